@@ -1,0 +1,1 @@
+//! The workspace's integration tests: one binary, one module per area.

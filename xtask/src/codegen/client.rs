@@ -1,0 +1,442 @@
+//! The SDK generator: progenitor run on a client view of the spec.
+//!
+//! progenitor 0.15 takes request bodies only as `application/json` (and a few
+//! others) and types only `application/json` responses. The client view reads
+//! `application/merge-patch+json` and `application/problem+json` as
+//! `application/json`; the hand-written runtime in `users-client` puts the real
+//! media types on the wire and decodes problems. Before progenitor runs, a
+//! preflight lists everything in the spec it would panic on or skip without a
+//! word, with the spec location; anything the runtime does not handle fails
+//! generation.
+
+use anyhow::bail;
+use openapiv3::{OpenAPI, Operation, ReferenceOr, Response, StatusCode};
+use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
+
+/// Where the generated client goes.
+pub(crate) const OUTPUT: &str = "crates/users-client/src/generated.rs";
+/// Where the generated httpmock helpers go.
+pub(crate) const MOCK_OUTPUT: &str = "crates/users-client/src/generated_mock.rs";
+
+/// Media types the client view reads as `application/json`.
+const JSON_ALIASES: [&str; 2] = ["application/merge-patch+json", "application/problem+json"];
+/// Request body media types progenitor can send.
+const SENDABLE: [&str; 4] = [
+    "application/json",
+    "application/octet-stream",
+    "application/x-www-form-urlencoded",
+    "text/plain",
+];
+/// Response headers the runtime reads from the raw response.
+const RUNTIME_HEADERS: [&str; 3] = ["ETag", "Location", "Retry-After"];
+/// The schema replaced by the hand-written three-state patch type.
+const PATCH_SCHEMA: &str = "UserPatch";
+const PATCH_TYPE: &str = "crate::patch::UserPatch";
+
+/// Something in the spec progenitor cannot take as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Finding {
+    /// JSON Pointer into the spec.
+    pub(crate) pointer: String,
+    pub(crate) what: String,
+    /// Whether the hand-written runtime covers it; otherwise generation fails.
+    pub(crate) handled: bool,
+}
+
+/// The generated client and httpmock helpers.
+pub(crate) fn generate(spec: &OpenAPI) -> anyhow::Result<(String, String)> {
+    let findings = preflight(spec);
+    let unhandled: Vec<_> = findings.iter().filter(|f| !f.handled).collect();
+    if !unhandled.is_empty() {
+        let list: Vec<String> = unhandled
+            .iter()
+            .map(|f| format!("  {}: {}", f.pointer, f.what))
+            .collect();
+        bail!(
+            "progenitor cannot take openapi/users.yaml as it is:\n{}",
+            list.join("\n")
+        );
+    }
+    let view = client_view(spec);
+    let mut settings = GenerationSettings::new();
+    settings
+        .with_interface(InterfaceStyle::Builder)
+        .with_tag(TagStyle::Merged)
+        .with_derive("schemars::JsonSchema")
+        .with_derive("PartialEq")
+        .with_replacement(PATCH_SCHEMA, PATCH_TYPE, std::iter::empty());
+    let mut generator = Generator::new(&settings);
+    let client = generator.generate_tokens(&view)?;
+    let mut generator = Generator::new(&settings);
+    let mock = generator.httpmock(&view, "crate")?;
+    Ok((
+        super::add_preamble(&super::format_rust(client)?),
+        super::add_preamble(&super::format_rust(mock)?),
+    ))
+}
+
+/// The spec as progenitor should read it: the JSON-like media types renamed.
+pub(crate) fn client_view(spec: &OpenAPI) -> OpenAPI {
+    let mut view = spec.clone();
+    let rename = |content: &mut indexmap::IndexMap<String, openapiv3::MediaType>| {
+        let renamed = std::mem::take(content)
+            .into_iter()
+            .map(|(name, media)| {
+                if JSON_ALIASES.contains(&name.as_str()) {
+                    ("application/json".to_owned(), media)
+                } else {
+                    (name, media)
+                }
+            })
+            .collect();
+        *content = renamed;
+    };
+    for (_, item) in view.paths.paths.iter_mut() {
+        let ReferenceOr::Item(item) = item else {
+            continue;
+        };
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for op in ops.into_iter().flatten() {
+            if let Some(ReferenceOr::Item(body)) = &mut op.request_body {
+                rename(&mut body.content);
+            }
+            for response in op.responses.responses.values_mut() {
+                if let ReferenceOr::Item(response) = response {
+                    rename(&mut response.content);
+                }
+            }
+        }
+    }
+    if let Some(components) = &mut view.components {
+        for response in components.responses.values_mut() {
+            if let ReferenceOr::Item(response) = response {
+                rename(&mut response.content);
+            }
+        }
+        for body in components.request_bodies.values_mut() {
+            if let ReferenceOr::Item(body) = body {
+                rename(&mut body.content);
+            }
+        }
+    }
+    view
+}
+
+/// Everything in the spec progenitor would panic on, reject or skip silently.
+pub(crate) fn preflight(spec: &OpenAPI) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut fatal = |pointer: String, what: String| {
+        out.push(Finding {
+            pointer,
+            what,
+            handled: false,
+        })
+    };
+    let mut notes = Vec::new();
+    if !spec.openapi.starts_with("3.0.") {
+        fatal(
+            "/openapi".into(),
+            format!("version {} (3.0.x only)", spec.openapi),
+        );
+    }
+    for (path, item) in &spec.paths.paths {
+        let base = format!("/paths/{}", escape(path));
+        let ReferenceOr::Item(item) = item else {
+            fatal(base, "a path item by reference".into());
+            continue;
+        };
+        for (method, op) in item.iter() {
+            let at = format!("{base}/{method}");
+            if op.operation_id.is_none() {
+                fatal(at.clone(), "no operationId".into());
+            }
+            let params = item.parameters.iter().chain(&op.parameters);
+            for (i, param) in params.enumerate() {
+                let Some(param) = resolve_param(spec, param) else {
+                    fatal(
+                        format!("{at}/parameters/{i}"),
+                        "unresolvable parameter".into(),
+                    );
+                    continue;
+                };
+                match param {
+                    openapiv3::Parameter::Cookie { parameter_data, .. } => fatal(
+                        format!("{at}/parameters/{i}"),
+                        format!("cookie parameter {}", parameter_data.name),
+                    ),
+                    openapiv3::Parameter::Query {
+                        style,
+                        parameter_data,
+                        ..
+                    } if *style != openapiv3::QueryStyle::Form => fatal(
+                        format!("{at}/parameters/{i}"),
+                        format!("query parameter {} is not form style", parameter_data.name),
+                    ),
+                    _ => {}
+                }
+            }
+            request_body_findings(spec, op, &at, &mut fatal);
+            response_findings(spec, op, &at, &mut fatal, &mut notes);
+        }
+    }
+    out.extend(notes);
+    out
+}
+
+fn request_body_findings(
+    spec: &OpenAPI,
+    op: &Operation,
+    at: &str,
+    fatal: &mut impl FnMut(String, String),
+) {
+    let Some(body) = &op.request_body else { return };
+    let body = match body {
+        ReferenceOr::Item(body) => body,
+        ReferenceOr::Reference { reference } => {
+            match reference
+                .strip_prefix("#/components/requestBodies/")
+                .and_then(|name| spec.components.as_ref()?.request_bodies.get(name))
+            {
+                Some(ReferenceOr::Item(body)) => body,
+                _ => {
+                    fatal(
+                        format!("{at}/requestBody"),
+                        format!("unresolvable {reference}"),
+                    );
+                    return;
+                }
+            }
+        }
+    };
+    if body.content.len() > 1 {
+        fatal(
+            format!("{at}/requestBody/content"),
+            format!(
+                "{} media types (progenitor panics on more than one)",
+                body.content.len()
+            ),
+        );
+    }
+    for (media, content) in &body.content {
+        let as_sent = if JSON_ALIASES.contains(&media.as_str()) {
+            "application/json"
+        } else {
+            media.as_str()
+        };
+        if !SENDABLE.contains(&as_sent) {
+            fatal(
+                format!("{at}/requestBody/content/{}", escape(media)),
+                format!("request media type {media} is not one progenitor can send"),
+            );
+        }
+        if content.schema.is_none() {
+            fatal(
+                format!("{at}/requestBody/content/{}", escape(media)),
+                "request body without a schema".into(),
+            );
+        }
+    }
+}
+
+fn response_findings(
+    spec: &OpenAPI,
+    op: &Operation,
+    at: &str,
+    fatal: &mut impl FnMut(String, String),
+    notes: &mut Vec<Finding>,
+) {
+    use std::collections::BTreeSet;
+    let mut success_types = BTreeSet::new();
+    let mut error_types = BTreeSet::new();
+    if op.responses.default.is_some() {
+        fatal(
+            format!("{at}/responses/default"),
+            "a default response".into(),
+        );
+    }
+    for (status, response) in &op.responses.responses {
+        let code = match status {
+            StatusCode::Code(code) => *code,
+            StatusCode::Range(range) => range * 100,
+        };
+        let here = format!("{at}/responses/{status}");
+        let Some(response) = resolve_response(spec, response) else {
+            fatal(here, "unresolvable response".into());
+            continue;
+        };
+        let json = response.content.iter().find(|(media, _)| {
+            media.as_str() == "application/json" || JSON_ALIASES.contains(&media.as_str())
+        });
+        let typ = match json {
+            Some((media, content)) => match &content.schema {
+                Some(ReferenceOr::Reference { reference }) => reference.clone(),
+                Some(ReferenceOr::Item(_)) => format!("inline schema at {here}"),
+                None => {
+                    fatal(
+                        format!("{here}/content/{}", escape(media)),
+                        "a JSON response without a schema (progenitor panics)".into(),
+                    );
+                    continue;
+                }
+            },
+            None if response.content.is_empty() => "no body".into(),
+            None => {
+                notes.push(Finding {
+                    pointer: format!("{here}/content"),
+                    what: "a non-JSON response body, returned untyped".into(),
+                    handled: false,
+                });
+                "raw body".into()
+            }
+        };
+        match code {
+            200..=299 => {
+                success_types.insert(typ);
+            }
+            400..=599 => {
+                error_types.insert(typ);
+            }
+            _ => notes.push(Finding {
+                pointer: here.clone(),
+                what: format!(
+                    "status {status} is neither success nor error to progenitor; \
+                     the runtime surfaces it"
+                ),
+                handled: code == 304,
+            }),
+        }
+        for name in response.headers.keys() {
+            notes.push(Finding {
+                pointer: format!("{here}/headers/{}", escape(name)),
+                what: format!("response header {name} is not typed; the runtime reads it"),
+                handled: RUNTIME_HEADERS.contains(&name.as_str()),
+            });
+        }
+    }
+    if success_types.len() > 1 {
+        fatal(
+            format!("{at}/responses"),
+            format!(
+                "success responses of {} types: {success_types:?}",
+                success_types.len()
+            ),
+        );
+    }
+    if error_types.len() > 1 {
+        fatal(
+            format!("{at}/responses"),
+            format!(
+                "error responses of {} types: {error_types:?}",
+                error_types.len()
+            ),
+        );
+    }
+}
+
+fn resolve_param<'a>(
+    spec: &'a OpenAPI,
+    param: &'a ReferenceOr<openapiv3::Parameter>,
+) -> Option<&'a openapiv3::Parameter> {
+    match param {
+        ReferenceOr::Item(param) => Some(param),
+        ReferenceOr::Reference { reference } => {
+            let name = reference.strip_prefix("#/components/parameters/")?;
+            spec.components.as_ref()?.parameters.get(name)?.as_item()
+        }
+    }
+}
+
+fn resolve_response<'a>(
+    spec: &'a OpenAPI,
+    response: &'a ReferenceOr<Response>,
+) -> Option<&'a Response> {
+    match response {
+        ReferenceOr::Item(response) => Some(response),
+        ReferenceOr::Reference { reference } => {
+            let name = reference.strip_prefix("#/components/responses/")?;
+            spec.components.as_ref()?.responses.get(name)?.as_item()
+        }
+    }
+}
+
+/// Escapes a JSON Pointer token (RFC 6901).
+fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> OpenAPI {
+        crate::spec::load(&crate::spec::project_root().join(crate::spec::SPEC_PATH)).unwrap()
+    }
+
+    #[test]
+    fn the_spec_has_no_unhandled_findings() {
+        let unhandled: Vec<_> = preflight(&spec())
+            .into_iter()
+            .filter(|f| !f.handled)
+            .collect();
+        assert!(unhandled.is_empty(), "{unhandled:#?}");
+    }
+
+    #[test]
+    fn preflight_names_the_location_of_what_progenitor_cannot_take() {
+        let text =
+            std::fs::read_to_string(crate::spec::project_root().join(crate::spec::SPEC_PATH))
+                .unwrap();
+        // A second request media type on PATCH, and an XML error body.
+        let broken = text
+            .replacen(
+                "          application/merge-patch+json:\n",
+                "          application/xml:\n            schema:\n              type: object\n          application/merge-patch+json:\n",
+                1,
+            )
+            .replacen(
+                "        application/problem+json:\n          schema:\n            $ref: '#/components/schemas/Problem'\n          examples:\n            validation:",
+                "        application/problem+xml:\n          schema:\n            $ref: '#/components/schemas/Problem'\n          examples:\n            validation:",
+                1,
+            );
+        assert_ne!(broken, text);
+        let spec: OpenAPI = yaml_serde::from_str(&broken).unwrap();
+        let findings: Vec<_> = preflight(&spec)
+            .into_iter()
+            .filter(|f| !f.handled)
+            .collect();
+        let pointers: Vec<&str> = findings.iter().map(|f| f.pointer.as_str()).collect();
+        assert!(
+            pointers.contains(&"/paths/~1v1~1users~1{userId}/patch/requestBody/content"),
+            "{findings:#?}"
+        );
+        assert!(
+            pointers.contains(
+                &"/paths/~1v1~1users~1{userId}/patch/requestBody/content/application~1xml"
+            ),
+            "{findings:#?}"
+        );
+        assert!(
+            pointers.contains(&"/paths/~1v1~1users/post/responses/400/content"),
+            "{findings:#?}"
+        );
+        assert!(generate(&spec).is_err());
+    }
+
+    #[test]
+    fn the_client_view_has_only_json_bodies() {
+        let view = client_view(&spec());
+        let text = serde_json::to_string(&view).unwrap();
+        for alias in JSON_ALIASES {
+            assert!(!text.contains(alias), "{alias} left in the client view");
+        }
+    }
+}

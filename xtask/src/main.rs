@@ -1,0 +1,45 @@
+//! Project automation: `cargo xtask <command>`.
+//!
+//! Everything derived from `openapi/users.yaml` is produced here, never by a
+//! build script, so that the generated files are committed, reviewable and
+//! checked for staleness by `cargo test` (see `codegen`).
+
+mod codegen;
+mod lint_spec;
+mod spec;
+mod tools;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Users API project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Regenerate every file derived from openapi/users.yaml.
+    Codegen {
+        /// Write nothing; print a diff and fail when a generated file is stale.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Lint openapi/users.yaml with openapiv3, Spectral and Redocly.
+    LintSpec,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Codegen { check } => {
+            let mode = if check {
+                codegen::Mode::Check
+            } else {
+                codegen::Mode::Write
+            };
+            codegen::run(&spec::project_root(), mode)
+        }
+        Command::LintSpec => lint_spec::run(&spec::project_root().join(spec::SPEC_PATH)),
+    }
+}

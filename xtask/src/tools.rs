@@ -1,0 +1,111 @@
+//! External tools the xtask runs, installed on first use into a cache outside
+//! the repository, one folder per tool and version, so a second run (and a
+//! second clone) reuses them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// The cache root: `$USERS_API_TOOLS_DIR`, else `$XDG_CACHE_HOME/users-api-tools`,
+/// else `~/.cache/users-api-tools`.
+pub(crate) fn cache_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("USERS_API_TOOLS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("users-api-tools")
+}
+
+/// An npm package pinned to one version.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NpmTool {
+    pub(crate) package: &'static str,
+    pub(crate) version: &'static str,
+    pub(crate) bin: &'static str,
+}
+
+pub(crate) const SPECTRAL: NpmTool = NpmTool {
+    package: "@stoplight/spectral-cli",
+    version: "6.16.3",
+    bin: "spectral",
+};
+
+pub(crate) const REDOCLY: NpmTool = NpmTool {
+    package: "@redocly/cli",
+    version: "2.77.0",
+    bin: "redocly",
+};
+
+impl NpmTool {
+    fn dir(&self) -> PathBuf {
+        let name = self.package.trim_start_matches('@').replace('/', "-");
+        cache_root().join(format!("{name}-{}", self.version))
+    }
+
+    /// The tool's executable, installed with npm when absent.
+    pub(crate) fn ensure(&self) -> anyhow::Result<PathBuf> {
+        let dir = self.dir();
+        let bin = dir.join("node_modules/.bin").join(self.bin);
+        if bin.exists() {
+            return Ok(bin);
+        }
+        eprintln!(
+            "installing {}@{} into {}",
+            self.package,
+            self.version,
+            dir.display()
+        );
+        let parent = dir.parent().context("cache dir has a parent")?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+        // Install into a scratch folder and rename it into place, so an
+        // interrupted install never leaves a half-filled cache entry.
+        let scratch = tempfile_dir(parent)?;
+        let status = Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
+            .arg(&scratch)
+            .arg(format!("{}@{}", self.package, self.version))
+            .status()
+            .context("running npm (is Node.js installed?)")?;
+        if !status.success() {
+            let _ = std::fs::remove_dir_all(&scratch);
+            bail!(
+                "npm install {}@{} failed: {status}",
+                self.package,
+                self.version
+            );
+        }
+        match std::fs::rename(&scratch, &dir) {
+            Ok(()) => {}
+            // Another process installed it meanwhile.
+            Err(_) if bin.exists() => {
+                let _ = std::fs::remove_dir_all(&scratch);
+            }
+            Err(err) => return Err(err).context("moving the npm install into the cache"),
+        }
+        Ok(bin)
+    }
+}
+
+fn tempfile_dir(parent: &Path) -> anyhow::Result<PathBuf> {
+    let dir = parent.join(format!(".install-{}-{}", std::process::id(), nanos()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+}
