@@ -84,14 +84,10 @@ fn spectral(path: &Path) -> anyhow::Result<Report> {
         .output()
         .context("running spectral")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let findings: Vec<SpectralFinding> =
-        serde_json::from_str(stdout.trim()).with_context(|| {
-            format!(
-                "spectral printed no JSON report ({}):\n{stdout}\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })?;
+    let findings: Vec<SpectralFinding> = match serde_json::from_str(stdout.trim()) {
+        Ok(findings) => findings,
+        Err(err) => return unreadable("spectral", &output, err),
+    };
     let mut report = Report::default();
     for finding in findings {
         let at: Vec<String> = finding
@@ -153,14 +149,10 @@ fn redocly(path: &Path) -> anyhow::Result<Report> {
         .context("running redocly")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let start = stdout.find('{').unwrap_or(0);
-    let parsed: RedoclyReport =
-        serde_json::from_str(stdout[start..].trim()).with_context(|| {
-            format!(
-                "redocly printed no JSON report ({}):\n{stdout}\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })?;
+    let parsed: RedoclyReport = match serde_json::from_str(stdout[start..].trim()) {
+        Ok(parsed) => parsed,
+        Err(err) => return unreadable("redocly", &output, err),
+    };
     let mut report = Report::default();
     for problem in parsed.problems {
         let at = problem
@@ -181,6 +173,37 @@ fn redocly(path: &Path) -> anyhow::Result<Report> {
         );
     }
     Ok(report)
+}
+
+/// A linter that failed without a JSON report (e.g. on a document it cannot
+/// parse) reports one error with what it printed; one that succeeded without a
+/// report is a broken installation.
+fn unreadable(
+    linter: &str,
+    output: &std::process::Output,
+    err: serde_json::Error,
+) -> anyhow::Result<Report> {
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() {
+        bail!("{linter} printed no JSON report ({err}):\n{printed}");
+    }
+    let lines: Vec<&str> = printed
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.contains(['║', '╔', '╚']))
+        .collect();
+    Ok(Report {
+        errors: vec![format!(
+            "{linter} failed ({}): {}",
+            output.status,
+            lines.join(" ")
+        )],
+        warnings: vec![],
+    })
 }
 
 #[cfg(test)]
