@@ -32,6 +32,8 @@ const RUNTIME_HEADERS: [&str; 3] = ["ETag", "Location", "Retry-After"];
 /// The schema replaced by the hand-written three-state patch type.
 const PATCH_SCHEMA: &str = "UserPatch";
 const PATCH_TYPE: &str = "crate::patch::UserPatch";
+/// The hand-written runtime state the generated client carries.
+const RUNTIME_TYPE: &str = "crate::runtime::Runtime";
 
 /// Something in the spec progenitor cannot take as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +66,14 @@ pub(crate) fn generate(spec: &OpenAPI) -> anyhow::Result<(String, String)> {
         .with_tag(TagStyle::Merged)
         .with_derive("schemars::JsonSchema")
         .with_derive("PartialEq")
-        .with_replacement(PATCH_SCHEMA, PATCH_TYPE, std::iter::empty());
+        .with_replacement(PATCH_SCHEMA, PATCH_TYPE, std::iter::empty())
+        // The hand-written runtime rides along in the generated client and
+        // implements progenitor's hooks (auth, media types, retries).
+        .with_inner_type(
+            RUNTIME_TYPE
+                .parse::<proc_macro2::TokenStream>()
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
     let mut generator = Generator::new(&settings);
     let client = generator.generate_tokens(&view)?;
     let mut generator = Generator::new(&settings);

@@ -1,0 +1,323 @@
+//! What the generated client carries and does around every request:
+//! authentication, the real media types, idempotency keys, timeouts and
+//! retries. It implements progenitor's `ClientHooks` for the generated
+//! `Client`, so every generated method goes through it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+use rand::Rng;
+use reqwest::header::{self, HeaderValue};
+
+use crate::generated::Client as GeneratedClient;
+
+/// The media type of PATCH bodies (RFC 7396).
+pub const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
+/// What the client accepts: resources and problems (RFC 9457).
+pub const ACCEPT: &str = "application/json, application/problem+json";
+/// The header that makes a create safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// A boxed error from a token provider.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A future that yields a bearer token.
+pub type TokenFuture = Pin<Box<dyn Future<Output = Result<String, BoxError>> + Send>>;
+
+/// Supplies the bearer token for each request attempt, so a token can be
+/// refreshed before it expires. Implemented for `Fn() -> Future<Output =
+/// Result<String, BoxError>>` closures.
+pub trait TokenProvider: Send + Sync + 'static {
+    /// The token to send now.
+    fn token(&self) -> TokenFuture;
+}
+
+impl<F, Fut> TokenProvider for F
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<String, BoxError>> + Send + 'static,
+{
+    fn token(&self) -> TokenFuture {
+        Box::pin(self())
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum Auth {
+    None,
+    Static(HeaderValue),
+    Provider(Arc<dyn TokenProvider>),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a token.
+        f.write_str(match self {
+            Auth::None => "None",
+            Auth::Static(_) => "Static(..)",
+            Auth::Provider(_) => "Provider(..)",
+        })
+    }
+}
+
+/// When and how often a failed request is tried again.
+///
+/// Connection errors and the statuses 408, 429, 502, 503 and 504 are retried
+/// with exponential backoff and full jitter, waiting at least what a
+/// `Retry-After` header asks. A POST or PATCH is retried only when it carries an
+/// `Idempotency-Key` (creates always do): otherwise a retry could apply it twice.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included; 1 turns retries off.
+    pub max_attempts: u32,
+    /// The backoff before the first retry; it doubles on each retry.
+    pub initial_backoff: Duration,
+    /// The longest backoff between two attempts.
+    pub max_backoff: Duration,
+    /// No retry starts once this much time has passed since the first attempt,
+    /// and none is planned that would start later.
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// The backoff before retry number `retry` (1-based), with full jitter.
+    fn backoff(&self, retry: u32) -> Duration {
+        let exp = self.initial_backoff.saturating_mul(
+            1u32.checked_shl(retry.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        );
+        let cap = exp.min(self.max_backoff);
+        let nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(rand::rng().random_range(0..=nanos))
+    }
+}
+
+/// Whether a response status is worth retrying.
+pub(crate) fn is_retryable_status(status: reqwest::StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 502 | 503 | 504)
+}
+
+/// Whether a transport error is worth retrying: the request may not have
+/// reached the server, or the connection broke.
+pub(crate) fn is_retryable_transport(err: &reqwest::Error) -> bool {
+    err.is_connect() || err.is_timeout() || err.is_request()
+}
+
+/// The delay a `Retry-After` header asks for: delta-seconds or an HTTP date.
+pub(crate) fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+/// The runtime state the generated client carries (its "inner" value).
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub(crate) auth: Auth,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) account_switch_key: Option<String>,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl Runtime {
+    async fn authorization(&self) -> Result<Option<HeaderValue>, String> {
+        let token = match &self.auth {
+            Auth::None => return Ok(None),
+            Auth::Static(value) => return Ok(Some(value.clone())),
+            Auth::Provider(provider) => provider
+                .token()
+                .await
+                .map_err(|e| format!("the token provider failed: {e}"))?,
+        };
+        bearer(&token)
+            .map(Some)
+            .map_err(|_| "the token is not a valid header value".to_owned())
+    }
+}
+
+/// A bearer `Authorization` value, marked sensitive so it is never logged.
+pub(crate) fn bearer(token: &str) -> Result<HeaderValue, header::InvalidHeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Whether a request may be sent twice without doing its work twice.
+fn is_idempotent(request: &reqwest::Request) -> bool {
+    match *request.method() {
+        reqwest::Method::POST | reqwest::Method::PATCH => {
+            request.headers().contains_key(IDEMPOTENCY_KEY)
+        }
+        _ => true,
+    }
+}
+
+impl ClientHooks<Runtime> for GeneratedClient {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        _info: &OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        let runtime = self.inner();
+        let headers = request.headers_mut();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+        headers.insert(header::USER_AGENT, runtime.user_agent.clone());
+        // progenitor sends every JSON body as application/json; PATCH bodies
+        // are merge patches.
+        if request.method() == reqwest::Method::PATCH && request.body().is_some() {
+            request.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(MERGE_PATCH_JSON),
+            );
+        }
+        // A create gets a fresh key unless the caller chose one; retries of
+        // this request reuse it because they resend this very request.
+        if request.method() == reqwest::Method::POST
+            && !request.headers().contains_key(IDEMPOTENCY_KEY)
+        {
+            let key = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .expect("a UUID is a valid header value");
+            request.headers_mut().insert(IDEMPOTENCY_KEY, key);
+        }
+        if let Some(key) = &runtime.account_switch_key {
+            let has_key = request
+                .url()
+                .query_pairs()
+                .any(|(name, _)| name == "accountSwitchKey");
+            if !has_key {
+                request
+                    .url_mut()
+                    .query_pairs_mut()
+                    .append_pair("accountSwitchKey", key);
+            }
+        }
+        if let Some(timeout) = runtime.timeout {
+            *request.timeout_mut() = Some(timeout);
+        }
+        // Asked once per call: retries follow within seconds and reuse it.
+        if let Some(value) = runtime
+            .authorization()
+            .await
+            .map_err(progenitor_client::Error::Custom)?
+        {
+            request.headers_mut().insert(header::AUTHORIZATION, value);
+        }
+        Ok(())
+    }
+
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        _info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        let runtime = self.inner();
+        let policy = &runtime.retry;
+        let retryable = is_idempotent(&request);
+        let started = Instant::now();
+        let mut attempt = 1;
+        loop {
+            let this = match request.try_clone() {
+                // A streaming body cannot be sent twice: one attempt only.
+                None => return self.client().execute(request).await,
+                Some(this) => this,
+            };
+            let result = self.client().execute(this).await;
+            let wait = match &result {
+                Ok(response) if is_retryable_status(response.status()) => {
+                    let backoff = policy.backoff(attempt);
+                    Some(retry_after(response.headers()).map_or(backoff, |ra| ra.max(backoff)))
+                }
+                Err(err) if is_retryable_transport(err) => Some(policy.backoff(attempt)),
+                _ => None,
+            };
+            let Some(wait) = wait else { return result };
+            let out_of_time = started.elapsed() + wait > policy.max_elapsed;
+            if !retryable || attempt >= policy.max_attempts || out_of_time {
+                return result;
+            }
+            drop(result);
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_stays_under_the_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(800),
+            max_elapsed: Duration::from_secs(60),
+        };
+        for retry in 1..=10 {
+            let limit = Duration::from_millis(100 * (1 << (retry - 1).min(3)));
+            for _ in 0..50 {
+                assert!(policy.backoff(retry) <= limit, "retry {retry}");
+            }
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = header::HeaderMap::new();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(120);
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_str(&httpdate::fmt_http_date(later)).unwrap(),
+        );
+        let wait = retry_after(&headers).unwrap();
+        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        for code in [408, 429, 502, 503, 504] {
+            assert!(is_retryable_status(
+                reqwest::StatusCode::from_u16(code).unwrap()
+            ));
+        }
+        for code in [200, 400, 401, 404, 409, 412, 500, 501] {
+            assert!(!is_retryable_status(
+                reqwest::StatusCode::from_u16(code).unwrap()
+            ));
+        }
+    }
+}
