@@ -1,0 +1,586 @@
+//! The SDK against a local mock HTTP server: what it puts on the wire and how
+//! it treats what comes back.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use httpmock::prelude::*;
+use serde_json::{Value, json};
+use users_client::patch::UserPatch;
+use users_client::{Client, Conditional, Error, ListUsersQuery, RetryPolicy, types};
+use uuid::Uuid;
+
+const USER_ID: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+
+fn user_id() -> Uuid {
+    USER_ID.parse().unwrap()
+}
+
+/// The spec's own example user.
+fn user_json() -> Value {
+    users_tests::spec_value()
+        .pointer("/components/examples/User/value")
+        .unwrap()
+        .clone()
+}
+
+fn fast_retries(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+        max_elapsed: Duration::from_secs(30),
+    }
+}
+
+fn client(server: &MockServer) -> Client {
+    Client::builder(server.base_url())
+        .bearer_token("t0ken")
+        .retry_policy(fast_retries(3))
+        .build()
+        .unwrap()
+}
+
+fn create_body() -> types::UserCreate {
+    serde_json::from_value(json!({
+        "name": { "firstName": "Ada", "lastName": "Lovelace" },
+        "email": "ada@example.com"
+    }))
+    .unwrap()
+}
+
+fn problem(status: u16, code: &str, errors: Value) -> Value {
+    json!({
+        "type": format!("https://example.org/users-api/problems/{code}"),
+        "title": "The request is invalid",
+        "status": status,
+        "code": code,
+        "detail": "address.countryCode: is required; email: is not an email address",
+        "errors": errors,
+    })
+}
+
+/// Records one header of every request the mock sees.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Option<String>>>>);
+
+impl Recorder {
+    fn matcher(
+        &self,
+        header: &'static str,
+    ) -> impl Fn(&HttpMockRequest) -> bool + Send + Sync + use<> {
+        let seen = self.0.clone();
+        move |req: &HttpMockRequest| {
+            let value = req
+                .headers()
+                .get(header)
+                .map(|v| v.to_str().unwrap().to_owned());
+            seen.lock().unwrap().push(value);
+            true
+        }
+    }
+
+    fn values(&self) -> Vec<Option<String>> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn a_cleared_field_is_sent_as_null_and_an_absent_one_not_at_all() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(PATCH)
+                .path(format!("/v1/users/{USER_ID}"))
+                .header("content-type", "application/merge-patch+json")
+                .header("if-match", "\"7\"")
+                .json_body(json!({ "phone": null, "jobTitle": "Head of Operations" }));
+            then.status(200).json_body(user_json());
+        })
+        .await;
+    let patch = UserPatch {
+        phone: Some(None),
+        job_title: Some(Some("Head of Operations".parse().unwrap())),
+        ..UserPatch::default()
+    };
+    let user = client(&server)
+        .update_user(user_id(), &patch, Some("\"7\""))
+        .await
+        .unwrap();
+    assert_eq!(user.id, user_id());
+    mock.assert_async().await;
+}
+
+#[tokio::test]
+async fn retries_stop_at_the_bound() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("/v1/users/{USER_ID}"));
+            then.status(503)
+                .header("content-type", "application/problem+json")
+                .json_body(problem(503, "unavailable", json!([])));
+        })
+        .await;
+    let err = client(&server).get_user(user_id()).await.unwrap_err();
+    assert_eq!(mock.calls_async().await, 3, "max_attempts is 3");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn retries_wait_for_retry_after() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("/v1/users/{USER_ID}"));
+            then.status(429)
+                .header("retry-after", "1")
+                .header("content-type", "application/problem+json")
+                .json_body(problem(429, "rate-limited", json!([])));
+        })
+        .await;
+    let started = Instant::now();
+    let err = client(&server).get_user(user_id()).await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(mock.calls_async().await, 3);
+    // Two waits of at least one second each, although the backoff is 5 ms.
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+    assert_eq!(err.code(), Some("rate-limited"));
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_time_budget_is_not_waited_for() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("/v1/users/{USER_ID}"));
+            then.status(503).header("retry-after", "3600");
+        })
+        .await;
+    let started = Instant::now();
+    let err = client(&server).get_user(user_id()).await.unwrap_err();
+    assert_eq!(mock.calls_async().await, 1);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
+}
+
+#[tokio::test]
+async fn a_patch_without_idempotency_key_is_not_retried() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(PATCH).path(format!("/v1/users/{USER_ID}"));
+            then.status(503);
+        })
+        .await;
+    let patch = UserPatch {
+        is_admin: Some(true),
+        ..UserPatch::default()
+    };
+    let err = client(&server)
+        .update_user(user_id(), &patch, None)
+        .await
+        .unwrap_err();
+    assert_eq!(mock.calls_async().await, 1);
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
+}
+
+#[tokio::test]
+async fn one_create_keeps_its_idempotency_key_across_retries_and_another_gets_a_new_one() {
+    let server = MockServer::start_async().await;
+    let keys = Recorder::default();
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/v1/users")
+                .is_true(keys.matcher("idempotency-key"));
+            then.status(502);
+        })
+        .await;
+    let client = client(&server);
+    client.create_user(&create_body()).await.unwrap_err();
+    let first: BTreeSet<_> = keys.values().into_iter().collect();
+    assert_eq!(
+        mock.calls_async().await,
+        3,
+        "a create with a key is retried"
+    );
+    assert_eq!(first.len(), 1, "one key across retries: {first:?}");
+    let key = first
+        .iter()
+        .next()
+        .unwrap()
+        .clone()
+        .expect("a key was sent");
+    assert!(Uuid::parse_str(&key).is_ok(), "{key}");
+
+    client.create_user(&create_body()).await.unwrap_err();
+    let all: BTreeSet<_> = keys.values().into_iter().collect();
+    assert_eq!(all.len(), 2, "the second create has its own key: {all:?}");
+}
+
+#[tokio::test]
+async fn a_caller_chosen_idempotency_key_is_sent() {
+    let server = MockServer::start_async().await;
+    let mut created = user_json();
+    created["resourceVersion"] = json!(1);
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/v1/users")
+                .header("idempotency-key", "my-key-1")
+                .header("content-type", "application/json")
+                .header("authorization", "Bearer t0ken")
+                .json_body(json!({
+                    "name": { "firstName": "Ada", "lastName": "Lovelace" },
+                    "email": "ada@example.com"
+                }));
+            then.status(201)
+                .header("location", format!("/v1/users/{USER_ID}"))
+                .header("etag", "\"1\"")
+                .json_body(created);
+        })
+        .await;
+    let user = client(&server)
+        .create_user_with_key(&create_body(), "my-key-1")
+        .await
+        .unwrap();
+    assert_eq!(users_client::etag(&user), "\"1\"");
+    mock.assert_async().await;
+}
+
+#[tokio::test]
+async fn the_concurrency_helper_rereads_and_repatches_after_a_412() {
+    let server = MockServer::start_async().await;
+    let mut v7 = user_json();
+    v7["resourceVersion"] = json!(7);
+    let mut v8 = user_json();
+    v8["resourceVersion"] = json!(8);
+    v8["jobTitle"] = json!("Changed elsewhere");
+    let mut v9 = v8.clone();
+    v9["resourceVersion"] = json!(9);
+    v9["phone"] = json!("+15550000000");
+
+    // The first read sees version 7, the second version 8.
+    let reads = Arc::new(Mutex::new(0));
+    let first_read = {
+        let reads = reads.clone();
+        move |_: &HttpMockRequest| {
+            let mut n = reads.lock().unwrap();
+            *n += 1;
+            *n == 1
+        }
+    };
+    let get7 = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(format!("/v1/users/{USER_ID}"))
+                .is_true(first_read);
+            then.status(200).json_body(v7);
+        })
+        .await;
+    let get8 = server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("/v1/users/{USER_ID}"));
+            then.status(200).json_body(v8);
+        })
+        .await;
+    let stale = server
+        .mock_async(|when, then| {
+            when.method(PATCH)
+                .path(format!("/v1/users/{USER_ID}"))
+                .header("if-match", "\"7\"");
+            then.status(412)
+                .header("content-type", "application/problem+json")
+                .json_body(problem(412, "concurrency-violation", json!([])));
+        })
+        .await;
+    let fresh = server
+        .mock_async(|when, then| {
+            when.method(PATCH)
+                .path(format!("/v1/users/{USER_ID}"))
+                .header("if-match", "\"8\"")
+                .json_body(json!({ "phone": "+15550000000" }));
+            then.status(200).json_body(v9);
+        })
+        .await;
+    let mut seen_versions = Vec::new();
+    let user = client(&server)
+        .update_user_with(user_id(), 3, |current| {
+            seen_versions.push(current.resource_version.get());
+            UserPatch {
+                phone: Some(Some("+15550000000".parse().unwrap())),
+                ..UserPatch::default()
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(user.resource_version.get(), 9);
+    assert_eq!(seen_versions, [7, 8]);
+    assert_eq!(get7.calls_async().await, 1);
+    assert_eq!(get8.calls_async().await, 1);
+    assert_eq!(stale.calls_async().await, 1);
+    assert_eq!(fresh.calls_async().await, 1);
+}
+
+#[tokio::test]
+async fn the_concurrency_helper_does_not_reapply_after_a_transport_error() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("/v1/users/{USER_ID}"));
+            then.status(200).json_body(user_json());
+        })
+        .await;
+    let patch = server
+        .mock_async(|when, then| {
+            when.method(PATCH).path(format!("/v1/users/{USER_ID}"));
+            then.status(200)
+                .delay(Duration::from_secs(5))
+                .json_body(user_json());
+        })
+        .await;
+    let client = client(&server).with_timeout(Duration::from_millis(300));
+    let mut calls = 0;
+    let err = client
+        .update_user_with(user_id(), 5, |_| {
+            calls += 1;
+            UserPatch {
+                job_title: Some(Some("X".parse().unwrap())),
+                ..UserPatch::default()
+            }
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::OutcomeUnknown(_)), "{err:?}");
+    assert_eq!(calls, 1, "the change is applied once");
+    assert_eq!(patch.calls_async().await, 1, "the PATCH is sent once");
+}
+
+#[tokio::test]
+async fn a_problem_becomes_a_typed_error_with_its_field_list() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/v1/users");
+            then.status(400)
+                .header("content-type", "application/problem+json")
+                .json_body(problem(
+                    400,
+                    "validation-failed",
+                    json!([
+                        { "field": "address.countryCode", "message": "is required", "code": "required" },
+                        { "field": "email", "message": "is not an email address", "code": "format" }
+                    ]),
+                ));
+        })
+        .await;
+    let err = client(&server)
+        .create_user(&create_body())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(400));
+    assert_eq!(err.code(), Some("validation-failed"));
+    assert_eq!(
+        err.detail(),
+        Some("address.countryCode: is required; email: is not an email address")
+    );
+    let fields: Vec<(&str, &str)> = err
+        .field_errors()
+        .iter()
+        .map(|e| (e.field.as_str(), e.code.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [("address.countryCode", "required"), ("email", "format")]
+    );
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_304_is_not_modified_not_an_error() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(format!("/v1/users/{USER_ID}"))
+                .header("if-none-match", "\"7\"");
+            then.status(304).header("etag", "\"7\"");
+        })
+        .await;
+    let answer = client(&server)
+        .get_user_if_changed(user_id(), "\"7\"")
+        .await
+        .unwrap();
+    assert_eq!(answer, Conditional::NotModified);
+    mock.assert_async().await;
+}
+
+#[tokio::test]
+async fn unknown_response_fields_and_enum_values_are_tolerated() {
+    let server = MockServer::start_async().await;
+    let mut future_user = user_json();
+    future_user["status"] = json!("suspended");
+    future_user["gender"] = json!("nonbinary");
+    future_user["contactType"] = json!("legal");
+    future_user["favouriteColour"] = json!("teal");
+    future_user["address"]["geo"] = json!({ "lat": 1.5, "lon": 2.5 });
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("/v1/users/{USER_ID}"));
+            then.status(200).json_body(future_user);
+        })
+        .await;
+    let user = client(&server).get_user(user_id()).await.unwrap();
+    assert_eq!(user.status, "suspended");
+    assert_eq!(user.gender.as_deref(), Some("nonbinary"));
+    assert_eq!(user.contact_type.as_deref(), Some("legal"));
+}
+
+#[tokio::test]
+async fn pagination_yields_every_item_across_pages_exactly_once() {
+    let server = MockServer::start_async().await;
+    let page = |ids: std::ops::Range<u32>, next: Option<&str>| {
+        let items: Vec<Value> = ids
+            .map(|i| {
+                let mut user = user_json();
+                user["id"] = json!(format!("00000000-0000-4000-8000-{i:012}"));
+                user
+            })
+            .collect();
+        match next {
+            Some(cursor) => json!({ "items": items, "nextCursor": cursor }),
+            None => json!({ "items": items }),
+        }
+    };
+    let first = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/v1/users")
+                .query_param("limit", "2")
+                .query_param("status", "active")
+                .query_param_missing("cursor");
+            then.status(200).json_body(page(0..2, Some("c2")));
+        })
+        .await;
+    let second = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/v1/users")
+                .query_param("cursor", "c2");
+            then.status(200).json_body(page(2..4, Some("c4")));
+        })
+        .await;
+    let third = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/v1/users")
+                .query_param("cursor", "c4");
+            then.status(200).json_body(page(4..5, None));
+        })
+        .await;
+    let query = ListUsersQuery {
+        limit: Some(2),
+        status: Some(types::UserStatus::Active),
+        ..ListUsersQuery::default()
+    };
+    let users: Vec<types::User> = client(&server)
+        .list_users(query)
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: Vec<String> = users.iter().map(|u| u.id.to_string()).collect();
+    let expected: Vec<String> = (0..5)
+        .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+        .collect();
+    assert_eq!(ids, expected);
+    for mock in [first, second, third] {
+        assert_eq!(mock.calls_async().await, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_token_provider_is_asked_for_every_call() {
+    let server = MockServer::start_async().await;
+    let tokens = Recorder::default();
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/v1/lookups/countries")
+                .is_true(tokens.matcher("authorization"));
+            then.status(200).json_body(
+                json!({ "items": [{ "code": "US", "name": "United States of America" }] }),
+            );
+        })
+        .await;
+    let counter = Arc::new(Mutex::new(0));
+    let provider = {
+        let counter = counter.clone();
+        move || {
+            let counter = counter.clone();
+            async move {
+                let mut n = counter.lock().unwrap();
+                *n += 1;
+                Ok::<_, users_client::BoxError>(format!("token-{n}"))
+            }
+        }
+    };
+    let client = Client::builder(server.base_url())
+        .token_provider(provider)
+        .build()
+        .unwrap();
+    client.list_countries().await.unwrap();
+    let countries = client.list_countries().await.unwrap();
+    assert_eq!(countries[0].code, "US");
+    assert_eq!(
+        tokens.values(),
+        [
+            Some("Bearer token-1".to_owned()),
+            Some("Bearer token-2".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_account_switch_key_goes_on_every_call_of_a_switched_client() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(DELETE)
+                .path(format!("/v1/users/{USER_ID}"))
+                .query_param("accountSwitchKey", "acme-eu")
+                .header("if-match", "\"3\"");
+            then.status(204);
+        })
+        .await;
+    client(&server)
+        .for_account("acme-eu")
+        .delete_user(user_id(), Some("\"3\""))
+        .await
+        .unwrap();
+    mock.assert_async().await;
+}
+
+#[test]
+fn the_sdk_refuses_invalid_values_locally() {
+    // Constraints of the spec are checked when the value is built.
+    assert!("not-an-e164".parse::<types::Phone>().is_err());
+    assert!("x".repeat(76).parse::<types::JobTitle>().is_err());
+    let too_long_name: Result<types::NameInput, _> = types::NameInput::builder()
+        .first_name("A".repeat(51))
+        .last_name("B")
+        .try_into();
+    assert!(too_long_name.is_err());
+    // Closed request schemas refuse unknown members.
+    let extra = serde_json::from_value::<types::UserCreate>(json!({
+        "name": { "firstName": "A", "lastName": "B" },
+        "email": "a@example.com",
+        "resourceVersion": 3
+    }));
+    assert!(extra.is_err());
+    let extra_patch = serde_json::from_value::<UserPatch>(json!({ "id": USER_ID }));
+    assert!(extra_patch.is_err());
+}
