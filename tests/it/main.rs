@@ -1,5 +1,6 @@
 //! The workspace's integration tests: one binary, one module per area.
 
 mod client;
+mod client_wire;
 mod seed_mapping;
 mod spec;

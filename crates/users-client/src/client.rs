@@ -16,6 +16,17 @@ use crate::patch::UserPatch;
 use crate::runtime::{bearer, Auth, RetryPolicy, Runtime, TokenProvider};
 use crate::types;
 
+/// A generated builder with the client's `accountSwitchKey`, when it has one.
+/// (The lookups are not per account and take none.)
+macro_rules! switched {
+    ($client:ident, $builder:expr) => {
+        match &$client.inner.inner.account_switch_key {
+            Some(key) => $builder.account_switch_key(key.as_str()),
+            None => $builder,
+        }
+    };
+}
+
 /// Configures a [`Client`].
 #[derive(Debug)]
 pub struct ClientBuilder {
@@ -185,9 +196,7 @@ impl Client {
         body: &types::UserCreate,
         idempotency_key: &str,
     ) -> Result<types::User, Error> {
-        let call = self
-            .inner
-            .create_user()
+        let call = switched!(self, self.inner.create_user())
             .idempotency_key(idempotency_key)
             .body(body.clone());
         finish(call.send().await).await
@@ -195,7 +204,13 @@ impl Client {
 
     /// Reads a user.
     pub async fn get_user(&self, user_id: Uuid) -> Result<types::User, Error> {
-        finish(self.inner.get_user().user_id(user_id).send().await).await
+        finish(
+            switched!(self, self.inner.get_user())
+                .user_id(user_id)
+                .send()
+                .await,
+        )
+        .await
     }
 
     /// Reads a user unless `etag` is still current.
@@ -204,9 +219,7 @@ impl Client {
         user_id: Uuid,
         etag: &str,
     ) -> Result<Conditional<types::User>, Error> {
-        let result = self
-            .inner
-            .get_user()
+        let result = switched!(self, self.inner.get_user())
             .user_id(user_id)
             .if_none_match(etag)
             .send()
@@ -258,7 +271,7 @@ impl Client {
         query: &ListUsersQuery,
         cursor: Option<&str>,
     ) -> Result<types::UserPage, Error> {
-        let mut call = self.inner.list_users();
+        let mut call = switched!(self, self.inner.list_users());
         if let Some(limit) = query.limit {
             call =
                 call.limit(std::num::NonZeroU32::new(limit).unwrap_or(std::num::NonZeroU32::MIN));
@@ -286,9 +299,7 @@ impl Client {
         patch: &UserPatch,
         if_match: Option<&str>,
     ) -> Result<types::User, Error> {
-        let mut call = self
-            .inner
-            .update_user()
+        let mut call = switched!(self, self.inner.update_user())
             .user_id(user_id)
             .body(patch.clone());
         if let Some(tag) = if_match {
@@ -334,9 +345,7 @@ impl Client {
         body: &types::UserReplace,
         if_match: Option<&str>,
     ) -> Result<types::User, Error> {
-        let mut call = self
-            .inner
-            .replace_user()
+        let mut call = switched!(self, self.inner.replace_user())
             .user_id(user_id)
             .body(body.clone());
         if let Some(tag) = if_match {
@@ -347,7 +356,7 @@ impl Client {
 
     /// Deletes a user.
     pub async fn delete_user(&self, user_id: Uuid, if_match: Option<&str>) -> Result<(), Error> {
-        let mut call = self.inner.delete_user().user_id(user_id);
+        let mut call = switched!(self, self.inner.delete_user()).user_id(user_id);
         if let Some(tag) = if_match {
             call = call.if_match(tag);
         }
@@ -361,9 +370,7 @@ impl Client {
         body: &types::PasswordChange,
         if_match: Option<&str>,
     ) -> Result<(), Error> {
-        let mut call = self
-            .inner
-            .set_user_password()
+        let mut call = switched!(self, self.inner.set_user_password())
             .user_id(user_id)
             .body(body.clone());
         if let Some(tag) = if_match {

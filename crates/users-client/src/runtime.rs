@@ -208,18 +208,6 @@ impl ClientHooks<Runtime> for GeneratedClient {
                 .expect("a UUID is a valid header value");
             request.headers_mut().insert(IDEMPOTENCY_KEY, key);
         }
-        if let Some(key) = &runtime.account_switch_key {
-            let has_key = request
-                .url()
-                .query_pairs()
-                .any(|(name, _)| name == "accountSwitchKey");
-            if !has_key {
-                request
-                    .url_mut()
-                    .query_pairs_mut()
-                    .append_pair("accountSwitchKey", key);
-            }
-        }
         if let Some(timeout) = runtime.timeout {
             *request.timeout_mut() = Some(timeout);
         }

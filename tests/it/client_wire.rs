@@ -1,0 +1,253 @@
+//! Every SDK method against the spec: the request it puts on the wire has the
+//! spec's method, path, query names, headers and `Content-Type`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use httpmock::prelude::*;
+use serde_json::{Value, json};
+use users_client::patch::UserPatch;
+use users_client::{Client, ListUsersQuery, RetryPolicy, types};
+
+const USER_ID: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    query: BTreeSet<String>,
+    headers: BTreeMap<String, String>,
+}
+
+/// What the spec says one operation sends.
+#[derive(Debug)]
+struct Expected {
+    method: String,
+    template: String,
+    query: BTreeSet<String>,
+    headers: BTreeSet<String>,
+    content_type: Option<String>,
+}
+
+fn expected_operations() -> BTreeMap<String, Expected> {
+    let spec = users_tests::spec_value();
+    let resolve = |param: &Value| -> Value {
+        match param["$ref"].as_str() {
+            Some(reference) => spec
+                .pointer(reference.trim_start_matches('#'))
+                .unwrap()
+                .clone(),
+            None => param.clone(),
+        }
+    };
+    let mut out = BTreeMap::new();
+    for (template, item) in spec["paths"].as_object().unwrap() {
+        let shared: Vec<Value> = item["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(resolve)
+            .collect();
+        for method in ["get", "put", "post", "delete", "patch"] {
+            let Some(op) = item.get(method) else { continue };
+            let params: Vec<Value> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(resolve)
+                .chain(shared.iter().cloned())
+                .collect();
+            let names = |location: &str| -> BTreeSet<String> {
+                params
+                    .iter()
+                    .filter(|p| p["in"] == location)
+                    .map(|p| p["name"].as_str().unwrap().to_lowercase())
+                    .collect()
+            };
+            let query = params
+                .iter()
+                .filter(|p| p["in"] == "query")
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect();
+            let content_type = op["requestBody"]["content"]
+                .as_object()
+                .map(|content| content.keys().next().unwrap().clone());
+            out.insert(
+                op["operationId"].as_str().unwrap().to_owned(),
+                Expected {
+                    method: method.to_uppercase(),
+                    template: template.clone(),
+                    query,
+                    headers: names("header"),
+                    content_type,
+                },
+            );
+        }
+    }
+    out
+}
+
+fn matches_template(template: &str, path: &str) -> bool {
+    let t: Vec<&str> = template.split('/').collect();
+    let p: Vec<&str> = path.split('/').collect();
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
+}
+
+fn user_json() -> Value {
+    users_tests::spec_value()
+        .pointer("/components/examples/User/value")
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn every_method_sends_what_the_spec_describes() {
+    let server = MockServer::start_async().await;
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let recorder = {
+        let seen = seen.clone();
+        move |req: &HttpMockRequest| {
+            let uri = req.uri();
+            seen.lock().unwrap().push(Seen {
+                method: req.method().to_string(),
+                path: uri.path().to_owned(),
+                query: req.query_params().into_iter().map(|(k, _)| k).collect(),
+                headers: req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+                    .collect(),
+            });
+            true
+        }
+    };
+    let lookups = json!({ "items": [{ "code": "US", "name": "United States of America" }] });
+    let responses = [
+        (POST, "^/v1/users$", 201, Some(user_json())),
+        (
+            GET,
+            "^/v1/users$",
+            200,
+            Some(json!({ "items": [user_json()] })),
+        ),
+        (GET, "^/v1/users/[^/]+$", 200, Some(user_json())),
+        (PATCH, "^/v1/users/[^/]+$", 200, Some(user_json())),
+        (PUT, "^/v1/users/[^/]+$", 200, Some(user_json())),
+        (DELETE, "^/v1/users/[^/]+$", 204, None),
+        (PUT, "^/v1/users/[^/]+/password$", 204, None),
+        (GET, "^/v1/lookups/", 200, Some(lookups)),
+    ];
+    for (method, path, status, body) in responses {
+        let recorder = recorder.clone();
+        server
+            .mock_async(|when, then| {
+                when.method(method).path_matches(path).is_true(recorder);
+                let then = then.status(status);
+                if let Some(body) = body {
+                    then.json_body(body);
+                }
+            })
+            .await;
+    }
+
+    let client = Client::builder(server.base_url())
+        .bearer_token("t0ken")
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap()
+        .for_account("acme-eu");
+    let id = USER_ID.parse().unwrap();
+    let etag = "\"7\"";
+    let create: types::UserCreate = serde_json::from_value(json!({
+        "name": { "firstName": "Ada", "lastName": "Lovelace" },
+        "email": "ada@example.com"
+    }))
+    .unwrap();
+    let replace: types::UserReplace = serde_json::from_value(json!({
+        "name": { "firstName": "Ada", "lastName": "Lovelace" },
+        "email": "ada@example.com"
+    }))
+    .unwrap();
+    let password: types::PasswordChange =
+        serde_json::from_value(json!({ "newPassword": "staple battery horse" })).unwrap();
+    let query = ListUsersQuery {
+        limit: Some(10),
+        email: Some("ada@example.com".into()),
+        status: Some(types::UserStatus::Active),
+        q: Some("ada".into()),
+    };
+
+    let mut called = BTreeMap::new();
+    macro_rules! call {
+        ($op:literal, $e:expr) => {{
+            let before = seen.lock().unwrap().len();
+            $e.await.unwrap();
+            let after = seen.lock().unwrap().clone();
+            assert_eq!(after.len(), before + 1, "{} sent one request", $op);
+            called.insert($op.to_owned(), after[before].clone());
+        }};
+    }
+    call!("createUser", client.create_user(&create));
+    call!("listUsers", client.list_users_page(&query, Some("c2")));
+    call!("getUser", client.get_user_if_changed(id, etag));
+    call!(
+        "updateUser",
+        client.update_user(
+            id,
+            &UserPatch {
+                phone: Some(None),
+                ..UserPatch::default()
+            },
+            Some(etag)
+        )
+    );
+    call!("replaceUser", client.replace_user(id, &replace, Some(etag)));
+    call!("deleteUser", client.delete_user(id, Some(etag)));
+    call!(
+        "setUserPassword",
+        client.set_user_password(id, &password, Some(etag))
+    );
+    call!("listCountries", client.list_countries());
+    call!("listLanguages", client.list_languages());
+    call!("listLocales", client.list_locales());
+    call!("listTimeZones", client.list_time_zones());
+
+    let expected = expected_operations();
+    assert_eq!(
+        called.keys().collect::<BTreeSet<_>>(),
+        expected.keys().collect::<BTreeSet<_>>(),
+        "every operation of the spec is called once"
+    );
+    for (op, seen) in &called {
+        let want = &expected[op];
+        assert_eq!(seen.method, want.method, "{op}: method");
+        assert!(
+            matches_template(&want.template, &seen.path),
+            "{op}: {} is not {}",
+            seen.path,
+            want.template
+        );
+        assert_eq!(seen.query, want.query, "{op}: query parameter names");
+        for header in &want.headers {
+            assert!(seen.headers.contains_key(header), "{op}: {header} not sent");
+        }
+        assert_eq!(
+            seen.headers.get("content-type"),
+            want.content_type.as_ref(),
+            "{op}: Content-Type"
+        );
+        let accept = &seen.headers["accept"];
+        assert!(
+            accept.contains("application/json") && accept.contains("application/problem+json"),
+            "{op}: Accept {accept}"
+        );
+        assert_eq!(seen.headers["authorization"], "Bearer t0ken", "{op}");
+        assert!(
+            seen.headers["user-agent"].starts_with("users-client/"),
+            "{op}"
+        );
+    }
+}
