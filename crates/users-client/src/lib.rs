@@ -29,7 +29,7 @@
 //!         .name(types::NameInput::builder().first_name("Ada").last_name("Lovelace"))
 //!         .email("ada@example.com")
 //!         .try_into()
-//!         .map_err(users_client::Error::InvalidRequest)?)
+//!         .map_err(|e: types::error::ConversionError| users_client::Error::InvalidRequest(e.to_string()))?)
 //!     .await?;
 //! let user = client
 //!     .update_user_with(user.id, 3, |_current| UserPatch {
@@ -76,3 +76,8 @@ pub use runtime::{ACCEPT, IDEMPOTENCY_KEY, MERGE_PATCH_JSON};
 pub fn etag(user: &types::User) -> String {
     format!("\"{}\"", user.resource_version)
 }
+
+/// The README's example is compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
