@@ -24,3 +24,11 @@ pub fn spec_value() -> serde_json::Value {
 pub fn spec() -> openapiv3::OpenAPI {
     serde_json::from_value(spec_value()).expect("the spec is OpenAPI 3.0")
 }
+
+/// The spec's own example user (`#/components/examples/User/value`).
+pub fn example_user() -> serde_json::Value {
+    spec_value()
+        .pointer("/components/examples/User/value")
+        .expect("the spec has an example user")
+        .clone()
+}

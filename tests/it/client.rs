@@ -18,14 +18,6 @@ fn user_id() -> Uuid {
     USER_ID.parse().unwrap()
 }
 
-/// The spec's own example user.
-fn user_json() -> Value {
-    users_tests::spec_value()
-        .pointer("/components/examples/User/value")
-        .unwrap()
-        .clone()
-}
-
 fn fast_retries(max_attempts: u32) -> RetryPolicy {
     RetryPolicy {
         max_attempts,
@@ -97,7 +89,7 @@ async fn a_cleared_field_is_sent_as_null_and_an_absent_one_not_at_all() {
                 .header("content-type", "application/merge-patch+json")
                 .header("if-match", "\"7\"")
                 .json_body(json!({ "phone": null, "jobTitle": "Head of Operations" }));
-            then.status(200).json_body(user_json());
+            then.status(200).json_body(users_tests::example_user());
         })
         .await;
     let patch = UserPatch {
@@ -225,7 +217,7 @@ async fn one_create_keeps_its_idempotency_key_across_retries_and_another_gets_a_
 #[tokio::test]
 async fn a_caller_chosen_idempotency_key_is_sent() {
     let server = MockServer::start_async().await;
-    let mut created = user_json();
+    let mut created = users_tests::example_user();
     created["resourceVersion"] = json!(1);
     let mock = server
         .mock_async(|when, then| {
@@ -255,9 +247,9 @@ async fn a_caller_chosen_idempotency_key_is_sent() {
 #[tokio::test]
 async fn the_concurrency_helper_rereads_and_repatches_after_a_412() {
     let server = MockServer::start_async().await;
-    let mut v7 = user_json();
+    let mut v7 = users_tests::example_user();
     v7["resourceVersion"] = json!(7);
-    let mut v8 = user_json();
+    let mut v8 = users_tests::example_user();
     v8["resourceVersion"] = json!(8);
     v8["jobTitle"] = json!("Changed elsewhere");
     let mut v9 = v8.clone();
@@ -332,7 +324,7 @@ async fn the_concurrency_helper_does_not_reapply_after_a_transport_error() {
     server
         .mock_async(|when, then| {
             when.method(GET).path(format!("/v1/users/{USER_ID}"));
-            then.status(200).json_body(user_json());
+            then.status(200).json_body(users_tests::example_user());
         })
         .await;
     let patch = server
@@ -340,7 +332,7 @@ async fn the_concurrency_helper_does_not_reapply_after_a_transport_error() {
             when.method(PATCH).path(format!("/v1/users/{USER_ID}"));
             then.status(200)
                 .delay(Duration::from_secs(5))
-                .json_body(user_json());
+                .json_body(users_tests::example_user());
         })
         .await;
     let client = client(&server).with_timeout(Duration::from_millis(300));
@@ -422,7 +414,7 @@ async fn a_304_is_not_modified_not_an_error() {
 #[tokio::test]
 async fn unknown_response_fields_and_enum_values_are_tolerated() {
     let server = MockServer::start_async().await;
-    let mut future_user = user_json();
+    let mut future_user = users_tests::example_user();
     future_user["status"] = json!("suspended");
     future_user["gender"] = json!("nonbinary");
     future_user["contactType"] = json!("legal");
@@ -446,7 +438,7 @@ async fn pagination_yields_every_item_across_pages_exactly_once() {
     let page = |ids: std::ops::Range<u32>, next: Option<&str>| {
         let items: Vec<Value> = ids
             .map(|i| {
-                let mut user = user_json();
+                let mut user = users_tests::example_user();
                 user["id"] = json!(format!("00000000-0000-4000-8000-{i:012}"));
                 user
             })

@@ -96,13 +96,6 @@ fn matches_template(template: &str, path: &str) -> bool {
             .all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
 }
 
-fn user_json() -> Value {
-    users_tests::spec_value()
-        .pointer("/components/examples/User/value")
-        .unwrap()
-        .clone()
-}
-
 #[tokio::test]
 async fn every_method_sends_what_the_spec_describes() {
     let server = MockServer::start_async().await;
@@ -126,16 +119,31 @@ async fn every_method_sends_what_the_spec_describes() {
     };
     let lookups = json!({ "items": [{ "code": "US", "name": "United States of America" }] });
     let responses = [
-        (POST, "^/v1/users$", 201, Some(user_json())),
+        (POST, "^/v1/users$", 201, Some(users_tests::example_user())),
         (
             GET,
             "^/v1/users$",
             200,
-            Some(json!({ "items": [user_json()] })),
+            Some(json!({ "items": [users_tests::example_user()] })),
         ),
-        (GET, "^/v1/users/[^/]+$", 200, Some(user_json())),
-        (PATCH, "^/v1/users/[^/]+$", 200, Some(user_json())),
-        (PUT, "^/v1/users/[^/]+$", 200, Some(user_json())),
+        (
+            GET,
+            "^/v1/users/[^/]+$",
+            200,
+            Some(users_tests::example_user()),
+        ),
+        (
+            PATCH,
+            "^/v1/users/[^/]+$",
+            200,
+            Some(users_tests::example_user()),
+        ),
+        (
+            PUT,
+            "^/v1/users/[^/]+$",
+            200,
+            Some(users_tests::example_user()),
+        ),
         (DELETE, "^/v1/users/[^/]+$", 204, None),
         (PUT, "^/v1/users/[^/]+/password$", 204, None),
         (GET, "^/v1/lookups/", 200, Some(lookups)),
