@@ -32,3 +32,535 @@ pub fn example_user() -> serde_json::Value {
         .expect("the spec has an example user")
         .clone()
 }
+
+/// JSON Schema keywords that constrain a value (as opposed to shaping it).
+pub const CONSTRAINT_KEYWORDS: [&str; 13] = [
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+];
+
+/// A schema reduced to what a contract compares: `$ref`s resolved against
+/// `root` (a document with `components/schemas`), single-member `allOf`
+/// merged, documentation dropped (`description`, `example`, `title`,
+/// `default`, `readOnly`, `writeOnly`, vendor extensions), nullability unified
+/// (`nullable: true`, `null` never in `enum`), numbers as floats, integer
+/// widths as `int32`/`int64`, `additionalProperties: true` as absent.
+pub fn normalize_schema(root: &serde_json::Value, schema: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{Map, Value};
+    let Value::Object(object) = schema else {
+        return schema.clone();
+    };
+    if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+        let target = root
+            .pointer(reference.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("unresolved {reference}"));
+        return normalize_schema(root, target);
+    }
+    let mut out = Map::new();
+    if let Some(Value::Array(all_of)) = object.get("allOf")
+        && all_of.len() == 1
+        && let Value::Object(merged) = normalize_schema(root, &all_of[0])
+    {
+        out = merged;
+    }
+    for (key, value) in object {
+        let value = match key.as_str() {
+            "type"
+            | "format"
+            | "required"
+            | "enum"
+            | "nullable"
+            | "items"
+            | "properties"
+            | "additionalProperties"
+            | "oneOf"
+            | "anyOf" => value.clone(),
+            k if CONSTRAINT_KEYWORDS.contains(&k) => value.clone(),
+            _ => continue,
+        };
+        let value = match key.as_str() {
+            "items" => normalize_schema(root, &value),
+            "properties" => Value::Object(
+                value
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(name, s)| (name.clone(), normalize_schema(root, s)))
+                    .collect(),
+            ),
+            "additionalProperties" => match value {
+                Value::Bool(true) => continue,
+                Value::Bool(false) => Value::Bool(false),
+                schema => normalize_schema(root, &schema),
+            },
+            "oneOf" | "anyOf" => Value::Array(
+                value
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| normalize_schema(root, s))
+                    .collect(),
+            ),
+            "required" => {
+                let mut names: Vec<String> = value
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_owned())
+                    .collect();
+                names.sort();
+                if names.is_empty() {
+                    continue;
+                }
+                Value::from(names)
+            }
+            "enum" => {
+                let values: Vec<Value> = value
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|v| !v.is_null())
+                    .map(float)
+                    .collect();
+                Value::Array(values)
+            }
+            "nullable" if value != Value::Bool(true) => continue,
+            "uniqueItems" if value != Value::Bool(true) => continue,
+            "format" => match value.as_str() {
+                Some("uint64" | "int64") => Value::from("int64"),
+                Some("uint32" | "int32" | "uint" | "int") => Value::from("int32"),
+                Some("double" | "float") => continue,
+                _ => value,
+            },
+            _ => float(&value),
+        };
+        out.insert(key.clone(), value);
+    }
+    Value::Object(out)
+}
+
+fn float(value: &serde_json::Value) -> serde_json::Value {
+    match value.as_f64() {
+        Some(f) if value.is_number() => serde_json::Value::from(f),
+        _ => value.clone(),
+    }
+}
+
+/// Every place where two normalized schemas differ, as `path: left | right`.
+pub fn schema_differences(
+    path: &str,
+    left: &serde_json::Value,
+    right: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (left, right) {
+        (Value::Object(l), Value::Object(r)) => {
+            let keys: std::collections::BTreeSet<&String> = l.keys().chain(r.keys()).collect();
+            for key in keys {
+                let here = format!("{path}/{key}");
+                match (l.get(key), r.get(key)) {
+                    (Some(a), Some(b)) => schema_differences(&here, a, b, out),
+                    (a, b) => out.push(format!("{here}: {} | {}", show(a), show(b))),
+                }
+            }
+        }
+        (Value::Array(l), Value::Array(r))
+            if l.len() == r.len() && l.iter().all(Value::is_object) =>
+        {
+            for (i, (a, b)) in l.iter().zip(r).enumerate() {
+                schema_differences(&format!("{path}/{i}"), a, b, out);
+            }
+        }
+        (a, b) if a == b => {}
+        (a, b) => out.push(format!("{path}: {a} | {b}")),
+    }
+}
+
+fn show(value: Option<&serde_json::Value>) -> String {
+    value.map_or_else(|| "absent".to_owned(), ToString::to_string)
+}
+
+/// A schema with its `$ref` (and a single-member `allOf`) resolved one level,
+/// documentation kept: what instance building reads.
+fn resolve<'a>(root: &'a serde_json::Value, schema: &'a serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let target = root
+            .pointer(reference.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("unresolved {reference}"));
+        return resolve(root, target);
+    }
+    if let Some(Value::Array(all_of)) = schema.get("allOf")
+        && all_of.len() == 1
+    {
+        let mut merged = resolve(root, &all_of[0]);
+        for (key, value) in schema.as_object().unwrap() {
+            if key != "allOf" {
+                merged[key] = value.clone();
+            }
+        }
+        return merged;
+    }
+    schema.clone()
+}
+
+/// A small valid instance of `schema`: required members only (or the first
+/// member where at least one is needed), leaves from the spec's examples.
+pub fn valid_instance(root: &serde_json::Value, schema: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{Map, Value, json};
+    let schema = resolve(root, schema);
+    if let Some(example) = schema.get("example")
+        && !schema
+            .get("type")
+            .is_some_and(|t| t == "object" || t == "array")
+    {
+        return example.clone();
+    }
+    if let Some(Value::Array(values)) = schema.get("enum") {
+        return values.iter().find(|v| !v.is_null()).cloned().unwrap();
+    }
+    if let Some(Value::Array(variants)) = schema.get("oneOf") {
+        return valid_instance(root, &variants[0]);
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("object") => {
+            let mut out = Map::new();
+            let properties = schema.get("properties").and_then(Value::as_object);
+            let required: Vec<&str> = schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            for name in &required {
+                out.insert(
+                    (*name).to_owned(),
+                    valid_instance(root, &properties.unwrap()[*name]),
+                );
+            }
+            let min = schema
+                .get("minProperties")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            if let Some(properties) = properties {
+                for (name, property) in properties {
+                    if out.len() as u64 >= min {
+                        break;
+                    }
+                    out.insert(name.clone(), valid_instance(root, property));
+                }
+            }
+            Value::Object(out)
+        }
+        Some("array") => json!([]),
+        Some("integer") => schema.get("minimum").cloned().unwrap_or(json!(1)),
+        Some("number") => json!(1.5),
+        Some("boolean") => json!(true),
+        Some("string") => match schema.get("format").and_then(Value::as_str) {
+            Some("date") => json!("1980-12-20"),
+            Some("date-time") => json!("2026-01-02T03:04:05Z"),
+            Some("uuid") => json!("3fa85f64-5717-4562-b3fc-2c963f66afa6"),
+            Some("email") => json!("someone@example.com"),
+            _ => json!("x"),
+        },
+        other => panic!("no instance for type {other:?}"),
+    }
+}
+
+/// One constraint of a request schema and an instance that breaks it.
+#[derive(Debug, Clone)]
+pub struct ConstraintCase {
+    /// `Schema/path/to/field keyword value`, e.g. `UserCreate/name/firstName maxLength 50`.
+    pub id: String,
+    /// The dotted field path the error should name, e.g. `name.firstName`.
+    pub field: String,
+    /// A valid instance of the schema except for this one constraint.
+    pub instance: serde_json::Value,
+}
+
+/// Every constraint keyword (plus `required`, `enum`, `format` and closed
+/// objects) in the named component schema, each with a breaking instance.
+pub fn constraint_cases(root: &serde_json::Value, schema_name: &str) -> Vec<ConstraintCase> {
+    let schema = root["components"]["schemas"][schema_name].clone();
+    let base = valid_instance(root, &schema);
+    let mut out = Vec::new();
+    walk(root, schema_name, &schema, &mut Vec::new(), &base, &mut out);
+    out
+}
+
+fn walk(
+    root: &serde_json::Value,
+    name: &str,
+    schema: &serde_json::Value,
+    path: &mut Vec<String>,
+    base: &serde_json::Value,
+    out: &mut Vec<ConstraintCase>,
+) {
+    use serde_json::{Value, json};
+    let schema = resolve(root, schema);
+    let here = |keyword: &str, value: &Value| {
+        let at = if path.is_empty() {
+            String::new()
+        } else {
+            format!("/{}", path.join("/"))
+        };
+        format!("{name}{at} {keyword} {value}")
+    };
+    let field = path
+        .iter()
+        .filter(|s| *s != "*")
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(".");
+    let with = |value: Value| set_at(root, &schema_at(root, name), base, path, value);
+    let example = valid_instance(root, &schema);
+    let mut push = |id: String, field: String, instance: Value| {
+        out.push(ConstraintCase {
+            id,
+            field,
+            instance,
+        })
+    };
+    let text = example.as_str().unwrap_or("x").to_owned();
+    if let Some(n) = schema.get("maxLength").and_then(Value::as_u64) {
+        let last = text.chars().last().unwrap_or('a');
+        let long: String = text
+            .chars()
+            .chain(std::iter::repeat(last))
+            .take(n as usize + 1)
+            .collect();
+        push(
+            here("maxLength", &json!(n)),
+            field.clone(),
+            with(json!(long)),
+        );
+    }
+    if let Some(n) = schema.get("minLength").and_then(Value::as_u64)
+        && n > 0
+    {
+        let short: String = text.chars().take(n as usize - 1).collect();
+        push(
+            here("minLength", &json!(n)),
+            field.clone(),
+            with(json!(short)),
+        );
+    }
+    if let Some(pattern) = schema.get("pattern") {
+        let len = text.chars().count().max(1);
+        push(
+            here("pattern", pattern),
+            field.clone(),
+            with(json!("!".repeat(len))),
+        );
+    }
+    if let Some(Value::Array(values)) = schema.get("enum") {
+        let bad = if schema["type"] == "integer" {
+            json!(1)
+        } else {
+            json!("not-a-member")
+        };
+        push(
+            here("enum", &Value::Array(values.clone())),
+            field.clone(),
+            with(bad),
+        );
+    }
+    if let Some(min) = schema.get("minimum").and_then(Value::as_i64) {
+        push(
+            here("minimum", &json!(min)),
+            field.clone(),
+            with(json!(min - 1)),
+        );
+    }
+    if let Some(max) = schema.get("maximum").and_then(Value::as_i64) {
+        push(
+            here("maximum", &json!(max)),
+            field.clone(),
+            with(json!(max + 1)),
+        );
+    }
+    if let Some(format) = schema.get("format").and_then(Value::as_str) {
+        let bad = match format {
+            "email" => Some("not-an-email"),
+            "uuid" => Some("not-a-uuid"),
+            "date" => Some("2020-13-45"),
+            "date-time" => Some("not-a-time"),
+            "uri" => Some("not a uri"),
+            _ => None,
+        };
+        if let Some(bad) = bad {
+            push(
+                here("format", &json!(format)),
+                field.clone(),
+                with(json!(bad)),
+            );
+        }
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("array") => {
+            let item = valid_instance(root, &schema["items"]);
+            let member = |i: usize| match &item {
+                Value::String(s) => json!(format!("{s}{i}")),
+                other => other.clone(),
+            };
+            if let Some(n) = schema.get("maxItems").and_then(Value::as_u64) {
+                let items: Vec<Value> = (0..=n as usize).map(member).collect();
+                push(
+                    here("maxItems", &json!(n)),
+                    field.clone(),
+                    with(Value::Array(items)),
+                );
+            }
+            if schema.get("uniqueItems") == Some(&json!(true)) {
+                push(
+                    here("uniqueItems", &json!(true)),
+                    field.clone(),
+                    with(json!([member(0), member(0)])),
+                );
+            }
+            path.push("0".into());
+            let base = set_at(
+                root,
+                &schema_at(root, name),
+                base,
+                &path[..path.len() - 1],
+                json!([item]),
+            );
+            walk(root, name, &schema["items"], path, &base, out);
+            path.pop();
+        }
+        Some("object") => {
+            if let Some(n) = schema.get("maxProperties").and_then(Value::as_u64) {
+                let value = schema
+                    .get("additionalProperties")
+                    .filter(|s| s.is_object())
+                    .map_or(json!(true), |s| valid_instance(root, s));
+                let map: serde_json::Map<String, Value> =
+                    (0..=n).map(|i| (format!("k{i}"), value.clone())).collect();
+                push(
+                    here("maxProperties", &json!(n)),
+                    field.clone(),
+                    with(Value::Object(map)),
+                );
+            }
+            if let Some(n) = schema.get("minProperties").and_then(Value::as_u64)
+                && n > 0
+            {
+                push(
+                    here("minProperties", &json!(n)),
+                    field.clone(),
+                    with(json!({})),
+                );
+            }
+            let current = valid_instance(root, &schema);
+            if schema.get("additionalProperties") == Some(&json!(false)) {
+                let mut extended = current.clone();
+                extended["unexpectedMember"] = json!(true);
+                let at = if field.is_empty() {
+                    "unexpectedMember".to_owned()
+                } else {
+                    format!("{field}.unexpectedMember")
+                };
+                push(
+                    here("additionalProperties", &json!(false)),
+                    at,
+                    with(extended),
+                );
+            }
+            for required in schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let required = required.as_str().unwrap();
+                let mut missing = current.clone();
+                missing.as_object_mut().unwrap().remove(required);
+                let at = if field.is_empty() {
+                    required.to_owned()
+                } else {
+                    format!("{field}.{required}")
+                };
+                push(here("required", &json!(required)), at, with(missing));
+            }
+            if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+                for (property, sub) in properties {
+                    path.push(property.clone());
+                    walk(root, name, sub, path, base, out);
+                    path.pop();
+                }
+            }
+            if let Some(values) = schema.get("additionalProperties").filter(|s| s.is_object()) {
+                path.push("*".into());
+                walk(root, name, values, path, base, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+    if let Some(Value::Array(variants)) = schema.get("oneOf") {
+        for variant in variants {
+            walk(root, name, variant, path, base, out);
+        }
+    }
+}
+
+fn schema_at(root: &serde_json::Value, name: &str) -> serde_json::Value {
+    root["components"]["schemas"][name].clone()
+}
+
+/// `base` with the member at `path` set to `value`, creating valid parents
+/// on the way (`*` is a map key, a number an array index).
+fn set_at(
+    root: &serde_json::Value,
+    schema: &serde_json::Value,
+    base: &serde_json::Value,
+    path: &[String],
+    value: serde_json::Value,
+) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let Some((head, rest)) = path.split_first() else {
+        return value;
+    };
+    let schema = resolve(root, schema);
+    if let Ok(index) = head.parse::<usize>() {
+        let item_schema = &schema["items"];
+        let mut items = base.as_array().cloned().unwrap_or_default();
+        while items.len() <= index {
+            items.push(valid_instance(root, item_schema));
+        }
+        items[index] = set_at(root, item_schema, &items[index], rest, value);
+        return Value::Array(items);
+    }
+    let (key, child_schema) = if head == "*" {
+        ("k0".to_owned(), schema["additionalProperties"].clone())
+    } else {
+        (head.clone(), schema["properties"][head].clone())
+    };
+    let mut object = match base {
+        Value::Object(_) => base.clone(),
+        _ => valid_instance(root, &schema),
+    };
+    if !object.is_object() {
+        object = json!({});
+    }
+    let child = object
+        .get(&key)
+        .cloned()
+        .unwrap_or_else(|| valid_instance(root, &child_schema));
+    object[&key] = set_at(root, &child_schema, &child, rest, value);
+    object
+}

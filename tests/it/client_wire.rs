@@ -12,24 +12,24 @@ use users_client::{Client, ListUsersQuery, RetryPolicy, types};
 const USER_ID: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
 
 #[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    query: BTreeSet<String>,
-    headers: BTreeMap<String, String>,
+pub(crate) struct Seen {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) query: BTreeSet<String>,
+    pub(crate) headers: BTreeMap<String, String>,
 }
 
 /// What the spec says one operation sends.
 #[derive(Debug)]
-struct Expected {
-    method: String,
-    template: String,
-    query: BTreeSet<String>,
-    headers: BTreeSet<String>,
-    content_type: Option<String>,
+pub(crate) struct Expected {
+    pub(crate) method: String,
+    pub(crate) template: String,
+    pub(crate) query: BTreeSet<String>,
+    pub(crate) headers: BTreeSet<String>,
+    pub(crate) content_type: Option<String>,
 }
 
-fn expected_operations() -> BTreeMap<String, Expected> {
+pub(crate) fn expected_operations() -> BTreeMap<String, Expected> {
     let spec = users_tests::spec_value();
     let resolve = |param: &Value| -> Value {
         match param["$ref"].as_str() {
@@ -87,7 +87,7 @@ fn expected_operations() -> BTreeMap<String, Expected> {
     out
 }
 
-fn matches_template(template: &str, path: &str) -> bool {
+pub(crate) fn matches_template(template: &str, path: &str) -> bool {
     let t: Vec<&str> = template.split('/').collect();
     let p: Vec<&str> = path.split('/').collect();
     t.len() == p.len()
@@ -96,8 +96,9 @@ fn matches_template(template: &str, path: &str) -> bool {
             .all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
 }
 
-#[tokio::test]
-async fn every_method_sends_what_the_spec_describes() {
+/// Calls every SDK method once, with every optional parameter set, against a
+/// mock server, and returns what each sent, by operationId.
+pub(crate) async fn record_every_method() -> BTreeMap<String, Seen> {
     let server = MockServer::start_async().await;
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let recorder = {
@@ -222,7 +223,12 @@ async fn every_method_sends_what_the_spec_describes() {
     call!("listLanguages", client.list_languages());
     call!("listLocales", client.list_locales());
     call!("listTimeZones", client.list_time_zones());
+    called
+}
 
+#[tokio::test]
+async fn every_method_sends_what_the_spec_describes() {
+    let called = record_every_method().await;
     let expected = expected_operations();
     assert_eq!(
         called.keys().collect::<BTreeSet<_>>(),

@@ -1,6 +1,7 @@
 //! The workspace's integration tests: one binary, one module per area.
 
 mod client;
+mod client_contract;
 mod client_wire;
 mod seed_mapping;
 mod spec;

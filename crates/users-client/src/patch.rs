@@ -30,6 +30,39 @@ use serde::{Deserialize, Serialize};
 
 use crate::types;
 
+/// The JSON Schema of a three-state member: `T` or `null` (OpenAPI 3.0
+/// `nullable`). Used only for `schemars`; the value is an `Option<Option<T>>`.
+struct Nullable<T>(std::marker::PhantomData<T>);
+
+impl<T: JsonSchema> JsonSchema for Nullable<T> {
+    fn schema_name() -> String {
+        format!("Nullable_{}", T::schema_name())
+    }
+
+    fn is_referenceable() -> bool {
+        false
+    }
+
+    fn json_schema(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+        use schemars::schema::{Schema, SchemaObject, SubschemaValidation};
+        let inner = generator.subschema_for::<T>();
+        let mut object = match inner {
+            Schema::Object(object) if !object.is_ref() => object,
+            other => SchemaObject {
+                subschemas: Some(Box::new(SubschemaValidation {
+                    all_of: Some(vec![other]),
+                    ..SubschemaValidation::default()
+                })),
+                ..SchemaObject::default()
+            },
+        };
+        object
+            .extensions
+            .insert("nullable".to_owned(), serde_json::Value::Bool(true));
+        Schema::Object(object)
+    }
+}
+
 /// A merge patch of a user. See the [module docs](self).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,7 +73,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::ExternalId>")]
+    #[schemars(with = "Nullable<types::ExternalId>")]
     #[serde(rename = "externalId")]
     pub external_id: Option<Option<types::ExternalId>>,
     /// First and last name; both are required once `name` is sent.
@@ -55,7 +88,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::Email>")]
+    #[schemars(with = "Nullable<types::Email>")]
     #[serde(rename = "secondaryEmail")]
     pub secondary_email: Option<Option<types::Email>>,
     /// The main phone number (E.164).
@@ -64,7 +97,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::Phone>")]
+    #[schemars(with = "Nullable<types::Phone>")]
     pub phone: Option<Option<types::Phone>>,
     /// The mobile phone number (E.164).
     #[serde(
@@ -72,7 +105,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::Phone>")]
+    #[schemars(with = "Nullable<types::Phone>")]
     #[serde(rename = "mobilePhone")]
     pub mobile_phone: Option<Option<types::Phone>>,
     /// The job title, 1 to 75 characters.
@@ -81,7 +114,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::JobTitle>")]
+    #[schemars(with = "Nullable<types::JobTitle>")]
     #[serde(rename = "jobTitle")]
     pub job_title: Option<Option<types::JobTitle>>,
     /// A title used with the name, e.g. `Dr.`.
@@ -90,7 +123,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::HonorificTitle>")]
+    #[schemars(with = "Nullable<types::HonorificTitle>")]
     pub title: Option<Option<types::HonorificTitle>>,
     /// The position or department.
     #[serde(
@@ -98,7 +131,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::Position>")]
+    #[schemars(with = "Nullable<types::Position>")]
     pub position: Option<Option<types::Position>>,
     /// A description of at most 5000 characters.
     #[serde(
@@ -106,7 +139,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::Description>")]
+    #[schemars(with = "Nullable<types::Description>")]
     pub description: Option<Option<types::Description>>,
     /// The date of birth, not in the future.
     #[serde(
@@ -114,7 +147,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::DateOfBirth>")]
+    #[schemars(with = "Nullable<types::DateOfBirth>")]
     #[serde(rename = "dateOfBirth")]
     pub date_of_birth: Option<Option<types::DateOfBirth>>,
     /// The gender.
@@ -123,7 +156,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::Gender>")]
+    #[schemars(with = "Nullable<types::Gender>")]
     pub gender: Option<Option<types::Gender>>,
     /// `{iso639}-{iso3166}` in lowercase.
     #[serde(
@@ -131,7 +164,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::Locale>")]
+    #[schemars(with = "Nullable<types::Locale>")]
     pub locale: Option<Option<types::Locale>>,
     /// An ISO 639-1 language code.
     #[serde(
@@ -139,7 +172,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::LanguageCode>")]
+    #[schemars(with = "Nullable<types::LanguageCode>")]
     #[serde(rename = "preferredLanguage")]
     pub preferred_language: Option<Option<types::LanguageCode>>,
     /// An IANA time zone.
@@ -148,7 +181,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::TimeZone>")]
+    #[schemars(with = "Nullable<types::TimeZone>")]
     #[serde(rename = "timeZone")]
     pub time_zone: Option<Option<types::TimeZone>>,
     /// The user's role as a contact of the account.
@@ -157,7 +190,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::ContactType>")]
+    #[schemars(with = "Nullable<types::ContactType>")]
     #[serde(rename = "contactType")]
     pub contact_type: Option<Option<types::ContactType>>,
     /// Seconds of inactivity after which the session ends.
@@ -166,7 +199,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::SessionTimeout>")]
+    #[schemars(with = "Nullable<types::SessionTimeout>")]
     #[serde(rename = "sessionTimeout")]
     pub session_timeout: Option<Option<types::SessionTimeout>>,
     /// The address, merged member by member; `countryCode` is required once sent.
@@ -175,7 +208,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<AddressPatch>")]
+    #[schemars(with = "Nullable<AddressPatch>")]
     pub address: Option<Option<AddressPatch>>,
     /// Multi-factor settings; `enabled` is required once sent.
     #[serde(
@@ -183,7 +216,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<MfaPatch>")]
+    #[schemars(with = "Nullable<MfaPatch>")]
     pub mfa: Option<Option<MfaPatch>>,
     /// Moves the user to this organization of the account; `null` to none.
     #[serde(
@@ -191,7 +224,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::OrganizationRefInput>")]
+    #[schemars(with = "Nullable<types::OrganizationRefInput>")]
     #[serde(rename = "ownerOrganization")]
     pub owner_organization: Option<Option<types::OrganizationRefInput>>,
     /// The employee id.
@@ -200,7 +233,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::EmployeeId>")]
+    #[schemars(with = "Nullable<types::EmployeeId>")]
     #[serde(rename = "employeeId")]
     pub employee_id: Option<Option<types::EmployeeId>>,
     /// An https URL of the user's picture; `null` removes it.
@@ -209,7 +242,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::AvatarUrl>")]
+    #[schemars(with = "Nullable<types::AvatarUrl>")]
     #[serde(rename = "avatarUrl")]
     pub avatar_url: Option<Option<types::AvatarUrl>>,
     /// Custom attributes, merged key by key; a `None` value removes that key.
@@ -218,7 +251,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<BTreeMap<String, Option<types::CustomAttributeValue>>>")]
+    #[schemars(with = "Nullable<BTreeMap<String, Option<types::CustomAttributeValue>>>")]
     #[serde(rename = "customAttributes")]
     pub custom_attributes: Option<Option<BTreeMap<String, Option<types::CustomAttributeValue>>>>,
     /// Notification flags, merged flag by flag.
@@ -227,7 +260,7 @@ pub struct UserPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<NotificationsPatch>")]
+    #[schemars(with = "Nullable<NotificationsPatch>")]
     pub notifications: Option<Option<NotificationsPatch>>,
     /// Replaces the user's teams.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -290,7 +323,7 @@ pub struct AddressPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::AddressPatchInnerAddress1>")]
+    #[schemars(with = "Nullable<types::AddressPatchInnerAddress1>")]
     pub address1: Option<Option<types::AddressPatchInnerAddress1>>,
     /// The address's specifics.
     #[serde(
@@ -298,7 +331,7 @@ pub struct AddressPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::AddressPatchInnerAddress2>")]
+    #[schemars(with = "Nullable<types::AddressPatchInnerAddress2>")]
     pub address2: Option<Option<types::AddressPatchInnerAddress2>>,
     /// The city.
     #[serde(
@@ -306,7 +339,7 @@ pub struct AddressPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::AddressPatchInnerCity>")]
+    #[schemars(with = "Nullable<types::AddressPatchInnerCity>")]
     pub city: Option<Option<types::AddressPatchInnerCity>>,
     /// The state or province; required in the US and Canada.
     #[serde(
@@ -314,7 +347,7 @@ pub struct AddressPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::AddressPatchInnerState>")]
+    #[schemars(with = "Nullable<types::AddressPatchInnerState>")]
     pub state: Option<Option<types::AddressPatchInnerState>>,
     /// The ZIP or postal code; five digits in the US.
     #[serde(
@@ -322,7 +355,7 @@ pub struct AddressPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<types::AddressPatchInnerZipCode>")]
+    #[schemars(with = "Nullable<types::AddressPatchInnerZipCode>")]
     #[serde(rename = "zipCode")]
     pub zip_code: Option<Option<types::AddressPatchInnerZipCode>>,
     /// ISO 3166-1 alpha-2; required whenever the address is sent.
@@ -342,9 +375,9 @@ pub struct MfaPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<i32>")]
+    #[schemars(with = "Nullable<std::num::NonZeroU32>")]
     #[serde(rename = "expirationInMinutes")]
-    pub expiration_in_minutes: Option<Option<i32>>,
+    pub expiration_in_minutes: Option<Option<std::num::NonZeroU32>>,
 }
 
 /// A merge patch of the notification flags: `Some(None)` resets a flag to off.
@@ -357,7 +390,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onNewEmail")]
     pub on_new_email: Option<Option<bool>>,
     /// The `onHelpDeskMessage` flag.
@@ -366,7 +399,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onHelpDeskMessage")]
     pub on_help_desk_message: Option<Option<bool>>,
     /// The `onNewWallPost` flag.
@@ -375,7 +408,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onNewWallPost")]
     pub on_new_wall_post: Option<Option<bool>>,
     /// The `onNewMember` flag.
@@ -384,7 +417,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onNewMember")]
     pub on_new_member: Option<Option<bool>>,
     /// The `onProfileChanges` flag.
@@ -393,7 +426,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onProfileChanges")]
     pub on_profile_changes: Option<Option<bool>>,
     /// The `onNewBlogComment` flag.
@@ -402,7 +435,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onNewBlogComment")]
     pub on_new_blog_comment: Option<Option<bool>>,
     /// The `onNewEventComment` flag.
@@ -411,7 +444,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onNewEventComment")]
     pub on_new_event_comment: Option<Option<bool>>,
     /// The `onTariffChange` flag.
@@ -420,7 +453,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onTariffChange")]
     pub on_tariff_change: Option<Option<bool>>,
     /// The `onBookingChange` flag.
@@ -429,7 +462,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onBookingChange")]
     pub on_booking_change: Option<Option<bool>>,
     /// The `onTentativeBookingChange` flag.
@@ -438,7 +471,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onTentativeBookingChange")]
     pub on_tentative_booking_change: Option<Option<bool>>,
     /// The `onPurchases` flag.
@@ -447,7 +480,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onPurchases")]
     pub on_purchases: Option<Option<bool>>,
     /// The `onVisitorRegistration` flag.
@@ -456,7 +489,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onVisitorRegistration")]
     pub on_visitor_registration: Option<Option<bool>>,
     /// The `onPlatformInvoices` flag.
@@ -465,7 +498,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onPlatformInvoices")]
     pub on_platform_invoices: Option<Option<bool>>,
     /// The `onAccessControlErrors` flag.
@@ -474,7 +507,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onAccessControlErrors")]
     pub on_access_control_errors: Option<Option<bool>>,
     /// The `onMemberRemovedFromTeam` flag.
@@ -483,7 +516,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onMemberRemovedFromTeam")]
     pub on_member_removed_from_team: Option<Option<bool>>,
     /// The `onVirtualOfficeTariffChange` flag.
@@ -492,7 +525,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onVirtualOfficeTariffChange")]
     pub on_virtual_office_tariff_change: Option<Option<bool>>,
     /// The `onVirtualOfficeDeliveryPreferenceUpdate` flag.
@@ -501,7 +534,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onVirtualOfficeDeliveryPreferenceUpdate")]
     pub on_virtual_office_delivery_preference_update: Option<Option<bool>>,
     /// The `onIdentityCheckUpdate` flag.
@@ -510,7 +543,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "onIdentityCheckUpdate")]
     pub on_identity_check_update: Option<Option<bool>>,
     /// The `receiveCommunityDigest` flag.
@@ -519,7 +552,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "receiveCommunityDigest")]
     pub receive_community_digest: Option<Option<bool>>,
     /// The `receiveEveryMessage` flag.
@@ -528,7 +561,7 @@ pub struct NotificationsPatch {
         skip_serializing_if = "Option::is_none",
         with = "::serde_with::rust::double_option"
     )]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Nullable<bool>")]
     #[serde(rename = "receiveEveryMessage")]
     pub receive_every_message: Option<Option<bool>>,
 }
