@@ -576,3 +576,33 @@ fn the_sdk_refuses_invalid_values_locally() {
     let extra_patch = serde_json::from_value::<UserPatch>(json!({ "id": USER_ID }));
     assert!(extra_patch.is_err());
 }
+
+/// The generated, typed httpmock helpers (feature `mock`) stand in for the
+/// server in an integrator's tests.
+#[test]
+fn the_typed_mock_helpers_stand_in_for_the_server() {
+    use users_client::mock::MockServerExt;
+    let server = MockServer::start();
+    let user: types::User = serde_json::from_value(users_tests::example_user()).unwrap();
+    let problem: types::Problem =
+        serde_json::from_value(problem(404, "not-found", json!([]))).unwrap();
+    let found = server.get_user(|when, then| {
+        when.user_id(&user.id);
+        then.ok(&user);
+    });
+    let missing = server.get_user(|when, then| {
+        when.user_id(&Uuid::nil());
+        then.not_found(&problem);
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = client(&server);
+    let got = runtime.block_on(client.get_user(user.id)).unwrap();
+    assert_eq!(got, user);
+    let err = runtime.block_on(client.get_user(Uuid::nil())).unwrap_err();
+    assert_eq!(err.code(), Some("not-found"));
+    found.assert();
+    missing.assert();
+}
