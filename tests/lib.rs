@@ -222,9 +222,7 @@ pub fn valid_instance(root: &serde_json::Value, schema: &serde_json::Value) -> s
     use serde_json::{Map, Value, json};
     let schema = resolve(root, schema);
     if let Some(example) = schema.get("example")
-        && !schema
-            .get("type")
-            .is_some_and(|t| t == "object" || t == "array")
+        && schema.get("type").is_none_or(|t| t != "array")
     {
         return example.clone();
     }

@@ -5,6 +5,7 @@
 //! file is reported with a unified diff and the command that fixes it.
 
 mod client;
+mod server;
 
 use std::path::{Path, PathBuf};
 
@@ -35,7 +36,7 @@ pub(crate) fn run(root: &Path, mode: Mode) -> anyhow::Result<()> {
             stale.push(file.path);
         }
     }
-    if !stale.is_empty() {
+    if mode == Mode::Check && !stale.is_empty() {
         bail!(
             "{} generated file(s) are stale: {}\nrun `cargo xtask codegen` and commit the result",
             stale.len(),
@@ -50,6 +51,7 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Generated>> {
     let spec_path = root.join(spec::SPEC_PATH);
     let spec = spec::load(&spec_path)?;
     let (client, mock) = client::generate(&spec)?;
+    let server = server::generate(&spec::load_value(&spec_path)?)?;
     Ok(vec![
         Generated {
             path: client::OUTPUT,
@@ -58,6 +60,10 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Generated>> {
         Generated {
             path: client::MOCK_OUTPUT,
             contents: mock,
+        },
+        Generated {
+            path: server::OUTPUT,
+            contents: server,
         },
     ])
 }

@@ -9968,7 +9968,8 @@ Conventions:
 - Rules JSON Schema cannot express are listed under `x-rules` on the schema
   they apply to. Each rule names its `kind`, the `field` it reports and a
   `message`; the kinds are `required-when`, `pattern-when`, `date-not-in-future`,
-  `lookup`, `property-names`, `exclusive-with` and `disjoint`.
+  `lookup`, `property-names` (the object's own member names), `exclusive-with`
+  and `disjoint`.
 - Every error is `application/problem+json` (RFC 9457) with a stable `code`,
   a `detail` that reads `field: message; field: message` and the field list
   `errors[]`.

@@ -1,0 +1,125 @@
+//! The Users API contract, generated from `openapi/users.yaml`.
+//!
+//! A backend implements [`UsersApi`] (one method per operation) and
+//! [`Authenticator`] (bearer token to [`Caller`]) and serves [`router`].
+//! Everything HTTP is done here, from the spec, before a method is called:
+//! routing, authentication and the operation's scope, `accountSwitchKey`,
+//! the body limit and media type, JSON parsing, and validation of every
+//! parameter and body against the spec's schemas and `x-rules`. Every
+//! failure, unknown routes and methods included, is `application/problem+json`.
+//!
+//! [`generated`] is written by `cargo xtask codegen` and never edited by hand:
+//! the types (with `serde` and `utoipa::ToSchema`), a request struct and a
+//! response enum per operation, the handlers with their `#[utoipa::path]`
+//! annotations, the trait and [`ApiDoc`]. [`ApiDoc`] is built from those
+//! annotations alone; a contract test proves it says what the spec says.
+//! The validator embeds the spec ([`SPEC_YAML`]), which the `swagger-ui`
+//! feature also serves byte for byte.
+
+#[rustfmt::skip]
+pub mod generated;
+pub mod lookups;
+pub mod runtime;
+mod validation;
+
+#[cfg(feature = "swagger-ui")]
+pub mod docs;
+
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
+
+pub use generated::*;
+pub use runtime::{AuthError, Authenticator, Caller, Rejection, RequestContext};
+pub use validation::{SPEC_YAML, validate};
+
+/// How [`router_with`] serves the API.
+#[derive(Debug, Clone, Copy)]
+pub struct RouterOptions {
+    /// The largest request body accepted, in bytes; larger is a 413.
+    pub body_limit: usize,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        Self {
+            body_limit: runtime::DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+/// The API over `api`, with the default [`RouterOptions`].
+pub fn router<A: UsersApi>(api: Arc<A>) -> axum::Router {
+    router_with(api, RouterOptions::default())
+}
+
+/// The API over `api`: every operation's route, problem+json for unknown
+/// routes (404) and methods (405 with `Allow`), an `x-request-id` on every
+/// request and response.
+pub fn router_with<A: UsersApi>(api: Arc<A>, options: RouterOptions) -> axum::Router {
+    routes(api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(request_id))
+        .layer(axum::Extension(runtime::BodyLimit(options.body_limit)))
+}
+
+async fn not_found(uri: http::Uri) -> Response {
+    Rejection::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        format!("no route for {}", uri.path()),
+    )
+    .into_response()
+}
+
+async fn method_not_allowed(method: http::Method, uri: http::Uri) -> Response {
+    let allowed: Vec<&str> = operation_specs::ALL
+        .iter()
+        .filter(|op| path_matches(op.path, uri.path()))
+        .map(|op| op.method)
+        .collect();
+    Rejection::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{} is not allowed on {}", method, uri.path()),
+    )
+    .with_header(header::ALLOW, allowed.join(", "))
+    .into_response()
+}
+
+fn path_matches(template: &str, path: &str) -> bool {
+    let t: Vec<&str> = template.split('/').collect();
+    let p: Vec<&str> = path.split('/').collect();
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
+}
+
+/// Gives every request an id (the caller's `x-request-id` if it sent a sane
+/// one) and echoes it on the response.
+async fn request_id(mut request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let sane = |v: &http::HeaderValue| {
+        let bytes = v.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= 128
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    };
+    let id = match request.headers().get(runtime::REQUEST_ID) {
+        Some(value) if sane(value) => value.clone(),
+        _ => http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            .expect("a UUID is a header value"),
+    };
+    request
+        .headers_mut()
+        .insert(runtime::REQUEST_ID, id.clone());
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(runtime::REQUEST_ID, id);
+    response
+}

@@ -1,0 +1,482 @@
+//! What every generated handler does before it calls the [`UsersApi`] trait:
+//! authenticate the caller, check the operation's scope and the
+//! `accountSwitchKey`, read the body within the limit, check its media type,
+//! parse it, and validate parameters and body against the spec, answering any
+//! failure with `application/problem+json`.
+//!
+//! [`UsersApi`]: crate::UsersApi
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::types::{FieldError, Problem};
+use crate::validation;
+
+/// The request id header, taken from the request or generated.
+pub const REQUEST_ID: &str = "x-request-id";
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+/// The body limit when none is configured: 64 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// The caller a bearer token proved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's subject (`sub`): who is calling.
+    pub subject: String,
+    /// The account (tenant) the token belongs to.
+    pub account: String,
+    /// The scopes the token grants.
+    pub scopes: BTreeSet<String>,
+    /// Other accounts the token may act on with `accountSwitchKey`.
+    pub switchable_accounts: BTreeSet<String>,
+}
+
+impl Caller {
+    /// Whether the caller holds `scope`. `users:admin` includes
+    /// `users:write`, which includes `users:read`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        let held = |s: &str| self.scopes.contains(s);
+        match scope {
+            "users:read" => held("users:read") || held("users:write") || held("users:admin"),
+            "users:write" => held("users:write") || held("users:admin"),
+            other => held(other),
+        }
+    }
+
+    /// Whether the caller holds `users:admin`.
+    pub fn is_admin(&self) -> bool {
+        self.has_scope("users:admin")
+    }
+}
+
+/// Who is calling, on which account, under which request id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The verified caller.
+    pub caller: Caller,
+    /// The account the operation acts on: the caller's own, or the one
+    /// `accountSwitchKey` named (which the token lists).
+    pub account: String,
+    /// The id this request is logged under (`x-request-id`).
+    pub request_id: String,
+}
+
+/// Why a token was refused; every case is a 401.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AuthError(pub String);
+
+/// Turns a bearer token into a [`Caller`]; the implementation provides it.
+pub trait Authenticator: Send + Sync + 'static {
+    /// Verifies `token` (the part after `Bearer `).
+    fn authenticate(&self, token: &str) -> impl Future<Output = Result<Caller, AuthError>> + Send;
+}
+
+/// One parameter of an operation, as the spec declares it.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamSpec {
+    /// The parameter's name.
+    pub name: &'static str,
+    /// `path`, `query` or `header`.
+    pub location: &'static str,
+    /// Whether it must be sent.
+    pub required: bool,
+    /// Its schema, as JSON text.
+    pub schema: &'static str,
+}
+
+/// The body of an operation, as the spec declares it.
+#[derive(Debug, Clone, Copy)]
+pub struct BodySpec {
+    /// The one media type it takes.
+    pub media_type: &'static str,
+    /// The component schema it must satisfy.
+    pub schema: &'static str,
+}
+
+/// What an operation takes, generated from the spec.
+#[derive(Debug, Clone, Copy)]
+pub struct OperationSpec {
+    /// The spec's `operationId`.
+    pub operation_id: &'static str,
+    /// The HTTP method, uppercase.
+    pub method: &'static str,
+    /// The path template.
+    pub path: &'static str,
+    /// The scope the operation needs.
+    pub scope: &'static str,
+    /// Path, query and header parameters.
+    pub params: &'static [ParamSpec],
+    /// The request body, if it takes one.
+    pub body: Option<BodySpec>,
+}
+
+/// A refused request: a problem+json answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The problem's stable code.
+    pub code: &'static str,
+    /// A short summary of the kind of problem.
+    pub title: &'static str,
+    /// What went wrong; for field errors `field: message; ...`.
+    pub detail: String,
+    /// Field errors, for validation problems.
+    pub errors: Vec<FieldError>,
+    /// Headers to send with it (`Allow`, `Retry-After`, `WWW-Authenticate`).
+    pub headers: Vec<(header::HeaderName, String)>,
+}
+
+impl Rejection {
+    /// A problem with no field errors.
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A 400 listing every field error, `detail` reading `field: message; ...`.
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self {
+            errors,
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "validation-failed",
+                "The request is invalid",
+                detail,
+            )
+        }
+    }
+
+    /// Adds a header to the answer.
+    pub fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The problem document this rejection answers with.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_: format!("https://example.org/users-api/problems/{}", self.code),
+            title: self.title.to_owned(),
+            status: i32::from(self.status.as_u16()),
+            code: self.code.to_owned(),
+            detail: Some(self.detail.clone()),
+            instance: None,
+            request_id: None,
+            errors: (!self.errors.is_empty()).then(|| self.errors.clone()),
+        }
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let mut response = json_response(self.status, PROBLEM_JSON, &self.problem());
+        for (name, value) in &self.headers {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                response.headers_mut().insert(name.clone(), value);
+            }
+        }
+        response
+    }
+}
+
+/// A JSON body with the given status and media type.
+pub fn json_response<T: Serialize>(
+    status: StatusCode,
+    media_type: &'static str,
+    body: &T,
+) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, media_type)], bytes).into_response(),
+        Err(err) => Rejection::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            format!("the response could not be encoded: {err}"),
+        )
+        .into_response(),
+    }
+}
+
+/// The limit on request bodies, put in the request's extensions by the router.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A validated request, ready to become the operation's request struct.
+#[derive(Debug)]
+pub struct Input {
+    /// Who is calling and on which account.
+    pub context: RequestContext,
+    params: BTreeMap<&'static str, Map<String, Value>>,
+    body: Option<Value>,
+}
+
+impl Input {
+    /// The parameters of one location (`path`, `query`, `header`) as `T`.
+    pub fn params<T: DeserializeOwned>(&self, location: &'static str) -> Result<T, Rejection> {
+        let values = self.params.get(location).cloned().unwrap_or_default();
+        serde_json::from_value(Value::Object(values)).map_err(|e| internal_mismatch(location, &e))
+    }
+
+    /// The body as `T`.
+    pub fn body<T: DeserializeOwned>(&self) -> Result<T, Rejection> {
+        let body = self.body.clone().unwrap_or(Value::Null);
+        serde_json::from_value(body).map_err(|e| internal_mismatch("body", &e))
+    }
+}
+
+/// A value the spec's schema accepted but the generated type did not: the
+/// two disagree, which the contract tests exist to prevent.
+fn internal_mismatch(what: &str, err: &serde_json::Error) -> Rejection {
+    Rejection::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        format!("the validated {what} does not fit its type: {err}"),
+    )
+}
+
+/// Authenticates, authorizes, reads and validates `request` for `op`.
+pub async fn prepare<A: Authenticator>(
+    api: &A,
+    op: &OperationSpec,
+    request: axum::extract::Request,
+) -> Result<Input, Rejection> {
+    let (parts, body) = request.into_parts();
+    let request_id = parts
+        .headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_default();
+
+    let caller = authenticate(api, &parts.headers).await?;
+    if !caller.has_scope(op.scope) {
+        return Err(Rejection::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "The token lacks a scope",
+            format!("{} needs the {} scope", op.operation_id, op.scope),
+        ));
+    }
+
+    let path_values = path_values(op.path, parts.uri.path());
+    let query: Vec<(String, String)> = parts.uri.query().map(url_pairs).unwrap_or_default();
+    let mut params: BTreeMap<&'static str, Map<String, Value>> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for param in op.params {
+        let raw: Vec<String> = match param.location {
+            "path" => path_values.get(param.name).cloned().into_iter().collect(),
+            "query" => query
+                .iter()
+                .filter(|(k, _)| k == param.name)
+                .map(|(_, v)| v.clone())
+                .collect(),
+            _ => parts
+                .headers
+                .get_all(param.name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect(),
+        };
+        let schema: Value = serde_json::from_str(param.schema).expect("generated schemas are JSON");
+        let value = match raw.as_slice() {
+            [] if param.required => {
+                errors.push(FieldError {
+                    field: param.name.to_owned(),
+                    message: "is required".into(),
+                    code: "required".into(),
+                });
+                continue;
+            }
+            [] => continue,
+            [one] => typed(one, &schema),
+            _ => {
+                errors.push(FieldError {
+                    field: param.name.to_owned(),
+                    message: "must be sent once".into(),
+                    code: "repeated".into(),
+                });
+                continue;
+            }
+        };
+        errors.extend(validation::validate(&schema, &value, param.name));
+        params
+            .entry(param.location)
+            .or_default()
+            .insert(param.name.to_owned(), value);
+    }
+
+    let account = match params
+        .get("query")
+        .and_then(|q| q.get("accountSwitchKey"))
+        .and_then(Value::as_str)
+    {
+        Some(key) if errors.is_empty() && key != caller.account => {
+            if !caller.switchable_accounts.contains(key) {
+                return Err(Rejection::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "The account cannot be switched to",
+                    format!("the token does not list account {key}"),
+                ));
+            }
+            key.to_owned()
+        }
+        _ => caller.account.clone(),
+    };
+
+    let body = match op.body {
+        Some(spec) => {
+            let limit = parts
+                .extensions
+                .get::<BodyLimit>()
+                .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+            let media_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| {
+                    v.split(';')
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_ascii_lowercase()
+                });
+            if media_type.as_deref() != Some(spec.media_type) {
+                return Err(Rejection::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported-media-type",
+                    "Unsupported media type",
+                    format!("send the body as {}", spec.media_type),
+                ));
+            }
+            let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+                Rejection::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    "The body is too large",
+                    format!("the body is larger than {limit} bytes"),
+                )
+            })?;
+            let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                Rejection::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed-request",
+                    "The body is not JSON",
+                    format!("the body is not valid JSON: {e}"),
+                )
+            })?;
+            let schema =
+                serde_json::json!({ "$ref": format!("#/components/schemas/{}", spec.schema) });
+            errors.extend(validation::validate(&schema, &value, ""));
+            Some(value)
+        }
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(Rejection::invalid(errors));
+    }
+    Ok(Input {
+        context: RequestContext {
+            caller,
+            account,
+            request_id,
+        },
+        params,
+        body,
+    })
+}
+
+async fn authenticate<A: Authenticator>(
+    api: &A,
+    headers: &http::HeaderMap,
+) -> Result<Caller, Rejection> {
+    let unauthorized = |detail: String| {
+        Rejection::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication is required",
+            detail,
+        )
+        .with_header(header::WWW_AUTHENTICATE, "Bearer")
+    };
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("send a bearer token in Authorization".into()))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| unauthorized("the Authorization header is not a bearer token".into()))?;
+    api.authenticate(token).await.map_err(|e| unauthorized(e.0))
+}
+
+/// The values of a path's `{parameters}`, percent-decoded.
+fn path_values(template: &str, path: &str) -> BTreeMap<String, String> {
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .filter_map(|(t, p)| {
+            let name = t.strip_prefix('{')?.strip_suffix('}')?;
+            let value = percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned();
+            Some((name.to_owned(), value))
+        })
+        .collect()
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// A parameter's text as the JSON value its schema expects, so the schema
+/// can judge it (text that is no number stays text and fails `type`).
+fn typed(raw: &str, schema: &Value) -> Value {
+    match schema.get("type").and_then(Value::as_str) {
+        Some("integer") => raw
+            .parse::<i64>()
+            .map_or_else(|_| Value::from(raw), Value::from),
+        Some("number") => raw
+            .parse::<f64>()
+            .map_or_else(|_| Value::from(raw), Value::from),
+        Some("boolean") => match raw {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            other => Value::from(other),
+        },
+        _ => Value::from(raw),
+    }
+}

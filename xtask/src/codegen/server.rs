@@ -1,0 +1,1150 @@
+//! The server-stub generator: `openapi/users.yaml` to `crates/users-api/src/generated.rs`.
+//!
+//! It writes, from the spec alone:
+//! - a type for every object, enum and `oneOf` schema, with serde and
+//!   `utoipa::ToSchema`, the spec's descriptions, examples, formats,
+//!   constraints and nullability as `#[schema(...)]` attributes (scalar and
+//!   array components are inlined where they are used, as their constraints
+//!   are);
+//! - per operation: `IntoParams` structs for path, query and header
+//!   parameters, a request struct, a response enum with one variant per
+//!   documented status (with its headers) implementing `IntoResponse`, and a
+//!   free handler function annotated with `#[utoipa::path]`;
+//! - the `UsersApi` trait, the `router` and the `ApiDoc` derive;
+//! - `OPERATIONS`, the table the hand-written runtime validates requests with.
+//!
+//! utoipa cannot say some things with attributes: a map's `maxProperties` and
+//! the members of a `oneOf`. For those the generator writes a `schema_with`
+//! function or a `PartialSchema` impl built from the same spec data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, bail};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+use serde_json::Value;
+
+/// Where the generated contract goes.
+pub(crate) const OUTPUT: &str = "crates/users-api/src/generated.rs";
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// The generated file's contents.
+pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
+    let mut generator = Gen {
+        spec,
+        items: Vec::new(),
+        emitted: BTreeSet::new(),
+    };
+    let schemas = spec["components"]["schemas"]
+        .as_object()
+        .context("components/schemas")?;
+    for (name, schema) in schemas {
+        if is_named(schema) {
+            generator.named_type(name, schema)?;
+        }
+    }
+    let types = std::mem::take(&mut generator.items);
+    let operations = operations(spec)?;
+    let mut op_items = Vec::new();
+    for op in &operations {
+        op_items.push(generator.operation(op)?);
+    }
+    let inline_types = std::mem::take(&mut generator.items);
+    let api = api_trait(&operations);
+    let router = router(&operations);
+    let table = table(&operations);
+    let doc = api_doc(spec, &operations)?;
+    let tokens = quote! {
+        #![allow(clippy::all, missing_docs, unused_imports, non_camel_case_types)]
+        use std::sync::Arc;
+        use axum::response::{IntoResponse, Response};
+        use serde::{Deserialize, Serialize};
+        use serde_json::json;
+        use crate::runtime;
+
+        /// The types of the spec's schemas.
+        pub mod types {
+            use serde::{Deserialize, Serialize};
+            use serde_json::json;
+            #(#types)*
+            #(#inline_types)*
+        }
+        use types::*;
+
+        #(#op_items)*
+        #api
+        #router
+        #table
+        #doc
+    };
+    Ok(super::add_preamble(&super::format_rust(tokens)?))
+}
+
+/// Whether a schema becomes a Rust type of its own (rather than being inlined).
+fn is_named(schema: &Value) -> bool {
+    schema.get("properties").is_some()
+        || schema.get("enum").is_some()
+        || schema.get("oneOf").is_some()
+}
+
+struct Gen<'a> {
+    spec: &'a Value,
+    items: Vec<TokenStream>,
+    emitted: BTreeSet<String>,
+}
+
+/// A field's Rust type and its `#[schema]` arguments.
+struct FieldType {
+    ty: TokenStream,
+    attrs: Vec<TokenStream>,
+    nullable: bool,
+}
+
+impl Gen<'_> {
+    /// The schema a `$ref` points at (cloned, so the generator stays free to
+    /// record new items) and the component's name.
+    fn resolve(&self, schema: &Value) -> (Value, Option<String>) {
+        if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+            let name = reference.rsplit('/').next().unwrap().to_owned();
+            let target = self
+                .spec
+                .pointer(reference.trim_start_matches('#'))
+                .expect("refs resolve");
+            return (target.clone(), Some(name));
+        }
+        (schema.clone(), None)
+    }
+
+    /// The type of a property or parameter schema; `hint` names inline enums.
+    fn field_type(&mut self, schema: &Value, hint: &str) -> anyhow::Result<FieldType> {
+        if let Some(Value::Array(all_of)) = schema.get("allOf")
+            && all_of.len() == 1
+        {
+            return self.field_type(&all_of[0], hint);
+        }
+        let (target, name) = self.resolve(schema);
+        let target = &target;
+        let nullable = target.get("nullable") == Some(&Value::Bool(true));
+        if let Some(name) = name {
+            if is_named(target) {
+                let ident = format_ident!("{}", name);
+                return Ok(FieldType {
+                    ty: quote!(#ident),
+                    attrs: Vec::new(),
+                    nullable,
+                });
+            }
+            return self.field_type(target, hint);
+        }
+        let mut attrs = constraint_attrs(target);
+        let ty = match target.get("type").and_then(Value::as_str) {
+            Some("string") if target.get("enum").is_some() => {
+                let ident = format_ident!("{}", hint);
+                self.enum_type(hint, target)?;
+                attrs.clear();
+                quote!(#ident)
+            }
+            Some("integer") if target.get("enum").is_some() => {
+                let ident = format_ident!("{}", hint);
+                self.enum_type(hint, target)?;
+                attrs.clear();
+                quote!(#ident)
+            }
+            Some("string") => match target.get("format").and_then(Value::as_str) {
+                Some("date") => quote!(chrono::NaiveDate),
+                Some("date-time") => quote!(chrono::DateTime<chrono::Utc>),
+                Some("uuid") => quote!(uuid::Uuid),
+                Some(format) => {
+                    attrs.push(quote!(format = #format));
+                    quote!(String)
+                }
+                None => quote!(String),
+            },
+            Some("integer") => match target.get("format").and_then(Value::as_str) {
+                Some("int64") => quote!(i64),
+                _ => quote!(i32),
+            },
+            Some("number") => quote!(f64),
+            Some("boolean") => quote!(bool),
+            Some("array") => {
+                let item = self.field_type(&target["items"], &format!("{hint}Item"))?;
+                attrs.extend(item.attrs);
+                let item_ty = item.ty;
+                if target.get("uniqueItems") == Some(&Value::Bool(true)) {
+                    quote!(std::collections::BTreeSet<#item_ty>)
+                } else {
+                    quote!(Vec<#item_ty>)
+                }
+            }
+            Some("object") if target.get("properties").is_none() => {
+                match target.get("additionalProperties") {
+                    Some(Value::Bool(true)) | None => {
+                        attrs.clear();
+                        quote!(serde_json::Map<String, serde_json::Value>)
+                    }
+                    Some(values) => {
+                        let value = self.map_value_type(values, &format!("{hint}Value"))?;
+                        let value_ty = if value.nullable {
+                            let ty = &value.ty;
+                            quote!(Option<#ty>)
+                        } else {
+                            value.ty.clone()
+                        };
+                        let map_ty = quote!(std::collections::BTreeMap<String, #value_ty>);
+                        // utoipa has no attribute for maxProperties on a field.
+                        let fn_name = format_ident!("{}_schema", snake(hint));
+                        let max = target.get("maxProperties").and_then(Value::as_u64);
+                        let max = max
+                            .map(|m| m as usize)
+                            .map(|m| quote!(.max_properties(Some(#m))));
+                        // A nullable member type already says so in its own schema.
+                        let plain_ty = &value.ty;
+                        let value_schema = quote!(<#plain_ty as utoipa::PartialSchema>::schema());
+                        self.items.push(quote! {
+                            pub(crate) fn #fn_name() -> utoipa::openapi::schema::Object {
+                                utoipa::openapi::schema::ObjectBuilder::new()
+                                    .schema_type(utoipa::openapi::schema::Type::Object)
+                                    .additional_properties(Some(#value_schema))
+                                    #max
+                                    .build()
+                            }
+                        });
+                        attrs = vec![quote!(schema_with = #fn_name)];
+                        map_ty
+                    }
+                }
+            }
+            other => bail!("no Rust type for {hint}: type {other:?}"),
+        };
+        Ok(FieldType {
+            ty,
+            attrs,
+            nullable,
+        })
+    }
+
+    fn map_value_type(&mut self, schema: &Value, hint: &str) -> anyhow::Result<FieldType> {
+        let (target, name) = self.resolve(schema);
+        if target.get("oneOf").is_some() {
+            let type_name = name.unwrap_or_else(|| hint.to_owned());
+            let nullable = self.one_of_type(&type_name, &target)?;
+            let ident = format_ident!("{}", type_name);
+            return Ok(FieldType {
+                ty: quote!(#ident),
+                attrs: Vec::new(),
+                nullable,
+            });
+        }
+        self.field_type(schema, hint)
+    }
+
+    /// A struct, enum or `oneOf` type for a component schema.
+    fn named_type(&mut self, name: &str, schema: &Value) -> anyhow::Result<()> {
+        if schema.get("oneOf").is_some() {
+            self.one_of_type(name, schema)?;
+            return Ok(());
+        }
+        if schema.get("enum").is_some() {
+            return self.enum_type(name, schema);
+        }
+        if !self.emitted.insert(name.to_owned()) {
+            return Ok(());
+        }
+        let ident = format_ident!("{}", name);
+        let required: BTreeSet<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let mut fields = Vec::new();
+        for (prop, prop_schema) in schema["properties"].as_object().unwrap() {
+            let field = self.field_type(prop_schema, &format!("{name}{}", pascal(prop)))?;
+            fields.push(field_tokens(
+                prop,
+                prop_schema,
+                field,
+                required.contains(prop.as_str()),
+            ));
+        }
+        let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
+        let deny = closed.then(|| quote!(#[serde(deny_unknown_fields)]));
+        let mut container = Vec::new();
+        if let Some(n) = schema.get("minProperties").and_then(Value::as_u64) {
+            let n = n as usize;
+            container.push(quote!(min_properties = #n));
+        }
+        if let Some(example) = schema.get("example") {
+            let example = json_tokens(example);
+            container.push(quote!(example = json!(#example)));
+        }
+        let container = (!container.is_empty()).then(|| quote!(#[schema(#(#container),*)]));
+        let docs = doc_comment(schema);
+        self.items.push(quote! {
+            #docs
+            #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+            #deny
+            #container
+            pub struct #ident {
+                #(#fields)*
+            }
+        });
+        Ok(())
+    }
+
+    fn enum_type(&mut self, name: &str, schema: &Value) -> anyhow::Result<()> {
+        if !self.emitted.insert(name.to_owned()) {
+            return Ok(());
+        }
+        let ident = format_ident!("{}", name);
+        let values: Vec<&Value> = schema["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| !v.is_null())
+            .collect();
+        let docs = doc_comment(schema);
+        if schema["type"] == "integer" {
+            let variants = values.iter().map(|v| {
+                let n = v.as_i64().unwrap() as i32;
+                let variant = format_ident!("V{}", n as u32);
+                quote!(#variant = #n,)
+            });
+            self.items.push(quote! {
+                #docs
+                #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde_repr::Serialize_repr, serde_repr::Deserialize_repr, utoipa::ToSchema)]
+                #[repr(i32)]
+                pub enum #ident { #(#variants)* }
+            });
+            return Ok(());
+        }
+        let variants = values.iter().map(|v| {
+            let text = v.as_str().unwrap();
+            let variant = format_ident!("{}", pascal(text));
+            quote!(#[serde(rename = #text)] #variant,)
+        });
+        self.items.push(quote! {
+            #docs
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+            pub enum #ident { #(#variants)* }
+        });
+        Ok(())
+    }
+
+    /// An untagged enum for a `oneOf` of scalars; returns whether a member is
+    /// nullable. Its schema is written out because utoipa's derive cannot put
+    /// constraints on a variant's field.
+    fn one_of_type(&mut self, name: &str, schema: &Value) -> anyhow::Result<bool> {
+        let members = schema["oneOf"].as_array().unwrap();
+        let nullable = members
+            .iter()
+            .any(|m| m.get("nullable") == Some(&Value::Bool(true)));
+        if !self.emitted.insert(name.to_owned()) {
+            return Ok(nullable);
+        }
+        let ident = format_ident!("{}", name);
+        let mut variants = Vec::new();
+        let mut schemas = Vec::new();
+        for member in members {
+            let (variant, ty, kind) = match member["type"].as_str() {
+                Some("string") => (format_ident!("String"), quote!(String), quote!(String)),
+                Some("number") => (format_ident!("Number"), quote!(f64), quote!(Number)),
+                Some("boolean") => (format_ident!("Boolean"), quote!(bool), quote!(Boolean)),
+                other => bail!("oneOf member of type {other:?} in {name}"),
+            };
+            variants.push(quote!(#variant(#ty),));
+            let max = member
+                .get("maxLength")
+                .and_then(Value::as_u64)
+                .map(|m| m as usize)
+                .map(|m| quote!(.max_length(Some(#m))));
+            let schema_type = if member.get("nullable") == Some(&Value::Bool(true)) {
+                quote!(utoipa::openapi::schema::SchemaType::from_iter([
+                    utoipa::openapi::schema::Type::#kind,
+                    utoipa::openapi::schema::Type::Null,
+                ]))
+            } else {
+                quote!(utoipa::openapi::schema::Type::#kind)
+            };
+            schemas.push(quote! {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(#schema_type)
+                    #max
+            });
+        }
+        let docs = doc_comment(schema);
+        self.items.push(quote! {
+            #docs
+            #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+            #[serde(untagged)]
+            pub enum #ident { #(#variants)* }
+            impl utoipa::PartialSchema for #ident {
+                fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                    utoipa::openapi::schema::OneOfBuilder::new()
+                        #(.item(#schemas))*
+                        .into()
+                }
+            }
+            impl utoipa::ToSchema for #ident {}
+        });
+        Ok(nullable)
+    }
+
+    fn operation(&mut self, op: &Operation) -> anyhow::Result<TokenStream> {
+        let pascal_id = pascal(&op.id);
+        let mut out = Vec::new();
+        let mut request_fields = Vec::new();
+        let mut param_structs = Vec::new();
+        for (location, suffix, parameter_in) in [
+            ("path", "Path", quote!(Path)),
+            ("query", "Query", quote!(Query)),
+            ("header", "Headers", quote!(Header)),
+        ] {
+            let params: Vec<&Value> = op.params.iter().filter(|p| p["in"] == location).collect();
+            if params.is_empty() {
+                continue;
+            }
+            let struct_name = format_ident!("{}{}", pascal_id, suffix);
+            let mut fields = Vec::new();
+            for param in params {
+                let name = param["name"].as_str().unwrap();
+                let field =
+                    self.field_type(&param["schema"], &format!("{pascal_id}{}", pascal(name)))?;
+                let ident = field_ident(name);
+                let required = param["required"] == Value::Bool(true);
+                let ty = field.ty;
+                let ty = if required { ty } else { quote!(Option<#ty>) };
+                let mut attrs = field.attrs;
+                attrs.push(quote!(rename = #name));
+                if !required {
+                    attrs.push(quote!(nullable = false));
+                }
+                let docs = doc_comment(param);
+                fields.push(quote! {
+                    #docs
+                    #[serde(rename = #name)]
+                    #[param(#(#attrs),*)]
+                    pub #ident: #ty,
+                });
+            }
+            out.push(quote! {
+                #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+                #[into_params(parameter_in = #parameter_in)]
+                pub struct #struct_name { #(#fields)* }
+            });
+            let field = format_ident!("{}", location);
+            request_fields.push(quote!(pub #field: #struct_name,));
+            param_structs.push(quote!(#struct_name));
+        }
+        if let Some(body) = &op.body {
+            let ty = format_ident!("{}", body.schema);
+            request_fields.push(quote!(pub body: #ty,));
+        }
+        let request = format_ident!("{}Request", pascal_id);
+        let doc = format!("What `{}` received, validated against the spec.", op.id);
+        out.push(quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone, PartialEq)]
+            pub struct #request { #(#request_fields)* }
+        });
+        out.push(self.response_enum(op)?);
+        out.push(handler(op, &param_structs)?);
+        Ok(quote!(#(#out)*))
+    }
+
+    fn response_enum(&mut self, op: &Operation) -> anyhow::Result<TokenStream> {
+        let name = format_ident!("{}Response", pascal(&op.id));
+        let mut variants = Vec::new();
+        let mut arms = Vec::new();
+        for response in &op.responses {
+            let variant = format_ident!("{}", status_name(response.status)?);
+            let status = response.status;
+            let mut fields = Vec::new();
+            let mut header_sets = Vec::new();
+            for header in &response.headers {
+                let ident = field_ident(header);
+                let (ty, value) = if header == "Retry-After" {
+                    (quote!(u64), quote!(#ident.to_string()))
+                } else {
+                    (quote!(String), quote!(#ident.clone()))
+                };
+                fields.push(quote!(#ident: #ty,));
+                header_sets.push(quote! {
+                    if let Ok(value) = http::HeaderValue::from_str(&#value) {
+                        response.headers_mut().insert(#header, value);
+                    }
+                });
+            }
+            let body_part = response.body.as_ref().map(|(_, schema)| {
+                let ty = format_ident!("{}", schema);
+                quote!(body: #ty,)
+            });
+            let binding: Vec<Ident> = response
+                .headers
+                .iter()
+                .map(|h| field_ident(h))
+                .chain(response.body.as_ref().map(|_| format_ident!("body")))
+                .collect();
+            let docs = &response.description;
+            variants.push(quote! {
+                #[doc = #docs]
+                #variant { #body_part #(#fields)* },
+            });
+            let make = match &response.body {
+                Some((media, _)) => quote! {
+                    runtime::json_response(http::StatusCode::from_u16(#status).unwrap(), #media, &body)
+                },
+                None => quote! {
+                    http::StatusCode::from_u16(#status).unwrap().into_response()
+                },
+            };
+            let response = if header_sets.is_empty() {
+                quote!(#make)
+            } else {
+                quote! {
+                    let mut response = #make;
+                    #(#header_sets)*
+                    response
+                }
+            };
+            arms.push(quote! {
+                Self::#variant { #(#binding),* } => { #response }
+            });
+        }
+        let doc = format!("Every answer the spec documents for `{}`.", op.id);
+        Ok(quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone, PartialEq)]
+            pub enum #name { #(#variants)* }
+            impl IntoResponse for #name {
+                fn into_response(self) -> Response {
+                    match self { #(#arms)* }
+                }
+            }
+        })
+    }
+}
+
+fn field_tokens(prop: &str, schema: &Value, field: FieldType, required: bool) -> TokenStream {
+    let ident = field_ident(prop);
+    let ty = field.ty;
+    let mut attrs = field.attrs;
+    if let Some(example) = schema.get("example") {
+        let example = json_tokens(example);
+        attrs.push(quote!(example = json!(#example)));
+    }
+    if schema.get("readOnly") == Some(&Value::Bool(true)) {
+        attrs.push(quote!(read_only));
+    }
+    if schema.get("writeOnly") == Some(&Value::Bool(true)) {
+        attrs.push(quote!(write_only));
+    }
+    let docs = doc_comment(schema);
+    let (ty, serde) = match (required, field.nullable) {
+        (true, false) => (ty, quote!(#[serde(rename = #prop)])),
+        (true, true) => (quote!(Option<#ty>), quote!(#[serde(rename = #prop)])),
+        (false, false) => {
+            attrs.push(quote!(nullable = false));
+            (
+                quote!(Option<#ty>),
+                quote!(#[serde(rename = #prop, default, skip_serializing_if = "Option::is_none")]),
+            )
+        }
+        (false, true) => (
+            quote!(Option<Option<#ty>>),
+            quote!(#[serde(rename = #prop, default, skip_serializing_if = "Option::is_none", with = "::serde_with::rust::double_option")]),
+        ),
+    };
+    let schema_attr = (!attrs.is_empty()).then(|| quote!(#[schema(#(#attrs),*)]));
+    quote! {
+        #docs
+        #serde
+        #schema_attr
+        pub #ident: #ty,
+    }
+}
+
+/// `#[schema]` arguments for a scalar or array schema's constraints.
+fn constraint_attrs(schema: &Value) -> Vec<TokenStream> {
+    let mut attrs = Vec::new();
+    for (key, attr) in [
+        ("minLength", "min_length"),
+        ("maxLength", "max_length"),
+        ("minItems", "min_items"),
+        ("maxItems", "max_items"),
+    ] {
+        if let Some(n) = schema.get(key).and_then(Value::as_u64) {
+            let attr = format_ident!("{}", attr);
+            let n = n as usize;
+            attrs.push(quote!(#attr = #n));
+        }
+    }
+    for (key, attr) in [("minimum", "minimum"), ("maximum", "maximum")] {
+        if let Some(n) = schema.get(key).and_then(Value::as_f64) {
+            let attr = format_ident!("{}", attr);
+            attrs.push(quote!(#attr = #n));
+        }
+    }
+    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
+        attrs.push(quote!(pattern = #pattern));
+    }
+    attrs
+}
+
+fn doc_comment(schema: &Value) -> TokenStream {
+    match schema.get("description").and_then(Value::as_str) {
+        Some(text) => {
+            let text = text.trim_end();
+            quote!(#[doc = #text])
+        }
+        None => quote!(),
+    }
+}
+
+fn json_tokens(value: &Value) -> TokenStream {
+    value
+        .to_string()
+        .parse()
+        .expect("JSON is valid json! input")
+}
+
+/// One operation of the spec, with its parameters resolved.
+struct Operation {
+    id: String,
+    method: String,
+    path: String,
+    tag: String,
+    summary: String,
+    description: String,
+    scope: String,
+    params: Vec<Value>,
+    body: Option<Body>,
+    responses: Vec<ResponseSpec>,
+}
+
+struct Body {
+    media: String,
+    schema: String,
+    description: Option<String>,
+}
+
+struct ResponseSpec {
+    status: u16,
+    description: String,
+    body: Option<(String, String)>,
+    headers: Vec<String>,
+}
+
+fn operations(spec: &Value) -> anyhow::Result<Vec<Operation>> {
+    let resolve = |value: &Value| -> Value {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(reference) => spec
+                .pointer(reference.trim_start_matches('#'))
+                .cloned()
+                .unwrap_or(Value::Null),
+            None => value.clone(),
+        }
+    };
+    let schema_name = |schema: &Value| -> anyhow::Result<String> {
+        schema["$ref"]
+            .as_str()
+            .and_then(|r| r.rsplit('/').next())
+            .map(str::to_owned)
+            .context("bodies refer to component schemas")
+    };
+    let mut out = Vec::new();
+    for (path, item) in spec["paths"].as_object().context("paths")? {
+        let shared: Vec<Value> = item
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(resolve)
+            .collect();
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            let id = op["operationId"]
+                .as_str()
+                .context("operationId")?
+                .to_owned();
+            let mut params = shared.clone();
+            params.extend(
+                op.get("parameters")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(resolve),
+            );
+            let body = match op.get("requestBody") {
+                Some(body) => {
+                    let body = resolve(body);
+                    let (media, content) = body["content"]
+                        .as_object()
+                        .and_then(|c| c.iter().next())
+                        .context("a body media type")?;
+                    Some(Body {
+                        media: media.clone(),
+                        schema: schema_name(&content["schema"])?,
+                        description: body
+                            .get("description")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                    })
+                }
+                None => None,
+            };
+            let mut responses = Vec::new();
+            for (status, response) in op["responses"].as_object().context("responses")? {
+                let response = resolve(response);
+                let body = match response.get("content").and_then(Value::as_object) {
+                    Some(content) => {
+                        let (media, content) = content.iter().next().context("a media type")?;
+                        Some((media.clone(), schema_name(&content["schema"])?))
+                    }
+                    None => None,
+                };
+                responses.push(ResponseSpec {
+                    status: status
+                        .parse()
+                        .with_context(|| format!("{id}: status {status}"))?,
+                    description: response["description"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned(),
+                    body,
+                    headers: response
+                        .get("headers")
+                        .and_then(Value::as_object)
+                        .map(|h| h.keys().cloned().collect())
+                        .unwrap_or_default(),
+                });
+            }
+            let scope = op["security"][0]["bearerAuth"][0]
+                .as_str()
+                .with_context(|| format!("{id}: one bearerAuth scope"))?
+                .to_owned();
+            out.push(Operation {
+                method: method.to_owned(),
+                path: path.clone(),
+                tag: op["tags"][0].as_str().context("a tag")?.to_owned(),
+                summary: op["summary"].as_str().unwrap_or_default().to_owned(),
+                description: op["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
+                scope,
+                params,
+                body,
+                responses,
+                id,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<TokenStream> {
+    let fn_name = format_ident!("{}", snake(&op.id));
+    let method = format_ident!("{}", op.method);
+    let path = &op.path;
+    let id = &op.id;
+    let tag = &op.tag;
+    let summary = &op.summary;
+    let description = &op.description;
+    let scope = &op.scope;
+    let request = format_ident!("{}Request", pascal(&op.id));
+    let request_body = op.body.as_ref().map(|body| {
+        let ty = format_ident!("{}", body.schema);
+        let media = &body.media;
+        let description = body.description.clone().unwrap_or_default();
+        quote!(request_body(content = #ty, content_type = #media, description = #description),)
+    });
+    let responses = op.responses.iter().map(|r| {
+        let status = r.status;
+        let description = &r.description;
+        let body = r.body.as_ref().map(|(media, schema)| {
+            let ty = format_ident!("{}", schema);
+            quote!(body = #ty, content_type = #media,)
+        });
+        let headers = r.headers.iter().map(|h| {
+            if h == "Retry-After" {
+                quote!((#h = u64))
+            } else {
+                quote!((#h = String))
+            }
+        });
+        quote!((status = #status, description = #description, #body headers(#(#headers),*)))
+    });
+    let index = format_ident!("{}", op.id.to_uppercase());
+    let mut fields = Vec::new();
+    for location in ["path", "query", "header"] {
+        if op.params.iter().any(|p| p["in"] == location) {
+            let field = format_ident!("{}", location);
+            fields.push(quote!(#field: input.params(#location)?,));
+        }
+    }
+    if op.body.is_some() {
+        fields.push(quote!(body: input.body()?,));
+    }
+    Ok(quote! {
+        #[utoipa::path(
+            #method,
+            path = #path,
+            operation_id = #id,
+            tag = #tag,
+            summary = #summary,
+            description = #description,
+            params(#(#param_structs),*),
+            #request_body
+            responses(#(#responses),*),
+            security(("bearerAuth" = [#scope])),
+        )]
+        pub async fn #fn_name<A: UsersApi>(
+            axum::extract::State(api): axum::extract::State<Arc<A>>,
+            request: axum::extract::Request,
+        ) -> Response {
+            let call = async {
+                let input = runtime::prepare(&*api, &operation_specs::#index, request).await?;
+                let request = #request { #(#fields)* };
+                Ok::<_, runtime::Rejection>(api.#fn_name(input.context, request).await)
+            };
+            match call.await {
+                Ok(response) => response.into_response(),
+                Err(rejection) => rejection.into_response(),
+            }
+        }
+    })
+}
+
+fn api_trait(ops: &[Operation]) -> TokenStream {
+    let methods = ops.iter().map(|op| {
+        let name = format_ident!("{}", snake(&op.id));
+        let request = format_ident!("{}Request", pascal(&op.id));
+        let response = format_ident!("{}Response", pascal(&op.id));
+        let doc = format!("`{} {}`: {}", op.method.to_uppercase(), op.path, op.summary);
+        quote! {
+            #[doc = #doc]
+            fn #name(&self, ctx: runtime::RequestContext, req: #request)
+                -> impl std::future::Future<Output = #response> + Send;
+        }
+    });
+    quote! {
+        /// The Users API: one method per operation of `openapi/users.yaml`.
+        ///
+        /// The router has authenticated the caller, checked the operation's
+        /// scope and validated every parameter and the body before a method
+        /// is called.
+        pub trait UsersApi: runtime::Authenticator {
+            #(#methods)*
+        }
+    }
+}
+
+fn router(ops: &[Operation]) -> TokenStream {
+    let mut by_path: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
+    for op in ops {
+        by_path.entry(op.path.as_str()).or_default().push(op);
+    }
+    let routes = by_path.iter().map(|(path, ops)| {
+        let mut chain = ops.iter().map(|op| {
+            let method = format_ident!("{}", op.method);
+            let handler = format_ident!("{}", snake(&op.id));
+            quote!(#method(#handler::<A>))
+        });
+        let first = chain.next().unwrap();
+        let rest = chain.map(|c| quote!(.#c));
+        quote!(.route(#path, axum::routing::#first #(#rest)*))
+    });
+    quote! {
+        /// Every operation's route over `api`, with problem+json answers for
+        /// unknown routes and methods.
+        pub fn routes<A: UsersApi>(api: Arc<A>) -> axum::Router {
+            use axum::routing::{delete, get, patch, post, put};
+            axum::Router::new()
+                #(#routes)*
+                .with_state(api)
+        }
+    }
+}
+
+fn table(ops: &[Operation]) -> TokenStream {
+    let consts = ops.iter().map(|op| {
+        let name = format_ident!("{}", op.id.to_uppercase());
+        let id = &op.id;
+        let method = op.method.to_uppercase();
+        let path = &op.path;
+        let scope = &op.scope;
+        let params = op.params.iter().map(|p| {
+            let name = p["name"].as_str().unwrap();
+            let location = p["in"].as_str().unwrap();
+            let required = p["required"] == Value::Bool(true);
+            let schema = p["schema"].to_string();
+            quote!(runtime::ParamSpec { name: #name, location: #location, required: #required, schema: #schema })
+        });
+        let body = match &op.body {
+            Some(body) => {
+                let media = &body.media;
+                let schema = &body.schema;
+                quote!(Some(runtime::BodySpec { media_type: #media, schema: #schema }))
+            }
+            None => quote!(None),
+        };
+        quote! {
+            pub const #name: runtime::OperationSpec = runtime::OperationSpec {
+                operation_id: #id,
+                method: #method,
+                path: #path,
+                scope: #scope,
+                params: &[#(#params),*],
+                body: #body,
+            };
+        }
+    });
+    let names = ops
+        .iter()
+        .map(|op| format_ident!("{}", op.id.to_uppercase()));
+    quote! {
+        /// What each operation takes, for the runtime's validation.
+        pub mod operation_specs {
+            use crate::runtime;
+            #(#consts)*
+            /// Every operation, in spec order.
+            pub const ALL: &[&runtime::OperationSpec] = &[#(&#names),*];
+        }
+    }
+}
+
+fn api_doc(spec: &Value, ops: &[Operation]) -> anyhow::Result<TokenStream> {
+    let info = &spec["info"];
+    let title = info["title"].as_str().unwrap_or_default();
+    let version = info["version"].as_str().unwrap_or_default();
+    let description = info["description"].as_str().unwrap_or_default().trim_end();
+    let paths = ops.iter().map(|op| format_ident!("{}", snake(&op.id)));
+    let tags = spec["tags"].as_array().into_iter().flatten().map(|tag| {
+        let name = tag["name"].as_str().unwrap();
+        let description = tag["description"].as_str().unwrap_or_default();
+        quote!((name = #name, description = #description))
+    });
+    let scheme = &spec["components"]["securitySchemes"]["bearerAuth"];
+    let scheme_description = scheme["description"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_end();
+    let format = scheme["bearerFormat"].as_str().unwrap_or("JWT");
+    let servers = spec["servers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|server| {
+            let url = server["url"].as_str().unwrap();
+            let description = server["description"].as_str().unwrap_or_default();
+            quote!((url = #url, description = #description))
+        });
+    let contact = &info["contact"];
+    let (c_name, c_url, c_email) = (
+        contact["name"].as_str().unwrap_or_default(),
+        contact["url"].as_str().unwrap_or_default(),
+        contact["email"].as_str().unwrap_or_default(),
+    );
+    let license = &info["license"];
+    let (l_name, l_url) = (
+        license["name"].as_str().unwrap_or_default(),
+        license["url"].as_str().unwrap_or_default(),
+    );
+    Ok(quote! {
+        /// The OpenAPI document of this crate, built from the handlers'
+        /// `#[utoipa::path]` annotations and the types' `ToSchema` derives.
+        #[derive(Debug, utoipa::OpenApi)]
+        #[openapi(
+            info(
+                title = #title,
+                version = #version,
+                description = #description,
+                contact(name = #c_name, url = #c_url, email = #c_email),
+                license(name = #l_name, url = #l_url),
+            ),
+            servers(#(#servers),*),
+            paths(#(#paths),*),
+            tags(#(#tags),*),
+            modifiers(&BearerAuth),
+        )]
+        pub struct ApiDoc;
+
+        /// Adds the `bearerAuth` scheme the operations' security refers to.
+        #[derive(Debug)]
+        struct BearerAuth;
+        impl utoipa::Modify for BearerAuth {
+            fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+                use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+                let components = openapi.components.get_or_insert_with(Default::default);
+                components.add_security_scheme(
+                    "bearerAuth",
+                    SecurityScheme::Http(
+                        HttpBuilder::new()
+                            .scheme(HttpAuthScheme::Bearer)
+                            .bearer_format(#format)
+                            .description(Some(#scheme_description))
+                            .build(),
+                    ),
+                );
+            }
+        }
+    })
+}
+
+fn status_name(status: u16) -> anyhow::Result<&'static str> {
+    Ok(match status {
+        200 => "Ok",
+        201 => "Created",
+        204 => "NoContent",
+        304 => "NotModified",
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        409 => "Conflict",
+        412 => "PreconditionFailed",
+        413 => "PayloadTooLarge",
+        415 => "UnsupportedMediaType",
+        422 => "UnprocessableEntity",
+        428 => "PreconditionRequired",
+        429 => "TooManyRequests",
+        500 => "InternalServerError",
+        other => bail!("no variant name for status {other}"),
+    })
+}
+
+/// `camelCase`, `kebab-case` or `Header-Name` to `PascalCase`.
+fn pascal(name: &str) -> String {
+    let mut out = String::new();
+    let mut upper = true;
+    for c in name.chars() {
+        if c == '-' || c == '_' || c == ' ' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `camelCase` or `Header-Name` to `snake_case`.
+fn snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c == '-' {
+            out.push('_');
+        } else if c.is_uppercase() {
+            if i > 0 && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn field_ident(name: &str) -> Ident {
+    let snake = snake(name);
+    match snake.as_str() {
+        "type" => Ident::new("type_", Span::call_site()),
+        _ => Ident::new(&snake, Span::call_site()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(pascal("updateUser"), "UpdateUser");
+        assert_eq!(pascal("If-None-Match"), "IfNoneMatch");
+        assert_eq!(pascal("time-zones"), "TimeZones");
+        assert_eq!(snake("updateUser"), "update_user");
+        assert_eq!(snake("If-Match"), "if_match");
+        assert_eq!(snake("accountSwitchKey"), "account_switch_key");
+        assert_eq!(field_ident("type").to_string(), "type_");
+    }
+
+    #[test]
+    fn status_names_cover_the_spec() {
+        let spec =
+            crate::spec::load_value(&crate::spec::project_root().join(crate::spec::SPEC_PATH))
+                .unwrap();
+        for op in operations(&spec).unwrap() {
+            for response in op.responses {
+                status_name(response.status).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn constraints_become_schema_attributes() {
+        let schema = serde_json::json!({
+            "type": "string", "minLength": 1, "maxLength": 50, "pattern": "^a"
+        });
+        let attrs: Vec<String> = constraint_attrs(&schema)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            attrs,
+            [
+                "min_length = 1usize",
+                "max_length = 50usize",
+                "pattern = \"^a\""
+            ]
+        );
+    }
+
+    #[test]
+    fn every_operation_gets_a_handler_a_request_and_a_response() {
+        let spec =
+            crate::spec::load_value(&crate::spec::project_root().join(crate::spec::SPEC_PATH))
+                .unwrap();
+        let code = generate(&spec).unwrap();
+        for op in operations(&spec).unwrap() {
+            let pascal = pascal(&op.id);
+            assert!(
+                code.contains(&format!("pub struct {pascal}Request")),
+                "{}",
+                op.id
+            );
+            assert!(
+                code.contains(&format!("pub enum {pascal}Response")),
+                "{}",
+                op.id
+            );
+            assert!(
+                code.contains(&format!("pub async fn {}<A: UsersApi>", snake(&op.id))),
+                "{}",
+                op.id
+            );
+            assert!(
+                code.contains(&format!("operation_id = \"{}\"", op.id)),
+                "{}",
+                op.id
+            );
+        }
+    }
+
+    #[test]
+    fn an_unsupported_schema_is_an_error_not_a_guess() {
+        let mut spec =
+            crate::spec::load_value(&crate::spec::project_root().join(crate::spec::SPEC_PATH))
+                .unwrap();
+        spec["components"]["schemas"]["UserCreate"]["properties"]["blob"] =
+            serde_json::json!({ "type": "object", "properties": { "a": { "type": "string" } } });
+        assert!(generate(&spec).is_err());
+    }
+}
