@@ -67,6 +67,18 @@ pub fn normalize_schema(root: &serde_json::Value, schema: &serde_json::Value) ->
             .unwrap_or_else(|| panic!("unresolved {reference}"));
         return normalize_schema(root, target);
     }
+    // OpenAPI 3.1 writes an optional reference as `oneOf: [{type: null}, X]`.
+    if let Some(Value::Array(one_of)) = object.get("oneOf")
+        && one_of.len() == 2
+        && let Some(other) = one_of.iter().find(|s| s.get("type") != Some(&Value::from("null")))
+        && one_of.iter().any(|s| s.get("type") == Some(&Value::from("null")))
+    {
+        let mut inner = normalize_schema(root, other);
+        if let Some(map) = inner.as_object_mut() {
+            map.insert("nullable".into(), Value::Bool(true));
+        }
+        return inner;
+    }
     let mut out = Map::new();
     if let Some(Value::Array(all_of)) = object.get("allOf")
         && all_of.len() == 1
@@ -90,6 +102,17 @@ pub fn normalize_schema(root: &serde_json::Value, schema: &serde_json::Value) ->
             _ => continue,
         };
         let value = match key.as_str() {
+            // OpenAPI 3.1 writes nullability into `type`.
+            "type" if value.is_array() => {
+                let types: Vec<&Value> = value.as_array().unwrap().iter().filter(|t| *t != "null").collect();
+                if types.len() < value.as_array().unwrap().len() {
+                    out.insert("nullable".into(), Value::Bool(true));
+                }
+                match types.as_slice() {
+                    [one] => (*one).clone(),
+                    _ => Value::from(types.into_iter().cloned().collect::<Vec<_>>()),
+                }
+            }
             "items" => normalize_schema(root, &value),
             "properties" => Value::Object(
                 value
@@ -100,7 +123,9 @@ pub fn normalize_schema(root: &serde_json::Value, schema: &serde_json::Value) ->
                     .collect(),
             ),
             "additionalProperties" => match value {
+                // `true` and `{}` both allow anything.
                 Value::Bool(true) => continue,
+                Value::Object(ref o) if o.is_empty() => continue,
                 Value::Bool(false) => Value::Bool(false),
                 schema => normalize_schema(root, &schema),
             },
@@ -561,4 +586,111 @@ fn set_at(
         .unwrap_or_else(|| valid_instance(root, &child_schema));
     object[&key] = set_at(root, &child_schema, &child, rest, value);
     object
+}
+
+/// An OpenAPI document (3.0 or 3.1) reduced to its contract: per operation
+/// (`METHOD /path`) the operationId, tags, parameters (path-level ones
+/// merged in), request body, responses with media types and headers, and
+/// security with scopes; plus the security schemes. Schemas are normalized
+/// with [`normalize_schema`], `$ref`s resolved against the document itself.
+pub fn normalize_document(doc: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{Map, Value, json};
+    let resolve = |value: &Value| -> Value {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(reference) => doc
+                .pointer(reference.trim_start_matches('#'))
+                .cloned()
+                .unwrap_or(Value::Null),
+            None => value.clone(),
+        }
+    };
+    let schema = |value: &Value| normalize_schema(doc, value);
+    let mut operations = Map::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        let shared: Vec<Value> = item["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(resolve)
+            .collect();
+        for method in ["get", "put", "post", "delete", "patch"] {
+            let Some(op) = item.get(method) else { continue };
+            let mut parameters = Map::new();
+            let own = op["parameters"].as_array().into_iter().flatten().map(resolve);
+            for param in shared.iter().cloned().chain(own) {
+                let mut param_schema = schema(&param["schema"]);
+                // A parameter is text on the wire; 3.1 generators mark
+                // optional ones nullable, which no parameter can be.
+                if let Some(object) = param_schema.as_object_mut() {
+                    object.remove("nullable");
+                }
+                parameters.insert(
+                    format!("{} {}", param["in"].as_str().unwrap(), param["name"].as_str().unwrap()),
+                    json!({ "required": param["required"] == true, "schema": param_schema }),
+                );
+            }
+            let body = op.get("requestBody").map(|body| {
+                let body = resolve(body);
+                let content: Map<String, Value> = body["content"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(media, c)| (media.clone(), schema(&c["schema"])))
+                    .collect();
+                json!({ "required": body["required"] == true, "content": content })
+            });
+            let mut responses = Map::new();
+            for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                let response = resolve(response);
+                let content: Map<String, Value> = response["content"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(media, c)| (media.clone(), schema(&c["schema"])))
+                    .collect();
+                let headers: Map<String, Value> = response["headers"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, h)| (name.clone(), schema(&resolve(h)["schema"])))
+                    .collect();
+                responses.insert(status.clone(), json!({ "content": content, "headers": headers }));
+            }
+            operations.insert(
+                format!("{} {path}", method.to_uppercase()),
+                json!({
+                    "operationId": op["operationId"],
+                    "tags": op["tags"],
+                    "parameters": parameters,
+                    "requestBody": body,
+                    "responses": responses,
+                    "security": op["security"],
+                }),
+            );
+        }
+    }
+    let schemes: Map<String, Value> = doc["components"]["securitySchemes"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, s)| {
+            (
+                name.clone(),
+                json!({ "type": s["type"], "scheme": s["scheme"], "bearerFormat": s["bearerFormat"] }),
+            )
+        })
+        .collect();
+    json!({ "operations": operations, "securitySchemes": schemes })
+}
+
+/// Counts the constraint keywords in a normalized document.
+pub fn count_constraints(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Object(object) => object
+            .iter()
+            .map(|(k, v)| usize::from(CONSTRAINT_KEYWORDS.contains(&k.as_str())) + count_constraints(v))
+            .sum(),
+        serde_json::Value::Array(items) => items.iter().map(count_constraints).sum(),
+        _ => 0,
+    }
 }

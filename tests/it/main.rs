@@ -5,3 +5,4 @@ mod client_contract;
 mod client_wire;
 mod seed_mapping;
 mod spec;
+mod api_contract;

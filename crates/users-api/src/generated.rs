@@ -1398,7 +1398,12 @@ left out. New members and enum values may be added at any time.*/
     impl utoipa::ToSchema for UserPatchCustomAttributesValue {}
     pub(crate) fn user_patch_custom_attributes_schema() -> utoipa::openapi::schema::Object {
         utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::Object)
+            .schema_type(
+                utoipa::openapi::schema::SchemaType::from_iter([
+                    utoipa::openapi::schema::Type::Object,
+                    utoipa::openapi::schema::Type::Null,
+                ]),
+            )
             .additional_properties(
                 Some(<UserPatchCustomAttributesValue as utoipa::PartialSchema>::schema()),
             )
@@ -1955,6 +1960,54 @@ are kept for reference only and cannot sign in.*/
         #[serde(rename = "archived")]
         Archived,
     }
+    ///The schema of the `Retry-After` response header.
+    #[derive(Debug)]
+    pub struct RetryAfterHeader;
+    impl utoipa::PartialSchema for RetryAfterHeader {
+        fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::Integer)
+                .format(
+                    Some(
+                        utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                            utoipa::openapi::schema::KnownFormat::Int64,
+                        ),
+                    ),
+                )
+                .minimum(Some(0f64))
+                .into()
+        }
+    }
+    impl utoipa::ToSchema for RetryAfterHeader {}
+    ///The schema of the `ETag` response header.
+    #[derive(Debug)]
+    pub struct ETagHeader;
+    impl utoipa::PartialSchema for ETagHeader {
+        fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .into()
+        }
+    }
+    impl utoipa::ToSchema for ETagHeader {}
+    ///The schema of the `Location` response header.
+    #[derive(Debug)]
+    pub struct LocationHeader;
+    impl utoipa::PartialSchema for LocationHeader {
+        fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .format(
+                    Some(
+                        utoipa::openapi::schema::SchemaFormat::Custom(
+                            "uri-reference".into(),
+                        ),
+                    ),
+                )
+                .into()
+        }
+    }
+    impl utoipa::ToSchema for LocationHeader {}
 }
 use types::*;
 ///What `listCountries` received, validated against the spec.
@@ -2058,7 +2111,7 @@ impl IntoResponse for ListCountriesResponse {
             description = "Too many requests; wait for `Retry-After` seconds.",
             body = Problem,
             content_type = "application/problem+json",
-            headers(("Retry-After" = u64))
+            headers(("Retry-After" = types::RetryAfterHeader))
         ),
         (
             status = 500u16,
@@ -2186,7 +2239,7 @@ impl IntoResponse for ListLanguagesResponse {
             description = "Too many requests; wait for `Retry-After` seconds.",
             body = Problem,
             content_type = "application/problem+json",
-            headers(("Retry-After" = u64))
+            headers(("Retry-After" = types::RetryAfterHeader))
         ),
         (
             status = 500u16,
@@ -2314,7 +2367,7 @@ impl IntoResponse for ListLocalesResponse {
             description = "Too many requests; wait for `Retry-After` seconds.",
             body = Problem,
             content_type = "application/problem+json",
-            headers(("Retry-After" = u64))
+            headers(("Retry-After" = types::RetryAfterHeader))
         ),
         (
             status = 500u16,
@@ -2442,7 +2495,7 @@ impl IntoResponse for ListTimeZonesResponse {
             description = "Too many requests; wait for `Retry-After` seconds.",
             body = Problem,
             content_type = "application/problem+json",
-            headers(("Retry-After" = u64))
+            headers(("Retry-After" = types::RetryAfterHeader))
         ),
         (
             status = 500u16,
@@ -2630,7 +2683,7 @@ impl IntoResponse for ListUsersResponse {
             description = "Too many requests; wait for `Retry-After` seconds.",
             body = Problem,
             content_type = "application/problem+json",
-            headers(("Retry-After" = u64))
+            headers(("Retry-After" = types::RetryAfterHeader))
         ),
         (
             status = 500u16,
@@ -2832,7 +2885,7 @@ impl IntoResponse for CreateUserResponse {
             description = "Created. `Location` names the new user.",
             body = User,
             content_type = "application/json",
-            headers(("ETag" = String), ("Location" = String))
+            headers(("ETag" = types::ETagHeader), ("Location" = types::LocationHeader))
         ),
         (
             status = 400u16,
@@ -2888,7 +2941,7 @@ impl IntoResponse for CreateUserResponse {
             description = "Too many requests; wait for `Retry-After` seconds.",
             body = Problem,
             content_type = "application/problem+json",
-            headers(("Retry-After" = u64))
+            headers(("Retry-After" = types::RetryAfterHeader))
         ),
         (
             status = 500u16,
@@ -3073,12 +3126,12 @@ impl IntoResponse for GetUserResponse {
             description = "The user.",
             body = User,
             content_type = "application/json",
-            headers(("ETag" = String))
+            headers(("ETag" = types::ETagHeader))
         ),
         (
             status = 304u16,
             description = "Not modified; the `ETag` sent in `If-None-Match` is current.",
-            headers(("ETag" = String))
+            headers(("ETag" = types::ETagHeader))
         ),
         (
             status = 400u16,
@@ -3113,7 +3166,7 @@ impl IntoResponse for GetUserResponse {
             description = "Too many requests; wait for `Retry-After` seconds.",
             body = Problem,
             content_type = "application/problem+json",
-            headers(("Retry-After" = u64))
+            headers(("Retry-After" = types::RetryAfterHeader))
         ),
         (
             status = 500u16,
@@ -3340,7 +3393,7 @@ impl IntoResponse for ReplaceUserResponse {
             description = "The user with its new profile.",
             body = User,
             content_type = "application/json",
-            headers(("ETag" = String))
+            headers(("ETag" = types::ETagHeader))
         ),
         (
             status = 400u16,
@@ -3410,7 +3463,7 @@ impl IntoResponse for ReplaceUserResponse {
             description = "Too many requests; wait for `Retry-After` seconds.",
             body = Problem,
             content_type = "application/problem+json",
-            headers(("Retry-After" = u64))
+            headers(("Retry-After" = types::RetryAfterHeader))
         ),
         (
             status = 500u16,
@@ -3639,7 +3692,7 @@ impl IntoResponse for UpdateUserResponse {
             description = "The updated user.",
             body = User,
             content_type = "application/json",
-            headers(("ETag" = String))
+            headers(("ETag" = types::ETagHeader))
         ),
         (
             status = 400u16,
@@ -3709,7 +3762,7 @@ impl IntoResponse for UpdateUserResponse {
             description = "Too many requests; wait for `Retry-After` seconds.",
             body = Problem,
             content_type = "application/problem+json",
-            headers(("Retry-After" = u64))
+            headers(("Retry-After" = types::RetryAfterHeader))
         ),
         (
             status = 500u16,
@@ -3938,7 +3991,7 @@ impl IntoResponse for DeleteUserResponse {
             description = "Too many requests; wait for `Retry-After` seconds.",
             body = Problem,
             content_type = "application/problem+json",
-            headers(("Retry-After" = u64))
+            headers(("Retry-After" = types::RetryAfterHeader))
         ),
         (
             status = 500u16,
@@ -4151,7 +4204,7 @@ impl IntoResponse for SetUserPasswordResponse {
         (
             status = 204u16,
             description = "The password is set.",
-            headers(("ETag" = String))
+            headers(("ETag" = types::ETagHeader))
         ),
         (
             status = 400u16,
@@ -4214,7 +4267,7 @@ impl IntoResponse for SetUserPasswordResponse {
             description = "Too many requests; wait for `Retry-After` seconds.",
             body = Problem,
             content_type = "application/problem+json",
-            headers(("Retry-After" = u64))
+            headers(("Retry-After" = types::RetryAfterHeader))
         ),
         (
             status = 500u16,
@@ -4635,6 +4688,9 @@ pub mod operation_specs {
         update_user,
         delete_user,
         set_user_password
+    ),
+    components(
+        schemas(types::RetryAfterHeader, types::ETagHeader, types::LocationHeader)
     ),
     tags(
         (

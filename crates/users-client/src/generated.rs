@@ -4199,24 +4199,24 @@ moves the user there. Once sent, `id` is required.
     ///Seconds of inactivity after which the user's session ends.
     #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
-    pub struct SessionTimeout(i32);
+    pub struct SessionTimeout(i64);
     impl ::std::ops::Deref for SessionTimeout {
-        type Target = i32;
-        fn deref(&self) -> &i32 {
+        type Target = i64;
+        fn deref(&self) -> &i64 {
             &self.0
         }
     }
-    impl ::std::convert::From<SessionTimeout> for i32 {
+    impl ::std::convert::From<SessionTimeout> for i64 {
         fn from(value: SessionTimeout) -> Self {
             value.0
         }
     }
-    impl ::std::convert::TryFrom<i32> for SessionTimeout {
+    impl ::std::convert::TryFrom<i64> for SessionTimeout {
         type Error = self::error::ConversionError;
         fn try_from(
-            value: i32,
+            value: i64,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if ![900_i32, 1800_i32, 3600_i32, 7200_i32, 14400_i32, 28800_i32, 86400_i32]
+            if ![900_i64, 1800_i64, 3600_i64, 7200_i64, 14400_i64, 28800_i64, 86400_i64]
                 .contains(&value)
             {
                 Err("invalid value".into())
@@ -4230,7 +4230,7 @@ moves the user there. Once sent, `id` is required.
         where
             D: ::serde::Deserializer<'de>,
         {
-            Self::try_from(<i32>::deserialize(deserializer)?)
+            Self::try_from(<i64>::deserialize(deserializer)?)
                 .map_err(|e| { <D::Error as ::serde::de::Error>::custom(e.to_string()) })
         }
     }
@@ -4241,7 +4241,7 @@ moves the user there. Once sent, `id` is required.
         fn json_schema(
             gen: &mut ::schemars::gen::SchemaGenerator,
         ) -> ::schemars::schema::Schema {
-            let mut schema = <i32 as ::schemars::JsonSchema>::json_schema(gen)
+            let mut schema = <i64 as ::schemars::JsonSchema>::json_schema(gen)
                 .into_object();
             schema.enum_values = ::std::option::Option::Some(
                 [

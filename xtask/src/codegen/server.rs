@@ -35,6 +35,7 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
         spec,
         items: Vec::new(),
         emitted: BTreeSet::new(),
+        header_types: Vec::new(),
     };
     let schemas = spec["components"]["schemas"]
         .as_object()
@@ -54,7 +55,7 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
     let api = api_trait(&operations);
     let router = router(&operations);
     let table = table(&operations);
-    let doc = api_doc(spec, &operations)?;
+    let doc = api_doc(spec, &operations, &generator.header_types)?;
     let tokens = quote! {
         #![allow(clippy::all, missing_docs, unused_imports, non_camel_case_types)]
         use std::sync::Arc;
@@ -92,6 +93,9 @@ struct Gen<'a> {
     spec: &'a Value,
     items: Vec<TokenStream>,
     emitted: BTreeSet<String>,
+    /// Types that document response headers; utoipa refers to them, so the
+    /// document must list them as components.
+    header_types: Vec<String>,
 }
 
 /// A field's Rust type and its `#[schema]` arguments.
@@ -201,10 +205,18 @@ impl Gen<'_> {
                         // A nullable member type already says so in its own schema.
                         let plain_ty = &value.ty;
                         let value_schema = quote!(<#plain_ty as utoipa::PartialSchema>::schema());
+                        let object_type = if nullable {
+                            quote!(utoipa::openapi::schema::SchemaType::from_iter([
+                                utoipa::openapi::schema::Type::Object,
+                                utoipa::openapi::schema::Type::Null,
+                            ]))
+                        } else {
+                            quote!(utoipa::openapi::schema::Type::Object)
+                        };
                         self.items.push(quote! {
                             pub(crate) fn #fn_name() -> utoipa::openapi::schema::Object {
                                 utoipa::openapi::schema::ObjectBuilder::new()
-                                    .schema_type(utoipa::openapi::schema::Type::Object)
+                                    .schema_type(#object_type)
                                     .additional_properties(Some(#value_schema))
                                     #max
                                     .build()
@@ -355,24 +367,8 @@ impl Gen<'_> {
                 other => bail!("oneOf member of type {other:?} in {name}"),
             };
             variants.push(quote!(#variant(#ty),));
-            let max = member
-                .get("maxLength")
-                .and_then(Value::as_u64)
-                .map(|m| m as usize)
-                .map(|m| quote!(.max_length(Some(#m))));
-            let schema_type = if member.get("nullable") == Some(&Value::Bool(true)) {
-                quote!(utoipa::openapi::schema::SchemaType::from_iter([
-                    utoipa::openapi::schema::Type::#kind,
-                    utoipa::openapi::schema::Type::Null,
-                ]))
-            } else {
-                quote!(utoipa::openapi::schema::Type::#kind)
-            };
-            schemas.push(quote! {
-                utoipa::openapi::schema::ObjectBuilder::new()
-                    .schema_type(#schema_type)
-                    #max
-            });
+            let _ = kind;
+            schemas.push(scalar_schema(member)?);
         }
         let docs = doc_comment(schema);
         self.items.push(quote! {
@@ -454,6 +450,31 @@ impl Gen<'_> {
         Ok(quote!(#(#out)*))
     }
 
+    /// A type whose schema documents a response header (utoipa's header
+    /// syntax takes a type and nothing else).
+    fn header_type(&mut self, name: &str, schema: &Value) -> anyhow::Result<()> {
+        let type_name = format!("{}Header", pascal(name));
+        if !self.emitted.insert(type_name.clone()) {
+            return Ok(());
+        }
+        self.header_types.push(type_name.clone());
+        let ident = format_ident!("{}", type_name);
+        let schema = scalar_schema(schema)?;
+        let doc = format!("The schema of the `{name}` response header.");
+        self.items.push(quote! {
+            #[doc = #doc]
+            #[derive(Debug)]
+            pub struct #ident;
+            impl utoipa::PartialSchema for #ident {
+                fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                    #schema.into()
+                }
+            }
+            impl utoipa::ToSchema for #ident {}
+        });
+        Ok(())
+    }
+
     fn response_enum(&mut self, op: &Operation) -> anyhow::Result<TokenStream> {
         let name = format_ident!("{}Response", pascal(&op.id));
         let mut variants = Vec::new();
@@ -463,7 +484,8 @@ impl Gen<'_> {
             let status = response.status;
             let mut fields = Vec::new();
             let mut header_sets = Vec::new();
-            for header in &response.headers {
+            for (header, schema) in &response.headers {
+                self.header_type(header, schema)?;
                 let ident = field_ident(header);
                 let (ty, value) = if header == "Retry-After" {
                     (quote!(u64), quote!(#ident.to_string()))
@@ -484,7 +506,7 @@ impl Gen<'_> {
             let binding: Vec<Ident> = response
                 .headers
                 .iter()
-                .map(|h| field_ident(h))
+                .map(|(h, _)| field_ident(h))
                 .chain(response.body.as_ref().map(|_| format_ident!("body")))
                 .collect();
             let docs = &response.description;
@@ -525,6 +547,50 @@ impl Gen<'_> {
             }
         })
     }
+}
+
+/// A `utoipa` builder expression for a scalar schema: type, nullability,
+/// format and constraints.
+fn scalar_schema(schema: &Value) -> anyhow::Result<TokenStream> {
+    let kind = match schema["type"].as_str() {
+        Some("string") => quote!(String),
+        Some("integer") => quote!(Integer),
+        Some("number") => quote!(Number),
+        Some("boolean") => quote!(Boolean),
+        other => bail!("no scalar schema for type {other:?}"),
+    };
+    let schema_type = if schema.get("nullable") == Some(&Value::Bool(true)) {
+        quote!(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::schema::Type::#kind,
+            utoipa::openapi::schema::Type::Null,
+        ]))
+    } else {
+        quote!(utoipa::openapi::schema::Type::#kind)
+    };
+    let format = schema.get("format").and_then(Value::as_str).map(|format| {
+        let known = match format {
+            "int32" => Some(quote!(Int32)),
+            "int64" => Some(quote!(Int64)),
+            _ => None,
+        };
+        match known {
+            Some(known) => quote!(.format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                utoipa::openapi::schema::KnownFormat::#known
+            )))),
+            None => quote!(.format(Some(utoipa::openapi::schema::SchemaFormat::Custom(#format.into())))),
+        }
+    });
+    let usize_of = |key: &str| schema.get(key).and_then(Value::as_u64).map(|n| n as usize);
+    let max_length = usize_of("maxLength").map(|n| quote!(.max_length(Some(#n))));
+    let min_length = usize_of("minLength").map(|n| quote!(.min_length(Some(#n))));
+    let minimum = schema.get("minimum").and_then(Value::as_f64).map(|n| quote!(.minimum(Some(#n))));
+    let maximum = schema.get("maximum").and_then(Value::as_f64).map(|n| quote!(.maximum(Some(#n))));
+    let pattern = schema.get("pattern").and_then(Value::as_str).map(|p| quote!(.pattern(Some(#p))));
+    Ok(quote! {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(#schema_type)
+            #format #min_length #max_length #minimum #maximum #pattern
+    })
 }
 
 fn field_tokens(prop: &str, schema: &Value, field: FieldType, required: bool) -> TokenStream {
@@ -634,7 +700,8 @@ struct ResponseSpec {
     status: u16,
     description: String,
     body: Option<(String, String)>,
-    headers: Vec<String>,
+    /// Header names and their schemas.
+    headers: Vec<(String, Value)>,
 }
 
 fn operations(spec: &Value) -> anyhow::Result<Vec<Operation>> {
@@ -718,7 +785,11 @@ fn operations(spec: &Value) -> anyhow::Result<Vec<Operation>> {
                     headers: response
                         .get("headers")
                         .and_then(Value::as_object)
-                        .map(|h| h.keys().cloned().collect())
+                        .map(|h| {
+                            h.iter()
+                                .map(|(name, header)| (name.clone(), resolve(header)["schema"].clone()))
+                                .collect()
+                        })
                         .unwrap_or_default(),
                 });
             }
@@ -770,12 +841,9 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
             let ty = format_ident!("{}", schema);
             quote!(body = #ty, content_type = #media,)
         });
-        let headers = r.headers.iter().map(|h| {
-            if h == "Retry-After" {
-                quote!((#h = u64))
-            } else {
-                quote!((#h = String))
-            }
+        let headers = r.headers.iter().map(|(h, _)| {
+            let ty = format_ident!("{}Header", pascal(h));
+            quote!((#h = types::#ty))
         });
         quote!((status = #status, description = #description, #body headers(#(#headers),*)))
     });
@@ -918,7 +986,8 @@ fn table(ops: &[Operation]) -> TokenStream {
     }
 }
 
-fn api_doc(spec: &Value, ops: &[Operation]) -> anyhow::Result<TokenStream> {
+fn api_doc(spec: &Value, ops: &[Operation], header_types: &[String]) -> anyhow::Result<TokenStream> {
+    let header_types = header_types.iter().map(|h| format_ident!("{}", h));
     let info = &spec["info"];
     let title = info["title"].as_str().unwrap_or_default();
     let version = info["version"].as_str().unwrap_or_default();
@@ -969,6 +1038,7 @@ fn api_doc(spec: &Value, ops: &[Operation]) -> anyhow::Result<TokenStream> {
             ),
             servers(#(#servers),*),
             paths(#(#paths),*),
+            components(schemas(#(types::#header_types),*)),
             tags(#(#tags),*),
             modifiers(&BearerAuth),
         )]
