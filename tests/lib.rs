@@ -70,8 +70,12 @@ pub fn normalize_schema(root: &serde_json::Value, schema: &serde_json::Value) ->
     // OpenAPI 3.1 writes an optional reference as `oneOf: [{type: null}, X]`.
     if let Some(Value::Array(one_of)) = object.get("oneOf")
         && one_of.len() == 2
-        && let Some(other) = one_of.iter().find(|s| s.get("type") != Some(&Value::from("null")))
-        && one_of.iter().any(|s| s.get("type") == Some(&Value::from("null")))
+        && let Some(other) = one_of
+            .iter()
+            .find(|s| s.get("type") != Some(&Value::from("null")))
+        && one_of
+            .iter()
+            .any(|s| s.get("type") == Some(&Value::from("null")))
     {
         let mut inner = normalize_schema(root, other);
         if let Some(map) = inner.as_object_mut() {
@@ -104,7 +108,12 @@ pub fn normalize_schema(root: &serde_json::Value, schema: &serde_json::Value) ->
         let value = match key.as_str() {
             // OpenAPI 3.1 writes nullability into `type`.
             "type" if value.is_array() => {
-                let types: Vec<&Value> = value.as_array().unwrap().iter().filter(|t| *t != "null").collect();
+                let types: Vec<&Value> = value
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|t| *t != "null")
+                    .collect();
                 if types.len() < value.as_array().unwrap().len() {
                     out.insert("nullable".into(), Value::Bool(true));
                 }
@@ -312,6 +321,20 @@ pub struct ConstraintCase {
     pub field: String,
     /// A valid instance of the schema except for this one constraint.
     pub instance: serde_json::Value,
+    /// Whether the constraint is one of the schema's `x-rules` (checked by
+    /// the server only) rather than a JSON Schema keyword.
+    pub rule: bool,
+}
+
+/// A value a lookup rule refuses although it has the field's shape.
+fn unlisted(lookup: &str) -> serde_json::Value {
+    serde_json::Value::from(match lookup {
+        "countries" => "XX",
+        "languages" => "xx",
+        "locales" => "xx-xx",
+        "time-zones" => "Mars/Base",
+        other => panic!("no unlisted value for lookup {other}"),
+    })
 }
 
 /// Every constraint keyword (plus `required`, `enum`, `format` and closed
@@ -342,19 +365,21 @@ fn walk(
         };
         format!("{name}{at} {keyword} {value}")
     };
+    // Map members are set under the key `k0` (see `set_at`).
     let field = path
         .iter()
-        .filter(|s| *s != "*")
-        .cloned()
+        .map(|s| if s == "*" { "k0" } else { s.as_str() })
         .collect::<Vec<_>>()
         .join(".");
     let with = |value: Value| set_at(root, &schema_at(root, name), base, path, value);
     let example = valid_instance(root, &schema);
     let mut push = |id: String, field: String, instance: Value| {
+        let rule = id.contains(" x-rules ");
         out.push(ConstraintCase {
             id,
             field,
             instance,
+            rule,
         })
     };
     let text = example.as_str().unwrap_or("x").to_owned();
@@ -466,6 +491,74 @@ fn walk(
             path.pop();
         }
         Some("object") => {
+            let object = valid_instance(root, &schema);
+            let at = |name: &str| {
+                if field.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{field}.{name}")
+                }
+            };
+            for rule in schema
+                .get("x-rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let kind = rule["kind"].as_str().unwrap();
+                let target = rule["field"].as_str().unwrap_or_default();
+                let others: Vec<&str> = rule["others"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let mut broken = object.clone();
+                let property = |p: &str| valid_instance(root, &schema["properties"][p]);
+                let (at_field, id_value) = match kind {
+                    "required-when" => {
+                        broken[rule["when"]["field"].as_str().unwrap()] =
+                            rule["when"]["in"][0].clone();
+                        broken.as_object_mut().unwrap().remove(target);
+                        (at(target), json!(target))
+                    }
+                    "pattern-when" => {
+                        broken[rule["when"]["field"].as_str().unwrap()] =
+                            rule["when"]["in"][0].clone();
+                        broken[target] = json!("!!!!!");
+                        (at(target), json!(target))
+                    }
+                    "date-not-in-future" => {
+                        broken[target] = json!("2999-01-01");
+                        (at(target), json!(target))
+                    }
+                    "lookup" => {
+                        broken[target] = unlisted(rule["lookup"].as_str().unwrap());
+                        (at(target), json!(target))
+                    }
+                    "property-names" => {
+                        let value = valid_instance(root, &schema["additionalProperties"]);
+                        broken["9lives"] = value;
+                        (at("9lives"), rule["pattern"].clone())
+                    }
+                    "exclusive-with" => {
+                        broken[target] = property(target);
+                        broken[others[0]] = property(others[0]);
+                        (at(target), json!(target))
+                    }
+                    "disjoint" => {
+                        broken[target] = json!(["shared"]);
+                        broken[others[0]] = json!(["shared"]);
+                        (at(target), json!(target))
+                    }
+                    other => panic!("no case for rule kind {other}"),
+                };
+                push(
+                    here(&format!("x-rules {kind}"), &id_value),
+                    at_field,
+                    with(broken),
+                );
+            }
             if let Some(n) = schema.get("maxProperties").and_then(Value::as_u64) {
                 let value = schema
                     .get("additionalProperties")
@@ -616,7 +709,11 @@ pub fn normalize_document(doc: &serde_json::Value) -> serde_json::Value {
         for method in ["get", "put", "post", "delete", "patch"] {
             let Some(op) = item.get(method) else { continue };
             let mut parameters = Map::new();
-            let own = op["parameters"].as_array().into_iter().flatten().map(resolve);
+            let own = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(resolve);
             for param in shared.iter().cloned().chain(own) {
                 let mut param_schema = schema(&param["schema"]);
                 // A parameter is text on the wire; 3.1 generators mark
@@ -625,7 +722,11 @@ pub fn normalize_document(doc: &serde_json::Value) -> serde_json::Value {
                     object.remove("nullable");
                 }
                 parameters.insert(
-                    format!("{} {}", param["in"].as_str().unwrap(), param["name"].as_str().unwrap()),
+                    format!(
+                        "{} {}",
+                        param["in"].as_str().unwrap(),
+                        param["name"].as_str().unwrap()
+                    ),
                     json!({ "required": param["required"] == true, "schema": param_schema }),
                 );
             }
@@ -654,7 +755,10 @@ pub fn normalize_document(doc: &serde_json::Value) -> serde_json::Value {
                     .flatten()
                     .map(|(name, h)| (name.clone(), schema(&resolve(h)["schema"])))
                     .collect();
-                responses.insert(status.clone(), json!({ "content": content, "headers": headers }));
+                responses.insert(
+                    status.clone(),
+                    json!({ "content": content, "headers": headers }),
+                );
             }
             operations.insert(
                 format!("{} {path}", method.to_uppercase()),
@@ -688,7 +792,9 @@ pub fn count_constraints(value: &serde_json::Value) -> usize {
     match value {
         serde_json::Value::Object(object) => object
             .iter()
-            .map(|(k, v)| usize::from(CONSTRAINT_KEYWORDS.contains(&k.as_str())) + count_constraints(v))
+            .map(|(k, v)| {
+                usize::from(CONSTRAINT_KEYWORDS.contains(&k.as_str())) + count_constraints(v)
+            })
             .sum(),
         serde_json::Value::Array(items) => items.iter().map(count_constraints).sum(),
         _ => 0,

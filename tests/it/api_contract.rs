@@ -18,7 +18,12 @@ fn api_doc() -> Value {
 
 fn differences(spec: &Value, doc: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    schema_differences("", &normalize_document(spec), &normalize_document(doc), &mut out);
+    schema_differences(
+        "",
+        &normalize_document(spec),
+        &normalize_document(doc),
+        &mut out,
+    );
     out
 }
 
@@ -30,7 +35,10 @@ fn independent_constraint_count(spec: &Value) -> usize {
         match value {
             Value::Object(object) => {
                 if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
-                    return count(spec, spec.pointer(reference.trim_start_matches('#')).unwrap());
+                    return count(
+                        spec,
+                        spec.pointer(reference.trim_start_matches('#')).unwrap(),
+                    );
                 }
                 object
                     .iter()
@@ -85,7 +93,8 @@ fn a_change_to_either_side_alone_is_caught() {
     let changed: Value = yaml_serde::from_str(&changed).unwrap();
     let diff = differences(&changed, &api_doc());
     assert!(
-        diff.iter().any(|d| d.contains("description/maxLength: 4000.0 | 5000.0")),
+        diff.iter()
+            .any(|d| d.contains("description/maxLength: 4000.0 | 5000.0")),
         "{diff:#?}"
     );
 
@@ -97,7 +106,8 @@ fn a_change_to_either_side_alone_is_caught() {
         .remove("maxLength");
     let diff = differences(&spec_value(), &doc);
     assert!(
-        diff.iter().any(|d| d.contains("jobTitle/maxLength: 75.0 | absent")),
+        diff.iter()
+            .any(|d| d.contains("jobTitle/maxLength: 75.0 | absent")),
         "{diff:#?}"
     );
 }

@@ -50,6 +50,10 @@ const KNOWN_SCHEMA_DIFFERENCES: &[(&str, &str)] = &[
         "/customAttributes/additionalProperties/anyOf: ",
         "the other half of the oneOf/anyOf difference above",
     ),
+    (
+        "/sessionTimeout/format: absent | \"int64\"",
+        "typify stores an integer without a format as i64; the enum fixes the values anyway",
+    ),
 ];
 
 /// Spec constraints the SDK does not check locally; the server does.
@@ -200,7 +204,11 @@ async fn the_client_contract_matches_the_spec() {
             !refuses(schema, &base),
             "the SDK refuses a valid {schema}: {base}"
         );
-        for case in constraint_cases(&spec, schema) {
+        // `x-rules` are the server's by design: JSON Schema cannot say them.
+        for case in constraint_cases(&spec, schema)
+            .into_iter()
+            .filter(|c| !c.rule)
+        {
             let checked = refuses(schema, &case.instance);
             if !checked {
                 unchecked.push(case.id.clone());

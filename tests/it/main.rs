@@ -1,8 +1,8 @@
 //! The workspace's integration tests: one binary, one module per area.
 
+mod api_contract;
 mod client;
 mod client_contract;
 mod client_wire;
 mod seed_mapping;
 mod spec;
-mod api_contract;

@@ -577,15 +577,26 @@ fn scalar_schema(schema: &Value) -> anyhow::Result<TokenStream> {
             Some(known) => quote!(.format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
                 utoipa::openapi::schema::KnownFormat::#known
             )))),
-            None => quote!(.format(Some(utoipa::openapi::schema::SchemaFormat::Custom(#format.into())))),
+            None => {
+                quote!(.format(Some(utoipa::openapi::schema::SchemaFormat::Custom(#format.into()))))
+            }
         }
     });
     let usize_of = |key: &str| schema.get(key).and_then(Value::as_u64).map(|n| n as usize);
     let max_length = usize_of("maxLength").map(|n| quote!(.max_length(Some(#n))));
     let min_length = usize_of("minLength").map(|n| quote!(.min_length(Some(#n))));
-    let minimum = schema.get("minimum").and_then(Value::as_f64).map(|n| quote!(.minimum(Some(#n))));
-    let maximum = schema.get("maximum").and_then(Value::as_f64).map(|n| quote!(.maximum(Some(#n))));
-    let pattern = schema.get("pattern").and_then(Value::as_str).map(|p| quote!(.pattern(Some(#p))));
+    let minimum = schema
+        .get("minimum")
+        .and_then(Value::as_f64)
+        .map(|n| quote!(.minimum(Some(#n))));
+    let maximum = schema
+        .get("maximum")
+        .and_then(Value::as_f64)
+        .map(|n| quote!(.maximum(Some(#n))));
+    let pattern = schema
+        .get("pattern")
+        .and_then(Value::as_str)
+        .map(|p| quote!(.pattern(Some(#p))));
     Ok(quote! {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(#schema_type)
@@ -787,7 +798,9 @@ fn operations(spec: &Value) -> anyhow::Result<Vec<Operation>> {
                         .and_then(Value::as_object)
                         .map(|h| {
                             h.iter()
-                                .map(|(name, header)| (name.clone(), resolve(header)["schema"].clone()))
+                                .map(|(name, header)| {
+                                    (name.clone(), resolve(header)["schema"].clone())
+                                })
                                 .collect()
                         })
                         .unwrap_or_default(),
@@ -986,7 +999,11 @@ fn table(ops: &[Operation]) -> TokenStream {
     }
 }
 
-fn api_doc(spec: &Value, ops: &[Operation], header_types: &[String]) -> anyhow::Result<TokenStream> {
+fn api_doc(
+    spec: &Value,
+    ops: &[Operation],
+    header_types: &[String],
+) -> anyhow::Result<TokenStream> {
     let header_types = header_types.iter().map(|h| format_ident!("{}", h));
     let info = &spec["info"];
     let title = info["title"].as_str().unwrap_or_default();
