@@ -287,12 +287,19 @@ pub fn valid_instance(root: &serde_json::Value, schema: &serde_json::Value) -> s
                 .get("minProperties")
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
+            // Where members must be added, take plain ones with an example:
+            // a relation list or a flag could trigger a rule of its own.
             if let Some(properties) = properties {
                 for (name, property) in properties {
                     if out.len() as u64 >= min {
                         break;
                     }
-                    out.insert(name.clone(), valid_instance(root, property));
+                    let property_schema = resolve(root, property);
+                    let scalar =
+                        !matches!(property_schema["type"].as_str(), Some("array" | "object"));
+                    if scalar && property_schema.get("example").is_some() {
+                        out.insert(name.clone(), valid_instance(root, property));
+                    }
                 }
             }
             Value::Object(out)

@@ -1,6 +1,7 @@
 //! The workspace's integration tests: one binary, one module per area.
 
 mod api_contract;
+mod api_server;
 mod client;
 mod client_contract;
 mod client_wire;

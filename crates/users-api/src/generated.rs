@@ -2786,10 +2786,10 @@ impl IntoResponse for CreateUserResponse {
                     "application/json",
                     &body,
                 );
-                if let Ok(value) = http::HeaderValue::from_str(&e_tag.clone()) {
+                if let Ok(value) = http::HeaderValue::from_str(&e_tag) {
                     response.headers_mut().insert("ETag", value);
                 }
-                if let Ok(value) = http::HeaderValue::from_str(&location.clone()) {
+                if let Ok(value) = http::HeaderValue::from_str(&location) {
                     response.headers_mut().insert("Location", value);
                 }
                 response
@@ -3047,7 +3047,7 @@ impl IntoResponse for GetUserResponse {
                     "application/json",
                     &body,
                 );
-                if let Ok(value) = http::HeaderValue::from_str(&e_tag.clone()) {
+                if let Ok(value) = http::HeaderValue::from_str(&e_tag) {
                     response.headers_mut().insert("ETag", value);
                 }
                 response
@@ -3056,7 +3056,7 @@ impl IntoResponse for GetUserResponse {
                 let mut response = http::StatusCode::from_u16(304u16)
                     .unwrap()
                     .into_response();
-                if let Ok(value) = http::HeaderValue::from_str(&e_tag.clone()) {
+                if let Ok(value) = http::HeaderValue::from_str(&e_tag) {
                     response.headers_mut().insert("ETag", value);
                 }
                 response
@@ -3283,7 +3283,7 @@ impl IntoResponse for ReplaceUserResponse {
                     "application/json",
                     &body,
                 );
-                if let Ok(value) = http::HeaderValue::from_str(&e_tag.clone()) {
+                if let Ok(value) = http::HeaderValue::from_str(&e_tag) {
                     response.headers_mut().insert("ETag", value);
                 }
                 response
@@ -3582,7 +3582,7 @@ impl IntoResponse for UpdateUserResponse {
                     "application/json",
                     &body,
                 );
-                if let Ok(value) = http::HeaderValue::from_str(&e_tag.clone()) {
+                if let Ok(value) = http::HeaderValue::from_str(&e_tag) {
                     response.headers_mut().insert("ETag", value);
                 }
                 response
@@ -4103,7 +4103,7 @@ impl IntoResponse for SetUserPasswordResponse {
                 let mut response = http::StatusCode::from_u16(204u16)
                     .unwrap()
                     .into_response();
-                if let Ok(value) = http::HeaderValue::from_str(&e_tag.clone()) {
+                if let Ok(value) = http::HeaderValue::from_str(&e_tag) {
                     response.headers_mut().insert("ETag", value);
                 }
                 response

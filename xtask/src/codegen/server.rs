@@ -490,7 +490,7 @@ impl Gen<'_> {
                 let (ty, value) = if header == "Retry-After" {
                     (quote!(u64), quote!(#ident.to_string()))
                 } else {
-                    (quote!(String), quote!(#ident.clone()))
+                    (quote!(String), quote!(#ident))
                 };
                 fields.push(quote!(#ident: #ty,));
                 header_sets.push(quote! {

@@ -1,0 +1,447 @@
+//! The generated router in front of a do-nothing implementation: what it
+//! refuses before the trait is called, and how.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::body::Body;
+use http::{Request, StatusCode, header};
+use serde_json::Value;
+use tower::ServiceExt;
+use users_api::types::Problem;
+use users_api::*;
+use users_tests::{constraint_cases, spec_value};
+
+/// Answers every call with 500 and counts the calls: the router must refuse
+/// bad requests before any reaches it.
+#[derive(Default)]
+struct Nothing {
+    calls: AtomicUsize,
+}
+
+impl Nothing {
+    fn problem(&self) -> Problem {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Problem {
+            type_: "about:blank".into(),
+            title: "Not implemented".into(),
+            status: 500,
+            code: "internal".into(),
+            detail: None,
+            instance: None,
+            request_id: None,
+            errors: None,
+        }
+    }
+}
+
+impl Authenticator for Nothing {
+    async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
+        let scopes: &[&str] = match token {
+            "admin" => &["users:admin"],
+            "writer" => &["users:write"],
+            "reader" => &["users:read"],
+            _ => return Err(AuthError("the token is not valid".into())),
+        };
+        Ok(Caller {
+            subject: format!("{token}-subject"),
+            account: "acme".into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            switchable_accounts: BTreeSet::from(["acme-eu".to_owned()]),
+        })
+    }
+}
+
+impl UsersApi for Nothing {
+    async fn list_countries(
+        &self,
+        _: RequestContext,
+        _: ListCountriesRequest,
+    ) -> ListCountriesResponse {
+        ListCountriesResponse::InternalServerError {
+            body: self.problem(),
+        }
+    }
+    async fn list_languages(
+        &self,
+        _: RequestContext,
+        _: ListLanguagesRequest,
+    ) -> ListLanguagesResponse {
+        ListLanguagesResponse::InternalServerError {
+            body: self.problem(),
+        }
+    }
+    async fn list_locales(&self, _: RequestContext, _: ListLocalesRequest) -> ListLocalesResponse {
+        ListLocalesResponse::InternalServerError {
+            body: self.problem(),
+        }
+    }
+    async fn list_time_zones(
+        &self,
+        _: RequestContext,
+        _: ListTimeZonesRequest,
+    ) -> ListTimeZonesResponse {
+        ListTimeZonesResponse::InternalServerError {
+            body: self.problem(),
+        }
+    }
+    async fn create_user(&self, _: RequestContext, _: CreateUserRequest) -> CreateUserResponse {
+        CreateUserResponse::InternalServerError {
+            body: self.problem(),
+        }
+    }
+    async fn list_users(&self, _: RequestContext, _: ListUsersRequest) -> ListUsersResponse {
+        ListUsersResponse::InternalServerError {
+            body: self.problem(),
+        }
+    }
+    async fn get_user(&self, _: RequestContext, _: GetUserRequest) -> GetUserResponse {
+        GetUserResponse::InternalServerError {
+            body: self.problem(),
+        }
+    }
+    async fn update_user(&self, _: RequestContext, _: UpdateUserRequest) -> UpdateUserResponse {
+        UpdateUserResponse::InternalServerError {
+            body: self.problem(),
+        }
+    }
+    async fn replace_user(&self, _: RequestContext, _: ReplaceUserRequest) -> ReplaceUserResponse {
+        ReplaceUserResponse::InternalServerError {
+            body: self.problem(),
+        }
+    }
+    async fn delete_user(&self, _: RequestContext, _: DeleteUserRequest) -> DeleteUserResponse {
+        DeleteUserResponse::InternalServerError {
+            body: self.problem(),
+        }
+    }
+    async fn set_user_password(
+        &self,
+        _: RequestContext,
+        _: SetUserPasswordRequest,
+    ) -> SetUserPasswordResponse {
+        SetUserPasswordResponse::InternalServerError {
+            body: self.problem(),
+        }
+    }
+}
+
+const USER: &str = "/v1/users/3fa85f64-5717-4562-b3fc-2c963f66afa6";
+
+struct Answer {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: Value,
+}
+
+async fn send(api: &Arc<Nothing>, request: Request<Body>) -> Answer {
+    send_to(router(api.clone()), request).await
+}
+
+async fn send_to(app: axum::Router, request: Request<Body>) -> Answer {
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn request(
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    media: Option<&str>,
+    body: Vec<u8>,
+) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    if let Some(media) = media {
+        builder = builder.header(header::CONTENT_TYPE, media);
+    }
+    builder.body(Body::from(body)).unwrap()
+}
+
+fn assert_problem(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(answer.status.as_u16(), status, "{}", answer.body);
+    assert_eq!(
+        answer.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    assert_eq!(answer.body["status"], status);
+    assert_eq!(answer.body["code"], code, "{}", answer.body);
+    assert!(answer.headers.contains_key("x-request-id"));
+}
+
+/// Where each request schema is sent.
+const BODIES: [(&str, &str, &str, &str); 4] = [
+    ("UserCreate", "POST", "/v1/users", "application/json"),
+    ("UserReplace", "PUT", USER, "application/json"),
+    ("UserPatch", "PATCH", USER, "application/merge-patch+json"),
+    (
+        "PasswordChange",
+        "PUT",
+        "/v1/users/3fa85f64-5717-4562-b3fc-2c963f66afa6/password",
+        "application/json",
+    ),
+];
+
+/// Request-schema constraints and `x-rules`, counted straight from the raw
+/// spec with a walk of its own (not the case generator's).
+fn independent_body_constraint_count(spec: &Value) -> usize {
+    fn count(spec: &Value, schema: &Value) -> usize {
+        if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+            return count(
+                spec,
+                spec.pointer(reference.trim_start_matches('#')).unwrap(),
+            );
+        }
+        let Some(object) = schema.as_object() else {
+            return 0;
+        };
+        let mut n = 0;
+        for (key, value) in object {
+            n += match key.as_str() {
+                "minLength" | "minProperties" => usize::from(value.as_u64() > Some(0)),
+                "maxLength" | "pattern" | "enum" | "minimum" | "maximum" | "maxItems"
+                | "maxProperties" => 1,
+                "uniqueItems" => usize::from(value == &Value::Bool(true)),
+                "format" => usize::from(
+                    ["email", "uuid", "date", "date-time", "uri"]
+                        .contains(&value.as_str().unwrap_or("")),
+                ),
+                "additionalProperties" if value == &Value::Bool(false) => 1,
+                "required" | "x-rules" => value.as_array().map_or(0, Vec::len),
+                "properties" => value
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .map(|v| count(spec, v))
+                    .sum(),
+                "items" | "additionalProperties" => count(spec, value),
+                "allOf" | "oneOf" => value
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| count(spec, v))
+                    .sum(),
+                _ => 0,
+            };
+        }
+        n
+    }
+    BODIES
+        .iter()
+        .map(|(schema, ..)| count(spec, &spec["components"]["schemas"][*schema]))
+        .sum()
+}
+
+#[tokio::test]
+async fn every_request_schema_constraint_is_a_400_naming_its_field() {
+    let spec = spec_value();
+    let api = Arc::new(Nothing::default());
+    let mut ids = Vec::new();
+    for (schema, method, path, media) in BODIES {
+        // The valid base reaches the implementation.
+        let base = users_tests::valid_instance(&spec, &spec["components"]["schemas"][schema]);
+        let before = api.calls.load(Ordering::SeqCst);
+        let answer = send(
+            &api,
+            request(
+                method,
+                path,
+                Some("admin"),
+                Some(media),
+                base.to_string().into_bytes(),
+            ),
+        )
+        .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{schema} base: {}",
+            answer.body
+        );
+        assert_eq!(api.calls.load(Ordering::SeqCst), before + 1);
+
+        for case in constraint_cases(&spec, schema) {
+            let body = case.instance.to_string().into_bytes();
+            let answer = send(
+                &api,
+                request(method, path, Some("admin"), Some(media), body),
+            )
+            .await;
+            assert_problem(&answer, 400, "validation-failed");
+            let fields: BTreeSet<&str> = answer.body["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["field"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                fields,
+                BTreeSet::from([case.field.as_str()]),
+                "{}: {}",
+                case.id,
+                answer.body
+            );
+            let detail = answer.body["detail"].as_str().unwrap();
+            assert!(
+                detail.starts_with(&format!("{}: ", case.field)),
+                "{}: {detail}",
+                case.id
+            );
+            ids.push(case.id);
+        }
+    }
+    assert_eq!(
+        api.calls.load(Ordering::SeqCst),
+        BODIES.len(),
+        "no bad request reached the trait"
+    );
+    assert_eq!(ids.len(), independent_body_constraint_count(&spec));
+    insta::assert_yaml_snapshot!("validation_cases", ids);
+}
+
+#[tokio::test]
+async fn parameters_are_validated_too() {
+    let api = Arc::new(Nothing::default());
+    let cases = [
+        ("GET", "/v1/users/not-a-uuid", "userId"),
+        ("GET", "/v1/users?limit=0", "limit"),
+        ("GET", "/v1/users?limit=101", "limit"),
+        ("GET", "/v1/users?limit=ten", "limit"),
+        ("GET", "/v1/users?status=gone", "status"),
+        ("GET", "/v1/users?email=not-an-email", "email"),
+        ("GET", "/v1/users?q=", "q"),
+        ("GET", "/v1/users?cursor=%24%24", "cursor"),
+        ("GET", "/v1/users?accountSwitchKey=-bad", "accountSwitchKey"),
+    ];
+    for (method, uri, field) in cases {
+        let answer = send(&api, request(method, uri, Some("admin"), None, Vec::new())).await;
+        assert_problem(&answer, 400, "validation-failed");
+        assert_eq!(
+            answer.body["errors"][0]["field"], field,
+            "{uri}: {}",
+            answer.body
+        );
+    }
+    let mut long_key = request(
+        "POST",
+        "/v1/users",
+        Some("admin"),
+        Some("application/json"),
+        b"{}".to_vec(),
+    );
+    long_key
+        .headers_mut()
+        .insert("idempotency-key", "k".repeat(256).parse().unwrap());
+    let answer = send(&api, long_key).await;
+    assert_problem(&answer, 400, "validation-failed");
+    let fields: Vec<&str> = answer.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"Idempotency-Key"), "{fields:?}");
+    assert_eq!(api.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn transport_failures_are_problems() {
+    let api = Arc::new(Nothing::default());
+    let patch = |media: &str, body: &[u8]| {
+        request("PATCH", USER, Some("admin"), Some(media), body.to_vec())
+    };
+
+    let answer = send(&api, patch("application/merge-patch+json", b"{\"name\": ")).await;
+    assert_problem(&answer, 400, "malformed-request");
+
+    let answer = send(&api, patch("application/json", b"{\"phone\": null}")).await;
+    assert_problem(&answer, 415, "unsupported-media-type");
+    assert!(
+        answer.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("application/merge-patch+json")
+    );
+
+    let big = format!("{{\"description\": \"{}\"}}", "a".repeat(5000));
+    let small = router_with(api.clone(), RouterOptions { body_limit: 4096 });
+    let answer = send_to(small, patch("application/merge-patch+json", big.as_bytes())).await;
+    assert_problem(&answer, 413, "payload-too-large");
+
+    let answer = send(
+        &api,
+        request("GET", "/v1/nothing-here", Some("admin"), None, Vec::new()),
+    )
+    .await;
+    assert_problem(&answer, 404, "not-found");
+
+    let answer = send(&api, request("POST", USER, Some("admin"), None, Vec::new())).await;
+    assert_problem(&answer, 405, "method-not-allowed");
+    let allow: BTreeSet<&str> = answer.headers[header::ALLOW]
+        .to_str()
+        .unwrap()
+        .split(", ")
+        .collect();
+    assert_eq!(allow, BTreeSet::from(["GET", "PATCH", "PUT", "DELETE"]));
+
+    let answer = send(&api, request("GET", USER, None, None, Vec::new())).await;
+    assert_problem(&answer, 401, "unauthorized");
+    assert_eq!(answer.headers[header::WWW_AUTHENTICATE], "Bearer");
+
+    let answer = send(&api, request("GET", USER, Some("forged"), None, Vec::new())).await;
+    assert_problem(&answer, 401, "unauthorized");
+
+    let answer = send(
+        &api,
+        request("DELETE", USER, Some("writer"), None, Vec::new()),
+    )
+    .await;
+    assert_problem(&answer, 403, "forbidden");
+
+    let answer = send(
+        &api,
+        request(
+            "GET",
+            &format!("{USER}?accountSwitchKey=globex"),
+            Some("reader"),
+            None,
+            Vec::new(),
+        ),
+    )
+    .await;
+    assert_problem(&answer, 403, "forbidden");
+
+    assert_eq!(
+        api.calls.load(Ordering::SeqCst),
+        0,
+        "nothing reached the trait"
+    );
+
+    // A listed account and a sufficient scope do reach it.
+    let answer = send(
+        &api,
+        request(
+            "GET",
+            &format!("{USER}?accountSwitchKey=acme-eu"),
+            Some("reader"),
+            None,
+            Vec::new(),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(api.calls.load(Ordering::SeqCst), 1);
+}
