@@ -445,3 +445,45 @@ async fn transport_failures_are_problems() {
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(api.calls.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn the_docs_serve_swagger_ui_and_both_documents() {
+    use utoipa::OpenApi;
+    let app = users_api::docs::docs_router();
+    let get = |uri: &str| Request::builder().uri(uri).body(Body::empty()).unwrap();
+
+    let response = app.clone().oneshot(get("/openapi.yaml")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        bytes,
+        users_tests::spec_text().as_bytes(),
+        "the source spec, byte for byte"
+    );
+
+    let response = app.clone().oneshot(get("/openapi.json")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let served: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        served,
+        serde_json::to_value(users_api::ApiDoc::openapi()).unwrap()
+    );
+
+    let response = app.clone().oneshot(get("/docs/")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let html = String::from_utf8_lossy(&bytes);
+    assert!(html.contains("swagger-ui"), "{html}");
+    let response = app
+        .oneshot(get("/docs/swagger-ui-bundle.js"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "the bundle is vendored");
+}
