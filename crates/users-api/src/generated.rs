@@ -2076,6 +2076,22 @@ impl IntoResponse for ListCountriesResponse {
         }
     }
 }
+impl From<runtime::Rejection> for ListCountriesResponse {
+    fn from(rejection: runtime::Rejection) -> Self {
+        let body = rejection.problem();
+        match rejection.status.as_u16() {
+            401u16 => Self::Unauthorized { body },
+            403u16 => Self::Forbidden { body },
+            429u16 => {
+                Self::TooManyRequests {
+                    body,
+                    retry_after: rejection.retry_after().unwrap_or(1),
+                }
+            }
+            _ => Self::InternalServerError { body },
+        }
+    }
+}
 #[utoipa::path(
     get,
     path = "/v1/lookups/countries",
@@ -2201,6 +2217,22 @@ impl IntoResponse for ListLanguagesResponse {
                     &body,
                 )
             }
+        }
+    }
+}
+impl From<runtime::Rejection> for ListLanguagesResponse {
+    fn from(rejection: runtime::Rejection) -> Self {
+        let body = rejection.problem();
+        match rejection.status.as_u16() {
+            401u16 => Self::Unauthorized { body },
+            403u16 => Self::Forbidden { body },
+            429u16 => {
+                Self::TooManyRequests {
+                    body,
+                    retry_after: rejection.retry_after().unwrap_or(1),
+                }
+            }
+            _ => Self::InternalServerError { body },
         }
     }
 }
@@ -2332,6 +2364,22 @@ impl IntoResponse for ListLocalesResponse {
         }
     }
 }
+impl From<runtime::Rejection> for ListLocalesResponse {
+    fn from(rejection: runtime::Rejection) -> Self {
+        let body = rejection.problem();
+        match rejection.status.as_u16() {
+            401u16 => Self::Unauthorized { body },
+            403u16 => Self::Forbidden { body },
+            429u16 => {
+                Self::TooManyRequests {
+                    body,
+                    retry_after: rejection.retry_after().unwrap_or(1),
+                }
+            }
+            _ => Self::InternalServerError { body },
+        }
+    }
+}
 #[utoipa::path(
     get,
     path = "/v1/lookups/locales",
@@ -2457,6 +2505,22 @@ impl IntoResponse for ListTimeZonesResponse {
                     &body,
                 )
             }
+        }
+    }
+}
+impl From<runtime::Rejection> for ListTimeZonesResponse {
+    fn from(rejection: runtime::Rejection) -> Self {
+        let body = rejection.problem();
+        match rejection.status.as_u16() {
+            401u16 => Self::Unauthorized { body },
+            403u16 => Self::Forbidden { body },
+            429u16 => {
+                Self::TooManyRequests {
+                    body,
+                    retry_after: rejection.retry_after().unwrap_or(1),
+                }
+            }
+            _ => Self::InternalServerError { body },
         }
     }
 }
@@ -2638,6 +2702,23 @@ impl IntoResponse for ListUsersResponse {
                     &body,
                 )
             }
+        }
+    }
+}
+impl From<runtime::Rejection> for ListUsersResponse {
+    fn from(rejection: runtime::Rejection) -> Self {
+        let body = rejection.problem();
+        match rejection.status.as_u16() {
+            400u16 => Self::BadRequest { body },
+            401u16 => Self::Unauthorized { body },
+            403u16 => Self::Forbidden { body },
+            429u16 => {
+                Self::TooManyRequests {
+                    body,
+                    retry_after: rejection.retry_after().unwrap_or(1),
+                }
+            }
+            _ => Self::InternalServerError { body },
         }
     }
 }
@@ -2863,6 +2944,27 @@ impl IntoResponse for CreateUserResponse {
                     &body,
                 )
             }
+        }
+    }
+}
+impl From<runtime::Rejection> for CreateUserResponse {
+    fn from(rejection: runtime::Rejection) -> Self {
+        let body = rejection.problem();
+        match rejection.status.as_u16() {
+            400u16 => Self::BadRequest { body },
+            401u16 => Self::Unauthorized { body },
+            403u16 => Self::Forbidden { body },
+            409u16 => Self::Conflict { body },
+            413u16 => Self::PayloadTooLarge { body },
+            415u16 => Self::UnsupportedMediaType { body },
+            422u16 => Self::UnprocessableEntity { body },
+            429u16 => {
+                Self::TooManyRequests {
+                    body,
+                    retry_after: rejection.retry_after().unwrap_or(1),
+                }
+            }
+            _ => Self::InternalServerError { body },
         }
     }
 }
@@ -3109,6 +3211,24 @@ impl IntoResponse for GetUserResponse {
                     &body,
                 )
             }
+        }
+    }
+}
+impl From<runtime::Rejection> for GetUserResponse {
+    fn from(rejection: runtime::Rejection) -> Self {
+        let body = rejection.problem();
+        match rejection.status.as_u16() {
+            400u16 => Self::BadRequest { body },
+            401u16 => Self::Unauthorized { body },
+            403u16 => Self::Forbidden { body },
+            404u16 => Self::NotFound { body },
+            429u16 => {
+                Self::TooManyRequests {
+                    body,
+                    retry_after: rejection.retry_after().unwrap_or(1),
+                }
+            }
+            _ => Self::InternalServerError { body },
         }
     }
 }
@@ -3371,6 +3491,29 @@ impl IntoResponse for ReplaceUserResponse {
                     &body,
                 )
             }
+        }
+    }
+}
+impl From<runtime::Rejection> for ReplaceUserResponse {
+    fn from(rejection: runtime::Rejection) -> Self {
+        let body = rejection.problem();
+        match rejection.status.as_u16() {
+            400u16 => Self::BadRequest { body },
+            401u16 => Self::Unauthorized { body },
+            403u16 => Self::Forbidden { body },
+            404u16 => Self::NotFound { body },
+            409u16 => Self::Conflict { body },
+            412u16 => Self::PreconditionFailed { body },
+            413u16 => Self::PayloadTooLarge { body },
+            415u16 => Self::UnsupportedMediaType { body },
+            428u16 => Self::PreconditionRequired { body },
+            429u16 => {
+                Self::TooManyRequests {
+                    body,
+                    retry_after: rejection.retry_after().unwrap_or(1),
+                }
+            }
+            _ => Self::InternalServerError { body },
         }
     }
 }
@@ -3673,6 +3816,29 @@ impl IntoResponse for UpdateUserResponse {
         }
     }
 }
+impl From<runtime::Rejection> for UpdateUserResponse {
+    fn from(rejection: runtime::Rejection) -> Self {
+        let body = rejection.problem();
+        match rejection.status.as_u16() {
+            400u16 => Self::BadRequest { body },
+            401u16 => Self::Unauthorized { body },
+            403u16 => Self::Forbidden { body },
+            404u16 => Self::NotFound { body },
+            409u16 => Self::Conflict { body },
+            412u16 => Self::PreconditionFailed { body },
+            413u16 => Self::PayloadTooLarge { body },
+            415u16 => Self::UnsupportedMediaType { body },
+            428u16 => Self::PreconditionRequired { body },
+            429u16 => {
+                Self::TooManyRequests {
+                    body,
+                    retry_after: rejection.retry_after().unwrap_or(1),
+                }
+            }
+            _ => Self::InternalServerError { body },
+        }
+    }
+}
 #[utoipa::path(
     patch,
     path = "/v1/users/{userId}",
@@ -3934,6 +4100,26 @@ impl IntoResponse for DeleteUserResponse {
         }
     }
 }
+impl From<runtime::Rejection> for DeleteUserResponse {
+    fn from(rejection: runtime::Rejection) -> Self {
+        let body = rejection.problem();
+        match rejection.status.as_u16() {
+            400u16 => Self::BadRequest { body },
+            401u16 => Self::Unauthorized { body },
+            403u16 => Self::Forbidden { body },
+            404u16 => Self::NotFound { body },
+            412u16 => Self::PreconditionFailed { body },
+            428u16 => Self::PreconditionRequired { body },
+            429u16 => {
+                Self::TooManyRequests {
+                    body,
+                    retry_after: rejection.retry_after().unwrap_or(1),
+                }
+            }
+            _ => Self::InternalServerError { body },
+        }
+    }
+}
 #[utoipa::path(
     delete,
     path = "/v1/users/{userId}",
@@ -4184,6 +4370,28 @@ impl IntoResponse for SetUserPasswordResponse {
                     &body,
                 )
             }
+        }
+    }
+}
+impl From<runtime::Rejection> for SetUserPasswordResponse {
+    fn from(rejection: runtime::Rejection) -> Self {
+        let body = rejection.problem();
+        match rejection.status.as_u16() {
+            400u16 => Self::BadRequest { body },
+            401u16 => Self::Unauthorized { body },
+            403u16 => Self::Forbidden { body },
+            404u16 => Self::NotFound { body },
+            412u16 => Self::PreconditionFailed { body },
+            413u16 => Self::PayloadTooLarge { body },
+            415u16 => Self::UnsupportedMediaType { body },
+            428u16 => Self::PreconditionRequired { body },
+            429u16 => {
+                Self::TooManyRequests {
+                    body,
+                    retry_after: rejection.retry_after().unwrap_or(1),
+                }
+            }
+            _ => Self::InternalServerError { body },
         }
     }
 }

@@ -32,7 +32,7 @@ use http::{StatusCode, header};
 
 pub use generated::*;
 pub use runtime::{AuthError, Authenticator, Caller, Rejection, RequestContext};
-pub use validation::{SPEC_YAML, validate};
+pub use validation::{SPEC_YAML, spec, validate};
 
 /// How [`router_with`] serves the API.
 #[derive(Debug, Clone, Copy)]

@@ -177,6 +177,14 @@ impl Rejection {
         self
     }
 
+    /// The `Retry-After` seconds it carries, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.headers
+            .iter()
+            .find(|(name, _)| name == header::RETRY_AFTER)
+            .and_then(|(_, value)| value.parse().ok())
+    }
+
     /// The problem document this rejection answers with.
     pub fn problem(&self) -> Problem {
         Problem {

@@ -26,6 +26,13 @@ static ROOT: LazyLock<Value> = LazyLock::new(|| {
     spec
 });
 
+/// The embedded spec as JSON (YAML aliases resolved; OpenAPI 3.0
+/// `nullable: true` rewritten to JSON Schema's `type: [T, "null"]`), for
+/// implementations that read its vendor extensions (`x-privileged`, ...).
+pub fn spec() -> &'static Value {
+    &ROOT
+}
+
 /// Names of the fields a server manages, for a clearer message when a
 /// request sends one.
 static READ_ONLY: LazyLock<Vec<String>> = LazyLock::new(|| {

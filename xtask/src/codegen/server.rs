@@ -535,6 +535,26 @@ impl Gen<'_> {
                 Self::#variant { #(#binding),* } => { #response }
             });
         }
+        // A refusal becomes the documented problem variant of its status;
+        // a status the operation does not document is an internal error.
+        let mut problem_arms = Vec::new();
+        for response in &op.responses {
+            let is_problem = response
+                .body
+                .as_ref()
+                .is_some_and(|(_, schema)| schema == "Problem");
+            if !is_problem || response.status == 500 {
+                continue;
+            }
+            let variant = format_ident!("{}", status_name(response.status)?);
+            let status = response.status;
+            let retry = response
+                .headers
+                .iter()
+                .any(|(h, _)| h == "Retry-After")
+                .then(|| quote!(retry_after: rejection.retry_after().unwrap_or(1),));
+            problem_arms.push(quote!(#status => Self::#variant { body, #retry },));
+        }
         let doc = format!("Every answer the spec documents for `{}`.", op.id);
         Ok(quote! {
             #[doc = #doc]
@@ -543,6 +563,15 @@ impl Gen<'_> {
             impl IntoResponse for #name {
                 fn into_response(self) -> Response {
                     match self { #(#arms)* }
+                }
+            }
+            impl From<runtime::Rejection> for #name {
+                fn from(rejection: runtime::Rejection) -> Self {
+                    let body = rejection.problem();
+                    match rejection.status.as_u16() {
+                        #(#problem_arms)*
+                        _ => Self::InternalServerError { body },
+                    }
                 }
             }
         })

@@ -1,0 +1,161 @@
+//! Bearer JWTs: verification for the API and minting for dev mode and tests.
+//!
+//! The algorithm is pinned by configuration (HS256 with a secret, or RS256 /
+//! ES256 with a public key); `exp`, `iss`, `aud` and `sub` are required and
+//! `nbf` is checked. The claims name the account (`account`), the scopes
+//! (`scope`, space-separated) and the other accounts the token may act on
+//! (`switchable_accounts`).
+
+use std::collections::BTreeSet;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use users_api::{AuthError, Caller};
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The caller (a user id or a client id).
+    pub sub: String,
+    /// The account (tenant) the token belongs to.
+    pub account: String,
+    /// Space-separated scopes: `users:read`, `users:write`, `users:admin`.
+    #[serde(default)]
+    pub scope: String,
+    /// Other accounts the token may act on through `accountSwitchKey`.
+    #[serde(default)]
+    pub switchable_accounts: Vec<String>,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Not before, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+}
+
+/// Verifies access tokens with one pinned algorithm and key.
+pub struct JwtVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtVerifier")
+            .field("algorithms", &self.validation.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtVerifier {
+    fn validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation {
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        validation
+    }
+
+    /// HS256 with a shared secret.
+    pub fn hs256(secret: &[u8], issuer: &str, audience: &str) -> Self {
+        Self {
+            key: DecodingKey::from_secret(secret),
+            validation: Self::validation(Algorithm::HS256, issuer, audience),
+        }
+    }
+
+    /// RS256 or ES256 with a PEM public key.
+    pub fn public_key(
+        algorithm: Algorithm,
+        pem: &[u8],
+        issuer: &str,
+        audience: &str,
+    ) -> anyhow::Result<Self> {
+        let key = match algorithm {
+            Algorithm::RS256 => DecodingKey::from_rsa_pem(pem)?,
+            Algorithm::ES256 => DecodingKey::from_ec_pem(pem)?,
+            other => anyhow::bail!("unsupported algorithm {other:?}; use HS256, RS256 or ES256"),
+        };
+        Ok(Self {
+            key,
+            validation: Self::validation(algorithm, issuer, audience),
+        })
+    }
+
+    /// The caller a token proves.
+    pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|e| AuthError(format!("the bearer token is not valid: {e}")))?;
+        let claims = data.claims;
+        Ok(Caller {
+            subject: claims.sub,
+            account: claims.account,
+            scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
+            switchable_accounts: claims
+                .switchable_accounts
+                .into_iter()
+                .collect::<BTreeSet<_>>(),
+        })
+    }
+}
+
+/// Signs `claims` with HS256 (dev mode and tests).
+pub fn mint_hs256(secret: &[u8], claims: &Claims) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .expect("HS256 signing does not fail")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp_in: i64) -> Claims {
+        Claims {
+            sub: "u1".into(),
+            account: "acme".into(),
+            scope: "users:read users:write".into(),
+            switchable_accounts: vec!["acme-eu".into()],
+            iss: "iss".into(),
+            aud: "aud".into(),
+            exp: chrono::Utc::now().timestamp() + exp_in,
+            nbf: None,
+        }
+    }
+
+    #[test]
+    fn a_valid_token_gives_its_caller() {
+        let verifier = JwtVerifier::hs256(b"secret", "iss", "aud");
+        let caller = verifier
+            .verify(&mint_hs256(b"secret", &claims(60)))
+            .unwrap();
+        assert_eq!(caller.subject, "u1");
+        assert!(caller.has_scope("users:write") && !caller.has_scope("users:admin"));
+        assert!(caller.switchable_accounts.contains("acme-eu"));
+    }
+
+    #[test]
+    fn bad_tokens_are_refused() {
+        let verifier = JwtVerifier::hs256(b"secret", "iss", "aud");
+        assert!(verifier.verify(&mint_hs256(b"other", &claims(60))).is_err());
+        assert!(
+            verifier
+                .verify(&mint_hs256(b"secret", &claims(-60)))
+                .is_err()
+        );
+        let mut wrong = claims(60);
+        wrong.aud = "elsewhere".into();
+        assert!(verifier.verify(&mint_hs256(b"secret", &wrong)).is_err());
+        let mut early = claims(600);
+        early.nbf = Some(chrono::Utc::now().timestamp() + 300);
+        assert!(verifier.verify(&mint_hs256(b"secret", &early)).is_err());
+    }
+}

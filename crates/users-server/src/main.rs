@@ -1,0 +1,160 @@
+//! `users-server`: the reference server of the Users API.
+//!
+//! With no JWT settings it starts in dev mode: it makes up an HS256 secret
+//! and prints an admin token to paste into Swagger UI's Authorize dialog.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use users_server::app::{self, AppOptions};
+use users_server::auth::{self, JwtVerifier};
+use users_server::service::Settings;
+
+/// The reference server of the Users API.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "USERS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// `sqlite://FILE` (created and migrated on first start) or `postgres://...`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://users.db")]
+    database_url: String,
+    /// HS256 secret for bearer tokens.
+    #[arg(long, env = "USERS_JWT_SECRET", conflicts_with = "jwt_public_key")]
+    jwt_secret: Option<String>,
+    /// PEM public key file for RS256 or ES256 tokens.
+    #[arg(long, env = "USERS_JWT_PUBLIC_KEY")]
+    jwt_public_key: Option<PathBuf>,
+    /// The algorithm of `--jwt-public-key`: RS256 or ES256.
+    #[arg(long, env = "USERS_JWT_ALGORITHM", default_value = "RS256")]
+    jwt_algorithm: String,
+    /// The `iss` tokens must carry.
+    #[arg(long, env = "USERS_JWT_ISSUER", default_value = "users-api")]
+    jwt_issuer: String,
+    /// The `aud` tokens must carry.
+    #[arg(long, env = "USERS_JWT_AUDIENCE", default_value = "users-api")]
+    jwt_audience: String,
+    /// The largest request body, in bytes.
+    #[arg(long, env = "USERS_BODY_LIMIT", default_value_t = 64 * 1024)]
+    body_limit: usize,
+    /// Requests per second allowed per client address (0 turns the limit off).
+    #[arg(long, env = "USERS_RATE_LIMIT", default_value_t = 50)]
+    rate_limit: u32,
+    /// Requests a client may send at once above the rate.
+    #[arg(long, env = "USERS_RATE_BURST", default_value_t = 100)]
+    rate_burst: u32,
+    /// Refuse PATCH, PUT, DELETE and password changes without If-Match (428).
+    #[arg(long, env = "USERS_REQUIRE_IF_MATCH")]
+    require_if_match: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+
+    let mut dev_token = None;
+    let verifier = match (&args.jwt_secret, &args.jwt_public_key) {
+        (Some(secret), _) => {
+            JwtVerifier::hs256(secret.as_bytes(), &args.jwt_issuer, &args.jwt_audience)
+        }
+        (None, Some(path)) => {
+            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let algorithm = args.jwt_algorithm.parse().context("--jwt-algorithm")?;
+            JwtVerifier::public_key(algorithm, &pem, &args.jwt_issuer, &args.jwt_audience)?
+        }
+        (None, None) => {
+            let secret: [u8; 32] = rand::random();
+            dev_token = Some(auth::mint_hs256(
+                &secret,
+                &auth::Claims {
+                    sub: "dev-admin".into(),
+                    account: "dev".into(),
+                    scope: "users:read users:write users:admin".into(),
+                    switchable_accounts: Vec::new(),
+                    iss: args.jwt_issuer.clone(),
+                    aud: args.jwt_audience.clone(),
+                    exp: chrono::Utc::now().timestamp() + 12 * 3600,
+                    nbf: None,
+                },
+            ));
+            JwtVerifier::hs256(&secret, &args.jwt_issuer, &args.jwt_audience)
+        }
+    };
+
+    let store = users_server::store::SqlStore::connect(&args.database_url)
+        .await
+        .with_context(|| format!("opening {}", args.database_url))?;
+    let options = AppOptions {
+        body_limit: args.body_limit,
+        rate_limit: args.rate_limit,
+        rate_burst: args.rate_burst,
+        settings: Settings {
+            require_if_match: args.require_if_match,
+        },
+    };
+    let router = app::app(store, verifier, options);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, database = %redact(&args.database_url), "users-server listening");
+    println!("Users API on http://{address}  (Swagger UI: http://{address}/docs/)");
+    if let Some(token) = dev_token {
+        println!();
+        println!("DEV MODE: no JWT settings were given, so this server made up a secret that");
+        println!(
+            "dies with it. Paste this admin token (account \"dev\") into Swagger UI's Authorize:"
+        );
+        println!();
+        println!("{token}");
+        println!();
+    }
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
+    tracing::info!("users-server stopped");
+    Ok(())
+}
+
+/// A database URL without its password, for the log.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

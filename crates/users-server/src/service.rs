@@ -1,0 +1,781 @@
+//! The reference implementation of [`UsersApi`]: the semantics the spec
+//! describes, on a [`Store`]. By the time a method runs, the router has
+//! authenticated the caller, checked the scope and validated the request.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, LazyLock};
+
+use base64::Engine;
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use users_api::types::{FieldError, LookupEntry, LookupList, User, UserPage};
+use users_api::*;
+
+use crate::auth::JwtVerifier;
+use crate::store::{
+    IdempotencyScope, IdempotencyState, ListFilter, Store, StoreError, StoredUser, UserRow,
+};
+
+/// The service's settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings {
+    /// Refuse changes without `If-Match` (428).
+    pub require_if_match: bool,
+}
+
+/// The Users API over a store.
+pub struct Service<S> {
+    store: S,
+    verifier: JwtVerifier,
+    settings: Settings,
+    /// Argon2id takes tens of MiB and many milliseconds per hash: a few at a
+    /// time, off the async threads.
+    hashing: Arc<Semaphore>,
+}
+
+impl<S> std::fmt::Debug for Service<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Property names of a spec schema, optionally only those marked `x-privileged`.
+fn spec_properties(schema: &str, privileged_only: bool) -> BTreeSet<String> {
+    users_api::spec()["components"]["schemas"][schema]["properties"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, p)| !privileged_only || p["x-privileged"] == Value::Bool(true))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+static PRIVILEGED_CREATE: LazyLock<BTreeSet<String>> =
+    LazyLock::new(|| spec_properties("UserCreate", true));
+static PRIVILEGED_PATCH: LazyLock<BTreeSet<String>> =
+    LazyLock::new(|| spec_properties("UserPatch", true));
+static PROFILE: LazyLock<BTreeSet<String>> =
+    LazyLock::new(|| spec_properties("UserReplace", false));
+
+const RELATIONS: [(&str, &str, &str); 3] = [
+    ("roles", "addRoles", "removeRoles"),
+    ("teams", "addTeams", "removeTeams"),
+    ("tags", "addTags", "removeTags"),
+];
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// Whether an `If-Match` / `If-None-Match` value names `version`: `*`, or a
+/// list of entity tags. `If-Match` compares strongly (weak tags never match).
+fn tag_matches(header: &str, version: i64, weak_ok: bool) -> bool {
+    let ours = etag(version);
+    header.split(',').map(str::trim).any(|tag| {
+        tag == "*" || tag == ours || (weak_ok && tag.strip_prefix("W/") == Some(ours.as_str()))
+    })
+}
+
+fn internal(err: impl std::fmt::Display) -> Rejection {
+    tracing::error!(error = %err, "request failed");
+    Rejection::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        "the request failed",
+    )
+}
+
+fn not_found(id: &uuid::Uuid) -> Rejection {
+    Rejection::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        format!("no user {id} in this account"),
+    )
+}
+
+fn stale(current: i64) -> Rejection {
+    Rejection::new(
+        StatusCode::PRECONDITION_FAILED,
+        "concurrency-violation",
+        "The user has changed",
+        format!("the user is at version {current}"),
+    )
+}
+
+fn email_taken() -> Rejection {
+    let mut rejection = Rejection::invalid(vec![FieldError {
+        field: "email".into(),
+        message: "is already used by another user".into(),
+        code: "duplication-violation".into(),
+    }]);
+    rejection.status = StatusCode::CONFLICT;
+    rejection.code = "duplication-violation";
+    rejection.title = "The value is taken";
+    rejection
+}
+
+fn store_error(err: StoreError, id: &uuid::Uuid) -> Rejection {
+    match err {
+        StoreError::NotFound => not_found(id),
+        StoreError::VersionMismatch { current } => stale(current),
+        StoreError::EmailTaken => email_taken(),
+        StoreError::Database(err) => internal(err),
+    }
+}
+
+/// A JSON value with its object members sorted, so equal bodies hash equally.
+fn canonical(value: &Value) -> String {
+    fn sort(value: &Value) -> Value {
+        match value {
+            Value::Object(object) => {
+                let sorted: std::collections::BTreeMap<&String, Value> =
+                    object.iter().map(|(k, v)| (k, sort(v))).collect();
+                Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    sort(value).to_string()
+}
+
+impl<S: Store> Service<S> {
+    /// A service over `store`, verifying tokens with `verifier`.
+    pub fn new(store: S, verifier: JwtVerifier, settings: Settings) -> Self {
+        Self {
+            store,
+            verifier,
+            settings,
+            hashing: Arc::new(Semaphore::new(2)),
+        }
+    }
+
+    /// The user as the API returns it: the document plus computed fields.
+    fn render(&self, stored: &StoredUser) -> Result<User, Rejection> {
+        let mut doc = stored.doc.clone();
+        doc["resourceVersion"] = json!(stored.resource_version);
+        doc["hasAvatar"] = json!(doc.get("avatarUrl").is_some());
+        doc["isExternal"] = json!(doc.get("externalId").is_some());
+        doc["hasPassword"] = json!(stored.password_hash.is_some());
+        serde_json::from_value(doc).map_err(internal)
+    }
+
+    async fn load(&self, ctx: &RequestContext, id: &uuid::Uuid) -> Result<StoredUser, Rejection> {
+        self.store
+            .get(&ctx.account, &id.to_string())
+            .await
+            .map_err(|e| store_error(e, id))?
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// `If-Match` against the stored version: 412 when stale, 428 when the
+    /// server requires it and it is missing. Returns the version to write against.
+    fn precondition(&self, if_match: Option<&String>, current: i64) -> Result<(), Rejection> {
+        match if_match {
+            Some(tag) if tag_matches(tag, current, false) => Ok(()),
+            Some(_) => Err(stale(current)),
+            None if self.settings.require_if_match => Err(Rejection::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "If-Match is required",
+                "send the user's ETag in If-Match",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Admins change anyone; others only users they created, or themselves.
+    fn may_change(&self, ctx: &RequestContext, doc: &Value) -> Result<(), Rejection> {
+        let subject = ctx.caller.subject.as_str();
+        if ctx.caller.is_admin() || doc["createdBy"] == subject || doc["id"] == subject {
+            return Ok(());
+        }
+        Err(Rejection::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "The user cannot be changed by this caller",
+            "only an admin, the user's creator or the user themself may change it",
+        ))
+    }
+
+    /// 403 `privileged-field` naming every privileged member a non-admin sent.
+    fn privileged(
+        &self,
+        ctx: &RequestContext,
+        body: &Value,
+        fields: &BTreeSet<String>,
+    ) -> Result<(), Rejection> {
+        if ctx.caller.is_admin() {
+            return Ok(());
+        }
+        let sent: Vec<FieldError> = body
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(name, _)| fields.contains(*name))
+            .map(|(name, _)| FieldError {
+                field: name.clone(),
+                message: "needs the users:admin scope".into(),
+                code: "privileged-field".into(),
+            })
+            .collect();
+        if sent.is_empty() {
+            return Ok(());
+        }
+        let mut rejection = Rejection::invalid(sent);
+        rejection.status = StatusCode::FORBIDDEN;
+        rejection.code = "privileged-field";
+        rejection.title = "The request sets a privileged field";
+        Err(rejection)
+    }
+
+    async fn write(
+        &self,
+        ctx: &RequestContext,
+        current: &StoredUser,
+        mut doc: Value,
+        password_hash: Option<String>,
+    ) -> Result<StoredUser, Rejection> {
+        let id: uuid::Uuid = current.id.parse().map_err(internal)?;
+        doc["updatedAt"] = json!(now());
+        doc["updatedBy"] = json!(ctx.caller.subject);
+        let row = UserRow {
+            account_id: ctx.account.clone(),
+            id: current.id.clone(),
+            resource_version: current.resource_version + 1,
+            doc,
+            password_hash,
+        };
+        self.store
+            .update(row, current.resource_version)
+            .await
+            .map_err(|e| store_error(e, &id))
+    }
+
+    async fn create(
+        &self,
+        ctx: RequestContext,
+        req: CreateUserRequest,
+    ) -> Result<CreateUserResponse, Rejection> {
+        let body = serde_json::to_value(&req.body).map_err(internal)?;
+        self.privileged(&ctx, &body, &PRIVILEGED_CREATE)?;
+        let scope = req.header.idempotency_key.map(|key| IdempotencyScope {
+            caller: ctx.caller.subject.clone(),
+            account_id: ctx.account.clone(),
+            operation: "createUser".into(),
+            key,
+        });
+        if let Some(scope) = &scope {
+            let hash = format!("{:x}", Sha256::digest(canonical(&body)));
+            match self
+                .store
+                .claim_idempotency_key(scope, &hash)
+                .await
+                .map_err(internal)?
+            {
+                IdempotencyState::Claimed => {}
+                IdempotencyState::InProgress { request_hash }
+                | IdempotencyState::Done { request_hash, .. }
+                    if request_hash != hash =>
+                {
+                    return Err(Rejection::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "idempotency-key-reused",
+                        "The idempotency key was used with another request",
+                        "the Idempotency-Key was first used with another body",
+                    ));
+                }
+                IdempotencyState::InProgress { .. } => {
+                    return Err(Rejection::new(
+                        StatusCode::CONFLICT,
+                        "idempotency-in-progress",
+                        "A request with this key is running",
+                        "a request with the same Idempotency-Key has not finished; retry later",
+                    ));
+                }
+                IdempotencyState::Done { response, .. } => {
+                    let body: User =
+                        serde_json::from_value(response["body"].clone()).map_err(internal)?;
+                    return Ok(CreateUserResponse::Created {
+                        e_tag: response["etag"].as_str().unwrap_or_default().to_owned(),
+                        location: response["location"].as_str().unwrap_or_default().to_owned(),
+                        body,
+                    });
+                }
+            }
+        }
+        let id = uuid::Uuid::new_v4();
+        let at = now();
+        let mut doc = match body {
+            Value::Object(object) => object,
+            _ => Map::new(),
+        };
+        for (relation, ..) in RELATIONS {
+            doc.entry(relation).or_insert_with(|| json!([]));
+        }
+        for flag in ["isAdmin", "apiAccess", "mustResetPassword"] {
+            doc.entry(flag).or_insert(json!(false));
+        }
+        doc.insert("id".into(), json!(id));
+        doc.insert("accountId".into(), json!(ctx.account));
+        doc.insert("status".into(), json!("active"));
+        doc.insert("activatedAt".into(), json!(at));
+        doc.insert("emailVerified".into(), json!(false));
+        doc.insert("invalidLoginAttempts".into(), json!(0));
+        doc.insert("createdAt".into(), json!(at));
+        doc.insert("createdBy".into(), json!(ctx.caller.subject));
+        doc.insert("updatedAt".into(), json!(at));
+        doc.insert("updatedBy".into(), json!(ctx.caller.subject));
+        let row = UserRow {
+            account_id: ctx.account.clone(),
+            id: id.to_string(),
+            resource_version: 1,
+            doc: Value::Object(doc),
+            password_hash: None,
+        };
+        let preview = StoredUser {
+            seq: 0,
+            id: row.id.clone(),
+            resource_version: 1,
+            doc: row.doc.clone(),
+            password_hash: None,
+        };
+        let user = self.render(&preview)?;
+        let location = format!("/v1/users/{id}");
+        let response = json!({ "etag": etag(1), "location": location, "body": user });
+        match self
+            .store
+            .insert(row, scope.clone().map(|s| (s, response)))
+            .await
+        {
+            Ok(_) => Ok(CreateUserResponse::Created {
+                e_tag: etag(1),
+                location,
+                body: user,
+            }),
+            Err(err) => {
+                if let Some(scope) = &scope {
+                    self.store
+                        .release_idempotency_key(scope)
+                        .await
+                        .map_err(internal)?;
+                }
+                Err(store_error(err, &id))
+            }
+        }
+    }
+
+    async fn list(
+        &self,
+        ctx: RequestContext,
+        req: ListUsersRequest,
+    ) -> Result<ListUsersResponse, Rejection> {
+        let query = req.query;
+        let after = match &query.cursor {
+            Some(cursor) => decode_cursor(cursor).ok_or_else(|| {
+                Rejection::invalid(vec![FieldError {
+                    field: "cursor".into(),
+                    message: "is not a cursor this server issued".into(),
+                    code: "invalid".into(),
+                }])
+            })?,
+            None => 0,
+        };
+        let limit = i64::from(query.limit.unwrap_or(20));
+        let filter = ListFilter {
+            email: query.email,
+            status: query
+                .status
+                .map(|s| {
+                    serde_json::to_value(s)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                })
+                .unwrap_or_default(),
+            text: query.q,
+        };
+        let mut rows = self
+            .store
+            .list(&ctx.account, after, limit + 1, &filter)
+            .await
+            .map_err(internal)?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = more.then(|| encode_cursor(rows.last().map_or(after, |r| r.seq)));
+        let items = rows
+            .iter()
+            .map(|r| self.render(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ListUsersResponse::Ok {
+            body: UserPage { items, next_cursor },
+        })
+    }
+
+    async fn get(
+        &self,
+        ctx: RequestContext,
+        req: GetUserRequest,
+    ) -> Result<GetUserResponse, Rejection> {
+        let current = self.load(&ctx, &req.path.user_id).await?;
+        let tag = etag(current.resource_version);
+        if let Some(if_none_match) = &req.header.if_none_match
+            && tag_matches(if_none_match, current.resource_version, true)
+        {
+            return Ok(GetUserResponse::NotModified { e_tag: tag });
+        }
+        Ok(GetUserResponse::Ok {
+            body: self.render(&current)?,
+            e_tag: tag,
+        })
+    }
+
+    async fn update(
+        &self,
+        ctx: RequestContext,
+        req: UpdateUserRequest,
+    ) -> Result<UpdateUserResponse, Rejection> {
+        let current = self.load(&ctx, &req.path.user_id).await?;
+        self.precondition(req.header.if_match.as_ref(), current.resource_version)?;
+        self.may_change(&ctx, &current.doc)?;
+        let mut patch = serde_json::to_value(&req.body).map_err(internal)?;
+        self.privileged(&ctx, &patch, &PRIVILEGED_PATCH)?;
+        let mut doc = current.doc.clone();
+        fold_relations(&doc, &mut patch);
+        json_patch::merge(&mut doc, &patch);
+        if doc["status"] != current.doc["status"] {
+            let stamp = match doc["status"].as_str() {
+                Some("active") => "activatedAt",
+                Some("deactivated") => "deactivatedAt",
+                _ => "archivedAt",
+            };
+            doc[stamp] = json!(now());
+        }
+        // The merged user must satisfy what a whole profile must.
+        let profile: Map<String, Value> = doc
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| PROFILE.contains(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let errors = validate(
+            &json!({ "$ref": "#/components/schemas/UserReplace" }),
+            &Value::Object(profile),
+            "",
+        );
+        if !errors.is_empty() {
+            return Err(Rejection::invalid(errors));
+        }
+        let stored = if doc == current.doc {
+            current
+        } else {
+            self.write(&ctx, &current, doc, None).await?
+        };
+        Ok(UpdateUserResponse::Ok {
+            body: self.render(&stored)?,
+            e_tag: etag(stored.resource_version),
+        })
+    }
+
+    async fn replace(
+        &self,
+        ctx: RequestContext,
+        req: ReplaceUserRequest,
+    ) -> Result<ReplaceUserResponse, Rejection> {
+        let current = self.load(&ctx, &req.path.user_id).await?;
+        self.precondition(req.header.if_match.as_ref(), current.resource_version)?;
+        self.may_change(&ctx, &current.doc)?;
+        let body = serde_json::to_value(&req.body).map_err(internal)?;
+        let mut doc: Map<String, Value> = current
+            .doc
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !PROFILE.contains(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        doc.extend(body.as_object().cloned().unwrap_or_default());
+        for (relation, ..) in RELATIONS {
+            doc.entry(relation).or_insert_with(|| json!([]));
+        }
+        let doc = Value::Object(doc);
+        let stored = if doc == current.doc {
+            current
+        } else {
+            self.write(&ctx, &current, doc, None).await?
+        };
+        Ok(ReplaceUserResponse::Ok {
+            body: self.render(&stored)?,
+            e_tag: etag(stored.resource_version),
+        })
+    }
+
+    async fn delete(
+        &self,
+        ctx: RequestContext,
+        req: DeleteUserRequest,
+    ) -> Result<DeleteUserResponse, Rejection> {
+        let id = req.path.user_id;
+        let current = self.load(&ctx, &id).await?;
+        self.precondition(req.header.if_match.as_ref(), current.resource_version)?;
+        let expected = req
+            .header
+            .if_match
+            .as_ref()
+            .map(|_| current.resource_version);
+        self.store
+            .delete(&ctx.account, &current.id, expected)
+            .await
+            .map_err(|e| store_error(e, &id))?;
+        Ok(DeleteUserResponse::NoContent {})
+    }
+
+    async fn set_password(
+        &self,
+        ctx: RequestContext,
+        req: SetUserPasswordRequest,
+    ) -> Result<SetUserPasswordResponse, Rejection> {
+        let current = self.load(&ctx, &req.path.user_id).await?;
+        self.precondition(req.header.if_match.as_ref(), current.resource_version)?;
+        let own = current.id == ctx.caller.subject;
+        if !own && !ctx.caller.is_admin() {
+            return Err(Rejection::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "The password cannot be set by this caller",
+                "only an admin or the user themself may set a password",
+            ));
+        }
+        if own
+            && !ctx.caller.is_admin()
+            && let Some(hash) = &current.password_hash
+        {
+            let given = req.body.current_password.clone().unwrap_or_default();
+            if !self.verify_password(given, hash.clone()).await? {
+                return Err(Rejection::invalid(vec![FieldError {
+                    field: "currentPassword".into(),
+                    message: "does not match the current password".into(),
+                    code: "mismatch".into(),
+                }]));
+            }
+        }
+        let hash = self.hash_password(req.body.new_password.clone()).await?;
+        let mut doc = current.doc.clone();
+        doc["passwordUpdatedAt"] = json!(now());
+        let stored = self.write(&ctx, &current, doc, Some(hash)).await?;
+        Ok(SetUserPasswordResponse::NoContent {
+            e_tag: etag(stored.resource_version),
+        })
+    }
+
+    async fn hash_password(&self, password: String) -> Result<String, Rejection> {
+        let _permit = self.hashing.acquire().await.map_err(internal)?;
+        tokio::task::spawn_blocking(move || {
+            use argon2::PasswordHasher;
+            argon2::Argon2::default()
+                .hash_password(password.as_bytes())
+                .map(|hash| hash.to_string())
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)
+    }
+
+    async fn verify_password(&self, password: String, hash: String) -> Result<bool, Rejection> {
+        let _permit = self.hashing.acquire().await.map_err(internal)?;
+        tokio::task::spawn_blocking(move || {
+            use argon2::PasswordVerifier;
+            let parsed = argon2::PasswordHash::new(&hash).map_err(|e| e.to_string())?;
+            Ok::<bool, String>(
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok(),
+            )
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)
+    }
+}
+
+/// Turns `add*` / `remove*` lists into the whole set, so the merge patch
+/// that follows replaces it.
+fn fold_relations(doc: &Value, patch: &mut Value) {
+    let Some(patch) = patch.as_object_mut() else {
+        return;
+    };
+    for (relation, add, remove) in RELATIONS {
+        let added = patch.remove(add);
+        let removed = patch.remove(remove);
+        if added.is_none() && removed.is_none() {
+            continue;
+        }
+        let mut members: Vec<Value> = doc[relation].as_array().cloned().unwrap_or_default();
+        if let Some(Value::Array(removed)) = removed {
+            members.retain(|m| !removed.contains(m));
+        }
+        if let Some(Value::Array(added)) = added {
+            for member in added {
+                if !members.contains(&member) {
+                    members.push(member);
+                }
+            }
+        }
+        patch.insert(relation.to_owned(), Value::Array(members));
+    }
+}
+
+fn encode_cursor(seq: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("seq:{seq}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<i64> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("seq:")?
+        .parse()
+        .ok()
+}
+
+fn lookup(lookup: lookups::Lookup) -> LookupList {
+    LookupList {
+        items: lookup
+            .entries()
+            .iter()
+            .map(|e| LookupEntry {
+                code: e.code.clone(),
+                name: e.name.clone(),
+            })
+            .collect(),
+    }
+}
+
+impl<S: Store> Authenticator for Service<S> {
+    async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
+        self.verifier.verify(token)
+    }
+}
+
+impl<S: Store> UsersApi for Service<S> {
+    async fn list_countries(
+        &self,
+        _: RequestContext,
+        _: ListCountriesRequest,
+    ) -> ListCountriesResponse {
+        ListCountriesResponse::Ok {
+            body: lookup(lookups::Lookup::Countries),
+        }
+    }
+
+    async fn list_languages(
+        &self,
+        _: RequestContext,
+        _: ListLanguagesRequest,
+    ) -> ListLanguagesResponse {
+        ListLanguagesResponse::Ok {
+            body: lookup(lookups::Lookup::Languages),
+        }
+    }
+
+    async fn list_locales(&self, _: RequestContext, _: ListLocalesRequest) -> ListLocalesResponse {
+        ListLocalesResponse::Ok {
+            body: lookup(lookups::Lookup::Locales),
+        }
+    }
+
+    async fn list_time_zones(
+        &self,
+        _: RequestContext,
+        _: ListTimeZonesRequest,
+    ) -> ListTimeZonesResponse {
+        ListTimeZonesResponse::Ok {
+            body: lookup(lookups::Lookup::TimeZones),
+        }
+    }
+
+    async fn create_user(&self, ctx: RequestContext, req: CreateUserRequest) -> CreateUserResponse {
+        self.create(ctx, req).await.unwrap_or_else(Into::into)
+    }
+
+    async fn list_users(&self, ctx: RequestContext, req: ListUsersRequest) -> ListUsersResponse {
+        self.list(ctx, req).await.unwrap_or_else(Into::into)
+    }
+
+    async fn get_user(&self, ctx: RequestContext, req: GetUserRequest) -> GetUserResponse {
+        self.get(ctx, req).await.unwrap_or_else(Into::into)
+    }
+
+    async fn update_user(&self, ctx: RequestContext, req: UpdateUserRequest) -> UpdateUserResponse {
+        self.update(ctx, req).await.unwrap_or_else(Into::into)
+    }
+
+    async fn replace_user(
+        &self,
+        ctx: RequestContext,
+        req: ReplaceUserRequest,
+    ) -> ReplaceUserResponse {
+        self.replace(ctx, req).await.unwrap_or_else(Into::into)
+    }
+
+    async fn delete_user(&self, ctx: RequestContext, req: DeleteUserRequest) -> DeleteUserResponse {
+        self.delete(ctx, req).await.unwrap_or_else(Into::into)
+    }
+
+    async fn set_user_password(
+        &self,
+        ctx: RequestContext,
+        req: SetUserPasswordRequest,
+    ) -> SetUserPasswordResponse {
+        self.set_password(ctx, req).await.unwrap_or_else(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_tags_compare_as_http_says() {
+        assert!(tag_matches("\"7\"", 7, false));
+        assert!(tag_matches("*", 7, false));
+        assert!(tag_matches("\"6\", \"7\"", 7, false));
+        assert!(!tag_matches("W/\"7\"", 7, false));
+        assert!(tag_matches("W/\"7\"", 7, true));
+        assert!(!tag_matches("\"8\"", 7, true));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_junk() {
+        assert_eq!(decode_cursor(&encode_cursor(42)), Some(42));
+        assert_eq!(decode_cursor("bm9wZQ"), None);
+        assert_eq!(decode_cursor("!!"), None);
+    }
+
+    #[test]
+    fn relations_fold_into_the_whole_set() {
+        let doc = json!({ "roles": ["a", "b"], "tags": [] });
+        let mut patch = json!({ "addRoles": ["c"], "removeRoles": ["a"], "jobTitle": "x" });
+        fold_relations(&doc, &mut patch);
+        assert_eq!(patch, json!({ "roles": ["b", "c"], "jobTitle": "x" }));
+    }
+
+    #[test]
+    fn privileged_and_profile_fields_come_from_the_spec() {
+        assert!(PRIVILEGED_PATCH.contains("status") && PRIVILEGED_PATCH.contains("addRoles"));
+        assert!(!PRIVILEGED_PATCH.contains("jobTitle"));
+        assert!(PROFILE.contains("jobTitle") && !PROFILE.contains("status"));
+    }
+}

@@ -1,0 +1,536 @@
+//! Storage: the small [`Store`] trait the service uses, and [`SqlStore`], its
+//! implementation over sqlx for SQLite (the embedded default: WAL,
+//! `synchronous=NORMAL`, one writer connection and a pool of readers) and
+//! PostgreSQL (one pool). Each backend has its own migration set. Queries are
+//! written once, in SQL both understand (`$1` parameters in ascending order).
+//!
+//! A user is stored as its JSON document beside the columns queries need:
+//! the account, the case-normalized email (unique per account), the status,
+//! a lowercase search text, and the `resource_version` that optimistic
+//! concurrency compares in SQL.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::str::FromStr;
+
+use serde_json::Value;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor, Row};
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredUser {
+    /// Insertion order, the list cursor.
+    pub seq: i64,
+    /// The user's id.
+    pub id: String,
+    /// Its version.
+    pub resource_version: i64,
+    /// The user's JSON document (what the API returns, less computed fields).
+    pub doc: Value,
+    /// The Argon2id hash of its password.
+    pub password_hash: Option<String>,
+}
+
+/// What a write stores: the document and the columns derived from it.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    /// The tenant.
+    pub account_id: String,
+    /// The user's id.
+    pub id: String,
+    /// The version this write creates.
+    pub resource_version: i64,
+    /// The document.
+    pub doc: Value,
+    /// The password hash, when this write sets one.
+    pub password_hash: Option<String>,
+}
+
+impl UserRow {
+    fn email_key(&self) -> String {
+        email_key(self.doc["email"].as_str().unwrap_or_default())
+    }
+
+    fn status(&self) -> String {
+        self.doc["status"].as_str().unwrap_or("active").to_owned()
+    }
+
+    fn search_text(&self) -> String {
+        let name = &self.doc["name"];
+        format!(
+            "{} {} {}",
+            name["firstName"].as_str().unwrap_or_default(),
+            name["lastName"].as_str().unwrap_or_default(),
+            self.doc["email"].as_str().unwrap_or_default()
+        )
+        .to_lowercase()
+    }
+}
+
+/// An email address as uniqueness compares it: Unicode lowercase, done here
+/// so that SQLite (ASCII-only folding) and PostgreSQL agree.
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Filters of a list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this email (compared as [`email_key`]).
+    pub email: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only users whose name or email contains this text, any case.
+    pub text: Option<String>,
+}
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such user in the account.
+    #[error("not found")]
+    NotFound,
+    /// The user is not at the expected version.
+    #[error("the user is at version {current}")]
+    VersionMismatch {
+        /// The version it is at.
+        current: i64,
+    },
+    /// Another user of the account has the email.
+    #[error("the email address is taken")]
+    EmailTaken,
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The stored answer to a create with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdempotencyState {
+    /// No request used the key yet; this one now holds it.
+    Claimed,
+    /// A request with the key is still running.
+    InProgress {
+        /// The hash of that request's body.
+        request_hash: String,
+    },
+    /// A request with the key finished; its response is stored.
+    Done {
+        /// The hash of that request's body.
+        request_hash: String,
+        /// The stored response.
+        response: Value,
+    },
+}
+
+/// Who used an idempotency key, where.
+#[derive(Debug, Clone)]
+pub struct IdempotencyScope {
+    /// The caller (token subject).
+    pub caller: String,
+    /// The account acted on.
+    pub account_id: String,
+    /// The operation.
+    pub operation: String,
+    /// The key.
+    pub key: String,
+}
+
+/// The storage the service needs.
+pub trait Store: Send + Sync + 'static {
+    /// Inserts a user, and when `idempotency` is given marks that key done
+    /// with `response`, in one transaction.
+    fn insert(
+        &self,
+        row: UserRow,
+        idempotency: Option<(IdempotencyScope, Value)>,
+    ) -> impl Future<Output = Result<StoredUser, StoreError>> + Send;
+    /// A user of the account.
+    fn get(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<StoredUser>, StoreError>> + Send;
+    /// Users of the account after `after_seq`, in insertion order.
+    fn list(
+        &self,
+        account_id: &str,
+        after_seq: i64,
+        limit: i64,
+        filter: &ListFilter,
+    ) -> impl Future<Output = Result<Vec<StoredUser>, StoreError>> + Send;
+    /// Replaces the user if it is still at `expected_version`.
+    fn update(
+        &self,
+        row: UserRow,
+        expected_version: i64,
+    ) -> impl Future<Output = Result<StoredUser, StoreError>> + Send;
+    /// Deletes the user if it is at `expected_version` (any version when `None`).
+    fn delete(
+        &self,
+        account_id: &str,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Claims an idempotency key for a request whose body hashes to `request_hash`.
+    fn claim_idempotency_key(
+        &self,
+        scope: &IdempotencyScope,
+        request_hash: &str,
+    ) -> impl Future<Output = Result<IdempotencyState, StoreError>> + Send;
+    /// Gives up a claimed key (the request failed before it changed anything).
+    fn release_idempotency_key(
+        &self,
+        scope: &IdempotencyScope,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The database behind a [`SqlStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// [`Store`] over sqlx.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    backend: Backend,
+    writer: AnyPool,
+    reader: AnyPool,
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "users",
+    include_str!("../migrations/sqlite/0001_users.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "users",
+    include_str!("../migrations/postgres/0001_users.sql"),
+)];
+
+fn migrator(set: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    Migrator::with_migrations(
+        set.iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*description),
+                    MigrationType::Simple,
+                    sqlx::SqlSafeStr::into_sql_str(*sql),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// SQLite settings every connection needs: write-ahead logging, which lets
+/// readers run beside the writer, `synchronous=NORMAL` (durable at each
+/// checkpoint, safe with WAL), and a wait instead of an error when busy.
+fn sqlite_pragmas<'c>(
+    conn: &'c mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'c>> {
+    Box::pin(async move {
+        conn.execute("PRAGMA journal_mode = WAL").await?;
+        conn.execute("PRAGMA synchronous = NORMAL").await?;
+        conn.execute("PRAGMA busy_timeout = 5000").await?;
+        Ok(())
+    })
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://...` or `postgres://...`) and migrates.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = AnyConnectOptions::from_str(url)?;
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .connect_with(options)
+                .await?;
+            migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
+            Ok(Self {
+                backend: Backend::Postgres,
+                writer: pool.clone(),
+                reader: pool,
+            })
+        } else if url.starts_with("sqlite:") {
+            let url = if url.contains('?') {
+                url.to_owned()
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            let options = AnyConnectOptions::from_str(&url)?;
+            let writer = AnyPoolOptions::new()
+                .max_connections(1)
+                .after_connect(sqlite_pragmas)
+                .connect_with(options.clone())
+                .await?;
+            migrator(SQLITE_MIGRATIONS).run(&writer).await?;
+            let reader = AnyPoolOptions::new()
+                .max_connections(4)
+                .after_connect(sqlite_pragmas)
+                .connect_with(options)
+                .await?;
+            Ok(Self {
+                backend: Backend::Sqlite,
+                writer,
+                reader,
+            })
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://, not {url}")
+        }
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<StoredUser, StoreError> {
+    let doc: String = row.try_get("doc")?;
+    Ok(StoredUser {
+        seq: row.try_get("seq")?,
+        id: row.try_get("id")?,
+        resource_version: row.try_get("resource_version")?,
+        doc: serde_json::from_str(&doc).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        password_hash: row.try_get("password_hash")?,
+    })
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+const COLUMNS: &str = "seq, id, resource_version, doc, password_hash";
+
+impl Store for SqlStore {
+    async fn insert(
+        &self,
+        row: UserRow,
+        idempotency: Option<(IdempotencyScope, Value)>,
+    ) -> Result<StoredUser, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (account_id, id, email_key, status, search_text, resource_version, doc, password_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq, id, resource_version, doc, password_hash",
+        )
+        .bind(row.account_id.clone())
+        .bind(row.id.clone())
+        .bind(row.email_key())
+        .bind(row.status())
+        .bind(row.search_text())
+        .bind(row.resource_version)
+        .bind(row.doc.to_string())
+        .bind(row.password_hash.clone())
+        .fetch_one(&mut *tx)
+        .await;
+        let stored = match inserted {
+            Ok(found) => user_from_row(&found)?,
+            Err(err) if is_unique_violation(&err) => return Err(StoreError::EmailTaken),
+            Err(err) => return Err(err.into()),
+        };
+        if let Some((scope, response)) = idempotency {
+            sqlx::query(
+                "UPDATE idempotency_keys SET state = 'done', response = $1 \
+                 WHERE caller = $2 AND account_id = $3 AND operation = $4 AND key = $5",
+            )
+            .bind(response.to_string())
+            .bind(scope.caller)
+            .bind(scope.account_id)
+            .bind(scope.operation)
+            .bind(scope.key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn get(&self, account_id: &str, id: &str) -> Result<Option<StoredUser>, StoreError> {
+        let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users WHERE account_id = $1 AND id = $2"
+        )))
+        .bind(account_id.to_owned())
+        .bind(id.to_owned())
+        .fetch_optional(&self.reader)
+        .await?;
+        found.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn list(
+        &self,
+        account_id: &str,
+        after_seq: i64,
+        limit: i64,
+        filter: &ListFilter,
+    ) -> Result<Vec<StoredUser>, StoreError> {
+        // Absent filters are NULL and match everything; LIKE runs on text
+        // lowercased here, with its wildcards escaped.
+        let text = filter.text.as_ref().map(|t| {
+            let escaped = t
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users WHERE account_id = $1 AND seq > $2 \
+             AND ($3 IS NULL OR email_key = $3) AND ($4 IS NULL OR status = $4) \
+             AND ($5 IS NULL OR search_text LIKE $5 ESCAPE '\\') \
+             ORDER BY seq LIMIT $6"
+        )))
+        .bind(account_id.to_owned())
+        .bind(after_seq)
+        .bind(filter.email.as_deref().map(email_key))
+        .bind(filter.status.clone())
+        .bind(text)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn update(&self, row: UserRow, expected_version: i64) -> Result<StoredUser, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE users SET email_key = $1, status = $2, search_text = $3, resource_version = $4, doc = $5, \
+             password_hash = COALESCE($6, password_hash) \
+             WHERE account_id = $7 AND id = $8 AND resource_version = $9 RETURNING {COLUMNS}"
+        )))
+        .bind(row.email_key())
+        .bind(row.status())
+        .bind(row.search_text())
+        .bind(row.resource_version)
+        .bind(row.doc.to_string())
+        .bind(row.password_hash.clone())
+        .bind(row.account_id.clone())
+        .bind(row.id.clone())
+        .bind(expected_version)
+        .fetch_optional(&mut *tx)
+        .await;
+        let stored = match updated {
+            Ok(Some(found)) => user_from_row(&found)?,
+            Ok(None) => {
+                let current: Option<i64> = sqlx::query_scalar(
+                    "SELECT resource_version FROM users WHERE account_id = $1 AND id = $2",
+                )
+                .bind(row.account_id.clone())
+                .bind(row.id.clone())
+                .fetch_optional(&mut *tx)
+                .await?;
+                return Err(match current {
+                    Some(current) => StoreError::VersionMismatch { current },
+                    None => StoreError::NotFound,
+                });
+            }
+            Err(err) if is_unique_violation(&err) => return Err(StoreError::EmailTaken),
+            Err(err) => return Err(err.into()),
+        };
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn delete(
+        &self,
+        account_id: &str,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM users WHERE account_id = $1 AND id = $2 AND ($3 IS NULL OR resource_version = $3)",
+        )
+        .bind(account_id.to_owned())
+        .bind(id.to_owned())
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if deleted.rows_affected() == 0 {
+            let current: Option<i64> = sqlx::query_scalar(
+                "SELECT resource_version FROM users WHERE account_id = $1 AND id = $2",
+            )
+            .bind(account_id.to_owned())
+            .bind(id.to_owned())
+            .fetch_optional(&mut *tx)
+            .await?;
+            return Err(match current {
+                Some(current) => StoreError::VersionMismatch { current },
+                None => StoreError::NotFound,
+            });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        scope: &IdempotencyScope,
+        request_hash: &str,
+    ) -> Result<IdempotencyState, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO idempotency_keys (caller, account_id, operation, key, request_hash, state, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(scope.caller.clone())
+        .bind(scope.account_id.clone())
+        .bind(scope.operation.clone())
+        .bind(scope.key.clone())
+        .bind(request_hash.to_owned())
+        .bind(chrono::Utc::now().to_rfc3339())
+        .execute(&mut *tx)
+        .await?;
+        let state = if claimed.rows_affected() == 1 {
+            IdempotencyState::Claimed
+        } else {
+            let row = sqlx::query(
+                "SELECT request_hash, state, response FROM idempotency_keys \
+                 WHERE caller = $1 AND account_id = $2 AND operation = $3 AND key = $4",
+            )
+            .bind(scope.caller.clone())
+            .bind(scope.account_id.clone())
+            .bind(scope.operation.clone())
+            .bind(scope.key.clone())
+            .fetch_one(&mut *tx)
+            .await?;
+            let request_hash: String = row.try_get("request_hash")?;
+            let state: String = row.try_get("state")?;
+            let response: Option<String> = row.try_get("response")?;
+            match (state.as_str(), response) {
+                ("done", Some(response)) => IdempotencyState::Done {
+                    request_hash,
+                    response: serde_json::from_str(&response)
+                        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                },
+                _ => IdempotencyState::InProgress { request_hash },
+            }
+        };
+        tx.commit().await?;
+        Ok(state)
+    }
+
+    async fn release_idempotency_key(&self, scope: &IdempotencyScope) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE caller = $1 AND account_id = $2 AND operation = $3 AND key = $4 \
+             AND state = 'pending'",
+        )
+        .bind(scope.caller.clone())
+        .bind(scope.account_id.clone())
+        .bind(scope.operation.clone())
+        .bind(scope.key.clone())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+}
