@@ -6,4 +6,5 @@ mod client;
 mod client_contract;
 mod client_wire;
 mod seed_mapping;
+mod server;
 mod spec;

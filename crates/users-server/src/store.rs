@@ -294,6 +294,12 @@ impl SqlStore {
     pub fn backend(&self) -> Backend {
         self.backend
     }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
 }
 
 fn user_from_row(row: &sqlx::any::AnyRow) -> Result<StoredUser, StoreError> {

@@ -1,0 +1,551 @@
+//! The server's semantics, each on both databases.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use serde_json::{Value, json};
+use users_client::patch::UserPatch;
+use users_client::{Conditional, ListUsersQuery, types};
+use users_server::app::AppOptions;
+use users_server::service::Settings;
+
+use super::seeds::{new_user, raw};
+use super::{Db, TestServer};
+use crate::on_both;
+
+const MERGE: &str = "application/merge-patch+json";
+
+/// For every member of `UserPatch` in the spec: absent leaves the stored
+/// value alone, `null` removes it (where the spec allows null), and a value
+/// is merged as RFC 7396 says.
+async fn merge_patch_table(db: Db) {
+    let spec = users_tests::spec_value();
+    let server = TestServer::start(db).await;
+    let token = server.token("admin-1", "acme", "users:admin", &[]);
+    let full = json!({
+        "name": { "firstName": "John", "lastName": "Smith" },
+        "email": "table@example.com",
+        "externalId": "1-ABCDE", "secondaryEmail": "j.smith@example.net", "phone": "+12345678901",
+        "mobilePhone": "+12345678902", "jobTitle": "Head of Operations", "title": "Dr.",
+        "position": "Operations", "description": "Runs the office.", "dateOfBirth": "1980-12-20",
+        "gender": "male", "locale": "en-us", "preferredLanguage": "en", "timeZone": "America/New_York",
+        "contactType": "technical", "sessionTimeout": 3600, "employeeId": "E-1",
+        "avatarUrl": "https://cdn.example.com/a.png",
+        "address": { "address1": "1 Main St.", "city": "Boston", "state": "MA", "zipCode": "02101", "countryCode": "US" },
+        "mfa": { "enabled": true, "expirationInMinutes": 5 },
+        "ownerOrganization": { "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6" },
+        "customAttributes": { "costCenter": "CC-12", "seniority": 3 },
+        "notifications": { "onNewEmail": true, "onPurchases": false },
+        "teams": ["ops"], "tags": ["boston"], "roles": ["viewer"]
+    });
+    let (status, created) = raw(
+        &server,
+        "POST",
+        "/v1/users",
+        &token,
+        "application/json",
+        full,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let path = format!("/v1/users/{id}");
+    let patch_schema = &spec["components"]["schemas"]["UserPatch"]["properties"];
+    let mut checked = 0;
+    for (member, schema) in patch_schema.as_object().unwrap() {
+        if member.starts_with("add") || member.starts_with("remove") {
+            continue; // lists of changes, not members of the user
+        }
+        let before = server.stored("acme", id).await.unwrap().doc;
+        // Absent: another member changes, this one stays.
+        let other = if member == "description" {
+            "position"
+        } else {
+            "description"
+        };
+        let nudge = json!({ other: format!("nudge {checked}") });
+        let (status, body) = raw(&server, "PATCH", &path, &token, MERGE, nudge).await;
+        assert_eq!(status, 200, "{member} absent: {body}");
+        let after = server.stored("acme", id).await.unwrap().doc;
+        assert_eq!(after.get(member), before.get(member), "{member} absent");
+
+        // A value: merged into what is stored (RFC 7396).
+        let value = users_tests::valid_instance(&spec, schema);
+        let mut expected = after.clone();
+        json_patch_merge(&mut expected, &json!({ member: value }));
+        let (status, body) = raw(
+            &server,
+            "PATCH",
+            &path,
+            &token,
+            MERGE,
+            json!({ member: value }),
+        )
+        .await;
+        assert_eq!(status, 200, "{member} value: {body}");
+        let stored = server.stored("acme", id).await.unwrap().doc;
+        assert_eq!(stored.get(member), expected.get(member), "{member} value");
+
+        // Null: removed, where the spec lets the member be cleared.
+        let nullable = schema["nullable"] == true
+            || schema["$ref"]
+                .as_str()
+                .is_some_and(|r| spec.pointer(&r[1..]).unwrap()["nullable"] == true);
+        let (status, body) = raw(
+            &server,
+            "PATCH",
+            &path,
+            &token,
+            MERGE,
+            json!({ member: null }),
+        )
+        .await;
+        if nullable {
+            assert_eq!(status, 200, "{member} null: {body}");
+            assert!(
+                server
+                    .stored("acme", id)
+                    .await
+                    .unwrap()
+                    .doc
+                    .get(member)
+                    .is_none(),
+                "{member} null"
+            );
+        } else {
+            assert_eq!(status, 400, "{member} cannot be null: {body}");
+            assert_eq!(body["errors"][0]["field"], member.as_str());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} members");
+    server.stop().await;
+}
+on_both!(merge_patch_follows_rfc_7396, merge_patch_table);
+
+/// RFC 7396's algorithm, for the expected values.
+fn json_patch_merge(target: &mut Value, patch: &Value) {
+    if let Value::Object(patch) = patch {
+        if !target.is_object() {
+            *target = json!({});
+        }
+        let object = target.as_object_mut().unwrap();
+        for (key, value) in patch {
+            if value.is_null() {
+                object.remove(key);
+            } else {
+                json_patch_merge(object.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+    } else {
+        *target = patch.clone();
+    }
+}
+
+async fn idempotency(db: Db) {
+    let server = TestServer::start(db).await;
+    let admin = server.admin();
+    let first = admin
+        .create_user_with_key(&new_user("idem@example.com"), "key-1")
+        .await
+        .unwrap();
+    let replay = admin
+        .create_user_with_key(&new_user("idem@example.com"), "key-1")
+        .await
+        .unwrap();
+    assert_eq!(first, replay, "a replay returns the same response");
+    let err = admin
+        .create_user_with_key(&new_user("other@example.com"), "key-1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(422));
+    assert_eq!(err.code(), Some("idempotency-key-reused"));
+    // The key is the caller's: another caller's same key is a new create.
+    let other = server.client(&server.token("admin-2", "acme", "users:admin", &[]));
+    let theirs = other
+        .create_user_with_key(&new_user("theirs@example.com"), "key-1")
+        .await
+        .unwrap();
+    assert_ne!(theirs.id, first.id);
+
+    // Concurrent duplicates: one user at most; the others replay or get 409.
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let admin = admin.clone();
+            tokio::spawn(async move {
+                admin
+                    .create_user_with_key(&new_user("race@example.com"), "key-race")
+                    .await
+            })
+        })
+        .collect();
+    let mut ids = BTreeSet::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(user) => {
+                ids.insert(user.id);
+            }
+            Err(err) => assert_eq!(err.status().map(|s| s.as_u16()), Some(409), "{err}"),
+        }
+    }
+    assert_eq!(ids.len(), 1, "one user for one key");
+    let all: Vec<types::User> = admin
+        .list_users(ListUsersQuery {
+            email: Some("race@example.com".into()),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    server.stop().await;
+}
+on_both!(idempotency_keys, idempotency);
+
+async fn conditional_and_required_if_match(db: Db) {
+    let options = AppOptions {
+        settings: Settings {
+            require_if_match: true,
+        },
+        ..AppOptions::default()
+    };
+    let server = TestServer::start_with(db, options).await;
+    let admin = server.admin();
+    let user = admin
+        .create_user(&new_user("cond@example.com"))
+        .await
+        .unwrap();
+    let tag = users_client::etag(&user);
+    assert_eq!(
+        admin.get_user_if_changed(user.id, &tag).await.unwrap(),
+        Conditional::NotModified
+    );
+    let patch = UserPatch {
+        title: Some(Some("Dr.".parse().unwrap())),
+        ..UserPatch::default()
+    };
+    let err = admin.update_user(user.id, &patch, None).await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(428));
+    assert_eq!(err.code(), Some("precondition-required"));
+    let updated = admin
+        .update_user(user.id, &patch, Some(&tag))
+        .await
+        .unwrap();
+    match admin.get_user_if_changed(user.id, &tag).await.unwrap() {
+        Conditional::Modified(now) => assert_eq!(now, updated),
+        Conditional::NotModified => panic!("the user changed"),
+    }
+    // A no-op patch leaves the version alone.
+    let again = admin
+        .update_user(user.id, &patch, Some(&users_client::etag(&updated)))
+        .await
+        .unwrap();
+    assert_eq!(again.resource_version, updated.resource_version);
+    // 404 is decided before 412.
+    let missing = admin
+        .update_user(uuid::Uuid::new_v4(), &patch, Some("\"1\""))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.status().map(|s| s.as_u16()), Some(404));
+    let err = admin.delete_user(user.id, None).await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(428));
+    admin
+        .delete_user(user.id, Some(&users_client::etag(&updated)))
+        .await
+        .unwrap();
+    assert!(server.stored("acme", user.id).await.is_none());
+    server.stop().await;
+}
+on_both!(conditional_requests, conditional_and_required_if_match);
+
+async fn status_timestamps(db: Db) {
+    let server = TestServer::start(db).await;
+    let admin = server.admin();
+    let user = admin
+        .create_user(&new_user("status@example.com"))
+        .await
+        .unwrap();
+    assert!(user.activated_at.is_some() && user.deactivated_at.is_none());
+    let deactivate = UserPatch {
+        status: Some(types::UserStatus::Deactivated),
+        ..UserPatch::default()
+    };
+    let off = admin.update_user(user.id, &deactivate, None).await.unwrap();
+    assert_eq!(off.status, "deactivated");
+    assert!(off.deactivated_at.is_some());
+    let archive = UserPatch {
+        status: Some(types::UserStatus::Archived),
+        ..UserPatch::default()
+    };
+    let archived = admin.update_user(user.id, &archive, None).await.unwrap();
+    assert!(archived.archived_at.is_some());
+    assert_eq!(archived.deactivated_at, off.deactivated_at);
+    server.stop().await;
+}
+on_both!(status_changes_are_stamped, status_timestamps);
+
+async fn privileged_and_tenants(db: Db) {
+    let server = TestServer::start(db).await;
+    let admin = server.admin();
+    let user = admin
+        .create_user(&new_user("priv@example.com"))
+        .await
+        .unwrap();
+    let writer_token = server.token(&user.id.to_string(), "acme", "users:write", &[]);
+    let path = format!("/v1/users/{}", user.id);
+    let before = server.stored("acme", user.id).await.unwrap();
+    for (field, value) in [
+        ("status", json!("archived")),
+        ("roles", json!(["admin"])),
+        ("addRoles", json!(["admin"])),
+        ("removeRoles", json!(["viewer"])),
+        ("isAdmin", json!(true)),
+        ("apiAccess", json!(true)),
+        ("mustResetPassword", json!(true)),
+    ] {
+        let (status, problem) = raw(
+            &server,
+            "PATCH",
+            &path,
+            &writer_token,
+            MERGE,
+            json!({ field: value, "jobTitle": "Changed" }),
+        )
+        .await;
+        assert_eq!(status, 403, "{field}: {problem}");
+        assert_eq!(problem["code"], "privileged-field");
+        assert_eq!(problem["errors"][0]["field"], field);
+        assert_eq!(
+            server.stored("acme", user.id).await.unwrap(),
+            before,
+            "{field}: nothing changed"
+        );
+    }
+    // The user themself may change their own profile.
+    let (status, body) = raw(
+        &server,
+        "PATCH",
+        &path,
+        &writer_token,
+        MERGE,
+        json!({ "jobTitle": "Changed" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Another account sees nothing.
+    let stranger = server.token("admin-x", "globex", "users:admin", &[]);
+    for (method, media, body) in [
+        ("GET", "application/json", Value::Null),
+        ("PATCH", MERGE, json!({ "jobTitle": "x" })),
+        (
+            "PUT",
+            "application/json",
+            json!({ "name": { "firstName": "A", "lastName": "B" }, "email": "a@example.com" }),
+        ),
+        ("DELETE", "application/json", Value::Null),
+    ] {
+        let body = if body.is_null() { json!({}) } else { body };
+        let response = reqwest::Client::new()
+            .request(method.parse().unwrap(), format!("{}{path}", server.url))
+            .bearer_auth(&stranger)
+            .header("content-type", media)
+            .body(if method == "GET" || method == "DELETE" {
+                String::new()
+            } else {
+                body.to_string()
+            })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 404, "{method}");
+    }
+    assert!(server.stored("acme", user.id).await.is_some());
+    server.stop().await;
+}
+on_both!(privileged_fields_and_tenants, privileged_and_tenants);
+
+async fn passwords(db: Db) {
+    let server = TestServer::start(db).await;
+    let admin = server.admin();
+    let user = admin
+        .create_user(&new_user("pw@example.com"))
+        .await
+        .unwrap();
+    let change: types::PasswordChange =
+        serde_json::from_value(json!({ "newPassword": "correct horse battery" })).unwrap();
+    admin
+        .set_user_password(user.id, &change, None)
+        .await
+        .unwrap();
+    let stored = server.stored("acme", user.id).await.unwrap();
+    let hash = stored.password_hash.unwrap();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    let shown = admin.get_user(user.id).await.unwrap();
+    assert!(shown.has_password && shown.password_updated_at.is_some());
+    assert!(!serde_json::to_string(&shown).unwrap().contains("argon2"));
+
+    // The user changing their own password must know the current one.
+    let own = server.client(&server.token(&user.id.to_string(), "acme", "users:write", &[]));
+    let wrong: types::PasswordChange = serde_json::from_value(
+        json!({ "currentPassword": "wrong", "newPassword": "staple battery horse" }),
+    )
+    .unwrap();
+    let err = own
+        .set_user_password(user.id, &wrong, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.field_errors()[0].field, "currentPassword");
+    let right: types::PasswordChange = serde_json::from_value(
+        json!({ "currentPassword": "correct horse battery", "newPassword": "staple battery horse" }),
+    )
+    .unwrap();
+    own.set_user_password(user.id, &right, None).await.unwrap();
+    server.stop().await;
+}
+on_both!(passwords_are_argon2id, passwords);
+
+async fn cursor_stability(db: Db) {
+    let server = TestServer::start(db).await;
+    let admin = server.admin();
+    let mut existing = BTreeSet::new();
+    for i in 0..25 {
+        existing.insert(
+            admin
+                .create_user(&new_user(&format!("page{i}@example.com")))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let writer = {
+        let admin = admin.clone();
+        tokio::spawn(async move {
+            for i in 0..25 {
+                admin
+                    .create_user(&new_user(&format!("late{i}@example.com")))
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = ListUsersQuery {
+            limit: Some(4),
+            ..Default::default()
+        };
+        let page = admin
+            .list_users_page(&query, cursor.as_deref())
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|u| u.id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    writer.await.unwrap();
+    let unique: BTreeSet<_> = seen.iter().copied().collect();
+    assert_eq!(unique.len(), seen.len(), "no user twice");
+    assert!(existing.is_subset(&unique), "no existing user skipped");
+    server.stop().await;
+}
+on_both!(cursors_neither_skip_nor_repeat, cursor_stability);
+
+async fn lost_updates(db: Db) {
+    let server = TestServer::start(db).await;
+    let admin = Arc::new(server.admin());
+    let user = admin
+        .create_user(&new_user("race8@example.com"))
+        .await
+        .unwrap();
+    let mut current = user.clone();
+    for round in 0..200 {
+        let tag = users_client::etag(&current);
+        let tasks: Vec<_> = (0..8)
+            .map(|task| {
+                let admin = admin.clone();
+                let tag = tag.clone();
+                let id = user.id;
+                tokio::spawn(async move {
+                    let mut attributes = std::collections::BTreeMap::new();
+                    attributes.insert(
+                        format!("t{task}"),
+                        Some(types::CustomAttributeValue::Number(f64::from(round))),
+                    );
+                    let patch = UserPatch {
+                        custom_attributes: Some(Some(attributes)),
+                        ..UserPatch::default()
+                    };
+                    admin.update_user(id, &patch, Some(&tag)).await
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(user) => winners.push(user),
+                Err(err) => assert_eq!(
+                    err.status().map(|s| s.as_u16()),
+                    Some(412),
+                    "round {round}: {err}"
+                ),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: exactly one success");
+        current = winners.pop().unwrap();
+        assert_eq!(current.resource_version.get(), round as u64 + 2);
+    }
+    let stored = server.stored("acme", user.id).await.unwrap();
+    assert_eq!(stored.resource_version, 201);
+    assert_eq!(
+        users_client::etag(&admin.get_user(user.id).await.unwrap()),
+        users_client::etag(&current)
+    );
+    server.stop().await;
+}
+on_both!(concurrent_if_match_patches_lose_nothing, lost_updates);
+
+async fn rate_limited(db: Db) {
+    let options = AppOptions {
+        rate_limit: 1,
+        rate_burst: 2,
+        ..AppOptions::default()
+    };
+    let server = TestServer::start_with(db, options).await;
+    let token = server.token("admin-1", "acme", "users:admin", &[]);
+    let mut limited = None;
+    for _ in 0..5 {
+        let response = reqwest::Client::new()
+            .get(format!("{}/v1/lookups/countries", server.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if response.status().as_u16() == 429 {
+            limited = Some(response);
+            break;
+        }
+    }
+    let response = limited.expect("the limit answers 429");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "rate-limited");
+    server.stop().await;
+}
+on_both!(rate_limit_answers_problem_429, rate_limited);

@@ -1,0 +1,165 @@
+//! The reference server end to end: in-process on a random port, driven
+//! through `users-client` (invalid input through raw reqwest), on SQLite and,
+//! when `USERS_TEST_POSTGRES_URL` is set, on PostgreSQL, each test with a
+//! database of its own.
+
+mod behaviour;
+mod seeds;
+
+use std::net::SocketAddr;
+
+use users_server::app::AppOptions;
+use users_server::auth::{Claims, JwtVerifier, mint_hs256};
+use users_server::store::{SqlStore, Store, StoredUser};
+
+const SECRET: &[u8] = b"test-secret-test-secret-test-sec";
+const ISSUER: &str = "users-tests";
+const AUDIENCE: &str = "users-api";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server with a database of its own.
+pub(crate) struct TestServer {
+    pub(crate) url: String,
+    pub(crate) store: SqlStore,
+    _dir: Option<tempfile::TempDir>,
+    postgres_db: Option<(String, String)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    pub(crate) async fn start(db: Db) -> Self {
+        Self::start_with(db, AppOptions::default()).await
+    }
+
+    pub(crate) async fn start_with(db: Db, options: AppOptions) -> Self {
+        let (database_url, dir, postgres_db) = match db {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("users.db").display());
+                (url, Some(dir), None)
+            }
+            Db::Postgres => {
+                let admin = std::env::var("USERS_TEST_POSTGRES_URL")
+                    .expect("USERS_TEST_POSTGRES_URL names a PostgreSQL server");
+                let name = format!("users_test_{}", uuid::Uuid::new_v4().simple());
+                run_admin(&admin, &format!("CREATE DATABASE {name}")).await;
+                let base = admin
+                    .rsplit_once('/')
+                    .map_or(admin.as_str(), |(base, _)| base);
+                (format!("{base}/{name}"), None, Some((admin.clone(), name)))
+            }
+        };
+        let store = SqlStore::connect(&database_url).await.unwrap();
+        let verifier = JwtVerifier::hs256(SECRET, ISSUER, AUDIENCE);
+        let app = users_server::app::app(store.clone(), verifier, options);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        Self {
+            url: format!("http://{address}"),
+            store,
+            _dir: dir,
+            postgres_db,
+            task,
+        }
+    }
+
+    /// A token for `sub` in `account` with `scope`.
+    pub(crate) fn token(
+        &self,
+        sub: &str,
+        account: &str,
+        scope: &str,
+        switchable: &[&str],
+    ) -> String {
+        mint_hs256(
+            SECRET,
+            &Claims {
+                sub: sub.into(),
+                account: account.into(),
+                scope: scope.into(),
+                switchable_accounts: switchable.iter().map(|s| (*s).to_owned()).collect(),
+                iss: ISSUER.into(),
+                aud: AUDIENCE.into(),
+                exp: chrono::Utc::now().timestamp() + 600,
+                nbf: None,
+            },
+        )
+    }
+
+    pub(crate) fn admin(&self) -> users_client::Client {
+        self.client(&self.token("admin-1", "acme", "users:admin", &["acme-eu"]))
+    }
+
+    pub(crate) fn client(&self, token: &str) -> users_client::Client {
+        users_client::Client::builder(&self.url)
+            .bearer_token(token)
+            .retry_policy(users_client::RetryPolicy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// What the database holds for a user.
+    pub(crate) async fn stored(&self, account: &str, id: uuid::Uuid) -> Option<StoredUser> {
+        self.store.get(account, &id.to_string()).await.unwrap()
+    }
+
+    pub(crate) async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        if let Some((admin, name)) = &self.postgres_db {
+            self.store.close().await;
+            run_admin(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await;
+        }
+    }
+}
+
+async fn run_admin(url: &str, sql: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// One test body run on SQLite and on PostgreSQL (ignored unless
+/// `USERS_TEST_POSTGRES_URL` is set at build time).
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body($crate::server::Db::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                not(postgres_tests),
+                ignore = "set USERS_TEST_POSTGRES_URL to run on PostgreSQL"
+            )]
+            async fn postgres() {
+                super::$body($crate::server::Db::Postgres).await;
+            }
+        }
+    };
+}
