@@ -466,6 +466,7 @@ async fn lost_updates(db: Db) {
         .await
         .unwrap();
     let mut current = user.clone();
+    let mut expected = serde_json::Map::new();
     for round in 0..200 {
         let tag = users_client::etag(&current);
         let tasks: Vec<_> = (0..8)
@@ -501,9 +502,23 @@ async fn lost_updates(db: Db) {
         assert_eq!(winners.len(), 1, "round {round}: exactly one success");
         current = winners.pop().unwrap();
         assert_eq!(current.resource_version.get(), round as u64 + 2);
+        // The winner's key now holds this round; every earlier key survives.
+        let attributes = current.custom_attributes.clone();
+        let winner = attributes
+            .iter()
+            .find(|(_, v)| v.as_f64() == Some(f64::from(round)))
+            .map(|(k, _)| k.clone())
+            .expect("the winner's attribute");
+        expected.insert(winner, json!(f64::from(round)));
+        assert_eq!(attributes, expected, "round {round}");
     }
     let stored = server.stored("acme", user.id).await.unwrap();
     assert_eq!(stored.resource_version, 201);
+    assert_eq!(
+        stored.doc["customAttributes"],
+        Value::Object(expected),
+        "no update lost"
+    );
     assert_eq!(
         users_client::etag(&admin.get_user(user.id).await.unwrap()),
         users_client::etag(&current)
@@ -549,3 +564,116 @@ async fn rate_limited(db: Db) {
     server.stop().await;
 }
 on_both!(rate_limit_answers_problem_429, rate_limited);
+
+/// Case is folded by the server (Unicode lowercase, not a database's
+/// collation), so both databases agree on uniqueness and on text search.
+/// (`format: email` admits ASCII addresses only; names carry the non-ASCII.)
+async fn case_folding(db: Db) {
+    let server = TestServer::start(db).await;
+    let admin = server.admin();
+    let mut first = new_user("Ada.Lovelace@Example.com");
+    first.name =
+        serde_json::from_value(json!({ "firstName": "Ängström", "lastName": "Øre" })).unwrap();
+    admin.create_user(&first).await.unwrap();
+    let err = admin
+        .create_user(&new_user("ada.lovelace@example.COM"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(409));
+    assert_eq!(err.code(), Some("duplication-violation"));
+    assert_eq!(err.field_errors()[0].field, "email");
+    let by_email: Vec<types::User> = admin
+        .list_users(ListUsersQuery {
+            email: Some("ADA.LOVELACE@example.com".into()),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(by_email.len(), 1);
+    for text in ["ängström", "ÄNGSTRÖM", "øre", "ØRE"] {
+        let found: Vec<types::User> = admin
+            .list_users(ListUsersQuery {
+                q: Some(text.into()),
+                ..Default::default()
+            })
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "{text}");
+    }
+    server.stop().await;
+}
+on_both!(case_is_folded_alike_on_both_databases, case_folding);
+
+/// Everything the server logs at TRACE level, with sqlx's statements, while
+/// a password is set: each line of the request names its id, and no line
+/// holds the password or its hash.
+#[tokio::test]
+async fn logs_carry_the_request_id_and_never_a_password() {
+    #[derive(Clone, Default)]
+    struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = TestServer::start(Db::Sqlite).await;
+    let admin = server.admin();
+    let user = admin
+        .create_user(&new_user("logs@example.com"))
+        .await
+        .unwrap();
+    let password = "a very secret passphrase";
+    let response = reqwest::Client::new()
+        .put(format!("{}/v1/users/{}/password", server.url, user.id))
+        .bearer_auth(server.token("admin-1", "acme", "users:admin", &[]))
+        .header("content-type", "application/json")
+        .header("x-request-id", "req-logged-1")
+        .body(json!({ "newPassword": password }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    assert_eq!(response.headers()["x-request-id"], "req-logged-1");
+    let hash = server
+        .stored("acme", user.id)
+        .await
+        .unwrap()
+        .password_hash
+        .unwrap();
+    server.stop().await;
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let ours: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("req-logged-1"))
+        .collect();
+    assert!(
+        ours.iter()
+            .any(|l| l.contains("request served") && l.contains("status=204")),
+        "{logs}"
+    );
+    assert!(!logs.contains(password), "the password was logged");
+    assert!(
+        !logs.contains(&hash) && !logs.contains("$argon2id$"),
+        "the hash was logged"
+    );
+    assert!(
+        logs.lines().count() > 5,
+        "TRACE logging captured little: {logs}"
+    );
+}
