@@ -333,6 +333,7 @@ pub async fn prepare<A: Authenticator>(
             }
         };
         errors.extend(validation::validate(&schema, &value, param.name));
+        errors.extend(nul_characters(&value, param.name));
         params
             .entry(param.location)
             .or_default()
@@ -402,6 +403,7 @@ pub async fn prepare<A: Authenticator>(
             let schema =
                 serde_json::json!({ "$ref": format!("#/components/schemas/{}", spec.schema) });
             errors.extend(validation::validate(&schema, &value, ""));
+            errors.extend(nul_characters(&value, ""));
             Some(value)
         }
         None => None,
@@ -447,6 +449,42 @@ async fn authenticate<A: Authenticator>(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| unauthorized("the Authorization header is not a bearer token".into()))?;
     api.authenticate(token).await.map_err(|e| unauthorized(e.0))
+}
+
+/// Text with U+0000 in it: no store keeps it faithfully (PostgreSQL refuses
+/// it outright), so it is refused here, by field.
+fn nul_characters(value: &Value, path: &str) -> Vec<FieldError> {
+    let here = |name: &str| {
+        if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let error = |field: String| FieldError {
+        field,
+        message: "must not contain a NUL character".into(),
+        code: "nul-character".into(),
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => vec![error(path.to_owned())],
+        Value::Object(object) => object
+            .iter()
+            .flat_map(|(k, v)| {
+                if k.contains('\0') {
+                    vec![error(here(k))]
+                } else {
+                    nul_characters(v, &here(k))
+                }
+            })
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, v)| nul_characters(v, &here(&i.to_string())))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The values of a path's `{parameters}`, percent-decoded.

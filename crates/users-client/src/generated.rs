@@ -9970,6 +9970,8 @@ Conventions:
   `message`; the kinds are `required-when`, `pattern-when`, `date-not-in-future`,
   `lookup`, `property-names` (the object's own member names), `exclusive-with`
   and `disjoint`.
+- Text never contains U+0000 (NUL): a request with one is a `400` naming
+  the field.
 - Every error is `application/problem+json` (RFC 9457) with a stable `code`,
   a `detail` that reads `field: message; field: message` and the field list
   `errors[]`.

@@ -3,6 +3,7 @@
 //! when `USERS_TEST_POSTGRES_URL` is set, on PostgreSQL, each test with a
 //! database of its own.
 
+mod attacks;
 mod behaviour;
 mod seeds;
 
@@ -12,9 +13,9 @@ use users_server::app::AppOptions;
 use users_server::auth::{Claims, JwtVerifier, mint_hs256};
 use users_server::store::{SqlStore, Store, StoredUser};
 
-const SECRET: &[u8] = b"test-secret-test-secret-test-sec";
-const ISSUER: &str = "users-tests";
-const AUDIENCE: &str = "users-api";
+pub(crate) const SECRET: &[u8] = b"test-secret-test-secret-test-sec";
+pub(crate) const ISSUER: &str = "users-tests";
+pub(crate) const AUDIENCE: &str = "users-api";
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,10 @@ impl TestServer {
     }
 
     pub(crate) async fn start_with(db: Db, options: AppOptions) -> Self {
+        Self::start_custom(db, options, JwtVerifier::hs256(SECRET, ISSUER, AUDIENCE)).await
+    }
+
+    pub(crate) async fn start_custom(db: Db, options: AppOptions, verifier: JwtVerifier) -> Self {
         let (database_url, dir, postgres_db) = match db {
             Db::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -56,7 +61,6 @@ impl TestServer {
             }
         };
         let store = SqlStore::connect(&database_url).await.unwrap();
-        let verifier = JwtVerifier::hs256(SECRET, ISSUER, AUDIENCE);
         let app = users_server::app::app(store.clone(), verifier, options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
