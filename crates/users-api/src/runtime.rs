@@ -384,14 +384,7 @@ pub async fn prepare<A: Authenticator>(
                     format!("send the body as {}", spec.media_type),
                 ));
             }
-            let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-                Rejection::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload-too-large",
-                    "The body is too large",
-                    format!("the body is larger than {limit} bytes"),
-                )
-            })?;
+            let bytes = read_body(body, limit).await?;
             let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
                 Rejection::new(
                     StatusCode::BAD_REQUEST,
@@ -449,6 +442,55 @@ async fn authenticate<A: Authenticator>(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| unauthorized("the Authorization header is not a bearer token".into()))?;
     api.authenticate(token).await.map_err(|e| unauthorized(e.0))
+}
+
+/// How much of a too-large body is read and thrown away before the 413, so
+/// that the connection closes cleanly and the client sees the answer (a
+/// socket closed with unread data is reset, and the reset can destroy the
+/// response in flight).
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The body, at most `limit` bytes; past that a 413.
+async fn read_body(body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, Rejection> {
+    use futures::StreamExt;
+    let too_large = || {
+        Rejection::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "The body is too large",
+            format!("the body is larger than {limit} bytes"),
+        )
+        .with_header(header::CONNECTION, "close")
+    };
+    let malformed = |e: axum::Error| {
+        Rejection::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-request",
+            "The body could not be read",
+            format!("the body could not be read: {e}"),
+        )
+    };
+    let mut stream = body.into_data_stream();
+    let mut buffer = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(malformed)?;
+        if buffer.len() + chunk.len() > limit {
+            let mut drained = buffer.len() + chunk.len();
+            let drain = async {
+                while let Some(Ok(chunk)) = stream.next().await {
+                    drained += chunk.len();
+                    if drained > DRAIN_LIMIT {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+            return Err(too_large());
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(buffer.freeze())
 }
 
 /// Text with U+0000 in it: no store keeps it faithfully (PostgreSQL refuses

@@ -606,9 +606,10 @@ async fn case_folding(db: Db) {
 }
 on_both!(case_is_folded_alike_on_both_databases, case_folding);
 
-/// Everything the server logs at TRACE level, with sqlx's statements, while
-/// a password is set: each line of the request names its id, and no line
-/// holds the password or its hash.
+/// Everything the server logs at TRACE level (its own crates and sqlx's
+/// statements) while a password is set: each line of the request names its
+/// id, and no line holds the password or its hash. The capture is the
+/// process's global subscriber, so no other test's subscriber can hide it.
 #[tokio::test]
 async fn logs_carry_the_request_id_and_never_a_password() {
     #[derive(Clone, Default)]
@@ -622,14 +623,20 @@ async fn logs_carry_the_request_id_and_never_a_password() {
             Ok(())
         }
     }
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    let capture = CAPTURE
+        .get_or_init(|| {
+            let capture = Capture::default();
+            let writer = capture.clone();
+            tracing_subscriber::fmt()
+                .with_env_filter("users_server=trace,users_api=trace,sqlx=trace")
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .try_init()
+                .expect("no other global subscriber in the test binary");
+            capture
+        })
+        .clone();
 
     let server = TestServer::start(Db::Sqlite).await;
     let admin = server.admin();
