@@ -5,6 +5,7 @@
 //! checked for staleness by `cargo test` (see `codegen`).
 
 mod codegen;
+mod contract;
 mod lint_spec;
 mod spec;
 mod tools;
@@ -28,6 +29,8 @@ enum Command {
     },
     /// Lint openapi/users.yaml with openapiv3, Spectral and Redocly.
     LintSpec,
+    /// Run schemathesis against the reference server on SQLite and PostgreSQL.
+    Contract,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,5 +44,6 @@ fn main() -> anyhow::Result<()> {
             codegen::run(&spec::project_root(), mode)
         }
         Command::LintSpec => lint_spec::run(&spec::project_root().join(spec::SPEC_PATH)),
+        Command::Contract => contract::run(&spec::project_root()),
     }
 }

@@ -109,3 +109,73 @@ fn nanos() -> u128 {
         .map(|d| d.as_nanos())
         .unwrap_or_default()
 }
+
+/// A PyPI package pinned to one version, installed in a virtualenv of its own.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PythonTool {
+    pub(crate) package: &'static str,
+    pub(crate) version: &'static str,
+}
+
+pub(crate) const SCHEMATHESIS: PythonTool = PythonTool {
+    package: "schemathesis",
+    version: "4.32.5",
+};
+
+impl PythonTool {
+    /// The virtualenv's interpreter, with the package installed when absent.
+    /// Run the tool as `python -m ...`: console scripts keep the path they
+    /// were installed at, which the rename below changes.
+    pub(crate) fn ensure(&self) -> anyhow::Result<PathBuf> {
+        let dir = cache_root().join(format!("{}-{}", self.package, self.version));
+        let python = dir.join("bin/python");
+        if python.exists() {
+            return Ok(python);
+        }
+        eprintln!(
+            "installing {}=={} into {}",
+            self.package,
+            self.version,
+            dir.display()
+        );
+        let parent = dir.parent().context("cache dir has a parent")?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+        let scratch = tempfile_dir(parent)?;
+        let run = |program: &Path, args: &[&str]| -> anyhow::Result<()> {
+            let status = Command::new(program)
+                .args(args)
+                .status()
+                .with_context(|| format!("running {}", program.display()))?;
+            if !status.success() {
+                bail!("{} {} failed: {status}", program.display(), args.join(" "));
+            }
+            Ok(())
+        };
+        let venv = scratch.to_str().context("a UTF-8 cache path")?;
+        let installed = run(Path::new("python3"), &["-m", "venv", venv]).and_then(|()| {
+            run(
+                &scratch.join("bin/python"),
+                &[
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    &format!("{}=={}", self.package, self.version),
+                ],
+            )
+        });
+        if let Err(err) = installed {
+            let _ = std::fs::remove_dir_all(&scratch);
+            return Err(err);
+        }
+        match std::fs::rename(&scratch, &dir) {
+            Ok(()) => {}
+            Err(_) if python.exists() => {
+                let _ = std::fs::remove_dir_all(&scratch);
+            }
+            Err(err) => return Err(err).context("moving the virtualenv into the cache"),
+        }
+        Ok(python)
+    }
+}

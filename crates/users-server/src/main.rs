@@ -16,6 +16,8 @@ use users_server::service::Settings;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address to listen on.
     #[arg(long, env = "USERS_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -51,9 +53,56 @@ struct Args {
     require_if_match: bool,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Print an HS256 access token signed with --jwt-secret (for scripts and tests).
+    Token {
+        /// The token's subject.
+        #[arg(long)]
+        sub: String,
+        /// The account it belongs to.
+        #[arg(long)]
+        account: String,
+        /// Space-separated scopes.
+        #[arg(long, default_value = "users:read users:write users:admin")]
+        scope: String,
+        /// Other accounts it may act on.
+        #[arg(long)]
+        switchable: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(Command::Token {
+        sub,
+        account,
+        scope,
+        switchable,
+        ttl,
+    }) = &args.command
+    {
+        let secret = args
+            .jwt_secret
+            .as_ref()
+            .context("`token` signs with --jwt-secret (or USERS_JWT_SECRET)")?;
+        let claims = auth::Claims {
+            sub: sub.clone(),
+            account: account.clone(),
+            scope: scope.clone(),
+            switchable_accounts: switchable.clone(),
+            iss: args.jwt_issuer.clone(),
+            aud: args.jwt_audience.clone(),
+            exp: chrono::Utc::now().timestamp() + ttl,
+            nbf: None,
+        };
+        println!("{}", auth::mint_hs256(secret.as_bytes(), &claims));
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -1,0 +1,259 @@
+//! `cargo xtask contract`: schemathesis against the reference server.
+//!
+//! For SQLite and for PostgreSQL in turn, it builds and starts `users-server`
+//! on a free loopback port with a fresh database and no rate limit, mints
+//! tokens for two admins of two accounts, and runs schemathesis (every check,
+//! the examples, coverage, fuzzing and stateful phases, a fixed seed) with
+//! the settings in `schemathesis.toml`. It fails on any failure or error in
+//! the JUnit reports, or when fewer than 1,000 test cases ran in all.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, bail};
+
+use crate::tools;
+
+const SEED: &str = "20261123";
+const MAX_EXAMPLES: &str = "40";
+const MIN_CASES: u64 = 1_000;
+
+/// A database for one run.
+#[derive(Debug)]
+enum Database {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin: String, name: String },
+}
+
+impl Database {
+    fn url(&self) -> String {
+        match self {
+            Database::Sqlite(dir) => format!("sqlite://{}", dir.path().join("users.db").display()),
+            Database::Postgres { admin, name } => {
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+                format!("{base}/{name}")
+            }
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Database::Postgres { admin, name } = self {
+            let _ = psql(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
+    let status = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .status()
+        .context("running psql")?;
+    if !status.success() {
+        bail!("psql failed: {sql}");
+    }
+    Ok(())
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What one schemathesis run reported.
+#[derive(Debug)]
+struct Outcome {
+    backend: &'static str,
+    cases: u64,
+    failures: u64,
+    errors: u64,
+    summary: String,
+}
+
+pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
+    let python = tools::SCHEMATHESIS.ensure()?;
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "users-server"])
+        .current_dir(root)
+        .status()
+        .context("building users-server")?;
+    if !status.success() {
+        bail!("building users-server failed");
+    }
+    let server = root.join("target/debug/users-server");
+    let out_dir = root.join("target/contract");
+    std::fs::create_dir_all(&out_dir)?;
+    let secret = format!("{:032x}", rand_u128());
+    let admin_url = std::env::var("USERS_CONTRACT_POSTGRES_URL")
+        .or_else(|_| std::env::var("USERS_TEST_POSTGRES_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+
+    let mut outcomes = Vec::new();
+    for backend in ["sqlite", "postgres"] {
+        let database = match backend {
+            "sqlite" => Database::Sqlite(tempfile::tempdir()?),
+            _ => {
+                let name = format!("users_contract_{:016x}", rand_u128() as u64);
+                psql(&admin_url, &format!("CREATE DATABASE {name}"))?;
+                Database::Postgres {
+                    admin: admin_url.clone(),
+                    name,
+                }
+            }
+        };
+        outcomes.push(run_one(
+            root, &python, &server, &database, &secret, backend, &out_dir,
+        )?);
+    }
+    let mut cases = 0;
+    let mut broken = false;
+    for outcome in &outcomes {
+        eprintln!(
+            "{}: {} test cases, {} failures, {} errors ({})",
+            outcome.backend, outcome.cases, outcome.failures, outcome.errors, outcome.summary
+        );
+        cases += outcome.cases;
+        broken |= outcome.failures > 0 || outcome.errors > 0;
+    }
+    if broken {
+        bail!(
+            "schemathesis found failures; reports in {}",
+            out_dir.display()
+        );
+    }
+    if cases < MIN_CASES {
+        bail!("only {cases} test cases ran; at least {MIN_CASES} are required");
+    }
+    eprintln!("schemathesis: {cases} test cases, no failures");
+    Ok(())
+}
+
+fn run_one(
+    root: &Path,
+    python: &Path,
+    server: &Path,
+    database: &Database,
+    secret: &str,
+    backend: &'static str,
+    out_dir: &Path,
+) -> anyhow::Result<Outcome> {
+    let mut child = Command::new(server)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "0",
+            "--database-url",
+            &database.url(),
+        ])
+        .env("USERS_JWT_SECRET", secret)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting users-server")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let guard = Server(child);
+    let mut address = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("Users API on ") {
+            address = rest.split_whitespace().next().map(str::to_owned);
+            break;
+        }
+    }
+    let url = address.context("the server did not say where it listens")?;
+
+    let token = |sub: &str, account: &str| -> anyhow::Result<String> {
+        let output = Command::new(server)
+            .args(["token", "--sub", sub, "--account", account])
+            .env("USERS_JWT_SECRET", secret)
+            .output()?;
+        Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+    };
+    let auth = serde_json::json!({
+        "auth": [
+            { "name": "alice", "fixedHeaders": [{ "name": "Authorization", "value": format!("Bearer {}", token("alice", "acme")?) }] },
+            { "name": "mallory", "fixedHeaders": [{ "name": "Authorization", "value": format!("Bearer {}", token("mallory", "globex")?) }] }
+        ]
+    });
+    std::fs::write(out_dir.join("wfc-auth.json"), auth.to_string())?;
+
+    let report_dir = out_dir.join(backend);
+    let _ = std::fs::remove_dir_all(&report_dir);
+    let output = Command::new(python)
+        .args([
+            "-m",
+            "schemathesis.cli",
+            "run",
+            "openapi/users.yaml",
+            "--url",
+            &url,
+        ])
+        .args([
+            "--checks",
+            "all",
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+        ])
+        .args(["--seed", SEED, "--max-examples", MAX_EXAMPLES, "--no-color"])
+        .args(["--report", "junit", "--report-junit-path"])
+        .arg(report_dir.join("junit.xml"))
+        .current_dir(root)
+        .output()
+        .context("running schemathesis")?;
+    drop(guard);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    std::fs::write(out_dir.join(format!("{backend}.log")), stdout.as_bytes())?;
+    let junit = std::fs::read_to_string(report_dir.join("junit.xml"))
+        .with_context(|| format!("schemathesis wrote no JUnit report:\n{stdout}"))?;
+    let attribute = |name: &str| -> u64 {
+        junit
+            .split("<testsuites")
+            .nth(1)
+            .and_then(|t| t.split(&format!(" {name}=\"")).nth(1))
+            .and_then(|t| t.split('"').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
+    let cases = stdout
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .split_once(" generated")
+                .and_then(|(n, _)| n.trim().parse().ok())
+        })
+        .unwrap_or(0);
+    // The phase lines of schemathesis' summary, e.g. "✅ Fuzzing".
+    let summary = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Test Phases:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(Outcome {
+        backend,
+        cases,
+        failures: attribute("failures"),
+        errors: attribute("errors"),
+        summary,
+    })
+}
+
+fn rand_u128() -> u128 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    nanos ^ (u128::from(std::process::id()) << 64)
+}
