@@ -4,6 +4,7 @@
 //! build script, so that the generated files are committed, reviewable and
 //! checked for staleness by `cargo test` (see `codegen`).
 
+mod browser;
 mod codegen;
 mod contract;
 mod lint_spec;
@@ -31,6 +32,8 @@ enum Command {
     LintSpec,
     /// Run schemathesis against the reference server on SQLite and PostgreSQL.
     Contract,
+    /// Try Swagger UI in headless Chromium against the server in dev mode.
+    Browser,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,5 +48,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::LintSpec => lint_spec::run(&spec::project_root().join(spec::SPEC_PATH)),
         Command::Contract => contract::run(&spec::project_root()),
+        Command::Browser => browser::run(&spec::project_root()),
     }
 }

@@ -40,6 +40,12 @@ pub(crate) const REDOCLY: NpmTool = NpmTool {
     bin: "redocly",
 };
 
+pub(crate) const PLAYWRIGHT: NpmTool = NpmTool {
+    package: "playwright-core",
+    version: "1.65.1",
+    bin: "playwright-core",
+};
+
 impl NpmTool {
     fn dir(&self) -> PathBuf {
         let name = self.package.trim_start_matches('@').replace('/', "-");

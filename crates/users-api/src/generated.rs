@@ -4879,6 +4879,7 @@ pub mod operation_specs {
         license(name = "MIT OR Apache-2.0", url = "https://spdx.org/licenses/MIT.html"),
     ),
     servers(
+        (url = "/", description = "The server this document is served from."),
         (
             url = "http://127.0.0.1:8080",
             description = "The reference server on its default address."

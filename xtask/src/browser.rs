@@ -1,0 +1,113 @@
+//! `cargo xtask browser`: Swagger UI in a real headless browser.
+//!
+//! Installs Debian's `chromium` and npm's `playwright-core` when absent,
+//! starts `users-server` in dev mode on a free port with a fresh SQLite file,
+//! and runs `xtask/browser/swagger-ui.mjs`: authorize with the dev token,
+//! "Try it out" on createUser then updateUser, check the page and the server,
+//! and save a screenshot to `target/browser/swagger-ui.png`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, bail};
+
+use crate::tools;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
+    if !Path::new(CHROMIUM).exists() {
+        eprintln!("installing Debian's chromium");
+        for args in [
+            &["update", "-qq"][..],
+            &["install", "-y", "-qq", "chromium"][..],
+        ] {
+            let status = Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .context("running apt-get")?;
+            if !status.success() {
+                bail!("apt-get {} failed", args.join(" "));
+            }
+        }
+    }
+    let playwright = tools::PLAYWRIGHT.ensure()?;
+    // ES modules resolve packages next to the script, so it runs from the
+    // tool's folder, beside its node_modules.
+    let tool_dir = playwright
+        .ancestors()
+        .nth(3)
+        .context("the playwright-core install folder")?;
+    let script = tool_dir.join("swagger-ui.mjs");
+    std::fs::copy(root.join("xtask/browser/swagger-ui.mjs"), &script)?;
+
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "users-server"])
+        .current_dir(root)
+        .status()
+        .context("building users-server")?;
+    if !status.success() {
+        bail!("building users-server failed");
+    }
+    let data = tempfile::tempdir()?;
+    let mut child = Command::new(root.join("target/debug/users-server"))
+        .args(["--listen", "127.0.0.1:0", "--rate-limit", "0"])
+        .arg("--database-url")
+        .arg(format!(
+            "sqlite://{}",
+            data.path().join("users.db").display()
+        ))
+        .env_remove("USERS_JWT_SECRET")
+        .env_remove("USERS_JWT_PUBLIC_KEY")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting users-server")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut base, mut token) = (None, None);
+    let mut dev_mode = false;
+    for line in lines.by_ref() {
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("Users API on ") {
+            base = rest.split_whitespace().next().map(str::to_owned);
+        }
+        dev_mode |= line.starts_with("DEV MODE");
+        if line.starts_with("eyJ") {
+            token = Some(line.trim().to_owned());
+            break;
+        }
+    }
+    let result = (|| {
+        let (Some(base), Some(token)) = (base, token) else {
+            bail!("the server printed no URL or dev token");
+        };
+        if !dev_mode {
+            bail!("the server did not say it runs in dev mode");
+        }
+        let out = root.join("target/browser");
+        std::fs::create_dir_all(&out)?;
+        let screenshot = out.join("swagger-ui.png");
+        let status = Command::new("node")
+            .arg(&script)
+            .args([&base, &token])
+            .arg(&screenshot)
+            .env("CHROMIUM", CHROMIUM)
+            .current_dir(tool_dir)
+            .status()
+            .context("running node")?;
+        if !status.success() {
+            bail!("the Swagger UI test failed");
+        }
+        eprintln!(
+            "Swagger UI test passed; screenshot at {}",
+            screenshot.display()
+        );
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
