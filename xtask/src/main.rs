@@ -7,6 +7,7 @@
 mod browser;
 mod codegen;
 mod contract;
+mod faults;
 mod lint_spec;
 mod spec;
 mod tools;
@@ -34,6 +35,8 @@ enum Command {
     Contract,
     /// Try Swagger UI in headless Chromium against the server in dev mode.
     Browser,
+    /// Crash the server and restart PostgreSQL under load; two servers racing.
+    Faults,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,5 +52,6 @@ fn main() -> anyhow::Result<()> {
         Command::LintSpec => lint_spec::run(&spec::project_root().join(spec::SPEC_PATH)),
         Command::Contract => contract::run(&spec::project_root()),
         Command::Browser => browser::run(&spec::project_root()),
+        Command::Faults => faults::run(&spec::project_root()),
     }
 }

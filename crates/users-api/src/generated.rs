@@ -189,7 +189,7 @@ for `address` removes the address.*/
     #[serde(untagged)]
     pub enum CustomAttributeValue {
         String(String),
-        Number(f64),
+        Number(serde_json::Number),
         Boolean(bool),
     }
     impl utoipa::PartialSchema for CustomAttributeValue {
@@ -1368,7 +1368,7 @@ left out. New members and enum values may be added at any time.*/
     #[serde(untagged)]
     pub enum UserPatchCustomAttributesValue {
         String(String),
-        Number(f64),
+        Number(serde_json::Number),
         Boolean(bool),
     }
     impl utoipa::PartialSchema for UserPatchCustomAttributesValue {

@@ -103,7 +103,9 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", auth::mint_hs256(secret.as_bytes(), &claims));
         return Ok(());
     }
+    // Logs go to stderr; stdout carries what the server says to its user.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -254,6 +254,10 @@ impl SqlStore {
             let options = AnyConnectOptions::from_str(url)?;
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
+                // While the database is unreachable, fail requests in
+                // seconds rather than queue them; the pool reconnects by
+                // itself once it is back.
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options)
                 .await?;
             migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
@@ -271,12 +275,14 @@ impl SqlStore {
             let options = AnyConnectOptions::from_str(&url)?;
             let writer = AnyPoolOptions::new()
                 .max_connections(1)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .after_connect(sqlite_pragmas)
                 .connect_with(options.clone())
                 .await?;
             migrator(SQLITE_MIGRATIONS).run(&writer).await?;
             let reader = AnyPoolOptions::new()
                 .max_connections(4)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .after_connect(sqlite_pragmas)
                 .connect_with(options)
                 .await?;
@@ -316,6 +322,9 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<StoredUser, StoreError> {
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+/// How long a request waits for a database connection before it fails.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 const COLUMNS: &str = "seq, id, resource_version, doc, password_hash";
 

@@ -362,7 +362,12 @@ impl Gen<'_> {
         for member in members {
             let (variant, ty, kind) = match member["type"].as_str() {
                 Some("string") => (format_ident!("String"), quote!(String), quote!(String)),
-                Some("number") => (format_ident!("Number"), quote!(f64), quote!(Number)),
+                // serde_json's Number keeps 3 as 3 (an f64 would answer 3.0).
+                Some("number") => (
+                    format_ident!("Number"),
+                    quote!(serde_json::Number),
+                    quote!(Number),
+                ),
                 Some("boolean") => (format_ident!("Boolean"), quote!(bool), quote!(Boolean)),
                 other => bail!("oneOf member of type {other:?} in {name}"),
             };
