@@ -4,6 +4,7 @@
 //! build script, so that the generated files are committed, reviewable and
 //! checked for staleness by `cargo test` (see `codegen`).
 
+mod bench;
 mod browser;
 mod codegen;
 mod contract;
@@ -37,6 +38,8 @@ enum Command {
     Browser,
     /// Crash the server and restart PostgreSQL under load; two servers racing.
     Faults,
+    /// Measure the generated stack against baselines; writes docs/benchmarks.md.
+    Bench,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,5 +56,6 @@ fn main() -> anyhow::Result<()> {
         Command::Contract => contract::run(&spec::project_root()),
         Command::Browser => browser::run(&spec::project_root()),
         Command::Faults => faults::run(&spec::project_root()),
+        Command::Bench => bench::run(&spec::project_root()),
     }
 }

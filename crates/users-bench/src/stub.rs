@@ -1,0 +1,161 @@
+//! The generated stack: `users_api::router` over a trivial in-memory store.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use users_api::types::{Problem, User};
+use users_api::*;
+
+use crate::{TOKEN, seed_user};
+
+struct InMemory {
+    user: Mutex<User>,
+}
+
+fn unimplemented_problem() -> Problem {
+    Problem {
+        type_: "about:blank".into(),
+        title: "Not part of the benchmark".into(),
+        status: 500,
+        code: "internal".into(),
+        detail: None,
+        instance: None,
+        request_id: None,
+        errors: None,
+    }
+}
+
+impl Authenticator for InMemory {
+    async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
+        if token != TOKEN {
+            return Err(AuthError("unknown token".into()));
+        }
+        Ok(Caller {
+            subject: "bench".into(),
+            account: "bench".into(),
+            scopes: BTreeSet::from(["users:admin".to_owned()]),
+            switchable_accounts: BTreeSet::new(),
+        })
+    }
+}
+
+impl UsersApi for InMemory {
+    async fn get_user(&self, _: RequestContext, _: GetUserRequest) -> GetUserResponse {
+        let user = self.user.lock().unwrap().clone();
+        GetUserResponse::Ok {
+            e_tag: format!("\"{}\"", user.resource_version),
+            body: user,
+        }
+    }
+
+    async fn update_user(&self, _: RequestContext, req: UpdateUserRequest) -> UpdateUserResponse {
+        let mut user = self.user.lock().unwrap();
+        let patch = req.body;
+        if let Some(title) = patch.job_title {
+            user.job_title = title;
+        }
+        if let Some(phone) = patch.phone {
+            user.phone = phone;
+        }
+        if let Some(address) = patch.address {
+            user.address = address.map(|a| users_api::types::Address {
+                address1: a.address1.flatten(),
+                address2: a.address2.flatten(),
+                city: a.city.flatten(),
+                state: a.state.flatten(),
+                zip_code: a.zip_code.flatten(),
+                country_code: a.country_code,
+            });
+        }
+        if let Some(Some(attributes)) = patch.custom_attributes {
+            for (key, value) in attributes {
+                match value {
+                    Some(value) => {
+                        user.custom_attributes
+                            .get_or_insert_with(Default::default)
+                            .insert(key, serde_json::to_value(value).unwrap_or_default());
+                    }
+                    None => {
+                        if let Some(map) = user.custom_attributes.as_mut() {
+                            map.remove(&key);
+                        }
+                    }
+                }
+            }
+        }
+        user.resource_version += 1;
+        UpdateUserResponse::Ok {
+            e_tag: format!("\"{}\"", user.resource_version),
+            body: user.clone(),
+        }
+    }
+
+    async fn list_countries(
+        &self,
+        _: RequestContext,
+        _: ListCountriesRequest,
+    ) -> ListCountriesResponse {
+        ListCountriesResponse::InternalServerError {
+            body: unimplemented_problem(),
+        }
+    }
+    async fn list_languages(
+        &self,
+        _: RequestContext,
+        _: ListLanguagesRequest,
+    ) -> ListLanguagesResponse {
+        ListLanguagesResponse::InternalServerError {
+            body: unimplemented_problem(),
+        }
+    }
+    async fn list_locales(&self, _: RequestContext, _: ListLocalesRequest) -> ListLocalesResponse {
+        ListLocalesResponse::InternalServerError {
+            body: unimplemented_problem(),
+        }
+    }
+    async fn list_time_zones(
+        &self,
+        _: RequestContext,
+        _: ListTimeZonesRequest,
+    ) -> ListTimeZonesResponse {
+        ListTimeZonesResponse::InternalServerError {
+            body: unimplemented_problem(),
+        }
+    }
+    async fn create_user(&self, _: RequestContext, _: CreateUserRequest) -> CreateUserResponse {
+        CreateUserResponse::InternalServerError {
+            body: unimplemented_problem(),
+        }
+    }
+    async fn list_users(&self, _: RequestContext, _: ListUsersRequest) -> ListUsersResponse {
+        ListUsersResponse::InternalServerError {
+            body: unimplemented_problem(),
+        }
+    }
+    async fn replace_user(&self, _: RequestContext, _: ReplaceUserRequest) -> ReplaceUserResponse {
+        ReplaceUserResponse::InternalServerError {
+            body: unimplemented_problem(),
+        }
+    }
+    async fn delete_user(&self, _: RequestContext, _: DeleteUserRequest) -> DeleteUserResponse {
+        DeleteUserResponse::InternalServerError {
+            body: unimplemented_problem(),
+        }
+    }
+    async fn set_user_password(
+        &self,
+        _: RequestContext,
+        _: SetUserPasswordRequest,
+    ) -> SetUserPasswordResponse {
+        SetUserPasswordResponse::InternalServerError {
+            body: unimplemented_problem(),
+        }
+    }
+}
+
+/// The generated router over the store.
+pub(crate) fn app() -> axum::Router {
+    router(Arc::new(InMemory {
+        user: Mutex::new(seed_user()),
+    }))
+}

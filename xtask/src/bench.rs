@@ -1,0 +1,665 @@
+//! `cargo xtask bench`: what the generated stack costs, as ratios measured in
+//! one run, written to `docs/benchmarks.md`. Not part of `cargo test`.
+//!
+//! 1. Stub overhead: `users-bench stub` (generated router and validation over
+//!    an in-memory store) against `users-bench baseline` (the same work
+//!    written by hand), GET and PATCH: wrk throughput with the server pinned
+//!    to core 0 and wrk to core 1, interleaved rounds; p99 at a fixed rate of
+//!    70% of the slower maximum (oha, when installed); callgrind instructions
+//!    per request (the difference between N and 2N requests).
+//! 2. `users-server` PATCH throughput on SQLite and PostgreSQL beside the
+//!    database's own ceiling at the same concurrency (a single-row
+//!    `UPDATE ... WHERE id AND version` loop through sqlx; pgbench).
+//! 3. SDK per-call instructions against a raw reqwest call (callgrind).
+//! 4. `cargo xtask codegen` time and the cold build time of `users-client`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+
+const ROUNDS: usize = 3;
+const SECONDS: &str = "5";
+const CONNECTIONS: &str = "16";
+const USER: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+const TOKEN: &str = "bench-token";
+const INSTRUCTION_REQUESTS: u64 = 200;
+
+pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
+    for tool in ["wrk", "valgrind", "taskset", "pgbench", "psql"] {
+        ensure!(
+            which(tool),
+            "{tool} is needed (apt-get install wrk valgrind postgresql-client util-linux)"
+        );
+    }
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "users-bench",
+            "-p",
+            "users-server",
+        ])
+        .current_dir(root)
+        .status()?;
+    ensure!(status.success(), "the release build failed");
+    let bench = root.join("target/release/users-bench");
+    let server = root.join("target/release/users-server");
+    let out = root.join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    let patch_lua = out.join("patch.lua");
+    std::fs::write(
+        &patch_lua,
+        format!(
+            "counter = 0\nrequest = function()\n  counter = counter + 1\n  \
+             return wrk.format(\"PATCH\", nil, {{[\"Authorization\"] = \"Bearer {TOKEN}\", \
+             [\"Content-Type\"] = \"application/merge-patch+json\"}}, \
+             '{{\"jobTitle\":\"Head of Operations ' .. counter .. '\",\"phone\":null,\
+             \"address\":{{\"countryCode\":\"US\",\"state\":\"MA\",\"zipCode\":\"02101\",\"city\":\"Boston\"}},\
+             \"customAttributes\":{{\"costCenter\":\"CC-' .. counter .. '\"}}}}')\nend\n"
+        ),
+    )?;
+
+    let mut doc = String::new();
+    doc.push_str(&header(root)?);
+
+    // 1. Stub overhead.
+    let mut rps: Vec<((&str, &str), Vec<f64>)> = Vec::new();
+    for _ in 0..ROUNDS {
+        for method in ["GET", "PATCH"] {
+            for program in ["stub", "baseline"] {
+                let running =
+                    Process::start(&bench, &[program, "--listen", "127.0.0.1:0"], Some("0"))?;
+                let url = format!("http://{}/v1/users/{USER}", running.address);
+                let value = wrk(&url, method, &patch_lua, CONNECTIONS)?;
+                match rps.iter_mut().find(|(k, _)| *k == (program, method)) {
+                    Some((_, values)) => values.push(value),
+                    None => rps.push(((program, method), vec![value])),
+                }
+            }
+        }
+    }
+    let median_of = |program: &str, method: &str| -> (f64, f64) {
+        let values = &rps.iter().find(|(k, _)| *k == (program, method)).unwrap().1;
+        (median(values), spread(values))
+    };
+    doc.push_str(
+        "## 1. Stub overhead: generated router + validation vs a hand-written axum baseline\n\n",
+    );
+    doc.push_str(&format!(
+        "Server pinned to core 0 (`taskset -c 0`), wrk on core 1, `-t1 -c{CONNECTIONS} -d{SECONDS}s`, \
+         {ROUNDS} interleaved rounds; median (spread = max − min).\n\n"
+    ));
+    doc.push_str("| operation | generated (req/s) | baseline (req/s) | ratio | goal |\n|---|---|---|---|---|\n");
+    let mut rates = Vec::new();
+    for method in ["GET", "PATCH"] {
+        let (s, s_spread) = median_of("stub", method);
+        let (b, b_spread) = median_of("baseline", method);
+        rates.push((method, s.min(b)));
+        doc.push_str(&format!(
+            "| {method} | {s:.0} (±{s_spread:.0}) | {b:.0} (±{b_spread:.0}) | {:.2}× | ≥ 0.95× |\n",
+            s / b
+        ));
+    }
+    doc.push('\n');
+
+    if which("oha") {
+        doc.push_str("p99 latency at a fixed rate of 70% of the slower server's maximum (oha, 5 s, 16 connections):\n\n");
+        doc.push_str("| operation | rate (req/s) | generated p99 (ms) | baseline p99 (ms) | ratio |\n|---|---|---|---|---|\n");
+        for (method, slower) in &rates {
+            let rate = (slower * 0.7).round();
+            let mut p99 = Vec::new();
+            for program in ["stub", "baseline"] {
+                let running =
+                    Process::start(&bench, &[program, "--listen", "127.0.0.1:0"], Some("0"))?;
+                let url = format!("http://{}/v1/users/{USER}", running.address);
+                p99.push(oha_p99(&url, method, rate)?);
+            }
+            doc.push_str(&format!(
+                "| {method} | {rate:.0} | {:.2} | {:.2} | {:.2}× |\n",
+                p99[0] * 1e3,
+                p99[1] * 1e3,
+                p99[0] / p99[1]
+            ));
+        }
+        doc.push('\n');
+    } else {
+        doc.push_str(
+            "p99 at a fixed rate: not measured (oha is not installed: `cargo install oha`).\n\n",
+        );
+    }
+
+    doc.push_str(
+        "Instructions per request (callgrind, server side; (Ir(2N) − Ir(N)) / N, N = 200):\n\n",
+    );
+    doc.push_str("| operation | generated | baseline | ratio | goal |\n|---|---|---|---|---|\n");
+    for method in ["GET", "PATCH"] {
+        let mut per = Vec::new();
+        for program in ["stub", "baseline"] {
+            per.push(server_instructions(&bench, program, method, &out)?);
+        }
+        doc.push_str(&format!(
+            "| {method} | {:.0} | {:.0} | {:.2}× | ≤ 1.05× |\n",
+            per[0],
+            per[1],
+            per[0] / per[1]
+        ));
+    }
+    doc.push('\n');
+    doc.push_str(&profile(&bench, &out)?);
+
+    // 2. End to end.
+    doc.push_str(&end_to_end(&server, &bench, &out)?);
+
+    // 3. SDK per-call overhead.
+    doc.push_str("## 3. SDK per-call overhead\n\nInstructions per getUser call, client side (callgrind; (Ir(2N) − Ir(N)) / N, N = 200), against the stub server:\n\n");
+    let running = Process::start(&bench, &["stub", "--listen", "127.0.0.1:0"], None)?;
+    let url = format!("http://{}", running.address);
+    let sdk = client_instructions(&bench, &url, false, &out)?;
+    let raw = client_instructions(&bench, &url, true, &out)?;
+    drop(running);
+    doc.push_str(&format!(
+        "| users-client | raw reqwest + serde | ratio | goal |\n|---|---|---|---|\n| {sdk:.0} | {raw:.0} | {:.2}× | ≤ 1.05× |\n\n",
+        sdk / raw
+    ));
+
+    // 4. Code generation and build.
+    doc.push_str(&codegen_and_build(root)?);
+
+    std::fs::write(root.join("docs/benchmarks.md"), doc)?;
+    eprintln!("wrote docs/benchmarks.md");
+    Ok(())
+}
+
+fn which(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    sorted[sorted.len() / 2]
+}
+
+fn spread(values: &[f64]) -> f64 {
+    let max = values.iter().copied().fold(f64::MIN, f64::max);
+    let min = values.iter().copied().fold(f64::MAX, f64::min);
+    max - min
+}
+
+fn header(root: &Path) -> anyhow::Result<String> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let rustc = Command::new("rustc").arg("--version").output()?;
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()?;
+    Ok(format!(
+        "# Benchmarks\n\nWritten by `cargo xtask bench` (release builds of `users-bench` and `users-server`). \
+         Every figure is a ratio against a baseline measured in the same run.\n\n\
+         - machine: {cores} cores, {cpu}\n- {}- commit: {}\n\n",
+        String::from_utf8_lossy(&rustc.stdout),
+        String::from_utf8_lossy(&commit.stdout).trim()
+    ))
+}
+
+/// A program started in the background that says where it listens.
+struct Process {
+    child: Child,
+    address: String,
+}
+
+impl Process {
+    /// Starts `program args`, pinned to `core` when given, and waits for its
+    /// `listening on ADDR` (or `Users API on http://ADDR`) line.
+    fn start(program: &Path, args: &[&str], core: Option<&str>) -> anyhow::Result<Self> {
+        let mut command = match core {
+            Some(core) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", core]).arg(program);
+                c
+            }
+            None => Command::new(program),
+        };
+        let mut child = command
+            .args(args)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", program.display()))?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let mut address = None;
+        for line in BufReader::new(stdout).lines() {
+            let line = line?;
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                address = Some(rest.trim().to_owned());
+                break;
+            }
+            if let Some(rest) = line.strip_prefix("Users API on http://") {
+                address = rest.split_whitespace().next().map(str::to_owned);
+                break;
+            }
+        }
+        Ok(Self {
+            address: address.context("the program did not say where it listens")?,
+            child,
+        })
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wrk(url: &str, method: &str, patch_lua: &Path, connections: &str) -> anyhow::Result<f64> {
+    let mut command = Command::new("taskset");
+    command
+        .args([
+            "-c",
+            "1",
+            "wrk",
+            "-t1",
+            "-c",
+            connections,
+            "-d",
+            &format!("{SECONDS}s"),
+        ])
+        .args(["-H", &format!("Authorization: Bearer {TOKEN}")]);
+    if method == "PATCH" {
+        command.arg("-s").arg(patch_lua);
+    }
+    let output = command.arg(url).output().context("running wrk")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if text.contains("Non-2xx") {
+        bail!("wrk saw failed requests:\n{text}");
+    }
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("Requests/sec:")
+                .map(|v| v.trim().parse::<f64>())
+        })
+        .context("wrk printed no Requests/sec")?
+        .context("parsing Requests/sec")
+}
+
+fn oha_p99(url: &str, method: &str, rate: f64) -> anyhow::Result<f64> {
+    let mut command = Command::new("taskset");
+    command
+        .args([
+            "-c",
+            "1",
+            "oha",
+            "--no-tui",
+            "--output-format",
+            "json",
+            "-z",
+            &format!("{SECONDS}s"),
+        ])
+        .args([
+            "-c",
+            CONNECTIONS,
+            "-q",
+            &format!("{rate}"),
+            "--latency-correction",
+        ])
+        .args(["-H", &format!("Authorization: Bearer {TOKEN}")]);
+    if method == "PATCH" {
+        command.args(["-m", "PATCH", "-T", "application/merge-patch+json"]).args([
+            "-d",
+            r#"{"jobTitle":"Head of Operations","phone":null,"address":{"countryCode":"US","state":"MA","zipCode":"02101","city":"Boston"},"customAttributes":{"costCenter":"CC-1"}}"#,
+        ]);
+    }
+    let output = command.arg(url).output().context("running oha")?;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).context("oha's JSON")?;
+    report["latencyPercentiles"]["p99"]
+        .as_f64()
+        .context("oha reported no p99")
+}
+
+/// Total instructions (`summary:` line) of a callgrind output file.
+fn callgrind_total(file: &Path) -> anyhow::Result<f64> {
+    let text = std::fs::read_to_string(file)?;
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
+        .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .context("callgrind wrote no summary")
+}
+
+fn server_instructions(
+    bench: &Path,
+    program: &str,
+    method: &str,
+    out: &Path,
+) -> anyhow::Result<f64> {
+    let mut totals = Vec::new();
+    for n in [INSTRUCTION_REQUESTS, 2 * INSTRUCTION_REQUESTS] {
+        let file = out.join(format!("callgrind.{program}.{method}.{n}"));
+        let valgrind = PathBuf::from("valgrind");
+        let running = Process::start(
+            &valgrind,
+            &[
+                "--tool=callgrind",
+                &format!("--callgrind-out-file={}", file.display()),
+                bench.to_str().unwrap(),
+                program,
+                "--listen",
+                "127.0.0.1:0",
+                "--requests",
+                &n.to_string(),
+            ],
+            None,
+        )?;
+        let url = format!("http://{}/v1/users/{USER}", running.address);
+        let status = Command::new(bench)
+            .args([
+                "drive",
+                "--url",
+                &url,
+                "--method",
+                method,
+                "--requests",
+                &n.to_string(),
+            ])
+            .status()?;
+        ensure!(status.success(), "driving {program} failed");
+        let mut running = running;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while running.child.try_wait()?.is_none() {
+            ensure!(
+                Instant::now() < deadline,
+                "{program} did not exit after {n} requests"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        totals.push(callgrind_total(&file)?);
+    }
+    Ok((totals[1] - totals[0]) / INSTRUCTION_REQUESTS as f64)
+}
+
+fn client_instructions(bench: &Path, url: &str, raw: bool, out: &Path) -> anyhow::Result<f64> {
+    let mut totals = Vec::new();
+    for n in [INSTRUCTION_REQUESTS, 2 * INSTRUCTION_REQUESTS] {
+        let file = out.join(format!("callgrind.sdk.{raw}.{n}"));
+        let mut args = vec![
+            "--tool=callgrind".to_owned(),
+            format!("--callgrind-out-file={}", file.display()),
+            bench.display().to_string(),
+            "sdk".into(),
+            "--url".into(),
+            url.into(),
+            "--requests".into(),
+            n.to_string(),
+        ];
+        if raw {
+            args.push("--raw".into());
+        }
+        let status = Command::new("valgrind")
+            .args(&args)
+            .stderr(Stdio::null())
+            .status()?;
+        ensure!(status.success(), "the SDK driver failed");
+        totals.push(callgrind_total(&file)?);
+    }
+    Ok((totals[1] - totals[0]) / INSTRUCTION_REQUESTS as f64)
+}
+
+/// Where the generated stack's PATCH spends its instructions, by inclusive
+/// cost of the runtime's own functions.
+fn profile(bench: &Path, out: &Path) -> anyhow::Result<String> {
+    let _ = bench;
+    let file = out.join(format!("callgrind.stub.PATCH.{}", 2 * INSTRUCTION_REQUESTS));
+    let output = Command::new("callgrind_annotate")
+        .args(["--inclusive=yes", "--threshold=99"])
+        .arg(&file)
+        .output()
+        .context("running callgrind_annotate")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let total = callgrind_total(&file)?;
+    let interesting = [
+        "users_api::runtime::prepare",
+        "users_api::validation::validate",
+        "jsonschema::",
+        "users_api::validation::check_rules",
+        "serde_json::de::from_slice",
+        "users_api::runtime::Input::body",
+        "users_api::runtime::json_response",
+        "users_bench::stub",
+    ];
+    let mut rows = String::from(
+        "Where the generated PATCH spends its instructions (callgrind, inclusive, 400 requests):\n\n| function | share |\n|---|---|\n",
+    );
+    for name in interesting {
+        if let Some(line) = text.lines().find(|l| l.contains(name)) {
+            let ir: f64 = line
+                .split_whitespace()
+                .next()
+                .map(|n| n.replace(',', ""))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0.0);
+            rows.push_str(&format!("| `{name}` | {:.1}% |\n", 100.0 * ir / total));
+        }
+    }
+    rows.push('\n');
+    Ok(rows)
+}
+
+fn end_to_end(server: &Path, bench: &Path, out: &Path) -> anyhow::Result<String> {
+    let mut doc = String::from("## 2. End-to-end PATCH throughput of users-server\n\n");
+    doc.push_str("wrk `-t1 -c8 -d5s` on core 1 (PATCH changing jobTitle each request); the server unpinned on SQLite/PostgreSQL.\n\n");
+    doc.push_str("| database | users-server (PATCH/s) | raw ceiling (updates/s) | ratio | goal |\n|---|---|---|---|---|\n");
+    let secret = "bench-secret-bench-secret-bench!";
+    let sqlite_dir = tempfile::tempdir()?;
+    let pg_name = format!("users_bench_{}", std::process::id());
+    let admin = std::env::var("USERS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(b, _)| b)
+        .to_owned();
+    let status = Command::new("psql")
+        .args([&admin, "-q", "-c", &format!("CREATE DATABASE {pg_name}")])
+        .status()?;
+    ensure!(status.success(), "creating the benchmark database");
+    let result = (|| -> anyhow::Result<()> {
+        for (label, url) in [
+            (
+                "SQLite",
+                format!("sqlite://{}", sqlite_dir.path().join("users.db").display()),
+            ),
+            ("PostgreSQL", format!("{base}/{pg_name}")),
+        ] {
+            let running = Process::start(
+                server,
+                &[
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--rate-limit",
+                    "0",
+                    "--jwt-secret",
+                    secret,
+                    "--database-url",
+                    &url,
+                ],
+                None,
+            )?;
+            let token = String::from_utf8(
+                Command::new(server)
+                    .args(["token", "--sub", "bench", "--account", "bench"])
+                    .env("USERS_JWT_SECRET", secret)
+                    .output()?
+                    .stdout,
+            )?
+            .trim()
+            .to_owned();
+            let created = Command::new("curl")
+                .args(["-s", "-X", "POST", &format!("http://{}/v1/users", running.address)])
+                .args(["-H", &format!("Authorization: Bearer {token}"), "-H", "Content-Type: application/json"])
+                .args(["-d", r#"{"name":{"firstName":"Bench","lastName":"Mark"},"email":"bench@example.com"}"#])
+                .output()?;
+            let user: serde_json::Value =
+                serde_json::from_slice(&created.stdout).context("creating the user")?;
+            let id = user["id"].as_str().context("a user id")?;
+            let lua = out.join(format!("e2e-{label}.lua"));
+            std::fs::write(
+                &lua,
+                format!(
+                    "counter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(\"PATCH\", nil, \
+                     {{[\"Authorization\"] = \"Bearer {token}\", [\"Content-Type\"] = \"application/merge-patch+json\"}}, \
+                     '{{\"jobTitle\":\"Title ' .. counter .. '\"}}')\nend\n"
+                ),
+            )?;
+            let rate = wrk_e2e(&format!("http://{}/v1/users/{id}", running.address), &lua)?;
+            drop(running);
+            let ceiling = match label {
+                "SQLite" => {
+                    let output = Command::new(bench)
+                        .args(["sqlite-ceiling", "--seconds", SECONDS, "--concurrency", "8"])
+                        .output()?;
+                    String::from_utf8(output.stdout)?.trim().parse::<f64>()?
+                }
+                _ => pgbench(&format!("{base}/{pg_name}"), out)?,
+            };
+            let goal = if label == "SQLite" {
+                "≥ 0.40×"
+            } else {
+                "≥ 0.60×"
+            };
+            doc.push_str(&format!(
+                "| {label} | {rate:.0} | {ceiling:.0} | {:.2}× | {goal} |\n",
+                rate / ceiling
+            ));
+        }
+        Ok(())
+    })();
+    let _ = Command::new("psql")
+        .args([
+            &admin,
+            "-q",
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)"),
+        ])
+        .status();
+    result?;
+    doc.push_str(
+        "\nThe SQLite ceiling is `users-bench sqlite-ceiling` (8 tasks, one writer connection, WAL, \
+         `synchronous=NORMAL`: SELECT version, then `UPDATE ... WHERE id AND version`); the PostgreSQL \
+         ceiling is pgbench with the same two statements, 8 clients.\n\n",
+    );
+    Ok(doc)
+}
+
+fn wrk_e2e(url: &str, lua: &Path) -> anyhow::Result<f64> {
+    let output = Command::new("taskset")
+        .args([
+            "-c",
+            "1",
+            "wrk",
+            "-t1",
+            "-c8",
+            "-d",
+            &format!("{SECONDS}s"),
+            "-s",
+        ])
+        .arg(lua)
+        .arg(url)
+        .output()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    ensure!(
+        !text.contains("Non-2xx"),
+        "wrk saw failed requests:\n{text}"
+    );
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("Requests/sec:")
+                .map(|v| v.trim().parse::<f64>())
+        })
+        .context("wrk printed no Requests/sec")?
+        .context("parsing Requests/sec")
+}
+
+fn pgbench(url: &str, out: &Path) -> anyhow::Result<f64> {
+    let setup = "CREATE TABLE IF NOT EXISTS bench_t (id INT PRIMARY KEY, version BIGINT NOT NULL, doc TEXT NOT NULL); \
+                 INSERT INTO bench_t VALUES (1, 1, '{}') ON CONFLICT (id) DO NOTHING;";
+    let status = Command::new("psql")
+        .args([url, "-q", "-c", setup])
+        .status()?;
+    ensure!(status.success(), "preparing the pgbench table");
+    let script = out.join("pgbench.sql");
+    std::fs::write(
+        &script,
+        "SELECT version FROM bench_t WHERE id = 1 \\gset\n\
+         UPDATE bench_t SET version = :version + 1, doc = '{\"jobTitle\":\"x\"}' WHERE id = 1 AND version = :version;\n",
+    )?;
+    let output = Command::new("pgbench")
+        .args(["-n", "-c", "8", "-j", "1", "-T", SECONDS, "-f"])
+        .arg(&script)
+        .arg(url)
+        .output()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("tps = ")
+                .and_then(|v| v.split_whitespace().next())
+                .map(|v| v.parse::<f64>())
+        })
+        .context("pgbench printed no tps")?
+        .context("parsing tps")
+}
+
+fn codegen_and_build(root: &Path) -> anyhow::Result<String> {
+    let xtask = root.join("target/debug/xtask");
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let status = Command::new(&xtask)
+            .args(["codegen", "--check"])
+            .current_dir(root)
+            .status()?;
+        ensure!(status.success(), "codegen --check failed");
+        times.push(started.elapsed().as_secs_f64());
+    }
+    let target = tempfile::tempdir()?;
+    let started = Instant::now();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "users-client"])
+        .env("CARGO_TARGET_DIR", target.path())
+        .env("CARGO_INCREMENTAL", "0")
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
+        .current_dir(root)
+        .status()?;
+    ensure!(status.success(), "building users-client failed");
+    let cold = started.elapsed().as_secs_f64();
+    Ok(format!(
+        "## 4. Code generation and build\n\n\
+         | what | time | command |\n|---|---|---|\n\
+         | `cargo xtask codegen --check` (both crates, debug xtask), median of 5 | {:.2} s (±{:.2}) | `target/debug/xtask codegen --check` |\n\
+         | cold `cargo build -p users-client` | {cold:.1} s | `CARGO_TARGET_DIR=$(mktemp -d) CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=0 cargo build -p users-client` |\n\n\
+         Reproduce everything: `cargo xtask bench` (needs wrk, valgrind, pgbench, psql and curl; oha optional: `cargo install oha`).\n",
+        median(&times),
+        spread(&times)
+    ))
+}
