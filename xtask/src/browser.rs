@@ -43,16 +43,9 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let script = tool_dir.join("swagger-ui.mjs");
     std::fs::copy(root.join("xtask/browser/swagger-ui.mjs"), &script)?;
 
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "users-server"])
-        .current_dir(root)
-        .status()
-        .context("building users-server")?;
-    if !status.success() {
-        bail!("building users-server failed");
-    }
+    let server = tools::build_users_server(root)?;
     let data = tempfile::tempdir()?;
-    let mut child = Command::new(root.join("target/debug/users-server"))
+    let mut child = Command::new(server)
         .args(["--listen", "127.0.0.1:0", "--rate-limit", "0"])
         .arg("--database-url")
         .arg(format!(

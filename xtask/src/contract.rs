@@ -81,15 +81,7 @@ struct Outcome {
 
 pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let python = tools::SCHEMATHESIS.ensure()?;
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "users-server"])
-        .current_dir(root)
-        .status()
-        .context("building users-server")?;
-    if !status.success() {
-        bail!("building users-server failed");
-    }
-    let server = root.join("target/debug/users-server");
+    let server = tools::build_users_server(root)?;
     let out_dir = root.join("target/contract");
     std::fs::create_dir_all(&out_dir)?;
     let secret = format!("{:032x}", rand_u128());

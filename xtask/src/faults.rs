@@ -27,13 +27,7 @@ use serde_json::{Value, json};
 const SECRET: &str = "faults-secret-faults-secret-0001";
 
 pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "users-server"])
-        .current_dir(root)
-        .status()
-        .context("building users-server")?;
-    ensure!(status.success(), "building users-server failed");
-    let binary = root.join("target/debug/users-server");
+    let binary = crate::tools::build_users_server(root)?;
 
     let sqlite_dir = tempfile::tempdir()?;
     let sqlite_url = format!("sqlite://{}", sqlite_dir.path().join("users.db").display());

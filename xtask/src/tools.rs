@@ -185,3 +185,17 @@ impl PythonTool {
         Ok(python)
     }
 }
+
+/// Builds `users-server` (debug) and returns its path, for the xtasks that
+/// run it as a process.
+pub(crate) fn build_users_server(root: &Path) -> anyhow::Result<PathBuf> {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "users-server"])
+        .current_dir(root)
+        .status()
+        .context("building users-server")?;
+    if !status.success() {
+        bail!("building users-server failed");
+    }
+    Ok(root.join("target/debug/users-server"))
+}

@@ -326,6 +326,26 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
 /// How long a request waits for a database connection before it fails.
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// Why a conditional write touched no row: the user is at another version,
+/// or it is not there.
+async fn why_not_written(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    account_id: &str,
+    id: &str,
+) -> StoreError {
+    let current: Result<Option<i64>, sqlx::Error> =
+        sqlx::query_scalar("SELECT resource_version FROM users WHERE account_id = $1 AND id = $2")
+            .bind(account_id.to_owned())
+            .bind(id.to_owned())
+            .fetch_optional(&mut **tx)
+            .await;
+    match current {
+        Ok(Some(current)) => StoreError::VersionMismatch { current },
+        Ok(None) => StoreError::NotFound,
+        Err(err) => StoreError::Database(err),
+    }
+}
+
 const COLUMNS: &str = "seq, id, resource_version, doc, password_hash";
 
 impl Store for SqlStore {
@@ -437,17 +457,7 @@ impl Store for SqlStore {
         let stored = match updated {
             Ok(Some(found)) => user_from_row(&found)?,
             Ok(None) => {
-                let current: Option<i64> = sqlx::query_scalar(
-                    "SELECT resource_version FROM users WHERE account_id = $1 AND id = $2",
-                )
-                .bind(row.account_id.clone())
-                .bind(row.id.clone())
-                .fetch_optional(&mut *tx)
-                .await?;
-                return Err(match current {
-                    Some(current) => StoreError::VersionMismatch { current },
-                    None => StoreError::NotFound,
-                });
+                return Err(why_not_written(&mut tx, &row.account_id, &row.id).await);
             }
             Err(err) if is_unique_violation(&err) => return Err(StoreError::EmailTaken),
             Err(err) => return Err(err.into()),
@@ -472,17 +482,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
         if deleted.rows_affected() == 0 {
-            let current: Option<i64> = sqlx::query_scalar(
-                "SELECT resource_version FROM users WHERE account_id = $1 AND id = $2",
-            )
-            .bind(account_id.to_owned())
-            .bind(id.to_owned())
-            .fetch_optional(&mut *tx)
-            .await?;
-            return Err(match current {
-                Some(current) => StoreError::VersionMismatch { current },
-                None => StoreError::NotFound,
-            });
+            return Err(why_not_written(&mut tx, account_id, id).await);
         }
         tx.commit().await?;
         Ok(())
