@@ -262,6 +262,43 @@ impl<S: Store> Service<S> {
             .map_err(|e| store_error(e, &id))
     }
 
+    /// Read, change, write: reads the user, checks `If-Match`, computes the
+    /// new document with `change` and writes it against the version read.
+    /// A document equal to the stored one is not written (no new version).
+    /// When the caller sent no `If-Match`, a concurrent change in between is
+    /// not their conflict: the user is read again and `change` re-applied, a
+    /// few times at most.
+    async fn modify(
+        &self,
+        ctx: &RequestContext,
+        id: &uuid::Uuid,
+        if_match: Option<&String>,
+        password_hash: Option<String>,
+        change: impl Fn(&StoredUser) -> Result<Value, Rejection>,
+    ) -> Result<StoredUser, Rejection> {
+        const ATTEMPTS: usize = 8;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let current = self.load(ctx, id).await?;
+            self.precondition(if_match, current.resource_version)?;
+            let doc = change(&current)?;
+            if doc == current.doc && password_hash.is_none() {
+                return Ok(current);
+            }
+            match self.write(ctx, &current, doc, password_hash.clone()).await {
+                Err(rejection)
+                    if rejection.status == StatusCode::PRECONDITION_FAILED
+                        && if_match.is_none()
+                        && attempt < ATTEMPTS =>
+                {
+                    continue;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
     async fn create(
         &self,
         ctx: RequestContext,
@@ -444,43 +481,48 @@ impl<S: Store> Service<S> {
         ctx: RequestContext,
         req: UpdateUserRequest,
     ) -> Result<UpdateUserResponse, Rejection> {
-        let current = self.load(&ctx, &req.path.user_id).await?;
-        self.precondition(req.header.if_match.as_ref(), current.resource_version)?;
-        self.may_change(&ctx, &current.doc)?;
-        let mut patch = serde_json::to_value(&req.body).map_err(internal)?;
+        let patch = serde_json::to_value(&req.body).map_err(internal)?;
         self.privileged(&ctx, &patch, &PRIVILEGED_PATCH)?;
-        let mut doc = current.doc.clone();
-        fold_relations(&doc, &mut patch);
-        json_patch::merge(&mut doc, &patch);
-        if doc["status"] != current.doc["status"] {
-            let stamp = match doc["status"].as_str() {
-                Some("active") => "activatedAt",
-                Some("deactivated") => "deactivatedAt",
-                _ => "archivedAt",
-            };
-            doc[stamp] = json!(now());
-        }
-        // The merged user must satisfy what a whole profile must.
-        let profile: Map<String, Value> = doc
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(k, _)| PROFILE.contains(*k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let errors = validate(
-            &json!({ "$ref": "#/components/schemas/UserReplace" }),
-            &Value::Object(profile),
-            "",
-        );
-        if !errors.is_empty() {
-            return Err(Rejection::invalid(errors));
-        }
-        let stored = if doc == current.doc {
-            current
-        } else {
-            self.write(&ctx, &current, doc, None).await?
-        };
+        let stored = self
+            .modify(
+                &ctx,
+                &req.path.user_id,
+                req.header.if_match.as_ref(),
+                None,
+                |current| {
+                    self.may_change(&ctx, &current.doc)?;
+                    let mut patch = patch.clone();
+                    let mut doc = current.doc.clone();
+                    fold_relations(&doc, &mut patch);
+                    json_patch::merge(&mut doc, &patch);
+                    if doc["status"] != current.doc["status"] {
+                        let stamp = match doc["status"].as_str() {
+                            Some("active") => "activatedAt",
+                            Some("deactivated") => "deactivatedAt",
+                            _ => "archivedAt",
+                        };
+                        doc[stamp] = json!(now());
+                    }
+                    // The merged user must satisfy what a whole profile must.
+                    let profile: Map<String, Value> = doc
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter(|(k, _)| PROFILE.contains(*k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    let errors = validate(
+                        &json!({ "$ref": "#/components/schemas/UserReplace" }),
+                        &Value::Object(profile),
+                        "",
+                    );
+                    if !errors.is_empty() {
+                        return Err(Rejection::invalid(errors));
+                    }
+                    Ok(doc)
+                },
+            )
+            .await?;
         Ok(UpdateUserResponse::Ok {
             body: self.render(&stored)?,
             e_tag: etag(stored.resource_version),
@@ -492,28 +534,31 @@ impl<S: Store> Service<S> {
         ctx: RequestContext,
         req: ReplaceUserRequest,
     ) -> Result<ReplaceUserResponse, Rejection> {
-        let current = self.load(&ctx, &req.path.user_id).await?;
-        self.precondition(req.header.if_match.as_ref(), current.resource_version)?;
-        self.may_change(&ctx, &current.doc)?;
         let body = serde_json::to_value(&req.body).map_err(internal)?;
-        let mut doc: Map<String, Value> = current
-            .doc
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(k, _)| !PROFILE.contains(*k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        doc.extend(body.as_object().cloned().unwrap_or_default());
-        for (relation, ..) in RELATIONS {
-            doc.entry(relation).or_insert_with(|| json!([]));
-        }
-        let doc = Value::Object(doc);
-        let stored = if doc == current.doc {
-            current
-        } else {
-            self.write(&ctx, &current, doc, None).await?
-        };
+        let stored = self
+            .modify(
+                &ctx,
+                &req.path.user_id,
+                req.header.if_match.as_ref(),
+                None,
+                |current| {
+                    self.may_change(&ctx, &current.doc)?;
+                    let mut doc: Map<String, Value> = current
+                        .doc
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter(|(k, _)| !PROFILE.contains(*k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    doc.extend(body.as_object().cloned().unwrap_or_default());
+                    for (relation, ..) in RELATIONS {
+                        doc.entry(relation).or_insert_with(|| json!([]));
+                    }
+                    Ok(Value::Object(doc))
+                },
+            )
+            .await?;
         Ok(ReplaceUserResponse::Ok {
             body: self.render(&stored)?,
             e_tag: etag(stored.resource_version),
@@ -570,9 +615,19 @@ impl<S: Store> Service<S> {
             }
         }
         let hash = self.hash_password(req.body.new_password.clone()).await?;
-        let mut doc = current.doc.clone();
-        doc["passwordUpdatedAt"] = json!(now());
-        let stored = self.write(&ctx, &current, doc, Some(hash)).await?;
+        let stored = self
+            .modify(
+                &ctx,
+                &req.path.user_id,
+                req.header.if_match.as_ref(),
+                Some(hash),
+                |current| {
+                    let mut doc = current.doc.clone();
+                    doc["passwordUpdatedAt"] = json!(now());
+                    Ok(doc)
+                },
+            )
+            .await?;
         Ok(SetUserPasswordResponse::NoContent {
             e_tag: etag(stored.resource_version),
         })

@@ -684,3 +684,39 @@ async fn logs_carry_the_request_id_and_never_a_password() {
         "TRACE logging captured little: {logs}"
     );
 }
+
+/// Without `If-Match` the caller asked for no precondition: concurrent
+/// PATCHes all succeed, each merged into what the others wrote.
+async fn unconditional_patches(db: Db) {
+    let server = TestServer::start(db).await;
+    let admin = Arc::new(server.admin());
+    let user = admin
+        .create_user(&new_user("free@example.com"))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|task| {
+            let admin = admin.clone();
+            tokio::spawn(async move {
+                let mut attributes = std::collections::BTreeMap::new();
+                attributes.insert(
+                    format!("t{task}"),
+                    Some(types::CustomAttributeValue::Boolean(true)),
+                );
+                let patch = UserPatch {
+                    custom_attributes: Some(Some(attributes)),
+                    ..UserPatch::default()
+                };
+                admin.update_user(user.id, &patch, None).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let stored = server.stored("acme", user.id).await.unwrap();
+    assert_eq!(stored.resource_version, 9);
+    assert_eq!(stored.doc["customAttributes"].as_object().unwrap().len(), 8);
+    server.stop().await;
+}
+on_both!(unconditional_patches_all_apply, unconditional_patches);
