@@ -15,7 +15,8 @@ use users_api::*;
 
 use crate::auth::JwtVerifier;
 use crate::store::{
-    IdempotencyScope, IdempotencyState, ListFilter, Store, StoreError, StoredUser, UserRow,
+    IdempotencyScope, IdempotencyState, ListFilter, LockedUser, Store, StoreError, StoredUser,
+    UserRow,
 };
 
 /// The service's settings.
@@ -239,14 +240,31 @@ impl<S: Store> Service<S> {
         Err(rejection)
     }
 
-    async fn write(
+    /// Read, change, write, with the user locked in between: reads the user
+    /// inside a write transaction, checks `If-Match`, computes the new
+    /// document with `change` and writes it. Concurrent changes wait for each
+    /// other instead of failing; only a stale `If-Match` is a 412. A document
+    /// equal to the stored one is not written (no new version).
+    async fn modify(
         &self,
         ctx: &RequestContext,
-        current: &StoredUser,
-        mut doc: Value,
+        id: &uuid::Uuid,
+        if_match: Option<&String>,
         password_hash: Option<String>,
+        change: impl Fn(&StoredUser) -> Result<Value, Rejection>,
     ) -> Result<StoredUser, Rejection> {
-        let id: uuid::Uuid = current.id.parse().map_err(internal)?;
+        let locked = self
+            .store
+            .lock(&ctx.account, &id.to_string())
+            .await
+            .map_err(|e| store_error(e, id))?
+            .ok_or_else(|| not_found(id))?;
+        let current = locked.current().clone();
+        self.precondition(if_match, current.resource_version)?;
+        let mut doc = change(&current)?;
+        if doc == current.doc && password_hash.is_none() {
+            return Ok(current);
+        }
         doc["updatedAt"] = json!(now());
         doc["updatedBy"] = json!(ctx.caller.subject);
         let row = UserRow {
@@ -256,47 +274,7 @@ impl<S: Store> Service<S> {
             doc,
             password_hash,
         };
-        self.store
-            .update(row, current.resource_version)
-            .await
-            .map_err(|e| store_error(e, &id))
-    }
-
-    /// Read, change, write: reads the user, checks `If-Match`, computes the
-    /// new document with `change` and writes it against the version read.
-    /// A document equal to the stored one is not written (no new version).
-    /// When the caller sent no `If-Match`, a concurrent change in between is
-    /// not their conflict: the user is read again and `change` re-applied, a
-    /// few times at most.
-    async fn modify(
-        &self,
-        ctx: &RequestContext,
-        id: &uuid::Uuid,
-        if_match: Option<&String>,
-        password_hash: Option<String>,
-        change: impl Fn(&StoredUser) -> Result<Value, Rejection>,
-    ) -> Result<StoredUser, Rejection> {
-        const ATTEMPTS: usize = 8;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let current = self.load(ctx, id).await?;
-            self.precondition(if_match, current.resource_version)?;
-            let doc = change(&current)?;
-            if doc == current.doc && password_hash.is_none() {
-                return Ok(current);
-            }
-            match self.write(ctx, &current, doc, password_hash.clone()).await {
-                Err(rejection)
-                    if rejection.status == StatusCode::PRECONDITION_FAILED
-                        && if_match.is_none()
-                        && attempt < ATTEMPTS =>
-                {
-                    continue;
-                }
-                outcome => return outcome,
-            }
-        }
+        locked.write(row).await.map_err(|e| store_error(e, id))
     }
 
     async fn create(

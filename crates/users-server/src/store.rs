@@ -140,6 +140,9 @@ pub struct IdempotencyScope {
 
 /// The storage the service needs.
 pub trait Store: Send + Sync + 'static {
+    /// A user held for a read-modify-write; see [`Store::lock`].
+    type Locked: LockedUser;
+
     /// Inserts a user, and when `idempotency` is given marks that key done
     /// with `response`, in one transaction.
     fn insert(
@@ -161,12 +164,13 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
         filter: &ListFilter,
     ) -> impl Future<Output = Result<Vec<StoredUser>, StoreError>> + Send;
-    /// Replaces the user if it is still at `expected_version`.
-    fn update(
+    /// The user read inside a write transaction: other writers of it wait
+    /// until the returned handle is written or dropped (dropping rolls back).
+    fn lock(
         &self,
-        row: UserRow,
-        expected_version: i64,
-    ) -> impl Future<Output = Result<StoredUser, StoreError>> + Send;
+        account_id: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Self::Locked>, StoreError>> + Send;
     /// Deletes the user if it is at `expected_version` (any version when `None`).
     fn delete(
         &self,
@@ -185,6 +189,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         scope: &IdempotencyScope,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A user read inside a write transaction, see [`Store::lock`].
+pub trait LockedUser: Send {
+    /// The user as it is now.
+    fn current(&self) -> &StoredUser;
+    /// Writes the new version and commits.
+    fn write(self, row: UserRow) -> impl Future<Output = Result<StoredUser, StoreError>> + Send;
 }
 
 /// The database behind a [`SqlStore`].
@@ -308,6 +320,48 @@ impl SqlStore {
     }
 }
 
+/// A user held in a write transaction of a [`SqlStore`].
+#[derive(Debug)]
+pub struct SqlLocked {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    current: StoredUser,
+}
+
+impl LockedUser for SqlLocked {
+    fn current(&self) -> &StoredUser {
+        &self.current
+    }
+
+    async fn write(mut self, row: UserRow) -> Result<StoredUser, StoreError> {
+        let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE users SET email_key = $1, status = $2, search_text = $3, resource_version = $4, doc = $5, \
+             password_hash = COALESCE($6, password_hash) \
+             WHERE account_id = $7 AND id = $8 AND resource_version = $9 RETURNING {COLUMNS}"
+        )))
+        .bind(row.email_key())
+        .bind(row.status())
+        .bind(row.search_text())
+        .bind(row.resource_version)
+        .bind(row.doc.to_string())
+        .bind(row.password_hash.clone())
+        .bind(row.account_id.clone())
+        .bind(row.id.clone())
+        .bind(self.current.resource_version)
+        .fetch_all(&mut *self.tx)
+        .await;
+        let stored = match updated {
+            Ok(rows) => match rows.first() {
+                Some(found) => user_from_row(found)?,
+                None => return Err(why_not_written(&mut self.tx, &row.account_id, &row.id).await),
+            },
+            Err(err) if is_unique_violation(&err) => return Err(StoreError::EmailTaken),
+            Err(err) => return Err(err.into()),
+        };
+        self.tx.commit().await?;
+        Ok(stored)
+    }
+}
+
 fn user_from_row(row: &sqlx::any::AnyRow) -> Result<StoredUser, StoreError> {
     let doc: String = row.try_get("doc")?;
     Ok(StoredUser {
@@ -392,14 +446,17 @@ impl Store for SqlStore {
     }
 
     async fn get(&self, account_id: &str, id: &str) -> Result<Option<StoredUser>, StoreError> {
+        // Read to the end (`fetch_all`, not `fetch_optional`): a SQLite
+        // statement left unfinished keeps its read snapshot open, and later
+        // reads on the connection would not see newer writes.
         let found = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM users WHERE account_id = $1 AND id = $2"
         )))
         .bind(account_id.to_owned())
         .bind(id.to_owned())
-        .fetch_optional(&self.reader)
+        .fetch_all(&self.reader)
         .await?;
-        found.as_ref().map(user_from_row).transpose()
+        found.first().map(user_from_row).transpose()
     }
 
     async fn list(
@@ -436,34 +493,30 @@ impl Store for SqlStore {
         rows.iter().map(user_from_row).collect()
     }
 
-    async fn update(&self, row: UserRow, expected_version: i64) -> Result<StoredUser, StoreError> {
+    type Locked = SqlLocked;
+
+    async fn lock(&self, account_id: &str, id: &str) -> Result<Option<SqlLocked>, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE users SET email_key = $1, status = $2, search_text = $3, resource_version = $4, doc = $5, \
-             password_hash = COALESCE($6, password_hash) \
-             WHERE account_id = $7 AND id = $8 AND resource_version = $9 RETURNING {COLUMNS}"
-        )))
-        .bind(row.email_key())
-        .bind(row.status())
-        .bind(row.search_text())
-        .bind(row.resource_version)
-        .bind(row.doc.to_string())
-        .bind(row.password_hash.clone())
-        .bind(row.account_id.clone())
-        .bind(row.id.clone())
-        .bind(expected_version)
-        .fetch_optional(&mut *tx)
-        .await;
-        let stored = match updated {
-            Ok(Some(found)) => user_from_row(&found)?,
-            Ok(None) => {
-                return Err(why_not_written(&mut tx, &row.account_id, &row.id).await);
+        // SQLite has one writer connection, so its transaction already
+        // excludes other writers; PostgreSQL locks the row.
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT seq, id, resource_version, doc, password_hash FROM users WHERE account_id = $1 AND id = $2"
             }
-            Err(err) if is_unique_violation(&err) => return Err(StoreError::EmailTaken),
-            Err(err) => return Err(err.into()),
+            Backend::Postgres => {
+                "SELECT seq, id, resource_version, doc, password_hash FROM users WHERE account_id = $1 AND id = $2 FOR UPDATE"
+            }
         };
-        tx.commit().await?;
-        Ok(stored)
+        let rows = sqlx::query(sql)
+            .bind(account_id.to_owned())
+            .bind(id.to_owned())
+            .fetch_all(&mut *tx)
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let current = user_from_row(row)?;
+        Ok(Some(SqlLocked { tx, current }))
     }
 
     async fn delete(
