@@ -66,6 +66,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
 
     let mut doc = String::new();
     doc.push_str(&header(root)?);
+    let mut missed: Vec<String> = Vec::new();
 
     // 1. Stub overhead.
     let mut rps: Vec<((&str, &str), Vec<f64>)> = Vec::new();
@@ -100,6 +101,9 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         let (s, s_spread) = median_of("stub", method);
         let (b, b_spread) = median_of("baseline", method);
         rates.push((method, s.min(b)));
+        if s / b < 0.95 {
+            missed.push(format!("{method} throughput of the generated stack is {:.2}× the baseline's (goal ≥ 0.95×)", s / b));
+        }
         doc.push_str(&format!(
             "| {method} | {s:.0} (±{s_spread:.0}) | {b:.0} (±{b_spread:.0}) | {:.2}× | ≥ 0.95× |\n",
             s / b
@@ -142,6 +146,12 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         for program in ["stub", "baseline"] {
             per.push(server_instructions(&bench, program, method, &out)?);
         }
+        if per[0] / per[1] > 1.05 {
+            missed.push(format!(
+                "{method} costs {:.2}× the baseline's instructions (goal ≤ 1.05×)",
+                per[0] / per[1]
+            ));
+        }
         doc.push_str(&format!(
             "| {method} | {:.0} | {:.0} | {:.2}× | ≤ 1.05× |\n",
             per[0],
@@ -153,7 +163,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     doc.push_str(&profile(&bench, &out)?);
 
     // 2. End to end.
-    doc.push_str(&end_to_end(&server, &bench, &out)?);
+    doc.push_str(&end_to_end(&server, &bench, &out, &mut missed)?);
 
     // 3. SDK per-call overhead.
     doc.push_str("## 3. SDK per-call overhead\n\nInstructions per getUser call, client side (callgrind; (Ir(2N) − Ir(N)) / N, N = 200), against the stub server:\n\n");
@@ -162,6 +172,12 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let sdk = client_instructions(&bench, &url, false, &out)?;
     let raw = client_instructions(&bench, &url, true, &out)?;
     drop(running);
+    if sdk / raw > 1.05 {
+        missed.push(format!(
+            "an SDK call costs {:.2}× a raw reqwest call's instructions (goal ≤ 1.05×)",
+            sdk / raw
+        ));
+    }
     doc.push_str(&format!(
         "| users-client | raw reqwest + serde | ratio | goal |\n|---|---|---|---|\n| {sdk:.0} | {raw:.0} | {:.2}× | ≤ 1.05× |\n\n",
         sdk / raw
@@ -170,10 +186,46 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     // 4. Code generation and build.
     doc.push_str(&codegen_and_build(root)?);
 
+    doc.push_str("\n## Goals missed, where the time goes, what was tried\n\n");
+    if missed.is_empty() {
+        doc.push_str("Every goal is met.\n");
+    }
+    for line in &missed {
+        doc.push_str(&format!("- {line}.\n"));
+    }
+    doc.push_str(EXPLANATION);
+
     std::fs::write(root.join("docs/benchmarks.md"), doc)?;
     eprintln!("wrote docs/benchmarks.md");
     Ok(())
 }
+
+/// What the measurements above show about the missed goals, and what has
+/// been done about them so far.
+const EXPLANATION: &str = "
+Where the time goes: the profile in section 1 shows the generated PATCH spending most of its
+instructions in `users_api::runtime::prepare`, and most of that in validation: `jsonschema`
+evaluating the request against the spec's `UserPatch` schema, and the `x-rules` walk. The
+baseline checks the same constraints with straight-line code on typed fields; the generated
+stack parses the body to a `serde_json::Value`, validates the Value, then deserializes the
+Value into the typed request (the round trip the baseline avoids), and serializes the response
+through a Value-free path in both. On GET the difference is authentication, parameter
+validation (the path and query parameters through `jsonschema` too) and the request id and
+problem layers.
+
+What was tried: validators are compiled once per schema and cached from the start; then the
+`x-rules` walk was made to skip scalar members (rules live on objects) and the rules' pattern cache
+to stop allocating on a hit. That took the PATCH from 173,857 to 167,185 instructions per request
+(-3.8%, two runs of this harness), far from the factor the goal needs.
+
+What would meet it: the issue allows a validator generated from the spec. Emitting the checks as
+straight-line Rust per schema (what the baseline is written by hand) and deserializing straight
+into the typed request would remove the Value round trip and the interpretation of the schema.
+
+The SDK's extra cost over raw reqwest is the runtime's hooks on every call (the bearer and
+request headers, the retry loop's request clone, the builder's conversions of each
+parameter to its validated newtype), about a tenth of a call.
+";
 
 fn which(tool: &str) -> bool {
     Command::new("sh")
@@ -467,7 +519,12 @@ fn profile(bench: &Path, out: &Path) -> anyhow::Result<String> {
     Ok(rows)
 }
 
-fn end_to_end(server: &Path, bench: &Path, out: &Path) -> anyhow::Result<String> {
+fn end_to_end(
+    server: &Path,
+    bench: &Path,
+    out: &Path,
+    missed: &mut Vec<String>,
+) -> anyhow::Result<String> {
     let mut doc = String::from("## 2. End-to-end PATCH throughput of users-server\n\n");
     doc.push_str("wrk `-t1 -c8 -d5s` on core 1 (PATCH changing jobTitle each request); the server unpinned on SQLite/PostgreSQL.\n\n");
     doc.push_str("| database | users-server (PATCH/s) | raw ceiling (updates/s) | ratio | goal |\n|---|---|---|---|---|\n");
@@ -543,11 +600,17 @@ fn end_to_end(server: &Path, bench: &Path, out: &Path) -> anyhow::Result<String>
                 }
                 _ => pgbench(&format!("{base}/{pg_name}"), out)?,
             };
-            let goal = if label == "SQLite" {
-                "≥ 0.40×"
+            let (goal, floor) = if label == "SQLite" {
+                ("≥ 0.40×", 0.40)
             } else {
-                "≥ 0.60×"
+                ("≥ 0.60×", 0.60)
             };
+            if rate / ceiling < floor {
+                missed.push(format!(
+                    "users-server on {label} reaches {:.2}× the database's ceiling (goal {goal})",
+                    rate / ceiling
+                ));
+            }
             doc.push_str(&format!(
                 "| {label} | {rate:.0} | {ceiling:.0} | {:.2}× | {goal} |\n",
                 rate / ceiling
@@ -566,8 +629,9 @@ fn end_to_end(server: &Path, bench: &Path, out: &Path) -> anyhow::Result<String>
     result?;
     doc.push_str(
         "\nThe SQLite ceiling is `users-bench sqlite-ceiling` (8 tasks, one writer connection, WAL, \
-         `synchronous=NORMAL`: SELECT version, then `UPDATE ... WHERE id AND version`); the PostgreSQL \
-         ceiling is pgbench with the same two statements, 8 clients.\n\n",
+         `synchronous=NORMAL`: in one transaction, SELECT the version, then `UPDATE ... WHERE id AND version`); \
+         the PostgreSQL ceiling is pgbench with the same transaction (`SELECT ... FOR UPDATE`, then the UPDATE), 8 clients. \
+         Both do the read-modify-write the server does under its lock, without HTTP, JSON or validation.\n\n",
     );
     Ok(doc)
 }
@@ -611,8 +675,10 @@ fn pgbench(url: &str, out: &Path) -> anyhow::Result<f64> {
     let script = out.join("pgbench.sql");
     std::fs::write(
         &script,
-        "SELECT version FROM bench_t WHERE id = 1 \\gset\n\
-         UPDATE bench_t SET version = :version + 1, doc = '{\"jobTitle\":\"x\"}' WHERE id = 1 AND version = :version;\n",
+        "BEGIN;\n\
+         SELECT version FROM bench_t WHERE id = 1 FOR UPDATE \\gset\n\
+         UPDATE bench_t SET version = :version + 1, doc = '{\"jobTitle\":\"x\"}' WHERE id = 1 AND version = :version;\n\
+         END;\n",
     )?;
     let output = Command::new("pgbench")
         .args(["-n", "-c", "8", "-j", "1", "-T", SECONDS, "-f"])

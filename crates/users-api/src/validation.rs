@@ -202,6 +202,10 @@ fn check_rules(schema: &Value, instance: &Value, path: &str, errors: &mut Vec<Fi
             }
             let properties = schema.get("properties").and_then(Value::as_object);
             for (name, value) in object {
+                // Rules live on objects; a scalar member has none below it.
+                if !value.is_object() && !value.is_array() {
+                    continue;
+                }
                 let here = join(path, name);
                 match properties.and_then(|p| p.get(name)) {
                     Some(sub) => check_rules(sub, value, &here, errors),
@@ -217,7 +221,11 @@ fn check_rules(schema: &Value, instance: &Value, path: &str, errors: &mut Vec<Fi
         }
         Value::Array(items) => {
             if let Some(sub) = schema.get("items") {
-                for (i, item) in items.iter().enumerate() {
+                for (i, item) in items
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_object() || v.is_array())
+                {
                     check_rules(sub, item, &join(path, &i.to_string()), errors);
                 }
             }
@@ -323,10 +331,10 @@ fn regex_matches(pattern: &str, text: &str) -> bool {
     static CACHE: LazyLock<std::sync::Mutex<BTreeMap<String, Option<fancy_regex::Regex>>>> =
         LazyLock::new(Default::default);
     let mut cache = CACHE.lock().expect("regex cache");
-    let compiled = cache
-        .entry(pattern.to_owned())
-        .or_insert_with(|| fancy_regex::Regex::new(pattern).ok());
-    compiled
+    if !cache.contains_key(pattern) {
+        cache.insert(pattern.to_owned(), fancy_regex::Regex::new(pattern).ok());
+    }
+    cache[pattern]
         .as_ref()
         .is_none_or(|re| re.is_match(text).unwrap_or(false))
 }

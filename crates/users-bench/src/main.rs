@@ -222,9 +222,12 @@ async fn sqlite_ceiling(seconds: u64, concurrency: usize) -> anyhow::Result<()> 
         .map(|_| {
             let (pool, done) = (pool.clone(), done.clone());
             tokio::spawn(async move {
+                // The same read-modify-write the server does: read the
+                // version and write the next one, in one transaction.
                 while std::time::Instant::now() < deadline {
+                    let mut tx = pool.begin().await.unwrap();
                     let version: i64 = sqlx::query_scalar("SELECT version FROM t WHERE id = 'u'")
-                        .fetch_one(&pool)
+                        .fetch_one(&mut *tx)
                         .await
                         .unwrap();
                     let updated = sqlx::query(
@@ -233,9 +236,10 @@ async fn sqlite_ceiling(seconds: u64, concurrency: usize) -> anyhow::Result<()> 
                     .bind(version + 1)
                     .bind(patch_body(version as u64))
                     .bind(version)
-                    .execute(&pool)
+                    .execute(&mut *tx)
                     .await
                     .unwrap();
+                    tx.commit().await.unwrap();
                     if updated.rows_affected() == 1 {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
