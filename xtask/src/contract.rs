@@ -84,7 +84,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let server = tools::build_users_server(root)?;
     let out_dir = root.join("target/contract");
     std::fs::create_dir_all(&out_dir)?;
-    let secret = format!("{:032x}", rand_u128());
+    let secret = format!("{:032x}", rand::random::<u128>());
     let admin_url = std::env::var("USERS_CONTRACT_POSTGRES_URL")
         .or_else(|_| std::env::var("USERS_TEST_POSTGRES_URL"))
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
@@ -94,7 +94,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         let database = match backend {
             "sqlite" => Database::Sqlite(tempfile::tempdir()?),
             _ => {
-                let name = format!("users_contract_{:016x}", rand_u128() as u64);
+                let name = format!("users_contract_{:016x}", rand::random::<u128>() as u64);
                 psql(&admin_url, &format!("CREATE DATABASE {name}"))?;
                 Database::Postgres {
                     admin: admin_url.clone(),
@@ -240,12 +240,4 @@ fn run_one(
         errors: attribute("errors"),
         summary,
     })
-}
-
-fn rand_u128() -> u128 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    nanos ^ (u128::from(std::process::id()) << 64)
 }
