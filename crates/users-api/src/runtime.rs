@@ -155,6 +155,22 @@ impl Rejection {
 
     /// A 400 listing every field error, `detail` reading `field: message; ...`.
     pub fn invalid(errors: Vec<FieldError>) -> Self {
+        Self::fields(
+            StatusCode::BAD_REQUEST,
+            "validation-failed",
+            "The request is invalid",
+            errors,
+        )
+    }
+
+    /// A problem about particular fields (a 400, a 403 `privileged-field`, a
+    /// 409 `duplication-violation`, ...), `detail` reading `field: message; ...`.
+    pub fn fields(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        errors: Vec<FieldError>,
+    ) -> Self {
         let detail = errors
             .iter()
             .map(|e| format!("{}: {}", e.field, e.message))
@@ -162,12 +178,7 @@ impl Rejection {
             .join("; ");
         Self {
             errors,
-            ..Self::new(
-                StatusCode::BAD_REQUEST,
-                "validation-failed",
-                "The request is invalid",
-                detail,
-            )
+            ..Self::new(status, code, title, detail)
         }
     }
 

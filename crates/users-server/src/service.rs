@@ -114,15 +114,16 @@ fn stale(current: i64) -> Rejection {
 }
 
 fn email_taken() -> Rejection {
-    let mut rejection = Rejection::invalid(vec![FieldError {
-        field: "email".into(),
-        message: "is already used by another user".into(),
-        code: "duplication-violation".into(),
-    }]);
-    rejection.status = StatusCode::CONFLICT;
-    rejection.code = "duplication-violation";
-    rejection.title = "The value is taken";
-    rejection
+    Rejection::fields(
+        StatusCode::CONFLICT,
+        "duplication-violation",
+        "The value is taken",
+        vec![FieldError {
+            field: "email".into(),
+            message: "is already used by another user".into(),
+            code: "duplication-violation".into(),
+        }],
+    )
 }
 
 fn store_error(err: StoreError, id: &uuid::Uuid) -> Rejection {
@@ -233,11 +234,12 @@ impl<S: Store> Service<S> {
         if sent.is_empty() {
             return Ok(());
         }
-        let mut rejection = Rejection::invalid(sent);
-        rejection.status = StatusCode::FORBIDDEN;
-        rejection.code = "privileged-field";
-        rejection.title = "The request sets a privileged field";
-        Err(rejection)
+        Err(Rejection::fields(
+            StatusCode::FORBIDDEN,
+            "privileged-field",
+            "The request sets a privileged field",
+            sent,
+        ))
     }
 
     /// Read, change, write, with the user locked in between: reads the user
