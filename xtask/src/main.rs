@@ -30,7 +30,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Lint openapi/users.yaml with openapiv3, Spectral and Redocly.
+    /// Lint openapi/users.yaml with openapiv3, Spectral and Redocly, then prove
+    /// on a broken copy that each linter catches the fault planted for it.
     LintSpec,
     /// Run schemathesis against the reference server on SQLite and PostgreSQL.
     Contract,
