@@ -2149,10 +2149,11 @@ pub async fn list_countries<A: UsersApi>(
         let request = ListCountriesRequest {};
         Ok::<_, runtime::Rejection>(api.list_countries(input.context, request).await)
     };
-    match call.await {
+    let response = match call.await {
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
-    }
+    };
+    runtime::answered_by(&operation_specs::LISTCOUNTRIES, response)
 }
 ///What `listLanguages` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -2293,10 +2294,11 @@ pub async fn list_languages<A: UsersApi>(
         let request = ListLanguagesRequest {};
         Ok::<_, runtime::Rejection>(api.list_languages(input.context, request).await)
     };
-    match call.await {
+    let response = match call.await {
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
-    }
+    };
+    runtime::answered_by(&operation_specs::LISTLANGUAGES, response)
 }
 ///What `listLocales` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -2437,10 +2439,11 @@ pub async fn list_locales<A: UsersApi>(
         let request = ListLocalesRequest {};
         Ok::<_, runtime::Rejection>(api.list_locales(input.context, request).await)
     };
-    match call.await {
+    let response = match call.await {
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
-    }
+    };
+    runtime::answered_by(&operation_specs::LISTLOCALES, response)
 }
 ///What `listTimeZones` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -2581,10 +2584,11 @@ pub async fn list_time_zones<A: UsersApi>(
         let request = ListTimeZonesRequest {};
         Ok::<_, runtime::Rejection>(api.list_time_zones(input.context, request).await)
     };
-    match call.await {
+    let response = match call.await {
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
-    }
+    };
+    runtime::answered_by(&operation_specs::LISTTIMEZONES, response)
 }
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -2787,10 +2791,11 @@ pub async fn list_users<A: UsersApi>(
         };
         Ok::<_, runtime::Rejection>(api.list_users(input.context, request).await)
     };
-    match call.await {
+    let response = match call.await {
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
-    }
+    };
+    runtime::answered_by(&operation_specs::LISTUSERS, response)
 }
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -3069,10 +3074,11 @@ pub async fn create_user<A: UsersApi>(
         };
         Ok::<_, runtime::Rejection>(api.create_user(input.context, request).await)
     };
-    match call.await {
+    let response = match call.await {
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
-    }
+    };
+    runtime::answered_by(&operation_specs::CREATEUSER, response)
 }
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -3311,10 +3317,11 @@ pub async fn get_user<A: UsersApi>(
         };
         Ok::<_, runtime::Rejection>(api.get_user(input.context, request).await)
     };
-    match call.await {
+    let response = match call.await {
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
-    }
+    };
+    runtime::answered_by(&operation_specs::GETUSER, response)
 }
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -3633,10 +3640,11 @@ pub async fn replace_user<A: UsersApi>(
         };
         Ok::<_, runtime::Rejection>(api.replace_user(input.context, request).await)
     };
-    match call.await {
+    let response = match call.await {
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
-    }
+    };
+    runtime::answered_by(&operation_specs::REPLACEUSER, response)
 }
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -3955,10 +3963,11 @@ pub async fn update_user<A: UsersApi>(
         };
         Ok::<_, runtime::Rejection>(api.update_user(input.context, request).await)
     };
-    match call.await {
+    let response = match call.await {
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
-    }
+    };
+    runtime::answered_by(&operation_specs::UPDATEUSER, response)
 }
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -4203,10 +4212,11 @@ pub async fn delete_user<A: UsersApi>(
         };
         Ok::<_, runtime::Rejection>(api.delete_user(input.context, request).await)
     };
-    match call.await {
+    let response = match call.await {
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
-    }
+    };
+    runtime::answered_by(&operation_specs::DELETEUSER, response)
 }
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -4502,10 +4512,11 @@ pub async fn set_user_password<A: UsersApi>(
         };
         Ok::<_, runtime::Rejection>(api.set_user_password(input.context, request).await)
     };
-    match call.await {
+    let response = match call.await {
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
-    }
+    };
+    runtime::answered_by(&operation_specs::SETUSERPASSWORD, response)
 }
 /// The Users API: one method per operation of `openapi/users.yaml`.
 ///

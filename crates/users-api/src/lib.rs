@@ -101,21 +101,9 @@ fn path_matches(template: &str, path: &str) -> bool {
 }
 
 /// Gives every request an id (the caller's `x-request-id` if it sent a sane
-/// one) and echoes it on the response.
+/// one, see [`runtime::request_id`]) and echoes it on the response.
 async fn request_id(mut request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let sane = |v: &http::HeaderValue| {
-        let bytes = v.as_bytes();
-        !bytes.is_empty()
-            && bytes.len() <= 128
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
-    };
-    let id = match request.headers().get(runtime::REQUEST_ID) {
-        Some(value) if sane(value) => value.clone(),
-        _ => http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-            .expect("a UUID is a header value"),
-    };
+    let id = runtime::request_id(request.headers());
     request
         .headers_mut()
         .insert(runtime::REQUEST_ID, id.clone());

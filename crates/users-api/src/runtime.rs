@@ -68,6 +68,46 @@ pub struct RequestContext {
     pub request_id: String,
 }
 
+/// The operation that answered, in the response's extensions: every
+/// generated handler puts it there, so layers around the router (logs,
+/// metrics, traces) can name the operation without matching paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperationId(pub &'static str);
+
+/// The codes of a problem's field errors, in the response's extensions of
+/// every problem that has some, so layers around the router can count
+/// refusals by code without reading the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldCodes(pub Vec<String>);
+
+/// Puts the operation that answered into the response's extensions.
+pub fn answered_by(op: &OperationSpec, mut response: Response) -> Response {
+    response
+        .extensions_mut()
+        .insert(OperationId(op.operation_id));
+    response
+}
+
+/// The request's id: the caller's `x-request-id` when it is sane (1 to 128
+/// characters of `A-Za-z0-9-_.:`), else a new UUID. The router calls it on
+/// every request; a layer outside the router calls it first so that its logs
+/// carry the same id.
+pub fn request_id(headers: &http::HeaderMap) -> HeaderValue {
+    let sane = |v: &HeaderValue| {
+        let bytes = v.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= 128
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    };
+    match headers.get(REQUEST_ID) {
+        Some(value) if sane(value) => value.clone(),
+        _ => HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            .expect("a UUID is a header value"),
+    }
+}
+
 /// Why a token was refused; every case is a 401.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -218,6 +258,11 @@ impl IntoResponse for Rejection {
             if let Ok(value) = HeaderValue::from_str(value) {
                 response.headers_mut().insert(name.clone(), value);
             }
+        }
+        if !self.errors.is_empty() {
+            response.extensions_mut().insert(FieldCodes(
+                self.errors.into_iter().map(|error| error.code).collect(),
+            ));
         }
         response
     }

@@ -1,18 +1,19 @@
 //! The whole server as one `axum::Router`: the generated API over the
-//! service, Swagger UI and the documents, a log line per request under its
-//! request id, and a per-client rate limit answered with a problem.
+//! service, Swagger UI and the documents, the probes, a span and log line
+//! per request under its request id, metrics per operation, and a
+//! per-client rate limit answered with a problem; beside it the admin
+//! router that serves the metrics.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use http::StatusCode;
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
 use users_api::{Rejection, RouterOptions};
 
 use crate::auth::JwtVerifier;
+use crate::observe::{self, Metrics, Readiness};
 use crate::service::{Service, Settings};
 use crate::store::Store;
 
@@ -25,6 +26,8 @@ pub struct AppOptions {
     pub rate_limit: u32,
     /// Requests a client may send at once above the rate.
     pub rate_burst: u32,
+    /// Record Prometheus metrics (served by [`App::admin`]).
+    pub metrics: bool,
     /// The service's settings.
     pub settings: Settings,
 }
@@ -35,33 +38,80 @@ impl Default for AppOptions {
             body_limit: users_api::runtime::DEFAULT_BODY_LIMIT,
             rate_limit: 0,
             rate_burst: 1,
+            metrics: true,
             settings: Settings::default(),
         }
     }
 }
 
-/// The server over `store`. Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()`: the rate limit
-/// keys on the client address.
-pub fn app<S: Store>(store: S, verifier: JwtVerifier, options: AppOptions) -> axum::Router {
+/// A server: the public router, the admin router, and the handles that
+/// reach into them.
+#[derive(Debug)]
+pub struct App {
+    /// The API, Swagger UI, the documents and the probes. Serve it with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`: the rate limit
+    /// keys on the client address.
+    pub router: axum::Router,
+    /// `/metrics` (when metrics are on) and the probes, for a listener of
+    /// its own that is not exposed to the internet.
+    pub admin: axum::Router,
+    /// Readiness, to drain on shutdown.
+    pub readiness: Readiness,
+    /// The metrics, when on.
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+/// The server over `store`; see [`App`].
+pub fn build<S: Store>(store: S, verifier: JwtVerifier, options: AppOptions) -> App {
     let service = Arc::new(Service::new(store, verifier, options.settings));
-    let router = users_api::router_with(
+    let metrics = options.metrics.then(|| {
+        let pools = service.clone();
+        Arc::new(Metrics::new(
+            move || pools.store().pool_stats(),
+            service.idempotency_replays(),
+        ))
+    });
+    let pinged = service.clone();
+    let readiness = Readiness::new(move || {
+        let service = pinged.clone();
+        Box::pin(async move { service.store().ping().await.map_err(|e| e.to_string()) })
+    });
+    let mut api = users_api::router_with(
         service,
         RouterOptions {
             body_limit: options.body_limit,
         },
     )
-    .merge(users_api::docs::docs_router())
-    .layer(axum::middleware::from_fn(log_request));
-    if options.rate_limit == 0 {
-        return router;
+    .merge(users_api::docs::docs_router());
+    if options.rate_limit > 0 {
+        api = rate_limited(api, options.rate_limit, options.rate_burst);
     }
+    let api = api.layer(axum::middleware::from_fn_with_state(
+        metrics.clone(),
+        observe::observe,
+    ));
+    App {
+        router: observe::probes(readiness.clone()).merge(api),
+        admin: observe::admin_router(metrics.clone(), readiness.clone()),
+        readiness,
+        metrics,
+    }
+}
+
+/// The public router of [`build`].
+pub fn app<S: Store>(store: S, verifier: JwtVerifier, options: AppOptions) -> axum::Router {
+    build(store, verifier, options).router
+}
+
+/// The per-address rate limit: throttled requests are a 429 problem with
+/// `Retry-After`.
+fn rate_limited(router: axum::Router, rate: u32, burst: u32) -> axum::Router {
     let config = GovernorConfigBuilder::default()
-        .per_nanosecond(1_000_000_000 / u64::from(options.rate_limit))
-        .burst_size(options.rate_burst.max(1))
+        .per_nanosecond(1_000_000_000 / u64::from(rate))
+        .burst_size(burst.max(1))
         .finish()
         .expect("a rate and burst above zero");
-    let layer = GovernorLayer::new(Arc::new(config)).error_handler(|error| {
+    router.layer(GovernorLayer::new(Arc::new(config)).error_handler(|error| {
         let wait = match &error {
             tower_governor::GovernorError::TooManyRequests { wait_time, .. } => *wait_time,
             _ => 1,
@@ -74,39 +124,5 @@ pub fn app<S: Store>(store: S, verifier: JwtVerifier, options: AppOptions) -> ax
         )
         .with_header(http::header::RETRY_AFTER, wait.max(1).to_string())
         .into_response()
-    });
-    router.layer(layer)
-}
-
-/// One log line per request, under its request id. Bodies are never logged:
-/// they may hold passwords.
-async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let request_id = request
-        .headers()
-        .get(users_api::runtime::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let client = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default();
-    let span = tracing::info_span!("request", request_id = %request_id, %method, %path, %client);
-    let response = {
-        let _entered = span.enter();
-        tracing::trace!("request received");
-        drop(_entered);
-        next.run(request).await
-    };
-    let _entered = span.enter();
-    tracing::info!(
-        status = response.status().as_u16(),
-        millis = started.elapsed().as_millis() as u64,
-        "request served"
-    );
-    response
+    }))
 }

@@ -5,5 +5,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod observe;
 pub mod service;
 pub mod store;
+pub mod telemetry;

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -51,6 +52,36 @@ struct Args {
     /// Refuse PATCH, PUT, DELETE and password changes without If-Match (428).
     #[arg(long, env = "USERS_REQUIRE_IF_MATCH")]
     require_if_match: bool,
+    /// Where the admin listener serves `/metrics`, `/healthz` and `/readyz`:
+    /// an address (loopback by default, so metrics are not exposed where the
+    /// API is), or `off` for no metrics and no admin listener.
+    #[arg(long, env = "USERS_METRICS_LISTEN", default_value = "127.0.0.1:9464")]
+    metrics_listen: MetricsListen,
+    /// Seconds between SIGTERM and closing the listeners: `/readyz` answers
+    /// 503 meanwhile, so load balancers stop sending traffic before the
+    /// server stops accepting it. In-flight requests are drained after that.
+    #[arg(long, env = "USERS_SHUTDOWN_DELAY", default_value_t = 0)]
+    shutdown_delay: u64,
+}
+
+/// `--metrics-listen`: an address or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MetricsListen {
+    Off,
+    At(SocketAddr),
+}
+
+impl std::str::FromStr for MetricsListen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(Self::Off);
+        }
+        text.parse()
+            .map(Self::At)
+            .map_err(|err| format!("{err}: give an address such as 127.0.0.1:9464, or off"))
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -104,13 +135,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     // Logs go to stderr; stdout carries what the server says to its user.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    let telemetry = users_server::telemetry::init()?;
 
     let mut dev_token = None;
     let verifier = match (&args.jwt_secret, &args.jwt_public_key) {
@@ -148,17 +173,35 @@ async fn main() -> anyhow::Result<()> {
         body_limit: args.body_limit,
         rate_limit: args.rate_limit,
         rate_burst: args.rate_burst,
+        metrics: args.metrics_listen != MetricsListen::Off,
         settings: Settings {
             require_if_match: args.require_if_match,
         },
     };
-    let router = app::app(store, verifier, options);
+    let app = app::build(store, verifier, options);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
+    let admin_listener = match args.metrics_listen {
+        MetricsListen::Off => None,
+        MetricsListen::At(at) => {
+            let admin = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("listening on {at} (--metrics-listen)"))?;
+            if !at.ip().is_loopback() {
+                tracing::warn!(address = %at, "metrics are served on a non-loopback address");
+            }
+            Some(admin)
+        }
+    };
     tracing::info!(%address, database = %redact(&args.database_url), "users-server listening");
     println!("Users API on http://{address}  (Swagger UI: http://{address}/docs/)");
+    if let Some(admin) = &admin_listener {
+        let at = admin.local_addr()?;
+        tracing::info!(address = %at, "admin listener (metrics, probes)");
+        println!("Metrics on http://{at}/metrics");
+    }
     if let Some(token) = dev_token {
         println!();
         println!("DEV MODE: no JWT settings were given, so this server made up a secret that");
@@ -169,13 +212,43 @@ async fn main() -> anyhow::Result<()> {
         println!("{token}");
         println!();
     }
+    // SIGINT or SIGTERM: readiness turns 503 at once, the listeners close
+    // after --shutdown-delay, and in-flight requests are drained.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let readiness = app.readiness.clone();
+    let delay = Duration::from_secs(args.shutdown_delay);
+    tokio::spawn(async move {
+        shutdown().await;
+        readiness.start_draining();
+        if !delay.is_zero() {
+            tracing::info!(seconds = delay.as_secs(), "draining: /readyz answers 503");
+            tokio::time::sleep(delay).await;
+        }
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let admin = admin_listener.map(|admin_listener| {
+        let stopped = stopped.clone();
+        tokio::spawn(
+            axum::serve(admin_listener, app.admin)
+                .with_graceful_shutdown(until_stopped(stopped))
+                .into_future(),
+        )
+    });
     axum::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        app.router
+            .into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown())
+    .with_graceful_shutdown(until_stopped(stopped))
     .await?;
+    if let Some(admin) = admin {
+        admin.await??;
+    }
     tracing::info!("users-server stopped");
+    telemetry.shutdown();
     Ok(())
 }
 
@@ -208,4 +281,40 @@ async fn shutdown() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// Metrics are not reachable from the network by default: the admin
+    /// listener binds loopback unless configured.
+    #[test]
+    fn the_admin_listener_is_loopback_by_default() {
+        let args = Args::try_parse_from(["users-server"]).unwrap();
+        match args.metrics_listen {
+            MetricsListen::At(at) => assert!(at.ip().is_loopback(), "{at}"),
+            MetricsListen::Off => panic!("metrics are on by default"),
+        }
+        assert_ne!(
+            args.metrics_listen,
+            MetricsListen::At(args.listen),
+            "metrics have a listener of their own"
+        );
+    }
+
+    #[test]
+    fn metrics_can_be_turned_off_or_moved() {
+        let off = Args::try_parse_from(["users-server", "--metrics-listen", "off"]).unwrap();
+        assert_eq!(off.metrics_listen, MetricsListen::Off);
+        let moved =
+            Args::try_parse_from(["users-server", "--metrics-listen", "0.0.0.0:9100"]).unwrap();
+        assert_eq!(
+            moved.metrics_listen,
+            MetricsListen::At("0.0.0.0:9100".parse().unwrap())
+        );
+        assert!(Args::try_parse_from(["users-server", "--metrics-listen", "nowhere"]).is_err());
+    }
 }

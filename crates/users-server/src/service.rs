@@ -14,6 +14,8 @@ use users_api::types::{FieldError, LookupEntry, LookupList, User, UserPage};
 use users_api::*;
 
 use crate::auth::JwtVerifier;
+use prometheus_client::metrics::counter::Counter;
+
 use crate::store::{
     IdempotencyScope, IdempotencyState, ListFilter, LockedUser, Store, StoreError, StoredUser,
     UserRow,
@@ -34,6 +36,8 @@ pub struct Service<S> {
     /// Argon2id takes tens of MiB and many milliseconds per hash: a few at a
     /// time, off the async threads.
     hashing: Arc<Semaphore>,
+    /// Creates answered from a stored idempotent response.
+    replays: Counter,
 }
 
 impl<S> std::fmt::Debug for Service<S> {
@@ -159,7 +163,19 @@ impl<S: Store> Service<S> {
             verifier,
             settings,
             hashing: Arc::new(Semaphore::new(2)),
+            replays: Counter::default(),
         }
+    }
+
+    /// The store it serves from.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The counter of creates answered from a stored idempotent response
+    /// (a handle on the same count).
+    pub fn idempotency_replays(&self) -> Counter {
+        self.replays.clone()
     }
 
     /// The user as the API returns it: the document plus computed fields.
@@ -321,6 +337,7 @@ impl<S: Store> Service<S> {
                     ));
                 }
                 IdempotencyState::Done { response, .. } => {
+                    self.replays.inc();
                     let body: User =
                         serde_json::from_value(response["body"].clone()).map_err(internal)?;
                     return Ok(CreateUserResponse::Created {

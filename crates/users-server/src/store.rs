@@ -12,6 +12,9 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use serde_json::Value;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -189,6 +192,36 @@ pub trait Store: Send + Sync + 'static {
         &self,
         scope: &IdempotencyScope,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Proves the database answers (a round trip on a pooled connection);
+    /// readiness probes ask it.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The state of each connection pool, for metrics. A store without
+    /// pools reports none.
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        Vec::new()
+    }
+}
+
+/// One connection pool's state: gauges read now, counters since start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolStats {
+    /// The pool's name (`main`; SQLite's `writer` and `reader`).
+    pub name: &'static str,
+    /// The most connections it opens.
+    pub max: u32,
+    /// Connections open now, in use or idle.
+    pub open: u32,
+    /// Connections open and idle now.
+    pub idle: u32,
+    /// Connections handed out since start.
+    pub acquires: u64,
+    /// Acquires that found no idle connection and waited (for another
+    /// request to return one, or for a new one to connect).
+    pub waits: u64,
+    /// The time those waits took, in seconds.
+    pub wait_seconds: f64,
+    /// Acquires that gave up after the acquire timeout.
+    pub timeouts: u64,
 }
 
 /// A user read inside a write transaction, see [`Store::lock`].
@@ -212,8 +245,82 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     backend: Backend,
-    writer: AnyPool,
-    reader: AnyPool,
+    writer: Pool,
+    reader: Pool,
+}
+
+/// A sqlx pool that counts how often, and how long, acquiring a connection
+/// waited.
+#[derive(Debug, Clone)]
+struct Pool {
+    name: &'static str,
+    pool: AnyPool,
+    counters: Arc<PoolCounters>,
+}
+
+#[derive(Debug, Default)]
+struct PoolCounters {
+    acquires: AtomicU64,
+    waits: AtomicU64,
+    wait_nanos: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+impl Pool {
+    fn new(name: &'static str, pool: AnyPool) -> Self {
+        Self {
+            name,
+            pool,
+            counters: Arc::default(),
+        }
+    }
+
+    /// A connection: an idle one at once, else one waited for (and counted).
+    async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, sqlx::Error> {
+        self.counters.acquires.fetch_add(1, Ordering::Relaxed);
+        match self.pool.try_acquire() {
+            Some(conn) => Ok(conn),
+            None => self.waited(self.pool.acquire()).await,
+        }
+    }
+
+    /// A transaction on a connection acquired as [`Pool::acquire`] does.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        self.counters.acquires.fetch_add(1, Ordering::Relaxed);
+        match self.pool.try_begin().await? {
+            Some(tx) => Ok(tx),
+            None => self.waited(self.pool.begin()).await,
+        }
+    }
+
+    async fn waited<T>(
+        &self,
+        acquire: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, sqlx::Error> {
+        let started = Instant::now();
+        let result = acquire.await;
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.counters.waits.fetch_add(1, Ordering::Relaxed);
+        self.counters.wait_nanos.fetch_add(nanos, Ordering::Relaxed);
+        if matches!(result, Err(sqlx::Error::PoolTimedOut)) {
+            self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn stats(&self) -> PoolStats {
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        PoolStats {
+            name: self.name,
+            max: self.pool.options().get_max_connections(),
+            open: self.pool.size(),
+            idle,
+            acquires: self.counters.acquires.load(Ordering::Relaxed),
+            waits: self.counters.waits.load(Ordering::Relaxed),
+            wait_seconds: self.counters.wait_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            timeouts: self.counters.timeouts.load(Ordering::Relaxed),
+        }
+    }
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
@@ -273,6 +380,7 @@ impl SqlStore {
                 .connect_with(options)
                 .await?;
             migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
+            let pool = Pool::new("main", pool);
             Ok(Self {
                 backend: Backend::Postgres,
                 writer: pool.clone(),
@@ -300,8 +408,8 @@ impl SqlStore {
                 .await?;
             Ok(Self {
                 backend: Backend::Sqlite,
-                writer,
-                reader,
+                writer: Pool::new("writer", writer),
+                reader: Pool::new("reader", reader),
             })
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://, not {url}")
@@ -315,8 +423,8 @@ impl SqlStore {
 
     /// Closes every connection.
     pub async fn close(&self) {
-        self.writer.close().await;
-        self.reader.close().await;
+        self.writer.pool.close().await;
+        self.reader.pool.close().await;
     }
 }
 
@@ -454,7 +562,7 @@ impl Store for SqlStore {
         )))
         .bind(account_id.to_owned())
         .bind(id.to_owned())
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.reader.acquire().await?)
         .await?;
         found.first().map(user_from_row).transpose()
     }
@@ -488,7 +596,7 @@ impl Store for SqlStore {
         .bind(filter.status.clone())
         .bind(text)
         .bind(limit)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.reader.acquire().await?)
         .await?;
         rows.iter().map(user_from_row).collect()
     }
@@ -597,8 +705,22 @@ impl Store for SqlStore {
         .bind(scope.account_id.clone())
         .bind(scope.operation.clone())
         .bind(scope.key.clone())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await?;
         Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .fetch_all(&mut *self.reader.acquire().await?)
+            .await?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        match self.backend {
+            Backend::Postgres => vec![self.writer.stats()],
+            Backend::Sqlite => vec![self.writer.stats(), self.reader.stats()],
+        }
     }
 }

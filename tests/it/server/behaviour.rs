@@ -656,6 +656,19 @@ async fn logs_carry_the_request_id_and_never_a_password() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 204);
     assert_eq!(response.headers()["x-request-id"], "req-logged-1");
+    // A client that sends no id: the server makes one up, and its log
+    // lines carry the id it answers with.
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/users/{}", server.url, user.id))
+        .bearer_auth(server.token("admin-1", "acme", "users:admin", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let made_up = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let hash = server
         .stored("acme", user.id)
         .await
@@ -673,6 +686,12 @@ async fn logs_carry_the_request_id_and_never_a_password() {
         ours.iter()
             .any(|l| l.contains("request served") && l.contains("status=204")),
         "{logs}"
+    );
+    assert!(
+        logs.lines().any(|l| l.contains(&made_up)
+            && l.contains("request served")
+            && l.contains("status=200")),
+        "no log line carries the made-up id {made_up}: {logs}"
     );
     assert!(!logs.contains(password), "the password was logged");
     assert!(

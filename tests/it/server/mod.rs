@@ -5,6 +5,7 @@
 
 mod attacks;
 mod behaviour;
+mod operations;
 mod seeds;
 
 use std::net::SocketAddr;
@@ -27,10 +28,14 @@ pub(crate) enum Db {
 /// A running server with a database of its own.
 pub(crate) struct TestServer {
     pub(crate) url: String,
+    /// The admin listener: `/metrics` and the probes.
+    pub(crate) admin_url: String,
+    pub(crate) readiness: users_server::observe::Readiness,
     pub(crate) store: SqlStore,
     _dir: Option<tempfile::TempDir>,
     postgres_db: Option<(String, String)>,
     task: tokio::task::JoinHandle<()>,
+    admin_task: tokio::task::JoinHandle<()>,
 }
 
 impl TestServer {
@@ -61,23 +66,33 @@ impl TestServer {
             }
         };
         let store = SqlStore::connect(&database_url).await.unwrap();
-        let app = users_server::app::app(store.clone(), verifier, options);
+        let app = users_server::app::build(store.clone(), verifier, options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
+        let router = app.router;
         let task = tokio::spawn(async move {
             axum::serve(
                 listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
+                router.into_make_service_with_connect_info::<SocketAddr>(),
             )
             .await
             .unwrap();
         });
+        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_address = admin_listener.local_addr().unwrap();
+        let admin = app.admin;
+        let admin_task = tokio::spawn(async move {
+            axum::serve(admin_listener, admin).await.unwrap();
+        });
         Self {
             url: format!("http://{address}"),
+            admin_url: format!("http://{admin_address}"),
+            readiness: app.readiness,
             store,
             _dir: dir,
             postgres_db,
             task,
+            admin_task,
         }
     }
 
@@ -124,6 +139,8 @@ impl TestServer {
     pub(crate) async fn stop(self) {
         self.task.abort();
         let _ = self.task.await;
+        self.admin_task.abort();
+        let _ = self.admin_task.await;
         if let Some((admin, name)) = &self.postgres_db {
             self.store.close().await;
             run_admin(

@@ -927,10 +927,11 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
                 let request = #request { #(#fields)* };
                 Ok::<_, runtime::Rejection>(api.#fn_name(input.context, request).await)
             };
-            match call.await {
+            let response = match call.await {
                 Ok(response) => response.into_response(),
                 Err(rejection) => rejection.into_response(),
-            }
+            };
+            runtime::answered_by(&operation_specs::#index, response)
         }
     })
 }

@@ -1,0 +1,415 @@
+//! What operators see: the probes, the metrics per operation on the admin
+//! listener (never on the public one), and the request's span.
+
+use serde_json::{Value, json};
+use users_server::app::AppOptions;
+use users_server::service::Settings;
+
+use super::seeds::{new_user, raw};
+use super::{Db, TestServer};
+use crate::on_both;
+
+async fn get(url: &str) -> (u16, String, Value) {
+    let response = reqwest::get(url).await.unwrap();
+    let status = response.status().as_u16();
+    let media = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, media, body)
+}
+
+async fn scrape(server: &TestServer) -> String {
+    let response = reqwest::get(format!("{}/metrics", server.admin_url))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    response.text().await.unwrap()
+}
+
+/// The value of the sample `series` (name and labels, exactly as written).
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        line.strip_prefix(series)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .map(|value| value.trim().parse().unwrap())
+    })
+}
+
+fn expect_sample(metrics: &str, series: &str, value: f64) {
+    assert_eq!(
+        sample(metrics, series),
+        Some(value),
+        "{series} in\n{metrics}"
+    );
+}
+
+/// Liveness and readiness answer on the API port outside `/v1`, without a
+/// token; the metrics do not.
+async fn probes(db: Db) {
+    let server = TestServer::start(db).await;
+    let (status, _, body) = get(&format!("{}/healthz", server.url)).await;
+    assert_eq!((status, body), (200, json!({ "status": "ok" })));
+    let (status, _, body) = get(&format!("{}/readyz", server.url)).await;
+    assert_eq!((status, body), (200, json!({ "status": "ready" })));
+    let (status, media, body) = get(&format!("{}/metrics", server.url)).await;
+    assert_eq!(status, 404, "metrics on the public listener");
+    assert_eq!(media, "application/problem+json");
+    assert_eq!(body["code"], "not-found");
+    // The admin listener has the probes too.
+    let (status, _, _) = get(&format!("{}/readyz", server.admin_url)).await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+on_both!(probes_answer_outside_the_api, probes);
+
+/// Readiness is a 503 problem while the database is unreachable and while
+/// the server drains; liveness stays 200 (a restart would not help).
+async fn readiness_follows_the_database_and_draining(db: Db) {
+    let server = TestServer::start(db).await;
+    server.readiness.start_draining();
+    let (status, media, body) = get(&format!("{}/readyz", server.url)).await;
+    assert_eq!((status, media.as_str()), (503, "application/problem+json"));
+    assert_eq!(body["code"], "not-ready");
+    assert!(
+        body["detail"].as_str().unwrap().contains("shutting down"),
+        "{body}"
+    );
+
+    let server = TestServer::start(db).await;
+    server.store.close().await;
+    let (status, _, body) = get(&format!("{}/readyz", server.url)).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("database"),
+        "{body}"
+    );
+    let (status, _, _) = get(&format!("{}/healthz", server.url)).await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+on_both!(
+    readiness_fails_without_the_database_or_while_draining,
+    readiness_follows_the_database_and_draining
+);
+
+/// Requests are counted under their operationId and status, with latency
+/// histograms, refusals by field code, 412s, idempotent replays and the
+/// pools' state.
+async fn metrics_per_operation(db: Db) {
+    let server = TestServer::start(db).await;
+    let admin = server.admin();
+    let token = server.token("admin-1", "acme", "users:admin", &[]);
+    let user = admin
+        .create_user(&new_user("metrics@example.com"))
+        .await
+        .unwrap();
+    admin.get_user(user.id).await.unwrap();
+    admin.get_user(uuid::Uuid::new_v4()).await.unwrap_err();
+    // Two field errors: a name too long and an unknown member.
+    let (status, _) = raw(
+        &server,
+        "POST",
+        "/v1/users",
+        &token,
+        "application/json",
+        json!({ "name": { "firstName": "x".repeat(300), "lastName": "Smith" }, "email": "bad@example.com", "shoeSize": 9 }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    // A stale If-Match.
+    let response = reqwest::Client::new()
+        .patch(format!("{}/v1/users/{}", server.url, user.id))
+        .bearer_auth(&token)
+        .header("content-type", "application/merge-patch+json")
+        .header("if-match", "\"99\"")
+        .body(r#"{"jobTitle":"Analyst"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 412);
+    // The same create twice under one key: the second is a replay.
+    for _ in 0..2 {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/users", server.url))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .header("idempotency-key", "metrics-key-1")
+            .body(serde_json::to_string(&new_user("replayed@example.com")).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+    }
+
+    let metrics = scrape(&server).await;
+    expect_sample(
+        &metrics,
+        r#"users_http_requests_total{operation="createUser",status="201"}"#,
+        3.0,
+    );
+    expect_sample(
+        &metrics,
+        r#"users_http_requests_total{operation="getUser",status="200"}"#,
+        1.0,
+    );
+    expect_sample(
+        &metrics,
+        r#"users_http_requests_total{operation="getUser",status="404"}"#,
+        1.0,
+    );
+    expect_sample(
+        &metrics,
+        r#"users_http_requests_total{operation="createUser",status="400"}"#,
+        1.0,
+    );
+    expect_sample(
+        &metrics,
+        r#"users_http_requests_total{operation="updateUser",status="412"}"#,
+        1.0,
+    );
+    expect_sample(
+        &metrics,
+        r#"users_http_request_duration_seconds_count{operation="getUser"}"#,
+        2.0,
+    );
+    expect_sample(
+        &metrics,
+        r#"users_http_request_duration_seconds_count{operation="createUser"}"#,
+        4.0,
+    );
+    expect_sample(
+        &metrics,
+        r#"users_validation_refusals_total{code="max-length"}"#,
+        1.0,
+    );
+    expect_sample(
+        &metrics,
+        r#"users_validation_refusals_total{code="unknown-field"}"#,
+        1.0,
+    );
+    expect_sample(&metrics, "users_http_precondition_failed_total", 1.0);
+    expect_sample(&metrics, "users_http_precondition_required_total", 0.0);
+    expect_sample(&metrics, "users_http_rate_limited_total", 0.0);
+    expect_sample(&metrics, "users_idempotency_replays_total", 1.0);
+    let pools: &[&str] = match db {
+        Db::Sqlite => &["writer", "reader"],
+        Db::Postgres => &["main"],
+    };
+    for pool in pools {
+        let acquires = sample(
+            &metrics,
+            &format!(r#"users_db_pool_acquires_total{{pool="{pool}"}}"#),
+        )
+        .unwrap_or_else(|| panic!("no acquires of {pool} in\n{metrics}"));
+        assert!(acquires >= 1.0, "{pool}: {acquires}");
+        assert!(
+            sample(
+                &metrics,
+                &format!(r#"users_db_pool_connections{{pool="{pool}",state="idle"}}"#)
+            )
+            .is_some(),
+            "{metrics}"
+        );
+        assert!(
+            sample(
+                &metrics,
+                &format!(r#"users_db_pool_max_connections{{pool="{pool}"}}"#)
+            )
+            .is_some_and(|max| max >= 1.0),
+            "{metrics}"
+        );
+    }
+    server.stop().await;
+}
+on_both!(requests_show_up_in_the_metrics, metrics_per_operation);
+
+/// 428 and 429 are counted too; a 429 comes from the rate limit before any
+/// operation, so it counts under `operation="none"`.
+async fn throttling_and_required_preconditions(db: Db) {
+    let server = TestServer::start_with(
+        db,
+        AppOptions {
+            rate_limit: 1,
+            rate_burst: 3,
+            settings: Settings {
+                require_if_match: true,
+            },
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let token = server.token("admin-1", "acme", "users:admin", &[]);
+    let user = server
+        .admin()
+        .create_user(&new_user("required@example.com"))
+        .await
+        .unwrap();
+    let (status, _) = raw(
+        &server,
+        "PATCH",
+        &format!("/v1/users/{}", user.id),
+        &token,
+        "application/merge-patch+json",
+        json!({ "jobTitle": "Analyst" }),
+    )
+    .await;
+    assert_eq!(status, 428);
+    let mut limited = 0;
+    for _ in 0..10 {
+        let response = reqwest::Client::new()
+            .get(format!("{}/v1/lookups/countries", server.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if response.status().as_u16() == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited > 0, "the rate limit never answered 429");
+    let metrics = scrape(&server).await;
+    expect_sample(&metrics, "users_http_precondition_required_total", 1.0);
+    expect_sample(
+        &metrics,
+        "users_http_rate_limited_total",
+        f64::from(limited),
+    );
+    expect_sample(
+        &metrics,
+        r#"users_http_requests_total{operation="none",status="429"}"#,
+        f64::from(limited),
+    );
+    server.stop().await;
+}
+on_both!(
+    throttling_and_required_preconditions_are_counted,
+    throttling_and_required_preconditions
+);
+
+/// With metrics off nothing is recorded and the admin listener serves only
+/// the probes.
+#[tokio::test]
+async fn metrics_off_serves_no_metrics() {
+    let server = TestServer::start_with(
+        Db::Sqlite,
+        AppOptions {
+            metrics: false,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let (status, _, _) = get(&format!("{}/metrics", server.admin_url)).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = get(&format!("{}/healthz", server.admin_url)).await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+
+/// A request's OpenTelemetry span is named after its operationId and
+/// carries the request id, also when the client sent none. On PostgreSQL
+/// the database's statements are events of that span; SQLite's driver runs
+/// its statements on a worker thread of its own, outside any request span.
+mod spans_carry_the_operation_and_the_request_id {
+    #[tokio::test(flavor = "current_thread")]
+    async fn sqlite() {
+        super::request_spans(super::Db::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    #[cfg_attr(
+        not(postgres_tests),
+        ignore = "set USERS_TEST_POSTGRES_URL to run on PostgreSQL"
+    )]
+    async fn postgres() {
+        super::request_spans(super::Db::Postgres).await;
+    }
+}
+
+async fn request_spans(db: Db) {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(
+            "users_server=trace,sqlx=trace",
+        ))
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    // This thread's subscriber: the server runs on this same thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // With a single scoped dispatcher registered, tracing-core computes a
+    // callsite's interest from whichever thread hits it first, so another
+    // test's thread (no subscriber) would cache "never" for the server's
+    // callsites. A second live dispatcher makes it ask every dispatcher.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
+
+    let server = TestServer::start(db).await;
+    let admin = server.admin();
+    let user = admin
+        .create_user(&new_user("spans@example.com"))
+        .await
+        .unwrap();
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/users/{}", server.url, user.id))
+        .bearer_auth(server.token("admin-1", "acme", "users:admin", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    server.stop().await;
+    provider.force_flush().unwrap();
+
+    let spans = exporter.get_finished_spans().unwrap();
+    let attribute = |span: &opentelemetry_sdk::trace::SpanData, key: &str| {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.as_str().into_owned())
+    };
+    let get_span = spans
+        .iter()
+        .find(|span| attribute(span, "request_id").as_deref() == Some(request_id.as_str()))
+        .unwrap_or_else(|| panic!("no span with request id {request_id}: {spans:#?}"));
+    assert_eq!(get_span.name, "getUser");
+    assert_eq!(
+        attribute(get_span, "operation_id").as_deref(),
+        Some("getUser")
+    );
+    assert_eq!(get_span.span_kind, opentelemetry::trace::SpanKind::Server);
+    assert!(
+        spans.iter().any(|span| span.name == "createUser"),
+        "{spans:#?}"
+    );
+    let sqlx_events = get_span
+        .events
+        .iter()
+        .filter(|event| {
+            event
+                .attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "target" && kv.value.as_str().starts_with("sqlx"))
+        })
+        .count();
+    if db == Db::Postgres {
+        assert!(
+            sqlx_events > 0,
+            "the database calls are outside the request span: {get_span:#?}"
+        );
+    }
+}
