@@ -10,6 +10,7 @@
 //! 2. `users-server` PATCH throughput on SQLite and PostgreSQL beside the
 //!    database's own ceiling at the same concurrency (a single-row
 //!    `UPDATE ... WHERE id AND version` loop through sqlx; pgbench).
+//!    Beside it, the same PATCH load with metrics on and off (SQLite).
 //! 3. SDK per-call instructions against a raw reqwest call (callgrind).
 //! 4. `cargo xtask codegen` time and the cold build time of `users-client`.
 
@@ -164,6 +165,8 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
 
     // 2. End to end.
     doc.push_str(&end_to_end(&server, &bench, &out, &mut missed)?);
+
+    doc.push_str(&metrics_cost(&server, &out, &mut missed)?);
 
     // 3. SDK per-call overhead.
     doc.push_str("## 3. SDK per-call overhead\n\nInstructions per getUser call, client side (callgrind; (Ir(2N) − Ir(N)) / N, N = 200), against the stub server:\n\n");
@@ -556,6 +559,8 @@ fn end_to_end(
                     "127.0.0.1:0",
                     "--rate-limit",
                     "0",
+                    "--metrics-listen",
+                    "127.0.0.1:0",
                     "--jwt-secret",
                     secret,
                     "--database-url",
@@ -634,6 +639,99 @@ fn end_to_end(
          Both do the read-modify-write the server does under its lock, without HTTP, JSON or validation.\n\n",
     );
     Ok(doc)
+}
+
+/// Rounds of the metrics on/off comparison: the figure is a difference of a
+/// few percent, so more rounds than elsewhere.
+const METRICS_ROUNDS: usize = 5;
+
+/// End-to-end PATCH throughput on SQLite with metrics on (the default: the
+/// request counters and histograms, pool gauges on scrape) against
+/// `--metrics-listen off`, interleaved rounds on one database.
+fn metrics_cost(server: &Path, out: &Path, missed: &mut Vec<String>) -> anyhow::Result<String> {
+    let secret = "bench-secret-bench-secret-bench!";
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("users.db").display());
+    let token = String::from_utf8(
+        Command::new(server)
+            .args(["token", "--sub", "bench", "--account", "bench"])
+            .env("USERS_JWT_SECRET", secret)
+            .output()?
+            .stdout,
+    )?
+    .trim()
+    .to_owned();
+    let mut user = None;
+    let mut on = Vec::new();
+    let mut off = Vec::new();
+    for _ in 0..METRICS_ROUNDS {
+        for metrics in ["127.0.0.1:0", "off"] {
+            let running = Process::start(
+                server,
+                &[
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--rate-limit",
+                    "0",
+                    "--metrics-listen",
+                    metrics,
+                    "--jwt-secret",
+                    secret,
+                    "--database-url",
+                    &url,
+                ],
+                None,
+            )?;
+            let id = match &user {
+                Some(id) => String::clone(id),
+                None => {
+                    let created = Command::new("curl")
+                        .args(["-s", "-X", "POST", &format!("http://{}/v1/users", running.address)])
+                        .args(["-H", &format!("Authorization: Bearer {token}"), "-H", "Content-Type: application/json"])
+                        .args(["-d", r#"{"name":{"firstName":"Bench","lastName":"Mark"},"email":"metrics@example.com"}"#])
+                        .output()?;
+                    let created: serde_json::Value =
+                        serde_json::from_slice(&created.stdout).context("creating the user")?;
+                    let id = created["id"].as_str().context("a user id")?.to_owned();
+                    user = Some(id.clone());
+                    id
+                }
+            };
+            let lua = out.join("metrics.lua");
+            std::fs::write(
+                &lua,
+                format!(
+                    "counter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(\"PATCH\", nil, \
+                     {{[\"Authorization\"] = \"Bearer {token}\", [\"Content-Type\"] = \"application/merge-patch+json\"}}, \
+                     '{{\"jobTitle\":\"Title ' .. counter .. '\"}}')\nend\n"
+                ),
+            )?;
+            let rate = wrk_e2e(&format!("http://{}/v1/users/{id}", running.address), &lua)?;
+            if metrics == "off" {
+                off.push(rate);
+            } else {
+                on.push(rate);
+            }
+        }
+    }
+    let (on_median, off_median) = (median(&on), median(&off));
+    let ratio = on_median / off_median;
+    if ratio < 0.97 {
+        missed.push(format!(
+            "with metrics on, end-to-end PATCH runs at {ratio:.3}× the throughput with metrics off (goal ≥ 0.97×)"
+        ));
+    }
+    Ok(format!(
+        "### Metrics cost
+
+The same PATCH load on SQLite (wrk `-t1 -c8 -d{SECONDS}s`), users-server with metrics on \
+         (`--metrics-listen 127.0.0.1:0`: request counters and latency histograms per operation) and off \
+         (`--metrics-listen off`), {METRICS_ROUNDS} interleaved rounds on one database; median (spread = max − min).\n\n\
+         | metrics on (PATCH/s) | metrics off (PATCH/s) | ratio | goal |\n|---|---|---|---|\n\
+         | {on_median:.0} (±{:.0}) | {off_median:.0} (±{:.0}) | {ratio:.3}× | ≥ 0.97× |\n\n",
+        spread(&on),
+        spread(&off)
+    ))
 }
 
 fn wrk_e2e(url: &str, lua: &Path) -> anyhow::Result<f64> {

@@ -46,7 +46,14 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let server = tools::build_users_server(root)?;
     let data = tempfile::tempdir()?;
     let mut child = Command::new(server)
-        .args(["--listen", "127.0.0.1:0", "--rate-limit", "0"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "0",
+            "--metrics-listen",
+            "off",
+        ])
         .arg("--database-url")
         .arg(format!(
             "sqlite://{}",

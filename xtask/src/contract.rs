@@ -144,6 +144,8 @@ fn run_one(
             "127.0.0.1:0",
             "--rate-limit",
             "0",
+            "--metrics-listen",
+            "off",
             "--database-url",
             &database.url(),
         ])

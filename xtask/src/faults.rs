@@ -7,8 +7,10 @@
 //! 1. `kill -9` the server during a write load, restart it on the same
 //!    database, and check that every acknowledged write is there and every
 //!    stored user is whole (SQLite and PostgreSQL).
-//! 2. Stop and start PostgreSQL under load: the server recovers without a
-//!    restart within 30 s; the window is measured and printed.
+//! 2. Stop and start PostgreSQL under load: `/readyz` turns 503 while the
+//!    database is down (`/healthz` stays 200) and 200 once it is back, and
+//!    the server recovers without a restart within 30 s; the window is
+//!    measured and printed.
 //! 3. Two server processes on one PostgreSQL, 1,000 rounds of concurrent
 //!    `If-Match` PATCHes (one through each): exactly one wins each round and
 //!    no update is lost.
@@ -192,6 +194,8 @@ impl Server {
                 &format!("127.0.0.1:{port}"),
                 "--rate-limit",
                 "0",
+                "--metrics-listen",
+                "127.0.0.1:0",
                 "--database-url",
                 database,
             ])
@@ -415,9 +419,30 @@ fn database_restart(binary: &Path, cluster: &Cluster, database: &str) -> anyhow:
             )),
         )
     };
+    let probe = |path: &str| -> anyhow::Result<(u16, Value)> {
+        let mut response = agent.get(format!("{}{path}", server.base)).call()?;
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        Ok((
+            response.status().as_u16(),
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        ))
+    };
     let (status, ..) = write(0)?;
     ensure!(status == 201, "a write before the restart failed: {status}");
+    let (status, body) = probe("/readyz")?;
+    ensure!(status == 200, "/readyz before the outage: {status} {body}");
     cluster.ctl_stop()?;
+    let (status, body) = probe("/readyz")?;
+    ensure!(
+        status == 503 && body["code"] == "not-ready",
+        "/readyz while PostgreSQL is down: {status} {body}"
+    );
+    let (status, _) = probe("/healthz")?;
+    ensure!(status == 200, "/healthz while PostgreSQL is down: {status}");
+    eprintln!(
+        "faults: PostgreSQL down: /readyz 503 ({}), /healthz 200",
+        body["detail"]
+    );
     let (status, problem, _) = write(1)?;
     ensure!(
         status >= 500,
@@ -446,6 +471,9 @@ fn database_restart(binary: &Path, cluster: &Cluster, database: &str) -> anyhow:
     eprintln!(
         "faults: PostgreSQL restart: the server wrote again {window:.2?} after the database came back (no server restart)"
     );
+    let (status, body) = probe("/readyz")?;
+    ensure!(status == 200, "/readyz after the restart: {status} {body}");
+    eprintln!("faults: PostgreSQL back: /readyz 200");
     Ok(window)
 }
 

@@ -196,21 +196,30 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     tracing::info!(%address, database = %redact(&args.database_url), "users-server listening");
-    println!("Users API on http://{address}  (Swagger UI: http://{address}/docs/)");
+    // What the server says to its user goes to stdout; a reader that went
+    // away (a script that read the address and closed the pipe) must not
+    // take the server down, so write errors are ignored.
+    let mut said = String::new();
     if let Some(admin) = &admin_listener {
         let at = admin.local_addr()?;
         tracing::info!(address = %at, "admin listener (metrics, probes)");
-        println!("Metrics on http://{at}/metrics");
+        said.push_str(&format!("Metrics on http://{at}/metrics\n"));
     }
+    said.push_str(&format!(
+        "Users API on http://{address}  (Swagger UI: http://{address}/docs/)\n"
+    ));
     if let Some(token) = dev_token {
-        println!();
-        println!("DEV MODE: no JWT settings were given, so this server made up a secret that");
-        println!(
-            "dies with it. Paste this admin token (account \"dev\") into Swagger UI's Authorize:"
-        );
-        println!();
-        println!("{token}");
-        println!();
+        said.push_str(&format!(
+            "\nDEV MODE: no JWT settings were given, so this server made up a secret that\n\
+             dies with it. Paste this admin token (account \"dev\") into Swagger UI's Authorize:\n\n\
+             {token}\n\n"
+        ));
+    }
+    {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(said.as_bytes());
+        let _ = stdout.flush();
     }
     // SIGINT or SIGTERM: readiness turns 503 at once, the listeners close
     // after --shutdown-delay, and in-flight requests are drained.

@@ -361,17 +361,37 @@ impl Readiness {
     }
 
     /// `Ok` when the server should get traffic, else why not.
-    pub async fn check(&self) -> Result<(), String> {
+    pub async fn check(&self) -> Result<(), NotReady> {
         if self.is_draining() {
-            return Err("the server is shutting down".into());
+            return Err(NotReady::Draining);
         }
         match tokio::time::timeout(READINESS_TIMEOUT, (self.ping)()).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(format!("the database does not answer: {err}")),
-            Err(_) => Err(format!(
-                "the database did not answer within {} ms",
+            Ok(Err(err)) => Err(NotReady::Database(err)),
+            Err(_) => Err(NotReady::Database(format!(
+                "no answer within {} ms",
                 READINESS_TIMEOUT.as_millis()
-            )),
+            ))),
+        }
+    }
+}
+
+/// Why [`Readiness::check`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotReady {
+    /// The server is shutting down.
+    Draining,
+    /// The database failed or did not answer in time (the error is logged,
+    /// never sent: it may name hosts and users).
+    Database(String),
+}
+
+impl NotReady {
+    /// What the probe's problem says.
+    pub fn public_detail(&self) -> &'static str {
+        match self {
+            Self::Draining => "the server is shutting down",
+            Self::Database(_) => "the database does not answer",
         }
     }
 }
@@ -404,12 +424,12 @@ async fn ready(State(readiness): State<Readiness>) -> Response {
         )
             .into_response(),
         Err(reason) => {
-            tracing::warn!(%reason, "not ready");
+            tracing::warn!(?reason, "not ready");
             let mut response = Rejection::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not-ready",
                 "The server is not ready",
-                reason,
+                reason.public_detail(),
             )
             .into_response();
             response.headers_mut().insert(

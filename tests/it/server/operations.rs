@@ -79,19 +79,14 @@ async fn readiness_follows_the_database_and_draining(db: Db) {
     let (status, media, body) = get(&format!("{}/readyz", server.url)).await;
     assert_eq!((status, media.as_str()), (503, "application/problem+json"));
     assert_eq!(body["code"], "not-ready");
-    assert!(
-        body["detail"].as_str().unwrap().contains("shutting down"),
-        "{body}"
-    );
+    assert_eq!(body["detail"], "the server is shutting down");
 
     let server = TestServer::start(db).await;
     server.store.close().await;
     let (status, _, body) = get(&format!("{}/readyz", server.url)).await;
     assert_eq!(status, 503, "{body}");
-    assert!(
-        body["detail"].as_str().unwrap().contains("database"),
-        "{body}"
-    );
+    // The database's own error is logged, not sent.
+    assert_eq!(body["detail"], "the database does not answer");
     let (status, _, _) = get(&format!("{}/healthz", server.url)).await;
     assert_eq!(status, 200);
     server.stop().await;
