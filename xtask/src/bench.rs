@@ -74,8 +74,12 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     for _ in 0..ROUNDS {
         for method in ["GET", "PATCH"] {
             for program in ["stub", "baseline"] {
-                let running =
-                    Process::start(&bench, &[program, "--listen", "127.0.0.1:0"], Some("0"))?;
+                let running = Process::start(
+                    &bench,
+                    &[program, "--listen", "127.0.0.1:0"],
+                    Some("0"),
+                    &[],
+                )?;
                 let url = format!("http://{}/v1/users/{USER}", running.address);
                 let value = wrk(&url, method, &patch_lua, CONNECTIONS)?;
                 match rps.iter_mut().find(|(k, _)| *k == (program, method)) {
@@ -119,8 +123,12 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
             let rate = (slower * 0.7).round();
             let mut p99 = Vec::new();
             for program in ["stub", "baseline"] {
-                let running =
-                    Process::start(&bench, &[program, "--listen", "127.0.0.1:0"], Some("0"))?;
+                let running = Process::start(
+                    &bench,
+                    &[program, "--listen", "127.0.0.1:0"],
+                    Some("0"),
+                    &[],
+                )?;
                 let url = format!("http://{}/v1/users/{USER}", running.address);
                 p99.push(oha_p99(&url, method, rate)?);
             }
@@ -170,7 +178,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
 
     // 3. SDK per-call overhead.
     doc.push_str("## 3. SDK per-call overhead\n\nInstructions per getUser call, client side (callgrind; (Ir(2N) − Ir(N)) / N, N = 200), against the stub server:\n\n");
-    let running = Process::start(&bench, &["stub", "--listen", "127.0.0.1:0"], None)?;
+    let running = Process::start(&bench, &["stub", "--listen", "127.0.0.1:0"], None, &[])?;
     let url = format!("http://{}", running.address);
     let sdk = client_instructions(&bench, &url, false, &out)?;
     let raw = client_instructions(&bench, &url, true, &out)?;
@@ -285,7 +293,12 @@ struct Process {
 impl Process {
     /// Starts `program args`, pinned to `core` when given, and waits for its
     /// `listening on ADDR` (or `Users API on http://ADDR`) line.
-    fn start(program: &Path, args: &[&str], core: Option<&str>) -> anyhow::Result<Self> {
+    fn start(
+        program: &Path,
+        args: &[&str],
+        core: Option<&str>,
+        envs: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let mut command = match core {
             Some(core) => {
                 let mut c = Command::new("taskset");
@@ -296,6 +309,7 @@ impl Process {
         };
         let mut child = command
             .args(args)
+            .envs(envs.iter().copied())
             .env("RUST_LOG", "error")
             .stdout(Stdio::piped())
             .spawn()
@@ -427,6 +441,7 @@ fn server_instructions(
                 &n.to_string(),
             ],
             None,
+            &[],
         )?;
         let url = format!("http://{}/v1/users/{USER}", running.address);
         let status = Command::new(bench)
@@ -561,16 +576,23 @@ fn end_to_end(
                     "0",
                     "--metrics-listen",
                     "127.0.0.1:0",
-                    "--jwt-secret",
-                    secret,
                     "--database-url",
                     &url,
                 ],
                 None,
+                &[("USERS_JWT_SECRET", secret)],
             )?;
             let token = String::from_utf8(
                 Command::new(server)
-                    .args(["token", "--sub", "bench", "--account", "bench"])
+                    .args([
+                        "token",
+                        "--sub",
+                        "bench",
+                        "--account",
+                        "bench",
+                        "--scope",
+                        "users:write",
+                    ])
                     .env("USERS_JWT_SECRET", secret)
                     .output()?
                     .stdout,
@@ -654,7 +676,15 @@ fn metrics_cost(server: &Path, out: &Path, missed: &mut Vec<String>) -> anyhow::
     let url = format!("sqlite://{}", dir.path().join("users.db").display());
     let token = String::from_utf8(
         Command::new(server)
-            .args(["token", "--sub", "bench", "--account", "bench"])
+            .args([
+                "token",
+                "--sub",
+                "bench",
+                "--account",
+                "bench",
+                "--scope",
+                "users:write",
+            ])
             .env("USERS_JWT_SECRET", secret)
             .output()?
             .stdout,
@@ -675,12 +705,11 @@ fn metrics_cost(server: &Path, out: &Path, missed: &mut Vec<String>) -> anyhow::
                     "0",
                     "--metrics-listen",
                     metrics,
-                    "--jwt-secret",
-                    secret,
                     "--database-url",
                     &url,
                 ],
                 None,
+                &[("USERS_JWT_SECRET", secret)],
             )?;
             let id = match &user {
                 Some(id) => String::clone(id),

@@ -53,6 +53,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
             "0",
             "--metrics-listen",
             "off",
+            "--dev",
         ])
         .arg("--database-url")
         .arg(format!(

@@ -168,7 +168,15 @@ fn run_one(
 
     let token = |sub: &str, account: &str| -> anyhow::Result<String> {
         let output = Command::new(server)
-            .args(["token", "--sub", sub, "--account", account])
+            .args([
+                "token",
+                "--sub",
+                sub,
+                "--account",
+                account,
+                "--scope",
+                "users:admin",
+            ])
             .env("USERS_JWT_SECRET", secret)
             .output()?;
         Ok(String::from_utf8(output.stdout)?.trim().to_owned())

@@ -236,7 +236,15 @@ impl Drop for Server {
 
 fn token(binary: &Path, sub: &str) -> anyhow::Result<String> {
     let output = Command::new(binary)
-        .args(["token", "--sub", sub, "--account", "faults"])
+        .args([
+            "token",
+            "--sub",
+            sub,
+            "--account",
+            "faults",
+            "--scope",
+            "users:admin",
+        ])
         .env("USERS_JWT_SECRET", SECRET)
         .output()?;
     Ok(String::from_utf8(output.stdout)?.trim().to_owned())

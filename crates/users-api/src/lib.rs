@@ -101,13 +101,15 @@ fn path_matches(template: &str, path: &str) -> bool {
 }
 
 /// Gives every request an id (the caller's `x-request-id` if it sent a sane
-/// one, see [`runtime::request_id`]) and echoes it on the response.
+/// one, see [`runtime::request_id`]), which its problems carry as
+/// `requestId`, and echoes it on the response.
 async fn request_id(mut request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let id = runtime::request_id(request.headers());
     request
         .headers_mut()
         .insert(runtime::REQUEST_ID, id.clone());
-    let mut response = next.run(request).await;
+    let text = id.to_str().unwrap_or_default().to_owned();
+    let mut response = runtime::with_request_id(text, next.run(request)).await;
     response.headers_mut().insert(runtime::REQUEST_ID, id);
     response
 }

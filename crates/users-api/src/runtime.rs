@@ -108,6 +108,24 @@ pub fn request_id(headers: &http::HeaderMap) -> HeaderValue {
     }
 }
 
+tokio::task_local! {
+    static CURRENT_REQUEST_ID: String;
+}
+
+/// Runs `future` (a request's handling) with `id` as the request id that
+/// every [`Rejection`] built inside it writes into its problem's
+/// `requestId`. The router does this for every request; a layer outside the
+/// router (which may refuse requests itself, such as a rate limit) does it
+/// too, with the same id.
+pub async fn with_request_id<F: Future>(id: String, future: F) -> F::Output {
+    CURRENT_REQUEST_ID.scope(id, future).await
+}
+
+/// The id of the request being handled, inside [`with_request_id`].
+pub fn current_request_id() -> Option<String> {
+    CURRENT_REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// Why a token was refused; every case is a 401.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -245,7 +263,7 @@ impl Rejection {
             code: self.code.to_owned(),
             detail: Some(self.detail.clone()),
             instance: None,
-            request_id: None,
+            request_id: current_request_id(),
             errors: (!self.errors.is_empty()).then(|| self.errors.clone()),
         }
     }

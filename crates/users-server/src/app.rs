@@ -104,7 +104,7 @@ pub fn app<S: Store>(store: S, verifier: JwtVerifier, options: AppOptions) -> ax
 }
 
 /// The per-address rate limit: throttled requests are a 429 problem with
-/// `Retry-After`.
+/// `Retry-After`; any other limiter error is a logged 500 problem.
 fn rate_limited(router: axum::Router, rate: u32, burst: u32) -> axum::Router {
     let config = GovernorConfigBuilder::default()
         .per_nanosecond(1_000_000_000 / u64::from(rate))
@@ -114,7 +114,19 @@ fn rate_limited(router: axum::Router, rate: u32, burst: u32) -> axum::Router {
     router.layer(GovernorLayer::new(Arc::new(config)).error_handler(|error| {
         let wait = match &error {
             tower_governor::GovernorError::TooManyRequests { wait_time, .. } => *wait_time,
-            _ => 1,
+            // Not throttling: the limiter could not key the request (no
+            // client address) or failed otherwise. That is the server's
+            // fault, not the client's rate.
+            other => {
+                tracing::error!(error = %other, "the rate limiter failed");
+                return Rejection::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "the rate limiter could not handle the request",
+                )
+                .into_response();
+            }
         };
         Rejection::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -1,7 +1,11 @@
 //! `users-server`: the reference server of the Users API.
 //!
-//! With no JWT settings it starts in dev mode: it makes up an HS256 secret
-//! and prints an admin token to paste into Swagger UI's Authorize dialog.
+//! It needs JWT settings: an HS256 secret of at least 32 bytes from the
+//! environment (`USERS_JWT_SECRET`) or a file (`USERS_JWT_SECRET_FILE`), never
+//! a flag (`ps` would show it), or a public key. Without them it refuses to
+//! start, unless `--dev` asks for dev mode: on a loopback address only, it
+//! makes up a secret and prints an admin token to paste into Swagger UI's
+//! Authorize dialog.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,9 +29,15 @@ struct Args {
     /// `sqlite://FILE` (created and migrated on first start) or `postgres://...`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://users.db")]
     database_url: String,
-    /// HS256 secret for bearer tokens.
-    #[arg(long, env = "USERS_JWT_SECRET", conflicts_with = "jwt_public_key")]
-    jwt_secret: Option<String>,
+    /// Dev mode: no JWT settings; a made-up HS256 secret and an admin token
+    /// printed at start. Only on a loopback address.
+    #[arg(long)]
+    dev: bool,
+    /// A file holding the HS256 secret (at least 32 bytes; one trailing
+    /// newline is ignored). The secret may also come from `USERS_JWT_SECRET`;
+    /// it is never a flag, where `ps` would show it.
+    #[arg(long, env = "USERS_JWT_SECRET_FILE")]
+    jwt_secret_file: Option<PathBuf>,
     /// PEM public key file for RS256 or ES256 tokens.
     #[arg(long, env = "USERS_JWT_PUBLIC_KEY")]
     jwt_public_key: Option<PathBuf>,
@@ -86,7 +96,8 @@ impl std::str::FromStr for MetricsListen {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Print an HS256 access token signed with --jwt-secret (for scripts and tests).
+    /// Print an HS256 access token signed with the server's secret
+    /// (`USERS_JWT_SECRET` or `--jwt-secret-file`), for scripts and tests.
     Token {
         /// The token's subject.
         #[arg(long)]
@@ -94,8 +105,10 @@ enum Command {
         /// The account it belongs to.
         #[arg(long)]
         account: String,
-        /// Space-separated scopes.
-        #[arg(long, default_value = "users:read users:write users:admin")]
+        /// Space-separated scopes (`users:read`, `users:write`,
+        /// `users:admin`); there is no default, so an admin token is never
+        /// minted by accident.
+        #[arg(long)]
         scope: String,
         /// Other accounts it may act on.
         #[arg(long)]
@@ -117,10 +130,13 @@ async fn main() -> anyhow::Result<()> {
         ttl,
     }) = &args.command
     {
-        let secret = args
-            .jwt_secret
-            .as_ref()
-            .context("`token` signs with --jwt-secret (or USERS_JWT_SECRET)")?;
+        let secret = hs256_secret(
+            std::env::var("USERS_JWT_SECRET").ok(),
+            args.jwt_secret_file.as_deref(),
+        )?
+        .context(
+            "`token` signs with the HS256 secret: set USERS_JWT_SECRET or USERS_JWT_SECRET_FILE",
+        )?;
         let claims = auth::Claims {
             sub: sub.clone(),
             account: account.clone(),
@@ -131,23 +147,34 @@ async fn main() -> anyhow::Result<()> {
             exp: chrono::Utc::now().timestamp() + ttl,
             nbf: None,
         };
-        println!("{}", auth::mint_hs256(secret.as_bytes(), &claims));
+        println!("{}", auth::mint_hs256(&secret, &claims));
         return Ok(());
     }
     // Logs go to stderr; stdout carries what the server says to its user.
     let telemetry = users_server::telemetry::init()?;
 
+    let secret = hs256_secret(
+        std::env::var("USERS_JWT_SECRET").ok(),
+        args.jwt_secret_file.as_deref(),
+    )?;
+    let mode = auth_mode(
+        args.dev,
+        args.listen,
+        secret,
+        args.jwt_public_key.as_deref(),
+    )?;
     let mut dev_token = None;
-    let verifier = match (&args.jwt_secret, &args.jwt_public_key) {
-        (Some(secret), _) => {
-            JwtVerifier::hs256(secret.as_bytes(), &args.jwt_issuer, &args.jwt_audience)
+    let verifier = match mode {
+        AuthMode::Hs256(secret) => {
+            JwtVerifier::hs256(&secret, &args.jwt_issuer, &args.jwt_audience)
         }
-        (None, Some(path)) => {
-            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        AuthMode::PublicKey(path) => {
+            let pem =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let algorithm = args.jwt_algorithm.parse().context("--jwt-algorithm")?;
             JwtVerifier::public_key(algorithm, &pem, &args.jwt_issuer, &args.jwt_audience)?
         }
-        (None, None) => {
+        AuthMode::Dev => {
             let secret: [u8; 32] = rand::random();
             dev_token = Some(auth::mint_hs256(
                 &secret,
@@ -210,7 +237,7 @@ async fn main() -> anyhow::Result<()> {
     ));
     if let Some(token) = dev_token {
         said.push_str(&format!(
-            "\nDEV MODE: no JWT settings were given, so this server made up a secret that\n\
+            "\nDEV MODE (--dev): this server made up a JWT secret that\n\
              dies with it. Paste this admin token (account \"dev\") into Swagger UI's Authorize:\n\n\
              {token}\n\n"
         ));
@@ -292,6 +319,87 @@ async fn shutdown() {
     tracing::info!("shutting down");
 }
 
+/// The shortest HS256 secret accepted: 256 bits, the hash's size (RFC 7518
+/// section 3.2).
+const MIN_SECRET_BYTES: usize = 32;
+
+/// The HS256 secret from `USERS_JWT_SECRET` (`from_env`) or a file, if any;
+/// both at once, or one shorter than [`MIN_SECRET_BYTES`], is an error.
+fn hs256_secret(
+    from_env: Option<String>,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let (secret, source) = match (from_env, file) {
+        (Some(_), Some(_)) => anyhow::bail!(
+            "USERS_JWT_SECRET and USERS_JWT_SECRET_FILE are both set: give the secret once"
+        ),
+        (Some(secret), None) => (secret.into_bytes(), "USERS_JWT_SECRET".to_owned()),
+        (None, Some(path)) => {
+            let mut bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            if bytes.ends_with(b"\n") {
+                bytes.pop();
+                if bytes.ends_with(b"\r") {
+                    bytes.pop();
+                }
+            }
+            (bytes, path.display().to_string())
+        }
+        (None, None) => return Ok(None),
+    };
+    anyhow::ensure!(
+        secret.len() >= MIN_SECRET_BYTES,
+        "the HS256 secret in {source} is {} bytes; it must be at least {MIN_SECRET_BYTES} \
+         (for example `openssl rand -base64 48`)",
+        secret.len()
+    );
+    Ok(Some(secret))
+}
+
+/// How bearer tokens are verified.
+#[derive(Debug, PartialEq, Eq)]
+enum AuthMode {
+    /// HS256 with this secret.
+    Hs256(Vec<u8>),
+    /// RS256 or ES256 with the public key in this file.
+    PublicKey(PathBuf),
+    /// A made-up secret and a printed admin token.
+    Dev,
+}
+
+/// Chooses how tokens are verified: dev mode only when asked for and only
+/// on loopback; otherwise exactly one of a secret and a public key.
+fn auth_mode(
+    dev: bool,
+    listen: SocketAddr,
+    secret: Option<Vec<u8>>,
+    public_key: Option<&std::path::Path>,
+) -> anyhow::Result<AuthMode> {
+    match (dev, secret, public_key) {
+        (true, None, None) => {
+            anyhow::ensure!(
+                listen.ip().is_loopback(),
+                "--dev listens on loopback only (it prints an admin token); {listen} is not"
+            );
+            Ok(AuthMode::Dev)
+        }
+        (true, ..) => anyhow::bail!(
+            "--dev makes up its own secret: drop --dev, or the JWT settings (USERS_JWT_SECRET, \
+             USERS_JWT_SECRET_FILE, USERS_JWT_PUBLIC_KEY)"
+        ),
+        (false, Some(_), Some(_)) => {
+            anyhow::bail!("both an HS256 secret and USERS_JWT_PUBLIC_KEY are set: choose one")
+        }
+        (false, Some(secret), None) => Ok(AuthMode::Hs256(secret)),
+        (false, None, Some(path)) => Ok(AuthMode::PublicKey(path.to_owned())),
+        (false, None, None) => anyhow::bail!(
+            "no JWT settings: set USERS_JWT_SECRET or USERS_JWT_SECRET_FILE (HS256, at least \
+             {MIN_SECRET_BYTES} bytes), or USERS_JWT_PUBLIC_KEY with USERS_JWT_ALGORITHM \
+             (RS256, ES256); or pass --dev for a local server with a made-up secret"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -325,5 +433,96 @@ mod tests {
             MetricsListen::At("0.0.0.0:9100".parse().unwrap())
         );
         assert!(Args::try_parse_from(["users-server", "--metrics-listen", "nowhere"]).is_err());
+    }
+
+    fn loopback() -> SocketAddr {
+        "127.0.0.1:8080".parse().unwrap()
+    }
+
+    /// Missing configuration is a refusal with what to set, never dev mode.
+    #[test]
+    fn no_settings_and_no_dev_refuses_to_start() {
+        let err = auth_mode(false, loopback(), None, None).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("USERS_JWT_SECRET"), "{message}");
+        assert!(message.contains("--dev"), "{message}");
+    }
+
+    #[test]
+    fn dev_mode_only_when_asked_and_only_on_loopback() {
+        assert_eq!(
+            auth_mode(true, loopback(), None, None).unwrap(),
+            AuthMode::Dev
+        );
+        assert!(auth_mode(true, "[::1]:8080".parse().unwrap(), None, None).is_ok());
+        let err = auth_mode(true, "0.0.0.0:8080".parse().unwrap(), None, None).unwrap_err();
+        assert!(err.to_string().contains("loopback"), "{err}");
+        assert!(auth_mode(true, loopback(), Some(vec![b'k'; 32]), None).is_err());
+    }
+
+    #[test]
+    fn a_secret_or_a_key_but_not_both() {
+        assert_eq!(
+            auth_mode(false, loopback(), Some(vec![b'k'; 32]), None).unwrap(),
+            AuthMode::Hs256(vec![b'k'; 32])
+        );
+        let key = std::path::Path::new("/keys/jwt.pem");
+        assert_eq!(
+            auth_mode(false, loopback(), None, Some(key)).unwrap(),
+            AuthMode::PublicKey(key.to_owned())
+        );
+        assert!(auth_mode(false, loopback(), Some(vec![b'k'; 32]), Some(key)).is_err());
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let err = hs256_secret(Some("x".repeat(31)), None).unwrap_err();
+        assert!(err.to_string().contains("at least 32"), "{err}");
+        assert_eq!(
+            hs256_secret(Some("x".repeat(32)), None).unwrap(),
+            Some(vec![b'x'; 32])
+        );
+        assert_eq!(hs256_secret(None, None).unwrap(), None);
+    }
+
+    #[test]
+    fn the_secret_comes_from_a_file_without_its_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, format!("{}\n", "s".repeat(32))).unwrap();
+        assert_eq!(
+            hs256_secret(None, Some(&path)).unwrap(),
+            Some(vec![b's'; 32])
+        );
+        std::fs::write(&path, "short\n").unwrap();
+        assert!(hs256_secret(None, Some(&path)).is_err());
+        assert!(hs256_secret(Some("x".repeat(32)), Some(&path)).is_err());
+    }
+
+    /// The secret is never a flag, and `token` has no default scopes.
+    #[test]
+    fn no_secret_flag_and_explicit_token_scopes() {
+        assert!(
+            Args::try_parse_from(["users-server", "--jwt-secret", "x".repeat(40).as_str()])
+                .is_err()
+        );
+        assert!(
+            Args::try_parse_from(["users-server", "token", "--sub", "a", "--account", "b"])
+                .is_err()
+        );
+        let args = Args::try_parse_from([
+            "users-server",
+            "token",
+            "--sub",
+            "a",
+            "--account",
+            "b",
+            "--scope",
+            "users:read",
+        ])
+        .unwrap();
+        assert!(
+            matches!(args.command, Some(Command::Token { scope, .. }) if scope == "users:read")
+        );
     }
 }

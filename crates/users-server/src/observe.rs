@@ -291,12 +291,15 @@ pub async fn observe(
         status = tracing::field::Empty,
         otel.kind = "server",
     );
-    let response = async {
+    let text = id.to_str().unwrap_or_default().to_owned();
+    let mut response = users_api::runtime::with_request_id(text, async {
         tracing::trace!("request received");
         next.run(request).await
-    }
+    })
     .instrument(span.clone())
     .await;
+    // Answers from layers outside the API's router (a 429) get the id too.
+    response.headers_mut().insert(REQUEST_ID, id);
     let elapsed = started.elapsed();
     let operation = response
         .extensions()
@@ -416,7 +419,15 @@ async fn live() -> Response {
 
 /// Readiness: 200 while the database answers and the server is not
 /// draining, else a 503 problem saying which.
-async fn ready(State(readiness): State<Readiness>) -> Response {
+async fn ready(State(readiness): State<Readiness>, headers: http::HeaderMap) -> Response {
+    let id = users_api::runtime::request_id(&headers);
+    let text = id.to_str().unwrap_or_default().to_owned();
+    let mut response = users_api::runtime::with_request_id(text, readiness_answer(readiness)).await;
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
+}
+
+async fn readiness_answer(readiness: Readiness) -> Response {
     match readiness.check().await {
         Ok(()) => (
             [(header::CACHE_CONTROL, "no-store")],

@@ -408,3 +408,89 @@ async fn request_spans(db: Db) {
         );
     }
 }
+
+/// Every problem carries the request's id as `requestId`, the id the
+/// response's `x-request-id` names: made up when the client sent none, the
+/// client's own otherwise; refusals from outside the API (the rate limit,
+/// the readiness probe) included.
+async fn problems_carry_the_request_id(db: Db) {
+    let server = TestServer::start_with(
+        db,
+        AppOptions {
+            rate_limit: 1,
+            rate_burst: 1,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let token = server.token("admin-1", "acme", "users:admin", &[]);
+    let client = reqwest::Client::new();
+    let missing = format!("{}/v1/users/{}", server.url, uuid::Uuid::new_v4());
+    let mut throttled = None;
+    for sent in [None, Some("client-id-1"), None, None] {
+        let mut request = client.get(&missing).bearer_auth(&token);
+        if let Some(id) = sent {
+            request = request.header("x-request-id", id);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let header = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Value = response.json().await.unwrap();
+        assert!(matches!(status, 404 | 429), "{status} {body}");
+        assert_eq!(body["requestId"], header, "{body}");
+        if let Some(id) = sent {
+            assert_eq!(header, id);
+        }
+        if status == 429 {
+            throttled = Some(body);
+        }
+    }
+    assert!(throttled.is_some(), "the rate limit never answered");
+    server.readiness.start_draining();
+    let response = client
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .unwrap();
+    let header = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["requestId"], header, "{body}");
+    server.stop().await;
+}
+on_both!(
+    every_problem_carries_its_request_id,
+    problems_carry_the_request_id
+);
+
+/// Only throttling is a 429: a limiter that cannot key the request (served
+/// without the client's address) is the server's fault, a 500 problem.
+#[tokio::test]
+async fn a_failing_rate_limiter_is_a_500_not_a_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("users.db").display());
+    let store = users_server::store::SqlStore::connect(&url).await.unwrap();
+    let app = users_server::app::app(
+        store,
+        users_server::auth::JwtVerifier::hs256(super::SECRET, super::ISSUER, super::AUDIENCE),
+        AppOptions {
+            rate_limit: 100,
+            rate_burst: 100,
+            ..AppOptions::default()
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    // No `into_make_service_with_connect_info`: the limiter finds no address.
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (status, media, body) = get(&format!("http://{address}/v1/lookups/countries")).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(media, "application/problem+json");
+    assert_eq!(body["code"], "internal");
+    task.abort();
+}
