@@ -33,7 +33,7 @@ pub(crate) struct TestServer {
     pub(crate) readiness: users_server::observe::Readiness,
     pub(crate) store: SqlStore,
     _dir: Option<tempfile::TempDir>,
-    postgres_db: Option<(String, String)>,
+    postgres_db: Option<PostgresDatabase>,
     task: tokio::task::JoinHandle<()>,
     admin_task: tokio::task::JoinHandle<()>,
 }
@@ -62,7 +62,8 @@ impl TestServer {
                 let base = admin
                     .rsplit_once('/')
                     .map_or(admin.as_str(), |(base, _)| base);
-                (format!("{base}/{name}"), None, Some((admin.clone(), name)))
+                let url = format!("{base}/{name}");
+                (url, None, Some(PostgresDatabase { admin, name }))
             }
         };
         let store = SqlStore::connect(&database_url).await.unwrap();
@@ -141,15 +142,56 @@ impl TestServer {
         let _ = self.task.await;
         self.admin_task.abort();
         let _ = self.admin_task.await;
-        if let Some((admin, name)) = &self.postgres_db {
-            self.store.close().await;
-            run_admin(
-                admin,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            )
-            .await;
+        self.store.close().await;
+        // The database goes with `postgres_db`'s guard.
+    }
+
+    /// The PostgreSQL database the server runs on, if any.
+    pub(crate) fn postgres_database(&self) -> Option<&str> {
+        self.postgres_db.as_ref().map(|db| db.name.as_str())
+    }
+}
+
+/// A PostgreSQL database made for one test, dropped when the guard is,
+/// whether the test ends or panics (`WITH (FORCE)` ends the connections a
+/// panicking test left open).
+pub(crate) struct PostgresDatabase {
+    admin: String,
+    name: String,
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Drop may run on a runtime's thread, where blocking on another
+        // future is not allowed: drop the database from a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the drop")
+                .block_on(run_admin(&admin, &sql));
+        })
+        .join();
+        if dropped.is_err() && !std::thread::panicking() {
+            panic!("dropping the test database {} failed", self.name);
         }
     }
+}
+
+/// Whether the PostgreSQL server at `admin` has a database called `name`.
+pub(crate) async fn postgres_database_exists(admin: &str, name: &str) -> bool {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(admin).await.unwrap();
+    let found: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM pg_database WHERE datname = '{name}'"
+    )))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    found == 1
 }
 
 async fn run_admin(url: &str, sql: &str) {

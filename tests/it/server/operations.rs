@@ -494,3 +494,29 @@ async fn a_failing_rate_limiter_is_a_500_not_a_429() {
     assert_eq!(body["code"], "internal");
     task.abort();
 }
+
+/// A test that panics on PostgreSQL leaves no database behind: the guard
+/// drops it while the panic unwinds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "set USERS_TEST_POSTGRES_URL to run on PostgreSQL"
+)]
+async fn a_panicking_test_leaves_no_database_behind() {
+    let name = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let seen = name.clone();
+    let outcome = tokio::spawn(async move {
+        let server = TestServer::start(Db::Postgres).await;
+        *seen.lock().unwrap() = server.postgres_database().unwrap().to_owned();
+        panic!("a test failing halfway");
+    })
+    .await;
+    assert!(outcome.unwrap_err().is_panic());
+    let name = name.lock().unwrap().clone();
+    assert!(name.starts_with("users_test_"), "{name}");
+    let admin = std::env::var("USERS_TEST_POSTGRES_URL").unwrap();
+    assert!(
+        !super::postgres_database_exists(&admin, &name).await,
+        "{name} was left behind"
+    );
+}
