@@ -17,6 +17,9 @@ use crate::observe::{self, Metrics, Readiness};
 use crate::service::{Service, Settings};
 use crate::store::Store;
 
+/// The default of [`AppOptions::max_concurrent_requests`].
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 512;
+
 /// How the server serves.
 #[derive(Debug, Clone, Copy)]
 pub struct AppOptions {
@@ -28,6 +31,10 @@ pub struct AppOptions {
     pub rate_burst: u32,
     /// Record Prometheus metrics (served by [`App::admin`]).
     pub metrics: bool,
+    /// Requests served at once; past it the server sheds load with a 503
+    /// problem and `Retry-After` instead of queueing without bound. 0 turns
+    /// the limit off.
+    pub max_concurrent_requests: usize,
     /// The service's settings.
     pub settings: Settings,
 }
@@ -39,6 +46,7 @@ impl Default for AppOptions {
             rate_limit: 0,
             rate_burst: 1,
             metrics: true,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             settings: Settings::default(),
         }
     }
@@ -85,6 +93,18 @@ pub fn build<S: Store>(store: S, verifier: JwtVerifier, options: AppOptions) -> 
     .merge(users_api::docs::docs_router());
     if options.rate_limit > 0 {
         api = rate_limited(api, options.rate_limit, options.rate_burst);
+    }
+    if options.max_concurrent_requests > 0 {
+        api = api.layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
+                .load_shed()
+                // Global: `Router::layer` gives each route its own copy of
+                // a layer, and the limit is the server's, not a route's.
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                    options.max_concurrent_requests,
+                )),
+        );
     }
     let api = api.layer(axum::middleware::from_fn_with_state(
         metrics.clone(),
@@ -137,4 +157,19 @@ fn rate_limited(router: axum::Router, rate: u32, burst: u32) -> axum::Router {
         .with_header(http::header::RETRY_AFTER, wait.max(1).to_string())
         .into_response()
     }))
+}
+
+/// The answer when every request slot is taken: shed, not queued.
+async fn overloaded(error: tower::BoxError) -> axum::response::Response {
+    if !error.is::<tower::load_shed::error::Overloaded>() {
+        tracing::error!(%error, "the concurrency limit failed");
+    }
+    Rejection::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "The server is overloaded",
+        "every request slot is taken; retry in a second",
+    )
+    .with_header(http::header::RETRY_AFTER, "1")
+    .into_response()
 }

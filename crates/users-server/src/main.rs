@@ -62,6 +62,10 @@ struct Args {
     /// Refuse PATCH, PUT, DELETE and password changes without If-Match (428).
     #[arg(long, env = "USERS_REQUIRE_IF_MATCH")]
     require_if_match: bool,
+    /// Requests served at once; past it the server answers 503 with
+    /// `Retry-After` instead of queueing (0 turns the limit off).
+    #[arg(long, env = "USERS_MAX_CONCURRENT_REQUESTS", default_value_t = app::DEFAULT_MAX_CONCURRENT_REQUESTS)]
+    max_concurrent_requests: usize,
     /// Where the admin listener serves `/metrics`, `/healthz` and `/readyz`:
     /// an address (loopback by default, so metrics are not exposed where the
     /// API is), or `off` for no metrics and no admin listener.
@@ -201,6 +205,7 @@ async fn main() -> anyhow::Result<()> {
         rate_limit: args.rate_limit,
         rate_burst: args.rate_burst,
         metrics: args.metrics_listen != MetricsListen::Off,
+        max_concurrent_requests: args.max_concurrent_requests,
         settings: Settings {
             require_if_match: args.require_if_match,
         },

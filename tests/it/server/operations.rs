@@ -520,3 +520,63 @@ async fn a_panicking_test_leaves_no_database_behind() {
         "{name} was left behind"
     );
 }
+
+/// Past `max_concurrent_requests` the server sheds load: a 503 problem with
+/// `Retry-After` at once, not a queue; a freed slot serves again.
+#[tokio::test]
+async fn overload_is_shed_with_a_503() {
+    use tokio::io::AsyncWriteExt;
+
+    let server = TestServer::start_with(
+        Db::Sqlite,
+        AppOptions {
+            max_concurrent_requests: 1,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let token = server.token("admin-1", "acme", "users:admin", &[]);
+    // Hold the only slot: a request whose body never finishes arriving.
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(
+        format!(
+            "POST /v1/users HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {token}\r\n\
+             content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\":"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/lookups/countries", server.url))
+        .bearer_auth(&token)
+        .timeout(std::time::Duration::from_secs(2))
+        .send()
+        .await
+        .expect("shed at once, not queued");
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "overloaded");
+
+    drop(slow);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (status, _) = raw(
+        &server,
+        "GET",
+        "/v1/lookups/countries",
+        &token,
+        "application/json",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
