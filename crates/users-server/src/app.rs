@@ -21,7 +21,7 @@ use crate::store::Store;
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 512;
 
 /// How the server serves.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AppOptions {
     /// The largest request body, in bytes.
     pub body_limit: usize,

@@ -208,9 +208,28 @@ async fn main() -> anyhow::Result<()> {
         max_concurrent_requests: args.max_concurrent_requests,
         settings: Settings {
             require_if_match: args.require_if_match,
+            ..Settings::default()
         },
     };
+    let purged_store = store.clone();
     let app = app::build(store, verifier, options);
+    // Expired idempotency keys are claimed afresh when reused; the rest are
+    // deleted hourly so the table holds about a day of keys.
+    tokio::spawn(async move {
+        use users_server::store::Store;
+        let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            hourly.tick().await;
+            let cutoff = chrono::Utc::now()
+                - chrono::Duration::from_std(users_server::store::IDEMPOTENCY_TTL)
+                    .expect("a day fits");
+            match purged_store.purge_idempotency_keys(cutoff).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "expired idempotency keys deleted"),
+                Err(err) => tracing::warn!(%err, "deleting expired idempotency keys failed"),
+            }
+        }
+    });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

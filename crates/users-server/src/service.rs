@@ -22,10 +22,36 @@ use crate::store::{
 };
 
 /// The service's settings.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     /// Refuse changes without `If-Match` (428).
     pub require_if_match: bool,
+    /// The clock idempotency keys expire by.
+    pub clock: Clock,
+}
+
+/// The time as the service sees it: the system's, moved forward by what
+/// [`Clock::advance`] added (tests move time this way; a server never does).
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_micros: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Clock {
+    /// Now.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+            + chrono::Duration::microseconds(
+                self.offset_micros.load(std::sync::atomic::Ordering::SeqCst),
+            )
+    }
+
+    /// Moves this clock (and its clones) forward by `by`.
+    pub fn advance(&self, by: std::time::Duration) {
+        let micros = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);
+        self.offset_micros
+            .fetch_add(micros, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// The Users API over a store.
@@ -137,6 +163,12 @@ fn store_error(err: StoreError, id: &uuid::Uuid) -> Rejection {
         StoreError::EmailTaken => email_taken(),
         StoreError::Database(err) => internal(err),
     }
+}
+
+/// The hash an idempotency key's record keeps of its request's body: SHA-256
+/// of the body with its members sorted, so equal bodies hash equally.
+pub fn idempotency_hash(body: &Value) -> String {
+    format!("{:x}", Sha256::digest(canonical(body)))
 }
 
 /// A JSON value with its object members sorted, so equal bodies hash equally.
@@ -309,10 +341,10 @@ impl<S: Store> Service<S> {
             key,
         });
         if let Some(scope) = &scope {
-            let hash = format!("{:x}", Sha256::digest(canonical(&body)));
+            let hash = idempotency_hash(&body);
             match self
                 .store
-                .claim_idempotency_key(scope, &hash)
+                .claim_idempotency_key(scope, &hash, self.settings.clock.now())
                 .await
                 .map_err(internal)?
             {

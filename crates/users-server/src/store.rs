@@ -128,6 +128,20 @@ pub enum IdempotencyState {
     },
 }
 
+/// How long an idempotency key holds its response: the spec's 24 hours.
+pub const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// How long a key may stay `pending` before another request with it takes
+/// it over: far longer than any request runs, so only a key whose request
+/// died (a crash between claim and answer) is taken.
+pub const PENDING_TAKEOVER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A time as idempotency records store it: RFC 3339 in UTC with
+/// microseconds, so that text order is time order.
+fn stamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 /// Who used an idempotency key, where.
 #[derive(Debug, Clone)]
 pub struct IdempotencyScope {
@@ -181,12 +195,22 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         expected_version: Option<i64>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Claims an idempotency key for a request whose body hashes to `request_hash`.
+    /// Claims an idempotency key for a request whose body hashes to
+    /// `request_hash`, at `now`. A key first used [`IDEMPOTENCY_TTL`] or more
+    /// ago has expired and is claimed afresh; one still `pending`
+    /// [`PENDING_TAKEOVER`] after it was claimed (its request died with its
+    /// server) is taken over.
     fn claim_idempotency_key(
         &self,
         scope: &IdempotencyScope,
         request_hash: &str,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> impl Future<Output = Result<IdempotencyState, StoreError>> + Send;
+    /// Deletes the idempotency keys first used before `before`.
+    fn purge_idempotency_keys(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// Gives up a claimed key (the request failed before it changed anything).
     fn release_idempotency_key(
         &self,
@@ -653,6 +677,7 @@ impl Store for SqlStore {
         &self,
         scope: &IdempotencyScope,
         request_hash: &str,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<IdempotencyState, StoreError> {
         let mut tx = self.writer.begin().await?;
         let claimed = sqlx::query(
@@ -664,14 +689,14 @@ impl Store for SqlStore {
         .bind(scope.operation.clone())
         .bind(scope.key.clone())
         .bind(request_hash.to_owned())
-        .bind(chrono::Utc::now().to_rfc3339())
+        .bind(stamp(now))
         .execute(&mut *tx)
         .await?;
         let state = if claimed.rows_affected() == 1 {
             IdempotencyState::Claimed
         } else {
             let row = sqlx::query(
-                "SELECT request_hash, state, response FROM idempotency_keys \
+                "SELECT request_hash, state, response, created_at FROM idempotency_keys \
                  WHERE caller = $1 AND account_id = $2 AND operation = $3 AND key = $4",
             )
             .bind(scope.caller.clone())
@@ -680,20 +705,67 @@ impl Store for SqlStore {
             .bind(scope.key.clone())
             .fetch_one(&mut *tx)
             .await?;
-            let request_hash: String = row.try_get("request_hash")?;
+            let stored_hash: String = row.try_get("request_hash")?;
             let state: String = row.try_get("state")?;
             let response: Option<String> = row.try_get("response")?;
-            match (state.as_str(), response) {
-                ("done", Some(response)) => IdempotencyState::Done {
-                    request_hash,
-                    response: serde_json::from_str(&response)
-                        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                },
-                _ => IdempotencyState::InProgress { request_hash },
+            let created_at: String = row.try_get("created_at")?;
+            let age = chrono::DateTime::parse_from_rfc3339(&created_at)
+                .map(|at| now.signed_duration_since(at))
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?
+                .to_std()
+                .unwrap_or_default();
+            let expired = age >= IDEMPOTENCY_TTL;
+            let abandoned = state == "pending" && age >= PENDING_TAKEOVER;
+            if expired || abandoned {
+                // Claimed afresh, guarded by the row's old stamp so two
+                // requests taking it over at once cannot both win.
+                let taken = sqlx::query(
+                    "UPDATE idempotency_keys SET request_hash = $1, state = 'pending', response = NULL, \
+                     created_at = $2 WHERE caller = $3 AND account_id = $4 AND operation = $5 AND key = $6 \
+                     AND created_at = $7",
+                )
+                .bind(request_hash.to_owned())
+                .bind(stamp(now))
+                .bind(scope.caller.clone())
+                .bind(scope.account_id.clone())
+                .bind(scope.operation.clone())
+                .bind(scope.key.clone())
+                .bind(created_at)
+                .execute(&mut *tx)
+                .await?;
+                if taken.rows_affected() == 1 {
+                    IdempotencyState::Claimed
+                } else {
+                    IdempotencyState::InProgress {
+                        request_hash: request_hash.to_owned(),
+                    }
+                }
+            } else {
+                match (state.as_str(), response) {
+                    ("done", Some(response)) => IdempotencyState::Done {
+                        request_hash: stored_hash,
+                        response: serde_json::from_str(&response)
+                            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    },
+                    _ => IdempotencyState::InProgress {
+                        request_hash: stored_hash,
+                    },
+                }
             }
         };
         tx.commit().await?;
         Ok(state)
+    }
+
+    async fn purge_idempotency_keys(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let purged = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(stamp(before))
+            .execute(&mut *self.writer.acquire().await?)
+            .await?;
+        Ok(purged.rows_affected())
     }
 
     async fn release_idempotency_key(&self, scope: &IdempotencyScope) -> Result<(), StoreError> {

@@ -207,6 +207,7 @@ async fn conditional_and_required_if_match(db: Db) {
     let options = AppOptions {
         settings: Settings {
             require_if_match: true,
+            ..Settings::default()
         },
         ..AppOptions::default()
     };
@@ -739,3 +740,97 @@ async fn unconditional_patches(db: Db) {
     server.stop().await;
 }
 on_both!(unconditional_patches_all_apply, unconditional_patches);
+
+/// Idempotency keys last the spec's 24 hours, then the key is free again;
+/// a key left `pending` (its request died) is taken over after a minute
+/// instead of answering 409 forever. Time moves by the service's clock.
+async fn idempotency_keys_expire(db: Db) {
+    use users_server::service::Clock;
+    use users_server::store::{IdempotencyScope, Store};
+
+    let clock = Clock::default();
+    let server = TestServer::start_with(
+        db,
+        AppOptions {
+            settings: Settings {
+                clock: clock.clone(),
+                ..Settings::default()
+            },
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let token = server.token("admin-1", "acme", "users:admin", &[]);
+    let create = |key: &'static str, email: &'static str| {
+        let token = token.clone();
+        let url = format!("{}/v1/users", server.url);
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .header("idempotency-key", key)
+                .body(serde_json::to_string(&new_user(email)).unwrap())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let hour = std::time::Duration::from_secs(3600);
+
+    let (status, first) = create("day-key", "first@example.com").await;
+    assert_eq!(status, 201, "{first}");
+    clock.advance(23 * hour);
+    let (status, body) = create("day-key", "second@example.com").await;
+    assert_eq!(
+        status, 422,
+        "within 24 hours the key is still taken: {body}"
+    );
+    clock.advance(2 * hour);
+    let (status, second) = create("day-key", "second@example.com").await;
+    assert_eq!(status, 201, "after 24 hours the key is free: {second}");
+    assert_ne!(first["id"], second["id"]);
+    let (status, replay) = create("day-key", "second@example.com").await;
+    assert_eq!(status, 201);
+    assert_eq!(replay["id"], second["id"], "the fresh claim replays again");
+
+    // A request that claimed a key and died: pending, then taken over.
+    let scope = IdempotencyScope {
+        caller: "admin-1".into(),
+        account_id: "acme".into(),
+        operation: "createUser".into(),
+        key: "crashed-key".into(),
+    };
+    // The body as the server reads it (its own type), hashed as it hashes.
+    let body: users_api::types::UserCreate =
+        serde_json::from_value(serde_json::to_value(new_user("third@example.com")).unwrap())
+            .unwrap();
+    let hash = users_server::service::idempotency_hash(&serde_json::to_value(&body).unwrap());
+    server
+        .store
+        .claim_idempotency_key(&scope, &hash, clock.now())
+        .await
+        .unwrap();
+    let (status, body) = create("crashed-key", "third@example.com").await;
+    assert_eq!(status, 409, "{body}");
+    clock.advance(std::time::Duration::from_secs(61));
+    let (status, body) = create("crashed-key", "third@example.com").await;
+    assert_eq!(status, 201, "the abandoned key is taken over: {body}");
+
+    // The hourly purge deletes what expired and keeps the rest.
+    clock.advance(25 * hour);
+    let purged = server
+        .store
+        .purge_idempotency_keys(clock.now() - chrono::Duration::hours(24))
+        .await
+        .unwrap();
+    assert_eq!(purged, 2);
+    server.stop().await;
+}
+on_both!(
+    idempotency_keys_expire_and_abandoned_ones_are_taken_over,
+    idempotency_keys_expire
+);

@@ -237,6 +237,7 @@ async fn throttling_and_required_preconditions(db: Db) {
             rate_burst: 3,
             settings: Settings {
                 require_if_match: true,
+                ..Settings::default()
             },
             ..AppOptions::default()
         },
