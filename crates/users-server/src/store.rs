@@ -541,6 +541,19 @@ impl Store for SqlStore {
         idempotency: Option<(IdempotencyScope, Value)>,
     ) -> Result<StoredUser, StoreError> {
         let mut tx = self.writer.begin().await?;
+        if self.backend == Backend::Postgres {
+            // Cursors follow `seq`. A sequence hands out numbers in call
+            // order, but transactions commit in any order, so a page could
+            // pass a number whose row commits later. Inserts of one account
+            // (the scope of a list) take a transaction lock first: the next
+            // number is drawn only after the previous insert committed, so
+            // rows become visible in `seq` order. SQLite's single writer
+            // already orders them.
+            sqlx::query("SELECT pg_advisory_xact_lock(7301, hashtext($1))")
+                .bind(row.account_id.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
         let inserted = sqlx::query(
             "INSERT INTO users (account_id, id, email_key, status, search_text, resource_version, doc, password_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq, id, resource_version, doc, password_hash",
