@@ -1,25 +1,27 @@
-//! Storage: the small [`Store`] trait the service uses, and [`SqlStore`], its
-//! implementation over sqlx for SQLite (the embedded default: WAL,
+//! Storage: the small [`Store`] trait the service uses, and its two native
+//! implementations over sqlx: [`SqliteStore`] (the embedded default: WAL,
 //! `synchronous=NORMAL`, one writer connection and a pool of readers) and
-//! PostgreSQL (one pool). Each backend has its own migration set. Queries are
-//! written once, in SQL both understand (`$1` parameters in ascending order).
+//! [`PgStore`] (one pool; `jsonb` documents, `uuid` ids, a trigram index for
+//! text search). Each has its own `sqlx::migrate!` migrations and its own
+//! SQL. [`SqlStore`] picks one from a database URL.
 //!
 //! A user is stored as its JSON document beside the columns queries need:
 //! the account, the case-normalized email (unique per account), the status,
 //! a lowercase search text, and the `resource_version` that optimistic
 //! concurrency compares in SQL.
 
-use std::borrow::Cow;
+mod postgres;
+mod sqlite;
+
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde_json::Value;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Executor, Row};
+
+pub use postgres::{PgLocked, PgStore};
+pub use sqlite::{SqliteLocked, SqliteStore};
 
 /// A stored user.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,7 +138,7 @@ pub const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(
 /// died (a crash between claim and answer) is taken.
 pub const PENDING_TAKEOVER: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// A time as idempotency records store it: RFC 3339 in UTC with
+/// A time as SQLite's idempotency records store it: RFC 3339 in UTC with
 /// microseconds, so that text order is time order.
 fn stamp(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
@@ -265,21 +267,59 @@ pub enum Backend {
     Postgres,
 }
 
-/// [`Store`] over sqlx.
-#[derive(Debug, Clone)]
-pub struct SqlStore {
-    backend: Backend,
-    writer: Pool,
-    reader: Pool,
+/// How long a request waits for a database connection before it fails.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Whether an error is a unique-constraint violation.
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// The LIKE pattern of a text search: lowercased, wildcards escaped.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Whether an idempotency record claimed `age` ago in `state` may be
+/// claimed afresh: it expired, or its request died while it was pending.
+fn reclaimable(state: &str, age: chrono::TimeDelta) -> bool {
+    let age = age.to_std().unwrap_or_default();
+    age >= IDEMPOTENCY_TTL || (state == "pending" && age >= PENDING_TAKEOVER)
+}
+
+/// The state of a record that is not [`reclaimable`].
+fn recorded_state(state: &str, request_hash: String, response: Option<Value>) -> IdempotencyState {
+    match (state, response) {
+        ("done", Some(response)) => IdempotencyState::Done {
+            request_hash,
+            response,
+        },
+        _ => IdempotencyState::InProgress { request_hash },
+    }
 }
 
 /// A sqlx pool that counts how often, and how long, acquiring a connection
 /// waited.
-#[derive(Debug, Clone)]
-struct Pool {
+#[derive(Debug)]
+struct Pool<DB: sqlx::Database> {
     name: &'static str,
-    pool: AnyPool,
+    pool: sqlx::Pool<DB>,
     counters: Arc<PoolCounters>,
+}
+
+impl<DB: sqlx::Database> Clone for Pool<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name,
+            pool: self.pool.clone(),
+            counters: self.counters.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -290,8 +330,8 @@ struct PoolCounters {
     timeouts: AtomicU64,
 }
 
-impl Pool {
-    fn new(name: &'static str, pool: AnyPool) -> Self {
+impl<DB: sqlx::Database> Pool<DB> {
+    fn new(name: &'static str, pool: sqlx::Pool<DB>) -> Self {
         Self {
             name,
             pool,
@@ -300,7 +340,7 @@ impl Pool {
     }
 
     /// A connection: an idle one at once, else one waited for (and counted).
-    async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, sqlx::Error> {
+    async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<DB>, sqlx::Error> {
         self.counters.acquires.fetch_add(1, Ordering::Relaxed);
         match self.pool.try_acquire() {
             Some(conn) => Ok(conn),
@@ -309,7 +349,7 @@ impl Pool {
     }
 
     /// A transaction on a connection acquired as [`Pool::acquire`] does.
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
         self.counters.acquires.fetch_add(1, Ordering::Relaxed);
         match self.pool.try_begin().await? {
             Some(tx) => Ok(tx),
@@ -347,94 +387,22 @@ impl Pool {
     }
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "users",
-    include_str!("../migrations/sqlite/0001_users.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "users",
-    include_str!("../migrations/postgres/0001_users.sql"),
-)];
-
-fn migrator(set: &'static [(i64, &'static str, &'static str)]) -> Migrator {
-    Migrator::with_migrations(
-        set.iter()
-            .map(|(version, description, sql)| {
-                Migration::new(
-                    *version,
-                    Cow::Borrowed(*description),
-                    MigrationType::Simple,
-                    sqlx::SqlSafeStr::into_sql_str(*sql),
-                    false,
-                )
-            })
-            .collect(),
-    )
-}
-
-/// SQLite settings every connection needs: write-ahead logging, which lets
-/// readers run beside the writer, `synchronous=NORMAL` (durable at each
-/// checkpoint, safe with WAL), and a wait instead of an error when busy.
-fn sqlite_pragmas<'c>(
-    conn: &'c mut sqlx::AnyConnection,
-    _meta: sqlx::pool::PoolConnectionMetadata,
-) -> std::pin::Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'c>> {
-    Box::pin(async move {
-        conn.execute("PRAGMA journal_mode = WAL").await?;
-        conn.execute("PRAGMA synchronous = NORMAL").await?;
-        conn.execute("PRAGMA busy_timeout = 5000").await?;
-        Ok(())
-    })
+/// The store a database URL names: `sqlite:...` or `postgres://...`.
+#[derive(Debug, Clone)]
+pub enum SqlStore {
+    /// An embedded SQLite file.
+    Sqlite(SqliteStore),
+    /// A PostgreSQL server.
+    Postgres(PgStore),
 }
 
 impl SqlStore {
-    /// Connects to `url` (`sqlite://...` or `postgres://...`) and migrates.
+    /// Connects to `url` (`sqlite:...` or `postgres://...`) and migrates.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        sqlx::any::install_default_drivers();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = AnyConnectOptions::from_str(url)?;
-            let pool = AnyPoolOptions::new()
-                .max_connections(16)
-                // While the database is unreachable, fail requests in
-                // seconds rather than queue them; the pool reconnects by
-                // itself once it is back.
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options)
-                .await?;
-            migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
-            let pool = Pool::new("main", pool);
-            Ok(Self {
-                backend: Backend::Postgres,
-                writer: pool.clone(),
-                reader: pool,
-            })
+            Ok(Self::Postgres(PgStore::connect(url).await?))
         } else if url.starts_with("sqlite:") {
-            let url = if url.contains('?') {
-                url.to_owned()
-            } else {
-                format!("{url}?mode=rwc")
-            };
-            let options = AnyConnectOptions::from_str(&url)?;
-            let writer = AnyPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .after_connect(sqlite_pragmas)
-                .connect_with(options.clone())
-                .await?;
-            migrator(SQLITE_MIGRATIONS).run(&writer).await?;
-            let reader = AnyPoolOptions::new()
-                .max_connections(4)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .after_connect(sqlite_pragmas)
-                .connect_with(options)
-                .await?;
-            Ok(Self {
-                backend: Backend::Sqlite,
-                writer: Pool::new("writer", writer),
-                reader: Pool::new("reader", reader),
-            })
+            Ok(Self::Sqlite(SqliteStore::connect(url).await?))
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://, not {url}")
         }
@@ -442,166 +410,69 @@ impl SqlStore {
 
     /// Which database this is.
     pub fn backend(&self) -> Backend {
-        self.backend
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
     }
 
     /// Closes every connection.
     pub async fn close(&self) {
-        self.writer.pool.close().await;
-        self.reader.pool.close().await;
+        match self {
+            Self::Sqlite(store) => store.close().await,
+            Self::Postgres(store) => store.close().await,
+        }
     }
 }
 
-/// A user held in a write transaction of a [`SqlStore`].
+/// A user held by a [`SqlStore`]'s write transaction.
 #[derive(Debug)]
-pub struct SqlLocked {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
-    current: StoredUser,
+pub enum SqlLocked {
+    /// On SQLite.
+    Sqlite(SqliteLocked),
+    /// On PostgreSQL.
+    Postgres(PgLocked),
 }
 
 impl LockedUser for SqlLocked {
     fn current(&self) -> &StoredUser {
-        &self.current
+        match self {
+            Self::Sqlite(locked) => locked.current(),
+            Self::Postgres(locked) => locked.current(),
+        }
     }
 
-    async fn write(mut self, row: UserRow) -> Result<StoredUser, StoreError> {
-        let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE users SET email_key = $1, status = $2, search_text = $3, resource_version = $4, doc = $5, \
-             password_hash = COALESCE($6, password_hash) \
-             WHERE account_id = $7 AND id = $8 AND resource_version = $9 RETURNING {COLUMNS}"
-        )))
-        .bind(row.email_key())
-        .bind(row.status())
-        .bind(row.search_text())
-        .bind(row.resource_version)
-        .bind(row.doc.to_string())
-        .bind(row.password_hash.clone())
-        .bind(row.account_id.clone())
-        .bind(row.id.clone())
-        .bind(self.current.resource_version)
-        .fetch_all(&mut *self.tx)
-        .await;
-        let stored = match updated {
-            Ok(rows) => match rows.first() {
-                Some(found) => user_from_row(found)?,
-                None => return Err(why_not_written(&mut self.tx, &row.account_id, &row.id).await),
-            },
-            Err(err) if is_unique_violation(&err) => return Err(StoreError::EmailTaken),
-            Err(err) => return Err(err.into()),
-        };
-        self.tx.commit().await?;
-        Ok(stored)
+    async fn write(self, row: UserRow) -> Result<StoredUser, StoreError> {
+        match self {
+            Self::Sqlite(locked) => locked.write(row).await,
+            Self::Postgres(locked) => locked.write(row).await,
+        }
     }
 }
 
-fn user_from_row(row: &sqlx::any::AnyRow) -> Result<StoredUser, StoreError> {
-    let doc: String = row.try_get("doc")?;
-    Ok(StoredUser {
-        seq: row.try_get("seq")?,
-        id: row.try_get("id")?,
-        resource_version: row.try_get("resource_version")?,
-        doc: serde_json::from_str(&doc).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        password_hash: row.try_get("password_hash")?,
-    })
+/// Calls the same method on whichever store it is.
+macro_rules! delegate {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            SqlStore::Sqlite($store) => $call,
+            SqlStore::Postgres($store) => $call,
+        }
+    };
 }
-
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
-/// How long a request waits for a database connection before it fails.
-const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// Why a conditional write touched no row: the user is at another version,
-/// or it is not there.
-async fn why_not_written(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    account_id: &str,
-    id: &str,
-) -> StoreError {
-    let current: Result<Option<i64>, sqlx::Error> =
-        sqlx::query_scalar("SELECT resource_version FROM users WHERE account_id = $1 AND id = $2")
-            .bind(account_id.to_owned())
-            .bind(id.to_owned())
-            .fetch_optional(&mut **tx)
-            .await;
-    match current {
-        Ok(Some(current)) => StoreError::VersionMismatch { current },
-        Ok(None) => StoreError::NotFound,
-        Err(err) => StoreError::Database(err),
-    }
-}
-
-const COLUMNS: &str = "seq, id, resource_version, doc, password_hash";
 
 impl Store for SqlStore {
+    type Locked = SqlLocked;
+
     async fn insert(
         &self,
         row: UserRow,
         idempotency: Option<(IdempotencyScope, Value)>,
     ) -> Result<StoredUser, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        if self.backend == Backend::Postgres {
-            // Cursors follow `seq`. A sequence hands out numbers in call
-            // order, but transactions commit in any order, so a page could
-            // pass a number whose row commits later. Inserts of one account
-            // (the scope of a list) take a transaction lock first: the next
-            // number is drawn only after the previous insert committed, so
-            // rows become visible in `seq` order. SQLite's single writer
-            // already orders them.
-            sqlx::query("SELECT pg_advisory_xact_lock(7301, hashtext($1))")
-                .bind(row.account_id.clone())
-                .execute(&mut *tx)
-                .await?;
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO users (account_id, id, email_key, status, search_text, resource_version, doc, password_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq, id, resource_version, doc, password_hash",
-        )
-        .bind(row.account_id.clone())
-        .bind(row.id.clone())
-        .bind(row.email_key())
-        .bind(row.status())
-        .bind(row.search_text())
-        .bind(row.resource_version)
-        .bind(row.doc.to_string())
-        .bind(row.password_hash.clone())
-        .fetch_one(&mut *tx)
-        .await;
-        let stored = match inserted {
-            Ok(found) => user_from_row(&found)?,
-            Err(err) if is_unique_violation(&err) => return Err(StoreError::EmailTaken),
-            Err(err) => return Err(err.into()),
-        };
-        if let Some((scope, response)) = idempotency {
-            sqlx::query(
-                "UPDATE idempotency_keys SET state = 'done', response = $1 \
-                 WHERE caller = $2 AND account_id = $3 AND operation = $4 AND key = $5",
-            )
-            .bind(response.to_string())
-            .bind(scope.caller)
-            .bind(scope.account_id)
-            .bind(scope.operation)
-            .bind(scope.key)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(stored)
+        delegate!(self, store => store.insert(row, idempotency).await)
     }
 
     async fn get(&self, account_id: &str, id: &str) -> Result<Option<StoredUser>, StoreError> {
-        // Read to the end (`fetch_all`, not `fetch_optional`): a SQLite
-        // statement left unfinished keeps its read snapshot open, and later
-        // reads on the connection would not see newer writes.
-        let found = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users WHERE account_id = $1 AND id = $2"
-        )))
-        .bind(account_id.to_owned())
-        .bind(id.to_owned())
-        .fetch_all(&mut *self.reader.acquire().await?)
-        .await?;
-        found.first().map(user_from_row).transpose()
+        delegate!(self, store => store.get(account_id, id).await)
     }
 
     async fn list(
@@ -611,57 +482,14 @@ impl Store for SqlStore {
         limit: i64,
         filter: &ListFilter,
     ) -> Result<Vec<StoredUser>, StoreError> {
-        // Absent filters are NULL and match everything; LIKE runs on text
-        // lowercased here, with its wildcards escaped.
-        let text = filter.text.as_ref().map(|t| {
-            let escaped = t
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users WHERE account_id = $1 AND seq > $2 \
-             AND ($3 IS NULL OR email_key = $3) AND ($4 IS NULL OR status = $4) \
-             AND ($5 IS NULL OR search_text LIKE $5 ESCAPE '\\') \
-             ORDER BY seq LIMIT $6"
-        )))
-        .bind(account_id.to_owned())
-        .bind(after_seq)
-        .bind(filter.email.as_deref().map(email_key))
-        .bind(filter.status.clone())
-        .bind(text)
-        .bind(limit)
-        .fetch_all(&mut *self.reader.acquire().await?)
-        .await?;
-        rows.iter().map(user_from_row).collect()
+        delegate!(self, store => store.list(account_id, after_seq, limit, filter).await)
     }
 
-    type Locked = SqlLocked;
-
     async fn lock(&self, account_id: &str, id: &str) -> Result<Option<SqlLocked>, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        // SQLite has one writer connection, so its transaction already
-        // excludes other writers; PostgreSQL locks the row.
-        let sql = match self.backend {
-            Backend::Sqlite => {
-                "SELECT seq, id, resource_version, doc, password_hash FROM users WHERE account_id = $1 AND id = $2"
-            }
-            Backend::Postgres => {
-                "SELECT seq, id, resource_version, doc, password_hash FROM users WHERE account_id = $1 AND id = $2 FOR UPDATE"
-            }
-        };
-        let rows = sqlx::query(sql)
-            .bind(account_id.to_owned())
-            .bind(id.to_owned())
-            .fetch_all(&mut *tx)
-            .await?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let current = user_from_row(row)?;
-        Ok(Some(SqlLocked { tx, current }))
+        match self {
+            Self::Sqlite(store) => Ok(store.lock(account_id, id).await?.map(SqlLocked::Sqlite)),
+            Self::Postgres(store) => Ok(store.lock(account_id, id).await?.map(SqlLocked::Postgres)),
+        }
     }
 
     async fn delete(
@@ -670,20 +498,7 @@ impl Store for SqlStore {
         id: &str,
         expected_version: Option<i64>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM users WHERE account_id = $1 AND id = $2 AND ($3 IS NULL OR resource_version = $3)",
-        )
-        .bind(account_id.to_owned())
-        .bind(id.to_owned())
-        .bind(expected_version)
-        .execute(&mut *tx)
-        .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(why_not_written(&mut tx, account_id, id).await);
-        }
-        tx.commit().await?;
-        Ok(())
+        delegate!(self, store => store.delete(account_id, id, expected_version).await)
     }
 
     async fn claim_idempotency_key(
@@ -692,120 +507,25 @@ impl Store for SqlStore {
         request_hash: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<IdempotencyState, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let claimed = sqlx::query(
-            "INSERT INTO idempotency_keys (caller, account_id, operation, key, request_hash, state, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6) ON CONFLICT DO NOTHING",
-        )
-        .bind(scope.caller.clone())
-        .bind(scope.account_id.clone())
-        .bind(scope.operation.clone())
-        .bind(scope.key.clone())
-        .bind(request_hash.to_owned())
-        .bind(stamp(now))
-        .execute(&mut *tx)
-        .await?;
-        let state = if claimed.rows_affected() == 1 {
-            IdempotencyState::Claimed
-        } else {
-            let row = sqlx::query(
-                "SELECT request_hash, state, response, created_at FROM idempotency_keys \
-                 WHERE caller = $1 AND account_id = $2 AND operation = $3 AND key = $4",
-            )
-            .bind(scope.caller.clone())
-            .bind(scope.account_id.clone())
-            .bind(scope.operation.clone())
-            .bind(scope.key.clone())
-            .fetch_one(&mut *tx)
-            .await?;
-            let stored_hash: String = row.try_get("request_hash")?;
-            let state: String = row.try_get("state")?;
-            let response: Option<String> = row.try_get("response")?;
-            let created_at: String = row.try_get("created_at")?;
-            let age = chrono::DateTime::parse_from_rfc3339(&created_at)
-                .map(|at| now.signed_duration_since(at))
-                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?
-                .to_std()
-                .unwrap_or_default();
-            let expired = age >= IDEMPOTENCY_TTL;
-            let abandoned = state == "pending" && age >= PENDING_TAKEOVER;
-            if expired || abandoned {
-                // Claimed afresh, guarded by the row's old stamp so two
-                // requests taking it over at once cannot both win.
-                let taken = sqlx::query(
-                    "UPDATE idempotency_keys SET request_hash = $1, state = 'pending', response = NULL, \
-                     created_at = $2 WHERE caller = $3 AND account_id = $4 AND operation = $5 AND key = $6 \
-                     AND created_at = $7",
-                )
-                .bind(request_hash.to_owned())
-                .bind(stamp(now))
-                .bind(scope.caller.clone())
-                .bind(scope.account_id.clone())
-                .bind(scope.operation.clone())
-                .bind(scope.key.clone())
-                .bind(created_at)
-                .execute(&mut *tx)
-                .await?;
-                if taken.rows_affected() == 1 {
-                    IdempotencyState::Claimed
-                } else {
-                    IdempotencyState::InProgress {
-                        request_hash: request_hash.to_owned(),
-                    }
-                }
-            } else {
-                match (state.as_str(), response) {
-                    ("done", Some(response)) => IdempotencyState::Done {
-                        request_hash: stored_hash,
-                        response: serde_json::from_str(&response)
-                            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                    },
-                    _ => IdempotencyState::InProgress {
-                        request_hash: stored_hash,
-                    },
-                }
-            }
-        };
-        tx.commit().await?;
-        Ok(state)
+        delegate!(self, store => store.claim_idempotency_key(scope, request_hash, now).await)
     }
 
     async fn purge_idempotency_keys(
         &self,
         before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError> {
-        let purged = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-            .bind(stamp(before))
-            .execute(&mut *self.writer.acquire().await?)
-            .await?;
-        Ok(purged.rows_affected())
+        delegate!(self, store => store.purge_idempotency_keys(before).await)
     }
 
     async fn release_idempotency_key(&self, scope: &IdempotencyScope) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE caller = $1 AND account_id = $2 AND operation = $3 AND key = $4 \
-             AND state = 'pending'",
-        )
-        .bind(scope.caller.clone())
-        .bind(scope.account_id.clone())
-        .bind(scope.operation.clone())
-        .bind(scope.key.clone())
-        .execute(&mut *self.writer.acquire().await?)
-        .await?;
-        Ok(())
+        delegate!(self, store => store.release_idempotency_key(scope).await)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .fetch_all(&mut *self.reader.acquire().await?)
-            .await?;
-        Ok(())
+        delegate!(self, store => store.ping().await)
     }
 
     fn pool_stats(&self) -> Vec<PoolStats> {
-        match self.backend {
-            Backend::Postgres => vec![self.writer.stats()],
-            Backend::Sqlite => vec![self.writer.stats(), self.reader.stats()],
-        }
+        delegate!(self, store => store.pool_stats())
     }
 }

@@ -183,8 +183,7 @@ impl Drop for PostgresDatabase {
 /// Whether the PostgreSQL server at `admin` has a database called `name`.
 pub(crate) async fn postgres_database_exists(admin: &str, name: &str) -> bool {
     use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(admin).await.unwrap();
+    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
     let found: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM pg_database WHERE datname = '{name}'"
     )))
@@ -196,8 +195,7 @@ pub(crate) async fn postgres_database_exists(admin: &str, name: &str) -> bool {
 
 async fn run_admin(url: &str, sql: &str) {
     use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
         .execute(&mut conn)
         .await
