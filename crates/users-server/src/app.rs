@@ -106,10 +106,7 @@ pub fn build<S: Store>(store: S, verifier: JwtVerifier, options: AppOptions) -> 
                 )),
         );
     }
-    let api = api.layer(axum::middleware::from_fn_with_state(
-        metrics.clone(),
-        observe::observe,
-    ));
+    let api = observe::observed(api, metrics.clone());
     App {
         router: observe::probes(readiness.clone()).merge(api),
         admin: observe::admin_router(metrics.clone(), readiness.clone()),

@@ -1,4 +1,5 @@
-//! What operators watch: a span and a log line per request under its id,
+//! What operators watch: a span and a log line per request under its id
+//! (tower-http's request-id and trace layers),
 //! Prometheus metrics per operation, and the liveness and readiness probes.
 //!
 //! The probes answer on the API port, outside `/v1` and outside the rate
@@ -30,7 +31,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tracing::Instrument;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use users_api::Rejection;
 use users_api::runtime::{FieldCodes, OperationId, REQUEST_ID};
@@ -262,63 +264,107 @@ impl Collector for PoolCollector {
     }
 }
 
-/// One span and one log line per request, under its request id, and the
-/// request's metrics when `metrics` is on. The outermost layer: it sets the
-/// id (`users_api::runtime::request_id`) before anything logs, the span
-/// covers the handler, the service and the database calls, and it sees the
-/// answers of every layer inside (a 429 from the rate limit included).
+/// Wraps `router` in what every request passes through, outermost first:
+/// a client's `x-request-id` that is not sane (see
+/// `users_api::runtime::request_id`) is dropped; tower-http's
+/// `SetRequestId` gives the request an id (the client's, or a new UUID) and
+/// `PropagateRequestId` echoes it on every response (a 429 from the rate
+/// limit included); tower-http's `TraceLayer` opens the request's span,
+/// named by its id, which covers the handler, the service and the database
+/// calls, and logs one line when the response leaves; [`record`] names the
+/// operation, scopes the id for problem bodies and records the metrics.
 /// Bodies are never logged: they may hold passwords.
-pub async fn observe(
-    State(metrics): State<Option<Arc<Metrics>>>,
-    mut request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let started = Instant::now();
-    let id = users_api::runtime::request_id(request.headers());
-    request.headers_mut().insert(REQUEST_ID, id.clone());
+pub fn observed(router: axum::Router, metrics: Option<Arc<Metrics>>) -> axum::Router {
+    router
+        .layer(axum::middleware::from_fn_with_state(metrics, record))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(|_: &http::Request<axum::body::Body>, _: &tracing::Span| {
+                    tracing::trace!("request received");
+                })
+                .on_response(
+                    |response: &Response, latency: Duration, _: &tracing::Span| {
+                        tracing::info!(
+                            status = response.status().as_u16(),
+                            millis = latency.as_millis() as u64,
+                            "request served"
+                        );
+                    },
+                )
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_insane_request_id))
+}
+
+/// Removes an `x-request-id` that `users_api::runtime::request_id` would
+/// not keep (empty, over 128 characters, or with characters other than
+/// `A-Za-z0-9-_.:`), so that `SetRequestId` makes a new one: a client's id
+/// goes into every log line, and must not forge or break them.
+async fn drop_insane_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    if let Some(sent) = request.headers().get(REQUEST_ID)
+        && users_api::runtime::request_id(request.headers()) != sent
+    {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+/// The request's span: its id, method, path and client; the operation and
+/// status are recorded when known.
+fn request_span(request: &http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let client = request
         .extensions()
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_default();
-    let span = tracing::info_span!(
+    tracing::info_span!(
         "request",
-        request_id = id.to_str().unwrap_or_default(),
+        request_id = id,
         method = %request.method(),
         path = request.uri().path(),
         %client,
         operation_id = tracing::field::Empty,
         status = tracing::field::Empty,
         otel.kind = "server",
-    );
-    let text = id.to_str().unwrap_or_default().to_owned();
-    let mut response = users_api::runtime::with_request_id(text, async {
-        tracing::trace!("request received");
-        next.run(request).await
-    })
-    .instrument(span.clone())
-    .await;
-    // Answers from layers outside the API's router (a 429) get the id too.
-    response.headers_mut().insert(REQUEST_ID, id);
-    let elapsed = started.elapsed();
+    )
+}
+
+/// Inside the request's span: scopes the request id for the problems built
+/// while handling it, then names the operation that answered (on the span,
+/// and on the OpenTelemetry span, which started when the request entered
+/// it) and records the metrics when they are on.
+async fn record(
+    State(metrics): State<Option<Arc<Metrics>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = Instant::now();
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let response = users_api::runtime::with_request_id(id, next.run(request)).await;
     let operation = response
         .extensions()
         .get::<OperationId>()
         .map_or(NO_OPERATION, |op| op.0);
+    let span = tracing::Span::current();
     span.record("operation_id", operation);
     span.record("status", response.status().as_u16());
-    // The OpenTelemetry span was started when the request entered it, so
-    // its name is updated there (a no-op without trace export).
     span.context().span().update_name(operation);
     if let Some(metrics) = &metrics {
-        metrics.record(operation, &response, elapsed);
+        metrics.record(operation, &response, started.elapsed());
     }
-    let _entered = span.enter();
-    tracing::info!(
-        status = response.status().as_u16(),
-        millis = elapsed.as_millis() as u64,
-        "request served"
-    );
     response
 }
 

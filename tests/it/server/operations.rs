@@ -581,3 +581,37 @@ async fn overload_is_shed_with_a_503() {
     assert_eq!(status, 200);
     server.stop().await;
 }
+
+/// A client's request id goes into every log line, so one that could forge
+/// or break them (spaces, quotes, over 128 characters) is replaced by a new
+/// id; a sane one is kept.
+#[tokio::test]
+async fn unsafe_request_ids_are_replaced() {
+    let server = TestServer::start(Db::Sqlite).await;
+    for (sent, kept) in [
+        ("req-1.a:b_c", true),
+        ("forged\" status=200 x=\"", false),
+        ("has space", false),
+        (&*"x".repeat(129), false),
+    ] {
+        let response = reqwest::Client::new()
+            .get(format!("{}/v1/users", server.url))
+            .header("x-request-id", sent)
+            .send()
+            .await
+            .unwrap();
+        let answered = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["requestId"], answered.as_str(), "{body}");
+        if kept {
+            assert_eq!(answered, sent);
+        } else {
+            assert_ne!(answered, sent);
+            uuid::Uuid::parse_str(&answered).expect("a new UUID");
+        }
+    }
+    server.stop().await;
+}
