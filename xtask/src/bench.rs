@@ -544,7 +544,7 @@ fn end_to_end(
     missed: &mut Vec<String>,
 ) -> anyhow::Result<String> {
     let mut doc = String::from("## 2. End-to-end PATCH throughput of users-server\n\n");
-    doc.push_str("wrk `-t1 -c8 -d5s` on core 1 (PATCH changing jobTitle each request); the server unpinned on SQLite/PostgreSQL.\n\n");
+    doc.push_str(&format!("wrk `-t1 -c8 -d5s` on core 1 (PATCH changing jobTitle each request); the server unpinned on SQLite/PostgreSQL; every figure the median of {ROUNDS} runs.\n\n"));
     doc.push_str("| database | users-server (PATCH/s) | raw ceiling (updates/s) | ratio | goal |\n|---|---|---|---|---|\n");
     let secret = "bench-secret-bench-secret-bench!";
     let sqlite_dir = tempfile::tempdir()?;
@@ -616,7 +616,8 @@ fn end_to_end(
                      '{{\"jobTitle\":\"Title ' .. counter .. '\"}}')\nend\n"
                 ),
             )?;
-            let rate = wrk_e2e(&format!("http://{}/v1/users/{id}", running.address), &lua)?;
+            let url = format!("http://{}/v1/users/{id}", running.address);
+            let rate = median_of_rounds(|| wrk_e2e(&url, &lua))?;
             let distinct = if label == "PostgreSQL" {
                 Some(distinct_users_rate(&running.address, &token, out)?)
             } else {
@@ -624,13 +625,13 @@ fn end_to_end(
             };
             drop(running);
             let ceiling = match label {
-                "SQLite" => {
+                "SQLite" => median_of_rounds(|| {
                     let output = Command::new(bench)
                         .args(["sqlite-ceiling", "--seconds", SECONDS, "--concurrency", "8"])
                         .output()?;
-                    String::from_utf8(output.stdout)?.trim().parse::<f64>()?
-                }
-                _ => pgbench(&format!("{base}/{pg_name}"), out, 1)?,
+                    Ok(String::from_utf8(output.stdout)?.trim().parse::<f64>()?)
+                })?,
+                _ => median_of_rounds(|| pgbench(&format!("{base}/{pg_name}"), out, 1))?,
             };
             let (goal, floor) = if label == "SQLite" {
                 ("≥ 0.40×", 0.40)
@@ -648,7 +649,9 @@ fn end_to_end(
                 rate / ceiling
             ));
             if let Some(distinct) = distinct {
-                let ceiling = pgbench(&format!("{base}/{pg_name}"), out, DISTINCT_USERS)?;
+                let ceiling = median_of_rounds(|| {
+                    pgbench(&format!("{base}/{pg_name}"), out, DISTINCT_USERS)
+                })?;
                 if distinct / ceiling < 0.60 {
                     missed.push(format!(
                         "users-server on PostgreSQL across {DISTINCT_USERS} users reaches {:.2}× pgbench (goal ≥ 0.60×)",
@@ -821,7 +824,17 @@ fn distinct_users_rate(address: &str, token: &str, out: &Path) -> anyhow::Result
             ids.join(", ")
         ),
     )?;
-    wrk_e2e(&format!("http://{address}/v1/users"), &lua)
+    median_of_rounds(|| wrk_e2e(&format!("http://{address}/v1/users"), &lua))
+}
+
+/// The median of [`ROUNDS`] runs of `measure`: one five-second run on a
+/// shared two-core machine swings by a third.
+fn median_of_rounds(mut measure: impl FnMut() -> anyhow::Result<f64>) -> anyhow::Result<f64> {
+    let mut values = Vec::new();
+    for _ in 0..ROUNDS {
+        values.push(measure()?);
+    }
+    Ok(median(&values))
 }
 
 fn wrk_e2e(url: &str, lua: &Path) -> anyhow::Result<f64> {

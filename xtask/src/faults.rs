@@ -14,6 +14,9 @@
 //! 3. Two server processes on one PostgreSQL, 1,000 rounds of concurrent
 //!    `If-Match` PATCHes (one through each): exactly one wins each round and
 //!    no update is lost.
+//! 4. SIGTERM with a create in flight: `/readyz` answers 503 during the
+//!    shutdown delay, the listener closes, the in-flight create still gets
+//!    its 201, and the server exits 0.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -40,6 +43,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     crash_during_writes(&binary, "PostgreSQL", &database)?;
     let window = database_restart(&binary, &cluster, &database)?;
     two_servers_no_lost_update(&binary, &database)?;
+    drain_on_shutdown(&binary, &database)?;
     eprintln!(
         "faults: all passed; the server answered writes again {window:.2?} after PostgreSQL came back"
     );
@@ -188,7 +192,17 @@ struct Server {
 
 impl Server {
     fn start(binary: &Path, database: &str, port: u16) -> anyhow::Result<Self> {
+        Self::start_with(binary, database, port, &[])
+    }
+
+    fn start_with(
+        binary: &Path,
+        database: &str,
+        port: u16,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         let mut child = Command::new(binary)
+            .args(extra)
             .args([
                 "--listen",
                 &format!("127.0.0.1:{port}"),
@@ -565,6 +579,71 @@ fn two_servers_no_lost_update(binary: &Path, database: &str) -> anyhow::Result<(
     );
     eprintln!(
         "faults: two servers, 1000 rounds of If-Match PATCHes: one winner each round, no lost update"
+    );
+    Ok(())
+}
+
+/// SIGTERM while a create's body is still arriving: readiness turns 503 at
+/// once, the listener closes after the shutdown delay, the create (its body
+/// finished after the listener closed) still gets its 201, and the process
+/// exits 0 on its own.
+fn drain_on_shutdown(binary: &Path, database: &str) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+
+    let token = token(binary, "drainer")?;
+    let mut server =
+        Server::start_with(binary, database, free_port()?, &["--shutdown-delay", "2"])?;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let body = new_user("drain@example.com").to_string();
+    let (head, tail) = body.split_at(body.len() / 2);
+    let mut in_flight = std::net::TcpStream::connect(&address)?;
+    write!(
+        in_flight,
+        "POST /v1/users HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        body.len()
+    )?;
+    in_flight.flush()?;
+    std::thread::sleep(Duration::from_millis(300));
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()?;
+    ensure!(status.success(), "kill -TERM failed");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut response = agent().get(format!("{}/readyz", server.base)).call()?;
+    let ready = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    ensure!(
+        ready == 503 && text.contains("shutting down"),
+        "/readyz while draining: {ready} {text}"
+    );
+    // Past the delay the listener is closed; the create is still in flight.
+    std::thread::sleep(Duration::from_millis(2500));
+    ensure!(
+        std::net::TcpStream::connect(&address).is_err(),
+        "the listener still accepts after the shutdown delay"
+    );
+    in_flight.write_all(tail.as_bytes())?;
+    let mut answer = String::new();
+    in_flight.read_to_string(&mut answer)?;
+    ensure!(
+        answer.starts_with("HTTP/1.1 201"),
+        "the in-flight create was not drained: {answer}"
+    );
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait()? {
+            break exit;
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(10),
+            "the server did not exit after draining"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    ensure!(exit.success(), "the server exited with {exit}");
+    eprintln!(
+        "faults: SIGTERM with a create in flight: /readyz 503 while draining, the create answered 201 after the listener closed, exit 0"
     );
     Ok(())
 }
