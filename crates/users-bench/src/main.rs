@@ -55,6 +55,9 @@ enum Cmd {
         method: String,
         #[arg(long)]
         requests: u64,
+        /// The bearer token (the benchmark servers' own by default).
+        #[arg(long, default_value = TOKEN)]
+        token: String,
     },
     /// getUser calls through the SDK or raw reqwest.
     Sdk {
@@ -138,7 +141,8 @@ fn main() -> anyhow::Result<()> {
                 url,
                 method,
                 requests,
-            } => drive(&url, &method, requests).await,
+                token,
+            } => drive(&url, &method, requests, &token).await,
             Cmd::Sdk { url, raw, requests } => sdk(&url, raw, requests).await,
             Cmd::SqliteCeiling {
                 seconds,
@@ -148,7 +152,7 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-async fn drive(url: &str, method: &str, requests: u64) -> anyhow::Result<()> {
+async fn drive(url: &str, method: &str, requests: u64, token: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     for n in 0..requests {
         let request = match method {
@@ -158,7 +162,7 @@ async fn drive(url: &str, method: &str, requests: u64) -> anyhow::Result<()> {
                 .header("content-type", "application/merge-patch+json")
                 .body(patch_body(n)),
         };
-        let response = request.bearer_auth(TOKEN).send().await?;
+        let response = request.bearer_auth(token).send().await?;
         anyhow::ensure!(
             response.status().is_success(),
             "{} answered {}",
