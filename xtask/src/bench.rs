@@ -546,7 +546,6 @@ fn end_to_end(
     let mut doc = String::from("## 2. End-to-end PATCH throughput of users-server\n\n");
     doc.push_str(&format!("wrk `-t1 -c8 -d5s` on core 1 (PATCH changing jobTitle each request); the server unpinned on SQLite/PostgreSQL; every figure the median of {ROUNDS} runs.\n\n"));
     doc.push_str("| database | users-server (PATCH/s) | raw ceiling (updates/s) | ratio | goal |\n|---|---|---|---|---|\n");
-    let secret = "bench-secret-bench-secret-bench!";
     let sqlite_dir = tempfile::tempdir()?;
     let pg_name = format!("users_bench_{}", std::process::id());
     let admin = std::env::var("USERS_TEST_POSTGRES_URL")
@@ -567,55 +566,10 @@ fn end_to_end(
             ),
             ("PostgreSQL", format!("{base}/{pg_name}")),
         ] {
-            let running = Process::start(
-                server,
-                &[
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--rate-limit",
-                    "0",
-                    "--metrics-listen",
-                    "127.0.0.1:0",
-                    "--database-url",
-                    &url,
-                ],
-                None,
-                &[("USERS_JWT_SECRET", secret)],
-            )?;
-            let token = String::from_utf8(
-                Command::new(server)
-                    .args([
-                        "token",
-                        "--sub",
-                        "bench",
-                        "--account",
-                        "bench",
-                        "--scope",
-                        "users:write",
-                    ])
-                    .env("USERS_JWT_SECRET", secret)
-                    .output()?
-                    .stdout,
-            )?
-            .trim()
-            .to_owned();
-            let created = Command::new("curl")
-                .args(["-s", "-X", "POST", &format!("http://{}/v1/users", running.address)])
-                .args(["-H", &format!("Authorization: Bearer {token}"), "-H", "Content-Type: application/json"])
-                .args(["-d", r#"{"name":{"firstName":"Bench","lastName":"Mark"},"email":"bench@example.com"}"#])
-                .output()?;
-            let user: serde_json::Value =
-                serde_json::from_slice(&created.stdout).context("creating the user")?;
-            let id = user["id"].as_str().context("a user id")?;
-            let lua = out.join(format!("e2e-{label}.lua"));
-            std::fs::write(
-                &lua,
-                format!(
-                    "counter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(\"PATCH\", nil, \
-                     {{[\"Authorization\"] = \"Bearer {token}\", [\"Content-Type\"] = \"application/merge-patch+json\"}}, \
-                     '{{\"jobTitle\":\"Title ' .. counter .. '\"}}')\nend\n"
-                ),
-            )?;
+            let running = start_server(server, &url, "127.0.0.1:0")?;
+            let token = bench_token(server)?;
+            let id = create_user(&running.address, &token, "bench@example.com")?;
+            let lua = patch_script(out, &format!("e2e-{label}"), &token)?;
             let url = format!("http://{}/v1/users/{id}", running.address);
             let rate = median_of_rounds(|| wrk_e2e(&url, &lua))?;
             let distinct = if label == "PostgreSQL" {
@@ -698,70 +652,24 @@ fn metrics_cost(
     out: &Path,
     missed: &mut Vec<String>,
 ) -> anyhow::Result<String> {
-    let secret = "bench-secret-bench-secret-bench!";
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("users.db").display());
-    let token = String::from_utf8(
-        Command::new(server)
-            .args([
-                "token",
-                "--sub",
-                "bench",
-                "--account",
-                "bench",
-                "--scope",
-                "users:write",
-            ])
-            .env("USERS_JWT_SECRET", secret)
-            .output()?
-            .stdout,
-    )?
-    .trim()
-    .to_owned();
+    let token = bench_token(server)?;
     let mut user = None;
     let mut on = Vec::new();
     let mut off = Vec::new();
     for _ in 0..METRICS_ROUNDS {
         for metrics in ["127.0.0.1:0", "off"] {
-            let running = Process::start(
-                server,
-                &[
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--rate-limit",
-                    "0",
-                    "--metrics-listen",
-                    metrics,
-                    "--database-url",
-                    &url,
-                ],
-                None,
-                &[("USERS_JWT_SECRET", secret)],
-            )?;
+            let running = start_server(server, &url, metrics)?;
             let id = match &user {
                 Some(id) => String::clone(id),
                 None => {
-                    let created = Command::new("curl")
-                        .args(["-s", "-X", "POST", &format!("http://{}/v1/users", running.address)])
-                        .args(["-H", &format!("Authorization: Bearer {token}"), "-H", "Content-Type: application/json"])
-                        .args(["-d", r#"{"name":{"firstName":"Bench","lastName":"Mark"},"email":"metrics@example.com"}"#])
-                        .output()?;
-                    let created: serde_json::Value =
-                        serde_json::from_slice(&created.stdout).context("creating the user")?;
-                    let id = created["id"].as_str().context("a user id")?.to_owned();
+                    let id = create_user(&running.address, &token, "metrics@example.com")?;
                     user = Some(id.clone());
                     id
                 }
             };
-            let lua = out.join("metrics.lua");
-            std::fs::write(
-                &lua,
-                format!(
-                    "counter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(\"PATCH\", nil, \
-                     {{[\"Authorization\"] = \"Bearer {token}\", [\"Content-Type\"] = \"application/merge-patch+json\"}}, \
-                     '{{\"jobTitle\":\"Title ' .. counter .. '\"}}')\nend\n"
-                ),
-            )?;
+            let lua = patch_script(out, "metrics", &token)?;
             let rate = wrk_e2e(&format!("http://{}/v1/users/{id}", running.address), &lua)?;
             if metrics == "off" {
                 off.push(rate);
@@ -802,24 +710,7 @@ The same PATCH load on SQLite (wrk `-t1 -c8 -d{SECONDS}s`), users-server with me
 /// metrics`: the server under callgrind, N and then 2N PATCHes, SIGTERM (a
 /// graceful exit, so callgrind writes its counts), the difference over N.
 fn e2e_instructions(server: &Path, bench: &Path, metrics: &str, out: &Path) -> anyhow::Result<f64> {
-    let secret = "bench-secret-bench-secret-bench!";
-    let token = String::from_utf8(
-        Command::new(server)
-            .args([
-                "token",
-                "--sub",
-                "bench",
-                "--account",
-                "bench",
-                "--scope",
-                "users:write",
-            ])
-            .env("USERS_JWT_SECRET", secret)
-            .output()?
-            .stdout,
-    )?
-    .trim()
-    .to_owned();
+    let token = bench_token(server)?;
     let mut totals = Vec::new();
     for n in [INSTRUCTION_REQUESTS, 2 * INSTRUCTION_REQUESTS] {
         let dir = tempfile::tempdir()?;
@@ -843,16 +734,9 @@ fn e2e_instructions(server: &Path, bench: &Path, metrics: &str, out: &Path) -> a
                 &database,
             ],
             None,
-            &[("USERS_JWT_SECRET", secret)],
+            &[("USERS_JWT_SECRET", SECRET)],
         )?;
-        let created = Command::new("curl")
-            .args(["-s", "-X", "POST", &format!("http://{}/v1/users", running.address)])
-            .args(["-H", &format!("Authorization: Bearer {token}"), "-H", "Content-Type: application/json"])
-            .args(["-d", r#"{"name":{"firstName":"Bench","lastName":"Mark"},"email":"callgrind@example.com"}"#])
-            .output()?;
-        let user: serde_json::Value =
-            serde_json::from_slice(&created.stdout).context("creating the user")?;
-        let id = user["id"].as_str().context("a user id")?;
+        let id = create_user(&running.address, &token, "callgrind@example.com")?;
         let status = Command::new(bench)
             .args([
                 "drive",
@@ -881,6 +765,81 @@ fn e2e_instructions(server: &Path, bench: &Path, metrics: &str, out: &Path) -> a
     Ok((totals[1] - totals[0]) / INSTRUCTION_REQUESTS as f64)
 }
 
+/// The HS256 secret the benchmarked users-server runs with.
+const SECRET: &str = "bench-secret-bench-secret-bench!";
+
+/// A token for the benchmark's caller (`users:write`), minted by `server`.
+fn bench_token(server: &Path) -> anyhow::Result<String> {
+    let output = Command::new(server)
+        .args([
+            "token",
+            "--sub",
+            "bench",
+            "--account",
+            "bench",
+            "--scope",
+            "users:write",
+        ])
+        .env("USERS_JWT_SECRET", SECRET)
+        .output()?;
+    ensure!(output.status.success(), "minting a token failed");
+    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+}
+
+/// users-server on the SQLite or PostgreSQL `database`, rate limit off,
+/// metrics at `metrics` (an address or `off`).
+fn start_server(server: &Path, database: &str, metrics: &str) -> anyhow::Result<Process> {
+    Process::start(
+        server,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "0",
+            "--metrics-listen",
+            metrics,
+            "--database-url",
+            database,
+        ],
+        None,
+        &[("USERS_JWT_SECRET", SECRET)],
+    )
+}
+
+/// A wrk script (`NAME.lua` in `out`) that PATCHes the URL it is given,
+/// a new jobTitle each request.
+fn patch_script(out: &Path, name: &str, token: &str) -> anyhow::Result<PathBuf> {
+    let lua = out.join(format!("{name}.lua"));
+    std::fs::write(
+        &lua,
+        format!(
+            "counter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(\"PATCH\", nil, \
+             {{[\"Authorization\"] = \"Bearer {token}\", [\"Content-Type\"] = \"application/merge-patch+json\"}}, \
+             '{{\"jobTitle\":\"Title ' .. counter .. '\"}}')\nend\n"
+        ),
+    )?;
+    Ok(lua)
+}
+
+/// Creates a user on the server at `address`; its id.
+fn create_user(address: &str, token: &str, email: &str) -> anyhow::Result<String> {
+    let body =
+        serde_json::json!({ "name": { "firstName": "Bench", "lastName": "Mark" }, "email": email });
+    let created = Command::new("curl")
+        .args(["-s", "-X", "POST", &format!("http://{address}/v1/users")])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &body.to_string(),
+        ])
+        .output()?;
+    let user: serde_json::Value =
+        serde_json::from_slice(&created.stdout).context("creating a user")?;
+    Ok(user["id"].as_str().context("a user id")?.to_owned())
+}
+
 /// Users the distinct-users PATCH load spreads over.
 const DISTINCT_USERS: u32 = 64;
 
@@ -890,24 +849,8 @@ const DISTINCT_USERS: u32 = 64;
 fn distinct_users_rate(address: &str, token: &str, out: &Path) -> anyhow::Result<f64> {
     let mut ids = Vec::new();
     for n in 0..DISTINCT_USERS {
-        let created = Command::new("curl")
-            .args(["-s", "-X", "POST", &format!("http://{address}/v1/users")])
-            .args([
-                "-H",
-                &format!("Authorization: Bearer {token}"),
-                "-H",
-                "Content-Type: application/json",
-            ])
-            .args([
-                "-d",
-                &format!(
-                    r#"{{"name":{{"firstName":"Bench","lastName":"Mark"}},"email":"distinct{n}@example.com"}}"#
-                ),
-            ])
-            .output()?;
-        let user: serde_json::Value =
-            serde_json::from_slice(&created.stdout).context("creating a user")?;
-        ids.push(format!("\"{}\"", user["id"].as_str().context("a user id")?));
+        let id = create_user(address, token, &format!("distinct{n}@example.com"))?;
+        ids.push(format!("\"{id}\""));
     }
     let lua = out.join("e2e-distinct.lua");
     std::fs::write(

@@ -267,6 +267,29 @@ pub enum Backend {
     Postgres,
 }
 
+/// The SQL both stores run as written (each binds its own types: text or
+/// `uuid` ids, text or `jsonb` documents).
+mod sql {
+    pub(super) const INSERT_USER: &str = "INSERT INTO users (account_id, id, email_key, status, search_text, \
+         resource_version, doc, password_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         RETURNING seq, id, resource_version, doc, password_hash";
+    pub(super) const SELECT_USER: &str = "SELECT seq, id, resource_version, doc, password_hash \
+         FROM users WHERE account_id = $1 AND id = $2";
+    pub(super) const UPDATE_USER: &str = "UPDATE users SET email_key = $1, status = $2, search_text = $3, \
+         resource_version = $4, doc = $5, password_hash = COALESCE($6, password_hash) \
+         WHERE account_id = $7 AND id = $8 AND resource_version = $9 \
+         RETURNING seq, id, resource_version, doc, password_hash";
+    pub(super) const VERSION_OF: &str =
+        "SELECT resource_version FROM users WHERE account_id = $1 AND id = $2";
+    pub(super) const CLAIM_KEY: &str = "INSERT INTO idempotency_keys (caller, account_id, operation, key, \
+         request_hash, state, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6) ON CONFLICT DO NOTHING";
+    pub(super) const MARK_KEY_DONE: &str = "UPDATE idempotency_keys SET state = 'done', response = $1 \
+         WHERE caller = $2 AND account_id = $3 AND operation = $4 AND key = $5";
+    pub(super) const RELEASE_KEY: &str = "DELETE FROM idempotency_keys WHERE caller = $1 AND account_id = $2 \
+         AND operation = $3 AND key = $4 AND state = 'pending'";
+    pub(super) const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE created_at < $1";
+}
+
 /// How long a request waits for a database connection before it fails.
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 

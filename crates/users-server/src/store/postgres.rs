@@ -14,7 +14,7 @@ use sqlx::types::Json;
 use super::{
     ACQUIRE_TIMEOUT, IdempotencyScope, IdempotencyState, ListFilter, LockedUser, Pool, PoolStats,
     Store, StoreError, StoredUser, UserRow, is_unique_violation, like_pattern, reclaimable,
-    recorded_state,
+    recorded_state, sql,
 };
 
 /// [`Store`] on a PostgreSQL database.
@@ -71,22 +71,18 @@ impl LockedUser for PgLocked {
 
     async fn write(mut self, row: UserRow) -> Result<StoredUser, StoreError> {
         let id = uuid(&row.id).ok_or(StoreError::NotFound)?;
-        let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE users SET email_key = $1, status = $2, search_text = $3, resource_version = $4, doc = $5, \
-             password_hash = COALESCE($6, password_hash) \
-             WHERE account_id = $7 AND id = $8 AND resource_version = $9 RETURNING {COLUMNS}"
-        )))
-        .bind(row.email_key())
-        .bind(row.status())
-        .bind(row.search_text())
-        .bind(row.resource_version)
-        .bind(Json(&row.doc))
-        .bind(row.password_hash.clone())
-        .bind(row.account_id.clone())
-        .bind(id)
-        .bind(self.current.resource_version)
-        .fetch_all(&mut *self.tx)
-        .await;
+        let updated = sqlx::query(sql::UPDATE_USER)
+            .bind(row.email_key())
+            .bind(row.status())
+            .bind(row.search_text())
+            .bind(row.resource_version)
+            .bind(Json(&row.doc))
+            .bind(row.password_hash.clone())
+            .bind(row.account_id.clone())
+            .bind(id)
+            .bind(self.current.resource_version)
+            .fetch_all(&mut *self.tx)
+            .await;
         let stored = match updated {
             Ok(rows) => match rows.first() {
                 Some(found) => user_from_row(found)?,
@@ -119,12 +115,11 @@ async fn why_not_written(
     account_id: &str,
     id: uuid::Uuid,
 ) -> StoreError {
-    let current: Result<Option<i64>, sqlx::Error> =
-        sqlx::query_scalar("SELECT resource_version FROM users WHERE account_id = $1 AND id = $2")
-            .bind(account_id.to_owned())
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await;
+    let current: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(sql::VERSION_OF)
+        .bind(account_id.to_owned())
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await;
     match current {
         Ok(Some(current)) => StoreError::VersionMismatch { current },
         Ok(None) => StoreError::NotFound,
@@ -155,37 +150,31 @@ impl Store for PgStore {
             .bind(row.account_id.clone())
             .execute(&mut *tx)
             .await?;
-        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO users (account_id, id, email_key, status, search_text, resource_version, doc, password_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
-        )))
-        .bind(row.account_id.clone())
-        .bind(id)
-        .bind(row.email_key())
-        .bind(row.status())
-        .bind(row.search_text())
-        .bind(row.resource_version)
-        .bind(Json(&row.doc))
-        .bind(row.password_hash.clone())
-        .fetch_one(&mut *tx)
-        .await;
+        let inserted = sqlx::query(sql::INSERT_USER)
+            .bind(row.account_id.clone())
+            .bind(id)
+            .bind(row.email_key())
+            .bind(row.status())
+            .bind(row.search_text())
+            .bind(row.resource_version)
+            .bind(Json(&row.doc))
+            .bind(row.password_hash.clone())
+            .fetch_one(&mut *tx)
+            .await;
         let stored = match inserted {
             Ok(found) => user_from_row(&found)?,
             Err(err) if is_unique_violation(&err) => return Err(StoreError::EmailTaken),
             Err(err) => return Err(err.into()),
         };
         if let Some((scope, response)) = idempotency {
-            sqlx::query(
-                "UPDATE idempotency_keys SET state = 'done', response = $1 \
-                 WHERE caller = $2 AND account_id = $3 AND operation = $4 AND key = $5",
-            )
-            .bind(Json(&response))
-            .bind(scope.caller)
-            .bind(scope.account_id)
-            .bind(scope.operation)
-            .bind(scope.key)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(sql::MARK_KEY_DONE)
+                .bind(Json(&response))
+                .bind(scope.caller)
+                .bind(scope.account_id)
+                .bind(scope.operation)
+                .bind(scope.key)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(stored)
@@ -195,13 +184,11 @@ impl Store for PgStore {
         let Some(id) = uuid(id) else {
             return Ok(None);
         };
-        let found = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users WHERE account_id = $1 AND id = $2"
-        )))
-        .bind(account_id.to_owned())
-        .bind(id)
-        .fetch_optional(&mut *self.pool.acquire().await?)
-        .await?;
+        let found = sqlx::query(sql::SELECT_USER)
+            .bind(account_id.to_owned())
+            .bind(id)
+            .fetch_optional(&mut *self.pool.acquire().await?)
+            .await?;
         found.as_ref().map(user_from_row).transpose()
     }
 
@@ -282,18 +269,15 @@ impl Store for PgStore {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<IdempotencyState, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let claimed = sqlx::query(
-            "INSERT INTO idempotency_keys (caller, account_id, operation, key, request_hash, state, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6) ON CONFLICT DO NOTHING",
-        )
-        .bind(scope.caller.clone())
-        .bind(scope.account_id.clone())
-        .bind(scope.operation.clone())
-        .bind(scope.key.clone())
-        .bind(request_hash.to_owned())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let claimed = sqlx::query(sql::CLAIM_KEY)
+            .bind(scope.caller.clone())
+            .bind(scope.account_id.clone())
+            .bind(scope.operation.clone())
+            .bind(scope.key.clone())
+            .bind(request_hash.to_owned())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         let state = if claimed.rows_affected() == 1 {
             IdempotencyState::Claimed
         } else {
@@ -338,7 +322,7 @@ impl Store for PgStore {
         &self,
         before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError> {
-        let purged = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        let purged = sqlx::query(sql::PURGE_KEYS)
             .bind(before)
             .execute(&mut *self.pool.acquire().await?)
             .await?;
@@ -346,16 +330,13 @@ impl Store for PgStore {
     }
 
     async fn release_idempotency_key(&self, scope: &IdempotencyScope) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE caller = $1 AND account_id = $2 AND operation = $3 AND key = $4 \
-             AND state = 'pending'",
-        )
-        .bind(scope.caller.clone())
-        .bind(scope.account_id.clone())
-        .bind(scope.operation.clone())
-        .bind(scope.key.clone())
-        .execute(&mut *self.pool.acquire().await?)
-        .await?;
+        sqlx::query(sql::RELEASE_KEY)
+            .bind(scope.caller.clone())
+            .bind(scope.account_id.clone())
+            .bind(scope.operation.clone())
+            .bind(scope.key.clone())
+            .execute(&mut *self.pool.acquire().await?)
+            .await?;
         Ok(())
     }
 

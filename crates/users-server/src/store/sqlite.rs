@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 use super::{
     ACQUIRE_TIMEOUT, IdempotencyScope, IdempotencyState, ListFilter, LockedUser, Pool, PoolStats,
     Store, StoreError, StoredUser, UserRow, is_unique_violation, like_pattern, reclaimable,
-    recorded_state, stamp,
+    recorded_state, sql, stamp,
 };
 
 /// [`Store`] on an SQLite file.
@@ -71,22 +71,18 @@ impl LockedUser for SqliteLocked {
     }
 
     async fn write(mut self, row: UserRow) -> Result<StoredUser, StoreError> {
-        let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE users SET email_key = $1, status = $2, search_text = $3, resource_version = $4, doc = $5, \
-             password_hash = COALESCE($6, password_hash) \
-             WHERE account_id = $7 AND id = $8 AND resource_version = $9 RETURNING {COLUMNS}"
-        )))
-        .bind(row.email_key())
-        .bind(row.status())
-        .bind(row.search_text())
-        .bind(row.resource_version)
-        .bind(row.doc.to_string())
-        .bind(row.password_hash.clone())
-        .bind(row.account_id.clone())
-        .bind(row.id.clone())
-        .bind(self.current.resource_version)
-        .fetch_all(&mut *self.tx)
-        .await;
+        let updated = sqlx::query(sql::UPDATE_USER)
+            .bind(row.email_key())
+            .bind(row.status())
+            .bind(row.search_text())
+            .bind(row.resource_version)
+            .bind(row.doc.to_string())
+            .bind(row.password_hash.clone())
+            .bind(row.account_id.clone())
+            .bind(row.id.clone())
+            .bind(self.current.resource_version)
+            .fetch_all(&mut *self.tx)
+            .await;
         let stored = match updated {
             Ok(rows) => match rows.first() {
                 Some(found) => user_from_row(found)?,
@@ -118,12 +114,11 @@ async fn why_not_written(
     account_id: &str,
     id: &str,
 ) -> StoreError {
-    let current: Result<Option<i64>, sqlx::Error> =
-        sqlx::query_scalar("SELECT resource_version FROM users WHERE account_id = $1 AND id = $2")
-            .bind(account_id.to_owned())
-            .bind(id.to_owned())
-            .fetch_optional(&mut **tx)
-            .await;
+    let current: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(sql::VERSION_OF)
+        .bind(account_id.to_owned())
+        .bind(id.to_owned())
+        .fetch_optional(&mut **tx)
+        .await;
     match current {
         Ok(Some(current)) => StoreError::VersionMismatch { current },
         Ok(None) => StoreError::NotFound,
@@ -140,37 +135,31 @@ impl Store for SqliteStore {
         idempotency: Option<(IdempotencyScope, Value)>,
     ) -> Result<StoredUser, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO users (account_id, id, email_key, status, search_text, resource_version, doc, password_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
-        )))
-        .bind(row.account_id.clone())
-        .bind(row.id.clone())
-        .bind(row.email_key())
-        .bind(row.status())
-        .bind(row.search_text())
-        .bind(row.resource_version)
-        .bind(row.doc.to_string())
-        .bind(row.password_hash.clone())
-        .fetch_one(&mut *tx)
-        .await;
+        let inserted = sqlx::query(sql::INSERT_USER)
+            .bind(row.account_id.clone())
+            .bind(row.id.clone())
+            .bind(row.email_key())
+            .bind(row.status())
+            .bind(row.search_text())
+            .bind(row.resource_version)
+            .bind(row.doc.to_string())
+            .bind(row.password_hash.clone())
+            .fetch_one(&mut *tx)
+            .await;
         let stored = match inserted {
             Ok(found) => user_from_row(&found)?,
             Err(err) if is_unique_violation(&err) => return Err(StoreError::EmailTaken),
             Err(err) => return Err(err.into()),
         };
         if let Some((scope, response)) = idempotency {
-            sqlx::query(
-                "UPDATE idempotency_keys SET state = 'done', response = $1 \
-                 WHERE caller = $2 AND account_id = $3 AND operation = $4 AND key = $5",
-            )
-            .bind(response.to_string())
-            .bind(scope.caller)
-            .bind(scope.account_id)
-            .bind(scope.operation)
-            .bind(scope.key)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(sql::MARK_KEY_DONE)
+                .bind(response.to_string())
+                .bind(scope.caller)
+                .bind(scope.account_id)
+                .bind(scope.operation)
+                .bind(scope.key)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(stored)
@@ -180,13 +169,11 @@ impl Store for SqliteStore {
         // Read to the end (`fetch_all`, not `fetch_optional`): a statement
         // left unfinished keeps its read snapshot open, and later reads on
         // the connection would not see newer writes.
-        let found = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users WHERE account_id = $1 AND id = $2"
-        )))
-        .bind(account_id.to_owned())
-        .bind(id.to_owned())
-        .fetch_all(&mut *self.reader.acquire().await?)
-        .await?;
+        let found = sqlx::query(sql::SELECT_USER)
+            .bind(account_id.to_owned())
+            .bind(id.to_owned())
+            .fetch_all(&mut *self.reader.acquire().await?)
+            .await?;
         found.first().map(user_from_row).transpose()
     }
 
@@ -220,13 +207,11 @@ impl Store for SqliteStore {
         // The one writer connection's transaction already excludes other
         // writers.
         let mut tx = self.writer.begin().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users WHERE account_id = $1 AND id = $2"
-        )))
-        .bind(account_id.to_owned())
-        .bind(id.to_owned())
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = sqlx::query(sql::SELECT_USER)
+            .bind(account_id.to_owned())
+            .bind(id.to_owned())
+            .fetch_all(&mut *tx)
+            .await?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };
@@ -263,18 +248,15 @@ impl Store for SqliteStore {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<IdempotencyState, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let claimed = sqlx::query(
-            "INSERT INTO idempotency_keys (caller, account_id, operation, key, request_hash, state, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6) ON CONFLICT DO NOTHING",
-        )
-        .bind(scope.caller.clone())
-        .bind(scope.account_id.clone())
-        .bind(scope.operation.clone())
-        .bind(scope.key.clone())
-        .bind(request_hash.to_owned())
-        .bind(stamp(now))
-        .execute(&mut *tx)
-        .await?;
+        let claimed = sqlx::query(sql::CLAIM_KEY)
+            .bind(scope.caller.clone())
+            .bind(scope.account_id.clone())
+            .bind(scope.operation.clone())
+            .bind(scope.key.clone())
+            .bind(request_hash.to_owned())
+            .bind(stamp(now))
+            .execute(&mut *tx)
+            .await?;
         let state = if claimed.rows_affected() == 1 {
             IdempotencyState::Claimed
         } else {
@@ -334,7 +316,7 @@ impl Store for SqliteStore {
         &self,
         before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError> {
-        let purged = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        let purged = sqlx::query(sql::PURGE_KEYS)
             .bind(stamp(before))
             .execute(&mut *self.writer.acquire().await?)
             .await?;
@@ -342,16 +324,13 @@ impl Store for SqliteStore {
     }
 
     async fn release_idempotency_key(&self, scope: &IdempotencyScope) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE caller = $1 AND account_id = $2 AND operation = $3 AND key = $4 \
-             AND state = 'pending'",
-        )
-        .bind(scope.caller.clone())
-        .bind(scope.account_id.clone())
-        .bind(scope.operation.clone())
-        .bind(scope.key.clone())
-        .execute(&mut *self.writer.acquire().await?)
-        .await?;
+        sqlx::query(sql::RELEASE_KEY)
+            .bind(scope.caller.clone())
+            .bind(scope.account_id.clone())
+            .bind(scope.operation.clone())
+            .bind(scope.key.clone())
+            .execute(&mut *self.writer.acquire().await?)
+            .await?;
         Ok(())
     }
 
