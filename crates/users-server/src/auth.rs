@@ -4,7 +4,7 @@
 //! ES256 with a public key); `exp`, `iss`, `aud` and `sub` are required and
 //! `nbf` is checked. The claims name the account (`account`), the scopes
 //! (`scope`, space-separated) and the other accounts the token may act on
-//! (`switchable_accounts`).
+//! (`switchableAccounts`), as the spec's security scheme documents them.
 
 use std::collections::BTreeSet;
 
@@ -22,8 +22,9 @@ pub struct Claims {
     /// Space-separated scopes: `users:read`, `users:write`, `users:admin`.
     #[serde(default)]
     pub scope: String,
-    /// Other accounts the token may act on through `accountSwitchKey`.
-    #[serde(default)]
+    /// Other accounts the token may act on through `accountSwitchKey`: the
+    /// claim `switchableAccounts`, the name the spec documents.
+    #[serde(default, rename = "switchableAccounts")]
     pub switchable_accounts: Vec<String>,
     /// Issuer.
     pub iss: String,

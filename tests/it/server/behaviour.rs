@@ -917,3 +917,44 @@ on_both!(
     cursors_are_gap_free_under_concurrent_inserts,
     gap_free_cursors
 );
+
+/// A token issuer that follows the spec names the other accounts a token may
+/// act on in `switchableAccounts` (the security scheme's word); the server
+/// honours that claim, and no other spelling of it.
+async fn switchable_accounts_claim(db: Db) {
+    let server = TestServer::start(db).await;
+    let mint = |claim: &str| {
+        let mut claims = json!({
+            "sub": "issuer-follows-spec", "account": "acme", "scope": "users:read",
+            "iss": super::ISSUER, "aud": super::AUDIENCE,
+            "exp": chrono::Utc::now().timestamp() + 600,
+        });
+        claims[claim] = json!(["acme-eu"]);
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(super::SECRET),
+        )
+        .unwrap()
+    };
+    let list = |token: String| {
+        let url = format!("{}/v1/users?accountSwitchKey=acme-eu", server.url);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(list(mint("switchableAccounts")).await, 200);
+    assert_eq!(list(mint("switchable_accounts")).await, 403);
+    server.stop().await;
+}
+on_both!(
+    the_switchable_accounts_claim_is_the_specs,
+    switchable_accounts_claim
+);
