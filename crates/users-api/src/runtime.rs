@@ -88,21 +88,24 @@ pub fn answered_by(op: &OperationSpec, mut response: Response) -> Response {
     response
 }
 
+/// Whether a caller's `x-request-id` may be kept: 1 to 128 characters of
+/// `A-Za-z0-9-_.:`, so that it cannot forge or break a log line.
+pub fn is_sane_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 128
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+}
+
 /// The request's id: the caller's `x-request-id` when it is sane (1 to 128
 /// characters of `A-Za-z0-9-_.:`), else a new UUID. The router calls it on
 /// every request; a layer outside the router calls it first so that its logs
 /// carry the same id.
 pub fn request_id(headers: &http::HeaderMap) -> HeaderValue {
-    let sane = |v: &HeaderValue| {
-        let bytes = v.as_bytes();
-        !bytes.is_empty()
-            && bytes.len() <= 128
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
-    };
     match headers.get(REQUEST_ID) {
-        Some(value) if sane(value) => value.clone(),
+        Some(value) if is_sane_request_id(value) => value.clone(),
         _ => HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
             .expect("a UUID is a header value"),
     }

@@ -299,13 +299,15 @@ pub fn observed(router: axum::Router, metrics: Option<Arc<Metrics>>) -> axum::Ro
         .layer(axum::middleware::map_request(drop_insane_request_id))
 }
 
-/// Removes an `x-request-id` that `users_api::runtime::request_id` would
-/// not keep (empty, over 128 characters, or with characters other than
-/// `A-Za-z0-9-_.:`), so that `SetRequestId` makes a new one: a client's id
-/// goes into every log line, and must not forge or break them.
+/// Removes an `x-request-id` that is not
+/// `users_api::runtime::is_sane_request_id`, so that `SetRequestId` makes a
+/// new one: a client's id goes into every log line, and must not forge or
+/// break them.
 async fn drop_insane_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
-    if let Some(sent) = request.headers().get(REQUEST_ID)
-        && users_api::runtime::request_id(request.headers()) != sent
+    if request
+        .headers()
+        .get(REQUEST_ID)
+        .is_some_and(|sent| !users_api::runtime::is_sane_request_id(sent))
     {
         request.headers_mut().remove(REQUEST_ID);
     }
