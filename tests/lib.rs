@@ -52,7 +52,8 @@ pub const CONSTRAINT_KEYWORDS: [&str; 13] = [
 
 /// A schema reduced to what a contract compares: `$ref`s resolved against
 /// `root` (a document with `components/schemas`), single-member `allOf`
-/// merged, documentation dropped (`description`, `example`, `title`,
+/// merged (longer ones kept, as `not`, `anyOf` and `oneOf` are),
+/// documentation dropped (`description`, `example`, `title`,
 /// `default`, `readOnly`, `writeOnly`, vendor extensions), nullability unified
 /// (`nullable: true`, `null` never in `enum`), numbers as floats, integer
 /// widths as `int32`/`int64`, `additionalProperties: true` as absent.
@@ -101,7 +102,11 @@ pub fn normalize_schema(root: &serde_json::Value, schema: &serde_json::Value) ->
             | "properties"
             | "additionalProperties"
             | "oneOf"
-            | "anyOf" => value.clone(),
+            | "anyOf"
+            | "not" => value.clone(),
+            // A single-member `allOf` was merged above; more members relate
+            // an object's members and are compared as they are.
+            "allOf" if value.as_array().is_some_and(|a| a.len() > 1) => value.clone(),
             k if CONSTRAINT_KEYWORDS.contains(&k) => value.clone(),
             _ => continue,
         };
@@ -138,7 +143,8 @@ pub fn normalize_schema(root: &serde_json::Value, schema: &serde_json::Value) ->
                 Value::Bool(false) => Value::Bool(false),
                 schema => normalize_schema(root, &schema),
             },
-            "oneOf" | "anyOf" => Value::Array(
+            "not" => normalize_schema(root, &value),
+            "oneOf" | "anyOf" | "allOf" => Value::Array(
                 value
                     .as_array()
                     .unwrap()
@@ -263,7 +269,7 @@ pub fn valid_instance(root: &serde_json::Value, schema: &serde_json::Value) -> s
     if let Some(Value::Array(values)) = schema.get("enum") {
         return values.iter().find(|v| !v.is_null()).cloned().unwrap();
     }
-    if let Some(Value::Array(variants)) = schema.get("oneOf") {
+    if let Some(Value::Array(variants)) = schema.get("oneOf").or_else(|| schema.get("anyOf")) {
         return valid_instance(root, &variants[0]);
     }
     match schema.get("type").and_then(Value::as_str) {
@@ -333,15 +339,80 @@ pub struct ConstraintCase {
     pub rule: bool,
 }
 
-/// A value a lookup rule refuses although it has the field's shape.
-fn unlisted(lookup: &str) -> serde_json::Value {
-    serde_json::Value::from(match lookup {
-        "countries" => "XX",
-        "languages" => "xx",
-        "locales" => "xx-xx",
-        "time-zones" => "Mars/Base",
-        other => panic!("no unlisted value for lookup {other}"),
-    })
+/// Makes `instance` (an object of `object_schema`) fail `sub`, a schema
+/// relating its members: `required` (a member left out) or `properties`
+/// whose members carry a `pattern`, an `enum` or a `not`.
+fn break_schema(
+    root: &serde_json::Value,
+    object_schema: &serde_json::Value,
+    sub: &serde_json::Value,
+    instance: &mut serde_json::Value,
+) {
+    use serde_json::{Value, json};
+    for (keyword, value) in sub.as_object().unwrap() {
+        match keyword.as_str() {
+            "required" => {
+                for name in value.as_array().unwrap() {
+                    instance
+                        .as_object_mut()
+                        .unwrap()
+                        .remove(name.as_str().unwrap());
+                }
+            }
+            "properties" => {
+                for (name, member) in value.as_object().unwrap() {
+                    let broken = if member.get("pattern").is_some() {
+                        json!("!!!!!")
+                    } else if let Some(Value::Array(values)) = member.get("enum") {
+                        json!(format!("not-{}", values[0].as_str().unwrap_or("member")))
+                    } else if let Some(not) = member.get("not") {
+                        let mut value = valid_instance(root, &object_schema["properties"][name]);
+                        satisfy_value(not, &mut value);
+                        value
+                    } else {
+                        panic!("no way to break {member}")
+                    };
+                    instance[name] = broken;
+                }
+            }
+            other => panic!("no way to break `{other}`"),
+        }
+    }
+}
+
+/// Makes `instance` satisfy `sub` (the schema under a `not`): `anyOf` (its
+/// first member), `required` (every member set to a valid value) or
+/// `properties` with an `enum`.
+fn satisfy_schema(
+    root: &serde_json::Value,
+    object_schema: &serde_json::Value,
+    sub: &serde_json::Value,
+    instance: &mut serde_json::Value,
+) {
+    for (keyword, value) in sub.as_object().unwrap() {
+        match keyword.as_str() {
+            "anyOf" => satisfy_schema(root, object_schema, &value[0], instance),
+            "required" => {
+                for name in value.as_array().unwrap() {
+                    let name = name.as_str().unwrap();
+                    instance[name] = valid_instance(root, &object_schema["properties"][name]);
+                }
+            }
+            "properties" => {
+                for (name, member) in value.as_object().unwrap() {
+                    satisfy_value(member, &mut instance[name.as_str()]);
+                }
+            }
+            other => panic!("no way to satisfy `{other}`"),
+        }
+    }
+}
+
+fn satisfy_value(schema: &serde_json::Value, value: &mut serde_json::Value) {
+    match schema.get("enum").and_then(serde_json::Value::as_array) {
+        Some(values) => *value = values[0].clone(),
+        None => panic!("no way to satisfy {schema}"),
+    }
 }
 
 /// Every constraint keyword (plus `required`, `enum`, `format` and closed
@@ -427,11 +498,13 @@ fn walk(
         } else {
             json!("not-a-member")
         };
-        push(
-            here("enum", &Value::Array(values.clone())),
-            field.clone(),
-            with(bad),
-        );
+        // A long list (a lookup) is named by its length.
+        let shown = if values.len() > 12 {
+            json!(format!("{} values", values.len()))
+        } else {
+            Value::Array(values.clone())
+        };
+        push(here("enum", &shown), field.clone(), with(bad));
     }
     if let Some(min) = schema.get("minimum").and_then(Value::as_i64) {
         push(
@@ -521,37 +594,35 @@ fn walk(
                     .filter_map(Value::as_str)
                     .collect();
                 let mut broken = object.clone();
-                let property = |p: &str| valid_instance(root, &schema["properties"][p]);
                 let (at_field, id_value) = match kind {
-                    "required-when" => {
-                        broken[rule["when"]["field"].as_str().unwrap()] =
-                            rule["when"]["in"][0].clone();
-                        broken.as_object_mut().unwrap().remove(target);
-                        (at(target), json!(target))
-                    }
-                    "pattern-when" => {
-                        broken[rule["when"]["field"].as_str().unwrap()] =
-                            rule["when"]["in"][0].clone();
-                        broken[target] = json!("!!!!!");
-                        (at(target), json!(target))
+                    // Words an enum's error: the enum case covers it.
+                    "message" if rule["keyword"] == "enum" => continue,
+                    // Words the error of a keyword relating members
+                    // (`allOf/0/anyOf`, `allOf/1/not`): break that keyword.
+                    "message" => {
+                        let keyword = rule["keyword"].as_str().unwrap();
+                        let sub = schema
+                            .pointer(&format!("/{keyword}"))
+                            .unwrap_or_else(|| panic!("{name}: no keyword {keyword}"));
+                        match keyword.rsplit('/').next() {
+                            Some("anyOf") => {
+                                for member in sub.as_array().unwrap() {
+                                    break_schema(root, &schema, member, &mut broken);
+                                }
+                            }
+                            Some("not") => satisfy_schema(root, &schema, sub, &mut broken),
+                            other => panic!("{name}: no case for a message on {other:?}"),
+                        }
+                        (at(target), json!(keyword))
                     }
                     "date-not-in-future" => {
                         broken[target] = json!("2999-01-01");
-                        (at(target), json!(target))
-                    }
-                    "lookup" => {
-                        broken[target] = unlisted(rule["lookup"].as_str().unwrap());
                         (at(target), json!(target))
                     }
                     "property-names" => {
                         let value = valid_instance(root, &schema["additionalProperties"]);
                         broken["9lives"] = value;
                         (at("9lives"), rule["pattern"].clone())
-                    }
-                    "exclusive-with" => {
-                        broken[target] = property(target);
-                        broken[others[0]] = property(others[0]);
-                        (at(target), json!(target))
                     }
                     "disjoint" => {
                         broken[target] = json!(["shared"]);
@@ -634,7 +705,7 @@ fn walk(
         }
         _ => {}
     }
-    if let Some(Value::Array(variants)) = schema.get("oneOf") {
+    if let Some(Value::Array(variants)) = schema.get("oneOf").or_else(|| schema.get("anyOf")) {
         for variant in variants {
             walk(root, name, variant, path, base, out);
         }

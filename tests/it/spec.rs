@@ -125,12 +125,24 @@ fn patch_is_a_merge_patch_and_other_bodies_are_json() {
         };
         let body = body.as_item().unwrap();
         let media: Vec<&String> = body.content.keys().collect();
-        let expected = if method == "PATCH" {
-            "application/merge-patch+json"
+        // Clients of the reference APIs send partial updates as
+        // `application/json`: the same merge patch.
+        let expected: &[&str] = if method == "PATCH" {
+            &["application/json", "application/merge-patch+json"]
         } else {
-            "application/json"
+            &["application/json"]
         };
-        assert_eq!(media, [expected], "{method} {path}");
+        assert_eq!(media, expected, "{method} {path}");
+        let schemas: BTreeSet<_> = body
+            .content
+            .values()
+            .map(|m| format!("{:?}", m.schema))
+            .collect();
+        assert_eq!(
+            schemas.len(),
+            1,
+            "{method} {path}: one schema for every media type"
+        );
         assert!(body.required, "{method} {path}: the body is required");
     }
 }
@@ -233,4 +245,214 @@ fn concurrency_and_idempotency_headers_are_declared() {
         .filter_map(|p| p["$ref"].as_str())
         .collect();
     assert!(path_params.contains(&"#/components/parameters/AccountSwitchKey"));
+}
+
+/// The lookup lists are stated in the spec as `enum`s, so every tool sees
+/// the values the server accepts; they are exactly the lists the lookup
+/// operations serve (from the crates that track the standards). When a
+/// crate update changes a list, this fails and prints the spec's new list.
+#[test]
+fn the_spec_enums_are_the_lookup_lists() {
+    use users_api::lookups::Lookup;
+    let spec = users_tests::spec_value();
+    for (component, lookup, nullable) in [
+        ("CountryCode", Lookup::Countries, false),
+        ("LanguageCode", Lookup::Languages, true),
+        ("Locale", Lookup::Locales, true),
+        ("TimeZone", Lookup::TimeZones, true),
+    ] {
+        let schema = &spec["components"]["schemas"][component];
+        let stated: Vec<&str> = schema["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{component} has an enum"))
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .collect();
+        let served: Vec<&str> = lookup.entries().iter().map(|e| e.code.as_str()).collect();
+        if stated != served {
+            let mut yaml = served.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>();
+            if nullable {
+                yaml.push("null".to_owned());
+            }
+            panic!(
+                "components/schemas/{component}/enum differs from the {lookup:?} list; it should be:\n[{}]",
+                yaml.join(", ")
+            );
+        }
+        assert_eq!(
+            schema["nullable"] == true,
+            nullable,
+            "{component}: nullable, with null in its enum, where a patch clears it"
+        );
+        if nullable {
+            assert!(
+                schema["enum"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&serde_json::Value::Null)
+            );
+        }
+    }
+}
+
+/// A validator of one component schema by JSON Schema alone, as other
+/// tools read the spec: `x-rules` mean nothing to it; OpenAPI 3.0's
+/// `nullable` becomes JSON Schema's `type: [T, "null"]`.
+fn plain_validator(component: &str) -> jsonschema::Validator {
+    fn rewrite(value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::Object(object) => {
+                if object.remove("nullable") == Some(Value::Bool(true))
+                    && let Some(Value::String(ty)) = object.get("type").cloned()
+                {
+                    object.insert("type".into(), serde_json::json!([ty, "null"]));
+                }
+                object.values_mut().for_each(rewrite);
+            }
+            Value::Array(items) => items.iter_mut().for_each(rewrite),
+            _ => {}
+        }
+    }
+    let mut root = users_tests::spec_value();
+    rewrite(&mut root);
+    root["$ref"] = format!("#/components/schemas/{component}").into();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .unwrap()
+}
+
+/// Every rule JSON Schema can state is in the spec's JSON Schema, so that
+/// schemathesis, Prism and generated clients refuse what the server
+/// refuses: lookups, US and Canadian states, US ZIP codes, a relation sent
+/// whole together with its add or remove list.
+#[test]
+fn other_tools_see_the_rules_json_schema_can_state() {
+    use serde_json::json;
+    let user = |extra: serde_json::Value| {
+        let mut body =
+            json!({ "name": { "firstName": "A", "lastName": "B" }, "email": "a@example.com" });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let create = plain_validator("UserCreate");
+    assert!(create.is_valid(&user(json!({}))));
+    for (what, extra) in [
+        (
+            "a time zone that is not IANA's",
+            json!({ "timeZone": "Mars/Base" }),
+        ),
+        ("an unknown locale", json!({ "locale": "xx-yy" })),
+        ("an unknown language", json!({ "preferredLanguage": "qq" })),
+        (
+            "an unknown country",
+            json!({ "address": { "countryCode": "QQ", "state": "X" } }),
+        ),
+        (
+            "a US address without a state",
+            json!({ "address": { "countryCode": "US" } }),
+        ),
+        (
+            "a Canadian address without a state",
+            json!({ "address": { "countryCode": "CA" } }),
+        ),
+        (
+            "a US ZIP code of four digits",
+            json!({ "address": { "countryCode": "US", "state": "MA", "zipCode": "1234" } }),
+        ),
+    ] {
+        assert!(!create.is_valid(&user(extra.clone())), "{what}: {extra}");
+    }
+    for fine in [
+        json!({ "timeZone": "America/New_York", "locale": "en-us", "preferredLanguage": "en" }),
+        json!({ "address": { "countryCode": "DE", "zipCode": "1234" } }),
+        json!({ "address": { "countryCode": "CA", "state": "ON", "zipCode": "K1A 0B1" } }),
+    ] {
+        assert!(create.is_valid(&user(fine.clone())), "{fine}");
+    }
+
+    let patch = plain_validator("UserPatch");
+    assert!(patch.is_valid(&json!({})), "RFC 7396: {{}} changes nothing");
+    assert!(patch.is_valid(&json!({ "timeZone": null, "locale": null })));
+    assert!(
+        patch.is_valid(&json!({ "address": { "city": "Cambridge" } })),
+        "a partial address is judged on the merged result"
+    );
+    for relation in ["roles", "teams", "tags"] {
+        let title = format!("{}{}", relation[..1].to_uppercase(), &relation[1..]);
+        for list in [format!("add{title}"), format!("remove{title}")] {
+            let body = json!({ relation: ["a"], list.as_str(): ["b"] });
+            assert!(!patch.is_valid(&body), "{body}");
+        }
+        let body = json!({ format!("add{title}"): ["a"], format!("remove{title}"): ["b"] });
+        assert!(patch.is_valid(&body), "{body}");
+    }
+}
+
+/// The spec leaves in `x-rules` only kinds JSON Schema cannot state.
+#[test]
+fn x_rules_keep_only_what_json_schema_cannot_state() {
+    fn kinds(value: &serde_json::Value, out: &mut BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(object) => {
+                for rule in object
+                    .get("x-rules")
+                    .and_then(|r| r.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    out.insert(rule["kind"].as_str().unwrap().to_owned());
+                }
+                object.values().for_each(|v| kinds(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| kinds(v, out)),
+            _ => {}
+        }
+    }
+    let mut found = BTreeSet::new();
+    kinds(&users_tests::spec_value(), &mut found);
+    assert_eq!(
+        found,
+        [
+            "date-not-in-future",
+            "disjoint",
+            "message",
+            "property-names"
+        ]
+        .map(str::to_owned)
+        .into()
+    );
+}
+
+/// OpenAPI Generator's clients pick the one `oneOf` member that matches; a
+/// nullable member next to others matches `null` with all of them. Unions
+/// whose members may overlap are `anyOf`.
+#[test]
+fn no_one_of_has_a_nullable_member() {
+    fn walk(pointer: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(object) => {
+                if let Some(members) = object.get("oneOf").and_then(|m| m.as_array())
+                    && members.iter().any(|m| m["nullable"] == true)
+                {
+                    out.push(pointer.to_owned());
+                }
+                for (key, child) in object {
+                    walk(&format!("{pointer}/{key}"), child, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(&format!("{pointer}/{i}"), item, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk("", &users_tests::spec_value(), &mut found);
+    assert!(found.is_empty(), "{found:?}");
 }

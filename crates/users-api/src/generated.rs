@@ -70,10 +70,8 @@ the US and Canada, and a US `zipCode` has five digits.*/
             nullable = false
         )]
         pub city: Option<String>,
-        ///ISO 3166-1 alpha-2; one of `listCountries`.
         #[serde(rename = "countryCode")]
-        #[schema(pattern = "^[A-Z]{2}$", example = json!("US"))]
-        pub country_code: String,
+        pub country_code: CountryCode,
         #[serde(rename = "state", default, skip_serializing_if = "Option::is_none")]
         #[schema(
             min_length = 1usize,
@@ -91,9 +89,11 @@ the US and Canada, and a US `zipCode` has five digits.*/
         )]
         pub zip_code: Option<String>,
     }
-    /**Merged member by member into the stored address. `countryCode` is
-required once `address` is sent; `null` for a member clears it and `null`
-for `address` removes the address.*/
+    /**Merged member by member into the stored address: a member sent is
+updated, a member left out keeps its stored value, `null` for a member
+clears it and `null` for `address` removes the address. The merged
+address must satisfy `AddressInput` (a `countryCode`, a `state` in the US
+and Canada, a five-digit US `zipCode`).*/
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     #[schema(
@@ -138,9 +138,13 @@ for `address` removes the address.*/
         )]
         #[schema(min_length = 1usize, max_length = 100usize, example = json!("Boston"))]
         pub city: Option<Option<String>>,
-        #[serde(rename = "countryCode")]
-        #[schema(pattern = "^[A-Z]{2}$", example = json!("US"))]
-        pub country_code: String,
+        #[serde(
+            rename = "countryCode",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(nullable = false)]
+        pub country_code: Option<CountryCode>,
         #[serde(
             rename = "state",
             default,
@@ -184,6 +188,520 @@ for `address` removes the address.*/
         #[serde(rename = "other")]
         Other,
     }
+    ///An ISO 3166-1 alpha-2 country code, as `listCountries` lists them.
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        utoipa::ToSchema
+    )]
+    pub enum CountryCode {
+        #[serde(rename = "AD")]
+        AD,
+        #[serde(rename = "AE")]
+        AE,
+        #[serde(rename = "AF")]
+        AF,
+        #[serde(rename = "AG")]
+        AG,
+        #[serde(rename = "AI")]
+        AI,
+        #[serde(rename = "AL")]
+        AL,
+        #[serde(rename = "AM")]
+        AM,
+        #[serde(rename = "AO")]
+        AO,
+        #[serde(rename = "AQ")]
+        AQ,
+        #[serde(rename = "AR")]
+        AR,
+        #[serde(rename = "AS")]
+        AS,
+        #[serde(rename = "AT")]
+        AT,
+        #[serde(rename = "AU")]
+        AU,
+        #[serde(rename = "AW")]
+        AW,
+        #[serde(rename = "AX")]
+        AX,
+        #[serde(rename = "AZ")]
+        AZ,
+        #[serde(rename = "BA")]
+        BA,
+        #[serde(rename = "BB")]
+        BB,
+        #[serde(rename = "BD")]
+        BD,
+        #[serde(rename = "BE")]
+        BE,
+        #[serde(rename = "BF")]
+        BF,
+        #[serde(rename = "BG")]
+        BG,
+        #[serde(rename = "BH")]
+        BH,
+        #[serde(rename = "BI")]
+        BI,
+        #[serde(rename = "BJ")]
+        BJ,
+        #[serde(rename = "BL")]
+        BL,
+        #[serde(rename = "BM")]
+        BM,
+        #[serde(rename = "BN")]
+        BN,
+        #[serde(rename = "BO")]
+        BO,
+        #[serde(rename = "BQ")]
+        BQ,
+        #[serde(rename = "BR")]
+        BR,
+        #[serde(rename = "BS")]
+        BS,
+        #[serde(rename = "BT")]
+        BT,
+        #[serde(rename = "BV")]
+        BV,
+        #[serde(rename = "BW")]
+        BW,
+        #[serde(rename = "BY")]
+        BY,
+        #[serde(rename = "BZ")]
+        BZ,
+        #[serde(rename = "CA")]
+        CA,
+        #[serde(rename = "CC")]
+        CC,
+        #[serde(rename = "CD")]
+        CD,
+        #[serde(rename = "CF")]
+        CF,
+        #[serde(rename = "CG")]
+        CG,
+        #[serde(rename = "CH")]
+        CH,
+        #[serde(rename = "CI")]
+        CI,
+        #[serde(rename = "CK")]
+        CK,
+        #[serde(rename = "CL")]
+        CL,
+        #[serde(rename = "CM")]
+        CM,
+        #[serde(rename = "CN")]
+        CN,
+        #[serde(rename = "CO")]
+        CO,
+        #[serde(rename = "CR")]
+        CR,
+        #[serde(rename = "CU")]
+        CU,
+        #[serde(rename = "CV")]
+        CV,
+        #[serde(rename = "CW")]
+        CW,
+        #[serde(rename = "CX")]
+        CX,
+        #[serde(rename = "CY")]
+        CY,
+        #[serde(rename = "CZ")]
+        CZ,
+        #[serde(rename = "DE")]
+        DE,
+        #[serde(rename = "DJ")]
+        DJ,
+        #[serde(rename = "DK")]
+        DK,
+        #[serde(rename = "DM")]
+        DM,
+        #[serde(rename = "DO")]
+        DO,
+        #[serde(rename = "DZ")]
+        DZ,
+        #[serde(rename = "EC")]
+        EC,
+        #[serde(rename = "EE")]
+        EE,
+        #[serde(rename = "EG")]
+        EG,
+        #[serde(rename = "EH")]
+        EH,
+        #[serde(rename = "ER")]
+        ER,
+        #[serde(rename = "ES")]
+        ES,
+        #[serde(rename = "ET")]
+        ET,
+        #[serde(rename = "FI")]
+        FI,
+        #[serde(rename = "FJ")]
+        FJ,
+        #[serde(rename = "FK")]
+        FK,
+        #[serde(rename = "FM")]
+        FM,
+        #[serde(rename = "FO")]
+        FO,
+        #[serde(rename = "FR")]
+        FR,
+        #[serde(rename = "GA")]
+        GA,
+        #[serde(rename = "GB")]
+        GB,
+        #[serde(rename = "GD")]
+        GD,
+        #[serde(rename = "GE")]
+        GE,
+        #[serde(rename = "GF")]
+        GF,
+        #[serde(rename = "GG")]
+        GG,
+        #[serde(rename = "GH")]
+        GH,
+        #[serde(rename = "GI")]
+        GI,
+        #[serde(rename = "GL")]
+        GL,
+        #[serde(rename = "GM")]
+        GM,
+        #[serde(rename = "GN")]
+        GN,
+        #[serde(rename = "GP")]
+        GP,
+        #[serde(rename = "GQ")]
+        GQ,
+        #[serde(rename = "GR")]
+        GR,
+        #[serde(rename = "GS")]
+        GS,
+        #[serde(rename = "GT")]
+        GT,
+        #[serde(rename = "GU")]
+        GU,
+        #[serde(rename = "GW")]
+        GW,
+        #[serde(rename = "GY")]
+        GY,
+        #[serde(rename = "HK")]
+        HK,
+        #[serde(rename = "HM")]
+        HM,
+        #[serde(rename = "HN")]
+        HN,
+        #[serde(rename = "HR")]
+        HR,
+        #[serde(rename = "HT")]
+        HT,
+        #[serde(rename = "HU")]
+        HU,
+        #[serde(rename = "ID")]
+        ID,
+        #[serde(rename = "IE")]
+        IE,
+        #[serde(rename = "IL")]
+        IL,
+        #[serde(rename = "IM")]
+        IM,
+        #[serde(rename = "IN")]
+        IN,
+        #[serde(rename = "IO")]
+        IO,
+        #[serde(rename = "IQ")]
+        IQ,
+        #[serde(rename = "IR")]
+        IR,
+        #[serde(rename = "IS")]
+        IS,
+        #[serde(rename = "IT")]
+        IT,
+        #[serde(rename = "JE")]
+        JE,
+        #[serde(rename = "JM")]
+        JM,
+        #[serde(rename = "JO")]
+        JO,
+        #[serde(rename = "JP")]
+        JP,
+        #[serde(rename = "KE")]
+        KE,
+        #[serde(rename = "KG")]
+        KG,
+        #[serde(rename = "KH")]
+        KH,
+        #[serde(rename = "KI")]
+        KI,
+        #[serde(rename = "KM")]
+        KM,
+        #[serde(rename = "KN")]
+        KN,
+        #[serde(rename = "KP")]
+        KP,
+        #[serde(rename = "KR")]
+        KR,
+        #[serde(rename = "KW")]
+        KW,
+        #[serde(rename = "KY")]
+        KY,
+        #[serde(rename = "KZ")]
+        KZ,
+        #[serde(rename = "LA")]
+        LA,
+        #[serde(rename = "LB")]
+        LB,
+        #[serde(rename = "LC")]
+        LC,
+        #[serde(rename = "LI")]
+        LI,
+        #[serde(rename = "LK")]
+        LK,
+        #[serde(rename = "LR")]
+        LR,
+        #[serde(rename = "LS")]
+        LS,
+        #[serde(rename = "LT")]
+        LT,
+        #[serde(rename = "LU")]
+        LU,
+        #[serde(rename = "LV")]
+        LV,
+        #[serde(rename = "LY")]
+        LY,
+        #[serde(rename = "MA")]
+        MA,
+        #[serde(rename = "MC")]
+        MC,
+        #[serde(rename = "MD")]
+        MD,
+        #[serde(rename = "ME")]
+        ME,
+        #[serde(rename = "MF")]
+        MF,
+        #[serde(rename = "MG")]
+        MG,
+        #[serde(rename = "MH")]
+        MH,
+        #[serde(rename = "MK")]
+        MK,
+        #[serde(rename = "ML")]
+        ML,
+        #[serde(rename = "MM")]
+        MM,
+        #[serde(rename = "MN")]
+        MN,
+        #[serde(rename = "MO")]
+        MO,
+        #[serde(rename = "MP")]
+        MP,
+        #[serde(rename = "MQ")]
+        MQ,
+        #[serde(rename = "MR")]
+        MR,
+        #[serde(rename = "MS")]
+        MS,
+        #[serde(rename = "MT")]
+        MT,
+        #[serde(rename = "MU")]
+        MU,
+        #[serde(rename = "MV")]
+        MV,
+        #[serde(rename = "MW")]
+        MW,
+        #[serde(rename = "MX")]
+        MX,
+        #[serde(rename = "MY")]
+        MY,
+        #[serde(rename = "MZ")]
+        MZ,
+        #[serde(rename = "NA")]
+        NA,
+        #[serde(rename = "NC")]
+        NC,
+        #[serde(rename = "NE")]
+        NE,
+        #[serde(rename = "NF")]
+        NF,
+        #[serde(rename = "NG")]
+        NG,
+        #[serde(rename = "NI")]
+        NI,
+        #[serde(rename = "NL")]
+        NL,
+        #[serde(rename = "NO")]
+        NO,
+        #[serde(rename = "NP")]
+        NP,
+        #[serde(rename = "NR")]
+        NR,
+        #[serde(rename = "NU")]
+        NU,
+        #[serde(rename = "NZ")]
+        NZ,
+        #[serde(rename = "OM")]
+        OM,
+        #[serde(rename = "PA")]
+        PA,
+        #[serde(rename = "PE")]
+        PE,
+        #[serde(rename = "PF")]
+        PF,
+        #[serde(rename = "PG")]
+        PG,
+        #[serde(rename = "PH")]
+        PH,
+        #[serde(rename = "PK")]
+        PK,
+        #[serde(rename = "PL")]
+        PL,
+        #[serde(rename = "PM")]
+        PM,
+        #[serde(rename = "PN")]
+        PN,
+        #[serde(rename = "PR")]
+        PR,
+        #[serde(rename = "PS")]
+        PS,
+        #[serde(rename = "PT")]
+        PT,
+        #[serde(rename = "PW")]
+        PW,
+        #[serde(rename = "PY")]
+        PY,
+        #[serde(rename = "QA")]
+        QA,
+        #[serde(rename = "RE")]
+        RE,
+        #[serde(rename = "RO")]
+        RO,
+        #[serde(rename = "RS")]
+        RS,
+        #[serde(rename = "RU")]
+        RU,
+        #[serde(rename = "RW")]
+        RW,
+        #[serde(rename = "SA")]
+        SA,
+        #[serde(rename = "SB")]
+        SB,
+        #[serde(rename = "SC")]
+        SC,
+        #[serde(rename = "SD")]
+        SD,
+        #[serde(rename = "SE")]
+        SE,
+        #[serde(rename = "SG")]
+        SG,
+        #[serde(rename = "SH")]
+        SH,
+        #[serde(rename = "SI")]
+        SI,
+        #[serde(rename = "SJ")]
+        SJ,
+        #[serde(rename = "SK")]
+        SK,
+        #[serde(rename = "SL")]
+        SL,
+        #[serde(rename = "SM")]
+        SM,
+        #[serde(rename = "SN")]
+        SN,
+        #[serde(rename = "SO")]
+        SO,
+        #[serde(rename = "SR")]
+        SR,
+        #[serde(rename = "SS")]
+        SS,
+        #[serde(rename = "ST")]
+        ST,
+        #[serde(rename = "SV")]
+        SV,
+        #[serde(rename = "SX")]
+        SX,
+        #[serde(rename = "SY")]
+        SY,
+        #[serde(rename = "SZ")]
+        SZ,
+        #[serde(rename = "TC")]
+        TC,
+        #[serde(rename = "TD")]
+        TD,
+        #[serde(rename = "TF")]
+        TF,
+        #[serde(rename = "TG")]
+        TG,
+        #[serde(rename = "TH")]
+        TH,
+        #[serde(rename = "TJ")]
+        TJ,
+        #[serde(rename = "TK")]
+        TK,
+        #[serde(rename = "TL")]
+        TL,
+        #[serde(rename = "TM")]
+        TM,
+        #[serde(rename = "TN")]
+        TN,
+        #[serde(rename = "TO")]
+        TO,
+        #[serde(rename = "TR")]
+        TR,
+        #[serde(rename = "TT")]
+        TT,
+        #[serde(rename = "TV")]
+        TV,
+        #[serde(rename = "TW")]
+        TW,
+        #[serde(rename = "TZ")]
+        TZ,
+        #[serde(rename = "UA")]
+        UA,
+        #[serde(rename = "UG")]
+        UG,
+        #[serde(rename = "UM")]
+        UM,
+        #[serde(rename = "US")]
+        US,
+        #[serde(rename = "UY")]
+        UY,
+        #[serde(rename = "UZ")]
+        UZ,
+        #[serde(rename = "VA")]
+        VA,
+        #[serde(rename = "VC")]
+        VC,
+        #[serde(rename = "VE")]
+        VE,
+        #[serde(rename = "VG")]
+        VG,
+        #[serde(rename = "VI")]
+        VI,
+        #[serde(rename = "VN")]
+        VN,
+        #[serde(rename = "VU")]
+        VU,
+        #[serde(rename = "WF")]
+        WF,
+        #[serde(rename = "WS")]
+        WS,
+        #[serde(rename = "YE")]
+        YE,
+        #[serde(rename = "YT")]
+        YT,
+        #[serde(rename = "ZA")]
+        ZA,
+        #[serde(rename = "ZM")]
+        ZM,
+        #[serde(rename = "ZW")]
+        ZW,
+    }
     ///A scalar custom attribute value.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(untagged)]
@@ -194,7 +712,7 @@ for `address` removes the address.*/
     }
     impl utoipa::PartialSchema for CustomAttributeValue {
         fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-            utoipa::openapi::schema::OneOfBuilder::new()
+            utoipa::openapi::schema::AnyOfBuilder::new()
                 .item(
                     utoipa::openapi::schema::ObjectBuilder::new()
                         .schema_type(utoipa::openapi::schema::Type::String)
@@ -249,6 +767,878 @@ for `address` removes the address.*/
         #[serde(rename = "undisclosed")]
         Undisclosed,
     }
+    /**An ISO 639-1 language code, as `listLanguages` lists them. `null` is no
+language: in a patch it clears the stored one.*/
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        utoipa::ToSchema
+    )]
+    pub enum LanguageCode {
+        #[serde(rename = "aa")]
+        Aa,
+        #[serde(rename = "ab")]
+        Ab,
+        #[serde(rename = "ae")]
+        Ae,
+        #[serde(rename = "af")]
+        Af,
+        #[serde(rename = "ak")]
+        Ak,
+        #[serde(rename = "am")]
+        Am,
+        #[serde(rename = "an")]
+        An,
+        #[serde(rename = "ar")]
+        Ar,
+        #[serde(rename = "as")]
+        As,
+        #[serde(rename = "av")]
+        Av,
+        #[serde(rename = "ay")]
+        Ay,
+        #[serde(rename = "az")]
+        Az,
+        #[serde(rename = "ba")]
+        Ba,
+        #[serde(rename = "be")]
+        Be,
+        #[serde(rename = "bg")]
+        Bg,
+        #[serde(rename = "bi")]
+        Bi,
+        #[serde(rename = "bm")]
+        Bm,
+        #[serde(rename = "bn")]
+        Bn,
+        #[serde(rename = "bo")]
+        Bo,
+        #[serde(rename = "br")]
+        Br,
+        #[serde(rename = "bs")]
+        Bs,
+        #[serde(rename = "ca")]
+        Ca,
+        #[serde(rename = "ce")]
+        Ce,
+        #[serde(rename = "ch")]
+        Ch,
+        #[serde(rename = "co")]
+        Co,
+        #[serde(rename = "cr")]
+        Cr,
+        #[serde(rename = "cs")]
+        Cs,
+        #[serde(rename = "cu")]
+        Cu,
+        #[serde(rename = "cv")]
+        Cv,
+        #[serde(rename = "cy")]
+        Cy,
+        #[serde(rename = "da")]
+        Da,
+        #[serde(rename = "de")]
+        De,
+        #[serde(rename = "dv")]
+        Dv,
+        #[serde(rename = "dz")]
+        Dz,
+        #[serde(rename = "ee")]
+        Ee,
+        #[serde(rename = "el")]
+        El,
+        #[serde(rename = "en")]
+        En,
+        #[serde(rename = "eo")]
+        Eo,
+        #[serde(rename = "es")]
+        Es,
+        #[serde(rename = "et")]
+        Et,
+        #[serde(rename = "eu")]
+        Eu,
+        #[serde(rename = "fa")]
+        Fa,
+        #[serde(rename = "ff")]
+        Ff,
+        #[serde(rename = "fi")]
+        Fi,
+        #[serde(rename = "fj")]
+        Fj,
+        #[serde(rename = "fo")]
+        Fo,
+        #[serde(rename = "fr")]
+        Fr,
+        #[serde(rename = "fy")]
+        Fy,
+        #[serde(rename = "ga")]
+        Ga,
+        #[serde(rename = "gd")]
+        Gd,
+        #[serde(rename = "gl")]
+        Gl,
+        #[serde(rename = "gn")]
+        Gn,
+        #[serde(rename = "gu")]
+        Gu,
+        #[serde(rename = "gv")]
+        Gv,
+        #[serde(rename = "ha")]
+        Ha,
+        #[serde(rename = "he")]
+        He,
+        #[serde(rename = "hi")]
+        Hi,
+        #[serde(rename = "ho")]
+        Ho,
+        #[serde(rename = "hr")]
+        Hr,
+        #[serde(rename = "ht")]
+        Ht,
+        #[serde(rename = "hu")]
+        Hu,
+        #[serde(rename = "hy")]
+        Hy,
+        #[serde(rename = "hz")]
+        Hz,
+        #[serde(rename = "ia")]
+        Ia,
+        #[serde(rename = "id")]
+        Id,
+        #[serde(rename = "ie")]
+        Ie,
+        #[serde(rename = "ig")]
+        Ig,
+        #[serde(rename = "ii")]
+        Ii,
+        #[serde(rename = "ik")]
+        Ik,
+        #[serde(rename = "io")]
+        Io,
+        #[serde(rename = "is")]
+        Is,
+        #[serde(rename = "it")]
+        It,
+        #[serde(rename = "iu")]
+        Iu,
+        #[serde(rename = "ja")]
+        Ja,
+        #[serde(rename = "jv")]
+        Jv,
+        #[serde(rename = "ka")]
+        Ka,
+        #[serde(rename = "kg")]
+        Kg,
+        #[serde(rename = "ki")]
+        Ki,
+        #[serde(rename = "kj")]
+        Kj,
+        #[serde(rename = "kk")]
+        Kk,
+        #[serde(rename = "kl")]
+        Kl,
+        #[serde(rename = "km")]
+        Km,
+        #[serde(rename = "kn")]
+        Kn,
+        #[serde(rename = "ko")]
+        Ko,
+        #[serde(rename = "kr")]
+        Kr,
+        #[serde(rename = "ks")]
+        Ks,
+        #[serde(rename = "ku")]
+        Ku,
+        #[serde(rename = "kv")]
+        Kv,
+        #[serde(rename = "kw")]
+        Kw,
+        #[serde(rename = "ky")]
+        Ky,
+        #[serde(rename = "la")]
+        La,
+        #[serde(rename = "lb")]
+        Lb,
+        #[serde(rename = "lg")]
+        Lg,
+        #[serde(rename = "li")]
+        Li,
+        #[serde(rename = "ln")]
+        Ln,
+        #[serde(rename = "lo")]
+        Lo,
+        #[serde(rename = "lt")]
+        Lt,
+        #[serde(rename = "lu")]
+        Lu,
+        #[serde(rename = "lv")]
+        Lv,
+        #[serde(rename = "mg")]
+        Mg,
+        #[serde(rename = "mh")]
+        Mh,
+        #[serde(rename = "mi")]
+        Mi,
+        #[serde(rename = "mk")]
+        Mk,
+        #[serde(rename = "ml")]
+        Ml,
+        #[serde(rename = "mn")]
+        Mn,
+        #[serde(rename = "mr")]
+        Mr,
+        #[serde(rename = "ms")]
+        Ms,
+        #[serde(rename = "mt")]
+        Mt,
+        #[serde(rename = "my")]
+        My,
+        #[serde(rename = "na")]
+        Na,
+        #[serde(rename = "nb")]
+        Nb,
+        #[serde(rename = "nd")]
+        Nd,
+        #[serde(rename = "ne")]
+        Ne,
+        #[serde(rename = "ng")]
+        Ng,
+        #[serde(rename = "nl")]
+        Nl,
+        #[serde(rename = "nn")]
+        Nn,
+        #[serde(rename = "no")]
+        No,
+        #[serde(rename = "nr")]
+        Nr,
+        #[serde(rename = "nv")]
+        Nv,
+        #[serde(rename = "ny")]
+        Ny,
+        #[serde(rename = "oc")]
+        Oc,
+        #[serde(rename = "oj")]
+        Oj,
+        #[serde(rename = "om")]
+        Om,
+        #[serde(rename = "or")]
+        Or,
+        #[serde(rename = "os")]
+        Os,
+        #[serde(rename = "pa")]
+        Pa,
+        #[serde(rename = "pi")]
+        Pi,
+        #[serde(rename = "pl")]
+        Pl,
+        #[serde(rename = "ps")]
+        Ps,
+        #[serde(rename = "pt")]
+        Pt,
+        #[serde(rename = "qu")]
+        Qu,
+        #[serde(rename = "rm")]
+        Rm,
+        #[serde(rename = "rn")]
+        Rn,
+        #[serde(rename = "ro")]
+        Ro,
+        #[serde(rename = "ru")]
+        Ru,
+        #[serde(rename = "rw")]
+        Rw,
+        #[serde(rename = "sa")]
+        Sa,
+        #[serde(rename = "sc")]
+        Sc,
+        #[serde(rename = "sd")]
+        Sd,
+        #[serde(rename = "se")]
+        Se,
+        #[serde(rename = "sg")]
+        Sg,
+        #[serde(rename = "sh")]
+        Sh,
+        #[serde(rename = "si")]
+        Si,
+        #[serde(rename = "sk")]
+        Sk,
+        #[serde(rename = "sl")]
+        Sl,
+        #[serde(rename = "sm")]
+        Sm,
+        #[serde(rename = "sn")]
+        Sn,
+        #[serde(rename = "so")]
+        So,
+        #[serde(rename = "sq")]
+        Sq,
+        #[serde(rename = "sr")]
+        Sr,
+        #[serde(rename = "ss")]
+        Ss,
+        #[serde(rename = "st")]
+        St,
+        #[serde(rename = "su")]
+        Su,
+        #[serde(rename = "sv")]
+        Sv,
+        #[serde(rename = "sw")]
+        Sw,
+        #[serde(rename = "ta")]
+        Ta,
+        #[serde(rename = "te")]
+        Te,
+        #[serde(rename = "tg")]
+        Tg,
+        #[serde(rename = "th")]
+        Th,
+        #[serde(rename = "ti")]
+        Ti,
+        #[serde(rename = "tk")]
+        Tk,
+        #[serde(rename = "tl")]
+        Tl,
+        #[serde(rename = "tn")]
+        Tn,
+        #[serde(rename = "to")]
+        To,
+        #[serde(rename = "tr")]
+        Tr,
+        #[serde(rename = "ts")]
+        Ts,
+        #[serde(rename = "tt")]
+        Tt,
+        #[serde(rename = "tw")]
+        Tw,
+        #[serde(rename = "ty")]
+        Ty,
+        #[serde(rename = "ug")]
+        Ug,
+        #[serde(rename = "uk")]
+        Uk,
+        #[serde(rename = "ur")]
+        Ur,
+        #[serde(rename = "uz")]
+        Uz,
+        #[serde(rename = "ve")]
+        Ve,
+        #[serde(rename = "vi")]
+        Vi,
+        #[serde(rename = "vo")]
+        Vo,
+        #[serde(rename = "wa")]
+        Wa,
+        #[serde(rename = "wo")]
+        Wo,
+        #[serde(rename = "xh")]
+        Xh,
+        #[serde(rename = "yi")]
+        Yi,
+        #[serde(rename = "yo")]
+        Yo,
+        #[serde(rename = "za")]
+        Za,
+        #[serde(rename = "zh")]
+        Zh,
+        #[serde(rename = "zu")]
+        Zu,
+    }
+    /**`{iso639}-{iso3166}` in lowercase, as `listLocales` lists them. `null`
+is no locale: in a patch it clears the stored one.*/
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        utoipa::ToSchema
+    )]
+    pub enum Locale {
+        #[serde(rename = "aa-dj")]
+        AaDj,
+        #[serde(rename = "aa-er")]
+        AaEr,
+        #[serde(rename = "aa-et")]
+        AaEt,
+        #[serde(rename = "af-za")]
+        AfZa,
+        #[serde(rename = "ak-gh")]
+        AkGh,
+        #[serde(rename = "am-et")]
+        AmEt,
+        #[serde(rename = "an-es")]
+        AnEs,
+        #[serde(rename = "ar-ae")]
+        ArAe,
+        #[serde(rename = "ar-bh")]
+        ArBh,
+        #[serde(rename = "ar-dz")]
+        ArDz,
+        #[serde(rename = "ar-eg")]
+        ArEg,
+        #[serde(rename = "ar-in")]
+        ArIn,
+        #[serde(rename = "ar-iq")]
+        ArIq,
+        #[serde(rename = "ar-jo")]
+        ArJo,
+        #[serde(rename = "ar-kw")]
+        ArKw,
+        #[serde(rename = "ar-lb")]
+        ArLb,
+        #[serde(rename = "ar-ly")]
+        ArLy,
+        #[serde(rename = "ar-ma")]
+        ArMa,
+        #[serde(rename = "ar-om")]
+        ArOm,
+        #[serde(rename = "ar-qa")]
+        ArQa,
+        #[serde(rename = "ar-sa")]
+        ArSa,
+        #[serde(rename = "ar-sd")]
+        ArSd,
+        #[serde(rename = "ar-ss")]
+        ArSs,
+        #[serde(rename = "ar-sy")]
+        ArSy,
+        #[serde(rename = "ar-tn")]
+        ArTn,
+        #[serde(rename = "ar-ye")]
+        ArYe,
+        #[serde(rename = "as-in")]
+        AsIn,
+        #[serde(rename = "az-az")]
+        AzAz,
+        #[serde(rename = "az-ir")]
+        AzIr,
+        #[serde(rename = "be-by")]
+        BeBy,
+        #[serde(rename = "bg-bg")]
+        BgBg,
+        #[serde(rename = "bi-vu")]
+        BiVu,
+        #[serde(rename = "bn-bd")]
+        BnBd,
+        #[serde(rename = "bn-in")]
+        BnIn,
+        #[serde(rename = "bo-cn")]
+        BoCn,
+        #[serde(rename = "bo-in")]
+        BoIn,
+        #[serde(rename = "br-fr")]
+        BrFr,
+        #[serde(rename = "bs-ba")]
+        BsBa,
+        #[serde(rename = "ca-ad")]
+        CaAd,
+        #[serde(rename = "ca-es")]
+        CaEs,
+        #[serde(rename = "ca-fr")]
+        CaFr,
+        #[serde(rename = "ca-it")]
+        CaIt,
+        #[serde(rename = "ce-ru")]
+        CeRu,
+        #[serde(rename = "cs-cz")]
+        CsCz,
+        #[serde(rename = "cv-ru")]
+        CvRu,
+        #[serde(rename = "cy-gb")]
+        CyGb,
+        #[serde(rename = "da-dk")]
+        DaDk,
+        #[serde(rename = "de-at")]
+        DeAt,
+        #[serde(rename = "de-be")]
+        DeBe,
+        #[serde(rename = "de-ch")]
+        DeCh,
+        #[serde(rename = "de-de")]
+        DeDe,
+        #[serde(rename = "de-it")]
+        DeIt,
+        #[serde(rename = "de-li")]
+        DeLi,
+        #[serde(rename = "de-lu")]
+        DeLu,
+        #[serde(rename = "dv-mv")]
+        DvMv,
+        #[serde(rename = "dz-bt")]
+        DzBt,
+        #[serde(rename = "el-cy")]
+        ElCy,
+        #[serde(rename = "el-gr")]
+        ElGr,
+        #[serde(rename = "en-ag")]
+        EnAg,
+        #[serde(rename = "en-au")]
+        EnAu,
+        #[serde(rename = "en-bw")]
+        EnBw,
+        #[serde(rename = "en-ca")]
+        EnCa,
+        #[serde(rename = "en-dk")]
+        EnDk,
+        #[serde(rename = "en-gb")]
+        EnGb,
+        #[serde(rename = "en-hk")]
+        EnHk,
+        #[serde(rename = "en-ie")]
+        EnIe,
+        #[serde(rename = "en-il")]
+        EnIl,
+        #[serde(rename = "en-in")]
+        EnIn,
+        #[serde(rename = "en-ng")]
+        EnNg,
+        #[serde(rename = "en-nz")]
+        EnNz,
+        #[serde(rename = "en-ph")]
+        EnPh,
+        #[serde(rename = "en-sc")]
+        EnSc,
+        #[serde(rename = "en-sg")]
+        EnSg,
+        #[serde(rename = "en-us")]
+        EnUs,
+        #[serde(rename = "en-za")]
+        EnZa,
+        #[serde(rename = "en-zm")]
+        EnZm,
+        #[serde(rename = "en-zw")]
+        EnZw,
+        #[serde(rename = "es-ar")]
+        EsAr,
+        #[serde(rename = "es-bo")]
+        EsBo,
+        #[serde(rename = "es-cl")]
+        EsCl,
+        #[serde(rename = "es-co")]
+        EsCo,
+        #[serde(rename = "es-cr")]
+        EsCr,
+        #[serde(rename = "es-cu")]
+        EsCu,
+        #[serde(rename = "es-do")]
+        EsDo,
+        #[serde(rename = "es-ec")]
+        EsEc,
+        #[serde(rename = "es-es")]
+        EsEs,
+        #[serde(rename = "es-gt")]
+        EsGt,
+        #[serde(rename = "es-hn")]
+        EsHn,
+        #[serde(rename = "es-mx")]
+        EsMx,
+        #[serde(rename = "es-ni")]
+        EsNi,
+        #[serde(rename = "es-pa")]
+        EsPa,
+        #[serde(rename = "es-pe")]
+        EsPe,
+        #[serde(rename = "es-pr")]
+        EsPr,
+        #[serde(rename = "es-py")]
+        EsPy,
+        #[serde(rename = "es-sv")]
+        EsSv,
+        #[serde(rename = "es-us")]
+        EsUs,
+        #[serde(rename = "es-uy")]
+        EsUy,
+        #[serde(rename = "es-ve")]
+        EsVe,
+        #[serde(rename = "et-ee")]
+        EtEe,
+        #[serde(rename = "eu-es")]
+        EuEs,
+        #[serde(rename = "fa-ir")]
+        FaIr,
+        #[serde(rename = "ff-sn")]
+        FfSn,
+        #[serde(rename = "fi-fi")]
+        FiFi,
+        #[serde(rename = "fo-fo")]
+        FoFo,
+        #[serde(rename = "fr-be")]
+        FrBe,
+        #[serde(rename = "fr-ca")]
+        FrCa,
+        #[serde(rename = "fr-ch")]
+        FrCh,
+        #[serde(rename = "fr-fr")]
+        FrFr,
+        #[serde(rename = "fr-lu")]
+        FrLu,
+        #[serde(rename = "fy-de")]
+        FyDe,
+        #[serde(rename = "fy-nl")]
+        FyNl,
+        #[serde(rename = "ga-ie")]
+        GaIe,
+        #[serde(rename = "gd-gb")]
+        GdGb,
+        #[serde(rename = "gl-es")]
+        GlEs,
+        #[serde(rename = "gu-in")]
+        GuIn,
+        #[serde(rename = "gv-gb")]
+        GvGb,
+        #[serde(rename = "ha-ng")]
+        HaNg,
+        #[serde(rename = "he-il")]
+        HeIl,
+        #[serde(rename = "hi-in")]
+        HiIn,
+        #[serde(rename = "hr-hr")]
+        HrHr,
+        #[serde(rename = "ht-ht")]
+        HtHt,
+        #[serde(rename = "hu-hu")]
+        HuHu,
+        #[serde(rename = "hy-am")]
+        HyAm,
+        #[serde(rename = "ia-fr")]
+        IaFr,
+        #[serde(rename = "id-id")]
+        IdId,
+        #[serde(rename = "ig-ng")]
+        IgNg,
+        #[serde(rename = "ik-ca")]
+        IkCa,
+        #[serde(rename = "is-is")]
+        IsIs,
+        #[serde(rename = "it-ch")]
+        ItCh,
+        #[serde(rename = "it-it")]
+        ItIt,
+        #[serde(rename = "iu-ca")]
+        IuCa,
+        #[serde(rename = "ja-jp")]
+        JaJp,
+        #[serde(rename = "ka-ge")]
+        KaGe,
+        #[serde(rename = "kk-kz")]
+        KkKz,
+        #[serde(rename = "kl-gl")]
+        KlGl,
+        #[serde(rename = "km-kh")]
+        KmKh,
+        #[serde(rename = "kn-in")]
+        KnIn,
+        #[serde(rename = "ko-kr")]
+        KoKr,
+        #[serde(rename = "ks-in")]
+        KsIn,
+        #[serde(rename = "ku-tr")]
+        KuTr,
+        #[serde(rename = "kw-gb")]
+        KwGb,
+        #[serde(rename = "ky-kg")]
+        KyKg,
+        #[serde(rename = "lb-lu")]
+        LbLu,
+        #[serde(rename = "lg-ug")]
+        LgUg,
+        #[serde(rename = "li-be")]
+        LiBe,
+        #[serde(rename = "li-nl")]
+        LiNl,
+        #[serde(rename = "ln-cd")]
+        LnCd,
+        #[serde(rename = "lo-la")]
+        LoLa,
+        #[serde(rename = "lt-lt")]
+        LtLt,
+        #[serde(rename = "lv-lv")]
+        LvLv,
+        #[serde(rename = "mg-mg")]
+        MgMg,
+        #[serde(rename = "mi-nz")]
+        MiNz,
+        #[serde(rename = "mk-mk")]
+        MkMk,
+        #[serde(rename = "ml-in")]
+        MlIn,
+        #[serde(rename = "mn-mn")]
+        MnMn,
+        #[serde(rename = "mr-in")]
+        MrIn,
+        #[serde(rename = "ms-my")]
+        MsMy,
+        #[serde(rename = "mt-mt")]
+        MtMt,
+        #[serde(rename = "my-mm")]
+        MyMm,
+        #[serde(rename = "nb-no")]
+        NbNo,
+        #[serde(rename = "ne-np")]
+        NeNp,
+        #[serde(rename = "nl-aw")]
+        NlAw,
+        #[serde(rename = "nl-be")]
+        NlBe,
+        #[serde(rename = "nl-nl")]
+        NlNl,
+        #[serde(rename = "nn-no")]
+        NnNo,
+        #[serde(rename = "nr-za")]
+        NrZa,
+        #[serde(rename = "oc-fr")]
+        OcFr,
+        #[serde(rename = "om-et")]
+        OmEt,
+        #[serde(rename = "om-ke")]
+        OmKe,
+        #[serde(rename = "or-in")]
+        OrIn,
+        #[serde(rename = "os-ru")]
+        OsRu,
+        #[serde(rename = "pa-in")]
+        PaIn,
+        #[serde(rename = "pa-pk")]
+        PaPk,
+        #[serde(rename = "pl-pl")]
+        PlPl,
+        #[serde(rename = "ps-af")]
+        PsAf,
+        #[serde(rename = "pt-br")]
+        PtBr,
+        #[serde(rename = "pt-pt")]
+        PtPt,
+        #[serde(rename = "ro-ro")]
+        RoRo,
+        #[serde(rename = "ru-ru")]
+        RuRu,
+        #[serde(rename = "ru-ua")]
+        RuUa,
+        #[serde(rename = "rw-rw")]
+        RwRw,
+        #[serde(rename = "sa-in")]
+        SaIn,
+        #[serde(rename = "sc-it")]
+        ScIt,
+        #[serde(rename = "sd-in")]
+        SdIn,
+        #[serde(rename = "se-no")]
+        SeNo,
+        #[serde(rename = "si-lk")]
+        SiLk,
+        #[serde(rename = "sk-sk")]
+        SkSk,
+        #[serde(rename = "sl-si")]
+        SlSi,
+        #[serde(rename = "sm-ws")]
+        SmWs,
+        #[serde(rename = "so-dj")]
+        SoDj,
+        #[serde(rename = "so-et")]
+        SoEt,
+        #[serde(rename = "so-ke")]
+        SoKe,
+        #[serde(rename = "so-so")]
+        SoSo,
+        #[serde(rename = "sq-al")]
+        SqAl,
+        #[serde(rename = "sq-mk")]
+        SqMk,
+        #[serde(rename = "sr-me")]
+        SrMe,
+        #[serde(rename = "sr-rs")]
+        SrRs,
+        #[serde(rename = "ss-za")]
+        SsZa,
+        #[serde(rename = "st-za")]
+        StZa,
+        #[serde(rename = "sv-fi")]
+        SvFi,
+        #[serde(rename = "sv-se")]
+        SvSe,
+        #[serde(rename = "sw-ke")]
+        SwKe,
+        #[serde(rename = "sw-tz")]
+        SwTz,
+        #[serde(rename = "ta-in")]
+        TaIn,
+        #[serde(rename = "ta-lk")]
+        TaLk,
+        #[serde(rename = "te-in")]
+        TeIn,
+        #[serde(rename = "tg-tj")]
+        TgTj,
+        #[serde(rename = "th-th")]
+        ThTh,
+        #[serde(rename = "ti-er")]
+        TiEr,
+        #[serde(rename = "ti-et")]
+        TiEt,
+        #[serde(rename = "tk-tm")]
+        TkTm,
+        #[serde(rename = "tl-ph")]
+        TlPh,
+        #[serde(rename = "tn-za")]
+        TnZa,
+        #[serde(rename = "to-to")]
+        ToTo,
+        #[serde(rename = "tr-cy")]
+        TrCy,
+        #[serde(rename = "tr-tr")]
+        TrTr,
+        #[serde(rename = "ts-za")]
+        TsZa,
+        #[serde(rename = "tt-ru")]
+        TtRu,
+        #[serde(rename = "ug-cn")]
+        UgCn,
+        #[serde(rename = "uk-ua")]
+        UkUa,
+        #[serde(rename = "ur-in")]
+        UrIn,
+        #[serde(rename = "ur-pk")]
+        UrPk,
+        #[serde(rename = "uz-uz")]
+        UzUz,
+        #[serde(rename = "ve-za")]
+        VeZa,
+        #[serde(rename = "vi-vn")]
+        ViVn,
+        #[serde(rename = "wa-be")]
+        WaBe,
+        #[serde(rename = "wo-sn")]
+        WoSn,
+        #[serde(rename = "xh-za")]
+        XhZa,
+        #[serde(rename = "yi-us")]
+        YiUs,
+        #[serde(rename = "yo-ng")]
+        YoNg,
+        #[serde(rename = "zh-cn")]
+        ZhCn,
+        #[serde(rename = "zh-hk")]
+        ZhHk,
+        #[serde(rename = "zh-sg")]
+        ZhSg,
+        #[serde(rename = "zh-tw")]
+        ZhTw,
+        #[serde(rename = "zu-za")]
+        ZuZa,
+    }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct LookupEntry {
         ///The value a user field accepts.
@@ -300,13 +1690,15 @@ for `address` removes the address.*/
         )]
         pub expiration_in_minutes: Option<i32>,
     }
-    ///Once `mfa` is sent, `enabled` is required; `null` clears the expiry.
+    /**Merged member by member into the stored settings; `null` clears the
+expiry. The merged settings must satisfy `MfaInput` (`enabled` is
+required).*/
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     pub struct MfaPatch {
-        #[serde(rename = "enabled")]
-        #[schema(example = json!(true))]
-        pub enabled: bool,
+        #[serde(rename = "enabled", default, skip_serializing_if = "Option::is_none")]
+        #[schema(example = json!(true), nullable = false)]
+        pub enabled: Option<bool>,
         #[serde(
             rename = "expirationInMinutes",
             default,
@@ -922,6 +2314,1217 @@ moves the user there. Once sent, `id` is required.*/
         V28800 = 28800i32,
         V86400 = 86400i32,
     }
+    /**An IANA time zone, as `listTimeZones` lists them. `null` is no time
+zone: in a patch it clears the stored one.*/
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        utoipa::ToSchema
+    )]
+    pub enum TimeZone {
+        #[serde(rename = "Africa/Abidjan")]
+        AfricaSlashAbidjan,
+        #[serde(rename = "Africa/Accra")]
+        AfricaSlashAccra,
+        #[serde(rename = "Africa/Addis_Ababa")]
+        AfricaSlashAddisUnderscoreAbaba,
+        #[serde(rename = "Africa/Algiers")]
+        AfricaSlashAlgiers,
+        #[serde(rename = "Africa/Asmara")]
+        AfricaSlashAsmara,
+        #[serde(rename = "Africa/Asmera")]
+        AfricaSlashAsmera,
+        #[serde(rename = "Africa/Bamako")]
+        AfricaSlashBamako,
+        #[serde(rename = "Africa/Bangui")]
+        AfricaSlashBangui,
+        #[serde(rename = "Africa/Banjul")]
+        AfricaSlashBanjul,
+        #[serde(rename = "Africa/Bissau")]
+        AfricaSlashBissau,
+        #[serde(rename = "Africa/Blantyre")]
+        AfricaSlashBlantyre,
+        #[serde(rename = "Africa/Brazzaville")]
+        AfricaSlashBrazzaville,
+        #[serde(rename = "Africa/Bujumbura")]
+        AfricaSlashBujumbura,
+        #[serde(rename = "Africa/Cairo")]
+        AfricaSlashCairo,
+        #[serde(rename = "Africa/Casablanca")]
+        AfricaSlashCasablanca,
+        #[serde(rename = "Africa/Ceuta")]
+        AfricaSlashCeuta,
+        #[serde(rename = "Africa/Conakry")]
+        AfricaSlashConakry,
+        #[serde(rename = "Africa/Dakar")]
+        AfricaSlashDakar,
+        #[serde(rename = "Africa/Dar_es_Salaam")]
+        AfricaSlashDarUnderscoreEsUnderscoreSalaam,
+        #[serde(rename = "Africa/Djibouti")]
+        AfricaSlashDjibouti,
+        #[serde(rename = "Africa/Douala")]
+        AfricaSlashDouala,
+        #[serde(rename = "Africa/El_Aaiun")]
+        AfricaSlashElUnderscoreAaiun,
+        #[serde(rename = "Africa/Freetown")]
+        AfricaSlashFreetown,
+        #[serde(rename = "Africa/Gaborone")]
+        AfricaSlashGaborone,
+        #[serde(rename = "Africa/Harare")]
+        AfricaSlashHarare,
+        #[serde(rename = "Africa/Johannesburg")]
+        AfricaSlashJohannesburg,
+        #[serde(rename = "Africa/Juba")]
+        AfricaSlashJuba,
+        #[serde(rename = "Africa/Kampala")]
+        AfricaSlashKampala,
+        #[serde(rename = "Africa/Khartoum")]
+        AfricaSlashKhartoum,
+        #[serde(rename = "Africa/Kigali")]
+        AfricaSlashKigali,
+        #[serde(rename = "Africa/Kinshasa")]
+        AfricaSlashKinshasa,
+        #[serde(rename = "Africa/Lagos")]
+        AfricaSlashLagos,
+        #[serde(rename = "Africa/Libreville")]
+        AfricaSlashLibreville,
+        #[serde(rename = "Africa/Lome")]
+        AfricaSlashLome,
+        #[serde(rename = "Africa/Luanda")]
+        AfricaSlashLuanda,
+        #[serde(rename = "Africa/Lubumbashi")]
+        AfricaSlashLubumbashi,
+        #[serde(rename = "Africa/Lusaka")]
+        AfricaSlashLusaka,
+        #[serde(rename = "Africa/Malabo")]
+        AfricaSlashMalabo,
+        #[serde(rename = "Africa/Maputo")]
+        AfricaSlashMaputo,
+        #[serde(rename = "Africa/Maseru")]
+        AfricaSlashMaseru,
+        #[serde(rename = "Africa/Mbabane")]
+        AfricaSlashMbabane,
+        #[serde(rename = "Africa/Mogadishu")]
+        AfricaSlashMogadishu,
+        #[serde(rename = "Africa/Monrovia")]
+        AfricaSlashMonrovia,
+        #[serde(rename = "Africa/Nairobi")]
+        AfricaSlashNairobi,
+        #[serde(rename = "Africa/Ndjamena")]
+        AfricaSlashNdjamena,
+        #[serde(rename = "Africa/Niamey")]
+        AfricaSlashNiamey,
+        #[serde(rename = "Africa/Nouakchott")]
+        AfricaSlashNouakchott,
+        #[serde(rename = "Africa/Ouagadougou")]
+        AfricaSlashOuagadougou,
+        #[serde(rename = "Africa/Porto-Novo")]
+        AfricaSlashPortoMinusNovo,
+        #[serde(rename = "Africa/Sao_Tome")]
+        AfricaSlashSaoUnderscoreTome,
+        #[serde(rename = "Africa/Timbuktu")]
+        AfricaSlashTimbuktu,
+        #[serde(rename = "Africa/Tripoli")]
+        AfricaSlashTripoli,
+        #[serde(rename = "Africa/Tunis")]
+        AfricaSlashTunis,
+        #[serde(rename = "Africa/Windhoek")]
+        AfricaSlashWindhoek,
+        #[serde(rename = "America/Adak")]
+        AmericaSlashAdak,
+        #[serde(rename = "America/Anchorage")]
+        AmericaSlashAnchorage,
+        #[serde(rename = "America/Anguilla")]
+        AmericaSlashAnguilla,
+        #[serde(rename = "America/Antigua")]
+        AmericaSlashAntigua,
+        #[serde(rename = "America/Araguaina")]
+        AmericaSlashAraguaina,
+        #[serde(rename = "America/Argentina/Buenos_Aires")]
+        AmericaSlashArgentinaSlashBuenosUnderscoreAires,
+        #[serde(rename = "America/Argentina/Catamarca")]
+        AmericaSlashArgentinaSlashCatamarca,
+        #[serde(rename = "America/Argentina/ComodRivadavia")]
+        AmericaSlashArgentinaSlashComodRivadavia,
+        #[serde(rename = "America/Argentina/Cordoba")]
+        AmericaSlashArgentinaSlashCordoba,
+        #[serde(rename = "America/Argentina/Jujuy")]
+        AmericaSlashArgentinaSlashJujuy,
+        #[serde(rename = "America/Argentina/La_Rioja")]
+        AmericaSlashArgentinaSlashLaUnderscoreRioja,
+        #[serde(rename = "America/Argentina/Mendoza")]
+        AmericaSlashArgentinaSlashMendoza,
+        #[serde(rename = "America/Argentina/Rio_Gallegos")]
+        AmericaSlashArgentinaSlashRioUnderscoreGallegos,
+        #[serde(rename = "America/Argentina/Salta")]
+        AmericaSlashArgentinaSlashSalta,
+        #[serde(rename = "America/Argentina/San_Juan")]
+        AmericaSlashArgentinaSlashSanUnderscoreJuan,
+        #[serde(rename = "America/Argentina/San_Luis")]
+        AmericaSlashArgentinaSlashSanUnderscoreLuis,
+        #[serde(rename = "America/Argentina/Tucuman")]
+        AmericaSlashArgentinaSlashTucuman,
+        #[serde(rename = "America/Argentina/Ushuaia")]
+        AmericaSlashArgentinaSlashUshuaia,
+        #[serde(rename = "America/Aruba")]
+        AmericaSlashAruba,
+        #[serde(rename = "America/Asuncion")]
+        AmericaSlashAsuncion,
+        #[serde(rename = "America/Atikokan")]
+        AmericaSlashAtikokan,
+        #[serde(rename = "America/Atka")]
+        AmericaSlashAtka,
+        #[serde(rename = "America/Bahia")]
+        AmericaSlashBahia,
+        #[serde(rename = "America/Bahia_Banderas")]
+        AmericaSlashBahiaUnderscoreBanderas,
+        #[serde(rename = "America/Barbados")]
+        AmericaSlashBarbados,
+        #[serde(rename = "America/Belem")]
+        AmericaSlashBelem,
+        #[serde(rename = "America/Belize")]
+        AmericaSlashBelize,
+        #[serde(rename = "America/Blanc-Sablon")]
+        AmericaSlashBlancMinusSablon,
+        #[serde(rename = "America/Boa_Vista")]
+        AmericaSlashBoaUnderscoreVista,
+        #[serde(rename = "America/Bogota")]
+        AmericaSlashBogota,
+        #[serde(rename = "America/Boise")]
+        AmericaSlashBoise,
+        #[serde(rename = "America/Buenos_Aires")]
+        AmericaSlashBuenosUnderscoreAires,
+        #[serde(rename = "America/Cambridge_Bay")]
+        AmericaSlashCambridgeUnderscoreBay,
+        #[serde(rename = "America/Campo_Grande")]
+        AmericaSlashCampoUnderscoreGrande,
+        #[serde(rename = "America/Cancun")]
+        AmericaSlashCancun,
+        #[serde(rename = "America/Caracas")]
+        AmericaSlashCaracas,
+        #[serde(rename = "America/Catamarca")]
+        AmericaSlashCatamarca,
+        #[serde(rename = "America/Cayenne")]
+        AmericaSlashCayenne,
+        #[serde(rename = "America/Cayman")]
+        AmericaSlashCayman,
+        #[serde(rename = "America/Chicago")]
+        AmericaSlashChicago,
+        #[serde(rename = "America/Chihuahua")]
+        AmericaSlashChihuahua,
+        #[serde(rename = "America/Ciudad_Juarez")]
+        AmericaSlashCiudadUnderscoreJuarez,
+        #[serde(rename = "America/Coral_Harbour")]
+        AmericaSlashCoralUnderscoreHarbour,
+        #[serde(rename = "America/Cordoba")]
+        AmericaSlashCordoba,
+        #[serde(rename = "America/Costa_Rica")]
+        AmericaSlashCostaUnderscoreRica,
+        #[serde(rename = "America/Coyhaique")]
+        AmericaSlashCoyhaique,
+        #[serde(rename = "America/Creston")]
+        AmericaSlashCreston,
+        #[serde(rename = "America/Cuiaba")]
+        AmericaSlashCuiaba,
+        #[serde(rename = "America/Curacao")]
+        AmericaSlashCuracao,
+        #[serde(rename = "America/Danmarkshavn")]
+        AmericaSlashDanmarkshavn,
+        #[serde(rename = "America/Dawson")]
+        AmericaSlashDawson,
+        #[serde(rename = "America/Dawson_Creek")]
+        AmericaSlashDawsonUnderscoreCreek,
+        #[serde(rename = "America/Denver")]
+        AmericaSlashDenver,
+        #[serde(rename = "America/Detroit")]
+        AmericaSlashDetroit,
+        #[serde(rename = "America/Dominica")]
+        AmericaSlashDominica,
+        #[serde(rename = "America/Edmonton")]
+        AmericaSlashEdmonton,
+        #[serde(rename = "America/Eirunepe")]
+        AmericaSlashEirunepe,
+        #[serde(rename = "America/El_Salvador")]
+        AmericaSlashElUnderscoreSalvador,
+        #[serde(rename = "America/Ensenada")]
+        AmericaSlashEnsenada,
+        #[serde(rename = "America/Fort_Nelson")]
+        AmericaSlashFortUnderscoreNelson,
+        #[serde(rename = "America/Fort_Wayne")]
+        AmericaSlashFortUnderscoreWayne,
+        #[serde(rename = "America/Fortaleza")]
+        AmericaSlashFortaleza,
+        #[serde(rename = "America/Glace_Bay")]
+        AmericaSlashGlaceUnderscoreBay,
+        #[serde(rename = "America/Godthab")]
+        AmericaSlashGodthab,
+        #[serde(rename = "America/Goose_Bay")]
+        AmericaSlashGooseUnderscoreBay,
+        #[serde(rename = "America/Grand_Turk")]
+        AmericaSlashGrandUnderscoreTurk,
+        #[serde(rename = "America/Grenada")]
+        AmericaSlashGrenada,
+        #[serde(rename = "America/Guadeloupe")]
+        AmericaSlashGuadeloupe,
+        #[serde(rename = "America/Guatemala")]
+        AmericaSlashGuatemala,
+        #[serde(rename = "America/Guayaquil")]
+        AmericaSlashGuayaquil,
+        #[serde(rename = "America/Guyana")]
+        AmericaSlashGuyana,
+        #[serde(rename = "America/Halifax")]
+        AmericaSlashHalifax,
+        #[serde(rename = "America/Havana")]
+        AmericaSlashHavana,
+        #[serde(rename = "America/Hermosillo")]
+        AmericaSlashHermosillo,
+        #[serde(rename = "America/Indiana/Indianapolis")]
+        AmericaSlashIndianaSlashIndianapolis,
+        #[serde(rename = "America/Indiana/Knox")]
+        AmericaSlashIndianaSlashKnox,
+        #[serde(rename = "America/Indiana/Marengo")]
+        AmericaSlashIndianaSlashMarengo,
+        #[serde(rename = "America/Indiana/Petersburg")]
+        AmericaSlashIndianaSlashPetersburg,
+        #[serde(rename = "America/Indiana/Tell_City")]
+        AmericaSlashIndianaSlashTellUnderscoreCity,
+        #[serde(rename = "America/Indiana/Vevay")]
+        AmericaSlashIndianaSlashVevay,
+        #[serde(rename = "America/Indiana/Vincennes")]
+        AmericaSlashIndianaSlashVincennes,
+        #[serde(rename = "America/Indiana/Winamac")]
+        AmericaSlashIndianaSlashWinamac,
+        #[serde(rename = "America/Indianapolis")]
+        AmericaSlashIndianapolis,
+        #[serde(rename = "America/Inuvik")]
+        AmericaSlashInuvik,
+        #[serde(rename = "America/Iqaluit")]
+        AmericaSlashIqaluit,
+        #[serde(rename = "America/Jamaica")]
+        AmericaSlashJamaica,
+        #[serde(rename = "America/Jujuy")]
+        AmericaSlashJujuy,
+        #[serde(rename = "America/Juneau")]
+        AmericaSlashJuneau,
+        #[serde(rename = "America/Kentucky/Louisville")]
+        AmericaSlashKentuckySlashLouisville,
+        #[serde(rename = "America/Kentucky/Monticello")]
+        AmericaSlashKentuckySlashMonticello,
+        #[serde(rename = "America/Knox_IN")]
+        AmericaSlashKnoxUnderscoreIN,
+        #[serde(rename = "America/Kralendijk")]
+        AmericaSlashKralendijk,
+        #[serde(rename = "America/La_Paz")]
+        AmericaSlashLaUnderscorePaz,
+        #[serde(rename = "America/Lima")]
+        AmericaSlashLima,
+        #[serde(rename = "America/Los_Angeles")]
+        AmericaSlashLosUnderscoreAngeles,
+        #[serde(rename = "America/Louisville")]
+        AmericaSlashLouisville,
+        #[serde(rename = "America/Lower_Princes")]
+        AmericaSlashLowerUnderscorePrinces,
+        #[serde(rename = "America/Maceio")]
+        AmericaSlashMaceio,
+        #[serde(rename = "America/Managua")]
+        AmericaSlashManagua,
+        #[serde(rename = "America/Manaus")]
+        AmericaSlashManaus,
+        #[serde(rename = "America/Marigot")]
+        AmericaSlashMarigot,
+        #[serde(rename = "America/Martinique")]
+        AmericaSlashMartinique,
+        #[serde(rename = "America/Matamoros")]
+        AmericaSlashMatamoros,
+        #[serde(rename = "America/Mazatlan")]
+        AmericaSlashMazatlan,
+        #[serde(rename = "America/Mendoza")]
+        AmericaSlashMendoza,
+        #[serde(rename = "America/Menominee")]
+        AmericaSlashMenominee,
+        #[serde(rename = "America/Merida")]
+        AmericaSlashMerida,
+        #[serde(rename = "America/Metlakatla")]
+        AmericaSlashMetlakatla,
+        #[serde(rename = "America/Mexico_City")]
+        AmericaSlashMexicoUnderscoreCity,
+        #[serde(rename = "America/Miquelon")]
+        AmericaSlashMiquelon,
+        #[serde(rename = "America/Moncton")]
+        AmericaSlashMoncton,
+        #[serde(rename = "America/Monterrey")]
+        AmericaSlashMonterrey,
+        #[serde(rename = "America/Montevideo")]
+        AmericaSlashMontevideo,
+        #[serde(rename = "America/Montreal")]
+        AmericaSlashMontreal,
+        #[serde(rename = "America/Montserrat")]
+        AmericaSlashMontserrat,
+        #[serde(rename = "America/Nassau")]
+        AmericaSlashNassau,
+        #[serde(rename = "America/New_York")]
+        AmericaSlashNewUnderscoreYork,
+        #[serde(rename = "America/Nipigon")]
+        AmericaSlashNipigon,
+        #[serde(rename = "America/Nome")]
+        AmericaSlashNome,
+        #[serde(rename = "America/Noronha")]
+        AmericaSlashNoronha,
+        #[serde(rename = "America/North_Dakota/Beulah")]
+        AmericaSlashNorthUnderscoreDakotaSlashBeulah,
+        #[serde(rename = "America/North_Dakota/Center")]
+        AmericaSlashNorthUnderscoreDakotaSlashCenter,
+        #[serde(rename = "America/North_Dakota/New_Salem")]
+        AmericaSlashNorthUnderscoreDakotaSlashNewUnderscoreSalem,
+        #[serde(rename = "America/Nuuk")]
+        AmericaSlashNuuk,
+        #[serde(rename = "America/Ojinaga")]
+        AmericaSlashOjinaga,
+        #[serde(rename = "America/Panama")]
+        AmericaSlashPanama,
+        #[serde(rename = "America/Pangnirtung")]
+        AmericaSlashPangnirtung,
+        #[serde(rename = "America/Paramaribo")]
+        AmericaSlashParamaribo,
+        #[serde(rename = "America/Phoenix")]
+        AmericaSlashPhoenix,
+        #[serde(rename = "America/Port-au-Prince")]
+        AmericaSlashPortMinusAuMinusPrince,
+        #[serde(rename = "America/Port_of_Spain")]
+        AmericaSlashPortUnderscoreOfUnderscoreSpain,
+        #[serde(rename = "America/Porto_Acre")]
+        AmericaSlashPortoUnderscoreAcre,
+        #[serde(rename = "America/Porto_Velho")]
+        AmericaSlashPortoUnderscoreVelho,
+        #[serde(rename = "America/Puerto_Rico")]
+        AmericaSlashPuertoUnderscoreRico,
+        #[serde(rename = "America/Punta_Arenas")]
+        AmericaSlashPuntaUnderscoreArenas,
+        #[serde(rename = "America/Rainy_River")]
+        AmericaSlashRainyUnderscoreRiver,
+        #[serde(rename = "America/Rankin_Inlet")]
+        AmericaSlashRankinUnderscoreInlet,
+        #[serde(rename = "America/Recife")]
+        AmericaSlashRecife,
+        #[serde(rename = "America/Regina")]
+        AmericaSlashRegina,
+        #[serde(rename = "America/Resolute")]
+        AmericaSlashResolute,
+        #[serde(rename = "America/Rio_Branco")]
+        AmericaSlashRioUnderscoreBranco,
+        #[serde(rename = "America/Rosario")]
+        AmericaSlashRosario,
+        #[serde(rename = "America/Santa_Isabel")]
+        AmericaSlashSantaUnderscoreIsabel,
+        #[serde(rename = "America/Santarem")]
+        AmericaSlashSantarem,
+        #[serde(rename = "America/Santiago")]
+        AmericaSlashSantiago,
+        #[serde(rename = "America/Santo_Domingo")]
+        AmericaSlashSantoUnderscoreDomingo,
+        #[serde(rename = "America/Sao_Paulo")]
+        AmericaSlashSaoUnderscorePaulo,
+        #[serde(rename = "America/Scoresbysund")]
+        AmericaSlashScoresbysund,
+        #[serde(rename = "America/Shiprock")]
+        AmericaSlashShiprock,
+        #[serde(rename = "America/Sitka")]
+        AmericaSlashSitka,
+        #[serde(rename = "America/St_Barthelemy")]
+        AmericaSlashStUnderscoreBarthelemy,
+        #[serde(rename = "America/St_Johns")]
+        AmericaSlashStUnderscoreJohns,
+        #[serde(rename = "America/St_Kitts")]
+        AmericaSlashStUnderscoreKitts,
+        #[serde(rename = "America/St_Lucia")]
+        AmericaSlashStUnderscoreLucia,
+        #[serde(rename = "America/St_Thomas")]
+        AmericaSlashStUnderscoreThomas,
+        #[serde(rename = "America/St_Vincent")]
+        AmericaSlashStUnderscoreVincent,
+        #[serde(rename = "America/Swift_Current")]
+        AmericaSlashSwiftUnderscoreCurrent,
+        #[serde(rename = "America/Tegucigalpa")]
+        AmericaSlashTegucigalpa,
+        #[serde(rename = "America/Thule")]
+        AmericaSlashThule,
+        #[serde(rename = "America/Thunder_Bay")]
+        AmericaSlashThunderUnderscoreBay,
+        #[serde(rename = "America/Tijuana")]
+        AmericaSlashTijuana,
+        #[serde(rename = "America/Toronto")]
+        AmericaSlashToronto,
+        #[serde(rename = "America/Tortola")]
+        AmericaSlashTortola,
+        #[serde(rename = "America/Vancouver")]
+        AmericaSlashVancouver,
+        #[serde(rename = "America/Virgin")]
+        AmericaSlashVirgin,
+        #[serde(rename = "America/Whitehorse")]
+        AmericaSlashWhitehorse,
+        #[serde(rename = "America/Winnipeg")]
+        AmericaSlashWinnipeg,
+        #[serde(rename = "America/Yakutat")]
+        AmericaSlashYakutat,
+        #[serde(rename = "America/Yellowknife")]
+        AmericaSlashYellowknife,
+        #[serde(rename = "Antarctica/Casey")]
+        AntarcticaSlashCasey,
+        #[serde(rename = "Antarctica/Davis")]
+        AntarcticaSlashDavis,
+        #[serde(rename = "Antarctica/DumontDUrville")]
+        AntarcticaSlashDumontDUrville,
+        #[serde(rename = "Antarctica/Macquarie")]
+        AntarcticaSlashMacquarie,
+        #[serde(rename = "Antarctica/Mawson")]
+        AntarcticaSlashMawson,
+        #[serde(rename = "Antarctica/McMurdo")]
+        AntarcticaSlashMcMurdo,
+        #[serde(rename = "Antarctica/Palmer")]
+        AntarcticaSlashPalmer,
+        #[serde(rename = "Antarctica/Rothera")]
+        AntarcticaSlashRothera,
+        #[serde(rename = "Antarctica/South_Pole")]
+        AntarcticaSlashSouthUnderscorePole,
+        #[serde(rename = "Antarctica/Syowa")]
+        AntarcticaSlashSyowa,
+        #[serde(rename = "Antarctica/Troll")]
+        AntarcticaSlashTroll,
+        #[serde(rename = "Antarctica/Vostok")]
+        AntarcticaSlashVostok,
+        #[serde(rename = "Arctic/Longyearbyen")]
+        ArcticSlashLongyearbyen,
+        #[serde(rename = "Asia/Aden")]
+        AsiaSlashAden,
+        #[serde(rename = "Asia/Almaty")]
+        AsiaSlashAlmaty,
+        #[serde(rename = "Asia/Amman")]
+        AsiaSlashAmman,
+        #[serde(rename = "Asia/Anadyr")]
+        AsiaSlashAnadyr,
+        #[serde(rename = "Asia/Aqtau")]
+        AsiaSlashAqtau,
+        #[serde(rename = "Asia/Aqtobe")]
+        AsiaSlashAqtobe,
+        #[serde(rename = "Asia/Ashgabat")]
+        AsiaSlashAshgabat,
+        #[serde(rename = "Asia/Ashkhabad")]
+        AsiaSlashAshkhabad,
+        #[serde(rename = "Asia/Atyrau")]
+        AsiaSlashAtyrau,
+        #[serde(rename = "Asia/Baghdad")]
+        AsiaSlashBaghdad,
+        #[serde(rename = "Asia/Bahrain")]
+        AsiaSlashBahrain,
+        #[serde(rename = "Asia/Baku")]
+        AsiaSlashBaku,
+        #[serde(rename = "Asia/Bangkok")]
+        AsiaSlashBangkok,
+        #[serde(rename = "Asia/Barnaul")]
+        AsiaSlashBarnaul,
+        #[serde(rename = "Asia/Beirut")]
+        AsiaSlashBeirut,
+        #[serde(rename = "Asia/Bishkek")]
+        AsiaSlashBishkek,
+        #[serde(rename = "Asia/Brunei")]
+        AsiaSlashBrunei,
+        #[serde(rename = "Asia/Calcutta")]
+        AsiaSlashCalcutta,
+        #[serde(rename = "Asia/Chita")]
+        AsiaSlashChita,
+        #[serde(rename = "Asia/Choibalsan")]
+        AsiaSlashChoibalsan,
+        #[serde(rename = "Asia/Chongqing")]
+        AsiaSlashChongqing,
+        #[serde(rename = "Asia/Chungking")]
+        AsiaSlashChungking,
+        #[serde(rename = "Asia/Colombo")]
+        AsiaSlashColombo,
+        #[serde(rename = "Asia/Dacca")]
+        AsiaSlashDacca,
+        #[serde(rename = "Asia/Damascus")]
+        AsiaSlashDamascus,
+        #[serde(rename = "Asia/Dhaka")]
+        AsiaSlashDhaka,
+        #[serde(rename = "Asia/Dili")]
+        AsiaSlashDili,
+        #[serde(rename = "Asia/Dubai")]
+        AsiaSlashDubai,
+        #[serde(rename = "Asia/Dushanbe")]
+        AsiaSlashDushanbe,
+        #[serde(rename = "Asia/Famagusta")]
+        AsiaSlashFamagusta,
+        #[serde(rename = "Asia/Gaza")]
+        AsiaSlashGaza,
+        #[serde(rename = "Asia/Harbin")]
+        AsiaSlashHarbin,
+        #[serde(rename = "Asia/Hebron")]
+        AsiaSlashHebron,
+        #[serde(rename = "Asia/Ho_Chi_Minh")]
+        AsiaSlashHoUnderscoreChiUnderscoreMinh,
+        #[serde(rename = "Asia/Hong_Kong")]
+        AsiaSlashHongUnderscoreKong,
+        #[serde(rename = "Asia/Hovd")]
+        AsiaSlashHovd,
+        #[serde(rename = "Asia/Irkutsk")]
+        AsiaSlashIrkutsk,
+        #[serde(rename = "Asia/Istanbul")]
+        AsiaSlashIstanbul,
+        #[serde(rename = "Asia/Jakarta")]
+        AsiaSlashJakarta,
+        #[serde(rename = "Asia/Jayapura")]
+        AsiaSlashJayapura,
+        #[serde(rename = "Asia/Jerusalem")]
+        AsiaSlashJerusalem,
+        #[serde(rename = "Asia/Kabul")]
+        AsiaSlashKabul,
+        #[serde(rename = "Asia/Kamchatka")]
+        AsiaSlashKamchatka,
+        #[serde(rename = "Asia/Karachi")]
+        AsiaSlashKarachi,
+        #[serde(rename = "Asia/Kashgar")]
+        AsiaSlashKashgar,
+        #[serde(rename = "Asia/Kathmandu")]
+        AsiaSlashKathmandu,
+        #[serde(rename = "Asia/Katmandu")]
+        AsiaSlashKatmandu,
+        #[serde(rename = "Asia/Khandyga")]
+        AsiaSlashKhandyga,
+        #[serde(rename = "Asia/Kolkata")]
+        AsiaSlashKolkata,
+        #[serde(rename = "Asia/Krasnoyarsk")]
+        AsiaSlashKrasnoyarsk,
+        #[serde(rename = "Asia/Kuala_Lumpur")]
+        AsiaSlashKualaUnderscoreLumpur,
+        #[serde(rename = "Asia/Kuching")]
+        AsiaSlashKuching,
+        #[serde(rename = "Asia/Kuwait")]
+        AsiaSlashKuwait,
+        #[serde(rename = "Asia/Macao")]
+        AsiaSlashMacao,
+        #[serde(rename = "Asia/Macau")]
+        AsiaSlashMacau,
+        #[serde(rename = "Asia/Magadan")]
+        AsiaSlashMagadan,
+        #[serde(rename = "Asia/Makassar")]
+        AsiaSlashMakassar,
+        #[serde(rename = "Asia/Manila")]
+        AsiaSlashManila,
+        #[serde(rename = "Asia/Muscat")]
+        AsiaSlashMuscat,
+        #[serde(rename = "Asia/Nicosia")]
+        AsiaSlashNicosia,
+        #[serde(rename = "Asia/Novokuznetsk")]
+        AsiaSlashNovokuznetsk,
+        #[serde(rename = "Asia/Novosibirsk")]
+        AsiaSlashNovosibirsk,
+        #[serde(rename = "Asia/Omsk")]
+        AsiaSlashOmsk,
+        #[serde(rename = "Asia/Oral")]
+        AsiaSlashOral,
+        #[serde(rename = "Asia/Phnom_Penh")]
+        AsiaSlashPhnomUnderscorePenh,
+        #[serde(rename = "Asia/Pontianak")]
+        AsiaSlashPontianak,
+        #[serde(rename = "Asia/Pyongyang")]
+        AsiaSlashPyongyang,
+        #[serde(rename = "Asia/Qatar")]
+        AsiaSlashQatar,
+        #[serde(rename = "Asia/Qostanay")]
+        AsiaSlashQostanay,
+        #[serde(rename = "Asia/Qyzylorda")]
+        AsiaSlashQyzylorda,
+        #[serde(rename = "Asia/Rangoon")]
+        AsiaSlashRangoon,
+        #[serde(rename = "Asia/Riyadh")]
+        AsiaSlashRiyadh,
+        #[serde(rename = "Asia/Saigon")]
+        AsiaSlashSaigon,
+        #[serde(rename = "Asia/Sakhalin")]
+        AsiaSlashSakhalin,
+        #[serde(rename = "Asia/Samarkand")]
+        AsiaSlashSamarkand,
+        #[serde(rename = "Asia/Seoul")]
+        AsiaSlashSeoul,
+        #[serde(rename = "Asia/Shanghai")]
+        AsiaSlashShanghai,
+        #[serde(rename = "Asia/Singapore")]
+        AsiaSlashSingapore,
+        #[serde(rename = "Asia/Srednekolymsk")]
+        AsiaSlashSrednekolymsk,
+        #[serde(rename = "Asia/Taipei")]
+        AsiaSlashTaipei,
+        #[serde(rename = "Asia/Tashkent")]
+        AsiaSlashTashkent,
+        #[serde(rename = "Asia/Tbilisi")]
+        AsiaSlashTbilisi,
+        #[serde(rename = "Asia/Tehran")]
+        AsiaSlashTehran,
+        #[serde(rename = "Asia/Tel_Aviv")]
+        AsiaSlashTelUnderscoreAviv,
+        #[serde(rename = "Asia/Thimbu")]
+        AsiaSlashThimbu,
+        #[serde(rename = "Asia/Thimphu")]
+        AsiaSlashThimphu,
+        #[serde(rename = "Asia/Tokyo")]
+        AsiaSlashTokyo,
+        #[serde(rename = "Asia/Tomsk")]
+        AsiaSlashTomsk,
+        #[serde(rename = "Asia/Ujung_Pandang")]
+        AsiaSlashUjungUnderscorePandang,
+        #[serde(rename = "Asia/Ulaanbaatar")]
+        AsiaSlashUlaanbaatar,
+        #[serde(rename = "Asia/Ulan_Bator")]
+        AsiaSlashUlanUnderscoreBator,
+        #[serde(rename = "Asia/Urumqi")]
+        AsiaSlashUrumqi,
+        #[serde(rename = "Asia/Ust-Nera")]
+        AsiaSlashUstMinusNera,
+        #[serde(rename = "Asia/Vientiane")]
+        AsiaSlashVientiane,
+        #[serde(rename = "Asia/Vladivostok")]
+        AsiaSlashVladivostok,
+        #[serde(rename = "Asia/Yakutsk")]
+        AsiaSlashYakutsk,
+        #[serde(rename = "Asia/Yangon")]
+        AsiaSlashYangon,
+        #[serde(rename = "Asia/Yekaterinburg")]
+        AsiaSlashYekaterinburg,
+        #[serde(rename = "Asia/Yerevan")]
+        AsiaSlashYerevan,
+        #[serde(rename = "Atlantic/Azores")]
+        AtlanticSlashAzores,
+        #[serde(rename = "Atlantic/Bermuda")]
+        AtlanticSlashBermuda,
+        #[serde(rename = "Atlantic/Canary")]
+        AtlanticSlashCanary,
+        #[serde(rename = "Atlantic/Cape_Verde")]
+        AtlanticSlashCapeUnderscoreVerde,
+        #[serde(rename = "Atlantic/Faeroe")]
+        AtlanticSlashFaeroe,
+        #[serde(rename = "Atlantic/Faroe")]
+        AtlanticSlashFaroe,
+        #[serde(rename = "Atlantic/Jan_Mayen")]
+        AtlanticSlashJanUnderscoreMayen,
+        #[serde(rename = "Atlantic/Madeira")]
+        AtlanticSlashMadeira,
+        #[serde(rename = "Atlantic/Reykjavik")]
+        AtlanticSlashReykjavik,
+        #[serde(rename = "Atlantic/South_Georgia")]
+        AtlanticSlashSouthUnderscoreGeorgia,
+        #[serde(rename = "Atlantic/St_Helena")]
+        AtlanticSlashStUnderscoreHelena,
+        #[serde(rename = "Atlantic/Stanley")]
+        AtlanticSlashStanley,
+        #[serde(rename = "Australia/ACT")]
+        AustraliaSlashACT,
+        #[serde(rename = "Australia/Adelaide")]
+        AustraliaSlashAdelaide,
+        #[serde(rename = "Australia/Brisbane")]
+        AustraliaSlashBrisbane,
+        #[serde(rename = "Australia/Broken_Hill")]
+        AustraliaSlashBrokenUnderscoreHill,
+        #[serde(rename = "Australia/Canberra")]
+        AustraliaSlashCanberra,
+        #[serde(rename = "Australia/Currie")]
+        AustraliaSlashCurrie,
+        #[serde(rename = "Australia/Darwin")]
+        AustraliaSlashDarwin,
+        #[serde(rename = "Australia/Eucla")]
+        AustraliaSlashEucla,
+        #[serde(rename = "Australia/Hobart")]
+        AustraliaSlashHobart,
+        #[serde(rename = "Australia/LHI")]
+        AustraliaSlashLHI,
+        #[serde(rename = "Australia/Lindeman")]
+        AustraliaSlashLindeman,
+        #[serde(rename = "Australia/Lord_Howe")]
+        AustraliaSlashLordUnderscoreHowe,
+        #[serde(rename = "Australia/Melbourne")]
+        AustraliaSlashMelbourne,
+        #[serde(rename = "Australia/NSW")]
+        AustraliaSlashNSW,
+        #[serde(rename = "Australia/North")]
+        AustraliaSlashNorth,
+        #[serde(rename = "Australia/Perth")]
+        AustraliaSlashPerth,
+        #[serde(rename = "Australia/Queensland")]
+        AustraliaSlashQueensland,
+        #[serde(rename = "Australia/South")]
+        AustraliaSlashSouth,
+        #[serde(rename = "Australia/Sydney")]
+        AustraliaSlashSydney,
+        #[serde(rename = "Australia/Tasmania")]
+        AustraliaSlashTasmania,
+        #[serde(rename = "Australia/Victoria")]
+        AustraliaSlashVictoria,
+        #[serde(rename = "Australia/West")]
+        AustraliaSlashWest,
+        #[serde(rename = "Australia/Yancowinna")]
+        AustraliaSlashYancowinna,
+        #[serde(rename = "Brazil/Acre")]
+        BrazilSlashAcre,
+        #[serde(rename = "Brazil/DeNoronha")]
+        BrazilSlashDeNoronha,
+        #[serde(rename = "Brazil/East")]
+        BrazilSlashEast,
+        #[serde(rename = "Brazil/West")]
+        BrazilSlashWest,
+        #[serde(rename = "CET")]
+        CET,
+        #[serde(rename = "CST6CDT")]
+        CST6CDT,
+        #[serde(rename = "Canada/Atlantic")]
+        CanadaSlashAtlantic,
+        #[serde(rename = "Canada/Central")]
+        CanadaSlashCentral,
+        #[serde(rename = "Canada/Eastern")]
+        CanadaSlashEastern,
+        #[serde(rename = "Canada/Mountain")]
+        CanadaSlashMountain,
+        #[serde(rename = "Canada/Newfoundland")]
+        CanadaSlashNewfoundland,
+        #[serde(rename = "Canada/Pacific")]
+        CanadaSlashPacific,
+        #[serde(rename = "Canada/Saskatchewan")]
+        CanadaSlashSaskatchewan,
+        #[serde(rename = "Canada/Yukon")]
+        CanadaSlashYukon,
+        #[serde(rename = "Chile/Continental")]
+        ChileSlashContinental,
+        #[serde(rename = "Chile/EasterIsland")]
+        ChileSlashEasterIsland,
+        #[serde(rename = "Cuba")]
+        Cuba,
+        #[serde(rename = "EET")]
+        EET,
+        #[serde(rename = "EST")]
+        EST,
+        #[serde(rename = "EST5EDT")]
+        EST5EDT,
+        #[serde(rename = "Egypt")]
+        Egypt,
+        #[serde(rename = "Eire")]
+        Eire,
+        #[serde(rename = "Etc/GMT")]
+        EtcSlashGMT,
+        #[serde(rename = "Etc/GMT+0")]
+        EtcSlashGMTPlus0,
+        #[serde(rename = "Etc/GMT+1")]
+        EtcSlashGMTPlus1,
+        #[serde(rename = "Etc/GMT+10")]
+        EtcSlashGMTPlus10,
+        #[serde(rename = "Etc/GMT+11")]
+        EtcSlashGMTPlus11,
+        #[serde(rename = "Etc/GMT+12")]
+        EtcSlashGMTPlus12,
+        #[serde(rename = "Etc/GMT+2")]
+        EtcSlashGMTPlus2,
+        #[serde(rename = "Etc/GMT+3")]
+        EtcSlashGMTPlus3,
+        #[serde(rename = "Etc/GMT+4")]
+        EtcSlashGMTPlus4,
+        #[serde(rename = "Etc/GMT+5")]
+        EtcSlashGMTPlus5,
+        #[serde(rename = "Etc/GMT+6")]
+        EtcSlashGMTPlus6,
+        #[serde(rename = "Etc/GMT+7")]
+        EtcSlashGMTPlus7,
+        #[serde(rename = "Etc/GMT+8")]
+        EtcSlashGMTPlus8,
+        #[serde(rename = "Etc/GMT+9")]
+        EtcSlashGMTPlus9,
+        #[serde(rename = "Etc/GMT-0")]
+        EtcSlashGMTMinus0,
+        #[serde(rename = "Etc/GMT-1")]
+        EtcSlashGMTMinus1,
+        #[serde(rename = "Etc/GMT-10")]
+        EtcSlashGMTMinus10,
+        #[serde(rename = "Etc/GMT-11")]
+        EtcSlashGMTMinus11,
+        #[serde(rename = "Etc/GMT-12")]
+        EtcSlashGMTMinus12,
+        #[serde(rename = "Etc/GMT-13")]
+        EtcSlashGMTMinus13,
+        #[serde(rename = "Etc/GMT-14")]
+        EtcSlashGMTMinus14,
+        #[serde(rename = "Etc/GMT-2")]
+        EtcSlashGMTMinus2,
+        #[serde(rename = "Etc/GMT-3")]
+        EtcSlashGMTMinus3,
+        #[serde(rename = "Etc/GMT-4")]
+        EtcSlashGMTMinus4,
+        #[serde(rename = "Etc/GMT-5")]
+        EtcSlashGMTMinus5,
+        #[serde(rename = "Etc/GMT-6")]
+        EtcSlashGMTMinus6,
+        #[serde(rename = "Etc/GMT-7")]
+        EtcSlashGMTMinus7,
+        #[serde(rename = "Etc/GMT-8")]
+        EtcSlashGMTMinus8,
+        #[serde(rename = "Etc/GMT-9")]
+        EtcSlashGMTMinus9,
+        #[serde(rename = "Etc/GMT0")]
+        EtcSlashGMT0,
+        #[serde(rename = "Etc/Greenwich")]
+        EtcSlashGreenwich,
+        #[serde(rename = "Etc/UCT")]
+        EtcSlashUCT,
+        #[serde(rename = "Etc/UTC")]
+        EtcSlashUTC,
+        #[serde(rename = "Etc/Universal")]
+        EtcSlashUniversal,
+        #[serde(rename = "Etc/Zulu")]
+        EtcSlashZulu,
+        #[serde(rename = "Europe/Amsterdam")]
+        EuropeSlashAmsterdam,
+        #[serde(rename = "Europe/Andorra")]
+        EuropeSlashAndorra,
+        #[serde(rename = "Europe/Astrakhan")]
+        EuropeSlashAstrakhan,
+        #[serde(rename = "Europe/Athens")]
+        EuropeSlashAthens,
+        #[serde(rename = "Europe/Belfast")]
+        EuropeSlashBelfast,
+        #[serde(rename = "Europe/Belgrade")]
+        EuropeSlashBelgrade,
+        #[serde(rename = "Europe/Berlin")]
+        EuropeSlashBerlin,
+        #[serde(rename = "Europe/Bratislava")]
+        EuropeSlashBratislava,
+        #[serde(rename = "Europe/Brussels")]
+        EuropeSlashBrussels,
+        #[serde(rename = "Europe/Bucharest")]
+        EuropeSlashBucharest,
+        #[serde(rename = "Europe/Budapest")]
+        EuropeSlashBudapest,
+        #[serde(rename = "Europe/Busingen")]
+        EuropeSlashBusingen,
+        #[serde(rename = "Europe/Chisinau")]
+        EuropeSlashChisinau,
+        #[serde(rename = "Europe/Copenhagen")]
+        EuropeSlashCopenhagen,
+        #[serde(rename = "Europe/Dublin")]
+        EuropeSlashDublin,
+        #[serde(rename = "Europe/Gibraltar")]
+        EuropeSlashGibraltar,
+        #[serde(rename = "Europe/Guernsey")]
+        EuropeSlashGuernsey,
+        #[serde(rename = "Europe/Helsinki")]
+        EuropeSlashHelsinki,
+        #[serde(rename = "Europe/Isle_of_Man")]
+        EuropeSlashIsleUnderscoreOfUnderscoreMan,
+        #[serde(rename = "Europe/Istanbul")]
+        EuropeSlashIstanbul,
+        #[serde(rename = "Europe/Jersey")]
+        EuropeSlashJersey,
+        #[serde(rename = "Europe/Kaliningrad")]
+        EuropeSlashKaliningrad,
+        #[serde(rename = "Europe/Kiev")]
+        EuropeSlashKiev,
+        #[serde(rename = "Europe/Kirov")]
+        EuropeSlashKirov,
+        #[serde(rename = "Europe/Kyiv")]
+        EuropeSlashKyiv,
+        #[serde(rename = "Europe/Lisbon")]
+        EuropeSlashLisbon,
+        #[serde(rename = "Europe/Ljubljana")]
+        EuropeSlashLjubljana,
+        #[serde(rename = "Europe/London")]
+        EuropeSlashLondon,
+        #[serde(rename = "Europe/Luxembourg")]
+        EuropeSlashLuxembourg,
+        #[serde(rename = "Europe/Madrid")]
+        EuropeSlashMadrid,
+        #[serde(rename = "Europe/Malta")]
+        EuropeSlashMalta,
+        #[serde(rename = "Europe/Mariehamn")]
+        EuropeSlashMariehamn,
+        #[serde(rename = "Europe/Minsk")]
+        EuropeSlashMinsk,
+        #[serde(rename = "Europe/Monaco")]
+        EuropeSlashMonaco,
+        #[serde(rename = "Europe/Moscow")]
+        EuropeSlashMoscow,
+        #[serde(rename = "Europe/Nicosia")]
+        EuropeSlashNicosia,
+        #[serde(rename = "Europe/Oslo")]
+        EuropeSlashOslo,
+        #[serde(rename = "Europe/Paris")]
+        EuropeSlashParis,
+        #[serde(rename = "Europe/Podgorica")]
+        EuropeSlashPodgorica,
+        #[serde(rename = "Europe/Prague")]
+        EuropeSlashPrague,
+        #[serde(rename = "Europe/Riga")]
+        EuropeSlashRiga,
+        #[serde(rename = "Europe/Rome")]
+        EuropeSlashRome,
+        #[serde(rename = "Europe/Samara")]
+        EuropeSlashSamara,
+        #[serde(rename = "Europe/San_Marino")]
+        EuropeSlashSanUnderscoreMarino,
+        #[serde(rename = "Europe/Sarajevo")]
+        EuropeSlashSarajevo,
+        #[serde(rename = "Europe/Saratov")]
+        EuropeSlashSaratov,
+        #[serde(rename = "Europe/Simferopol")]
+        EuropeSlashSimferopol,
+        #[serde(rename = "Europe/Skopje")]
+        EuropeSlashSkopje,
+        #[serde(rename = "Europe/Sofia")]
+        EuropeSlashSofia,
+        #[serde(rename = "Europe/Stockholm")]
+        EuropeSlashStockholm,
+        #[serde(rename = "Europe/Tallinn")]
+        EuropeSlashTallinn,
+        #[serde(rename = "Europe/Tirane")]
+        EuropeSlashTirane,
+        #[serde(rename = "Europe/Tiraspol")]
+        EuropeSlashTiraspol,
+        #[serde(rename = "Europe/Ulyanovsk")]
+        EuropeSlashUlyanovsk,
+        #[serde(rename = "Europe/Uzhgorod")]
+        EuropeSlashUzhgorod,
+        #[serde(rename = "Europe/Vaduz")]
+        EuropeSlashVaduz,
+        #[serde(rename = "Europe/Vatican")]
+        EuropeSlashVatican,
+        #[serde(rename = "Europe/Vienna")]
+        EuropeSlashVienna,
+        #[serde(rename = "Europe/Vilnius")]
+        EuropeSlashVilnius,
+        #[serde(rename = "Europe/Volgograd")]
+        EuropeSlashVolgograd,
+        #[serde(rename = "Europe/Warsaw")]
+        EuropeSlashWarsaw,
+        #[serde(rename = "Europe/Zagreb")]
+        EuropeSlashZagreb,
+        #[serde(rename = "Europe/Zaporozhye")]
+        EuropeSlashZaporozhye,
+        #[serde(rename = "Europe/Zurich")]
+        EuropeSlashZurich,
+        #[serde(rename = "GB")]
+        GB,
+        #[serde(rename = "GB-Eire")]
+        GBMinusEire,
+        #[serde(rename = "GMT")]
+        GMT,
+        #[serde(rename = "GMT+0")]
+        GMTPlus0,
+        #[serde(rename = "GMT-0")]
+        GMTMinus0,
+        #[serde(rename = "GMT0")]
+        GMT0,
+        #[serde(rename = "Greenwich")]
+        Greenwich,
+        #[serde(rename = "HST")]
+        HST,
+        #[serde(rename = "Hongkong")]
+        Hongkong,
+        #[serde(rename = "Iceland")]
+        Iceland,
+        #[serde(rename = "Indian/Antananarivo")]
+        IndianSlashAntananarivo,
+        #[serde(rename = "Indian/Chagos")]
+        IndianSlashChagos,
+        #[serde(rename = "Indian/Christmas")]
+        IndianSlashChristmas,
+        #[serde(rename = "Indian/Cocos")]
+        IndianSlashCocos,
+        #[serde(rename = "Indian/Comoro")]
+        IndianSlashComoro,
+        #[serde(rename = "Indian/Kerguelen")]
+        IndianSlashKerguelen,
+        #[serde(rename = "Indian/Mahe")]
+        IndianSlashMahe,
+        #[serde(rename = "Indian/Maldives")]
+        IndianSlashMaldives,
+        #[serde(rename = "Indian/Mauritius")]
+        IndianSlashMauritius,
+        #[serde(rename = "Indian/Mayotte")]
+        IndianSlashMayotte,
+        #[serde(rename = "Indian/Reunion")]
+        IndianSlashReunion,
+        #[serde(rename = "Iran")]
+        Iran,
+        #[serde(rename = "Israel")]
+        Israel,
+        #[serde(rename = "Jamaica")]
+        Jamaica,
+        #[serde(rename = "Japan")]
+        Japan,
+        #[serde(rename = "Kwajalein")]
+        Kwajalein,
+        #[serde(rename = "Libya")]
+        Libya,
+        #[serde(rename = "MET")]
+        MET,
+        #[serde(rename = "MST")]
+        MST,
+        #[serde(rename = "MST7MDT")]
+        MST7MDT,
+        #[serde(rename = "Mexico/BajaNorte")]
+        MexicoSlashBajaNorte,
+        #[serde(rename = "Mexico/BajaSur")]
+        MexicoSlashBajaSur,
+        #[serde(rename = "Mexico/General")]
+        MexicoSlashGeneral,
+        #[serde(rename = "NZ")]
+        NZ,
+        #[serde(rename = "NZ-CHAT")]
+        NZMinusCHAT,
+        #[serde(rename = "Navajo")]
+        Navajo,
+        #[serde(rename = "PRC")]
+        PRC,
+        #[serde(rename = "PST8PDT")]
+        PST8PDT,
+        #[serde(rename = "Pacific/Apia")]
+        PacificSlashApia,
+        #[serde(rename = "Pacific/Auckland")]
+        PacificSlashAuckland,
+        #[serde(rename = "Pacific/Bougainville")]
+        PacificSlashBougainville,
+        #[serde(rename = "Pacific/Chatham")]
+        PacificSlashChatham,
+        #[serde(rename = "Pacific/Chuuk")]
+        PacificSlashChuuk,
+        #[serde(rename = "Pacific/Easter")]
+        PacificSlashEaster,
+        #[serde(rename = "Pacific/Efate")]
+        PacificSlashEfate,
+        #[serde(rename = "Pacific/Enderbury")]
+        PacificSlashEnderbury,
+        #[serde(rename = "Pacific/Fakaofo")]
+        PacificSlashFakaofo,
+        #[serde(rename = "Pacific/Fiji")]
+        PacificSlashFiji,
+        #[serde(rename = "Pacific/Funafuti")]
+        PacificSlashFunafuti,
+        #[serde(rename = "Pacific/Galapagos")]
+        PacificSlashGalapagos,
+        #[serde(rename = "Pacific/Gambier")]
+        PacificSlashGambier,
+        #[serde(rename = "Pacific/Guadalcanal")]
+        PacificSlashGuadalcanal,
+        #[serde(rename = "Pacific/Guam")]
+        PacificSlashGuam,
+        #[serde(rename = "Pacific/Honolulu")]
+        PacificSlashHonolulu,
+        #[serde(rename = "Pacific/Johnston")]
+        PacificSlashJohnston,
+        #[serde(rename = "Pacific/Kanton")]
+        PacificSlashKanton,
+        #[serde(rename = "Pacific/Kiritimati")]
+        PacificSlashKiritimati,
+        #[serde(rename = "Pacific/Kosrae")]
+        PacificSlashKosrae,
+        #[serde(rename = "Pacific/Kwajalein")]
+        PacificSlashKwajalein,
+        #[serde(rename = "Pacific/Majuro")]
+        PacificSlashMajuro,
+        #[serde(rename = "Pacific/Marquesas")]
+        PacificSlashMarquesas,
+        #[serde(rename = "Pacific/Midway")]
+        PacificSlashMidway,
+        #[serde(rename = "Pacific/Nauru")]
+        PacificSlashNauru,
+        #[serde(rename = "Pacific/Niue")]
+        PacificSlashNiue,
+        #[serde(rename = "Pacific/Norfolk")]
+        PacificSlashNorfolk,
+        #[serde(rename = "Pacific/Noumea")]
+        PacificSlashNoumea,
+        #[serde(rename = "Pacific/Pago_Pago")]
+        PacificSlashPagoUnderscorePago,
+        #[serde(rename = "Pacific/Palau")]
+        PacificSlashPalau,
+        #[serde(rename = "Pacific/Pitcairn")]
+        PacificSlashPitcairn,
+        #[serde(rename = "Pacific/Pohnpei")]
+        PacificSlashPohnpei,
+        #[serde(rename = "Pacific/Ponape")]
+        PacificSlashPonape,
+        #[serde(rename = "Pacific/Port_Moresby")]
+        PacificSlashPortUnderscoreMoresby,
+        #[serde(rename = "Pacific/Rarotonga")]
+        PacificSlashRarotonga,
+        #[serde(rename = "Pacific/Saipan")]
+        PacificSlashSaipan,
+        #[serde(rename = "Pacific/Samoa")]
+        PacificSlashSamoa,
+        #[serde(rename = "Pacific/Tahiti")]
+        PacificSlashTahiti,
+        #[serde(rename = "Pacific/Tarawa")]
+        PacificSlashTarawa,
+        #[serde(rename = "Pacific/Tongatapu")]
+        PacificSlashTongatapu,
+        #[serde(rename = "Pacific/Truk")]
+        PacificSlashTruk,
+        #[serde(rename = "Pacific/Wake")]
+        PacificSlashWake,
+        #[serde(rename = "Pacific/Wallis")]
+        PacificSlashWallis,
+        #[serde(rename = "Pacific/Yap")]
+        PacificSlashYap,
+        #[serde(rename = "Poland")]
+        Poland,
+        #[serde(rename = "Portugal")]
+        Portugal,
+        #[serde(rename = "ROC")]
+        ROC,
+        #[serde(rename = "ROK")]
+        ROK,
+        #[serde(rename = "Singapore")]
+        Singapore,
+        #[serde(rename = "Turkey")]
+        Turkey,
+        #[serde(rename = "UCT")]
+        UCT,
+        #[serde(rename = "US/Alaska")]
+        USSlashAlaska,
+        #[serde(rename = "US/Aleutian")]
+        USSlashAleutian,
+        #[serde(rename = "US/Arizona")]
+        USSlashArizona,
+        #[serde(rename = "US/Central")]
+        USSlashCentral,
+        #[serde(rename = "US/East-Indiana")]
+        USSlashEastMinusIndiana,
+        #[serde(rename = "US/Eastern")]
+        USSlashEastern,
+        #[serde(rename = "US/Hawaii")]
+        USSlashHawaii,
+        #[serde(rename = "US/Indiana-Starke")]
+        USSlashIndianaMinusStarke,
+        #[serde(rename = "US/Michigan")]
+        USSlashMichigan,
+        #[serde(rename = "US/Mountain")]
+        USSlashMountain,
+        #[serde(rename = "US/Pacific")]
+        USSlashPacific,
+        #[serde(rename = "US/Samoa")]
+        USSlashSamoa,
+        #[serde(rename = "UTC")]
+        UTC,
+        #[serde(rename = "Universal")]
+        Universal,
+        #[serde(rename = "W-SU")]
+        WMinusSU,
+        #[serde(rename = "WET")]
+        WET,
+        #[serde(rename = "Zulu")]
+        Zulu,
+    }
     /**A user as the server returns it. Optional members that are not set are
 left out. New members and enum values may be added at any time.*/
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -1225,9 +3828,13 @@ left out. New members and enum values may be added at any time.*/
         #[serde(rename = "jobTitle", default, skip_serializing_if = "Option::is_none")]
         #[schema(min_length = 1usize, max_length = 75usize, nullable = false)]
         pub job_title: Option<String>,
-        #[serde(rename = "locale", default, skip_serializing_if = "Option::is_none")]
-        #[schema(pattern = "^[a-z]{2}-[a-z]{2}$", nullable = false)]
-        pub locale: Option<String>,
+        #[serde(
+            rename = "locale",
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "::serde_with::rust::double_option"
+        )]
+        pub locale: Option<Option<Locale>>,
         #[serde(rename = "mfa", default, skip_serializing_if = "Option::is_none")]
         #[schema(nullable = false)]
         pub mfa: Option<MfaInput>,
@@ -1271,10 +3878,10 @@ left out. New members and enum values may be added at any time.*/
         #[serde(
             rename = "preferredLanguage",
             default,
-            skip_serializing_if = "Option::is_none"
+            skip_serializing_if = "Option::is_none",
+            with = "::serde_with::rust::double_option"
         )]
-        #[schema(pattern = "^[a-z]{2}$", nullable = false)]
-        pub preferred_language: Option<String>,
+        pub preferred_language: Option<Option<LanguageCode>>,
         ///The user's roles. Privileged.
         #[serde(rename = "roles", default, skip_serializing_if = "Option::is_none")]
         #[schema(
@@ -1317,14 +3924,13 @@ left out. New members and enum values may be added at any time.*/
             nullable = false
         )]
         pub teams: Option<std::collections::BTreeSet<String>>,
-        #[serde(rename = "timeZone", default, skip_serializing_if = "Option::is_none")]
-        #[schema(
-            min_length = 1usize,
-            max_length = 64usize,
-            pattern = "^[A-Za-z][A-Za-z0-9_+/-]*$",
-            nullable = false
+        #[serde(
+            rename = "timeZone",
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "::serde_with::rust::double_option"
         )]
-        pub time_zone: Option<String>,
+        pub time_zone: Option<Option<TimeZone>>,
         #[serde(rename = "title", default, skip_serializing_if = "Option::is_none")]
         #[schema(min_length = 1usize, max_length = 50usize, nullable = false)]
         pub title: Option<String>,
@@ -1373,7 +3979,7 @@ left out. New members and enum values may be added at any time.*/
     }
     impl utoipa::PartialSchema for UserPatchCustomAttributesValue {
         fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-            utoipa::openapi::schema::OneOfBuilder::new()
+            utoipa::openapi::schema::AnyOfBuilder::new()
                 .item(
                     utoipa::openapi::schema::ObjectBuilder::new()
                         .schema_type(
@@ -1453,10 +4059,13 @@ left out. New members and enum values may be added at any time.*/
         V86400 = 86400i32,
     }
     /**A JSON merge patch (RFC 7396) of a user. Absent members are left alone,
-`null` clears an optional member; `name` and `email` cannot be cleared.*/
+`null` clears an optional member; `name` and `email` cannot be cleared;
+`{}` changes nothing. A relation is either replaced whole or changed with
+its `add*` / `remove*` lists, never both in one patch. Rules relating
+members to each other (`address`, `mfa`) are judged on the merged user,
+against `UserReplace`.*/
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
-    #[schema(min_properties = 1usize)]
     pub struct UserPatch {
         ///Roles to add. Privileged.
         #[serde(rename = "addRoles", default, skip_serializing_if = "Option::is_none")]
@@ -1603,8 +4212,7 @@ left out. New members and enum values may be added at any time.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schema(pattern = "^[a-z]{2}-[a-z]{2}$", example = json!("en-us"))]
-        pub locale: Option<Option<String>>,
+        pub locale: Option<Option<Locale>>,
         #[serde(
             rename = "mfa",
             default,
@@ -1671,8 +4279,7 @@ left out. New members and enum values may be added at any time.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schema(pattern = "^[a-z]{2}$", example = json!("en"))]
-        pub preferred_language: Option<Option<String>>,
+        pub preferred_language: Option<Option<LanguageCode>>,
         ///Roles to remove. Privileged.
         #[serde(
             rename = "removeRoles",
@@ -1767,13 +4374,7 @@ left out. New members and enum values may be added at any time.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schema(
-            min_length = 1usize,
-            max_length = 64usize,
-            pattern = "^[A-Za-z][A-Za-z0-9_+/-]*$",
-            example = json!("America/New_York")
-        )]
-        pub time_zone: Option<Option<String>>,
+        pub time_zone: Option<Option<TimeZone>>,
         #[serde(
             rename = "title",
             default,
@@ -1858,9 +4459,13 @@ status, roles, rights and owner organization are not part of it.*/
         #[serde(rename = "jobTitle", default, skip_serializing_if = "Option::is_none")]
         #[schema(min_length = 1usize, max_length = 75usize, nullable = false)]
         pub job_title: Option<String>,
-        #[serde(rename = "locale", default, skip_serializing_if = "Option::is_none")]
-        #[schema(pattern = "^[a-z]{2}-[a-z]{2}$", nullable = false)]
-        pub locale: Option<String>,
+        #[serde(
+            rename = "locale",
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "::serde_with::rust::double_option"
+        )]
+        pub locale: Option<Option<Locale>>,
         #[serde(rename = "mfa", default, skip_serializing_if = "Option::is_none")]
         #[schema(nullable = false)]
         pub mfa: Option<MfaInput>,
@@ -1889,10 +4494,10 @@ status, roles, rights and owner organization are not part of it.*/
         #[serde(
             rename = "preferredLanguage",
             default,
-            skip_serializing_if = "Option::is_none"
+            skip_serializing_if = "Option::is_none",
+            with = "::serde_with::rust::double_option"
         )]
-        #[schema(pattern = "^[a-z]{2}$", nullable = false)]
-        pub preferred_language: Option<String>,
+        pub preferred_language: Option<Option<LanguageCode>>,
         #[serde(
             rename = "secondaryEmail",
             default,
@@ -1925,14 +4530,13 @@ status, roles, rights and owner organization are not part of it.*/
             nullable = false
         )]
         pub teams: Option<std::collections::BTreeSet<String>>,
-        #[serde(rename = "timeZone", default, skip_serializing_if = "Option::is_none")]
-        #[schema(
-            min_length = 1usize,
-            max_length = 64usize,
-            pattern = "^[A-Za-z][A-Za-z0-9_+/-]*$",
-            nullable = false
+        #[serde(
+            rename = "timeZone",
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "::serde_with::rust::double_option"
         )]
-        pub time_zone: Option<String>,
+        pub time_zone: Option<Option<TimeZone>>,
         #[serde(rename = "title", default, skip_serializing_if = "Option::is_none")]
         #[schema(min_length = 1usize, max_length = 50usize, nullable = false)]
         pub title: Option<String>,
@@ -2854,7 +5458,7 @@ a request with the same `Idempotency-Key` is still running
     Conflict { body: Problem },
     ///The body is larger than the server accepts.
     PayloadTooLarge { body: Problem },
-    ///The body's `Content-Type` is not the one the operation takes.
+    ///The body's `Content-Type` is not one the operation takes.
     UnsupportedMediaType { body: Problem },
     ///The `Idempotency-Key` was already used with another body.
     UnprocessableEntity { body: Problem },
@@ -2981,11 +5585,7 @@ impl From<runtime::Rejection> for CreateUserResponse {
     summary = "Create a user",
     description = "Creates a user in the caller's account (or the account named by\n`accountSwitchKey`). Needs `users:write`; privileged fields (`roles`,\n`isAdmin`, `apiAccess`, `mustResetPassword`) need `users:admin`.\n\nSend an `Idempotency-Key` to make retries safe: a repeat with the same key\nand the same body returns the stored response; the same key with another\nbody is `422`; a repeat while the first is still running is `409`. Keys\nare scoped to the caller and this operation and kept for 24 hours.",
     params(CreateUserQuery, CreateUserHeaders),
-    request_body(
-        content = UserCreate,
-        content_type = "application/json",
-        description = ""
-    ),
+    request_body(content((UserCreate = "application/json")), description = ""),
     responses(
         (
             status = 201u16,
@@ -3031,7 +5631,7 @@ impl From<runtime::Rejection> for CreateUserResponse {
         ),
         (
             status = 415u16,
-            description = "The body's `Content-Type` is not the one the operation takes.",
+            description = "The body's `Content-Type` is not one the operation takes.",
             body = Problem,
             content_type = "application/problem+json",
             headers()
@@ -3392,7 +5992,7 @@ a request with the same `Idempotency-Key` is still running
     PreconditionFailed { body: Problem },
     ///The body is larger than the server accepts.
     PayloadTooLarge { body: Problem },
-    ///The body's `Content-Type` is not the one the operation takes.
+    ///The body's `Content-Type` is not one the operation takes.
     UnsupportedMediaType { body: Problem },
     ///This server requires `If-Match` on changes.
     PreconditionRequired { body: Problem },
@@ -3532,11 +6132,7 @@ impl From<runtime::Rejection> for ReplaceUserResponse {
     summary = "Replace a user's profile",
     description = "Replaces the profile with the body: every optional field of `UserReplace`\nthat the body omits is cleared. The password, status, roles, rights and\nowner organization are not part of the profile and never change here.\nNeeds `users:write`, and the caller must be an admin, the user's creator\nor the user themself.",
     params(ReplaceUserPath, ReplaceUserQuery, ReplaceUserHeaders),
-    request_body(
-        content = UserReplace,
-        content_type = "application/json",
-        description = ""
-    ),
+    request_body(content((UserReplace = "application/json")), description = ""),
     responses(
         (
             status = 200u16,
@@ -3596,7 +6192,7 @@ impl From<runtime::Rejection> for ReplaceUserResponse {
         ),
         (
             status = 415u16,
-            description = "The body's `Content-Type` is not the one the operation takes.",
+            description = "The body's `Content-Type` is not one the operation takes.",
             body = Problem,
             content_type = "application/problem+json",
             headers()
@@ -3715,7 +6311,7 @@ a request with the same `Idempotency-Key` is still running
     PreconditionFailed { body: Problem },
     ///The body is larger than the server accepts.
     PayloadTooLarge { body: Problem },
-    ///The body's `Content-Type` is not the one the operation takes.
+    ///The body's `Content-Type` is not one the operation takes.
     UnsupportedMediaType { body: Problem },
     ///This server requires `If-Match` on changes.
     PreconditionRequired { body: Problem },
@@ -3853,11 +6449,13 @@ impl From<runtime::Rejection> for UpdateUserResponse {
     operation_id = "updateUser",
     tag = "Users",
     summary = "Update a user partially",
-    description = "Applies a JSON merge patch (RFC 7396): a member that is absent is left\nalone, `null` clears it, and `address`, `mfa`, `customAttributes` and\n`notifications` merge member by member. Once `name`, `address`, `mfa` or\n`ownerOrganization` is sent, its required children must be sent too.\n\nRelations (`roles`, `teams`, `tags`) are either replaced whole or changed\nwith the `add*` / `remove*` lists (both lists may be sent together). The\nwhole set together with an add or remove list of the same relation is\n`400`, and so is the same member in both lists.\n\nThe request is validated against `UserPatch`, then the merged user against\nthe rules every user satisfies; both report errors by dotted path. A patch\nthat changes nothing leaves `resourceVersion` alone.\n\nNeeds `users:write`, and the caller must be an admin (`users:admin`), the\nuser's creator or the user themself. Privileged fields need `users:admin`.",
+    description = "Applies a JSON merge patch (RFC 7396): a member that is absent is left\nalone, `null` clears it, and `address`, `mfa`, `customAttributes` and\n`notifications` merge member by member: a member sent is updated, a\nmember left out keeps its stored value. `name` and `ownerOrganization`\nare replaced whole, so their required children must be sent with them.\n`{}` is a valid patch that changes nothing.\n\nThe body is `application/merge-patch+json`; `application/json` is read\nas the same merge patch.\n\nRelations (`roles`, `teams`, `tags`) are either replaced whole or changed\nwith the `add*` / `remove*` lists (both lists may be sent together). The\nwhole set together with an add or remove list of the same relation is\n`400`, and so is the same member in both lists.\n\nThe request is validated against `UserPatch`, then the merged user against\n`UserReplace`, the rules every whole profile satisfies: rules that relate\nmembers to each other (a US or Canadian address needs a `state`, an\n`mfa` needs `enabled`, ...) are judged on the merged result, so a\npartial update of `address` need not repeat the stored members. Both\nreport errors by dotted path. A patch that changes nothing leaves\n`resourceVersion` alone.\n\nNeeds `users:write`, and the caller must be an admin (`users:admin`), the\nuser's creator or the user themself. Privileged fields need `users:admin`.",
     params(UpdateUserPath, UpdateUserQuery, UpdateUserHeaders),
     request_body(
-        content = UserPatch,
-        content_type = "application/merge-patch+json",
+        content(
+            (UserPatch = "application/json"),
+            (UserPatch = "application/merge-patch+json")
+        ),
         description = ""
     ),
     responses(
@@ -3919,7 +6517,7 @@ impl From<runtime::Rejection> for UpdateUserResponse {
         ),
         (
             status = 415u16,
-            description = "The body's `Content-Type` is not the one the operation takes.",
+            description = "The body's `Content-Type` is not one the operation takes.",
             body = Problem,
             content_type = "application/problem+json",
             headers()
@@ -4283,7 +6881,7 @@ a user it may not change, or names an `accountSwitchKey` it does not list.*/
     PreconditionFailed { body: Problem },
     ///The body is larger than the server accepts.
     PayloadTooLarge { body: Problem },
-    ///The body's `Content-Type` is not the one the operation takes.
+    ///The body's `Content-Type` is not one the operation takes.
     UnsupportedMediaType { body: Problem },
     ///This server requires `If-Match` on changes.
     PreconditionRequired { body: Problem },
@@ -4413,11 +7011,7 @@ impl From<runtime::Rejection> for SetUserPasswordResponse {
     summary = "Set a user's password",
     description = "Sets a new password. The server hashes it with Argon2id and never returns\nor logs it; a user representation only says `hasPassword` and\n`passwordUpdatedAt`. A user changing their own password must send\n`currentPassword`; an admin (`users:admin`) need not. Needs `users:write`.",
     params(SetUserPasswordPath, SetUserPasswordQuery, SetUserPasswordHeaders),
-    request_body(
-        content = PasswordChange,
-        content_type = "application/json",
-        description = ""
-    ),
+    request_body(content((PasswordChange = "application/json")), description = ""),
     responses(
         (
             status = 204u16,
@@ -4468,7 +7062,7 @@ impl From<runtime::Rejection> for SetUserPasswordResponse {
         ),
         (
             status = 415u16,
-            description = "The body's `Content-Type` is not the one the operation takes.",
+            description = "The body's `Content-Type` is not one the operation takes.",
             body = Problem,
             content_type = "application/problem+json",
             headers()
@@ -4711,7 +7305,7 @@ pub mod operation_specs {
             },
         ],
         body: Some(runtime::BodySpec {
-            media_type: "application/json",
+            media_types: &["application/json"],
             schema: "UserCreate",
         }),
     };
@@ -4768,7 +7362,7 @@ pub mod operation_specs {
             },
         ],
         body: Some(runtime::BodySpec {
-            media_type: "application/json",
+            media_types: &["application/json"],
             schema: "UserReplace",
         }),
     };
@@ -4798,7 +7392,7 @@ pub mod operation_specs {
             },
         ],
         body: Some(runtime::BodySpec {
-            media_type: "application/merge-patch+json",
+            media_types: &["application/json", "application/merge-patch+json"],
             schema: "UserPatch",
         }),
     };
@@ -4855,7 +7449,7 @@ pub mod operation_specs {
             },
         ],
         body: Some(runtime::BodySpec {
-            media_type: "application/json",
+            media_types: &["application/json"],
             schema: "PasswordChange",
         }),
     };
@@ -4881,7 +7475,7 @@ pub mod operation_specs {
     info(
         title = "Users API",
         version = "1.0.0",
-        description = "A user directory. Every user belongs to one account (the tenant named by the\ncaller's token); `accountSwitchKey` lets a token that lists other accounts act\non one of them.\n\nConventions:\n- `PATCH` is a JSON merge patch (RFC 7396, `application/merge-patch+json`): an\n  absent member is left alone, `null` clears it, objects merge member by member.\n- `PUT` replaces the profile: every optional field of `UserReplace` that the\n  body omits is cleared. It never touches the password, status, roles, rights\n  or the owner organization.\n- Optimistic concurrency: every user has a `resourceVersion` that increases on\n  every change, returned as a strong `ETag`. Send it back in `If-Match` on\n  `PATCH`, `PUT`, `DELETE` and password changes; a mismatch is `412` and\n  nothing changes. A server may require `If-Match` (`428` without it).\n- Request schemas are closed (`additionalProperties: false`) and refuse\n  read-only fields; response schemas are open and may gain members and enum\n  values (`x-extensible-enum`) at any time.\n- Rules JSON Schema cannot express are listed under `x-rules` on the schema\n  they apply to. Each rule names its `kind`, the `field` it reports and a\n  `message`; the kinds are `required-when`, `pattern-when`, `date-not-in-future`,\n  `lookup`, `property-names` (the object's own member names), `exclusive-with`\n  and `disjoint`.\n- Text never contains U+0000 (NUL): a request with one is a `400` naming\n  the field.\n- Every error is `application/problem+json` (RFC 9457) with a stable `code`,\n  a `detail` that reads `field: message; field: message` and the field list\n  `errors[]`.\n- Fields marked `x-privileged: true` may be sent only by callers holding the\n  `users:admin` scope; anyone else gets `403` with code `privileged-field`.",
+        description = "A user directory. Every user belongs to one account (the tenant named by the\ncaller's token); `accountSwitchKey` lets a token that lists other accounts act\non one of them.\n\nConventions:\n- `PATCH` is a JSON merge patch (RFC 7396, `application/merge-patch+json`): an\n  absent member is left alone, `null` clears it, objects merge member by member.\n- `PUT` replaces the profile: every optional field of `UserReplace` that the\n  body omits is cleared. It never touches the password, status, roles, rights\n  or the owner organization.\n- Optimistic concurrency: every user has a `resourceVersion` that increases on\n  every change, returned as a strong `ETag`. Send it back in `If-Match` on\n  `PATCH`, `PUT`, `DELETE` and password changes; a mismatch is `412` and\n  nothing changes. A server may require `If-Match` (`428` without it).\n- Request schemas are closed (`additionalProperties: false`) and refuse\n  read-only fields; response schemas are open and may gain members and enum\n  values (`x-extensible-enum`) at any time.\n- Every rule OpenAPI 3.0's JSON Schema can state is stated there: lookups\n  as `enum`, members that exclude each other with `not`/`required`, members\n  required by another's value with `anyOf`. Rules it cannot state are listed\n  under `x-rules` on the schema they apply to; each names its `kind`, the\n  `field` it reports and a `message`. Those kinds are `date-not-in-future`,\n  `property-names` (the object's own member names) and `disjoint` (two\n  lists that share no member). An `x-rules` entry of kind `message` words\n  the error of a JSON Schema keyword instead: `keyword` is its JSON Pointer\n  relative to the schema, `field` the member the error names (the value\n  itself when absent) and `code` the error's code.\n- Text never contains U+0000 (NUL): a request with one is a `400` naming\n  the field.\n- Every error is `application/problem+json` (RFC 9457) with a stable `code`,\n  a `detail` that reads `field: message; field: message` and the field list\n  `errors[]`.\n- Fields marked `x-privileged: true` may be sent only by callers holding the\n  `users:admin` scope; anyone else gets `403` with code `privileged-field`.",
         contact(
             name = "Users API maintainers",
             url = "https://example.org/users-api",
@@ -4922,7 +7516,7 @@ pub mod operation_specs {
             description = "Read-only lists of the values some user fields accept, for pickers."
         )
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Compositions),
 )]
 pub struct ApiDoc;
 /// Adds the `bearerAuth` scheme the operations' security refers to.
@@ -4947,5 +7541,52 @@ impl utoipa::Modify for BearerAuth {
                         .build(),
                 ),
             );
+    }
+}
+/// Adds the `allOf` / `anyOf` / `not` keywords that relate an object's
+/// members: utoipa's model has no field for them beside `properties`,
+/// so they ride in the schema's extension map, which is written out
+/// flat.
+#[derive(Debug)]
+struct Compositions;
+impl utoipa::Modify for Compositions {
+    #[allow(unused_variables)]
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        if let Some(
+            utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)),
+        ) = components.schemas.get_mut("AddressInput")
+        {
+            let extensions = object.extensions.get_or_insert_with(Default::default);
+            extensions
+                .insert(
+                    "allOf".to_owned(),
+                    json!(
+                        [{ "anyOf" : [{ "properties" : { "countryCode" : { "not" : {
+                        "enum" : ["US", "CA"] } } } }, { "required" : ["state"] }] }, {
+                        "anyOf" : [{ "properties" : { "countryCode" : { "not" : { "enum"
+                        : ["US"] } } } }, { "properties" : { "zipCode" : { "pattern" :
+                        "^[0-9]{5}$" } } }] }]
+                    ),
+                );
+        }
+        if let Some(
+            utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)),
+        ) = components.schemas.get_mut("UserPatch")
+        {
+            let extensions = object.extensions.get_or_insert_with(Default::default);
+            extensions
+                .insert(
+                    "allOf".to_owned(),
+                    json!(
+                        [{ "not" : { "anyOf" : [{ "required" : ["roles", "addRoles"] }, {
+                        "required" : ["roles", "removeRoles"] }] } }, { "not" : { "anyOf"
+                        : [{ "required" : ["teams", "addTeams"] }, { "required" :
+                        ["teams", "removeTeams"] }] } }, { "not" : { "anyOf" : [{
+                        "required" : ["tags", "addTags"] }, { "required" : ["tags",
+                        "removeTags"] }] } }]
+                    ),
+                );
+        }
     }
 }

@@ -156,8 +156,9 @@ pub struct ParamSpec {
 /// The body of an operation, as the spec declares it.
 #[derive(Debug, Clone, Copy)]
 pub struct BodySpec {
-    /// The one media type it takes.
-    pub media_type: &'static str,
+    /// The media types it may come as (`application/merge-patch+json` and
+    /// `application/json` for a merge patch, ...).
+    pub media_types: &'static [&'static str],
     /// The component schema it must satisfy.
     pub schema: &'static str,
 }
@@ -453,12 +454,15 @@ pub async fn prepare<A: Authenticator>(
                         .trim()
                         .to_ascii_lowercase()
                 });
-            if media_type.as_deref() != Some(spec.media_type) {
+            if !media_type
+                .as_deref()
+                .is_some_and(|m| spec.media_types.contains(&m))
+            {
                 return Err(Rejection::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "unsupported-media-type",
                     "Unsupported media type",
-                    format!("send the body as {}", spec.media_type),
+                    format!("send the body as {}", spec.media_types.join(" or ")),
                 ));
             }
             let bytes = read_body(body, limit).await?;
@@ -472,7 +476,18 @@ pub async fn prepare<A: Authenticator>(
             })?;
             let schema =
                 serde_json::json!({ "$ref": format!("#/components/schemas/{}", spec.schema) });
-            errors.extend(validation::validate(&schema, &value, ""));
+            let body_errors = validation::validate(&schema, &value, "");
+            // An error of the body as a whole (not an object, ...) names no
+            // field: it is a malformed request, never an empty field path.
+            if let Some(whole) = body_errors.iter().find(|e| e.field.is_empty()) {
+                return Err(Rejection::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed-request",
+                    "The body is not the expected JSON",
+                    format!("the body {}", whole.message),
+                ));
+            }
+            errors.extend(body_errors);
             errors.extend(nul_characters(&value, ""));
             Some(value)
         }

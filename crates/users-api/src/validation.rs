@@ -2,10 +2,12 @@
 //!
 //! The spec is embedded and every request schema and parameter schema is
 //! compiled once with `jsonschema` (OpenAPI 3.0's `nullable` rewritten to
-//! JSON Schema's `type: [T, "null"]` first). The `x-rules` the schemas carry
-//! are then evaluated by [`check_rules`], an interpreter of the rule kinds the
-//! spec defines. Nothing here knows a field by name: adding a constraint to
-//! the spec adds a check.
+//! JSON Schema's `type: [T, "null"]` first). An error of a keyword that an
+//! `x-rules` entry of kind `message` words is reported as that entry says
+//! (its field, code and message). The other `x-rules` (what JSON Schema
+//! cannot state) are then evaluated by [`check_rules`], an interpreter of the
+//! rule kinds the spec defines. Nothing here knows a field by name: adding a
+//! constraint to the spec adds a check.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -13,7 +15,6 @@ use std::sync::LazyLock;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::{Map, Value};
 
-use crate::lookups::Lookup;
 use crate::types::FieldError;
 
 /// The source spec, byte for byte.
@@ -46,6 +47,59 @@ static READ_ONLY: LazyLock<Vec<String>> = LazyLock::new(|| {
                 .collect()
         })
         .unwrap_or_default()
+});
+
+/// How an `x-rules` entry of kind `message` words the error of a keyword.
+#[derive(Debug)]
+struct Wording {
+    /// The member the error names, relative to the value the keyword
+    /// applies to (empty: that value).
+    field: String,
+    code: String,
+    message: String,
+}
+
+/// Every `message` wording of the spec, by the keyword's JSON Pointer in the
+/// spec (e.g. `/components/schemas/AddressInput/allOf/0/anyOf`).
+static WORDINGS: LazyLock<BTreeMap<String, Wording>> = LazyLock::new(|| {
+    fn walk(pointer: &str, value: &Value, out: &mut BTreeMap<String, Wording>) {
+        match value {
+            Value::Object(object) => {
+                for rule in object
+                    .get("x-rules")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| r["kind"] == "message")
+                {
+                    let text = |key: &str| rule[key].as_str().unwrap_or_default().to_owned();
+                    out.insert(
+                        format!("{pointer}/{}", text("keyword")),
+                        Wording {
+                            field: text("field"),
+                            code: text("code"),
+                            message: text("message"),
+                        },
+                    );
+                }
+                for (key, child) in object {
+                    if key != "x-rules" {
+                        let key = key.replace('~', "~0").replace('/', "~1");
+                        walk(&format!("{pointer}/{key}"), child, out);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(&format!("{pointer}/{i}"), item, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", &ROOT, &mut out);
+    out
 });
 
 static VALIDATORS: LazyLock<std::sync::Mutex<BTreeMap<String, &'static jsonschema::Validator>>> =
@@ -100,7 +154,14 @@ pub fn validate(schema: &Value, instance: &Value, prefix: &str) -> Vec<FieldErro
     let mut errors = Vec::new();
     for error in validator(schema).iter_errors(instance) {
         let path = dotted(prefix, error.instance_path().as_str());
-        errors.extend(describe(&path, error.kind()));
+        match WORDINGS.get(error.schema_path().as_str()) {
+            Some(wording) => errors.push(FieldError {
+                field: join(&path, &wording.field),
+                message: wording.message.clone(),
+                code: wording.code.clone(),
+            }),
+            None => errors.extend(describe(&path, error.kind())),
+        }
     }
     check_rules(schema, instance, prefix, &mut errors);
     errors.sort_by(|a, b| a.field.cmp(&b.field).then(a.code.cmp(&b.code)));
@@ -174,7 +235,15 @@ fn describe(path: &str, kind: &ValidationErrorKind) -> Vec<FieldError> {
             format!("must have at least {limit} members"),
             "min-properties",
         ),
-        K::Type { kind } => one(format!("must be of type {kind:?}").to_lowercase(), "type"),
+        K::Type { kind } => {
+            let types: Vec<String> = match kind {
+                jsonschema::error::TypeKind::Single(t) => vec![t.to_string()],
+                jsonschema::error::TypeKind::Multiple(set) => {
+                    set.into_iter().map(|t| t.to_string()).collect()
+                }
+            };
+            one(format!("must be {}", article_list(&types)), "type")
+        }
         K::OneOfNotValid { .. } | K::AnyOf { .. } => {
             one("is not any of the allowed kinds of value".into(), "type")
         }
@@ -250,25 +319,7 @@ fn apply_rule(rule: &Value, object: &Map<String, Value>, path: &str, errors: &mu
     let message = text("message").to_owned();
     let value = object.get(field).filter(|v| !v.is_null());
     let here = join(path, field);
-    let condition = || {
-        let when = &rule["when"];
-        let subject = object.get(when["field"].as_str().unwrap_or_default());
-        when["in"]
-            .as_array()
-            .is_some_and(|values| subject.is_some_and(|s| values.contains(s)))
-    };
     match text("kind") {
-        "required-when" if value.is_none() && condition() => {
-            errors.push(error(here, message, "required"));
-        }
-        "pattern-when" => {
-            if let Some(Value::String(s)) = value
-                && condition()
-                && !regex_matches(text("pattern"), s)
-            {
-                errors.push(error(here, message, "pattern"));
-            }
-        }
         "date-not-in-future" => {
             if let Some(Value::String(s)) = value
                 && let Ok(date) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -277,33 +328,11 @@ fn apply_rule(rule: &Value, object: &Map<String, Value>, path: &str, errors: &mu
                 errors.push(error(here, message, "date-out-of-range"));
             }
         }
-        "lookup" => {
-            if let Some(Value::String(s)) = value
-                && let Some(lookup) = Lookup::from_rule(text("lookup"))
-                && !lookup.contains(s)
-            {
-                errors.push(error(here, message, "lookup"));
-            }
-        }
         "property-names" => {
             for name in object.keys() {
                 if !regex_matches(text("pattern"), name) {
                     errors.push(error(join(path, name), message.clone(), "property-name"));
                 }
-            }
-        }
-        "exclusive-with" => {
-            let others = rule["others"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str);
-            if value.is_some()
-                && others
-                    .clone()
-                    .any(|o| object.get(o).is_some_and(|v| !v.is_null()))
-            {
-                errors.push(error(here, message, "exclusive"));
             }
         }
         "disjoint" => {
@@ -324,6 +353,19 @@ fn apply_rule(rule: &Value, object: &Map<String, Value>, path: &str, errors: &mu
         }
         _ => {}
     }
+}
+
+/// `a string`, `a string or null`: JSON types in words.
+fn article_list(types: &[String]) -> String {
+    types
+        .iter()
+        .map(|t| match t.as_str() {
+            "null" => "null".to_owned(),
+            t @ ("array" | "integer" | "object") => format!("an {t}"),
+            t => format!("a {t}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 fn regex_matches(pattern: &str, text: &str) -> bool {

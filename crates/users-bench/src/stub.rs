@@ -64,7 +64,11 @@ impl UsersApi for InMemory {
                 city: a.city.flatten(),
                 state: a.state.flatten(),
                 zip_code: a.zip_code.flatten(),
-                country_code: a.country_code,
+                country_code: a
+                    .country_code
+                    .and_then(|c| serde_json::to_value(c).ok())
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
             });
         }
         if let Some(Some(attributes)) = patch.custom_attributes {

@@ -58,9 +58,8 @@ the US and Canada, and a US `zipCode` has five digits.
         pub address2: ::std::option::Option<AddressInputAddress2>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub city: ::std::option::Option<AddressInputCity>,
-        ///ISO 3166-1 alpha-2; one of `listCountries`.
         #[serde(rename = "countryCode")]
-        pub country_code: AddressInputCountryCode,
+        pub country_code: CountryCode,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub state: ::std::option::Option<AddressInputState>,
         #[serde(
@@ -275,72 +274,6 @@ the US and Canada, and a US `zipCode` has five digits.
                 })
         }
     }
-    ///ISO 3166-1 alpha-2; one of `listCountries`.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct AddressInputCountryCode(::std::string::String);
-    impl ::std::ops::Deref for AddressInputCountryCode {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<AddressInputCountryCode> for ::std::string::String {
-        fn from(value: AddressInputCountryCode) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for AddressInputCountryCode {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Z]{2}$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[A-Z]{2}$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for AddressInputCountryCode {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for AddressInputCountryCode {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for AddressInputCountryCode {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     ///`AddressInputState`
     #[derive(
         ::serde::Serialize,
@@ -475,9 +408,11 @@ the US and Canada, and a US `zipCode` has five digits.
                 })
         }
     }
-    /**Merged member by member into the stored address. `countryCode` is
-required once `address` is sent; `null` for a member clears it and `null`
-for `address` removes the address.
+    /**Merged member by member into the stored address: a member sent is
+updated, a member left out keeps its stored value, `null` for a member
+clears it and `null` for `address` removes the address. The merged
+address must satisfy `AddressInput` (a `countryCode`, a `state` in the US
+and Canada, a five-digit US `zipCode`).
 */
     #[derive(
         ::serde::Deserialize,
@@ -507,15 +442,18 @@ for `address` removes the address.
             Self(value)
         }
     }
-    /**Merged member by member into the stored address. `countryCode` is
-required once `address` is sent; `null` for a member clears it and `null`
-for `address` removes the address.
+    /**Merged member by member into the stored address: a member sent is
+updated, a member left out keeps its stored value, `null` for a member
+clears it and `null` for `address` removes the address. The merged
+address must satisfy `AddressInput` (a `countryCode`, a `state` in the US
+and Canada, a five-digit US `zipCode`).
 */
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
         Debug,
+        Default,
         PartialEq,
         schemars::JsonSchema
     )]
@@ -527,8 +465,11 @@ for `address` removes the address.
         pub address2: ::std::option::Option<AddressPatchInnerAddress2>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub city: ::std::option::Option<AddressPatchInnerCity>,
-        #[serde(rename = "countryCode")]
-        pub country_code: AddressPatchInnerCountryCode,
+        #[serde(
+            rename = "countryCode",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub country_code: ::std::option::Option<CountryCode>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub state: ::std::option::Option<AddressPatchInnerState>,
         #[serde(
@@ -732,73 +673,6 @@ for `address` removes the address.
         }
     }
     impl<'de> ::serde::Deserialize<'de> for AddressPatchInnerCity {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///`AddressPatchInnerCountryCode`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct AddressPatchInnerCountryCode(::std::string::String);
-    impl ::std::ops::Deref for AddressPatchInnerCountryCode {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<AddressPatchInnerCountryCode> for ::std::string::String {
-        fn from(value: AddressPatchInnerCountryCode) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for AddressPatchInnerCountryCode {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Z]{2}$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[A-Z]{2}$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for AddressPatchInnerCountryCode {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for AddressPatchInnerCountryCode {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for AddressPatchInnerCountryCode {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -1074,6 +948,1050 @@ for `address` removes the address.
         }
     }
     impl ::std::convert::TryFrom<::std::string::String> for ContactType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///An ISO 3166-1 alpha-2 country code, as `listCountries` lists them.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum CountryCode {
+        #[serde(rename = "AD")]
+        Ad,
+        #[serde(rename = "AE")]
+        Ae,
+        #[serde(rename = "AF")]
+        Af,
+        #[serde(rename = "AG")]
+        Ag,
+        #[serde(rename = "AI")]
+        Ai,
+        #[serde(rename = "AL")]
+        Al,
+        #[serde(rename = "AM")]
+        Am,
+        #[serde(rename = "AO")]
+        Ao,
+        #[serde(rename = "AQ")]
+        Aq,
+        #[serde(rename = "AR")]
+        Ar,
+        #[serde(rename = "AS")]
+        As,
+        #[serde(rename = "AT")]
+        At,
+        #[serde(rename = "AU")]
+        Au,
+        #[serde(rename = "AW")]
+        Aw,
+        #[serde(rename = "AX")]
+        Ax,
+        #[serde(rename = "AZ")]
+        Az,
+        #[serde(rename = "BA")]
+        Ba,
+        #[serde(rename = "BB")]
+        Bb,
+        #[serde(rename = "BD")]
+        Bd,
+        #[serde(rename = "BE")]
+        Be,
+        #[serde(rename = "BF")]
+        Bf,
+        #[serde(rename = "BG")]
+        Bg,
+        #[serde(rename = "BH")]
+        Bh,
+        #[serde(rename = "BI")]
+        Bi,
+        #[serde(rename = "BJ")]
+        Bj,
+        #[serde(rename = "BL")]
+        Bl,
+        #[serde(rename = "BM")]
+        Bm,
+        #[serde(rename = "BN")]
+        Bn,
+        #[serde(rename = "BO")]
+        Bo,
+        #[serde(rename = "BQ")]
+        Bq,
+        #[serde(rename = "BR")]
+        Br,
+        #[serde(rename = "BS")]
+        Bs,
+        #[serde(rename = "BT")]
+        Bt,
+        #[serde(rename = "BV")]
+        Bv,
+        #[serde(rename = "BW")]
+        Bw,
+        #[serde(rename = "BY")]
+        By,
+        #[serde(rename = "BZ")]
+        Bz,
+        #[serde(rename = "CA")]
+        Ca,
+        #[serde(rename = "CC")]
+        Cc,
+        #[serde(rename = "CD")]
+        Cd,
+        #[serde(rename = "CF")]
+        Cf,
+        #[serde(rename = "CG")]
+        Cg,
+        #[serde(rename = "CH")]
+        Ch,
+        #[serde(rename = "CI")]
+        Ci,
+        #[serde(rename = "CK")]
+        Ck,
+        #[serde(rename = "CL")]
+        Cl,
+        #[serde(rename = "CM")]
+        Cm,
+        #[serde(rename = "CN")]
+        Cn,
+        #[serde(rename = "CO")]
+        Co,
+        #[serde(rename = "CR")]
+        Cr,
+        #[serde(rename = "CU")]
+        Cu,
+        #[serde(rename = "CV")]
+        Cv,
+        #[serde(rename = "CW")]
+        Cw,
+        #[serde(rename = "CX")]
+        Cx,
+        #[serde(rename = "CY")]
+        Cy,
+        #[serde(rename = "CZ")]
+        Cz,
+        #[serde(rename = "DE")]
+        De,
+        #[serde(rename = "DJ")]
+        Dj,
+        #[serde(rename = "DK")]
+        Dk,
+        #[serde(rename = "DM")]
+        Dm,
+        #[serde(rename = "DO")]
+        Do,
+        #[serde(rename = "DZ")]
+        Dz,
+        #[serde(rename = "EC")]
+        Ec,
+        #[serde(rename = "EE")]
+        Ee,
+        #[serde(rename = "EG")]
+        Eg,
+        #[serde(rename = "EH")]
+        Eh,
+        #[serde(rename = "ER")]
+        Er,
+        #[serde(rename = "ES")]
+        Es,
+        #[serde(rename = "ET")]
+        Et,
+        #[serde(rename = "FI")]
+        Fi,
+        #[serde(rename = "FJ")]
+        Fj,
+        #[serde(rename = "FK")]
+        Fk,
+        #[serde(rename = "FM")]
+        Fm,
+        #[serde(rename = "FO")]
+        Fo,
+        #[serde(rename = "FR")]
+        Fr,
+        #[serde(rename = "GA")]
+        Ga,
+        #[serde(rename = "GB")]
+        Gb,
+        #[serde(rename = "GD")]
+        Gd,
+        #[serde(rename = "GE")]
+        Ge,
+        #[serde(rename = "GF")]
+        Gf,
+        #[serde(rename = "GG")]
+        Gg,
+        #[serde(rename = "GH")]
+        Gh,
+        #[serde(rename = "GI")]
+        Gi,
+        #[serde(rename = "GL")]
+        Gl,
+        #[serde(rename = "GM")]
+        Gm,
+        #[serde(rename = "GN")]
+        Gn,
+        #[serde(rename = "GP")]
+        Gp,
+        #[serde(rename = "GQ")]
+        Gq,
+        #[serde(rename = "GR")]
+        Gr,
+        #[serde(rename = "GS")]
+        Gs,
+        #[serde(rename = "GT")]
+        Gt,
+        #[serde(rename = "GU")]
+        Gu,
+        #[serde(rename = "GW")]
+        Gw,
+        #[serde(rename = "GY")]
+        Gy,
+        #[serde(rename = "HK")]
+        Hk,
+        #[serde(rename = "HM")]
+        Hm,
+        #[serde(rename = "HN")]
+        Hn,
+        #[serde(rename = "HR")]
+        Hr,
+        #[serde(rename = "HT")]
+        Ht,
+        #[serde(rename = "HU")]
+        Hu,
+        #[serde(rename = "ID")]
+        Id,
+        #[serde(rename = "IE")]
+        Ie,
+        #[serde(rename = "IL")]
+        Il,
+        #[serde(rename = "IM")]
+        Im,
+        #[serde(rename = "IN")]
+        In,
+        #[serde(rename = "IO")]
+        Io,
+        #[serde(rename = "IQ")]
+        Iq,
+        #[serde(rename = "IR")]
+        Ir,
+        #[serde(rename = "IS")]
+        Is,
+        #[serde(rename = "IT")]
+        It,
+        #[serde(rename = "JE")]
+        Je,
+        #[serde(rename = "JM")]
+        Jm,
+        #[serde(rename = "JO")]
+        Jo,
+        #[serde(rename = "JP")]
+        Jp,
+        #[serde(rename = "KE")]
+        Ke,
+        #[serde(rename = "KG")]
+        Kg,
+        #[serde(rename = "KH")]
+        Kh,
+        #[serde(rename = "KI")]
+        Ki,
+        #[serde(rename = "KM")]
+        Km,
+        #[serde(rename = "KN")]
+        Kn,
+        #[serde(rename = "KP")]
+        Kp,
+        #[serde(rename = "KR")]
+        Kr,
+        #[serde(rename = "KW")]
+        Kw,
+        #[serde(rename = "KY")]
+        Ky,
+        #[serde(rename = "KZ")]
+        Kz,
+        #[serde(rename = "LA")]
+        La,
+        #[serde(rename = "LB")]
+        Lb,
+        #[serde(rename = "LC")]
+        Lc,
+        #[serde(rename = "LI")]
+        Li,
+        #[serde(rename = "LK")]
+        Lk,
+        #[serde(rename = "LR")]
+        Lr,
+        #[serde(rename = "LS")]
+        Ls,
+        #[serde(rename = "LT")]
+        Lt,
+        #[serde(rename = "LU")]
+        Lu,
+        #[serde(rename = "LV")]
+        Lv,
+        #[serde(rename = "LY")]
+        Ly,
+        #[serde(rename = "MA")]
+        Ma,
+        #[serde(rename = "MC")]
+        Mc,
+        #[serde(rename = "MD")]
+        Md,
+        #[serde(rename = "ME")]
+        Me,
+        #[serde(rename = "MF")]
+        Mf,
+        #[serde(rename = "MG")]
+        Mg,
+        #[serde(rename = "MH")]
+        Mh,
+        #[serde(rename = "MK")]
+        Mk,
+        #[serde(rename = "ML")]
+        Ml,
+        #[serde(rename = "MM")]
+        Mm,
+        #[serde(rename = "MN")]
+        Mn,
+        #[serde(rename = "MO")]
+        Mo,
+        #[serde(rename = "MP")]
+        Mp,
+        #[serde(rename = "MQ")]
+        Mq,
+        #[serde(rename = "MR")]
+        Mr,
+        #[serde(rename = "MS")]
+        Ms,
+        #[serde(rename = "MT")]
+        Mt,
+        #[serde(rename = "MU")]
+        Mu,
+        #[serde(rename = "MV")]
+        Mv,
+        #[serde(rename = "MW")]
+        Mw,
+        #[serde(rename = "MX")]
+        Mx,
+        #[serde(rename = "MY")]
+        My,
+        #[serde(rename = "MZ")]
+        Mz,
+        #[serde(rename = "NA")]
+        Na,
+        #[serde(rename = "NC")]
+        Nc,
+        #[serde(rename = "NE")]
+        Ne,
+        #[serde(rename = "NF")]
+        Nf,
+        #[serde(rename = "NG")]
+        Ng,
+        #[serde(rename = "NI")]
+        Ni,
+        #[serde(rename = "NL")]
+        Nl,
+        #[serde(rename = "NO")]
+        No,
+        #[serde(rename = "NP")]
+        Np,
+        #[serde(rename = "NR")]
+        Nr,
+        #[serde(rename = "NU")]
+        Nu,
+        #[serde(rename = "NZ")]
+        Nz,
+        #[serde(rename = "OM")]
+        Om,
+        #[serde(rename = "PA")]
+        Pa,
+        #[serde(rename = "PE")]
+        Pe,
+        #[serde(rename = "PF")]
+        Pf,
+        #[serde(rename = "PG")]
+        Pg,
+        #[serde(rename = "PH")]
+        Ph,
+        #[serde(rename = "PK")]
+        Pk,
+        #[serde(rename = "PL")]
+        Pl,
+        #[serde(rename = "PM")]
+        Pm,
+        #[serde(rename = "PN")]
+        Pn,
+        #[serde(rename = "PR")]
+        Pr,
+        #[serde(rename = "PS")]
+        Ps,
+        #[serde(rename = "PT")]
+        Pt,
+        #[serde(rename = "PW")]
+        Pw,
+        #[serde(rename = "PY")]
+        Py,
+        #[serde(rename = "QA")]
+        Qa,
+        #[serde(rename = "RE")]
+        Re,
+        #[serde(rename = "RO")]
+        Ro,
+        #[serde(rename = "RS")]
+        Rs,
+        #[serde(rename = "RU")]
+        Ru,
+        #[serde(rename = "RW")]
+        Rw,
+        #[serde(rename = "SA")]
+        Sa,
+        #[serde(rename = "SB")]
+        Sb,
+        #[serde(rename = "SC")]
+        Sc,
+        #[serde(rename = "SD")]
+        Sd,
+        #[serde(rename = "SE")]
+        Se,
+        #[serde(rename = "SG")]
+        Sg,
+        #[serde(rename = "SH")]
+        Sh,
+        #[serde(rename = "SI")]
+        Si,
+        #[serde(rename = "SJ")]
+        Sj,
+        #[serde(rename = "SK")]
+        Sk,
+        #[serde(rename = "SL")]
+        Sl,
+        #[serde(rename = "SM")]
+        Sm,
+        #[serde(rename = "SN")]
+        Sn,
+        #[serde(rename = "SO")]
+        So,
+        #[serde(rename = "SR")]
+        Sr,
+        #[serde(rename = "SS")]
+        Ss,
+        #[serde(rename = "ST")]
+        St,
+        #[serde(rename = "SV")]
+        Sv,
+        #[serde(rename = "SX")]
+        Sx,
+        #[serde(rename = "SY")]
+        Sy,
+        #[serde(rename = "SZ")]
+        Sz,
+        #[serde(rename = "TC")]
+        Tc,
+        #[serde(rename = "TD")]
+        Td,
+        #[serde(rename = "TF")]
+        Tf,
+        #[serde(rename = "TG")]
+        Tg,
+        #[serde(rename = "TH")]
+        Th,
+        #[serde(rename = "TJ")]
+        Tj,
+        #[serde(rename = "TK")]
+        Tk,
+        #[serde(rename = "TL")]
+        Tl,
+        #[serde(rename = "TM")]
+        Tm,
+        #[serde(rename = "TN")]
+        Tn,
+        #[serde(rename = "TO")]
+        To,
+        #[serde(rename = "TR")]
+        Tr,
+        #[serde(rename = "TT")]
+        Tt,
+        #[serde(rename = "TV")]
+        Tv,
+        #[serde(rename = "TW")]
+        Tw,
+        #[serde(rename = "TZ")]
+        Tz,
+        #[serde(rename = "UA")]
+        Ua,
+        #[serde(rename = "UG")]
+        Ug,
+        #[serde(rename = "UM")]
+        Um,
+        #[serde(rename = "US")]
+        Us,
+        #[serde(rename = "UY")]
+        Uy,
+        #[serde(rename = "UZ")]
+        Uz,
+        #[serde(rename = "VA")]
+        Va,
+        #[serde(rename = "VC")]
+        Vc,
+        #[serde(rename = "VE")]
+        Ve,
+        #[serde(rename = "VG")]
+        Vg,
+        #[serde(rename = "VI")]
+        Vi,
+        #[serde(rename = "VN")]
+        Vn,
+        #[serde(rename = "VU")]
+        Vu,
+        #[serde(rename = "WF")]
+        Wf,
+        #[serde(rename = "WS")]
+        Ws,
+        #[serde(rename = "YE")]
+        Ye,
+        #[serde(rename = "YT")]
+        Yt,
+        #[serde(rename = "ZA")]
+        Za,
+        #[serde(rename = "ZM")]
+        Zm,
+        #[serde(rename = "ZW")]
+        Zw,
+    }
+    impl ::std::fmt::Display for CountryCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Ad => f.write_str("AD"),
+                Self::Ae => f.write_str("AE"),
+                Self::Af => f.write_str("AF"),
+                Self::Ag => f.write_str("AG"),
+                Self::Ai => f.write_str("AI"),
+                Self::Al => f.write_str("AL"),
+                Self::Am => f.write_str("AM"),
+                Self::Ao => f.write_str("AO"),
+                Self::Aq => f.write_str("AQ"),
+                Self::Ar => f.write_str("AR"),
+                Self::As => f.write_str("AS"),
+                Self::At => f.write_str("AT"),
+                Self::Au => f.write_str("AU"),
+                Self::Aw => f.write_str("AW"),
+                Self::Ax => f.write_str("AX"),
+                Self::Az => f.write_str("AZ"),
+                Self::Ba => f.write_str("BA"),
+                Self::Bb => f.write_str("BB"),
+                Self::Bd => f.write_str("BD"),
+                Self::Be => f.write_str("BE"),
+                Self::Bf => f.write_str("BF"),
+                Self::Bg => f.write_str("BG"),
+                Self::Bh => f.write_str("BH"),
+                Self::Bi => f.write_str("BI"),
+                Self::Bj => f.write_str("BJ"),
+                Self::Bl => f.write_str("BL"),
+                Self::Bm => f.write_str("BM"),
+                Self::Bn => f.write_str("BN"),
+                Self::Bo => f.write_str("BO"),
+                Self::Bq => f.write_str("BQ"),
+                Self::Br => f.write_str("BR"),
+                Self::Bs => f.write_str("BS"),
+                Self::Bt => f.write_str("BT"),
+                Self::Bv => f.write_str("BV"),
+                Self::Bw => f.write_str("BW"),
+                Self::By => f.write_str("BY"),
+                Self::Bz => f.write_str("BZ"),
+                Self::Ca => f.write_str("CA"),
+                Self::Cc => f.write_str("CC"),
+                Self::Cd => f.write_str("CD"),
+                Self::Cf => f.write_str("CF"),
+                Self::Cg => f.write_str("CG"),
+                Self::Ch => f.write_str("CH"),
+                Self::Ci => f.write_str("CI"),
+                Self::Ck => f.write_str("CK"),
+                Self::Cl => f.write_str("CL"),
+                Self::Cm => f.write_str("CM"),
+                Self::Cn => f.write_str("CN"),
+                Self::Co => f.write_str("CO"),
+                Self::Cr => f.write_str("CR"),
+                Self::Cu => f.write_str("CU"),
+                Self::Cv => f.write_str("CV"),
+                Self::Cw => f.write_str("CW"),
+                Self::Cx => f.write_str("CX"),
+                Self::Cy => f.write_str("CY"),
+                Self::Cz => f.write_str("CZ"),
+                Self::De => f.write_str("DE"),
+                Self::Dj => f.write_str("DJ"),
+                Self::Dk => f.write_str("DK"),
+                Self::Dm => f.write_str("DM"),
+                Self::Do => f.write_str("DO"),
+                Self::Dz => f.write_str("DZ"),
+                Self::Ec => f.write_str("EC"),
+                Self::Ee => f.write_str("EE"),
+                Self::Eg => f.write_str("EG"),
+                Self::Eh => f.write_str("EH"),
+                Self::Er => f.write_str("ER"),
+                Self::Es => f.write_str("ES"),
+                Self::Et => f.write_str("ET"),
+                Self::Fi => f.write_str("FI"),
+                Self::Fj => f.write_str("FJ"),
+                Self::Fk => f.write_str("FK"),
+                Self::Fm => f.write_str("FM"),
+                Self::Fo => f.write_str("FO"),
+                Self::Fr => f.write_str("FR"),
+                Self::Ga => f.write_str("GA"),
+                Self::Gb => f.write_str("GB"),
+                Self::Gd => f.write_str("GD"),
+                Self::Ge => f.write_str("GE"),
+                Self::Gf => f.write_str("GF"),
+                Self::Gg => f.write_str("GG"),
+                Self::Gh => f.write_str("GH"),
+                Self::Gi => f.write_str("GI"),
+                Self::Gl => f.write_str("GL"),
+                Self::Gm => f.write_str("GM"),
+                Self::Gn => f.write_str("GN"),
+                Self::Gp => f.write_str("GP"),
+                Self::Gq => f.write_str("GQ"),
+                Self::Gr => f.write_str("GR"),
+                Self::Gs => f.write_str("GS"),
+                Self::Gt => f.write_str("GT"),
+                Self::Gu => f.write_str("GU"),
+                Self::Gw => f.write_str("GW"),
+                Self::Gy => f.write_str("GY"),
+                Self::Hk => f.write_str("HK"),
+                Self::Hm => f.write_str("HM"),
+                Self::Hn => f.write_str("HN"),
+                Self::Hr => f.write_str("HR"),
+                Self::Ht => f.write_str("HT"),
+                Self::Hu => f.write_str("HU"),
+                Self::Id => f.write_str("ID"),
+                Self::Ie => f.write_str("IE"),
+                Self::Il => f.write_str("IL"),
+                Self::Im => f.write_str("IM"),
+                Self::In => f.write_str("IN"),
+                Self::Io => f.write_str("IO"),
+                Self::Iq => f.write_str("IQ"),
+                Self::Ir => f.write_str("IR"),
+                Self::Is => f.write_str("IS"),
+                Self::It => f.write_str("IT"),
+                Self::Je => f.write_str("JE"),
+                Self::Jm => f.write_str("JM"),
+                Self::Jo => f.write_str("JO"),
+                Self::Jp => f.write_str("JP"),
+                Self::Ke => f.write_str("KE"),
+                Self::Kg => f.write_str("KG"),
+                Self::Kh => f.write_str("KH"),
+                Self::Ki => f.write_str("KI"),
+                Self::Km => f.write_str("KM"),
+                Self::Kn => f.write_str("KN"),
+                Self::Kp => f.write_str("KP"),
+                Self::Kr => f.write_str("KR"),
+                Self::Kw => f.write_str("KW"),
+                Self::Ky => f.write_str("KY"),
+                Self::Kz => f.write_str("KZ"),
+                Self::La => f.write_str("LA"),
+                Self::Lb => f.write_str("LB"),
+                Self::Lc => f.write_str("LC"),
+                Self::Li => f.write_str("LI"),
+                Self::Lk => f.write_str("LK"),
+                Self::Lr => f.write_str("LR"),
+                Self::Ls => f.write_str("LS"),
+                Self::Lt => f.write_str("LT"),
+                Self::Lu => f.write_str("LU"),
+                Self::Lv => f.write_str("LV"),
+                Self::Ly => f.write_str("LY"),
+                Self::Ma => f.write_str("MA"),
+                Self::Mc => f.write_str("MC"),
+                Self::Md => f.write_str("MD"),
+                Self::Me => f.write_str("ME"),
+                Self::Mf => f.write_str("MF"),
+                Self::Mg => f.write_str("MG"),
+                Self::Mh => f.write_str("MH"),
+                Self::Mk => f.write_str("MK"),
+                Self::Ml => f.write_str("ML"),
+                Self::Mm => f.write_str("MM"),
+                Self::Mn => f.write_str("MN"),
+                Self::Mo => f.write_str("MO"),
+                Self::Mp => f.write_str("MP"),
+                Self::Mq => f.write_str("MQ"),
+                Self::Mr => f.write_str("MR"),
+                Self::Ms => f.write_str("MS"),
+                Self::Mt => f.write_str("MT"),
+                Self::Mu => f.write_str("MU"),
+                Self::Mv => f.write_str("MV"),
+                Self::Mw => f.write_str("MW"),
+                Self::Mx => f.write_str("MX"),
+                Self::My => f.write_str("MY"),
+                Self::Mz => f.write_str("MZ"),
+                Self::Na => f.write_str("NA"),
+                Self::Nc => f.write_str("NC"),
+                Self::Ne => f.write_str("NE"),
+                Self::Nf => f.write_str("NF"),
+                Self::Ng => f.write_str("NG"),
+                Self::Ni => f.write_str("NI"),
+                Self::Nl => f.write_str("NL"),
+                Self::No => f.write_str("NO"),
+                Self::Np => f.write_str("NP"),
+                Self::Nr => f.write_str("NR"),
+                Self::Nu => f.write_str("NU"),
+                Self::Nz => f.write_str("NZ"),
+                Self::Om => f.write_str("OM"),
+                Self::Pa => f.write_str("PA"),
+                Self::Pe => f.write_str("PE"),
+                Self::Pf => f.write_str("PF"),
+                Self::Pg => f.write_str("PG"),
+                Self::Ph => f.write_str("PH"),
+                Self::Pk => f.write_str("PK"),
+                Self::Pl => f.write_str("PL"),
+                Self::Pm => f.write_str("PM"),
+                Self::Pn => f.write_str("PN"),
+                Self::Pr => f.write_str("PR"),
+                Self::Ps => f.write_str("PS"),
+                Self::Pt => f.write_str("PT"),
+                Self::Pw => f.write_str("PW"),
+                Self::Py => f.write_str("PY"),
+                Self::Qa => f.write_str("QA"),
+                Self::Re => f.write_str("RE"),
+                Self::Ro => f.write_str("RO"),
+                Self::Rs => f.write_str("RS"),
+                Self::Ru => f.write_str("RU"),
+                Self::Rw => f.write_str("RW"),
+                Self::Sa => f.write_str("SA"),
+                Self::Sb => f.write_str("SB"),
+                Self::Sc => f.write_str("SC"),
+                Self::Sd => f.write_str("SD"),
+                Self::Se => f.write_str("SE"),
+                Self::Sg => f.write_str("SG"),
+                Self::Sh => f.write_str("SH"),
+                Self::Si => f.write_str("SI"),
+                Self::Sj => f.write_str("SJ"),
+                Self::Sk => f.write_str("SK"),
+                Self::Sl => f.write_str("SL"),
+                Self::Sm => f.write_str("SM"),
+                Self::Sn => f.write_str("SN"),
+                Self::So => f.write_str("SO"),
+                Self::Sr => f.write_str("SR"),
+                Self::Ss => f.write_str("SS"),
+                Self::St => f.write_str("ST"),
+                Self::Sv => f.write_str("SV"),
+                Self::Sx => f.write_str("SX"),
+                Self::Sy => f.write_str("SY"),
+                Self::Sz => f.write_str("SZ"),
+                Self::Tc => f.write_str("TC"),
+                Self::Td => f.write_str("TD"),
+                Self::Tf => f.write_str("TF"),
+                Self::Tg => f.write_str("TG"),
+                Self::Th => f.write_str("TH"),
+                Self::Tj => f.write_str("TJ"),
+                Self::Tk => f.write_str("TK"),
+                Self::Tl => f.write_str("TL"),
+                Self::Tm => f.write_str("TM"),
+                Self::Tn => f.write_str("TN"),
+                Self::To => f.write_str("TO"),
+                Self::Tr => f.write_str("TR"),
+                Self::Tt => f.write_str("TT"),
+                Self::Tv => f.write_str("TV"),
+                Self::Tw => f.write_str("TW"),
+                Self::Tz => f.write_str("TZ"),
+                Self::Ua => f.write_str("UA"),
+                Self::Ug => f.write_str("UG"),
+                Self::Um => f.write_str("UM"),
+                Self::Us => f.write_str("US"),
+                Self::Uy => f.write_str("UY"),
+                Self::Uz => f.write_str("UZ"),
+                Self::Va => f.write_str("VA"),
+                Self::Vc => f.write_str("VC"),
+                Self::Ve => f.write_str("VE"),
+                Self::Vg => f.write_str("VG"),
+                Self::Vi => f.write_str("VI"),
+                Self::Vn => f.write_str("VN"),
+                Self::Vu => f.write_str("VU"),
+                Self::Wf => f.write_str("WF"),
+                Self::Ws => f.write_str("WS"),
+                Self::Ye => f.write_str("YE"),
+                Self::Yt => f.write_str("YT"),
+                Self::Za => f.write_str("ZA"),
+                Self::Zm => f.write_str("ZM"),
+                Self::Zw => f.write_str("ZW"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CountryCode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "AD" => Ok(Self::Ad),
+                "AE" => Ok(Self::Ae),
+                "AF" => Ok(Self::Af),
+                "AG" => Ok(Self::Ag),
+                "AI" => Ok(Self::Ai),
+                "AL" => Ok(Self::Al),
+                "AM" => Ok(Self::Am),
+                "AO" => Ok(Self::Ao),
+                "AQ" => Ok(Self::Aq),
+                "AR" => Ok(Self::Ar),
+                "AS" => Ok(Self::As),
+                "AT" => Ok(Self::At),
+                "AU" => Ok(Self::Au),
+                "AW" => Ok(Self::Aw),
+                "AX" => Ok(Self::Ax),
+                "AZ" => Ok(Self::Az),
+                "BA" => Ok(Self::Ba),
+                "BB" => Ok(Self::Bb),
+                "BD" => Ok(Self::Bd),
+                "BE" => Ok(Self::Be),
+                "BF" => Ok(Self::Bf),
+                "BG" => Ok(Self::Bg),
+                "BH" => Ok(Self::Bh),
+                "BI" => Ok(Self::Bi),
+                "BJ" => Ok(Self::Bj),
+                "BL" => Ok(Self::Bl),
+                "BM" => Ok(Self::Bm),
+                "BN" => Ok(Self::Bn),
+                "BO" => Ok(Self::Bo),
+                "BQ" => Ok(Self::Bq),
+                "BR" => Ok(Self::Br),
+                "BS" => Ok(Self::Bs),
+                "BT" => Ok(Self::Bt),
+                "BV" => Ok(Self::Bv),
+                "BW" => Ok(Self::Bw),
+                "BY" => Ok(Self::By),
+                "BZ" => Ok(Self::Bz),
+                "CA" => Ok(Self::Ca),
+                "CC" => Ok(Self::Cc),
+                "CD" => Ok(Self::Cd),
+                "CF" => Ok(Self::Cf),
+                "CG" => Ok(Self::Cg),
+                "CH" => Ok(Self::Ch),
+                "CI" => Ok(Self::Ci),
+                "CK" => Ok(Self::Ck),
+                "CL" => Ok(Self::Cl),
+                "CM" => Ok(Self::Cm),
+                "CN" => Ok(Self::Cn),
+                "CO" => Ok(Self::Co),
+                "CR" => Ok(Self::Cr),
+                "CU" => Ok(Self::Cu),
+                "CV" => Ok(Self::Cv),
+                "CW" => Ok(Self::Cw),
+                "CX" => Ok(Self::Cx),
+                "CY" => Ok(Self::Cy),
+                "CZ" => Ok(Self::Cz),
+                "DE" => Ok(Self::De),
+                "DJ" => Ok(Self::Dj),
+                "DK" => Ok(Self::Dk),
+                "DM" => Ok(Self::Dm),
+                "DO" => Ok(Self::Do),
+                "DZ" => Ok(Self::Dz),
+                "EC" => Ok(Self::Ec),
+                "EE" => Ok(Self::Ee),
+                "EG" => Ok(Self::Eg),
+                "EH" => Ok(Self::Eh),
+                "ER" => Ok(Self::Er),
+                "ES" => Ok(Self::Es),
+                "ET" => Ok(Self::Et),
+                "FI" => Ok(Self::Fi),
+                "FJ" => Ok(Self::Fj),
+                "FK" => Ok(Self::Fk),
+                "FM" => Ok(Self::Fm),
+                "FO" => Ok(Self::Fo),
+                "FR" => Ok(Self::Fr),
+                "GA" => Ok(Self::Ga),
+                "GB" => Ok(Self::Gb),
+                "GD" => Ok(Self::Gd),
+                "GE" => Ok(Self::Ge),
+                "GF" => Ok(Self::Gf),
+                "GG" => Ok(Self::Gg),
+                "GH" => Ok(Self::Gh),
+                "GI" => Ok(Self::Gi),
+                "GL" => Ok(Self::Gl),
+                "GM" => Ok(Self::Gm),
+                "GN" => Ok(Self::Gn),
+                "GP" => Ok(Self::Gp),
+                "GQ" => Ok(Self::Gq),
+                "GR" => Ok(Self::Gr),
+                "GS" => Ok(Self::Gs),
+                "GT" => Ok(Self::Gt),
+                "GU" => Ok(Self::Gu),
+                "GW" => Ok(Self::Gw),
+                "GY" => Ok(Self::Gy),
+                "HK" => Ok(Self::Hk),
+                "HM" => Ok(Self::Hm),
+                "HN" => Ok(Self::Hn),
+                "HR" => Ok(Self::Hr),
+                "HT" => Ok(Self::Ht),
+                "HU" => Ok(Self::Hu),
+                "ID" => Ok(Self::Id),
+                "IE" => Ok(Self::Ie),
+                "IL" => Ok(Self::Il),
+                "IM" => Ok(Self::Im),
+                "IN" => Ok(Self::In),
+                "IO" => Ok(Self::Io),
+                "IQ" => Ok(Self::Iq),
+                "IR" => Ok(Self::Ir),
+                "IS" => Ok(Self::Is),
+                "IT" => Ok(Self::It),
+                "JE" => Ok(Self::Je),
+                "JM" => Ok(Self::Jm),
+                "JO" => Ok(Self::Jo),
+                "JP" => Ok(Self::Jp),
+                "KE" => Ok(Self::Ke),
+                "KG" => Ok(Self::Kg),
+                "KH" => Ok(Self::Kh),
+                "KI" => Ok(Self::Ki),
+                "KM" => Ok(Self::Km),
+                "KN" => Ok(Self::Kn),
+                "KP" => Ok(Self::Kp),
+                "KR" => Ok(Self::Kr),
+                "KW" => Ok(Self::Kw),
+                "KY" => Ok(Self::Ky),
+                "KZ" => Ok(Self::Kz),
+                "LA" => Ok(Self::La),
+                "LB" => Ok(Self::Lb),
+                "LC" => Ok(Self::Lc),
+                "LI" => Ok(Self::Li),
+                "LK" => Ok(Self::Lk),
+                "LR" => Ok(Self::Lr),
+                "LS" => Ok(Self::Ls),
+                "LT" => Ok(Self::Lt),
+                "LU" => Ok(Self::Lu),
+                "LV" => Ok(Self::Lv),
+                "LY" => Ok(Self::Ly),
+                "MA" => Ok(Self::Ma),
+                "MC" => Ok(Self::Mc),
+                "MD" => Ok(Self::Md),
+                "ME" => Ok(Self::Me),
+                "MF" => Ok(Self::Mf),
+                "MG" => Ok(Self::Mg),
+                "MH" => Ok(Self::Mh),
+                "MK" => Ok(Self::Mk),
+                "ML" => Ok(Self::Ml),
+                "MM" => Ok(Self::Mm),
+                "MN" => Ok(Self::Mn),
+                "MO" => Ok(Self::Mo),
+                "MP" => Ok(Self::Mp),
+                "MQ" => Ok(Self::Mq),
+                "MR" => Ok(Self::Mr),
+                "MS" => Ok(Self::Ms),
+                "MT" => Ok(Self::Mt),
+                "MU" => Ok(Self::Mu),
+                "MV" => Ok(Self::Mv),
+                "MW" => Ok(Self::Mw),
+                "MX" => Ok(Self::Mx),
+                "MY" => Ok(Self::My),
+                "MZ" => Ok(Self::Mz),
+                "NA" => Ok(Self::Na),
+                "NC" => Ok(Self::Nc),
+                "NE" => Ok(Self::Ne),
+                "NF" => Ok(Self::Nf),
+                "NG" => Ok(Self::Ng),
+                "NI" => Ok(Self::Ni),
+                "NL" => Ok(Self::Nl),
+                "NO" => Ok(Self::No),
+                "NP" => Ok(Self::Np),
+                "NR" => Ok(Self::Nr),
+                "NU" => Ok(Self::Nu),
+                "NZ" => Ok(Self::Nz),
+                "OM" => Ok(Self::Om),
+                "PA" => Ok(Self::Pa),
+                "PE" => Ok(Self::Pe),
+                "PF" => Ok(Self::Pf),
+                "PG" => Ok(Self::Pg),
+                "PH" => Ok(Self::Ph),
+                "PK" => Ok(Self::Pk),
+                "PL" => Ok(Self::Pl),
+                "PM" => Ok(Self::Pm),
+                "PN" => Ok(Self::Pn),
+                "PR" => Ok(Self::Pr),
+                "PS" => Ok(Self::Ps),
+                "PT" => Ok(Self::Pt),
+                "PW" => Ok(Self::Pw),
+                "PY" => Ok(Self::Py),
+                "QA" => Ok(Self::Qa),
+                "RE" => Ok(Self::Re),
+                "RO" => Ok(Self::Ro),
+                "RS" => Ok(Self::Rs),
+                "RU" => Ok(Self::Ru),
+                "RW" => Ok(Self::Rw),
+                "SA" => Ok(Self::Sa),
+                "SB" => Ok(Self::Sb),
+                "SC" => Ok(Self::Sc),
+                "SD" => Ok(Self::Sd),
+                "SE" => Ok(Self::Se),
+                "SG" => Ok(Self::Sg),
+                "SH" => Ok(Self::Sh),
+                "SI" => Ok(Self::Si),
+                "SJ" => Ok(Self::Sj),
+                "SK" => Ok(Self::Sk),
+                "SL" => Ok(Self::Sl),
+                "SM" => Ok(Self::Sm),
+                "SN" => Ok(Self::Sn),
+                "SO" => Ok(Self::So),
+                "SR" => Ok(Self::Sr),
+                "SS" => Ok(Self::Ss),
+                "ST" => Ok(Self::St),
+                "SV" => Ok(Self::Sv),
+                "SX" => Ok(Self::Sx),
+                "SY" => Ok(Self::Sy),
+                "SZ" => Ok(Self::Sz),
+                "TC" => Ok(Self::Tc),
+                "TD" => Ok(Self::Td),
+                "TF" => Ok(Self::Tf),
+                "TG" => Ok(Self::Tg),
+                "TH" => Ok(Self::Th),
+                "TJ" => Ok(Self::Tj),
+                "TK" => Ok(Self::Tk),
+                "TL" => Ok(Self::Tl),
+                "TM" => Ok(Self::Tm),
+                "TN" => Ok(Self::Tn),
+                "TO" => Ok(Self::To),
+                "TR" => Ok(Self::Tr),
+                "TT" => Ok(Self::Tt),
+                "TV" => Ok(Self::Tv),
+                "TW" => Ok(Self::Tw),
+                "TZ" => Ok(Self::Tz),
+                "UA" => Ok(Self::Ua),
+                "UG" => Ok(Self::Ug),
+                "UM" => Ok(Self::Um),
+                "US" => Ok(Self::Us),
+                "UY" => Ok(Self::Uy),
+                "UZ" => Ok(Self::Uz),
+                "VA" => Ok(Self::Va),
+                "VC" => Ok(Self::Vc),
+                "VE" => Ok(Self::Ve),
+                "VG" => Ok(Self::Vg),
+                "VI" => Ok(Self::Vi),
+                "VN" => Ok(Self::Vn),
+                "VU" => Ok(Self::Vu),
+                "WF" => Ok(Self::Wf),
+                "WS" => Ok(Self::Ws),
+                "YE" => Ok(Self::Ye),
+                "YT" => Ok(Self::Yt),
+                "ZA" => Ok(Self::Za),
+                "ZM" => Ok(Self::Zm),
+                "ZW" => Ok(Self::Zw),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CountryCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CountryCode {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -2392,10 +3310,45 @@ it, and `null` for the whole map removes every attribute.
                 })
         }
     }
-    ///An ISO 639-1 language code; one of `listLanguages`.
+    /**An ISO 639-1 language code, as `listLanguages` lists them. `null` is no
+language: in a patch it clears the stored one.
+*/
     #[derive(
+        ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct LanguageCode(pub ::std::option::Option<LanguageCodeInner>);
+    impl ::std::ops::Deref for LanguageCode {
+        type Target = ::std::option::Option<LanguageCodeInner>;
+        fn deref(&self) -> &::std::option::Option<LanguageCodeInner> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LanguageCode>
+    for ::std::option::Option<LanguageCodeInner> {
+        fn from(value: LanguageCode) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::option::Option<LanguageCodeInner>>
+    for LanguageCode {
+        fn from(value: ::std::option::Option<LanguageCodeInner>) -> Self {
+            Self(value)
+        }
+    }
+    /**An ISO 639-1 language code, as `listLanguages` lists them. `null` is no
+language: in a patch it clears the stored one.
+*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
         Debug,
         Eq,
         Hash,
@@ -2404,33 +3357,761 @@ it, and `null` for the whole map removes every attribute.
         PartialOrd,
         schemars::JsonSchema
     )]
-    #[serde(transparent)]
-    pub struct LanguageCode(::std::string::String);
-    impl ::std::ops::Deref for LanguageCode {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
+    pub enum LanguageCodeInner {
+        #[serde(rename = "aa")]
+        Aa,
+        #[serde(rename = "ab")]
+        Ab,
+        #[serde(rename = "ae")]
+        Ae,
+        #[serde(rename = "af")]
+        Af,
+        #[serde(rename = "ak")]
+        Ak,
+        #[serde(rename = "am")]
+        Am,
+        #[serde(rename = "an")]
+        An,
+        #[serde(rename = "ar")]
+        Ar,
+        #[serde(rename = "as")]
+        As,
+        #[serde(rename = "av")]
+        Av,
+        #[serde(rename = "ay")]
+        Ay,
+        #[serde(rename = "az")]
+        Az,
+        #[serde(rename = "ba")]
+        Ba,
+        #[serde(rename = "be")]
+        Be,
+        #[serde(rename = "bg")]
+        Bg,
+        #[serde(rename = "bi")]
+        Bi,
+        #[serde(rename = "bm")]
+        Bm,
+        #[serde(rename = "bn")]
+        Bn,
+        #[serde(rename = "bo")]
+        Bo,
+        #[serde(rename = "br")]
+        Br,
+        #[serde(rename = "bs")]
+        Bs,
+        #[serde(rename = "ca")]
+        Ca,
+        #[serde(rename = "ce")]
+        Ce,
+        #[serde(rename = "ch")]
+        Ch,
+        #[serde(rename = "co")]
+        Co,
+        #[serde(rename = "cr")]
+        Cr,
+        #[serde(rename = "cs")]
+        Cs,
+        #[serde(rename = "cu")]
+        Cu,
+        #[serde(rename = "cv")]
+        Cv,
+        #[serde(rename = "cy")]
+        Cy,
+        #[serde(rename = "da")]
+        Da,
+        #[serde(rename = "de")]
+        De,
+        #[serde(rename = "dv")]
+        Dv,
+        #[serde(rename = "dz")]
+        Dz,
+        #[serde(rename = "ee")]
+        Ee,
+        #[serde(rename = "el")]
+        El,
+        #[serde(rename = "en")]
+        En,
+        #[serde(rename = "eo")]
+        Eo,
+        #[serde(rename = "es")]
+        Es,
+        #[serde(rename = "et")]
+        Et,
+        #[serde(rename = "eu")]
+        Eu,
+        #[serde(rename = "fa")]
+        Fa,
+        #[serde(rename = "ff")]
+        Ff,
+        #[serde(rename = "fi")]
+        Fi,
+        #[serde(rename = "fj")]
+        Fj,
+        #[serde(rename = "fo")]
+        Fo,
+        #[serde(rename = "fr")]
+        Fr,
+        #[serde(rename = "fy")]
+        Fy,
+        #[serde(rename = "ga")]
+        Ga,
+        #[serde(rename = "gd")]
+        Gd,
+        #[serde(rename = "gl")]
+        Gl,
+        #[serde(rename = "gn")]
+        Gn,
+        #[serde(rename = "gu")]
+        Gu,
+        #[serde(rename = "gv")]
+        Gv,
+        #[serde(rename = "ha")]
+        Ha,
+        #[serde(rename = "he")]
+        He,
+        #[serde(rename = "hi")]
+        Hi,
+        #[serde(rename = "ho")]
+        Ho,
+        #[serde(rename = "hr")]
+        Hr,
+        #[serde(rename = "ht")]
+        Ht,
+        #[serde(rename = "hu")]
+        Hu,
+        #[serde(rename = "hy")]
+        Hy,
+        #[serde(rename = "hz")]
+        Hz,
+        #[serde(rename = "ia")]
+        Ia,
+        #[serde(rename = "id")]
+        Id,
+        #[serde(rename = "ie")]
+        Ie,
+        #[serde(rename = "ig")]
+        Ig,
+        #[serde(rename = "ii")]
+        Ii,
+        #[serde(rename = "ik")]
+        Ik,
+        #[serde(rename = "io")]
+        Io,
+        #[serde(rename = "is")]
+        Is,
+        #[serde(rename = "it")]
+        It,
+        #[serde(rename = "iu")]
+        Iu,
+        #[serde(rename = "ja")]
+        Ja,
+        #[serde(rename = "jv")]
+        Jv,
+        #[serde(rename = "ka")]
+        Ka,
+        #[serde(rename = "kg")]
+        Kg,
+        #[serde(rename = "ki")]
+        Ki,
+        #[serde(rename = "kj")]
+        Kj,
+        #[serde(rename = "kk")]
+        Kk,
+        #[serde(rename = "kl")]
+        Kl,
+        #[serde(rename = "km")]
+        Km,
+        #[serde(rename = "kn")]
+        Kn,
+        #[serde(rename = "ko")]
+        Ko,
+        #[serde(rename = "kr")]
+        Kr,
+        #[serde(rename = "ks")]
+        Ks,
+        #[serde(rename = "ku")]
+        Ku,
+        #[serde(rename = "kv")]
+        Kv,
+        #[serde(rename = "kw")]
+        Kw,
+        #[serde(rename = "ky")]
+        Ky,
+        #[serde(rename = "la")]
+        La,
+        #[serde(rename = "lb")]
+        Lb,
+        #[serde(rename = "lg")]
+        Lg,
+        #[serde(rename = "li")]
+        Li,
+        #[serde(rename = "ln")]
+        Ln,
+        #[serde(rename = "lo")]
+        Lo,
+        #[serde(rename = "lt")]
+        Lt,
+        #[serde(rename = "lu")]
+        Lu,
+        #[serde(rename = "lv")]
+        Lv,
+        #[serde(rename = "mg")]
+        Mg,
+        #[serde(rename = "mh")]
+        Mh,
+        #[serde(rename = "mi")]
+        Mi,
+        #[serde(rename = "mk")]
+        Mk,
+        #[serde(rename = "ml")]
+        Ml,
+        #[serde(rename = "mn")]
+        Mn,
+        #[serde(rename = "mr")]
+        Mr,
+        #[serde(rename = "ms")]
+        Ms,
+        #[serde(rename = "mt")]
+        Mt,
+        #[serde(rename = "my")]
+        My,
+        #[serde(rename = "na")]
+        Na,
+        #[serde(rename = "nb")]
+        Nb,
+        #[serde(rename = "nd")]
+        Nd,
+        #[serde(rename = "ne")]
+        Ne,
+        #[serde(rename = "ng")]
+        Ng,
+        #[serde(rename = "nl")]
+        Nl,
+        #[serde(rename = "nn")]
+        Nn,
+        #[serde(rename = "no")]
+        No,
+        #[serde(rename = "nr")]
+        Nr,
+        #[serde(rename = "nv")]
+        Nv,
+        #[serde(rename = "ny")]
+        Ny,
+        #[serde(rename = "oc")]
+        Oc,
+        #[serde(rename = "oj")]
+        Oj,
+        #[serde(rename = "om")]
+        Om,
+        #[serde(rename = "or")]
+        Or,
+        #[serde(rename = "os")]
+        Os,
+        #[serde(rename = "pa")]
+        Pa,
+        #[serde(rename = "pi")]
+        Pi,
+        #[serde(rename = "pl")]
+        Pl,
+        #[serde(rename = "ps")]
+        Ps,
+        #[serde(rename = "pt")]
+        Pt,
+        #[serde(rename = "qu")]
+        Qu,
+        #[serde(rename = "rm")]
+        Rm,
+        #[serde(rename = "rn")]
+        Rn,
+        #[serde(rename = "ro")]
+        Ro,
+        #[serde(rename = "ru")]
+        Ru,
+        #[serde(rename = "rw")]
+        Rw,
+        #[serde(rename = "sa")]
+        Sa,
+        #[serde(rename = "sc")]
+        Sc,
+        #[serde(rename = "sd")]
+        Sd,
+        #[serde(rename = "se")]
+        Se,
+        #[serde(rename = "sg")]
+        Sg,
+        #[serde(rename = "sh")]
+        Sh,
+        #[serde(rename = "si")]
+        Si,
+        #[serde(rename = "sk")]
+        Sk,
+        #[serde(rename = "sl")]
+        Sl,
+        #[serde(rename = "sm")]
+        Sm,
+        #[serde(rename = "sn")]
+        Sn,
+        #[serde(rename = "so")]
+        So,
+        #[serde(rename = "sq")]
+        Sq,
+        #[serde(rename = "sr")]
+        Sr,
+        #[serde(rename = "ss")]
+        Ss,
+        #[serde(rename = "st")]
+        St,
+        #[serde(rename = "su")]
+        Su,
+        #[serde(rename = "sv")]
+        Sv,
+        #[serde(rename = "sw")]
+        Sw,
+        #[serde(rename = "ta")]
+        Ta,
+        #[serde(rename = "te")]
+        Te,
+        #[serde(rename = "tg")]
+        Tg,
+        #[serde(rename = "th")]
+        Th,
+        #[serde(rename = "ti")]
+        Ti,
+        #[serde(rename = "tk")]
+        Tk,
+        #[serde(rename = "tl")]
+        Tl,
+        #[serde(rename = "tn")]
+        Tn,
+        #[serde(rename = "to")]
+        To,
+        #[serde(rename = "tr")]
+        Tr,
+        #[serde(rename = "ts")]
+        Ts,
+        #[serde(rename = "tt")]
+        Tt,
+        #[serde(rename = "tw")]
+        Tw,
+        #[serde(rename = "ty")]
+        Ty,
+        #[serde(rename = "ug")]
+        Ug,
+        #[serde(rename = "uk")]
+        Uk,
+        #[serde(rename = "ur")]
+        Ur,
+        #[serde(rename = "uz")]
+        Uz,
+        #[serde(rename = "ve")]
+        Ve,
+        #[serde(rename = "vi")]
+        Vi,
+        #[serde(rename = "vo")]
+        Vo,
+        #[serde(rename = "wa")]
+        Wa,
+        #[serde(rename = "wo")]
+        Wo,
+        #[serde(rename = "xh")]
+        Xh,
+        #[serde(rename = "yi")]
+        Yi,
+        #[serde(rename = "yo")]
+        Yo,
+        #[serde(rename = "za")]
+        Za,
+        #[serde(rename = "zh")]
+        Zh,
+        #[serde(rename = "zu")]
+        Zu,
+    }
+    impl ::std::fmt::Display for LanguageCodeInner {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Aa => f.write_str("aa"),
+                Self::Ab => f.write_str("ab"),
+                Self::Ae => f.write_str("ae"),
+                Self::Af => f.write_str("af"),
+                Self::Ak => f.write_str("ak"),
+                Self::Am => f.write_str("am"),
+                Self::An => f.write_str("an"),
+                Self::Ar => f.write_str("ar"),
+                Self::As => f.write_str("as"),
+                Self::Av => f.write_str("av"),
+                Self::Ay => f.write_str("ay"),
+                Self::Az => f.write_str("az"),
+                Self::Ba => f.write_str("ba"),
+                Self::Be => f.write_str("be"),
+                Self::Bg => f.write_str("bg"),
+                Self::Bi => f.write_str("bi"),
+                Self::Bm => f.write_str("bm"),
+                Self::Bn => f.write_str("bn"),
+                Self::Bo => f.write_str("bo"),
+                Self::Br => f.write_str("br"),
+                Self::Bs => f.write_str("bs"),
+                Self::Ca => f.write_str("ca"),
+                Self::Ce => f.write_str("ce"),
+                Self::Ch => f.write_str("ch"),
+                Self::Co => f.write_str("co"),
+                Self::Cr => f.write_str("cr"),
+                Self::Cs => f.write_str("cs"),
+                Self::Cu => f.write_str("cu"),
+                Self::Cv => f.write_str("cv"),
+                Self::Cy => f.write_str("cy"),
+                Self::Da => f.write_str("da"),
+                Self::De => f.write_str("de"),
+                Self::Dv => f.write_str("dv"),
+                Self::Dz => f.write_str("dz"),
+                Self::Ee => f.write_str("ee"),
+                Self::El => f.write_str("el"),
+                Self::En => f.write_str("en"),
+                Self::Eo => f.write_str("eo"),
+                Self::Es => f.write_str("es"),
+                Self::Et => f.write_str("et"),
+                Self::Eu => f.write_str("eu"),
+                Self::Fa => f.write_str("fa"),
+                Self::Ff => f.write_str("ff"),
+                Self::Fi => f.write_str("fi"),
+                Self::Fj => f.write_str("fj"),
+                Self::Fo => f.write_str("fo"),
+                Self::Fr => f.write_str("fr"),
+                Self::Fy => f.write_str("fy"),
+                Self::Ga => f.write_str("ga"),
+                Self::Gd => f.write_str("gd"),
+                Self::Gl => f.write_str("gl"),
+                Self::Gn => f.write_str("gn"),
+                Self::Gu => f.write_str("gu"),
+                Self::Gv => f.write_str("gv"),
+                Self::Ha => f.write_str("ha"),
+                Self::He => f.write_str("he"),
+                Self::Hi => f.write_str("hi"),
+                Self::Ho => f.write_str("ho"),
+                Self::Hr => f.write_str("hr"),
+                Self::Ht => f.write_str("ht"),
+                Self::Hu => f.write_str("hu"),
+                Self::Hy => f.write_str("hy"),
+                Self::Hz => f.write_str("hz"),
+                Self::Ia => f.write_str("ia"),
+                Self::Id => f.write_str("id"),
+                Self::Ie => f.write_str("ie"),
+                Self::Ig => f.write_str("ig"),
+                Self::Ii => f.write_str("ii"),
+                Self::Ik => f.write_str("ik"),
+                Self::Io => f.write_str("io"),
+                Self::Is => f.write_str("is"),
+                Self::It => f.write_str("it"),
+                Self::Iu => f.write_str("iu"),
+                Self::Ja => f.write_str("ja"),
+                Self::Jv => f.write_str("jv"),
+                Self::Ka => f.write_str("ka"),
+                Self::Kg => f.write_str("kg"),
+                Self::Ki => f.write_str("ki"),
+                Self::Kj => f.write_str("kj"),
+                Self::Kk => f.write_str("kk"),
+                Self::Kl => f.write_str("kl"),
+                Self::Km => f.write_str("km"),
+                Self::Kn => f.write_str("kn"),
+                Self::Ko => f.write_str("ko"),
+                Self::Kr => f.write_str("kr"),
+                Self::Ks => f.write_str("ks"),
+                Self::Ku => f.write_str("ku"),
+                Self::Kv => f.write_str("kv"),
+                Self::Kw => f.write_str("kw"),
+                Self::Ky => f.write_str("ky"),
+                Self::La => f.write_str("la"),
+                Self::Lb => f.write_str("lb"),
+                Self::Lg => f.write_str("lg"),
+                Self::Li => f.write_str("li"),
+                Self::Ln => f.write_str("ln"),
+                Self::Lo => f.write_str("lo"),
+                Self::Lt => f.write_str("lt"),
+                Self::Lu => f.write_str("lu"),
+                Self::Lv => f.write_str("lv"),
+                Self::Mg => f.write_str("mg"),
+                Self::Mh => f.write_str("mh"),
+                Self::Mi => f.write_str("mi"),
+                Self::Mk => f.write_str("mk"),
+                Self::Ml => f.write_str("ml"),
+                Self::Mn => f.write_str("mn"),
+                Self::Mr => f.write_str("mr"),
+                Self::Ms => f.write_str("ms"),
+                Self::Mt => f.write_str("mt"),
+                Self::My => f.write_str("my"),
+                Self::Na => f.write_str("na"),
+                Self::Nb => f.write_str("nb"),
+                Self::Nd => f.write_str("nd"),
+                Self::Ne => f.write_str("ne"),
+                Self::Ng => f.write_str("ng"),
+                Self::Nl => f.write_str("nl"),
+                Self::Nn => f.write_str("nn"),
+                Self::No => f.write_str("no"),
+                Self::Nr => f.write_str("nr"),
+                Self::Nv => f.write_str("nv"),
+                Self::Ny => f.write_str("ny"),
+                Self::Oc => f.write_str("oc"),
+                Self::Oj => f.write_str("oj"),
+                Self::Om => f.write_str("om"),
+                Self::Or => f.write_str("or"),
+                Self::Os => f.write_str("os"),
+                Self::Pa => f.write_str("pa"),
+                Self::Pi => f.write_str("pi"),
+                Self::Pl => f.write_str("pl"),
+                Self::Ps => f.write_str("ps"),
+                Self::Pt => f.write_str("pt"),
+                Self::Qu => f.write_str("qu"),
+                Self::Rm => f.write_str("rm"),
+                Self::Rn => f.write_str("rn"),
+                Self::Ro => f.write_str("ro"),
+                Self::Ru => f.write_str("ru"),
+                Self::Rw => f.write_str("rw"),
+                Self::Sa => f.write_str("sa"),
+                Self::Sc => f.write_str("sc"),
+                Self::Sd => f.write_str("sd"),
+                Self::Se => f.write_str("se"),
+                Self::Sg => f.write_str("sg"),
+                Self::Sh => f.write_str("sh"),
+                Self::Si => f.write_str("si"),
+                Self::Sk => f.write_str("sk"),
+                Self::Sl => f.write_str("sl"),
+                Self::Sm => f.write_str("sm"),
+                Self::Sn => f.write_str("sn"),
+                Self::So => f.write_str("so"),
+                Self::Sq => f.write_str("sq"),
+                Self::Sr => f.write_str("sr"),
+                Self::Ss => f.write_str("ss"),
+                Self::St => f.write_str("st"),
+                Self::Su => f.write_str("su"),
+                Self::Sv => f.write_str("sv"),
+                Self::Sw => f.write_str("sw"),
+                Self::Ta => f.write_str("ta"),
+                Self::Te => f.write_str("te"),
+                Self::Tg => f.write_str("tg"),
+                Self::Th => f.write_str("th"),
+                Self::Ti => f.write_str("ti"),
+                Self::Tk => f.write_str("tk"),
+                Self::Tl => f.write_str("tl"),
+                Self::Tn => f.write_str("tn"),
+                Self::To => f.write_str("to"),
+                Self::Tr => f.write_str("tr"),
+                Self::Ts => f.write_str("ts"),
+                Self::Tt => f.write_str("tt"),
+                Self::Tw => f.write_str("tw"),
+                Self::Ty => f.write_str("ty"),
+                Self::Ug => f.write_str("ug"),
+                Self::Uk => f.write_str("uk"),
+                Self::Ur => f.write_str("ur"),
+                Self::Uz => f.write_str("uz"),
+                Self::Ve => f.write_str("ve"),
+                Self::Vi => f.write_str("vi"),
+                Self::Vo => f.write_str("vo"),
+                Self::Wa => f.write_str("wa"),
+                Self::Wo => f.write_str("wo"),
+                Self::Xh => f.write_str("xh"),
+                Self::Yi => f.write_str("yi"),
+                Self::Yo => f.write_str("yo"),
+                Self::Za => f.write_str("za"),
+                Self::Zh => f.write_str("zh"),
+                Self::Zu => f.write_str("zu"),
+            }
         }
     }
-    impl ::std::convert::From<LanguageCode> for ::std::string::String {
-        fn from(value: LanguageCode) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for LanguageCode {
+    impl ::std::str::FromStr for LanguageCodeInner {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[a-z]{2}$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[a-z]{2}$\"".into());
+            match value {
+                "aa" => Ok(Self::Aa),
+                "ab" => Ok(Self::Ab),
+                "ae" => Ok(Self::Ae),
+                "af" => Ok(Self::Af),
+                "ak" => Ok(Self::Ak),
+                "am" => Ok(Self::Am),
+                "an" => Ok(Self::An),
+                "ar" => Ok(Self::Ar),
+                "as" => Ok(Self::As),
+                "av" => Ok(Self::Av),
+                "ay" => Ok(Self::Ay),
+                "az" => Ok(Self::Az),
+                "ba" => Ok(Self::Ba),
+                "be" => Ok(Self::Be),
+                "bg" => Ok(Self::Bg),
+                "bi" => Ok(Self::Bi),
+                "bm" => Ok(Self::Bm),
+                "bn" => Ok(Self::Bn),
+                "bo" => Ok(Self::Bo),
+                "br" => Ok(Self::Br),
+                "bs" => Ok(Self::Bs),
+                "ca" => Ok(Self::Ca),
+                "ce" => Ok(Self::Ce),
+                "ch" => Ok(Self::Ch),
+                "co" => Ok(Self::Co),
+                "cr" => Ok(Self::Cr),
+                "cs" => Ok(Self::Cs),
+                "cu" => Ok(Self::Cu),
+                "cv" => Ok(Self::Cv),
+                "cy" => Ok(Self::Cy),
+                "da" => Ok(Self::Da),
+                "de" => Ok(Self::De),
+                "dv" => Ok(Self::Dv),
+                "dz" => Ok(Self::Dz),
+                "ee" => Ok(Self::Ee),
+                "el" => Ok(Self::El),
+                "en" => Ok(Self::En),
+                "eo" => Ok(Self::Eo),
+                "es" => Ok(Self::Es),
+                "et" => Ok(Self::Et),
+                "eu" => Ok(Self::Eu),
+                "fa" => Ok(Self::Fa),
+                "ff" => Ok(Self::Ff),
+                "fi" => Ok(Self::Fi),
+                "fj" => Ok(Self::Fj),
+                "fo" => Ok(Self::Fo),
+                "fr" => Ok(Self::Fr),
+                "fy" => Ok(Self::Fy),
+                "ga" => Ok(Self::Ga),
+                "gd" => Ok(Self::Gd),
+                "gl" => Ok(Self::Gl),
+                "gn" => Ok(Self::Gn),
+                "gu" => Ok(Self::Gu),
+                "gv" => Ok(Self::Gv),
+                "ha" => Ok(Self::Ha),
+                "he" => Ok(Self::He),
+                "hi" => Ok(Self::Hi),
+                "ho" => Ok(Self::Ho),
+                "hr" => Ok(Self::Hr),
+                "ht" => Ok(Self::Ht),
+                "hu" => Ok(Self::Hu),
+                "hy" => Ok(Self::Hy),
+                "hz" => Ok(Self::Hz),
+                "ia" => Ok(Self::Ia),
+                "id" => Ok(Self::Id),
+                "ie" => Ok(Self::Ie),
+                "ig" => Ok(Self::Ig),
+                "ii" => Ok(Self::Ii),
+                "ik" => Ok(Self::Ik),
+                "io" => Ok(Self::Io),
+                "is" => Ok(Self::Is),
+                "it" => Ok(Self::It),
+                "iu" => Ok(Self::Iu),
+                "ja" => Ok(Self::Ja),
+                "jv" => Ok(Self::Jv),
+                "ka" => Ok(Self::Ka),
+                "kg" => Ok(Self::Kg),
+                "ki" => Ok(Self::Ki),
+                "kj" => Ok(Self::Kj),
+                "kk" => Ok(Self::Kk),
+                "kl" => Ok(Self::Kl),
+                "km" => Ok(Self::Km),
+                "kn" => Ok(Self::Kn),
+                "ko" => Ok(Self::Ko),
+                "kr" => Ok(Self::Kr),
+                "ks" => Ok(Self::Ks),
+                "ku" => Ok(Self::Ku),
+                "kv" => Ok(Self::Kv),
+                "kw" => Ok(Self::Kw),
+                "ky" => Ok(Self::Ky),
+                "la" => Ok(Self::La),
+                "lb" => Ok(Self::Lb),
+                "lg" => Ok(Self::Lg),
+                "li" => Ok(Self::Li),
+                "ln" => Ok(Self::Ln),
+                "lo" => Ok(Self::Lo),
+                "lt" => Ok(Self::Lt),
+                "lu" => Ok(Self::Lu),
+                "lv" => Ok(Self::Lv),
+                "mg" => Ok(Self::Mg),
+                "mh" => Ok(Self::Mh),
+                "mi" => Ok(Self::Mi),
+                "mk" => Ok(Self::Mk),
+                "ml" => Ok(Self::Ml),
+                "mn" => Ok(Self::Mn),
+                "mr" => Ok(Self::Mr),
+                "ms" => Ok(Self::Ms),
+                "mt" => Ok(Self::Mt),
+                "my" => Ok(Self::My),
+                "na" => Ok(Self::Na),
+                "nb" => Ok(Self::Nb),
+                "nd" => Ok(Self::Nd),
+                "ne" => Ok(Self::Ne),
+                "ng" => Ok(Self::Ng),
+                "nl" => Ok(Self::Nl),
+                "nn" => Ok(Self::Nn),
+                "no" => Ok(Self::No),
+                "nr" => Ok(Self::Nr),
+                "nv" => Ok(Self::Nv),
+                "ny" => Ok(Self::Ny),
+                "oc" => Ok(Self::Oc),
+                "oj" => Ok(Self::Oj),
+                "om" => Ok(Self::Om),
+                "or" => Ok(Self::Or),
+                "os" => Ok(Self::Os),
+                "pa" => Ok(Self::Pa),
+                "pi" => Ok(Self::Pi),
+                "pl" => Ok(Self::Pl),
+                "ps" => Ok(Self::Ps),
+                "pt" => Ok(Self::Pt),
+                "qu" => Ok(Self::Qu),
+                "rm" => Ok(Self::Rm),
+                "rn" => Ok(Self::Rn),
+                "ro" => Ok(Self::Ro),
+                "ru" => Ok(Self::Ru),
+                "rw" => Ok(Self::Rw),
+                "sa" => Ok(Self::Sa),
+                "sc" => Ok(Self::Sc),
+                "sd" => Ok(Self::Sd),
+                "se" => Ok(Self::Se),
+                "sg" => Ok(Self::Sg),
+                "sh" => Ok(Self::Sh),
+                "si" => Ok(Self::Si),
+                "sk" => Ok(Self::Sk),
+                "sl" => Ok(Self::Sl),
+                "sm" => Ok(Self::Sm),
+                "sn" => Ok(Self::Sn),
+                "so" => Ok(Self::So),
+                "sq" => Ok(Self::Sq),
+                "sr" => Ok(Self::Sr),
+                "ss" => Ok(Self::Ss),
+                "st" => Ok(Self::St),
+                "su" => Ok(Self::Su),
+                "sv" => Ok(Self::Sv),
+                "sw" => Ok(Self::Sw),
+                "ta" => Ok(Self::Ta),
+                "te" => Ok(Self::Te),
+                "tg" => Ok(Self::Tg),
+                "th" => Ok(Self::Th),
+                "ti" => Ok(Self::Ti),
+                "tk" => Ok(Self::Tk),
+                "tl" => Ok(Self::Tl),
+                "tn" => Ok(Self::Tn),
+                "to" => Ok(Self::To),
+                "tr" => Ok(Self::Tr),
+                "ts" => Ok(Self::Ts),
+                "tt" => Ok(Self::Tt),
+                "tw" => Ok(Self::Tw),
+                "ty" => Ok(Self::Ty),
+                "ug" => Ok(Self::Ug),
+                "uk" => Ok(Self::Uk),
+                "ur" => Ok(Self::Ur),
+                "uz" => Ok(Self::Uz),
+                "ve" => Ok(Self::Ve),
+                "vi" => Ok(Self::Vi),
+                "vo" => Ok(Self::Vo),
+                "wa" => Ok(Self::Wa),
+                "wo" => Ok(Self::Wo),
+                "xh" => Ok(Self::Xh),
+                "yi" => Ok(Self::Yi),
+                "yo" => Ok(Self::Yo),
+                "za" => Ok(Self::Za),
+                "zh" => Ok(Self::Zh),
+                "zu" => Ok(Self::Zu),
+                _ => Err("invalid value".into()),
             }
-            Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for LanguageCode {
+    impl ::std::convert::TryFrom<&str> for LanguageCodeInner {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -2438,24 +4119,12 @@ it, and `null` for the whole map removes every attribute.
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for LanguageCode {
+    impl ::std::convert::TryFrom<::std::string::String> for LanguageCodeInner {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for LanguageCode {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///`ListUsersAccountSwitchKey`
@@ -2735,10 +4404,43 @@ it, and `null` for the whole map removes every attribute.
                 })
         }
     }
-    ///`{iso639}-{iso3166}` in lowercase; one of `listLocales`.
+    /**`{iso639}-{iso3166}` in lowercase, as `listLocales` lists them. `null`
+is no locale: in a patch it clears the stored one.
+*/
     #[derive(
+        ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct Locale(pub ::std::option::Option<LocaleInner>);
+    impl ::std::ops::Deref for Locale {
+        type Target = ::std::option::Option<LocaleInner>;
+        fn deref(&self) -> &::std::option::Option<LocaleInner> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Locale> for ::std::option::Option<LocaleInner> {
+        fn from(value: Locale) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::option::Option<LocaleInner>> for Locale {
+        fn from(value: ::std::option::Option<LocaleInner>) -> Self {
+            Self(value)
+        }
+    }
+    /**`{iso639}-{iso3166}` in lowercase, as `listLocales` lists them. `null`
+is no locale: in a patch it clears the stored one.
+*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
         Debug,
         Eq,
         Hash,
@@ -2747,33 +4449,965 @@ it, and `null` for the whole map removes every attribute.
         PartialOrd,
         schemars::JsonSchema
     )]
-    #[serde(transparent)]
-    pub struct Locale(::std::string::String);
-    impl ::std::ops::Deref for Locale {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
+    pub enum LocaleInner {
+        #[serde(rename = "aa-dj")]
+        AaDj,
+        #[serde(rename = "aa-er")]
+        AaEr,
+        #[serde(rename = "aa-et")]
+        AaEt,
+        #[serde(rename = "af-za")]
+        AfZa,
+        #[serde(rename = "ak-gh")]
+        AkGh,
+        #[serde(rename = "am-et")]
+        AmEt,
+        #[serde(rename = "an-es")]
+        AnEs,
+        #[serde(rename = "ar-ae")]
+        ArAe,
+        #[serde(rename = "ar-bh")]
+        ArBh,
+        #[serde(rename = "ar-dz")]
+        ArDz,
+        #[serde(rename = "ar-eg")]
+        ArEg,
+        #[serde(rename = "ar-in")]
+        ArIn,
+        #[serde(rename = "ar-iq")]
+        ArIq,
+        #[serde(rename = "ar-jo")]
+        ArJo,
+        #[serde(rename = "ar-kw")]
+        ArKw,
+        #[serde(rename = "ar-lb")]
+        ArLb,
+        #[serde(rename = "ar-ly")]
+        ArLy,
+        #[serde(rename = "ar-ma")]
+        ArMa,
+        #[serde(rename = "ar-om")]
+        ArOm,
+        #[serde(rename = "ar-qa")]
+        ArQa,
+        #[serde(rename = "ar-sa")]
+        ArSa,
+        #[serde(rename = "ar-sd")]
+        ArSd,
+        #[serde(rename = "ar-ss")]
+        ArSs,
+        #[serde(rename = "ar-sy")]
+        ArSy,
+        #[serde(rename = "ar-tn")]
+        ArTn,
+        #[serde(rename = "ar-ye")]
+        ArYe,
+        #[serde(rename = "as-in")]
+        AsIn,
+        #[serde(rename = "az-az")]
+        AzAz,
+        #[serde(rename = "az-ir")]
+        AzIr,
+        #[serde(rename = "be-by")]
+        BeBy,
+        #[serde(rename = "bg-bg")]
+        BgBg,
+        #[serde(rename = "bi-vu")]
+        BiVu,
+        #[serde(rename = "bn-bd")]
+        BnBd,
+        #[serde(rename = "bn-in")]
+        BnIn,
+        #[serde(rename = "bo-cn")]
+        BoCn,
+        #[serde(rename = "bo-in")]
+        BoIn,
+        #[serde(rename = "br-fr")]
+        BrFr,
+        #[serde(rename = "bs-ba")]
+        BsBa,
+        #[serde(rename = "ca-ad")]
+        CaAd,
+        #[serde(rename = "ca-es")]
+        CaEs,
+        #[serde(rename = "ca-fr")]
+        CaFr,
+        #[serde(rename = "ca-it")]
+        CaIt,
+        #[serde(rename = "ce-ru")]
+        CeRu,
+        #[serde(rename = "cs-cz")]
+        CsCz,
+        #[serde(rename = "cv-ru")]
+        CvRu,
+        #[serde(rename = "cy-gb")]
+        CyGb,
+        #[serde(rename = "da-dk")]
+        DaDk,
+        #[serde(rename = "de-at")]
+        DeAt,
+        #[serde(rename = "de-be")]
+        DeBe,
+        #[serde(rename = "de-ch")]
+        DeCh,
+        #[serde(rename = "de-de")]
+        DeDe,
+        #[serde(rename = "de-it")]
+        DeIt,
+        #[serde(rename = "de-li")]
+        DeLi,
+        #[serde(rename = "de-lu")]
+        DeLu,
+        #[serde(rename = "dv-mv")]
+        DvMv,
+        #[serde(rename = "dz-bt")]
+        DzBt,
+        #[serde(rename = "el-cy")]
+        ElCy,
+        #[serde(rename = "el-gr")]
+        ElGr,
+        #[serde(rename = "en-ag")]
+        EnAg,
+        #[serde(rename = "en-au")]
+        EnAu,
+        #[serde(rename = "en-bw")]
+        EnBw,
+        #[serde(rename = "en-ca")]
+        EnCa,
+        #[serde(rename = "en-dk")]
+        EnDk,
+        #[serde(rename = "en-gb")]
+        EnGb,
+        #[serde(rename = "en-hk")]
+        EnHk,
+        #[serde(rename = "en-ie")]
+        EnIe,
+        #[serde(rename = "en-il")]
+        EnIl,
+        #[serde(rename = "en-in")]
+        EnIn,
+        #[serde(rename = "en-ng")]
+        EnNg,
+        #[serde(rename = "en-nz")]
+        EnNz,
+        #[serde(rename = "en-ph")]
+        EnPh,
+        #[serde(rename = "en-sc")]
+        EnSc,
+        #[serde(rename = "en-sg")]
+        EnSg,
+        #[serde(rename = "en-us")]
+        EnUs,
+        #[serde(rename = "en-za")]
+        EnZa,
+        #[serde(rename = "en-zm")]
+        EnZm,
+        #[serde(rename = "en-zw")]
+        EnZw,
+        #[serde(rename = "es-ar")]
+        EsAr,
+        #[serde(rename = "es-bo")]
+        EsBo,
+        #[serde(rename = "es-cl")]
+        EsCl,
+        #[serde(rename = "es-co")]
+        EsCo,
+        #[serde(rename = "es-cr")]
+        EsCr,
+        #[serde(rename = "es-cu")]
+        EsCu,
+        #[serde(rename = "es-do")]
+        EsDo,
+        #[serde(rename = "es-ec")]
+        EsEc,
+        #[serde(rename = "es-es")]
+        EsEs,
+        #[serde(rename = "es-gt")]
+        EsGt,
+        #[serde(rename = "es-hn")]
+        EsHn,
+        #[serde(rename = "es-mx")]
+        EsMx,
+        #[serde(rename = "es-ni")]
+        EsNi,
+        #[serde(rename = "es-pa")]
+        EsPa,
+        #[serde(rename = "es-pe")]
+        EsPe,
+        #[serde(rename = "es-pr")]
+        EsPr,
+        #[serde(rename = "es-py")]
+        EsPy,
+        #[serde(rename = "es-sv")]
+        EsSv,
+        #[serde(rename = "es-us")]
+        EsUs,
+        #[serde(rename = "es-uy")]
+        EsUy,
+        #[serde(rename = "es-ve")]
+        EsVe,
+        #[serde(rename = "et-ee")]
+        EtEe,
+        #[serde(rename = "eu-es")]
+        EuEs,
+        #[serde(rename = "fa-ir")]
+        FaIr,
+        #[serde(rename = "ff-sn")]
+        FfSn,
+        #[serde(rename = "fi-fi")]
+        FiFi,
+        #[serde(rename = "fo-fo")]
+        FoFo,
+        #[serde(rename = "fr-be")]
+        FrBe,
+        #[serde(rename = "fr-ca")]
+        FrCa,
+        #[serde(rename = "fr-ch")]
+        FrCh,
+        #[serde(rename = "fr-fr")]
+        FrFr,
+        #[serde(rename = "fr-lu")]
+        FrLu,
+        #[serde(rename = "fy-de")]
+        FyDe,
+        #[serde(rename = "fy-nl")]
+        FyNl,
+        #[serde(rename = "ga-ie")]
+        GaIe,
+        #[serde(rename = "gd-gb")]
+        GdGb,
+        #[serde(rename = "gl-es")]
+        GlEs,
+        #[serde(rename = "gu-in")]
+        GuIn,
+        #[serde(rename = "gv-gb")]
+        GvGb,
+        #[serde(rename = "ha-ng")]
+        HaNg,
+        #[serde(rename = "he-il")]
+        HeIl,
+        #[serde(rename = "hi-in")]
+        HiIn,
+        #[serde(rename = "hr-hr")]
+        HrHr,
+        #[serde(rename = "ht-ht")]
+        HtHt,
+        #[serde(rename = "hu-hu")]
+        HuHu,
+        #[serde(rename = "hy-am")]
+        HyAm,
+        #[serde(rename = "ia-fr")]
+        IaFr,
+        #[serde(rename = "id-id")]
+        IdId,
+        #[serde(rename = "ig-ng")]
+        IgNg,
+        #[serde(rename = "ik-ca")]
+        IkCa,
+        #[serde(rename = "is-is")]
+        IsIs,
+        #[serde(rename = "it-ch")]
+        ItCh,
+        #[serde(rename = "it-it")]
+        ItIt,
+        #[serde(rename = "iu-ca")]
+        IuCa,
+        #[serde(rename = "ja-jp")]
+        JaJp,
+        #[serde(rename = "ka-ge")]
+        KaGe,
+        #[serde(rename = "kk-kz")]
+        KkKz,
+        #[serde(rename = "kl-gl")]
+        KlGl,
+        #[serde(rename = "km-kh")]
+        KmKh,
+        #[serde(rename = "kn-in")]
+        KnIn,
+        #[serde(rename = "ko-kr")]
+        KoKr,
+        #[serde(rename = "ks-in")]
+        KsIn,
+        #[serde(rename = "ku-tr")]
+        KuTr,
+        #[serde(rename = "kw-gb")]
+        KwGb,
+        #[serde(rename = "ky-kg")]
+        KyKg,
+        #[serde(rename = "lb-lu")]
+        LbLu,
+        #[serde(rename = "lg-ug")]
+        LgUg,
+        #[serde(rename = "li-be")]
+        LiBe,
+        #[serde(rename = "li-nl")]
+        LiNl,
+        #[serde(rename = "ln-cd")]
+        LnCd,
+        #[serde(rename = "lo-la")]
+        LoLa,
+        #[serde(rename = "lt-lt")]
+        LtLt,
+        #[serde(rename = "lv-lv")]
+        LvLv,
+        #[serde(rename = "mg-mg")]
+        MgMg,
+        #[serde(rename = "mi-nz")]
+        MiNz,
+        #[serde(rename = "mk-mk")]
+        MkMk,
+        #[serde(rename = "ml-in")]
+        MlIn,
+        #[serde(rename = "mn-mn")]
+        MnMn,
+        #[serde(rename = "mr-in")]
+        MrIn,
+        #[serde(rename = "ms-my")]
+        MsMy,
+        #[serde(rename = "mt-mt")]
+        MtMt,
+        #[serde(rename = "my-mm")]
+        MyMm,
+        #[serde(rename = "nb-no")]
+        NbNo,
+        #[serde(rename = "ne-np")]
+        NeNp,
+        #[serde(rename = "nl-aw")]
+        NlAw,
+        #[serde(rename = "nl-be")]
+        NlBe,
+        #[serde(rename = "nl-nl")]
+        NlNl,
+        #[serde(rename = "nn-no")]
+        NnNo,
+        #[serde(rename = "nr-za")]
+        NrZa,
+        #[serde(rename = "oc-fr")]
+        OcFr,
+        #[serde(rename = "om-et")]
+        OmEt,
+        #[serde(rename = "om-ke")]
+        OmKe,
+        #[serde(rename = "or-in")]
+        OrIn,
+        #[serde(rename = "os-ru")]
+        OsRu,
+        #[serde(rename = "pa-in")]
+        PaIn,
+        #[serde(rename = "pa-pk")]
+        PaPk,
+        #[serde(rename = "pl-pl")]
+        PlPl,
+        #[serde(rename = "ps-af")]
+        PsAf,
+        #[serde(rename = "pt-br")]
+        PtBr,
+        #[serde(rename = "pt-pt")]
+        PtPt,
+        #[serde(rename = "ro-ro")]
+        RoRo,
+        #[serde(rename = "ru-ru")]
+        RuRu,
+        #[serde(rename = "ru-ua")]
+        RuUa,
+        #[serde(rename = "rw-rw")]
+        RwRw,
+        #[serde(rename = "sa-in")]
+        SaIn,
+        #[serde(rename = "sc-it")]
+        ScIt,
+        #[serde(rename = "sd-in")]
+        SdIn,
+        #[serde(rename = "se-no")]
+        SeNo,
+        #[serde(rename = "si-lk")]
+        SiLk,
+        #[serde(rename = "sk-sk")]
+        SkSk,
+        #[serde(rename = "sl-si")]
+        SlSi,
+        #[serde(rename = "sm-ws")]
+        SmWs,
+        #[serde(rename = "so-dj")]
+        SoDj,
+        #[serde(rename = "so-et")]
+        SoEt,
+        #[serde(rename = "so-ke")]
+        SoKe,
+        #[serde(rename = "so-so")]
+        SoSo,
+        #[serde(rename = "sq-al")]
+        SqAl,
+        #[serde(rename = "sq-mk")]
+        SqMk,
+        #[serde(rename = "sr-me")]
+        SrMe,
+        #[serde(rename = "sr-rs")]
+        SrRs,
+        #[serde(rename = "ss-za")]
+        SsZa,
+        #[serde(rename = "st-za")]
+        StZa,
+        #[serde(rename = "sv-fi")]
+        SvFi,
+        #[serde(rename = "sv-se")]
+        SvSe,
+        #[serde(rename = "sw-ke")]
+        SwKe,
+        #[serde(rename = "sw-tz")]
+        SwTz,
+        #[serde(rename = "ta-in")]
+        TaIn,
+        #[serde(rename = "ta-lk")]
+        TaLk,
+        #[serde(rename = "te-in")]
+        TeIn,
+        #[serde(rename = "tg-tj")]
+        TgTj,
+        #[serde(rename = "th-th")]
+        ThTh,
+        #[serde(rename = "ti-er")]
+        TiEr,
+        #[serde(rename = "ti-et")]
+        TiEt,
+        #[serde(rename = "tk-tm")]
+        TkTm,
+        #[serde(rename = "tl-ph")]
+        TlPh,
+        #[serde(rename = "tn-za")]
+        TnZa,
+        #[serde(rename = "to-to")]
+        ToTo,
+        #[serde(rename = "tr-cy")]
+        TrCy,
+        #[serde(rename = "tr-tr")]
+        TrTr,
+        #[serde(rename = "ts-za")]
+        TsZa,
+        #[serde(rename = "tt-ru")]
+        TtRu,
+        #[serde(rename = "ug-cn")]
+        UgCn,
+        #[serde(rename = "uk-ua")]
+        UkUa,
+        #[serde(rename = "ur-in")]
+        UrIn,
+        #[serde(rename = "ur-pk")]
+        UrPk,
+        #[serde(rename = "uz-uz")]
+        UzUz,
+        #[serde(rename = "ve-za")]
+        VeZa,
+        #[serde(rename = "vi-vn")]
+        ViVn,
+        #[serde(rename = "wa-be")]
+        WaBe,
+        #[serde(rename = "wo-sn")]
+        WoSn,
+        #[serde(rename = "xh-za")]
+        XhZa,
+        #[serde(rename = "yi-us")]
+        YiUs,
+        #[serde(rename = "yo-ng")]
+        YoNg,
+        #[serde(rename = "zh-cn")]
+        ZhCn,
+        #[serde(rename = "zh-hk")]
+        ZhHk,
+        #[serde(rename = "zh-sg")]
+        ZhSg,
+        #[serde(rename = "zh-tw")]
+        ZhTw,
+        #[serde(rename = "zu-za")]
+        ZuZa,
+    }
+    impl ::std::fmt::Display for LocaleInner {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::AaDj => f.write_str("aa-dj"),
+                Self::AaEr => f.write_str("aa-er"),
+                Self::AaEt => f.write_str("aa-et"),
+                Self::AfZa => f.write_str("af-za"),
+                Self::AkGh => f.write_str("ak-gh"),
+                Self::AmEt => f.write_str("am-et"),
+                Self::AnEs => f.write_str("an-es"),
+                Self::ArAe => f.write_str("ar-ae"),
+                Self::ArBh => f.write_str("ar-bh"),
+                Self::ArDz => f.write_str("ar-dz"),
+                Self::ArEg => f.write_str("ar-eg"),
+                Self::ArIn => f.write_str("ar-in"),
+                Self::ArIq => f.write_str("ar-iq"),
+                Self::ArJo => f.write_str("ar-jo"),
+                Self::ArKw => f.write_str("ar-kw"),
+                Self::ArLb => f.write_str("ar-lb"),
+                Self::ArLy => f.write_str("ar-ly"),
+                Self::ArMa => f.write_str("ar-ma"),
+                Self::ArOm => f.write_str("ar-om"),
+                Self::ArQa => f.write_str("ar-qa"),
+                Self::ArSa => f.write_str("ar-sa"),
+                Self::ArSd => f.write_str("ar-sd"),
+                Self::ArSs => f.write_str("ar-ss"),
+                Self::ArSy => f.write_str("ar-sy"),
+                Self::ArTn => f.write_str("ar-tn"),
+                Self::ArYe => f.write_str("ar-ye"),
+                Self::AsIn => f.write_str("as-in"),
+                Self::AzAz => f.write_str("az-az"),
+                Self::AzIr => f.write_str("az-ir"),
+                Self::BeBy => f.write_str("be-by"),
+                Self::BgBg => f.write_str("bg-bg"),
+                Self::BiVu => f.write_str("bi-vu"),
+                Self::BnBd => f.write_str("bn-bd"),
+                Self::BnIn => f.write_str("bn-in"),
+                Self::BoCn => f.write_str("bo-cn"),
+                Self::BoIn => f.write_str("bo-in"),
+                Self::BrFr => f.write_str("br-fr"),
+                Self::BsBa => f.write_str("bs-ba"),
+                Self::CaAd => f.write_str("ca-ad"),
+                Self::CaEs => f.write_str("ca-es"),
+                Self::CaFr => f.write_str("ca-fr"),
+                Self::CaIt => f.write_str("ca-it"),
+                Self::CeRu => f.write_str("ce-ru"),
+                Self::CsCz => f.write_str("cs-cz"),
+                Self::CvRu => f.write_str("cv-ru"),
+                Self::CyGb => f.write_str("cy-gb"),
+                Self::DaDk => f.write_str("da-dk"),
+                Self::DeAt => f.write_str("de-at"),
+                Self::DeBe => f.write_str("de-be"),
+                Self::DeCh => f.write_str("de-ch"),
+                Self::DeDe => f.write_str("de-de"),
+                Self::DeIt => f.write_str("de-it"),
+                Self::DeLi => f.write_str("de-li"),
+                Self::DeLu => f.write_str("de-lu"),
+                Self::DvMv => f.write_str("dv-mv"),
+                Self::DzBt => f.write_str("dz-bt"),
+                Self::ElCy => f.write_str("el-cy"),
+                Self::ElGr => f.write_str("el-gr"),
+                Self::EnAg => f.write_str("en-ag"),
+                Self::EnAu => f.write_str("en-au"),
+                Self::EnBw => f.write_str("en-bw"),
+                Self::EnCa => f.write_str("en-ca"),
+                Self::EnDk => f.write_str("en-dk"),
+                Self::EnGb => f.write_str("en-gb"),
+                Self::EnHk => f.write_str("en-hk"),
+                Self::EnIe => f.write_str("en-ie"),
+                Self::EnIl => f.write_str("en-il"),
+                Self::EnIn => f.write_str("en-in"),
+                Self::EnNg => f.write_str("en-ng"),
+                Self::EnNz => f.write_str("en-nz"),
+                Self::EnPh => f.write_str("en-ph"),
+                Self::EnSc => f.write_str("en-sc"),
+                Self::EnSg => f.write_str("en-sg"),
+                Self::EnUs => f.write_str("en-us"),
+                Self::EnZa => f.write_str("en-za"),
+                Self::EnZm => f.write_str("en-zm"),
+                Self::EnZw => f.write_str("en-zw"),
+                Self::EsAr => f.write_str("es-ar"),
+                Self::EsBo => f.write_str("es-bo"),
+                Self::EsCl => f.write_str("es-cl"),
+                Self::EsCo => f.write_str("es-co"),
+                Self::EsCr => f.write_str("es-cr"),
+                Self::EsCu => f.write_str("es-cu"),
+                Self::EsDo => f.write_str("es-do"),
+                Self::EsEc => f.write_str("es-ec"),
+                Self::EsEs => f.write_str("es-es"),
+                Self::EsGt => f.write_str("es-gt"),
+                Self::EsHn => f.write_str("es-hn"),
+                Self::EsMx => f.write_str("es-mx"),
+                Self::EsNi => f.write_str("es-ni"),
+                Self::EsPa => f.write_str("es-pa"),
+                Self::EsPe => f.write_str("es-pe"),
+                Self::EsPr => f.write_str("es-pr"),
+                Self::EsPy => f.write_str("es-py"),
+                Self::EsSv => f.write_str("es-sv"),
+                Self::EsUs => f.write_str("es-us"),
+                Self::EsUy => f.write_str("es-uy"),
+                Self::EsVe => f.write_str("es-ve"),
+                Self::EtEe => f.write_str("et-ee"),
+                Self::EuEs => f.write_str("eu-es"),
+                Self::FaIr => f.write_str("fa-ir"),
+                Self::FfSn => f.write_str("ff-sn"),
+                Self::FiFi => f.write_str("fi-fi"),
+                Self::FoFo => f.write_str("fo-fo"),
+                Self::FrBe => f.write_str("fr-be"),
+                Self::FrCa => f.write_str("fr-ca"),
+                Self::FrCh => f.write_str("fr-ch"),
+                Self::FrFr => f.write_str("fr-fr"),
+                Self::FrLu => f.write_str("fr-lu"),
+                Self::FyDe => f.write_str("fy-de"),
+                Self::FyNl => f.write_str("fy-nl"),
+                Self::GaIe => f.write_str("ga-ie"),
+                Self::GdGb => f.write_str("gd-gb"),
+                Self::GlEs => f.write_str("gl-es"),
+                Self::GuIn => f.write_str("gu-in"),
+                Self::GvGb => f.write_str("gv-gb"),
+                Self::HaNg => f.write_str("ha-ng"),
+                Self::HeIl => f.write_str("he-il"),
+                Self::HiIn => f.write_str("hi-in"),
+                Self::HrHr => f.write_str("hr-hr"),
+                Self::HtHt => f.write_str("ht-ht"),
+                Self::HuHu => f.write_str("hu-hu"),
+                Self::HyAm => f.write_str("hy-am"),
+                Self::IaFr => f.write_str("ia-fr"),
+                Self::IdId => f.write_str("id-id"),
+                Self::IgNg => f.write_str("ig-ng"),
+                Self::IkCa => f.write_str("ik-ca"),
+                Self::IsIs => f.write_str("is-is"),
+                Self::ItCh => f.write_str("it-ch"),
+                Self::ItIt => f.write_str("it-it"),
+                Self::IuCa => f.write_str("iu-ca"),
+                Self::JaJp => f.write_str("ja-jp"),
+                Self::KaGe => f.write_str("ka-ge"),
+                Self::KkKz => f.write_str("kk-kz"),
+                Self::KlGl => f.write_str("kl-gl"),
+                Self::KmKh => f.write_str("km-kh"),
+                Self::KnIn => f.write_str("kn-in"),
+                Self::KoKr => f.write_str("ko-kr"),
+                Self::KsIn => f.write_str("ks-in"),
+                Self::KuTr => f.write_str("ku-tr"),
+                Self::KwGb => f.write_str("kw-gb"),
+                Self::KyKg => f.write_str("ky-kg"),
+                Self::LbLu => f.write_str("lb-lu"),
+                Self::LgUg => f.write_str("lg-ug"),
+                Self::LiBe => f.write_str("li-be"),
+                Self::LiNl => f.write_str("li-nl"),
+                Self::LnCd => f.write_str("ln-cd"),
+                Self::LoLa => f.write_str("lo-la"),
+                Self::LtLt => f.write_str("lt-lt"),
+                Self::LvLv => f.write_str("lv-lv"),
+                Self::MgMg => f.write_str("mg-mg"),
+                Self::MiNz => f.write_str("mi-nz"),
+                Self::MkMk => f.write_str("mk-mk"),
+                Self::MlIn => f.write_str("ml-in"),
+                Self::MnMn => f.write_str("mn-mn"),
+                Self::MrIn => f.write_str("mr-in"),
+                Self::MsMy => f.write_str("ms-my"),
+                Self::MtMt => f.write_str("mt-mt"),
+                Self::MyMm => f.write_str("my-mm"),
+                Self::NbNo => f.write_str("nb-no"),
+                Self::NeNp => f.write_str("ne-np"),
+                Self::NlAw => f.write_str("nl-aw"),
+                Self::NlBe => f.write_str("nl-be"),
+                Self::NlNl => f.write_str("nl-nl"),
+                Self::NnNo => f.write_str("nn-no"),
+                Self::NrZa => f.write_str("nr-za"),
+                Self::OcFr => f.write_str("oc-fr"),
+                Self::OmEt => f.write_str("om-et"),
+                Self::OmKe => f.write_str("om-ke"),
+                Self::OrIn => f.write_str("or-in"),
+                Self::OsRu => f.write_str("os-ru"),
+                Self::PaIn => f.write_str("pa-in"),
+                Self::PaPk => f.write_str("pa-pk"),
+                Self::PlPl => f.write_str("pl-pl"),
+                Self::PsAf => f.write_str("ps-af"),
+                Self::PtBr => f.write_str("pt-br"),
+                Self::PtPt => f.write_str("pt-pt"),
+                Self::RoRo => f.write_str("ro-ro"),
+                Self::RuRu => f.write_str("ru-ru"),
+                Self::RuUa => f.write_str("ru-ua"),
+                Self::RwRw => f.write_str("rw-rw"),
+                Self::SaIn => f.write_str("sa-in"),
+                Self::ScIt => f.write_str("sc-it"),
+                Self::SdIn => f.write_str("sd-in"),
+                Self::SeNo => f.write_str("se-no"),
+                Self::SiLk => f.write_str("si-lk"),
+                Self::SkSk => f.write_str("sk-sk"),
+                Self::SlSi => f.write_str("sl-si"),
+                Self::SmWs => f.write_str("sm-ws"),
+                Self::SoDj => f.write_str("so-dj"),
+                Self::SoEt => f.write_str("so-et"),
+                Self::SoKe => f.write_str("so-ke"),
+                Self::SoSo => f.write_str("so-so"),
+                Self::SqAl => f.write_str("sq-al"),
+                Self::SqMk => f.write_str("sq-mk"),
+                Self::SrMe => f.write_str("sr-me"),
+                Self::SrRs => f.write_str("sr-rs"),
+                Self::SsZa => f.write_str("ss-za"),
+                Self::StZa => f.write_str("st-za"),
+                Self::SvFi => f.write_str("sv-fi"),
+                Self::SvSe => f.write_str("sv-se"),
+                Self::SwKe => f.write_str("sw-ke"),
+                Self::SwTz => f.write_str("sw-tz"),
+                Self::TaIn => f.write_str("ta-in"),
+                Self::TaLk => f.write_str("ta-lk"),
+                Self::TeIn => f.write_str("te-in"),
+                Self::TgTj => f.write_str("tg-tj"),
+                Self::ThTh => f.write_str("th-th"),
+                Self::TiEr => f.write_str("ti-er"),
+                Self::TiEt => f.write_str("ti-et"),
+                Self::TkTm => f.write_str("tk-tm"),
+                Self::TlPh => f.write_str("tl-ph"),
+                Self::TnZa => f.write_str("tn-za"),
+                Self::ToTo => f.write_str("to-to"),
+                Self::TrCy => f.write_str("tr-cy"),
+                Self::TrTr => f.write_str("tr-tr"),
+                Self::TsZa => f.write_str("ts-za"),
+                Self::TtRu => f.write_str("tt-ru"),
+                Self::UgCn => f.write_str("ug-cn"),
+                Self::UkUa => f.write_str("uk-ua"),
+                Self::UrIn => f.write_str("ur-in"),
+                Self::UrPk => f.write_str("ur-pk"),
+                Self::UzUz => f.write_str("uz-uz"),
+                Self::VeZa => f.write_str("ve-za"),
+                Self::ViVn => f.write_str("vi-vn"),
+                Self::WaBe => f.write_str("wa-be"),
+                Self::WoSn => f.write_str("wo-sn"),
+                Self::XhZa => f.write_str("xh-za"),
+                Self::YiUs => f.write_str("yi-us"),
+                Self::YoNg => f.write_str("yo-ng"),
+                Self::ZhCn => f.write_str("zh-cn"),
+                Self::ZhHk => f.write_str("zh-hk"),
+                Self::ZhSg => f.write_str("zh-sg"),
+                Self::ZhTw => f.write_str("zh-tw"),
+                Self::ZuZa => f.write_str("zu-za"),
+            }
         }
     }
-    impl ::std::convert::From<Locale> for ::std::string::String {
-        fn from(value: Locale) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for Locale {
+    impl ::std::str::FromStr for LocaleInner {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[a-z]{2}-[a-z]{2}$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[a-z]{2}-[a-z]{2}$\"".into());
+            match value {
+                "aa-dj" => Ok(Self::AaDj),
+                "aa-er" => Ok(Self::AaEr),
+                "aa-et" => Ok(Self::AaEt),
+                "af-za" => Ok(Self::AfZa),
+                "ak-gh" => Ok(Self::AkGh),
+                "am-et" => Ok(Self::AmEt),
+                "an-es" => Ok(Self::AnEs),
+                "ar-ae" => Ok(Self::ArAe),
+                "ar-bh" => Ok(Self::ArBh),
+                "ar-dz" => Ok(Self::ArDz),
+                "ar-eg" => Ok(Self::ArEg),
+                "ar-in" => Ok(Self::ArIn),
+                "ar-iq" => Ok(Self::ArIq),
+                "ar-jo" => Ok(Self::ArJo),
+                "ar-kw" => Ok(Self::ArKw),
+                "ar-lb" => Ok(Self::ArLb),
+                "ar-ly" => Ok(Self::ArLy),
+                "ar-ma" => Ok(Self::ArMa),
+                "ar-om" => Ok(Self::ArOm),
+                "ar-qa" => Ok(Self::ArQa),
+                "ar-sa" => Ok(Self::ArSa),
+                "ar-sd" => Ok(Self::ArSd),
+                "ar-ss" => Ok(Self::ArSs),
+                "ar-sy" => Ok(Self::ArSy),
+                "ar-tn" => Ok(Self::ArTn),
+                "ar-ye" => Ok(Self::ArYe),
+                "as-in" => Ok(Self::AsIn),
+                "az-az" => Ok(Self::AzAz),
+                "az-ir" => Ok(Self::AzIr),
+                "be-by" => Ok(Self::BeBy),
+                "bg-bg" => Ok(Self::BgBg),
+                "bi-vu" => Ok(Self::BiVu),
+                "bn-bd" => Ok(Self::BnBd),
+                "bn-in" => Ok(Self::BnIn),
+                "bo-cn" => Ok(Self::BoCn),
+                "bo-in" => Ok(Self::BoIn),
+                "br-fr" => Ok(Self::BrFr),
+                "bs-ba" => Ok(Self::BsBa),
+                "ca-ad" => Ok(Self::CaAd),
+                "ca-es" => Ok(Self::CaEs),
+                "ca-fr" => Ok(Self::CaFr),
+                "ca-it" => Ok(Self::CaIt),
+                "ce-ru" => Ok(Self::CeRu),
+                "cs-cz" => Ok(Self::CsCz),
+                "cv-ru" => Ok(Self::CvRu),
+                "cy-gb" => Ok(Self::CyGb),
+                "da-dk" => Ok(Self::DaDk),
+                "de-at" => Ok(Self::DeAt),
+                "de-be" => Ok(Self::DeBe),
+                "de-ch" => Ok(Self::DeCh),
+                "de-de" => Ok(Self::DeDe),
+                "de-it" => Ok(Self::DeIt),
+                "de-li" => Ok(Self::DeLi),
+                "de-lu" => Ok(Self::DeLu),
+                "dv-mv" => Ok(Self::DvMv),
+                "dz-bt" => Ok(Self::DzBt),
+                "el-cy" => Ok(Self::ElCy),
+                "el-gr" => Ok(Self::ElGr),
+                "en-ag" => Ok(Self::EnAg),
+                "en-au" => Ok(Self::EnAu),
+                "en-bw" => Ok(Self::EnBw),
+                "en-ca" => Ok(Self::EnCa),
+                "en-dk" => Ok(Self::EnDk),
+                "en-gb" => Ok(Self::EnGb),
+                "en-hk" => Ok(Self::EnHk),
+                "en-ie" => Ok(Self::EnIe),
+                "en-il" => Ok(Self::EnIl),
+                "en-in" => Ok(Self::EnIn),
+                "en-ng" => Ok(Self::EnNg),
+                "en-nz" => Ok(Self::EnNz),
+                "en-ph" => Ok(Self::EnPh),
+                "en-sc" => Ok(Self::EnSc),
+                "en-sg" => Ok(Self::EnSg),
+                "en-us" => Ok(Self::EnUs),
+                "en-za" => Ok(Self::EnZa),
+                "en-zm" => Ok(Self::EnZm),
+                "en-zw" => Ok(Self::EnZw),
+                "es-ar" => Ok(Self::EsAr),
+                "es-bo" => Ok(Self::EsBo),
+                "es-cl" => Ok(Self::EsCl),
+                "es-co" => Ok(Self::EsCo),
+                "es-cr" => Ok(Self::EsCr),
+                "es-cu" => Ok(Self::EsCu),
+                "es-do" => Ok(Self::EsDo),
+                "es-ec" => Ok(Self::EsEc),
+                "es-es" => Ok(Self::EsEs),
+                "es-gt" => Ok(Self::EsGt),
+                "es-hn" => Ok(Self::EsHn),
+                "es-mx" => Ok(Self::EsMx),
+                "es-ni" => Ok(Self::EsNi),
+                "es-pa" => Ok(Self::EsPa),
+                "es-pe" => Ok(Self::EsPe),
+                "es-pr" => Ok(Self::EsPr),
+                "es-py" => Ok(Self::EsPy),
+                "es-sv" => Ok(Self::EsSv),
+                "es-us" => Ok(Self::EsUs),
+                "es-uy" => Ok(Self::EsUy),
+                "es-ve" => Ok(Self::EsVe),
+                "et-ee" => Ok(Self::EtEe),
+                "eu-es" => Ok(Self::EuEs),
+                "fa-ir" => Ok(Self::FaIr),
+                "ff-sn" => Ok(Self::FfSn),
+                "fi-fi" => Ok(Self::FiFi),
+                "fo-fo" => Ok(Self::FoFo),
+                "fr-be" => Ok(Self::FrBe),
+                "fr-ca" => Ok(Self::FrCa),
+                "fr-ch" => Ok(Self::FrCh),
+                "fr-fr" => Ok(Self::FrFr),
+                "fr-lu" => Ok(Self::FrLu),
+                "fy-de" => Ok(Self::FyDe),
+                "fy-nl" => Ok(Self::FyNl),
+                "ga-ie" => Ok(Self::GaIe),
+                "gd-gb" => Ok(Self::GdGb),
+                "gl-es" => Ok(Self::GlEs),
+                "gu-in" => Ok(Self::GuIn),
+                "gv-gb" => Ok(Self::GvGb),
+                "ha-ng" => Ok(Self::HaNg),
+                "he-il" => Ok(Self::HeIl),
+                "hi-in" => Ok(Self::HiIn),
+                "hr-hr" => Ok(Self::HrHr),
+                "ht-ht" => Ok(Self::HtHt),
+                "hu-hu" => Ok(Self::HuHu),
+                "hy-am" => Ok(Self::HyAm),
+                "ia-fr" => Ok(Self::IaFr),
+                "id-id" => Ok(Self::IdId),
+                "ig-ng" => Ok(Self::IgNg),
+                "ik-ca" => Ok(Self::IkCa),
+                "is-is" => Ok(Self::IsIs),
+                "it-ch" => Ok(Self::ItCh),
+                "it-it" => Ok(Self::ItIt),
+                "iu-ca" => Ok(Self::IuCa),
+                "ja-jp" => Ok(Self::JaJp),
+                "ka-ge" => Ok(Self::KaGe),
+                "kk-kz" => Ok(Self::KkKz),
+                "kl-gl" => Ok(Self::KlGl),
+                "km-kh" => Ok(Self::KmKh),
+                "kn-in" => Ok(Self::KnIn),
+                "ko-kr" => Ok(Self::KoKr),
+                "ks-in" => Ok(Self::KsIn),
+                "ku-tr" => Ok(Self::KuTr),
+                "kw-gb" => Ok(Self::KwGb),
+                "ky-kg" => Ok(Self::KyKg),
+                "lb-lu" => Ok(Self::LbLu),
+                "lg-ug" => Ok(Self::LgUg),
+                "li-be" => Ok(Self::LiBe),
+                "li-nl" => Ok(Self::LiNl),
+                "ln-cd" => Ok(Self::LnCd),
+                "lo-la" => Ok(Self::LoLa),
+                "lt-lt" => Ok(Self::LtLt),
+                "lv-lv" => Ok(Self::LvLv),
+                "mg-mg" => Ok(Self::MgMg),
+                "mi-nz" => Ok(Self::MiNz),
+                "mk-mk" => Ok(Self::MkMk),
+                "ml-in" => Ok(Self::MlIn),
+                "mn-mn" => Ok(Self::MnMn),
+                "mr-in" => Ok(Self::MrIn),
+                "ms-my" => Ok(Self::MsMy),
+                "mt-mt" => Ok(Self::MtMt),
+                "my-mm" => Ok(Self::MyMm),
+                "nb-no" => Ok(Self::NbNo),
+                "ne-np" => Ok(Self::NeNp),
+                "nl-aw" => Ok(Self::NlAw),
+                "nl-be" => Ok(Self::NlBe),
+                "nl-nl" => Ok(Self::NlNl),
+                "nn-no" => Ok(Self::NnNo),
+                "nr-za" => Ok(Self::NrZa),
+                "oc-fr" => Ok(Self::OcFr),
+                "om-et" => Ok(Self::OmEt),
+                "om-ke" => Ok(Self::OmKe),
+                "or-in" => Ok(Self::OrIn),
+                "os-ru" => Ok(Self::OsRu),
+                "pa-in" => Ok(Self::PaIn),
+                "pa-pk" => Ok(Self::PaPk),
+                "pl-pl" => Ok(Self::PlPl),
+                "ps-af" => Ok(Self::PsAf),
+                "pt-br" => Ok(Self::PtBr),
+                "pt-pt" => Ok(Self::PtPt),
+                "ro-ro" => Ok(Self::RoRo),
+                "ru-ru" => Ok(Self::RuRu),
+                "ru-ua" => Ok(Self::RuUa),
+                "rw-rw" => Ok(Self::RwRw),
+                "sa-in" => Ok(Self::SaIn),
+                "sc-it" => Ok(Self::ScIt),
+                "sd-in" => Ok(Self::SdIn),
+                "se-no" => Ok(Self::SeNo),
+                "si-lk" => Ok(Self::SiLk),
+                "sk-sk" => Ok(Self::SkSk),
+                "sl-si" => Ok(Self::SlSi),
+                "sm-ws" => Ok(Self::SmWs),
+                "so-dj" => Ok(Self::SoDj),
+                "so-et" => Ok(Self::SoEt),
+                "so-ke" => Ok(Self::SoKe),
+                "so-so" => Ok(Self::SoSo),
+                "sq-al" => Ok(Self::SqAl),
+                "sq-mk" => Ok(Self::SqMk),
+                "sr-me" => Ok(Self::SrMe),
+                "sr-rs" => Ok(Self::SrRs),
+                "ss-za" => Ok(Self::SsZa),
+                "st-za" => Ok(Self::StZa),
+                "sv-fi" => Ok(Self::SvFi),
+                "sv-se" => Ok(Self::SvSe),
+                "sw-ke" => Ok(Self::SwKe),
+                "sw-tz" => Ok(Self::SwTz),
+                "ta-in" => Ok(Self::TaIn),
+                "ta-lk" => Ok(Self::TaLk),
+                "te-in" => Ok(Self::TeIn),
+                "tg-tj" => Ok(Self::TgTj),
+                "th-th" => Ok(Self::ThTh),
+                "ti-er" => Ok(Self::TiEr),
+                "ti-et" => Ok(Self::TiEt),
+                "tk-tm" => Ok(Self::TkTm),
+                "tl-ph" => Ok(Self::TlPh),
+                "tn-za" => Ok(Self::TnZa),
+                "to-to" => Ok(Self::ToTo),
+                "tr-cy" => Ok(Self::TrCy),
+                "tr-tr" => Ok(Self::TrTr),
+                "ts-za" => Ok(Self::TsZa),
+                "tt-ru" => Ok(Self::TtRu),
+                "ug-cn" => Ok(Self::UgCn),
+                "uk-ua" => Ok(Self::UkUa),
+                "ur-in" => Ok(Self::UrIn),
+                "ur-pk" => Ok(Self::UrPk),
+                "uz-uz" => Ok(Self::UzUz),
+                "ve-za" => Ok(Self::VeZa),
+                "vi-vn" => Ok(Self::ViVn),
+                "wa-be" => Ok(Self::WaBe),
+                "wo-sn" => Ok(Self::WoSn),
+                "xh-za" => Ok(Self::XhZa),
+                "yi-us" => Ok(Self::YiUs),
+                "yo-ng" => Ok(Self::YoNg),
+                "zh-cn" => Ok(Self::ZhCn),
+                "zh-hk" => Ok(Self::ZhHk),
+                "zh-sg" => Ok(Self::ZhSg),
+                "zh-tw" => Ok(Self::ZhTw),
+                "zu-za" => Ok(Self::ZuZa),
+                _ => Err("invalid value".into()),
             }
-            Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for Locale {
+    impl ::std::convert::TryFrom<&str> for LocaleInner {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -2781,24 +5415,12 @@ it, and `null` for the whole map removes every attribute.
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for Locale {
+    impl ::std::convert::TryFrom<::std::string::String> for LocaleInner {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for Locale {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///`LookupEntry`
@@ -2885,7 +5507,10 @@ it, and `null` for the whole map removes every attribute.
             Default::default()
         }
     }
-    ///Once `mfa` is sent, `enabled` is required; `null` clears the expiry.
+    /**Merged member by member into the stored settings; `null` clears the
+expiry. The merged settings must satisfy `MfaInput` (`enabled` is
+required).
+*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -2912,18 +5537,23 @@ it, and `null` for the whole map removes every attribute.
             Self(value)
         }
     }
-    ///Once `mfa` is sent, `enabled` is required; `null` clears the expiry.
+    /**Merged member by member into the stored settings; `null` clears the
+expiry. The merged settings must satisfy `MfaInput` (`enabled` is
+required).
+*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
         Debug,
+        Default,
         PartialEq,
         schemars::JsonSchema
     )]
     #[serde(deny_unknown_fields)]
     pub struct MfaPatchInner {
-        pub enabled: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enabled: ::std::option::Option<bool>,
         #[serde(
             rename = "expirationInMinutes",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -4402,78 +7032,35 @@ moves the user there. Once sent, `id` is required.
                 })
         }
     }
-    ///An IANA time zone; one of `listTimeZones`.
+    /**An IANA time zone, as `listTimeZones` lists them. `null` is no time
+zone: in a patch it clears the stored one.
+*/
     #[derive(
+        ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
         Debug,
-        Eq,
-        Hash,
-        Ord,
         PartialEq,
-        PartialOrd,
         schemars::JsonSchema
     )]
     #[serde(transparent)]
-    pub struct TimeZone(::std::string::String);
+    pub struct TimeZone(pub ::std::option::Option<::std::string::String>);
     impl ::std::ops::Deref for TimeZone {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
+        type Target = ::std::option::Option<::std::string::String>;
+        fn deref(&self) -> &::std::option::Option<::std::string::String> {
             &self.0
         }
     }
-    impl ::std::convert::From<TimeZone> for ::std::string::String {
+    impl ::std::convert::From<TimeZone>
+    for ::std::option::Option<::std::string::String> {
         fn from(value: TimeZone) -> Self {
             value.0
         }
     }
-    impl ::std::str::FromStr for TimeZone {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 64usize {
-                return Err("longer than 64 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z][A-Za-z0-9_+/-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z][A-Za-z0-9_+/-]*$\"".into(),
-                );
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TimeZone {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for TimeZone {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for TimeZone {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
+    impl ::std::convert::From<::std::option::Option<::std::string::String>>
+    for TimeZone {
+        fn from(value: ::std::option::Option<::std::string::String>) -> Self {
+            Self(value)
         }
     }
     ///`UpdateUserAccountSwitchKey`
@@ -5288,7 +7875,7 @@ are kept for reference only and cannot sign in.
                 ::std::string::String,
             >,
             country_code: ::std::result::Result<
-                super::AddressInputCountryCode,
+                super::CountryCode,
                 ::std::string::String,
             >,
             state: ::std::result::Result<
@@ -5357,7 +7944,7 @@ are kept for reference only and cannot sign in.
             }
             pub fn country_code<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::AddressInputCountryCode>,
+                T: ::std::convert::TryInto<super::CountryCode>,
                 T::Error: ::std::fmt::Display,
             {
                 self.country_code = value
@@ -5438,7 +8025,7 @@ are kept for reference only and cannot sign in.
                 ::std::string::String,
             >,
             country_code: ::std::result::Result<
-                super::AddressPatchInnerCountryCode,
+                ::std::option::Option<super::CountryCode>,
                 ::std::string::String,
             >,
             state: ::std::result::Result<
@@ -5456,7 +8043,7 @@ are kept for reference only and cannot sign in.
                     address1: Ok(Default::default()),
                     address2: Ok(Default::default()),
                     city: Ok(Default::default()),
-                    country_code: Err("no value supplied for country_code".to_string()),
+                    country_code: Ok(Default::default()),
                     state: Ok(Default::default()),
                     zip_code: Ok(Default::default()),
                 }
@@ -5507,7 +8094,7 @@ are kept for reference only and cannot sign in.
             }
             pub fn country_code<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::AddressPatchInnerCountryCode>,
+                T: ::std::convert::TryInto<::std::option::Option<super::CountryCode>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.country_code = value
@@ -5876,7 +8463,10 @@ are kept for reference only and cannot sign in.
         }
         #[derive(Clone, Debug)]
         pub struct MfaPatchInner {
-            enabled: ::std::result::Result<bool, ::std::string::String>,
+            enabled: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             expiration_in_minutes: ::std::result::Result<
                 ::std::option::Option<::std::num::NonZeroU32>,
                 ::std::string::String,
@@ -5885,7 +8475,7 @@ are kept for reference only and cannot sign in.
         impl ::std::default::Default for MfaPatchInner {
             fn default() -> Self {
                 Self {
-                    enabled: Err("no value supplied for enabled".to_string()),
+                    enabled: Ok(Default::default()),
                     expiration_in_minutes: Ok(Default::default()),
                 }
             }
@@ -5893,7 +8483,7 @@ are kept for reference only and cannot sign in.
         impl MfaPatchInner {
             pub fn enabled<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<bool>,
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.enabled = value
@@ -9965,11 +12555,16 @@ Conventions:
 - Request schemas are closed (`additionalProperties: false`) and refuse
   read-only fields; response schemas are open and may gain members and enum
   values (`x-extensible-enum`) at any time.
-- Rules JSON Schema cannot express are listed under `x-rules` on the schema
-  they apply to. Each rule names its `kind`, the `field` it reports and a
-  `message`; the kinds are `required-when`, `pattern-when`, `date-not-in-future`,
-  `lookup`, `property-names` (the object's own member names), `exclusive-with`
-  and `disjoint`.
+- Every rule OpenAPI 3.0's JSON Schema can state is stated there: lookups
+  as `enum`, members that exclude each other with `not`/`required`, members
+  required by another's value with `anyOf`. Rules it cannot state are listed
+  under `x-rules` on the schema they apply to; each names its `kind`, the
+  `field` it reports and a `message`. Those kinds are `date-not-in-future`,
+  `property-names` (the object's own member names) and `disjoint` (two
+  lists that share no member). An `x-rules` entry of kind `message` words
+  the error of a JSON Schema keyword instead: `keyword` is its JSON Pointer
+  relative to the schema, `field` the member the error names (the value
+  itself when absent) and `code` the error's code.
 - Text never contains U+0000 (NUL): a request with one is a `400` naming
   the field.
 - Every error is `application/problem+json` (RFC 9457) with a stable `code`,
@@ -10246,8 +12841,13 @@ let response = client.delete_user()
 
 Applies a JSON merge patch (RFC 7396): a member that is absent is left
 alone, `null` clears it, and `address`, `mfa`, `customAttributes` and
-`notifications` merge member by member. Once `name`, `address`, `mfa` or
-`ownerOrganization` is sent, its required children must be sent too.
+`notifications` merge member by member: a member sent is updated, a
+member left out keeps its stored value. `name` and `ownerOrganization`
+are replaced whole, so their required children must be sent with them.
+`{}` is a valid patch that changes nothing.
+
+The body is `application/merge-patch+json`; `application/json` is read
+as the same merge patch.
 
 Relations (`roles`, `teams`, `tags`) are either replaced whole or changed
 with the `add*` / `remove*` lists (both lists may be sent together). The
@@ -10255,8 +12855,12 @@ whole set together with an add or remove list of the same relation is
 `400`, and so is the same member in both lists.
 
 The request is validated against `UserPatch`, then the merged user against
-the rules every user satisfies; both report errors by dotted path. A patch
-that changes nothing leaves `resourceVersion` alone.
+`UserReplace`, the rules every whole profile satisfies: rules that relate
+members to each other (a US or Canadian address needs a `state`, an
+`mfa` needs `enabled`, ...) are judged on the merged result, so a
+partial update of `address` need not repeat the stored members. Both
+report errors by dotted path. A patch that changes nothing leaves
+`resourceVersion` alone.
 
 Needs `users:write`, and the caller must be an admin (`users:admin`), the
 user's creator or the user themself. Privileged fields need `users:admin`.

@@ -312,8 +312,9 @@ pub struct UserPatch {
     pub must_reset_password: Option<bool>,
 }
 
-/// A merge patch of the address: `country_code` is required, other members
-/// are three-state.
+/// A merge patch of the address: members are three-state (`country_code`
+/// cannot be cleared). The server checks the merged address (a country, a
+/// state in the US and Canada, a five-digit US ZIP code).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressPatch {
@@ -358,17 +359,23 @@ pub struct AddressPatch {
     #[schemars(with = "Nullable<types::AddressPatchInnerZipCode>")]
     #[serde(rename = "zipCode")]
     pub zip_code: Option<Option<types::AddressPatchInnerZipCode>>,
-    /// ISO 3166-1 alpha-2; required whenever the address is sent.
-    #[serde(rename = "countryCode")]
-    pub country_code: types::AddressPatchInnerCountryCode,
+    /// ISO 3166-1 alpha-2; the merged address must have one.
+    #[serde(
+        rename = "countryCode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub country_code: Option<types::CountryCode>,
 }
 
 /// A merge patch of the multi-factor settings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MfaPatch {
-    /// Whether sign-in asks for a second factor; required whenever `mfa` is sent.
-    pub enabled: bool,
+    /// Whether sign-in asks for a second factor; the merged settings must
+    /// have it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
     /// How long a second-factor code stays valid, 1 to 1440 minutes.
     #[serde(
         default,

@@ -126,6 +126,12 @@ pub(crate) fn client_view(spec: &OpenAPI) -> OpenAPI {
         }
     }
     if let Some(components) = &mut view.components {
+        for schema in components.schemas.values_mut() {
+            if let ReferenceOr::Item(schema) = schema {
+                open_unnameable_enum(schema);
+                drop_member_relations(schema);
+            }
+        }
         for response in components.responses.values_mut() {
             if let ReferenceOr::Item(response) = response {
                 rename(&mut response.content);
@@ -138,6 +144,50 @@ pub(crate) fn client_view(spec: &OpenAPI) -> OpenAPI {
         }
     }
     view
+}
+
+/// A string enum whose values do not make distinct Rust names
+/// (`Etc/GMT+1` and `Etc/GMT-1` are both `EtcGmt1`) makes progenitor panic:
+/// the client reads it as a plain string, and the server keeps checking the
+/// values.
+fn open_unnameable_enum(schema: &mut openapiv3::Schema) {
+    use openapiv3::{SchemaKind, StringType, Type};
+    let SchemaKind::Type(Type::String(StringType { enumeration, .. })) = &mut schema.schema_kind
+    else {
+        return;
+    };
+    let mut names = std::collections::BTreeSet::new();
+    let distinct = enumeration.iter().flatten().all(|value| {
+        let name: String = value
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .map(|word| word.to_ascii_lowercase())
+            .collect();
+        names.insert(name)
+    });
+    if !distinct {
+        enumeration.clear();
+    }
+}
+
+/// An object whose `allOf` / `anyOf` / `not` relate its members (a state
+/// required for some countries, two members that exclude each other) makes
+/// typify merge the branches into an enum of near-identical structs. The
+/// client reads it as the plain object; the server checks the relations.
+fn drop_member_relations(schema: &mut openapiv3::Schema) {
+    use openapiv3::{ObjectType, SchemaKind, Type};
+    let SchemaKind::Any(any) = &schema.schema_kind else {
+        return;
+    };
+    if any.properties.is_empty() || any.typ.as_deref().is_some_and(|t| t != "object") {
+        return;
+    }
+    schema.schema_kind = SchemaKind::Type(Type::Object(ObjectType {
+        properties: any.properties.clone(),
+        required: any.required.clone(),
+        additional_properties: any.additional_properties.clone(),
+        min_properties: any.min_properties,
+        max_properties: any.max_properties,
+    }));
 }
 
 /// Everything in the spec progenitor would panic on, reject or skip silently.
@@ -226,14 +276,36 @@ fn request_body_findings(
             }
         }
     };
-    if body.content.len() > 1 {
+    // The client view reads JSON aliases as `application/json`: media types
+    // that become one (with one schema) are one to progenitor.
+    let as_sent: std::collections::BTreeMap<&str, Vec<_>> =
+        body.content
+            .iter()
+            .fold(Default::default(), |mut acc, (media, content)| {
+                let sent = if JSON_ALIASES.contains(&media.as_str()) {
+                    "application/json"
+                } else {
+                    media.as_str()
+                };
+                acc.entry(sent).or_default().push(&content.schema);
+                acc
+            });
+    if as_sent.len() > 1 {
         fatal(
             format!("{at}/requestBody/content"),
             format!(
                 "{} media types (progenitor panics on more than one)",
-                body.content.len()
+                as_sent.len()
             ),
         );
+    }
+    for (sent, schemas) in &as_sent {
+        if schemas.windows(2).any(|w| w[0] != w[1]) {
+            fatal(
+                format!("{at}/requestBody/content"),
+                format!("media types read as {sent} with different schemas"),
+            );
+        }
     }
     for (media, content) in &body.content {
         let as_sent = if JSON_ALIASES.contains(&media.as_str()) {

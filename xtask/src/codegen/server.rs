@@ -1,7 +1,7 @@
 //! The server-stub generator: `openapi/users.yaml` to `crates/users-api/src/generated.rs`.
 //!
 //! It writes, from the spec alone:
-//! - a type for every object, enum and `oneOf` schema, with serde and
+//! - a type for every object, enum and `oneOf` / `anyOf` schema, with serde and
 //!   `utoipa::ToSchema`, the spec's descriptions, examples, formats,
 //!   constraints and nullability as `#[schema(...)]` attributes (scalar and
 //!   array components are inlined where they are used, as their constraints
@@ -14,7 +14,8 @@
 //! - `OPERATIONS`, the table the hand-written runtime validates requests with.
 //!
 //! utoipa cannot say some things with attributes: a map's `maxProperties` and
-//! the members of a `oneOf`. For those the generator writes a `schema_with`
+//! the members of a `oneOf` / `anyOf`, and the `allOf` / `anyOf` / `not` that
+//! relate an object's members. For those the generator writes a `schema_with`
 //! function or a `PartialSchema` impl built from the same spec data.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,6 +37,7 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
         items: Vec::new(),
         emitted: BTreeSet::new(),
         header_types: Vec::new(),
+        compositions: Vec::new(),
     };
     let schemas = spec["components"]["schemas"]
         .as_object()
@@ -55,7 +57,12 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
     let api = api_trait(&operations);
     let router = router(&operations);
     let table = table(&operations);
-    let doc = api_doc(spec, &operations, &generator.header_types)?;
+    let doc = api_doc(
+        spec,
+        &operations,
+        &generator.header_types,
+        &generator.compositions,
+    )?;
     let tokens = quote! {
         #![allow(clippy::all, missing_docs, unused_imports, non_camel_case_types)]
         use std::sync::Arc;
@@ -82,11 +89,22 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
     Ok(super::add_preamble(&super::format_rust(tokens)?))
 }
 
+/// The keyword of a scalar union schema (`oneOf` or `anyOf` without
+/// properties), if it is one.
+fn union_keyword(schema: &Value) -> Option<&'static str> {
+    if schema.get("properties").is_some() {
+        return None;
+    }
+    ["oneOf", "anyOf"]
+        .into_iter()
+        .find(|k| schema.get(*k).is_some())
+}
+
 /// Whether a schema becomes a Rust type of its own (rather than being inlined).
 fn is_named(schema: &Value) -> bool {
     schema.get("properties").is_some()
         || schema.get("enum").is_some()
-        || schema.get("oneOf").is_some()
+        || union_keyword(schema).is_some()
 }
 
 struct Gen<'a> {
@@ -96,7 +114,15 @@ struct Gen<'a> {
     /// Types that document response headers; utoipa refers to them, so the
     /// document must list them as components.
     header_types: Vec<String>,
+    /// Object schemas with `allOf`, `anyOf` or `not` beside their properties
+    /// (rules relating members), by name: utoipa's derive cannot state them,
+    /// so the document gets them from a generated modifier.
+    compositions: Vec<(String, serde_json::Map<String, Value>)>,
 }
+
+/// Keywords an object schema may carry beside `properties` to relate its
+/// members; each must be stated in the served document too.
+const COMPOSITION_KEYWORDS: [&str; 3] = ["allOf", "anyOf", "not"];
 
 /// A field's Rust type and its `#[schema]` arguments.
 struct FieldType {
@@ -238,7 +264,7 @@ impl Gen<'_> {
 
     fn map_value_type(&mut self, schema: &Value, hint: &str) -> anyhow::Result<FieldType> {
         let (target, name) = self.resolve(schema);
-        if target.get("oneOf").is_some() {
+        if union_keyword(&target).is_some() {
             let type_name = name.unwrap_or_else(|| hint.to_owned());
             let nullable = self.one_of_type(&type_name, &target)?;
             let ident = format_ident!("{}", type_name);
@@ -253,7 +279,7 @@ impl Gen<'_> {
 
     /// A struct, enum or `oneOf` type for a component schema.
     fn named_type(&mut self, name: &str, schema: &Value) -> anyhow::Result<()> {
-        if schema.get("oneOf").is_some() {
+        if union_keyword(schema).is_some() {
             self.one_of_type(name, schema)?;
             return Ok(());
         }
@@ -280,6 +306,13 @@ impl Gen<'_> {
                 field,
                 required.contains(prop.as_str()),
             ));
+        }
+        let composition: serde_json::Map<String, Value> = COMPOSITION_KEYWORDS
+            .iter()
+            .filter_map(|k| schema.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect();
+        if !composition.is_empty() {
+            self.compositions.push((name.to_owned(), composition));
         }
         let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
         let deny = closed.then(|| quote!(#[serde(deny_unknown_fields)]));
@@ -332,9 +365,10 @@ impl Gen<'_> {
             });
             return Ok(());
         }
-        let variants = values.iter().map(|v| {
-            let text = v.as_str().unwrap();
-            let variant = format_ident!("{}", pascal(text));
+        let texts: Vec<&str> = values.iter().filter_map(|v| v.as_str()).collect();
+        let names = variant_names(&texts).with_context(|| format!("enum {name}"))?;
+        let variants = texts.iter().zip(&names).map(|(text, variant)| {
+            let variant = format_ident!("{}", variant);
             quote!(#[serde(rename = #text)] #variant,)
         });
         self.items.push(quote! {
@@ -345,11 +379,13 @@ impl Gen<'_> {
         Ok(())
     }
 
-    /// An untagged enum for a `oneOf` of scalars; returns whether a member is
-    /// nullable. Its schema is written out because utoipa's derive cannot put
-    /// constraints on a variant's field.
+    /// An untagged enum for a `oneOf` or `anyOf` of scalars of distinct
+    /// types (so at most one member ever matches); returns whether a member
+    /// is nullable. Its schema is written out because utoipa's derive cannot
+    /// put constraints on a variant's field.
     fn one_of_type(&mut self, name: &str, schema: &Value) -> anyhow::Result<bool> {
-        let members = schema["oneOf"].as_array().unwrap();
+        let keyword = union_keyword(schema).context("a union")?;
+        let members = schema[keyword].as_array().unwrap();
         let nullable = members
             .iter()
             .any(|m| m.get("nullable") == Some(&Value::Bool(true)));
@@ -369,12 +405,17 @@ impl Gen<'_> {
                     quote!(Number),
                 ),
                 Some("boolean") => (format_ident!("Boolean"), quote!(bool), quote!(Boolean)),
-                other => bail!("oneOf member of type {other:?} in {name}"),
+                other => bail!("{keyword} member of type {other:?} in {name}"),
             };
             variants.push(quote!(#variant(#ty),));
             let _ = kind;
             schemas.push(scalar_schema(member)?);
         }
+        let builder = if keyword == "anyOf" {
+            quote!(utoipa::openapi::schema::AnyOfBuilder)
+        } else {
+            quote!(utoipa::openapi::schema::OneOfBuilder)
+        };
         let docs = doc_comment(schema);
         self.items.push(quote! {
             #docs
@@ -383,7 +424,7 @@ impl Gen<'_> {
             pub enum #ident { #(#variants)* }
             impl utoipa::PartialSchema for #ident {
                 fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                    utoipa::openapi::schema::OneOfBuilder::new()
+                    #builder::new()
                         #(.item(#schemas))*
                         .into()
                 }
@@ -736,7 +777,8 @@ struct Operation {
 }
 
 struct Body {
-    media: String,
+    /// Every media type the body may come as, all with the one schema.
+    media: Vec<String>,
     schema: String,
     description: Option<String>,
 }
@@ -792,13 +834,20 @@ fn operations(spec: &Value) -> anyhow::Result<Vec<Operation>> {
             let body = match op.get("requestBody") {
                 Some(body) => {
                     let body = resolve(body);
-                    let (media, content) = body["content"]
+                    let content = body["content"]
                         .as_object()
-                        .and_then(|c| c.iter().next())
+                        .filter(|c| !c.is_empty())
                         .context("a body media type")?;
+                    let mut schemas = BTreeSet::new();
+                    for media in content.values() {
+                        schemas.insert(schema_name(&media["schema"])?);
+                    }
+                    if schemas.len() != 1 {
+                        bail!("{id}: the body's media types name different schemas: {schemas:?}");
+                    }
                     Some(Body {
-                        media: media.clone(),
-                        schema: schema_name(&content["schema"])?,
+                        media: content.keys().cloned().collect(),
+                        schema: schemas.pop_first().unwrap_or_default(),
                         description: body
                             .get("description")
                             .and_then(Value::as_str)
@@ -879,7 +928,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
         let ty = format_ident!("{}", body.schema);
         let media = &body.media;
         let description = body.description.clone().unwrap_or_default();
-        quote!(request_body(content = #ty, content_type = #media, description = #description),)
+        quote!(request_body(content(#((#ty = #media)),*), description = #description),)
     });
     let responses = op.responses.iter().map(|r| {
         let status = r.status;
@@ -1005,7 +1054,7 @@ fn table(ops: &[Operation]) -> TokenStream {
             Some(body) => {
                 let media = &body.media;
                 let schema = &body.schema;
-                quote!(Some(runtime::BodySpec { media_type: #media, schema: #schema }))
+                quote!(Some(runtime::BodySpec { media_types: &[#(#media),*], schema: #schema }))
             }
             None => quote!(None),
         };
@@ -1038,7 +1087,22 @@ fn api_doc(
     spec: &Value,
     ops: &[Operation],
     header_types: &[String],
+    compositions: &[(String, serde_json::Map<String, Value>)],
 ) -> anyhow::Result<TokenStream> {
+    let composition_inserts = compositions.iter().map(|(name, keywords)| {
+        let inserts = keywords.iter().map(|(keyword, value)| {
+            let value = json_tokens(value);
+            quote!(extensions.insert(#keyword.to_owned(), json!(#value));)
+        });
+        quote! {
+            if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object))) =
+                components.schemas.get_mut(#name)
+            {
+                let extensions = object.extensions.get_or_insert_with(Default::default);
+                #(#inserts)*
+            }
+        }
+    });
     let header_types = header_types.iter().map(|h| format_ident!("{}", h));
     let info = &spec["info"];
     let title = info["title"].as_str().unwrap_or_default();
@@ -1092,7 +1156,7 @@ fn api_doc(
             paths(#(#paths),*),
             components(schemas(#(types::#header_types),*)),
             tags(#(#tags),*),
-            modifiers(&BearerAuth),
+            modifiers(&BearerAuth, &Compositions),
         )]
         pub struct ApiDoc;
 
@@ -1113,6 +1177,20 @@ fn api_doc(
                             .build(),
                     ),
                 );
+            }
+        }
+
+        /// Adds the `allOf` / `anyOf` / `not` keywords that relate an object's
+        /// members: utoipa's model has no field for them beside `properties`,
+        /// so they ride in the schema's extension map, which is written out
+        /// flat.
+        #[derive(Debug)]
+        struct Compositions;
+        impl utoipa::Modify for Compositions {
+            #[allow(unused_variables)]
+            fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+                let components = openapi.components.get_or_insert_with(Default::default);
+                #(#composition_inserts)*
             }
         }
     })
@@ -1155,6 +1233,52 @@ fn pascal(name: &str) -> String {
         }
     }
     out
+}
+
+/// Rust variant names for string enum values, in order: each run of
+/// letters and digits capitalized (`America/New_York` is `AmericaNewYork`).
+/// When two values would share a name (`Etc/GMT+1`, `Etc/GMT-1`), every
+/// separator is spelled out instead (`EtcSlashGMTPlus1`); values that still
+/// collide are an error.
+fn variant_names(values: &[&str]) -> anyhow::Result<Vec<String>> {
+    fn name(value: &str, spell: bool) -> String {
+        let mut out = String::new();
+        let mut upper = true;
+        for c in value.chars() {
+            if c.is_ascii_alphanumeric() {
+                if upper {
+                    out.push(c.to_ascii_uppercase());
+                } else {
+                    out.push(c);
+                }
+                upper = false;
+            } else {
+                if spell {
+                    out.push_str(&match c {
+                        '+' => "Plus".to_owned(),
+                        '-' => "Minus".to_owned(),
+                        '/' => "Slash".to_owned(),
+                        '_' => "Underscore".to_owned(),
+                        '.' => "Dot".to_owned(),
+                        ' ' => "Space".to_owned(),
+                        other => format!("U{:04X}", u32::from(other)),
+                    });
+                }
+                upper = true;
+            }
+        }
+        if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+            out.insert(0, 'V');
+        }
+        out
+    }
+    for spell in [false, true] {
+        let names: Vec<String> = values.iter().map(|v| name(v, spell)).collect();
+        if names.iter().collect::<BTreeSet<_>>().len() == names.len() {
+            return Ok(names);
+        }
+    }
+    bail!("enum values without distinct Rust names: {values:?}")
 }
 
 /// `camelCase` or `Header-Name` to `snake_case`.
