@@ -42,9 +42,9 @@ const KNOWN_SCHEMA_DIFFERENCES: &[(&str, &str)] = &[
         "typify gives URI references a plain String",
     ),
     (
-        "/customAttributes/additionalProperties/anyOf/0/nullable: true | absent",
-        "the patch type holds each attribute as an Option, so `null` (remove it) sits on the \
-         map's value rather than on the string member: the same values",
+        "/customAttributes/additionalProperties/nullable: true | absent",
+        "the patch type holds each attribute as an Option (`None` removes it), which schemars \
+         writes as a `null` member of the value's anyOf rather than as `nullable`",
     ),
     (
         "/timeZone/enum: ",

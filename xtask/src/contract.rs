@@ -7,9 +7,8 @@
 //! the settings in `schemathesis.toml`. It fails on any failure or error in
 //! the JUnit reports, or when fewer than 1,000 test cases ran in all.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context, bail};
 
@@ -58,15 +57,6 @@ fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
         bail!("psql failed: {sql}");
     }
     Ok(())
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// What one schemathesis run reported.
@@ -138,49 +128,9 @@ fn run_one(
     backend: &'static str,
     out_dir: &Path,
 ) -> anyhow::Result<Outcome> {
-    let mut child = Command::new(server)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "0",
-            "--metrics-listen",
-            "off",
-            "--database-url",
-            &database.url(),
-        ])
-        .env("USERS_JWT_SECRET", secret)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting users-server")?;
-    let stdout = child.stdout.take().context("server stdout")?;
-    let guard = Server(child);
-    let mut address = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line?;
-        if let Some(rest) = line.strip_prefix("Users API on ") {
-            address = rest.split_whitespace().next().map(str::to_owned);
-            break;
-        }
-    }
-    let url = address.context("the server did not say where it listens")?;
-
-    let token = |sub: &str, account: &str| -> anyhow::Result<String> {
-        let output = Command::new(server)
-            .args([
-                "token",
-                "--sub",
-                sub,
-                "--account",
-                account,
-                "--scope",
-                "users:admin",
-            ])
-            .env("USERS_JWT_SECRET", secret)
-            .output()?;
-        Ok(String::from_utf8(output.stdout)?.trim().to_owned())
-    };
+    let guard = tools::RunningServer::start(server, &database.url(), secret)?;
+    let url = guard.url.clone();
+    let token = |sub: &str, account: &str| tools::mint_token(server, secret, sub, account);
     let auth = serde_json::json!({
         "auth": [
             { "name": "alice", "fixedHeaders": [{ "name": "Authorization", "value": format!("Bearer {}", token("alice", "acme")?) }] },

@@ -9,6 +9,7 @@ mod browser;
 mod codegen;
 mod contract;
 mod faults;
+mod interop;
 mod lint_spec;
 mod spec;
 mod tools;
@@ -37,6 +38,9 @@ enum Command {
     Contract,
     /// Try Swagger UI in headless Chromium against the server in dev mode.
     Browser,
+    /// Generate Python and TypeScript clients with OpenAPI Generator,
+    /// type-check the TypeScript one and drive the server with the Python one.
+    Interop,
     /// Crash the server and restart PostgreSQL under load; two servers racing.
     Faults,
     /// Measure the generated stack against baselines; writes docs/benchmarks.md.
@@ -57,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         Command::Contract => contract::run(&spec::project_root()),
         Command::Browser => browser::run(&spec::project_root()),
         Command::Faults => faults::run(&spec::project_root()),
+        Command::Interop => interop::run(&spec::project_root()),
         Command::Bench => bench::run(&spec::project_root()),
     }
 }

@@ -40,6 +40,12 @@ pub(crate) const REDOCLY: NpmTool = NpmTool {
     bin: "redocly",
 };
 
+pub(crate) const TYPESCRIPT: NpmTool = NpmTool {
+    package: "typescript",
+    version: "5.9.3",
+    bin: "tsc",
+};
+
 pub(crate) const PLAYWRIGHT: NpmTool = NpmTool {
     package: "playwright-core",
     version: "1.65.1",
@@ -128,6 +134,12 @@ pub(crate) const SCHEMATHESIS: PythonTool = PythonTool {
     version: "4.32.5",
 };
 
+/// OpenAPI Generator; its wheel carries the jar, which needs a Java runtime.
+pub(crate) const OPENAPI_GENERATOR: PythonTool = PythonTool {
+    package: "openapi-generator-cli",
+    version: "7.26.0",
+};
+
 impl PythonTool {
     /// The virtualenv's interpreter, with the package installed when absent.
     /// Run the tool as `python -m ...`: console scripts keep the path they
@@ -198,4 +210,76 @@ pub(crate) fn build_users_server(root: &Path) -> anyhow::Result<PathBuf> {
         bail!("building users-server failed");
     }
     Ok(root.join("target/debug/users-server"))
+}
+
+/// `users-server` running as a process on a free loopback port, with no rate
+/// limit and no metrics listener; killed when dropped.
+#[derive(Debug)]
+pub(crate) struct RunningServer {
+    child: std::process::Child,
+    /// Where it listens, e.g. `http://127.0.0.1:41234`.
+    pub(crate) url: String,
+}
+
+impl RunningServer {
+    pub(crate) fn start(server: &Path, database_url: &str, secret: &str) -> anyhow::Result<Self> {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(server)
+            .args(["--listen", "127.0.0.1:0", "--rate-limit", "0"])
+            .args(["--metrics-listen", "off", "--database-url", database_url])
+            .env("USERS_JWT_SECRET", secret)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("starting users-server")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut running = RunningServer {
+            child,
+            url: String::new(),
+        };
+        for line in BufReader::new(stdout).lines() {
+            if let Some(rest) = line?.strip_prefix("Users API on ") {
+                running.url = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                break;
+            }
+        }
+        if running.url.is_empty() {
+            bail!("the server did not say where it listens");
+        }
+        Ok(running)
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `users:admin` token for `sub` in `account`, from the server's `token`
+/// subcommand.
+pub(crate) fn mint_token(
+    server: &Path,
+    secret: &str,
+    sub: &str,
+    account: &str,
+) -> anyhow::Result<String> {
+    let output = Command::new(server)
+        .args(["token", "--sub", sub, "--account", account])
+        .args(["--scope", "users:admin"])
+        .env("USERS_JWT_SECRET", secret)
+        .output()
+        .context("minting a token")?;
+    if !output.status.success() {
+        bail!(
+            "users-server token failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
 }

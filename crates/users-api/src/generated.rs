@@ -3982,12 +3982,7 @@ left out. New members and enum values may be added at any time.*/
             utoipa::openapi::schema::AnyOfBuilder::new()
                 .item(
                     utoipa::openapi::schema::ObjectBuilder::new()
-                        .schema_type(
-                            utoipa::openapi::schema::SchemaType::from_iter([
-                                utoipa::openapi::schema::Type::String,
-                                utoipa::openapi::schema::Type::Null,
-                            ]),
-                        )
+                        .schema_type(utoipa::openapi::schema::Type::String)
                         .max_length(Some(1024usize)),
                 )
                 .item(
@@ -3997,6 +3992,11 @@ left out. New members and enum values may be added at any time.*/
                 .item(
                     utoipa::openapi::schema::ObjectBuilder::new()
                         .schema_type(utoipa::openapi::schema::Type::Boolean),
+                )
+                .item(
+                    utoipa::openapi::schema::Object::with_type(
+                        utoipa::openapi::schema::Type::Null,
+                    ),
                 )
                 .into()
         }

@@ -386,9 +386,10 @@ impl Gen<'_> {
     fn one_of_type(&mut self, name: &str, schema: &Value) -> anyhow::Result<bool> {
         let keyword = union_keyword(schema).context("a union")?;
         let members = schema[keyword].as_array().unwrap();
-        let nullable = members
-            .iter()
-            .any(|m| m.get("nullable") == Some(&Value::Bool(true)));
+        let nullable = schema.get("nullable") == Some(&Value::Bool(true))
+            || members
+                .iter()
+                .any(|m| m.get("nullable") == Some(&Value::Bool(true)));
         if !self.emitted.insert(name.to_owned()) {
             return Ok(nullable);
         }
@@ -410,6 +411,13 @@ impl Gen<'_> {
             variants.push(quote!(#variant(#ty),));
             let _ = kind;
             schemas.push(scalar_schema(member)?);
+        }
+        // OpenAPI 3.1 (what utoipa writes) says a nullable union with a
+        // `{"type": "null"}` member.
+        if schema.get("nullable") == Some(&Value::Bool(true)) {
+            schemas.push(quote!(utoipa::openapi::schema::Object::with_type(
+                utoipa::openapi::schema::Type::Null
+            )));
         }
         let builder = if keyword == "anyOf" {
             quote!(utoipa::openapi::schema::AnyOfBuilder)
