@@ -42,7 +42,7 @@ const KNOWN_SCHEMA_DIFFERENCES: &[(&str, &str)] = &[
         "typify gives URI references a plain String",
     ),
     (
-        "/customAttributes/additionalProperties/nullable: true | absent",
+        "/customAttributes/additionalProperties/anyOf/0/nullable: true | absent",
         "the patch type holds each attribute as an Option (`None` removes it), which schemars \
          writes as a `null` member of the value's anyOf rather than as `nullable`",
     ),

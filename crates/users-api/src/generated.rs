@@ -3982,7 +3982,12 @@ left out. New members and enum values may be added at any time.*/
             utoipa::openapi::schema::AnyOfBuilder::new()
                 .item(
                     utoipa::openapi::schema::ObjectBuilder::new()
-                        .schema_type(utoipa::openapi::schema::Type::String)
+                        .schema_type(
+                            utoipa::openapi::schema::SchemaType::from_iter([
+                                utoipa::openapi::schema::Type::String,
+                                utoipa::openapi::schema::Type::Null,
+                            ]),
+                        )
                         .max_length(Some(1024usize)),
                 )
                 .item(
@@ -3992,11 +3997,6 @@ left out. New members and enum values may be added at any time.*/
                 .item(
                     utoipa::openapi::schema::ObjectBuilder::new()
                         .schema_type(utoipa::openapi::schema::Type::Boolean),
-                )
-                .item(
-                    utoipa::openapi::schema::Object::with_type(
-                        utoipa::openapi::schema::Type::Null,
-                    ),
                 )
                 .into()
         }

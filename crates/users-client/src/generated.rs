@@ -2341,7 +2341,7 @@ it, and `null` for the whole map removes every attribute.
         pub ::std::option::Option<
             ::std::collections::HashMap<
                 ::std::string::String,
-                ::std::option::Option<CustomAttributesPatchInnerValue>,
+                CustomAttributesPatchInnerValue,
             >,
         >,
     );
@@ -2349,7 +2349,7 @@ it, and `null` for the whole map removes every attribute.
         type Target = ::std::option::Option<
             ::std::collections::HashMap<
                 ::std::string::String,
-                ::std::option::Option<CustomAttributesPatchInnerValue>,
+                CustomAttributesPatchInnerValue,
             >,
         >;
         fn deref(
@@ -2357,7 +2357,7 @@ it, and `null` for the whole map removes every attribute.
         ) -> &::std::option::Option<
             ::std::collections::HashMap<
                 ::std::string::String,
-                ::std::option::Option<CustomAttributesPatchInnerValue>,
+                CustomAttributesPatchInnerValue,
             >,
         > {
             &self.0
@@ -2367,7 +2367,7 @@ it, and `null` for the whole map removes every attribute.
     for ::std::option::Option<
         ::std::collections::HashMap<
             ::std::string::String,
-            ::std::option::Option<CustomAttributesPatchInnerValue>,
+            CustomAttributesPatchInnerValue,
         >,
     > {
         fn from(value: CustomAttributesPatch) -> Self {
@@ -2378,7 +2378,7 @@ it, and `null` for the whole map removes every attribute.
         ::std::option::Option<
             ::std::collections::HashMap<
                 ::std::string::String,
-                ::std::option::Option<CustomAttributesPatchInnerValue>,
+                CustomAttributesPatchInnerValue,
             >,
         >,
     > for CustomAttributesPatch {
@@ -2386,14 +2386,14 @@ it, and `null` for the whole map removes every attribute.
             value: ::std::option::Option<
                 ::std::collections::HashMap<
                     ::std::string::String,
-                    ::std::option::Option<CustomAttributesPatchInnerValue>,
+                    CustomAttributesPatchInnerValue,
                 >,
             >,
         ) -> Self {
             Self(value)
         }
     }
-    ///`CustomAttributesPatchInnerValue`
+    ///A value sets the attribute, `null` removes it.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -2404,69 +2404,30 @@ it, and `null` for the whole map removes every attribute.
     )]
     #[serde(untagged)]
     pub enum CustomAttributesPatchInnerValue {
-        String(CustomAttributesPatchInnerValueString),
-        Number(f64),
-        Boolean(bool),
+        Variant0(::std::option::Option<CustomAttributesPatchInnerValueVariant0>),
+        Variant1(f64),
+        Variant2(bool),
     }
-    impl ::std::fmt::Display for CustomAttributesPatchInnerValue {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match self {
-                Self::String(x) => x.fmt(f),
-                Self::Number(x) => x.fmt(f),
-                Self::Boolean(x) => x.fmt(f),
-            }
-        }
-    }
-    impl ::std::str::FromStr for CustomAttributesPatchInnerValue {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if let Ok(v) = value.parse() {
-                Ok(Self::String(v))
-            } else if let Ok(v) = value.parse() {
-                Ok(Self::Number(v))
-            } else if let Ok(v) = value.parse() {
-                Ok(Self::Boolean(v))
-            } else {
-                Err("string conversion failed for all variants".into())
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for CustomAttributesPatchInnerValue {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for CustomAttributesPatchInnerValue {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::From<CustomAttributesPatchInnerValueString>
-    for CustomAttributesPatchInnerValue {
-        fn from(value: CustomAttributesPatchInnerValueString) -> Self {
-            Self::String(value)
+    impl ::std::convert::From<
+        ::std::option::Option<CustomAttributesPatchInnerValueVariant0>,
+    > for CustomAttributesPatchInnerValue {
+        fn from(
+            value: ::std::option::Option<CustomAttributesPatchInnerValueVariant0>,
+        ) -> Self {
+            Self::Variant0(value)
         }
     }
     impl ::std::convert::From<f64> for CustomAttributesPatchInnerValue {
         fn from(value: f64) -> Self {
-            Self::Number(value)
+            Self::Variant1(value)
         }
     }
     impl ::std::convert::From<bool> for CustomAttributesPatchInnerValue {
         fn from(value: bool) -> Self {
-            Self::Boolean(value)
+            Self::Variant2(value)
         }
     }
-    ///`CustomAttributesPatchInnerValueString`
+    ///`CustomAttributesPatchInnerValueVariant0`
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -2479,20 +2440,20 @@ it, and `null` for the whole map removes every attribute.
         schemars::JsonSchema
     )]
     #[serde(transparent)]
-    pub struct CustomAttributesPatchInnerValueString(::std::string::String);
-    impl ::std::ops::Deref for CustomAttributesPatchInnerValueString {
+    pub struct CustomAttributesPatchInnerValueVariant0(::std::string::String);
+    impl ::std::ops::Deref for CustomAttributesPatchInnerValueVariant0 {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<CustomAttributesPatchInnerValueString>
+    impl ::std::convert::From<CustomAttributesPatchInnerValueVariant0>
     for ::std::string::String {
-        fn from(value: CustomAttributesPatchInnerValueString) -> Self {
+        fn from(value: CustomAttributesPatchInnerValueVariant0) -> Self {
             value.0
         }
     }
-    impl ::std::str::FromStr for CustomAttributesPatchInnerValueString {
+    impl ::std::str::FromStr for CustomAttributesPatchInnerValueVariant0 {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -2503,7 +2464,7 @@ it, and `null` for the whole map removes every attribute.
             Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for CustomAttributesPatchInnerValueString {
+    impl ::std::convert::TryFrom<&str> for CustomAttributesPatchInnerValueVariant0 {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -2512,7 +2473,7 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     impl ::std::convert::TryFrom<::std::string::String>
-    for CustomAttributesPatchInnerValueString {
+    for CustomAttributesPatchInnerValueVariant0 {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -2520,7 +2481,7 @@ it, and `null` for the whole map removes every attribute.
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for CustomAttributesPatchInnerValueString {
+    impl<'de> ::serde::Deserialize<'de> for CustomAttributesPatchInnerValueVariant0 {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
