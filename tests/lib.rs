@@ -144,22 +144,7 @@ pub fn normalize_schema(root: &serde_json::Value, schema: &serde_json::Value) ->
                 schema => normalize_schema(root, &schema),
             },
             "not" => normalize_schema(root, &value),
-            // OpenAPI 3.1 writes a nullable union with a `{type: null}` member.
-            "oneOf" | "anyOf" => {
-                let members = value.as_array().unwrap();
-                let null = serde_json::json!({ "type": "null" });
-                if members.contains(&null) {
-                    out.insert("nullable".into(), Value::Bool(true));
-                }
-                Value::Array(
-                    members
-                        .iter()
-                        .filter(|s| **s != null)
-                        .map(|s| normalize_schema(root, s))
-                        .collect(),
-                )
-            }
-            "allOf" => Value::Array(
+            "oneOf" | "anyOf" | "allOf" => Value::Array(
                 value
                     .as_array()
                     .unwrap()

@@ -310,19 +310,10 @@ fn plain_validator(component: &str) -> jsonschema::Validator {
         use serde_json::Value;
         match value {
             Value::Object(object) => {
-                if object.remove("nullable") == Some(Value::Bool(true)) {
-                    match object.get("type").cloned() {
-                        Some(Value::String(ty)) => {
-                            object.insert("type".into(), serde_json::json!([ty, "null"]));
-                        }
-                        _ => {
-                            let union = std::mem::take(object);
-                            object.insert(
-                                "anyOf".into(),
-                                serde_json::json!([{ "type": "null" }, union]),
-                            );
-                        }
-                    }
+                if object.remove("nullable") == Some(Value::Bool(true))
+                    && let Some(Value::String(ty)) = object.get("type").cloned()
+                {
+                    object.insert("type".into(), serde_json::json!([ty, "null"]));
                 }
                 object.values_mut().for_each(rewrite);
             }

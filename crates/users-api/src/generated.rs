@@ -2331,777 +2331,777 @@ zone: in a patch it clears the stored one.*/
     )]
     pub enum TimeZone {
         #[serde(rename = "Africa/Abidjan")]
-        AfricaSlashAbidjan,
+        AfricaAbidjan,
         #[serde(rename = "Africa/Accra")]
-        AfricaSlashAccra,
+        AfricaAccra,
         #[serde(rename = "Africa/Addis_Ababa")]
-        AfricaSlashAddisUnderscoreAbaba,
+        AfricaAddisAbaba,
         #[serde(rename = "Africa/Algiers")]
-        AfricaSlashAlgiers,
+        AfricaAlgiers,
         #[serde(rename = "Africa/Asmara")]
-        AfricaSlashAsmara,
+        AfricaAsmara,
         #[serde(rename = "Africa/Asmera")]
-        AfricaSlashAsmera,
+        AfricaAsmera,
         #[serde(rename = "Africa/Bamako")]
-        AfricaSlashBamako,
+        AfricaBamako,
         #[serde(rename = "Africa/Bangui")]
-        AfricaSlashBangui,
+        AfricaBangui,
         #[serde(rename = "Africa/Banjul")]
-        AfricaSlashBanjul,
+        AfricaBanjul,
         #[serde(rename = "Africa/Bissau")]
-        AfricaSlashBissau,
+        AfricaBissau,
         #[serde(rename = "Africa/Blantyre")]
-        AfricaSlashBlantyre,
+        AfricaBlantyre,
         #[serde(rename = "Africa/Brazzaville")]
-        AfricaSlashBrazzaville,
+        AfricaBrazzaville,
         #[serde(rename = "Africa/Bujumbura")]
-        AfricaSlashBujumbura,
+        AfricaBujumbura,
         #[serde(rename = "Africa/Cairo")]
-        AfricaSlashCairo,
+        AfricaCairo,
         #[serde(rename = "Africa/Casablanca")]
-        AfricaSlashCasablanca,
+        AfricaCasablanca,
         #[serde(rename = "Africa/Ceuta")]
-        AfricaSlashCeuta,
+        AfricaCeuta,
         #[serde(rename = "Africa/Conakry")]
-        AfricaSlashConakry,
+        AfricaConakry,
         #[serde(rename = "Africa/Dakar")]
-        AfricaSlashDakar,
+        AfricaDakar,
         #[serde(rename = "Africa/Dar_es_Salaam")]
-        AfricaSlashDarUnderscoreEsUnderscoreSalaam,
+        AfricaDarEsSalaam,
         #[serde(rename = "Africa/Djibouti")]
-        AfricaSlashDjibouti,
+        AfricaDjibouti,
         #[serde(rename = "Africa/Douala")]
-        AfricaSlashDouala,
+        AfricaDouala,
         #[serde(rename = "Africa/El_Aaiun")]
-        AfricaSlashElUnderscoreAaiun,
+        AfricaElAaiun,
         #[serde(rename = "Africa/Freetown")]
-        AfricaSlashFreetown,
+        AfricaFreetown,
         #[serde(rename = "Africa/Gaborone")]
-        AfricaSlashGaborone,
+        AfricaGaborone,
         #[serde(rename = "Africa/Harare")]
-        AfricaSlashHarare,
+        AfricaHarare,
         #[serde(rename = "Africa/Johannesburg")]
-        AfricaSlashJohannesburg,
+        AfricaJohannesburg,
         #[serde(rename = "Africa/Juba")]
-        AfricaSlashJuba,
+        AfricaJuba,
         #[serde(rename = "Africa/Kampala")]
-        AfricaSlashKampala,
+        AfricaKampala,
         #[serde(rename = "Africa/Khartoum")]
-        AfricaSlashKhartoum,
+        AfricaKhartoum,
         #[serde(rename = "Africa/Kigali")]
-        AfricaSlashKigali,
+        AfricaKigali,
         #[serde(rename = "Africa/Kinshasa")]
-        AfricaSlashKinshasa,
+        AfricaKinshasa,
         #[serde(rename = "Africa/Lagos")]
-        AfricaSlashLagos,
+        AfricaLagos,
         #[serde(rename = "Africa/Libreville")]
-        AfricaSlashLibreville,
+        AfricaLibreville,
         #[serde(rename = "Africa/Lome")]
-        AfricaSlashLome,
+        AfricaLome,
         #[serde(rename = "Africa/Luanda")]
-        AfricaSlashLuanda,
+        AfricaLuanda,
         #[serde(rename = "Africa/Lubumbashi")]
-        AfricaSlashLubumbashi,
+        AfricaLubumbashi,
         #[serde(rename = "Africa/Lusaka")]
-        AfricaSlashLusaka,
+        AfricaLusaka,
         #[serde(rename = "Africa/Malabo")]
-        AfricaSlashMalabo,
+        AfricaMalabo,
         #[serde(rename = "Africa/Maputo")]
-        AfricaSlashMaputo,
+        AfricaMaputo,
         #[serde(rename = "Africa/Maseru")]
-        AfricaSlashMaseru,
+        AfricaMaseru,
         #[serde(rename = "Africa/Mbabane")]
-        AfricaSlashMbabane,
+        AfricaMbabane,
         #[serde(rename = "Africa/Mogadishu")]
-        AfricaSlashMogadishu,
+        AfricaMogadishu,
         #[serde(rename = "Africa/Monrovia")]
-        AfricaSlashMonrovia,
+        AfricaMonrovia,
         #[serde(rename = "Africa/Nairobi")]
-        AfricaSlashNairobi,
+        AfricaNairobi,
         #[serde(rename = "Africa/Ndjamena")]
-        AfricaSlashNdjamena,
+        AfricaNdjamena,
         #[serde(rename = "Africa/Niamey")]
-        AfricaSlashNiamey,
+        AfricaNiamey,
         #[serde(rename = "Africa/Nouakchott")]
-        AfricaSlashNouakchott,
+        AfricaNouakchott,
         #[serde(rename = "Africa/Ouagadougou")]
-        AfricaSlashOuagadougou,
+        AfricaOuagadougou,
         #[serde(rename = "Africa/Porto-Novo")]
-        AfricaSlashPortoMinusNovo,
+        AfricaPortoNovo,
         #[serde(rename = "Africa/Sao_Tome")]
-        AfricaSlashSaoUnderscoreTome,
+        AfricaSaoTome,
         #[serde(rename = "Africa/Timbuktu")]
-        AfricaSlashTimbuktu,
+        AfricaTimbuktu,
         #[serde(rename = "Africa/Tripoli")]
-        AfricaSlashTripoli,
+        AfricaTripoli,
         #[serde(rename = "Africa/Tunis")]
-        AfricaSlashTunis,
+        AfricaTunis,
         #[serde(rename = "Africa/Windhoek")]
-        AfricaSlashWindhoek,
+        AfricaWindhoek,
         #[serde(rename = "America/Adak")]
-        AmericaSlashAdak,
+        AmericaAdak,
         #[serde(rename = "America/Anchorage")]
-        AmericaSlashAnchorage,
+        AmericaAnchorage,
         #[serde(rename = "America/Anguilla")]
-        AmericaSlashAnguilla,
+        AmericaAnguilla,
         #[serde(rename = "America/Antigua")]
-        AmericaSlashAntigua,
+        AmericaAntigua,
         #[serde(rename = "America/Araguaina")]
-        AmericaSlashAraguaina,
+        AmericaAraguaina,
         #[serde(rename = "America/Argentina/Buenos_Aires")]
-        AmericaSlashArgentinaSlashBuenosUnderscoreAires,
+        AmericaArgentinaBuenosAires,
         #[serde(rename = "America/Argentina/Catamarca")]
-        AmericaSlashArgentinaSlashCatamarca,
+        AmericaArgentinaCatamarca,
         #[serde(rename = "America/Argentina/ComodRivadavia")]
-        AmericaSlashArgentinaSlashComodRivadavia,
+        AmericaArgentinaComodRivadavia,
         #[serde(rename = "America/Argentina/Cordoba")]
-        AmericaSlashArgentinaSlashCordoba,
+        AmericaArgentinaCordoba,
         #[serde(rename = "America/Argentina/Jujuy")]
-        AmericaSlashArgentinaSlashJujuy,
+        AmericaArgentinaJujuy,
         #[serde(rename = "America/Argentina/La_Rioja")]
-        AmericaSlashArgentinaSlashLaUnderscoreRioja,
+        AmericaArgentinaLaRioja,
         #[serde(rename = "America/Argentina/Mendoza")]
-        AmericaSlashArgentinaSlashMendoza,
+        AmericaArgentinaMendoza,
         #[serde(rename = "America/Argentina/Rio_Gallegos")]
-        AmericaSlashArgentinaSlashRioUnderscoreGallegos,
+        AmericaArgentinaRioGallegos,
         #[serde(rename = "America/Argentina/Salta")]
-        AmericaSlashArgentinaSlashSalta,
+        AmericaArgentinaSalta,
         #[serde(rename = "America/Argentina/San_Juan")]
-        AmericaSlashArgentinaSlashSanUnderscoreJuan,
+        AmericaArgentinaSanJuan,
         #[serde(rename = "America/Argentina/San_Luis")]
-        AmericaSlashArgentinaSlashSanUnderscoreLuis,
+        AmericaArgentinaSanLuis,
         #[serde(rename = "America/Argentina/Tucuman")]
-        AmericaSlashArgentinaSlashTucuman,
+        AmericaArgentinaTucuman,
         #[serde(rename = "America/Argentina/Ushuaia")]
-        AmericaSlashArgentinaSlashUshuaia,
+        AmericaArgentinaUshuaia,
         #[serde(rename = "America/Aruba")]
-        AmericaSlashAruba,
+        AmericaAruba,
         #[serde(rename = "America/Asuncion")]
-        AmericaSlashAsuncion,
+        AmericaAsuncion,
         #[serde(rename = "America/Atikokan")]
-        AmericaSlashAtikokan,
+        AmericaAtikokan,
         #[serde(rename = "America/Atka")]
-        AmericaSlashAtka,
+        AmericaAtka,
         #[serde(rename = "America/Bahia")]
-        AmericaSlashBahia,
+        AmericaBahia,
         #[serde(rename = "America/Bahia_Banderas")]
-        AmericaSlashBahiaUnderscoreBanderas,
+        AmericaBahiaBanderas,
         #[serde(rename = "America/Barbados")]
-        AmericaSlashBarbados,
+        AmericaBarbados,
         #[serde(rename = "America/Belem")]
-        AmericaSlashBelem,
+        AmericaBelem,
         #[serde(rename = "America/Belize")]
-        AmericaSlashBelize,
+        AmericaBelize,
         #[serde(rename = "America/Blanc-Sablon")]
-        AmericaSlashBlancMinusSablon,
+        AmericaBlancSablon,
         #[serde(rename = "America/Boa_Vista")]
-        AmericaSlashBoaUnderscoreVista,
+        AmericaBoaVista,
         #[serde(rename = "America/Bogota")]
-        AmericaSlashBogota,
+        AmericaBogota,
         #[serde(rename = "America/Boise")]
-        AmericaSlashBoise,
+        AmericaBoise,
         #[serde(rename = "America/Buenos_Aires")]
-        AmericaSlashBuenosUnderscoreAires,
+        AmericaBuenosAires,
         #[serde(rename = "America/Cambridge_Bay")]
-        AmericaSlashCambridgeUnderscoreBay,
+        AmericaCambridgeBay,
         #[serde(rename = "America/Campo_Grande")]
-        AmericaSlashCampoUnderscoreGrande,
+        AmericaCampoGrande,
         #[serde(rename = "America/Cancun")]
-        AmericaSlashCancun,
+        AmericaCancun,
         #[serde(rename = "America/Caracas")]
-        AmericaSlashCaracas,
+        AmericaCaracas,
         #[serde(rename = "America/Catamarca")]
-        AmericaSlashCatamarca,
+        AmericaCatamarca,
         #[serde(rename = "America/Cayenne")]
-        AmericaSlashCayenne,
+        AmericaCayenne,
         #[serde(rename = "America/Cayman")]
-        AmericaSlashCayman,
+        AmericaCayman,
         #[serde(rename = "America/Chicago")]
-        AmericaSlashChicago,
+        AmericaChicago,
         #[serde(rename = "America/Chihuahua")]
-        AmericaSlashChihuahua,
+        AmericaChihuahua,
         #[serde(rename = "America/Ciudad_Juarez")]
-        AmericaSlashCiudadUnderscoreJuarez,
+        AmericaCiudadJuarez,
         #[serde(rename = "America/Coral_Harbour")]
-        AmericaSlashCoralUnderscoreHarbour,
+        AmericaCoralHarbour,
         #[serde(rename = "America/Cordoba")]
-        AmericaSlashCordoba,
+        AmericaCordoba,
         #[serde(rename = "America/Costa_Rica")]
-        AmericaSlashCostaUnderscoreRica,
+        AmericaCostaRica,
         #[serde(rename = "America/Coyhaique")]
-        AmericaSlashCoyhaique,
+        AmericaCoyhaique,
         #[serde(rename = "America/Creston")]
-        AmericaSlashCreston,
+        AmericaCreston,
         #[serde(rename = "America/Cuiaba")]
-        AmericaSlashCuiaba,
+        AmericaCuiaba,
         #[serde(rename = "America/Curacao")]
-        AmericaSlashCuracao,
+        AmericaCuracao,
         #[serde(rename = "America/Danmarkshavn")]
-        AmericaSlashDanmarkshavn,
+        AmericaDanmarkshavn,
         #[serde(rename = "America/Dawson")]
-        AmericaSlashDawson,
+        AmericaDawson,
         #[serde(rename = "America/Dawson_Creek")]
-        AmericaSlashDawsonUnderscoreCreek,
+        AmericaDawsonCreek,
         #[serde(rename = "America/Denver")]
-        AmericaSlashDenver,
+        AmericaDenver,
         #[serde(rename = "America/Detroit")]
-        AmericaSlashDetroit,
+        AmericaDetroit,
         #[serde(rename = "America/Dominica")]
-        AmericaSlashDominica,
+        AmericaDominica,
         #[serde(rename = "America/Edmonton")]
-        AmericaSlashEdmonton,
+        AmericaEdmonton,
         #[serde(rename = "America/Eirunepe")]
-        AmericaSlashEirunepe,
+        AmericaEirunepe,
         #[serde(rename = "America/El_Salvador")]
-        AmericaSlashElUnderscoreSalvador,
+        AmericaElSalvador,
         #[serde(rename = "America/Ensenada")]
-        AmericaSlashEnsenada,
+        AmericaEnsenada,
         #[serde(rename = "America/Fort_Nelson")]
-        AmericaSlashFortUnderscoreNelson,
+        AmericaFortNelson,
         #[serde(rename = "America/Fort_Wayne")]
-        AmericaSlashFortUnderscoreWayne,
+        AmericaFortWayne,
         #[serde(rename = "America/Fortaleza")]
-        AmericaSlashFortaleza,
+        AmericaFortaleza,
         #[serde(rename = "America/Glace_Bay")]
-        AmericaSlashGlaceUnderscoreBay,
+        AmericaGlaceBay,
         #[serde(rename = "America/Godthab")]
-        AmericaSlashGodthab,
+        AmericaGodthab,
         #[serde(rename = "America/Goose_Bay")]
-        AmericaSlashGooseUnderscoreBay,
+        AmericaGooseBay,
         #[serde(rename = "America/Grand_Turk")]
-        AmericaSlashGrandUnderscoreTurk,
+        AmericaGrandTurk,
         #[serde(rename = "America/Grenada")]
-        AmericaSlashGrenada,
+        AmericaGrenada,
         #[serde(rename = "America/Guadeloupe")]
-        AmericaSlashGuadeloupe,
+        AmericaGuadeloupe,
         #[serde(rename = "America/Guatemala")]
-        AmericaSlashGuatemala,
+        AmericaGuatemala,
         #[serde(rename = "America/Guayaquil")]
-        AmericaSlashGuayaquil,
+        AmericaGuayaquil,
         #[serde(rename = "America/Guyana")]
-        AmericaSlashGuyana,
+        AmericaGuyana,
         #[serde(rename = "America/Halifax")]
-        AmericaSlashHalifax,
+        AmericaHalifax,
         #[serde(rename = "America/Havana")]
-        AmericaSlashHavana,
+        AmericaHavana,
         #[serde(rename = "America/Hermosillo")]
-        AmericaSlashHermosillo,
+        AmericaHermosillo,
         #[serde(rename = "America/Indiana/Indianapolis")]
-        AmericaSlashIndianaSlashIndianapolis,
+        AmericaIndianaIndianapolis,
         #[serde(rename = "America/Indiana/Knox")]
-        AmericaSlashIndianaSlashKnox,
+        AmericaIndianaKnox,
         #[serde(rename = "America/Indiana/Marengo")]
-        AmericaSlashIndianaSlashMarengo,
+        AmericaIndianaMarengo,
         #[serde(rename = "America/Indiana/Petersburg")]
-        AmericaSlashIndianaSlashPetersburg,
+        AmericaIndianaPetersburg,
         #[serde(rename = "America/Indiana/Tell_City")]
-        AmericaSlashIndianaSlashTellUnderscoreCity,
+        AmericaIndianaTellCity,
         #[serde(rename = "America/Indiana/Vevay")]
-        AmericaSlashIndianaSlashVevay,
+        AmericaIndianaVevay,
         #[serde(rename = "America/Indiana/Vincennes")]
-        AmericaSlashIndianaSlashVincennes,
+        AmericaIndianaVincennes,
         #[serde(rename = "America/Indiana/Winamac")]
-        AmericaSlashIndianaSlashWinamac,
+        AmericaIndianaWinamac,
         #[serde(rename = "America/Indianapolis")]
-        AmericaSlashIndianapolis,
+        AmericaIndianapolis,
         #[serde(rename = "America/Inuvik")]
-        AmericaSlashInuvik,
+        AmericaInuvik,
         #[serde(rename = "America/Iqaluit")]
-        AmericaSlashIqaluit,
+        AmericaIqaluit,
         #[serde(rename = "America/Jamaica")]
-        AmericaSlashJamaica,
+        AmericaJamaica,
         #[serde(rename = "America/Jujuy")]
-        AmericaSlashJujuy,
+        AmericaJujuy,
         #[serde(rename = "America/Juneau")]
-        AmericaSlashJuneau,
+        AmericaJuneau,
         #[serde(rename = "America/Kentucky/Louisville")]
-        AmericaSlashKentuckySlashLouisville,
+        AmericaKentuckyLouisville,
         #[serde(rename = "America/Kentucky/Monticello")]
-        AmericaSlashKentuckySlashMonticello,
+        AmericaKentuckyMonticello,
         #[serde(rename = "America/Knox_IN")]
-        AmericaSlashKnoxUnderscoreIN,
+        AmericaKnoxIN,
         #[serde(rename = "America/Kralendijk")]
-        AmericaSlashKralendijk,
+        AmericaKralendijk,
         #[serde(rename = "America/La_Paz")]
-        AmericaSlashLaUnderscorePaz,
+        AmericaLaPaz,
         #[serde(rename = "America/Lima")]
-        AmericaSlashLima,
+        AmericaLima,
         #[serde(rename = "America/Los_Angeles")]
-        AmericaSlashLosUnderscoreAngeles,
+        AmericaLosAngeles,
         #[serde(rename = "America/Louisville")]
-        AmericaSlashLouisville,
+        AmericaLouisville,
         #[serde(rename = "America/Lower_Princes")]
-        AmericaSlashLowerUnderscorePrinces,
+        AmericaLowerPrinces,
         #[serde(rename = "America/Maceio")]
-        AmericaSlashMaceio,
+        AmericaMaceio,
         #[serde(rename = "America/Managua")]
-        AmericaSlashManagua,
+        AmericaManagua,
         #[serde(rename = "America/Manaus")]
-        AmericaSlashManaus,
+        AmericaManaus,
         #[serde(rename = "America/Marigot")]
-        AmericaSlashMarigot,
+        AmericaMarigot,
         #[serde(rename = "America/Martinique")]
-        AmericaSlashMartinique,
+        AmericaMartinique,
         #[serde(rename = "America/Matamoros")]
-        AmericaSlashMatamoros,
+        AmericaMatamoros,
         #[serde(rename = "America/Mazatlan")]
-        AmericaSlashMazatlan,
+        AmericaMazatlan,
         #[serde(rename = "America/Mendoza")]
-        AmericaSlashMendoza,
+        AmericaMendoza,
         #[serde(rename = "America/Menominee")]
-        AmericaSlashMenominee,
+        AmericaMenominee,
         #[serde(rename = "America/Merida")]
-        AmericaSlashMerida,
+        AmericaMerida,
         #[serde(rename = "America/Metlakatla")]
-        AmericaSlashMetlakatla,
+        AmericaMetlakatla,
         #[serde(rename = "America/Mexico_City")]
-        AmericaSlashMexicoUnderscoreCity,
+        AmericaMexicoCity,
         #[serde(rename = "America/Miquelon")]
-        AmericaSlashMiquelon,
+        AmericaMiquelon,
         #[serde(rename = "America/Moncton")]
-        AmericaSlashMoncton,
+        AmericaMoncton,
         #[serde(rename = "America/Monterrey")]
-        AmericaSlashMonterrey,
+        AmericaMonterrey,
         #[serde(rename = "America/Montevideo")]
-        AmericaSlashMontevideo,
+        AmericaMontevideo,
         #[serde(rename = "America/Montreal")]
-        AmericaSlashMontreal,
+        AmericaMontreal,
         #[serde(rename = "America/Montserrat")]
-        AmericaSlashMontserrat,
+        AmericaMontserrat,
         #[serde(rename = "America/Nassau")]
-        AmericaSlashNassau,
+        AmericaNassau,
         #[serde(rename = "America/New_York")]
-        AmericaSlashNewUnderscoreYork,
+        AmericaNewYork,
         #[serde(rename = "America/Nipigon")]
-        AmericaSlashNipigon,
+        AmericaNipigon,
         #[serde(rename = "America/Nome")]
-        AmericaSlashNome,
+        AmericaNome,
         #[serde(rename = "America/Noronha")]
-        AmericaSlashNoronha,
+        AmericaNoronha,
         #[serde(rename = "America/North_Dakota/Beulah")]
-        AmericaSlashNorthUnderscoreDakotaSlashBeulah,
+        AmericaNorthDakotaBeulah,
         #[serde(rename = "America/North_Dakota/Center")]
-        AmericaSlashNorthUnderscoreDakotaSlashCenter,
+        AmericaNorthDakotaCenter,
         #[serde(rename = "America/North_Dakota/New_Salem")]
-        AmericaSlashNorthUnderscoreDakotaSlashNewUnderscoreSalem,
+        AmericaNorthDakotaNewSalem,
         #[serde(rename = "America/Nuuk")]
-        AmericaSlashNuuk,
+        AmericaNuuk,
         #[serde(rename = "America/Ojinaga")]
-        AmericaSlashOjinaga,
+        AmericaOjinaga,
         #[serde(rename = "America/Panama")]
-        AmericaSlashPanama,
+        AmericaPanama,
         #[serde(rename = "America/Pangnirtung")]
-        AmericaSlashPangnirtung,
+        AmericaPangnirtung,
         #[serde(rename = "America/Paramaribo")]
-        AmericaSlashParamaribo,
+        AmericaParamaribo,
         #[serde(rename = "America/Phoenix")]
-        AmericaSlashPhoenix,
+        AmericaPhoenix,
         #[serde(rename = "America/Port-au-Prince")]
-        AmericaSlashPortMinusAuMinusPrince,
+        AmericaPortAuPrince,
         #[serde(rename = "America/Port_of_Spain")]
-        AmericaSlashPortUnderscoreOfUnderscoreSpain,
+        AmericaPortOfSpain,
         #[serde(rename = "America/Porto_Acre")]
-        AmericaSlashPortoUnderscoreAcre,
+        AmericaPortoAcre,
         #[serde(rename = "America/Porto_Velho")]
-        AmericaSlashPortoUnderscoreVelho,
+        AmericaPortoVelho,
         #[serde(rename = "America/Puerto_Rico")]
-        AmericaSlashPuertoUnderscoreRico,
+        AmericaPuertoRico,
         #[serde(rename = "America/Punta_Arenas")]
-        AmericaSlashPuntaUnderscoreArenas,
+        AmericaPuntaArenas,
         #[serde(rename = "America/Rainy_River")]
-        AmericaSlashRainyUnderscoreRiver,
+        AmericaRainyRiver,
         #[serde(rename = "America/Rankin_Inlet")]
-        AmericaSlashRankinUnderscoreInlet,
+        AmericaRankinInlet,
         #[serde(rename = "America/Recife")]
-        AmericaSlashRecife,
+        AmericaRecife,
         #[serde(rename = "America/Regina")]
-        AmericaSlashRegina,
+        AmericaRegina,
         #[serde(rename = "America/Resolute")]
-        AmericaSlashResolute,
+        AmericaResolute,
         #[serde(rename = "America/Rio_Branco")]
-        AmericaSlashRioUnderscoreBranco,
+        AmericaRioBranco,
         #[serde(rename = "America/Rosario")]
-        AmericaSlashRosario,
+        AmericaRosario,
         #[serde(rename = "America/Santa_Isabel")]
-        AmericaSlashSantaUnderscoreIsabel,
+        AmericaSantaIsabel,
         #[serde(rename = "America/Santarem")]
-        AmericaSlashSantarem,
+        AmericaSantarem,
         #[serde(rename = "America/Santiago")]
-        AmericaSlashSantiago,
+        AmericaSantiago,
         #[serde(rename = "America/Santo_Domingo")]
-        AmericaSlashSantoUnderscoreDomingo,
+        AmericaSantoDomingo,
         #[serde(rename = "America/Sao_Paulo")]
-        AmericaSlashSaoUnderscorePaulo,
+        AmericaSaoPaulo,
         #[serde(rename = "America/Scoresbysund")]
-        AmericaSlashScoresbysund,
+        AmericaScoresbysund,
         #[serde(rename = "America/Shiprock")]
-        AmericaSlashShiprock,
+        AmericaShiprock,
         #[serde(rename = "America/Sitka")]
-        AmericaSlashSitka,
+        AmericaSitka,
         #[serde(rename = "America/St_Barthelemy")]
-        AmericaSlashStUnderscoreBarthelemy,
+        AmericaStBarthelemy,
         #[serde(rename = "America/St_Johns")]
-        AmericaSlashStUnderscoreJohns,
+        AmericaStJohns,
         #[serde(rename = "America/St_Kitts")]
-        AmericaSlashStUnderscoreKitts,
+        AmericaStKitts,
         #[serde(rename = "America/St_Lucia")]
-        AmericaSlashStUnderscoreLucia,
+        AmericaStLucia,
         #[serde(rename = "America/St_Thomas")]
-        AmericaSlashStUnderscoreThomas,
+        AmericaStThomas,
         #[serde(rename = "America/St_Vincent")]
-        AmericaSlashStUnderscoreVincent,
+        AmericaStVincent,
         #[serde(rename = "America/Swift_Current")]
-        AmericaSlashSwiftUnderscoreCurrent,
+        AmericaSwiftCurrent,
         #[serde(rename = "America/Tegucigalpa")]
-        AmericaSlashTegucigalpa,
+        AmericaTegucigalpa,
         #[serde(rename = "America/Thule")]
-        AmericaSlashThule,
+        AmericaThule,
         #[serde(rename = "America/Thunder_Bay")]
-        AmericaSlashThunderUnderscoreBay,
+        AmericaThunderBay,
         #[serde(rename = "America/Tijuana")]
-        AmericaSlashTijuana,
+        AmericaTijuana,
         #[serde(rename = "America/Toronto")]
-        AmericaSlashToronto,
+        AmericaToronto,
         #[serde(rename = "America/Tortola")]
-        AmericaSlashTortola,
+        AmericaTortola,
         #[serde(rename = "America/Vancouver")]
-        AmericaSlashVancouver,
+        AmericaVancouver,
         #[serde(rename = "America/Virgin")]
-        AmericaSlashVirgin,
+        AmericaVirgin,
         #[serde(rename = "America/Whitehorse")]
-        AmericaSlashWhitehorse,
+        AmericaWhitehorse,
         #[serde(rename = "America/Winnipeg")]
-        AmericaSlashWinnipeg,
+        AmericaWinnipeg,
         #[serde(rename = "America/Yakutat")]
-        AmericaSlashYakutat,
+        AmericaYakutat,
         #[serde(rename = "America/Yellowknife")]
-        AmericaSlashYellowknife,
+        AmericaYellowknife,
         #[serde(rename = "Antarctica/Casey")]
-        AntarcticaSlashCasey,
+        AntarcticaCasey,
         #[serde(rename = "Antarctica/Davis")]
-        AntarcticaSlashDavis,
+        AntarcticaDavis,
         #[serde(rename = "Antarctica/DumontDUrville")]
-        AntarcticaSlashDumontDUrville,
+        AntarcticaDumontDUrville,
         #[serde(rename = "Antarctica/Macquarie")]
-        AntarcticaSlashMacquarie,
+        AntarcticaMacquarie,
         #[serde(rename = "Antarctica/Mawson")]
-        AntarcticaSlashMawson,
+        AntarcticaMawson,
         #[serde(rename = "Antarctica/McMurdo")]
-        AntarcticaSlashMcMurdo,
+        AntarcticaMcMurdo,
         #[serde(rename = "Antarctica/Palmer")]
-        AntarcticaSlashPalmer,
+        AntarcticaPalmer,
         #[serde(rename = "Antarctica/Rothera")]
-        AntarcticaSlashRothera,
+        AntarcticaRothera,
         #[serde(rename = "Antarctica/South_Pole")]
-        AntarcticaSlashSouthUnderscorePole,
+        AntarcticaSouthPole,
         #[serde(rename = "Antarctica/Syowa")]
-        AntarcticaSlashSyowa,
+        AntarcticaSyowa,
         #[serde(rename = "Antarctica/Troll")]
-        AntarcticaSlashTroll,
+        AntarcticaTroll,
         #[serde(rename = "Antarctica/Vostok")]
-        AntarcticaSlashVostok,
+        AntarcticaVostok,
         #[serde(rename = "Arctic/Longyearbyen")]
-        ArcticSlashLongyearbyen,
+        ArcticLongyearbyen,
         #[serde(rename = "Asia/Aden")]
-        AsiaSlashAden,
+        AsiaAden,
         #[serde(rename = "Asia/Almaty")]
-        AsiaSlashAlmaty,
+        AsiaAlmaty,
         #[serde(rename = "Asia/Amman")]
-        AsiaSlashAmman,
+        AsiaAmman,
         #[serde(rename = "Asia/Anadyr")]
-        AsiaSlashAnadyr,
+        AsiaAnadyr,
         #[serde(rename = "Asia/Aqtau")]
-        AsiaSlashAqtau,
+        AsiaAqtau,
         #[serde(rename = "Asia/Aqtobe")]
-        AsiaSlashAqtobe,
+        AsiaAqtobe,
         #[serde(rename = "Asia/Ashgabat")]
-        AsiaSlashAshgabat,
+        AsiaAshgabat,
         #[serde(rename = "Asia/Ashkhabad")]
-        AsiaSlashAshkhabad,
+        AsiaAshkhabad,
         #[serde(rename = "Asia/Atyrau")]
-        AsiaSlashAtyrau,
+        AsiaAtyrau,
         #[serde(rename = "Asia/Baghdad")]
-        AsiaSlashBaghdad,
+        AsiaBaghdad,
         #[serde(rename = "Asia/Bahrain")]
-        AsiaSlashBahrain,
+        AsiaBahrain,
         #[serde(rename = "Asia/Baku")]
-        AsiaSlashBaku,
+        AsiaBaku,
         #[serde(rename = "Asia/Bangkok")]
-        AsiaSlashBangkok,
+        AsiaBangkok,
         #[serde(rename = "Asia/Barnaul")]
-        AsiaSlashBarnaul,
+        AsiaBarnaul,
         #[serde(rename = "Asia/Beirut")]
-        AsiaSlashBeirut,
+        AsiaBeirut,
         #[serde(rename = "Asia/Bishkek")]
-        AsiaSlashBishkek,
+        AsiaBishkek,
         #[serde(rename = "Asia/Brunei")]
-        AsiaSlashBrunei,
+        AsiaBrunei,
         #[serde(rename = "Asia/Calcutta")]
-        AsiaSlashCalcutta,
+        AsiaCalcutta,
         #[serde(rename = "Asia/Chita")]
-        AsiaSlashChita,
+        AsiaChita,
         #[serde(rename = "Asia/Choibalsan")]
-        AsiaSlashChoibalsan,
+        AsiaChoibalsan,
         #[serde(rename = "Asia/Chongqing")]
-        AsiaSlashChongqing,
+        AsiaChongqing,
         #[serde(rename = "Asia/Chungking")]
-        AsiaSlashChungking,
+        AsiaChungking,
         #[serde(rename = "Asia/Colombo")]
-        AsiaSlashColombo,
+        AsiaColombo,
         #[serde(rename = "Asia/Dacca")]
-        AsiaSlashDacca,
+        AsiaDacca,
         #[serde(rename = "Asia/Damascus")]
-        AsiaSlashDamascus,
+        AsiaDamascus,
         #[serde(rename = "Asia/Dhaka")]
-        AsiaSlashDhaka,
+        AsiaDhaka,
         #[serde(rename = "Asia/Dili")]
-        AsiaSlashDili,
+        AsiaDili,
         #[serde(rename = "Asia/Dubai")]
-        AsiaSlashDubai,
+        AsiaDubai,
         #[serde(rename = "Asia/Dushanbe")]
-        AsiaSlashDushanbe,
+        AsiaDushanbe,
         #[serde(rename = "Asia/Famagusta")]
-        AsiaSlashFamagusta,
+        AsiaFamagusta,
         #[serde(rename = "Asia/Gaza")]
-        AsiaSlashGaza,
+        AsiaGaza,
         #[serde(rename = "Asia/Harbin")]
-        AsiaSlashHarbin,
+        AsiaHarbin,
         #[serde(rename = "Asia/Hebron")]
-        AsiaSlashHebron,
+        AsiaHebron,
         #[serde(rename = "Asia/Ho_Chi_Minh")]
-        AsiaSlashHoUnderscoreChiUnderscoreMinh,
+        AsiaHoChiMinh,
         #[serde(rename = "Asia/Hong_Kong")]
-        AsiaSlashHongUnderscoreKong,
+        AsiaHongKong,
         #[serde(rename = "Asia/Hovd")]
-        AsiaSlashHovd,
+        AsiaHovd,
         #[serde(rename = "Asia/Irkutsk")]
-        AsiaSlashIrkutsk,
+        AsiaIrkutsk,
         #[serde(rename = "Asia/Istanbul")]
-        AsiaSlashIstanbul,
+        AsiaIstanbul,
         #[serde(rename = "Asia/Jakarta")]
-        AsiaSlashJakarta,
+        AsiaJakarta,
         #[serde(rename = "Asia/Jayapura")]
-        AsiaSlashJayapura,
+        AsiaJayapura,
         #[serde(rename = "Asia/Jerusalem")]
-        AsiaSlashJerusalem,
+        AsiaJerusalem,
         #[serde(rename = "Asia/Kabul")]
-        AsiaSlashKabul,
+        AsiaKabul,
         #[serde(rename = "Asia/Kamchatka")]
-        AsiaSlashKamchatka,
+        AsiaKamchatka,
         #[serde(rename = "Asia/Karachi")]
-        AsiaSlashKarachi,
+        AsiaKarachi,
         #[serde(rename = "Asia/Kashgar")]
-        AsiaSlashKashgar,
+        AsiaKashgar,
         #[serde(rename = "Asia/Kathmandu")]
-        AsiaSlashKathmandu,
+        AsiaKathmandu,
         #[serde(rename = "Asia/Katmandu")]
-        AsiaSlashKatmandu,
+        AsiaKatmandu,
         #[serde(rename = "Asia/Khandyga")]
-        AsiaSlashKhandyga,
+        AsiaKhandyga,
         #[serde(rename = "Asia/Kolkata")]
-        AsiaSlashKolkata,
+        AsiaKolkata,
         #[serde(rename = "Asia/Krasnoyarsk")]
-        AsiaSlashKrasnoyarsk,
+        AsiaKrasnoyarsk,
         #[serde(rename = "Asia/Kuala_Lumpur")]
-        AsiaSlashKualaUnderscoreLumpur,
+        AsiaKualaLumpur,
         #[serde(rename = "Asia/Kuching")]
-        AsiaSlashKuching,
+        AsiaKuching,
         #[serde(rename = "Asia/Kuwait")]
-        AsiaSlashKuwait,
+        AsiaKuwait,
         #[serde(rename = "Asia/Macao")]
-        AsiaSlashMacao,
+        AsiaMacao,
         #[serde(rename = "Asia/Macau")]
-        AsiaSlashMacau,
+        AsiaMacau,
         #[serde(rename = "Asia/Magadan")]
-        AsiaSlashMagadan,
+        AsiaMagadan,
         #[serde(rename = "Asia/Makassar")]
-        AsiaSlashMakassar,
+        AsiaMakassar,
         #[serde(rename = "Asia/Manila")]
-        AsiaSlashManila,
+        AsiaManila,
         #[serde(rename = "Asia/Muscat")]
-        AsiaSlashMuscat,
+        AsiaMuscat,
         #[serde(rename = "Asia/Nicosia")]
-        AsiaSlashNicosia,
+        AsiaNicosia,
         #[serde(rename = "Asia/Novokuznetsk")]
-        AsiaSlashNovokuznetsk,
+        AsiaNovokuznetsk,
         #[serde(rename = "Asia/Novosibirsk")]
-        AsiaSlashNovosibirsk,
+        AsiaNovosibirsk,
         #[serde(rename = "Asia/Omsk")]
-        AsiaSlashOmsk,
+        AsiaOmsk,
         #[serde(rename = "Asia/Oral")]
-        AsiaSlashOral,
+        AsiaOral,
         #[serde(rename = "Asia/Phnom_Penh")]
-        AsiaSlashPhnomUnderscorePenh,
+        AsiaPhnomPenh,
         #[serde(rename = "Asia/Pontianak")]
-        AsiaSlashPontianak,
+        AsiaPontianak,
         #[serde(rename = "Asia/Pyongyang")]
-        AsiaSlashPyongyang,
+        AsiaPyongyang,
         #[serde(rename = "Asia/Qatar")]
-        AsiaSlashQatar,
+        AsiaQatar,
         #[serde(rename = "Asia/Qostanay")]
-        AsiaSlashQostanay,
+        AsiaQostanay,
         #[serde(rename = "Asia/Qyzylorda")]
-        AsiaSlashQyzylorda,
+        AsiaQyzylorda,
         #[serde(rename = "Asia/Rangoon")]
-        AsiaSlashRangoon,
+        AsiaRangoon,
         #[serde(rename = "Asia/Riyadh")]
-        AsiaSlashRiyadh,
+        AsiaRiyadh,
         #[serde(rename = "Asia/Saigon")]
-        AsiaSlashSaigon,
+        AsiaSaigon,
         #[serde(rename = "Asia/Sakhalin")]
-        AsiaSlashSakhalin,
+        AsiaSakhalin,
         #[serde(rename = "Asia/Samarkand")]
-        AsiaSlashSamarkand,
+        AsiaSamarkand,
         #[serde(rename = "Asia/Seoul")]
-        AsiaSlashSeoul,
+        AsiaSeoul,
         #[serde(rename = "Asia/Shanghai")]
-        AsiaSlashShanghai,
+        AsiaShanghai,
         #[serde(rename = "Asia/Singapore")]
-        AsiaSlashSingapore,
+        AsiaSingapore,
         #[serde(rename = "Asia/Srednekolymsk")]
-        AsiaSlashSrednekolymsk,
+        AsiaSrednekolymsk,
         #[serde(rename = "Asia/Taipei")]
-        AsiaSlashTaipei,
+        AsiaTaipei,
         #[serde(rename = "Asia/Tashkent")]
-        AsiaSlashTashkent,
+        AsiaTashkent,
         #[serde(rename = "Asia/Tbilisi")]
-        AsiaSlashTbilisi,
+        AsiaTbilisi,
         #[serde(rename = "Asia/Tehran")]
-        AsiaSlashTehran,
+        AsiaTehran,
         #[serde(rename = "Asia/Tel_Aviv")]
-        AsiaSlashTelUnderscoreAviv,
+        AsiaTelAviv,
         #[serde(rename = "Asia/Thimbu")]
-        AsiaSlashThimbu,
+        AsiaThimbu,
         #[serde(rename = "Asia/Thimphu")]
-        AsiaSlashThimphu,
+        AsiaThimphu,
         #[serde(rename = "Asia/Tokyo")]
-        AsiaSlashTokyo,
+        AsiaTokyo,
         #[serde(rename = "Asia/Tomsk")]
-        AsiaSlashTomsk,
+        AsiaTomsk,
         #[serde(rename = "Asia/Ujung_Pandang")]
-        AsiaSlashUjungUnderscorePandang,
+        AsiaUjungPandang,
         #[serde(rename = "Asia/Ulaanbaatar")]
-        AsiaSlashUlaanbaatar,
+        AsiaUlaanbaatar,
         #[serde(rename = "Asia/Ulan_Bator")]
-        AsiaSlashUlanUnderscoreBator,
+        AsiaUlanBator,
         #[serde(rename = "Asia/Urumqi")]
-        AsiaSlashUrumqi,
+        AsiaUrumqi,
         #[serde(rename = "Asia/Ust-Nera")]
-        AsiaSlashUstMinusNera,
+        AsiaUstNera,
         #[serde(rename = "Asia/Vientiane")]
-        AsiaSlashVientiane,
+        AsiaVientiane,
         #[serde(rename = "Asia/Vladivostok")]
-        AsiaSlashVladivostok,
+        AsiaVladivostok,
         #[serde(rename = "Asia/Yakutsk")]
-        AsiaSlashYakutsk,
+        AsiaYakutsk,
         #[serde(rename = "Asia/Yangon")]
-        AsiaSlashYangon,
+        AsiaYangon,
         #[serde(rename = "Asia/Yekaterinburg")]
-        AsiaSlashYekaterinburg,
+        AsiaYekaterinburg,
         #[serde(rename = "Asia/Yerevan")]
-        AsiaSlashYerevan,
+        AsiaYerevan,
         #[serde(rename = "Atlantic/Azores")]
-        AtlanticSlashAzores,
+        AtlanticAzores,
         #[serde(rename = "Atlantic/Bermuda")]
-        AtlanticSlashBermuda,
+        AtlanticBermuda,
         #[serde(rename = "Atlantic/Canary")]
-        AtlanticSlashCanary,
+        AtlanticCanary,
         #[serde(rename = "Atlantic/Cape_Verde")]
-        AtlanticSlashCapeUnderscoreVerde,
+        AtlanticCapeVerde,
         #[serde(rename = "Atlantic/Faeroe")]
-        AtlanticSlashFaeroe,
+        AtlanticFaeroe,
         #[serde(rename = "Atlantic/Faroe")]
-        AtlanticSlashFaroe,
+        AtlanticFaroe,
         #[serde(rename = "Atlantic/Jan_Mayen")]
-        AtlanticSlashJanUnderscoreMayen,
+        AtlanticJanMayen,
         #[serde(rename = "Atlantic/Madeira")]
-        AtlanticSlashMadeira,
+        AtlanticMadeira,
         #[serde(rename = "Atlantic/Reykjavik")]
-        AtlanticSlashReykjavik,
+        AtlanticReykjavik,
         #[serde(rename = "Atlantic/South_Georgia")]
-        AtlanticSlashSouthUnderscoreGeorgia,
+        AtlanticSouthGeorgia,
         #[serde(rename = "Atlantic/St_Helena")]
-        AtlanticSlashStUnderscoreHelena,
+        AtlanticStHelena,
         #[serde(rename = "Atlantic/Stanley")]
-        AtlanticSlashStanley,
+        AtlanticStanley,
         #[serde(rename = "Australia/ACT")]
-        AustraliaSlashACT,
+        AustraliaACT,
         #[serde(rename = "Australia/Adelaide")]
-        AustraliaSlashAdelaide,
+        AustraliaAdelaide,
         #[serde(rename = "Australia/Brisbane")]
-        AustraliaSlashBrisbane,
+        AustraliaBrisbane,
         #[serde(rename = "Australia/Broken_Hill")]
-        AustraliaSlashBrokenUnderscoreHill,
+        AustraliaBrokenHill,
         #[serde(rename = "Australia/Canberra")]
-        AustraliaSlashCanberra,
+        AustraliaCanberra,
         #[serde(rename = "Australia/Currie")]
-        AustraliaSlashCurrie,
+        AustraliaCurrie,
         #[serde(rename = "Australia/Darwin")]
-        AustraliaSlashDarwin,
+        AustraliaDarwin,
         #[serde(rename = "Australia/Eucla")]
-        AustraliaSlashEucla,
+        AustraliaEucla,
         #[serde(rename = "Australia/Hobart")]
-        AustraliaSlashHobart,
+        AustraliaHobart,
         #[serde(rename = "Australia/LHI")]
-        AustraliaSlashLHI,
+        AustraliaLHI,
         #[serde(rename = "Australia/Lindeman")]
-        AustraliaSlashLindeman,
+        AustraliaLindeman,
         #[serde(rename = "Australia/Lord_Howe")]
-        AustraliaSlashLordUnderscoreHowe,
+        AustraliaLordHowe,
         #[serde(rename = "Australia/Melbourne")]
-        AustraliaSlashMelbourne,
+        AustraliaMelbourne,
         #[serde(rename = "Australia/NSW")]
-        AustraliaSlashNSW,
+        AustraliaNSW,
         #[serde(rename = "Australia/North")]
-        AustraliaSlashNorth,
+        AustraliaNorth,
         #[serde(rename = "Australia/Perth")]
-        AustraliaSlashPerth,
+        AustraliaPerth,
         #[serde(rename = "Australia/Queensland")]
-        AustraliaSlashQueensland,
+        AustraliaQueensland,
         #[serde(rename = "Australia/South")]
-        AustraliaSlashSouth,
+        AustraliaSouth,
         #[serde(rename = "Australia/Sydney")]
-        AustraliaSlashSydney,
+        AustraliaSydney,
         #[serde(rename = "Australia/Tasmania")]
-        AustraliaSlashTasmania,
+        AustraliaTasmania,
         #[serde(rename = "Australia/Victoria")]
-        AustraliaSlashVictoria,
+        AustraliaVictoria,
         #[serde(rename = "Australia/West")]
-        AustraliaSlashWest,
+        AustraliaWest,
         #[serde(rename = "Australia/Yancowinna")]
-        AustraliaSlashYancowinna,
+        AustraliaYancowinna,
         #[serde(rename = "Brazil/Acre")]
-        BrazilSlashAcre,
+        BrazilAcre,
         #[serde(rename = "Brazil/DeNoronha")]
-        BrazilSlashDeNoronha,
+        BrazilDeNoronha,
         #[serde(rename = "Brazil/East")]
-        BrazilSlashEast,
+        BrazilEast,
         #[serde(rename = "Brazil/West")]
-        BrazilSlashWest,
+        BrazilWest,
         #[serde(rename = "CET")]
         CET,
         #[serde(rename = "CST6CDT")]
         CST6CDT,
         #[serde(rename = "Canada/Atlantic")]
-        CanadaSlashAtlantic,
+        CanadaAtlantic,
         #[serde(rename = "Canada/Central")]
-        CanadaSlashCentral,
+        CanadaCentral,
         #[serde(rename = "Canada/Eastern")]
-        CanadaSlashEastern,
+        CanadaEastern,
         #[serde(rename = "Canada/Mountain")]
-        CanadaSlashMountain,
+        CanadaMountain,
         #[serde(rename = "Canada/Newfoundland")]
-        CanadaSlashNewfoundland,
+        CanadaNewfoundland,
         #[serde(rename = "Canada/Pacific")]
-        CanadaSlashPacific,
+        CanadaPacific,
         #[serde(rename = "Canada/Saskatchewan")]
-        CanadaSlashSaskatchewan,
+        CanadaSaskatchewan,
         #[serde(rename = "Canada/Yukon")]
-        CanadaSlashYukon,
+        CanadaYukon,
         #[serde(rename = "Chile/Continental")]
-        ChileSlashContinental,
+        ChileContinental,
         #[serde(rename = "Chile/EasterIsland")]
-        ChileSlashEasterIsland,
+        ChileEasterIsland,
         #[serde(rename = "Cuba")]
         Cuba,
         #[serde(rename = "EET")]
@@ -3115,207 +3115,207 @@ zone: in a patch it clears the stored one.*/
         #[serde(rename = "Eire")]
         Eire,
         #[serde(rename = "Etc/GMT")]
-        EtcSlashGMT,
+        EtcGMT,
         #[serde(rename = "Etc/GMT+0")]
-        EtcSlashGMTPlus0,
+        EtcGMTPlus0,
         #[serde(rename = "Etc/GMT+1")]
-        EtcSlashGMTPlus1,
+        EtcGMTPlus1,
         #[serde(rename = "Etc/GMT+10")]
-        EtcSlashGMTPlus10,
+        EtcGMTPlus10,
         #[serde(rename = "Etc/GMT+11")]
-        EtcSlashGMTPlus11,
+        EtcGMTPlus11,
         #[serde(rename = "Etc/GMT+12")]
-        EtcSlashGMTPlus12,
+        EtcGMTPlus12,
         #[serde(rename = "Etc/GMT+2")]
-        EtcSlashGMTPlus2,
+        EtcGMTPlus2,
         #[serde(rename = "Etc/GMT+3")]
-        EtcSlashGMTPlus3,
+        EtcGMTPlus3,
         #[serde(rename = "Etc/GMT+4")]
-        EtcSlashGMTPlus4,
+        EtcGMTPlus4,
         #[serde(rename = "Etc/GMT+5")]
-        EtcSlashGMTPlus5,
+        EtcGMTPlus5,
         #[serde(rename = "Etc/GMT+6")]
-        EtcSlashGMTPlus6,
+        EtcGMTPlus6,
         #[serde(rename = "Etc/GMT+7")]
-        EtcSlashGMTPlus7,
+        EtcGMTPlus7,
         #[serde(rename = "Etc/GMT+8")]
-        EtcSlashGMTPlus8,
+        EtcGMTPlus8,
         #[serde(rename = "Etc/GMT+9")]
-        EtcSlashGMTPlus9,
+        EtcGMTPlus9,
         #[serde(rename = "Etc/GMT-0")]
-        EtcSlashGMTMinus0,
+        EtcGMTMinus0,
         #[serde(rename = "Etc/GMT-1")]
-        EtcSlashGMTMinus1,
+        EtcGMTMinus1,
         #[serde(rename = "Etc/GMT-10")]
-        EtcSlashGMTMinus10,
+        EtcGMTMinus10,
         #[serde(rename = "Etc/GMT-11")]
-        EtcSlashGMTMinus11,
+        EtcGMTMinus11,
         #[serde(rename = "Etc/GMT-12")]
-        EtcSlashGMTMinus12,
+        EtcGMTMinus12,
         #[serde(rename = "Etc/GMT-13")]
-        EtcSlashGMTMinus13,
+        EtcGMTMinus13,
         #[serde(rename = "Etc/GMT-14")]
-        EtcSlashGMTMinus14,
+        EtcGMTMinus14,
         #[serde(rename = "Etc/GMT-2")]
-        EtcSlashGMTMinus2,
+        EtcGMTMinus2,
         #[serde(rename = "Etc/GMT-3")]
-        EtcSlashGMTMinus3,
+        EtcGMTMinus3,
         #[serde(rename = "Etc/GMT-4")]
-        EtcSlashGMTMinus4,
+        EtcGMTMinus4,
         #[serde(rename = "Etc/GMT-5")]
-        EtcSlashGMTMinus5,
+        EtcGMTMinus5,
         #[serde(rename = "Etc/GMT-6")]
-        EtcSlashGMTMinus6,
+        EtcGMTMinus6,
         #[serde(rename = "Etc/GMT-7")]
-        EtcSlashGMTMinus7,
+        EtcGMTMinus7,
         #[serde(rename = "Etc/GMT-8")]
-        EtcSlashGMTMinus8,
+        EtcGMTMinus8,
         #[serde(rename = "Etc/GMT-9")]
-        EtcSlashGMTMinus9,
+        EtcGMTMinus9,
         #[serde(rename = "Etc/GMT0")]
-        EtcSlashGMT0,
+        EtcGMT0,
         #[serde(rename = "Etc/Greenwich")]
-        EtcSlashGreenwich,
+        EtcGreenwich,
         #[serde(rename = "Etc/UCT")]
-        EtcSlashUCT,
+        EtcUCT,
         #[serde(rename = "Etc/UTC")]
-        EtcSlashUTC,
+        EtcUTC,
         #[serde(rename = "Etc/Universal")]
-        EtcSlashUniversal,
+        EtcUniversal,
         #[serde(rename = "Etc/Zulu")]
-        EtcSlashZulu,
+        EtcZulu,
         #[serde(rename = "Europe/Amsterdam")]
-        EuropeSlashAmsterdam,
+        EuropeAmsterdam,
         #[serde(rename = "Europe/Andorra")]
-        EuropeSlashAndorra,
+        EuropeAndorra,
         #[serde(rename = "Europe/Astrakhan")]
-        EuropeSlashAstrakhan,
+        EuropeAstrakhan,
         #[serde(rename = "Europe/Athens")]
-        EuropeSlashAthens,
+        EuropeAthens,
         #[serde(rename = "Europe/Belfast")]
-        EuropeSlashBelfast,
+        EuropeBelfast,
         #[serde(rename = "Europe/Belgrade")]
-        EuropeSlashBelgrade,
+        EuropeBelgrade,
         #[serde(rename = "Europe/Berlin")]
-        EuropeSlashBerlin,
+        EuropeBerlin,
         #[serde(rename = "Europe/Bratislava")]
-        EuropeSlashBratislava,
+        EuropeBratislava,
         #[serde(rename = "Europe/Brussels")]
-        EuropeSlashBrussels,
+        EuropeBrussels,
         #[serde(rename = "Europe/Bucharest")]
-        EuropeSlashBucharest,
+        EuropeBucharest,
         #[serde(rename = "Europe/Budapest")]
-        EuropeSlashBudapest,
+        EuropeBudapest,
         #[serde(rename = "Europe/Busingen")]
-        EuropeSlashBusingen,
+        EuropeBusingen,
         #[serde(rename = "Europe/Chisinau")]
-        EuropeSlashChisinau,
+        EuropeChisinau,
         #[serde(rename = "Europe/Copenhagen")]
-        EuropeSlashCopenhagen,
+        EuropeCopenhagen,
         #[serde(rename = "Europe/Dublin")]
-        EuropeSlashDublin,
+        EuropeDublin,
         #[serde(rename = "Europe/Gibraltar")]
-        EuropeSlashGibraltar,
+        EuropeGibraltar,
         #[serde(rename = "Europe/Guernsey")]
-        EuropeSlashGuernsey,
+        EuropeGuernsey,
         #[serde(rename = "Europe/Helsinki")]
-        EuropeSlashHelsinki,
+        EuropeHelsinki,
         #[serde(rename = "Europe/Isle_of_Man")]
-        EuropeSlashIsleUnderscoreOfUnderscoreMan,
+        EuropeIsleOfMan,
         #[serde(rename = "Europe/Istanbul")]
-        EuropeSlashIstanbul,
+        EuropeIstanbul,
         #[serde(rename = "Europe/Jersey")]
-        EuropeSlashJersey,
+        EuropeJersey,
         #[serde(rename = "Europe/Kaliningrad")]
-        EuropeSlashKaliningrad,
+        EuropeKaliningrad,
         #[serde(rename = "Europe/Kiev")]
-        EuropeSlashKiev,
+        EuropeKiev,
         #[serde(rename = "Europe/Kirov")]
-        EuropeSlashKirov,
+        EuropeKirov,
         #[serde(rename = "Europe/Kyiv")]
-        EuropeSlashKyiv,
+        EuropeKyiv,
         #[serde(rename = "Europe/Lisbon")]
-        EuropeSlashLisbon,
+        EuropeLisbon,
         #[serde(rename = "Europe/Ljubljana")]
-        EuropeSlashLjubljana,
+        EuropeLjubljana,
         #[serde(rename = "Europe/London")]
-        EuropeSlashLondon,
+        EuropeLondon,
         #[serde(rename = "Europe/Luxembourg")]
-        EuropeSlashLuxembourg,
+        EuropeLuxembourg,
         #[serde(rename = "Europe/Madrid")]
-        EuropeSlashMadrid,
+        EuropeMadrid,
         #[serde(rename = "Europe/Malta")]
-        EuropeSlashMalta,
+        EuropeMalta,
         #[serde(rename = "Europe/Mariehamn")]
-        EuropeSlashMariehamn,
+        EuropeMariehamn,
         #[serde(rename = "Europe/Minsk")]
-        EuropeSlashMinsk,
+        EuropeMinsk,
         #[serde(rename = "Europe/Monaco")]
-        EuropeSlashMonaco,
+        EuropeMonaco,
         #[serde(rename = "Europe/Moscow")]
-        EuropeSlashMoscow,
+        EuropeMoscow,
         #[serde(rename = "Europe/Nicosia")]
-        EuropeSlashNicosia,
+        EuropeNicosia,
         #[serde(rename = "Europe/Oslo")]
-        EuropeSlashOslo,
+        EuropeOslo,
         #[serde(rename = "Europe/Paris")]
-        EuropeSlashParis,
+        EuropeParis,
         #[serde(rename = "Europe/Podgorica")]
-        EuropeSlashPodgorica,
+        EuropePodgorica,
         #[serde(rename = "Europe/Prague")]
-        EuropeSlashPrague,
+        EuropePrague,
         #[serde(rename = "Europe/Riga")]
-        EuropeSlashRiga,
+        EuropeRiga,
         #[serde(rename = "Europe/Rome")]
-        EuropeSlashRome,
+        EuropeRome,
         #[serde(rename = "Europe/Samara")]
-        EuropeSlashSamara,
+        EuropeSamara,
         #[serde(rename = "Europe/San_Marino")]
-        EuropeSlashSanUnderscoreMarino,
+        EuropeSanMarino,
         #[serde(rename = "Europe/Sarajevo")]
-        EuropeSlashSarajevo,
+        EuropeSarajevo,
         #[serde(rename = "Europe/Saratov")]
-        EuropeSlashSaratov,
+        EuropeSaratov,
         #[serde(rename = "Europe/Simferopol")]
-        EuropeSlashSimferopol,
+        EuropeSimferopol,
         #[serde(rename = "Europe/Skopje")]
-        EuropeSlashSkopje,
+        EuropeSkopje,
         #[serde(rename = "Europe/Sofia")]
-        EuropeSlashSofia,
+        EuropeSofia,
         #[serde(rename = "Europe/Stockholm")]
-        EuropeSlashStockholm,
+        EuropeStockholm,
         #[serde(rename = "Europe/Tallinn")]
-        EuropeSlashTallinn,
+        EuropeTallinn,
         #[serde(rename = "Europe/Tirane")]
-        EuropeSlashTirane,
+        EuropeTirane,
         #[serde(rename = "Europe/Tiraspol")]
-        EuropeSlashTiraspol,
+        EuropeTiraspol,
         #[serde(rename = "Europe/Ulyanovsk")]
-        EuropeSlashUlyanovsk,
+        EuropeUlyanovsk,
         #[serde(rename = "Europe/Uzhgorod")]
-        EuropeSlashUzhgorod,
+        EuropeUzhgorod,
         #[serde(rename = "Europe/Vaduz")]
-        EuropeSlashVaduz,
+        EuropeVaduz,
         #[serde(rename = "Europe/Vatican")]
-        EuropeSlashVatican,
+        EuropeVatican,
         #[serde(rename = "Europe/Vienna")]
-        EuropeSlashVienna,
+        EuropeVienna,
         #[serde(rename = "Europe/Vilnius")]
-        EuropeSlashVilnius,
+        EuropeVilnius,
         #[serde(rename = "Europe/Volgograd")]
-        EuropeSlashVolgograd,
+        EuropeVolgograd,
         #[serde(rename = "Europe/Warsaw")]
-        EuropeSlashWarsaw,
+        EuropeWarsaw,
         #[serde(rename = "Europe/Zagreb")]
-        EuropeSlashZagreb,
+        EuropeZagreb,
         #[serde(rename = "Europe/Zaporozhye")]
-        EuropeSlashZaporozhye,
+        EuropeZaporozhye,
         #[serde(rename = "Europe/Zurich")]
-        EuropeSlashZurich,
+        EuropeZurich,
         #[serde(rename = "GB")]
         GB,
         #[serde(rename = "GB-Eire")]
-        GBMinusEire,
+        GBEire,
         #[serde(rename = "GMT")]
         GMT,
         #[serde(rename = "GMT+0")]
@@ -3333,27 +3333,27 @@ zone: in a patch it clears the stored one.*/
         #[serde(rename = "Iceland")]
         Iceland,
         #[serde(rename = "Indian/Antananarivo")]
-        IndianSlashAntananarivo,
+        IndianAntananarivo,
         #[serde(rename = "Indian/Chagos")]
-        IndianSlashChagos,
+        IndianChagos,
         #[serde(rename = "Indian/Christmas")]
-        IndianSlashChristmas,
+        IndianChristmas,
         #[serde(rename = "Indian/Cocos")]
-        IndianSlashCocos,
+        IndianCocos,
         #[serde(rename = "Indian/Comoro")]
-        IndianSlashComoro,
+        IndianComoro,
         #[serde(rename = "Indian/Kerguelen")]
-        IndianSlashKerguelen,
+        IndianKerguelen,
         #[serde(rename = "Indian/Mahe")]
-        IndianSlashMahe,
+        IndianMahe,
         #[serde(rename = "Indian/Maldives")]
-        IndianSlashMaldives,
+        IndianMaldives,
         #[serde(rename = "Indian/Mauritius")]
-        IndianSlashMauritius,
+        IndianMauritius,
         #[serde(rename = "Indian/Mayotte")]
-        IndianSlashMayotte,
+        IndianMayotte,
         #[serde(rename = "Indian/Reunion")]
-        IndianSlashReunion,
+        IndianReunion,
         #[serde(rename = "Iran")]
         Iran,
         #[serde(rename = "Israel")]
@@ -3373,15 +3373,15 @@ zone: in a patch it clears the stored one.*/
         #[serde(rename = "MST7MDT")]
         MST7MDT,
         #[serde(rename = "Mexico/BajaNorte")]
-        MexicoSlashBajaNorte,
+        MexicoBajaNorte,
         #[serde(rename = "Mexico/BajaSur")]
-        MexicoSlashBajaSur,
+        MexicoBajaSur,
         #[serde(rename = "Mexico/General")]
-        MexicoSlashGeneral,
+        MexicoGeneral,
         #[serde(rename = "NZ")]
         NZ,
         #[serde(rename = "NZ-CHAT")]
-        NZMinusCHAT,
+        NZCHAT,
         #[serde(rename = "Navajo")]
         Navajo,
         #[serde(rename = "PRC")]
@@ -3389,93 +3389,93 @@ zone: in a patch it clears the stored one.*/
         #[serde(rename = "PST8PDT")]
         PST8PDT,
         #[serde(rename = "Pacific/Apia")]
-        PacificSlashApia,
+        PacificApia,
         #[serde(rename = "Pacific/Auckland")]
-        PacificSlashAuckland,
+        PacificAuckland,
         #[serde(rename = "Pacific/Bougainville")]
-        PacificSlashBougainville,
+        PacificBougainville,
         #[serde(rename = "Pacific/Chatham")]
-        PacificSlashChatham,
+        PacificChatham,
         #[serde(rename = "Pacific/Chuuk")]
-        PacificSlashChuuk,
+        PacificChuuk,
         #[serde(rename = "Pacific/Easter")]
-        PacificSlashEaster,
+        PacificEaster,
         #[serde(rename = "Pacific/Efate")]
-        PacificSlashEfate,
+        PacificEfate,
         #[serde(rename = "Pacific/Enderbury")]
-        PacificSlashEnderbury,
+        PacificEnderbury,
         #[serde(rename = "Pacific/Fakaofo")]
-        PacificSlashFakaofo,
+        PacificFakaofo,
         #[serde(rename = "Pacific/Fiji")]
-        PacificSlashFiji,
+        PacificFiji,
         #[serde(rename = "Pacific/Funafuti")]
-        PacificSlashFunafuti,
+        PacificFunafuti,
         #[serde(rename = "Pacific/Galapagos")]
-        PacificSlashGalapagos,
+        PacificGalapagos,
         #[serde(rename = "Pacific/Gambier")]
-        PacificSlashGambier,
+        PacificGambier,
         #[serde(rename = "Pacific/Guadalcanal")]
-        PacificSlashGuadalcanal,
+        PacificGuadalcanal,
         #[serde(rename = "Pacific/Guam")]
-        PacificSlashGuam,
+        PacificGuam,
         #[serde(rename = "Pacific/Honolulu")]
-        PacificSlashHonolulu,
+        PacificHonolulu,
         #[serde(rename = "Pacific/Johnston")]
-        PacificSlashJohnston,
+        PacificJohnston,
         #[serde(rename = "Pacific/Kanton")]
-        PacificSlashKanton,
+        PacificKanton,
         #[serde(rename = "Pacific/Kiritimati")]
-        PacificSlashKiritimati,
+        PacificKiritimati,
         #[serde(rename = "Pacific/Kosrae")]
-        PacificSlashKosrae,
+        PacificKosrae,
         #[serde(rename = "Pacific/Kwajalein")]
-        PacificSlashKwajalein,
+        PacificKwajalein,
         #[serde(rename = "Pacific/Majuro")]
-        PacificSlashMajuro,
+        PacificMajuro,
         #[serde(rename = "Pacific/Marquesas")]
-        PacificSlashMarquesas,
+        PacificMarquesas,
         #[serde(rename = "Pacific/Midway")]
-        PacificSlashMidway,
+        PacificMidway,
         #[serde(rename = "Pacific/Nauru")]
-        PacificSlashNauru,
+        PacificNauru,
         #[serde(rename = "Pacific/Niue")]
-        PacificSlashNiue,
+        PacificNiue,
         #[serde(rename = "Pacific/Norfolk")]
-        PacificSlashNorfolk,
+        PacificNorfolk,
         #[serde(rename = "Pacific/Noumea")]
-        PacificSlashNoumea,
+        PacificNoumea,
         #[serde(rename = "Pacific/Pago_Pago")]
-        PacificSlashPagoUnderscorePago,
+        PacificPagoPago,
         #[serde(rename = "Pacific/Palau")]
-        PacificSlashPalau,
+        PacificPalau,
         #[serde(rename = "Pacific/Pitcairn")]
-        PacificSlashPitcairn,
+        PacificPitcairn,
         #[serde(rename = "Pacific/Pohnpei")]
-        PacificSlashPohnpei,
+        PacificPohnpei,
         #[serde(rename = "Pacific/Ponape")]
-        PacificSlashPonape,
+        PacificPonape,
         #[serde(rename = "Pacific/Port_Moresby")]
-        PacificSlashPortUnderscoreMoresby,
+        PacificPortMoresby,
         #[serde(rename = "Pacific/Rarotonga")]
-        PacificSlashRarotonga,
+        PacificRarotonga,
         #[serde(rename = "Pacific/Saipan")]
-        PacificSlashSaipan,
+        PacificSaipan,
         #[serde(rename = "Pacific/Samoa")]
-        PacificSlashSamoa,
+        PacificSamoa,
         #[serde(rename = "Pacific/Tahiti")]
-        PacificSlashTahiti,
+        PacificTahiti,
         #[serde(rename = "Pacific/Tarawa")]
-        PacificSlashTarawa,
+        PacificTarawa,
         #[serde(rename = "Pacific/Tongatapu")]
-        PacificSlashTongatapu,
+        PacificTongatapu,
         #[serde(rename = "Pacific/Truk")]
-        PacificSlashTruk,
+        PacificTruk,
         #[serde(rename = "Pacific/Wake")]
-        PacificSlashWake,
+        PacificWake,
         #[serde(rename = "Pacific/Wallis")]
-        PacificSlashWallis,
+        PacificWallis,
         #[serde(rename = "Pacific/Yap")]
-        PacificSlashYap,
+        PacificYap,
         #[serde(rename = "Poland")]
         Poland,
         #[serde(rename = "Portugal")]
@@ -3491,35 +3491,35 @@ zone: in a patch it clears the stored one.*/
         #[serde(rename = "UCT")]
         UCT,
         #[serde(rename = "US/Alaska")]
-        USSlashAlaska,
+        USAlaska,
         #[serde(rename = "US/Aleutian")]
-        USSlashAleutian,
+        USAleutian,
         #[serde(rename = "US/Arizona")]
-        USSlashArizona,
+        USArizona,
         #[serde(rename = "US/Central")]
-        USSlashCentral,
+        USCentral,
         #[serde(rename = "US/East-Indiana")]
-        USSlashEastMinusIndiana,
+        USEastIndiana,
         #[serde(rename = "US/Eastern")]
-        USSlashEastern,
+        USEastern,
         #[serde(rename = "US/Hawaii")]
-        USSlashHawaii,
+        USHawaii,
         #[serde(rename = "US/Indiana-Starke")]
-        USSlashIndianaMinusStarke,
+        USIndianaStarke,
         #[serde(rename = "US/Michigan")]
-        USSlashMichigan,
+        USMichigan,
         #[serde(rename = "US/Mountain")]
-        USSlashMountain,
+        USMountain,
         #[serde(rename = "US/Pacific")]
-        USSlashPacific,
+        USPacific,
         #[serde(rename = "US/Samoa")]
-        USSlashSamoa,
+        USSamoa,
         #[serde(rename = "UTC")]
         UTC,
         #[serde(rename = "Universal")]
         Universal,
         #[serde(rename = "W-SU")]
-        WMinusSU,
+        WSU,
         #[serde(rename = "WET")]
         WET,
         #[serde(rename = "Zulu")]

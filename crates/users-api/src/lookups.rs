@@ -16,7 +16,8 @@ pub struct Entry {
     pub name: String,
 }
 
-/// A lookup list named in the spec's `x-rules` (`lookup: countries`, ...).
+/// A lookup list: the values of one of the spec's lookup enums
+/// (`CountryCode`, `LanguageCode`, `Locale`, `TimeZone`) with their names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
     /// ISO 3166-1 alpha-2 country codes, e.g. `US`.
@@ -30,17 +31,6 @@ pub enum Lookup {
 }
 
 impl Lookup {
-    /// The lookup a rule names, if it is one of these.
-    pub fn from_rule(name: &str) -> Option<Self> {
-        match name {
-            "countries" => Some(Lookup::Countries),
-            "languages" => Some(Lookup::Languages),
-            "locales" => Some(Lookup::Locales),
-            "time-zones" => Some(Lookup::TimeZones),
-            _ => None,
-        }
-    }
-
     /// Every accepted value, ordered by code.
     pub fn entries(self) -> &'static [Entry] {
         &self.table().1

@@ -108,21 +108,10 @@ static VALIDATORS: LazyLock<std::sync::Mutex<BTreeMap<String, &'static jsonschem
 fn rewrite_nullable(value: &mut Value) {
     match value {
         Value::Object(object) => {
-            if object.remove("nullable") == Some(Value::Bool(true)) {
-                match object.get("type").cloned() {
-                    Some(Value::String(ty)) => {
-                        object.insert("type".into(), Value::from(vec![ty, "null".to_owned()]));
-                    }
-                    // A nullable union (`anyOf` / `oneOf` with no `type`):
-                    // null or one of its members.
-                    _ => {
-                        let union = std::mem::take(object);
-                        object.insert(
-                            "anyOf".into(),
-                            serde_json::json!([{ "type": "null" }, Value::Object(union)]),
-                        );
-                    }
-                }
+            if object.remove("nullable") == Some(Value::Bool(true))
+                && let Some(Value::String(ty)) = object.get("type").cloned()
+            {
+                object.insert("type".into(), Value::from(vec![ty, "null".to_owned()]));
             }
             for child in object.values_mut() {
                 rewrite_nullable(child);

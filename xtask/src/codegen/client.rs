@@ -84,19 +84,23 @@ pub(crate) fn generate(spec: &OpenAPI) -> anyhow::Result<(String, String)> {
     ))
 }
 
+/// The media type progenitor reads `media` as: JSON aliases as
+/// `application/json`, others as they are.
+fn as_sent(media: &str) -> &str {
+    if JSON_ALIASES.contains(&media) {
+        "application/json"
+    } else {
+        media
+    }
+}
+
 /// The spec as progenitor should read it: the JSON-like media types renamed.
 pub(crate) fn client_view(spec: &OpenAPI) -> OpenAPI {
     let mut view = spec.clone();
     let rename = |content: &mut indexmap::IndexMap<String, openapiv3::MediaType>| {
         let renamed = std::mem::take(content)
             .into_iter()
-            .map(|(name, media)| {
-                if JSON_ALIASES.contains(&name.as_str()) {
-                    ("application/json".to_owned(), media)
-                } else {
-                    (name, media)
-                }
-            })
+            .map(|(name, media)| (as_sent(&name).to_owned(), media))
             .collect();
         *content = renamed;
     };
@@ -278,28 +282,23 @@ fn request_body_findings(
     };
     // The client view reads JSON aliases as `application/json`: media types
     // that become one (with one schema) are one to progenitor.
-    let as_sent: std::collections::BTreeMap<&str, Vec<_>> =
+    let by_sent: std::collections::BTreeMap<&str, Vec<_>> =
         body.content
             .iter()
             .fold(Default::default(), |mut acc, (media, content)| {
-                let sent = if JSON_ALIASES.contains(&media.as_str()) {
-                    "application/json"
-                } else {
-                    media.as_str()
-                };
-                acc.entry(sent).or_default().push(&content.schema);
+                acc.entry(as_sent(media)).or_default().push(&content.schema);
                 acc
             });
-    if as_sent.len() > 1 {
+    if by_sent.len() > 1 {
         fatal(
             format!("{at}/requestBody/content"),
             format!(
                 "{} media types (progenitor panics on more than one)",
-                as_sent.len()
+                by_sent.len()
             ),
         );
     }
-    for (sent, schemas) in &as_sent {
+    for (sent, schemas) in &by_sent {
         if schemas.windows(2).any(|w| w[0] != w[1]) {
             fatal(
                 format!("{at}/requestBody/content"),
@@ -308,12 +307,7 @@ fn request_body_findings(
         }
     }
     for (media, content) in &body.content {
-        let as_sent = if JSON_ALIASES.contains(&media.as_str()) {
-            "application/json"
-        } else {
-            media.as_str()
-        };
-        if !SENDABLE.contains(&as_sent) {
+        if !SENDABLE.contains(&as_sent(media)) {
             fatal(
                 format!("{at}/requestBody/content/{}", escape(media)),
                 format!("request media type {media} is not one progenitor can send"),
@@ -354,9 +348,10 @@ fn response_findings(
             fatal(here, "unresolvable response".into());
             continue;
         };
-        let json = response.content.iter().find(|(media, _)| {
-            media.as_str() == "application/json" || JSON_ALIASES.contains(&media.as_str())
-        });
+        let json = response
+            .content
+            .iter()
+            .find(|(media, _)| as_sent(media) == "application/json");
         let typ = match json {
             Some((media, content)) => match &content.schema {
                 Some(ReferenceOr::Reference { reference }) => reference.clone(),

@@ -366,7 +366,11 @@ impl Gen<'_> {
             return Ok(());
         }
         let texts: Vec<&str> = values.iter().filter_map(|v| v.as_str()).collect();
-        let names = variant_names(&texts).with_context(|| format!("enum {name}"))?;
+        let names = match schema.get("x-enum-varnames").and_then(Value::as_array) {
+            Some(given) => given_variant_names(given, texts.len()),
+            None => variant_names(&texts),
+        }
+        .with_context(|| format!("enum {name}"))?;
         let variants = texts.iter().zip(&names).map(|(text, variant)| {
             let variant = format_ident!("{}", variant);
             quote!(#[serde(rename = #text)] #variant,)
@@ -386,10 +390,9 @@ impl Gen<'_> {
     fn one_of_type(&mut self, name: &str, schema: &Value) -> anyhow::Result<bool> {
         let keyword = union_keyword(schema).context("a union")?;
         let members = schema[keyword].as_array().unwrap();
-        let nullable = schema.get("nullable") == Some(&Value::Bool(true))
-            || members
-                .iter()
-                .any(|m| m.get("nullable") == Some(&Value::Bool(true)));
+        let nullable = members
+            .iter()
+            .any(|m| m.get("nullable") == Some(&Value::Bool(true)));
         if !self.emitted.insert(name.to_owned()) {
             return Ok(nullable);
         }
@@ -411,13 +414,6 @@ impl Gen<'_> {
             variants.push(quote!(#variant(#ty),));
             let _ = kind;
             schemas.push(scalar_schema(member)?);
-        }
-        // OpenAPI 3.1 (what utoipa writes) says a nullable union with a
-        // `{"type": "null"}` member.
-        if schema.get("nullable") == Some(&Value::Bool(true)) {
-            schemas.push(quote!(utoipa::openapi::schema::Object::with_type(
-                utoipa::openapi::schema::Type::Null
-            )));
         }
         let builder = if keyword == "anyOf" {
             quote!(utoipa::openapi::schema::AnyOfBuilder)
@@ -1243,6 +1239,32 @@ fn pascal(name: &str) -> String {
     out
 }
 
+/// The variant names a spec gives in `x-enum-varnames` (OpenAPI Generator's
+/// extension): one per non-null value, distinct, each a Rust identifier.
+fn given_variant_names(given: &[Value], values: usize) -> anyhow::Result<Vec<String>> {
+    let names: Vec<String> = given
+        .iter()
+        .map(|n| {
+            n.as_str()
+                .map(str::to_owned)
+                .context("x-enum-varnames holds strings")
+        })
+        .collect::<anyhow::Result<_>>()?;
+    if names.len() != values {
+        bail!(
+            "x-enum-varnames has {} names for {values} values",
+            names.len()
+        );
+    }
+    if names.iter().collect::<BTreeSet<_>>().len() != names.len() {
+        bail!("x-enum-varnames repeats a name");
+    }
+    if let Some(bad) = names.iter().find(|n| syn::parse_str::<Ident>(n).is_err()) {
+        bail!("x-enum-varnames: {bad:?} is not a Rust identifier");
+    }
+    Ok(names)
+}
+
 /// Rust variant names for string enum values, in order: each run of
 /// letters and digits capitalized (`America/New_York` is `AmericaNewYork`).
 /// When two values would share a name (`Etc/GMT+1`, `Etc/GMT-1`), every
@@ -1328,6 +1350,31 @@ mod tests {
         assert_eq!(snake("If-Match"), "if_match");
         assert_eq!(snake("accountSwitchKey"), "account_switch_key");
         assert_eq!(field_ident("type").to_string(), "type_");
+    }
+
+    #[test]
+    fn enum_variant_names() {
+        assert_eq!(
+            variant_names(&["America/New_York", "en-us"]).unwrap(),
+            ["AmericaNewYork", "EnUs"]
+        );
+        // Names that would collide spell their separators out.
+        assert_eq!(
+            variant_names(&["Etc/GMT+1", "Etc/GMT-1"]).unwrap(),
+            ["EtcSlashGMTPlus1", "EtcSlashGMTMinus1"]
+        );
+        // The spec's own names win, and are checked.
+        let given = [
+            serde_json::json!("GmtPlus1"),
+            serde_json::json!("GmtMinus1"),
+        ];
+        assert_eq!(
+            given_variant_names(&given, 2).unwrap(),
+            ["GmtPlus1", "GmtMinus1"]
+        );
+        assert!(given_variant_names(&given, 3).is_err());
+        assert!(given_variant_names(&[given[0].clone(), given[0].clone()], 2).is_err());
+        assert!(given_variant_names(&[serde_json::json!("Not A Name")], 1).is_err());
     }
 
     #[test]
