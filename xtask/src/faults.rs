@@ -19,9 +19,8 @@
 //!    its 201, and the server exits 0.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,10 +28,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use serde_json::{Value, json};
 
+use crate::tools::{self, RunningServer};
+
 const SECRET: &str = "faults-secret-faults-secret-0001";
 
 pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
-    let binary = crate::tools::build_users_server(root)?;
+    let binary = tools::build_users_server(root)?;
 
     let sqlite_dir = tempfile::tempdir()?;
     let sqlite_url = format!("sqlite://{}", sqlite_dir.path().join("users.db").display());
@@ -184,84 +185,34 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// A running `users-server`.
-struct Server {
-    child: Child,
-    base: String,
+/// A running `users-server` on `port`.
+fn start_server(
+    binary: &Path,
+    database: &str,
+    port: u16,
+    extra: &[&str],
+) -> anyhow::Result<RunningServer> {
+    RunningServer::start_with(
+        binary,
+        database,
+        SECRET,
+        &format!("127.0.0.1:{port}"),
+        extra,
+    )
 }
 
-impl Server {
-    fn start(binary: &Path, database: &str, port: u16) -> anyhow::Result<Self> {
-        Self::start_with(binary, database, port, &[])
-    }
-
-    fn start_with(
-        binary: &Path,
-        database: &str,
-        port: u16,
-        extra: &[&str],
-    ) -> anyhow::Result<Self> {
-        let mut child = Command::new(binary)
-            .args(extra)
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--rate-limit",
-                "0",
-                "--metrics-listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database,
-            ])
-            .env("USERS_JWT_SECRET", SECRET)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting users-server")?;
-        let stdout = child.stdout.take().context("server stdout")?;
-        let mut base = None;
-        for line in BufReader::new(stdout).lines() {
-            if let Some(rest) = line?.strip_prefix("Users API on ") {
-                base = rest.split_whitespace().next().map(str::to_owned);
-                break;
-            }
-        }
-        let base = base.context("the server did not start")?;
-        Ok(Self { child, base })
-    }
-
-    /// SIGKILL: no shutdown, no flush.
-    fn kill9(mut self) -> anyhow::Result<()> {
-        let status = Command::new("kill")
-            .args(["-9", &self.child.id().to_string()])
-            .status()?;
-        ensure!(status.success(), "kill -9 failed");
-        self.child.wait()?;
-        Ok(())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// SIGKILL: no shutdown, no flush.
+fn kill9(mut server: RunningServer) -> anyhow::Result<()> {
+    let status = Command::new("kill")
+        .args(["-9", &server.child.id().to_string()])
+        .status()?;
+    ensure!(status.success(), "kill -9 failed");
+    server.child.wait()?;
+    Ok(())
 }
 
 fn token(binary: &Path, sub: &str) -> anyhow::Result<String> {
-    let output = Command::new(binary)
-        .args([
-            "token",
-            "--sub",
-            sub,
-            "--account",
-            "faults",
-            "--scope",
-            "users:admin",
-        ])
-        .env("USERS_JWT_SECRET", SECRET)
-        .output()?;
-    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+    tools::mint_token(binary, SECRET, sub, "faults")
 }
 
 fn agent() -> ureq::Agent {
@@ -325,8 +276,8 @@ fn new_user(email: &str) -> Value {
 fn crash_during_writes(binary: &Path, label: &str, database: &str) -> anyhow::Result<()> {
     let token = token(binary, "loader")?;
     let port = free_port()?;
-    let server = Server::start(binary, database, port)?;
-    let base = server.base.clone();
+    let server = start_server(binary, database, port, &[])?;
+    let base = server.url.clone();
     let acknowledged: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let tag = label.to_lowercase();
@@ -361,7 +312,7 @@ fn crash_during_writes(binary: &Path, label: &str, database: &str) -> anyhow::Re
         })
         .collect();
     std::thread::sleep(Duration::from_millis(1500));
-    server.kill9()?;
+    kill9(server)?;
     stop.store(true, Ordering::Relaxed);
     for worker in workers {
         let _ = worker.join();
@@ -373,14 +324,14 @@ fn crash_during_writes(binary: &Path, label: &str, database: &str) -> anyhow::Re
         acknowledged.len()
     );
 
-    let server = Server::start(binary, database, port)?;
+    let server = start_server(binary, database, port, &[])?;
     let agent = agent();
     let mut stored = BTreeMap::new();
     let mut cursor: Option<String> = None;
     loop {
         let url = match &cursor {
-            Some(c) => format!("{}/v1/users?limit=100&cursor={c}", server.base),
-            None => format!("{}/v1/users?limit=100", server.base),
+            Some(c) => format!("{}/v1/users?limit=100&cursor={c}", server.url),
+            None => format!("{}/v1/users?limit=100", server.url),
         };
         let (status, page, _) = call(&agent, "GET", &url, &token, &[], None)?;
         ensure!(
@@ -426,13 +377,13 @@ fn crash_during_writes(binary: &Path, label: &str, database: &str) -> anyhow::Re
 
 fn database_restart(binary: &Path, cluster: &Cluster, database: &str) -> anyhow::Result<Duration> {
     let token = token(binary, "restarter")?;
-    let server = Server::start(binary, database, free_port()?)?;
+    let server = start_server(binary, database, free_port()?, &[])?;
     let agent = agent();
     let write = |n: usize| {
         call(
             &agent,
             "POST",
-            &format!("{}/v1/users", server.base),
+            &format!("{}/v1/users", server.url),
             &token,
             &[],
             Some((
@@ -442,7 +393,7 @@ fn database_restart(binary: &Path, cluster: &Cluster, database: &str) -> anyhow:
         )
     };
     let probe = |path: &str| -> anyhow::Result<(u16, Value)> {
-        let mut response = agent.get(format!("{}{path}", server.base)).call()?;
+        let mut response = agent.get(format!("{}{path}", server.url)).call()?;
         let text = response.body_mut().read_to_string().unwrap_or_default();
         Ok((
             response.status().as_u16(),
@@ -501,13 +452,13 @@ fn database_restart(binary: &Path, cluster: &Cluster, database: &str) -> anyhow:
 
 fn two_servers_no_lost_update(binary: &Path, database: &str) -> anyhow::Result<()> {
     let token = token(binary, "racer")?;
-    let one = Server::start(binary, database, free_port()?)?;
-    let two = Server::start(binary, database, free_port()?)?;
+    let one = start_server(binary, database, free_port()?, &[])?;
+    let two = start_server(binary, database, free_port()?, &[])?;
     let agent = agent();
     let (status, user, etag) = call(
         &agent,
         "POST",
-        &format!("{}/v1/users", one.base),
+        &format!("{}/v1/users", one.url),
         &token,
         &[],
         Some(("application/json", new_user("race@example.com"))),
@@ -517,7 +468,7 @@ fn two_servers_no_lost_update(binary: &Path, database: &str) -> anyhow::Result<(
     let mut etag = etag.context("an ETag")?;
     let mut expected = serde_json::Map::new();
     for round in 0..1000 {
-        let attempts: Vec<_> = [&one.base, &two.base]
+        let attempts: Vec<_> = [&one.url, &two.url]
             .into_iter()
             .enumerate()
             .map(|(server, base)| {
@@ -568,7 +519,7 @@ fn two_servers_no_lost_update(binary: &Path, database: &str) -> anyhow::Result<(
     let (_, stored, _) = call(
         &agent,
         "GET",
-        &format!("{}/v1/users/{id}", two.base),
+        &format!("{}/v1/users/{id}", two.url),
         &token,
         &[],
         None,
@@ -591,9 +542,8 @@ fn drain_on_shutdown(binary: &Path, database: &str) -> anyhow::Result<()> {
     use std::io::{Read, Write};
 
     let token = token(binary, "drainer")?;
-    let mut server =
-        Server::start_with(binary, database, free_port()?, &["--shutdown-delay", "2"])?;
-    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut server = start_server(binary, database, free_port()?, &["--shutdown-delay", "2"])?;
+    let address = server.url.trim_start_matches("http://").to_owned();
     let body = new_user("drain@example.com").to_string();
     let (head, tail) = body.split_at(body.len() / 2);
     let mut in_flight = std::net::TcpStream::connect(&address)?;
@@ -610,7 +560,7 @@ fn drain_on_shutdown(binary: &Path, database: &str) -> anyhow::Result<()> {
         .status()?;
     ensure!(status.success(), "kill -TERM failed");
     std::thread::sleep(Duration::from_millis(300));
-    let mut response = agent().get(format!("{}/readyz", server.base)).call()?;
+    let mut response = agent().get(format!("{}/readyz", server.url)).call()?;
     let ready = response.status().as_u16();
     let text = response.body_mut().read_to_string().unwrap_or_default();
     ensure!(

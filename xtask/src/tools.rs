@@ -212,23 +212,36 @@ pub(crate) fn build_users_server(root: &Path) -> anyhow::Result<PathBuf> {
     Ok(root.join("target/debug/users-server"))
 }
 
-/// `users-server` running as a process on a free loopback port, with no rate
-/// limit and no metrics listener; killed when dropped.
+/// `users-server` running as a process, with no rate limit and no metrics
+/// listener; killed when dropped.
 #[derive(Debug)]
 pub(crate) struct RunningServer {
-    child: std::process::Child,
+    pub(crate) child: std::process::Child,
     /// Where it listens, e.g. `http://127.0.0.1:41234`.
     pub(crate) url: String,
 }
 
 impl RunningServer {
+    /// On a free loopback port.
     pub(crate) fn start(server: &Path, database_url: &str, secret: &str) -> anyhow::Result<Self> {
+        Self::start_with(server, database_url, secret, "127.0.0.1:0", &[])
+    }
+
+    /// On `listen`, with `extra` arguments.
+    pub(crate) fn start_with(
+        server: &Path,
+        database_url: &str,
+        secret: &str,
+        listen: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(server)
-            .args(["--listen", "127.0.0.1:0", "--rate-limit", "0"])
+            .args(["--listen", listen, "--rate-limit", "0"])
             .args(["--metrics-listen", "off", "--database-url", database_url])
+            .args(extra)
             .env("USERS_JWT_SECRET", secret)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "error")
             .stdout(std::process::Stdio::piped())
             .spawn()
             .context("starting users-server")?;
