@@ -234,7 +234,10 @@ fn show(value: Option<&serde_json::Value>) -> String {
 
 /// A schema with its `$ref` (and a single-member `allOf`) resolved one level,
 /// documentation kept: what instance building reads.
-fn resolve<'a>(root: &'a serde_json::Value, schema: &'a serde_json::Value) -> serde_json::Value {
+pub fn resolve<'a>(
+    root: &'a serde_json::Value,
+    schema: &'a serde_json::Value,
+) -> serde_json::Value {
     use serde_json::Value;
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         let target = root
@@ -718,7 +721,7 @@ fn schema_at(root: &serde_json::Value, name: &str) -> serde_json::Value {
 
 /// `base` with the member at `path` set to `value`, creating valid parents
 /// on the way (`*` is a map key, a number an array index).
-fn set_at(
+pub fn set_at(
     root: &serde_json::Value,
     schema: &serde_json::Value,
     base: &serde_json::Value,

@@ -5,6 +5,7 @@ mod api_server;
 mod client;
 mod client_contract;
 mod client_wire;
+mod decode_oracle;
 mod seed_mapping;
 mod server;
 mod spec;

@@ -517,12 +517,11 @@ fn profile(bench: &Path, out: &Path) -> anyhow::Result<String> {
     let text = String::from_utf8_lossy(&output.stdout);
     let total = callgrind_total(&file)?;
     let interesting = [
-        "users_api::runtime::prepare",
-        "users_api::validation::validate",
-        "jsonschema::",
-        "users_api::validation::check_rules",
-        "serde_json::de::from_slice",
-        "users_api::runtime::Input::body",
+        "users_api::runtime::authorize",
+        "users_api::runtime::body",
+        "as users_api::runtime::decode::Decode>::decode",
+        "users_api::runtime::decode::members",
+        "users_api::runtime::Params::new",
         "users_api::runtime::json_response",
         "users_bench::stub",
     ];

@@ -7,10 +7,12 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use crate::runtime;
-/// The types of the spec's schemas.
+/// The types of the spec's schemas, with a decoder for each type a
+/// request uses.
 pub mod types {
     use serde::{Deserialize, Serialize};
     use serde_json::json;
+    use crate::runtime;
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct Address {
         #[serde(rename = "address1", default, skip_serializing_if = "Option::is_none")]
@@ -31,6 +33,19 @@ pub mod types {
         #[serde(rename = "zipCode", default, skip_serializing_if = "Option::is_none")]
         #[schema(example = json!("02101"), nullable = false)]
         pub zip_code: Option<String>,
+    }
+    impl Address {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "address1",
+            "address2",
+            "city",
+            "countryCode",
+            "state",
+            "zipCode",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
     }
     /**Once `address` is sent, `countryCode` is required; `state` is required for
 the US and Canada, and a US `zipCode` has five digits.*/
@@ -88,6 +103,289 @@ the US and Canada, and a US `zipCode` has five digits.*/
             nullable = false
         )]
         pub zip_code: Option<String>,
+    }
+    impl AddressInput {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "address1",
+            "address2",
+            "city",
+            "countryCode",
+            "state",
+            "zipCode",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for AddressInput {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_1: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_2: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_3: runtime::decode::Slot<CountryCode> = runtime::decode::Slot::Absent;
+            let mut slot_4: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_5: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            for (key, raw) in &members {
+                let raw: &runtime::decode::RawValue = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "address1" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c14: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c14 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 100usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 100 characters");
+                                            break 'c14 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c14 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "address2" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c16: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c16 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 100usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 100 characters");
+                                            break 'c16 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c16 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "city" => {
+                        slot_2
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c18: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c18 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 100usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 100 characters");
+                                            break 'c18 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c18 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "countryCode" => {
+                        slot_3
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <CountryCode as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "state" => {
+                        slot_4
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c20: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c20 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 100usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 100 characters");
+                                            break 'c20 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c20 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "zipCode" => {
+                        slot_5
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c22: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c22 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 16usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 16 characters");
+                                            break 'c22 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c22 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if slot_3.is_absent() {
+                errors.push(&path.member("countryCode"), "required", "is required");
+            }
+            if !((match slot_3.given() {
+                None => true,
+                Some(v) => {
+                    !(["US", "CA"].contains(&runtime::decode::FromText::as_text(v)))
+                }
+            } || !slot_4.is_absent()))
+            {
+                errors
+                    .push(
+                        &path.member("state"),
+                        "required",
+                        "is required in the US and Canada",
+                    );
+            }
+            if !((match slot_3.given() {
+                None => true,
+                Some(v) => !(["US"].contains(&runtime::decode::FromText::as_text(v))),
+            }
+                || match slot_5.given() {
+                    None => true,
+                    Some(v) => crate::generated::patterns::P0.is_match(v.as_str()),
+                }))
+            {
+                errors
+                    .push(
+                        &path.member("zipCode"),
+                        "pattern",
+                        "is not a five-digit US ZIP code",
+                    );
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self {
+                address1: slot_0.into_option(),
+                address2: slot_1.into_option(),
+                city: slot_2.into_option(),
+                country_code: slot_3.into_option()?,
+                state: slot_4.into_option(),
+                zip_code: slot_5.into_option(),
+            })
+        }
     }
     /**Merged member by member into the stored address: a member sent is
 updated, a member left out keeps its stored value, `null` for a member
@@ -162,6 +460,291 @@ and Canada, a five-digit US `zipCode`).*/
         #[schema(min_length = 1usize, max_length = 16usize, example = json!("02101"))]
         pub zip_code: Option<Option<String>>,
     }
+    impl AddressPatch {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "address1",
+            "address2",
+            "city",
+            "countryCode",
+            "state",
+            "zipCode",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for AddressPatch {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object or null");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_1: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_2: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_3: runtime::decode::Slot<CountryCode> = runtime::decode::Slot::Absent;
+            let mut slot_4: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_5: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            for (key, raw) in &members {
+                let raw: &runtime::decode::RawValue = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "address1" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c24: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c24 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 100usize {
+                                                    errors
+                                                        .push(path, "max-length", "must be at most 100 characters");
+                                                    break 'c24 None;
+                                                }
+                                                if length < 1usize {
+                                                    errors
+                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                    break 'c24 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "address2" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c26: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c26 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 100usize {
+                                                    errors
+                                                        .push(path, "max-length", "must be at most 100 characters");
+                                                    break 'c26 None;
+                                                }
+                                                if length < 1usize {
+                                                    errors
+                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                    break 'c26 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "city" => {
+                        slot_2
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c28: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c28 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 100usize {
+                                                    errors
+                                                        .push(path, "max-length", "must be at most 100 characters");
+                                                    break 'c28 None;
+                                                }
+                                                if length < 1usize {
+                                                    errors
+                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                    break 'c28 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "countryCode" => {
+                        slot_3
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <CountryCode as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "state" => {
+                        slot_4
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c30: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c30 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 100usize {
+                                                    errors
+                                                        .push(path, "max-length", "must be at most 100 characters");
+                                                    break 'c30 None;
+                                                }
+                                                if length < 1usize {
+                                                    errors
+                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                    break 'c30 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "zipCode" => {
+                        slot_5
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c32: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c32 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 16usize {
+                                                    errors
+                                                        .push(path, "max-length", "must be at most 16 characters");
+                                                    break 'c32 None;
+                                                }
+                                                if length < 1usize {
+                                                    errors
+                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                    break 'c32 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self {
+                address1: slot_0.into_option(),
+                address2: slot_1.into_option(),
+                city: slot_2.into_option(),
+                country_code: slot_3.into_option(),
+                state: slot_4.into_option(),
+                zip_code: slot_5.into_option(),
+            })
+        }
+    }
     ///The user's role as a contact of the account.
     #[derive(
         Debug,
@@ -187,6 +770,61 @@ and Canada, a five-digit US `zipCode`).*/
         Security,
         #[serde(rename = "other")]
         Other,
+    }
+    impl runtime::decode::FromText for ContactType {
+        fn from_text(text: &str) -> Option<Self> {
+            match text {
+                "administrative" => Some(Self::Administrative),
+                "billing" => Some(Self::Billing),
+                "technical" => Some(Self::Technical),
+                "security" => Some(Self::Security),
+                "other" => Some(Self::Other),
+                _ => None,
+            }
+        }
+        fn as_text(&self) -> &'static str {
+            match self {
+                Self::Administrative => "administrative",
+                Self::Billing => "billing",
+                Self::Technical => "technical",
+                Self::Security => "security",
+                Self::Other => "other",
+            }
+        }
+    }
+    impl ContactType {
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors
+                    .push(
+                        path,
+                        "enum",
+                        "must be one of [\"administrative\",\"billing\",\"technical\",\"security\",\"other\"]",
+                    );
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for ContactType {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::string(raw) {
+                Some(text) => Self::decode_text(&text, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string");
+                    None
+                }
+            }
+        }
     }
     ///An ISO 3166-1 alpha-2 country code, as `listCountries` lists them.
     #[derive(
@@ -702,6 +1340,544 @@ and Canada, a five-digit US `zipCode`).*/
         #[serde(rename = "ZW")]
         ZW,
     }
+    impl runtime::decode::FromText for CountryCode {
+        fn from_text(text: &str) -> Option<Self> {
+            match text {
+                "AD" => Some(Self::AD),
+                "AE" => Some(Self::AE),
+                "AF" => Some(Self::AF),
+                "AG" => Some(Self::AG),
+                "AI" => Some(Self::AI),
+                "AL" => Some(Self::AL),
+                "AM" => Some(Self::AM),
+                "AO" => Some(Self::AO),
+                "AQ" => Some(Self::AQ),
+                "AR" => Some(Self::AR),
+                "AS" => Some(Self::AS),
+                "AT" => Some(Self::AT),
+                "AU" => Some(Self::AU),
+                "AW" => Some(Self::AW),
+                "AX" => Some(Self::AX),
+                "AZ" => Some(Self::AZ),
+                "BA" => Some(Self::BA),
+                "BB" => Some(Self::BB),
+                "BD" => Some(Self::BD),
+                "BE" => Some(Self::BE),
+                "BF" => Some(Self::BF),
+                "BG" => Some(Self::BG),
+                "BH" => Some(Self::BH),
+                "BI" => Some(Self::BI),
+                "BJ" => Some(Self::BJ),
+                "BL" => Some(Self::BL),
+                "BM" => Some(Self::BM),
+                "BN" => Some(Self::BN),
+                "BO" => Some(Self::BO),
+                "BQ" => Some(Self::BQ),
+                "BR" => Some(Self::BR),
+                "BS" => Some(Self::BS),
+                "BT" => Some(Self::BT),
+                "BV" => Some(Self::BV),
+                "BW" => Some(Self::BW),
+                "BY" => Some(Self::BY),
+                "BZ" => Some(Self::BZ),
+                "CA" => Some(Self::CA),
+                "CC" => Some(Self::CC),
+                "CD" => Some(Self::CD),
+                "CF" => Some(Self::CF),
+                "CG" => Some(Self::CG),
+                "CH" => Some(Self::CH),
+                "CI" => Some(Self::CI),
+                "CK" => Some(Self::CK),
+                "CL" => Some(Self::CL),
+                "CM" => Some(Self::CM),
+                "CN" => Some(Self::CN),
+                "CO" => Some(Self::CO),
+                "CR" => Some(Self::CR),
+                "CU" => Some(Self::CU),
+                "CV" => Some(Self::CV),
+                "CW" => Some(Self::CW),
+                "CX" => Some(Self::CX),
+                "CY" => Some(Self::CY),
+                "CZ" => Some(Self::CZ),
+                "DE" => Some(Self::DE),
+                "DJ" => Some(Self::DJ),
+                "DK" => Some(Self::DK),
+                "DM" => Some(Self::DM),
+                "DO" => Some(Self::DO),
+                "DZ" => Some(Self::DZ),
+                "EC" => Some(Self::EC),
+                "EE" => Some(Self::EE),
+                "EG" => Some(Self::EG),
+                "EH" => Some(Self::EH),
+                "ER" => Some(Self::ER),
+                "ES" => Some(Self::ES),
+                "ET" => Some(Self::ET),
+                "FI" => Some(Self::FI),
+                "FJ" => Some(Self::FJ),
+                "FK" => Some(Self::FK),
+                "FM" => Some(Self::FM),
+                "FO" => Some(Self::FO),
+                "FR" => Some(Self::FR),
+                "GA" => Some(Self::GA),
+                "GB" => Some(Self::GB),
+                "GD" => Some(Self::GD),
+                "GE" => Some(Self::GE),
+                "GF" => Some(Self::GF),
+                "GG" => Some(Self::GG),
+                "GH" => Some(Self::GH),
+                "GI" => Some(Self::GI),
+                "GL" => Some(Self::GL),
+                "GM" => Some(Self::GM),
+                "GN" => Some(Self::GN),
+                "GP" => Some(Self::GP),
+                "GQ" => Some(Self::GQ),
+                "GR" => Some(Self::GR),
+                "GS" => Some(Self::GS),
+                "GT" => Some(Self::GT),
+                "GU" => Some(Self::GU),
+                "GW" => Some(Self::GW),
+                "GY" => Some(Self::GY),
+                "HK" => Some(Self::HK),
+                "HM" => Some(Self::HM),
+                "HN" => Some(Self::HN),
+                "HR" => Some(Self::HR),
+                "HT" => Some(Self::HT),
+                "HU" => Some(Self::HU),
+                "ID" => Some(Self::ID),
+                "IE" => Some(Self::IE),
+                "IL" => Some(Self::IL),
+                "IM" => Some(Self::IM),
+                "IN" => Some(Self::IN),
+                "IO" => Some(Self::IO),
+                "IQ" => Some(Self::IQ),
+                "IR" => Some(Self::IR),
+                "IS" => Some(Self::IS),
+                "IT" => Some(Self::IT),
+                "JE" => Some(Self::JE),
+                "JM" => Some(Self::JM),
+                "JO" => Some(Self::JO),
+                "JP" => Some(Self::JP),
+                "KE" => Some(Self::KE),
+                "KG" => Some(Self::KG),
+                "KH" => Some(Self::KH),
+                "KI" => Some(Self::KI),
+                "KM" => Some(Self::KM),
+                "KN" => Some(Self::KN),
+                "KP" => Some(Self::KP),
+                "KR" => Some(Self::KR),
+                "KW" => Some(Self::KW),
+                "KY" => Some(Self::KY),
+                "KZ" => Some(Self::KZ),
+                "LA" => Some(Self::LA),
+                "LB" => Some(Self::LB),
+                "LC" => Some(Self::LC),
+                "LI" => Some(Self::LI),
+                "LK" => Some(Self::LK),
+                "LR" => Some(Self::LR),
+                "LS" => Some(Self::LS),
+                "LT" => Some(Self::LT),
+                "LU" => Some(Self::LU),
+                "LV" => Some(Self::LV),
+                "LY" => Some(Self::LY),
+                "MA" => Some(Self::MA),
+                "MC" => Some(Self::MC),
+                "MD" => Some(Self::MD),
+                "ME" => Some(Self::ME),
+                "MF" => Some(Self::MF),
+                "MG" => Some(Self::MG),
+                "MH" => Some(Self::MH),
+                "MK" => Some(Self::MK),
+                "ML" => Some(Self::ML),
+                "MM" => Some(Self::MM),
+                "MN" => Some(Self::MN),
+                "MO" => Some(Self::MO),
+                "MP" => Some(Self::MP),
+                "MQ" => Some(Self::MQ),
+                "MR" => Some(Self::MR),
+                "MS" => Some(Self::MS),
+                "MT" => Some(Self::MT),
+                "MU" => Some(Self::MU),
+                "MV" => Some(Self::MV),
+                "MW" => Some(Self::MW),
+                "MX" => Some(Self::MX),
+                "MY" => Some(Self::MY),
+                "MZ" => Some(Self::MZ),
+                "NA" => Some(Self::NA),
+                "NC" => Some(Self::NC),
+                "NE" => Some(Self::NE),
+                "NF" => Some(Self::NF),
+                "NG" => Some(Self::NG),
+                "NI" => Some(Self::NI),
+                "NL" => Some(Self::NL),
+                "NO" => Some(Self::NO),
+                "NP" => Some(Self::NP),
+                "NR" => Some(Self::NR),
+                "NU" => Some(Self::NU),
+                "NZ" => Some(Self::NZ),
+                "OM" => Some(Self::OM),
+                "PA" => Some(Self::PA),
+                "PE" => Some(Self::PE),
+                "PF" => Some(Self::PF),
+                "PG" => Some(Self::PG),
+                "PH" => Some(Self::PH),
+                "PK" => Some(Self::PK),
+                "PL" => Some(Self::PL),
+                "PM" => Some(Self::PM),
+                "PN" => Some(Self::PN),
+                "PR" => Some(Self::PR),
+                "PS" => Some(Self::PS),
+                "PT" => Some(Self::PT),
+                "PW" => Some(Self::PW),
+                "PY" => Some(Self::PY),
+                "QA" => Some(Self::QA),
+                "RE" => Some(Self::RE),
+                "RO" => Some(Self::RO),
+                "RS" => Some(Self::RS),
+                "RU" => Some(Self::RU),
+                "RW" => Some(Self::RW),
+                "SA" => Some(Self::SA),
+                "SB" => Some(Self::SB),
+                "SC" => Some(Self::SC),
+                "SD" => Some(Self::SD),
+                "SE" => Some(Self::SE),
+                "SG" => Some(Self::SG),
+                "SH" => Some(Self::SH),
+                "SI" => Some(Self::SI),
+                "SJ" => Some(Self::SJ),
+                "SK" => Some(Self::SK),
+                "SL" => Some(Self::SL),
+                "SM" => Some(Self::SM),
+                "SN" => Some(Self::SN),
+                "SO" => Some(Self::SO),
+                "SR" => Some(Self::SR),
+                "SS" => Some(Self::SS),
+                "ST" => Some(Self::ST),
+                "SV" => Some(Self::SV),
+                "SX" => Some(Self::SX),
+                "SY" => Some(Self::SY),
+                "SZ" => Some(Self::SZ),
+                "TC" => Some(Self::TC),
+                "TD" => Some(Self::TD),
+                "TF" => Some(Self::TF),
+                "TG" => Some(Self::TG),
+                "TH" => Some(Self::TH),
+                "TJ" => Some(Self::TJ),
+                "TK" => Some(Self::TK),
+                "TL" => Some(Self::TL),
+                "TM" => Some(Self::TM),
+                "TN" => Some(Self::TN),
+                "TO" => Some(Self::TO),
+                "TR" => Some(Self::TR),
+                "TT" => Some(Self::TT),
+                "TV" => Some(Self::TV),
+                "TW" => Some(Self::TW),
+                "TZ" => Some(Self::TZ),
+                "UA" => Some(Self::UA),
+                "UG" => Some(Self::UG),
+                "UM" => Some(Self::UM),
+                "US" => Some(Self::US),
+                "UY" => Some(Self::UY),
+                "UZ" => Some(Self::UZ),
+                "VA" => Some(Self::VA),
+                "VC" => Some(Self::VC),
+                "VE" => Some(Self::VE),
+                "VG" => Some(Self::VG),
+                "VI" => Some(Self::VI),
+                "VN" => Some(Self::VN),
+                "VU" => Some(Self::VU),
+                "WF" => Some(Self::WF),
+                "WS" => Some(Self::WS),
+                "YE" => Some(Self::YE),
+                "YT" => Some(Self::YT),
+                "ZA" => Some(Self::ZA),
+                "ZM" => Some(Self::ZM),
+                "ZW" => Some(Self::ZW),
+                _ => None,
+            }
+        }
+        fn as_text(&self) -> &'static str {
+            match self {
+                Self::AD => "AD",
+                Self::AE => "AE",
+                Self::AF => "AF",
+                Self::AG => "AG",
+                Self::AI => "AI",
+                Self::AL => "AL",
+                Self::AM => "AM",
+                Self::AO => "AO",
+                Self::AQ => "AQ",
+                Self::AR => "AR",
+                Self::AS => "AS",
+                Self::AT => "AT",
+                Self::AU => "AU",
+                Self::AW => "AW",
+                Self::AX => "AX",
+                Self::AZ => "AZ",
+                Self::BA => "BA",
+                Self::BB => "BB",
+                Self::BD => "BD",
+                Self::BE => "BE",
+                Self::BF => "BF",
+                Self::BG => "BG",
+                Self::BH => "BH",
+                Self::BI => "BI",
+                Self::BJ => "BJ",
+                Self::BL => "BL",
+                Self::BM => "BM",
+                Self::BN => "BN",
+                Self::BO => "BO",
+                Self::BQ => "BQ",
+                Self::BR => "BR",
+                Self::BS => "BS",
+                Self::BT => "BT",
+                Self::BV => "BV",
+                Self::BW => "BW",
+                Self::BY => "BY",
+                Self::BZ => "BZ",
+                Self::CA => "CA",
+                Self::CC => "CC",
+                Self::CD => "CD",
+                Self::CF => "CF",
+                Self::CG => "CG",
+                Self::CH => "CH",
+                Self::CI => "CI",
+                Self::CK => "CK",
+                Self::CL => "CL",
+                Self::CM => "CM",
+                Self::CN => "CN",
+                Self::CO => "CO",
+                Self::CR => "CR",
+                Self::CU => "CU",
+                Self::CV => "CV",
+                Self::CW => "CW",
+                Self::CX => "CX",
+                Self::CY => "CY",
+                Self::CZ => "CZ",
+                Self::DE => "DE",
+                Self::DJ => "DJ",
+                Self::DK => "DK",
+                Self::DM => "DM",
+                Self::DO => "DO",
+                Self::DZ => "DZ",
+                Self::EC => "EC",
+                Self::EE => "EE",
+                Self::EG => "EG",
+                Self::EH => "EH",
+                Self::ER => "ER",
+                Self::ES => "ES",
+                Self::ET => "ET",
+                Self::FI => "FI",
+                Self::FJ => "FJ",
+                Self::FK => "FK",
+                Self::FM => "FM",
+                Self::FO => "FO",
+                Self::FR => "FR",
+                Self::GA => "GA",
+                Self::GB => "GB",
+                Self::GD => "GD",
+                Self::GE => "GE",
+                Self::GF => "GF",
+                Self::GG => "GG",
+                Self::GH => "GH",
+                Self::GI => "GI",
+                Self::GL => "GL",
+                Self::GM => "GM",
+                Self::GN => "GN",
+                Self::GP => "GP",
+                Self::GQ => "GQ",
+                Self::GR => "GR",
+                Self::GS => "GS",
+                Self::GT => "GT",
+                Self::GU => "GU",
+                Self::GW => "GW",
+                Self::GY => "GY",
+                Self::HK => "HK",
+                Self::HM => "HM",
+                Self::HN => "HN",
+                Self::HR => "HR",
+                Self::HT => "HT",
+                Self::HU => "HU",
+                Self::ID => "ID",
+                Self::IE => "IE",
+                Self::IL => "IL",
+                Self::IM => "IM",
+                Self::IN => "IN",
+                Self::IO => "IO",
+                Self::IQ => "IQ",
+                Self::IR => "IR",
+                Self::IS => "IS",
+                Self::IT => "IT",
+                Self::JE => "JE",
+                Self::JM => "JM",
+                Self::JO => "JO",
+                Self::JP => "JP",
+                Self::KE => "KE",
+                Self::KG => "KG",
+                Self::KH => "KH",
+                Self::KI => "KI",
+                Self::KM => "KM",
+                Self::KN => "KN",
+                Self::KP => "KP",
+                Self::KR => "KR",
+                Self::KW => "KW",
+                Self::KY => "KY",
+                Self::KZ => "KZ",
+                Self::LA => "LA",
+                Self::LB => "LB",
+                Self::LC => "LC",
+                Self::LI => "LI",
+                Self::LK => "LK",
+                Self::LR => "LR",
+                Self::LS => "LS",
+                Self::LT => "LT",
+                Self::LU => "LU",
+                Self::LV => "LV",
+                Self::LY => "LY",
+                Self::MA => "MA",
+                Self::MC => "MC",
+                Self::MD => "MD",
+                Self::ME => "ME",
+                Self::MF => "MF",
+                Self::MG => "MG",
+                Self::MH => "MH",
+                Self::MK => "MK",
+                Self::ML => "ML",
+                Self::MM => "MM",
+                Self::MN => "MN",
+                Self::MO => "MO",
+                Self::MP => "MP",
+                Self::MQ => "MQ",
+                Self::MR => "MR",
+                Self::MS => "MS",
+                Self::MT => "MT",
+                Self::MU => "MU",
+                Self::MV => "MV",
+                Self::MW => "MW",
+                Self::MX => "MX",
+                Self::MY => "MY",
+                Self::MZ => "MZ",
+                Self::NA => "NA",
+                Self::NC => "NC",
+                Self::NE => "NE",
+                Self::NF => "NF",
+                Self::NG => "NG",
+                Self::NI => "NI",
+                Self::NL => "NL",
+                Self::NO => "NO",
+                Self::NP => "NP",
+                Self::NR => "NR",
+                Self::NU => "NU",
+                Self::NZ => "NZ",
+                Self::OM => "OM",
+                Self::PA => "PA",
+                Self::PE => "PE",
+                Self::PF => "PF",
+                Self::PG => "PG",
+                Self::PH => "PH",
+                Self::PK => "PK",
+                Self::PL => "PL",
+                Self::PM => "PM",
+                Self::PN => "PN",
+                Self::PR => "PR",
+                Self::PS => "PS",
+                Self::PT => "PT",
+                Self::PW => "PW",
+                Self::PY => "PY",
+                Self::QA => "QA",
+                Self::RE => "RE",
+                Self::RO => "RO",
+                Self::RS => "RS",
+                Self::RU => "RU",
+                Self::RW => "RW",
+                Self::SA => "SA",
+                Self::SB => "SB",
+                Self::SC => "SC",
+                Self::SD => "SD",
+                Self::SE => "SE",
+                Self::SG => "SG",
+                Self::SH => "SH",
+                Self::SI => "SI",
+                Self::SJ => "SJ",
+                Self::SK => "SK",
+                Self::SL => "SL",
+                Self::SM => "SM",
+                Self::SN => "SN",
+                Self::SO => "SO",
+                Self::SR => "SR",
+                Self::SS => "SS",
+                Self::ST => "ST",
+                Self::SV => "SV",
+                Self::SX => "SX",
+                Self::SY => "SY",
+                Self::SZ => "SZ",
+                Self::TC => "TC",
+                Self::TD => "TD",
+                Self::TF => "TF",
+                Self::TG => "TG",
+                Self::TH => "TH",
+                Self::TJ => "TJ",
+                Self::TK => "TK",
+                Self::TL => "TL",
+                Self::TM => "TM",
+                Self::TN => "TN",
+                Self::TO => "TO",
+                Self::TR => "TR",
+                Self::TT => "TT",
+                Self::TV => "TV",
+                Self::TW => "TW",
+                Self::TZ => "TZ",
+                Self::UA => "UA",
+                Self::UG => "UG",
+                Self::UM => "UM",
+                Self::US => "US",
+                Self::UY => "UY",
+                Self::UZ => "UZ",
+                Self::VA => "VA",
+                Self::VC => "VC",
+                Self::VE => "VE",
+                Self::VG => "VG",
+                Self::VI => "VI",
+                Self::VN => "VN",
+                Self::VU => "VU",
+                Self::WF => "WF",
+                Self::WS => "WS",
+                Self::YE => "YE",
+                Self::YT => "YT",
+                Self::ZA => "ZA",
+                Self::ZM => "ZM",
+                Self::ZW => "ZW",
+            }
+        }
+    }
+    impl CountryCode {
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors.push(path, "lookup", "is not an ISO 3166-1 alpha-2 country code");
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for CountryCode {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::string(raw) {
+                Some(text) => Self::decode_text(&text, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string");
+                    None
+                }
+            }
+        }
+    }
     ///A scalar custom attribute value.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(untagged)]
@@ -730,6 +1906,57 @@ and Canada, a five-digit US `zipCode`).*/
         }
     }
     impl utoipa::ToSchema for CustomAttributeValue {}
+    impl runtime::decode::Decode for CustomAttributeValue {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::kind(raw) {
+                runtime::decode::Kind::String => {
+                    (match runtime::decode::string(raw) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c33: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c33 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 1024usize {
+                                errors
+                                    .push(
+                                        path,
+                                        "max-length",
+                                        "must be at most 1024 characters",
+                                    );
+                                break 'c33 None;
+                            }
+                            Some(value)
+                        }
+                    })
+                        .map(Self::String)
+                }
+                runtime::decode::Kind::Number => {
+                    runtime::decode::number(raw).map(Self::Number)
+                }
+                runtime::decode::Kind::Boolean => {
+                    runtime::decode::boolean(raw).map(Self::Boolean)
+                }
+                _ => {
+                    errors.push(path, "type", "must be a string, a number or a boolean");
+                    None
+                }
+            }
+        }
+    }
     ///One invalid field.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct FieldError {
@@ -745,6 +1972,12 @@ and Canada, a five-digit US `zipCode`).*/
         #[serde(rename = "message")]
         #[schema(example = json!("is required"))]
         pub message: String,
+    }
+    impl FieldError {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["code", "field", "message"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
     }
     #[derive(
         Debug,
@@ -766,6 +1999,57 @@ and Canada, a five-digit US `zipCode`).*/
         Female,
         #[serde(rename = "undisclosed")]
         Undisclosed,
+    }
+    impl runtime::decode::FromText for Gender {
+        fn from_text(text: &str) -> Option<Self> {
+            match text {
+                "male" => Some(Self::Male),
+                "female" => Some(Self::Female),
+                "undisclosed" => Some(Self::Undisclosed),
+                _ => None,
+            }
+        }
+        fn as_text(&self) -> &'static str {
+            match self {
+                Self::Male => "male",
+                Self::Female => "female",
+                Self::Undisclosed => "undisclosed",
+            }
+        }
+    }
+    impl Gender {
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors
+                    .push(
+                        path,
+                        "enum",
+                        "must be one of [\"male\",\"female\",\"undisclosed\"]",
+                    );
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for Gender {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::string(raw) {
+                Some(text) => Self::decode_text(&text, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string");
+                    None
+                }
+            }
+        }
     }
     /**An ISO 639-1 language code, as `listLanguages` lists them. `null` is no
 language: in a patch it clears the stored one.*/
@@ -1151,6 +2435,414 @@ language: in a patch it clears the stored one.*/
         Zh,
         #[serde(rename = "zu")]
         Zu,
+    }
+    impl runtime::decode::FromText for LanguageCode {
+        fn from_text(text: &str) -> Option<Self> {
+            match text {
+                "aa" => Some(Self::Aa),
+                "ab" => Some(Self::Ab),
+                "ae" => Some(Self::Ae),
+                "af" => Some(Self::Af),
+                "ak" => Some(Self::Ak),
+                "am" => Some(Self::Am),
+                "an" => Some(Self::An),
+                "ar" => Some(Self::Ar),
+                "as" => Some(Self::As),
+                "av" => Some(Self::Av),
+                "ay" => Some(Self::Ay),
+                "az" => Some(Self::Az),
+                "ba" => Some(Self::Ba),
+                "be" => Some(Self::Be),
+                "bg" => Some(Self::Bg),
+                "bi" => Some(Self::Bi),
+                "bm" => Some(Self::Bm),
+                "bn" => Some(Self::Bn),
+                "bo" => Some(Self::Bo),
+                "br" => Some(Self::Br),
+                "bs" => Some(Self::Bs),
+                "ca" => Some(Self::Ca),
+                "ce" => Some(Self::Ce),
+                "ch" => Some(Self::Ch),
+                "co" => Some(Self::Co),
+                "cr" => Some(Self::Cr),
+                "cs" => Some(Self::Cs),
+                "cu" => Some(Self::Cu),
+                "cv" => Some(Self::Cv),
+                "cy" => Some(Self::Cy),
+                "da" => Some(Self::Da),
+                "de" => Some(Self::De),
+                "dv" => Some(Self::Dv),
+                "dz" => Some(Self::Dz),
+                "ee" => Some(Self::Ee),
+                "el" => Some(Self::El),
+                "en" => Some(Self::En),
+                "eo" => Some(Self::Eo),
+                "es" => Some(Self::Es),
+                "et" => Some(Self::Et),
+                "eu" => Some(Self::Eu),
+                "fa" => Some(Self::Fa),
+                "ff" => Some(Self::Ff),
+                "fi" => Some(Self::Fi),
+                "fj" => Some(Self::Fj),
+                "fo" => Some(Self::Fo),
+                "fr" => Some(Self::Fr),
+                "fy" => Some(Self::Fy),
+                "ga" => Some(Self::Ga),
+                "gd" => Some(Self::Gd),
+                "gl" => Some(Self::Gl),
+                "gn" => Some(Self::Gn),
+                "gu" => Some(Self::Gu),
+                "gv" => Some(Self::Gv),
+                "ha" => Some(Self::Ha),
+                "he" => Some(Self::He),
+                "hi" => Some(Self::Hi),
+                "ho" => Some(Self::Ho),
+                "hr" => Some(Self::Hr),
+                "ht" => Some(Self::Ht),
+                "hu" => Some(Self::Hu),
+                "hy" => Some(Self::Hy),
+                "hz" => Some(Self::Hz),
+                "ia" => Some(Self::Ia),
+                "id" => Some(Self::Id),
+                "ie" => Some(Self::Ie),
+                "ig" => Some(Self::Ig),
+                "ii" => Some(Self::Ii),
+                "ik" => Some(Self::Ik),
+                "io" => Some(Self::Io),
+                "is" => Some(Self::Is),
+                "it" => Some(Self::It),
+                "iu" => Some(Self::Iu),
+                "ja" => Some(Self::Ja),
+                "jv" => Some(Self::Jv),
+                "ka" => Some(Self::Ka),
+                "kg" => Some(Self::Kg),
+                "ki" => Some(Self::Ki),
+                "kj" => Some(Self::Kj),
+                "kk" => Some(Self::Kk),
+                "kl" => Some(Self::Kl),
+                "km" => Some(Self::Km),
+                "kn" => Some(Self::Kn),
+                "ko" => Some(Self::Ko),
+                "kr" => Some(Self::Kr),
+                "ks" => Some(Self::Ks),
+                "ku" => Some(Self::Ku),
+                "kv" => Some(Self::Kv),
+                "kw" => Some(Self::Kw),
+                "ky" => Some(Self::Ky),
+                "la" => Some(Self::La),
+                "lb" => Some(Self::Lb),
+                "lg" => Some(Self::Lg),
+                "li" => Some(Self::Li),
+                "ln" => Some(Self::Ln),
+                "lo" => Some(Self::Lo),
+                "lt" => Some(Self::Lt),
+                "lu" => Some(Self::Lu),
+                "lv" => Some(Self::Lv),
+                "mg" => Some(Self::Mg),
+                "mh" => Some(Self::Mh),
+                "mi" => Some(Self::Mi),
+                "mk" => Some(Self::Mk),
+                "ml" => Some(Self::Ml),
+                "mn" => Some(Self::Mn),
+                "mr" => Some(Self::Mr),
+                "ms" => Some(Self::Ms),
+                "mt" => Some(Self::Mt),
+                "my" => Some(Self::My),
+                "na" => Some(Self::Na),
+                "nb" => Some(Self::Nb),
+                "nd" => Some(Self::Nd),
+                "ne" => Some(Self::Ne),
+                "ng" => Some(Self::Ng),
+                "nl" => Some(Self::Nl),
+                "nn" => Some(Self::Nn),
+                "no" => Some(Self::No),
+                "nr" => Some(Self::Nr),
+                "nv" => Some(Self::Nv),
+                "ny" => Some(Self::Ny),
+                "oc" => Some(Self::Oc),
+                "oj" => Some(Self::Oj),
+                "om" => Some(Self::Om),
+                "or" => Some(Self::Or),
+                "os" => Some(Self::Os),
+                "pa" => Some(Self::Pa),
+                "pi" => Some(Self::Pi),
+                "pl" => Some(Self::Pl),
+                "ps" => Some(Self::Ps),
+                "pt" => Some(Self::Pt),
+                "qu" => Some(Self::Qu),
+                "rm" => Some(Self::Rm),
+                "rn" => Some(Self::Rn),
+                "ro" => Some(Self::Ro),
+                "ru" => Some(Self::Ru),
+                "rw" => Some(Self::Rw),
+                "sa" => Some(Self::Sa),
+                "sc" => Some(Self::Sc),
+                "sd" => Some(Self::Sd),
+                "se" => Some(Self::Se),
+                "sg" => Some(Self::Sg),
+                "sh" => Some(Self::Sh),
+                "si" => Some(Self::Si),
+                "sk" => Some(Self::Sk),
+                "sl" => Some(Self::Sl),
+                "sm" => Some(Self::Sm),
+                "sn" => Some(Self::Sn),
+                "so" => Some(Self::So),
+                "sq" => Some(Self::Sq),
+                "sr" => Some(Self::Sr),
+                "ss" => Some(Self::Ss),
+                "st" => Some(Self::St),
+                "su" => Some(Self::Su),
+                "sv" => Some(Self::Sv),
+                "sw" => Some(Self::Sw),
+                "ta" => Some(Self::Ta),
+                "te" => Some(Self::Te),
+                "tg" => Some(Self::Tg),
+                "th" => Some(Self::Th),
+                "ti" => Some(Self::Ti),
+                "tk" => Some(Self::Tk),
+                "tl" => Some(Self::Tl),
+                "tn" => Some(Self::Tn),
+                "to" => Some(Self::To),
+                "tr" => Some(Self::Tr),
+                "ts" => Some(Self::Ts),
+                "tt" => Some(Self::Tt),
+                "tw" => Some(Self::Tw),
+                "ty" => Some(Self::Ty),
+                "ug" => Some(Self::Ug),
+                "uk" => Some(Self::Uk),
+                "ur" => Some(Self::Ur),
+                "uz" => Some(Self::Uz),
+                "ve" => Some(Self::Ve),
+                "vi" => Some(Self::Vi),
+                "vo" => Some(Self::Vo),
+                "wa" => Some(Self::Wa),
+                "wo" => Some(Self::Wo),
+                "xh" => Some(Self::Xh),
+                "yi" => Some(Self::Yi),
+                "yo" => Some(Self::Yo),
+                "za" => Some(Self::Za),
+                "zh" => Some(Self::Zh),
+                "zu" => Some(Self::Zu),
+                _ => None,
+            }
+        }
+        fn as_text(&self) -> &'static str {
+            match self {
+                Self::Aa => "aa",
+                Self::Ab => "ab",
+                Self::Ae => "ae",
+                Self::Af => "af",
+                Self::Ak => "ak",
+                Self::Am => "am",
+                Self::An => "an",
+                Self::Ar => "ar",
+                Self::As => "as",
+                Self::Av => "av",
+                Self::Ay => "ay",
+                Self::Az => "az",
+                Self::Ba => "ba",
+                Self::Be => "be",
+                Self::Bg => "bg",
+                Self::Bi => "bi",
+                Self::Bm => "bm",
+                Self::Bn => "bn",
+                Self::Bo => "bo",
+                Self::Br => "br",
+                Self::Bs => "bs",
+                Self::Ca => "ca",
+                Self::Ce => "ce",
+                Self::Ch => "ch",
+                Self::Co => "co",
+                Self::Cr => "cr",
+                Self::Cs => "cs",
+                Self::Cu => "cu",
+                Self::Cv => "cv",
+                Self::Cy => "cy",
+                Self::Da => "da",
+                Self::De => "de",
+                Self::Dv => "dv",
+                Self::Dz => "dz",
+                Self::Ee => "ee",
+                Self::El => "el",
+                Self::En => "en",
+                Self::Eo => "eo",
+                Self::Es => "es",
+                Self::Et => "et",
+                Self::Eu => "eu",
+                Self::Fa => "fa",
+                Self::Ff => "ff",
+                Self::Fi => "fi",
+                Self::Fj => "fj",
+                Self::Fo => "fo",
+                Self::Fr => "fr",
+                Self::Fy => "fy",
+                Self::Ga => "ga",
+                Self::Gd => "gd",
+                Self::Gl => "gl",
+                Self::Gn => "gn",
+                Self::Gu => "gu",
+                Self::Gv => "gv",
+                Self::Ha => "ha",
+                Self::He => "he",
+                Self::Hi => "hi",
+                Self::Ho => "ho",
+                Self::Hr => "hr",
+                Self::Ht => "ht",
+                Self::Hu => "hu",
+                Self::Hy => "hy",
+                Self::Hz => "hz",
+                Self::Ia => "ia",
+                Self::Id => "id",
+                Self::Ie => "ie",
+                Self::Ig => "ig",
+                Self::Ii => "ii",
+                Self::Ik => "ik",
+                Self::Io => "io",
+                Self::Is => "is",
+                Self::It => "it",
+                Self::Iu => "iu",
+                Self::Ja => "ja",
+                Self::Jv => "jv",
+                Self::Ka => "ka",
+                Self::Kg => "kg",
+                Self::Ki => "ki",
+                Self::Kj => "kj",
+                Self::Kk => "kk",
+                Self::Kl => "kl",
+                Self::Km => "km",
+                Self::Kn => "kn",
+                Self::Ko => "ko",
+                Self::Kr => "kr",
+                Self::Ks => "ks",
+                Self::Ku => "ku",
+                Self::Kv => "kv",
+                Self::Kw => "kw",
+                Self::Ky => "ky",
+                Self::La => "la",
+                Self::Lb => "lb",
+                Self::Lg => "lg",
+                Self::Li => "li",
+                Self::Ln => "ln",
+                Self::Lo => "lo",
+                Self::Lt => "lt",
+                Self::Lu => "lu",
+                Self::Lv => "lv",
+                Self::Mg => "mg",
+                Self::Mh => "mh",
+                Self::Mi => "mi",
+                Self::Mk => "mk",
+                Self::Ml => "ml",
+                Self::Mn => "mn",
+                Self::Mr => "mr",
+                Self::Ms => "ms",
+                Self::Mt => "mt",
+                Self::My => "my",
+                Self::Na => "na",
+                Self::Nb => "nb",
+                Self::Nd => "nd",
+                Self::Ne => "ne",
+                Self::Ng => "ng",
+                Self::Nl => "nl",
+                Self::Nn => "nn",
+                Self::No => "no",
+                Self::Nr => "nr",
+                Self::Nv => "nv",
+                Self::Ny => "ny",
+                Self::Oc => "oc",
+                Self::Oj => "oj",
+                Self::Om => "om",
+                Self::Or => "or",
+                Self::Os => "os",
+                Self::Pa => "pa",
+                Self::Pi => "pi",
+                Self::Pl => "pl",
+                Self::Ps => "ps",
+                Self::Pt => "pt",
+                Self::Qu => "qu",
+                Self::Rm => "rm",
+                Self::Rn => "rn",
+                Self::Ro => "ro",
+                Self::Ru => "ru",
+                Self::Rw => "rw",
+                Self::Sa => "sa",
+                Self::Sc => "sc",
+                Self::Sd => "sd",
+                Self::Se => "se",
+                Self::Sg => "sg",
+                Self::Sh => "sh",
+                Self::Si => "si",
+                Self::Sk => "sk",
+                Self::Sl => "sl",
+                Self::Sm => "sm",
+                Self::Sn => "sn",
+                Self::So => "so",
+                Self::Sq => "sq",
+                Self::Sr => "sr",
+                Self::Ss => "ss",
+                Self::St => "st",
+                Self::Su => "su",
+                Self::Sv => "sv",
+                Self::Sw => "sw",
+                Self::Ta => "ta",
+                Self::Te => "te",
+                Self::Tg => "tg",
+                Self::Th => "th",
+                Self::Ti => "ti",
+                Self::Tk => "tk",
+                Self::Tl => "tl",
+                Self::Tn => "tn",
+                Self::To => "to",
+                Self::Tr => "tr",
+                Self::Ts => "ts",
+                Self::Tt => "tt",
+                Self::Tw => "tw",
+                Self::Ty => "ty",
+                Self::Ug => "ug",
+                Self::Uk => "uk",
+                Self::Ur => "ur",
+                Self::Uz => "uz",
+                Self::Ve => "ve",
+                Self::Vi => "vi",
+                Self::Vo => "vo",
+                Self::Wa => "wa",
+                Self::Wo => "wo",
+                Self::Xh => "xh",
+                Self::Yi => "yi",
+                Self::Yo => "yo",
+                Self::Za => "za",
+                Self::Zh => "zh",
+                Self::Zu => "zu",
+            }
+        }
+    }
+    impl LanguageCode {
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors.push(path, "lookup", "is not an ISO 639-1 language code");
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for LanguageCode {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::string(raw) {
+                Some(text) => Self::decode_text(&text, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string or null");
+                    None
+                }
+            }
+        }
     }
     /**`{iso639}-{iso3166}` in lowercase, as `listLocales` lists them. `null`
 is no locale: in a patch it clears the stored one.*/
@@ -1639,6 +3331,516 @@ is no locale: in a patch it clears the stored one.*/
         #[serde(rename = "zu-za")]
         ZuZa,
     }
+    impl runtime::decode::FromText for Locale {
+        fn from_text(text: &str) -> Option<Self> {
+            match text {
+                "aa-dj" => Some(Self::AaDj),
+                "aa-er" => Some(Self::AaEr),
+                "aa-et" => Some(Self::AaEt),
+                "af-za" => Some(Self::AfZa),
+                "ak-gh" => Some(Self::AkGh),
+                "am-et" => Some(Self::AmEt),
+                "an-es" => Some(Self::AnEs),
+                "ar-ae" => Some(Self::ArAe),
+                "ar-bh" => Some(Self::ArBh),
+                "ar-dz" => Some(Self::ArDz),
+                "ar-eg" => Some(Self::ArEg),
+                "ar-in" => Some(Self::ArIn),
+                "ar-iq" => Some(Self::ArIq),
+                "ar-jo" => Some(Self::ArJo),
+                "ar-kw" => Some(Self::ArKw),
+                "ar-lb" => Some(Self::ArLb),
+                "ar-ly" => Some(Self::ArLy),
+                "ar-ma" => Some(Self::ArMa),
+                "ar-om" => Some(Self::ArOm),
+                "ar-qa" => Some(Self::ArQa),
+                "ar-sa" => Some(Self::ArSa),
+                "ar-sd" => Some(Self::ArSd),
+                "ar-ss" => Some(Self::ArSs),
+                "ar-sy" => Some(Self::ArSy),
+                "ar-tn" => Some(Self::ArTn),
+                "ar-ye" => Some(Self::ArYe),
+                "as-in" => Some(Self::AsIn),
+                "az-az" => Some(Self::AzAz),
+                "az-ir" => Some(Self::AzIr),
+                "be-by" => Some(Self::BeBy),
+                "bg-bg" => Some(Self::BgBg),
+                "bi-vu" => Some(Self::BiVu),
+                "bn-bd" => Some(Self::BnBd),
+                "bn-in" => Some(Self::BnIn),
+                "bo-cn" => Some(Self::BoCn),
+                "bo-in" => Some(Self::BoIn),
+                "br-fr" => Some(Self::BrFr),
+                "bs-ba" => Some(Self::BsBa),
+                "ca-ad" => Some(Self::CaAd),
+                "ca-es" => Some(Self::CaEs),
+                "ca-fr" => Some(Self::CaFr),
+                "ca-it" => Some(Self::CaIt),
+                "ce-ru" => Some(Self::CeRu),
+                "cs-cz" => Some(Self::CsCz),
+                "cv-ru" => Some(Self::CvRu),
+                "cy-gb" => Some(Self::CyGb),
+                "da-dk" => Some(Self::DaDk),
+                "de-at" => Some(Self::DeAt),
+                "de-be" => Some(Self::DeBe),
+                "de-ch" => Some(Self::DeCh),
+                "de-de" => Some(Self::DeDe),
+                "de-it" => Some(Self::DeIt),
+                "de-li" => Some(Self::DeLi),
+                "de-lu" => Some(Self::DeLu),
+                "dv-mv" => Some(Self::DvMv),
+                "dz-bt" => Some(Self::DzBt),
+                "el-cy" => Some(Self::ElCy),
+                "el-gr" => Some(Self::ElGr),
+                "en-ag" => Some(Self::EnAg),
+                "en-au" => Some(Self::EnAu),
+                "en-bw" => Some(Self::EnBw),
+                "en-ca" => Some(Self::EnCa),
+                "en-dk" => Some(Self::EnDk),
+                "en-gb" => Some(Self::EnGb),
+                "en-hk" => Some(Self::EnHk),
+                "en-ie" => Some(Self::EnIe),
+                "en-il" => Some(Self::EnIl),
+                "en-in" => Some(Self::EnIn),
+                "en-ng" => Some(Self::EnNg),
+                "en-nz" => Some(Self::EnNz),
+                "en-ph" => Some(Self::EnPh),
+                "en-sc" => Some(Self::EnSc),
+                "en-sg" => Some(Self::EnSg),
+                "en-us" => Some(Self::EnUs),
+                "en-za" => Some(Self::EnZa),
+                "en-zm" => Some(Self::EnZm),
+                "en-zw" => Some(Self::EnZw),
+                "es-ar" => Some(Self::EsAr),
+                "es-bo" => Some(Self::EsBo),
+                "es-cl" => Some(Self::EsCl),
+                "es-co" => Some(Self::EsCo),
+                "es-cr" => Some(Self::EsCr),
+                "es-cu" => Some(Self::EsCu),
+                "es-do" => Some(Self::EsDo),
+                "es-ec" => Some(Self::EsEc),
+                "es-es" => Some(Self::EsEs),
+                "es-gt" => Some(Self::EsGt),
+                "es-hn" => Some(Self::EsHn),
+                "es-mx" => Some(Self::EsMx),
+                "es-ni" => Some(Self::EsNi),
+                "es-pa" => Some(Self::EsPa),
+                "es-pe" => Some(Self::EsPe),
+                "es-pr" => Some(Self::EsPr),
+                "es-py" => Some(Self::EsPy),
+                "es-sv" => Some(Self::EsSv),
+                "es-us" => Some(Self::EsUs),
+                "es-uy" => Some(Self::EsUy),
+                "es-ve" => Some(Self::EsVe),
+                "et-ee" => Some(Self::EtEe),
+                "eu-es" => Some(Self::EuEs),
+                "fa-ir" => Some(Self::FaIr),
+                "ff-sn" => Some(Self::FfSn),
+                "fi-fi" => Some(Self::FiFi),
+                "fo-fo" => Some(Self::FoFo),
+                "fr-be" => Some(Self::FrBe),
+                "fr-ca" => Some(Self::FrCa),
+                "fr-ch" => Some(Self::FrCh),
+                "fr-fr" => Some(Self::FrFr),
+                "fr-lu" => Some(Self::FrLu),
+                "fy-de" => Some(Self::FyDe),
+                "fy-nl" => Some(Self::FyNl),
+                "ga-ie" => Some(Self::GaIe),
+                "gd-gb" => Some(Self::GdGb),
+                "gl-es" => Some(Self::GlEs),
+                "gu-in" => Some(Self::GuIn),
+                "gv-gb" => Some(Self::GvGb),
+                "ha-ng" => Some(Self::HaNg),
+                "he-il" => Some(Self::HeIl),
+                "hi-in" => Some(Self::HiIn),
+                "hr-hr" => Some(Self::HrHr),
+                "ht-ht" => Some(Self::HtHt),
+                "hu-hu" => Some(Self::HuHu),
+                "hy-am" => Some(Self::HyAm),
+                "ia-fr" => Some(Self::IaFr),
+                "id-id" => Some(Self::IdId),
+                "ig-ng" => Some(Self::IgNg),
+                "ik-ca" => Some(Self::IkCa),
+                "is-is" => Some(Self::IsIs),
+                "it-ch" => Some(Self::ItCh),
+                "it-it" => Some(Self::ItIt),
+                "iu-ca" => Some(Self::IuCa),
+                "ja-jp" => Some(Self::JaJp),
+                "ka-ge" => Some(Self::KaGe),
+                "kk-kz" => Some(Self::KkKz),
+                "kl-gl" => Some(Self::KlGl),
+                "km-kh" => Some(Self::KmKh),
+                "kn-in" => Some(Self::KnIn),
+                "ko-kr" => Some(Self::KoKr),
+                "ks-in" => Some(Self::KsIn),
+                "ku-tr" => Some(Self::KuTr),
+                "kw-gb" => Some(Self::KwGb),
+                "ky-kg" => Some(Self::KyKg),
+                "lb-lu" => Some(Self::LbLu),
+                "lg-ug" => Some(Self::LgUg),
+                "li-be" => Some(Self::LiBe),
+                "li-nl" => Some(Self::LiNl),
+                "ln-cd" => Some(Self::LnCd),
+                "lo-la" => Some(Self::LoLa),
+                "lt-lt" => Some(Self::LtLt),
+                "lv-lv" => Some(Self::LvLv),
+                "mg-mg" => Some(Self::MgMg),
+                "mi-nz" => Some(Self::MiNz),
+                "mk-mk" => Some(Self::MkMk),
+                "ml-in" => Some(Self::MlIn),
+                "mn-mn" => Some(Self::MnMn),
+                "mr-in" => Some(Self::MrIn),
+                "ms-my" => Some(Self::MsMy),
+                "mt-mt" => Some(Self::MtMt),
+                "my-mm" => Some(Self::MyMm),
+                "nb-no" => Some(Self::NbNo),
+                "ne-np" => Some(Self::NeNp),
+                "nl-aw" => Some(Self::NlAw),
+                "nl-be" => Some(Self::NlBe),
+                "nl-nl" => Some(Self::NlNl),
+                "nn-no" => Some(Self::NnNo),
+                "nr-za" => Some(Self::NrZa),
+                "oc-fr" => Some(Self::OcFr),
+                "om-et" => Some(Self::OmEt),
+                "om-ke" => Some(Self::OmKe),
+                "or-in" => Some(Self::OrIn),
+                "os-ru" => Some(Self::OsRu),
+                "pa-in" => Some(Self::PaIn),
+                "pa-pk" => Some(Self::PaPk),
+                "pl-pl" => Some(Self::PlPl),
+                "ps-af" => Some(Self::PsAf),
+                "pt-br" => Some(Self::PtBr),
+                "pt-pt" => Some(Self::PtPt),
+                "ro-ro" => Some(Self::RoRo),
+                "ru-ru" => Some(Self::RuRu),
+                "ru-ua" => Some(Self::RuUa),
+                "rw-rw" => Some(Self::RwRw),
+                "sa-in" => Some(Self::SaIn),
+                "sc-it" => Some(Self::ScIt),
+                "sd-in" => Some(Self::SdIn),
+                "se-no" => Some(Self::SeNo),
+                "si-lk" => Some(Self::SiLk),
+                "sk-sk" => Some(Self::SkSk),
+                "sl-si" => Some(Self::SlSi),
+                "sm-ws" => Some(Self::SmWs),
+                "so-dj" => Some(Self::SoDj),
+                "so-et" => Some(Self::SoEt),
+                "so-ke" => Some(Self::SoKe),
+                "so-so" => Some(Self::SoSo),
+                "sq-al" => Some(Self::SqAl),
+                "sq-mk" => Some(Self::SqMk),
+                "sr-me" => Some(Self::SrMe),
+                "sr-rs" => Some(Self::SrRs),
+                "ss-za" => Some(Self::SsZa),
+                "st-za" => Some(Self::StZa),
+                "sv-fi" => Some(Self::SvFi),
+                "sv-se" => Some(Self::SvSe),
+                "sw-ke" => Some(Self::SwKe),
+                "sw-tz" => Some(Self::SwTz),
+                "ta-in" => Some(Self::TaIn),
+                "ta-lk" => Some(Self::TaLk),
+                "te-in" => Some(Self::TeIn),
+                "tg-tj" => Some(Self::TgTj),
+                "th-th" => Some(Self::ThTh),
+                "ti-er" => Some(Self::TiEr),
+                "ti-et" => Some(Self::TiEt),
+                "tk-tm" => Some(Self::TkTm),
+                "tl-ph" => Some(Self::TlPh),
+                "tn-za" => Some(Self::TnZa),
+                "to-to" => Some(Self::ToTo),
+                "tr-cy" => Some(Self::TrCy),
+                "tr-tr" => Some(Self::TrTr),
+                "ts-za" => Some(Self::TsZa),
+                "tt-ru" => Some(Self::TtRu),
+                "ug-cn" => Some(Self::UgCn),
+                "uk-ua" => Some(Self::UkUa),
+                "ur-in" => Some(Self::UrIn),
+                "ur-pk" => Some(Self::UrPk),
+                "uz-uz" => Some(Self::UzUz),
+                "ve-za" => Some(Self::VeZa),
+                "vi-vn" => Some(Self::ViVn),
+                "wa-be" => Some(Self::WaBe),
+                "wo-sn" => Some(Self::WoSn),
+                "xh-za" => Some(Self::XhZa),
+                "yi-us" => Some(Self::YiUs),
+                "yo-ng" => Some(Self::YoNg),
+                "zh-cn" => Some(Self::ZhCn),
+                "zh-hk" => Some(Self::ZhHk),
+                "zh-sg" => Some(Self::ZhSg),
+                "zh-tw" => Some(Self::ZhTw),
+                "zu-za" => Some(Self::ZuZa),
+                _ => None,
+            }
+        }
+        fn as_text(&self) -> &'static str {
+            match self {
+                Self::AaDj => "aa-dj",
+                Self::AaEr => "aa-er",
+                Self::AaEt => "aa-et",
+                Self::AfZa => "af-za",
+                Self::AkGh => "ak-gh",
+                Self::AmEt => "am-et",
+                Self::AnEs => "an-es",
+                Self::ArAe => "ar-ae",
+                Self::ArBh => "ar-bh",
+                Self::ArDz => "ar-dz",
+                Self::ArEg => "ar-eg",
+                Self::ArIn => "ar-in",
+                Self::ArIq => "ar-iq",
+                Self::ArJo => "ar-jo",
+                Self::ArKw => "ar-kw",
+                Self::ArLb => "ar-lb",
+                Self::ArLy => "ar-ly",
+                Self::ArMa => "ar-ma",
+                Self::ArOm => "ar-om",
+                Self::ArQa => "ar-qa",
+                Self::ArSa => "ar-sa",
+                Self::ArSd => "ar-sd",
+                Self::ArSs => "ar-ss",
+                Self::ArSy => "ar-sy",
+                Self::ArTn => "ar-tn",
+                Self::ArYe => "ar-ye",
+                Self::AsIn => "as-in",
+                Self::AzAz => "az-az",
+                Self::AzIr => "az-ir",
+                Self::BeBy => "be-by",
+                Self::BgBg => "bg-bg",
+                Self::BiVu => "bi-vu",
+                Self::BnBd => "bn-bd",
+                Self::BnIn => "bn-in",
+                Self::BoCn => "bo-cn",
+                Self::BoIn => "bo-in",
+                Self::BrFr => "br-fr",
+                Self::BsBa => "bs-ba",
+                Self::CaAd => "ca-ad",
+                Self::CaEs => "ca-es",
+                Self::CaFr => "ca-fr",
+                Self::CaIt => "ca-it",
+                Self::CeRu => "ce-ru",
+                Self::CsCz => "cs-cz",
+                Self::CvRu => "cv-ru",
+                Self::CyGb => "cy-gb",
+                Self::DaDk => "da-dk",
+                Self::DeAt => "de-at",
+                Self::DeBe => "de-be",
+                Self::DeCh => "de-ch",
+                Self::DeDe => "de-de",
+                Self::DeIt => "de-it",
+                Self::DeLi => "de-li",
+                Self::DeLu => "de-lu",
+                Self::DvMv => "dv-mv",
+                Self::DzBt => "dz-bt",
+                Self::ElCy => "el-cy",
+                Self::ElGr => "el-gr",
+                Self::EnAg => "en-ag",
+                Self::EnAu => "en-au",
+                Self::EnBw => "en-bw",
+                Self::EnCa => "en-ca",
+                Self::EnDk => "en-dk",
+                Self::EnGb => "en-gb",
+                Self::EnHk => "en-hk",
+                Self::EnIe => "en-ie",
+                Self::EnIl => "en-il",
+                Self::EnIn => "en-in",
+                Self::EnNg => "en-ng",
+                Self::EnNz => "en-nz",
+                Self::EnPh => "en-ph",
+                Self::EnSc => "en-sc",
+                Self::EnSg => "en-sg",
+                Self::EnUs => "en-us",
+                Self::EnZa => "en-za",
+                Self::EnZm => "en-zm",
+                Self::EnZw => "en-zw",
+                Self::EsAr => "es-ar",
+                Self::EsBo => "es-bo",
+                Self::EsCl => "es-cl",
+                Self::EsCo => "es-co",
+                Self::EsCr => "es-cr",
+                Self::EsCu => "es-cu",
+                Self::EsDo => "es-do",
+                Self::EsEc => "es-ec",
+                Self::EsEs => "es-es",
+                Self::EsGt => "es-gt",
+                Self::EsHn => "es-hn",
+                Self::EsMx => "es-mx",
+                Self::EsNi => "es-ni",
+                Self::EsPa => "es-pa",
+                Self::EsPe => "es-pe",
+                Self::EsPr => "es-pr",
+                Self::EsPy => "es-py",
+                Self::EsSv => "es-sv",
+                Self::EsUs => "es-us",
+                Self::EsUy => "es-uy",
+                Self::EsVe => "es-ve",
+                Self::EtEe => "et-ee",
+                Self::EuEs => "eu-es",
+                Self::FaIr => "fa-ir",
+                Self::FfSn => "ff-sn",
+                Self::FiFi => "fi-fi",
+                Self::FoFo => "fo-fo",
+                Self::FrBe => "fr-be",
+                Self::FrCa => "fr-ca",
+                Self::FrCh => "fr-ch",
+                Self::FrFr => "fr-fr",
+                Self::FrLu => "fr-lu",
+                Self::FyDe => "fy-de",
+                Self::FyNl => "fy-nl",
+                Self::GaIe => "ga-ie",
+                Self::GdGb => "gd-gb",
+                Self::GlEs => "gl-es",
+                Self::GuIn => "gu-in",
+                Self::GvGb => "gv-gb",
+                Self::HaNg => "ha-ng",
+                Self::HeIl => "he-il",
+                Self::HiIn => "hi-in",
+                Self::HrHr => "hr-hr",
+                Self::HtHt => "ht-ht",
+                Self::HuHu => "hu-hu",
+                Self::HyAm => "hy-am",
+                Self::IaFr => "ia-fr",
+                Self::IdId => "id-id",
+                Self::IgNg => "ig-ng",
+                Self::IkCa => "ik-ca",
+                Self::IsIs => "is-is",
+                Self::ItCh => "it-ch",
+                Self::ItIt => "it-it",
+                Self::IuCa => "iu-ca",
+                Self::JaJp => "ja-jp",
+                Self::KaGe => "ka-ge",
+                Self::KkKz => "kk-kz",
+                Self::KlGl => "kl-gl",
+                Self::KmKh => "km-kh",
+                Self::KnIn => "kn-in",
+                Self::KoKr => "ko-kr",
+                Self::KsIn => "ks-in",
+                Self::KuTr => "ku-tr",
+                Self::KwGb => "kw-gb",
+                Self::KyKg => "ky-kg",
+                Self::LbLu => "lb-lu",
+                Self::LgUg => "lg-ug",
+                Self::LiBe => "li-be",
+                Self::LiNl => "li-nl",
+                Self::LnCd => "ln-cd",
+                Self::LoLa => "lo-la",
+                Self::LtLt => "lt-lt",
+                Self::LvLv => "lv-lv",
+                Self::MgMg => "mg-mg",
+                Self::MiNz => "mi-nz",
+                Self::MkMk => "mk-mk",
+                Self::MlIn => "ml-in",
+                Self::MnMn => "mn-mn",
+                Self::MrIn => "mr-in",
+                Self::MsMy => "ms-my",
+                Self::MtMt => "mt-mt",
+                Self::MyMm => "my-mm",
+                Self::NbNo => "nb-no",
+                Self::NeNp => "ne-np",
+                Self::NlAw => "nl-aw",
+                Self::NlBe => "nl-be",
+                Self::NlNl => "nl-nl",
+                Self::NnNo => "nn-no",
+                Self::NrZa => "nr-za",
+                Self::OcFr => "oc-fr",
+                Self::OmEt => "om-et",
+                Self::OmKe => "om-ke",
+                Self::OrIn => "or-in",
+                Self::OsRu => "os-ru",
+                Self::PaIn => "pa-in",
+                Self::PaPk => "pa-pk",
+                Self::PlPl => "pl-pl",
+                Self::PsAf => "ps-af",
+                Self::PtBr => "pt-br",
+                Self::PtPt => "pt-pt",
+                Self::RoRo => "ro-ro",
+                Self::RuRu => "ru-ru",
+                Self::RuUa => "ru-ua",
+                Self::RwRw => "rw-rw",
+                Self::SaIn => "sa-in",
+                Self::ScIt => "sc-it",
+                Self::SdIn => "sd-in",
+                Self::SeNo => "se-no",
+                Self::SiLk => "si-lk",
+                Self::SkSk => "sk-sk",
+                Self::SlSi => "sl-si",
+                Self::SmWs => "sm-ws",
+                Self::SoDj => "so-dj",
+                Self::SoEt => "so-et",
+                Self::SoKe => "so-ke",
+                Self::SoSo => "so-so",
+                Self::SqAl => "sq-al",
+                Self::SqMk => "sq-mk",
+                Self::SrMe => "sr-me",
+                Self::SrRs => "sr-rs",
+                Self::SsZa => "ss-za",
+                Self::StZa => "st-za",
+                Self::SvFi => "sv-fi",
+                Self::SvSe => "sv-se",
+                Self::SwKe => "sw-ke",
+                Self::SwTz => "sw-tz",
+                Self::TaIn => "ta-in",
+                Self::TaLk => "ta-lk",
+                Self::TeIn => "te-in",
+                Self::TgTj => "tg-tj",
+                Self::ThTh => "th-th",
+                Self::TiEr => "ti-er",
+                Self::TiEt => "ti-et",
+                Self::TkTm => "tk-tm",
+                Self::TlPh => "tl-ph",
+                Self::TnZa => "tn-za",
+                Self::ToTo => "to-to",
+                Self::TrCy => "tr-cy",
+                Self::TrTr => "tr-tr",
+                Self::TsZa => "ts-za",
+                Self::TtRu => "tt-ru",
+                Self::UgCn => "ug-cn",
+                Self::UkUa => "uk-ua",
+                Self::UrIn => "ur-in",
+                Self::UrPk => "ur-pk",
+                Self::UzUz => "uz-uz",
+                Self::VeZa => "ve-za",
+                Self::ViVn => "vi-vn",
+                Self::WaBe => "wa-be",
+                Self::WoSn => "wo-sn",
+                Self::XhZa => "xh-za",
+                Self::YiUs => "yi-us",
+                Self::YoNg => "yo-ng",
+                Self::ZhCn => "zh-cn",
+                Self::ZhHk => "zh-hk",
+                Self::ZhSg => "zh-sg",
+                Self::ZhTw => "zh-tw",
+                Self::ZuZa => "zu-za",
+            }
+        }
+    }
+    impl Locale {
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors.push(path, "lookup", "is not a known locale");
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for Locale {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::string(raw) {
+                Some(text) => Self::decode_text(&text, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string or null");
+                    None
+                }
+            }
+        }
+    }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct LookupEntry {
         ///The value a user field accepts.
@@ -1650,10 +3852,22 @@ is no locale: in a patch it clears the stored one.*/
         #[schema(example = json!("United States of America"))]
         pub name: String,
     }
+    impl LookupEntry {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["code", "name"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct LookupList {
         #[serde(rename = "items")]
         pub items: Vec<LookupEntry>,
+    }
+    impl LookupList {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["items"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
     }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct Mfa {
@@ -1667,6 +3881,12 @@ is no locale: in a patch it clears the stored one.*/
         )]
         #[schema(example = json!(5), nullable = false)]
         pub expiration_in_minutes: Option<i32>,
+    }
+    impl Mfa {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["enabled", "expirationInMinutes"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
     }
     ///Once `mfa` is sent, `enabled` is required.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -1690,6 +3910,94 @@ is no locale: in a patch it clears the stored one.*/
         )]
         pub expiration_in_minutes: Option<i32>,
     }
+    impl MfaInput {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["enabled", "expirationInMinutes"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for MfaInput {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_1: runtime::decode::Slot<i32> = runtime::decode::Slot::Absent;
+            for (key, raw) in &members {
+                let raw: &runtime::decode::RawValue = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "enabled" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "expirationInMinutes" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::integer(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an integer");
+                                        None
+                                    }
+                                    Some(value) => 'c52: {
+                                        if (value as f64) < 1f64 {
+                                            errors.push(path, "minimum", "must be at least 1");
+                                            break 'c52 None;
+                                        }
+                                        if (value as f64) > 1440f64 {
+                                            errors.push(path, "maximum", "must be at most 1440");
+                                            break 'c52 None;
+                                        }
+                                        if i32::try_from(value).is_err() {
+                                            errors.push(path, "format", "must be a 32-bit integer");
+                                            break 'c52 None;
+                                        }
+                                        i32::try_from(value).ok()
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if slot_0.is_absent() {
+                errors.push(&path.member("enabled"), "required", "is required");
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self {
+                enabled: slot_0.into_option()?,
+                expiration_in_minutes: slot_1.into_option(),
+            })
+        }
+    }
     /**Merged member by member into the stored settings; `null` clears the
 expiry. The merged settings must satisfy `MfaInput` (`enabled` is
 required).*/
@@ -1708,6 +4016,98 @@ required).*/
         #[schema(minimum = 1f64, maximum = 1440f64, example = json!(5))]
         pub expiration_in_minutes: Option<Option<i32>>,
     }
+    impl MfaPatch {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["enabled", "expirationInMinutes"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for MfaPatch {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object or null");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_1: runtime::decode::Slot<Option<i32>> = runtime::decode::Slot::Absent;
+            for (key, raw) in &members {
+                let raw: &runtime::decode::RawValue = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "enabled" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "expirationInMinutes" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::integer(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be an integer or null");
+                                                None
+                                            }
+                                            Some(value) => 'c56: {
+                                                if (value as f64) < 1f64 {
+                                                    errors.push(path, "minimum", "must be at least 1");
+                                                    break 'c56 None;
+                                                }
+                                                if (value as f64) > 1440f64 {
+                                                    errors.push(path, "maximum", "must be at most 1440");
+                                                    break 'c56 None;
+                                                }
+                                                if i32::try_from(value).is_err() {
+                                                    errors.push(path, "format", "must be a 32-bit integer");
+                                                    break 'c56 None;
+                                                }
+                                                i32::try_from(value).ok()
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self {
+                enabled: slot_0.into_option(),
+                expiration_in_minutes: slot_1.into_option(),
+            })
+        }
+    }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct Name {
         #[serde(rename = "firstName")]
@@ -1716,6 +4116,12 @@ required).*/
         #[serde(rename = "lastName")]
         #[schema(example = json!("Smith"))]
         pub last_name: String,
+    }
+    impl Name {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["firstName", "lastName"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
     }
     ///Once `name` is sent, both names are required.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -1727,6 +4133,127 @@ required).*/
         #[serde(rename = "lastName")]
         #[schema(min_length = 1usize, max_length = 50usize, example = json!("Smith"))]
         pub last_name: String,
+    }
+    impl NameInput {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["firstName", "lastName"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for NameInput {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_1: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            for (key, raw) in &members {
+                let raw: &runtime::decode::RawValue = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "firstName" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c62: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c62 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 50usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 50 characters");
+                                            break 'c62 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c62 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "lastName" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c64: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c64 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 50usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 50 characters");
+                                            break 'c64 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c64 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if slot_0.is_absent() {
+                errors.push(&path.member("firstName"), "required", "is required");
+            }
+            if slot_1.is_absent() {
+                errors.push(&path.member("lastName"), "required", "is required");
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self {
+                first_name: slot_0.into_option()?,
+                last_name: slot_1.into_option()?,
+            })
+        }
     }
     ///The user's notification flags; flags not listed are off.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -1888,6 +4415,33 @@ required).*/
         )]
         #[schema(nullable = false)]
         pub receive_every_message: Option<bool>,
+    }
+    impl Notifications {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "onAccessControlErrors",
+            "onBookingChange",
+            "onHelpDeskMessage",
+            "onIdentityCheckUpdate",
+            "onMemberRemovedFromTeam",
+            "onNewBlogComment",
+            "onNewEmail",
+            "onNewEventComment",
+            "onNewMember",
+            "onNewWallPost",
+            "onPlatformInvoices",
+            "onProfileChanges",
+            "onPurchases",
+            "onTariffChange",
+            "onTentativeBookingChange",
+            "onVirtualOfficeDeliveryPreferenceUpdate",
+            "onVirtualOfficeTariffChange",
+            "onVisitorRegistration",
+            "receiveCommunityDigest",
+            "receiveEveryMessage",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
     }
     ///Named on/off notification flags; a flag left out keeps its default (off).
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -2051,6 +4605,386 @@ required).*/
         #[schema(nullable = false)]
         pub receive_every_message: Option<bool>,
     }
+    impl NotificationsInput {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "onAccessControlErrors",
+            "onBookingChange",
+            "onHelpDeskMessage",
+            "onIdentityCheckUpdate",
+            "onMemberRemovedFromTeam",
+            "onNewBlogComment",
+            "onNewEmail",
+            "onNewEventComment",
+            "onNewMember",
+            "onNewWallPost",
+            "onPlatformInvoices",
+            "onProfileChanges",
+            "onPurchases",
+            "onTariffChange",
+            "onTentativeBookingChange",
+            "onVirtualOfficeDeliveryPreferenceUpdate",
+            "onVirtualOfficeTariffChange",
+            "onVisitorRegistration",
+            "receiveCommunityDigest",
+            "receiveEveryMessage",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for NotificationsInput {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_1: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_2: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_3: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_4: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_5: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_6: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_7: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_8: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_9: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_10: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_11: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_12: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_13: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_14: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_15: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_16: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_17: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_18: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_19: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            for (key, raw) in &members {
+                let raw: &runtime::decode::RawValue = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "onAccessControlErrors" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onBookingChange" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onHelpDeskMessage" => {
+                        slot_2
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onIdentityCheckUpdate" => {
+                        slot_3
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onMemberRemovedFromTeam" => {
+                        slot_4
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onNewBlogComment" => {
+                        slot_5
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onNewEmail" => {
+                        slot_6
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onNewEventComment" => {
+                        slot_7
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onNewMember" => {
+                        slot_8
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onNewWallPost" => {
+                        slot_9
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onPlatformInvoices" => {
+                        slot_10
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onProfileChanges" => {
+                        slot_11
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onPurchases" => {
+                        slot_12
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onTariffChange" => {
+                        slot_13
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onTentativeBookingChange" => {
+                        slot_14
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onVirtualOfficeDeliveryPreferenceUpdate" => {
+                        slot_15
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onVirtualOfficeTariffChange" => {
+                        slot_16
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "onVisitorRegistration" => {
+                        slot_17
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "receiveCommunityDigest" => {
+                        slot_18
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "receiveEveryMessage" => {
+                        slot_19
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self {
+                on_access_control_errors: slot_0.into_option(),
+                on_booking_change: slot_1.into_option(),
+                on_help_desk_message: slot_2.into_option(),
+                on_identity_check_update: slot_3.into_option(),
+                on_member_removed_from_team: slot_4.into_option(),
+                on_new_blog_comment: slot_5.into_option(),
+                on_new_email: slot_6.into_option(),
+                on_new_event_comment: slot_7.into_option(),
+                on_new_member: slot_8.into_option(),
+                on_new_wall_post: slot_9.into_option(),
+                on_platform_invoices: slot_10.into_option(),
+                on_profile_changes: slot_11.into_option(),
+                on_purchases: slot_12.into_option(),
+                on_tariff_change: slot_13.into_option(),
+                on_tentative_booking_change: slot_14.into_option(),
+                on_virtual_office_delivery_preference_update: slot_15.into_option(),
+                on_virtual_office_tariff_change: slot_16.into_option(),
+                on_visitor_registration: slot_17.into_option(),
+                receive_community_digest: slot_18.into_option(),
+                receive_every_message: slot_19.into_option(),
+            })
+        }
+    }
     /**Merged flag by flag; `null` for a flag resets it to off, `null` for the
 whole object resets every flag.*/
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -2198,11 +5132,537 @@ whole object resets every flag.*/
         )]
         pub receive_every_message: Option<Option<bool>>,
     }
+    impl NotificationsPatch {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "onAccessControlErrors",
+            "onBookingChange",
+            "onHelpDeskMessage",
+            "onIdentityCheckUpdate",
+            "onMemberRemovedFromTeam",
+            "onNewBlogComment",
+            "onNewEmail",
+            "onNewEventComment",
+            "onNewMember",
+            "onNewWallPost",
+            "onPlatformInvoices",
+            "onProfileChanges",
+            "onPurchases",
+            "onTariffChange",
+            "onTentativeBookingChange",
+            "onVirtualOfficeDeliveryPreferenceUpdate",
+            "onVirtualOfficeTariffChange",
+            "onVisitorRegistration",
+            "receiveCommunityDigest",
+            "receiveEveryMessage",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for NotificationsPatch {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object or null");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_1: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_2: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_3: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_4: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_5: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_6: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_7: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_8: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_9: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_10: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_11: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_12: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_13: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_14: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_15: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_16: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_17: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_18: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            let mut slot_19: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
+            for (key, raw) in &members {
+                let raw: &runtime::decode::RawValue = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "onAccessControlErrors" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onBookingChange" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onHelpDeskMessage" => {
+                        slot_2
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onIdentityCheckUpdate" => {
+                        slot_3
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onMemberRemovedFromTeam" => {
+                        slot_4
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onNewBlogComment" => {
+                        slot_5
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onNewEmail" => {
+                        slot_6
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onNewEventComment" => {
+                        slot_7
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onNewMember" => {
+                        slot_8
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onNewWallPost" => {
+                        slot_9
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onPlatformInvoices" => {
+                        slot_10
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onProfileChanges" => {
+                        slot_11
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onPurchases" => {
+                        slot_12
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onTariffChange" => {
+                        slot_13
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onTentativeBookingChange" => {
+                        slot_14
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onVirtualOfficeDeliveryPreferenceUpdate" => {
+                        slot_15
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onVirtualOfficeTariffChange" => {
+                        slot_16
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "onVisitorRegistration" => {
+                        slot_17
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "receiveCommunityDigest" => {
+                        slot_18
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "receiveEveryMessage" => {
+                        slot_19
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::boolean(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a boolean or null");
+                                                None
+                                            }
+                                            Some(value) => Some(value),
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self {
+                on_access_control_errors: slot_0.into_option(),
+                on_booking_change: slot_1.into_option(),
+                on_help_desk_message: slot_2.into_option(),
+                on_identity_check_update: slot_3.into_option(),
+                on_member_removed_from_team: slot_4.into_option(),
+                on_new_blog_comment: slot_5.into_option(),
+                on_new_email: slot_6.into_option(),
+                on_new_event_comment: slot_7.into_option(),
+                on_new_member: slot_8.into_option(),
+                on_new_wall_post: slot_9.into_option(),
+                on_platform_invoices: slot_10.into_option(),
+                on_profile_changes: slot_11.into_option(),
+                on_purchases: slot_12.into_option(),
+                on_tariff_change: slot_13.into_option(),
+                on_tentative_booking_change: slot_14.into_option(),
+                on_virtual_office_delivery_preference_update: slot_15.into_option(),
+                on_virtual_office_tariff_change: slot_16.into_option(),
+                on_visitor_registration: slot_17.into_option(),
+                receive_community_digest: slot_18.into_option(),
+                receive_every_message: slot_19.into_option(),
+            })
+        }
+    }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct OrganizationRef {
         #[serde(rename = "id")]
         #[schema(example = json!("3fa85f64-5717-4562-b3fc-2c963f66afa6"))]
         pub id: uuid::Uuid,
+    }
+    impl OrganizationRef {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["id"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
     }
     /**An organization of the caller's account that owns the user; sending it
 moves the user there. Once sent, `id` is required.*/
@@ -2213,6 +5673,77 @@ moves the user there. Once sent, `id` is required.*/
         #[schema(example = json!("3fa85f64-5717-4562-b3fc-2c963f66afa6"))]
         pub id: uuid::Uuid,
     }
+    impl OrganizationRefInput {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["id"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for OrganizationRefInput {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<uuid::Uuid> = runtime::decode::Slot::Absent;
+            for (key, raw) in &members {
+                let raw: &runtime::decode::RawValue = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "id" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c188: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c188 None;
+                                        }
+                                        if !runtime::decode::format::uuid(&value) {
+                                            errors.push(path, "format", "is not a valid uuid");
+                                            break 'c188 None;
+                                        }
+                                        uuid::Uuid::parse_str(&value).ok()
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if slot_0.is_absent() {
+                errors.push(&path.member("id"), "required", "is required");
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self { id: slot_0.into_option()? })
+        }
+    }
     ///Moves the user to this organization of the account; `null` moves it to none.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
@@ -2220,6 +5751,77 @@ moves the user there. Once sent, `id` is required.*/
         #[serde(rename = "id")]
         #[schema(example = json!("3fa85f64-5717-4562-b3fc-2c963f66afa6"))]
         pub id: uuid::Uuid,
+    }
+    impl OrganizationRefPatch {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["id"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for OrganizationRefPatch {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object or null");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<uuid::Uuid> = runtime::decode::Slot::Absent;
+            for (key, raw) in &members {
+                let raw: &runtime::decode::RawValue = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "id" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c190: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c190 None;
+                                        }
+                                        if !runtime::decode::format::uuid(&value) {
+                                            errors.push(path, "format", "is not a valid uuid");
+                                            break 'c190 None;
+                                        }
+                                        uuid::Uuid::parse_str(&value).ok()
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if slot_0.is_absent() {
+                errors.push(&path.member("id"), "required", "is required");
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self { id: slot_0.into_option()? })
+        }
     }
     ///A new password. Passwords are never returned.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -2248,6 +5850,124 @@ moves the user there. Once sent, `id` is required.*/
             write_only
         )]
         pub new_password: String,
+    }
+    impl PasswordChange {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["currentPassword", "newPassword"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for PasswordChange {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_1: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            for (key, raw) in &members {
+                let raw: &runtime::decode::RawValue = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "currentPassword" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c192: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c192 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 128usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 128 characters");
+                                            break 'c192 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c192 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "newPassword" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c194: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c194 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 128usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 128 characters");
+                                            break 'c194 None;
+                                        }
+                                        if length < 12usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 12 characters");
+                                            break 'c194 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if slot_1.is_absent() {
+                errors.push(&path.member("newPassword"), "required", "is required");
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self {
+                current_password: slot_0.into_option(),
+                new_password: slot_1.into_option()?,
+            })
+        }
     }
     ///An error (RFC 9457) with a stable `code` and the field-level errors.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -2292,6 +6012,21 @@ moves the user there. Once sent, `id` is required.*/
         )]
         pub type_: String,
     }
+    impl Problem {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "code",
+            "detail",
+            "errors",
+            "instance",
+            "requestId",
+            "status",
+            "title",
+            "type",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
     ///Seconds of inactivity after which the user's session ends.
     #[derive(
         Debug,
@@ -2313,6 +6048,61 @@ moves the user there. Once sent, `id` is required.*/
         V14400 = 14400i32,
         V28800 = 28800i32,
         V86400 = 86400i32,
+    }
+    impl SessionTimeout {
+        fn from_number(
+            number: i64,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match number {
+                900i64 => Some(Self::V900),
+                1800i64 => Some(Self::V1800),
+                3600i64 => Some(Self::V3600),
+                7200i64 => Some(Self::V7200),
+                14400i64 => Some(Self::V14400),
+                28800i64 => Some(Self::V28800),
+                86400i64 => Some(Self::V86400),
+                _ => {
+                    errors
+                        .push(
+                            path,
+                            "enum",
+                            "must be one of [900,1800,3600,7200,14400,28800,86400]",
+                        );
+                    None
+                }
+            }
+        }
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match text.parse::<i64>() {
+                Ok(number) => Self::from_number(number, path, errors),
+                Err(_) => {
+                    errors.push(path, "type", "must be an integer");
+                    None
+                }
+            }
+        }
+    }
+    impl runtime::decode::Decode for SessionTimeout {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::integer(raw) {
+                Some(number) => Self::from_number(number, path, errors),
+                None => {
+                    errors.push(path, "type", "must be an integer");
+                    None
+                }
+            }
+        }
     }
     /**An IANA time zone, as `listTimeZones` lists them. `null` is no time
 zone: in a patch it clears the stored one.*/
@@ -3525,6 +7315,1250 @@ zone: in a patch it clears the stored one.*/
         #[serde(rename = "Zulu")]
         Zulu,
     }
+    impl runtime::decode::FromText for TimeZone {
+        fn from_text(text: &str) -> Option<Self> {
+            match text {
+                "Africa/Abidjan" => Some(Self::AfricaAbidjan),
+                "Africa/Accra" => Some(Self::AfricaAccra),
+                "Africa/Addis_Ababa" => Some(Self::AfricaAddisAbaba),
+                "Africa/Algiers" => Some(Self::AfricaAlgiers),
+                "Africa/Asmara" => Some(Self::AfricaAsmara),
+                "Africa/Asmera" => Some(Self::AfricaAsmera),
+                "Africa/Bamako" => Some(Self::AfricaBamako),
+                "Africa/Bangui" => Some(Self::AfricaBangui),
+                "Africa/Banjul" => Some(Self::AfricaBanjul),
+                "Africa/Bissau" => Some(Self::AfricaBissau),
+                "Africa/Blantyre" => Some(Self::AfricaBlantyre),
+                "Africa/Brazzaville" => Some(Self::AfricaBrazzaville),
+                "Africa/Bujumbura" => Some(Self::AfricaBujumbura),
+                "Africa/Cairo" => Some(Self::AfricaCairo),
+                "Africa/Casablanca" => Some(Self::AfricaCasablanca),
+                "Africa/Ceuta" => Some(Self::AfricaCeuta),
+                "Africa/Conakry" => Some(Self::AfricaConakry),
+                "Africa/Dakar" => Some(Self::AfricaDakar),
+                "Africa/Dar_es_Salaam" => Some(Self::AfricaDarEsSalaam),
+                "Africa/Djibouti" => Some(Self::AfricaDjibouti),
+                "Africa/Douala" => Some(Self::AfricaDouala),
+                "Africa/El_Aaiun" => Some(Self::AfricaElAaiun),
+                "Africa/Freetown" => Some(Self::AfricaFreetown),
+                "Africa/Gaborone" => Some(Self::AfricaGaborone),
+                "Africa/Harare" => Some(Self::AfricaHarare),
+                "Africa/Johannesburg" => Some(Self::AfricaJohannesburg),
+                "Africa/Juba" => Some(Self::AfricaJuba),
+                "Africa/Kampala" => Some(Self::AfricaKampala),
+                "Africa/Khartoum" => Some(Self::AfricaKhartoum),
+                "Africa/Kigali" => Some(Self::AfricaKigali),
+                "Africa/Kinshasa" => Some(Self::AfricaKinshasa),
+                "Africa/Lagos" => Some(Self::AfricaLagos),
+                "Africa/Libreville" => Some(Self::AfricaLibreville),
+                "Africa/Lome" => Some(Self::AfricaLome),
+                "Africa/Luanda" => Some(Self::AfricaLuanda),
+                "Africa/Lubumbashi" => Some(Self::AfricaLubumbashi),
+                "Africa/Lusaka" => Some(Self::AfricaLusaka),
+                "Africa/Malabo" => Some(Self::AfricaMalabo),
+                "Africa/Maputo" => Some(Self::AfricaMaputo),
+                "Africa/Maseru" => Some(Self::AfricaMaseru),
+                "Africa/Mbabane" => Some(Self::AfricaMbabane),
+                "Africa/Mogadishu" => Some(Self::AfricaMogadishu),
+                "Africa/Monrovia" => Some(Self::AfricaMonrovia),
+                "Africa/Nairobi" => Some(Self::AfricaNairobi),
+                "Africa/Ndjamena" => Some(Self::AfricaNdjamena),
+                "Africa/Niamey" => Some(Self::AfricaNiamey),
+                "Africa/Nouakchott" => Some(Self::AfricaNouakchott),
+                "Africa/Ouagadougou" => Some(Self::AfricaOuagadougou),
+                "Africa/Porto-Novo" => Some(Self::AfricaPortoNovo),
+                "Africa/Sao_Tome" => Some(Self::AfricaSaoTome),
+                "Africa/Timbuktu" => Some(Self::AfricaTimbuktu),
+                "Africa/Tripoli" => Some(Self::AfricaTripoli),
+                "Africa/Tunis" => Some(Self::AfricaTunis),
+                "Africa/Windhoek" => Some(Self::AfricaWindhoek),
+                "America/Adak" => Some(Self::AmericaAdak),
+                "America/Anchorage" => Some(Self::AmericaAnchorage),
+                "America/Anguilla" => Some(Self::AmericaAnguilla),
+                "America/Antigua" => Some(Self::AmericaAntigua),
+                "America/Araguaina" => Some(Self::AmericaAraguaina),
+                "America/Argentina/Buenos_Aires" => {
+                    Some(Self::AmericaArgentinaBuenosAires)
+                }
+                "America/Argentina/Catamarca" => Some(Self::AmericaArgentinaCatamarca),
+                "America/Argentina/ComodRivadavia" => {
+                    Some(Self::AmericaArgentinaComodRivadavia)
+                }
+                "America/Argentina/Cordoba" => Some(Self::AmericaArgentinaCordoba),
+                "America/Argentina/Jujuy" => Some(Self::AmericaArgentinaJujuy),
+                "America/Argentina/La_Rioja" => Some(Self::AmericaArgentinaLaRioja),
+                "America/Argentina/Mendoza" => Some(Self::AmericaArgentinaMendoza),
+                "America/Argentina/Rio_Gallegos" => {
+                    Some(Self::AmericaArgentinaRioGallegos)
+                }
+                "America/Argentina/Salta" => Some(Self::AmericaArgentinaSalta),
+                "America/Argentina/San_Juan" => Some(Self::AmericaArgentinaSanJuan),
+                "America/Argentina/San_Luis" => Some(Self::AmericaArgentinaSanLuis),
+                "America/Argentina/Tucuman" => Some(Self::AmericaArgentinaTucuman),
+                "America/Argentina/Ushuaia" => Some(Self::AmericaArgentinaUshuaia),
+                "America/Aruba" => Some(Self::AmericaAruba),
+                "America/Asuncion" => Some(Self::AmericaAsuncion),
+                "America/Atikokan" => Some(Self::AmericaAtikokan),
+                "America/Atka" => Some(Self::AmericaAtka),
+                "America/Bahia" => Some(Self::AmericaBahia),
+                "America/Bahia_Banderas" => Some(Self::AmericaBahiaBanderas),
+                "America/Barbados" => Some(Self::AmericaBarbados),
+                "America/Belem" => Some(Self::AmericaBelem),
+                "America/Belize" => Some(Self::AmericaBelize),
+                "America/Blanc-Sablon" => Some(Self::AmericaBlancSablon),
+                "America/Boa_Vista" => Some(Self::AmericaBoaVista),
+                "America/Bogota" => Some(Self::AmericaBogota),
+                "America/Boise" => Some(Self::AmericaBoise),
+                "America/Buenos_Aires" => Some(Self::AmericaBuenosAires),
+                "America/Cambridge_Bay" => Some(Self::AmericaCambridgeBay),
+                "America/Campo_Grande" => Some(Self::AmericaCampoGrande),
+                "America/Cancun" => Some(Self::AmericaCancun),
+                "America/Caracas" => Some(Self::AmericaCaracas),
+                "America/Catamarca" => Some(Self::AmericaCatamarca),
+                "America/Cayenne" => Some(Self::AmericaCayenne),
+                "America/Cayman" => Some(Self::AmericaCayman),
+                "America/Chicago" => Some(Self::AmericaChicago),
+                "America/Chihuahua" => Some(Self::AmericaChihuahua),
+                "America/Ciudad_Juarez" => Some(Self::AmericaCiudadJuarez),
+                "America/Coral_Harbour" => Some(Self::AmericaCoralHarbour),
+                "America/Cordoba" => Some(Self::AmericaCordoba),
+                "America/Costa_Rica" => Some(Self::AmericaCostaRica),
+                "America/Coyhaique" => Some(Self::AmericaCoyhaique),
+                "America/Creston" => Some(Self::AmericaCreston),
+                "America/Cuiaba" => Some(Self::AmericaCuiaba),
+                "America/Curacao" => Some(Self::AmericaCuracao),
+                "America/Danmarkshavn" => Some(Self::AmericaDanmarkshavn),
+                "America/Dawson" => Some(Self::AmericaDawson),
+                "America/Dawson_Creek" => Some(Self::AmericaDawsonCreek),
+                "America/Denver" => Some(Self::AmericaDenver),
+                "America/Detroit" => Some(Self::AmericaDetroit),
+                "America/Dominica" => Some(Self::AmericaDominica),
+                "America/Edmonton" => Some(Self::AmericaEdmonton),
+                "America/Eirunepe" => Some(Self::AmericaEirunepe),
+                "America/El_Salvador" => Some(Self::AmericaElSalvador),
+                "America/Ensenada" => Some(Self::AmericaEnsenada),
+                "America/Fort_Nelson" => Some(Self::AmericaFortNelson),
+                "America/Fort_Wayne" => Some(Self::AmericaFortWayne),
+                "America/Fortaleza" => Some(Self::AmericaFortaleza),
+                "America/Glace_Bay" => Some(Self::AmericaGlaceBay),
+                "America/Godthab" => Some(Self::AmericaGodthab),
+                "America/Goose_Bay" => Some(Self::AmericaGooseBay),
+                "America/Grand_Turk" => Some(Self::AmericaGrandTurk),
+                "America/Grenada" => Some(Self::AmericaGrenada),
+                "America/Guadeloupe" => Some(Self::AmericaGuadeloupe),
+                "America/Guatemala" => Some(Self::AmericaGuatemala),
+                "America/Guayaquil" => Some(Self::AmericaGuayaquil),
+                "America/Guyana" => Some(Self::AmericaGuyana),
+                "America/Halifax" => Some(Self::AmericaHalifax),
+                "America/Havana" => Some(Self::AmericaHavana),
+                "America/Hermosillo" => Some(Self::AmericaHermosillo),
+                "America/Indiana/Indianapolis" => Some(Self::AmericaIndianaIndianapolis),
+                "America/Indiana/Knox" => Some(Self::AmericaIndianaKnox),
+                "America/Indiana/Marengo" => Some(Self::AmericaIndianaMarengo),
+                "America/Indiana/Petersburg" => Some(Self::AmericaIndianaPetersburg),
+                "America/Indiana/Tell_City" => Some(Self::AmericaIndianaTellCity),
+                "America/Indiana/Vevay" => Some(Self::AmericaIndianaVevay),
+                "America/Indiana/Vincennes" => Some(Self::AmericaIndianaVincennes),
+                "America/Indiana/Winamac" => Some(Self::AmericaIndianaWinamac),
+                "America/Indianapolis" => Some(Self::AmericaIndianapolis),
+                "America/Inuvik" => Some(Self::AmericaInuvik),
+                "America/Iqaluit" => Some(Self::AmericaIqaluit),
+                "America/Jamaica" => Some(Self::AmericaJamaica),
+                "America/Jujuy" => Some(Self::AmericaJujuy),
+                "America/Juneau" => Some(Self::AmericaJuneau),
+                "America/Kentucky/Louisville" => Some(Self::AmericaKentuckyLouisville),
+                "America/Kentucky/Monticello" => Some(Self::AmericaKentuckyMonticello),
+                "America/Knox_IN" => Some(Self::AmericaKnoxIN),
+                "America/Kralendijk" => Some(Self::AmericaKralendijk),
+                "America/La_Paz" => Some(Self::AmericaLaPaz),
+                "America/Lima" => Some(Self::AmericaLima),
+                "America/Los_Angeles" => Some(Self::AmericaLosAngeles),
+                "America/Louisville" => Some(Self::AmericaLouisville),
+                "America/Lower_Princes" => Some(Self::AmericaLowerPrinces),
+                "America/Maceio" => Some(Self::AmericaMaceio),
+                "America/Managua" => Some(Self::AmericaManagua),
+                "America/Manaus" => Some(Self::AmericaManaus),
+                "America/Marigot" => Some(Self::AmericaMarigot),
+                "America/Martinique" => Some(Self::AmericaMartinique),
+                "America/Matamoros" => Some(Self::AmericaMatamoros),
+                "America/Mazatlan" => Some(Self::AmericaMazatlan),
+                "America/Mendoza" => Some(Self::AmericaMendoza),
+                "America/Menominee" => Some(Self::AmericaMenominee),
+                "America/Merida" => Some(Self::AmericaMerida),
+                "America/Metlakatla" => Some(Self::AmericaMetlakatla),
+                "America/Mexico_City" => Some(Self::AmericaMexicoCity),
+                "America/Miquelon" => Some(Self::AmericaMiquelon),
+                "America/Moncton" => Some(Self::AmericaMoncton),
+                "America/Monterrey" => Some(Self::AmericaMonterrey),
+                "America/Montevideo" => Some(Self::AmericaMontevideo),
+                "America/Montreal" => Some(Self::AmericaMontreal),
+                "America/Montserrat" => Some(Self::AmericaMontserrat),
+                "America/Nassau" => Some(Self::AmericaNassau),
+                "America/New_York" => Some(Self::AmericaNewYork),
+                "America/Nipigon" => Some(Self::AmericaNipigon),
+                "America/Nome" => Some(Self::AmericaNome),
+                "America/Noronha" => Some(Self::AmericaNoronha),
+                "America/North_Dakota/Beulah" => Some(Self::AmericaNorthDakotaBeulah),
+                "America/North_Dakota/Center" => Some(Self::AmericaNorthDakotaCenter),
+                "America/North_Dakota/New_Salem" => {
+                    Some(Self::AmericaNorthDakotaNewSalem)
+                }
+                "America/Nuuk" => Some(Self::AmericaNuuk),
+                "America/Ojinaga" => Some(Self::AmericaOjinaga),
+                "America/Panama" => Some(Self::AmericaPanama),
+                "America/Pangnirtung" => Some(Self::AmericaPangnirtung),
+                "America/Paramaribo" => Some(Self::AmericaParamaribo),
+                "America/Phoenix" => Some(Self::AmericaPhoenix),
+                "America/Port-au-Prince" => Some(Self::AmericaPortAuPrince),
+                "America/Port_of_Spain" => Some(Self::AmericaPortOfSpain),
+                "America/Porto_Acre" => Some(Self::AmericaPortoAcre),
+                "America/Porto_Velho" => Some(Self::AmericaPortoVelho),
+                "America/Puerto_Rico" => Some(Self::AmericaPuertoRico),
+                "America/Punta_Arenas" => Some(Self::AmericaPuntaArenas),
+                "America/Rainy_River" => Some(Self::AmericaRainyRiver),
+                "America/Rankin_Inlet" => Some(Self::AmericaRankinInlet),
+                "America/Recife" => Some(Self::AmericaRecife),
+                "America/Regina" => Some(Self::AmericaRegina),
+                "America/Resolute" => Some(Self::AmericaResolute),
+                "America/Rio_Branco" => Some(Self::AmericaRioBranco),
+                "America/Rosario" => Some(Self::AmericaRosario),
+                "America/Santa_Isabel" => Some(Self::AmericaSantaIsabel),
+                "America/Santarem" => Some(Self::AmericaSantarem),
+                "America/Santiago" => Some(Self::AmericaSantiago),
+                "America/Santo_Domingo" => Some(Self::AmericaSantoDomingo),
+                "America/Sao_Paulo" => Some(Self::AmericaSaoPaulo),
+                "America/Scoresbysund" => Some(Self::AmericaScoresbysund),
+                "America/Shiprock" => Some(Self::AmericaShiprock),
+                "America/Sitka" => Some(Self::AmericaSitka),
+                "America/St_Barthelemy" => Some(Self::AmericaStBarthelemy),
+                "America/St_Johns" => Some(Self::AmericaStJohns),
+                "America/St_Kitts" => Some(Self::AmericaStKitts),
+                "America/St_Lucia" => Some(Self::AmericaStLucia),
+                "America/St_Thomas" => Some(Self::AmericaStThomas),
+                "America/St_Vincent" => Some(Self::AmericaStVincent),
+                "America/Swift_Current" => Some(Self::AmericaSwiftCurrent),
+                "America/Tegucigalpa" => Some(Self::AmericaTegucigalpa),
+                "America/Thule" => Some(Self::AmericaThule),
+                "America/Thunder_Bay" => Some(Self::AmericaThunderBay),
+                "America/Tijuana" => Some(Self::AmericaTijuana),
+                "America/Toronto" => Some(Self::AmericaToronto),
+                "America/Tortola" => Some(Self::AmericaTortola),
+                "America/Vancouver" => Some(Self::AmericaVancouver),
+                "America/Virgin" => Some(Self::AmericaVirgin),
+                "America/Whitehorse" => Some(Self::AmericaWhitehorse),
+                "America/Winnipeg" => Some(Self::AmericaWinnipeg),
+                "America/Yakutat" => Some(Self::AmericaYakutat),
+                "America/Yellowknife" => Some(Self::AmericaYellowknife),
+                "Antarctica/Casey" => Some(Self::AntarcticaCasey),
+                "Antarctica/Davis" => Some(Self::AntarcticaDavis),
+                "Antarctica/DumontDUrville" => Some(Self::AntarcticaDumontDUrville),
+                "Antarctica/Macquarie" => Some(Self::AntarcticaMacquarie),
+                "Antarctica/Mawson" => Some(Self::AntarcticaMawson),
+                "Antarctica/McMurdo" => Some(Self::AntarcticaMcMurdo),
+                "Antarctica/Palmer" => Some(Self::AntarcticaPalmer),
+                "Antarctica/Rothera" => Some(Self::AntarcticaRothera),
+                "Antarctica/South_Pole" => Some(Self::AntarcticaSouthPole),
+                "Antarctica/Syowa" => Some(Self::AntarcticaSyowa),
+                "Antarctica/Troll" => Some(Self::AntarcticaTroll),
+                "Antarctica/Vostok" => Some(Self::AntarcticaVostok),
+                "Arctic/Longyearbyen" => Some(Self::ArcticLongyearbyen),
+                "Asia/Aden" => Some(Self::AsiaAden),
+                "Asia/Almaty" => Some(Self::AsiaAlmaty),
+                "Asia/Amman" => Some(Self::AsiaAmman),
+                "Asia/Anadyr" => Some(Self::AsiaAnadyr),
+                "Asia/Aqtau" => Some(Self::AsiaAqtau),
+                "Asia/Aqtobe" => Some(Self::AsiaAqtobe),
+                "Asia/Ashgabat" => Some(Self::AsiaAshgabat),
+                "Asia/Ashkhabad" => Some(Self::AsiaAshkhabad),
+                "Asia/Atyrau" => Some(Self::AsiaAtyrau),
+                "Asia/Baghdad" => Some(Self::AsiaBaghdad),
+                "Asia/Bahrain" => Some(Self::AsiaBahrain),
+                "Asia/Baku" => Some(Self::AsiaBaku),
+                "Asia/Bangkok" => Some(Self::AsiaBangkok),
+                "Asia/Barnaul" => Some(Self::AsiaBarnaul),
+                "Asia/Beirut" => Some(Self::AsiaBeirut),
+                "Asia/Bishkek" => Some(Self::AsiaBishkek),
+                "Asia/Brunei" => Some(Self::AsiaBrunei),
+                "Asia/Calcutta" => Some(Self::AsiaCalcutta),
+                "Asia/Chita" => Some(Self::AsiaChita),
+                "Asia/Choibalsan" => Some(Self::AsiaChoibalsan),
+                "Asia/Chongqing" => Some(Self::AsiaChongqing),
+                "Asia/Chungking" => Some(Self::AsiaChungking),
+                "Asia/Colombo" => Some(Self::AsiaColombo),
+                "Asia/Dacca" => Some(Self::AsiaDacca),
+                "Asia/Damascus" => Some(Self::AsiaDamascus),
+                "Asia/Dhaka" => Some(Self::AsiaDhaka),
+                "Asia/Dili" => Some(Self::AsiaDili),
+                "Asia/Dubai" => Some(Self::AsiaDubai),
+                "Asia/Dushanbe" => Some(Self::AsiaDushanbe),
+                "Asia/Famagusta" => Some(Self::AsiaFamagusta),
+                "Asia/Gaza" => Some(Self::AsiaGaza),
+                "Asia/Harbin" => Some(Self::AsiaHarbin),
+                "Asia/Hebron" => Some(Self::AsiaHebron),
+                "Asia/Ho_Chi_Minh" => Some(Self::AsiaHoChiMinh),
+                "Asia/Hong_Kong" => Some(Self::AsiaHongKong),
+                "Asia/Hovd" => Some(Self::AsiaHovd),
+                "Asia/Irkutsk" => Some(Self::AsiaIrkutsk),
+                "Asia/Istanbul" => Some(Self::AsiaIstanbul),
+                "Asia/Jakarta" => Some(Self::AsiaJakarta),
+                "Asia/Jayapura" => Some(Self::AsiaJayapura),
+                "Asia/Jerusalem" => Some(Self::AsiaJerusalem),
+                "Asia/Kabul" => Some(Self::AsiaKabul),
+                "Asia/Kamchatka" => Some(Self::AsiaKamchatka),
+                "Asia/Karachi" => Some(Self::AsiaKarachi),
+                "Asia/Kashgar" => Some(Self::AsiaKashgar),
+                "Asia/Kathmandu" => Some(Self::AsiaKathmandu),
+                "Asia/Katmandu" => Some(Self::AsiaKatmandu),
+                "Asia/Khandyga" => Some(Self::AsiaKhandyga),
+                "Asia/Kolkata" => Some(Self::AsiaKolkata),
+                "Asia/Krasnoyarsk" => Some(Self::AsiaKrasnoyarsk),
+                "Asia/Kuala_Lumpur" => Some(Self::AsiaKualaLumpur),
+                "Asia/Kuching" => Some(Self::AsiaKuching),
+                "Asia/Kuwait" => Some(Self::AsiaKuwait),
+                "Asia/Macao" => Some(Self::AsiaMacao),
+                "Asia/Macau" => Some(Self::AsiaMacau),
+                "Asia/Magadan" => Some(Self::AsiaMagadan),
+                "Asia/Makassar" => Some(Self::AsiaMakassar),
+                "Asia/Manila" => Some(Self::AsiaManila),
+                "Asia/Muscat" => Some(Self::AsiaMuscat),
+                "Asia/Nicosia" => Some(Self::AsiaNicosia),
+                "Asia/Novokuznetsk" => Some(Self::AsiaNovokuznetsk),
+                "Asia/Novosibirsk" => Some(Self::AsiaNovosibirsk),
+                "Asia/Omsk" => Some(Self::AsiaOmsk),
+                "Asia/Oral" => Some(Self::AsiaOral),
+                "Asia/Phnom_Penh" => Some(Self::AsiaPhnomPenh),
+                "Asia/Pontianak" => Some(Self::AsiaPontianak),
+                "Asia/Pyongyang" => Some(Self::AsiaPyongyang),
+                "Asia/Qatar" => Some(Self::AsiaQatar),
+                "Asia/Qostanay" => Some(Self::AsiaQostanay),
+                "Asia/Qyzylorda" => Some(Self::AsiaQyzylorda),
+                "Asia/Rangoon" => Some(Self::AsiaRangoon),
+                "Asia/Riyadh" => Some(Self::AsiaRiyadh),
+                "Asia/Saigon" => Some(Self::AsiaSaigon),
+                "Asia/Sakhalin" => Some(Self::AsiaSakhalin),
+                "Asia/Samarkand" => Some(Self::AsiaSamarkand),
+                "Asia/Seoul" => Some(Self::AsiaSeoul),
+                "Asia/Shanghai" => Some(Self::AsiaShanghai),
+                "Asia/Singapore" => Some(Self::AsiaSingapore),
+                "Asia/Srednekolymsk" => Some(Self::AsiaSrednekolymsk),
+                "Asia/Taipei" => Some(Self::AsiaTaipei),
+                "Asia/Tashkent" => Some(Self::AsiaTashkent),
+                "Asia/Tbilisi" => Some(Self::AsiaTbilisi),
+                "Asia/Tehran" => Some(Self::AsiaTehran),
+                "Asia/Tel_Aviv" => Some(Self::AsiaTelAviv),
+                "Asia/Thimbu" => Some(Self::AsiaThimbu),
+                "Asia/Thimphu" => Some(Self::AsiaThimphu),
+                "Asia/Tokyo" => Some(Self::AsiaTokyo),
+                "Asia/Tomsk" => Some(Self::AsiaTomsk),
+                "Asia/Ujung_Pandang" => Some(Self::AsiaUjungPandang),
+                "Asia/Ulaanbaatar" => Some(Self::AsiaUlaanbaatar),
+                "Asia/Ulan_Bator" => Some(Self::AsiaUlanBator),
+                "Asia/Urumqi" => Some(Self::AsiaUrumqi),
+                "Asia/Ust-Nera" => Some(Self::AsiaUstNera),
+                "Asia/Vientiane" => Some(Self::AsiaVientiane),
+                "Asia/Vladivostok" => Some(Self::AsiaVladivostok),
+                "Asia/Yakutsk" => Some(Self::AsiaYakutsk),
+                "Asia/Yangon" => Some(Self::AsiaYangon),
+                "Asia/Yekaterinburg" => Some(Self::AsiaYekaterinburg),
+                "Asia/Yerevan" => Some(Self::AsiaYerevan),
+                "Atlantic/Azores" => Some(Self::AtlanticAzores),
+                "Atlantic/Bermuda" => Some(Self::AtlanticBermuda),
+                "Atlantic/Canary" => Some(Self::AtlanticCanary),
+                "Atlantic/Cape_Verde" => Some(Self::AtlanticCapeVerde),
+                "Atlantic/Faeroe" => Some(Self::AtlanticFaeroe),
+                "Atlantic/Faroe" => Some(Self::AtlanticFaroe),
+                "Atlantic/Jan_Mayen" => Some(Self::AtlanticJanMayen),
+                "Atlantic/Madeira" => Some(Self::AtlanticMadeira),
+                "Atlantic/Reykjavik" => Some(Self::AtlanticReykjavik),
+                "Atlantic/South_Georgia" => Some(Self::AtlanticSouthGeorgia),
+                "Atlantic/St_Helena" => Some(Self::AtlanticStHelena),
+                "Atlantic/Stanley" => Some(Self::AtlanticStanley),
+                "Australia/ACT" => Some(Self::AustraliaACT),
+                "Australia/Adelaide" => Some(Self::AustraliaAdelaide),
+                "Australia/Brisbane" => Some(Self::AustraliaBrisbane),
+                "Australia/Broken_Hill" => Some(Self::AustraliaBrokenHill),
+                "Australia/Canberra" => Some(Self::AustraliaCanberra),
+                "Australia/Currie" => Some(Self::AustraliaCurrie),
+                "Australia/Darwin" => Some(Self::AustraliaDarwin),
+                "Australia/Eucla" => Some(Self::AustraliaEucla),
+                "Australia/Hobart" => Some(Self::AustraliaHobart),
+                "Australia/LHI" => Some(Self::AustraliaLHI),
+                "Australia/Lindeman" => Some(Self::AustraliaLindeman),
+                "Australia/Lord_Howe" => Some(Self::AustraliaLordHowe),
+                "Australia/Melbourne" => Some(Self::AustraliaMelbourne),
+                "Australia/NSW" => Some(Self::AustraliaNSW),
+                "Australia/North" => Some(Self::AustraliaNorth),
+                "Australia/Perth" => Some(Self::AustraliaPerth),
+                "Australia/Queensland" => Some(Self::AustraliaQueensland),
+                "Australia/South" => Some(Self::AustraliaSouth),
+                "Australia/Sydney" => Some(Self::AustraliaSydney),
+                "Australia/Tasmania" => Some(Self::AustraliaTasmania),
+                "Australia/Victoria" => Some(Self::AustraliaVictoria),
+                "Australia/West" => Some(Self::AustraliaWest),
+                "Australia/Yancowinna" => Some(Self::AustraliaYancowinna),
+                "Brazil/Acre" => Some(Self::BrazilAcre),
+                "Brazil/DeNoronha" => Some(Self::BrazilDeNoronha),
+                "Brazil/East" => Some(Self::BrazilEast),
+                "Brazil/West" => Some(Self::BrazilWest),
+                "CET" => Some(Self::CET),
+                "CST6CDT" => Some(Self::CST6CDT),
+                "Canada/Atlantic" => Some(Self::CanadaAtlantic),
+                "Canada/Central" => Some(Self::CanadaCentral),
+                "Canada/Eastern" => Some(Self::CanadaEastern),
+                "Canada/Mountain" => Some(Self::CanadaMountain),
+                "Canada/Newfoundland" => Some(Self::CanadaNewfoundland),
+                "Canada/Pacific" => Some(Self::CanadaPacific),
+                "Canada/Saskatchewan" => Some(Self::CanadaSaskatchewan),
+                "Canada/Yukon" => Some(Self::CanadaYukon),
+                "Chile/Continental" => Some(Self::ChileContinental),
+                "Chile/EasterIsland" => Some(Self::ChileEasterIsland),
+                "Cuba" => Some(Self::Cuba),
+                "EET" => Some(Self::EET),
+                "EST" => Some(Self::EST),
+                "EST5EDT" => Some(Self::EST5EDT),
+                "Egypt" => Some(Self::Egypt),
+                "Eire" => Some(Self::Eire),
+                "Etc/GMT" => Some(Self::EtcGMT),
+                "Etc/GMT+0" => Some(Self::EtcGMTPlus0),
+                "Etc/GMT+1" => Some(Self::EtcGMTPlus1),
+                "Etc/GMT+10" => Some(Self::EtcGMTPlus10),
+                "Etc/GMT+11" => Some(Self::EtcGMTPlus11),
+                "Etc/GMT+12" => Some(Self::EtcGMTPlus12),
+                "Etc/GMT+2" => Some(Self::EtcGMTPlus2),
+                "Etc/GMT+3" => Some(Self::EtcGMTPlus3),
+                "Etc/GMT+4" => Some(Self::EtcGMTPlus4),
+                "Etc/GMT+5" => Some(Self::EtcGMTPlus5),
+                "Etc/GMT+6" => Some(Self::EtcGMTPlus6),
+                "Etc/GMT+7" => Some(Self::EtcGMTPlus7),
+                "Etc/GMT+8" => Some(Self::EtcGMTPlus8),
+                "Etc/GMT+9" => Some(Self::EtcGMTPlus9),
+                "Etc/GMT-0" => Some(Self::EtcGMTMinus0),
+                "Etc/GMT-1" => Some(Self::EtcGMTMinus1),
+                "Etc/GMT-10" => Some(Self::EtcGMTMinus10),
+                "Etc/GMT-11" => Some(Self::EtcGMTMinus11),
+                "Etc/GMT-12" => Some(Self::EtcGMTMinus12),
+                "Etc/GMT-13" => Some(Self::EtcGMTMinus13),
+                "Etc/GMT-14" => Some(Self::EtcGMTMinus14),
+                "Etc/GMT-2" => Some(Self::EtcGMTMinus2),
+                "Etc/GMT-3" => Some(Self::EtcGMTMinus3),
+                "Etc/GMT-4" => Some(Self::EtcGMTMinus4),
+                "Etc/GMT-5" => Some(Self::EtcGMTMinus5),
+                "Etc/GMT-6" => Some(Self::EtcGMTMinus6),
+                "Etc/GMT-7" => Some(Self::EtcGMTMinus7),
+                "Etc/GMT-8" => Some(Self::EtcGMTMinus8),
+                "Etc/GMT-9" => Some(Self::EtcGMTMinus9),
+                "Etc/GMT0" => Some(Self::EtcGMT0),
+                "Etc/Greenwich" => Some(Self::EtcGreenwich),
+                "Etc/UCT" => Some(Self::EtcUCT),
+                "Etc/UTC" => Some(Self::EtcUTC),
+                "Etc/Universal" => Some(Self::EtcUniversal),
+                "Etc/Zulu" => Some(Self::EtcZulu),
+                "Europe/Amsterdam" => Some(Self::EuropeAmsterdam),
+                "Europe/Andorra" => Some(Self::EuropeAndorra),
+                "Europe/Astrakhan" => Some(Self::EuropeAstrakhan),
+                "Europe/Athens" => Some(Self::EuropeAthens),
+                "Europe/Belfast" => Some(Self::EuropeBelfast),
+                "Europe/Belgrade" => Some(Self::EuropeBelgrade),
+                "Europe/Berlin" => Some(Self::EuropeBerlin),
+                "Europe/Bratislava" => Some(Self::EuropeBratislava),
+                "Europe/Brussels" => Some(Self::EuropeBrussels),
+                "Europe/Bucharest" => Some(Self::EuropeBucharest),
+                "Europe/Budapest" => Some(Self::EuropeBudapest),
+                "Europe/Busingen" => Some(Self::EuropeBusingen),
+                "Europe/Chisinau" => Some(Self::EuropeChisinau),
+                "Europe/Copenhagen" => Some(Self::EuropeCopenhagen),
+                "Europe/Dublin" => Some(Self::EuropeDublin),
+                "Europe/Gibraltar" => Some(Self::EuropeGibraltar),
+                "Europe/Guernsey" => Some(Self::EuropeGuernsey),
+                "Europe/Helsinki" => Some(Self::EuropeHelsinki),
+                "Europe/Isle_of_Man" => Some(Self::EuropeIsleOfMan),
+                "Europe/Istanbul" => Some(Self::EuropeIstanbul),
+                "Europe/Jersey" => Some(Self::EuropeJersey),
+                "Europe/Kaliningrad" => Some(Self::EuropeKaliningrad),
+                "Europe/Kiev" => Some(Self::EuropeKiev),
+                "Europe/Kirov" => Some(Self::EuropeKirov),
+                "Europe/Kyiv" => Some(Self::EuropeKyiv),
+                "Europe/Lisbon" => Some(Self::EuropeLisbon),
+                "Europe/Ljubljana" => Some(Self::EuropeLjubljana),
+                "Europe/London" => Some(Self::EuropeLondon),
+                "Europe/Luxembourg" => Some(Self::EuropeLuxembourg),
+                "Europe/Madrid" => Some(Self::EuropeMadrid),
+                "Europe/Malta" => Some(Self::EuropeMalta),
+                "Europe/Mariehamn" => Some(Self::EuropeMariehamn),
+                "Europe/Minsk" => Some(Self::EuropeMinsk),
+                "Europe/Monaco" => Some(Self::EuropeMonaco),
+                "Europe/Moscow" => Some(Self::EuropeMoscow),
+                "Europe/Nicosia" => Some(Self::EuropeNicosia),
+                "Europe/Oslo" => Some(Self::EuropeOslo),
+                "Europe/Paris" => Some(Self::EuropeParis),
+                "Europe/Podgorica" => Some(Self::EuropePodgorica),
+                "Europe/Prague" => Some(Self::EuropePrague),
+                "Europe/Riga" => Some(Self::EuropeRiga),
+                "Europe/Rome" => Some(Self::EuropeRome),
+                "Europe/Samara" => Some(Self::EuropeSamara),
+                "Europe/San_Marino" => Some(Self::EuropeSanMarino),
+                "Europe/Sarajevo" => Some(Self::EuropeSarajevo),
+                "Europe/Saratov" => Some(Self::EuropeSaratov),
+                "Europe/Simferopol" => Some(Self::EuropeSimferopol),
+                "Europe/Skopje" => Some(Self::EuropeSkopje),
+                "Europe/Sofia" => Some(Self::EuropeSofia),
+                "Europe/Stockholm" => Some(Self::EuropeStockholm),
+                "Europe/Tallinn" => Some(Self::EuropeTallinn),
+                "Europe/Tirane" => Some(Self::EuropeTirane),
+                "Europe/Tiraspol" => Some(Self::EuropeTiraspol),
+                "Europe/Ulyanovsk" => Some(Self::EuropeUlyanovsk),
+                "Europe/Uzhgorod" => Some(Self::EuropeUzhgorod),
+                "Europe/Vaduz" => Some(Self::EuropeVaduz),
+                "Europe/Vatican" => Some(Self::EuropeVatican),
+                "Europe/Vienna" => Some(Self::EuropeVienna),
+                "Europe/Vilnius" => Some(Self::EuropeVilnius),
+                "Europe/Volgograd" => Some(Self::EuropeVolgograd),
+                "Europe/Warsaw" => Some(Self::EuropeWarsaw),
+                "Europe/Zagreb" => Some(Self::EuropeZagreb),
+                "Europe/Zaporozhye" => Some(Self::EuropeZaporozhye),
+                "Europe/Zurich" => Some(Self::EuropeZurich),
+                "GB" => Some(Self::GB),
+                "GB-Eire" => Some(Self::GBEire),
+                "GMT" => Some(Self::GMT),
+                "GMT+0" => Some(Self::GMTPlus0),
+                "GMT-0" => Some(Self::GMTMinus0),
+                "GMT0" => Some(Self::GMT0),
+                "Greenwich" => Some(Self::Greenwich),
+                "HST" => Some(Self::HST),
+                "Hongkong" => Some(Self::Hongkong),
+                "Iceland" => Some(Self::Iceland),
+                "Indian/Antananarivo" => Some(Self::IndianAntananarivo),
+                "Indian/Chagos" => Some(Self::IndianChagos),
+                "Indian/Christmas" => Some(Self::IndianChristmas),
+                "Indian/Cocos" => Some(Self::IndianCocos),
+                "Indian/Comoro" => Some(Self::IndianComoro),
+                "Indian/Kerguelen" => Some(Self::IndianKerguelen),
+                "Indian/Mahe" => Some(Self::IndianMahe),
+                "Indian/Maldives" => Some(Self::IndianMaldives),
+                "Indian/Mauritius" => Some(Self::IndianMauritius),
+                "Indian/Mayotte" => Some(Self::IndianMayotte),
+                "Indian/Reunion" => Some(Self::IndianReunion),
+                "Iran" => Some(Self::Iran),
+                "Israel" => Some(Self::Israel),
+                "Jamaica" => Some(Self::Jamaica),
+                "Japan" => Some(Self::Japan),
+                "Kwajalein" => Some(Self::Kwajalein),
+                "Libya" => Some(Self::Libya),
+                "MET" => Some(Self::MET),
+                "MST" => Some(Self::MST),
+                "MST7MDT" => Some(Self::MST7MDT),
+                "Mexico/BajaNorte" => Some(Self::MexicoBajaNorte),
+                "Mexico/BajaSur" => Some(Self::MexicoBajaSur),
+                "Mexico/General" => Some(Self::MexicoGeneral),
+                "NZ" => Some(Self::NZ),
+                "NZ-CHAT" => Some(Self::NZCHAT),
+                "Navajo" => Some(Self::Navajo),
+                "PRC" => Some(Self::PRC),
+                "PST8PDT" => Some(Self::PST8PDT),
+                "Pacific/Apia" => Some(Self::PacificApia),
+                "Pacific/Auckland" => Some(Self::PacificAuckland),
+                "Pacific/Bougainville" => Some(Self::PacificBougainville),
+                "Pacific/Chatham" => Some(Self::PacificChatham),
+                "Pacific/Chuuk" => Some(Self::PacificChuuk),
+                "Pacific/Easter" => Some(Self::PacificEaster),
+                "Pacific/Efate" => Some(Self::PacificEfate),
+                "Pacific/Enderbury" => Some(Self::PacificEnderbury),
+                "Pacific/Fakaofo" => Some(Self::PacificFakaofo),
+                "Pacific/Fiji" => Some(Self::PacificFiji),
+                "Pacific/Funafuti" => Some(Self::PacificFunafuti),
+                "Pacific/Galapagos" => Some(Self::PacificGalapagos),
+                "Pacific/Gambier" => Some(Self::PacificGambier),
+                "Pacific/Guadalcanal" => Some(Self::PacificGuadalcanal),
+                "Pacific/Guam" => Some(Self::PacificGuam),
+                "Pacific/Honolulu" => Some(Self::PacificHonolulu),
+                "Pacific/Johnston" => Some(Self::PacificJohnston),
+                "Pacific/Kanton" => Some(Self::PacificKanton),
+                "Pacific/Kiritimati" => Some(Self::PacificKiritimati),
+                "Pacific/Kosrae" => Some(Self::PacificKosrae),
+                "Pacific/Kwajalein" => Some(Self::PacificKwajalein),
+                "Pacific/Majuro" => Some(Self::PacificMajuro),
+                "Pacific/Marquesas" => Some(Self::PacificMarquesas),
+                "Pacific/Midway" => Some(Self::PacificMidway),
+                "Pacific/Nauru" => Some(Self::PacificNauru),
+                "Pacific/Niue" => Some(Self::PacificNiue),
+                "Pacific/Norfolk" => Some(Self::PacificNorfolk),
+                "Pacific/Noumea" => Some(Self::PacificNoumea),
+                "Pacific/Pago_Pago" => Some(Self::PacificPagoPago),
+                "Pacific/Palau" => Some(Self::PacificPalau),
+                "Pacific/Pitcairn" => Some(Self::PacificPitcairn),
+                "Pacific/Pohnpei" => Some(Self::PacificPohnpei),
+                "Pacific/Ponape" => Some(Self::PacificPonape),
+                "Pacific/Port_Moresby" => Some(Self::PacificPortMoresby),
+                "Pacific/Rarotonga" => Some(Self::PacificRarotonga),
+                "Pacific/Saipan" => Some(Self::PacificSaipan),
+                "Pacific/Samoa" => Some(Self::PacificSamoa),
+                "Pacific/Tahiti" => Some(Self::PacificTahiti),
+                "Pacific/Tarawa" => Some(Self::PacificTarawa),
+                "Pacific/Tongatapu" => Some(Self::PacificTongatapu),
+                "Pacific/Truk" => Some(Self::PacificTruk),
+                "Pacific/Wake" => Some(Self::PacificWake),
+                "Pacific/Wallis" => Some(Self::PacificWallis),
+                "Pacific/Yap" => Some(Self::PacificYap),
+                "Poland" => Some(Self::Poland),
+                "Portugal" => Some(Self::Portugal),
+                "ROC" => Some(Self::ROC),
+                "ROK" => Some(Self::ROK),
+                "Singapore" => Some(Self::Singapore),
+                "Turkey" => Some(Self::Turkey),
+                "UCT" => Some(Self::UCT),
+                "US/Alaska" => Some(Self::USAlaska),
+                "US/Aleutian" => Some(Self::USAleutian),
+                "US/Arizona" => Some(Self::USArizona),
+                "US/Central" => Some(Self::USCentral),
+                "US/East-Indiana" => Some(Self::USEastIndiana),
+                "US/Eastern" => Some(Self::USEastern),
+                "US/Hawaii" => Some(Self::USHawaii),
+                "US/Indiana-Starke" => Some(Self::USIndianaStarke),
+                "US/Michigan" => Some(Self::USMichigan),
+                "US/Mountain" => Some(Self::USMountain),
+                "US/Pacific" => Some(Self::USPacific),
+                "US/Samoa" => Some(Self::USSamoa),
+                "UTC" => Some(Self::UTC),
+                "Universal" => Some(Self::Universal),
+                "W-SU" => Some(Self::WSU),
+                "WET" => Some(Self::WET),
+                "Zulu" => Some(Self::Zulu),
+                _ => None,
+            }
+        }
+        fn as_text(&self) -> &'static str {
+            match self {
+                Self::AfricaAbidjan => "Africa/Abidjan",
+                Self::AfricaAccra => "Africa/Accra",
+                Self::AfricaAddisAbaba => "Africa/Addis_Ababa",
+                Self::AfricaAlgiers => "Africa/Algiers",
+                Self::AfricaAsmara => "Africa/Asmara",
+                Self::AfricaAsmera => "Africa/Asmera",
+                Self::AfricaBamako => "Africa/Bamako",
+                Self::AfricaBangui => "Africa/Bangui",
+                Self::AfricaBanjul => "Africa/Banjul",
+                Self::AfricaBissau => "Africa/Bissau",
+                Self::AfricaBlantyre => "Africa/Blantyre",
+                Self::AfricaBrazzaville => "Africa/Brazzaville",
+                Self::AfricaBujumbura => "Africa/Bujumbura",
+                Self::AfricaCairo => "Africa/Cairo",
+                Self::AfricaCasablanca => "Africa/Casablanca",
+                Self::AfricaCeuta => "Africa/Ceuta",
+                Self::AfricaConakry => "Africa/Conakry",
+                Self::AfricaDakar => "Africa/Dakar",
+                Self::AfricaDarEsSalaam => "Africa/Dar_es_Salaam",
+                Self::AfricaDjibouti => "Africa/Djibouti",
+                Self::AfricaDouala => "Africa/Douala",
+                Self::AfricaElAaiun => "Africa/El_Aaiun",
+                Self::AfricaFreetown => "Africa/Freetown",
+                Self::AfricaGaborone => "Africa/Gaborone",
+                Self::AfricaHarare => "Africa/Harare",
+                Self::AfricaJohannesburg => "Africa/Johannesburg",
+                Self::AfricaJuba => "Africa/Juba",
+                Self::AfricaKampala => "Africa/Kampala",
+                Self::AfricaKhartoum => "Africa/Khartoum",
+                Self::AfricaKigali => "Africa/Kigali",
+                Self::AfricaKinshasa => "Africa/Kinshasa",
+                Self::AfricaLagos => "Africa/Lagos",
+                Self::AfricaLibreville => "Africa/Libreville",
+                Self::AfricaLome => "Africa/Lome",
+                Self::AfricaLuanda => "Africa/Luanda",
+                Self::AfricaLubumbashi => "Africa/Lubumbashi",
+                Self::AfricaLusaka => "Africa/Lusaka",
+                Self::AfricaMalabo => "Africa/Malabo",
+                Self::AfricaMaputo => "Africa/Maputo",
+                Self::AfricaMaseru => "Africa/Maseru",
+                Self::AfricaMbabane => "Africa/Mbabane",
+                Self::AfricaMogadishu => "Africa/Mogadishu",
+                Self::AfricaMonrovia => "Africa/Monrovia",
+                Self::AfricaNairobi => "Africa/Nairobi",
+                Self::AfricaNdjamena => "Africa/Ndjamena",
+                Self::AfricaNiamey => "Africa/Niamey",
+                Self::AfricaNouakchott => "Africa/Nouakchott",
+                Self::AfricaOuagadougou => "Africa/Ouagadougou",
+                Self::AfricaPortoNovo => "Africa/Porto-Novo",
+                Self::AfricaSaoTome => "Africa/Sao_Tome",
+                Self::AfricaTimbuktu => "Africa/Timbuktu",
+                Self::AfricaTripoli => "Africa/Tripoli",
+                Self::AfricaTunis => "Africa/Tunis",
+                Self::AfricaWindhoek => "Africa/Windhoek",
+                Self::AmericaAdak => "America/Adak",
+                Self::AmericaAnchorage => "America/Anchorage",
+                Self::AmericaAnguilla => "America/Anguilla",
+                Self::AmericaAntigua => "America/Antigua",
+                Self::AmericaAraguaina => "America/Araguaina",
+                Self::AmericaArgentinaBuenosAires => "America/Argentina/Buenos_Aires",
+                Self::AmericaArgentinaCatamarca => "America/Argentina/Catamarca",
+                Self::AmericaArgentinaComodRivadavia => {
+                    "America/Argentina/ComodRivadavia"
+                }
+                Self::AmericaArgentinaCordoba => "America/Argentina/Cordoba",
+                Self::AmericaArgentinaJujuy => "America/Argentina/Jujuy",
+                Self::AmericaArgentinaLaRioja => "America/Argentina/La_Rioja",
+                Self::AmericaArgentinaMendoza => "America/Argentina/Mendoza",
+                Self::AmericaArgentinaRioGallegos => "America/Argentina/Rio_Gallegos",
+                Self::AmericaArgentinaSalta => "America/Argentina/Salta",
+                Self::AmericaArgentinaSanJuan => "America/Argentina/San_Juan",
+                Self::AmericaArgentinaSanLuis => "America/Argentina/San_Luis",
+                Self::AmericaArgentinaTucuman => "America/Argentina/Tucuman",
+                Self::AmericaArgentinaUshuaia => "America/Argentina/Ushuaia",
+                Self::AmericaAruba => "America/Aruba",
+                Self::AmericaAsuncion => "America/Asuncion",
+                Self::AmericaAtikokan => "America/Atikokan",
+                Self::AmericaAtka => "America/Atka",
+                Self::AmericaBahia => "America/Bahia",
+                Self::AmericaBahiaBanderas => "America/Bahia_Banderas",
+                Self::AmericaBarbados => "America/Barbados",
+                Self::AmericaBelem => "America/Belem",
+                Self::AmericaBelize => "America/Belize",
+                Self::AmericaBlancSablon => "America/Blanc-Sablon",
+                Self::AmericaBoaVista => "America/Boa_Vista",
+                Self::AmericaBogota => "America/Bogota",
+                Self::AmericaBoise => "America/Boise",
+                Self::AmericaBuenosAires => "America/Buenos_Aires",
+                Self::AmericaCambridgeBay => "America/Cambridge_Bay",
+                Self::AmericaCampoGrande => "America/Campo_Grande",
+                Self::AmericaCancun => "America/Cancun",
+                Self::AmericaCaracas => "America/Caracas",
+                Self::AmericaCatamarca => "America/Catamarca",
+                Self::AmericaCayenne => "America/Cayenne",
+                Self::AmericaCayman => "America/Cayman",
+                Self::AmericaChicago => "America/Chicago",
+                Self::AmericaChihuahua => "America/Chihuahua",
+                Self::AmericaCiudadJuarez => "America/Ciudad_Juarez",
+                Self::AmericaCoralHarbour => "America/Coral_Harbour",
+                Self::AmericaCordoba => "America/Cordoba",
+                Self::AmericaCostaRica => "America/Costa_Rica",
+                Self::AmericaCoyhaique => "America/Coyhaique",
+                Self::AmericaCreston => "America/Creston",
+                Self::AmericaCuiaba => "America/Cuiaba",
+                Self::AmericaCuracao => "America/Curacao",
+                Self::AmericaDanmarkshavn => "America/Danmarkshavn",
+                Self::AmericaDawson => "America/Dawson",
+                Self::AmericaDawsonCreek => "America/Dawson_Creek",
+                Self::AmericaDenver => "America/Denver",
+                Self::AmericaDetroit => "America/Detroit",
+                Self::AmericaDominica => "America/Dominica",
+                Self::AmericaEdmonton => "America/Edmonton",
+                Self::AmericaEirunepe => "America/Eirunepe",
+                Self::AmericaElSalvador => "America/El_Salvador",
+                Self::AmericaEnsenada => "America/Ensenada",
+                Self::AmericaFortNelson => "America/Fort_Nelson",
+                Self::AmericaFortWayne => "America/Fort_Wayne",
+                Self::AmericaFortaleza => "America/Fortaleza",
+                Self::AmericaGlaceBay => "America/Glace_Bay",
+                Self::AmericaGodthab => "America/Godthab",
+                Self::AmericaGooseBay => "America/Goose_Bay",
+                Self::AmericaGrandTurk => "America/Grand_Turk",
+                Self::AmericaGrenada => "America/Grenada",
+                Self::AmericaGuadeloupe => "America/Guadeloupe",
+                Self::AmericaGuatemala => "America/Guatemala",
+                Self::AmericaGuayaquil => "America/Guayaquil",
+                Self::AmericaGuyana => "America/Guyana",
+                Self::AmericaHalifax => "America/Halifax",
+                Self::AmericaHavana => "America/Havana",
+                Self::AmericaHermosillo => "America/Hermosillo",
+                Self::AmericaIndianaIndianapolis => "America/Indiana/Indianapolis",
+                Self::AmericaIndianaKnox => "America/Indiana/Knox",
+                Self::AmericaIndianaMarengo => "America/Indiana/Marengo",
+                Self::AmericaIndianaPetersburg => "America/Indiana/Petersburg",
+                Self::AmericaIndianaTellCity => "America/Indiana/Tell_City",
+                Self::AmericaIndianaVevay => "America/Indiana/Vevay",
+                Self::AmericaIndianaVincennes => "America/Indiana/Vincennes",
+                Self::AmericaIndianaWinamac => "America/Indiana/Winamac",
+                Self::AmericaIndianapolis => "America/Indianapolis",
+                Self::AmericaInuvik => "America/Inuvik",
+                Self::AmericaIqaluit => "America/Iqaluit",
+                Self::AmericaJamaica => "America/Jamaica",
+                Self::AmericaJujuy => "America/Jujuy",
+                Self::AmericaJuneau => "America/Juneau",
+                Self::AmericaKentuckyLouisville => "America/Kentucky/Louisville",
+                Self::AmericaKentuckyMonticello => "America/Kentucky/Monticello",
+                Self::AmericaKnoxIN => "America/Knox_IN",
+                Self::AmericaKralendijk => "America/Kralendijk",
+                Self::AmericaLaPaz => "America/La_Paz",
+                Self::AmericaLima => "America/Lima",
+                Self::AmericaLosAngeles => "America/Los_Angeles",
+                Self::AmericaLouisville => "America/Louisville",
+                Self::AmericaLowerPrinces => "America/Lower_Princes",
+                Self::AmericaMaceio => "America/Maceio",
+                Self::AmericaManagua => "America/Managua",
+                Self::AmericaManaus => "America/Manaus",
+                Self::AmericaMarigot => "America/Marigot",
+                Self::AmericaMartinique => "America/Martinique",
+                Self::AmericaMatamoros => "America/Matamoros",
+                Self::AmericaMazatlan => "America/Mazatlan",
+                Self::AmericaMendoza => "America/Mendoza",
+                Self::AmericaMenominee => "America/Menominee",
+                Self::AmericaMerida => "America/Merida",
+                Self::AmericaMetlakatla => "America/Metlakatla",
+                Self::AmericaMexicoCity => "America/Mexico_City",
+                Self::AmericaMiquelon => "America/Miquelon",
+                Self::AmericaMoncton => "America/Moncton",
+                Self::AmericaMonterrey => "America/Monterrey",
+                Self::AmericaMontevideo => "America/Montevideo",
+                Self::AmericaMontreal => "America/Montreal",
+                Self::AmericaMontserrat => "America/Montserrat",
+                Self::AmericaNassau => "America/Nassau",
+                Self::AmericaNewYork => "America/New_York",
+                Self::AmericaNipigon => "America/Nipigon",
+                Self::AmericaNome => "America/Nome",
+                Self::AmericaNoronha => "America/Noronha",
+                Self::AmericaNorthDakotaBeulah => "America/North_Dakota/Beulah",
+                Self::AmericaNorthDakotaCenter => "America/North_Dakota/Center",
+                Self::AmericaNorthDakotaNewSalem => "America/North_Dakota/New_Salem",
+                Self::AmericaNuuk => "America/Nuuk",
+                Self::AmericaOjinaga => "America/Ojinaga",
+                Self::AmericaPanama => "America/Panama",
+                Self::AmericaPangnirtung => "America/Pangnirtung",
+                Self::AmericaParamaribo => "America/Paramaribo",
+                Self::AmericaPhoenix => "America/Phoenix",
+                Self::AmericaPortAuPrince => "America/Port-au-Prince",
+                Self::AmericaPortOfSpain => "America/Port_of_Spain",
+                Self::AmericaPortoAcre => "America/Porto_Acre",
+                Self::AmericaPortoVelho => "America/Porto_Velho",
+                Self::AmericaPuertoRico => "America/Puerto_Rico",
+                Self::AmericaPuntaArenas => "America/Punta_Arenas",
+                Self::AmericaRainyRiver => "America/Rainy_River",
+                Self::AmericaRankinInlet => "America/Rankin_Inlet",
+                Self::AmericaRecife => "America/Recife",
+                Self::AmericaRegina => "America/Regina",
+                Self::AmericaResolute => "America/Resolute",
+                Self::AmericaRioBranco => "America/Rio_Branco",
+                Self::AmericaRosario => "America/Rosario",
+                Self::AmericaSantaIsabel => "America/Santa_Isabel",
+                Self::AmericaSantarem => "America/Santarem",
+                Self::AmericaSantiago => "America/Santiago",
+                Self::AmericaSantoDomingo => "America/Santo_Domingo",
+                Self::AmericaSaoPaulo => "America/Sao_Paulo",
+                Self::AmericaScoresbysund => "America/Scoresbysund",
+                Self::AmericaShiprock => "America/Shiprock",
+                Self::AmericaSitka => "America/Sitka",
+                Self::AmericaStBarthelemy => "America/St_Barthelemy",
+                Self::AmericaStJohns => "America/St_Johns",
+                Self::AmericaStKitts => "America/St_Kitts",
+                Self::AmericaStLucia => "America/St_Lucia",
+                Self::AmericaStThomas => "America/St_Thomas",
+                Self::AmericaStVincent => "America/St_Vincent",
+                Self::AmericaSwiftCurrent => "America/Swift_Current",
+                Self::AmericaTegucigalpa => "America/Tegucigalpa",
+                Self::AmericaThule => "America/Thule",
+                Self::AmericaThunderBay => "America/Thunder_Bay",
+                Self::AmericaTijuana => "America/Tijuana",
+                Self::AmericaToronto => "America/Toronto",
+                Self::AmericaTortola => "America/Tortola",
+                Self::AmericaVancouver => "America/Vancouver",
+                Self::AmericaVirgin => "America/Virgin",
+                Self::AmericaWhitehorse => "America/Whitehorse",
+                Self::AmericaWinnipeg => "America/Winnipeg",
+                Self::AmericaYakutat => "America/Yakutat",
+                Self::AmericaYellowknife => "America/Yellowknife",
+                Self::AntarcticaCasey => "Antarctica/Casey",
+                Self::AntarcticaDavis => "Antarctica/Davis",
+                Self::AntarcticaDumontDUrville => "Antarctica/DumontDUrville",
+                Self::AntarcticaMacquarie => "Antarctica/Macquarie",
+                Self::AntarcticaMawson => "Antarctica/Mawson",
+                Self::AntarcticaMcMurdo => "Antarctica/McMurdo",
+                Self::AntarcticaPalmer => "Antarctica/Palmer",
+                Self::AntarcticaRothera => "Antarctica/Rothera",
+                Self::AntarcticaSouthPole => "Antarctica/South_Pole",
+                Self::AntarcticaSyowa => "Antarctica/Syowa",
+                Self::AntarcticaTroll => "Antarctica/Troll",
+                Self::AntarcticaVostok => "Antarctica/Vostok",
+                Self::ArcticLongyearbyen => "Arctic/Longyearbyen",
+                Self::AsiaAden => "Asia/Aden",
+                Self::AsiaAlmaty => "Asia/Almaty",
+                Self::AsiaAmman => "Asia/Amman",
+                Self::AsiaAnadyr => "Asia/Anadyr",
+                Self::AsiaAqtau => "Asia/Aqtau",
+                Self::AsiaAqtobe => "Asia/Aqtobe",
+                Self::AsiaAshgabat => "Asia/Ashgabat",
+                Self::AsiaAshkhabad => "Asia/Ashkhabad",
+                Self::AsiaAtyrau => "Asia/Atyrau",
+                Self::AsiaBaghdad => "Asia/Baghdad",
+                Self::AsiaBahrain => "Asia/Bahrain",
+                Self::AsiaBaku => "Asia/Baku",
+                Self::AsiaBangkok => "Asia/Bangkok",
+                Self::AsiaBarnaul => "Asia/Barnaul",
+                Self::AsiaBeirut => "Asia/Beirut",
+                Self::AsiaBishkek => "Asia/Bishkek",
+                Self::AsiaBrunei => "Asia/Brunei",
+                Self::AsiaCalcutta => "Asia/Calcutta",
+                Self::AsiaChita => "Asia/Chita",
+                Self::AsiaChoibalsan => "Asia/Choibalsan",
+                Self::AsiaChongqing => "Asia/Chongqing",
+                Self::AsiaChungking => "Asia/Chungking",
+                Self::AsiaColombo => "Asia/Colombo",
+                Self::AsiaDacca => "Asia/Dacca",
+                Self::AsiaDamascus => "Asia/Damascus",
+                Self::AsiaDhaka => "Asia/Dhaka",
+                Self::AsiaDili => "Asia/Dili",
+                Self::AsiaDubai => "Asia/Dubai",
+                Self::AsiaDushanbe => "Asia/Dushanbe",
+                Self::AsiaFamagusta => "Asia/Famagusta",
+                Self::AsiaGaza => "Asia/Gaza",
+                Self::AsiaHarbin => "Asia/Harbin",
+                Self::AsiaHebron => "Asia/Hebron",
+                Self::AsiaHoChiMinh => "Asia/Ho_Chi_Minh",
+                Self::AsiaHongKong => "Asia/Hong_Kong",
+                Self::AsiaHovd => "Asia/Hovd",
+                Self::AsiaIrkutsk => "Asia/Irkutsk",
+                Self::AsiaIstanbul => "Asia/Istanbul",
+                Self::AsiaJakarta => "Asia/Jakarta",
+                Self::AsiaJayapura => "Asia/Jayapura",
+                Self::AsiaJerusalem => "Asia/Jerusalem",
+                Self::AsiaKabul => "Asia/Kabul",
+                Self::AsiaKamchatka => "Asia/Kamchatka",
+                Self::AsiaKarachi => "Asia/Karachi",
+                Self::AsiaKashgar => "Asia/Kashgar",
+                Self::AsiaKathmandu => "Asia/Kathmandu",
+                Self::AsiaKatmandu => "Asia/Katmandu",
+                Self::AsiaKhandyga => "Asia/Khandyga",
+                Self::AsiaKolkata => "Asia/Kolkata",
+                Self::AsiaKrasnoyarsk => "Asia/Krasnoyarsk",
+                Self::AsiaKualaLumpur => "Asia/Kuala_Lumpur",
+                Self::AsiaKuching => "Asia/Kuching",
+                Self::AsiaKuwait => "Asia/Kuwait",
+                Self::AsiaMacao => "Asia/Macao",
+                Self::AsiaMacau => "Asia/Macau",
+                Self::AsiaMagadan => "Asia/Magadan",
+                Self::AsiaMakassar => "Asia/Makassar",
+                Self::AsiaManila => "Asia/Manila",
+                Self::AsiaMuscat => "Asia/Muscat",
+                Self::AsiaNicosia => "Asia/Nicosia",
+                Self::AsiaNovokuznetsk => "Asia/Novokuznetsk",
+                Self::AsiaNovosibirsk => "Asia/Novosibirsk",
+                Self::AsiaOmsk => "Asia/Omsk",
+                Self::AsiaOral => "Asia/Oral",
+                Self::AsiaPhnomPenh => "Asia/Phnom_Penh",
+                Self::AsiaPontianak => "Asia/Pontianak",
+                Self::AsiaPyongyang => "Asia/Pyongyang",
+                Self::AsiaQatar => "Asia/Qatar",
+                Self::AsiaQostanay => "Asia/Qostanay",
+                Self::AsiaQyzylorda => "Asia/Qyzylorda",
+                Self::AsiaRangoon => "Asia/Rangoon",
+                Self::AsiaRiyadh => "Asia/Riyadh",
+                Self::AsiaSaigon => "Asia/Saigon",
+                Self::AsiaSakhalin => "Asia/Sakhalin",
+                Self::AsiaSamarkand => "Asia/Samarkand",
+                Self::AsiaSeoul => "Asia/Seoul",
+                Self::AsiaShanghai => "Asia/Shanghai",
+                Self::AsiaSingapore => "Asia/Singapore",
+                Self::AsiaSrednekolymsk => "Asia/Srednekolymsk",
+                Self::AsiaTaipei => "Asia/Taipei",
+                Self::AsiaTashkent => "Asia/Tashkent",
+                Self::AsiaTbilisi => "Asia/Tbilisi",
+                Self::AsiaTehran => "Asia/Tehran",
+                Self::AsiaTelAviv => "Asia/Tel_Aviv",
+                Self::AsiaThimbu => "Asia/Thimbu",
+                Self::AsiaThimphu => "Asia/Thimphu",
+                Self::AsiaTokyo => "Asia/Tokyo",
+                Self::AsiaTomsk => "Asia/Tomsk",
+                Self::AsiaUjungPandang => "Asia/Ujung_Pandang",
+                Self::AsiaUlaanbaatar => "Asia/Ulaanbaatar",
+                Self::AsiaUlanBator => "Asia/Ulan_Bator",
+                Self::AsiaUrumqi => "Asia/Urumqi",
+                Self::AsiaUstNera => "Asia/Ust-Nera",
+                Self::AsiaVientiane => "Asia/Vientiane",
+                Self::AsiaVladivostok => "Asia/Vladivostok",
+                Self::AsiaYakutsk => "Asia/Yakutsk",
+                Self::AsiaYangon => "Asia/Yangon",
+                Self::AsiaYekaterinburg => "Asia/Yekaterinburg",
+                Self::AsiaYerevan => "Asia/Yerevan",
+                Self::AtlanticAzores => "Atlantic/Azores",
+                Self::AtlanticBermuda => "Atlantic/Bermuda",
+                Self::AtlanticCanary => "Atlantic/Canary",
+                Self::AtlanticCapeVerde => "Atlantic/Cape_Verde",
+                Self::AtlanticFaeroe => "Atlantic/Faeroe",
+                Self::AtlanticFaroe => "Atlantic/Faroe",
+                Self::AtlanticJanMayen => "Atlantic/Jan_Mayen",
+                Self::AtlanticMadeira => "Atlantic/Madeira",
+                Self::AtlanticReykjavik => "Atlantic/Reykjavik",
+                Self::AtlanticSouthGeorgia => "Atlantic/South_Georgia",
+                Self::AtlanticStHelena => "Atlantic/St_Helena",
+                Self::AtlanticStanley => "Atlantic/Stanley",
+                Self::AustraliaACT => "Australia/ACT",
+                Self::AustraliaAdelaide => "Australia/Adelaide",
+                Self::AustraliaBrisbane => "Australia/Brisbane",
+                Self::AustraliaBrokenHill => "Australia/Broken_Hill",
+                Self::AustraliaCanberra => "Australia/Canberra",
+                Self::AustraliaCurrie => "Australia/Currie",
+                Self::AustraliaDarwin => "Australia/Darwin",
+                Self::AustraliaEucla => "Australia/Eucla",
+                Self::AustraliaHobart => "Australia/Hobart",
+                Self::AustraliaLHI => "Australia/LHI",
+                Self::AustraliaLindeman => "Australia/Lindeman",
+                Self::AustraliaLordHowe => "Australia/Lord_Howe",
+                Self::AustraliaMelbourne => "Australia/Melbourne",
+                Self::AustraliaNSW => "Australia/NSW",
+                Self::AustraliaNorth => "Australia/North",
+                Self::AustraliaPerth => "Australia/Perth",
+                Self::AustraliaQueensland => "Australia/Queensland",
+                Self::AustraliaSouth => "Australia/South",
+                Self::AustraliaSydney => "Australia/Sydney",
+                Self::AustraliaTasmania => "Australia/Tasmania",
+                Self::AustraliaVictoria => "Australia/Victoria",
+                Self::AustraliaWest => "Australia/West",
+                Self::AustraliaYancowinna => "Australia/Yancowinna",
+                Self::BrazilAcre => "Brazil/Acre",
+                Self::BrazilDeNoronha => "Brazil/DeNoronha",
+                Self::BrazilEast => "Brazil/East",
+                Self::BrazilWest => "Brazil/West",
+                Self::CET => "CET",
+                Self::CST6CDT => "CST6CDT",
+                Self::CanadaAtlantic => "Canada/Atlantic",
+                Self::CanadaCentral => "Canada/Central",
+                Self::CanadaEastern => "Canada/Eastern",
+                Self::CanadaMountain => "Canada/Mountain",
+                Self::CanadaNewfoundland => "Canada/Newfoundland",
+                Self::CanadaPacific => "Canada/Pacific",
+                Self::CanadaSaskatchewan => "Canada/Saskatchewan",
+                Self::CanadaYukon => "Canada/Yukon",
+                Self::ChileContinental => "Chile/Continental",
+                Self::ChileEasterIsland => "Chile/EasterIsland",
+                Self::Cuba => "Cuba",
+                Self::EET => "EET",
+                Self::EST => "EST",
+                Self::EST5EDT => "EST5EDT",
+                Self::Egypt => "Egypt",
+                Self::Eire => "Eire",
+                Self::EtcGMT => "Etc/GMT",
+                Self::EtcGMTPlus0 => "Etc/GMT+0",
+                Self::EtcGMTPlus1 => "Etc/GMT+1",
+                Self::EtcGMTPlus10 => "Etc/GMT+10",
+                Self::EtcGMTPlus11 => "Etc/GMT+11",
+                Self::EtcGMTPlus12 => "Etc/GMT+12",
+                Self::EtcGMTPlus2 => "Etc/GMT+2",
+                Self::EtcGMTPlus3 => "Etc/GMT+3",
+                Self::EtcGMTPlus4 => "Etc/GMT+4",
+                Self::EtcGMTPlus5 => "Etc/GMT+5",
+                Self::EtcGMTPlus6 => "Etc/GMT+6",
+                Self::EtcGMTPlus7 => "Etc/GMT+7",
+                Self::EtcGMTPlus8 => "Etc/GMT+8",
+                Self::EtcGMTPlus9 => "Etc/GMT+9",
+                Self::EtcGMTMinus0 => "Etc/GMT-0",
+                Self::EtcGMTMinus1 => "Etc/GMT-1",
+                Self::EtcGMTMinus10 => "Etc/GMT-10",
+                Self::EtcGMTMinus11 => "Etc/GMT-11",
+                Self::EtcGMTMinus12 => "Etc/GMT-12",
+                Self::EtcGMTMinus13 => "Etc/GMT-13",
+                Self::EtcGMTMinus14 => "Etc/GMT-14",
+                Self::EtcGMTMinus2 => "Etc/GMT-2",
+                Self::EtcGMTMinus3 => "Etc/GMT-3",
+                Self::EtcGMTMinus4 => "Etc/GMT-4",
+                Self::EtcGMTMinus5 => "Etc/GMT-5",
+                Self::EtcGMTMinus6 => "Etc/GMT-6",
+                Self::EtcGMTMinus7 => "Etc/GMT-7",
+                Self::EtcGMTMinus8 => "Etc/GMT-8",
+                Self::EtcGMTMinus9 => "Etc/GMT-9",
+                Self::EtcGMT0 => "Etc/GMT0",
+                Self::EtcGreenwich => "Etc/Greenwich",
+                Self::EtcUCT => "Etc/UCT",
+                Self::EtcUTC => "Etc/UTC",
+                Self::EtcUniversal => "Etc/Universal",
+                Self::EtcZulu => "Etc/Zulu",
+                Self::EuropeAmsterdam => "Europe/Amsterdam",
+                Self::EuropeAndorra => "Europe/Andorra",
+                Self::EuropeAstrakhan => "Europe/Astrakhan",
+                Self::EuropeAthens => "Europe/Athens",
+                Self::EuropeBelfast => "Europe/Belfast",
+                Self::EuropeBelgrade => "Europe/Belgrade",
+                Self::EuropeBerlin => "Europe/Berlin",
+                Self::EuropeBratislava => "Europe/Bratislava",
+                Self::EuropeBrussels => "Europe/Brussels",
+                Self::EuropeBucharest => "Europe/Bucharest",
+                Self::EuropeBudapest => "Europe/Budapest",
+                Self::EuropeBusingen => "Europe/Busingen",
+                Self::EuropeChisinau => "Europe/Chisinau",
+                Self::EuropeCopenhagen => "Europe/Copenhagen",
+                Self::EuropeDublin => "Europe/Dublin",
+                Self::EuropeGibraltar => "Europe/Gibraltar",
+                Self::EuropeGuernsey => "Europe/Guernsey",
+                Self::EuropeHelsinki => "Europe/Helsinki",
+                Self::EuropeIsleOfMan => "Europe/Isle_of_Man",
+                Self::EuropeIstanbul => "Europe/Istanbul",
+                Self::EuropeJersey => "Europe/Jersey",
+                Self::EuropeKaliningrad => "Europe/Kaliningrad",
+                Self::EuropeKiev => "Europe/Kiev",
+                Self::EuropeKirov => "Europe/Kirov",
+                Self::EuropeKyiv => "Europe/Kyiv",
+                Self::EuropeLisbon => "Europe/Lisbon",
+                Self::EuropeLjubljana => "Europe/Ljubljana",
+                Self::EuropeLondon => "Europe/London",
+                Self::EuropeLuxembourg => "Europe/Luxembourg",
+                Self::EuropeMadrid => "Europe/Madrid",
+                Self::EuropeMalta => "Europe/Malta",
+                Self::EuropeMariehamn => "Europe/Mariehamn",
+                Self::EuropeMinsk => "Europe/Minsk",
+                Self::EuropeMonaco => "Europe/Monaco",
+                Self::EuropeMoscow => "Europe/Moscow",
+                Self::EuropeNicosia => "Europe/Nicosia",
+                Self::EuropeOslo => "Europe/Oslo",
+                Self::EuropeParis => "Europe/Paris",
+                Self::EuropePodgorica => "Europe/Podgorica",
+                Self::EuropePrague => "Europe/Prague",
+                Self::EuropeRiga => "Europe/Riga",
+                Self::EuropeRome => "Europe/Rome",
+                Self::EuropeSamara => "Europe/Samara",
+                Self::EuropeSanMarino => "Europe/San_Marino",
+                Self::EuropeSarajevo => "Europe/Sarajevo",
+                Self::EuropeSaratov => "Europe/Saratov",
+                Self::EuropeSimferopol => "Europe/Simferopol",
+                Self::EuropeSkopje => "Europe/Skopje",
+                Self::EuropeSofia => "Europe/Sofia",
+                Self::EuropeStockholm => "Europe/Stockholm",
+                Self::EuropeTallinn => "Europe/Tallinn",
+                Self::EuropeTirane => "Europe/Tirane",
+                Self::EuropeTiraspol => "Europe/Tiraspol",
+                Self::EuropeUlyanovsk => "Europe/Ulyanovsk",
+                Self::EuropeUzhgorod => "Europe/Uzhgorod",
+                Self::EuropeVaduz => "Europe/Vaduz",
+                Self::EuropeVatican => "Europe/Vatican",
+                Self::EuropeVienna => "Europe/Vienna",
+                Self::EuropeVilnius => "Europe/Vilnius",
+                Self::EuropeVolgograd => "Europe/Volgograd",
+                Self::EuropeWarsaw => "Europe/Warsaw",
+                Self::EuropeZagreb => "Europe/Zagreb",
+                Self::EuropeZaporozhye => "Europe/Zaporozhye",
+                Self::EuropeZurich => "Europe/Zurich",
+                Self::GB => "GB",
+                Self::GBEire => "GB-Eire",
+                Self::GMT => "GMT",
+                Self::GMTPlus0 => "GMT+0",
+                Self::GMTMinus0 => "GMT-0",
+                Self::GMT0 => "GMT0",
+                Self::Greenwich => "Greenwich",
+                Self::HST => "HST",
+                Self::Hongkong => "Hongkong",
+                Self::Iceland => "Iceland",
+                Self::IndianAntananarivo => "Indian/Antananarivo",
+                Self::IndianChagos => "Indian/Chagos",
+                Self::IndianChristmas => "Indian/Christmas",
+                Self::IndianCocos => "Indian/Cocos",
+                Self::IndianComoro => "Indian/Comoro",
+                Self::IndianKerguelen => "Indian/Kerguelen",
+                Self::IndianMahe => "Indian/Mahe",
+                Self::IndianMaldives => "Indian/Maldives",
+                Self::IndianMauritius => "Indian/Mauritius",
+                Self::IndianMayotte => "Indian/Mayotte",
+                Self::IndianReunion => "Indian/Reunion",
+                Self::Iran => "Iran",
+                Self::Israel => "Israel",
+                Self::Jamaica => "Jamaica",
+                Self::Japan => "Japan",
+                Self::Kwajalein => "Kwajalein",
+                Self::Libya => "Libya",
+                Self::MET => "MET",
+                Self::MST => "MST",
+                Self::MST7MDT => "MST7MDT",
+                Self::MexicoBajaNorte => "Mexico/BajaNorte",
+                Self::MexicoBajaSur => "Mexico/BajaSur",
+                Self::MexicoGeneral => "Mexico/General",
+                Self::NZ => "NZ",
+                Self::NZCHAT => "NZ-CHAT",
+                Self::Navajo => "Navajo",
+                Self::PRC => "PRC",
+                Self::PST8PDT => "PST8PDT",
+                Self::PacificApia => "Pacific/Apia",
+                Self::PacificAuckland => "Pacific/Auckland",
+                Self::PacificBougainville => "Pacific/Bougainville",
+                Self::PacificChatham => "Pacific/Chatham",
+                Self::PacificChuuk => "Pacific/Chuuk",
+                Self::PacificEaster => "Pacific/Easter",
+                Self::PacificEfate => "Pacific/Efate",
+                Self::PacificEnderbury => "Pacific/Enderbury",
+                Self::PacificFakaofo => "Pacific/Fakaofo",
+                Self::PacificFiji => "Pacific/Fiji",
+                Self::PacificFunafuti => "Pacific/Funafuti",
+                Self::PacificGalapagos => "Pacific/Galapagos",
+                Self::PacificGambier => "Pacific/Gambier",
+                Self::PacificGuadalcanal => "Pacific/Guadalcanal",
+                Self::PacificGuam => "Pacific/Guam",
+                Self::PacificHonolulu => "Pacific/Honolulu",
+                Self::PacificJohnston => "Pacific/Johnston",
+                Self::PacificKanton => "Pacific/Kanton",
+                Self::PacificKiritimati => "Pacific/Kiritimati",
+                Self::PacificKosrae => "Pacific/Kosrae",
+                Self::PacificKwajalein => "Pacific/Kwajalein",
+                Self::PacificMajuro => "Pacific/Majuro",
+                Self::PacificMarquesas => "Pacific/Marquesas",
+                Self::PacificMidway => "Pacific/Midway",
+                Self::PacificNauru => "Pacific/Nauru",
+                Self::PacificNiue => "Pacific/Niue",
+                Self::PacificNorfolk => "Pacific/Norfolk",
+                Self::PacificNoumea => "Pacific/Noumea",
+                Self::PacificPagoPago => "Pacific/Pago_Pago",
+                Self::PacificPalau => "Pacific/Palau",
+                Self::PacificPitcairn => "Pacific/Pitcairn",
+                Self::PacificPohnpei => "Pacific/Pohnpei",
+                Self::PacificPonape => "Pacific/Ponape",
+                Self::PacificPortMoresby => "Pacific/Port_Moresby",
+                Self::PacificRarotonga => "Pacific/Rarotonga",
+                Self::PacificSaipan => "Pacific/Saipan",
+                Self::PacificSamoa => "Pacific/Samoa",
+                Self::PacificTahiti => "Pacific/Tahiti",
+                Self::PacificTarawa => "Pacific/Tarawa",
+                Self::PacificTongatapu => "Pacific/Tongatapu",
+                Self::PacificTruk => "Pacific/Truk",
+                Self::PacificWake => "Pacific/Wake",
+                Self::PacificWallis => "Pacific/Wallis",
+                Self::PacificYap => "Pacific/Yap",
+                Self::Poland => "Poland",
+                Self::Portugal => "Portugal",
+                Self::ROC => "ROC",
+                Self::ROK => "ROK",
+                Self::Singapore => "Singapore",
+                Self::Turkey => "Turkey",
+                Self::UCT => "UCT",
+                Self::USAlaska => "US/Alaska",
+                Self::USAleutian => "US/Aleutian",
+                Self::USArizona => "US/Arizona",
+                Self::USCentral => "US/Central",
+                Self::USEastIndiana => "US/East-Indiana",
+                Self::USEastern => "US/Eastern",
+                Self::USHawaii => "US/Hawaii",
+                Self::USIndianaStarke => "US/Indiana-Starke",
+                Self::USMichigan => "US/Michigan",
+                Self::USMountain => "US/Mountain",
+                Self::USPacific => "US/Pacific",
+                Self::USSamoa => "US/Samoa",
+                Self::UTC => "UTC",
+                Self::Universal => "Universal",
+                Self::WSU => "W-SU",
+                Self::WET => "WET",
+                Self::Zulu => "Zulu",
+            }
+        }
+    }
+    impl TimeZone {
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors.push(path, "lookup", "is not an IANA time zone");
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for TimeZone {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::string(raw) {
+                Some(text) => Self::decode_text(&text, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string or null");
+                    None
+                }
+            }
+        }
+    }
     /**A user as the server returns it. Optional members that are not set are
 left out. New members and enum values may be added at any time.*/
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -3746,6 +8780,62 @@ left out. New members and enum values may be added at any time.*/
         #[schema(read_only)]
         pub updated_by: String,
     }
+    impl User {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "accountId",
+            "activatedAt",
+            "address",
+            "apiAccess",
+            "archivedAt",
+            "avatarUrl",
+            "contactType",
+            "createdAt",
+            "createdBy",
+            "customAttributes",
+            "dateOfBirth",
+            "deactivatedAt",
+            "description",
+            "email",
+            "emailVerified",
+            "employeeId",
+            "externalId",
+            "gender",
+            "hasAvatar",
+            "hasPassword",
+            "id",
+            "invalidLoginAttempts",
+            "isAdmin",
+            "isExternal",
+            "jobTitle",
+            "lastAccessAt",
+            "lastLoginAttemptAt",
+            "locale",
+            "mfa",
+            "mobilePhone",
+            "mustResetPassword",
+            "name",
+            "notifications",
+            "ownerOrganization",
+            "passwordUpdatedAt",
+            "phone",
+            "position",
+            "preferredLanguage",
+            "resourceVersion",
+            "roles",
+            "secondaryEmail",
+            "sessionTimeout",
+            "status",
+            "tags",
+            "teams",
+            "timeZone",
+            "title",
+            "updatedAt",
+            "updatedBy",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
     pub(crate) fn user_create_custom_attributes_schema() -> utoipa::openapi::schema::Object {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::Object)
@@ -3935,6 +9025,1085 @@ left out. New members and enum values may be added at any time.*/
         #[schema(min_length = 1usize, max_length = 50usize, nullable = false)]
         pub title: Option<String>,
     }
+    impl UserCreate {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "address",
+            "apiAccess",
+            "avatarUrl",
+            "contactType",
+            "customAttributes",
+            "dateOfBirth",
+            "description",
+            "email",
+            "employeeId",
+            "externalId",
+            "gender",
+            "isAdmin",
+            "jobTitle",
+            "locale",
+            "mfa",
+            "mobilePhone",
+            "mustResetPassword",
+            "name",
+            "notifications",
+            "ownerOrganization",
+            "phone",
+            "position",
+            "preferredLanguage",
+            "roles",
+            "secondaryEmail",
+            "sessionTimeout",
+            "tags",
+            "teams",
+            "timeZone",
+            "title",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[
+            "apiAccess",
+            "isAdmin",
+            "mustResetPassword",
+            "roles",
+        ];
+    }
+    impl runtime::decode::Decode for UserCreate {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<AddressInput> = runtime::decode::Slot::Absent;
+            let mut slot_1: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_2: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_3: runtime::decode::Slot<ContactType> = runtime::decode::Slot::Absent;
+            let mut slot_4: runtime::decode::Slot<
+                std::collections::BTreeMap<String, CustomAttributeValue>,
+            > = runtime::decode::Slot::Absent;
+            let mut slot_5: runtime::decode::Slot<chrono::NaiveDate> = runtime::decode::Slot::Absent;
+            let mut slot_6: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_7: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_8: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_9: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_10: runtime::decode::Slot<Gender> = runtime::decode::Slot::Absent;
+            let mut slot_11: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_12: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_13: runtime::decode::Slot<Option<Locale>> = runtime::decode::Slot::Absent;
+            let mut slot_14: runtime::decode::Slot<MfaInput> = runtime::decode::Slot::Absent;
+            let mut slot_15: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_16: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_17: runtime::decode::Slot<NameInput> = runtime::decode::Slot::Absent;
+            let mut slot_18: runtime::decode::Slot<NotificationsInput> = runtime::decode::Slot::Absent;
+            let mut slot_19: runtime::decode::Slot<OrganizationRefInput> = runtime::decode::Slot::Absent;
+            let mut slot_20: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_21: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_22: runtime::decode::Slot<Option<LanguageCode>> = runtime::decode::Slot::Absent;
+            let mut slot_23: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_24: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_25: runtime::decode::Slot<SessionTimeout> = runtime::decode::Slot::Absent;
+            let mut slot_26: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_27: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_28: runtime::decode::Slot<Option<TimeZone>> = runtime::decode::Slot::Absent;
+            let mut slot_29: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            for (key, raw) in &members {
+                let raw: &runtime::decode::RawValue = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "address" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <AddressInput as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "apiAccess" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "avatarUrl" => {
+                        slot_2
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c302: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c302 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 2048usize {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "max-length",
+                                                    "must be at most 2048 characters",
+                                                );
+                                            break 'c302 None;
+                                        }
+                                        if !crate::generated::patterns::P1.is_match(&value) {
+                                            errors.push(path, "pattern", "does not match ^https://");
+                                            break 'c302 None;
+                                        }
+                                        if !runtime::decode::format::uri(&value) {
+                                            errors.push(path, "format", "is not a valid uri");
+                                            break 'c302 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "contactType" => {
+                        slot_3
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <ContactType as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "customAttributes" => {
+                        slot_4
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::members(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an object");
+                                        None
+                                    }
+                                    Some(members) => 'c303: {
+                                        if members.len() > 50usize {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "max-properties",
+                                                    "must have at most 50 members",
+                                                );
+                                            break 'c303 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out = std::collections::BTreeMap::<
+                                            String,
+                                            CustomAttributeValue,
+                                        >::new();
+                                        for (key, raw) in &members {
+                                            let raw: &runtime::decode::RawValue = raw;
+                                            let key: &str = key;
+                                            let path = &path.member(key);
+                                            if key.contains('\0') {
+                                                errors
+                                                    .push(
+                                                        path,
+                                                        "nul-character",
+                                                        "must not contain a NUL character",
+                                                    );
+                                                continue;
+                                            }
+                                            if !crate::generated::patterns::P2.is_match(key) {
+                                                errors
+                                                    .push(
+                                                        path,
+                                                        "property-name",
+                                                        "is not a valid attribute name",
+                                                    );
+                                                continue;
+                                            }
+                                            if out.contains_key(key) {
+                                                errors
+                                                    .push(path, "duplicate-member", "is sent more than once");
+                                                continue;
+                                            }
+                                            if let Some(value) = <CustomAttributeValue as runtime::decode::Decode>::decode(
+                                                raw,
+                                                path,
+                                                errors,
+                                            ) {
+                                                out.insert(key.to_owned(), value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c303 None;
+                                        }
+                                        Some(out)
+                                    }
+                                },
+                            )
+                    }
+                    "dateOfBirth" => {
+                        slot_5
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c305: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c305 None;
+                                        }
+                                        if !runtime::decode::format::date(&value) {
+                                            errors.push(path, "format", "is not a valid date");
+                                            break 'c305 None;
+                                        }
+                                        chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
+                                    }
+                                },
+                            )
+                    }
+                    "description" => {
+                        slot_6
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c307: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c307 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 5000usize {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "max-length",
+                                                    "must be at most 5000 characters",
+                                                );
+                                            break 'c307 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "email" => {
+                        slot_7
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c309: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c309 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 254usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 254 characters");
+                                            break 'c309 None;
+                                        }
+                                        if !runtime::decode::format::email(&value) {
+                                            errors.push(path, "format", "is not a valid email");
+                                            break 'c309 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "employeeId" => {
+                        slot_8
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c311: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c311 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 64usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 64 characters");
+                                            break 'c311 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c311 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "externalId" => {
+                        slot_9
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c313: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c313 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 64usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 64 characters");
+                                            break 'c313 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c313 None;
+                                        }
+                                        if !crate::generated::patterns::P3.is_match(&value) {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "pattern",
+                                                    "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                                );
+                                            break 'c313 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "gender" => {
+                        slot_10
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <Gender as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "isAdmin" => {
+                        slot_11
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "jobTitle" => {
+                        slot_12
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c317: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c317 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 75usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 75 characters");
+                                            break 'c317 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c317 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "locale" => {
+                        slot_13
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<Locale as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "mfa" => {
+                        slot_14
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <MfaInput as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "mobilePhone" => {
+                        slot_15
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c319: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c319 None;
+                                        }
+                                        if !crate::generated::patterns::P4.is_match(&value) {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "pattern",
+                                                    "does not match ^\\+[1-9][0-9]{1,14}$",
+                                                );
+                                            break 'c319 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "mustResetPassword" => {
+                        slot_16
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "name" => {
+                        slot_17
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <NameInput as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "notifications" => {
+                        slot_18
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <NotificationsInput as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "ownerOrganization" => {
+                        slot_19
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <OrganizationRefInput as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "phone" => {
+                        slot_20
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c323: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c323 None;
+                                        }
+                                        if !crate::generated::patterns::P4.is_match(&value) {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "pattern",
+                                                    "does not match ^\\+[1-9][0-9]{1,14}$",
+                                                );
+                                            break 'c323 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "position" => {
+                        slot_21
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c325: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c325 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 100usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 100 characters");
+                                            break 'c325 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c325 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "preferredLanguage" => {
+                        slot_22
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<LanguageCode as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "roles" => {
+                        slot_23
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c328: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c328 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c327: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c327 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c327 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c327 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c327 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c328 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c328 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "secondaryEmail" => {
+                        slot_24
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c330: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c330 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 254usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 254 characters");
+                                            break 'c330 None;
+                                        }
+                                        if !runtime::decode::format::email(&value) {
+                                            errors.push(path, "format", "is not a valid email");
+                                            break 'c330 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "sessionTimeout" => {
+                        slot_25
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <SessionTimeout as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "tags" => {
+                        slot_26
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c333: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c333 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c332: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c332 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c332 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c332 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c332 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c333 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c333 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "teams" => {
+                        slot_27
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c336: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c336 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c335: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c335 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c335 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c335 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c335 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c336 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c336 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "timeZone" => {
+                        slot_28
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<TimeZone as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "title" => {
+                        slot_29
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c338: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c338 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 50usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 50 characters");
+                                            break 'c338 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c338 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if slot_17.is_absent() {
+                errors.push(&path.member("name"), "required", "is required");
+            }
+            if slot_7.is_absent() {
+                errors.push(&path.member("email"), "required", "is required");
+            }
+            if let Some(date) = slot_5.given() && *date > runtime::decode::today() {
+                errors
+                    .push(
+                        &path.member("dateOfBirth"),
+                        "date-out-of-range",
+                        "is in the future",
+                    );
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self {
+                address: slot_0.into_option(),
+                api_access: slot_1.into_option(),
+                avatar_url: slot_2.into_option(),
+                contact_type: slot_3.into_option(),
+                custom_attributes: slot_4.into_option(),
+                date_of_birth: slot_5.into_option(),
+                description: slot_6.into_option(),
+                email: slot_7.into_option()?,
+                employee_id: slot_8.into_option(),
+                external_id: slot_9.into_option(),
+                gender: slot_10.into_option(),
+                is_admin: slot_11.into_option(),
+                job_title: slot_12.into_option(),
+                locale: slot_13.into_option(),
+                mfa: slot_14.into_option(),
+                mobile_phone: slot_15.into_option(),
+                must_reset_password: slot_16.into_option(),
+                name: slot_17.into_option()?,
+                notifications: slot_18.into_option(),
+                owner_organization: slot_19.into_option(),
+                phone: slot_20.into_option(),
+                position: slot_21.into_option(),
+                preferred_language: slot_22.into_option(),
+                roles: slot_23.into_option(),
+                secondary_email: slot_24.into_option(),
+                session_timeout: slot_25.into_option(),
+                tags: slot_26.into_option(),
+                teams: slot_27.into_option(),
+                time_zone: slot_28.into_option(),
+                title: slot_29.into_option(),
+            })
+        }
+    }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct UserPage {
         #[serde(rename = "items")]
@@ -3943,6 +10112,12 @@ left out. New members and enum values may be added at any time.*/
         #[serde(rename = "nextCursor", default, skip_serializing_if = "Option::is_none")]
         #[schema(nullable = false)]
         pub next_cursor: Option<String>,
+    }
+    impl UserPage {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["items", "nextCursor"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
     }
     #[derive(
         Debug,
@@ -3968,6 +10143,61 @@ left out. New members and enum values may be added at any time.*/
         Security,
         #[serde(rename = "other")]
         Other,
+    }
+    impl runtime::decode::FromText for UserPatchContactType {
+        fn from_text(text: &str) -> Option<Self> {
+            match text {
+                "administrative" => Some(Self::Administrative),
+                "billing" => Some(Self::Billing),
+                "technical" => Some(Self::Technical),
+                "security" => Some(Self::Security),
+                "other" => Some(Self::Other),
+                _ => None,
+            }
+        }
+        fn as_text(&self) -> &'static str {
+            match self {
+                Self::Administrative => "administrative",
+                Self::Billing => "billing",
+                Self::Technical => "technical",
+                Self::Security => "security",
+                Self::Other => "other",
+            }
+        }
+    }
+    impl UserPatchContactType {
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors
+                    .push(
+                        path,
+                        "enum",
+                        "must be one of [\"administrative\",\"billing\",\"technical\",\"security\",\"other\",null]",
+                    );
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for UserPatchContactType {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::string(raw) {
+                Some(text) => Self::decode_text(&text, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string or null");
+                    None
+                }
+            }
+        }
     }
     ///A value sets the attribute, `null` removes it.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -4002,6 +10232,62 @@ left out. New members and enum values may be added at any time.*/
         }
     }
     impl utoipa::ToSchema for UserPatchCustomAttributesValue {}
+    impl runtime::decode::Decode for UserPatchCustomAttributesValue {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::kind(raw) {
+                runtime::decode::Kind::String => {
+                    (match runtime::decode::string(raw) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c355: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c355 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 1024usize {
+                                errors
+                                    .push(
+                                        path,
+                                        "max-length",
+                                        "must be at most 1024 characters",
+                                    );
+                                break 'c355 None;
+                            }
+                            Some(value)
+                        }
+                    })
+                        .map(Self::String)
+                }
+                runtime::decode::Kind::Number => {
+                    runtime::decode::number(raw).map(Self::Number)
+                }
+                runtime::decode::Kind::Boolean => {
+                    runtime::decode::boolean(raw).map(Self::Boolean)
+                }
+                _ => {
+                    errors
+                        .push(
+                            path,
+                            "type",
+                            "must be a string, a number, a boolean or null",
+                        );
+                    None
+                }
+            }
+        }
+    }
     pub(crate) fn user_patch_custom_attributes_schema() -> utoipa::openapi::schema::Object {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(
@@ -4037,6 +10323,57 @@ left out. New members and enum values may be added at any time.*/
         #[serde(rename = "undisclosed")]
         Undisclosed,
     }
+    impl runtime::decode::FromText for UserPatchGender {
+        fn from_text(text: &str) -> Option<Self> {
+            match text {
+                "male" => Some(Self::Male),
+                "female" => Some(Self::Female),
+                "undisclosed" => Some(Self::Undisclosed),
+                _ => None,
+            }
+        }
+        fn as_text(&self) -> &'static str {
+            match self {
+                Self::Male => "male",
+                Self::Female => "female",
+                Self::Undisclosed => "undisclosed",
+            }
+        }
+    }
+    impl UserPatchGender {
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors
+                    .push(
+                        path,
+                        "enum",
+                        "must be one of [\"male\",\"female\",\"undisclosed\",null]",
+                    );
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for UserPatchGender {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::string(raw) {
+                Some(text) => Self::decode_text(&text, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string or null");
+                    None
+                }
+            }
+        }
+    }
     #[derive(
         Debug,
         Clone,
@@ -4057,6 +10394,61 @@ left out. New members and enum values may be added at any time.*/
         V14400 = 14400i32,
         V28800 = 28800i32,
         V86400 = 86400i32,
+    }
+    impl UserPatchSessionTimeout {
+        fn from_number(
+            number: i64,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match number {
+                900i64 => Some(Self::V900),
+                1800i64 => Some(Self::V1800),
+                3600i64 => Some(Self::V3600),
+                7200i64 => Some(Self::V7200),
+                14400i64 => Some(Self::V14400),
+                28800i64 => Some(Self::V28800),
+                86400i64 => Some(Self::V86400),
+                _ => {
+                    errors
+                        .push(
+                            path,
+                            "enum",
+                            "must be one of [900,1800,3600,7200,14400,28800,86400,null]",
+                        );
+                    None
+                }
+            }
+        }
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match text.parse::<i64>() {
+                Ok(number) => Self::from_number(number, path, errors),
+                Err(_) => {
+                    errors.push(path, "type", "must be an integer or null");
+                    None
+                }
+            }
+        }
+    }
+    impl runtime::decode::Decode for UserPatchSessionTimeout {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::integer(raw) {
+                Some(number) => Self::from_number(number, path, errors),
+                None => {
+                    errors.push(path, "type", "must be an integer or null");
+                    None
+                }
+            }
+        }
     }
     /**A JSON merge patch (RFC 7396) of a user. Absent members are left alone,
 `null` clears an optional member; `name` and `email` cannot be cleared;
@@ -4384,6 +10776,1782 @@ against `UserReplace`.*/
         #[schema(min_length = 1usize, max_length = 50usize, example = json!("Dr."))]
         pub title: Option<Option<String>>,
     }
+    impl UserPatch {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "addRoles",
+            "addTags",
+            "addTeams",
+            "address",
+            "apiAccess",
+            "avatarUrl",
+            "contactType",
+            "customAttributes",
+            "dateOfBirth",
+            "description",
+            "email",
+            "employeeId",
+            "externalId",
+            "gender",
+            "isAdmin",
+            "jobTitle",
+            "locale",
+            "mfa",
+            "mobilePhone",
+            "mustResetPassword",
+            "name",
+            "notifications",
+            "ownerOrganization",
+            "phone",
+            "position",
+            "preferredLanguage",
+            "removeRoles",
+            "removeTags",
+            "removeTeams",
+            "roles",
+            "secondaryEmail",
+            "sessionTimeout",
+            "status",
+            "tags",
+            "teams",
+            "timeZone",
+            "title",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[
+            "addRoles",
+            "apiAccess",
+            "isAdmin",
+            "mustResetPassword",
+            "removeRoles",
+            "roles",
+            "status",
+        ];
+    }
+    impl runtime::decode::Decode for UserPatch {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_1: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_2: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_3: runtime::decode::Slot<Option<AddressPatch>> = runtime::decode::Slot::Absent;
+            let mut slot_4: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_5: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_6: runtime::decode::Slot<Option<UserPatchContactType>> = runtime::decode::Slot::Absent;
+            let mut slot_7: runtime::decode::Slot<
+                Option<
+                    std::collections::BTreeMap<
+                        String,
+                        Option<UserPatchCustomAttributesValue>,
+                    >,
+                >,
+            > = runtime::decode::Slot::Absent;
+            let mut slot_8: runtime::decode::Slot<Option<chrono::NaiveDate>> = runtime::decode::Slot::Absent;
+            let mut slot_9: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_10: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_11: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_12: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_13: runtime::decode::Slot<Option<UserPatchGender>> = runtime::decode::Slot::Absent;
+            let mut slot_14: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_15: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_16: runtime::decode::Slot<Option<Locale>> = runtime::decode::Slot::Absent;
+            let mut slot_17: runtime::decode::Slot<Option<MfaPatch>> = runtime::decode::Slot::Absent;
+            let mut slot_18: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_19: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
+            let mut slot_20: runtime::decode::Slot<NameInput> = runtime::decode::Slot::Absent;
+            let mut slot_21: runtime::decode::Slot<Option<NotificationsPatch>> = runtime::decode::Slot::Absent;
+            let mut slot_22: runtime::decode::Slot<Option<OrganizationRefPatch>> = runtime::decode::Slot::Absent;
+            let mut slot_23: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_24: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_25: runtime::decode::Slot<Option<LanguageCode>> = runtime::decode::Slot::Absent;
+            let mut slot_26: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_27: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_28: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_29: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_30: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_31: runtime::decode::Slot<Option<UserPatchSessionTimeout>> = runtime::decode::Slot::Absent;
+            let mut slot_32: runtime::decode::Slot<UserStatus> = runtime::decode::Slot::Absent;
+            let mut slot_33: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_34: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_35: runtime::decode::Slot<Option<TimeZone>> = runtime::decode::Slot::Absent;
+            let mut slot_36: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            for (key, raw) in &members {
+                let raw: &runtime::decode::RawValue = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "addRoles" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c344: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c344 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c343: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c343 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c343 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c343 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c343 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c344 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c344 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "addTags" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c347: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c347 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c346: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c346 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c346 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c346 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c346 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c347 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c347 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "addTeams" => {
+                        slot_2
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c350: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c350 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c349: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c349 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c349 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c349 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c349 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c350 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c350 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "address" => {
+                        slot_3
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<AddressPatch as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "apiAccess" => {
+                        slot_4
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "avatarUrl" => {
+                        slot_5
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c354: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c354 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 2048usize {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "max-length",
+                                                            "must be at most 2048 characters",
+                                                        );
+                                                    break 'c354 None;
+                                                }
+                                                if !crate::generated::patterns::P1.is_match(&value) {
+                                                    errors.push(path, "pattern", "does not match ^https://");
+                                                    break 'c354 None;
+                                                }
+                                                if !runtime::decode::format::uri(&value) {
+                                                    errors.push(path, "format", "is not a valid uri");
+                                                    break 'c354 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "contactType" => {
+                        slot_6
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<UserPatchContactType as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "customAttributes" => {
+                        slot_7
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::members(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be an object or null");
+                                                None
+                                            }
+                                            Some(members) => 'c356: {
+                                                if members.len() > 50usize {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "max-properties",
+                                                            "must have at most 50 members",
+                                                        );
+                                                    break 'c356 None;
+                                                }
+                                                let start = errors.len();
+                                                let mut out = std::collections::BTreeMap::<
+                                                    String,
+                                                    Option<UserPatchCustomAttributesValue>,
+                                                >::new();
+                                                for (key, raw) in &members {
+                                                    let raw: &runtime::decode::RawValue = raw;
+                                                    let key: &str = key;
+                                                    let path = &path.member(key);
+                                                    if key.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        continue;
+                                                    }
+                                                    if !crate::generated::patterns::P2.is_match(key) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "property-name",
+                                                                "is not a valid attribute name",
+                                                            );
+                                                        continue;
+                                                    }
+                                                    if out.contains_key(key) {
+                                                        errors
+                                                            .push(path, "duplicate-member", "is sent more than once");
+                                                        continue;
+                                                    }
+                                                    if let Some(value) = if runtime::decode::is_null(raw) {
+                                                        Some(None)
+                                                    } else {
+                                                        (<UserPatchCustomAttributesValue as runtime::decode::Decode>::decode(
+                                                            raw,
+                                                            path,
+                                                            errors,
+                                                        ))
+                                                            .map(Some)
+                                                    } {
+                                                        out.insert(key.to_owned(), value);
+                                                    }
+                                                }
+                                                if errors.len() > start {
+                                                    break 'c356 None;
+                                                }
+                                                Some(out)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "dateOfBirth" => {
+                        slot_8
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c358: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c358 None;
+                                                }
+                                                if !runtime::decode::format::date(&value) {
+                                                    errors.push(path, "format", "is not a valid date");
+                                                    break 'c358 None;
+                                                }
+                                                chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "description" => {
+                        slot_9
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c360: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c360 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 5000usize {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "max-length",
+                                                            "must be at most 5000 characters",
+                                                        );
+                                                    break 'c360 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "email" => {
+                        slot_10
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c362: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c362 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 254usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 254 characters");
+                                            break 'c362 None;
+                                        }
+                                        if !runtime::decode::format::email(&value) {
+                                            errors.push(path, "format", "is not a valid email");
+                                            break 'c362 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "employeeId" => {
+                        slot_11
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c364: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c364 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 64usize {
+                                                    errors
+                                                        .push(path, "max-length", "must be at most 64 characters");
+                                                    break 'c364 None;
+                                                }
+                                                if length < 1usize {
+                                                    errors
+                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                    break 'c364 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "externalId" => {
+                        slot_12
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c366: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c366 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 64usize {
+                                                    errors
+                                                        .push(path, "max-length", "must be at most 64 characters");
+                                                    break 'c366 None;
+                                                }
+                                                if length < 1usize {
+                                                    errors
+                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                    break 'c366 None;
+                                                }
+                                                if !crate::generated::patterns::P3.is_match(&value) {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "pattern",
+                                                            "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                                        );
+                                                    break 'c366 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "gender" => {
+                        slot_13
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<UserPatchGender as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "isAdmin" => {
+                        slot_14
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "jobTitle" => {
+                        slot_15
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c370: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c370 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 75usize {
+                                                    errors
+                                                        .push(path, "max-length", "must be at most 75 characters");
+                                                    break 'c370 None;
+                                                }
+                                                if length < 1usize {
+                                                    errors
+                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                    break 'c370 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "locale" => {
+                        slot_16
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<Locale as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "mfa" => {
+                        slot_17
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<MfaPatch as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "mobilePhone" => {
+                        slot_18
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c372: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c372 None;
+                                                }
+                                                if !crate::generated::patterns::P4.is_match(&value) {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "pattern",
+                                                            "does not match ^\\+[1-9][0-9]{1,14}$",
+                                                        );
+                                                    break 'c372 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "mustResetPassword" => {
+                        slot_19
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::boolean(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a boolean");
+                                        None
+                                    }
+                                    Some(value) => Some(value),
+                                },
+                            )
+                    }
+                    "name" => {
+                        slot_20
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <NameInput as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "notifications" => {
+                        slot_21
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<NotificationsPatch as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "ownerOrganization" => {
+                        slot_22
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<OrganizationRefPatch as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "phone" => {
+                        slot_23
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c376: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c376 None;
+                                                }
+                                                if !crate::generated::patterns::P4.is_match(&value) {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "pattern",
+                                                            "does not match ^\\+[1-9][0-9]{1,14}$",
+                                                        );
+                                                    break 'c376 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "position" => {
+                        slot_24
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c378: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c378 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 100usize {
+                                                    errors
+                                                        .push(path, "max-length", "must be at most 100 characters");
+                                                    break 'c378 None;
+                                                }
+                                                if length < 1usize {
+                                                    errors
+                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                    break 'c378 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "preferredLanguage" => {
+                        slot_25
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<LanguageCode as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "removeRoles" => {
+                        slot_26
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c381: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c381 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c380: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c380 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c380 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c380 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c380 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c381 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c381 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "removeTags" => {
+                        slot_27
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c384: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c384 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c383: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c383 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c383 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c383 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c383 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c384 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c384 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "removeTeams" => {
+                        slot_28
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c387: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c387 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c386: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c386 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c386 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c386 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c386 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c387 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c387 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "roles" => {
+                        slot_29
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c390: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c390 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c389: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c389 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c389 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c389 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c389 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c390 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c390 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "secondaryEmail" => {
+                        slot_30
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c392: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c392 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 254usize {
+                                                    errors
+                                                        .push(path, "max-length", "must be at most 254 characters");
+                                                    break 'c392 None;
+                                                }
+                                                if !runtime::decode::format::email(&value) {
+                                                    errors.push(path, "format", "is not a valid email");
+                                                    break 'c392 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "sessionTimeout" => {
+                        slot_31
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<UserPatchSessionTimeout as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "status" => {
+                        slot_32
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <UserStatus as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "tags" => {
+                        slot_33
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c395: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c395 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c394: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c394 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c394 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c394 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c394 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c395 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c395 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "teams" => {
+                        slot_34
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c398: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c398 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c397: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c397 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c397 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c397 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c397 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c398 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c398 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "timeZone" => {
+                        slot_35
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<TimeZone as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "title" => {
+                        slot_36
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c400: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c400 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 50usize {
+                                                    errors
+                                                        .push(path, "max-length", "must be at most 50 characters");
+                                                    break 'c400 None;
+                                                }
+                                                if length < 1usize {
+                                                    errors
+                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                    break 'c400 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if !(!(((!slot_29.is_absent() && !slot_0.is_absent())
+                || (!slot_29.is_absent() && !slot_26.is_absent()))))
+            {
+                errors
+                    .push(
+                        &path.member("roles"),
+                        "exclusive",
+                        "cannot be sent together with addRoles or removeRoles",
+                    );
+            }
+            if !(!(((!slot_34.is_absent() && !slot_2.is_absent())
+                || (!slot_34.is_absent() && !slot_28.is_absent()))))
+            {
+                errors
+                    .push(
+                        &path.member("teams"),
+                        "exclusive",
+                        "cannot be sent together with addTeams or removeTeams",
+                    );
+            }
+            if !(!(((!slot_33.is_absent() && !slot_1.is_absent())
+                || (!slot_33.is_absent() && !slot_27.is_absent()))))
+            {
+                errors
+                    .push(
+                        &path.member("tags"),
+                        "exclusive",
+                        "cannot be sent together with addTags or removeTags",
+                    );
+            }
+            if let Some(date) = slot_8.given().and_then(Option::as_ref)
+                && *date > runtime::decode::today()
+            {
+                errors
+                    .push(
+                        &path.member("dateOfBirth"),
+                        "date-out-of-range",
+                        "is in the future",
+                    );
+            }
+            if let (Some(mine), Some(theirs)) = (slot_26.given(), slot_0.given())
+                && mine.iter().any(|m| theirs.contains(m))
+            {
+                errors
+                    .push(
+                        &path.member("removeRoles"),
+                        "disjoint",
+                        "names a role that addRoles adds",
+                    );
+            }
+            if let (Some(mine), Some(theirs)) = (slot_28.given(), slot_2.given())
+                && mine.iter().any(|m| theirs.contains(m))
+            {
+                errors
+                    .push(
+                        &path.member("removeTeams"),
+                        "disjoint",
+                        "names a team that addTeams adds",
+                    );
+            }
+            if let (Some(mine), Some(theirs)) = (slot_27.given(), slot_1.given())
+                && mine.iter().any(|m| theirs.contains(m))
+            {
+                errors
+                    .push(
+                        &path.member("removeTags"),
+                        "disjoint",
+                        "names a tag that addTags adds",
+                    );
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self {
+                add_roles: slot_0.into_option(),
+                add_tags: slot_1.into_option(),
+                add_teams: slot_2.into_option(),
+                address: slot_3.into_option(),
+                api_access: slot_4.into_option(),
+                avatar_url: slot_5.into_option(),
+                contact_type: slot_6.into_option(),
+                custom_attributes: slot_7.into_option(),
+                date_of_birth: slot_8.into_option(),
+                description: slot_9.into_option(),
+                email: slot_10.into_option(),
+                employee_id: slot_11.into_option(),
+                external_id: slot_12.into_option(),
+                gender: slot_13.into_option(),
+                is_admin: slot_14.into_option(),
+                job_title: slot_15.into_option(),
+                locale: slot_16.into_option(),
+                mfa: slot_17.into_option(),
+                mobile_phone: slot_18.into_option(),
+                must_reset_password: slot_19.into_option(),
+                name: slot_20.into_option(),
+                notifications: slot_21.into_option(),
+                owner_organization: slot_22.into_option(),
+                phone: slot_23.into_option(),
+                position: slot_24.into_option(),
+                preferred_language: slot_25.into_option(),
+                remove_roles: slot_26.into_option(),
+                remove_tags: slot_27.into_option(),
+                remove_teams: slot_28.into_option(),
+                roles: slot_29.into_option(),
+                secondary_email: slot_30.into_option(),
+                session_timeout: slot_31.into_option(),
+                status: slot_32.into_option(),
+                tags: slot_33.into_option(),
+                teams: slot_34.into_option(),
+                time_zone: slot_35.into_option(),
+                title: slot_36.into_option(),
+            })
+        }
+    }
     pub(crate) fn user_replace_custom_attributes_schema() -> utoipa::openapi::schema::Object {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::Object)
@@ -4541,6 +12709,934 @@ status, roles, rights and owner organization are not part of it.*/
         #[schema(min_length = 1usize, max_length = 50usize, nullable = false)]
         pub title: Option<String>,
     }
+    impl UserReplace {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "address",
+            "avatarUrl",
+            "contactType",
+            "customAttributes",
+            "dateOfBirth",
+            "description",
+            "email",
+            "employeeId",
+            "externalId",
+            "gender",
+            "jobTitle",
+            "locale",
+            "mfa",
+            "mobilePhone",
+            "name",
+            "notifications",
+            "phone",
+            "position",
+            "preferredLanguage",
+            "secondaryEmail",
+            "sessionTimeout",
+            "tags",
+            "teams",
+            "timeZone",
+            "title",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for UserReplace {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<AddressInput> = runtime::decode::Slot::Absent;
+            let mut slot_1: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_2: runtime::decode::Slot<ContactType> = runtime::decode::Slot::Absent;
+            let mut slot_3: runtime::decode::Slot<
+                std::collections::BTreeMap<String, CustomAttributeValue>,
+            > = runtime::decode::Slot::Absent;
+            let mut slot_4: runtime::decode::Slot<chrono::NaiveDate> = runtime::decode::Slot::Absent;
+            let mut slot_5: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_6: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_7: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_8: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_9: runtime::decode::Slot<Gender> = runtime::decode::Slot::Absent;
+            let mut slot_10: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_11: runtime::decode::Slot<Option<Locale>> = runtime::decode::Slot::Absent;
+            let mut slot_12: runtime::decode::Slot<MfaInput> = runtime::decode::Slot::Absent;
+            let mut slot_13: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_14: runtime::decode::Slot<NameInput> = runtime::decode::Slot::Absent;
+            let mut slot_15: runtime::decode::Slot<NotificationsInput> = runtime::decode::Slot::Absent;
+            let mut slot_16: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_17: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_18: runtime::decode::Slot<Option<LanguageCode>> = runtime::decode::Slot::Absent;
+            let mut slot_19: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_20: runtime::decode::Slot<SessionTimeout> = runtime::decode::Slot::Absent;
+            let mut slot_21: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_22: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
+            let mut slot_23: runtime::decode::Slot<Option<TimeZone>> = runtime::decode::Slot::Absent;
+            let mut slot_24: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            for (key, raw) in &members {
+                let raw: &runtime::decode::RawValue = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "address" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <AddressInput as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "avatarUrl" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c402: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c402 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 2048usize {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "max-length",
+                                                    "must be at most 2048 characters",
+                                                );
+                                            break 'c402 None;
+                                        }
+                                        if !crate::generated::patterns::P1.is_match(&value) {
+                                            errors.push(path, "pattern", "does not match ^https://");
+                                            break 'c402 None;
+                                        }
+                                        if !runtime::decode::format::uri(&value) {
+                                            errors.push(path, "format", "is not a valid uri");
+                                            break 'c402 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "contactType" => {
+                        slot_2
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <ContactType as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "customAttributes" => {
+                        slot_3
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::members(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an object");
+                                        None
+                                    }
+                                    Some(members) => 'c403: {
+                                        if members.len() > 50usize {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "max-properties",
+                                                    "must have at most 50 members",
+                                                );
+                                            break 'c403 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out = std::collections::BTreeMap::<
+                                            String,
+                                            CustomAttributeValue,
+                                        >::new();
+                                        for (key, raw) in &members {
+                                            let raw: &runtime::decode::RawValue = raw;
+                                            let key: &str = key;
+                                            let path = &path.member(key);
+                                            if key.contains('\0') {
+                                                errors
+                                                    .push(
+                                                        path,
+                                                        "nul-character",
+                                                        "must not contain a NUL character",
+                                                    );
+                                                continue;
+                                            }
+                                            if !crate::generated::patterns::P2.is_match(key) {
+                                                errors
+                                                    .push(
+                                                        path,
+                                                        "property-name",
+                                                        "is not a valid attribute name",
+                                                    );
+                                                continue;
+                                            }
+                                            if out.contains_key(key) {
+                                                errors
+                                                    .push(path, "duplicate-member", "is sent more than once");
+                                                continue;
+                                            }
+                                            if let Some(value) = <CustomAttributeValue as runtime::decode::Decode>::decode(
+                                                raw,
+                                                path,
+                                                errors,
+                                            ) {
+                                                out.insert(key.to_owned(), value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c403 None;
+                                        }
+                                        Some(out)
+                                    }
+                                },
+                            )
+                    }
+                    "dateOfBirth" => {
+                        slot_4
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c405: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c405 None;
+                                        }
+                                        if !runtime::decode::format::date(&value) {
+                                            errors.push(path, "format", "is not a valid date");
+                                            break 'c405 None;
+                                        }
+                                        chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
+                                    }
+                                },
+                            )
+                    }
+                    "description" => {
+                        slot_5
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c407: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c407 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 5000usize {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "max-length",
+                                                    "must be at most 5000 characters",
+                                                );
+                                            break 'c407 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "email" => {
+                        slot_6
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c409: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c409 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 254usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 254 characters");
+                                            break 'c409 None;
+                                        }
+                                        if !runtime::decode::format::email(&value) {
+                                            errors.push(path, "format", "is not a valid email");
+                                            break 'c409 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "employeeId" => {
+                        slot_7
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c411: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c411 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 64usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 64 characters");
+                                            break 'c411 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c411 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "externalId" => {
+                        slot_8
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c413: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c413 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 64usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 64 characters");
+                                            break 'c413 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c413 None;
+                                        }
+                                        if !crate::generated::patterns::P3.is_match(&value) {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "pattern",
+                                                    "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                                );
+                                            break 'c413 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "gender" => {
+                        slot_9
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <Gender as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "jobTitle" => {
+                        slot_10
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c415: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c415 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 75usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 75 characters");
+                                            break 'c415 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c415 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "locale" => {
+                        slot_11
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<Locale as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "mfa" => {
+                        slot_12
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <MfaInput as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "mobilePhone" => {
+                        slot_13
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c417: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c417 None;
+                                        }
+                                        if !crate::generated::patterns::P4.is_match(&value) {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "pattern",
+                                                    "does not match ^\\+[1-9][0-9]{1,14}$",
+                                                );
+                                            break 'c417 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "name" => {
+                        slot_14
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <NameInput as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "notifications" => {
+                        slot_15
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <NotificationsInput as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "phone" => {
+                        slot_16
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c419: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c419 None;
+                                        }
+                                        if !crate::generated::patterns::P4.is_match(&value) {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "pattern",
+                                                    "does not match ^\\+[1-9][0-9]{1,14}$",
+                                                );
+                                            break 'c419 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "position" => {
+                        slot_17
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c421: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c421 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 100usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 100 characters");
+                                            break 'c421 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c421 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "preferredLanguage" => {
+                        slot_18
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<LanguageCode as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "secondaryEmail" => {
+                        slot_19
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c423: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c423 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 254usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 254 characters");
+                                            break 'c423 None;
+                                        }
+                                        if !runtime::decode::format::email(&value) {
+                                            errors.push(path, "format", "is not a valid email");
+                                            break 'c423 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "sessionTimeout" => {
+                        slot_20
+                            .fill(
+                                path,
+                                errors,
+                                |errors| <SessionTimeout as runtime::decode::Decode>::decode(
+                                    raw,
+                                    path,
+                                    errors,
+                                ),
+                            )
+                    }
+                    "tags" => {
+                        slot_21
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c426: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c426 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c425: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c425 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c425 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c425 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c425 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c426 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c426 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "teams" => {
+                        slot_22
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c429: {
+                                        if items.len() > 100usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 100 items");
+                                            break 'c429 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<String> = Vec::with_capacity(items.len());
+                                        for (index, raw) in items.into_iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c428: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c428 None;
+                                                    }
+                                                    let length = runtime::decode::length(&value);
+                                                    if length > 64usize {
+                                                        errors
+                                                            .push(path, "max-length", "must be at most 64 characters");
+                                                        break 'c428 None;
+                                                    }
+                                                    if length < 1usize {
+                                                        errors
+                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                        break 'c428 None;
+                                                    }
+                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "pattern",
+                                                                "does not match ^[a-z0-9][a-z0-9_.-]*$",
+                                                            );
+                                                        break 'c428 None;
+                                                    }
+                                                    Some(value)
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c429 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c429 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<String>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "timeZone" => {
+                        slot_23
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (<TimeZone as runtime::decode::Decode>::decode(
+                                            raw,
+                                            path,
+                                            errors,
+                                        ))
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "title" => {
+                        slot_24
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c431: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c431 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 50usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 50 characters");
+                                            break 'c431 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 characters");
+                                            break 'c431 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if slot_14.is_absent() {
+                errors.push(&path.member("name"), "required", "is required");
+            }
+            if slot_6.is_absent() {
+                errors.push(&path.member("email"), "required", "is required");
+            }
+            if let Some(date) = slot_4.given() && *date > runtime::decode::today() {
+                errors
+                    .push(
+                        &path.member("dateOfBirth"),
+                        "date-out-of-range",
+                        "is in the future",
+                    );
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self {
+                address: slot_0.into_option(),
+                avatar_url: slot_1.into_option(),
+                contact_type: slot_2.into_option(),
+                custom_attributes: slot_3.into_option(),
+                date_of_birth: slot_4.into_option(),
+                description: slot_5.into_option(),
+                email: slot_6.into_option()?,
+                employee_id: slot_7.into_option(),
+                external_id: slot_8.into_option(),
+                gender: slot_9.into_option(),
+                job_title: slot_10.into_option(),
+                locale: slot_11.into_option(),
+                mfa: slot_12.into_option(),
+                mobile_phone: slot_13.into_option(),
+                name: slot_14.into_option()?,
+                notifications: slot_15.into_option(),
+                phone: slot_16.into_option(),
+                position: slot_17.into_option(),
+                preferred_language: slot_18.into_option(),
+                secondary_email: slot_19.into_option(),
+                session_timeout: slot_20.into_option(),
+                tags: slot_21.into_option(),
+                teams: slot_22.into_option(),
+                time_zone: slot_23.into_option(),
+                title: slot_24.into_option(),
+            })
+        }
+    }
     /**`active` users can sign in; `deactivated` users cannot; `archived` users
 are kept for reference only and cannot sign in.*/
     #[derive(
@@ -4563,6 +13659,57 @@ are kept for reference only and cannot sign in.*/
         Deactivated,
         #[serde(rename = "archived")]
         Archived,
+    }
+    impl runtime::decode::FromText for UserStatus {
+        fn from_text(text: &str) -> Option<Self> {
+            match text {
+                "active" => Some(Self::Active),
+                "deactivated" => Some(Self::Deactivated),
+                "archived" => Some(Self::Archived),
+                _ => None,
+            }
+        }
+        fn as_text(&self) -> &'static str {
+            match self {
+                Self::Active => "active",
+                Self::Deactivated => "deactivated",
+                Self::Archived => "archived",
+            }
+        }
+    }
+    impl UserStatus {
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors
+                    .push(
+                        path,
+                        "enum",
+                        "must be one of [\"active\",\"deactivated\",\"archived\"]",
+                    );
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for UserStatus {
+        fn decode(
+            raw: &runtime::decode::RawValue,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::string(raw) {
+                Some(text) => Self::decode_text(&text, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string");
+                    None
+                }
+            }
+        }
     }
     ///The schema of the `Retry-After` response header.
     #[derive(Debug)]
@@ -4614,6 +13761,66 @@ are kept for reference only and cannot sign in.*/
     impl utoipa::ToSchema for LocationHeader {}
 }
 use types::*;
+/// Every member name the spec marks read-only somewhere: a request
+/// that sends one hears `read-only` rather than `unknown-field`.
+pub const READ_ONLY_MEMBERS: &[&str] = &[
+    "accountId",
+    "activatedAt",
+    "archivedAt",
+    "createdAt",
+    "createdBy",
+    "deactivatedAt",
+    "emailVerified",
+    "hasAvatar",
+    "hasPassword",
+    "id",
+    "invalidLoginAttempts",
+    "isExternal",
+    "lastAccessAt",
+    "lastLoginAttemptAt",
+    "passwordUpdatedAt",
+    "resourceVersion",
+    "updatedAt",
+    "updatedBy",
+];
+/// The `pattern`s of the spec, each compiled once.
+pub(crate) mod patterns {
+    use std::sync::LazyLock;
+    ///`^[0-9]{5}$`
+    pub(crate) static P0: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new("^[0-9]{5}$").expect("checked by the generator")
+    });
+    ///`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`
+    pub(crate) static P3: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+            .expect("checked by the generator")
+    });
+    ///`^[A-Za-z0-9_-]+$`
+    pub(crate) static P6: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new("^[A-Za-z0-9_-]+$").expect("checked by the generator")
+    });
+    ///`^[A-Za-z][A-Za-z0-9_]{0,63}$`
+    pub(crate) static P2: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new("^[A-Za-z][A-Za-z0-9_]{0,63}$")
+            .expect("checked by the generator")
+    });
+    ///`^[\x21-\x7E]+$`
+    pub(crate) static P7: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new("^[\\x21-\\x7E]+$").expect("checked by the generator")
+    });
+    ///`^[a-z0-9][a-z0-9_.-]*$`
+    pub(crate) static P5: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new("^[a-z0-9][a-z0-9_.-]*$").expect("checked by the generator")
+    });
+    ///`^\+[1-9][0-9]{1,14}$`
+    pub(crate) static P4: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new("^\\+[1-9][0-9]{1,14}$").expect("checked by the generator")
+    });
+    ///`^https://`
+    pub(crate) static P1: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new("^https://").expect("checked by the generator")
+    });
+}
 ///What `listCountries` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListCountriesRequest {}
@@ -4748,10 +13955,21 @@ pub async fn list_countries<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let input = runtime::prepare(&*api, &operation_specs::LISTCOUNTRIES, request)
+        let (mut parts, body) = request.into_parts();
+        let _ = body;
+        let caller = runtime::authorize(&*api, &operation_specs::LISTCOUNTRIES, &parts)
             .await?;
-        let request = ListCountriesRequest {};
-        Ok::<_, runtime::Rejection>(api.list_countries(input.context, request).await)
+        let path_params = runtime::path_params(&mut parts).await?;
+        let params = runtime::Params::new(&parts, &path_params);
+        let errors = runtime::decode::Errors::default();
+        let context = runtime::context(caller, &parts, &params, &errors)?;
+        match () {
+            () if errors.is_empty() => {
+                let request = ListCountriesRequest {};
+                Ok::<_, runtime::Rejection>(api.list_countries(context, request).await)
+            }
+            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+        }
     };
     let response = match call.await {
         Ok(response) => response.into_response(),
@@ -4893,10 +14111,21 @@ pub async fn list_languages<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let input = runtime::prepare(&*api, &operation_specs::LISTLANGUAGES, request)
+        let (mut parts, body) = request.into_parts();
+        let _ = body;
+        let caller = runtime::authorize(&*api, &operation_specs::LISTLANGUAGES, &parts)
             .await?;
-        let request = ListLanguagesRequest {};
-        Ok::<_, runtime::Rejection>(api.list_languages(input.context, request).await)
+        let path_params = runtime::path_params(&mut parts).await?;
+        let params = runtime::Params::new(&parts, &path_params);
+        let errors = runtime::decode::Errors::default();
+        let context = runtime::context(caller, &parts, &params, &errors)?;
+        match () {
+            () if errors.is_empty() => {
+                let request = ListLanguagesRequest {};
+                Ok::<_, runtime::Rejection>(api.list_languages(context, request).await)
+            }
+            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+        }
     };
     let response = match call.await {
         Ok(response) => response.into_response(),
@@ -5038,10 +14267,21 @@ pub async fn list_locales<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let input = runtime::prepare(&*api, &operation_specs::LISTLOCALES, request)
+        let (mut parts, body) = request.into_parts();
+        let _ = body;
+        let caller = runtime::authorize(&*api, &operation_specs::LISTLOCALES, &parts)
             .await?;
-        let request = ListLocalesRequest {};
-        Ok::<_, runtime::Rejection>(api.list_locales(input.context, request).await)
+        let path_params = runtime::path_params(&mut parts).await?;
+        let params = runtime::Params::new(&parts, &path_params);
+        let errors = runtime::decode::Errors::default();
+        let context = runtime::context(caller, &parts, &params, &errors)?;
+        match () {
+            () if errors.is_empty() => {
+                let request = ListLocalesRequest {};
+                Ok::<_, runtime::Rejection>(api.list_locales(context, request).await)
+            }
+            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+        }
     };
     let response = match call.await {
         Ok(response) => response.into_response(),
@@ -5183,10 +14423,21 @@ pub async fn list_time_zones<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let input = runtime::prepare(&*api, &operation_specs::LISTTIMEZONES, request)
+        let (mut parts, body) = request.into_parts();
+        let _ = body;
+        let caller = runtime::authorize(&*api, &operation_specs::LISTTIMEZONES, &parts)
             .await?;
-        let request = ListTimeZonesRequest {};
-        Ok::<_, runtime::Rejection>(api.list_time_zones(input.context, request).await)
+        let path_params = runtime::path_params(&mut parts).await?;
+        let params = runtime::Params::new(&parts, &path_params);
+        let errors = runtime::decode::Errors::default();
+        let context = runtime::context(caller, &parts, &params, &errors)?;
+        match () {
+            () if errors.is_empty() => {
+                let request = ListTimeZonesRequest {};
+                Ok::<_, runtime::Rejection>(api.list_time_zones(context, request).await)
+            }
+            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+        }
     };
     let response = match call.await {
         Ok(response) => response.into_response(),
@@ -5234,6 +14485,256 @@ account in `switchableAccounts`; any other key is `403`.*/
     #[serde(rename = "q")]
     #[param(min_length = 1usize, max_length = 100usize, rename = "q", nullable = false)]
     pub q: Option<String>,
+}
+impl ListUsersQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.one("query", "accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c432: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c432 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c432 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c432 None;
+                            }
+                            if !crate::generated::patterns::P3.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c432 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        let limit: runtime::decode::Slot<i32> = {
+            let path = &root.member("limit");
+            match params.one("query", "limit", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match text.parse::<i64>().ok() {
+                        None => {
+                            errors.push(path, "type", "must be an integer");
+                            None
+                        }
+                        Some(value) => 'c434: {
+                            if (value as f64) < 1f64 {
+                                errors.push(path, "minimum", "must be at least 1");
+                                break 'c434 None;
+                            }
+                            if (value as f64) > 100f64 {
+                                errors.push(path, "maximum", "must be at most 100");
+                                break 'c434 None;
+                            }
+                            if i32::try_from(value).is_err() {
+                                errors.push(path, "format", "must be a 32-bit integer");
+                                break 'c434 None;
+                            }
+                            i32::try_from(value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        let cursor: runtime::decode::Slot<String> = {
+            let path = &root.member("cursor");
+            match params.one("query", "cursor", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c436: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c436 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 512usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 512 characters");
+                                break 'c436 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c436 None;
+                            }
+                            if !crate::generated::patterns::P6.is_match(&value) {
+                                errors
+                                    .push(path, "pattern", "does not match ^[A-Za-z0-9_-]+$");
+                                break 'c436 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        let email: runtime::decode::Slot<String> = {
+            let path = &root.member("email");
+            match params.one("query", "email", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c438: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c438 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 254usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 254 characters");
+                                break 'c438 None;
+                            }
+                            if !runtime::decode::format::email(&value) {
+                                errors.push(path, "format", "is not a valid email");
+                                break 'c438 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        let status: runtime::decode::Slot<UserStatus> = {
+            let path = &root.member("status");
+            match params.one("query", "status", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match UserStatus::decode_text(text, path, errors) {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        let q: runtime::decode::Slot<String> = {
+            let path = &root.member("q");
+            match params.one("query", "q", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c440: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c440 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 100usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 100 characters");
+                                break 'c440 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c440 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: account_switch_key.into_option(),
+            limit: limit.into_option(),
+            cursor: cursor.into_option(),
+            email: email.into_option(),
+            status: status.into_option(),
+            q: q.into_option(),
+        })
+    }
 }
 ///What `listUsers` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -5389,11 +14890,22 @@ pub async fn list_users<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let input = runtime::prepare(&*api, &operation_specs::LISTUSERS, request).await?;
-        let request = ListUsersRequest {
-            query: input.params("query")?,
-        };
-        Ok::<_, runtime::Rejection>(api.list_users(input.context, request).await)
+        let (mut parts, body) = request.into_parts();
+        let _ = body;
+        let caller = runtime::authorize(&*api, &operation_specs::LISTUSERS, &parts)
+            .await?;
+        let path_params = runtime::path_params(&mut parts).await?;
+        let params = runtime::Params::new(&parts, &path_params);
+        let mut errors = runtime::decode::Errors::default();
+        let query = ListUsersQuery::decode(&params, &mut errors);
+        let context = runtime::context(caller, &parts, &params, &errors)?;
+        match (query,) {
+            (Some(query),) if errors.is_empty() => {
+                let request = ListUsersRequest { query };
+                Ok::<_, runtime::Rejection>(api.list_users(context, request).await)
+            }
+            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+        }
     };
     let response = match call.await {
         Ok(response) => response.into_response(),
@@ -5416,6 +14928,73 @@ account in `switchableAccounts`; any other key is `403`.*/
     )]
     pub account_switch_key: Option<String>,
 }
+impl CreateUserQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.one("query", "accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c442: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c442 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c442 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c442 None;
+                            }
+                            if !crate::generated::patterns::P3.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c442 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: account_switch_key.into_option(),
+        })
+    }
+}
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct CreateUserHeaders {
@@ -5430,6 +15009,69 @@ same key and body returns the first response instead of creating twice.*/
         nullable = false
     )]
     pub idempotency_key: Option<String>,
+}
+impl CreateUserHeaders {
+    ///Decodes the header parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let idempotency_key: runtime::decode::Slot<String> = {
+            let path = &root.member("Idempotency-Key");
+            match params.one("header", "Idempotency-Key", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c444: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c444 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 255usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 255 characters");
+                                break 'c444 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c444 None;
+                            }
+                            if !crate::generated::patterns::P7.is_match(&value) {
+                                errors
+                                    .push(path, "pattern", "does not match ^[\\x21-\\x7E]+$");
+                                break 'c444 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            idempotency_key: idempotency_key.into_option(),
+        })
+    }
 }
 ///What `createUser` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -5665,14 +15307,30 @@ pub async fn create_user<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let input = runtime::prepare(&*api, &operation_specs::CREATEUSER, request)
+        let (mut parts, body) = request.into_parts();
+        let caller = runtime::authorize(&*api, &operation_specs::CREATEUSER, &parts)
             .await?;
-        let request = CreateUserRequest {
-            query: input.params("query")?,
-            header: input.params("header")?,
-            body: input.body()?,
-        };
-        Ok::<_, runtime::Rejection>(api.create_user(input.context, request).await)
+        let path_params = runtime::path_params(&mut parts).await?;
+        let params = runtime::Params::new(&parts, &path_params);
+        let mut errors = runtime::decode::Errors::default();
+        let query = CreateUserQuery::decode(&params, &mut errors);
+        let header = CreateUserHeaders::decode(&params, &mut errors);
+        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let body = runtime::body::<
+            UserCreate,
+        >(&operation_specs::CREATEUSER, &parts, body, &mut errors)
+            .await?;
+        match (query, header, body) {
+            (Some(query), Some(header), Some(body)) if errors.is_empty() => {
+                let request = CreateUserRequest {
+                    query,
+                    header,
+                    body,
+                };
+                Ok::<_, runtime::Rejection>(api.create_user(context, request).await)
+            }
+            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+        }
     };
     let response = match call.await {
         Ok(response) => response.into_response(),
@@ -5687,6 +15345,60 @@ pub struct GetUserPath {
     #[serde(rename = "userId")]
     #[param(rename = "userId")]
     pub user_id: uuid::Uuid,
+}
+impl GetUserPath {
+    ///Decodes the path parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let user_id: runtime::decode::Slot<uuid::Uuid> = {
+            let path = &root.member("userId");
+            match params.one("path", "userId", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c446: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c446 None;
+                            }
+                            if !runtime::decode::format::uuid(&value) {
+                                errors.push(path, "format", "is not a valid uuid");
+                                break 'c446 None;
+                            }
+                            uuid::Uuid::parse_str(&value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => {
+                    errors.push(path, "required", "is required");
+                    runtime::decode::Slot::Absent
+                }
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            user_id: user_id.into_option()?,
+        })
+    }
 }
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -5703,6 +15415,73 @@ account in `switchableAccounts`; any other key is `403`.*/
     )]
     pub account_switch_key: Option<String>,
 }
+impl GetUserQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.one("query", "accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c448: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c448 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c448 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c448 None;
+                            }
+                            if !crate::generated::patterns::P3.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c448 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: account_switch_key.into_option(),
+        })
+    }
+}
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct GetUserHeaders {
@@ -5715,6 +15494,64 @@ pub struct GetUserHeaders {
         nullable = false
     )]
     pub if_none_match: Option<String>,
+}
+impl GetUserHeaders {
+    ///Decodes the header parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let if_none_match: runtime::decode::Slot<String> = {
+            let path = &root.member("If-None-Match");
+            match params.one("header", "If-None-Match", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c450: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c450 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 256usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 256 characters");
+                                break 'c450 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c450 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            if_none_match: if_none_match.into_option(),
+        })
+    }
 }
 ///What `getUser` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -5909,13 +15746,27 @@ pub async fn get_user<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let input = runtime::prepare(&*api, &operation_specs::GETUSER, request).await?;
-        let request = GetUserRequest {
-            path: input.params("path")?,
-            query: input.params("query")?,
-            header: input.params("header")?,
-        };
-        Ok::<_, runtime::Rejection>(api.get_user(input.context, request).await)
+        let (mut parts, body) = request.into_parts();
+        let _ = body;
+        let caller = runtime::authorize(&*api, &operation_specs::GETUSER, &parts).await?;
+        let path_params = runtime::path_params(&mut parts).await?;
+        let params = runtime::Params::new(&parts, &path_params);
+        let mut errors = runtime::decode::Errors::default();
+        let path = GetUserPath::decode(&params, &mut errors);
+        let query = GetUserQuery::decode(&params, &mut errors);
+        let header = GetUserHeaders::decode(&params, &mut errors);
+        let context = runtime::context(caller, &parts, &params, &errors)?;
+        match (path, query, header) {
+            (Some(path), Some(query), Some(header)) if errors.is_empty() => {
+                let request = GetUserRequest {
+                    path,
+                    query,
+                    header,
+                };
+                Ok::<_, runtime::Rejection>(api.get_user(context, request).await)
+            }
+            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+        }
     };
     let response = match call.await {
         Ok(response) => response.into_response(),
@@ -5930,6 +15781,60 @@ pub struct ReplaceUserPath {
     #[serde(rename = "userId")]
     #[param(rename = "userId")]
     pub user_id: uuid::Uuid,
+}
+impl ReplaceUserPath {
+    ///Decodes the path parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let user_id: runtime::decode::Slot<uuid::Uuid> = {
+            let path = &root.member("userId");
+            match params.one("path", "userId", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c452: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c452 None;
+                            }
+                            if !runtime::decode::format::uuid(&value) {
+                                errors.push(path, "format", "is not a valid uuid");
+                                break 'c452 None;
+                            }
+                            uuid::Uuid::parse_str(&value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => {
+                    errors.push(path, "required", "is required");
+                    runtime::decode::Slot::Absent
+                }
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            user_id: user_id.into_option()?,
+        })
+    }
 }
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -5946,6 +15851,73 @@ account in `switchableAccounts`; any other key is `403`.*/
     )]
     pub account_switch_key: Option<String>,
 }
+impl ReplaceUserQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.one("query", "accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c454: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c454 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c454 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c454 None;
+                            }
+                            if !crate::generated::patterns::P3.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c454 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: account_switch_key.into_option(),
+        })
+    }
+}
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct ReplaceUserHeaders {
@@ -5959,6 +15931,64 @@ answer is `412` and nothing changes.*/
         nullable = false
     )]
     pub if_match: Option<String>,
+}
+impl ReplaceUserHeaders {
+    ///Decodes the header parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let if_match: runtime::decode::Slot<String> = {
+            let path = &root.member("If-Match");
+            match params.one("header", "If-Match", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c456: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c456 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 256usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 256 characters");
+                                break 'c456 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c456 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            if_match: if_match.into_option(),
+        })
+    }
 }
 ///What `replaceUser` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -6226,15 +16256,32 @@ pub async fn replace_user<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let input = runtime::prepare(&*api, &operation_specs::REPLACEUSER, request)
+        let (mut parts, body) = request.into_parts();
+        let caller = runtime::authorize(&*api, &operation_specs::REPLACEUSER, &parts)
             .await?;
-        let request = ReplaceUserRequest {
-            path: input.params("path")?,
-            query: input.params("query")?,
-            header: input.params("header")?,
-            body: input.body()?,
-        };
-        Ok::<_, runtime::Rejection>(api.replace_user(input.context, request).await)
+        let path_params = runtime::path_params(&mut parts).await?;
+        let params = runtime::Params::new(&parts, &path_params);
+        let mut errors = runtime::decode::Errors::default();
+        let path = ReplaceUserPath::decode(&params, &mut errors);
+        let query = ReplaceUserQuery::decode(&params, &mut errors);
+        let header = ReplaceUserHeaders::decode(&params, &mut errors);
+        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let body = runtime::body::<
+            UserReplace,
+        >(&operation_specs::REPLACEUSER, &parts, body, &mut errors)
+            .await?;
+        match (path, query, header, body) {
+            (Some(path), Some(query), Some(header), Some(body)) if errors.is_empty() => {
+                let request = ReplaceUserRequest {
+                    path,
+                    query,
+                    header,
+                    body,
+                };
+                Ok::<_, runtime::Rejection>(api.replace_user(context, request).await)
+            }
+            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+        }
     };
     let response = match call.await {
         Ok(response) => response.into_response(),
@@ -6249,6 +16296,60 @@ pub struct UpdateUserPath {
     #[serde(rename = "userId")]
     #[param(rename = "userId")]
     pub user_id: uuid::Uuid,
+}
+impl UpdateUserPath {
+    ///Decodes the path parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let user_id: runtime::decode::Slot<uuid::Uuid> = {
+            let path = &root.member("userId");
+            match params.one("path", "userId", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c458: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c458 None;
+                            }
+                            if !runtime::decode::format::uuid(&value) {
+                                errors.push(path, "format", "is not a valid uuid");
+                                break 'c458 None;
+                            }
+                            uuid::Uuid::parse_str(&value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => {
+                    errors.push(path, "required", "is required");
+                    runtime::decode::Slot::Absent
+                }
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            user_id: user_id.into_option()?,
+        })
+    }
 }
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -6265,6 +16366,73 @@ account in `switchableAccounts`; any other key is `403`.*/
     )]
     pub account_switch_key: Option<String>,
 }
+impl UpdateUserQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.one("query", "accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c460: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c460 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c460 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c460 None;
+                            }
+                            if !crate::generated::patterns::P3.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c460 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: account_switch_key.into_option(),
+        })
+    }
+}
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct UpdateUserHeaders {
@@ -6278,6 +16446,64 @@ answer is `412` and nothing changes.*/
         nullable = false
     )]
     pub if_match: Option<String>,
+}
+impl UpdateUserHeaders {
+    ///Decodes the header parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let if_match: runtime::decode::Slot<String> = {
+            let path = &root.member("If-Match");
+            match params.one("header", "If-Match", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c462: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c462 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 256usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 256 characters");
+                                break 'c462 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c462 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            if_match: if_match.into_option(),
+        })
+    }
 }
 ///What `updateUser` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -6551,15 +16777,32 @@ pub async fn update_user<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let input = runtime::prepare(&*api, &operation_specs::UPDATEUSER, request)
+        let (mut parts, body) = request.into_parts();
+        let caller = runtime::authorize(&*api, &operation_specs::UPDATEUSER, &parts)
             .await?;
-        let request = UpdateUserRequest {
-            path: input.params("path")?,
-            query: input.params("query")?,
-            header: input.params("header")?,
-            body: input.body()?,
-        };
-        Ok::<_, runtime::Rejection>(api.update_user(input.context, request).await)
+        let path_params = runtime::path_params(&mut parts).await?;
+        let params = runtime::Params::new(&parts, &path_params);
+        let mut errors = runtime::decode::Errors::default();
+        let path = UpdateUserPath::decode(&params, &mut errors);
+        let query = UpdateUserQuery::decode(&params, &mut errors);
+        let header = UpdateUserHeaders::decode(&params, &mut errors);
+        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let body = runtime::body::<
+            UserPatch,
+        >(&operation_specs::UPDATEUSER, &parts, body, &mut errors)
+            .await?;
+        match (path, query, header, body) {
+            (Some(path), Some(query), Some(header), Some(body)) if errors.is_empty() => {
+                let request = UpdateUserRequest {
+                    path,
+                    query,
+                    header,
+                    body,
+                };
+                Ok::<_, runtime::Rejection>(api.update_user(context, request).await)
+            }
+            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+        }
     };
     let response = match call.await {
         Ok(response) => response.into_response(),
@@ -6574,6 +16817,60 @@ pub struct DeleteUserPath {
     #[serde(rename = "userId")]
     #[param(rename = "userId")]
     pub user_id: uuid::Uuid,
+}
+impl DeleteUserPath {
+    ///Decodes the path parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let user_id: runtime::decode::Slot<uuid::Uuid> = {
+            let path = &root.member("userId");
+            match params.one("path", "userId", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c464: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c464 None;
+                            }
+                            if !runtime::decode::format::uuid(&value) {
+                                errors.push(path, "format", "is not a valid uuid");
+                                break 'c464 None;
+                            }
+                            uuid::Uuid::parse_str(&value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => {
+                    errors.push(path, "required", "is required");
+                    runtime::decode::Slot::Absent
+                }
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            user_id: user_id.into_option()?,
+        })
+    }
 }
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -6590,6 +16887,73 @@ account in `switchableAccounts`; any other key is `403`.*/
     )]
     pub account_switch_key: Option<String>,
 }
+impl DeleteUserQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.one("query", "accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c466: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c466 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c466 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c466 None;
+                            }
+                            if !crate::generated::patterns::P3.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c466 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: account_switch_key.into_option(),
+        })
+    }
+}
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct DeleteUserHeaders {
@@ -6603,6 +16967,64 @@ answer is `412` and nothing changes.*/
         nullable = false
     )]
     pub if_match: Option<String>,
+}
+impl DeleteUserHeaders {
+    ///Decodes the header parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let if_match: runtime::decode::Slot<String> = {
+            let path = &root.member("If-Match");
+            match params.one("header", "If-Match", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c468: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c468 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 256usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 256 characters");
+                                break 'c468 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c468 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            if_match: if_match.into_option(),
+        })
+    }
 }
 ///What `deleteUser` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -6801,14 +17223,28 @@ pub async fn delete_user<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let input = runtime::prepare(&*api, &operation_specs::DELETEUSER, request)
+        let (mut parts, body) = request.into_parts();
+        let _ = body;
+        let caller = runtime::authorize(&*api, &operation_specs::DELETEUSER, &parts)
             .await?;
-        let request = DeleteUserRequest {
-            path: input.params("path")?,
-            query: input.params("query")?,
-            header: input.params("header")?,
-        };
-        Ok::<_, runtime::Rejection>(api.delete_user(input.context, request).await)
+        let path_params = runtime::path_params(&mut parts).await?;
+        let params = runtime::Params::new(&parts, &path_params);
+        let mut errors = runtime::decode::Errors::default();
+        let path = DeleteUserPath::decode(&params, &mut errors);
+        let query = DeleteUserQuery::decode(&params, &mut errors);
+        let header = DeleteUserHeaders::decode(&params, &mut errors);
+        let context = runtime::context(caller, &parts, &params, &errors)?;
+        match (path, query, header) {
+            (Some(path), Some(query), Some(header)) if errors.is_empty() => {
+                let request = DeleteUserRequest {
+                    path,
+                    query,
+                    header,
+                };
+                Ok::<_, runtime::Rejection>(api.delete_user(context, request).await)
+            }
+            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+        }
     };
     let response = match call.await {
         Ok(response) => response.into_response(),
@@ -6823,6 +17259,60 @@ pub struct SetUserPasswordPath {
     #[serde(rename = "userId")]
     #[param(rename = "userId")]
     pub user_id: uuid::Uuid,
+}
+impl SetUserPasswordPath {
+    ///Decodes the path parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let user_id: runtime::decode::Slot<uuid::Uuid> = {
+            let path = &root.member("userId");
+            match params.one("path", "userId", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c470: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c470 None;
+                            }
+                            if !runtime::decode::format::uuid(&value) {
+                                errors.push(path, "format", "is not a valid uuid");
+                                break 'c470 None;
+                            }
+                            uuid::Uuid::parse_str(&value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => {
+                    errors.push(path, "required", "is required");
+                    runtime::decode::Slot::Absent
+                }
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            user_id: user_id.into_option()?,
+        })
+    }
 }
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -6839,6 +17329,73 @@ account in `switchableAccounts`; any other key is `403`.*/
     )]
     pub account_switch_key: Option<String>,
 }
+impl SetUserPasswordQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.one("query", "accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c472: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c472 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c472 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c472 None;
+                            }
+                            if !crate::generated::patterns::P3.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c472 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: account_switch_key.into_option(),
+        })
+    }
+}
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct SetUserPasswordHeaders {
@@ -6852,6 +17409,64 @@ answer is `412` and nothing changes.*/
         nullable = false
     )]
     pub if_match: Option<String>,
+}
+impl SetUserPasswordHeaders {
+    ///Decodes the header parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let if_match: runtime::decode::Slot<String> = {
+            let path = &root.member("If-Match");
+            match params.one("header", "If-Match", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text.to_owned()) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c474: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c474 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 256usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 256 characters");
+                                break 'c474 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 characters");
+                                break 'c474 None;
+                            }
+                            Some(value)
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            if_match: if_match.into_option(),
+        })
+    }
 }
 ///What `setUserPassword` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -7096,15 +17711,35 @@ pub async fn set_user_password<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let input = runtime::prepare(&*api, &operation_specs::SETUSERPASSWORD, request)
+        let (mut parts, body) = request.into_parts();
+        let caller = runtime::authorize(&*api, &operation_specs::SETUSERPASSWORD, &parts)
             .await?;
-        let request = SetUserPasswordRequest {
-            path: input.params("path")?,
-            query: input.params("query")?,
-            header: input.params("header")?,
-            body: input.body()?,
-        };
-        Ok::<_, runtime::Rejection>(api.set_user_password(input.context, request).await)
+        let path_params = runtime::path_params(&mut parts).await?;
+        let params = runtime::Params::new(&parts, &path_params);
+        let mut errors = runtime::decode::Errors::default();
+        let path = SetUserPasswordPath::decode(&params, &mut errors);
+        let query = SetUserPasswordQuery::decode(&params, &mut errors);
+        let header = SetUserPasswordHeaders::decode(&params, &mut errors);
+        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let body = runtime::body::<
+            PasswordChange,
+        >(&operation_specs::SETUSERPASSWORD, &parts, body, &mut errors)
+            .await?;
+        match (path, query, header, body) {
+            (Some(path), Some(query), Some(header), Some(body)) if errors.is_empty() => {
+                let request = SetUserPasswordRequest {
+                    path,
+                    query,
+                    header,
+                    body,
+                };
+                Ok::<
+                    _,
+                    runtime::Rejection,
+                >(api.set_user_password(context, request).await)
+            }
+            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+        }
     };
     let response = match call.await {
         Ok(response) => response.into_response(),
@@ -7213,7 +17848,6 @@ pub mod operation_specs {
         method: "GET",
         path: "/v1/lookups/countries",
         scope: "users:read",
-        params: &[],
         body: None,
     };
     pub const LISTLANGUAGES: runtime::OperationSpec = runtime::OperationSpec {
@@ -7221,7 +17855,6 @@ pub mod operation_specs {
         method: "GET",
         path: "/v1/lookups/languages",
         scope: "users:read",
-        params: &[],
         body: None,
     };
     pub const LISTLOCALES: runtime::OperationSpec = runtime::OperationSpec {
@@ -7229,7 +17862,6 @@ pub mod operation_specs {
         method: "GET",
         path: "/v1/lookups/locales",
         scope: "users:read",
-        params: &[],
         body: None,
     };
     pub const LISTTIMEZONES: runtime::OperationSpec = runtime::OperationSpec {
@@ -7237,7 +17869,6 @@ pub mod operation_specs {
         method: "GET",
         path: "/v1/lookups/time-zones",
         scope: "users:read",
-        params: &[],
         body: None,
     };
     pub const LISTUSERS: runtime::OperationSpec = runtime::OperationSpec {
@@ -7245,44 +17876,6 @@ pub mod operation_specs {
         method: "GET",
         path: "/v1/users",
         scope: "users:read",
-        params: &[
-            runtime::ParamSpec {
-                name: "accountSwitchKey",
-                location: "query",
-                required: false,
-                schema: "{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\",\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "limit",
-                location: "query",
-                required: false,
-                schema: "{\"default\":20,\"format\":\"int32\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}",
-            },
-            runtime::ParamSpec {
-                name: "cursor",
-                location: "query",
-                required: false,
-                schema: "{\"maxLength\":512,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "email",
-                location: "query",
-                required: false,
-                schema: "{\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "status",
-                location: "query",
-                required: false,
-                schema: "{\"$ref\":\"#/components/schemas/UserStatus\"}",
-            },
-            runtime::ParamSpec {
-                name: "q",
-                location: "query",
-                required: false,
-                schema: "{\"maxLength\":100,\"minLength\":1,\"type\":\"string\"}",
-            },
-        ],
         body: None,
     };
     pub const CREATEUSER: runtime::OperationSpec = runtime::OperationSpec {
@@ -7290,20 +17883,6 @@ pub mod operation_specs {
         method: "POST",
         path: "/v1/users",
         scope: "users:write",
-        params: &[
-            runtime::ParamSpec {
-                name: "accountSwitchKey",
-                location: "query",
-                required: false,
-                schema: "{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\",\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "Idempotency-Key",
-                location: "header",
-                required: false,
-                schema: "{\"maxLength\":255,\"minLength\":1,\"pattern\":\"^[\\\\x21-\\\\x7E]+$\",\"type\":\"string\"}",
-            },
-        ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
             schema: "UserCreate",
@@ -7314,26 +17893,6 @@ pub mod operation_specs {
         method: "GET",
         path: "/v1/users/{userId}",
         scope: "users:read",
-        params: &[
-            runtime::ParamSpec {
-                name: "userId",
-                location: "path",
-                required: true,
-                schema: "{\"format\":\"uuid\",\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "accountSwitchKey",
-                location: "query",
-                required: false,
-                schema: "{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\",\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "If-None-Match",
-                location: "header",
-                required: false,
-                schema: "{\"maxLength\":256,\"minLength\":1,\"type\":\"string\"}",
-            },
-        ],
         body: None,
     };
     pub const REPLACEUSER: runtime::OperationSpec = runtime::OperationSpec {
@@ -7341,26 +17900,6 @@ pub mod operation_specs {
         method: "PUT",
         path: "/v1/users/{userId}",
         scope: "users:write",
-        params: &[
-            runtime::ParamSpec {
-                name: "userId",
-                location: "path",
-                required: true,
-                schema: "{\"format\":\"uuid\",\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "accountSwitchKey",
-                location: "query",
-                required: false,
-                schema: "{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\",\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "If-Match",
-                location: "header",
-                required: false,
-                schema: "{\"maxLength\":256,\"minLength\":1,\"type\":\"string\"}",
-            },
-        ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
             schema: "UserReplace",
@@ -7371,26 +17910,6 @@ pub mod operation_specs {
         method: "PATCH",
         path: "/v1/users/{userId}",
         scope: "users:write",
-        params: &[
-            runtime::ParamSpec {
-                name: "userId",
-                location: "path",
-                required: true,
-                schema: "{\"format\":\"uuid\",\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "accountSwitchKey",
-                location: "query",
-                required: false,
-                schema: "{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\",\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "If-Match",
-                location: "header",
-                required: false,
-                schema: "{\"maxLength\":256,\"minLength\":1,\"type\":\"string\"}",
-            },
-        ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json", "application/merge-patch+json"],
             schema: "UserPatch",
@@ -7401,26 +17920,6 @@ pub mod operation_specs {
         method: "DELETE",
         path: "/v1/users/{userId}",
         scope: "users:admin",
-        params: &[
-            runtime::ParamSpec {
-                name: "userId",
-                location: "path",
-                required: true,
-                schema: "{\"format\":\"uuid\",\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "accountSwitchKey",
-                location: "query",
-                required: false,
-                schema: "{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\",\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "If-Match",
-                location: "header",
-                required: false,
-                schema: "{\"maxLength\":256,\"minLength\":1,\"type\":\"string\"}",
-            },
-        ],
         body: None,
     };
     pub const SETUSERPASSWORD: runtime::OperationSpec = runtime::OperationSpec {
@@ -7428,26 +17927,6 @@ pub mod operation_specs {
         method: "PUT",
         path: "/v1/users/{userId}/password",
         scope: "users:write",
-        params: &[
-            runtime::ParamSpec {
-                name: "userId",
-                location: "path",
-                required: true,
-                schema: "{\"format\":\"uuid\",\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "accountSwitchKey",
-                location: "query",
-                required: false,
-                schema: "{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\",\"type\":\"string\"}",
-            },
-            runtime::ParamSpec {
-                name: "If-Match",
-                location: "header",
-                required: false,
-                schema: "{\"maxLength\":256,\"minLength\":1,\"type\":\"string\"}",
-            },
-        ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
             schema: "PasswordChange",

@@ -6,17 +6,17 @@
 //!
 //! [`UsersApi`]: crate::UsersApi
 
-use std::collections::{BTreeMap, BTreeSet};
+pub mod decode;
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::future::Future;
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
 
 use crate::types::{FieldError, Problem};
-use crate::validation;
 
 /// The request id header, taken from the request or generated.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -140,19 +140,6 @@ pub trait Authenticator: Send + Sync + 'static {
     fn authenticate(&self, token: &str) -> impl Future<Output = Result<Caller, AuthError>> + Send;
 }
 
-/// One parameter of an operation, as the spec declares it.
-#[derive(Debug, Clone, Copy)]
-pub struct ParamSpec {
-    /// The parameter's name.
-    pub name: &'static str,
-    /// `path`, `query` or `header`.
-    pub location: &'static str,
-    /// Whether it must be sent.
-    pub required: bool,
-    /// Its schema, as JSON text.
-    pub schema: &'static str,
-}
-
 /// The body of an operation, as the spec declares it.
 #[derive(Debug, Clone, Copy)]
 pub struct BodySpec {
@@ -174,8 +161,6 @@ pub struct OperationSpec {
     pub path: &'static str,
     /// The scope the operation needs.
     pub scope: &'static str,
-    /// Path, query and header parameters.
-    pub params: &'static [ParamSpec],
     /// The request body, if it takes one.
     pub body: Option<BodySpec>,
 }
@@ -312,54 +297,12 @@ pub fn json_response<T: Serialize>(
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-/// A validated request, ready to become the operation's request struct.
-#[derive(Debug)]
-pub struct Input {
-    /// Who is calling and on which account.
-    pub context: RequestContext,
-    params: BTreeMap<&'static str, Map<String, Value>>,
-    body: Option<Value>,
-}
-
-impl Input {
-    /// The parameters of one location (`path`, `query`, `header`) as `T`.
-    pub fn params<T: DeserializeOwned>(&self, location: &'static str) -> Result<T, Rejection> {
-        let values = self.params.get(location).cloned().unwrap_or_default();
-        serde_json::from_value(Value::Object(values)).map_err(|e| internal_mismatch(location, &e))
-    }
-
-    /// The body as `T`.
-    pub fn body<T: DeserializeOwned>(&self) -> Result<T, Rejection> {
-        let body = self.body.clone().unwrap_or(Value::Null);
-        serde_json::from_value(body).map_err(|e| internal_mismatch("body", &e))
-    }
-}
-
-/// A value the spec's schema accepted but the generated type did not: the
-/// two disagree, which the contract tests exist to prevent.
-fn internal_mismatch(what: &str, err: &serde_json::Error) -> Rejection {
-    Rejection::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "Internal error",
-        format!("the validated {what} does not fit its type: {err}"),
-    )
-}
-
-/// Authenticates, authorizes, reads and validates `request` for `op`.
-pub async fn prepare<A: Authenticator>(
+/// Authenticates the caller and checks that it holds the operation's scope.
+pub async fn authorize<A: Authenticator>(
     api: &A,
     op: &OperationSpec,
-    request: axum::extract::Request,
-) -> Result<Input, Rejection> {
-    let (parts, body) = request.into_parts();
-    let request_id = parts
-        .headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_default();
-
+    parts: &http::request::Parts,
+) -> Result<Caller, Rejection> {
     let caller = authenticate(api, &parts.headers).await?;
     if !caller.has_scope(op.scope) {
         return Err(Rejection::new(
@@ -369,60 +312,118 @@ pub async fn prepare<A: Authenticator>(
             format!("{} needs the {} scope", op.operation_id, op.scope),
         ));
     }
+    Ok(caller)
+}
 
-    let path_values = path_values(op.path, parts.uri.path());
-    let query: Vec<(String, String)> = parts.uri.query().map(url_pairs).unwrap_or_default();
-    let mut params: BTreeMap<&'static str, Map<String, Value>> = BTreeMap::new();
-    let mut errors = Vec::new();
-    for param in op.params {
-        let raw: Vec<String> = match param.location {
-            "path" => path_values.get(param.name).cloned().into_iter().collect(),
-            "query" => query
-                .iter()
-                .filter(|(k, _)| k == param.name)
-                .map(|(_, v)| v.clone())
-                .collect(),
-            _ => parts
-                .headers
-                .get_all(param.name)
-                .iter()
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                .collect(),
-        };
-        let schema: Value = serde_json::from_str(param.schema).expect("generated schemas are JSON");
-        let value = match raw.as_slice() {
-            [] if param.required => {
-                errors.push(FieldError {
-                    field: param.name.to_owned(),
-                    message: "is required".into(),
-                    code: "required".into(),
-                });
-                continue;
-            }
-            [] => continue,
-            [one] => typed(one, &schema),
-            _ => {
-                errors.push(FieldError {
-                    field: param.name.to_owned(),
-                    message: "must be sent once".into(),
-                    code: "repeated".into(),
-                });
-                continue;
-            }
-        };
-        errors.extend(validation::validate(&schema, &value, param.name));
-        errors.extend(nul_characters(&value, param.name));
-        params
-            .entry(param.location)
-            .or_default()
-            .insert(param.name.to_owned(), value);
+/// The path's `{parameters}` as axum matched them, percent-decoded.
+pub async fn path_params(
+    parts: &mut http::request::Parts,
+) -> Result<axum::extract::RawPathParams, Rejection> {
+    use axum::extract::FromRequestParts;
+    axum::extract::RawPathParams::from_request_parts(parts, &())
+        .await
+        .map_err(|e| {
+            Rejection::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-request",
+                "The path is malformed",
+                e.body_text(),
+            )
+        })
+}
+
+/// A request's parameters as text, for the generated decoders.
+#[derive(Debug)]
+pub struct Params<'a> {
+    path: &'a axum::extract::RawPathParams,
+    query: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    headers: &'a http::HeaderMap,
+}
+
+impl<'a> Params<'a> {
+    /// The parameters of a request: its matched path, its query string
+    /// (`application/x-www-form-urlencoded`) and its headers.
+    pub fn new(parts: &'a http::request::Parts, path: &'a axum::extract::RawPathParams) -> Self {
+        let query = parts
+            .uri
+            .query()
+            .map(|q| url::form_urlencoded::parse(q.as_bytes()).collect())
+            .unwrap_or_default();
+        Self {
+            path,
+            query,
+            headers: &parts.headers,
+        }
     }
 
-    let account = match params
-        .get("query")
-        .and_then(|q| q.get("accountSwitchKey"))
-        .and_then(Value::as_str)
-    {
+    /// The one value of parameter `name` in `location` (`path`, `query` or
+    /// `header`), if sent; a parameter sent twice, or a header that is not
+    /// text, is an error at `at`.
+    #[allow(clippy::result_unit_err)]
+    pub fn one(
+        &self,
+        location: &str,
+        name: &str,
+        at: &decode::Path<'_>,
+        errors: &mut decode::Errors,
+    ) -> Result<Option<Cow<'a, str>>, ()> {
+        let repeated = |errors: &mut decode::Errors| {
+            errors.push(at, "repeated", "must be sent once");
+            Err(())
+        };
+        match location {
+            "path" => Ok(self
+                .path
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| Cow::Owned(value.to_owned()))),
+            "query" => {
+                let mut found = self.query.iter().filter(|(key, _)| key == name);
+                match (found.next(), found.next()) {
+                    (None, _) => Ok(None),
+                    (Some((_, value)), None) => Ok(Some(value.clone())),
+                    (Some(_), Some(_)) => repeated(errors),
+                }
+            }
+            _ => {
+                let mut found = self.headers.get_all(name).iter();
+                match (found.next(), found.next()) {
+                    (None, _) => Ok(None),
+                    (Some(value), None) => match value.to_str() {
+                        Ok(text) => Ok(Some(Cow::Owned(text.to_owned()))),
+                        Err(_) => {
+                            errors.push(at, "type", "must be visible ASCII text");
+                            Err(())
+                        }
+                    },
+                    (Some(_), Some(_)) => repeated(errors),
+                }
+            }
+        }
+    }
+}
+
+/// Who is calling and on which account: the caller's own, or the one
+/// `accountSwitchKey` names, which the token must list (else a 403). The
+/// key is only judged once the parameters are sound.
+pub fn context(
+    caller: Caller,
+    parts: &http::request::Parts,
+    params: &Params<'_>,
+    errors: &decode::Errors,
+) -> Result<RequestContext, Rejection> {
+    let request_id = parts
+        .headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let key = params
+        .query
+        .iter()
+        .find(|(k, _)| k == "accountSwitchKey")
+        .map(|(_, v)| v.as_ref());
+    let account = match key {
         Some(key) if errors.is_empty() && key != caller.account => {
             if !caller.switchable_accounts.contains(key) {
                 return Err(Rejection::new(
@@ -436,75 +437,74 @@ pub async fn prepare<A: Authenticator>(
         }
         _ => caller.account.clone(),
     };
-
-    let body = match op.body {
-        Some(spec) => {
-            let limit = parts
-                .extensions
-                .get::<BodyLimit>()
-                .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
-            let media_type = parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| {
-                    v.split(';')
-                        .next()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_ascii_lowercase()
-                });
-            if !media_type
-                .as_deref()
-                .is_some_and(|m| spec.media_types.contains(&m))
-            {
-                return Err(Rejection::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported-media-type",
-                    "Unsupported media type",
-                    format!("send the body as {}", spec.media_types.join(" or ")),
-                ));
-            }
-            let bytes = read_body(body, limit).await?;
-            let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-                Rejection::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed-request",
-                    "The body is not JSON",
-                    format!("the body is not valid JSON: {e}"),
-                )
-            })?;
-            let schema =
-                serde_json::json!({ "$ref": format!("#/components/schemas/{}", spec.schema) });
-            let body_errors = validation::validate(&schema, &value, "");
-            // An error of the body as a whole (not an object, ...) names no
-            // field: it is a malformed request, never an empty field path.
-            if let Some(whole) = body_errors.iter().find(|e| e.field.is_empty()) {
-                return Err(Rejection::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed-request",
-                    "The body is not the expected JSON",
-                    format!("the body {}", whole.message),
-                ));
-            }
-            errors.extend(body_errors);
-            errors.extend(nul_characters(&value, ""));
-            Some(value)
-        }
-        None => None,
-    };
-    if !errors.is_empty() {
-        return Err(Rejection::invalid(errors));
-    }
-    Ok(Input {
-        context: RequestContext {
-            caller,
-            account,
-            request_id,
-        },
-        params,
-        body,
+    Ok(RequestContext {
+        caller,
+        account,
+        request_id,
     })
+}
+
+/// Reads and decodes the body of `op`: a declared media type (else 415),
+/// within the limit (else 413), JSON (else 400 `malformed-request`), an
+/// object (else the same) and every constraint of `T` (errors into
+/// `errors`).
+pub async fn body<T: decode::Decode>(
+    op: &OperationSpec,
+    parts: &http::request::Parts,
+    body: axum::body::Body,
+    errors: &mut decode::Errors,
+) -> Result<Option<T>, Rejection> {
+    let Some(spec) = op.body else {
+        return Ok(None);
+    };
+    let limit = parts
+        .extensions
+        .get::<BodyLimit>()
+        .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+    let media_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if !media_type
+        .as_deref()
+        .is_some_and(|m| spec.media_types.contains(&m))
+    {
+        return Err(Rejection::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            format!("send the body as {}", spec.media_types.join(" or ")),
+        ));
+    }
+    let bytes = read_body(body, limit).await?;
+    let raw: &decode::RawValue = serde_json::from_slice(&bytes).map_err(|e| {
+        Rejection::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-request",
+            "The body is not JSON",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    let before = errors.len();
+    let value = T::decode(raw, &decode::Path::Root, errors);
+    // An error of the body as a whole (not an object, ...) names no field:
+    // it is a malformed request, never an empty field path.
+    if let Some(whole) = errors.since(before).iter().find(|e| e.field.is_empty()) {
+        return Err(Rejection::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-request",
+            "The body is not the expected JSON",
+            format!("the body {}", whole.message),
+        ));
+    }
+    Ok(value)
 }
 
 async fn authenticate<A: Authenticator>(
@@ -583,80 +583,4 @@ async fn read_body(body: axum::body::Body, limit: usize) -> Result<bytes::Bytes,
         buffer.extend_from_slice(&chunk);
     }
     Ok(buffer.freeze())
-}
-
-/// Text with U+0000 in it: no store keeps it faithfully (PostgreSQL refuses
-/// it outright), so it is refused here, by field.
-fn nul_characters(value: &Value, path: &str) -> Vec<FieldError> {
-    let here = |name: &str| {
-        if path.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{path}.{name}")
-        }
-    };
-    let error = |field: String| FieldError {
-        field,
-        message: "must not contain a NUL character".into(),
-        code: "nul-character".into(),
-    };
-    match value {
-        Value::String(s) if s.contains('\0') => vec![error(path.to_owned())],
-        Value::Object(object) => object
-            .iter()
-            .flat_map(|(k, v)| {
-                if k.contains('\0') {
-                    vec![error(here(k))]
-                } else {
-                    nul_characters(v, &here(k))
-                }
-            })
-            .collect(),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .flat_map(|(i, v)| nul_characters(v, &here(&i.to_string())))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// The values of a path's `{parameters}`, percent-decoded.
-fn path_values(template: &str, path: &str) -> BTreeMap<String, String> {
-    template
-        .split('/')
-        .zip(path.split('/'))
-        .filter_map(|(t, p)| {
-            let name = t.strip_prefix('{')?.strip_suffix('}')?;
-            let value = percent_encoding::percent_decode_str(p)
-                .decode_utf8_lossy()
-                .into_owned();
-            Some((name.to_owned(), value))
-        })
-        .collect()
-}
-
-fn url_pairs(query: &str) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-/// A parameter's text as the JSON value its schema expects, so the schema
-/// can judge it (text that is no number stays text and fails `type`).
-fn typed(raw: &str, schema: &Value) -> Value {
-    match schema.get("type").and_then(Value::as_str) {
-        Some("integer") => raw
-            .parse::<i64>()
-            .map_or_else(|_| Value::from(raw), Value::from),
-        Some("number") => raw
-            .parse::<f64>()
-            .map_or_else(|_| Value::from(raw), Value::from),
-        Some("boolean") => match raw {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
-            other => Value::from(other),
-        },
-        _ => Value::from(raw),
-    }
 }

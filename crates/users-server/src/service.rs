@@ -2,15 +2,16 @@
 //! describes, on a [`Store`]. By the time a method runs, the router has
 //! authenticated the caller, checked the scope and validated the request.
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use base64::Engine;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
-use users_api::types::{FieldError, LookupEntry, LookupList, User, UserPage};
+use users_api::types::{
+    FieldError, LookupEntry, LookupList, User, UserCreate, UserPage, UserPatch, UserReplace,
+};
 use users_api::*;
 
 use crate::auth::JwtVerifier;
@@ -73,24 +74,6 @@ impl<S> std::fmt::Debug for Service<S> {
             .finish_non_exhaustive()
     }
 }
-
-/// Property names of a spec schema, optionally only those marked `x-privileged`.
-fn spec_properties(schema: &str, privileged_only: bool) -> BTreeSet<String> {
-    users_api::spec()["components"]["schemas"][schema]["properties"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(_, p)| !privileged_only || p["x-privileged"] == Value::Bool(true))
-        .map(|(name, _)| name.clone())
-        .collect()
-}
-
-static PRIVILEGED_CREATE: LazyLock<BTreeSet<String>> =
-    LazyLock::new(|| spec_properties("UserCreate", true));
-static PRIVILEGED_PATCH: LazyLock<BTreeSet<String>> =
-    LazyLock::new(|| spec_properties("UserPatch", true));
-static PROFILE: LazyLock<BTreeSet<String>> =
-    LazyLock::new(|| spec_properties("UserReplace", false));
 
 const RELATIONS: [(&str, &str, &str); 3] = [
     ("roles", "addRoles", "removeRoles"),
@@ -263,7 +246,7 @@ impl<S: Store> Service<S> {
         &self,
         ctx: &RequestContext,
         body: &Value,
-        fields: &BTreeSet<String>,
+        fields: &[&str],
     ) -> Result<(), Rejection> {
         if ctx.caller.is_admin() {
             return Ok(());
@@ -272,7 +255,7 @@ impl<S: Store> Service<S> {
             .as_object()
             .into_iter()
             .flatten()
-            .filter(|(name, _)| fields.contains(*name))
+            .filter(|(name, _)| fields.contains(&name.as_str()))
             .map(|(name, _)| FieldError {
                 field: name.clone(),
                 message: "needs the users:admin scope".into(),
@@ -333,7 +316,7 @@ impl<S: Store> Service<S> {
         req: CreateUserRequest,
     ) -> Result<CreateUserResponse, Rejection> {
         let body = serde_json::to_value(&req.body).map_err(internal)?;
-        self.privileged(&ctx, &body, &PRIVILEGED_CREATE)?;
+        self.privileged(&ctx, &body, UserCreate::PRIVILEGED_MEMBERS)?;
         let scope = req.header.idempotency_key.map(|key| IdempotencyScope {
             caller: ctx.caller.subject.clone(),
             account_id: ctx.account.clone(),
@@ -511,7 +494,7 @@ impl<S: Store> Service<S> {
         req: UpdateUserRequest,
     ) -> Result<UpdateUserResponse, Rejection> {
         let patch = serde_json::to_value(&req.body).map_err(internal)?;
-        self.privileged(&ctx, &patch, &PRIVILEGED_PATCH)?;
+        self.privileged(&ctx, &patch, UserPatch::PRIVILEGED_MEMBERS)?;
         let stored = self
             .modify(
                 &ctx,
@@ -537,16 +520,16 @@ impl<S: Store> Service<S> {
                         .as_object()
                         .into_iter()
                         .flatten()
-                        .filter(|(k, _)| PROFILE.contains(*k))
+                        .filter(|(k, _)| UserReplace::MEMBERS.contains(&k.as_str()))
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
-                    let errors = validate(
-                        &json!({ "$ref": "#/components/schemas/UserReplace" }),
-                        &Value::Object(profile),
-                        "",
-                    );
-                    if !errors.is_empty() {
-                        return Err(Rejection::invalid(errors));
+                    let profile = Value::Object(profile).to_string();
+                    match runtime::decode::text::<UserReplace>(&profile) {
+                        Ok(_) => {}
+                        Err(runtime::decode::BodyError::Invalid(errors)) => {
+                            return Err(Rejection::invalid(errors));
+                        }
+                        Err(runtime::decode::BodyError::Syntax(e)) => return Err(internal(e)),
                     }
                     Ok(doc)
                 },
@@ -577,7 +560,7 @@ impl<S: Store> Service<S> {
                         .as_object()
                         .into_iter()
                         .flatten()
-                        .filter(|(k, _)| !PROFILE.contains(*k))
+                        .filter(|(k, _)| !UserReplace::MEMBERS.contains(&k.as_str()))
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
                     doc.extend(body.as_object().cloned().unwrap_or_default());
@@ -858,8 +841,10 @@ mod tests {
 
     #[test]
     fn privileged_and_profile_fields_come_from_the_spec() {
-        assert!(PRIVILEGED_PATCH.contains("status") && PRIVILEGED_PATCH.contains("addRoles"));
-        assert!(!PRIVILEGED_PATCH.contains("jobTitle"));
-        assert!(PROFILE.contains("jobTitle") && !PROFILE.contains("status"));
+        let privileged = UserPatch::PRIVILEGED_MEMBERS;
+        assert!(privileged.contains(&"status") && privileged.contains(&"addRoles"));
+        assert!(!privileged.contains(&"jobTitle"));
+        let profile = UserReplace::MEMBERS;
+        assert!(profile.contains(&"jobTitle") && !profile.contains(&"status"));
     }
 }

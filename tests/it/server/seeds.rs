@@ -326,11 +326,13 @@ async fn nexudus(db: Db) {
     )
     .await;
     assert_eq!(status, 400);
+    // Document order: the members' own errors as they were sent, then the
+    // rules relating members, in the order the schema states them.
     assert_eq!(
         problem["detail"],
-        "email: is not a valid email; removeTags: names a tag that addTags adds; roles: cannot be sent together with addRoles or removeRoles"
+        "email: is not a valid email; roles: cannot be sent together with addRoles or removeRoles; removeTags: names a tag that addTags adds"
     );
-    assert_eq!(fields(&problem), ["email", "removeTags", "roles"]);
+    assert_eq!(fields(&problem), ["email", "roles", "removeTags"]);
     server.stop().await;
 }
 on_both!(nexudus_relations_and_error_list, nexudus);

@@ -25,6 +25,8 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
 
+mod decode;
+
 /// Where the generated contract goes.
 pub(crate) const OUTPUT: &str = "crates/users-api/src/generated.rs";
 
@@ -38,6 +40,9 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
         emitted: BTreeSet::new(),
         header_types: Vec::new(),
         compositions: Vec::new(),
+        request_schemas: decode::request_schemas(spec)?,
+        patterns: BTreeMap::new(),
+        labels: 0,
     };
     let schemas = spec["components"]["schemas"]
         .as_object()
@@ -63,6 +68,15 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
         &generator.header_types,
         &generator.compositions,
     )?;
+    let read_only = decode::read_only_members(spec);
+    let patterns = generator.patterns.iter().map(|(pattern, ident)| {
+        let doc = format!("`{pattern}`");
+        quote! {
+            #[doc = #doc]
+            pub(crate) static #ident: LazyLock<regex::Regex> =
+                LazyLock::new(|| regex::Regex::new(#pattern).expect("checked by the generator"));
+        }
+    });
     let tokens = quote! {
         #![allow(clippy::all, missing_docs, unused_imports, non_camel_case_types)]
         use std::sync::Arc;
@@ -71,14 +85,26 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
         use serde_json::json;
         use crate::runtime;
 
-        /// The types of the spec's schemas.
+        /// The types of the spec's schemas, with a decoder for each type a
+        /// request uses.
         pub mod types {
             use serde::{Deserialize, Serialize};
             use serde_json::json;
+            use crate::runtime;
             #(#types)*
             #(#inline_types)*
         }
         use types::*;
+
+        /// Every member name the spec marks read-only somewhere: a request
+        /// that sends one hears `read-only` rather than `unknown-field`.
+        pub const READ_ONLY_MEMBERS: &[&str] = &[#(#read_only),*];
+
+        /// The `pattern`s of the spec, each compiled once.
+        pub(crate) mod patterns {
+            use std::sync::LazyLock;
+            #(#patterns)*
+        }
 
         #(#op_items)*
         #api
@@ -118,17 +144,31 @@ struct Gen<'a> {
     /// (rules relating members), by name: utoipa's derive cannot state them,
     /// so the document gets them from a generated modifier.
     compositions: Vec<(String, serde_json::Map<String, Value>)>,
+    /// Component schemas a request body or parameter reaches: each object
+    /// among them gets a generated decoder.
+    request_schemas: BTreeSet<String>,
+    /// The `pattern`s the decoders use, each compiled once, by text.
+    patterns: BTreeMap<String, Ident>,
+    /// A counter for the labels of generated check blocks.
+    labels: usize,
 }
 
 /// Keywords an object schema may carry beside `properties` to relate its
 /// members; each must be stated in the served document too.
 const COMPOSITION_KEYWORDS: [&str; 3] = ["allOf", "anyOf", "not"];
 
-/// A field's Rust type and its `#[schema]` arguments.
+/// A field's Rust type, its `#[schema]` arguments and how it is decoded.
 struct FieldType {
     ty: TokenStream,
     attrs: Vec<TokenStream>,
     nullable: bool,
+    /// An expression of type `Option<ty>` decoding `raw` (a non-null
+    /// `&RawValue`) at `path` into `errors`.
+    decode: TokenStream,
+    /// The same from a parameter's text (`text: &str`), for scalars.
+    text: Option<TokenStream>,
+    /// What a composition predicate may ask of the value.
+    kind: decode::ValueKind,
 }
 
 impl Gen<'_> {
@@ -146,75 +186,136 @@ impl Gen<'_> {
         (schema.clone(), None)
     }
 
-    /// The type of a property or parameter schema; `hint` names inline enums.
-    fn field_type(&mut self, schema: &Value, hint: &str) -> anyhow::Result<FieldType> {
+    /// The type of a property or parameter schema; `hint` names inline
+    /// enums, `ptr` is the schema's JSON Pointer (for errors).
+    fn field_type(&mut self, schema: &Value, hint: &str, ptr: &str) -> anyhow::Result<FieldType> {
         if let Some(Value::Array(all_of)) = schema.get("allOf")
             && all_of.len() == 1
         {
-            return self.field_type(&all_of[0], hint);
+            return self.field_type(&all_of[0], hint, &format!("{ptr}/allOf/0"));
         }
         let (target, name) = self.resolve(schema);
         let target = &target;
         let nullable = target.get("nullable") == Some(&Value::Bool(true));
         if let Some(name) = name {
+            let ptr = format!("/components/schemas/{name}");
             if is_named(target) {
+                decode::check_keywords(target, &ptr)?;
                 let ident = format_ident!("{}", name);
+                let is_enum = target.get("enum").is_some();
                 return Ok(FieldType {
                     ty: quote!(#ident),
                     attrs: Vec::new(),
                     nullable,
+                    decode: quote!(<#ident as runtime::decode::Decode>::decode(raw, path, errors)),
+                    text: is_enum.then(|| quote!(#ident::decode_text(text, path, errors))),
+                    kind: if is_enum {
+                        decode::ValueKind::Enum
+                    } else {
+                        decode::ValueKind::Other
+                    },
                 });
             }
-            return self.field_type(target, hint);
+            return self.field_type(target, hint, &ptr);
         }
+        decode::check_keywords(target, ptr)?;
         let mut attrs = constraint_attrs(target);
-        let ty = match target.get("type").and_then(Value::as_str) {
-            Some("string") if target.get("enum").is_some() => {
+        let mut kind = decode::ValueKind::Other;
+        let mut text = None;
+        let (ty, decode) = match target.get("type").and_then(Value::as_str) {
+            Some("string" | "integer") if target.get("enum").is_some() => {
                 let ident = format_ident!("{}", hint);
                 self.enum_type(hint, target)?;
                 attrs.clear();
-                quote!(#ident)
-            }
-            Some("integer") if target.get("enum").is_some() => {
-                let ident = format_ident!("{}", hint);
-                self.enum_type(hint, target)?;
-                attrs.clear();
-                quote!(#ident)
-            }
-            Some("string") => match target.get("format").and_then(Value::as_str) {
-                Some("date") => quote!(chrono::NaiveDate),
-                Some("date-time") => quote!(chrono::DateTime<chrono::Utc>),
-                Some("uuid") => quote!(uuid::Uuid),
-                Some(format) => {
-                    attrs.push(quote!(format = #format));
-                    quote!(String)
+                if target["type"] == "string" {
+                    kind = decode::ValueKind::Enum;
                 }
-                None => quote!(String),
-            },
-            Some("integer") => match target.get("format").and_then(Value::as_str) {
-                Some("int64") => quote!(i64),
-                _ => quote!(i32),
-            },
-            Some("number") => quote!(f64),
-            Some("boolean") => quote!(bool),
+                text = Some(quote!(#ident::decode_text(text, path, errors)));
+                (
+                    quote!(#ident),
+                    quote!(<#ident as runtime::decode::Decode>::decode(raw, path, errors)),
+                )
+            }
+            Some("string") => {
+                let ty = match target.get("format").and_then(Value::as_str) {
+                    Some("date") => {
+                        kind = decode::ValueKind::Date;
+                        quote!(chrono::NaiveDate)
+                    }
+                    Some("date-time") => quote!(chrono::DateTime<chrono::Utc>),
+                    Some("uuid") => quote!(uuid::Uuid),
+                    Some(format) => {
+                        attrs.push(quote!(format = #format));
+                        kind = decode::ValueKind::Str;
+                        quote!(String)
+                    }
+                    None => {
+                        kind = decode::ValueKind::Str;
+                        quote!(String)
+                    }
+                };
+                text = Some(self.scalar_decode(target, ptr, nullable, decode::Source::Text)?);
+                (
+                    ty,
+                    self.scalar_decode(target, ptr, nullable, decode::Source::Json)?,
+                )
+            }
+            Some("integer" | "number" | "boolean") => {
+                let ty = match (
+                    target["type"].as_str(),
+                    target.get("format").and_then(Value::as_str),
+                ) {
+                    (Some("integer"), Some("int64")) => quote!(i64),
+                    (Some("integer"), _) => quote!(i32),
+                    (Some("number"), _) => quote!(f64),
+                    _ => quote!(bool),
+                };
+                text = Some(self.scalar_decode(target, ptr, nullable, decode::Source::Text)?);
+                (
+                    ty,
+                    self.scalar_decode(target, ptr, nullable, decode::Source::Json)?,
+                )
+            }
             Some("array") => {
-                let item = self.field_type(&target["items"], &format!("{hint}Item"))?;
-                attrs.extend(item.attrs);
-                let item_ty = item.ty;
-                if target.get("uniqueItems") == Some(&Value::Bool(true)) {
+                let item = self.field_type(
+                    &target["items"],
+                    &format!("{hint}Item"),
+                    &format!("{ptr}/items"),
+                )?;
+                attrs.extend(item.attrs.iter().cloned());
+                let item_ty = &item.ty;
+                let unique = target.get("uniqueItems") == Some(&Value::Bool(true));
+                let ty = if unique {
+                    kind = decode::ValueKind::Set;
                     quote!(std::collections::BTreeSet<#item_ty>)
                 } else {
+                    kind = decode::ValueKind::Set;
                     quote!(Vec<#item_ty>)
-                }
+                };
+                let decode = self.array_decode(target, nullable, &item)?;
+                (ty, decode)
             }
             Some("object") if target.get("properties").is_none() => {
                 match target.get("additionalProperties") {
                     Some(Value::Bool(true)) | None => {
                         attrs.clear();
-                        quote!(serde_json::Map<String, serde_json::Value>)
+                        let message = decode::type_message("object", nullable);
+                        (
+                            quote!(serde_json::Map<String, serde_json::Value>),
+                            quote! {
+                                match runtime::decode::kind(raw) {
+                                    runtime::decode::Kind::Object => serde_json::from_str(raw.get()).ok(),
+                                    _ => { errors.push(path, "type", #message); None }
+                                }
+                            },
+                        )
                     }
                     Some(values) => {
-                        let value = self.map_value_type(values, &format!("{hint}Value"))?;
+                        let value = self.map_value_type(
+                            values,
+                            &format!("{hint}Value"),
+                            &format!("{ptr}/additionalProperties"),
+                        )?;
                         let value_ty = if value.nullable {
                             let ty = &value.ty;
                             quote!(Option<#ty>)
@@ -249,38 +350,53 @@ impl Gen<'_> {
                             }
                         });
                         attrs = vec![quote!(schema_with = #fn_name)];
-                        map_ty
+                        let decode = self.map_decode(target, ptr, nullable, &value)?;
+                        (map_ty, decode)
                     }
                 }
             }
-            other => bail!("no Rust type for {hint}: type {other:?}"),
+            other => bail!("{ptr}: no Rust type for {hint}: type {other:?}"),
         };
         Ok(FieldType {
             ty,
             attrs,
             nullable,
+            decode,
+            text,
+            kind,
         })
     }
 
-    fn map_value_type(&mut self, schema: &Value, hint: &str) -> anyhow::Result<FieldType> {
+    fn map_value_type(
+        &mut self,
+        schema: &Value,
+        hint: &str,
+        ptr: &str,
+    ) -> anyhow::Result<FieldType> {
         let (target, name) = self.resolve(schema);
         if union_keyword(&target).is_some() {
-            let type_name = name.unwrap_or_else(|| hint.to_owned());
-            let nullable = self.one_of_type(&type_name, &target)?;
+            let type_name = name.clone().unwrap_or_else(|| hint.to_owned());
+            let ptr = name.map_or_else(|| ptr.to_owned(), |n| format!("/components/schemas/{n}"));
+            decode::check_keywords(&target, &ptr)?;
+            let nullable = self.one_of_type(&type_name, &target, &ptr)?;
             let ident = format_ident!("{}", type_name);
             return Ok(FieldType {
                 ty: quote!(#ident),
                 attrs: Vec::new(),
                 nullable,
+                decode: quote!(<#ident as runtime::decode::Decode>::decode(raw, path, errors)),
+                text: None,
+                kind: decode::ValueKind::Other,
             });
         }
-        self.field_type(schema, hint)
+        self.field_type(schema, hint, ptr)
     }
 
     /// A struct, enum or `oneOf` type for a component schema.
     fn named_type(&mut self, name: &str, schema: &Value) -> anyhow::Result<()> {
+        let ptr = format!("/components/schemas/{name}");
         if union_keyword(schema).is_some() {
-            self.one_of_type(name, schema)?;
+            self.one_of_type(name, schema, &ptr)?;
             return Ok(());
         }
         if schema.get("enum").is_some() {
@@ -288,6 +404,10 @@ impl Gen<'_> {
         }
         if !self.emitted.insert(name.to_owned()) {
             return Ok(());
+        }
+        let decodes = self.request_schemas.contains(name);
+        if decodes {
+            decode::check_keywords(schema, &ptr)?;
         }
         let ident = format_ident!("{}", name);
         let required: BTreeSet<&str> = schema
@@ -298,8 +418,22 @@ impl Gen<'_> {
             .filter_map(Value::as_str)
             .collect();
         let mut fields = Vec::new();
+        let mut members = Vec::new();
         for (prop, prop_schema) in schema["properties"].as_object().unwrap() {
-            let field = self.field_type(prop_schema, &format!("{name}{}", pascal(prop)))?;
+            let field = self.field_type(
+                prop_schema,
+                &format!("{name}{}", pascal(prop)),
+                &format!("{ptr}/properties/{}", decode::escape(prop)),
+            )?;
+            members.push(decode::Member {
+                name: prop.clone(),
+                ident: field_ident(prop),
+                ty: field.ty.clone(),
+                required: required.contains(prop.as_str()),
+                nullable: field.nullable,
+                kind: field.kind,
+                decode: field.decode.clone(),
+            });
             fields.push(field_tokens(
                 prop,
                 prop_schema,
@@ -336,6 +470,23 @@ impl Gen<'_> {
                 #(#fields)*
             }
         });
+        let names = members.iter().map(|m| &m.name);
+        let privileged = members
+            .iter()
+            .filter(|m| schema["properties"][&m.name]["x-privileged"] == Value::Bool(true))
+            .map(|m| &m.name);
+        self.items.push(quote! {
+            impl #ident {
+                /// Every member the schema declares, in its order.
+                pub const MEMBERS: &'static [&'static str] = &[#(#names),*];
+                /// The members marked `x-privileged`.
+                pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[#(#privileged),*];
+            }
+        });
+        if decodes {
+            let decoder = self.struct_decode(name, schema, &ptr, &members)?;
+            self.items.push(decoder);
+        }
         Ok(())
     }
 
@@ -363,6 +514,13 @@ impl Gen<'_> {
                 #[repr(i32)]
                 pub enum #ident { #(#variants)* }
             });
+            let numbers: Vec<i64> = values.iter().filter_map(|v| v.as_i64()).collect();
+            let variants: Vec<Ident> = numbers
+                .iter()
+                .map(|n| format_ident!("V{}", *n as u32))
+                .collect();
+            let decoder = decode::integer_enum_decode(name, schema, &numbers, &variants)?;
+            self.items.push(decoder);
             return Ok(());
         }
         let texts: Vec<&str> = values.iter().filter_map(|v| v.as_str()).collect();
@@ -380,6 +538,9 @@ impl Gen<'_> {
             #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
             pub enum #ident { #(#variants)* }
         });
+        let variants: Vec<Ident> = names.iter().map(|n| format_ident!("{}", n)).collect();
+        let decoder = decode::string_enum_decode(name, schema, &texts, &variants)?;
+        self.items.push(decoder);
         Ok(())
     }
 
@@ -387,7 +548,7 @@ impl Gen<'_> {
     /// types (so at most one member ever matches); returns whether a member
     /// is nullable. Its schema is written out because utoipa's derive cannot
     /// put constraints on a variant's field.
-    fn one_of_type(&mut self, name: &str, schema: &Value) -> anyhow::Result<bool> {
+    fn one_of_type(&mut self, name: &str, schema: &Value, ptr: &str) -> anyhow::Result<bool> {
         let keyword = union_keyword(schema).context("a union")?;
         let members = schema[keyword].as_array().unwrap();
         let nullable = members
@@ -435,6 +596,8 @@ impl Gen<'_> {
             }
             impl utoipa::ToSchema for #ident {}
         });
+        let decoder = self.union_decode(name, schema, ptr)?;
+        self.items.push(decoder);
         Ok(nullable)
     }
 
@@ -454,12 +617,27 @@ impl Gen<'_> {
             }
             let struct_name = format_ident!("{}{}", pascal_id, suffix);
             let mut fields = Vec::new();
+            let mut decoders = Vec::new();
             for param in params {
                 let name = param["name"].as_str().unwrap();
-                let field =
-                    self.field_type(&param["schema"], &format!("{pascal_id}{}", pascal(name)))?;
+                let field = self.field_type(
+                    &param["schema"],
+                    &format!("{pascal_id}{}", pascal(name)),
+                    &format!("{}/{}", op.pointer, decode::escape(name)),
+                )?;
                 let ident = field_ident(name);
                 let required = param["required"] == Value::Bool(true);
+                let text = field
+                    .text
+                    .clone()
+                    .with_context(|| format!("{}: parameter {name} is not a scalar", op.id))?;
+                decoders.push((
+                    name.to_owned(),
+                    ident.clone(),
+                    required,
+                    field.ty.clone(),
+                    text,
+                ));
                 let ty = field.ty;
                 let ty = if required { ty } else { quote!(Option<#ty>) };
                 let mut attrs = field.attrs;
@@ -480,6 +658,7 @@ impl Gen<'_> {
                 #[into_params(parameter_in = #parameter_in)]
                 pub struct #struct_name { #(#fields)* }
             });
+            out.push(self.params_decode(&struct_name, location, &decoders));
             let field = format_ident!("{}", location);
             request_fields.push(quote!(pub #field: #struct_name,));
             param_structs.push(quote!(#struct_name));
@@ -769,6 +948,8 @@ fn json_tokens(value: &Value) -> TokenStream {
 /// One operation of the spec, with its parameters resolved.
 struct Operation {
     id: String,
+    /// The operation's JSON Pointer, `/paths/~1v1~1users/get`.
+    pointer: String,
     method: String,
     path: String,
     tag: String,
@@ -898,6 +1079,7 @@ fn operations(spec: &Value) -> anyhow::Result<Vec<Operation>> {
                 .with_context(|| format!("{id}: one bearerAuth scope"))?
                 .to_owned();
             out.push(Operation {
+                pointer: format!("/paths/{}/{method}/parameters", decode::escape(path)),
                 method: method.to_owned(),
                 path: path.clone(),
                 tag: op["tags"][0].as_str().context("a tag")?.to_owned(),
@@ -948,16 +1130,32 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
         quote!((status = #status, description = #description, #body headers(#(#headers),*)))
     });
     let index = format_ident!("{}", op.id.to_uppercase());
-    let mut fields = Vec::new();
-    for location in ["path", "query", "header"] {
+    let pascal_id = pascal(&op.id);
+    let mut decodes = Vec::new();
+    let mut names = Vec::new();
+    for (location, suffix) in [("path", "Path"), ("query", "Query"), ("header", "Headers")] {
         if op.params.iter().any(|p| p["in"] == location) {
             let field = format_ident!("{}", location);
-            fields.push(quote!(#field: input.params(#location)?,));
+            let ty = format_ident!("{}{}", pascal_id, suffix);
+            decodes.push(quote!(let #field = #ty::decode(&params, &mut errors);));
+            names.push(field);
         }
     }
+    let body_decode = op.body.as_ref().map(|body| {
+        let ty = format_ident!("{}", body.schema);
+        quote! {
+            let body = runtime::body::<#ty>(&operation_specs::#index, &parts, body, &mut errors).await?;
+        }
+    });
     if op.body.is_some() {
-        fields.push(quote!(body: input.body()?,));
+        names.push(format_ident!("body"));
     }
+    let unused_body = op.body.is_none().then(|| quote!(let _ = body;));
+    let errors_decl = if decodes.is_empty() && op.body.is_none() {
+        quote!(let errors = runtime::decode::Errors::default();)
+    } else {
+        quote!(let mut errors = runtime::decode::Errors::default();)
+    };
     Ok(quote! {
         #[utoipa::path(
             #method,
@@ -976,9 +1174,22 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
             request: axum::extract::Request,
         ) -> Response {
             let call = async {
-                let input = runtime::prepare(&*api, &operation_specs::#index, request).await?;
-                let request = #request { #(#fields)* };
-                Ok::<_, runtime::Rejection>(api.#fn_name(input.context, request).await)
+                let (mut parts, body) = request.into_parts();
+                #unused_body
+                let caller = runtime::authorize(&*api, &operation_specs::#index, &parts).await?;
+                let path_params = runtime::path_params(&mut parts).await?;
+                let params = runtime::Params::new(&parts, &path_params);
+                #errors_decl
+                #(#decodes)*
+                let context = runtime::context(caller, &parts, &params, &errors)?;
+                #body_decode
+                match (#(#names,)*) {
+                    (#(Some(#names),)*) if errors.is_empty() => {
+                        let request = #request { #(#names,)* };
+                        Ok::<_, runtime::Rejection>(api.#fn_name(context, request).await)
+                    }
+                    _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+                }
             };
             let response = match call.await {
                 Ok(response) => response.into_response(),
@@ -1047,13 +1258,6 @@ fn table(ops: &[Operation]) -> TokenStream {
         let method = op.method.to_uppercase();
         let path = &op.path;
         let scope = &op.scope;
-        let params = op.params.iter().map(|p| {
-            let name = p["name"].as_str().unwrap();
-            let location = p["in"].as_str().unwrap();
-            let required = p["required"] == Value::Bool(true);
-            let schema = p["schema"].to_string();
-            quote!(runtime::ParamSpec { name: #name, location: #location, required: #required, schema: #schema })
-        });
         let body = match &op.body {
             Some(body) => {
                 let media = &body.media;
@@ -1068,7 +1272,6 @@ fn table(ops: &[Operation]) -> TokenStream {
                 method: #method,
                 path: #path,
                 scope: #scope,
-                params: &[#(#params),*],
                 body: #body,
             };
         }

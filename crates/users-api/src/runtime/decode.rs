@@ -1,0 +1,495 @@
+//! The building blocks of the generated decoders.
+//!
+//! `cargo xtask codegen` writes, for every request schema and every
+//! operation's parameters, straight-line Rust that turns the request's bytes
+//! (or parameter text) into the generated types and checks every constraint
+//! the spec states on the way. This module holds what that code calls: JSON
+//! primitives read from borrowed [`RawValue`] slices, the error collector,
+//! field paths that cost nothing until an error names them, and the checks
+//! of the `format`s the spec uses. Nothing here knows a schema.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+pub use serde_json::value::RawValue;
+
+use crate::types::FieldError;
+
+/// Where a value sits in the request: built on the stack as the decoder
+/// descends, rendered to a dotted path (`address.zipCode`, `roles.0`) only
+/// when an error names it.
+#[derive(Debug, Clone, Copy)]
+pub enum Path<'a> {
+    /// The body (or, for a parameter, nothing yet).
+    Root,
+    /// A member of an object.
+    Member(&'a Path<'a>, &'a str),
+    /// An item of an array.
+    Index(&'a Path<'a>, usize),
+}
+
+impl<'a> Path<'a> {
+    /// The path of member `name` below this one.
+    pub fn member(&'a self, name: &'a str) -> Path<'a> {
+        Path::Member(self, name)
+    }
+
+    /// The path of item `index` below this one.
+    pub fn index(&'a self, index: usize) -> Path<'a> {
+        Path::Index(self, index)
+    }
+
+    /// The dotted form: members and indexes joined with `.`; the root is
+    /// the empty string.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut String) {
+        use std::fmt::Write;
+        let parent = match self {
+            Path::Root => return,
+            Path::Member(parent, _) | Path::Index(parent, _) => parent,
+        };
+        parent.write(out);
+        if !out.is_empty() {
+            out.push('.');
+        }
+        match self {
+            Path::Member(_, name) => out.push_str(name),
+            Path::Index(_, index) => {
+                let _ = write!(out, "{index}");
+            }
+            Path::Root => {}
+        }
+    }
+}
+
+/// The errors of one request: at most one per field (its first failing
+/// constraint), in the order they were found.
+#[derive(Debug, Default)]
+pub struct Errors(Vec<FieldError>);
+
+impl Errors {
+    /// Records that the value at `path` breaks a constraint, unless that
+    /// field already has an error.
+    pub fn push(&mut self, path: &Path<'_>, code: &str, message: impl Into<String>) {
+        let field = path.render();
+        if self.0.iter().any(|e| e.field == field) {
+            return;
+        }
+        self.0.push(FieldError {
+            field,
+            message: message.into(),
+            code: code.to_owned(),
+        });
+    }
+
+    /// How many errors there are: a decoder compares it before and after a
+    /// value to learn whether the value was sound.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The errors found after the first `start`.
+    pub fn since(&self, start: usize) -> &[FieldError] {
+        self.0.get(start..).unwrap_or_default()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The errors, in the order they were found.
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.0
+    }
+}
+
+/// A type the generator can build from JSON, checking every constraint of
+/// its schema; errors go to `errors`, and `None` means there was one.
+pub trait Decode: Sized {
+    /// Decodes `raw`, the JSON of the value at `path`.
+    fn decode(raw: &RawValue, path: &Path<'_>, errors: &mut Errors) -> Option<Self>;
+}
+
+/// A generated enum of strings, read from its text.
+pub trait FromText: Sized {
+    /// The variant whose text is `text`.
+    fn from_text(text: &str) -> Option<Self>;
+    /// The text of this variant.
+    fn as_text(&self) -> &'static str;
+}
+
+/// Decodes a whole body: syntax first (a 400 `malformed-request` when it is
+/// not JSON), then the type's constraints. The errors are in the order the
+/// body's members were written, then what the body lacks, then the rules
+/// relating members.
+pub fn body<T: Decode>(bytes: &[u8]) -> Result<T, BodyError> {
+    let raw: &RawValue = serde_json::from_slice(bytes).map_err(BodyError::Syntax)?;
+    let mut errors = Errors::default();
+    match T::decode(raw, &Path::Root, &mut errors) {
+        Some(value) if errors.is_empty() => Ok(value),
+        _ => Err(BodyError::Invalid(errors.into_vec())),
+    }
+}
+
+/// Decodes `json`, a JSON text, as `T`: for values an implementation builds
+/// (a merged patch, ...) and must check as a request would be checked.
+pub fn text<T: Decode>(json: &str) -> Result<T, BodyError> {
+    body(json.as_bytes())
+}
+
+/// Why a body was refused.
+#[derive(Debug)]
+pub enum BodyError {
+    /// It is not JSON.
+    Syntax(serde_json::Error),
+    /// It is JSON that breaks the schema: one entry per field; an entry with
+    /// an empty field is about the body as a whole.
+    Invalid(Vec<FieldError>),
+}
+
+/// A slot for one member of an object while its members are read.
+#[derive(Debug)]
+pub enum Slot<T> {
+    /// Not sent.
+    Absent,
+    /// Sent, and refused (its error is recorded).
+    Failed,
+    /// Sent and sound.
+    Given(T),
+}
+
+impl<T> Slot<T> {
+    /// Fills the slot with the decoded value of a member; a member sent
+    /// twice is an error.
+    pub fn fill(
+        &mut self,
+        path: &Path<'_>,
+        errors: &mut Errors,
+        decode: impl FnOnce(&mut Errors) -> Option<T>,
+    ) {
+        if !matches!(self, Slot::Absent) {
+            *self = Slot::Failed;
+            errors.push(path, "duplicate-member", "is sent more than once");
+            return;
+        }
+        *self = match decode(errors) {
+            Some(value) => Slot::Given(value),
+            None => Slot::Failed,
+        };
+    }
+
+    /// Whether it was not sent.
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Slot::Absent)
+    }
+
+    /// Its value, if it was sent and sound.
+    pub fn given(&self) -> Option<&T> {
+        match self {
+            Slot::Given(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Its value, if it was sent and sound.
+    pub fn into_option(self) -> Option<T> {
+        match self {
+            Slot::Given(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// The kind of a JSON value, read from its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `null`
+    Null,
+    /// `true` or `false`
+    Boolean,
+    /// A number.
+    Number,
+    /// A string.
+    String,
+    /// An array.
+    Array,
+    /// An object.
+    Object,
+}
+
+/// The kind of `raw` (which `serde_json` has already checked is JSON).
+pub fn kind(raw: &RawValue) -> Kind {
+    match raw.get().as_bytes().first() {
+        Some(b'n') => Kind::Null,
+        Some(b't' | b'f') => Kind::Boolean,
+        Some(b'"') => Kind::String,
+        Some(b'[') => Kind::Array,
+        Some(b'{') => Kind::Object,
+        _ => Kind::Number,
+    }
+}
+
+/// Whether `raw` is `null`.
+pub fn is_null(raw: &RawValue) -> bool {
+    kind(raw) == Kind::Null
+}
+
+/// The string `raw` holds.
+pub fn string(raw: &RawValue) -> Option<String> {
+    (kind(raw) == Kind::String)
+        .then(|| serde_json::from_str::<Cow<'_, str>>(raw.get()).ok())
+        .flatten()
+        .map(Cow::into_owned)
+}
+
+/// The boolean `raw` holds.
+pub fn boolean(raw: &RawValue) -> Option<bool> {
+    match raw.get() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// The number `raw` holds.
+pub fn number(raw: &RawValue) -> Option<serde_json::Number> {
+    (kind(raw) == Kind::Number)
+        .then(|| serde_json::from_str(raw.get()).ok())
+        .flatten()
+}
+
+/// The integer `raw` holds: JSON Schema counts `2.0` as an integer too.
+pub fn integer(raw: &RawValue) -> Option<i64> {
+    let number = number(raw)?;
+    number.as_i64().or_else(|| {
+        let float = number.as_f64()?;
+        // The range check keeps the cast exact.
+        (float.fract() == 0.0 && float.abs() < 9.0e15).then_some(float as i64)
+    })
+}
+
+/// The items of the array `raw` holds, still as JSON.
+pub fn items(raw: &RawValue) -> Option<Vec<&RawValue>> {
+    (kind(raw) == Kind::Array)
+        .then(|| serde_json::from_str(raw.get()).ok())
+        .flatten()
+}
+
+/// The members of the object `raw` holds, in the order they were written,
+/// duplicates kept, values still as JSON.
+pub fn members(raw: &RawValue) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
+    if kind(raw) != Kind::Object {
+        return None;
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+    de::Deserializer::deserialize_map(&mut deserializer, MembersVisitor).ok()
+}
+
+struct MembersVisitor;
+
+impl<'de> Visitor<'de> for MembersVisitor {
+    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            out.push((key.0, map.next_value()?));
+        }
+        Ok(out)
+    }
+}
+
+/// A member name, borrowed unless it holds escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Records an unknown member of a closed object: `read-only` when the spec
+/// marks a member of that name read-only somewhere, else `unknown-field`.
+pub fn unknown_member(path: &Path<'_>, name: &str, read_only: &[&str], errors: &mut Errors) {
+    if name.contains('\0') {
+        errors.push(path, "nul-character", "must not contain a NUL character");
+    } else if read_only.contains(&name) {
+        errors.push(path, "read-only", "is read-only");
+    } else {
+        errors.push(path, "unknown-field", "is not a known field");
+    }
+}
+
+/// Whether no two items are equal (`uniqueItems`).
+pub fn all_distinct<T: PartialEq>(items: &[T]) -> bool {
+    items
+        .iter()
+        .enumerate()
+        .all(|(i, item)| !items[..i].contains(item))
+}
+
+/// The length of `text` in characters, as JSON Schema counts it (code
+/// points).
+pub fn length(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// Today, for rules such as `date-not-in-future`.
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// The checks of the `format`s the generator knows.
+pub mod format {
+    /// `date`: an RFC 3339 full-date, `YYYY-MM-DD`, that exists.
+    pub fn date(text: &str) -> bool {
+        text.len() == 10
+            && text.as_bytes()[4] == b'-'
+            && text.as_bytes()[7] == b'-'
+            && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+            && text
+                .bytes()
+                .enumerate()
+                .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit())
+    }
+
+    /// `date-time`: an RFC 3339 date-time.
+    pub fn date_time(text: &str) -> bool {
+        chrono::DateTime::parse_from_rfc3339(text).is_ok()
+    }
+
+    /// `uuid`: the hyphenated form, 8-4-4-4-12 hex digits.
+    pub fn uuid(text: &str) -> bool {
+        let bytes = text.as_bytes();
+        bytes.len() == 36
+            && bytes.iter().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => *b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            })
+    }
+
+    /// `email`: an RFC 5321 mailbox whose domain is a host name or an
+    /// address literal.
+    pub fn email(text: &str) -> bool {
+        let Ok(address) = email_address::EmailAddress::parse_with_options(
+            text,
+            email_address::Options::default(),
+        ) else {
+            return false;
+        };
+        let domain = address.domain();
+        if domain.starts_with('[') {
+            return domain.ends_with(']');
+        }
+        hostname(domain)
+    }
+
+    /// A DNS host name: labels of 1 to 63 letters, digits and inner
+    /// hyphens, 253 characters at most.
+    pub fn hostname(text: &str) -> bool {
+        !text.is_empty()
+            && text.len() <= 253
+            && text.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+    }
+
+    /// `uri`: an absolute RFC 3986 URI.
+    pub fn uri(text: &str) -> bool {
+        fluent_uri::Uri::parse(text).is_ok()
+    }
+
+    /// `uri-reference`: an RFC 3986 URI or relative reference.
+    pub fn uri_reference(text: &str) -> bool {
+        fluent_uri::UriRef::parse(text).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_render_dotted() {
+        let root = Path::Root;
+        let address = root.member("address");
+        let zip = address.member("zipCode");
+        let roles = root.member("roles");
+        let first = roles.index(0);
+        assert_eq!(root.render(), "");
+        assert_eq!(zip.render(), "address.zipCode");
+        assert_eq!(first.render(), "roles.0");
+    }
+
+    #[test]
+    fn one_error_per_field() {
+        let mut errors = Errors::default();
+        let root = Path::Root;
+        let email = root.member("email");
+        errors.push(&email, "format", "is not a valid email");
+        errors.push(&email, "max-length", "must be at most 254 characters");
+        assert_eq!(errors.into_vec().len(), 1);
+    }
+
+    #[test]
+    fn members_keep_order_and_duplicates() {
+        let raw: &RawValue = serde_json::from_str(r#"{"b":1,"a\u0041":[2],"b":{"c":3}}"#).unwrap();
+        let members = members(raw).unwrap();
+        let names: Vec<&str> = members.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(names, ["b", "aA", "b"]);
+        assert_eq!(members[2].1.get(), r#"{"c":3}"#);
+    }
+
+    #[test]
+    fn primitives() {
+        let raw = |text: &str| -> Box<RawValue> { RawValue::from_string(text.to_owned()).unwrap() };
+        assert_eq!(integer(&raw("2.0")), Some(2));
+        assert_eq!(integer(&raw("2.5")), None);
+        assert_eq!(integer(&raw("\"2\"")), None);
+        assert_eq!(string(&raw(r#""a\nb""#)).as_deref(), Some("a\nb"));
+        assert_eq!(boolean(&raw("null")), None);
+        assert!(format::date("2024-02-29"));
+        assert!(!format::date("2023-02-29"));
+        assert!(!format::date("2023-2-28"));
+        assert!(format::uuid("3fa85f64-5717-4562-b3fc-2c963f66afa6"));
+        assert!(!format::uuid("3fa85f6457174562b3fc2c963f66afa6"));
+        assert!(format::email("john.smith@example.com"));
+        assert!(!format::email("john.smith@"));
+        assert!(format::uri("https://cdn.example.com/a.png"));
+        assert!(!format::uri("/a.png"));
+    }
+}
