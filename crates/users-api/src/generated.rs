@@ -14445,12 +14445,11 @@ pub async fn list_time_zones<A: UsersApi>(
     };
     runtime::answered_by(&operation_specs::LISTTIMEZONES, response)
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListUsersQuery {
     /**Runs the operation against another account. The token must list that
 account in `switchableAccounts`; any other key is `403`.*/
-    #[serde(rename = "accountSwitchKey")]
     #[param(
         min_length = 1usize,
         max_length = 64usize,
@@ -14460,11 +14459,9 @@ account in `switchableAccounts`; any other key is `403`.*/
     )]
     pub account_switch_key: Option<String>,
     ///The most users a page holds.
-    #[serde(rename = "limit")]
     #[param(minimum = 1f64, maximum = 100f64, rename = "limit", nullable = false)]
     pub limit: Option<i32>,
     ///The `nextCursor` of the previous page.
-    #[serde(rename = "cursor")]
     #[param(
         min_length = 1usize,
         max_length = 512usize,
@@ -14474,15 +14471,12 @@ account in `switchableAccounts`; any other key is `403`.*/
     )]
     pub cursor: Option<String>,
     ///Only the user with this email address, compared without regard to case.
-    #[serde(rename = "email")]
     #[param(max_length = 254usize, format = "email", rename = "email", nullable = false)]
     pub email: Option<String>,
     ///Only users with this status.
-    #[serde(rename = "status")]
     #[param(rename = "status", nullable = false)]
     pub status: Option<UserStatus>,
     ///Only users whose name or email contains this text, without regard to case.
-    #[serde(rename = "q")]
     #[param(min_length = 1usize, max_length = 100usize, rename = "q", nullable = false)]
     pub q: Option<String>,
 }
@@ -14913,12 +14907,11 @@ pub async fn list_users<A: UsersApi>(
     };
     runtime::answered_by(&operation_specs::LISTUSERS, response)
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CreateUserQuery {
     /**Runs the operation against another account. The token must list that
 account in `switchableAccounts`; any other key is `403`.*/
-    #[serde(rename = "accountSwitchKey")]
     #[param(
         min_length = 1usize,
         max_length = 64usize,
@@ -14995,12 +14988,11 @@ impl CreateUserQuery {
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct CreateUserHeaders {
     /**A unique key for this create (a UUID is a good choice). Retrying with the
 same key and body returns the first response instead of creating twice.*/
-    #[serde(rename = "Idempotency-Key")]
     #[param(
         min_length = 1usize,
         max_length = 255usize,
@@ -15084,7 +15076,7 @@ pub struct CreateUserRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateUserResponse {
     ///Created. `Location` names the new user.
-    Created { body: User, e_tag: String, location: String },
+    Created { body: User, e_tag: headers::ETag, location: String },
     /**The request is invalid. `errors[]` lists every problem by dotted path and
 `detail` repeats them as `field: message; field: message`.*/
     BadRequest { body: Problem },
@@ -15118,9 +15110,7 @@ impl IntoResponse for CreateUserResponse {
                     "application/json",
                     &body,
                 );
-                if let Ok(value) = http::HeaderValue::from_str(&e_tag) {
-                    response.headers_mut().insert("ETag", value);
-                }
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
                 if let Ok(value) = http::HeaderValue::from_str(&location) {
                     response.headers_mut().insert("Location", value);
                 }
@@ -15338,11 +15328,10 @@ pub async fn create_user<A: UsersApi>(
     };
     runtime::answered_by(&operation_specs::CREATEUSER, response)
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct GetUserPath {
     ///The user's id.
-    #[serde(rename = "userId")]
     #[param(rename = "userId")]
     pub user_id: uuid::Uuid,
 }
@@ -15400,12 +15389,11 @@ impl GetUserPath {
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct GetUserQuery {
     /**Runs the operation against another account. The token must list that
 account in `switchableAccounts`; any other key is `403`.*/
-    #[serde(rename = "accountSwitchKey")]
     #[param(
         min_length = 1usize,
         max_length = 64usize,
@@ -15482,18 +15470,18 @@ impl GetUserQuery {
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct GetUserHeaders {
     ///An `ETag` the caller holds; when it is current the answer is `304`.
-    #[serde(rename = "If-None-Match")]
     #[param(
         min_length = 1usize,
         max_length = 256usize,
+        value_type = Option<String>,
         rename = "If-None-Match",
         nullable = false
     )]
-    pub if_none_match: Option<String>,
+    pub if_none_match: Option<headers::IfNoneMatch>,
 }
 impl GetUserHeaders {
     ///Decodes the header parameters, checking each against its schema.
@@ -15503,12 +15491,12 @@ impl GetUserHeaders {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let if_none_match: runtime::decode::Slot<String> = {
+        let if_none_match: runtime::decode::Slot<headers::IfNoneMatch> = {
             let path = &root.member("If-None-Match");
             match params.one("header", "If-None-Match", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match (match Some(text.to_owned()) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -15536,7 +15524,11 @@ impl GetUserHeaders {
                             }
                             Some(value)
                         }
-                    } {
+                    })
+                        .and_then(|value: String| runtime::decode::typed_header::<
+                            headers::IfNoneMatch,
+                        >(&value, path, errors))
+                    {
                         Some(value) => runtime::decode::Slot::Given(value),
                         None => runtime::decode::Slot::Failed,
                     }
@@ -15564,9 +15556,9 @@ pub struct GetUserRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum GetUserResponse {
     ///The user.
-    Ok { body: User, e_tag: String },
+    Ok { body: User, e_tag: headers::ETag },
     ///Not modified; the `ETag` sent in `If-None-Match` is current.
-    NotModified { e_tag: String },
+    NotModified { e_tag: headers::ETag },
     /**The request is invalid. `errors[]` lists every problem by dotted path and
 `detail` repeats them as `field: message; field: message`.*/
     BadRequest { body: Problem },
@@ -15592,18 +15584,14 @@ impl IntoResponse for GetUserResponse {
                     "application/json",
                     &body,
                 );
-                if let Ok(value) = http::HeaderValue::from_str(&e_tag) {
-                    response.headers_mut().insert("ETag", value);
-                }
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
                 response
             }
             Self::NotModified { e_tag } => {
                 let mut response = http::StatusCode::from_u16(304u16)
                     .unwrap()
                     .into_response();
-                if let Ok(value) = http::HeaderValue::from_str(&e_tag) {
-                    response.headers_mut().insert("ETag", value);
-                }
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
                 response
             }
             Self::BadRequest { body } => {
@@ -15774,11 +15762,10 @@ pub async fn get_user<A: UsersApi>(
     };
     runtime::answered_by(&operation_specs::GETUSER, response)
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct ReplaceUserPath {
     ///The user's id.
-    #[serde(rename = "userId")]
     #[param(rename = "userId")]
     pub user_id: uuid::Uuid,
 }
@@ -15836,12 +15823,11 @@ impl ReplaceUserPath {
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReplaceUserQuery {
     /**Runs the operation against another account. The token must list that
 account in `switchableAccounts`; any other key is `403`.*/
-    #[serde(rename = "accountSwitchKey")]
     #[param(
         min_length = 1usize,
         max_length = 64usize,
@@ -15918,19 +15904,19 @@ impl ReplaceUserQuery {
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct ReplaceUserHeaders {
     /**The `ETag` the change is based on (or `*`). When it is not current the
 answer is `412` and nothing changes.*/
-    #[serde(rename = "If-Match")]
     #[param(
         min_length = 1usize,
         max_length = 256usize,
+        value_type = Option<String>,
         rename = "If-Match",
         nullable = false
     )]
-    pub if_match: Option<String>,
+    pub if_match: Option<headers::IfMatch>,
 }
 impl ReplaceUserHeaders {
     ///Decodes the header parameters, checking each against its schema.
@@ -15940,12 +15926,12 @@ impl ReplaceUserHeaders {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let if_match: runtime::decode::Slot<String> = {
+        let if_match: runtime::decode::Slot<headers::IfMatch> = {
             let path = &root.member("If-Match");
             match params.one("header", "If-Match", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match (match Some(text.to_owned()) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -15973,7 +15959,11 @@ impl ReplaceUserHeaders {
                             }
                             Some(value)
                         }
-                    } {
+                    })
+                        .and_then(|value: String| runtime::decode::typed_header::<
+                            headers::IfMatch,
+                        >(&value, path, errors))
+                    {
                         Some(value) => runtime::decode::Slot::Given(value),
                         None => runtime::decode::Slot::Failed,
                     }
@@ -16002,7 +15992,7 @@ pub struct ReplaceUserRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReplaceUserResponse {
     ///The user with its new profile.
-    Ok { body: User, e_tag: String },
+    Ok { body: User, e_tag: headers::ETag },
     /**The request is invalid. `errors[]` lists every problem by dotted path and
 `detail` repeats them as `field: message; field: message`.*/
     BadRequest { body: Problem },
@@ -16040,9 +16030,7 @@ impl IntoResponse for ReplaceUserResponse {
                     "application/json",
                     &body,
                 );
-                if let Ok(value) = http::HeaderValue::from_str(&e_tag) {
-                    response.headers_mut().insert("ETag", value);
-                }
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
                 response
             }
             Self::BadRequest { body } => {
@@ -16289,11 +16277,10 @@ pub async fn replace_user<A: UsersApi>(
     };
     runtime::answered_by(&operation_specs::REPLACEUSER, response)
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct UpdateUserPath {
     ///The user's id.
-    #[serde(rename = "userId")]
     #[param(rename = "userId")]
     pub user_id: uuid::Uuid,
 }
@@ -16351,12 +16338,11 @@ impl UpdateUserPath {
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UpdateUserQuery {
     /**Runs the operation against another account. The token must list that
 account in `switchableAccounts`; any other key is `403`.*/
-    #[serde(rename = "accountSwitchKey")]
     #[param(
         min_length = 1usize,
         max_length = 64usize,
@@ -16433,19 +16419,19 @@ impl UpdateUserQuery {
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct UpdateUserHeaders {
     /**The `ETag` the change is based on (or `*`). When it is not current the
 answer is `412` and nothing changes.*/
-    #[serde(rename = "If-Match")]
     #[param(
         min_length = 1usize,
         max_length = 256usize,
+        value_type = Option<String>,
         rename = "If-Match",
         nullable = false
     )]
-    pub if_match: Option<String>,
+    pub if_match: Option<headers::IfMatch>,
 }
 impl UpdateUserHeaders {
     ///Decodes the header parameters, checking each against its schema.
@@ -16455,12 +16441,12 @@ impl UpdateUserHeaders {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let if_match: runtime::decode::Slot<String> = {
+        let if_match: runtime::decode::Slot<headers::IfMatch> = {
             let path = &root.member("If-Match");
             match params.one("header", "If-Match", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match (match Some(text.to_owned()) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -16488,7 +16474,11 @@ impl UpdateUserHeaders {
                             }
                             Some(value)
                         }
-                    } {
+                    })
+                        .and_then(|value: String| runtime::decode::typed_header::<
+                            headers::IfMatch,
+                        >(&value, path, errors))
+                    {
                         Some(value) => runtime::decode::Slot::Given(value),
                         None => runtime::decode::Slot::Failed,
                     }
@@ -16517,7 +16507,7 @@ pub struct UpdateUserRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum UpdateUserResponse {
     ///The updated user.
-    Ok { body: User, e_tag: String },
+    Ok { body: User, e_tag: headers::ETag },
     /**The request is invalid. `errors[]` lists every problem by dotted path and
 `detail` repeats them as `field: message; field: message`.*/
     BadRequest { body: Problem },
@@ -16555,9 +16545,7 @@ impl IntoResponse for UpdateUserResponse {
                     "application/json",
                     &body,
                 );
-                if let Ok(value) = http::HeaderValue::from_str(&e_tag) {
-                    response.headers_mut().insert("ETag", value);
-                }
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
                 response
             }
             Self::BadRequest { body } => {
@@ -16810,11 +16798,10 @@ pub async fn update_user<A: UsersApi>(
     };
     runtime::answered_by(&operation_specs::UPDATEUSER, response)
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct DeleteUserPath {
     ///The user's id.
-    #[serde(rename = "userId")]
     #[param(rename = "userId")]
     pub user_id: uuid::Uuid,
 }
@@ -16872,12 +16859,11 @@ impl DeleteUserPath {
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeleteUserQuery {
     /**Runs the operation against another account. The token must list that
 account in `switchableAccounts`; any other key is `403`.*/
-    #[serde(rename = "accountSwitchKey")]
     #[param(
         min_length = 1usize,
         max_length = 64usize,
@@ -16954,19 +16940,19 @@ impl DeleteUserQuery {
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct DeleteUserHeaders {
     /**The `ETag` the change is based on (or `*`). When it is not current the
 answer is `412` and nothing changes.*/
-    #[serde(rename = "If-Match")]
     #[param(
         min_length = 1usize,
         max_length = 256usize,
+        value_type = Option<String>,
         rename = "If-Match",
         nullable = false
     )]
-    pub if_match: Option<String>,
+    pub if_match: Option<headers::IfMatch>,
 }
 impl DeleteUserHeaders {
     ///Decodes the header parameters, checking each against its schema.
@@ -16976,12 +16962,12 @@ impl DeleteUserHeaders {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let if_match: runtime::decode::Slot<String> = {
+        let if_match: runtime::decode::Slot<headers::IfMatch> = {
             let path = &root.member("If-Match");
             match params.one("header", "If-Match", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match (match Some(text.to_owned()) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -17009,7 +16995,11 @@ impl DeleteUserHeaders {
                             }
                             Some(value)
                         }
-                    } {
+                    })
+                        .and_then(|value: String| runtime::decode::typed_header::<
+                            headers::IfMatch,
+                        >(&value, path, errors))
+                    {
                         Some(value) => runtime::decode::Slot::Given(value),
                         None => runtime::decode::Slot::Failed,
                     }
@@ -17252,11 +17242,10 @@ pub async fn delete_user<A: UsersApi>(
     };
     runtime::answered_by(&operation_specs::DELETEUSER, response)
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct SetUserPasswordPath {
     ///The user's id.
-    #[serde(rename = "userId")]
     #[param(rename = "userId")]
     pub user_id: uuid::Uuid,
 }
@@ -17314,12 +17303,11 @@ impl SetUserPasswordPath {
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SetUserPasswordQuery {
     /**Runs the operation against another account. The token must list that
 account in `switchableAccounts`; any other key is `403`.*/
-    #[serde(rename = "accountSwitchKey")]
     #[param(
         min_length = 1usize,
         max_length = 64usize,
@@ -17396,19 +17384,19 @@ impl SetUserPasswordQuery {
         })
     }
 }
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct SetUserPasswordHeaders {
     /**The `ETag` the change is based on (or `*`). When it is not current the
 answer is `412` and nothing changes.*/
-    #[serde(rename = "If-Match")]
     #[param(
         min_length = 1usize,
         max_length = 256usize,
+        value_type = Option<String>,
         rename = "If-Match",
         nullable = false
     )]
-    pub if_match: Option<String>,
+    pub if_match: Option<headers::IfMatch>,
 }
 impl SetUserPasswordHeaders {
     ///Decodes the header parameters, checking each against its schema.
@@ -17418,12 +17406,12 @@ impl SetUserPasswordHeaders {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let if_match: runtime::decode::Slot<String> = {
+        let if_match: runtime::decode::Slot<headers::IfMatch> = {
             let path = &root.member("If-Match");
             match params.one("header", "If-Match", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match (match Some(text.to_owned()) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -17451,7 +17439,11 @@ impl SetUserPasswordHeaders {
                             }
                             Some(value)
                         }
-                    } {
+                    })
+                        .and_then(|value: String| runtime::decode::typed_header::<
+                            headers::IfMatch,
+                        >(&value, path, errors))
+                    {
                         Some(value) => runtime::decode::Slot::Given(value),
                         None => runtime::decode::Slot::Failed,
                     }
@@ -17480,7 +17472,7 @@ pub struct SetUserPasswordRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SetUserPasswordResponse {
     ///The password is set.
-    NoContent { e_tag: String },
+    NoContent { e_tag: headers::ETag },
     /**The request is invalid. `errors[]` lists every problem by dotted path and
 `detail` repeats them as `field: message; field: message`.*/
     BadRequest { body: Problem },
@@ -17512,9 +17504,7 @@ impl IntoResponse for SetUserPasswordResponse {
                 let mut response = http::StatusCode::from_u16(204u16)
                     .unwrap()
                     .into_response();
-                if let Ok(value) = http::HeaderValue::from_str(&e_tag) {
-                    response.headers_mut().insert("ETag", value);
-                }
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
                 response
             }
             Self::BadRequest { body } => {

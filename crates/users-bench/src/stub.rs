@@ -43,7 +43,9 @@ impl UsersApi for InMemory {
     async fn get_user(&self, _: RequestContext, _: GetUserRequest) -> GetUserResponse {
         let user = self.user.lock().unwrap().clone();
         GetUserResponse::Ok {
-            e_tag: format!("\"{}\"", user.resource_version),
+            e_tag: format!("\"{}\"", user.resource_version)
+                .parse()
+                .expect("an entity tag"),
             body: user,
         }
     }
@@ -89,7 +91,9 @@ impl UsersApi for InMemory {
         }
         user.resource_version += 1;
         UpdateUserResponse::Ok {
-            e_tag: format!("\"{}\"", user.resource_version),
+            e_tag: format!("\"{}\"", user.resource_version)
+                .parse()
+                .expect("an entity tag"),
             body: user.clone(),
         }
     }

@@ -85,17 +85,11 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-fn etag(version: i64) -> String {
+/// The strong entity tag of a version: `"7"`.
+fn etag(version: i64) -> headers::ETag {
     format!("\"{version}\"")
-}
-
-/// Whether an `If-Match` / `If-None-Match` value names `version`: `*`, or a
-/// list of entity tags. `If-Match` compares strongly (weak tags never match).
-fn tag_matches(header: &str, version: i64, weak_ok: bool) -> bool {
-    let ours = etag(version);
-    header.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag == ours || (weak_ok && tag.strip_prefix("W/") == Some(ours.as_str()))
-    })
+        .parse()
+        .expect("a quoted number is an entity tag")
 }
 
 fn internal(err: impl std::fmt::Display) -> Rejection {
@@ -213,9 +207,13 @@ impl<S: Store> Service<S> {
 
     /// `If-Match` against the stored version: 412 when stale, 428 when the
     /// server requires it and it is missing. Returns the version to write against.
-    fn precondition(&self, if_match: Option<&String>, current: i64) -> Result<(), Rejection> {
+    fn precondition(
+        &self,
+        if_match: Option<&headers::IfMatch>,
+        current: i64,
+    ) -> Result<(), Rejection> {
         match if_match {
-            Some(tag) if tag_matches(tag, current, false) => Ok(()),
+            Some(tag) if tag.precondition_passes(&etag(current)) => Ok(()),
             Some(_) => Err(stale(current)),
             None if self.settings.require_if_match => Err(Rejection::new(
                 StatusCode::PRECONDITION_REQUIRED,
@@ -282,7 +280,7 @@ impl<S: Store> Service<S> {
         &self,
         ctx: &RequestContext,
         id: &uuid::Uuid,
-        if_match: Option<&String>,
+        if_match: Option<&headers::IfMatch>,
         password_hash: Option<String>,
         change: impl Fn(&StoredUser) -> Result<Value, Rejection>,
     ) -> Result<StoredUser, Rejection> {
@@ -356,7 +354,11 @@ impl<S: Store> Service<S> {
                     let body: User =
                         serde_json::from_value(response["body"].clone()).map_err(internal)?;
                     return Ok(CreateUserResponse::Created {
-                        e_tag: response["etag"].as_str().unwrap_or_default().to_owned(),
+                        e_tag: response["etag"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .parse()
+                            .map_err(internal)?,
                         location: response["location"].as_str().unwrap_or_default().to_owned(),
                         body,
                     });
@@ -401,7 +403,7 @@ impl<S: Store> Service<S> {
         };
         let user = self.render(&preview)?;
         let location = format!("/v1/users/{id}");
-        let response = json!({ "etag": etag(1), "location": location, "body": user });
+        let response = json!({ "etag": "\"1\"", "location": location, "body": user });
         match self
             .store
             .insert(row, scope.clone().map(|s| (s, response)))
@@ -477,8 +479,9 @@ impl<S: Store> Service<S> {
     ) -> Result<GetUserResponse, Rejection> {
         let current = self.load(&ctx, &req.path.user_id).await?;
         let tag = etag(current.resource_version);
+        // If-None-Match compares weakly: it fails when a tag matches.
         if let Some(if_none_match) = &req.header.if_none_match
-            && tag_matches(if_none_match, current.resource_version, true)
+            && !if_none_match.precondition_passes(&tag)
         {
             return Ok(GetUserResponse::NotModified { e_tag: tag });
         }
@@ -816,12 +819,20 @@ mod tests {
 
     #[test]
     fn entity_tags_compare_as_http_says() {
-        assert!(tag_matches("\"7\"", 7, false));
-        assert!(tag_matches("*", 7, false));
-        assert!(tag_matches("\"6\", \"7\"", 7, false));
-        assert!(!tag_matches("W/\"7\"", 7, false));
-        assert!(tag_matches("W/\"7\"", 7, true));
-        assert!(!tag_matches("\"8\"", 7, true));
+        use headers::{Header, IfMatch, IfNoneMatch};
+        fn parse<H: Header>(text: &str) -> H {
+            let value = http::HeaderValue::from_str(text).unwrap();
+            H::decode(&mut std::iter::once(&value)).unwrap()
+        }
+        let seven = etag(7);
+        // If-Match compares strongly.
+        assert!(parse::<IfMatch>("\"7\"").precondition_passes(&seven));
+        assert!(parse::<IfMatch>("*").precondition_passes(&seven));
+        assert!(parse::<IfMatch>("\"6\", \"7\"").precondition_passes(&seven));
+        assert!(!parse::<IfMatch>("W/\"7\"").precondition_passes(&seven));
+        // If-None-Match compares weakly, and fails when a tag matches.
+        assert!(!parse::<IfNoneMatch>("W/\"7\"").precondition_passes(&seven));
+        assert!(parse::<IfNoneMatch>("\"8\"").precondition_passes(&seven));
     }
 
     #[test]

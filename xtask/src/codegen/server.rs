@@ -627,10 +627,25 @@ impl Gen<'_> {
                 )?;
                 let ident = field_ident(name);
                 let required = param["required"] == Value::Bool(true);
-                let text = field
+                let mut text = field
                     .text
                     .clone()
                     .with_context(|| format!("{}: parameter {name} is not a scalar", op.id))?;
+                let mut field = field;
+                // HTTP's own conditional headers arrive parsed (RFC 9110).
+                if location == "header"
+                    && let Some(typed) = typed_header(name)
+                {
+                    text = quote! {
+                        (#text).and_then(|value: String| runtime::decode::typed_header::<#typed>(&value, path, errors))
+                    };
+                    field.ty = typed;
+                    field.attrs.push(if required {
+                        quote!(value_type = String)
+                    } else {
+                        quote!(value_type = Option<String>)
+                    });
+                }
                 decoders.push((
                     name.to_owned(),
                     ident.clone(),
@@ -648,13 +663,12 @@ impl Gen<'_> {
                 let docs = doc_comment(param);
                 fields.push(quote! {
                     #docs
-                    #[serde(rename = #name)]
                     #[param(#(#attrs),*)]
                     pub #ident: #ty,
                 });
             }
             out.push(quote! {
-                #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::IntoParams)]
+                #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
                 #[into_params(parameter_in = #parameter_in)]
                 pub struct #struct_name { #(#fields)* }
             });
@@ -716,6 +730,13 @@ impl Gen<'_> {
             for (header, schema) in &response.headers {
                 self.header_type(header, schema)?;
                 let ident = field_ident(header);
+                if let Some(typed) = typed_header(header) {
+                    fields.push(quote!(#ident: #typed,));
+                    header_sets.push(quote! {
+                        headers::HeaderMapExt::typed_insert(response.headers_mut(), #ident);
+                    });
+                    continue;
+                }
                 let (ty, value) = if header == "Retry-After" {
                     (quote!(u64), quote!(#ident.to_string()))
                 } else {
@@ -1401,6 +1422,18 @@ fn api_doc(
             }
         }
     })
+}
+
+/// The `headers` type of an HTTP header whose syntax RFC 9110 defines, for
+/// the conditional-request headers an implementation compares: it gets them
+/// parsed, never as text.
+fn typed_header(name: &str) -> Option<TokenStream> {
+    match name.to_ascii_lowercase().as_str() {
+        "etag" => Some(quote!(headers::ETag)),
+        "if-match" => Some(quote!(headers::IfMatch)),
+        "if-none-match" => Some(quote!(headers::IfNoneMatch)),
+        _ => None,
+    }
 }
 
 fn status_name(status: u16) -> anyhow::Result<&'static str> {

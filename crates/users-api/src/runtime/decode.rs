@@ -348,6 +348,26 @@ pub fn unknown_member(path: &Path<'_>, name: &str, read_only: &[&str], errors: &
     }
 }
 
+/// A header whose syntax the `headers` crate knows, parsed from its text;
+/// text that is not one is an error at `path`.
+pub fn typed_header<H: headers::Header>(
+    text: &str,
+    path: &Path<'_>,
+    errors: &mut Errors,
+) -> Option<H> {
+    let parsed = http::HeaderValue::from_str(text)
+        .ok()
+        .and_then(|value| H::decode(&mut std::iter::once(&value)).ok());
+    if parsed.is_none() {
+        errors.push(
+            path,
+            "format",
+            format!("is not a valid {} header", H::name()),
+        );
+    }
+    parsed
+}
+
 /// Whether no two items are equal (`uniqueItems`).
 pub fn all_distinct<T: PartialEq>(items: &[T]) -> bool {
     items
