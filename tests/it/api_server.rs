@@ -36,94 +36,145 @@ impl Nothing {
     }
 }
 
+/// The implementation's own claims type: the router needs nothing more
+/// than [`Claims`].
+#[derive(Debug, Clone)]
+struct TestClaims {
+    scopes: &'static [&'static str],
+}
+
+impl Claims for TestClaims {
+    fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.contains(&scope)
+            || self.scopes.contains(&"users:admin")
+            || (scope == "users:read" && self.scopes.contains(&"users:write"))
+    }
+    fn account(&self) -> &str {
+        "acme"
+    }
+    fn may_switch_to(&self, account: &str) -> bool {
+        account == "acme-eu"
+    }
+}
+
 impl Authenticator for Nothing {
-    async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
-        let scopes: &[&str] = match token {
+    type Claims = TestClaims;
+
+    async fn authenticate(&self, token: &str) -> Result<TestClaims, AuthError> {
+        let scopes: &'static [&'static str] = match token {
             "admin" => &["users:admin"],
             "writer" => &["users:write"],
             "reader" => &["users:read"],
             _ => return Err(AuthError("the token is not valid".into())),
         };
-        Ok(Caller {
-            subject: format!("{token}-subject"),
-            account: "acme".into(),
-            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-            switchable_accounts: BTreeSet::from(["acme-eu".to_owned()]),
-        })
+        Ok(TestClaims { scopes })
     }
 }
 
 impl UsersApi for Nothing {
     async fn list_countries(
         &self,
-        _: RequestContext,
+        _: RequestContext<TestClaims>,
         _: ListCountriesRequest,
-    ) -> ListCountriesResponse {
-        ListCountriesResponse::InternalServerError {
+    ) -> Result<ListCountriesResponse, Rejection> {
+        Ok(ListCountriesResponse::InternalServerError {
             body: self.problem(),
-        }
+        })
     }
     async fn list_languages(
         &self,
-        _: RequestContext,
+        _: RequestContext<TestClaims>,
         _: ListLanguagesRequest,
-    ) -> ListLanguagesResponse {
-        ListLanguagesResponse::InternalServerError {
+    ) -> Result<ListLanguagesResponse, Rejection> {
+        Ok(ListLanguagesResponse::InternalServerError {
             body: self.problem(),
-        }
+        })
     }
-    async fn list_locales(&self, _: RequestContext, _: ListLocalesRequest) -> ListLocalesResponse {
-        ListLocalesResponse::InternalServerError {
+    async fn list_locales(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: ListLocalesRequest,
+    ) -> Result<ListLocalesResponse, Rejection> {
+        Ok(ListLocalesResponse::InternalServerError {
             body: self.problem(),
-        }
+        })
     }
     async fn list_time_zones(
         &self,
-        _: RequestContext,
+        _: RequestContext<TestClaims>,
         _: ListTimeZonesRequest,
-    ) -> ListTimeZonesResponse {
-        ListTimeZonesResponse::InternalServerError {
-            body: self.problem(),
-        }
+    ) -> Result<ListTimeZonesResponse, Rejection> {
+        self.problem();
+        // A status listTimeZones does not document.
+        Err(Rejection::new(
+            StatusCode::IM_A_TEAPOT,
+            "teapot",
+            "A teapot",
+            "the implementation breaks the contract",
+        ))
     }
-    async fn create_user(&self, _: RequestContext, _: CreateUserRequest) -> CreateUserResponse {
-        CreateUserResponse::InternalServerError {
+    async fn create_user(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: CreateUserRequest,
+    ) -> Result<CreateUserResponse, Rejection> {
+        Ok(CreateUserResponse::InternalServerError {
             body: self.problem(),
-        }
+        })
     }
-    async fn list_users(&self, _: RequestContext, _: ListUsersRequest) -> ListUsersResponse {
-        ListUsersResponse::InternalServerError {
+    async fn list_users(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: ListUsersRequest,
+    ) -> Result<ListUsersResponse, Rejection> {
+        Ok(ListUsersResponse::InternalServerError {
             body: self.problem(),
-        }
+        })
     }
-    async fn get_user(&self, _: RequestContext, _: GetUserRequest) -> GetUserResponse {
-        GetUserResponse::InternalServerError {
+    async fn get_user(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: GetUserRequest,
+    ) -> Result<GetUserResponse, Rejection> {
+        Ok(GetUserResponse::InternalServerError {
             body: self.problem(),
-        }
+        })
     }
-    async fn update_user(&self, _: RequestContext, _: UpdateUserRequest) -> UpdateUserResponse {
-        UpdateUserResponse::InternalServerError {
+    async fn update_user(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: UpdateUserRequest,
+    ) -> Result<UpdateUserResponse, Rejection> {
+        Ok(UpdateUserResponse::InternalServerError {
             body: self.problem(),
-        }
+        })
     }
-    async fn replace_user(&self, _: RequestContext, _: ReplaceUserRequest) -> ReplaceUserResponse {
-        ReplaceUserResponse::InternalServerError {
+    async fn replace_user(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: ReplaceUserRequest,
+    ) -> Result<ReplaceUserResponse, Rejection> {
+        Ok(ReplaceUserResponse::InternalServerError {
             body: self.problem(),
-        }
+        })
     }
-    async fn delete_user(&self, _: RequestContext, _: DeleteUserRequest) -> DeleteUserResponse {
-        DeleteUserResponse::InternalServerError {
+    async fn delete_user(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: DeleteUserRequest,
+    ) -> Result<DeleteUserResponse, Rejection> {
+        Ok(DeleteUserResponse::InternalServerError {
             body: self.problem(),
-        }
+        })
     }
     async fn set_user_password(
         &self,
-        _: RequestContext,
+        _: RequestContext<TestClaims>,
         _: SetUserPasswordRequest,
-    ) -> SetUserPasswordResponse {
-        SetUserPasswordResponse::InternalServerError {
+    ) -> Result<SetUserPasswordResponse, Rejection> {
+        Ok(SetUserPasswordResponse::InternalServerError {
             body: self.problem(),
-        }
+        })
     }
 }
 
@@ -453,6 +504,28 @@ async fn transport_failures_are_problems() {
     )
     .await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(api.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_undocumented_status_is_a_loud_500_not_passed_on() {
+    let api = Arc::new(Nothing::default());
+    let answer = send(
+        &api,
+        request(
+            "GET",
+            "/v1/lookups/time-zones",
+            Some("reader"),
+            None,
+            Vec::new(),
+        ),
+    )
+    .await;
+    assert_problem(&answer, 500, "undocumented-status");
+    assert_eq!(
+        answer.body["detail"],
+        "the implementation answered 418, which listTimeZones does not document"
+    );
     assert_eq!(api.calls.load(Ordering::SeqCst), 1);
 }
 

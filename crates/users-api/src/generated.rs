@@ -13887,22 +13887,6 @@ impl IntoResponse for ListCountriesResponse {
         }
     }
 }
-impl From<runtime::Rejection> for ListCountriesResponse {
-    fn from(rejection: runtime::Rejection) -> Self {
-        let body = rejection.problem();
-        match rejection.status.as_u16() {
-            401u16 => Self::Unauthorized { body },
-            403u16 => Self::Forbidden { body },
-            429u16 => {
-                Self::TooManyRequests {
-                    body,
-                    retry_after: rejection.retry_after().unwrap_or(1),
-                }
-            }
-            _ => Self::InternalServerError { body },
-        }
-    }
-}
 #[utoipa::path(
     get,
     path = "/v1/lookups/countries",
@@ -13955,18 +13939,20 @@ pub async fn list_countries<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let (mut parts, body) = request.into_parts();
+        let (parts, body) = request.into_parts();
         let _ = body;
         let caller = runtime::authorize(&*api, &operation_specs::LISTCOUNTRIES, &parts)
             .await?;
-        let path_params = runtime::path_params(&mut parts).await?;
-        let params = runtime::Params::new(&parts, &path_params);
         let errors = runtime::decode::Errors::default();
-        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let context = runtime::context(caller, &parts, None, &errors)?;
         match () {
             () if errors.is_empty() => {
                 let request = ListCountriesRequest {};
-                Ok::<_, runtime::Rejection>(api.list_countries(context, request).await)
+                let answer = api.list_countries(context, request).await;
+                Ok::<
+                    _,
+                    runtime::Rejection,
+                >(runtime::answer(&operation_specs::LISTCOUNTRIES, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -14043,22 +14029,6 @@ impl IntoResponse for ListLanguagesResponse {
         }
     }
 }
-impl From<runtime::Rejection> for ListLanguagesResponse {
-    fn from(rejection: runtime::Rejection) -> Self {
-        let body = rejection.problem();
-        match rejection.status.as_u16() {
-            401u16 => Self::Unauthorized { body },
-            403u16 => Self::Forbidden { body },
-            429u16 => {
-                Self::TooManyRequests {
-                    body,
-                    retry_after: rejection.retry_after().unwrap_or(1),
-                }
-            }
-            _ => Self::InternalServerError { body },
-        }
-    }
-}
 #[utoipa::path(
     get,
     path = "/v1/lookups/languages",
@@ -14111,18 +14081,20 @@ pub async fn list_languages<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let (mut parts, body) = request.into_parts();
+        let (parts, body) = request.into_parts();
         let _ = body;
         let caller = runtime::authorize(&*api, &operation_specs::LISTLANGUAGES, &parts)
             .await?;
-        let path_params = runtime::path_params(&mut parts).await?;
-        let params = runtime::Params::new(&parts, &path_params);
         let errors = runtime::decode::Errors::default();
-        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let context = runtime::context(caller, &parts, None, &errors)?;
         match () {
             () if errors.is_empty() => {
                 let request = ListLanguagesRequest {};
-                Ok::<_, runtime::Rejection>(api.list_languages(context, request).await)
+                let answer = api.list_languages(context, request).await;
+                Ok::<
+                    _,
+                    runtime::Rejection,
+                >(runtime::answer(&operation_specs::LISTLANGUAGES, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -14199,22 +14171,6 @@ impl IntoResponse for ListLocalesResponse {
         }
     }
 }
-impl From<runtime::Rejection> for ListLocalesResponse {
-    fn from(rejection: runtime::Rejection) -> Self {
-        let body = rejection.problem();
-        match rejection.status.as_u16() {
-            401u16 => Self::Unauthorized { body },
-            403u16 => Self::Forbidden { body },
-            429u16 => {
-                Self::TooManyRequests {
-                    body,
-                    retry_after: rejection.retry_after().unwrap_or(1),
-                }
-            }
-            _ => Self::InternalServerError { body },
-        }
-    }
-}
 #[utoipa::path(
     get,
     path = "/v1/lookups/locales",
@@ -14267,18 +14223,20 @@ pub async fn list_locales<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let (mut parts, body) = request.into_parts();
+        let (parts, body) = request.into_parts();
         let _ = body;
         let caller = runtime::authorize(&*api, &operation_specs::LISTLOCALES, &parts)
             .await?;
-        let path_params = runtime::path_params(&mut parts).await?;
-        let params = runtime::Params::new(&parts, &path_params);
         let errors = runtime::decode::Errors::default();
-        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let context = runtime::context(caller, &parts, None, &errors)?;
         match () {
             () if errors.is_empty() => {
                 let request = ListLocalesRequest {};
-                Ok::<_, runtime::Rejection>(api.list_locales(context, request).await)
+                let answer = api.list_locales(context, request).await;
+                Ok::<
+                    _,
+                    runtime::Rejection,
+                >(runtime::answer(&operation_specs::LISTLOCALES, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -14355,22 +14313,6 @@ impl IntoResponse for ListTimeZonesResponse {
         }
     }
 }
-impl From<runtime::Rejection> for ListTimeZonesResponse {
-    fn from(rejection: runtime::Rejection) -> Self {
-        let body = rejection.problem();
-        match rejection.status.as_u16() {
-            401u16 => Self::Unauthorized { body },
-            403u16 => Self::Forbidden { body },
-            429u16 => {
-                Self::TooManyRequests {
-                    body,
-                    retry_after: rejection.retry_after().unwrap_or(1),
-                }
-            }
-            _ => Self::InternalServerError { body },
-        }
-    }
-}
 #[utoipa::path(
     get,
     path = "/v1/lookups/time-zones",
@@ -14423,18 +14365,20 @@ pub async fn list_time_zones<A: UsersApi>(
     request: axum::extract::Request,
 ) -> Response {
     let call = async {
-        let (mut parts, body) = request.into_parts();
+        let (parts, body) = request.into_parts();
         let _ = body;
         let caller = runtime::authorize(&*api, &operation_specs::LISTTIMEZONES, &parts)
             .await?;
-        let path_params = runtime::path_params(&mut parts).await?;
-        let params = runtime::Params::new(&parts, &path_params);
         let errors = runtime::decode::Errors::default();
-        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let context = runtime::context(caller, &parts, None, &errors)?;
         match () {
             () if errors.is_empty() => {
                 let request = ListTimeZonesRequest {};
-                Ok::<_, runtime::Rejection>(api.list_time_zones(context, request).await)
+                let answer = api.list_time_zones(context, request).await;
+                Ok::<
+                    _,
+                    runtime::Rejection,
+                >(runtime::answer(&operation_specs::LISTTIMEZONES, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -14457,7 +14401,7 @@ account in `switchableAccounts`; any other key is `403`.*/
         rename = "accountSwitchKey",
         nullable = false
     )]
-    pub account_switch_key: Option<String>,
+    pub(crate) account_switch_key: Option<String>,
     ///The most users a page holds.
     #[param(minimum = 1f64, maximum = 100f64, rename = "limit", nullable = false)]
     pub limit: Option<i32>,
@@ -14808,23 +14752,6 @@ impl IntoResponse for ListUsersResponse {
         }
     }
 }
-impl From<runtime::Rejection> for ListUsersResponse {
-    fn from(rejection: runtime::Rejection) -> Self {
-        let body = rejection.problem();
-        match rejection.status.as_u16() {
-            400u16 => Self::BadRequest { body },
-            401u16 => Self::Unauthorized { body },
-            403u16 => Self::Forbidden { body },
-            429u16 => {
-                Self::TooManyRequests {
-                    body,
-                    retry_after: rejection.retry_after().unwrap_or(1),
-                }
-            }
-            _ => Self::InternalServerError { body },
-        }
-    }
-}
 #[utoipa::path(
     get,
     path = "/v1/users",
@@ -14892,11 +14819,20 @@ pub async fn list_users<A: UsersApi>(
         let params = runtime::Params::new(&parts, &path_params);
         let mut errors = runtime::decode::Errors::default();
         let query = ListUsersQuery::decode(&params, &mut errors);
-        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let context = runtime::context(
+            caller,
+            &parts,
+            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+            &errors,
+        )?;
         match (query,) {
             (Some(query),) if errors.is_empty() => {
                 let request = ListUsersRequest { query };
-                Ok::<_, runtime::Rejection>(api.list_users(context, request).await)
+                let answer = api.list_users(context, request).await;
+                Ok::<
+                    _,
+                    runtime::Rejection,
+                >(runtime::answer(&operation_specs::LISTUSERS, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -14919,7 +14855,7 @@ account in `switchableAccounts`; any other key is `403`.*/
         rename = "accountSwitchKey",
         nullable = false
     )]
-    pub account_switch_key: Option<String>,
+    pub(crate) account_switch_key: Option<String>,
 }
 impl CreateUserQuery {
     ///Decodes the query parameters, checking each against its schema.
@@ -15188,27 +15124,6 @@ impl IntoResponse for CreateUserResponse {
         }
     }
 }
-impl From<runtime::Rejection> for CreateUserResponse {
-    fn from(rejection: runtime::Rejection) -> Self {
-        let body = rejection.problem();
-        match rejection.status.as_u16() {
-            400u16 => Self::BadRequest { body },
-            401u16 => Self::Unauthorized { body },
-            403u16 => Self::Forbidden { body },
-            409u16 => Self::Conflict { body },
-            413u16 => Self::PayloadTooLarge { body },
-            415u16 => Self::UnsupportedMediaType { body },
-            422u16 => Self::UnprocessableEntity { body },
-            429u16 => {
-                Self::TooManyRequests {
-                    body,
-                    retry_after: rejection.retry_after().unwrap_or(1),
-                }
-            }
-            _ => Self::InternalServerError { body },
-        }
-    }
-}
 #[utoipa::path(
     post,
     path = "/v1/users",
@@ -15305,7 +15220,12 @@ pub async fn create_user<A: UsersApi>(
         let mut errors = runtime::decode::Errors::default();
         let query = CreateUserQuery::decode(&params, &mut errors);
         let header = CreateUserHeaders::decode(&params, &mut errors);
-        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let context = runtime::context(
+            caller,
+            &parts,
+            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+            &errors,
+        )?;
         let body = runtime::body::<
             UserCreate,
         >(&operation_specs::CREATEUSER, &parts, body, &mut errors)
@@ -15317,7 +15237,11 @@ pub async fn create_user<A: UsersApi>(
                     header,
                     body,
                 };
-                Ok::<_, runtime::Rejection>(api.create_user(context, request).await)
+                let answer = api.create_user(context, request).await;
+                Ok::<
+                    _,
+                    runtime::Rejection,
+                >(runtime::answer(&operation_specs::CREATEUSER, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -15401,7 +15325,7 @@ account in `switchableAccounts`; any other key is `403`.*/
         rename = "accountSwitchKey",
         nullable = false
     )]
-    pub account_switch_key: Option<String>,
+    pub(crate) account_switch_key: Option<String>,
 }
 impl GetUserQuery {
     ///Decodes the query parameters, checking each against its schema.
@@ -15645,24 +15569,6 @@ impl IntoResponse for GetUserResponse {
         }
     }
 }
-impl From<runtime::Rejection> for GetUserResponse {
-    fn from(rejection: runtime::Rejection) -> Self {
-        let body = rejection.problem();
-        match rejection.status.as_u16() {
-            400u16 => Self::BadRequest { body },
-            401u16 => Self::Unauthorized { body },
-            403u16 => Self::Forbidden { body },
-            404u16 => Self::NotFound { body },
-            429u16 => {
-                Self::TooManyRequests {
-                    body,
-                    retry_after: rejection.retry_after().unwrap_or(1),
-                }
-            }
-            _ => Self::InternalServerError { body },
-        }
-    }
-}
 #[utoipa::path(
     get,
     path = "/v1/users/{userId}",
@@ -15743,7 +15649,12 @@ pub async fn get_user<A: UsersApi>(
         let path = GetUserPath::decode(&params, &mut errors);
         let query = GetUserQuery::decode(&params, &mut errors);
         let header = GetUserHeaders::decode(&params, &mut errors);
-        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let context = runtime::context(
+            caller,
+            &parts,
+            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+            &errors,
+        )?;
         match (path, query, header) {
             (Some(path), Some(query), Some(header)) if errors.is_empty() => {
                 let request = GetUserRequest {
@@ -15751,7 +15662,11 @@ pub async fn get_user<A: UsersApi>(
                     query,
                     header,
                 };
-                Ok::<_, runtime::Rejection>(api.get_user(context, request).await)
+                let answer = api.get_user(context, request).await;
+                Ok::<
+                    _,
+                    runtime::Rejection,
+                >(runtime::answer(&operation_specs::GETUSER, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -15835,7 +15750,7 @@ account in `switchableAccounts`; any other key is `403`.*/
         rename = "accountSwitchKey",
         nullable = false
     )]
-    pub account_switch_key: Option<String>,
+    pub(crate) account_switch_key: Option<String>,
 }
 impl ReplaceUserQuery {
     ///Decodes the query parameters, checking each against its schema.
@@ -16119,29 +16034,6 @@ impl IntoResponse for ReplaceUserResponse {
         }
     }
 }
-impl From<runtime::Rejection> for ReplaceUserResponse {
-    fn from(rejection: runtime::Rejection) -> Self {
-        let body = rejection.problem();
-        match rejection.status.as_u16() {
-            400u16 => Self::BadRequest { body },
-            401u16 => Self::Unauthorized { body },
-            403u16 => Self::Forbidden { body },
-            404u16 => Self::NotFound { body },
-            409u16 => Self::Conflict { body },
-            412u16 => Self::PreconditionFailed { body },
-            413u16 => Self::PayloadTooLarge { body },
-            415u16 => Self::UnsupportedMediaType { body },
-            428u16 => Self::PreconditionRequired { body },
-            429u16 => {
-                Self::TooManyRequests {
-                    body,
-                    retry_after: rejection.retry_after().unwrap_or(1),
-                }
-            }
-            _ => Self::InternalServerError { body },
-        }
-    }
-}
 #[utoipa::path(
     put,
     path = "/v1/users/{userId}",
@@ -16253,7 +16145,12 @@ pub async fn replace_user<A: UsersApi>(
         let path = ReplaceUserPath::decode(&params, &mut errors);
         let query = ReplaceUserQuery::decode(&params, &mut errors);
         let header = ReplaceUserHeaders::decode(&params, &mut errors);
-        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let context = runtime::context(
+            caller,
+            &parts,
+            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+            &errors,
+        )?;
         let body = runtime::body::<
             UserReplace,
         >(&operation_specs::REPLACEUSER, &parts, body, &mut errors)
@@ -16266,7 +16163,11 @@ pub async fn replace_user<A: UsersApi>(
                     header,
                     body,
                 };
-                Ok::<_, runtime::Rejection>(api.replace_user(context, request).await)
+                let answer = api.replace_user(context, request).await;
+                Ok::<
+                    _,
+                    runtime::Rejection,
+                >(runtime::answer(&operation_specs::REPLACEUSER, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -16350,7 +16251,7 @@ account in `switchableAccounts`; any other key is `403`.*/
         rename = "accountSwitchKey",
         nullable = false
     )]
-    pub account_switch_key: Option<String>,
+    pub(crate) account_switch_key: Option<String>,
 }
 impl UpdateUserQuery {
     ///Decodes the query parameters, checking each against its schema.
@@ -16634,29 +16535,6 @@ impl IntoResponse for UpdateUserResponse {
         }
     }
 }
-impl From<runtime::Rejection> for UpdateUserResponse {
-    fn from(rejection: runtime::Rejection) -> Self {
-        let body = rejection.problem();
-        match rejection.status.as_u16() {
-            400u16 => Self::BadRequest { body },
-            401u16 => Self::Unauthorized { body },
-            403u16 => Self::Forbidden { body },
-            404u16 => Self::NotFound { body },
-            409u16 => Self::Conflict { body },
-            412u16 => Self::PreconditionFailed { body },
-            413u16 => Self::PayloadTooLarge { body },
-            415u16 => Self::UnsupportedMediaType { body },
-            428u16 => Self::PreconditionRequired { body },
-            429u16 => {
-                Self::TooManyRequests {
-                    body,
-                    retry_after: rejection.retry_after().unwrap_or(1),
-                }
-            }
-            _ => Self::InternalServerError { body },
-        }
-    }
-}
 #[utoipa::path(
     patch,
     path = "/v1/users/{userId}",
@@ -16774,7 +16652,12 @@ pub async fn update_user<A: UsersApi>(
         let path = UpdateUserPath::decode(&params, &mut errors);
         let query = UpdateUserQuery::decode(&params, &mut errors);
         let header = UpdateUserHeaders::decode(&params, &mut errors);
-        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let context = runtime::context(
+            caller,
+            &parts,
+            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+            &errors,
+        )?;
         let body = runtime::body::<
             UserPatch,
         >(&operation_specs::UPDATEUSER, &parts, body, &mut errors)
@@ -16787,7 +16670,11 @@ pub async fn update_user<A: UsersApi>(
                     header,
                     body,
                 };
-                Ok::<_, runtime::Rejection>(api.update_user(context, request).await)
+                let answer = api.update_user(context, request).await;
+                Ok::<
+                    _,
+                    runtime::Rejection,
+                >(runtime::answer(&operation_specs::UPDATEUSER, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -16871,7 +16758,7 @@ account in `switchableAccounts`; any other key is `403`.*/
         rename = "accountSwitchKey",
         nullable = false
     )]
-    pub account_switch_key: Option<String>,
+    pub(crate) account_switch_key: Option<String>,
 }
 impl DeleteUserQuery {
     ///Decodes the query parameters, checking each against its schema.
@@ -17119,26 +17006,6 @@ impl IntoResponse for DeleteUserResponse {
         }
     }
 }
-impl From<runtime::Rejection> for DeleteUserResponse {
-    fn from(rejection: runtime::Rejection) -> Self {
-        let body = rejection.problem();
-        match rejection.status.as_u16() {
-            400u16 => Self::BadRequest { body },
-            401u16 => Self::Unauthorized { body },
-            403u16 => Self::Forbidden { body },
-            404u16 => Self::NotFound { body },
-            412u16 => Self::PreconditionFailed { body },
-            428u16 => Self::PreconditionRequired { body },
-            429u16 => {
-                Self::TooManyRequests {
-                    body,
-                    retry_after: rejection.retry_after().unwrap_or(1),
-                }
-            }
-            _ => Self::InternalServerError { body },
-        }
-    }
-}
 #[utoipa::path(
     delete,
     path = "/v1/users/{userId}",
@@ -17223,7 +17090,12 @@ pub async fn delete_user<A: UsersApi>(
         let path = DeleteUserPath::decode(&params, &mut errors);
         let query = DeleteUserQuery::decode(&params, &mut errors);
         let header = DeleteUserHeaders::decode(&params, &mut errors);
-        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let context = runtime::context(
+            caller,
+            &parts,
+            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+            &errors,
+        )?;
         match (path, query, header) {
             (Some(path), Some(query), Some(header)) if errors.is_empty() => {
                 let request = DeleteUserRequest {
@@ -17231,7 +17103,11 @@ pub async fn delete_user<A: UsersApi>(
                     query,
                     header,
                 };
-                Ok::<_, runtime::Rejection>(api.delete_user(context, request).await)
+                let answer = api.delete_user(context, request).await;
+                Ok::<
+                    _,
+                    runtime::Rejection,
+                >(runtime::answer(&operation_specs::DELETEUSER, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -17315,7 +17191,7 @@ account in `switchableAccounts`; any other key is `403`.*/
         rename = "accountSwitchKey",
         nullable = false
     )]
-    pub account_switch_key: Option<String>,
+    pub(crate) account_switch_key: Option<String>,
 }
 impl SetUserPasswordQuery {
     ///Decodes the query parameters, checking each against its schema.
@@ -17586,28 +17462,6 @@ impl IntoResponse for SetUserPasswordResponse {
         }
     }
 }
-impl From<runtime::Rejection> for SetUserPasswordResponse {
-    fn from(rejection: runtime::Rejection) -> Self {
-        let body = rejection.problem();
-        match rejection.status.as_u16() {
-            400u16 => Self::BadRequest { body },
-            401u16 => Self::Unauthorized { body },
-            403u16 => Self::Forbidden { body },
-            404u16 => Self::NotFound { body },
-            412u16 => Self::PreconditionFailed { body },
-            413u16 => Self::PayloadTooLarge { body },
-            415u16 => Self::UnsupportedMediaType { body },
-            428u16 => Self::PreconditionRequired { body },
-            429u16 => {
-                Self::TooManyRequests {
-                    body,
-                    retry_after: rejection.retry_after().unwrap_or(1),
-                }
-            }
-            _ => Self::InternalServerError { body },
-        }
-    }
-}
 #[utoipa::path(
     put,
     path = "/v1/users/{userId}/password",
@@ -17710,7 +17564,12 @@ pub async fn set_user_password<A: UsersApi>(
         let path = SetUserPasswordPath::decode(&params, &mut errors);
         let query = SetUserPasswordQuery::decode(&params, &mut errors);
         let header = SetUserPasswordHeaders::decode(&params, &mut errors);
-        let context = runtime::context(caller, &parts, &params, &errors)?;
+        let context = runtime::context(
+            caller,
+            &parts,
+            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+            &errors,
+        )?;
         let body = runtime::body::<
             PasswordChange,
         >(&operation_specs::SETUSERPASSWORD, &parts, body, &mut errors)
@@ -17723,10 +17582,11 @@ pub async fn set_user_password<A: UsersApi>(
                     header,
                     body,
                 };
+                let answer = api.set_user_password(context, request).await;
                 Ok::<
                     _,
                     runtime::Rejection,
-                >(api.set_user_password(context, request).await)
+                >(runtime::answer(&operation_specs::SETUSERPASSWORD, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -17739,76 +17599,102 @@ pub async fn set_user_password<A: UsersApi>(
 }
 /// The Users API: one method per operation of `openapi/users.yaml`.
 ///
-/// The router has authenticated the caller, checked the operation's
-/// scope and validated every parameter and the body before a method
-/// is called.
+/// The router has authenticated the caller (into the implementation's
+/// own `Claims`), checked the operation's scope, applied the account
+/// switch and decoded every parameter and the body before a method is
+/// called. A method answers with one of the operation's documented
+/// responses, or refuses with a [`runtime::Rejection`]; a refusal
+/// whose status the operation does not document is logged as an
+/// error and answered as a 500.
 pub trait UsersApi: runtime::Authenticator {
     ///`GET /v1/lookups/countries`: List countries
     fn list_countries(
         &self,
-        ctx: runtime::RequestContext,
+        ctx: runtime::RequestContext<Self::Claims>,
         req: ListCountriesRequest,
-    ) -> impl std::future::Future<Output = ListCountriesResponse> + Send;
+    ) -> impl std::future::Future<
+        Output = Result<ListCountriesResponse, runtime::Rejection>,
+    > + Send;
     ///`GET /v1/lookups/languages`: List languages
     fn list_languages(
         &self,
-        ctx: runtime::RequestContext,
+        ctx: runtime::RequestContext<Self::Claims>,
         req: ListLanguagesRequest,
-    ) -> impl std::future::Future<Output = ListLanguagesResponse> + Send;
+    ) -> impl std::future::Future<
+        Output = Result<ListLanguagesResponse, runtime::Rejection>,
+    > + Send;
     ///`GET /v1/lookups/locales`: List locales
     fn list_locales(
         &self,
-        ctx: runtime::RequestContext,
+        ctx: runtime::RequestContext<Self::Claims>,
         req: ListLocalesRequest,
-    ) -> impl std::future::Future<Output = ListLocalesResponse> + Send;
+    ) -> impl std::future::Future<
+        Output = Result<ListLocalesResponse, runtime::Rejection>,
+    > + Send;
     ///`GET /v1/lookups/time-zones`: List time zones
     fn list_time_zones(
         &self,
-        ctx: runtime::RequestContext,
+        ctx: runtime::RequestContext<Self::Claims>,
         req: ListTimeZonesRequest,
-    ) -> impl std::future::Future<Output = ListTimeZonesResponse> + Send;
+    ) -> impl std::future::Future<
+        Output = Result<ListTimeZonesResponse, runtime::Rejection>,
+    > + Send;
     ///`GET /v1/users`: List users
     fn list_users(
         &self,
-        ctx: runtime::RequestContext,
+        ctx: runtime::RequestContext<Self::Claims>,
         req: ListUsersRequest,
-    ) -> impl std::future::Future<Output = ListUsersResponse> + Send;
+    ) -> impl std::future::Future<
+        Output = Result<ListUsersResponse, runtime::Rejection>,
+    > + Send;
     ///`POST /v1/users`: Create a user
     fn create_user(
         &self,
-        ctx: runtime::RequestContext,
+        ctx: runtime::RequestContext<Self::Claims>,
         req: CreateUserRequest,
-    ) -> impl std::future::Future<Output = CreateUserResponse> + Send;
+    ) -> impl std::future::Future<
+        Output = Result<CreateUserResponse, runtime::Rejection>,
+    > + Send;
     ///`GET /v1/users/{userId}`: Get a user
     fn get_user(
         &self,
-        ctx: runtime::RequestContext,
+        ctx: runtime::RequestContext<Self::Claims>,
         req: GetUserRequest,
-    ) -> impl std::future::Future<Output = GetUserResponse> + Send;
+    ) -> impl std::future::Future<
+        Output = Result<GetUserResponse, runtime::Rejection>,
+    > + Send;
     ///`PUT /v1/users/{userId}`: Replace a user's profile
     fn replace_user(
         &self,
-        ctx: runtime::RequestContext,
+        ctx: runtime::RequestContext<Self::Claims>,
         req: ReplaceUserRequest,
-    ) -> impl std::future::Future<Output = ReplaceUserResponse> + Send;
+    ) -> impl std::future::Future<
+        Output = Result<ReplaceUserResponse, runtime::Rejection>,
+    > + Send;
     ///`PATCH /v1/users/{userId}`: Update a user partially
     fn update_user(
         &self,
-        ctx: runtime::RequestContext,
+        ctx: runtime::RequestContext<Self::Claims>,
         req: UpdateUserRequest,
-    ) -> impl std::future::Future<Output = UpdateUserResponse> + Send;
+    ) -> impl std::future::Future<
+        Output = Result<UpdateUserResponse, runtime::Rejection>,
+    > + Send;
     ///`DELETE /v1/users/{userId}`: Delete a user
     fn delete_user(
         &self,
-        ctx: runtime::RequestContext,
+        ctx: runtime::RequestContext<Self::Claims>,
         req: DeleteUserRequest,
-    ) -> impl std::future::Future<Output = DeleteUserResponse> + Send;
+    ) -> impl std::future::Future<
+        Output = Result<DeleteUserResponse, runtime::Rejection>,
+    > + Send;
     ///`PUT /v1/users/{userId}/password`: Set a user's password
     fn set_user_password(
         &self,
-        ctx: runtime::RequestContext,
+        ctx: runtime::RequestContext<Self::Claims>,
         req: SetUserPasswordRequest,
-    ) -> impl std::future::Future<Output = SetUserPasswordResponse> + Send;
+    ) -> impl std::future::Future<
+        Output = Result<SetUserPasswordResponse, runtime::Rejection>,
+    > + Send;
 }
 /// Every operation's route over `api`, with problem+json answers for
 /// unknown routes and methods.
@@ -17835,6 +17721,7 @@ pub mod operation_specs {
     use crate::runtime;
     pub const LISTCOUNTRIES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listCountries",
+        statuses: &[200u16, 401u16, 403u16, 429u16, 500u16],
         method: "GET",
         path: "/v1/lookups/countries",
         scope: "users:read",
@@ -17842,6 +17729,7 @@ pub mod operation_specs {
     };
     pub const LISTLANGUAGES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listLanguages",
+        statuses: &[200u16, 401u16, 403u16, 429u16, 500u16],
         method: "GET",
         path: "/v1/lookups/languages",
         scope: "users:read",
@@ -17849,6 +17737,7 @@ pub mod operation_specs {
     };
     pub const LISTLOCALES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listLocales",
+        statuses: &[200u16, 401u16, 403u16, 429u16, 500u16],
         method: "GET",
         path: "/v1/lookups/locales",
         scope: "users:read",
@@ -17856,6 +17745,7 @@ pub mod operation_specs {
     };
     pub const LISTTIMEZONES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listTimeZones",
+        statuses: &[200u16, 401u16, 403u16, 429u16, 500u16],
         method: "GET",
         path: "/v1/lookups/time-zones",
         scope: "users:read",
@@ -17863,6 +17753,7 @@ pub mod operation_specs {
     };
     pub const LISTUSERS: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listUsers",
+        statuses: &[200u16, 400u16, 401u16, 403u16, 429u16, 500u16],
         method: "GET",
         path: "/v1/users",
         scope: "users:read",
@@ -17870,6 +17761,10 @@ pub mod operation_specs {
     };
     pub const CREATEUSER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "createUser",
+        statuses: &[
+            201u16, 400u16, 401u16, 403u16, 409u16, 413u16, 415u16, 422u16, 429u16,
+            500u16,
+        ],
         method: "POST",
         path: "/v1/users",
         scope: "users:write",
@@ -17880,6 +17775,7 @@ pub mod operation_specs {
     };
     pub const GETUSER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "getUser",
+        statuses: &[200u16, 304u16, 400u16, 401u16, 403u16, 404u16, 429u16, 500u16],
         method: "GET",
         path: "/v1/users/{userId}",
         scope: "users:read",
@@ -17887,6 +17783,10 @@ pub mod operation_specs {
     };
     pub const REPLACEUSER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "replaceUser",
+        statuses: &[
+            200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16, 413u16, 415u16,
+            428u16, 429u16, 500u16,
+        ],
         method: "PUT",
         path: "/v1/users/{userId}",
         scope: "users:write",
@@ -17897,6 +17797,10 @@ pub mod operation_specs {
     };
     pub const UPDATEUSER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "updateUser",
+        statuses: &[
+            200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16, 413u16, 415u16,
+            428u16, 429u16, 500u16,
+        ],
         method: "PATCH",
         path: "/v1/users/{userId}",
         scope: "users:write",
@@ -17907,6 +17811,9 @@ pub mod operation_specs {
     };
     pub const DELETEUSER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "deleteUser",
+        statuses: &[
+            204u16, 400u16, 401u16, 403u16, 404u16, 412u16, 428u16, 429u16, 500u16,
+        ],
         method: "DELETE",
         path: "/v1/users/{userId}",
         scope: "users:admin",
@@ -17914,6 +17821,10 @@ pub mod operation_specs {
     };
     pub const SETUSERPASSWORD: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "setUserPassword",
+        statuses: &[
+            204u16, 400u16, 401u16, 403u16, 404u16, 412u16, 413u16, 415u16, 428u16,
+            429u16, 500u16,
+        ],
         method: "PUT",
         path: "/v1/users/{userId}/password",
         scope: "users:write",
@@ -17944,7 +17855,7 @@ pub mod operation_specs {
     info(
         title = "Users API",
         version = "1.0.0",
-        description = "A user directory. Every user belongs to one account (the tenant named by the\ncaller's token); `accountSwitchKey` lets a token that lists other accounts act\non one of them.\n\nConventions:\n- `PATCH` is a JSON merge patch (RFC 7396, `application/merge-patch+json`): an\n  absent member is left alone, `null` clears it, objects merge member by member.\n- `PUT` replaces the profile: every optional field of `UserReplace` that the\n  body omits is cleared. It never touches the password, status, roles, rights\n  or the owner organization.\n- Optimistic concurrency: every user has a `resourceVersion` that increases on\n  every change, returned as a strong `ETag`. Send it back in `If-Match` on\n  `PATCH`, `PUT`, `DELETE` and password changes; a mismatch is `412` and\n  nothing changes. A server may require `If-Match` (`428` without it).\n- Request schemas are closed (`additionalProperties: false`) and refuse\n  read-only fields; response schemas are open and may gain members and enum\n  values (`x-extensible-enum`) at any time.\n- Every rule OpenAPI 3.0's JSON Schema can state is stated there: lookups\n  as `enum`, members that exclude each other with `not`/`required`, members\n  required by another's value with `anyOf`. Rules it cannot state are listed\n  under `x-rules` on the schema they apply to; each names its `kind`, the\n  `field` it reports and a `message`. Those kinds are `date-not-in-future`,\n  `property-names` (the object's own member names) and `disjoint` (two\n  lists that share no member). An `x-rules` entry of kind `message` words\n  the error of a JSON Schema keyword instead: `keyword` is its JSON Pointer\n  relative to the schema, `field` the member the error names (the value\n  itself when absent) and `code` the error's code.\n- Text never contains U+0000 (NUL): a request with one is a `400` naming\n  the field.\n- Every error is `application/problem+json` (RFC 9457) with a stable `code`,\n  a `detail` that reads `field: message; field: message` and the field list\n  `errors[]`.\n- Fields marked `x-privileged: true` may be sent only by callers holding the\n  `users:admin` scope; anyone else gets `403` with code `privileged-field`.",
+        description = "A user directory. Every user belongs to one account (the tenant named by the\ncaller's token); `accountSwitchKey` lets a token that lists other accounts act\non one of them.\n\nConventions:\n- `PATCH` is a JSON merge patch (RFC 7396, `application/merge-patch+json`): an\n  absent member is left alone, `null` clears it, objects merge member by member.\n- `PUT` replaces the profile: every optional field of `UserReplace` that the\n  body omits is cleared. It never touches the password, status, roles, rights\n  or the owner organization.\n- Optimistic concurrency: every user has a `resourceVersion` that increases on\n  every change, returned as a strong `ETag`. Send it back in `If-Match` on\n  `PATCH`, `PUT`, `DELETE` and password changes; a mismatch is `412` and\n  nothing changes. A server may require `If-Match` (`428` without it).\n- Request schemas are closed (`additionalProperties: false`) and refuse\n  read-only fields; response schemas are open and may gain members and enum\n  values (`x-extensible-enum`) at any time.\n- Every rule OpenAPI 3.0's JSON Schema can state is stated there: lookups\n  as `enum`, members that exclude each other with `not`/`required`, members\n  required by another's value with `anyOf`. Rules it cannot state are listed\n  under `x-rules` on the schema they apply to; each names its `kind`, the\n  `field` it reports and a `message`. Those kinds are `date-not-in-future`,\n  `property-names` (the object's own member names) and `disjoint` (two\n  lists that share no member). An `x-rules` entry of kind `message` words\n  the error of a JSON Schema keyword instead: `keyword` is its JSON Pointer\n  relative to the schema, `field` the member the error names (the value\n  itself when absent) and `code` the error's code.\n- Text never contains U+0000 (NUL): a request with one is a `400` naming\n  the field.\n- Every error is `application/problem+json` (RFC 9457) with a stable `code`,\n  a `detail` that reads `field: message; field: message` and the field list\n  `errors[]`.\n- Fields marked `x-privileged: true` may be sent only by callers holding the\n  `users:admin` scope; anyone else gets `403` with code `privileged-field`.\n- The parameter marked `x-tenant-switch: true` (`accountSwitchKey`) names\n  the account an operation acts on instead of the token's own.",
         contact(
             name = "Users API maintainers",
             url = "https://example.org/users-api",

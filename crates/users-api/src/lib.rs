@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 
 pub use generated::*;
-pub use runtime::{AuthError, Authenticator, Caller, Rejection, RequestContext};
+pub use runtime::{AuthError, Authenticator, Caller, Claims, Rejection, RequestContext};
 /// The source spec, byte for byte: what the `swagger-ui` feature serves.
 /// Nothing reads it to decide how to treat a request.
 pub const SPEC_YAML: &str = include_str!("../../../openapi/users.yaml");

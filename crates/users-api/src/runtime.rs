@@ -25,7 +25,20 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// The body limit when none is configured: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
-/// The caller a bearer token proved.
+/// What an implementation's claims type tells the router: the scopes it
+/// grants and the accounts it may act on.
+pub trait Claims: std::fmt::Debug + Clone + Send + Sync + 'static {
+    /// Whether the claims grant `scope`.
+    fn has_scope(&self, scope: &str) -> bool;
+    /// The account (tenant) the caller acts on by default.
+    fn account(&self) -> &str;
+    /// Whether the caller may act on `account` through a tenant switch
+    /// (`accountSwitchKey`).
+    fn may_switch_to(&self, account: &str) -> bool;
+}
+
+/// A ready-made claims type: what the reference server's bearer tokens
+/// prove. An implementation may bring its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The token's subject (`sub`): who is calling.
@@ -39,9 +52,15 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Whether the caller holds `scope`. `users:admin` includes
-    /// `users:write`, which includes `users:read`.
-    pub fn has_scope(&self, scope: &str) -> bool {
+    /// Whether the caller holds `users:admin`.
+    pub fn is_admin(&self) -> bool {
+        self.has_scope("users:admin")
+    }
+}
+
+impl Claims for Caller {
+    /// `users:admin` includes `users:write`, which includes `users:read`.
+    fn has_scope(&self, scope: &str) -> bool {
         let held = |s: &str| self.scopes.contains(s);
         match scope {
             "users:read" => held("users:read") || held("users:write") || held("users:admin"),
@@ -50,19 +69,22 @@ impl Caller {
         }
     }
 
-    /// Whether the caller holds `users:admin`.
-    pub fn is_admin(&self) -> bool {
-        self.has_scope("users:admin")
+    fn account(&self) -> &str {
+        &self.account
+    }
+
+    fn may_switch_to(&self, account: &str) -> bool {
+        self.switchable_accounts.contains(account)
     }
 }
 
 /// Who is calling, on which account, under which request id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestContext {
-    /// The verified caller.
-    pub caller: Caller,
-    /// The account the operation acts on: the caller's own, or the one
-    /// `accountSwitchKey` named (which the token lists).
+pub struct RequestContext<C = Caller> {
+    /// The verified caller's claims.
+    pub caller: C,
+    /// The account the operation acts on: the caller's own, or the one a
+    /// tenant switch named (which the claims allow).
     pub account: String,
     /// The id this request is logged under (`x-request-id`).
     pub request_id: String,
@@ -134,10 +156,15 @@ pub fn current_request_id() -> Option<String> {
 #[error("{0}")]
 pub struct AuthError(pub String);
 
-/// Turns a bearer token into a [`Caller`]; the implementation provides it.
+/// Turns a bearer token into the implementation's own [`Claims`].
 pub trait Authenticator: Send + Sync + 'static {
+    /// What a verified token proves.
+    type Claims: Claims;
     /// Verifies `token` (the part after `Bearer `).
-    fn authenticate(&self, token: &str) -> impl Future<Output = Result<Caller, AuthError>> + Send;
+    fn authenticate(
+        &self,
+        token: &str,
+    ) -> impl Future<Output = Result<Self::Claims, AuthError>> + Send;
 }
 
 /// The body of an operation, as the spec declares it.
@@ -159,6 +186,8 @@ pub struct OperationSpec {
     pub method: &'static str,
     /// The path template.
     pub path: &'static str,
+    /// Every status the spec documents for it.
+    pub statuses: &'static [u16],
     /// The scope the operation needs.
     pub scope: &'static str,
     /// The request body, if it takes one.
@@ -302,7 +331,7 @@ pub async fn authorize<A: Authenticator>(
     api: &A,
     op: &OperationSpec,
     parts: &http::request::Parts,
-) -> Result<Caller, Rejection> {
+) -> Result<A::Claims, Rejection> {
     let caller = authenticate(api, &parts.headers).await?;
     if !caller.has_scope(op.scope) {
         return Err(Rejection::new(
@@ -403,29 +432,24 @@ impl<'a> Params<'a> {
     }
 }
 
-/// Who is calling and on which account: the caller's own, or the one
-/// `accountSwitchKey` names, which the token must list (else a 403). The
-/// key is only judged once the parameters are sound.
-pub fn context(
-    caller: Caller,
+/// Who is calling and on which account: the caller's own, or the one a
+/// tenant switch (`switch_to`) names, which the claims must allow (else a
+/// 403). The switch is only judged once the parameters are sound.
+pub fn context<C: Claims>(
+    caller: C,
     parts: &http::request::Parts,
-    params: &Params<'_>,
+    switch_to: Option<&str>,
     errors: &decode::Errors,
-) -> Result<RequestContext, Rejection> {
+) -> Result<RequestContext<C>, Rejection> {
     let request_id = parts
         .headers
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .unwrap_or_default();
-    let key = params
-        .query
-        .iter()
-        .find(|(k, _)| k == "accountSwitchKey")
-        .map(|(_, v)| v.as_ref());
-    let account = match key {
-        Some(key) if errors.is_empty() && key != caller.account => {
-            if !caller.switchable_accounts.contains(key) {
+    let account = match switch_to {
+        Some(key) if errors.is_empty() && key != caller.account() => {
+            if !caller.may_switch_to(key) {
                 return Err(Rejection::new(
                     StatusCode::FORBIDDEN,
                     "forbidden",
@@ -435,13 +459,45 @@ pub fn context(
             }
             key.to_owned()
         }
-        _ => caller.account.clone(),
+        _ => caller.account().to_owned(),
     };
     Ok(RequestContext {
         caller,
         account,
         request_id,
     })
+}
+
+/// The answer of an implementation: its response, or its refusal as a
+/// problem. A refusal whose status the operation does not document breaks
+/// the contract: it is logged as an error and answered as a 500 that says
+/// so, never passed on.
+pub fn answer<R: IntoResponse>(op: &OperationSpec, answer: Result<R, Rejection>) -> Response {
+    match answer {
+        Ok(response) => response.into_response(),
+        Err(rejection) if op.statuses.contains(&rejection.status.as_u16()) => {
+            rejection.into_response()
+        }
+        Err(rejection) => {
+            tracing::error!(
+                operation = op.operation_id,
+                status = rejection.status.as_u16(),
+                code = rejection.code,
+                "the implementation answered with a status the spec does not document"
+            );
+            Rejection::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "undocumented-status",
+                "Internal error",
+                format!(
+                    "the implementation answered {}, which {} does not document",
+                    rejection.status.as_u16(),
+                    op.operation_id
+                ),
+            )
+            .into_response()
+        }
+    }
 }
 
 /// Reads and decodes the body of `op`: a declared media type (else 415),
@@ -510,7 +566,7 @@ pub async fn body<T: decode::Decode>(
 async fn authenticate<A: Authenticator>(
     api: &A,
     headers: &http::HeaderMap,
-) -> Result<Caller, Rejection> {
+) -> Result<A::Claims, Rejection> {
     let unauthorized = |detail: String| {
         Rejection::new(
             StatusCode::UNAUTHORIZED,

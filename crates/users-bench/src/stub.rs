@@ -26,6 +26,8 @@ fn unimplemented_problem() -> Problem {
 }
 
 impl Authenticator for InMemory {
+    type Claims = Caller;
+
     async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
         if token != TOKEN {
             return Err(AuthError("unknown token".into()));
@@ -40,17 +42,25 @@ impl Authenticator for InMemory {
 }
 
 impl UsersApi for InMemory {
-    async fn get_user(&self, _: RequestContext, _: GetUserRequest) -> GetUserResponse {
+    async fn get_user(
+        &self,
+        _: RequestContext,
+        _: GetUserRequest,
+    ) -> Result<GetUserResponse, Rejection> {
         let user = self.user.lock().unwrap().clone();
-        GetUserResponse::Ok {
+        Ok(GetUserResponse::Ok {
             e_tag: format!("\"{}\"", user.resource_version)
                 .parse()
                 .expect("an entity tag"),
             body: user,
-        }
+        })
     }
 
-    async fn update_user(&self, _: RequestContext, req: UpdateUserRequest) -> UpdateUserResponse {
+    async fn update_user(
+        &self,
+        _: RequestContext,
+        req: UpdateUserRequest,
+    ) -> Result<UpdateUserResponse, Rejection> {
         let mut user = self.user.lock().unwrap();
         let patch = req.body;
         if let Some(title) = patch.job_title {
@@ -90,74 +100,94 @@ impl UsersApi for InMemory {
             }
         }
         user.resource_version += 1;
-        UpdateUserResponse::Ok {
+        Ok(UpdateUserResponse::Ok {
             e_tag: format!("\"{}\"", user.resource_version)
                 .parse()
                 .expect("an entity tag"),
             body: user.clone(),
-        }
+        })
     }
 
     async fn list_countries(
         &self,
         _: RequestContext,
         _: ListCountriesRequest,
-    ) -> ListCountriesResponse {
-        ListCountriesResponse::InternalServerError {
+    ) -> Result<ListCountriesResponse, Rejection> {
+        Ok(ListCountriesResponse::InternalServerError {
             body: unimplemented_problem(),
-        }
+        })
     }
     async fn list_languages(
         &self,
         _: RequestContext,
         _: ListLanguagesRequest,
-    ) -> ListLanguagesResponse {
-        ListLanguagesResponse::InternalServerError {
+    ) -> Result<ListLanguagesResponse, Rejection> {
+        Ok(ListLanguagesResponse::InternalServerError {
             body: unimplemented_problem(),
-        }
+        })
     }
-    async fn list_locales(&self, _: RequestContext, _: ListLocalesRequest) -> ListLocalesResponse {
-        ListLocalesResponse::InternalServerError {
+    async fn list_locales(
+        &self,
+        _: RequestContext,
+        _: ListLocalesRequest,
+    ) -> Result<ListLocalesResponse, Rejection> {
+        Ok(ListLocalesResponse::InternalServerError {
             body: unimplemented_problem(),
-        }
+        })
     }
     async fn list_time_zones(
         &self,
         _: RequestContext,
         _: ListTimeZonesRequest,
-    ) -> ListTimeZonesResponse {
-        ListTimeZonesResponse::InternalServerError {
+    ) -> Result<ListTimeZonesResponse, Rejection> {
+        Ok(ListTimeZonesResponse::InternalServerError {
             body: unimplemented_problem(),
-        }
+        })
     }
-    async fn create_user(&self, _: RequestContext, _: CreateUserRequest) -> CreateUserResponse {
-        CreateUserResponse::InternalServerError {
+    async fn create_user(
+        &self,
+        _: RequestContext,
+        _: CreateUserRequest,
+    ) -> Result<CreateUserResponse, Rejection> {
+        Ok(CreateUserResponse::InternalServerError {
             body: unimplemented_problem(),
-        }
+        })
     }
-    async fn list_users(&self, _: RequestContext, _: ListUsersRequest) -> ListUsersResponse {
-        ListUsersResponse::InternalServerError {
+    async fn list_users(
+        &self,
+        _: RequestContext,
+        _: ListUsersRequest,
+    ) -> Result<ListUsersResponse, Rejection> {
+        Ok(ListUsersResponse::InternalServerError {
             body: unimplemented_problem(),
-        }
+        })
     }
-    async fn replace_user(&self, _: RequestContext, _: ReplaceUserRequest) -> ReplaceUserResponse {
-        ReplaceUserResponse::InternalServerError {
+    async fn replace_user(
+        &self,
+        _: RequestContext,
+        _: ReplaceUserRequest,
+    ) -> Result<ReplaceUserResponse, Rejection> {
+        Ok(ReplaceUserResponse::InternalServerError {
             body: unimplemented_problem(),
-        }
+        })
     }
-    async fn delete_user(&self, _: RequestContext, _: DeleteUserRequest) -> DeleteUserResponse {
-        DeleteUserResponse::InternalServerError {
+    async fn delete_user(
+        &self,
+        _: RequestContext,
+        _: DeleteUserRequest,
+    ) -> Result<DeleteUserResponse, Rejection> {
+        Ok(DeleteUserResponse::InternalServerError {
             body: unimplemented_problem(),
-        }
+        })
     }
     async fn set_user_password(
         &self,
         _: RequestContext,
         _: SetUserPasswordRequest,
-    ) -> SetUserPasswordResponse {
-        SetUserPasswordResponse::InternalServerError {
+    ) -> Result<SetUserPasswordResponse, Rejection> {
+        Ok(SetUserPasswordResponse::InternalServerError {
             body: unimplemented_problem(),
-        }
+        })
     }
 }
 

@@ -12572,6 +12572,8 @@ Conventions:
   `errors[]`.
 - Fields marked `x-privileged: true` may be sent only by callers holding the
   `users:admin` scope; anyone else gets `403` with code `privileged-field`.
+- The parameter marked `x-tenant-switch: true` (`accountSwitchKey`) names
+  the account an operation acts on instead of the token's own.
 
 
 Version: 1.0.0*/

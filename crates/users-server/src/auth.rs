@@ -118,6 +118,7 @@ pub fn mint_hs256(secret: &[u8], claims: &Claims) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use users_api::Claims as _;
 
     fn claims(exp_in: i64) -> Claims {
         Claims {

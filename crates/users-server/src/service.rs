@@ -734,6 +734,8 @@ fn lookup(lookup: lookups::Lookup) -> LookupList {
 }
 
 impl<S: Store> Authenticator for Service<S> {
+    type Claims = Caller;
+
     async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
         self.verifier.verify(token)
     }
@@ -744,72 +746,96 @@ impl<S: Store> UsersApi for Service<S> {
         &self,
         _: RequestContext,
         _: ListCountriesRequest,
-    ) -> ListCountriesResponse {
-        ListCountriesResponse::Ok {
+    ) -> Result<ListCountriesResponse, Rejection> {
+        Ok(ListCountriesResponse::Ok {
             body: lookup(lookups::Lookup::Countries),
-        }
+        })
     }
 
     async fn list_languages(
         &self,
         _: RequestContext,
         _: ListLanguagesRequest,
-    ) -> ListLanguagesResponse {
-        ListLanguagesResponse::Ok {
+    ) -> Result<ListLanguagesResponse, Rejection> {
+        Ok(ListLanguagesResponse::Ok {
             body: lookup(lookups::Lookup::Languages),
-        }
+        })
     }
 
-    async fn list_locales(&self, _: RequestContext, _: ListLocalesRequest) -> ListLocalesResponse {
-        ListLocalesResponse::Ok {
+    async fn list_locales(
+        &self,
+        _: RequestContext,
+        _: ListLocalesRequest,
+    ) -> Result<ListLocalesResponse, Rejection> {
+        Ok(ListLocalesResponse::Ok {
             body: lookup(lookups::Lookup::Locales),
-        }
+        })
     }
 
     async fn list_time_zones(
         &self,
         _: RequestContext,
         _: ListTimeZonesRequest,
-    ) -> ListTimeZonesResponse {
-        ListTimeZonesResponse::Ok {
+    ) -> Result<ListTimeZonesResponse, Rejection> {
+        Ok(ListTimeZonesResponse::Ok {
             body: lookup(lookups::Lookup::TimeZones),
-        }
+        })
     }
 
-    async fn create_user(&self, ctx: RequestContext, req: CreateUserRequest) -> CreateUserResponse {
-        self.create(ctx, req).await.unwrap_or_else(Into::into)
+    async fn create_user(
+        &self,
+        ctx: RequestContext,
+        req: CreateUserRequest,
+    ) -> Result<CreateUserResponse, Rejection> {
+        self.create(ctx, req).await
     }
 
-    async fn list_users(&self, ctx: RequestContext, req: ListUsersRequest) -> ListUsersResponse {
-        self.list(ctx, req).await.unwrap_or_else(Into::into)
+    async fn list_users(
+        &self,
+        ctx: RequestContext,
+        req: ListUsersRequest,
+    ) -> Result<ListUsersResponse, Rejection> {
+        self.list(ctx, req).await
     }
 
-    async fn get_user(&self, ctx: RequestContext, req: GetUserRequest) -> GetUserResponse {
-        self.get(ctx, req).await.unwrap_or_else(Into::into)
+    async fn get_user(
+        &self,
+        ctx: RequestContext,
+        req: GetUserRequest,
+    ) -> Result<GetUserResponse, Rejection> {
+        self.get(ctx, req).await
     }
 
-    async fn update_user(&self, ctx: RequestContext, req: UpdateUserRequest) -> UpdateUserResponse {
-        self.update(ctx, req).await.unwrap_or_else(Into::into)
+    async fn update_user(
+        &self,
+        ctx: RequestContext,
+        req: UpdateUserRequest,
+    ) -> Result<UpdateUserResponse, Rejection> {
+        self.update(ctx, req).await
     }
 
     async fn replace_user(
         &self,
         ctx: RequestContext,
         req: ReplaceUserRequest,
-    ) -> ReplaceUserResponse {
-        self.replace(ctx, req).await.unwrap_or_else(Into::into)
+    ) -> Result<ReplaceUserResponse, Rejection> {
+        self.replace(ctx, req).await
     }
 
-    async fn delete_user(&self, ctx: RequestContext, req: DeleteUserRequest) -> DeleteUserResponse {
-        self.delete(ctx, req).await.unwrap_or_else(Into::into)
+    async fn delete_user(
+        &self,
+        ctx: RequestContext,
+        req: DeleteUserRequest,
+    ) -> Result<DeleteUserResponse, Rejection> {
+        self.delete(ctx, req).await
     }
 
     async fn set_user_password(
         &self,
         ctx: RequestContext,
         req: SetUserPasswordRequest,
-    ) -> SetUserPasswordResponse {
-        self.set_password(ctx, req).await.unwrap_or_else(Into::into)
+    ) -> Result<SetUserPasswordResponse, Rejection> {
+        self.set_password(ctx, req).await
     }
 }
 

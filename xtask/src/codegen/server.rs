@@ -661,10 +661,17 @@ impl Gen<'_> {
                     attrs.push(quote!(nullable = false));
                 }
                 let docs = doc_comment(param);
+                // The router applies a tenant switch; the implementation sees
+                // its effect (`RequestContext::account`), not the raw value.
+                let vis = if param["x-tenant-switch"] == Value::Bool(true) {
+                    quote!(pub(crate))
+                } else {
+                    quote!(pub)
+                };
                 fields.push(quote! {
                     #docs
                     #[param(#(#attrs),*)]
-                    pub #ident: #ty,
+                    #vis #ident: #ty,
                 });
             }
             out.push(quote! {
@@ -785,26 +792,6 @@ impl Gen<'_> {
                 Self::#variant { #(#binding),* } => { #response }
             });
         }
-        // A refusal becomes the documented problem variant of its status;
-        // a status the operation does not document is an internal error.
-        let mut problem_arms = Vec::new();
-        for response in &op.responses {
-            let is_problem = response
-                .body
-                .as_ref()
-                .is_some_and(|(_, schema)| schema == "Problem");
-            if !is_problem || response.status == 500 {
-                continue;
-            }
-            let variant = format_ident!("{}", status_name(response.status)?);
-            let status = response.status;
-            let retry = response
-                .headers
-                .iter()
-                .any(|(h, _)| h == "Retry-After")
-                .then(|| quote!(retry_after: rejection.retry_after().unwrap_or(1),));
-            problem_arms.push(quote!(#status => Self::#variant { body, #retry },));
-        }
         let doc = format!("Every answer the spec documents for `{}`.", op.id);
         Ok(quote! {
             #[doc = #doc]
@@ -813,15 +800,6 @@ impl Gen<'_> {
             impl IntoResponse for #name {
                 fn into_response(self) -> Response {
                     match self { #(#arms)* }
-                }
-            }
-            impl From<runtime::Rejection> for #name {
-                fn from(rejection: runtime::Rejection) -> Self {
-                    let body = rejection.problem();
-                    match rejection.status.as_u16() {
-                        #(#problem_arms)*
-                        _ => Self::InternalServerError { body },
-                    }
                 }
             }
         })
@@ -1172,6 +1150,30 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
         names.push(format_ident!("body"));
     }
     let unused_body = op.body.is_none().then(|| quote!(let _ = body;));
+    // The parameter naming another tenant is applied here, not handed over.
+    let switch = match op
+        .params
+        .iter()
+        .find(|p| p["x-tenant-switch"] == Value::Bool(true))
+    {
+        Some(param) => {
+            let location = format_ident!("{}", param["in"].as_str().unwrap_or("query"));
+            let field = field_ident(param["name"].as_str().unwrap_or_default());
+            quote!(#location.as_ref().and_then(|p| p.#field.as_deref()))
+        }
+        None => quote!(None),
+    };
+    let parts_binding = if decodes.is_empty() {
+        quote!(parts)
+    } else {
+        quote!(mut parts)
+    };
+    let params_decl = (!decodes.is_empty()).then(|| {
+        quote! {
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+        }
+    });
     let errors_decl = if decodes.is_empty() && op.body.is_none() {
         quote!(let errors = runtime::decode::Errors::default();)
     } else {
@@ -1195,19 +1197,19 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
             request: axum::extract::Request,
         ) -> Response {
             let call = async {
-                let (mut parts, body) = request.into_parts();
+                let (#parts_binding, body) = request.into_parts();
                 #unused_body
                 let caller = runtime::authorize(&*api, &operation_specs::#index, &parts).await?;
-                let path_params = runtime::path_params(&mut parts).await?;
-                let params = runtime::Params::new(&parts, &path_params);
+                #params_decl
                 #errors_decl
                 #(#decodes)*
-                let context = runtime::context(caller, &parts, &params, &errors)?;
+                let context = runtime::context(caller, &parts, #switch, &errors)?;
                 #body_decode
                 match (#(#names,)*) {
                     (#(Some(#names),)*) if errors.is_empty() => {
                         let request = #request { #(#names,)* };
-                        Ok::<_, runtime::Rejection>(api.#fn_name(context, request).await)
+                        let answer = api.#fn_name(context, request).await;
+                        Ok::<_, runtime::Rejection>(runtime::answer(&operation_specs::#index, answer))
                     }
                     _ => Err(runtime::Rejection::invalid(errors.into_vec())),
                 }
@@ -1229,16 +1231,20 @@ fn api_trait(ops: &[Operation]) -> TokenStream {
         let doc = format!("`{} {}`: {}", op.method.to_uppercase(), op.path, op.summary);
         quote! {
             #[doc = #doc]
-            fn #name(&self, ctx: runtime::RequestContext, req: #request)
-                -> impl std::future::Future<Output = #response> + Send;
+            fn #name(&self, ctx: runtime::RequestContext<Self::Claims>, req: #request)
+                -> impl std::future::Future<Output = Result<#response, runtime::Rejection>> + Send;
         }
     });
     quote! {
         /// The Users API: one method per operation of `openapi/users.yaml`.
         ///
-        /// The router has authenticated the caller, checked the operation's
-        /// scope and validated every parameter and the body before a method
-        /// is called.
+        /// The router has authenticated the caller (into the implementation's
+        /// own `Claims`), checked the operation's scope, applied the account
+        /// switch and decoded every parameter and the body before a method is
+        /// called. A method answers with one of the operation's documented
+        /// responses, or refuses with a [`runtime::Rejection`]; a refusal
+        /// whose status the operation does not document is logged as an
+        /// error and answered as a 500.
         pub trait UsersApi: runtime::Authenticator {
             #(#methods)*
         }
@@ -1287,9 +1293,11 @@ fn table(ops: &[Operation]) -> TokenStream {
             }
             None => quote!(None),
         };
+        let statuses = op.responses.iter().map(|r| r.status);
         quote! {
             pub const #name: runtime::OperationSpec = runtime::OperationSpec {
                 operation_id: #id,
+                statuses: &[#(#statuses),*],
                 method: #method,
                 path: #path,
                 scope: #scope,
