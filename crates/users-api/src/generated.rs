@@ -14437,7 +14437,7 @@ impl ListUsersQuery {
             match params.one("query", "accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -14472,7 +14472,7 @@ impl ListUsersQuery {
                                     );
                                 break 'c432 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     } {
                         Some(value) => runtime::decode::Slot::Given(value),
@@ -14522,7 +14522,7 @@ impl ListUsersQuery {
             match params.one("query", "cursor", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -14553,7 +14553,7 @@ impl ListUsersQuery {
                                     .push(path, "pattern", "does not match ^[A-Za-z0-9_-]+$");
                                 break 'c436 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     } {
                         Some(value) => runtime::decode::Slot::Given(value),
@@ -14569,7 +14569,7 @@ impl ListUsersQuery {
             match params.one("query", "email", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -14594,7 +14594,7 @@ impl ListUsersQuery {
                                 errors.push(path, "format", "is not a valid email");
                                 break 'c438 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     } {
                         Some(value) => runtime::decode::Slot::Given(value),
@@ -14624,7 +14624,7 @@ impl ListUsersQuery {
             match params.one("query", "q", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -14650,7 +14650,7 @@ impl ListUsersQuery {
                                     .push(path, "min-length", "must be at least 1 characters");
                                 break 'c440 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     } {
                         Some(value) => runtime::decode::Slot::Given(value),
@@ -14870,7 +14870,7 @@ impl CreateUserQuery {
             match params.one("query", "accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -14905,7 +14905,7 @@ impl CreateUserQuery {
                                     );
                                 break 'c442 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     } {
                         Some(value) => runtime::decode::Slot::Given(value),
@@ -14951,7 +14951,7 @@ impl CreateUserHeaders {
             match params.one("header", "Idempotency-Key", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -14982,7 +14982,7 @@ impl CreateUserHeaders {
                                     .push(path, "pattern", "does not match ^[\\x21-\\x7E]+$");
                                 break 'c444 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     } {
                         Some(value) => runtime::decode::Slot::Given(value),
@@ -15272,7 +15272,7 @@ impl GetUserPath {
             match params.one("path", "userId", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -15340,7 +15340,7 @@ impl GetUserQuery {
             match params.one("query", "accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -15375,7 +15375,7 @@ impl GetUserQuery {
                                     );
                                 break 'c448 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     } {
                         Some(value) => runtime::decode::Slot::Given(value),
@@ -15420,7 +15420,7 @@ impl GetUserHeaders {
             match params.one("header", "If-None-Match", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match (match Some(text.to_owned()) {
+                    match (match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -15446,7 +15446,7 @@ impl GetUserHeaders {
                                     .push(path, "min-length", "must be at least 1 characters");
                                 break 'c450 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     })
                         .and_then(|value: String| runtime::decode::typed_header::<
@@ -15697,7 +15697,7 @@ impl ReplaceUserPath {
             match params.one("path", "userId", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -15765,7 +15765,7 @@ impl ReplaceUserQuery {
             match params.one("query", "accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -15800,7 +15800,7 @@ impl ReplaceUserQuery {
                                     );
                                 break 'c454 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     } {
                         Some(value) => runtime::decode::Slot::Given(value),
@@ -15846,7 +15846,7 @@ impl ReplaceUserHeaders {
             match params.one("header", "If-Match", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match (match Some(text.to_owned()) {
+                    match (match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -15872,7 +15872,7 @@ impl ReplaceUserHeaders {
                                     .push(path, "min-length", "must be at least 1 characters");
                                 break 'c456 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     })
                         .and_then(|value: String| runtime::decode::typed_header::<
@@ -16198,7 +16198,7 @@ impl UpdateUserPath {
             match params.one("path", "userId", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -16266,7 +16266,7 @@ impl UpdateUserQuery {
             match params.one("query", "accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -16301,7 +16301,7 @@ impl UpdateUserQuery {
                                     );
                                 break 'c460 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     } {
                         Some(value) => runtime::decode::Slot::Given(value),
@@ -16347,7 +16347,7 @@ impl UpdateUserHeaders {
             match params.one("header", "If-Match", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match (match Some(text.to_owned()) {
+                    match (match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -16373,7 +16373,7 @@ impl UpdateUserHeaders {
                                     .push(path, "min-length", "must be at least 1 characters");
                                 break 'c462 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     })
                         .and_then(|value: String| runtime::decode::typed_header::<
@@ -16705,7 +16705,7 @@ impl DeleteUserPath {
             match params.one("path", "userId", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -16773,7 +16773,7 @@ impl DeleteUserQuery {
             match params.one("query", "accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -16808,7 +16808,7 @@ impl DeleteUserQuery {
                                     );
                                 break 'c466 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     } {
                         Some(value) => runtime::decode::Slot::Given(value),
@@ -16854,7 +16854,7 @@ impl DeleteUserHeaders {
             match params.one("header", "If-Match", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match (match Some(text.to_owned()) {
+                    match (match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -16880,7 +16880,7 @@ impl DeleteUserHeaders {
                                     .push(path, "min-length", "must be at least 1 characters");
                                 break 'c468 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     })
                         .and_then(|value: String| runtime::decode::typed_header::<
@@ -17138,7 +17138,7 @@ impl SetUserPasswordPath {
             match params.one("path", "userId", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -17206,7 +17206,7 @@ impl SetUserPasswordQuery {
             match params.one("query", "accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match match Some(text.to_owned()) {
+                    match match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -17241,7 +17241,7 @@ impl SetUserPasswordQuery {
                                     );
                                 break 'c472 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     } {
                         Some(value) => runtime::decode::Slot::Given(value),
@@ -17287,7 +17287,7 @@ impl SetUserPasswordHeaders {
             match params.one("header", "If-Match", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
-                    match (match Some(text.to_owned()) {
+                    match (match Some(text) {
                         None => {
                             errors.push(path, "type", "must be a string");
                             None
@@ -17313,7 +17313,7 @@ impl SetUserPasswordHeaders {
                                     .push(path, "min-length", "must be at least 1 characters");
                                 break 'c474 None;
                             }
-                            Some(value)
+                            Some(value.to_owned())
                         }
                     })
                         .and_then(|value: String| runtime::decode::typed_header::<

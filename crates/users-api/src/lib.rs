@@ -59,11 +59,14 @@ pub fn router<A: UsersApi>(api: Arc<A>) -> axum::Router {
 /// routes (404) and methods (405 with `Allow`), an `x-request-id` on every
 /// request and response.
 pub fn router_with<A: UsersApi>(api: Arc<A>, options: RouterOptions) -> axum::Router {
+    // One layer (not two): every layer of a router boxes each route again.
+    let layers = tower::ServiceBuilder::new()
+        .layer(axum::Extension(runtime::BodyLimit(options.body_limit)))
+        .layer(axum::middleware::from_fn(request_id));
     routes(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(request_id))
-        .layer(axum::Extension(runtime::BodyLimit(options.body_limit)))
+        .layer(layers)
 }
 
 async fn not_found(uri: http::Uri) -> Response {

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::types::{FieldError, Problem};
 
 /// The request id header, taken from the request or generated.
-pub const REQUEST_ID: &str = "x-request-id";
+pub const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 /// The body limit when none is configured: 64 KiB.
@@ -405,7 +405,7 @@ impl<'a> Params<'a> {
                 .path
                 .iter()
                 .find(|(key, _)| *key == name)
-                .map(|(_, value)| Cow::Owned(value.to_owned()))),
+                .map(|(_, value)| Cow::Borrowed(value))),
             "query" => {
                 let mut found = self.query.iter().filter(|(key, _)| key == name);
                 match (found.next(), found.next()) {
@@ -419,7 +419,7 @@ impl<'a> Params<'a> {
                 match (found.next(), found.next()) {
                     (None, _) => Ok(None),
                     (Some(value), None) => match value.to_str() {
-                        Ok(text) => Ok(Some(Cow::Owned(text.to_owned()))),
+                        Ok(text) => Ok(Some(Cow::Borrowed(text))),
                         Err(_) => {
                             errors.push(at, "type", "must be visible ASCII text");
                             Err(())

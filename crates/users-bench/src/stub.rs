@@ -1,6 +1,5 @@
 //! The generated stack: `users_api::router` over a trivial in-memory store.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use users_api::types::{Problem, User};
@@ -25,26 +24,38 @@ fn unimplemented_problem() -> Problem {
     }
 }
 
-impl Authenticator for InMemory {
-    type Claims = Caller;
+/// What the bench token proves: everything, like the baseline's check. The
+/// claims type is the implementation's own; this one allocates nothing.
+#[derive(Debug, Clone, Copy)]
+struct BenchClaims;
 
-    async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
+impl Claims for BenchClaims {
+    fn has_scope(&self, _: &str) -> bool {
+        true
+    }
+    fn account(&self) -> &str {
+        "bench"
+    }
+    fn may_switch_to(&self, _: &str) -> bool {
+        false
+    }
+}
+
+impl Authenticator for InMemory {
+    type Claims = BenchClaims;
+
+    async fn authenticate(&self, token: &str) -> Result<BenchClaims, AuthError> {
         if token != TOKEN {
             return Err(AuthError("unknown token".into()));
         }
-        Ok(Caller {
-            subject: "bench".into(),
-            account: "bench".into(),
-            scopes: BTreeSet::from(["users:admin".to_owned()]),
-            switchable_accounts: BTreeSet::new(),
-        })
+        Ok(BenchClaims)
     }
 }
 
 impl UsersApi for InMemory {
     async fn get_user(
         &self,
-        _: RequestContext,
+        _: RequestContext<BenchClaims>,
         _: GetUserRequest,
     ) -> Result<GetUserResponse, Rejection> {
         let user = self.user.lock().unwrap().clone();
@@ -58,7 +69,7 @@ impl UsersApi for InMemory {
 
     async fn update_user(
         &self,
-        _: RequestContext,
+        _: RequestContext<BenchClaims>,
         req: UpdateUserRequest,
     ) -> Result<UpdateUserResponse, Rejection> {
         let mut user = self.user.lock().unwrap();
@@ -110,7 +121,7 @@ impl UsersApi for InMemory {
 
     async fn list_countries(
         &self,
-        _: RequestContext,
+        _: RequestContext<BenchClaims>,
         _: ListCountriesRequest,
     ) -> Result<ListCountriesResponse, Rejection> {
         Ok(ListCountriesResponse::InternalServerError {
@@ -119,7 +130,7 @@ impl UsersApi for InMemory {
     }
     async fn list_languages(
         &self,
-        _: RequestContext,
+        _: RequestContext<BenchClaims>,
         _: ListLanguagesRequest,
     ) -> Result<ListLanguagesResponse, Rejection> {
         Ok(ListLanguagesResponse::InternalServerError {
@@ -128,7 +139,7 @@ impl UsersApi for InMemory {
     }
     async fn list_locales(
         &self,
-        _: RequestContext,
+        _: RequestContext<BenchClaims>,
         _: ListLocalesRequest,
     ) -> Result<ListLocalesResponse, Rejection> {
         Ok(ListLocalesResponse::InternalServerError {
@@ -137,7 +148,7 @@ impl UsersApi for InMemory {
     }
     async fn list_time_zones(
         &self,
-        _: RequestContext,
+        _: RequestContext<BenchClaims>,
         _: ListTimeZonesRequest,
     ) -> Result<ListTimeZonesResponse, Rejection> {
         Ok(ListTimeZonesResponse::InternalServerError {
@@ -146,7 +157,7 @@ impl UsersApi for InMemory {
     }
     async fn create_user(
         &self,
-        _: RequestContext,
+        _: RequestContext<BenchClaims>,
         _: CreateUserRequest,
     ) -> Result<CreateUserResponse, Rejection> {
         Ok(CreateUserResponse::InternalServerError {
@@ -155,7 +166,7 @@ impl UsersApi for InMemory {
     }
     async fn list_users(
         &self,
-        _: RequestContext,
+        _: RequestContext<BenchClaims>,
         _: ListUsersRequest,
     ) -> Result<ListUsersResponse, Rejection> {
         Ok(ListUsersResponse::InternalServerError {
@@ -164,7 +175,7 @@ impl UsersApi for InMemory {
     }
     async fn replace_user(
         &self,
-        _: RequestContext,
+        _: RequestContext<BenchClaims>,
         _: ReplaceUserRequest,
     ) -> Result<ReplaceUserResponse, Rejection> {
         Ok(ReplaceUserResponse::InternalServerError {
@@ -173,7 +184,7 @@ impl UsersApi for InMemory {
     }
     async fn delete_user(
         &self,
-        _: RequestContext,
+        _: RequestContext<BenchClaims>,
         _: DeleteUserRequest,
     ) -> Result<DeleteUserResponse, Rejection> {
         Ok(DeleteUserResponse::InternalServerError {
@@ -182,7 +193,7 @@ impl UsersApi for InMemory {
     }
     async fn set_user_password(
         &self,
-        _: RequestContext,
+        _: RequestContext<BenchClaims>,
         _: SetUserPasswordRequest,
     ) -> Result<SetUserPasswordResponse, Rejection> {
         Ok(SetUserPasswordResponse::InternalServerError {

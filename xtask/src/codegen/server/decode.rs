@@ -369,11 +369,16 @@ impl Gen<'_> {
                             .map(|t| t.with_timezone(&chrono::Utc))
                     ),
                     Some("uuid") => quote!(uuid::Uuid::parse_str(&value).ok()),
-                    _ => quote!(Some(value)),
+                    // Parameter text is checked where it lies, and copied
+                    // only when the value is a `String`.
+                    _ => match source {
+                        Source::Json => quote!(Some(value)),
+                        Source::Text => quote!(Some(value.to_owned())),
+                    },
                 };
                 match source {
                     Source::Json => quote!(runtime::decode::string(raw)),
-                    Source::Text => quote!(Some(text.to_owned())),
+                    Source::Text => quote!(Some(text)),
                 }
             }
             "integer" | "number" => {
