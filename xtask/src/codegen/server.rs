@@ -1683,6 +1683,68 @@ mod tests {
         }
     }
 
+    fn spec_with(change: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
+        let mut spec =
+            crate::spec::load_value(&crate::spec::project_root().join(crate::spec::SPEC_PATH))
+                .unwrap();
+        change(&mut spec);
+        spec
+    }
+
+    #[test]
+    fn what_the_decoders_cannot_check_is_an_error_naming_its_pointer() {
+        type Change = Box<dyn FnOnce(&mut serde_json::Value)>;
+        let cases: [(&str, Change); 5] = [
+            (
+                "/components/schemas/JobTitle/multipleOf",
+                Box::new(|spec| spec["components"]["schemas"]["JobTitle"]["multipleOf"] = 2.into()),
+            ),
+            (
+                "/components/schemas/Email/format",
+                Box::new(|spec| {
+                    spec["components"]["schemas"]["Email"]["format"] = "idn-email".into()
+                }),
+            ),
+            (
+                "/components/schemas/UserPatch/x-rules/0",
+                Box::new(|spec| {
+                    spec["components"]["schemas"]["UserPatch"]["x-rules"][0]["kind"] = "luhn".into()
+                }),
+            ),
+            (
+                "/components/schemas/Phone/pattern",
+                Box::new(|spec| spec["components"]["schemas"]["Phone"]["pattern"] = "([".into()),
+            ),
+            (
+                "/components/schemas/AddressInput/allOf/0/anyOf/0/properties/countryCode/const",
+                Box::new(|spec| {
+                    spec["components"]["schemas"]["AddressInput"]["allOf"][0]["anyOf"][0]["properties"]
+                        ["countryCode"] = serde_json::json!({ "const": "US" })
+                }),
+            ),
+        ];
+        for (pointer, change) in cases {
+            let error = generate(&spec_with(change)).unwrap_err();
+            assert!(
+                format!("{error:#}").contains(pointer),
+                "{pointer}: {error:#}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_message_rule_for_no_keyword_is_an_error() {
+        let spec = spec_with(|spec| {
+            spec["components"]["schemas"]["UserPatch"]["x-rules"][1]["keyword"] =
+                "allOf/9/not".into()
+        });
+        let error = generate(&spec).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("/components/schemas/UserPatch/x-rules/1"),
+            "{error:#}"
+        );
+    }
+
     #[test]
     fn an_unsupported_schema_is_an_error_not_a_guess() {
         let mut spec =

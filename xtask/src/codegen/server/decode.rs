@@ -773,7 +773,12 @@ impl Gen<'_> {
         let mut out = Vec::new();
         let mut worded = BTreeSet::new();
         for (keyword_ptr, unit) in units {
-            let predicate = self.predicate(&unit, &format!("{ptr}/{keyword_ptr}"), members)?;
+            // The unit is `{keyword: value}` taken from where the keyword sits.
+            let base = match keyword_ptr.rsplit_once('/') {
+                Some((parent, _)) => format!("{ptr}/{parent}"),
+                None => ptr.to_owned(),
+            };
+            let predicate = self.predicate(&unit, &base, members)?;
             let (field, code, message) = match wording(schema, &keyword_ptr) {
                 Some(found) => {
                     worded.insert(keyword_ptr.clone());
