@@ -606,3 +606,49 @@ fn the_typed_mock_helpers_stand_in_for_the_server() {
     found.assert();
     missing.assert();
 }
+
+#[tokio::test]
+async fn bad_settings_and_arguments_fail_at_the_call_never_panic() {
+    let server = MockServer::start_async().await;
+    // A token read from a file: its trailing newline is trimmed.
+    let users = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/v1/users")
+                .header("authorization", "Bearer t0ken");
+            then.status(200).json_body(json!({ "items": [] }));
+        })
+        .await;
+    let from_file = Client::builder(server.base_url())
+        .bearer_token("t0ken\n")
+        .build()
+        .unwrap();
+    from_file
+        .list_users_page(&ListUsersQuery::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(users.calls_async().await, 1);
+
+    // Any other control character, or an invalid user agent: refused at build.
+    for builder in [
+        Client::builder(server.base_url()).bearer_token("t0\u{7}ken"),
+        Client::builder(server.base_url()).bearer_token("t0\nken"),
+        Client::builder(server.base_url()).user_agent("agent\r\nx-injected: 1"),
+    ] {
+        match builder.build() {
+            Err(Error::InvalidRequest(message)) => assert!(!message.is_empty()),
+            other => panic!("expected InvalidRequest, got {other:?}"),
+        }
+    }
+
+    // A page of zero users is refused before anything is sent.
+    let query = ListUsersQuery {
+        limit: Some(0),
+        ..ListUsersQuery::default()
+    };
+    match from_file.list_users_page(&query, None).await {
+        Err(Error::InvalidRequest(message)) => assert_eq!(message, "limit must be at least 1"),
+        other => panic!("expected InvalidRequest, got {other:?}"),
+    }
+    assert_eq!(users.calls_async().await, 1);
+}

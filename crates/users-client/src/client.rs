@@ -33,16 +33,21 @@ pub struct ClientBuilder {
     base_url: String,
     runtime: Runtime,
     connect_timeout: Duration,
+    /// A setting that could not be taken, reported by [`ClientBuilder::build`].
+    refused: Option<String>,
 }
 
 impl ClientBuilder {
-    /// Sends this bearer token on every request.
+    /// Sends this bearer token on every request. Surrounding whitespace is
+    /// trimmed (a token read from a file ends with a newline); a token with
+    /// any other control character makes [`ClientBuilder::build`] fail.
     pub fn bearer_token(mut self, token: impl AsRef<str>) -> Self {
-        self.runtime.auth = match bearer(token.as_ref()) {
-            Ok(value) => Auth::Static(value),
-            // Refused at `build`, where errors are returned.
-            Err(_) => Auth::Static(HeaderValue::from_static("\n")),
-        };
+        match bearer(token.as_ref().trim()) {
+            Ok(value) => self.runtime.auth = Auth::Static(value),
+            Err(_) => {
+                self.refused = Some("the bearer token holds a control character".into());
+            }
+        }
         self
     }
 
@@ -53,10 +58,18 @@ impl ClientBuilder {
         self
     }
 
-    /// The `User-Agent` header (default `users-client/<version>`).
+    /// The `User-Agent` header (default `users-client/<version>`); one that
+    /// is not a valid header value makes [`ClientBuilder::build`] fail.
     pub fn user_agent(mut self, user_agent: impl AsRef<str>) -> Self {
-        self.runtime.user_agent = HeaderValue::from_str(user_agent.as_ref())
-            .unwrap_or_else(|_| HeaderValue::from_static("users-client"));
+        match HeaderValue::from_str(user_agent.as_ref()) {
+            Ok(value) => self.runtime.user_agent = value,
+            Err(_) => {
+                self.refused = Some(format!(
+                    "the user agent {:?} is not a valid header value",
+                    user_agent.as_ref()
+                ));
+            }
+        }
         self
     }
 
@@ -87,10 +100,8 @@ impl ClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<Client, Error> {
-        if matches!(&self.runtime.auth, Auth::Static(value) if value.as_bytes() == b"\n") {
-            return Err(Error::InvalidRequest(
-                "the bearer token is not a valid header value".into(),
-            ));
+        if let Some(refused) = self.refused {
+            return Err(Error::InvalidRequest(refused));
         }
         url::Url::parse(&self.base_url)
             .map_err(|e| Error::InvalidRequest(format!("base URL {}: {e}", self.base_url)))?;
@@ -151,6 +162,7 @@ impl Client {
                 retry: RetryPolicy::default(),
             },
             connect_timeout: Duration::from_secs(10),
+            refused: None,
         }
     }
 
@@ -273,8 +285,9 @@ impl Client {
     ) -> Result<types::UserPage, Error> {
         let mut call = switched!(self, self.inner.list_users());
         if let Some(limit) = query.limit {
-            call =
-                call.limit(std::num::NonZeroU32::new(limit).unwrap_or(std::num::NonZeroU32::MIN));
+            let limit = std::num::NonZeroU32::new(limit)
+                .ok_or_else(|| Error::InvalidRequest("limit must be at least 1".into()))?;
+            call = call.limit(limit);
         }
         if let Some(email) = &query.email {
             call = call.email(email.as_str());
