@@ -167,7 +167,7 @@ the US and Canada, and a US `zipCode` has five digits.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c14 None;
                                         }
                                         Some(value)
@@ -203,7 +203,7 @@ the US and Canada, and a US `zipCode` has five digits.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c16 None;
                                         }
                                         Some(value)
@@ -239,7 +239,7 @@ the US and Canada, and a US `zipCode` has five digits.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c18 None;
                                         }
                                         Some(value)
@@ -287,7 +287,7 @@ the US and Canada, and a US `zipCode` has five digits.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c20 None;
                                         }
                                         Some(value)
@@ -323,7 +323,7 @@ the US and Canada, and a US `zipCode` has five digits.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c22 None;
                                         }
                                         Some(value)
@@ -527,7 +527,7 @@ and Canada, a five-digit US `zipCode`).*/
                                                 }
                                                 if length < 1usize {
                                                     errors
-                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                        .push(path, "min-length", "must be at least 1 character");
                                                     break 'c24 None;
                                                 }
                                                 Some(value)
@@ -570,7 +570,7 @@ and Canada, a five-digit US `zipCode`).*/
                                                 }
                                                 if length < 1usize {
                                                     errors
-                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                        .push(path, "min-length", "must be at least 1 character");
                                                     break 'c26 None;
                                                 }
                                                 Some(value)
@@ -613,7 +613,7 @@ and Canada, a five-digit US `zipCode`).*/
                                                 }
                                                 if length < 1usize {
                                                     errors
-                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                        .push(path, "min-length", "must be at least 1 character");
                                                     break 'c28 None;
                                                 }
                                                 Some(value)
@@ -668,7 +668,7 @@ and Canada, a five-digit US `zipCode`).*/
                                                 }
                                                 if length < 1usize {
                                                     errors
-                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                        .push(path, "min-length", "must be at least 1 character");
                                                     break 'c30 None;
                                                 }
                                                 Some(value)
@@ -711,7 +711,7 @@ and Canada, a five-digit US `zipCode`).*/
                                                 }
                                                 if length < 1usize {
                                                     errors
-                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                        .push(path, "min-length", "must be at least 1 character");
                                                     break 'c32 None;
                                                 }
                                                 Some(value)
@@ -4186,7 +4186,7 @@ required).*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c62 None;
                                         }
                                         Some(value)
@@ -4222,7 +4222,7 @@ required).*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c64 None;
                                         }
                                         Some(value)
@@ -5903,7 +5903,7 @@ moves the user there. Once sent, `id` is required.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c192 None;
                                         }
                                         Some(value)
@@ -9391,7 +9391,7 @@ left out. New members and enum values may be added at any time.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c311 None;
                                         }
                                         Some(value)
@@ -9427,7 +9427,7 @@ left out. New members and enum values may be added at any time.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c313 None;
                                         }
                                         if !crate::generated::patterns::P3.is_match(&value) {
@@ -9498,7 +9498,7 @@ left out. New members and enum values may be added at any time.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c317 None;
                                         }
                                         Some(value)
@@ -9683,7 +9683,7 @@ left out. New members and enum values may be added at any time.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c325 None;
                                         }
                                         Some(value)
@@ -9753,7 +9753,7 @@ left out. New members and enum values may be added at any time.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c327 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -9877,7 +9877,7 @@ left out. New members and enum values may be added at any time.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c332 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -9954,7 +9954,7 @@ left out. New members and enum values may be added at any time.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c335 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -10035,7 +10035,7 @@ left out. New members and enum values may be added at any time.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c338 None;
                                         }
                                         Some(value)
@@ -10931,7 +10931,7 @@ against `UserReplace`.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c343 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -11008,7 +11008,7 @@ against `UserReplace`.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c346 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -11085,7 +11085,7 @@ against `UserReplace`.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c349 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -11446,7 +11446,7 @@ against `UserReplace`.*/
                                                 }
                                                 if length < 1usize {
                                                     errors
-                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                        .push(path, "min-length", "must be at least 1 character");
                                                     break 'c364 None;
                                                 }
                                                 Some(value)
@@ -11489,7 +11489,7 @@ against `UserReplace`.*/
                                                 }
                                                 if length < 1usize {
                                                     errors
-                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                        .push(path, "min-length", "must be at least 1 character");
                                                     break 'c366 None;
                                                 }
                                                 if !crate::generated::patterns::P3.is_match(&value) {
@@ -11574,7 +11574,7 @@ against `UserReplace`.*/
                                                 }
                                                 if length < 1usize {
                                                     errors
-                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                        .push(path, "min-length", "must be at least 1 character");
                                                     break 'c370 None;
                                                 }
                                                 Some(value)
@@ -11801,7 +11801,7 @@ against `UserReplace`.*/
                                                 }
                                                 if length < 1usize {
                                                     errors
-                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                        .push(path, "min-length", "must be at least 1 character");
                                                     break 'c378 None;
                                                 }
                                                 Some(value)
@@ -11874,7 +11874,7 @@ against `UserReplace`.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c380 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -11951,7 +11951,7 @@ against `UserReplace`.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c383 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -12028,7 +12028,7 @@ against `UserReplace`.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c386 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -12105,7 +12105,7 @@ against `UserReplace`.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c389 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -12255,7 +12255,7 @@ against `UserReplace`.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c394 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -12332,7 +12332,7 @@ against `UserReplace`.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c397 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -12417,7 +12417,7 @@ against `UserReplace`.*/
                                                 }
                                                 if length < 1usize {
                                                     errors
-                                                        .push(path, "min-length", "must be at least 1 characters");
+                                                        .push(path, "min-length", "must be at least 1 character");
                                                     break 'c400 None;
                                                 }
                                                 Some(value)
@@ -13046,7 +13046,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c411 None;
                                         }
                                         Some(value)
@@ -13082,7 +13082,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c413 None;
                                         }
                                         if !crate::generated::patterns::P3.is_match(&value) {
@@ -13139,7 +13139,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c415 None;
                                         }
                                         Some(value)
@@ -13298,7 +13298,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c421 None;
                                         }
                                         Some(value)
@@ -13415,7 +13415,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c425 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -13492,7 +13492,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     }
                                                     if length < 1usize {
                                                         errors
-                                                            .push(path, "min-length", "must be at least 1 characters");
+                                                            .push(path, "min-length", "must be at least 1 character");
                                                         break 'c428 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
@@ -13573,7 +13573,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         }
                                         if length < 1usize {
                                             errors
-                                                .push(path, "min-length", "must be at least 1 characters");
+                                                .push(path, "min-length", "must be at least 1 character");
                                             break 'c431 None;
                                         }
                                         Some(value)
@@ -14460,7 +14460,7 @@ impl ListUsersQuery {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c432 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
@@ -14545,7 +14545,7 @@ impl ListUsersQuery {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c436 None;
                             }
                             if !crate::generated::patterns::P6.is_match(&value) {
@@ -14647,7 +14647,7 @@ impl ListUsersQuery {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c440 None;
                             }
                             Some(value.to_owned())
@@ -14893,7 +14893,7 @@ impl CreateUserQuery {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c442 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
@@ -14974,7 +14974,7 @@ impl CreateUserHeaders {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c444 None;
                             }
                             if !crate::generated::patterns::P7.is_match(&value) {
@@ -15363,7 +15363,7 @@ impl GetUserQuery {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c448 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
@@ -15443,7 +15443,7 @@ impl GetUserHeaders {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c450 None;
                             }
                             Some(value.to_owned())
@@ -15788,7 +15788,7 @@ impl ReplaceUserQuery {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c454 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
@@ -15869,7 +15869,7 @@ impl ReplaceUserHeaders {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c456 None;
                             }
                             Some(value.to_owned())
@@ -16289,7 +16289,7 @@ impl UpdateUserQuery {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c460 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
@@ -16370,7 +16370,7 @@ impl UpdateUserHeaders {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c462 None;
                             }
                             Some(value.to_owned())
@@ -16796,7 +16796,7 @@ impl DeleteUserQuery {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c466 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
@@ -16877,7 +16877,7 @@ impl DeleteUserHeaders {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c468 None;
                             }
                             Some(value.to_owned())
@@ -17229,7 +17229,7 @@ impl SetUserPasswordQuery {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c472 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
@@ -17310,7 +17310,7 @@ impl SetUserPasswordHeaders {
                             }
                             if length < 1usize {
                                 errors
-                                    .push(path, "min-length", "must be at least 1 characters");
+                                    .push(path, "min-length", "must be at least 1 character");
                                 break 'c474 None;
                             }
                             Some(value.to_owned())

@@ -311,7 +311,7 @@ impl Gen<'_> {
                         target,
                         "maxLength",
                         "max-length",
-                        format!("must be at most {n} characters"),
+                        format!("must be at most {}", count(n, "character")),
                         &label,
                     );
                     let n = n as usize;
@@ -322,7 +322,7 @@ impl Gen<'_> {
                         target,
                         "minLength",
                         "min-length",
-                        format!("must be at least {n} characters"),
+                        format!("must be at least {}", count(n, "character")),
                         &label,
                     );
                     let n = n as usize;
@@ -467,36 +467,15 @@ impl Gen<'_> {
     ) -> anyhow::Result<TokenStream> {
         let label = self.label();
         let type_msg = type_message("array", nullable);
-        let mut checks = Vec::new();
-        if let Some(n) = target.get("maxItems").and_then(Value::as_u64) {
-            let fail = fail(
-                target,
-                "maxItems",
-                "max-items",
-                format!("must have at most {n} items"),
-                &label,
-            );
-            let n = n as usize;
-            checks.push(quote!(if items.len() > #n #fail));
-        }
-        if let Some(n) = target.get("minItems").and_then(Value::as_u64) {
-            let fail = fail(
-                target,
-                "minItems",
-                "min-items",
-                format!("must have at least {n} items"),
-                &label,
-            );
-            let n = n as usize;
-            checks.push(quote!(if items.len() < #n #fail));
-        }
+        let checks = count_checks(
+            target,
+            ["maxItems", "minItems"],
+            "item",
+            quote!(items),
+            &label,
+        );
         let item_decode = nullable_wrap(item);
-        let item_ty = if item.nullable {
-            let ty = &item.ty;
-            quote!(Option<#ty>)
-        } else {
-            item.ty.clone()
-        };
+        let item_ty = value_type(item);
         let unique = target.get("uniqueItems") == Some(&Value::Bool(true));
         let (unique_check, collect) = if unique {
             let fail = fail(
@@ -547,29 +526,13 @@ impl Gen<'_> {
     ) -> anyhow::Result<TokenStream> {
         let label = self.label();
         let type_msg = type_message("object", nullable);
-        let mut checks = Vec::new();
-        if let Some(n) = target.get("maxProperties").and_then(Value::as_u64) {
-            let fail = fail(
-                target,
-                "maxProperties",
-                "max-properties",
-                format!("must have at most {n} members"),
-                &label,
-            );
-            let n = n as usize;
-            checks.push(quote!(if members.len() > #n #fail));
-        }
-        if let Some(n) = target.get("minProperties").and_then(Value::as_u64) {
-            let fail = fail(
-                target,
-                "minProperties",
-                "min-properties",
-                format!("must have at least {n} members"),
-                &label,
-            );
-            let n = n as usize;
-            checks.push(quote!(if members.len() < #n #fail));
-        }
+        let checks = count_checks(
+            target,
+            ["maxProperties", "minProperties"],
+            "member",
+            quote!(members),
+            &label,
+        );
         let mut name_rules = Vec::new();
         for (i, rule) in rules(target).enumerate() {
             match rule["kind"].as_str() {
@@ -598,12 +561,7 @@ impl Gen<'_> {
             }
         }
         let value_decode = nullable_wrap(value);
-        let value_ty = if value.nullable {
-            let ty = &value.ty;
-            quote!(Option<#ty>)
-        } else {
-            value.ty.clone()
-        };
+        let value_ty = value_type(value);
         Ok(quote! {
             match runtime::decode::members(raw) {
                 None => { errors.push(path, "type", #type_msg); None }
@@ -698,14 +656,14 @@ impl Gen<'_> {
         let mut count_checks = Vec::new();
         if let Some(n) = schema.get("maxProperties").and_then(Value::as_u64) {
             let n = n as usize;
-            let message = format!("must have at most {n} members");
+            let message = format!("must have at most {}", count(n as u64, "member"));
             count_checks.push(
                 quote!(if members.len() > #n { errors.push(path, "max-properties", #message); }),
             );
         }
         if let Some(n) = schema.get("minProperties").and_then(Value::as_u64) {
             let n = n as usize;
-            let message = format!("must have at least {n} members");
+            let message = format!("must have at least {}", count(n as u64, "member"));
             count_checks.push(
                 quote!(if members.len() < #n { errors.push(path, "min-properties", #message); }),
             );
@@ -1230,6 +1188,62 @@ fn present(members: &[Member], m: &Member) -> TokenStream {
     } else {
         quote!(#slot.given())
     }
+}
+
+/// `Option<T>` for a nullable type, else `T`.
+fn value_type(field: &FieldType) -> TokenStream {
+    let ty = &field.ty;
+    if field.nullable {
+        quote!(Option<#ty>)
+    } else {
+        quote!(#ty)
+    }
+}
+
+/// `1 character`, `50 characters`.
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The checks of a `max*` / `min*` pair on the length of `counted` (a
+/// collection in scope), each ending the value's checks when it fails.
+fn count_checks(
+    target: &Value,
+    [max, min]: [&str; 2],
+    noun: &str,
+    counted: TokenStream,
+    label: &syn::Lifetime,
+) -> Vec<TokenStream> {
+    let mut checks = Vec::new();
+    for (keyword, most) in [(max, true), (min, false)] {
+        let Some(n) = target.get(keyword).and_then(Value::as_u64) else {
+            continue;
+        };
+        let code = if most { "max-" } else { "min-" }.to_owned()
+            + match noun {
+                "item" => "items",
+                _ => "properties",
+            };
+        let bound = if most { "at most" } else { "at least" };
+        let fail = fail(
+            target,
+            keyword,
+            &code,
+            format!("must have {bound} {}", count(n, noun)),
+            label,
+        );
+        let limit = n as usize;
+        checks.push(if most {
+            quote!(if #counted.len() > #limit #fail)
+        } else {
+            quote!(if #counted.len() < #limit #fail)
+        });
+    }
+    checks
 }
 
 /// A decoder that also takes `null` when the type is nullable.
