@@ -5,6 +5,7 @@
 //! file is reported with a unified diff and the command that fixes it.
 
 mod client;
+mod naming;
 mod server;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,132 @@
+//! Rust names for what a spec names: types, fields, functions and response
+//! variants. One helper for every generator, so a name means the same thing
+//! wherever it is used.
+
+use proc_macro2::{Ident, Span};
+
+/// `camelCase`, `kebab-case`, `snake_case` or `Header-Name` to
+/// `PascalCase`; a name that would start with a digit gets a leading `V`.
+pub(crate) fn pascal(name: &str) -> String {
+    let mut out = String::new();
+    let mut upper = true;
+    for c in name.chars() {
+        if !c.is_alphanumeric() {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, 'V');
+    }
+    out
+}
+
+/// `camelCase`, `kebab-case` or `Header-Name` to `snake_case`; anything
+/// that is not a letter or digit becomes `_`, and a leading digit gets a
+/// leading `_`.
+pub(crate) fn snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if !c.is_alphanumeric() {
+            if !out.ends_with('_') {
+                out.push('_');
+            }
+        } else if c.is_uppercase() {
+            if i > 0 && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// The identifier for a field, parameter or function named `name` in the
+/// spec: its snake case, with `_` appended when that is a Rust keyword
+/// (`type_`, `move_`).
+pub(crate) fn field_ident(name: &str) -> Ident {
+    ident(&snake(name))
+}
+
+/// `name` as an identifier, with `_` appended when it is a Rust keyword.
+pub(crate) fn ident(name: &str) -> Ident {
+    match syn::parse_str::<Ident>(name) {
+        Ok(ident) => ident,
+        Err(_) => Ident::new(&format!("{name}_"), Span::call_site()),
+    }
+}
+
+/// The variant name of a response status: its reason phrase in Pascal case
+/// (`404` is `NotFound`, `200` is `Ok`), `Status{code}` for a code without
+/// one.
+pub(crate) fn status_name(status: u16) -> String {
+    let reason = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|code| code.canonical_reason());
+    match reason {
+        Some(reason) => reason
+            .replace('\'', "")
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .map(|word| {
+                let mut chars = word.chars();
+                let first = chars.next().map(|c| c.to_ascii_uppercase());
+                first
+                    .into_iter()
+                    .chain(chars.map(|c| c.to_ascii_lowercase()))
+                    .collect::<String>()
+            })
+            .collect(),
+        None => format!("Status{status}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(pascal("updateUser"), "UpdateUser");
+        assert_eq!(pascal("If-None-Match"), "IfNoneMatch");
+        assert_eq!(pascal("time-zones"), "TimeZones");
+        assert_eq!(pascal("GET-API-CLIENTS-SELF"), "GETAPICLIENTSSELF");
+        assert_eq!(pascal("2fa"), "V2fa");
+        assert_eq!(snake("updateUser"), "update_user");
+        assert_eq!(snake("If-Match"), "if_match");
+        assert_eq!(snake("accountSwitchKey"), "account_switch_key");
+        assert_eq!(snake("x.y z"), "x_y_z");
+        assert_eq!(snake("2fa"), "_2fa");
+        assert_eq!(field_ident("type").to_string(), "type_");
+        assert_eq!(field_ident("move").to_string(), "move_");
+        assert_eq!(field_ident("self").to_string(), "self_");
+        assert_eq!(field_ident("user").to_string(), "user");
+    }
+
+    #[test]
+    fn statuses_by_their_reason() {
+        for (status, name) in [
+            (200, "Ok"),
+            (201, "Created"),
+            (204, "NoContent"),
+            (304, "NotModified"),
+            (404, "NotFound"),
+            (413, "PayloadTooLarge"),
+            (418, "ImATeapot"),
+            (429, "TooManyRequests"),
+            (500, "InternalServerError"),
+            (599, "Status599"),
+        ] {
+            assert_eq!(status_name(status), name, "{status}");
+        }
+    }
+}
