@@ -13941,7 +13941,7 @@ pub async fn list_countries<A: UsersApi>(
     let call = async {
         let (parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::LISTCOUNTRIES, &parts)
+        let caller = runtime::authorize(&*api, &operation_specs::LIST_COUNTRIES, &parts)
             .await?;
         let errors = runtime::decode::Errors::default();
         let context = runtime::context(caller, &parts, None, &errors)?;
@@ -13952,7 +13952,7 @@ pub async fn list_countries<A: UsersApi>(
                 Ok::<
                     _,
                     runtime::Rejection,
-                >(runtime::answer(&operation_specs::LISTCOUNTRIES, answer))
+                >(runtime::answer(&operation_specs::LIST_COUNTRIES, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -13961,7 +13961,7 @@ pub async fn list_countries<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::LISTCOUNTRIES, response)
+    runtime::answered_by(&operation_specs::LIST_COUNTRIES, response)
 }
 ///What `listLanguages` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -14083,7 +14083,7 @@ pub async fn list_languages<A: UsersApi>(
     let call = async {
         let (parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::LISTLANGUAGES, &parts)
+        let caller = runtime::authorize(&*api, &operation_specs::LIST_LANGUAGES, &parts)
             .await?;
         let errors = runtime::decode::Errors::default();
         let context = runtime::context(caller, &parts, None, &errors)?;
@@ -14094,7 +14094,7 @@ pub async fn list_languages<A: UsersApi>(
                 Ok::<
                     _,
                     runtime::Rejection,
-                >(runtime::answer(&operation_specs::LISTLANGUAGES, answer))
+                >(runtime::answer(&operation_specs::LIST_LANGUAGES, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -14103,7 +14103,7 @@ pub async fn list_languages<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::LISTLANGUAGES, response)
+    runtime::answered_by(&operation_specs::LIST_LANGUAGES, response)
 }
 ///What `listLocales` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -14225,7 +14225,7 @@ pub async fn list_locales<A: UsersApi>(
     let call = async {
         let (parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::LISTLOCALES, &parts)
+        let caller = runtime::authorize(&*api, &operation_specs::LIST_LOCALES, &parts)
             .await?;
         let errors = runtime::decode::Errors::default();
         let context = runtime::context(caller, &parts, None, &errors)?;
@@ -14236,7 +14236,7 @@ pub async fn list_locales<A: UsersApi>(
                 Ok::<
                     _,
                     runtime::Rejection,
-                >(runtime::answer(&operation_specs::LISTLOCALES, answer))
+                >(runtime::answer(&operation_specs::LIST_LOCALES, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -14245,7 +14245,7 @@ pub async fn list_locales<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::LISTLOCALES, response)
+    runtime::answered_by(&operation_specs::LIST_LOCALES, response)
 }
 ///What `listTimeZones` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -14367,7 +14367,7 @@ pub async fn list_time_zones<A: UsersApi>(
     let call = async {
         let (parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::LISTTIMEZONES, &parts)
+        let caller = runtime::authorize(&*api, &operation_specs::LIST_TIME_ZONES, &parts)
             .await?;
         let errors = runtime::decode::Errors::default();
         let context = runtime::context(caller, &parts, None, &errors)?;
@@ -14378,7 +14378,7 @@ pub async fn list_time_zones<A: UsersApi>(
                 Ok::<
                     _,
                     runtime::Rejection,
-                >(runtime::answer(&operation_specs::LISTTIMEZONES, answer))
+                >(runtime::answer(&operation_specs::LIST_TIME_ZONES, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -14387,7 +14387,7 @@ pub async fn list_time_zones<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::LISTTIMEZONES, response)
+    runtime::answered_by(&operation_specs::LIST_TIME_ZONES, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -14813,7 +14813,7 @@ pub async fn list_users<A: UsersApi>(
     let call = async {
         let (mut parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::LISTUSERS, &parts)
+        let caller = runtime::authorize(&*api, &operation_specs::LIST_USERS, &parts)
             .await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
@@ -14832,7 +14832,7 @@ pub async fn list_users<A: UsersApi>(
                 Ok::<
                     _,
                     runtime::Rejection,
-                >(runtime::answer(&operation_specs::LISTUSERS, answer))
+                >(runtime::answer(&operation_specs::LIST_USERS, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -14841,7 +14841,7 @@ pub async fn list_users<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::LISTUSERS, response)
+    runtime::answered_by(&operation_specs::LIST_USERS, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -15213,7 +15213,7 @@ pub async fn create_user<A: UsersApi>(
 ) -> Response {
     let call = async {
         let (mut parts, body) = request.into_parts();
-        let caller = runtime::authorize(&*api, &operation_specs::CREATEUSER, &parts)
+        let caller = runtime::authorize(&*api, &operation_specs::CREATE_USER, &parts)
             .await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
@@ -15228,7 +15228,7 @@ pub async fn create_user<A: UsersApi>(
         )?;
         let body = runtime::body::<
             UserCreate,
-        >(&operation_specs::CREATEUSER, &parts, body, &mut errors)
+        >(&operation_specs::CREATE_USER, &parts, body, &mut errors)
             .await?;
         match (query, header, body) {
             (Some(query), Some(header), Some(body)) if errors.is_empty() => {
@@ -15241,7 +15241,7 @@ pub async fn create_user<A: UsersApi>(
                 Ok::<
                     _,
                     runtime::Rejection,
-                >(runtime::answer(&operation_specs::CREATEUSER, answer))
+                >(runtime::answer(&operation_specs::CREATE_USER, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -15250,7 +15250,7 @@ pub async fn create_user<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::CREATEUSER, response)
+    runtime::answered_by(&operation_specs::CREATE_USER, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -15642,7 +15642,8 @@ pub async fn get_user<A: UsersApi>(
     let call = async {
         let (mut parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::GETUSER, &parts).await?;
+        let caller = runtime::authorize(&*api, &operation_specs::GET_USER, &parts)
+            .await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
         let mut errors = runtime::decode::Errors::default();
@@ -15666,7 +15667,7 @@ pub async fn get_user<A: UsersApi>(
                 Ok::<
                     _,
                     runtime::Rejection,
-                >(runtime::answer(&operation_specs::GETUSER, answer))
+                >(runtime::answer(&operation_specs::GET_USER, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -15675,7 +15676,7 @@ pub async fn get_user<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::GETUSER, response)
+    runtime::answered_by(&operation_specs::GET_USER, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -16137,7 +16138,7 @@ pub async fn replace_user<A: UsersApi>(
 ) -> Response {
     let call = async {
         let (mut parts, body) = request.into_parts();
-        let caller = runtime::authorize(&*api, &operation_specs::REPLACEUSER, &parts)
+        let caller = runtime::authorize(&*api, &operation_specs::REPLACE_USER, &parts)
             .await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
@@ -16153,7 +16154,7 @@ pub async fn replace_user<A: UsersApi>(
         )?;
         let body = runtime::body::<
             UserReplace,
-        >(&operation_specs::REPLACEUSER, &parts, body, &mut errors)
+        >(&operation_specs::REPLACE_USER, &parts, body, &mut errors)
             .await?;
         match (path, query, header, body) {
             (Some(path), Some(query), Some(header), Some(body)) if errors.is_empty() => {
@@ -16167,7 +16168,7 @@ pub async fn replace_user<A: UsersApi>(
                 Ok::<
                     _,
                     runtime::Rejection,
-                >(runtime::answer(&operation_specs::REPLACEUSER, answer))
+                >(runtime::answer(&operation_specs::REPLACE_USER, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -16176,7 +16177,7 @@ pub async fn replace_user<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::REPLACEUSER, response)
+    runtime::answered_by(&operation_specs::REPLACE_USER, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -16644,7 +16645,7 @@ pub async fn update_user<A: UsersApi>(
 ) -> Response {
     let call = async {
         let (mut parts, body) = request.into_parts();
-        let caller = runtime::authorize(&*api, &operation_specs::UPDATEUSER, &parts)
+        let caller = runtime::authorize(&*api, &operation_specs::UPDATE_USER, &parts)
             .await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
@@ -16660,7 +16661,7 @@ pub async fn update_user<A: UsersApi>(
         )?;
         let body = runtime::body::<
             UserPatch,
-        >(&operation_specs::UPDATEUSER, &parts, body, &mut errors)
+        >(&operation_specs::UPDATE_USER, &parts, body, &mut errors)
             .await?;
         match (path, query, header, body) {
             (Some(path), Some(query), Some(header), Some(body)) if errors.is_empty() => {
@@ -16674,7 +16675,7 @@ pub async fn update_user<A: UsersApi>(
                 Ok::<
                     _,
                     runtime::Rejection,
-                >(runtime::answer(&operation_specs::UPDATEUSER, answer))
+                >(runtime::answer(&operation_specs::UPDATE_USER, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -16683,7 +16684,7 @@ pub async fn update_user<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::UPDATEUSER, response)
+    runtime::answered_by(&operation_specs::UPDATE_USER, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -17082,7 +17083,7 @@ pub async fn delete_user<A: UsersApi>(
     let call = async {
         let (mut parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::DELETEUSER, &parts)
+        let caller = runtime::authorize(&*api, &operation_specs::DELETE_USER, &parts)
             .await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
@@ -17107,7 +17108,7 @@ pub async fn delete_user<A: UsersApi>(
                 Ok::<
                     _,
                     runtime::Rejection,
-                >(runtime::answer(&operation_specs::DELETEUSER, answer))
+                >(runtime::answer(&operation_specs::DELETE_USER, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -17116,7 +17117,7 @@ pub async fn delete_user<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::DELETEUSER, response)
+    runtime::answered_by(&operation_specs::DELETE_USER, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -17556,7 +17557,11 @@ pub async fn set_user_password<A: UsersApi>(
 ) -> Response {
     let call = async {
         let (mut parts, body) = request.into_parts();
-        let caller = runtime::authorize(&*api, &operation_specs::SETUSERPASSWORD, &parts)
+        let caller = runtime::authorize(
+                &*api,
+                &operation_specs::SET_USER_PASSWORD,
+                &parts,
+            )
             .await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
@@ -17572,7 +17577,7 @@ pub async fn set_user_password<A: UsersApi>(
         )?;
         let body = runtime::body::<
             PasswordChange,
-        >(&operation_specs::SETUSERPASSWORD, &parts, body, &mut errors)
+        >(&operation_specs::SET_USER_PASSWORD, &parts, body, &mut errors)
             .await?;
         match (path, query, header, body) {
             (Some(path), Some(query), Some(header), Some(body)) if errors.is_empty() => {
@@ -17586,7 +17591,7 @@ pub async fn set_user_password<A: UsersApi>(
                 Ok::<
                     _,
                     runtime::Rejection,
-                >(runtime::answer(&operation_specs::SETUSERPASSWORD, answer))
+                >(runtime::answer(&operation_specs::SET_USER_PASSWORD, answer))
             }
             _ => Err(runtime::Rejection::invalid(errors.into_vec())),
         }
@@ -17595,7 +17600,7 @@ pub async fn set_user_password<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::SETUSERPASSWORD, response)
+    runtime::answered_by(&operation_specs::SET_USER_PASSWORD, response)
 }
 /// The Users API: one method per operation of `openapi/users.yaml`.
 ///
@@ -17719,7 +17724,7 @@ pub fn routes<A: UsersApi>(api: Arc<A>) -> axum::Router {
 /// What each operation takes, for the runtime's validation.
 pub mod operation_specs {
     use crate::runtime;
-    pub const LISTCOUNTRIES: runtime::OperationSpec = runtime::OperationSpec {
+    pub const LIST_COUNTRIES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listCountries",
         statuses: &[200u16, 401u16, 403u16, 429u16, 500u16],
         method: "GET",
@@ -17727,7 +17732,7 @@ pub mod operation_specs {
         scope: "users:read",
         body: None,
     };
-    pub const LISTLANGUAGES: runtime::OperationSpec = runtime::OperationSpec {
+    pub const LIST_LANGUAGES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listLanguages",
         statuses: &[200u16, 401u16, 403u16, 429u16, 500u16],
         method: "GET",
@@ -17735,7 +17740,7 @@ pub mod operation_specs {
         scope: "users:read",
         body: None,
     };
-    pub const LISTLOCALES: runtime::OperationSpec = runtime::OperationSpec {
+    pub const LIST_LOCALES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listLocales",
         statuses: &[200u16, 401u16, 403u16, 429u16, 500u16],
         method: "GET",
@@ -17743,7 +17748,7 @@ pub mod operation_specs {
         scope: "users:read",
         body: None,
     };
-    pub const LISTTIMEZONES: runtime::OperationSpec = runtime::OperationSpec {
+    pub const LIST_TIME_ZONES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listTimeZones",
         statuses: &[200u16, 401u16, 403u16, 429u16, 500u16],
         method: "GET",
@@ -17751,7 +17756,7 @@ pub mod operation_specs {
         scope: "users:read",
         body: None,
     };
-    pub const LISTUSERS: runtime::OperationSpec = runtime::OperationSpec {
+    pub const LIST_USERS: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listUsers",
         statuses: &[200u16, 400u16, 401u16, 403u16, 429u16, 500u16],
         method: "GET",
@@ -17759,7 +17764,7 @@ pub mod operation_specs {
         scope: "users:read",
         body: None,
     };
-    pub const CREATEUSER: runtime::OperationSpec = runtime::OperationSpec {
+    pub const CREATE_USER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "createUser",
         statuses: &[
             201u16, 400u16, 401u16, 403u16, 409u16, 413u16, 415u16, 422u16, 429u16,
@@ -17773,7 +17778,7 @@ pub mod operation_specs {
             schema: "UserCreate",
         }),
     };
-    pub const GETUSER: runtime::OperationSpec = runtime::OperationSpec {
+    pub const GET_USER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "getUser",
         statuses: &[200u16, 304u16, 400u16, 401u16, 403u16, 404u16, 429u16, 500u16],
         method: "GET",
@@ -17781,7 +17786,7 @@ pub mod operation_specs {
         scope: "users:read",
         body: None,
     };
-    pub const REPLACEUSER: runtime::OperationSpec = runtime::OperationSpec {
+    pub const REPLACE_USER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "replaceUser",
         statuses: &[
             200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16, 413u16, 415u16,
@@ -17795,7 +17800,7 @@ pub mod operation_specs {
             schema: "UserReplace",
         }),
     };
-    pub const UPDATEUSER: runtime::OperationSpec = runtime::OperationSpec {
+    pub const UPDATE_USER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "updateUser",
         statuses: &[
             200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16, 413u16, 415u16,
@@ -17809,7 +17814,7 @@ pub mod operation_specs {
             schema: "UserPatch",
         }),
     };
-    pub const DELETEUSER: runtime::OperationSpec = runtime::OperationSpec {
+    pub const DELETE_USER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "deleteUser",
         statuses: &[
             204u16, 400u16, 401u16, 403u16, 404u16, 412u16, 428u16, 429u16, 500u16,
@@ -17819,7 +17824,7 @@ pub mod operation_specs {
         scope: "users:admin",
         body: None,
     };
-    pub const SETUSERPASSWORD: runtime::OperationSpec = runtime::OperationSpec {
+    pub const SET_USER_PASSWORD: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "setUserPassword",
         statuses: &[
             204u16, 400u16, 401u16, 403u16, 404u16, 412u16, 413u16, 415u16, 428u16,
@@ -17835,17 +17840,17 @@ pub mod operation_specs {
     };
     /// Every operation, in spec order.
     pub const ALL: &[&runtime::OperationSpec] = &[
-        &LISTCOUNTRIES,
-        &LISTLANGUAGES,
-        &LISTLOCALES,
-        &LISTTIMEZONES,
-        &LISTUSERS,
-        &CREATEUSER,
-        &GETUSER,
-        &REPLACEUSER,
-        &UPDATEUSER,
-        &DELETEUSER,
-        &SETUSERPASSWORD,
+        &LIST_COUNTRIES,
+        &LIST_LANGUAGES,
+        &LIST_LOCALES,
+        &LIST_TIME_ZONES,
+        &LIST_USERS,
+        &CREATE_USER,
+        &GET_USER,
+        &REPLACE_USER,
+        &UPDATE_USER,
+        &DELETE_USER,
+        &SET_USER_PASSWORD,
     ];
 }
 /// The OpenAPI document of this crate, built from the handlers'
@@ -17899,7 +17904,7 @@ pub mod operation_specs {
     modifiers(&BearerAuth, &Compositions),
 )]
 pub struct ApiDoc;
-/// Adds the `bearerAuth` scheme the operations' security refers to.
+/// Adds the bearer scheme the operations' security refers to.
 #[derive(Debug)]
 struct BearerAuth;
 impl utoipa::Modify for BearerAuth {

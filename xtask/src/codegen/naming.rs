@@ -29,14 +29,21 @@ pub(crate) fn pascal(name: &str) -> String {
 /// that is not a letter or digit becomes `_`, and a leading digit gets a
 /// leading `_`.
 pub(crate) fn snake(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
     let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
+    for (i, &c) in chars.iter().enumerate() {
         if !c.is_alphanumeric() {
-            if !out.ends_with('_') {
+            if !out.is_empty() && !out.ends_with('_') {
                 out.push('_');
             }
         } else if c.is_uppercase() {
-            if i > 0 && !out.ends_with('_') {
+            // A word starts at `aB`, and at the last capital of `ABc`.
+            let previous = i.checked_sub(1).map(|p| chars[p]);
+            let next = chars.get(i + 1);
+            let starts_word = previous.is_some_and(|p| p.is_lowercase() || p.is_ascii_digit())
+                || (previous.is_some_and(char::is_uppercase)
+                    && next.is_some_and(|n| n.is_lowercase()));
+            if starts_word && !out.ends_with('_') {
                 out.push('_');
             }
             out.extend(c.to_lowercase());
@@ -55,6 +62,12 @@ pub(crate) fn snake(name: &str) -> String {
 /// (`type_`, `move_`).
 pub(crate) fn field_ident(name: &str) -> Ident {
     ident(&snake(name))
+}
+
+/// The identifier of a constant named after `name`: `updateUser` is
+/// `UPDATE_USER`.
+pub(crate) fn const_ident(name: &str) -> Ident {
+    ident(&snake(name).to_uppercase())
 }
 
 /// `name` as an identifier, with `_` appended when it is a Rust keyword.
@@ -110,6 +123,13 @@ mod tests {
         assert_eq!(field_ident("move").to_string(), "move_");
         assert_eq!(field_ident("self").to_string(), "self_");
         assert_eq!(field_ident("user").to_string(), "user");
+        assert_eq!(const_ident("updateUser").to_string(), "UPDATE_USER");
+        assert_eq!(
+            const_ident("GET-API-CLIENTS-SELF").to_string(),
+            "GET_API_CLIENTS_SELF"
+        );
+        assert_eq!(snake("HTTPServer"), "http_server");
+        assert_eq!(snake("ETag"), "e_tag");
     }
 
     #[test]

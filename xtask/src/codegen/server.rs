@@ -27,7 +27,7 @@ use serde_json::Value;
 
 mod decode;
 
-use super::naming::{field_ident, pascal, snake, status_name};
+use super::naming::{const_ident, field_ident, pascal, snake, status_name};
 
 /// Where the generated contract goes.
 pub(crate) const OUTPUT: &str = "crates/users-api/src/generated.rs";
@@ -949,6 +949,8 @@ fn json_tokens(value: &Value) -> TokenStream {
 /// One operation of the spec, with its parameters resolved.
 struct Operation {
     id: String,
+    /// The security scheme its requirement names.
+    scheme: String,
     /// The operation's JSON Pointer, `/paths/~1v1~1users/get`.
     pointer: String,
     method: String,
@@ -1075,11 +1077,21 @@ fn operations(spec: &Value) -> anyhow::Result<Vec<Operation>> {
                         .unwrap_or_default(),
                 });
             }
-            let scope = op["security"][0]["bearerAuth"][0]
+            // The operation's security requirement (or the document's):
+            // one scheme and the scope it needs.
+            let requirement = op
+                .get("security")
+                .or_else(|| spec.get("security"))
+                .and_then(|s| s[0].as_object())
+                .and_then(|r| r.iter().next())
+                .with_context(|| format!("{id}: a security requirement"))?;
+            let scheme = requirement.0.clone();
+            let scope = requirement.1[0]
                 .as_str()
-                .with_context(|| format!("{id}: one bearerAuth scope"))?
+                .with_context(|| format!("{id}: one {scheme} scope"))?
                 .to_owned();
             out.push(Operation {
+                scheme,
                 pointer: format!("/paths/{}/{method}/parameters", decode::escape(path)),
                 method: method.to_owned(),
                 path: path.clone(),
@@ -1110,6 +1122,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
     let summary = &op.summary;
     let description = &op.description;
     let scope = &op.scope;
+    let scheme = &op.scheme;
     let request = format_ident!("{}Request", pascal(&op.id));
     let request_body = op.body.as_ref().map(|body| {
         let ty = format_ident!("{}", body.schema);
@@ -1130,7 +1143,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
         });
         quote!((status = #status, description = #description, #body headers(#(#headers),*)))
     });
-    let index = format_ident!("{}", op.id.to_uppercase());
+    let index = const_ident(&op.id);
     let pascal_id = pascal(&op.id);
     let mut decodes = Vec::new();
     let mut names = Vec::new();
@@ -1192,7 +1205,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
             params(#(#param_structs),*),
             #request_body
             responses(#(#responses),*),
-            security(("bearerAuth" = [#scope])),
+            security((#scheme = [#scope])),
         )]
         pub async fn #fn_name<A: UsersApi>(
             axum::extract::State(api): axum::extract::State<Arc<A>>,
@@ -1282,7 +1295,7 @@ fn router(ops: &[Operation]) -> TokenStream {
 
 fn table(ops: &[Operation]) -> TokenStream {
     let consts = ops.iter().map(|op| {
-        let name = format_ident!("{}", op.id.to_uppercase());
+        let name = const_ident(&op.id);
         let id = &op.id;
         let method = op.method.to_uppercase();
         let path = &op.path;
@@ -1307,9 +1320,7 @@ fn table(ops: &[Operation]) -> TokenStream {
             };
         }
     });
-    let names = ops
-        .iter()
-        .map(|op| format_ident!("{}", op.id.to_uppercase()));
+    let names = ops.iter().map(|op| const_ident(&op.id));
     quote! {
         /// What each operation takes, for the runtime's validation.
         pub mod operation_specs {
@@ -1352,7 +1363,14 @@ fn api_doc(
         let description = tag["description"].as_str().unwrap_or_default();
         quote!((name = #name, description = #description))
     });
-    let scheme = &spec["components"]["securitySchemes"]["bearerAuth"];
+    let scheme_name = ops.first().map_or("bearerAuth", |op| op.scheme.as_str());
+    if ops.iter().any(|op| op.scheme != scheme_name) {
+        bail!("the operations name more than one security scheme");
+    }
+    let scheme = &spec["components"]["securitySchemes"][scheme_name];
+    if scheme["type"] != "http" || scheme["scheme"] != "bearer" {
+        bail!("/components/securitySchemes/{scheme_name}: only an HTTP bearer scheme is supported");
+    }
     let scheme_description = scheme["description"]
         .as_str()
         .unwrap_or_default()
@@ -1398,7 +1416,7 @@ fn api_doc(
         )]
         pub struct ApiDoc;
 
-        /// Adds the `bearerAuth` scheme the operations' security refers to.
+        /// Adds the bearer scheme the operations' security refers to.
         #[derive(Debug)]
         struct BearerAuth;
         impl utoipa::Modify for BearerAuth {
@@ -1406,7 +1424,7 @@ fn api_doc(
                 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
                 let components = openapi.components.get_or_insert_with(Default::default);
                 components.add_security_scheme(
-                    "bearerAuth",
+                    #scheme_name,
                     SecurityScheme::Http(
                         HttpBuilder::new()
                             .scheme(HttpAuthScheme::Bearer)
