@@ -78,7 +78,7 @@ impl UsersApi for Nothing {
         _: ListCountriesRequest,
     ) -> Result<ListCountriesResponse, Rejection> {
         Ok(ListCountriesResponse::InternalServerError {
-            body: self.problem(),
+            body: self.problem().into(),
         })
     }
     async fn list_languages(
@@ -87,7 +87,7 @@ impl UsersApi for Nothing {
         _: ListLanguagesRequest,
     ) -> Result<ListLanguagesResponse, Rejection> {
         Ok(ListLanguagesResponse::InternalServerError {
-            body: self.problem(),
+            body: self.problem().into(),
         })
     }
     async fn list_locales(
@@ -96,7 +96,7 @@ impl UsersApi for Nothing {
         _: ListLocalesRequest,
     ) -> Result<ListLocalesResponse, Rejection> {
         Ok(ListLocalesResponse::InternalServerError {
-            body: self.problem(),
+            body: self.problem().into(),
         })
     }
     async fn list_time_zones(
@@ -119,7 +119,7 @@ impl UsersApi for Nothing {
         _: CreateUserRequest,
     ) -> Result<CreateUserResponse, Rejection> {
         Ok(CreateUserResponse::InternalServerError {
-            body: self.problem(),
+            body: self.problem().into(),
         })
     }
     async fn list_users(
@@ -128,7 +128,7 @@ impl UsersApi for Nothing {
         _: ListUsersRequest,
     ) -> Result<ListUsersResponse, Rejection> {
         Ok(ListUsersResponse::InternalServerError {
-            body: self.problem(),
+            body: self.problem().into(),
         })
     }
     async fn get_user(
@@ -137,7 +137,7 @@ impl UsersApi for Nothing {
         _: GetUserRequest,
     ) -> Result<GetUserResponse, Rejection> {
         Ok(GetUserResponse::InternalServerError {
-            body: self.problem(),
+            body: self.problem().into(),
         })
     }
     async fn update_user(
@@ -146,7 +146,7 @@ impl UsersApi for Nothing {
         _: UpdateUserRequest,
     ) -> Result<UpdateUserResponse, Rejection> {
         Ok(UpdateUserResponse::InternalServerError {
-            body: self.problem(),
+            body: self.problem().into(),
         })
     }
     async fn replace_user(
@@ -155,7 +155,7 @@ impl UsersApi for Nothing {
         _: ReplaceUserRequest,
     ) -> Result<ReplaceUserResponse, Rejection> {
         Ok(ReplaceUserResponse::InternalServerError {
-            body: self.problem(),
+            body: self.problem().into(),
         })
     }
     async fn delete_user(
@@ -164,7 +164,7 @@ impl UsersApi for Nothing {
         _: DeleteUserRequest,
     ) -> Result<DeleteUserResponse, Rejection> {
         Ok(DeleteUserResponse::InternalServerError {
-            body: self.problem(),
+            body: self.problem().into(),
         })
     }
     async fn set_user_password(
@@ -173,7 +173,7 @@ impl UsersApi for Nothing {
         _: SetUserPasswordRequest,
     ) -> Result<SetUserPasswordResponse, Rejection> {
         Ok(SetUserPasswordResponse::InternalServerError {
-            body: self.problem(),
+            body: self.problem().into(),
         })
     }
 }

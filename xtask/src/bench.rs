@@ -220,30 +220,28 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
 /// What the measurements above show about the missed goals, and what has
 /// been done about them so far.
 const EXPLANATION: &str = "
-Where the time goes: section 1's profile. Validation is now generated Rust: the body is decoded
+Where the time goes: section 1's profile. Validation is generated Rust: the body is decoded
 from its bytes into the typed request in one walk, every constraint checked on the way
 (`<T as Decode>::decode`, with `decode::members` the reading of each object's members as
-borrowed JSON slices). The remaining difference to the baseline is, in order of size:
-the response (both serialize the same `User`, but the trait returns owned bodies, so the
-in-memory stub clones the stored user on every GET and PATCH, about 2,600 and 3,900
-instructions a request, where the baseline serializes under its lock); the decoders' two
-passes over each member (its JSON slice is found, then decoded; about 6,000 instructions of a
-PATCH); the request-id layer (a UUID v4 per request, a task-local scope for problems'
-`requestId`, the header echoed); the typed path, query and header decoding the baseline does
-with axum's `Path<Uuid>`; and the response's `OperationId` extension that metrics read.
+borrowed JSON slices). What remains beyond the baseline: the decoders' two passes over each
+member (its JSON slice is found, then decoded; about 6,000 instructions of a PATCH); the
+request-id layer (a UUID v4 per request, a task-local scope for problems' `requestId`, the
+header echoed), which the baseline does not do; the typed path, query and header decoding
+the baseline does with axum's `Path<Uuid>`; and the response's `OperationId` extension that
+metrics read.
 
 What was tried, measured with this harness: the `jsonschema`-over-`Value` validation and its
 round trip (PATCH 166,748 instructions, 2.84x; GET 77,421, 2.03x) became generated decoders
-(PATCH 89,454, 1.53x; GET 58,919, 1.55x, same harness, one run). Then: one router layer instead
-of two (each layer boxes every route again), parameter text decoded where it lies (no copy for
-a UUID or an entity tag), the request-id header name a constant, and the stub's claims type
-its own allocation-free one (the trait now takes the implementation's claims type, as the
-baseline checks its token); the table above is after those.
+(PATCH 89,454, 1.53x; GET 58,919, 1.55x). Then one router layer instead of two (each layer
+boxes every route again), parameter text decoded where it lies, the request-id header name a
+constant and the stub's claims type its own allocation-free one (PATCH 82,143, 1.41x; GET
+51,993, 1.37x). Then response bodies an implementation can lend (`runtime::Body`: an `Arc`
+is serialized without a copy), which the stub uses as the baseline serializes its stored user
+in place; the table above is after that.
 
 What would meet it: a single pass per member (a generated serde visitor per object, decoding
-each member with a seed instead of finding its slice first); response bodies an implementation
-can lend rather than give (serialized from a reference); a request id from a counter rather
-than a random UUID. Each is a change to the generator or the trait, not to the spec.
+each member with a seed instead of finding its slice first) and a request id from a counter
+rather than a random UUID. Each is a change to the generator or the runtime, not the spec.
 
 PostgreSQL across 64 users: with no row lock to wait on, the server's own CPU per PATCH is the
 bound, and the server and PostgreSQL share the machine's two cores (wrk has one of them). The

@@ -13828,17 +13828,17 @@ pub struct ListCountriesRequest {}
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListCountriesResponse {
     ///Every country, ordered by code.
-    Ok { body: LookupList },
+    Ok { body: runtime::Body<LookupList> },
     ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: Problem },
+    Unauthorized { body: runtime::Body<Problem> },
     /**The token lacks the scope the operation needs, sends a privileged field
 without `users:admin` (code `privileged-field`, naming the field), acts on
 a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: Problem },
+    Forbidden { body: runtime::Body<Problem> },
     ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: Problem, retry_after: u64 },
+    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
     ///The server failed; the request may be retried.
-    InternalServerError { body: Problem },
+    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for ListCountriesResponse {
     fn into_response(self) -> Response {
@@ -13970,17 +13970,17 @@ pub struct ListLanguagesRequest {}
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListLanguagesResponse {
     ///Every language, ordered by code.
-    Ok { body: LookupList },
+    Ok { body: runtime::Body<LookupList> },
     ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: Problem },
+    Unauthorized { body: runtime::Body<Problem> },
     /**The token lacks the scope the operation needs, sends a privileged field
 without `users:admin` (code `privileged-field`, naming the field), acts on
 a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: Problem },
+    Forbidden { body: runtime::Body<Problem> },
     ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: Problem, retry_after: u64 },
+    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
     ///The server failed; the request may be retried.
-    InternalServerError { body: Problem },
+    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for ListLanguagesResponse {
     fn into_response(self) -> Response {
@@ -14112,17 +14112,17 @@ pub struct ListLocalesRequest {}
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListLocalesResponse {
     ///Every locale, ordered by code.
-    Ok { body: LookupList },
+    Ok { body: runtime::Body<LookupList> },
     ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: Problem },
+    Unauthorized { body: runtime::Body<Problem> },
     /**The token lacks the scope the operation needs, sends a privileged field
 without `users:admin` (code `privileged-field`, naming the field), acts on
 a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: Problem },
+    Forbidden { body: runtime::Body<Problem> },
     ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: Problem, retry_after: u64 },
+    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
     ///The server failed; the request may be retried.
-    InternalServerError { body: Problem },
+    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for ListLocalesResponse {
     fn into_response(self) -> Response {
@@ -14254,17 +14254,17 @@ pub struct ListTimeZonesRequest {}
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListTimeZonesResponse {
     ///Every time zone, ordered by name.
-    Ok { body: LookupList },
+    Ok { body: runtime::Body<LookupList> },
     ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: Problem },
+    Unauthorized { body: runtime::Body<Problem> },
     /**The token lacks the scope the operation needs, sends a privileged field
 without `users:admin` (code `privileged-field`, naming the field), acts on
 a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: Problem },
+    Forbidden { body: runtime::Body<Problem> },
     ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: Problem, retry_after: u64 },
+    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
     ///The server failed; the request may be retried.
-    InternalServerError { body: Problem },
+    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for ListTimeZonesResponse {
     fn into_response(self) -> Response {
@@ -14683,20 +14683,20 @@ pub struct ListUsersRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListUsersResponse {
     ///A page of users.
-    Ok { body: UserPage },
+    Ok { body: runtime::Body<UserPage> },
     /**The request is invalid. `errors[]` lists every problem by dotted path and
 `detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: Problem },
+    BadRequest { body: runtime::Body<Problem> },
     ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: Problem },
+    Unauthorized { body: runtime::Body<Problem> },
     /**The token lacks the scope the operation needs, sends a privileged field
 without `users:admin` (code `privileged-field`, naming the field), acts on
 a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: Problem },
+    Forbidden { body: runtime::Body<Problem> },
     ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: Problem, retry_after: u64 },
+    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
     ///The server failed; the request may be retried.
-    InternalServerError { body: Problem },
+    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for ListUsersResponse {
     fn into_response(self) -> Response {
@@ -15012,30 +15012,30 @@ pub struct CreateUserRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateUserResponse {
     ///Created. `Location` names the new user.
-    Created { body: User, e_tag: headers::ETag, location: String },
+    Created { body: runtime::Body<User>, e_tag: headers::ETag, location: String },
     /**The request is invalid. `errors[]` lists every problem by dotted path and
 `detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: Problem },
+    BadRequest { body: runtime::Body<Problem> },
     ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: Problem },
+    Unauthorized { body: runtime::Body<Problem> },
     /**The token lacks the scope the operation needs, sends a privileged field
 without `users:admin` (code `privileged-field`, naming the field), acts on
 a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: Problem },
+    Forbidden { body: runtime::Body<Problem> },
     /**The email address is taken in this account (`duplication-violation`), or
 a request with the same `Idempotency-Key` is still running
 (`idempotency-in-progress`).*/
-    Conflict { body: Problem },
+    Conflict { body: runtime::Body<Problem> },
     ///The body is larger than the server accepts.
-    PayloadTooLarge { body: Problem },
+    PayloadTooLarge { body: runtime::Body<Problem> },
     ///The body's `Content-Type` is not one the operation takes.
-    UnsupportedMediaType { body: Problem },
+    UnsupportedMediaType { body: runtime::Body<Problem> },
     ///The `Idempotency-Key` was already used with another body.
-    UnprocessableEntity { body: Problem },
+    UnprocessableEntity { body: runtime::Body<Problem> },
     ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: Problem, retry_after: u64 },
+    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
     ///The server failed; the request may be retried.
-    InternalServerError { body: Problem },
+    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for CreateUserResponse {
     fn into_response(self) -> Response {
@@ -15480,24 +15480,24 @@ pub struct GetUserRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum GetUserResponse {
     ///The user.
-    Ok { body: User, e_tag: headers::ETag },
+    Ok { body: runtime::Body<User>, e_tag: headers::ETag },
     ///Not modified; the `ETag` sent in `If-None-Match` is current.
     NotModified { e_tag: headers::ETag },
     /**The request is invalid. `errors[]` lists every problem by dotted path and
 `detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: Problem },
+    BadRequest { body: runtime::Body<Problem> },
     ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: Problem },
+    Unauthorized { body: runtime::Body<Problem> },
     /**The token lacks the scope the operation needs, sends a privileged field
 without `users:admin` (code `privileged-field`, naming the field), acts on
 a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: Problem },
+    Forbidden { body: runtime::Body<Problem> },
     ///No such user in the account (users of other accounts are not found either).
-    NotFound { body: Problem },
+    NotFound { body: runtime::Body<Problem> },
     ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: Problem, retry_after: u64 },
+    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
     ///The server failed; the request may be retried.
-    InternalServerError { body: Problem },
+    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for GetUserResponse {
     fn into_response(self) -> Response {
@@ -15908,34 +15908,34 @@ pub struct ReplaceUserRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReplaceUserResponse {
     ///The user with its new profile.
-    Ok { body: User, e_tag: headers::ETag },
+    Ok { body: runtime::Body<User>, e_tag: headers::ETag },
     /**The request is invalid. `errors[]` lists every problem by dotted path and
 `detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: Problem },
+    BadRequest { body: runtime::Body<Problem> },
     ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: Problem },
+    Unauthorized { body: runtime::Body<Problem> },
     /**The token lacks the scope the operation needs, sends a privileged field
 without `users:admin` (code `privileged-field`, naming the field), acts on
 a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: Problem },
+    Forbidden { body: runtime::Body<Problem> },
     ///No such user in the account (users of other accounts are not found either).
-    NotFound { body: Problem },
+    NotFound { body: runtime::Body<Problem> },
     /**The email address is taken in this account (`duplication-violation`), or
 a request with the same `Idempotency-Key` is still running
 (`idempotency-in-progress`).*/
-    Conflict { body: Problem },
+    Conflict { body: runtime::Body<Problem> },
     ///The `If-Match` entity tag is not current; nothing changed.
-    PreconditionFailed { body: Problem },
+    PreconditionFailed { body: runtime::Body<Problem> },
     ///The body is larger than the server accepts.
-    PayloadTooLarge { body: Problem },
+    PayloadTooLarge { body: runtime::Body<Problem> },
     ///The body's `Content-Type` is not one the operation takes.
-    UnsupportedMediaType { body: Problem },
+    UnsupportedMediaType { body: runtime::Body<Problem> },
     ///This server requires `If-Match` on changes.
-    PreconditionRequired { body: Problem },
+    PreconditionRequired { body: runtime::Body<Problem> },
     ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: Problem, retry_after: u64 },
+    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
     ///The server failed; the request may be retried.
-    InternalServerError { body: Problem },
+    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for ReplaceUserResponse {
     fn into_response(self) -> Response {
@@ -16409,34 +16409,34 @@ pub struct UpdateUserRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum UpdateUserResponse {
     ///The updated user.
-    Ok { body: User, e_tag: headers::ETag },
+    Ok { body: runtime::Body<User>, e_tag: headers::ETag },
     /**The request is invalid. `errors[]` lists every problem by dotted path and
 `detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: Problem },
+    BadRequest { body: runtime::Body<Problem> },
     ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: Problem },
+    Unauthorized { body: runtime::Body<Problem> },
     /**The token lacks the scope the operation needs, sends a privileged field
 without `users:admin` (code `privileged-field`, naming the field), acts on
 a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: Problem },
+    Forbidden { body: runtime::Body<Problem> },
     ///No such user in the account (users of other accounts are not found either).
-    NotFound { body: Problem },
+    NotFound { body: runtime::Body<Problem> },
     /**The email address is taken in this account (`duplication-violation`), or
 a request with the same `Idempotency-Key` is still running
 (`idempotency-in-progress`).*/
-    Conflict { body: Problem },
+    Conflict { body: runtime::Body<Problem> },
     ///The `If-Match` entity tag is not current; nothing changed.
-    PreconditionFailed { body: Problem },
+    PreconditionFailed { body: runtime::Body<Problem> },
     ///The body is larger than the server accepts.
-    PayloadTooLarge { body: Problem },
+    PayloadTooLarge { body: runtime::Body<Problem> },
     ///The body's `Content-Type` is not one the operation takes.
-    UnsupportedMediaType { body: Problem },
+    UnsupportedMediaType { body: runtime::Body<Problem> },
     ///This server requires `If-Match` on changes.
-    PreconditionRequired { body: Problem },
+    PreconditionRequired { body: runtime::Body<Problem> },
     ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: Problem, retry_after: u64 },
+    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
     ///The server failed; the request may be retried.
-    InternalServerError { body: Problem },
+    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for UpdateUserResponse {
     fn into_response(self) -> Response {
@@ -16918,23 +16918,23 @@ pub enum DeleteUserResponse {
     NoContent {},
     /**The request is invalid. `errors[]` lists every problem by dotted path and
 `detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: Problem },
+    BadRequest { body: runtime::Body<Problem> },
     ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: Problem },
+    Unauthorized { body: runtime::Body<Problem> },
     /**The token lacks the scope the operation needs, sends a privileged field
 without `users:admin` (code `privileged-field`, naming the field), acts on
 a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: Problem },
+    Forbidden { body: runtime::Body<Problem> },
     ///No such user in the account (users of other accounts are not found either).
-    NotFound { body: Problem },
+    NotFound { body: runtime::Body<Problem> },
     ///The `If-Match` entity tag is not current; nothing changed.
-    PreconditionFailed { body: Problem },
+    PreconditionFailed { body: runtime::Body<Problem> },
     ///This server requires `If-Match` on changes.
-    PreconditionRequired { body: Problem },
+    PreconditionRequired { body: runtime::Body<Problem> },
     ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: Problem, retry_after: u64 },
+    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
     ///The server failed; the request may be retried.
-    InternalServerError { body: Problem },
+    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for DeleteUserResponse {
     fn into_response(self) -> Response {
@@ -17352,27 +17352,27 @@ pub enum SetUserPasswordResponse {
     NoContent { e_tag: headers::ETag },
     /**The request is invalid. `errors[]` lists every problem by dotted path and
 `detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: Problem },
+    BadRequest { body: runtime::Body<Problem> },
     ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: Problem },
+    Unauthorized { body: runtime::Body<Problem> },
     /**The token lacks the scope the operation needs, sends a privileged field
 without `users:admin` (code `privileged-field`, naming the field), acts on
 a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: Problem },
+    Forbidden { body: runtime::Body<Problem> },
     ///No such user in the account (users of other accounts are not found either).
-    NotFound { body: Problem },
+    NotFound { body: runtime::Body<Problem> },
     ///The `If-Match` entity tag is not current; nothing changed.
-    PreconditionFailed { body: Problem },
+    PreconditionFailed { body: runtime::Body<Problem> },
     ///The body is larger than the server accepts.
-    PayloadTooLarge { body: Problem },
+    PayloadTooLarge { body: runtime::Body<Problem> },
     ///The body's `Content-Type` is not one the operation takes.
-    UnsupportedMediaType { body: Problem },
+    UnsupportedMediaType { body: runtime::Body<Problem> },
     ///This server requires `If-Match` on changes.
-    PreconditionRequired { body: Problem },
+    PreconditionRequired { body: runtime::Body<Problem> },
     ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: Problem, retry_after: u64 },
+    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
     ///The server failed; the request may be retried.
-    InternalServerError { body: Problem },
+    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for SetUserPasswordResponse {
     fn into_response(self) -> Response {

@@ -304,6 +304,45 @@ impl IntoResponse for Rejection {
     }
 }
 
+/// A response body an implementation either gives or lends: `value.into()`
+/// for an owned value, `arc.into()` for one it shares (a cache, an
+/// in-memory store), which is then serialized without a copy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body<T> {
+    /// A value given to the response.
+    Owned(T),
+    /// A value lent to it.
+    Shared(std::sync::Arc<T>),
+}
+
+impl<T> From<T> for Body<T> {
+    fn from(value: T) -> Self {
+        Self::Owned(value)
+    }
+}
+
+impl<T> From<std::sync::Arc<T>> for Body<T> {
+    fn from(value: std::sync::Arc<T>) -> Self {
+        Self::Shared(value)
+    }
+}
+
+impl<T> std::ops::Deref for Body<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self {
+            Self::Owned(value) => value,
+            Self::Shared(value) => value,
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for Body<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(serializer)
+    }
+}
+
 /// A JSON body with the given status and media type.
 pub fn json_response<T: Serialize>(
     status: StatusCode,
@@ -639,4 +678,23 @@ async fn read_body(body: axum::body::Body, limit: usize) -> Result<bytes::Bytes,
         buffer.extend_from_slice(&chunk);
     }
     Ok(buffer.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lent_body_serializes_as_a_given_one() {
+        let given: Body<Vec<&str>> = vec!["a", "b"].into();
+        let shared = std::sync::Arc::new(vec!["a", "b"]);
+        let lent: Body<Vec<&str>> = std::sync::Arc::clone(&shared).into();
+        assert_eq!(
+            serde_json::to_string(&given).unwrap(),
+            serde_json::to_string(&lent).unwrap()
+        );
+        assert!(matches!(lent, Body::Shared(_)));
+        // Lent, not copied: the response holds the same allocation.
+        assert_eq!(std::sync::Arc::strong_count(&shared), 2);
+    }
 }

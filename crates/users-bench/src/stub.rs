@@ -7,8 +7,9 @@ use users_api::*;
 
 use crate::{TOKEN, seed_user};
 
+/// The stored user, lent to responses (`Arc`), as a cache would.
 struct InMemory {
-    user: Mutex<User>,
+    user: Mutex<Arc<User>>,
 }
 
 fn unimplemented_problem() -> Problem {
@@ -58,12 +59,12 @@ impl UsersApi for InMemory {
         _: RequestContext<BenchClaims>,
         _: GetUserRequest,
     ) -> Result<GetUserResponse, Rejection> {
-        let user = self.user.lock().unwrap().clone();
+        let user = Arc::clone(&self.user.lock().unwrap());
         Ok(GetUserResponse::Ok {
             e_tag: format!("\"{}\"", user.resource_version)
                 .parse()
                 .expect("an entity tag"),
-            body: user,
+            body: user.into(),
         })
     }
 
@@ -72,7 +73,9 @@ impl UsersApi for InMemory {
         _: RequestContext<BenchClaims>,
         req: UpdateUserRequest,
     ) -> Result<UpdateUserResponse, Rejection> {
-        let mut user = self.user.lock().unwrap();
+        let mut stored = self.user.lock().unwrap();
+        // Copies only while a response still holds the previous version.
+        let user = Arc::make_mut(&mut stored);
         let patch = req.body;
         if let Some(title) = patch.job_title {
             user.job_title = title;
@@ -89,8 +92,7 @@ impl UsersApi for InMemory {
                 zip_code: a.zip_code.flatten(),
                 country_code: a
                     .country_code
-                    .and_then(|c| serde_json::to_value(c).ok())
-                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .map(|c| runtime::decode::FromText::as_text(&c).to_owned())
                     .unwrap_or_default(),
             });
         }
@@ -115,7 +117,7 @@ impl UsersApi for InMemory {
             e_tag: format!("\"{}\"", user.resource_version)
                 .parse()
                 .expect("an entity tag"),
-            body: user.clone(),
+            body: Arc::clone(&stored).into(),
         })
     }
 
@@ -125,7 +127,7 @@ impl UsersApi for InMemory {
         _: ListCountriesRequest,
     ) -> Result<ListCountriesResponse, Rejection> {
         Ok(ListCountriesResponse::InternalServerError {
-            body: unimplemented_problem(),
+            body: unimplemented_problem().into(),
         })
     }
     async fn list_languages(
@@ -134,7 +136,7 @@ impl UsersApi for InMemory {
         _: ListLanguagesRequest,
     ) -> Result<ListLanguagesResponse, Rejection> {
         Ok(ListLanguagesResponse::InternalServerError {
-            body: unimplemented_problem(),
+            body: unimplemented_problem().into(),
         })
     }
     async fn list_locales(
@@ -143,7 +145,7 @@ impl UsersApi for InMemory {
         _: ListLocalesRequest,
     ) -> Result<ListLocalesResponse, Rejection> {
         Ok(ListLocalesResponse::InternalServerError {
-            body: unimplemented_problem(),
+            body: unimplemented_problem().into(),
         })
     }
     async fn list_time_zones(
@@ -152,7 +154,7 @@ impl UsersApi for InMemory {
         _: ListTimeZonesRequest,
     ) -> Result<ListTimeZonesResponse, Rejection> {
         Ok(ListTimeZonesResponse::InternalServerError {
-            body: unimplemented_problem(),
+            body: unimplemented_problem().into(),
         })
     }
     async fn create_user(
@@ -161,7 +163,7 @@ impl UsersApi for InMemory {
         _: CreateUserRequest,
     ) -> Result<CreateUserResponse, Rejection> {
         Ok(CreateUserResponse::InternalServerError {
-            body: unimplemented_problem(),
+            body: unimplemented_problem().into(),
         })
     }
     async fn list_users(
@@ -170,7 +172,7 @@ impl UsersApi for InMemory {
         _: ListUsersRequest,
     ) -> Result<ListUsersResponse, Rejection> {
         Ok(ListUsersResponse::InternalServerError {
-            body: unimplemented_problem(),
+            body: unimplemented_problem().into(),
         })
     }
     async fn replace_user(
@@ -179,7 +181,7 @@ impl UsersApi for InMemory {
         _: ReplaceUserRequest,
     ) -> Result<ReplaceUserResponse, Rejection> {
         Ok(ReplaceUserResponse::InternalServerError {
-            body: unimplemented_problem(),
+            body: unimplemented_problem().into(),
         })
     }
     async fn delete_user(
@@ -188,7 +190,7 @@ impl UsersApi for InMemory {
         _: DeleteUserRequest,
     ) -> Result<DeleteUserResponse, Rejection> {
         Ok(DeleteUserResponse::InternalServerError {
-            body: unimplemented_problem(),
+            body: unimplemented_problem().into(),
         })
     }
     async fn set_user_password(
@@ -197,7 +199,7 @@ impl UsersApi for InMemory {
         _: SetUserPasswordRequest,
     ) -> Result<SetUserPasswordResponse, Rejection> {
         Ok(SetUserPasswordResponse::InternalServerError {
-            body: unimplemented_problem(),
+            body: unimplemented_problem().into(),
         })
     }
 }
@@ -205,6 +207,6 @@ impl UsersApi for InMemory {
 /// The generated router over the store.
 pub(crate) fn app() -> axum::Router {
     router(Arc::new(InMemory {
-        user: Mutex::new(seed_user()),
+        user: Mutex::new(Arc::new(seed_user())),
     }))
 }

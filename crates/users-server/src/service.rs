@@ -360,7 +360,7 @@ impl<S: Store> Service<S> {
                             .parse()
                             .map_err(internal)?,
                         location: response["location"].as_str().unwrap_or_default().to_owned(),
-                        body,
+                        body: body.into(),
                     });
                 }
             }
@@ -412,7 +412,7 @@ impl<S: Store> Service<S> {
             Ok(_) => Ok(CreateUserResponse::Created {
                 e_tag: etag(1),
                 location,
-                body: user,
+                body: user.into(),
             }),
             Err(err) => {
                 if let Some(scope) = &scope {
@@ -468,7 +468,7 @@ impl<S: Store> Service<S> {
             .map(|r| self.render(r))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ListUsersResponse::Ok {
-            body: UserPage { items, next_cursor },
+            body: UserPage { items, next_cursor }.into(),
         })
     }
 
@@ -486,7 +486,7 @@ impl<S: Store> Service<S> {
             return Ok(GetUserResponse::NotModified { e_tag: tag });
         }
         Ok(GetUserResponse::Ok {
-            body: self.render(&current)?,
+            body: self.render(&current)?.into(),
             e_tag: tag,
         })
     }
@@ -539,7 +539,7 @@ impl<S: Store> Service<S> {
             )
             .await?;
         Ok(UpdateUserResponse::Ok {
-            body: self.render(&stored)?,
+            body: self.render(&stored)?.into(),
             e_tag: etag(stored.resource_version),
         })
     }
@@ -575,7 +575,7 @@ impl<S: Store> Service<S> {
             )
             .await?;
         Ok(ReplaceUserResponse::Ok {
-            body: self.render(&stored)?,
+            body: self.render(&stored)?.into(),
             e_tag: etag(stored.resource_version),
         })
     }
@@ -748,7 +748,7 @@ impl<S: Store> UsersApi for Service<S> {
         _: ListCountriesRequest,
     ) -> Result<ListCountriesResponse, Rejection> {
         Ok(ListCountriesResponse::Ok {
-            body: lookup(lookups::Lookup::Countries),
+            body: lookup(lookups::Lookup::Countries).into(),
         })
     }
 
@@ -758,7 +758,7 @@ impl<S: Store> UsersApi for Service<S> {
         _: ListLanguagesRequest,
     ) -> Result<ListLanguagesResponse, Rejection> {
         Ok(ListLanguagesResponse::Ok {
-            body: lookup(lookups::Lookup::Languages),
+            body: lookup(lookups::Lookup::Languages).into(),
         })
     }
 
@@ -768,7 +768,7 @@ impl<S: Store> UsersApi for Service<S> {
         _: ListLocalesRequest,
     ) -> Result<ListLocalesResponse, Rejection> {
         Ok(ListLocalesResponse::Ok {
-            body: lookup(lookups::Lookup::Locales),
+            body: lookup(lookups::Lookup::Locales).into(),
         })
     }
 
@@ -778,7 +778,7 @@ impl<S: Store> UsersApi for Service<S> {
         _: ListTimeZonesRequest,
     ) -> Result<ListTimeZonesResponse, Rejection> {
         Ok(ListTimeZonesResponse::Ok {
-            body: lookup(lookups::Lookup::TimeZones),
+            body: lookup(lookups::Lookup::TimeZones).into(),
         })
     }
 

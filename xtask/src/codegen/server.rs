@@ -758,9 +758,11 @@ impl Gen<'_> {
                     }
                 });
             }
+            // A body the implementation gives (`user.into()`) or lends
+            // (`Arc<User>`, `.into()` too): either way it is not copied.
             let body_part = response.body.as_ref().map(|(_, schema)| {
                 let ty = format_ident!("{}", schema);
-                quote!(body: #ty,)
+                quote!(body: runtime::Body<#ty>,)
             });
             let binding: Vec<Ident> = response
                 .headers
