@@ -1,20 +1,24 @@
 //! The Users API contract, generated from `openapi/users.yaml`.
 //!
-//! A backend implements [`UsersApi`] (one method per operation) and
-//! [`Authenticator`] (bearer token to [`Caller`]) and serves [`router`].
-//! Everything HTTP is done here, from the spec, before a method is called:
-//! routing, authentication and the operation's scope, `accountSwitchKey`,
-//! the body limit and media type, JSON parsing, and validation of every
-//! parameter and body against the spec's schemas and `x-rules`. Every
-//! failure, unknown routes and methods included, is `application/problem+json`.
+//! A backend implements [`UsersApi`] (one method per operation, each
+//! returning its documented response or a [`Rejection`]) and
+//! [`Authenticator`] (bearer token to its own [`Claims`]; [`Caller`] is a
+//! ready-made one) and serves [`router`]. Everything HTTP is done here before
+//! a method is called: routing, authentication and the operation's scope,
+//! the tenant switch (`accountSwitchKey`), the body limit and media type, and
+//! decoding every parameter and the body into the generated types with the
+//! generated decoders (the spec's schemas and `x-rules`, compiled). Every
+//! failure, unknown routes and methods included, is
+//! `application/problem+json`.
 //!
 //! [`generated`] is written by `cargo xtask codegen` and never edited by hand:
-//! the types (with `serde` and `utoipa::ToSchema`), a request struct and a
-//! response enum per operation, the handlers with their `#[utoipa::path]`
-//! annotations, the trait and [`ApiDoc`]. [`ApiDoc`] is built from those
-//! annotations alone; a contract test proves it says what the spec says.
-//! The validator embeds the spec ([`SPEC_YAML`]), which the `swagger-ui`
-//! feature also serves byte for byte.
+//! the types (with `serde`, `utoipa::ToSchema` and a decoder for each type a
+//! request uses), a request struct and a response enum per operation, the
+//! handlers with their `#[utoipa::path]` annotations, the trait and
+//! [`ApiDoc`]. [`ApiDoc`] is built from those annotations alone; a contract
+//! test proves it says what the spec says. Nothing reads the spec at run
+//! time: [`SPEC_YAML`] is only what the `swagger-ui` feature serves, byte for
+//! byte.
 
 #[rustfmt::skip]
 pub mod generated;

@@ -1,8 +1,10 @@
-//! What every generated handler does before it calls the [`UsersApi`] trait:
-//! authenticate the caller, check the operation's scope and the
-//! `accountSwitchKey`, read the body within the limit, check its media type,
-//! parse it, and validate parameters and body against the spec, answering any
-//! failure with `application/problem+json`.
+//! What no schema decides, and the steps every generated handler takes
+//! before it calls the [`UsersApi`] trait: authenticate the caller and check
+//! the operation's scope ([`authorize`]), read the parameters as text
+//! ([`Params`], for the generated decoders), apply the tenant switch
+//! ([`context`]), check the body's media type and limit and decode it
+//! ([`body`]), and answer any failure with `application/problem+json`
+//! ([`Rejection`], [`answer`]).
 //!
 //! [`UsersApi`]: crate::UsersApi
 
