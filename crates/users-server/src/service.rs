@@ -85,9 +85,14 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// The strong entity tag of a version: `"7"`.
-fn etag(version: i64) -> headers::ETag {
+/// The text of a version's strong entity tag: `"7"`.
+fn etag_text(version: i64) -> String {
     format!("\"{version}\"")
+}
+
+/// The strong entity tag of a version.
+fn etag(version: i64) -> headers::ETag {
+    etag_text(version)
         .parse()
         .expect("a quoted number is an entity tag")
 }
@@ -206,7 +211,7 @@ impl<S: Store> Service<S> {
     }
 
     /// `If-Match` against the stored version: 412 when stale, 428 when the
-    /// server requires it and it is missing. Returns the version to write against.
+    /// server requires it and it is missing.
     fn precondition(
         &self,
         if_match: Option<&headers::IfMatch>,
@@ -403,7 +408,7 @@ impl<S: Store> Service<S> {
         };
         let user = self.render(&preview)?;
         let location = format!("/v1/users/{id}");
-        let response = json!({ "etag": "\"1\"", "location": location, "body": user });
+        let response = json!({ "etag": etag_text(1), "location": location, "body": user });
         match self
             .store
             .insert(row, scope.clone().map(|s| (s, response)))
