@@ -818,7 +818,7 @@ and Canada, a five-digit US `zipCode`).*/
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
             match runtime::decode::string(raw) {
-                Some(text) => Self::decode_text(&text, path, errors),
+                Some(value) => Self::decode_text(&value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string");
                     None
@@ -1870,7 +1870,7 @@ and Canada, a five-digit US `zipCode`).*/
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
             match runtime::decode::string(raw) {
-                Some(text) => Self::decode_text(&text, path, errors),
+                Some(value) => Self::decode_text(&value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string");
                     None
@@ -2043,7 +2043,7 @@ and Canada, a five-digit US `zipCode`).*/
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
             match runtime::decode::string(raw) {
-                Some(text) => Self::decode_text(&text, path, errors),
+                Some(value) => Self::decode_text(&value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string");
                     None
@@ -2836,7 +2836,7 @@ language: in a patch it clears the stored one.*/
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
             match runtime::decode::string(raw) {
-                Some(text) => Self::decode_text(&text, path, errors),
+                Some(value) => Self::decode_text(&value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string or null");
                     None
@@ -3833,7 +3833,7 @@ is no locale: in a patch it clears the stored one.*/
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
             match runtime::decode::string(raw) {
-                Some(text) => Self::decode_text(&text, path, errors),
+                Some(value) => Self::decode_text(&value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string or null");
                     None
@@ -6096,7 +6096,7 @@ moves the user there. Once sent, `id` is required.*/
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
             match runtime::decode::integer(raw) {
-                Some(number) => Self::from_number(number, path, errors),
+                Some(value) => Self::from_number(value, path, errors),
                 None => {
                     errors.push(path, "type", "must be an integer");
                     None
@@ -8551,7 +8551,7 @@ zone: in a patch it clears the stored one.*/
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
             match runtime::decode::string(raw) {
-                Some(text) => Self::decode_text(&text, path, errors),
+                Some(value) => Self::decode_text(&value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string or null");
                     None
@@ -10191,7 +10191,7 @@ left out. New members and enum values may be added at any time.*/
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
             match runtime::decode::string(raw) {
-                Some(text) => Self::decode_text(&text, path, errors),
+                Some(value) => Self::decode_text(&value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string or null");
                     None
@@ -10366,7 +10366,7 @@ left out. New members and enum values may be added at any time.*/
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
             match runtime::decode::string(raw) {
-                Some(text) => Self::decode_text(&text, path, errors),
+                Some(value) => Self::decode_text(&value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string or null");
                     None
@@ -10442,7 +10442,7 @@ left out. New members and enum values may be added at any time.*/
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
             match runtime::decode::integer(raw) {
-                Some(number) => Self::from_number(number, path, errors),
+                Some(value) => Self::from_number(value, path, errors),
                 None => {
                     errors.push(path, "type", "must be an integer or null");
                     None
@@ -13703,7 +13703,7 @@ are kept for reference only and cannot sign in.*/
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
             match runtime::decode::string(raw) {
-                Some(text) => Self::decode_text(&text, path, errors),
+                Some(value) => Self::decode_text(&value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string");
                     None

@@ -13,6 +13,8 @@ use anyhow::bail;
 use openapiv3::{OpenAPI, Operation, ReferenceOr, Response, StatusCode};
 use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
 
+use super::naming::escape;
+
 /// Where the generated client goes.
 pub(crate) const OUTPUT: &str = "crates/users-client/src/generated.rs";
 /// Where the generated httpmock helpers go.
@@ -442,11 +444,6 @@ fn resolve_response<'a>(
             spec.components.as_ref()?.responses.get(name)?.as_item()
         }
     }
-}
-
-/// Escapes a JSON Pointer token (RFC 6901).
-fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]

@@ -78,6 +78,11 @@ pub(crate) fn ident(name: &str) -> Ident {
     }
 }
 
+/// A JSON Pointer token (RFC 6901) for `name`.
+pub(crate) fn escape(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
 /// The variant name of a response status: its reason phrase in Pascal case
 /// (`404` is `NotFound`, `200` is `Ok`), `Status{code}` for a code without
 /// one.

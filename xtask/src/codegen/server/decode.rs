@@ -99,10 +99,7 @@ const KNOWN_KEYWORDS: [&str; 37] = [
 const CHECKED_FORMATS: [&str; 6] = ["date", "date-time", "uuid", "email", "uri", "uri-reference"];
 const ANNOTATION_FORMATS: [&str; 5] = ["int32", "int64", "float", "double", "password"];
 
-/// `name` escaped for a JSON Pointer.
-pub(super) fn escape(name: &str) -> String {
-    name.replace('~', "~0").replace('/', "~1")
-}
+pub(super) use crate::codegen::naming::escape;
 
 /// `must be a string`, `must be an object or null`.
 pub(super) fn type_message(ty: &str, nullable: bool) -> String {
@@ -1266,14 +1263,12 @@ pub(super) fn string_enum_decode(
     let ident = format_ident!("{}", name);
     let nullable = schema.get("nullable") == Some(&Value::Bool(true));
     let type_msg = type_message("string", nullable);
-    let (code, message) = wording(schema, "enum").map_or_else(
-        || {
-            (
-                "enum".to_owned(),
-                format!("must be one of {}", schema["enum"]),
-            )
-        },
-        |(_, c, m)| (c, m),
+    let (code, message) = enum_error(schema);
+    let decode = enum_decode_impl(
+        &ident,
+        quote!(runtime::decode::string(raw)),
+        quote!(Self::decode_text(&value, path, errors)),
+        &type_msg,
     );
     Ok(quote! {
         impl runtime::decode::FromText for #ident {
@@ -1303,19 +1298,46 @@ pub(super) fn string_enum_decode(
                 found
             }
         }
+        #decode
+    })
+}
+
+/// An enum's error when a value is none of its own: worded by its `x-rules`
+/// `message` for `enum`, else listing the values.
+fn enum_error(schema: &Value) -> (String, String) {
+    wording(schema, "enum").map_or_else(
+        || {
+            (
+                "enum".to_owned(),
+                format!("must be one of {}", schema["enum"]),
+            )
+        },
+        |(_, code, message)| (code, message),
+    )
+}
+
+/// `impl Decode` for an enum: `read` takes the JSON value's primitive
+/// (`None` when it has another type), `then` turns it into a variant.
+fn enum_decode_impl(
+    ident: &Ident,
+    read: TokenStream,
+    then: TokenStream,
+    type_msg: &str,
+) -> TokenStream {
+    quote! {
         impl runtime::decode::Decode for #ident {
             fn decode(
                 raw: &runtime::decode::RawValue,
                 path: &runtime::decode::Path<'_>,
                 errors: &mut runtime::decode::Errors,
             ) -> Option<Self> {
-                match runtime::decode::string(raw) {
-                    Some(text) => Self::decode_text(&text, path, errors),
+                match #read {
+                    Some(value) => #then,
                     None => { errors.push(path, "type", #type_msg); None }
                 }
             }
         }
-    })
+    }
 }
 
 /// `decode_text` and `Decode` for an integer enum.
@@ -1328,14 +1350,12 @@ pub(super) fn integer_enum_decode(
     let ident = format_ident!("{}", name);
     let nullable = schema.get("nullable") == Some(&Value::Bool(true));
     let type_msg = type_message("integer", nullable);
-    let (code, message) = wording(schema, "enum").map_or_else(
-        || {
-            (
-                "enum".to_owned(),
-                format!("must be one of {}", schema["enum"]),
-            )
-        },
-        |(_, c, m)| (c, m),
+    let (code, message) = enum_error(schema);
+    let decode = enum_decode_impl(
+        &ident,
+        quote!(runtime::decode::integer(raw)),
+        quote!(Self::from_number(value, path, errors)),
+        &type_msg,
     );
     Ok(quote! {
         impl #ident {
@@ -1362,17 +1382,6 @@ pub(super) fn integer_enum_decode(
                 }
             }
         }
-        impl runtime::decode::Decode for #ident {
-            fn decode(
-                raw: &runtime::decode::RawValue,
-                path: &runtime::decode::Path<'_>,
-                errors: &mut runtime::decode::Errors,
-            ) -> Option<Self> {
-                match runtime::decode::integer(raw) {
-                    Some(number) => Self::from_number(number, path, errors),
-                    None => { errors.push(path, "type", #type_msg); None }
-                }
-            }
-        }
+        #decode
     })
 }
