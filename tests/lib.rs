@@ -259,6 +259,29 @@ pub fn resolve<'a>(
     schema.clone()
 }
 
+/// The spec as other tools' JSON Schema reads it: OpenAPI 3.0's
+/// `nullable: true` becomes `type: [T, "null"]`.
+pub fn spec_as_json_schema() -> serde_json::Value {
+    fn rewrite(value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::Object(object) => {
+                if object.remove("nullable") == Some(Value::Bool(true))
+                    && let Some(Value::String(ty)) = object.get("type").cloned()
+                {
+                    object.insert("type".into(), serde_json::json!([ty, "null"]));
+                }
+                object.values_mut().for_each(rewrite);
+            }
+            Value::Array(items) => items.iter_mut().for_each(rewrite),
+            _ => {}
+        }
+    }
+    let mut spec = spec_value();
+    rewrite(&mut spec);
+    spec
+}
+
 /// A small valid instance of `schema`: required members only (or the first
 /// member where at least one is needed), leaves from the spec's examples.
 pub fn valid_instance(root: &serde_json::Value, schema: &serde_json::Value) -> serde_json::Value {

@@ -17,7 +17,9 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Map, Value, json};
 use users_api::runtime::decode::{self, BodyError, Decode};
 use users_api::types::{PasswordChange, UserCreate, UserPatch, UserReplace};
-use users_tests::{constraint_cases, resolve, set_at, spec_value, valid_instance};
+use users_tests::{
+    constraint_cases, resolve, set_at, spec_as_json_schema, spec_value, valid_instance,
+};
 
 /// Cases per schema: valid instances, one-constraint mutations and random
 /// ones, at least 10,000 in all.
@@ -26,25 +28,7 @@ const CASES: u32 = 10_000;
 const SEED: [u8; 32] = *b"users-api decoders vs jsonschema";
 
 /// The spec, nullability rewritten for `jsonschema`.
-static ROOT: LazyLock<Value> = LazyLock::new(|| {
-    fn rewrite(value: &mut Value) {
-        match value {
-            Value::Object(object) => {
-                if object.remove("nullable") == Some(Value::Bool(true))
-                    && let Some(Value::String(ty)) = object.get("type").cloned()
-                {
-                    object.insert("type".into(), json!([ty, "null"]));
-                }
-                object.values_mut().for_each(rewrite);
-            }
-            Value::Array(items) => items.iter_mut().for_each(rewrite),
-            _ => {}
-        }
-    }
-    let mut spec = spec_value();
-    rewrite(&mut spec);
-    spec
-});
+static ROOT: LazyLock<Value> = LazyLock::new(spec_as_json_schema);
 
 /// The spec as written: what instances are built from.
 static SPEC: LazyLock<Value> = LazyLock::new(spec_value);

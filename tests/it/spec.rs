@@ -306,23 +306,7 @@ fn the_spec_enums_are_the_lookup_lists() {
 /// tools read the spec: `x-rules` mean nothing to it; OpenAPI 3.0's
 /// `nullable` becomes JSON Schema's `type: [T, "null"]`.
 fn plain_validator(component: &str) -> jsonschema::Validator {
-    fn rewrite(value: &mut serde_json::Value) {
-        use serde_json::Value;
-        match value {
-            Value::Object(object) => {
-                if object.remove("nullable") == Some(Value::Bool(true))
-                    && let Some(Value::String(ty)) = object.get("type").cloned()
-                {
-                    object.insert("type".into(), serde_json::json!([ty, "null"]));
-                }
-                object.values_mut().for_each(rewrite);
-            }
-            Value::Array(items) => items.iter_mut().for_each(rewrite),
-            _ => {}
-        }
-    }
-    let mut root = users_tests::spec_value();
-    rewrite(&mut root);
+    let mut root = users_tests::spec_as_json_schema();
     root["$ref"] = format!("#/components/schemas/{component}").into();
     jsonschema::options()
         .should_validate_formats(true)
