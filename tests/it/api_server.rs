@@ -438,7 +438,13 @@ async fn transport_failures_are_problems() {
     );
 
     let big = format!("{{\"description\": \"{}\"}}", "a".repeat(5000));
-    let small = router_with(api.clone(), RouterOptions { body_limit: 4096 });
+    let small = router_with(
+        api.clone(),
+        RouterOptions {
+            body_limit: 4096,
+            ..RouterOptions::default()
+        },
+    );
     let answer = send_to(small, patch("application/merge-patch+json", big.as_bytes())).await;
     assert_problem(&answer, 413, "payload-too-large");
 

@@ -119,7 +119,7 @@ the US and Canada, and a US `zipCode` has five digits.*/
     }
     impl runtime::decode::Decode for AddressInput {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -134,8 +134,8 @@ the US and Canada, and a US `zipCode` has five digits.*/
             let mut slot_3: runtime::decode::Slot<CountryCode> = runtime::decode::Slot::Absent;
             let mut slot_4: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
             let mut slot_5: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
-            for (key, raw) in &members {
-                let raw: &runtime::decode::RawValue = raw;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
                 let key: &str = key;
                 let path = &path.member(key);
                 match key {
@@ -475,7 +475,7 @@ and Canada, a five-digit US `zipCode`).*/
     }
     impl runtime::decode::Decode for AddressPatch {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -490,8 +490,8 @@ and Canada, a five-digit US `zipCode`).*/
             let mut slot_3: runtime::decode::Slot<CountryCode> = runtime::decode::Slot::Absent;
             let mut slot_4: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
             let mut slot_5: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
-            for (key, raw) in &members {
-                let raw: &runtime::decode::RawValue = raw;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
                 let key: &str = key;
                 let path = &path.member(key);
                 match key {
@@ -773,14 +773,17 @@ and Canada, a five-digit US `zipCode`).*/
     }
     impl runtime::decode::FromText for ContactType {
         fn from_text(text: &str) -> Option<Self> {
-            match text {
-                "administrative" => Some(Self::Administrative),
-                "billing" => Some(Self::Billing),
-                "technical" => Some(Self::Technical),
-                "security" => Some(Self::Security),
-                "other" => Some(Self::Other),
-                _ => None,
-            }
+            const SORTED: &[(&str, ContactType)] = &[
+                ("administrative", ContactType::Administrative),
+                ("billing", ContactType::Billing),
+                ("other", ContactType::Other),
+                ("security", ContactType::Security),
+                ("technical", ContactType::Technical),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
             match self {
@@ -813,12 +816,12 @@ and Canada, a five-digit US `zipCode`).*/
     }
     impl runtime::decode::Decode for ContactType {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
-            match runtime::decode::string(raw) {
-                Some(value) => Self::decode_text(&value, path, errors),
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string");
                     None
@@ -1342,258 +1345,261 @@ and Canada, a five-digit US `zipCode`).*/
     }
     impl runtime::decode::FromText for CountryCode {
         fn from_text(text: &str) -> Option<Self> {
-            match text {
-                "AD" => Some(Self::AD),
-                "AE" => Some(Self::AE),
-                "AF" => Some(Self::AF),
-                "AG" => Some(Self::AG),
-                "AI" => Some(Self::AI),
-                "AL" => Some(Self::AL),
-                "AM" => Some(Self::AM),
-                "AO" => Some(Self::AO),
-                "AQ" => Some(Self::AQ),
-                "AR" => Some(Self::AR),
-                "AS" => Some(Self::AS),
-                "AT" => Some(Self::AT),
-                "AU" => Some(Self::AU),
-                "AW" => Some(Self::AW),
-                "AX" => Some(Self::AX),
-                "AZ" => Some(Self::AZ),
-                "BA" => Some(Self::BA),
-                "BB" => Some(Self::BB),
-                "BD" => Some(Self::BD),
-                "BE" => Some(Self::BE),
-                "BF" => Some(Self::BF),
-                "BG" => Some(Self::BG),
-                "BH" => Some(Self::BH),
-                "BI" => Some(Self::BI),
-                "BJ" => Some(Self::BJ),
-                "BL" => Some(Self::BL),
-                "BM" => Some(Self::BM),
-                "BN" => Some(Self::BN),
-                "BO" => Some(Self::BO),
-                "BQ" => Some(Self::BQ),
-                "BR" => Some(Self::BR),
-                "BS" => Some(Self::BS),
-                "BT" => Some(Self::BT),
-                "BV" => Some(Self::BV),
-                "BW" => Some(Self::BW),
-                "BY" => Some(Self::BY),
-                "BZ" => Some(Self::BZ),
-                "CA" => Some(Self::CA),
-                "CC" => Some(Self::CC),
-                "CD" => Some(Self::CD),
-                "CF" => Some(Self::CF),
-                "CG" => Some(Self::CG),
-                "CH" => Some(Self::CH),
-                "CI" => Some(Self::CI),
-                "CK" => Some(Self::CK),
-                "CL" => Some(Self::CL),
-                "CM" => Some(Self::CM),
-                "CN" => Some(Self::CN),
-                "CO" => Some(Self::CO),
-                "CR" => Some(Self::CR),
-                "CU" => Some(Self::CU),
-                "CV" => Some(Self::CV),
-                "CW" => Some(Self::CW),
-                "CX" => Some(Self::CX),
-                "CY" => Some(Self::CY),
-                "CZ" => Some(Self::CZ),
-                "DE" => Some(Self::DE),
-                "DJ" => Some(Self::DJ),
-                "DK" => Some(Self::DK),
-                "DM" => Some(Self::DM),
-                "DO" => Some(Self::DO),
-                "DZ" => Some(Self::DZ),
-                "EC" => Some(Self::EC),
-                "EE" => Some(Self::EE),
-                "EG" => Some(Self::EG),
-                "EH" => Some(Self::EH),
-                "ER" => Some(Self::ER),
-                "ES" => Some(Self::ES),
-                "ET" => Some(Self::ET),
-                "FI" => Some(Self::FI),
-                "FJ" => Some(Self::FJ),
-                "FK" => Some(Self::FK),
-                "FM" => Some(Self::FM),
-                "FO" => Some(Self::FO),
-                "FR" => Some(Self::FR),
-                "GA" => Some(Self::GA),
-                "GB" => Some(Self::GB),
-                "GD" => Some(Self::GD),
-                "GE" => Some(Self::GE),
-                "GF" => Some(Self::GF),
-                "GG" => Some(Self::GG),
-                "GH" => Some(Self::GH),
-                "GI" => Some(Self::GI),
-                "GL" => Some(Self::GL),
-                "GM" => Some(Self::GM),
-                "GN" => Some(Self::GN),
-                "GP" => Some(Self::GP),
-                "GQ" => Some(Self::GQ),
-                "GR" => Some(Self::GR),
-                "GS" => Some(Self::GS),
-                "GT" => Some(Self::GT),
-                "GU" => Some(Self::GU),
-                "GW" => Some(Self::GW),
-                "GY" => Some(Self::GY),
-                "HK" => Some(Self::HK),
-                "HM" => Some(Self::HM),
-                "HN" => Some(Self::HN),
-                "HR" => Some(Self::HR),
-                "HT" => Some(Self::HT),
-                "HU" => Some(Self::HU),
-                "ID" => Some(Self::ID),
-                "IE" => Some(Self::IE),
-                "IL" => Some(Self::IL),
-                "IM" => Some(Self::IM),
-                "IN" => Some(Self::IN),
-                "IO" => Some(Self::IO),
-                "IQ" => Some(Self::IQ),
-                "IR" => Some(Self::IR),
-                "IS" => Some(Self::IS),
-                "IT" => Some(Self::IT),
-                "JE" => Some(Self::JE),
-                "JM" => Some(Self::JM),
-                "JO" => Some(Self::JO),
-                "JP" => Some(Self::JP),
-                "KE" => Some(Self::KE),
-                "KG" => Some(Self::KG),
-                "KH" => Some(Self::KH),
-                "KI" => Some(Self::KI),
-                "KM" => Some(Self::KM),
-                "KN" => Some(Self::KN),
-                "KP" => Some(Self::KP),
-                "KR" => Some(Self::KR),
-                "KW" => Some(Self::KW),
-                "KY" => Some(Self::KY),
-                "KZ" => Some(Self::KZ),
-                "LA" => Some(Self::LA),
-                "LB" => Some(Self::LB),
-                "LC" => Some(Self::LC),
-                "LI" => Some(Self::LI),
-                "LK" => Some(Self::LK),
-                "LR" => Some(Self::LR),
-                "LS" => Some(Self::LS),
-                "LT" => Some(Self::LT),
-                "LU" => Some(Self::LU),
-                "LV" => Some(Self::LV),
-                "LY" => Some(Self::LY),
-                "MA" => Some(Self::MA),
-                "MC" => Some(Self::MC),
-                "MD" => Some(Self::MD),
-                "ME" => Some(Self::ME),
-                "MF" => Some(Self::MF),
-                "MG" => Some(Self::MG),
-                "MH" => Some(Self::MH),
-                "MK" => Some(Self::MK),
-                "ML" => Some(Self::ML),
-                "MM" => Some(Self::MM),
-                "MN" => Some(Self::MN),
-                "MO" => Some(Self::MO),
-                "MP" => Some(Self::MP),
-                "MQ" => Some(Self::MQ),
-                "MR" => Some(Self::MR),
-                "MS" => Some(Self::MS),
-                "MT" => Some(Self::MT),
-                "MU" => Some(Self::MU),
-                "MV" => Some(Self::MV),
-                "MW" => Some(Self::MW),
-                "MX" => Some(Self::MX),
-                "MY" => Some(Self::MY),
-                "MZ" => Some(Self::MZ),
-                "NA" => Some(Self::NA),
-                "NC" => Some(Self::NC),
-                "NE" => Some(Self::NE),
-                "NF" => Some(Self::NF),
-                "NG" => Some(Self::NG),
-                "NI" => Some(Self::NI),
-                "NL" => Some(Self::NL),
-                "NO" => Some(Self::NO),
-                "NP" => Some(Self::NP),
-                "NR" => Some(Self::NR),
-                "NU" => Some(Self::NU),
-                "NZ" => Some(Self::NZ),
-                "OM" => Some(Self::OM),
-                "PA" => Some(Self::PA),
-                "PE" => Some(Self::PE),
-                "PF" => Some(Self::PF),
-                "PG" => Some(Self::PG),
-                "PH" => Some(Self::PH),
-                "PK" => Some(Self::PK),
-                "PL" => Some(Self::PL),
-                "PM" => Some(Self::PM),
-                "PN" => Some(Self::PN),
-                "PR" => Some(Self::PR),
-                "PS" => Some(Self::PS),
-                "PT" => Some(Self::PT),
-                "PW" => Some(Self::PW),
-                "PY" => Some(Self::PY),
-                "QA" => Some(Self::QA),
-                "RE" => Some(Self::RE),
-                "RO" => Some(Self::RO),
-                "RS" => Some(Self::RS),
-                "RU" => Some(Self::RU),
-                "RW" => Some(Self::RW),
-                "SA" => Some(Self::SA),
-                "SB" => Some(Self::SB),
-                "SC" => Some(Self::SC),
-                "SD" => Some(Self::SD),
-                "SE" => Some(Self::SE),
-                "SG" => Some(Self::SG),
-                "SH" => Some(Self::SH),
-                "SI" => Some(Self::SI),
-                "SJ" => Some(Self::SJ),
-                "SK" => Some(Self::SK),
-                "SL" => Some(Self::SL),
-                "SM" => Some(Self::SM),
-                "SN" => Some(Self::SN),
-                "SO" => Some(Self::SO),
-                "SR" => Some(Self::SR),
-                "SS" => Some(Self::SS),
-                "ST" => Some(Self::ST),
-                "SV" => Some(Self::SV),
-                "SX" => Some(Self::SX),
-                "SY" => Some(Self::SY),
-                "SZ" => Some(Self::SZ),
-                "TC" => Some(Self::TC),
-                "TD" => Some(Self::TD),
-                "TF" => Some(Self::TF),
-                "TG" => Some(Self::TG),
-                "TH" => Some(Self::TH),
-                "TJ" => Some(Self::TJ),
-                "TK" => Some(Self::TK),
-                "TL" => Some(Self::TL),
-                "TM" => Some(Self::TM),
-                "TN" => Some(Self::TN),
-                "TO" => Some(Self::TO),
-                "TR" => Some(Self::TR),
-                "TT" => Some(Self::TT),
-                "TV" => Some(Self::TV),
-                "TW" => Some(Self::TW),
-                "TZ" => Some(Self::TZ),
-                "UA" => Some(Self::UA),
-                "UG" => Some(Self::UG),
-                "UM" => Some(Self::UM),
-                "US" => Some(Self::US),
-                "UY" => Some(Self::UY),
-                "UZ" => Some(Self::UZ),
-                "VA" => Some(Self::VA),
-                "VC" => Some(Self::VC),
-                "VE" => Some(Self::VE),
-                "VG" => Some(Self::VG),
-                "VI" => Some(Self::VI),
-                "VN" => Some(Self::VN),
-                "VU" => Some(Self::VU),
-                "WF" => Some(Self::WF),
-                "WS" => Some(Self::WS),
-                "YE" => Some(Self::YE),
-                "YT" => Some(Self::YT),
-                "ZA" => Some(Self::ZA),
-                "ZM" => Some(Self::ZM),
-                "ZW" => Some(Self::ZW),
-                _ => None,
-            }
+            const SORTED: &[(&str, CountryCode)] = &[
+                ("AD", CountryCode::AD),
+                ("AE", CountryCode::AE),
+                ("AF", CountryCode::AF),
+                ("AG", CountryCode::AG),
+                ("AI", CountryCode::AI),
+                ("AL", CountryCode::AL),
+                ("AM", CountryCode::AM),
+                ("AO", CountryCode::AO),
+                ("AQ", CountryCode::AQ),
+                ("AR", CountryCode::AR),
+                ("AS", CountryCode::AS),
+                ("AT", CountryCode::AT),
+                ("AU", CountryCode::AU),
+                ("AW", CountryCode::AW),
+                ("AX", CountryCode::AX),
+                ("AZ", CountryCode::AZ),
+                ("BA", CountryCode::BA),
+                ("BB", CountryCode::BB),
+                ("BD", CountryCode::BD),
+                ("BE", CountryCode::BE),
+                ("BF", CountryCode::BF),
+                ("BG", CountryCode::BG),
+                ("BH", CountryCode::BH),
+                ("BI", CountryCode::BI),
+                ("BJ", CountryCode::BJ),
+                ("BL", CountryCode::BL),
+                ("BM", CountryCode::BM),
+                ("BN", CountryCode::BN),
+                ("BO", CountryCode::BO),
+                ("BQ", CountryCode::BQ),
+                ("BR", CountryCode::BR),
+                ("BS", CountryCode::BS),
+                ("BT", CountryCode::BT),
+                ("BV", CountryCode::BV),
+                ("BW", CountryCode::BW),
+                ("BY", CountryCode::BY),
+                ("BZ", CountryCode::BZ),
+                ("CA", CountryCode::CA),
+                ("CC", CountryCode::CC),
+                ("CD", CountryCode::CD),
+                ("CF", CountryCode::CF),
+                ("CG", CountryCode::CG),
+                ("CH", CountryCode::CH),
+                ("CI", CountryCode::CI),
+                ("CK", CountryCode::CK),
+                ("CL", CountryCode::CL),
+                ("CM", CountryCode::CM),
+                ("CN", CountryCode::CN),
+                ("CO", CountryCode::CO),
+                ("CR", CountryCode::CR),
+                ("CU", CountryCode::CU),
+                ("CV", CountryCode::CV),
+                ("CW", CountryCode::CW),
+                ("CX", CountryCode::CX),
+                ("CY", CountryCode::CY),
+                ("CZ", CountryCode::CZ),
+                ("DE", CountryCode::DE),
+                ("DJ", CountryCode::DJ),
+                ("DK", CountryCode::DK),
+                ("DM", CountryCode::DM),
+                ("DO", CountryCode::DO),
+                ("DZ", CountryCode::DZ),
+                ("EC", CountryCode::EC),
+                ("EE", CountryCode::EE),
+                ("EG", CountryCode::EG),
+                ("EH", CountryCode::EH),
+                ("ER", CountryCode::ER),
+                ("ES", CountryCode::ES),
+                ("ET", CountryCode::ET),
+                ("FI", CountryCode::FI),
+                ("FJ", CountryCode::FJ),
+                ("FK", CountryCode::FK),
+                ("FM", CountryCode::FM),
+                ("FO", CountryCode::FO),
+                ("FR", CountryCode::FR),
+                ("GA", CountryCode::GA),
+                ("GB", CountryCode::GB),
+                ("GD", CountryCode::GD),
+                ("GE", CountryCode::GE),
+                ("GF", CountryCode::GF),
+                ("GG", CountryCode::GG),
+                ("GH", CountryCode::GH),
+                ("GI", CountryCode::GI),
+                ("GL", CountryCode::GL),
+                ("GM", CountryCode::GM),
+                ("GN", CountryCode::GN),
+                ("GP", CountryCode::GP),
+                ("GQ", CountryCode::GQ),
+                ("GR", CountryCode::GR),
+                ("GS", CountryCode::GS),
+                ("GT", CountryCode::GT),
+                ("GU", CountryCode::GU),
+                ("GW", CountryCode::GW),
+                ("GY", CountryCode::GY),
+                ("HK", CountryCode::HK),
+                ("HM", CountryCode::HM),
+                ("HN", CountryCode::HN),
+                ("HR", CountryCode::HR),
+                ("HT", CountryCode::HT),
+                ("HU", CountryCode::HU),
+                ("ID", CountryCode::ID),
+                ("IE", CountryCode::IE),
+                ("IL", CountryCode::IL),
+                ("IM", CountryCode::IM),
+                ("IN", CountryCode::IN),
+                ("IO", CountryCode::IO),
+                ("IQ", CountryCode::IQ),
+                ("IR", CountryCode::IR),
+                ("IS", CountryCode::IS),
+                ("IT", CountryCode::IT),
+                ("JE", CountryCode::JE),
+                ("JM", CountryCode::JM),
+                ("JO", CountryCode::JO),
+                ("JP", CountryCode::JP),
+                ("KE", CountryCode::KE),
+                ("KG", CountryCode::KG),
+                ("KH", CountryCode::KH),
+                ("KI", CountryCode::KI),
+                ("KM", CountryCode::KM),
+                ("KN", CountryCode::KN),
+                ("KP", CountryCode::KP),
+                ("KR", CountryCode::KR),
+                ("KW", CountryCode::KW),
+                ("KY", CountryCode::KY),
+                ("KZ", CountryCode::KZ),
+                ("LA", CountryCode::LA),
+                ("LB", CountryCode::LB),
+                ("LC", CountryCode::LC),
+                ("LI", CountryCode::LI),
+                ("LK", CountryCode::LK),
+                ("LR", CountryCode::LR),
+                ("LS", CountryCode::LS),
+                ("LT", CountryCode::LT),
+                ("LU", CountryCode::LU),
+                ("LV", CountryCode::LV),
+                ("LY", CountryCode::LY),
+                ("MA", CountryCode::MA),
+                ("MC", CountryCode::MC),
+                ("MD", CountryCode::MD),
+                ("ME", CountryCode::ME),
+                ("MF", CountryCode::MF),
+                ("MG", CountryCode::MG),
+                ("MH", CountryCode::MH),
+                ("MK", CountryCode::MK),
+                ("ML", CountryCode::ML),
+                ("MM", CountryCode::MM),
+                ("MN", CountryCode::MN),
+                ("MO", CountryCode::MO),
+                ("MP", CountryCode::MP),
+                ("MQ", CountryCode::MQ),
+                ("MR", CountryCode::MR),
+                ("MS", CountryCode::MS),
+                ("MT", CountryCode::MT),
+                ("MU", CountryCode::MU),
+                ("MV", CountryCode::MV),
+                ("MW", CountryCode::MW),
+                ("MX", CountryCode::MX),
+                ("MY", CountryCode::MY),
+                ("MZ", CountryCode::MZ),
+                ("NA", CountryCode::NA),
+                ("NC", CountryCode::NC),
+                ("NE", CountryCode::NE),
+                ("NF", CountryCode::NF),
+                ("NG", CountryCode::NG),
+                ("NI", CountryCode::NI),
+                ("NL", CountryCode::NL),
+                ("NO", CountryCode::NO),
+                ("NP", CountryCode::NP),
+                ("NR", CountryCode::NR),
+                ("NU", CountryCode::NU),
+                ("NZ", CountryCode::NZ),
+                ("OM", CountryCode::OM),
+                ("PA", CountryCode::PA),
+                ("PE", CountryCode::PE),
+                ("PF", CountryCode::PF),
+                ("PG", CountryCode::PG),
+                ("PH", CountryCode::PH),
+                ("PK", CountryCode::PK),
+                ("PL", CountryCode::PL),
+                ("PM", CountryCode::PM),
+                ("PN", CountryCode::PN),
+                ("PR", CountryCode::PR),
+                ("PS", CountryCode::PS),
+                ("PT", CountryCode::PT),
+                ("PW", CountryCode::PW),
+                ("PY", CountryCode::PY),
+                ("QA", CountryCode::QA),
+                ("RE", CountryCode::RE),
+                ("RO", CountryCode::RO),
+                ("RS", CountryCode::RS),
+                ("RU", CountryCode::RU),
+                ("RW", CountryCode::RW),
+                ("SA", CountryCode::SA),
+                ("SB", CountryCode::SB),
+                ("SC", CountryCode::SC),
+                ("SD", CountryCode::SD),
+                ("SE", CountryCode::SE),
+                ("SG", CountryCode::SG),
+                ("SH", CountryCode::SH),
+                ("SI", CountryCode::SI),
+                ("SJ", CountryCode::SJ),
+                ("SK", CountryCode::SK),
+                ("SL", CountryCode::SL),
+                ("SM", CountryCode::SM),
+                ("SN", CountryCode::SN),
+                ("SO", CountryCode::SO),
+                ("SR", CountryCode::SR),
+                ("SS", CountryCode::SS),
+                ("ST", CountryCode::ST),
+                ("SV", CountryCode::SV),
+                ("SX", CountryCode::SX),
+                ("SY", CountryCode::SY),
+                ("SZ", CountryCode::SZ),
+                ("TC", CountryCode::TC),
+                ("TD", CountryCode::TD),
+                ("TF", CountryCode::TF),
+                ("TG", CountryCode::TG),
+                ("TH", CountryCode::TH),
+                ("TJ", CountryCode::TJ),
+                ("TK", CountryCode::TK),
+                ("TL", CountryCode::TL),
+                ("TM", CountryCode::TM),
+                ("TN", CountryCode::TN),
+                ("TO", CountryCode::TO),
+                ("TR", CountryCode::TR),
+                ("TT", CountryCode::TT),
+                ("TV", CountryCode::TV),
+                ("TW", CountryCode::TW),
+                ("TZ", CountryCode::TZ),
+                ("UA", CountryCode::UA),
+                ("UG", CountryCode::UG),
+                ("UM", CountryCode::UM),
+                ("US", CountryCode::US),
+                ("UY", CountryCode::UY),
+                ("UZ", CountryCode::UZ),
+                ("VA", CountryCode::VA),
+                ("VC", CountryCode::VC),
+                ("VE", CountryCode::VE),
+                ("VG", CountryCode::VG),
+                ("VI", CountryCode::VI),
+                ("VN", CountryCode::VN),
+                ("VU", CountryCode::VU),
+                ("WF", CountryCode::WF),
+                ("WS", CountryCode::WS),
+                ("YE", CountryCode::YE),
+                ("YT", CountryCode::YT),
+                ("ZA", CountryCode::ZA),
+                ("ZM", CountryCode::ZM),
+                ("ZW", CountryCode::ZW),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
             match self {
@@ -1865,12 +1871,12 @@ and Canada, a five-digit US `zipCode`).*/
     }
     impl runtime::decode::Decode for CountryCode {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
-            match runtime::decode::string(raw) {
-                Some(value) => Self::decode_text(&value, path, errors),
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string");
                     None
@@ -1908,7 +1914,7 @@ and Canada, a five-digit US `zipCode`).*/
     impl utoipa::ToSchema for CustomAttributeValue {}
     impl runtime::decode::Decode for CustomAttributeValue {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -2002,12 +2008,15 @@ and Canada, a five-digit US `zipCode`).*/
     }
     impl runtime::decode::FromText for Gender {
         fn from_text(text: &str) -> Option<Self> {
-            match text {
-                "male" => Some(Self::Male),
-                "female" => Some(Self::Female),
-                "undisclosed" => Some(Self::Undisclosed),
-                _ => None,
-            }
+            const SORTED: &[(&str, Gender)] = &[
+                ("female", Gender::Female),
+                ("male", Gender::Male),
+                ("undisclosed", Gender::Undisclosed),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
             match self {
@@ -2038,12 +2047,12 @@ and Canada, a five-digit US `zipCode`).*/
     }
     impl runtime::decode::Decode for Gender {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
-            match runtime::decode::string(raw) {
-                Some(value) => Self::decode_text(&value, path, errors),
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string");
                     None
@@ -2438,193 +2447,196 @@ language: in a patch it clears the stored one.*/
     }
     impl runtime::decode::FromText for LanguageCode {
         fn from_text(text: &str) -> Option<Self> {
-            match text {
-                "aa" => Some(Self::Aa),
-                "ab" => Some(Self::Ab),
-                "ae" => Some(Self::Ae),
-                "af" => Some(Self::Af),
-                "ak" => Some(Self::Ak),
-                "am" => Some(Self::Am),
-                "an" => Some(Self::An),
-                "ar" => Some(Self::Ar),
-                "as" => Some(Self::As),
-                "av" => Some(Self::Av),
-                "ay" => Some(Self::Ay),
-                "az" => Some(Self::Az),
-                "ba" => Some(Self::Ba),
-                "be" => Some(Self::Be),
-                "bg" => Some(Self::Bg),
-                "bi" => Some(Self::Bi),
-                "bm" => Some(Self::Bm),
-                "bn" => Some(Self::Bn),
-                "bo" => Some(Self::Bo),
-                "br" => Some(Self::Br),
-                "bs" => Some(Self::Bs),
-                "ca" => Some(Self::Ca),
-                "ce" => Some(Self::Ce),
-                "ch" => Some(Self::Ch),
-                "co" => Some(Self::Co),
-                "cr" => Some(Self::Cr),
-                "cs" => Some(Self::Cs),
-                "cu" => Some(Self::Cu),
-                "cv" => Some(Self::Cv),
-                "cy" => Some(Self::Cy),
-                "da" => Some(Self::Da),
-                "de" => Some(Self::De),
-                "dv" => Some(Self::Dv),
-                "dz" => Some(Self::Dz),
-                "ee" => Some(Self::Ee),
-                "el" => Some(Self::El),
-                "en" => Some(Self::En),
-                "eo" => Some(Self::Eo),
-                "es" => Some(Self::Es),
-                "et" => Some(Self::Et),
-                "eu" => Some(Self::Eu),
-                "fa" => Some(Self::Fa),
-                "ff" => Some(Self::Ff),
-                "fi" => Some(Self::Fi),
-                "fj" => Some(Self::Fj),
-                "fo" => Some(Self::Fo),
-                "fr" => Some(Self::Fr),
-                "fy" => Some(Self::Fy),
-                "ga" => Some(Self::Ga),
-                "gd" => Some(Self::Gd),
-                "gl" => Some(Self::Gl),
-                "gn" => Some(Self::Gn),
-                "gu" => Some(Self::Gu),
-                "gv" => Some(Self::Gv),
-                "ha" => Some(Self::Ha),
-                "he" => Some(Self::He),
-                "hi" => Some(Self::Hi),
-                "ho" => Some(Self::Ho),
-                "hr" => Some(Self::Hr),
-                "ht" => Some(Self::Ht),
-                "hu" => Some(Self::Hu),
-                "hy" => Some(Self::Hy),
-                "hz" => Some(Self::Hz),
-                "ia" => Some(Self::Ia),
-                "id" => Some(Self::Id),
-                "ie" => Some(Self::Ie),
-                "ig" => Some(Self::Ig),
-                "ii" => Some(Self::Ii),
-                "ik" => Some(Self::Ik),
-                "io" => Some(Self::Io),
-                "is" => Some(Self::Is),
-                "it" => Some(Self::It),
-                "iu" => Some(Self::Iu),
-                "ja" => Some(Self::Ja),
-                "jv" => Some(Self::Jv),
-                "ka" => Some(Self::Ka),
-                "kg" => Some(Self::Kg),
-                "ki" => Some(Self::Ki),
-                "kj" => Some(Self::Kj),
-                "kk" => Some(Self::Kk),
-                "kl" => Some(Self::Kl),
-                "km" => Some(Self::Km),
-                "kn" => Some(Self::Kn),
-                "ko" => Some(Self::Ko),
-                "kr" => Some(Self::Kr),
-                "ks" => Some(Self::Ks),
-                "ku" => Some(Self::Ku),
-                "kv" => Some(Self::Kv),
-                "kw" => Some(Self::Kw),
-                "ky" => Some(Self::Ky),
-                "la" => Some(Self::La),
-                "lb" => Some(Self::Lb),
-                "lg" => Some(Self::Lg),
-                "li" => Some(Self::Li),
-                "ln" => Some(Self::Ln),
-                "lo" => Some(Self::Lo),
-                "lt" => Some(Self::Lt),
-                "lu" => Some(Self::Lu),
-                "lv" => Some(Self::Lv),
-                "mg" => Some(Self::Mg),
-                "mh" => Some(Self::Mh),
-                "mi" => Some(Self::Mi),
-                "mk" => Some(Self::Mk),
-                "ml" => Some(Self::Ml),
-                "mn" => Some(Self::Mn),
-                "mr" => Some(Self::Mr),
-                "ms" => Some(Self::Ms),
-                "mt" => Some(Self::Mt),
-                "my" => Some(Self::My),
-                "na" => Some(Self::Na),
-                "nb" => Some(Self::Nb),
-                "nd" => Some(Self::Nd),
-                "ne" => Some(Self::Ne),
-                "ng" => Some(Self::Ng),
-                "nl" => Some(Self::Nl),
-                "nn" => Some(Self::Nn),
-                "no" => Some(Self::No),
-                "nr" => Some(Self::Nr),
-                "nv" => Some(Self::Nv),
-                "ny" => Some(Self::Ny),
-                "oc" => Some(Self::Oc),
-                "oj" => Some(Self::Oj),
-                "om" => Some(Self::Om),
-                "or" => Some(Self::Or),
-                "os" => Some(Self::Os),
-                "pa" => Some(Self::Pa),
-                "pi" => Some(Self::Pi),
-                "pl" => Some(Self::Pl),
-                "ps" => Some(Self::Ps),
-                "pt" => Some(Self::Pt),
-                "qu" => Some(Self::Qu),
-                "rm" => Some(Self::Rm),
-                "rn" => Some(Self::Rn),
-                "ro" => Some(Self::Ro),
-                "ru" => Some(Self::Ru),
-                "rw" => Some(Self::Rw),
-                "sa" => Some(Self::Sa),
-                "sc" => Some(Self::Sc),
-                "sd" => Some(Self::Sd),
-                "se" => Some(Self::Se),
-                "sg" => Some(Self::Sg),
-                "sh" => Some(Self::Sh),
-                "si" => Some(Self::Si),
-                "sk" => Some(Self::Sk),
-                "sl" => Some(Self::Sl),
-                "sm" => Some(Self::Sm),
-                "sn" => Some(Self::Sn),
-                "so" => Some(Self::So),
-                "sq" => Some(Self::Sq),
-                "sr" => Some(Self::Sr),
-                "ss" => Some(Self::Ss),
-                "st" => Some(Self::St),
-                "su" => Some(Self::Su),
-                "sv" => Some(Self::Sv),
-                "sw" => Some(Self::Sw),
-                "ta" => Some(Self::Ta),
-                "te" => Some(Self::Te),
-                "tg" => Some(Self::Tg),
-                "th" => Some(Self::Th),
-                "ti" => Some(Self::Ti),
-                "tk" => Some(Self::Tk),
-                "tl" => Some(Self::Tl),
-                "tn" => Some(Self::Tn),
-                "to" => Some(Self::To),
-                "tr" => Some(Self::Tr),
-                "ts" => Some(Self::Ts),
-                "tt" => Some(Self::Tt),
-                "tw" => Some(Self::Tw),
-                "ty" => Some(Self::Ty),
-                "ug" => Some(Self::Ug),
-                "uk" => Some(Self::Uk),
-                "ur" => Some(Self::Ur),
-                "uz" => Some(Self::Uz),
-                "ve" => Some(Self::Ve),
-                "vi" => Some(Self::Vi),
-                "vo" => Some(Self::Vo),
-                "wa" => Some(Self::Wa),
-                "wo" => Some(Self::Wo),
-                "xh" => Some(Self::Xh),
-                "yi" => Some(Self::Yi),
-                "yo" => Some(Self::Yo),
-                "za" => Some(Self::Za),
-                "zh" => Some(Self::Zh),
-                "zu" => Some(Self::Zu),
-                _ => None,
-            }
+            const SORTED: &[(&str, LanguageCode)] = &[
+                ("aa", LanguageCode::Aa),
+                ("ab", LanguageCode::Ab),
+                ("ae", LanguageCode::Ae),
+                ("af", LanguageCode::Af),
+                ("ak", LanguageCode::Ak),
+                ("am", LanguageCode::Am),
+                ("an", LanguageCode::An),
+                ("ar", LanguageCode::Ar),
+                ("as", LanguageCode::As),
+                ("av", LanguageCode::Av),
+                ("ay", LanguageCode::Ay),
+                ("az", LanguageCode::Az),
+                ("ba", LanguageCode::Ba),
+                ("be", LanguageCode::Be),
+                ("bg", LanguageCode::Bg),
+                ("bi", LanguageCode::Bi),
+                ("bm", LanguageCode::Bm),
+                ("bn", LanguageCode::Bn),
+                ("bo", LanguageCode::Bo),
+                ("br", LanguageCode::Br),
+                ("bs", LanguageCode::Bs),
+                ("ca", LanguageCode::Ca),
+                ("ce", LanguageCode::Ce),
+                ("ch", LanguageCode::Ch),
+                ("co", LanguageCode::Co),
+                ("cr", LanguageCode::Cr),
+                ("cs", LanguageCode::Cs),
+                ("cu", LanguageCode::Cu),
+                ("cv", LanguageCode::Cv),
+                ("cy", LanguageCode::Cy),
+                ("da", LanguageCode::Da),
+                ("de", LanguageCode::De),
+                ("dv", LanguageCode::Dv),
+                ("dz", LanguageCode::Dz),
+                ("ee", LanguageCode::Ee),
+                ("el", LanguageCode::El),
+                ("en", LanguageCode::En),
+                ("eo", LanguageCode::Eo),
+                ("es", LanguageCode::Es),
+                ("et", LanguageCode::Et),
+                ("eu", LanguageCode::Eu),
+                ("fa", LanguageCode::Fa),
+                ("ff", LanguageCode::Ff),
+                ("fi", LanguageCode::Fi),
+                ("fj", LanguageCode::Fj),
+                ("fo", LanguageCode::Fo),
+                ("fr", LanguageCode::Fr),
+                ("fy", LanguageCode::Fy),
+                ("ga", LanguageCode::Ga),
+                ("gd", LanguageCode::Gd),
+                ("gl", LanguageCode::Gl),
+                ("gn", LanguageCode::Gn),
+                ("gu", LanguageCode::Gu),
+                ("gv", LanguageCode::Gv),
+                ("ha", LanguageCode::Ha),
+                ("he", LanguageCode::He),
+                ("hi", LanguageCode::Hi),
+                ("ho", LanguageCode::Ho),
+                ("hr", LanguageCode::Hr),
+                ("ht", LanguageCode::Ht),
+                ("hu", LanguageCode::Hu),
+                ("hy", LanguageCode::Hy),
+                ("hz", LanguageCode::Hz),
+                ("ia", LanguageCode::Ia),
+                ("id", LanguageCode::Id),
+                ("ie", LanguageCode::Ie),
+                ("ig", LanguageCode::Ig),
+                ("ii", LanguageCode::Ii),
+                ("ik", LanguageCode::Ik),
+                ("io", LanguageCode::Io),
+                ("is", LanguageCode::Is),
+                ("it", LanguageCode::It),
+                ("iu", LanguageCode::Iu),
+                ("ja", LanguageCode::Ja),
+                ("jv", LanguageCode::Jv),
+                ("ka", LanguageCode::Ka),
+                ("kg", LanguageCode::Kg),
+                ("ki", LanguageCode::Ki),
+                ("kj", LanguageCode::Kj),
+                ("kk", LanguageCode::Kk),
+                ("kl", LanguageCode::Kl),
+                ("km", LanguageCode::Km),
+                ("kn", LanguageCode::Kn),
+                ("ko", LanguageCode::Ko),
+                ("kr", LanguageCode::Kr),
+                ("ks", LanguageCode::Ks),
+                ("ku", LanguageCode::Ku),
+                ("kv", LanguageCode::Kv),
+                ("kw", LanguageCode::Kw),
+                ("ky", LanguageCode::Ky),
+                ("la", LanguageCode::La),
+                ("lb", LanguageCode::Lb),
+                ("lg", LanguageCode::Lg),
+                ("li", LanguageCode::Li),
+                ("ln", LanguageCode::Ln),
+                ("lo", LanguageCode::Lo),
+                ("lt", LanguageCode::Lt),
+                ("lu", LanguageCode::Lu),
+                ("lv", LanguageCode::Lv),
+                ("mg", LanguageCode::Mg),
+                ("mh", LanguageCode::Mh),
+                ("mi", LanguageCode::Mi),
+                ("mk", LanguageCode::Mk),
+                ("ml", LanguageCode::Ml),
+                ("mn", LanguageCode::Mn),
+                ("mr", LanguageCode::Mr),
+                ("ms", LanguageCode::Ms),
+                ("mt", LanguageCode::Mt),
+                ("my", LanguageCode::My),
+                ("na", LanguageCode::Na),
+                ("nb", LanguageCode::Nb),
+                ("nd", LanguageCode::Nd),
+                ("ne", LanguageCode::Ne),
+                ("ng", LanguageCode::Ng),
+                ("nl", LanguageCode::Nl),
+                ("nn", LanguageCode::Nn),
+                ("no", LanguageCode::No),
+                ("nr", LanguageCode::Nr),
+                ("nv", LanguageCode::Nv),
+                ("ny", LanguageCode::Ny),
+                ("oc", LanguageCode::Oc),
+                ("oj", LanguageCode::Oj),
+                ("om", LanguageCode::Om),
+                ("or", LanguageCode::Or),
+                ("os", LanguageCode::Os),
+                ("pa", LanguageCode::Pa),
+                ("pi", LanguageCode::Pi),
+                ("pl", LanguageCode::Pl),
+                ("ps", LanguageCode::Ps),
+                ("pt", LanguageCode::Pt),
+                ("qu", LanguageCode::Qu),
+                ("rm", LanguageCode::Rm),
+                ("rn", LanguageCode::Rn),
+                ("ro", LanguageCode::Ro),
+                ("ru", LanguageCode::Ru),
+                ("rw", LanguageCode::Rw),
+                ("sa", LanguageCode::Sa),
+                ("sc", LanguageCode::Sc),
+                ("sd", LanguageCode::Sd),
+                ("se", LanguageCode::Se),
+                ("sg", LanguageCode::Sg),
+                ("sh", LanguageCode::Sh),
+                ("si", LanguageCode::Si),
+                ("sk", LanguageCode::Sk),
+                ("sl", LanguageCode::Sl),
+                ("sm", LanguageCode::Sm),
+                ("sn", LanguageCode::Sn),
+                ("so", LanguageCode::So),
+                ("sq", LanguageCode::Sq),
+                ("sr", LanguageCode::Sr),
+                ("ss", LanguageCode::Ss),
+                ("st", LanguageCode::St),
+                ("su", LanguageCode::Su),
+                ("sv", LanguageCode::Sv),
+                ("sw", LanguageCode::Sw),
+                ("ta", LanguageCode::Ta),
+                ("te", LanguageCode::Te),
+                ("tg", LanguageCode::Tg),
+                ("th", LanguageCode::Th),
+                ("ti", LanguageCode::Ti),
+                ("tk", LanguageCode::Tk),
+                ("tl", LanguageCode::Tl),
+                ("tn", LanguageCode::Tn),
+                ("to", LanguageCode::To),
+                ("tr", LanguageCode::Tr),
+                ("ts", LanguageCode::Ts),
+                ("tt", LanguageCode::Tt),
+                ("tw", LanguageCode::Tw),
+                ("ty", LanguageCode::Ty),
+                ("ug", LanguageCode::Ug),
+                ("uk", LanguageCode::Uk),
+                ("ur", LanguageCode::Ur),
+                ("uz", LanguageCode::Uz),
+                ("ve", LanguageCode::Ve),
+                ("vi", LanguageCode::Vi),
+                ("vo", LanguageCode::Vo),
+                ("wa", LanguageCode::Wa),
+                ("wo", LanguageCode::Wo),
+                ("xh", LanguageCode::Xh),
+                ("yi", LanguageCode::Yi),
+                ("yo", LanguageCode::Yo),
+                ("za", LanguageCode::Za),
+                ("zh", LanguageCode::Zh),
+                ("zu", LanguageCode::Zu),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
             match self {
@@ -2831,12 +2843,12 @@ language: in a patch it clears the stored one.*/
     }
     impl runtime::decode::Decode for LanguageCode {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
-            match runtime::decode::string(raw) {
-                Some(value) => Self::decode_text(&value, path, errors),
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string or null");
                     None
@@ -3333,244 +3345,247 @@ is no locale: in a patch it clears the stored one.*/
     }
     impl runtime::decode::FromText for Locale {
         fn from_text(text: &str) -> Option<Self> {
-            match text {
-                "aa-dj" => Some(Self::AaDj),
-                "aa-er" => Some(Self::AaEr),
-                "aa-et" => Some(Self::AaEt),
-                "af-za" => Some(Self::AfZa),
-                "ak-gh" => Some(Self::AkGh),
-                "am-et" => Some(Self::AmEt),
-                "an-es" => Some(Self::AnEs),
-                "ar-ae" => Some(Self::ArAe),
-                "ar-bh" => Some(Self::ArBh),
-                "ar-dz" => Some(Self::ArDz),
-                "ar-eg" => Some(Self::ArEg),
-                "ar-in" => Some(Self::ArIn),
-                "ar-iq" => Some(Self::ArIq),
-                "ar-jo" => Some(Self::ArJo),
-                "ar-kw" => Some(Self::ArKw),
-                "ar-lb" => Some(Self::ArLb),
-                "ar-ly" => Some(Self::ArLy),
-                "ar-ma" => Some(Self::ArMa),
-                "ar-om" => Some(Self::ArOm),
-                "ar-qa" => Some(Self::ArQa),
-                "ar-sa" => Some(Self::ArSa),
-                "ar-sd" => Some(Self::ArSd),
-                "ar-ss" => Some(Self::ArSs),
-                "ar-sy" => Some(Self::ArSy),
-                "ar-tn" => Some(Self::ArTn),
-                "ar-ye" => Some(Self::ArYe),
-                "as-in" => Some(Self::AsIn),
-                "az-az" => Some(Self::AzAz),
-                "az-ir" => Some(Self::AzIr),
-                "be-by" => Some(Self::BeBy),
-                "bg-bg" => Some(Self::BgBg),
-                "bi-vu" => Some(Self::BiVu),
-                "bn-bd" => Some(Self::BnBd),
-                "bn-in" => Some(Self::BnIn),
-                "bo-cn" => Some(Self::BoCn),
-                "bo-in" => Some(Self::BoIn),
-                "br-fr" => Some(Self::BrFr),
-                "bs-ba" => Some(Self::BsBa),
-                "ca-ad" => Some(Self::CaAd),
-                "ca-es" => Some(Self::CaEs),
-                "ca-fr" => Some(Self::CaFr),
-                "ca-it" => Some(Self::CaIt),
-                "ce-ru" => Some(Self::CeRu),
-                "cs-cz" => Some(Self::CsCz),
-                "cv-ru" => Some(Self::CvRu),
-                "cy-gb" => Some(Self::CyGb),
-                "da-dk" => Some(Self::DaDk),
-                "de-at" => Some(Self::DeAt),
-                "de-be" => Some(Self::DeBe),
-                "de-ch" => Some(Self::DeCh),
-                "de-de" => Some(Self::DeDe),
-                "de-it" => Some(Self::DeIt),
-                "de-li" => Some(Self::DeLi),
-                "de-lu" => Some(Self::DeLu),
-                "dv-mv" => Some(Self::DvMv),
-                "dz-bt" => Some(Self::DzBt),
-                "el-cy" => Some(Self::ElCy),
-                "el-gr" => Some(Self::ElGr),
-                "en-ag" => Some(Self::EnAg),
-                "en-au" => Some(Self::EnAu),
-                "en-bw" => Some(Self::EnBw),
-                "en-ca" => Some(Self::EnCa),
-                "en-dk" => Some(Self::EnDk),
-                "en-gb" => Some(Self::EnGb),
-                "en-hk" => Some(Self::EnHk),
-                "en-ie" => Some(Self::EnIe),
-                "en-il" => Some(Self::EnIl),
-                "en-in" => Some(Self::EnIn),
-                "en-ng" => Some(Self::EnNg),
-                "en-nz" => Some(Self::EnNz),
-                "en-ph" => Some(Self::EnPh),
-                "en-sc" => Some(Self::EnSc),
-                "en-sg" => Some(Self::EnSg),
-                "en-us" => Some(Self::EnUs),
-                "en-za" => Some(Self::EnZa),
-                "en-zm" => Some(Self::EnZm),
-                "en-zw" => Some(Self::EnZw),
-                "es-ar" => Some(Self::EsAr),
-                "es-bo" => Some(Self::EsBo),
-                "es-cl" => Some(Self::EsCl),
-                "es-co" => Some(Self::EsCo),
-                "es-cr" => Some(Self::EsCr),
-                "es-cu" => Some(Self::EsCu),
-                "es-do" => Some(Self::EsDo),
-                "es-ec" => Some(Self::EsEc),
-                "es-es" => Some(Self::EsEs),
-                "es-gt" => Some(Self::EsGt),
-                "es-hn" => Some(Self::EsHn),
-                "es-mx" => Some(Self::EsMx),
-                "es-ni" => Some(Self::EsNi),
-                "es-pa" => Some(Self::EsPa),
-                "es-pe" => Some(Self::EsPe),
-                "es-pr" => Some(Self::EsPr),
-                "es-py" => Some(Self::EsPy),
-                "es-sv" => Some(Self::EsSv),
-                "es-us" => Some(Self::EsUs),
-                "es-uy" => Some(Self::EsUy),
-                "es-ve" => Some(Self::EsVe),
-                "et-ee" => Some(Self::EtEe),
-                "eu-es" => Some(Self::EuEs),
-                "fa-ir" => Some(Self::FaIr),
-                "ff-sn" => Some(Self::FfSn),
-                "fi-fi" => Some(Self::FiFi),
-                "fo-fo" => Some(Self::FoFo),
-                "fr-be" => Some(Self::FrBe),
-                "fr-ca" => Some(Self::FrCa),
-                "fr-ch" => Some(Self::FrCh),
-                "fr-fr" => Some(Self::FrFr),
-                "fr-lu" => Some(Self::FrLu),
-                "fy-de" => Some(Self::FyDe),
-                "fy-nl" => Some(Self::FyNl),
-                "ga-ie" => Some(Self::GaIe),
-                "gd-gb" => Some(Self::GdGb),
-                "gl-es" => Some(Self::GlEs),
-                "gu-in" => Some(Self::GuIn),
-                "gv-gb" => Some(Self::GvGb),
-                "ha-ng" => Some(Self::HaNg),
-                "he-il" => Some(Self::HeIl),
-                "hi-in" => Some(Self::HiIn),
-                "hr-hr" => Some(Self::HrHr),
-                "ht-ht" => Some(Self::HtHt),
-                "hu-hu" => Some(Self::HuHu),
-                "hy-am" => Some(Self::HyAm),
-                "ia-fr" => Some(Self::IaFr),
-                "id-id" => Some(Self::IdId),
-                "ig-ng" => Some(Self::IgNg),
-                "ik-ca" => Some(Self::IkCa),
-                "is-is" => Some(Self::IsIs),
-                "it-ch" => Some(Self::ItCh),
-                "it-it" => Some(Self::ItIt),
-                "iu-ca" => Some(Self::IuCa),
-                "ja-jp" => Some(Self::JaJp),
-                "ka-ge" => Some(Self::KaGe),
-                "kk-kz" => Some(Self::KkKz),
-                "kl-gl" => Some(Self::KlGl),
-                "km-kh" => Some(Self::KmKh),
-                "kn-in" => Some(Self::KnIn),
-                "ko-kr" => Some(Self::KoKr),
-                "ks-in" => Some(Self::KsIn),
-                "ku-tr" => Some(Self::KuTr),
-                "kw-gb" => Some(Self::KwGb),
-                "ky-kg" => Some(Self::KyKg),
-                "lb-lu" => Some(Self::LbLu),
-                "lg-ug" => Some(Self::LgUg),
-                "li-be" => Some(Self::LiBe),
-                "li-nl" => Some(Self::LiNl),
-                "ln-cd" => Some(Self::LnCd),
-                "lo-la" => Some(Self::LoLa),
-                "lt-lt" => Some(Self::LtLt),
-                "lv-lv" => Some(Self::LvLv),
-                "mg-mg" => Some(Self::MgMg),
-                "mi-nz" => Some(Self::MiNz),
-                "mk-mk" => Some(Self::MkMk),
-                "ml-in" => Some(Self::MlIn),
-                "mn-mn" => Some(Self::MnMn),
-                "mr-in" => Some(Self::MrIn),
-                "ms-my" => Some(Self::MsMy),
-                "mt-mt" => Some(Self::MtMt),
-                "my-mm" => Some(Self::MyMm),
-                "nb-no" => Some(Self::NbNo),
-                "ne-np" => Some(Self::NeNp),
-                "nl-aw" => Some(Self::NlAw),
-                "nl-be" => Some(Self::NlBe),
-                "nl-nl" => Some(Self::NlNl),
-                "nn-no" => Some(Self::NnNo),
-                "nr-za" => Some(Self::NrZa),
-                "oc-fr" => Some(Self::OcFr),
-                "om-et" => Some(Self::OmEt),
-                "om-ke" => Some(Self::OmKe),
-                "or-in" => Some(Self::OrIn),
-                "os-ru" => Some(Self::OsRu),
-                "pa-in" => Some(Self::PaIn),
-                "pa-pk" => Some(Self::PaPk),
-                "pl-pl" => Some(Self::PlPl),
-                "ps-af" => Some(Self::PsAf),
-                "pt-br" => Some(Self::PtBr),
-                "pt-pt" => Some(Self::PtPt),
-                "ro-ro" => Some(Self::RoRo),
-                "ru-ru" => Some(Self::RuRu),
-                "ru-ua" => Some(Self::RuUa),
-                "rw-rw" => Some(Self::RwRw),
-                "sa-in" => Some(Self::SaIn),
-                "sc-it" => Some(Self::ScIt),
-                "sd-in" => Some(Self::SdIn),
-                "se-no" => Some(Self::SeNo),
-                "si-lk" => Some(Self::SiLk),
-                "sk-sk" => Some(Self::SkSk),
-                "sl-si" => Some(Self::SlSi),
-                "sm-ws" => Some(Self::SmWs),
-                "so-dj" => Some(Self::SoDj),
-                "so-et" => Some(Self::SoEt),
-                "so-ke" => Some(Self::SoKe),
-                "so-so" => Some(Self::SoSo),
-                "sq-al" => Some(Self::SqAl),
-                "sq-mk" => Some(Self::SqMk),
-                "sr-me" => Some(Self::SrMe),
-                "sr-rs" => Some(Self::SrRs),
-                "ss-za" => Some(Self::SsZa),
-                "st-za" => Some(Self::StZa),
-                "sv-fi" => Some(Self::SvFi),
-                "sv-se" => Some(Self::SvSe),
-                "sw-ke" => Some(Self::SwKe),
-                "sw-tz" => Some(Self::SwTz),
-                "ta-in" => Some(Self::TaIn),
-                "ta-lk" => Some(Self::TaLk),
-                "te-in" => Some(Self::TeIn),
-                "tg-tj" => Some(Self::TgTj),
-                "th-th" => Some(Self::ThTh),
-                "ti-er" => Some(Self::TiEr),
-                "ti-et" => Some(Self::TiEt),
-                "tk-tm" => Some(Self::TkTm),
-                "tl-ph" => Some(Self::TlPh),
-                "tn-za" => Some(Self::TnZa),
-                "to-to" => Some(Self::ToTo),
-                "tr-cy" => Some(Self::TrCy),
-                "tr-tr" => Some(Self::TrTr),
-                "ts-za" => Some(Self::TsZa),
-                "tt-ru" => Some(Self::TtRu),
-                "ug-cn" => Some(Self::UgCn),
-                "uk-ua" => Some(Self::UkUa),
-                "ur-in" => Some(Self::UrIn),
-                "ur-pk" => Some(Self::UrPk),
-                "uz-uz" => Some(Self::UzUz),
-                "ve-za" => Some(Self::VeZa),
-                "vi-vn" => Some(Self::ViVn),
-                "wa-be" => Some(Self::WaBe),
-                "wo-sn" => Some(Self::WoSn),
-                "xh-za" => Some(Self::XhZa),
-                "yi-us" => Some(Self::YiUs),
-                "yo-ng" => Some(Self::YoNg),
-                "zh-cn" => Some(Self::ZhCn),
-                "zh-hk" => Some(Self::ZhHk),
-                "zh-sg" => Some(Self::ZhSg),
-                "zh-tw" => Some(Self::ZhTw),
-                "zu-za" => Some(Self::ZuZa),
-                _ => None,
-            }
+            const SORTED: &[(&str, Locale)] = &[
+                ("aa-dj", Locale::AaDj),
+                ("aa-er", Locale::AaEr),
+                ("aa-et", Locale::AaEt),
+                ("af-za", Locale::AfZa),
+                ("ak-gh", Locale::AkGh),
+                ("am-et", Locale::AmEt),
+                ("an-es", Locale::AnEs),
+                ("ar-ae", Locale::ArAe),
+                ("ar-bh", Locale::ArBh),
+                ("ar-dz", Locale::ArDz),
+                ("ar-eg", Locale::ArEg),
+                ("ar-in", Locale::ArIn),
+                ("ar-iq", Locale::ArIq),
+                ("ar-jo", Locale::ArJo),
+                ("ar-kw", Locale::ArKw),
+                ("ar-lb", Locale::ArLb),
+                ("ar-ly", Locale::ArLy),
+                ("ar-ma", Locale::ArMa),
+                ("ar-om", Locale::ArOm),
+                ("ar-qa", Locale::ArQa),
+                ("ar-sa", Locale::ArSa),
+                ("ar-sd", Locale::ArSd),
+                ("ar-ss", Locale::ArSs),
+                ("ar-sy", Locale::ArSy),
+                ("ar-tn", Locale::ArTn),
+                ("ar-ye", Locale::ArYe),
+                ("as-in", Locale::AsIn),
+                ("az-az", Locale::AzAz),
+                ("az-ir", Locale::AzIr),
+                ("be-by", Locale::BeBy),
+                ("bg-bg", Locale::BgBg),
+                ("bi-vu", Locale::BiVu),
+                ("bn-bd", Locale::BnBd),
+                ("bn-in", Locale::BnIn),
+                ("bo-cn", Locale::BoCn),
+                ("bo-in", Locale::BoIn),
+                ("br-fr", Locale::BrFr),
+                ("bs-ba", Locale::BsBa),
+                ("ca-ad", Locale::CaAd),
+                ("ca-es", Locale::CaEs),
+                ("ca-fr", Locale::CaFr),
+                ("ca-it", Locale::CaIt),
+                ("ce-ru", Locale::CeRu),
+                ("cs-cz", Locale::CsCz),
+                ("cv-ru", Locale::CvRu),
+                ("cy-gb", Locale::CyGb),
+                ("da-dk", Locale::DaDk),
+                ("de-at", Locale::DeAt),
+                ("de-be", Locale::DeBe),
+                ("de-ch", Locale::DeCh),
+                ("de-de", Locale::DeDe),
+                ("de-it", Locale::DeIt),
+                ("de-li", Locale::DeLi),
+                ("de-lu", Locale::DeLu),
+                ("dv-mv", Locale::DvMv),
+                ("dz-bt", Locale::DzBt),
+                ("el-cy", Locale::ElCy),
+                ("el-gr", Locale::ElGr),
+                ("en-ag", Locale::EnAg),
+                ("en-au", Locale::EnAu),
+                ("en-bw", Locale::EnBw),
+                ("en-ca", Locale::EnCa),
+                ("en-dk", Locale::EnDk),
+                ("en-gb", Locale::EnGb),
+                ("en-hk", Locale::EnHk),
+                ("en-ie", Locale::EnIe),
+                ("en-il", Locale::EnIl),
+                ("en-in", Locale::EnIn),
+                ("en-ng", Locale::EnNg),
+                ("en-nz", Locale::EnNz),
+                ("en-ph", Locale::EnPh),
+                ("en-sc", Locale::EnSc),
+                ("en-sg", Locale::EnSg),
+                ("en-us", Locale::EnUs),
+                ("en-za", Locale::EnZa),
+                ("en-zm", Locale::EnZm),
+                ("en-zw", Locale::EnZw),
+                ("es-ar", Locale::EsAr),
+                ("es-bo", Locale::EsBo),
+                ("es-cl", Locale::EsCl),
+                ("es-co", Locale::EsCo),
+                ("es-cr", Locale::EsCr),
+                ("es-cu", Locale::EsCu),
+                ("es-do", Locale::EsDo),
+                ("es-ec", Locale::EsEc),
+                ("es-es", Locale::EsEs),
+                ("es-gt", Locale::EsGt),
+                ("es-hn", Locale::EsHn),
+                ("es-mx", Locale::EsMx),
+                ("es-ni", Locale::EsNi),
+                ("es-pa", Locale::EsPa),
+                ("es-pe", Locale::EsPe),
+                ("es-pr", Locale::EsPr),
+                ("es-py", Locale::EsPy),
+                ("es-sv", Locale::EsSv),
+                ("es-us", Locale::EsUs),
+                ("es-uy", Locale::EsUy),
+                ("es-ve", Locale::EsVe),
+                ("et-ee", Locale::EtEe),
+                ("eu-es", Locale::EuEs),
+                ("fa-ir", Locale::FaIr),
+                ("ff-sn", Locale::FfSn),
+                ("fi-fi", Locale::FiFi),
+                ("fo-fo", Locale::FoFo),
+                ("fr-be", Locale::FrBe),
+                ("fr-ca", Locale::FrCa),
+                ("fr-ch", Locale::FrCh),
+                ("fr-fr", Locale::FrFr),
+                ("fr-lu", Locale::FrLu),
+                ("fy-de", Locale::FyDe),
+                ("fy-nl", Locale::FyNl),
+                ("ga-ie", Locale::GaIe),
+                ("gd-gb", Locale::GdGb),
+                ("gl-es", Locale::GlEs),
+                ("gu-in", Locale::GuIn),
+                ("gv-gb", Locale::GvGb),
+                ("ha-ng", Locale::HaNg),
+                ("he-il", Locale::HeIl),
+                ("hi-in", Locale::HiIn),
+                ("hr-hr", Locale::HrHr),
+                ("ht-ht", Locale::HtHt),
+                ("hu-hu", Locale::HuHu),
+                ("hy-am", Locale::HyAm),
+                ("ia-fr", Locale::IaFr),
+                ("id-id", Locale::IdId),
+                ("ig-ng", Locale::IgNg),
+                ("ik-ca", Locale::IkCa),
+                ("is-is", Locale::IsIs),
+                ("it-ch", Locale::ItCh),
+                ("it-it", Locale::ItIt),
+                ("iu-ca", Locale::IuCa),
+                ("ja-jp", Locale::JaJp),
+                ("ka-ge", Locale::KaGe),
+                ("kk-kz", Locale::KkKz),
+                ("kl-gl", Locale::KlGl),
+                ("km-kh", Locale::KmKh),
+                ("kn-in", Locale::KnIn),
+                ("ko-kr", Locale::KoKr),
+                ("ks-in", Locale::KsIn),
+                ("ku-tr", Locale::KuTr),
+                ("kw-gb", Locale::KwGb),
+                ("ky-kg", Locale::KyKg),
+                ("lb-lu", Locale::LbLu),
+                ("lg-ug", Locale::LgUg),
+                ("li-be", Locale::LiBe),
+                ("li-nl", Locale::LiNl),
+                ("ln-cd", Locale::LnCd),
+                ("lo-la", Locale::LoLa),
+                ("lt-lt", Locale::LtLt),
+                ("lv-lv", Locale::LvLv),
+                ("mg-mg", Locale::MgMg),
+                ("mi-nz", Locale::MiNz),
+                ("mk-mk", Locale::MkMk),
+                ("ml-in", Locale::MlIn),
+                ("mn-mn", Locale::MnMn),
+                ("mr-in", Locale::MrIn),
+                ("ms-my", Locale::MsMy),
+                ("mt-mt", Locale::MtMt),
+                ("my-mm", Locale::MyMm),
+                ("nb-no", Locale::NbNo),
+                ("ne-np", Locale::NeNp),
+                ("nl-aw", Locale::NlAw),
+                ("nl-be", Locale::NlBe),
+                ("nl-nl", Locale::NlNl),
+                ("nn-no", Locale::NnNo),
+                ("nr-za", Locale::NrZa),
+                ("oc-fr", Locale::OcFr),
+                ("om-et", Locale::OmEt),
+                ("om-ke", Locale::OmKe),
+                ("or-in", Locale::OrIn),
+                ("os-ru", Locale::OsRu),
+                ("pa-in", Locale::PaIn),
+                ("pa-pk", Locale::PaPk),
+                ("pl-pl", Locale::PlPl),
+                ("ps-af", Locale::PsAf),
+                ("pt-br", Locale::PtBr),
+                ("pt-pt", Locale::PtPt),
+                ("ro-ro", Locale::RoRo),
+                ("ru-ru", Locale::RuRu),
+                ("ru-ua", Locale::RuUa),
+                ("rw-rw", Locale::RwRw),
+                ("sa-in", Locale::SaIn),
+                ("sc-it", Locale::ScIt),
+                ("sd-in", Locale::SdIn),
+                ("se-no", Locale::SeNo),
+                ("si-lk", Locale::SiLk),
+                ("sk-sk", Locale::SkSk),
+                ("sl-si", Locale::SlSi),
+                ("sm-ws", Locale::SmWs),
+                ("so-dj", Locale::SoDj),
+                ("so-et", Locale::SoEt),
+                ("so-ke", Locale::SoKe),
+                ("so-so", Locale::SoSo),
+                ("sq-al", Locale::SqAl),
+                ("sq-mk", Locale::SqMk),
+                ("sr-me", Locale::SrMe),
+                ("sr-rs", Locale::SrRs),
+                ("ss-za", Locale::SsZa),
+                ("st-za", Locale::StZa),
+                ("sv-fi", Locale::SvFi),
+                ("sv-se", Locale::SvSe),
+                ("sw-ke", Locale::SwKe),
+                ("sw-tz", Locale::SwTz),
+                ("ta-in", Locale::TaIn),
+                ("ta-lk", Locale::TaLk),
+                ("te-in", Locale::TeIn),
+                ("tg-tj", Locale::TgTj),
+                ("th-th", Locale::ThTh),
+                ("ti-er", Locale::TiEr),
+                ("ti-et", Locale::TiEt),
+                ("tk-tm", Locale::TkTm),
+                ("tl-ph", Locale::TlPh),
+                ("tn-za", Locale::TnZa),
+                ("to-to", Locale::ToTo),
+                ("tr-cy", Locale::TrCy),
+                ("tr-tr", Locale::TrTr),
+                ("ts-za", Locale::TsZa),
+                ("tt-ru", Locale::TtRu),
+                ("ug-cn", Locale::UgCn),
+                ("uk-ua", Locale::UkUa),
+                ("ur-in", Locale::UrIn),
+                ("ur-pk", Locale::UrPk),
+                ("uz-uz", Locale::UzUz),
+                ("ve-za", Locale::VeZa),
+                ("vi-vn", Locale::ViVn),
+                ("wa-be", Locale::WaBe),
+                ("wo-sn", Locale::WoSn),
+                ("xh-za", Locale::XhZa),
+                ("yi-us", Locale::YiUs),
+                ("yo-ng", Locale::YoNg),
+                ("zh-cn", Locale::ZhCn),
+                ("zh-hk", Locale::ZhHk),
+                ("zh-sg", Locale::ZhSg),
+                ("zh-tw", Locale::ZhTw),
+                ("zu-za", Locale::ZuZa),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
             match self {
@@ -3828,12 +3843,12 @@ is no locale: in a patch it clears the stored one.*/
     }
     impl runtime::decode::Decode for Locale {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
-            match runtime::decode::string(raw) {
-                Some(value) => Self::decode_text(&value, path, errors),
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string or null");
                     None
@@ -3918,7 +3933,7 @@ is no locale: in a patch it clears the stored one.*/
     }
     impl runtime::decode::Decode for MfaInput {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -3929,8 +3944,8 @@ is no locale: in a patch it clears the stored one.*/
             let start = errors.len();
             let mut slot_0: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
             let mut slot_1: runtime::decode::Slot<i32> = runtime::decode::Slot::Absent;
-            for (key, raw) in &members {
-                let raw: &runtime::decode::RawValue = raw;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
                 let key: &str = key;
                 let path = &path.member(key);
                 match key {
@@ -4024,7 +4039,7 @@ required).*/
     }
     impl runtime::decode::Decode for MfaPatch {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -4035,8 +4050,8 @@ required).*/
             let start = errors.len();
             let mut slot_0: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
             let mut slot_1: runtime::decode::Slot<Option<i32>> = runtime::decode::Slot::Absent;
-            for (key, raw) in &members {
-                let raw: &runtime::decode::RawValue = raw;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
                 let key: &str = key;
                 let path = &path.member(key);
                 match key {
@@ -4142,7 +4157,7 @@ required).*/
     }
     impl runtime::decode::Decode for NameInput {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -4153,8 +4168,8 @@ required).*/
             let start = errors.len();
             let mut slot_0: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
             let mut slot_1: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
-            for (key, raw) in &members {
-                let raw: &runtime::decode::RawValue = raw;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
                 let key: &str = key;
                 let path = &path.member(key);
                 match key {
@@ -4634,7 +4649,7 @@ required).*/
     }
     impl runtime::decode::Decode for NotificationsInput {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -4663,8 +4678,8 @@ required).*/
             let mut slot_17: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
             let mut slot_18: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
             let mut slot_19: runtime::decode::Slot<bool> = runtime::decode::Slot::Absent;
-            for (key, raw) in &members {
-                let raw: &runtime::decode::RawValue = raw;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
                 let key: &str = key;
                 let path = &path.member(key);
                 match key {
@@ -5161,7 +5176,7 @@ whole object resets every flag.*/
     }
     impl runtime::decode::Decode for NotificationsPatch {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -5190,8 +5205,8 @@ whole object resets every flag.*/
             let mut slot_17: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
             let mut slot_18: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
             let mut slot_19: runtime::decode::Slot<Option<bool>> = runtime::decode::Slot::Absent;
-            for (key, raw) in &members {
-                let raw: &runtime::decode::RawValue = raw;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
                 let key: &str = key;
                 let path = &path.member(key);
                 match key {
@@ -5681,7 +5696,7 @@ moves the user there. Once sent, `id` is required.*/
     }
     impl runtime::decode::Decode for OrganizationRefInput {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -5691,8 +5706,8 @@ moves the user there. Once sent, `id` is required.*/
             };
             let start = errors.len();
             let mut slot_0: runtime::decode::Slot<uuid::Uuid> = runtime::decode::Slot::Absent;
-            for (key, raw) in &members {
-                let raw: &runtime::decode::RawValue = raw;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
                 let key: &str = key;
                 let path = &path.member(key);
                 match key {
@@ -5760,7 +5775,7 @@ moves the user there. Once sent, `id` is required.*/
     }
     impl runtime::decode::Decode for OrganizationRefPatch {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -5770,8 +5785,8 @@ moves the user there. Once sent, `id` is required.*/
             };
             let start = errors.len();
             let mut slot_0: runtime::decode::Slot<uuid::Uuid> = runtime::decode::Slot::Absent;
-            for (key, raw) in &members {
-                let raw: &runtime::decode::RawValue = raw;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
                 let key: &str = key;
                 let path = &path.member(key);
                 match key {
@@ -5859,7 +5874,7 @@ moves the user there. Once sent, `id` is required.*/
     }
     impl runtime::decode::Decode for PasswordChange {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -5870,8 +5885,8 @@ moves the user there. Once sent, `id` is required.*/
             let start = errors.len();
             let mut slot_0: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
             let mut slot_1: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
-            for (key, raw) in &members {
-                let raw: &runtime::decode::RawValue = raw;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
                 let key: &str = key;
                 let path = &path.member(key);
                 match key {
@@ -6091,7 +6106,7 @@ moves the user there. Once sent, `id` is required.*/
     }
     impl runtime::decode::Decode for SessionTimeout {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -7317,614 +7332,618 @@ zone: in a patch it clears the stored one.*/
     }
     impl runtime::decode::FromText for TimeZone {
         fn from_text(text: &str) -> Option<Self> {
-            match text {
-                "Africa/Abidjan" => Some(Self::AfricaAbidjan),
-                "Africa/Accra" => Some(Self::AfricaAccra),
-                "Africa/Addis_Ababa" => Some(Self::AfricaAddisAbaba),
-                "Africa/Algiers" => Some(Self::AfricaAlgiers),
-                "Africa/Asmara" => Some(Self::AfricaAsmara),
-                "Africa/Asmera" => Some(Self::AfricaAsmera),
-                "Africa/Bamako" => Some(Self::AfricaBamako),
-                "Africa/Bangui" => Some(Self::AfricaBangui),
-                "Africa/Banjul" => Some(Self::AfricaBanjul),
-                "Africa/Bissau" => Some(Self::AfricaBissau),
-                "Africa/Blantyre" => Some(Self::AfricaBlantyre),
-                "Africa/Brazzaville" => Some(Self::AfricaBrazzaville),
-                "Africa/Bujumbura" => Some(Self::AfricaBujumbura),
-                "Africa/Cairo" => Some(Self::AfricaCairo),
-                "Africa/Casablanca" => Some(Self::AfricaCasablanca),
-                "Africa/Ceuta" => Some(Self::AfricaCeuta),
-                "Africa/Conakry" => Some(Self::AfricaConakry),
-                "Africa/Dakar" => Some(Self::AfricaDakar),
-                "Africa/Dar_es_Salaam" => Some(Self::AfricaDarEsSalaam),
-                "Africa/Djibouti" => Some(Self::AfricaDjibouti),
-                "Africa/Douala" => Some(Self::AfricaDouala),
-                "Africa/El_Aaiun" => Some(Self::AfricaElAaiun),
-                "Africa/Freetown" => Some(Self::AfricaFreetown),
-                "Africa/Gaborone" => Some(Self::AfricaGaborone),
-                "Africa/Harare" => Some(Self::AfricaHarare),
-                "Africa/Johannesburg" => Some(Self::AfricaJohannesburg),
-                "Africa/Juba" => Some(Self::AfricaJuba),
-                "Africa/Kampala" => Some(Self::AfricaKampala),
-                "Africa/Khartoum" => Some(Self::AfricaKhartoum),
-                "Africa/Kigali" => Some(Self::AfricaKigali),
-                "Africa/Kinshasa" => Some(Self::AfricaKinshasa),
-                "Africa/Lagos" => Some(Self::AfricaLagos),
-                "Africa/Libreville" => Some(Self::AfricaLibreville),
-                "Africa/Lome" => Some(Self::AfricaLome),
-                "Africa/Luanda" => Some(Self::AfricaLuanda),
-                "Africa/Lubumbashi" => Some(Self::AfricaLubumbashi),
-                "Africa/Lusaka" => Some(Self::AfricaLusaka),
-                "Africa/Malabo" => Some(Self::AfricaMalabo),
-                "Africa/Maputo" => Some(Self::AfricaMaputo),
-                "Africa/Maseru" => Some(Self::AfricaMaseru),
-                "Africa/Mbabane" => Some(Self::AfricaMbabane),
-                "Africa/Mogadishu" => Some(Self::AfricaMogadishu),
-                "Africa/Monrovia" => Some(Self::AfricaMonrovia),
-                "Africa/Nairobi" => Some(Self::AfricaNairobi),
-                "Africa/Ndjamena" => Some(Self::AfricaNdjamena),
-                "Africa/Niamey" => Some(Self::AfricaNiamey),
-                "Africa/Nouakchott" => Some(Self::AfricaNouakchott),
-                "Africa/Ouagadougou" => Some(Self::AfricaOuagadougou),
-                "Africa/Porto-Novo" => Some(Self::AfricaPortoNovo),
-                "Africa/Sao_Tome" => Some(Self::AfricaSaoTome),
-                "Africa/Timbuktu" => Some(Self::AfricaTimbuktu),
-                "Africa/Tripoli" => Some(Self::AfricaTripoli),
-                "Africa/Tunis" => Some(Self::AfricaTunis),
-                "Africa/Windhoek" => Some(Self::AfricaWindhoek),
-                "America/Adak" => Some(Self::AmericaAdak),
-                "America/Anchorage" => Some(Self::AmericaAnchorage),
-                "America/Anguilla" => Some(Self::AmericaAnguilla),
-                "America/Antigua" => Some(Self::AmericaAntigua),
-                "America/Araguaina" => Some(Self::AmericaAraguaina),
-                "America/Argentina/Buenos_Aires" => {
-                    Some(Self::AmericaArgentinaBuenosAires)
-                }
-                "America/Argentina/Catamarca" => Some(Self::AmericaArgentinaCatamarca),
-                "America/Argentina/ComodRivadavia" => {
-                    Some(Self::AmericaArgentinaComodRivadavia)
-                }
-                "America/Argentina/Cordoba" => Some(Self::AmericaArgentinaCordoba),
-                "America/Argentina/Jujuy" => Some(Self::AmericaArgentinaJujuy),
-                "America/Argentina/La_Rioja" => Some(Self::AmericaArgentinaLaRioja),
-                "America/Argentina/Mendoza" => Some(Self::AmericaArgentinaMendoza),
-                "America/Argentina/Rio_Gallegos" => {
-                    Some(Self::AmericaArgentinaRioGallegos)
-                }
-                "America/Argentina/Salta" => Some(Self::AmericaArgentinaSalta),
-                "America/Argentina/San_Juan" => Some(Self::AmericaArgentinaSanJuan),
-                "America/Argentina/San_Luis" => Some(Self::AmericaArgentinaSanLuis),
-                "America/Argentina/Tucuman" => Some(Self::AmericaArgentinaTucuman),
-                "America/Argentina/Ushuaia" => Some(Self::AmericaArgentinaUshuaia),
-                "America/Aruba" => Some(Self::AmericaAruba),
-                "America/Asuncion" => Some(Self::AmericaAsuncion),
-                "America/Atikokan" => Some(Self::AmericaAtikokan),
-                "America/Atka" => Some(Self::AmericaAtka),
-                "America/Bahia" => Some(Self::AmericaBahia),
-                "America/Bahia_Banderas" => Some(Self::AmericaBahiaBanderas),
-                "America/Barbados" => Some(Self::AmericaBarbados),
-                "America/Belem" => Some(Self::AmericaBelem),
-                "America/Belize" => Some(Self::AmericaBelize),
-                "America/Blanc-Sablon" => Some(Self::AmericaBlancSablon),
-                "America/Boa_Vista" => Some(Self::AmericaBoaVista),
-                "America/Bogota" => Some(Self::AmericaBogota),
-                "America/Boise" => Some(Self::AmericaBoise),
-                "America/Buenos_Aires" => Some(Self::AmericaBuenosAires),
-                "America/Cambridge_Bay" => Some(Self::AmericaCambridgeBay),
-                "America/Campo_Grande" => Some(Self::AmericaCampoGrande),
-                "America/Cancun" => Some(Self::AmericaCancun),
-                "America/Caracas" => Some(Self::AmericaCaracas),
-                "America/Catamarca" => Some(Self::AmericaCatamarca),
-                "America/Cayenne" => Some(Self::AmericaCayenne),
-                "America/Cayman" => Some(Self::AmericaCayman),
-                "America/Chicago" => Some(Self::AmericaChicago),
-                "America/Chihuahua" => Some(Self::AmericaChihuahua),
-                "America/Ciudad_Juarez" => Some(Self::AmericaCiudadJuarez),
-                "America/Coral_Harbour" => Some(Self::AmericaCoralHarbour),
-                "America/Cordoba" => Some(Self::AmericaCordoba),
-                "America/Costa_Rica" => Some(Self::AmericaCostaRica),
-                "America/Coyhaique" => Some(Self::AmericaCoyhaique),
-                "America/Creston" => Some(Self::AmericaCreston),
-                "America/Cuiaba" => Some(Self::AmericaCuiaba),
-                "America/Curacao" => Some(Self::AmericaCuracao),
-                "America/Danmarkshavn" => Some(Self::AmericaDanmarkshavn),
-                "America/Dawson" => Some(Self::AmericaDawson),
-                "America/Dawson_Creek" => Some(Self::AmericaDawsonCreek),
-                "America/Denver" => Some(Self::AmericaDenver),
-                "America/Detroit" => Some(Self::AmericaDetroit),
-                "America/Dominica" => Some(Self::AmericaDominica),
-                "America/Edmonton" => Some(Self::AmericaEdmonton),
-                "America/Eirunepe" => Some(Self::AmericaEirunepe),
-                "America/El_Salvador" => Some(Self::AmericaElSalvador),
-                "America/Ensenada" => Some(Self::AmericaEnsenada),
-                "America/Fort_Nelson" => Some(Self::AmericaFortNelson),
-                "America/Fort_Wayne" => Some(Self::AmericaFortWayne),
-                "America/Fortaleza" => Some(Self::AmericaFortaleza),
-                "America/Glace_Bay" => Some(Self::AmericaGlaceBay),
-                "America/Godthab" => Some(Self::AmericaGodthab),
-                "America/Goose_Bay" => Some(Self::AmericaGooseBay),
-                "America/Grand_Turk" => Some(Self::AmericaGrandTurk),
-                "America/Grenada" => Some(Self::AmericaGrenada),
-                "America/Guadeloupe" => Some(Self::AmericaGuadeloupe),
-                "America/Guatemala" => Some(Self::AmericaGuatemala),
-                "America/Guayaquil" => Some(Self::AmericaGuayaquil),
-                "America/Guyana" => Some(Self::AmericaGuyana),
-                "America/Halifax" => Some(Self::AmericaHalifax),
-                "America/Havana" => Some(Self::AmericaHavana),
-                "America/Hermosillo" => Some(Self::AmericaHermosillo),
-                "America/Indiana/Indianapolis" => Some(Self::AmericaIndianaIndianapolis),
-                "America/Indiana/Knox" => Some(Self::AmericaIndianaKnox),
-                "America/Indiana/Marengo" => Some(Self::AmericaIndianaMarengo),
-                "America/Indiana/Petersburg" => Some(Self::AmericaIndianaPetersburg),
-                "America/Indiana/Tell_City" => Some(Self::AmericaIndianaTellCity),
-                "America/Indiana/Vevay" => Some(Self::AmericaIndianaVevay),
-                "America/Indiana/Vincennes" => Some(Self::AmericaIndianaVincennes),
-                "America/Indiana/Winamac" => Some(Self::AmericaIndianaWinamac),
-                "America/Indianapolis" => Some(Self::AmericaIndianapolis),
-                "America/Inuvik" => Some(Self::AmericaInuvik),
-                "America/Iqaluit" => Some(Self::AmericaIqaluit),
-                "America/Jamaica" => Some(Self::AmericaJamaica),
-                "America/Jujuy" => Some(Self::AmericaJujuy),
-                "America/Juneau" => Some(Self::AmericaJuneau),
-                "America/Kentucky/Louisville" => Some(Self::AmericaKentuckyLouisville),
-                "America/Kentucky/Monticello" => Some(Self::AmericaKentuckyMonticello),
-                "America/Knox_IN" => Some(Self::AmericaKnoxIN),
-                "America/Kralendijk" => Some(Self::AmericaKralendijk),
-                "America/La_Paz" => Some(Self::AmericaLaPaz),
-                "America/Lima" => Some(Self::AmericaLima),
-                "America/Los_Angeles" => Some(Self::AmericaLosAngeles),
-                "America/Louisville" => Some(Self::AmericaLouisville),
-                "America/Lower_Princes" => Some(Self::AmericaLowerPrinces),
-                "America/Maceio" => Some(Self::AmericaMaceio),
-                "America/Managua" => Some(Self::AmericaManagua),
-                "America/Manaus" => Some(Self::AmericaManaus),
-                "America/Marigot" => Some(Self::AmericaMarigot),
-                "America/Martinique" => Some(Self::AmericaMartinique),
-                "America/Matamoros" => Some(Self::AmericaMatamoros),
-                "America/Mazatlan" => Some(Self::AmericaMazatlan),
-                "America/Mendoza" => Some(Self::AmericaMendoza),
-                "America/Menominee" => Some(Self::AmericaMenominee),
-                "America/Merida" => Some(Self::AmericaMerida),
-                "America/Metlakatla" => Some(Self::AmericaMetlakatla),
-                "America/Mexico_City" => Some(Self::AmericaMexicoCity),
-                "America/Miquelon" => Some(Self::AmericaMiquelon),
-                "America/Moncton" => Some(Self::AmericaMoncton),
-                "America/Monterrey" => Some(Self::AmericaMonterrey),
-                "America/Montevideo" => Some(Self::AmericaMontevideo),
-                "America/Montreal" => Some(Self::AmericaMontreal),
-                "America/Montserrat" => Some(Self::AmericaMontserrat),
-                "America/Nassau" => Some(Self::AmericaNassau),
-                "America/New_York" => Some(Self::AmericaNewYork),
-                "America/Nipigon" => Some(Self::AmericaNipigon),
-                "America/Nome" => Some(Self::AmericaNome),
-                "America/Noronha" => Some(Self::AmericaNoronha),
-                "America/North_Dakota/Beulah" => Some(Self::AmericaNorthDakotaBeulah),
-                "America/North_Dakota/Center" => Some(Self::AmericaNorthDakotaCenter),
-                "America/North_Dakota/New_Salem" => {
-                    Some(Self::AmericaNorthDakotaNewSalem)
-                }
-                "America/Nuuk" => Some(Self::AmericaNuuk),
-                "America/Ojinaga" => Some(Self::AmericaOjinaga),
-                "America/Panama" => Some(Self::AmericaPanama),
-                "America/Pangnirtung" => Some(Self::AmericaPangnirtung),
-                "America/Paramaribo" => Some(Self::AmericaParamaribo),
-                "America/Phoenix" => Some(Self::AmericaPhoenix),
-                "America/Port-au-Prince" => Some(Self::AmericaPortAuPrince),
-                "America/Port_of_Spain" => Some(Self::AmericaPortOfSpain),
-                "America/Porto_Acre" => Some(Self::AmericaPortoAcre),
-                "America/Porto_Velho" => Some(Self::AmericaPortoVelho),
-                "America/Puerto_Rico" => Some(Self::AmericaPuertoRico),
-                "America/Punta_Arenas" => Some(Self::AmericaPuntaArenas),
-                "America/Rainy_River" => Some(Self::AmericaRainyRiver),
-                "America/Rankin_Inlet" => Some(Self::AmericaRankinInlet),
-                "America/Recife" => Some(Self::AmericaRecife),
-                "America/Regina" => Some(Self::AmericaRegina),
-                "America/Resolute" => Some(Self::AmericaResolute),
-                "America/Rio_Branco" => Some(Self::AmericaRioBranco),
-                "America/Rosario" => Some(Self::AmericaRosario),
-                "America/Santa_Isabel" => Some(Self::AmericaSantaIsabel),
-                "America/Santarem" => Some(Self::AmericaSantarem),
-                "America/Santiago" => Some(Self::AmericaSantiago),
-                "America/Santo_Domingo" => Some(Self::AmericaSantoDomingo),
-                "America/Sao_Paulo" => Some(Self::AmericaSaoPaulo),
-                "America/Scoresbysund" => Some(Self::AmericaScoresbysund),
-                "America/Shiprock" => Some(Self::AmericaShiprock),
-                "America/Sitka" => Some(Self::AmericaSitka),
-                "America/St_Barthelemy" => Some(Self::AmericaStBarthelemy),
-                "America/St_Johns" => Some(Self::AmericaStJohns),
-                "America/St_Kitts" => Some(Self::AmericaStKitts),
-                "America/St_Lucia" => Some(Self::AmericaStLucia),
-                "America/St_Thomas" => Some(Self::AmericaStThomas),
-                "America/St_Vincent" => Some(Self::AmericaStVincent),
-                "America/Swift_Current" => Some(Self::AmericaSwiftCurrent),
-                "America/Tegucigalpa" => Some(Self::AmericaTegucigalpa),
-                "America/Thule" => Some(Self::AmericaThule),
-                "America/Thunder_Bay" => Some(Self::AmericaThunderBay),
-                "America/Tijuana" => Some(Self::AmericaTijuana),
-                "America/Toronto" => Some(Self::AmericaToronto),
-                "America/Tortola" => Some(Self::AmericaTortola),
-                "America/Vancouver" => Some(Self::AmericaVancouver),
-                "America/Virgin" => Some(Self::AmericaVirgin),
-                "America/Whitehorse" => Some(Self::AmericaWhitehorse),
-                "America/Winnipeg" => Some(Self::AmericaWinnipeg),
-                "America/Yakutat" => Some(Self::AmericaYakutat),
-                "America/Yellowknife" => Some(Self::AmericaYellowknife),
-                "Antarctica/Casey" => Some(Self::AntarcticaCasey),
-                "Antarctica/Davis" => Some(Self::AntarcticaDavis),
-                "Antarctica/DumontDUrville" => Some(Self::AntarcticaDumontDUrville),
-                "Antarctica/Macquarie" => Some(Self::AntarcticaMacquarie),
-                "Antarctica/Mawson" => Some(Self::AntarcticaMawson),
-                "Antarctica/McMurdo" => Some(Self::AntarcticaMcMurdo),
-                "Antarctica/Palmer" => Some(Self::AntarcticaPalmer),
-                "Antarctica/Rothera" => Some(Self::AntarcticaRothera),
-                "Antarctica/South_Pole" => Some(Self::AntarcticaSouthPole),
-                "Antarctica/Syowa" => Some(Self::AntarcticaSyowa),
-                "Antarctica/Troll" => Some(Self::AntarcticaTroll),
-                "Antarctica/Vostok" => Some(Self::AntarcticaVostok),
-                "Arctic/Longyearbyen" => Some(Self::ArcticLongyearbyen),
-                "Asia/Aden" => Some(Self::AsiaAden),
-                "Asia/Almaty" => Some(Self::AsiaAlmaty),
-                "Asia/Amman" => Some(Self::AsiaAmman),
-                "Asia/Anadyr" => Some(Self::AsiaAnadyr),
-                "Asia/Aqtau" => Some(Self::AsiaAqtau),
-                "Asia/Aqtobe" => Some(Self::AsiaAqtobe),
-                "Asia/Ashgabat" => Some(Self::AsiaAshgabat),
-                "Asia/Ashkhabad" => Some(Self::AsiaAshkhabad),
-                "Asia/Atyrau" => Some(Self::AsiaAtyrau),
-                "Asia/Baghdad" => Some(Self::AsiaBaghdad),
-                "Asia/Bahrain" => Some(Self::AsiaBahrain),
-                "Asia/Baku" => Some(Self::AsiaBaku),
-                "Asia/Bangkok" => Some(Self::AsiaBangkok),
-                "Asia/Barnaul" => Some(Self::AsiaBarnaul),
-                "Asia/Beirut" => Some(Self::AsiaBeirut),
-                "Asia/Bishkek" => Some(Self::AsiaBishkek),
-                "Asia/Brunei" => Some(Self::AsiaBrunei),
-                "Asia/Calcutta" => Some(Self::AsiaCalcutta),
-                "Asia/Chita" => Some(Self::AsiaChita),
-                "Asia/Choibalsan" => Some(Self::AsiaChoibalsan),
-                "Asia/Chongqing" => Some(Self::AsiaChongqing),
-                "Asia/Chungking" => Some(Self::AsiaChungking),
-                "Asia/Colombo" => Some(Self::AsiaColombo),
-                "Asia/Dacca" => Some(Self::AsiaDacca),
-                "Asia/Damascus" => Some(Self::AsiaDamascus),
-                "Asia/Dhaka" => Some(Self::AsiaDhaka),
-                "Asia/Dili" => Some(Self::AsiaDili),
-                "Asia/Dubai" => Some(Self::AsiaDubai),
-                "Asia/Dushanbe" => Some(Self::AsiaDushanbe),
-                "Asia/Famagusta" => Some(Self::AsiaFamagusta),
-                "Asia/Gaza" => Some(Self::AsiaGaza),
-                "Asia/Harbin" => Some(Self::AsiaHarbin),
-                "Asia/Hebron" => Some(Self::AsiaHebron),
-                "Asia/Ho_Chi_Minh" => Some(Self::AsiaHoChiMinh),
-                "Asia/Hong_Kong" => Some(Self::AsiaHongKong),
-                "Asia/Hovd" => Some(Self::AsiaHovd),
-                "Asia/Irkutsk" => Some(Self::AsiaIrkutsk),
-                "Asia/Istanbul" => Some(Self::AsiaIstanbul),
-                "Asia/Jakarta" => Some(Self::AsiaJakarta),
-                "Asia/Jayapura" => Some(Self::AsiaJayapura),
-                "Asia/Jerusalem" => Some(Self::AsiaJerusalem),
-                "Asia/Kabul" => Some(Self::AsiaKabul),
-                "Asia/Kamchatka" => Some(Self::AsiaKamchatka),
-                "Asia/Karachi" => Some(Self::AsiaKarachi),
-                "Asia/Kashgar" => Some(Self::AsiaKashgar),
-                "Asia/Kathmandu" => Some(Self::AsiaKathmandu),
-                "Asia/Katmandu" => Some(Self::AsiaKatmandu),
-                "Asia/Khandyga" => Some(Self::AsiaKhandyga),
-                "Asia/Kolkata" => Some(Self::AsiaKolkata),
-                "Asia/Krasnoyarsk" => Some(Self::AsiaKrasnoyarsk),
-                "Asia/Kuala_Lumpur" => Some(Self::AsiaKualaLumpur),
-                "Asia/Kuching" => Some(Self::AsiaKuching),
-                "Asia/Kuwait" => Some(Self::AsiaKuwait),
-                "Asia/Macao" => Some(Self::AsiaMacao),
-                "Asia/Macau" => Some(Self::AsiaMacau),
-                "Asia/Magadan" => Some(Self::AsiaMagadan),
-                "Asia/Makassar" => Some(Self::AsiaMakassar),
-                "Asia/Manila" => Some(Self::AsiaManila),
-                "Asia/Muscat" => Some(Self::AsiaMuscat),
-                "Asia/Nicosia" => Some(Self::AsiaNicosia),
-                "Asia/Novokuznetsk" => Some(Self::AsiaNovokuznetsk),
-                "Asia/Novosibirsk" => Some(Self::AsiaNovosibirsk),
-                "Asia/Omsk" => Some(Self::AsiaOmsk),
-                "Asia/Oral" => Some(Self::AsiaOral),
-                "Asia/Phnom_Penh" => Some(Self::AsiaPhnomPenh),
-                "Asia/Pontianak" => Some(Self::AsiaPontianak),
-                "Asia/Pyongyang" => Some(Self::AsiaPyongyang),
-                "Asia/Qatar" => Some(Self::AsiaQatar),
-                "Asia/Qostanay" => Some(Self::AsiaQostanay),
-                "Asia/Qyzylorda" => Some(Self::AsiaQyzylorda),
-                "Asia/Rangoon" => Some(Self::AsiaRangoon),
-                "Asia/Riyadh" => Some(Self::AsiaRiyadh),
-                "Asia/Saigon" => Some(Self::AsiaSaigon),
-                "Asia/Sakhalin" => Some(Self::AsiaSakhalin),
-                "Asia/Samarkand" => Some(Self::AsiaSamarkand),
-                "Asia/Seoul" => Some(Self::AsiaSeoul),
-                "Asia/Shanghai" => Some(Self::AsiaShanghai),
-                "Asia/Singapore" => Some(Self::AsiaSingapore),
-                "Asia/Srednekolymsk" => Some(Self::AsiaSrednekolymsk),
-                "Asia/Taipei" => Some(Self::AsiaTaipei),
-                "Asia/Tashkent" => Some(Self::AsiaTashkent),
-                "Asia/Tbilisi" => Some(Self::AsiaTbilisi),
-                "Asia/Tehran" => Some(Self::AsiaTehran),
-                "Asia/Tel_Aviv" => Some(Self::AsiaTelAviv),
-                "Asia/Thimbu" => Some(Self::AsiaThimbu),
-                "Asia/Thimphu" => Some(Self::AsiaThimphu),
-                "Asia/Tokyo" => Some(Self::AsiaTokyo),
-                "Asia/Tomsk" => Some(Self::AsiaTomsk),
-                "Asia/Ujung_Pandang" => Some(Self::AsiaUjungPandang),
-                "Asia/Ulaanbaatar" => Some(Self::AsiaUlaanbaatar),
-                "Asia/Ulan_Bator" => Some(Self::AsiaUlanBator),
-                "Asia/Urumqi" => Some(Self::AsiaUrumqi),
-                "Asia/Ust-Nera" => Some(Self::AsiaUstNera),
-                "Asia/Vientiane" => Some(Self::AsiaVientiane),
-                "Asia/Vladivostok" => Some(Self::AsiaVladivostok),
-                "Asia/Yakutsk" => Some(Self::AsiaYakutsk),
-                "Asia/Yangon" => Some(Self::AsiaYangon),
-                "Asia/Yekaterinburg" => Some(Self::AsiaYekaterinburg),
-                "Asia/Yerevan" => Some(Self::AsiaYerevan),
-                "Atlantic/Azores" => Some(Self::AtlanticAzores),
-                "Atlantic/Bermuda" => Some(Self::AtlanticBermuda),
-                "Atlantic/Canary" => Some(Self::AtlanticCanary),
-                "Atlantic/Cape_Verde" => Some(Self::AtlanticCapeVerde),
-                "Atlantic/Faeroe" => Some(Self::AtlanticFaeroe),
-                "Atlantic/Faroe" => Some(Self::AtlanticFaroe),
-                "Atlantic/Jan_Mayen" => Some(Self::AtlanticJanMayen),
-                "Atlantic/Madeira" => Some(Self::AtlanticMadeira),
-                "Atlantic/Reykjavik" => Some(Self::AtlanticReykjavik),
-                "Atlantic/South_Georgia" => Some(Self::AtlanticSouthGeorgia),
-                "Atlantic/St_Helena" => Some(Self::AtlanticStHelena),
-                "Atlantic/Stanley" => Some(Self::AtlanticStanley),
-                "Australia/ACT" => Some(Self::AustraliaACT),
-                "Australia/Adelaide" => Some(Self::AustraliaAdelaide),
-                "Australia/Brisbane" => Some(Self::AustraliaBrisbane),
-                "Australia/Broken_Hill" => Some(Self::AustraliaBrokenHill),
-                "Australia/Canberra" => Some(Self::AustraliaCanberra),
-                "Australia/Currie" => Some(Self::AustraliaCurrie),
-                "Australia/Darwin" => Some(Self::AustraliaDarwin),
-                "Australia/Eucla" => Some(Self::AustraliaEucla),
-                "Australia/Hobart" => Some(Self::AustraliaHobart),
-                "Australia/LHI" => Some(Self::AustraliaLHI),
-                "Australia/Lindeman" => Some(Self::AustraliaLindeman),
-                "Australia/Lord_Howe" => Some(Self::AustraliaLordHowe),
-                "Australia/Melbourne" => Some(Self::AustraliaMelbourne),
-                "Australia/NSW" => Some(Self::AustraliaNSW),
-                "Australia/North" => Some(Self::AustraliaNorth),
-                "Australia/Perth" => Some(Self::AustraliaPerth),
-                "Australia/Queensland" => Some(Self::AustraliaQueensland),
-                "Australia/South" => Some(Self::AustraliaSouth),
-                "Australia/Sydney" => Some(Self::AustraliaSydney),
-                "Australia/Tasmania" => Some(Self::AustraliaTasmania),
-                "Australia/Victoria" => Some(Self::AustraliaVictoria),
-                "Australia/West" => Some(Self::AustraliaWest),
-                "Australia/Yancowinna" => Some(Self::AustraliaYancowinna),
-                "Brazil/Acre" => Some(Self::BrazilAcre),
-                "Brazil/DeNoronha" => Some(Self::BrazilDeNoronha),
-                "Brazil/East" => Some(Self::BrazilEast),
-                "Brazil/West" => Some(Self::BrazilWest),
-                "CET" => Some(Self::CET),
-                "CST6CDT" => Some(Self::CST6CDT),
-                "Canada/Atlantic" => Some(Self::CanadaAtlantic),
-                "Canada/Central" => Some(Self::CanadaCentral),
-                "Canada/Eastern" => Some(Self::CanadaEastern),
-                "Canada/Mountain" => Some(Self::CanadaMountain),
-                "Canada/Newfoundland" => Some(Self::CanadaNewfoundland),
-                "Canada/Pacific" => Some(Self::CanadaPacific),
-                "Canada/Saskatchewan" => Some(Self::CanadaSaskatchewan),
-                "Canada/Yukon" => Some(Self::CanadaYukon),
-                "Chile/Continental" => Some(Self::ChileContinental),
-                "Chile/EasterIsland" => Some(Self::ChileEasterIsland),
-                "Cuba" => Some(Self::Cuba),
-                "EET" => Some(Self::EET),
-                "EST" => Some(Self::EST),
-                "EST5EDT" => Some(Self::EST5EDT),
-                "Egypt" => Some(Self::Egypt),
-                "Eire" => Some(Self::Eire),
-                "Etc/GMT" => Some(Self::EtcGMT),
-                "Etc/GMT+0" => Some(Self::EtcGMTPlus0),
-                "Etc/GMT+1" => Some(Self::EtcGMTPlus1),
-                "Etc/GMT+10" => Some(Self::EtcGMTPlus10),
-                "Etc/GMT+11" => Some(Self::EtcGMTPlus11),
-                "Etc/GMT+12" => Some(Self::EtcGMTPlus12),
-                "Etc/GMT+2" => Some(Self::EtcGMTPlus2),
-                "Etc/GMT+3" => Some(Self::EtcGMTPlus3),
-                "Etc/GMT+4" => Some(Self::EtcGMTPlus4),
-                "Etc/GMT+5" => Some(Self::EtcGMTPlus5),
-                "Etc/GMT+6" => Some(Self::EtcGMTPlus6),
-                "Etc/GMT+7" => Some(Self::EtcGMTPlus7),
-                "Etc/GMT+8" => Some(Self::EtcGMTPlus8),
-                "Etc/GMT+9" => Some(Self::EtcGMTPlus9),
-                "Etc/GMT-0" => Some(Self::EtcGMTMinus0),
-                "Etc/GMT-1" => Some(Self::EtcGMTMinus1),
-                "Etc/GMT-10" => Some(Self::EtcGMTMinus10),
-                "Etc/GMT-11" => Some(Self::EtcGMTMinus11),
-                "Etc/GMT-12" => Some(Self::EtcGMTMinus12),
-                "Etc/GMT-13" => Some(Self::EtcGMTMinus13),
-                "Etc/GMT-14" => Some(Self::EtcGMTMinus14),
-                "Etc/GMT-2" => Some(Self::EtcGMTMinus2),
-                "Etc/GMT-3" => Some(Self::EtcGMTMinus3),
-                "Etc/GMT-4" => Some(Self::EtcGMTMinus4),
-                "Etc/GMT-5" => Some(Self::EtcGMTMinus5),
-                "Etc/GMT-6" => Some(Self::EtcGMTMinus6),
-                "Etc/GMT-7" => Some(Self::EtcGMTMinus7),
-                "Etc/GMT-8" => Some(Self::EtcGMTMinus8),
-                "Etc/GMT-9" => Some(Self::EtcGMTMinus9),
-                "Etc/GMT0" => Some(Self::EtcGMT0),
-                "Etc/Greenwich" => Some(Self::EtcGreenwich),
-                "Etc/UCT" => Some(Self::EtcUCT),
-                "Etc/UTC" => Some(Self::EtcUTC),
-                "Etc/Universal" => Some(Self::EtcUniversal),
-                "Etc/Zulu" => Some(Self::EtcZulu),
-                "Europe/Amsterdam" => Some(Self::EuropeAmsterdam),
-                "Europe/Andorra" => Some(Self::EuropeAndorra),
-                "Europe/Astrakhan" => Some(Self::EuropeAstrakhan),
-                "Europe/Athens" => Some(Self::EuropeAthens),
-                "Europe/Belfast" => Some(Self::EuropeBelfast),
-                "Europe/Belgrade" => Some(Self::EuropeBelgrade),
-                "Europe/Berlin" => Some(Self::EuropeBerlin),
-                "Europe/Bratislava" => Some(Self::EuropeBratislava),
-                "Europe/Brussels" => Some(Self::EuropeBrussels),
-                "Europe/Bucharest" => Some(Self::EuropeBucharest),
-                "Europe/Budapest" => Some(Self::EuropeBudapest),
-                "Europe/Busingen" => Some(Self::EuropeBusingen),
-                "Europe/Chisinau" => Some(Self::EuropeChisinau),
-                "Europe/Copenhagen" => Some(Self::EuropeCopenhagen),
-                "Europe/Dublin" => Some(Self::EuropeDublin),
-                "Europe/Gibraltar" => Some(Self::EuropeGibraltar),
-                "Europe/Guernsey" => Some(Self::EuropeGuernsey),
-                "Europe/Helsinki" => Some(Self::EuropeHelsinki),
-                "Europe/Isle_of_Man" => Some(Self::EuropeIsleOfMan),
-                "Europe/Istanbul" => Some(Self::EuropeIstanbul),
-                "Europe/Jersey" => Some(Self::EuropeJersey),
-                "Europe/Kaliningrad" => Some(Self::EuropeKaliningrad),
-                "Europe/Kiev" => Some(Self::EuropeKiev),
-                "Europe/Kirov" => Some(Self::EuropeKirov),
-                "Europe/Kyiv" => Some(Self::EuropeKyiv),
-                "Europe/Lisbon" => Some(Self::EuropeLisbon),
-                "Europe/Ljubljana" => Some(Self::EuropeLjubljana),
-                "Europe/London" => Some(Self::EuropeLondon),
-                "Europe/Luxembourg" => Some(Self::EuropeLuxembourg),
-                "Europe/Madrid" => Some(Self::EuropeMadrid),
-                "Europe/Malta" => Some(Self::EuropeMalta),
-                "Europe/Mariehamn" => Some(Self::EuropeMariehamn),
-                "Europe/Minsk" => Some(Self::EuropeMinsk),
-                "Europe/Monaco" => Some(Self::EuropeMonaco),
-                "Europe/Moscow" => Some(Self::EuropeMoscow),
-                "Europe/Nicosia" => Some(Self::EuropeNicosia),
-                "Europe/Oslo" => Some(Self::EuropeOslo),
-                "Europe/Paris" => Some(Self::EuropeParis),
-                "Europe/Podgorica" => Some(Self::EuropePodgorica),
-                "Europe/Prague" => Some(Self::EuropePrague),
-                "Europe/Riga" => Some(Self::EuropeRiga),
-                "Europe/Rome" => Some(Self::EuropeRome),
-                "Europe/Samara" => Some(Self::EuropeSamara),
-                "Europe/San_Marino" => Some(Self::EuropeSanMarino),
-                "Europe/Sarajevo" => Some(Self::EuropeSarajevo),
-                "Europe/Saratov" => Some(Self::EuropeSaratov),
-                "Europe/Simferopol" => Some(Self::EuropeSimferopol),
-                "Europe/Skopje" => Some(Self::EuropeSkopje),
-                "Europe/Sofia" => Some(Self::EuropeSofia),
-                "Europe/Stockholm" => Some(Self::EuropeStockholm),
-                "Europe/Tallinn" => Some(Self::EuropeTallinn),
-                "Europe/Tirane" => Some(Self::EuropeTirane),
-                "Europe/Tiraspol" => Some(Self::EuropeTiraspol),
-                "Europe/Ulyanovsk" => Some(Self::EuropeUlyanovsk),
-                "Europe/Uzhgorod" => Some(Self::EuropeUzhgorod),
-                "Europe/Vaduz" => Some(Self::EuropeVaduz),
-                "Europe/Vatican" => Some(Self::EuropeVatican),
-                "Europe/Vienna" => Some(Self::EuropeVienna),
-                "Europe/Vilnius" => Some(Self::EuropeVilnius),
-                "Europe/Volgograd" => Some(Self::EuropeVolgograd),
-                "Europe/Warsaw" => Some(Self::EuropeWarsaw),
-                "Europe/Zagreb" => Some(Self::EuropeZagreb),
-                "Europe/Zaporozhye" => Some(Self::EuropeZaporozhye),
-                "Europe/Zurich" => Some(Self::EuropeZurich),
-                "GB" => Some(Self::GB),
-                "GB-Eire" => Some(Self::GBEire),
-                "GMT" => Some(Self::GMT),
-                "GMT+0" => Some(Self::GMTPlus0),
-                "GMT-0" => Some(Self::GMTMinus0),
-                "GMT0" => Some(Self::GMT0),
-                "Greenwich" => Some(Self::Greenwich),
-                "HST" => Some(Self::HST),
-                "Hongkong" => Some(Self::Hongkong),
-                "Iceland" => Some(Self::Iceland),
-                "Indian/Antananarivo" => Some(Self::IndianAntananarivo),
-                "Indian/Chagos" => Some(Self::IndianChagos),
-                "Indian/Christmas" => Some(Self::IndianChristmas),
-                "Indian/Cocos" => Some(Self::IndianCocos),
-                "Indian/Comoro" => Some(Self::IndianComoro),
-                "Indian/Kerguelen" => Some(Self::IndianKerguelen),
-                "Indian/Mahe" => Some(Self::IndianMahe),
-                "Indian/Maldives" => Some(Self::IndianMaldives),
-                "Indian/Mauritius" => Some(Self::IndianMauritius),
-                "Indian/Mayotte" => Some(Self::IndianMayotte),
-                "Indian/Reunion" => Some(Self::IndianReunion),
-                "Iran" => Some(Self::Iran),
-                "Israel" => Some(Self::Israel),
-                "Jamaica" => Some(Self::Jamaica),
-                "Japan" => Some(Self::Japan),
-                "Kwajalein" => Some(Self::Kwajalein),
-                "Libya" => Some(Self::Libya),
-                "MET" => Some(Self::MET),
-                "MST" => Some(Self::MST),
-                "MST7MDT" => Some(Self::MST7MDT),
-                "Mexico/BajaNorte" => Some(Self::MexicoBajaNorte),
-                "Mexico/BajaSur" => Some(Self::MexicoBajaSur),
-                "Mexico/General" => Some(Self::MexicoGeneral),
-                "NZ" => Some(Self::NZ),
-                "NZ-CHAT" => Some(Self::NZCHAT),
-                "Navajo" => Some(Self::Navajo),
-                "PRC" => Some(Self::PRC),
-                "PST8PDT" => Some(Self::PST8PDT),
-                "Pacific/Apia" => Some(Self::PacificApia),
-                "Pacific/Auckland" => Some(Self::PacificAuckland),
-                "Pacific/Bougainville" => Some(Self::PacificBougainville),
-                "Pacific/Chatham" => Some(Self::PacificChatham),
-                "Pacific/Chuuk" => Some(Self::PacificChuuk),
-                "Pacific/Easter" => Some(Self::PacificEaster),
-                "Pacific/Efate" => Some(Self::PacificEfate),
-                "Pacific/Enderbury" => Some(Self::PacificEnderbury),
-                "Pacific/Fakaofo" => Some(Self::PacificFakaofo),
-                "Pacific/Fiji" => Some(Self::PacificFiji),
-                "Pacific/Funafuti" => Some(Self::PacificFunafuti),
-                "Pacific/Galapagos" => Some(Self::PacificGalapagos),
-                "Pacific/Gambier" => Some(Self::PacificGambier),
-                "Pacific/Guadalcanal" => Some(Self::PacificGuadalcanal),
-                "Pacific/Guam" => Some(Self::PacificGuam),
-                "Pacific/Honolulu" => Some(Self::PacificHonolulu),
-                "Pacific/Johnston" => Some(Self::PacificJohnston),
-                "Pacific/Kanton" => Some(Self::PacificKanton),
-                "Pacific/Kiritimati" => Some(Self::PacificKiritimati),
-                "Pacific/Kosrae" => Some(Self::PacificKosrae),
-                "Pacific/Kwajalein" => Some(Self::PacificKwajalein),
-                "Pacific/Majuro" => Some(Self::PacificMajuro),
-                "Pacific/Marquesas" => Some(Self::PacificMarquesas),
-                "Pacific/Midway" => Some(Self::PacificMidway),
-                "Pacific/Nauru" => Some(Self::PacificNauru),
-                "Pacific/Niue" => Some(Self::PacificNiue),
-                "Pacific/Norfolk" => Some(Self::PacificNorfolk),
-                "Pacific/Noumea" => Some(Self::PacificNoumea),
-                "Pacific/Pago_Pago" => Some(Self::PacificPagoPago),
-                "Pacific/Palau" => Some(Self::PacificPalau),
-                "Pacific/Pitcairn" => Some(Self::PacificPitcairn),
-                "Pacific/Pohnpei" => Some(Self::PacificPohnpei),
-                "Pacific/Ponape" => Some(Self::PacificPonape),
-                "Pacific/Port_Moresby" => Some(Self::PacificPortMoresby),
-                "Pacific/Rarotonga" => Some(Self::PacificRarotonga),
-                "Pacific/Saipan" => Some(Self::PacificSaipan),
-                "Pacific/Samoa" => Some(Self::PacificSamoa),
-                "Pacific/Tahiti" => Some(Self::PacificTahiti),
-                "Pacific/Tarawa" => Some(Self::PacificTarawa),
-                "Pacific/Tongatapu" => Some(Self::PacificTongatapu),
-                "Pacific/Truk" => Some(Self::PacificTruk),
-                "Pacific/Wake" => Some(Self::PacificWake),
-                "Pacific/Wallis" => Some(Self::PacificWallis),
-                "Pacific/Yap" => Some(Self::PacificYap),
-                "Poland" => Some(Self::Poland),
-                "Portugal" => Some(Self::Portugal),
-                "ROC" => Some(Self::ROC),
-                "ROK" => Some(Self::ROK),
-                "Singapore" => Some(Self::Singapore),
-                "Turkey" => Some(Self::Turkey),
-                "UCT" => Some(Self::UCT),
-                "US/Alaska" => Some(Self::USAlaska),
-                "US/Aleutian" => Some(Self::USAleutian),
-                "US/Arizona" => Some(Self::USArizona),
-                "US/Central" => Some(Self::USCentral),
-                "US/East-Indiana" => Some(Self::USEastIndiana),
-                "US/Eastern" => Some(Self::USEastern),
-                "US/Hawaii" => Some(Self::USHawaii),
-                "US/Indiana-Starke" => Some(Self::USIndianaStarke),
-                "US/Michigan" => Some(Self::USMichigan),
-                "US/Mountain" => Some(Self::USMountain),
-                "US/Pacific" => Some(Self::USPacific),
-                "US/Samoa" => Some(Self::USSamoa),
-                "UTC" => Some(Self::UTC),
-                "Universal" => Some(Self::Universal),
-                "W-SU" => Some(Self::WSU),
-                "WET" => Some(Self::WET),
-                "Zulu" => Some(Self::Zulu),
-                _ => None,
-            }
+            const SORTED: &[(&str, TimeZone)] = &[
+                ("Africa/Abidjan", TimeZone::AfricaAbidjan),
+                ("Africa/Accra", TimeZone::AfricaAccra),
+                ("Africa/Addis_Ababa", TimeZone::AfricaAddisAbaba),
+                ("Africa/Algiers", TimeZone::AfricaAlgiers),
+                ("Africa/Asmara", TimeZone::AfricaAsmara),
+                ("Africa/Asmera", TimeZone::AfricaAsmera),
+                ("Africa/Bamako", TimeZone::AfricaBamako),
+                ("Africa/Bangui", TimeZone::AfricaBangui),
+                ("Africa/Banjul", TimeZone::AfricaBanjul),
+                ("Africa/Bissau", TimeZone::AfricaBissau),
+                ("Africa/Blantyre", TimeZone::AfricaBlantyre),
+                ("Africa/Brazzaville", TimeZone::AfricaBrazzaville),
+                ("Africa/Bujumbura", TimeZone::AfricaBujumbura),
+                ("Africa/Cairo", TimeZone::AfricaCairo),
+                ("Africa/Casablanca", TimeZone::AfricaCasablanca),
+                ("Africa/Ceuta", TimeZone::AfricaCeuta),
+                ("Africa/Conakry", TimeZone::AfricaConakry),
+                ("Africa/Dakar", TimeZone::AfricaDakar),
+                ("Africa/Dar_es_Salaam", TimeZone::AfricaDarEsSalaam),
+                ("Africa/Djibouti", TimeZone::AfricaDjibouti),
+                ("Africa/Douala", TimeZone::AfricaDouala),
+                ("Africa/El_Aaiun", TimeZone::AfricaElAaiun),
+                ("Africa/Freetown", TimeZone::AfricaFreetown),
+                ("Africa/Gaborone", TimeZone::AfricaGaborone),
+                ("Africa/Harare", TimeZone::AfricaHarare),
+                ("Africa/Johannesburg", TimeZone::AfricaJohannesburg),
+                ("Africa/Juba", TimeZone::AfricaJuba),
+                ("Africa/Kampala", TimeZone::AfricaKampala),
+                ("Africa/Khartoum", TimeZone::AfricaKhartoum),
+                ("Africa/Kigali", TimeZone::AfricaKigali),
+                ("Africa/Kinshasa", TimeZone::AfricaKinshasa),
+                ("Africa/Lagos", TimeZone::AfricaLagos),
+                ("Africa/Libreville", TimeZone::AfricaLibreville),
+                ("Africa/Lome", TimeZone::AfricaLome),
+                ("Africa/Luanda", TimeZone::AfricaLuanda),
+                ("Africa/Lubumbashi", TimeZone::AfricaLubumbashi),
+                ("Africa/Lusaka", TimeZone::AfricaLusaka),
+                ("Africa/Malabo", TimeZone::AfricaMalabo),
+                ("Africa/Maputo", TimeZone::AfricaMaputo),
+                ("Africa/Maseru", TimeZone::AfricaMaseru),
+                ("Africa/Mbabane", TimeZone::AfricaMbabane),
+                ("Africa/Mogadishu", TimeZone::AfricaMogadishu),
+                ("Africa/Monrovia", TimeZone::AfricaMonrovia),
+                ("Africa/Nairobi", TimeZone::AfricaNairobi),
+                ("Africa/Ndjamena", TimeZone::AfricaNdjamena),
+                ("Africa/Niamey", TimeZone::AfricaNiamey),
+                ("Africa/Nouakchott", TimeZone::AfricaNouakchott),
+                ("Africa/Ouagadougou", TimeZone::AfricaOuagadougou),
+                ("Africa/Porto-Novo", TimeZone::AfricaPortoNovo),
+                ("Africa/Sao_Tome", TimeZone::AfricaSaoTome),
+                ("Africa/Timbuktu", TimeZone::AfricaTimbuktu),
+                ("Africa/Tripoli", TimeZone::AfricaTripoli),
+                ("Africa/Tunis", TimeZone::AfricaTunis),
+                ("Africa/Windhoek", TimeZone::AfricaWindhoek),
+                ("America/Adak", TimeZone::AmericaAdak),
+                ("America/Anchorage", TimeZone::AmericaAnchorage),
+                ("America/Anguilla", TimeZone::AmericaAnguilla),
+                ("America/Antigua", TimeZone::AmericaAntigua),
+                ("America/Araguaina", TimeZone::AmericaAraguaina),
+                (
+                    "America/Argentina/Buenos_Aires",
+                    TimeZone::AmericaArgentinaBuenosAires,
+                ),
+                ("America/Argentina/Catamarca", TimeZone::AmericaArgentinaCatamarca),
+                (
+                    "America/Argentina/ComodRivadavia",
+                    TimeZone::AmericaArgentinaComodRivadavia,
+                ),
+                ("America/Argentina/Cordoba", TimeZone::AmericaArgentinaCordoba),
+                ("America/Argentina/Jujuy", TimeZone::AmericaArgentinaJujuy),
+                ("America/Argentina/La_Rioja", TimeZone::AmericaArgentinaLaRioja),
+                ("America/Argentina/Mendoza", TimeZone::AmericaArgentinaMendoza),
+                (
+                    "America/Argentina/Rio_Gallegos",
+                    TimeZone::AmericaArgentinaRioGallegos,
+                ),
+                ("America/Argentina/Salta", TimeZone::AmericaArgentinaSalta),
+                ("America/Argentina/San_Juan", TimeZone::AmericaArgentinaSanJuan),
+                ("America/Argentina/San_Luis", TimeZone::AmericaArgentinaSanLuis),
+                ("America/Argentina/Tucuman", TimeZone::AmericaArgentinaTucuman),
+                ("America/Argentina/Ushuaia", TimeZone::AmericaArgentinaUshuaia),
+                ("America/Aruba", TimeZone::AmericaAruba),
+                ("America/Asuncion", TimeZone::AmericaAsuncion),
+                ("America/Atikokan", TimeZone::AmericaAtikokan),
+                ("America/Atka", TimeZone::AmericaAtka),
+                ("America/Bahia", TimeZone::AmericaBahia),
+                ("America/Bahia_Banderas", TimeZone::AmericaBahiaBanderas),
+                ("America/Barbados", TimeZone::AmericaBarbados),
+                ("America/Belem", TimeZone::AmericaBelem),
+                ("America/Belize", TimeZone::AmericaBelize),
+                ("America/Blanc-Sablon", TimeZone::AmericaBlancSablon),
+                ("America/Boa_Vista", TimeZone::AmericaBoaVista),
+                ("America/Bogota", TimeZone::AmericaBogota),
+                ("America/Boise", TimeZone::AmericaBoise),
+                ("America/Buenos_Aires", TimeZone::AmericaBuenosAires),
+                ("America/Cambridge_Bay", TimeZone::AmericaCambridgeBay),
+                ("America/Campo_Grande", TimeZone::AmericaCampoGrande),
+                ("America/Cancun", TimeZone::AmericaCancun),
+                ("America/Caracas", TimeZone::AmericaCaracas),
+                ("America/Catamarca", TimeZone::AmericaCatamarca),
+                ("America/Cayenne", TimeZone::AmericaCayenne),
+                ("America/Cayman", TimeZone::AmericaCayman),
+                ("America/Chicago", TimeZone::AmericaChicago),
+                ("America/Chihuahua", TimeZone::AmericaChihuahua),
+                ("America/Ciudad_Juarez", TimeZone::AmericaCiudadJuarez),
+                ("America/Coral_Harbour", TimeZone::AmericaCoralHarbour),
+                ("America/Cordoba", TimeZone::AmericaCordoba),
+                ("America/Costa_Rica", TimeZone::AmericaCostaRica),
+                ("America/Coyhaique", TimeZone::AmericaCoyhaique),
+                ("America/Creston", TimeZone::AmericaCreston),
+                ("America/Cuiaba", TimeZone::AmericaCuiaba),
+                ("America/Curacao", TimeZone::AmericaCuracao),
+                ("America/Danmarkshavn", TimeZone::AmericaDanmarkshavn),
+                ("America/Dawson", TimeZone::AmericaDawson),
+                ("America/Dawson_Creek", TimeZone::AmericaDawsonCreek),
+                ("America/Denver", TimeZone::AmericaDenver),
+                ("America/Detroit", TimeZone::AmericaDetroit),
+                ("America/Dominica", TimeZone::AmericaDominica),
+                ("America/Edmonton", TimeZone::AmericaEdmonton),
+                ("America/Eirunepe", TimeZone::AmericaEirunepe),
+                ("America/El_Salvador", TimeZone::AmericaElSalvador),
+                ("America/Ensenada", TimeZone::AmericaEnsenada),
+                ("America/Fort_Nelson", TimeZone::AmericaFortNelson),
+                ("America/Fort_Wayne", TimeZone::AmericaFortWayne),
+                ("America/Fortaleza", TimeZone::AmericaFortaleza),
+                ("America/Glace_Bay", TimeZone::AmericaGlaceBay),
+                ("America/Godthab", TimeZone::AmericaGodthab),
+                ("America/Goose_Bay", TimeZone::AmericaGooseBay),
+                ("America/Grand_Turk", TimeZone::AmericaGrandTurk),
+                ("America/Grenada", TimeZone::AmericaGrenada),
+                ("America/Guadeloupe", TimeZone::AmericaGuadeloupe),
+                ("America/Guatemala", TimeZone::AmericaGuatemala),
+                ("America/Guayaquil", TimeZone::AmericaGuayaquil),
+                ("America/Guyana", TimeZone::AmericaGuyana),
+                ("America/Halifax", TimeZone::AmericaHalifax),
+                ("America/Havana", TimeZone::AmericaHavana),
+                ("America/Hermosillo", TimeZone::AmericaHermosillo),
+                ("America/Indiana/Indianapolis", TimeZone::AmericaIndianaIndianapolis),
+                ("America/Indiana/Knox", TimeZone::AmericaIndianaKnox),
+                ("America/Indiana/Marengo", TimeZone::AmericaIndianaMarengo),
+                ("America/Indiana/Petersburg", TimeZone::AmericaIndianaPetersburg),
+                ("America/Indiana/Tell_City", TimeZone::AmericaIndianaTellCity),
+                ("America/Indiana/Vevay", TimeZone::AmericaIndianaVevay),
+                ("America/Indiana/Vincennes", TimeZone::AmericaIndianaVincennes),
+                ("America/Indiana/Winamac", TimeZone::AmericaIndianaWinamac),
+                ("America/Indianapolis", TimeZone::AmericaIndianapolis),
+                ("America/Inuvik", TimeZone::AmericaInuvik),
+                ("America/Iqaluit", TimeZone::AmericaIqaluit),
+                ("America/Jamaica", TimeZone::AmericaJamaica),
+                ("America/Jujuy", TimeZone::AmericaJujuy),
+                ("America/Juneau", TimeZone::AmericaJuneau),
+                ("America/Kentucky/Louisville", TimeZone::AmericaKentuckyLouisville),
+                ("America/Kentucky/Monticello", TimeZone::AmericaKentuckyMonticello),
+                ("America/Knox_IN", TimeZone::AmericaKnoxIN),
+                ("America/Kralendijk", TimeZone::AmericaKralendijk),
+                ("America/La_Paz", TimeZone::AmericaLaPaz),
+                ("America/Lima", TimeZone::AmericaLima),
+                ("America/Los_Angeles", TimeZone::AmericaLosAngeles),
+                ("America/Louisville", TimeZone::AmericaLouisville),
+                ("America/Lower_Princes", TimeZone::AmericaLowerPrinces),
+                ("America/Maceio", TimeZone::AmericaMaceio),
+                ("America/Managua", TimeZone::AmericaManagua),
+                ("America/Manaus", TimeZone::AmericaManaus),
+                ("America/Marigot", TimeZone::AmericaMarigot),
+                ("America/Martinique", TimeZone::AmericaMartinique),
+                ("America/Matamoros", TimeZone::AmericaMatamoros),
+                ("America/Mazatlan", TimeZone::AmericaMazatlan),
+                ("America/Mendoza", TimeZone::AmericaMendoza),
+                ("America/Menominee", TimeZone::AmericaMenominee),
+                ("America/Merida", TimeZone::AmericaMerida),
+                ("America/Metlakatla", TimeZone::AmericaMetlakatla),
+                ("America/Mexico_City", TimeZone::AmericaMexicoCity),
+                ("America/Miquelon", TimeZone::AmericaMiquelon),
+                ("America/Moncton", TimeZone::AmericaMoncton),
+                ("America/Monterrey", TimeZone::AmericaMonterrey),
+                ("America/Montevideo", TimeZone::AmericaMontevideo),
+                ("America/Montreal", TimeZone::AmericaMontreal),
+                ("America/Montserrat", TimeZone::AmericaMontserrat),
+                ("America/Nassau", TimeZone::AmericaNassau),
+                ("America/New_York", TimeZone::AmericaNewYork),
+                ("America/Nipigon", TimeZone::AmericaNipigon),
+                ("America/Nome", TimeZone::AmericaNome),
+                ("America/Noronha", TimeZone::AmericaNoronha),
+                ("America/North_Dakota/Beulah", TimeZone::AmericaNorthDakotaBeulah),
+                ("America/North_Dakota/Center", TimeZone::AmericaNorthDakotaCenter),
+                ("America/North_Dakota/New_Salem", TimeZone::AmericaNorthDakotaNewSalem),
+                ("America/Nuuk", TimeZone::AmericaNuuk),
+                ("America/Ojinaga", TimeZone::AmericaOjinaga),
+                ("America/Panama", TimeZone::AmericaPanama),
+                ("America/Pangnirtung", TimeZone::AmericaPangnirtung),
+                ("America/Paramaribo", TimeZone::AmericaParamaribo),
+                ("America/Phoenix", TimeZone::AmericaPhoenix),
+                ("America/Port-au-Prince", TimeZone::AmericaPortAuPrince),
+                ("America/Port_of_Spain", TimeZone::AmericaPortOfSpain),
+                ("America/Porto_Acre", TimeZone::AmericaPortoAcre),
+                ("America/Porto_Velho", TimeZone::AmericaPortoVelho),
+                ("America/Puerto_Rico", TimeZone::AmericaPuertoRico),
+                ("America/Punta_Arenas", TimeZone::AmericaPuntaArenas),
+                ("America/Rainy_River", TimeZone::AmericaRainyRiver),
+                ("America/Rankin_Inlet", TimeZone::AmericaRankinInlet),
+                ("America/Recife", TimeZone::AmericaRecife),
+                ("America/Regina", TimeZone::AmericaRegina),
+                ("America/Resolute", TimeZone::AmericaResolute),
+                ("America/Rio_Branco", TimeZone::AmericaRioBranco),
+                ("America/Rosario", TimeZone::AmericaRosario),
+                ("America/Santa_Isabel", TimeZone::AmericaSantaIsabel),
+                ("America/Santarem", TimeZone::AmericaSantarem),
+                ("America/Santiago", TimeZone::AmericaSantiago),
+                ("America/Santo_Domingo", TimeZone::AmericaSantoDomingo),
+                ("America/Sao_Paulo", TimeZone::AmericaSaoPaulo),
+                ("America/Scoresbysund", TimeZone::AmericaScoresbysund),
+                ("America/Shiprock", TimeZone::AmericaShiprock),
+                ("America/Sitka", TimeZone::AmericaSitka),
+                ("America/St_Barthelemy", TimeZone::AmericaStBarthelemy),
+                ("America/St_Johns", TimeZone::AmericaStJohns),
+                ("America/St_Kitts", TimeZone::AmericaStKitts),
+                ("America/St_Lucia", TimeZone::AmericaStLucia),
+                ("America/St_Thomas", TimeZone::AmericaStThomas),
+                ("America/St_Vincent", TimeZone::AmericaStVincent),
+                ("America/Swift_Current", TimeZone::AmericaSwiftCurrent),
+                ("America/Tegucigalpa", TimeZone::AmericaTegucigalpa),
+                ("America/Thule", TimeZone::AmericaThule),
+                ("America/Thunder_Bay", TimeZone::AmericaThunderBay),
+                ("America/Tijuana", TimeZone::AmericaTijuana),
+                ("America/Toronto", TimeZone::AmericaToronto),
+                ("America/Tortola", TimeZone::AmericaTortola),
+                ("America/Vancouver", TimeZone::AmericaVancouver),
+                ("America/Virgin", TimeZone::AmericaVirgin),
+                ("America/Whitehorse", TimeZone::AmericaWhitehorse),
+                ("America/Winnipeg", TimeZone::AmericaWinnipeg),
+                ("America/Yakutat", TimeZone::AmericaYakutat),
+                ("America/Yellowknife", TimeZone::AmericaYellowknife),
+                ("Antarctica/Casey", TimeZone::AntarcticaCasey),
+                ("Antarctica/Davis", TimeZone::AntarcticaDavis),
+                ("Antarctica/DumontDUrville", TimeZone::AntarcticaDumontDUrville),
+                ("Antarctica/Macquarie", TimeZone::AntarcticaMacquarie),
+                ("Antarctica/Mawson", TimeZone::AntarcticaMawson),
+                ("Antarctica/McMurdo", TimeZone::AntarcticaMcMurdo),
+                ("Antarctica/Palmer", TimeZone::AntarcticaPalmer),
+                ("Antarctica/Rothera", TimeZone::AntarcticaRothera),
+                ("Antarctica/South_Pole", TimeZone::AntarcticaSouthPole),
+                ("Antarctica/Syowa", TimeZone::AntarcticaSyowa),
+                ("Antarctica/Troll", TimeZone::AntarcticaTroll),
+                ("Antarctica/Vostok", TimeZone::AntarcticaVostok),
+                ("Arctic/Longyearbyen", TimeZone::ArcticLongyearbyen),
+                ("Asia/Aden", TimeZone::AsiaAden),
+                ("Asia/Almaty", TimeZone::AsiaAlmaty),
+                ("Asia/Amman", TimeZone::AsiaAmman),
+                ("Asia/Anadyr", TimeZone::AsiaAnadyr),
+                ("Asia/Aqtau", TimeZone::AsiaAqtau),
+                ("Asia/Aqtobe", TimeZone::AsiaAqtobe),
+                ("Asia/Ashgabat", TimeZone::AsiaAshgabat),
+                ("Asia/Ashkhabad", TimeZone::AsiaAshkhabad),
+                ("Asia/Atyrau", TimeZone::AsiaAtyrau),
+                ("Asia/Baghdad", TimeZone::AsiaBaghdad),
+                ("Asia/Bahrain", TimeZone::AsiaBahrain),
+                ("Asia/Baku", TimeZone::AsiaBaku),
+                ("Asia/Bangkok", TimeZone::AsiaBangkok),
+                ("Asia/Barnaul", TimeZone::AsiaBarnaul),
+                ("Asia/Beirut", TimeZone::AsiaBeirut),
+                ("Asia/Bishkek", TimeZone::AsiaBishkek),
+                ("Asia/Brunei", TimeZone::AsiaBrunei),
+                ("Asia/Calcutta", TimeZone::AsiaCalcutta),
+                ("Asia/Chita", TimeZone::AsiaChita),
+                ("Asia/Choibalsan", TimeZone::AsiaChoibalsan),
+                ("Asia/Chongqing", TimeZone::AsiaChongqing),
+                ("Asia/Chungking", TimeZone::AsiaChungking),
+                ("Asia/Colombo", TimeZone::AsiaColombo),
+                ("Asia/Dacca", TimeZone::AsiaDacca),
+                ("Asia/Damascus", TimeZone::AsiaDamascus),
+                ("Asia/Dhaka", TimeZone::AsiaDhaka),
+                ("Asia/Dili", TimeZone::AsiaDili),
+                ("Asia/Dubai", TimeZone::AsiaDubai),
+                ("Asia/Dushanbe", TimeZone::AsiaDushanbe),
+                ("Asia/Famagusta", TimeZone::AsiaFamagusta),
+                ("Asia/Gaza", TimeZone::AsiaGaza),
+                ("Asia/Harbin", TimeZone::AsiaHarbin),
+                ("Asia/Hebron", TimeZone::AsiaHebron),
+                ("Asia/Ho_Chi_Minh", TimeZone::AsiaHoChiMinh),
+                ("Asia/Hong_Kong", TimeZone::AsiaHongKong),
+                ("Asia/Hovd", TimeZone::AsiaHovd),
+                ("Asia/Irkutsk", TimeZone::AsiaIrkutsk),
+                ("Asia/Istanbul", TimeZone::AsiaIstanbul),
+                ("Asia/Jakarta", TimeZone::AsiaJakarta),
+                ("Asia/Jayapura", TimeZone::AsiaJayapura),
+                ("Asia/Jerusalem", TimeZone::AsiaJerusalem),
+                ("Asia/Kabul", TimeZone::AsiaKabul),
+                ("Asia/Kamchatka", TimeZone::AsiaKamchatka),
+                ("Asia/Karachi", TimeZone::AsiaKarachi),
+                ("Asia/Kashgar", TimeZone::AsiaKashgar),
+                ("Asia/Kathmandu", TimeZone::AsiaKathmandu),
+                ("Asia/Katmandu", TimeZone::AsiaKatmandu),
+                ("Asia/Khandyga", TimeZone::AsiaKhandyga),
+                ("Asia/Kolkata", TimeZone::AsiaKolkata),
+                ("Asia/Krasnoyarsk", TimeZone::AsiaKrasnoyarsk),
+                ("Asia/Kuala_Lumpur", TimeZone::AsiaKualaLumpur),
+                ("Asia/Kuching", TimeZone::AsiaKuching),
+                ("Asia/Kuwait", TimeZone::AsiaKuwait),
+                ("Asia/Macao", TimeZone::AsiaMacao),
+                ("Asia/Macau", TimeZone::AsiaMacau),
+                ("Asia/Magadan", TimeZone::AsiaMagadan),
+                ("Asia/Makassar", TimeZone::AsiaMakassar),
+                ("Asia/Manila", TimeZone::AsiaManila),
+                ("Asia/Muscat", TimeZone::AsiaMuscat),
+                ("Asia/Nicosia", TimeZone::AsiaNicosia),
+                ("Asia/Novokuznetsk", TimeZone::AsiaNovokuznetsk),
+                ("Asia/Novosibirsk", TimeZone::AsiaNovosibirsk),
+                ("Asia/Omsk", TimeZone::AsiaOmsk),
+                ("Asia/Oral", TimeZone::AsiaOral),
+                ("Asia/Phnom_Penh", TimeZone::AsiaPhnomPenh),
+                ("Asia/Pontianak", TimeZone::AsiaPontianak),
+                ("Asia/Pyongyang", TimeZone::AsiaPyongyang),
+                ("Asia/Qatar", TimeZone::AsiaQatar),
+                ("Asia/Qostanay", TimeZone::AsiaQostanay),
+                ("Asia/Qyzylorda", TimeZone::AsiaQyzylorda),
+                ("Asia/Rangoon", TimeZone::AsiaRangoon),
+                ("Asia/Riyadh", TimeZone::AsiaRiyadh),
+                ("Asia/Saigon", TimeZone::AsiaSaigon),
+                ("Asia/Sakhalin", TimeZone::AsiaSakhalin),
+                ("Asia/Samarkand", TimeZone::AsiaSamarkand),
+                ("Asia/Seoul", TimeZone::AsiaSeoul),
+                ("Asia/Shanghai", TimeZone::AsiaShanghai),
+                ("Asia/Singapore", TimeZone::AsiaSingapore),
+                ("Asia/Srednekolymsk", TimeZone::AsiaSrednekolymsk),
+                ("Asia/Taipei", TimeZone::AsiaTaipei),
+                ("Asia/Tashkent", TimeZone::AsiaTashkent),
+                ("Asia/Tbilisi", TimeZone::AsiaTbilisi),
+                ("Asia/Tehran", TimeZone::AsiaTehran),
+                ("Asia/Tel_Aviv", TimeZone::AsiaTelAviv),
+                ("Asia/Thimbu", TimeZone::AsiaThimbu),
+                ("Asia/Thimphu", TimeZone::AsiaThimphu),
+                ("Asia/Tokyo", TimeZone::AsiaTokyo),
+                ("Asia/Tomsk", TimeZone::AsiaTomsk),
+                ("Asia/Ujung_Pandang", TimeZone::AsiaUjungPandang),
+                ("Asia/Ulaanbaatar", TimeZone::AsiaUlaanbaatar),
+                ("Asia/Ulan_Bator", TimeZone::AsiaUlanBator),
+                ("Asia/Urumqi", TimeZone::AsiaUrumqi),
+                ("Asia/Ust-Nera", TimeZone::AsiaUstNera),
+                ("Asia/Vientiane", TimeZone::AsiaVientiane),
+                ("Asia/Vladivostok", TimeZone::AsiaVladivostok),
+                ("Asia/Yakutsk", TimeZone::AsiaYakutsk),
+                ("Asia/Yangon", TimeZone::AsiaYangon),
+                ("Asia/Yekaterinburg", TimeZone::AsiaYekaterinburg),
+                ("Asia/Yerevan", TimeZone::AsiaYerevan),
+                ("Atlantic/Azores", TimeZone::AtlanticAzores),
+                ("Atlantic/Bermuda", TimeZone::AtlanticBermuda),
+                ("Atlantic/Canary", TimeZone::AtlanticCanary),
+                ("Atlantic/Cape_Verde", TimeZone::AtlanticCapeVerde),
+                ("Atlantic/Faeroe", TimeZone::AtlanticFaeroe),
+                ("Atlantic/Faroe", TimeZone::AtlanticFaroe),
+                ("Atlantic/Jan_Mayen", TimeZone::AtlanticJanMayen),
+                ("Atlantic/Madeira", TimeZone::AtlanticMadeira),
+                ("Atlantic/Reykjavik", TimeZone::AtlanticReykjavik),
+                ("Atlantic/South_Georgia", TimeZone::AtlanticSouthGeorgia),
+                ("Atlantic/St_Helena", TimeZone::AtlanticStHelena),
+                ("Atlantic/Stanley", TimeZone::AtlanticStanley),
+                ("Australia/ACT", TimeZone::AustraliaACT),
+                ("Australia/Adelaide", TimeZone::AustraliaAdelaide),
+                ("Australia/Brisbane", TimeZone::AustraliaBrisbane),
+                ("Australia/Broken_Hill", TimeZone::AustraliaBrokenHill),
+                ("Australia/Canberra", TimeZone::AustraliaCanberra),
+                ("Australia/Currie", TimeZone::AustraliaCurrie),
+                ("Australia/Darwin", TimeZone::AustraliaDarwin),
+                ("Australia/Eucla", TimeZone::AustraliaEucla),
+                ("Australia/Hobart", TimeZone::AustraliaHobart),
+                ("Australia/LHI", TimeZone::AustraliaLHI),
+                ("Australia/Lindeman", TimeZone::AustraliaLindeman),
+                ("Australia/Lord_Howe", TimeZone::AustraliaLordHowe),
+                ("Australia/Melbourne", TimeZone::AustraliaMelbourne),
+                ("Australia/NSW", TimeZone::AustraliaNSW),
+                ("Australia/North", TimeZone::AustraliaNorth),
+                ("Australia/Perth", TimeZone::AustraliaPerth),
+                ("Australia/Queensland", TimeZone::AustraliaQueensland),
+                ("Australia/South", TimeZone::AustraliaSouth),
+                ("Australia/Sydney", TimeZone::AustraliaSydney),
+                ("Australia/Tasmania", TimeZone::AustraliaTasmania),
+                ("Australia/Victoria", TimeZone::AustraliaVictoria),
+                ("Australia/West", TimeZone::AustraliaWest),
+                ("Australia/Yancowinna", TimeZone::AustraliaYancowinna),
+                ("Brazil/Acre", TimeZone::BrazilAcre),
+                ("Brazil/DeNoronha", TimeZone::BrazilDeNoronha),
+                ("Brazil/East", TimeZone::BrazilEast),
+                ("Brazil/West", TimeZone::BrazilWest),
+                ("CET", TimeZone::CET),
+                ("CST6CDT", TimeZone::CST6CDT),
+                ("Canada/Atlantic", TimeZone::CanadaAtlantic),
+                ("Canada/Central", TimeZone::CanadaCentral),
+                ("Canada/Eastern", TimeZone::CanadaEastern),
+                ("Canada/Mountain", TimeZone::CanadaMountain),
+                ("Canada/Newfoundland", TimeZone::CanadaNewfoundland),
+                ("Canada/Pacific", TimeZone::CanadaPacific),
+                ("Canada/Saskatchewan", TimeZone::CanadaSaskatchewan),
+                ("Canada/Yukon", TimeZone::CanadaYukon),
+                ("Chile/Continental", TimeZone::ChileContinental),
+                ("Chile/EasterIsland", TimeZone::ChileEasterIsland),
+                ("Cuba", TimeZone::Cuba),
+                ("EET", TimeZone::EET),
+                ("EST", TimeZone::EST),
+                ("EST5EDT", TimeZone::EST5EDT),
+                ("Egypt", TimeZone::Egypt),
+                ("Eire", TimeZone::Eire),
+                ("Etc/GMT", TimeZone::EtcGMT),
+                ("Etc/GMT+0", TimeZone::EtcGMTPlus0),
+                ("Etc/GMT+1", TimeZone::EtcGMTPlus1),
+                ("Etc/GMT+10", TimeZone::EtcGMTPlus10),
+                ("Etc/GMT+11", TimeZone::EtcGMTPlus11),
+                ("Etc/GMT+12", TimeZone::EtcGMTPlus12),
+                ("Etc/GMT+2", TimeZone::EtcGMTPlus2),
+                ("Etc/GMT+3", TimeZone::EtcGMTPlus3),
+                ("Etc/GMT+4", TimeZone::EtcGMTPlus4),
+                ("Etc/GMT+5", TimeZone::EtcGMTPlus5),
+                ("Etc/GMT+6", TimeZone::EtcGMTPlus6),
+                ("Etc/GMT+7", TimeZone::EtcGMTPlus7),
+                ("Etc/GMT+8", TimeZone::EtcGMTPlus8),
+                ("Etc/GMT+9", TimeZone::EtcGMTPlus9),
+                ("Etc/GMT-0", TimeZone::EtcGMTMinus0),
+                ("Etc/GMT-1", TimeZone::EtcGMTMinus1),
+                ("Etc/GMT-10", TimeZone::EtcGMTMinus10),
+                ("Etc/GMT-11", TimeZone::EtcGMTMinus11),
+                ("Etc/GMT-12", TimeZone::EtcGMTMinus12),
+                ("Etc/GMT-13", TimeZone::EtcGMTMinus13),
+                ("Etc/GMT-14", TimeZone::EtcGMTMinus14),
+                ("Etc/GMT-2", TimeZone::EtcGMTMinus2),
+                ("Etc/GMT-3", TimeZone::EtcGMTMinus3),
+                ("Etc/GMT-4", TimeZone::EtcGMTMinus4),
+                ("Etc/GMT-5", TimeZone::EtcGMTMinus5),
+                ("Etc/GMT-6", TimeZone::EtcGMTMinus6),
+                ("Etc/GMT-7", TimeZone::EtcGMTMinus7),
+                ("Etc/GMT-8", TimeZone::EtcGMTMinus8),
+                ("Etc/GMT-9", TimeZone::EtcGMTMinus9),
+                ("Etc/GMT0", TimeZone::EtcGMT0),
+                ("Etc/Greenwich", TimeZone::EtcGreenwich),
+                ("Etc/UCT", TimeZone::EtcUCT),
+                ("Etc/UTC", TimeZone::EtcUTC),
+                ("Etc/Universal", TimeZone::EtcUniversal),
+                ("Etc/Zulu", TimeZone::EtcZulu),
+                ("Europe/Amsterdam", TimeZone::EuropeAmsterdam),
+                ("Europe/Andorra", TimeZone::EuropeAndorra),
+                ("Europe/Astrakhan", TimeZone::EuropeAstrakhan),
+                ("Europe/Athens", TimeZone::EuropeAthens),
+                ("Europe/Belfast", TimeZone::EuropeBelfast),
+                ("Europe/Belgrade", TimeZone::EuropeBelgrade),
+                ("Europe/Berlin", TimeZone::EuropeBerlin),
+                ("Europe/Bratislava", TimeZone::EuropeBratislava),
+                ("Europe/Brussels", TimeZone::EuropeBrussels),
+                ("Europe/Bucharest", TimeZone::EuropeBucharest),
+                ("Europe/Budapest", TimeZone::EuropeBudapest),
+                ("Europe/Busingen", TimeZone::EuropeBusingen),
+                ("Europe/Chisinau", TimeZone::EuropeChisinau),
+                ("Europe/Copenhagen", TimeZone::EuropeCopenhagen),
+                ("Europe/Dublin", TimeZone::EuropeDublin),
+                ("Europe/Gibraltar", TimeZone::EuropeGibraltar),
+                ("Europe/Guernsey", TimeZone::EuropeGuernsey),
+                ("Europe/Helsinki", TimeZone::EuropeHelsinki),
+                ("Europe/Isle_of_Man", TimeZone::EuropeIsleOfMan),
+                ("Europe/Istanbul", TimeZone::EuropeIstanbul),
+                ("Europe/Jersey", TimeZone::EuropeJersey),
+                ("Europe/Kaliningrad", TimeZone::EuropeKaliningrad),
+                ("Europe/Kiev", TimeZone::EuropeKiev),
+                ("Europe/Kirov", TimeZone::EuropeKirov),
+                ("Europe/Kyiv", TimeZone::EuropeKyiv),
+                ("Europe/Lisbon", TimeZone::EuropeLisbon),
+                ("Europe/Ljubljana", TimeZone::EuropeLjubljana),
+                ("Europe/London", TimeZone::EuropeLondon),
+                ("Europe/Luxembourg", TimeZone::EuropeLuxembourg),
+                ("Europe/Madrid", TimeZone::EuropeMadrid),
+                ("Europe/Malta", TimeZone::EuropeMalta),
+                ("Europe/Mariehamn", TimeZone::EuropeMariehamn),
+                ("Europe/Minsk", TimeZone::EuropeMinsk),
+                ("Europe/Monaco", TimeZone::EuropeMonaco),
+                ("Europe/Moscow", TimeZone::EuropeMoscow),
+                ("Europe/Nicosia", TimeZone::EuropeNicosia),
+                ("Europe/Oslo", TimeZone::EuropeOslo),
+                ("Europe/Paris", TimeZone::EuropeParis),
+                ("Europe/Podgorica", TimeZone::EuropePodgorica),
+                ("Europe/Prague", TimeZone::EuropePrague),
+                ("Europe/Riga", TimeZone::EuropeRiga),
+                ("Europe/Rome", TimeZone::EuropeRome),
+                ("Europe/Samara", TimeZone::EuropeSamara),
+                ("Europe/San_Marino", TimeZone::EuropeSanMarino),
+                ("Europe/Sarajevo", TimeZone::EuropeSarajevo),
+                ("Europe/Saratov", TimeZone::EuropeSaratov),
+                ("Europe/Simferopol", TimeZone::EuropeSimferopol),
+                ("Europe/Skopje", TimeZone::EuropeSkopje),
+                ("Europe/Sofia", TimeZone::EuropeSofia),
+                ("Europe/Stockholm", TimeZone::EuropeStockholm),
+                ("Europe/Tallinn", TimeZone::EuropeTallinn),
+                ("Europe/Tirane", TimeZone::EuropeTirane),
+                ("Europe/Tiraspol", TimeZone::EuropeTiraspol),
+                ("Europe/Ulyanovsk", TimeZone::EuropeUlyanovsk),
+                ("Europe/Uzhgorod", TimeZone::EuropeUzhgorod),
+                ("Europe/Vaduz", TimeZone::EuropeVaduz),
+                ("Europe/Vatican", TimeZone::EuropeVatican),
+                ("Europe/Vienna", TimeZone::EuropeVienna),
+                ("Europe/Vilnius", TimeZone::EuropeVilnius),
+                ("Europe/Volgograd", TimeZone::EuropeVolgograd),
+                ("Europe/Warsaw", TimeZone::EuropeWarsaw),
+                ("Europe/Zagreb", TimeZone::EuropeZagreb),
+                ("Europe/Zaporozhye", TimeZone::EuropeZaporozhye),
+                ("Europe/Zurich", TimeZone::EuropeZurich),
+                ("GB", TimeZone::GB),
+                ("GB-Eire", TimeZone::GBEire),
+                ("GMT", TimeZone::GMT),
+                ("GMT+0", TimeZone::GMTPlus0),
+                ("GMT-0", TimeZone::GMTMinus0),
+                ("GMT0", TimeZone::GMT0),
+                ("Greenwich", TimeZone::Greenwich),
+                ("HST", TimeZone::HST),
+                ("Hongkong", TimeZone::Hongkong),
+                ("Iceland", TimeZone::Iceland),
+                ("Indian/Antananarivo", TimeZone::IndianAntananarivo),
+                ("Indian/Chagos", TimeZone::IndianChagos),
+                ("Indian/Christmas", TimeZone::IndianChristmas),
+                ("Indian/Cocos", TimeZone::IndianCocos),
+                ("Indian/Comoro", TimeZone::IndianComoro),
+                ("Indian/Kerguelen", TimeZone::IndianKerguelen),
+                ("Indian/Mahe", TimeZone::IndianMahe),
+                ("Indian/Maldives", TimeZone::IndianMaldives),
+                ("Indian/Mauritius", TimeZone::IndianMauritius),
+                ("Indian/Mayotte", TimeZone::IndianMayotte),
+                ("Indian/Reunion", TimeZone::IndianReunion),
+                ("Iran", TimeZone::Iran),
+                ("Israel", TimeZone::Israel),
+                ("Jamaica", TimeZone::Jamaica),
+                ("Japan", TimeZone::Japan),
+                ("Kwajalein", TimeZone::Kwajalein),
+                ("Libya", TimeZone::Libya),
+                ("MET", TimeZone::MET),
+                ("MST", TimeZone::MST),
+                ("MST7MDT", TimeZone::MST7MDT),
+                ("Mexico/BajaNorte", TimeZone::MexicoBajaNorte),
+                ("Mexico/BajaSur", TimeZone::MexicoBajaSur),
+                ("Mexico/General", TimeZone::MexicoGeneral),
+                ("NZ", TimeZone::NZ),
+                ("NZ-CHAT", TimeZone::NZCHAT),
+                ("Navajo", TimeZone::Navajo),
+                ("PRC", TimeZone::PRC),
+                ("PST8PDT", TimeZone::PST8PDT),
+                ("Pacific/Apia", TimeZone::PacificApia),
+                ("Pacific/Auckland", TimeZone::PacificAuckland),
+                ("Pacific/Bougainville", TimeZone::PacificBougainville),
+                ("Pacific/Chatham", TimeZone::PacificChatham),
+                ("Pacific/Chuuk", TimeZone::PacificChuuk),
+                ("Pacific/Easter", TimeZone::PacificEaster),
+                ("Pacific/Efate", TimeZone::PacificEfate),
+                ("Pacific/Enderbury", TimeZone::PacificEnderbury),
+                ("Pacific/Fakaofo", TimeZone::PacificFakaofo),
+                ("Pacific/Fiji", TimeZone::PacificFiji),
+                ("Pacific/Funafuti", TimeZone::PacificFunafuti),
+                ("Pacific/Galapagos", TimeZone::PacificGalapagos),
+                ("Pacific/Gambier", TimeZone::PacificGambier),
+                ("Pacific/Guadalcanal", TimeZone::PacificGuadalcanal),
+                ("Pacific/Guam", TimeZone::PacificGuam),
+                ("Pacific/Honolulu", TimeZone::PacificHonolulu),
+                ("Pacific/Johnston", TimeZone::PacificJohnston),
+                ("Pacific/Kanton", TimeZone::PacificKanton),
+                ("Pacific/Kiritimati", TimeZone::PacificKiritimati),
+                ("Pacific/Kosrae", TimeZone::PacificKosrae),
+                ("Pacific/Kwajalein", TimeZone::PacificKwajalein),
+                ("Pacific/Majuro", TimeZone::PacificMajuro),
+                ("Pacific/Marquesas", TimeZone::PacificMarquesas),
+                ("Pacific/Midway", TimeZone::PacificMidway),
+                ("Pacific/Nauru", TimeZone::PacificNauru),
+                ("Pacific/Niue", TimeZone::PacificNiue),
+                ("Pacific/Norfolk", TimeZone::PacificNorfolk),
+                ("Pacific/Noumea", TimeZone::PacificNoumea),
+                ("Pacific/Pago_Pago", TimeZone::PacificPagoPago),
+                ("Pacific/Palau", TimeZone::PacificPalau),
+                ("Pacific/Pitcairn", TimeZone::PacificPitcairn),
+                ("Pacific/Pohnpei", TimeZone::PacificPohnpei),
+                ("Pacific/Ponape", TimeZone::PacificPonape),
+                ("Pacific/Port_Moresby", TimeZone::PacificPortMoresby),
+                ("Pacific/Rarotonga", TimeZone::PacificRarotonga),
+                ("Pacific/Saipan", TimeZone::PacificSaipan),
+                ("Pacific/Samoa", TimeZone::PacificSamoa),
+                ("Pacific/Tahiti", TimeZone::PacificTahiti),
+                ("Pacific/Tarawa", TimeZone::PacificTarawa),
+                ("Pacific/Tongatapu", TimeZone::PacificTongatapu),
+                ("Pacific/Truk", TimeZone::PacificTruk),
+                ("Pacific/Wake", TimeZone::PacificWake),
+                ("Pacific/Wallis", TimeZone::PacificWallis),
+                ("Pacific/Yap", TimeZone::PacificYap),
+                ("Poland", TimeZone::Poland),
+                ("Portugal", TimeZone::Portugal),
+                ("ROC", TimeZone::ROC),
+                ("ROK", TimeZone::ROK),
+                ("Singapore", TimeZone::Singapore),
+                ("Turkey", TimeZone::Turkey),
+                ("UCT", TimeZone::UCT),
+                ("US/Alaska", TimeZone::USAlaska),
+                ("US/Aleutian", TimeZone::USAleutian),
+                ("US/Arizona", TimeZone::USArizona),
+                ("US/Central", TimeZone::USCentral),
+                ("US/East-Indiana", TimeZone::USEastIndiana),
+                ("US/Eastern", TimeZone::USEastern),
+                ("US/Hawaii", TimeZone::USHawaii),
+                ("US/Indiana-Starke", TimeZone::USIndianaStarke),
+                ("US/Michigan", TimeZone::USMichigan),
+                ("US/Mountain", TimeZone::USMountain),
+                ("US/Pacific", TimeZone::USPacific),
+                ("US/Samoa", TimeZone::USSamoa),
+                ("UTC", TimeZone::UTC),
+                ("Universal", TimeZone::Universal),
+                ("W-SU", TimeZone::WSU),
+                ("WET", TimeZone::WET),
+                ("Zulu", TimeZone::Zulu),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
             match self {
@@ -8546,12 +8565,12 @@ zone: in a patch it clears the stored one.*/
     }
     impl runtime::decode::Decode for TimeZone {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
-            match runtime::decode::string(raw) {
-                Some(value) => Self::decode_text(&value, path, errors),
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string or null");
                     None
@@ -9069,7 +9088,7 @@ left out. New members and enum values may be added at any time.*/
     }
     impl runtime::decode::Decode for UserCreate {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -9110,8 +9129,8 @@ left out. New members and enum values may be added at any time.*/
             let mut slot_27: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
             let mut slot_28: runtime::decode::Slot<Option<TimeZone>> = runtime::decode::Slot::Absent;
             let mut slot_29: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
-            for (key, raw) in &members {
-                let raw: &runtime::decode::RawValue = raw;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
                 let key: &str = key;
                 let path = &path.member(key);
                 match key {
@@ -9221,8 +9240,8 @@ left out. New members and enum values may be added at any time.*/
                                             String,
                                             CustomAttributeValue,
                                         >::new();
-                                        for (key, raw) in &members {
-                                            let raw: &runtime::decode::RawValue = raw;
+                                        for (key, raw) in members {
+                                            let raw: &runtime::decode::Json<'_> = raw;
                                             let key: &str = key;
                                             let path = &path.member(key);
                                             if key.contains('\0') {
@@ -9728,7 +9747,7 @@ left out. New members and enum values may be added at any time.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -9852,7 +9871,7 @@ left out. New members and enum values may be added at any time.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -9929,7 +9948,7 @@ left out. New members and enum values may be added at any time.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -10146,14 +10165,17 @@ left out. New members and enum values may be added at any time.*/
     }
     impl runtime::decode::FromText for UserPatchContactType {
         fn from_text(text: &str) -> Option<Self> {
-            match text {
-                "administrative" => Some(Self::Administrative),
-                "billing" => Some(Self::Billing),
-                "technical" => Some(Self::Technical),
-                "security" => Some(Self::Security),
-                "other" => Some(Self::Other),
-                _ => None,
-            }
+            const SORTED: &[(&str, UserPatchContactType)] = &[
+                ("administrative", UserPatchContactType::Administrative),
+                ("billing", UserPatchContactType::Billing),
+                ("other", UserPatchContactType::Other),
+                ("security", UserPatchContactType::Security),
+                ("technical", UserPatchContactType::Technical),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
             match self {
@@ -10186,12 +10208,12 @@ left out. New members and enum values may be added at any time.*/
     }
     impl runtime::decode::Decode for UserPatchContactType {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
-            match runtime::decode::string(raw) {
-                Some(value) => Self::decode_text(&value, path, errors),
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string or null");
                     None
@@ -10234,7 +10256,7 @@ left out. New members and enum values may be added at any time.*/
     impl utoipa::ToSchema for UserPatchCustomAttributesValue {}
     impl runtime::decode::Decode for UserPatchCustomAttributesValue {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -10325,12 +10347,15 @@ left out. New members and enum values may be added at any time.*/
     }
     impl runtime::decode::FromText for UserPatchGender {
         fn from_text(text: &str) -> Option<Self> {
-            match text {
-                "male" => Some(Self::Male),
-                "female" => Some(Self::Female),
-                "undisclosed" => Some(Self::Undisclosed),
-                _ => None,
-            }
+            const SORTED: &[(&str, UserPatchGender)] = &[
+                ("female", UserPatchGender::Female),
+                ("male", UserPatchGender::Male),
+                ("undisclosed", UserPatchGender::Undisclosed),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
             match self {
@@ -10361,12 +10386,12 @@ left out. New members and enum values may be added at any time.*/
     }
     impl runtime::decode::Decode for UserPatchGender {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
-            match runtime::decode::string(raw) {
-                Some(value) => Self::decode_text(&value, path, errors),
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string or null");
                     None
@@ -10437,7 +10462,7 @@ left out. New members and enum values may be added at any time.*/
     }
     impl runtime::decode::Decode for UserPatchSessionTimeout {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -10830,7 +10855,7 @@ against `UserReplace`.*/
     }
     impl runtime::decode::Decode for UserPatch {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -10883,8 +10908,8 @@ against `UserReplace`.*/
             let mut slot_34: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
             let mut slot_35: runtime::decode::Slot<Option<TimeZone>> = runtime::decode::Slot::Absent;
             let mut slot_36: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
-            for (key, raw) in &members {
-                let raw: &runtime::decode::RawValue = raw;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
                 let key: &str = key;
                 let path = &path.member(key);
                 match key {
@@ -10906,7 +10931,7 @@ against `UserReplace`.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -10983,7 +11008,7 @@ against `UserReplace`.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -11060,7 +11085,7 @@ against `UserReplace`.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -11250,8 +11275,8 @@ against `UserReplace`.*/
                                                     String,
                                                     Option<UserPatchCustomAttributesValue>,
                                                 >::new();
-                                                for (key, raw) in &members {
-                                                    let raw: &runtime::decode::RawValue = raw;
+                                                for (key, raw) in members {
+                                                    let raw: &runtime::decode::Json<'_> = raw;
                                                     let key: &str = key;
                                                     let path = &path.member(key);
                                                     if key.contains('\0') {
@@ -11849,7 +11874,7 @@ against `UserReplace`.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -11926,7 +11951,7 @@ against `UserReplace`.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -12003,7 +12028,7 @@ against `UserReplace`.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -12080,7 +12105,7 @@ against `UserReplace`.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -12230,7 +12255,7 @@ against `UserReplace`.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -12307,7 +12332,7 @@ against `UserReplace`.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -12743,7 +12768,7 @@ status, roles, rights and owner organization are not part of it.*/
     }
     impl runtime::decode::Decode for UserReplace {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
@@ -12779,8 +12804,8 @@ status, roles, rights and owner organization are not part of it.*/
             let mut slot_22: runtime::decode::Slot<std::collections::BTreeSet<String>> = runtime::decode::Slot::Absent;
             let mut slot_23: runtime::decode::Slot<Option<TimeZone>> = runtime::decode::Slot::Absent;
             let mut slot_24: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
-            for (key, raw) in &members {
-                let raw: &runtime::decode::RawValue = raw;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
                 let key: &str = key;
                 let path = &path.member(key);
                 match key {
@@ -12876,8 +12901,8 @@ status, roles, rights and owner organization are not part of it.*/
                                             String,
                                             CustomAttributeValue,
                                         >::new();
-                                        for (key, raw) in &members {
-                                            let raw: &runtime::decode::RawValue = raw;
+                                        for (key, raw) in members {
+                                            let raw: &runtime::decode::Json<'_> = raw;
                                             let key: &str = key;
                                             let path = &path.member(key);
                                             if key.contains('\0') {
@@ -13390,7 +13415,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -13467,7 +13492,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
-                                        for (index, raw) in items.into_iter().enumerate() {
+                                        for (index, raw) in items.iter().enumerate() {
                                             let path = &path.index(index);
                                             if let Some(value) = match runtime::decode::string(raw) {
                                                 None => {
@@ -13662,12 +13687,15 @@ are kept for reference only and cannot sign in.*/
     }
     impl runtime::decode::FromText for UserStatus {
         fn from_text(text: &str) -> Option<Self> {
-            match text {
-                "active" => Some(Self::Active),
-                "deactivated" => Some(Self::Deactivated),
-                "archived" => Some(Self::Archived),
-                _ => None,
-            }
+            const SORTED: &[(&str, UserStatus)] = &[
+                ("active", UserStatus::Active),
+                ("archived", UserStatus::Archived),
+                ("deactivated", UserStatus::Deactivated),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
             match self {
@@ -13698,12 +13726,12 @@ are kept for reference only and cannot sign in.*/
     }
     impl runtime::decode::Decode for UserStatus {
         fn decode(
-            raw: &runtime::decode::RawValue,
+            raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
             errors: &mut runtime::decode::Errors,
         ) -> Option<Self> {
-            match runtime::decode::string(raw) {
-                Some(value) => Self::decode_text(&value, path, errors),
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
                 None => {
                     errors.push(path, "type", "must be a string");
                     None
@@ -13935,16 +13963,17 @@ impl IntoResponse for ListCountriesResponse {
     security(("bearerAuth" = ["users:read"])),
 )]
 pub async fn list_countries<A: UsersApi>(
-    axum::extract::State(api): axum::extract::State<Arc<A>>,
+    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
 ) -> Response {
+    let api = &*served.api;
     let call = async {
         let (parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::LIST_COUNTRIES, &parts)
+        let caller = runtime::authorize(api, &operation_specs::LIST_COUNTRIES, &parts)
             .await?;
         let errors = runtime::decode::Errors::default();
-        let context = runtime::context(caller, &parts, None, &errors)?;
+        let context = runtime::context(caller, None, &errors)?;
         match () {
             () if errors.is_empty() => {
                 let request = ListCountriesRequest {};
@@ -13961,7 +13990,7 @@ pub async fn list_countries<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::LIST_COUNTRIES, response)
+    served.answered(&operation_specs::LIST_COUNTRIES, response)
 }
 ///What `listLanguages` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -14077,16 +14106,17 @@ impl IntoResponse for ListLanguagesResponse {
     security(("bearerAuth" = ["users:read"])),
 )]
 pub async fn list_languages<A: UsersApi>(
-    axum::extract::State(api): axum::extract::State<Arc<A>>,
+    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
 ) -> Response {
+    let api = &*served.api;
     let call = async {
         let (parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::LIST_LANGUAGES, &parts)
+        let caller = runtime::authorize(api, &operation_specs::LIST_LANGUAGES, &parts)
             .await?;
         let errors = runtime::decode::Errors::default();
-        let context = runtime::context(caller, &parts, None, &errors)?;
+        let context = runtime::context(caller, None, &errors)?;
         match () {
             () if errors.is_empty() => {
                 let request = ListLanguagesRequest {};
@@ -14103,7 +14133,7 @@ pub async fn list_languages<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::LIST_LANGUAGES, response)
+    served.answered(&operation_specs::LIST_LANGUAGES, response)
 }
 ///What `listLocales` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -14219,16 +14249,17 @@ impl IntoResponse for ListLocalesResponse {
     security(("bearerAuth" = ["users:read"])),
 )]
 pub async fn list_locales<A: UsersApi>(
-    axum::extract::State(api): axum::extract::State<Arc<A>>,
+    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
 ) -> Response {
+    let api = &*served.api;
     let call = async {
         let (parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::LIST_LOCALES, &parts)
+        let caller = runtime::authorize(api, &operation_specs::LIST_LOCALES, &parts)
             .await?;
         let errors = runtime::decode::Errors::default();
-        let context = runtime::context(caller, &parts, None, &errors)?;
+        let context = runtime::context(caller, None, &errors)?;
         match () {
             () if errors.is_empty() => {
                 let request = ListLocalesRequest {};
@@ -14245,7 +14276,7 @@ pub async fn list_locales<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::LIST_LOCALES, response)
+    served.answered(&operation_specs::LIST_LOCALES, response)
 }
 ///What `listTimeZones` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -14361,16 +14392,17 @@ impl IntoResponse for ListTimeZonesResponse {
     security(("bearerAuth" = ["users:read"])),
 )]
 pub async fn list_time_zones<A: UsersApi>(
-    axum::extract::State(api): axum::extract::State<Arc<A>>,
+    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
 ) -> Response {
+    let api = &*served.api;
     let call = async {
         let (parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::LIST_TIME_ZONES, &parts)
+        let caller = runtime::authorize(api, &operation_specs::LIST_TIME_ZONES, &parts)
             .await?;
         let errors = runtime::decode::Errors::default();
-        let context = runtime::context(caller, &parts, None, &errors)?;
+        let context = runtime::context(caller, None, &errors)?;
         match () {
             () if errors.is_empty() => {
                 let request = ListTimeZonesRequest {};
@@ -14387,7 +14419,7 @@ pub async fn list_time_zones<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::LIST_TIME_ZONES, response)
+    served.answered(&operation_specs::LIST_TIME_ZONES, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -14807,13 +14839,14 @@ impl IntoResponse for ListUsersResponse {
     security(("bearerAuth" = ["users:read"])),
 )]
 pub async fn list_users<A: UsersApi>(
-    axum::extract::State(api): axum::extract::State<Arc<A>>,
+    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
 ) -> Response {
+    let api = &*served.api;
     let call = async {
         let (mut parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::LIST_USERS, &parts)
+        let caller = runtime::authorize(api, &operation_specs::LIST_USERS, &parts)
             .await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
@@ -14821,7 +14854,6 @@ pub async fn list_users<A: UsersApi>(
         let query = ListUsersQuery::decode(&params, &mut errors);
         let context = runtime::context(
             caller,
-            &parts,
             query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
             &errors,
         )?;
@@ -14841,7 +14873,7 @@ pub async fn list_users<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::LIST_USERS, response)
+    served.answered(&operation_specs::LIST_USERS, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -15208,12 +15240,13 @@ impl IntoResponse for CreateUserResponse {
     security(("bearerAuth" = ["users:write"])),
 )]
 pub async fn create_user<A: UsersApi>(
-    axum::extract::State(api): axum::extract::State<Arc<A>>,
+    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
 ) -> Response {
+    let api = &*served.api;
     let call = async {
         let (mut parts, body) = request.into_parts();
-        let caller = runtime::authorize(&*api, &operation_specs::CREATE_USER, &parts)
+        let caller = runtime::authorize(api, &operation_specs::CREATE_USER, &parts)
             .await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
@@ -15222,13 +15255,12 @@ pub async fn create_user<A: UsersApi>(
         let header = CreateUserHeaders::decode(&params, &mut errors);
         let context = runtime::context(
             caller,
-            &parts,
             query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
             &errors,
         )?;
         let body = runtime::body::<
             UserCreate,
-        >(&operation_specs::CREATE_USER, &parts, body, &mut errors)
+        >(&operation_specs::CREATE_USER, &served.options, &parts, body, &mut errors)
             .await?;
         match (query, header, body) {
             (Some(query), Some(header), Some(body)) if errors.is_empty() => {
@@ -15250,7 +15282,7 @@ pub async fn create_user<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::CREATE_USER, response)
+    served.answered(&operation_specs::CREATE_USER, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -15636,14 +15668,14 @@ impl IntoResponse for GetUserResponse {
     security(("bearerAuth" = ["users:read"])),
 )]
 pub async fn get_user<A: UsersApi>(
-    axum::extract::State(api): axum::extract::State<Arc<A>>,
+    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
 ) -> Response {
+    let api = &*served.api;
     let call = async {
         let (mut parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::GET_USER, &parts)
-            .await?;
+        let caller = runtime::authorize(api, &operation_specs::GET_USER, &parts).await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
         let mut errors = runtime::decode::Errors::default();
@@ -15652,7 +15684,6 @@ pub async fn get_user<A: UsersApi>(
         let header = GetUserHeaders::decode(&params, &mut errors);
         let context = runtime::context(
             caller,
-            &parts,
             query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
             &errors,
         )?;
@@ -15676,7 +15707,7 @@ pub async fn get_user<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::GET_USER, response)
+    served.answered(&operation_specs::GET_USER, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -16133,12 +16164,13 @@ impl IntoResponse for ReplaceUserResponse {
     security(("bearerAuth" = ["users:write"])),
 )]
 pub async fn replace_user<A: UsersApi>(
-    axum::extract::State(api): axum::extract::State<Arc<A>>,
+    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
 ) -> Response {
+    let api = &*served.api;
     let call = async {
         let (mut parts, body) = request.into_parts();
-        let caller = runtime::authorize(&*api, &operation_specs::REPLACE_USER, &parts)
+        let caller = runtime::authorize(api, &operation_specs::REPLACE_USER, &parts)
             .await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
@@ -16148,13 +16180,12 @@ pub async fn replace_user<A: UsersApi>(
         let header = ReplaceUserHeaders::decode(&params, &mut errors);
         let context = runtime::context(
             caller,
-            &parts,
             query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
             &errors,
         )?;
         let body = runtime::body::<
             UserReplace,
-        >(&operation_specs::REPLACE_USER, &parts, body, &mut errors)
+        >(&operation_specs::REPLACE_USER, &served.options, &parts, body, &mut errors)
             .await?;
         match (path, query, header, body) {
             (Some(path), Some(query), Some(header), Some(body)) if errors.is_empty() => {
@@ -16177,7 +16208,7 @@ pub async fn replace_user<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::REPLACE_USER, response)
+    served.answered(&operation_specs::REPLACE_USER, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -16640,12 +16671,13 @@ impl IntoResponse for UpdateUserResponse {
     security(("bearerAuth" = ["users:write"])),
 )]
 pub async fn update_user<A: UsersApi>(
-    axum::extract::State(api): axum::extract::State<Arc<A>>,
+    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
 ) -> Response {
+    let api = &*served.api;
     let call = async {
         let (mut parts, body) = request.into_parts();
-        let caller = runtime::authorize(&*api, &operation_specs::UPDATE_USER, &parts)
+        let caller = runtime::authorize(api, &operation_specs::UPDATE_USER, &parts)
             .await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
@@ -16655,13 +16687,12 @@ pub async fn update_user<A: UsersApi>(
         let header = UpdateUserHeaders::decode(&params, &mut errors);
         let context = runtime::context(
             caller,
-            &parts,
             query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
             &errors,
         )?;
         let body = runtime::body::<
             UserPatch,
-        >(&operation_specs::UPDATE_USER, &parts, body, &mut errors)
+        >(&operation_specs::UPDATE_USER, &served.options, &parts, body, &mut errors)
             .await?;
         match (path, query, header, body) {
             (Some(path), Some(query), Some(header), Some(body)) if errors.is_empty() => {
@@ -16684,7 +16715,7 @@ pub async fn update_user<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::UPDATE_USER, response)
+    served.answered(&operation_specs::UPDATE_USER, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -17077,13 +17108,14 @@ impl IntoResponse for DeleteUserResponse {
     security(("bearerAuth" = ["users:admin"])),
 )]
 pub async fn delete_user<A: UsersApi>(
-    axum::extract::State(api): axum::extract::State<Arc<A>>,
+    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
 ) -> Response {
+    let api = &*served.api;
     let call = async {
         let (mut parts, body) = request.into_parts();
         let _ = body;
-        let caller = runtime::authorize(&*api, &operation_specs::DELETE_USER, &parts)
+        let caller = runtime::authorize(api, &operation_specs::DELETE_USER, &parts)
             .await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
@@ -17093,7 +17125,6 @@ pub async fn delete_user<A: UsersApi>(
         let header = DeleteUserHeaders::decode(&params, &mut errors);
         let context = runtime::context(
             caller,
-            &parts,
             query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
             &errors,
         )?;
@@ -17117,7 +17148,7 @@ pub async fn delete_user<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::DELETE_USER, response)
+    served.answered(&operation_specs::DELETE_USER, response)
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -17552,16 +17583,13 @@ impl IntoResponse for SetUserPasswordResponse {
     security(("bearerAuth" = ["users:write"])),
 )]
 pub async fn set_user_password<A: UsersApi>(
-    axum::extract::State(api): axum::extract::State<Arc<A>>,
+    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
 ) -> Response {
+    let api = &*served.api;
     let call = async {
         let (mut parts, body) = request.into_parts();
-        let caller = runtime::authorize(
-                &*api,
-                &operation_specs::SET_USER_PASSWORD,
-                &parts,
-            )
+        let caller = runtime::authorize(api, &operation_specs::SET_USER_PASSWORD, &parts)
             .await?;
         let path_params = runtime::path_params(&mut parts).await?;
         let params = runtime::Params::new(&parts, &path_params);
@@ -17571,13 +17599,18 @@ pub async fn set_user_password<A: UsersApi>(
         let header = SetUserPasswordHeaders::decode(&params, &mut errors);
         let context = runtime::context(
             caller,
-            &parts,
             query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
             &errors,
         )?;
         let body = runtime::body::<
             PasswordChange,
-        >(&operation_specs::SET_USER_PASSWORD, &parts, body, &mut errors)
+        >(
+                &operation_specs::SET_USER_PASSWORD,
+                &served.options,
+                &parts,
+                body,
+                &mut errors,
+            )
             .await?;
         match (path, query, header, body) {
             (Some(path), Some(query), Some(header), Some(body)) if errors.is_empty() => {
@@ -17600,7 +17633,7 @@ pub async fn set_user_password<A: UsersApi>(
         Ok(response) => response.into_response(),
         Err(rejection) => rejection.into_response(),
     };
-    runtime::answered_by(&operation_specs::SET_USER_PASSWORD, response)
+    served.answered(&operation_specs::SET_USER_PASSWORD, response)
 }
 /// The Users API: one method per operation of `openapi/users.yaml`.
 ///
@@ -17701,9 +17734,11 @@ pub trait UsersApi: runtime::Authenticator {
         Output = Result<SetUserPasswordResponse, runtime::Rejection>,
     > + Send;
 }
-/// Every operation's route over `api`, with problem+json answers for
-/// unknown routes and methods.
-pub fn routes<A: UsersApi>(api: Arc<A>) -> axum::Router {
+/// Every operation's route over `api`, served as `options` say.
+pub fn routes<A: UsersApi>(
+    api: Arc<A>,
+    options: runtime::RouterOptions,
+) -> axum::Router {
     use axum::routing::{delete, get, patch, post, put};
     axum::Router::new()
         .route("/v1/lookups/countries", axum::routing::get(list_countries::<A>))
@@ -17719,7 +17754,7 @@ pub fn routes<A: UsersApi>(api: Arc<A>) -> axum::Router {
                 .delete(delete_user::<A>),
         )
         .route("/v1/users/{userId}/password", axum::routing::put(set_user_password::<A>))
-        .with_state(api)
+        .with_state(runtime::Served { api, options })
 }
 /// What each operation takes, for the runtime's validation.
 pub mod operation_specs {

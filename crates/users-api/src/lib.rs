@@ -34,25 +34,12 @@ use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 
 pub use generated::*;
-pub use runtime::{AuthError, Authenticator, Caller, Claims, Rejection, RequestContext};
+pub use runtime::{
+    AuthError, Authenticator, Caller, Claims, Rejection, RequestContext, RouterOptions,
+};
 /// The source spec, byte for byte: what the `swagger-ui` feature serves.
 /// Nothing reads it to decide how to treat a request.
 pub const SPEC_YAML: &str = include_str!("../../../openapi/users.yaml");
-
-/// How [`router_with`] serves the API.
-#[derive(Debug, Clone, Copy)]
-pub struct RouterOptions {
-    /// The largest request body accepted, in bytes; larger is a 413.
-    pub body_limit: usize,
-}
-
-impl Default for RouterOptions {
-    fn default() -> Self {
-        Self {
-            body_limit: runtime::DEFAULT_BODY_LIMIT,
-        }
-    }
-}
 
 /// The API over `api`, with the default [`RouterOptions`].
 pub fn router<A: UsersApi>(api: Arc<A>) -> axum::Router {
@@ -63,14 +50,10 @@ pub fn router<A: UsersApi>(api: Arc<A>) -> axum::Router {
 /// routes (404) and methods (405 with `Allow`), an `x-request-id` on every
 /// request and response.
 pub fn router_with<A: UsersApi>(api: Arc<A>, options: RouterOptions) -> axum::Router {
-    // One layer (not two): every layer of a router boxes each route again.
-    let layers = tower::ServiceBuilder::new()
-        .layer(axum::Extension(runtime::BodyLimit(options.body_limit)))
-        .layer(axum::middleware::from_fn(request_id));
-    routes(api)
+    routes(api, options)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(layers)
+        .layer(runtime::RequestIdLayer)
 }
 
 async fn not_found(uri: http::Uri) -> Response {
@@ -106,18 +89,4 @@ fn path_matches(template: &str, path: &str) -> bool {
         && t.iter()
             .zip(&p)
             .all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
-}
-
-/// Gives every request an id (the caller's `x-request-id` if it sent a sane
-/// one, see [`runtime::request_id`]), which its problems carry as
-/// `requestId`, and echoes it on the response.
-async fn request_id(mut request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let id = runtime::request_id(request.headers());
-    request
-        .headers_mut()
-        .insert(runtime::REQUEST_ID, id.clone());
-    let text = id.to_str().unwrap_or_default().to_owned();
-    let mut response = runtime::with_request_id(text, next.run(request)).await;
-    response.headers_mut().insert(runtime::REQUEST_ID, id);
-    response
 }

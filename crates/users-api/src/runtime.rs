@@ -85,16 +85,40 @@ impl Claims for Caller {
 pub struct RequestContext<C = Caller> {
     /// The verified caller's claims.
     pub caller: C,
-    /// The account the operation acts on: the caller's own, or the one a
-    /// tenant switch named (which the claims allow).
-    pub account: String,
+    /// The account a tenant switch named (which the claims allow), if any.
+    switched_to: Option<String>,
     /// The id this request is logged under (`x-request-id`).
-    pub request_id: String,
+    request_id: HeaderValue,
 }
 
-/// The operation that answered, in the response's extensions: every
-/// generated handler puts it there, so layers around the router (logs,
-/// metrics, traces) can name the operation without matching paths.
+impl<C: Claims> RequestContext<C> {
+    /// The context of a request by `caller`, acting on `switched_to` (an
+    /// account the claims allow) or else on its own, logged as `request_id`.
+    pub fn new(caller: C, switched_to: Option<String>, request_id: HeaderValue) -> Self {
+        Self {
+            caller,
+            switched_to,
+            request_id,
+        }
+    }
+
+    /// The account the operation acts on: the caller's own, or the one a
+    /// tenant switch named.
+    pub fn account(&self) -> &str {
+        self.switched_to
+            .as_deref()
+            .unwrap_or_else(|| self.caller.account())
+    }
+
+    /// The id this request is logged under (`x-request-id`).
+    pub fn request_id(&self) -> &str {
+        self.request_id.to_str().unwrap_or_default()
+    }
+}
+
+/// The operation that answered, in the response's extensions when
+/// [`RouterOptions::operation_ids`] is on, so layers around the router
+/// (logs, metrics, traces) can name the operation without matching paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OperationId(pub &'static str);
 
@@ -104,12 +128,56 @@ pub struct OperationId(pub &'static str);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldCodes(pub Vec<String>);
 
-/// Puts the operation that answered into the response's extensions.
-pub fn answered_by(op: &OperationSpec, mut response: Response) -> Response {
-    response
-        .extensions_mut()
-        .insert(OperationId(op.operation_id));
-    response
+/// How the router serves the API.
+#[derive(Debug, Clone, Copy)]
+pub struct RouterOptions {
+    /// The largest request body accepted, in bytes; larger is a 413.
+    pub body_limit: usize,
+    /// Whether every response carries the [`OperationId`] that answered it
+    /// in its extensions, for layers around the router (logs, metrics,
+    /// traces). Off by default: it costs an allocation per response.
+    pub operation_ids: bool,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        Self {
+            body_limit: DEFAULT_BODY_LIMIT,
+            operation_ids: false,
+        }
+    }
+}
+
+/// What every generated handler is given: the implementation and the
+/// router's options.
+#[derive(Debug)]
+pub struct Served<A> {
+    /// The implementation.
+    pub api: std::sync::Arc<A>,
+    /// How the router serves it.
+    pub options: RouterOptions,
+}
+
+impl<A> Clone for Served<A> {
+    fn clone(&self) -> Self {
+        Self {
+            api: std::sync::Arc::clone(&self.api),
+            options: self.options,
+        }
+    }
+}
+
+impl<A> Served<A> {
+    /// Finishes the response of `op`: with its [`OperationId`] when the
+    /// options ask for it.
+    pub fn answered(&self, op: &OperationSpec, mut response: Response) -> Response {
+        if self.options.operation_ids {
+            response
+                .extensions_mut()
+                .insert(OperationId(op.operation_id));
+        }
+        response
+    }
 }
 
 /// Whether a caller's `x-request-id` may be kept: 1 to 128 characters of
@@ -130,13 +198,19 @@ pub fn is_sane_request_id(value: &HeaderValue) -> bool {
 pub fn request_id(headers: &http::HeaderMap) -> HeaderValue {
     match headers.get(REQUEST_ID) {
         Some(value) if is_sane_request_id(value) => value.clone(),
-        _ => HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-            .expect("a UUID is a header value"),
+        _ => {
+            let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+            uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+            // Owned once and shared by reference count: the request, the
+            // problems and the response each hold the same bytes.
+            HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
+                .expect("a UUID is a header value")
+        }
     }
 }
 
 tokio::task_local! {
-    static CURRENT_REQUEST_ID: String;
+    static CURRENT_REQUEST_ID: HeaderValue;
 }
 
 /// Runs `future` (a request's handling) with `id` as the request id that
@@ -144,13 +218,87 @@ tokio::task_local! {
 /// `requestId`. The router does this for every request; a layer outside the
 /// router (which may refuse requests itself, such as a rate limit) does it
 /// too, with the same id.
-pub async fn with_request_id<F: Future>(id: String, future: F) -> F::Output {
+pub async fn with_request_id<F: Future>(id: HeaderValue, future: F) -> F::Output {
     CURRENT_REQUEST_ID.scope(id, future).await
 }
 
 /// The id of the request being handled, inside [`with_request_id`].
 pub fn current_request_id() -> Option<String> {
-    CURRENT_REQUEST_ID.try_with(Clone::clone).ok()
+    CURRENT_REQUEST_ID
+        .try_with(|id| id.to_str().ok().map(str::to_owned))
+        .ok()
+        .flatten()
+}
+
+/// The layer the router puts around every route: gives each request its id
+/// ([`request_id`]), in scope while it is handled ([`with_request_id`]: the
+/// [`RequestContext`] and every problem carry it) and on the response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestIdLayer;
+
+impl<S> tower::Layer<S> for RequestIdLayer {
+    type Service = RequestIdService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestIdService { inner }
+    }
+}
+
+/// See [`RequestIdLayer`].
+#[derive(Debug, Clone)]
+pub struct RequestIdService<S> {
+    inner: S,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for RequestIdService<S>
+where
+    S: tower::Service<http::Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = RequestIdFuture<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let id = request_id(request.headers());
+        RequestIdFuture {
+            inner: CURRENT_REQUEST_ID.scope(id.clone(), self.inner.call(request)),
+            id: Some(id),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`RequestIdService`].
+    pub struct RequestIdFuture<F> {
+        #[pin]
+        inner: tokio::task::futures::TaskLocalFuture<HeaderValue, F>,
+        id: Option<HeaderValue>,
+    }
+}
+
+impl<F, E> Future for RequestIdFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(id) = this.id.take() {
+            response.headers_mut().insert(REQUEST_ID, id);
+        }
+        std::task::Poll::Ready(Ok(response))
+    }
 }
 
 /// Why a token was refused; every case is a 401.
@@ -352,7 +500,12 @@ pub fn json_response<T: Serialize>(
     body: &T,
 ) -> Response {
     match serde_json::to_vec(body) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, media_type)], bytes).into_response(),
+        Ok(bytes) => (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(media_type))],
+            bytes,
+        )
+            .into_response(),
         Err(err) => Rejection::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -362,10 +515,6 @@ pub fn json_response<T: Serialize>(
         .into_response(),
     }
 }
-
-/// The limit on request bodies, put in the request's extensions by the router.
-#[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
 
 /// Authenticates the caller and checks that it holds the operation's scope.
 pub async fn authorize<A: Authenticator>(
@@ -475,20 +624,17 @@ impl<'a> Params<'a> {
 
 /// Who is calling and on which account: the caller's own, or the one a
 /// tenant switch (`switch_to`) names, which the claims must allow (else a
-/// 403). The switch is only judged once the parameters are sound.
+/// 403). The switch is only judged once the parameters are sound. The
+/// request id is the one in scope ([`with_request_id`]).
 pub fn context<C: Claims>(
     caller: C,
-    parts: &http::request::Parts,
     switch_to: Option<&str>,
     errors: &decode::Errors,
 ) -> Result<RequestContext<C>, Rejection> {
-    let request_id = parts
-        .headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_default();
-    let account = match switch_to {
+    let request_id = CURRENT_REQUEST_ID
+        .try_with(HeaderValue::clone)
+        .unwrap_or_else(|_| HeaderValue::from_static(""));
+    let switched_to = match switch_to {
         Some(key) if errors.is_empty() && key != caller.account() => {
             if !caller.may_switch_to(key) {
                 return Err(Rejection::new(
@@ -498,15 +644,11 @@ pub fn context<C: Claims>(
                     format!("the token does not list account {key}"),
                 ));
             }
-            key.to_owned()
+            Some(key.to_owned())
         }
-        _ => caller.account().to_owned(),
+        _ => None,
     };
-    Ok(RequestContext {
-        caller,
-        account,
-        request_id,
-    })
+    Ok(RequestContext::new(caller, switched_to, request_id))
 }
 
 /// The answer of an implementation: its response, or its refusal as a
@@ -547,6 +689,7 @@ pub fn answer<R: IntoResponse>(op: &OperationSpec, answer: Result<R, Rejection>)
 /// `errors`).
 pub async fn body<T: decode::Decode>(
     op: &OperationSpec,
+    options: &RouterOptions,
     parts: &http::request::Parts,
     body: axum::body::Body,
     errors: &mut decode::Errors,
@@ -554,10 +697,7 @@ pub async fn body<T: decode::Decode>(
     let Some(spec) = op.body else {
         return Ok(None);
     };
-    let limit = parts
-        .extensions
-        .get::<BodyLimit>()
-        .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+    let limit = options.body_limit;
     let media_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -581,7 +721,7 @@ pub async fn body<T: decode::Decode>(
         ));
     }
     let bytes = read_body(body, limit).await?;
-    let raw: &decode::RawValue = serde_json::from_slice(&bytes).map_err(|e| {
+    let json = decode::Json::parse(&bytes).map_err(|e| {
         Rejection::new(
             StatusCode::BAD_REQUEST,
             "malformed-request",
@@ -590,7 +730,7 @@ pub async fn body<T: decode::Decode>(
         )
     })?;
     let before = errors.len();
-    let value = T::decode(raw, &decode::Path::Root, errors);
+    let value = T::decode(&json, &decode::Path::Root, errors);
     // An error of the body as a whole (not an object, ...) names no field:
     // it is a malformed request, never an empty field path.
     if let Some(whole) = errors.since(before).iter().find(|e| e.field.is_empty()) {

@@ -88,6 +88,8 @@ pub fn build<S: Store>(store: S, verifier: JwtVerifier, options: AppOptions) -> 
         service,
         RouterOptions {
             body_limit: options.body_limit,
+            // The observe layer names each response's operation.
+            operation_ids: true,
         },
     )
     .merge(users_api::docs::docs_router());

@@ -349,12 +349,7 @@ async fn record(
     next: axum::middleware::Next,
 ) -> Response {
     let started = Instant::now();
-    let id = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let id = users_api::runtime::request_id(request.headers());
     let response = users_api::runtime::with_request_id(id, next.run(request)).await;
     let operation = response
         .extensions()
@@ -469,8 +464,8 @@ async fn live() -> Response {
 /// draining, else a 503 problem saying which.
 async fn ready(State(readiness): State<Readiness>, headers: http::HeaderMap) -> Response {
     let id = users_api::runtime::request_id(&headers);
-    let text = id.to_str().unwrap_or_default().to_owned();
-    let mut response = users_api::runtime::with_request_id(text, readiness_answer(readiness)).await;
+    let mut response =
+        users_api::runtime::with_request_id(id.clone(), readiness_answer(readiness)).await;
     response.headers_mut().insert(REQUEST_ID, id);
     response
 }

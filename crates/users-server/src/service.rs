@@ -204,7 +204,7 @@ impl<S: Store> Service<S> {
 
     async fn load(&self, ctx: &RequestContext, id: &uuid::Uuid) -> Result<StoredUser, Rejection> {
         self.store
-            .get(&ctx.account, &id.to_string())
+            .get(ctx.account(), &id.to_string())
             .await
             .map_err(|e| store_error(e, id))?
             .ok_or_else(|| not_found(id))
@@ -291,7 +291,7 @@ impl<S: Store> Service<S> {
     ) -> Result<StoredUser, Rejection> {
         let locked = self
             .store
-            .lock(&ctx.account, &id.to_string())
+            .lock(ctx.account(), &id.to_string())
             .await
             .map_err(|e| store_error(e, id))?
             .ok_or_else(|| not_found(id))?;
@@ -304,7 +304,7 @@ impl<S: Store> Service<S> {
         doc["updatedAt"] = json!(now());
         doc["updatedBy"] = json!(ctx.caller.subject);
         let row = UserRow {
-            account_id: ctx.account.clone(),
+            account_id: ctx.account().to_owned(),
             id: current.id.clone(),
             resource_version: current.resource_version + 1,
             doc,
@@ -322,7 +322,7 @@ impl<S: Store> Service<S> {
         self.privileged(&ctx, &body, UserCreate::PRIVILEGED_MEMBERS)?;
         let scope = req.header.idempotency_key.map(|key| IdempotencyScope {
             caller: ctx.caller.subject.clone(),
-            account_id: ctx.account.clone(),
+            account_id: ctx.account().to_owned(),
             operation: "createUser".into(),
             key,
         });
@@ -383,7 +383,7 @@ impl<S: Store> Service<S> {
             doc.entry(flag).or_insert(json!(false));
         }
         doc.insert("id".into(), json!(id));
-        doc.insert("accountId".into(), json!(ctx.account));
+        doc.insert("accountId".into(), json!(ctx.account()));
         doc.insert("status".into(), json!("active"));
         doc.insert("activatedAt".into(), json!(at));
         doc.insert("emailVerified".into(), json!(false));
@@ -393,7 +393,7 @@ impl<S: Store> Service<S> {
         doc.insert("updatedAt".into(), json!(at));
         doc.insert("updatedBy".into(), json!(ctx.caller.subject));
         let row = UserRow {
-            account_id: ctx.account.clone(),
+            account_id: ctx.account().to_owned(),
             id: id.to_string(),
             resource_version: 1,
             doc: Value::Object(doc),
@@ -462,7 +462,7 @@ impl<S: Store> Service<S> {
         };
         let mut rows = self
             .store
-            .list(&ctx.account, after, limit + 1, &filter)
+            .list(ctx.account(), after, limit + 1, &filter)
             .await
             .map_err(internal)?;
         let more = rows.len() as i64 > limit;
@@ -599,7 +599,7 @@ impl<S: Store> Service<S> {
             .as_ref()
             .map(|_| current.resource_version);
         self.store
-            .delete(&ctx.account, &current.id, expected)
+            .delete(ctx.account(), &current.id, expected)
             .await
             .map_err(|e| store_error(e, &id))?;
         Ok(DeleteUserResponse::NoContent {})

@@ -1160,7 +1160,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
     let body_decode = op.body.as_ref().map(|body| {
         let ty = format_ident!("{}", body.schema);
         quote! {
-            let body = runtime::body::<#ty>(&operation_specs::#index, &parts, body, &mut errors).await?;
+            let body = runtime::body::<#ty>(&operation_specs::#index, &served.options, &parts, body, &mut errors).await?;
         }
     });
     if op.body.is_some() {
@@ -1210,17 +1210,18 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
             security((#scheme = [#scope])),
         )]
         pub async fn #fn_name<A: UsersApi>(
-            axum::extract::State(api): axum::extract::State<Arc<A>>,
+            axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
             request: axum::extract::Request,
         ) -> Response {
+            let api = &*served.api;
             let call = async {
                 let (#parts_binding, body) = request.into_parts();
                 #unused_body
-                let caller = runtime::authorize(&*api, &operation_specs::#index, &parts).await?;
+                let caller = runtime::authorize(api, &operation_specs::#index, &parts).await?;
                 #params_decl
                 #errors_decl
                 #(#decodes)*
-                let context = runtime::context(caller, &parts, #switch, &errors)?;
+                let context = runtime::context(caller, #switch, &errors)?;
                 #body_decode
                 match (#(#names,)*) {
                     (#(Some(#names),)*) if errors.is_empty() => {
@@ -1235,7 +1236,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
                 Ok(response) => response.into_response(),
                 Err(rejection) => rejection.into_response(),
             };
-            runtime::answered_by(&operation_specs::#index, response)
+            served.answered(&operation_specs::#index, response)
         }
     })
 }
@@ -1284,13 +1285,12 @@ fn router(ops: &[Operation]) -> TokenStream {
         quote!(.route(#path, axum::routing::#first #(#rest)*))
     });
     quote! {
-        /// Every operation's route over `api`, with problem+json answers for
-        /// unknown routes and methods.
-        pub fn routes<A: UsersApi>(api: Arc<A>) -> axum::Router {
+        /// Every operation's route over `api`, served as `options` say.
+        pub fn routes<A: UsersApi>(api: Arc<A>, options: runtime::RouterOptions) -> axum::Router {
             use axum::routing::{delete, get, patch, post, put};
             axum::Router::new()
                 #(#routes)*
-                .with_state(api)
+                .with_state(runtime::Served { api, options })
         }
     }
 }

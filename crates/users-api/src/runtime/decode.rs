@@ -4,7 +4,7 @@
 //! operation's parameters, straight-line Rust that turns the request's bytes
 //! (or parameter text) into the generated types and checks every constraint
 //! the spec states on the way. This module holds what that code calls: JSON
-//! primitives read from borrowed [`RawValue`] slices, the error collector,
+//! document read in one pass ([`Json`]) and its primitives, the error collector,
 //! field paths that cost nothing until an error names them, and the checks
 //! of the `format`s the spec uses. Nothing here knows a schema.
 
@@ -13,7 +13,6 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
-pub use serde_json::value::RawValue;
 
 use crate::types::FieldError;
 
@@ -115,7 +114,7 @@ impl Errors {
 /// its schema; errors go to `errors`, and `None` means there was one.
 pub trait Decode: Sized {
     /// Decodes `raw`, the JSON of the value at `path`.
-    fn decode(raw: &RawValue, path: &Path<'_>, errors: &mut Errors) -> Option<Self>;
+    fn decode(raw: &Json<'_>, path: &Path<'_>, errors: &mut Errors) -> Option<Self>;
 }
 
 /// A generated enum of strings, read from its text.
@@ -131,9 +130,9 @@ pub trait FromText: Sized {
 /// body's members were written, then what the body lacks, then the rules
 /// relating members.
 pub fn body<T: Decode>(bytes: &[u8]) -> Result<T, BodyError> {
-    let raw: &RawValue = serde_json::from_slice(bytes).map_err(BodyError::Syntax)?;
+    let json = Json::parse(bytes).map_err(BodyError::Syntax)?;
     let mut errors = Errors::default();
-    match T::decode(raw, &Path::Root, &mut errors) {
+    match T::decode(&json, &Path::Root, &mut errors) {
         Some(value) if errors.is_empty() => Ok(value),
         _ => Err(BodyError::Invalid(errors.into_vec())),
     }
@@ -208,7 +207,7 @@ impl<T> Slot<T> {
     }
 }
 
-/// The kind of a JSON value, read from its first byte.
+/// The kind of a JSON value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// `null`
@@ -225,50 +224,144 @@ pub enum Kind {
     Object,
 }
 
-/// The kind of `raw` (which `serde_json` has already checked is JSON).
-pub fn kind(raw: &RawValue) -> Kind {
-    match raw.get().as_bytes().first() {
-        Some(b'n') => Kind::Null,
-        Some(b't' | b'f') => Kind::Boolean,
-        Some(b'"') => Kind::String,
-        Some(b'[') => Kind::Array,
-        Some(b'{') => Kind::Object,
-        _ => Kind::Number,
+/// A JSON document read in one pass: strings borrowed from the request's
+/// bytes unless they hold escapes, objects as their members in the order
+/// they were written with duplicates kept (so that errors come in document
+/// order and a member sent twice is refused, which a map would hide).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json<'a> {
+    /// `null`
+    Null,
+    /// `true` or `false`
+    Boolean(bool),
+    /// A number.
+    Number(serde_json::Number),
+    /// A string.
+    String(Cow<'a, str>),
+    /// An array.
+    Array(Vec<Json<'a>>),
+    /// An object: its members as written.
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+impl<'a> Json<'a> {
+    /// Reads a JSON text; anything that is not JSON is an error.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+impl<'de> Deserialize<'de> for Json<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Json::Null)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Json::Boolean(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Json::Number(v.into()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Json::Number(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Json::Number)
+            .ok_or_else(|| E::custom("a number out of range"))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Json::String(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Json::String(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Json::String(Cow::Owned(v)))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            members.push((key.0, map.next_value()?));
+        }
+        Ok(Json::Object(members))
+    }
+}
+
+/// The kind of `raw`.
+pub fn kind(raw: &Json<'_>) -> Kind {
+    match raw {
+        Json::Null => Kind::Null,
+        Json::Boolean(_) => Kind::Boolean,
+        Json::Number(_) => Kind::Number,
+        Json::String(_) => Kind::String,
+        Json::Array(_) => Kind::Array,
+        Json::Object(_) => Kind::Object,
     }
 }
 
 /// Whether `raw` is `null`.
-pub fn is_null(raw: &RawValue) -> bool {
-    kind(raw) == Kind::Null
+pub fn is_null(raw: &Json<'_>) -> bool {
+    matches!(raw, Json::Null)
 }
 
 /// The string `raw` holds.
-pub fn string(raw: &RawValue) -> Option<String> {
-    (kind(raw) == Kind::String)
-        .then(|| serde_json::from_str::<Cow<'_, str>>(raw.get()).ok())
-        .flatten()
-        .map(Cow::into_owned)
+pub fn string(raw: &Json<'_>) -> Option<String> {
+    match raw {
+        Json::String(text) => Some(text.as_ref().to_owned()),
+        _ => None,
+    }
+}
+
+/// The string `raw` holds, borrowed: for values read as something else
+/// (an enum's variant, ...).
+pub fn text_of<'r>(raw: &'r Json<'_>) -> Option<&'r str> {
+    match raw {
+        Json::String(text) => Some(text),
+        _ => None,
+    }
 }
 
 /// The boolean `raw` holds.
-pub fn boolean(raw: &RawValue) -> Option<bool> {
-    match raw.get() {
-        "true" => Some(true),
-        "false" => Some(false),
+pub fn boolean(raw: &Json<'_>) -> Option<bool> {
+    match raw {
+        Json::Boolean(flag) => Some(*flag),
         _ => None,
     }
 }
 
 /// The number `raw` holds.
-pub fn number(raw: &RawValue) -> Option<serde_json::Number> {
-    (kind(raw) == Kind::Number)
-        .then(|| serde_json::from_str(raw.get()).ok())
-        .flatten()
+pub fn number(raw: &Json<'_>) -> Option<serde_json::Number> {
+    match raw {
+        Json::Number(number) => Some(number.clone()),
+        _ => None,
+    }
 }
 
 /// The integer `raw` holds: JSON Schema counts `2.0` as an integer too.
-pub fn integer(raw: &RawValue) -> Option<i64> {
-    let number = number(raw)?;
+pub fn integer(raw: &Json<'_>) -> Option<i64> {
+    let Json::Number(number) = raw else {
+        return None;
+    };
     number.as_i64().or_else(|| {
         let float = number.as_f64()?;
         // The range check keeps the cast exact.
@@ -276,38 +369,20 @@ pub fn integer(raw: &RawValue) -> Option<i64> {
     })
 }
 
-/// The items of the array `raw` holds, still as JSON.
-pub fn items(raw: &RawValue) -> Option<Vec<&RawValue>> {
-    (kind(raw) == Kind::Array)
-        .then(|| serde_json::from_str(raw.get()).ok())
-        .flatten()
+/// The items of the array `raw` holds.
+pub fn items<'r, 'a>(raw: &'r Json<'a>) -> Option<&'r [Json<'a>]> {
+    match raw {
+        Json::Array(items) => Some(items),
+        _ => None,
+    }
 }
 
 /// The members of the object `raw` holds, in the order they were written,
-/// duplicates kept, values still as JSON.
-pub fn members(raw: &RawValue) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
-    if kind(raw) != Kind::Object {
-        return None;
-    }
-    let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-    de::Deserializer::deserialize_map(&mut deserializer, MembersVisitor).ok()
-}
-
-struct MembersVisitor;
-
-impl<'de> Visitor<'de> for MembersVisitor {
-    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            out.push((key.0, map.next_value()?));
-        }
-        Ok(out)
+/// duplicates kept.
+pub fn members<'r, 'a>(raw: &'r Json<'a>) -> Option<&'r [(Cow<'a, str>, Json<'a>)]> {
+    match raw {
+        Json::Object(members) => Some(members),
+        _ => None,
     }
 }
 
@@ -487,16 +562,19 @@ mod tests {
 
     #[test]
     fn members_keep_order_and_duplicates() {
-        let raw: &RawValue = serde_json::from_str(r#"{"b":1,"a\u0041":[2],"b":{"c":3}}"#).unwrap();
-        let members = members(raw).unwrap();
+        let json = Json::parse(br#"{"b":1,"a\u0041":[2],"b":{"c":3}}"#).unwrap();
+        let members = members(&json).unwrap();
         let names: Vec<&str> = members.iter().map(|(k, _)| k.as_ref()).collect();
         assert_eq!(names, ["b", "aA", "b"]);
-        assert_eq!(members[2].1.get(), r#"{"c":3}"#);
+        assert_eq!(
+            members[2].1,
+            Json::Object(vec![("c".into(), Json::Number(3.into()))])
+        );
     }
 
     #[test]
     fn primitives() {
-        let raw = |text: &str| -> Box<RawValue> { RawValue::from_string(text.to_owned()).unwrap() };
+        let raw = |text: &'static str| Json::parse(text.as_bytes()).unwrap();
         assert_eq!(integer(&raw("2.0")), Some(2));
         assert_eq!(integer(&raw("2.5")), None);
         assert_eq!(integer(&raw("\"2\"")), None);

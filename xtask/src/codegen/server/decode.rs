@@ -2,7 +2,7 @@
 //! parameters, that turns JSON bytes or parameter text into the generated
 //! types and checks every constraint the spec states on the way.
 //!
-//! Each emitted expression has `raw` (a `&RawValue`), `path` (a
+//! Each emitted expression has `raw` (a `&Json`), `path` (a
 //! `&runtime::decode::Path`) and `errors` (a `&mut runtime::decode::Errors`)
 //! in scope, or `text` (a `&str`) for parameters, and evaluates to
 //! `Option<T>`: `None` after recording exactly one error for the value.
@@ -496,7 +496,7 @@ impl Gen<'_> {
                     #(#checks)*
                     let start = errors.len();
                     let mut out: Vec<#item_ty> = Vec::with_capacity(items.len());
-                    for (index, raw) in items.into_iter().enumerate() {
+                    for (index, raw) in items.iter().enumerate() {
                         let path = &path.index(index);
                         if let Some(value) = #item_decode {
                             out.push(value);
@@ -566,8 +566,8 @@ impl Gen<'_> {
                     #(#checks)*
                     let start = errors.len();
                     let mut out = std::collections::BTreeMap::<String, #value_ty>::new();
-                    for (key, raw) in &members {
-                        let raw: &runtime::decode::RawValue = raw;
+                    for (key, raw) in members {
+                        let raw: &runtime::decode::Json<'_> = raw;
                         let key: &str = key;
                         let path = &path.member(key);
                         if key.contains('\0') {
@@ -677,7 +677,7 @@ impl Gen<'_> {
         Ok(quote! {
             impl runtime::decode::Decode for #ident {
                 fn decode(
-                    raw: &runtime::decode::RawValue,
+                    raw: &runtime::decode::Json<'_>,
                     path: &runtime::decode::Path<'_>,
                     errors: &mut runtime::decode::Errors,
                 ) -> Option<Self> {
@@ -687,8 +687,8 @@ impl Gen<'_> {
                     };
                     let start = errors.len();
                     #(let mut #slots: runtime::decode::Slot<#slot_tys> = runtime::decode::Slot::Absent;)*
-                    for (key, raw) in &members {
-                        let raw: &runtime::decode::RawValue = raw;
+                    for (key, raw) in members {
+                        let raw: &runtime::decode::Json<'_> = raw;
                         let key: &str = key;
                         let path = &path.member(key);
                         match key {
@@ -1024,7 +1024,7 @@ impl Gen<'_> {
         Ok(quote! {
             impl runtime::decode::Decode for #ident {
                 fn decode(
-                    raw: &runtime::decode::RawValue,
+                    raw: &runtime::decode::Json<'_>,
                     path: &runtime::decode::Path<'_>,
                     errors: &mut runtime::decode::Errors,
                 ) -> Option<Self> {
@@ -1266,17 +1266,23 @@ pub(super) fn string_enum_decode(
     let (code, message) = enum_error(schema);
     let decode = enum_decode_impl(
         &ident,
-        quote!(runtime::decode::string(raw)),
-        quote!(Self::decode_text(&value, path, errors)),
+        quote!(runtime::decode::text_of(raw)),
+        quote!(Self::decode_text(value, path, errors)),
         &type_msg,
     );
+    // A table sorted by text, searched by halves: a lookup list of
+    // hundreds of values costs a few comparisons, not one per value.
+    let mut sorted: Vec<(&str, &Ident)> = texts.iter().copied().zip(variants).collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let (sorted_texts, sorted_variants): (Vec<&str>, Vec<&Ident>) = sorted.into_iter().unzip();
     Ok(quote! {
         impl runtime::decode::FromText for #ident {
             fn from_text(text: &str) -> Option<Self> {
-                match text {
-                    #(#texts => Some(Self::#variants),)*
-                    _ => None,
-                }
+                const SORTED: &[(&str, #ident)] = &[#((#sorted_texts, #ident::#sorted_variants),)*];
+                SORTED
+                    .binary_search_by(|(known, _)| (*known).cmp(text))
+                    .ok()
+                    .map(|i| SORTED[i].1)
             }
             fn as_text(&self) -> &'static str {
                 match self {
@@ -1327,7 +1333,7 @@ fn enum_decode_impl(
     quote! {
         impl runtime::decode::Decode for #ident {
             fn decode(
-                raw: &runtime::decode::RawValue,
+                raw: &runtime::decode::Json<'_>,
                 path: &runtime::decode::Path<'_>,
                 errors: &mut runtime::decode::Errors,
             ) -> Option<Self> {
