@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
+const P99_ROUNDS: usize = 3;
+/// Runs per end-to-end figure (section 2).
+const E2E_ROUNDS: usize = 3;
 const SECONDS: &str = "5";
 const CONNECTIONS: &str = "16";
 const USER: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -69,11 +72,21 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     doc.push_str(&header(root)?);
     let mut missed: Vec<String> = Vec::new();
 
-    // 1. Stub overhead.
+    // 1. Stub overhead. Each round runs both servers back to back, in
+    // alternating order, and the goal is judged on the median of the
+    // rounds' ratios: this shared machine's speed drifts by more than the
+    // goal between rounds, and a pair run together sees the same drift.
     let mut rps: Vec<((&str, &str), Vec<f64>)> = Vec::new();
-    for _ in 0..ROUNDS {
-        for method in ["GET", "PATCH"] {
-            for program in ["stub", "baseline"] {
+    let mut ratios: Vec<(&str, Vec<f64>)> = vec![("GET", Vec::new()), ("PATCH", Vec::new())];
+    for round in 0..ROUNDS {
+        for (method, method_ratios) in &mut ratios {
+            let order = if round % 2 == 0 {
+                ["stub", "baseline"]
+            } else {
+                ["baseline", "stub"]
+            };
+            let mut pair = [0.0; 2];
+            for program in order {
                 let running = Process::start(
                     &bench,
                     &[program, "--listen", "127.0.0.1:0"],
@@ -82,11 +95,13 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
                 )?;
                 let url = format!("http://{}/v1/users/{USER}", running.address);
                 let value = wrk(&url, method, &patch_lua, CONNECTIONS)?;
-                match rps.iter_mut().find(|(k, _)| *k == (program, method)) {
+                pair[usize::from(program == "baseline")] = value;
+                match rps.iter_mut().find(|(k, _)| *k == (program, *method)) {
                     Some((_, values)) => values.push(value),
-                    None => rps.push(((program, method), vec![value])),
+                    None => rps.push(((program, *method), vec![value])),
                 }
             }
+            method_ratios.push(pair[0] / pair[1]);
         }
     }
     let median_of = |program: &str, method: &str| -> (f64, f64) {
@@ -98,51 +113,65 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     );
     doc.push_str(&format!(
         "Server pinned to core 0 (`taskset -c 0`), wrk on core 1, `-t1 -c{CONNECTIONS} -d{SECONDS}s`, \
-         {ROUNDS} interleaved rounds; median (spread = max − min).\n\n"
+         {ROUNDS} rounds, each running both servers back to back (the order alternating); \
+         medians (spread = max − min), and the median of the rounds' ratios.\n\n"
     ));
-    doc.push_str("| operation | generated (req/s) | baseline (req/s) | ratio | goal |\n|---|---|---|---|---|\n");
+    doc.push_str("| operation | generated (req/s) | baseline (req/s) | ratio (median of rounds) | goal |\n|---|---|---|---|---|\n");
     let mut rates = Vec::new();
-    for method in ["GET", "PATCH"] {
+    for (method, method_ratios) in &ratios {
         let (s, s_spread) = median_of("stub", method);
         let (b, b_spread) = median_of("baseline", method);
-        rates.push((method, s.min(b)));
-        if s / b < 0.95 {
-            missed.push(format!("{method} throughput of the generated stack is {:.2}× the baseline's (goal ≥ 0.95×)", s / b));
+        let ratio = median(method_ratios);
+        rates.push((*method, s.min(b)));
+        if ratio < 0.95 {
+            missed.push(format!("{method} throughput of the generated stack is {ratio:.2}× the baseline's (goal ≥ 0.95×)"));
         }
         doc.push_str(&format!(
-            "| {method} | {s:.0} (±{s_spread:.0}) | {b:.0} (±{b_spread:.0}) | {:.2}× | ≥ 0.95× |\n",
-            s / b
+            "| {method} | {s:.0} (±{s_spread:.0}) | {b:.0} (±{b_spread:.0}) | {ratio:.2}× (±{:.2}) | ≥ 0.95× |\n",
+            spread(method_ratios)
         ));
     }
     doc.push('\n');
 
     if which("oha") {
-        doc.push_str("p99 latency at a fixed rate of 70% of the slower server's maximum (oha, 5 s, 16 connections):\n\n");
-        doc.push_str("| operation | rate (req/s) | generated p99 (ms) | baseline p99 (ms) | ratio | goal |\n|---|---|---|---|---|---|\n");
+        doc.push_str(&format!("p99 latency at a fixed rate of 70% of the slower server's median maximum (oha, {SECONDS} s, {CONNECTIONS} connections), {P99_ROUNDS} rounds as above; the median of the rounds' ratios:\n\n"));
+        doc.push_str("| operation | rate (req/s) | generated p99 (ms) | baseline p99 (ms) | ratio (median of rounds) | goal |\n|---|---|---|---|---|---|\n");
         for (method, slower) in &rates {
             let rate = (slower * 0.7).round();
-            let mut p99 = Vec::new();
-            for program in ["stub", "baseline"] {
-                let running = Process::start(
-                    &bench,
-                    &[program, "--listen", "127.0.0.1:0"],
-                    Some("0"),
-                    &[],
-                )?;
-                let url = format!("http://{}/v1/users/{USER}", running.address);
-                p99.push(oha_p99(&url, method, rate)?);
+            let mut p99s = [Vec::new(), Vec::new()];
+            let mut p99_ratios = Vec::new();
+            for round in 0..P99_ROUNDS {
+                let order = if round % 2 == 0 {
+                    ["stub", "baseline"]
+                } else {
+                    ["baseline", "stub"]
+                };
+                let mut pair = [0.0; 2];
+                for program in order {
+                    let running = Process::start(
+                        &bench,
+                        &[program, "--listen", "127.0.0.1:0"],
+                        Some("0"),
+                        &[],
+                    )?;
+                    let url = format!("http://{}/v1/users/{USER}", running.address);
+                    let side = usize::from(program == "baseline");
+                    pair[side] = oha_p99(&url, method, rate)?;
+                    p99s[side].push(pair[side]);
+                }
+                p99_ratios.push(pair[0] / pair[1]);
             }
-            if p99[0] / p99[1] > 1.5 {
+            let ratio = median(&p99_ratios);
+            if ratio > 1.5 {
                 missed.push(format!(
-                    "{method} p99 at 70% load is {:.2}× the baseline's (goal ≤ 1.5×)",
-                    p99[0] / p99[1]
+                    "{method} p99 at 70% load is {ratio:.2}× the baseline's (goal ≤ 1.5×)"
                 ));
             }
             doc.push_str(&format!(
-                "| {method} | {rate:.0} | {:.2} | {:.2} | {:.2}× | ≤ 1.5× |\n",
-                p99[0] * 1e3,
-                p99[1] * 1e3,
-                p99[0] / p99[1]
+                "| {method} | {rate:.0} | {:.2} | {:.2} | {ratio:.2}× (±{:.2}) | ≤ 1.5× |\n",
+                median(&p99s[0]) * 1e3,
+                median(&p99s[1]) * 1e3,
+                spread(&p99_ratios)
             ));
         }
         doc.push('\n');
@@ -527,10 +556,10 @@ fn profile(bench: &Path, out: &Path) -> anyhow::Result<String> {
     let total = callgrind_total(&file)?;
     let interesting = [
         "users_api::runtime::authorize",
+        "users_api::runtime::request_id",
         "users_api::runtime::body",
+        "<users_api::runtime::decode::Json as serde_core::de::Deserialize>::deserialize",
         "as users_api::runtime::decode::Decode>::decode",
-        "users_api::runtime::decode::members",
-        "users_api::runtime::Params::new",
         "users_api::runtime::json_response",
         "users_bench::stub",
     ];
@@ -559,7 +588,7 @@ fn end_to_end(
     missed: &mut Vec<String>,
 ) -> anyhow::Result<String> {
     let mut doc = String::from("## 2. End-to-end PATCH throughput of users-server\n\n");
-    doc.push_str(&format!("wrk `-t1 -c8 -d5s` on core 1 (PATCH changing jobTitle each request); the server unpinned on SQLite/PostgreSQL; every figure the median of {ROUNDS} runs.\n\n"));
+    doc.push_str(&format!("wrk `-t1 -c8 -d5s` on core 1 (PATCH changing jobTitle each request); the server unpinned on SQLite/PostgreSQL; every figure the median of {E2E_ROUNDS} runs.\n\n"));
     doc.push_str("| database | users-server (PATCH/s) | raw ceiling (updates/s) | ratio | goal |\n|---|---|---|---|---|\n");
     let sqlite_dir = tempfile::tempdir()?;
     let pg_name = format!("users_bench_{}", std::process::id());
@@ -881,11 +910,11 @@ fn distinct_users_rate(address: &str, token: &str, out: &Path) -> anyhow::Result
     median_of_rounds(|| wrk_e2e(&format!("http://{address}/v1/users"), &lua))
 }
 
-/// The median of [`ROUNDS`] runs of `measure`: one five-second run on a
+/// The median of [`E2E_ROUNDS`] runs of `measure`: one five-second run on a
 /// shared two-core machine swings by a third.
 fn median_of_rounds(mut measure: impl FnMut() -> anyhow::Result<f64>) -> anyhow::Result<f64> {
     let mut values = Vec::new();
-    for _ in 0..ROUNDS {
+    for _ in 0..E2E_ROUNDS {
         values.push(measure()?);
     }
     Ok(median(&values))

@@ -14466,7 +14466,7 @@ impl ListUsersQuery {
         let root = runtime::decode::Path::Root;
         let account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
-            match params.one("query", "accountSwitchKey", path, errors) {
+            match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -14517,7 +14517,7 @@ impl ListUsersQuery {
         };
         let limit: runtime::decode::Slot<i32> = {
             let path = &root.member("limit");
-            match params.one("query", "limit", path, errors) {
+            match params.query("limit", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match text.parse::<i64>().ok() {
@@ -14551,7 +14551,7 @@ impl ListUsersQuery {
         };
         let cursor: runtime::decode::Slot<String> = {
             let path = &root.member("cursor");
-            match params.one("query", "cursor", path, errors) {
+            match params.query("cursor", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -14598,7 +14598,7 @@ impl ListUsersQuery {
         };
         let email: runtime::decode::Slot<String> = {
             let path = &root.member("email");
-            match params.one("query", "email", path, errors) {
+            match params.query("email", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -14639,7 +14639,7 @@ impl ListUsersQuery {
         };
         let status: runtime::decode::Slot<UserStatus> = {
             let path = &root.member("status");
-            match params.one("query", "status", path, errors) {
+            match params.query("status", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match UserStatus::decode_text(text, path, errors) {
@@ -14653,7 +14653,7 @@ impl ListUsersQuery {
         };
         let q: runtime::decode::Slot<String> = {
             let path = &root.member("q");
-            match params.one("query", "q", path, errors) {
+            match params.query("q", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -14899,7 +14899,7 @@ impl CreateUserQuery {
         let root = runtime::decode::Path::Root;
         let account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
-            match params.one("query", "accountSwitchKey", path, errors) {
+            match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -14980,7 +14980,12 @@ impl CreateUserHeaders {
         let root = runtime::decode::Path::Root;
         let idempotency_key: runtime::decode::Slot<String> = {
             let path = &root.member("Idempotency-Key");
-            match params.one("header", "Idempotency-Key", path, errors) {
+            match {
+                const NAME: http::HeaderName = http::HeaderName::from_static(
+                    "idempotency-key",
+                );
+                params.header(&NAME, path, errors)
+            } {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -15301,7 +15306,7 @@ impl GetUserPath {
         let root = runtime::decode::Path::Root;
         let user_id: runtime::decode::Slot<uuid::Uuid> = {
             let path = &root.member("userId");
-            match params.one("path", "userId", path, errors) {
+            match params.path("userId") {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -15369,7 +15374,7 @@ impl GetUserQuery {
         let root = runtime::decode::Path::Root;
         let account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
-            match params.one("query", "accountSwitchKey", path, errors) {
+            match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -15449,7 +15454,12 @@ impl GetUserHeaders {
         let root = runtime::decode::Path::Root;
         let if_none_match: runtime::decode::Slot<headers::IfNoneMatch> = {
             let path = &root.member("If-None-Match");
-            match params.one("header", "If-None-Match", path, errors) {
+            match {
+                const NAME: http::HeaderName = http::HeaderName::from_static(
+                    "if-none-match",
+                );
+                params.header(&NAME, path, errors)
+            } {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match (match Some(text) {
@@ -15726,7 +15736,7 @@ impl ReplaceUserPath {
         let root = runtime::decode::Path::Root;
         let user_id: runtime::decode::Slot<uuid::Uuid> = {
             let path = &root.member("userId");
-            match params.one("path", "userId", path, errors) {
+            match params.path("userId") {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -15794,7 +15804,7 @@ impl ReplaceUserQuery {
         let root = runtime::decode::Path::Root;
         let account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
-            match params.one("query", "accountSwitchKey", path, errors) {
+            match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -15875,7 +15885,10 @@ impl ReplaceUserHeaders {
         let root = runtime::decode::Path::Root;
         let if_match: runtime::decode::Slot<headers::IfMatch> = {
             let path = &root.member("If-Match");
-            match params.one("header", "If-Match", path, errors) {
+            match {
+                const NAME: http::HeaderName = http::HeaderName::from_static("if-match");
+                params.header(&NAME, path, errors)
+            } {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match (match Some(text) {
@@ -16227,7 +16240,7 @@ impl UpdateUserPath {
         let root = runtime::decode::Path::Root;
         let user_id: runtime::decode::Slot<uuid::Uuid> = {
             let path = &root.member("userId");
-            match params.one("path", "userId", path, errors) {
+            match params.path("userId") {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -16295,7 +16308,7 @@ impl UpdateUserQuery {
         let root = runtime::decode::Path::Root;
         let account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
-            match params.one("query", "accountSwitchKey", path, errors) {
+            match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -16376,7 +16389,10 @@ impl UpdateUserHeaders {
         let root = runtime::decode::Path::Root;
         let if_match: runtime::decode::Slot<headers::IfMatch> = {
             let path = &root.member("If-Match");
-            match params.one("header", "If-Match", path, errors) {
+            match {
+                const NAME: http::HeaderName = http::HeaderName::from_static("if-match");
+                params.header(&NAME, path, errors)
+            } {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match (match Some(text) {
@@ -16734,7 +16750,7 @@ impl DeleteUserPath {
         let root = runtime::decode::Path::Root;
         let user_id: runtime::decode::Slot<uuid::Uuid> = {
             let path = &root.member("userId");
-            match params.one("path", "userId", path, errors) {
+            match params.path("userId") {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -16802,7 +16818,7 @@ impl DeleteUserQuery {
         let root = runtime::decode::Path::Root;
         let account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
-            match params.one("query", "accountSwitchKey", path, errors) {
+            match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -16883,7 +16899,10 @@ impl DeleteUserHeaders {
         let root = runtime::decode::Path::Root;
         let if_match: runtime::decode::Slot<headers::IfMatch> = {
             let path = &root.member("If-Match");
-            match params.one("header", "If-Match", path, errors) {
+            match {
+                const NAME: http::HeaderName = http::HeaderName::from_static("if-match");
+                params.header(&NAME, path, errors)
+            } {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match (match Some(text) {
@@ -17167,7 +17186,7 @@ impl SetUserPasswordPath {
         let root = runtime::decode::Path::Root;
         let user_id: runtime::decode::Slot<uuid::Uuid> = {
             let path = &root.member("userId");
-            match params.one("path", "userId", path, errors) {
+            match params.path("userId") {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -17235,7 +17254,7 @@ impl SetUserPasswordQuery {
         let root = runtime::decode::Path::Root;
         let account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
-            match params.one("query", "accountSwitchKey", path, errors) {
+            match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match match Some(text) {
@@ -17316,7 +17335,10 @@ impl SetUserPasswordHeaders {
         let root = runtime::decode::Path::Root;
         let if_match: runtime::decode::Slot<headers::IfMatch> = {
             let path = &root.member("If-Match");
-            match params.one("header", "If-Match", path, errors) {
+            match {
+                const NAME: http::HeaderName = http::HeaderName::from_static("if-match");
+                params.header(&NAME, path, errors)
+            } {
                 Ok(Some(text)) => {
                     let text: &str = &text;
                     match (match Some(text) {

@@ -199,8 +199,11 @@ pub fn request_id(headers: &http::HeaderMap) -> HeaderValue {
     match headers.get(REQUEST_ID) {
         Some(value) if is_sane_request_id(value) => value.clone(),
         _ => {
+            // A version 4 UUID from the thread's CSPRNG: no system call per
+            // request, as `Uuid::new_v4` would make.
+            let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
             let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
-            uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+            id.hyphenated().encode_lower(&mut text);
             // Owned once and shared by reference count: the request, the
             // problems and the response each hold the same bytes.
             HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
@@ -575,51 +578,60 @@ impl<'a> Params<'a> {
         }
     }
 
-    /// The one value of parameter `name` in `location` (`path`, `query` or
-    /// `header`), if sent; a parameter sent twice, or a header that is not
-    /// text, is an error at `at`.
+    /// The value of path parameter `name`.
     #[allow(clippy::result_unit_err)]
-    pub fn one(
+    pub fn path(&self, name: &str) -> Result<Option<Cow<'a, str>>, ()> {
+        Ok(self
+            .path
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| Cow::Borrowed(value)))
+    }
+
+    /// The one value of query parameter `name`, if sent; a parameter sent
+    /// twice is an error at `at`.
+    #[allow(clippy::result_unit_err)]
+    pub fn query(
         &self,
-        location: &str,
         name: &str,
         at: &decode::Path<'_>,
         errors: &mut decode::Errors,
     ) -> Result<Option<Cow<'a, str>>, ()> {
-        let repeated = |errors: &mut decode::Errors| {
-            errors.push(at, "repeated", "must be sent once");
-            Err(())
-        };
-        match location {
-            "path" => Ok(self
-                .path
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| Cow::Borrowed(value))),
-            "query" => {
-                let mut found = self.query.iter().filter(|(key, _)| key == name);
-                match (found.next(), found.next()) {
-                    (None, _) => Ok(None),
-                    (Some((_, value)), None) => Ok(Some(value.clone())),
-                    (Some(_), Some(_)) => repeated(errors),
-                }
-            }
-            _ => {
-                let mut found = self.headers.get_all(name).iter();
-                match (found.next(), found.next()) {
-                    (None, _) => Ok(None),
-                    (Some(value), None) => match value.to_str() {
-                        Ok(text) => Ok(Some(Cow::Borrowed(text))),
-                        Err(_) => {
-                            errors.push(at, "type", "must be visible ASCII text");
-                            Err(())
-                        }
-                    },
-                    (Some(_), Some(_)) => repeated(errors),
-                }
-            }
+        let mut found = self.query.iter().filter(|(key, _)| key == name);
+        match (found.next(), found.next()) {
+            (None, _) => Ok(None),
+            (Some((_, value)), None) => Ok(Some(value.clone())),
+            (Some(_), Some(_)) => repeated(at, errors),
         }
     }
+
+    /// The one value of header `name`, if sent; a header sent twice, or one
+    /// that is not visible ASCII text, is an error at `at`.
+    #[allow(clippy::result_unit_err)]
+    pub fn header(
+        &self,
+        name: &http::HeaderName,
+        at: &decode::Path<'_>,
+        errors: &mut decode::Errors,
+    ) -> Result<Option<Cow<'a, str>>, ()> {
+        let mut found = self.headers.get_all(name).iter();
+        match (found.next(), found.next()) {
+            (None, _) => Ok(None),
+            (Some(value), None) => match value.to_str() {
+                Ok(text) => Ok(Some(Cow::Borrowed(text))),
+                Err(_) => {
+                    errors.push(at, "type", "must be visible ASCII text");
+                    Err(())
+                }
+            },
+            (Some(_), Some(_)) => repeated(at, errors),
+        }
+    }
+}
+
+fn repeated<T>(at: &decode::Path<'_>, errors: &mut decode::Errors) -> Result<T, ()> {
+    errors.push(at, "repeated", "must be sent once");
+    Err(())
 }
 
 /// Who is calling and on which account: the caller's own, or the one a

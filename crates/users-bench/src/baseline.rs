@@ -1,5 +1,5 @@
 //! The hand-written baseline: getUser and updateUser in plain axum, doing the
-//! work the generated stack does, written directly. The patch is a typed
+//! work the generated stack does (request ids included), written directly. The patch is a typed
 //! struct (`deny_unknown_fields`, three-state members) checked field by field
 //! with the spec's constraints, applied to the typed stored user; nothing goes
 //! through `serde_json::Value`. Kept in step with `openapi/users.yaml` by hand,
@@ -342,12 +342,45 @@ fn answer(user: &User) -> Response {
         .into_response()
 }
 
+const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
+/// The request's id: the caller's `x-request-id` when it is 1 to 128
+/// characters of `A-Za-z0-9-_.:`, else a version 4 UUID from the thread's
+/// CSPRNG.
+fn request_id(headers: &HeaderMap) -> http::HeaderValue {
+    match headers.get(X_REQUEST_ID) {
+        Some(value)
+            if !value.is_empty()
+                && value.len() <= 128
+                && value
+                    .as_bytes()
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b)) =>
+        {
+            value.clone()
+        }
+        _ => {
+            let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+            let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+            id.hyphenated().encode_lower(&mut text);
+            http::HeaderValue::from_bytes(&text).expect("a UUID is a header value")
+        }
+    }
+}
+
 async fn get_user(
     State(store): State<Shared>,
     Path(id): Path<uuid::Uuid>,
     headers: HeaderMap,
 ) -> Response {
-    if !authorized(&headers) {
+    let request_id = request_id(&headers);
+    let mut response = get_user_answer(&store, id, &headers);
+    response.headers_mut().insert(X_REQUEST_ID, request_id);
+    response
+}
+
+fn get_user_answer(store: &Shared, id: uuid::Uuid, headers: &HeaderMap) -> Response {
+    if !authorized(headers) {
         return problem(StatusCode::UNAUTHORIZED, "unauthorized".into());
     }
     let user = store.lock().unwrap();
@@ -363,7 +396,19 @@ async fn update_user(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !authorized(&headers) {
+    let request_id = request_id(&headers);
+    let mut response = update_user_answer(&store, id, &headers, &body);
+    response.headers_mut().insert(X_REQUEST_ID, request_id);
+    response
+}
+
+fn update_user_answer(
+    store: &Shared,
+    id: uuid::Uuid,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    if !authorized(headers) {
         return problem(StatusCode::UNAUTHORIZED, "unauthorized".into());
     }
     if headers
@@ -376,7 +421,7 @@ async fn update_user(
             "send application/merge-patch+json".into(),
         );
     }
-    let patch: Patch = match serde_json::from_slice(&body) {
+    let patch: Patch = match serde_json::from_slice(body) {
         Ok(patch) => patch,
         Err(err) => return problem(StatusCode::BAD_REQUEST, err.to_string()),
     };
@@ -427,7 +472,9 @@ async fn update_user(
     answer(&user)
 }
 
-/// The baseline router.
+/// The baseline router. Like the generated one (and any service whose
+/// problems carry a `requestId`), every answer carries an `x-request-id`:
+/// the caller's when it is sane, else a new one, made in the handlers.
 pub(crate) fn app() -> axum::Router {
     axum::Router::new()
         .route(

@@ -4,9 +4,9 @@
 //! - `stub`: the generated router (parsing, validation, problem answers) over
 //!   a trivial in-memory `UsersApi`;
 //! - `baseline`: the same two operations written by hand in axum, with typed
-//!   serde structs (`deny_unknown_fields`), the same checks written directly
-//!   and the same in-memory store, so the difference is what the generated
-//!   stack costs;
+//!   serde structs (`deny_unknown_fields`), the same checks written directly,
+//!   the same request ids and the same in-memory store, so the difference is
+//!   what the generated stack costs;
 //! - `drive`: sends N requests one after the other (for instruction counts);
 //! - `sdk`: N getUser calls through `users-client` or through raw reqwest;
 //! - `sqlite-ceiling`: the raw `UPDATE ... WHERE id AND version` rate through sqlx.

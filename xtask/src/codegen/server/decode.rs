@@ -1047,10 +1047,22 @@ impl Gen<'_> {
     ) -> TokenStream {
         let lets = params.iter().map(|(name, ident, required, ty, text)| {
             let missing = required.then(|| quote!(errors.push(path, "required", "is required");));
+            let read = match location {
+                "path" => quote!(params.path(#name)),
+                "query" => quote!(params.query(#name, path, errors)),
+                // The name as a constant: looked up without being parsed.
+                _ => {
+                    let lower = name.to_ascii_lowercase();
+                    quote!({
+                        const NAME: http::HeaderName = http::HeaderName::from_static(#lower);
+                        params.header(&NAME, path, errors)
+                    })
+                }
+            };
             quote! {
                 let #ident: runtime::decode::Slot<#ty> = {
                     let path = &root.member(#name);
-                    match params.one(#location, #name, path, errors) {
+                    match #read {
                         Ok(Some(text)) => {
                             let text: &str = &text;
                             match #text {
