@@ -392,7 +392,7 @@ updated, a member left out keeps its stored value, `null` for a member
 clears it and `null` for `address` removes the address. The merged
 address must satisfy `AddressInput` (a `countryCode`, a `state` in the US
 and Canada, a five-digit US `zipCode`).*/
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     #[schema(
         example = json!(
@@ -459,6 +459,38 @@ and Canada, a five-digit US `zipCode`).*/
         )]
         #[schema(min_length = 1usize, max_length = 16usize, example = json!("02101"))]
         pub zip_code: Option<Option<String>>,
+    }
+    impl runtime::merge::Merge for AddressPatch {
+        fn merge(&mut self, patch: Self) {
+            runtime::merge::nullable(
+                &mut self.address1,
+                patch.address1,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.address2,
+                patch.address2,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.city,
+                patch.city,
+                runtime::merge::replace,
+            );
+            if let Some(value) = patch.country_code {
+                runtime::merge::replace(&mut self.country_code, value);
+            }
+            runtime::merge::nullable(
+                &mut self.state,
+                patch.state,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.zip_code,
+                patch.zip_code,
+                runtime::merge::replace,
+            );
+        }
     }
     impl AddressPatch {
         /// Every member the schema declares, in its order.
@@ -4016,7 +4048,7 @@ is no locale: in a patch it clears the stored one.*/
     /**Merged member by member into the stored settings; `null` clears the
 expiry. The merged settings must satisfy `MfaInput` (`enabled` is
 required).*/
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     pub struct MfaPatch {
         #[serde(rename = "enabled", default, skip_serializing_if = "Option::is_none")]
@@ -4030,6 +4062,18 @@ required).*/
         )]
         #[schema(minimum = 1f64, maximum = 1440f64, example = json!(5))]
         pub expiration_in_minutes: Option<Option<i32>>,
+    }
+    impl runtime::merge::Merge for MfaPatch {
+        fn merge(&mut self, patch: Self) {
+            if let Some(value) = patch.enabled {
+                runtime::merge::replace(&mut self.enabled, value);
+            }
+            runtime::merge::nullable(
+                &mut self.expiration_in_minutes,
+                patch.expiration_in_minutes,
+                runtime::merge::replace,
+            );
+        }
     }
     impl MfaPatch {
         /// Every member the schema declares, in its order.
@@ -5002,7 +5046,7 @@ required).*/
     }
     /**Merged flag by flag; `null` for a flag resets it to off, `null` for the
 whole object resets every flag.*/
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     #[schema(example = json!({"onNewEmail":false, "receiveEveryMessage":null}))]
     pub struct NotificationsPatch {
@@ -5146,6 +5190,110 @@ whole object resets every flag.*/
             with = "::serde_with::rust::double_option"
         )]
         pub receive_every_message: Option<Option<bool>>,
+    }
+    impl runtime::merge::Merge for NotificationsPatch {
+        fn merge(&mut self, patch: Self) {
+            runtime::merge::nullable(
+                &mut self.on_access_control_errors,
+                patch.on_access_control_errors,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_booking_change,
+                patch.on_booking_change,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_help_desk_message,
+                patch.on_help_desk_message,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_identity_check_update,
+                patch.on_identity_check_update,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_member_removed_from_team,
+                patch.on_member_removed_from_team,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_new_blog_comment,
+                patch.on_new_blog_comment,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_new_email,
+                patch.on_new_email,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_new_event_comment,
+                patch.on_new_event_comment,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_new_member,
+                patch.on_new_member,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_new_wall_post,
+                patch.on_new_wall_post,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_platform_invoices,
+                patch.on_platform_invoices,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_profile_changes,
+                patch.on_profile_changes,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_purchases,
+                patch.on_purchases,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_tariff_change,
+                patch.on_tariff_change,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_tentative_booking_change,
+                patch.on_tentative_booking_change,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_virtual_office_delivery_preference_update,
+                patch.on_virtual_office_delivery_preference_update,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_virtual_office_tariff_change,
+                patch.on_virtual_office_tariff_change,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.on_visitor_registration,
+                patch.on_visitor_registration,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.receive_community_digest,
+                patch.receive_community_digest,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.receive_every_message,
+                patch.receive_every_message,
+                runtime::merge::replace,
+            );
+        }
     }
     impl NotificationsPatch {
         /// Every member the schema declares, in its order.
@@ -10481,7 +10629,7 @@ left out. New members and enum values may be added at any time.*/
 its `add*` / `remove*` lists, never both in one patch. Rules relating
 members to each other (`address`, `mfa`) are judged on the merged user,
 against `UserReplace`.*/
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     pub struct UserPatch {
         ///Roles to add. Privileged.
@@ -10800,6 +10948,161 @@ against `UserReplace`.*/
         )]
         #[schema(min_length = 1usize, max_length = 50usize, example = json!("Dr."))]
         pub title: Option<Option<String>>,
+    }
+    impl runtime::merge::Merge for UserPatch {
+        fn merge(&mut self, patch: Self) {
+            if let Some(value) = patch.add_roles {
+                runtime::merge::replace(&mut self.add_roles, value);
+            }
+            if let Some(value) = patch.add_tags {
+                runtime::merge::replace(&mut self.add_tags, value);
+            }
+            if let Some(value) = patch.add_teams {
+                runtime::merge::replace(&mut self.add_teams, value);
+            }
+            runtime::merge::nullable(
+                &mut self.address,
+                patch.address,
+                runtime::merge::object,
+            );
+            if let Some(value) = patch.api_access {
+                runtime::merge::replace(&mut self.api_access, value);
+            }
+            runtime::merge::nullable(
+                &mut self.avatar_url,
+                patch.avatar_url,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.contact_type,
+                patch.contact_type,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.custom_attributes,
+                patch.custom_attributes,
+                runtime::merge::map_removing,
+            );
+            runtime::merge::nullable(
+                &mut self.date_of_birth,
+                patch.date_of_birth,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.description,
+                patch.description,
+                runtime::merge::replace,
+            );
+            if let Some(value) = patch.email {
+                runtime::merge::replace(&mut self.email, value);
+            }
+            runtime::merge::nullable(
+                &mut self.employee_id,
+                patch.employee_id,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.external_id,
+                patch.external_id,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.gender,
+                patch.gender,
+                runtime::merge::replace,
+            );
+            if let Some(value) = patch.is_admin {
+                runtime::merge::replace(&mut self.is_admin, value);
+            }
+            runtime::merge::nullable(
+                &mut self.job_title,
+                patch.job_title,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.locale,
+                patch.locale,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(&mut self.mfa, patch.mfa, runtime::merge::object);
+            runtime::merge::nullable(
+                &mut self.mobile_phone,
+                patch.mobile_phone,
+                runtime::merge::replace,
+            );
+            if let Some(value) = patch.must_reset_password {
+                runtime::merge::replace(&mut self.must_reset_password, value);
+            }
+            if let Some(value) = patch.name {
+                runtime::merge::replace(&mut self.name, value);
+            }
+            runtime::merge::nullable(
+                &mut self.notifications,
+                patch.notifications,
+                runtime::merge::object,
+            );
+            runtime::merge::nullable(
+                &mut self.owner_organization,
+                patch.owner_organization,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.phone,
+                patch.phone,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.position,
+                patch.position,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.preferred_language,
+                patch.preferred_language,
+                runtime::merge::replace,
+            );
+            if let Some(value) = patch.remove_roles {
+                runtime::merge::replace(&mut self.remove_roles, value);
+            }
+            if let Some(value) = patch.remove_tags {
+                runtime::merge::replace(&mut self.remove_tags, value);
+            }
+            if let Some(value) = patch.remove_teams {
+                runtime::merge::replace(&mut self.remove_teams, value);
+            }
+            if let Some(value) = patch.roles {
+                runtime::merge::replace(&mut self.roles, value);
+            }
+            runtime::merge::nullable(
+                &mut self.secondary_email,
+                patch.secondary_email,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.session_timeout,
+                patch.session_timeout,
+                runtime::merge::replace,
+            );
+            if let Some(value) = patch.status {
+                runtime::merge::replace(&mut self.status, value);
+            }
+            if let Some(value) = patch.tags {
+                runtime::merge::replace(&mut self.tags, value);
+            }
+            if let Some(value) = patch.teams {
+                runtime::merge::replace(&mut self.teams, value);
+            }
+            runtime::merge::nullable(
+                &mut self.time_zone,
+                patch.time_zone,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.title,
+                patch.title,
+                runtime::merge::replace,
+            );
+        }
     }
     impl UserPatch {
         /// Every member the schema declares, in its order.

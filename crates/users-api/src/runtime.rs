@@ -9,6 +9,7 @@
 //! [`UsersApi`]: crate::UsersApi
 
 pub mod decode;
+pub mod merge;
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;

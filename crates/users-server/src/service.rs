@@ -2,6 +2,7 @@
 //! describes, on a [`Store`]. By the time a method runs, the router has
 //! authenticated the caller, checked the scope and validated the request.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -9,8 +10,10 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
+use users_api::runtime::merge::Merge;
 use users_api::types::{
     FieldError, LookupEntry, LookupList, User, UserCreate, UserPage, UserPatch, UserReplace,
+    UserStatus,
 };
 use users_api::*;
 
@@ -75,11 +78,8 @@ impl<S> std::fmt::Debug for Service<S> {
     }
 }
 
-const RELATIONS: [(&str, &str, &str); 3] = [
-    ("roles", "addRoles", "removeRoles"),
-    ("teams", "addTeams", "removeTeams"),
-    ("tags", "addTags", "removeTags"),
-];
+/// The relation sets every stored user has (empty until set).
+const RELATIONS: [&str; 3] = ["roles", "teams", "tags"];
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
@@ -376,7 +376,7 @@ impl<S: Store> Service<S> {
             Value::Object(object) => object,
             _ => Map::new(),
         };
-        for (relation, ..) in RELATIONS {
+        for relation in RELATIONS {
             doc.entry(relation).or_insert_with(|| json!([]));
         }
         for flag in ["isAdmin", "apiAccess", "mustResetPassword"] {
@@ -501,8 +501,8 @@ impl<S: Store> Service<S> {
         ctx: RequestContext,
         req: UpdateUserRequest,
     ) -> Result<UpdateUserResponse, Rejection> {
-        let patch = serde_json::to_value(&req.body).map_err(internal)?;
-        self.privileged(&ctx, &patch, UserPatch::PRIVILEGED_MEMBERS)?;
+        let sent = serde_json::to_value(&req.body).map_err(internal)?;
+        self.privileged(&ctx, &sent, UserPatch::PRIVILEGED_MEMBERS)?;
         let stored = self
             .modify(
                 &ctx,
@@ -511,14 +511,51 @@ impl<S: Store> Service<S> {
                 None,
                 |current| {
                     self.may_change(&ctx, &current.doc)?;
-                    let mut patch = patch.clone();
+                    let mut patch = req.body.clone();
+                    // The stored user as a document of the patch's own type:
+                    // every member a patch can set, typed.
+                    let settable: Map<String, Value> = current
+                        .doc
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter(|(k, _)| UserPatch::MEMBERS.contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    let mut profile: UserPatch =
+                        serde_json::from_value(Value::Object(settable)).map_err(internal)?;
+                    fold(
+                        &mut patch.roles,
+                        patch.add_roles.take(),
+                        patch.remove_roles.take(),
+                        profile.roles.as_ref(),
+                    );
+                    fold(
+                        &mut patch.teams,
+                        patch.add_teams.take(),
+                        patch.remove_teams.take(),
+                        profile.teams.as_ref(),
+                    );
+                    fold(
+                        &mut patch.tags,
+                        patch.add_tags.take(),
+                        patch.remove_tags.take(),
+                        profile.tags.as_ref(),
+                    );
+                    let status = profile.status;
+                    profile.merge(patch);
                     let mut doc = current.doc.clone();
-                    fold_relations(&doc, &mut patch);
-                    json_patch::merge(&mut doc, &patch);
-                    if doc["status"] != current.doc["status"] {
-                        let stamp = match doc["status"].as_str() {
-                            Some("active") => "activatedAt",
-                            Some("deactivated") => "deactivatedAt",
+                    if let (Some(doc), Value::Object(merged)) = (
+                        doc.as_object_mut(),
+                        serde_json::to_value(&profile).map_err(internal)?,
+                    ) {
+                        doc.retain(|k, _| !UserPatch::MEMBERS.contains(&k.as_str()));
+                        doc.extend(merged);
+                    }
+                    if profile.status != status {
+                        let stamp = match profile.status {
+                            Some(UserStatus::Active) => "activatedAt",
+                            Some(UserStatus::Deactivated) => "deactivatedAt",
                             _ => "archivedAt",
                         };
                         doc[stamp] = json!(now());
@@ -572,7 +609,7 @@ impl<S: Store> Service<S> {
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
                     doc.extend(body.as_object().cloned().unwrap_or_default());
-                    for (relation, ..) in RELATIONS {
+                    for relation in RELATIONS {
                         doc.entry(relation).or_insert_with(|| json!([]));
                     }
                     Ok(Value::Object(doc))
@@ -683,31 +720,23 @@ impl<S: Store> Service<S> {
     }
 }
 
-/// Turns `add*` / `remove*` lists into the whole set, so the merge patch
-/// that follows replaces it.
-fn fold_relations(doc: &Value, patch: &mut Value) {
-    let Some(patch) = patch.as_object_mut() else {
+/// An `add*` / `remove*` pair turned into the whole set (`current` less the
+/// removed, plus the added), so the merge that follows replaces it.
+fn fold(
+    set: &mut Option<BTreeSet<String>>,
+    add: Option<BTreeSet<String>>,
+    remove: Option<BTreeSet<String>>,
+    current: Option<&BTreeSet<String>>,
+) {
+    if add.is_none() && remove.is_none() {
         return;
-    };
-    for (relation, add, remove) in RELATIONS {
-        let added = patch.remove(add);
-        let removed = patch.remove(remove);
-        if added.is_none() && removed.is_none() {
-            continue;
-        }
-        let mut members: Vec<Value> = doc[relation].as_array().cloned().unwrap_or_default();
-        if let Some(Value::Array(removed)) = removed {
-            members.retain(|m| !removed.contains(m));
-        }
-        if let Some(Value::Array(added)) = added {
-            for member in added {
-                if !members.contains(&member) {
-                    members.push(member);
-                }
-            }
-        }
-        patch.insert(relation.to_owned(), Value::Array(members));
     }
+    let mut members = current.cloned().unwrap_or_default();
+    if let Some(remove) = remove {
+        members.retain(|m| !remove.contains(m));
+    }
+    members.extend(add.into_iter().flatten());
+    *set = Some(members);
 }
 
 fn encode_cursor(seq: i64) -> String {
@@ -875,10 +904,22 @@ mod tests {
 
     #[test]
     fn relations_fold_into_the_whole_set() {
-        let doc = json!({ "roles": ["a", "b"], "tags": [] });
-        let mut patch = json!({ "addRoles": ["c"], "removeRoles": ["a"], "jobTitle": "x" });
-        fold_relations(&doc, &mut patch);
-        assert_eq!(patch, json!({ "roles": ["b", "c"], "jobTitle": "x" }));
+        let set = |members: &[&str]| -> BTreeSet<String> {
+            members.iter().map(|m| (*m).to_owned()).collect()
+        };
+        let current = set(&["a", "b"]);
+        let mut roles = None;
+        fold(
+            &mut roles,
+            Some(set(&["c"])),
+            Some(set(&["a"])),
+            Some(&current),
+        );
+        assert_eq!(roles, Some(set(&["b", "c"])));
+        // Neither list: the set is left to the merge.
+        let mut untouched = None;
+        fold(&mut untouched, None, None, Some(&current));
+        assert_eq!(untouched, None);
     }
 
     #[test]

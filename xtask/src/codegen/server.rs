@@ -26,6 +26,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 mod decode;
+mod merge;
 
 use super::naming::{const_ident, field_ident, pascal, snake, status_name};
 
@@ -43,6 +44,7 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
         header_types: Vec::new(),
         compositions: Vec::new(),
         request_schemas: decode::request_schemas(spec)?,
+        merge_schemas: merge::merge_schemas(spec)?,
         patterns: BTreeMap::new(),
         labels: 0,
     };
@@ -149,6 +151,8 @@ struct Gen<'a> {
     /// Component schemas a request body or parameter reaches: each object
     /// among them gets a generated decoder.
     request_schemas: BTreeSet<String>,
+    /// The schemas merge patches are applied to as typed values.
+    merge_schemas: BTreeSet<String>,
     /// The `pattern`s the decoders use, each compiled once, by text.
     patterns: BTreeMap<String, Ident>,
     /// A counter for the labels of generated check blocks.
@@ -421,12 +425,18 @@ impl Gen<'_> {
             .collect();
         let mut fields = Vec::new();
         let mut members = Vec::new();
+        let mut merges = Vec::new();
         for (prop, prop_schema) in schema["properties"].as_object().unwrap() {
             let field = self.field_type(
                 prop_schema,
                 &format!("{name}{}", pascal(prop)),
                 &format!("{ptr}/properties/{}", decode::escape(prop)),
             )?;
+            merges.push((
+                field_ident(prop),
+                field.nullable,
+                merge::merge_kind(self.spec, &self.merge_schemas, prop_schema),
+            ));
             members.push(decode::Member {
                 name: prop.clone(),
                 ident: field_ident(prop),
@@ -463,15 +473,22 @@ impl Gen<'_> {
         }
         let container = (!container.is_empty()).then(|| quote!(#[schema(#(#container),*)]));
         let docs = doc_comment(schema);
+        let merges_into = self.merge_schemas.contains(name);
+        // A merge patch's type is also the document it merges into, which
+        // starts empty.
+        let default = merges_into.then(|| quote!(Default,));
         self.items.push(quote! {
             #docs
-            #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+            #[derive(Debug, Clone, PartialEq, #default Serialize, Deserialize, utoipa::ToSchema)]
             #deny
             #container
             pub struct #ident {
                 #(#fields)*
             }
         });
+        if merges_into {
+            self.items.push(merge::merge_impl(&ident, &merges));
+        }
         let names = members.iter().map(|m| &m.name);
         let privileged = members
             .iter()
