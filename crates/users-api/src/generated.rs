@@ -14092,6 +14092,684 @@ are kept for reference only and cannot sign in.*/
     impl utoipa::ToSchema for LocationHeader {}
 }
 use types::*;
+/// The JSON name of every member of every object type and parameter
+/// struct, as constants (`names::user::ACTIVATED_AT`): code that must
+/// name a member in JSON names it through these, and a member the
+/// spec renames or drops fails to compile there.
+pub mod names {
+    ///The JSON names of `Address`'s members.
+    pub mod address {
+        ///`address1`
+        pub const ADDRESS1: &str = "address1";
+        ///`address2`
+        pub const ADDRESS2: &str = "address2";
+        ///`city`
+        pub const CITY: &str = "city";
+        ///`countryCode`
+        pub const COUNTRY_CODE: &str = "countryCode";
+        ///`state`
+        pub const STATE: &str = "state";
+        ///`zipCode`
+        pub const ZIP_CODE: &str = "zipCode";
+    }
+    ///The JSON names of `AddressInput`'s members.
+    pub mod address_input {
+        ///`address1`
+        pub const ADDRESS1: &str = "address1";
+        ///`address2`
+        pub const ADDRESS2: &str = "address2";
+        ///`city`
+        pub const CITY: &str = "city";
+        ///`countryCode`
+        pub const COUNTRY_CODE: &str = "countryCode";
+        ///`state`
+        pub const STATE: &str = "state";
+        ///`zipCode`
+        pub const ZIP_CODE: &str = "zipCode";
+    }
+    ///The JSON names of `AddressPatch`'s members.
+    pub mod address_patch {
+        ///`address1`
+        pub const ADDRESS1: &str = "address1";
+        ///`address2`
+        pub const ADDRESS2: &str = "address2";
+        ///`city`
+        pub const CITY: &str = "city";
+        ///`countryCode`
+        pub const COUNTRY_CODE: &str = "countryCode";
+        ///`state`
+        pub const STATE: &str = "state";
+        ///`zipCode`
+        pub const ZIP_CODE: &str = "zipCode";
+    }
+    ///The JSON names of `CreateUserHeaders`'s members.
+    pub mod create_user_headers {
+        ///`Idempotency-Key`
+        pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+    }
+    ///The JSON names of `CreateUserQuery`'s members.
+    pub mod create_user_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
+    ///The JSON names of `DeleteUserHeaders`'s members.
+    pub mod delete_user_headers {
+        ///`If-Match`
+        pub const IF_MATCH: &str = "If-Match";
+    }
+    ///The JSON names of `DeleteUserPath`'s members.
+    pub mod delete_user_path {
+        ///`userId`
+        pub const USER_ID: &str = "userId";
+    }
+    ///The JSON names of `DeleteUserQuery`'s members.
+    pub mod delete_user_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
+    ///The JSON names of `FieldError`'s members.
+    pub mod field_error {
+        ///`code`
+        pub const CODE: &str = "code";
+        ///`field`
+        pub const FIELD: &str = "field";
+        ///`message`
+        pub const MESSAGE: &str = "message";
+    }
+    ///The JSON names of `GetUserHeaders`'s members.
+    pub mod get_user_headers {
+        ///`If-None-Match`
+        pub const IF_NONE_MATCH: &str = "If-None-Match";
+    }
+    ///The JSON names of `GetUserPath`'s members.
+    pub mod get_user_path {
+        ///`userId`
+        pub const USER_ID: &str = "userId";
+    }
+    ///The JSON names of `GetUserQuery`'s members.
+    pub mod get_user_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
+    ///The JSON names of `ListUsersQuery`'s members.
+    pub mod list_users_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+        ///`cursor`
+        pub const CURSOR: &str = "cursor";
+        ///`email`
+        pub const EMAIL: &str = "email";
+        ///`limit`
+        pub const LIMIT: &str = "limit";
+        ///`q`
+        pub const Q: &str = "q";
+        ///`status`
+        pub const STATUS: &str = "status";
+    }
+    ///The JSON names of `LookupEntry`'s members.
+    pub mod lookup_entry {
+        ///`code`
+        pub const CODE: &str = "code";
+        ///`name`
+        pub const NAME: &str = "name";
+    }
+    ///The JSON names of `LookupList`'s members.
+    pub mod lookup_list {
+        ///`items`
+        pub const ITEMS: &str = "items";
+    }
+    ///The JSON names of `Mfa`'s members.
+    pub mod mfa {
+        ///`enabled`
+        pub const ENABLED: &str = "enabled";
+        ///`expirationInMinutes`
+        pub const EXPIRATION_IN_MINUTES: &str = "expirationInMinutes";
+    }
+    ///The JSON names of `MfaInput`'s members.
+    pub mod mfa_input {
+        ///`enabled`
+        pub const ENABLED: &str = "enabled";
+        ///`expirationInMinutes`
+        pub const EXPIRATION_IN_MINUTES: &str = "expirationInMinutes";
+    }
+    ///The JSON names of `MfaPatch`'s members.
+    pub mod mfa_patch {
+        ///`enabled`
+        pub const ENABLED: &str = "enabled";
+        ///`expirationInMinutes`
+        pub const EXPIRATION_IN_MINUTES: &str = "expirationInMinutes";
+    }
+    ///The JSON names of `Name`'s members.
+    pub mod name {
+        ///`firstName`
+        pub const FIRST_NAME: &str = "firstName";
+        ///`lastName`
+        pub const LAST_NAME: &str = "lastName";
+    }
+    ///The JSON names of `NameInput`'s members.
+    pub mod name_input {
+        ///`firstName`
+        pub const FIRST_NAME: &str = "firstName";
+        ///`lastName`
+        pub const LAST_NAME: &str = "lastName";
+    }
+    ///The JSON names of `Notifications`'s members.
+    pub mod notifications {
+        ///`onAccessControlErrors`
+        pub const ON_ACCESS_CONTROL_ERRORS: &str = "onAccessControlErrors";
+        ///`onBookingChange`
+        pub const ON_BOOKING_CHANGE: &str = "onBookingChange";
+        ///`onHelpDeskMessage`
+        pub const ON_HELP_DESK_MESSAGE: &str = "onHelpDeskMessage";
+        ///`onIdentityCheckUpdate`
+        pub const ON_IDENTITY_CHECK_UPDATE: &str = "onIdentityCheckUpdate";
+        ///`onMemberRemovedFromTeam`
+        pub const ON_MEMBER_REMOVED_FROM_TEAM: &str = "onMemberRemovedFromTeam";
+        ///`onNewBlogComment`
+        pub const ON_NEW_BLOG_COMMENT: &str = "onNewBlogComment";
+        ///`onNewEmail`
+        pub const ON_NEW_EMAIL: &str = "onNewEmail";
+        ///`onNewEventComment`
+        pub const ON_NEW_EVENT_COMMENT: &str = "onNewEventComment";
+        ///`onNewMember`
+        pub const ON_NEW_MEMBER: &str = "onNewMember";
+        ///`onNewWallPost`
+        pub const ON_NEW_WALL_POST: &str = "onNewWallPost";
+        ///`onPlatformInvoices`
+        pub const ON_PLATFORM_INVOICES: &str = "onPlatformInvoices";
+        ///`onProfileChanges`
+        pub const ON_PROFILE_CHANGES: &str = "onProfileChanges";
+        ///`onPurchases`
+        pub const ON_PURCHASES: &str = "onPurchases";
+        ///`onTariffChange`
+        pub const ON_TARIFF_CHANGE: &str = "onTariffChange";
+        ///`onTentativeBookingChange`
+        pub const ON_TENTATIVE_BOOKING_CHANGE: &str = "onTentativeBookingChange";
+        ///`onVirtualOfficeDeliveryPreferenceUpdate`
+        pub const ON_VIRTUAL_OFFICE_DELIVERY_PREFERENCE_UPDATE: &str = "onVirtualOfficeDeliveryPreferenceUpdate";
+        ///`onVirtualOfficeTariffChange`
+        pub const ON_VIRTUAL_OFFICE_TARIFF_CHANGE: &str = "onVirtualOfficeTariffChange";
+        ///`onVisitorRegistration`
+        pub const ON_VISITOR_REGISTRATION: &str = "onVisitorRegistration";
+        ///`receiveCommunityDigest`
+        pub const RECEIVE_COMMUNITY_DIGEST: &str = "receiveCommunityDigest";
+        ///`receiveEveryMessage`
+        pub const RECEIVE_EVERY_MESSAGE: &str = "receiveEveryMessage";
+    }
+    ///The JSON names of `NotificationsInput`'s members.
+    pub mod notifications_input {
+        ///`onAccessControlErrors`
+        pub const ON_ACCESS_CONTROL_ERRORS: &str = "onAccessControlErrors";
+        ///`onBookingChange`
+        pub const ON_BOOKING_CHANGE: &str = "onBookingChange";
+        ///`onHelpDeskMessage`
+        pub const ON_HELP_DESK_MESSAGE: &str = "onHelpDeskMessage";
+        ///`onIdentityCheckUpdate`
+        pub const ON_IDENTITY_CHECK_UPDATE: &str = "onIdentityCheckUpdate";
+        ///`onMemberRemovedFromTeam`
+        pub const ON_MEMBER_REMOVED_FROM_TEAM: &str = "onMemberRemovedFromTeam";
+        ///`onNewBlogComment`
+        pub const ON_NEW_BLOG_COMMENT: &str = "onNewBlogComment";
+        ///`onNewEmail`
+        pub const ON_NEW_EMAIL: &str = "onNewEmail";
+        ///`onNewEventComment`
+        pub const ON_NEW_EVENT_COMMENT: &str = "onNewEventComment";
+        ///`onNewMember`
+        pub const ON_NEW_MEMBER: &str = "onNewMember";
+        ///`onNewWallPost`
+        pub const ON_NEW_WALL_POST: &str = "onNewWallPost";
+        ///`onPlatformInvoices`
+        pub const ON_PLATFORM_INVOICES: &str = "onPlatformInvoices";
+        ///`onProfileChanges`
+        pub const ON_PROFILE_CHANGES: &str = "onProfileChanges";
+        ///`onPurchases`
+        pub const ON_PURCHASES: &str = "onPurchases";
+        ///`onTariffChange`
+        pub const ON_TARIFF_CHANGE: &str = "onTariffChange";
+        ///`onTentativeBookingChange`
+        pub const ON_TENTATIVE_BOOKING_CHANGE: &str = "onTentativeBookingChange";
+        ///`onVirtualOfficeDeliveryPreferenceUpdate`
+        pub const ON_VIRTUAL_OFFICE_DELIVERY_PREFERENCE_UPDATE: &str = "onVirtualOfficeDeliveryPreferenceUpdate";
+        ///`onVirtualOfficeTariffChange`
+        pub const ON_VIRTUAL_OFFICE_TARIFF_CHANGE: &str = "onVirtualOfficeTariffChange";
+        ///`onVisitorRegistration`
+        pub const ON_VISITOR_REGISTRATION: &str = "onVisitorRegistration";
+        ///`receiveCommunityDigest`
+        pub const RECEIVE_COMMUNITY_DIGEST: &str = "receiveCommunityDigest";
+        ///`receiveEveryMessage`
+        pub const RECEIVE_EVERY_MESSAGE: &str = "receiveEveryMessage";
+    }
+    ///The JSON names of `NotificationsPatch`'s members.
+    pub mod notifications_patch {
+        ///`onAccessControlErrors`
+        pub const ON_ACCESS_CONTROL_ERRORS: &str = "onAccessControlErrors";
+        ///`onBookingChange`
+        pub const ON_BOOKING_CHANGE: &str = "onBookingChange";
+        ///`onHelpDeskMessage`
+        pub const ON_HELP_DESK_MESSAGE: &str = "onHelpDeskMessage";
+        ///`onIdentityCheckUpdate`
+        pub const ON_IDENTITY_CHECK_UPDATE: &str = "onIdentityCheckUpdate";
+        ///`onMemberRemovedFromTeam`
+        pub const ON_MEMBER_REMOVED_FROM_TEAM: &str = "onMemberRemovedFromTeam";
+        ///`onNewBlogComment`
+        pub const ON_NEW_BLOG_COMMENT: &str = "onNewBlogComment";
+        ///`onNewEmail`
+        pub const ON_NEW_EMAIL: &str = "onNewEmail";
+        ///`onNewEventComment`
+        pub const ON_NEW_EVENT_COMMENT: &str = "onNewEventComment";
+        ///`onNewMember`
+        pub const ON_NEW_MEMBER: &str = "onNewMember";
+        ///`onNewWallPost`
+        pub const ON_NEW_WALL_POST: &str = "onNewWallPost";
+        ///`onPlatformInvoices`
+        pub const ON_PLATFORM_INVOICES: &str = "onPlatformInvoices";
+        ///`onProfileChanges`
+        pub const ON_PROFILE_CHANGES: &str = "onProfileChanges";
+        ///`onPurchases`
+        pub const ON_PURCHASES: &str = "onPurchases";
+        ///`onTariffChange`
+        pub const ON_TARIFF_CHANGE: &str = "onTariffChange";
+        ///`onTentativeBookingChange`
+        pub const ON_TENTATIVE_BOOKING_CHANGE: &str = "onTentativeBookingChange";
+        ///`onVirtualOfficeDeliveryPreferenceUpdate`
+        pub const ON_VIRTUAL_OFFICE_DELIVERY_PREFERENCE_UPDATE: &str = "onVirtualOfficeDeliveryPreferenceUpdate";
+        ///`onVirtualOfficeTariffChange`
+        pub const ON_VIRTUAL_OFFICE_TARIFF_CHANGE: &str = "onVirtualOfficeTariffChange";
+        ///`onVisitorRegistration`
+        pub const ON_VISITOR_REGISTRATION: &str = "onVisitorRegistration";
+        ///`receiveCommunityDigest`
+        pub const RECEIVE_COMMUNITY_DIGEST: &str = "receiveCommunityDigest";
+        ///`receiveEveryMessage`
+        pub const RECEIVE_EVERY_MESSAGE: &str = "receiveEveryMessage";
+    }
+    ///The JSON names of `OrganizationRef`'s members.
+    pub mod organization_ref {
+        ///`id`
+        pub const ID: &str = "id";
+    }
+    ///The JSON names of `OrganizationRefInput`'s members.
+    pub mod organization_ref_input {
+        ///`id`
+        pub const ID: &str = "id";
+    }
+    ///The JSON names of `OrganizationRefPatch`'s members.
+    pub mod organization_ref_patch {
+        ///`id`
+        pub const ID: &str = "id";
+    }
+    ///The JSON names of `PasswordChange`'s members.
+    pub mod password_change {
+        ///`currentPassword`
+        pub const CURRENT_PASSWORD: &str = "currentPassword";
+        ///`newPassword`
+        pub const NEW_PASSWORD: &str = "newPassword";
+    }
+    ///The JSON names of `Problem`'s members.
+    pub mod problem {
+        ///`code`
+        pub const CODE: &str = "code";
+        ///`detail`
+        pub const DETAIL: &str = "detail";
+        ///`errors`
+        pub const ERRORS: &str = "errors";
+        ///`instance`
+        pub const INSTANCE: &str = "instance";
+        ///`requestId`
+        pub const REQUEST_ID: &str = "requestId";
+        ///`status`
+        pub const STATUS: &str = "status";
+        ///`title`
+        pub const TITLE: &str = "title";
+        ///`type`
+        pub const TYPE: &str = "type";
+    }
+    ///The JSON names of `ReplaceUserHeaders`'s members.
+    pub mod replace_user_headers {
+        ///`If-Match`
+        pub const IF_MATCH: &str = "If-Match";
+    }
+    ///The JSON names of `ReplaceUserPath`'s members.
+    pub mod replace_user_path {
+        ///`userId`
+        pub const USER_ID: &str = "userId";
+    }
+    ///The JSON names of `ReplaceUserQuery`'s members.
+    pub mod replace_user_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
+    ///The JSON names of `SetUserPasswordHeaders`'s members.
+    pub mod set_user_password_headers {
+        ///`If-Match`
+        pub const IF_MATCH: &str = "If-Match";
+    }
+    ///The JSON names of `SetUserPasswordPath`'s members.
+    pub mod set_user_password_path {
+        ///`userId`
+        pub const USER_ID: &str = "userId";
+    }
+    ///The JSON names of `SetUserPasswordQuery`'s members.
+    pub mod set_user_password_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
+    ///The JSON names of `UpdateUserHeaders`'s members.
+    pub mod update_user_headers {
+        ///`If-Match`
+        pub const IF_MATCH: &str = "If-Match";
+    }
+    ///The JSON names of `UpdateUserPath`'s members.
+    pub mod update_user_path {
+        ///`userId`
+        pub const USER_ID: &str = "userId";
+    }
+    ///The JSON names of `UpdateUserQuery`'s members.
+    pub mod update_user_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
+    ///The JSON names of `User`'s members.
+    pub mod user {
+        ///`accountId`
+        pub const ACCOUNT_ID: &str = "accountId";
+        ///`activatedAt`
+        pub const ACTIVATED_AT: &str = "activatedAt";
+        ///`address`
+        pub const ADDRESS: &str = "address";
+        ///`apiAccess`
+        pub const API_ACCESS: &str = "apiAccess";
+        ///`archivedAt`
+        pub const ARCHIVED_AT: &str = "archivedAt";
+        ///`avatarUrl`
+        pub const AVATAR_URL: &str = "avatarUrl";
+        ///`contactType`
+        pub const CONTACT_TYPE: &str = "contactType";
+        ///`createdAt`
+        pub const CREATED_AT: &str = "createdAt";
+        ///`createdBy`
+        pub const CREATED_BY: &str = "createdBy";
+        ///`customAttributes`
+        pub const CUSTOM_ATTRIBUTES: &str = "customAttributes";
+        ///`dateOfBirth`
+        pub const DATE_OF_BIRTH: &str = "dateOfBirth";
+        ///`deactivatedAt`
+        pub const DEACTIVATED_AT: &str = "deactivatedAt";
+        ///`description`
+        pub const DESCRIPTION: &str = "description";
+        ///`email`
+        pub const EMAIL: &str = "email";
+        ///`emailVerified`
+        pub const EMAIL_VERIFIED: &str = "emailVerified";
+        ///`employeeId`
+        pub const EMPLOYEE_ID: &str = "employeeId";
+        ///`externalId`
+        pub const EXTERNAL_ID: &str = "externalId";
+        ///`gender`
+        pub const GENDER: &str = "gender";
+        ///`hasAvatar`
+        pub const HAS_AVATAR: &str = "hasAvatar";
+        ///`hasPassword`
+        pub const HAS_PASSWORD: &str = "hasPassword";
+        ///`id`
+        pub const ID: &str = "id";
+        ///`invalidLoginAttempts`
+        pub const INVALID_LOGIN_ATTEMPTS: &str = "invalidLoginAttempts";
+        ///`isAdmin`
+        pub const IS_ADMIN: &str = "isAdmin";
+        ///`isExternal`
+        pub const IS_EXTERNAL: &str = "isExternal";
+        ///`jobTitle`
+        pub const JOB_TITLE: &str = "jobTitle";
+        ///`lastAccessAt`
+        pub const LAST_ACCESS_AT: &str = "lastAccessAt";
+        ///`lastLoginAttemptAt`
+        pub const LAST_LOGIN_ATTEMPT_AT: &str = "lastLoginAttemptAt";
+        ///`locale`
+        pub const LOCALE: &str = "locale";
+        ///`mfa`
+        pub const MFA: &str = "mfa";
+        ///`mobilePhone`
+        pub const MOBILE_PHONE: &str = "mobilePhone";
+        ///`mustResetPassword`
+        pub const MUST_RESET_PASSWORD: &str = "mustResetPassword";
+        ///`name`
+        pub const NAME: &str = "name";
+        ///`notifications`
+        pub const NOTIFICATIONS: &str = "notifications";
+        ///`ownerOrganization`
+        pub const OWNER_ORGANIZATION: &str = "ownerOrganization";
+        ///`passwordUpdatedAt`
+        pub const PASSWORD_UPDATED_AT: &str = "passwordUpdatedAt";
+        ///`phone`
+        pub const PHONE: &str = "phone";
+        ///`position`
+        pub const POSITION: &str = "position";
+        ///`preferredLanguage`
+        pub const PREFERRED_LANGUAGE: &str = "preferredLanguage";
+        ///`resourceVersion`
+        pub const RESOURCE_VERSION: &str = "resourceVersion";
+        ///`roles`
+        pub const ROLES: &str = "roles";
+        ///`secondaryEmail`
+        pub const SECONDARY_EMAIL: &str = "secondaryEmail";
+        ///`sessionTimeout`
+        pub const SESSION_TIMEOUT: &str = "sessionTimeout";
+        ///`status`
+        pub const STATUS: &str = "status";
+        ///`tags`
+        pub const TAGS: &str = "tags";
+        ///`teams`
+        pub const TEAMS: &str = "teams";
+        ///`timeZone`
+        pub const TIME_ZONE: &str = "timeZone";
+        ///`title`
+        pub const TITLE: &str = "title";
+        ///`updatedAt`
+        pub const UPDATED_AT: &str = "updatedAt";
+        ///`updatedBy`
+        pub const UPDATED_BY: &str = "updatedBy";
+    }
+    ///The JSON names of `UserCreate`'s members.
+    pub mod user_create {
+        ///`address`
+        pub const ADDRESS: &str = "address";
+        ///`apiAccess`
+        pub const API_ACCESS: &str = "apiAccess";
+        ///`avatarUrl`
+        pub const AVATAR_URL: &str = "avatarUrl";
+        ///`contactType`
+        pub const CONTACT_TYPE: &str = "contactType";
+        ///`customAttributes`
+        pub const CUSTOM_ATTRIBUTES: &str = "customAttributes";
+        ///`dateOfBirth`
+        pub const DATE_OF_BIRTH: &str = "dateOfBirth";
+        ///`description`
+        pub const DESCRIPTION: &str = "description";
+        ///`email`
+        pub const EMAIL: &str = "email";
+        ///`employeeId`
+        pub const EMPLOYEE_ID: &str = "employeeId";
+        ///`externalId`
+        pub const EXTERNAL_ID: &str = "externalId";
+        ///`gender`
+        pub const GENDER: &str = "gender";
+        ///`isAdmin`
+        pub const IS_ADMIN: &str = "isAdmin";
+        ///`jobTitle`
+        pub const JOB_TITLE: &str = "jobTitle";
+        ///`locale`
+        pub const LOCALE: &str = "locale";
+        ///`mfa`
+        pub const MFA: &str = "mfa";
+        ///`mobilePhone`
+        pub const MOBILE_PHONE: &str = "mobilePhone";
+        ///`mustResetPassword`
+        pub const MUST_RESET_PASSWORD: &str = "mustResetPassword";
+        ///`name`
+        pub const NAME: &str = "name";
+        ///`notifications`
+        pub const NOTIFICATIONS: &str = "notifications";
+        ///`ownerOrganization`
+        pub const OWNER_ORGANIZATION: &str = "ownerOrganization";
+        ///`phone`
+        pub const PHONE: &str = "phone";
+        ///`position`
+        pub const POSITION: &str = "position";
+        ///`preferredLanguage`
+        pub const PREFERRED_LANGUAGE: &str = "preferredLanguage";
+        ///`roles`
+        pub const ROLES: &str = "roles";
+        ///`secondaryEmail`
+        pub const SECONDARY_EMAIL: &str = "secondaryEmail";
+        ///`sessionTimeout`
+        pub const SESSION_TIMEOUT: &str = "sessionTimeout";
+        ///`tags`
+        pub const TAGS: &str = "tags";
+        ///`teams`
+        pub const TEAMS: &str = "teams";
+        ///`timeZone`
+        pub const TIME_ZONE: &str = "timeZone";
+        ///`title`
+        pub const TITLE: &str = "title";
+    }
+    ///The JSON names of `UserPage`'s members.
+    pub mod user_page {
+        ///`items`
+        pub const ITEMS: &str = "items";
+        ///`nextCursor`
+        pub const NEXT_CURSOR: &str = "nextCursor";
+    }
+    ///The JSON names of `UserPatch`'s members.
+    pub mod user_patch {
+        ///`address`
+        pub const ADDRESS: &str = "address";
+        ///`addRoles`
+        pub const ADD_ROLES: &str = "addRoles";
+        ///`addTags`
+        pub const ADD_TAGS: &str = "addTags";
+        ///`addTeams`
+        pub const ADD_TEAMS: &str = "addTeams";
+        ///`apiAccess`
+        pub const API_ACCESS: &str = "apiAccess";
+        ///`avatarUrl`
+        pub const AVATAR_URL: &str = "avatarUrl";
+        ///`contactType`
+        pub const CONTACT_TYPE: &str = "contactType";
+        ///`customAttributes`
+        pub const CUSTOM_ATTRIBUTES: &str = "customAttributes";
+        ///`dateOfBirth`
+        pub const DATE_OF_BIRTH: &str = "dateOfBirth";
+        ///`description`
+        pub const DESCRIPTION: &str = "description";
+        ///`email`
+        pub const EMAIL: &str = "email";
+        ///`employeeId`
+        pub const EMPLOYEE_ID: &str = "employeeId";
+        ///`externalId`
+        pub const EXTERNAL_ID: &str = "externalId";
+        ///`gender`
+        pub const GENDER: &str = "gender";
+        ///`isAdmin`
+        pub const IS_ADMIN: &str = "isAdmin";
+        ///`jobTitle`
+        pub const JOB_TITLE: &str = "jobTitle";
+        ///`locale`
+        pub const LOCALE: &str = "locale";
+        ///`mfa`
+        pub const MFA: &str = "mfa";
+        ///`mobilePhone`
+        pub const MOBILE_PHONE: &str = "mobilePhone";
+        ///`mustResetPassword`
+        pub const MUST_RESET_PASSWORD: &str = "mustResetPassword";
+        ///`name`
+        pub const NAME: &str = "name";
+        ///`notifications`
+        pub const NOTIFICATIONS: &str = "notifications";
+        ///`ownerOrganization`
+        pub const OWNER_ORGANIZATION: &str = "ownerOrganization";
+        ///`phone`
+        pub const PHONE: &str = "phone";
+        ///`position`
+        pub const POSITION: &str = "position";
+        ///`preferredLanguage`
+        pub const PREFERRED_LANGUAGE: &str = "preferredLanguage";
+        ///`removeRoles`
+        pub const REMOVE_ROLES: &str = "removeRoles";
+        ///`removeTags`
+        pub const REMOVE_TAGS: &str = "removeTags";
+        ///`removeTeams`
+        pub const REMOVE_TEAMS: &str = "removeTeams";
+        ///`roles`
+        pub const ROLES: &str = "roles";
+        ///`secondaryEmail`
+        pub const SECONDARY_EMAIL: &str = "secondaryEmail";
+        ///`sessionTimeout`
+        pub const SESSION_TIMEOUT: &str = "sessionTimeout";
+        ///`status`
+        pub const STATUS: &str = "status";
+        ///`tags`
+        pub const TAGS: &str = "tags";
+        ///`teams`
+        pub const TEAMS: &str = "teams";
+        ///`timeZone`
+        pub const TIME_ZONE: &str = "timeZone";
+        ///`title`
+        pub const TITLE: &str = "title";
+    }
+    ///The JSON names of `UserReplace`'s members.
+    pub mod user_replace {
+        ///`address`
+        pub const ADDRESS: &str = "address";
+        ///`avatarUrl`
+        pub const AVATAR_URL: &str = "avatarUrl";
+        ///`contactType`
+        pub const CONTACT_TYPE: &str = "contactType";
+        ///`customAttributes`
+        pub const CUSTOM_ATTRIBUTES: &str = "customAttributes";
+        ///`dateOfBirth`
+        pub const DATE_OF_BIRTH: &str = "dateOfBirth";
+        ///`description`
+        pub const DESCRIPTION: &str = "description";
+        ///`email`
+        pub const EMAIL: &str = "email";
+        ///`employeeId`
+        pub const EMPLOYEE_ID: &str = "employeeId";
+        ///`externalId`
+        pub const EXTERNAL_ID: &str = "externalId";
+        ///`gender`
+        pub const GENDER: &str = "gender";
+        ///`jobTitle`
+        pub const JOB_TITLE: &str = "jobTitle";
+        ///`locale`
+        pub const LOCALE: &str = "locale";
+        ///`mfa`
+        pub const MFA: &str = "mfa";
+        ///`mobilePhone`
+        pub const MOBILE_PHONE: &str = "mobilePhone";
+        ///`name`
+        pub const NAME: &str = "name";
+        ///`notifications`
+        pub const NOTIFICATIONS: &str = "notifications";
+        ///`phone`
+        pub const PHONE: &str = "phone";
+        ///`position`
+        pub const POSITION: &str = "position";
+        ///`preferredLanguage`
+        pub const PREFERRED_LANGUAGE: &str = "preferredLanguage";
+        ///`secondaryEmail`
+        pub const SECONDARY_EMAIL: &str = "secondaryEmail";
+        ///`sessionTimeout`
+        pub const SESSION_TIMEOUT: &str = "sessionTimeout";
+        ///`tags`
+        pub const TAGS: &str = "tags";
+        ///`teams`
+        pub const TEAMS: &str = "teams";
+        ///`timeZone`
+        pub const TIME_ZONE: &str = "timeZone";
+        ///`title`
+        pub const TITLE: &str = "title";
+    }
+}
 /// Every member name the spec marks read-only somewhere: a request
 /// that sends one hears `read-only` rather than `unknown-field`.
 pub const READ_ONLY_MEMBERS: &[&str] = &[

@@ -10,6 +10,8 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
+use users_api::names::{list_users_query, password_change, user};
+use users_api::runtime::decode::FromText;
 use users_api::runtime::merge::Merge;
 use users_api::types::{
     FieldError, LookupEntry, LookupList, User, UserCreate, UserPage, UserPatch, UserReplace,
@@ -79,7 +81,7 @@ impl<S> std::fmt::Debug for Service<S> {
 }
 
 /// The relation sets every stored user has (empty until set).
-const RELATIONS: [&str; 3] = ["roles", "teams", "tags"];
+const RELATIONS: [&str; 3] = [user::ROLES, user::TEAMS, user::TAGS];
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
@@ -131,7 +133,7 @@ fn email_taken() -> Rejection {
         "duplication-violation",
         "The value is taken",
         vec![FieldError {
-            field: "email".into(),
+            field: user::EMAIL.into(),
             message: "is already used by another user".into(),
             code: "duplication-violation".into(),
         }],
@@ -195,10 +197,10 @@ impl<S: Store> Service<S> {
     /// The user as the API returns it: the document plus computed fields.
     fn render(&self, stored: &StoredUser) -> Result<User, Rejection> {
         let mut doc = stored.doc.clone();
-        doc["resourceVersion"] = json!(stored.resource_version);
-        doc["hasAvatar"] = json!(doc.get("avatarUrl").is_some());
-        doc["isExternal"] = json!(doc.get("externalId").is_some());
-        doc["hasPassword"] = json!(stored.password_hash.is_some());
+        doc[user::RESOURCE_VERSION] = json!(stored.resource_version);
+        doc[user::HAS_AVATAR] = json!(doc.get(user::AVATAR_URL).is_some());
+        doc[user::IS_EXTERNAL] = json!(doc.get(user::EXTERNAL_ID).is_some());
+        doc[user::HAS_PASSWORD] = json!(stored.password_hash.is_some());
         serde_json::from_value(doc).map_err(internal)
     }
 
@@ -233,7 +235,7 @@ impl<S: Store> Service<S> {
     /// Admins change anyone; others only users they created, or themselves.
     fn may_change(&self, ctx: &RequestContext, doc: &Value) -> Result<(), Rejection> {
         let subject = ctx.caller.subject.as_str();
-        if ctx.caller.is_admin() || doc["createdBy"] == subject || doc["id"] == subject {
+        if ctx.caller.is_admin() || doc[user::CREATED_BY] == subject || doc[user::ID] == subject {
             return Ok(());
         }
         Err(Rejection::new(
@@ -301,8 +303,8 @@ impl<S: Store> Service<S> {
         if doc == current.doc && password_hash.is_none() {
             return Ok(current);
         }
-        doc["updatedAt"] = json!(now());
-        doc["updatedBy"] = json!(ctx.caller.subject);
+        doc[user::UPDATED_AT] = json!(now());
+        doc[user::UPDATED_BY] = json!(ctx.caller.subject);
         let row = UserRow {
             account_id: ctx.account().to_owned(),
             id: current.id.clone(),
@@ -323,7 +325,7 @@ impl<S: Store> Service<S> {
         let scope = req.header.idempotency_key.map(|key| IdempotencyScope {
             caller: ctx.caller.subject.clone(),
             account_id: ctx.account().to_owned(),
-            operation: "createUser".into(),
+            operation: operation_specs::CREATE_USER.operation_id.into(),
             key,
         });
         if let Some(scope) = &scope {
@@ -379,19 +381,23 @@ impl<S: Store> Service<S> {
         for relation in RELATIONS {
             doc.entry(relation).or_insert_with(|| json!([]));
         }
-        for flag in ["isAdmin", "apiAccess", "mustResetPassword"] {
+        for flag in [user::IS_ADMIN, user::API_ACCESS, user::MUST_RESET_PASSWORD] {
             doc.entry(flag).or_insert(json!(false));
         }
-        doc.insert("id".into(), json!(id));
-        doc.insert("accountId".into(), json!(ctx.account()));
-        doc.insert("status".into(), json!("active"));
-        doc.insert("activatedAt".into(), json!(at));
-        doc.insert("emailVerified".into(), json!(false));
-        doc.insert("invalidLoginAttempts".into(), json!(0));
-        doc.insert("createdAt".into(), json!(at));
-        doc.insert("createdBy".into(), json!(ctx.caller.subject));
-        doc.insert("updatedAt".into(), json!(at));
-        doc.insert("updatedBy".into(), json!(ctx.caller.subject));
+        for (member, value) in [
+            (user::ID, json!(id)),
+            (user::ACCOUNT_ID, json!(ctx.account())),
+            (user::STATUS, json!(UserStatus::Active.as_text())),
+            (user::ACTIVATED_AT, json!(at)),
+            (user::EMAIL_VERIFIED, json!(false)),
+            (user::INVALID_LOGIN_ATTEMPTS, json!(0)),
+            (user::CREATED_AT, json!(at)),
+            (user::CREATED_BY, json!(ctx.caller.subject)),
+            (user::UPDATED_AT, json!(at)),
+            (user::UPDATED_BY, json!(ctx.caller.subject)),
+        ] {
+            doc.insert(member.into(), value);
+        }
         let row = UserRow {
             account_id: ctx.account().to_owned(),
             id: id.to_string(),
@@ -440,7 +446,7 @@ impl<S: Store> Service<S> {
         let after = match &query.cursor {
             Some(cursor) => decode_cursor(cursor).ok_or_else(|| {
                 Rejection::invalid(vec![FieldError {
-                    field: "cursor".into(),
+                    field: list_users_query::CURSOR.into(),
                     message: "is not a cursor this server issued".into(),
                     code: "invalid".into(),
                 }])
@@ -450,14 +456,7 @@ impl<S: Store> Service<S> {
         let limit = i64::from(query.limit.unwrap_or(20));
         let filter = ListFilter {
             email: query.email,
-            status: query
-                .status
-                .map(|s| {
-                    serde_json::to_value(s)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                })
-                .unwrap_or_default(),
+            status: query.status.map(|s| s.as_text().to_owned()),
             text: query.q,
         };
         let mut rows = self
@@ -554,9 +553,9 @@ impl<S: Store> Service<S> {
                     }
                     if profile.status != status {
                         let stamp = match profile.status {
-                            Some(UserStatus::Active) => "activatedAt",
-                            Some(UserStatus::Deactivated) => "deactivatedAt",
-                            _ => "archivedAt",
+                            Some(UserStatus::Active) => user::ACTIVATED_AT,
+                            Some(UserStatus::Deactivated) => user::DEACTIVATED_AT,
+                            _ => user::ARCHIVED_AT,
                         };
                         doc[stamp] = json!(now());
                     }
@@ -665,7 +664,7 @@ impl<S: Store> Service<S> {
             let given = req.body.current_password.clone().unwrap_or_default();
             if !self.verify_password(given, hash.clone()).await? {
                 return Err(Rejection::invalid(vec![FieldError {
-                    field: "currentPassword".into(),
+                    field: password_change::CURRENT_PASSWORD.into(),
                     message: "does not match the current password".into(),
                     code: "mismatch".into(),
                 }]));
@@ -680,7 +679,7 @@ impl<S: Store> Service<S> {
                 Some(hash),
                 |current| {
                     let mut doc = current.doc.clone();
-                    doc["passwordUpdatedAt"] = json!(now());
+                    doc[user::PASSWORD_UPDATED_AT] = json!(now());
                     Ok(doc)
                 },
             )

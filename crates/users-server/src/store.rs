@@ -19,6 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde_json::Value;
+use users_api::names::{self, user};
+use users_api::runtime::decode::FromText;
+use users_api::types::UserStatus;
 
 pub use postgres::{PgLocked, PgStore};
 pub use sqlite::{SqliteLocked, SqliteStore};
@@ -55,20 +58,23 @@ pub struct UserRow {
 
 impl UserRow {
     fn email_key(&self) -> String {
-        email_key(self.doc["email"].as_str().unwrap_or_default())
+        email_key(self.doc[user::EMAIL].as_str().unwrap_or_default())
     }
 
     fn status(&self) -> String {
-        self.doc["status"].as_str().unwrap_or("active").to_owned()
+        self.doc[user::STATUS]
+            .as_str()
+            .unwrap_or(UserStatus::Active.as_text())
+            .to_owned()
     }
 
     fn search_text(&self) -> String {
-        let name = &self.doc["name"];
+        let name = &self.doc[user::NAME];
         format!(
             "{} {} {}",
-            name["firstName"].as_str().unwrap_or_default(),
-            name["lastName"].as_str().unwrap_or_default(),
-            self.doc["email"].as_str().unwrap_or_default()
+            name[names::name::FIRST_NAME].as_str().unwrap_or_default(),
+            name[names::name::LAST_NAME].as_str().unwrap_or_default(),
+            self.doc[user::EMAIL].as_str().unwrap_or_default()
         )
         .to_lowercase()
     }

@@ -28,7 +28,7 @@ use serde_json::Value;
 mod decode;
 mod merge;
 
-use super::naming::{const_ident, field_ident, pascal, snake, status_name};
+use super::naming::{const_ident, field_ident, ident, pascal, snake, status_name};
 
 /// Where the generated contract goes.
 pub(crate) const OUTPUT: &str = "crates/users-api/src/generated.rs";
@@ -45,6 +45,7 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
         compositions: Vec::new(),
         request_schemas: decode::request_schemas(spec)?,
         merge_schemas: merge::merge_schemas(spec)?,
+        member_names: BTreeMap::new(),
         patterns: BTreeMap::new(),
         labels: 0,
     };
@@ -73,6 +74,7 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
         &generator.compositions,
     )?;
     let read_only = decode::read_only_members(spec);
+    let member_names = generator.member_names.values();
     let patterns = generator.patterns.iter().map(|(pattern, ident)| {
         let doc = format!("`{pattern}`");
         quote! {
@@ -99,6 +101,14 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
             #(#inline_types)*
         }
         use types::*;
+
+        /// The JSON name of every member of every object type and parameter
+        /// struct, as constants (`names::user::ACTIVATED_AT`): code that must
+        /// name a member in JSON names it through these, and a member the
+        /// spec renames or drops fails to compile there.
+        pub mod names {
+            #(#member_names)*
+        }
 
         /// Every member name the spec marks read-only somewhere: a request
         /// that sends one hears `read-only` rather than `unknown-field`.
@@ -153,6 +163,8 @@ struct Gen<'a> {
     request_schemas: BTreeSet<String>,
     /// The schemas merge patches are applied to as typed values.
     merge_schemas: BTreeSet<String>,
+    /// A module of member-name constants per object type, by module name.
+    member_names: BTreeMap<String, TokenStream>,
     /// The `pattern`s the decoders use, each compiled once, by text.
     patterns: BTreeMap<String, Ident>,
     /// A counter for the labels of generated check blocks.
@@ -502,9 +514,43 @@ impl Gen<'_> {
                 pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[#(#privileged),*];
             }
         });
+        self.member_names(name, members.iter().map(|m| m.name.as_str()))?;
         if decodes {
             let decoder = self.struct_decode(name, schema, &ptr, &members)?;
             self.items.push(decoder);
+        }
+        Ok(())
+    }
+
+    /// `names::<type>`: the JSON name of each member of the type `name` as a
+    /// constant, so that code which must name a member in JSON (a stored
+    /// document, a field error) names it through the spec.
+    fn member_names<'n>(
+        &mut self,
+        name: &str,
+        members: impl Iterator<Item = &'n str>,
+    ) -> anyhow::Result<()> {
+        let module = snake(name);
+        let mut consts = BTreeMap::new();
+        for member in members {
+            let ident = const_ident(member);
+            if let Some(other) = consts.insert(ident.to_string(), member) {
+                bail!("{name}: members {other:?} and {member:?} are both named {ident}");
+            }
+        }
+        let consts = consts.iter().map(|(ident, member)| {
+            let ident = format_ident!("{}", ident);
+            let doc = format!("`{member}`");
+            quote!(#[doc = #doc] pub const #ident: &str = #member;)
+        });
+        let doc = format!("The JSON names of `{name}`'s members.");
+        let module_ident = ident(&module);
+        let tokens = quote! {
+            #[doc = #doc]
+            pub mod #module_ident { #(#consts)* }
+        };
+        if self.member_names.insert(module.clone(), tokens).is_some() {
+            bail!("{name}: another type's member names are already in names::{module}");
         }
         Ok(())
     }
@@ -698,6 +744,10 @@ impl Gen<'_> {
                 #[into_params(parameter_in = #parameter_in)]
                 pub struct #struct_name { #(#fields)* }
             });
+            self.member_names(
+                &struct_name.to_string(),
+                decoders.iter().map(|(name, ..)| name.as_str()),
+            )?;
             out.push(self.params_decode(&struct_name, location, &decoders));
             let field = format_ident!("{}", location);
             request_fields.push(quote!(pub #field: #struct_name,));
@@ -1681,6 +1731,49 @@ mod tests {
                 "{pointer}: {error:#}"
             );
         }
+    }
+
+    #[test]
+    fn merge_patches_merge_objects_and_maps_and_replace_the_rest() {
+        let spec = spec_with(|_| {});
+        let code = generate(&spec).unwrap();
+        for merged in ["UserPatch", "AddressPatch", "MfaPatch"] {
+            assert!(
+                code.contains(&format!("impl runtime::merge::Merge for {merged} ")),
+                "{merged}"
+            );
+        }
+        // An object a patch must send whole is replaced, not merged.
+        assert!(!code.contains("impl runtime::merge::Merge for NameInput "));
+        assert!(!code.contains("impl runtime::merge::Merge for UserCreate "));
+        let merge = &code[code.find("impl runtime::merge::Merge for UserPatch ").unwrap()..];
+        let merge = &merge[..merge.find("\n    }\n").unwrap()];
+        assert!(merge.contains("patch.address,\n                runtime::merge::object"));
+        assert!(merge.contains("patch.custom_attributes,\n                runtime::merge::map_removing"));
+        assert!(merge.contains("runtime::merge::replace(&mut self.name, value)"));
+        // An object with required and optional members cannot be either.
+        let spec = spec_with(|spec| {
+            spec["components"]["schemas"]["AddressPatch"]["required"] =
+                serde_json::json!(["countryCode"]);
+        });
+        let error = generate(&spec).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("/components/schemas/AddressPatch"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn member_names_are_constants_and_must_not_collide() {
+        let code = generate(&spec_with(|_| {})).unwrap();
+        assert!(code.contains("pub const ACTIVATED_AT: &str = \"activatedAt\";"));
+        assert!(code.contains("pub mod list_users_query {"));
+        let spec = spec_with(|spec| {
+            spec["components"]["schemas"]["Mfa"]["properties"]["expiration_in_minutes"] =
+                serde_json::json!({ "type": "integer" });
+        });
+        let error = generate(&spec).unwrap_err();
+        assert!(format!("{error:#}").contains("EXPIRATION_IN_MINUTES"), "{error:#}");
     }
 
     #[test]
