@@ -87,20 +87,10 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
             } else {
                 ["baseline", "stub"]
             };
-            let mut round = Round::default();
-            for program in order {
-                let running = Process::start(
-                    &bench,
-                    &[program, "--listen", "127.0.0.1:0"],
-                    Some("0"),
-                    &[],
-                )?;
-                let url = format!("http://{}/v1/users/{USER}", running.address);
-                round.rps[usize::from(program == "baseline")] =
-                    wrk(&url, method, &patch_lua, CONNECTIONS)?;
-            }
-            if oha {
-                round.rate = (round.rps[0].min(round.rps[1]) * 0.7).round();
+            // Runs `measure` against a fresh server of each program in
+            // `order`; index 0 is the generated stack, 1 the baseline.
+            let pair = |measure: &dyn Fn(&str) -> anyhow::Result<f64>| {
+                let mut values = [0.0; 2];
                 for program in order {
                     let running = Process::start(
                         &bench,
@@ -109,9 +99,18 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
                         &[],
                     )?;
                     let url = format!("http://{}/v1/users/{USER}", running.address);
-                    round.p99[usize::from(program == "baseline")] =
-                        oha_p99(&url, method, round.rate)?;
+                    values[usize::from(program == "baseline")] = measure(&url)?;
                 }
+                anyhow::Ok(values)
+            };
+            let mut round = Round {
+                rps: pair(&|url| wrk(url, method, &patch_lua, CONNECTIONS))?,
+                ..Round::default()
+            };
+            if oha {
+                round.rate = (round.rps[0].min(round.rps[1]) * 0.7).round();
+                let rate = round.rate;
+                round.p99 = pair(&|url| oha_p99(url, method, rate))?;
             }
             method_rounds.push(round);
         }

@@ -14943,35 +14943,39 @@ impl IntoResponse for ListCountriesResponse {
     ),
     security(("bearerAuth" = ["users:read"])),
 )]
-pub async fn list_countries<A: UsersApi>(
+pub fn list_countries<A: UsersApi>(
     axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
-) -> Response {
-    let api = &*served.api;
-    let call = async {
-        let (parts, body) = request.into_parts();
-        let _ = body;
-        let caller = runtime::authorize(api, &operation_specs::LIST_COUNTRIES, &parts)
-            .await?;
-        let errors = runtime::decode::Errors::default();
-        let context = runtime::context(caller, None, &errors)?;
-        match () {
-            () if errors.is_empty() => {
-                let request = ListCountriesRequest {};
-                let answer = api.list_countries(context, request).await;
-                Ok::<
-                    _,
-                    runtime::Rejection,
-                >(runtime::answer(&operation_specs::LIST_COUNTRIES, answer))
+) -> impl std::future::Future<Output = Response> + Send {
+    let (parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let _ = body;
+            let caller = runtime::authorize(
+                    api,
+                    &operation_specs::LIST_COUNTRIES,
+                    &parts,
+                )
+                .await?;
+            let errors = runtime::decode::Errors::default();
+            let context = runtime::context(caller, None, &errors)?;
+            match () {
+                () if errors.is_empty() => Ok((context, ListCountriesRequest {})),
+                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
-            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
-        }
-    };
-    let response = match call.await {
-        Ok(response) => response.into_response(),
-        Err(rejection) => rejection.into_response(),
-    };
-    served.answered(&operation_specs::LIST_COUNTRIES, response)
+        };
+        let response = match prepared.await {
+            Ok((context, request)) => {
+                runtime::answer(
+                    &operation_specs::LIST_COUNTRIES,
+                    api.list_countries(context, request).await,
+                )
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+        served.answered(&operation_specs::LIST_COUNTRIES, response)
+    }
 }
 ///What `listLanguages` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -15086,35 +15090,39 @@ impl IntoResponse for ListLanguagesResponse {
     ),
     security(("bearerAuth" = ["users:read"])),
 )]
-pub async fn list_languages<A: UsersApi>(
+pub fn list_languages<A: UsersApi>(
     axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
-) -> Response {
-    let api = &*served.api;
-    let call = async {
-        let (parts, body) = request.into_parts();
-        let _ = body;
-        let caller = runtime::authorize(api, &operation_specs::LIST_LANGUAGES, &parts)
-            .await?;
-        let errors = runtime::decode::Errors::default();
-        let context = runtime::context(caller, None, &errors)?;
-        match () {
-            () if errors.is_empty() => {
-                let request = ListLanguagesRequest {};
-                let answer = api.list_languages(context, request).await;
-                Ok::<
-                    _,
-                    runtime::Rejection,
-                >(runtime::answer(&operation_specs::LIST_LANGUAGES, answer))
+) -> impl std::future::Future<Output = Response> + Send {
+    let (parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let _ = body;
+            let caller = runtime::authorize(
+                    api,
+                    &operation_specs::LIST_LANGUAGES,
+                    &parts,
+                )
+                .await?;
+            let errors = runtime::decode::Errors::default();
+            let context = runtime::context(caller, None, &errors)?;
+            match () {
+                () if errors.is_empty() => Ok((context, ListLanguagesRequest {})),
+                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
-            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
-        }
-    };
-    let response = match call.await {
-        Ok(response) => response.into_response(),
-        Err(rejection) => rejection.into_response(),
-    };
-    served.answered(&operation_specs::LIST_LANGUAGES, response)
+        };
+        let response = match prepared.await {
+            Ok((context, request)) => {
+                runtime::answer(
+                    &operation_specs::LIST_LANGUAGES,
+                    api.list_languages(context, request).await,
+                )
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+        served.answered(&operation_specs::LIST_LANGUAGES, response)
+    }
 }
 ///What `listLocales` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -15229,35 +15237,35 @@ impl IntoResponse for ListLocalesResponse {
     ),
     security(("bearerAuth" = ["users:read"])),
 )]
-pub async fn list_locales<A: UsersApi>(
+pub fn list_locales<A: UsersApi>(
     axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
-) -> Response {
-    let api = &*served.api;
-    let call = async {
-        let (parts, body) = request.into_parts();
-        let _ = body;
-        let caller = runtime::authorize(api, &operation_specs::LIST_LOCALES, &parts)
-            .await?;
-        let errors = runtime::decode::Errors::default();
-        let context = runtime::context(caller, None, &errors)?;
-        match () {
-            () if errors.is_empty() => {
-                let request = ListLocalesRequest {};
-                let answer = api.list_locales(context, request).await;
-                Ok::<
-                    _,
-                    runtime::Rejection,
-                >(runtime::answer(&operation_specs::LIST_LOCALES, answer))
+) -> impl std::future::Future<Output = Response> + Send {
+    let (parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let _ = body;
+            let caller = runtime::authorize(api, &operation_specs::LIST_LOCALES, &parts)
+                .await?;
+            let errors = runtime::decode::Errors::default();
+            let context = runtime::context(caller, None, &errors)?;
+            match () {
+                () if errors.is_empty() => Ok((context, ListLocalesRequest {})),
+                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
-            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
-        }
-    };
-    let response = match call.await {
-        Ok(response) => response.into_response(),
-        Err(rejection) => rejection.into_response(),
-    };
-    served.answered(&operation_specs::LIST_LOCALES, response)
+        };
+        let response = match prepared.await {
+            Ok((context, request)) => {
+                runtime::answer(
+                    &operation_specs::LIST_LOCALES,
+                    api.list_locales(context, request).await,
+                )
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+        served.answered(&operation_specs::LIST_LOCALES, response)
+    }
 }
 ///What `listTimeZones` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -15372,35 +15380,39 @@ impl IntoResponse for ListTimeZonesResponse {
     ),
     security(("bearerAuth" = ["users:read"])),
 )]
-pub async fn list_time_zones<A: UsersApi>(
+pub fn list_time_zones<A: UsersApi>(
     axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
-) -> Response {
-    let api = &*served.api;
-    let call = async {
-        let (parts, body) = request.into_parts();
-        let _ = body;
-        let caller = runtime::authorize(api, &operation_specs::LIST_TIME_ZONES, &parts)
-            .await?;
-        let errors = runtime::decode::Errors::default();
-        let context = runtime::context(caller, None, &errors)?;
-        match () {
-            () if errors.is_empty() => {
-                let request = ListTimeZonesRequest {};
-                let answer = api.list_time_zones(context, request).await;
-                Ok::<
-                    _,
-                    runtime::Rejection,
-                >(runtime::answer(&operation_specs::LIST_TIME_ZONES, answer))
+) -> impl std::future::Future<Output = Response> + Send {
+    let (parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let _ = body;
+            let caller = runtime::authorize(
+                    api,
+                    &operation_specs::LIST_TIME_ZONES,
+                    &parts,
+                )
+                .await?;
+            let errors = runtime::decode::Errors::default();
+            let context = runtime::context(caller, None, &errors)?;
+            match () {
+                () if errors.is_empty() => Ok((context, ListTimeZonesRequest {})),
+                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
-            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
-        }
-    };
-    let response = match call.await {
-        Ok(response) => response.into_response(),
-        Err(rejection) => rejection.into_response(),
-    };
-    served.answered(&operation_specs::LIST_TIME_ZONES, response)
+        };
+        let response = match prepared.await {
+            Ok((context, request)) => {
+                runtime::answer(
+                    &operation_specs::LIST_TIME_ZONES,
+                    api.list_time_zones(context, request).await,
+                )
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+        served.answered(&operation_specs::LIST_TIME_ZONES, response)
+    }
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -15819,42 +15831,44 @@ impl IntoResponse for ListUsersResponse {
     ),
     security(("bearerAuth" = ["users:read"])),
 )]
-pub async fn list_users<A: UsersApi>(
+pub fn list_users<A: UsersApi>(
     axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
-) -> Response {
-    let api = &*served.api;
-    let call = async {
-        let (mut parts, body) = request.into_parts();
-        let _ = body;
-        let caller = runtime::authorize(api, &operation_specs::LIST_USERS, &parts)
-            .await?;
-        let path_params = runtime::path_params(&mut parts).await?;
-        let params = runtime::Params::new(&parts, &path_params);
-        let mut errors = runtime::decode::Errors::default();
-        let query = ListUsersQuery::decode(&params, &mut errors);
-        let context = runtime::context(
-            caller,
-            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
-            &errors,
-        )?;
-        match (query,) {
-            (Some(query),) if errors.is_empty() => {
-                let request = ListUsersRequest { query };
-                let answer = api.list_users(context, request).await;
-                Ok::<
-                    _,
-                    runtime::Rejection,
-                >(runtime::answer(&operation_specs::LIST_USERS, answer))
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let _ = body;
+            let caller = runtime::authorize(api, &operation_specs::LIST_USERS, &parts)
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let query = ListUsersQuery::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            match (query,) {
+                (Some(query),) if errors.is_empty() => {
+                    Ok((context, ListUsersRequest { query }))
+                }
+                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
-            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
-        }
-    };
-    let response = match call.await {
-        Ok(response) => response.into_response(),
-        Err(rejection) => rejection.into_response(),
-    };
-    served.answered(&operation_specs::LIST_USERS, response)
+        };
+        let response = match prepared.await {
+            Ok((context, request)) => {
+                runtime::answer(
+                    &operation_specs::LIST_USERS,
+                    api.list_users(context, request).await,
+                )
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+        served.answered(&operation_specs::LIST_USERS, response)
+    }
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -16225,50 +16239,55 @@ impl IntoResponse for CreateUserResponse {
     ),
     security(("bearerAuth" = ["users:write"])),
 )]
-pub async fn create_user<A: UsersApi>(
+pub fn create_user<A: UsersApi>(
     axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
-) -> Response {
-    let api = &*served.api;
-    let call = async {
-        let (mut parts, body) = request.into_parts();
-        let caller = runtime::authorize(api, &operation_specs::CREATE_USER, &parts)
-            .await?;
-        let path_params = runtime::path_params(&mut parts).await?;
-        let params = runtime::Params::new(&parts, &path_params);
-        let mut errors = runtime::decode::Errors::default();
-        let query = CreateUserQuery::decode(&params, &mut errors);
-        let header = CreateUserHeaders::decode(&params, &mut errors);
-        let context = runtime::context(
-            caller,
-            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
-            &errors,
-        )?;
-        let body = runtime::body::<
-            UserCreate,
-        >(&operation_specs::CREATE_USER, &served.options, &parts, body, &mut errors)
-            .await?;
-        match (query, header, body) {
-            (Some(query), Some(header), Some(body)) if errors.is_empty() => {
-                let request = CreateUserRequest {
-                    query,
-                    header,
-                    body,
-                };
-                let answer = api.create_user(context, request).await;
-                Ok::<
-                    _,
-                    runtime::Rejection,
-                >(runtime::answer(&operation_specs::CREATE_USER, answer))
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let caller = runtime::authorize(api, &operation_specs::CREATE_USER, &parts)
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let query = CreateUserQuery::decode(&params, &mut errors);
+            let header = CreateUserHeaders::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            let body = runtime::body::<
+                UserCreate,
+            >(&operation_specs::CREATE_USER, &served.options, &parts, body, &mut errors)
+                .await?;
+            match (query, header, body) {
+                (Some(query), Some(header), Some(body)) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        CreateUserRequest {
+                            query,
+                            header,
+                            body,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
-            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
-        }
-    };
-    let response = match call.await {
-        Ok(response) => response.into_response(),
-        Err(rejection) => rejection.into_response(),
-    };
-    served.answered(&operation_specs::CREATE_USER, response)
+        };
+        let response = match prepared.await {
+            Ok((context, request)) => {
+                runtime::answer(
+                    &operation_specs::CREATE_USER,
+                    api.create_user(context, request).await,
+                )
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+        served.answered(&operation_specs::CREATE_USER, response)
+    }
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -16658,47 +16677,53 @@ impl IntoResponse for GetUserResponse {
     ),
     security(("bearerAuth" = ["users:read"])),
 )]
-pub async fn get_user<A: UsersApi>(
+pub fn get_user<A: UsersApi>(
     axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
-) -> Response {
-    let api = &*served.api;
-    let call = async {
-        let (mut parts, body) = request.into_parts();
-        let _ = body;
-        let caller = runtime::authorize(api, &operation_specs::GET_USER, &parts).await?;
-        let path_params = runtime::path_params(&mut parts).await?;
-        let params = runtime::Params::new(&parts, &path_params);
-        let mut errors = runtime::decode::Errors::default();
-        let path = GetUserPath::decode(&params, &mut errors);
-        let query = GetUserQuery::decode(&params, &mut errors);
-        let header = GetUserHeaders::decode(&params, &mut errors);
-        let context = runtime::context(
-            caller,
-            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
-            &errors,
-        )?;
-        match (path, query, header) {
-            (Some(path), Some(query), Some(header)) if errors.is_empty() => {
-                let request = GetUserRequest {
-                    path,
-                    query,
-                    header,
-                };
-                let answer = api.get_user(context, request).await;
-                Ok::<
-                    _,
-                    runtime::Rejection,
-                >(runtime::answer(&operation_specs::GET_USER, answer))
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let _ = body;
+            let caller = runtime::authorize(api, &operation_specs::GET_USER, &parts)
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let path = GetUserPath::decode(&params, &mut errors);
+            let query = GetUserQuery::decode(&params, &mut errors);
+            let header = GetUserHeaders::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            match (path, query, header) {
+                (Some(path), Some(query), Some(header)) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        GetUserRequest {
+                            path,
+                            query,
+                            header,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
-            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
-        }
-    };
-    let response = match call.await {
-        Ok(response) => response.into_response(),
-        Err(rejection) => rejection.into_response(),
-    };
-    served.answered(&operation_specs::GET_USER, response)
+        };
+        let response = match prepared.await {
+            Ok((context, request)) => {
+                runtime::answer(
+                    &operation_specs::GET_USER,
+                    api.get_user(context, request).await,
+                )
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+        served.answered(&operation_specs::GET_USER, response)
+    }
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -17157,52 +17182,62 @@ impl IntoResponse for ReplaceUserResponse {
     ),
     security(("bearerAuth" = ["users:write"])),
 )]
-pub async fn replace_user<A: UsersApi>(
+pub fn replace_user<A: UsersApi>(
     axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
-) -> Response {
-    let api = &*served.api;
-    let call = async {
-        let (mut parts, body) = request.into_parts();
-        let caller = runtime::authorize(api, &operation_specs::REPLACE_USER, &parts)
-            .await?;
-        let path_params = runtime::path_params(&mut parts).await?;
-        let params = runtime::Params::new(&parts, &path_params);
-        let mut errors = runtime::decode::Errors::default();
-        let path = ReplaceUserPath::decode(&params, &mut errors);
-        let query = ReplaceUserQuery::decode(&params, &mut errors);
-        let header = ReplaceUserHeaders::decode(&params, &mut errors);
-        let context = runtime::context(
-            caller,
-            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
-            &errors,
-        )?;
-        let body = runtime::body::<
-            UserReplace,
-        >(&operation_specs::REPLACE_USER, &served.options, &parts, body, &mut errors)
-            .await?;
-        match (path, query, header, body) {
-            (Some(path), Some(query), Some(header), Some(body)) if errors.is_empty() => {
-                let request = ReplaceUserRequest {
-                    path,
-                    query,
-                    header,
-                    body,
-                };
-                let answer = api.replace_user(context, request).await;
-                Ok::<
-                    _,
-                    runtime::Rejection,
-                >(runtime::answer(&operation_specs::REPLACE_USER, answer))
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let caller = runtime::authorize(api, &operation_specs::REPLACE_USER, &parts)
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let path = ReplaceUserPath::decode(&params, &mut errors);
+            let query = ReplaceUserQuery::decode(&params, &mut errors);
+            let header = ReplaceUserHeaders::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            let body = runtime::body::<
+                UserReplace,
+            >(&operation_specs::REPLACE_USER, &served.options, &parts, body, &mut errors)
+                .await?;
+            match (path, query, header, body) {
+                (
+                    Some(path),
+                    Some(query),
+                    Some(header),
+                    Some(body),
+                ) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        ReplaceUserRequest {
+                            path,
+                            query,
+                            header,
+                            body,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
-            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
-        }
-    };
-    let response = match call.await {
-        Ok(response) => response.into_response(),
-        Err(rejection) => rejection.into_response(),
-    };
-    served.answered(&operation_specs::REPLACE_USER, response)
+        };
+        let response = match prepared.await {
+            Ok((context, request)) => {
+                runtime::answer(
+                    &operation_specs::REPLACE_USER,
+                    api.replace_user(context, request).await,
+                )
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+        served.answered(&operation_specs::REPLACE_USER, response)
+    }
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -17667,52 +17702,62 @@ impl IntoResponse for UpdateUserResponse {
     ),
     security(("bearerAuth" = ["users:write"])),
 )]
-pub async fn update_user<A: UsersApi>(
+pub fn update_user<A: UsersApi>(
     axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
-) -> Response {
-    let api = &*served.api;
-    let call = async {
-        let (mut parts, body) = request.into_parts();
-        let caller = runtime::authorize(api, &operation_specs::UPDATE_USER, &parts)
-            .await?;
-        let path_params = runtime::path_params(&mut parts).await?;
-        let params = runtime::Params::new(&parts, &path_params);
-        let mut errors = runtime::decode::Errors::default();
-        let path = UpdateUserPath::decode(&params, &mut errors);
-        let query = UpdateUserQuery::decode(&params, &mut errors);
-        let header = UpdateUserHeaders::decode(&params, &mut errors);
-        let context = runtime::context(
-            caller,
-            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
-            &errors,
-        )?;
-        let body = runtime::body::<
-            UserPatch,
-        >(&operation_specs::UPDATE_USER, &served.options, &parts, body, &mut errors)
-            .await?;
-        match (path, query, header, body) {
-            (Some(path), Some(query), Some(header), Some(body)) if errors.is_empty() => {
-                let request = UpdateUserRequest {
-                    path,
-                    query,
-                    header,
-                    body,
-                };
-                let answer = api.update_user(context, request).await;
-                Ok::<
-                    _,
-                    runtime::Rejection,
-                >(runtime::answer(&operation_specs::UPDATE_USER, answer))
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let caller = runtime::authorize(api, &operation_specs::UPDATE_USER, &parts)
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let path = UpdateUserPath::decode(&params, &mut errors);
+            let query = UpdateUserQuery::decode(&params, &mut errors);
+            let header = UpdateUserHeaders::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            let body = runtime::body::<
+                UserPatch,
+            >(&operation_specs::UPDATE_USER, &served.options, &parts, body, &mut errors)
+                .await?;
+            match (path, query, header, body) {
+                (
+                    Some(path),
+                    Some(query),
+                    Some(header),
+                    Some(body),
+                ) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        UpdateUserRequest {
+                            path,
+                            query,
+                            header,
+                            body,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
-            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
-        }
-    };
-    let response = match call.await {
-        Ok(response) => response.into_response(),
-        Err(rejection) => rejection.into_response(),
-    };
-    served.answered(&operation_specs::UPDATE_USER, response)
+        };
+        let response = match prepared.await {
+            Ok((context, request)) => {
+                runtime::answer(
+                    &operation_specs::UPDATE_USER,
+                    api.update_user(context, request).await,
+                )
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+        served.answered(&operation_specs::UPDATE_USER, response)
+    }
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -18107,48 +18152,53 @@ impl IntoResponse for DeleteUserResponse {
     ),
     security(("bearerAuth" = ["users:admin"])),
 )]
-pub async fn delete_user<A: UsersApi>(
+pub fn delete_user<A: UsersApi>(
     axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
-) -> Response {
-    let api = &*served.api;
-    let call = async {
-        let (mut parts, body) = request.into_parts();
-        let _ = body;
-        let caller = runtime::authorize(api, &operation_specs::DELETE_USER, &parts)
-            .await?;
-        let path_params = runtime::path_params(&mut parts).await?;
-        let params = runtime::Params::new(&parts, &path_params);
-        let mut errors = runtime::decode::Errors::default();
-        let path = DeleteUserPath::decode(&params, &mut errors);
-        let query = DeleteUserQuery::decode(&params, &mut errors);
-        let header = DeleteUserHeaders::decode(&params, &mut errors);
-        let context = runtime::context(
-            caller,
-            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
-            &errors,
-        )?;
-        match (path, query, header) {
-            (Some(path), Some(query), Some(header)) if errors.is_empty() => {
-                let request = DeleteUserRequest {
-                    path,
-                    query,
-                    header,
-                };
-                let answer = api.delete_user(context, request).await;
-                Ok::<
-                    _,
-                    runtime::Rejection,
-                >(runtime::answer(&operation_specs::DELETE_USER, answer))
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let _ = body;
+            let caller = runtime::authorize(api, &operation_specs::DELETE_USER, &parts)
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let path = DeleteUserPath::decode(&params, &mut errors);
+            let query = DeleteUserQuery::decode(&params, &mut errors);
+            let header = DeleteUserHeaders::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            match (path, query, header) {
+                (Some(path), Some(query), Some(header)) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        DeleteUserRequest {
+                            path,
+                            query,
+                            header,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
-            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
-        }
-    };
-    let response = match call.await {
-        Ok(response) => response.into_response(),
-        Err(rejection) => rejection.into_response(),
-    };
-    served.answered(&operation_specs::DELETE_USER, response)
+        };
+        let response = match prepared.await {
+            Ok((context, request)) => {
+                runtime::answer(
+                    &operation_specs::DELETE_USER,
+                    api.delete_user(context, request).await,
+                )
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+        served.answered(&operation_specs::DELETE_USER, response)
+    }
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -18585,58 +18635,72 @@ impl IntoResponse for SetUserPasswordResponse {
     ),
     security(("bearerAuth" = ["users:write"])),
 )]
-pub async fn set_user_password<A: UsersApi>(
+pub fn set_user_password<A: UsersApi>(
     axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
     request: axum::extract::Request,
-) -> Response {
-    let api = &*served.api;
-    let call = async {
-        let (mut parts, body) = request.into_parts();
-        let caller = runtime::authorize(api, &operation_specs::SET_USER_PASSWORD, &parts)
-            .await?;
-        let path_params = runtime::path_params(&mut parts).await?;
-        let params = runtime::Params::new(&parts, &path_params);
-        let mut errors = runtime::decode::Errors::default();
-        let path = SetUserPasswordPath::decode(&params, &mut errors);
-        let query = SetUserPasswordQuery::decode(&params, &mut errors);
-        let header = SetUserPasswordHeaders::decode(&params, &mut errors);
-        let context = runtime::context(
-            caller,
-            query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
-            &errors,
-        )?;
-        let body = runtime::body::<
-            PasswordChange,
-        >(
-                &operation_specs::SET_USER_PASSWORD,
-                &served.options,
-                &parts,
-                body,
-                &mut errors,
-            )
-            .await?;
-        match (path, query, header, body) {
-            (Some(path), Some(query), Some(header), Some(body)) if errors.is_empty() => {
-                let request = SetUserPasswordRequest {
-                    path,
-                    query,
-                    header,
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let caller = runtime::authorize(
+                    api,
+                    &operation_specs::SET_USER_PASSWORD,
+                    &parts,
+                )
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let path = SetUserPasswordPath::decode(&params, &mut errors);
+            let query = SetUserPasswordQuery::decode(&params, &mut errors);
+            let header = SetUserPasswordHeaders::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            let body = runtime::body::<
+                PasswordChange,
+            >(
+                    &operation_specs::SET_USER_PASSWORD,
+                    &served.options,
+                    &parts,
                     body,
-                };
-                let answer = api.set_user_password(context, request).await;
-                Ok::<
-                    _,
-                    runtime::Rejection,
-                >(runtime::answer(&operation_specs::SET_USER_PASSWORD, answer))
+                    &mut errors,
+                )
+                .await?;
+            match (path, query, header, body) {
+                (
+                    Some(path),
+                    Some(query),
+                    Some(header),
+                    Some(body),
+                ) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        SetUserPasswordRequest {
+                            path,
+                            query,
+                            header,
+                            body,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
-            _ => Err(runtime::Rejection::invalid(errors.into_vec())),
-        }
-    };
-    let response = match call.await {
-        Ok(response) => response.into_response(),
-        Err(rejection) => rejection.into_response(),
-    };
-    served.answered(&operation_specs::SET_USER_PASSWORD, response)
+        };
+        let response = match prepared.await {
+            Ok((context, request)) => {
+                runtime::answer(
+                    &operation_specs::SET_USER_PASSWORD,
+                    api.set_user_password(context, request).await,
+                )
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+        served.answered(&operation_specs::SET_USER_PASSWORD, response)
+    }
 }
 /// The Users API: one method per operation of `openapi/users.yaml`.
 ///

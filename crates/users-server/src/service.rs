@@ -513,16 +513,11 @@ impl<S: Store> Service<S> {
                     let mut patch = req.body.clone();
                     // The stored user as a document of the patch's own type:
                     // every member a patch can set, typed.
-                    let settable: Map<String, Value> = current
-                        .doc
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .filter(|(k, _)| UserPatch::MEMBERS.contains(&k.as_str()))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    let mut profile: UserPatch =
-                        serde_json::from_value(Value::Object(settable)).map_err(internal)?;
+                    let mut profile: UserPatch = serde_json::from_value(Value::Object(members_of(
+                        &current.doc,
+                        UserPatch::MEMBERS,
+                    )))
+                    .map_err(internal)?;
                     fold(
                         &mut patch.roles,
                         patch.add_roles.take(),
@@ -560,14 +555,7 @@ impl<S: Store> Service<S> {
                         doc[stamp] = json!(now());
                     }
                     // The merged user must satisfy what a whole profile must.
-                    let profile: Map<String, Value> = doc
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .filter(|(k, _)| UserReplace::MEMBERS.contains(&k.as_str()))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    let profile = Value::Object(profile).to_string();
+                    let profile = Value::Object(members_of(&doc, UserReplace::MEMBERS)).to_string();
                     match runtime::decode::text::<UserReplace>(&profile) {
                         Ok(_) => {}
                         Err(runtime::decode::BodyError::Invalid(errors)) => {
@@ -717,6 +705,16 @@ impl<S: Store> Service<S> {
         .map_err(internal)?
         .map_err(internal)
     }
+}
+
+/// The members of `doc` named in `names`.
+fn members_of(doc: &Value, names: &[&str]) -> Map<String, Value> {
+    doc.as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| names.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// An `add*` / `remove*` pair turned into the whole set (`current` less the
