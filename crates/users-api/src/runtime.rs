@@ -205,8 +205,9 @@ pub fn request_id(headers: &http::HeaderMap) -> HeaderValue {
             let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
             let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
             id.hyphenated().encode_lower(&mut text);
-            // Owned once and shared by reference count: the request, the
-            // problems and the response each hold the same bytes.
+            // Owned once and shared by reference count: the request's
+            // scope, its context, its problems and the response each hold
+            // the same bytes.
             HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
                 .expect("a UUID is a header value")
         }
