@@ -271,10 +271,11 @@ implementation can lend (`runtime::Body`; 1.29x / 1.25x). Then:
 - the generated handlers take the request apart before their future starts and finish
   decoding in an inner future that ends before the implementation is called. getUser's
   future, which axum allocates once per request, went from 1,152 to 576 bytes: below the
-  1,032 bytes glibc serves from its per-thread cache. At 1.04x the baseline's instructions
-  getUser still ran at about 0.89x its throughput before this (cachegrind: half again as many
-  D1 misses per request, and `malloc_consolidate` in the profile); after, the rounds' ratios
-  centre on 1.0. `tests/it/api_server.rs` holds the future's size to 1,024 bytes.
+  1,032 bytes glibc serves from its per-thread cache. The run before it (71bb259) measured
+  getUser at 1.04x the baseline's instructions and 0.891x its throughput; the two runs after
+  it, 0.994x and 0.972x (the table above is the second). The D1 misses cachegrind counts
+  (half again the baseline's per request) barely moved, so the size is one cause of the gap,
+  not a proven whole. `tests/it/api_server.rs` holds the future's size to 1,024 bytes.
 
 The baseline now makes request ids as the router does (the caller's sane `x-request-id`, else a
 version 4 UUID from the thread's CSPRNG, echoed on the response). Before, it made none, so the
