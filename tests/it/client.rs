@@ -9,7 +9,7 @@ use futures::TryStreamExt;
 use httpmock::prelude::*;
 use serde_json::{Value, json};
 use users_client::patch::UserPatch;
-use users_client::{Client, Conditional, Error, ListUsersQuery, RetryPolicy, types};
+use users_client::{Client, Conditional, Error, RetryPolicy, types};
 use uuid::Uuid;
 
 const USER_ID: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -98,7 +98,8 @@ async fn a_cleared_field_is_sent_as_null_and_an_absent_one_not_at_all() {
         ..UserPatch::default()
     };
     let user = client(&server)
-        .update_user(user_id(), &patch, Some("\"7\""))
+        .update_user(user_id(), &patch)
+        .if_match(&"\"7\"".parse().unwrap())
         .await
         .unwrap();
     assert_eq!(user.id, user_id());
@@ -173,7 +174,7 @@ async fn a_patch_without_idempotency_key_is_not_retried() {
         ..UserPatch::default()
     };
     let err = client(&server)
-        .update_user(user_id(), &patch, None)
+        .update_user(user_id(), &patch)
         .await
         .unwrap_err();
     assert_eq!(mock.calls_async().await, 1);
@@ -193,7 +194,7 @@ async fn one_create_keeps_its_idempotency_key_across_retries_and_another_gets_a_
         })
         .await;
     let client = client(&server);
-    client.create_user(&create_body()).await.unwrap_err();
+    client.create_user(create_body()).await.unwrap_err();
     let first: BTreeSet<_> = keys.values().into_iter().collect();
     assert_eq!(
         mock.calls_async().await,
@@ -209,7 +210,7 @@ async fn one_create_keeps_its_idempotency_key_across_retries_and_another_gets_a_
         .expect("a key was sent");
     assert!(Uuid::parse_str(&key).is_ok(), "{key}");
 
-    client.create_user(&create_body()).await.unwrap_err();
+    client.create_user(create_body()).await.unwrap_err();
     let all: BTreeSet<_> = keys.values().into_iter().collect();
     assert_eq!(all.len(), 2, "the second create has its own key: {all:?}");
 }
@@ -237,10 +238,15 @@ async fn a_caller_chosen_idempotency_key_is_sent() {
         })
         .await;
     let user = client(&server)
-        .create_user_with_key(&create_body(), "my-key-1")
+        .create_user(create_body())
+        .idempotency_key("my-key-1")
         .await
         .unwrap();
-    assert_eq!(users_client::etag(&user), "\"1\"");
+    assert_eq!(user.etag().map(|t| t.as_str()), Some("\"1\""));
+    assert_eq!(
+        user.headers().location.as_deref(),
+        Some(format!("/v1/users/{USER_ID}").as_str())
+    );
     mock.assert_async().await;
 }
 
@@ -271,13 +277,13 @@ async fn the_concurrency_helper_rereads_and_repatches_after_a_412() {
             when.method(GET)
                 .path(format!("/v1/users/{USER_ID}"))
                 .is_true(first_read);
-            then.status(200).json_body(v7);
+            then.status(200).header("etag", "\"7\"").json_body(v7);
         })
         .await;
     let get8 = server
         .mock_async(|when, then| {
             when.method(GET).path(format!("/v1/users/{USER_ID}"));
-            then.status(200).json_body(v8);
+            then.status(200).header("etag", "\"8\"").json_body(v8);
         })
         .await;
     let stale = server
@@ -303,10 +309,7 @@ async fn the_concurrency_helper_rereads_and_repatches_after_a_412() {
     let user = client(&server)
         .update_user_with(user_id(), 3, |current| {
             seen_versions.push(current.resource_version.get());
-            UserPatch {
-                phone: Some(Some("+15550000000".parse().unwrap())),
-                ..UserPatch::default()
-            }
+            UserPatch::builder().phone("+15550000000")
         })
         .await
         .unwrap();
@@ -324,7 +327,9 @@ async fn the_concurrency_helper_does_not_reapply_after_a_transport_error() {
     server
         .mock_async(|when, then| {
             when.method(GET).path(format!("/v1/users/{USER_ID}"));
-            then.status(200).json_body(users_tests::example_user());
+            then.status(200)
+                .header("etag", "\"1\"")
+                .json_body(users_tests::example_user());
         })
         .await;
     let patch = server
@@ -353,6 +358,65 @@ async fn the_concurrency_helper_does_not_reapply_after_a_transport_error() {
 }
 
 #[tokio::test]
+async fn the_concurrency_helper_never_guesses_a_missing_etag() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("/v1/users/{USER_ID}"));
+            then.status(200).json_body(users_tests::example_user());
+        })
+        .await;
+    let patch = server
+        .mock_async(|when, then| {
+            when.method(PATCH).path(format!("/v1/users/{USER_ID}"));
+            then.status(200).json_body(users_tests::example_user());
+        })
+        .await;
+    let err = client(&server)
+        .update_user_with(user_id(), 3, |_| UserPatch::builder().clear_phone())
+        .await
+        .unwrap_err();
+    match err {
+        Error::InvalidResponse(message) => assert!(message.contains("ETag"), "{message}"),
+        other => panic!("expected InvalidResponse, got {other:?}"),
+    }
+    assert_eq!(patch.calls_async().await, 0, "no write without a tag");
+}
+
+#[tokio::test]
+async fn builders_check_values_and_name_the_member() {
+    let body = types::UserCreate::new(types::NameInput::new("Ada", "Lovelace"), "ada@example.com")
+        .job_title("Engineer")
+        .build()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&body).unwrap()["jobTitle"],
+        json!("Engineer")
+    );
+    // A required member that breaks its rule fails the build, naming it.
+    let long = "x".repeat(51);
+    let err = types::UserCreate::new(types::NameInput::new(long.as_str(), "L"), "a@example.com")
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("firstName"),
+        "the error names the member: {err}"
+    );
+    // So does an optional one, and the call refuses it before sending.
+    let err = UserPatch::builder().job_title("").build().unwrap_err();
+    assert!(err.to_string().contains("jobTitle"), "{err}");
+    let patch = UserPatch::builder()
+        .job_title("Head of Operations")
+        .clear_phone()
+        .build()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&patch).unwrap(),
+        json!({ "jobTitle": "Head of Operations", "phone": null })
+    );
+}
+
+#[tokio::test]
 async fn a_problem_becomes_a_typed_error_with_its_field_list() {
     let server = MockServer::start_async().await;
     server
@@ -371,7 +435,7 @@ async fn a_problem_becomes_a_typed_error_with_its_field_list() {
         })
         .await;
     let err = client(&server)
-        .create_user(&create_body())
+        .create_user(create_body())
         .await
         .unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(400));
@@ -404,7 +468,8 @@ async fn a_304_is_not_modified_not_an_error() {
         })
         .await;
     let answer = client(&server)
-        .get_user_if_changed(user_id(), "\"7\"")
+        .get_user(user_id())
+        .if_none_match(&"\"7\"".parse().unwrap())
         .await
         .unwrap();
     assert_eq!(answer, Conditional::NotModified);
@@ -474,13 +539,12 @@ async fn pagination_yields_every_item_across_pages_exactly_once() {
             then.status(200).json_body(page(4..5, None));
         })
         .await;
-    let query = ListUsersQuery {
-        limit: Some(2),
-        status: Some(types::UserStatus::Active),
-        ..ListUsersQuery::default()
-    };
-    let users: Vec<types::User> = client(&server)
-        .list_users(query)
+    let client = client(&server);
+    let users: Vec<types::User> = client
+        .list_users()
+        .limit(2)
+        .status(types::UserStatus::Active)
+        .stream()
         .try_collect()
         .await
         .unwrap();
@@ -526,7 +590,7 @@ async fn a_token_provider_is_asked_for_every_call() {
         .unwrap();
     client.list_countries().await.unwrap();
     let countries = client.list_countries().await.unwrap();
-    assert_eq!(countries[0].code, "US");
+    assert_eq!(countries.items[0].code, "US");
     assert_eq!(
         tokens.values(),
         [
@@ -550,7 +614,8 @@ async fn the_account_switch_key_goes_on_every_call_of_a_switched_client() {
         .await;
     client(&server)
         .for_account("acme-eu")
-        .delete_user(user_id(), Some("\"3\""))
+        .delete_user(user_id())
+        .if_match(&"\"3\"".parse().unwrap())
         .await
         .unwrap();
     mock.assert_async().await;
@@ -599,9 +664,11 @@ fn the_typed_mock_helpers_stand_in_for_the_server() {
         .build()
         .unwrap();
     let client = client(&server);
-    let got = runtime.block_on(client.get_user(user.id)).unwrap();
-    assert_eq!(got, user);
-    let err = runtime.block_on(client.get_user(Uuid::nil())).unwrap_err();
+    let got = runtime.block_on(client.get_user(user.id).send()).unwrap();
+    assert_eq!(*got, user);
+    let err = runtime
+        .block_on(client.get_user(Uuid::nil()).send())
+        .unwrap_err();
     assert_eq!(err.code(), Some("not-found"));
     found.assert();
     missing.assert();
@@ -623,10 +690,7 @@ async fn bad_settings_and_arguments_fail_at_the_call_never_panic() {
         .bearer_token("t0ken\n")
         .build()
         .unwrap();
-    from_file
-        .list_users_page(&ListUsersQuery::default(), None)
-        .await
-        .unwrap();
+    from_file.list_users().await.unwrap();
     assert_eq!(users.calls_async().await, 1);
 
     // Any other control character, or an invalid user agent: refused at build.
@@ -641,13 +705,26 @@ async fn bad_settings_and_arguments_fail_at_the_call_never_panic() {
         }
     }
 
-    // A page of zero users is refused before anything is sent.
-    let query = ListUsersQuery {
-        limit: Some(0),
-        ..ListUsersQuery::default()
-    };
-    match from_file.list_users_page(&query, None).await {
-        Err(Error::InvalidRequest(message)) => assert_eq!(message, "limit must be at least 1"),
+    // A page size out of the spec's range, or a cursor breaking its
+    // pattern, is refused before anything is sent, naming the parameter
+    // and the rule.
+    match from_file.list_users().limit(0).await {
+        Err(Error::InvalidRequest(message)) => {
+            assert_eq!(message, "limit: 0 is less than the minimum 1")
+        }
+        other => panic!("expected InvalidRequest, got {other:?}"),
+    }
+    match from_file.list_users().limit(101).await {
+        Err(Error::InvalidRequest(message)) => {
+            assert_eq!(message, "limit: 101 is more than the maximum 100")
+        }
+        other => panic!("expected InvalidRequest, got {other:?}"),
+    }
+    match from_file.list_users().cursor("not a cursor").await {
+        Err(Error::InvalidRequest(message)) => {
+            assert!(message.starts_with("cursor: "), "{message}");
+            assert!(message.contains("pattern"), "{message}");
+        }
         other => panic!("expected InvalidRequest, got {other:?}"),
     }
     assert_eq!(users.calls_async().await, 1);

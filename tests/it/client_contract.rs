@@ -3,7 +3,7 @@
 //!
 //! - operations: what each SDK method puts on the wire (`client_wire`);
 //! - schemas: the `schemars` schemas of the generated types and the
-//!   hand-written `UserPatch`, normalized (`users_tests::normalize_schema`);
+//!   generated three-state `UserPatch`, normalized (`users_tests::normalize_schema`);
 //! - constraints: for every constraint of every request schema, whether the
 //!   SDK refuses a body that breaks it, probed through its types.
 //!

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use httpmock::prelude::*;
 use serde_json::{Value, json};
 use users_client::patch::UserPatch;
-use users_client::{Client, ListUsersQuery, RetryPolicy, types};
+use users_client::{Client, ETag, RetryPolicy, types};
 
 const USER_ID: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
 
@@ -170,8 +170,8 @@ pub(crate) async fn record_every_method() -> BTreeMap<String, Seen> {
         .build()
         .unwrap()
         .for_account("acme-eu");
-    let id = USER_ID.parse().unwrap();
-    let etag = "\"7\"";
+    let id: uuid::Uuid = USER_ID.parse().unwrap();
+    let etag: ETag = "\"7\"".parse().unwrap();
     let create: types::UserCreate = serde_json::from_value(json!({
         "name": { "firstName": "Ada", "lastName": "Lovelace" },
         "email": "ada@example.com"
@@ -184,12 +184,6 @@ pub(crate) async fn record_every_method() -> BTreeMap<String, Seen> {
     .unwrap();
     let password: types::PasswordChange =
         serde_json::from_value(json!({ "newPassword": "staple battery horse" })).unwrap();
-    let query = ListUsersQuery {
-        limit: Some(10),
-        email: Some("ada@example.com".into()),
-        status: Some(types::UserStatus::Active),
-        q: Some("ada".into()),
-    };
 
     let mut called = BTreeMap::new();
     macro_rules! call {
@@ -202,24 +196,37 @@ pub(crate) async fn record_every_method() -> BTreeMap<String, Seen> {
         }};
     }
     call!("createUser", client.create_user(&create));
-    call!("listUsers", client.list_users_page(&query, Some("c2")));
-    call!("getUser", client.get_user_if_changed(id, etag));
+    call!(
+        "listUsers",
+        client
+            .list_users()
+            .limit(10)
+            .email("ada@example.com")
+            .status(types::UserStatus::Active)
+            .q("ada")
+            .cursor("c2")
+    );
+    call!("getUser", client.get_user(id).if_none_match(&etag));
     call!(
         "updateUser",
-        client.update_user(
-            id,
-            &UserPatch {
-                phone: Some(None),
-                ..UserPatch::default()
-            },
-            Some(etag)
-        )
+        client
+            .update_user(
+                id,
+                UserPatch {
+                    phone: Some(None),
+                    ..UserPatch::default()
+                },
+            )
+            .if_match(&etag)
     );
-    call!("replaceUser", client.replace_user(id, &replace, Some(etag)));
-    call!("deleteUser", client.delete_user(id, Some(etag)));
+    call!(
+        "replaceUser",
+        client.replace_user(id, &replace).if_match(&etag)
+    );
+    call!("deleteUser", client.delete_user(id).if_match(&etag));
     call!(
         "setUserPassword",
-        client.set_user_password(id, &password, Some(etag))
+        client.set_user_password(id, &password).if_match(&etag)
     );
     call!("listCountries", client.list_countries());
     call!("listLanguages", client.list_languages());

@@ -6,7 +6,9 @@
 
 mod client;
 mod naming;
+mod sdk;
 mod server;
+mod three_state;
 
 use std::path::{Path, PathBuf};
 
@@ -50,9 +52,9 @@ pub(crate) fn run(root: &Path, mode: Mode) -> anyhow::Result<()> {
 /// The contents of every generated file, from the spec under `root`.
 pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Generated>> {
     let spec_path = root.join(spec::SPEC_PATH);
-    let spec = spec::load(&spec_path)?;
-    let (client, mock) = client::generate(&spec)?;
-    let server = server::generate(&spec::load_value(&spec_path)?)?;
+    let spec = spec::load_value(&spec_path)?;
+    let (client, mock, sdk) = client::generate(&spec)?;
+    let server = server::generate(&spec)?;
     Ok(vec![
         Generated {
             path: client::OUTPUT,
@@ -61,6 +63,10 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Generated>> {
         Generated {
             path: client::MOCK_OUTPUT,
             contents: mock,
+        },
+        Generated {
+            path: sdk::OUTPUT,
+            contents: sdk,
         },
         Generated {
             path: server::OUTPUT,
@@ -81,7 +87,13 @@ pub(crate) fn add_preamble(body: &str) -> String {
 /// Formats generated Rust code with prettyplease, which is byte-stable across
 /// toolchains (rustfmt is not, and is not run on generated files).
 pub(crate) fn format_rust(tokens: proc_macro2::TokenStream) -> anyhow::Result<String> {
-    let file: syn::File = syn::parse2(tokens).context("generated code does not parse")?;
+    let file: syn::File = match syn::parse2(tokens.clone()) {
+        Ok(file) => file,
+        Err(err) => {
+            let _ = std::fs::write("/tmp/bad.rs", tokens.to_string());
+            bail!("generated code does not parse: {err}");
+        }
+    };
     Ok(prettyplease::unparse(&file))
 }
 

@@ -1,31 +1,16 @@
-//! The hand-written face of the SDK: one method per operation returning
-//! [`Error`], conditional GET, pagination and the concurrency helper. Every
-//! call goes through the generated builders, so what goes on the wire is what
-//! progenitor derived from the spec.
+//! The client and its configuration. The methods per operation are
+//! generated (`generated_sdk.rs`); every call goes through progenitor's
+//! builders, so what goes on the wire is what progenitor derived from the
+//! spec, and through the runtime's hooks.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::Stream;
 use reqwest::header::HeaderValue;
-use uuid::Uuid;
 
 use crate::error::Error;
 use crate::generated;
-use crate::patch::UserPatch;
 use crate::runtime::{bearer, Auth, RetryPolicy, Runtime, TokenProvider};
-use crate::types;
-
-/// A generated builder with the client's `accountSwitchKey`, when it has one.
-/// (The lookups are not per account and take none.)
-macro_rules! switched {
-    ($client:ident, $builder:expr) => {
-        match &$client.inner.inner.account_switch_key {
-            Some(key) => $builder.account_switch_key(key.as_str()),
-            None => $builder,
-        }
-    };
-}
 
 /// Configures a [`Client`].
 #[derive(Debug)]
@@ -118,29 +103,7 @@ impl ClientBuilder {
     }
 }
 
-/// The answer to a conditional GET.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Conditional<T> {
-    /// The resource changed (or no tag was sent): here it is.
-    Modified(T),
-    /// The tag sent in `If-None-Match` is still current.
-    NotModified,
-}
-
-/// Filters and page size of [`Client::list_users`].
-#[derive(Debug, Clone, Default)]
-pub struct ListUsersQuery {
-    /// Users per page, 1 to 100 (the server's default is 20).
-    pub limit: Option<u32>,
-    /// Only the user with this email address (case-insensitive).
-    pub email: Option<String>,
-    /// Only users with this status.
-    pub status: Option<types::UserStatus>,
-    /// Only users whose name or email contains this text.
-    pub q: Option<String>,
-}
-
-/// A client of the Users API. Cheap to clone; clones share connections.
+/// A client of the API. Cheap to clone; clones share connections.
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: generated::Client,
@@ -183,6 +146,11 @@ impl Client {
         self.with_runtime(move |r| r.account_switch_key = Some(key))
     }
 
+    /// The account every call acts on, when not the token's own.
+    pub(crate) fn account_switch_key(&self) -> Option<&str> {
+        self.inner.inner.account_switch_key.as_deref()
+    }
+
     fn with_runtime(&self, change: impl FnOnce(&mut Runtime)) -> Client {
         let mut runtime = self.inner.inner.clone();
         change(&mut runtime);
@@ -193,240 +161,5 @@ impl Client {
                 runtime,
             ),
         }
-    }
-
-    /// Creates a user. A fresh `Idempotency-Key` makes retries safe.
-    pub async fn create_user(&self, body: &types::UserCreate) -> Result<types::User, Error> {
-        self.create_user_with_key(body, &Uuid::new_v4().to_string())
-            .await
-    }
-
-    /// Creates a user with the caller's own `Idempotency-Key`: sending the same
-    /// key and body again returns the first response instead of a second user.
-    pub async fn create_user_with_key(
-        &self,
-        body: &types::UserCreate,
-        idempotency_key: &str,
-    ) -> Result<types::User, Error> {
-        let call = switched!(self, self.inner.create_user())
-            .idempotency_key(idempotency_key)
-            .body(body.clone());
-        finish(call.send().await).await
-    }
-
-    /// Reads a user.
-    pub async fn get_user(&self, user_id: Uuid) -> Result<types::User, Error> {
-        finish(
-            switched!(self, self.inner.get_user())
-                .user_id(user_id)
-                .send()
-                .await,
-        )
-        .await
-    }
-
-    /// Reads a user unless `etag` is still current.
-    pub async fn get_user_if_changed(
-        &self,
-        user_id: Uuid,
-        etag: &str,
-    ) -> Result<Conditional<types::User>, Error> {
-        let result = switched!(self, self.inner.get_user())
-            .user_id(user_id)
-            .if_none_match(etag)
-            .send()
-            .await;
-        match result {
-            Err(progenitor_client::Error::UnexpectedResponse(response))
-                if response.status() == reqwest::StatusCode::NOT_MODIFIED =>
-            {
-                Ok(Conditional::NotModified)
-            }
-            other => finish(other).await.map(Conditional::Modified),
-        }
-    }
-
-    /// Every user matching `query`, page after page, as one stream.
-    pub fn list_users(
-        &self,
-        query: ListUsersQuery,
-    ) -> impl Stream<Item = Result<types::User, Error>> + Send + 'static {
-        let client = self.clone();
-        // State: the cursor of the next page (None before the first), whether
-        // the last page was read, and the items of the current page.
-        let state = (None::<String>, false, std::collections::VecDeque::new());
-        futures::stream::try_unfold(state, move |(cursor, done, mut items)| {
-            let client = client.clone();
-            let query = query.clone();
-            async move {
-                let mut cursor = cursor;
-                let mut done = done;
-                loop {
-                    if let Some(user) = items.pop_front() {
-                        return Ok(Some((user, (cursor, done, items))));
-                    }
-                    if done {
-                        return Ok(None);
-                    }
-                    let page = client.list_users_page(&query, cursor.as_deref()).await?;
-                    items.extend(page.items);
-                    done = page.next_cursor.is_none();
-                    cursor = page.next_cursor;
-                }
-            }
-        })
-    }
-
-    /// One page of users; pass its `next_cursor` to get the next.
-    pub async fn list_users_page(
-        &self,
-        query: &ListUsersQuery,
-        cursor: Option<&str>,
-    ) -> Result<types::UserPage, Error> {
-        let mut call = switched!(self, self.inner.list_users());
-        if let Some(limit) = query.limit {
-            let limit = std::num::NonZeroU32::new(limit)
-                .ok_or_else(|| Error::InvalidRequest("limit must be at least 1".into()))?;
-            call = call.limit(limit);
-        }
-        if let Some(email) = &query.email {
-            call = call.email(email.as_str());
-        }
-        if let Some(status) = query.status {
-            call = call.status(status);
-        }
-        if let Some(q) = &query.q {
-            call = call.q(q.as_str());
-        }
-        if let Some(cursor) = cursor {
-            call = call.cursor(cursor);
-        }
-        finish(call.send().await).await
-    }
-
-    /// Applies a merge patch; with `if_match` only if the user is still at
-    /// that version (otherwise [`Error::is_precondition_failed`]).
-    pub async fn update_user(
-        &self,
-        user_id: Uuid,
-        patch: &UserPatch,
-        if_match: Option<&str>,
-    ) -> Result<types::User, Error> {
-        let mut call = switched!(self, self.inner.update_user())
-            .user_id(user_id)
-            .body(patch.clone());
-        if let Some(tag) = if_match {
-            call = call.if_match(tag);
-        }
-        finish(call.send().await).await
-    }
-
-    /// Read-modify-write with optimistic concurrency: reads the user, asks
-    /// `change` for a patch, sends it with `If-Match`, and on a 412 reads again
-    /// and retries, at most `max_attempts` times. If the PATCH gets no answer
-    /// the outcome is unknown and `change` is not applied again: the error is
-    /// [`Error::OutcomeUnknown`].
-    pub async fn update_user_with(
-        &self,
-        user_id: Uuid,
-        max_attempts: u32,
-        mut change: impl FnMut(&types::User) -> UserPatch,
-    ) -> Result<types::User, Error> {
-        let max_attempts = max_attempts.max(1);
-        for _ in 0..max_attempts {
-            let current = self.get_user(user_id).await?;
-            let patch = change(&current);
-            match self
-                .update_user(user_id, &patch, Some(&crate::etag(&current)))
-                .await
-            {
-                Ok(user) => return Ok(user),
-                Err(err) if err.is_precondition_failed() => continue,
-                Err(err @ Error::Transport(_)) => return Err(Error::OutcomeUnknown(Box::new(err))),
-                Err(err) => return Err(err),
-            }
-        }
-        Err(Error::TooManyConflicts {
-            attempts: max_attempts,
-        })
-    }
-
-    /// Replaces the profile; optional fields left out of `body` are cleared.
-    pub async fn replace_user(
-        &self,
-        user_id: Uuid,
-        body: &types::UserReplace,
-        if_match: Option<&str>,
-    ) -> Result<types::User, Error> {
-        let mut call = switched!(self, self.inner.replace_user())
-            .user_id(user_id)
-            .body(body.clone());
-        if let Some(tag) = if_match {
-            call = call.if_match(tag);
-        }
-        finish(call.send().await).await
-    }
-
-    /// Deletes a user.
-    pub async fn delete_user(&self, user_id: Uuid, if_match: Option<&str>) -> Result<(), Error> {
-        let mut call = switched!(self, self.inner.delete_user()).user_id(user_id);
-        if let Some(tag) = if_match {
-            call = call.if_match(tag);
-        }
-        finish(call.send().await).await
-    }
-
-    /// Sets a user's password.
-    pub async fn set_user_password(
-        &self,
-        user_id: Uuid,
-        body: &types::PasswordChange,
-        if_match: Option<&str>,
-    ) -> Result<(), Error> {
-        let mut call = switched!(self, self.inner.set_user_password())
-            .user_id(user_id)
-            .body(body.clone());
-        if let Some(tag) = if_match {
-            call = call.if_match(tag);
-        }
-        finish(call.send().await).await
-    }
-
-    /// The countries `address.countryCode` accepts.
-    pub async fn list_countries(&self) -> Result<Vec<types::LookupEntry>, Error> {
-        finish(self.inner.list_countries().send().await)
-            .await
-            .map(|list| list.items)
-    }
-
-    /// The languages `preferredLanguage` accepts.
-    pub async fn list_languages(&self) -> Result<Vec<types::LookupEntry>, Error> {
-        finish(self.inner.list_languages().send().await)
-            .await
-            .map(|list| list.items)
-    }
-
-    /// The locales `locale` accepts.
-    pub async fn list_locales(&self) -> Result<Vec<types::LookupEntry>, Error> {
-        finish(self.inner.list_locales().send().await)
-            .await
-            .map(|list| list.items)
-    }
-
-    /// The time zones `timeZone` accepts.
-    pub async fn list_time_zones(&self) -> Result<Vec<types::LookupEntry>, Error> {
-        finish(self.inner.list_time_zones().send().await)
-            .await
-            .map(|list| list.items)
-    }
-}
-
-/// Unwraps what a generated method returned into this crate's result.
-async fn finish<T>(
-    result: Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<types::Problem>>,
-) -> Result<T, Error> {
-    match result {
-        Ok(value) => Ok(value.into_inner()),
-        Err(err) => Err(Error::from_progenitor(err).await),
     }
 }

@@ -408,82 +408,7 @@ the US and Canada, and a US `zipCode` has five digits.
                 })
         }
     }
-    /**Merged member by member into the stored address: a member sent is
-updated, a member left out keeps its stored value, `null` for a member
-clears it and `null` for `address` removes the address. The merged
-address must satisfy `AddressInput` (a `countryCode`, a `state` in the US
-and Canada, a five-digit US `zipCode`).
-*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct AddressPatch(pub ::std::option::Option<AddressPatchInner>);
-    impl ::std::ops::Deref for AddressPatch {
-        type Target = ::std::option::Option<AddressPatchInner>;
-        fn deref(&self) -> &::std::option::Option<AddressPatchInner> {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<AddressPatch>
-    for ::std::option::Option<AddressPatchInner> {
-        fn from(value: AddressPatch) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<::std::option::Option<AddressPatchInner>>
-    for AddressPatch {
-        fn from(value: ::std::option::Option<AddressPatchInner>) -> Self {
-            Self(value)
-        }
-    }
-    /**Merged member by member into the stored address: a member sent is
-updated, a member left out keeps its stored value, `null` for a member
-clears it and `null` for `address` removes the address. The merged
-address must satisfy `AddressInput` (a `countryCode`, a `state` in the US
-and Canada, a five-digit US `zipCode`).
-*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(deny_unknown_fields)]
-    pub struct AddressPatchInner {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub address1: ::std::option::Option<AddressPatchInnerAddress1>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub address2: ::std::option::Option<AddressPatchInnerAddress2>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub city: ::std::option::Option<AddressPatchInnerCity>,
-        #[serde(
-            rename = "countryCode",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub country_code: ::std::option::Option<CountryCode>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub state: ::std::option::Option<AddressPatchInnerState>,
-        #[serde(
-            rename = "zipCode",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub zip_code: ::std::option::Option<AddressPatchInnerZipCode>,
-    }
-    impl AddressPatchInner {
-        pub fn builder() -> builder::AddressPatchInner {
-            Default::default()
-        }
-    }
-    ///`AddressPatchInnerAddress1`
+    ///`AddressPatchAddress1`
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -496,19 +421,19 @@ and Canada, a five-digit US `zipCode`).
         schemars::JsonSchema
     )]
     #[serde(transparent)]
-    pub struct AddressPatchInnerAddress1(::std::string::String);
-    impl ::std::ops::Deref for AddressPatchInnerAddress1 {
+    pub struct AddressPatchAddress1(::std::string::String);
+    impl ::std::ops::Deref for AddressPatchAddress1 {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<AddressPatchInnerAddress1> for ::std::string::String {
-        fn from(value: AddressPatchInnerAddress1) -> Self {
+    impl ::std::convert::From<AddressPatchAddress1> for ::std::string::String {
+        fn from(value: AddressPatchAddress1) -> Self {
             value.0
         }
     }
-    impl ::std::str::FromStr for AddressPatchInnerAddress1 {
+    impl ::std::str::FromStr for AddressPatchAddress1 {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -522,7 +447,7 @@ and Canada, a five-digit US `zipCode`).
             Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for AddressPatchInnerAddress1 {
+    impl ::std::convert::TryFrom<&str> for AddressPatchAddress1 {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -530,7 +455,7 @@ and Canada, a five-digit US `zipCode`).
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for AddressPatchInnerAddress1 {
+    impl ::std::convert::TryFrom<::std::string::String> for AddressPatchAddress1 {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -538,7 +463,7 @@ and Canada, a five-digit US `zipCode`).
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for AddressPatchInnerAddress1 {
+    impl<'de> ::serde::Deserialize<'de> for AddressPatchAddress1 {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -550,7 +475,7 @@ and Canada, a five-digit US `zipCode`).
                 })
         }
     }
-    ///`AddressPatchInnerAddress2`
+    ///`AddressPatchAddress2`
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -563,19 +488,19 @@ and Canada, a five-digit US `zipCode`).
         schemars::JsonSchema
     )]
     #[serde(transparent)]
-    pub struct AddressPatchInnerAddress2(::std::string::String);
-    impl ::std::ops::Deref for AddressPatchInnerAddress2 {
+    pub struct AddressPatchAddress2(::std::string::String);
+    impl ::std::ops::Deref for AddressPatchAddress2 {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<AddressPatchInnerAddress2> for ::std::string::String {
-        fn from(value: AddressPatchInnerAddress2) -> Self {
+    impl ::std::convert::From<AddressPatchAddress2> for ::std::string::String {
+        fn from(value: AddressPatchAddress2) -> Self {
             value.0
         }
     }
-    impl ::std::str::FromStr for AddressPatchInnerAddress2 {
+    impl ::std::str::FromStr for AddressPatchAddress2 {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -589,7 +514,7 @@ and Canada, a five-digit US `zipCode`).
             Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for AddressPatchInnerAddress2 {
+    impl ::std::convert::TryFrom<&str> for AddressPatchAddress2 {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -597,7 +522,7 @@ and Canada, a five-digit US `zipCode`).
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for AddressPatchInnerAddress2 {
+    impl ::std::convert::TryFrom<::std::string::String> for AddressPatchAddress2 {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -605,7 +530,7 @@ and Canada, a five-digit US `zipCode`).
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for AddressPatchInnerAddress2 {
+    impl<'de> ::serde::Deserialize<'de> for AddressPatchAddress2 {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -617,7 +542,7 @@ and Canada, a five-digit US `zipCode`).
                 })
         }
     }
-    ///`AddressPatchInnerCity`
+    ///`AddressPatchCity`
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -630,19 +555,19 @@ and Canada, a five-digit US `zipCode`).
         schemars::JsonSchema
     )]
     #[serde(transparent)]
-    pub struct AddressPatchInnerCity(::std::string::String);
-    impl ::std::ops::Deref for AddressPatchInnerCity {
+    pub struct AddressPatchCity(::std::string::String);
+    impl ::std::ops::Deref for AddressPatchCity {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<AddressPatchInnerCity> for ::std::string::String {
-        fn from(value: AddressPatchInnerCity) -> Self {
+    impl ::std::convert::From<AddressPatchCity> for ::std::string::String {
+        fn from(value: AddressPatchCity) -> Self {
             value.0
         }
     }
-    impl ::std::str::FromStr for AddressPatchInnerCity {
+    impl ::std::str::FromStr for AddressPatchCity {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -656,7 +581,7 @@ and Canada, a five-digit US `zipCode`).
             Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for AddressPatchInnerCity {
+    impl ::std::convert::TryFrom<&str> for AddressPatchCity {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -664,7 +589,7 @@ and Canada, a five-digit US `zipCode`).
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for AddressPatchInnerCity {
+    impl ::std::convert::TryFrom<::std::string::String> for AddressPatchCity {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -672,7 +597,7 @@ and Canada, a five-digit US `zipCode`).
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for AddressPatchInnerCity {
+    impl<'de> ::serde::Deserialize<'de> for AddressPatchCity {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -684,7 +609,7 @@ and Canada, a five-digit US `zipCode`).
                 })
         }
     }
-    ///`AddressPatchInnerState`
+    ///`AddressPatchState`
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -697,19 +622,19 @@ and Canada, a five-digit US `zipCode`).
         schemars::JsonSchema
     )]
     #[serde(transparent)]
-    pub struct AddressPatchInnerState(::std::string::String);
-    impl ::std::ops::Deref for AddressPatchInnerState {
+    pub struct AddressPatchState(::std::string::String);
+    impl ::std::ops::Deref for AddressPatchState {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<AddressPatchInnerState> for ::std::string::String {
-        fn from(value: AddressPatchInnerState) -> Self {
+    impl ::std::convert::From<AddressPatchState> for ::std::string::String {
+        fn from(value: AddressPatchState) -> Self {
             value.0
         }
     }
-    impl ::std::str::FromStr for AddressPatchInnerState {
+    impl ::std::str::FromStr for AddressPatchState {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -723,7 +648,7 @@ and Canada, a five-digit US `zipCode`).
             Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for AddressPatchInnerState {
+    impl ::std::convert::TryFrom<&str> for AddressPatchState {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -731,7 +656,7 @@ and Canada, a five-digit US `zipCode`).
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for AddressPatchInnerState {
+    impl ::std::convert::TryFrom<::std::string::String> for AddressPatchState {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -739,7 +664,7 @@ and Canada, a five-digit US `zipCode`).
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for AddressPatchInnerState {
+    impl<'de> ::serde::Deserialize<'de> for AddressPatchState {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -751,7 +676,7 @@ and Canada, a five-digit US `zipCode`).
                 })
         }
     }
-    ///`AddressPatchInnerZipCode`
+    ///`AddressPatchZipCode`
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -764,19 +689,19 @@ and Canada, a five-digit US `zipCode`).
         schemars::JsonSchema
     )]
     #[serde(transparent)]
-    pub struct AddressPatchInnerZipCode(::std::string::String);
-    impl ::std::ops::Deref for AddressPatchInnerZipCode {
+    pub struct AddressPatchZipCode(::std::string::String);
+    impl ::std::ops::Deref for AddressPatchZipCode {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<AddressPatchInnerZipCode> for ::std::string::String {
-        fn from(value: AddressPatchInnerZipCode) -> Self {
+    impl ::std::convert::From<AddressPatchZipCode> for ::std::string::String {
+        fn from(value: AddressPatchZipCode) -> Self {
             value.0
         }
     }
-    impl ::std::str::FromStr for AddressPatchInnerZipCode {
+    impl ::std::str::FromStr for AddressPatchZipCode {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -790,7 +715,7 @@ and Canada, a five-digit US `zipCode`).
             Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for AddressPatchInnerZipCode {
+    impl ::std::convert::TryFrom<&str> for AddressPatchZipCode {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -798,7 +723,7 @@ and Canada, a five-digit US `zipCode`).
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for AddressPatchInnerZipCode {
+    impl ::std::convert::TryFrom<::std::string::String> for AddressPatchZipCode {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -806,7 +731,7 @@ and Canada, a five-digit US `zipCode`).
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for AddressPatchInnerZipCode {
+    impl<'de> ::serde::Deserialize<'de> for AddressPatchZipCode {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -2341,7 +2266,7 @@ it, and `null` for the whole map removes every attribute.
         pub ::std::option::Option<
             ::std::collections::HashMap<
                 ::std::string::String,
-                CustomAttributesPatchInnerValue,
+                ::std::option::Option<CustomAttributesPatchInnerValue>,
             >,
         >,
     );
@@ -2349,7 +2274,7 @@ it, and `null` for the whole map removes every attribute.
         type Target = ::std::option::Option<
             ::std::collections::HashMap<
                 ::std::string::String,
-                CustomAttributesPatchInnerValue,
+                ::std::option::Option<CustomAttributesPatchInnerValue>,
             >,
         >;
         fn deref(
@@ -2357,7 +2282,7 @@ it, and `null` for the whole map removes every attribute.
         ) -> &::std::option::Option<
             ::std::collections::HashMap<
                 ::std::string::String,
-                CustomAttributesPatchInnerValue,
+                ::std::option::Option<CustomAttributesPatchInnerValue>,
             >,
         > {
             &self.0
@@ -2367,7 +2292,7 @@ it, and `null` for the whole map removes every attribute.
     for ::std::option::Option<
         ::std::collections::HashMap<
             ::std::string::String,
-            CustomAttributesPatchInnerValue,
+            ::std::option::Option<CustomAttributesPatchInnerValue>,
         >,
     > {
         fn from(value: CustomAttributesPatch) -> Self {
@@ -2378,7 +2303,7 @@ it, and `null` for the whole map removes every attribute.
         ::std::option::Option<
             ::std::collections::HashMap<
                 ::std::string::String,
-                CustomAttributesPatchInnerValue,
+                ::std::option::Option<CustomAttributesPatchInnerValue>,
             >,
         >,
     > for CustomAttributesPatch {
@@ -2386,14 +2311,14 @@ it, and `null` for the whole map removes every attribute.
             value: ::std::option::Option<
                 ::std::collections::HashMap<
                     ::std::string::String,
-                    CustomAttributesPatchInnerValue,
+                    ::std::option::Option<CustomAttributesPatchInnerValue>,
                 >,
             >,
         ) -> Self {
             Self(value)
         }
     }
-    ///A value sets the attribute, `null` removes it.
+    ///`CustomAttributesPatchInnerValue`
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -5507,64 +5432,6 @@ is no locale: in a patch it clears the stored one.
             Default::default()
         }
     }
-    /**Merged member by member into the stored settings; `null` clears the
-expiry. The merged settings must satisfy `MfaInput` (`enabled` is
-required).
-*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct MfaPatch(pub ::std::option::Option<MfaPatchInner>);
-    impl ::std::ops::Deref for MfaPatch {
-        type Target = ::std::option::Option<MfaPatchInner>;
-        fn deref(&self) -> &::std::option::Option<MfaPatchInner> {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<MfaPatch> for ::std::option::Option<MfaPatchInner> {
-        fn from(value: MfaPatch) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<::std::option::Option<MfaPatchInner>> for MfaPatch {
-        fn from(value: ::std::option::Option<MfaPatchInner>) -> Self {
-            Self(value)
-        }
-    }
-    /**Merged member by member into the stored settings; `null` clears the
-expiry. The merged settings must satisfy `MfaInput` (`enabled` is
-required).
-*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(deny_unknown_fields)]
-    pub struct MfaPatchInner {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub enabled: ::std::option::Option<bool>,
-        #[serde(
-            rename = "expirationInMinutes",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub expiration_in_minutes: ::std::option::Option<::std::num::NonZeroU32>,
-    }
-    impl MfaPatchInner {
-        pub fn builder() -> builder::MfaPatchInner {
-            Default::default()
-        }
-    }
     ///`Name`
     #[derive(
         ::serde::Deserialize,
@@ -6012,157 +5879,6 @@ required).
     }
     impl NotificationsInput {
         pub fn builder() -> builder::NotificationsInput {
-            Default::default()
-        }
-    }
-    /**Merged flag by flag; `null` for a flag resets it to off, `null` for the
-whole object resets every flag.
-*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct NotificationsPatch(pub ::std::option::Option<NotificationsPatchInner>);
-    impl ::std::ops::Deref for NotificationsPatch {
-        type Target = ::std::option::Option<NotificationsPatchInner>;
-        fn deref(&self) -> &::std::option::Option<NotificationsPatchInner> {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<NotificationsPatch>
-    for ::std::option::Option<NotificationsPatchInner> {
-        fn from(value: NotificationsPatch) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<::std::option::Option<NotificationsPatchInner>>
-    for NotificationsPatch {
-        fn from(value: ::std::option::Option<NotificationsPatchInner>) -> Self {
-            Self(value)
-        }
-    }
-    /**Merged flag by flag; `null` for a flag resets it to off, `null` for the
-whole object resets every flag.
-*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(deny_unknown_fields)]
-    pub struct NotificationsPatchInner {
-        #[serde(
-            rename = "onAccessControlErrors",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_access_control_errors: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onBookingChange",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_booking_change: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onHelpDeskMessage",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_help_desk_message: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onIdentityCheckUpdate",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_identity_check_update: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onMemberRemovedFromTeam",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_member_removed_from_team: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onNewBlogComment",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_new_blog_comment: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onNewEmail",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_new_email: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onNewEventComment",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_new_event_comment: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onNewMember",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_new_member: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onNewWallPost",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_new_wall_post: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onPlatformInvoices",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_platform_invoices: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onProfileChanges",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_profile_changes: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onPurchases",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_purchases: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onTariffChange",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_tariff_change: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onTentativeBookingChange",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_tentative_booking_change: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onVirtualOfficeDeliveryPreferenceUpdate",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_virtual_office_delivery_preference_update: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onVirtualOfficeTariffChange",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_virtual_office_tariff_change: ::std::option::Option<bool>,
-        #[serde(
-            rename = "onVisitorRegistration",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub on_visitor_registration: ::std::option::Option<bool>,
-        #[serde(
-            rename = "receiveCommunityDigest",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub receive_community_digest: ::std::option::Option<bool>,
-        #[serde(
-            rename = "receiveEveryMessage",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub receive_every_message: ::std::option::Option<bool>,
-    }
-    impl NotificationsPatchInner {
-        pub fn builder() -> builder::NotificationsPatchInner {
             Default::default()
         }
     }
@@ -7553,6 +7269,868 @@ left out. New members and enum values may be added at any time.
             Default::default()
         }
     }
+    ///`UserPatchAvatarUrl`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct UserPatchAvatarUrl(::std::string::String);
+    impl ::std::ops::Deref for UserPatchAvatarUrl {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserPatchAvatarUrl> for ::std::string::String {
+        fn from(value: UserPatchAvatarUrl) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserPatchAvatarUrl {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 2048usize {
+                return Err("longer than 2048 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^https://").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^https://\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserPatchAvatarUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserPatchAvatarUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserPatchAvatarUrl {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UserPatchContactType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum UserPatchContactType {
+        #[serde(rename = "administrative")]
+        Administrative,
+        #[serde(rename = "billing")]
+        Billing,
+        #[serde(rename = "technical")]
+        Technical,
+        #[serde(rename = "security")]
+        Security,
+        #[serde(rename = "other")]
+        Other,
+    }
+    impl ::std::fmt::Display for UserPatchContactType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Administrative => f.write_str("administrative"),
+                Self::Billing => f.write_str("billing"),
+                Self::Technical => f.write_str("technical"),
+                Self::Security => f.write_str("security"),
+                Self::Other => f.write_str("other"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for UserPatchContactType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "administrative" => Ok(Self::Administrative),
+                "billing" => Ok(Self::Billing),
+                "technical" => Ok(Self::Technical),
+                "security" => Ok(Self::Security),
+                "other" => Ok(Self::Other),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserPatchContactType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserPatchContactType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`UserPatchDescription`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct UserPatchDescription(::std::string::String);
+    impl ::std::ops::Deref for UserPatchDescription {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserPatchDescription> for ::std::string::String {
+        fn from(value: UserPatchDescription) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserPatchDescription {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 5000usize {
+                return Err("longer than 5000 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserPatchDescription {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserPatchDescription {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserPatchDescription {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UserPatchEmployeeId`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct UserPatchEmployeeId(::std::string::String);
+    impl ::std::ops::Deref for UserPatchEmployeeId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserPatchEmployeeId> for ::std::string::String {
+        fn from(value: UserPatchEmployeeId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserPatchEmployeeId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserPatchEmployeeId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserPatchEmployeeId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserPatchEmployeeId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UserPatchExternalId`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct UserPatchExternalId(::std::string::String);
+    impl ::std::ops::Deref for UserPatchExternalId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserPatchExternalId> for ::std::string::String {
+        fn from(value: UserPatchExternalId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserPatchExternalId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserPatchExternalId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserPatchExternalId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserPatchExternalId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UserPatchGender`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum UserPatchGender {
+        #[serde(rename = "male")]
+        Male,
+        #[serde(rename = "female")]
+        Female,
+        #[serde(rename = "undisclosed")]
+        Undisclosed,
+    }
+    impl ::std::fmt::Display for UserPatchGender {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Male => f.write_str("male"),
+                Self::Female => f.write_str("female"),
+                Self::Undisclosed => f.write_str("undisclosed"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for UserPatchGender {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "male" => Ok(Self::Male),
+                "female" => Ok(Self::Female),
+                "undisclosed" => Ok(Self::Undisclosed),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserPatchGender {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserPatchGender {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`UserPatchJobTitle`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct UserPatchJobTitle(::std::string::String);
+    impl ::std::ops::Deref for UserPatchJobTitle {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserPatchJobTitle> for ::std::string::String {
+        fn from(value: UserPatchJobTitle) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserPatchJobTitle {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 75usize {
+                return Err("longer than 75 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserPatchJobTitle {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserPatchJobTitle {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserPatchJobTitle {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UserPatchMobilePhone`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct UserPatchMobilePhone(::std::string::String);
+    impl ::std::ops::Deref for UserPatchMobilePhone {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserPatchMobilePhone> for ::std::string::String {
+        fn from(value: UserPatchMobilePhone) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserPatchMobilePhone {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^\\+[1-9][0-9]{1,14}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^\\+[1-9][0-9]{1,14}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserPatchMobilePhone {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserPatchMobilePhone {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserPatchMobilePhone {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UserPatchPhone`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct UserPatchPhone(::std::string::String);
+    impl ::std::ops::Deref for UserPatchPhone {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserPatchPhone> for ::std::string::String {
+        fn from(value: UserPatchPhone) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserPatchPhone {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^\\+[1-9][0-9]{1,14}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^\\+[1-9][0-9]{1,14}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserPatchPhone {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserPatchPhone {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserPatchPhone {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UserPatchPosition`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct UserPatchPosition(::std::string::String);
+    impl ::std::ops::Deref for UserPatchPosition {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserPatchPosition> for ::std::string::String {
+        fn from(value: UserPatchPosition) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserPatchPosition {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 100usize {
+                return Err("longer than 100 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserPatchPosition {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserPatchPosition {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserPatchPosition {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UserPatchSecondaryEmail`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct UserPatchSecondaryEmail(::std::string::String);
+    impl ::std::ops::Deref for UserPatchSecondaryEmail {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserPatchSecondaryEmail> for ::std::string::String {
+        fn from(value: UserPatchSecondaryEmail) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserPatchSecondaryEmail {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 254usize {
+                return Err("longer than 254 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserPatchSecondaryEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserPatchSecondaryEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserPatchSecondaryEmail {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UserPatchSessionTimeout`
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct UserPatchSessionTimeout(i64);
+    impl ::std::ops::Deref for UserPatchSessionTimeout {
+        type Target = i64;
+        fn deref(&self) -> &i64 {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserPatchSessionTimeout> for i64 {
+        fn from(value: UserPatchSessionTimeout) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::TryFrom<i64> for UserPatchSessionTimeout {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: i64,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if ![900_i64, 1800_i64, 3600_i64, 7200_i64, 14400_i64, 28800_i64, 86400_i64]
+                .contains(&value)
+            {
+                Err("invalid value".into())
+            } else {
+                Ok(Self(value))
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserPatchSessionTimeout {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            Self::try_from(<i64>::deserialize(deserializer)?)
+                .map_err(|e| { <D::Error as ::serde::de::Error>::custom(e.to_string()) })
+        }
+    }
+    impl ::schemars::JsonSchema for UserPatchSessionTimeout {
+        fn schema_name() -> ::std::string::String {
+            "UserPatchSessionTimeout".to_string()
+        }
+        fn json_schema(
+            gen: &mut ::schemars::gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            let mut schema = <i64 as ::schemars::JsonSchema>::json_schema(gen)
+                .into_object();
+            schema.enum_values = ::std::option::Option::Some(
+                [
+                    ::serde_json::from_str("900").unwrap(),
+                    ::serde_json::from_str("1800").unwrap(),
+                    ::serde_json::from_str("3600").unwrap(),
+                    ::serde_json::from_str("7200").unwrap(),
+                    ::serde_json::from_str("14400").unwrap(),
+                    ::serde_json::from_str("28800").unwrap(),
+                    ::serde_json::from_str("86400").unwrap(),
+                ]
+                    .into_iter()
+                    .collect(),
+            );
+            schema.into()
+        }
+    }
+    ///`UserPatchTitle`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct UserPatchTitle(::std::string::String);
+    impl ::std::ops::Deref for UserPatchTitle {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserPatchTitle> for ::std::string::String {
+        fn from(value: UserPatchTitle) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserPatchTitle {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 50usize {
+                return Err("longer than 50 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserPatchTitle {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserPatchTitle {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserPatchTitle {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     /**A whole profile. Every optional field left out is cleared. The password,
 status, roles, rights and owner organization are not part of it.
 */
@@ -8011,156 +8589,6 @@ are kept for reference only and cannot sign in.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct AddressPatchInner {
-            address1: ::std::result::Result<
-                ::std::option::Option<super::AddressPatchInnerAddress1>,
-                ::std::string::String,
-            >,
-            address2: ::std::result::Result<
-                ::std::option::Option<super::AddressPatchInnerAddress2>,
-                ::std::string::String,
-            >,
-            city: ::std::result::Result<
-                ::std::option::Option<super::AddressPatchInnerCity>,
-                ::std::string::String,
-            >,
-            country_code: ::std::result::Result<
-                ::std::option::Option<super::CountryCode>,
-                ::std::string::String,
-            >,
-            state: ::std::result::Result<
-                ::std::option::Option<super::AddressPatchInnerState>,
-                ::std::string::String,
-            >,
-            zip_code: ::std::result::Result<
-                ::std::option::Option<super::AddressPatchInnerZipCode>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for AddressPatchInner {
-            fn default() -> Self {
-                Self {
-                    address1: Ok(Default::default()),
-                    address2: Ok(Default::default()),
-                    city: Ok(Default::default()),
-                    country_code: Ok(Default::default()),
-                    state: Ok(Default::default()),
-                    zip_code: Ok(Default::default()),
-                }
-            }
-        }
-        impl AddressPatchInner {
-            pub fn address1<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::AddressPatchInnerAddress1>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.address1 = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for address1: {e}")
-                    });
-                self
-            }
-            pub fn address2<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::AddressPatchInnerAddress2>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.address2 = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for address2: {e}")
-                    });
-                self
-            }
-            pub fn city<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::AddressPatchInnerCity>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.city = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for city: {e}")
-                    });
-                self
-            }
-            pub fn country_code<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::CountryCode>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.country_code = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for country_code: {e}")
-                    });
-                self
-            }
-            pub fn state<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::AddressPatchInnerState>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.state = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for state: {e}")
-                    });
-                self
-            }
-            pub fn zip_code<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::AddressPatchInnerZipCode>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.zip_code = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for zip_code: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AddressPatchInner> for super::AddressPatchInner {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AddressPatchInner,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    address1: value.address1?,
-                    address2: value.address2?,
-                    city: value.city?,
-                    country_code: value.country_code?,
-                    state: value.state?,
-                    zip_code: value.zip_code?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AddressPatchInner> for AddressPatchInner {
-            fn from(value: super::AddressPatchInner) -> Self {
-                Self {
-                    address1: Ok(value.address1),
-                    address2: Ok(value.address2),
-                    city: Ok(value.city),
-                    country_code: Ok(value.country_code),
-                    state: Ok(value.state),
-                    zip_code: Ok(value.zip_code),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
         pub struct FieldError {
             code: ::std::result::Result<::std::string::String, ::std::string::String>,
             field: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -8455,74 +8883,6 @@ are kept for reference only and cannot sign in.
         }
         impl ::std::convert::From<super::MfaInput> for MfaInput {
             fn from(value: super::MfaInput) -> Self {
-                Self {
-                    enabled: Ok(value.enabled),
-                    expiration_in_minutes: Ok(value.expiration_in_minutes),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct MfaPatchInner {
-            enabled: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            expiration_in_minutes: ::std::result::Result<
-                ::std::option::Option<::std::num::NonZeroU32>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for MfaPatchInner {
-            fn default() -> Self {
-                Self {
-                    enabled: Ok(Default::default()),
-                    expiration_in_minutes: Ok(Default::default()),
-                }
-            }
-        }
-        impl MfaPatchInner {
-            pub fn enabled<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.enabled = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for enabled: {e}")
-                    });
-                self
-            }
-            pub fn expiration_in_minutes<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::num::NonZeroU32>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.expiration_in_minutes = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for expiration_in_minutes: {e}"
-                        )
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<MfaPatchInner> for super::MfaPatchInner {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: MfaPatchInner,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    enabled: value.enabled?,
-                    expiration_in_minutes: value.expiration_in_minutes?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::MfaPatchInner> for MfaPatchInner {
-            fn from(value: super::MfaPatchInner) -> Self {
                 Self {
                     enabled: Ok(value.enabled),
                     expiration_in_minutes: Ok(value.expiration_in_minutes),
@@ -9527,457 +9887,6 @@ are kept for reference only and cannot sign in.
         }
         impl ::std::convert::From<super::NotificationsInput> for NotificationsInput {
             fn from(value: super::NotificationsInput) -> Self {
-                Self {
-                    on_access_control_errors: Ok(value.on_access_control_errors),
-                    on_booking_change: Ok(value.on_booking_change),
-                    on_help_desk_message: Ok(value.on_help_desk_message),
-                    on_identity_check_update: Ok(value.on_identity_check_update),
-                    on_member_removed_from_team: Ok(value.on_member_removed_from_team),
-                    on_new_blog_comment: Ok(value.on_new_blog_comment),
-                    on_new_email: Ok(value.on_new_email),
-                    on_new_event_comment: Ok(value.on_new_event_comment),
-                    on_new_member: Ok(value.on_new_member),
-                    on_new_wall_post: Ok(value.on_new_wall_post),
-                    on_platform_invoices: Ok(value.on_platform_invoices),
-                    on_profile_changes: Ok(value.on_profile_changes),
-                    on_purchases: Ok(value.on_purchases),
-                    on_tariff_change: Ok(value.on_tariff_change),
-                    on_tentative_booking_change: Ok(value.on_tentative_booking_change),
-                    on_virtual_office_delivery_preference_update: Ok(
-                        value.on_virtual_office_delivery_preference_update,
-                    ),
-                    on_virtual_office_tariff_change: Ok(
-                        value.on_virtual_office_tariff_change,
-                    ),
-                    on_visitor_registration: Ok(value.on_visitor_registration),
-                    receive_community_digest: Ok(value.receive_community_digest),
-                    receive_every_message: Ok(value.receive_every_message),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct NotificationsPatchInner {
-            on_access_control_errors: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_booking_change: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_help_desk_message: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_identity_check_update: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_member_removed_from_team: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_new_blog_comment: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_new_email: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_new_event_comment: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_new_member: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_new_wall_post: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_platform_invoices: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_profile_changes: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_purchases: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_tariff_change: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_tentative_booking_change: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_virtual_office_delivery_preference_update: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_virtual_office_tariff_change: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            on_visitor_registration: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            receive_community_digest: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            receive_every_message: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for NotificationsPatchInner {
-            fn default() -> Self {
-                Self {
-                    on_access_control_errors: Ok(Default::default()),
-                    on_booking_change: Ok(Default::default()),
-                    on_help_desk_message: Ok(Default::default()),
-                    on_identity_check_update: Ok(Default::default()),
-                    on_member_removed_from_team: Ok(Default::default()),
-                    on_new_blog_comment: Ok(Default::default()),
-                    on_new_email: Ok(Default::default()),
-                    on_new_event_comment: Ok(Default::default()),
-                    on_new_member: Ok(Default::default()),
-                    on_new_wall_post: Ok(Default::default()),
-                    on_platform_invoices: Ok(Default::default()),
-                    on_profile_changes: Ok(Default::default()),
-                    on_purchases: Ok(Default::default()),
-                    on_tariff_change: Ok(Default::default()),
-                    on_tentative_booking_change: Ok(Default::default()),
-                    on_virtual_office_delivery_preference_update: Ok(Default::default()),
-                    on_virtual_office_tariff_change: Ok(Default::default()),
-                    on_visitor_registration: Ok(Default::default()),
-                    receive_community_digest: Ok(Default::default()),
-                    receive_every_message: Ok(Default::default()),
-                }
-            }
-        }
-        impl NotificationsPatchInner {
-            pub fn on_access_control_errors<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_access_control_errors = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_access_control_errors: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_booking_change<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_booking_change = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_booking_change: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_help_desk_message<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_help_desk_message = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_help_desk_message: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_identity_check_update<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_identity_check_update = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_identity_check_update: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_member_removed_from_team<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_member_removed_from_team = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_member_removed_from_team: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_new_blog_comment<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_new_blog_comment = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_new_blog_comment: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_new_email<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_new_email = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for on_new_email: {e}")
-                    });
-                self
-            }
-            pub fn on_new_event_comment<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_new_event_comment = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_new_event_comment: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_new_member<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_new_member = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for on_new_member: {e}")
-                    });
-                self
-            }
-            pub fn on_new_wall_post<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_new_wall_post = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_new_wall_post: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_platform_invoices<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_platform_invoices = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_platform_invoices: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_profile_changes<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_profile_changes = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_profile_changes: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_purchases<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_purchases = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for on_purchases: {e}")
-                    });
-                self
-            }
-            pub fn on_tariff_change<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_tariff_change = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_tariff_change: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_tentative_booking_change<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_tentative_booking_change = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_tentative_booking_change: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_virtual_office_delivery_preference_update<T>(
-                mut self,
-                value: T,
-            ) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_virtual_office_delivery_preference_update = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_virtual_office_delivery_preference_update: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_virtual_office_tariff_change<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_virtual_office_tariff_change = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_virtual_office_tariff_change: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn on_visitor_registration<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.on_visitor_registration = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for on_visitor_registration: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn receive_community_digest<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.receive_community_digest = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for receive_community_digest: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn receive_every_message<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.receive_every_message = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for receive_every_message: {e}"
-                        )
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<NotificationsPatchInner>
-        for super::NotificationsPatchInner {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: NotificationsPatchInner,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    on_access_control_errors: value.on_access_control_errors?,
-                    on_booking_change: value.on_booking_change?,
-                    on_help_desk_message: value.on_help_desk_message?,
-                    on_identity_check_update: value.on_identity_check_update?,
-                    on_member_removed_from_team: value.on_member_removed_from_team?,
-                    on_new_blog_comment: value.on_new_blog_comment?,
-                    on_new_email: value.on_new_email?,
-                    on_new_event_comment: value.on_new_event_comment?,
-                    on_new_member: value.on_new_member?,
-                    on_new_wall_post: value.on_new_wall_post?,
-                    on_platform_invoices: value.on_platform_invoices?,
-                    on_profile_changes: value.on_profile_changes?,
-                    on_purchases: value.on_purchases?,
-                    on_tariff_change: value.on_tariff_change?,
-                    on_tentative_booking_change: value.on_tentative_booking_change?,
-                    on_virtual_office_delivery_preference_update: value
-                        .on_virtual_office_delivery_preference_update?,
-                    on_virtual_office_tariff_change: value
-                        .on_virtual_office_tariff_change?,
-                    on_visitor_registration: value.on_visitor_registration?,
-                    receive_community_digest: value.receive_community_digest?,
-                    receive_every_message: value.receive_every_message?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::NotificationsPatchInner>
-        for NotificationsPatchInner {
-            fn from(value: super::NotificationsPatchInner) -> Self {
                 Self {
                     on_access_control_errors: Ok(value.on_access_control_errors),
                     on_booking_change: Ok(value.on_booking_change),

@@ -1,43 +1,50 @@
-//! The Rust SDK of the Users API.
+//! The Rust SDK of the Users API, generated from the spec.
 //!
-//! [`generated`] is progenitor's output for `openapi/users.yaml`, committed and
-//! never edited by hand (`cargo xtask codegen` rewrites it). This crate wraps it
-//! with what a production client needs and progenitor does not give:
+//! [`generated`] is progenitor's output for `openapi/users.yaml`; the SDK's
+//! surface over it ([`Client`]'s methods, [`ops`], [`headers`], [`build`],
+//! [`patch`]) is written by the SDK emitter of `cargo xtask codegen`. Neither
+//! is edited by hand. The hand-written part is what a production client needs
+//! around them:
 //!
 //! - [`Client::builder`]: bearer token (static or a [`TokenProvider`]), user
 //!   agent, timeouts, `accountSwitchKey`, [`RetryPolicy`];
 //! - the real media types on the wire (`application/merge-patch+json` for
-//!   PATCH) and `application/problem+json` decoded into [`Error`];
+//!   merge patches) and `application/problem+json` decoded into [`Error`];
 //! - retries with backoff and jitter that honour `Retry-After`, and an
 //!   `Idempotency-Key` on every create, reused across its retries;
-//! - [`patch::UserPatch`], whose fields can be left alone, cleared or set;
-//! - conditional GET ([`Conditional::NotModified`] is not an error);
-//! - [`Client::list_users`] as a [`Stream`](futures::Stream) over every page;
-//! - [`Client::update_user_with`], read-modify-write with `If-Match`;
-//! - response types that accept members and enum values added later.
+//! - [`Response`], [`ETag`], [`Conditional`] and the paging and
+//!   read-modify-write helpers the generated surface calls.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), users_client::Error> {
 //! use futures::TryStreamExt;
-//! use users_client::{Client, ListUsersQuery, patch::UserPatch, types};
+//! use users_client::{Client, Conditional, patch::UserPatch, types};
 //!
 //! let client = Client::builder("http://127.0.0.1:8080")
 //!     .bearer_token("eyJhbGciOi...")
 //!     .build()?;
 //! let user = client
-//!     .create_user(&types::UserCreate::builder()
-//!         .name(types::NameInput::builder().first_name("Ada").last_name("Lovelace"))
-//!         .email("ada@example.com")
-//!         .try_into()
-//!         .map_err(|e: types::error::ConversionError| users_client::Error::InvalidRequest(e.to_string()))?)
+//!     .create_user(types::UserCreate::new(
+//!         types::NameInput::new("Ada", "Lovelace"),
+//!         "ada@example.com",
+//!     ))
 //!     .await?;
+//! // Read-modify-write: re-reads and retries on 412, at most 3 times.
 //! let user = client
-//!     .update_user_with(user.id, 3, |_current| UserPatch {
-//!         phone: Some(None), // clear the phone number
-//!         ..UserPatch::default()
-//!     })
+//!     .update_user_with(user.id, 3, |_current| UserPatch::builder().clear_phone())
 //!     .await?;
-//! let everyone: Vec<types::User> = client.list_users(ListUsersQuery::default()).try_collect().await?;
+//! // A conditional read: 304 is not an error.
+//! match client.get_user(user.id).if_none_match(user.etag().unwrap()).await? {
+//!     Conditional::NotModified => {}
+//!     Conditional::Modified(newer) => println!("changed: {}", newer.resource_version),
+//! }
+//! // Every active user, page after page.
+//! let active: Vec<types::User> = client
+//!     .list_users()
+//!     .status(types::UserStatus::Active)
+//!     .stream()
+//!     .try_collect()
+//!     .await?;
 //! # Ok(()) }
 //! ```
 #![cfg_attr(not(test), warn(missing_docs))]
@@ -61,21 +68,26 @@ pub mod generated;
 #[path = "generated_mock.rs"]
 pub mod mock;
 
+/// The SDK's surface, generated from the spec by `cargo xtask codegen`: a
+/// method per operation on [`Client`], their request builders and typed
+/// response headers, and the merge-patch types.
+#[rustfmt::skip]
+#[path = "generated_sdk.rs"]
+mod sdk;
+
 mod client;
 mod error;
-pub mod patch;
 mod runtime;
 
-pub use client::{Client, ClientBuilder, Conditional, ListUsersQuery};
+pub use client::{Client, ClientBuilder};
 pub use error::Error;
 pub use generated::types;
-pub use runtime::{BoxError, RetryPolicy, TokenFuture, TokenProvider};
+pub use runtime::{
+    Body, BoxError, BoxFuture, Conditional, ETag, FromHeaders, HasETag, NoHeaders, Response,
+    RetryPolicy, TokenFuture, TokenProvider,
+};
 pub use runtime::{ACCEPT, IDEMPOTENCY_KEY, MERGE_PATCH_JSON};
-
-/// The strong entity tag of a user, as the server sends it in `ETag`.
-pub fn etag(user: &types::User) -> String {
-    format!("\"{}\"", user.resource_version)
-}
+pub use sdk::{build, headers, ops, patch};
 
 /// The README's example is compiled as a doctest so it cannot rot.
 #[cfg(doctest)]

@@ -12,7 +12,9 @@ use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use rand::Rng;
 use reqwest::header::{self, HeaderValue};
 
+use crate::generated::types::Problem;
 use crate::generated::Client as GeneratedClient;
+use crate::Error;
 
 /// The media type of PATCH bodies (RFC 7396).
 pub const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
@@ -256,6 +258,338 @@ impl ClientHooks<Runtime> for GeneratedClient {
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
+    }
+}
+
+/// A boxed future, the `IntoFuture` of every request builder.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An entity tag as a server sent it in `ETag` (RFC 9110 §8.8.3), strong
+/// (`"7"`) or weak (`W/"7"`). Opaque: send it back as it came, in
+/// `If-Match` or `If-None-Match`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ETag(String);
+
+impl ETag {
+    /// The tag as it goes on the wire, quotes included.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the tag is weak (`W/"..."`).
+    pub fn is_weak(&self) -> bool {
+        self.0.starts_with("W/")
+    }
+}
+
+impl std::fmt::Display for ETag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for ETag {
+    type Err = Error;
+
+    /// Reads `"opaque"` or `W/"opaque"`, whose characters are those RFC 9110
+    /// allows (`!`, `#` to `~`, and non-ASCII bytes).
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let opaque = text.strip_prefix("W/").unwrap_or(text);
+        let valid = opaque.len() >= 2
+            && opaque.starts_with('"')
+            && opaque.ends_with('"')
+            && opaque[1..opaque.len() - 1]
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80);
+        if valid {
+            Ok(ETag(text.to_owned()))
+        } else {
+            Err(Error::InvalidRequest(format!(
+                "{text:?} is not an entity tag (\"...\" or W/\"...\")"
+            )))
+        }
+    }
+}
+
+/// A success response: the decoded body, with the status and the response
+/// headers the operation declares (typed, in `H`). It dereferences to the
+/// body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response<T, H = NoHeaders> {
+    status: reqwest::StatusCode,
+    headers: H,
+    value: T,
+}
+
+impl<T, H> Response<T, H> {
+    /// The HTTP status.
+    pub fn status(&self) -> reqwest::StatusCode {
+        self.status
+    }
+
+    /// The declared response headers.
+    pub fn headers(&self) -> &H {
+        &self.headers
+    }
+
+    /// The body.
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+
+    /// The body and the headers.
+    pub fn into_parts(self) -> (T, H) {
+        (self.value, self.headers)
+    }
+}
+
+impl<T, H> std::ops::Deref for Response<T, H> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T, H: HasETag> Response<T, H> {
+    /// The `ETag` the response carries: send it back in `If-Match` or
+    /// `If-None-Match`.
+    pub fn etag(&self) -> Option<&ETag> {
+        self.headers.etag()
+    }
+}
+
+/// Response headers that include an `ETag`.
+pub trait HasETag {
+    /// The entity tag, when the response has one.
+    fn etag(&self) -> Option<&ETag>;
+}
+
+/// Response headers read into a typed struct.
+pub trait FromHeaders: Sized {
+    /// Reads the headers; a declared header that does not parse is an
+    /// [`Error::InvalidResponse`].
+    fn from_headers(map: &header::HeaderMap) -> Result<Self, Error>;
+}
+
+/// The headers of an operation that declares none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoHeaders;
+
+impl FromHeaders for NoHeaders {
+    fn from_headers(_: &header::HeaderMap) -> Result<Self, Error> {
+        Ok(NoHeaders)
+    }
+}
+
+/// The value of the header `name`, when the response has it.
+pub(crate) fn header<T>(map: &header::HeaderMap, name: &str) -> Result<Option<T>, Error>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let Some(value) = map.get(name) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| Error::InvalidResponse(format!("the {name} header is not text")))?;
+    text.trim()
+        .parse()
+        .map(Some)
+        .map_err(|e| Error::InvalidResponse(format!("the {name} header {text:?}: {e}")))
+}
+
+/// The value of the header `name`, which the response must have.
+#[allow(dead_code)] // for specs that mark a response header required
+pub(crate) fn required_header<T>(map: &header::HeaderMap, name: &str) -> Result<T, Error>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    header(map, name)?
+        .ok_or_else(|| Error::InvalidResponse(format!("the response has no {name} header")))
+}
+
+/// The answer to a conditional read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conditional<T> {
+    /// The resource changed since the tag sent in `If-None-Match`: here it is.
+    Modified(T),
+    /// The tag sent in `If-None-Match` is still current.
+    NotModified,
+}
+
+/// A request body: the body type itself, a reference to one (cloned), or a
+/// builder that checks what it was given when the request is made.
+pub trait Body<T> {
+    /// The body, or why it cannot be built.
+    fn into_body(self) -> Result<T, Error>;
+}
+
+impl<T> Body<T> for T {
+    fn into_body(self) -> Result<T, Error> {
+        Ok(self)
+    }
+}
+
+impl<T: Clone> Body<T> for &T {
+    fn into_body(self) -> Result<T, Error> {
+        Ok(self.clone())
+    }
+}
+
+/// `value` as the parameter type `P`, or an error naming the parameter and
+/// the rule it breaks.
+pub(crate) fn convert<P, V>(value: V, name: &str) -> Result<P, Error>
+where
+    V: TryInto<P>,
+    V::Error: std::fmt::Display,
+{
+    value
+        .try_into()
+        .map_err(|e| Error::InvalidRequest(format!("{name}: {e}")))
+}
+
+/// `value` when it lies within the bounds the spec gives the parameter
+/// `name`.
+pub(crate) fn bounded<V>(
+    value: V,
+    name: &str,
+    min: Option<i128>,
+    max: Option<i128>,
+) -> Result<V, Error>
+where
+    V: Copy + Into<i128>,
+{
+    let n: i128 = value.into();
+    if min.is_some_and(|min| n < min) {
+        return Err(Error::InvalidRequest(format!(
+            "{name}: {n} is less than the minimum {}",
+            min.unwrap_or_default()
+        )));
+    }
+    if max.is_some_and(|max| n > max) {
+        return Err(Error::InvalidRequest(format!(
+            "{name}: {n} is more than the maximum {}",
+            max.unwrap_or_default()
+        )));
+    }
+    Ok(value)
+}
+
+/// What a generated call answered, as a [`Response`] or an [`Error`].
+pub(crate) async fn finish<T, H: FromHeaders>(
+    result: Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<Problem>>,
+) -> Result<Response<T, H>, Error> {
+    match result {
+        Ok(value) => Ok(Response {
+            status: value.status(),
+            headers: H::from_headers(value.headers())?,
+            value: value.into_inner(),
+        }),
+        Err(err) => Err(Error::from_progenitor(err).await),
+    }
+}
+
+/// [`finish`] for a conditional read: `304` is [`Conditional::NotModified`].
+pub(crate) async fn finish_conditional<T, H: FromHeaders>(
+    result: Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<Problem>>,
+) -> Result<Conditional<Response<T, H>>, Error> {
+    match result {
+        Err(progenitor_client::Error::UnexpectedResponse(response))
+            if response.status() == reqwest::StatusCode::NOT_MODIFIED =>
+        {
+            Ok(Conditional::NotModified)
+        }
+        other => finish(other).await.map(Conditional::Modified),
+    }
+}
+
+/// Every item of every page: `fetch` sends a request and answers its items
+/// and the next cursor; `next` sets the cursor on a copy of the first
+/// request.
+pub(crate) fn pages<'a, B, I, F, Fut, N>(
+    first: Result<B, Error>,
+    fetch: F,
+    next: N,
+) -> impl futures::Stream<Item = Result<I, Error>> + Send + 'a
+where
+    B: Clone + Send + 'a,
+    I: Send + 'a,
+    F: Fn(B) -> Fut + Send + 'a,
+    Fut: Future<Output = Result<(Vec<I>, Option<String>), Error>> + Send + 'a,
+    N: Fn(B, String) -> Result<B, Error> + Send + 'a,
+{
+    use std::collections::VecDeque;
+    // State: the next request to send (None after the last page), and the
+    // items of the current page.
+    struct State<B, I, F, N> {
+        request: Option<B>,
+        base: B,
+        items: VecDeque<I>,
+        fetch: F,
+        next: N,
+    }
+    let state = first.map(|base| State {
+        request: Some(base.clone()),
+        base,
+        items: VecDeque::new(),
+        fetch,
+        next,
+    });
+    futures::stream::try_unfold(Some(state), |state| async move {
+        let mut state = match state {
+            None => return Ok(None),
+            Some(Err(err)) => return Err(err),
+            Some(Ok(state)) => state,
+        };
+        loop {
+            if let Some(item) = state.items.pop_front() {
+                return Ok(Some((item, Some(Ok(state)))));
+            }
+            let Some(request) = state.request.take() else {
+                return Ok(None);
+            };
+            let (items, cursor) = (state.fetch)(request).await?;
+            state.items.extend(items);
+            if let Some(cursor) = cursor {
+                state.request = Some((state.next)(state.base.clone(), cursor)?);
+            }
+        }
+    })
+}
+
+/// The JSON Schema of a three-state member: `T` or `null` (OpenAPI 3.0
+/// `nullable`). Only for `schemars`; the value is an `Option<Option<T>>`.
+pub(crate) struct Nullable<T>(std::marker::PhantomData<T>);
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Nullable<T> {
+    fn schema_name() -> String {
+        format!("Nullable_{}", T::schema_name())
+    }
+
+    fn is_referenceable() -> bool {
+        false
+    }
+
+    fn json_schema(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+        use schemars::schema::{Schema, SchemaObject, SubschemaValidation};
+        let inner = generator.subschema_for::<T>();
+        let mut object = match inner {
+            Schema::Object(object) if !object.is_ref() => object,
+            other => SchemaObject {
+                subschemas: Some(Box::new(SubschemaValidation {
+                    all_of: Some(vec![other]),
+                    ..SubschemaValidation::default()
+                })),
+                ..SchemaObject::default()
+            },
+        };
+        object
+            .extensions
+            .insert("nullable".to_owned(), serde_json::Value::Bool(true));
+        Schema::Object(object)
     }
 }
 

@@ -132,7 +132,7 @@ async fn hostile_bodies(db: Db) {
     let server = TestServer::start(db).await;
     let admin = server.admin();
     let user = admin
-        .create_user(&new_user("hostile@example.com"))
+        .create_user(new_user("hostile@example.com"))
         .await
         .unwrap();
     let before = server.stored("acme", user.id).await.unwrap();

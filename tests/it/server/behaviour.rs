@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures::TryStreamExt;
 use serde_json::{Value, json};
 use users_client::patch::UserPatch;
-use users_client::{Conditional, ListUsersQuery, types};
+use users_client::{Conditional, types};
 use users_server::app::AppOptions;
 use users_server::service::Settings;
 
@@ -147,16 +147,19 @@ async fn idempotency(db: Db) {
     let server = TestServer::start(db).await;
     let admin = server.admin();
     let first = admin
-        .create_user_with_key(&new_user("idem@example.com"), "key-1")
+        .create_user(new_user("idem@example.com"))
+        .idempotency_key("key-1")
         .await
         .unwrap();
     let replay = admin
-        .create_user_with_key(&new_user("idem@example.com"), "key-1")
+        .create_user(new_user("idem@example.com"))
+        .idempotency_key("key-1")
         .await
         .unwrap();
     assert_eq!(first, replay, "a replay returns the same response");
     let err = admin
-        .create_user_with_key(&new_user("other@example.com"), "key-1")
+        .create_user(new_user("other@example.com"))
+        .idempotency_key("key-1")
         .await
         .unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(422));
@@ -164,7 +167,8 @@ async fn idempotency(db: Db) {
     // The key is the caller's: another caller's same key is a new create.
     let other = server.client(&server.token("admin-2", "acme", "users:admin", &[]));
     let theirs = other
-        .create_user_with_key(&new_user("theirs@example.com"), "key-1")
+        .create_user(new_user("theirs@example.com"))
+        .idempotency_key("key-1")
         .await
         .unwrap();
     assert_ne!(theirs.id, first.id);
@@ -175,7 +179,8 @@ async fn idempotency(db: Db) {
             let admin = admin.clone();
             tokio::spawn(async move {
                 admin
-                    .create_user_with_key(&new_user("race@example.com"), "key-race")
+                    .create_user(new_user("race@example.com"))
+                    .idempotency_key("key-race")
                     .await
             })
         })
@@ -191,10 +196,9 @@ async fn idempotency(db: Db) {
     }
     assert_eq!(ids.len(), 1, "one user for one key");
     let all: Vec<types::User> = admin
-        .list_users(ListUsersQuery {
-            email: Some("race@example.com".into()),
-            ..Default::default()
-        })
+        .list_users()
+        .email("race@example.com")
+        .stream()
         .try_collect()
         .await
         .unwrap();
@@ -214,45 +218,49 @@ async fn conditional_and_required_if_match(db: Db) {
     let server = TestServer::start_with(db, options).await;
     let admin = server.admin();
     let user = admin
-        .create_user(&new_user("cond@example.com"))
+        .create_user(new_user("cond@example.com"))
         .await
         .unwrap();
-    let tag = users_client::etag(&user);
+    let tag = user.etag().unwrap().clone();
     assert_eq!(
-        admin.get_user_if_changed(user.id, &tag).await.unwrap(),
+        admin.get_user(user.id).if_none_match(&tag).await.unwrap(),
         Conditional::NotModified
     );
     let patch = UserPatch {
         title: Some(Some("Dr.".parse().unwrap())),
         ..UserPatch::default()
     };
-    let err = admin.update_user(user.id, &patch, None).await.unwrap_err();
+    let err = admin.update_user(user.id, &patch).await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(428));
     assert_eq!(err.code(), Some("precondition-required"));
     let updated = admin
-        .update_user(user.id, &patch, Some(&tag))
+        .update_user(user.id, &patch)
+        .if_match(&tag)
         .await
         .unwrap();
-    match admin.get_user_if_changed(user.id, &tag).await.unwrap() {
-        Conditional::Modified(now) => assert_eq!(now, updated),
+    match admin.get_user(user.id).if_none_match(&tag).await.unwrap() {
+        Conditional::Modified(now) => assert_eq!(*now, *updated),
         Conditional::NotModified => panic!("the user changed"),
     }
     // A no-op patch leaves the version alone.
     let again = admin
-        .update_user(user.id, &patch, Some(&users_client::etag(&updated)))
+        .update_user(user.id, &patch)
+        .if_match(updated.etag().unwrap())
         .await
         .unwrap();
     assert_eq!(again.resource_version, updated.resource_version);
     // 404 is decided before 412.
     let missing = admin
-        .update_user(uuid::Uuid::new_v4(), &patch, Some("\"1\""))
+        .update_user(uuid::Uuid::new_v4(), &patch)
+        .if_match(&"\"1\"".parse().unwrap())
         .await
         .unwrap_err();
     assert_eq!(missing.status().map(|s| s.as_u16()), Some(404));
-    let err = admin.delete_user(user.id, None).await.unwrap_err();
+    let err = admin.delete_user(user.id).await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(428));
     admin
-        .delete_user(user.id, Some(&users_client::etag(&updated)))
+        .delete_user(user.id)
+        .if_match(updated.etag().unwrap())
         .await
         .unwrap();
     assert!(server.stored("acme", user.id).await.is_none());
@@ -264,7 +272,7 @@ async fn status_timestamps(db: Db) {
     let server = TestServer::start(db).await;
     let admin = server.admin();
     let user = admin
-        .create_user(&new_user("status@example.com"))
+        .create_user(new_user("status@example.com"))
         .await
         .unwrap();
     assert!(user.activated_at.is_some() && user.deactivated_at.is_none());
@@ -272,14 +280,14 @@ async fn status_timestamps(db: Db) {
         status: Some(types::UserStatus::Deactivated),
         ..UserPatch::default()
     };
-    let off = admin.update_user(user.id, &deactivate, None).await.unwrap();
+    let off = admin.update_user(user.id, &deactivate).await.unwrap();
     assert_eq!(off.status, "deactivated");
     assert!(off.deactivated_at.is_some());
     let archive = UserPatch {
         status: Some(types::UserStatus::Archived),
         ..UserPatch::default()
     };
-    let archived = admin.update_user(user.id, &archive, None).await.unwrap();
+    let archived = admin.update_user(user.id, &archive).await.unwrap();
     assert!(archived.archived_at.is_some());
     assert_eq!(archived.deactivated_at, off.deactivated_at);
     server.stop().await;
@@ -290,7 +298,7 @@ async fn privileged_and_tenants(db: Db) {
     let server = TestServer::start(db).await;
     let admin = server.admin();
     let user = admin
-        .create_user(&new_user("priv@example.com"))
+        .create_user(new_user("priv@example.com"))
         .await
         .unwrap();
     let writer_token = server.token(&user.id.to_string(), "acme", "users:write", &[]);
@@ -370,16 +378,10 @@ on_both!(privileged_fields_and_tenants, privileged_and_tenants);
 async fn passwords(db: Db) {
     let server = TestServer::start(db).await;
     let admin = server.admin();
-    let user = admin
-        .create_user(&new_user("pw@example.com"))
-        .await
-        .unwrap();
+    let user = admin.create_user(new_user("pw@example.com")).await.unwrap();
     let change: types::PasswordChange =
         serde_json::from_value(json!({ "newPassword": "correct horse battery" })).unwrap();
-    admin
-        .set_user_password(user.id, &change, None)
-        .await
-        .unwrap();
+    admin.set_user_password(user.id, &change).await.unwrap();
     let stored = server.stored("acme", user.id).await.unwrap();
     let hash = stored.password_hash.unwrap();
     assert!(
@@ -388,7 +390,7 @@ async fn passwords(db: Db) {
     );
     let shown = admin.get_user(user.id).await.unwrap();
     assert!(shown.has_password && shown.password_updated_at.is_some());
-    assert!(!serde_json::to_string(&shown).unwrap().contains("argon2"));
+    assert!(!serde_json::to_string(&*shown).unwrap().contains("argon2"));
 
     // The user changing their own password must know the current one.
     let own = server.client(&server.token(&user.id.to_string(), "acme", "users:write", &[]));
@@ -396,16 +398,13 @@ async fn passwords(db: Db) {
         json!({ "currentPassword": "wrong", "newPassword": "staple battery horse" }),
     )
     .unwrap();
-    let err = own
-        .set_user_password(user.id, &wrong, None)
-        .await
-        .unwrap_err();
+    let err = own.set_user_password(user.id, &wrong).await.unwrap_err();
     assert_eq!(err.field_errors()[0].field, "currentPassword");
     let right: types::PasswordChange = serde_json::from_value(
         json!({ "currentPassword": "correct horse battery", "newPassword": "staple battery horse" }),
     )
     .unwrap();
-    own.set_user_password(user.id, &right, None).await.unwrap();
+    own.set_user_password(user.id, &right).await.unwrap();
     server.stop().await;
 }
 on_both!(passwords_are_argon2id, passwords);
@@ -417,7 +416,7 @@ async fn cursor_stability(db: Db) {
     for i in 0..25 {
         existing.insert(
             admin
-                .create_user(&new_user(&format!("page{i}@example.com")))
+                .create_user(new_user(&format!("page{i}@example.com")))
                 .await
                 .unwrap()
                 .id,
@@ -428,7 +427,7 @@ async fn cursor_stability(db: Db) {
         tokio::spawn(async move {
             for i in 0..25 {
                 admin
-                    .create_user(&new_user(&format!("late{i}@example.com")))
+                    .create_user(new_user(&format!("late{i}@example.com")))
                     .await
                     .unwrap();
             }
@@ -437,17 +436,14 @@ async fn cursor_stability(db: Db) {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let query = ListUsersQuery {
-            limit: Some(4),
-            ..Default::default()
-        };
-        let page = admin
-            .list_users_page(&query, cursor.as_deref())
-            .await
-            .unwrap();
+        let mut request = admin.list_users().limit(4);
+        if let Some(cursor) = &cursor {
+            request = request.cursor(cursor.as_str());
+        }
+        let page = request.await.unwrap().into_inner();
         seen.extend(page.items.iter().map(|u| u.id));
         match page.next_cursor {
-            Some(next) => cursor = Some(next),
+            Some(next) => cursor = Some(next.to_string()),
             None => break,
         }
     }
@@ -463,29 +459,27 @@ async fn lost_updates(db: Db) {
     let server = TestServer::start(db).await;
     let admin = Arc::new(server.admin());
     let user = admin
-        .create_user(&new_user("race8@example.com"))
+        .create_user(new_user("race8@example.com"))
         .await
         .unwrap();
-    let mut current = user.clone();
+    let mut tag = user.etag().unwrap().clone();
     let mut expected = serde_json::Map::new();
-    for round in 0..200 {
-        let tag = users_client::etag(&current);
+    for round in 0u32..200 {
         let tasks: Vec<_> = (0..8)
             .map(|task| {
                 let admin = admin.clone();
                 let tag = tag.clone();
                 let id = user.id;
                 tokio::spawn(async move {
-                    let mut attributes = std::collections::BTreeMap::new();
-                    attributes.insert(
+                    let attributes = std::collections::HashMap::from([(
                         format!("t{task}"),
-                        Some(types::CustomAttributeValue::Number(f64::from(round))),
-                    );
+                        serde_json::from_value(json!(f64::from(round))).unwrap(),
+                    )]);
                     let patch = UserPatch {
                         custom_attributes: Some(Some(attributes)),
                         ..UserPatch::default()
                     };
-                    admin.update_user(id, &patch, Some(&tag)).await
+                    admin.update_user(id, &patch).if_match(&tag).await
                 })
             })
             .collect();
@@ -501,8 +495,9 @@ async fn lost_updates(db: Db) {
             }
         }
         assert_eq!(winners.len(), 1, "round {round}: exactly one success");
-        current = winners.pop().unwrap();
-        assert_eq!(current.resource_version.get(), round as u64 + 2);
+        let current = winners.pop().unwrap();
+        tag = current.etag().unwrap().clone();
+        assert_eq!(current.resource_version.get(), u64::from(round) + 2);
         // The winner's key now holds this round; every earlier key survives.
         let attributes = current.custom_attributes.clone();
         let winner = attributes
@@ -520,10 +515,7 @@ async fn lost_updates(db: Db) {
         Value::Object(expected),
         "no update lost"
     );
-    assert_eq!(
-        users_client::etag(&admin.get_user(user.id).await.unwrap()),
-        users_client::etag(&current)
-    );
+    assert_eq!(admin.get_user(user.id).await.unwrap().etag(), Some(&tag));
     server.stop().await;
 }
 on_both!(concurrent_if_match_patches_lose_nothing, lost_updates);
@@ -577,27 +569,25 @@ async fn case_folding(db: Db) {
         serde_json::from_value(json!({ "firstName": "Ängström", "lastName": "Øre" })).unwrap();
     admin.create_user(&first).await.unwrap();
     let err = admin
-        .create_user(&new_user("ada.lovelace@example.COM"))
+        .create_user(new_user("ada.lovelace@example.COM"))
         .await
         .unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(409));
     assert_eq!(err.code(), Some("duplication-violation"));
     assert_eq!(err.field_errors()[0].field, "email");
     let by_email: Vec<types::User> = admin
-        .list_users(ListUsersQuery {
-            email: Some("ADA.LOVELACE@example.com".into()),
-            ..Default::default()
-        })
+        .list_users()
+        .email("ADA.LOVELACE@example.com")
+        .stream()
         .try_collect()
         .await
         .unwrap();
     assert_eq!(by_email.len(), 1);
     for text in ["ängström", "ÄNGSTRÖM", "øre", "ØRE"] {
         let found: Vec<types::User> = admin
-            .list_users(ListUsersQuery {
-                q: Some(text.into()),
-                ..Default::default()
-            })
+            .list_users()
+            .q(text)
+            .stream()
             .try_collect()
             .await
             .unwrap();
@@ -642,7 +632,7 @@ async fn logs_carry_the_request_id_and_never_a_password() {
     let server = TestServer::start(Db::Sqlite).await;
     let admin = server.admin();
     let user = admin
-        .create_user(&new_user("logs@example.com"))
+        .create_user(new_user("logs@example.com"))
         .await
         .unwrap();
     let password = "a very secret passphrase";
@@ -711,23 +701,23 @@ async fn unconditional_patches(db: Db) {
     let server = TestServer::start(db).await;
     let admin = Arc::new(server.admin());
     let user = admin
-        .create_user(&new_user("free@example.com"))
+        .create_user(new_user("free@example.com"))
         .await
         .unwrap();
     let tasks: Vec<_> = (0..8)
         .map(|task| {
             let admin = admin.clone();
+            let id = user.id;
             tokio::spawn(async move {
-                let mut attributes = std::collections::BTreeMap::new();
-                attributes.insert(
+                let attributes = std::collections::HashMap::from([(
                     format!("t{task}"),
-                    Some(types::CustomAttributeValue::Boolean(true)),
-                );
+                    serde_json::from_value(json!(true)).unwrap(),
+                )]);
                 let patch = UserPatch {
                     custom_attributes: Some(Some(attributes)),
                     ..UserPatch::default()
                 };
-                admin.update_user(user.id, &patch, None).await
+                admin.update_user(id, &patch).await
             })
         })
         .collect();
@@ -850,7 +840,7 @@ async fn gap_free_cursors(db: Db) {
     for i in 0..10 {
         before.insert(
             admin
-                .create_user(&new_user(&format!("before{i}@example.com")))
+                .create_user(new_user(&format!("before{i}@example.com")))
                 .await
                 .unwrap()
                 .id,
@@ -863,7 +853,7 @@ async fn gap_free_cursors(db: Db) {
             tokio::spawn(async move {
                 for i in 0..30 {
                     let user = admin
-                        .create_user(&new_user(&format!("w{w}-{i}@example.com")))
+                        .create_user(new_user(&format!("w{w}-{i}@example.com")))
                         .await
                         .unwrap();
                     acked.lock().unwrap().push((user.id, Instant::now()));
@@ -876,17 +866,14 @@ async fn gap_free_cursors(db: Db) {
     let mut last_request;
     loop {
         last_request = Instant::now();
-        let query = ListUsersQuery {
-            limit: Some(2),
-            ..Default::default()
-        };
-        let page = admin
-            .list_users_page(&query, cursor.as_deref())
-            .await
-            .unwrap();
+        let mut request = admin.list_users().limit(2);
+        if let Some(cursor) = &cursor {
+            request = request.cursor(cursor.as_str());
+        }
+        let page = request.await.unwrap().into_inner();
         seen.extend(page.items.iter().map(|u| u.id));
         match page.next_cursor {
-            Some(next) => cursor = Some(next),
+            Some(next) => cursor = Some(next.to_string()),
             None => break,
         }
     }

@@ -104,7 +104,7 @@ async fn metrics_per_operation(db: Db) {
     let admin = server.admin();
     let token = server.token("admin-1", "acme", "users:admin", &[]);
     let user = admin
-        .create_user(&new_user("metrics@example.com"))
+        .create_user(new_user("metrics@example.com"))
         .await
         .unwrap();
     admin.get_user(user.id).await.unwrap();
@@ -246,7 +246,7 @@ async fn throttling_and_required_preconditions(db: Db) {
     let token = server.token("admin-1", "acme", "users:admin", &[]);
     let user = server
         .admin()
-        .create_user(&new_user("required@example.com"))
+        .create_user(new_user("required@example.com"))
         .await
         .unwrap();
     let (status, _) = raw(
@@ -354,7 +354,7 @@ async fn request_spans(db: Db) {
     let server = TestServer::start(db).await;
     let admin = server.admin();
     let user = admin
-        .create_user(&new_user("spans@example.com"))
+        .create_user(new_user("spans@example.com"))
         .await
         .unwrap();
     let response = reqwest::Client::new()

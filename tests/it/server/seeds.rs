@@ -58,7 +58,7 @@ async fn biot(db: Db) {
     let admin = server.admin();
     let token = server.token("admin-1", "acme", "users:admin", &[]);
     let user = admin
-        .create_user(&new_user("john@example.com"))
+        .create_user(new_user("john@example.com"))
         .await
         .unwrap();
     let path = format!("/v1/users/{}", user.id);
@@ -123,7 +123,7 @@ async fn biot(db: Db) {
     // A user without an address: a partial one is judged as it merges.
     let bare = admin
         .create_user(
-            &serde_json::from_value(json!({
+            serde_json::from_value::<types::UserCreate>(json!({
                 "name": { "firstName": "B", "lastName": "C" }, "email": "b@example.com"
             }))
             .unwrap(),
@@ -150,7 +150,7 @@ async fn biot_fields(db: Db) {
     let server = TestServer::start(db).await;
     let admin = server.admin();
     let user = admin
-        .create_user(&new_user("john@example.com"))
+        .create_user(new_user("john@example.com"))
         .await
         .unwrap();
 
@@ -159,7 +159,7 @@ async fn biot_fields(db: Db) {
         job_title: Some(Some("CTO".parse().unwrap())),
         ..UserPatch::default()
     };
-    let updated = admin.update_user(user.id, &patch, None).await.unwrap();
+    let updated = admin.update_user(user.id, &patch).await.unwrap();
     assert_eq!(updated.job_title.as_deref(), Some("CTO"));
     assert_eq!(updated.phone, user.phone);
     assert_eq!(updated.address, user.address);
@@ -181,7 +181,7 @@ async fn akamai(db: Db) {
     let server = TestServer::start(db).await;
     let admin = server.admin();
     let user = admin
-        .create_user(&new_user("jane@example.com"))
+        .create_user(new_user("jane@example.com"))
         .await
         .unwrap();
     let replace: types::UserReplace = serde_json::from_value(json!({
@@ -191,7 +191,8 @@ async fn akamai(db: Db) {
     }))
     .unwrap();
     let replaced = admin
-        .replace_user(user.id, &replace, Some(&users_client::etag(&user)))
+        .replace_user(user.id, &replace)
+        .if_match(user.etag().unwrap())
         .await
         .unwrap();
     assert_eq!(
@@ -204,7 +205,7 @@ async fn akamai(db: Db) {
     assert_eq!(replaced.status, "active", "PUT leaves the status alone");
 
     let eu = admin.for_account("acme-eu");
-    let there = eu.create_user(&new_user("eu@example.com")).await.unwrap();
+    let there = eu.create_user(new_user("eu@example.com")).await.unwrap();
     assert_eq!(there.account_id, "acme-eu");
     assert_eq!(eu.get_user(there.id).await.unwrap().id, there.id);
     let err = admin.get_user(there.id).await.unwrap_err();
@@ -234,7 +235,7 @@ async fn awork(db: Db) {
     let creator_token = server.token("creator-7", "acme", "users:write", &[]);
     let creator = server.client(&creator_token);
     let user = creator
-        .create_user(&new_user("max@example.com"))
+        .create_user(new_user("max@example.com"))
         .await
         .unwrap();
     assert_eq!(user.created_by, "creator-7");
@@ -246,7 +247,8 @@ async fn awork(db: Db) {
         ..UserPatch::default()
     };
     let updated = admin
-        .update_user(user.id, &patch, Some(&users_client::etag(&user)))
+        .update_user(user.id, &patch)
+        .if_match(user.etag().unwrap())
         .await
         .unwrap();
     assert_eq!(updated.resource_version.get(), 2);
@@ -255,7 +257,8 @@ async fn awork(db: Db) {
 
     // The creator may update; a stale version is a 412 and changes nothing.
     let stale = creator
-        .update_user(user.id, &patch, Some(&users_client::etag(&user)))
+        .update_user(user.id, &patch)
+        .if_match(user.etag().unwrap())
         .await
         .unwrap_err();
     assert_eq!(stale.code(), Some("concurrency-violation"));
@@ -267,8 +270,8 @@ async fn awork(db: Db) {
                 title: Some(Some("Dr.".parse().unwrap())),
                 ..UserPatch::default()
             },
-            Some(&users_client::etag(&updated)),
         )
+        .if_match(updated.etag().unwrap())
         .await
         .unwrap();
     assert_eq!(by_creator.updated_by, "creator-7");
@@ -276,7 +279,7 @@ async fn awork(db: Db) {
 
     // Someone else without users:admin may not.
     let other = server.client(&server.token("other-9", "acme", "users:write", &[]));
-    let err = other.update_user(user.id, &patch, None).await.unwrap_err();
+    let err = other.update_user(user.id, &patch).await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(403));
     server.stop().await;
 }
@@ -289,7 +292,7 @@ async fn nexudus(db: Db) {
     let admin = server.admin();
     let token = server.token("admin-1", "acme", "users:admin", &[]);
     let user = admin
-        .create_user(&new_user("ana@example.com"))
+        .create_user(new_user("ana@example.com"))
         .await
         .unwrap();
     let path = format!("/v1/users/{}", user.id);
@@ -348,7 +351,7 @@ async fn merge_patch_bodies(db: Db) {
     let admin = server.admin();
     let token = server.token("admin-1", "acme", "users:admin", &[]);
     let user = admin
-        .create_user(&new_user("john@example.com"))
+        .create_user(new_user("john@example.com"))
         .await
         .unwrap();
     let path = format!("/v1/users/{}", user.id);

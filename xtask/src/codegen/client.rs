@@ -31,9 +31,6 @@ const SENDABLE: [&str; 4] = [
 ];
 /// Response headers the runtime reads from the raw response.
 const RUNTIME_HEADERS: [&str; 3] = ["ETag", "Location", "Retry-After"];
-/// The schema replaced by the hand-written three-state patch type.
-const PATCH_SCHEMA: &str = "UserPatch";
-const PATCH_TYPE: &str = "crate::patch::UserPatch";
 /// The hand-written runtime state the generated client carries.
 const RUNTIME_TYPE: &str = "crate::runtime::Runtime";
 
@@ -47,9 +44,10 @@ pub(crate) struct Finding {
     pub(crate) handled: bool,
 }
 
-/// The generated client and httpmock helpers.
-pub(crate) fn generate(spec: &OpenAPI) -> anyhow::Result<(String, String)> {
-    let findings = preflight(spec);
+/// The generated client, the httpmock helpers and the SDK's surface.
+pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<(String, String, String)> {
+    let spec: OpenAPI = serde_json::from_value(source.clone())?;
+    let findings = preflight(&spec);
     let unhandled: Vec<_> = findings.iter().filter(|f| !f.handled).collect();
     if !unhandled.is_empty() {
         let list: Vec<String> = unhandled
@@ -57,18 +55,21 @@ pub(crate) fn generate(spec: &OpenAPI) -> anyhow::Result<(String, String)> {
             .map(|f| format!("  {}: {}", f.pointer, f.what))
             .collect();
         bail!(
-            "progenitor cannot take openapi/users.yaml as it is:\n{}",
+            "progenitor cannot take the spec as it is:\n{}",
             list.join("\n")
         );
     }
-    let view = client_view(spec);
+    let merge = super::three_state::merge_schemas(source)?;
+    let mut lifted = source.clone();
+    lift_patch_members(&mut lifted, &merge)?;
+    state_nullable(&mut lifted);
+    let view = client_view(&serde_json::from_value(lifted)?);
     let mut settings = GenerationSettings::new();
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
         .with_derive("schemars::JsonSchema")
         .with_derive("PartialEq")
-        .with_replacement(PATCH_SCHEMA, PATCH_TYPE, std::iter::empty())
         // The hand-written runtime rides along in the generated client and
         // implements progenitor's hooks (auth, media types, retries).
         .with_inner_type(
@@ -76,14 +77,77 @@ pub(crate) fn generate(spec: &OpenAPI) -> anyhow::Result<(String, String)> {
                 .parse::<proc_macro2::TokenStream>()
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
         );
+    // The merge-patch schemas are the SDK emitter's three-state types.
+    for name in &merge {
+        settings.with_replacement(
+            name,
+            format!("{}::{name}", super::sdk::PATCH_MODULE),
+            std::iter::empty(),
+        );
+    }
     let mut generator = Generator::new(&settings);
     let client = generator.generate_tokens(&view)?;
+    let sdk = super::sdk::Sdk {
+        spec: source,
+        merge: &merge,
+        types: generator.get_type_space(),
+    }
+    .generate()?;
     let mut generator = Generator::new(&settings);
     let mock = generator.httpmock(&view, "crate")?;
     Ok((
         super::add_preamble(&super::format_rust(client)?),
         super::add_preamble(&super::format_rust(mock)?),
+        super::add_preamble(&super::format_rust(sdk)?),
     ))
+}
+
+/// `x-nullable: true` (a schema OpenAPI 3.0 cannot mark `nullable`, for want
+/// of a `type`) as `nullable: true`, which progenitor reads as an `Option`.
+fn state_nullable(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(object) => {
+            if object.get("x-nullable") == Some(&serde_json::Value::Bool(true)) {
+                object.insert("nullable".into(), serde_json::Value::Bool(true));
+            }
+            object.values_mut().for_each(state_nullable);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(state_nullable),
+        _ => {}
+    }
+}
+
+/// Gives every inline member of a merge schema a component of its own,
+/// `<Schema><Member>`, without `null`: progenitor then writes it as a type the
+/// three-state member holds (`Option<Option<T>>`).
+fn lift_patch_members(
+    spec: &mut serde_json::Value,
+    merge: &std::collections::BTreeSet<String>,
+) -> anyhow::Result<()> {
+    for name in merge {
+        let members = spec["components"]["schemas"][name]["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (prop, member) in members {
+            if super::three_state::referenced(&member).is_some() || !super::sdk::needs_name(&member)
+            {
+                continue;
+            }
+            let lifted = super::sdk::lifted_name(name, &prop);
+            if spec["components"]["schemas"].get(&lifted).is_some() {
+                bail!(
+                    "/components/schemas/{name}/properties/{}: its type would be named {lifted}, \
+                     which another schema is",
+                    escape(&prop)
+                );
+            }
+            spec["components"]["schemas"][&lifted] = super::sdk::without_null(&member);
+            spec["components"]["schemas"][name]["properties"][&prop] =
+                serde_json::json!({ "$ref": format!("#/components/schemas/{lifted}") });
+        }
+    }
+    Ok(())
 }
 
 /// The media type progenitor reads `media` as: JSON aliases as
@@ -501,7 +565,8 @@ mod tests {
             pointers.contains(&"/paths/~1v1~1users/post/responses/400/content"),
             "{findings:#?}"
         );
-        assert!(generate(&spec).is_err());
+        let source: serde_json::Value = yaml_serde::from_str(&broken).unwrap();
+        assert!(generate(&source).is_err());
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
         header_types: Vec::new(),
         compositions: Vec::new(),
         request_schemas: decode::request_schemas(spec)?,
-        merge_schemas: merge::merge_schemas(spec)?,
+        merge_schemas: super::three_state::merge_schemas(spec)?,
         member_names: BTreeMap::new(),
         patterns: BTreeMap::new(),
         labels: 0,
@@ -947,21 +947,10 @@ fn field_tokens(prop: &str, schema: &Value, field: FieldType, required: bool) ->
         attrs.push(quote!(write_only));
     }
     let docs = doc_comment(schema);
-    let (ty, serde) = match (required, field.nullable) {
-        (true, false) => (ty, quote!(#[serde(rename = #prop)])),
-        (true, true) => (quote!(Option<#ty>), quote!(#[serde(rename = #prop)])),
-        (false, false) => {
-            attrs.push(quote!(nullable = false));
-            (
-                quote!(Option<#ty>),
-                quote!(#[serde(rename = #prop, default, skip_serializing_if = "Option::is_none")]),
-            )
-        }
-        (false, true) => (
-            quote!(Option<Option<#ty>>),
-            quote!(#[serde(rename = #prop, default, skip_serializing_if = "Option::is_none", with = "::serde_with::rust::double_option")]),
-        ),
-    };
+    if !required && !field.nullable {
+        attrs.push(quote!(nullable = false));
+    }
+    let (ty, serde) = super::three_state::member(prop, &ty, required, field.nullable);
     let schema_attr = (!attrs.is_empty()).then(|| quote!(#[schema(#(#attrs),*)]));
     quote! {
         #docs

@@ -1,0 +1,1326 @@
+//! The SDK's own emitter, over progenitor's output: the surface an
+//! integrator calls.
+//!
+//! For every operation of the spec it writes
+//! - a method on `users_client::Client` taking the path parameters, the
+//!   required query and header parameters and the body, and returning
+//! - a request builder in `ops` with a setter per optional parameter, `send`
+//!   and `IntoFuture` (so `.await` sends it), which answers
+//!   `Response<T, headers::Op>`: the typed body and the response headers the
+//!   spec declares, typed;
+//! - `if_none_match(&ETag)` on an operation taking `If-None-Match`, whose
+//!   answer is `Conditional` (a `304` is not an error);
+//! - `stream()` on an operation marked `x-pagination`, every item of every
+//!   page;
+//! - `<op>_with(.., change)` for an operation taking `If-Match` and a body
+//!   beside a `GET` of the same path that answers an `ETag`:
+//!   read-modify-write with optimistic concurrency.
+//!
+//! It also writes the three-state types of every merge-patch schema (module
+//! `patch`), which progenitor is told to use in place of its own.
+//!
+//! The values progenitor's builders take are named through typify's type
+//! space, the one progenitor filled, so what is written here compiles against
+//! what progenitor wrote.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, bail};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use serde_json::Value;
+use typify::{TypeDetails, TypeSpace};
+
+use super::naming::{escape, field_ident, ident, pascal, snake};
+use super::three_state;
+
+/// Where the SDK's surface goes.
+pub(crate) const OUTPUT: &str = "crates/users-client/src/generated_sdk.rs";
+
+/// The module the three-state types are written in, as progenitor is told.
+pub(crate) const PATCH_MODULE: &str = "crate::patch";
+
+/// The extension marking a paginated operation.
+const PAGINATION: &str = "x-pagination";
+/// The extension marking the parameter that names the tenant.
+const TENANT_SWITCH: &str = "x-tenant-switch";
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// What the emitter knows of the spec and of progenitor's output.
+pub(crate) struct Sdk<'a> {
+    pub(crate) spec: &'a Value,
+    /// The schemas written as three-state types.
+    pub(crate) merge: &'a BTreeSet<String>,
+    /// The type space progenitor generated its types from.
+    pub(crate) types: &'a TypeSpace,
+}
+
+/// A parameter of an operation, as the surface takes it.
+struct Param {
+    name: String,
+    location: String,
+    required: bool,
+    description: Option<String>,
+    /// The type progenitor's setter takes.
+    ty: TokenStream,
+    /// For an integer, its primitive and bounds (checked before sending).
+    integer: Option<Integer>,
+    tenant: bool,
+}
+
+struct Integer {
+    primitive: TokenStream,
+    min: Option<i128>,
+    max: Option<i128>,
+}
+
+impl Param {
+    fn setter(&self) -> proc_macro2::Ident {
+        field_ident(&self.name)
+    }
+
+    fn is_header(&self, name: &str) -> bool {
+        self.location == "header" && self.name.eq_ignore_ascii_case(name)
+    }
+
+    /// The argument type the surface takes for this parameter.
+    fn arg_type(&self) -> TokenStream {
+        let ty = &self.ty;
+        if self.is_header("If-Match") || self.is_header("If-None-Match") {
+            return quote!(&rt::ETag);
+        }
+        match &self.integer {
+            Some(int) => int.primitive.clone(),
+            None => quote!(impl TryInto<#ty, Error: ::std::fmt::Display>),
+        }
+    }
+
+    /// An expression of type `Result<ty, Error>` from the argument `value`.
+    fn convert(&self, value: &TokenStream) -> TokenStream {
+        let ty = &self.ty;
+        let name = &self.name;
+        if self.is_header("If-Match") || self.is_header("If-None-Match") {
+            return quote!(rt::convert::<#ty, _>(#value.as_str(), #name));
+        }
+        match &self.integer {
+            Some(int) => {
+                let min = option_tokens(int.min);
+                let max = option_tokens(int.max);
+                quote!(rt::bounded(#value, #name, #min, #max).and_then(|v| rt::convert::<#ty, _>(v, #name)))
+            }
+            None => quote!(rt::convert::<#ty, _>(#value, #name)),
+        }
+    }
+}
+
+fn option_tokens(value: Option<i128>) -> TokenStream {
+    match value {
+        Some(v) => quote!(Some(#v)),
+        None => quote!(None),
+    }
+}
+
+/// One operation, as the surface presents it.
+struct Op {
+    id: String,
+    method: String,
+    path: String,
+    doc: String,
+    params: Vec<Param>,
+    /// The body type progenitor's `body` takes, when there is a body.
+    body: Option<(TokenStream, bool)>,
+    /// The type of the success body (`()` when none).
+    value: TokenStream,
+    headers: Vec<Header>,
+    pagination: Option<Pagination>,
+}
+
+struct Header {
+    name: String,
+    description: Option<String>,
+    required: bool,
+    ty: TokenStream,
+}
+
+struct Pagination {
+    cursor: String,
+    next: String,
+    items: String,
+    item: TokenStream,
+}
+
+impl Op {
+    fn fn_name(&self) -> proc_macro2::Ident {
+        format_ident!("{}", snake(&self.id))
+    }
+
+    fn struct_name(&self) -> proc_macro2::Ident {
+        format_ident!("{}", pascal(&self.id))
+    }
+
+    fn headers_type(&self) -> TokenStream {
+        if self.headers.is_empty() {
+            quote!(rt::NoHeaders)
+        } else {
+            let name = self.struct_name();
+            quote!(headers::#name)
+        }
+    }
+
+    fn param(&self, header: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.is_header(header))
+    }
+
+    /// Parameters the caller gives positionally: path parameters, then the
+    /// other required ones.
+    fn positional(&self) -> Vec<&Param> {
+        let mut out: Vec<&Param> = self
+            .params
+            .iter()
+            .filter(|p| p.location == "path")
+            .collect();
+        out.extend(
+            self.params
+                .iter()
+                .filter(|p| p.location != "path" && p.required && !p.tenant),
+        );
+        out
+    }
+}
+
+impl Sdk<'_> {
+    /// The generated file's tokens.
+    pub(crate) fn generate(&self) -> anyhow::Result<TokenStream> {
+        let patch = self.patch_types()?;
+        let patch_builders = self.patch_builders()?;
+        let body_builders = self.body_builders()?;
+        let ops = self.operations()?;
+        let mut methods = Vec::new();
+        let mut builders = Vec::new();
+        let mut header_structs = Vec::new();
+        for op in &ops {
+            methods.push(self.method(op)?);
+            builders.push(self.builder(op)?);
+            header_structs.push(headers_struct(op));
+            if let Some(rmw) = self.read_modify_write(op, &ops)? {
+                methods.push(rmw);
+            }
+        }
+        Ok(quote! {
+            //! The SDK's surface: a method per operation on [`Client`], the
+            //! request builders they return ([`ops`]), the response headers the
+            //! spec declares ([`headers`]) and the three-state types of the
+            //! merge-patch schemas ([`patch`]).
+            #![allow(
+                clippy::too_many_arguments,
+                clippy::needless_lifetimes,
+                clippy::redundant_closure_call,
+                clippy::new_ret_no_self
+            )]
+
+            use crate::generated::types;
+            use crate::runtime as rt;
+            use crate::{Client, Error};
+
+            /// The bodies of merge patches (RFC 7396). A member left out
+            /// (`None`) is kept; `Some(None)` sends `null`, which clears it;
+            /// `Some(Some(value))` sets it.
+            pub mod patch {
+                #[allow(unused_imports)]
+                use crate::generated::types;
+                #(#patch)*
+            }
+
+            /// Builders of request bodies, made by each body type's `new` (its
+            /// required members) or a patch type's `builder()`: setters take
+            /// anything that converts, and the first value that breaks a rule
+            /// fails the call (or `build()`) with an error naming the member.
+            pub mod build {
+                #[allow(unused_imports)]
+                use crate::generated::types;
+                use crate::runtime as rt;
+                use crate::Error;
+                #(#body_builders)*
+                #(#patch_builders)*
+            }
+
+            /// The response headers each operation declares, typed.
+            pub mod headers {
+                #[allow(unused_imports)]
+                use crate::runtime as rt;
+                #(#header_structs)*
+            }
+
+            /// The request builders: set optional parameters, then `.await`
+            /// (or `send()`) to send.
+            pub mod ops {
+                #[allow(unused_imports)]
+                use crate::generated::types;
+                use crate::generated;
+                use crate::runtime as rt;
+                use crate::Error;
+                #[allow(unused_imports)]
+                use super::headers;
+                #(#builders)*
+            }
+
+            impl Client {
+                #(#methods)*
+            }
+        })
+    }
+
+    /// The three-state struct of every merge schema.
+    fn patch_types(&self) -> anyhow::Result<Vec<TokenStream>> {
+        let mut out = Vec::new();
+        for name in self.merge {
+            let ptr = format!("/components/schemas/{name}");
+            let schema = &self.spec["components"]["schemas"][name];
+            let ident = format_ident!("{}", name);
+            let mut fields = Vec::new();
+            for (prop, member) in schema["properties"].as_object().into_iter().flatten() {
+                let at = format!("{ptr}/properties/{}", escape(prop));
+                let (ty, nullable) = self
+                    .patch_member_type(name, prop, member)
+                    .with_context(|| at.clone())?;
+                let (field_ty, serde) = three_state::member(prop, &ty, false, nullable);
+                let schemars = if nullable {
+                    let with = quote!(crate::runtime::Nullable<#ty>).to_string();
+                    quote!(#[schemars(with = #with)])
+                } else {
+                    quote!()
+                };
+                let docs = match member.get("description").and_then(Value::as_str) {
+                    Some(text) => docs(Some(text)),
+                    None => docs(Some(&format!("`{prop}`."))),
+                };
+                let field = field_ident(prop);
+                fields.push(quote! {
+                    #docs
+                    #serde
+                    #schemars
+                    pub #field: #field_ty,
+                });
+            }
+            let deny = (schema.get("additionalProperties") == Some(&Value::Bool(false)))
+                .then(|| quote!(#[serde(deny_unknown_fields)]));
+            let docs = docs(schema.get("description").and_then(Value::as_str));
+            out.push(quote! {
+                #docs
+                #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+                #deny
+                pub struct #ident {
+                    #(#fields)*
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// `patch::<T>::builder()` and `build::<T>`: a setter per member, and
+    /// `clear_<member>` for a member that may be `null`.
+    fn patch_builders(&self) -> anyhow::Result<Vec<TokenStream>> {
+        let mut out = Vec::new();
+        for name in self.merge {
+            let ptr = format!("/components/schemas/{name}");
+            let schema = &self.spec["components"]["schemas"][name];
+            let ident = format_ident!("{}", name);
+            let mut setters = Vec::new();
+            let mut names = BTreeSet::new();
+            for (prop, member) in schema["properties"].as_object().into_iter().flatten() {
+                let (ty, nullable) = self.patch_member_type(name, prop, member)?;
+                let field = field_ident(prop);
+                let doc = format!("Sets `{prop}`.");
+                let value = if nullable {
+                    quote!(Some(Some(rt::convert::<#ty, _>(value, #prop)?)))
+                } else {
+                    quote!(Some(rt::convert::<#ty, _>(value, #prop)?))
+                };
+                setters.push(quote! {
+                    #[doc = #doc]
+                    pub fn #field(mut self, value: impl TryInto<#ty, Error: ::std::fmt::Display>) -> Self {
+                        self.value = self.value.and_then(|mut patch| {
+                            patch.#field = #value;
+                            Ok(patch)
+                        });
+                        self
+                    }
+                });
+                names.insert(field.to_string());
+                if nullable {
+                    let clear = format_ident!("clear_{}", snake(prop));
+                    let doc = format!("Sends `{prop}` as `null`, which clears it.");
+                    setters.push(quote! {
+                        #[doc = #doc]
+                        pub fn #clear(mut self) -> Self {
+                            if let Ok(patch) = &mut self.value {
+                                patch.#field = Some(None);
+                            }
+                            self
+                        }
+                    });
+                    if !names.insert(clear.to_string()) {
+                        bail!("{ptr}: two builder methods are named {clear}");
+                    }
+                }
+            }
+            if names.contains("build") {
+                bail!("{ptr}: a member is named `build`, as the builder's last step is");
+            }
+            let doc = format!(
+                "Builds a [`crate::patch::{name}`]: made by [`crate::patch::{name}::builder`]."
+            );
+            let start = "A builder of this patch, starting from no change.";
+            out.push(quote! {
+                #[doc = #doc]
+                #[derive(Debug)]
+                #[must_use = "a builder does nothing until it is built or sent"]
+                pub struct #ident {
+                    value: Result<crate::patch::#ident, Error>,
+                }
+
+                impl crate::patch::#ident {
+                    #[doc = #start]
+                    pub fn builder() -> #ident {
+                        #ident { value: Ok(Self::default()) }
+                    }
+                }
+
+                impl #ident {
+                    #(#setters)*
+
+                    /// The patch, or the first value that broke a rule.
+                    pub fn build(self) -> Result<crate::patch::#ident, Error> {
+                        self.value
+                    }
+                }
+
+                impl TryFrom<#ident> for crate::patch::#ident {
+                    type Error = Error;
+                    fn try_from(builder: #ident) -> Result<Self, Error> {
+                        builder.value
+                    }
+                }
+
+                impl rt::Body<crate::patch::#ident> for #ident {
+                    fn into_body(self) -> Result<crate::patch::#ident, Error> {
+                        self.value
+                    }
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// The object schemas request bodies are written in (merge schemas
+    /// aside), and the objects their members refer to.
+    fn body_schemas(&self) -> BTreeSet<String> {
+        let mut todo = Vec::new();
+        for item in self.spec["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|p| p.values())
+        {
+            for method in METHODS {
+                let Some(op) = item.get(method) else { continue };
+                let Some(body) = op.get("requestBody") else {
+                    continue;
+                };
+                let Ok(body) = self.resolve(body, "requestBodies") else {
+                    continue;
+                };
+                for media in body["content"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|c| c.values())
+                {
+                    if let Some(name) = three_state::referenced(&media["schema"]) {
+                        todo.push(name.to_owned());
+                    }
+                }
+            }
+        }
+        let mut out = BTreeSet::new();
+        while let Some(name) = todo.pop() {
+            let schema = &self.spec["components"]["schemas"][&name];
+            if self.merge.contains(&name)
+                || schema.get("properties").is_none()
+                || is_nullable(schema)
+                || !out.insert(name)
+            {
+                continue;
+            }
+            for member in schema["properties"]
+                .as_object()
+                .into_iter()
+                .flat_map(|p| p.values())
+            {
+                let member = if member.get("items").is_some() {
+                    &member["items"]
+                } else {
+                    member
+                };
+                if let Some(nested) = three_state::referenced(member) {
+                    todo.push(nested.to_owned());
+                }
+            }
+        }
+        out
+    }
+
+    /// `<T>::new(required members)` and `build::<T>`, over typify's builder.
+    fn body_builders(&self) -> anyhow::Result<Vec<TokenStream>> {
+        let mut out = Vec::new();
+        for name in self.body_schemas() {
+            let ptr = format!("/components/schemas/{name}");
+            let schema = &self.spec["components"]["schemas"][&name];
+            let ty = self.named_type(&name)?;
+            let TypeDetails::Struct(details) = ty.details() else {
+                continue;
+            };
+            let ident = format_ident!("{}", name);
+            let props: Vec<_> = details.properties_info().collect();
+            let mut args = Vec::new();
+            let mut arg_steps = Vec::new();
+            let mut arg_docs = String::new();
+            let mut setters = Vec::new();
+            // Required members in the order `required` lists them, then the
+            // others.
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let mut members: Vec<(&String, &Value)> = Vec::new();
+            for name in &required {
+                if let Some((prop, member)) = schema["properties"]
+                    .as_object()
+                    .and_then(|p| p.get_key_value(*name))
+                {
+                    members.push((prop, member));
+                }
+            }
+            members.extend(
+                schema["properties"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(prop, _)| !required.contains(&prop.as_str())),
+            );
+            for (prop, member) in members {
+                let field = field_ident(prop);
+                let info = props
+                    .iter()
+                    .find(|p| field == p.name)
+                    .with_context(|| format!("{ptr}: typify named no field {field}"))?;
+                if field == "build" {
+                    bail!("{ptr}: a member is named `build`, as the builder's last step is");
+                }
+                let member_ty = self.types.get_type(&info.type_id)?;
+                let (value_ty, wrap) = match (info.required, member_ty.details()) {
+                    (false, TypeDetails::Option(inner)) => {
+                        (self.types.get_type(&inner)?.ident(), true)
+                    }
+                    _ => (member_ty.ident(), false),
+                };
+                let convert = quote!(rt::convert::<#value_ty, _>(#field, #prop)?);
+                let value = if wrap {
+                    quote!(Some(#convert))
+                } else {
+                    convert
+                };
+                if info.required {
+                    args.push(quote!(#field: impl TryInto<#value_ty, Error: ::std::fmt::Display>));
+                    arg_steps.push(quote!(let builder = builder.#field(#value);));
+                    let description = member
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .map(one_line)
+                        .unwrap_or_default();
+                    arg_docs.push_str(&format!("\n- `{field}` (`{prop}`): {description}"));
+                } else {
+                    let doc = match member.get("description").and_then(Value::as_str) {
+                        Some(text) => format!("`{prop}`: {}", text.trim()),
+                        None => format!("Sets `{prop}`."),
+                    };
+                    setters.push(quote! {
+                        #[doc = #doc]
+                        pub fn #field(mut self, #field: impl TryInto<#value_ty, Error: ::std::fmt::Display>) -> Self {
+                            self.inner = self.inner.and_then(|builder| Ok(builder.#field(#value)));
+                            self
+                        }
+                    });
+                }
+            }
+            let doc = format!("Builds a [`types::{name}`]: made by [`types::{name}::new`].");
+            let new_doc = format!(
+                "A builder of a `{name}` with its required members; the optional ones are its setters.\n\n# Arguments\n{arg_docs}"
+            );
+            out.push(quote! {
+                #[doc = #doc]
+                #[derive(Debug)]
+                #[must_use = "a builder does nothing until it is built or sent"]
+                pub struct #ident {
+                    inner: Result<types::builder::#ident, Error>,
+                }
+
+                impl types::#ident {
+                    #[doc = #new_doc]
+                    pub fn new(#(#args),*) -> #ident {
+                        let inner = (|| -> Result<_, Error> {
+                            let builder = types::#ident::builder();
+                            #(#arg_steps)*
+                            Ok(builder)
+                        })();
+                        #ident { inner }
+                    }
+                }
+
+                impl #ident {
+                    #(#setters)*
+
+                    /// The body, or the first value that broke a rule.
+                    pub fn build(self) -> Result<types::#ident, Error> {
+                        types::#ident::try_from(self.inner?)
+                            .map_err(|e| Error::InvalidRequest(format!("{}: {e}", #name)))
+                    }
+                }
+
+                impl TryFrom<#ident> for types::#ident {
+                    type Error = Error;
+                    fn try_from(builder: #ident) -> Result<Self, Error> {
+                        builder.build()
+                    }
+                }
+
+                impl rt::Body<types::#ident> for #ident {
+                    fn into_body(self) -> Result<types::#ident, Error> {
+                        self.build()
+                    }
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// The value type of a member of the merge schema `owner`, and whether
+    /// it is three-state.
+    fn patch_member_type(
+        &self,
+        owner: &str,
+        prop: &str,
+        member: &Value,
+    ) -> anyhow::Result<(TokenStream, bool)> {
+        let nullable = is_nullable(three_state::resolve(self.spec, member));
+        let name = match three_state::referenced(member) {
+            Some(name) => name.to_owned(),
+            // The client view lifts inline members with constraints to
+            // components; the others are typify's built-ins.
+            None if needs_name(member) => lifted_name(owner, prop),
+            None => return Ok((builtin(&without_null(member))?, nullable)),
+        };
+        if self.merge.contains(&name) {
+            let ident = format_ident!("{}", name);
+            return Ok((quote!(crate::patch::#ident), nullable));
+        }
+        let target_nullable = three_state::referenced(member)
+            .is_some_and(|n| is_nullable(&self.spec["components"]["schemas"][n]));
+        let ty = self.named_type(&name)?;
+        if !target_nullable {
+            return Ok((ty.ident(), nullable));
+        }
+        // typify writes a nullable component as a newtype of an Option.
+        let newtype = match ty.details() {
+            TypeDetails::Newtype(newtype) => Some(newtype.inner()),
+            _ => None,
+        };
+        let inner = match newtype {
+            Some(id) => self.types.get_type(&id)?,
+            None => ty,
+        };
+        match inner.details() {
+            TypeDetails::Option(id) => Ok((self.types.get_type(&id)?.ident(), true)),
+            _ => bail!("typify's type for the nullable {name} is not an Option"),
+        }
+    }
+
+    fn named_type(&self, name: &str) -> anyhow::Result<typify::Type<'_>> {
+        self.types
+            .iter_types()
+            .find(|t| {
+                matches!(
+                    t.details(),
+                    TypeDetails::Struct(_) | TypeDetails::Enum(_) | TypeDetails::Newtype(_)
+                ) && t.name() == name
+            })
+            .with_context(|| format!("progenitor generated no type named {name}"))
+    }
+
+    fn resolve<'v>(&'v self, value: &'v Value, kind: &str) -> anyhow::Result<&'v Value> {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(reference) => {
+                let prefix = format!("#/components/{kind}/");
+                if !reference.starts_with(&prefix) {
+                    bail!("{reference} is not in #/components/{kind}");
+                }
+                self.spec
+                    .pointer(reference.trim_start_matches('#'))
+                    .with_context(|| format!("{reference} does not resolve"))
+            }
+            None => Ok(value),
+        }
+    }
+
+    fn operations(&self) -> anyhow::Result<Vec<Op>> {
+        let mut ops = Vec::new();
+        for (path, item) in self.spec["paths"].as_object().into_iter().flatten() {
+            for method in METHODS {
+                let Some(op) = item.get(method) else { continue };
+                let ptr = format!("/paths/{}/{method}", escape(path));
+                ops.push(
+                    self.operation(path, method, item, op)
+                        .with_context(|| ptr.clone())?,
+                );
+            }
+        }
+        Ok(ops)
+    }
+
+    fn operation(&self, path: &str, method: &str, item: &Value, op: &Value) -> anyhow::Result<Op> {
+        let id = op["operationId"]
+            .as_str()
+            .context("no operationId")?
+            .to_owned();
+        let mut params: Vec<Param> = Vec::new();
+        let all = item
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .chain(
+                op.get("parameters")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            );
+        for param in all {
+            let param = self.resolve(param, "parameters")?;
+            let name = param["name"]
+                .as_str()
+                .context("a parameter without a name")?;
+            let location = param["in"].as_str().context("a parameter without `in`")?;
+            params.retain(|p| !(p.name == name && p.location == location));
+            let schema = &param["schema"];
+            let (ty, integer) = self.param_type(&id, name, schema)?;
+            params.push(Param {
+                name: name.to_owned(),
+                location: location.to_owned(),
+                required: param.get("required") == Some(&Value::Bool(true)),
+                description: param
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                ty,
+                integer,
+                tenant: param.get(TENANT_SWITCH) == Some(&Value::Bool(true)),
+            });
+        }
+        let body = match op.get("requestBody") {
+            Some(body) => {
+                let body = self.resolve(body, "requestBodies")?;
+                let (_, media) = body["content"]
+                    .as_object()
+                    .and_then(|c| c.iter().next())
+                    .context("a request body without content")?;
+                let ty = self.schema_type(&media["schema"], &format!("{}Body", pascal(&id)))?;
+                Some((ty, body.get("required") == Some(&Value::Bool(true))))
+            }
+            None => None,
+        };
+        let mut value = quote!(());
+        let mut value_ref = None;
+        let mut headers: Vec<Header> = Vec::new();
+        for (status, response) in op["responses"].as_object().into_iter().flatten() {
+            if !status.starts_with('2') {
+                continue;
+            }
+            let response = self.resolve(response, "responses")?;
+            if let Some((_, media)) = response
+                .get("content")
+                .and_then(Value::as_object)
+                .and_then(|c| c.iter().next())
+            {
+                value = self.schema_type(&media["schema"], &format!("{}Response", pascal(&id)))?;
+                value_ref = three_state::referenced(&media["schema"]).map(str::to_owned);
+            }
+            for (name, header) in response
+                .get("headers")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let header = self.resolve(header, "headers")?;
+                if headers.iter().any(|h| h.name.eq_ignore_ascii_case(name)) {
+                    continue;
+                }
+                headers.push(Header {
+                    name: name.clone(),
+                    description: header
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    required: header.get("required") == Some(&Value::Bool(true)),
+                    ty: header_type(name, &header["schema"]),
+                });
+            }
+        }
+        let pagination = match op.get(PAGINATION) {
+            Some(marker) => Some(self.pagination(marker, value_ref.as_deref(), &params)?),
+            None => None,
+        };
+        let mut doc = String::new();
+        if let Some(summary) = op.get("summary").and_then(Value::as_str) {
+            doc.push_str(summary.trim());
+            doc.push_str(".\n\n");
+        }
+        if let Some(description) = op.get("description").and_then(Value::as_str) {
+            doc.push_str(description.trim());
+            doc.push_str("\n\n");
+        }
+        doc.push_str(&format!("`{} {path}` (`{id}`).", method.to_uppercase()));
+        Ok(Op {
+            id,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            doc,
+            params,
+            body,
+            value,
+            headers,
+            pagination,
+        })
+    }
+
+    fn pagination(
+        &self,
+        marker: &Value,
+        page: Option<&str>,
+        params: &[Param],
+    ) -> anyhow::Result<Pagination> {
+        let field = |key: &str| {
+            marker
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .with_context(|| format!("{PAGINATION} needs `{key}`"))
+        };
+        let (cursor, next, items) = (field("cursor")?, field("nextCursor")?, field("items")?);
+        if !params
+            .iter()
+            .any(|p| p.name == cursor && p.location == "query")
+        {
+            bail!("{PAGINATION}: no query parameter {cursor:?}");
+        }
+        let page = page.with_context(|| format!("{PAGINATION}: the page is not a component"))?;
+        let schema = &self.spec["components"]["schemas"][page];
+        if schema["properties"].get(&next).is_none() {
+            bail!("{PAGINATION}: {page} has no member {next:?}");
+        }
+        let item = &schema["properties"][&items]["items"];
+        if item.is_null() {
+            bail!("{PAGINATION}: {page}.{items} is not an array");
+        }
+        let item = self.schema_type(item, &format!("{page}{}Item", pascal(&items)))?;
+        Ok(Pagination {
+            cursor,
+            next,
+            items,
+            item,
+        })
+    }
+
+    /// The type progenitor gives a body or response schema.
+    fn schema_type(&self, schema: &Value, hint: &str) -> anyhow::Result<TokenStream> {
+        if let Some(name) = three_state::referenced(schema) {
+            if self.merge.contains(name) {
+                let ident = format_ident!("{}", name);
+                return Ok(quote!(crate::patch::#ident));
+            }
+            return Ok(self.named_type(name)?.ident());
+        }
+        Ok(self.named_type(hint)?.ident())
+    }
+
+    /// The type progenitor's setter for a parameter takes: the component it
+    /// refers to, the type progenitor named `<operation><parameter>`, or the
+    /// built-in typify gives the schema.
+    fn param_type(
+        &self,
+        op: &str,
+        name: &str,
+        schema: &Value,
+    ) -> anyhow::Result<(TokenStream, Option<Integer>)> {
+        if let Some(reference) = three_state::referenced(schema) {
+            return Ok((self.named_type(reference)?.ident(), None));
+        }
+        let named = pascal(&format!("{op}-{name}"));
+        if let Ok(ty) = self.named_type(&named) {
+            return Ok((ty.ident(), None));
+        }
+        let ty = builtin(schema).with_context(|| format!("the schema of parameter {name}"))?;
+        let integer = (schema["type"] == "integer").then(|| {
+            let text = ty.to_string().replace(' ', "");
+            let primitive = match text.rsplit("::").next().unwrap_or_default() {
+                "NonZeroU8" => quote!(u8),
+                "NonZeroU16" => quote!(u16),
+                "NonZeroU32" => quote!(u32),
+                "NonZeroU64" => quote!(u64),
+                _ => ty.clone(),
+            };
+            Integer {
+                primitive,
+                min: schema
+                    .get("minimum")
+                    .and_then(Value::as_f64)
+                    .map(|v| v as i128),
+                max: schema
+                    .get("maximum")
+                    .and_then(Value::as_f64)
+                    .map(|v| v as i128),
+            }
+        });
+        Ok((ty, integer))
+    }
+
+    /// `Client::<op>`.
+    fn method(&self, op: &Op) -> anyhow::Result<TokenStream> {
+        let fn_name = op.fn_name();
+        let builder = op.struct_name();
+        let doc = &op.doc;
+        let positional = op.positional();
+        let mut args = Vec::new();
+        let mut steps = Vec::new();
+        let mut arg_docs = String::new();
+        for param in &positional {
+            let arg = param.setter();
+            let ty = param.arg_type();
+            args.push(quote!(#arg: #ty));
+            let value = param.convert(&quote!(#arg));
+            let setter = param.setter();
+            steps.push(quote!(let call = call.#setter(#value?);));
+            if let Some(description) = &param.description {
+                arg_docs.push_str(&format!("\n- `{arg}`: {}", one_line(description)));
+            }
+        }
+        if let Some((ty, _)) = &op.body {
+            args.push(quote!(body: impl rt::Body<#ty>));
+            steps.push(quote!(let call = call.body(body.into_body()?);));
+        }
+        if let Some(tenant) = op.params.iter().find(|p| p.tenant) {
+            let setter = tenant.setter();
+            let value = tenant.convert(&quote!(key));
+            steps.push(quote! {
+                let call = match self.account_switch_key() {
+                    Some(key) => call.#setter(#value?),
+                    None => call,
+                };
+            });
+        }
+        let arg_docs = (!arg_docs.is_empty()).then(|| {
+            let text = format!("\n\n# Arguments\n{arg_docs}");
+            quote!(#[doc = #text])
+        });
+        let generated_fn = format_ident!("{}", snake(&op.id));
+        Ok(quote! {
+            #[doc = #doc]
+            #arg_docs
+            pub fn #fn_name(&self, #(#args),*) -> ops::#builder<'_> {
+                let call = (|| -> Result<_, Error> {
+                    let call = self.generated().#generated_fn();
+                    #(#steps)*
+                    Ok(call)
+                })();
+                ops::#builder::new(call)
+            }
+        })
+    }
+
+    /// `ops::<Op>`: the request builder.
+    fn builder(&self, op: &Op) -> anyhow::Result<TokenStream> {
+        let name = op.struct_name();
+        let value = &op.value;
+        let headers = op.headers_type();
+        let doc = format!(
+            "A `{} {}` request: see [`Client::{}`](crate::Client::{}).",
+            op.method.to_uppercase(),
+            op.path,
+            op.fn_name(),
+            op.fn_name()
+        );
+        let mut setters = Vec::new();
+        for param in &op.params {
+            if param.location == "path" || param.required || param.tenant {
+                continue;
+            }
+            if param.is_header("If-None-Match") {
+                continue;
+            }
+            let setter = param.setter();
+            let ty = param.arg_type();
+            let value = param.convert(&quote!(value));
+            let doc = match &param.description {
+                Some(text) => text.trim().to_owned(),
+                None => format!("The `{}` parameter.", param.name),
+            };
+            let doc = format!("{doc}\n\n`{}` in the {}.", param.name, param.location);
+            setters.push(quote! {
+                #[doc = #doc]
+                pub fn #setter(self, value: #ty) -> Self {
+                    self.map(|call| Ok(call.#setter(#value?)))
+                }
+            });
+        }
+        if op.body.as_ref().is_some_and(|(_, required)| !required) {
+            let (ty, _) = op.body.as_ref().unwrap();
+            setters.push(quote! {
+                /// The request body.
+                pub fn body(self, body: impl rt::Body<#ty>) -> Self {
+                    self.map(|call| Ok(call.body(body.into_body()?)))
+                }
+            });
+        }
+        let mut extra = Vec::new();
+        if let Some(param) = op.param("If-None-Match") {
+            let conditional = format_ident!("{}IfChanged", name);
+            let setter = param.setter();
+            let tag = param.convert(&quote!(etag));
+            setters.push(quote! {
+                /// Asks for the resource only if it changed since `etag` was
+                /// read: a `304` answers [`rt::Conditional::NotModified`].
+                pub fn if_none_match(self, etag: &rt::ETag) -> #conditional<'a> {
+                    #conditional { call: self.call.and_then(|call| Ok(call.#setter(#tag?))) }
+                }
+            });
+            let doc = format!("A conditional [`{name}`]: see [`{name}::if_none_match`].");
+            extra.push(quote! {
+                #[doc = #doc]
+                #[derive(Debug)]
+                #[must_use = "a request does nothing until it is sent"]
+                pub struct #conditional<'a> {
+                    call: Result<generated::builder::#name<'a>, Error>,
+                }
+
+                impl<'a> #conditional<'a> {
+                    /// Sends the request.
+                    pub async fn send(self) -> Result<rt::Conditional<rt::Response<#value, #headers>>, Error> {
+                        rt::finish_conditional(self.call?.send().await).await
+                    }
+                }
+
+                impl<'a> ::std::future::IntoFuture for #conditional<'a> {
+                    type Output = Result<rt::Conditional<rt::Response<#value, #headers>>, Error>;
+                    type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+                    fn into_future(self) -> Self::IntoFuture {
+                        Box::pin(self.send())
+                    }
+                }
+            });
+        }
+        if let Some(pagination) = &op.pagination {
+            let item = &pagination.item;
+            let cursor = op
+                .params
+                .iter()
+                .find(|p| p.name == pagination.cursor && p.location == "query")
+                .context("the cursor parameter")?;
+            let cursor_setter = cursor.setter();
+            let cursor_value = cursor.convert(&quote!(cursor));
+            let next = field_ident(&pagination.next);
+            let items = field_ident(&pagination.items);
+            let doc = format!(
+                "Every item of every page, one page at a time: each page's `{}` is sent as `{}` for the next, until a page has none.",
+                pagination.next, pagination.cursor
+            );
+            setters.push(quote! {
+                #[doc = #doc]
+                pub fn stream(self) -> impl ::futures::Stream<Item = Result<#item, Error>> + Send + 'a {
+                    rt::pages(
+                        self.call,
+                        |call: generated::builder::#name<'a>| async move {
+                            let page = rt::finish::<_, rt::NoHeaders>(call.send().await).await?.into_inner();
+                            Ok((page.#items, page.#next.map(|next| next.to_string())))
+                        },
+                        |call: generated::builder::#name<'a>, cursor: String| Ok(call.#cursor_setter(#cursor_value?)),
+                    )
+                }
+            });
+        }
+        Ok(quote! {
+            #[doc = #doc]
+            #[derive(Debug)]
+            #[must_use = "a request does nothing until it is sent"]
+            pub struct #name<'a> {
+                call: Result<generated::builder::#name<'a>, Error>,
+            }
+
+            impl<'a> #name<'a> {
+                pub(crate) fn new(call: Result<generated::builder::#name<'a>, Error>) -> Self {
+                    Self { call }
+                }
+
+                #[allow(dead_code)]
+                fn map(mut self, f: impl FnOnce(generated::builder::#name<'a>) -> Result<generated::builder::#name<'a>, Error>) -> Self {
+                    self.call = self.call.and_then(f);
+                    self
+                }
+
+                #(#setters)*
+
+                /// Sends the request.
+                pub async fn send(self) -> Result<rt::Response<#value, #headers>, Error> {
+                    rt::finish(self.call?.send().await).await
+                }
+            }
+
+            impl<'a> ::std::future::IntoFuture for #name<'a> {
+                type Output = Result<rt::Response<#value, #headers>, Error>;
+                type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+                fn into_future(self) -> Self::IntoFuture {
+                    Box::pin(self.send())
+                }
+            }
+
+            #(#extra)*
+        })
+    }
+
+    /// `Client::<op>_with` for a write taking `If-Match` and a body, beside
+    /// a `GET` of the same path that answers an `ETag` and takes no other
+    /// required parameter.
+    fn read_modify_write(&self, op: &Op, ops: &[Op]) -> anyhow::Result<Option<TokenStream>> {
+        let (Some(_), Some((body, true))) = (op.param("If-Match"), &op.body) else {
+            return Ok(None);
+        };
+        let Some(read) = ops.iter().find(|r| {
+            r.method == "get"
+                && r.path == op.path
+                && r.headers
+                    .iter()
+                    .any(|h| h.name.eq_ignore_ascii_case("ETag"))
+                && r.positional().iter().all(|p| p.location == "path")
+        }) else {
+            return Ok(None);
+        };
+        if op.positional().iter().any(|p| p.location != "path") {
+            return Ok(None);
+        }
+        let fn_name = format_ident!("{}_with", snake(&op.id));
+        let write = op.fn_name();
+        let read_fn = read.fn_name();
+        let read_value = &read.value;
+        let value = &op.value;
+        let headers = op.headers_type();
+        let path: Vec<_> = op.positional().iter().map(|p| p.setter()).collect();
+        let args: Vec<_> = op
+            .positional()
+            .iter()
+            .map(|p| {
+                let arg = p.setter();
+                let ty = p.arg_type();
+                quote!(#arg: #ty + Clone)
+            })
+            .collect();
+        let doc = format!(
+            "Read-modify-write with optimistic concurrency: reads with [`Client::{read_fn}`], \
+             asks `change` for the body, sends it with [`Client::{write}`] and `If-Match` set to \
+             the `ETag` read, and on a `412` reads again and retries, at most `max_attempts` times \
+             (then [`Error::TooManyConflicts`]). If the write gets no answer its outcome is \
+             unknown and `change` is not applied again: the error is [`Error::OutcomeUnknown`]."
+        );
+        let read_id = &read.id;
+        Ok(Some(quote! {
+            #[doc = #doc]
+            pub async fn #fn_name<B: rt::Body<#body>>(
+                &self,
+                #(#args,)*
+                max_attempts: u32,
+                mut change: impl FnMut(&#read_value) -> B,
+            ) -> Result<rt::Response<#value, #headers>, Error> {
+                let attempts = max_attempts.max(1);
+                for _ in 0..attempts {
+                    let current = self.#read_fn(#(#path.clone()),*).send().await?;
+                    let etag = current.etag().cloned().ok_or_else(|| {
+                        Error::InvalidResponse(format!("{} answered without an ETag", #read_id))
+                    })?;
+                    let body = change(&current);
+                    match self.#write(#(#path.clone(),)* body).if_match(&etag).send().await {
+                        Ok(done) => return Ok(done),
+                        Err(err) if err.is_precondition_failed() => continue,
+                        Err(err @ Error::Transport(_)) => return Err(Error::OutcomeUnknown(Box::new(err))),
+                        Err(err) => return Err(err),
+                    }
+                }
+                Err(Error::TooManyConflicts { attempts })
+            }
+        }))
+    }
+}
+
+/// `headers::<Op>`, with its `FromHeaders`.
+fn headers_struct(op: &Op) -> TokenStream {
+    if op.headers.is_empty() {
+        return quote!();
+    }
+    let name = op.struct_name();
+    let mut fields = Vec::new();
+    let mut reads = Vec::new();
+    for header in &op.headers {
+        let field = header_field(&header.name);
+        let ty = &header.ty;
+        let lower = header.name.to_ascii_lowercase();
+        let doc = match &header.description {
+            Some(text) => format!("`{}`: {}", header.name, text.trim()),
+            None => format!("`{}`.", header.name),
+        };
+        if header.required {
+            fields.push(quote!(#[doc = #doc] pub #field: #ty,));
+            reads.push(quote!(#field: rt::required_header(map, #lower)?,));
+        } else {
+            fields.push(quote!(#[doc = #doc] pub #field: Option<#ty>,));
+            reads.push(quote!(#field: rt::header(map, #lower)?,));
+        }
+    }
+    let doc = format!(
+        "The headers `{}` answers, as the spec declares them.",
+        op.id
+    );
+    let tagged = op
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("ETag"))
+        .map(|h| {
+            let field = header_field(&h.name);
+            let get = if h.required {
+                quote!(Some(&self.#field))
+            } else {
+                quote!(self.#field.as_ref())
+            };
+            quote! {
+                impl rt::HasETag for #name {
+                    fn etag(&self) -> Option<&rt::ETag> {
+                        #get
+                    }
+                }
+            }
+        });
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct #name {
+            #(#fields)*
+        }
+
+        impl rt::FromHeaders for #name {
+            fn from_headers(map: &::reqwest::header::HeaderMap) -> Result<Self, crate::Error> {
+                Ok(Self { #(#reads)* })
+            }
+        }
+
+        #tagged
+    }
+}
+
+/// A header's field: its name lower-cased (header names ignore case), in
+/// snake case.
+fn header_field(name: &str) -> proc_macro2::Ident {
+    ident(&snake(&name.to_ascii_lowercase()))
+}
+
+/// The Rust type of a response header.
+fn header_type(name: &str, schema: &Value) -> TokenStream {
+    if name.eq_ignore_ascii_case("ETag") {
+        return quote!(rt::ETag);
+    }
+    match (
+        schema.get("type").and_then(Value::as_str),
+        schema.get("format").and_then(Value::as_str),
+    ) {
+        (Some("integer"), Some("int32")) => quote!(i32),
+        (Some("integer"), _) => quote!(i64),
+        (Some("number"), _) => quote!(f64),
+        (Some("boolean"), _) => quote!(bool),
+        (Some("string"), Some("uuid")) => quote!(::uuid::Uuid),
+        _ => quote!(String),
+    }
+}
+
+/// The type typify gives an unnamed schema without constraints of its own.
+fn builtin(schema: &Value) -> anyhow::Result<TokenStream> {
+    let mut space = TypeSpace::default();
+    let converted: schemars::schema::Schema = serde_json::from_value(schema.clone())?;
+    let id = space.add_type(&converted)?;
+    Ok(space.get_type(&id)?.ident())
+}
+
+/// Whether typify names an inline schema (a string with constraints, an
+/// enum, an object, an array, a composition) rather than giving it a
+/// built-in type.
+pub(crate) fn needs_name(schema: &Value) -> bool {
+    [
+        "enum",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "properties",
+        "additionalProperties",
+        "items",
+        "allOf",
+        "anyOf",
+        "oneOf",
+    ]
+    .iter()
+    .any(|key| schema.get(key).is_some())
+}
+
+/// `schema` without what makes it admit `null`.
+pub(crate) fn without_null(schema: &Value) -> Value {
+    let mut schema = schema.clone();
+    if let Value::Object(object) = &mut schema {
+        object.remove("nullable");
+        object.remove("x-nullable");
+        if let Some(Value::Array(values)) = object.get_mut("enum") {
+            values.retain(|v| !v.is_null());
+        }
+    }
+    schema
+}
+
+/// The component the client view lifts the inline member `prop` of the
+/// merge schema `owner` to.
+pub(crate) fn lifted_name(owner: &str, prop: &str) -> String {
+    format!("{owner}{}", pascal(prop))
+}
+
+/// Whether a schema admits `null`.
+pub(crate) fn is_nullable(schema: &Value) -> bool {
+    schema.get("nullable") == Some(&Value::Bool(true))
+        || schema.get("x-nullable") == Some(&Value::Bool(true))
+}
+
+fn docs(text: Option<&str>) -> TokenStream {
+    match text {
+        Some(text) => {
+            let text = text.trim_end();
+            quote!(#[doc = #text])
+        }
+        None => quote!(),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
