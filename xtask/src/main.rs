@@ -8,6 +8,7 @@ mod bench;
 mod browser;
 mod codegen;
 mod contract;
+mod evolve;
 mod faults;
 mod interop;
 mod lint_spec;
@@ -31,6 +32,10 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Prove the SDK follows the spec with no hand edits: a scratch copy of
+    /// the spec gains a resource, codegen runs, and a caller of the new
+    /// operations must compile.
+    Evolve,
     /// Lint openapi/users.yaml with openapiv3, Spectral and Redocly, then prove
     /// on a broken copy that each linter catches the fault planted for it.
     LintSpec,
@@ -57,6 +62,7 @@ fn main() -> anyhow::Result<()> {
             };
             codegen::run(&spec::project_root(), mode)
         }
+        Command::Evolve => evolve::run(&spec::project_root()),
         Command::LintSpec => lint_spec::run(&spec::project_root().join(spec::SPEC_PATH)),
         Command::Contract => contract::run(&spec::project_root()),
         Command::Browser => browser::run(&spec::project_root()),

@@ -5092,3 +5092,23 @@ or logs it; a user representation only says `hasPassword` and
         ops::SetUserPassword::new(call)
     }
 }
+/// What the runtime's hooks must know of an operation, by the name
+/// progenitor gives it: its body's media type when that is not
+/// `application/json`, and whether it takes an `Idempotency-Key`.
+pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
+    match operation_id {
+        "create_user" => {
+            rt::OperationTraits {
+                body_media_type: None,
+                idempotency_key: true,
+            }
+        }
+        "update_user" => {
+            rt::OperationTraits {
+                body_media_type: Some("application/merge-patch+json"),
+                idempotency_key: false,
+            }
+        }
+        _ => rt::OperationTraits::default(),
+    }
+}

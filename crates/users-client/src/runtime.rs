@@ -140,6 +140,16 @@ pub(crate) fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     )
 }
 
+/// What the runtime must know of an operation that progenitor does not say:
+/// generated from the spec (`crate::sdk::operation_traits`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct OperationTraits {
+    /// The body's media type when it is not `application/json`.
+    pub(crate) body_media_type: Option<&'static str>,
+    /// Whether the operation takes an `Idempotency-Key` header.
+    pub(crate) idempotency_key: bool,
+}
+
 /// The runtime state the generated client carries (its "inner" value).
 #[derive(Debug, Clone)]
 pub struct Runtime {
@@ -187,25 +197,24 @@ impl ClientHooks<Runtime> for GeneratedClient {
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
-        _info: &OperationInfo,
+        info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
         let runtime = self.inner();
+        let traits = crate::sdk::operation_traits(info.operation_id);
         let headers = request.headers_mut();
         headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
         headers.insert(header::USER_AGENT, runtime.user_agent.clone());
-        // progenitor sends every JSON body as application/json; PATCH bodies
-        // are merge patches.
-        if request.method() == reqwest::Method::PATCH && request.body().is_some() {
-            request.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(MERGE_PATCH_JSON),
-            );
+        // progenitor sends every JSON-like body as application/json; the
+        // spec's own media type (a merge patch, say) goes on the wire.
+        if let (Some(media_type), true) = (traits.body_media_type, request.body().is_some()) {
+            request
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
         }
-        // A create gets a fresh key unless the caller chose one; retries of
-        // this request reuse it because they resend this very request.
-        if request.method() == reqwest::Method::POST
-            && !request.headers().contains_key(IDEMPOTENCY_KEY)
-        {
+        // An operation that takes an `Idempotency-Key` gets a fresh one
+        // unless the caller chose one; retries of this request reuse it
+        // because they resend this very request.
+        if traits.idempotency_key && !request.headers().contains_key(IDEMPOTENCY_KEY) {
             let key = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
                 .expect("a UUID is a valid header value");
             request.headers_mut().insert(IDEMPOTENCY_KEY, key);

@@ -132,6 +132,8 @@ struct Op {
     params: Vec<Param>,
     /// The body type progenitor's `body` takes, when there is a body.
     body: Option<(TokenStream, bool)>,
+    /// The body's media type, when it is not `application/json`.
+    media_type: Option<String>,
     /// The type of the success body (`()` when none).
     value: TokenStream,
     headers: Vec<Header>,
@@ -201,7 +203,19 @@ impl Sdk<'_> {
         let mut methods = Vec::new();
         let mut builders = Vec::new();
         let mut header_structs = Vec::new();
+        let mut traits = Vec::new();
         for op in &ops {
+            let id = snake(&op.id);
+            let media = match &op.media_type {
+                Some(media) => quote!(Some(#media)),
+                None => quote!(None),
+            };
+            let key = op.param("Idempotency-Key").is_some();
+            if op.media_type.is_some() || key {
+                traits.push(quote! {
+                    #id => rt::OperationTraits { body_media_type: #media, idempotency_key: #key },
+                });
+            }
             methods.push(self.method(op)?);
             builders.push(self.builder(op)?);
             header_structs.push(headers_struct(op));
@@ -270,6 +284,16 @@ impl Sdk<'_> {
             impl Client {
                 #(#methods)*
             }
+
+            /// What the runtime's hooks must know of an operation, by the name
+            /// progenitor gives it: its body's media type when that is not
+            /// `application/json`, and whether it takes an `Idempotency-Key`.
+            pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
+                match operation_id {
+                    #(#traits)*
+                    _ => rt::OperationTraits::default(),
+                }
+            }
         })
     }
 
@@ -307,7 +331,13 @@ impl Sdk<'_> {
             }
             let deny = (schema.get("additionalProperties") == Some(&Value::Bool(false)))
                 .then(|| quote!(#[serde(deny_unknown_fields)]));
-            let docs = docs(schema.get("description").and_then(Value::as_str));
+            let fallback = format!("A merge patch of `{name}`.");
+            let docs = docs(Some(
+                schema
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&fallback),
+            ));
             out.push(quote! {
                 #docs
                 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
@@ -729,14 +759,24 @@ impl Sdk<'_> {
                 tenant: param.get(TENANT_SWITCH) == Some(&Value::Bool(true)),
             });
         }
+        let mut media_type = None;
         let body = match op.get("requestBody") {
             Some(body) => {
                 let body = self.resolve(body, "requestBodies")?;
-                let (_, media) = body["content"]
+                // A `+json` media type beside `application/json` (a merge
+                // patch) is the more specific: it goes on the wire.
+                let content = body["content"]
                     .as_object()
-                    .and_then(|c| c.iter().next())
+                    .context("a request body without content")?;
+                let (media_name, media) = content
+                    .iter()
+                    .find(|(name, _)| name.ends_with("+json"))
+                    .or_else(|| content.iter().next())
                     .context("a request body without content")?;
                 let ty = self.schema_type(&media["schema"], &format!("{}Body", pascal(&id)))?;
+                if media_name != "application/json" {
+                    media_type = Some(media_name.clone());
+                }
                 Some((ty, body.get("required") == Some(&Value::Bool(true))))
             }
             None => None,
@@ -799,6 +839,7 @@ impl Sdk<'_> {
             doc,
             params,
             body,
+            media_type,
             value,
             headers,
             pagination,
