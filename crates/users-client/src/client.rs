@@ -84,13 +84,19 @@ impl ClientBuilder {
     }
 
     /// Builds the client.
-    pub fn build(self) -> Result<Client, Error> {
+    pub fn build(mut self) -> Result<Client, Error> {
         if let Some(refused) = self.refused {
             return Err(Error::InvalidRequest(refused));
         }
         url::Url::parse(&self.base_url)
             .map_err(|e| Error::InvalidRequest(format!("base URL {}: {e}", self.base_url)))?;
-        let http = reqwest::Client::builder().connect_timeout(self.connect_timeout);
+        let mut http = reqwest::Client::builder().connect_timeout(self.connect_timeout);
+        // The client's timeout is reqwest's own; a per-request one (set on
+        // the request, which costs an extension per call) only for clients
+        // made by `with_timeout`.
+        if let Some(timeout) = self.runtime.timeout.take() {
+            http = http.timeout(timeout);
+        }
         #[cfg(feature = "native-tls")]
         let http = http.tls_backend_native();
         #[cfg(all(feature = "rustls", not(feature = "native-tls")))]

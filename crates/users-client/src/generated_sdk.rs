@@ -4149,7 +4149,10 @@ pub mod ops {
         pub async fn send(
             self,
         ) -> Result<rt::Response<types::LookupList, rt::NoHeaders>, Error> {
-            rt::finish(self.call?.send().await).await
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
         }
     }
     impl<'a> ::std::future::IntoFuture for ListCountries<'a> {
@@ -4185,7 +4188,10 @@ pub mod ops {
         pub async fn send(
             self,
         ) -> Result<rt::Response<types::LookupList, rt::NoHeaders>, Error> {
-            rt::finish(self.call?.send().await).await
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
         }
     }
     impl<'a> ::std::future::IntoFuture for ListLanguages<'a> {
@@ -4221,7 +4227,10 @@ pub mod ops {
         pub async fn send(
             self,
         ) -> Result<rt::Response<types::LookupList, rt::NoHeaders>, Error> {
-            rt::finish(self.call?.send().await).await
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
         }
     }
     impl<'a> ::std::future::IntoFuture for ListLocales<'a> {
@@ -4257,7 +4266,10 @@ pub mod ops {
         pub async fn send(
             self,
         ) -> Result<rt::Response<types::LookupList, rt::NoHeaders>, Error> {
-            rt::finish(self.call?.send().await).await
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
         }
     }
     impl<'a> ::std::future::IntoFuture for ListTimeZones<'a> {
@@ -4353,9 +4365,10 @@ pub mod ops {
             rt::pages(
                 self.call,
                 |call: generated::builder::ListUsers<'a>| async move {
-                    let page = rt::finish::<_, rt::NoHeaders>(call.send().await)
-                        .await?
-                        .into_inner();
+                    let page = match call.send().await {
+                        Ok(value) => value.into_inner(),
+                        Err(err) => return Err(Error::from_progenitor(err).await),
+                    };
                     Ok((page.items, page.next_cursor.map(|next| next.to_string())))
                 },
                 |call: generated::builder::ListUsers<'a>, cursor: String| Ok(
@@ -4370,7 +4383,10 @@ pub mod ops {
         pub async fn send(
             self,
         ) -> Result<rt::Response<types::UserPage, rt::NoHeaders>, Error> {
-            rt::finish(self.call?.send().await).await
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
         }
     }
     impl<'a> ::std::future::IntoFuture for ListUsers<'a> {
@@ -4427,7 +4443,10 @@ same key and body returns the first response instead of creating twice.
         pub async fn send(
             self,
         ) -> Result<rt::Response<types::User, headers::CreateUser>, Error> {
-            rt::finish(self.call?.send().await).await
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
         }
     }
     impl<'a> ::std::future::IntoFuture for CreateUser<'a> {
@@ -4478,7 +4497,10 @@ same key and body returns the first response instead of creating twice.
         pub async fn send(
             self,
         ) -> Result<rt::Response<types::User, headers::GetUser>, Error> {
-            rt::finish(self.call?.send().await).await
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
         }
     }
     impl<'a> ::std::future::IntoFuture for GetUser<'a> {
@@ -4502,7 +4524,10 @@ same key and body returns the first response instead of creating twice.
             rt::Conditional<rt::Response<types::User, headers::GetUser>>,
             Error,
         > {
-            rt::finish_conditional(self.call?.send().await).await
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value).map(rt::Conditional::Modified),
+                Err(err) => rt::not_modified_or(err).await,
+            }
         }
     }
     impl<'a> ::std::future::IntoFuture for GetUserIfChanged<'a> {
@@ -4556,7 +4581,10 @@ answer is `412` and nothing changes.
         pub async fn send(
             self,
         ) -> Result<rt::Response<types::User, headers::ReplaceUser>, Error> {
-            rt::finish(self.call?.send().await).await
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
         }
     }
     impl<'a> ::std::future::IntoFuture for ReplaceUser<'a> {
@@ -4605,7 +4633,10 @@ answer is `412` and nothing changes.
         }
         /// Sends the request.
         pub async fn send(self) -> Result<rt::Response<(), rt::NoHeaders>, Error> {
-            rt::finish(self.call?.send().await).await
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
         }
     }
     impl<'a> ::std::future::IntoFuture for DeleteUser<'a> {
@@ -4656,7 +4687,10 @@ answer is `412` and nothing changes.
         pub async fn send(
             self,
         ) -> Result<rt::Response<types::User, headers::UpdateUser>, Error> {
-            rt::finish(self.call?.send().await).await
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
         }
     }
     impl<'a> ::std::future::IntoFuture for UpdateUser<'a> {
@@ -4707,7 +4741,10 @@ answer is `412` and nothing changes.
         pub async fn send(
             self,
         ) -> Result<rt::Response<(), headers::SetUserPassword>, Error> {
-            rt::finish(self.call?.send().await).await
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
         }
     }
     impl<'a> ::std::future::IntoFuture for SetUserPassword<'a> {

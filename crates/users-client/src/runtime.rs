@@ -155,6 +155,7 @@ pub(crate) struct OperationTraits {
 pub struct Runtime {
     pub(crate) auth: Auth,
     pub(crate) user_agent: HeaderValue,
+    /// A per-request timeout replacing the reqwest client's (`Client::with_timeout`).
     pub(crate) timeout: Option<Duration>,
     pub(crate) account_switch_key: Option<String>,
     pub(crate) retry: RetryPolicy,
@@ -487,31 +488,30 @@ where
     Ok(value)
 }
 
-/// What a generated call answered, as a [`Response`] or an [`Error`].
-pub(crate) async fn finish<T, H: FromHeaders>(
-    result: Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<Problem>>,
+/// A generated call's success as a [`Response`]: not async, so the body is
+/// moved as few times as it can be.
+pub(crate) fn respond<T, H: FromHeaders>(
+    value: progenitor_client::ResponseValue<T>,
 ) -> Result<Response<T, H>, Error> {
-    match result {
-        Ok(value) => Ok(Response {
-            status: value.status(),
-            headers: H::from_headers(value.headers())?,
-            value: value.into_inner(),
-        }),
-        Err(err) => Err(Error::from_progenitor(err).await),
-    }
+    Ok(Response {
+        status: value.status(),
+        headers: H::from_headers(value.headers())?,
+        value: value.into_inner(),
+    })
 }
 
-/// [`finish`] for a conditional read: `304` is [`Conditional::NotModified`].
-pub(crate) async fn finish_conditional<T, H: FromHeaders>(
-    result: Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<Problem>>,
-) -> Result<Conditional<Response<T, H>>, Error> {
-    match result {
-        Err(progenitor_client::Error::UnexpectedResponse(response))
+/// A conditional read's failure: `304` is [`Conditional::NotModified`], the
+/// rest an [`Error`].
+pub(crate) async fn not_modified_or<T>(
+    err: progenitor_client::Error<Problem>,
+) -> Result<Conditional<T>, Error> {
+    match err {
+        progenitor_client::Error::UnexpectedResponse(response)
             if response.status() == reqwest::StatusCode::NOT_MODIFIED =>
         {
             Ok(Conditional::NotModified)
         }
-        other => finish(other).await.map(Conditional::Modified),
+        other => Err(Error::from_progenitor(other).await),
     }
 }
 

@@ -1058,7 +1058,10 @@ impl Sdk<'_> {
                 impl<'a> #conditional<'a> {
                     /// Sends the request.
                     pub async fn send(self) -> Result<rt::Conditional<rt::Response<#value, #headers>>, Error> {
-                        rt::finish_conditional(self.call?.send().await).await
+                        match self.call?.send().await {
+                            Ok(value) => rt::respond(value).map(rt::Conditional::Modified),
+                            Err(err) => rt::not_modified_or(err).await,
+                        }
                     }
                 }
 
@@ -1092,7 +1095,10 @@ impl Sdk<'_> {
                     rt::pages(
                         self.call,
                         |call: generated::builder::#name<'a>| async move {
-                            let page = rt::finish::<_, rt::NoHeaders>(call.send().await).await?.into_inner();
+                            let page = match call.send().await {
+                                Ok(value) => value.into_inner(),
+                                Err(err) => return Err(Error::from_progenitor(err).await),
+                            };
                             Ok((page.#items, page.#next.map(|next| next.to_string())))
                         },
                         |call: generated::builder::#name<'a>, cursor: String| Ok(call.#cursor_setter(#cursor_value?)),
@@ -1123,7 +1129,10 @@ impl Sdk<'_> {
 
                 /// Sends the request.
                 pub async fn send(self) -> Result<rt::Response<#value, #headers>, Error> {
-                    rt::finish(self.call?.send().await).await
+                    match self.call?.send().await {
+                        Ok(value) => rt::respond(value),
+                        Err(err) => Err(Error::from_progenitor(err).await),
+                    }
                 }
             }
 
