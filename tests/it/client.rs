@@ -613,7 +613,7 @@ async fn the_account_switch_key_goes_on_every_call_of_a_switched_client() {
         })
         .await;
     client(&server)
-        .for_account("acme-eu")
+        .for_tenant("acme-eu")
         .delete_user(user_id())
         .if_match(&"\"3\"".parse().unwrap())
         .await

@@ -169,7 +169,7 @@ pub(crate) async fn record_every_method() -> BTreeMap<String, Seen> {
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap()
-        .for_account("acme-eu");
+        .for_tenant("acme-eu");
     let id: uuid::Uuid = USER_ID.parse().unwrap();
     let etag: ETag = "\"7\"".parse().unwrap();
     let create: types::UserCreate = serde_json::from_value(json!({

@@ -70,10 +70,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Acts on this account on every call (`accountSwitchKey`); the token must
-    /// list it.
-    pub fn account_switch_key(mut self, key: impl Into<String>) -> Self {
-        self.runtime.account_switch_key = Some(key.into());
+    /// Acts on this tenant on every call: the value of the parameter the
+    /// spec marks `x-tenant-switch` (`accountSwitchKey` in the Users API),
+    /// sent on every operation that declares it. The token must allow it.
+    pub fn tenant(mut self, key: impl Into<String>) -> Self {
+        self.runtime.tenant = Some(key.into());
         self
     }
 
@@ -127,7 +128,7 @@ impl Client {
                     env!("CARGO_PKG_VERSION")
                 )),
                 timeout: Some(Duration::from_secs(30)),
-                account_switch_key: None,
+                tenant: None,
                 retry: RetryPolicy::default(),
             },
             connect_timeout: Duration::from_secs(10),
@@ -146,15 +147,16 @@ impl Client {
         self.with_runtime(|r| r.timeout = Some(timeout))
     }
 
-    /// A client like this one that acts on another account.
-    pub fn for_account(&self, account_switch_key: impl Into<String>) -> Client {
-        let key = account_switch_key.into();
-        self.with_runtime(move |r| r.account_switch_key = Some(key))
+    /// A client like this one that acts on another tenant (see
+    /// [`ClientBuilder::tenant`]).
+    pub fn for_tenant(&self, key: impl Into<String>) -> Client {
+        let key = key.into();
+        self.with_runtime(move |r| r.tenant = Some(key))
     }
 
-    /// The account every call acts on, when not the token's own.
-    pub(crate) fn account_switch_key(&self) -> Option<&str> {
-        self.inner.inner.account_switch_key.as_deref()
+    /// The tenant every call acts on, when not the token's own.
+    pub(crate) fn tenant(&self) -> Option<&str> {
+        self.inner.inner.tenant.as_deref()
     }
 
     fn with_runtime(&self, change: impl FnOnce(&mut Runtime)) -> Client {

@@ -4815,7 +4815,7 @@ Needs `users:read`.
     pub fn list_users(&self) -> ops::ListUsers<'_> {
         let call = (|| -> Result<_, Error> {
             let call = self.generated().list_users();
-            let call = match self.account_switch_key() {
+            let call = match self.tenant() {
                 Some(key) => {
                     call.account_switch_key(
                         rt::convert::<
@@ -4849,7 +4849,7 @@ are scoped to the caller and this operation and kept for 24 hours.
         let call = (|| -> Result<_, Error> {
             let call = self.generated().create_user();
             let call = call.body(body.into_body()?);
-            let call = match self.account_switch_key() {
+            let call = match self.tenant() {
                 Some(key) => {
                     call.account_switch_key(
                         rt::convert::<
@@ -4883,7 +4883,7 @@ another account is `404`.
         let call = (|| -> Result<_, Error> {
             let call = self.generated().get_user();
             let call = call.user_id(rt::convert::<::uuid::Uuid, _>(user_id, "userId")?);
-            let call = match self.account_switch_key() {
+            let call = match self.tenant() {
                 Some(key) => {
                     call.account_switch_key(
                         rt::convert::<
@@ -4921,7 +4921,7 @@ or the user themself.
             let call = self.generated().replace_user();
             let call = call.user_id(rt::convert::<::uuid::Uuid, _>(user_id, "userId")?);
             let call = call.body(body.into_body()?);
-            let call = match self.account_switch_key() {
+            let call = match self.tenant() {
                 Some(key) => {
                     call.account_switch_key(
                         rt::convert::<
@@ -4986,7 +4986,7 @@ instead. Needs `users:admin`.
         let call = (|| -> Result<_, Error> {
             let call = self.generated().delete_user();
             let call = call.user_id(rt::convert::<::uuid::Uuid, _>(user_id, "userId")?);
-            let call = match self.account_switch_key() {
+            let call = match self.tenant() {
                 Some(key) => {
                     call.account_switch_key(
                         rt::convert::<
@@ -5044,7 +5044,7 @@ user's creator or the user themself. Privileged fields need `users:admin`.
             let call = self.generated().update_user();
             let call = call.user_id(rt::convert::<::uuid::Uuid, _>(user_id, "userId")?);
             let call = call.body(body.into_body()?);
-            let call = match self.account_switch_key() {
+            let call = match self.tenant() {
                 Some(key) => {
                     call.account_switch_key(
                         rt::convert::<
@@ -5113,7 +5113,7 @@ or logs it; a user representation only says `hasPassword` and
             let call = self.generated().set_user_password();
             let call = call.user_id(rt::convert::<::uuid::Uuid, _>(user_id, "userId")?);
             let call = call.body(body.into_body()?);
-            let call = match self.account_switch_key() {
+            let call = match self.tenant() {
                 Some(key) => {
                     call.account_switch_key(
                         rt::convert::<

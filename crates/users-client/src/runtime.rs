@@ -157,7 +157,8 @@ pub struct Runtime {
     pub(crate) user_agent: HeaderValue,
     /// A per-request timeout replacing the reqwest client's (`Client::with_timeout`).
     pub(crate) timeout: Option<Duration>,
-    pub(crate) account_switch_key: Option<String>,
+    /// The value of the `x-tenant-switch` parameter, when set.
+    pub(crate) tenant: Option<String>,
     pub(crate) retry: RetryPolicy,
 }
 

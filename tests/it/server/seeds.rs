@@ -204,7 +204,7 @@ async fn akamai(db: Db) {
     assert_eq!(replaced.time_zone.as_deref(), Some("America/Toronto"));
     assert_eq!(replaced.status, "active", "PUT leaves the status alone");
 
-    let eu = admin.for_account("acme-eu");
+    let eu = admin.for_tenant("acme-eu");
     let there = eu.create_user(new_user("eu@example.com")).await.unwrap();
     assert_eq!(there.account_id, "acme-eu");
     assert_eq!(eu.get_user(there.id).await.unwrap().id, there.id);
@@ -215,7 +215,7 @@ async fn akamai(db: Db) {
         "another account's user is not found"
     );
     let err = admin
-        .for_account("globex")
+        .for_tenant("globex")
         .get_user(there.id)
         .await
         .unwrap_err();

@@ -965,7 +965,7 @@ impl Sdk<'_> {
             let setter = tenant.setter();
             let value = tenant.convert(&quote!(key));
             steps.push(quote! {
-                let call = match self.account_switch_key() {
+                let call = match self.tenant() {
                     Some(key) => call.#setter(#value?),
                     None => call,
                 };
