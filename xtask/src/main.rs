@@ -13,6 +13,7 @@ mod faults;
 mod interop;
 mod lint_spec;
 mod spec;
+mod spec_diff;
 mod tools;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,9 @@ enum Command {
     /// the spec gains a resource, codegen runs, and a caller of the new
     /// operations must compile.
     Evolve,
+    /// Classify every difference between openapi/released/users.yaml and
+    /// openapi/users.yaml; fail on a breaking one without a major version.
+    SpecDiff,
     /// Lint openapi/users.yaml with openapiv3, Spectral and Redocly, then prove
     /// on a broken copy that each linter catches the fault planted for it.
     LintSpec,
@@ -63,6 +67,7 @@ fn main() -> anyhow::Result<()> {
             codegen::run(&spec::project_root(), mode)
         }
         Command::Evolve => evolve::run(&spec::project_root()),
+        Command::SpecDiff => spec_diff::run(&spec::project_root()),
         Command::LintSpec => lint_spec::run(&spec::project_root().join(spec::SPEC_PATH)),
         Command::Contract => contract::run(&spec::project_root()),
         Command::Browser => browser::run(&spec::project_root()),

@@ -5,6 +5,8 @@
 
 mod attacks;
 mod behaviour;
+mod broken;
+mod conformance;
 mod operations;
 mod seeds;
 

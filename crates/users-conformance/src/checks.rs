@@ -1,0 +1,1057 @@
+//! The checks, grouped by what they cover. Each states one promise of the
+//! spec that its schemas cannot check, and fails with what it saw.
+
+use std::collections::BTreeSet;
+
+use futures::FutureExt;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{Answer, Check, Ctx, Role, ensure, id_of};
+
+macro_rules! check {
+    ($id:literal, $group:literal, $promise:literal, $f:path) => {
+        Check {
+            id: $id,
+            group: $group,
+            promise: $promise,
+            run: |ctx| $f(ctx).boxed(),
+        }
+    };
+}
+
+pub(crate) fn all() -> Vec<Check> {
+    vec![
+        check!(
+            "merge-patch.absent-members-are-kept",
+            "merge patch (RFC 7396)",
+            "A member a merge patch leaves out keeps its value.",
+            absent_members_are_kept
+        ),
+        check!(
+            "merge-patch.null-clears",
+            "merge patch (RFC 7396)",
+            "A member a merge patch sets to null is cleared.",
+            null_clears
+        ),
+        check!(
+            "merge-patch.every-member",
+            "merge patch (RFC 7396)",
+            "Every member of UserPatch can be set, is kept when left out, and (when it may be null) is cleared by null.",
+            every_member
+        ),
+        check!(
+            "merge-patch.nested-objects-merge",
+            "merge patch (RFC 7396)",
+            "An object member is merged member by member, not replaced.",
+            nested_objects_merge
+        ),
+        check!(
+            "merge-patch.maps-merge-by-key",
+            "merge patch (RFC 7396)",
+            "A map member is merged key by key; a null value removes its key.",
+            maps_merge_by_key
+        ),
+        check!(
+            "merge-patch.empty-patch-changes-nothing",
+            "merge patch (RFC 7396)",
+            "The empty patch changes nothing, not even the version.",
+            empty_patch_changes_nothing
+        ),
+        check!(
+            "conditional.etag-on-reads-and-writes",
+            "conditional requests",
+            "Reads and writes answer the resource's current ETag.",
+            etag_on_reads_and_writes
+        ),
+        check!(
+            "conditional.if-none-match-current-is-304",
+            "conditional requests",
+            "A read with the current ETag in If-None-Match is 304 with no body.",
+            if_none_match_current_is_304
+        ),
+        check!(
+            "conditional.stale-if-match-changes-nothing",
+            "conditional requests",
+            "A write with a stale If-Match is a 412 problem and changes nothing.",
+            stale_if_match_changes_nothing
+        ),
+        check!(
+            "concurrency.one-winner",
+            "concurrency",
+            "Of concurrent writes with the same If-Match, exactly one succeeds; the rest are 412.",
+            one_winner
+        ),
+        check!(
+            "idempotency.replay",
+            "idempotency",
+            "A create repeated with its Idempotency-Key and body answers the first response and creates nothing.",
+            idempotency_replay
+        ),
+        check!(
+            "idempotency.key-reused-with-another-body",
+            "idempotency",
+            "An Idempotency-Key sent again with another body is a 422 problem.",
+            idempotency_other_body
+        ),
+        check!(
+            "idempotency.concurrent-duplicates",
+            "idempotency",
+            "Concurrent creates with one Idempotency-Key make one user at most.",
+            idempotency_concurrent
+        ),
+        check!(
+            "tenancy.other-accounts-are-invisible",
+            "tenancy",
+            "A user of another account is 404 to read, write or list.",
+            other_accounts_are_invisible
+        ),
+        check!(
+            "tenancy.switch-key-acts-on-the-named-account",
+            "tenancy",
+            "accountSwitchKey naming an account the token lists acts on that account.",
+            switch_key_acts
+        ),
+        check!(
+            "tenancy.switch-key-not-listed-is-403",
+            "tenancy",
+            "accountSwitchKey naming an account the token does not list is a 403 problem.",
+            switch_key_refused
+        ),
+        check!(
+            "privileges.privileged-members-need-admin",
+            "privileged and read-only members",
+            "A caller without users:admin cannot set a privileged member: 403 problem, nothing changed.",
+            privileged_members_need_admin
+        ),
+        check!(
+            "privileges.read-only-members-are-refused",
+            "privileged and read-only members",
+            "A write naming a read-only member is a 400 problem naming it, and changes nothing.",
+            read_only_members_are_refused
+        ),
+        check!(
+            "privileges.readers-cannot-write",
+            "privileged and read-only members",
+            "A caller with users:read only cannot create or change users.",
+            readers_cannot_write
+        ),
+        check!(
+            "relations.add-and-remove-lists",
+            "relations",
+            "addX and removeX change a relation member by member.",
+            relations_add_and_remove
+        ),
+        check!(
+            "relations.whole-set-with-a-list-is-400",
+            "relations",
+            "A whole relation set together with its add or remove list is a 400 problem.",
+            relations_whole_set_with_list
+        ),
+        check!(
+            "pagination.stable-under-inserts",
+            "pagination",
+            "Paging by cursor neither skips nor repeats a user while others are created.",
+            pagination_stable_under_inserts
+        ),
+        check!(
+            "problems.malformed-json",
+            "problem documents",
+            "A body that is not JSON is a 400 problem.",
+            malformed_json
+        ),
+        check!(
+            "problems.validation-names-every-field",
+            "problem documents",
+            "An invalid body is a 400 problem listing each bad field by its dotted path.",
+            validation_names_every_field
+        ),
+        check!(
+            "problems.unknown-user",
+            "problem documents",
+            "An unknown user is a 404 problem.",
+            unknown_user
+        ),
+        check!(
+            "problems.unauthenticated",
+            "problem documents",
+            "A request without a valid token is a 401 problem.",
+            unauthenticated
+        ),
+        check!(
+            "problems.unsupported-media-type",
+            "problem documents",
+            "A body in a media type the operation does not take is a 415 problem.",
+            unsupported_media_type
+        ),
+    ]
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+/// A value that means "nothing": absent, null, empty, or an object whose
+/// members are all nothing or `false` (flags reset to off).
+fn cleared(value: &Value) -> bool {
+    match value {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(members) => members.values().all(cleared),
+        _ => false,
+    }
+}
+
+/// Whether `answered` shows what `sent` set: objects member by member,
+/// arrays as sets, scalars equal.
+fn shows(answered: &Value, sent: &Value) -> bool {
+    match (answered, sent) {
+        (Value::Object(a), Value::Object(s)) => s
+            .iter()
+            .all(|(k, v)| shows(a.get(k).unwrap_or(&Value::Null), v)),
+        (Value::Array(a), Value::Array(s)) => {
+            let a: BTreeSet<String> = a.iter().map(Value::to_string).collect();
+            let s: BTreeSet<String> = s.iter().map(Value::to_string).collect();
+            a == s
+        }
+        (a, s) => a == s,
+    }
+}
+
+/// A sample value for each member of `UserPatch`, and how to see its
+/// effect: most members show their value; `addX`/`removeX` change the
+/// relation `X`.
+fn sample(member: &str) -> Option<Value> {
+    Some(match member {
+        "externalId" => json!(unique("ext-")),
+        "name" => json!({ "firstName": "Grace", "lastName": "Hopper" }),
+        "email" => json!(format!("{}@example.com", unique("m-"))),
+        "secondaryEmail" => json!(format!("{}@example.org", unique("s-"))),
+        "phone" => json!("+12025550123"),
+        "mobilePhone" => json!("+12025550124"),
+        "jobTitle" => json!("Rear Admiral"),
+        "title" => json!("Dr."),
+        "position" => json!("Compiler lead"),
+        "description" => json!("Wrote the first compiler."),
+        "dateOfBirth" => json!("1906-12-09"),
+        "gender" => json!("female"),
+        "locale" => json!("en-us"),
+        "preferredLanguage" => json!("en"),
+        "timeZone" => json!("America/New_York"),
+        "contactType" => json!("technical"),
+        "sessionTimeout" => json!(3600),
+        "address" => {
+            json!({ "city": "Arlington", "state": "VA", "zipCode": "22201", "countryCode": "US" })
+        }
+        "mfa" => json!({ "enabled": true, "expirationInMinutes": 30 }),
+        "ownerOrganization" => json!({ "id": uuid::Uuid::new_v4() }),
+        "employeeId" => json!("E-1906"),
+        "avatarUrl" => json!("https://example.com/grace.png"),
+        "customAttributes" => json!({ "cobol": true }),
+        "notifications" => json!({ "onNewEmail": true }),
+        "teams" | "tags" | "roles" | "addTeams" | "addTags" | "addRoles" => json!(["navy"]),
+        "removeTeams" | "removeTags" | "removeRoles" => json!(["navy"]),
+        "status" => json!("deactivated"),
+        "isAdmin" | "apiAccess" | "mustResetPassword" => json!(true),
+        _ => return None,
+    })
+}
+
+/// The relation an `addX` / `removeX` member changes.
+fn relation_of(member: &str) -> Option<(&'static str, bool)> {
+    Some(match member {
+        "addTeams" => ("teams", true),
+        "removeTeams" => ("teams", false),
+        "addTags" => ("tags", true),
+        "removeTags" => ("tags", false),
+        "addRoles" => ("roles", true),
+        "removeRoles" => ("roles", false),
+        _ => return None,
+    })
+}
+
+/// Members that may be `null` in a patch, by the spec.
+fn nullable_members() -> BTreeSet<&'static str> {
+    [
+        "externalId",
+        "secondaryEmail",
+        "phone",
+        "mobilePhone",
+        "jobTitle",
+        "title",
+        "position",
+        "description",
+        "dateOfBirth",
+        "gender",
+        "locale",
+        "preferredLanguage",
+        "timeZone",
+        "contactType",
+        "sessionTimeout",
+        "address",
+        "mfa",
+        "ownerOrganization",
+        "employeeId",
+        "avatarUrl",
+        "customAttributes",
+        "notifications",
+    ]
+    .into()
+}
+
+async fn absent_members_are_kept(ctx: Ctx) -> Result<(), String> {
+    let created = ctx
+        .create(
+            Role::Admin,
+            json!({ "jobTitle": "Engineer", "phone": "+12025550100" }),
+        )
+        .await?;
+    let id = id_of(&created)?;
+    let patched = ctx
+        .patch(Role::Admin, &id, json!({ "title": "Dr." }), None)
+        .await?
+        .expect(200, "a patch of title")?;
+    ensure(
+        patched.body["jobTitle"] == "Engineer" && patched.body["phone"] == "+12025550100",
+        || format!("members the patch left out changed: {}", patched.body),
+    )
+}
+
+async fn null_clears(ctx: Ctx) -> Result<(), String> {
+    let created = ctx
+        .create(
+            Role::Admin,
+            json!({ "jobTitle": "Engineer", "phone": "+12025550100" }),
+        )
+        .await?;
+    let id = id_of(&created)?;
+    let patched = ctx
+        .patch(Role::Admin, &id, json!({ "phone": null }), None)
+        .await?
+        .expect(200, "a patch clearing phone")?;
+    ensure(cleared(&patched.body["phone"]), || {
+        format!("phone is still {} after null", patched.body["phone"])
+    })?;
+    let read = ctx
+        .get(Role::Admin, &id)
+        .await?
+        .expect(200, "reading the user")?;
+    ensure(
+        cleared(&read.body["phone"]) && read.body["jobTitle"] == "Engineer",
+        || format!("the stored user does not show the patch: {}", read.body),
+    )
+}
+
+async fn every_member(ctx: Ctx) -> Result<(), String> {
+    let nullable = nullable_members();
+    let mut problems = Vec::new();
+    for member in users_api::types::UserPatch::MEMBERS {
+        let Some(value) = sample(member) else {
+            problems.push(format!(
+                "{member}: the kit has no sample value (a member the kit does not know)"
+            ));
+            continue;
+        };
+        let created = ctx
+            .create(Role::Admin, json!({ "teams": ["navy"], "tags": ["navy"] }))
+            .await?;
+        let id = id_of(&created)?;
+        // Set.
+        let set = ctx
+            .patch(Role::Admin, &id, json!({ *member: value }), None)
+            .await?;
+        if set.status != 200 {
+            problems.push(format!(
+                "{member}: setting it answered {} {}",
+                set.status, set.body
+            ));
+            continue;
+        }
+        let shown = match relation_of(member) {
+            Some((relation, true)) => set.body[relation]
+                .as_array()
+                .is_some_and(|a| a.contains(&json!("navy"))),
+            Some((relation, false)) => !set.body[relation]
+                .as_array()
+                .is_some_and(|a| a.contains(&json!("navy"))),
+            None => shows(&set.body[*member], &value),
+        };
+        if !shown {
+            problems.push(format!("{member}: set to {value}, answered {}", set.body));
+            continue;
+        }
+        // Left out: a patch of another member keeps it.
+        let other = if *member == "position" {
+            json!({ "title": "Mx." })
+        } else {
+            json!({ "position": "Other" })
+        };
+        let kept = ctx.patch(Role::Admin, &id, other, None).await?;
+        let seen = |answer: &Answer| match relation_of(member) {
+            Some((relation, _)) => answer.body[relation].clone(),
+            None => answer.body[*member].clone(),
+        };
+        if kept.status != 200 || seen(&kept) != seen(&set) {
+            problems.push(format!(
+                "{member}: a patch leaving it out changed it from {} to {}",
+                seen(&set),
+                seen(&kept)
+            ));
+            continue;
+        }
+        // Null.
+        if nullable.contains(member) {
+            let nulled = ctx
+                .patch(Role::Admin, &id, json!({ *member: null }), None)
+                .await?;
+            if nulled.status != 200 || !cleared(&nulled.body[*member]) {
+                problems.push(format!(
+                    "{member}: null answered {} with {}",
+                    nulled.status, nulled.body[*member]
+                ));
+            }
+        } else {
+            let refused = ctx
+                .patch(Role::Admin, &id, json!({ *member: null }), None)
+                .await?;
+            if refused.status != 400 {
+                problems.push(format!(
+                    "{member}: null for a member that cannot be null answered {}",
+                    refused.status
+                ));
+            }
+        }
+    }
+    ensure(problems.is_empty(), || problems.join("; "))
+}
+
+async fn nested_objects_merge(ctx: Ctx) -> Result<(), String> {
+    let created = ctx
+        .create(
+            Role::Admin,
+            json!({ "address": { "city": "Berlin", "zipCode": "10115", "countryCode": "DE" } }),
+        )
+        .await?;
+    let id = id_of(&created)?;
+    let patched = ctx
+        .patch(
+            Role::Admin,
+            &id,
+            json!({ "address": { "city": "Hamburg" } }),
+            None,
+        )
+        .await?
+        .expect(200, "a patch of address.city")?;
+    let address = &patched.body["address"];
+    ensure(
+        address["city"] == "Hamburg"
+            && address["zipCode"] == "10115"
+            && address["countryCode"] == "DE",
+        || format!("address was not merged member by member: {address}"),
+    )?;
+    let cleared_member = ctx
+        .patch(
+            Role::Admin,
+            &id,
+            json!({ "address": { "zipCode": null } }),
+            None,
+        )
+        .await?
+        .expect(200, "a patch clearing address.zipCode")?;
+    ensure(
+        cleared(&cleared_member.body["address"]["zipCode"])
+            && cleared_member.body["address"]["city"] == "Hamburg",
+        || {
+            format!(
+                "null inside address did not clear only its member: {}",
+                cleared_member.body["address"]
+            )
+        },
+    )
+}
+
+async fn maps_merge_by_key(ctx: Ctx) -> Result<(), String> {
+    let created = ctx
+        .create(
+            Role::Admin,
+            json!({ "customAttributes": { "a": "1", "b": "2" } }),
+        )
+        .await?;
+    let id = id_of(&created)?;
+    let patched = ctx
+        .patch(
+            Role::Admin,
+            &id,
+            json!({ "customAttributes": { "b": null, "c": 3 } }),
+            None,
+        )
+        .await?
+        .expect(200, "a patch of customAttributes")?;
+    ensure(
+        patched.body["customAttributes"] == json!({ "a": "1", "c": 3 }),
+        || {
+            format!(
+                "customAttributes was not merged key by key: {}",
+                patched.body["customAttributes"]
+            )
+        },
+    )
+}
+
+async fn empty_patch_changes_nothing(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    let tag = created.etag()?;
+    let patched = ctx
+        .patch(Role::Admin, &id, json!({}), Some(&tag))
+        .await?
+        .expect(200, "the empty patch")?;
+    ensure(
+        patched.body["resourceVersion"] == created.body["resourceVersion"]
+            && patched.etag()? == tag,
+        || {
+            format!(
+                "the empty patch changed the version: {} → {}",
+                created.body["resourceVersion"], patched.body["resourceVersion"]
+            )
+        },
+    )
+}
+
+async fn etag_on_reads_and_writes(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    let created_tag = created.etag()?;
+    let read = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    ensure(read.etag()? == created_tag, || {
+        "the read's ETag is not the create's".into()
+    })?;
+    let patched = ctx
+        .patch(
+            Role::Admin,
+            &id,
+            json!({ "title": "Dr." }),
+            Some(&created_tag),
+        )
+        .await?
+        .expect(200, "a patch under If-Match")?;
+    let patched_tag = patched.etag()?;
+    ensure(patched_tag != created_tag, || {
+        "a change kept the ETag".into()
+    })?;
+    let reread = ctx
+        .get(Role::Admin, &id)
+        .await?
+        .expect(200, "reading again")?;
+    ensure(reread.etag()? == patched_tag, || {
+        "the read after a change does not answer the change's ETag".into()
+    })
+}
+
+async fn if_none_match_current_is_304(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    let tag = created.etag()?;
+    let answer = ctx
+        .send(
+            Role::Admin,
+            Method::GET,
+            &format!("/v1/users/{id}"),
+            None,
+            &[("if-none-match", &tag)],
+        )
+        .await?
+        .expect(304, "a read with the current ETag")?;
+    ensure(answer.body.is_null(), || {
+        format!("a 304 with a body: {}", answer.body)
+    })?;
+    ctx.patch(Role::Admin, &id, json!({ "title": "Dr." }), None)
+        .await?
+        .expect(200, "a change")?;
+    ctx.send(
+        Role::Admin,
+        Method::GET,
+        &format!("/v1/users/{id}"),
+        None,
+        &[("if-none-match", &tag)],
+    )
+    .await?
+    .expect(200, "a read with a stale ETag")?;
+    Ok(())
+}
+
+async fn stale_if_match_changes_nothing(ctx: Ctx) -> Result<(), String> {
+    let created = ctx
+        .create(Role::Admin, json!({ "jobTitle": "Engineer" }))
+        .await?;
+    let id = id_of(&created)?;
+    let stale = created.etag()?;
+    ctx.patch(Role::Admin, &id, json!({ "title": "Dr." }), Some(&stale))
+        .await?
+        .expect(200, "the first change")?;
+    let before = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    ctx.patch(
+        Role::Admin,
+        &id,
+        json!({ "jobTitle": "Manager" }),
+        Some(&stale),
+    )
+    .await?
+    .problem(412, "a change under a stale If-Match")?;
+    let after = ctx
+        .get(Role::Admin, &id)
+        .await?
+        .expect(200, "reading again")?;
+    ensure(
+        after.body == before.body && after.etag()? == before.etag()?,
+        || format!("a refused change changed the user: {}", after.body),
+    )
+}
+
+async fn one_winner(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    let tag = created.etag()?;
+    let writers = (0..8).map(|i| {
+        let (ctx, id, tag) = (ctx.clone(), id.clone(), tag.clone());
+        tokio::spawn(async move {
+            ctx.patch(
+                Role::Admin,
+                &id,
+                json!({ "jobTitle": format!("Writer {i}") }),
+                Some(&tag),
+            )
+            .await
+        })
+    });
+    let mut statuses = Vec::new();
+    for writer in writers.collect::<Vec<_>>() {
+        statuses.push(writer.await.map_err(|e| e.to_string())??.status);
+    }
+    let winners = statuses.iter().filter(|s| **s == 200).count();
+    ensure(
+        winners == 1 && statuses.iter().all(|s| *s == 200 || *s == 412),
+        || {
+            format!(
+                "8 writers with one If-Match answered {statuses:?}: expected one 200 and seven 412"
+            )
+        },
+    )
+}
+
+async fn create_with_key(ctx: &Ctx, key: &str, body: Value) -> Result<Answer, String> {
+    ctx.send(
+        Role::Admin,
+        Method::POST,
+        "/v1/users",
+        Some(("application/json", body)),
+        &[("idempotency-key", key)],
+    )
+    .await
+}
+
+fn new_user(email: &str) -> Value {
+    json!({ "name": { "firstName": "Idem", "lastName": "Potent" }, "email": email })
+}
+
+async fn count_by_email(ctx: &Ctx, email: &str) -> Result<usize, String> {
+    let page = ctx
+        .send(
+            Role::Admin,
+            Method::GET,
+            &format!("/v1/users?email={email}"),
+            None,
+            &[],
+        )
+        .await?
+        .expect(200, "listing by email")?;
+    Ok(page.body["items"].as_array().map_or(0, Vec::len))
+}
+
+async fn idempotency_replay(ctx: Ctx) -> Result<(), String> {
+    let key = unique("key-");
+    let email = format!("{}@example.com", unique("idem-"));
+    let first = create_with_key(&ctx, &key, new_user(&email))
+        .await?
+        .expect(201, "the first create")?;
+    let replay = create_with_key(&ctx, &key, new_user(&email)).await?;
+    ensure(replay.status == 201 && replay.body == first.body, || {
+        format!(
+            "the replay answered {} {}, not the first response",
+            replay.status, replay.body
+        )
+    })?;
+    let count = count_by_email(&ctx, &email).await?;
+    ensure(count == 1, || format!("{count} users for one key"))
+}
+
+async fn idempotency_other_body(ctx: Ctx) -> Result<(), String> {
+    let key = unique("key-");
+    create_with_key(
+        &ctx,
+        &key,
+        new_user(&format!("{}@example.com", unique("a-"))),
+    )
+    .await?
+    .expect(201, "the first create")?;
+    create_with_key(
+        &ctx,
+        &key,
+        new_user(&format!("{}@example.com", unique("b-"))),
+    )
+    .await?
+    .problem(422, "the key with another body")?;
+    Ok(())
+}
+
+async fn idempotency_concurrent(ctx: Ctx) -> Result<(), String> {
+    let key = unique("key-");
+    let email = format!("{}@example.com", unique("race-"));
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let (ctx, key, email) = (ctx.clone(), key.clone(), email.clone());
+            tokio::spawn(async move { create_with_key(&ctx, &key, new_user(&email)).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.map_err(|e| e.to_string())??.status);
+    }
+    ensure(statuses.iter().all(|s| *s == 201 || *s == 409), || {
+        format!(
+            "concurrent duplicates answered {statuses:?}: each is the first response (201) or 409"
+        )
+    })?;
+    let count = count_by_email(&ctx, &email).await?;
+    ensure(count == 1, || format!("{count} users for one key"))
+}
+
+async fn other_accounts_are_invisible(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::OtherAdmin, json!({})).await?;
+    let id = id_of(&created)?;
+    ctx.get(Role::Admin, &id)
+        .await?
+        .problem(404, "reading another account's user")?;
+    ctx.patch(Role::Admin, &id, json!({ "title": "Dr." }), None)
+        .await?
+        .problem(404, "changing another account's user")?;
+    let email = created.body["email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let count = count_by_email(&ctx, &email).await?;
+    ensure(count == 0, || "another account's user is listed".into())?;
+    let theirs = ctx
+        .get(Role::OtherAdmin, &id)
+        .await?
+        .expect(200, "its own account reading it")?;
+    ensure(theirs.body == created.body, || {
+        "the other account's user changed".into()
+    })
+}
+
+async fn switch_key_acts(ctx: Ctx) -> Result<(), String> {
+    let other = ctx.other_account().to_owned();
+    let body = new_user(&format!("{}@example.com", unique("switch-")));
+    let created = ctx
+        .send(
+            Role::Admin,
+            Method::POST,
+            &format!("/v1/users?accountSwitchKey={other}"),
+            Some(("application/json", body)),
+            &[],
+        )
+        .await?
+        .expect(201, "a create with accountSwitchKey")?;
+    ensure(created.body["accountId"] == json!(other), || {
+        format!(
+            "the user was created in {}, not {other}",
+            created.body["accountId"]
+        )
+    })?;
+    let id = id_of(&created)?;
+    ctx.get(Role::OtherAdmin, &id)
+        .await?
+        .expect(200, "the named account reading it")?;
+    ctx.get(Role::Admin, &id)
+        .await?
+        .problem(404, "the caller's own account reading it")?;
+    Ok(())
+}
+
+async fn switch_key_refused(ctx: Ctx) -> Result<(), String> {
+    let other = ctx.other_account().to_owned();
+    ctx.send(
+        Role::Writer,
+        Method::GET,
+        &format!("/v1/users?accountSwitchKey={other}"),
+        None,
+        &[],
+    )
+    .await?
+    .problem(403, "accountSwitchKey the token does not list")?;
+    Ok(())
+}
+
+async fn privileged_members_need_admin(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Writer, json!({})).await?;
+    let id = id_of(&created)?;
+    ctx.patch(Role::Writer, &id, json!({ "isAdmin": true }), None)
+        .await?
+        .problem(403, "a writer setting isAdmin")?;
+    let read = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    ensure(
+        read.body["isAdmin"] == json!(false)
+            && read.body["resourceVersion"] == created.body["resourceVersion"],
+        || format!("the refused change left a trace: {}", read.body),
+    )?;
+    Ok(())
+}
+
+async fn read_only_members_are_refused(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    for (member, value) in [
+        ("resourceVersion", json!(99)),
+        ("createdAt", json!("2020-01-01T00:00:00Z")),
+    ] {
+        let refused = ctx
+            .patch(Role::Admin, &id, json!({ member: value }), None)
+            .await?
+            .problem(400, &format!("a patch of the read-only {member}"))?;
+        let named = refused.body["errors"]
+            .as_array()
+            .is_some_and(|errors| errors.iter().any(|e| e["field"] == member));
+        ensure(named, || {
+            format!("the problem does not name {member}: {}", refused.body)
+        })?;
+    }
+    let read = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    ensure(read.body == created.body, || {
+        "a refused patch changed the user".into()
+    })
+}
+
+async fn readers_cannot_write(ctx: Ctx) -> Result<(), String> {
+    let body = new_user(&format!("{}@example.com", unique("reader-")));
+    ctx.send(
+        Role::Reader,
+        Method::POST,
+        "/v1/users",
+        Some(("application/json", body)),
+        &[],
+    )
+    .await?
+    .problem(403, "a reader creating a user")?;
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    ctx.patch(Role::Reader, &id, json!({ "title": "Dr." }), None)
+        .await?
+        .problem(403, "a reader changing a user")?;
+    Ok(())
+}
+
+async fn relations_add_and_remove(ctx: Ctx) -> Result<(), String> {
+    let created = ctx
+        .create(Role::Admin, json!({ "teams": ["alpha", "beta"] }))
+        .await?;
+    let id = id_of(&created)?;
+    let patched = ctx
+        .patch(
+            Role::Admin,
+            &id,
+            json!({ "addTeams": ["gamma"], "removeTeams": ["alpha"] }),
+            None,
+        )
+        .await?
+        .expect(200, "adding and removing teams")?;
+    ensure(
+        shows(&patched.body["teams"], &json!(["beta", "gamma"])),
+        || {
+            format!(
+                "teams are {}, expected beta and gamma",
+                patched.body["teams"]
+            )
+        },
+    )
+}
+
+async fn relations_whole_set_with_list(ctx: Ctx) -> Result<(), String> {
+    let created = ctx
+        .create(Role::Admin, json!({ "teams": ["alpha"] }))
+        .await?;
+    let id = id_of(&created)?;
+    ctx.patch(
+        Role::Admin,
+        &id,
+        json!({ "teams": ["beta"], "addTeams": ["gamma"] }),
+        None,
+    )
+    .await?
+    .problem(400, "teams with addTeams")?;
+    let read = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    ensure(read.body["teams"] == json!(["alpha"]), || {
+        "a refused patch changed teams".into()
+    })
+}
+
+async fn pagination_stable_under_inserts(ctx: Ctx) -> Result<(), String> {
+    let marker = unique("page");
+    let mut existing = BTreeSet::new();
+    for i in 0..7 {
+        let created = ctx
+            .create(
+                Role::Admin,
+                json!({ "name": { "firstName": format!("P{i}"), "lastName": marker } }),
+            )
+            .await?;
+        existing.insert(id_of(&created)?);
+    }
+    let writer = {
+        let (ctx, marker) = (ctx.clone(), marker.clone());
+        tokio::spawn(async move {
+            for i in 0..7 {
+                let _ = ctx
+                    .create(
+                        Role::Admin,
+                        json!({ "name": { "firstName": format!("Late{i}"), "lastName": marker } }),
+                    )
+                    .await;
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let path = match &cursor {
+            Some(cursor) => format!("/v1/users?q={marker}&limit=2&cursor={cursor}"),
+            None => format!("/v1/users?q={marker}&limit=2"),
+        };
+        let page = ctx
+            .send(Role::Admin, Method::GET, &path, None, &[])
+            .await?
+            .expect(200, "a page")?;
+        for user in page.body["items"].as_array().into_iter().flatten() {
+            seen.push(user["id"].as_str().unwrap_or_default().to_owned());
+        }
+        match page.body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    writer.await.map_err(|e| e.to_string())?;
+    let unique_seen: BTreeSet<String> = seen.iter().cloned().collect();
+    ensure(unique_seen.len() == seen.len(), || {
+        "a user appeared on two pages".into()
+    })?;
+    ensure(existing.is_subset(&unique_seen), || {
+        format!(
+            "{} users that existed before paging were skipped",
+            existing.difference(&unique_seen).count()
+        )
+    })
+}
+
+async fn malformed_json(ctx: Ctx) -> Result<(), String> {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/users", ctx.base()))
+        .bearer_auth(ctx.raw_token(Role::Admin))
+        .header("content-type", "application/json")
+        .body("{\"name\":")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let media = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    ensure(
+        status == 400 && media.starts_with("application/problem+json"),
+        || format!("a truncated body answered {status} as {media:?}"),
+    )
+}
+
+async fn validation_names_every_field(ctx: Ctx) -> Result<(), String> {
+    let refused = ctx
+        .send(
+            Role::Admin,
+            Method::POST,
+            "/v1/users",
+            Some((
+                "application/json",
+                json!({ "name": { "firstName": "A" }, "email": "not an email" }),
+            )),
+            &[],
+        )
+        .await?
+        .problem(400, "an invalid create")?;
+    let fields: BTreeSet<String> = refused.body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["field"].as_str().map(str::to_owned))
+        .collect();
+    ensure(
+        fields.contains("name.lastName") && fields.contains("email"),
+        || format!("the problem names {fields:?}, expected name.lastName and email"),
+    )
+}
+
+async fn unknown_user(ctx: Ctx) -> Result<(), String> {
+    ctx.get(Role::Admin, &uuid::Uuid::new_v4().to_string())
+        .await?
+        .problem(404, "an unknown user")?;
+    Ok(())
+}
+
+async fn unauthenticated(ctx: Ctx) -> Result<(), String> {
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/users", ctx.base()))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let media = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    ensure(
+        status == 401 && media.starts_with("application/problem+json"),
+        || format!("a bad token answered {status} as {media:?}"),
+    )
+}
+
+async fn unsupported_media_type(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    let response = reqwest::Client::new()
+        .patch(format!("{}/v1/users/{id}", ctx.base()))
+        .bearer_auth(ctx.raw_token(Role::Admin))
+        .header("content-type", "text/plain")
+        .body("title=Dr.")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let media = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    ensure(
+        status == 415 && media.starts_with("application/problem+json"),
+        || format!("a text/plain patch answered {status} as {media:?}"),
+    )?;
+    Ok(())
+}

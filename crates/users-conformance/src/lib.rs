@@ -1,0 +1,454 @@
+//! The Users API's behavioural contract as named, runnable checks.
+//!
+//! The spec's schemas say what a request and an answer look like; they
+//! cannot say that a merge patch keeps what it leaves out, that a stale
+//! `If-Match` changes nothing, that an idempotency key replays, that one
+//! account never sees another's users, that a page never skips a row. Each
+//! of those promises is a [`Check`] here, grouped by what it covers; a team
+//! that implements `users_api::UsersApi` on its own storage runs them to
+//! prove it keeps them.
+//!
+//! Two ways to run the kit:
+//! - in process: [`run_router`] serves any `axum::Router` (the one
+//!   `users_api::router` makes from an implementation, or a whole server) on
+//!   a loopback port and runs every check against it;
+//! - against a running server: [`run`] with its URL, or the
+//!   `users-conformance --url URL` binary.
+//!
+//! The checks act as several callers of two accounts; their tokens come from
+//! a [`TokenIssuer`]: an HS256 secret (the claims the spec's security scheme
+//! documents: `sub`, `account`, `scope`, `switchableAccounts`, `iss`, `aud`,
+//! `exp`) or a command that mints one.
+//!
+//! Every check creates the users it needs, with unique emails, so the kit
+//! can run against a server that holds other data.
+
+mod checks;
+pub mod report;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futures::future::BoxFuture;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+pub use report::{Outcome, Report};
+
+/// Who the checks act as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    /// The caller (`sub`).
+    pub sub: String,
+    /// The account the token belongs to.
+    pub account: String,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// Accounts the token may act on through `accountSwitchKey`.
+    pub switchable: Vec<String>,
+}
+
+/// Where the kit's tokens come from.
+#[derive(Debug, Clone)]
+pub enum TokenIssuer {
+    /// Tokens signed with HS256, as the reference server verifies them.
+    Hs256 {
+        /// The shared secret.
+        secret: Vec<u8>,
+        /// `iss`.
+        issuer: String,
+        /// `aud`.
+        audience: String,
+    },
+    /// A command run with the identity in its environment
+    /// (`CONFORMANCE_SUB`, `CONFORMANCE_ACCOUNT`, `CONFORMANCE_SCOPE`,
+    /// `CONFORMANCE_SWITCHABLE`, comma-separated) that prints a token.
+    Command(String),
+}
+
+impl TokenIssuer {
+    /// A token for `who`, valid for ten minutes.
+    pub fn mint(&self, who: &Identity) -> anyhow::Result<String> {
+        match self {
+            TokenIssuer::Hs256 {
+                secret,
+                issuer,
+                audience,
+            } => {
+                let claims = json!({
+                    "sub": who.sub,
+                    "account": who.account,
+                    "scope": who.scope,
+                    "switchableAccounts": who.switchable,
+                    "iss": issuer,
+                    "aud": audience,
+                    "exp": chrono::Utc::now().timestamp() + 600,
+                });
+                Ok(jsonwebtoken::encode(
+                    &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                    &claims,
+                    &jsonwebtoken::EncodingKey::from_secret(secret),
+                )?)
+            }
+            TokenIssuer::Command(command) => {
+                let output = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(command)
+                    .env("CONFORMANCE_SUB", &who.sub)
+                    .env("CONFORMANCE_ACCOUNT", &who.account)
+                    .env("CONFORMANCE_SCOPE", &who.scope)
+                    .env("CONFORMANCE_SWITCHABLE", who.switchable.join(","))
+                    .output()
+                    .with_context(|| format!("running the token command {command:?}"))?;
+                anyhow::ensure!(
+                    output.status.success(),
+                    "the token command failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+            }
+        }
+    }
+}
+
+/// What the kit runs against.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The server's base URL, e.g. `http://127.0.0.1:8080`.
+    pub base_url: String,
+    /// Where tokens come from.
+    pub tokens: TokenIssuer,
+    /// The account the checks work in.
+    pub account: String,
+    /// A second account: tenancy checks, and `accountSwitchKey` from the
+    /// first.
+    pub other_account: String,
+}
+
+impl Target {
+    /// A target with the default accounts (`conformance-a`, `conformance-b`).
+    pub fn new(base_url: impl Into<String>, tokens: TokenIssuer) -> Self {
+        Self {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            tokens,
+            account: "conformance-a".into(),
+            other_account: "conformance-b".into(),
+        }
+    }
+}
+
+/// One promise of the API, as a runnable check.
+#[derive(Clone, Copy)]
+pub struct Check {
+    /// A stable id, `group.name`.
+    pub id: &'static str,
+    /// What part of the contract it covers.
+    pub group: &'static str,
+    /// The promise, in one sentence.
+    pub promise: &'static str,
+    run: fn(Ctx) -> BoxFuture<'static, Result<(), String>>,
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Check")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every check of the kit, in report order.
+pub fn checks() -> Vec<Check> {
+    checks::all()
+}
+
+/// Runs every check whose id starts with `filter` (all when empty) against
+/// `target`, one after another.
+pub async fn run(target: &Target, filter: &str) -> anyhow::Result<Report> {
+    let ctx = Ctx::new(target)?;
+    let mut outcomes = Vec::new();
+    for check in checks().into_iter().filter(|c| c.id.starts_with(filter)) {
+        let started = Instant::now();
+        let result =
+            match tokio::time::timeout(Duration::from_secs(60), (check.run)(ctx.clone())).await {
+                Ok(result) => result,
+                Err(_) => Err("did not finish within 60 s".to_owned()),
+            };
+        outcomes.push(Outcome {
+            id: check.id.to_owned(),
+            group: check.group.to_owned(),
+            promise: check.promise.to_owned(),
+            seconds: started.elapsed().as_secs_f64(),
+            failure: result.err(),
+        });
+    }
+    Ok(Report { outcomes })
+}
+
+/// Serves `router` on a loopback port and runs the kit against it: the way
+/// to run it in a test, against an implementation of `users_api::UsersApi`
+/// (`users_api::router(Arc::new(implementation))`) or a whole app.
+pub async fn run_router(
+    router: axum::Router,
+    tokens: TokenIssuer,
+    filter: &str,
+) -> anyhow::Result<Report> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    let report = run(&Target::new(format!("http://{address}"), tokens), filter).await;
+    server.abort();
+    report
+}
+
+/// What a check has to hand: HTTP, tokens for each role, and helpers that
+/// state the contract's expectations.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    inner: Arc<CtxInner>,
+}
+
+struct CtxInner {
+    http: reqwest::Client,
+    base: String,
+    other_account: String,
+    admin: String,
+    writer: String,
+    reader: String,
+    other_admin: String,
+}
+
+/// An answer: status, headers and body as JSON (`Null` when empty).
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: Value,
+}
+
+impl Answer {
+    pub(crate) fn etag(&self) -> Result<String, String> {
+        self.headers
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("a {} answer without an ETag", self.status))
+    }
+
+    pub(crate) fn expect(self, status: u16, what: &str) -> Result<Self, String> {
+        if self.status == status {
+            Ok(self)
+        } else {
+            Err(format!(
+                "{what}: expected {status}, got {} {}",
+                self.status, self.body
+            ))
+        }
+    }
+
+    /// The answer is a refusal with `status`, as `application/problem+json`
+    /// whose `status` member agrees.
+    pub(crate) fn problem(self, status: u16, what: &str) -> Result<Self, String> {
+        let this = self.expect(status, what)?;
+        let media = this
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !media.starts_with("application/problem+json") {
+            return Err(format!(
+                "{what}: a {status} refusal as {media:?}, not application/problem+json"
+            ));
+        }
+        if this.body["status"] != json!(status) {
+            return Err(format!(
+                "{what}: the problem's status is {}, the answer's {status}",
+                this.body["status"]
+            ));
+        }
+        Ok(this)
+    }
+}
+
+/// The roles the checks act as.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Role {
+    /// `users:admin` in the account, may switch to the other.
+    Admin,
+    /// `users:write` in the account.
+    Writer,
+    /// `users:read` in the account.
+    Reader,
+    /// `users:admin` in the other account.
+    OtherAdmin,
+}
+
+impl Ctx {
+    fn new(target: &Target) -> anyhow::Result<Self> {
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let who = |sub: &str, account: &str, scope: &str, switchable: &[&str]| Identity {
+            sub: format!("{sub}-{run}"),
+            account: account.to_owned(),
+            scope: scope.to_owned(),
+            switchable: switchable.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let (a, b) = (target.account.as_str(), target.other_account.as_str());
+        let writer = who("writer", a, "users:write", &[]);
+        Ok(Self {
+            inner: Arc::new(CtxInner {
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()?,
+                base: target.base_url.clone(),
+                other_account: b.to_owned(),
+                admin: target.tokens.mint(&who("admin", a, "users:admin", &[b]))?,
+                writer: target.tokens.mint(&writer)?,
+                reader: target.tokens.mint(&who("reader", a, "users:read", &[]))?,
+                other_admin: target.tokens.mint(&who("admin", b, "users:admin", &[]))?,
+            }),
+        })
+    }
+
+    pub(crate) fn other_account(&self) -> &str {
+        &self.inner.other_account
+    }
+
+    pub(crate) fn base(&self) -> &str {
+        &self.inner.base
+    }
+
+    pub(crate) fn raw_token(&self, role: Role) -> &str {
+        self.token(role)
+    }
+
+    fn token(&self, role: Role) -> &str {
+        match role {
+            Role::Admin => &self.inner.admin,
+            Role::Writer => &self.inner.writer,
+            Role::Reader => &self.inner.reader,
+            Role::OtherAdmin => &self.inner.other_admin,
+        }
+    }
+
+    /// Sends a request as `role`: `path` is relative to the base URL, the
+    /// body is sent as `media` when given.
+    pub(crate) async fn send(
+        &self,
+        role: Role,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(&str, Value)>,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, String> {
+        let mut request = self
+            .inner
+            .http
+            .request(method.clone(), format!("{}{path}", self.inner.base))
+            .bearer_auth(self.token(role));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some((media, body)) = body {
+            request = request
+                .header("content-type", media)
+                .body(serde_json::to_vec(&body).map_err(|e| e.to_string())?);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("{method} {path}: {e}"))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| format!("{method} {path}: reading the body: {e}"))?;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| {
+                format!(
+                    "{method} {path}: a {status} body that is not JSON ({e}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })?
+        };
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// A new user in the account, created by `role`, with `extra` members
+    /// beside a unique name and email.
+    pub(crate) async fn create(&self, role: Role, extra: Value) -> Result<Answer, String> {
+        let mut body = json!({
+            "name": { "firstName": "Conformance", "lastName": "Check" },
+            "email": format!("c-{}@example.com", uuid::Uuid::new_v4().simple()),
+        });
+        if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
+            body.extend(extra);
+        }
+        self.send(
+            role,
+            reqwest::Method::POST,
+            "/v1/users",
+            Some(("application/json", body)),
+            &[],
+        )
+        .await?
+        .expect(201, "creating a user")
+    }
+
+    pub(crate) async fn get(&self, role: Role, id: &str) -> Result<Answer, String> {
+        self.send(
+            role,
+            reqwest::Method::GET,
+            &format!("/v1/users/{id}"),
+            None,
+            &[],
+        )
+        .await
+    }
+
+    /// A merge patch, with `If-Match` when given.
+    pub(crate) async fn patch(
+        &self,
+        role: Role,
+        id: &str,
+        patch: Value,
+        if_match: Option<&str>,
+    ) -> Result<Answer, String> {
+        let headers: Vec<(&str, &str)> =
+            if_match.map(|tag| ("if-match", tag)).into_iter().collect();
+        self.send(
+            role,
+            reqwest::Method::PATCH,
+            &format!("/v1/users/{id}"),
+            Some(("application/merge-patch+json", patch)),
+            &headers,
+        )
+        .await
+    }
+}
+
+/// `Err(message)` unless `condition`.
+pub(crate) fn ensure(condition: bool, message: impl FnOnce() -> String) -> Result<(), String> {
+    if condition { Ok(()) } else { Err(message()) }
+}
+
+/// The id of a user answer.
+pub(crate) fn id_of(answer: &Answer) -> Result<String, String> {
+    answer.body["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("an answer without an id: {}", answer.body))
+}

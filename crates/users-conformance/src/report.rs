@@ -1,0 +1,96 @@
+//! What a run found: per check, as text, JSON or JUnit XML.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// The check's id.
+    pub id: String,
+    /// Its group.
+    pub group: String,
+    /// The promise it checks.
+    pub promise: String,
+    /// How long it took.
+    pub seconds: f64,
+    /// Why it failed; `None` when the promise was kept.
+    pub failure: Option<String>,
+}
+
+/// Every outcome of a run, in the kit's order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The outcomes.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Report {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.outcomes.iter().all(|o| o.failure.is_none())
+    }
+
+    /// The checks that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &Outcome> {
+        self.outcomes.iter().filter(|o| o.failure.is_some())
+    }
+
+    /// A line per check, then a summary.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for outcome in &self.outcomes {
+            match &outcome.failure {
+                None => out.push_str(&format!("ok     {}\n", outcome.id)),
+                Some(why) => out.push_str(&format!(
+                    "FAILED {}\n       promise: {}\n       {why}\n",
+                    outcome.id, outcome.promise
+                )),
+            }
+        }
+        let failed = self.failures().count();
+        out.push_str(&format!(
+            "{} checks: {} kept, {failed} broken\n",
+            self.outcomes.len(),
+            self.outcomes.len() - failed
+        ));
+        out
+    }
+
+    /// The report as JSON.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report serializes")
+    }
+
+    /// The report as JUnit XML: a suite per group, a case per check.
+    pub fn junit(&self) -> anyhow::Result<String> {
+        let mut report = quick_junit::Report::new("users-conformance");
+        let mut groups: BTreeMap<&str, Vec<&Outcome>> = BTreeMap::new();
+        for outcome in &self.outcomes {
+            groups.entry(&outcome.group).or_default().push(outcome);
+        }
+        for (group, outcomes) in groups {
+            let mut suite = quick_junit::TestSuite::new(group);
+            for outcome in outcomes {
+                let status = match &outcome.failure {
+                    None => quick_junit::TestCaseStatus::success(),
+                    Some(why) => {
+                        let mut status = quick_junit::TestCaseStatus::non_success(
+                            quick_junit::NonSuccessKind::Failure,
+                        );
+                        status.set_message(why.as_str());
+                        status.set_description(outcome.promise.as_str());
+                        status
+                    }
+                };
+                let mut case = quick_junit::TestCase::new(outcome.id.as_str(), status);
+                case.set_time(Duration::from_secs_f64(outcome.seconds));
+                suite.add_test_case(case);
+            }
+            report.add_test_suite(suite);
+        }
+        Ok(report.to_string()?)
+    }
+}
