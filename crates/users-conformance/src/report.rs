@@ -94,3 +94,50 @@ impl Report {
         Ok(report.to_string()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> Report {
+        Report {
+            outcomes: vec![
+                Outcome {
+                    id: "conditional.a".into(),
+                    group: "conditional requests".into(),
+                    promise: "A kept promise.".into(),
+                    seconds: 0.01,
+                    failure: None,
+                },
+                Outcome {
+                    id: "tenancy.b".into(),
+                    group: "tenancy".into(),
+                    promise: "A broken promise.".into(),
+                    seconds: 0.02,
+                    failure: Some("saw <another> account's user".into()),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_report_names_each_broken_promise_in_every_format() {
+        let report = report();
+        assert!(!report.passed());
+        let text = report.text();
+        assert!(text.contains("FAILED tenancy.b") && text.contains("A broken promise."));
+        assert!(text.contains("2 checks: 1 kept, 1 broken"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
+        assert_eq!(
+            json["outcomes"][1]["failure"],
+            "saw <another> account's user"
+        );
+        let junit = report.junit().unwrap();
+        assert!(junit.contains("<testsuite name=\"tenancy\""), "{junit}");
+        assert!(
+            junit.contains("saw &lt;another&gt; account"),
+            "escaped: {junit}"
+        );
+        assert!(junit.contains("failures=\"1\""), "{junit}");
+    }
+}

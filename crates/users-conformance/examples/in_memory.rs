@@ -1,0 +1,327 @@
+//! A Users API backend on storage of its own, proven by the conformance kit.
+//!
+//! The storage is in memory: `MemoryStore` implements the reference
+//! service's `Store` trait (users, the optimistic-concurrency lock,
+//! idempotency records), the reference `Service` runs on it, and
+//! `users_api::router` serves it. The kit then runs every check in process.
+//!
+//! ```sh
+//! cargo run -p users-conformance --example in_memory
+//! ```
+//!
+//! `cargo test -p users-conformance` runs the same as a test.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+use users_api::names::{self, user};
+use users_conformance::TokenIssuer;
+use users_server::auth::JwtVerifier;
+use users_server::service::{Service, Settings};
+use users_server::store::{
+    IDEMPOTENCY_TTL, IdempotencyScope, IdempotencyState, ListFilter, LockedUser, PENDING_TAKEOVER,
+    Store, StoreError, StoredUser, UserRow, email_key,
+};
+
+const SECRET: &[u8] = b"in-memory-example-secret-32-byte";
+const ISSUER: &str = "in-memory-example";
+const AUDIENCE: &str = "users-api";
+
+/// An idempotency record.
+#[derive(Debug, Clone)]
+struct KeyRecord {
+    request_hash: String,
+    response: Option<Value>,
+    claimed_at: chrono::DateTime<chrono::Utc>,
+}
+
+type KeyId = (String, String, String, String);
+
+#[derive(Debug, Default)]
+struct Data {
+    /// The last insertion number handed out.
+    seq: i64,
+    /// Users by account, then id.
+    users: BTreeMap<String, BTreeMap<String, StoredUser>>,
+    keys: HashMap<KeyId, KeyRecord>,
+}
+
+impl Data {
+    /// Whether another user of the account than `id` has the email.
+    fn email_taken(&self, account: &str, id: &str, doc: &Value) -> bool {
+        let wanted = email_key(doc[user::EMAIL].as_str().unwrap_or_default());
+        self.users.get(account).is_some_and(|users| {
+            users.values().any(|other| {
+                other.id != id
+                    && email_key(other.doc[user::EMAIL].as_str().unwrap_or_default()) == wanted
+            })
+        })
+    }
+}
+
+fn key_id(scope: &IdempotencyScope) -> KeyId {
+    (
+        scope.caller.clone(),
+        scope.account_id.clone(),
+        scope.operation.clone(),
+        scope.key.clone(),
+    )
+}
+
+/// Whether a stored user passes a list's filters.
+fn matches(stored: &StoredUser, filter: &ListFilter) -> bool {
+    let doc = &stored.doc;
+    let email = doc[user::EMAIL].as_str().unwrap_or_default();
+    if let Some(wanted) = &filter.email
+        && email_key(wanted) != email_key(email)
+    {
+        return false;
+    }
+    if let Some(status) = &filter.status
+        && doc[user::STATUS].as_str().unwrap_or("active") != status
+    {
+        return false;
+    }
+    if let Some(text) = &filter.text {
+        let name = &doc[user::NAME];
+        let haystack = format!(
+            "{} {} {email}",
+            name[names::name::FIRST_NAME].as_str().unwrap_or_default(),
+            name[names::name::LAST_NAME].as_str().unwrap_or_default(),
+        )
+        .to_lowercase();
+        if !haystack.contains(&text.to_lowercase()) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Users and idempotency records in memory, behind one lock: a write holds
+/// it from its read to its write, so writers of a user never interleave.
+#[derive(Debug, Clone, Default)]
+struct MemoryStore {
+    data: Arc<Mutex<Data>>,
+}
+
+/// A user held for a read-modify-write: the whole store stays locked until
+/// it is written or dropped.
+struct MemoryLocked {
+    data: OwnedMutexGuard<Data>,
+    account: String,
+    current: StoredUser,
+}
+
+impl LockedUser for MemoryLocked {
+    fn current(&self) -> &StoredUser {
+        &self.current
+    }
+
+    async fn write(mut self, row: UserRow) -> Result<StoredUser, StoreError> {
+        if self.data.email_taken(&self.account, &row.id, &row.doc) {
+            return Err(StoreError::EmailTaken);
+        }
+        let stored = StoredUser {
+            seq: self.current.seq,
+            id: row.id.clone(),
+            resource_version: row.resource_version,
+            doc: row.doc,
+            password_hash: row.password_hash.or(self.current.password_hash.clone()),
+        };
+        self.data
+            .users
+            .entry(self.account.clone())
+            .or_default()
+            .insert(row.id, stored.clone());
+        Ok(stored)
+    }
+}
+
+impl Store for MemoryStore {
+    type Locked = MemoryLocked;
+
+    async fn insert(
+        &self,
+        row: UserRow,
+        idempotency: Option<(IdempotencyScope, Value)>,
+    ) -> Result<StoredUser, StoreError> {
+        let mut data = self.data.lock().await;
+        if data.email_taken(&row.account_id, &row.id, &row.doc) {
+            return Err(StoreError::EmailTaken);
+        }
+        data.seq += 1;
+        let stored = StoredUser {
+            seq: data.seq,
+            id: row.id.clone(),
+            resource_version: row.resource_version,
+            doc: row.doc,
+            password_hash: row.password_hash,
+        };
+        data.users
+            .entry(row.account_id)
+            .or_default()
+            .insert(row.id, stored.clone());
+        if let Some((scope, response)) = idempotency
+            && let Some(record) = data.keys.get_mut(&key_id(&scope))
+        {
+            record.response = Some(response);
+        }
+        Ok(stored)
+    }
+
+    async fn get(&self, account_id: &str, id: &str) -> Result<Option<StoredUser>, StoreError> {
+        let data = self.data.lock().await;
+        Ok(data.users.get(account_id).and_then(|u| u.get(id)).cloned())
+    }
+
+    async fn list(
+        &self,
+        account_id: &str,
+        after_seq: i64,
+        limit: i64,
+        filter: &ListFilter,
+    ) -> Result<Vec<StoredUser>, StoreError> {
+        let data = self.data.lock().await;
+        let mut found: Vec<StoredUser> = data
+            .users
+            .get(account_id)
+            .into_iter()
+            .flat_map(|users| users.values())
+            .filter(|u| u.seq > after_seq && matches(u, filter))
+            .cloned()
+            .collect();
+        found.sort_by_key(|u| u.seq);
+        found.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(found)
+    }
+
+    async fn lock(&self, account_id: &str, id: &str) -> Result<Option<MemoryLocked>, StoreError> {
+        let data = self.data.clone().lock_owned().await;
+        let Some(current) = data.users.get(account_id).and_then(|u| u.get(id)).cloned() else {
+            return Ok(None);
+        };
+        Ok(Some(MemoryLocked {
+            data,
+            account: account_id.to_owned(),
+            current,
+        }))
+    }
+
+    async fn delete(
+        &self,
+        account_id: &str,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut data = self.data.lock().await;
+        let users = data.users.entry(account_id.to_owned()).or_default();
+        let current = users.get(id).ok_or(StoreError::NotFound)?;
+        if let Some(expected) = expected_version
+            && current.resource_version != expected
+        {
+            return Err(StoreError::VersionMismatch {
+                current: current.resource_version,
+            });
+        }
+        users.remove(id);
+        Ok(())
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        scope: &IdempotencyScope,
+        request_hash: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<IdempotencyState, StoreError> {
+        let mut data = self.data.lock().await;
+        let id = key_id(scope);
+        if let Some(record) = data.keys.get(&id) {
+            let age = now
+                .signed_duration_since(record.claimed_at)
+                .to_std()
+                .unwrap_or_default();
+            let expired =
+                age >= IDEMPOTENCY_TTL || (record.response.is_none() && age >= PENDING_TAKEOVER);
+            if !expired {
+                return Ok(match &record.response {
+                    Some(response) => IdempotencyState::Done {
+                        request_hash: record.request_hash.clone(),
+                        response: response.clone(),
+                    },
+                    None => IdempotencyState::InProgress {
+                        request_hash: record.request_hash.clone(),
+                    },
+                });
+            }
+        }
+        data.keys.insert(
+            id,
+            KeyRecord {
+                request_hash: request_hash.to_owned(),
+                response: None,
+                claimed_at: now,
+            },
+        );
+        Ok(IdempotencyState::Claimed)
+    }
+
+    async fn purge_idempotency_keys(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut data = self.data.lock().await;
+        let count = data.keys.len();
+        data.keys.retain(|_, record| record.claimed_at >= before);
+        Ok((count - data.keys.len()) as u64)
+    }
+
+    async fn release_idempotency_key(&self, scope: &IdempotencyScope) -> Result<(), StoreError> {
+        let mut data = self.data.lock().await;
+        let id = key_id(scope);
+        if data.keys.get(&id).is_some_and(|r| r.response.is_none()) {
+            data.keys.remove(&id);
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// The kit's verdict on the in-memory backend.
+async fn check() -> anyhow::Result<users_conformance::Report> {
+    let service = Service::new(
+        MemoryStore::default(),
+        JwtVerifier::hs256(SECRET, ISSUER, AUDIENCE),
+        Settings::default(),
+    );
+    let tokens = TokenIssuer::Hs256 {
+        secret: SECRET.to_vec(),
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+    };
+    users_conformance::run_router(users_api::router(Arc::new(service)), tokens, "").await
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let report = check().await?;
+    print!("{}", report.text());
+    if !report.passed() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_in_memory_backend_keeps_every_promise() {
+        let report = super::check().await.unwrap();
+        assert_eq!(report.outcomes.len(), users_conformance::checks().len());
+        assert!(report.passed(), "{}", report.text());
+    }
+}

@@ -1,0 +1,105 @@
+//! `users-conformance --url URL` against the reference server on a port of
+//! its own: the checks pass, the reports are written, and a wrong secret
+//! fails the run.
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use users_server::app::AppOptions;
+use users_server::auth::JwtVerifier;
+use users_server::store::SqlStore;
+
+const SECRET: &str = "cli-test-secret-cli-test-secret!";
+
+async fn serve() -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("users.db").display());
+    let store = SqlStore::connect(&url).await.unwrap();
+    let app = users_server::app::app(
+        store,
+        JwtVerifier::hs256(SECRET.as_bytes(), "users-api", "users-api"),
+        AppOptions::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    (format!("http://{address}"), dir)
+}
+
+fn kit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_users-conformance"))
+}
+
+#[test]
+fn it_lists_every_check() {
+    let output = kit().arg("--url=unused").arg("--list").output().unwrap();
+    assert!(output.status.success());
+    let listed = String::from_utf8(output.stdout).unwrap();
+    for check in users_conformance::checks() {
+        assert!(listed.contains(check.id), "{} is not listed", check.id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn it_checks_a_running_server_and_writes_its_reports() {
+    let (url, dir) = serve().await;
+    let junit = dir.path().join("conformance.xml");
+    let json = dir.path().join("conformance.json");
+    let run = {
+        let (url, junit, json) = (url.clone(), junit.clone(), json.clone());
+        tokio::task::spawn_blocking(move || {
+            kit()
+                .args(["--url", &url, "--jwt-secret", SECRET])
+                .arg("--junit")
+                .arg(&junit)
+                .arg("--json")
+                .arg(&json)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("0 broken"), "{stdout}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("merge-patch.every-member") && xml.contains("failures=\"0\""));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        report["outcomes"].as_array().unwrap().len(),
+        users_conformance::checks().len()
+    );
+
+    // Tokens the server does not accept: every check that calls it fails,
+    // and so does the run.
+    let refused = tokio::task::spawn_blocking(move || {
+        kit()
+            .args([
+                "--url",
+                &url,
+                "--jwt-secret",
+                "not-the-secret",
+                "--only",
+                "conditional.",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("FAILED conditional."));
+}
