@@ -37,7 +37,7 @@ pub(crate) fn all() -> Vec<Check> {
         check!(
             "merge-patch.every-member",
             "merge patch (RFC 7396)",
-            "Every member of UserPatch can be set, is kept when left out, and (when it may be null) is cleared by null.",
+            "Every member of UserPatch is kept when left out, merged as RFC 7396 says when sent, and cleared by null (or refused, naming it, where it may not be null).",
             every_member
         ),
         check!(
@@ -77,10 +77,22 @@ pub(crate) fn all() -> Vec<Check> {
             stale_if_match_changes_nothing
         ),
         check!(
+            "conditional.missing-user-is-404-before-412",
+            "conditional requests",
+            "A write to a user that does not exist is 404, whatever its If-Match.",
+            missing_user_is_404_before_412
+        ),
+        check!(
             "concurrency.one-winner",
             "concurrency",
-            "Of concurrent writes with the same If-Match, exactly one succeeds; the rest are 412.",
+            "Of concurrent writes with the same If-Match, exactly one succeeds, the rest are 412, and no winner's change is lost.",
             one_winner
+        ),
+        check!(
+            "concurrency.unconditional-writes-all-apply",
+            "concurrency",
+            "Concurrent writes without If-Match to different members all apply.",
+            unconditional_writes_all_apply
         ),
         check!(
             "idempotency.replay",
@@ -101,9 +113,15 @@ pub(crate) fn all() -> Vec<Check> {
             idempotency_concurrent
         ),
         check!(
+            "idempotency.keys-are-per-caller",
+            "idempotency",
+            "Another caller's create with the same Idempotency-Key is a create of its own.",
+            idempotency_per_caller
+        ),
+        check!(
             "tenancy.other-accounts-are-invisible",
             "tenancy",
-            "A user of another account is 404 to read, write or list.",
+            "A user of another account is 404 to read, patch, replace or delete, and is not listed.",
             other_accounts_are_invisible
         ),
         check!(
@@ -121,7 +139,7 @@ pub(crate) fn all() -> Vec<Check> {
         check!(
             "privileges.privileged-members-need-admin",
             "privileged and read-only members",
-            "A caller without users:admin cannot set a privileged member: 403 problem, nothing changed.",
+            "A caller without users:admin cannot send any privileged member: a 403 problem naming it, nothing changed.",
             privileged_members_need_admin
         ),
         check!(
@@ -135,6 +153,18 @@ pub(crate) fn all() -> Vec<Check> {
             "privileged and read-only members",
             "A caller with users:read only cannot create or change users.",
             readers_cannot_write
+        ),
+        check!(
+            "status.changes-are-stamped",
+            "status",
+            "Deactivating and archiving stamp deactivatedAt and archivedAt, and keep earlier stamps.",
+            status_changes_are_stamped
+        ),
+        check!(
+            "uniqueness.email-ignores-case",
+            "uniqueness",
+            "An email taken in any case is a 409 problem naming email; email filters and text search ignore case, beyond ASCII too.",
+            email_ignores_case
         ),
         check!(
             "relations.add-and-remove-lists",
@@ -151,7 +181,7 @@ pub(crate) fn all() -> Vec<Check> {
         check!(
             "pagination.stable-under-inserts",
             "pagination",
-            "Paging by cursor neither skips nor repeats a user while others are created.",
+            "Paging by cursor neither skips nor repeats a user while others are created, and skips none created before the last page was asked for.",
             pagination_stable_under_inserts
         ),
         check!(
@@ -346,9 +376,54 @@ async fn null_clears(ctx: Ctx) -> Result<(), String> {
     )
 }
 
+/// RFC 7396's merge, the oracle of what a patch gives.
+fn merge(target: &Value, patch: &Value) -> Value {
+    match patch {
+        Value::Object(patch) => {
+            let mut merged = match target {
+                Value::Object(target) => target.clone(),
+                _ => serde_json::Map::new(),
+            };
+            for (key, value) in patch {
+                if value.is_null() {
+                    merged.remove(key);
+                } else {
+                    let current = merged.get(key).cloned().unwrap_or(Value::Null);
+                    merged.insert(key.clone(), merge(&current, value));
+                }
+            }
+            Value::Object(merged)
+        }
+        other => other.clone(),
+    }
+}
+
+/// A user with every member set, so that leaving one out means something.
+fn full_profile() -> Value {
+    json!({
+        "name": { "firstName": "John", "lastName": "Smith" },
+        "email": format!("{}@example.com", unique("full-")),
+        "externalId": unique("ext-"), "secondaryEmail": "j.smith@example.net", "phone": "+12345678901",
+        "mobilePhone": "+12345678902", "jobTitle": "Head of Operations", "title": "Mr.",
+        "position": "Operations", "description": "Runs the office.", "dateOfBirth": "1980-12-20",
+        "gender": "male", "locale": "en-gb", "preferredLanguage": "de", "timeZone": "Europe/London",
+        "contactType": "billing", "sessionTimeout": 900, "employeeId": "E-1",
+        "avatarUrl": "https://cdn.example.com/a.png",
+        "address": { "address1": "1 Main St.", "city": "Boston", "state": "MA", "zipCode": "02101", "countryCode": "US" },
+        "mfa": { "enabled": false, "expirationInMinutes": 5 },
+        "ownerOrganization": { "id": uuid::Uuid::new_v4() },
+        "customAttributes": { "costCenter": "CC-12", "seniority": 3 },
+        "notifications": { "onNewEmail": false, "onPurchases": true },
+        "teams": ["ops"], "tags": ["boston"], "roles": ["viewer"]
+    })
+}
+
 async fn every_member(ctx: Ctx) -> Result<(), String> {
     let nullable = nullable_members();
     let mut problems = Vec::new();
+    let created = ctx.create(Role::Admin, full_profile()).await?;
+    let id = id_of(&created)?;
+    let mut before = created.body;
     for member in users_api::types::UserPatch::MEMBERS {
         let Some(value) = sample(member) else {
             problems.push(format!(
@@ -356,73 +431,85 @@ async fn every_member(ctx: Ctx) -> Result<(), String> {
             ));
             continue;
         };
-        let created = ctx
-            .create(Role::Admin, json!({ "teams": ["navy"], "tags": ["navy"] }))
-            .await?;
-        let id = id_of(&created)?;
-        // Set.
+        let seen = |body: &Value| match relation_of(member) {
+            Some((relation, _)) => body[relation].clone(),
+            None => body[*member].clone(),
+        };
+        // Left out: a patch of another member keeps it.
+        let other = if *member == "description" {
+            json!({ "position": unique("p-") })
+        } else {
+            json!({ "description": unique("d-") })
+        };
+        let kept = ctx.patch(Role::Admin, &id, other, None).await?;
+        if kept.status != 200 || seen(&kept.body) != seen(&before) {
+            problems.push(format!(
+                "{member}: a patch leaving it out changed it from {} to {}",
+                seen(&before),
+                seen(&kept.body)
+            ));
+            continue;
+        }
+        // Sent: merged into what is stored.
         let set = ctx
             .patch(Role::Admin, &id, json!({ *member: value }), None)
             .await?;
         if set.status != 200 {
             problems.push(format!(
-                "{member}: setting it answered {} {}",
+                "{member}: sending {value} answered {} {}",
                 set.status, set.body
             ));
             continue;
         }
-        let shown = match relation_of(member) {
-            Some((relation, true)) => set.body[relation]
+        let merged = match relation_of(member) {
+            Some((relation, adds)) => set.body[relation]
                 .as_array()
-                .is_some_and(|a| a.contains(&json!("navy"))),
-            Some((relation, false)) => !set.body[relation]
-                .as_array()
-                .is_some_and(|a| a.contains(&json!("navy"))),
-            None => shows(&set.body[*member], &value),
+                .is_some_and(|a| a.contains(&json!("navy")) == adds),
+            None => shows(&set.body[*member], &merge(&kept.body[*member], &value)),
         };
-        if !shown {
-            problems.push(format!("{member}: set to {value}, answered {}", set.body));
-            continue;
-        }
-        // Left out: a patch of another member keeps it.
-        let other = if *member == "position" {
-            json!({ "title": "Mx." })
-        } else {
-            json!({ "position": "Other" })
-        };
-        let kept = ctx.patch(Role::Admin, &id, other, None).await?;
-        let seen = |answer: &Answer| match relation_of(member) {
-            Some((relation, _)) => answer.body[relation].clone(),
-            None => answer.body[*member].clone(),
-        };
-        if kept.status != 200 || seen(&kept) != seen(&set) {
+        if !merged {
             problems.push(format!(
-                "{member}: a patch leaving it out changed it from {} to {}",
-                seen(&set),
-                seen(&kept)
+                "{member}: {value} merged into {} answered {}",
+                kept.body[*member], set.body[*member]
             ));
             continue;
         }
-        // Null.
+        // Null: cleared, or refused naming the member.
+        let nulled = ctx
+            .patch(Role::Admin, &id, json!({ *member: null }), None)
+            .await?;
         if nullable.contains(member) {
-            let nulled = ctx
-                .patch(Role::Admin, &id, json!({ *member: null }), None)
-                .await?;
             if nulled.status != 200 || !cleared(&nulled.body[*member]) {
                 problems.push(format!(
                     "{member}: null answered {} with {}",
                     nulled.status, nulled.body[*member]
                 ));
+                continue;
             }
+            before = nulled.body;
         } else {
-            let refused = ctx
-                .patch(Role::Admin, &id, json!({ *member: null }), None)
-                .await?;
-            if refused.status != 400 {
+            let named = nulled.body["errors"]
+                .as_array()
+                .is_some_and(|errors| errors.iter().any(|e| e["field"] == json!(member)));
+            if nulled.status != 400 || !named {
                 problems.push(format!(
-                    "{member}: null for a member that cannot be null answered {}",
-                    refused.status
+                    "{member}: null for a member that cannot be null answered {} {}",
+                    nulled.status, nulled.body
                 ));
+                continue;
+            }
+            before = set.body;
+        }
+        // Put the full profile back for the next member.
+        let restore = full_profile();
+        if let Some(original) = restore.get(*member) {
+            let mut back = json!({ *member: original });
+            if *member == "email" {
+                back = json!({});
+            }
+            let restored = ctx.patch(Role::Admin, &id, back, None).await?;
+            if restored.status == 200 {
+                before = restored.body;
             }
         }
     }
@@ -615,32 +702,231 @@ async fn stale_if_match_changes_nothing(ctx: Ctx) -> Result<(), String> {
 async fn one_winner(ctx: Ctx) -> Result<(), String> {
     let created = ctx.create(Role::Admin, json!({})).await?;
     let id = id_of(&created)?;
-    let tag = created.etag()?;
-    let writers = (0..8).map(|i| {
-        let (ctx, id, tag) = (ctx.clone(), id.clone(), tag.clone());
-        tokio::spawn(async move {
-            ctx.patch(
-                Role::Admin,
-                &id,
-                json!({ "jobTitle": format!("Writer {i}") }),
-                Some(&tag),
-            )
-            .await
-        })
-    });
-    let mut statuses = Vec::new();
-    for writer in writers.collect::<Vec<_>>() {
-        statuses.push(writer.await.map_err(|e| e.to_string())??.status);
+    let mut tag = created.etag()?;
+    let mut kept = serde_json::Map::new();
+    for round in 0..10 {
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let (ctx, id, tag) = (ctx.clone(), id.clone(), tag.clone());
+                tokio::spawn(async move {
+                    let patch = json!({ "customAttributes": { format!("r{round}w{i}"): round } });
+                    ctx.patch(Role::Admin, &id, patch, Some(&tag)).await
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        let mut statuses = Vec::new();
+        for writer in writers {
+            let answer = writer.await.map_err(|e| e.to_string())??;
+            statuses.push(answer.status);
+            if answer.status == 200 {
+                winners.push(answer);
+            }
+        }
+        ensure(
+            winners.len() == 1 && statuses.iter().all(|s| *s == 200 || *s == 412),
+            || {
+                format!(
+                    "round {round}: 8 writers with one If-Match answered {statuses:?}: expected one 200 and seven 412"
+                )
+            },
+        )?;
+        let winner = winners.pop().unwrap();
+        tag = winner.etag()?;
+        let attributes = winner.body["customAttributes"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let (key, _) = attributes
+            .iter()
+            .find(|(k, _)| k.starts_with(&format!("r{round}w")))
+            .ok_or_else(|| format!("round {round}: the winner's change is not in its answer"))?;
+        kept.insert(key.clone(), json!(round));
+        ensure(
+            Value::Object(attributes.clone()) == Value::Object(kept.clone()),
+            || format!("round {round}: an earlier winner's change was lost: {attributes:?}"),
+        )?;
     }
-    let winners = statuses.iter().filter(|s| **s == 200).count();
+    Ok(())
+}
+
+async fn unconditional_writes_all_apply(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    let writers: Vec<_> = (0..8)
+        .map(|i| {
+            let (ctx, id) = (ctx.clone(), id.clone());
+            tokio::spawn(async move {
+                ctx.patch(
+                    Role::Admin,
+                    &id,
+                    json!({ "customAttributes": { format!("w{i}"): true } }),
+                    None,
+                )
+                .await
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer
+            .await
+            .map_err(|e| e.to_string())??
+            .expect(200, "a write without If-Match")?;
+    }
+    let read = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    let count = read.body["customAttributes"]
+        .as_object()
+        .map_or(0, |a| a.len());
+    ensure(count == 8, || {
+        format!(
+            "{count} of 8 concurrent writes are in the user: {}",
+            read.body["customAttributes"]
+        )
+    })
+}
+
+async fn missing_user_is_404_before_412(ctx: Ctx) -> Result<(), String> {
+    let missing = uuid::Uuid::new_v4().to_string();
+    ctx.patch(
+        Role::Admin,
+        &missing,
+        json!({ "title": "Dr." }),
+        Some("\"1\""),
+    )
+    .await?
+    .problem(404, "a patch of a missing user under If-Match")?;
+    ctx.send(
+        Role::Admin,
+        Method::DELETE,
+        &format!("/v1/users/{missing}"),
+        None,
+        &[("if-match", "\"1\"")],
+    )
+    .await?
+    .problem(404, "a delete of a missing user under If-Match")?;
+    Ok(())
+}
+
+async fn idempotency_per_caller(ctx: Ctx) -> Result<(), String> {
+    let key = unique("key-");
+    let first = create_with_key(
+        &ctx,
+        &key,
+        new_user(&format!("{}@example.com", unique("mine-"))),
+    )
+    .await?
+    .expect(201, "the first caller's create")?;
+    let theirs = ctx
+        .send(
+            Role::SecondAdmin,
+            Method::POST,
+            "/v1/users",
+            Some((
+                "application/json",
+                new_user(&format!("{}@example.com", unique("theirs-"))),
+            )),
+            &[("idempotency-key", &key)],
+        )
+        .await?
+        .expect(201, "another caller's create with the same key")?;
+    ensure(theirs.body["id"] != first.body["id"], || {
+        "another caller got the first caller's user".into()
+    })
+}
+
+async fn status_changes_are_stamped(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
     ensure(
-        winners == 1 && statuses.iter().all(|s| *s == 200 || *s == 412),
+        created.body["activatedAt"].is_string() && created.body["deactivatedAt"].is_null(),
+        || format!("a new user is not stamped active: {}", created.body),
+    )?;
+    let off = ctx
+        .patch(Role::Admin, &id, json!({ "status": "deactivated" }), None)
+        .await?
+        .expect(200, "deactivating")?;
+    ensure(
+        off.body["status"] == "deactivated" && off.body["deactivatedAt"].is_string(),
+        || format!("deactivating did not stamp deactivatedAt: {}", off.body),
+    )?;
+    let archived = ctx
+        .patch(Role::Admin, &id, json!({ "status": "archived" }), None)
+        .await?
+        .expect(200, "archiving")?;
+    ensure(
+        archived.body["archivedAt"].is_string()
+            && archived.body["deactivatedAt"] == off.body["deactivatedAt"],
         || {
             format!(
-                "8 writers with one If-Match answered {statuses:?}: expected one 200 and seven 412"
+                "archiving did not stamp archivedAt, or lost deactivatedAt: {}",
+                archived.body
             )
         },
     )
+}
+
+async fn email_ignores_case(ctx: Ctx) -> Result<(), String> {
+    let local = unique("ada.lovelace-");
+    let marker = unique("Ängström");
+    let first = ctx
+        .create(Role::Admin, json!({ "email": format!("{local}@Example.com"), "name": { "firstName": marker, "lastName": "Øre" } }))
+        .await?;
+    let taken = ctx
+        .send(
+            Role::Admin,
+            Method::POST,
+            "/v1/users",
+            Some((
+                "application/json",
+                new_user(&format!("{}@example.COM", local.to_uppercase())),
+            )),
+            &[],
+        )
+        .await?
+        .problem(409, "the same email in another case")?;
+    let named = taken.body["errors"]
+        .as_array()
+        .is_some_and(|e| e.iter().any(|e| e["field"] == "email"));
+    ensure(named, || {
+        format!("the 409 does not name email: {}", taken.body)
+    })?;
+    let count = count_by_email(&ctx, &format!("{}@EXAMPLE.com", local.to_uppercase())).await?;
+    ensure(count == 1, || {
+        format!("the email filter in another case found {count} users")
+    })?;
+    for text in [marker.to_lowercase(), marker.to_uppercase()] {
+        let found = ctx
+            .send(
+                Role::Admin,
+                Method::GET,
+                &format!("/v1/users?q={}", urlencode(&text)),
+                None,
+                &[],
+            )
+            .await?
+            .expect(200, "a text search")?;
+        let ids: Vec<&Value> = found.body["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|u| &u["id"])
+            .collect();
+        ensure(ids == [&first.body["id"]], || {
+            format!("searching {text:?} found {ids:?}")
+        })?;
+    }
+    Ok(())
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 async fn create_with_key(ctx: &Ctx, key: &str, body: Value) -> Result<Answer, String> {
@@ -739,6 +1025,27 @@ async fn other_accounts_are_invisible(ctx: Ctx) -> Result<(), String> {
     ctx.patch(Role::Admin, &id, json!({ "title": "Dr." }), None)
         .await?
         .problem(404, "changing another account's user")?;
+    ctx.send(
+        Role::Admin,
+        Method::PUT,
+        &format!("/v1/users/{id}"),
+        Some((
+            "application/json",
+            new_user(&format!("{}@example.com", unique("put-"))),
+        )),
+        &[],
+    )
+    .await?
+    .problem(404, "replacing another account's user")?;
+    ctx.send(
+        Role::Admin,
+        Method::DELETE,
+        &format!("/v1/users/{id}"),
+        None,
+        &[],
+    )
+    .await?
+    .problem(404, "deleting another account's user")?;
     let email = created.body["email"]
         .as_str()
         .unwrap_or_default()
@@ -800,16 +1107,44 @@ async fn switch_key_refused(ctx: Ctx) -> Result<(), String> {
 async fn privileged_members_need_admin(ctx: Ctx) -> Result<(), String> {
     let created = ctx.create(Role::Writer, json!({})).await?;
     let id = id_of(&created)?;
-    ctx.patch(Role::Writer, &id, json!({ "isAdmin": true }), None)
-        .await?
-        .problem(403, "a writer setting isAdmin")?;
+    let mut problems = Vec::new();
+    for member in users_api::types::UserPatch::PRIVILEGED_MEMBERS {
+        let Some(value) = sample(member) else {
+            problems.push(format!("{member}: the kit has no sample value"));
+            continue;
+        };
+        let refused = ctx
+            .patch(
+                Role::Writer,
+                &id,
+                json!({ *member: value, "jobTitle": "Changed" }),
+                None,
+            )
+            .await?;
+        let named = refused.body["errors"]
+            .as_array()
+            .is_some_and(|errors| errors.iter().any(|e| e["field"] == json!(member)));
+        if let Err(why) = refused
+            .clone()
+            .problem(403, &format!("a writer sending {member}"))
+        {
+            problems.push(why);
+        } else if !named {
+            problems.push(format!(
+                "{member}: the 403 does not name it: {}",
+                refused.body
+            ));
+        }
+    }
     let read = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
-    ensure(
-        read.body["isAdmin"] == json!(false)
-            && read.body["resourceVersion"] == created.body["resourceVersion"],
-        || format!("the refused change left a trace: {}", read.body),
-    )?;
-    Ok(())
+    if read.body != created.body {
+        problems.push(format!("a refused change left a trace: {}", read.body));
+    }
+    // What the writer may change, it changes.
+    ctx.patch(Role::Writer, &id, json!({ "jobTitle": "Changed" }), None)
+        .await?
+        .expect(200, "the writer changing a member that is not privileged")?;
+    ensure(problems.is_empty(), || problems.join("; "))
 }
 
 async fn read_only_members_are_refused(ctx: Ctx) -> Result<(), String> {
@@ -900,6 +1235,9 @@ async fn relations_whole_set_with_list(ctx: Ctx) -> Result<(), String> {
 }
 
 async fn pagination_stable_under_inserts(ctx: Ctx) -> Result<(), String> {
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
     let marker = unique("page");
     let mut existing = BTreeSet::new();
     for i in 0..7 {
@@ -911,22 +1249,27 @@ async fn pagination_stable_under_inserts(ctx: Ctx) -> Result<(), String> {
             .await?;
         existing.insert(id_of(&created)?);
     }
-    let writer = {
-        let (ctx, marker) = (ctx.clone(), marker.clone());
-        tokio::spawn(async move {
-            for i in 0..7 {
-                let _ = ctx
-                    .create(
-                        Role::Admin,
-                        json!({ "name": { "firstName": format!("Late{i}"), "lastName": marker } }),
-                    )
-                    .await;
-            }
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (ctx, marker, acknowledged) = (ctx.clone(), marker.clone(), acknowledged.clone());
+            tokio::spawn(async move {
+                for i in 0..12 {
+                    let body = json!({ "name": { "firstName": format!("Late{w}x{i}"), "lastName": marker } });
+                    if let Ok(created) = ctx.create(Role::Admin, body).await
+                        && let Ok(id) = id_of(&created)
+                    {
+                        acknowledged.lock().unwrap().push((id, Instant::now()));
+                    }
+                }
+            })
         })
-    };
+        .collect();
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
-    for _ in 0..100 {
+    let mut last_request = Instant::now();
+    for _ in 0..200 {
+        last_request = Instant::now();
         let path = match &cursor {
             Some(cursor) => format!("/v1/users?q={marker}&limit=2&cursor={cursor}"),
             None => format!("/v1/users?q={marker}&limit=2"),
@@ -943,7 +1286,9 @@ async fn pagination_stable_under_inserts(ctx: Ctx) -> Result<(), String> {
             None => break,
         }
     }
-    writer.await.map_err(|e| e.to_string())?;
+    for writer in writers {
+        writer.await.map_err(|e| e.to_string())?;
+    }
     let unique_seen: BTreeSet<String> = seen.iter().cloned().collect();
     ensure(unique_seen.len() == seen.len(), || {
         "a user appeared on two pages".into()
@@ -953,6 +1298,15 @@ async fn pagination_stable_under_inserts(ctx: Ctx) -> Result<(), String> {
             "{} users that existed before paging were skipped",
             existing.difference(&unique_seen).count()
         )
+    })?;
+    let skipped = acknowledged
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(id, at)| *at < last_request && !unique_seen.contains(id))
+        .count();
+    ensure(skipped == 0, || {
+        format!("{skipped} users created before the last page was asked for were skipped")
     })
 }
 

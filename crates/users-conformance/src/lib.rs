@@ -223,6 +223,7 @@ struct CtxInner {
     writer: String,
     reader: String,
     other_admin: String,
+    second_admin: String,
 }
 
 /// An answer: status, headers and body as JSON (`Null` when empty).
@@ -288,6 +289,8 @@ pub(crate) enum Role {
     Reader,
     /// `users:admin` in the other account.
     OtherAdmin,
+    /// Another caller with `users:admin` in the account.
+    SecondAdmin,
 }
 
 impl Ctx {
@@ -312,6 +315,7 @@ impl Ctx {
                 writer: target.tokens.mint(&writer)?,
                 reader: target.tokens.mint(&who("reader", a, "users:read", &[]))?,
                 other_admin: target.tokens.mint(&who("admin", b, "users:admin", &[]))?,
+                second_admin: target.tokens.mint(&who("admin-2", a, "users:admin", &[]))?,
             }),
         })
     }
@@ -334,6 +338,7 @@ impl Ctx {
             Role::Writer => &self.inner.writer,
             Role::Reader => &self.inner.reader,
             Role::OtherAdmin => &self.inner.other_admin,
+            Role::SecondAdmin => &self.inner.second_admin,
         }
     }
 
