@@ -214,6 +214,12 @@ pub(crate) fn all() -> Vec<Check> {
             "A body in a media type the operation does not take is a 415 problem.",
             unsupported_media_type
         ),
+        check!(
+            "problems.payload-too-large",
+            "problem documents",
+            "A body over the server's limit is a 413 problem, and nothing is created.",
+            payload_too_large
+        ),
     ]
 }
 
@@ -1408,4 +1414,39 @@ async fn unsupported_media_type(ctx: Ctx) -> Result<(), String> {
         || format!("a text/plain patch answered {status} as {media:?}"),
     )?;
     Ok(())
+}
+
+async fn payload_too_large(ctx: Ctx) -> Result<(), String> {
+    // Far over any limit a user directory would set (the reference server's
+    // is 64 KiB): a description of 4 MiB.
+    let email = format!("{}@example.com", unique("big-"));
+    let mut body = new_user(&email);
+    body["description"] = json!("x".repeat(4 << 20));
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/users", ctx.base()))
+        .bearer_auth(ctx.raw_token(Role::Admin))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await;
+    match response {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let media = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            ensure(
+                status == 413 && media.starts_with("application/problem+json"),
+                || format!("a 4 MiB body answered {status} as {media:?}"),
+            )?;
+        }
+        // A server may close the connection once it has refused the body.
+        Err(err) if err.is_request() || err.is_body() => {}
+        Err(err) => return Err(format!("sending a 4 MiB body: {err}")),
+    }
+    let count = count_by_email(&ctx, &email).await?;
+    ensure(count == 0, || "the oversized create made a user".into())
 }
