@@ -586,75 +586,45 @@ impl Differ<'_> {
             );
         }
         self.enums(at, old, new, direction, kind);
-        // Upper bounds: lowered or added is tighter; raised or removed, looser.
-        for (key, name) in [
-            ("maxLength", "max-length"),
-            ("maximum", "max"),
-            ("maxItems", "max-items"),
-            ("maxProperties", "max-properties"),
+        // Upper bounds: lowered or added is tighter; lower bounds: raised or
+        // added is tighter.
+        for (key, name, upper) in [
+            ("maxLength", "max-length", true),
+            ("maximum", "max", true),
+            ("maxItems", "max-items", true),
+            ("maxProperties", "max-properties", true),
+            ("minLength", "min-length", false),
+            ("minimum", "min", false),
+            ("minItems", "min-items", false),
+            ("minProperties", "min-properties", false),
         ] {
-            match (num(old, key), num(new, key)) {
-                (Some(a), Some(b)) if b < a => self.push(
-                    format!("{at}/{key}"),
-                    rule(&decreased(name)),
-                    tightened(direction),
+            let (a, b) = (num(old, key), num(new, key));
+            let (suffix, tighter, what) = match (a, b) {
+                (Some(a), Some(b)) if a == b => continue,
+                (Some(a), Some(b)) => (
+                    if b < a { "decreased" } else { "increased" },
+                    (b < a) == upper,
                     format!("{key} {a} → {b}"),
                 ),
-                (Some(a), Some(b)) if b > a => self.push(
-                    format!("{at}/{key}"),
-                    rule(&increased(name)),
-                    loosened(direction),
-                    format!("{key} {a} → {b}"),
-                ),
-                (None, Some(b)) => self.push(
-                    format!("{at}/{key}"),
-                    rule(&set(name)),
-                    tightened(direction),
-                    format!("{key} {b} was added"),
-                ),
-                (Some(a), None) => self.push(
-                    format!("{at}/{key}"),
-                    rule(&increased(name)),
-                    loosened(direction),
+                (None, Some(b)) => ("set", true, format!("{key} {b} was added")),
+                (Some(a), None) => (
+                    if upper { "increased" } else { "decreased" },
+                    false,
                     format!("{key} {a} was removed"),
                 ),
-                _ => {}
-            }
-        }
-        // Lower bounds: raised or added is tighter.
-        for (key, name) in [
-            ("minLength", "min-length"),
-            ("minimum", "min"),
-            ("minItems", "min-items"),
-            ("minProperties", "min-properties"),
-        ] {
-            match (num(old, key), num(new, key)) {
-                (Some(a), Some(b)) if b > a => self.push(
-                    format!("{at}/{key}"),
-                    rule(&increased(name)),
-                    tightened(direction),
-                    format!("{key} {a} → {b}"),
-                ),
-                (Some(a), Some(b)) if b < a => self.push(
-                    format!("{at}/{key}"),
-                    rule(&decreased(name)),
-                    loosened(direction),
-                    format!("{key} {a} → {b}"),
-                ),
-                (None, Some(b)) => self.push(
-                    format!("{at}/{key}"),
-                    rule(&set(name)),
-                    tightened(direction),
-                    format!("{key} {b} was added"),
-                ),
-                (Some(a), None) => self.push(
-                    format!("{at}/{key}"),
-                    rule(&decreased(name)),
-                    loosened(direction),
-                    format!("{key} {a} was removed"),
-                ),
-                _ => {}
-            }
+                (None, None) => continue,
+            };
+            let classes = if tighter {
+                tightened(direction)
+            } else {
+                loosened(direction)
+            };
+            self.push(
+                format!("{at}/{key}"),
+                rule(&format!("{name}-{suffix}")),
+                classes,
+                what,
+            );
         }
         match (old.get("pattern"), new.get("pattern")) {
             (a, b) if a == b => {}
@@ -910,18 +880,6 @@ impl Differ<'_> {
             _ => {}
         }
     }
-}
-
-fn decreased(name: &str) -> String {
-    format!("{name}-decreased")
-}
-
-fn increased(name: &str) -> String {
-    format!("{name}-increased")
-}
-
-fn set(name: &str) -> String {
-    format!("{name}-set")
 }
 
 /// The rule id `<kind>-<suffix>`.

@@ -1317,27 +1317,17 @@ async fn pagination_stable_under_inserts(ctx: Ctx) -> Result<(), String> {
 }
 
 async fn malformed_json(ctx: Ctx) -> Result<(), String> {
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/users", ctx.base()))
-        .bearer_auth(ctx.raw_token(Role::Admin))
-        .header("content-type", "application/json")
-        .body("{\"name\":")
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let media = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    ensure(
-        status == 400 && media.starts_with("application/problem+json"),
-        || format!("a truncated body answered {status} as {media:?}"),
-    )
+    let answer = ctx
+        .send_raw(
+            ctx.raw_token(Role::Admin),
+            Method::POST,
+            "/v1/users",
+            "application/json",
+            "{\"name\":".into(),
+        )
+        .await?;
+    refused_as_problem(answer, 400, "a truncated body")
 }
-
 async fn validation_names_every_field(ctx: Ctx) -> Result<(), String> {
     let refused = ctx
         .send(
@@ -1372,48 +1362,31 @@ async fn unknown_user(ctx: Ctx) -> Result<(), String> {
 }
 
 async fn unauthenticated(ctx: Ctx) -> Result<(), String> {
-    let response = reqwest::Client::new()
-        .get(format!("{}/v1/users", ctx.base()))
-        .bearer_auth("not-a-token")
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let media = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    ensure(
-        status == 401 && media.starts_with("application/problem+json"),
-        || format!("a bad token answered {status} as {media:?}"),
-    )
+    let answer = ctx
+        .send_raw(
+            "not-a-token",
+            Method::GET,
+            "/v1/users",
+            "application/json",
+            String::new(),
+        )
+        .await?;
+    refused_as_problem(answer, 401, "a bad token")
 }
 
 async fn unsupported_media_type(ctx: Ctx) -> Result<(), String> {
     let created = ctx.create(Role::Admin, json!({})).await?;
     let id = id_of(&created)?;
-    let response = reqwest::Client::new()
-        .patch(format!("{}/v1/users/{id}", ctx.base()))
-        .bearer_auth(ctx.raw_token(Role::Admin))
-        .header("content-type", "text/plain")
-        .body("title=Dr.")
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let media = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    ensure(
-        status == 415 && media.starts_with("application/problem+json"),
-        || format!("a text/plain patch answered {status} as {media:?}"),
-    )?;
-    Ok(())
+    let answer = ctx
+        .send_raw(
+            ctx.raw_token(Role::Admin),
+            Method::PATCH,
+            &format!("/v1/users/{id}"),
+            "text/plain",
+            "title=Dr.".into(),
+        )
+        .await?;
+    refused_as_problem(answer, 415, "a text/plain patch")
 }
 
 async fn payload_too_large(ctx: Ctx) -> Result<(), String> {
@@ -1422,31 +1395,37 @@ async fn payload_too_large(ctx: Ctx) -> Result<(), String> {
     let email = format!("{}@example.com", unique("big-"));
     let mut body = new_user(&email);
     body["description"] = json!("x".repeat(4 << 20));
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/users", ctx.base()))
-        .bearer_auth(ctx.raw_token(Role::Admin))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await;
-    match response {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let media = response
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            ensure(
-                status == 413 && media.starts_with("application/problem+json"),
-                || format!("a 4 MiB body answered {status} as {media:?}"),
-            )?;
-        }
-        // A server may close the connection once it has refused the body.
-        Err(err) if err.is_request() || err.is_body() => {}
-        Err(err) => return Err(format!("sending a 4 MiB body: {err}")),
+    let answer = ctx
+        .send_raw(
+            ctx.raw_token(Role::Admin),
+            Method::POST,
+            "/v1/users",
+            "application/json",
+            body.to_string(),
+        )
+        .await?;
+    // A server may close the connection once it has refused the body.
+    if answer.is_some() {
+        refused_as_problem(answer, 413, "a 4 MiB body")?;
     }
     let count = count_by_email(&ctx, &email).await?;
     ensure(count == 0, || "the oversized create made a user".into())
+}
+
+/// A raw answer is a refusal with `status` as `application/problem+json`.
+fn refused_as_problem(
+    answer: Option<(u16, String)>,
+    status: u16,
+    what: &str,
+) -> Result<(), String> {
+    let (answered, media) =
+        answer.ok_or_else(|| format!("{what}: the connection closed without an answer"))?;
+    ensure(
+        answered == status && media.starts_with("application/problem+json"),
+        || {
+            format!(
+                "{what} answered {answered} as {media:?}, expected {status} as application/problem+json"
+            )
+        },
+    )
 }

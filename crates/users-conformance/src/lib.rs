@@ -324,10 +324,6 @@ impl Ctx {
         &self.inner.other_account
     }
 
-    pub(crate) fn base(&self) -> &str {
-        &self.inner.base
-    }
-
     pub(crate) fn raw_token(&self, role: Role) -> &str {
         self.token(role)
     }
@@ -390,6 +386,41 @@ impl Ctx {
             headers,
             body,
         })
+    }
+
+    /// Sends `body` as it is, in `media`, with `token`: for what JSON
+    /// cannot carry (a truncated body, another media type). Answers the
+    /// status and the answer's media type; a connection the server closed
+    /// on a refused body is `None`.
+    pub(crate) async fn send_raw(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        media: &str,
+        body: String,
+    ) -> Result<Option<(u16, String)>, String> {
+        let sent = self
+            .inner
+            .http
+            .request(method.clone(), format!("{}{path}", self.inner.base))
+            .bearer_auth(token)
+            .header("content-type", media)
+            .body(body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(err) if err.is_request() || err.is_body() => return Ok(None),
+            Err(err) => return Err(format!("{method} {path}: {err}")),
+        };
+        let answered = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Some((response.status().as_u16(), answered)))
     }
 
     /// A new user in the account, created by `role`, with `extra` members

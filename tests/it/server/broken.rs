@@ -267,7 +267,8 @@ fn copy(ctx: &RequestContext) -> RequestContext {
     acting_on(ctx, switched)
 }
 
-async fn router(fault: Fault) -> (axum::Router, tempfile::TempDir) {
+/// The reference service on a SQLite file of its own.
+async fn service() -> (Service<SqlStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("users.db").display());
     let store = SqlStore::connect(&url).await.unwrap();
@@ -276,6 +277,11 @@ async fn router(fault: Fault) -> (axum::Router, tempfile::TempDir) {
         JwtVerifier::hs256(SECRET, ISSUER, AUDIENCE),
         Settings::default(),
     );
+    (service, dir)
+}
+
+async fn router(fault: Fault) -> (axum::Router, tempfile::TempDir) {
+    let (service, dir) = service().await;
     let faulty = Faulty {
         inner: service,
         fault,
@@ -308,14 +314,7 @@ fn tokens() -> TokenIssuer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kit_passes_the_reference_service_in_process() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("users.db").display());
-    let store = SqlStore::connect(&url).await.unwrap();
-    let service = Service::new(
-        store,
-        JwtVerifier::hs256(SECRET, ISSUER, AUDIENCE),
-        Settings::default(),
-    );
+    let (service, _dir) = service().await;
     let report = users_conformance::run_router(users_api::router(Arc::new(service)), tokens(), "")
         .await
         .unwrap();
