@@ -131,7 +131,6 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
         json!({
             "get": {
                 "operationId": "listGroups",
-                "tags": ["Groups"],
                 "summary": "List groups",
                 "security": [{ "bearerAuth": ["users:read"] }],
                 "x-pagination": { "cursor": "cursor", "nextCursor": "nextCursor", "items": "items" },
@@ -148,7 +147,6 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
             },
             "post": {
                 "operationId": "createGroup",
-                "tags": ["Groups"],
                 "summary": "Create a group",
                 "security": [{ "bearerAuth": ["users:write"] }],
                 "requestBody": {
@@ -173,7 +171,6 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
             ],
             "get": {
                 "operationId": "getGroup",
-                "tags": ["Groups"],
                 "summary": "Get a group",
                 "security": [{ "bearerAuth": ["users:read"] }],
                 "parameters": [{ "$ref": "#/components/parameters/IfNoneMatch" }],
@@ -189,7 +186,6 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
             },
             "patch": {
                 "operationId": "updateGroup",
-                "tags": ["Groups"],
                 "summary": "Update a group partially",
                 "security": [{ "bearerAuth": ["users:write"] }],
                 "parameters": [{ "$ref": "#/components/parameters/IfMatch" }],
@@ -209,9 +205,6 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
             }
         }),
     );
-    if let Some(Value::Array(tags)) = spec.get_mut("tags") {
-        tags.push(json!({ "name": "Groups", "description": "Groups of users." }));
-    }
     let schemas = spec["components"]["schemas"]
         .as_object_mut()
         .context("the spec has no schemas")?;

@@ -1013,7 +1013,8 @@ struct Operation {
     pointer: String,
     method: String,
     path: String,
-    tag: String,
+    /// The operation's tags, in order (none is fine).
+    tags: Vec<String>,
     summary: String,
     description: String,
     scope: String,
@@ -1153,7 +1154,13 @@ fn operations(spec: &Value) -> anyhow::Result<Vec<Operation>> {
                 pointer: format!("/paths/{}/{method}/parameters", decode::escape(path)),
                 method: method.to_owned(),
                 path: path.clone(),
-                tag: op["tags"][0].as_str().context("a tag")?.to_owned(),
+                tags: op["tags"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
                 summary: op["summary"].as_str().unwrap_or_default().to_owned(),
                 description: op["description"]
                     .as_str()
@@ -1176,7 +1183,8 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
     let method = format_ident!("{}", op.method);
     let path = &op.path;
     let id = &op.id;
-    let tag = &op.tag;
+    let tags = &op.tags;
+    let tags = (!tags.is_empty()).then(|| quote!(tags = [#(#tags),*],));
     let summary = &op.summary;
     let description = &op.description;
     let scope = &op.scope;
@@ -1257,7 +1265,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
             #method,
             path = #path,
             operation_id = #id,
-            tag = #tag,
+            #tags
             summary = #summary,
             description = #description,
             params(#(#param_structs),*),
