@@ -11,9 +11,9 @@ use users_conformance::{Target, TokenIssuer};
 #[derive(Debug, Parser)]
 #[command(name = "users-conformance", version)]
 struct Args {
-    /// The server's base URL.
-    #[arg(long)]
-    url: String,
+    /// The server's base URL (required unless `--list`).
+    #[arg(long, required_unless_present = "list")]
+    url: Option<String>,
     /// The HS256 secret the server verifies tokens with.
     #[arg(long, env = "CONFORMANCE_JWT_SECRET", conflicts_with = "token_command")]
     jwt_secret: Option<String>,
@@ -66,7 +66,10 @@ async fn main() -> anyhow::Result<()> {
         (None, Some(command)) => TokenIssuer::Command(command),
         _ => anyhow::bail!("give --jwt-secret (or CONFORMANCE_JWT_SECRET) or --token-command"),
     };
-    let mut target = Target::new(args.url, tokens);
+    let Some(url) = args.url else {
+        anyhow::bail!("give --url, the server's base URL");
+    };
+    let mut target = Target::new(url, tokens);
     target.account = args.account;
     target.other_account = args.other_account;
     let report = users_conformance::run(&target, &args.only).await?;
