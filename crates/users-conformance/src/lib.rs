@@ -348,21 +348,27 @@ impl Ctx {
         body: Option<(&str, Value)>,
         headers: &[(&str, &str)],
     ) -> Result<Answer, String> {
-        let mut request = self
-            .inner
-            .http
-            .request(method.clone(), format!("{}{path}", self.inner.base))
-            .bearer_auth(self.token(role));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some((media, body)) = body {
-            request = request
-                .header("content-type", media)
-                .body(serde_json::to_vec(&body).map_err(|e| e.to_string())?);
-        }
-        let response = request
-            .send()
+        let body = match body {
+            Some((media, body)) => {
+                Some((media, serde_json::to_vec(&body).map_err(|e| e.to_string())?))
+            }
+            None => None,
+        };
+        let response = self
+            .with_patience(|| {
+                let mut request = self
+                    .inner
+                    .http
+                    .request(method.clone(), format!("{}{path}", self.inner.base))
+                    .bearer_auth(self.token(role));
+                for (name, value) in headers {
+                    request = request.header(*name, *value);
+                }
+                if let Some((media, body)) = &body {
+                    request = request.header("content-type", *media).body(body.clone());
+                }
+                request.send()
+            })
             .await
             .map_err(|e| format!("{method} {path}: {e}"))?;
         let status = response.status().as_u16();
@@ -388,6 +394,33 @@ impl Ctx {
         })
     }
 
+    /// Sends a request, and sends it again while the server answers `429`,
+    /// after the wait its `Retry-After` asks (a second when it names none),
+    /// for up to two minutes: a rate limit is the server's right, not a
+    /// broken promise.
+    async fn with_patience<F, Fut>(&self, send: F) -> Result<reqwest::Response, reqwest::Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<reqwest::Response, reqwest::Error>>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let response = send().await?;
+            if response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS
+                || Instant::now() > deadline
+            {
+                return Ok(response);
+            }
+            let wait = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(1);
+            tokio::time::sleep(Duration::from_secs(wait.clamp(1, 10))).await;
+        }
+    }
+
     /// Sends `body` as it is, in `media`, with `token`: for what JSON
     /// cannot carry (a truncated body, another media type). Answers the
     /// status and the answer's media type; a connection the server closed
@@ -401,13 +434,15 @@ impl Ctx {
         body: String,
     ) -> Result<Option<(u16, String)>, String> {
         let sent = self
-            .inner
-            .http
-            .request(method.clone(), format!("{}{path}", self.inner.base))
-            .bearer_auth(token)
-            .header("content-type", media)
-            .body(body)
-            .send()
+            .with_patience(|| {
+                self.inner
+                    .http
+                    .request(method.clone(), format!("{}{path}", self.inner.base))
+                    .bearer_auth(token)
+                    .header("content-type", media)
+                    .body(body.clone())
+                    .send()
+            })
             .await;
         let response = match sent {
             Ok(response) => response,

@@ -23,3 +23,29 @@ async fn every_check(db: Db) {
     server.stop().await;
 }
 on_both!(the_reference_server_keeps_every_promise, every_check);
+
+/// A rate limit is the server's right: the kit waits as `Retry-After` asks
+/// and still judges the promises.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kit_waits_out_a_rate_limit() {
+    let options = users_server::app::AppOptions {
+        rate_limit: 5,
+        rate_burst: 3,
+        ..users_server::app::AppOptions::default()
+    };
+    let server = TestServer::start_with(Db::Sqlite, options).await;
+    let target = Target::new(
+        &server.url,
+        TokenIssuer::Hs256 {
+            secret: SECRET.to_vec(),
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+        },
+    );
+    let report = users_conformance::run(&target, "conditional.")
+        .await
+        .unwrap();
+    assert_eq!(report.outcomes.len(), 4);
+    assert!(report.passed(), "{}", report.text());
+    server.stop().await;
+}
