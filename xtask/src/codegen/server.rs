@@ -1078,6 +1078,25 @@ fn operations(spec: &Value) -> anyhow::Result<Vec<Operation>> {
                     .flatten()
                     .map(resolve),
             );
+            for param in &params {
+                let name = param["name"].as_str().unwrap_or_default();
+                let at = format!("/paths/{}/{method}: parameter {name}", decode::escape(path));
+                let style = param.get("style").and_then(Value::as_str);
+                match (param["in"].as_str(), style) {
+                    (Some("path"), None | Some("simple"))
+                    | (Some("query"), None | Some("form"))
+                    | (Some("header"), None | Some("simple")) => {}
+                    (Some("cookie"), _) => bail!("{at}: cookie parameters are not supported"),
+                    (location, style) => {
+                        bail!("{at}: a {location:?} parameter in style {style:?} is not supported")
+                    }
+                }
+                if param.get("explode") == Some(&Value::Bool(false))
+                    && param["schema"]["type"] == "array"
+                {
+                    bail!("{at}: `explode: false` arrays are not supported");
+                }
+            }
             let body = match op.get("requestBody") {
                 Some(body) => {
                     let body = resolve(body);
@@ -1771,6 +1790,32 @@ mod tests {
             format!("{error:#}").contains("/components/schemas/AddressPatch"),
             "{error:#}"
         );
+    }
+
+    #[test]
+    fn parameters_the_router_cannot_read_stop_generation() {
+        use serde_json::json;
+        for (param, expected) in [
+            (
+                json!({ "name": "session", "in": "cookie", "schema": { "type": "string" } }),
+                "cookie parameters are not supported",
+            ),
+            (
+                json!({ "name": "ids", "in": "query", "style": "pipeDelimited", "schema": { "type": "array", "items": { "type": "string" } } }),
+                "is not supported",
+            ),
+        ] {
+            let spec = spec_with(|spec| {
+                spec["paths"]["/v1/users"]["get"]["parameters"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(param)
+            });
+            let error = generate(&spec).unwrap_err();
+            let text = format!("{error:#}");
+            assert!(text.contains("/paths/~1v1~1users/get: parameter"), "{text}");
+            assert!(text.contains(expected), "{text}");
+        }
     }
 
     #[test]
