@@ -640,6 +640,46 @@ mod tests {
     }
 
     #[test]
+    fn entity_tags_are_read_as_rfc_9110_writes_them() {
+        let strong: ETag = "\"7\"".parse().unwrap();
+        assert_eq!(strong.as_str(), "\"7\"");
+        assert!(!strong.is_weak());
+        let weak: ETag = "W/\"a-b\"".parse().unwrap();
+        assert!(weak.is_weak());
+        for bad in ["7", "\"7", "\"a\"b\"", "W/7", "\"\u{1}\"", ""] {
+            assert!(bad.parse::<ETag>().is_err(), "{bad:?} is not an entity tag");
+        }
+    }
+
+    #[test]
+    fn parameter_values_are_checked_with_their_name_and_rule() {
+        assert_eq!(bounded(5u32, "limit", Some(1), Some(100)).unwrap(), 5);
+        let low = bounded(0u32, "limit", Some(1), Some(100)).unwrap_err();
+        assert_eq!(
+            low.to_string(),
+            "invalid request: limit: 0 is less than the minimum 1"
+        );
+        let high = bounded(101u32, "limit", Some(1), Some(100)).unwrap_err();
+        assert!(high
+            .to_string()
+            .contains("limit: 101 is more than the maximum 100"));
+        let converted: Result<std::num::NonZeroU32, _> = convert(0u32, "limit");
+        assert!(converted.unwrap_err().to_string().contains("limit: "));
+    }
+
+    #[test]
+    fn declared_headers_are_read_typed_and_a_bad_one_is_an_error() {
+        let mut headers = header::HeaderMap::new();
+        headers.insert("etag", HeaderValue::from_static("\"3\""));
+        headers.insert("retry-after", HeaderValue::from_static("soon"));
+        let tag: Option<ETag> = header(&headers, "etag").unwrap();
+        assert_eq!(tag.unwrap().as_str(), "\"3\"");
+        assert!(header::<i64>(&headers, "retry-after").is_err());
+        assert_eq!(header::<i64>(&headers, "x-absent").unwrap(), None);
+        assert!(required_header::<i64>(&headers, "x-absent").is_err());
+    }
+
+    #[test]
     fn retryable_statuses() {
         for code in [408, 429, 502, 503, 504] {
             assert!(is_retryable_status(
