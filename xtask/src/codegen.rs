@@ -87,13 +87,7 @@ pub(crate) fn add_preamble(body: &str) -> String {
 /// Formats generated Rust code with prettyplease, which is byte-stable across
 /// toolchains (rustfmt is not, and is not run on generated files).
 pub(crate) fn format_rust(tokens: proc_macro2::TokenStream) -> anyhow::Result<String> {
-    let file: syn::File = match syn::parse2(tokens.clone()) {
-        Ok(file) => file,
-        Err(err) => {
-            let _ = std::fs::write("/tmp/bad.rs", tokens.to_string());
-            bail!("generated code does not parse: {err}");
-        }
-    };
+    let file: syn::File = syn::parse2(tokens).context("generated code does not parse")?;
     Ok(prettyplease::unparse(&file))
 }
 
