@@ -46,6 +46,8 @@ pub mod types {
         ];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     /**Once `address` is sent, `countryCode` is required; `state` is required for
 the US and Canada, and a US `zipCode` has five digits.*/
@@ -116,6 +118,8 @@ the US and Canada, and a US `zipCode` has five digits.*/
         ];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     impl runtime::decode::Decode for AddressInput {
         fn decode(
@@ -504,6 +508,14 @@ and Canada, a five-digit US `zipCode`).*/
         ];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[
+            "address1",
+            "address2",
+            "city",
+            "state",
+            "zipCode",
+        ];
     }
     impl runtime::decode::Decode for AddressPatch {
         fn decode(
@@ -2016,6 +2028,8 @@ and Canada, a five-digit US `zipCode`).*/
         pub const MEMBERS: &'static [&'static str] = &["code", "field", "message"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     #[derive(
         Debug,
@@ -3904,6 +3918,8 @@ is no locale: in a patch it clears the stored one.*/
         pub const MEMBERS: &'static [&'static str] = &["code", "name"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct LookupList {
@@ -3915,6 +3931,8 @@ is no locale: in a patch it clears the stored one.*/
         pub const MEMBERS: &'static [&'static str] = &["items"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct Mfa {
@@ -3934,6 +3952,8 @@ is no locale: in a patch it clears the stored one.*/
         pub const MEMBERS: &'static [&'static str] = &["enabled", "expirationInMinutes"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     ///Once `mfa` is sent, `enabled` is required.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -3962,6 +3982,8 @@ is no locale: in a patch it clears the stored one.*/
         pub const MEMBERS: &'static [&'static str] = &["enabled", "expirationInMinutes"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     impl runtime::decode::Decode for MfaInput {
         fn decode(
@@ -4080,6 +4102,8 @@ required).*/
         pub const MEMBERS: &'static [&'static str] = &["enabled", "expirationInMinutes"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &["expirationInMinutes"];
     }
     impl runtime::decode::Decode for MfaPatch {
         fn decode(
@@ -4181,6 +4205,8 @@ required).*/
         pub const MEMBERS: &'static [&'static str] = &["firstName", "lastName"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     ///Once `name` is sent, both names are required.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -4198,6 +4224,8 @@ required).*/
         pub const MEMBERS: &'static [&'static str] = &["firstName", "lastName"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     impl runtime::decode::Decode for NameInput {
         fn decode(
@@ -4501,6 +4529,8 @@ required).*/
         ];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     ///Named on/off notification flags; a flag left out keeps its default (off).
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -4690,6 +4720,8 @@ required).*/
         ];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     impl runtime::decode::Decode for NotificationsInput {
         fn decode(
@@ -5321,6 +5353,29 @@ whole object resets every flag.*/
         ];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[
+            "onAccessControlErrors",
+            "onBookingChange",
+            "onHelpDeskMessage",
+            "onIdentityCheckUpdate",
+            "onMemberRemovedFromTeam",
+            "onNewBlogComment",
+            "onNewEmail",
+            "onNewEventComment",
+            "onNewMember",
+            "onNewWallPost",
+            "onPlatformInvoices",
+            "onProfileChanges",
+            "onPurchases",
+            "onTariffChange",
+            "onTentativeBookingChange",
+            "onVirtualOfficeDeliveryPreferenceUpdate",
+            "onVirtualOfficeTariffChange",
+            "onVisitorRegistration",
+            "receiveCommunityDigest",
+            "receiveEveryMessage",
+        ];
     }
     impl runtime::decode::Decode for NotificationsPatch {
         fn decode(
@@ -5826,6 +5881,8 @@ whole object resets every flag.*/
         pub const MEMBERS: &'static [&'static str] = &["id"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     /**An organization of the caller's account that owns the user; sending it
 moves the user there. Once sent, `id` is required.*/
@@ -5841,6 +5898,8 @@ moves the user there. Once sent, `id` is required.*/
         pub const MEMBERS: &'static [&'static str] = &["id"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     impl runtime::decode::Decode for OrganizationRefInput {
         fn decode(
@@ -5920,6 +5979,8 @@ moves the user there. Once sent, `id` is required.*/
         pub const MEMBERS: &'static [&'static str] = &["id"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     impl runtime::decode::Decode for OrganizationRefPatch {
         fn decode(
@@ -6019,6 +6080,8 @@ moves the user there. Once sent, `id` is required.*/
         pub const MEMBERS: &'static [&'static str] = &["currentPassword", "newPassword"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     impl runtime::decode::Decode for PasswordChange {
         fn decode(
@@ -6189,6 +6252,8 @@ moves the user there. Once sent, `id` is required.*/
         ];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     ///Seconds of inactivity after which the user's session ends.
     #[derive(
@@ -9002,6 +9067,8 @@ left out. New members and enum values may be added at any time.*/
         ];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     pub(crate) fn user_create_custom_attributes_schema() -> utoipa::openapi::schema::Object {
         utoipa::openapi::schema::ObjectBuilder::new()
@@ -9232,6 +9299,12 @@ left out. New members and enum values may be added at any time.*/
             "isAdmin",
             "mustResetPassword",
             "roles",
+        ];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[
+            "locale",
+            "preferredLanguage",
+            "timeZone",
         ];
     }
     impl runtime::decode::Decode for UserCreate {
@@ -10285,6 +10358,8 @@ left out. New members and enum values may be added at any time.*/
         pub const MEMBERS: &'static [&'static str] = &["items", "nextCursor"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     #[derive(
         Debug,
@@ -11154,6 +11229,31 @@ against `UserReplace`.*/
             "removeRoles",
             "roles",
             "status",
+        ];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[
+            "address",
+            "avatarUrl",
+            "contactType",
+            "customAttributes",
+            "dateOfBirth",
+            "description",
+            "employeeId",
+            "externalId",
+            "gender",
+            "jobTitle",
+            "locale",
+            "mfa",
+            "mobilePhone",
+            "notifications",
+            "ownerOrganization",
+            "phone",
+            "position",
+            "preferredLanguage",
+            "secondaryEmail",
+            "sessionTimeout",
+            "timeZone",
+            "title",
         ];
     }
     impl runtime::decode::Decode for UserPatch {
@@ -13068,6 +13168,12 @@ status, roles, rights and owner organization are not part of it.*/
         ];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[
+            "locale",
+            "preferredLanguage",
+            "timeZone",
+        ];
     }
     impl runtime::decode::Decode for UserReplace {
         fn decode(

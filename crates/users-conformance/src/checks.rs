@@ -310,35 +310,6 @@ fn relation_of(member: &str) -> Option<(&'static str, bool)> {
     })
 }
 
-/// Members that may be `null` in a patch, by the spec.
-fn nullable_members() -> BTreeSet<&'static str> {
-    [
-        "externalId",
-        "secondaryEmail",
-        "phone",
-        "mobilePhone",
-        "jobTitle",
-        "title",
-        "position",
-        "description",
-        "dateOfBirth",
-        "gender",
-        "locale",
-        "preferredLanguage",
-        "timeZone",
-        "contactType",
-        "sessionTimeout",
-        "address",
-        "mfa",
-        "ownerOrganization",
-        "employeeId",
-        "avatarUrl",
-        "customAttributes",
-        "notifications",
-    ]
-    .into()
-}
-
 async fn absent_members_are_kept(ctx: Ctx) -> Result<(), String> {
     let created = ctx
         .create(
@@ -425,7 +396,7 @@ fn full_profile() -> Value {
 }
 
 async fn every_member(ctx: Ctx) -> Result<(), String> {
-    let nullable = nullable_members();
+    let nullable = users_api::types::UserPatch::NULLABLE_MEMBERS;
     let mut problems = Vec::new();
     let created = ctx.create(Role::Admin, full_profile()).await?;
     let id = id_of(&created)?;

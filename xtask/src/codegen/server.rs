@@ -506,12 +506,15 @@ impl Gen<'_> {
             .iter()
             .filter(|m| schema["properties"][&m.name]["x-privileged"] == Value::Bool(true))
             .map(|m| &m.name);
+        let nullable = members.iter().filter(|m| m.nullable).map(|m| &m.name);
         self.items.push(quote! {
             impl #ident {
                 /// Every member the schema declares, in its order.
                 pub const MEMBERS: &'static [&'static str] = &[#(#names),*];
                 /// The members marked `x-privileged`.
                 pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[#(#privileged),*];
+                /// The members that may be `null`.
+                pub const NULLABLE_MEMBERS: &'static [&'static str] = &[#(#nullable),*];
             }
         });
         self.member_names(name, members.iter().map(|m| m.name.as_str()))?;
