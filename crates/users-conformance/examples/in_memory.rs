@@ -21,8 +21,8 @@ use users_conformance::TokenIssuer;
 use users_server::auth::JwtVerifier;
 use users_server::service::{Service, Settings};
 use users_server::store::{
-    IDEMPOTENCY_TTL, IdempotencyScope, IdempotencyState, ListFilter, LockedUser, PENDING_TAKEOVER,
-    Store, StoreError, StoredUser, UserRow, email_key,
+    IdempotencyScope, IdempotencyState, ListFilter, LockedUser, Store, StoreError, StoredUser,
+    UserRow, email_key, reclaimable,
 };
 
 const SECRET: &[u8] = b"in-memory-example-secret-32-byte";
@@ -238,13 +238,8 @@ impl Store for MemoryStore {
         let mut data = self.data.lock().await;
         let id = key_id(scope);
         if let Some(record) = data.keys.get(&id) {
-            let age = now
-                .signed_duration_since(record.claimed_at)
-                .to_std()
-                .unwrap_or_default();
-            let expired =
-                age >= IDEMPOTENCY_TTL || (record.response.is_none() && age >= PENDING_TAKEOVER);
-            if !expired {
+            let age = now.signed_duration_since(record.claimed_at);
+            if !reclaimable(record.response.is_none(), age) {
                 return Ok(match &record.response {
                     Some(response) => IdempotencyState::Done {
                         request_hash: record.request_hash.clone(),

@@ -314,11 +314,12 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// Whether an idempotency record claimed `age` ago in `state` may be
-/// claimed afresh: it expired, or its request died while it was pending.
-fn reclaimable(state: &str, age: chrono::TimeDelta) -> bool {
+/// Whether an idempotency record claimed `age` ago, still `pending` or
+/// not, may be claimed afresh: it expired, or its request died while it was
+/// pending. Every [`Store`] judges keys by this rule.
+pub fn reclaimable(pending: bool, age: chrono::TimeDelta) -> bool {
     let age = age.to_std().unwrap_or_default();
-    age >= IDEMPOTENCY_TTL || (state == "pending" && age >= PENDING_TAKEOVER)
+    age >= IDEMPOTENCY_TTL || (pending && age >= PENDING_TAKEOVER)
 }
 
 /// The state of a record that is not [`reclaimable`].

@@ -296,7 +296,7 @@ impl Store for PgStore {
             let state: String = row.try_get("state")?;
             let response: Option<Json<Value>> = row.try_get("response")?;
             let created_at: chrono::DateTime<chrono::Utc> = row.try_get("created_at")?;
-            if reclaimable(&state, now.signed_duration_since(created_at)) {
+            if reclaimable(state == "pending", now.signed_duration_since(created_at)) {
                 sqlx::query(
                     "UPDATE idempotency_keys SET request_hash = $1, state = 'pending', response = NULL, \
                      created_at = $2 WHERE caller = $3 AND account_id = $4 AND operation = $5 AND key = $6",

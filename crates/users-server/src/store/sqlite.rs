@@ -276,7 +276,7 @@ impl Store for SqliteStore {
             let created_at: String = row.try_get("created_at")?;
             let claimed_at = chrono::DateTime::parse_from_rfc3339(&created_at)
                 .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            if reclaimable(&state, now.signed_duration_since(claimed_at)) {
+            if reclaimable(state == "pending", now.signed_duration_since(claimed_at)) {
                 // Claimed afresh, guarded by the record's old stamp so two
                 // requests taking it over at once cannot both win.
                 let taken = sqlx::query(
