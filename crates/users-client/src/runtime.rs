@@ -302,16 +302,10 @@ impl std::fmt::Display for ETag {
 impl std::str::FromStr for ETag {
     type Err = Error;
 
-    /// Reads `"opaque"` or `W/"opaque"`, whose characters are those RFC 9110
-    /// allows (`!`, `#` to `~`, and non-ASCII bytes).
+    /// Reads `"opaque"` or `W/"opaque"`, as the `headers` crate parses
+    /// entity tags.
     fn from_str(text: &str) -> Result<Self, Error> {
-        let opaque = text.strip_prefix("W/").unwrap_or(text);
-        let valid = opaque.len() >= 2
-            && opaque.starts_with('"')
-            && opaque.ends_with('"')
-            && opaque[1..opaque.len() - 1]
-                .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80);
+        let valid = text.parse::<headers::ETag>().is_ok();
         if valid {
             Ok(ETag(text.to_owned()))
         } else {
