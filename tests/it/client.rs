@@ -444,8 +444,9 @@ async fn a_problem_becomes_a_typed_error_with_its_field_list() {
         err.detail(),
         Some("address.countryCode: is required; email: is not an email address")
     );
-    let fields: Vec<(&str, &str)> = err
-        .field_errors()
+    let problem: types::Problem = err.problem().unwrap().to().unwrap();
+    let fields: Vec<(&str, &str)> = problem
+        .errors
         .iter()
         .map(|e| (e.field.as_str(), e.code.as_str()))
         .collect();

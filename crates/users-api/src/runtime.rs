@@ -10,6 +10,7 @@
 
 pub mod decode;
 pub mod merge;
+pub mod problem;
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -19,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
-use crate::types::{FieldError, Problem};
+pub use problem::{FieldError, Problem};
 
 /// The request id header, taken from the request or generated.
 pub const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
@@ -432,7 +433,7 @@ impl Rejection {
         Problem {
             type_: format!("https://example.org/users-api/problems/{}", self.code),
             title: self.title.to_owned(),
-            status: i32::from(self.status.as_u16()),
+            status: self.status.as_u16(),
             code: self.code.to_owned(),
             detail: Some(self.detail.clone()),
             instance: None,

@@ -1,8 +1,58 @@
 //! The one error type of the SDK.
 
 use reqwest::StatusCode;
+use serde::Deserialize;
 
-use crate::types::{FieldError, Problem};
+/// A problem document (RFC 9457) as the client reads any JSON error body:
+/// the standard members typed, every other member kept as an extension.
+/// [`Problem::to`] reads the whole document as a type of the spec (for the
+/// reference spec, `types::Problem`); [`Problem::extension`] reads one
+/// member.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// A short summary of the kind of problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The HTTP status the server stated in the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// What went wrong here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The occurrence of the problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Every other member of the body, by name.
+    #[serde(flatten)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Problem {
+    /// The member `name` beyond the standard ones, as `T`; `None` when it is
+    /// absent or not a `T`.
+    pub fn extension<T: serde::de::DeserializeOwned>(&self, name: &str) -> Option<T> {
+        T::deserialize(self.extensions.get(name)?).ok()
+    }
+
+    /// The whole document as `T`, a type of the spec.
+    pub fn to<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::to_value(self).and_then(T::deserialize)
+    }
+
+    fn summary(&self) -> String {
+        let mut out = self.title.clone().unwrap_or_else(|| "error".to_owned());
+        if let Some(code) = self.extensions.get("code").and_then(|c| c.as_str()) {
+            out.push_str(&format!(" ({code})"));
+        }
+        if let Some(detail) = &self.detail {
+            out.push_str(&format!(": {detail}"));
+        }
+        out
+    }
+}
 
 /// Why a call failed.
 ///
@@ -11,7 +61,7 @@ use crate::types::{FieldError, Problem};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The server answered with a problem document.
-    #[error("{status}: {}", problem_summary(.problem))]
+    #[error("{status}: {}", .problem.summary())]
     Api {
         /// The HTTP status.
         status: StatusCode,
@@ -48,13 +98,6 @@ pub enum Error {
     },
 }
 
-fn problem_summary(problem: &Problem) -> String {
-    match &problem.detail {
-        Some(detail) => format!("{} ({}): {detail}", problem.title, problem.code),
-        None => format!("{} ({})", problem.title, problem.code),
-    }
-}
-
 impl Error {
     /// The HTTP status of the response, when there was one.
     pub fn status(&self) -> Option<StatusCode> {
@@ -76,19 +119,15 @@ impl Error {
         }
     }
 
-    /// The problem's stable code, e.g. `validation-failed` or `concurrency-violation`.
+    /// The problem's `code` extension member, the stable code many APIs
+    /// put beside the standard ones (`validation-failed`, ...).
     pub fn code(&self) -> Option<&str> {
-        self.problem().map(|p| p.code.as_str())
+        self.problem()?.extensions.get("code")?.as_str()
     }
 
     /// The problem's detail, e.g. `name.lastName: is required`.
     pub fn detail(&self) -> Option<&str> {
         self.problem().and_then(|p| p.detail.as_deref())
-    }
-
-    /// The field errors of a validation problem, in the server's order.
-    pub fn field_errors(&self) -> &[FieldError] {
-        self.problem().map_or(&[], |p| p.errors.as_slice())
     }
 
     /// Whether trying the same call again later may succeed: connection
@@ -113,22 +152,36 @@ impl Error {
     }
 
     /// Converts what a generated method returned.
-    pub(crate) async fn from_progenitor(err: progenitor_client::Error<Problem>) -> Self {
+    pub(crate) async fn from_progenitor<E: serde::Serialize>(
+        err: progenitor_client::Error<E>,
+    ) -> Self {
         use progenitor_client::Error as P;
         match err {
-            P::ErrorResponse(value) => Error::Api {
-                status: value.status(),
-                problem: Box::new(value.into_inner()),
-            },
+            P::ErrorResponse(value) => {
+                let status = value.status();
+                let body = serde_json::to_value(value.into_inner());
+                match body.as_ref().map(|b| (b, Problem::deserialize(b))) {
+                    Ok((serde_json::Value::Object(_), Ok(problem))) => Error::Api {
+                        status,
+                        problem: Box::new(problem),
+                    },
+                    _ => Error::UnexpectedResponse {
+                        status,
+                        body: body.map(|b| b.to_string()).unwrap_or_default(),
+                    },
+                }
+            }
             P::UnexpectedResponse(response) => {
                 let status = response.status();
                 let body = response.text().await.unwrap_or_default();
                 // An undocumented status may still carry a problem document.
                 match serde_json::from_str::<Problem>(&body) {
-                    Ok(problem) if !status.is_success() => Error::Api {
-                        status,
-                        problem: Box::new(problem),
-                    },
+                    Ok(problem) if !status.is_success() && body.trim_start().starts_with('{') => {
+                        Error::Api {
+                            status,
+                            problem: Box::new(problem),
+                        }
+                    }
                     _ => Error::UnexpectedResponse { status, body },
                 }
             }

@@ -12,7 +12,6 @@ use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use rand::Rng;
 use reqwest::header::{self, HeaderValue};
 
-use crate::generated::types::Problem;
 use crate::generated::Client as GeneratedClient;
 use crate::Error;
 
@@ -497,8 +496,8 @@ pub(crate) fn respond<T, H: FromHeaders>(
 
 /// A conditional read's failure: `304` is [`Conditional::NotModified`], the
 /// rest an [`Error`].
-pub(crate) async fn not_modified_or<T>(
-    err: progenitor_client::Error<Problem>,
+pub(crate) async fn not_modified_or<T, E: serde::Serialize>(
+    err: progenitor_client::Error<E>,
 ) -> Result<Conditional<T>, Error> {
     match err {
         progenitor_client::Error::UnexpectedResponse(response)

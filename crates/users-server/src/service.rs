@@ -11,11 +11,11 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use users_api::names::{list_users_query, password_change, user};
+use users_api::runtime::FieldError;
 use users_api::runtime::decode::FromText;
 use users_api::runtime::merge::Merge;
 use users_api::types::{
-    FieldError, LookupEntry, LookupList, User, UserCreate, UserPage, UserPatch, UserReplace,
-    UserStatus,
+    LookupEntry, LookupList, User, UserCreate, UserPage, UserPatch, UserReplace, UserStatus,
 };
 use users_api::*;
 

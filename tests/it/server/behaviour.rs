@@ -100,7 +100,8 @@ async fn passwords(db: Db) {
     )
     .unwrap();
     let err = own.set_user_password(user.id, &wrong).await.unwrap_err();
-    assert_eq!(err.field_errors()[0].field, "currentPassword");
+    let problem: types::Problem = err.problem().unwrap().to().unwrap();
+    assert_eq!(problem.errors[0].field, "currentPassword");
     let right: types::PasswordChange = serde_json::from_value(
         json!({ "currentPassword": "correct horse battery", "newPassword": "staple battery horse" }),
     )

@@ -14,7 +14,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
-use crate::types::FieldError;
+use super::problem::FieldError;
 
 /// Where a value sits in the request: built on the stack as the decoder
 /// descends, rendered to a dotted path (`address.zipCode`, `roles.0`) only
