@@ -5,6 +5,8 @@
 //! file is reported with a unified diff and the command that fixes it.
 
 mod client;
+mod lift;
+pub(crate) use lift::METHODS;
 mod naming;
 mod sdk;
 mod server;
@@ -30,9 +32,59 @@ pub(crate) struct Generated {
     pub(crate) contents: String,
 }
 
+/// What the generators do with a part of the spec outside the subset
+/// `docs/openapi-support.md` documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strictness {
+    /// Leave it out, list it, and generate the rest.
+    Lenient,
+    /// Fail, listing it.
+    Strict,
+}
+
+/// A part of the spec a generator left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Refusal {
+    /// A JSON Pointer into the spec.
+    pub(crate) pointer: String,
+    pub(crate) reason: String,
+}
+
+/// What the generators left out, each with the generator's name
+/// (`client`, `server`).
+pub(crate) type Refusals = Vec<(&'static str, Refusal)>;
+
+/// The refusals as lines, `<generator> <pointer>: <reason>`, sorted.
+pub(crate) fn refusal_list(refusals: &[(&str, Refusal)]) -> String {
+    let mut lines: Vec<String> = refusals
+        .iter()
+        .map(|(generator, r)| {
+            // One line each: a reason quoting a multi-line error is folded.
+            let reason = r.reason.split_whitespace().collect::<Vec<_>>().join(" ");
+            format!("{generator} {}: {reason}\n", r.pointer)
+        })
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines.concat()
+}
+
 /// Runs every generator against the spec under `root`.
-pub(crate) fn run(root: &Path, mode: Mode) -> anyhow::Result<()> {
-    let files = generate_all(root)?;
+pub(crate) fn run(root: &Path, mode: Mode, strictness: Strictness) -> anyhow::Result<()> {
+    let (files, refusals) = generate_all(root)?;
+    if !refusals.is_empty() {
+        let list = refusal_list(&refusals);
+        match strictness {
+            Strictness::Strict => bail!(
+                "{} part(s) of the spec are outside the supported subset \
+                 (docs/openapi-support.md):\n{list}",
+                refusals.len()
+            ),
+            Strictness::Lenient => eprintln!(
+                "left out, outside the supported subset (docs/openapi-support.md):\n{list}"
+            ),
+        }
+    }
     let mut stale = Vec::new();
     for file in &files {
         if !ensure_file_contents(&root.join(file.path), &file.contents, mode)? {
@@ -49,13 +101,19 @@ pub(crate) fn run(root: &Path, mode: Mode) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The contents of every generated file, from the spec under `root`.
-pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Generated>> {
+/// The contents of every generated file, from the spec under `root`, and
+/// what each generator left out.
+pub(crate) fn generate_all(root: &Path) -> anyhow::Result<(Vec<Generated>, Refusals)> {
     let spec_path = root.join(spec::SPEC_PATH);
     let spec = spec::load_value(&spec_path)?;
-    let (client, mock, sdk) = client::generate(&spec)?;
-    let server = server::generate(&spec)?;
-    Ok(vec![
+    let (client, mock, sdk, client_refusals) = client::generate(&spec)?;
+    let (server, server_refusals) = server::generate(&spec)?;
+    let refusals = client_refusals
+        .into_iter()
+        .map(|r| ("client", r))
+        .chain(server_refusals.into_iter().map(|r| ("server", r)))
+        .collect();
+    let files = vec![
         Generated {
             path: client::OUTPUT,
             contents: client,
@@ -72,7 +130,8 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Generated>> {
             path: server::OUTPUT,
             contents: server,
         },
-    ])
+    ];
+    Ok((files, refusals))
 }
 
 /// The header every generated Rust file starts with.
@@ -148,7 +207,7 @@ mod tests {
     /// A plain `cargo test` fails when a generated file is out of date.
     #[test]
     fn generated_files_are_fresh() {
-        if let Err(err) = run(&spec::project_root(), Mode::Check) {
+        if let Err(err) = run(&spec::project_root(), Mode::Check, Strictness::Strict) {
             panic!("{err:#}");
         }
     }
@@ -157,8 +216,8 @@ mod tests {
     #[test]
     fn generation_is_byte_stable() {
         let root = spec::project_root();
-        let first = generate_all(&root).unwrap();
-        let second = generate_all(&root).unwrap();
+        let first = generate_all(&root).unwrap().0;
+        let second = generate_all(&root).unwrap().0;
         for (a, b) in first.iter().zip(&second) {
             assert_eq!(a.contents, b.contents, "{} differs between runs", a.path);
         }
@@ -171,14 +230,14 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let spec_copy = tmp.path().join(spec::SPEC_PATH);
         std::fs::create_dir_all(spec_copy.parent().unwrap()).unwrap();
-        for file in generate_all(&root).unwrap() {
+        for file in generate_all(&root).unwrap().0 {
             let dest = tmp.path().join(file.path);
             std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
             std::fs::write(&dest, &file.contents).unwrap();
         }
         let original = std::fs::read_to_string(root.join(spec::SPEC_PATH)).unwrap();
         std::fs::write(&spec_copy, &original).unwrap();
-        run(tmp.path(), Mode::Check).expect("a fresh copy passes the check");
+        run(tmp.path(), Mode::Check, Strictness::Strict).expect("a fresh copy passes the check");
 
         let changed = original.replacen("maxLength: 5000", "maxLength: 4000", 1);
         assert_ne!(
@@ -188,13 +247,16 @@ mod tests {
         std::fs::write(&spec_copy, &changed).unwrap();
         let before: Vec<String> = generate_all(&root)
             .unwrap()
+            .0
             .iter()
             .map(|f| std::fs::read_to_string(tmp.path().join(f.path)).unwrap())
             .collect();
-        let err = run(tmp.path(), Mode::Check).expect_err("the check notices the change");
+        let err = run(tmp.path(), Mode::Check, Strictness::Strict)
+            .expect_err("the check notices the change");
         assert!(err.to_string().contains("cargo xtask codegen"), "{err}");
         let after: Vec<String> = generate_all(&root)
             .unwrap()
+            .0
             .iter()
             .map(|f| std::fs::read_to_string(tmp.path().join(f.path)).unwrap())
             .collect();

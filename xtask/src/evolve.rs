@@ -55,7 +55,12 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let mut evolved = spec::load_value(&spec_path)?;
     add_groups(&mut evolved)?;
     std::fs::write(&spec_path, serde_json::to_string_pretty(&evolved)?)?;
-    codegen::run(scratch.path(), codegen::Mode::Write).context("codegen on the evolved spec")?;
+    codegen::run(
+        scratch.path(),
+        codegen::Mode::Write,
+        codegen::Strictness::Strict,
+    )
+    .context("codegen on the evolved spec")?;
     let examples = scratch.path().join("crates/users-client/examples");
     std::fs::create_dir_all(&examples)?;
     std::fs::write(examples.join("evolved.rs"), CALLER)?;
@@ -85,7 +90,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
 }
 
 /// Copies the workspace's sources (not `target/` or `.git/`).
-fn copy_workspace(from: &Path, to: &Path) -> anyhow::Result<()> {
+pub(crate) fn copy_workspace(from: &Path, to: &Path) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let name = entry.file_name();

@@ -8,6 +8,7 @@ mod bench;
 mod browser;
 mod codegen;
 mod contract;
+mod corpus;
 mod evolve;
 mod faults;
 mod interop;
@@ -32,11 +33,29 @@ enum Command {
         /// Write nothing; print a diff and fail when a generated file is stale.
         #[arg(long)]
         check: bool,
+        /// Fail when any part of the spec is outside the supported subset
+        /// (docs/openapi-support.md), rather than leaving it out and listing it.
+        #[arg(long)]
+        strict: bool,
     },
     /// Prove the SDK follows the spec with no hand edits: a scratch copy of
     /// the spec gains a resource, codegen runs, and a caller of the new
     /// operations must compile.
     Evolve,
+    /// Generate and check the SDK and the contract from every spec in
+    /// ../shared/specs/, comparing what codegen leaves out with the
+    /// committed lists in xtask/corpus/.
+    Corpus {
+        /// Write the refusal lists rather than compare them.
+        #[arg(long)]
+        bless: bool,
+        /// Only the specs whose file name contains this.
+        #[arg(long)]
+        only: Option<String>,
+        /// Generate and compare only; do not compile.
+        #[arg(long)]
+        no_compile: bool,
+    },
     /// Classify every difference between openapi/released/users.yaml and
     /// openapi/users.yaml; fail on a breaking one without a major version.
     SpecDiff,
@@ -58,14 +77,24 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Codegen { check } => {
+        Command::Codegen { check, strict } => {
             let mode = if check {
                 codegen::Mode::Check
             } else {
                 codegen::Mode::Write
             };
-            codegen::run(&spec::project_root(), mode)
+            let strictness = if strict {
+                codegen::Strictness::Strict
+            } else {
+                codegen::Strictness::Lenient
+            };
+            codegen::run(&spec::project_root(), mode, strictness)
         }
+        Command::Corpus {
+            bless,
+            only,
+            no_compile,
+        } => corpus::run(&spec::project_root(), bless, only.as_deref(), !no_compile),
         Command::Evolve => evolve::run(&spec::project_root()),
         Command::SpecDiff => spec_diff::run(&spec::project_root()),
         Command::LintSpec => lint_spec::run(&spec::project_root().join(spec::SPEC_PATH)),

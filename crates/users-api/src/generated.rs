@@ -18912,7 +18912,6 @@ pub fn routes<A: UsersApi>(
     api: Arc<A>,
     options: runtime::RouterOptions,
 ) -> axum::Router {
-    use axum::routing::{delete, get, patch, post, put};
     axum::Router::new()
         .route("/v1/lookups/countries", axum::routing::get(list_countries::<A>))
         .route("/v1/lookups/languages", axum::routing::get(list_languages::<A>))
@@ -18935,41 +18934,51 @@ pub mod operation_specs {
     pub const LIST_COUNTRIES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listCountries",
         statuses: &[200u16, 401u16, 403u16, 429u16, 500u16],
+        status_classes: &[],
+        default_response: false,
         method: "GET",
         path: "/v1/lookups/countries",
-        scope: "users:read",
+        scopes: Some(&["users:read"]),
         body: None,
     };
     pub const LIST_LANGUAGES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listLanguages",
         statuses: &[200u16, 401u16, 403u16, 429u16, 500u16],
+        status_classes: &[],
+        default_response: false,
         method: "GET",
         path: "/v1/lookups/languages",
-        scope: "users:read",
+        scopes: Some(&["users:read"]),
         body: None,
     };
     pub const LIST_LOCALES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listLocales",
         statuses: &[200u16, 401u16, 403u16, 429u16, 500u16],
+        status_classes: &[],
+        default_response: false,
         method: "GET",
         path: "/v1/lookups/locales",
-        scope: "users:read",
+        scopes: Some(&["users:read"]),
         body: None,
     };
     pub const LIST_TIME_ZONES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listTimeZones",
         statuses: &[200u16, 401u16, 403u16, 429u16, 500u16],
+        status_classes: &[],
+        default_response: false,
         method: "GET",
         path: "/v1/lookups/time-zones",
-        scope: "users:read",
+        scopes: Some(&["users:read"]),
         body: None,
     };
     pub const LIST_USERS: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listUsers",
         statuses: &[200u16, 400u16, 401u16, 403u16, 429u16, 500u16],
+        status_classes: &[],
+        default_response: false,
         method: "GET",
         path: "/v1/users",
-        scope: "users:read",
+        scopes: Some(&["users:read"]),
         body: None,
     };
     pub const CREATE_USER: runtime::OperationSpec = runtime::OperationSpec {
@@ -18978,9 +18987,11 @@ pub mod operation_specs {
             201u16, 400u16, 401u16, 403u16, 409u16, 413u16, 415u16, 422u16, 429u16,
             500u16,
         ],
+        status_classes: &[],
+        default_response: false,
         method: "POST",
         path: "/v1/users",
-        scope: "users:write",
+        scopes: Some(&["users:write"]),
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
             schema: "UserCreate",
@@ -18989,9 +19000,11 @@ pub mod operation_specs {
     pub const GET_USER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "getUser",
         statuses: &[200u16, 304u16, 400u16, 401u16, 403u16, 404u16, 429u16, 500u16],
+        status_classes: &[],
+        default_response: false,
         method: "GET",
         path: "/v1/users/{userId}",
-        scope: "users:read",
+        scopes: Some(&["users:read"]),
         body: None,
     };
     pub const REPLACE_USER: runtime::OperationSpec = runtime::OperationSpec {
@@ -19000,9 +19013,11 @@ pub mod operation_specs {
             200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16, 413u16, 415u16,
             428u16, 429u16, 500u16,
         ],
+        status_classes: &[],
+        default_response: false,
         method: "PUT",
         path: "/v1/users/{userId}",
-        scope: "users:write",
+        scopes: Some(&["users:write"]),
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
             schema: "UserReplace",
@@ -19014,9 +19029,11 @@ pub mod operation_specs {
             200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16, 413u16, 415u16,
             428u16, 429u16, 500u16,
         ],
+        status_classes: &[],
+        default_response: false,
         method: "PATCH",
         path: "/v1/users/{userId}",
-        scope: "users:write",
+        scopes: Some(&["users:write"]),
         body: Some(runtime::BodySpec {
             media_types: &["application/json", "application/merge-patch+json"],
             schema: "UserPatch",
@@ -19027,9 +19044,11 @@ pub mod operation_specs {
         statuses: &[
             204u16, 400u16, 401u16, 403u16, 404u16, 412u16, 428u16, 429u16, 500u16,
         ],
+        status_classes: &[],
+        default_response: false,
         method: "DELETE",
         path: "/v1/users/{userId}",
-        scope: "users:admin",
+        scopes: Some(&["users:admin"]),
         body: None,
     };
     pub const SET_USER_PASSWORD: runtime::OperationSpec = runtime::OperationSpec {
@@ -19038,9 +19057,11 @@ pub mod operation_specs {
             204u16, 400u16, 401u16, 403u16, 404u16, 412u16, 413u16, 415u16, 428u16,
             429u16, 500u16,
         ],
+        status_classes: &[],
+        default_response: false,
         method: "PUT",
         path: "/v1/users/{userId}/password",
-        scope: "users:write",
+        scopes: Some(&["users:write"]),
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
             schema: "PasswordChange",
@@ -19109,13 +19130,14 @@ pub mod operation_specs {
             description = "Read-only lists of the values some user fields accept, for pickers."
         )
     ),
-    modifiers(&BearerAuth, &Compositions),
+    modifiers(&SecuritySchemes, &Compositions),
 )]
 pub struct ApiDoc;
-/// Adds the bearer scheme the operations' security refers to.
+/// Adds the security schemes the operations' requirements name.
 #[derive(Debug)]
-struct BearerAuth;
-impl utoipa::Modify for BearerAuth {
+struct SecuritySchemes;
+impl utoipa::Modify for SecuritySchemes {
+    #[allow(unused_variables, unused_imports)]
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);

@@ -321,6 +321,14 @@ pub trait Authenticator: Send + Sync + 'static {
         &self,
         token: &str,
     ) -> impl Future<Output = Result<Self::Claims, AuthError>> + Send;
+    /// The claims of a caller who sent no token, for the operations the
+    /// spec leaves open (no `security`, or `{}` among its alternatives).
+    /// By default there are none, and such a call is a 401 like any other
+    /// without a token: an implementation that serves open operations says
+    /// what an anonymous caller may do.
+    fn anonymous(&self) -> Option<Self::Claims> {
+        None
+    }
 }
 
 /// The body of an operation, as the spec declares it.
@@ -342,12 +350,28 @@ pub struct OperationSpec {
     pub method: &'static str,
     /// The path template.
     pub path: &'static str,
-    /// Every status the spec documents for it.
+    /// Every status the spec documents for it by number.
     pub statuses: &'static [u16],
-    /// The scope the operation needs.
-    pub scope: &'static str,
+    /// The status classes it documents as ranges: `4` for `4XX`.
+    pub status_classes: &'static [u16],
+    /// Whether it documents a `default` response (any status).
+    pub default_response: bool,
+    /// Who may call it: `None` when the spec leaves it open, else the
+    /// scopes a bearer token must hold (every one; none for any valid token).
+    pub scopes: Option<&'static [&'static str]>,
     /// The request body, if it takes one.
     pub body: Option<BodySpec>,
+}
+
+impl OperationSpec {
+    /// Whether the spec documents `status` for the operation: by number,
+    /// by its range, or by a `default` response.
+    pub fn documents(&self, status: StatusCode) -> bool {
+        let code = status.as_u16();
+        self.default_response
+            || self.statuses.contains(&code)
+            || self.status_classes.contains(&(code / 100))
+    }
 }
 
 /// A refused request: a problem+json answer.
@@ -528,13 +552,21 @@ pub async fn authorize<A: Authenticator>(
     op: &OperationSpec,
     parts: &http::request::Parts,
 ) -> Result<A::Claims, Rejection> {
+    let Some(scopes) = op.scopes else {
+        if !parts.headers.contains_key(header::AUTHORIZATION)
+            && let Some(anonymous) = api.anonymous()
+        {
+            return Ok(anonymous);
+        }
+        return authenticate(api, &parts.headers).await;
+    };
     let caller = authenticate(api, &parts.headers).await?;
-    if !caller.has_scope(op.scope) {
+    if let Some(missing) = scopes.iter().find(|scope| !caller.has_scope(scope)) {
         return Err(Rejection::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             "The token lacks a scope",
-            format!("{} needs the {} scope", op.operation_id, op.scope),
+            format!("{} needs the {missing} scope", op.operation_id),
         ));
     }
     Ok(caller)
@@ -673,9 +705,7 @@ pub fn context<C: Claims>(
 pub fn answer<R: IntoResponse>(op: &OperationSpec, answer: Result<R, Rejection>) -> Response {
     match answer {
         Ok(response) => response.into_response(),
-        Err(rejection) if op.statuses.contains(&rejection.status.as_u16()) => {
-            rejection.into_response()
-        }
+        Err(rejection) if op.documents(rejection.status) => rejection.into_response(),
         Err(rejection) => {
             tracing::error!(
                 operation = op.operation_id,

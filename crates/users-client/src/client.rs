@@ -155,6 +155,7 @@ impl Client {
     }
 
     /// The tenant every call acts on, when not the token's own.
+    #[allow(dead_code)] // used by generated code when the spec has a tenant switch
     pub(crate) fn tenant(&self) -> Option<&str> {
         self.inner.inner.tenant.as_deref()
     }

@@ -11,6 +11,7 @@
     clippy::redundant_closure_call,
     clippy::new_ret_no_self
 )]
+#![allow(unused_imports)]
 use crate::generated::types;
 use crate::runtime as rt;
 use crate::{Client, Error};
@@ -630,7 +631,6 @@ against `UserReplace`.*/
 /// anything that converts, and the first value that breaks a rule
 /// fails the call (or `build()`) with an error naming the member.
 pub mod build {
-    #[allow(unused_imports)]
     use crate::generated::types;
     use crate::runtime as rt;
     use crate::Error;

@@ -56,7 +56,9 @@
     unreachable_pub,
     missing_debug_implementations,
     rust_2018_idioms,
-    unused_imports
+    unused_imports,
+// progenitor matches a status range before the codes inside it.
+    unreachable_patterns
 )]
 pub mod generated;
 

@@ -457,6 +457,7 @@ where
 
 /// `value` when it lies within the bounds the spec gives the parameter
 /// `name`.
+#[allow(dead_code)] // used by generated code when the spec calls for it
 pub(crate) fn bounded<V>(
     value: V,
     name: &str,
@@ -496,6 +497,7 @@ pub(crate) fn respond<T, H: FromHeaders>(
 
 /// A conditional read's failure: `304` is [`Conditional::NotModified`], the
 /// rest an [`Error`].
+#[allow(dead_code)] // used by generated code when the spec calls for it
 pub(crate) async fn not_modified_or<T, E: serde::Serialize>(
     err: progenitor_client::Error<E>,
 ) -> Result<Conditional<T>, Error> {
@@ -511,7 +513,9 @@ pub(crate) async fn not_modified_or<T, E: serde::Serialize>(
 
 /// Every item of every page: `fetch` sends a request and answers its items
 /// and the next cursor; `next` sets the cursor on a copy of the first
-/// request.
+/// request. (Used by the generated `stream()` of paginated operations; a
+/// spec may have none.)
+#[allow(dead_code)]
 pub(crate) fn pages<'a, B, I, F, Fut, N>(
     first: Result<B, Error>,
     fetch: F,
@@ -565,6 +569,8 @@ where
 
 /// The JSON Schema of a three-state member: `T` or `null` (OpenAPI 3.0
 /// `nullable`). Only for `schemars`; the value is an `Option<Option<T>>`.
+/// (Used by the generated merge-patch types; a spec may have none.)
+#[allow(dead_code)]
 pub(crate) struct Nullable<T>(std::marker::PhantomData<T>);
 
 impl<T: schemars::JsonSchema> schemars::JsonSchema for Nullable<T> {

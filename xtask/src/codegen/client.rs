@@ -29,8 +29,6 @@ const SENDABLE: [&str; 4] = [
     "application/x-www-form-urlencoded",
     "text/plain",
 ];
-/// Response headers the runtime reads from the raw response.
-const RUNTIME_HEADERS: [&str; 3] = ["ETag", "Location", "Retry-After"];
 /// The hand-written runtime state the generated client carries.
 const RUNTIME_TYPE: &str = "crate::runtime::Runtime";
 
@@ -44,21 +42,45 @@ pub(crate) struct Finding {
     pub(crate) handled: bool,
 }
 
-/// The generated client, the httpmock helpers and the SDK's surface.
-pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<(String, String, String)> {
+/// The generated client, the httpmock helpers and the SDK's surface, and
+/// the operations left out of them.
+pub(crate) fn generate(
+    source: &serde_json::Value,
+) -> anyhow::Result<(String, String, String, Vec<super::Refusal>)> {
+    let mut source = super::lift::lift_bodies(source);
+    let mut refusals = Vec::new();
+    settle_defaults(&mut source);
+    choose_request_media(&mut source, &mut refusals);
     let spec: OpenAPI = serde_json::from_value(source.clone())?;
-    let findings = preflight(&spec);
-    let unhandled: Vec<_> = findings.iter().filter(|f| !f.handled).collect();
-    if !unhandled.is_empty() {
-        let list: Vec<String> = unhandled
-            .iter()
-            .map(|f| format!("  {}: {}", f.pointer, f.what))
-            .collect();
+    let mut whole = Vec::new();
+    let mut left_out = std::collections::BTreeSet::new();
+    for finding in preflight(&spec).into_iter().filter(|f| !f.handled) {
+        match operation_pointer(&finding.pointer) {
+            Some(op) => {
+                left_out.insert(op);
+                refusals.push(super::Refusal {
+                    pointer: finding.pointer,
+                    reason: finding.what,
+                });
+            }
+            None => whole.push(format!("  {}: {}", finding.pointer, finding.what)),
+        }
+    }
+    if !whole.is_empty() {
         bail!(
             "progenitor cannot take the spec as it is:\n{}",
-            list.join("\n")
+            whole.join("\n")
         );
     }
+    for (path, method) in &left_out {
+        if let Some(item) = source["paths"]
+            .get_mut(path)
+            .and_then(|i| i.as_object_mut())
+        {
+            item.remove(method);
+        }
+    }
+    let source = &source;
     let merge = super::three_state::merge_schemas(source)?;
     let mut lifted = source.clone();
     lift_patch_members(&mut lifted, &merge)?;
@@ -86,7 +108,19 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<(String, St
         );
     }
     let mut generator = Generator::new(&settings);
-    let client = generator.generate_tokens(&view)?;
+    // progenitor asserts where it should refuse: a panic is an error here,
+    // naming the spec, never a crash of the build tool.
+    let client = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        generator.generate_tokens(&view)
+    }))
+    .map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default();
+        anyhow::anyhow!("progenitor panicked on the client view: {message}")
+    })??;
     let sdk = super::sdk::Sdk {
         spec: source,
         merge: &merge,
@@ -99,7 +133,97 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<(String, St
         super::add_preamble(&super::format_rust(client)?),
         super::add_preamble(&super::format_rust(mock)?),
         super::add_preamble(&super::format_rust(sdk)?),
+        refusals,
     ))
+}
+
+/// The path and method of the operation a finding's pointer is in.
+fn operation_pointer(pointer: &str) -> Option<(String, String)> {
+    let mut tokens = pointer.strip_prefix("/paths/")?.split('/');
+    let path = tokens.next()?.replace("~1", "/").replace("~0", "~");
+    let method = tokens.next()?;
+    super::lift::METHODS
+        .contains(&method)
+        .then(|| (path, method.to_owned()))
+}
+
+/// A `default` response as progenitor can type it: beside a success
+/// response it is what every other status answers, `4XX` and `5XX` where
+/// the operation does not document those ranges; alone it is the success
+/// (`2XX`), and an error status still reaches the caller as a problem.
+fn settle_defaults(spec: &mut serde_json::Value) {
+    let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        for method in super::lift::METHODS {
+            let Some(responses) = item
+                .get_mut(method)
+                .and_then(|op| op.get_mut("responses"))
+                .and_then(|r| r.as_object_mut())
+            else {
+                continue;
+            };
+            let Some(default) = responses.remove("default") else {
+                continue;
+            };
+            let succeeds = responses.keys().any(|status| status.starts_with('2'));
+            let ranges: &[&str] = if succeeds { &["4XX", "5XX"] } else { &["2XX"] };
+            for range in ranges {
+                if !responses.contains_key(*range) {
+                    responses.insert((*range).to_owned(), default.clone());
+                }
+            }
+        }
+    }
+}
+
+/// One media type per request body, as progenitor takes: the JSON one
+/// where there is one, else the first it can send. The others are left out
+/// of the SDK.
+fn choose_request_media(spec: &mut serde_json::Value, refusals: &mut Vec<super::Refusal>) {
+    let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        for method in super::lift::METHODS {
+            let Some(content) = item
+                .get_mut(method)
+                .and_then(|op| op.get_mut("requestBody"))
+                .and_then(|b| b.get_mut("content"))
+                .and_then(|c| c.as_object_mut())
+            else {
+                continue;
+            };
+            let sent: std::collections::BTreeSet<&str> =
+                content.keys().map(|m| as_sent(m)).collect();
+            if sent.len() <= 1 {
+                continue;
+            }
+            let keep = content
+                .keys()
+                .find(|m| as_sent(m) == "application/json")
+                .or_else(|| content.keys().find(|m| SENDABLE.contains(&as_sent(m))))
+                .map(|m| as_sent(m).to_owned());
+            let Some(keep) = keep else { continue };
+            let dropped: Vec<String> = content
+                .keys()
+                .filter(|m| as_sent(m) != keep)
+                .cloned()
+                .collect();
+            for media in dropped {
+                content.remove(&media);
+                refusals.push(super::Refusal {
+                    pointer: format!(
+                        "/paths/{}/{method}/requestBody/content/{}",
+                        escape(path),
+                        escape(&media)
+                    ),
+                    reason: format!("the SDK sends this body as {keep} only"),
+                });
+            }
+        }
+    }
 }
 
 /// `x-nullable: true` (a schema OpenAPI 3.0 cannot mark `nullable`, for want
@@ -398,12 +522,6 @@ fn response_findings(
     use std::collections::BTreeSet;
     let mut success_types = BTreeSet::new();
     let mut error_types = BTreeSet::new();
-    if op.responses.default.is_some() {
-        fatal(
-            format!("{at}/responses/default"),
-            "a default response".into(),
-        );
-    }
     for (status, response) in &op.responses.responses {
         let code = match status {
             StatusCode::Code(code) => *code,
@@ -434,8 +552,8 @@ fn response_findings(
             None => {
                 notes.push(Finding {
                     pointer: format!("{here}/content"),
-                    what: "a non-JSON response body, returned untyped".into(),
-                    handled: false,
+                    what: "a non-JSON response body, returned as bytes".into(),
+                    handled: true,
                 });
                 "raw body".into()
             }
@@ -459,8 +577,8 @@ fn response_findings(
         for name in response.headers.keys() {
             notes.push(Finding {
                 pointer: format!("{here}/headers/{}", escape(name)),
-                what: format!("response header {name} is not typed; the runtime reads it"),
-                handled: RUNTIME_HEADERS.contains(&name.as_str()),
+                what: format!("response header {name}, typed by the SDK's headers struct"),
+                handled: true,
             });
         }
     }
@@ -562,11 +680,25 @@ mod tests {
             "{findings:#?}"
         );
         assert!(
-            pointers.contains(&"/paths/~1v1~1users/post/responses/400/content"),
-            "{findings:#?}"
+            pointers.contains(&"/paths/~1v1~1users/post/responses"),
+            "error bodies of two types: {findings:#?}"
         );
+        // Generation leaves out the XML body and the operation progenitor
+        // cannot type, and generates the rest.
         let source: serde_json::Value = yaml_serde::from_str(&broken).unwrap();
-        assert!(generate(&source).is_err());
+        let (client, _, sdk, refusals) = generate(&source).unwrap();
+        let refused: Vec<&str> = refusals.iter().map(|r| r.pointer.as_str()).collect();
+        for pointer in [
+            "/paths/~1v1~1users~1{userId}/patch/requestBody/content/application~1xml",
+            "/paths/~1v1~1users/post/responses",
+        ] {
+            assert!(refused.contains(&pointer), "{pointer}: {refused:#?}");
+        }
+        // The shared 400 response is in every user operation; the lookups
+        // have none and are generated.
+        assert!(client.contains("pub fn list_countries("));
+        assert!(!client.contains("pub fn create_user("));
+        assert!(!sdk.contains("pub fn create_user("));
     }
 
     #[test]

@@ -234,6 +234,9 @@ impl Sdk<'_> {
                 clippy::redundant_closure_call,
                 clippy::new_ret_no_self
             )]
+            // A spec without bodies or parameters to check leaves some of
+            // these unused.
+            #![allow(unused_imports)]
 
             use crate::generated::types;
             use crate::runtime as rt;
@@ -253,7 +256,6 @@ impl Sdk<'_> {
             /// anything that converts, and the first value that breaks a rule
             /// fails the call (or `build()`) with an error naming the member.
             pub mod build {
-                #[allow(unused_imports)]
                 use crate::generated::types;
                 use crate::runtime as rt;
                 use crate::Error;
@@ -679,13 +681,22 @@ impl Sdk<'_> {
     }
 
     fn named_type(&self, name: &str) -> anyhow::Result<typify::Type<'_>> {
+        // typify spells a schema's name as a Rust type (`dataSetList` is
+        // `DataSetList`): compare letters and digits, ignoring case.
+        let key = |n: &str| -> String {
+            n.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_lowercase())
+                .collect()
+        };
+        let wanted = key(name);
         self.types
             .iter_types()
             .find(|t| {
                 matches!(
                     t.details(),
                     TypeDetails::Struct(_) | TypeDetails::Enum(_) | TypeDetails::Newtype(_)
-                ) && t.name() == name
+                ) && (t.name() == name || key(&t.name()) == wanted)
             })
             .with_context(|| format!("progenitor generated no type named {name}"))
     }
@@ -773,7 +784,16 @@ impl Sdk<'_> {
                     .find(|(name, _)| name.ends_with("+json"))
                     .or_else(|| content.iter().next())
                     .context("a request body without content")?;
-                let ty = self.schema_type(&media["schema"], &format!("{}Body", pascal(&id)))?;
+                let essence = media_name.split(';').next().unwrap_or_default().trim();
+                let ty = if essence.ends_with("json")
+                    || essence.ends_with("form-urlencoded")
+                    || essence == "multipart/form-data"
+                {
+                    self.schema_type(&media["schema"], &format!("{}Body", pascal(&id)))?
+                } else {
+                    // Bytes or text: whatever reqwest sends as a body.
+                    quote!(::reqwest::Body)
+                };
                 if media_name != "application/json" {
                     media_type = Some(media_name.clone());
                 }
@@ -789,13 +809,20 @@ impl Sdk<'_> {
                 continue;
             }
             let response = self.resolve(response, "responses")?;
-            if let Some((_, media)) = response
+            if let Some((media_name, media)) = response
                 .get("content")
                 .and_then(Value::as_object)
                 .and_then(|c| c.iter().next())
             {
-                value = self.schema_type(&media["schema"], &format!("{}Response", pascal(&id)))?;
-                value_ref = three_state::referenced(&media["schema"]).map(str::to_owned);
+                let essence = media_name.split(';').next().unwrap_or_default().trim();
+                if essence == "application/json" || essence.ends_with("+json") {
+                    value =
+                        self.schema_type(&media["schema"], &format!("{}Response", pascal(&id)))?;
+                    value_ref = three_state::referenced(&media["schema"]).map(str::to_owned);
+                } else {
+                    // progenitor hands any other body over as a stream.
+                    value = quote!(::progenitor_client::ByteStream);
+                }
             }
             for (name, header) in response
                 .get("headers")
@@ -892,6 +919,10 @@ impl Sdk<'_> {
                 return Ok(quote!(crate::patch::#ident));
             }
             return Ok(self.named_type(name)?.ident());
+        }
+        // A schema that says nothing (`{}`, or none) admits any JSON.
+        if schema.as_object().is_none_or(|s| s.is_empty()) {
+            return Ok(quote!(::serde_json::Value));
         }
         Ok(self.named_type(hint)?.ident())
     }

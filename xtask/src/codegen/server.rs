@@ -33,36 +33,117 @@ use super::naming::{const_ident, field_ident, ident, pascal, snake, status_name}
 /// Where the generated contract goes.
 pub(crate) const OUTPUT: &str = "crates/users-api/src/generated.rs";
 
-const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
-
 /// The generated file's contents.
-pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
-    let mut generator = Gen {
-        spec,
-        items: Vec::new(),
-        emitted: BTreeSet::new(),
-        header_types: Vec::new(),
-        compositions: Vec::new(),
-        request_schemas: decode::request_schemas(spec)?,
-        merge_schemas: super::three_state::merge_schemas(spec)?,
-        member_names: BTreeMap::new(),
-        patterns: BTreeMap::new(),
-        labels: 0,
-    };
+pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Refusal>)> {
+    let lifted = super::lift::lift(source);
+    let spec = &lifted;
+    let (mut operations, mut refusals) = operations(spec)?;
     let schemas = spec["components"]["schemas"]
         .as_object()
         .context("components/schemas")?;
-    for (name, schema) in schemas {
-        if is_named(schema) {
-            generator.named_type(name, schema)?;
+    // The component schemas a body names directly: each gets a type, a
+    // newtype when it is an array or a scalar.
+    let bodies: BTreeSet<&str> = operations
+        .iter()
+        .flat_map(|op| {
+            op.body
+                .iter()
+                .map(|b| b.schema.as_str())
+                .chain(op.responses.iter().filter_map(|r| match &r.body {
+                    Some(ResponseBody::Json { schema, .. }) => Some(schema.as_str()),
+                    _ => None,
+                }))
+        })
+        .collect();
+    // A schema the generator cannot type is left out, and so is every
+    // schema that refers to it, until what is left generates.
+    let mut refused: BTreeMap<String, String> = BTreeMap::new();
+    let (mut generator, types) = loop {
+        let mut generator = Gen {
+            spec,
+            items: Vec::new(),
+            emitted: BTreeSet::new(),
+            header_types: Vec::new(),
+            compositions: Vec::new(),
+            request_schemas: decode::request_schemas(spec)?,
+            merge_schemas: super::three_state::merge_schemas(spec)?,
+            member_names: BTreeMap::new(),
+            patterns: BTreeMap::new(),
+            labels: 0,
+            refused: refused.keys().cloned().collect(),
+        };
+        let mut newly = Vec::new();
+        for (name, schema) in schemas {
+            if refused.contains_key(name) {
+                continue;
+            }
+            let saved = generator.clone();
+            let result = if is_named(schema) {
+                generator.named_type(name, schema)
+            } else if bodies.contains(name.as_str()) {
+                generator.newtype(name, schema)
+            } else {
+                // Inlined where it is used: only checked here.
+                let ptr = format!("/components/schemas/{}", decode::escape(name));
+                generator.clone().field_type(schema, name, &ptr).map(drop)
+            };
+            if let Err(err) = result {
+                generator = saved;
+                newly.push((name.clone(), format!("{err:#}")));
+            }
+        }
+        if newly.is_empty() {
+            let types = std::mem::take(&mut generator.items);
+            break (generator, types);
+        }
+        refused.extend(newly);
+    };
+    for (name, reason) in &refused {
+        refusals.push(super::Refusal {
+            pointer: format!("/components/schemas/{}", decode::escape(name)),
+            reason: reason.clone(),
+        });
+    }
+    let mut op_items = Vec::new();
+    let mut kept = Vec::new();
+    for op in operations.drain(..) {
+        let saved = generator.clone();
+        let named = op
+            .body
+            .iter()
+            .map(|b| b.schema.as_str())
+            .chain(op.responses.iter().filter_map(|r| match &r.body {
+                Some(ResponseBody::Json { schema, .. }) => Some(schema.as_str()),
+                _ => None,
+            }))
+            .find(|name| refused.contains_key(*name) || !schemas.contains_key(*name));
+        let pascal_id = pascal(&op.id);
+        let clash = ["Request", "Response", "Path", "Query", "Headers"]
+            .iter()
+            .map(|suffix| format!("{pascal_id}{suffix}"))
+            .find(|own| schemas.contains_key(own) || generator.emitted.contains(own));
+        let result = match (named, clash) {
+            (Some(name), _) => Err(anyhow::anyhow!("its body schema {name} is left out")),
+            (None, Some(own)) => Err(anyhow::anyhow!(
+                "its generated type {own} would have the name of a schema"
+            )),
+            (None, None) => generator.operation(&op),
+        };
+        match result {
+            Ok(tokens) => {
+                op_items.push(tokens);
+                kept.push(op);
+            }
+            Err(err) => {
+                generator = saved;
+                refusals.push(super::Refusal {
+                    pointer: op.at.clone(),
+                    reason: format!("{err:#}"),
+                });
+            }
         }
     }
-    let types = std::mem::take(&mut generator.items);
-    let operations = operations(spec)?;
-    let mut op_items = Vec::new();
-    for op in &operations {
-        op_items.push(generator.operation(op)?);
-    }
+    let operations = kept;
     let inline_types = std::mem::take(&mut generator.items);
     let api = api_trait(&operations);
     let router = router(&operations);
@@ -126,7 +207,7 @@ pub(crate) fn generate(spec: &Value) -> anyhow::Result<String> {
         #table
         #doc
     };
-    Ok(super::add_preamble(&super::format_rust(tokens)?))
+    Ok((super::add_preamble(&super::format_rust(tokens)?), refusals))
 }
 
 /// The keyword of a scalar union schema (`oneOf` or `anyOf` without
@@ -147,8 +228,11 @@ fn is_named(schema: &Value) -> bool {
         || union_keyword(schema).is_some()
 }
 
+#[derive(Clone)]
 struct Gen<'a> {
     spec: &'a Value,
+    /// Component schemas left out: a reference to one is an error.
+    refused: BTreeSet<String>,
     items: Vec<TokenStream>,
     emitted: BTreeSet<String>,
     /// Types that document response headers; utoipa refers to them, so the
@@ -211,6 +295,17 @@ impl Gen<'_> {
             && all_of.len() == 1
         {
             return self.field_type(&all_of[0], hint, &format!("{ptr}/allOf/0"));
+        }
+        if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+            let Some(name) = reference.strip_prefix("#/components/schemas/") else {
+                bail!("{ptr}: {reference} is not a component schema");
+            };
+            if self.refused.contains(name) {
+                bail!("{ptr}: it refers to {name}, which is left out");
+            }
+            if self.spec.pointer(&reference[1..]).is_none() {
+                bail!("{ptr}: {reference} does not resolve");
+            }
         }
         let (target, name) = self.resolve(schema);
         let target = &target;
@@ -303,6 +398,18 @@ impl Gen<'_> {
                 attrs.extend(item.attrs.iter().cloned());
                 let item_ty = &item.ty;
                 let unique = target.get("uniqueItems") == Some(&Value::Bool(true));
+                // A set needs items with an order: strings, integers,
+                // booleans, enums, dates, identifiers.
+                if unique && (item.text.is_none() || item_ty.to_string() == "f64") {
+                    bail!(
+                        "{ptr}: uniqueItems over {} is not supported",
+                        if item.text.is_none() {
+                            "objects or arrays"
+                        } else {
+                            "numbers"
+                        }
+                    );
+                }
                 let ty = if unique {
                     kind = decode::ValueKind::Set;
                     quote!(std::collections::BTreeSet<#item_ty>)
@@ -322,7 +429,10 @@ impl Gen<'_> {
                             quote!(serde_json::Map<String, serde_json::Value>),
                             quote! {
                                 match runtime::decode::kind(raw) {
-                                    runtime::decode::Kind::Object => serde_json::from_str(raw.get()).ok(),
+                                    runtime::decode::Kind::Object => match raw.to_value() {
+                                        serde_json::Value::Object(map) => Some(map),
+                                        _ => None,
+                                    },
                                     _ => { errors.push(path, "type", #message); None }
                                 }
                             },
@@ -408,6 +518,59 @@ impl Gen<'_> {
             });
         }
         self.field_type(schema, hint, ptr)
+    }
+
+    /// A newtype for an array or scalar component schema a body names:
+    /// `pub struct Pets(pub Vec<Pet>)`, transparent to serde.
+    fn newtype(&mut self, name: &str, schema: &Value) -> anyhow::Result<()> {
+        let ptr = format!("/components/schemas/{}", decode::escape(name));
+        let field = self.field_type(schema, name, &ptr)?;
+        let ident = format_ident!("{}", name);
+        let ty = &field.ty;
+        let decode = &field.decode;
+        let docs = doc_comment(schema);
+        let message =
+            decode::type_message(schema["type"].as_str().unwrap_or("value"), field.nullable);
+        let (ty, decode) = if field.nullable {
+            (
+                quote!(Option<#ty>),
+                quote!(if runtime::decode::is_null(raw) { Some(None) } else { (#decode).map(Some) }),
+            )
+        } else {
+            (
+                quote!(#ty),
+                quote! {
+                    if runtime::decode::is_null(raw) {
+                        errors.push(path, "type", #message);
+                        None
+                    } else {
+                        #decode
+                    }
+                },
+            )
+        };
+        let decodes = self.request_schemas.contains(name);
+        self.items.push(quote! {
+            #docs
+            #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+            #[serde(transparent)]
+            pub struct #ident(pub #ty);
+        });
+        if !decodes {
+            return Ok(());
+        }
+        self.items.push(quote! {
+            impl runtime::decode::Decode for #ident {
+                fn decode(
+                    raw: &runtime::decode::Json<'_>,
+                    path: &runtime::decode::Path<'_>,
+                    errors: &mut runtime::decode::Errors,
+                ) -> Option<Self> {
+                    (#decode).map(Self)
+                }
+            }
+        });
+        Ok(())
     }
 
     /// A struct, enum or `oneOf` type for a component schema.
@@ -802,9 +965,14 @@ impl Gen<'_> {
         let mut variants = Vec::new();
         let mut arms = Vec::new();
         for response in &op.responses {
-            let variant = format_ident!("{}", status_name(response.status));
-            let status = response.status;
-            let mut fields = Vec::new();
+            let variant = format_ident!("{}", response.status.variant());
+            let (status_field, status) = match response.status {
+                Status::Code(code) => (None, quote!(http::StatusCode::from_u16(#code).unwrap())),
+                Status::Range(_) | Status::Default => {
+                    (Some(quote!(status: http::StatusCode,)), quote!(status))
+                }
+            };
+            let mut fields: Vec<TokenStream> = status_field.into_iter().collect();
             let mut header_sets = Vec::new();
             for (header, schema) in &response.headers {
                 self.header_type(header, schema)?;
@@ -830,14 +998,17 @@ impl Gen<'_> {
             }
             // A body the implementation gives (`user.into()`) or lends
             // (`Arc<User>`, `.into()` too): either way it is not copied.
-            let body_part = response.body.as_ref().map(|(_, schema)| {
-                let ty = format_ident!("{}", schema);
-                quote!(body: runtime::Body<#ty>,)
+            let body_part = response.body.as_ref().map(|body| match body {
+                ResponseBody::Json { schema, .. } => {
+                    let ty = format_ident!("{}", schema);
+                    quote!(body: runtime::Body<#ty>,)
+                }
+                ResponseBody::Bytes { .. } => quote!(body: axum::body::Bytes,),
             });
-            let binding: Vec<Ident> = response
-                .headers
-                .iter()
-                .map(|(h, _)| field_ident(h))
+            let binding: Vec<Ident> = (!matches!(response.status, Status::Code(_)))
+                .then(|| format_ident!("status"))
+                .into_iter()
+                .chain(response.headers.iter().map(|(h, _)| field_ident(h)))
                 .chain(response.body.as_ref().map(|_| format_ident!("body")))
                 .collect();
             let docs = &response.description;
@@ -846,11 +1017,14 @@ impl Gen<'_> {
                 #variant { #body_part #(#fields)* },
             });
             let make = match &response.body {
-                Some((media, _)) => quote! {
-                    runtime::json_response(http::StatusCode::from_u16(#status).unwrap(), #media, &body)
+                Some(ResponseBody::Json { media, .. }) => quote! {
+                    runtime::json_response(#status, #media, &body)
+                },
+                Some(ResponseBody::Bytes { media }) => quote! {
+                    (#status, [(http::header::CONTENT_TYPE, #media)], body).into_response()
                 },
                 None => quote! {
-                    http::StatusCode::from_u16(#status).unwrap().into_response()
+                    #status.into_response()
                 },
             };
             let response = if header_sets.is_empty() {
@@ -1010,9 +1184,9 @@ fn json_tokens(value: &Value) -> TokenStream {
 /// One operation of the spec, with its parameters resolved.
 struct Operation {
     id: String,
-    /// The security scheme its requirement names.
-    scheme: String,
     /// The operation's JSON Pointer, `/paths/~1v1~1users/get`.
+    at: String,
+    /// Its parameters' JSON Pointer.
     pointer: String,
     method: String,
     path: String,
@@ -1020,10 +1194,18 @@ struct Operation {
     tags: Vec<String>,
     summary: String,
     description: String,
-    scope: String,
+    security: Security,
     params: Vec<Value>,
     body: Option<Body>,
     responses: Vec<ResponseSpec>,
+}
+
+/// Who may call an operation.
+enum Security {
+    /// Anyone: the spec names no requirement, or allows `{}`.
+    Open,
+    /// A bearer token of `scheme` holding every one of `scopes`.
+    Bearer { scheme: String, scopes: Vec<String> },
 }
 
 struct Body {
@@ -1033,175 +1215,339 @@ struct Body {
     description: Option<String>,
 }
 
+/// A documented status: a number, a range (`4XX`) or `default`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Code(u16),
+    /// The class digit: `4` for `4XX`.
+    Range(u16),
+    Default,
+}
+
+impl Status {
+    fn parse(status: &str) -> anyhow::Result<Self> {
+        if status == "default" {
+            return Ok(Status::Default);
+        }
+        if let Some(class) = status
+            .strip_suffix("XX")
+            .and_then(|c| c.parse::<u16>().ok())
+            .filter(|c| (1..=5).contains(c))
+        {
+            return Ok(Status::Range(class));
+        }
+        match status.parse::<u16>() {
+            Ok(code) if (100..=599).contains(&code) => Ok(Status::Code(code)),
+            _ => bail!("status {status:?} is neither a code, a range nor `default`"),
+        }
+    }
+
+    /// The response enum's variant: the reason (`NotFound`), the class
+    /// (`ClientError` for `4XX`) or `Default`.
+    fn variant(self) -> String {
+        match self {
+            Status::Code(code) => status_name(code),
+            Status::Range(class) => match class {
+                1 => "Informational",
+                2 => "Success",
+                3 => "Redirection",
+                4 => "ClientError",
+                _ => "ServerError",
+            }
+            .to_owned(),
+            Status::Default => "Default".to_owned(),
+        }
+    }
+
+    /// How utoipa's `responses(...)` spells it.
+    fn utoipa(self) -> TokenStream {
+        match self {
+            Status::Code(code) => quote!(#code),
+            Status::Range(class) => {
+                let range = format!("{class}XX");
+                quote!(#range)
+            }
+            Status::Default => quote!("default"),
+        }
+    }
+}
+
+/// What a response carries.
+enum ResponseBody {
+    /// JSON of a component schema, under `media`.
+    Json { media: String, schema: String },
+    /// Bytes under `media` (a schema-less or binary body).
+    Bytes { media: String },
+}
+
 struct ResponseSpec {
-    status: u16,
+    status: Status,
     description: String,
-    body: Option<(String, String)>,
+    body: Option<ResponseBody>,
     /// Header names and their schemas.
     headers: Vec<(String, Value)>,
 }
 
-fn operations(spec: &Value) -> anyhow::Result<Vec<Operation>> {
-    let resolve = |value: &Value| -> Value {
+/// Whether `media` is JSON: `application/json` or a `+json` type.
+fn is_json(media: &str) -> bool {
+    let essence = media.split(';').next().unwrap_or_default().trim();
+    essence == "application/json" || essence.ends_with("+json")
+}
+
+/// Every operation the generator takes, and a refusal for each it leaves
+/// out.
+fn operations(spec: &Value) -> anyhow::Result<(Vec<Operation>, Vec<super::Refusal>)> {
+    let mut out = Vec::new();
+    let mut refusals = Vec::new();
+    for (path, item) in spec["paths"].as_object().context("paths")? {
+        for method in super::lift::METHODS {
+            let Some(op) = item.get(method) else { continue };
+            let at = format!("/paths/{}/{method}", decode::escape(path));
+            match operation_at(spec, path, method, item, op, &at) {
+                Ok(op) => out.push(op),
+                Err(err) => refusals.push(super::Refusal {
+                    pointer: at,
+                    reason: format!("{err:#}"),
+                }),
+            }
+        }
+    }
+    Ok((out, refusals))
+}
+
+fn operation_at(
+    spec: &Value,
+    path: &str,
+    method: &str,
+    item: &Value,
+    op: &Value,
+    at: &str,
+) -> anyhow::Result<Operation> {
+    let resolve = |value: &Value| -> anyhow::Result<Value> {
         match value.get("$ref").and_then(Value::as_str) {
             Some(reference) => spec
                 .pointer(reference.trim_start_matches('#'))
                 .cloned()
-                .unwrap_or(Value::Null),
-            None => value.clone(),
+                .with_context(|| format!("{reference} does not resolve")),
+            None => Ok(value.clone()),
         }
     };
     let schema_name = |schema: &Value| -> anyhow::Result<String> {
         schema["$ref"]
             .as_str()
-            .and_then(|r| r.rsplit('/').next())
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
             .map(str::to_owned)
-            .context("bodies refer to component schemas")
+            .context("a body with no schema")
     };
-    let mut out = Vec::new();
-    for (path, item) in spec["paths"].as_object().context("paths")? {
-        let shared: Vec<Value> = item
-            .get("parameters")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(resolve)
-            .collect();
-        for method in METHODS {
-            let Some(op) = item.get(method) else { continue };
-            let id = op["operationId"]
-                .as_str()
-                .context("operationId")?
-                .to_owned();
-            let mut params = shared.clone();
-            params.extend(
-                op.get("parameters")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .map(resolve),
-            );
-            for param in &params {
-                let name = param["name"].as_str().unwrap_or_default();
-                let at = format!("/paths/{}/{method}: parameter {name}", decode::escape(path));
-                let style = param.get("style").and_then(Value::as_str);
-                match (param["in"].as_str(), style) {
-                    (Some("path"), None | Some("simple"))
-                    | (Some("query"), None | Some("form"))
-                    | (Some("header"), None | Some("simple")) => {}
-                    (Some("cookie"), _) => bail!("{at}: cookie parameters are not supported"),
-                    (location, style) => {
-                        bail!("{at}: a {location:?} parameter in style {style:?} is not supported")
-                    }
-                }
-                if param.get("explode") == Some(&Value::Bool(false))
-                    && param["schema"]["type"] == "array"
-                {
-                    bail!("{at}: `explode: false` arrays are not supported");
-                }
+    let id = op["operationId"]
+        .as_str()
+        .context("no operationId")?
+        .to_owned();
+    let mut params: Vec<Value> = Vec::new();
+    for param in item
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .chain(
+            op.get("parameters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        )
+    {
+        let param = resolve(param)?;
+        // An operation's parameter replaces the path item's of that name.
+        params.retain(|p| !(p["name"] == param["name"] && p["in"] == param["in"]));
+        params.push(param);
+    }
+    for param in &params {
+        let name = param["name"].as_str().unwrap_or_default();
+        let at = format!("parameter {name}");
+        let style = param.get("style").and_then(Value::as_str);
+        match (param["in"].as_str(), style) {
+            (Some("path"), None | Some("simple"))
+            | (Some("query"), None | Some("form"))
+            | (Some("header"), None | Some("simple")) => {}
+            (Some("cookie"), _) => bail!("{at}: cookie parameters are not supported"),
+            (location, style) => {
+                bail!("{at}: a {location:?} parameter in style {style:?} is not supported")
             }
-            let body = match op.get("requestBody") {
-                Some(body) => {
-                    let body = resolve(body);
-                    let content = body["content"]
-                        .as_object()
-                        .filter(|c| !c.is_empty())
-                        .context("a body media type")?;
-                    let mut schemas = BTreeSet::new();
-                    for media in content.values() {
-                        schemas.insert(schema_name(&media["schema"])?);
-                    }
-                    if schemas.len() != 1 {
-                        bail!("{id}: the body's media types name different schemas: {schemas:?}");
-                    }
-                    Some(Body {
-                        media: content.keys().cloned().collect(),
-                        schema: schemas.pop_first().unwrap_or_default(),
-                        description: body
-                            .get("description")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned),
-                    })
-                }
-                None => None,
-            };
-            let mut responses = Vec::new();
-            for (status, response) in op["responses"].as_object().context("responses")? {
-                let response = resolve(response);
-                let body = match response.get("content").and_then(Value::as_object) {
-                    Some(content) => {
-                        let (media, content) = content.iter().next().context("a media type")?;
-                        Some((media.clone(), schema_name(&content["schema"])?))
-                    }
-                    None => None,
-                };
-                responses.push(ResponseSpec {
-                    status: status
-                        .parse()
-                        .with_context(|| format!("{id}: status {status}"))?,
-                    description: response["description"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned(),
-                    body,
-                    headers: response
-                        .get("headers")
-                        .and_then(Value::as_object)
-                        .map(|h| {
-                            h.iter()
-                                .map(|(name, header)| {
-                                    (name.clone(), resolve(header)["schema"].clone())
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                });
-            }
-            // The operation's security requirement (or the document's):
-            // one scheme and the scope it needs.
-            let requirement = op
-                .get("security")
-                .or_else(|| spec.get("security"))
-                .and_then(|s| s[0].as_object())
-                .and_then(|r| r.iter().next())
-                .with_context(|| format!("{id}: a security requirement"))?;
-            let scheme = requirement.0.clone();
-            let scope = requirement.1[0]
-                .as_str()
-                .with_context(|| format!("{id}: one {scheme} scope"))?
-                .to_owned();
-            out.push(Operation {
-                scheme,
-                pointer: format!("/paths/{}/{method}/parameters", decode::escape(path)),
-                method: method.to_owned(),
-                path: path.clone(),
-                tags: op["tags"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect(),
-                summary: op["summary"].as_str().unwrap_or_default().to_owned(),
-                description: op["description"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned(),
-                scope,
-                params,
-                body,
-                responses,
-                id,
-            });
+        }
+        if param.get("explode") == Some(&Value::Bool(false)) && param["schema"]["type"] == "array" {
+            bail!("{at}: `explode: false` arrays are not supported");
+        }
+        if param.get("schema").is_none() {
+            bail!("{at}: a parameter described by `content` rather than a schema");
         }
     }
-    Ok(out)
+    let body = match op.get("requestBody") {
+        Some(body) => {
+            let body = resolve(body)?;
+            let content = body["content"]
+                .as_object()
+                .filter(|c| !c.is_empty())
+                .context("a request body with no media type")?;
+            let mut schemas = BTreeSet::new();
+            let mut media = Vec::new();
+            for (name, content) in content {
+                if !is_json(name) {
+                    bail!("request body media type {name}: the router decodes JSON bodies only");
+                }
+                schemas.insert(schema_name(&content["schema"])?);
+                media.push(name.clone());
+            }
+            if schemas.len() != 1 {
+                bail!("the body's media types name different schemas: {schemas:?}");
+            }
+            Some(Body {
+                media,
+                schema: schemas.pop_first().unwrap_or_default(),
+                description: body
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            })
+        }
+        None => None,
+    };
+    let mut responses = Vec::new();
+    for (status, response) in op["responses"].as_object().context("no responses")? {
+        let response = resolve(response)?;
+        let content = response.get("content").and_then(Value::as_object);
+        let json = content.and_then(|c| c.iter().find(|(media, _)| is_json(media)));
+        let body = match (content, json) {
+            (Some(_), Some((media, content))) => Some(ResponseBody::Json {
+                media: media.clone(),
+                schema: schema_name(&content["schema"])?,
+            }),
+            (Some(content), None) => match content.iter().next() {
+                // `*/*` with no schema says nothing of a body: there is none.
+                Some((media, c)) if media == "*/*" && c.get("schema").is_none() => None,
+                Some((media, _)) => Some(ResponseBody::Bytes {
+                    media: media.clone(),
+                }),
+                None => None,
+            },
+            (None, _) => None,
+        };
+        let mut headers = Vec::new();
+        for (name, header) in response
+            .get("headers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let schema = resolve(header)?["schema"].clone();
+            headers.push((name.clone(), resolve(&schema)?));
+        }
+        responses.push(ResponseSpec {
+            status: Status::parse(status)?,
+            description: response["description"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            body,
+            headers,
+        });
+    }
+    if responses.iter().any(|r| r.status == Status::Default)
+        && responses
+            .iter()
+            .filter(|r| r.status == Status::Default)
+            .count()
+            > 1
+    {
+        bail!("more than one default response");
+    }
+    let security = security(spec, op)?;
+    Ok(Operation {
+        security,
+        at: at.to_owned(),
+        pointer: format!("{at}/parameters"),
+        method: method.to_owned(),
+        path: path.to_owned(),
+        tags: op["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        summary: op["summary"].as_str().unwrap_or_default().to_owned(),
+        description: op["description"]
+            .as_str()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        params,
+        body,
+        responses,
+        id,
+    })
+}
+
+/// The operation's security requirement (or the document's): open, or one
+/// scheme that carries a bearer token (HTTP bearer, OAuth 2.0, OpenID
+/// Connect) with the scopes it needs.
+fn security(spec: &Value, op: &Value) -> anyhow::Result<Security> {
+    let Some(alternatives) = op
+        .get("security")
+        .or_else(|| spec.get("security"))
+        .and_then(Value::as_array)
+    else {
+        return Ok(Security::Open);
+    };
+    if alternatives.is_empty()
+        || alternatives
+            .iter()
+            .any(|a| a.as_object().is_some_and(|a| a.is_empty()))
+    {
+        return Ok(Security::Open);
+    }
+    let [requirement] = alternatives.as_slice() else {
+        bail!(
+            "security: {} alternative requirements (one is supported)",
+            alternatives.len()
+        );
+    };
+    let requirement = requirement.as_object().context("security: not an object")?;
+    let Some((scheme, scopes)) = requirement.iter().next().filter(|_| requirement.len() == 1)
+    else {
+        bail!(
+            "security: a requirement of {} schemes (one is supported)",
+            requirement.len()
+        );
+    };
+    let definition = &spec["components"]["securitySchemes"][scheme];
+    let bearer = match definition["type"].as_str() {
+        Some("http") => definition["scheme"]
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("bearer")),
+        Some("oauth2" | "openIdConnect") => true,
+        _ => false,
+    };
+    if !bearer {
+        bail!(
+            "security scheme {scheme} ({}): only schemes that carry a bearer token are supported",
+            definition["type"].as_str().unwrap_or("undeclared")
+        );
+    }
+    Ok(Security::Bearer {
+        scheme: scheme.clone(),
+        scopes: scopes
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<TokenStream> {
-    let fn_name = format_ident!("{}", snake(&op.id));
+    let fn_name = field_ident(&op.id);
     let method = format_ident!("{}", op.method);
     let path = &op.path;
     let id = &op.id;
@@ -1209,8 +1555,10 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
     let tags = (!tags.is_empty()).then(|| quote!(tags = [#(#tags),*],));
     let summary = &op.summary;
     let description = &op.description;
-    let scope = &op.scope;
-    let scheme = &op.scheme;
+    let security = match &op.security {
+        Security::Open => None,
+        Security::Bearer { scheme, scopes } => Some(quote!(security((#scheme = [#(#scopes),*])),)),
+    };
     let request = format_ident!("{}Request", pascal(&op.id));
     let request_body = op.body.as_ref().map(|body| {
         let ty = format_ident!("{}", body.schema);
@@ -1219,11 +1567,14 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
         quote!(request_body(content(#((#ty = #media)),*), description = #description),)
     });
     let responses = op.responses.iter().map(|r| {
-        let status = r.status;
+        let status = r.status.utoipa();
         let description = &r.description;
-        let body = r.body.as_ref().map(|(media, schema)| {
-            let ty = format_ident!("{}", schema);
-            quote!(body = #ty, content_type = #media,)
+        let body = r.body.as_ref().map(|body| match body {
+            ResponseBody::Json { media, schema } => {
+                let ty = format_ident!("{}", schema);
+                quote!(body = #ty, content_type = #media,)
+            }
+            ResponseBody::Bytes { media } => quote!(body = [u8], content_type = #media,),
         });
         let headers = r.headers.iter().map(|(h, _)| {
             let ty = format_ident!("{}Header", pascal(h));
@@ -1293,7 +1644,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
             params(#(#param_structs),*),
             #request_body
             responses(#(#responses),*),
-            security((#scheme = [#scope])),
+            #security
         )]
         pub fn #fn_name<A: UsersApi>(
             axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
@@ -1337,7 +1688,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
 
 fn api_trait(ops: &[Operation]) -> TokenStream {
     let methods = ops.iter().map(|op| {
-        let name = format_ident!("{}", snake(&op.id));
+        let name = field_ident(&op.id);
         let request = format_ident!("{}Request", pascal(&op.id));
         let response = format_ident!("{}Response", pascal(&op.id));
         let doc = format!("`{} {}`: {}", op.method.to_uppercase(), op.path, op.summary);
@@ -1371,7 +1722,7 @@ fn router(ops: &[Operation]) -> TokenStream {
     let routes = by_path.iter().map(|(path, ops)| {
         let mut chain = ops.iter().map(|op| {
             let method = format_ident!("{}", op.method);
-            let handler = format_ident!("{}", snake(&op.id));
+            let handler = field_ident(&op.id);
             quote!(#method(#handler::<A>))
         });
         let first = chain.next().unwrap();
@@ -1381,7 +1732,6 @@ fn router(ops: &[Operation]) -> TokenStream {
     quote! {
         /// Every operation's route over `api`, served as `options` say.
         pub fn routes<A: UsersApi>(api: Arc<A>, options: runtime::RouterOptions) -> axum::Router {
-            use axum::routing::{delete, get, patch, post, put};
             axum::Router::new()
                 #(#routes)*
                 .with_state(runtime::Served { api, options })
@@ -1395,7 +1745,10 @@ fn table(ops: &[Operation]) -> TokenStream {
         let id = &op.id;
         let method = op.method.to_uppercase();
         let path = &op.path;
-        let scope = &op.scope;
+        let scopes = match &op.security {
+            Security::Open => quote!(None),
+            Security::Bearer { scopes, .. } => quote!(Some(&[#(#scopes),*])),
+        };
         let body = match &op.body {
             Some(body) => {
                 let media = &body.media;
@@ -1404,14 +1757,24 @@ fn table(ops: &[Operation]) -> TokenStream {
             }
             None => quote!(None),
         };
-        let statuses = op.responses.iter().map(|r| r.status);
+        let statuses = op.responses.iter().filter_map(|r| match r.status {
+            Status::Code(code) => Some(code),
+            _ => None,
+        });
+        let classes = op.responses.iter().filter_map(|r| match r.status {
+            Status::Range(class) => Some(class),
+            _ => None,
+        });
+        let default = op.responses.iter().any(|r| r.status == Status::Default);
         quote! {
             pub const #name: runtime::OperationSpec = runtime::OperationSpec {
                 operation_id: #id,
                 statuses: &[#(#statuses),*],
+                status_classes: &[#(#classes),*],
+                default_response: #default,
                 method: #method,
                 path: #path,
-                scope: #scope,
+                scopes: #scopes,
                 body: #body,
             };
         }
@@ -1453,25 +1816,46 @@ fn api_doc(
     let title = info["title"].as_str().unwrap_or_default();
     let version = info["version"].as_str().unwrap_or_default();
     let description = info["description"].as_str().unwrap_or_default().trim_end();
-    let paths = ops.iter().map(|op| format_ident!("{}", snake(&op.id)));
+    let paths = ops.iter().map(|op| field_ident(&op.id));
     let tags = spec["tags"].as_array().into_iter().flatten().map(|tag| {
         let name = tag["name"].as_str().unwrap();
         let description = tag["description"].as_str().unwrap_or_default();
         quote!((name = #name, description = #description))
     });
-    let scheme_name = ops.first().map_or("bearerAuth", |op| op.scheme.as_str());
-    if ops.iter().any(|op| op.scheme != scheme_name) {
-        bail!("the operations name more than one security scheme");
+    let mut schemes = BTreeSet::new();
+    for op in ops {
+        if let Security::Bearer { scheme, .. } = &op.security {
+            schemes.insert(scheme.as_str());
+        }
     }
-    let scheme = &spec["components"]["securitySchemes"][scheme_name];
-    if scheme["type"] != "http" || scheme["scheme"] != "bearer" {
-        bail!("/components/securitySchemes/{scheme_name}: only an HTTP bearer scheme is supported");
+    let mut scheme_inserts = Vec::new();
+    for name in schemes {
+        let scheme = &spec["components"]["securitySchemes"][name];
+        let description = scheme["description"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_end();
+        let definition = if scheme["type"] == "http" {
+            let format = scheme["bearerFormat"].as_str().unwrap_or("JWT");
+            quote! {
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format(#format)
+                        .description(Some(#description))
+                        .build(),
+                )
+            }
+        } else {
+            // OAuth 2.0 and OpenID Connect as the spec writes them.
+            let json = json_tokens(scheme);
+            quote! {
+                serde_json::from_value::<SecurityScheme>(json!(#json))
+                    .expect("a security scheme the generator checked")
+            }
+        };
+        scheme_inserts.push(quote!(components.add_security_scheme(#name, #definition);));
     }
-    let scheme_description = scheme["description"]
-        .as_str()
-        .unwrap_or_default()
-        .trim_end();
-    let format = scheme["bearerFormat"].as_str().unwrap_or("JWT");
     let servers = spec["servers"]
         .as_array()
         .into_iter()
@@ -1508,27 +1892,19 @@ fn api_doc(
             paths(#(#paths),*),
             components(schemas(#(types::#header_types),*)),
             tags(#(#tags),*),
-            modifiers(&BearerAuth, &Compositions),
+            modifiers(&SecuritySchemes, &Compositions),
         )]
         pub struct ApiDoc;
 
-        /// Adds the bearer scheme the operations' security refers to.
+        /// Adds the security schemes the operations' requirements name.
         #[derive(Debug)]
-        struct BearerAuth;
-        impl utoipa::Modify for BearerAuth {
+        struct SecuritySchemes;
+        impl utoipa::Modify for SecuritySchemes {
+            #[allow(unused_variables, unused_imports)]
             fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
                 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
                 let components = openapi.components.get_or_insert_with(Default::default);
-                components.add_security_scheme(
-                    #scheme_name,
-                    SecurityScheme::Http(
-                        HttpBuilder::new()
-                            .scheme(HttpAuthScheme::Bearer)
-                            .bearer_format(#format)
-                            .description(Some(#scheme_description))
-                            .build(),
-                    ),
-                );
+                #(#scheme_inserts)*
             }
         }
 
@@ -1685,8 +2061,8 @@ mod tests {
         let spec =
             crate::spec::load_value(&crate::spec::project_root().join(crate::spec::SPEC_PATH))
                 .unwrap();
-        let code = generate(&spec).unwrap();
-        for op in operations(&spec).unwrap() {
+        let code = generate_strict(&spec).unwrap();
+        for op in operations(&spec).unwrap().0 {
             let pascal = pascal(&op.id);
             assert!(
                 code.contains(&format!("pub struct {pascal}Request")),
@@ -1709,6 +2085,19 @@ mod tests {
                 op.id
             );
         }
+    }
+
+    /// The generated code, or the refusals as an error (strict mode).
+    fn generate_strict(spec: &serde_json::Value) -> anyhow::Result<String> {
+        let (code, refusals) = generate(spec)?;
+        if !refusals.is_empty() {
+            let list: Vec<String> = refusals
+                .iter()
+                .map(|r| format!("{}: {}", r.pointer, r.reason))
+                .collect();
+            anyhow::bail!("{}", list.join("\n"));
+        }
+        Ok(code)
     }
 
     fn spec_with(change: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
@@ -1752,7 +2141,7 @@ mod tests {
             ),
         ];
         for (pointer, change) in cases {
-            let error = generate(&spec_with(change)).unwrap_err();
+            let error = generate_strict(&spec_with(change)).unwrap_err();
             assert!(
                 format!("{error:#}").contains(pointer),
                 "{pointer}: {error:#}"
@@ -1763,7 +2152,7 @@ mod tests {
     #[test]
     fn merge_patches_merge_objects_and_maps_and_replace_the_rest() {
         let spec = spec_with(|_| {});
-        let code = generate(&spec).unwrap();
+        let code = generate_strict(&spec).unwrap();
         for merged in ["UserPatch", "AddressPatch", "MfaPatch"] {
             assert!(
                 code.contains(&format!("impl runtime::merge::Merge for {merged} ")),
@@ -1788,7 +2177,7 @@ mod tests {
             spec["components"]["schemas"]["AddressPatch"]["required"] =
                 serde_json::json!(["countryCode"]);
         });
-        let error = generate(&spec).unwrap_err();
+        let error = generate_strict(&spec).unwrap_err();
         assert!(
             format!("{error:#}").contains("/components/schemas/AddressPatch"),
             "{error:#}"
@@ -1814,7 +2203,7 @@ mod tests {
                     .unwrap()
                     .push(param)
             });
-            let error = generate(&spec).unwrap_err();
+            let error = generate_strict(&spec).unwrap_err();
             let text = format!("{error:#}");
             assert!(text.contains("/paths/~1v1~1users/get: parameter"), "{text}");
             assert!(text.contains(expected), "{text}");
@@ -1823,14 +2212,14 @@ mod tests {
 
     #[test]
     fn member_names_are_constants_and_must_not_collide() {
-        let code = generate(&spec_with(|_| {})).unwrap();
+        let code = generate_strict(&spec_with(|_| {})).unwrap();
         assert!(code.contains("pub const ACTIVATED_AT: &str = \"activatedAt\";"));
         assert!(code.contains("pub mod list_users_query {"));
         let spec = spec_with(|spec| {
             spec["components"]["schemas"]["Mfa"]["properties"]["expiration_in_minutes"] =
                 serde_json::json!({ "type": "integer" });
         });
-        let error = generate(&spec).unwrap_err();
+        let error = generate_strict(&spec).unwrap_err();
         assert!(
             format!("{error:#}").contains("EXPIRATION_IN_MINUTES"),
             "{error:#}"
@@ -1843,7 +2232,7 @@ mod tests {
             spec["components"]["schemas"]["UserPatch"]["x-rules"][1]["keyword"] =
                 "allOf/9/not".into()
         });
-        let error = generate(&spec).unwrap_err();
+        let error = generate_strict(&spec).unwrap_err();
         assert!(
             format!("{error:#}").contains("/components/schemas/UserPatch/x-rules/1"),
             "{error:#}"
@@ -1855,8 +2244,21 @@ mod tests {
         let mut spec =
             crate::spec::load_value(&crate::spec::project_root().join(crate::spec::SPEC_PATH))
                 .unwrap();
-        spec["components"]["schemas"]["UserCreate"]["properties"]["blob"] =
-            serde_json::json!({ "type": "object", "properties": { "a": { "type": "string" } } });
-        assert!(generate(&spec).is_err());
+        spec["components"]["schemas"]["UserCreate"]["properties"]["blob"] = serde_json::json!({
+            "oneOf": [{ "type": "object", "properties": { "a": { "type": "string" } } }, { "type": "string" }]
+        });
+        let (_, refusals) = generate(&spec).unwrap();
+        assert!(
+            refusals
+                .iter()
+                .any(|r| r.pointer == "/components/schemas/UserCreate"),
+            "{refusals:?}"
+        );
+        assert!(
+            refusals
+                .iter()
+                .any(|r| r.pointer == "/paths/~1v1~1users/post"),
+            "an operation whose body is left out is left out: {refusals:?}"
+        );
     }
 }

@@ -245,6 +245,27 @@ pub enum Json<'a> {
 }
 
 impl<'a> Json<'a> {
+    /// The value as a `serde_json::Value`, for a member the schema leaves
+    /// free (an object of any members); a member written twice keeps its
+    /// last value, as JSON parsers do.
+    pub fn to_value(&self) -> serde_json::Value {
+        match self {
+            Json::Null => serde_json::Value::Null,
+            Json::Boolean(b) => serde_json::Value::Bool(*b),
+            Json::Number(n) => serde_json::Value::Number(n.clone()),
+            Json::String(s) => serde_json::Value::String(s.as_ref().to_owned()),
+            Json::Array(items) => {
+                serde_json::Value::Array(items.iter().map(Json::to_value).collect())
+            }
+            Json::Object(members) => serde_json::Value::Object(
+                members
+                    .iter()
+                    .map(|(name, value)| (name.as_ref().to_owned(), value.to_value()))
+                    .collect(),
+            ),
+        }
+    }
+
     /// Reads a JSON text; anything that is not JSON is an error.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(bytes)

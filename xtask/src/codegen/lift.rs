@@ -1,0 +1,389 @@
+//! Names for the schemas a spec writes inline.
+//!
+//! The server generator types what `components/schemas` names. Before it
+//! runs, every inline schema that becomes a type of its own (a body, an
+//! object member that is itself an object, the items of an array of
+//! objects) is moved there under a name taken from where it was written:
+//!
+//! | written at | named |
+//! |---|---|
+//! | an operation's request body | `<Operation>Body` |
+//! | an operation's response | `<Operation><Status>Body` (`ListPetsOkBody`, `GetPetDefaultBody`) |
+//! | `components/requestBodies/<Name>` or `components/responses/<Name>` | `<Name>Body` |
+//! | member `m` of schema `S` | `<S><M>` |
+//! | the items of schema `S` (or of its member `m`) | `<S>Item` (`<S><M>Item`) |
+//! | the values of a map member `m` of schema `S` | `<S><M>Value` |
+//!
+//! A name another schema already has gets a numeric suffix. Operations with
+//! no `operationId` get one from their method and path (`post /streams` is
+//! `postStreams`), here and in the client view alike.
+
+use serde_json::{Value, json};
+
+use super::naming::{pascal, status_name};
+
+/// The methods an operation may be declared under, in the order the
+/// generators emit them.
+pub(crate) const METHODS: [&str; 8] = [
+    "get", "post", "put", "patch", "delete", "head", "options", "trace",
+];
+
+/// The `operationId` of an operation that has none: its method and path in
+/// camel case.
+pub(crate) fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_owned();
+    id.push_str(&pascal(path));
+    id
+}
+
+/// Gives every operation an `operationId`.
+pub(crate) fn name_operations(spec: &mut Value) {
+    let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        for method in METHODS {
+            if let Some(op) = item.get_mut(method).and_then(Value::as_object_mut)
+                && !op.contains_key("operationId")
+            {
+                op.insert("operationId".into(), operation_id(method, path).into());
+            }
+        }
+    }
+}
+
+/// The spec with its inline types moved to `components/schemas`.
+pub(crate) fn lift(source: &Value) -> Value {
+    lift_parts(source, true)
+}
+
+/// The spec with its inline body and response schemas moved to
+/// `components/schemas` (the client view: typify names members itself).
+pub(crate) fn lift_bodies(source: &Value) -> Value {
+    lift_parts(source, false)
+}
+
+fn lift_parts(source: &Value, members: bool) -> Value {
+    let mut spec = source.clone();
+    name_operations(&mut spec);
+    if !spec["components"].is_object() {
+        spec["components"] = json!({});
+    }
+    if !spec["components"]["schemas"].is_object() {
+        spec["components"]["schemas"] = json!({});
+    }
+    let mut lifted: Vec<(String, Value)> = Vec::new();
+    let mut taken: std::collections::BTreeSet<String> = spec["components"]["schemas"]
+        .as_object()
+        .map(|s| s.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut claim = |wanted: String, schema: Value, lifted: &mut Vec<(String, Value)>| {
+        let mut name = wanted.clone();
+        let mut n = 2;
+        while !taken.insert(name.clone()) {
+            name = format!("{wanted}{n}");
+            n += 1;
+        }
+        lifted.push((name.clone(), schema));
+        json!({ "$ref": format!("#/components/schemas/{name}") })
+    };
+    // Bodies.
+    if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            for method in METHODS {
+                let Some(op) = item.get_mut(method) else {
+                    continue;
+                };
+                let id = pascal(op["operationId"].as_str().unwrap_or(method));
+                if let Some(body) = op.get_mut("requestBody") {
+                    lift_content(body, &format!("{id}Body"), &mut lifted, &mut claim);
+                }
+                if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+                    for (status, response) in responses.iter_mut() {
+                        let name = format!("{id}{}Body", status_word(status));
+                        lift_content(response, &name, &mut lifted, &mut claim);
+                    }
+                }
+            }
+        }
+    }
+    for kind in ["requestBodies", "responses"] {
+        if let Some(items) = spec["components"]
+            .get_mut(kind)
+            .and_then(Value::as_object_mut)
+        {
+            for (name, item) in items.iter_mut() {
+                lift_content(
+                    item,
+                    &format!("{}Body", pascal(name)),
+                    &mut lifted,
+                    &mut claim,
+                );
+            }
+        }
+    }
+    flatten_all_of(&mut spec);
+    // Members, items and values, of the components and of what was lifted,
+    // until nothing inline is left.
+    let mut queue: Vec<String> = spec["components"]["schemas"]
+        .as_object()
+        .map(|s| s.keys().cloned().collect())
+        .unwrap_or_default();
+    if !members {
+        for (name, schema) in lifted.drain(..) {
+            spec["components"]["schemas"][&name] = schema;
+        }
+        return spec;
+    }
+    let mut done = 0;
+    loop {
+        for (name, schema) in lifted.drain(..) {
+            spec["components"]["schemas"][&name] = schema;
+            queue.push(name);
+        }
+        if done == queue.len() {
+            break;
+        }
+        let name = queue[done].clone();
+        done += 1;
+        let mut schema = spec["components"]["schemas"][&name].take();
+        lift_members(&mut schema, &pascal(&name), &mut lifted, &mut claim);
+        spec["components"]["schemas"][&name] = schema;
+    }
+    spec
+}
+
+/// A component that is only the `allOf` of objects (`Pet` is `NewPet` and
+/// an `id`) as the one object it describes: every member's properties and
+/// required members together. One that also relates members, or whose parts
+/// are not plain objects, is left as it is.
+fn flatten_all_of(spec: &mut Value) {
+    let names: Vec<String> = spec["components"]["schemas"]
+        .as_object()
+        .map(|s| s.keys().cloned().collect())
+        .unwrap_or_default();
+    for name in names {
+        let schema = &spec["components"]["schemas"][&name];
+        if schema.get("properties").is_some() {
+            continue;
+        }
+        let Some(parts) = schema.get("allOf").and_then(Value::as_array) else {
+            continue;
+        };
+        if parts.len() < 2 {
+            continue;
+        }
+        let mut properties = serde_json::Map::new();
+        let mut required: Vec<Value> = Vec::new();
+        let mut plain = true;
+        for part in parts {
+            let part = match part.get("$ref").and_then(Value::as_str) {
+                Some(reference) => spec.pointer(&reference[1..]).unwrap_or(&Value::Null),
+                None => part,
+            };
+            let composed = ["allOf", "anyOf", "oneOf", "not", "$ref"]
+                .iter()
+                .any(|k| part.get(*k).is_some());
+            match part.get("properties").and_then(Value::as_object) {
+                Some(members) if !composed => {
+                    for (member, schema) in members {
+                        properties.insert(member.clone(), schema.clone());
+                    }
+                    for member in part["required"].as_array().into_iter().flatten() {
+                        if !required.contains(member) {
+                            required.push(member.clone());
+                        }
+                    }
+                }
+                _ => plain = false,
+            }
+        }
+        if !plain {
+            continue;
+        }
+        let mut flat = schema.clone();
+        let object = flat
+            .as_object_mut()
+            .expect("a schema with allOf is an object");
+        object.remove("allOf");
+        object.insert("type".into(), "object".into());
+        object.insert("properties".into(), Value::Object(properties));
+        if !required.is_empty() {
+            object.insert("required".into(), Value::Array(required));
+        }
+        spec["components"]["schemas"][&name] = flat;
+    }
+}
+
+/// A status in a type name: its reason (`Ok`, `NotFound`), `Default`, or
+/// the range (`Status4XX`).
+fn status_word(status: &str) -> String {
+    match status.parse::<u16>() {
+        Ok(code) => status_name(code),
+        Err(_) if status == "default" => "Default".into(),
+        Err(_) => format!("Status{}", status.to_ascii_uppercase()),
+    }
+}
+
+type Claim<'c> = dyn FnMut(String, Value, &mut Vec<(String, Value)>) -> Value + 'c;
+
+/// Lifts the inline schemas of a body or response's `content`.
+fn lift_content(
+    holder: &mut Value,
+    name: &str,
+    lifted: &mut Vec<(String, Value)>,
+    claim: &mut Claim<'_>,
+) {
+    let Some(content) = holder.get_mut("content").and_then(Value::as_object_mut) else {
+        return;
+    };
+    // Media types that share one inline schema share its type.
+    let mut seen: Vec<(Value, Value)> = Vec::new();
+    for (media_type, media) in content.iter_mut() {
+        // Bytes and text stay as they are: progenitor sends and returns
+        // them as bytes, and the server takes JSON only.
+        let essence = media_type.split(';').next().unwrap_or_default().trim();
+        if !(essence.ends_with("json")
+            || essence.ends_with("form-urlencoded")
+            || essence == "multipart/form-data")
+        {
+            continue;
+        }
+        let Some(schema) = media.get_mut("schema") else {
+            continue;
+        };
+        if schema.get("$ref").is_some() || !is_type(schema) {
+            continue;
+        }
+        let reference = match seen.iter().find(|(inline, _)| inline == schema) {
+            Some((_, reference)) => reference.clone(),
+            None => {
+                let reference = claim(name.to_owned(), schema.clone(), lifted);
+                seen.push((schema.clone(), reference.clone()));
+                reference
+            }
+        };
+        *schema = reference;
+    }
+}
+
+/// Whether an inline body schema is worth a type of its own: anything but
+/// an empty schema.
+fn is_type(schema: &Value) -> bool {
+    schema.as_object().is_some_and(|s| !s.is_empty())
+}
+
+/// Whether an inline member schema is an object with members, which the
+/// generator types only under a name.
+fn is_object(schema: &Value) -> bool {
+    schema.get("$ref").is_none() && schema.get("properties").is_some()
+}
+
+/// Lifts the object-valued members, items and map values of `schema`.
+fn lift_members(
+    schema: &mut Value,
+    name: &str,
+    lifted: &mut Vec<(String, Value)>,
+    claim: &mut Claim<'_>,
+) {
+    if let Some(items) = schema.get_mut("items")
+        && is_object(items)
+    {
+        *items = claim(format!("{name}Item"), items.take(), lifted);
+    }
+    if let Some(values) = schema.get_mut("additionalProperties")
+        && is_object(values)
+    {
+        *values = claim(format!("{name}Value"), values.take(), lifted);
+    }
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let names: Vec<String> = properties.keys().cloned().collect();
+    for member in names {
+        let slot = &mut properties[&member];
+        let member_name = format!("{name}{}", pascal(&member));
+        if is_object(slot) {
+            *slot = claim(member_name, slot.take(), lifted);
+            continue;
+        }
+        // An array of objects, or a map of them, written in place.
+        for (key, suffix) in [("items", "Item"), ("additionalProperties", "Value")] {
+            if let Some(inner) = slot.get_mut(key)
+                && is_object(inner)
+            {
+                *inner = claim(format!("{member_name}{suffix}"), inner.take(), lifted);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_schemas_are_named_from_where_they_are_written() {
+        let spec = json!({
+            "openapi": "3.0.3",
+            "paths": {
+                "/streams": {
+                    "post": {
+                        "requestBody": { "content": { "application/json": { "schema": {
+                            "type": "object",
+                            "properties": {
+                                "owner": { "type": "object", "properties": { "id": { "type": "string" } } },
+                                "tags": { "type": "array", "items": { "type": "object", "properties": { "k": { "type": "string" } } } }
+                            }
+                        } } } },
+                        "responses": {
+                            "201": { "description": "", "content": { "application/json": { "schema": { "type": "array", "items": { "type": "string" } } } } },
+                            "default": { "description": "", "content": { "application/json": { "schema": { "type": "object", "properties": { "message": { "type": "string" } } } } } }
+                        }
+                    }
+                }
+            },
+            "components": { "schemas": { "PostStreamsBody": { "type": "string" } } }
+        });
+        let lifted = lift(&spec);
+        let op = &lifted["paths"]["/streams"]["post"];
+        assert_eq!(op["operationId"], "postStreams");
+        assert_eq!(
+            op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/PostStreamsBody2",
+            "a taken name gets a suffix"
+        );
+        assert_eq!(
+            op["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/PostStreamsCreatedBody"
+        );
+        assert_eq!(
+            op["responses"]["default"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/PostStreamsDefaultBody"
+        );
+        let schemas = &lifted["components"]["schemas"];
+        assert_eq!(
+            schemas["PostStreamsBody2"]["properties"]["owner"]["$ref"],
+            "#/components/schemas/PostStreamsBody2Owner"
+        );
+        assert_eq!(
+            schemas["PostStreamsBody2"]["properties"]["tags"]["items"]["$ref"],
+            "#/components/schemas/PostStreamsBody2TagsItem"
+        );
+        assert_eq!(
+            schemas["PostStreamsBody2Owner"]["properties"]["id"]["type"],
+            "string"
+        );
+    }
+
+    #[test]
+    fn a_spec_with_nothing_inline_is_unchanged_but_for_operation_ids() {
+        let spec = json!({
+            "paths": { "/a": { "get": { "operationId": "getA", "responses": {
+                "200": { "description": "", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/A" } } } }
+            } } } },
+            "components": { "schemas": { "A": { "type": "object", "properties": { "b": { "$ref": "#/components/schemas/B" } } }, "B": { "type": "string" } } }
+        });
+        assert_eq!(lift(&spec), spec);
+    }
+}

@@ -1,0 +1,162 @@
+//! `cargo xtask corpus`: the generators on specs nobody on the project
+//! wrote.
+//!
+//! For every spec in `../shared/specs/` (specs added there later included),
+//! in a scratch copy of the workspace with that spec in place of
+//! `openapi/users.yaml`: codegen runs leniently, what it leaves out is
+//! compared with the committed refusal list `xtask/corpus/<spec>.refusals`,
+//! and `cargo check -p users-client -p users-api` must pass. A spec with no
+//! committed list yet has its list printed; `--bless` writes the lists.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use crate::codegen;
+use crate::spec;
+
+/// Where the committed refusal lists live, relative to the root.
+const REFUSALS_DIR: &str = "xtask/corpus";
+
+/// The corpus: `../shared/specs/` beside the project.
+pub(crate) fn corpus_dir(root: &Path) -> PathBuf {
+    root.join("../shared/specs")
+}
+
+/// Every spec of the corpus, by file name.
+pub(crate) fn specs(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let dir = corpus_dir(root);
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "json" || e == "yaml" || e == "yml")
+        })
+        .collect();
+    out.sort();
+    if out.is_empty() {
+        bail!("{} holds no spec", dir.display());
+    }
+    Ok(out)
+}
+
+/// Runs the check on every spec, or only on those whose file name contains
+/// `only`.
+pub(crate) fn run(
+    root: &Path,
+    bless: bool,
+    only: Option<&str>,
+    compile: bool,
+) -> anyhow::Result<()> {
+    let mut failures = Vec::new();
+    for spec_path in specs(root)? {
+        let name = spec_path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if only.is_some_and(|only| !name.contains(only)) {
+            continue;
+        }
+        eprintln!("\n=== {name}");
+        if let Err(err) = one(root, &spec_path, &name, bless, compile) {
+            eprintln!("{name}: {err:#}");
+            failures.push(name);
+        }
+    }
+    if !failures.is_empty() {
+        bail!("the corpus check failed on {}", failures.join(", "));
+    }
+    Ok(())
+}
+
+fn one(
+    root: &Path,
+    spec_path: &Path,
+    name: &str,
+    bless: bool,
+    compile: bool,
+) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir()?;
+    crate::evolve::copy_workspace(root, scratch.path())?;
+    std::fs::copy(spec_path, scratch.path().join(spec::SPEC_PATH))
+        .with_context(|| format!("copying {}", spec_path.display()))?;
+    let started = Instant::now();
+    let (files, refusals) = codegen::generate_all(scratch.path())?;
+    let took = started.elapsed();
+    for file in &files {
+        codegen::ensure_file_contents(
+            &scratch.path().join(file.path),
+            &file.contents,
+            codegen::Mode::Write,
+        )?;
+    }
+    let operations = spec::load_value(spec_path)?["paths"]
+        .as_object()
+        .map(|paths| {
+            paths
+                .values()
+                .map(|item| {
+                    crate::codegen::METHODS
+                        .iter()
+                        .filter(|m| item.get(**m).is_some())
+                        .count()
+                })
+                .sum::<usize>()
+        })
+        .unwrap_or_default();
+    eprintln!(
+        "codegen: {operations} operations in {:.0} ms, {} part(s) left out",
+        took.as_secs_f64() * 1000.0,
+        refusals.len()
+    );
+    let list = codegen::refusal_list(&refusals);
+    let committed_path = root.join(REFUSALS_DIR).join(format!("{name}.refusals"));
+    match std::fs::read_to_string(&committed_path) {
+        Ok(committed) if committed == list => {}
+        _ if bless => {
+            std::fs::create_dir_all(committed_path.parent().unwrap())?;
+            std::fs::write(&committed_path, &list)?;
+            eprintln!("wrote {}", committed_path.display());
+        }
+        Ok(committed) => {
+            let diff = similar::TextDiff::from_lines(committed.as_str(), list.as_str());
+            bail!(
+                "what codegen leaves out changed; if on purpose, run `cargo xtask corpus --bless`:\n{}",
+                diff.unified_diff()
+                    .header("committed", "now")
+                    .context_radius(2)
+            );
+        }
+        Err(_) => eprintln!(
+            "no committed refusal list for {name} yet (`cargo xtask corpus --bless` writes it); left out:\n{list}"
+        ),
+    }
+    if !compile {
+        return Ok(());
+    }
+    eprintln!("cargo check -p users-client -p users-api");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "check",
+            "--locked",
+            "--offline",
+            "--quiet",
+            "-p",
+            "users-client",
+            "-p",
+            "users-api",
+        ])
+        .current_dir(scratch.path())
+        .env("CARGO_TARGET_DIR", root.join("target/corpus"))
+        .status()
+        .context("running cargo check")?;
+    if !status.success() {
+        bail!("the code generated from {name} does not compile");
+    }
+    Ok(())
+}
