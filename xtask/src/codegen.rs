@@ -106,8 +106,17 @@ pub(crate) fn run(root: &Path, mode: Mode, strictness: Strictness) -> anyhow::Re
 pub(crate) fn generate_all(root: &Path) -> anyhow::Result<(Vec<Generated>, Refusals)> {
     let spec_path = root.join(spec::SPEC_PATH);
     let spec = spec::load_value(&spec_path)?;
-    let (client, mock, sdk, client_refusals) = client::generate(&spec)?;
-    let (server, server_refusals) = server::generate(&spec)?;
+    // The two generators share nothing but the spec: they run side by side.
+    let (client, server) = std::thread::scope(|scope| {
+        let server = scope.spawn(|| server::generate(&spec));
+        let client = client::generate(&spec);
+        let server = server
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (client, server)
+    });
+    let (client, mock, sdk, client_refusals) = client?;
+    let (server, server_refusals) = server?;
     let refusals = client_refusals
         .into_iter()
         .map(|r| ("client", r))

@@ -20,6 +20,12 @@ pub(crate) fn project_root() -> PathBuf {
 pub(crate) fn load_value(path: &Path) -> anyhow::Result<serde_json::Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    // A JSON document is YAML too, but the JSON parser reads it far faster.
+    if text.trim_start().starts_with('{')
+        && let Ok(value) = serde_json::from_str(&text)
+    {
+        return Ok(value);
+    }
     yaml_serde::from_str(&text).with_context(|| format!("parsing {} as YAML", path.display()))
 }
 

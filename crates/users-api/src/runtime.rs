@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
-pub use problem::{FieldError, Problem};
+pub use problem::{InvalidField, ProblemDetails};
 
 /// The request id header, taken from the request or generated.
 pub const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
@@ -386,7 +386,7 @@ pub struct Rejection {
     /// What went wrong; for field errors `field: message; ...`.
     pub detail: String,
     /// Field errors, for validation problems.
-    pub errors: Vec<FieldError>,
+    pub errors: Vec<InvalidField>,
     /// Headers to send with it (`Allow`, `Retry-After`, `WWW-Authenticate`).
     pub headers: Vec<(header::HeaderName, String)>,
 }
@@ -410,7 +410,7 @@ impl Rejection {
     }
 
     /// A 400 listing every field error, `detail` reading `field: message; ...`.
-    pub fn invalid(errors: Vec<FieldError>) -> Self {
+    pub fn invalid(errors: Vec<InvalidField>) -> Self {
         Self::fields(
             StatusCode::BAD_REQUEST,
             "validation-failed",
@@ -425,7 +425,7 @@ impl Rejection {
         status: StatusCode,
         code: &'static str,
         title: &'static str,
-        errors: Vec<FieldError>,
+        errors: Vec<InvalidField>,
     ) -> Self {
         let detail = errors
             .iter()
@@ -453,8 +453,8 @@ impl Rejection {
     }
 
     /// The problem document this rejection answers with.
-    pub fn problem(&self) -> Problem {
-        Problem {
+    pub fn problem(&self) -> ProblemDetails {
+        ProblemDetails {
             type_: format!("https://example.org/users-api/problems/{}", self.code),
             title: self.title.to_owned(),
             status: self.status.as_u16(),

@@ -5,11 +5,11 @@ use serde::Deserialize;
 
 /// A problem document (RFC 9457) as the client reads any JSON error body:
 /// the standard members typed, every other member kept as an extension.
-/// [`Problem::to`] reads the whole document as a type of the spec (for the
-/// reference spec, `types::Problem`); [`Problem::extension`] reads one
+/// [`ProblemDetails::to`] reads the whole document as a type of the spec
+/// (the spec's own error schema); [`ProblemDetails::extension`] reads one
 /// member.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Problem {
+pub struct ProblemDetails {
     /// A URI naming the kind of problem.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
@@ -30,7 +30,7 @@ pub struct Problem {
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
-impl Problem {
+impl ProblemDetails {
     /// The member `name` beyond the standard ones, as `T`; `None` when it is
     /// absent or not a `T`.
     pub fn extension<T: serde::de::DeserializeOwned>(&self, name: &str) -> Option<T> {
@@ -66,7 +66,7 @@ pub enum Error {
         /// The HTTP status.
         status: StatusCode,
         /// The decoded `application/problem+json` body.
-        problem: Box<Problem>,
+        problem: Box<ProblemDetails>,
     },
     /// The server answered with a status or body the API does not describe.
     #[error("unexpected response {status}: {body}")]
@@ -112,7 +112,7 @@ impl Error {
     }
 
     /// The problem document, for errors the server described.
-    pub fn problem(&self) -> Option<&Problem> {
+    pub fn problem(&self) -> Option<&ProblemDetails> {
         match self {
             Error::Api { problem, .. } => Some(problem),
             _ => None,
@@ -160,7 +160,7 @@ impl Error {
             P::ErrorResponse(value) => {
                 let status = value.status();
                 let body = serde_json::to_value(value.into_inner());
-                match body.as_ref().map(|b| (b, Problem::deserialize(b))) {
+                match body.as_ref().map(|b| (b, ProblemDetails::deserialize(b))) {
                     Ok((serde_json::Value::Object(_), Ok(problem))) => Error::Api {
                         status,
                         problem: Box::new(problem),
@@ -175,7 +175,7 @@ impl Error {
                 let status = response.status();
                 let body = response.text().await.unwrap_or_default();
                 // An undocumented status may still carry a problem document.
-                match serde_json::from_str::<Problem>(&body) {
+                match serde_json::from_str::<ProblemDetails>(&body) {
                     Ok(problem) if !status.is_success() && body.trim_start().starts_with('{') => {
                         Error::Api {
                             status,

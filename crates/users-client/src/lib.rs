@@ -82,7 +82,7 @@ mod error;
 mod runtime;
 
 pub use client::{Client, ClientBuilder};
-pub use error::{Error, Problem};
+pub use error::{Error, ProblemDetails};
 pub use generated::types;
 pub use runtime::{
     Body, BoxError, BoxFuture, Conditional, ETag, FromHeaders, HasETag, NoHeaders, Response,

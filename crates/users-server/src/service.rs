@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use users_api::names::{list_users_query, password_change, user};
-use users_api::runtime::FieldError;
+use users_api::runtime::InvalidField;
 use users_api::runtime::decode::FromText;
 use users_api::runtime::merge::Merge;
 use users_api::types::{
@@ -132,7 +132,7 @@ fn email_taken() -> Rejection {
         StatusCode::CONFLICT,
         "duplication-violation",
         "The value is taken",
-        vec![FieldError {
+        vec![InvalidField {
             field: user::EMAIL.into(),
             message: "is already used by another user".into(),
             code: "duplication-violation".into(),
@@ -256,12 +256,12 @@ impl<S: Store> Service<S> {
         if ctx.caller.is_admin() {
             return Ok(());
         }
-        let sent: Vec<FieldError> = body
+        let sent: Vec<InvalidField> = body
             .as_object()
             .into_iter()
             .flatten()
             .filter(|(name, _)| fields.contains(&name.as_str()))
-            .map(|(name, _)| FieldError {
+            .map(|(name, _)| InvalidField {
                 field: name.clone(),
                 message: "needs the users:admin scope".into(),
                 code: "privileged-field".into(),
@@ -445,7 +445,7 @@ impl<S: Store> Service<S> {
         let query = req.query;
         let after = match &query.cursor {
             Some(cursor) => decode_cursor(cursor).ok_or_else(|| {
-                Rejection::invalid(vec![FieldError {
+                Rejection::invalid(vec![InvalidField {
                     field: list_users_query::CURSOR.into(),
                     message: "is not a cursor this server issued".into(),
                     code: "invalid".into(),
@@ -651,7 +651,7 @@ impl<S: Store> Service<S> {
         {
             let given = req.body.current_password.clone().unwrap_or_default();
             if !self.verify_password(given, hash.clone()).await? {
-                return Err(Rejection::invalid(vec![FieldError {
+                return Err(Rejection::invalid(vec![InvalidField {
                     field: password_change::CURRENT_PASSWORD.into(),
                     message: "does not match the current password".into(),
                     code: "mismatch".into(),

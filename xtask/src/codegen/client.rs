@@ -86,28 +86,7 @@ pub(crate) fn generate(
     lift_patch_members(&mut lifted, &merge)?;
     state_nullable(&mut lifted);
     let view = client_view(&serde_json::from_value(lifted)?);
-    let mut settings = GenerationSettings::new();
-    settings
-        .with_interface(InterfaceStyle::Builder)
-        .with_tag(TagStyle::Merged)
-        .with_derive("schemars::JsonSchema")
-        .with_derive("PartialEq")
-        // The hand-written runtime rides along in the generated client and
-        // implements progenitor's hooks (auth, media types, retries).
-        .with_inner_type(
-            RUNTIME_TYPE
-                .parse::<proc_macro2::TokenStream>()
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-        );
-    // The merge-patch schemas are the SDK emitter's three-state types.
-    for name in &merge {
-        settings.with_replacement(
-            name,
-            format!("{}::{name}", super::sdk::PATCH_MODULE),
-            std::iter::empty(),
-        );
-    }
-    let mut generator = Generator::new(&settings);
+    let mut generator = Generator::new(&settings(&merge)?);
     // progenitor asserts where it should refuse: a panic is an error here,
     // naming the spec, never a crash of the build tool.
     let client = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -127,7 +106,7 @@ pub(crate) fn generate(
         types: generator.get_type_space(),
     }
     .generate()?;
-    let mut generator = Generator::new(&settings);
+    let mut generator = Generator::new(&settings(&merge)?);
     let mock = generator.httpmock(&view, "crate")?;
     Ok((
         super::add_preamble(&super::format_rust(client)?),
@@ -135,6 +114,33 @@ pub(crate) fn generate(
         super::add_preamble(&super::format_rust(sdk)?),
         refusals,
     ))
+}
+
+/// How progenitor is run: builder-style calls, the runtime as the client's
+/// inner state, and the merge-patch schemas as the SDK's three-state types.
+fn settings(merge: &std::collections::BTreeSet<String>) -> anyhow::Result<GenerationSettings> {
+    let mut settings = GenerationSettings::new();
+    settings
+        .with_interface(InterfaceStyle::Builder)
+        .with_tag(TagStyle::Merged)
+        .with_derive("schemars::JsonSchema")
+        .with_derive("PartialEq")
+        // The hand-written runtime rides along in the generated client and
+        // implements progenitor's hooks (auth, media types, retries).
+        .with_inner_type(
+            RUNTIME_TYPE
+                .parse::<proc_macro2::TokenStream>()
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+    // The merge-patch schemas are the SDK emitter's three-state types.
+    for name in merge {
+        settings.with_replacement(
+            name,
+            format!("{}::{name}", super::sdk::PATCH_MODULE),
+            std::iter::empty(),
+        );
+    }
+    Ok(settings)
 }
 
 /// The path and method of the operation a finding's pointer is in.

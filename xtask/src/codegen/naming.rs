@@ -64,8 +64,8 @@ pub(crate) fn field_ident(name: &str) -> Ident {
     ident(&snake(name))
 }
 
-/// The identifier of a constant named after `name`: `updateUser` is
-/// `UPDATE_USER`.
+/// The identifier of a constant named after `name`: `getPetById` is
+/// `GET_PET_BY_ID`.
 pub(crate) fn const_ident(name: &str) -> Ident {
     ident(&snake(name).to_uppercase())
 }
@@ -114,12 +114,12 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(pascal("updateUser"), "UpdateUser");
+        assert_eq!(pascal("getPetById"), "GetPetById");
         assert_eq!(pascal("If-None-Match"), "IfNoneMatch");
         assert_eq!(pascal("time-zones"), "TimeZones");
         assert_eq!(pascal("GET-API-CLIENTS-SELF"), "GETAPICLIENTSSELF");
         assert_eq!(pascal("2fa"), "V2fa");
-        assert_eq!(snake("updateUser"), "update_user");
+        assert_eq!(snake("getPetById"), "get_pet_by_id");
         assert_eq!(snake("If-Match"), "if_match");
         assert_eq!(snake("accountSwitchKey"), "account_switch_key");
         assert_eq!(snake("x.y z"), "x_y_z");
@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(field_ident("move").to_string(), "move_");
         assert_eq!(field_ident("self").to_string(), "self_");
         assert_eq!(field_ident("user").to_string(), "user");
-        assert_eq!(const_ident("updateUser").to_string(), "UPDATE_USER");
+        assert_eq!(const_ident("getPetById").to_string(), "GET_PET_BY_ID");
         assert_eq!(
             const_ident("GET-API-CLIENTS-SELF").to_string(),
             "GET_API_CLIENTS_SELF"

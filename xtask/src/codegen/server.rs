@@ -77,7 +77,7 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
             if refused.contains_key(name) {
                 continue;
             }
-            let saved = generator.clone();
+            let saved = generator.savepoint();
             let result = if is_named(schema) {
                 generator.named_type(name, schema)
             } else if bodies.contains(name.as_str()) {
@@ -85,10 +85,13 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
             } else {
                 // Inlined where it is used: only checked here.
                 let ptr = format!("/components/schemas/{}", decode::escape(name));
-                generator.clone().field_type(schema, name, &ptr).map(drop)
+                let checked = generator.savepoint();
+                let result = generator.field_type(schema, name, &ptr).map(drop);
+                generator.roll_back(checked);
+                result
             };
             if let Err(err) = result {
-                generator = saved;
+                generator.roll_back(saved);
                 newly.push((name.clone(), format!("{err:#}")));
             }
         }
@@ -107,7 +110,7 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
     let mut op_items = Vec::new();
     let mut kept = Vec::new();
     for op in operations.drain(..) {
-        let saved = generator.clone();
+        let saved = generator.savepoint();
         let named = op
             .body
             .iter()
@@ -135,7 +138,7 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
                 kept.push(op);
             }
             Err(err) => {
-                generator = saved;
+                generator.roll_back(saved);
                 refusals.push(super::Refusal {
                     pointer: op.at.clone(),
                     reason: format!("{err:#}"),
@@ -228,7 +231,17 @@ fn is_named(schema: &Value) -> bool {
         || union_keyword(schema).is_some()
 }
 
-#[derive(Clone)]
+/// What [`Gen::roll_back`] needs to undo what was generated after it.
+struct Savepoint {
+    items: usize,
+    header_types: usize,
+    compositions: usize,
+    emitted: BTreeSet<String>,
+    member_names: BTreeSet<String>,
+    patterns: BTreeSet<String>,
+    labels: usize,
+}
+
 struct Gen<'a> {
     spec: &'a Value,
     /// Component schemas left out: a reference to one is an error.
@@ -274,6 +287,32 @@ struct FieldType {
 }
 
 impl Gen<'_> {
+    /// A point to return to when what follows is left out. Only the sets
+    /// are copied; what grows is cut back to its length.
+    fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            items: self.items.len(),
+            header_types: self.header_types.len(),
+            compositions: self.compositions.len(),
+            emitted: self.emitted.clone(),
+            member_names: self.member_names.keys().cloned().collect(),
+            patterns: self.patterns.keys().cloned().collect(),
+            labels: self.labels,
+        }
+    }
+
+    /// Forgets everything generated since `point`.
+    fn roll_back(&mut self, point: Savepoint) {
+        self.items.truncate(point.items);
+        self.header_types.truncate(point.header_types);
+        self.compositions.truncate(point.compositions);
+        self.emitted = point.emitted;
+        self.member_names
+            .retain(|k, _| point.member_names.contains(k));
+        self.patterns.retain(|k, _| point.patterns.contains(k));
+        self.labels = point.labels;
+    }
+
     /// The schema a `$ref` points at (cloned, so the generator stays free to
     /// record new items) and the component's name.
     fn resolve(&self, schema: &Value) -> (Value, Option<String>) {

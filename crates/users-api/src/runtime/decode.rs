@@ -14,7 +14,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
-use super::problem::FieldError;
+use super::problem::InvalidField;
 
 /// Where a value sits in the request: built on the stack as the decoder
 /// descends, rendered to a dotted path (`address.zipCode`, `roles.0`) only
@@ -71,7 +71,7 @@ impl<'a> Path<'a> {
 /// The errors of one request: at most one per field (its first failing
 /// constraint), in the order they were found.
 #[derive(Debug, Default)]
-pub struct Errors(Vec<FieldError>);
+pub struct Errors(Vec<InvalidField>);
 
 impl Errors {
     /// Records that the value at `path` breaks a constraint, unless that
@@ -81,7 +81,7 @@ impl Errors {
         if self.0.iter().any(|e| e.field == field) {
             return;
         }
-        self.0.push(FieldError {
+        self.0.push(InvalidField {
             field,
             message: message.into(),
             code: code.to_owned(),
@@ -95,7 +95,7 @@ impl Errors {
     }
 
     /// The errors found after the first `start`.
-    pub fn since(&self, start: usize) -> &[FieldError] {
+    pub fn since(&self, start: usize) -> &[InvalidField] {
         self.0.get(start..).unwrap_or_default()
     }
 
@@ -105,7 +105,7 @@ impl Errors {
     }
 
     /// The errors, in the order they were found.
-    pub fn into_vec(self) -> Vec<FieldError> {
+    pub fn into_vec(self) -> Vec<InvalidField> {
         self.0
     }
 }
@@ -151,7 +151,7 @@ pub enum BodyError {
     Syntax(serde_json::Error),
     /// It is JSON that breaks the schema: one entry per field; an entry with
     /// an empty field is about the body as a whole.
-    Invalid(Vec<FieldError>),
+    Invalid(Vec<InvalidField>),
 }
 
 /// A slot for one member of an object while its members are read.

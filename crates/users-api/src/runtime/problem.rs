@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldError {
+pub struct InvalidField {
     /// A stable code for the kind of error (`required`, `max-length`, ...).
     pub code: String,
     /// The dotted path of the field, e.g. `address.countryCode` or `roles.2`;
@@ -21,7 +21,7 @@ pub struct FieldError {
 /// An `application/problem+json` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Problem {
+pub struct ProblemDetails {
     /// A URI naming the kind of problem.
     #[serde(rename = "type")]
     pub type_: String,
@@ -42,5 +42,5 @@ pub struct Problem {
     pub request_id: Option<String>,
     /// One entry per invalid field, in document order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<FieldError>>,
+    pub errors: Option<Vec<InvalidField>>,
 }
