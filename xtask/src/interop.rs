@@ -98,7 +98,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
 }
 
 /// The jar inside the `openapi-generator-cli` wheel.
-fn jar_path(python: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn jar_path(python: &Path) -> anyhow::Result<PathBuf> {
     let output = checked(
         Command::new(python).args([
             "-c",

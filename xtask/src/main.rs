@@ -72,7 +72,11 @@ enum Command {
     /// Crash the server and restart PostgreSQL under load; two servers racing.
     Faults,
     /// Measure the generated stack against baselines; writes docs/benchmarks.md.
-    Bench,
+    Bench {
+        /// `codegen`: only the code generation and build sections.
+        #[arg(long)]
+        only: Option<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -102,6 +106,10 @@ fn main() -> anyhow::Result<()> {
         Command::Browser => browser::run(&spec::project_root()),
         Command::Faults => faults::run(&spec::project_root()),
         Command::Interop => interop::run(&spec::project_root()),
-        Command::Bench => bench::run(&spec::project_root()),
+        Command::Bench { only } => match only.as_deref() {
+            None => bench::run(&spec::project_root()),
+            Some("codegen") => bench::run_codegen(&spec::project_root()),
+            Some(other) => anyhow::bail!("no bench section {other:?} (`codegen` is one)"),
+        },
     }
 }

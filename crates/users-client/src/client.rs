@@ -101,7 +101,12 @@ impl ClientBuilder {
         #[cfg(feature = "native-tls")]
         let http = http.tls_backend_native();
         #[cfg(all(feature = "rustls", not(feature = "native-tls")))]
-        let http = http.tls_backend_rustls();
+        let http = {
+            // rustls with ring, unless the program installed a provider of
+            // its own first (then that one is used).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            http.tls_backend_rustls()
+        };
         let http = http.build().map_err(Error::Transport)?;
         let base = self.base_url.trim_end_matches('/');
         Ok(Client {

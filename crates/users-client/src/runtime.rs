@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
-use rand::Rng;
 use reqwest::header::{self, HeaderValue};
 
 use crate::generated::Client as GeneratedClient;
@@ -111,7 +110,7 @@ impl RetryPolicy {
         );
         let cap = exp.min(self.max_backoff);
         let nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(rand::rng().random_range(0..=nanos))
+        Duration::from_nanos(fastrand::u64(0..=nanos))
     }
 }
 
