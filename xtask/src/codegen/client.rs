@@ -653,58 +653,44 @@ mod tests {
 
     #[test]
     fn preflight_names_the_location_of_what_progenitor_cannot_take() {
-        let text =
-            std::fs::read_to_string(crate::spec::project_root().join(crate::spec::SPEC_PATH))
-                .unwrap();
-        // A second request media type on PATCH, and an XML error body.
-        let broken = text
-            .replacen(
-                "          application/merge-patch+json:\n",
-                "          application/xml:\n            schema:\n              type: object\n          application/merge-patch+json:\n",
-                1,
-            )
-            .replacen(
-                "        application/problem+json:\n          schema:\n            $ref: '#/components/schemas/Problem'\n          examples:\n            validation:",
-                "        application/problem+xml:\n          schema:\n            $ref: '#/components/schemas/Problem'\n          examples:\n            validation:",
-                1,
-            );
-        assert_ne!(broken, text);
-        let spec: OpenAPI = yaml_serde::from_str(&broken).unwrap();
+        // A second request media type, and an XML error body beside an
+        // error without one.
+        let mut source = crate::codegen::server::tests::fixture();
+        let patch = &mut source["paths"]["/widgets/{widgetId}"]["patch"];
+        patch["requestBody"]["content"]["application/xml"] =
+            serde_json::json!({ "schema": { "type": "object" } });
+        let bad_request = &mut source["components"]["responses"]["BadRequest"]["content"];
+        let problem = bad_request["application/problem+json"].take();
+        *bad_request = serde_json::json!({ "application/problem+xml": problem });
+        let spec: OpenAPI = serde_json::from_value(source.clone()).unwrap();
         let findings: Vec<_> = preflight(&spec)
             .into_iter()
             .filter(|f| !f.handled)
             .collect();
         let pointers: Vec<&str> = findings.iter().map(|f| f.pointer.as_str()).collect();
-        assert!(
-            pointers.contains(&"/paths/~1v1~1users~1{userId}/patch/requestBody/content"),
-            "{findings:#?}"
-        );
-        assert!(
-            pointers.contains(
-                &"/paths/~1v1~1users~1{userId}/patch/requestBody/content/application~1xml"
-            ),
-            "{findings:#?}"
-        );
-        assert!(
-            pointers.contains(&"/paths/~1v1~1users/post/responses"),
-            "error bodies of two types: {findings:#?}"
-        );
+        for pointer in [
+            "/paths/~1widgets~1{widgetId}/patch/requestBody/content",
+            "/paths/~1widgets~1{widgetId}/patch/requestBody/content/application~1xml",
+            "/paths/~1widgets~1{widgetId}/patch/responses",
+        ] {
+            assert!(pointers.contains(&pointer), "{pointer}: {findings:#?}");
+        }
         // Generation leaves out the XML body and the operation progenitor
         // cannot type, and generates the rest.
-        let source: serde_json::Value = yaml_serde::from_str(&broken).unwrap();
         let (client, _, sdk, refusals) = generate(&source).unwrap();
         let refused: Vec<&str> = refusals.iter().map(|r| r.pointer.as_str()).collect();
-        for pointer in [
-            "/paths/~1v1~1users~1{userId}/patch/requestBody/content/application~1xml",
-            "/paths/~1v1~1users/post/responses",
-        ] {
-            assert!(refused.contains(&pointer), "{pointer}: {refused:#?}");
-        }
-        // The shared 400 response is in every user operation; the lookups
-        // have none and are generated.
-        assert!(client.contains("pub fn list_countries("));
-        assert!(!client.contains("pub fn create_user("));
-        assert!(!sdk.contains("pub fn create_user("));
+        assert_eq!(
+            refused,
+            [
+                "/paths/~1widgets~1{widgetId}/patch/requestBody/content/application~1xml",
+                "/paths/~1widgets~1{widgetId}/patch/responses",
+            ],
+            "{refusals:#?}"
+        );
+        assert!(client.contains("pub fn list_colours("));
+        assert!(client.contains("pub fn create_widget("));
+        assert!(!client.contains("pub fn update_widget("));
+        assert!(!sdk.contains("pub fn update_widget("));
     }
 
     #[test]

@@ -1036,7 +1036,7 @@ impl Gen<'_> {
                 });
             }
             // A body the implementation gives (`user.into()`) or lends
-            // (`Arc<User>`, `.into()` too): either way it is not copied.
+            // (`Arc<T>`, `.into()` too): either way it is not copied.
             let body_part = response.body.as_ref().map(|body| match body {
                 ResponseBody::Json { schema, .. } => {
                     let ty = format_ident!("{}", schema);
@@ -2048,7 +2048,7 @@ fn variant_names(values: &[&str]) -> anyhow::Result<Vec<String>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -2097,9 +2097,7 @@ mod tests {
 
     #[test]
     fn every_operation_gets_a_handler_a_request_and_a_response() {
-        let spec =
-            crate::spec::load_value(&crate::spec::project_root().join(crate::spec::SPEC_PATH))
-                .unwrap();
+        let spec = fixture();
         let code = generate_strict(&spec).unwrap();
         for op in operations(&spec).unwrap().0 {
             let pascal = pascal(&op.id);
@@ -2139,10 +2137,13 @@ mod tests {
         Ok(code)
     }
 
+    /// The generators' test API (`fixtures/widgets.yaml`).
+    pub(crate) fn fixture() -> serde_json::Value {
+        yaml_serde::from_str(include_str!("fixtures/widgets.yaml")).unwrap()
+    }
+
     fn spec_with(change: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
-        let mut spec =
-            crate::spec::load_value(&crate::spec::project_root().join(crate::spec::SPEC_PATH))
-                .unwrap();
+        let mut spec = fixture();
         change(&mut spec);
         spec
     }
@@ -2152,30 +2153,31 @@ mod tests {
         type Change = Box<dyn FnOnce(&mut serde_json::Value)>;
         let cases: [(&str, Change); 5] = [
             (
-                "/components/schemas/JobTitle/multipleOf",
-                Box::new(|spec| spec["components"]["schemas"]["JobTitle"]["multipleOf"] = 2.into()),
+                "/components/schemas/Label/multipleOf",
+                Box::new(|spec| spec["components"]["schemas"]["Label"]["multipleOf"] = 2.into()),
             ),
             (
-                "/components/schemas/Email/format",
+                "/components/schemas/Contact/format",
                 Box::new(|spec| {
-                    spec["components"]["schemas"]["Email"]["format"] = "idn-email".into()
+                    spec["components"]["schemas"]["Contact"]["format"] = "idn-email".into()
                 }),
             ),
             (
-                "/components/schemas/UserPatch/x-rules/0",
+                "/components/schemas/WidgetPatch/x-rules/0",
                 Box::new(|spec| {
-                    spec["components"]["schemas"]["UserPatch"]["x-rules"][0]["kind"] = "luhn".into()
+                    spec["components"]["schemas"]["WidgetPatch"]["x-rules"][0]["kind"] =
+                        "luhn".into()
                 }),
             ),
             (
-                "/components/schemas/Phone/pattern",
-                Box::new(|spec| spec["components"]["schemas"]["Phone"]["pattern"] = "([".into()),
+                "/components/schemas/Code/pattern",
+                Box::new(|spec| spec["components"]["schemas"]["Code"]["pattern"] = "([".into()),
             ),
             (
-                "/components/schemas/AddressInput/allOf/0/anyOf/0/properties/countryCode/const",
+                "/components/schemas/Dimensions/allOf/0/anyOf/0/properties/unit/const",
                 Box::new(|spec| {
-                    spec["components"]["schemas"]["AddressInput"]["allOf"][0]["anyOf"][0]["properties"]
-                        ["countryCode"] = serde_json::json!({ "const": "US" })
+                    spec["components"]["schemas"]["Dimensions"]["allOf"][0]["anyOf"][0]["properties"]
+                        ["unit"] = serde_json::json!({ "const": "in" })
                 }),
             ),
         ];
@@ -2192,33 +2194,39 @@ mod tests {
     fn merge_patches_merge_objects_and_maps_and_replace_the_rest() {
         let spec = spec_with(|_| {});
         let code = generate_strict(&spec).unwrap();
-        for merged in ["UserPatch", "AddressPatch", "MfaPatch"] {
+        for merged in ["WidgetPatch", "DimensionsPatch"] {
             assert!(
                 code.contains(&format!("impl runtime::merge::Merge for {merged} ")),
                 "{merged}"
             );
         }
         // An object a patch must send whole is replaced, not merged.
-        assert!(!code.contains("impl runtime::merge::Merge for NameInput "));
-        assert!(!code.contains("impl runtime::merge::Merge for UserCreate "));
+        assert!(!code.contains("impl runtime::merge::Merge for Owner "));
+        assert!(!code.contains("impl runtime::merge::Merge for WidgetCreate "));
         let merge = &code[code
-            .find("impl runtime::merge::Merge for UserPatch ")
+            .find("impl runtime::merge::Merge for WidgetPatch ")
             .unwrap()..];
         let merge = &merge[..merge.find("\n    }\n").unwrap()];
-        assert!(merge.contains("patch.address,\n                runtime::merge::object"));
         assert!(
-            merge
-                .contains("patch.custom_attributes,\n                runtime::merge::map_removing")
+            merge.contains("runtime::merge::object(&mut self.dimensions, value)"),
+            "{merge}"
         );
-        assert!(merge.contains("runtime::merge::replace(&mut self.name, value)"));
+        assert!(
+            merge.contains("runtime::merge::map_removing(&mut self.attributes, value)"),
+            "{merge}"
+        );
+        assert!(
+            merge.contains("runtime::merge::replace(&mut self.owner, value)"),
+            "{merge}"
+        );
         // An object with required and optional members cannot be either.
         let spec = spec_with(|spec| {
-            spec["components"]["schemas"]["AddressPatch"]["required"] =
-                serde_json::json!(["countryCode"]);
+            spec["components"]["schemas"]["DimensionsPatch"]["required"] =
+                serde_json::json!(["unit"]);
         });
         let error = generate_strict(&spec).unwrap_err();
         assert!(
-            format!("{error:#}").contains("/components/schemas/AddressPatch"),
+            format!("{error:#}").contains("/components/schemas/DimensionsPatch"),
             "{error:#}"
         );
     }
@@ -2237,14 +2245,14 @@ mod tests {
             ),
         ] {
             let spec = spec_with(|spec| {
-                spec["paths"]["/v1/users"]["get"]["parameters"]
+                spec["paths"]["/widgets"]["get"]["parameters"]
                     .as_array_mut()
                     .unwrap()
                     .push(param)
             });
             let error = generate_strict(&spec).unwrap_err();
             let text = format!("{error:#}");
-            assert!(text.contains("/paths/~1v1~1users/get: parameter"), "{text}");
+            assert!(text.contains("/paths/~1widgets/get: parameter"), "{text}");
             assert!(text.contains(expected), "{text}");
         }
     }
@@ -2253,14 +2261,14 @@ mod tests {
     fn member_names_are_constants_and_must_not_collide() {
         let code = generate_strict(&spec_with(|_| {})).unwrap();
         assert!(code.contains("pub const ACTIVATED_AT: &str = \"activatedAt\";"));
-        assert!(code.contains("pub mod list_users_query {"));
+        assert!(code.contains("pub mod list_widgets_query {"));
         let spec = spec_with(|spec| {
-            spec["components"]["schemas"]["Mfa"]["properties"]["expiration_in_minutes"] =
+            spec["components"]["schemas"]["Settings"]["properties"]["retry_delay_minutes"] =
                 serde_json::json!({ "type": "integer" });
         });
         let error = generate_strict(&spec).unwrap_err();
         assert!(
-            format!("{error:#}").contains("EXPIRATION_IN_MINUTES"),
+            format!("{error:#}").contains("RETRY_DELAY_MINUTES"),
             "{error:#}"
         );
     }
@@ -2268,35 +2276,33 @@ mod tests {
     #[test]
     fn a_message_rule_for_no_keyword_is_an_error() {
         let spec = spec_with(|spec| {
-            spec["components"]["schemas"]["UserPatch"]["x-rules"][1]["keyword"] =
+            spec["components"]["schemas"]["WidgetPatch"]["x-rules"][1]["keyword"] =
                 "allOf/9/not".into()
         });
         let error = generate_strict(&spec).unwrap_err();
         assert!(
-            format!("{error:#}").contains("/components/schemas/UserPatch/x-rules/1"),
+            format!("{error:#}").contains("/components/schemas/WidgetPatch/x-rules/1"),
             "{error:#}"
         );
     }
 
     #[test]
     fn an_unsupported_schema_is_an_error_not_a_guess() {
-        let mut spec =
-            crate::spec::load_value(&crate::spec::project_root().join(crate::spec::SPEC_PATH))
-                .unwrap();
-        spec["components"]["schemas"]["UserCreate"]["properties"]["blob"] = serde_json::json!({
+        let mut spec = fixture();
+        spec["components"]["schemas"]["WidgetCreate"]["properties"]["blob"] = serde_json::json!({
             "oneOf": [{ "type": "object", "properties": { "a": { "type": "string" } } }, { "type": "string" }]
         });
         let (_, refusals) = generate(&spec).unwrap();
         assert!(
             refusals
                 .iter()
-                .any(|r| r.pointer == "/components/schemas/UserCreate"),
+                .any(|r| r.pointer == "/components/schemas/WidgetCreate"),
             "{refusals:?}"
         );
         assert!(
             refusals
                 .iter()
-                .any(|r| r.pointer == "/paths/~1v1~1users/post"),
+                .any(|r| r.pointer == "/paths/~1widgets/post"),
             "an operation whose body is left out is left out: {refusals:?}"
         );
     }
