@@ -884,4 +884,123 @@ mod tests {
         // Lent, not copied: the response holds the same allocation.
         assert_eq!(std::sync::Arc::strong_count(&shared), 2);
     }
+
+    fn spec(scopes: Option<&'static [&'static str]>) -> OperationSpec {
+        OperationSpec {
+            operation_id: "op",
+            method: "GET",
+            path: "/things",
+            statuses: &[200, 404],
+            status_classes: &[5],
+            default_response: false,
+            scopes,
+            body: None,
+        }
+    }
+
+    fn caller(scopes: &[&str]) -> Caller {
+        Caller {
+            subject: "s".into(),
+            account: "a".into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            switchable_accounts: BTreeSet::new(),
+        }
+    }
+
+    /// Accepts the token `good` (scope `things:read`); `open` says whether
+    /// anonymous callers get claims.
+    struct Tokens {
+        open: bool,
+    }
+
+    impl Authenticator for Tokens {
+        type Claims = Caller;
+        fn authenticate(
+            &self,
+            token: &str,
+        ) -> impl Future<Output = Result<Caller, AuthError>> + Send {
+            let good = token == "good";
+            async move {
+                if good {
+                    Ok(caller(&["things:read"]))
+                } else {
+                    Err(AuthError("unknown token".into()))
+                }
+            }
+        }
+        fn anonymous(&self) -> Option<Caller> {
+            self.open.then(|| caller(&[]))
+        }
+    }
+
+    fn parts(token: Option<&str>) -> http::request::Parts {
+        let mut request = http::Request::builder().uri("/things");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[tokio::test]
+    async fn an_open_operation_takes_anonymous_callers_when_the_implementation_has_them() {
+        let open = spec(None);
+        let anonymous = authorize(&Tokens { open: true }, &open, &parts(None)).await;
+        assert_eq!(anonymous.unwrap().scopes.len(), 0);
+        // A token sent to an open operation is still checked.
+        let bad = authorize(&Tokens { open: true }, &open, &parts(Some("bad"))).await;
+        assert_eq!(bad.unwrap_err().status, StatusCode::UNAUTHORIZED);
+        let good = authorize(&Tokens { open: true }, &open, &parts(Some("good"))).await;
+        assert!(good.unwrap().has_scope("things:read"));
+        // No anonymous claims: a call without a token is a 401.
+        let closed = authorize(&Tokens { open: false }, &open, &parts(None)).await;
+        assert_eq!(closed.unwrap_err().status, StatusCode::UNAUTHORIZED);
+    }
+
+    #[tokio::test]
+    async fn a_secured_operation_needs_a_token_with_every_scope() {
+        let tokens = Tokens { open: true };
+        let read = spec(Some(&["things:read"]));
+        assert_eq!(
+            authorize(&tokens, &read, &parts(None))
+                .await
+                .unwrap_err()
+                .status,
+            StatusCode::UNAUTHORIZED,
+            "anonymous claims are for open operations only"
+        );
+        assert!(
+            authorize(&tokens, &read, &parts(Some("good")))
+                .await
+                .is_ok()
+        );
+        let both = spec(Some(&["things:read", "things:write"]));
+        let refused = authorize(&tokens, &both, &parts(Some("good")))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(
+            refused.detail.contains("things:write"),
+            "{}",
+            refused.detail
+        );
+        let any_token = spec(Some(&[]));
+        assert!(
+            authorize(&tokens, &any_token, &parts(Some("good")))
+                .await
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn documented_statuses_are_codes_ranges_or_default() {
+        let op = spec(None);
+        assert!(op.documents(StatusCode::NOT_FOUND));
+        assert!(op.documents(StatusCode::SERVICE_UNAVAILABLE), "5XX");
+        assert!(!op.documents(StatusCode::CONFLICT));
+        let with_default = OperationSpec {
+            default_response: true,
+            ..op
+        };
+        assert!(with_default.documents(StatusCode::CONFLICT));
+    }
 }

@@ -8,15 +8,20 @@ use proc_macro2::{Ident, Span};
 /// `PascalCase`; a name that would start with a digit gets a leading `V`.
 pub(crate) fn pascal(name: &str) -> String {
     let mut out = String::new();
-    let mut upper = true;
-    for c in name.chars() {
-        if !c.is_alphanumeric() {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
+    for word in name.split(|c: char| !c.is_alphanumeric()) {
+        // A word in capitals (`GET-API-CLIENTS`) is a word, not an acronym
+        // run: `GetApiClients`. Mixed case (`HTTPServer`, `ETag`) is kept.
+        let shouting = word.chars().count() > 1
+            && word.chars().any(char::is_alphabetic)
+            && !word.chars().any(char::is_lowercase);
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            out.extend(first.to_uppercase());
+            if shouting {
+                out.extend(chars.flat_map(char::to_lowercase));
+            } else {
+                out.extend(chars);
+            }
         }
     }
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
@@ -117,7 +122,9 @@ mod tests {
         assert_eq!(pascal("getPetById"), "GetPetById");
         assert_eq!(pascal("If-None-Match"), "IfNoneMatch");
         assert_eq!(pascal("time-zones"), "TimeZones");
-        assert_eq!(pascal("GET-API-CLIENTS-SELF"), "GETAPICLIENTSSELF");
+        assert_eq!(pascal("GET-API-CLIENTS-SELF"), "GetApiClientsSelf");
+        assert_eq!(pascal("ETag"), "ETag");
+        assert_eq!(pascal("x-request-id"), "XRequestId");
         assert_eq!(pascal("2fa"), "V2fa");
         assert_eq!(snake("getPetById"), "get_pet_by_id");
         assert_eq!(snake("If-Match"), "if_match");

@@ -2286,6 +2286,75 @@ pub(crate) mod tests {
         );
     }
 
+    /// Shapes another API's spec has: no security, no components, inline
+    /// bodies, `default` and range responses, a hyphenated `operationId`, a
+    /// keyword as a member, `head`, and no `operationId` at all.
+    #[test]
+    fn another_apis_shapes_generate() {
+        let spec = serde_json::json!({
+            "openapi": "3.0.3",
+            "info": { "title": "Things", "version": "1" },
+            "paths": {
+                "/things": {
+                    "get": {
+                        "operationId": "GET-THINGS",
+                        "responses": {
+                            "200": { "description": "Things.", "content": { "application/json": { "schema": {
+                                "type": "array",
+                                "items": { "type": "object", "properties": { "move": { "type": "string" } } }
+                            } } } },
+                            "4XX": { "description": "A problem.", "content": { "application/json": { "schema": {
+                                "type": "object", "properties": { "message": { "type": "string" } }
+                            } } } },
+                            "default": { "description": "Anything else." }
+                        }
+                    },
+                    "head": { "responses": { "204": { "description": "There are things." } } },
+                    "post": {
+                        "operationId": "addThing",
+                        "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                            "type": "object", "required": ["move"], "properties": { "move": { "type": "string", "maxLength": 5 } }
+                        } } } },
+                        "responses": { "201": { "description": "Added.", "content": { "text/plain": { "schema": { "type": "string" } } } } }
+                    }
+                }
+            }
+        });
+        let (code, refusals) = generate(&spec).unwrap();
+        assert!(refusals.is_empty(), "{refusals:#?}");
+        for expected in [
+            "pub fn get_things<A: UsersApi>",
+            "pub fn head_things<A: UsersApi>",
+            "pub struct GetThingsOkBody(pub Vec<GetThingsOkBodyItem>);",
+            "pub move_: Option<String>,",
+            "ClientError {\n        body: runtime::Body<GetThingsStatus4XXBody>,\n        status: http::StatusCode,\n    },",
+            "Default { status: http::StatusCode },",
+            "Created { body: axum::body::Bytes },",
+            "pub body: AddThingBody,",
+            "impl runtime::decode::Decode for AddThingBody",
+            "scopes: None,",
+            "status_classes: &[4u16],",
+            "default_response: true,",
+        ] {
+            assert!(code.contains(expected), "{expected}");
+        }
+        // Only bearer tokens are understood; an API key is left out, named.
+        let mut keyed = spec;
+        keyed["components"]["securitySchemes"] =
+            serde_json::json!({ "key": { "type": "apiKey", "in": "header", "name": "X-Key" } });
+        keyed["paths"]["/things"]["post"]["security"] = serde_json::json!([{ "key": [] }]);
+        let (code, refusals) = generate(&keyed).unwrap();
+        assert_eq!(refusals.len(), 1, "{refusals:#?}");
+        assert_eq!(refusals[0].pointer, "/paths/~1things/post");
+        assert!(
+            refusals[0].reason.contains("apiKey"),
+            "{}",
+            refusals[0].reason
+        );
+        assert!(!code.contains("pub fn add_thing<A: UsersApi>"));
+        assert!(code.contains("pub fn get_things<A: UsersApi>"));
+    }
+
     #[test]
     fn an_unsupported_schema_is_an_error_not_a_guess() {
         let mut spec = fixture();
