@@ -4005,6 +4005,12 @@ pub mod build {
         }
     }
 }
+/// The successes of the operations whose success statuses answer
+/// different types, one variant per status.
+pub mod answers {
+    #[allow(unused_imports)]
+    use crate::generated::types;
+}
 /// The response headers each operation declares, typed.
 pub mod headers {
     #[allow(unused_imports)]

@@ -89,7 +89,7 @@ pub use runtime::{
     RetryPolicy, TokenFuture, TokenProvider,
 };
 pub use runtime::{ACCEPT, IDEMPOTENCY_KEY, MERGE_PATCH_JSON};
-pub use sdk::{build, headers, ops, patch};
+pub use sdk::{answers, build, headers, ops, patch};
 
 /// The README's example is compiled as a doctest so it cannot rot.
 #[cfg(doctest)]

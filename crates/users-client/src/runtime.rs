@@ -494,6 +494,44 @@ pub(crate) fn respond<T, H: FromHeaders>(
     })
 }
 
+/// The success of an operation whose success statuses answer different
+/// types: the body, read whole, decoded by `decode` according to the status.
+#[allow(dead_code)] // used by generated code when the spec calls for it
+pub(crate) async fn respond_by_status<T, H: FromHeaders>(
+    value: progenitor_client::ResponseValue<progenitor_client::ByteStream>,
+    decode: impl FnOnce(reqwest::StatusCode, &[u8]) -> Result<T, Error>,
+) -> Result<Response<T, H>, Error> {
+    use futures::TryStreamExt;
+    let status = value.status();
+    let headers = H::from_headers(value.headers())?;
+    let bytes: Vec<u8> = value
+        .into_inner()
+        .into_inner()
+        .map_ok(|chunk| chunk.to_vec())
+        .try_concat()
+        .await
+        .map_err(Error::Transport)?;
+    Ok(Response {
+        status,
+        headers,
+        value: decode(status, &bytes)?,
+    })
+}
+
+/// A JSON success body as `T`.
+#[allow(dead_code)] // used by generated code when the spec calls for it
+pub(crate) fn json<T: serde::de::DeserializeOwned>(
+    status: reqwest::StatusCode,
+    bytes: &[u8],
+) -> Result<T, Error> {
+    serde_json::from_slice(bytes).map_err(|err| {
+        Error::InvalidResponse(format!(
+            "{status}: {err}: {}",
+            String::from_utf8_lossy(bytes)
+        ))
+    })
+}
+
 /// A conditional read's failure: `304` is [`Conditional::NotModified`], the
 /// rest an [`Error`].
 #[allow(dead_code)] // used by generated code when the spec calls for it
@@ -604,6 +642,43 @@ impl<T: schemars::JsonSchema> schemars::JsonSchema for Nullable<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What an operation with a body on 200 and none on 204 answers.
+    #[derive(Debug, PartialEq)]
+    enum Answer {
+        Ok(Vec<u32>),
+        NoContent,
+    }
+
+    async fn answer(status: u16, body: &'static str) -> Result<Answer, Error> {
+        let response = http::Response::builder().status(status).body(body).unwrap();
+        let value = progenitor_client::ResponseValue::stream(reqwest::Response::from(response));
+        let decoded: Response<Answer> =
+            respond_by_status(value, |status, bytes| match status.as_u16() {
+                200 => Ok(Answer::Ok(json(status, bytes)?)),
+                204 => Ok(Answer::NoContent),
+                _ => Err(Error::UnexpectedResponse {
+                    status,
+                    body: String::from_utf8_lossy(bytes).into_owned(),
+                }),
+            })
+            .await?;
+        Ok(decoded.value)
+    }
+
+    #[tokio::test]
+    async fn several_success_types_are_decoded_by_status() {
+        assert_eq!(answer(200, "[1,2]").await.unwrap(), Answer::Ok(vec![1, 2]));
+        assert_eq!(answer(204, "").await.unwrap(), Answer::NoContent);
+        assert!(matches!(
+            answer(200, "{\"not\": \"a list\"}").await,
+            Err(Error::InvalidResponse(message)) if message.contains("not")
+        ));
+        assert!(matches!(
+            answer(202, "later").await,
+            Err(Error::UnexpectedResponse { status, .. }) if status.as_u16() == 202
+        ));
+    }
 
     #[test]
     fn backoff_grows_and_stays_under_the_cap() {

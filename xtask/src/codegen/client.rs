@@ -50,7 +50,12 @@ pub(crate) fn generate(
     let mut source = super::lift::lift_bodies(source);
     let mut refusals = Vec::new();
     settle_defaults(&mut source);
+    drop_unstated_bodies(&mut source);
     choose_request_media(&mut source, &mut refusals);
+    // The SDK emitter reads the operations as written; progenitor reads
+    // several success types as one stream of bytes, which the SDK decodes.
+    let mut written = source.clone();
+    let several = one_success_stream(&mut source);
     let spec: OpenAPI = serde_json::from_value(source.clone())?;
     let mut whole = Vec::new();
     let mut left_out = std::collections::BTreeSet::new();
@@ -73,11 +78,10 @@ pub(crate) fn generate(
         );
     }
     for (path, method) in &left_out {
-        if let Some(item) = source["paths"]
-            .get_mut(path)
-            .and_then(|i| i.as_object_mut())
-        {
-            item.remove(method);
+        for spec in [&mut source, &mut written] {
+            if let Some(item) = spec["paths"].get_mut(path).and_then(|i| i.as_object_mut()) {
+                item.remove(method);
+            }
         }
     }
     let source = &source;
@@ -101,7 +105,8 @@ pub(crate) fn generate(
         anyhow::anyhow!("progenitor panicked on the client view: {message}")
     })??;
     let sdk = super::sdk::Sdk {
-        spec: source,
+        spec: &written,
+        several: &several,
         merge: &merge,
         types: generator.get_type_space(),
     }
@@ -114,6 +119,82 @@ pub(crate) fn generate(
         super::add_preamble(&super::format_rust(sdk)?),
         refusals,
     ))
+}
+
+/// An operation whose success statuses answer different types (a body
+/// beside none, two schemas): progenitor takes one success type, so its
+/// view answers every success as bytes (`2XX`, `application/octet-stream`),
+/// and the SDK decodes them by status into a typed enum. Only JSON or empty
+/// successes are read so; the operations changed are returned.
+fn one_success_stream(
+    spec: &mut serde_json::Value,
+) -> std::collections::BTreeSet<(String, String)> {
+    let mut changed = std::collections::BTreeSet::new();
+    let components = spec["components"]["responses"].clone();
+    let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return changed;
+    };
+    for (path, item) in paths.iter_mut() {
+        for method in super::lift::METHODS {
+            let Some(responses) = item
+                .get_mut(method)
+                .and_then(|op| op.get_mut("responses"))
+                .and_then(|r| r.as_object_mut())
+            else {
+                continue;
+            };
+            let successes: Vec<String> = responses
+                .keys()
+                .filter(|status| status.starts_with('2'))
+                .cloned()
+                .collect();
+            let mut kinds = std::collections::BTreeSet::new();
+            let mut readable = successes.iter().all(|status| status.parse::<u16>().is_ok());
+            for status in &successes {
+                let response = &responses[status];
+                let response = match response["$ref"]
+                    .as_str()
+                    .and_then(|r| r.strip_prefix("#/components/responses/"))
+                {
+                    Some(name) => &components[name],
+                    None => response,
+                };
+                let content = response["content"].as_object().filter(|c| !c.is_empty());
+                match content {
+                    None => {
+                        kinds.insert("none".to_owned());
+                    }
+                    Some(content) => {
+                        match content
+                            .iter()
+                            .find(|(media, _)| as_sent(media) == "application/json")
+                        {
+                            Some((_, media)) => {
+                                kinds.insert(media["schema"].to_string());
+                            }
+                            None => readable = false,
+                        }
+                    }
+                }
+            }
+            if kinds.len() < 2 || !readable {
+                continue;
+            }
+            let description = successes.join(", ");
+            for status in &successes {
+                responses.remove(status);
+            }
+            responses.insert(
+                "2XX".into(),
+                serde_json::json!({
+                    "description": format!("{description}, decoded by the SDK"),
+                    "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }
+                }),
+            );
+            changed.insert((path.clone(), method.to_owned()));
+        }
+    }
+    changed
 }
 
 /// How progenitor is run: builder-style calls, the runtime as the client's
@@ -179,6 +260,40 @@ fn settle_defaults(spec: &mut serde_json::Value) {
                 if !responses.contains_key(*range) {
                     responses.insert((*range).to_owned(), default.clone());
                 }
+            }
+        }
+    }
+}
+
+/// A response whose only content is `*/*` without a schema states no body:
+/// it has none, as the server generator reads it too.
+fn drop_unstated_bodies(spec: &mut serde_json::Value) {
+    let unstated = |response: &mut serde_json::Value| {
+        let content = &response["content"];
+        if content.as_object().is_some_and(|c| {
+            c.len() == 1 && c.get("*/*").is_some_and(|m| m.get("schema").is_none())
+        }) && let Some(response) = response.as_object_mut()
+        {
+            response.remove("content");
+        }
+    };
+    if let Some(responses) = spec["components"]
+        .get_mut("responses")
+        .and_then(|r| r.as_object_mut())
+    {
+        responses.values_mut().for_each(unstated);
+    }
+    let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        for method in super::lift::METHODS {
+            if let Some(responses) = item
+                .get_mut(method)
+                .and_then(|op| op.get_mut("responses"))
+                .and_then(|r| r.as_object_mut())
+            {
+                responses.values_mut().for_each(unstated);
             }
         }
     }
@@ -691,6 +806,30 @@ mod tests {
         assert!(client.contains("pub fn create_widget("));
         assert!(!client.contains("pub fn update_widget("));
         assert!(!sdk.contains("pub fn update_widget("));
+    }
+
+    /// A body on 200 and none on 204: progenitor's view reads both as bytes
+    /// and the SDK answers a typed enum, by status.
+    #[test]
+    fn several_success_types_become_an_enum() {
+        let mut source = crate::codegen::server::tests::fixture();
+        source["paths"]["/colours"]["get"]["responses"]["204"] =
+            serde_json::json!({ "description": "No colours yet.", "content": { "*/*": {} } });
+        let (client, _, sdk, refusals) = generate(&source).unwrap();
+        assert!(refusals.is_empty(), "{refusals:#?}");
+        assert!(
+            client.contains("ResponseValue<ByteStream>"),
+            "progenitor hands bytes over"
+        );
+        for expected in [
+            "pub enum ListColours {",
+            "Ok(types::ColourList),",
+            "NoContent,",
+            "rt::respond_by_status(",
+            "crate::sdk::answers::ListColours::Ok(\n                                            rt::json(status, bytes)?,",
+        ] {
+            assert!(sdk.contains(expected), "{expected}");
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 use typify::{TypeDetails, TypeSpace};
 
-use super::naming::{escape, field_ident, ident, pascal, snake};
+use super::naming::{escape, field_ident, ident, pascal, snake, status_name};
 use super::three_state;
 
 /// Where the SDK's surface goes.
@@ -52,6 +52,9 @@ const METHODS: [&str; 8] = [
 /// What the emitter knows of the spec and of progenitor's output.
 pub(crate) struct Sdk<'a> {
     pub(crate) spec: &'a Value,
+    /// The operations (path, method) whose successes answer different types:
+    /// progenitor hands them over as bytes, decoded here by status.
+    pub(crate) several: &'a BTreeSet<(String, String)>,
     /// The schemas written as three-state types.
     pub(crate) merge: &'a BTreeSet<String>,
     /// The type space progenitor generated its types from.
@@ -136,6 +139,9 @@ struct Op {
     media_type: Option<String>,
     /// The type of the success body (`()` when none).
     value: TokenStream,
+    /// For an operation whose successes answer different types: each
+    /// success's status, variant and body type (`None`: no body).
+    successes: Option<Vec<(u16, proc_macro2::Ident, Option<TokenStream>)>>,
     headers: Vec<Header>,
     pagination: Option<Pagination>,
 }
@@ -203,6 +209,7 @@ impl Sdk<'_> {
         let mut methods = Vec::new();
         let mut builders = Vec::new();
         let mut header_structs = Vec::new();
+        let mut answers = Vec::new();
         let mut traits = Vec::new();
         for op in &ops {
             let id = snake(&op.id);
@@ -219,6 +226,7 @@ impl Sdk<'_> {
             methods.push(self.method(op)?);
             builders.push(self.builder(op)?);
             header_structs.push(headers_struct(op));
+            answers.push(answers_enum(op));
             if let Some(rmw) = self.read_modify_write(op, &ops)? {
                 methods.push(rmw);
             }
@@ -261,6 +269,14 @@ impl Sdk<'_> {
                 use crate::Error;
                 #(#body_builders)*
                 #(#patch_builders)*
+            }
+
+            /// The successes of the operations whose success statuses answer
+            /// different types, one variant per status.
+            pub mod answers {
+                #[allow(unused_imports)]
+                use crate::generated::types;
+                #(#answers)*
             }
 
             /// The response headers each operation declares, typed.
@@ -804,12 +820,29 @@ impl Sdk<'_> {
         let mut value = quote!(());
         let mut value_ref = None;
         let mut headers: Vec<Header> = Vec::new();
+        let several = self.several.contains(&(path.to_owned(), method.to_owned()));
+        let mut successes = Vec::new();
         for (status, response) in op["responses"].as_object().into_iter().flatten() {
             if !status.starts_with('2') {
                 continue;
             }
             let response = self.resolve(response, "responses")?;
-            if let Some((media_name, media)) = response
+            if several {
+                let code: u16 = status
+                    .parse()
+                    .with_context(|| format!("success status {status}"))?;
+                let body = match response
+                    .get("content")
+                    .and_then(Value::as_object)
+                    .and_then(|c| c.iter().next())
+                {
+                    Some((_, media)) => Some(
+                        self.schema_type(&media["schema"], &format!("{}Response", pascal(&id)))?,
+                    ),
+                    None => None,
+                };
+                successes.push((code, format_ident!("{}", status_name(code)), body));
+            } else if let Some((media_name, media)) = response
                 .get("content")
                 .and_then(Value::as_object)
                 .and_then(|c| c.iter().next())
@@ -845,6 +878,10 @@ impl Sdk<'_> {
                 });
             }
         }
+        if several {
+            let name = format_ident!("{}", pascal(&id));
+            value = quote!(crate::sdk::answers::#name);
+        }
         let pagination = match op.get(PAGINATION) {
             Some(marker) => Some(self.pagination(marker, value_ref.as_deref(), &params)?),
             None => None,
@@ -870,6 +907,7 @@ impl Sdk<'_> {
             value,
             headers,
             pagination,
+            successes: several.then_some(successes),
         })
     }
 
@@ -1025,6 +1063,25 @@ impl Sdk<'_> {
     fn builder(&self, op: &Op) -> anyhow::Result<TokenStream> {
         let name = op.struct_name();
         let value = &op.value;
+        let respond = match &op.successes {
+            None => quote!(rt::respond(value)),
+            Some(successes) => {
+                let arms = successes.iter().map(|(code, variant, body)| match body {
+                    Some(_) => quote!(#code => Ok(#value::#variant(rt::json(status, bytes)?))),
+                    None => quote!(#code => Ok(#value::#variant)),
+                });
+                quote! {
+                    rt::respond_by_status(value, |status, bytes| match status.as_u16() {
+                        #(#arms,)*
+                        _ => Err(Error::UnexpectedResponse {
+                            status,
+                            body: String::from_utf8_lossy(bytes).into_owned(),
+                        }),
+                    })
+                    .await
+                }
+            }
+        };
         let headers = op.headers_type();
         let doc = format!(
             "A `{} {}` request: see [`Client::{}`](crate::Client::{}).",
@@ -1161,7 +1218,7 @@ impl Sdk<'_> {
                 /// Sends the request.
                 pub async fn send(self) -> Result<rt::Response<#value, #headers>, Error> {
                     match self.call?.send().await {
-                        Ok(value) => rt::respond(value),
+                        Ok(value) => #respond,
                         Err(err) => Err(Error::from_progenitor(err).await),
                     }
                 }
@@ -1312,6 +1369,28 @@ fn headers_struct(op: &Op) -> TokenStream {
         }
 
         #tagged
+    }
+}
+
+/// `answers::<Op>`: the typed successes of an operation whose success
+/// statuses answer different types.
+fn answers_enum(op: &Op) -> TokenStream {
+    let Some(successes) = &op.successes else {
+        return quote!();
+    };
+    let name = format_ident!("{}", pascal(&op.id));
+    let variants = successes.iter().map(|(code, variant, body)| {
+        let doc = format!("`{code}`.");
+        match body {
+            Some(ty) => quote!(#[doc = #doc] #variant(#ty),),
+            None => quote!(#[doc = #doc] #variant,),
+        }
+    });
+    let doc = format!("What `{}` answers on success, by status.", op.id);
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum #name { #(#variants)* }
     }
 }
 
