@@ -6,7 +6,9 @@
 //! `openapi/users.yaml`: codegen runs leniently, what it leaves out is
 //! compared with the committed refusal list `xtask/corpus/<spec>.refusals`,
 //! and `cargo check -p users-client -p users-api` must pass. A spec with no
-//! committed list yet has its list printed; `--bless` writes the lists.
+//! committed list yet has its list printed; `--bless` writes the lists. A
+//! spec with a smoke program (`xtask/corpus/<spec>.smoke.rs`) is also served:
+//! the program implements the generated trait and drives the router.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -81,7 +83,12 @@ fn one(
     bless: bool,
     compile: bool,
 ) -> anyhow::Result<()> {
-    let scratch = tempfile::tempdir()?;
+    let mut scratch = tempfile::tempdir()?;
+    // `CORPUS_KEEP=1` keeps the scratch copy, to read what was generated.
+    if std::env::var_os("CORPUS_KEEP").is_some() {
+        scratch.disable_cleanup(true);
+        eprintln!("scratch copy kept at {}", scratch.path().display());
+    }
     crate::evolve::copy_workspace(root, scratch.path())?;
     std::fs::copy(spec_path, scratch.path().join(spec::SPEC_PATH))
         .with_context(|| format!("copying {}", spec_path.display()))?;
@@ -157,6 +164,34 @@ fn one(
         .context("running cargo check")?;
     if !status.success() {
         bail!("the code generated from {name} does not compile");
+    }
+    // A spec with a smoke program (`xtask/corpus/<spec>.smoke.rs`) is also
+    // served: the program implements the generated trait and drives the
+    // router.
+    let smoke = root.join(REFUSALS_DIR).join(format!("{name}.smoke.rs"));
+    if smoke.exists() {
+        let examples = scratch.path().join("crates/users-api/examples");
+        std::fs::create_dir_all(&examples)?;
+        std::fs::copy(&smoke, examples.join("corpus_smoke.rs"))?;
+        eprintln!("cargo run -p users-api --example corpus_smoke");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "run",
+                "--locked",
+                "--offline",
+                "--quiet",
+                "-p",
+                "users-api",
+                "--example",
+                "corpus_smoke",
+            ])
+            .current_dir(scratch.path())
+            .env("CARGO_TARGET_DIR", root.join("target/corpus"))
+            .status()
+            .context("running the smoke program")?;
+        if !status.success() {
+            bail!("the contract generated from {name} does not serve its smoke program");
+        }
     }
     Ok(())
 }

@@ -640,6 +640,16 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// Every value of query parameter `name`, in order (an exploded
+    /// array: `?tag=a&tag=b`).
+    pub fn query_all(&self, name: &str) -> Vec<Cow<'a, str>> {
+        self.query
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .collect()
+    }
+
     /// The one value of header `name`, if sent; a header sent twice, or one
     /// that is not visible ASCII text, is an error at `at`.
     #[allow(clippy::result_unit_err)]

@@ -888,19 +888,35 @@ impl Gen<'_> {
             let struct_name = format_ident!("{}{}", pascal_id, suffix);
             let mut fields = Vec::new();
             let mut decoders = Vec::new();
+            let mut repeated = BTreeSet::new();
             for param in params {
                 let name = param["name"].as_str().unwrap();
-                let field = self.field_type(
-                    &param["schema"],
-                    &format!("{pascal_id}{}", pascal(name)),
-                    &format!("{}/{}", op.pointer, decode::escape(name)),
-                )?;
+                let hint = format!("{pascal_id}{}", pascal(name));
+                let ptr = format!("{}/{}", op.pointer, decode::escape(name));
+                let field = self.field_type(&param["schema"], &hint, &ptr)?;
                 let ident = field_ident(name);
                 let required = param["required"] == Value::Bool(true);
-                let mut text = field
-                    .text
-                    .clone()
-                    .with_context(|| format!("{}: parameter {name} is not a scalar", op.id))?;
+                // A query array (form style, exploded) is every value sent
+                // under its name.
+                let (schema, _) = self.resolve(&param["schema"]);
+                let array_text = if location == "query" && schema["type"] == "array" {
+                    let item = self.field_type(
+                        &schema["items"],
+                        &format!("{hint}Item"),
+                        &format!("{ptr}/items"),
+                    )?;
+                    repeated.insert(name.to_owned());
+                    Some(self.query_array_decode(&schema, &item)?)
+                } else {
+                    None
+                };
+                let mut text = match array_text {
+                    Some(text) => text,
+                    None => field
+                        .text
+                        .clone()
+                        .with_context(|| format!("{}: parameter {name} is not a scalar", op.id))?,
+                };
                 let mut field = field;
                 // HTTP's own conditional headers arrive parsed (RFC 9110).
                 if location == "header"
@@ -953,7 +969,7 @@ impl Gen<'_> {
                 &struct_name.to_string(),
                 decoders.iter().map(|(name, ..)| name.as_str()),
             )?;
-            out.push(self.params_decode(&struct_name, location, &decoders));
+            out.push(self.params_decode(&struct_name, location, &decoders, &repeated));
             let field = format_ident!("{}", location);
             request_fields.push(quote!(pub #field: #struct_name,));
             param_structs.push(quote!(#struct_name));

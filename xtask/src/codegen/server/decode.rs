@@ -462,6 +462,65 @@ impl Gen<'_> {
     }
 
     /// The decoder of an array schema whose items decode with `item`.
+    /// A query parameter that is an array (`form` style, exploded:
+    /// `?tag=a&tag=b`) from `values`, its texts in order: each item
+    /// decoded from its text at `<name>.<index>`, then the counts and
+    /// uniqueness, as a body's array is checked.
+    pub(super) fn query_array_decode(
+        &mut self,
+        target: &Value,
+        item: &FieldType,
+    ) -> anyhow::Result<TokenStream> {
+        let item_text = item
+            .text
+            .as_ref()
+            .context("an array parameter's items must be scalars")?;
+        let label = self.label();
+        let checks = count_checks(
+            target,
+            ["maxItems", "minItems"],
+            "item",
+            quote!(values),
+            &label,
+        );
+        let item_ty = value_type(item);
+        let unique = target.get("uniqueItems") == Some(&Value::Bool(true));
+        let (unique_check, collect) = if unique {
+            let fail = fail(
+                target,
+                "uniqueItems",
+                "unique-items",
+                "has duplicate items".into(),
+                &label,
+            );
+            (
+                quote!(if !runtime::decode::all_distinct(&out) #fail),
+                quote!(out.into_iter().collect::<std::collections::BTreeSet<#item_ty>>()),
+            )
+        } else {
+            (quote!(), quote!(out))
+        };
+        Ok(quote! {
+            #label: {
+                #(#checks)*
+                let start = errors.len();
+                let mut out: Vec<#item_ty> = Vec::with_capacity(values.len());
+                for (index, text) in values.iter().enumerate() {
+                    let path = &path.index(index);
+                    let text: &str = text;
+                    if let Some(value) = #item_text {
+                        out.push(value);
+                    }
+                }
+                if errors.len() > start {
+                    break #label None;
+                }
+                #unique_check
+                Some(#collect)
+            }
+        })
+    }
+
     pub(super) fn array_decode(
         &mut self,
         target: &Value,
@@ -1050,9 +1109,28 @@ impl Gen<'_> {
         struct_name: &Ident,
         location: &str,
         params: &[(String, Ident, bool, TokenStream, TokenStream)],
+        repeated: &BTreeSet<String>,
     ) -> TokenStream {
         let lets = params.iter().map(|(name, ident, required, ty, text)| {
             let missing = required.then(|| quote!(errors.push(path, "required", "is required");));
+            if repeated.contains(name) {
+                // Every value of the name, in order: an exploded array.
+                return quote! {
+                    let #ident: runtime::decode::Slot<#ty> = {
+                        let path = &root.member(#name);
+                        let values = params.query_all(#name);
+                        if values.is_empty() {
+                            #missing
+                            runtime::decode::Slot::Absent
+                        } else {
+                            match #text {
+                                Some(value) => runtime::decode::Slot::Given(value),
+                                None => runtime::decode::Slot::Failed,
+                            }
+                        }
+                    };
+                };
+            }
             let read = match location {
                 "path" => quote!(params.path(#name)),
                 "query" => quote!(params.query(#name, path, errors)),
