@@ -123,6 +123,7 @@ fn lift_parts(source: &Value, members: bool) -> Value {
         }
     }
     flatten_all_of(&mut spec);
+    join_enum_unions(&mut spec);
     // Members, items and values, of the components and of what was lifted,
     // until nothing inline is left.
     let mut queue: Vec<String> = spec["components"]["schemas"]
@@ -212,6 +213,51 @@ fn flatten_all_of(spec: &mut Value) {
             object.insert("required".into(), Value::Array(required));
         }
         spec["components"]["schemas"][&name] = flat;
+    }
+}
+
+/// A component that is a `oneOf` (or `anyOf`) of string enums with distinct
+/// values (how some generators document each value: `{ type: string, enum:
+/// [a], description }`) as the one string enum it describes.
+fn join_enum_unions(spec: &mut Value) {
+    let Some(schemas) = spec["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    for schema in schemas.values_mut() {
+        if schema.get("properties").is_some() {
+            continue;
+        }
+        let Some((keyword, members)) = ["oneOf", "anyOf"]
+            .iter()
+            .find_map(|k| schema.get(*k).and_then(Value::as_array).map(|m| (*k, m)))
+        else {
+            continue;
+        };
+        let mut values: Vec<Value> = Vec::new();
+        let plain = members.iter().all(|member| {
+            let only_enum = member.as_object().is_some_and(|m| {
+                m.keys()
+                    .all(|k| matches!(k.as_str(), "type" | "enum" | "description" | "title"))
+            });
+            only_enum
+                && member["type"] == "string"
+                && member["enum"].as_array().is_some_and(|e| {
+                    e.iter().all(|v| {
+                        let fresh = v.is_string() && !values.contains(v);
+                        values.push(v.clone());
+                        fresh
+                    })
+                })
+        });
+        if !plain || values.is_empty() {
+            continue;
+        }
+        let object = schema
+            .as_object_mut()
+            .expect("a schema with oneOf is an object");
+        object.remove(keyword);
+        object.insert("type".into(), "string".into());
+        object.insert("enum".into(), Value::Array(values));
     }
 }
 

@@ -159,12 +159,20 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
     )?;
     let read_only = decode::read_only_members(spec);
     let member_names = generator.member_names.values();
-    let patterns = generator.patterns.iter().map(|(pattern, ident)| {
+    let patterns = generator.patterns.iter().map(|(pattern, (ident, fancy))| {
         let doc = format!("`{pattern}`");
-        quote! {
-            #[doc = #doc]
-            pub(crate) static #ident: LazyLock<regex::Regex> =
-                LazyLock::new(|| regex::Regex::new(#pattern).expect("checked by the generator"));
+        if *fancy {
+            quote! {
+                #[doc = #doc]
+                pub(crate) static #ident: LazyLock<crate::runtime::decode::LookaroundPattern> =
+                    LazyLock::new(|| crate::runtime::decode::LookaroundPattern::new(#pattern));
+            }
+        } else {
+            quote! {
+                #[doc = #doc]
+                pub(crate) static #ident: LazyLock<regex::Regex> =
+                    LazyLock::new(|| regex::Regex::new(#pattern).expect("checked by the generator"));
+            }
         }
     });
     let tokens = quote! {
@@ -198,7 +206,9 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
         /// that sends one hears `read-only` rather than `unknown-field`.
         pub const READ_ONLY_MEMBERS: &[&str] = &[#(#read_only),*];
 
-        /// The `pattern`s of the spec, each compiled once.
+        /// The `pattern`s of the spec, each compiled once. (A pattern of a
+        /// schema only responses use may have no decoder to check it.)
+        #[allow(dead_code)]
         pub(crate) mod patterns {
             use std::sync::LazyLock;
             #(#patterns)*
@@ -262,8 +272,9 @@ struct Gen<'a> {
     merge_schemas: BTreeSet<String>,
     /// A module of member-name constants per object type, by module name.
     member_names: BTreeMap<String, TokenStream>,
-    /// The `pattern`s the decoders use, each compiled once, by text.
-    patterns: BTreeMap<String, Ident>,
+    /// The `pattern`s the decoders use, each compiled once, by text: its
+    /// static, and whether it needs `fancy-regex` (look-around).
+    patterns: BTreeMap<String, (Ident, bool)>,
     /// A counter for the labels of generated check blocks.
     labels: usize,
 }

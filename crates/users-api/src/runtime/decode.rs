@@ -68,6 +68,24 @@ impl<'a> Path<'a> {
     }
 }
 
+/// A `pattern` with look-around or back-references, which the `regex`
+/// crate does not take: matched with `fancy-regex`, whose backtracking is
+/// bounded; a value that exhausts the bound does not match.
+#[derive(Debug)]
+pub struct LookaroundPattern(fancy_regex::Regex);
+
+impl LookaroundPattern {
+    /// Compiles `pattern`, which the generator has checked.
+    pub fn new(pattern: &str) -> Self {
+        Self(fancy_regex::Regex::new(pattern).expect("checked by the generator"))
+    }
+
+    /// Whether `text` matches.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.0.is_match(text).unwrap_or(false)
+    }
+}
+
 /// The errors of one request: at most one per field (its first failing
 /// constraint), in the order they were found.
 #[derive(Debug, Default)]
@@ -549,11 +567,36 @@ pub mod format {
     pub fn uri_reference(text: &str) -> bool {
         fluent_uri::UriRef::parse(text).is_ok()
     }
+
+    /// `ipv4`: a dotted-quad address (RFC 2673), as the standard library
+    /// reads it.
+    pub fn ipv4(text: &str) -> bool {
+        text.parse::<std::net::Ipv4Addr>().is_ok()
+    }
+
+    /// `ipv6`: an RFC 4291 address, as the standard library reads it.
+    pub fn ipv6(text: &str) -> bool {
+        text.parse::<std::net::Ipv6Addr>().is_ok()
+    }
+
+    /// `ip`: either of the two.
+    pub fn ip(text: &str) -> bool {
+        text.parse::<std::net::IpAddr>().is_ok()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_formats() {
+        assert!(format::ipv4("192.0.2.1") && !format::ipv4("192.0.2.256"));
+        assert!(!format::ipv4("::1") && format::ipv6("2001:db8::1"));
+        assert!(!format::ipv6("2001:db8::g"));
+        assert!(format::ip("192.0.2.1") && format::ip("::1") && !format::ip("host"));
+        assert!(format::hostname("example.org") && !format::hostname("-bad.org"));
+    }
 
     #[test]
     fn paths_render_dotted() {

@@ -96,7 +96,18 @@ const KNOWN_KEYWORDS: [&str; 37] = [
 ];
 
 /// Formats with a check, and formats that only annotate.
-const CHECKED_FORMATS: [&str; 6] = ["date", "date-time", "uuid", "email", "uri", "uri-reference"];
+const CHECKED_FORMATS: [&str; 10] = [
+    "date",
+    "date-time",
+    "uuid",
+    "email",
+    "uri",
+    "uri-reference",
+    "ipv4",
+    "ipv6",
+    "ip",
+    "hostname",
+];
 const ANNOTATION_FORMATS: [&str; 5] = ["int32", "int64", "float", "double", "password"];
 
 pub(super) use crate::codegen::naming::escape;
@@ -266,14 +277,20 @@ impl Gen<'_> {
 
     /// The static holding `pattern`, compiled once; the pattern must compile.
     fn pattern(&mut self, pattern: &str, ptr: &str) -> anyhow::Result<TokenStream> {
-        if let Err(err) = regex::Regex::new(pattern) {
-            bail!("{ptr}/pattern: {pattern:?} does not compile: {err}");
-        }
+        // `regex` (linear time) where it can; look-around and
+        // back-references with `fancy-regex`.
+        let fancy = match regex::Regex::new(pattern) {
+            Ok(_) => false,
+            Err(err) => match fancy_regex::Regex::new(pattern) {
+                Ok(_) => true,
+                Err(_) => bail!("{ptr}/pattern: {pattern:?} does not compile: {err}"),
+            },
+        };
         let next = self.patterns.len();
-        let ident = self
+        let (ident, _) = self
             .patterns
             .entry(pattern.to_owned())
-            .or_insert_with(|| format_ident!("P{}", next))
+            .or_insert_with(|| (format_ident!("P{}", next), fancy))
             .clone();
         Ok(quote!(crate::generated::patterns::#ident))
     }
@@ -350,6 +367,10 @@ impl Gen<'_> {
                     Some("email") => Some(quote!(email)),
                     Some("uri") => Some(quote!(uri)),
                     Some("uri-reference") => Some(quote!(uri_reference)),
+                    Some("ipv4") => Some(quote!(ipv4)),
+                    Some("ipv6") => Some(quote!(ipv6)),
+                    Some("ip") => Some(quote!(ip)),
+                    Some("hostname") => Some(quote!(hostname)),
                     _ => None,
                 };
                 if let (Some(check), Some(format)) = (check, format) {
