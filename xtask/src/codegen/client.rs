@@ -131,69 +131,57 @@ fn one_success_stream(
 ) -> std::collections::BTreeSet<(String, String)> {
     let mut changed = std::collections::BTreeSet::new();
     let components = spec["components"]["responses"].clone();
-    let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) else {
-        return changed;
-    };
-    for (path, item) in paths.iter_mut() {
-        for method in super::lift::METHODS {
-            let Some(responses) = item
-                .get_mut(method)
-                .and_then(|op| op.get_mut("responses"))
-                .and_then(|r| r.as_object_mut())
-            else {
-                continue;
+    each_responses(spec, |path, method, responses| {
+        let successes: Vec<String> = responses
+            .keys()
+            .filter(|status| status.starts_with('2'))
+            .cloned()
+            .collect();
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut readable = successes.iter().all(|status| status.parse::<u16>().is_ok());
+        for status in &successes {
+            let response = &responses[status];
+            let response = match response["$ref"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("#/components/responses/"))
+            {
+                Some(name) => &components[name],
+                None => response,
             };
-            let successes: Vec<String> = responses
-                .keys()
-                .filter(|status| status.starts_with('2'))
-                .cloned()
-                .collect();
-            let mut kinds = std::collections::BTreeSet::new();
-            let mut readable = successes.iter().all(|status| status.parse::<u16>().is_ok());
-            for status in &successes {
-                let response = &responses[status];
-                let response = match response["$ref"]
-                    .as_str()
-                    .and_then(|r| r.strip_prefix("#/components/responses/"))
-                {
-                    Some(name) => &components[name],
-                    None => response,
-                };
-                let content = response["content"].as_object().filter(|c| !c.is_empty());
-                match content {
-                    None => {
-                        kinds.insert("none".to_owned());
-                    }
-                    Some(content) => {
-                        match content
-                            .iter()
-                            .find(|(media, _)| as_sent(media) == "application/json")
-                        {
-                            Some((_, media)) => {
-                                kinds.insert(media["schema"].to_string());
-                            }
-                            None => readable = false,
+            let content = response["content"].as_object().filter(|c| !c.is_empty());
+            match content {
+                None => {
+                    kinds.insert("none".to_owned());
+                }
+                Some(content) => {
+                    match content
+                        .iter()
+                        .find(|(media, _)| as_sent(media) == "application/json")
+                    {
+                        Some((_, media)) => {
+                            kinds.insert(media["schema"].to_string());
                         }
+                        None => readable = false,
                     }
                 }
             }
-            if kinds.len() < 2 || !readable {
-                continue;
-            }
-            let description = successes.join(", ");
-            for status in &successes {
-                responses.remove(status);
-            }
-            responses.insert(
-                "2XX".into(),
-                serde_json::json!({
-                    "description": format!("{description}, decoded by the SDK"),
-                    "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }
-                }),
-            );
-            changed.insert((path.clone(), method.to_owned()));
         }
-    }
+        if kinds.len() < 2 || !readable {
+            return;
+        }
+        let description = successes.join(", ");
+        for status in &successes {
+            responses.remove(status);
+        }
+        responses.insert(
+            "2XX".into(),
+            serde_json::json!({
+                "description": format!("{description}, decoded by the SDK"),
+                "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }
+            }),
+        );
+        changed.insert((path.to_owned(), method.to_owned()));
+    });
     changed
 }
 
@@ -239,27 +227,36 @@ fn operation_pointer(pointer: &str) -> Option<(String, String)> {
 /// the operation does not document those ranges; alone it is the success
 /// (`2XX`), and an error status still reaches the caller as a problem.
 fn settle_defaults(spec: &mut serde_json::Value) {
+    each_responses(spec, |_, _, responses| {
+        let Some(default) = responses.remove("default") else {
+            return;
+        };
+        let succeeds = responses.keys().any(|status| status.starts_with('2'));
+        let ranges: &[&str] = if succeeds { &["4XX", "5XX"] } else { &["2XX"] };
+        for range in ranges {
+            if !responses.contains_key(*range) {
+                responses.insert((*range).to_owned(), default.clone());
+            }
+        }
+    });
+}
+
+/// Calls `f` with the path, method and responses of every operation.
+fn each_responses(
+    spec: &mut serde_json::Value,
+    mut f: impl FnMut(&str, &str, &mut serde_json::Map<String, serde_json::Value>),
+) {
     let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) else {
         return;
     };
-    for item in paths.values_mut() {
+    for (path, item) in paths.iter_mut() {
         for method in super::lift::METHODS {
-            let Some(responses) = item
+            if let Some(responses) = item
                 .get_mut(method)
                 .and_then(|op| op.get_mut("responses"))
                 .and_then(|r| r.as_object_mut())
-            else {
-                continue;
-            };
-            let Some(default) = responses.remove("default") else {
-                continue;
-            };
-            let succeeds = responses.keys().any(|status| status.starts_with('2'));
-            let ranges: &[&str] = if succeeds { &["4XX", "5XX"] } else { &["2XX"] };
-            for range in ranges {
-                if !responses.contains_key(*range) {
-                    responses.insert((*range).to_owned(), default.clone());
-                }
+            {
+                f(path, method, responses);
             }
         }
     }
@@ -283,20 +280,9 @@ fn drop_unstated_bodies(spec: &mut serde_json::Value) {
     {
         responses.values_mut().for_each(unstated);
     }
-    let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) else {
-        return;
-    };
-    for item in paths.values_mut() {
-        for method in super::lift::METHODS {
-            if let Some(responses) = item
-                .get_mut(method)
-                .and_then(|op| op.get_mut("responses"))
-                .and_then(|r| r.as_object_mut())
-            {
-                responses.values_mut().for_each(unstated);
-            }
-        }
-    }
+    each_responses(spec, |_, _, responses| {
+        responses.values_mut().for_each(unstated)
+    });
 }
 
 /// One media type per request body, as progenitor takes: the JSON one

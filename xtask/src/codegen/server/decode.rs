@@ -505,22 +505,7 @@ impl Gen<'_> {
             &label,
         );
         let item_ty = value_type(item);
-        let unique = target.get("uniqueItems") == Some(&Value::Bool(true));
-        let (unique_check, collect) = if unique {
-            let fail = fail(
-                target,
-                "uniqueItems",
-                "unique-items",
-                "has duplicate items".into(),
-                &label,
-            );
-            (
-                quote!(if !runtime::decode::all_distinct(&out) #fail),
-                quote!(out.into_iter().collect::<std::collections::BTreeSet<#item_ty>>()),
-            )
-        } else {
-            (quote!(), quote!(out))
-        };
+        let (unique_check, collect) = unique_items(target, &item_ty, &label);
         Ok(quote! {
             #label: {
                 #(#checks)*
@@ -559,22 +544,7 @@ impl Gen<'_> {
         );
         let item_decode = nullable_wrap(item);
         let item_ty = value_type(item);
-        let unique = target.get("uniqueItems") == Some(&Value::Bool(true));
-        let (unique_check, collect) = if unique {
-            let fail = fail(
-                target,
-                "uniqueItems",
-                "unique-items",
-                "has duplicate items".into(),
-                &label,
-            );
-            (
-                quote!(if !runtime::decode::all_distinct(&out) #fail),
-                quote!(out.into_iter().collect::<std::collections::BTreeSet<#item_ty>>()),
-            )
-        } else {
-            (quote!(), quote!(out))
-        };
+        let (unique_check, collect) = unique_items(target, &item_ty, &label);
         Ok(quote! {
             match runtime::decode::items(raw) {
                 None => { errors.push(path, "type", #type_msg); None }
@@ -1358,6 +1328,29 @@ fn count_checks(
         });
     }
     checks
+}
+
+/// For an array's decoded items `out`: the `uniqueItems` check, if the
+/// schema has it, and the expression collecting them (a set when unique).
+fn unique_items(
+    target: &Value,
+    item_ty: &TokenStream,
+    label: &syn::Lifetime,
+) -> (TokenStream, TokenStream) {
+    if target.get("uniqueItems") != Some(&Value::Bool(true)) {
+        return (quote!(), quote!(out));
+    }
+    let fail = fail(
+        target,
+        "uniqueItems",
+        "unique-items",
+        "has duplicate items".into(),
+        label,
+    );
+    (
+        quote!(if !runtime::decode::all_distinct(&out) #fail),
+        quote!(out.into_iter().collect::<std::collections::BTreeSet<#item_ty>>()),
+    )
 }
 
 /// A decoder that also takes `null` when the type is nullable.
