@@ -35,3 +35,20 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<openapiv3::OpenAPI> {
     serde_json::from_value(value)
         .with_context(|| format!("{} is not an OpenAPI 3.0 document", path.display()))
 }
+
+/// An operation's parameters as written: the path item's, then the
+/// operation's own (which override a path item's of the same name and
+/// location; the caller resolves references and applies that).
+pub(crate) fn declared_parameters<'v>(
+    item: &'v serde_json::Value,
+    op: &'v serde_json::Value,
+) -> impl Iterator<Item = &'v serde_json::Value> {
+    let list = |holder: &'v serde_json::Value| {
+        holder
+            .get("parameters")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+    };
+    list(item).chain(list(op))
+}

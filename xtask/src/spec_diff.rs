@@ -216,18 +216,7 @@ impl Differ<'_> {
     /// operation's.
     fn params<'v>(root: &'v Value, item: &'v Value, op: &'v Value) -> Vec<&'v Value> {
         let mut out: Vec<&Value> = Vec::new();
-        for param in item
-            .get("parameters")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .chain(
-                op.get("parameters")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten(),
-            )
-        {
+        for param in crate::spec::declared_parameters(item, op) {
             let param = resolve(root, param);
             out.retain(|p| !(p["name"] == param["name"] && p["in"] == param["in"]));
             out.push(param);

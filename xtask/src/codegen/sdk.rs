@@ -753,18 +753,7 @@ impl Sdk<'_> {
             .context("no operationId")?
             .to_owned();
         let mut params: Vec<Param> = Vec::new();
-        let all = item
-            .get("parameters")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .chain(
-                op.get("parameters")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten(),
-            );
-        for param in all {
+        for param in crate::spec::declared_parameters(item, op) {
             let param = self.resolve(param, "parameters")?;
             let name = param["name"]
                 .as_str()

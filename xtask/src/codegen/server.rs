@@ -1410,18 +1410,7 @@ fn operation_at(
         .context("no operationId")?
         .to_owned();
     let mut params: Vec<Value> = Vec::new();
-    for param in item
-        .get("parameters")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .chain(
-            op.get("parameters")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten(),
-        )
-    {
+    for param in crate::spec::declared_parameters(item, op) {
         let param = resolve(param)?;
         // An operation's parameter replaces the path item's of that name.
         params.retain(|p| !(p["name"] == param["name"] && p["in"] == param["in"]));
