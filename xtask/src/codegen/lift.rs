@@ -17,6 +17,10 @@
 //! A name another schema already has gets a numeric suffix. Operations with
 //! no `operationId` get one from their method and path (`post /streams` is
 //! `postStreams`), here and in the client view alike.
+//!
+//! Two compositions are also read as what they describe, for the server:
+//! - a component that is only the `allOf` of plain objects, as the one object;
+//! - a `oneOf` / `anyOf` of one-value string enums, as the one string enum.
 
 use serde_json::{Value, json};
 
