@@ -674,10 +674,11 @@ fn response_findings(
             }
             _ => notes.push(Finding {
                 pointer: here.clone(),
-                what: format!(
-                    "status {status} is neither success nor error to progenitor; \
-                     the runtime surfaces it"
-                ),
+                what: if code == 304 {
+                    "status 304: the SDK answers `Conditional::NotModified`".to_owned()
+                } else {
+                    format!("status {status} is neither success nor error to progenitor")
+                },
                 handled: code == 304,
             }),
         }
