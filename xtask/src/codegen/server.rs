@@ -582,10 +582,7 @@ impl Gen<'_> {
         let message =
             decode::type_message(schema["type"].as_str().unwrap_or("value"), field.nullable);
         let (ty, decode) = if field.nullable {
-            (
-                quote!(Option<#ty>),
-                quote!(if runtime::decode::is_null(raw) { Some(None) } else { (#decode).map(Some) }),
-            )
+            (quote!(Option<#ty>), decode::nullable_wrap(&field))
         } else {
             (
                 quote!(#ty),

@@ -1354,7 +1354,7 @@ fn unique_items(
 }
 
 /// A decoder that also takes `null` when the type is nullable.
-fn nullable_wrap(field: &FieldType) -> TokenStream {
+pub(super) fn nullable_wrap(field: &FieldType) -> TokenStream {
     let decode = &field.decode;
     if field.nullable {
         quote!(if runtime::decode::is_null(raw) { Some(None) } else { (#decode).map(Some) })
