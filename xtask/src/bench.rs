@@ -309,7 +309,19 @@ implementation can lend (`runtime::Body`; 1.29x / 1.25x). Then:
   getUser at 1.04x the baseline's instructions and 0.891x its throughput; the two runs after
   it, 0.994x and 0.972x (the table above is the second). The D1 misses cachegrind counts
   (half again the baseline's per request) barely moved, so the size is one cause of the gap,
-  not a proven whole. `tests/it/api_server.rs` holds the future's size to 1,024 bytes.
+  not a proven whole. `tests/it/api_server.rs` holds the future's size to 1,024 bytes;
+- the generated handlers are routed as `runtime::Handle`s. axum boxed a function handler's
+  future first, inside a wrapper that holds the request's parts again (updateUser's was 2,528
+  bytes), and the route boxed that box again; now the route boxes the handler's own future,
+  one allocation per request. And the decoded request is moved into the implementation's
+  call instead of living on beside it as the matched result of the decoding: updateUser's
+  future went from 2,256 to 1,280 bytes, getUser's from 576 to 432. One run of 7 PATCH and 5
+  GET rounds (wrk, pinned as above) against a build of the commit before: PATCH 0.934x ->
+  0.967x of the baseline's throughput, GET 0.933x -> 0.949x (medians); instructions PATCH
+  1.05x -> 1.02x, GET 1.02x -> 1.00x. The rest of the PATCH gap in instructions is mostly
+  `memcpy` of the decoded patch (832 bytes: a member per profile field) as it moves from the
+  decoder into the request and the call; decoding in the handler's own future instead of an
+  inner one held more of it across the awaits (1,456 bytes).
 
 The baseline now makes request ids as the router does (the caller's sane `x-request-id`, else a
 version 4 UUID from the thread's CSPRNG, echoed on the response). Before, it made none, so the

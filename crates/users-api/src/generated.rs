@@ -15052,7 +15052,7 @@ impl IntoResponse for ListCountriesResponse {
     security(("bearerAuth" = ["users:read"])),
 )]
 pub fn list_countries<A: UsersApi>(
-    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
+    served: runtime::Served<A>,
     request: axum::extract::Request,
 ) -> impl std::future::Future<Output = Response> + Send {
     let (parts, body) = request.into_parts();
@@ -15073,15 +15073,20 @@ pub fn list_countries<A: UsersApi>(
                 _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
         };
-        let response = match prepared.await {
-            Ok((context, request)) => {
-                runtime::answer(
-                    &operation_specs::LIST_COUNTRIES,
-                    api.list_countries(context, request).await,
-                )
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(
+                        &operation_specs::LIST_COUNTRIES,
+                        rejection.into_response(),
+                    );
             }
-            Err(rejection) => rejection.into_response(),
         };
+        let response = runtime::answer(
+            &operation_specs::LIST_COUNTRIES,
+            api.list_countries(context, request).await,
+        );
         served.answered(&operation_specs::LIST_COUNTRIES, response)
     }
 }
@@ -15199,7 +15204,7 @@ impl IntoResponse for ListLanguagesResponse {
     security(("bearerAuth" = ["users:read"])),
 )]
 pub fn list_languages<A: UsersApi>(
-    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
+    served: runtime::Served<A>,
     request: axum::extract::Request,
 ) -> impl std::future::Future<Output = Response> + Send {
     let (parts, body) = request.into_parts();
@@ -15220,15 +15225,20 @@ pub fn list_languages<A: UsersApi>(
                 _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
         };
-        let response = match prepared.await {
-            Ok((context, request)) => {
-                runtime::answer(
-                    &operation_specs::LIST_LANGUAGES,
-                    api.list_languages(context, request).await,
-                )
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(
+                        &operation_specs::LIST_LANGUAGES,
+                        rejection.into_response(),
+                    );
             }
-            Err(rejection) => rejection.into_response(),
         };
+        let response = runtime::answer(
+            &operation_specs::LIST_LANGUAGES,
+            api.list_languages(context, request).await,
+        );
         served.answered(&operation_specs::LIST_LANGUAGES, response)
     }
 }
@@ -15346,7 +15356,7 @@ impl IntoResponse for ListLocalesResponse {
     security(("bearerAuth" = ["users:read"])),
 )]
 pub fn list_locales<A: UsersApi>(
-    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
+    served: runtime::Served<A>,
     request: axum::extract::Request,
 ) -> impl std::future::Future<Output = Response> + Send {
     let (parts, body) = request.into_parts();
@@ -15363,15 +15373,17 @@ pub fn list_locales<A: UsersApi>(
                 _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
         };
-        let response = match prepared.await {
-            Ok((context, request)) => {
-                runtime::answer(
-                    &operation_specs::LIST_LOCALES,
-                    api.list_locales(context, request).await,
-                )
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(&operation_specs::LIST_LOCALES, rejection.into_response());
             }
-            Err(rejection) => rejection.into_response(),
         };
+        let response = runtime::answer(
+            &operation_specs::LIST_LOCALES,
+            api.list_locales(context, request).await,
+        );
         served.answered(&operation_specs::LIST_LOCALES, response)
     }
 }
@@ -15489,7 +15501,7 @@ impl IntoResponse for ListTimeZonesResponse {
     security(("bearerAuth" = ["users:read"])),
 )]
 pub fn list_time_zones<A: UsersApi>(
-    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
+    served: runtime::Served<A>,
     request: axum::extract::Request,
 ) -> impl std::future::Future<Output = Response> + Send {
     let (parts, body) = request.into_parts();
@@ -15510,15 +15522,20 @@ pub fn list_time_zones<A: UsersApi>(
                 _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
         };
-        let response = match prepared.await {
-            Ok((context, request)) => {
-                runtime::answer(
-                    &operation_specs::LIST_TIME_ZONES,
-                    api.list_time_zones(context, request).await,
-                )
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(
+                        &operation_specs::LIST_TIME_ZONES,
+                        rejection.into_response(),
+                    );
             }
-            Err(rejection) => rejection.into_response(),
         };
+        let response = runtime::answer(
+            &operation_specs::LIST_TIME_ZONES,
+            api.list_time_zones(context, request).await,
+        );
         served.answered(&operation_specs::LIST_TIME_ZONES, response)
     }
 }
@@ -15940,7 +15957,7 @@ impl IntoResponse for ListUsersResponse {
     security(("bearerAuth" = ["users:read"])),
 )]
 pub fn list_users<A: UsersApi>(
-    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
+    served: runtime::Served<A>,
     request: axum::extract::Request,
 ) -> impl std::future::Future<Output = Response> + Send {
     let (mut parts, body) = request.into_parts();
@@ -15966,15 +15983,17 @@ pub fn list_users<A: UsersApi>(
                 _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
         };
-        let response = match prepared.await {
-            Ok((context, request)) => {
-                runtime::answer(
-                    &operation_specs::LIST_USERS,
-                    api.list_users(context, request).await,
-                )
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(&operation_specs::LIST_USERS, rejection.into_response());
             }
-            Err(rejection) => rejection.into_response(),
         };
+        let response = runtime::answer(
+            &operation_specs::LIST_USERS,
+            api.list_users(context, request).await,
+        );
         served.answered(&operation_specs::LIST_USERS, response)
     }
 }
@@ -16348,7 +16367,7 @@ impl IntoResponse for CreateUserResponse {
     security(("bearerAuth" = ["users:write"])),
 )]
 pub fn create_user<A: UsersApi>(
-    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
+    served: runtime::Served<A>,
     request: axum::extract::Request,
 ) -> impl std::future::Future<Output = Response> + Send {
     let (mut parts, body) = request.into_parts();
@@ -16385,15 +16404,17 @@ pub fn create_user<A: UsersApi>(
                 _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
         };
-        let response = match prepared.await {
-            Ok((context, request)) => {
-                runtime::answer(
-                    &operation_specs::CREATE_USER,
-                    api.create_user(context, request).await,
-                )
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(&operation_specs::CREATE_USER, rejection.into_response());
             }
-            Err(rejection) => rejection.into_response(),
         };
+        let response = runtime::answer(
+            &operation_specs::CREATE_USER,
+            api.create_user(context, request).await,
+        );
         served.answered(&operation_specs::CREATE_USER, response)
     }
 }
@@ -16786,7 +16807,7 @@ impl IntoResponse for GetUserResponse {
     security(("bearerAuth" = ["users:read"])),
 )]
 pub fn get_user<A: UsersApi>(
-    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
+    served: runtime::Served<A>,
     request: axum::extract::Request,
 ) -> impl std::future::Future<Output = Response> + Send {
     let (mut parts, body) = request.into_parts();
@@ -16821,15 +16842,17 @@ pub fn get_user<A: UsersApi>(
                 _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
         };
-        let response = match prepared.await {
-            Ok((context, request)) => {
-                runtime::answer(
-                    &operation_specs::GET_USER,
-                    api.get_user(context, request).await,
-                )
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(&operation_specs::GET_USER, rejection.into_response());
             }
-            Err(rejection) => rejection.into_response(),
         };
+        let response = runtime::answer(
+            &operation_specs::GET_USER,
+            api.get_user(context, request).await,
+        );
         served.answered(&operation_specs::GET_USER, response)
     }
 }
@@ -17291,7 +17314,7 @@ impl IntoResponse for ReplaceUserResponse {
     security(("bearerAuth" = ["users:write"])),
 )]
 pub fn replace_user<A: UsersApi>(
-    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
+    served: runtime::Served<A>,
     request: axum::extract::Request,
 ) -> impl std::future::Future<Output = Response> + Send {
     let (mut parts, body) = request.into_parts();
@@ -17335,15 +17358,17 @@ pub fn replace_user<A: UsersApi>(
                 _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
         };
-        let response = match prepared.await {
-            Ok((context, request)) => {
-                runtime::answer(
-                    &operation_specs::REPLACE_USER,
-                    api.replace_user(context, request).await,
-                )
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(&operation_specs::REPLACE_USER, rejection.into_response());
             }
-            Err(rejection) => rejection.into_response(),
         };
+        let response = runtime::answer(
+            &operation_specs::REPLACE_USER,
+            api.replace_user(context, request).await,
+        );
         served.answered(&operation_specs::REPLACE_USER, response)
     }
 }
@@ -17811,7 +17836,7 @@ impl IntoResponse for UpdateUserResponse {
     security(("bearerAuth" = ["users:write"])),
 )]
 pub fn update_user<A: UsersApi>(
-    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
+    served: runtime::Served<A>,
     request: axum::extract::Request,
 ) -> impl std::future::Future<Output = Response> + Send {
     let (mut parts, body) = request.into_parts();
@@ -17855,15 +17880,17 @@ pub fn update_user<A: UsersApi>(
                 _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
         };
-        let response = match prepared.await {
-            Ok((context, request)) => {
-                runtime::answer(
-                    &operation_specs::UPDATE_USER,
-                    api.update_user(context, request).await,
-                )
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(&operation_specs::UPDATE_USER, rejection.into_response());
             }
-            Err(rejection) => rejection.into_response(),
         };
+        let response = runtime::answer(
+            &operation_specs::UPDATE_USER,
+            api.update_user(context, request).await,
+        );
         served.answered(&operation_specs::UPDATE_USER, response)
     }
 }
@@ -18261,7 +18288,7 @@ impl IntoResponse for DeleteUserResponse {
     security(("bearerAuth" = ["users:admin"])),
 )]
 pub fn delete_user<A: UsersApi>(
-    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
+    served: runtime::Served<A>,
     request: axum::extract::Request,
 ) -> impl std::future::Future<Output = Response> + Send {
     let (mut parts, body) = request.into_parts();
@@ -18296,15 +18323,17 @@ pub fn delete_user<A: UsersApi>(
                 _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
         };
-        let response = match prepared.await {
-            Ok((context, request)) => {
-                runtime::answer(
-                    &operation_specs::DELETE_USER,
-                    api.delete_user(context, request).await,
-                )
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(&operation_specs::DELETE_USER, rejection.into_response());
             }
-            Err(rejection) => rejection.into_response(),
         };
+        let response = runtime::answer(
+            &operation_specs::DELETE_USER,
+            api.delete_user(context, request).await,
+        );
         served.answered(&operation_specs::DELETE_USER, response)
     }
 }
@@ -18744,7 +18773,7 @@ impl IntoResponse for SetUserPasswordResponse {
     security(("bearerAuth" = ["users:write"])),
 )]
 pub fn set_user_password<A: UsersApi>(
-    axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
+    served: runtime::Served<A>,
     request: axum::extract::Request,
 ) -> impl std::future::Future<Output = Response> + Send {
     let (mut parts, body) = request.into_parts();
@@ -18798,15 +18827,20 @@ pub fn set_user_password<A: UsersApi>(
                 _ => Err(runtime::Rejection::invalid(errors.into_vec())),
             }
         };
-        let response = match prepared.await {
-            Ok((context, request)) => {
-                runtime::answer(
-                    &operation_specs::SET_USER_PASSWORD,
-                    api.set_user_password(context, request).await,
-                )
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(
+                        &operation_specs::SET_USER_PASSWORD,
+                        rejection.into_response(),
+                    );
             }
-            Err(rejection) => rejection.into_response(),
         };
+        let response = runtime::answer(
+            &operation_specs::SET_USER_PASSWORD,
+            api.set_user_password(context, request).await,
+        );
         served.answered(&operation_specs::SET_USER_PASSWORD, response)
     }
 }
@@ -18915,19 +18949,38 @@ pub fn routes<A: UsersApi>(
     options: runtime::RouterOptions,
 ) -> axum::Router {
     axum::Router::new()
-        .route("/v1/lookups/countries", axum::routing::get(list_countries::<A>))
-        .route("/v1/lookups/languages", axum::routing::get(list_languages::<A>))
-        .route("/v1/lookups/locales", axum::routing::get(list_locales::<A>))
-        .route("/v1/lookups/time-zones", axum::routing::get(list_time_zones::<A>))
-        .route("/v1/users", axum::routing::get(list_users::<A>).post(create_user::<A>))
+        .route(
+            "/v1/lookups/countries",
+            axum::routing::get(runtime::Handle(list_countries::<A>)),
+        )
+        .route(
+            "/v1/lookups/languages",
+            axum::routing::get(runtime::Handle(list_languages::<A>)),
+        )
+        .route(
+            "/v1/lookups/locales",
+            axum::routing::get(runtime::Handle(list_locales::<A>)),
+        )
+        .route(
+            "/v1/lookups/time-zones",
+            axum::routing::get(runtime::Handle(list_time_zones::<A>)),
+        )
+        .route(
+            "/v1/users",
+            axum::routing::get(runtime::Handle(list_users::<A>))
+                .post(runtime::Handle(create_user::<A>)),
+        )
         .route(
             "/v1/users/{userId}",
-            axum::routing::get(get_user::<A>)
-                .put(replace_user::<A>)
-                .patch(update_user::<A>)
-                .delete(delete_user::<A>),
+            axum::routing::get(runtime::Handle(get_user::<A>))
+                .put(runtime::Handle(replace_user::<A>))
+                .patch(runtime::Handle(update_user::<A>))
+                .delete(runtime::Handle(delete_user::<A>)),
         )
-        .route("/v1/users/{userId}/password", axum::routing::put(set_user_password::<A>))
+        .route(
+            "/v1/users/{userId}/password",
+            axum::routing::put(runtime::Handle(set_user_password::<A>)),
+        )
         .with_state(runtime::Served { api, options })
 }
 /// What each operation takes, for the runtime's validation.

@@ -130,6 +130,10 @@ async fn serve(app: axum::Router, listen: &str, requests: Option<u64>) -> anyhow
 }
 
 fn main() -> anyhow::Result<()> {
+    // The raw reqwest client of `drive` and `sdk --raw` needs a TLS crypto
+    // provider chosen (the workspace's reqwest has none of its own): ring,
+    // the SDK's.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -1699,14 +1699,16 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
             #security
         )]
         pub fn #fn_name<A: UsersApi>(
-            axum::extract::State(served): axum::extract::State<runtime::Served<A>>,
+            served: runtime::Served<A>,
             request: axum::extract::Request,
         ) -> impl std::future::Future<Output = Response> + Send {
             // The request is taken apart before the future starts, so the
             // future holds its parts once; everything before the
             // implementation runs is one inner future that ends before the
-            // call starts, so the decoders' scratch is not held during it.
-            // (A smaller future is a smaller allocation per request.)
+            // call starts, so the decoders' scratch is not held during it,
+            // and the decoded request is moved into the call, not kept
+            // beside it. (A smaller future is a smaller allocation per
+            // request.)
             let (#parts_binding, body) = request.into_parts();
             async move {
             let api = &*served.api;
@@ -1725,13 +1727,16 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
                     _ => Err(runtime::Rejection::invalid(errors.into_vec())),
                 }
             };
-            let response = match prepared.await {
-                Ok((context, request)) => runtime::answer(
-                    &operation_specs::#index,
-                    api.#fn_name(context, request).await,
-                ),
-                Err(rejection) => rejection.into_response(),
+            let (context, request) = match prepared.await {
+                Ok(prepared) => prepared,
+                Err(rejection) => {
+                    return served.answered(&operation_specs::#index, rejection.into_response());
+                }
             };
+            let response = runtime::answer(
+                &operation_specs::#index,
+                api.#fn_name(context, request).await,
+            );
             served.answered(&operation_specs::#index, response)
             }
         }
@@ -1775,7 +1780,7 @@ fn router(ops: &[Operation]) -> TokenStream {
         let mut chain = ops.iter().map(|op| {
             let method = format_ident!("{}", op.method);
             let handler = field_ident(&op.id);
-            quote!(#method(#handler::<A>))
+            quote!(#method(runtime::Handle(#handler::<A>)))
         });
         let first = chain.next().unwrap();
         let rest = chain.map(|c| quote!(.#c));
