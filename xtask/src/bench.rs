@@ -317,8 +317,9 @@ implementation can lend (`runtime::Body`; 1.29x / 1.25x). Then:
   call instead of living on beside it as the matched result of the decoding: updateUser's
   future went from 2,256 to 1,280 bytes, getUser's from 576 to 432. One run of 7 PATCH and 5
   GET rounds (wrk, pinned as above) against a build of the commit before: PATCH 0.934x ->
-  0.967x of the baseline's throughput, GET 0.933x -> 0.949x (medians); instructions PATCH
-  1.05x -> 1.02x, GET 1.02x -> 1.00x. The rest of the PATCH gap in instructions is mostly
+  0.967x of the baseline's throughput, GET 0.933x -> 0.949x (medians); in the tables above
+  (bfad044, against 90ab534's run), instructions PATCH 1.05x -> 1.03x, GET 1.02x both, and
+  throughput PATCH 0.943x -> 0.970x, GET 0.968x -> 0.979x. The rest of the PATCH gap in instructions is mostly
   `memcpy` of the decoded patch (832 bytes: a member per profile field) as it moves from the
   decoder into the request and the call; decoding in the handler's own future instead of an
   inner one held more of it across the awaits (1,456 bytes).
