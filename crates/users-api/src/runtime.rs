@@ -938,6 +938,39 @@ mod tests {
         assert_eq!(std::sync::Arc::strong_count(&shared), 2);
     }
 
+    fn chunked(chunks: &[&'static str]) -> axum::body::Body {
+        let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = chunks
+            .iter()
+            .map(|c| Ok(bytes::Bytes::from_static(c.as_bytes())))
+            .collect();
+        axum::body::Body::from_stream(futures::stream::iter(chunks))
+    }
+
+    #[tokio::test]
+    async fn a_body_in_one_chunk_is_handed_on_and_chunks_are_joined() {
+        let one = bytes::Bytes::from_static(b"{\"a\":1}");
+        let read = read_body(axum::body::Body::from(one.clone()), 64)
+            .await
+            .unwrap();
+        assert_eq!(read, one);
+        assert_eq!(read.as_ptr(), one.as_ptr(), "one chunk is not copied");
+
+        let read = read_body(chunked(&["{\"a\"", ":", "1}"]), 64)
+            .await
+            .unwrap();
+        assert_eq!(&read[..], b"{\"a\":1}");
+        let read = read_body(chunked(&["ab", "cd"]), 4).await.unwrap();
+        assert_eq!(&read[..], b"abcd");
+    }
+
+    #[tokio::test]
+    async fn a_body_past_the_limit_in_any_chunk_is_a_413() {
+        for chunks in [&["abcde"][..], &["ab", "cde"], &["ab", "cd", "e"]] {
+            let refused = read_body(chunked(chunks), 4).await.unwrap_err();
+            assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE, "{chunks:?}");
+        }
+    }
+
     fn spec(scopes: Option<&'static [&'static str]>) -> OperationSpec {
         OperationSpec {
             operation_id: "op",
