@@ -11,13 +11,13 @@
 //! the program implements the generated trait and drives the router.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 
 use crate::codegen;
 use crate::spec;
+use crate::tools;
 
 /// Where the committed refusal lists live, relative to the root.
 const REFUSALS_DIR: &str = "xtask/corpus";
@@ -147,22 +147,12 @@ fn one(
         return Ok(());
     }
     eprintln!("cargo check -p users-client -p users-api");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "check",
-            "--locked",
-            "--offline",
-            "--quiet",
-            "-p",
-            "users-client",
-            "-p",
-            "users-api",
-        ])
-        .current_dir(scratch.path())
-        .env("CARGO_TARGET_DIR", root.join("target/corpus"))
-        .status()
-        .context("running cargo check")?;
-    if !status.success() {
+    let checked = tools::cargo_in_scratch(
+        scratch.path(),
+        &root.join("target/corpus"),
+        &["check", "--quiet", "-p", "users-client", "-p", "users-api"],
+    )?;
+    if !checked {
         bail!("the code generated from {name} does not compile");
     }
     // A spec with a smoke program (`xtask/corpus/<spec>.smoke.rs`) is also
@@ -174,22 +164,19 @@ fn one(
         std::fs::create_dir_all(&examples)?;
         std::fs::copy(&smoke, examples.join("corpus_smoke.rs"))?;
         eprintln!("cargo run -p users-api --example corpus_smoke");
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args([
+        let served = tools::cargo_in_scratch(
+            scratch.path(),
+            &root.join("target/corpus"),
+            &[
                 "run",
-                "--locked",
-                "--offline",
                 "--quiet",
                 "-p",
                 "users-api",
                 "--example",
                 "corpus_smoke",
-            ])
-            .current_dir(scratch.path())
-            .env("CARGO_TARGET_DIR", root.join("target/corpus"))
-            .status()
-            .context("running the smoke program")?;
-        if !status.success() {
+            ],
+        )?;
+        if !served {
             bail!("the contract generated from {name} does not serve its smoke program");
         }
     }

@@ -10,13 +10,13 @@
 //! the scratch copy is written by hand but the spec change and that program.
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use crate::codegen;
 use crate::spec;
+use crate::tools;
 
 /// The program the evolved SDK must compile.
 const CALLER: &str = r#"//! Calls the operations the evolved spec added.
@@ -65,21 +65,12 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(&examples)?;
     std::fs::write(examples.join("evolved.rs"), CALLER)?;
     eprintln!("compiling a caller of the new operations against the regenerated SDK");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "check",
-            "--locked",
-            "--offline",
-            "-p",
-            "users-client",
-            "--example",
-            "evolved",
-        ])
-        .current_dir(scratch.path())
-        .env("CARGO_TARGET_DIR", root.join("target/evolve"))
-        .status()
-        .context("running cargo check")?;
-    if !status.success() {
+    let checked = tools::cargo_in_scratch(
+        scratch.path(),
+        &root.join("target/evolve"),
+        &["check", "-p", "users-client", "--example", "evolved"],
+    )?;
+    if !checked {
         bail!(
             "the SDK regenerated from the evolved spec does not serve the new operations \
              without hand-written code"

@@ -198,6 +198,24 @@ impl PythonTool {
     }
 }
 
+/// Runs `cargo <args> --locked --offline` in a scratch copy of the
+/// workspace at `dir`, building into `target_dir` (kept between runs, so
+/// only what changed is rebuilt); whether it succeeded.
+pub(crate) fn cargo_in_scratch(
+    dir: &Path,
+    target_dir: &Path,
+    args: &[&str],
+) -> anyhow::Result<bool> {
+    let status = Command::new(env!("CARGO"))
+        .args(args)
+        .args(["--locked", "--offline"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .status()
+        .with_context(|| format!("running cargo {}", args.join(" ")))?;
+    Ok(status.success())
+}
+
 /// Builds `users-server` (debug) and returns its path, for the xtasks that
 /// run it as a process.
 pub(crate) fn build_users_server(root: &Path) -> anyhow::Result<PathBuf> {
