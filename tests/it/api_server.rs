@@ -32,6 +32,7 @@ impl Nothing {
             instance: None,
             request_id: None,
             errors: None,
+            omitted_errors: None,
         }
     }
 }

@@ -29,6 +29,7 @@ impl Authenticator for Store {
             account: "pets".into(),
             scopes: Default::default(),
             switchable_accounts: Default::default(),
+            organizations: Default::default(),
         })
     }
 }

@@ -13,6 +13,9 @@
 //!    Beside it, the same PATCH load with metrics on and off (SQLite).
 //! 3. SDK per-call instructions against a raw reqwest call (callgrind).
 //! 4. `cargo xtask codegen` time and the cold build time of `users-client`.
+//! 5. The same on a spec of another API, beside OpenAPI Generator.
+//! 6. Slow clients: a well-behaved client's p99 while 200 connections send
+//!    their bodies one byte a second, against the same load without them.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -29,6 +32,59 @@ const CONNECTIONS: &str = "16";
 const USER: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
 const TOKEN: &str = "bench-token";
 const INSTRUCTION_REQUESTS: u64 = 200;
+
+/// Runs section 6 only (slow clients) and puts it in place of the same
+/// section of `docs/benchmarks.md` (before its closing section when it has
+/// none yet).
+pub(crate) fn run_slow_clients(root: &Path) -> anyhow::Result<()> {
+    let (server, bench) = release_build(root)?;
+    let mut missed = Vec::new();
+    let mut section = slow_clients(&server, &bench, &mut missed)?;
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()?;
+    section.push_str(&format!(
+        "(Section 6 measured by `cargo xtask bench --only slow-clients` at commit {}.)\n",
+        String::from_utf8_lossy(&commit.stdout).trim()
+    ));
+    for line in &missed {
+        eprintln!("missed: {line}");
+    }
+    let path = root.join("docs/benchmarks.md");
+    let doc = std::fs::read_to_string(&path)?;
+    let end = doc
+        .find("\n## Goals missed")
+        .context("docs/benchmarks.md has no closing section")?;
+    let start = doc.find("## 6. ").unwrap_or(end + 1);
+    std::fs::write(
+        &path,
+        format!("{}{}{}", &doc[..start], section, &doc[end..]),
+    )?;
+    eprintln!("updated section 6 of docs/benchmarks.md");
+    Ok(())
+}
+
+/// Builds `users-server` and `users-bench` in release; their paths.
+fn release_build(root: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "users-bench",
+            "-p",
+            "users-server",
+        ])
+        .current_dir(root)
+        .status()?;
+    ensure!(status.success(), "the release build failed");
+    Ok((
+        root.join("target/release/users-server"),
+        root.join("target/release/users-bench"),
+    ))
+}
 
 /// Runs sections 4 and 5 only (code generation and builds) and puts them in
 /// place of the same sections of `docs/benchmarks.md`.
@@ -70,21 +126,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
             "{tool} is needed (apt-get install wrk valgrind postgresql-client util-linux)"
         );
     }
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "users-bench",
-            "-p",
-            "users-server",
-        ])
-        .current_dir(root)
-        .status()?;
-    ensure!(status.success(), "the release build failed");
-    let bench = root.join("target/release/users-bench");
-    let server = root.join("target/release/users-server");
+    let (server, bench) = release_build(root)?;
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out)?;
     let patch_lua = out.join("patch.lua");
@@ -259,6 +301,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     // 4. Code generation and build; 5. the same for a spec of another API.
     doc.push_str(&codegen_and_build(root)?);
     doc.push_str(&generality(root, &mut missed)?);
+    doc.push_str(&slow_clients(&server, &bench, &mut missed)?);
 
     doc.push_str("\n## Goals missed, where the time goes, what was tried\n\n");
     if missed.is_empty() {
@@ -1275,3 +1318,102 @@ const GENERALITY_PROFILE: &str = "Where the time goes (perf on `cargo xtask corp
   - the generated client itself, about 6 s.
 
 ";
+
+/// Slow connections in section 6.
+const SLOW_CONNECTIONS: usize = 200;
+/// The well-behaved client's rate (GETs a second) in section 6.
+const SLOW_RATE: u64 = 200;
+/// Rounds of section 6; each measures with and without slow connections.
+const SLOW_ROUNDS: usize = 3;
+
+/// Section 6: the p99 of a well-behaved client's reads (one user, at
+/// [`SLOW_RATE`] a second for 10 s, latency counted from when each was due)
+/// with [`SLOW_CONNECTIONS`] connections sending their bodies one byte a
+/// second, against the same load without them, in the same round on a fresh
+/// server. With the default settings, and with fewer request slots than
+/// slow connections (64), where a slow body that held a slot would starve
+/// everyone.
+fn slow_clients(server: &Path, bench: &Path, missed: &mut Vec<String>) -> anyhow::Result<String> {
+    let token = bench_token(server)?;
+    let mut doc = format!(
+        "## 6. Slow clients\n\n\
+         A well-behaved client reads one user at {SLOW_RATE} requests a second for 10 s \
+         (latency counted from when each request was due) while {SLOW_CONNECTIONS} other \
+         connections each send a POST body one byte a second (reconnecting when closed), against \
+         the same load without them; users-server on SQLite, rate limit off, everything else at \
+         its defaults unless the row says otherwise; {SLOW_ROUNDS} rounds, each on a fresh \
+         server, medians and the median of the rounds' ratios (`users-bench slow-load`).\n\n\
+         | request slots | p99 without (ms) | p99 with {SLOW_CONNECTIONS} slow (ms) | failed with | ratio | goal |\n\
+         |---|---|---|---|---|---|\n"
+    );
+    for (slots, judged) in [("512 (default)", true), ("64", false)] {
+        let slots_flag = slots.split_whitespace().next().unwrap_or("512");
+        let mut without = Vec::new();
+        let mut with = Vec::new();
+        let mut ratios = Vec::new();
+        let mut failed = 0;
+        for _ in 0..SLOW_ROUNDS {
+            let mut round = [0.0; 2];
+            for (index, slow) in [0, SLOW_CONNECTIONS].into_iter().enumerate() {
+                let database = tempfile::tempdir()?;
+                let url = format!("sqlite://{}", database.path().join("users.db").display());
+                let running = Process::start(
+                    server,
+                    &[
+                        "--listen",
+                        "127.0.0.1:0",
+                        "--rate-limit",
+                        "0",
+                        "--metrics-listen",
+                        "off",
+                        "--max-concurrent-requests",
+                        slots_flag,
+                        "--database-url",
+                        &url,
+                    ],
+                    Some("0"),
+                    &[("USERS_JWT_SECRET", SECRET)],
+                )?;
+                let id = create_user(&running.address, &token, "steady@example.com")?;
+                let output = Command::new("taskset")
+                    .args(["-c", "1"])
+                    .arg(bench)
+                    .args(["slow-load", "--url"])
+                    .arg(format!("http://{}/v1/users/{id}", running.address))
+                    .args(["--token", &token, "--slow", &slow.to_string()])
+                    .args(["--rate", &SLOW_RATE.to_string(), "--seconds", "10"])
+                    .output()
+                    .context("running users-bench slow-load")?;
+                ensure!(
+                    output.status.success(),
+                    "slow-load failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+                round[index] = report["p99"].as_f64().context("a p99")?;
+                if slow > 0 {
+                    failed += report["errors"].as_u64().unwrap_or(0);
+                }
+            }
+            without.push(round[0]);
+            with.push(round[1]);
+            ratios.push(round[1] / round[0]);
+        }
+        let ratio = median(&ratios);
+        if judged && ratio > 2.0 {
+            missed.push(format!(
+                "with {SLOW_CONNECTIONS} slow connections a well-behaved client's p99 is \
+                 {ratio:.2}× its p99 without them (goal ≤ 2×)"
+            ));
+        }
+        doc.push_str(&format!(
+            "| {slots} | {:.2} | {:.2} | {failed} | {ratio:.2}× (±{:.2}) | {} |\n",
+            median(&without) * 1e3,
+            median(&with) * 1e3,
+            spread(&ratios),
+            if judged { "≤ 2×" } else { "—" }
+        ));
+    }
+    doc.push('\n');
+    Ok(doc)
+}

@@ -73,7 +73,8 @@ enum Command {
     Faults,
     /// Measure the generated stack against baselines; writes docs/benchmarks.md.
     Bench {
-        /// `codegen`: only the code generation and build sections.
+        /// `codegen`: only the code generation and build sections;
+        /// `slow-clients`: only the slow-clients section.
         #[arg(long)]
         only: Option<String>,
     },
@@ -109,7 +110,10 @@ fn main() -> anyhow::Result<()> {
         Command::Bench { only } => match only.as_deref() {
             None => bench::run(&spec::project_root()),
             Some("codegen") => bench::run_codegen(&spec::project_root()),
-            Some(other) => anyhow::bail!("no bench section {other:?} (`codegen` is one)"),
+            Some("slow-clients") => bench::run_slow_clients(&spec::project_root()),
+            Some(other) => {
+                anyhow::bail!("no bench section {other:?} (`codegen` and `slow-clients` are)")
+            }
         },
     }
 }

@@ -5885,7 +5885,9 @@ whole object resets every flag.*/
         pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     /**An organization of the caller's account that owns the user; sending it
-moves the user there. Once sent, `id` is required.*/
+moves the user there. Once sent, `id` is required. A caller without
+`users:admin` may name only an organization its token lists in
+`organizations` (else `403`, naming `ownerOrganization.id`).*/
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     pub struct OrganizationRefInput {
@@ -5966,7 +5968,10 @@ moves the user there. Once sent, `id` is required.*/
             Some(Self { id: slot_0.into_option()? })
         }
     }
-    ///Moves the user to this organization of the account; `null` moves it to none.
+    /**Moves the user to this organization of the account; `null` moves it to
+none. A caller without `users:admin` may move a user only out of and
+into organizations its token lists in `organizations` (else `403`,
+naming `ownerOrganization.id`).*/
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     pub struct OrganizationRefPatch {
@@ -6218,6 +6223,15 @@ moves the user there. Once sent, `id` is required.*/
             nullable = false
         )]
         pub instance: Option<String>,
+        /**How many more field errors the request has than `errors` lists: a
+problem lists at most 20, and counts the rest here.*/
+        #[serde(
+            rename = "omittedErrors",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(minimum = 1f64, example = json!(3), nullable = false)]
+        pub omitted_errors: Option<i32>,
         ///The id the server logged this request under.
         #[serde(rename = "requestId", default, skip_serializing_if = "Option::is_none")]
         #[schema(example = json!("01J9Z3K5W6X7Y8Z9A0B1C2D3E4"), nullable = false)]
@@ -6245,6 +6259,7 @@ moves the user there. Once sent, `id` is required.*/
             "detail",
             "errors",
             "instance",
+            "omittedErrors",
             "requestId",
             "status",
             "title",
@@ -9391,7 +9406,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c302: {
+                                    Some(value) => 'c304: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9399,7 +9414,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c302 None;
+                                            break 'c304 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 2048usize {
@@ -9409,15 +9424,15 @@ left out. New members and enum values may be added at any time.*/
                                                     "max-length",
                                                     "must be at most 2048 characters",
                                                 );
-                                            break 'c302 None;
+                                            break 'c304 None;
                                         }
                                         if !crate::generated::patterns::P1.is_match(&value) {
                                             errors.push(path, "pattern", "does not match ^https://");
-                                            break 'c302 None;
+                                            break 'c304 None;
                                         }
                                         if !runtime::decode::format::uri(&value) {
                                             errors.push(path, "format", "is not a valid uri");
-                                            break 'c302 None;
+                                            break 'c304 None;
                                         }
                                         Some(value)
                                     }
@@ -9446,7 +9461,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an object");
                                         None
                                     }
-                                    Some(members) => 'c303: {
+                                    Some(members) => 'c305: {
                                         if members.len() > 50usize {
                                             errors
                                                 .push(
@@ -9454,7 +9469,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "max-properties",
                                                     "must have at most 50 members",
                                                 );
-                                            break 'c303 None;
+                                            break 'c305 None;
                                         }
                                         let start = errors.len();
                                         let mut out = std::collections::BTreeMap::<
@@ -9497,7 +9512,7 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c303 None;
+                                            break 'c305 None;
                                         }
                                         Some(out)
                                     }
@@ -9506,35 +9521,6 @@ left out. New members and enum values may be added at any time.*/
                     }
                     "dateOfBirth" => {
                         slot_5
-                            .fill(
-                                path,
-                                errors,
-                                |errors| match runtime::decode::string(raw) {
-                                    None => {
-                                        errors.push(path, "type", "must be a string");
-                                        None
-                                    }
-                                    Some(value) => 'c305: {
-                                        if value.contains('\0') {
-                                            errors
-                                                .push(
-                                                    path,
-                                                    "nul-character",
-                                                    "must not contain a NUL character",
-                                                );
-                                            break 'c305 None;
-                                        }
-                                        if !runtime::decode::format::date(&value) {
-                                            errors.push(path, "format", "is not a valid date");
-                                            break 'c305 None;
-                                        }
-                                        chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
-                                    }
-                                },
-                            )
-                    }
-                    "description" => {
-                        slot_6
                             .fill(
                                 path,
                                 errors,
@@ -9553,23 +9539,17 @@ left out. New members and enum values may be added at any time.*/
                                                 );
                                             break 'c307 None;
                                         }
-                                        let length = runtime::decode::length(&value);
-                                        if length > 5000usize {
-                                            errors
-                                                .push(
-                                                    path,
-                                                    "max-length",
-                                                    "must be at most 5000 characters",
-                                                );
+                                        if !runtime::decode::format::date(&value) {
+                                            errors.push(path, "format", "is not a valid date");
                                             break 'c307 None;
                                         }
-                                        Some(value)
+                                        chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
                                     }
                                 },
                             )
                     }
-                    "email" => {
-                        slot_7
+                    "description" => {
+                        slot_6
                             .fill(
                                 path,
                                 errors,
@@ -9589,13 +9569,13 @@ left out. New members and enum values may be added at any time.*/
                                             break 'c309 None;
                                         }
                                         let length = runtime::decode::length(&value);
-                                        if length > 254usize {
+                                        if length > 5000usize {
                                             errors
-                                                .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c309 None;
-                                        }
-                                        if !runtime::decode::format::email(&value) {
-                                            errors.push(path, "format", "is not a valid email");
+                                                .push(
+                                                    path,
+                                                    "max-length",
+                                                    "must be at most 5000 characters",
+                                                );
                                             break 'c309 None;
                                         }
                                         Some(value)
@@ -9603,8 +9583,8 @@ left out. New members and enum values may be added at any time.*/
                                 },
                             )
                     }
-                    "employeeId" => {
-                        slot_8
+                    "email" => {
+                        slot_7
                             .fill(
                                 path,
                                 errors,
@@ -9624,14 +9604,13 @@ left out. New members and enum values may be added at any time.*/
                                             break 'c311 None;
                                         }
                                         let length = runtime::decode::length(&value);
-                                        if length > 64usize {
+                                        if length > 254usize {
                                             errors
-                                                .push(path, "max-length", "must be at most 64 characters");
+                                                .push(path, "max-length", "must be at most 254 characters");
                                             break 'c311 None;
                                         }
-                                        if length < 1usize {
-                                            errors
-                                                .push(path, "min-length", "must be at least 1 character");
+                                        if !runtime::decode::format::email(&value) {
+                                            errors.push(path, "format", "is not a valid email");
                                             break 'c311 None;
                                         }
                                         Some(value)
@@ -9639,8 +9618,8 @@ left out. New members and enum values may be added at any time.*/
                                 },
                             )
                     }
-                    "externalId" => {
-                        slot_9
+                    "employeeId" => {
+                        slot_8
                             .fill(
                                 path,
                                 errors,
@@ -9670,6 +9649,42 @@ left out. New members and enum values may be added at any time.*/
                                                 .push(path, "min-length", "must be at least 1 character");
                                             break 'c313 None;
                                         }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "externalId" => {
+                        slot_9
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c315: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c315 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 64usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 64 characters");
+                                            break 'c315 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 character");
+                                            break 'c315 None;
+                                        }
                                         if !crate::generated::patterns::P3.is_match(&value) {
                                             errors
                                                 .push(
@@ -9677,7 +9692,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "pattern",
                                                     "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                 );
-                                            break 'c313 None;
+                                            break 'c315 None;
                                         }
                                         Some(value)
                                     }
@@ -9720,7 +9735,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c317: {
+                                    Some(value) => 'c319: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9728,18 +9743,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c317 None;
+                                            break 'c319 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 75usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 75 characters");
-                                            break 'c317 None;
+                                            break 'c319 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c317 None;
+                                            break 'c319 None;
                                         }
                                         Some(value)
                                     }
@@ -9787,7 +9802,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c319: {
+                                    Some(value) => 'c321: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9795,7 +9810,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c319 None;
+                                            break 'c321 None;
                                         }
                                         if !crate::generated::patterns::P4.is_match(&value) {
                                             errors
@@ -9804,7 +9819,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c319 None;
+                                            break 'c321 None;
                                         }
                                         Some(value)
                                     }
@@ -9871,7 +9886,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c323: {
+                                    Some(value) => 'c325: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9879,7 +9894,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c323 None;
+                                            break 'c325 None;
                                         }
                                         if !crate::generated::patterns::P4.is_match(&value) {
                                             errors
@@ -9888,7 +9903,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c323 None;
+                                            break 'c325 None;
                                         }
                                         Some(value)
                                     }
@@ -9905,7 +9920,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c325: {
+                                    Some(value) => 'c327: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9913,18 +9928,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c325 None;
+                                            break 'c327 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 100usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 100 characters");
-                                            break 'c325 None;
+                                            break 'c327 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c325 None;
+                                            break 'c327 None;
                                         }
                                         Some(value)
                                     }
@@ -9960,11 +9975,11 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c328: {
+                                    Some(items) => 'c330: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c328 None;
+                                            break 'c330 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -9975,7 +9990,7 @@ left out. New members and enum values may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c327: {
+                                                Some(value) => 'c329: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -9983,18 +9998,18 @@ left out. New members and enum values may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c327 None;
+                                                        break 'c329 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c327 None;
+                                                        break 'c329 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c327 None;
+                                                        break 'c329 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -10003,7 +10018,7 @@ left out. New members and enum values may be added at any time.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c327 None;
+                                                        break 'c329 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -10012,11 +10027,11 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c328 None;
+                                            break 'c330 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c328 None;
+                                            break 'c330 None;
                                         }
                                         Some(
                                             out
@@ -10037,7 +10052,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c330: {
+                                    Some(value) => 'c332: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -10045,17 +10060,17 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c330 None;
+                                            break 'c332 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c330 None;
+                                            break 'c332 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c330 None;
+                                            break 'c332 None;
                                         }
                                         Some(value)
                                     }
@@ -10084,11 +10099,11 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c333: {
+                                    Some(items) => 'c335: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c333 None;
+                                            break 'c335 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -10099,7 +10114,7 @@ left out. New members and enum values may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c332: {
+                                                Some(value) => 'c334: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -10107,18 +10122,18 @@ left out. New members and enum values may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c332 None;
+                                                        break 'c334 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c332 None;
+                                                        break 'c334 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c332 None;
+                                                        break 'c334 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -10127,7 +10142,7 @@ left out. New members and enum values may be added at any time.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c332 None;
+                                                        break 'c334 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -10136,11 +10151,11 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c333 None;
+                                            break 'c335 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c333 None;
+                                            break 'c335 None;
                                         }
                                         Some(
                                             out
@@ -10161,11 +10176,11 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c336: {
+                                    Some(items) => 'c338: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c336 None;
+                                            break 'c338 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -10176,7 +10191,7 @@ left out. New members and enum values may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c335: {
+                                                Some(value) => 'c337: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -10184,18 +10199,18 @@ left out. New members and enum values may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c335 None;
+                                                        break 'c337 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c335 None;
+                                                        break 'c337 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c335 None;
+                                                        break 'c337 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -10204,7 +10219,7 @@ left out. New members and enum values may be added at any time.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c335 None;
+                                                        break 'c337 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -10213,11 +10228,11 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c336 None;
+                                            break 'c338 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c336 None;
+                                            break 'c338 None;
                                         }
                                         Some(
                                             out
@@ -10257,7 +10272,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c338: {
+                                    Some(value) => 'c340: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -10265,18 +10280,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c338 None;
+                                            break 'c340 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 50usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 50 characters");
-                                            break 'c338 None;
+                                            break 'c340 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c338 None;
+                                            break 'c340 None;
                                         }
                                         Some(value)
                                     }
@@ -10490,7 +10505,7 @@ left out. New members and enum values may be added at any time.*/
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c355: {
+                        Some(value) => 'c357: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -10498,7 +10513,7 @@ left out. New members and enum values may be added at any time.*/
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c355 None;
+                                break 'c357 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 1024usize {
@@ -10508,7 +10523,7 @@ left out. New members and enum values may be added at any time.*/
                                         "max-length",
                                         "must be at most 1024 characters",
                                     );
-                                break 'c355 None;
+                                break 'c357 None;
                             }
                             Some(value)
                         }
@@ -11326,11 +11341,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c344: {
+                                    Some(items) => 'c346: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c344 None;
+                                            break 'c346 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -11341,7 +11356,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c343: {
+                                                Some(value) => 'c345: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -11349,18 +11364,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c343 None;
+                                                        break 'c345 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c343 None;
+                                                        break 'c345 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c343 None;
+                                                        break 'c345 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -11369,7 +11384,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c343 None;
+                                                        break 'c345 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -11378,11 +11393,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c344 None;
+                                            break 'c346 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c344 None;
+                                            break 'c346 None;
                                         }
                                         Some(
                                             out
@@ -11403,11 +11418,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c347: {
+                                    Some(items) => 'c349: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c347 None;
+                                            break 'c349 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -11418,7 +11433,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c346: {
+                                                Some(value) => 'c348: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -11426,18 +11441,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c346 None;
+                                                        break 'c348 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c346 None;
+                                                        break 'c348 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c346 None;
+                                                        break 'c348 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -11446,7 +11461,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c346 None;
+                                                        break 'c348 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -11455,11 +11470,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c347 None;
+                                            break 'c349 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c347 None;
+                                            break 'c349 None;
                                         }
                                         Some(
                                             out
@@ -11480,11 +11495,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c350: {
+                                    Some(items) => 'c352: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c350 None;
+                                            break 'c352 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -11495,7 +11510,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c349: {
+                                                Some(value) => 'c351: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -11503,18 +11518,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c349 None;
+                                                        break 'c351 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c349 None;
+                                                        break 'c351 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c349 None;
+                                                        break 'c351 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -11523,7 +11538,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c349 None;
+                                                        break 'c351 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -11532,11 +11547,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c350 None;
+                                            break 'c352 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c350 None;
+                                            break 'c352 None;
                                         }
                                         Some(
                                             out
@@ -11594,7 +11609,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c354: {
+                                            Some(value) => 'c356: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -11602,7 +11617,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c354 None;
+                                                    break 'c356 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 2048usize {
@@ -11612,15 +11627,15 @@ against `UserReplace`.*/
                                                             "max-length",
                                                             "must be at most 2048 characters",
                                                         );
-                                                    break 'c354 None;
+                                                    break 'c356 None;
                                                 }
                                                 if !crate::generated::patterns::P1.is_match(&value) {
                                                     errors.push(path, "pattern", "does not match ^https://");
-                                                    break 'c354 None;
+                                                    break 'c356 None;
                                                 }
                                                 if !runtime::decode::format::uri(&value) {
                                                     errors.push(path, "format", "is not a valid uri");
-                                                    break 'c354 None;
+                                                    break 'c356 None;
                                                 }
                                                 Some(value)
                                             }
@@ -11663,7 +11678,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be an object or null");
                                                 None
                                             }
-                                            Some(members) => 'c356: {
+                                            Some(members) => 'c358: {
                                                 if members.len() > 50usize {
                                                     errors
                                                         .push(
@@ -11671,7 +11686,7 @@ against `UserReplace`.*/
                                                             "max-properties",
                                                             "must have at most 50 members",
                                                         );
-                                                    break 'c356 None;
+                                                    break 'c358 None;
                                                 }
                                                 let start = errors.len();
                                                 let mut out = std::collections::BTreeMap::<
@@ -11719,7 +11734,7 @@ against `UserReplace`.*/
                                                     }
                                                 }
                                                 if errors.len() > start {
-                                                    break 'c356 None;
+                                                    break 'c358 None;
                                                 }
                                                 Some(out)
                                             }
@@ -11743,7 +11758,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c358: {
+                                            Some(value) => 'c360: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -11751,11 +11766,11 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c358 None;
+                                                    break 'c360 None;
                                                 }
                                                 if !runtime::decode::format::date(&value) {
                                                     errors.push(path, "format", "is not a valid date");
-                                                    break 'c358 None;
+                                                    break 'c360 None;
                                                 }
                                                 chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
                                             }
@@ -11779,7 +11794,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c360: {
+                                            Some(value) => 'c362: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -11787,7 +11802,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c360 None;
+                                                    break 'c362 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 5000usize {
@@ -11797,7 +11812,7 @@ against `UserReplace`.*/
                                                             "max-length",
                                                             "must be at most 5000 characters",
                                                         );
-                                                    break 'c360 None;
+                                                    break 'c362 None;
                                                 }
                                                 Some(value)
                                             }
@@ -11817,7 +11832,7 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c362: {
+                                    Some(value) => 'c364: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -11825,17 +11840,17 @@ against `UserReplace`.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c362 None;
+                                            break 'c364 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c362 None;
+                                            break 'c364 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c362 None;
+                                            break 'c364 None;
                                         }
                                         Some(value)
                                     }
@@ -11844,49 +11859,6 @@ against `UserReplace`.*/
                     }
                     "employeeId" => {
                         slot_11
-                            .fill(
-                                path,
-                                errors,
-                                |errors| {
-                                    if runtime::decode::is_null(raw) {
-                                        Some(None)
-                                    } else {
-                                        (match runtime::decode::string(raw) {
-                                            None => {
-                                                errors.push(path, "type", "must be a string or null");
-                                                None
-                                            }
-                                            Some(value) => 'c364: {
-                                                if value.contains('\0') {
-                                                    errors
-                                                        .push(
-                                                            path,
-                                                            "nul-character",
-                                                            "must not contain a NUL character",
-                                                        );
-                                                    break 'c364 None;
-                                                }
-                                                let length = runtime::decode::length(&value);
-                                                if length > 64usize {
-                                                    errors
-                                                        .push(path, "max-length", "must be at most 64 characters");
-                                                    break 'c364 None;
-                                                }
-                                                if length < 1usize {
-                                                    errors
-                                                        .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c364 None;
-                                                }
-                                                Some(value)
-                                            }
-                                        })
-                                            .map(Some)
-                                    }
-                                },
-                            )
-                    }
-                    "externalId" => {
-                        slot_12
                             .fill(
                                 path,
                                 errors,
@@ -11920,6 +11892,49 @@ against `UserReplace`.*/
                                                         .push(path, "min-length", "must be at least 1 character");
                                                     break 'c366 None;
                                                 }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "externalId" => {
+                        slot_12
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c368: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c368 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 64usize {
+                                                    errors
+                                                        .push(path, "max-length", "must be at most 64 characters");
+                                                    break 'c368 None;
+                                                }
+                                                if length < 1usize {
+                                                    errors
+                                                        .push(path, "min-length", "must be at least 1 character");
+                                                    break 'c368 None;
+                                                }
                                                 if !crate::generated::patterns::P3.is_match(&value) {
                                                     errors
                                                         .push(
@@ -11927,7 +11942,7 @@ against `UserReplace`.*/
                                                             "pattern",
                                                             "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                         );
-                                                    break 'c366 None;
+                                                    break 'c368 None;
                                                 }
                                                 Some(value)
                                             }
@@ -11984,7 +11999,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c370: {
+                                            Some(value) => 'c372: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -11992,18 +12007,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c370 None;
+                                                    break 'c372 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 75usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 75 characters");
-                                                    break 'c370 None;
+                                                    break 'c372 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c370 None;
+                                                    break 'c372 None;
                                                 }
                                                 Some(value)
                                             }
@@ -12065,7 +12080,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c372: {
+                                            Some(value) => 'c374: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -12073,7 +12088,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c372 None;
+                                                    break 'c374 None;
                                                 }
                                                 if !crate::generated::patterns::P4.is_match(&value) {
                                                     errors
@@ -12082,7 +12097,7 @@ against `UserReplace`.*/
                                                             "pattern",
                                                             "does not match ^\\+[1-9][0-9]{1,14}$",
                                                         );
-                                                    break 'c372 None;
+                                                    break 'c374 None;
                                                 }
                                                 Some(value)
                                             }
@@ -12170,7 +12185,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c376: {
+                                            Some(value) => 'c378: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -12178,7 +12193,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c376 None;
+                                                    break 'c378 None;
                                                 }
                                                 if !crate::generated::patterns::P4.is_match(&value) {
                                                     errors
@@ -12187,7 +12202,7 @@ against `UserReplace`.*/
                                                             "pattern",
                                                             "does not match ^\\+[1-9][0-9]{1,14}$",
                                                         );
-                                                    break 'c376 None;
+                                                    break 'c378 None;
                                                 }
                                                 Some(value)
                                             }
@@ -12211,7 +12226,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c378: {
+                                            Some(value) => 'c380: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -12219,18 +12234,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c378 None;
+                                                    break 'c380 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 100usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 100 characters");
-                                                    break 'c378 None;
+                                                    break 'c380 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c378 None;
+                                                    break 'c380 None;
                                                 }
                                                 Some(value)
                                             }
@@ -12269,11 +12284,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c381: {
+                                    Some(items) => 'c383: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c381 None;
+                                            break 'c383 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12284,7 +12299,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c380: {
+                                                Some(value) => 'c382: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12292,18 +12307,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c380 None;
+                                                        break 'c382 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c380 None;
+                                                        break 'c382 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c380 None;
+                                                        break 'c382 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -12312,7 +12327,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c380 None;
+                                                        break 'c382 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12321,11 +12336,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c381 None;
+                                            break 'c383 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c381 None;
+                                            break 'c383 None;
                                         }
                                         Some(
                                             out
@@ -12346,11 +12361,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c384: {
+                                    Some(items) => 'c386: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c384 None;
+                                            break 'c386 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12361,7 +12376,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c383: {
+                                                Some(value) => 'c385: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12369,18 +12384,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c383 None;
+                                                        break 'c385 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c383 None;
+                                                        break 'c385 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c383 None;
+                                                        break 'c385 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -12389,7 +12404,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c383 None;
+                                                        break 'c385 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12398,11 +12413,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c384 None;
+                                            break 'c386 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c384 None;
+                                            break 'c386 None;
                                         }
                                         Some(
                                             out
@@ -12423,11 +12438,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c387: {
+                                    Some(items) => 'c389: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c387 None;
+                                            break 'c389 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12438,7 +12453,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c386: {
+                                                Some(value) => 'c388: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12446,18 +12461,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c386 None;
+                                                        break 'c388 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c386 None;
+                                                        break 'c388 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c386 None;
+                                                        break 'c388 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -12466,7 +12481,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c386 None;
+                                                        break 'c388 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12475,11 +12490,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c387 None;
+                                            break 'c389 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c387 None;
+                                            break 'c389 None;
                                         }
                                         Some(
                                             out
@@ -12500,11 +12515,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c390: {
+                                    Some(items) => 'c392: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c390 None;
+                                            break 'c392 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12515,7 +12530,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c389: {
+                                                Some(value) => 'c391: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12523,18 +12538,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c389 None;
+                                                        break 'c391 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c389 None;
+                                                        break 'c391 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c389 None;
+                                                        break 'c391 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -12543,7 +12558,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c389 None;
+                                                        break 'c391 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12552,11 +12567,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c390 None;
+                                            break 'c392 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c390 None;
+                                            break 'c392 None;
                                         }
                                         Some(
                                             out
@@ -12581,7 +12596,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c392: {
+                                            Some(value) => 'c394: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -12589,17 +12604,17 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c392 None;
+                                                    break 'c394 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 254usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 254 characters");
-                                                    break 'c392 None;
+                                                    break 'c394 None;
                                                 }
                                                 if !runtime::decode::format::email(&value) {
                                                     errors.push(path, "format", "is not a valid email");
-                                                    break 'c392 None;
+                                                    break 'c394 None;
                                                 }
                                                 Some(value)
                                             }
@@ -12650,11 +12665,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c395: {
+                                    Some(items) => 'c397: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c395 None;
+                                            break 'c397 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12665,7 +12680,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c394: {
+                                                Some(value) => 'c396: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12673,18 +12688,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c394 None;
+                                                        break 'c396 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c394 None;
+                                                        break 'c396 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c394 None;
+                                                        break 'c396 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -12693,7 +12708,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c394 None;
+                                                        break 'c396 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12702,11 +12717,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c395 None;
+                                            break 'c397 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c395 None;
+                                            break 'c397 None;
                                         }
                                         Some(
                                             out
@@ -12727,11 +12742,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c398: {
+                                    Some(items) => 'c400: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c398 None;
+                                            break 'c400 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12742,7 +12757,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c397: {
+                                                Some(value) => 'c399: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12750,18 +12765,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c397 None;
+                                                        break 'c399 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c397 None;
+                                                        break 'c399 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c397 None;
+                                                        break 'c399 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -12770,7 +12785,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c397 None;
+                                                        break 'c399 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12779,11 +12794,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c398 None;
+                                            break 'c400 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c398 None;
+                                            break 'c400 None;
                                         }
                                         Some(
                                             out
@@ -12827,7 +12842,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c400: {
+                                            Some(value) => 'c402: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -12835,18 +12850,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c400 None;
+                                                    break 'c402 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 50usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 50 characters");
-                                                    break 'c400 None;
+                                                    break 'c402 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c400 None;
+                                                    break 'c402 None;
                                                 }
                                                 Some(value)
                                             }
@@ -13240,7 +13255,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c402: {
+                                    Some(value) => 'c404: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13248,7 +13263,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c402 None;
+                                            break 'c404 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 2048usize {
@@ -13258,15 +13273,15 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "max-length",
                                                     "must be at most 2048 characters",
                                                 );
-                                            break 'c402 None;
+                                            break 'c404 None;
                                         }
                                         if !crate::generated::patterns::P1.is_match(&value) {
                                             errors.push(path, "pattern", "does not match ^https://");
-                                            break 'c402 None;
+                                            break 'c404 None;
                                         }
                                         if !runtime::decode::format::uri(&value) {
                                             errors.push(path, "format", "is not a valid uri");
-                                            break 'c402 None;
+                                            break 'c404 None;
                                         }
                                         Some(value)
                                     }
@@ -13295,7 +13310,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be an object");
                                         None
                                     }
-                                    Some(members) => 'c403: {
+                                    Some(members) => 'c405: {
                                         if members.len() > 50usize {
                                             errors
                                                 .push(
@@ -13303,7 +13318,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "max-properties",
                                                     "must have at most 50 members",
                                                 );
-                                            break 'c403 None;
+                                            break 'c405 None;
                                         }
                                         let start = errors.len();
                                         let mut out = std::collections::BTreeMap::<
@@ -13346,7 +13361,7 @@ status, roles, rights and owner organization are not part of it.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c403 None;
+                                            break 'c405 None;
                                         }
                                         Some(out)
                                     }
@@ -13355,35 +13370,6 @@ status, roles, rights and owner organization are not part of it.*/
                     }
                     "dateOfBirth" => {
                         slot_4
-                            .fill(
-                                path,
-                                errors,
-                                |errors| match runtime::decode::string(raw) {
-                                    None => {
-                                        errors.push(path, "type", "must be a string");
-                                        None
-                                    }
-                                    Some(value) => 'c405: {
-                                        if value.contains('\0') {
-                                            errors
-                                                .push(
-                                                    path,
-                                                    "nul-character",
-                                                    "must not contain a NUL character",
-                                                );
-                                            break 'c405 None;
-                                        }
-                                        if !runtime::decode::format::date(&value) {
-                                            errors.push(path, "format", "is not a valid date");
-                                            break 'c405 None;
-                                        }
-                                        chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
-                                    }
-                                },
-                            )
-                    }
-                    "description" => {
-                        slot_5
                             .fill(
                                 path,
                                 errors,
@@ -13402,23 +13388,17 @@ status, roles, rights and owner organization are not part of it.*/
                                                 );
                                             break 'c407 None;
                                         }
-                                        let length = runtime::decode::length(&value);
-                                        if length > 5000usize {
-                                            errors
-                                                .push(
-                                                    path,
-                                                    "max-length",
-                                                    "must be at most 5000 characters",
-                                                );
+                                        if !runtime::decode::format::date(&value) {
+                                            errors.push(path, "format", "is not a valid date");
                                             break 'c407 None;
                                         }
-                                        Some(value)
+                                        chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
                                     }
                                 },
                             )
                     }
-                    "email" => {
-                        slot_6
+                    "description" => {
+                        slot_5
                             .fill(
                                 path,
                                 errors,
@@ -13438,13 +13418,13 @@ status, roles, rights and owner organization are not part of it.*/
                                             break 'c409 None;
                                         }
                                         let length = runtime::decode::length(&value);
-                                        if length > 254usize {
+                                        if length > 5000usize {
                                             errors
-                                                .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c409 None;
-                                        }
-                                        if !runtime::decode::format::email(&value) {
-                                            errors.push(path, "format", "is not a valid email");
+                                                .push(
+                                                    path,
+                                                    "max-length",
+                                                    "must be at most 5000 characters",
+                                                );
                                             break 'c409 None;
                                         }
                                         Some(value)
@@ -13452,8 +13432,8 @@ status, roles, rights and owner organization are not part of it.*/
                                 },
                             )
                     }
-                    "employeeId" => {
-                        slot_7
+                    "email" => {
+                        slot_6
                             .fill(
                                 path,
                                 errors,
@@ -13473,14 +13453,13 @@ status, roles, rights and owner organization are not part of it.*/
                                             break 'c411 None;
                                         }
                                         let length = runtime::decode::length(&value);
-                                        if length > 64usize {
+                                        if length > 254usize {
                                             errors
-                                                .push(path, "max-length", "must be at most 64 characters");
+                                                .push(path, "max-length", "must be at most 254 characters");
                                             break 'c411 None;
                                         }
-                                        if length < 1usize {
-                                            errors
-                                                .push(path, "min-length", "must be at least 1 character");
+                                        if !runtime::decode::format::email(&value) {
+                                            errors.push(path, "format", "is not a valid email");
                                             break 'c411 None;
                                         }
                                         Some(value)
@@ -13488,8 +13467,8 @@ status, roles, rights and owner organization are not part of it.*/
                                 },
                             )
                     }
-                    "externalId" => {
-                        slot_8
+                    "employeeId" => {
+                        slot_7
                             .fill(
                                 path,
                                 errors,
@@ -13519,6 +13498,42 @@ status, roles, rights and owner organization are not part of it.*/
                                                 .push(path, "min-length", "must be at least 1 character");
                                             break 'c413 None;
                                         }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "externalId" => {
+                        slot_8
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c415: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c415 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 64usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 64 characters");
+                                            break 'c415 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 character");
+                                            break 'c415 None;
+                                        }
                                         if !crate::generated::patterns::P3.is_match(&value) {
                                             errors
                                                 .push(
@@ -13526,7 +13541,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "pattern",
                                                     "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                 );
-                                            break 'c413 None;
+                                            break 'c415 None;
                                         }
                                         Some(value)
                                     }
@@ -13555,7 +13570,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c415: {
+                                    Some(value) => 'c417: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13563,18 +13578,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c415 None;
+                                            break 'c417 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 75usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 75 characters");
-                                            break 'c415 None;
+                                            break 'c417 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c415 None;
+                                            break 'c417 None;
                                         }
                                         Some(value)
                                     }
@@ -13622,7 +13637,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c417: {
+                                    Some(value) => 'c419: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13630,7 +13645,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c417 None;
+                                            break 'c419 None;
                                         }
                                         if !crate::generated::patterns::P4.is_match(&value) {
                                             errors
@@ -13639,7 +13654,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c417 None;
+                                            break 'c419 None;
                                         }
                                         Some(value)
                                     }
@@ -13680,7 +13695,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c419: {
+                                    Some(value) => 'c421: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13688,7 +13703,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c419 None;
+                                            break 'c421 None;
                                         }
                                         if !crate::generated::patterns::P4.is_match(&value) {
                                             errors
@@ -13697,7 +13712,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c419 None;
+                                            break 'c421 None;
                                         }
                                         Some(value)
                                     }
@@ -13714,7 +13729,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c421: {
+                                    Some(value) => 'c423: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13722,18 +13737,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c421 None;
+                                            break 'c423 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 100usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 100 characters");
-                                            break 'c421 None;
+                                            break 'c423 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c421 None;
+                                            break 'c423 None;
                                         }
                                         Some(value)
                                     }
@@ -13769,7 +13784,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c423: {
+                                    Some(value) => 'c425: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13777,17 +13792,17 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c423 None;
+                                            break 'c425 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c423 None;
+                                            break 'c425 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c423 None;
+                                            break 'c425 None;
                                         }
                                         Some(value)
                                     }
@@ -13816,11 +13831,11 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c426: {
+                                    Some(items) => 'c428: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c426 None;
+                                            break 'c428 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -13831,7 +13846,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c425: {
+                                                Some(value) => 'c427: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -13839,18 +13854,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c425 None;
+                                                        break 'c427 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c425 None;
+                                                        break 'c427 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c425 None;
+                                                        break 'c427 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -13859,7 +13874,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c425 None;
+                                                        break 'c427 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -13868,11 +13883,11 @@ status, roles, rights and owner organization are not part of it.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c426 None;
+                                            break 'c428 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c426 None;
+                                            break 'c428 None;
                                         }
                                         Some(
                                             out
@@ -13893,11 +13908,11 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c429: {
+                                    Some(items) => 'c431: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c429 None;
+                                            break 'c431 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -13908,7 +13923,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c428: {
+                                                Some(value) => 'c430: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -13916,18 +13931,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c428 None;
+                                                        break 'c430 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c428 None;
+                                                        break 'c430 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c428 None;
+                                                        break 'c430 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -13936,7 +13951,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c428 None;
+                                                        break 'c430 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -13945,11 +13960,11 @@ status, roles, rights and owner organization are not part of it.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c429 None;
+                                            break 'c431 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c429 None;
+                                            break 'c431 None;
                                         }
                                         Some(
                                             out
@@ -13989,7 +14004,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c431: {
+                                    Some(value) => 'c433: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13997,18 +14012,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c431 None;
+                                            break 'c433 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 50usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 50 characters");
-                                            break 'c431 None;
+                                            break 'c433 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c431 None;
+                                            break 'c433 None;
                                         }
                                         Some(value)
                                     }
@@ -14520,6 +14535,8 @@ pub mod names {
         pub const ERRORS: &str = "errors";
         ///`instance`
         pub const INSTANCE: &str = "instance";
+        ///`omittedErrors`
+        pub const OMITTED_ERRORS: &str = "omittedErrors";
         ///`requestId`
         pub const REQUEST_ID: &str = "requestId";
         ///`status`
@@ -15070,7 +15087,7 @@ pub fn list_countries<A: UsersApi>(
             let context = runtime::context(caller, None, &errors)?;
             match () {
                 () if errors.is_empty() => Ok((context, ListCountriesRequest {})),
-                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+                _ => Err(runtime::Rejection::from_errors(errors)),
             }
         };
         let (context, request) = match prepared.await {
@@ -15222,7 +15239,7 @@ pub fn list_languages<A: UsersApi>(
             let context = runtime::context(caller, None, &errors)?;
             match () {
                 () if errors.is_empty() => Ok((context, ListLanguagesRequest {})),
-                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+                _ => Err(runtime::Rejection::from_errors(errors)),
             }
         };
         let (context, request) = match prepared.await {
@@ -15370,7 +15387,7 @@ pub fn list_locales<A: UsersApi>(
             let context = runtime::context(caller, None, &errors)?;
             match () {
                 () if errors.is_empty() => Ok((context, ListLocalesRequest {})),
-                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+                _ => Err(runtime::Rejection::from_errors(errors)),
             }
         };
         let (context, request) = match prepared.await {
@@ -15519,7 +15536,7 @@ pub fn list_time_zones<A: UsersApi>(
             let context = runtime::context(caller, None, &errors)?;
             match () {
                 () if errors.is_empty() => Ok((context, ListTimeZonesRequest {})),
-                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+                _ => Err(runtime::Rejection::from_errors(errors)),
             }
         };
         let (context, request) = match prepared.await {
@@ -15592,7 +15609,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c432: {
+                        Some(value) => 'c434: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -15600,18 +15617,18 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c432 None;
+                                break 'c434 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c432 None;
+                                break 'c434 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c432 None;
+                                break 'c434 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -15620,7 +15637,7 @@ impl ListUsersQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c432 None;
+                                break 'c434 None;
                             }
                             Some(value.to_owned())
                         }
@@ -15643,18 +15660,18 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be an integer");
                             None
                         }
-                        Some(value) => 'c434: {
+                        Some(value) => 'c436: {
                             if (value as f64) < 1f64 {
                                 errors.push(path, "minimum", "must be at least 1");
-                                break 'c434 None;
+                                break 'c436 None;
                             }
                             if (value as f64) > 100f64 {
                                 errors.push(path, "maximum", "must be at most 100");
-                                break 'c434 None;
+                                break 'c436 None;
                             }
                             if i32::try_from(value).is_err() {
                                 errors.push(path, "format", "must be a 32-bit integer");
-                                break 'c434 None;
+                                break 'c436 None;
                             }
                             i32::try_from(value).ok()
                         }
@@ -15677,7 +15694,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c436: {
+                        Some(value) => 'c438: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -15685,23 +15702,23 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c436 None;
+                                break 'c438 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 512usize {
                                 errors
                                     .push(path, "max-length", "must be at most 512 characters");
-                                break 'c436 None;
+                                break 'c438 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c436 None;
+                                break 'c438 None;
                             }
                             if !crate::generated::patterns::P6.is_match(&value) {
                                 errors
                                     .push(path, "pattern", "does not match ^[A-Za-z0-9_-]+$");
-                                break 'c436 None;
+                                break 'c438 None;
                             }
                             Some(value.to_owned())
                         }
@@ -15724,7 +15741,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c438: {
+                        Some(value) => 'c440: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -15732,17 +15749,17 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c438 None;
+                                break 'c440 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 254usize {
                                 errors
                                     .push(path, "max-length", "must be at most 254 characters");
-                                break 'c438 None;
+                                break 'c440 None;
                             }
                             if !runtime::decode::format::email(&value) {
                                 errors.push(path, "format", "is not a valid email");
-                                break 'c438 None;
+                                break 'c440 None;
                             }
                             Some(value.to_owned())
                         }
@@ -15779,7 +15796,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c440: {
+                        Some(value) => 'c442: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -15787,18 +15804,18 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c440 None;
+                                break 'c442 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 100usize {
                                 errors
                                     .push(path, "max-length", "must be at most 100 characters");
-                                break 'c440 None;
+                                break 'c442 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c440 None;
+                                break 'c442 None;
                             }
                             Some(value.to_owned())
                         }
@@ -15908,7 +15925,7 @@ impl IntoResponse for ListUsersResponse {
     operation_id = "listUsers",
     tags = ["Users"],
     summary = "List users",
-    description = "Lists the account's users in creation order, a page at a time. Pass the\n`nextCursor` of one page as `cursor` to get the next; the last page has no\n`nextCursor`. A cursor neither skips nor repeats users created while paging.\nNeeds `users:read`.",
+    description = "Lists the account's users in creation order, a page at a time. Pass the\n`nextCursor` of one page as `cursor` to get the next; the last page has no\n`nextCursor`. A cursor neither skips nor repeats users created while paging.\nCursors are opaque and sealed: one reveals nothing about the account or\nany other, and a cursor that this server did not issue for this account\nis `400`.\nNeeds `users:read`.",
     params(ListUsersQuery),
     responses(
         (
@@ -15980,7 +15997,7 @@ pub fn list_users<A: UsersApi>(
                 (Some(query),) if errors.is_empty() => {
                     Ok((context, ListUsersRequest { query }))
                 }
-                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+                _ => Err(runtime::Rejection::from_errors(errors)),
             }
         };
         let (context, request) = match prepared.await {
@@ -16029,7 +16046,7 @@ impl CreateUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c442: {
+                        Some(value) => 'c444: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16037,18 +16054,18 @@ impl CreateUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c442 None;
+                                break 'c444 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c442 None;
+                                break 'c444 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c442 None;
+                                break 'c444 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -16057,7 +16074,7 @@ impl CreateUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c442 None;
+                                break 'c444 None;
                             }
                             Some(value.to_owned())
                         }
@@ -16115,7 +16132,7 @@ impl CreateUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c444: {
+                        Some(value) => 'c446: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16123,23 +16140,23 @@ impl CreateUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c444 None;
+                                break 'c446 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 255usize {
                                 errors
                                     .push(path, "max-length", "must be at most 255 characters");
-                                break 'c444 None;
+                                break 'c446 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c444 None;
+                                break 'c446 None;
                             }
                             if !crate::generated::patterns::P7.is_match(&value) {
                                 errors
                                     .push(path, "pattern", "does not match ^[\\x21-\\x7E]+$");
-                                break 'c444 None;
+                                break 'c446 None;
                             }
                             Some(value.to_owned())
                         }
@@ -16289,7 +16306,7 @@ impl IntoResponse for CreateUserResponse {
     operation_id = "createUser",
     tags = ["Users"],
     summary = "Create a user",
-    description = "Creates a user in the caller's account (or the account named by\n`accountSwitchKey`). Needs `users:write`; privileged fields (`roles`,\n`isAdmin`, `apiAccess`, `mustResetPassword`) need `users:admin`.\n\nSend an `Idempotency-Key` to make retries safe: a repeat with the same key\nand the same body returns the stored response; the same key with another\nbody is `422`; a repeat while the first is still running is `409`. Keys\nare scoped to the caller and this operation and kept for 24 hours.",
+    description = "Creates a user in the caller's account (or the account named by\n`accountSwitchKey`). Needs `users:write`; privileged fields (`roles`,\n`isAdmin`, `apiAccess`, `mustResetPassword`) need `users:admin`.\n\nSend an `Idempotency-Key` to make retries safe: a repeat with the same key\nand the same body returns the stored response; the same key with another\nbody is `422`. A repeat while the first is still running waits for it\n(up to a few seconds) and then returns its stored response; if the first\nis still running after that, it is `409`. Keys are scoped to the caller\nand this operation and kept for 24 hours.",
     params(CreateUserQuery, CreateUserHeaders),
     request_body(content((UserCreate = "application/json")), description = ""),
     responses(
@@ -16401,7 +16418,7 @@ pub fn create_user<A: UsersApi>(
                         },
                     ))
                 }
-                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+                _ => Err(runtime::Rejection::from_errors(errors)),
             }
         };
         let (context, request) = match prepared.await {
@@ -16443,7 +16460,7 @@ impl GetUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c446: {
+                        Some(value) => 'c448: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16451,11 +16468,11 @@ impl GetUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c446 None;
+                                break 'c448 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c446 None;
+                                break 'c448 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -16511,7 +16528,7 @@ impl GetUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c448: {
+                        Some(value) => 'c450: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16519,18 +16536,18 @@ impl GetUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c448 None;
+                                break 'c450 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c448 None;
+                                break 'c450 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c448 None;
+                                break 'c450 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -16539,7 +16556,7 @@ impl GetUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c448 None;
+                                break 'c450 None;
                             }
                             Some(value.to_owned())
                         }
@@ -16596,7 +16613,7 @@ impl GetUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c450: {
+                        Some(value) => 'c452: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16604,18 +16621,18 @@ impl GetUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c450 None;
+                                break 'c452 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c450 None;
+                                break 'c452 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c450 None;
+                                break 'c452 None;
                             }
                             Some(value.to_owned())
                         }
@@ -16839,7 +16856,7 @@ pub fn get_user<A: UsersApi>(
                         },
                     ))
                 }
-                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+                _ => Err(runtime::Rejection::from_errors(errors)),
             }
         };
         let (context, request) = match prepared.await {
@@ -16881,7 +16898,7 @@ impl ReplaceUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c452: {
+                        Some(value) => 'c454: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16889,11 +16906,11 @@ impl ReplaceUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c452 None;
+                                break 'c454 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c452 None;
+                                break 'c454 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -16949,7 +16966,7 @@ impl ReplaceUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c454: {
+                        Some(value) => 'c456: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16957,18 +16974,18 @@ impl ReplaceUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c454 None;
+                                break 'c456 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c454 None;
+                                break 'c456 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c454 None;
+                                break 'c456 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -16977,7 +16994,7 @@ impl ReplaceUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c454 None;
+                                break 'c456 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17033,7 +17050,7 @@ impl ReplaceUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c456: {
+                        Some(value) => 'c458: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17041,18 +17058,18 @@ impl ReplaceUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c456 None;
+                                break 'c458 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c456 None;
+                                break 'c458 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c456 None;
+                                break 'c458 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17355,7 +17372,7 @@ pub fn replace_user<A: UsersApi>(
                         },
                     ))
                 }
-                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+                _ => Err(runtime::Rejection::from_errors(errors)),
             }
         };
         let (context, request) = match prepared.await {
@@ -17397,7 +17414,7 @@ impl UpdateUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c458: {
+                        Some(value) => 'c460: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17405,11 +17422,11 @@ impl UpdateUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c458 None;
+                                break 'c460 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c458 None;
+                                break 'c460 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -17465,7 +17482,7 @@ impl UpdateUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c460: {
+                        Some(value) => 'c462: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17473,18 +17490,18 @@ impl UpdateUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c460 None;
+                                break 'c462 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c460 None;
+                                break 'c462 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c460 None;
+                                break 'c462 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -17493,7 +17510,7 @@ impl UpdateUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c460 None;
+                                break 'c462 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17549,7 +17566,7 @@ impl UpdateUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c462: {
+                        Some(value) => 'c464: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17557,18 +17574,18 @@ impl UpdateUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c462 None;
+                                break 'c464 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c462 None;
+                                break 'c464 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c462 None;
+                                break 'c464 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17877,7 +17894,7 @@ pub fn update_user<A: UsersApi>(
                         },
                     ))
                 }
-                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+                _ => Err(runtime::Rejection::from_errors(errors)),
             }
         };
         let (context, request) = match prepared.await {
@@ -17919,7 +17936,7 @@ impl DeleteUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c464: {
+                        Some(value) => 'c466: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17927,11 +17944,11 @@ impl DeleteUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c464 None;
+                                break 'c466 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c464 None;
+                                break 'c466 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -17987,7 +18004,7 @@ impl DeleteUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c466: {
+                        Some(value) => 'c468: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17995,18 +18012,18 @@ impl DeleteUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c466 None;
+                                break 'c468 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c466 None;
+                                break 'c468 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c466 None;
+                                break 'c468 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -18015,7 +18032,7 @@ impl DeleteUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c466 None;
+                                break 'c468 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18071,7 +18088,7 @@ impl DeleteUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c468: {
+                        Some(value) => 'c470: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18079,18 +18096,18 @@ impl DeleteUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c468 None;
+                                break 'c470 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c468 None;
+                                break 'c470 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c468 None;
+                                break 'c470 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18320,7 +18337,7 @@ pub fn delete_user<A: UsersApi>(
                         },
                     ))
                 }
-                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+                _ => Err(runtime::Rejection::from_errors(errors)),
             }
         };
         let (context, request) = match prepared.await {
@@ -18362,7 +18379,7 @@ impl SetUserPasswordPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c470: {
+                        Some(value) => 'c472: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18370,11 +18387,11 @@ impl SetUserPasswordPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c470 None;
+                                break 'c472 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c470 None;
+                                break 'c472 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -18430,7 +18447,7 @@ impl SetUserPasswordQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c472: {
+                        Some(value) => 'c474: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18438,18 +18455,18 @@ impl SetUserPasswordQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c472 None;
+                                break 'c474 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c472 None;
+                                break 'c474 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c472 None;
+                                break 'c474 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -18458,7 +18475,7 @@ impl SetUserPasswordQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c472 None;
+                                break 'c474 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18514,7 +18531,7 @@ impl SetUserPasswordHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c474: {
+                        Some(value) => 'c476: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18522,18 +18539,18 @@ impl SetUserPasswordHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c474 None;
+                                break 'c476 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c474 None;
+                                break 'c476 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c474 None;
+                                break 'c476 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18824,7 +18841,7 @@ pub fn set_user_password<A: UsersApi>(
                         },
                     ))
                 }
-                _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+                _ => Err(runtime::Rejection::from_errors(errors)),
             }
         };
         let (context, request) = match prepared.await {
@@ -19144,7 +19161,7 @@ pub mod operation_specs {
     info(
         title = "Users API",
         version = "1.0.0",
-        description = "A user directory. Every user belongs to one account (the tenant named by the\ncaller's token); `accountSwitchKey` lets a token that lists other accounts act\non one of them.\n\nConventions:\n- `PATCH` is a JSON merge patch (RFC 7396, `application/merge-patch+json`): an\n  absent member is left alone, `null` clears it, objects merge member by member.\n- `PUT` replaces the profile: every optional field of `UserReplace` that the\n  body omits is cleared. It never touches the password, status, roles, rights\n  or the owner organization.\n- Optimistic concurrency: every user has a `resourceVersion` that increases on\n  every change, returned as a strong `ETag`. Send it back in `If-Match` on\n  `PATCH`, `PUT`, `DELETE` and password changes; a mismatch is `412` and\n  nothing changes. A server may require `If-Match` (`428` without it).\n- Request schemas are closed (`additionalProperties: false`) and refuse\n  read-only fields; response schemas are open and may gain members and enum\n  values (`x-extensible-enum`) at any time.\n- Every rule OpenAPI 3.0's JSON Schema can state is stated there: lookups\n  as `enum`, members that exclude each other with `not`/`required`, members\n  required by another's value with `anyOf`. Rules it cannot state are listed\n  under `x-rules` on the schema they apply to; each names its `kind`, the\n  `field` it reports and a `message`. Those kinds are `date-not-in-future`,\n  `property-names` (the object's own member names) and `disjoint` (two\n  lists that share no member). An `x-rules` entry of kind `message` words\n  the error of a JSON Schema keyword instead: `keyword` is its JSON Pointer\n  relative to the schema, `field` the member the error names (the value\n  itself when absent) and `code` the error's code.\n- Text never contains U+0000 (NUL): a request with one is a `400` naming\n  the field.\n- Every error is `application/problem+json` (RFC 9457) with a stable `code`,\n  a `detail` that reads `field: message; field: message` and the field list\n  `errors[]`.\n- Fields marked `x-privileged: true` may be sent only by callers holding the\n  `users:admin` scope; anyone else gets `403` with code `privileged-field`.\n- The parameter marked `x-tenant-switch: true` (`accountSwitchKey`) names\n  the account an operation acts on instead of the token's own.",
+        description = "A user directory. Every user belongs to one account (the tenant named by the\ncaller's token); `accountSwitchKey` lets a token that lists other accounts act\non one of them.\n\nConventions:\n- `PATCH` is a JSON merge patch (RFC 7396, `application/merge-patch+json`): an\n  absent member is left alone, `null` clears it, objects merge member by member.\n- `PUT` replaces the profile: every optional field of `UserReplace` that the\n  body omits is cleared. It never touches the password, status, roles, rights\n  or the owner organization.\n- Optimistic concurrency: every user has a `resourceVersion` that increases on\n  every change, returned as a strong `ETag`. Send it back in `If-Match` on\n  `PATCH`, `PUT`, `DELETE` and password changes; a mismatch is `412` and\n  nothing changes. A server may require `If-Match` (`428` without it).\n- Request schemas are closed (`additionalProperties: false`) and refuse\n  read-only fields; response schemas are open and may gain members and enum\n  values (`x-extensible-enum`) at any time.\n- Every rule OpenAPI 3.0's JSON Schema can state is stated there: lookups\n  as `enum`, members that exclude each other with `not`/`required`, members\n  required by another's value with `anyOf`. Rules it cannot state are listed\n  under `x-rules` on the schema they apply to; each names its `kind`, the\n  `field` it reports and a `message`. Those kinds are `date-not-in-future`,\n  `property-names` (the object's own member names) and `disjoint` (two\n  lists that share no member). An `x-rules` entry of kind `message` words\n  the error of a JSON Schema keyword instead: `keyword` is its JSON Pointer\n  relative to the schema, `field` the member the error names (the value\n  itself when absent) and `code` the error's code.\n- Text never contains U+0000 (NUL): a request with one is a `400` naming\n  the field.\n- Request bodies are UTF-8 JSON, sent as they are: a `Content-Encoding`\n  other than `identity`, or a `charset` other than `utf-8`, is `415`.\n  `Accept` is not negotiated: every answer is JSON, and every error\n  `application/problem+json`, whatever `Accept` says (RFC 9110 section\n  12.5.1 lets a server disregard it).\n- Answers carrying users are never stored by caches (`Cache-Control:\n  no-store`); every answer carries `X-Content-Type-Options: nosniff`.\n- Email addresses are unique per account as people read them: compared\n  after Unicode NFKC normalization, case folding and, for characters\n  outside ASCII, the Unicode confusable skeleton (UTS #39), so a Cyrillic\n  `а` or a fullwidth `ｋ` does not make a second `kate@example.com`. The\n  address is kept as it was sent.\n- Every error is `application/problem+json` (RFC 9457) with a stable `code`,\n  a `detail` that reads `field: message; field: message` and the field list\n  `errors[]`.\n- Fields marked `x-privileged: true` may be sent only by callers holding the\n  `users:admin` scope; anyone else gets `403` with code `privileged-field`.\n- The parameter marked `x-tenant-switch: true` (`accountSwitchKey`) names\n  the account an operation acts on instead of the token's own.",
         contact(
             name = "Users API maintainers",
             url = "https://example.org/users-api",
@@ -19205,7 +19222,7 @@ impl utoipa::Modify for SecuritySchemes {
                         .bearer_format("JWT")
                         .description(
                             Some(
-                                "A JWT whose `scope` claim lists the scopes the caller holds:\n`users:read` (read users and lookups), `users:write` (create and update\nusers) and `users:admin` (privileged fields, delete, any user of the\naccount). Each operation's security requirement lists the scope it needs.\nThe token names its account in `account` and may list further accounts it\ncan switch to in `switchableAccounts`.",
+                                "A JWT whose `scope` claim lists the scopes the caller holds:\n`users:read` (read users and lookups), `users:write` (create and update\nusers) and `users:admin` (privileged fields, delete, any user of the\naccount). Each operation's security requirement lists the scope it needs.\nThe scopes nest: `users:admin` includes `users:write`, which includes\n`users:read`, so a token holding `users:admin` alone may call every\noperation.\nThe token names its account in `account` and may list further accounts it\ncan switch to in `switchableAccounts`, and the organizations of the\naccount its caller belongs to in `organizations` (only those may a\ncaller without `users:admin` give a user as `ownerOrganization`); `sub`\nand `account` must not be empty. A token with a `crit` header is refused (no JWT extension is\nunderstood), and so is a request with more than one `Authorization`\nheader. The scheme name `Bearer` is compared without case.",
                             ),
                         )
                         .build(),

@@ -53,6 +53,8 @@ pub struct Caller {
     pub scopes: BTreeSet<String>,
     /// Other accounts the token may act on with `accountSwitchKey`.
     pub switchable_accounts: BTreeSet<String>,
+    /// The organizations of the account the caller belongs to.
+    pub organizations: BTreeSet<String>,
 }
 
 impl Caller {
@@ -411,8 +413,11 @@ pub struct Rejection {
     pub title: &'static str,
     /// What went wrong; for field errors `field: message; ...`.
     pub detail: String,
-    /// Field errors, for validation problems.
+    /// Field errors, for validation problems: at most
+    /// [`decode::MAX_LISTED_ERRORS`].
     pub errors: Vec<InvalidField>,
+    /// How many more field errors were found than `errors` lists.
+    pub omitted: usize,
     /// Headers to send with it (`Allow`, `Retry-After`, `WWW-Authenticate`).
     pub headers: Vec<(header::HeaderName, String)>,
 }
@@ -431,8 +436,18 @@ impl Rejection {
             title,
             detail: detail.into(),
             errors: Vec::new(),
+            omitted: 0,
             headers: Vec::new(),
         }
+    }
+
+    /// A 400 listing the field errors a decoder found, with the count of
+    /// those past [`decode::MAX_LISTED_ERRORS`].
+    pub fn from_errors(errors: decode::Errors) -> Self {
+        let omitted = errors.omitted();
+        let mut rejection = Self::invalid(errors.into_vec());
+        rejection.add_omitted(omitted);
+        rejection
     }
 
     /// A 400 listing every field error, `detail` reading `field: message; ...`.
@@ -451,17 +466,36 @@ impl Rejection {
         status: StatusCode,
         code: &'static str,
         title: &'static str,
-        errors: Vec<InvalidField>,
+        mut errors: Vec<InvalidField>,
     ) -> Self {
+        let omitted = errors.len().saturating_sub(decode::MAX_LISTED_ERRORS);
+        errors.truncate(decode::MAX_LISTED_ERRORS);
         let detail = errors
             .iter()
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect::<Vec<_>>()
             .join("; ");
-        Self {
+        let mut rejection = Self {
             errors,
             ..Self::new(status, code, title, detail)
+        };
+        rejection.add_omitted(omitted);
+        rejection
+    }
+
+    /// Counts `more` field errors that are not listed, and says so in the
+    /// detail.
+    fn add_omitted(&mut self, more: usize) {
+        if more == 0 {
+            return;
         }
+        self.omitted += more;
+        self.detail = format!(
+            "{}; and {} more (the first {} are listed)",
+            self.detail,
+            self.omitted,
+            self.errors.len()
+        );
     }
 
     /// Adds a header to the answer.
@@ -489,6 +523,7 @@ impl Rejection {
             instance: None,
             request_id: current_request_id(),
             errors: (!self.errors.is_empty()).then(|| self.errors.clone()),
+            omitted_errors: (self.omitted > 0).then_some(self.omitted),
         }
     }
 }
@@ -797,6 +832,9 @@ pub async fn body<T: decode::Decode>(
             format!("send the body as {}", spec.media_types.join(" or ")),
         ));
     }
+    if let Some(refused) = unreadable(&parts.headers) {
+        return Err(refused);
+    }
     let bytes = read_body(body, limit).await?;
     let json = decode::Json::parse(&bytes).map_err(|e| {
         Rejection::new(
@@ -821,6 +859,45 @@ pub async fn body<T: decode::Decode>(
     Ok(value)
 }
 
+/// A 415 for a body in a declared media type that still cannot be read as
+/// sent: encoded (`Content-Encoding` other than `identity`: the server
+/// decodes none, RFC 9110 section 8.4.1), or in a charset other than UTF-8
+/// (JSON is UTF-8, RFC 8259 section 8.1).
+fn unreadable(headers: &http::HeaderMap) -> Option<Rejection> {
+    let refuse = |detail: String| {
+        Some(Rejection::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            detail,
+        ))
+    };
+    for value in headers.get_all(header::CONTENT_ENCODING) {
+        let codings = value.to_str().unwrap_or("?");
+        if codings
+            .split(',')
+            .map(str::trim)
+            .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
+        {
+            return refuse(format!(
+                "the body must not be encoded; Content-Encoding {codings} is not accepted"
+            ));
+        }
+    }
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok());
+    if let Some(charset) = media_type.as_ref().and_then(|m| m.get_param(mime::CHARSET))
+        && charset != mime::UTF_8
+    {
+        return refuse(format!(
+            "send the body as UTF-8; charset {charset} is not accepted"
+        ));
+    }
+    None
+}
+
 async fn authenticate<A: Authenticator>(
     api: &A,
     headers: &http::HeaderMap,
@@ -834,17 +911,22 @@ async fn authenticate<A: Authenticator>(
         )
         .with_header(header::WWW_AUTHENTICATE, "Bearer")
     };
-    let value = headers
-        .get(header::AUTHORIZATION)
+    let mut sent = headers.get_all(header::AUTHORIZATION).iter();
+    let value = sent
+        .next()
         .ok_or_else(|| unauthorized("send a bearer token in Authorization".into()))?;
+    if sent.next().is_some() {
+        return Err(unauthorized(
+            "send one Authorization header, not several".into(),
+        ));
+    }
+    // The scheme is compared without case (RFC 9110 section 11.1).
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
+        .and_then(|v| v.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty())
         .ok_or_else(|| unauthorized("the Authorization header is not a bearer token".into()))?;
     api.authenticate(token).await.map_err(|e| unauthorized(e.0))
@@ -990,6 +1072,7 @@ mod tests {
             account: "a".into(),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             switchable_accounts: BTreeSet::new(),
+            organizations: BTreeSet::new(),
         }
     }
 

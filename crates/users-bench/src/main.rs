@@ -9,7 +9,9 @@
 //!   what the generated stack costs;
 //! - `drive`: sends N requests one after the other (for instruction counts);
 //! - `sdk`: N getUser calls through `users-client` or through raw reqwest;
-//! - `sqlite-ceiling`: the raw `UPDATE ... WHERE id AND version` rate through sqlx.
+//! - `sqlite-ceiling`: the raw `UPDATE ... WHERE id AND version` rate through sqlx;
+//! - `slow-load`: well-behaved reads at a fixed rate, their latency, while
+//!   other connections send request bodies one byte a second.
 
 mod baseline;
 mod stub;
@@ -67,6 +69,21 @@ enum Cmd {
         raw: bool,
         #[arg(long)]
         requests: u64,
+    },
+    /// GETs of `url` at `rate` a second for `seconds`, while `slow`
+    /// connections each send a POST body one byte a second; prints the
+    /// GETs' latency percentiles as JSON.
+    SlowLoad {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        slow: usize,
+        #[arg(long)]
+        rate: u64,
+        #[arg(long)]
+        seconds: u64,
     },
     /// The raw single-row UPDATE rate of SQLite through sqlx.
     SqliteCeiling {
@@ -152,6 +169,13 @@ fn main() -> anyhow::Result<()> {
                 seconds,
                 concurrency,
             } => sqlite_ceiling(seconds, concurrency).await,
+            Cmd::SlowLoad {
+                url,
+                token,
+                slow,
+                rate,
+                seconds,
+            } => slow_load(&url, &token, slow, rate, seconds).await,
         }
     })
 }
@@ -263,5 +287,95 @@ async fn sqlite_ceiling(seconds: u64, concurrency: usize) -> anyhow::Result<()> 
         done.load(Ordering::Relaxed) as f64 / seconds as f64
     );
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// See `Cmd::SlowLoad`. Latency is counted from when a request was due, not
+/// from when it was sent, so a stalled client shows as latency too.
+async fn slow_load(
+    url: &str,
+    token: &str,
+    slow: usize,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let parsed = reqwest::Url::parse(url)?;
+    let address = format!(
+        "{}:{}",
+        parsed.host_str().unwrap_or("127.0.0.1"),
+        parsed.port_or_known_default().unwrap_or(80)
+    );
+    let duration = std::time::Duration::from_secs(seconds);
+    let warm_up = std::time::Duration::from_secs(2);
+    let end = tokio::time::Instant::now() + warm_up + duration;
+    let head = format!(
+        "POST /v1/users HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ncontent-length: 4096\r\n\r\n"
+    );
+    let mut tricklers = Vec::new();
+    for _ in 0..slow {
+        let (address, head) = (address.clone(), head.clone());
+        tricklers.push(tokio::spawn(async move {
+            // Reconnects whenever the server closes the connection.
+            while tokio::time::Instant::now() < end {
+                let Ok(mut stream) = tokio::net::TcpStream::connect(&address).await else {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                };
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    continue;
+                }
+                while tokio::time::Instant::now() < end {
+                    if stream.write_all(b" ").await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(warm_up).await;
+    let client = reqwest::Client::new();
+    let started = tokio::time::Instant::now();
+    let total = rate * seconds;
+    let period = std::time::Duration::from_secs_f64(1.0 / rate as f64);
+    let mut requests = Vec::new();
+    for n in 0..total {
+        let due = started + period * u32::try_from(n)?;
+        tokio::time::sleep_until(due).await;
+        let request = client.get(url).bearer_auth(token).send();
+        requests.push(tokio::spawn(async move {
+            let ok = match request.await {
+                Ok(response) => {
+                    let ok = response.status().is_success();
+                    ok && response.bytes().await.is_ok()
+                }
+                Err(_) => false,
+            };
+            (due.elapsed(), ok)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for request in requests {
+        let (latency, ok) = request.await?;
+        latencies.push(latency.as_secs_f64());
+        if !ok {
+            errors += 1;
+        }
+    }
+    for trickler in tricklers {
+        trickler.abort();
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{}",
+        serde_json::json!({
+            "requests": latencies.len(), "errors": errors,
+            "p50": at(0.5), "p99": at(0.99),
+        })
+    );
     Ok(())
 }

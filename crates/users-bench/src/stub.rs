@@ -22,6 +22,7 @@ fn unimplemented_problem() -> Problem {
         instance: None,
         request_id: None,
         errors: None,
+        omitted_errors: None,
     }
 }
 

@@ -5900,7 +5900,9 @@ is no locale: in a patch it clears the stored one.
         }
     }
     /**An organization of the caller's account that owns the user; sending it
-moves the user there. Once sent, `id` is required.
+moves the user there. Once sent, `id` is required. A caller without
+`users:admin` may name only an organization its token lists in
+`organizations` (else `403`, naming `ownerOrganization.id`).
 */
     #[derive(
         ::serde::Deserialize,
@@ -5919,7 +5921,11 @@ moves the user there. Once sent, `id` is required.
             Default::default()
         }
     }
-    ///Moves the user to this organization of the account; `null` moves it to none.
+    /**Moves the user to this organization of the account; `null` moves it to
+none. A caller without `users:admin` may move a user only out of and
+into organizations its token lists in `organizations` (else `403`,
+naming `ownerOrganization.id`).
+*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -5950,7 +5956,11 @@ moves the user there. Once sent, `id` is required.
             Self(value)
         }
     }
-    ///Moves the user to this organization of the account; `null` moves it to none.
+    /**Moves the user to this organization of the account; `null` moves it to
+none. A caller without `users:admin` may move a user only out of and
+into organizations its token lists in `organizations` (else `403`,
+naming `ownerOrganization.id`).
+*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -6283,6 +6293,14 @@ moves the user there. Once sent, `id` is required.
         ///The request this problem occurred on.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub instance: ::std::option::Option<::std::string::String>,
+        /**How many more field errors the request has than `errors` lists: a
+problem lists at most 20, and counts the rest here.
+*/
+        #[serde(
+            rename = "omittedErrors",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub omitted_errors: ::std::option::Option<::std::num::NonZeroU32>,
         ///The id the server logged this request under.
         #[serde(
             rename = "requestId",
@@ -10109,6 +10127,10 @@ are kept for reference only and cannot sign in.
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            omitted_errors: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU32>,
+                ::std::string::String,
+            >,
             request_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -10124,6 +10146,7 @@ are kept for reference only and cannot sign in.
                     detail: Ok(Default::default()),
                     errors: Ok(Default::default()),
                     instance: Ok(Default::default()),
+                    omitted_errors: Ok(Default::default()),
                     request_id: Ok(Default::default()),
                     status: Err("no value supplied for status".to_string()),
                     title: Err("no value supplied for title".to_string()),
@@ -10177,6 +10200,22 @@ are kept for reference only and cannot sign in.
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for instance: {e}")
+                    });
+                self
+            }
+            pub fn omitted_errors<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU32>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.omitted_errors = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for omitted_errors: {e}"
+                        )
                     });
                 self
             }
@@ -10239,6 +10278,7 @@ are kept for reference only and cannot sign in.
                     detail: value.detail?,
                     errors: value.errors?,
                     instance: value.instance?,
+                    omitted_errors: value.omitted_errors?,
                     request_id: value.request_id?,
                     status: value.status?,
                     title: value.title?,
@@ -10253,6 +10293,7 @@ are kept for reference only and cannot sign in.
                     detail: Ok(value.detail),
                     errors: Ok(value.errors),
                     instance: Ok(value.instance),
+                    omitted_errors: Ok(value.omitted_errors),
                     request_id: Ok(value.request_id),
                     status: Ok(value.status),
                     title: Ok(value.title),
@@ -12476,6 +12517,18 @@ Conventions:
   itself when absent) and `code` the error's code.
 - Text never contains U+0000 (NUL): a request with one is a `400` naming
   the field.
+- Request bodies are UTF-8 JSON, sent as they are: a `Content-Encoding`
+  other than `identity`, or a `charset` other than `utf-8`, is `415`.
+  `Accept` is not negotiated: every answer is JSON, and every error
+  `application/problem+json`, whatever `Accept` says (RFC 9110 section
+  12.5.1 lets a server disregard it).
+- Answers carrying users are never stored by caches (`Cache-Control:
+  no-store`); every answer carries `X-Content-Type-Options: nosniff`.
+- Email addresses are unique per account as people read them: compared
+  after Unicode NFKC normalization, case folding and, for characters
+  outside ASCII, the Unicode confusable skeleton (UTS #39), so a Cyrillic
+  `а` or a fullwidth `ｋ` does not make a second `kate@example.com`. The
+  address is kept as it was sent.
 - Every error is `application/problem+json` (RFC 9457) with a stable `code`,
   a `detail` that reads `field: message; field: message` and the field list
   `errors[]`.
@@ -12602,6 +12655,9 @@ let response = client.list_time_zones()
 Lists the account's users in creation order, a page at a time. Pass the
 `nextCursor` of one page as `cursor` to get the next; the last page has no
 `nextCursor`. A cursor neither skips nor repeats users created while paging.
+Cursors are opaque and sealed: one reveals nothing about the account or
+any other, and a cursor that this server did not issue for this account
+is `400`.
 Needs `users:read`.
 
 
@@ -12638,8 +12694,10 @@ Creates a user in the caller's account (or the account named by
 
 Send an `Idempotency-Key` to make retries safe: a repeat with the same key
 and the same body returns the stored response; the same key with another
-body is `422`; a repeat while the first is still running is `409`. Keys
-are scoped to the caller and this operation and kept for 24 hours.
+body is `422`. A repeat while the first is still running waits for it
+(up to a few seconds) and then returns its stored response; if the first
+is still running after that, it is `409`. Keys are scoped to the caller
+and this operation and kept for 24 hours.
 
 
 Sends a `POST` request to `/v1/users`

@@ -4815,6 +4815,9 @@ The IANA time zones `timeZone` accepts. Needs `users:read`.
 Lists the account's users in creation order, a page at a time. Pass the
 `nextCursor` of one page as `cursor` to get the next; the last page has no
 `nextCursor`. A cursor neither skips nor repeats users created while paging.
+Cursors are opaque and sealed: one reveals nothing about the account or
+any other, and a cursor that this server did not issue for this account
+is `400`.
 Needs `users:read`.
 
 `GET /v1/users` (`listUsers`).*/
@@ -4844,8 +4847,10 @@ Creates a user in the caller's account (or the account named by
 
 Send an `Idempotency-Key` to make retries safe: a repeat with the same key
 and the same body returns the stored response; the same key with another
-body is `422`; a repeat while the first is still running is `409`. Keys
-are scoped to the caller and this operation and kept for 24 hours.
+body is `422`. A repeat while the first is still running waits for it
+(up to a few seconds) and then returns its stored response; if the first
+is still running after that, it is `409`. Keys are scoped to the caller
+and this operation and kept for 24 hours.
 
 `POST /v1/users` (`createUser`).*/
     pub fn create_user(

@@ -5,11 +5,15 @@
 //! router that serves the metrics.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::response::IntoResponse;
-use http::StatusCode;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
+use users_api::runtime::OperationSpec;
 use users_api::{Rejection, RouterOptions};
 
 use crate::auth::JwtVerifier;
@@ -19,6 +23,35 @@ use crate::store::Store;
 
 /// The default of [`AppOptions::max_concurrent_requests`].
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 512;
+
+/// The default of [`AppOptions::body_read_timeout`].
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Who may read Swagger UI and the API documents (`/docs/`,
+/// `/openapi.json`, `/openapi.yaml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DocsAccess {
+    /// Anyone.
+    #[default]
+    Public,
+    /// Callers with a valid bearer token (any scope).
+    Token,
+    /// Nobody: the documents are not served.
+    Off,
+}
+
+impl std::str::FromStr for DocsAccess {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "public" => Ok(Self::Public),
+            "token" => Ok(Self::Token),
+            "off" => Ok(Self::Off),
+            _ => Err(format!("{text}: give public, token or off")),
+        }
+    }
+}
 
 /// How the server serves.
 #[derive(Debug, Clone)]
@@ -35,6 +68,14 @@ pub struct AppOptions {
     /// problem and `Retry-After` instead of queueing without bound. 0 turns
     /// the limit off.
     pub max_concurrent_requests: usize,
+    /// How long a request's body may take to arrive, all of it; past it
+    /// the answer is a `408` problem and the connection is closed. The body
+    /// is read before the request takes one of the
+    /// [`max_concurrent_requests`](Self::max_concurrent_requests) slots, so
+    /// a client that sends it slowly holds none.
+    pub body_read_timeout: Duration,
+    /// Who may read the documents and Swagger UI.
+    pub docs: DocsAccess,
     /// The service's settings.
     pub settings: Settings,
 }
@@ -47,6 +88,8 @@ impl Default for AppOptions {
             rate_burst: 1,
             metrics: true,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            docs: DocsAccess::Public,
             settings: Settings::default(),
         }
     }
@@ -85,14 +128,23 @@ pub fn build<S: Store>(store: S, verifier: JwtVerifier, options: AppOptions) -> 
         Box::pin(async move { service.store().ping().await.map_err(|e| e.to_string()) })
     });
     let mut api = users_api::router_with(
-        service,
+        service.clone(),
         RouterOptions {
             body_limit: options.body_limit,
             // The observe layer names each response's operation.
             operation_ids: true,
         },
-    )
-    .merge(users_api::docs::docs_router());
+    );
+    match options.docs {
+        DocsAccess::Public => api = api.merge(documents()),
+        DocsAccess::Token => {
+            api = api.merge(documents().layer(axum::middleware::from_fn_with_state(
+                service.clone(),
+                with_token::<S>,
+            )));
+        }
+        DocsAccess::Off => {}
+    }
     if options.rate_limit > 0 {
         api = rate_limited(api, options.rate_limit, options.rate_burst);
     }
@@ -108,6 +160,15 @@ pub fn build<S: Store>(store: S, verifier: JwtVerifier, options: AppOptions) -> 
                 )),
         );
     }
+    let api = api
+        .layer(axum::middleware::from_fn_with_state(
+            BodyRead {
+                limit: options.body_limit,
+                timeout: options.body_read_timeout,
+            },
+            read_body_first,
+        ))
+        .layer(axum::middleware::from_fn(safe_answers));
     let api = observe::observed(api, metrics.clone());
     App {
         router: observe::probes(readiness.clone()).merge(api),
@@ -171,4 +232,197 @@ async fn overloaded(error: tower::BoxError) -> axum::response::Response {
     )
     .with_header(http::header::RETRY_AFTER, "1")
     .into_response()
+}
+
+/// Swagger UI and the documents, with a content security policy that lets
+/// the page load nothing from anywhere but this server.
+fn documents() -> axum::Router {
+    users_api::docs::docs_router().layer(axum::middleware::map_response(
+        |mut response: Response| async move {
+            response.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
+            );
+            response
+        },
+    ))
+}
+
+/// Swagger UI's page and scripts come from this server; its styles set
+/// inline `style` attributes, and its images include `data:` URLs.
+pub const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// What [`with_token`] asks of a caller: any valid bearer token.
+const ANY_TOKEN: OperationSpec = OperationSpec {
+    operation_id: "documents",
+    method: "GET",
+    path: "/docs",
+    statuses: &[200, 401],
+    status_classes: &[],
+    default_response: false,
+    scopes: Some(&[]),
+    body: None,
+};
+
+/// The documents for callers with a valid bearer token only.
+async fn with_token<S: Store>(
+    State(service): State<Arc<Service<S>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    match users_api::runtime::authorize(&*service, &ANY_TOKEN, &parts).await {
+        Ok(_) => next.run(Request::from_parts(parts, body)).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// How [`read_body_first`] reads bodies.
+#[derive(Debug, Clone, Copy)]
+struct BodyRead {
+    limit: usize,
+    timeout: Duration,
+}
+
+/// How much of a body past the limit is read and thrown away, within the
+/// body's deadline, before the `413`: enough for the client to see the
+/// answer rather than a reset connection.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
+/// Reads the request's body before the request goes on to the
+/// concurrency limit and the handler, within `timeout` for all of it: a body
+/// that is still arriving then is a `408` and the connection closes. A body
+/// past `limit` is a `413` here, after up to [`DRAIN_LIMIT`] more bytes
+/// are read and thrown away within the same deadline. So a client holds a
+/// request slot only once its whole body is in, however slowly it sends.
+async fn read_body_first(State(read): State<BodyRead>, request: Request, next: Next) -> Response {
+    use axum::body::HttpBody as _;
+    use futures::StreamExt;
+    let (parts, body) = request.into_parts();
+    if body.is_end_stream() {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let mut stream = body.into_data_stream();
+    let mut chunks = Vec::new();
+    let deadline = tokio::time::Instant::now() + read.timeout;
+    let reading = async {
+        let mut held = 0;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            held += chunk.len();
+            if held > read.limit {
+                return Ok(false);
+            }
+            chunks.push(chunk);
+        }
+        Ok::<bool, axum::Error>(true)
+    };
+    let body = match tokio::time::timeout_at(deadline, reading).await {
+        Ok(Ok(true)) => match chunks.len() {
+            1 => axum::body::Body::from(chunks.pop().expect("one chunk")),
+            _ => axum::body::Body::from(chunks.concat()),
+        },
+        Ok(Ok(false)) => {
+            let drain = async {
+                let mut drained = 0;
+                while let Some(Ok(chunk)) = stream.next().await {
+                    drained += chunk.len();
+                    if drained > DRAIN_LIMIT {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout_at(deadline, drain).await;
+            return Rejection::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "The body is too large",
+                format!("the body is larger than {} bytes", read.limit),
+            )
+            .with_header(header::CONNECTION, "close")
+            .into_response();
+        }
+        Ok(Err(err)) => {
+            return Rejection::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-request",
+                "The body could not be read",
+                format!("the body could not be read: {err}"),
+            )
+            .with_header(header::CONNECTION, "close")
+            .into_response();
+        }
+        Err(_) => {
+            return Rejection::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "The body took too long",
+                format!(
+                    "the body did not arrive within {} seconds",
+                    read.timeout.as_secs_f64()
+                ),
+            )
+            .with_header(header::CONNECTION, "close")
+            .into_response();
+        }
+    };
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// Headers every answer carries, and a problem document for every error
+/// answer that has no body of its own (a `404` of Swagger UI's files, ...):
+/// `X-Content-Type-Options: nosniff` everywhere, and `Cache-Control:
+/// no-store` on all but Swagger UI's files, since answers carry personal
+/// data.
+async fn safe_answers(request: Request, next: Next) -> Response {
+    let docs = request
+        .uri()
+        .path()
+        .starts_with(users_api::docs::SWAGGER_UI_PATH);
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if (status.is_client_error() || status.is_server_error())
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        let (code, title) = problem_of(status);
+        let mut problem =
+            Rejection::new(status, code, title, format!("the server answered {status}"))
+                .into_response();
+        for (name, value) in response.headers() {
+            if name != header::CONTENT_LENGTH {
+                problem.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        *problem.extensions_mut() = std::mem::take(response.extensions_mut());
+        response = problem;
+    }
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !docs && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// The problem code and title of an error status.
+fn problem_of(status: StatusCode) -> (&'static str, &'static str) {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let code = match status {
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::REQUEST_TIMEOUT => "request-timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        StatusCode::TOO_MANY_REQUESTS => "rate-limited",
+        StatusCode::SERVICE_UNAVAILABLE => "overloaded",
+        status if status.is_server_error() => "internal",
+        _ => "malformed-request",
+    };
+    (code, title)
 }

@@ -26,6 +26,10 @@ pub struct Claims {
     /// claim `switchableAccounts`, the name the spec documents.
     #[serde(default, rename = "switchableAccounts")]
     pub switchable_accounts: Vec<String>,
+    /// The organizations of the account the caller belongs to: the claim
+    /// `organizations`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizations: Vec<String>,
     /// Issuer.
     pub iss: String,
     /// Audience.
@@ -88,11 +92,34 @@ impl JwtVerifier {
         })
     }
 
-    /// The caller a token proves.
+    /// The caller a token proves. A refusal says what is wrong in words of
+    /// its own, never the JWT library's (which name its types and the
+    /// algorithms it knows); the library's words go to the debug log.
     pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|e| AuthError(format!("the bearer token is not valid: {e}")))?;
+        let refused = |why: &str| AuthError(format!("the bearer token is not valid: {why}"));
+        // RFC 7515 section 4.1.11: a token naming extensions its recipient
+        // must understand (`crit`) is refused, as none is understood here.
+        let header = jsonwebtoken::decode_header(token).map_err(|err| {
+            tracing::debug!(%err, "bearer token header refused");
+            refused("it is not a signed JWT")
+        })?;
+        if header.crit.is_some() {
+            return Err(refused(
+                "it names critical extensions (crit) this server does not know",
+            ));
+        }
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|err| {
+                tracing::debug!(%err, "bearer token refused");
+                refused(reason(err.kind()))
+            })?;
         let claims = data.claims;
+        if claims.sub.trim().is_empty() {
+            return Err(refused("its sub claim is empty"));
+        }
+        if claims.account.trim().is_empty() {
+            return Err(refused("its account claim is empty"));
+        }
         Ok(Caller {
             subject: claims.sub,
             account: claims.account,
@@ -100,8 +127,30 @@ impl JwtVerifier {
             switchable_accounts: claims
                 .switchable_accounts
                 .into_iter()
+                .filter(|account| !account.trim().is_empty())
                 .collect::<BTreeSet<_>>(),
+            organizations: claims.organizations.into_iter().collect(),
         })
+    }
+}
+
+/// Why a token was refused, in a few fixed words.
+fn reason(kind: &jsonwebtoken::errors::ErrorKind) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind;
+    match kind {
+        ErrorKind::ExpiredSignature => "it has expired",
+        ErrorKind::ImmatureSignature => "it is not valid yet (nbf)",
+        ErrorKind::InvalidIssuer => "it was issued by another issuer (iss)",
+        ErrorKind::InvalidAudience => "it is meant for another audience (aud)",
+        ErrorKind::InvalidSignature => "its signature does not verify",
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            "it is signed with an algorithm this server does not accept"
+        }
+        ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => {
+            "its claims are missing or malformed"
+        }
+        ErrorKind::Json(_) => "its claims are missing or malformed",
+        _ => "it is not a signed JWT",
     }
 }
 
@@ -126,6 +175,7 @@ mod tests {
             account: "acme".into(),
             scope: "users:read users:write".into(),
             switchable_accounts: vec!["acme-eu".into()],
+            organizations: Vec::new(),
             iss: "iss".into(),
             aud: "aud".into(),
             exp: chrono::Utc::now().timestamp() + exp_in,

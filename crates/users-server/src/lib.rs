@@ -6,6 +6,7 @@
 pub mod app;
 pub mod auth;
 pub mod observe;
+pub mod serve;
 pub mod service;
 pub mod store;
 pub mod telemetry;

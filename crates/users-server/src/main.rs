@@ -13,9 +13,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use users_server::app::{self, AppOptions};
+use users_server::app::{self, AppOptions, DocsAccess};
 use users_server::auth::{self, JwtVerifier};
-use users_server::service::Settings;
+use users_server::serve::{self, ServeOptions};
+use users_server::service::{CursorKey, Settings};
+use users_server::store::DatabaseUrl;
 
 /// The reference server of the Users API.
 #[derive(Debug, Parser)]
@@ -26,9 +28,15 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "USERS_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// `sqlite://FILE` (created and migrated on first start) or `postgres://...`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://users.db")]
-    database_url: String,
+    /// `sqlite://FILE` (created and migrated on first start) or
+    /// `postgres://...`. Printed only with its password hidden.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://users.db",
+        hide_env_values = true
+    )]
+    database_url: DatabaseUrl,
     /// Dev mode: no JWT settings; a made-up HS256 secret and an admin token
     /// printed at start. Only on a loopback address.
     #[arg(long)]
@@ -71,6 +79,20 @@ struct Args {
     /// API is), or `off` for no metrics and no admin listener.
     #[arg(long, env = "USERS_METRICS_LISTEN", default_value = "127.0.0.1:9464")]
     metrics_listen: MetricsListen,
+    /// Seconds a connection may take to send a request's start line and
+    /// headers (from its first byte); past it the connection is closed.
+    #[arg(long, env = "USERS_HEADER_READ_TIMEOUT", default_value_t = serve::DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
+    header_read_timeout: u64,
+    /// Seconds a request's whole body may take to arrive; past it the answer
+    /// is 408. Bodies are read before a request takes a slot of
+    /// --max-concurrent-requests, so slow senders hold none.
+    #[arg(long, env = "USERS_BODY_READ_TIMEOUT", default_value_t = app::DEFAULT_BODY_READ_TIMEOUT.as_secs())]
+    body_read_timeout: u64,
+    /// Who may read Swagger UI (/docs/) and the API documents
+    /// (/openapi.json, /openapi.yaml): `public`, `token` (any valid bearer
+    /// token) or `off`.
+    #[arg(long, env = "USERS_DOCS", default_value = "public")]
+    docs: DocsAccess,
     /// Seconds between SIGTERM and closing the listeners: `/readyz` answers
     /// 503 meanwhile, so load balancers stop sending traffic before the
     /// server stops accepting it. In-flight requests are drained after that.
@@ -117,6 +139,9 @@ enum Command {
         /// Other accounts it may act on.
         #[arg(long)]
         switchable: Vec<String>,
+        /// Organizations of the account its caller belongs to.
+        #[arg(long)]
+        organization: Vec<String>,
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
@@ -131,6 +156,7 @@ async fn main() -> anyhow::Result<()> {
         account,
         scope,
         switchable,
+        organization,
         ttl,
     }) = &args.command
     {
@@ -146,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
             account: account.clone(),
             scope: scope.clone(),
             switchable_accounts: switchable.clone(),
+            organizations: organization.clone(),
             iss: args.jwt_issuer.clone(),
             aud: args.jwt_audience.clone(),
             exp: chrono::Utc::now().timestamp() + ttl,
@@ -187,6 +214,7 @@ async fn main() -> anyhow::Result<()> {
                     account: "dev".into(),
                     scope: "users:read users:write users:admin".into(),
                     switchable_accounts: Vec::new(),
+                    organizations: Vec::new(),
                     iss: args.jwt_issuer.clone(),
                     aud: args.jwt_audience.clone(),
                     exp: chrono::Utc::now().timestamp() + 12 * 3600,
@@ -197,17 +225,24 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
-    let store = users_server::store::SqlStore::connect(&args.database_url)
+    let store = users_server::store::SqlStore::connect(args.database_url.expose())
         .await
         .with_context(|| format!("opening {}", args.database_url))?;
+    let cursor_key = store
+        .server_key("cursor")
+        .await
+        .with_context(|| format!("reading the cursor key from {}", args.database_url))?;
     let options = AppOptions {
         body_limit: args.body_limit,
         rate_limit: args.rate_limit,
         rate_burst: args.rate_burst,
         metrics: args.metrics_listen != MetricsListen::Off,
         max_concurrent_requests: args.max_concurrent_requests,
+        body_read_timeout: Duration::from_secs(args.body_read_timeout),
+        docs: args.docs,
         settings: Settings {
             require_if_match: args.require_if_match,
+            cursor_key: CursorKey::new(cursor_key),
             ..Settings::default()
         },
     };
@@ -246,7 +281,7 @@ async fn main() -> anyhow::Result<()> {
             Some(admin)
         }
     };
-    tracing::info!(%address, database = %redact(&args.database_url), "users-server listening");
+    tracing::info!(%address, database = %args.database_url, "users-server listening");
     // What the server says to its user goes to stdout; a reader that went
     // away (a script that read the address and closed the pipe) must not
     // take the server down, so write errors are ignored.
@@ -256,9 +291,13 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(address = %at, "admin listener (metrics, probes)");
         said.push_str(&format!("Metrics on http://{at}/metrics\n"));
     }
-    said.push_str(&format!(
-        "Users API on http://{address}  (Swagger UI: http://{address}/docs/)\n"
-    ));
+    if args.docs == DocsAccess::Off {
+        said.push_str(&format!("Users API on http://{address}\n"));
+    } else {
+        said.push_str(&format!(
+            "Users API on http://{address}  (Swagger UI: http://{address}/docs/)\n"
+        ));
+    }
     if let Some(token) = dev_token {
         said.push_str(&format!(
             "\nDEV MODE (--dev): this server made up a JWT secret that\n\
@@ -297,12 +336,14 @@ async fn main() -> anyhow::Result<()> {
                 .into_future(),
         )
     });
-    axum::serve(
+    serve::serve(
         listener,
-        app.router
-            .into_make_service_with_connect_info::<SocketAddr>(),
+        app.router,
+        ServeOptions {
+            header_read_timeout: Duration::from_secs(args.header_read_timeout),
+        },
+        until_stopped(stopped),
     )
-    .with_graceful_shutdown(until_stopped(stopped))
     .await?;
     if let Some(admin) = admin {
         admin.await??;
@@ -310,16 +351,6 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("users-server stopped");
     telemetry.shutdown();
     Ok(())
-}
-
-/// A database URL without its password, for the log.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***{}", &url[..scheme], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
 }
 
 async fn shutdown() {

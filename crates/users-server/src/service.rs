@@ -10,7 +10,7 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
-use users_api::names::{list_users_query, password_change, user};
+use users_api::names::{list_users_query, organization_ref, password_change, user};
 use users_api::runtime::InvalidField;
 use users_api::runtime::decode::FromText;
 use users_api::runtime::merge::Merge;
@@ -28,12 +28,103 @@ use crate::store::{
 };
 
 /// The service's settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Refuse changes without `If-Match` (428).
     pub require_if_match: bool,
     /// The clock idempotency keys expire by.
     pub clock: Clock,
+    /// The key that seals list cursors. Servers that share a database
+    /// share it ([`crate::store::SqlStore::server_key`]), so a cursor one
+    /// issued is read by the others and after a restart.
+    pub cursor_key: CursorKey,
+    /// How long a create waits for another request with its
+    /// `Idempotency-Key` to finish before answering `409`.
+    pub idempotency_wait: std::time::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            require_if_match: false,
+            clock: Clock::default(),
+            cursor_key: CursorKey::random(),
+            idempotency_wait: DEFAULT_IDEMPOTENCY_WAIT,
+        }
+    }
+}
+
+/// The default of [`Settings::idempotency_wait`].
+pub const DEFAULT_IDEMPOTENCY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The key that seals list cursors (XChaCha20-Poly1305): a cursor shows
+/// nothing of the position it holds, and one altered, made up or issued for
+/// another account does not open.
+#[derive(Clone)]
+pub struct CursorKey(chacha20poly1305::Key);
+
+impl std::fmt::Debug for CursorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CursorKey(***)")
+    }
+}
+
+/// The nonce's length: XChaCha20's 192 bits, safe to choose at random.
+const NONCE_BYTES: usize = 24;
+
+impl CursorKey {
+    /// A key from 32 bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes.into())
+    }
+
+    /// A key made at random (one server, cursors that die with it).
+    pub fn random() -> Self {
+        Self::new(rand::random())
+    }
+
+    /// The cursor of the position `seq` in `account`'s list.
+    fn seal(&self, account: &str, seq: i64) -> String {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.0);
+        let nonce: [u8; NONCE_BYTES] = rand::random();
+        let sealed = cipher
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: &seq.to_be_bytes(),
+                    aad: account.as_bytes(),
+                },
+            )
+            .expect("eight bytes are sealed");
+        let mut bytes = nonce.to_vec();
+        bytes.extend(sealed);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The position a cursor of `account`'s list holds; `None` for anything
+    /// this key did not seal for this account.
+    fn open(&self, account: &str, cursor: &str) -> Option<i64> {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()?;
+        if bytes.len() <= NONCE_BYTES {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_BYTES);
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.0);
+        let opened = cipher
+            .decrypt(
+                chacha20poly1305::XNonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: account.as_bytes(),
+                },
+            )
+            .ok()?;
+        Some(i64::from_be_bytes(opened.try_into().ok()?))
+    }
 }
 
 /// The time as the service sees it: the system's, moved forward by what
@@ -246,6 +337,30 @@ impl<S: Store> Service<S> {
         ))
     }
 
+    /// 403 unless the caller may name `organization` as a user's owner: an
+    /// admin names any, anyone else only those its token lists.
+    fn organization(
+        &self,
+        ctx: &RequestContext,
+        organization: Option<&str>,
+    ) -> Result<(), Rejection> {
+        match organization {
+            Some(id) if !ctx.caller.is_admin() && !ctx.caller.organizations.contains(id) => {
+                Err(Rejection::fields(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "The organization is not the caller's",
+                    vec![InvalidField {
+                        field: format!("{}.{}", user::OWNER_ORGANIZATION, organization_ref::ID),
+                        message: format!("{id} is not an organization the token lists"),
+                        code: "forbidden".into(),
+                    }],
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// 403 `privileged-field` naming every privileged member a non-admin sent.
     fn privileged(
         &self,
@@ -315,6 +430,36 @@ impl<S: Store> Service<S> {
         locked.write(row).await.map_err(|e| store_error(e, id))
     }
 
+    /// Claims an idempotency key; a key whose first request, with the same
+    /// body, is still running is asked again until that request finishes
+    /// or [`Settings::idempotency_wait`] runs out, so that a retry racing
+    /// its original gets the original's answer on every store.
+    async fn claim(
+        &self,
+        scope: &IdempotencyScope,
+        hash: &str,
+    ) -> Result<IdempotencyState, Rejection> {
+        let deadline = tokio::time::Instant::now() + self.settings.idempotency_wait;
+        let mut pause = std::time::Duration::from_millis(5);
+        loop {
+            let state = self
+                .store
+                .claim_idempotency_key(scope, hash, self.settings.clock.now())
+                .await
+                .map_err(internal)?;
+            match &state {
+                IdempotencyState::InProgress { request_hash }
+                    if request_hash == hash && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep_until((tokio::time::Instant::now() + pause).min(deadline))
+                        .await;
+                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
+                }
+                _ => return Ok(state),
+            }
+        }
+    }
+
     async fn create(
         &self,
         ctx: RequestContext,
@@ -322,6 +467,9 @@ impl<S: Store> Service<S> {
     ) -> Result<CreateUserResponse, Rejection> {
         let body = serde_json::to_value(&req.body).map_err(internal)?;
         self.privileged(&ctx, &body, UserCreate::PRIVILEGED_MEMBERS)?;
+        if let Some(owner) = &req.body.owner_organization {
+            self.organization(&ctx, Some(&owner.id.to_string()))?;
+        }
         let scope = req.header.idempotency_key.map(|key| IdempotencyScope {
             caller: ctx.caller.subject.clone(),
             account_id: ctx.account().to_owned(),
@@ -330,12 +478,7 @@ impl<S: Store> Service<S> {
         });
         if let Some(scope) = &scope {
             let hash = idempotency_hash(&body);
-            match self
-                .store
-                .claim_idempotency_key(scope, &hash, self.settings.clock.now())
-                .await
-                .map_err(internal)?
-            {
+            match self.claim(scope, &hash).await? {
                 IdempotencyState::Claimed => {}
                 IdempotencyState::InProgress { request_hash }
                 | IdempotencyState::Done { request_hash, .. }
@@ -444,13 +587,17 @@ impl<S: Store> Service<S> {
     ) -> Result<ListUsersResponse, Rejection> {
         let query = req.query;
         let after = match &query.cursor {
-            Some(cursor) => decode_cursor(cursor).ok_or_else(|| {
-                Rejection::invalid(vec![InvalidField {
-                    field: list_users_query::CURSOR.into(),
-                    message: "is not a cursor this server issued".into(),
-                    code: "invalid".into(),
-                }])
-            })?,
+            Some(cursor) => self
+                .settings
+                .cursor_key
+                .open(ctx.account(), cursor)
+                .ok_or_else(|| {
+                    Rejection::invalid(vec![InvalidField {
+                        field: list_users_query::CURSOR.into(),
+                        message: "is not a cursor this server issued".into(),
+                        code: "invalid".into(),
+                    }])
+                })?,
             None => 0,
         };
         let limit = i64::from(query.limit.unwrap_or(20));
@@ -466,7 +613,11 @@ impl<S: Store> Service<S> {
             .map_err(internal)?;
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
-        let next_cursor = more.then(|| encode_cursor(rows.last().map_or(after, |r| r.seq)));
+        let next_cursor = more.then(|| {
+            self.settings
+                .cursor_key
+                .seal(ctx.account(), rows.last().map_or(after, |r| r.seq))
+        });
         let items = rows
             .iter()
             .map(|r| self.render(r))
@@ -510,6 +661,15 @@ impl<S: Store> Service<S> {
                 None,
                 |current| {
                     self.may_change(&ctx, &current.doc)?;
+                    if let Some(owner) = &req.body.owner_organization {
+                        // Out of the organization it is in, into the one named.
+                        self.organization(
+                            &ctx,
+                            current.doc[user::OWNER_ORGANIZATION][organization_ref::ID].as_str(),
+                        )?;
+                        let moved_to = owner.as_ref().map(|o| o.id.to_string());
+                        self.organization(&ctx, moved_to.as_deref())?;
+                    }
                     let mut patch = req.body.clone();
                     // The stored user as a document of the patch's own type:
                     // every member a patch can set, typed.
@@ -736,21 +896,6 @@ fn fold(
     *set = Some(members);
 }
 
-fn encode_cursor(seq: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("seq:{seq}"))
-}
-
-fn decode_cursor(cursor: &str) -> Option<i64> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    String::from_utf8(bytes)
-        .ok()?
-        .strip_prefix("seq:")?
-        .parse()
-        .ok()
-}
-
 fn lookup(lookup: lookups::Lookup) -> LookupList {
     LookupList {
         items: lookup
@@ -894,9 +1039,32 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_junk() {
-        assert_eq!(decode_cursor(&encode_cursor(42)), Some(42));
-        assert_eq!(decode_cursor("bm9wZQ"), None);
-        assert_eq!(decode_cursor("!!"), None);
+        let key = CursorKey::random();
+        let cursor = key.seal("acme", 42);
+        assert_eq!(key.open("acme", &cursor), Some(42));
+        // Another account, another key, an altered cursor: none opens.
+        assert_eq!(key.open("acme-eu", &cursor), None);
+        assert_eq!(CursorKey::random().open("acme", &cursor), None);
+        let mut altered = cursor.clone().into_bytes();
+        let last = altered.len() - 1;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(key.open("acme", &String::from_utf8(altered).unwrap()), None);
+        assert_eq!(key.open("acme", "bm9wZQ"), None);
+        assert_eq!(key.open("acme", "!!"), None);
+        // Two cursors of one position differ, and neither shows it.
+        let again = key.seal("acme", 42);
+        assert_ne!(cursor, again);
+        let shown = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&cursor)
+            .unwrap();
+        assert!(!shown.windows(8).any(|w| w == 42i64.to_be_bytes()));
+        // The spec's cursor parameter takes it: at most 512 of [A-Za-z0-9_-].
+        assert!(cursor.len() <= 512);
+        assert!(
+            cursor
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
     }
 
     #[test]

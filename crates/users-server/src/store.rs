@@ -12,6 +12,7 @@
 
 mod postgres;
 mod sqlite;
+mod url;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use users_api::types::UserStatus;
 
 pub use postgres::{PgLocked, PgStore};
 pub use sqlite::{SqliteLocked, SqliteStore};
+pub use url::DatabaseUrl;
 
 /// A stored user.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,10 +82,53 @@ impl UserRow {
     }
 }
 
-/// An email address as uniqueness compares it: Unicode lowercase, done here
-/// so that SQLite (ASCII-only folding) and PostgreSQL agree.
+/// An email address as uniqueness compares it: as people read it. NFKC
+/// folds compatibility forms (a fullwidth `ｋ` is `k`), Unicode lowercase
+/// folds case (here, so that SQLite's ASCII-only folding and PostgreSQL's
+/// agree), and each character outside ASCII is replaced by its confusable
+/// skeleton (UTS #39: a Cyrillic `а` is `a`; default-ignorable characters
+/// such as zero-width spaces go). ASCII is left as it is: two ASCII
+/// addresses (`modern@`, `modem@`) are never taken for one another.
 pub fn email_key(email: &str) -> String {
-    email.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    let folded = email.trim().nfkc().collect::<String>().to_lowercase();
+    if folded.is_ascii() {
+        return folded;
+    }
+    let mut skeleton = String::with_capacity(folded.len());
+    let mut buffer = [0; 4];
+    for c in folded.chars() {
+        if c.is_ascii() {
+            skeleton.push(c);
+        } else {
+            skeleton.extend(unicode_security::skeleton(c.encode_utf8(&mut buffer)));
+        }
+    }
+    skeleton.nfkc().collect::<String>().to_lowercase()
+}
+
+/// The users whose stored email key [`email_key`] now computes otherwise
+/// (keys stored before it folded look-alikes), as `(seq, new key)`.
+fn stale_email_keys(rows: Vec<(i64, String)>) -> Vec<(i64, String)> {
+    rows.into_iter()
+        .filter_map(|(seq, key)| {
+            let now = email_key(&key);
+            (now != key).then_some((seq, now))
+        })
+        .collect()
+}
+
+/// The error of a re-keying that found two users of an account whose
+/// addresses now compare equal: the server does not start, and says which.
+fn rekey_clash(seq: i64, err: sqlx::Error) -> anyhow::Error {
+    if is_unique_violation(&err) {
+        anyhow::anyhow!(
+            "the user at seq {seq} has an email address that another user of its account \
+             shares once look-alike characters are folded; change one of the two and start again"
+        )
+    } else {
+        err.into()
+    }
 }
 
 /// Filters of a list.
@@ -294,6 +339,11 @@ mod sql {
     pub(super) const RELEASE_KEY: &str = "DELETE FROM idempotency_keys WHERE caller = $1 AND account_id = $2 \
          AND operation = $3 AND key = $4 AND state = 'pending'";
     pub(super) const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE created_at < $1";
+    pub(super) const EMAIL_KEYS: &str = "SELECT seq, email_key FROM users";
+    pub(super) const SET_EMAIL_KEY: &str = "UPDATE users SET email_key = $1 WHERE seq = $2";
+    pub(super) const OFFER_SERVER_KEY: &str =
+        "INSERT INTO server_keys (name, key) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+    pub(super) const SERVER_KEY: &str = "SELECT key FROM server_keys WHERE name = $1";
 }
 
 /// How long a request waits for a database connection before it fails.
@@ -428,14 +478,33 @@ pub enum SqlStore {
 
 impl SqlStore {
     /// Connects to `url` (`sqlite:...` or `postgres://...`) and migrates.
+    /// An error names the database by its [`DatabaseUrl`], which never
+    /// prints a password.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self::Postgres(PgStore::connect(url).await?))
+        let named = DatabaseUrl::new(url);
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            PgStore::connect(url).await.map(Self::Postgres)
         } else if url.starts_with("sqlite:") {
-            Ok(Self::Sqlite(SqliteStore::connect(url).await?))
+            SqliteStore::connect(url).await.map(Self::Sqlite)
         } else {
-            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://, not {url}")
-        }
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://, not {named}")
+        };
+        // sqlx's errors do not quote the URL, but an error from anywhere
+        // below is checked all the same: it is printed at start-up.
+        store.map_err(|err| named.scrub(err))
+    }
+
+    /// The 256-bit key the server keeps under `name` in the database,
+    /// made at random the first time it is asked for: every server on the
+    /// database shares it, and it outlives restarts.
+    pub async fn server_key(&self, name: &str) -> anyhow::Result<[u8; 32]> {
+        let offered: [u8; 32] = rand::random();
+        let key: Vec<u8> = match self {
+            Self::Sqlite(store) => store.server_key(name, &offered).await?,
+            Self::Postgres(store) => store.server_key(name, &offered).await?,
+        };
+        key.try_into()
+            .map_err(|_| anyhow::anyhow!("the server key {name} is not 32 bytes"))
     }
 
     /// Which database this is.

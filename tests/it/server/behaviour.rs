@@ -237,6 +237,13 @@ async fn logs_carry_the_request_id_and_never_a_password() {
         "no log line carries the made-up id {made_up}: {logs}"
     );
     assert!(!logs.contains(password), "the password was logged");
+    // Every test of this binary logs here once the subscriber is set: no
+    // bearer token (a JWT's header always starts `eyJ`), no signing secret.
+    assert!(!logs.contains("eyJ"), "a token was logged");
+    assert!(
+        !logs.contains(std::str::from_utf8(super::SECRET).unwrap()),
+        "the JWT secret was logged"
+    );
     assert!(
         !logs.contains(&hash) && !logs.contains("$argon2id$"),
         "the hash was logged"
@@ -260,6 +267,8 @@ async fn idempotency_keys_expire(db: Db) {
         AppOptions {
             settings: Settings {
                 clock: clock.clone(),
+                // A key still pending is waited for this long, then 409.
+                idempotency_wait: std::time::Duration::from_millis(300),
                 ..Settings::default()
             },
             ..AppOptions::default()

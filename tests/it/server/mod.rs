@@ -7,13 +7,13 @@ mod attacks;
 mod behaviour;
 mod broken;
 mod conformance;
+mod hostile;
 mod operations;
 mod seeds;
 
-use std::net::SocketAddr;
-
 use users_server::app::AppOptions;
 use users_server::auth::{Claims, JwtVerifier, mint_hs256};
+use users_server::serve::ServeOptions;
 use users_server::store::{SqlStore, Store, StoredUser};
 
 pub(crate) const SECRET: &[u8] = b"test-secret-test-secret-test-sec";
@@ -34,6 +34,8 @@ pub(crate) struct TestServer {
     pub(crate) admin_url: String,
     pub(crate) readiness: users_server::observe::Readiness,
     pub(crate) store: SqlStore,
+    /// The database's URL.
+    pub(crate) database_url: String,
     _dir: Option<tempfile::TempDir>,
     postgres_db: Option<PostgresDatabase>,
     task: tokio::task::JoinHandle<()>,
@@ -50,6 +52,15 @@ impl TestServer {
     }
 
     pub(crate) async fn start_custom(db: Db, options: AppOptions, verifier: JwtVerifier) -> Self {
+        Self::start_serving(db, options, verifier, ServeOptions::default()).await
+    }
+
+    pub(crate) async fn start_serving(
+        db: Db,
+        options: AppOptions,
+        verifier: JwtVerifier,
+        serve_options: ServeOptions,
+    ) -> Self {
         let (database_url, dir, postgres_db) = match db {
             Db::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -74,12 +85,9 @@ impl TestServer {
         let address = listener.local_addr().unwrap();
         let router = app.router;
         let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
+            users_server::serve::serve(listener, router, serve_options, std::future::pending())
+                .await
+                .unwrap();
         });
         let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin_address = admin_listener.local_addr().unwrap();
@@ -92,6 +100,7 @@ impl TestServer {
             admin_url: format!("http://{admin_address}"),
             readiness: app.readiness,
             store,
+            database_url,
             _dir: dir,
             postgres_db,
             task,
@@ -107,6 +116,19 @@ impl TestServer {
         scope: &str,
         switchable: &[&str],
     ) -> String {
+        self.token_in(sub, account, scope, switchable, &[])
+    }
+
+    /// A token as [`TestServer::token`], whose caller belongs to
+    /// `organizations`.
+    pub(crate) fn token_in(
+        &self,
+        sub: &str,
+        account: &str,
+        scope: &str,
+        switchable: &[&str],
+        organizations: &[&str],
+    ) -> String {
         mint_hs256(
             SECRET,
             &Claims {
@@ -114,6 +136,7 @@ impl TestServer {
                 account: account.into(),
                 scope: scope.into(),
                 switchable_accounts: switchable.iter().map(|s| (*s).to_owned()).collect(),
+                organizations: organizations.iter().map(|s| (*s).to_owned()).collect(),
                 iss: ISSUER.into(),
                 aud: AUDIENCE.into(),
                 exp: chrono::Utc::now().timestamp() + 600,

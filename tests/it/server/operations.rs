@@ -526,30 +526,47 @@ async fn a_panicking_test_leaves_no_database_behind() {
 /// `Retry-After` at once, not a queue; a freed slot serves again.
 #[tokio::test]
 async fn overload_is_shed_with_a_503() {
-    use tokio::io::AsyncWriteExt;
+    use users_server::store::{IdempotencyScope, Store};
 
     let server = TestServer::start_with(
         Db::Sqlite,
         AppOptions {
             max_concurrent_requests: 1,
+            settings: users_server::service::Settings {
+                idempotency_wait: std::time::Duration::from_secs(3),
+                ..Default::default()
+            },
             ..AppOptions::default()
         },
     )
     .await;
     let token = server.token("admin-1", "acme", "users:admin", &[]);
-    // Hold the only slot: a request whose body never finishes arriving.
-    let address = server.url.trim_start_matches("http://").to_owned();
-    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
-    slow.write_all(
-        format!(
-            "POST /v1/users HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {token}\r\n\
-             content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\":"
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Hold the only slot: a create that waits for its Idempotency-Key,
+    // which another request holds (claimed here, in the store).
+    let user = super::seeds::new_user("held@example.com");
+    let body: users_api::types::UserCreate =
+        serde_json::from_value(serde_json::to_value(&user).unwrap()).unwrap();
+    let hash = users_server::service::idempotency_hash(&serde_json::to_value(&body).unwrap());
+    let scope = IdempotencyScope {
+        caller: "admin-1".into(),
+        account_id: "acme".into(),
+        operation: "createUser".into(),
+        key: "held-key".into(),
+    };
+    server
+        .store
+        .claim_idempotency_key(&scope, &hash, chrono::Utc::now())
+        .await
+        .unwrap();
+    let held = tokio::spawn(
+        reqwest::Client::new()
+            .post(format!("{}/v1/users", server.url))
+            .bearer_auth(&token)
+            .header("idempotency-key", "held-key")
+            .json(&user)
+            .send(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let response = reqwest::Client::new()
         .get(format!("{}/v1/lookups/countries", server.url))
@@ -567,8 +584,9 @@ async fn overload_is_shed_with_a_503() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "overloaded");
 
-    drop(slow);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The held create gives up after its wait (409), and frees the slot.
+    let held = held.await.unwrap().unwrap();
+    assert_eq!(held.status().as_u16(), 409);
     let (status, _) = raw(
         &server,
         "GET",

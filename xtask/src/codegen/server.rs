@@ -1724,7 +1724,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
                     (#(Some(#names),)*) if errors.is_empty() => {
                         Ok((context, #request { #(#names,)* }))
                     }
-                    _ => Err(runtime::Rejection::invalid(errors.into_vec())),
+                    _ => Err(runtime::Rejection::from_errors(errors)),
                 }
             };
             let (context, request) = match prepared.await {

@@ -86,45 +86,63 @@ impl LookaroundPattern {
     }
 }
 
+/// The most field errors one problem lists; the rest are counted
+/// ([`Errors::omitted`]), so a body of many small mistakes cannot draw an
+/// answer many times its size.
+pub const MAX_LISTED_ERRORS: usize = 20;
+
 /// The errors of one request: at most one per field (its first failing
-/// constraint), in the order they were found.
+/// constraint), in the order they were found; the first
+/// [`MAX_LISTED_ERRORS`] are kept and the rest only counted.
 #[derive(Debug, Default)]
-pub struct Errors(Vec<InvalidField>);
+pub struct Errors {
+    listed: Vec<InvalidField>,
+    omitted: usize,
+}
 
 impl Errors {
     /// Records that the value at `path` breaks a constraint, unless that
     /// field already has an error.
     pub fn push(&mut self, path: &Path<'_>, code: &str, message: impl Into<String>) {
-        let field = path.render();
-        if self.0.iter().any(|e| e.field == field) {
+        if self.listed.len() >= MAX_LISTED_ERRORS {
+            self.omitted += 1;
             return;
         }
-        self.0.push(InvalidField {
+        let field = path.render();
+        if self.listed.iter().any(|e| e.field == field) {
+            return;
+        }
+        self.listed.push(InvalidField {
             field,
             message: message.into(),
             code: code.to_owned(),
         });
     }
 
-    /// How many errors there are: a decoder compares it before and after a
-    /// value to learn whether the value was sound.
+    /// How many errors there are, listed or not: a decoder compares it
+    /// before and after a value to learn whether the value was sound.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.listed.len() + self.omitted
     }
 
-    /// The errors found after the first `start`.
+    /// The listed errors found after the first `start`.
     pub fn since(&self, start: usize) -> &[InvalidField] {
-        self.0.get(start..).unwrap_or_default()
+        self.listed.get(start..).unwrap_or_default()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
-    /// The errors, in the order they were found.
+    /// How many errors were found past [`MAX_LISTED_ERRORS`] and not listed.
+    pub fn omitted(&self) -> usize {
+        self.omitted
+    }
+
+    /// The listed errors, in the order they were found.
     pub fn into_vec(self) -> Vec<InvalidField> {
-        self.0
+        self.listed
     }
 }
 

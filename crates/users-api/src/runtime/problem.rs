@@ -43,4 +43,7 @@ pub struct ProblemDetails {
     /// One entry per invalid field, in document order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<InvalidField>>,
+    /// How many field errors were found beyond those `errors` lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub omitted_errors: Option<usize>,
 }
