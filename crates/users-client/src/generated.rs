@@ -12522,6 +12522,11 @@ Conventions:
   `Accept` is not negotiated: every answer is JSON, and every error
   `application/problem+json`, whatever `Accept` says (RFC 9110 section
   12.5.1 lets a server disregard it).
+- A client must send each request promptly: a connection whose request
+  head (start line and headers) is not in within a few seconds is
+  closed, and a body not all in within the server's deadline is answered
+  `408` (code `request-timeout`). A request head too large to read is
+  `431`, a URI too long `414`; both are problem documents too.
 - Answers carrying users are never stored by caches (`Cache-Control:
   no-store`); every answer carries `X-Content-Type-Options: nosniff`.
 - Email addresses are unique per account as people read them: compared
