@@ -171,8 +171,11 @@ pub fn build<S: Store>(store: S, verifier: JwtVerifier, options: AppOptions) -> 
         .layer(axum::middleware::from_fn(safe_answers));
     let api = observe::observed(api, metrics.clone());
     App {
-        router: observe::probes(readiness.clone()).merge(api),
-        admin: observe::admin_router(metrics.clone(), readiness.clone()),
+        router: observe::probes(readiness.clone())
+            .layer(axum::middleware::from_fn(safe_answers))
+            .merge(api),
+        admin: observe::admin_router(metrics.clone(), readiness.clone())
+            .layer(axum::middleware::from_fn(safe_answers)),
         readiness,
         metrics,
     }

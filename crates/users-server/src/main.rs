@@ -328,23 +328,19 @@ async fn main() -> anyhow::Result<()> {
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
+    let serve_options = ServeOptions {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout),
+    };
     let admin = admin_listener.map(|admin_listener| {
         let stopped = stopped.clone();
-        tokio::spawn(
-            axum::serve(admin_listener, app.admin)
-                .with_graceful_shutdown(until_stopped(stopped))
-                .into_future(),
-        )
+        tokio::spawn(serve::serve(
+            admin_listener,
+            app.admin,
+            serve_options,
+            until_stopped(stopped),
+        ))
     });
-    serve::serve(
-        listener,
-        app.router,
-        ServeOptions {
-            header_read_timeout: Duration::from_secs(args.header_read_timeout),
-        },
-        until_stopped(stopped),
-    )
-    .await?;
+    serve::serve(listener, app.router, serve_options, until_stopped(stopped)).await?;
     if let Some(admin) = admin {
         admin.await??;
     }
