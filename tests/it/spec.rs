@@ -447,3 +447,141 @@ fn no_one_of_has_a_nullable_member() {
     walk("", &users_tests::spec_value(), &mut found);
     assert!(found.is_empty(), "{found:?}");
 }
+
+/// Every example in the spec (the document Swagger UI shows) is valid
+/// against its schema, as other tools' JSON Schema reads it: request and
+/// response examples per media type, parameter and header examples, and
+/// each schema's own `example`. An error response's examples are problems of
+/// its own status, so no status shows another's example.
+#[test]
+fn every_example_validates_and_speaks_for_its_status() {
+    use serde_json::Value;
+    let root = users_tests::spec_as_json_schema();
+    let validate = |pointer: &str, example: &Value, at: &str, failures: &mut Vec<String>| {
+        let mut schema = root.clone();
+        let fragment = pointer
+            .replace('%', "%25")
+            .replace('{', "%7B")
+            .replace('}', "%7D");
+        schema["$ref"] = Value::String(format!("#{fragment}"));
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap_or_else(|e| panic!("{pointer}: {e}"));
+        for error in validator.iter_errors(example) {
+            failures.push(format!("{at}: {error} (at {})", error.instance_path()));
+        }
+    };
+    let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
+    // `#/components/...` refs followed to what they name, with its pointer.
+    let follow = |pointer: String, value: &Value| -> (String, Value) {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(target) => {
+                let target = target.trim_start_matches('#').to_owned();
+                (target.clone(), root.pointer(&target).unwrap().clone())
+            }
+            None => (pointer, value.clone()),
+        }
+    };
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    // Each media type's examples against its schema.
+    let mut media = |pointer: &str,
+                     content: &Value,
+                     status: Option<&str>,
+                     failures: &mut Vec<String>| {
+        for (name, media) in content.as_object().into_iter().flatten() {
+            let at = format!("{pointer}/{}", escape(name));
+            let schema = format!("{at}/schema");
+            for (example_name, example) in media["examples"].as_object().into_iter().flatten() {
+                let (_, example) = follow(String::new(), example);
+                let value = &example["value"];
+                validate(
+                    &schema,
+                    value,
+                    &format!("{at} example {example_name}"),
+                    failures,
+                );
+                checked += 1;
+                if let Some(status) = status.filter(|s| s.starts_with('4') || s.starts_with('5')) {
+                    if value["status"].to_string() != status {
+                        failures.push(format!(
+                            "{at} example {example_name} says status {} under {status}",
+                            value["status"]
+                        ));
+                    }
+                }
+            }
+            if let Some(example) = media.get("example") {
+                validate(&schema, example, &at, failures);
+                checked += 1;
+            }
+        }
+    };
+    for (path, item) in root["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let base = format!("/paths/{}/{method}", escape(path));
+            if let Some(body) = operation.get("requestBody") {
+                media(
+                    &format!("{base}/requestBody/content"),
+                    &body["content"],
+                    None,
+                    &mut failures,
+                );
+            }
+            for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+                let (pointer, response) = follow(format!("{base}/responses/{status}"), response);
+                if let Some(content) = response.get("content") {
+                    media(
+                        &format!("{pointer}/content"),
+                        content,
+                        Some(status),
+                        &mut failures,
+                    );
+                }
+            }
+        }
+    }
+    // Parameters, headers and schemas with an `example` of their own.
+    fn walk(pointer: String, value: &Value, found: &mut Vec<(String, Value)>) {
+        match value {
+            Value::Object(object) => {
+                if let Some(example) = object.get("example")
+                    && (object.contains_key("type") || object.contains_key("schema"))
+                {
+                    found.push((pointer.clone(), example.clone()));
+                }
+                for (key, member) in object {
+                    if key != "example" && key != "examples" {
+                        let key = key.replace('~', "~0").replace('/', "~1");
+                        walk(format!("{pointer}/{key}"), member, found);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    walk(format!("{pointer}/{index}"), item, found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(String::new(), &root, &mut found);
+    for (pointer, example) in found {
+        // A parameter's or header's example is checked against its schema.
+        let schema = match root.pointer(&pointer).and_then(|v| v.get("schema")) {
+            Some(_) => format!("{pointer}/schema"),
+            None => pointer.clone(),
+        };
+        validate(&schema, &example, &pointer, &mut failures);
+        checked += 1;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} invalid examples:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked > 100, "only {checked} examples found");
+}

@@ -1,73 +1,127 @@
-// Drives Swagger UI in headless Chromium: authorize with the dev token, "Try
-// it out" on createUser and then on updateUser, check what the page shows and
-// what the server holds, and save a screenshot. Run by `cargo xtask browser`:
-//   node swagger-ui.mjs <base-url> <token> <screenshot.png>
+// Drives Swagger UI in headless Chromium as an explorer would, on a fresh
+// database: open the page under a host name that is not a loopback address
+// (mapped to the server) with every other host blocked, authorize with the
+// dev token, then run every operation with the request the page pre-fills
+// from the spec's examples, in an order that makes each possible (create
+// before read, read before change, each change with the ETag the last answer
+// carried), and expect each operation's documented success status. A
+// screenshot of each step goes to the output folder. Run by `cargo xtask
+// browser`:
+//   node swagger-ui.mjs <base-url> <token> <output-folder>
 import { chromium } from 'playwright-core';
 
-const [base, token, screenshot] = process.argv.slice(2);
+const [base, token, out] = process.argv.slice(2);
 const fail = (message) => { console.error(`browser test failed: ${message}`); process.exit(1); };
+
+// The page is opened as http://users-api.test:<port>: Swagger UI asks an
+// outside validator about the spec from any host name but a loopback one,
+// so only a non-loopback name shows whether the page stays offline.
+const port = new URL(base).port;
+const host = `users-api.test:${port}`;
+const origin = `http://${host}`;
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+         '--disable-background-networking', '--disable-component-update', '--disable-sync',
+         '--host-resolver-rules=MAP users-api.test 127.0.0.1'],
 });
+const elsewhere = [];
+const consoleErrors = [];
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 2000 } });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1600 } });
+  await context.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (url.host === host || url.protocol === 'data:' || url.protocol === 'blob:') return route.continue();
+    elsewhere.push(route.request().url());
+    return route.abort();
+  });
+  const page = await context.newPage();
+  page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
+  page.on('pageerror', (error) => consoleErrors.push(String(error)));
   page.setDefaultTimeout(20000);
-  await page.goto(`${base}/docs/`);
+  await page.goto(`${origin}/docs/`);
   await page.waitForSelector('#operations-Users-createUser');
+  const title = await page.title();
+  if (title !== 'Users API') fail(`the page is titled ${JSON.stringify(title)}`);
+  const shown = await page.locator('.topbar select, .download-url-input').first().isVisible();
+  if (!shown) fail('the top bar offers no document');
 
-  // Authorize with the bearer token.
   await page.click('button.authorize');
   await page.fill('.modal-ux input[type=text], .modal-ux input[type=password]', token);
   await page.click('.modal-ux .auth-btn-wrapper button.authorize');
   await page.click('.modal-ux button.btn-done');
 
-  async function tryItOut(opblock, fill) {
-    const block = page.locator(opblock);
+  let step = 0;
+  // Runs one operation: opens it, lets `prepare` fill what an earlier
+  // answer decides (ids, entity tags), executes the request as pre-filled
+  // otherwise, and returns the page's answer.
+  async function run(tag, operationId, expected, prepare = async () => {}) {
+    const block = page.locator(`#operations-${tag}-${operationId}`);
     await block.locator('.opblock-summary').first().click();
-    await block.locator('button.try-out__btn').click();
-    await fill(block);
+    const tryOut = block.locator('button.try-out__btn');
+    if ((await tryOut.count()) > 0 && (await tryOut.innerText()).trim() === 'Try it out') await tryOut.click();
+    await prepare(block);
     await block.locator('button.execute').click();
     const status = block.locator('.live-responses-table .response .response-col_status').first();
     await status.waitFor();
     const code = (await status.innerText()).trim().split(/\s+/)[0];
-    const body = await block.locator('.live-responses-table .response-col_description .highlight-code pre').first().innerText();
-    return { code, body };
+    const bodies = block.locator('.live-responses-table .response-col_description .highlight-code pre');
+    const body = (await bodies.count()) > 0 ? await bodies.first().innerText() : '';
+    const headers = await block.locator('.live-responses-table .response .response-col_description').first().innerText();
+    const etag = (headers.match(/etag:\s*("[^"]*")/i) || [])[1];
+    step += 1;
+    await block.screenshot({ path: `${out}/${String(step).padStart(2, '0')}-${operationId}.png` });
+    if (code !== String(expected)) fail(`${operationId} answered ${code}, not ${expected}: ${body}`);
+    await block.locator('.opblock-summary').first().click();
+    return { code, body, etag, headers };
   }
+  const fill = (name, value) => async (block) => {
+    await block.locator(`tr[data-param-name="${name}"] input`).fill(value);
+  };
+  const both = (...steps) => async (block) => { for (const s of steps) await s(block); };
+  const prefilled = async (block, media) => {
+    const select = block.locator('.body-param-content-type select, select[aria-label="Request content type"]').first();
+    const chosen = await select.inputValue();
+    if (media && chosen !== media) fail(`the body is pre-set to ${chosen}, not ${media}`);
+    const text = await block.locator('textarea.body-param__text').inputValue();
+    JSON.parse(text);
+    return text;
+  };
 
-  const email = `browser-${Date.now()}@example.com`;
-  const created = await tryItOut('#operations-Users-createUser', async (block) => {
-    await block.locator('textarea.body-param__text').fill(JSON.stringify({
-      name: { firstName: 'Ada', lastName: 'Lovelace' }, email, jobTitle: 'Analyst',
-    }));
-  });
-  if (created.code !== '201') fail(`createUser showed ${created.code}: ${created.body}`);
+  const ran = [];
+  for (const lookup of ['listCountries', 'listLanguages', 'listLocales', 'listTimeZones']) {
+    await run('Lookups', lookup, 200);
+    ran.push(lookup);
+  }
+  const created = await run('Users', 'createUser', 201, (block) => prefilled(block, 'application/json'));
+  ran.push('createUser');
   const user = JSON.parse(created.body);
+  await run('Users', 'listUsers', 200);
+  ran.push('listUsers');
+  const read = await run('Users', 'getUser', 200, fill('userId', user.id));
+  ran.push('getUser');
+  if (!read.etag) fail(`the page shows no ETag for getUser: ${read.headers}`);
+  const patched = await run('Users', 'updateUser', 200,
+    both(fill('userId', user.id), fill('If-Match', read.etag),
+         (block) => prefilled(block, 'application/merge-patch+json')));
+  ran.push('updateUser');
+  const replaced = await run('Users', 'replaceUser', 200,
+    both(fill('userId', user.id), fill('If-Match', patched.etag), (block) => prefilled(block)));
+  ran.push('replaceUser');
+  const password = await run('Users', 'setUserPassword', 204,
+    both(fill('userId', user.id), fill('If-Match', replaced.etag), (block) => prefilled(block)));
+  ran.push('setUserPassword');
+  await run('Users', 'deleteUser', 204, both(fill('userId', user.id), fill('If-Match', password.etag)));
+  ran.push('deleteUser');
 
-  const patched = await tryItOut('#operations-Users-updateUser', async (block) => {
-    await block.locator('tr[data-param-name="userId"] input').fill(user.id);
-    await block.locator('textarea.body-param__text').fill(JSON.stringify({ jobTitle: 'Head of Analysis' }));
-  });
-  if (patched.code !== '200') fail(`updateUser showed ${patched.code}: ${patched.body}`);
-  const shown = JSON.parse(patched.body);
-  if (shown.jobTitle !== 'Head of Analysis' || shown.resourceVersion !== 2) fail(`the page showed ${patched.body}`);
-  // The PATCH operation as the page shows it: from its summary line down to
-  // the server response.
-  const clip = await page.evaluate(() => {
-    const op = document.querySelector('#operations-Users-updateUser');
-    const top = op.querySelector('.opblock-summary').getBoundingClientRect();
-    const bottom = op.querySelector('.live-responses-table').getBoundingClientRect();
-    return { x: top.left + window.scrollX, y: top.top + window.scrollY, width: top.width, height: bottom.bottom - top.top };
-  });
-  await page.screenshot({ path: screenshot, fullPage: true, clip });
-
-  // The server holds the change.
-  const response = await fetch(`${base}/v1/users/${user.id}`, { headers: { Authorization: `Bearer ${token}` } });
-  const stored = await response.json();
-  if (stored.jobTitle !== 'Head of Analysis' || stored.resourceVersion !== 2) fail(`the server holds ${JSON.stringify(stored)}`);
-  console.log(JSON.stringify({ created: created.code, patched: patched.code, user: user.id, screenshot }));
+  // The server agrees: the user is gone.
+  const gone = await fetch(`${base}/v1/users/${user.id}`, { headers: { Authorization: `Bearer ${token}` } });
+  if (gone.status !== 404) fail(`after deleteUser the server answers ${gone.status}`);
+  if (elsewhere.length > 0) fail(`the page asked other hosts: ${elsewhere.join(', ')}`);
+  const blocked = consoleErrors.filter((e) => /Content Security Policy|Refused to/.test(e));
+  if (blocked.length > 0) fail(`the content security policy blocked: ${blocked.join(' | ')}`);
+  console.log(JSON.stringify({ title, operations: ran, screenshots: step, otherHosts: elsewhere.length }));
 } finally {
   await browser.close();
 }

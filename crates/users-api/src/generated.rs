@@ -16199,8 +16199,8 @@ without `users:admin` (code `privileged-field`, naming the field), acts on
 a user it may not change, or names an `accountSwitchKey` it does not list.*/
     Forbidden { body: runtime::Body<Problem> },
     /**The email address is taken in this account (`duplication-violation`), or
-a request with the same `Idempotency-Key` is still running
-(`idempotency-in-progress`).*/
+a request with the same `Idempotency-Key` is still running after the
+server waited for it (`idempotency-in-progress`).*/
     Conflict { body: runtime::Body<Problem> },
     ///The body is larger than the server accepts.
     PayloadTooLarge { body: runtime::Body<Problem> },
@@ -16340,7 +16340,7 @@ impl IntoResponse for CreateUserResponse {
         ),
         (
             status = 409u16,
-            description = "The email address is taken in this account (`duplication-violation`), or\na request with the same `Idempotency-Key` is still running\n(`idempotency-in-progress`).",
+            description = "The email address is taken in this account (`duplication-violation`), or\na request with the same `Idempotency-Key` is still running after the\nserver waited for it (`idempotency-in-progress`).",
             body = Problem,
             content_type = "application/problem+json",
             headers()
@@ -16580,7 +16580,8 @@ impl GetUserQuery {
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct GetUserHeaders {
-    ///An `ETag` the caller holds; when it is current the answer is `304`.
+    /**An `ETag` the caller holds (`"7"`); while it is current the answer is
+`304` without a body.*/
     #[param(
         min_length = 1usize,
         max_length = 256usize,
@@ -17018,8 +17019,10 @@ impl ReplaceUserQuery {
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct ReplaceUserHeaders {
-    /**The `ETag` the change is based on (or `*`). When it is not current the
-answer is `412` and nothing changes.*/
+    /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).*/
     #[param(
         min_length = 1usize,
         max_length = 256usize,
@@ -17119,8 +17122,8 @@ a user it may not change, or names an `accountSwitchKey` it does not list.*/
     ///No such user in the account (users of other accounts are not found either).
     NotFound { body: runtime::Body<Problem> },
     /**The email address is taken in this account (`duplication-violation`), or
-a request with the same `Idempotency-Key` is still running
-(`idempotency-in-progress`).*/
+a request with the same `Idempotency-Key` is still running after the
+server waited for it (`idempotency-in-progress`).*/
     Conflict { body: runtime::Body<Problem> },
     ///The `If-Match` entity tag is not current; nothing changed.
     PreconditionFailed { body: runtime::Body<Problem> },
@@ -17280,7 +17283,7 @@ impl IntoResponse for ReplaceUserResponse {
         ),
         (
             status = 409u16,
-            description = "The email address is taken in this account (`duplication-violation`), or\na request with the same `Idempotency-Key` is still running\n(`idempotency-in-progress`).",
+            description = "The email address is taken in this account (`duplication-violation`), or\na request with the same `Idempotency-Key` is still running after the\nserver waited for it (`idempotency-in-progress`).",
             body = Problem,
             content_type = "application/problem+json",
             headers()
@@ -17534,8 +17537,10 @@ impl UpdateUserQuery {
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct UpdateUserHeaders {
-    /**The `ETag` the change is based on (or `*`). When it is not current the
-answer is `412` and nothing changes.*/
+    /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).*/
     #[param(
         min_length = 1usize,
         max_length = 256usize,
@@ -17635,8 +17640,8 @@ a user it may not change, or names an `accountSwitchKey` it does not list.*/
     ///No such user in the account (users of other accounts are not found either).
     NotFound { body: runtime::Body<Problem> },
     /**The email address is taken in this account (`duplication-violation`), or
-a request with the same `Idempotency-Key` is still running
-(`idempotency-in-progress`).*/
+a request with the same `Idempotency-Key` is still running after the
+server waited for it (`idempotency-in-progress`).*/
     Conflict { body: runtime::Body<Problem> },
     ///The `If-Match` entity tag is not current; nothing changed.
     PreconditionFailed { body: runtime::Body<Problem> },
@@ -17802,7 +17807,7 @@ impl IntoResponse for UpdateUserResponse {
         ),
         (
             status = 409u16,
-            description = "The email address is taken in this account (`duplication-violation`), or\na request with the same `Idempotency-Key` is still running\n(`idempotency-in-progress`).",
+            description = "The email address is taken in this account (`duplication-violation`), or\na request with the same `Idempotency-Key` is still running after the\nserver waited for it (`idempotency-in-progress`).",
             body = Problem,
             content_type = "application/problem+json",
             headers()
@@ -18056,8 +18061,10 @@ impl DeleteUserQuery {
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct DeleteUserHeaders {
-    /**The `ETag` the change is based on (or `*`). When it is not current the
-answer is `412` and nothing changes.*/
+    /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).*/
     #[param(
         min_length = 1usize,
         max_length = 256usize,
@@ -18499,8 +18506,10 @@ impl SetUserPasswordQuery {
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct SetUserPasswordHeaders {
-    /**The `ETag` the change is based on (or `*`). When it is not current the
-answer is `412` and nothing changes.*/
+    /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).*/
     #[param(
         min_length = 1usize,
         max_length = 256usize,
@@ -19161,7 +19170,7 @@ pub mod operation_specs {
     info(
         title = "Users API",
         version = "1.0.0",
-        description = "A user directory. Every user belongs to one account (the tenant named by the\ncaller's token); `accountSwitchKey` lets a token that lists other accounts act\non one of them.\n\nConventions:\n- `PATCH` is a JSON merge patch (RFC 7396, `application/merge-patch+json`): an\n  absent member is left alone, `null` clears it, objects merge member by member.\n- `PUT` replaces the profile: every optional field of `UserReplace` that the\n  body omits is cleared. It never touches the password, status, roles, rights\n  or the owner organization.\n- Optimistic concurrency: every user has a `resourceVersion` that increases on\n  every change, returned as a strong `ETag`. Send it back in `If-Match` on\n  `PATCH`, `PUT`, `DELETE` and password changes; a mismatch is `412` and\n  nothing changes. A server may require `If-Match` (`428` without it).\n- Request schemas are closed (`additionalProperties: false`) and refuse\n  read-only fields; response schemas are open and may gain members and enum\n  values (`x-extensible-enum`) at any time.\n- Every rule OpenAPI 3.0's JSON Schema can state is stated there: lookups\n  as `enum`, members that exclude each other with `not`/`required`, members\n  required by another's value with `anyOf`. Rules it cannot state are listed\n  under `x-rules` on the schema they apply to; each names its `kind`, the\n  `field` it reports and a `message`. Those kinds are `date-not-in-future`,\n  `property-names` (the object's own member names) and `disjoint` (two\n  lists that share no member). An `x-rules` entry of kind `message` words\n  the error of a JSON Schema keyword instead: `keyword` is its JSON Pointer\n  relative to the schema, `field` the member the error names (the value\n  itself when absent) and `code` the error's code.\n- Text never contains U+0000 (NUL): a request with one is a `400` naming\n  the field.\n- Request bodies are UTF-8 JSON, sent as they are: a `Content-Encoding`\n  other than `identity`, or a `charset` other than `utf-8`, is `415`.\n  `Accept` is not negotiated: every answer is JSON, and every error\n  `application/problem+json`, whatever `Accept` says (RFC 9110 section\n  12.5.1 lets a server disregard it).\n- A client must send each request promptly: a connection whose request\n  head (start line and headers) is not in within a few seconds is\n  closed, and a body not all in within the server's deadline is answered\n  `408` (code `request-timeout`). A request head too large to read is\n  `431`, a URI too long `414`; both are problem documents too.\n- Answers carrying users are never stored by caches (`Cache-Control:\n  no-store`); every answer carries `X-Content-Type-Options: nosniff`.\n- Email addresses are unique per account as people read them: compared\n  after Unicode NFKC normalization, case folding and, for characters\n  outside ASCII, the Unicode confusable skeleton (UTS #39), so a Cyrillic\n  `а` or a fullwidth `ｋ` does not make a second `kate@example.com`. The\n  address is kept as it was sent.\n- Every error is `application/problem+json` (RFC 9457) with a stable `code`,\n  a `detail` that reads `field: message; field: message` and the field list\n  `errors[]`.\n- Fields marked `x-privileged: true` may be sent only by callers holding the\n  `users:admin` scope; anyone else gets `403` with code `privileged-field`.\n- The parameter marked `x-tenant-switch: true` (`accountSwitchKey`) names\n  the account an operation acts on instead of the token's own.",
+        description = "A user directory: create, find, change and delete the users of an account.\n\n**Signing in.** Every call carries a bearer JWT (the *Authorize* button).\nIts `scope` claim grants `users:read` (read users and the lookups),\n`users:write` (create and change users) or `users:admin` (privileged\nfields, any user of the account, delete); each includes the ones before\nit. Each operation names the scope it needs; without it the answer is\n`403`, without a valid token `401`.\n\n**Accounts.** Every user belongs to one account (tenant): the one the\ntoken names. A token that lists other accounts in `switchableAccounts`\nmay act on one of them by naming it in `accountSwitchKey`; users of other\naccounts are never seen, not even as `403`.\n\n**Changing a user.** `PATCH` is a JSON merge patch (RFC 7396,\n`application/merge-patch+json`): a member left out is left alone, `null`\nclears it, and objects merge member by member. `PUT` replaces the\nprofile: an optional field the body leaves out is cleared; it never\ntouches the password, status, roles, rights or the owner organization.\nFields marked *Privileged* need `users:admin` (else `403`,\n`privileged-field`).\n\n**Concurrency.** Every user has a `resourceVersion`, returned as a strong\n`ETag`. Send it back in `If-Match` on `PATCH`, `PUT`, `DELETE` and\npassword changes: if the user changed meanwhile the answer is `412` and\nnothing changes (a server may require `If-Match`: `428` without it).\n`GET` with `If-None-Match` answers `304` while the user is unchanged.\n\n**Creating safely.** Send an `Idempotency-Key` with `POST /v1/users`: a\nretry with the same key and body gets the first answer, and creates\nnothing twice.\n\n**Lists.** `GET /v1/users` answers a page (`limit`, 20 by default, at\nmost 100) and a `nextCursor` for the next one; cursors are opaque.\n\n**Errors.** Every error is `application/problem+json` (RFC 9457) with a\nstable `code`, a `detail` that reads `field: message; field: message` and\nthe list `errors[]` naming each field by dotted path (`address.state`).\nA problem lists at most 20 errors and counts the rest in\n`omittedErrors`.\n\n**What the server takes and gives.**\n- Request bodies are UTF-8 JSON, sent as they are: a `Content-Encoding`\n  other than `identity`, or a `charset` other than `utf-8`, is `415`.\n  Request schemas are closed: an unknown or read-only member is `400`.\n  Text never contains U+0000 (NUL).\n- `Accept` is not negotiated: every answer is JSON, and every error\n  `application/problem+json`, whatever `Accept` says (RFC 9110 section\n  12.5.1 lets a server disregard it). Response schemas are open: they may\n  gain members, and `code`-like members new values, at any time.\n- A client must send each request promptly: a connection whose request\n  head (start line and headers) is not in within a few seconds is\n  closed, and a body not all in within the server's deadline is answered\n  `408` (code `request-timeout`). A request head too large to read is\n  `431`, a URI too long `414`; both are problem documents too.\n- Answers carrying users are never stored by caches (`Cache-Control:\n  no-store`); every answer carries `X-Content-Type-Options: nosniff`.\n- Email addresses are unique per account as people read them: compared\n  after Unicode NFKC normalization, case folding and, for characters\n  outside ASCII, the Unicode confusable skeleton (UTS #39), so a Cyrillic\n  `а` or a fullwidth `ｋ` does not make a second `kate@example.com`. The\n  address is kept as it was sent.\n\nThis document also carries `x-` members for the code generators (rules\nJSON Schema cannot state, privileged fields, the tenant switch); the\nproject's `docs/spec-extensions.md` describes them.",
         contact(
             name = "Users API maintainers",
             url = "https://example.org/users-api",
@@ -19169,13 +19178,7 @@ pub mod operation_specs {
         ),
         license(name = "MIT OR Apache-2.0", url = "https://spdx.org/licenses/MIT.html"),
     ),
-    servers(
-        (url = "/", description = "The server this document is served from."),
-        (
-            url = "http://127.0.0.1:8080",
-            description = "The reference server on its default address."
-        )
-    ),
+    servers((url = "/", description = "The server this document is served from.")),
     paths(
         list_countries,
         list_languages,

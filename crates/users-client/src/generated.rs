@@ -12488,40 +12488,56 @@ are kept for reference only and cannot sign in.
 #[derive(Clone, Debug)]
 /**Client for Users API
 
-A user directory. Every user belongs to one account (the tenant named by the
-caller's token); `accountSwitchKey` lets a token that lists other accounts act
-on one of them.
+A user directory: create, find, change and delete the users of an account.
 
-Conventions:
-- `PATCH` is a JSON merge patch (RFC 7396, `application/merge-patch+json`): an
-  absent member is left alone, `null` clears it, objects merge member by member.
-- `PUT` replaces the profile: every optional field of `UserReplace` that the
-  body omits is cleared. It never touches the password, status, roles, rights
-  or the owner organization.
-- Optimistic concurrency: every user has a `resourceVersion` that increases on
-  every change, returned as a strong `ETag`. Send it back in `If-Match` on
-  `PATCH`, `PUT`, `DELETE` and password changes; a mismatch is `412` and
-  nothing changes. A server may require `If-Match` (`428` without it).
-- Request schemas are closed (`additionalProperties: false`) and refuse
-  read-only fields; response schemas are open and may gain members and enum
-  values (`x-extensible-enum`) at any time.
-- Every rule OpenAPI 3.0's JSON Schema can state is stated there: lookups
-  as `enum`, members that exclude each other with `not`/`required`, members
-  required by another's value with `anyOf`. Rules it cannot state are listed
-  under `x-rules` on the schema they apply to; each names its `kind`, the
-  `field` it reports and a `message`. Those kinds are `date-not-in-future`,
-  `property-names` (the object's own member names) and `disjoint` (two
-  lists that share no member). An `x-rules` entry of kind `message` words
-  the error of a JSON Schema keyword instead: `keyword` is its JSON Pointer
-  relative to the schema, `field` the member the error names (the value
-  itself when absent) and `code` the error's code.
-- Text never contains U+0000 (NUL): a request with one is a `400` naming
-  the field.
+**Signing in.** Every call carries a bearer JWT (the *Authorize* button).
+Its `scope` claim grants `users:read` (read users and the lookups),
+`users:write` (create and change users) or `users:admin` (privileged
+fields, any user of the account, delete); each includes the ones before
+it. Each operation names the scope it needs; without it the answer is
+`403`, without a valid token `401`.
+
+**Accounts.** Every user belongs to one account (tenant): the one the
+token names. A token that lists other accounts in `switchableAccounts`
+may act on one of them by naming it in `accountSwitchKey`; users of other
+accounts are never seen, not even as `403`.
+
+**Changing a user.** `PATCH` is a JSON merge patch (RFC 7396,
+`application/merge-patch+json`): a member left out is left alone, `null`
+clears it, and objects merge member by member. `PUT` replaces the
+profile: an optional field the body leaves out is cleared; it never
+touches the password, status, roles, rights or the owner organization.
+Fields marked *Privileged* need `users:admin` (else `403`,
+`privileged-field`).
+
+**Concurrency.** Every user has a `resourceVersion`, returned as a strong
+`ETag`. Send it back in `If-Match` on `PATCH`, `PUT`, `DELETE` and
+password changes: if the user changed meanwhile the answer is `412` and
+nothing changes (a server may require `If-Match`: `428` without it).
+`GET` with `If-None-Match` answers `304` while the user is unchanged.
+
+**Creating safely.** Send an `Idempotency-Key` with `POST /v1/users`: a
+retry with the same key and body gets the first answer, and creates
+nothing twice.
+
+**Lists.** `GET /v1/users` answers a page (`limit`, 20 by default, at
+most 100) and a `nextCursor` for the next one; cursors are opaque.
+
+**Errors.** Every error is `application/problem+json` (RFC 9457) with a
+stable `code`, a `detail` that reads `field: message; field: message` and
+the list `errors[]` naming each field by dotted path (`address.state`).
+A problem lists at most 20 errors and counts the rest in
+`omittedErrors`.
+
+**What the server takes and gives.**
 - Request bodies are UTF-8 JSON, sent as they are: a `Content-Encoding`
   other than `identity`, or a `charset` other than `utf-8`, is `415`.
-  `Accept` is not negotiated: every answer is JSON, and every error
+  Request schemas are closed: an unknown or read-only member is `400`.
+  Text never contains U+0000 (NUL).
+- `Accept` is not negotiated: every answer is JSON, and every error
   `application/problem+json`, whatever `Accept` says (RFC 9110 section
-  12.5.1 lets a server disregard it).
+  12.5.1 lets a server disregard it). Response schemas are open: they may
+  gain members, and `code`-like members new values, at any time.
 - A client must send each request promptly: a connection whose request
   head (start line and headers) is not in within a few seconds is
   closed, and a body not all in within the server's deadline is answered
@@ -12534,13 +12550,10 @@ Conventions:
   outside ASCII, the Unicode confusable skeleton (UTS #39), so a Cyrillic
   `а` or a fullwidth `ｋ` does not make a second `kate@example.com`. The
   address is kept as it was sent.
-- Every error is `application/problem+json` (RFC 9457) with a stable `code`,
-  a `detail` that reads `field: message; field: message` and the field list
-  `errors[]`.
-- Fields marked `x-privileged: true` may be sent only by callers holding the
-  `users:admin` scope; anyone else gets `403` with code `privileged-field`.
-- The parameter marked `x-tenant-switch: true` (`accountSwitchKey`) names
-  the account an operation acts on instead of the token's own.
+
+This document also carries `x-` members for the code generators (rules
+JSON Schema cannot state, privileged fields, the tenant switch); the
+project's `docs/spec-extensions.md` describes them.
 
 
 Version: 1.0.0*/
@@ -12740,7 +12753,9 @@ Arguments:
 - `account_switch_key`: Runs the operation against another account. The token must list that
 account in `switchableAccounts`; any other key is `403`.
 
-- `if_none_match`: An `ETag` the caller holds; when it is current the answer is `304`.
+- `if_none_match`: An `ETag` the caller holds (`"7"`); while it is current the answer is
+`304` without a body.
+
 ```ignore
 let response = client.get_user()
     .user_id(user_id)
@@ -12768,8 +12783,10 @@ Arguments:
 - `account_switch_key`: Runs the operation against another account. The token must list that
 account in `switchableAccounts`; any other key is `403`.
 
-- `if_match`: The `ETag` the change is based on (or `*`). When it is not current the
-answer is `412` and nothing changes.
+- `if_match`: The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
 
 - `body`
 ```ignore
@@ -12797,8 +12814,10 @@ Arguments:
 - `account_switch_key`: Runs the operation against another account. The token must list that
 account in `switchableAccounts`; any other key is `403`.
 
-- `if_match`: The `ETag` the change is based on (or `*`). When it is not current the
-answer is `412` and nothing changes.
+- `if_match`: The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
 
 ```ignore
 let response = client.delete_user()
@@ -12847,8 +12866,10 @@ Arguments:
 - `account_switch_key`: Runs the operation against another account. The token must list that
 account in `switchableAccounts`; any other key is `403`.
 
-- `if_match`: The `ETag` the change is based on (or `*`). When it is not current the
-answer is `412` and nothing changes.
+- `if_match`: The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
 
 - `body`
 ```ignore
@@ -12878,8 +12899,10 @@ Arguments:
 - `account_switch_key`: Runs the operation against another account. The token must list that
 account in `switchableAccounts`; any other key is `403`.
 
-- `if_match`: The `ETag` the change is based on (or `*`). When it is not current the
-answer is `412` and nothing changes.
+- `if_match`: The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
 
 - `body`
 ```ignore

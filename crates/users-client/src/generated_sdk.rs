@@ -4018,7 +4018,9 @@ pub mod headers {
     ///The headers `createUser` answers, as the spec declares them.
     #[derive(Debug, Clone, PartialEq)]
     pub struct CreateUser {
-        ///`ETag`: The user's current version as a strong entity tag, e.g. `"7"`.
+        /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
+back in `If-Match` to change the user only if nobody changed it since
+(see the links), or in `If-None-Match` to read it only if it changed.*/
         pub etag: Option<rt::ETag>,
         ///`Location`: The URL of the created user.
         pub location: Option<String>,
@@ -4041,7 +4043,9 @@ pub mod headers {
     ///The headers `getUser` answers, as the spec declares them.
     #[derive(Debug, Clone, PartialEq)]
     pub struct GetUser {
-        ///`ETag`: The user's current version as a strong entity tag, e.g. `"7"`.
+        /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
+back in `If-Match` to change the user only if nobody changed it since
+(see the links), or in `If-None-Match` to read it only if it changed.*/
         pub etag: Option<rt::ETag>,
     }
     impl rt::FromHeaders for GetUser {
@@ -4061,7 +4065,9 @@ pub mod headers {
     ///The headers `replaceUser` answers, as the spec declares them.
     #[derive(Debug, Clone, PartialEq)]
     pub struct ReplaceUser {
-        ///`ETag`: The user's current version as a strong entity tag, e.g. `"7"`.
+        /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
+back in `If-Match` to change the user only if nobody changed it since
+(see the links), or in `If-None-Match` to read it only if it changed.*/
         pub etag: Option<rt::ETag>,
     }
     impl rt::FromHeaders for ReplaceUser {
@@ -4081,7 +4087,9 @@ pub mod headers {
     ///The headers `updateUser` answers, as the spec declares them.
     #[derive(Debug, Clone, PartialEq)]
     pub struct UpdateUser {
-        ///`ETag`: The user's current version as a strong entity tag, e.g. `"7"`.
+        /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
+back in `If-Match` to change the user only if nobody changed it since
+(see the links), or in `If-None-Match` to read it only if it changed.*/
         pub etag: Option<rt::ETag>,
     }
     impl rt::FromHeaders for UpdateUser {
@@ -4101,7 +4109,9 @@ pub mod headers {
     ///The headers `setUserPassword` answers, as the spec declares them.
     #[derive(Debug, Clone, PartialEq)]
     pub struct SetUserPassword {
-        ///`ETag`: The user's current version as a strong entity tag, e.g. `"7"`.
+        /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
+back in `If-Match` to change the user only if nobody changed it since
+(see the links), or in `If-None-Match` to read it only if it changed.*/
         pub etag: Option<rt::ETag>,
     }
     impl rt::FromHeaders for SetUserPassword {
@@ -4568,8 +4578,10 @@ same key and body returns the first response instead of creating twice.
             self.call = self.call.and_then(f);
             self
         }
-        /**The `ETag` the change is based on (or `*`). When it is not current the
-answer is `412` and nothing changes.
+        /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
 
 `If-Match` in the header.*/
         pub fn if_match(self, value: &rt::ETag) -> Self {
@@ -4622,8 +4634,10 @@ answer is `412` and nothing changes.
             self.call = self.call.and_then(f);
             self
         }
-        /**The `ETag` the change is based on (or `*`). When it is not current the
-answer is `412` and nothing changes.
+        /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
 
 `If-Match` in the header.*/
         pub fn if_match(self, value: &rt::ETag) -> Self {
@@ -4674,8 +4688,10 @@ answer is `412` and nothing changes.
             self.call = self.call.and_then(f);
             self
         }
-        /**The `ETag` the change is based on (or `*`). When it is not current the
-answer is `412` and nothing changes.
+        /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
 
 `If-Match` in the header.*/
         pub fn if_match(self, value: &rt::ETag) -> Self {
@@ -4728,8 +4744,10 @@ answer is `412` and nothing changes.
             self.call = self.call.and_then(f);
             self
         }
-        /**The `ETag` the change is based on (or `*`). When it is not current the
-answer is `412` and nothing changes.
+        /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
 
 `If-Match` in the header.*/
         pub fn if_match(self, value: &rt::ETag) -> Self {
