@@ -112,7 +112,9 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         }
         // Every operation of the spec was run from the page.
         let report: serde_json::Value = serde_json::from_str(
-            said.lines().last().context("the browser test reported nothing")?,
+            said.lines()
+                .last()
+                .context("the browser test reported nothing")?,
         )?;
         let ran: std::collections::BTreeSet<&str> = report["operations"]
             .as_array()
