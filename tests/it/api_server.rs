@@ -623,3 +623,49 @@ async fn the_docs_serve_swagger_ui_and_both_documents() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK, "the bundle is vendored");
 }
+
+/// The reference page and its document: Redoc from the binary, and the spec
+/// with a curl and an SDK sample for every operation, nothing else changed.
+#[tokio::test]
+async fn the_reference_page_serves_the_spec_with_samples() {
+    let app = users_api::docs::docs_router();
+    let get = |uri: &str| Request::builder().uri(uri).body(Body::empty()).unwrap();
+    for (path, media) in [
+        ("/reference/", "text/html"),
+        ("/reference/redoc.standalone.js", "text/javascript"),
+        ("/reference/reference.js", "text/javascript"),
+        ("/reference/openapi.json", "application/json"),
+    ] {
+        let response = app.clone().oneshot(get(path)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let served = response.headers()["content-type"].to_str().unwrap();
+        assert!(served.starts_with(media), "{path}: {served}");
+    }
+    let mut reference: Value = serde_json::from_str(users_api::docs::REFERENCE_JSON).unwrap();
+    let mut operations = 0;
+    for (_, item) in reference["paths"].as_object_mut().unwrap() {
+        for (_, operation) in item.as_object_mut().unwrap() {
+            let Some(object) = operation.as_object_mut() else {
+                continue;
+            };
+            let Some(samples) = object.remove("x-codeSamples") else {
+                continue;
+            };
+            let labels: Vec<&str> = samples
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["label"].as_str().unwrap())
+                .collect();
+            assert_eq!(labels, ["curl", "users-client"]);
+            operations += 1;
+        }
+    }
+    reference.as_object_mut().unwrap().remove("x-generated-by");
+    assert_eq!(operations, 11);
+    assert_eq!(
+        reference,
+        users_tests::spec_value(),
+        "the reference document is the spec"
+    );
+}

@@ -115,13 +115,43 @@ try {
   await run('Users', 'deleteUser', 204, both(fill('userId', user.id), fill('If-Match', password.etag)));
   ran.push('deleteUser');
 
+  // The reference page: Redoc over the spec with a curl and an SDK sample
+  // per operation, from this server alone.
+  const reference = await context.newPage();
+  reference.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
+  reference.on('pageerror', (error) => consoleErrors.push(String(error)));
+  reference.setDefaultTimeout(30000);
+  await reference.goto(`${origin}/reference/`);
+  await reference.waitForSelector('.api-content');
+  const referenceTitle = await reference.title();
+  if (referenceTitle !== 'Users API: reference') fail(`the reference page is titled ${JSON.stringify(referenceTitle)}`);
+  const text = await reference.locator('.api-content').innerText();
+  if (!text.includes('curl -X ')) fail(`the reference page shows no curl sample: ${text.slice(0, 3000)}`);
+  const tabs = reference.locator('[role=tab]:has-text("users-client")');
+  const sampleTabs = await tabs.count();
+  if (sampleTabs < ran.length) fail(`the reference page shows ${sampleTabs} SDK samples for ${ran.length} operations`);
+  // Each SDK sample, shown: the call of its operation.
+  const shownCalls = [];
+  for (let i = 0; i < sampleTabs; i++) {
+    await tabs.nth(i).click();
+    const panel = reference.locator(`[id="${await tabs.nth(i).getAttribute("aria-controls")}"]`);
+    const code = await panel.innerText();
+    const call = (code.match(/\.([a-z_]+)\(/g) || []).map((c) => c.slice(1, -1)).find((c) => c !== 'builder' && c !== 'bearer_token' && c !== 'var' && c !== 'build' && c !== 'from_value' && c !== 'parse' && c !== 'if_match');
+    shownCalls.push(call);
+  }
+  for (const operation of ran) {
+    const snake = operation.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    if (!shownCalls.includes(snake)) fail(`the reference page shows no SDK call of ${operation}: ${shownCalls}`);
+  }
+  await reference.screenshot({ path: `${out}/${String(step + 1).padStart(2, '0')}-reference.png` });
+
   // The server agrees: the user is gone.
   const gone = await fetch(`${base}/v1/users/${user.id}`, { headers: { Authorization: `Bearer ${token}` } });
   if (gone.status !== 404) fail(`after deleteUser the server answers ${gone.status}`);
   if (elsewhere.length > 0) fail(`the page asked other hosts: ${elsewhere.join(', ')}`);
   const blocked = consoleErrors.filter((e) => /Content Security Policy|Refused to/.test(e));
   if (blocked.length > 0) fail(`the content security policy blocked: ${blocked.join(' | ')}`);
-  console.log(JSON.stringify({ title, operations: ran, screenshots: step, otherHosts: elsewhere.length }));
+  console.log(JSON.stringify({ title, operations: ran, screenshots: step + 1, referenceSamples: sampleTabs, otherHosts: elsewhere.length }));
 } finally {
   await browser.close();
 }

@@ -115,7 +115,13 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<(Vec<Generated>, Refus
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (client, server)
     });
-    let (client, mock, sdk, client_refusals) = client?;
+    let client::Output {
+        client,
+        mock,
+        sdk,
+        samples,
+        refusals: client_refusals,
+    } = client?;
     let (server, server_refusals) = server?;
     let refusals = client_refusals
         .into_iter()
@@ -139,8 +145,51 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<(Vec<Generated>, Refus
             path: server::OUTPUT,
             contents: server,
         },
+        Generated {
+            path: sdk::SAMPLES_OUTPUT,
+            contents: sdk::samples_module(&samples),
+        },
+        Generated {
+            path: REFERENCE_OUTPUT,
+            contents: reference_document(&spec, &samples)?,
+        },
     ];
     Ok((files, refusals))
+}
+
+/// Where the reference page's document goes: the spec with each
+/// operation's code samples.
+pub(crate) const REFERENCE_OUTPUT: &str = "crates/users-api/src/generated_reference.json";
+
+/// The spec as JSON, each operation with its code samples
+/// (`x-codeSamples`, as Redoc reads them: curl, then the SDK), and a root
+/// `x-generated-by` naming the command that writes it.
+fn reference_document(spec: &serde_json::Value, samples: &[sdk::Sample]) -> anyhow::Result<String> {
+    let mut document = spec.clone();
+    let by_id: std::collections::BTreeMap<&str, &sdk::Sample> = samples
+        .iter()
+        .map(|sample| (sample.operation_id.as_str(), sample))
+        .collect();
+    for (_, item) in document["paths"].as_object_mut().into_iter().flatten() {
+        for (_, operation) in item.as_object_mut().into_iter().flatten() {
+            let Some(sample) = operation
+                .get("operationId")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|id| by_id.get(id))
+            else {
+                continue;
+            };
+            operation["x-codeSamples"] = serde_json::json!([
+                { "lang": "Shell", "label": "curl", "source": sample.curl },
+                { "lang": "Rust", "label": sdk::crate_name().replace('_', "-"), "source": sample.rust },
+            ]);
+        }
+    }
+    document["x-generated-by"] = serde_json::Value::String(format!(
+        "`cargo xtask codegen` from {}; do not edit",
+        spec::SPEC_PATH
+    ));
+    Ok(serde_json::to_string_pretty(&document)? + "\n")
 }
 
 /// The header every generated Rust file starts with.

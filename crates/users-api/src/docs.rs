@@ -4,7 +4,12 @@
 //!   showing the source spec;
 //! - `/openapi.yaml`: the source spec, byte for byte (OpenAPI 3.0.3);
 //! - `/openapi.json`: the document [`ApiDoc`] builds (OpenAPI 3.1), which a
-//!   contract test holds equal to the spec.
+//!   contract test holds equal to the spec;
+//! - `/reference/`: a reference page (Redoc, vendored) of the spec with a
+//!   code sample per operation in curl and in the Rust SDK
+//!   (`/reference/openapi.json`: the spec and its samples, written by
+//!   `cargo xtask codegen`, which writes the same Rust samples into the
+//!   SDK as doctests).
 //!
 //! Swagger UI shows the source spec rather than [`ApiDoc`]: utoipa's
 //! annotations carry no named request examples, no example per response
@@ -25,6 +30,27 @@ pub const SWAGGER_UI_PATH: &str = "/docs";
 pub const SPEC_YAML_PATH: &str = "/openapi.yaml";
 /// Where the generated document is served.
 pub const SPEC_JSON_PATH: &str = "/openapi.json";
+/// Where the reference page is served.
+pub const REFERENCE_PATH: &str = "/reference";
+
+/// The reference page's document: the spec with a code sample per
+/// operation, written by `cargo xtask codegen`.
+pub const REFERENCE_JSON: &str = include_str!("generated_reference.json");
+
+/// Redoc's standalone bundle, vendored (`assets/redoc/README.md`).
+const REDOC_JS: &str = include_str!("../assets/redoc/redoc.standalone.js");
+
+/// Starts Redoc on the reference document; a file of its own, since the
+/// pages' content security policy allows no inline script.
+const REFERENCE_JS: &str = "Redoc.init('/reference/openapi.json', {\n  \
+    expandResponses: '200,201,204',\n  jsonSampleExpandLevel: 3,\n  hideHostname: true,\n  \
+    pathInMiddlePanel: true,\n  requiredPropsFirst: true\n}, document.getElementById('redoc'));\n";
+
+/// Whether `path` is one of the documentation pages' (Swagger UI's or the
+/// reference page's files), which are the same for everyone.
+pub fn is_page_path(path: &str) -> bool {
+    path.starts_with(SWAGGER_UI_PATH) || path.starts_with(REFERENCE_PATH)
+}
 
 /// Swagger UI's settings: the source spec first; no outside validator (by
 /// default the page sends the spec to validator.swagger.io from any host but
@@ -58,6 +84,44 @@ pub fn docs_router() -> axum::Router {
         }))
         .route(SPEC_YAML_PATH, axum::routing::get(source_spec))
         .route(SPEC_JSON_PATH, axum::routing::get(generated_document))
+        .route("/reference", axum::routing::get(reference_page))
+        .route("/reference/", axum::routing::get(reference_page))
+        .route(
+            "/reference/openapi.json",
+            axum::routing::get(|| async {
+                (
+                    [(http::header::CONTENT_TYPE, "application/json")],
+                    REFERENCE_JSON,
+                )
+            }),
+        )
+        .route(
+            "/reference/redoc.standalone.js",
+            axum::routing::get(|| async {
+                ([(http::header::CONTENT_TYPE, "text/javascript")], REDOC_JS)
+            }),
+        )
+        .route(
+            "/reference/reference.js",
+            axum::routing::get(|| async {
+                (
+                    [(http::header::CONTENT_TYPE, "text/javascript")],
+                    REFERENCE_JS,
+                )
+            }),
+        )
+}
+
+/// The reference page: Redoc over the reference document.
+async fn reference_page() -> axum::response::Html<String> {
+    let title = escape_html(&ApiDoc::openapi().info.title);
+    axum::response::Html(format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}: reference</title>\n</head>\n<body>\n<div id=\"redoc\"></div>\n\
+         <script src=\"/reference/redoc.standalone.js\"></script>\n\
+         <script src=\"/reference/reference.js\"></script>\n</body>\n</html>\n"
+    ))
 }
 
 /// Swagger UI's page, titled with the API's title rather than "Swagger UI".

@@ -76,6 +76,8 @@ pub mod mock;
 #[rustfmt::skip]
 #[path = "generated_sdk.rs"]
 mod sdk;
+#[path = "generated_samples.rs"]
+pub mod samples;
 
 mod client;
 mod error;

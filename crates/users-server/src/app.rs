@@ -251,12 +251,14 @@ fn documents() -> axum::Router {
     ))
 }
 
-/// Swagger UI's page and scripts come from this server; its styles set
-/// inline `style` attributes, and its images include `data:` URLs.
+/// The pages' scripts come from this server; their styles are set inline
+/// (Swagger UI's `style` attributes, Redoc's generated style sheets), their
+/// images include `data:` URLs, and Redoc's search runs in a worker made
+/// from a `blob:` URL.
 pub const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
-     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
-     frame-ancestors 'none'";
+     connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
 
 /// What [`with_token`] asks of a caller: any valid bearer token.
 const ANY_TOKEN: OperationSpec = OperationSpec {
@@ -381,10 +383,7 @@ async fn read_body_first(State(read): State<BodyRead>, request: Request, next: N
 /// no-store` on all but Swagger UI's files, since answers carry personal
 /// data.
 async fn safe_answers(request: Request, next: Next) -> Response {
-    let docs = request
-        .uri()
-        .path()
-        .starts_with(users_api::docs::SWAGGER_UI_PATH);
+    let docs = users_api::docs::is_page_path(request.uri().path());
     let mut response = next.run(request).await;
     let status = response.status();
     if (status.is_client_error() || status.is_server_error())

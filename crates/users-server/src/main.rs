@@ -295,7 +295,7 @@ async fn main() -> anyhow::Result<()> {
         said.push_str(&format!("Users API on http://{address}\n"));
     } else {
         said.push_str(&format!(
-            "Users API on http://{address}  (Swagger UI: http://{address}/docs/)\n"
+            "Users API on http://{address}  (Swagger UI: http://{address}/docs/, reference: http://{address}/reference/)\n"
         ));
     }
     if let Some(token) = dev_token {

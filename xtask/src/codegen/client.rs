@@ -42,11 +42,23 @@ pub(crate) struct Finding {
     pub(crate) handled: bool,
 }
 
-/// The generated client, the httpmock helpers and the SDK's surface, and
-/// the operations left out of them.
-pub(crate) fn generate(
-    source: &serde_json::Value,
-) -> anyhow::Result<(String, String, String, Vec<super::Refusal>)> {
+/// What the client generator writes, and what it left out.
+pub(crate) struct Output {
+    /// progenitor's client.
+    pub(crate) client: String,
+    /// progenitor's httpmock helpers.
+    pub(crate) mock: String,
+    /// The SDK emitter's surface.
+    pub(crate) sdk: String,
+    /// A code sample per operation.
+    pub(crate) samples: Vec<super::sdk::Sample>,
+    /// The parts of the spec left out.
+    pub(crate) refusals: Vec<super::Refusal>,
+}
+
+/// The generated client, the httpmock helpers, the SDK's surface and its
+/// code samples, and the operations left out of them.
+pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
     let mut source = super::lift::lift_bodies(source);
     let mut refusals = Vec::new();
     settle_defaults(&mut source);
@@ -104,21 +116,23 @@ pub(crate) fn generate(
             .unwrap_or_default();
         anyhow::anyhow!("progenitor panicked on the client view: {message}")
     })??;
-    let sdk = super::sdk::Sdk {
+    let emitter = super::sdk::Sdk {
         spec: &written,
         several: &several,
         merge: &merge,
         types: generator.get_type_space(),
-    }
-    .generate()?;
+    };
+    let sdk = emitter.generate()?;
+    let samples = emitter.samples(&super::sdk::crate_name())?;
     let mut generator = Generator::new(&settings(&merge)?);
     let mock = generator.httpmock(&view, "crate")?;
-    Ok((
-        super::add_preamble(&super::format_rust(client)?),
-        super::add_preamble(&super::format_rust(mock)?),
-        super::add_preamble(&super::format_rust(sdk)?),
+    Ok(Output {
+        client: super::add_preamble(&super::format_rust(client)?),
+        mock: super::add_preamble(&super::format_rust(mock)?),
+        sdk: super::add_preamble(&super::format_rust(sdk)?),
+        samples,
         refusals,
-    ))
+    })
 }
 
 /// An operation whose success statuses answer different types (a body
@@ -744,6 +758,41 @@ mod tests {
         crate::spec::load(&crate::spec::project_root().join(crate::spec::SPEC_PATH)).unwrap()
     }
 
+    /// A code sample per operation of the fixture API: the SDK call with its
+    /// positional arguments (an entity tag by reference), and curl.
+    #[test]
+    fn every_operation_has_a_rust_and_a_curl_sample() {
+        let fixture = crate::codegen::server::tests::fixture();
+        let output = generate(&fixture).unwrap();
+        let ids: Vec<&str> = output
+            .samples
+            .iter()
+            .map(|s| s.operation_id.as_str())
+            .collect();
+        for id in ["listWidgets", "createWidget", "updateWidget", "listColours"] {
+            assert!(ids.contains(&id), "{id}: {ids:?}");
+        }
+        let update = output
+            .samples
+            .iter()
+            .find(|s| s.operation_id == "updateWidget")
+            .unwrap();
+        assert!(
+            update.rust.contains(".update_widget(\"") && update.rust.contains(", &etag, body)"),
+            "{}",
+            update.rust
+        );
+        assert!(update.rust_doctest.contains("# async fn sample()"));
+        assert!(!update.rust.contains("# "), "{}", update.rust);
+        assert!(
+            update.curl.starts_with("curl -X PATCH ") && update.curl.contains("If-Match: \"7\""),
+            "{}",
+            update.curl
+        );
+        let samples = crate::codegen::sdk::samples_module(&output.samples);
+        assert_eq!(samples.matches("```no_run").count(), output.samples.len());
+    }
+
     #[test]
     fn the_spec_has_no_unhandled_findings() {
         let unhandled: Vec<_> = preflight(&spec())
@@ -779,7 +828,12 @@ mod tests {
         }
         // Generation leaves out the XML body and the operation progenitor
         // cannot type, and generates the rest.
-        let (client, _, sdk, refusals) = generate(&source).unwrap();
+        let Output {
+            client,
+            sdk,
+            refusals,
+            ..
+        } = generate(&source).unwrap();
         let refused: Vec<&str> = refusals.iter().map(|r| r.pointer.as_str()).collect();
         assert_eq!(
             refused,
@@ -802,7 +856,12 @@ mod tests {
         let mut source = crate::codegen::server::tests::fixture();
         source["paths"]["/colours"]["get"]["responses"]["204"] =
             serde_json::json!({ "description": "No colours yet.", "content": { "*/*": {} } });
-        let (client, _, sdk, refusals) = generate(&source).unwrap();
+        let Output {
+            client,
+            sdk,
+            refusals,
+            ..
+        } = generate(&source).unwrap();
         assert!(refusals.is_empty(), "{refusals:#?}");
         assert!(
             client.contains("ResponseValue<ByteStream>"),

@@ -36,6 +36,41 @@ use super::three_state;
 
 /// Where the SDK's surface goes.
 pub(crate) const OUTPUT: &str = "crates/users-client/src/generated_sdk.rs";
+/// Where the SDK's code samples go: a module of doctests.
+pub(crate) const SAMPLES_OUTPUT: &str = "crates/users-client/src/generated_samples.rs";
+
+/// The SDK crate's name in Rust paths, from the folder it is written to.
+pub(crate) fn crate_name() -> String {
+    OUTPUT
+        .split('/')
+        .nth(1)
+        .unwrap_or("client")
+        .replace('-', "_")
+}
+
+/// The module of doctests [`SAMPLES_OUTPUT`] holds: each operation's Rust
+/// sample, under its operation id and summary.
+pub(crate) fn samples_module(samples: &[Sample]) -> String {
+    let mut doc = String::from(
+        "//! Code samples: each operation called through this SDK, as the API's\n\
+         //! reference page shows them (beside the same request with curl). Each is\n\
+         //! compiled by `cargo test --doc`, so a sample that no longer builds fails\n\
+         //! the tests. `API_TOKEN` holds a bearer token.\n",
+    );
+    for sample in samples {
+        doc.push_str(&format!("//!\n//! ## `{}`\n", sample.operation_id));
+        if !sample.summary.is_empty() {
+            doc.push_str(&format!("//!\n//! {}\n", sample.summary));
+        }
+        doc.push_str("//!\n//! ```no_run\n");
+        for line in sample.rust_doctest.lines() {
+            doc.push_str(format!("//! {line}").trim_end());
+            doc.push('\n');
+        }
+        doc.push_str("//! ```\n");
+    }
+    super::add_preamble(&doc)
+}
 
 /// The module the three-state types are written in, as progenitor is told.
 pub(crate) const PATCH_MODULE: &str = "crate::patch";
@@ -72,6 +107,8 @@ struct Param {
     /// For an integer, its primitive and bounds (checked before sending).
     integer: Option<Integer>,
     tenant: bool,
+    /// The parameter's example (its own, or its schema's), for code samples.
+    example: Option<Value>,
 }
 
 struct Integer {
@@ -137,6 +174,8 @@ struct Op {
     body: Option<(TokenStream, bool)>,
     /// The body's media type, when it is not `application/json`.
     media_type: Option<String>,
+    /// The body's first example, for code samples.
+    body_example: Option<Value>,
     /// The type of the success body (`()` when none).
     value: TokenStream,
     /// For an operation whose successes answer different types: each
@@ -717,6 +756,67 @@ impl Sdk<'_> {
             .with_context(|| format!("progenitor generated no type named {name}"))
     }
 
+    /// The first example `value` holds: `example`, else the first of
+    /// `examples` (its `value`, a component example followed).
+    fn first_example(&self, value: &Value) -> Option<Value> {
+        if let Some(example) = value.get("example") {
+            return Some(example.clone());
+        }
+        let (_, first) = value.get("examples")?.as_object()?.iter().next()?;
+        let first = self.resolve(first, "examples").ok()?;
+        first.get("value").cloned()
+    }
+
+    /// One code sample per operation: the call through this SDK (a
+    /// `no_run` doctest, and the same lines without the hidden ones for a
+    /// page) and the same request with curl. `krate` is the SDK crate's name
+    /// in Rust paths.
+    pub(crate) fn samples(&self, krate: &str) -> anyhow::Result<Vec<Sample>> {
+        let base = self.spec["servers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|server| server["url"].as_str())
+            .find(|url| url.starts_with("http"))
+            .unwrap_or("https://api.example.com")
+            .trim_end_matches('/')
+            .to_owned();
+        let bearer = self.spec["components"]["securitySchemes"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .any(|(_, scheme)| {
+                scheme["scheme"]
+                    .as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
+                    || matches!(scheme["type"].as_str(), Some("oauth2" | "openIdConnect"))
+            });
+        let mut samples = Vec::new();
+        for op in self.operations()? {
+            let doctest = rust_sample(&op, krate, &base, bearer);
+            let shown = doctest
+                .lines()
+                .filter(|line| !line.starts_with("# ") && *line != "#")
+                .collect::<Vec<_>>()
+                .join("\n");
+            samples.push(Sample {
+                operation_id: op.id.clone(),
+                summary: self.summary(&op),
+                rust_doctest: doctest,
+                rust: shown,
+                curl: curl_sample(&op, &base, bearer),
+            });
+        }
+        Ok(samples)
+    }
+
+    fn summary(&self, op: &Op) -> String {
+        self.spec["paths"][&op.path][&op.method]["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     fn resolve<'v>(&'v self, value: &'v Value, kind: &str) -> anyhow::Result<&'v Value> {
         match value.get("$ref").and_then(Value::as_str) {
             Some(reference) => {
@@ -773,9 +873,13 @@ impl Sdk<'_> {
                 ty,
                 integer,
                 tenant: param.get(TENANT_SWITCH) == Some(&Value::Bool(true)),
+                example: self
+                    .first_example(param)
+                    .or_else(|| self.first_example(schema)),
             });
         }
         let mut media_type = None;
+        let mut body_example = None;
         let body = match op.get("requestBody") {
             Some(body) => {
                 let body = self.resolve(body, "requestBodies")?;
@@ -802,6 +906,9 @@ impl Sdk<'_> {
                 if media_name != "application/json" {
                     media_type = Some(media_name.clone());
                 }
+                body_example = self
+                    .first_example(media)
+                    .or_else(|| self.first_example(&media["schema"]));
                 Some((ty, body.get("required") == Some(&Value::Bool(true))))
             }
             None => None,
@@ -893,6 +1000,7 @@ impl Sdk<'_> {
             params,
             body,
             media_type,
+            body_example,
             value,
             headers,
             pagination,
@@ -1472,4 +1580,173 @@ fn docs(text: Option<&str>) -> TokenStream {
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// One operation's code samples; see [`Sdk::samples`].
+pub(crate) struct Sample {
+    pub(crate) operation_id: String,
+    pub(crate) summary: String,
+    /// The Rust sample as a doctest (hidden `# ` lines included).
+    pub(crate) rust_doctest: String,
+    /// The Rust sample as a page shows it.
+    pub(crate) rust: String,
+    pub(crate) curl: String,
+}
+
+/// The Rust text of a parameter's example value as the SDK takes it.
+fn rust_literal(param: &Param) -> String {
+    match (&param.integer, &param.example) {
+        (Some(_), Some(Value::Number(n))) => n.to_string(),
+        (Some(_), _) => "1".to_owned(),
+        (None, Some(Value::String(text))) => format!("{text:?}"),
+        (None, Some(other)) => format!("{:?}", other.to_string()),
+        (None, None) => format!("{:?}", param.name),
+    }
+}
+
+/// A parameter's example value as text, for a URL or a header.
+fn text_value(param: &Param) -> String {
+    match &param.example {
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+        None if param.integer.is_some() => "1".to_owned(),
+        None => format!("{{{}}}", param.name),
+    }
+}
+
+/// The Rust path of a type the surface names, from outside the crate.
+fn outside_path(ty: &TokenStream, krate: &str) -> String {
+    let text = ty.to_string().replace(" :: ", "::").replace(":: ", "::");
+    let text = text.trim_start_matches("::");
+    match text.strip_prefix("crate::") {
+        Some(rest) => format!("{krate}::{rest}"),
+        None if text.starts_with("types::") => format!("{krate}::{text}"),
+        None => text.to_owned(),
+    }
+}
+
+fn rust_sample(op: &Op, krate: &str, base: &str, bearer: bool) -> String {
+    let if_match = op.param("If-Match").is_some()
+        || op.positional().iter().any(|p| p.is_header("If-None-Match"));
+    let mut lines = vec![
+        if if_match {
+            format!("use {krate}::{{Client, ETag}};")
+        } else {
+            format!("use {krate}::Client;")
+        },
+        "# async fn sample() -> Result<(), Box<dyn std::error::Error>> {".to_owned(),
+        format!("let client = Client::builder({base:?})"),
+    ];
+    if bearer {
+        lines.push("    .bearer_token(std::env::var(\"API_TOKEN\")?)".to_owned());
+    }
+    lines.push("    .build()?;".to_owned());
+    // An entity tag given positionally (a required `If-Match`) is passed by
+    // reference; an optional one is set on the request builder.
+    let mut args: Vec<String> = op
+        .positional()
+        .iter()
+        .map(|p| {
+            if p.is_header("If-Match") || p.is_header("If-None-Match") {
+                "&etag".to_owned()
+            } else {
+                rust_literal(p)
+            }
+        })
+        .collect();
+    if let Some((ty, _)) = &op.body {
+        let ty = outside_path(ty, krate);
+        let example = op
+            .body_example
+            .clone()
+            .unwrap_or(Value::Object(Default::default()));
+        if ty.ends_with("reqwest::Body") {
+            let text = match &example {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            lines.push(format!("let body = reqwest::Body::from({text:?});"));
+        } else {
+            let json = serde_json::to_string_pretty(&example).unwrap_or_default();
+            lines.push(format!(
+                "let body: {ty} = serde_json::from_value(serde_json::json!({json}))?;"
+            ));
+        }
+        args.push("body".to_owned());
+    }
+    if if_match {
+        lines.push("// The ETag the last read or write of it answered.".to_owned());
+        lines.push("let etag: ETag = \"\\\"7\\\"\".parse()?;".to_owned());
+    }
+    lines.push(format!(
+        "let answer = client\n    .{}({})",
+        op.fn_name(),
+        args.join(", ")
+    ));
+    if op.param("If-Match").is_some_and(|p| !p.required) {
+        lines.push("    .if_match(&etag)".to_owned());
+    }
+    lines.push("    .await?;".to_owned());
+    lines.push("# let _ = answer;".to_owned());
+    lines.push("# Ok(())".to_owned());
+    lines.push("# }".to_owned());
+    lines.join("\n")
+}
+
+/// Single-quoted for a POSIX shell.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+fn curl_sample(op: &Op, base: &str, bearer: bool) -> String {
+    let mut path = op.path.clone();
+    for param in op.params.iter().filter(|p| p.location == "path") {
+        path = path.replace(&format!("{{{}}}", param.name), &text_value(param));
+    }
+    let query: Vec<String> = op
+        .params
+        .iter()
+        .filter(|p| p.location == "query" && p.required)
+        .map(|p| format!("{}={}", p.name, text_value(p)))
+        .collect();
+    if !query.is_empty() {
+        path = format!("{path}?{}", query.join("&"));
+    }
+    let mut lines = vec![format!(
+        "curl -X {} {}",
+        op.method.to_uppercase(),
+        shell_quote(&format!("{base}{path}"))
+    )];
+    if bearer {
+        lines.push("  -H \"Authorization: Bearer $API_TOKEN\"".to_owned());
+    }
+    for param in op
+        .params
+        .iter()
+        .filter(|p| p.location == "header" && (p.required || p.is_header("If-Match")))
+    {
+        let value = if param.is_header("If-Match") {
+            "\"7\"".to_owned()
+        } else {
+            text_value(param)
+        };
+        lines.push(format!(
+            "  -H {}",
+            shell_quote(&format!("{}: {value}", param.name))
+        ));
+    }
+    if op.body.is_some() {
+        let media = op.media_type.as_deref().unwrap_or("application/json");
+        lines.push(format!(
+            "  -H {}",
+            shell_quote(&format!("Content-Type: {media}"))
+        ));
+        let body = match &op.body_example {
+            Some(Value::String(text)) => text.clone(),
+            Some(other) => other.to_string(),
+            None => "{}".to_owned(),
+        };
+        lines.push(format!("  -d {}", shell_quote(&body)));
+    }
+    lines.join(" \\\n")
 }
