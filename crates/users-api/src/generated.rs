@@ -19253,10 +19253,13 @@ impl utoipa::Modify for Compositions {
                     "allOf".to_owned(),
                     json!(
                         [{ "anyOf" : [{ "properties" : { "countryCode" : { "not" : {
-                        "enum" : ["US", "CA"] } } } }, { "required" : ["state"] }] }, {
+                        "enum" : ["US", "CA"] } } } }, { "required" : ["state"] }],
+                        "description" :
+                        "`state` is required when `countryCode` is `US` or `CA`." }, {
                         "anyOf" : [{ "properties" : { "countryCode" : { "not" : { "enum"
                         : ["US"] } } } }, { "properties" : { "zipCode" : { "pattern" :
-                        "^[0-9]{5}$" } } }] }]
+                        "^[0-9]{5}$" } } }], "description" :
+                        "A US `zipCode` has five digits." }]
                     ),
                 );
         }
@@ -19269,12 +19272,16 @@ impl utoipa::Modify for Compositions {
                 .insert(
                     "allOf".to_owned(),
                     json!(
-                        [{ "not" : { "anyOf" : [{ "required" : ["roles", "addRoles"] }, {
-                        "required" : ["roles", "removeRoles"] }] } }, { "not" : { "anyOf"
-                        : [{ "required" : ["teams", "addTeams"] }, { "required" :
-                        ["teams", "removeTeams"] }] } }, { "not" : { "anyOf" : [{
-                        "required" : ["tags", "addTags"] }, { "required" : ["tags",
-                        "removeTags"] }] } }]
+                        [{ "description" :
+                        "`roles` is not sent with `addRoles` or `removeRoles`.", "not" :
+                        { "anyOf" : [{ "required" : ["roles", "addRoles"] }, { "required"
+                        : ["roles", "removeRoles"] }] } }, { "description" :
+                        "`teams` is not sent with `addTeams` or `removeTeams`.", "not" :
+                        { "anyOf" : [{ "required" : ["teams", "addTeams"] }, { "required"
+                        : ["teams", "removeTeams"] }] } }, { "description" :
+                        "`tags` is not sent with `addTags` or `removeTags`.", "not" : {
+                        "anyOf" : [{ "required" : ["tags", "addTags"] }, { "required" :
+                        ["tags", "removeTags"] }] } }]
                     ),
                 );
         }
