@@ -47,10 +47,16 @@ try {
   const shown = await page.locator('.topbar select, .download-url-input').first().isVisible();
   if (!shown) fail('the top bar offers no document');
 
+  if ((await page.locator('input.operation-filter-input').count()) === 0) fail('the page has no filter box');
   await page.click('button.authorize');
   await page.fill('.modal-ux input[type=text], .modal-ux input[type=password]', token);
   await page.click('.modal-ux .auth-btn-wrapper button.authorize');
   await page.click('.modal-ux button.btn-done');
+  // The token outlives a reload.
+  await page.reload();
+  await page.waitForSelector('#operations-Users-createUser');
+  const kept = await page.evaluate(() => window.localStorage.getItem('authorized'));
+  if (!kept || !kept.includes('bearerAuth')) fail(`the token was lost on reload: ${kept}`);
 
   let step = 0;
   // Runs one operation: opens it, lets `prepare` fill what an earlier
