@@ -40,17 +40,7 @@ pub(crate) fn run_slow_clients(root: &Path) -> anyhow::Result<()> {
     let (server, bench) = release_build(root)?;
     let mut missed = Vec::new();
     let mut section = slow_clients(&server, &bench, &mut missed)?;
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(root)
-        .output()?;
-    section.push_str(&format!(
-        "(Section 6 measured by `cargo xtask bench --only slow-clients` at commit {}.)\n",
-        String::from_utf8_lossy(&commit.stdout).trim()
-    ));
-    for line in &missed {
-        eprintln!("missed: {line}");
-    }
+    section.push_str(&measured_at(root, "Section 6", "slow-clients", &missed)?);
     let path = root.join("docs/benchmarks.md");
     let doc = std::fs::read_to_string(&path)?;
     let end = doc
@@ -63,6 +53,22 @@ pub(crate) fn run_slow_clients(root: &Path) -> anyhow::Result<()> {
     )?;
     eprintln!("updated section 6 of docs/benchmarks.md");
     Ok(())
+}
+
+/// The line that says which commit a partial run (`--only ONLY`) measured
+/// `what` at; the goals it missed go to stderr.
+fn measured_at(root: &Path, what: &str, only: &str, missed: &[String]) -> anyhow::Result<String> {
+    for line in missed {
+        eprintln!("missed: {line}");
+    }
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()?;
+    Ok(format!(
+        "({what} measured by `cargo xtask bench --only {only}` at commit {}.)\n",
+        String::from_utf8_lossy(&commit.stdout).trim()
+    ))
 }
 
 /// Builds `users-server` and `users-bench` in release; their paths.
@@ -100,17 +106,7 @@ pub(crate) fn run_codegen(root: &Path) -> anyhow::Result<()> {
     let mut missed = Vec::new();
     let mut sections = codegen_and_build(root)?;
     sections.push_str(&generality(root, &mut missed)?);
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(root)
-        .output()?;
-    sections.push_str(&format!(
-        "(Sections 4 and 5 measured by `cargo xtask bench --only codegen` at commit {}.)\n",
-        String::from_utf8_lossy(&commit.stdout).trim()
-    ));
-    for line in &missed {
-        eprintln!("missed: {line}");
-    }
+    sections.push_str(&measured_at(root, "Sections 4 and 5", "codegen", &missed)?);
     std::fs::write(
         &path,
         format!("{}{}{}", &doc[..start], sections, &doc[end..]),

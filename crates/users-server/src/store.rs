@@ -107,15 +107,42 @@ pub fn email_key(email: &str) -> String {
     skeleton.nfkc().collect::<String>().to_lowercase()
 }
 
-/// The users whose stored email key [`email_key`] now computes otherwise
-/// (keys stored before it folded look-alikes), as `(seq, new key)`.
-fn stale_email_keys(rows: Vec<(i64, String)>) -> Vec<(i64, String)> {
-    rows.into_iter()
+/// Recomputes, in one transaction, the email keys that [`email_key`] now
+/// computes otherwise (keys stored before it folded look-alikes); either
+/// store calls it when it connects.
+async fn rekey_emails<DB>(pool: &sqlx::Pool<DB>) -> anyhow::Result<()>
+where
+    DB: sqlx::Database,
+    (i64, String): for<'r> sqlx::FromRow<'r, DB::Row>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    let rows: Vec<(i64, String)> = sqlx::query_as(sql::EMAIL_KEYS).fetch_all(pool).await?;
+    let stale: Vec<(i64, String)> = rows
+        .into_iter()
         .filter_map(|(seq, key)| {
             let now = email_key(&key);
             (now != key).then_some((seq, now))
         })
-        .collect()
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    for (seq, key) in stale.iter().cloned() {
+        sqlx::query(sql::SET_EMAIL_KEY)
+            .bind(key)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| rekey_clash(seq, err))?;
+    }
+    tx.commit().await?;
+    tracing::info!(users = stale.len(), "email keys recomputed");
+    Ok(())
 }
 
 /// The error of a re-keying that found two users of an account whose

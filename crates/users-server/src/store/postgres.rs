@@ -14,7 +14,7 @@ use sqlx::types::Json;
 use super::{
     ACQUIRE_TIMEOUT, IdempotencyScope, IdempotencyState, ListFilter, LockedUser, Pool, PoolStats,
     Store, StoreError, StoredUser, UserRow, is_unique_violation, like_pattern, reclaimable,
-    recorded_state, rekey_clash, sql, stale_email_keys,
+    recorded_state, sql,
 };
 
 /// [`Store`] on a PostgreSQL database.
@@ -41,7 +41,7 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        rekey_emails(&pool).await?;
+        super::rekey_emails(&pool).await?;
         Ok(Self {
             pool: Pool::new("main", pool),
         })
@@ -371,26 +371,4 @@ impl Store for PgStore {
     fn pool_stats(&self) -> Vec<PoolStats> {
         vec![self.pool.stats()]
     }
-}
-
-/// Recomputes the email keys stored before [`super::email_key`] folded
-/// look-alike characters, in one transaction.
-async fn rekey_emails(pool: &sqlx::Pool<sqlx::Postgres>) -> anyhow::Result<()> {
-    let rows = sqlx::query_as(sql::EMAIL_KEYS).fetch_all(pool).await?;
-    let stale = stale_email_keys(rows);
-    if stale.is_empty() {
-        return Ok(());
-    }
-    let mut tx = pool.begin().await?;
-    for (seq, key) in &stale {
-        sqlx::query(sql::SET_EMAIL_KEY)
-            .bind(key)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(|err| rekey_clash(*seq, err))?;
-    }
-    tx.commit().await?;
-    tracing::info!(users = stale.len(), "email keys recomputed");
-    Ok(())
 }

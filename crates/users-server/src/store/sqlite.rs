@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 use super::{
     ACQUIRE_TIMEOUT, IdempotencyScope, IdempotencyState, ListFilter, LockedUser, Pool, PoolStats,
     Store, StoreError, StoredUser, UserRow, is_unique_violation, like_pattern, reclaimable,
-    recorded_state, rekey_clash, sql, stale_email_keys, stamp,
+    recorded_state, sql, stamp,
 };
 
 /// [`Store`] on an SQLite file.
@@ -40,7 +40,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&writer).await?;
-        rekey_emails(&writer).await?;
+        super::rekey_emails(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -365,26 +365,4 @@ impl Store for SqliteStore {
     fn pool_stats(&self) -> Vec<PoolStats> {
         vec![self.writer.stats(), self.reader.stats()]
     }
-}
-
-/// Recomputes the email keys stored before [`super::email_key`] folded
-/// look-alike characters, in one transaction.
-async fn rekey_emails(pool: &sqlx::Pool<sqlx::Sqlite>) -> anyhow::Result<()> {
-    let rows = sqlx::query_as(sql::EMAIL_KEYS).fetch_all(pool).await?;
-    let stale = stale_email_keys(rows);
-    if stale.is_empty() {
-        return Ok(());
-    }
-    let mut tx = pool.begin().await?;
-    for (seq, key) in &stale {
-        sqlx::query(sql::SET_EMAIL_KEY)
-            .bind(key)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(|err| rekey_clash(*seq, err))?;
-    }
-    tx.commit().await?;
-    tracing::info!(users = stale.len(), "email keys recomputed");
-    Ok(())
 }
