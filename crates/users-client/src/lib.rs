@@ -79,6 +79,23 @@ mod sdk;
 #[path = "generated_samples.rs"]
 pub mod samples;
 
+/// `uuid`, whose `Uuid` types ids (`User::id`), re-exported so that a
+/// caller needs no dependency of its own (nor a matching version) to name it.
+pub use ::uuid;
+
+/// `serde_json`, whose `Value` and `Map` type free-form members
+/// (`customAttributes`), re-exported like [`uuid`].
+pub use ::serde_json;
+
+/// The HTTP status code type [`Error::status`] answers, and the header
+/// names and values requests and responses carry.
+pub use reqwest::{header, StatusCode};
+
+/// `httpmock`, which the [`mock`] helpers take and answer (`MockServer`,
+/// `Method`), at the version they were built for (feature `mock`).
+#[cfg(feature = "mock")]
+pub use ::httpmock;
+
 mod client;
 mod error;
 mod runtime;
