@@ -4375,9 +4375,7 @@ pub mod ops {
             self.map(|call| Ok(call.q(rt::convert::<types::ListUsersQ, _>(value, "q")?)))
         }
         ///Every item of every page, one page at a time: each page's `nextCursor` is sent as `cursor` for the next, until a page has none.
-        pub fn stream(
-            self,
-        ) -> impl ::futures::Stream<Item = Result<types::User, Error>> + Send + 'a {
+        pub fn stream(self) -> rt::Pages<'a, types::User> {
             rt::pages(
                 self.call,
                 |call: generated::builder::ListUsers<'a>| async move {

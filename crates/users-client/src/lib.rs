@@ -38,13 +38,16 @@
 //!     Conditional::NotModified => {}
 //!     Conditional::Modified(newer) => println!("changed: {}", newer.resource_version),
 //! }
-//! // Every active user, page after page.
-//! let active: Vec<types::User> = client
+//! // Every active user, page after page, looped over as it comes.
+//! let mut active = client
 //!     .list_users()
 //!     .status(types::UserStatus::Active)
-//!     .stream()
-//!     .try_collect()
-//!     .await?;
+//!     .stream();
+//! while let Some(user) = active.try_next().await? {
+//!     println!("{}", user.email);
+//! }
+//! // Or all at once.
+//! let all: Vec<types::User> = client.list_users().stream().try_collect().await?;
 //! # Ok(()) }
 //! ```
 #![cfg_attr(not(test), warn(missing_docs))]
@@ -104,7 +107,7 @@ pub use client::{Client, ClientBuilder};
 pub use error::{Error, ProblemDetails};
 pub use generated::types;
 pub use runtime::{
-    Body, BoxError, BoxFuture, Conditional, ETag, FromHeaders, HasETag, NoHeaders, Response,
+    Body, BoxError, BoxFuture, Conditional, ETag, FromHeaders, HasETag, NoHeaders, Pages, Response,
     RetryPolicy, TokenFuture, TokenProvider,
 };
 pub use runtime::{ACCEPT, IDEMPOTENCY_KEY, MERGE_PATCH_JSON};

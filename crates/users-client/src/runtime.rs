@@ -553,11 +553,7 @@ pub(crate) async fn not_modified_or<T, E: serde::Serialize>(
 /// request. (Used by the generated `stream()` of paginated operations; a
 /// spec may have none.)
 #[allow(dead_code)]
-pub(crate) fn pages<'a, B, I, F, Fut, N>(
-    first: Result<B, Error>,
-    fetch: F,
-    next: N,
-) -> impl futures::Stream<Item = Result<I, Error>> + Send + 'a
+pub(crate) fn pages<'a, B, I, F, Fut, N>(first: Result<B, Error>, fetch: F, next: N) -> Pages<'a, I>
 where
     B: Clone + Send + 'a,
     I: Send + 'a,
@@ -565,6 +561,7 @@ where
     Fut: Future<Output = Result<(Vec<I>, Option<String>), Error>> + Send + 'a,
     N: Fn(B, String) -> Result<B, Error> + Send + 'a,
 {
+    use futures::StreamExt;
     use std::collections::VecDeque;
     // State: the next request to send (None after the last page), and the
     // items of the current page.
@@ -602,7 +599,14 @@ where
             }
         }
     })
+    .boxed()
 }
+
+/// The items of every page of a paginated operation, one page fetched at a
+/// time: what its `stream()` answers. Boxed, so it is `Unpin` and can be
+/// looped over as it is returned:
+/// `while let Some(item) = stream.try_next().await? { .. }`.
+pub type Pages<'a, T> = futures::stream::BoxStream<'a, Result<T, Error>>;
 
 /// The JSON Schema of a three-state member: `T` or `null` (OpenAPI 3.0
 /// `nullable`). Only for `schemars`; the value is an `Option<Option<T>>`.

@@ -1276,7 +1276,7 @@ impl Sdk<'_> {
             );
             setters.push(quote! {
                 #[doc = #doc]
-                pub fn stream(self) -> impl ::futures::Stream<Item = Result<#item, Error>> + Send + 'a {
+                pub fn stream(self) -> rt::Pages<'a, #item> {
                     rt::pages(
                         self.call,
                         |call: generated::builder::#name<'a>| async move {
