@@ -253,7 +253,7 @@ fn concurrency_and_idempotency_headers_are_declared() {
 /// crate update changes a list, this fails and prints the spec's new list.
 #[test]
 fn the_spec_enums_are_the_lookup_lists() {
-    use users_api::lookups::Lookup;
+    use users_server::lookups::Lookup;
     let spec = users_tests::spec_value();
     for (component, lookup, nullable) in [
         ("CountryCode", Lookup::Countries, false),

@@ -22,7 +22,6 @@
 
 #[rustfmt::skip]
 pub mod generated;
-pub mod lookups;
 pub mod runtime;
 
 #[cfg(feature = "swagger-ui")]

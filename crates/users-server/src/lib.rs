@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod lookups;
 pub mod observe;
 pub mod serve;
 pub mod service;

@@ -20,6 +20,7 @@ use users_api::types::{
 use users_api::*;
 
 use crate::auth::JwtVerifier;
+use crate::lookups;
 use prometheus_client::metrics::counter::Counter;
 
 use crate::store::{
