@@ -669,3 +669,46 @@ async fn the_reference_page_serves_the_spec_with_samples() {
         "the reference document is the spec"
     );
 }
+
+/// Swagger UI's settings as the page receives them: the source spec first,
+/// no outside validator, the token kept, a filter, deep links, "Try it out"
+/// on, the schema list hidden; the page titled with the API's title.
+#[tokio::test]
+async fn swagger_ui_shows_the_source_spec_offline() {
+    let app = users_api::docs::docs_router();
+    let get = |uri: &str| Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let response = app
+        .clone()
+        .oneshot(get("/docs/swagger-initializer.js"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let script = String::from_utf8(
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    let compact: String = script.chars().filter(|c| !c.is_whitespace()).collect();
+    for setting in [
+        r#""url":"/openapi.yaml""#,
+        r#""validatorUrl":"none""#,
+        r#""persistAuthorization":true"#,
+        r#""filter":true"#,
+        r#""deepLinking":true"#,
+        r#""tryItOutEnabled":true"#,
+        r#""defaultModelsExpandDepth":-1"#,
+    ] {
+        assert!(compact.contains(setting), "{setting} in {script}");
+    }
+    assert!(
+        compact.find("/openapi.yaml") < compact.find("/openapi.json"),
+        "the source spec comes first: {script}"
+    );
+    let response = app.oneshot(get("/docs/")).await.unwrap();
+    let page = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&page).contains("<title>Users API</title>"));
+}
