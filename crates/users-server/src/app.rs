@@ -27,8 +27,8 @@ pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 512;
 /// The default of [`AppOptions::body_read_timeout`].
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Who may read Swagger UI and the API documents (`/docs/`,
-/// `/openapi.json`, `/openapi.yaml`).
+/// Who may read Swagger UI, the reference page and the API documents
+/// (`/docs/`, `/reference/`, `/openapi.json`, `/openapi.yaml`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DocsAccess {
     /// Anyone.

@@ -88,9 +88,9 @@ struct Args {
     /// --max-concurrent-requests, so slow senders hold none.
     #[arg(long, env = "USERS_BODY_READ_TIMEOUT", default_value_t = app::DEFAULT_BODY_READ_TIMEOUT.as_secs())]
     body_read_timeout: u64,
-    /// Who may read Swagger UI (/docs/) and the API documents
-    /// (/openapi.json, /openapi.yaml): `public`, `token` (any valid bearer
-    /// token) or `off`.
+    /// Who may read Swagger UI (/docs/), the reference page (/reference/)
+    /// and the API documents (/openapi.json, /openapi.yaml): `public`,
+    /// `token` (any valid bearer token) or `off`.
     #[arg(long, env = "USERS_DOCS", default_value = "public")]
     docs: DocsAccess,
     /// Seconds between SIGTERM and closing the listeners: `/readyz` answers
