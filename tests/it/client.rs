@@ -89,7 +89,9 @@ async fn a_cleared_field_is_sent_as_null_and_an_absent_one_not_at_all() {
                 .header("content-type", "application/merge-patch+json")
                 .header("if-match", "\"7\"")
                 .json_body(json!({ "phone": null, "jobTitle": "Head of Operations" }));
-            then.status(200).json_body(users_tests::example_user());
+            then.status(200)
+                .header("etag", "\"8\"")
+                .json_body(users_tests::example_user());
         })
         .await;
     let patch = UserPatch {
@@ -141,7 +143,7 @@ async fn retries_wait_for_retry_after() {
     assert_eq!(mock.calls_async().await, 3);
     // Two waits of at least one second each, although the backoff is 5 ms.
     assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
-    assert_eq!(err.code(), Some("rate-limited"));
+    assert_eq!(err.code(), Some(types::ProblemCode::RateLimited));
 }
 
 #[tokio::test]
@@ -242,11 +244,8 @@ async fn a_caller_chosen_idempotency_key_is_sent() {
         .idempotency_key("my-key-1")
         .await
         .unwrap();
-    assert_eq!(user.etag().map(|t| t.as_str()), Some("\"1\""));
-    assert_eq!(
-        user.headers().location.as_deref(),
-        Some(format!("/v1/users/{USER_ID}").as_str())
-    );
+    assert_eq!(user.etag().as_str(), "\"1\"");
+    assert_eq!(user.headers().location, format!("/v1/users/{USER_ID}"));
     mock.assert_async().await;
 }
 
@@ -302,7 +301,7 @@ async fn the_concurrency_helper_rereads_and_repatches_after_a_412() {
                 .path(format!("/v1/users/{USER_ID}"))
                 .header("if-match", "\"8\"")
                 .json_body(json!({ "phone": "+15550000000" }));
-            then.status(200).json_body(v9);
+            then.status(200).header("etag", "\"9\"").json_body(v9);
         })
         .await;
     let mut seen_versions = Vec::new();
@@ -439,7 +438,7 @@ async fn a_problem_becomes_a_typed_error_with_its_field_list() {
         .await
         .unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(400));
-    assert_eq!(err.code(), Some("validation-failed"));
+    assert_eq!(err.code(), Some(types::ProblemCode::ValidationFailed));
     assert_eq!(
         err.detail(),
         Some("address.countryCode: is required; email: is not an email address")
@@ -455,6 +454,38 @@ async fn a_problem_becomes_a_typed_error_with_its_field_list() {
         [("address.countryCode", "required"), ("email", "format")]
     );
     assert!(!err.is_retryable());
+    // The same, typed: the status, the field errors, the operation's own enum.
+    assert!(err.is_bad_request() && !err.is_conflict());
+    let typed: Vec<String> = err.field_errors().into_iter().map(|e| e.field).collect();
+    assert_eq!(typed, ["address.countryCode", "email"]);
+    assert_eq!(err.problem_document().map(|p| p.status), Some(400));
+    match users_client::errors::CreateUser::from(err) {
+        users_client::errors::CreateUser::BadRequest(problem) => {
+            assert_eq!(problem.code, types::ProblemCode::ValidationFailed);
+            assert_eq!(problem.errors.len(), 2);
+        }
+        other => panic!("a 400 is CreateUser::BadRequest, not {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_undocumented_status_or_body_is_the_other_error() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("/v1/users/{USER_ID}"));
+            then.status(418).body("I'm a teapot");
+        })
+        .await;
+    let err = client(&server).get_user(user_id()).await.unwrap_err();
+    assert_eq!(err.code(), None);
+    assert!(err.field_errors().is_empty());
+    let typed = users_client::errors::GetUser::from(err);
+    assert_eq!(typed.status(), Some(418));
+    assert!(
+        matches!(typed, users_client::errors::GetUser::Other(_)),
+        "{typed:?}"
+    );
 }
 
 #[tokio::test]
@@ -489,13 +520,44 @@ async fn unknown_response_fields_and_enum_values_are_tolerated() {
     server
         .mock_async(|when, then| {
             when.method(GET).path(format!("/v1/users/{USER_ID}"));
-            then.status(200).json_body(future_user);
+            then.status(200)
+                .header("etag", "\"7\"")
+                .json_body(future_user);
         })
         .await;
     let user = client(&server).get_user(user_id()).await.unwrap();
-    assert_eq!(user.status, "suspended");
-    assert_eq!(user.gender.as_deref(), Some("nonbinary"));
-    assert_eq!(user.contact_type.as_deref(), Some("legal"));
+    // An open enum keeps a value it does not know, and sends it back as it came.
+    assert_eq!(user.status, types::UserStatus::Unknown("suspended".into()));
+    assert_eq!(
+        user.gender,
+        Some(types::Gender::Unknown("nonbinary".into()))
+    );
+    assert_eq!(
+        user.contact_type.as_ref().map(|c| c.as_str()),
+        Some("legal")
+    );
+    assert_eq!(serde_json::to_value(&*user).unwrap()["status"], "suspended");
+}
+
+#[test]
+fn open_enums_are_one_type_in_both_directions() {
+    // The value a filter takes is the value a user reads back.
+    let status: types::UserStatus = "deactivated".into();
+    assert_eq!(status, types::UserStatus::Deactivated);
+    assert_eq!(status, "deactivated");
+    assert_eq!(status.to_string(), "deactivated");
+    let read: types::UserStatus = serde_json::from_value(json!("archived")).unwrap();
+    assert_eq!(read, types::UserStatus::Archived);
+    assert_eq!(
+        types::UserStatus::KNOWN,
+        [
+            types::UserStatus::Active,
+            types::UserStatus::Deactivated,
+            types::UserStatus::Archived
+        ]
+    );
+    let code: types::ProblemCode = serde_json::from_value(json!("a-code-from-next-year")).unwrap();
+    assert_eq!(code.as_str(), "a-code-from-next-year");
 }
 
 #[tokio::test]
@@ -647,18 +709,36 @@ fn the_sdk_refuses_invalid_values_locally() {
 /// server in an integrator's tests.
 #[test]
 fn the_typed_mock_helpers_stand_in_for_the_server() {
-    use users_client::mock::MockServerExt;
+    use users_client::mock::{MockServerExt, fixtures};
     let server = MockServer::start();
-    let user: types::User = serde_json::from_value(users_tests::example_user()).unwrap();
-    let problem: types::Problem =
-        serde_json::from_value(problem(404, "not-found", json!([]))).unwrap();
+    // Fixtures come from the spec's examples; a test changes what it needs.
+    let mut user = fixtures::user();
+    user.job_title = Some("Engineer".into());
+    let etag: users_client::ETag = "\"7\"".parse().unwrap();
+    let missing_id = Uuid::nil();
+    // Matchers take what the client takes: ids, &str, typed values.
     let found = server.get_user(|when, then| {
-        when.user_id(&user.id);
-        then.ok(&user);
+        when.user_id(user.id).no_if_none_match();
+        then.ok(&user, &etag);
     });
     let missing = server.get_user(|when, then| {
-        when.user_id(&Uuid::nil());
-        then.not_found(&problem);
+        when.user_id(missing_id);
+        then.not_found(&fixtures::problem());
+    });
+    let created = server.create_user(|when, then| {
+        when.idempotency_key("k-1").body(types::UserCreate::new(
+            types::NameInput::new("Ada", "Lovelace"),
+            "ada@example.com",
+        ));
+        then.created(&user, &etag, &format!("/v1/users/{}", user.id));
+    });
+    let listed = server.list_users(|when, then| {
+        when.status(types::UserStatus::Active)
+            .email("ada@example.com");
+        then.ok(&types::UserPage {
+            items: vec![user.clone()],
+            next_cursor: None,
+        });
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -667,12 +747,40 @@ fn the_typed_mock_helpers_stand_in_for_the_server() {
     let client = client(&server);
     let got = runtime.block_on(client.get_user(user.id).send()).unwrap();
     assert_eq!(*got, user);
+    // The answer carries the ETag the spec makes required.
+    assert_eq!(got.etag(), &etag);
     let err = runtime
-        .block_on(client.get_user(Uuid::nil()).send())
+        .block_on(client.get_user(missing_id).send())
         .unwrap_err();
-    assert_eq!(err.code(), Some("not-found"));
+    // A mocked error is a problem document, typed like the server's.
+    assert!(err.is_not_found());
+    assert_eq!(err.code(), fixtures::problem().code.into());
+    let made = runtime
+        .block_on(
+            client
+                .create_user(types::UserCreate::new(
+                    types::NameInput::new("Ada", "Lovelace"),
+                    "ada@example.com",
+                ))
+                .idempotency_key("k-1")
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(made.headers().location, format!("/v1/users/{}", user.id));
+    let page = runtime
+        .block_on(
+            client
+                .list_users()
+                .status(types::UserStatus::Active)
+                .email("ada@example.com")
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(page.items, [user.clone()]);
     found.assert();
     missing.assert();
+    created.assert();
+    listed.assert();
 }
 
 #[tokio::test]

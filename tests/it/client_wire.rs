@@ -156,7 +156,11 @@ pub(crate) async fn record_every_method() -> BTreeMap<String, Seen> {
         server
             .mock_async(|when, then| {
                 when.method(method).path_matches(path).is_true(recorder);
-                let then = then.status(status);
+                // The headers the spec makes required on these answers.
+                let then = then
+                    .status(status)
+                    .header("etag", "\"7\"")
+                    .header("location", format!("/v1/users/{USER_ID}"));
                 if let Some(body) = body {
                     then.json_body(body);
                 }

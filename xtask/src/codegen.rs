@@ -8,6 +8,7 @@ mod client;
 mod lift;
 pub(crate) use lift::METHODS;
 mod naming;
+mod open_enum;
 mod sdk;
 mod server;
 mod three_state;

@@ -30,13 +30,13 @@ pub async fn evolved(client: &Client) -> Result<(), Error> {
     let everyone: Vec<types::Group> = client.list_groups().limit(10).stream().try_collect().await?;
     let first_page = client.list_groups().cursor("abc").await?;
     let _: Option<String> = first_page.next_cursor.as_ref().map(|c| c.to_string());
-    match client.get_group(group.id).if_none_match(group.etag().unwrap()).await? {
+    match client.get_group(group.id).if_none_match(group.etag()).await? {
         Conditional::NotModified => {}
         Conditional::Modified(fresh) => assert_eq!(fresh.name.as_str(), everyone[0].name.as_str()),
     }
     let patch = GroupPatch::builder().name("SRE").clear_description();
-    let updated = client.update_group(group.id, patch).if_match(group.etag().unwrap()).await?;
-    let _: Option<&users_client::ETag> = updated.headers().etag.as_ref();
+    let updated = client.update_group(group.id, patch).if_match(group.etag()).await?;
+    let _: &users_client::ETag = &updated.headers().etag;
     client
         .update_group_with(group.id, 3, |current| GroupPatch::builder().name(current.name.as_str()))
         .await?;

@@ -8806,6 +8806,14 @@ zone: in a patch it clears the stored one.*/
             }
         }
     }
+    pub(crate) fn user_custom_attributes_schema() -> utoipa::openapi::schema::Object {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Object)
+            .additional_properties(
+                Some(<CustomAttributeValue as utoipa::PartialSchema>::schema()),
+            )
+            .build()
+    }
     /**A user as the server returns it. Optional members that are not set are
 left out. New members and enum values may be added at any time.*/
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -8854,8 +8862,10 @@ left out. New members and enum values may be added at any time.*/
             default,
             skip_serializing_if = "Option::is_none"
         )]
-        #[schema(nullable = false)]
-        pub custom_attributes: Option<serde_json::Map<String, serde_json::Value>>,
+        #[schema(schema_with = user_custom_attributes_schema, nullable = false)]
+        pub custom_attributes: Option<
+            std::collections::BTreeMap<String, CustomAttributeValue>,
+        >,
         #[serde(
             rename = "dateOfBirth",
             default,
@@ -9406,7 +9416,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c304: {
+                                    Some(value) => 'c305: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9414,7 +9424,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c304 None;
+                                            break 'c305 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 2048usize {
@@ -9424,15 +9434,15 @@ left out. New members and enum values may be added at any time.*/
                                                     "max-length",
                                                     "must be at most 2048 characters",
                                                 );
-                                            break 'c304 None;
+                                            break 'c305 None;
                                         }
                                         if !crate::generated::patterns::P1.is_match(&value) {
                                             errors.push(path, "pattern", "does not match ^https://");
-                                            break 'c304 None;
+                                            break 'c305 None;
                                         }
                                         if !runtime::decode::format::uri(&value) {
                                             errors.push(path, "format", "is not a valid uri");
-                                            break 'c304 None;
+                                            break 'c305 None;
                                         }
                                         Some(value)
                                     }
@@ -9461,7 +9471,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an object");
                                         None
                                     }
-                                    Some(members) => 'c305: {
+                                    Some(members) => 'c306: {
                                         if members.len() > 50usize {
                                             errors
                                                 .push(
@@ -9469,7 +9479,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "max-properties",
                                                     "must have at most 50 members",
                                                 );
-                                            break 'c305 None;
+                                            break 'c306 None;
                                         }
                                         let start = errors.len();
                                         let mut out = std::collections::BTreeMap::<
@@ -9512,7 +9522,7 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c305 None;
+                                            break 'c306 None;
                                         }
                                         Some(out)
                                     }
@@ -9529,7 +9539,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c307: {
+                                    Some(value) => 'c308: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9537,11 +9547,11 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c307 None;
+                                            break 'c308 None;
                                         }
                                         if !runtime::decode::format::date(&value) {
                                             errors.push(path, "format", "is not a valid date");
-                                            break 'c307 None;
+                                            break 'c308 None;
                                         }
                                         chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
                                     }
@@ -9558,7 +9568,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c309: {
+                                    Some(value) => 'c310: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9566,7 +9576,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c309 None;
+                                            break 'c310 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 5000usize {
@@ -9576,7 +9586,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "max-length",
                                                     "must be at most 5000 characters",
                                                 );
-                                            break 'c309 None;
+                                            break 'c310 None;
                                         }
                                         Some(value)
                                     }
@@ -9593,7 +9603,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c311: {
+                                    Some(value) => 'c312: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9601,17 +9611,17 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c311 None;
+                                            break 'c312 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c311 None;
+                                            break 'c312 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c311 None;
+                                            break 'c312 None;
                                         }
                                         Some(value)
                                     }
@@ -9628,7 +9638,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c313: {
+                                    Some(value) => 'c314: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9636,18 +9646,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c313 None;
+                                            break 'c314 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c313 None;
+                                            break 'c314 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c313 None;
+                                            break 'c314 None;
                                         }
                                         Some(value)
                                     }
@@ -9664,7 +9674,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c315: {
+                                    Some(value) => 'c316: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9672,18 +9682,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c315 None;
+                                            break 'c316 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c315 None;
+                                            break 'c316 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c315 None;
+                                            break 'c316 None;
                                         }
                                         if !crate::generated::patterns::P3.is_match(&value) {
                                             errors
@@ -9692,7 +9702,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "pattern",
                                                     "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                 );
-                                            break 'c315 None;
+                                            break 'c316 None;
                                         }
                                         Some(value)
                                     }
@@ -9735,7 +9745,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c319: {
+                                    Some(value) => 'c320: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9743,18 +9753,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c319 None;
+                                            break 'c320 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 75usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 75 characters");
-                                            break 'c319 None;
+                                            break 'c320 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c319 None;
+                                            break 'c320 None;
                                         }
                                         Some(value)
                                     }
@@ -9802,7 +9812,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c321: {
+                                    Some(value) => 'c322: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9810,7 +9820,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c321 None;
+                                            break 'c322 None;
                                         }
                                         if !crate::generated::patterns::P4.is_match(&value) {
                                             errors
@@ -9819,7 +9829,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c321 None;
+                                            break 'c322 None;
                                         }
                                         Some(value)
                                     }
@@ -9886,7 +9896,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c325: {
+                                    Some(value) => 'c326: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9894,7 +9904,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c325 None;
+                                            break 'c326 None;
                                         }
                                         if !crate::generated::patterns::P4.is_match(&value) {
                                             errors
@@ -9903,7 +9913,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c325 None;
+                                            break 'c326 None;
                                         }
                                         Some(value)
                                     }
@@ -9920,7 +9930,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c327: {
+                                    Some(value) => 'c328: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -9928,18 +9938,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c327 None;
+                                            break 'c328 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 100usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 100 characters");
-                                            break 'c327 None;
+                                            break 'c328 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c327 None;
+                                            break 'c328 None;
                                         }
                                         Some(value)
                                     }
@@ -9975,11 +9985,11 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c330: {
+                                    Some(items) => 'c331: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c330 None;
+                                            break 'c331 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -9990,7 +10000,7 @@ left out. New members and enum values may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c329: {
+                                                Some(value) => 'c330: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -9998,18 +10008,18 @@ left out. New members and enum values may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c329 None;
+                                                        break 'c330 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c329 None;
+                                                        break 'c330 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c329 None;
+                                                        break 'c330 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -10018,7 +10028,7 @@ left out. New members and enum values may be added at any time.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c329 None;
+                                                        break 'c330 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -10027,11 +10037,11 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c330 None;
+                                            break 'c331 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c330 None;
+                                            break 'c331 None;
                                         }
                                         Some(
                                             out
@@ -10052,7 +10062,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c332: {
+                                    Some(value) => 'c333: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -10060,17 +10070,17 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c332 None;
+                                            break 'c333 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c332 None;
+                                            break 'c333 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c332 None;
+                                            break 'c333 None;
                                         }
                                         Some(value)
                                     }
@@ -10099,11 +10109,11 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c335: {
+                                    Some(items) => 'c336: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c335 None;
+                                            break 'c336 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -10114,7 +10124,7 @@ left out. New members and enum values may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c334: {
+                                                Some(value) => 'c335: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -10122,18 +10132,18 @@ left out. New members and enum values may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c334 None;
+                                                        break 'c335 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c334 None;
+                                                        break 'c335 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c334 None;
+                                                        break 'c335 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -10142,7 +10152,7 @@ left out. New members and enum values may be added at any time.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c334 None;
+                                                        break 'c335 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -10151,11 +10161,11 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c335 None;
+                                            break 'c336 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c335 None;
+                                            break 'c336 None;
                                         }
                                         Some(
                                             out
@@ -10176,11 +10186,11 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c338: {
+                                    Some(items) => 'c339: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c338 None;
+                                            break 'c339 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -10191,7 +10201,7 @@ left out. New members and enum values may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c337: {
+                                                Some(value) => 'c338: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -10199,18 +10209,18 @@ left out. New members and enum values may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c337 None;
+                                                        break 'c338 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c337 None;
+                                                        break 'c338 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c337 None;
+                                                        break 'c338 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -10219,7 +10229,7 @@ left out. New members and enum values may be added at any time.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c337 None;
+                                                        break 'c338 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -10228,11 +10238,11 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c338 None;
+                                            break 'c339 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c338 None;
+                                            break 'c339 None;
                                         }
                                         Some(
                                             out
@@ -10272,7 +10282,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c340: {
+                                    Some(value) => 'c341: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -10280,18 +10290,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c340 None;
+                                            break 'c341 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 50usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 50 characters");
-                                            break 'c340 None;
+                                            break 'c341 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c340 None;
+                                            break 'c341 None;
                                         }
                                         Some(value)
                                     }
@@ -10505,7 +10515,7 @@ left out. New members and enum values may be added at any time.*/
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c357: {
+                        Some(value) => 'c358: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -10513,7 +10523,7 @@ left out. New members and enum values may be added at any time.*/
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c357 None;
+                                break 'c358 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 1024usize {
@@ -10523,7 +10533,7 @@ left out. New members and enum values may be added at any time.*/
                                         "max-length",
                                         "must be at most 1024 characters",
                                     );
-                                break 'c357 None;
+                                break 'c358 None;
                             }
                             Some(value)
                         }
@@ -11341,11 +11351,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c346: {
+                                    Some(items) => 'c347: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c346 None;
+                                            break 'c347 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -11356,7 +11366,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c345: {
+                                                Some(value) => 'c346: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -11364,18 +11374,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c345 None;
+                                                        break 'c346 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c345 None;
+                                                        break 'c346 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c345 None;
+                                                        break 'c346 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -11384,7 +11394,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c345 None;
+                                                        break 'c346 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -11393,11 +11403,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c346 None;
+                                            break 'c347 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c346 None;
+                                            break 'c347 None;
                                         }
                                         Some(
                                             out
@@ -11418,11 +11428,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c349: {
+                                    Some(items) => 'c350: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c349 None;
+                                            break 'c350 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -11433,7 +11443,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c348: {
+                                                Some(value) => 'c349: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -11441,18 +11451,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c348 None;
+                                                        break 'c349 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c348 None;
+                                                        break 'c349 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c348 None;
+                                                        break 'c349 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -11461,7 +11471,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c348 None;
+                                                        break 'c349 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -11470,11 +11480,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c349 None;
+                                            break 'c350 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c349 None;
+                                            break 'c350 None;
                                         }
                                         Some(
                                             out
@@ -11495,11 +11505,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c352: {
+                                    Some(items) => 'c353: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c352 None;
+                                            break 'c353 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -11510,7 +11520,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c351: {
+                                                Some(value) => 'c352: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -11518,18 +11528,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c351 None;
+                                                        break 'c352 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c351 None;
+                                                        break 'c352 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c351 None;
+                                                        break 'c352 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -11538,7 +11548,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c351 None;
+                                                        break 'c352 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -11547,11 +11557,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c352 None;
+                                            break 'c353 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c352 None;
+                                            break 'c353 None;
                                         }
                                         Some(
                                             out
@@ -11609,7 +11619,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c356: {
+                                            Some(value) => 'c357: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -11617,7 +11627,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c356 None;
+                                                    break 'c357 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 2048usize {
@@ -11627,15 +11637,15 @@ against `UserReplace`.*/
                                                             "max-length",
                                                             "must be at most 2048 characters",
                                                         );
-                                                    break 'c356 None;
+                                                    break 'c357 None;
                                                 }
                                                 if !crate::generated::patterns::P1.is_match(&value) {
                                                     errors.push(path, "pattern", "does not match ^https://");
-                                                    break 'c356 None;
+                                                    break 'c357 None;
                                                 }
                                                 if !runtime::decode::format::uri(&value) {
                                                     errors.push(path, "format", "is not a valid uri");
-                                                    break 'c356 None;
+                                                    break 'c357 None;
                                                 }
                                                 Some(value)
                                             }
@@ -11678,7 +11688,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be an object or null");
                                                 None
                                             }
-                                            Some(members) => 'c358: {
+                                            Some(members) => 'c359: {
                                                 if members.len() > 50usize {
                                                     errors
                                                         .push(
@@ -11686,7 +11696,7 @@ against `UserReplace`.*/
                                                             "max-properties",
                                                             "must have at most 50 members",
                                                         );
-                                                    break 'c358 None;
+                                                    break 'c359 None;
                                                 }
                                                 let start = errors.len();
                                                 let mut out = std::collections::BTreeMap::<
@@ -11734,7 +11744,7 @@ against `UserReplace`.*/
                                                     }
                                                 }
                                                 if errors.len() > start {
-                                                    break 'c358 None;
+                                                    break 'c359 None;
                                                 }
                                                 Some(out)
                                             }
@@ -11758,7 +11768,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c360: {
+                                            Some(value) => 'c361: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -11766,11 +11776,11 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c360 None;
+                                                    break 'c361 None;
                                                 }
                                                 if !runtime::decode::format::date(&value) {
                                                     errors.push(path, "format", "is not a valid date");
-                                                    break 'c360 None;
+                                                    break 'c361 None;
                                                 }
                                                 chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
                                             }
@@ -11794,7 +11804,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c362: {
+                                            Some(value) => 'c363: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -11802,7 +11812,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c362 None;
+                                                    break 'c363 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 5000usize {
@@ -11812,7 +11822,7 @@ against `UserReplace`.*/
                                                             "max-length",
                                                             "must be at most 5000 characters",
                                                         );
-                                                    break 'c362 None;
+                                                    break 'c363 None;
                                                 }
                                                 Some(value)
                                             }
@@ -11832,7 +11842,7 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c364: {
+                                    Some(value) => 'c365: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -11840,17 +11850,17 @@ against `UserReplace`.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c364 None;
+                                            break 'c365 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c364 None;
+                                            break 'c365 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c364 None;
+                                            break 'c365 None;
                                         }
                                         Some(value)
                                     }
@@ -11871,7 +11881,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c366: {
+                                            Some(value) => 'c367: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -11879,18 +11889,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c366 None;
+                                                    break 'c367 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 64usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 64 characters");
-                                                    break 'c366 None;
+                                                    break 'c367 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c366 None;
+                                                    break 'c367 None;
                                                 }
                                                 Some(value)
                                             }
@@ -11914,7 +11924,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c368: {
+                                            Some(value) => 'c369: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -11922,18 +11932,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c368 None;
+                                                    break 'c369 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 64usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 64 characters");
-                                                    break 'c368 None;
+                                                    break 'c369 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c368 None;
+                                                    break 'c369 None;
                                                 }
                                                 if !crate::generated::patterns::P3.is_match(&value) {
                                                     errors
@@ -11942,7 +11952,7 @@ against `UserReplace`.*/
                                                             "pattern",
                                                             "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                         );
-                                                    break 'c368 None;
+                                                    break 'c369 None;
                                                 }
                                                 Some(value)
                                             }
@@ -11999,7 +12009,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c372: {
+                                            Some(value) => 'c373: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -12007,18 +12017,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c372 None;
+                                                    break 'c373 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 75usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 75 characters");
-                                                    break 'c372 None;
+                                                    break 'c373 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c372 None;
+                                                    break 'c373 None;
                                                 }
                                                 Some(value)
                                             }
@@ -12080,7 +12090,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c374: {
+                                            Some(value) => 'c375: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -12088,7 +12098,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c374 None;
+                                                    break 'c375 None;
                                                 }
                                                 if !crate::generated::patterns::P4.is_match(&value) {
                                                     errors
@@ -12097,7 +12107,7 @@ against `UserReplace`.*/
                                                             "pattern",
                                                             "does not match ^\\+[1-9][0-9]{1,14}$",
                                                         );
-                                                    break 'c374 None;
+                                                    break 'c375 None;
                                                 }
                                                 Some(value)
                                             }
@@ -12185,7 +12195,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c378: {
+                                            Some(value) => 'c379: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -12193,7 +12203,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c378 None;
+                                                    break 'c379 None;
                                                 }
                                                 if !crate::generated::patterns::P4.is_match(&value) {
                                                     errors
@@ -12202,7 +12212,7 @@ against `UserReplace`.*/
                                                             "pattern",
                                                             "does not match ^\\+[1-9][0-9]{1,14}$",
                                                         );
-                                                    break 'c378 None;
+                                                    break 'c379 None;
                                                 }
                                                 Some(value)
                                             }
@@ -12226,7 +12236,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c380: {
+                                            Some(value) => 'c381: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -12234,18 +12244,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c380 None;
+                                                    break 'c381 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 100usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 100 characters");
-                                                    break 'c380 None;
+                                                    break 'c381 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c380 None;
+                                                    break 'c381 None;
                                                 }
                                                 Some(value)
                                             }
@@ -12284,11 +12294,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c383: {
+                                    Some(items) => 'c384: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c383 None;
+                                            break 'c384 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12299,7 +12309,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c382: {
+                                                Some(value) => 'c383: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12307,18 +12317,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c382 None;
+                                                        break 'c383 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c382 None;
+                                                        break 'c383 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c382 None;
+                                                        break 'c383 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -12327,7 +12337,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c382 None;
+                                                        break 'c383 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12336,11 +12346,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c383 None;
+                                            break 'c384 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c383 None;
+                                            break 'c384 None;
                                         }
                                         Some(
                                             out
@@ -12361,11 +12371,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c386: {
+                                    Some(items) => 'c387: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c386 None;
+                                            break 'c387 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12376,7 +12386,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c385: {
+                                                Some(value) => 'c386: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12384,18 +12394,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c385 None;
+                                                        break 'c386 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c385 None;
+                                                        break 'c386 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c385 None;
+                                                        break 'c386 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -12404,7 +12414,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c385 None;
+                                                        break 'c386 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12413,11 +12423,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c386 None;
+                                            break 'c387 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c386 None;
+                                            break 'c387 None;
                                         }
                                         Some(
                                             out
@@ -12438,11 +12448,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c389: {
+                                    Some(items) => 'c390: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c389 None;
+                                            break 'c390 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12453,7 +12463,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c388: {
+                                                Some(value) => 'c389: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12461,18 +12471,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c388 None;
+                                                        break 'c389 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c388 None;
+                                                        break 'c389 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c388 None;
+                                                        break 'c389 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -12481,7 +12491,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c388 None;
+                                                        break 'c389 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12490,11 +12500,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c389 None;
+                                            break 'c390 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c389 None;
+                                            break 'c390 None;
                                         }
                                         Some(
                                             out
@@ -12515,11 +12525,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c392: {
+                                    Some(items) => 'c393: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c392 None;
+                                            break 'c393 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12530,7 +12540,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c391: {
+                                                Some(value) => 'c392: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12538,18 +12548,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c391 None;
+                                                        break 'c392 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c391 None;
+                                                        break 'c392 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c391 None;
+                                                        break 'c392 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -12558,7 +12568,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c391 None;
+                                                        break 'c392 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12567,11 +12577,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c392 None;
+                                            break 'c393 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c392 None;
+                                            break 'c393 None;
                                         }
                                         Some(
                                             out
@@ -12596,7 +12606,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c394: {
+                                            Some(value) => 'c395: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -12604,17 +12614,17 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c394 None;
+                                                    break 'c395 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 254usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 254 characters");
-                                                    break 'c394 None;
+                                                    break 'c395 None;
                                                 }
                                                 if !runtime::decode::format::email(&value) {
                                                     errors.push(path, "format", "is not a valid email");
-                                                    break 'c394 None;
+                                                    break 'c395 None;
                                                 }
                                                 Some(value)
                                             }
@@ -12665,11 +12675,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c397: {
+                                    Some(items) => 'c398: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c397 None;
+                                            break 'c398 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12680,7 +12690,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c396: {
+                                                Some(value) => 'c397: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12688,18 +12698,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c396 None;
+                                                        break 'c397 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c396 None;
+                                                        break 'c397 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c396 None;
+                                                        break 'c397 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -12708,7 +12718,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c396 None;
+                                                        break 'c397 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12717,11 +12727,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c397 None;
+                                            break 'c398 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c397 None;
+                                            break 'c398 None;
                                         }
                                         Some(
                                             out
@@ -12742,11 +12752,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c400: {
+                                    Some(items) => 'c401: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c400 None;
+                                            break 'c401 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12757,7 +12767,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c399: {
+                                                Some(value) => 'c400: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12765,18 +12775,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c399 None;
+                                                        break 'c400 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c399 None;
+                                                        break 'c400 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c399 None;
+                                                        break 'c400 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -12785,7 +12795,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c399 None;
+                                                        break 'c400 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12794,11 +12804,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c400 None;
+                                            break 'c401 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c400 None;
+                                            break 'c401 None;
                                         }
                                         Some(
                                             out
@@ -12842,7 +12852,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c402: {
+                                            Some(value) => 'c403: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -12850,18 +12860,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c402 None;
+                                                    break 'c403 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 50usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 50 characters");
-                                                    break 'c402 None;
+                                                    break 'c403 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c402 None;
+                                                    break 'c403 None;
                                                 }
                                                 Some(value)
                                             }
@@ -13255,7 +13265,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c404: {
+                                    Some(value) => 'c405: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13263,7 +13273,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c404 None;
+                                            break 'c405 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 2048usize {
@@ -13273,15 +13283,15 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "max-length",
                                                     "must be at most 2048 characters",
                                                 );
-                                            break 'c404 None;
+                                            break 'c405 None;
                                         }
                                         if !crate::generated::patterns::P1.is_match(&value) {
                                             errors.push(path, "pattern", "does not match ^https://");
-                                            break 'c404 None;
+                                            break 'c405 None;
                                         }
                                         if !runtime::decode::format::uri(&value) {
                                             errors.push(path, "format", "is not a valid uri");
-                                            break 'c404 None;
+                                            break 'c405 None;
                                         }
                                         Some(value)
                                     }
@@ -13310,7 +13320,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be an object");
                                         None
                                     }
-                                    Some(members) => 'c405: {
+                                    Some(members) => 'c406: {
                                         if members.len() > 50usize {
                                             errors
                                                 .push(
@@ -13318,7 +13328,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "max-properties",
                                                     "must have at most 50 members",
                                                 );
-                                            break 'c405 None;
+                                            break 'c406 None;
                                         }
                                         let start = errors.len();
                                         let mut out = std::collections::BTreeMap::<
@@ -13361,7 +13371,7 @@ status, roles, rights and owner organization are not part of it.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c405 None;
+                                            break 'c406 None;
                                         }
                                         Some(out)
                                     }
@@ -13378,7 +13388,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c407: {
+                                    Some(value) => 'c408: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13386,11 +13396,11 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c407 None;
+                                            break 'c408 None;
                                         }
                                         if !runtime::decode::format::date(&value) {
                                             errors.push(path, "format", "is not a valid date");
-                                            break 'c407 None;
+                                            break 'c408 None;
                                         }
                                         chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
                                     }
@@ -13407,7 +13417,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c409: {
+                                    Some(value) => 'c410: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13415,7 +13425,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c409 None;
+                                            break 'c410 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 5000usize {
@@ -13425,7 +13435,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "max-length",
                                                     "must be at most 5000 characters",
                                                 );
-                                            break 'c409 None;
+                                            break 'c410 None;
                                         }
                                         Some(value)
                                     }
@@ -13442,7 +13452,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c411: {
+                                    Some(value) => 'c412: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13450,17 +13460,17 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c411 None;
+                                            break 'c412 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c411 None;
+                                            break 'c412 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c411 None;
+                                            break 'c412 None;
                                         }
                                         Some(value)
                                     }
@@ -13477,7 +13487,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c413: {
+                                    Some(value) => 'c414: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13485,18 +13495,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c413 None;
+                                            break 'c414 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c413 None;
+                                            break 'c414 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c413 None;
+                                            break 'c414 None;
                                         }
                                         Some(value)
                                     }
@@ -13513,7 +13523,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c415: {
+                                    Some(value) => 'c416: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13521,18 +13531,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c415 None;
+                                            break 'c416 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c415 None;
+                                            break 'c416 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c415 None;
+                                            break 'c416 None;
                                         }
                                         if !crate::generated::patterns::P3.is_match(&value) {
                                             errors
@@ -13541,7 +13551,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "pattern",
                                                     "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                 );
-                                            break 'c415 None;
+                                            break 'c416 None;
                                         }
                                         Some(value)
                                     }
@@ -13570,7 +13580,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c417: {
+                                    Some(value) => 'c418: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13578,18 +13588,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c417 None;
+                                            break 'c418 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 75usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 75 characters");
-                                            break 'c417 None;
+                                            break 'c418 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c417 None;
+                                            break 'c418 None;
                                         }
                                         Some(value)
                                     }
@@ -13637,7 +13647,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c419: {
+                                    Some(value) => 'c420: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13645,7 +13655,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c419 None;
+                                            break 'c420 None;
                                         }
                                         if !crate::generated::patterns::P4.is_match(&value) {
                                             errors
@@ -13654,7 +13664,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c419 None;
+                                            break 'c420 None;
                                         }
                                         Some(value)
                                     }
@@ -13695,7 +13705,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c421: {
+                                    Some(value) => 'c422: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13703,7 +13713,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c421 None;
+                                            break 'c422 None;
                                         }
                                         if !crate::generated::patterns::P4.is_match(&value) {
                                             errors
@@ -13712,7 +13722,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c421 None;
+                                            break 'c422 None;
                                         }
                                         Some(value)
                                     }
@@ -13729,7 +13739,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c423: {
+                                    Some(value) => 'c424: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13737,18 +13747,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c423 None;
+                                            break 'c424 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 100usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 100 characters");
-                                            break 'c423 None;
+                                            break 'c424 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c423 None;
+                                            break 'c424 None;
                                         }
                                         Some(value)
                                     }
@@ -13784,7 +13794,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c425: {
+                                    Some(value) => 'c426: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13792,17 +13802,17 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c425 None;
+                                            break 'c426 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c425 None;
+                                            break 'c426 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c425 None;
+                                            break 'c426 None;
                                         }
                                         Some(value)
                                     }
@@ -13831,11 +13841,11 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c428: {
+                                    Some(items) => 'c429: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c428 None;
+                                            break 'c429 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -13846,7 +13856,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c427: {
+                                                Some(value) => 'c428: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -13854,18 +13864,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c427 None;
+                                                        break 'c428 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c427 None;
+                                                        break 'c428 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c427 None;
+                                                        break 'c428 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -13874,7 +13884,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c427 None;
+                                                        break 'c428 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -13883,11 +13893,11 @@ status, roles, rights and owner organization are not part of it.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c428 None;
+                                            break 'c429 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c428 None;
+                                            break 'c429 None;
                                         }
                                         Some(
                                             out
@@ -13908,11 +13918,11 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c431: {
+                                    Some(items) => 'c432: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c431 None;
+                                            break 'c432 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -13923,7 +13933,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c430: {
+                                                Some(value) => 'c431: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -13931,18 +13941,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c430 None;
+                                                        break 'c431 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c430 None;
+                                                        break 'c431 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c430 None;
+                                                        break 'c431 None;
                                                     }
                                                     if !crate::generated::patterns::P5.is_match(&value) {
                                                         errors
@@ -13951,7 +13961,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c430 None;
+                                                        break 'c431 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -13960,11 +13970,11 @@ status, roles, rights and owner organization are not part of it.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c431 None;
+                                            break 'c432 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c431 None;
+                                            break 'c432 None;
                                         }
                                         Some(
                                             out
@@ -14004,7 +14014,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c433: {
+                                    Some(value) => 'c434: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -14012,18 +14022,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c433 None;
+                                            break 'c434 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 50usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 50 characters");
-                                            break 'c433 None;
+                                            break 'c434 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c433 None;
+                                            break 'c434 None;
                                         }
                                         Some(value)
                                     }
@@ -15609,7 +15619,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c434: {
+                        Some(value) => 'c435: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -15617,18 +15627,18 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c434 None;
+                                break 'c435 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c434 None;
+                                break 'c435 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c434 None;
+                                break 'c435 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -15637,7 +15647,7 @@ impl ListUsersQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c434 None;
+                                break 'c435 None;
                             }
                             Some(value.to_owned())
                         }
@@ -15660,18 +15670,18 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be an integer");
                             None
                         }
-                        Some(value) => 'c436: {
+                        Some(value) => 'c437: {
                             if (value as f64) < 1f64 {
                                 errors.push(path, "minimum", "must be at least 1");
-                                break 'c436 None;
+                                break 'c437 None;
                             }
                             if (value as f64) > 100f64 {
                                 errors.push(path, "maximum", "must be at most 100");
-                                break 'c436 None;
+                                break 'c437 None;
                             }
                             if i32::try_from(value).is_err() {
                                 errors.push(path, "format", "must be a 32-bit integer");
-                                break 'c436 None;
+                                break 'c437 None;
                             }
                             i32::try_from(value).ok()
                         }
@@ -15694,7 +15704,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c438: {
+                        Some(value) => 'c439: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -15702,23 +15712,23 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c438 None;
+                                break 'c439 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 512usize {
                                 errors
                                     .push(path, "max-length", "must be at most 512 characters");
-                                break 'c438 None;
+                                break 'c439 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c438 None;
+                                break 'c439 None;
                             }
                             if !crate::generated::patterns::P6.is_match(&value) {
                                 errors
                                     .push(path, "pattern", "does not match ^[A-Za-z0-9_-]+$");
-                                break 'c438 None;
+                                break 'c439 None;
                             }
                             Some(value.to_owned())
                         }
@@ -15741,7 +15751,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c440: {
+                        Some(value) => 'c441: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -15749,17 +15759,17 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c440 None;
+                                break 'c441 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 254usize {
                                 errors
                                     .push(path, "max-length", "must be at most 254 characters");
-                                break 'c440 None;
+                                break 'c441 None;
                             }
                             if !runtime::decode::format::email(&value) {
                                 errors.push(path, "format", "is not a valid email");
-                                break 'c440 None;
+                                break 'c441 None;
                             }
                             Some(value.to_owned())
                         }
@@ -15796,7 +15806,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c442: {
+                        Some(value) => 'c443: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -15804,18 +15814,18 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c442 None;
+                                break 'c443 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 100usize {
                                 errors
                                     .push(path, "max-length", "must be at most 100 characters");
-                                break 'c442 None;
+                                break 'c443 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c442 None;
+                                break 'c443 None;
                             }
                             Some(value.to_owned())
                         }
@@ -16046,7 +16056,7 @@ impl CreateUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c444: {
+                        Some(value) => 'c445: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16054,18 +16064,18 @@ impl CreateUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c444 None;
+                                break 'c445 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c444 None;
+                                break 'c445 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c444 None;
+                                break 'c445 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -16074,7 +16084,7 @@ impl CreateUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c444 None;
+                                break 'c445 None;
                             }
                             Some(value.to_owned())
                         }
@@ -16132,7 +16142,7 @@ impl CreateUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c446: {
+                        Some(value) => 'c447: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16140,23 +16150,23 @@ impl CreateUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c446 None;
+                                break 'c447 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 255usize {
                                 errors
                                     .push(path, "max-length", "must be at most 255 characters");
-                                break 'c446 None;
+                                break 'c447 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c446 None;
+                                break 'c447 None;
                             }
                             if !crate::generated::patterns::P7.is_match(&value) {
                                 errors
                                     .push(path, "pattern", "does not match ^[\\x21-\\x7E]+$");
-                                break 'c446 None;
+                                break 'c447 None;
                             }
                             Some(value.to_owned())
                         }
@@ -16460,7 +16470,7 @@ impl GetUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c448: {
+                        Some(value) => 'c449: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16468,11 +16478,11 @@ impl GetUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c448 None;
+                                break 'c449 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c448 None;
+                                break 'c449 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -16528,7 +16538,7 @@ impl GetUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c450: {
+                        Some(value) => 'c451: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16536,18 +16546,18 @@ impl GetUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c450 None;
+                                break 'c451 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c450 None;
+                                break 'c451 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c450 None;
+                                break 'c451 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -16556,7 +16566,7 @@ impl GetUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c450 None;
+                                break 'c451 None;
                             }
                             Some(value.to_owned())
                         }
@@ -16614,7 +16624,7 @@ impl GetUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c452: {
+                        Some(value) => 'c453: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16622,18 +16632,18 @@ impl GetUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c452 None;
+                                break 'c453 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c452 None;
+                                break 'c453 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c452 None;
+                                break 'c453 None;
                             }
                             Some(value.to_owned())
                         }
@@ -16899,7 +16909,7 @@ impl ReplaceUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c454: {
+                        Some(value) => 'c455: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16907,11 +16917,11 @@ impl ReplaceUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c454 None;
+                                break 'c455 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c454 None;
+                                break 'c455 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -16967,7 +16977,7 @@ impl ReplaceUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c456: {
+                        Some(value) => 'c457: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16975,18 +16985,18 @@ impl ReplaceUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c456 None;
+                                break 'c457 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c456 None;
+                                break 'c457 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c456 None;
+                                break 'c457 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -16995,7 +17005,7 @@ impl ReplaceUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c456 None;
+                                break 'c457 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17053,7 +17063,7 @@ impl ReplaceUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c458: {
+                        Some(value) => 'c459: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17061,18 +17071,18 @@ impl ReplaceUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c458 None;
+                                break 'c459 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c458 None;
+                                break 'c459 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c458 None;
+                                break 'c459 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17417,7 +17427,7 @@ impl UpdateUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c460: {
+                        Some(value) => 'c461: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17425,11 +17435,11 @@ impl UpdateUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c460 None;
+                                break 'c461 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c460 None;
+                                break 'c461 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -17485,7 +17495,7 @@ impl UpdateUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c462: {
+                        Some(value) => 'c463: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17493,18 +17503,18 @@ impl UpdateUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c462 None;
+                                break 'c463 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c462 None;
+                                break 'c463 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c462 None;
+                                break 'c463 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -17513,7 +17523,7 @@ impl UpdateUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c462 None;
+                                break 'c463 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17571,7 +17581,7 @@ impl UpdateUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c464: {
+                        Some(value) => 'c465: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17579,18 +17589,18 @@ impl UpdateUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c464 None;
+                                break 'c465 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c464 None;
+                                break 'c465 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c464 None;
+                                break 'c465 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17941,7 +17951,7 @@ impl DeleteUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c466: {
+                        Some(value) => 'c467: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17949,11 +17959,11 @@ impl DeleteUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c466 None;
+                                break 'c467 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c466 None;
+                                break 'c467 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -18009,7 +18019,7 @@ impl DeleteUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c468: {
+                        Some(value) => 'c469: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18017,18 +18027,18 @@ impl DeleteUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c468 None;
+                                break 'c469 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c468 None;
+                                break 'c469 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c468 None;
+                                break 'c469 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -18037,7 +18047,7 @@ impl DeleteUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c468 None;
+                                break 'c469 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18095,7 +18105,7 @@ impl DeleteUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c470: {
+                        Some(value) => 'c471: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18103,18 +18113,18 @@ impl DeleteUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c470 None;
+                                break 'c471 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c470 None;
+                                break 'c471 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c470 None;
+                                break 'c471 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18386,7 +18396,7 @@ impl SetUserPasswordPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c472: {
+                        Some(value) => 'c473: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18394,11 +18404,11 @@ impl SetUserPasswordPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c472 None;
+                                break 'c473 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c472 None;
+                                break 'c473 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -18454,7 +18464,7 @@ impl SetUserPasswordQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c474: {
+                        Some(value) => 'c475: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18462,18 +18472,18 @@ impl SetUserPasswordQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c474 None;
+                                break 'c475 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c474 None;
+                                break 'c475 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c474 None;
+                                break 'c475 None;
                             }
                             if !crate::generated::patterns::P3.is_match(&value) {
                                 errors
@@ -18482,7 +18492,7 @@ impl SetUserPasswordQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c474 None;
+                                break 'c475 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18540,7 +18550,7 @@ impl SetUserPasswordHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c476: {
+                        Some(value) => 'c477: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18548,18 +18558,18 @@ impl SetUserPasswordHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c476 None;
+                                break 'c477 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c476 None;
+                                break 'c477 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c476 None;
+                                break 'c477 None;
                             }
                             Some(value.to_owned())
                         }

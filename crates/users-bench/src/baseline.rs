@@ -454,13 +454,13 @@ fn update_user_answer(
         for (key, value) in attributes {
             match value {
                 Some(Scalar::Text(t)) => {
-                    map.insert(key, t.into());
+                    map.insert(key, users_api::types::CustomAttributeValue::String(t));
                 }
                 Some(Scalar::Number(n)) => {
-                    map.insert(key, n.into());
+                    map.insert(key, users_api::types::CustomAttributeValue::Number(n));
                 }
                 Some(Scalar::Flag(b)) => {
-                    map.insert(key, b.into());
+                    map.insert(key, users_api::types::CustomAttributeValue::Boolean(b));
                 }
                 None => {
                     map.remove(&key);

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use users_api::types::{Problem, User};
+use users_api::types::{CustomAttributeValue, Problem, User, UserPatchCustomAttributesValue};
 use users_api::*;
 
 use crate::{TOKEN, seed_user};
@@ -103,7 +103,20 @@ impl UsersApi for InMemory {
                     Some(value) => {
                         user.custom_attributes
                             .get_or_insert_with(Default::default)
-                            .insert(key, serde_json::to_value(value).unwrap_or_default());
+                            .insert(
+                                key,
+                                match value {
+                                    UserPatchCustomAttributesValue::String(s) => {
+                                        CustomAttributeValue::String(s)
+                                    }
+                                    UserPatchCustomAttributesValue::Number(n) => {
+                                        CustomAttributeValue::Number(n)
+                                    }
+                                    UserPatchCustomAttributesValue::Boolean(b) => {
+                                        CustomAttributeValue::Boolean(b)
+                                    }
+                                },
+                            );
                     }
                     None => {
                         if let Some(map) = user.custom_attributes.as_mut() {

@@ -119,12 +119,6 @@ impl Error {
         }
     }
 
-    /// The problem's `code` extension member, the stable code many APIs
-    /// put beside the standard ones (`validation-failed`, ...).
-    pub fn code(&self) -> Option<&str> {
-        self.problem()?.extensions.get("code")?.as_str()
-    }
-
     /// The problem's detail, e.g. `name.lastName: is required`.
     pub fn detail(&self) -> Option<&str> {
         self.problem().and_then(|p| p.detail.as_deref())
@@ -144,11 +138,6 @@ impl Error {
             | Error::InvalidRequest(_)
             | Error::TooManyConflicts { .. } => false,
         }
-    }
-
-    /// Whether this is a 412: the resource changed since the `If-Match` tag.
-    pub fn is_precondition_failed(&self) -> bool {
-        self.status() == Some(StatusCode::PRECONDITION_FAILED)
     }
 
     /// Converts what a generated method returned.

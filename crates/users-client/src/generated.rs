@@ -812,74 +812,6 @@ the US and Canada, and a US `zipCode` has five digits.
                 })
         }
     }
-    ///The user's role as a contact of the account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    pub enum ContactType {
-        #[serde(rename = "administrative")]
-        Administrative,
-        #[serde(rename = "billing")]
-        Billing,
-        #[serde(rename = "technical")]
-        Technical,
-        #[serde(rename = "security")]
-        Security,
-        #[serde(rename = "other")]
-        Other,
-    }
-    impl ::std::fmt::Display for ContactType {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Administrative => f.write_str("administrative"),
-                Self::Billing => f.write_str("billing"),
-                Self::Technical => f.write_str("technical"),
-                Self::Security => f.write_str("security"),
-                Self::Other => f.write_str("other"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for ContactType {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "administrative" => Ok(Self::Administrative),
-                "billing" => Ok(Self::Billing),
-                "technical" => Ok(Self::Technical),
-                "security" => Ok(Self::Security),
-                "other" => Ok(Self::Other),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ContactType {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ContactType {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
     ///An ISO 3166-1 alpha-2 country code, as `listCountries` lists them.
     #[derive(
         ::serde::Deserialize,
@@ -2898,66 +2830,6 @@ it, and `null` for the whole map removes every attribute.
     impl FieldError {
         pub fn builder() -> builder::FieldError {
             Default::default()
-        }
-    }
-    ///`Gender`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    pub enum Gender {
-        #[serde(rename = "male")]
-        Male,
-        #[serde(rename = "female")]
-        Female,
-        #[serde(rename = "undisclosed")]
-        Undisclosed,
-    }
-    impl ::std::fmt::Display for Gender {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Male => f.write_str("male"),
-                Self::Female => f.write_str("female"),
-                Self::Undisclosed => f.write_str("undisclosed"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for Gender {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "male" => Ok(Self::Male),
-                "female" => Ok(Self::Female),
-                "undisclosed" => Ok(Self::Undisclosed),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for Gender {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for Gender {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
         }
     }
     ///`GetUserAccountSwitchKey`
@@ -6282,8 +6154,7 @@ naming `ownerOrganization.id`).
         schemars::JsonSchema
     )]
     pub struct Problem {
-        ///A stable machine-readable code; new codes may be added.
-        pub code: ::std::string::String,
+        pub code: crate::types::ProblemCode,
         ///What went wrong here; for field errors `field: message; field: message`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub detail: ::std::option::Option<::std::string::String>,
@@ -6982,7 +6853,7 @@ left out. New members and enum values may be added at any time.
             rename = "contactType",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub contact_type: ::std::option::Option<::std::string::String>,
+        pub contact_type: ::std::option::Option<crate::types::ContactType>,
         #[serde(rename = "createdAt")]
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         ///The subject of the token that created the user.
@@ -6992,11 +6863,11 @@ left out. New members and enum values may be added at any time.
         #[serde(
             rename = "customAttributes",
             default,
-            skip_serializing_if = "::serde_json::Map::is_empty"
+            skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
         )]
-        pub custom_attributes: ::serde_json::Map<
+        pub custom_attributes: ::std::collections::HashMap<
             ::std::string::String,
-            ::serde_json::Value,
+            CustomAttributeValue,
         >,
         #[serde(
             rename = "dateOfBirth",
@@ -7029,7 +6900,7 @@ left out. New members and enum values may be added at any time.
         )]
         pub external_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub gender: ::std::option::Option<::std::string::String>,
+        pub gender: ::std::option::Option<crate::types::Gender>,
         ///Whether `avatarUrl` is set.
         #[serde(rename = "hasAvatar")]
         pub has_avatar: bool,
@@ -7116,7 +6987,7 @@ left out. New members and enum values may be added at any time.
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub session_timeout: ::std::option::Option<i32>,
-        pub status: ::std::string::String,
+        pub status: crate::types::UserStatus,
         pub tags: ::std::vec::Vec<::std::string::String>,
         pub teams: ::std::vec::Vec<::std::string::String>,
         #[serde(
@@ -7165,7 +7036,7 @@ left out. New members and enum values may be added at any time.
             rename = "contactType",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub contact_type: ::std::option::Option<ContactType>,
+        pub contact_type: ::std::option::Option<crate::types::ContactType>,
         #[serde(
             rename = "customAttributes",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -7190,7 +7061,7 @@ left out. New members and enum values may be added at any time.
         )]
         pub external_id: ::std::option::Option<ExternalId>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub gender: ::std::option::Option<Gender>,
+        pub gender: ::std::option::Option<crate::types::Gender>,
         ///Whether the user administers the account. Privileged.
         #[serde(
             rename = "isAdmin",
@@ -8173,7 +8044,7 @@ status, roles, rights and owner organization are not part of it.
             rename = "contactType",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub contact_type: ::std::option::Option<ContactType>,
+        pub contact_type: ::std::option::Option<crate::types::ContactType>,
         #[serde(
             rename = "customAttributes",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -8198,7 +8069,7 @@ status, roles, rights and owner organization are not part of it.
         )]
         pub external_id: ::std::option::Option<ExternalId>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub gender: ::std::option::Option<Gender>,
+        pub gender: ::std::option::Option<crate::types::Gender>,
         #[serde(
             rename = "jobTitle",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -8250,68 +8121,6 @@ status, roles, rights and owner organization are not part of it.
     impl UserReplace {
         pub fn builder() -> builder::UserReplace {
             Default::default()
-        }
-    }
-    /**`active` users can sign in; `deactivated` users cannot; `archived` users
-are kept for reference only and cannot sign in.
-*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    pub enum UserStatus {
-        #[serde(rename = "active")]
-        Active,
-        #[serde(rename = "deactivated")]
-        Deactivated,
-        #[serde(rename = "archived")]
-        Archived,
-    }
-    impl ::std::fmt::Display for UserStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Active => f.write_str("active"),
-                Self::Deactivated => f.write_str("deactivated"),
-                Self::Archived => f.write_str("archived"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for UserStatus {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "active" => Ok(Self::Active),
-                "deactivated" => Ok(Self::Deactivated),
-                "archived" => Ok(Self::Archived),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for UserStatus {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for UserStatus {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
         }
     }
     /// Types for composing complex structures.
@@ -10114,7 +9923,10 @@ are kept for reference only and cannot sign in.
         }
         #[derive(Clone, Debug)]
         pub struct Problem {
-            code: ::std::result::Result<::std::string::String, ::std::string::String>,
+            code: ::std::result::Result<
+                crate::types::ProblemCode,
+                ::std::string::String,
+            >,
             detail: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -10157,7 +9969,7 @@ are kept for reference only and cannot sign in.
         impl Problem {
             pub fn code<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<crate::types::ProblemCode>,
                 T::Error: ::std::fmt::Display,
             {
                 self.code = value
@@ -10325,7 +10137,7 @@ are kept for reference only and cannot sign in.
                 ::std::string::String,
             >,
             contact_type: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<crate::types::ContactType>,
                 ::std::string::String,
             >,
             created_at: ::std::result::Result<
@@ -10337,7 +10149,10 @@ are kept for reference only and cannot sign in.
                 ::std::string::String,
             >,
             custom_attributes: ::std::result::Result<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::collections::HashMap<
+                    ::std::string::String,
+                    super::CustomAttributeValue,
+                >,
                 ::std::string::String,
             >,
             date_of_birth: ::std::result::Result<
@@ -10363,7 +10178,7 @@ are kept for reference only and cannot sign in.
                 ::std::string::String,
             >,
             gender: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<crate::types::Gender>,
                 ::std::string::String,
             >,
             has_avatar: ::std::result::Result<bool, ::std::string::String>,
@@ -10438,7 +10253,10 @@ are kept for reference only and cannot sign in.
                 ::std::option::Option<i32>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<
+                crate::types::UserStatus,
+                ::std::string::String,
+            >,
             tags: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
                 ::std::string::String,
@@ -10606,7 +10424,9 @@ are kept for reference only and cannot sign in.
             }
             pub fn contact_type<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<crate::types::ContactType>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.contact_type = value
@@ -10643,7 +10463,10 @@ are kept for reference only and cannot sign in.
             pub fn custom_attributes<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        super::CustomAttributeValue,
+                    >,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -10750,7 +10573,7 @@ are kept for reference only and cannot sign in.
             }
             pub fn gender<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::Gender>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.gender = value
@@ -11076,7 +10899,7 @@ are kept for reference only and cannot sign in.
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<crate::types::UserStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -11287,7 +11110,7 @@ are kept for reference only and cannot sign in.
                 ::std::string::String,
             >,
             contact_type: ::std::result::Result<
-                ::std::option::Option<super::ContactType>,
+                ::std::option::Option<crate::types::ContactType>,
                 ::std::string::String,
             >,
             custom_attributes: ::std::result::Result<
@@ -11312,7 +11135,7 @@ are kept for reference only and cannot sign in.
                 ::std::string::String,
             >,
             gender: ::std::result::Result<
-                ::std::option::Option<super::Gender>,
+                ::std::option::Option<crate::types::Gender>,
                 ::std::string::String,
             >,
             is_admin: ::std::result::Result<
@@ -11464,7 +11287,9 @@ are kept for reference only and cannot sign in.
             }
             pub fn contact_type<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::ContactType>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<crate::types::ContactType>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.contact_type = value
@@ -11552,7 +11377,7 @@ are kept for reference only and cannot sign in.
             }
             pub fn gender<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::Gender>>,
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::Gender>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.gender = value
@@ -11955,7 +11780,7 @@ are kept for reference only and cannot sign in.
                 ::std::string::String,
             >,
             contact_type: ::std::result::Result<
-                ::std::option::Option<super::ContactType>,
+                ::std::option::Option<crate::types::ContactType>,
                 ::std::string::String,
             >,
             custom_attributes: ::std::result::Result<
@@ -11980,7 +11805,7 @@ are kept for reference only and cannot sign in.
                 ::std::string::String,
             >,
             gender: ::std::result::Result<
-                ::std::option::Option<super::Gender>,
+                ::std::option::Option<crate::types::Gender>,
                 ::std::string::String,
             >,
             job_title: ::std::result::Result<
@@ -12099,7 +11924,9 @@ are kept for reference only and cannot sign in.
             }
             pub fn contact_type<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::ContactType>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<crate::types::ContactType>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.contact_type = value
@@ -12187,7 +12014,7 @@ are kept for reference only and cannot sign in.
             }
             pub fn gender<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::Gender>>,
+                T: ::std::convert::TryInto<::std::option::Option<crate::types::Gender>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.gender = value
@@ -12618,11 +12445,8 @@ The ISO 3166-1 alpha-2 countries `address.countryCode` accepts. Needs `users:rea
 
 Sends a `GET` request to `/v1/lookups/countries`
 
-```ignore
-let response = client.list_countries()
-    .send()
-    .await;
-```*/
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
     pub fn list_countries(&self) -> builder::ListCountries<'_> {
         builder::ListCountries::new(self)
     }
@@ -12632,11 +12456,8 @@ The ISO 639-1 languages `preferredLanguage` accepts. Needs `users:read`.
 
 Sends a `GET` request to `/v1/lookups/languages`
 
-```ignore
-let response = client.list_languages()
-    .send()
-    .await;
-```*/
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
     pub fn list_languages(&self) -> builder::ListLanguages<'_> {
         builder::ListLanguages::new(self)
     }
@@ -12646,11 +12467,8 @@ The `{iso639}-{iso3166}` locales `locale` accepts, lowercase. Needs `users:read`
 
 Sends a `GET` request to `/v1/lookups/locales`
 
-```ignore
-let response = client.list_locales()
-    .send()
-    .await;
-```*/
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
     pub fn list_locales(&self) -> builder::ListLocales<'_> {
         builder::ListLocales::new(self)
     }
@@ -12660,11 +12478,8 @@ The IANA time zones `timeZone` accepts. Needs `users:read`.
 
 Sends a `GET` request to `/v1/lookups/time-zones`
 
-```ignore
-let response = client.list_time_zones()
-    .send()
-    .await;
-```*/
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
     pub fn list_time_zones(&self) -> builder::ListTimeZones<'_> {
         builder::ListTimeZones::new(self)
     }
@@ -12690,17 +12505,8 @@ account in `switchableAccounts`; any other key is `403`.
 - `limit`: The most users a page holds.
 - `q`: Only users whose name or email contains this text, without regard to case.
 - `status`: Only users with this status.
-```ignore
-let response = client.list_users()
-    .account_switch_key(account_switch_key)
-    .cursor(cursor)
-    .email(email)
-    .limit(limit)
-    .q(q)
-    .status(status)
-    .send()
-    .await;
-```*/
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
     pub fn list_users(&self) -> builder::ListUsers<'_> {
         builder::ListUsers::new(self)
     }
@@ -12728,14 +12534,8 @@ account in `switchableAccounts`; any other key is `403`.
 same key and body returns the first response instead of creating twice.
 
 - `body`
-```ignore
-let response = client.create_user()
-    .account_switch_key(account_switch_key)
-    .idempotency_key(idempotency_key)
-    .body(body)
-    .send()
-    .await;
-```*/
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
     pub fn create_user(&self) -> builder::CreateUser<'_> {
         builder::CreateUser::new(self)
     }
@@ -12756,14 +12556,8 @@ account in `switchableAccounts`; any other key is `403`.
 - `if_none_match`: An `ETag` the caller holds (`"7"`); while it is current the answer is
 `304` without a body.
 
-```ignore
-let response = client.get_user()
-    .user_id(user_id)
-    .account_switch_key(account_switch_key)
-    .if_none_match(if_none_match)
-    .send()
-    .await;
-```*/
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
     pub fn get_user(&self) -> builder::GetUser<'_> {
         builder::GetUser::new(self)
     }
@@ -12789,15 +12583,8 @@ is `412` and nothing changes. Optional, unless the server requires it
 (then `428` without it).
 
 - `body`
-```ignore
-let response = client.replace_user()
-    .user_id(user_id)
-    .account_switch_key(account_switch_key)
-    .if_match(if_match)
-    .body(body)
-    .send()
-    .await;
-```*/
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
     pub fn replace_user(&self) -> builder::ReplaceUser<'_> {
         builder::ReplaceUser::new(self)
     }
@@ -12819,14 +12606,8 @@ it (`"7"`), or `*` for any version. When it is not current the answer
 is `412` and nothing changes. Optional, unless the server requires it
 (then `428` without it).
 
-```ignore
-let response = client.delete_user()
-    .user_id(user_id)
-    .account_switch_key(account_switch_key)
-    .if_match(if_match)
-    .send()
-    .await;
-```*/
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
     pub fn delete_user(&self) -> builder::DeleteUser<'_> {
         builder::DeleteUser::new(self)
     }
@@ -12872,15 +12653,8 @@ is `412` and nothing changes. Optional, unless the server requires it
 (then `428` without it).
 
 - `body`
-```ignore
-let response = client.update_user()
-    .user_id(user_id)
-    .account_switch_key(account_switch_key)
-    .if_match(if_match)
-    .body(body)
-    .send()
-    .await;
-```*/
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
     pub fn update_user(&self) -> builder::UpdateUser<'_> {
         builder::UpdateUser::new(self)
     }
@@ -12905,15 +12679,8 @@ is `412` and nothing changes. Optional, unless the server requires it
 (then `428` without it).
 
 - `body`
-```ignore
-let response = client.set_user_password()
-    .user_id(user_id)
-    .account_switch_key(account_switch_key)
-    .if_match(if_match)
-    .body(body)
-    .send()
-    .await;
-```*/
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
     pub fn set_user_password(&self) -> builder::SetUserPassword<'_> {
         builder::SetUserPassword::new(self)
     }
@@ -13242,7 +13009,7 @@ pub mod builder {
         email: Result<Option<types::ListUsersEmail>, String>,
         limit: Result<Option<::std::num::NonZeroU32>, String>,
         q: Result<Option<types::ListUsersQ>, String>,
-        status: Result<Option<types::UserStatus>, String>,
+        status: Result<Option<crate::types::UserStatus>, String>,
     }
     impl<'a> ListUsers<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -13318,12 +13085,15 @@ pub mod builder {
         }
         pub fn status<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::UserStatus>,
+            V: std::convert::TryInto<crate::types::UserStatus>,
         {
             self.status = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| "conversion to `UserStatus` for status failed".to_string());
+                .map_err(|_| {
+                    "conversion to `crate :: types :: UserStatus` for status failed"
+                        .to_string()
+                });
             self
         }
         ///Sends a `GET` request to `/v1/users`

@@ -12,7 +12,7 @@
     clippy::new_ret_no_self
 )]
 #![allow(unused_imports)]
-use crate::generated::types;
+use crate::types;
 use crate::runtime as rt;
 use crate::{Client, Error};
 /// The bodies of merge patches (RFC 7396). A member left out
@@ -20,7 +20,7 @@ use crate::{Client, Error};
 /// `Some(Some(value))` sets it.
 pub mod patch {
     #[allow(unused_imports)]
-    use crate::generated::types;
+    use crate::types;
     /**Merged member by member into the stored address: a member sent is
 updated, a member left out keeps its stored value, `null` for a member
 clears it and `null` for `address` removes the address. The merged
@@ -626,22 +626,589 @@ against `UserReplace`.*/
         pub title: Option<Option<types::UserPatchTitle>>,
     }
 }
+/// The open enums: strings the spec marks extensible, typed by the
+/// values it lists, with `Unknown` for the rest. Shown in `types`.
+pub(crate) mod open {
+    /**The user's role as a contact of the account.
+
+An open enum: the API may add values, and a value this SDK does not know yet reads as `Unknown` and is sent back as it came.*/
+    #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum ContactType {
+        ///`administrative`.
+        Administrative,
+        ///`billing`.
+        Billing,
+        ///`technical`.
+        Technical,
+        ///`security`.
+        Security,
+        ///`other`.
+        Other,
+        /// A value this SDK does not know yet.
+        Unknown(String),
+    }
+    impl ContactType {
+        /// Every value this SDK knows.
+        pub const KNOWN: &'static [ContactType] = &[
+            ContactType::Administrative,
+            ContactType::Billing,
+            ContactType::Technical,
+            ContactType::Security,
+            ContactType::Other,
+        ];
+        /// The value as sent on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                ContactType::Administrative => "administrative",
+                ContactType::Billing => "billing",
+                ContactType::Technical => "technical",
+                ContactType::Security => "security",
+                ContactType::Other => "other",
+                ContactType::Unknown(value) => value,
+            }
+        }
+    }
+    impl ::std::fmt::Display for ContactType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl PartialEq<str> for ContactType {
+        fn eq(&self, other: &str) -> bool {
+            self.as_str() == other
+        }
+    }
+    impl PartialEq<&str> for ContactType {
+        fn eq(&self, other: &&str) -> bool {
+            self.as_str() == *other
+        }
+    }
+    impl From<&str> for ContactType {
+        fn from(value: &str) -> Self {
+            match value {
+                "administrative" => ContactType::Administrative,
+                "billing" => ContactType::Billing,
+                "technical" => ContactType::Technical,
+                "security" => ContactType::Security,
+                "other" => ContactType::Other,
+                other => ContactType::Unknown(other.to_owned()),
+            }
+        }
+    }
+    impl From<String> for ContactType {
+        fn from(value: String) -> Self {
+            match ContactType::from(value.as_str()) {
+                ContactType::Unknown(_) => ContactType::Unknown(value),
+                known => known,
+            }
+        }
+    }
+    impl From<&String> for ContactType {
+        fn from(value: &String) -> Self {
+            ContactType::from(value.as_str())
+        }
+    }
+    impl ::std::str::FromStr for ContactType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> Result<Self, Self::Err> {
+            Ok(ContactType::from(value))
+        }
+    }
+    impl ::serde::Serialize for ContactType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ContactType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Self, D::Error> {
+            String::deserialize(deserializer).map(ContactType::from)
+        }
+    }
+    impl ::schemars::JsonSchema for ContactType {
+        fn schema_name() -> String {
+            "ContactType".to_owned()
+        }
+        fn json_schema(
+            _: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            ::schemars::schema::SchemaObject {
+                instance_type: Some(::schemars::schema::InstanceType::String.into()),
+                extensions: [
+                    (
+                        "x-extensible-enum".to_owned(),
+                        ::serde_json::json!(
+                            ["administrative", "billing", "technical", "security",
+                            "other"]
+                        ),
+                    ),
+                ]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            }
+                .into()
+        }
+    }
+    /**One of the values `Gender` lists.
+
+An open enum: the API may add values, and a value this SDK does not know yet reads as `Unknown` and is sent back as it came.*/
+    #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum Gender {
+        ///`male`.
+        Male,
+        ///`female`.
+        Female,
+        ///`undisclosed`.
+        Undisclosed,
+        /// A value this SDK does not know yet.
+        Unknown(String),
+    }
+    impl Gender {
+        /// Every value this SDK knows.
+        pub const KNOWN: &'static [Gender] = &[
+            Gender::Male,
+            Gender::Female,
+            Gender::Undisclosed,
+        ];
+        /// The value as sent on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Gender::Male => "male",
+                Gender::Female => "female",
+                Gender::Undisclosed => "undisclosed",
+                Gender::Unknown(value) => value,
+            }
+        }
+    }
+    impl ::std::fmt::Display for Gender {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl PartialEq<str> for Gender {
+        fn eq(&self, other: &str) -> bool {
+            self.as_str() == other
+        }
+    }
+    impl PartialEq<&str> for Gender {
+        fn eq(&self, other: &&str) -> bool {
+            self.as_str() == *other
+        }
+    }
+    impl From<&str> for Gender {
+        fn from(value: &str) -> Self {
+            match value {
+                "male" => Gender::Male,
+                "female" => Gender::Female,
+                "undisclosed" => Gender::Undisclosed,
+                other => Gender::Unknown(other.to_owned()),
+            }
+        }
+    }
+    impl From<String> for Gender {
+        fn from(value: String) -> Self {
+            match Gender::from(value.as_str()) {
+                Gender::Unknown(_) => Gender::Unknown(value),
+                known => known,
+            }
+        }
+    }
+    impl From<&String> for Gender {
+        fn from(value: &String) -> Self {
+            Gender::from(value.as_str())
+        }
+    }
+    impl ::std::str::FromStr for Gender {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> Result<Self, Self::Err> {
+            Ok(Gender::from(value))
+        }
+    }
+    impl ::serde::Serialize for Gender {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Gender {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Self, D::Error> {
+            String::deserialize(deserializer).map(Gender::from)
+        }
+    }
+    impl ::schemars::JsonSchema for Gender {
+        fn schema_name() -> String {
+            "Gender".to_owned()
+        }
+        fn json_schema(
+            _: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            ::schemars::schema::SchemaObject {
+                instance_type: Some(::schemars::schema::InstanceType::String.into()),
+                extensions: [
+                    (
+                        "x-extensible-enum".to_owned(),
+                        ::serde_json::json!(["male", "female", "undisclosed"]),
+                    ),
+                ]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            }
+                .into()
+        }
+    }
+    /**A stable machine-readable code; new codes may be added.
+
+An open enum: the API may add values, and a value this SDK does not know yet reads as `Unknown` and is sent back as it came.*/
+    #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum ProblemCode {
+        ///`validation-failed`.
+        ValidationFailed,
+        ///`malformed-request`.
+        MalformedRequest,
+        ///`unauthorized`.
+        Unauthorized,
+        ///`forbidden`.
+        Forbidden,
+        ///`privileged-field`.
+        PrivilegedField,
+        ///`not-found`.
+        NotFound,
+        ///`method-not-allowed`.
+        MethodNotAllowed,
+        ///`duplication-violation`.
+        DuplicationViolation,
+        ///`idempotency-in-progress`.
+        IdempotencyInProgress,
+        ///`idempotency-key-reused`.
+        IdempotencyKeyReused,
+        ///`concurrency-violation`.
+        ConcurrencyViolation,
+        ///`precondition-required`.
+        PreconditionRequired,
+        ///`payload-too-large`.
+        PayloadTooLarge,
+        ///`unsupported-media-type`.
+        UnsupportedMediaType,
+        ///`rate-limited`.
+        RateLimited,
+        ///`overloaded`.
+        Overloaded,
+        ///`request-timeout`.
+        RequestTimeout,
+        ///`header-fields-too-large`.
+        HeaderFieldsTooLarge,
+        ///`uri-too-long`.
+        UriTooLong,
+        ///`internal`.
+        Internal,
+        /// A value this SDK does not know yet.
+        Unknown(String),
+    }
+    impl ProblemCode {
+        /// Every value this SDK knows.
+        pub const KNOWN: &'static [ProblemCode] = &[
+            ProblemCode::ValidationFailed,
+            ProblemCode::MalformedRequest,
+            ProblemCode::Unauthorized,
+            ProblemCode::Forbidden,
+            ProblemCode::PrivilegedField,
+            ProblemCode::NotFound,
+            ProblemCode::MethodNotAllowed,
+            ProblemCode::DuplicationViolation,
+            ProblemCode::IdempotencyInProgress,
+            ProblemCode::IdempotencyKeyReused,
+            ProblemCode::ConcurrencyViolation,
+            ProblemCode::PreconditionRequired,
+            ProblemCode::PayloadTooLarge,
+            ProblemCode::UnsupportedMediaType,
+            ProblemCode::RateLimited,
+            ProblemCode::Overloaded,
+            ProblemCode::RequestTimeout,
+            ProblemCode::HeaderFieldsTooLarge,
+            ProblemCode::UriTooLong,
+            ProblemCode::Internal,
+        ];
+        /// The value as sent on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                ProblemCode::ValidationFailed => "validation-failed",
+                ProblemCode::MalformedRequest => "malformed-request",
+                ProblemCode::Unauthorized => "unauthorized",
+                ProblemCode::Forbidden => "forbidden",
+                ProblemCode::PrivilegedField => "privileged-field",
+                ProblemCode::NotFound => "not-found",
+                ProblemCode::MethodNotAllowed => "method-not-allowed",
+                ProblemCode::DuplicationViolation => "duplication-violation",
+                ProblemCode::IdempotencyInProgress => "idempotency-in-progress",
+                ProblemCode::IdempotencyKeyReused => "idempotency-key-reused",
+                ProblemCode::ConcurrencyViolation => "concurrency-violation",
+                ProblemCode::PreconditionRequired => "precondition-required",
+                ProblemCode::PayloadTooLarge => "payload-too-large",
+                ProblemCode::UnsupportedMediaType => "unsupported-media-type",
+                ProblemCode::RateLimited => "rate-limited",
+                ProblemCode::Overloaded => "overloaded",
+                ProblemCode::RequestTimeout => "request-timeout",
+                ProblemCode::HeaderFieldsTooLarge => "header-fields-too-large",
+                ProblemCode::UriTooLong => "uri-too-long",
+                ProblemCode::Internal => "internal",
+                ProblemCode::Unknown(value) => value,
+            }
+        }
+    }
+    impl ::std::fmt::Display for ProblemCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl PartialEq<str> for ProblemCode {
+        fn eq(&self, other: &str) -> bool {
+            self.as_str() == other
+        }
+    }
+    impl PartialEq<&str> for ProblemCode {
+        fn eq(&self, other: &&str) -> bool {
+            self.as_str() == *other
+        }
+    }
+    impl From<&str> for ProblemCode {
+        fn from(value: &str) -> Self {
+            match value {
+                "validation-failed" => ProblemCode::ValidationFailed,
+                "malformed-request" => ProblemCode::MalformedRequest,
+                "unauthorized" => ProblemCode::Unauthorized,
+                "forbidden" => ProblemCode::Forbidden,
+                "privileged-field" => ProblemCode::PrivilegedField,
+                "not-found" => ProblemCode::NotFound,
+                "method-not-allowed" => ProblemCode::MethodNotAllowed,
+                "duplication-violation" => ProblemCode::DuplicationViolation,
+                "idempotency-in-progress" => ProblemCode::IdempotencyInProgress,
+                "idempotency-key-reused" => ProblemCode::IdempotencyKeyReused,
+                "concurrency-violation" => ProblemCode::ConcurrencyViolation,
+                "precondition-required" => ProblemCode::PreconditionRequired,
+                "payload-too-large" => ProblemCode::PayloadTooLarge,
+                "unsupported-media-type" => ProblemCode::UnsupportedMediaType,
+                "rate-limited" => ProblemCode::RateLimited,
+                "overloaded" => ProblemCode::Overloaded,
+                "request-timeout" => ProblemCode::RequestTimeout,
+                "header-fields-too-large" => ProblemCode::HeaderFieldsTooLarge,
+                "uri-too-long" => ProblemCode::UriTooLong,
+                "internal" => ProblemCode::Internal,
+                other => ProblemCode::Unknown(other.to_owned()),
+            }
+        }
+    }
+    impl From<String> for ProblemCode {
+        fn from(value: String) -> Self {
+            match ProblemCode::from(value.as_str()) {
+                ProblemCode::Unknown(_) => ProblemCode::Unknown(value),
+                known => known,
+            }
+        }
+    }
+    impl From<&String> for ProblemCode {
+        fn from(value: &String) -> Self {
+            ProblemCode::from(value.as_str())
+        }
+    }
+    impl ::std::str::FromStr for ProblemCode {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> Result<Self, Self::Err> {
+            Ok(ProblemCode::from(value))
+        }
+    }
+    impl ::serde::Serialize for ProblemCode {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ProblemCode {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Self, D::Error> {
+            String::deserialize(deserializer).map(ProblemCode::from)
+        }
+    }
+    impl ::schemars::JsonSchema for ProblemCode {
+        fn schema_name() -> String {
+            "ProblemCode".to_owned()
+        }
+        fn json_schema(
+            _: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            ::schemars::schema::SchemaObject {
+                instance_type: Some(::schemars::schema::InstanceType::String.into()),
+                extensions: [
+                    (
+                        "x-extensible-enum".to_owned(),
+                        ::serde_json::json!(
+                            ["validation-failed", "malformed-request", "unauthorized",
+                            "forbidden", "privileged-field", "not-found",
+                            "method-not-allowed", "duplication-violation",
+                            "idempotency-in-progress", "idempotency-key-reused",
+                            "concurrency-violation", "precondition-required",
+                            "payload-too-large", "unsupported-media-type",
+                            "rate-limited", "overloaded", "request-timeout",
+                            "header-fields-too-large", "uri-too-long", "internal"]
+                        ),
+                    ),
+                ]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            }
+                .into()
+        }
+    }
+    /**`active` users can sign in; `deactivated` users cannot; `archived` users
+are kept for reference only and cannot sign in.
+
+An open enum: the API may add values, and a value this SDK does not know yet reads as `Unknown` and is sent back as it came.*/
+    #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum UserStatus {
+        ///`active`.
+        Active,
+        ///`deactivated`.
+        Deactivated,
+        ///`archived`.
+        Archived,
+        /// A value this SDK does not know yet.
+        Unknown(String),
+    }
+    impl UserStatus {
+        /// Every value this SDK knows.
+        pub const KNOWN: &'static [UserStatus] = &[
+            UserStatus::Active,
+            UserStatus::Deactivated,
+            UserStatus::Archived,
+        ];
+        /// The value as sent on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                UserStatus::Active => "active",
+                UserStatus::Deactivated => "deactivated",
+                UserStatus::Archived => "archived",
+                UserStatus::Unknown(value) => value,
+            }
+        }
+    }
+    impl ::std::fmt::Display for UserStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl PartialEq<str> for UserStatus {
+        fn eq(&self, other: &str) -> bool {
+            self.as_str() == other
+        }
+    }
+    impl PartialEq<&str> for UserStatus {
+        fn eq(&self, other: &&str) -> bool {
+            self.as_str() == *other
+        }
+    }
+    impl From<&str> for UserStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "active" => UserStatus::Active,
+                "deactivated" => UserStatus::Deactivated,
+                "archived" => UserStatus::Archived,
+                other => UserStatus::Unknown(other.to_owned()),
+            }
+        }
+    }
+    impl From<String> for UserStatus {
+        fn from(value: String) -> Self {
+            match UserStatus::from(value.as_str()) {
+                UserStatus::Unknown(_) => UserStatus::Unknown(value),
+                known => known,
+            }
+        }
+    }
+    impl From<&String> for UserStatus {
+        fn from(value: &String) -> Self {
+            UserStatus::from(value.as_str())
+        }
+    }
+    impl ::std::str::FromStr for UserStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> Result<Self, Self::Err> {
+            Ok(UserStatus::from(value))
+        }
+    }
+    impl ::serde::Serialize for UserStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Self, D::Error> {
+            String::deserialize(deserializer).map(UserStatus::from)
+        }
+    }
+    impl ::schemars::JsonSchema for UserStatus {
+        fn schema_name() -> String {
+            "UserStatus".to_owned()
+        }
+        fn json_schema(
+            _: &mut ::schemars::r#gen::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            ::schemars::schema::SchemaObject {
+                instance_type: Some(::schemars::schema::InstanceType::String.into()),
+                extensions: [
+                    (
+                        "x-extensible-enum".to_owned(),
+                        ::serde_json::json!(["active", "deactivated", "archived"]),
+                    ),
+                ]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            }
+                .into()
+        }
+    }
+}
 /// Builders of request bodies, made by each body type's `new` (its
 /// required members) or a patch type's `builder()`: setters take
 /// anything that converts, and the first value that breaks a rule
 /// fails the call (or `build()`) with an error naming the member.
 pub mod build {
-    use crate::generated::types;
+    use crate::types;
     use crate::runtime as rt;
     use crate::Error;
-    ///Builds a [`types::AddressInput`]: made by [`types::AddressInput::new`].
+    /**Builds a [`types::AddressInput`]: made by [`types::AddressInput::new`]. Every method taking a `AddressInput` body takes this builder too (`impl Body<types::AddressInput>`), so a helper can take either:
+
+```
+# use users_client::{Body, build, types};
+fn body() -> build::AddressInput { unimplemented!() }
+fn takes(body: impl Body<types::AddressInput>) {}
+fn either(made: types::AddressInput) { takes(body()); takes(made); }
+```*/
     #[derive(Debug)]
     #[must_use = "a builder does nothing until it is built or sent"]
     pub struct AddressInput {
         inner: Result<types::builder::AddressInput, Error>,
     }
     impl types::AddressInput {
-        /**A builder of a `AddressInput` with its required members; the optional ones are its setters.
+        /**A builder of a `AddressInput` with its required members, a [`crate::build::AddressInput`] whose setters are the optional ones; `.build()` checks and makes the `AddressInput`, and a method taking the body takes the builder as it is.
 
 # Arguments
 
@@ -784,14 +1351,21 @@ pub mod build {
             self.build()
         }
     }
-    ///Builds a [`types::MfaInput`]: made by [`types::MfaInput::new`].
+    /**Builds a [`types::MfaInput`]: made by [`types::MfaInput::new`]. Every method taking a `MfaInput` body takes this builder too (`impl Body<types::MfaInput>`), so a helper can take either:
+
+```
+# use users_client::{Body, build, types};
+fn body() -> build::MfaInput { unimplemented!() }
+fn takes(body: impl Body<types::MfaInput>) {}
+fn either(made: types::MfaInput) { takes(body()); takes(made); }
+```*/
     #[derive(Debug)]
     #[must_use = "a builder does nothing until it is built or sent"]
     pub struct MfaInput {
         inner: Result<types::builder::MfaInput, Error>,
     }
     impl types::MfaInput {
-        /**A builder of a `MfaInput` with its required members; the optional ones are its setters.
+        /**A builder of a `MfaInput` with its required members, a [`crate::build::MfaInput`] whose setters are the optional ones; `.build()` checks and makes the `MfaInput`, and a method taking the body takes the builder as it is.
 
 # Arguments
 
@@ -847,14 +1421,21 @@ pub mod build {
             self.build()
         }
     }
-    ///Builds a [`types::NameInput`]: made by [`types::NameInput::new`].
+    /**Builds a [`types::NameInput`]: made by [`types::NameInput::new`]. Every method taking a `NameInput` body takes this builder too (`impl Body<types::NameInput>`), so a helper can take either:
+
+```
+# use users_client::{Body, build, types};
+fn body() -> build::NameInput { unimplemented!() }
+fn takes(body: impl Body<types::NameInput>) {}
+fn either(made: types::NameInput) { takes(body()); takes(made); }
+```*/
     #[derive(Debug)]
     #[must_use = "a builder does nothing until it is built or sent"]
     pub struct NameInput {
         inner: Result<types::builder::NameInput, Error>,
     }
     impl types::NameInput {
-        /**A builder of a `NameInput` with its required members; the optional ones are its setters.
+        /**A builder of a `NameInput` with its required members, a [`crate::build::NameInput`] whose setters are the optional ones; `.build()` checks and makes the `NameInput`, and a method taking the body takes the builder as it is.
 
 # Arguments
 
@@ -906,14 +1487,21 @@ pub mod build {
             self.build()
         }
     }
-    ///Builds a [`types::NotificationsInput`]: made by [`types::NotificationsInput::new`].
+    /**Builds a [`types::NotificationsInput`]: made by [`types::NotificationsInput::new`]. Every method taking a `NotificationsInput` body takes this builder too (`impl Body<types::NotificationsInput>`), so a helper can take either:
+
+```
+# use users_client::{Body, build, types};
+fn body() -> build::NotificationsInput { unimplemented!() }
+fn takes(body: impl Body<types::NotificationsInput>) {}
+fn either(made: types::NotificationsInput) { takes(body()); takes(made); }
+```*/
     #[derive(Debug)]
     #[must_use = "a builder does nothing until it is built or sent"]
     pub struct NotificationsInput {
         inner: Result<types::builder::NotificationsInput, Error>,
     }
     impl types::NotificationsInput {
-        /**A builder of a `NotificationsInput` with its required members; the optional ones are its setters.
+        /**A builder of a `NotificationsInput` with its required members, a [`crate::build::NotificationsInput`] whose setters are the optional ones; `.build()` checks and makes the `NotificationsInput`, and a method taking the body takes the builder as it is.
 
 # Arguments
 */
@@ -1336,14 +1924,21 @@ pub mod build {
             self.build()
         }
     }
-    ///Builds a [`types::OrganizationRefInput`]: made by [`types::OrganizationRefInput::new`].
+    /**Builds a [`types::OrganizationRefInput`]: made by [`types::OrganizationRefInput::new`]. Every method taking a `OrganizationRefInput` body takes this builder too (`impl Body<types::OrganizationRefInput>`), so a helper can take either:
+
+```
+# use users_client::{Body, build, types};
+fn body() -> build::OrganizationRefInput { unimplemented!() }
+fn takes(body: impl Body<types::OrganizationRefInput>) {}
+fn either(made: types::OrganizationRefInput) { takes(body()); takes(made); }
+```*/
     #[derive(Debug)]
     #[must_use = "a builder does nothing until it is built or sent"]
     pub struct OrganizationRefInput {
         inner: Result<types::builder::OrganizationRefInput, Error>,
     }
     impl types::OrganizationRefInput {
-        /**A builder of a `OrganizationRefInput` with its required members; the optional ones are its setters.
+        /**A builder of a `OrganizationRefInput` with its required members, a [`crate::build::OrganizationRefInput`] whose setters are the optional ones; `.build()` checks and makes the `OrganizationRefInput`, and a method taking the body takes the builder as it is.
 
 # Arguments
 
@@ -1379,14 +1974,21 @@ pub mod build {
             self.build()
         }
     }
-    ///Builds a [`types::PasswordChange`]: made by [`types::PasswordChange::new`].
+    /**Builds a [`types::PasswordChange`]: made by [`types::PasswordChange::new`]. Every method taking a `PasswordChange` body takes this builder too (`impl Body<types::PasswordChange>`), so a helper can take either:
+
+```
+# use users_client::{Body, build, types};
+fn body() -> build::PasswordChange { unimplemented!() }
+fn takes(body: impl Body<types::PasswordChange>) {}
+fn either(made: types::PasswordChange) { takes(body()); takes(made); }
+```*/
     #[derive(Debug)]
     #[must_use = "a builder does nothing until it is built or sent"]
     pub struct PasswordChange {
         inner: Result<types::builder::PasswordChange, Error>,
     }
     impl types::PasswordChange {
-        /**A builder of a `PasswordChange` with its required members; the optional ones are its setters.
+        /**A builder of a `PasswordChange` with its required members, a [`crate::build::PasswordChange`] whose setters are the optional ones; `.build()` checks and makes the `PasswordChange`, and a method taking the body takes the builder as it is.
 
 # Arguments
 
@@ -1452,14 +2054,21 @@ pub mod build {
             self.build()
         }
     }
-    ///Builds a [`types::UserCreate`]: made by [`types::UserCreate::new`].
+    /**Builds a [`types::UserCreate`]: made by [`types::UserCreate::new`]. Every method taking a `UserCreate` body takes this builder too (`impl Body<types::UserCreate>`), so a helper can take either:
+
+```
+# use users_client::{Body, build, types};
+fn body() -> build::UserCreate { unimplemented!() }
+fn takes(body: impl Body<types::UserCreate>) {}
+fn either(made: types::UserCreate) { takes(body()); takes(made); }
+```*/
     #[derive(Debug)]
     #[must_use = "a builder does nothing until it is built or sent"]
     pub struct UserCreate {
         inner: Result<types::builder::UserCreate, Error>,
     }
     impl types::UserCreate {
-        /**A builder of a `UserCreate` with its required members; the optional ones are its setters.
+        /**A builder of a `UserCreate` with its required members, a [`crate::build::UserCreate`] whose setters are the optional ones; `.build()` checks and makes the `UserCreate`, and a method taking the body takes the builder as it is.
 
 # Arguments
 
@@ -1533,7 +2142,10 @@ pub mod build {
         ///Sets `contactType`.
         pub fn contact_type(
             mut self,
-            contact_type: impl TryInto<types::ContactType, Error: ::std::fmt::Display>,
+            contact_type: impl TryInto<
+                crate::types::ContactType,
+                Error: ::std::fmt::Display,
+            >,
         ) -> Self {
             self.inner = self
                 .inner
@@ -1542,7 +2154,7 @@ pub mod build {
                         .contact_type(
                             Some(
                                 rt::convert::<
-                                    types::ContactType,
+                                    crate::types::ContactType,
                                     _,
                                 >(contact_type, "contactType")?,
                             ),
@@ -1656,13 +2268,17 @@ pub mod build {
         ///Sets `gender`.
         pub fn gender(
             mut self,
-            gender: impl TryInto<types::Gender, Error: ::std::fmt::Display>,
+            gender: impl TryInto<crate::types::Gender, Error: ::std::fmt::Display>,
         ) -> Self {
             self.inner = self
                 .inner
                 .and_then(|builder| Ok(
                     builder
-                        .gender(Some(rt::convert::<types::Gender, _>(gender, "gender")?)),
+                        .gender(
+                            Some(
+                                rt::convert::<crate::types::Gender, _>(gender, "gender")?,
+                            ),
+                        ),
                 ));
             self
         }
@@ -1992,14 +2608,21 @@ pub mod build {
             self.build()
         }
     }
-    ///Builds a [`types::UserReplace`]: made by [`types::UserReplace::new`].
+    /**Builds a [`types::UserReplace`]: made by [`types::UserReplace::new`]. Every method taking a `UserReplace` body takes this builder too (`impl Body<types::UserReplace>`), so a helper can take either:
+
+```
+# use users_client::{Body, build, types};
+fn body() -> build::UserReplace { unimplemented!() }
+fn takes(body: impl Body<types::UserReplace>) {}
+fn either(made: types::UserReplace) { takes(body()); takes(made); }
+```*/
     #[derive(Debug)]
     #[must_use = "a builder does nothing until it is built or sent"]
     pub struct UserReplace {
         inner: Result<types::builder::UserReplace, Error>,
     }
     impl types::UserReplace {
-        /**A builder of a `UserReplace` with its required members; the optional ones are its setters.
+        /**A builder of a `UserReplace` with its required members, a [`crate::build::UserReplace`] whose setters are the optional ones; `.build()` checks and makes the `UserReplace`, and a method taking the body takes the builder as it is.
 
 # Arguments
 
@@ -2058,7 +2681,10 @@ pub mod build {
         ///Sets `contactType`.
         pub fn contact_type(
             mut self,
-            contact_type: impl TryInto<types::ContactType, Error: ::std::fmt::Display>,
+            contact_type: impl TryInto<
+                crate::types::ContactType,
+                Error: ::std::fmt::Display,
+            >,
         ) -> Self {
             self.inner = self
                 .inner
@@ -2067,7 +2693,7 @@ pub mod build {
                         .contact_type(
                             Some(
                                 rt::convert::<
-                                    types::ContactType,
+                                    crate::types::ContactType,
                                     _,
                                 >(contact_type, "contactType")?,
                             ),
@@ -2181,13 +2807,17 @@ pub mod build {
         ///Sets `gender`.
         pub fn gender(
             mut self,
-            gender: impl TryInto<types::Gender, Error: ::std::fmt::Display>,
+            gender: impl TryInto<crate::types::Gender, Error: ::std::fmt::Display>,
         ) -> Self {
             self.inner = self
                 .inner
                 .and_then(|builder| Ok(
                     builder
-                        .gender(Some(rt::convert::<types::Gender, _>(gender, "gender")?)),
+                        .gender(
+                            Some(
+                                rt::convert::<crate::types::Gender, _>(gender, "gender")?,
+                            ),
+                        ),
                 ));
             self
         }
@@ -4009,7 +4639,1291 @@ pub mod build {
 /// different types, one variant per status.
 pub mod answers {
     #[allow(unused_imports)]
-    use crate::generated::types;
+    use crate::types;
+}
+/// Each operation's documented errors as an enum, by status.
+pub mod errors {
+    #[allow(unused_imports)]
+    use crate::types;
+    use crate::Error;
+    ///The errors `listCountries` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::ListCountries::from)`.
+    #[derive(Debug)]
+    pub enum ListCountries {
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for ListCountries {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListCountries::Unauthorized(problem),
+                        None => ListCountries::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListCountries::Forbidden(problem),
+                        None => ListCountries::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListCountries::TooManyRequests(problem),
+                        None => ListCountries::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListCountries::InternalServerError(problem),
+                        None => ListCountries::Other(err),
+                    }
+                }
+                _ => ListCountries::Other(err),
+            }
+        }
+    }
+    impl ListCountries {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    ListCountries::Unauthorized(_) => 401u16,
+                    ListCountries::Forbidden(_) => 403u16,
+                    ListCountries::TooManyRequests(_) => 429u16,
+                    ListCountries::InternalServerError(_) => 500u16,
+                    ListCountries::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for ListCountries {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                ListCountries::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("listCountries")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for ListCountries {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                ListCountries::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `listLanguages` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::ListLanguages::from)`.
+    #[derive(Debug)]
+    pub enum ListLanguages {
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for ListLanguages {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListLanguages::Unauthorized(problem),
+                        None => ListLanguages::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListLanguages::Forbidden(problem),
+                        None => ListLanguages::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListLanguages::TooManyRequests(problem),
+                        None => ListLanguages::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListLanguages::InternalServerError(problem),
+                        None => ListLanguages::Other(err),
+                    }
+                }
+                _ => ListLanguages::Other(err),
+            }
+        }
+    }
+    impl ListLanguages {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    ListLanguages::Unauthorized(_) => 401u16,
+                    ListLanguages::Forbidden(_) => 403u16,
+                    ListLanguages::TooManyRequests(_) => 429u16,
+                    ListLanguages::InternalServerError(_) => 500u16,
+                    ListLanguages::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for ListLanguages {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                ListLanguages::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("listLanguages")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for ListLanguages {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                ListLanguages::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `listLocales` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::ListLocales::from)`.
+    #[derive(Debug)]
+    pub enum ListLocales {
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for ListLocales {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListLocales::Unauthorized(problem),
+                        None => ListLocales::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListLocales::Forbidden(problem),
+                        None => ListLocales::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListLocales::TooManyRequests(problem),
+                        None => ListLocales::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListLocales::InternalServerError(problem),
+                        None => ListLocales::Other(err),
+                    }
+                }
+                _ => ListLocales::Other(err),
+            }
+        }
+    }
+    impl ListLocales {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    ListLocales::Unauthorized(_) => 401u16,
+                    ListLocales::Forbidden(_) => 403u16,
+                    ListLocales::TooManyRequests(_) => 429u16,
+                    ListLocales::InternalServerError(_) => 500u16,
+                    ListLocales::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for ListLocales {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                ListLocales::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("listLocales")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for ListLocales {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                ListLocales::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `listTimeZones` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::ListTimeZones::from)`.
+    #[derive(Debug)]
+    pub enum ListTimeZones {
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for ListTimeZones {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListTimeZones::Unauthorized(problem),
+                        None => ListTimeZones::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListTimeZones::Forbidden(problem),
+                        None => ListTimeZones::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListTimeZones::TooManyRequests(problem),
+                        None => ListTimeZones::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListTimeZones::InternalServerError(problem),
+                        None => ListTimeZones::Other(err),
+                    }
+                }
+                _ => ListTimeZones::Other(err),
+            }
+        }
+    }
+    impl ListTimeZones {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    ListTimeZones::Unauthorized(_) => 401u16,
+                    ListTimeZones::Forbidden(_) => 403u16,
+                    ListTimeZones::TooManyRequests(_) => 429u16,
+                    ListTimeZones::InternalServerError(_) => 500u16,
+                    ListTimeZones::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for ListTimeZones {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                ListTimeZones::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("listTimeZones")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for ListTimeZones {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                ListTimeZones::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `listUsers` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::ListUsers::from)`.
+    #[derive(Debug)]
+    pub enum ListUsers {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for ListUsers {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListUsers::BadRequest(problem),
+                        None => ListUsers::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListUsers::Unauthorized(problem),
+                        None => ListUsers::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListUsers::Forbidden(problem),
+                        None => ListUsers::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListUsers::TooManyRequests(problem),
+                        None => ListUsers::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListUsers::InternalServerError(problem),
+                        None => ListUsers::Other(err),
+                    }
+                }
+                _ => ListUsers::Other(err),
+            }
+        }
+    }
+    impl ListUsers {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    ListUsers::BadRequest(_) => 400u16,
+                    ListUsers::Unauthorized(_) => 401u16,
+                    ListUsers::Forbidden(_) => 403u16,
+                    ListUsers::TooManyRequests(_) => 429u16,
+                    ListUsers::InternalServerError(_) => 500u16,
+                    ListUsers::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for ListUsers {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                ListUsers::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("listUsers")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for ListUsers {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                ListUsers::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `createUser` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::CreateUser::from)`.
+    #[derive(Debug)]
+    pub enum CreateUser {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        /**`409`: The email address is taken in this account (`duplication-violation`), or
+a request with the same `Idempotency-Key` is still running after the
+server waited for it (`idempotency-in-progress`).*/
+        Conflict(types::Problem),
+        ///`413`: The body is larger than the server accepts.
+        PayloadTooLarge(types::Problem),
+        ///`415`: The body's `Content-Type` is not one the operation takes.
+        UnsupportedMediaType(types::Problem),
+        ///`422`: The `Idempotency-Key` was already used with another body.
+        UnprocessableEntity(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for CreateUser {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateUser::BadRequest(problem),
+                        None => CreateUser::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateUser::Unauthorized(problem),
+                        None => CreateUser::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateUser::Forbidden(problem),
+                        None => CreateUser::Other(err),
+                    }
+                }
+                Some(409u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateUser::Conflict(problem),
+                        None => CreateUser::Other(err),
+                    }
+                }
+                Some(413u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateUser::PayloadTooLarge(problem),
+                        None => CreateUser::Other(err),
+                    }
+                }
+                Some(415u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateUser::UnsupportedMediaType(problem),
+                        None => CreateUser::Other(err),
+                    }
+                }
+                Some(422u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateUser::UnprocessableEntity(problem),
+                        None => CreateUser::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateUser::TooManyRequests(problem),
+                        None => CreateUser::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateUser::InternalServerError(problem),
+                        None => CreateUser::Other(err),
+                    }
+                }
+                _ => CreateUser::Other(err),
+            }
+        }
+    }
+    impl CreateUser {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    CreateUser::BadRequest(_) => 400u16,
+                    CreateUser::Unauthorized(_) => 401u16,
+                    CreateUser::Forbidden(_) => 403u16,
+                    CreateUser::Conflict(_) => 409u16,
+                    CreateUser::PayloadTooLarge(_) => 413u16,
+                    CreateUser::UnsupportedMediaType(_) => 415u16,
+                    CreateUser::UnprocessableEntity(_) => 422u16,
+                    CreateUser::TooManyRequests(_) => 429u16,
+                    CreateUser::InternalServerError(_) => 500u16,
+                    CreateUser::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for CreateUser {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                CreateUser::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("createUser")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for CreateUser {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                CreateUser::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `getUser` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::GetUser::from)`.
+    #[derive(Debug)]
+    pub enum GetUser {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`404`: No such user in the account (users of other accounts are not found either).
+        NotFound(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for GetUser {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetUser::BadRequest(problem),
+                        None => GetUser::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetUser::Unauthorized(problem),
+                        None => GetUser::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetUser::Forbidden(problem),
+                        None => GetUser::Other(err),
+                    }
+                }
+                Some(404u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetUser::NotFound(problem),
+                        None => GetUser::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetUser::TooManyRequests(problem),
+                        None => GetUser::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetUser::InternalServerError(problem),
+                        None => GetUser::Other(err),
+                    }
+                }
+                _ => GetUser::Other(err),
+            }
+        }
+    }
+    impl GetUser {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    GetUser::BadRequest(_) => 400u16,
+                    GetUser::Unauthorized(_) => 401u16,
+                    GetUser::Forbidden(_) => 403u16,
+                    GetUser::NotFound(_) => 404u16,
+                    GetUser::TooManyRequests(_) => 429u16,
+                    GetUser::InternalServerError(_) => 500u16,
+                    GetUser::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for GetUser {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                GetUser::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("getUser")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for GetUser {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                GetUser::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `replaceUser` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::ReplaceUser::from)`.
+    #[derive(Debug)]
+    pub enum ReplaceUser {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`404`: No such user in the account (users of other accounts are not found either).
+        NotFound(types::Problem),
+        /**`409`: The email address is taken in this account (`duplication-violation`), or
+a request with the same `Idempotency-Key` is still running after the
+server waited for it (`idempotency-in-progress`).*/
+        Conflict(types::Problem),
+        ///`412`: The `If-Match` entity tag is not current; nothing changed.
+        PreconditionFailed(types::Problem),
+        ///`413`: The body is larger than the server accepts.
+        PayloadTooLarge(types::Problem),
+        ///`415`: The body's `Content-Type` is not one the operation takes.
+        UnsupportedMediaType(types::Problem),
+        ///`428`: This server requires `If-Match` on changes.
+        PreconditionRequired(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for ReplaceUser {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ReplaceUser::BadRequest(problem),
+                        None => ReplaceUser::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ReplaceUser::Unauthorized(problem),
+                        None => ReplaceUser::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ReplaceUser::Forbidden(problem),
+                        None => ReplaceUser::Other(err),
+                    }
+                }
+                Some(404u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ReplaceUser::NotFound(problem),
+                        None => ReplaceUser::Other(err),
+                    }
+                }
+                Some(409u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ReplaceUser::Conflict(problem),
+                        None => ReplaceUser::Other(err),
+                    }
+                }
+                Some(412u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ReplaceUser::PreconditionFailed(problem),
+                        None => ReplaceUser::Other(err),
+                    }
+                }
+                Some(413u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ReplaceUser::PayloadTooLarge(problem),
+                        None => ReplaceUser::Other(err),
+                    }
+                }
+                Some(415u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ReplaceUser::UnsupportedMediaType(problem),
+                        None => ReplaceUser::Other(err),
+                    }
+                }
+                Some(428u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ReplaceUser::PreconditionRequired(problem),
+                        None => ReplaceUser::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ReplaceUser::TooManyRequests(problem),
+                        None => ReplaceUser::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ReplaceUser::InternalServerError(problem),
+                        None => ReplaceUser::Other(err),
+                    }
+                }
+                _ => ReplaceUser::Other(err),
+            }
+        }
+    }
+    impl ReplaceUser {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    ReplaceUser::BadRequest(_) => 400u16,
+                    ReplaceUser::Unauthorized(_) => 401u16,
+                    ReplaceUser::Forbidden(_) => 403u16,
+                    ReplaceUser::NotFound(_) => 404u16,
+                    ReplaceUser::Conflict(_) => 409u16,
+                    ReplaceUser::PreconditionFailed(_) => 412u16,
+                    ReplaceUser::PayloadTooLarge(_) => 413u16,
+                    ReplaceUser::UnsupportedMediaType(_) => 415u16,
+                    ReplaceUser::PreconditionRequired(_) => 428u16,
+                    ReplaceUser::TooManyRequests(_) => 429u16,
+                    ReplaceUser::InternalServerError(_) => 500u16,
+                    ReplaceUser::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for ReplaceUser {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                ReplaceUser::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("replaceUser")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for ReplaceUser {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                ReplaceUser::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `deleteUser` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::DeleteUser::from)`.
+    #[derive(Debug)]
+    pub enum DeleteUser {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`404`: No such user in the account (users of other accounts are not found either).
+        NotFound(types::Problem),
+        ///`412`: The `If-Match` entity tag is not current; nothing changed.
+        PreconditionFailed(types::Problem),
+        ///`428`: This server requires `If-Match` on changes.
+        PreconditionRequired(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for DeleteUser {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUser::BadRequest(problem),
+                        None => DeleteUser::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUser::Unauthorized(problem),
+                        None => DeleteUser::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUser::Forbidden(problem),
+                        None => DeleteUser::Other(err),
+                    }
+                }
+                Some(404u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUser::NotFound(problem),
+                        None => DeleteUser::Other(err),
+                    }
+                }
+                Some(412u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUser::PreconditionFailed(problem),
+                        None => DeleteUser::Other(err),
+                    }
+                }
+                Some(428u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUser::PreconditionRequired(problem),
+                        None => DeleteUser::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUser::TooManyRequests(problem),
+                        None => DeleteUser::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUser::InternalServerError(problem),
+                        None => DeleteUser::Other(err),
+                    }
+                }
+                _ => DeleteUser::Other(err),
+            }
+        }
+    }
+    impl DeleteUser {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    DeleteUser::BadRequest(_) => 400u16,
+                    DeleteUser::Unauthorized(_) => 401u16,
+                    DeleteUser::Forbidden(_) => 403u16,
+                    DeleteUser::NotFound(_) => 404u16,
+                    DeleteUser::PreconditionFailed(_) => 412u16,
+                    DeleteUser::PreconditionRequired(_) => 428u16,
+                    DeleteUser::TooManyRequests(_) => 429u16,
+                    DeleteUser::InternalServerError(_) => 500u16,
+                    DeleteUser::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for DeleteUser {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                DeleteUser::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("deleteUser")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for DeleteUser {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                DeleteUser::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `updateUser` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::UpdateUser::from)`.
+    #[derive(Debug)]
+    pub enum UpdateUser {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`404`: No such user in the account (users of other accounts are not found either).
+        NotFound(types::Problem),
+        /**`409`: The email address is taken in this account (`duplication-violation`), or
+a request with the same `Idempotency-Key` is still running after the
+server waited for it (`idempotency-in-progress`).*/
+        Conflict(types::Problem),
+        ///`412`: The `If-Match` entity tag is not current; nothing changed.
+        PreconditionFailed(types::Problem),
+        ///`413`: The body is larger than the server accepts.
+        PayloadTooLarge(types::Problem),
+        ///`415`: The body's `Content-Type` is not one the operation takes.
+        UnsupportedMediaType(types::Problem),
+        ///`428`: This server requires `If-Match` on changes.
+        PreconditionRequired(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for UpdateUser {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateUser::BadRequest(problem),
+                        None => UpdateUser::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateUser::Unauthorized(problem),
+                        None => UpdateUser::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateUser::Forbidden(problem),
+                        None => UpdateUser::Other(err),
+                    }
+                }
+                Some(404u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateUser::NotFound(problem),
+                        None => UpdateUser::Other(err),
+                    }
+                }
+                Some(409u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateUser::Conflict(problem),
+                        None => UpdateUser::Other(err),
+                    }
+                }
+                Some(412u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateUser::PreconditionFailed(problem),
+                        None => UpdateUser::Other(err),
+                    }
+                }
+                Some(413u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateUser::PayloadTooLarge(problem),
+                        None => UpdateUser::Other(err),
+                    }
+                }
+                Some(415u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateUser::UnsupportedMediaType(problem),
+                        None => UpdateUser::Other(err),
+                    }
+                }
+                Some(428u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateUser::PreconditionRequired(problem),
+                        None => UpdateUser::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateUser::TooManyRequests(problem),
+                        None => UpdateUser::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateUser::InternalServerError(problem),
+                        None => UpdateUser::Other(err),
+                    }
+                }
+                _ => UpdateUser::Other(err),
+            }
+        }
+    }
+    impl UpdateUser {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    UpdateUser::BadRequest(_) => 400u16,
+                    UpdateUser::Unauthorized(_) => 401u16,
+                    UpdateUser::Forbidden(_) => 403u16,
+                    UpdateUser::NotFound(_) => 404u16,
+                    UpdateUser::Conflict(_) => 409u16,
+                    UpdateUser::PreconditionFailed(_) => 412u16,
+                    UpdateUser::PayloadTooLarge(_) => 413u16,
+                    UpdateUser::UnsupportedMediaType(_) => 415u16,
+                    UpdateUser::PreconditionRequired(_) => 428u16,
+                    UpdateUser::TooManyRequests(_) => 429u16,
+                    UpdateUser::InternalServerError(_) => 500u16,
+                    UpdateUser::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for UpdateUser {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                UpdateUser::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("updateUser")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for UpdateUser {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                UpdateUser::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `setUserPassword` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::SetUserPassword::from)`.
+    #[derive(Debug)]
+    pub enum SetUserPassword {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`404`: No such user in the account (users of other accounts are not found either).
+        NotFound(types::Problem),
+        ///`412`: The `If-Match` entity tag is not current; nothing changed.
+        PreconditionFailed(types::Problem),
+        ///`413`: The body is larger than the server accepts.
+        PayloadTooLarge(types::Problem),
+        ///`415`: The body's `Content-Type` is not one the operation takes.
+        UnsupportedMediaType(types::Problem),
+        ///`428`: This server requires `If-Match` on changes.
+        PreconditionRequired(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for SetUserPassword {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserPassword::BadRequest(problem),
+                        None => SetUserPassword::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserPassword::Unauthorized(problem),
+                        None => SetUserPassword::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserPassword::Forbidden(problem),
+                        None => SetUserPassword::Other(err),
+                    }
+                }
+                Some(404u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserPassword::NotFound(problem),
+                        None => SetUserPassword::Other(err),
+                    }
+                }
+                Some(412u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserPassword::PreconditionFailed(problem),
+                        None => SetUserPassword::Other(err),
+                    }
+                }
+                Some(413u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserPassword::PayloadTooLarge(problem),
+                        None => SetUserPassword::Other(err),
+                    }
+                }
+                Some(415u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserPassword::UnsupportedMediaType(problem),
+                        None => SetUserPassword::Other(err),
+                    }
+                }
+                Some(428u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserPassword::PreconditionRequired(problem),
+                        None => SetUserPassword::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserPassword::TooManyRequests(problem),
+                        None => SetUserPassword::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserPassword::InternalServerError(problem),
+                        None => SetUserPassword::Other(err),
+                    }
+                }
+                _ => SetUserPassword::Other(err),
+            }
+        }
+    }
+    impl SetUserPassword {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    SetUserPassword::BadRequest(_) => 400u16,
+                    SetUserPassword::Unauthorized(_) => 401u16,
+                    SetUserPassword::Forbidden(_) => 403u16,
+                    SetUserPassword::NotFound(_) => 404u16,
+                    SetUserPassword::PreconditionFailed(_) => 412u16,
+                    SetUserPassword::PayloadTooLarge(_) => 413u16,
+                    SetUserPassword::UnsupportedMediaType(_) => 415u16,
+                    SetUserPassword::PreconditionRequired(_) => 428u16,
+                    SetUserPassword::TooManyRequests(_) => 429u16,
+                    SetUserPassword::InternalServerError(_) => 500u16,
+                    SetUserPassword::Other(err) => {
+                        return err.status().map(|s| s.as_u16());
+                    }
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for SetUserPassword {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                SetUserPassword::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("setUserPassword")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for SetUserPassword {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                SetUserPassword::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+}
+impl Error {
+    ///Whether the server answered `400`.
+    pub fn is_bad_request(&self) -> bool {
+        self.status().map(|s| s.as_u16()) == Some(400u16)
+    }
+    ///Whether the server answered `401`.
+    pub fn is_unauthorized(&self) -> bool {
+        self.status().map(|s| s.as_u16()) == Some(401u16)
+    }
+    ///Whether the server answered `403`.
+    pub fn is_forbidden(&self) -> bool {
+        self.status().map(|s| s.as_u16()) == Some(403u16)
+    }
+    ///Whether the server answered `404`.
+    pub fn is_not_found(&self) -> bool {
+        self.status().map(|s| s.as_u16()) == Some(404u16)
+    }
+    ///Whether the server answered `409`.
+    pub fn is_conflict(&self) -> bool {
+        self.status().map(|s| s.as_u16()) == Some(409u16)
+    }
+    ///Whether the server answered `412`.
+    pub fn is_precondition_failed(&self) -> bool {
+        self.status().map(|s| s.as_u16()) == Some(412u16)
+    }
+    ///Whether the server answered `413`.
+    pub fn is_payload_too_large(&self) -> bool {
+        self.status().map(|s| s.as_u16()) == Some(413u16)
+    }
+    ///Whether the server answered `415`.
+    pub fn is_unsupported_media_type(&self) -> bool {
+        self.status().map(|s| s.as_u16()) == Some(415u16)
+    }
+    ///Whether the server answered `422`.
+    pub fn is_unprocessable_entity(&self) -> bool {
+        self.status().map(|s| s.as_u16()) == Some(422u16)
+    }
+    ///Whether the server answered `428`.
+    pub fn is_precondition_required(&self) -> bool {
+        self.status().map(|s| s.as_u16()) == Some(428u16)
+    }
+    ///Whether the server answered `429`.
+    pub fn is_too_many_requests(&self) -> bool {
+        self.status().map(|s| s.as_u16()) == Some(429u16)
+    }
+    ///Whether the server answered `500`.
+    pub fn is_internal_server_error(&self) -> bool {
+        self.status().map(|s| s.as_u16()) == Some(500u16)
+    }
+    ///The problem's `code`, typed (`types::ProblemCode`); `None` when the server sent no problem, or no `code`.
+    pub fn code(&self) -> Option<types::ProblemCode> {
+        self.problem()?.extension("code")
+    }
+    ///The problem's `errors`, each a `types::FieldError`; empty when the server sent none.
+    pub fn field_errors(&self) -> Vec<types::FieldError> {
+        self.problem().and_then(|p| p.extension("errors")).unwrap_or_default()
+    }
+    ///The problem document as `types::Problem`, the spec's error schema;                      `None` when the server sent none, or one that is not a `Problem`.
+    pub fn problem_document(&self) -> Option<types::Problem> {
+        self.problem()?.to().ok()
+    }
 }
 /// The response headers each operation declares, typed.
 pub mod headers {
@@ -4021,23 +5935,27 @@ pub mod headers {
         /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
 back in `If-Match` to change the user only if nobody changed it since
 (see the links), or in `If-None-Match` to read it only if it changed.*/
-        pub etag: Option<rt::ETag>,
+        pub etag: rt::ETag,
         ///`Location`: The URL of the created user.
-        pub location: Option<String>,
+        pub location: String,
     }
     impl rt::FromHeaders for CreateUser {
         fn from_headers(
             map: &::reqwest::header::HeaderMap,
         ) -> Result<Self, crate::Error> {
             Ok(Self {
-                etag: rt::header(map, "etag")?,
-                location: rt::header(map, "location")?,
+                etag: rt::required_header(map, "etag", "ETag")?,
+                location: rt::required_header(map, "location", "Location")?,
             })
         }
     }
     impl rt::HasETag for CreateUser {
-        fn etag(&self) -> Option<&rt::ETag> {
-            self.etag.as_ref()
+        type Tag<'a> = &'a rt::ETag;
+        fn etag(&self) -> Self::Tag<'_> {
+            &self.etag
+        }
+        fn optional_etag(&self) -> Option<&rt::ETag> {
+            Some(&self.etag)
         }
     }
     ///The headers `getUser` answers, as the spec declares them.
@@ -4046,20 +5964,24 @@ back in `If-Match` to change the user only if nobody changed it since
         /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
 back in `If-Match` to change the user only if nobody changed it since
 (see the links), or in `If-None-Match` to read it only if it changed.*/
-        pub etag: Option<rt::ETag>,
+        pub etag: rt::ETag,
     }
     impl rt::FromHeaders for GetUser {
         fn from_headers(
             map: &::reqwest::header::HeaderMap,
         ) -> Result<Self, crate::Error> {
             Ok(Self {
-                etag: rt::header(map, "etag")?,
+                etag: rt::required_header(map, "etag", "ETag")?,
             })
         }
     }
     impl rt::HasETag for GetUser {
-        fn etag(&self) -> Option<&rt::ETag> {
-            self.etag.as_ref()
+        type Tag<'a> = &'a rt::ETag;
+        fn etag(&self) -> Self::Tag<'_> {
+            &self.etag
+        }
+        fn optional_etag(&self) -> Option<&rt::ETag> {
+            Some(&self.etag)
         }
     }
     ///The headers `replaceUser` answers, as the spec declares them.
@@ -4068,20 +5990,24 @@ back in `If-Match` to change the user only if nobody changed it since
         /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
 back in `If-Match` to change the user only if nobody changed it since
 (see the links), or in `If-None-Match` to read it only if it changed.*/
-        pub etag: Option<rt::ETag>,
+        pub etag: rt::ETag,
     }
     impl rt::FromHeaders for ReplaceUser {
         fn from_headers(
             map: &::reqwest::header::HeaderMap,
         ) -> Result<Self, crate::Error> {
             Ok(Self {
-                etag: rt::header(map, "etag")?,
+                etag: rt::required_header(map, "etag", "ETag")?,
             })
         }
     }
     impl rt::HasETag for ReplaceUser {
-        fn etag(&self) -> Option<&rt::ETag> {
-            self.etag.as_ref()
+        type Tag<'a> = &'a rt::ETag;
+        fn etag(&self) -> Self::Tag<'_> {
+            &self.etag
+        }
+        fn optional_etag(&self) -> Option<&rt::ETag> {
+            Some(&self.etag)
         }
     }
     ///The headers `updateUser` answers, as the spec declares them.
@@ -4090,20 +6016,24 @@ back in `If-Match` to change the user only if nobody changed it since
         /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
 back in `If-Match` to change the user only if nobody changed it since
 (see the links), or in `If-None-Match` to read it only if it changed.*/
-        pub etag: Option<rt::ETag>,
+        pub etag: rt::ETag,
     }
     impl rt::FromHeaders for UpdateUser {
         fn from_headers(
             map: &::reqwest::header::HeaderMap,
         ) -> Result<Self, crate::Error> {
             Ok(Self {
-                etag: rt::header(map, "etag")?,
+                etag: rt::required_header(map, "etag", "ETag")?,
             })
         }
     }
     impl rt::HasETag for UpdateUser {
-        fn etag(&self) -> Option<&rt::ETag> {
-            self.etag.as_ref()
+        type Tag<'a> = &'a rt::ETag;
+        fn etag(&self) -> Self::Tag<'_> {
+            &self.etag
+        }
+        fn optional_etag(&self) -> Option<&rt::ETag> {
+            Some(&self.etag)
         }
     }
     ///The headers `setUserPassword` answers, as the spec declares them.
@@ -4112,20 +6042,24 @@ back in `If-Match` to change the user only if nobody changed it since
         /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
 back in `If-Match` to change the user only if nobody changed it since
 (see the links), or in `If-None-Match` to read it only if it changed.*/
-        pub etag: Option<rt::ETag>,
+        pub etag: rt::ETag,
     }
     impl rt::FromHeaders for SetUserPassword {
         fn from_headers(
             map: &::reqwest::header::HeaderMap,
         ) -> Result<Self, crate::Error> {
             Ok(Self {
-                etag: rt::header(map, "etag")?,
+                etag: rt::required_header(map, "etag", "ETag")?,
             })
         }
     }
     impl rt::HasETag for SetUserPassword {
-        fn etag(&self) -> Option<&rt::ETag> {
-            self.etag.as_ref()
+        type Tag<'a> = &'a rt::ETag;
+        fn etag(&self) -> Self::Tag<'_> {
+            &self.etag
+        }
+        fn optional_etag(&self) -> Option<&rt::ETag> {
+            Some(&self.etag)
         }
     }
 }
@@ -4133,7 +6067,7 @@ back in `If-Match` to change the user only if nobody changed it since
 /// (or `send()`) to send.
 pub mod ops {
     #[allow(unused_imports)]
-    use crate::generated::types;
+    use crate::types;
     use crate::generated;
     use crate::runtime as rt;
     use crate::Error;
@@ -4973,8 +6907,7 @@ or the user themself.
         let attempts = max_attempts.max(1);
         for _ in 0..attempts {
             let current = self.get_user(user_id.clone()).send().await?;
-            let etag = current
-                .etag()
+            let etag = rt::HasETag::optional_etag(current.headers())
                 .cloned()
                 .ok_or_else(|| {
                     Error::InvalidResponse(
@@ -4984,7 +6917,11 @@ or the user themself.
             let body = change(&current);
             match self.replace_user(user_id.clone(), body).if_match(&etag).send().await {
                 Ok(done) => return Ok(done),
-                Err(err) if err.is_precondition_failed() => continue,
+                Err(
+                    err,
+                ) if err.status() == Some(::reqwest::StatusCode::PRECONDITION_FAILED) => {
+                    continue;
+                }
                 Err(err @ Error::Transport(_)) => {
                     return Err(Error::OutcomeUnknown(Box::new(err)));
                 }
@@ -5096,8 +7033,7 @@ user's creator or the user themself. Privileged fields need `users:admin`.
         let attempts = max_attempts.max(1);
         for _ in 0..attempts {
             let current = self.get_user(user_id.clone()).send().await?;
-            let etag = current
-                .etag()
+            let etag = rt::HasETag::optional_etag(current.headers())
                 .cloned()
                 .ok_or_else(|| {
                     Error::InvalidResponse(
@@ -5107,7 +7043,11 @@ user's creator or the user themself. Privileged fields need `users:admin`.
             let body = change(&current);
             match self.update_user(user_id.clone(), body).if_match(&etag).send().await {
                 Ok(done) => return Ok(done),
-                Err(err) if err.is_precondition_failed() => continue,
+                Err(
+                    err,
+                ) if err.status() == Some(::reqwest::StatusCode::PRECONDITION_FAILED) => {
+                    continue;
+                }
                 Err(err @ Error::Transport(_)) => {
                     return Err(Error::OutcomeUnknown(Box::new(err)));
                 }

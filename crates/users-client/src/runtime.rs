@@ -314,6 +314,21 @@ impl std::str::FromStr for ETag {
     }
 }
 
+impl serde::Serialize for ETag {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// Reads a tag saved as a string (quotes included), refusing one that is
+/// not an entity tag.
+impl<'de> serde::Deserialize<'de> for ETag {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A success response: the decoded body, with the status and the response
 /// headers the operation declares (typed, in `H`). It dereferences to the
 /// body.
@@ -356,16 +371,26 @@ impl<T, H> std::ops::Deref for Response<T, H> {
 
 impl<T, H: HasETag> Response<T, H> {
     /// The `ETag` the response carries: send it back in `If-Match` or
-    /// `If-None-Match`.
-    pub fn etag(&self) -> Option<&ETag> {
+    /// `If-None-Match`. A `&ETag` where the spec makes the header required,
+    /// an `Option<&ETag>` where it may be absent.
+    pub fn etag(&self) -> H::Tag<'_> {
         self.headers.etag()
     }
 }
 
 /// Response headers that include an `ETag`.
 pub trait HasETag {
-    /// The entity tag, when the response has one.
-    fn etag(&self) -> Option<&ETag>;
+    /// `&ETag` when the spec makes the header required, else
+    /// `Option<&ETag>`.
+    type Tag<'a>
+    where
+        Self: 'a;
+
+    /// The entity tag, as the spec promises it.
+    fn etag(&self) -> Self::Tag<'_>;
+
+    /// The entity tag, when the response has one, whatever the spec says.
+    fn optional_etag(&self) -> Option<&ETag>;
 }
 
 /// Response headers read into a typed struct.
@@ -405,13 +430,20 @@ where
 
 /// The value of the header `name`, which the response must have.
 #[allow(dead_code)] // for specs that mark a response header required
-pub(crate) fn required_header<T>(map: &header::HeaderMap, name: &str) -> Result<T, Error>
+pub(crate) fn required_header<T>(
+    map: &header::HeaderMap,
+    name: &str,
+    spelled: &str,
+) -> Result<T, Error>
 where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,
 {
-    header(map, name)?
-        .ok_or_else(|| Error::InvalidResponse(format!("the response has no {name} header")))
+    header(map, name)?.ok_or_else(|| {
+        Error::InvalidResponse(format!(
+            "the response has no {spelled} header, which the API promises"
+        ))
+    })
 }
 
 /// The answer to a conditional read.
@@ -753,7 +785,7 @@ mod tests {
         assert_eq!(tag.unwrap().as_str(), "\"3\"");
         assert!(header::<i64>(&headers, "retry-after").is_err());
         assert_eq!(header::<i64>(&headers, "x-absent").unwrap(), None);
-        assert!(required_header::<i64>(&headers, "x-absent").is_err());
+        assert!(required_header::<i64>(&headers, "x-absent", "X-Absent").is_err());
     }
 
     #[test]

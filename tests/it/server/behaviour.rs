@@ -29,7 +29,7 @@ async fn conditional_and_required_if_match(db: Db) {
         .create_user(new_user("cond@example.com"))
         .await
         .unwrap();
-    let tag = user.etag().unwrap().clone();
+    let tag = user.etag().clone();
     assert_eq!(
         admin.get_user(user.id).if_none_match(&tag).await.unwrap(),
         Conditional::NotModified
@@ -40,7 +40,7 @@ async fn conditional_and_required_if_match(db: Db) {
     };
     let err = admin.update_user(user.id, &patch).await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(428));
-    assert_eq!(err.code(), Some("precondition-required"));
+    assert_eq!(err.code(), Some(types::ProblemCode::PreconditionRequired));
     let updated = admin
         .update_user(user.id, &patch)
         .if_match(&tag)
@@ -53,7 +53,7 @@ async fn conditional_and_required_if_match(db: Db) {
     // A no-op patch leaves the version alone.
     let again = admin
         .update_user(user.id, &patch)
-        .if_match(updated.etag().unwrap())
+        .if_match(updated.etag())
         .await
         .unwrap();
     assert_eq!(again.resource_version, updated.resource_version);
@@ -68,7 +68,7 @@ async fn conditional_and_required_if_match(db: Db) {
     assert_eq!(err.status().map(|s| s.as_u16()), Some(428));
     admin
         .delete_user(user.id)
-        .if_match(updated.etag().unwrap())
+        .if_match(updated.etag())
         .await
         .unwrap();
     assert!(server.stored("acme", user.id).await.is_none());

@@ -192,7 +192,7 @@ async fn akamai(db: Db) {
     .unwrap();
     let replaced = admin
         .replace_user(user.id, &replace)
-        .if_match(user.etag().unwrap())
+        .if_match(user.etag())
         .await
         .unwrap();
     assert_eq!(
@@ -202,7 +202,11 @@ async fn akamai(db: Db) {
     assert_eq!(replaced.phone, None);
     assert_eq!(replaced.address, None);
     assert_eq!(replaced.time_zone.as_deref(), Some("America/Toronto"));
-    assert_eq!(replaced.status, "active", "PUT leaves the status alone");
+    assert_eq!(
+        replaced.status,
+        types::UserStatus::Active,
+        "PUT leaves the status alone"
+    );
 
     let eu = admin.for_tenant("acme-eu");
     let there = eu.create_user(new_user("eu@example.com")).await.unwrap();
@@ -248,7 +252,7 @@ async fn awork(db: Db) {
     };
     let updated = admin
         .update_user(user.id, &patch)
-        .if_match(user.etag().unwrap())
+        .if_match(user.etag())
         .await
         .unwrap();
     assert_eq!(updated.resource_version.get(), 2);
@@ -258,10 +262,10 @@ async fn awork(db: Db) {
     // The creator may update; a stale version is a 412 and changes nothing.
     let stale = creator
         .update_user(user.id, &patch)
-        .if_match(user.etag().unwrap())
+        .if_match(user.etag())
         .await
         .unwrap_err();
-    assert_eq!(stale.code(), Some("concurrency-violation"));
+    assert_eq!(stale.code(), Some(types::ProblemCode::ConcurrencyViolation));
     assert_eq!(stale.status().map(|s| s.as_u16()), Some(412));
     let by_creator = creator
         .update_user(
@@ -271,7 +275,7 @@ async fn awork(db: Db) {
                 ..UserPatch::default()
             },
         )
-        .if_match(updated.etag().unwrap())
+        .if_match(updated.etag())
         .await
         .unwrap();
     assert_eq!(by_creator.updated_by, "creator-7");

@@ -46,7 +46,7 @@ pub(crate) struct Finding {
 pub(crate) struct Output {
     /// progenitor's client.
     pub(crate) client: String,
-    /// progenitor's httpmock helpers.
+    /// The SDK emitter's httpmock helpers.
     pub(crate) mock: String,
     /// The SDK emitter's surface.
     pub(crate) sdk: String,
@@ -60,6 +60,7 @@ pub(crate) struct Output {
 /// code samples, and the operations left out of them.
 pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
     let mut source = super::lift::lift_bodies(source);
+    let open = super::open_enum::collect(&mut source);
     let mut refusals = Vec::new();
     settle_defaults(&mut source);
     drop_unstated_bodies(&mut source);
@@ -102,7 +103,7 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
     lift_patch_members(&mut lifted, &merge)?;
     state_nullable(&mut lifted);
     let view = client_view(&serde_json::from_value(lifted)?);
-    let mut generator = Generator::new(&settings(&merge)?);
+    let mut generator = Generator::new(&settings(&merge, &open)?);
     // progenitor asserts where it should refuse: a panic is an error here,
     // naming the spec, never a crash of the build tool.
     let client = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -120,19 +121,40 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
         spec: &written,
         several: &several,
         merge: &merge,
+        open: &open,
         types: generator.get_type_space(),
     };
     let sdk = emitter.generate()?;
     let samples = emitter.samples(&super::sdk::crate_name())?;
-    let mut generator = Generator::new(&settings(&merge)?);
-    let mock = generator.httpmock(&view, "crate")?;
+    let mock = emitter.mock()?;
     Ok(Output {
-        client: super::add_preamble(&super::format_rust(client)?),
+        client: super::add_preamble(&without_pseudo_code(&super::format_rust(client)?)),
         mock: super::add_preamble(&super::format_rust(mock)?),
         sdk: super::add_preamble(&super::format_rust(sdk)?),
         samples,
         refusals,
     })
+}
+
+/// progenitor documents each method with an `ignore` snippet over free
+/// variables, which no doctest can compile: each becomes a pointer to the
+/// SDK's method and its compiled sample.
+fn without_pseudo_code(text: &str) -> String {
+    const OPEN: &str = "```ignore\n";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let body = &rest[start + OPEN.len()..];
+        let Some(end) = body.find("```") else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        out.push_str("Called through the SDK's `Client`; `crate::samples` compiles each call.\n");
+        rest = &body[end + 3..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// An operation whose success statuses answer different types (a body
@@ -201,7 +223,10 @@ fn one_success_stream(
 
 /// How progenitor is run: builder-style calls, the runtime as the client's
 /// inner state, and the merge-patch schemas as the SDK's three-state types.
-fn settings(merge: &std::collections::BTreeSet<String>) -> anyhow::Result<GenerationSettings> {
+fn settings(
+    merge: &std::collections::BTreeSet<String>,
+    open: &std::collections::BTreeMap<String, super::open_enum::OpenEnum>,
+) -> anyhow::Result<GenerationSettings> {
     let mut settings = GenerationSettings::new();
     settings
         .with_interface(InterfaceStyle::Builder)
@@ -221,6 +246,18 @@ fn settings(merge: &std::collections::BTreeSet<String>) -> anyhow::Result<Genera
             name,
             format!("{}::{name}", super::sdk::PATCH_MODULE),
             std::iter::empty(),
+        );
+    }
+    // The open enums are the SDK emitter's, shown in `types` beside typify's.
+    for name in open.keys() {
+        settings.with_replacement(
+            name,
+            format!("{}::{name}", super::sdk::OPEN_MODULE),
+            [
+                typify::TypeSpaceImpl::FromStr,
+                typify::TypeSpaceImpl::Display,
+            ]
+            .into_iter(),
         );
     }
     Ok(settings)

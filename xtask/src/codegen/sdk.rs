@@ -34,6 +34,8 @@ use typify::{TypeDetails, TypeSpace};
 use super::naming::{escape, field_ident, ident, pascal, snake, status_name};
 use super::three_state;
 
+mod mock;
+
 /// Where the SDK's surface goes.
 pub(crate) const OUTPUT: &str = "crates/users-client/src/generated_sdk.rs";
 /// Where the SDK's code samples go: a module of doctests.
@@ -72,6 +74,9 @@ pub(crate) fn samples_module(samples: &[Sample]) -> String {
     super::add_preamble(&doc)
 }
 
+/// The module the open enums are shown in, as progenitor is told.
+pub(crate) const OPEN_MODULE: &str = "crate::types";
+
 /// The module the three-state types are written in, as progenitor is told.
 pub(crate) const PATCH_MODULE: &str = "crate::patch";
 
@@ -92,6 +97,8 @@ pub(crate) struct Sdk<'a> {
     pub(crate) several: &'a BTreeSet<(String, String)>,
     /// The schemas written as three-state types.
     pub(crate) merge: &'a BTreeSet<String>,
+    /// The open enums, by component name.
+    pub(crate) open: &'a std::collections::BTreeMap<String, super::open_enum::OpenEnum>,
     /// The type space progenitor generated its types from.
     pub(crate) types: &'a TypeSpace,
 }
@@ -154,6 +161,12 @@ impl Param {
             None => quote!(rt::convert::<#ty, _>(#value, #name)),
         }
     }
+}
+
+/// Whether a media type carries JSON (`application/json`, `+json`).
+fn is_json(media: &str) -> bool {
+    let essence = media.split(';').next().unwrap_or_default().trim();
+    essence == "application/json" || essence.ends_with("+json")
 }
 
 fn option_tokens(value: Option<i128>) -> TokenStream {
@@ -245,6 +258,11 @@ impl Sdk<'_> {
         let patch_builders = self.patch_builders()?;
         let body_builders = self.body_builders()?;
         let ops = self.operations()?;
+        let errors = self.errors(&ops)?;
+        let open = self
+            .open
+            .iter()
+            .map(|(name, open)| super::open_enum::tokens(name, open));
         let mut methods = Vec::new();
         let mut builders = Vec::new();
         let mut header_structs = Vec::new();
@@ -285,7 +303,7 @@ impl Sdk<'_> {
             // these unused.
             #![allow(unused_imports)]
 
-            use crate::generated::types;
+            use crate::types;
             use crate::runtime as rt;
             use crate::{Client, Error};
 
@@ -294,8 +312,14 @@ impl Sdk<'_> {
             /// `Some(Some(value))` sets it.
             pub mod patch {
                 #[allow(unused_imports)]
-                use crate::generated::types;
+                use crate::types;
                 #(#patch)*
+            }
+
+            /// The open enums: strings the spec marks extensible, typed by the
+            /// values it lists, with `Unknown` for the rest. Shown in `types`.
+            pub(crate) mod open {
+                #(#open)*
             }
 
             /// Builders of request bodies, made by each body type's `new` (its
@@ -303,7 +327,7 @@ impl Sdk<'_> {
             /// anything that converts, and the first value that breaks a rule
             /// fails the call (or `build()`) with an error naming the member.
             pub mod build {
-                use crate::generated::types;
+                use crate::types;
                 use crate::runtime as rt;
                 use crate::Error;
                 #(#body_builders)*
@@ -314,9 +338,11 @@ impl Sdk<'_> {
             /// different types, one variant per status.
             pub mod answers {
                 #[allow(unused_imports)]
-                use crate::generated::types;
+                use crate::types;
                 #(#answers)*
             }
+
+            #errors
 
             /// The response headers each operation declares, typed.
             pub mod headers {
@@ -329,7 +355,7 @@ impl Sdk<'_> {
             /// (or `send()`) to send.
             pub mod ops {
                 #[allow(unused_imports)]
-                use crate::generated::types;
+                use crate::types;
                 use crate::generated;
                 use crate::runtime as rt;
                 use crate::Error;
@@ -643,9 +669,22 @@ impl Sdk<'_> {
                     });
                 }
             }
-            let doc = format!("Builds a [`types::{name}`]: made by [`types::{name}::new`].");
+            let doc = format!(
+                "Builds a [`types::{name}`]: made by [`types::{name}::new`]. Every method \
+                 taking a `{name}` body takes this builder too (`impl Body<types::{name}>`), \
+                 so a helper can take either:\n\n\
+                 ```\n\
+                 # use {krate}::{{Body, build, types}};\n\
+                 fn body() -> build::{name} {{ unimplemented!() }}\n\
+                 fn takes(body: impl Body<types::{name}>) {{}}\n\
+                 fn either(made: types::{name}) {{ takes(body()); takes(made); }}\n\
+                 ```",
+                krate = crate_name()
+            );
             let new_doc = format!(
-                "A builder of a `{name}` with its required members; the optional ones are its setters.\n\n# Arguments\n{arg_docs}"
+                "A builder of a `{name}` with its required members, a [`crate::build::{name}`] whose \
+                 setters are the optional ones; `.build()` checks and makes the `{name}`, and \
+                 a method taking the body takes the builder as it is.\n\n# Arguments\n{arg_docs}"
             );
             out.push(quote! {
                 #[doc = #doc]
@@ -714,6 +753,10 @@ impl Sdk<'_> {
             let ident = format_ident!("{}", name);
             return Ok((quote!(crate::patch::#ident), nullable));
         }
+        if self.open.contains_key(&name) {
+            let ident = format_ident!("{}", name);
+            return Ok((quote!(types::#ident), nullable));
+        }
         let target_nullable = three_state::referenced(member)
             .is_some_and(|n| is_nullable(&self.spec["components"]["schemas"][n]));
         let ty = self.named_type(&name)?;
@@ -733,6 +776,19 @@ impl Sdk<'_> {
             TypeDetails::Option(id) => Ok((self.types.get_type(&id)?.ident(), true)),
             _ => bail!("typify's type for the nullable {name} is not an Option"),
         }
+    }
+
+    /// The Rust type of the component `name`: a three-state patch type, an
+    /// open enum, or typify's.
+    fn component_type(&self, name: &str) -> anyhow::Result<TokenStream> {
+        let ident = format_ident!("{}", name);
+        if self.merge.contains(name) {
+            return Ok(quote!(crate::patch::#ident));
+        }
+        if self.open.contains_key(name) {
+            return Ok(quote!(types::#ident));
+        }
+        Ok(self.named_type(name)?.ident())
     }
 
     fn named_type(&self, name: &str) -> anyhow::Result<typify::Type<'_>> {
@@ -808,6 +864,233 @@ impl Sdk<'_> {
             });
         }
         Ok(samples)
+    }
+
+    /// The error responses an operation documents: status and description,
+    /// and the component its JSON body is.
+    fn error_responses(&self, op: &Op) -> anyhow::Result<Vec<(u16, String, Option<String>)>> {
+        let mut out = Vec::new();
+        let responses = &self.spec["paths"][&op.path][&op.method]["responses"];
+        for (status, response) in responses.as_object().into_iter().flatten() {
+            let Some(code) = status.parse::<u16>().ok().filter(|c| *c >= 400) else {
+                continue;
+            };
+            let response = self.resolve(response, "responses")?;
+            let description = response["description"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            let schema = response["content"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .find(|(media, _)| is_json(media))
+                .and_then(|(_, media)| three_state::referenced(&media["schema"]))
+                .map(str::to_owned);
+            out.push((code, description, schema));
+        }
+        Ok(out)
+    }
+
+    /// `errors`: what each operation's documented errors are, by status, and
+    /// on [`Error`] the typed reading of the spec's error schema (its code
+    /// and its list of field errors) and an `is_<status>()` per documented
+    /// error status.
+    fn errors(&self, ops: &[Op]) -> anyhow::Result<TokenStream> {
+        let mut per_op = Vec::new();
+        let mut schemas = BTreeSet::new();
+        let mut statuses = BTreeSet::new();
+        for op in ops {
+            let documented = self.error_responses(op)?;
+            for (status, _, schema) in &documented {
+                statuses.insert(*status);
+                schemas.insert(schema.clone());
+            }
+            per_op.push((op, documented));
+        }
+        // One schema for every documented error: the spec's problem type.
+        let problem = match schemas.len() {
+            1 => schemas.into_iter().next().flatten(),
+            _ => None,
+        };
+        let mut accessors = Vec::new();
+        for status in &statuses {
+            let name = format_ident!("is_{}", snake(&status_name(*status)));
+            let doc = format!("Whether the server answered `{status}`.");
+            accessors.push(quote! {
+                #[doc = #doc]
+                pub fn #name(&self) -> bool {
+                    self.status().map(|s| s.as_u16()) == Some(#status)
+                }
+            });
+        }
+        let problem_ty = match &problem {
+            Some(name) => {
+                accessors.extend(self.problem_accessors(name)?);
+                let ty = self.component_type(name)?;
+                let doc = format!(
+                    "The problem document as `types::{name}`, the spec's error schema;                      `None` when the server sent none, or one that is not a `{name}`."
+                );
+                accessors.push(quote! {
+                    #[doc = #doc]
+                    pub fn problem_document(&self) -> Option<#ty> {
+                        self.problem()?.to().ok()
+                    }
+                });
+                Some(ty)
+            }
+            None => None,
+        };
+        let mut enums = Vec::new();
+        for (op, documented) in per_op {
+            if documented.is_empty() {
+                continue;
+            }
+            let name = format_ident!("{}", pascal(&op.id));
+            let op_id = &op.id;
+            let payload = match &problem_ty {
+                Some(ty) => quote!(#ty),
+                None => quote!(Box<crate::ProblemDetails>),
+            };
+            let mut variants = Vec::new();
+            let mut arms = Vec::new();
+            let mut shows = Vec::new();
+            for (status, description, _) in &documented {
+                let variant = format_ident!("{}", status_name(*status));
+                let doc = format!("`{status}`: {description}");
+                variants.push(quote!(#[doc = #doc] #variant(#payload),));
+                let read = match &problem_ty {
+                    Some(_) => quote!(err.problem_document()),
+                    None => quote!(err.problem().cloned().map(Box::new)),
+                };
+                arms.push(quote! {
+                    Some(#status) => match #read {
+                        Some(problem) => #name::#variant(problem),
+                        None => #name::Other(err),
+                    },
+                });
+                shows.push(quote!(#name::#variant(_) => #status,));
+            }
+            let doc = format!(
+                "The errors `{}` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::{name}::from)`.",
+                op.id
+            );
+            enums.push(quote! {
+                #[doc = #doc]
+                #[derive(Debug)]
+                pub enum #name {
+                    #(#variants)*
+                    /// Any failure the operation does not document: a
+                    /// transport error, another status, a body that is not
+                    /// the spec's problem.
+                    Other(Error),
+                }
+
+                impl From<Error> for #name {
+                    fn from(err: Error) -> Self {
+                        match err.status().map(|s| s.as_u16()) {
+                            #(#arms)*
+                            _ => #name::Other(err),
+                        }
+                    }
+                }
+
+                impl #name {
+                    /// The HTTP status of a documented error; `None` for
+                    /// `Other` without a response.
+                    pub fn status(&self) -> Option<u16> {
+                        Some(match self {
+                            #(#shows)*
+                            #name::Other(err) => return err.status().map(|s| s.as_u16()),
+                        })
+                    }
+                }
+
+                impl ::std::fmt::Display for #name {
+                    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        match self {
+                            #name::Other(err) => err.fmt(f),
+                            _ => {
+                                f.write_str(#op_id)?;
+                                write!(f, " answered {}", self.status().unwrap_or_default())
+                            }
+                        }
+                    }
+                }
+
+                impl ::std::error::Error for #name {
+                    fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+                        match self {
+                            #name::Other(err) => Some(err),
+                            _ => None,
+                        }
+                    }
+                }
+            });
+        }
+        Ok(quote! {
+            /// Each operation's documented errors as an enum, by status.
+            pub mod errors {
+                #[allow(unused_imports)]
+                use crate::types;
+                use crate::Error;
+                #(#enums)*
+            }
+
+            impl Error {
+                #(#accessors)*
+            }
+        })
+    }
+
+    /// On [`Error`], a typed reader for the members of the error schema
+    /// `name` a caller branches on: each member whose type is an enum of the
+    /// spec (`code()`), and each list of objects (`field_errors()`, after
+    /// the item type).
+    fn problem_accessors(&self, name: &str) -> anyhow::Result<Vec<TokenStream>> {
+        let mut out = Vec::new();
+        let schema = &self.spec["components"]["schemas"][name];
+        for (prop, member) in schema["properties"].as_object().into_iter().flatten() {
+            if let Some(target) = three_state::referenced(member)
+                && (self.open.contains_key(target)
+                    || self.spec["components"]["schemas"][target]
+                        .get("enum")
+                        .is_some())
+            {
+                let ty = self.component_type(target)?;
+                let method = field_ident(prop);
+                let doc = format!(
+                    "The problem's `{prop}`, typed (`types::{target}`); `None` when the \
+                     server sent no problem, or no `{prop}`."
+                );
+                out.push(quote! {
+                    #[doc = #doc]
+                    pub fn #method(&self) -> Option<#ty> {
+                        self.problem()?.extension(#prop)
+                    }
+                });
+            }
+            if member["type"] == "array"
+                && let Some(item) = three_state::referenced(&member["items"])
+            {
+                let ty = self.component_type(item)?;
+                let method = format_ident!("{}s", snake(item));
+                let doc = format!(
+                    "The problem's `{prop}`, each a `types::{item}`; empty when the server \
+                     sent none."
+                );
+                out.push(quote! {
+                    #[doc = #doc]
+                    pub fn #method(&self) -> Vec<#ty> {
+                        self.problem()
+                            .and_then(|p| p.extension(#prop))
+                            .unwrap_or_default()
+                    }
+                });
+            }
+        }
+        Ok(out)
     }
 
     fn summary(&self, op: &Op) -> String {
@@ -1049,11 +1332,7 @@ impl Sdk<'_> {
     /// The type progenitor gives a body or response schema.
     fn schema_type(&self, schema: &Value, hint: &str) -> anyhow::Result<TokenStream> {
         if let Some(name) = three_state::referenced(schema) {
-            if self.merge.contains(name) {
-                let ident = format_ident!("{}", name);
-                return Ok(quote!(crate::patch::#ident));
-            }
-            return Ok(self.named_type(name)?.ident());
+            return self.component_type(name);
         }
         // A schema that says nothing (`{}`, or none) admits any JSON.
         if schema.as_object().is_none_or(|s| s.is_empty()) {
@@ -1072,7 +1351,7 @@ impl Sdk<'_> {
         schema: &Value,
     ) -> anyhow::Result<(TokenStream, Option<Integer>)> {
         if let Some(reference) = three_state::referenced(schema) {
-            return Ok((self.named_type(reference)?.ident(), None));
+            return Ok((self.component_type(reference)?, None));
         }
         let named = pascal(&format!("{op}-{name}"));
         if let Ok(ty) = self.named_type(&named) {
@@ -1388,13 +1667,13 @@ impl Sdk<'_> {
                 let attempts = max_attempts.max(1);
                 for _ in 0..attempts {
                     let current = self.#read_fn(#(#path.clone()),*).send().await?;
-                    let etag = current.etag().cloned().ok_or_else(|| {
+                    let etag = rt::HasETag::optional_etag(current.headers()).cloned().ok_or_else(|| {
                         Error::InvalidResponse(format!("{} answered without an ETag", #read_id))
                     })?;
                     let body = change(&current);
                     match self.#write(#(#path.clone(),)* body).if_match(&etag).send().await {
                         Ok(done) => return Ok(done),
-                        Err(err) if err.is_precondition_failed() => continue,
+                        Err(err) if err.status() == Some(::reqwest::StatusCode::PRECONDITION_FAILED) => continue,
                         Err(err @ Error::Transport(_)) => return Err(Error::OutcomeUnknown(Box::new(err))),
                         Err(err) => return Err(err),
                     }
@@ -1423,7 +1702,8 @@ fn headers_struct(op: &Op) -> TokenStream {
         };
         if header.required {
             fields.push(quote!(#[doc = #doc] pub #field: #ty,));
-            reads.push(quote!(#field: rt::required_header(map, #lower)?,));
+            let spelled = &header.name;
+            reads.push(quote!(#field: rt::required_header(map, #lower, #spelled)?,));
         } else {
             fields.push(quote!(#[doc = #doc] pub #field: Option<#ty>,));
             reads.push(quote!(#field: rt::header(map, #lower)?,));
@@ -1439,15 +1719,27 @@ fn headers_struct(op: &Op) -> TokenStream {
         .find(|h| h.name.eq_ignore_ascii_case("ETag"))
         .map(|h| {
             let field = header_field(&h.name);
-            let get = if h.required {
-                quote!(Some(&self.#field))
+            let (tag, get, optional) = if h.required {
+                (
+                    quote!(&'a rt::ETag),
+                    quote!(&self.#field),
+                    quote!(Some(&self.#field)),
+                )
             } else {
-                quote!(self.#field.as_ref())
+                (
+                    quote!(Option<&'a rt::ETag>),
+                    quote!(self.#field.as_ref()),
+                    quote!(self.#field.as_ref()),
+                )
             };
             quote! {
                 impl rt::HasETag for #name {
-                    fn etag(&self) -> Option<&rt::ETag> {
+                    type Tag<'a> = #tag;
+                    fn etag(&self) -> Self::Tag<'_> {
                         #get
+                    }
+                    fn optional_etag(&self) -> Option<&rt::ETag> {
+                        #optional
                     }
                 }
             }
