@@ -98,6 +98,15 @@ pub enum Error {
     },
 }
 
+/// A value that breaks a rule of the spec, refused by a type's `try_from`
+/// (`types::Email::try_from("not an email")?`): an
+/// [`Error::InvalidRequest`], as a builder would refuse it.
+impl From<crate::generated::types::error::ConversionError> for Error {
+    fn from(err: crate::generated::types::error::ConversionError) -> Self {
+        Error::InvalidRequest(err.to_string())
+    }
+}
+
 impl Error {
     /// The HTTP status of the response, when there was one.
     pub fn status(&self) -> Option<StatusCode> {

@@ -2198,7 +2198,7 @@ it, and `null` for the whole map removes every attribute.
         pub ::std::option::Option<
             ::std::collections::HashMap<
                 ::std::string::String,
-                ::std::option::Option<CustomAttributesPatchInnerValue>,
+                ::std::option::Option<CustomAttributeValue>,
             >,
         >,
     );
@@ -2206,7 +2206,7 @@ it, and `null` for the whole map removes every attribute.
         type Target = ::std::option::Option<
             ::std::collections::HashMap<
                 ::std::string::String,
-                ::std::option::Option<CustomAttributesPatchInnerValue>,
+                ::std::option::Option<CustomAttributeValue>,
             >,
         >;
         fn deref(
@@ -2214,7 +2214,7 @@ it, and `null` for the whole map removes every attribute.
         ) -> &::std::option::Option<
             ::std::collections::HashMap<
                 ::std::string::String,
-                ::std::option::Option<CustomAttributesPatchInnerValue>,
+                ::std::option::Option<CustomAttributeValue>,
             >,
         > {
             &self.0
@@ -2224,7 +2224,7 @@ it, and `null` for the whole map removes every attribute.
     for ::std::option::Option<
         ::std::collections::HashMap<
             ::std::string::String,
-            ::std::option::Option<CustomAttributesPatchInnerValue>,
+            ::std::option::Option<CustomAttributeValue>,
         >,
     > {
         fn from(value: CustomAttributesPatch) -> Self {
@@ -2235,7 +2235,7 @@ it, and `null` for the whole map removes every attribute.
         ::std::option::Option<
             ::std::collections::HashMap<
                 ::std::string::String,
-                ::std::option::Option<CustomAttributesPatchInnerValue>,
+                ::std::option::Option<CustomAttributeValue>,
             >,
         >,
     > for CustomAttributesPatch {
@@ -2243,111 +2243,11 @@ it, and `null` for the whole map removes every attribute.
             value: ::std::option::Option<
                 ::std::collections::HashMap<
                     ::std::string::String,
-                    ::std::option::Option<CustomAttributesPatchInnerValue>,
+                    ::std::option::Option<CustomAttributeValue>,
                 >,
             >,
         ) -> Self {
             Self(value)
-        }
-    }
-    ///`CustomAttributesPatchInnerValue`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CustomAttributesPatchInnerValue {
-        Variant0(::std::option::Option<CustomAttributesPatchInnerValueVariant0>),
-        Variant1(f64),
-        Variant2(bool),
-    }
-    impl ::std::convert::From<
-        ::std::option::Option<CustomAttributesPatchInnerValueVariant0>,
-    > for CustomAttributesPatchInnerValue {
-        fn from(
-            value: ::std::option::Option<CustomAttributesPatchInnerValueVariant0>,
-        ) -> Self {
-            Self::Variant0(value)
-        }
-    }
-    impl ::std::convert::From<f64> for CustomAttributesPatchInnerValue {
-        fn from(value: f64) -> Self {
-            Self::Variant1(value)
-        }
-    }
-    impl ::std::convert::From<bool> for CustomAttributesPatchInnerValue {
-        fn from(value: bool) -> Self {
-            Self::Variant2(value)
-        }
-    }
-    ///`CustomAttributesPatchInnerValueVariant0`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct CustomAttributesPatchInnerValueVariant0(::std::string::String);
-    impl ::std::ops::Deref for CustomAttributesPatchInnerValueVariant0 {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<CustomAttributesPatchInnerValueVariant0>
-    for ::std::string::String {
-        fn from(value: CustomAttributesPatchInnerValueVariant0) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for CustomAttributesPatchInnerValueVariant0 {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 1024usize {
-                return Err("longer than 1024 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for CustomAttributesPatchInnerValueVariant0 {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for CustomAttributesPatchInnerValueVariant0 {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for CustomAttributesPatchInnerValueVariant0 {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///An ISO 8601 date, not in the future.

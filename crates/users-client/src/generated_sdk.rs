@@ -389,13 +389,13 @@ against `UserReplace`.*/
             with = "::serde_with::rust::double_option"
         )]
         #[schemars(
-            with = "crate :: runtime :: Nullable < :: std :: collections :: HashMap < :: std :: string :: String , :: std :: option :: Option < types :: CustomAttributesPatchInnerValue > > >"
+            with = "crate :: runtime :: Nullable < :: std :: collections :: HashMap < :: std :: string :: String , :: std :: option :: Option < types :: CustomAttributeValue > > >"
         )]
         pub custom_attributes: Option<
             Option<
                 ::std::collections::HashMap<
                     ::std::string::String,
-                    ::std::option::Option<types::CustomAttributesPatchInnerValue>,
+                    ::std::option::Option<types::CustomAttributeValue>,
                 >,
             >,
         >,
@@ -3957,7 +3957,7 @@ fn either(made: types::UserReplace) { takes(body()); takes(made); }
             value: impl TryInto<
                 ::std::collections::HashMap<
                     ::std::string::String,
-                    ::std::option::Option<types::CustomAttributesPatchInnerValue>,
+                    ::std::option::Option<types::CustomAttributeValue>,
                 >,
                 Error: ::std::fmt::Display,
             >,
@@ -3970,9 +3970,7 @@ fn either(made: types::UserReplace) { takes(body()); takes(made); }
                             rt::convert::<
                                 ::std::collections::HashMap<
                                     ::std::string::String,
-                                    ::std::option::Option<
-                                        types::CustomAttributesPatchInnerValue,
-                                    >,
+                                    ::std::option::Option<types::CustomAttributeValue>,
                                 >,
                                 _,
                             >(value, "customAttributes")?,

@@ -10,6 +10,7 @@ mod conformance;
 mod hostile;
 mod operations;
 mod seeds;
+mod user_sync;
 
 use users_server::app::AppOptions;
 use users_server::auth::{Claims, JwtVerifier, mint_hs256};

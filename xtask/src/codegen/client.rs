@@ -101,6 +101,7 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
     let merge = super::three_state::merge_schemas(source)?;
     let mut lifted = source.clone();
     lift_patch_members(&mut lifted, &merge)?;
+    share_nullable_components(&mut lifted);
     state_nullable(&mut lifted);
     let view = client_view(&serde_json::from_value(lifted)?);
     let mut generator = Generator::new(&settings(&merge, &open)?);
@@ -382,6 +383,87 @@ fn choose_request_media(spec: &mut serde_json::Value, refusals: &mut Vec<super::
             }
         }
     }
+}
+
+/// A nullable inline schema that is a component plus `null` (the component's
+/// branches, one of them marked `nullable`, or `x-nullable`) is written as
+/// that component, nullable: the SDK then reads and writes one type for the
+/// value (`Option<CustomAttributeValue>`, not a look-alike of it).
+fn share_nullable_components(spec: &mut serde_json::Value) {
+    use serde_json::Value;
+    fn strip(schema: &Value) -> Value {
+        let mut schema = schema.clone();
+        if let Value::Object(object) = &mut schema {
+            for key in [
+                "description",
+                "example",
+                "examples",
+                "nullable",
+                "x-nullable",
+                "title",
+            ] {
+                object.remove(key);
+            }
+            for key in ["anyOf", "oneOf"] {
+                if let Some(Value::Array(branches)) = object.get_mut(key) {
+                    branches.iter_mut().for_each(|b| *b = strip(b));
+                }
+            }
+        }
+        schema
+    }
+    fn nullable(schema: &Value) -> bool {
+        let marked = |s: &Value| {
+            s.get("nullable") == Some(&Value::Bool(true))
+                || s.get("x-nullable") == Some(&Value::Bool(true))
+        };
+        marked(schema)
+            || ["anyOf", "oneOf"].iter().any(|key| {
+                schema
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .is_some_and(|b| b.iter().any(marked))
+            })
+    }
+    let components: Vec<(String, Value)> = spec["components"]["schemas"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, schema)| {
+            !nullable(schema) && (schema.get("anyOf").is_some() || schema.get("oneOf").is_some())
+        })
+        .map(|(name, schema)| (name.clone(), strip(schema)))
+        .collect();
+    if components.is_empty() {
+        return;
+    }
+    fn visit(value: &mut Value, components: &[(String, Value)]) {
+        match value {
+            Value::Object(object) => {
+                for child in object.values_mut() {
+                    visit(child, components);
+                }
+                let schema = Value::Object(object.clone());
+                if !nullable(&schema) {
+                    return;
+                }
+                let stripped = strip(&schema);
+                if let Some((name, _)) = components.iter().find(|(_, c)| *c == stripped) {
+                    let mut shared = serde_json::json!({
+                        "nullable": true,
+                        "allOf": [{ "$ref": format!("#/components/schemas/{name}") }],
+                    });
+                    if let Some(text) = object.get("description") {
+                        shared["description"] = text.clone();
+                    }
+                    *value = shared;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| visit(i, components)),
+            _ => {}
+        }
+    }
+    visit(spec, &components);
 }
 
 /// `x-nullable: true` (a schema OpenAPI 3.0 cannot mark `nullable`, for want
@@ -790,6 +872,43 @@ fn resolve_response<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nullable_copy_of_a_component_becomes_that_component_nullable() {
+        let value = serde_json::json!({ "anyOf": [{ "type": "string", "maxLength": 3 }, { "type": "number" }] });
+        let mut spec = serde_json::json!({ "components": { "schemas": {
+            "Value": value,
+            "Patch": { "type": "object", "additionalProperties": {
+                "x-nullable": true,
+                "description": "Sets or clears.",
+                "anyOf": [{ "type": "string", "nullable": true, "maxLength": 3 }, { "type": "number" }]
+            }},
+            "Other": { "type": "object", "additionalProperties": {
+                "x-nullable": true,
+                "anyOf": [{ "type": "string", "nullable": true, "maxLength": 4 }, { "type": "number" }]
+            }}
+        }}});
+        share_nullable_components(&mut spec);
+        let schemas = &spec["components"]["schemas"];
+        assert_eq!(
+            schemas["Patch"]["additionalProperties"],
+            serde_json::json!({
+                "nullable": true,
+                "allOf": [{ "$ref": "#/components/schemas/Value" }],
+                "description": "Sets or clears."
+            })
+        );
+        assert_eq!(
+            schemas["Value"], value,
+            "the component itself is left alone"
+        );
+        assert!(
+            schemas["Other"]["additionalProperties"]
+                .get("anyOf")
+                .is_some(),
+            "another bound is another type"
+        );
+    }
 
     fn spec() -> OpenAPI {
         crate::spec::load(&crate::spec::project_root().join(crate::spec::SPEC_PATH)).unwrap()
