@@ -957,21 +957,29 @@ fn bench_token(server: &Path) -> anyhow::Result<String> {
 /// users-server on the SQLite or PostgreSQL `database`, rate limit off,
 /// metrics at `metrics` (an address or `off`).
 fn start_server(server: &Path, database: &str, metrics: &str) -> anyhow::Result<Process> {
-    Process::start(
-        server,
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "0",
-            "--metrics-listen",
-            metrics,
-            "--database-url",
-            database,
-        ],
-        None,
-        &[("USERS_JWT_SECRET", SECRET)],
-    )
+    start_server_with(server, database, metrics, &[], None)
+}
+
+/// [`start_server`] with more flags, pinned to `core` when one is given.
+fn start_server_with(
+    server: &Path,
+    database: &str,
+    metrics: &str,
+    extra: &[&str],
+    core: Option<&str>,
+) -> anyhow::Result<Process> {
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--rate-limit",
+        "0",
+        "--metrics-listen",
+        metrics,
+        "--database-url",
+        database,
+    ];
+    args.extend_from_slice(extra);
+    Process::start(server, &args, core, &[("USERS_JWT_SECRET", SECRET)])
 }
 
 /// A wrk script (`NAME.lua` in `out`) that PATCHes the URL it is given,
@@ -1353,22 +1361,12 @@ fn slow_clients(server: &Path, bench: &Path, missed: &mut Vec<String>) -> anyhow
             for (index, slow) in [0, SLOW_CONNECTIONS].into_iter().enumerate() {
                 let database = tempfile::tempdir()?;
                 let url = format!("sqlite://{}", database.path().join("users.db").display());
-                let running = Process::start(
+                let running = start_server_with(
                     server,
-                    &[
-                        "--listen",
-                        "127.0.0.1:0",
-                        "--rate-limit",
-                        "0",
-                        "--metrics-listen",
-                        "off",
-                        "--max-concurrent-requests",
-                        slots_flag,
-                        "--database-url",
-                        &url,
-                    ],
+                    &url,
+                    "off",
+                    &["--max-concurrent-requests", slots_flag],
                     Some("0"),
-                    &[("USERS_JWT_SECRET", SECRET)],
                 )?;
                 let id = create_user(&running.address, &token, "steady@example.com")?;
                 let output = Command::new("taskset")

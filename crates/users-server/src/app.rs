@@ -413,13 +413,15 @@ async fn safe_answers(request: Request, next: Next) -> Response {
 }
 
 /// The problem code and title of an error status.
-fn problem_of(status: StatusCode) -> (&'static str, &'static str) {
+pub(crate) fn problem_of(status: StatusCode) -> (&'static str, &'static str) {
     let title = status.canonical_reason().unwrap_or("Error");
     let code = match status {
         StatusCode::NOT_FOUND => "not-found",
         StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
         StatusCode::REQUEST_TIMEOUT => "request-timeout",
         StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large",
+        StatusCode::URI_TOO_LONG => "uri-too-long",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "header-fields-too-large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
         StatusCode::TOO_MANY_REQUESTS => "rate-limited",
         StatusCode::SERVICE_UNAVAILABLE => "overloaded",

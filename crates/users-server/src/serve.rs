@@ -210,23 +210,21 @@ fn problem_answer(written: &[u8]) -> Option<Vec<u8>> {
             _ => return None,
         }
     }
-    let (code, title, detail) = match status {
+    let (title, detail) = match status {
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
-            "header-fields-too-large",
             "The request's headers are too large",
             "the request's start line and headers are larger than the server reads",
         ),
         StatusCode::URI_TOO_LONG => (
-            "uri-too-long",
             "The URI is too long",
             "the request's URI is longer than the server reads",
         ),
         _ => (
-            "malformed-request",
             "The request is malformed",
             "the request's start line or headers are not valid HTTP/1.1",
         ),
     };
+    let (code, _) = crate::app::problem_of(status);
     let problem = Rejection::new(status, code, title, detail).problem();
     let body = serde_json::to_vec(&problem).ok()?;
     let mut answer = format!(

@@ -145,6 +145,36 @@ where
     Ok(())
 }
 
+/// The key named `name` in `server_keys`: `offered` when none is stored
+/// yet, else the one stored first (the insert is a no-op on a conflict, so
+/// every replica agrees on one key); either store calls it.
+async fn server_key_in<DB>(
+    pool: &sqlx::Pool<DB>,
+    name: &str,
+    offered: &[u8],
+) -> Result<Vec<u8>, sqlx::Error>
+where
+    DB: sqlx::Database,
+    (Vec<u8>,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    Vec<u8>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    let mut tx = pool.begin().await?;
+    sqlx::query(sql::OFFER_SERVER_KEY)
+        .bind(name.to_owned())
+        .bind(offered.to_vec())
+        .execute(&mut *tx)
+        .await?;
+    let (key,): (Vec<u8>,) = sqlx::query_as(sql::SERVER_KEY)
+        .bind(name.to_owned())
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(key)
+}
+
 /// The error of a re-keying that found two users of an account whose
 /// addresses now compare equal: the server does not start, and says which.
 fn rekey_clash(seq: i64, err: sqlx::Error) -> anyhow::Error {
@@ -527,8 +557,8 @@ impl SqlStore {
     pub async fn server_key(&self, name: &str) -> anyhow::Result<[u8; 32]> {
         let offered: [u8; 32] = rand::random();
         let key: Vec<u8> = match self {
-            Self::Sqlite(store) => store.server_key(name, &offered).await?,
-            Self::Postgres(store) => store.server_key(name, &offered).await?,
+            Self::Sqlite(store) => server_key_in(store.write_pool(), name, &offered).await?,
+            Self::Postgres(store) => server_key_in(store.write_pool(), name, &offered).await?,
         };
         key.try_into()
             .map_err(|_| anyhow::anyhow!("the server key {name} is not 32 bytes"))

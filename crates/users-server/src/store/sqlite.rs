@@ -52,24 +52,9 @@ impl SqliteStore {
         })
     }
 
-    /// The key kept under `name`, `offered` when there is none yet.
-    pub(super) async fn server_key(
-        &self,
-        name: &str,
-        offered: &[u8],
-    ) -> Result<Vec<u8>, sqlx::Error> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(sql::OFFER_SERVER_KEY)
-            .bind(name.to_owned())
-            .bind(offered.to_vec())
-            .execute(&mut *tx)
-            .await?;
-        let key = sqlx::query_scalar(sql::SERVER_KEY)
-            .bind(name.to_owned())
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(key)
+    /// The pool writes go through.
+    pub(super) fn write_pool(&self) -> &sqlx::Pool<sqlx::Sqlite> {
+        &self.writer.pool
     }
 
     /// Closes every connection.
