@@ -2,6 +2,12 @@
 
 use std::path::PathBuf;
 
+/// The workspace README's Rust snippets are compiled as doctests, so they
+/// cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct WorkspaceReadme;
+
 /// The workspace root.
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

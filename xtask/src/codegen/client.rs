@@ -253,7 +253,11 @@ fn settings(
     for name in open.keys() {
         settings.with_replacement(
             name,
-            format!("{}::{name}", super::sdk::OPEN_MODULE),
+            format!(
+                "{}::{}",
+                super::sdk::OPEN_MODULE,
+                super::open_enum::rust_name(name)
+            ),
             [
                 typify::TypeSpaceImpl::FromStr,
                 typify::TypeSpaceImpl::Display,

@@ -14,7 +14,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use serde_json::{Value, json};
 
-use super::naming::pascal;
+use super::naming::{ident, pascal};
 
 /// The extension listing the known values of an extensible string.
 const EXTENSIBLE: &str = "x-extensible-enum";
@@ -137,14 +137,15 @@ fn string_values(values: &Value) -> Option<BTreeSet<String>> {
         .collect()
 }
 
+/// The Rust name of the open enum of the component `name`.
+pub(crate) fn rust_name(name: &str) -> proc_macro2::Ident {
+    ident(&pascal(name))
+}
+
 /// The Rust of the open enum `name`.
 pub(crate) fn tokens(name: &str, open: &OpenEnum) -> TokenStream {
-    let ident = format_ident!("{name}");
-    let variants: Vec<proc_macro2::Ident> = open
-        .values
-        .iter()
-        .map(|v| format_ident!("{}", pascal(v)))
-        .collect();
+    let variants: Vec<proc_macro2::Ident> = open.values.iter().map(|v| ident(&pascal(v))).collect();
+    let ident = rust_name(name);
     let unknown = ["Unknown", "Other", "UnknownValue"]
         .into_iter()
         .find(|name| !variants.iter().any(|v| v == name))

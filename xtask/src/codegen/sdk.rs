@@ -754,7 +754,7 @@ impl Sdk<'_> {
             return Ok((quote!(crate::patch::#ident), nullable));
         }
         if self.open.contains_key(&name) {
-            let ident = format_ident!("{}", name);
+            let ident = super::open_enum::rust_name(&name);
             return Ok((quote!(types::#ident), nullable));
         }
         let target_nullable = three_state::referenced(member)
@@ -786,6 +786,7 @@ impl Sdk<'_> {
             return Ok(quote!(crate::patch::#ident));
         }
         if self.open.contains_key(name) {
+            let ident = super::open_enum::rust_name(name);
             return Ok(quote!(types::#ident));
         }
         Ok(self.named_type(name)?.ident())
@@ -925,6 +926,9 @@ impl Sdk<'_> {
                 }
             });
         }
+        // A problem schema typify did not name (a primitive, a union it
+        // merged) is read as `ProblemDetails` only.
+        let problem = problem.filter(|name| self.component_type(name).is_ok());
         let problem_ty = match &problem {
             Some(name) => {
                 accessors.extend(self.problem_accessors(name)?);
@@ -1050,6 +1054,17 @@ impl Sdk<'_> {
     /// the item type).
     fn problem_accessors(&self, name: &str) -> anyhow::Result<Vec<TokenStream>> {
         let mut out = Vec::new();
+        // What the hand-written `Error` already answers, and what is taken.
+        let mut taken: BTreeSet<String> = [
+            "status",
+            "problem",
+            "detail",
+            "is_retryable",
+            "problem_document",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
         let schema = &self.spec["components"]["schemas"][name];
         for (prop, member) in schema["properties"].as_object().into_iter().flatten() {
             if let Some(target) = three_state::referenced(member)
@@ -1058,8 +1073,13 @@ impl Sdk<'_> {
                         .get("enum")
                         .is_some())
             {
-                let ty = self.component_type(target)?;
                 let method = field_ident(prop);
+                let Ok(ty) = self.component_type(target) else {
+                    continue;
+                };
+                if !taken.insert(method.to_string()) {
+                    continue;
+                }
                 let doc = format!(
                     "The problem's `{prop}`, typed (`types::{target}`); `None` when the \
                      server sent no problem, or no `{prop}`."
@@ -1074,8 +1094,13 @@ impl Sdk<'_> {
             if member["type"] == "array"
                 && let Some(item) = three_state::referenced(&member["items"])
             {
-                let ty = self.component_type(item)?;
-                let method = format_ident!("{}s", snake(item));
+                let method = ident(&format!("{}s", snake(item)));
+                let Ok(ty) = self.component_type(item) else {
+                    continue;
+                };
+                if !taken.insert(method.to_string()) {
+                    continue;
+                }
                 let doc = format!(
                     "The problem's `{prop}`, each a `types::{item}`; empty when the server \
                      sent none."

@@ -9,13 +9,12 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use serde_json::Value;
 
 use super::{Op, Sdk, header_field, header_type, is_json, three_state};
-use crate::codegen::naming::{pascal, snake, status_name};
+use crate::codegen::naming::{ident, pascal, snake, status_name};
 
 impl Sdk<'_> {
     /// The tokens of the `mock` module.
@@ -97,7 +96,11 @@ impl Sdk<'_> {
         let pattern = format!("^{}$", path_pattern(&op.path));
         let mut setters = Vec::new();
         for param in &op.params {
-            let setter = param.setter();
+            // The matcher's own methods keep their names.
+            let setter = match param.setter().to_string().as_str() {
+                "new" | "into_inner" | "body" => format_ident!("{}_param", param.setter()),
+                _ => param.setter(),
+            };
             let wire = &param.name;
             let doc = format!(
                 "Matches `{wire}` ({}) as the client sends it.",
@@ -106,10 +109,9 @@ impl Sdk<'_> {
             match param.location.as_str() {
                 "path" => {
                     let placeholder = format!("{{{wire}}}");
-                    let (before, after) = op
-                        .path
-                        .split_once(&placeholder)
-                        .with_context(|| format!("{}: no {placeholder}", op.path))?;
+                    let Some((before, after)) = op.path.split_once(&placeholder) else {
+                        continue;
+                    };
                     let before = path_pattern(before);
                     let after = path_pattern(after);
                     setters.push(quote! {
@@ -296,12 +298,19 @@ impl Sdk<'_> {
             }
         }
         let mut out = Vec::new();
+        let mut names = std::collections::BTreeSet::new();
         for (schema, example) in examples {
             if self.merge.contains(&schema) {
                 continue;
             }
-            let ty = self.component_type(&schema)?;
-            let fn_name = format_ident!("{}", snake(&schema));
+            // A schema typify gave no type of its own has no fixture.
+            let Ok(ty) = self.component_type(&schema) else {
+                continue;
+            };
+            let fn_name = ident(&snake(&schema));
+            if !names.insert(fn_name.to_string()) {
+                continue;
+            }
             let text = serde_json::to_string_pretty(&example)?;
             let doc = format!(
                 "A `types::{schema}` built from the spec's example:\n\n```json\n{text}\n```"
