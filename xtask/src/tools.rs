@@ -60,10 +60,25 @@ impl NpmTool {
 
     /// The tool's executable, installed with npm when absent.
     pub(crate) fn ensure(&self) -> anyhow::Result<PathBuf> {
+        let bin = self.dir().join("node_modules/.bin").join(self.bin);
+        self.install(&bin)?;
+        Ok(bin)
+    }
+
+    /// The package's folder, installed with npm when absent: for a package
+    /// of data rather than a command.
+    pub(crate) fn ensure_package(&self) -> anyhow::Result<PathBuf> {
+        let package = self.dir().join("node_modules").join(self.package);
+        self.install(&package.join("package.json"))?;
+        Ok(package)
+    }
+
+    /// Installs the package unless `marker` (a file it installs) exists.
+    fn install(&self, marker: &Path) -> anyhow::Result<()> {
         let dir = self.dir();
-        let bin = dir.join("node_modules/.bin").join(self.bin);
+        let bin = marker;
         if bin.exists() {
-            return Ok(bin);
+            return Ok(());
         }
         eprintln!(
             "installing {}@{} into {}",
@@ -105,7 +120,7 @@ impl NpmTool {
             }
             Err(err) => return Err(err).context("moving the npm install into the cache"),
         }
-        Ok(bin)
+        Ok(())
     }
 }
 

@@ -4644,7 +4644,7 @@ pub mod errors {
     #[allow(unused_imports)]
     use crate::types;
     use crate::Error;
-    ///The errors `listCountries` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::ListCountries::from)`.
+    ///The errors `listCountries` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::ListCountries::from)`.
     #[derive(Debug)]
     pub enum ListCountries {
         ///`401`: The bearer token is missing, expired or invalid.
@@ -4727,7 +4727,7 @@ a user it may not change, or names an `accountSwitchKey` it does not list.*/
             }
         }
     }
-    ///The errors `listLanguages` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::ListLanguages::from)`.
+    ///The errors `listLanguages` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::ListLanguages::from)`.
     #[derive(Debug)]
     pub enum ListLanguages {
         ///`401`: The bearer token is missing, expired or invalid.
@@ -4810,7 +4810,7 @@ a user it may not change, or names an `accountSwitchKey` it does not list.*/
             }
         }
     }
-    ///The errors `listLocales` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::ListLocales::from)`.
+    ///The errors `listLocales` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::ListLocales::from)`.
     #[derive(Debug)]
     pub enum ListLocales {
         ///`401`: The bearer token is missing, expired or invalid.
@@ -4893,7 +4893,7 @@ a user it may not change, or names an `accountSwitchKey` it does not list.*/
             }
         }
     }
-    ///The errors `listTimeZones` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::ListTimeZones::from)`.
+    ///The errors `listTimeZones` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::ListTimeZones::from)`.
     #[derive(Debug)]
     pub enum ListTimeZones {
         ///`401`: The bearer token is missing, expired or invalid.
@@ -4976,7 +4976,7 @@ a user it may not change, or names an `accountSwitchKey` it does not list.*/
             }
         }
     }
-    ///The errors `listUsers` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::ListUsers::from)`.
+    ///The errors `listUsers` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::ListUsers::from)`.
     #[derive(Debug)]
     pub enum ListUsers {
         /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
@@ -5069,7 +5069,7 @@ a user it may not change, or names an `accountSwitchKey` it does not list.*/
             }
         }
     }
-    ///The errors `createUser` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::CreateUser::from)`.
+    ///The errors `createUser` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::CreateUser::from)`.
     #[derive(Debug)]
     pub enum CreateUser {
         /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
@@ -5200,7 +5200,7 @@ server waited for it (`idempotency-in-progress`).*/
             }
         }
     }
-    ///The errors `getUser` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::GetUser::from)`.
+    ///The errors `getUser` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::GetUser::from)`.
     #[derive(Debug)]
     pub enum GetUser {
         /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
@@ -5302,7 +5302,7 @@ a user it may not change, or names an `accountSwitchKey` it does not list.*/
             }
         }
     }
-    ///The errors `replaceUser` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::ReplaceUser::from)`.
+    ///The errors `replaceUser` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::ReplaceUser::from)`.
     #[derive(Debug)]
     pub enum ReplaceUser {
         /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
@@ -5451,7 +5451,7 @@ server waited for it (`idempotency-in-progress`).*/
             }
         }
     }
-    ///The errors `deleteUser` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::DeleteUser::from)`.
+    ///The errors `deleteUser` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::DeleteUser::from)`.
     #[derive(Debug)]
     pub enum DeleteUser {
         /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
@@ -5571,7 +5571,7 @@ a user it may not change, or names an `accountSwitchKey` it does not list.*/
             }
         }
     }
-    ///The errors `updateUser` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::UpdateUser::from)`.
+    ///The errors `updateUser` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::UpdateUser::from)`.
     #[derive(Debug)]
     pub enum UpdateUser {
         /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
@@ -5720,7 +5720,7 @@ server waited for it (`idempotency-in-progress`).*/
             }
         }
     }
-    ///The errors `setUserPassword` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::SetUserPassword::from)`.
+    ///The errors `setUserPassword` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::SetUserPassword::from)`.
     #[derive(Debug)]
     pub enum SetUserPassword {
         /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
@@ -5918,7 +5918,7 @@ impl Error {
     pub fn field_errors(&self) -> Vec<types::FieldError> {
         self.problem().and_then(|p| p.extension("errors")).unwrap_or_default()
     }
-    ///The problem document as `types::Problem`, the spec's error schema;                      `None` when the server sent none, or one that is not a `Problem`.
+    ///The problem document as `types::Problem`, the spec's error schema; `None` when the server sent none, or one that is not a `Problem`.
     pub fn problem_document(&self) -> Option<types::Problem> {
         self.problem()?.to().ok()
     }

@@ -781,8 +781,8 @@ impl Sdk<'_> {
     /// The Rust type of the component `name`: a three-state patch type, an
     /// open enum, or typify's.
     fn component_type(&self, name: &str) -> anyhow::Result<TokenStream> {
-        let ident = format_ident!("{}", name);
         if self.merge.contains(name) {
+            let ident = format_ident!("{}", name);
             return Ok(quote!(crate::patch::#ident));
         }
         if self.open.contains_key(name) {
@@ -934,7 +934,8 @@ impl Sdk<'_> {
                 accessors.extend(self.problem_accessors(name)?);
                 let ty = self.component_type(name)?;
                 let doc = format!(
-                    "The problem document as `types::{name}`, the spec's error schema;                      `None` when the server sent none, or one that is not a `{name}`."
+                    "The problem document as `types::{name}`, the spec's error schema; \
+                     `None` when the server sent none, or one that is not a `{name}`."
                 );
                 accessors.push(quote! {
                     #[doc = #doc]
@@ -977,7 +978,9 @@ impl Sdk<'_> {
                 shows.push(quote!(#name::#variant(_) => #status,));
             }
             let doc = format!(
-                "The errors `{}` documents, one variant per status with the problem the                  server sent; `Other` is any other failure. Made from an [`Error`] with                  `From`: `.await.map_err(errors::{name}::from)`.",
+                "The errors `{}` documents, one variant per status with the problem the \
+                 server sent; `Other` is any other failure. Made from an [`Error`] with \
+                 `From`: `.await.map_err(errors::{name}::from)`.",
                 op.id
             );
             enums.push(quote! {
@@ -1834,10 +1837,14 @@ fn header_type(name: &str, schema: &Value) -> TokenStream {
 
 /// The type typify gives an unnamed schema without constraints of its own.
 fn builtin(schema: &Value) -> anyhow::Result<TokenStream> {
-    let mut space = TypeSpace::default();
     let converted: schemars::schema::Schema = serde_json::from_value(schema.clone())?;
-    let id = space.add_type(&converted)?;
-    Ok(space.get_type(&id)?.ident())
+    // typify asserts where it should refuse: its panic is an error here.
+    std::panic::catch_unwind(|| -> anyhow::Result<TokenStream> {
+        let mut space = TypeSpace::default();
+        let id = space.add_type(&converted)?;
+        Ok(space.get_type(&id)?.ident())
+    })
+    .map_err(|_| anyhow::anyhow!("typify cannot type the schema {schema}"))?
 }
 
 /// Whether typify names an inline schema (a string with constraints, an

@@ -78,7 +78,13 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
                 continue;
             }
             let saved = generator.savepoint();
-            let result = if is_named(schema) {
+            // Types are named as their schemas: a name that is not a Rust
+            // identifier (`200Result`, `System.Object`) is left out.
+            let result = if syn::parse_str::<syn::Ident>(name).is_err() {
+                Err(anyhow::anyhow!(
+                    "its name is not a Rust identifier, which the server generator names its type"
+                ))
+            } else if is_named(schema) {
                 generator.named_type(name, schema)
             } else if bodies.contains(name.as_str()) {
                 generator.newtype(name, schema)
@@ -352,6 +358,9 @@ impl Gen<'_> {
             };
             if self.refused.contains(name) {
                 bail!("{ptr}: it refers to {name}, which is left out");
+            }
+            if syn::parse_str::<syn::Ident>(name).is_err() {
+                bail!("{ptr}: it refers to {name}, whose name is not a Rust identifier");
             }
             if self.spec.pointer(&reference[1..]).is_none() {
                 bail!("{ptr}: {reference} does not resolve");
