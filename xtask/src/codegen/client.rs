@@ -245,7 +245,11 @@ fn settings(
     for name in merge {
         settings.with_replacement(
             name,
-            format!("{}::{name}", super::sdk::PATCH_MODULE),
+            format!(
+                "{}::{}",
+                super::sdk::PATCH_MODULE,
+                super::sdk::patch_ident(name)
+            ),
             std::iter::empty(),
         );
     }

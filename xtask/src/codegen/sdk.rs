@@ -163,6 +163,11 @@ impl Param {
     }
 }
 
+/// The Rust name of the three-state type of the merge schema `name`.
+pub(crate) fn patch_ident(name: &str) -> proc_macro2::Ident {
+    ident(&pascal(name))
+}
+
 /// Whether a media type carries JSON (`application/json`, `+json`).
 fn is_json(media: &str) -> bool {
     let essence = media.split(';').next().unwrap_or_default().trim();
@@ -386,7 +391,7 @@ impl Sdk<'_> {
         for name in self.merge {
             let ptr = format!("/components/schemas/{name}");
             let schema = &self.spec["components"]["schemas"][name];
-            let ident = format_ident!("{}", name);
+            let ident = patch_ident(name);
             let mut fields = Vec::new();
             for (prop, member) in schema["properties"].as_object().into_iter().flatten() {
                 let at = format!("{ptr}/properties/{}", escape(prop));
@@ -440,7 +445,7 @@ impl Sdk<'_> {
         for name in self.merge {
             let ptr = format!("/components/schemas/{name}");
             let schema = &self.spec["components"]["schemas"][name];
-            let ident = format_ident!("{}", name);
+            let ident = patch_ident(name);
             let mut setters = Vec::new();
             let mut names = BTreeSet::new();
             for (prop, member) in schema["properties"].as_object().into_iter().flatten() {
@@ -594,7 +599,8 @@ impl Sdk<'_> {
             let TypeDetails::Struct(details) = ty.details() else {
                 continue;
             };
-            let ident = format_ident!("{}", name);
+            // typify's name for the type (`Foo.Bar` is `FooBar`).
+            let ident = format_ident!("{}", ty.name());
             let props: Vec<_> = details.properties_info().collect();
             let mut args = Vec::new();
             let mut arg_steps = Vec::new();
@@ -750,7 +756,7 @@ impl Sdk<'_> {
             None => return Ok((builtin(&without_null(member))?, nullable)),
         };
         if self.merge.contains(&name) {
-            let ident = format_ident!("{}", name);
+            let ident = patch_ident(&name);
             return Ok((quote!(crate::patch::#ident), nullable));
         }
         if self.open.contains_key(&name) {
@@ -782,7 +788,7 @@ impl Sdk<'_> {
     /// open enum, or typify's.
     fn component_type(&self, name: &str) -> anyhow::Result<TokenStream> {
         if self.merge.contains(name) {
-            let ident = format_ident!("{}", name);
+            let ident = patch_ident(name);
             return Ok(quote!(crate::patch::#ident));
         }
         if self.open.contains_key(name) {
