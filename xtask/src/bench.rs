@@ -892,15 +892,10 @@ fn e2e_instructions(server: &Path, bench: &Path, metrics: &str, out: &Path) -> a
                 "--tool=callgrind",
                 &format!("--callgrind-out-file={}", file.display()),
                 server.to_str().context("a UTF-8 path")?,
-                "--listen",
-                "127.0.0.1:0",
-                "--rate-limit",
-                "0",
-                "--metrics-listen",
-                metrics,
-                "--database-url",
-                &database,
-            ],
+            ]
+            .into_iter()
+            .chain(server_args(&database, metrics))
+            .collect::<Vec<_>>(),
             None,
             &[("USERS_JWT_SECRET", SECRET)],
         )?;
@@ -960,15 +955,9 @@ fn start_server(server: &Path, database: &str, metrics: &str) -> anyhow::Result<
     start_server_with(server, database, metrics, &[], None)
 }
 
-/// [`start_server`] with more flags, pinned to `core` when one is given.
-fn start_server_with(
-    server: &Path,
-    database: &str,
-    metrics: &str,
-    extra: &[&str],
-    core: Option<&str>,
-) -> anyhow::Result<Process> {
-    let mut args = vec![
+/// The flags every measured server runs with: any port, no rate limit.
+fn server_args<'a>(database: &'a str, metrics: &'a str) -> Vec<&'a str> {
+    vec![
         "--listen",
         "127.0.0.1:0",
         "--rate-limit",
@@ -977,7 +966,18 @@ fn start_server_with(
         metrics,
         "--database-url",
         database,
-    ];
+    ]
+}
+
+/// [`start_server`] with more flags, pinned to `core` when one is given.
+fn start_server_with(
+    server: &Path,
+    database: &str,
+    metrics: &str,
+    extra: &[&str],
+    core: Option<&str>,
+) -> anyhow::Result<Process> {
+    let mut args = server_args(database, metrics);
     args.extend_from_slice(extra);
     Process::start(server, &args, core, &[("USERS_JWT_SECRET", SECRET)])
 }

@@ -79,38 +79,18 @@ pub(crate) fn run(
 /// Generates from `spec_path` in a scratch copy of the workspace and checks
 /// that the SDK and the contract compile.
 pub(crate) fn generate_and_check(root: &Path, spec_path: &Path) -> anyhow::Result<()> {
-    let scratch = tempfile::tempdir()?;
-    crate::evolve::copy_workspace(root, scratch.path())?;
-    std::fs::copy(spec_path, scratch.path().join(spec::SPEC_PATH))
-        .with_context(|| format!("copying {}", spec_path.display()))?;
-    let (files, _) = codegen::generate_all(scratch.path())?;
-    for file in &files {
-        codegen::ensure_file_contents(
-            &scratch.path().join(file.path),
-            &file.contents,
-            codegen::Mode::Write,
-        )?;
-    }
-    let checked = tools::cargo_in_scratch(
-        scratch.path(),
-        &root.join("target/corpus"),
-        &["check", "--quiet", "-p", "users-client", "-p", "users-api"],
-    )?;
-    if !checked {
-        bail!("the generated code does not compile");
-    }
-    Ok(())
+    let (scratch, _, _) = generated_copy(root, spec_path)?;
+    cargo_check(root, scratch.path())
 }
 
-fn one(
+/// A scratch copy of the workspace with `spec_path` in place of the spec,
+/// generated from; what codegen left out, and how long it took.
+/// `CORPUS_KEEP=1` keeps the copy, to read what was generated.
+fn generated_copy(
     root: &Path,
     spec_path: &Path,
-    name: &str,
-    bless: bool,
-    compile: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(tempfile::TempDir, codegen::Refusals, std::time::Duration)> {
     let mut scratch = tempfile::tempdir()?;
-    // `CORPUS_KEEP=1` keeps the scratch copy, to read what was generated.
     if std::env::var_os("CORPUS_KEEP").is_some() {
         scratch.disable_cleanup(true);
         eprintln!("scratch copy kept at {}", scratch.path().display());
@@ -128,6 +108,31 @@ fn one(
             codegen::Mode::Write,
         )?;
     }
+    Ok((scratch, refusals, took))
+}
+
+/// `cargo check -p users-client -p users-api` in the scratch copy.
+fn cargo_check(root: &Path, scratch: &Path) -> anyhow::Result<()> {
+    eprintln!("cargo check -p users-client -p users-api");
+    let checked = tools::cargo_in_scratch(
+        scratch,
+        &root.join("target/corpus"),
+        &["check", "--quiet", "-p", "users-client", "-p", "users-api"],
+    )?;
+    if !checked {
+        bail!("the generated code does not compile");
+    }
+    Ok(())
+}
+
+fn one(
+    root: &Path,
+    spec_path: &Path,
+    name: &str,
+    bless: bool,
+    compile: bool,
+) -> anyhow::Result<()> {
+    let (scratch, refusals, took) = generated_copy(root, spec_path)?;
     let operations = spec::load_value(spec_path)?["paths"]
         .as_object()
         .map(|paths| {
@@ -172,15 +177,7 @@ fn one(
     if !compile {
         return Ok(());
     }
-    eprintln!("cargo check -p users-client -p users-api");
-    let checked = tools::cargo_in_scratch(
-        scratch.path(),
-        &root.join("target/corpus"),
-        &["check", "--quiet", "-p", "users-client", "-p", "users-api"],
-    )?;
-    if !checked {
-        bail!("the code generated from {name} does not compile");
-    }
+    cargo_check(root, scratch.path()).with_context(|| format!("the code generated from {name}"))?;
     // A spec with a smoke program (`xtask/corpus/<spec>.smoke.rs`) is also
     // served: the program implements the generated trait and drives the
     // router.

@@ -69,6 +69,21 @@ pub(crate) struct Outcome {
     millis: u128,
 }
 
+impl Outcome {
+    fn new(kind: &str, message: String) -> Self {
+        Outcome {
+            kind: kind.into(),
+            message,
+            openapi: String::new(),
+            operations: 0,
+            client_left_out: 0,
+            server_left_out: 0,
+            reasons: Vec::new(),
+            millis: 0,
+        }
+    }
+}
+
 /// Sweeps the directory, or a sample of it.
 pub(crate) fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let api = DIRECTORY.ensure_package()?.join("api");
@@ -148,16 +163,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
 /// JSON: what `sweep` runs in each child.
 pub(crate) fn one(path: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut outcome = Outcome {
-        kind: "completed".into(),
-        message: String::new(),
-        openapi: String::new(),
-        operations: 0,
-        client_left_out: 0,
-        server_left_out: 0,
-        reasons: Vec::new(),
-        millis: 0,
-    };
+    let mut outcome = Outcome::new("completed", String::new());
     let spec = spec::load_value(path)?;
     outcome.openapi = spec["openapi"].as_str().unwrap_or_default().to_owned();
     outcome.operations = operations(&spec).len();
@@ -229,16 +235,7 @@ pub(crate) fn one(path: &Path) -> anyhow::Result<()> {
 
 /// Runs `sweep-one` on `path` in a child, killed after `timeout`.
 fn in_child(exe: &Path, path: &Path, timeout: Duration) -> Outcome {
-    let failed = |kind: &str, message: String| Outcome {
-        kind: kind.into(),
-        message,
-        openapi: String::new(),
-        operations: 0,
-        client_left_out: 0,
-        server_left_out: 0,
-        reasons: Vec::new(),
-        millis: 0,
-    };
+    let failed = Outcome::new;
     let child = Command::new(exe)
         .arg("sweep-one")
         .arg(path)
