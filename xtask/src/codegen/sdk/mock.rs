@@ -333,25 +333,13 @@ fn path_pattern(path: &str) -> String {
     let mut out = String::new();
     let mut rest = path;
     while let Some(start) = rest.find('{') {
-        out.push_str(&regex_escape(&rest[..start]));
+        out.push_str(&regex::escape(&rest[..start]));
         let end = rest[start..]
             .find('}')
             .map_or(rest.len(), |e| start + e + 1);
         out.push_str("[^/]*");
         rest = &rest[end..];
     }
-    out.push_str(&regex_escape(rest));
+    out.push_str(&regex::escape(rest));
     out
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
-            special
-                .then_some('\\')
-                .into_iter()
-                .chain(std::iter::once(c))
-        })
-        .collect()
 }
