@@ -19030,6 +19030,7 @@ pub mod operation_specs {
         method: "GET",
         path: "/v1/lookups/countries",
         scopes: Some(&["users:read"]),
+        parameters: &[],
         body: None,
     };
     pub const LIST_LANGUAGES: runtime::OperationSpec = runtime::OperationSpec {
@@ -19040,6 +19041,7 @@ pub mod operation_specs {
         method: "GET",
         path: "/v1/lookups/languages",
         scopes: Some(&["users:read"]),
+        parameters: &[],
         body: None,
     };
     pub const LIST_LOCALES: runtime::OperationSpec = runtime::OperationSpec {
@@ -19050,6 +19052,7 @@ pub mod operation_specs {
         method: "GET",
         path: "/v1/lookups/locales",
         scopes: Some(&["users:read"]),
+        parameters: &[],
         body: None,
     };
     pub const LIST_TIME_ZONES: runtime::OperationSpec = runtime::OperationSpec {
@@ -19060,6 +19063,7 @@ pub mod operation_specs {
         method: "GET",
         path: "/v1/lookups/time-zones",
         scopes: Some(&["users:read"]),
+        parameters: &[],
         body: None,
     };
     pub const LIST_USERS: runtime::OperationSpec = runtime::OperationSpec {
@@ -19070,6 +19074,38 @@ pub mod operation_specs {
         method: "GET",
         path: "/v1/users",
         scopes: Some(&["users:read"]),
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "limit",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "cursor",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "email",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "status",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "q",
+                location: "query",
+                required: false,
+            },
+        ],
         body: None,
     };
     pub const CREATE_USER: runtime::OperationSpec = runtime::OperationSpec {
@@ -19083,6 +19119,18 @@ pub mod operation_specs {
         method: "POST",
         path: "/v1/users",
         scopes: Some(&["users:write"]),
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "Idempotency-Key",
+                location: "header",
+                required: false,
+            },
+        ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
             schema: "UserCreate",
@@ -19096,6 +19144,23 @@ pub mod operation_specs {
         method: "GET",
         path: "/v1/users/{userId}",
         scopes: Some(&["users:read"]),
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "userId",
+                location: "path",
+                required: true,
+            },
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "If-None-Match",
+                location: "header",
+                required: false,
+            },
+        ],
         body: None,
     };
     pub const REPLACE_USER: runtime::OperationSpec = runtime::OperationSpec {
@@ -19109,6 +19174,23 @@ pub mod operation_specs {
         method: "PUT",
         path: "/v1/users/{userId}",
         scopes: Some(&["users:write"]),
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "userId",
+                location: "path",
+                required: true,
+            },
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "If-Match",
+                location: "header",
+                required: false,
+            },
+        ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
             schema: "UserReplace",
@@ -19125,6 +19207,23 @@ pub mod operation_specs {
         method: "PATCH",
         path: "/v1/users/{userId}",
         scopes: Some(&["users:write"]),
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "userId",
+                location: "path",
+                required: true,
+            },
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "If-Match",
+                location: "header",
+                required: false,
+            },
+        ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json", "application/merge-patch+json"],
             schema: "UserPatch",
@@ -19140,6 +19239,23 @@ pub mod operation_specs {
         method: "DELETE",
         path: "/v1/users/{userId}",
         scopes: Some(&["users:admin"]),
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "userId",
+                location: "path",
+                required: true,
+            },
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "If-Match",
+                location: "header",
+                required: false,
+            },
+        ],
         body: None,
     };
     pub const SET_USER_PASSWORD: runtime::OperationSpec = runtime::OperationSpec {
@@ -19153,6 +19269,23 @@ pub mod operation_specs {
         method: "PUT",
         path: "/v1/users/{userId}/password",
         scopes: Some(&["users:write"]),
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "userId",
+                location: "path",
+                required: true,
+            },
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "If-Match",
+                location: "header",
+                required: false,
+            },
+        ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
             schema: "PasswordChange",

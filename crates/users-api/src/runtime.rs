@@ -387,8 +387,21 @@ pub struct OperationSpec {
     /// Who may call it: `None` when the spec leaves it open, else the
     /// scopes a bearer token must hold (every one; none for any valid token).
     pub scopes: Option<&'static [&'static str]>,
+    /// Its parameters, in spec order (the path item's first).
+    pub parameters: &'static [ParameterSpec],
     /// The request body, if it takes one.
     pub body: Option<BodySpec>,
+}
+
+/// A parameter an operation takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParameterSpec {
+    /// Its name as sent (`If-Match`, `userId`, `limit`).
+    pub name: &'static str,
+    /// Where it is sent: `path`, `query`, `header` or `cookie`.
+    pub location: &'static str,
+    /// Whether the spec requires it.
+    pub required: bool,
 }
 
 impl OperationSpec {
@@ -1062,6 +1075,7 @@ mod tests {
             status_classes: &[5],
             default_response: false,
             scopes,
+            parameters: &[],
             body: None,
         }
     }

@@ -7,14 +7,23 @@ use futures::FutureExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::{Answer, Check, Ctx, Role, ensure, id_of};
+use users_api::operation_specs as ops;
+
+use crate::coverage::semantics as s;
+use crate::{Answer, Check, Cover, Ctx, Role, ensure, id_of};
+
+mod operations;
 
 macro_rules! check {
-    ($id:literal, $group:literal, $promise:literal, $f:path) => {
+    ($id:literal, $group:literal, $promise:literal, $f:path, [$($cover:expr),* $(,)?]) => {
         Check {
             id: $id,
             group: $group,
             promise: $promise,
+            covers: {
+                const COVERS: &[Cover] = &[$($cover),*];
+                COVERS
+            },
             run: |ctx| $f(ctx).boxed(),
         }
     };
@@ -26,199 +35,453 @@ pub(crate) fn all() -> Vec<Check> {
             "merge-patch.absent-members-are-kept",
             "merge patch (RFC 7396)",
             "A member a merge patch leaves out keeps its value.",
-            absent_members_are_kept
+            absent_members_are_kept,
+            [
+                Cover::Semantic(&s::PATCH_ABSENT),
+                Cover::Status(&ops::UPDATE_USER, 200)
+            ]
         ),
         check!(
             "merge-patch.null-clears",
             "merge patch (RFC 7396)",
             "A member a merge patch sets to null is cleared.",
-            null_clears
+            null_clears,
+            [Cover::Semantic(&s::PATCH_NULL)]
         ),
         check!(
             "merge-patch.every-member",
             "merge patch (RFC 7396)",
             "Every member of UserPatch is kept when left out, merged as RFC 7396 says when sent, and cleared by null (or refused, naming it, where it may not be null).",
-            every_member
+            every_member,
+            [
+                Cover::Semantic(&s::PATCH_ABSENT),
+                Cover::Semantic(&s::PATCH_NULL),
+                Cover::Semantic(&s::PATCH_OBJECTS),
+                Cover::Semantic(&s::PATCH_WHOLE),
+                Cover::Status(&ops::UPDATE_USER, 400)
+            ]
         ),
         check!(
             "merge-patch.nested-objects-merge",
             "merge patch (RFC 7396)",
             "An object member is merged member by member, not replaced.",
-            nested_objects_merge
+            nested_objects_merge,
+            [Cover::Semantic(&s::PATCH_OBJECTS)]
         ),
         check!(
             "merge-patch.maps-merge-by-key",
             "merge patch (RFC 7396)",
             "A map member is merged key by key; a null value removes its key.",
-            maps_merge_by_key
+            maps_merge_by_key,
+            [Cover::Semantic(&s::PATCH_OBJECTS)]
         ),
         check!(
             "merge-patch.empty-patch-changes-nothing",
             "merge patch (RFC 7396)",
             "The empty patch changes nothing, not even the version.",
-            empty_patch_changes_nothing
+            empty_patch_changes_nothing,
+            [Cover::Semantic(&s::PATCH_EMPTY)]
         ),
         check!(
             "conditional.etag-on-reads-and-writes",
             "conditional requests",
             "Reads and writes answer the resource's current ETag.",
-            etag_on_reads_and_writes
+            etag_on_reads_and_writes,
+            [
+                Cover::Status(&ops::GET_USER, 200),
+                Cover::Parameter(&ops::UPDATE_USER, "If-Match")
+            ]
         ),
         check!(
             "conditional.if-none-match-current-is-304",
             "conditional requests",
             "A read with the current ETag in If-None-Match is 304 with no body.",
-            if_none_match_current_is_304
+            if_none_match_current_is_304,
+            [
+                Cover::Status(&ops::GET_USER, 304),
+                Cover::Parameter(&ops::GET_USER, "If-None-Match"),
+                Cover::Semantic(&s::GET_NOT_MODIFIED)
+            ]
         ),
         check!(
             "conditional.stale-if-match-changes-nothing",
             "conditional requests",
             "A write with a stale If-Match is a 412 problem and changes nothing.",
-            stale_if_match_changes_nothing
+            stale_if_match_changes_nothing,
+            [Cover::Status(&ops::UPDATE_USER, 412)]
         ),
         check!(
             "conditional.missing-user-is-404-before-412",
             "conditional requests",
             "A write to a user that does not exist is 404, whatever its If-Match.",
-            missing_user_is_404_before_412
+            missing_user_is_404_before_412,
+            [
+                Cover::Status(&ops::UPDATE_USER, 404),
+                Cover::Status(&ops::DELETE_USER, 404)
+            ]
         ),
         check!(
             "concurrency.one-winner",
             "concurrency",
             "Of concurrent writes with the same If-Match, exactly one succeeds, the rest are 412, and no winner's change is lost.",
-            one_winner
+            one_winner,
+            [
+                Cover::Semantic(&s::PATCH_CONCURRENT),
+                Cover::Status(&ops::UPDATE_USER, 412)
+            ]
         ),
         check!(
             "concurrency.unconditional-writes-all-apply",
             "concurrency",
             "Concurrent writes without If-Match to different members all apply.",
-            unconditional_writes_all_apply
+            unconditional_writes_all_apply,
+            [Cover::Semantic(&s::PATCH_CONCURRENT)]
         ),
         check!(
             "idempotency.replay",
             "idempotency",
             "A create repeated with its Idempotency-Key and body answers the first response and creates nothing.",
-            idempotency_replay
+            idempotency_replay,
+            [
+                Cover::Parameter(&ops::CREATE_USER, "Idempotency-Key"),
+                Cover::Semantic(&s::CREATE_REPLAY)
+            ]
         ),
         check!(
             "idempotency.key-reused-with-another-body",
             "idempotency",
             "An Idempotency-Key sent again with another body is a 422 problem.",
-            idempotency_other_body
+            idempotency_other_body,
+            [
+                Cover::Status(&ops::CREATE_USER, 422),
+                Cover::Semantic(&s::CREATE_KEY_OTHER_BODY)
+            ]
         ),
         check!(
             "idempotency.concurrent-duplicates",
             "idempotency",
             "Concurrent creates with one Idempotency-Key make one user at most.",
-            idempotency_concurrent
+            idempotency_concurrent,
+            [Cover::Semantic(&s::CREATE_KEY_CONCURRENT)]
         ),
         check!(
             "idempotency.keys-are-per-caller",
             "idempotency",
             "Another caller's create with the same Idempotency-Key is a create of its own.",
-            idempotency_per_caller
+            idempotency_per_caller,
+            [Cover::Semantic(&s::CREATE_KEY_SCOPE)]
         ),
         check!(
             "tenancy.other-accounts-are-invisible",
             "tenancy",
             "A user of another account is 404 to read, patch, replace or delete, and is not listed.",
-            other_accounts_are_invisible
+            other_accounts_are_invisible,
+            [
+                Cover::Semantic(&s::GET_OTHER_ACCOUNT),
+                Cover::Semantic(&s::LIST_TENANCY),
+                Cover::Status(&ops::GET_USER, 404),
+                Cover::Status(&ops::REPLACE_USER, 404)
+            ]
         ),
         check!(
             "tenancy.switch-key-acts-on-the-named-account",
             "tenancy",
             "accountSwitchKey naming an account the token lists acts on that account.",
-            switch_key_acts
+            switch_key_acts,
+            [Cover::Parameter(&ops::CREATE_USER, "accountSwitchKey")]
         ),
         check!(
             "tenancy.switch-key-not-listed-is-403",
             "tenancy",
             "accountSwitchKey naming an account the token does not list is a 403 problem.",
-            switch_key_refused
+            switch_key_refused,
+            [Cover::Status(&ops::LIST_USERS, 403)]
         ),
         check!(
             "privileges.privileged-members-need-admin",
             "privileged and read-only members",
             "A caller without users:admin cannot send any privileged member: a 403 problem naming it, nothing changed.",
-            privileged_members_need_admin
+            privileged_members_need_admin,
+            [
+                Cover::Semantic(&s::PATCH_PRIVILEGED),
+                Cover::Status(&ops::UPDATE_USER, 403)
+            ]
         ),
         check!(
             "privileges.read-only-members-are-refused",
             "privileged and read-only members",
             "A write naming a read-only member is a 400 problem naming it, and changes nothing.",
-            read_only_members_are_refused
+            read_only_members_are_refused,
+            [Cover::Semantic(&s::PATCH_READ_ONLY)]
         ),
         check!(
             "privileges.readers-cannot-write",
             "privileged and read-only members",
             "A caller with users:read only cannot create or change users.",
-            readers_cannot_write
+            readers_cannot_write,
+            [Cover::Status(&ops::CREATE_USER, 403)]
         ),
         check!(
             "status.changes-are-stamped",
             "status",
             "Deactivating and archiving stamp deactivatedAt and archivedAt, and keep earlier stamps.",
-            status_changes_are_stamped
+            status_changes_are_stamped,
+            [Cover::Semantic(&s::PATCH_STATUS_STAMPS)]
         ),
         check!(
             "uniqueness.email-ignores-case",
             "uniqueness",
             "An email taken in any case is a 409 problem naming email; email filters and text search ignore case, beyond ASCII too.",
-            email_ignores_case
+            email_ignores_case,
+            [
+                Cover::Semantic(&s::EMAIL_UNIQUE),
+                Cover::Status(&ops::CREATE_USER, 409),
+                Cover::Parameter(&ops::LIST_USERS, "email"),
+                Cover::Parameter(&ops::LIST_USERS, "q")
+            ]
         ),
         check!(
             "relations.add-and-remove-lists",
             "relations",
             "addX and removeX change a relation member by member.",
-            relations_add_and_remove
+            relations_add_and_remove,
+            [Cover::Semantic(&s::PATCH_RELATIONS)]
         ),
         check!(
             "relations.whole-set-with-a-list-is-400",
             "relations",
             "A whole relation set together with its add or remove list is a 400 problem.",
-            relations_whole_set_with_list
+            relations_whole_set_with_list,
+            [Cover::Semantic(&s::PATCH_RELATIONS_BOTH)]
         ),
         check!(
             "pagination.stable-under-inserts",
             "pagination",
             "Paging by cursor neither skips nor repeats a user while others are created, and skips none created before the last page was asked for.",
-            pagination_stable_under_inserts
+            pagination_stable_under_inserts,
+            [
+                Cover::Semantic(&s::LIST_STABLE),
+                Cover::Semantic(&s::LIST_LAST_PAGE),
+                Cover::Parameter(&ops::LIST_USERS, "cursor"),
+                Cover::Parameter(&ops::LIST_USERS, "limit"),
+                Cover::Status(&ops::LIST_USERS, 200)
+            ]
         ),
         check!(
             "problems.malformed-json",
             "problem documents",
-            "A body that is not JSON is a 400 problem.",
-            malformed_json
+            "A body that is not JSON is a 400 problem on every operation that takes a body, and changes nothing.",
+            operations::malformed_json_everywhere,
+            [
+                Cover::Status(&ops::CREATE_USER, 400),
+                Cover::Status(&ops::SET_USER_PASSWORD, 400)
+            ]
         ),
         check!(
             "problems.validation-names-every-field",
             "problem documents",
             "An invalid body is a 400 problem listing each bad field by its dotted path.",
-            validation_names_every_field
+            validation_names_every_field,
+            [Cover::Status(&ops::CREATE_USER, 400)]
         ),
         check!(
             "problems.unknown-user",
             "problem documents",
-            "An unknown user is a 404 problem.",
-            unknown_user
+            "An unknown user is a 404 problem on every operation that names a user.",
+            operations::unknown_user_everywhere,
+            [Cover::StatusOfEvery(404), Cover::ParameterOfEvery("userId")]
         ),
         check!(
             "problems.unauthenticated",
             "problem documents",
-            "A request without a valid token is a 401 problem.",
-            unauthenticated
+            "Every operation answers a request without a token, or with one that is not a token, with a 401 problem.",
+            operations::every_operation_needs_a_token,
+            [Cover::StatusOfEvery(401)]
         ),
         check!(
             "problems.unsupported-media-type",
             "problem documents",
-            "A body in a media type the operation does not take is a 415 problem.",
-            unsupported_media_type
+            "A body in a media type the operation does not take is a 415 problem, on every operation that takes a body, and changes nothing.",
+            operations::unsupported_media_type_everywhere,
+            [Cover::StatusOfEvery(415)]
         ),
         check!(
             "problems.payload-too-large",
             "problem documents",
-            "A body over the server's limit is a 413 problem, and nothing is created.",
-            payload_too_large
+            "A body over the server's limit is a 413 problem on every operation that takes a body, and nothing is created or changed.",
+            operations::payload_too_large_everywhere,
+            [Cover::StatusOfEvery(413)]
+        ),
+        check!(
+            "problems.malformed-user-id",
+            "problem documents",
+            "A userId that is not a UUID is a 400 problem naming userId, on every operation that names a user.",
+            operations::malformed_user_id,
+            [
+                Cover::Status(&ops::GET_USER, 400),
+                Cover::Status(&ops::REPLACE_USER, 400),
+                Cover::Status(&ops::UPDATE_USER, 400),
+                Cover::Status(&ops::DELETE_USER, 400),
+                Cover::Status(&ops::SET_USER_PASSWORD, 400),
+                Cover::ParameterOfEvery("userId"),
+            ]
+        ),
+        check!(
+            "auth.every-operation-needs-its-scope",
+            "authorization",
+            "Every operation answers a valid token without its scope with a 403 problem, and changes nothing.",
+            operations::every_operation_needs_its_scope,
+            [Cover::StatusOfEvery(403)]
+        ),
+        check!(
+            "conditional.stale-if-match-on-every-change",
+            "conditional requests",
+            "Every operation that takes If-Match answers a stale one with a 412 problem and changes nothing, and applies under the current one.",
+            operations::stale_if_match_everywhere,
+            [
+                Cover::StatusOfEvery(412),
+                Cover::ParameterOfEvery("If-Match")
+            ]
+        ),
+        check!(
+            "tenancy.switch-key-on-every-operation",
+            "tenancy",
+            "Every operation that takes accountSwitchKey acts on the named account, not the caller's.",
+            operations::switch_key_everywhere,
+            [
+                Cover::ParameterOfEvery("accountSwitchKey"),
+                Cover::Status(&ops::DELETE_USER, 204),
+                Cover::Status(&ops::SET_USER_PASSWORD, 204),
+            ]
+        ),
+        check!(
+            "lookups.list-what-members-accept",
+            "lookups",
+            "Each lookup lists its values in order, once each; the member it is for takes a listed value and refuses an unlisted one, naming the member.",
+            operations::lookups_list_what_members_accept,
+            [
+                Cover::Status(&ops::LIST_COUNTRIES, 200),
+                Cover::Status(&ops::LIST_LANGUAGES, 200),
+                Cover::Status(&ops::LIST_LOCALES, 200),
+                Cover::Status(&ops::LIST_TIME_ZONES, 200),
+                Cover::Semantic(&s::COUNTRIES),
+                Cover::Semantic(&s::LANGUAGES),
+                Cover::Semantic(&s::LOCALES),
+                Cover::Semantic(&s::TIME_ZONES),
+            ]
+        ),
+        check!(
+            "pagination.creation-order-and-status-filter",
+            "pagination",
+            "Users are listed in creation order across pages; status= lists only users with that status.",
+            operations::list_in_creation_order_by_status,
+            [
+                Cover::Semantic(&s::LIST_ORDER),
+                Cover::Parameter(&ops::LIST_USERS, "status")
+            ]
+        ),
+        check!(
+            "pagination.bad-limits-and-cursors-are-400",
+            "pagination",
+            "A limit out of its range, another account's cursor and a cursor the server did not issue are 400 problems.",
+            operations::list_refuses_bad_limits_and_cursors,
+            [
+                Cover::Status(&ops::LIST_USERS, 400),
+                Cover::Semantic(&s::LIST_SEALED),
+                Cover::Parameter(&ops::LIST_USERS, "limit"),
+                Cover::Parameter(&ops::LIST_USERS, "cursor"),
+            ]
+        ),
+        check!(
+            "create.location-names-the-user",
+            "create",
+            "A create answers 201 with Location naming the new user, which reads as the create answered.",
+            operations::create_answers_location,
+            [
+                Cover::Status(&ops::CREATE_USER, 201),
+                Cover::Semantic(&s::CREATE_LOCATION)
+            ]
+        ),
+        check!(
+            "privileges.create-with-privileged-members-needs-admin",
+            "privileged and read-only members",
+            "A create by a caller without users:admin naming any privileged member is a 403 problem naming it, and creates nothing.",
+            operations::create_privileged_needs_admin,
+            [Cover::Semantic(&s::CREATE_PRIVILEGED)]
+        ),
+        check!(
+            "uniqueness.email-on-every-write",
+            "uniqueness",
+            "A patch or replace to another user's email, in any case, is a 409 problem naming email, and changes nothing.",
+            operations::email_unique_on_every_write,
+            [
+                Cover::Status(&ops::UPDATE_USER, 409),
+                Cover::Status(&ops::REPLACE_USER, 409)
+            ]
+        ),
+        check!(
+            "replace.omitted-cleared-the-rest-kept",
+            "replace",
+            "A PUT clears every optional profile member it omits and leaves status and roles alone.",
+            operations::replace_clears_omitted_keeps_the_rest,
+            [
+                Cover::Status(&ops::REPLACE_USER, 200),
+                Cover::Semantic(&s::PUT_CLEARS),
+                Cover::Semantic(&s::PUT_KEEPS),
+            ]
+        ),
+        check!(
+            "privileges.admin-creator-or-self",
+            "privileged and read-only members",
+            "A writer may patch or replace only users it created or itself: another's is a 403 problem that changes nothing.",
+            operations::only_admin_creator_or_self_change,
+            [
+                Cover::Semantic(&s::PATCH_WHO),
+                Cover::Semantic(&s::PUT_WHO),
+                Cover::Status(&ops::REPLACE_USER, 403),
+            ]
+        ),
+        check!(
+            "delete.gone-for-good",
+            "delete",
+            "A deleted user answers 204 with no body, is then 404 to read and delete, is not listed, and its email is free.",
+            operations::delete_is_for_good,
+            [
+                Cover::Status(&ops::DELETE_USER, 204),
+                Cover::Semantic(&s::DELETE_GONE)
+            ]
+        ),
+        check!(
+            "password.never-returned",
+            "password",
+            "A password set answers 204; the user then says hasPassword and passwordUpdatedAt and shows the password nowhere; a writer cannot set another's.",
+            operations::password_is_never_returned,
+            [
+                Cover::Status(&ops::SET_USER_PASSWORD, 204),
+                Cover::Status(&ops::SET_USER_PASSWORD, 403),
+                Cover::Semantic(&s::PASSWORD_HIDDEN),
+            ]
+        ),
+        check!(
+            "password.own-change-needs-the-current",
+            "password",
+            "A user changing their own password without the current one, or with a wrong one, is a 400 problem naming currentPassword; with it, the change applies.",
+            operations::own_password_needs_the_current,
+            [Cover::Semantic(&s::PASSWORD_SELF)]
+        ),
+        check!(
+            "merge-patch.json-is-a-merge-patch",
+            "merge patch (RFC 7396)",
+            "A patch sent as application/json is merged as the same merge patch.",
+            operations::json_is_a_merge_patch,
+            [Cover::Semantic(&s::PATCH_JSON)]
+        ),
+        check!(
+            "merge-patch.rules-on-the-merged-user",
+            "merge patch (RFC 7396)",
+            "Rules that relate members judge the merged user: a partial address keeps its stored state; clearing a US state is a 400 problem naming address.state.",
+            operations::rules_judge_the_merged_user,
+            [Cover::Semantic(&s::PATCH_MERGED_RULES)]
         ),
     ]
 }
@@ -1287,18 +1550,6 @@ async fn pagination_stable_under_inserts(ctx: Ctx) -> Result<(), String> {
     })
 }
 
-async fn malformed_json(ctx: Ctx) -> Result<(), String> {
-    let answer = ctx
-        .send_raw(
-            ctx.raw_token(Role::Admin),
-            Method::POST,
-            "/v1/users",
-            "application/json",
-            "{\"name\":".into(),
-        )
-        .await?;
-    refused_as_problem(answer, 400, "a truncated body")
-}
 async fn validation_names_every_field(ctx: Ctx) -> Result<(), String> {
     let refused = ctx
         .send(
@@ -1323,64 +1574,6 @@ async fn validation_names_every_field(ctx: Ctx) -> Result<(), String> {
         fields.contains("name.lastName") && fields.contains("email"),
         || format!("the problem names {fields:?}, expected name.lastName and email"),
     )
-}
-
-async fn unknown_user(ctx: Ctx) -> Result<(), String> {
-    ctx.get(Role::Admin, &uuid::Uuid::new_v4().to_string())
-        .await?
-        .problem(404, "an unknown user")?;
-    Ok(())
-}
-
-async fn unauthenticated(ctx: Ctx) -> Result<(), String> {
-    let answer = ctx
-        .send_raw(
-            "not-a-token",
-            Method::GET,
-            "/v1/users",
-            "application/json",
-            String::new(),
-        )
-        .await?;
-    refused_as_problem(answer, 401, "a bad token")
-}
-
-async fn unsupported_media_type(ctx: Ctx) -> Result<(), String> {
-    let created = ctx.create(Role::Admin, json!({})).await?;
-    let id = id_of(&created)?;
-    let answer = ctx
-        .send_raw(
-            ctx.raw_token(Role::Admin),
-            Method::PATCH,
-            &format!("/v1/users/{id}"),
-            "text/plain",
-            "title=Dr.".into(),
-        )
-        .await?;
-    refused_as_problem(answer, 415, "a text/plain patch")
-}
-
-async fn payload_too_large(ctx: Ctx) -> Result<(), String> {
-    // Far over any limit a user directory would set (the reference server's
-    // is 64 KiB): a description of 4 MiB.
-    let email = format!("{}@example.com", unique("big-"));
-    let mut body = new_user(&email);
-    body["description"] = json!("x".repeat(4 << 20));
-    let answer = ctx
-        .send_raw(
-            ctx.raw_token(Role::Admin),
-            Method::POST,
-            "/v1/users",
-            "application/json",
-            body.to_string(),
-        )
-        .await?;
-    // A server may close the connection once it has refused the body.
-    if answer.is_some() {
-        refused_as_problem(answer, 413, "a 4 MiB body")?;
-    }
-    let count = count_by_email(&ctx, &email).await?;
-    ensure(count == 0, || "the oversized create made a user".into())
 }
 
 /// A raw answer is a refusal with `status` as `application/problem+json`.

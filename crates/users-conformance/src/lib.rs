@@ -24,6 +24,7 @@
 //! can run against a server that holds other data.
 
 mod checks;
+pub mod coverage;
 pub mod report;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+pub use coverage::{Cover, Coverage, Semantic};
 pub use report::{Outcome, Report};
 
 /// Who the checks act as.
@@ -147,6 +149,8 @@ pub struct Check {
     pub group: &'static str,
     /// The promise, in one sentence.
     pub promise: &'static str,
+    /// The spec's elements it exercises (see [`coverage`]).
+    pub covers: &'static [Cover],
     run: fn(Ctx) -> BoxFuture<'static, Result<(), String>>,
 }
 
@@ -218,7 +222,10 @@ pub(crate) struct Ctx {
 struct CtxInner {
     http: reqwest::Client,
     base: String,
+    tokens: TokenIssuer,
+    account: String,
     other_account: String,
+    no_scope: String,
     admin: String,
     writer: String,
     reader: String,
@@ -291,6 +298,8 @@ pub(crate) enum Role {
     OtherAdmin,
     /// Another caller with `users:admin` in the account.
     SecondAdmin,
+    /// A caller of the account whose token holds none of the API's scopes.
+    NoScope,
 }
 
 impl Ctx {
@@ -310,7 +319,10 @@ impl Ctx {
                     .timeout(Duration::from_secs(30))
                     .build()?,
                 base: target.base_url.clone(),
+                tokens: target.tokens.clone(),
+                account: a.to_owned(),
                 other_account: b.to_owned(),
+                no_scope: target.tokens.mint(&who("outsider", a, "profile", &[]))?,
                 admin: target.tokens.mint(&who("admin", a, "users:admin", &[b]))?,
                 writer: target.tokens.mint(&writer)?,
                 reader: target.tokens.mint(&who("reader", a, "users:read", &[]))?,
@@ -335,7 +347,23 @@ impl Ctx {
             Role::Reader => &self.inner.reader,
             Role::OtherAdmin => &self.inner.other_admin,
             Role::SecondAdmin => &self.inner.second_admin,
+            Role::NoScope => &self.inner.no_scope,
         }
+    }
+
+    /// A token of the account for the caller `sub` holding `scope`: a user
+    /// acting as themself has their id as `sub`.
+    pub(crate) fn token_for(&self, sub: &str, scope: &str) -> Result<String, String> {
+        let who = Identity {
+            sub: sub.to_owned(),
+            account: self.inner.account.clone(),
+            scope: scope.to_owned(),
+            switchable: Vec::new(),
+        };
+        self.inner
+            .tokens
+            .mint(&who)
+            .map_err(|e| format!("minting a token: {e:#}"))
     }
 
     /// Sends a request as `role`: `path` is relative to the base URL, the
@@ -343,6 +371,19 @@ impl Ctx {
     pub(crate) async fn send(
         &self,
         role: Role,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(&str, Value)>,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, String> {
+        self.send_as(Some(self.token(role)), method, path, body, headers)
+            .await
+    }
+
+    /// [`Ctx::send`] with `token` as the bearer token, or none.
+    pub(crate) async fn send_as(
+        &self,
+        token: Option<&str>,
         method: reqwest::Method,
         path: &str,
         body: Option<(&str, Value)>,
@@ -359,8 +400,10 @@ impl Ctx {
                 let mut request = self
                     .inner
                     .http
-                    .request(method.clone(), format!("{}{path}", self.inner.base))
-                    .bearer_auth(self.token(role));
+                    .request(method.clone(), format!("{}{path}", self.inner.base));
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
                 for (name, value) in headers {
                     request = request.header(*name, *value);
                 }

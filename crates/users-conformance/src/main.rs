@@ -11,8 +11,8 @@ use users_conformance::{Target, TokenIssuer};
 #[derive(Debug, Parser)]
 #[command(name = "users-conformance", version)]
 struct Args {
-    /// The server's base URL (required unless `--list`).
-    #[arg(long, required_unless_present = "list")]
+    /// The server's base URL (required unless `--list` or `--coverage`).
+    #[arg(long, required_unless_present_any = ["list", "coverage"])]
     url: Option<String>,
     /// The HS256 secret the server verifies tokens with.
     #[arg(long, env = "CONFORMANCE_JWT_SECRET", conflicts_with = "token_command")]
@@ -46,6 +46,11 @@ struct Args {
     /// List the checks and exit.
     #[arg(long)]
     list: bool,
+    /// Print every element of the spec (each operation's statuses and
+    /// parameters, and the semantics its descriptions document) with the
+    /// checks that exercise it, and exit: 1 when one has no check.
+    #[arg(long)]
+    coverage: bool,
 }
 
 #[tokio::main]
@@ -54,6 +59,14 @@ async fn main() -> anyhow::Result<()> {
     if args.list {
         for check in users_conformance::checks() {
             println!("{:<52} {}", check.id, check.promise);
+        }
+        return Ok(());
+    }
+    if args.coverage {
+        let coverage = users_conformance::Coverage::of(&users_conformance::checks());
+        print!("{}", coverage.text());
+        if !coverage.unchecked().is_empty() || !coverage.stale.is_empty() {
+            std::process::exit(1);
         }
         return Ok(());
     }

@@ -47,6 +47,30 @@ fn it_lists_every_check() {
     }
 }
 
+#[test]
+fn it_prints_the_coverage_matrix() {
+    let output = kit().arg("--coverage").output().unwrap();
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{printed}");
+    // A block per operation of the spec, a line per documented status.
+    for op in users_api::operation_specs::ALL {
+        assert!(printed.contains(&format!(
+            "\n{} ({} {})",
+            op.operation_id, op.method, op.path
+        )));
+    }
+    assert!(printed.contains("header If-Match"), "{printed}");
+    assert!(
+        printed.contains("conditional.stale-if-match-on-every-change"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("not checkable: an internal failure"),
+        "{printed}"
+    );
+    assert!(printed.contains(" 0 with no check"), "{printed}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn it_checks_a_running_server_and_writes_its_reports() {
     let (url, dir) = serve().await;

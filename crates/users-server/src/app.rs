@@ -269,6 +269,7 @@ const ANY_TOKEN: OperationSpec = OperationSpec {
     status_classes: &[],
     default_response: false,
     scopes: Some(&[]),
+    parameters: &[],
     body: None,
 };
 

@@ -45,7 +45,12 @@ async fn the_kit_waits_out_a_rate_limit() {
     let report = users_conformance::run(&target, "conditional.")
         .await
         .unwrap();
-    assert_eq!(report.outcomes.len(), 4);
+    let conditional = users_conformance::checks()
+        .iter()
+        .filter(|c| c.id.starts_with("conditional."))
+        .count();
+    assert_eq!(report.outcomes.len(), conditional);
+    assert!(conditional >= 4);
     assert!(report.passed(), "{}", report.text());
     server.stop().await;
 }

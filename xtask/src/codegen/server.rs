@@ -1837,6 +1837,12 @@ fn table(ops: &[Operation]) -> TokenStream {
             _ => None,
         });
         let default = op.responses.iter().any(|r| r.status == Status::Default);
+        let parameters = op.params.iter().map(|param| {
+            let name = param["name"].as_str().unwrap_or_default();
+            let location = param["in"].as_str().unwrap_or_default();
+            let required = param["required"].as_bool().unwrap_or(false);
+            quote!(runtime::ParameterSpec { name: #name, location: #location, required: #required })
+        });
         quote! {
             pub const #name: runtime::OperationSpec = runtime::OperationSpec {
                 operation_id: #id,
@@ -1846,6 +1852,7 @@ fn table(ops: &[Operation]) -> TokenStream {
                 method: #method,
                 path: #path,
                 scopes: #scopes,
+                parameters: &[#(#parameters),*],
                 body: #body,
             };
         }

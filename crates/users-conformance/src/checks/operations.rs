@@ -1,0 +1,966 @@
+//! Checks that walk the operations the contract's generated
+//! `operation_specs` lists, so an operation the spec gains is checked
+//! without a line here (a body schema the kit has no sample for fails,
+//! naming it), and checks of what one operation's description promises.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use users_api::operation_specs as ops;
+use users_api::runtime::OperationSpec;
+
+use super::{count_by_email, new_user, refused_as_problem, unique, urlencode};
+use crate::{Answer, Ctx, Role, ensure, id_of};
+
+/// The operations whose path names a user.
+fn on_a_user() -> impl Iterator<Item = &'static OperationSpec> {
+    ops::ALL
+        .iter()
+        .copied()
+        .filter(|op| op.parameters.iter().any(|p| p.name == "userId"))
+}
+
+/// The operations that take a parameter named so.
+fn taking(name: &'static str) -> impl Iterator<Item = &'static OperationSpec> {
+    ops::ALL
+        .iter()
+        .copied()
+        .filter(move |op| op.parameters.iter().any(|p| p.name == name))
+}
+
+fn method(op: &OperationSpec) -> Method {
+    Method::from_bytes(op.method.as_bytes()).expect("the spec's methods are HTTP methods")
+}
+
+fn path(op: &OperationSpec, user: &str) -> String {
+    op.path.replace("{userId}", user)
+}
+
+/// The status an operation answers when it does what it is for: the
+/// first 2xx it documents.
+fn success(op: &OperationSpec) -> u16 {
+    op.statuses
+        .iter()
+        .copied()
+        .find(|s| (200..300).contains(s))
+        .unwrap_or(200)
+}
+
+/// A valid body for the operation, by its schema's name.
+fn body(op: &OperationSpec) -> Result<Option<(&'static str, Value)>, String> {
+    let Some(spec) = &op.body else {
+        return Ok(None);
+    };
+    let value = match spec.schema {
+        "UserCreate" | "UserReplace" => new_user(&format!("{}@example.com", unique("op-"))),
+        "UserPatch" => json!({ "jobTitle": "Checked" }),
+        "PasswordChange" => json!({ "newPassword": "a long enough passphrase" }),
+        other => {
+            return Err(format!(
+                "{}: the kit has no sample {other}",
+                op.operation_id
+            ));
+        }
+    };
+    Ok(Some(("application/json", value)))
+}
+
+/// `what` of the operation, for messages.
+fn on(op: &OperationSpec, what: &str) -> String {
+    format!("{} {} ({}): {what}", op.method, op.path, op.operation_id)
+}
+
+/// The user as read, with its ETag; `None` once it is gone.
+async fn snapshot(ctx: &Ctx, role: Role, id: &str) -> Result<Option<(Value, String)>, String> {
+    let read = ctx.get(role, id).await?;
+    match read.status {
+        404 => Ok(None),
+        _ => {
+            let read = read.expect(200, "reading the user")?;
+            Ok(Some((read.body.clone(), read.etag()?)))
+        }
+    }
+}
+
+pub(super) async fn every_operation_needs_a_token(ctx: Ctx) -> Result<(), String> {
+    let someone = uuid::Uuid::new_v4().to_string();
+    for op in ops::ALL {
+        for token in [None, Some("not-a-token")] {
+            ctx.send_as(token, method(op), &path(op, &someone), body(op)?, &[])
+                .await?
+                .problem(401, &on(op, &format!("token {token:?}")))?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn every_operation_needs_its_scope(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    for op in ops::ALL.iter().filter(|op| op.scopes.is_some()) {
+        ctx.send(Role::NoScope, method(op), &path(op, &id), body(op)?, &[])
+            .await?
+            .problem(403, &on(op, "a token without the API's scopes"))?;
+    }
+    let after = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    ensure(after.body == created.body, || {
+        format!("refused calls changed the user: {}", after.body)
+    })
+}
+
+pub(super) async fn malformed_user_id(ctx: Ctx) -> Result<(), String> {
+    for op in on_a_user() {
+        let refused = ctx
+            .send(
+                Role::Admin,
+                method(op),
+                &path(op, "not-a-uuid"),
+                body(op)?,
+                &[],
+            )
+            .await?
+            .problem(400, &on(op, "a userId that is not a UUID"))?;
+        let named = refused.body["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["field"] == "userId");
+        ensure(named, || {
+            on(
+                op,
+                &format!("the problem does not name userId: {}", refused.body),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+pub(super) async fn unknown_user_everywhere(ctx: Ctx) -> Result<(), String> {
+    let missing = uuid::Uuid::new_v4().to_string();
+    for op in on_a_user() {
+        ctx.send(Role::Admin, method(op), &path(op, &missing), body(op)?, &[])
+            .await?
+            .problem(404, &on(op, "an unknown user"))?;
+    }
+    Ok(())
+}
+
+pub(super) async fn unsupported_media_type_everywhere(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    for op in ops::ALL.iter().filter(|op| op.body.is_some()) {
+        let answer = ctx
+            .send_raw(
+                ctx.raw_token(Role::Admin),
+                method(op),
+                &path(op, &id),
+                "text/plain",
+                "title=Dr.".into(),
+            )
+            .await?;
+        refused_as_problem(answer, 415, &on(op, "a text/plain body"))?;
+    }
+    let after = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    ensure(after.body == created.body, || {
+        format!("refused bodies changed the user: {}", after.body)
+    })
+}
+
+pub(super) async fn payload_too_large_everywhere(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    let before = snapshot(&ctx, Role::Admin, &id).await?;
+    for op in ops::ALL.iter().filter(|op| op.body.is_some()) {
+        let Some((media, mut value)) = body(op)? else {
+            continue;
+        };
+        // Far over any limit a user directory would set (the reference
+        // server's is 64 KiB): 4 MiB in a member the body takes.
+        let member = if value.get("newPassword").is_some() {
+            "newPassword"
+        } else {
+            "jobTitle"
+        };
+        value[member] = json!("x".repeat(4 << 20));
+        let answer = ctx
+            .send_raw(
+                ctx.raw_token(Role::Admin),
+                method(op),
+                &path(op, &id),
+                media,
+                value.to_string(),
+            )
+            .await?;
+        // A server may close the connection once it has refused the body.
+        if answer.is_some() {
+            refused_as_problem(answer, 413, &on(op, "a 4 MiB body"))?;
+        }
+        if let Some(email) = value["email"].as_str() {
+            let count = count_by_email(&ctx, email).await?;
+            ensure(count == 0, || on(op, "the oversized body made a user"))?;
+        }
+    }
+    let after = snapshot(&ctx, Role::Admin, &id).await?;
+    ensure(after == before, || {
+        format!("oversized bodies changed the user: {after:?}")
+    })
+}
+
+pub(super) async fn malformed_json_everywhere(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    for op in ops::ALL.iter().filter(|op| op.body.is_some()) {
+        let answer = ctx
+            .send_raw(
+                ctx.raw_token(Role::Admin),
+                method(op),
+                &path(op, &id),
+                "application/json",
+                "{\"name\":".into(),
+            )
+            .await?;
+        refused_as_problem(answer, 400, &on(op, "a truncated body"))?;
+    }
+    let after = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    ensure(after.body == created.body, || {
+        format!("truncated bodies changed the user: {}", after.body)
+    })
+}
+
+pub(super) async fn stale_if_match_everywhere(ctx: Ctx) -> Result<(), String> {
+    for op in taking("If-Match") {
+        let created = ctx.create(Role::Admin, json!({})).await?;
+        let id = id_of(&created)?;
+        let stale = created.etag()?;
+        ctx.patch(Role::Admin, &id, json!({ "title": "Dr." }), Some(&stale))
+            .await?
+            .expect(200, "a first change")?;
+        let before = snapshot(&ctx, Role::Admin, &id).await?;
+        ctx.send(
+            Role::Admin,
+            method(op),
+            &path(op, &id),
+            body(op)?,
+            &[("if-match", &stale)],
+        )
+        .await?
+        .problem(412, &on(op, "a stale If-Match"))?;
+        let after = snapshot(&ctx, Role::Admin, &id).await?;
+        ensure(after == before, || {
+            on(op, &format!("a refused change changed the user: {after:?}"))
+        })?;
+        let current = before.map(|(_, tag)| tag).unwrap_or_default();
+        ctx.send(
+            Role::Admin,
+            method(op),
+            &path(op, &id),
+            body(op)?,
+            &[("if-match", &current)],
+        )
+        .await?
+        .expect(success(op), &on(op, "the current If-Match"))?;
+    }
+    Ok(())
+}
+
+pub(super) async fn switch_key_everywhere(ctx: Ctx) -> Result<(), String> {
+    let other = ctx.other_account().to_owned();
+    for op in taking("accountSwitchKey") {
+        let created = ctx.create(Role::OtherAdmin, json!({})).await?;
+        let id = id_of(&created)?;
+        let email = created.body["email"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let mut target = format!("{}?accountSwitchKey={other}", path(op, &id));
+        if op.operation_id == ops::LIST_USERS.operation_id {
+            target.push_str(&format!("&email={}", urlencode(&email)));
+        }
+        let answer = ctx
+            .send(Role::Admin, method(op), &target, body(op)?, &[])
+            .await?
+            .expect(success(op), &on(op, "with accountSwitchKey"))?;
+        let seen = match &answer.body {
+            Value::Null => true,
+            body if body["items"].is_array() => body["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|u| u["id"] == json!(id))),
+            body => body["accountId"] == json!(other),
+        };
+        ensure(seen, || {
+            on(
+                op,
+                &format!("did not act on the named account: {}", answer.body),
+            )
+        })?;
+        let theirs = snapshot(&ctx, Role::OtherAdmin, &id).await?;
+        let mine = snapshot(&ctx, Role::Admin, &id).await?;
+        ensure(mine.is_none(), || {
+            on(op, "the user is visible in the caller's own account")
+        })?;
+        if op.method == "DELETE" {
+            ensure(theirs.is_none(), || {
+                on(op, "the named account still has the user")
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The member each lookup's values are for, and a value no lookup lists.
+fn lookup_member(op: &OperationSpec) -> Result<(&'static str, &'static str), String> {
+    Ok(match op.path.rsplit('/').next().unwrap_or_default() {
+        "countries" => ("address.countryCode", "ZZ"),
+        "languages" => ("preferredLanguage", "zz"),
+        "locales" => ("locale", "zz-zz"),
+        "time-zones" => ("timeZone", "Mars/Olympus_Mons"),
+        other => {
+            return Err(format!(
+                "the kit does not know what the lookup {other} is for"
+            ));
+        }
+    })
+}
+
+fn with_member(member: &str, value: &str) -> Value {
+    match member.split_once('.') {
+        Some(("address", inner)) => {
+            json!({ "address": { "address1": "1 Main St", "city": "Town", inner: value } })
+        }
+        _ => json!({ member: value }),
+    }
+}
+
+pub(super) async fn lookups_list_what_members_accept(ctx: Ctx) -> Result<(), String> {
+    let lookups = ops::ALL
+        .iter()
+        .filter(|op| op.path.starts_with("/v1/lookups/"));
+    for op in lookups {
+        let (member, unlisted) = lookup_member(op)?;
+        let answer = ctx
+            .send(Role::Reader, Method::GET, op.path, None, &[])
+            .await?
+            .expect(200, &on(op, "listing"))?;
+        let codes: Vec<&str> = answer.body["items"]
+            .as_array()
+            .or(answer.body.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["code"].as_str())
+            .collect();
+        ensure(!codes.is_empty(), || {
+            on(op, &format!("no entries: {}", answer.body))
+        })?;
+        ensure(codes.windows(2).all(|w| w[0] < w[1]), || {
+            on(op, "entries not in order, or repeated")
+        })?;
+        ensure(!codes.contains(&unlisted), || {
+            on(op, &format!("lists {unlisted}"))
+        })?;
+        // A listed value the member takes with no other rule in the way (a
+        // US or Canadian address needs a state).
+        let listed = codes
+            .iter()
+            .find(|c| !["US", "CA"].contains(c))
+            .copied()
+            .unwrap_or(codes[0]);
+        ctx.create(Role::Admin, with_member(member, listed))
+            .await
+            .map_err(|e| on(op, &format!("{member} = {listed}, listed: {e}")))?;
+        let mut body = new_user(&format!("{}@example.com", unique("lookup-")));
+        if let (Value::Object(body), Value::Object(extra)) =
+            (&mut body, with_member(member, unlisted))
+        {
+            body.extend(extra);
+        }
+        let refused = ctx
+            .send(
+                Role::Admin,
+                Method::POST,
+                "/v1/users",
+                Some(("application/json", body)),
+                &[],
+            )
+            .await?
+            .problem(400, &on(op, &format!("{member} = {unlisted}, not listed")))?;
+        let named = refused.body["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["field"] == member);
+        ensure(named, || {
+            on(
+                op,
+                &format!("the refusal does not name {member}: {}", refused.body),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The ids of the users whose name or email holds `marker`, page by page.
+async fn listed(ctx: &Ctx, query: &str) -> Result<Vec<String>, String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let target = match &cursor {
+            Some(cursor) => format!("/v1/users?{query}&cursor={}", urlencode(cursor)),
+            None => format!("/v1/users?{query}"),
+        };
+        let page = ctx
+            .send(Role::Reader, Method::GET, &target, None, &[])
+            .await?
+            .expect(200, "listing")?;
+        for user in page.body["items"].as_array().into_iter().flatten() {
+            let id = user["id"]
+                .as_str()
+                .ok_or_else(|| format!("a listed user without an id: {user}"))?;
+            ids.push(id.to_owned());
+        }
+        match page.body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok(ids),
+        }
+    }
+}
+
+pub(super) async fn list_in_creation_order_by_status(ctx: Ctx) -> Result<(), String> {
+    let marker = unique("order");
+    let mut made = Vec::new();
+    for i in 0..3 {
+        let created = ctx
+            .create(
+                Role::Admin,
+                json!({ "name": { "firstName": marker, "lastName": format!("N{i}") } }),
+            )
+            .await?;
+        made.push(id_of(&created)?);
+    }
+    let ids = listed(&ctx, &format!("q={marker}&limit=1")).await?;
+    ensure(ids == made, || {
+        format!("listed {ids:?}, created in the order {made:?}")
+    })?;
+    ctx.patch(
+        Role::Admin,
+        &made[1],
+        json!({ "status": "deactivated" }),
+        None,
+    )
+    .await?
+    .expect(200, "deactivating")?;
+    let deactivated = listed(&ctx, &format!("q={marker}&status=deactivated")).await?;
+    ensure(deactivated == [made[1].clone()], || {
+        format!(
+            "status=deactivated listed {deactivated:?}, expected [{}]",
+            made[1]
+        )
+    })?;
+    let active = listed(&ctx, &format!("q={marker}&status=active")).await?;
+    ensure(active == [made[0].clone(), made[2].clone()], || {
+        format!("status=active listed {active:?}")
+    })
+}
+
+pub(super) async fn list_refuses_bad_limits_and_cursors(ctx: Ctx) -> Result<(), String> {
+    for limit in ["0", "101", "ten"] {
+        let refused = ctx
+            .send(
+                Role::Reader,
+                Method::GET,
+                &format!("/v1/users?limit={limit}"),
+                None,
+                &[],
+            )
+            .await?
+            .problem(400, &format!("limit={limit}"))?;
+        ensure(refused.body.to_string().contains("limit"), || {
+            format!(
+                "the refusal of limit={limit} does not name limit: {}",
+                refused.body
+            )
+        })?;
+    }
+    for _ in 0..2 {
+        ctx.create(Role::Admin, json!({})).await?;
+    }
+    let page = ctx
+        .send(Role::Admin, Method::GET, "/v1/users?limit=1", None, &[])
+        .await?
+        .expect(200, "a first page")?;
+    let cursor = page.body["nextCursor"]
+        .as_str()
+        .ok_or_else(|| {
+            format!(
+                "a page of 1 of several users has no nextCursor: {}",
+                page.body
+            )
+        })?
+        .to_owned();
+    ctx.send(
+        Role::OtherAdmin,
+        Method::GET,
+        &format!("/v1/users?cursor={}", urlencode(&cursor)),
+        None,
+        &[],
+    )
+    .await?
+    .problem(400, "another account's cursor")?;
+    // One character changed in the middle, where every bit counts.
+    let middle = cursor.len() / 2;
+    let mut forged = cursor.clone();
+    let changed = if cursor[middle..].starts_with('A') {
+        "B"
+    } else {
+        "A"
+    };
+    forged.replace_range(middle..=middle, changed);
+    for bad in [forged.as_str(), "not-a-cursor"] {
+        ctx.send(
+            Role::Admin,
+            Method::GET,
+            &format!("/v1/users?cursor={}", urlencode(bad)),
+            None,
+            &[],
+        )
+        .await?
+        .problem(400, &format!("the cursor {bad:?}, not issued"))?;
+    }
+    Ok(())
+}
+
+pub(super) async fn create_answers_location(ctx: Ctx) -> Result<(), String> {
+    let created = ctx
+        .create(Role::Writer, json!({ "jobTitle": "New" }))
+        .await?;
+    let id = id_of(&created)?;
+    let location = created
+        .headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .ok_or("a 201 without Location")?
+        .to_owned();
+    let relative = location
+        .find("/v1/users/")
+        .map(|at| location[at..].to_owned())
+        .ok_or_else(|| format!("Location {location:?} does not name a user"))?;
+    ensure(relative == format!("/v1/users/{id}"), || {
+        format!("Location {location:?} is not the new user {id}")
+    })?;
+    let read = ctx
+        .send(Role::Writer, Method::GET, &relative, None, &[])
+        .await?
+        .expect(200, "reading Location")?;
+    ensure(read.body == created.body, || {
+        format!(
+            "Location reads {}, the create answered {}",
+            read.body, created.body
+        )
+    })
+}
+
+pub(super) async fn create_privileged_needs_admin(ctx: Ctx) -> Result<(), String> {
+    for member in users_api::types::UserCreate::PRIVILEGED_MEMBERS {
+        let Some(value) = super::sample(member) else {
+            return Err(format!("{member}: the kit has no sample value"));
+        };
+        let email = format!("{}@example.com", unique("priv-"));
+        let mut body = new_user(&email);
+        body[*member] = value;
+        let refused = ctx
+            .send(
+                Role::Writer,
+                Method::POST,
+                "/v1/users",
+                Some(("application/json", body)),
+                &[],
+            )
+            .await?
+            .problem(403, &format!("a writer creating with {member}"))?;
+        ensure(refused.body.to_string().contains(member), || {
+            format!("the refusal of {member} does not name it: {}", refused.body)
+        })?;
+        ensure(count_by_email(&ctx, &email).await? == 0, || {
+            format!("a refused create with {member} made a user")
+        })?;
+    }
+    Ok(())
+}
+
+pub(super) async fn email_unique_on_every_write(ctx: Ctx) -> Result<(), String> {
+    let first = ctx.create(Role::Admin, json!({})).await?;
+    let taken = first.body["email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_uppercase();
+    let second = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&second)?;
+    let before = snapshot(&ctx, Role::Admin, &id).await?;
+    let mut replace = new_user(&taken);
+    replace["jobTitle"] = json!("Replaced");
+    for (op, body) in [
+        (&ops::UPDATE_USER, json!({ "email": taken })),
+        (&ops::REPLACE_USER, replace),
+    ] {
+        let refused = ctx
+            .send(
+                Role::Admin,
+                method(op),
+                &path(op, &id),
+                Some(("application/json", body)),
+                &[],
+            )
+            .await?
+            .problem(409, &on(op, "another user's email"))?;
+        ensure(refused.body.to_string().contains("email"), || {
+            on(
+                op,
+                &format!("the conflict does not name email: {}", refused.body),
+            )
+        })?;
+    }
+    let after = snapshot(&ctx, Role::Admin, &id).await?;
+    ensure(after == before, || {
+        format!("refused writes changed the user: {after:?}")
+    })
+}
+
+pub(super) async fn replace_clears_omitted_keeps_the_rest(ctx: Ctx) -> Result<(), String> {
+    let created = ctx
+        .create(
+            Role::Admin,
+            json!({ "jobTitle": "Engineer", "phone": "+14155550100", "roles": ["editor"] }),
+        )
+        .await?;
+    let id = id_of(&created)?;
+    ctx.patch(Role::Admin, &id, json!({ "status": "deactivated" }), None)
+        .await?
+        .expect(200, "deactivating")?;
+    let body = new_user(created.body["email"].as_str().unwrap_or_default());
+    let replaced = ctx
+        .send(
+            Role::Admin,
+            Method::PUT,
+            &format!("/v1/users/{id}"),
+            Some(("application/json", body)),
+            &[],
+        )
+        .await?
+        .expect(200, "a replace with name and email only")?;
+    for member in ["jobTitle", "phone"] {
+        ensure(super::cleared(&replaced.body[member]), || {
+            format!("PUT without {member} kept {}", replaced.body[member])
+        })?;
+    }
+    ensure(replaced.body["status"] == "deactivated", || {
+        format!("PUT changed the status to {}", replaced.body["status"])
+    })?;
+    ensure(replaced.body["roles"] == created.body["roles"], || {
+        format!("PUT changed the roles to {}", replaced.body["roles"])
+    })?;
+    let read = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    ensure(read.body == replaced.body, || {
+        "the read differs from the PUT's answer".into()
+    })
+}
+
+pub(super) async fn only_admin_creator_or_self_change(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Writer, json!({})).await?;
+    let id = id_of(&created)?;
+    let email = created.body["email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let stranger = ctx.token_for(&unique("stranger-"), "users:write")?;
+    let before = snapshot(&ctx, Role::Admin, &id).await?;
+    for (op, body) in [
+        (&ops::UPDATE_USER, json!({ "jobTitle": "Stranger" })),
+        (&ops::REPLACE_USER, new_user(&email)),
+    ] {
+        ctx.send_as(
+            Some(&stranger),
+            method(op),
+            &path(op, &id),
+            Some(("application/json", body)),
+            &[],
+        )
+        .await?
+        .problem(403, &on(op, "another writer's user"))?;
+    }
+    ensure(snapshot(&ctx, Role::Admin, &id).await? == before, || {
+        "refused changes changed the user".into()
+    })?;
+    let own = ctx.token_for(&id, "users:write")?;
+    for (who, token) in [
+        ("its creator", ctx.raw_token(Role::Writer)),
+        ("the user", own.as_str()),
+    ] {
+        for (op, body) in [
+            (&ops::UPDATE_USER, json!({ "jobTitle": who })),
+            (&ops::REPLACE_USER, new_user(&email)),
+        ] {
+            ctx.send_as(
+                Some(token),
+                method(op),
+                &path(op, &id),
+                Some(("application/json", body)),
+                &[],
+            )
+            .await?
+            .expect(200, &on(op, who))?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn delete_is_for_good(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    let email = created.body["email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let deleted = ctx
+        .send(
+            Role::Admin,
+            Method::DELETE,
+            &format!("/v1/users/{id}"),
+            None,
+            &[],
+        )
+        .await?
+        .expect(204, "deleting")?;
+    ensure(deleted.body.is_null(), || {
+        format!("a 204 with a body: {}", deleted.body)
+    })?;
+    ctx.get(Role::Admin, &id)
+        .await?
+        .problem(404, "reading a deleted user")?;
+    ensure(count_by_email(&ctx, &email).await? == 0, || {
+        "a deleted user is listed".into()
+    })?;
+    ctx.send(
+        Role::Admin,
+        Method::DELETE,
+        &format!("/v1/users/{id}"),
+        None,
+        &[],
+    )
+    .await?
+    .problem(404, "deleting it again")?;
+    // The email is free again.
+    ctx.send(
+        Role::Admin,
+        Method::POST,
+        "/v1/users",
+        Some(("application/json", new_user(&email))),
+        &[],
+    )
+    .await?
+    .expect(201, "a new user with the deleted user's email")?;
+    Ok(())
+}
+
+async fn set_password(ctx: &Ctx, token: &str, id: &str, body: Value) -> Result<Answer, String> {
+    ctx.send_as(
+        Some(token),
+        Method::PUT,
+        &format!("/v1/users/{id}/password"),
+        Some(("application/json", body)),
+        &[],
+    )
+    .await
+}
+
+/// The names a password could be shown under.
+const PASSWORD_MEMBERS: &[&str] = &["password", "newPassword", "currentPassword", "passwordHash"];
+
+/// Whether any member anywhere in `value` is named as a password is, or
+/// holds `secret`.
+fn leaks(value: &Value, secret: &str) -> bool {
+    match value {
+        Value::Object(members) => members.iter().any(|(name, member)| {
+            PASSWORD_MEMBERS.contains(&name.as_str()) || leaks(member, secret)
+        }),
+        Value::Array(items) => items.iter().any(|item| leaks(item, secret)),
+        Value::String(text) => text.contains(secret),
+        _ => false,
+    }
+}
+
+pub(super) async fn password_is_never_returned(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    let secret = format!("secret {}", unique(""));
+    let set = set_password(
+        &ctx,
+        ctx.raw_token(Role::Admin),
+        &id,
+        json!({ "newPassword": secret }),
+    )
+    .await?
+    .expect(204, "an admin setting a password")?;
+    ensure(set.body.is_null(), || {
+        format!("a 204 with a body: {}", set.body)
+    })?;
+    let read = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    ensure(
+        read.body["hasPassword"] == true && read.body["passwordUpdatedAt"].is_string(),
+        || format!("after setting a password the user reads {}", read.body),
+    )?;
+    let email = read.body["email"].as_str().unwrap_or_default().to_owned();
+    let list = ctx
+        .send(
+            Role::Admin,
+            Method::GET,
+            &format!("/v1/users?email={}", urlencode(&email)),
+            None,
+            &[],
+        )
+        .await?
+        .expect(200, "listing")?;
+    for (what, value) in [("the read", &read.body), ("the list", &list.body)] {
+        ensure(!leaks(value, &secret), || {
+            format!("{what} shows the password: {value}")
+        })?;
+    }
+    let other = ctx.token_for(&unique("someone-"), "users:write")?;
+    set_password(
+        &ctx,
+        &other,
+        &id,
+        json!({ "newPassword": "another long passphrase" }),
+    )
+    .await?
+    .problem(403, "a writer setting another user's password")?;
+    Ok(())
+}
+
+pub(super) async fn own_password_needs_the_current(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    let first = "the first passphrase";
+    set_password(
+        &ctx,
+        ctx.raw_token(Role::Admin),
+        &id,
+        json!({ "newPassword": first }),
+    )
+    .await?
+    .expect(204, "an admin setting a password")?;
+    let own = ctx.token_for(&id, "users:write")?;
+    for (what, body) in [
+        (
+            "without currentPassword",
+            json!({ "newPassword": "the second passphrase" }),
+        ),
+        (
+            "with a wrong currentPassword",
+            json!({ "newPassword": "the second passphrase", "currentPassword": "not it at all" }),
+        ),
+    ] {
+        let refused = set_password(&ctx, &own, &id, body)
+            .await?
+            .problem(400, what)?;
+        ensure(refused.body.to_string().contains("currentPassword"), || {
+            format!(
+                "{what}: the refusal does not name currentPassword: {}",
+                refused.body
+            )
+        })?;
+    }
+    let unchanged = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    set_password(
+        &ctx,
+        &own,
+        &id,
+        json!({ "newPassword": "the second passphrase", "currentPassword": first }),
+    )
+    .await?
+    .expect(204, "the user with the current password")?;
+    let changed = ctx
+        .get(Role::Admin, &id)
+        .await?
+        .expect(200, "reading again")?;
+    ensure(changed.etag()? != unchanged.etag()?, || {
+        "a password change kept the ETag".into()
+    })
+}
+
+pub(super) async fn json_is_a_merge_patch(ctx: Ctx) -> Result<(), String> {
+    let created = ctx
+        .create(
+            Role::Admin,
+            json!({ "jobTitle": "Engineer", "title": "Dr." }),
+        )
+        .await?;
+    let id = id_of(&created)?;
+    let patched = ctx
+        .send(
+            Role::Admin,
+            Method::PATCH,
+            &format!("/v1/users/{id}"),
+            Some((
+                "application/json",
+                json!({ "jobTitle": null, "position": "Lead" }),
+            )),
+            &[],
+        )
+        .await?
+        .expect(200, "a patch sent as application/json")?;
+    ensure(
+        super::cleared(&patched.body["jobTitle"])
+            && patched.body["title"] == "Dr."
+            && patched.body["position"] == "Lead",
+        || {
+            format!(
+                "application/json was not merged as a merge patch: {}",
+                patched.body
+            )
+        },
+    )
+}
+
+pub(super) async fn rules_judge_the_merged_user(ctx: Ctx) -> Result<(), String> {
+    let created = ctx
+        .create(
+            Role::Admin,
+            json!({ "address": { "address1": "1 Main St", "city": "Austin", "state": "TX", "countryCode": "US" } }),
+        )
+        .await?;
+    let id = id_of(&created)?;
+    let patched = ctx
+        .patch(
+            Role::Admin,
+            &id,
+            json!({ "address": { "city": "Dallas" } }),
+            None,
+        )
+        .await?
+        .expect(200, "a patch of address.city alone, the stored state kept")?;
+    ensure(patched.body["address"]["state"] == "TX", || {
+        format!(
+            "the merged address lost its state: {}",
+            patched.body["address"]
+        )
+    })?;
+    let refused = ctx
+        .patch(
+            Role::Admin,
+            &id,
+            json!({ "address": { "state": null } }),
+            None,
+        )
+        .await?
+        .problem(400, "clearing the state of a US address")?;
+    let named = refused.body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| e["field"] == "address.state");
+    ensure(named, || {
+        format!("the refusal does not name address.state: {}", refused.body)
+    })?;
+    let after = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    ensure(after.body == patched.body, || {
+        "a refused patch changed the user".into()
+    })
+}
