@@ -13,6 +13,7 @@ mod evolve;
 mod faults;
 mod interop;
 mod lint_spec;
+mod mutants;
 mod spec;
 mod spec_diff;
 mod sweep;
@@ -93,6 +94,17 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Score the conformance kit by mutation testing: cargo-mutants on
+    /// users-server's service and store, the kit (in process, SQLite) as the
+    /// test; fails on a survivor xtask/mutants/explained.tsv does not explain.
+    Mutants {
+        /// Run one shard, `K/N` with K from 0 (a whole run takes about an hour).
+        #[arg(long)]
+        shard: Option<String>,
+        /// Write docs/conformance.md (a whole run only).
+        #[arg(long)]
+        write: bool,
+    },
     /// One spec of a sweep, in a child process: prints its outcome as JSON.
     #[command(hide = true)]
     SweepOne { spec: std::path::PathBuf },
@@ -142,6 +154,9 @@ fn main() -> anyhow::Result<()> {
             },
         ),
         Command::SweepOne { spec } => sweep::one(&spec),
+        Command::Mutants { shard, write } => {
+            mutants::run(&spec::project_root(), shard.as_deref(), write)
+        }
         Command::Evolve => evolve::run(&spec::project_root()),
         Command::SpecDiff => spec_diff::run(&spec::project_root()),
         Command::LintSpec => lint_spec::run(&spec::project_root().join(spec::SPEC_PATH)),

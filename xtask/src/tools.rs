@@ -75,52 +75,93 @@ impl NpmTool {
 
     /// Installs the package unless `marker` (a file it installs) exists.
     fn install(&self, marker: &Path) -> anyhow::Result<()> {
-        let dir = self.dir();
-        let bin = marker;
-        if bin.exists() {
-            return Ok(());
-        }
-        eprintln!(
-            "installing {}@{} into {}",
-            self.package,
-            self.version,
-            dir.display()
-        );
-        let parent = dir.parent().context("cache dir has a parent")?;
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-        // Install into a scratch folder and rename it into place, so an
-        // interrupted install never leaves a half-filled cache entry.
-        let scratch = tempfile_dir(parent)?;
-        let status = Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--prefix",
-            ])
-            .arg(&scratch)
-            .arg(format!("{}@{}", self.package, self.version))
-            .status()
-            .context("running npm (is Node.js installed?)")?;
-        if !status.success() {
-            let _ = std::fs::remove_dir_all(&scratch);
-            bail!(
-                "npm install {}@{} failed: {status}",
-                self.package,
-                self.version
-            );
-        }
-        match std::fs::rename(&scratch, &dir) {
-            Ok(()) => {}
-            // Another process installed it meanwhile.
-            Err(_) if bin.exists() => {
-                let _ = std::fs::remove_dir_all(&scratch);
+        let what = format!("{}@{}", self.package, self.version);
+        install_into_cache(&self.dir(), marker, &what, |scratch| {
+            let status = Command::new("npm")
+                .args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    "--prefix",
+                ])
+                .arg(scratch)
+                .arg(&what)
+                .status()
+                .context("running npm (is Node.js installed?)")?;
+            if !status.success() {
+                bail!("npm install {what} failed: {status}");
             }
-            Err(err) => return Err(err).context("moving the npm install into the cache"),
+            Ok(())
+        })
+    }
+}
+
+/// Fills the cache entry `dir` with `install` unless `marker` (a path inside
+/// it) exists: into a scratch folder renamed into place, so an interrupted
+/// install never leaves a half-filled entry.
+fn install_into_cache(
+    dir: &Path,
+    marker: &Path,
+    what: &str,
+    install: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    if marker.exists() {
+        return Ok(());
+    }
+    eprintln!("installing {what} into {}", dir.display());
+    let parent = dir.parent().context("cache dir has a parent")?;
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let scratch = tempfile_dir(parent)?;
+    if let Err(err) = install(&scratch) {
+        let _ = std::fs::remove_dir_all(&scratch);
+        return Err(err);
+    }
+    match std::fs::rename(&scratch, dir) {
+        Ok(()) => {}
+        // Another process installed it meanwhile.
+        Err(_) if marker.exists() => {
+            let _ = std::fs::remove_dir_all(&scratch);
         }
-        Ok(())
+        Err(err) => return Err(err).with_context(|| format!("moving {what} into the cache")),
+    }
+    Ok(())
+}
+
+/// A crate's binary pinned to one version, installed with `cargo install`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CargoTool {
+    pub(crate) package: &'static str,
+    pub(crate) version: &'static str,
+    pub(crate) bin: &'static str,
+}
+
+pub(crate) const CARGO_MUTANTS: CargoTool = CargoTool {
+    package: "cargo-mutants",
+    version: "27.0.0",
+    bin: "cargo-mutants",
+};
+
+impl CargoTool {
+    /// The tool's executable, built and installed when absent.
+    pub(crate) fn ensure(&self) -> anyhow::Result<PathBuf> {
+        let dir = cache_root().join(format!("{}-{}", self.package, self.version));
+        let bin = dir.join("bin").join(self.bin);
+        let what = format!("{}@{}", self.package, self.version);
+        install_into_cache(&dir, &bin, &what, |scratch| {
+            let status = Command::new(env!("CARGO"))
+                .args(["install", "--locked", "--quiet", "--root"])
+                .arg(scratch)
+                .arg(&what)
+                .env("CARGO_INCREMENTAL", "0")
+                .status()
+                .context("running cargo install")?;
+            if !status.success() {
+                bail!("cargo install {what} failed: {status}");
+            }
+            Ok(())
+        })?;
+        Ok(bin)
     }
 }
 
@@ -162,53 +203,25 @@ impl PythonTool {
     pub(crate) fn ensure(&self) -> anyhow::Result<PathBuf> {
         let dir = cache_root().join(format!("{}-{}", self.package, self.version));
         let python = dir.join("bin/python");
-        if python.exists() {
-            return Ok(python);
-        }
-        eprintln!(
-            "installing {}=={} into {}",
-            self.package,
-            self.version,
-            dir.display()
-        );
-        let parent = dir.parent().context("cache dir has a parent")?;
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-        let scratch = tempfile_dir(parent)?;
-        let run = |program: &Path, args: &[&str]| -> anyhow::Result<()> {
-            let status = Command::new(program)
-                .args(args)
-                .status()
-                .with_context(|| format!("running {}", program.display()))?;
-            if !status.success() {
-                bail!("{} {} failed: {status}", program.display(), args.join(" "));
-            }
-            Ok(())
-        };
-        let venv = scratch.to_str().context("a UTF-8 cache path")?;
-        let installed = run(Path::new("python3"), &["-m", "venv", venv]).and_then(|()| {
+        let what = format!("{}=={}", self.package, self.version);
+        install_into_cache(&dir, &python, &what, |scratch| {
+            let run = |program: &Path, args: &[&str]| -> anyhow::Result<()> {
+                let status = Command::new(program)
+                    .args(args)
+                    .status()
+                    .with_context(|| format!("running {}", program.display()))?;
+                if !status.success() {
+                    bail!("{} {} failed: {status}", program.display(), args.join(" "));
+                }
+                Ok(())
+            };
+            let venv = scratch.to_str().context("a UTF-8 cache path")?;
+            run(Path::new("python3"), &["-m", "venv", venv])?;
             run(
                 &scratch.join("bin/python"),
-                &[
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    &format!("{}=={}", self.package, self.version),
-                ],
+                &["-m", "pip", "install", "--quiet", &what],
             )
-        });
-        if let Err(err) = installed {
-            let _ = std::fs::remove_dir_all(&scratch);
-            return Err(err);
-        }
-        match std::fs::rename(&scratch, &dir) {
-            Ok(()) => {}
-            Err(_) if python.exists() => {
-                let _ = std::fs::remove_dir_all(&scratch);
-            }
-            Err(err) => return Err(err).context("moving the virtualenv into the cache"),
-        }
+        })?;
         Ok(python)
     }
 }

@@ -1,0 +1,340 @@
+//! `cargo xtask mutants`: how much of the reference server's service and
+//! store the conformance kit notices going wrong.
+//!
+//! cargo-mutants rewrites one function of `users-server`'s service and store
+//! modules at a time (a body replaced by a default, an operator swapped, a
+//! condition negated) and runs the kit against the mutated server, in
+//! process on a SQLite file (`users-conformance`'s test
+//! `it_checks_a_running_server_and_writes_its_reports`). A mutant the kit
+//! passes is a survivor: either a promise the kit does not check, or a
+//! change no caller can observe. Each survivor is listed in
+//! `xtask/mutants/explained.tsv` with the reason it survives; a survivor
+//! with no reason fails the run.
+//!
+//! A whole run takes about an hour on two cores; `--shard K/N` runs one
+//! shard of it (CI runs one, changing with the day). `--write` after a whole
+//! run writes `docs/conformance.md`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::tools;
+
+/// The files mutated: the service and the store it runs on (SQLite, the
+/// store the kit runs on here; PostgreSQL's is proven by the same kit in
+/// the workspace tests).
+const FILES: &[&str] = &[
+    "crates/users-server/src/service.rs",
+    "crates/users-server/src/store.rs",
+    "crates/users-server/src/store/sqlite.rs",
+];
+
+/// The test that judges each mutant: the whole kit against the reference
+/// server, in process, on a SQLite file.
+const TEST: &[&str] = &[
+    "--test",
+    "cli",
+    "--",
+    "it_checks_a_running_server_and_writes_its_reports",
+];
+
+/// The score the issue asks of the kit: caught of viable mutants.
+const GOAL: f64 = 0.90;
+
+/// What a run found, by cargo-mutants' outcome files.
+#[derive(Debug, Default)]
+struct Outcomes {
+    caught: Vec<String>,
+    missed: Vec<String>,
+    timeout: Vec<String>,
+    unviable: Vec<String>,
+}
+
+impl Outcomes {
+    fn read(dir: &Path) -> anyhow::Result<Self> {
+        let lines = |name: &str| -> anyhow::Result<Vec<String>> {
+            let path = dir.join(name);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok(text
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect())
+        };
+        Ok(Self {
+            caught: lines("caught.txt")?,
+            missed: lines("missed.txt")?,
+            timeout: lines("timeout.txt")?,
+            unviable: lines("unviable.txt")?,
+        })
+    }
+
+    fn viable(&self) -> usize {
+        self.caught.len() + self.missed.len() + self.timeout.len()
+    }
+
+    /// Caught (a timeout is the kit noticing a hang) of viable.
+    fn score(&self) -> f64 {
+        if self.viable() == 0 {
+            return 1.0;
+        }
+        (self.caught.len() + self.timeout.len()) as f64 / self.viable() as f64
+    }
+}
+
+/// A mutant's name without its line and column, so an explanation outlives
+/// edits elsewhere in the file: `crates/x.rs:12:5: replace f -> bool with
+/// true` becomes `crates/x.rs: replace f -> bool with true`.
+fn stable_name(mutant: &str) -> String {
+    let mut parts = mutant.splitn(4, ':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(file), Some(line), Some(col), Some(rest))
+            if line.chars().all(|c| c.is_ascii_digit())
+                && col.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            format!("{file}:{rest}")
+        }
+        _ => mutant.to_owned(),
+    }
+}
+
+/// `xtask/mutants/explained.tsv`: a stable mutant name, a tab, the reason
+/// it survives the kit.
+fn explanations(root: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    let path = root.join("xtask/mutants/explained.tsv");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut map = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (name, reason) = line
+            .split_once('\t')
+            .with_context(|| format!("{}:{}: no tab", path.display(), n + 1))?;
+        map.insert(name.trim().to_owned(), reason.trim().to_owned());
+    }
+    Ok(map)
+}
+
+/// Parses `K/N` (K from 0).
+fn parse_shard(shard: &str) -> anyhow::Result<(u32, u32)> {
+    let (k, n) = shard.split_once('/').context("a shard is K/N")?;
+    let (k, n): (u32, u32) = (k.parse()?, n.parse()?);
+    if n == 0 || k >= n {
+        bail!("shard {shard}: K counts from 0 and is less than N");
+    }
+    Ok((k, n))
+}
+
+pub(crate) fn run(root: &Path, shard: Option<&str>, write: bool) -> anyhow::Result<()> {
+    if write && shard.is_some() {
+        bail!("--write records a whole run; leave out --shard");
+    }
+    let shard = shard.map(parse_shard).transpose()?;
+    let explained = explanations(root)?;
+    let mutants = tools::CARGO_MUTANTS.ensure()?;
+    // One target folder for every run, so a run rebuilds only users-server.
+    let target = root.join("target/mutants-build");
+    let output = root.join("target/mutants");
+    std::fs::create_dir_all(&output)?;
+
+    // The baseline: the kit passes the unmutated server (cargo-mutants'
+    // own baseline would test the mutated package, not the kit's).
+    println!("baseline: the kit against the unmutated server");
+    let status = Command::new(env!("CARGO"))
+        .args(["test", "--locked", "-p", "users-conformance"])
+        .args(TEST)
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .context("running the baseline")?;
+    if !status.success() {
+        bail!("the kit fails the unmutated server; no mutant was tried");
+    }
+
+    let started = std::time::Instant::now();
+    let mut command = Command::new(&mutants);
+    command
+        .arg("mutants")
+        .args([
+            "--package",
+            "users-server",
+            "--test-package",
+            "users-conformance",
+        ])
+        .args(FILES.iter().flat_map(|f| ["--file", f]))
+        .args(["--baseline", "skip", "--no-shuffle", "--jobs", "1"])
+        // The kit bounds each check to 60 s; a hung mutant is a timeout.
+        .args(["--timeout", "240", "--build-timeout", "900"])
+        .arg("--output")
+        .arg(&output)
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", &target);
+    if let Some((k, n)) = shard {
+        command.args(["--shard", &format!("{k}/{n}")]);
+        println!("shard {k}/{n} (replay: cargo xtask mutants --shard {k}/{n})");
+    }
+    command.arg("--").args(TEST);
+    let status = command.status().context("running cargo-mutants")?;
+    // cargo-mutants exits 2 when a mutant is missed, 3 on a timeout: both
+    // are findings judged below; anything else is a failure to run.
+    if !matches!(status.code(), Some(0 | 2 | 3)) {
+        bail!("cargo-mutants failed: {status}");
+    }
+    let elapsed = started.elapsed();
+    let outcomes = Outcomes::read(&output.join("mutants.out"))?;
+
+    let unexplained: Vec<&String> = outcomes
+        .missed
+        .iter()
+        .filter(|m| !explained.contains_key(&stable_name(m)))
+        .collect();
+    println!(
+        "\n{} mutants: {} caught, {} timed out, {} missed, {} unviable; score {:.1}% of {} viable ({:.0} min)",
+        outcomes.viable() + outcomes.unviable.len(),
+        outcomes.caught.len(),
+        outcomes.timeout.len(),
+        outcomes.missed.len(),
+        outcomes.unviable.len(),
+        outcomes.score() * 100.0,
+        outcomes.viable(),
+        elapsed.as_secs_f64() / 60.0,
+    );
+    for mutant in &outcomes.missed {
+        let reason = explained
+            .get(&stable_name(mutant))
+            .map_or("NOT EXPLAINED", String::as_str);
+        println!("survivor: {mutant}\n          {reason}");
+    }
+    if write {
+        let doc = report(&outcomes, &explained, elapsed);
+        std::fs::write(root.join("docs/conformance.md"), doc)?;
+        println!("wrote docs/conformance.md");
+    }
+    if !unexplained.is_empty() {
+        bail!(
+            "{} survivors with no reason in xtask/mutants/explained.tsv: kill each with a check, or explain it",
+            unexplained.len()
+        );
+    }
+    if shard.is_none() && outcomes.score() < GOAL {
+        bail!(
+            "the kit catches {:.1}% of viable mutants; the goal is {:.0}%",
+            outcomes.score() * 100.0,
+            GOAL * 100.0
+        );
+    }
+    Ok(())
+}
+
+/// `docs/conformance.md` from a whole run.
+fn report(
+    outcomes: &Outcomes,
+    explained: &BTreeMap<String, String>,
+    elapsed: std::time::Duration,
+) -> String {
+    let mut out = String::new();
+    let date = chrono::Utc::now().format("%Y-%m-%d");
+    let _ = writeln!(
+        out,
+        "# The conformance kit, scored by mutation testing\n\n\
+         Written by `cargo xtask mutants --write` after a whole run; do not edit.\n\n\
+         [cargo-mutants](https://mutants.rs/) {version} changed one thing at a time in \
+         users-server's service and store (`{files}`) and ran the conformance kit against \
+         each mutated server, in process on SQLite. A mutant the kit fails is caught; one \
+         it passes survives.\n",
+        version = tools::CARGO_MUTANTS.version,
+        files = FILES.join("`, `"),
+    );
+    let _ = writeln!(
+        out,
+        "| | |\n|---|---|\n\
+         | last whole run | {date}, {minutes:.0} minutes on this machine |\n\
+         | mutants | {total} ({unviable} do not compile) |\n\
+         | caught | {caught} |\n\
+         | timed out (a hang the kit notices) | {timeout} |\n\
+         | survived | {missed} |\n\
+         | **score** (caught and timed out, of viable) | **{score:.1}%** (goal {goal:.0}%) |\n",
+        minutes = elapsed.as_secs_f64() / 60.0,
+        total = outcomes.viable() + outcomes.unviable.len(),
+        unviable = outcomes.unviable.len(),
+        caught = outcomes.caught.len(),
+        timeout = outcomes.timeout.len(),
+        missed = outcomes.missed.len(),
+        score = outcomes.score() * 100.0,
+        goal = GOAL * 100.0,
+    );
+    let _ = writeln!(
+        out,
+        "Reproduce: `cargo xtask mutants` (whole, about an hour), \
+         `cargo xtask mutants --shard K/N` (one shard; CI runs one a run).\n\n\
+         ## Survivors\n\n\
+         Each with why the kit cannot or need not catch it \
+         (`xtask/mutants/explained.tsv`).\n\n| mutant | why it survives |\n|---|---|"
+    );
+    for mutant in &outcomes.missed {
+        let reason = explained
+            .get(&stable_name(mutant))
+            .map_or("**not explained**", String::as_str);
+        let _ = writeln!(
+            out,
+            "| `{}` | {} |",
+            mutant.replace('|', "\\|"),
+            reason.replace('|', "\\|")
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stable_name_drops_line_and_column() {
+        assert_eq!(
+            stable_name("crates/a/src/b.rs:12:5: replace f -> bool with true"),
+            "crates/a/src/b.rs: replace f -> bool with true"
+        );
+        assert_eq!(
+            stable_name("crates/a/src/b.rs:12:5: replace == with != in f"),
+            "crates/a/src/b.rs: replace == with != in f"
+        );
+        assert_eq!(stable_name("no position"), "no position");
+    }
+
+    #[test]
+    fn shards_count_from_zero() {
+        assert_eq!(parse_shard("0/8").unwrap(), (0, 8));
+        assert!(parse_shard("8/8").is_err());
+        assert!(parse_shard("1").is_err());
+    }
+
+    #[test]
+    fn the_score_counts_timeouts_as_caught() {
+        let outcomes = Outcomes {
+            caught: vec!["a".into(); 8],
+            missed: vec!["b".into()],
+            timeout: vec!["c".into()],
+            unviable: vec!["d".into(); 5],
+        };
+        assert_eq!(outcomes.viable(), 10);
+        assert!((outcomes.score() - 0.9).abs() < 1e-9);
+    }
+
+    #[test]
+    fn every_explanation_line_has_a_reason() {
+        let root = crate::spec::project_root();
+        let explained = explanations(&root).unwrap();
+        assert!(
+            explained.values().all(|reason| reason.len() > 10),
+            "{explained:#?}"
+        );
+    }
+}
