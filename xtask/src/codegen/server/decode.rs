@@ -1401,6 +1401,8 @@ pub(super) fn string_enum_decode(
             }
         }
         impl #ident {
+            /// Every value the spec lists, in its order.
+            pub const VALUES: &'static [Self] = &[#(Self::#variants),*];
             /// The variant `text` names; otherwise an error at `path`.
             pub fn decode_text(
                 text: &str,

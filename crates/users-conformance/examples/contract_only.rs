@@ -1,0 +1,837 @@
+//! A Users API backend written against the contract alone: `users_api`'s
+//! generated trait, types, names and router, with users kept in memory.
+//! Nothing of the reference server is used; this is the file a backend
+//! team copies and puts its own storage under.
+//!
+//! The router has already authenticated the caller (through
+//! [`Authenticator`]), checked the operation's scope, applied
+//! `accountSwitchKey`, and decoded and validated every parameter and body
+//! (read-only members, `add*` lists beside their whole set, formats and
+//! lookups) before a method here runs. What is left is what the schemas
+//! cannot say: who may change whom, privileged members, entity tags,
+//! idempotency keys, merge patches, cursors, uniqueness.
+//!
+//! ```sh
+//! cargo run -p users-conformance --example contract_only
+//! ```
+//!
+//! `cargo test -p users-conformance` runs the conformance kit against it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tokio::sync::Mutex;
+use users_api::names::{list_users_query, password_change, user};
+use users_api::runtime::InvalidField;
+use users_api::runtime::decode::{self, FromText};
+use users_api::runtime::merge::Merge;
+use users_api::types::{
+    CountryCode, LanguageCode, Locale, LookupEntry, LookupList, TimeZone, User, UserPage,
+    UserPatch, UserReplace, UserStatus,
+};
+use users_api::*;
+
+/// What a bearer token says, as the spec's security scheme documents it.
+#[derive(Debug, Deserialize)]
+struct TokenClaims {
+    sub: String,
+    account: String,
+    #[serde(default)]
+    scope: String,
+    #[serde(default, rename = "switchableAccounts")]
+    switchable_accounts: Vec<String>,
+}
+
+/// HS256 bearer tokens with a fixed issuer and audience.
+struct Tokens {
+    key: jsonwebtoken::DecodingKey,
+    validation: jsonwebtoken::Validation,
+}
+
+impl Tokens {
+    fn hs256(secret: &[u8], issuer: &str, audience: &str) -> Self {
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        Self {
+            key: jsonwebtoken::DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let claims = jsonwebtoken::decode::<TokenClaims>(token, &self.key, &self.validation)
+            .map_err(|e| AuthError(format!("the token is not valid: {e}")))?
+            .claims;
+        Ok(Caller {
+            subject: claims.sub,
+            account: claims.account,
+            scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
+            switchable_accounts: claims.switchable_accounts.into_iter().collect(),
+            organizations: BTreeSet::new(),
+        })
+    }
+}
+
+/// One user as kept: its document (the members `User` has that are stored,
+/// by their JSON names), its version and its password's hash.
+#[derive(Debug, Clone)]
+struct Record {
+    seq: u64,
+    version: i64,
+    doc: Map<String, Value>,
+    password_hash: Option<String>,
+}
+
+/// A create answered under an idempotency key, kept to answer its repeats.
+#[derive(Debug, Clone)]
+struct Replay {
+    body_hash: String,
+    user: User,
+    version: i64,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Where a cursor resumes: the account it was issued for and the last
+/// insertion number its page showed.
+#[derive(Debug, Clone)]
+struct Resume {
+    account: String,
+    after: u64,
+}
+
+#[derive(Debug, Default)]
+struct Data {
+    /// The last insertion number handed out.
+    seq: u64,
+    /// Users by account, then insertion number: a list is a range scan.
+    users: HashMap<String, BTreeMap<u64, Record>>,
+    /// Insertion numbers by account and id.
+    ids: HashMap<(String, uuid::Uuid), u64>,
+    /// Idempotent creates by caller, account and key.
+    replays: HashMap<(String, String, String), Replay>,
+    /// Cursors handed out: random names, so one reveals nothing. (Kept for
+    /// the life of the process; a store of its own would expire them, or
+    /// seal the position into the cursor with a key.)
+    cursors: HashMap<String, Resume>,
+}
+
+impl Data {
+    fn find(&self, account: &str, id: &uuid::Uuid) -> Option<&Record> {
+        let seq = self.ids.get(&(account.to_owned(), *id))?;
+        self.users.get(account)?.get(seq)
+    }
+
+    fn find_mut(&mut self, account: &str, id: &uuid::Uuid) -> Option<&mut Record> {
+        let seq = self.ids.get(&(account.to_owned(), *id))?;
+        self.users.get_mut(account)?.get_mut(seq)
+    }
+
+    /// Whether a user of the account other than `id` has the email,
+    /// compared without regard to case.
+    fn email_taken(&self, account: &str, email: &str, id: Option<&uuid::Uuid>) -> bool {
+        let wanted = email_key(email);
+        self.users.get(account).is_some_and(|users| {
+            users.values().any(|r| {
+                r.doc[user::ID] != json!(id) && email_key(text(&r.doc, user::EMAIL)) == wanted
+            })
+        })
+    }
+}
+
+/// An email as compared: normalized (NFKC) and lowercased.
+fn email_key(email: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    email.trim().nfkc().collect::<String>().to_lowercase()
+}
+
+fn text<'a>(doc: &'a Map<String, Value>, member: &str) -> &'a str {
+    doc.get(member).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn now() -> Value {
+    json!(chrono::Utc::now())
+}
+
+fn etag(version: i64) -> headers::ETag {
+    format!("\"{version}\"")
+        .parse()
+        .expect("a quoted number is an entity tag")
+}
+
+fn internal(err: impl std::fmt::Display) -> Rejection {
+    eprintln!("internal error: {err}");
+    Rejection::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        "the request failed",
+    )
+}
+
+fn not_found(id: &uuid::Uuid) -> Rejection {
+    Rejection::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        format!("no user {id} in this account"),
+    )
+}
+
+fn email_taken() -> Rejection {
+    Rejection::fields(
+        StatusCode::CONFLICT,
+        "duplication-violation",
+        "The email address is taken",
+        vec![InvalidField {
+            field: user::EMAIL.into(),
+            message: "another user of the account has this email address".into(),
+            code: "duplication-violation".into(),
+        }],
+    )
+}
+
+fn forbidden(detail: &str) -> Rejection {
+    Rejection::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "The caller may not do this",
+        detail,
+    )
+}
+
+/// 412 unless `If-Match`, when sent, names the current version.
+fn precondition(if_match: Option<&headers::IfMatch>, version: i64) -> Result<(), Rejection> {
+    match if_match {
+        Some(if_match) if !if_match.precondition_passes(&etag(version)) => Err(Rejection::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition-failed",
+            "The user has changed",
+            format!("the user's current ETag is \"{version}\""),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// 403 `privileged-field` naming each privileged member a non-admin sent.
+fn privileged(caller: &Caller, sent: &Value, members: &[&str]) -> Result<(), Rejection> {
+    if caller.is_admin() {
+        return Ok(());
+    }
+    let named: Vec<InvalidField> = members
+        .iter()
+        .filter(|m| sent.get(**m).is_some())
+        .map(|m| InvalidField {
+            field: (*m).to_owned(),
+            message: "needs the users:admin scope".into(),
+            code: "privileged-field".into(),
+        })
+        .collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    Err(Rejection::fields(
+        StatusCode::FORBIDDEN,
+        "privileged-field",
+        "The request sets a privileged field",
+        named,
+    ))
+}
+
+/// Admins change anyone; others the users they created, or themselves.
+fn may_change(caller: &Caller, doc: &Map<String, Value>) -> Result<(), Rejection> {
+    let subject = caller.subject.as_str();
+    if caller.is_admin() || text(doc, user::CREATED_BY) == subject || text(doc, user::ID) == subject
+    {
+        return Ok(());
+    }
+    Err(forbidden(
+        "only an admin, the user's creator or the user themself may change it",
+    ))
+}
+
+/// The members of `doc` named in `names`.
+fn members(doc: &Map<String, Value>, names: &[&str]) -> Map<String, Value> {
+    doc.iter()
+        .filter(|(k, _)| names.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The user as the API answers it: the document plus what is computed.
+fn render(record: &Record) -> Result<User, Rejection> {
+    let mut doc = record.doc.clone();
+    doc.insert(user::RESOURCE_VERSION.into(), json!(record.version));
+    doc.insert(
+        user::HAS_AVATAR.into(),
+        json!(doc.contains_key(user::AVATAR_URL)),
+    );
+    doc.insert(
+        user::IS_EXTERNAL.into(),
+        json!(doc.contains_key(user::EXTERNAL_ID)),
+    );
+    doc.insert(
+        user::HAS_PASSWORD.into(),
+        json!(record.password_hash.is_some()),
+    );
+    serde_json::from_value(Value::Object(doc)).map_err(internal)
+}
+
+/// A document without its `null` members: a cleared member is absent.
+fn without_nulls(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        _ => Map::new(),
+    }
+}
+
+/// The merged profile must satisfy what every whole profile satisfies
+/// (`UserReplace`): the contract's generated validation judges it.
+fn validate_profile(doc: &Map<String, Value>) -> Result<(), Rejection> {
+    let profile = Value::Object(members(doc, UserReplace::MEMBERS)).to_string();
+    match decode::text::<UserReplace>(&profile) {
+        Ok(_) => Ok(()),
+        Err(decode::BodyError::Invalid(errors)) => Err(Rejection::invalid(errors)),
+        Err(decode::BodyError::Syntax(e)) => Err(internal(e)),
+    }
+}
+
+/// An `add*` / `remove*` pair folded into the whole set.
+fn fold(
+    set: &mut Option<BTreeSet<String>>,
+    add: Option<BTreeSet<String>>,
+    remove: Option<BTreeSet<String>>,
+    current: Option<&BTreeSet<String>>,
+) {
+    if add.is_none() && remove.is_none() {
+        return;
+    }
+    let mut members = current.cloned().unwrap_or_default();
+    if let Some(remove) = remove {
+        members.retain(|m| !remove.contains(m));
+    }
+    members.extend(add.into_iter().flatten());
+    *set = Some(members);
+}
+
+fn hash_password(password: &str) -> Result<String, Rejection> {
+    use argon2::PasswordHasher;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(internal)
+}
+
+fn password_matches(password: &str, hash: &str) -> bool {
+    use argon2::PasswordVerifier;
+    argon2::PasswordHash::new(hash).is_ok_and(|parsed| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// A lookup list from the values the contract's enum lists.
+fn lookup<T: FromText + Copy + 'static>(values: &[T], name: impl Fn(&str) -> String) -> LookupList {
+    let mut items: Vec<LookupEntry> = values
+        .iter()
+        .map(|v| {
+            let code = v.as_text();
+            LookupEntry {
+                code: code.to_owned(),
+                name: name(code),
+            }
+        })
+        .collect();
+    items.sort_by(|a, b| a.code.cmp(&b.code));
+    LookupList { items }
+}
+
+fn country_name(code: &str) -> String {
+    isocountry::CountryCode::for_alpha2(code)
+        .map_or_else(|_| code.to_owned(), |c| c.name().to_owned())
+}
+
+fn language_name(code: &str) -> String {
+    isolang::Language::from_639_1(code).map_or_else(|| code.to_owned(), |l| l.to_name().to_owned())
+}
+
+/// The Users API in memory, behind one lock: a write holds it from its read
+/// to its write, so writers of a user never interleave.
+struct Directory {
+    tokens: Tokens,
+    data: Mutex<Data>,
+}
+
+impl Authenticator for Directory {
+    type Claims = Caller;
+
+    async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
+        self.tokens.verify(token)
+    }
+}
+
+/// Idempotency keys are kept this long.
+const KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+impl UsersApi for Directory {
+    async fn list_countries(
+        &self,
+        _ctx: RequestContext,
+        _req: ListCountriesRequest,
+    ) -> Result<ListCountriesResponse, Rejection> {
+        Ok(ListCountriesResponse::Ok {
+            body: lookup(CountryCode::VALUES, country_name).into(),
+        })
+    }
+
+    async fn list_languages(
+        &self,
+        _ctx: RequestContext,
+        _req: ListLanguagesRequest,
+    ) -> Result<ListLanguagesResponse, Rejection> {
+        Ok(ListLanguagesResponse::Ok {
+            body: lookup(LanguageCode::VALUES, language_name).into(),
+        })
+    }
+
+    async fn list_locales(
+        &self,
+        _ctx: RequestContext,
+        _req: ListLocalesRequest,
+    ) -> Result<ListLocalesResponse, Rejection> {
+        let name = |code: &str| match code.split_once('-') {
+            Some((language, country)) => format!(
+                "{} ({})",
+                language_name(language),
+                country_name(&country.to_uppercase())
+            ),
+            None => code.to_owned(),
+        };
+        Ok(ListLocalesResponse::Ok {
+            body: lookup(Locale::VALUES, name).into(),
+        })
+    }
+
+    async fn list_time_zones(
+        &self,
+        _ctx: RequestContext,
+        _req: ListTimeZonesRequest,
+    ) -> Result<ListTimeZonesResponse, Rejection> {
+        Ok(ListTimeZonesResponse::Ok {
+            body: lookup(TimeZone::VALUES, str::to_owned).into(),
+        })
+    }
+
+    async fn list_users(
+        &self,
+        ctx: RequestContext,
+        req: ListUsersRequest,
+    ) -> Result<ListUsersResponse, Rejection> {
+        let query = req.query;
+        let mut data = self.data.lock().await;
+        let after = match &query.cursor {
+            None => 0,
+            Some(cursor) => match data.cursors.get(cursor) {
+                Some(resume) if resume.account == ctx.account() => resume.after,
+                _ => {
+                    return Err(Rejection::invalid(vec![InvalidField {
+                        field: list_users_query::CURSOR.into(),
+                        message: "is not a cursor this server issued".into(),
+                        code: "invalid".into(),
+                    }]));
+                }
+            },
+        };
+        let limit = usize::try_from(query.limit.unwrap_or(20)).unwrap_or(20);
+        let email = query.email.as_deref().map(email_key);
+        let status = query.status.map(|s| s.as_text());
+        let needle = query.q.as_deref().map(str::to_lowercase);
+        let matching = data
+            .users
+            .get(ctx.account())
+            .into_iter()
+            .flat_map(|users| users.range(after + 1..))
+            .map(|(_, record)| record)
+            .filter(|r| {
+                let doc = &r.doc;
+                email
+                    .as_ref()
+                    .is_none_or(|e| email_key(text(doc, user::EMAIL)) == *e)
+                    && status.is_none_or(|s| text(doc, user::STATUS) == s)
+                    && needle.as_ref().is_none_or(|needle| {
+                        let name = &doc[user::NAME];
+                        format!(
+                            "{} {} {}",
+                            name["firstName"].as_str().unwrap_or_default(),
+                            name["lastName"].as_str().unwrap_or_default(),
+                            text(doc, user::EMAIL)
+                        )
+                        .to_lowercase()
+                        .contains(needle.as_str())
+                    })
+            });
+        let mut page: Vec<&Record> = matching.take(limit + 1).collect();
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let items = page
+            .iter()
+            .map(|r| render(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let last = page.last().map_or(after, |r| r.seq);
+        let next_cursor = more.then(|| {
+            let name = uuid::Uuid::new_v4().simple().to_string();
+            data.cursors.insert(
+                name.clone(),
+                Resume {
+                    account: ctx.account().to_owned(),
+                    after: last,
+                },
+            );
+            name
+        });
+        Ok(ListUsersResponse::Ok {
+            body: UserPage { items, next_cursor }.into(),
+        })
+    }
+
+    async fn create_user(
+        &self,
+        ctx: RequestContext,
+        req: CreateUserRequest,
+    ) -> Result<CreateUserResponse, Rejection> {
+        let sent = serde_json::to_value(&req.body).map_err(internal)?;
+        privileged(&ctx.caller, &sent, types::UserCreate::PRIVILEGED_MEMBERS)?;
+        let mut data = self.data.lock().await;
+        let key = req
+            .header
+            .idempotency_key
+            .map(|key| (ctx.caller.subject.clone(), ctx.account().to_owned(), key));
+        // The body as its type serializes it: the same body, the same text.
+        let body_hash = sent.to_string();
+        let now_at = chrono::Utc::now();
+        if let Some(key) = &key
+            && let Some(replay) = data.replays.get(key)
+            && now_at - replay.at < KEY_LIFETIME
+        {
+            if replay.body_hash != body_hash {
+                return Err(Rejection::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency-key-reused",
+                    "The idempotency key was used with another request",
+                    "the Idempotency-Key was first used with another body",
+                ));
+            }
+            return Ok(CreateUserResponse::Created {
+                e_tag: etag(replay.version),
+                location: format!("/v1/users/{}", replay.user.id),
+                body: replay.user.clone().into(),
+            });
+        }
+        if data.email_taken(ctx.account(), &req.body.email, None) {
+            return Err(email_taken());
+        }
+        let id = uuid::Uuid::new_v4();
+        let at = now();
+        let mut doc = without_nulls(sent);
+        for relation in [user::ROLES, user::TEAMS, user::TAGS] {
+            doc.entry(relation).or_insert_with(|| json!([]));
+        }
+        for flag in [user::IS_ADMIN, user::API_ACCESS, user::MUST_RESET_PASSWORD] {
+            doc.entry(flag).or_insert(json!(false));
+        }
+        for (member, value) in [
+            (user::ID, json!(id)),
+            (user::ACCOUNT_ID, json!(ctx.account())),
+            (user::STATUS, json!(UserStatus::Active.as_text())),
+            (user::ACTIVATED_AT, at.clone()),
+            (user::EMAIL_VERIFIED, json!(false)),
+            (user::INVALID_LOGIN_ATTEMPTS, json!(0)),
+            (user::CREATED_AT, at.clone()),
+            (user::CREATED_BY, json!(ctx.caller.subject)),
+            (user::UPDATED_AT, at.clone()),
+            (user::UPDATED_BY, json!(ctx.caller.subject)),
+        ] {
+            doc.insert(member.into(), value);
+        }
+        data.seq += 1;
+        let record = Record {
+            seq: data.seq,
+            version: 1,
+            doc,
+            password_hash: None,
+        };
+        let user = render(&record)?;
+        if let Some(key) = key {
+            data.replays.insert(
+                key,
+                Replay {
+                    body_hash,
+                    user: user.clone(),
+                    version: 1,
+                    at: now_at,
+                },
+            );
+        }
+        data.ids.insert((ctx.account().to_owned(), id), record.seq);
+        data.users
+            .entry(ctx.account().to_owned())
+            .or_default()
+            .insert(record.seq, record);
+        Ok(CreateUserResponse::Created {
+            e_tag: etag(1),
+            location: format!("/v1/users/{id}"),
+            body: user.into(),
+        })
+    }
+
+    async fn get_user(
+        &self,
+        ctx: RequestContext,
+        req: GetUserRequest,
+    ) -> Result<GetUserResponse, Rejection> {
+        let data = self.data.lock().await;
+        let id = req.path.user_id;
+        let record = data
+            .find(ctx.account(), &id)
+            .ok_or_else(|| not_found(&id))?;
+        let tag = etag(record.version);
+        if let Some(if_none_match) = &req.header.if_none_match
+            && !if_none_match.precondition_passes(&tag)
+        {
+            return Ok(GetUserResponse::NotModified { e_tag: tag });
+        }
+        Ok(GetUserResponse::Ok {
+            body: render(record)?.into(),
+            e_tag: tag,
+        })
+    }
+
+    async fn replace_user(
+        &self,
+        ctx: RequestContext,
+        req: ReplaceUserRequest,
+    ) -> Result<ReplaceUserResponse, Rejection> {
+        let sent = without_nulls(serde_json::to_value(&req.body).map_err(internal)?);
+        let id = req.path.user_id;
+        let mut data = self.data.lock().await;
+        let record = data
+            .find(ctx.account(), &id)
+            .ok_or_else(|| not_found(&id))?;
+        precondition(req.header.if_match.as_ref(), record.version)?;
+        may_change(&ctx.caller, &record.doc)?;
+        if data.email_taken(ctx.account(), &req.body.email, Some(&id)) {
+            return Err(email_taken());
+        }
+        let record = data
+            .find_mut(ctx.account(), &id)
+            .ok_or_else(|| not_found(&id))?;
+        // The profile is replaced whole; what is not profile is kept.
+        let mut doc: Map<String, Value> = record
+            .doc
+            .iter()
+            .filter(|(k, _)| !UserReplace::MEMBERS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        doc.extend(sent);
+        for relation in [user::TEAMS, user::TAGS] {
+            doc.entry(relation).or_insert_with(|| json!([]));
+        }
+        write(record, doc, &ctx.caller.subject);
+        Ok(ReplaceUserResponse::Ok {
+            body: render(record)?.into(),
+            e_tag: etag(record.version),
+        })
+    }
+
+    async fn update_user(
+        &self,
+        ctx: RequestContext,
+        req: UpdateUserRequest,
+    ) -> Result<UpdateUserResponse, Rejection> {
+        let sent = serde_json::to_value(&req.body).map_err(internal)?;
+        privileged(&ctx.caller, &sent, UserPatch::PRIVILEGED_MEMBERS)?;
+        let id = req.path.user_id;
+        let mut data = self.data.lock().await;
+        let record = data
+            .find(ctx.account(), &id)
+            .ok_or_else(|| not_found(&id))?;
+        precondition(req.header.if_match.as_ref(), record.version)?;
+        may_change(&ctx.caller, &record.doc)?;
+        // The stored user as a document of the patch's own type, merged
+        // member by member as RFC 7396 says (generated `Merge`).
+        let mut profile: UserPatch =
+            serde_json::from_value(Value::Object(members(&record.doc, UserPatch::MEMBERS)))
+                .map_err(internal)?;
+        let mut patch = req.body;
+        fold(
+            &mut patch.roles,
+            patch.add_roles.take(),
+            patch.remove_roles.take(),
+            profile.roles.as_ref(),
+        );
+        fold(
+            &mut patch.teams,
+            patch.add_teams.take(),
+            patch.remove_teams.take(),
+            profile.teams.as_ref(),
+        );
+        fold(
+            &mut patch.tags,
+            patch.add_tags.take(),
+            patch.remove_tags.take(),
+            profile.tags.as_ref(),
+        );
+        let status_before = profile.status;
+        profile.merge(patch);
+        let mut doc: Map<String, Value> = record
+            .doc
+            .iter()
+            .filter(|(k, _)| !UserPatch::MEMBERS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        doc.extend(without_nulls(
+            serde_json::to_value(&profile).map_err(internal)?,
+        ));
+        if profile.status != status_before {
+            let stamp = match profile.status {
+                Some(UserStatus::Active) => user::ACTIVATED_AT,
+                Some(UserStatus::Deactivated) => user::DEACTIVATED_AT,
+                _ => user::ARCHIVED_AT,
+            };
+            doc.insert(stamp.into(), now());
+        }
+        validate_profile(&doc)?;
+        let email = text(&doc, user::EMAIL).to_owned();
+        if data.email_taken(ctx.account(), &email, Some(&id)) {
+            return Err(email_taken());
+        }
+        let record = data
+            .find_mut(ctx.account(), &id)
+            .ok_or_else(|| not_found(&id))?;
+        write(record, doc, &ctx.caller.subject);
+        Ok(UpdateUserResponse::Ok {
+            body: render(record)?.into(),
+            e_tag: etag(record.version),
+        })
+    }
+
+    async fn delete_user(
+        &self,
+        ctx: RequestContext,
+        req: DeleteUserRequest,
+    ) -> Result<DeleteUserResponse, Rejection> {
+        let id = req.path.user_id;
+        let mut data = self.data.lock().await;
+        let record = data
+            .find(ctx.account(), &id)
+            .ok_or_else(|| not_found(&id))?;
+        precondition(req.header.if_match.as_ref(), record.version)?;
+        let seq = record.seq;
+        data.ids.remove(&(ctx.account().to_owned(), id));
+        if let Some(users) = data.users.get_mut(ctx.account()) {
+            users.remove(&seq);
+        }
+        Ok(DeleteUserResponse::NoContent {})
+    }
+
+    async fn set_user_password(
+        &self,
+        ctx: RequestContext,
+        req: SetUserPasswordRequest,
+    ) -> Result<SetUserPasswordResponse, Rejection> {
+        let id = req.path.user_id;
+        // Hashing takes a while: before the lock, not under it.
+        let new_hash = hash_password(&req.body.new_password)?;
+        let mut data = self.data.lock().await;
+        let record = data
+            .find_mut(ctx.account(), &id)
+            .ok_or_else(|| not_found(&id))?;
+        precondition(req.header.if_match.as_ref(), record.version)?;
+        let own = id.to_string() == ctx.caller.subject;
+        if !own && !ctx.caller.is_admin() {
+            return Err(forbidden(
+                "only an admin or the user themself may set a password",
+            ));
+        }
+        if own
+            && !ctx.caller.is_admin()
+            && let Some(hash) = &record.password_hash
+        {
+            let given = req.body.current_password.as_deref().unwrap_or_default();
+            if !password_matches(given, hash) {
+                return Err(Rejection::invalid(vec![InvalidField {
+                    field: password_change::CURRENT_PASSWORD.into(),
+                    message: "does not match the current password".into(),
+                    code: "mismatch".into(),
+                }]));
+            }
+        }
+        record.password_hash = Some(new_hash);
+        let mut doc = record.doc.clone();
+        doc.insert(user::PASSWORD_UPDATED_AT.into(), now());
+        write(record, doc, &ctx.caller.subject);
+        Ok(SetUserPasswordResponse::NoContent {
+            e_tag: etag(record.version),
+        })
+    }
+}
+
+/// Writes `doc` as the user's new version, unless it changes nothing.
+fn write(record: &mut Record, mut doc: Map<String, Value>, by: &str) {
+    if doc == record.doc {
+        return;
+    }
+    doc.insert(user::UPDATED_AT.into(), now());
+    doc.insert(user::UPDATED_BY.into(), json!(by));
+    record.doc = doc;
+    record.version += 1;
+}
+
+const SECRET: &[u8] = b"contract-only-example-secret-32b";
+const ISSUER: &str = "contract-only-example";
+const AUDIENCE: &str = "users-api";
+
+fn directory() -> Directory {
+    Directory {
+        tokens: Tokens::hs256(SECRET, ISSUER, AUDIENCE),
+        data: Mutex::new(Data::default()),
+    }
+}
+
+fn tokens() -> users_conformance::TokenIssuer {
+    users_conformance::TokenIssuer::Hs256 {
+        secret: SECRET.to_vec(),
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let report =
+        users_conformance::run_router(users_api::router(Arc::new(directory())), tokens(), "")
+            .await?;
+    print!("{}", report.text());
+    anyhow::ensure!(report.passed(), "a promise is broken");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_contract_only_backend_keeps_every_promise() {
+        let report =
+            users_conformance::run_router(users_api::router(Arc::new(directory())), tokens(), "")
+                .await
+                .unwrap();
+        assert_eq!(report.outcomes.len(), users_conformance::checks().len());
+        assert!(report.passed(), "{}", report.text());
+    }
+}
