@@ -139,8 +139,9 @@ pub(crate) fn run(root: &Path, shard: Option<&str>, write: bool) -> anyhow::Resu
     let shard = shard.map(parse_shard).transpose()?;
     let explained = explanations(root)?;
     let mutants = tools::CARGO_MUTANTS.ensure()?;
-    // One target folder for every run, so a run rebuilds only users-server.
-    let target = root.join("target/mutants-build");
+    // The workspace's own target folder: the scratch copy's crates build
+    // beside the workspace's, on the dependencies already built there.
+    let target = root.join("target");
     let output = root.join("target/mutants");
     std::fs::create_dir_all(&output)?;
 
