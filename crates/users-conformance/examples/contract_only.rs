@@ -24,7 +24,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
-use users_api::names::{list_users_query, password_change, user};
+use users_api::names::{list_users_query, organization_ref, password_change, user};
 use users_api::runtime::InvalidField;
 use users_api::runtime::decode::{self, FromText};
 use users_api::runtime::merge::Merge;
@@ -43,6 +43,8 @@ struct TokenClaims {
     scope: String,
     #[serde(default, rename = "switchableAccounts")]
     switchable_accounts: Vec<String>,
+    #[serde(default)]
+    organizations: Vec<String>,
 }
 
 /// HS256 bearer tokens with a fixed issuer and audience.
@@ -72,7 +74,7 @@ impl Tokens {
             account: claims.account,
             scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
             switchable_accounts: claims.switchable_accounts.into_iter().collect(),
-            organizations: BTreeSet::new(),
+            organizations: claims.organizations.into_iter().collect(),
         })
     }
 }
@@ -240,6 +242,26 @@ fn privileged(caller: &Caller, sent: &Value, members: &[&str]) -> Result<(), Rej
         "The request sets a privileged field",
         named,
     ))
+}
+
+/// 403 unless the caller may name `organization` as a user's owner: an
+/// admin names any, anyone else only those its token lists.
+fn organization(caller: &Caller, organization: Option<&str>) -> Result<(), Rejection> {
+    match organization {
+        Some(id) if !caller.is_admin() && !caller.organizations.contains(id) => {
+            Err(Rejection::fields(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "The organization is not the caller's",
+                vec![InvalidField {
+                    field: format!("{}.{}", user::OWNER_ORGANIZATION, organization_ref::ID),
+                    message: format!("{id} is not an organization the token lists"),
+                    code: "forbidden".into(),
+                }],
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Admins change anyone; others the users they created, or themselves.
@@ -506,6 +528,9 @@ impl UsersApi for Directory {
     ) -> Result<CreateUserResponse, Rejection> {
         let sent = serde_json::to_value(&req.body).map_err(internal)?;
         privileged(&ctx.caller, &sent, types::UserCreate::PRIVILEGED_MEMBERS)?;
+        if let Some(owner) = &req.body.owner_organization {
+            organization(&ctx.caller, Some(&owner.id.to_string()))?;
+        }
         let mut data = self.data.lock().await;
         let key = req
             .header
@@ -662,6 +687,14 @@ impl UsersApi for Directory {
             .ok_or_else(|| not_found(&id))?;
         precondition(req.header.if_match.as_ref(), record.version)?;
         may_change(&ctx.caller, &record.doc)?;
+        if let Some(owner) = &req.body.owner_organization {
+            // Out of the organization it is in, into the one named.
+            let current = record.doc.get(user::OWNER_ORGANIZATION);
+            let current = current.and_then(|o| o[organization_ref::ID].as_str());
+            organization(&ctx.caller, current)?;
+            let moved_to = owner.as_ref().map(|o| o.id.to_string());
+            organization(&ctx.caller, moved_to.as_deref())?;
+        }
         // The stored user as a document of the patch's own type, merged
         // member by member as RFC 7396 says (generated `Merge`).
         let mut profile: UserPatch =

@@ -483,6 +483,27 @@ pub(crate) fn all() -> Vec<Check> {
             operations::rules_judge_the_merged_user,
             [Cover::Semantic(&s::PATCH_MERGED_RULES)]
         ),
+        check!(
+            "versions.increase-by-one",
+            "conditional requests",
+            "A new user is version 1; every patch, replace and password change adds one, a change that changes nothing adds none, and the ETag is the version quoted.",
+            operations::versions_increase_by_one,
+            [
+                Cover::Semantic(&s::PATCH_VERSION),
+                Cover::Semantic(&s::PUT_VERSION),
+                Cover::Semantic(&s::PASSWORD_VERSION),
+            ]
+        ),
+        check!(
+            "privileges.owner-organization-from-the-token",
+            "privileged and read-only members",
+            "A caller without users:admin may give a user, or move it out of and into, only organizations its token lists: else a 403 problem naming ownerOrganization.id that changes nothing; an admin may name any.",
+            operations::owner_organization_from_the_token,
+            [
+                Cover::Semantic(&s::CREATE_ORGANIZATION),
+                Cover::Semantic(&s::PATCH_ORGANIZATION)
+            ]
+        ),
     ]
 }
 

@@ -67,6 +67,8 @@ pub mod semantics {
             "Keys are scoped to the caller and this operation.";
         CREATE_KEY_KEPT: CREATE_USER, "createUser.keys-kept-24-hours",
             "Keys are kept for 24 hours.";
+        CREATE_ORGANIZATION: CREATE_USER, "createUser.owner-organization-from-the-token",
+            "A caller without `users:admin` may name only an organization its token lists in `organizations` (else `403`, naming `ownerOrganization.id`).";
         EMAIL_UNIQUE: CREATE_USER, "createUser.email-unique",
             "An email address belongs to one user of the account, compared without regard to case (`409`).";
         LIST_ORDER: LIST_USERS, "listUsers.creation-order",
@@ -109,12 +111,18 @@ pub mod semantics {
             "Read-only members are not written by a patch.";
         PATCH_STATUS_STAMPS: UPDATE_USER, "updateUser.status-stamps",
             "Deactivating and archiving stamp `deactivatedAt` and `archivedAt`.";
+        PATCH_ORGANIZATION: UPDATE_USER, "updateUser.owner-organization-from-the-token",
+            "A caller without `users:admin` may move a user only out of and into organizations its token lists.";
+        PATCH_VERSION: UPDATE_USER, "updateUser.version-increases-by-one",
+            "`resourceVersion` increases by one on every change; the `ETag` is this number quoted.";
         PATCH_CONCURRENT: UPDATE_USER, "updateUser.one-winner",
             "Of writes sent with the same `If-Match`, one wins and no change is lost.";
         PUT_CLEARS: REPLACE_USER, "replaceUser.omitted-cleared",
             "Every optional field of `UserReplace` that the body omits is cleared.";
         PUT_KEEPS: REPLACE_USER, "replaceUser.non-profile-kept",
             "The password, status, roles, rights and owner organization never change here.";
+        PUT_VERSION: REPLACE_USER, "replaceUser.version-increases-by-one",
+            "`resourceVersion` increases by one on every change; the `ETag` is this number quoted.";
         PUT_WHO: REPLACE_USER, "replaceUser.admin-creator-or-self",
             "The caller must be an admin, the user's creator or the user themself.";
         DELETE_GONE: DELETE_USER, "deleteUser.gone-for-good",
@@ -123,6 +131,8 @@ pub mod semantics {
             "The password is never returned; a user says only `hasPassword` and `passwordUpdatedAt`.";
         PASSWORD_SELF: SET_USER_PASSWORD, "setUserPassword.own-needs-current",
             "A user changing their own password must send `currentPassword`; an admin need not.";
+        PASSWORD_VERSION: SET_USER_PASSWORD, "setUserPassword.version-increases-by-one",
+            "`resourceVersion` increases by one on every change; the `ETag` is this number quoted.";
         COUNTRIES: LIST_COUNTRIES, "listCountries.what-countryCode-accepts",
             "The countries `address.countryCode` accepts, ordered by code.";
         LANGUAGES: LIST_LANGUAGES, "listLanguages.what-preferredLanguage-accepts",

@@ -49,6 +49,9 @@ pub struct Identity {
     pub scope: String,
     /// Accounts the token may act on through `accountSwitchKey`.
     pub switchable: Vec<String>,
+    /// Organizations of the account the caller may give a user as its
+    /// `ownerOrganization` without `users:admin`.
+    pub organizations: Vec<String>,
 }
 
 /// Where the kit's tokens come from.
@@ -65,7 +68,8 @@ pub enum TokenIssuer {
     },
     /// A command run with the identity in its environment
     /// (`CONFORMANCE_SUB`, `CONFORMANCE_ACCOUNT`, `CONFORMANCE_SCOPE`,
-    /// `CONFORMANCE_SWITCHABLE`, comma-separated) that prints a token.
+    /// `CONFORMANCE_SWITCHABLE`, `CONFORMANCE_ORGANIZATIONS`, comma-separated)
+    /// that prints a token.
     Command(String),
 }
 
@@ -83,6 +87,7 @@ impl TokenIssuer {
                     "account": who.account,
                     "scope": who.scope,
                     "switchableAccounts": who.switchable,
+                    "organizations": who.organizations,
                     "iss": issuer,
                     "aud": audience,
                     "exp": chrono::Utc::now().timestamp() + 600,
@@ -101,6 +106,7 @@ impl TokenIssuer {
                     .env("CONFORMANCE_ACCOUNT", &who.account)
                     .env("CONFORMANCE_SCOPE", &who.scope)
                     .env("CONFORMANCE_SWITCHABLE", who.switchable.join(","))
+                    .env("CONFORMANCE_ORGANIZATIONS", who.organizations.join(","))
                     .output()
                     .with_context(|| format!("running the token command {command:?}"))?;
                 anyhow::ensure!(
@@ -310,6 +316,7 @@ impl Ctx {
             account: account.to_owned(),
             scope: scope.to_owned(),
             switchable: switchable.iter().map(|s| (*s).to_owned()).collect(),
+            organizations: Vec::new(),
         };
         let (a, b) = (target.account.as_str(), target.other_account.as_str());
         let writer = who("writer", a, "users:write", &[]);
@@ -354,11 +361,22 @@ impl Ctx {
     /// A token of the account for the caller `sub` holding `scope`: a user
     /// acting as themself has their id as `sub`.
     pub(crate) fn token_for(&self, sub: &str, scope: &str) -> Result<String, String> {
+        self.token_with_organizations(sub, scope, &[])
+    }
+
+    /// [`Ctx::token_for`], the token listing `organizations`.
+    pub(crate) fn token_with_organizations(
+        &self,
+        sub: &str,
+        scope: &str,
+        organizations: &[&str],
+    ) -> Result<String, String> {
         let who = Identity {
             sub: sub.to_owned(),
             account: self.inner.account.clone(),
             scope: scope.to_owned(),
             switchable: Vec::new(),
+            organizations: organizations.iter().map(|o| (*o).to_owned()).collect(),
         };
         self.inner
             .tokens

@@ -25,7 +25,8 @@ struct Args {
     jwt_audience: String,
     /// A command that prints a token for the identity in its environment
     /// (`CONFORMANCE_SUB`, `CONFORMANCE_ACCOUNT`, `CONFORMANCE_SCOPE`,
-    /// `CONFORMANCE_SWITCHABLE`), for servers with other issuers.
+    /// `CONFORMANCE_SWITCHABLE`, `CONFORMANCE_ORGANIZATIONS`), for servers
+    /// with other issuers.
     #[arg(long)]
     token_command: Option<String>,
     /// The account the checks work in.

@@ -964,3 +964,187 @@ pub(super) async fn rules_judge_the_merged_user(ctx: Ctx) -> Result<(), String> 
         "a refused patch changed the user".into()
     })
 }
+
+pub(super) async fn versions_increase_by_one(ctx: Ctx) -> Result<(), String> {
+    let created = ctx.create(Role::Admin, json!({})).await?;
+    let id = id_of(&created)?;
+    let email = created.body["email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut expected = 1;
+    let agrees = |answer: &Answer, version: i64, what: &str| -> Result<(), String> {
+        ensure(answer.body["resourceVersion"] == json!(version), || {
+            format!(
+                "{what}: resourceVersion {}, expected {version}",
+                answer.body["resourceVersion"]
+            )
+        })?;
+        let tag = answer.etag()?;
+        ensure(tag == format!("\"{version}\""), || {
+            format!("{what}: the ETag {tag} is not the version {version} quoted")
+        })
+    };
+    agrees(&created, expected, "a new user")?;
+    let changes: [(&OperationSpec, Option<Value>); 4] = [
+        (&ops::UPDATE_USER, Some(json!({ "jobTitle": "First" }))),
+        (&ops::UPDATE_USER, Some(json!({ "jobTitle": "First" }))),
+        (&ops::REPLACE_USER, Some(new_user(&email))),
+        (
+            &ops::SET_USER_PASSWORD,
+            Some(json!({ "newPassword": "a long enough passphrase" })),
+        ),
+    ];
+    let mut last_tag = created.etag()?;
+    for (i, (op, body)) in changes.into_iter().enumerate() {
+        let answer = ctx
+            .send(
+                Role::Admin,
+                method(op),
+                &path(op, &id),
+                body.map(|b| ("application/json", b)),
+                &[],
+            )
+            .await?
+            .expect(success(op), &on(op, "a change"))?;
+        // The second patch repeats the first: it changes nothing.
+        if i != 1 {
+            expected += 1;
+        }
+        let read = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+        agrees(&read, expected, &on(op, &format!("change {}", i + 1)))?;
+        if answer.status != 204 {
+            agrees(&answer, expected, &on(op, "its answer"))?;
+        }
+        ensure(i == 1 || read.etag()? != last_tag, || {
+            on(op, "a change kept the ETag")
+        })?;
+        last_tag = read.etag()?;
+    }
+    Ok(())
+}
+
+pub(super) async fn owner_organization_from_the_token(ctx: Ctx) -> Result<(), String> {
+    let (mine, other) = (
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+    );
+    let writer = ctx.token_with_organizations(&unique("member-"), "users:write", &[&mine])?;
+    let body = |organization: &str| {
+        let mut body = new_user(&format!("{}@example.com", unique("org-")));
+        body["ownerOrganization"] = json!({ "id": organization });
+        body
+    };
+    let named = |answer: &Answer| {
+        answer.body["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["field"] == "ownerOrganization.id")
+    };
+    let refused = body(&other);
+    let email = refused["email"].as_str().unwrap_or_default().to_owned();
+    let answer = ctx
+        .send_as(
+            Some(&writer),
+            Method::POST,
+            "/v1/users",
+            Some(("application/json", refused)),
+            &[],
+        )
+        .await?
+        .problem(
+            403,
+            "a create naming an organization the token does not list",
+        )?;
+    ensure(named(&answer), || {
+        format!(
+            "the refusal does not name ownerOrganization.id: {}",
+            answer.body
+        )
+    })?;
+    ensure(count_by_email(&ctx, &email).await? == 0, || {
+        "a refused create made a user".into()
+    })?;
+    let created = ctx
+        .send_as(
+            Some(&writer),
+            Method::POST,
+            "/v1/users",
+            Some(("application/json", body(&mine))),
+            &[],
+        )
+        .await?
+        .expect(201, "a create naming the token's organization")?;
+    ensure(
+        created.body["ownerOrganization"]["id"] == json!(mine),
+        || {
+            format!(
+                "the user's organization is {}",
+                created.body["ownerOrganization"]
+            )
+        },
+    )?;
+    let id = id_of(&created)?;
+    let answer = ctx
+        .send_as(
+            Some(&writer),
+            Method::PATCH,
+            &format!("/v1/users/{id}"),
+            Some((
+                "application/merge-patch+json",
+                json!({ "ownerOrganization": { "id": other } }),
+            )),
+            &[],
+        )
+        .await?
+        .problem(
+            403,
+            "moving the user into an organization the token does not list",
+        )?;
+    ensure(named(&answer), || {
+        format!(
+            "the refusal does not name ownerOrganization.id: {}",
+            answer.body
+        )
+    })?;
+    let read = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+    ensure(read.body == created.body, || {
+        "a refused move changed the user".into()
+    })?;
+    // An admin moves it anywhere; out of an organization the writer's token
+    // does not list, the writer cannot move it back.
+    ctx.patch(
+        Role::Admin,
+        &id,
+        json!({ "ownerOrganization": { "id": other } }),
+        None,
+    )
+    .await?
+    .expect(200, "an admin moving the user")?;
+    ctx.send_as(
+        Some(&writer),
+        Method::PATCH,
+        &format!("/v1/users/{id}"),
+        Some((
+            "application/merge-patch+json",
+            json!({ "ownerOrganization": { "id": mine } }),
+        )),
+        &[],
+    )
+    .await?
+    .problem(
+        403,
+        "moving the user out of an organization the token does not list",
+    )?;
+    ctx.send(
+        Role::Admin,
+        Method::POST,
+        "/v1/users",
+        Some(("application/json", body(&other))),
+        &[],
+    )
+    .await?
+    .expect(201, "an admin naming any organization")?;
+    Ok(())
+}
