@@ -101,7 +101,11 @@ enum Command {
         /// Run one shard, `K/N` with K from 0 (a whole run takes about an hour).
         #[arg(long)]
         shard: Option<String>,
-        /// Write docs/conformance.md (a whole run only).
+        /// Try again only the survivors of the last whole run (after checks
+        /// were added); the rest keep that run's outcome.
+        #[arg(long)]
+        survivors: bool,
+        /// Write docs/conformance.md (a whole run, or its survivors retried).
         #[arg(long)]
         write: bool,
     },
@@ -154,9 +158,11 @@ fn main() -> anyhow::Result<()> {
             },
         ),
         Command::SweepOne { spec } => sweep::one(&spec),
-        Command::Mutants { shard, write } => {
-            mutants::run(&spec::project_root(), shard.as_deref(), write)
-        }
+        Command::Mutants {
+            shard,
+            survivors,
+            write,
+        } => mutants::run(&spec::project_root(), shard.as_deref(), survivors, write),
         Command::Evolve => evolve::run(&spec::project_root()),
         Command::SpecDiff => spec_diff::run(&spec::project_root()),
         Command::LintSpec => lint_spec::run(&spec::project_root().join(spec::SPEC_PATH)),

@@ -12,8 +12,10 @@
 //! with no reason fails the run.
 //!
 //! A whole run takes about an hour on two cores; `--shard K/N` runs one
-//! shard of it (CI runs one, changing with the day). `--write` after a whole
-//! run writes `docs/conformance.md`.
+//! shard of it (CI runs one, changing with the day); `--survivors` tries
+//! only the last whole run's survivors again, after checks were added.
+//! `--write` after a whole run, or its survivors retried, writes
+//! `docs/conformance.md`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -132,18 +134,55 @@ fn parse_shard(shard: &str) -> anyhow::Result<(u32, u32)> {
     Ok((k, n))
 }
 
-pub(crate) fn run(root: &Path, shard: Option<&str>, write: bool) -> anyhow::Result<()> {
-    if write && shard.is_some() {
-        bail!("--write records a whole run; leave out --shard");
+/// Which mutants a run tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Every one.
+    Whole,
+    /// One slice, `K/N`.
+    Shard(u32, u32),
+    /// Only the survivors of the last whole run, after checks were added:
+    /// the rest stay as that run found them.
+    Survivors,
+}
+
+/// Copies kept of the last whole run's outcome files.
+const WHOLE: &str = "whole";
+const OUTCOME_FILES: &[&str] = &["caught.txt", "missed.txt", "timeout.txt", "unviable.txt"];
+
+pub(crate) fn run(
+    root: &Path,
+    shard: Option<&str>,
+    survivors: bool,
+    write: bool,
+) -> anyhow::Result<()> {
+    let scope = match (shard, survivors) {
+        (Some(_), true) => bail!("--shard and --survivors do not go together"),
+        (Some(shard), false) => {
+            let (k, n) = parse_shard(shard)?;
+            Scope::Shard(k, n)
+        }
+        (None, true) => Scope::Survivors,
+        (None, false) => Scope::Whole,
+    };
+    if write && matches!(scope, Scope::Shard(..)) {
+        bail!("--write records a whole run (or its survivors retried); leave out --shard");
     }
-    let shard = shard.map(parse_shard).transpose()?;
     let explained = explanations(root)?;
     let mutants = tools::CARGO_MUTANTS.ensure()?;
     // The workspace's own target folder: the scratch copy's crates build
     // beside the workspace's, on the dependencies already built there.
     let target = root.join("target");
     let output = root.join("target/mutants");
+    let whole = output.join(WHOLE);
     std::fs::create_dir_all(&output)?;
+    let before = match scope {
+        Scope::Survivors => Some(
+            Outcomes::read(&whole)
+                .context("--survivors retries the last whole run's: run a whole one first")?,
+        ),
+        _ => None,
+    };
 
     // The baseline: the kit passes the unmutated server (cargo-mutants'
     // own baseline would test the mutated package, not the kit's).
@@ -177,9 +216,23 @@ pub(crate) fn run(root: &Path, shard: Option<&str>, write: bool) -> anyhow::Resu
         .arg(&output)
         .current_dir(root)
         .env("CARGO_TARGET_DIR", &target);
-    if let Some((k, n)) = shard {
-        command.args(["--shard", &format!("{k}/{n}")]);
-        println!("shard {k}/{n} (replay: cargo xtask mutants --shard {k}/{n})");
+    match (scope, &before) {
+        (Scope::Shard(k, n), _) => {
+            command.args(["--shard", &format!("{k}/{n}")]);
+            println!("shard {k}/{n} (replay: cargo xtask mutants --shard {k}/{n})");
+        }
+        (Scope::Survivors, Some(before)) => {
+            if before.missed.is_empty() {
+                println!("the last whole run left no survivor");
+                return Ok(());
+            }
+            for mutant in &before.missed {
+                command
+                    .arg("--re")
+                    .arg(format!("^{}$", regex::escape(mutant)));
+            }
+        }
+        _ => {}
     }
     command.arg("--").args(TEST);
     let status = command.status().context("running cargo-mutants")?;
@@ -189,7 +242,23 @@ pub(crate) fn run(root: &Path, shard: Option<&str>, write: bool) -> anyhow::Resu
         bail!("cargo-mutants failed: {status}");
     }
     let elapsed = started.elapsed();
-    let outcomes = Outcomes::read(&output.join("mutants.out"))?;
+    let found = Outcomes::read(&output.join("mutants.out"))?;
+    let outcomes = match before {
+        // The whole run with its survivors replaced by how they fare now.
+        Some(before) => Outcomes {
+            caught: [before.caught, found.caught].concat(),
+            missed: found.missed,
+            timeout: [before.timeout, found.timeout].concat(),
+            unviable: [before.unviable, found.unviable].concat(),
+        },
+        None => found,
+    };
+    if scope == Scope::Whole {
+        std::fs::create_dir_all(&whole)?;
+        for file in OUTCOME_FILES {
+            std::fs::copy(output.join("mutants.out").join(file), whole.join(file))?;
+        }
+    }
 
     let unexplained: Vec<&String> = outcomes
         .missed
@@ -214,7 +283,7 @@ pub(crate) fn run(root: &Path, shard: Option<&str>, write: bool) -> anyhow::Resu
         println!("survivor: {mutant}\n          {reason}");
     }
     if write {
-        let doc = report(&outcomes, &explained, elapsed);
+        let doc = report(&outcomes, &explained, elapsed, scope);
         std::fs::write(root.join("docs/conformance.md"), doc)?;
         println!("wrote docs/conformance.md");
     }
@@ -224,7 +293,7 @@ pub(crate) fn run(root: &Path, shard: Option<&str>, write: bool) -> anyhow::Resu
             unexplained.len()
         );
     }
-    if shard.is_none() && outcomes.score() < GOAL {
+    if !matches!(scope, Scope::Shard(..)) && outcomes.score() < GOAL {
         bail!(
             "the kit catches {:.1}% of viable mutants; the goal is {:.0}%",
             outcomes.score() * 100.0,
@@ -239,6 +308,7 @@ fn report(
     outcomes: &Outcomes,
     explained: &BTreeMap<String, String>,
     elapsed: std::time::Duration,
+    scope: Scope,
 ) -> String {
     let mut out = String::new();
     let date = chrono::Utc::now().format("%Y-%m-%d");
@@ -256,12 +326,17 @@ fn report(
     let _ = writeln!(
         out,
         "| | |\n|---|---|\n\
-         | last whole run | {date}, {minutes:.0} minutes on this machine |\n\
+         | last run | {date}: {what}, {minutes:.0} minutes on this machine |\n\
          | mutants | {total} ({unviable} do not compile) |\n\
          | caught | {caught} |\n\
          | timed out (a hang the kit notices) | {timeout} |\n\
          | survived | {missed} |\n\
          | **score** (caught and timed out, of viable) | **{score:.1}%** (goal {goal:.0}%) |\n",
+        what = if scope == Scope::Survivors {
+            "the survivors of the last whole run, tried again against the kit as it is now"
+        } else {
+            "every mutant"
+        },
         minutes = elapsed.as_secs_f64() / 60.0,
         total = outcomes.viable() + outcomes.unviable.len(),
         unviable = outcomes.unviable.len(),
@@ -274,7 +349,8 @@ fn report(
     let _ = writeln!(
         out,
         "Reproduce: `cargo xtask mutants` (whole, about an hour), \
-         `cargo xtask mutants --shard K/N` (one shard; CI runs one a run).\n\n\
+         `cargo xtask mutants --shard K/N` (one shard; CI runs one a run), \
+         `cargo xtask mutants --survivors` (the last whole run's survivors again).\n\n\
          ## Survivors\n\n\
          Each with why the kit cannot or need not catch it \
          (`xtask/mutants/explained.tsv`).\n\n| mutant | why it survives |\n|---|---|"
