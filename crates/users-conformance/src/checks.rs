@@ -749,9 +749,7 @@ async fn every_member(ctx: Ctx) -> Result<(), String> {
             }
             before = nulled.body;
         } else {
-            let named = nulled.body["errors"]
-                .as_array()
-                .is_some_and(|errors| errors.iter().any(|e| e["field"] == json!(member)));
+            let named = nulled.names_field(member);
             if nulled.status != 400 || !named {
                 problems.push(format!(
                     "{member}: null for a member that cannot be null answered {} {}",
@@ -1145,9 +1143,7 @@ async fn email_ignores_case(ctx: Ctx) -> Result<(), String> {
         )
         .await?
         .problem(409, "the same email in another case")?;
-    let named = taken.body["errors"]
-        .as_array()
-        .is_some_and(|e| e.iter().any(|e| e["field"] == "email"));
+    let named = taken.names_field("email");
     ensure(named, || {
         format!("the 409 does not name email: {}", taken.body)
     })?;
@@ -1382,9 +1378,7 @@ async fn privileged_members_need_admin(ctx: Ctx) -> Result<(), String> {
                 None,
             )
             .await?;
-        let named = refused.body["errors"]
-            .as_array()
-            .is_some_and(|errors| errors.iter().any(|e| e["field"] == json!(member)));
+        let named = refused.names_field(member);
         if let Err(why) = refused
             .clone()
             .problem(403, &format!("a writer sending {member}"))
@@ -1419,9 +1413,7 @@ async fn read_only_members_are_refused(ctx: Ctx) -> Result<(), String> {
             .patch(Role::Admin, &id, json!({ member: value }), None)
             .await?
             .problem(400, &format!("a patch of the read-only {member}"))?;
-        let named = refused.body["errors"]
-            .as_array()
-            .is_some_and(|errors| errors.iter().any(|e| e["field"] == member));
+        let named = refused.names_field(member);
         ensure(named, || {
             format!("the problem does not name {member}: {}", refused.body)
         })?;

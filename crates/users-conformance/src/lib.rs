@@ -256,6 +256,13 @@ impl Answer {
             .ok_or_else(|| format!("a {} answer without an ETag", self.status))
     }
 
+    /// Whether the answer is a problem whose `errors` name `field`.
+    pub(crate) fn names_field(&self, field: &str) -> bool {
+        self.body["errors"]
+            .as_array()
+            .is_some_and(|errors| errors.iter().any(|e| e["field"] == field))
+    }
+
     pub(crate) fn expect(self, status: u16, what: &str) -> Result<Self, String> {
         if self.status == status {
             Ok(self)

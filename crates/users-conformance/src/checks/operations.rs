@@ -119,11 +119,7 @@ pub(super) async fn malformed_user_id(ctx: Ctx) -> Result<(), String> {
             )
             .await?
             .problem(400, &on(op, "a userId that is not a UUID"))?;
-        let named = refused.body["errors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|e| e["field"] == "userId");
+        let named = refused.names_field("userId");
         ensure(named, || {
             on(
                 op,
@@ -144,7 +140,15 @@ pub(super) async fn unknown_user_everywhere(ctx: Ctx) -> Result<(), String> {
     Ok(())
 }
 
-pub(super) async fn unsupported_media_type_everywhere(ctx: Ctx) -> Result<(), String> {
+/// `body` sent as `media` to every operation that takes a body, on a user
+/// of its own: each a `status` problem, the user unchanged.
+async fn raw_body_refused_everywhere(
+    ctx: &Ctx,
+    media: &str,
+    body: &str,
+    status: u16,
+    what: &str,
+) -> Result<(), String> {
     let created = ctx.create(Role::Admin, json!({})).await?;
     let id = id_of(&created)?;
     for op in ops::ALL.iter().filter(|op| op.body.is_some()) {
@@ -153,16 +157,20 @@ pub(super) async fn unsupported_media_type_everywhere(ctx: Ctx) -> Result<(), St
                 ctx.raw_token(Role::Admin),
                 method(op),
                 &path(op, &id),
-                "text/plain",
-                "title=Dr.".into(),
+                media,
+                body.to_owned(),
             )
             .await?;
-        refused_as_problem(answer, 415, &on(op, "a text/plain body"))?;
+        refused_as_problem(answer, status, &on(op, what))?;
     }
     let after = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
     ensure(after.body == created.body, || {
-        format!("refused bodies changed the user: {}", after.body)
+        format!("{what}s changed the user: {}", after.body)
     })
+}
+
+pub(super) async fn unsupported_media_type_everywhere(ctx: Ctx) -> Result<(), String> {
+    raw_body_refused_everywhere(&ctx, "text/plain", "title=Dr.", 415, "a text/plain body").await
 }
 
 pub(super) async fn payload_too_large_everywhere(ctx: Ctx) -> Result<(), String> {
@@ -206,24 +214,14 @@ pub(super) async fn payload_too_large_everywhere(ctx: Ctx) -> Result<(), String>
 }
 
 pub(super) async fn malformed_json_everywhere(ctx: Ctx) -> Result<(), String> {
-    let created = ctx.create(Role::Admin, json!({})).await?;
-    let id = id_of(&created)?;
-    for op in ops::ALL.iter().filter(|op| op.body.is_some()) {
-        let answer = ctx
-            .send_raw(
-                ctx.raw_token(Role::Admin),
-                method(op),
-                &path(op, &id),
-                "application/json",
-                "{\"name\":".into(),
-            )
-            .await?;
-        refused_as_problem(answer, 400, &on(op, "a truncated body"))?;
-    }
-    let after = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
-    ensure(after.body == created.body, || {
-        format!("truncated bodies changed the user: {}", after.body)
-    })
+    raw_body_refused_everywhere(
+        &ctx,
+        "application/json",
+        "{\"name\":",
+        400,
+        "a truncated body",
+    )
+    .await
 }
 
 pub(super) async fn stale_if_match_everywhere(ctx: Ctx) -> Result<(), String> {
@@ -382,11 +380,7 @@ pub(super) async fn lookups_list_what_members_accept(ctx: Ctx) -> Result<(), Str
             )
             .await?
             .problem(400, &on(op, &format!("{member} = {unlisted}, not listed")))?;
-        let named = refused.body["errors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|e| e["field"] == member);
+        let named = refused.names_field(member);
         ensure(named, || {
             on(
                 op,
@@ -951,11 +945,7 @@ pub(super) async fn rules_judge_the_merged_user(ctx: Ctx) -> Result<(), String> 
         )
         .await?
         .problem(400, "clearing the state of a US address")?;
-    let named = refused.body["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|e| e["field"] == "address.state");
+    let named = refused.names_field("address.state");
     ensure(named, || {
         format!("the refusal does not name address.state: {}", refused.body)
     })?;
@@ -1035,13 +1025,7 @@ pub(super) async fn owner_organization_from_the_token(ctx: Ctx) -> Result<(), St
         body["ownerOrganization"] = json!({ "id": organization });
         body
     };
-    let named = |answer: &Answer| {
-        answer.body["errors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|e| e["field"] == "ownerOrganization.id")
-    };
+    let named = |answer: &Answer| answer.names_field("ownerOrganization.id");
     let refused = body(&other);
     let email = refused["email"].as_str().unwrap_or_default().to_owned();
     let answer = ctx
