@@ -105,6 +105,18 @@ fn stable_name(mutant: &str) -> String {
     }
 }
 
+/// A regex for cargo-mutants' `--re` naming `mutant` at any line and
+/// column.
+fn survivor_pattern(mutant: &str) -> String {
+    let name = stable_name(mutant);
+    let (file, rest) = name.split_once(": ").unwrap_or((&name, ""));
+    format!(
+        r"^{}:\d+:\d+: {}$",
+        regex::escape(file),
+        regex::escape(rest)
+    )
+}
+
 /// `xtask/mutants/explained.tsv`: a stable mutant name, a tab, the reason
 /// it survives the kit.
 fn explanations(root: &Path) -> anyhow::Result<BTreeMap<String, String>> {
@@ -226,10 +238,9 @@ pub(crate) fn run(
                 println!("the last whole run left no survivor");
                 return Ok(());
             }
+            // By name without line and column: lines move as code changes.
             for mutant in &before.missed {
-                command
-                    .arg("--re")
-                    .arg(format!("^{}$", regex::escape(mutant)));
+                command.arg("--re").arg(survivor_pattern(mutant));
             }
         }
         _ => {}
@@ -244,13 +255,23 @@ pub(crate) fn run(
     let elapsed = started.elapsed();
     let found = Outcomes::read(&output.join("mutants.out"))?;
     let outcomes = match before {
-        // The whole run with its survivors replaced by how they fare now.
-        Some(before) => Outcomes {
-            caught: [before.caught, found.caught].concat(),
-            missed: found.missed,
-            timeout: [before.timeout, found.timeout].concat(),
-            unviable: [before.unviable, found.unviable].concat(),
-        },
+        // The whole run with every mutant named as a survivor was (the
+        // survivors, and any other of the same name) as it fares now.
+        Some(before) => {
+            let retried: std::collections::BTreeSet<String> =
+                before.missed.iter().map(|m| stable_name(m)).collect();
+            let kept = |list: Vec<String>| -> Vec<String> {
+                list.into_iter()
+                    .filter(|m| !retried.contains(&stable_name(m)))
+                    .collect()
+            };
+            Outcomes {
+                caught: [kept(before.caught), found.caught].concat(),
+                missed: found.missed,
+                timeout: [kept(before.timeout), found.timeout].concat(),
+                unviable: [kept(before.unviable), found.unviable].concat(),
+            }
+        }
         None => found,
     };
     if scope == Scope::Whole {
@@ -384,6 +405,16 @@ mod tests {
             "crates/a/src/b.rs: replace == with != in f"
         );
         assert_eq!(stable_name("no position"), "no position");
+    }
+
+    #[test]
+    fn a_survivor_is_found_again_after_its_lines_move() {
+        let survivor = "crates/a/src/b.rs:12:5: replace + with - in Clock::now";
+        let pattern = regex::Regex::new(&survivor_pattern(survivor)).unwrap();
+        assert!(pattern.is_match(survivor));
+        assert!(pattern.is_match("crates/a/src/b.rs:40:9: replace + with - in Clock::now"));
+        assert!(!pattern.is_match("crates/a/src/b.rs:12:5: replace + with * in Clock::now"));
+        assert!(!pattern.is_match("crates/a/src/c.rs:12:5: replace + with - in Clock::now"));
     }
 
     #[test]

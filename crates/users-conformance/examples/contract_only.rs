@@ -17,7 +17,7 @@
 //!
 //! `cargo test -p users-conformance` runs the conformance kit against it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
@@ -27,7 +27,7 @@ use tokio::sync::Mutex;
 use users_api::names::{list_users_query, organization_ref, password_change, user};
 use users_api::runtime::InvalidField;
 use users_api::runtime::decode::{self, FromText};
-use users_api::runtime::merge::Merge;
+use users_api::runtime::merge::{self, Merge};
 use users_api::types::{
     CountryCode, LanguageCode, Locale, LookupEntry, LookupList, TimeZone, User, UserPage,
     UserPatch, UserReplace, UserStatus,
@@ -320,24 +320,6 @@ fn validate_profile(doc: &Map<String, Value>) -> Result<(), Rejection> {
         Err(decode::BodyError::Invalid(errors)) => Err(Rejection::invalid(errors)),
         Err(decode::BodyError::Syntax(e)) => Err(internal(e)),
     }
-}
-
-/// An `add*` / `remove*` pair folded into the whole set.
-fn fold(
-    set: &mut Option<BTreeSet<String>>,
-    add: Option<BTreeSet<String>>,
-    remove: Option<BTreeSet<String>>,
-    current: Option<&BTreeSet<String>>,
-) {
-    if add.is_none() && remove.is_none() {
-        return;
-    }
-    let mut members = current.cloned().unwrap_or_default();
-    if let Some(remove) = remove {
-        members.retain(|m| !remove.contains(m));
-    }
-    members.extend(add.into_iter().flatten());
-    *set = Some(members);
 }
 
 fn hash_password(password: &str) -> Result<String, Rejection> {
@@ -701,19 +683,19 @@ impl UsersApi for Directory {
             serde_json::from_value(Value::Object(members(&record.doc, UserPatch::MEMBERS)))
                 .map_err(internal)?;
         let mut patch = req.body;
-        fold(
+        merge::fold_lists(
             &mut patch.roles,
             patch.add_roles.take(),
             patch.remove_roles.take(),
             profile.roles.as_ref(),
         );
-        fold(
+        merge::fold_lists(
             &mut patch.teams,
             patch.add_teams.take(),
             patch.remove_teams.take(),
             profile.teams.as_ref(),
         );
-        fold(
+        merge::fold_lists(
             &mut patch.tags,
             patch.add_tags.take(),
             patch.remove_tags.take(),

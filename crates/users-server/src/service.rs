@@ -2,7 +2,6 @@
 //! describes, on a [`Store`]. By the time a method runs, the router has
 //! authenticated the caller, checked the scope and validated the request.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -13,7 +12,7 @@ use tokio::sync::Semaphore;
 use users_api::names::{list_users_query, organization_ref, password_change, user};
 use users_api::runtime::InvalidField;
 use users_api::runtime::decode::FromText;
-use users_api::runtime::merge::Merge;
+use users_api::runtime::merge::{self, Merge};
 use users_api::types::{
     LookupEntry, LookupList, User, UserCreate, UserPage, UserPatch, UserReplace, UserStatus,
 };
@@ -679,19 +678,19 @@ impl<S: Store> Service<S> {
                         UserPatch::MEMBERS,
                     )))
                     .map_err(internal)?;
-                    fold(
+                    merge::fold_lists(
                         &mut patch.roles,
                         patch.add_roles.take(),
                         patch.remove_roles.take(),
                         profile.roles.as_ref(),
                     );
-                    fold(
+                    merge::fold_lists(
                         &mut patch.teams,
                         patch.add_teams.take(),
                         patch.remove_teams.take(),
                         profile.teams.as_ref(),
                     );
-                    fold(
+                    merge::fold_lists(
                         &mut patch.tags,
                         patch.add_tags.take(),
                         patch.remove_tags.take(),
@@ -878,25 +877,6 @@ fn members_of(doc: &Value, names: &[&str]) -> Map<String, Value> {
         .collect()
 }
 
-/// An `add*` / `remove*` pair turned into the whole set (`current` less the
-/// removed, plus the added), so the merge that follows replaces it.
-fn fold(
-    set: &mut Option<BTreeSet<String>>,
-    add: Option<BTreeSet<String>>,
-    remove: Option<BTreeSet<String>>,
-    current: Option<&BTreeSet<String>>,
-) {
-    if add.is_none() && remove.is_none() {
-        return;
-    }
-    let mut members = current.cloned().unwrap_or_default();
-    if let Some(remove) = remove {
-        members.retain(|m| !remove.contains(m));
-    }
-    members.extend(add.into_iter().flatten());
-    *set = Some(members);
-}
-
 fn lookup(lookup: lookups::Lookup) -> LookupList {
     LookupList {
         items: lookup
@@ -1066,26 +1046,6 @@ mod tests {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         );
-    }
-
-    #[test]
-    fn relations_fold_into_the_whole_set() {
-        let set = |members: &[&str]| -> BTreeSet<String> {
-            members.iter().map(|m| (*m).to_owned()).collect()
-        };
-        let current = set(&["a", "b"]);
-        let mut roles = None;
-        fold(
-            &mut roles,
-            Some(set(&["c"])),
-            Some(set(&["a"])),
-            Some(&current),
-        );
-        assert_eq!(roles, Some(set(&["b", "c"])));
-        // Neither list: the set is left to the merge.
-        let mut untouched = None;
-        fold(&mut untouched, None, None, Some(&current));
-        assert_eq!(untouched, None);
     }
 
     #[test]

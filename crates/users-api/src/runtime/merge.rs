@@ -50,6 +50,26 @@ pub fn map_setting<V>(target: &mut Option<BTreeMap<String, V>>, patch: BTreeMap<
     target.get_or_insert_with(BTreeMap::new).extend(patch);
 }
 
+/// A relation's `add*` / `remove*` lists folded into its whole set (the
+/// `current` set less the removed, plus the added), so that the merge that
+/// follows replaces it; neither list leaves `set` to the merge.
+pub fn fold_lists(
+    set: &mut Option<std::collections::BTreeSet<String>>,
+    add: Option<std::collections::BTreeSet<String>>,
+    remove: Option<std::collections::BTreeSet<String>>,
+    current: Option<&std::collections::BTreeSet<String>>,
+) {
+    if add.is_none() && remove.is_none() {
+        return;
+    }
+    let mut members = current.cloned().unwrap_or_default();
+    if let Some(remove) = remove {
+        members.retain(|m| !remove.contains(m));
+    }
+    members.extend(add.into_iter().flatten());
+    *set = Some(members);
+}
+
 /// A nullable member: left alone when the patch leaves it out, removed by
 /// `null`, else set as `set` says (replaced, or merged).
 pub fn nullable<T>(
@@ -162,5 +182,26 @@ mod tests {
                 y: Some(5)
             }))
         );
+    }
+
+    #[test]
+    fn relation_lists_fold_into_the_whole_set() {
+        use std::collections::BTreeSet;
+        let set = |members: &[&str]| -> BTreeSet<String> {
+            members.iter().map(|m| (*m).to_owned()).collect()
+        };
+        let current = set(&["a", "b"]);
+        let mut roles = None;
+        fold_lists(
+            &mut roles,
+            Some(set(&["c"])),
+            Some(set(&["a"])),
+            Some(&current),
+        );
+        assert_eq!(roles, Some(set(&["b", "c"])));
+        // Neither list: the set is left to the merge.
+        let mut untouched = None;
+        fold_lists(&mut untouched, None, None, Some(&current));
+        assert_eq!(untouched, None);
     }
 }
