@@ -224,7 +224,7 @@ pub(crate) fn all() -> Vec<Check> {
         check!(
             "status.changes-are-stamped",
             "status",
-            "Deactivating and archiving stamp deactivatedAt and archivedAt, and keep earlier stamps.",
+            "Deactivating, archiving and reactivating stamp deactivatedAt, archivedAt and activatedAt, and keep the other stamps.",
             status_changes_are_stamped,
             [Cover::Semantic(&s::PATCH_STATUS_STAMPS)]
         ),
@@ -373,10 +373,11 @@ pub(crate) fn all() -> Vec<Check> {
         check!(
             "pagination.creation-order-and-status-filter",
             "pagination",
-            "Users are listed in creation order across pages; status= lists only users with that status.",
+            "Users are listed in creation order across pages; the page holding the last user has no nextCursor; status= lists only users with that status.",
             operations::list_in_creation_order_by_status,
             [
                 Cover::Semantic(&s::LIST_ORDER),
+                Cover::Semantic(&s::LIST_LAST_PAGE),
                 Cover::Parameter(&ops::LIST_USERS, "status")
             ]
         ),
@@ -1119,6 +1120,27 @@ async fn status_changes_are_stamped(ctx: Ctx) -> Result<(), String> {
             format!(
                 "archiving did not stamp archivedAt, or lost deactivatedAt: {}",
                 archived.body
+            )
+        },
+    )?;
+    // activatedAt is when the user last became active.
+    let on = ctx
+        .patch(Role::Admin, &id, json!({ "status": "active" }), None)
+        .await?
+        .expect(200, "reactivating")?;
+    let stamp = |answer: &Answer, member: &str| {
+        answer.body[member]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    ensure(
+        stamp(&on, "activatedAt") > stamp(&created, "activatedAt")
+            && on.body["archivedAt"] == archived.body["archivedAt"]
+            && on.body["deactivatedAt"] == off.body["deactivatedAt"],
+        || {
+            format!(
+                "reactivating did not stamp activatedAt anew, or changed the other stamps: {}",
+                on.body
             )
         },
     )

@@ -433,6 +433,27 @@ pub(super) async fn list_in_creation_order_by_status(ctx: Ctx) -> Result<(), Str
     ensure(ids == made, || {
         format!("listed {ids:?}, created in the order {made:?}")
     })?;
+    // A page that holds the last user is the last page: no nextCursor.
+    let whole = ctx
+        .send(
+            Role::Reader,
+            Method::GET,
+            &format!("/v1/users?q={marker}&limit=3"),
+            None,
+            &[],
+        )
+        .await?
+        .expect(200, "listing a page exactly as long as the list")?;
+    ensure(
+        whole.body["items"].as_array().map(Vec::len) == Some(3)
+            && whole.body.get("nextCursor").is_none_or(Value::is_null),
+        || {
+            format!(
+                "a page holding the last user has a nextCursor: {}",
+                whole.body
+            )
+        },
+    )?;
     ctx.patch(
         Role::Admin,
         &made[1],
