@@ -158,6 +158,13 @@ pub(crate) fn all() -> Vec<Check> {
             ]
         ),
         check!(
+            "idempotency.a-refusal-is-not-kept",
+            "idempotency",
+            "A create refused under an Idempotency-Key leaves no record behind: its repeat is judged afresh (the same refusal), not held as in progress.",
+            idempotency_refusal_not_kept,
+            [Cover::Semantic(&s::CREATE_REPLAY)]
+        ),
+        check!(
             "idempotency.concurrent-duplicates",
             "idempotency",
             "Concurrent creates with one Idempotency-Key make one user: each repeat waits for the first and answers its response (or 409 after waiting).",
@@ -1270,6 +1277,24 @@ async fn idempotency_other_body(ctx: Ctx) -> Result<(), String> {
     )
     .await?
     .problem(422, "the key with another body")?;
+    Ok(())
+}
+
+async fn idempotency_refusal_not_kept(ctx: Ctx) -> Result<(), String> {
+    let taken = ctx.create(Role::Admin, json!({})).await?;
+    let email = taken.body["email"].as_str().unwrap_or_default().to_owned();
+    let key = unique("key-");
+    for attempt in ["the first", "a repeat of the"] {
+        let refused = create_with_key(&ctx, &key, new_user(&email))
+            .await?
+            .problem(409, &format!("{attempt} create with a taken email"))?;
+        ensure(refused.names_field("email"), || {
+            format!(
+                "{attempt} create with a taken email under an Idempotency-Key: not the email's conflict: {}",
+                refused.body
+            )
+        })?;
+    }
     Ok(())
 }
 
