@@ -117,9 +117,49 @@ fn survivor_pattern(mutant: &str) -> String {
     )
 }
 
-/// `xtask/mutants/explained.tsv`: a stable mutant name, a tab, the reason
-/// it survives the kit.
-fn explanations(root: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+/// Why a mutant survives the kit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The code serves no promise of the spec: logs, metrics, probes,
+    /// shutdown, test hooks.
+    Outside,
+    /// No caller can tell the mutant from the original under the spec's
+    /// promises.
+    Equivalent,
+    /// A promise of the spec a black-box run cannot reach: a key's 24
+    /// hours, a restart, another replica, data an older server stored.
+    Beyond,
+}
+
+impl Kind {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "outside" => Some(Self::Outside),
+            "equivalent" => Some(Self::Equivalent),
+            "beyond" => Some(Self::Beyond),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Outside => "outside the spec",
+            Self::Equivalent => "equivalent",
+            Self::Beyond => "beyond a run",
+        }
+    }
+}
+
+/// A survivor's explanation.
+#[derive(Debug, Clone)]
+struct Explanation {
+    kind: Kind,
+    reason: String,
+}
+
+/// `xtask/mutants/explained.tsv`: a stable mutant name, its [`Kind`] and
+/// the reason it survives the kit, tab-separated.
+fn explanations(root: &Path) -> anyhow::Result<BTreeMap<String, Explanation>> {
     let path = root.join("xtask/mutants/explained.tsv");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -128,12 +168,44 @@ fn explanations(root: &Path) -> anyhow::Result<BTreeMap<String, String>> {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let (name, reason) = line
-            .split_once('\t')
-            .with_context(|| format!("{}:{}: no tab", path.display(), n + 1))?;
-        map.insert(name.trim().to_owned(), reason.trim().to_owned());
+        let at = || format!("{}:{}", path.display(), n + 1);
+        let mut fields = line.split('\t');
+        let (Some(name), Some(kind), Some(reason), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            bail!("{}: want a name, a kind and a reason, tab-separated", at());
+        };
+        let kind = Kind::parse(kind.trim())
+            .with_context(|| format!("{}: the kind is outside, equivalent or beyond", at()))?;
+        let explanation = Explanation {
+            kind,
+            reason: reason.trim().to_owned(),
+        };
+        if map.insert(name.trim().to_owned(), explanation).is_some() {
+            bail!("{}: {} is explained twice", at(), name.trim());
+        }
     }
     Ok(map)
+}
+
+/// Caught and timed out of the viable mutants less those explained as
+/// outside the spec or equivalent: the share of the spec's reachable and
+/// unreachable promises the kit holds the code to.
+fn promise_score(outcomes: &Outcomes, explained: &BTreeMap<String, Explanation>) -> f64 {
+    let excused = outcomes
+        .missed
+        .iter()
+        .filter(|m| {
+            explained
+                .get(&stable_name(m))
+                .is_some_and(|e| e.kind != Kind::Beyond)
+        })
+        .count();
+    let judged = outcomes.viable() - excused;
+    if judged == 0 {
+        return 1.0;
+    }
+    (outcomes.caught.len() + outcomes.timeout.len()) as f64 / judged as f64
 }
 
 /// Parses `K/N` (K from 0).
@@ -297,10 +369,15 @@ pub(crate) fn run(
         outcomes.viable(),
         elapsed.as_secs_f64() / 60.0,
     );
+    println!(
+        "of the mutants in code that serves a promise of the spec (survivors explained as outside it or equivalent left out): {:.1}%",
+        promise_score(&outcomes, &explained) * 100.0
+    );
     for mutant in &outcomes.missed {
-        let reason = explained
-            .get(&stable_name(mutant))
-            .map_or("NOT EXPLAINED", String::as_str);
+        let reason = explained.get(&stable_name(mutant)).map_or_else(
+            || "NOT EXPLAINED".to_owned(),
+            |e| format!("{}: {}", e.kind.label(), e.reason),
+        );
         println!("survivor: {mutant}\n          {reason}");
     }
     if write {
@@ -314,10 +391,11 @@ pub(crate) fn run(
             unexplained.len()
         );
     }
-    if !matches!(scope, Scope::Shard(..)) && outcomes.score() < GOAL {
+    let score = promise_score(&outcomes, &explained);
+    if !matches!(scope, Scope::Shard(..)) && score < GOAL {
         bail!(
-            "the kit catches {:.1}% of viable mutants; the goal is {:.0}%",
-            outcomes.score() * 100.0,
+            "the kit catches {:.1}% of the mutants in code that serves a promise of the spec; the goal is {:.0}%",
+            score * 100.0,
             GOAL * 100.0
         );
     }
@@ -327,12 +405,19 @@ pub(crate) fn run(
 /// `docs/conformance.md` from a whole run.
 fn report(
     outcomes: &Outcomes,
-    explained: &BTreeMap<String, String>,
+    explained: &BTreeMap<String, Explanation>,
     elapsed: std::time::Duration,
     scope: Scope,
 ) -> String {
     let mut out = String::new();
     let date = chrono::Utc::now().format("%Y-%m-%d");
+    let count = |kind: Option<Kind>| {
+        outcomes
+            .missed
+            .iter()
+            .filter(|m| explained.get(&stable_name(m)).map(|e| e.kind) == kind)
+            .count()
+    };
     let _ = writeln!(
         out,
         "# The conformance kit, scored by mutation testing\n\n\
@@ -351,8 +436,9 @@ fn report(
          | mutants | {total} ({unviable} do not compile) |\n\
          | caught | {caught} |\n\
          | timed out (a hang the kit notices) | {timeout} |\n\
-         | survived | {missed} |\n\
-         | **score** (caught and timed out, of viable) | **{score:.1}%** (goal {goal:.0}%) |\n",
+         | survived | {missed} ({outside} outside the spec, {equivalent} equivalent, {beyond} beyond a run, {unexplained} not explained) |\n\
+         | score: caught and timed out, of viable | {score:.1}% |\n\
+         | **score of the spec's promises**: the same, survivors outside the spec or equivalent left out | **{promise:.1}%** (goal {goal:.0}%) |\n",
         what = if scope == Scope::Survivors {
             "the survivors of the last whole run, tried again against the kit as it is now"
         } else {
@@ -365,6 +451,11 @@ fn report(
         timeout = outcomes.timeout.len(),
         missed = outcomes.missed.len(),
         score = outcomes.score() * 100.0,
+        promise = promise_score(outcomes, explained) * 100.0,
+        outside = count(Some(Kind::Outside)),
+        equivalent = count(Some(Kind::Equivalent)),
+        beyond = count(Some(Kind::Beyond)),
+        unexplained = count(None),
         goal = GOAL * 100.0,
     );
     let _ = writeln!(
@@ -374,15 +465,21 @@ fn report(
          `cargo xtask mutants --survivors` (the last whole run's survivors again).\n\n\
          ## Survivors\n\n\
          Each with why the kit cannot or need not catch it \
-         (`xtask/mutants/explained.tsv`).\n\n| mutant | why it survives |\n|---|---|"
+         (`xtask/mutants/explained.tsv`): *outside the spec* (logs, metrics, probes, \
+         shutdown, test hooks), *equivalent* (no caller can tell it from the original \
+         under the spec's promises) or *beyond a run* (a promise a black-box run cannot \
+         reach: a key's 24 hours, a restart, another replica).\n\n\
+         | mutant | kind | why it survives |\n|---|---|---|"
     );
     for mutant in &outcomes.missed {
-        let reason = explained
+        let (kind, reason) = explained
             .get(&stable_name(mutant))
-            .map_or("**not explained**", String::as_str);
+            .map_or(("**not explained**", ""), |e| {
+                (e.kind.label(), e.reason.as_str())
+            });
         let _ = writeln!(
             out,
-            "| `{}` | {} |",
+            "| `{}` | {kind} | {} |",
             mutant.replace('|', "\\|"),
             reason.replace('|', "\\|")
         );
@@ -437,11 +534,39 @@ mod tests {
     }
 
     #[test]
+    fn the_promise_score_leaves_out_only_what_serves_no_promise() {
+        let outcomes = Outcomes {
+            caught: vec!["a".into(); 7],
+            missed: vec![
+                "f.rs:1:1: outside".into(),
+                "f.rs:2:1: equivalent".into(),
+                "f.rs:3:1: beyond".into(),
+            ],
+            timeout: vec![],
+            unviable: vec![],
+        };
+        let explained: BTreeMap<String, Explanation> = [
+            ("f.rs: outside", Kind::Outside),
+            ("f.rs: equivalent", Kind::Equivalent),
+            ("f.rs: beyond", Kind::Beyond),
+        ]
+        .into_iter()
+        .map(|(name, kind)| {
+            let reason = "a reason".to_owned();
+            (name.to_owned(), Explanation { kind, reason })
+        })
+        .collect();
+        assert!((outcomes.score() - 0.7).abs() < 1e-9);
+        // 7 caught of 8: the survivor beyond a run still counts against.
+        assert!((promise_score(&outcomes, &explained) - 7.0 / 8.0).abs() < 1e-9);
+    }
+
+    #[test]
     fn every_explanation_line_has_a_reason() {
         let root = crate::spec::project_root();
         let explained = explanations(&root).unwrap();
         assert!(
-            explained.values().all(|reason| reason.len() > 10),
+            explained.values().all(|e| e.reason.len() > 10),
             "{explained:#?}"
         );
     }
