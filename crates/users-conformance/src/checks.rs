@@ -1301,7 +1301,7 @@ async fn idempotency_refusal_not_kept(ctx: Ctx) -> Result<(), String> {
 async fn idempotency_concurrent(ctx: Ctx) -> Result<(), String> {
     let key = unique("key-");
     let email = format!("{}@example.com", unique("race-"));
-    let tasks: Vec<_> = (0..6)
+    let tasks: Vec<_> = (0..20)
         .map(|_| {
             let (ctx, key, email) = (ctx.clone(), key.clone(), email.clone());
             tokio::spawn(async move {
