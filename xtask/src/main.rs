@@ -108,6 +108,10 @@ enum Command {
         /// Write docs/conformance.md (a whole run, or its survivors retried).
         #[arg(long)]
         write: bool,
+        /// Run nothing: judge the last run again (after explanations were
+        /// added), with --write to write its document.
+        #[arg(long)]
+        report: bool,
     },
     /// One spec of a sweep, in a child process: prints its outcome as JSON.
     #[command(hide = true)]
@@ -162,7 +166,14 @@ fn main() -> anyhow::Result<()> {
             shard,
             survivors,
             write,
-        } => mutants::run(&spec::project_root(), shard.as_deref(), survivors, write),
+            report,
+        } => mutants::run(
+            &spec::project_root(),
+            shard.as_deref(),
+            survivors,
+            write,
+            report,
+        ),
         Command::Evolve => evolve::run(&spec::project_root()),
         Command::SpecDiff => spec_diff::run(&spec::project_root()),
         Command::LintSpec => lint_spec::run(&spec::project_root().join(spec::SPEC_PATH)),

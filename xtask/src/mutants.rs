@@ -208,6 +208,25 @@ fn promise_score(outcomes: &Outcomes, explained: &BTreeMap<String, Explanation>)
     (outcomes.caught.len() + outcomes.timeout.len()) as f64 / judged as f64
 }
 
+/// How long cargo-mutants' last run took and when it finished, from its
+/// `outcomes.json`.
+fn run_time(
+    dir: &Path,
+) -> anyhow::Result<(std::time::Duration, chrono::DateTime<chrono::FixedOffset>)> {
+    let path = dir.join("outcomes.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let outcomes: serde_json::Value = serde_json::from_str(&text)?;
+    let time = |member: &str| -> anyhow::Result<chrono::DateTime<chrono::FixedOffset>> {
+        let text = outcomes[member]
+            .as_str()
+            .with_context(|| format!("{} has no {member}", path.display()))?;
+        Ok(chrono::DateTime::parse_from_rfc3339(text)?)
+    };
+    let (start, end) = (time("start_time")?, time("end_time")?);
+    Ok(((end - start).to_std().unwrap_or_default(), end))
+}
+
 /// Parses `K/N` (K from 0).
 fn parse_shard(shard: &str) -> anyhow::Result<(u32, u32)> {
     let (k, n) = shard.split_once('/').context("a shard is K/N")?;
@@ -239,8 +258,22 @@ pub(crate) fn run(
     shard: Option<&str>,
     survivors: bool,
     write: bool,
+    report: bool,
 ) -> anyhow::Result<()> {
+    let output = root.join("target/mutants");
+    let last_scope = output.join("last-scope");
     let scope = match (shard, survivors) {
+        _ if report => {
+            let text = std::fs::read_to_string(&last_scope)
+                .context("--report judges the last run again: run one first")?;
+            match text.trim() {
+                "whole" => Scope::Whole,
+                "survivors" => Scope::Survivors,
+                other => {
+                    bail!("the last run was {other}; --report judges a whole run or its survivors")
+                }
+            }
+        }
         (Some(_), true) => bail!("--shard and --survivors do not go together"),
         (Some(shard), false) => {
             let (k, n) = parse_shard(shard)?;
@@ -253,11 +286,6 @@ pub(crate) fn run(
         bail!("--write records a whole run (or its survivors retried); leave out --shard");
     }
     let explained = explanations(root)?;
-    let mutants = tools::CARGO_MUTANTS.ensure()?;
-    // The workspace's own target folder: the scratch copy's crates build
-    // beside the workspace's, on the dependencies already built there.
-    let target = root.join("target");
-    let output = root.join("target/mutants");
     let whole = output.join(WHOLE);
     std::fs::create_dir_all(&output)?;
     let before = match scope {
@@ -268,63 +296,74 @@ pub(crate) fn run(
         _ => None,
     };
 
-    // The baseline: the kit passes the unmutated server (cargo-mutants'
-    // own baseline would test the mutated package, not the kit's).
-    println!("baseline: the kit against the unmutated server");
-    let status = Command::new(env!("CARGO"))
-        .args(["test", "--locked", "-p", "users-conformance"])
-        .args(TEST)
-        .current_dir(root)
-        .env("CARGO_TARGET_DIR", &target)
-        .status()
-        .context("running the baseline")?;
-    if !status.success() {
-        bail!("the kit fails the unmutated server; no mutant was tried");
-    }
+    if !report {
+        let mutants = tools::CARGO_MUTANTS.ensure()?;
+        // The workspace's own target folder: the scratch copy's crates build
+        // beside the workspace's, on the dependencies already built there.
+        let target = root.join("target");
+        // The baseline: the kit passes the unmutated server (cargo-mutants'
+        // own baseline would test the mutated package, not the kit's).
+        println!("baseline: the kit against the unmutated server");
+        let status = Command::new(env!("CARGO"))
+            .args(["test", "--locked", "-p", "users-conformance"])
+            .args(TEST)
+            .current_dir(root)
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .context("running the baseline")?;
+        if !status.success() {
+            bail!("the kit fails the unmutated server; no mutant was tried");
+        }
 
-    let started = std::time::Instant::now();
-    let mut command = Command::new(&mutants);
-    command
-        .arg("mutants")
-        .args([
-            "--package",
-            "users-server",
-            "--test-package",
-            "users-conformance",
-        ])
-        .args(FILES.iter().flat_map(|f| ["--file", f]))
-        .args(["--baseline", "skip", "--no-shuffle", "--jobs", "1"])
-        // The kit bounds each check to 60 s; a hung mutant is a timeout.
-        .args(["--timeout", "240", "--build-timeout", "900"])
-        .arg("--output")
-        .arg(&output)
-        .current_dir(root)
-        .env("CARGO_TARGET_DIR", &target);
-    match (scope, &before) {
-        (Scope::Shard(k, n), _) => {
-            command.args(["--shard", &format!("{k}/{n}")]);
-            println!("shard {k}/{n} (replay: cargo xtask mutants --shard {k}/{n})");
-        }
-        (Scope::Survivors, Some(before)) => {
-            if before.missed.is_empty() {
-                println!("the last whole run left no survivor");
-                return Ok(());
+        let mut command = Command::new(&mutants);
+        command
+            .arg("mutants")
+            .args([
+                "--package",
+                "users-server",
+                "--test-package",
+                "users-conformance",
+            ])
+            .args(FILES.iter().flat_map(|f| ["--file", f]))
+            .args(["--baseline", "skip", "--no-shuffle", "--jobs", "1"])
+            // The kit bounds each check to 60 s; a hung mutant is a timeout.
+            .args(["--timeout", "240", "--build-timeout", "900"])
+            .arg("--output")
+            .arg(&output)
+            .current_dir(root)
+            .env("CARGO_TARGET_DIR", &target);
+        match (scope, &before) {
+            (Scope::Shard(k, n), _) => {
+                command.args(["--shard", &format!("{k}/{n}")]);
+                println!("shard {k}/{n} (replay: cargo xtask mutants --shard {k}/{n})");
             }
-            // By name without line and column: lines move as code changes.
-            for mutant in &before.missed {
-                command.arg("--re").arg(survivor_pattern(mutant));
+            (Scope::Survivors, Some(before)) => {
+                if before.missed.is_empty() {
+                    println!("the last whole run left no survivor");
+                    return Ok(());
+                }
+                // By name without line and column: lines move as code changes.
+                for mutant in &before.missed {
+                    command.arg("--re").arg(survivor_pattern(mutant));
+                }
             }
+            _ => {}
         }
-        _ => {}
+        command.arg("--").args(TEST);
+        let status = command.status().context("running cargo-mutants")?;
+        // cargo-mutants exits 2 when a mutant is missed, 3 on a timeout: both
+        // are findings judged below; anything else is a failure to run.
+        if !matches!(status.code(), Some(0 | 2 | 3)) {
+            bail!("cargo-mutants failed: {status}");
+        }
+        let label = match scope {
+            Scope::Whole => "whole".to_owned(),
+            Scope::Survivors => "survivors".to_owned(),
+            Scope::Shard(k, n) => format!("shard {k}/{n}"),
+        };
+        std::fs::write(&last_scope, label)?;
     }
-    command.arg("--").args(TEST);
-    let status = command.status().context("running cargo-mutants")?;
-    // cargo-mutants exits 2 when a mutant is missed, 3 on a timeout: both
-    // are findings judged below; anything else is a failure to run.
-    if !matches!(status.code(), Some(0 | 2 | 3)) {
-        bail!("cargo-mutants failed: {status}");
-    }
-    let elapsed = started.elapsed();
+    let (elapsed, finished) = run_time(&output.join("mutants.out"))?;
     let found = Outcomes::read(&output.join("mutants.out"))?;
     let outcomes = match before {
         // The whole run with every mutant named as a survivor was (the
@@ -381,7 +420,7 @@ pub(crate) fn run(
         println!("survivor: {mutant}\n          {reason}");
     }
     if write {
-        let doc = report(&outcomes, &explained, elapsed, scope);
+        let doc = document(&outcomes, &explained, elapsed, finished, scope);
         std::fs::write(root.join("docs/conformance.md"), doc)?;
         println!("wrote docs/conformance.md");
     }
@@ -403,14 +442,15 @@ pub(crate) fn run(
 }
 
 /// `docs/conformance.md` from a whole run.
-fn report(
+fn document(
     outcomes: &Outcomes,
     explained: &BTreeMap<String, Explanation>,
     elapsed: std::time::Duration,
+    finished: chrono::DateTime<chrono::FixedOffset>,
     scope: Scope,
 ) -> String {
     let mut out = String::new();
-    let date = chrono::Utc::now().format("%Y-%m-%d");
+    let date = finished.format("%Y-%m-%d");
     let count = |kind: Option<Kind>| {
         outcomes
             .missed
@@ -421,7 +461,7 @@ fn report(
     let _ = writeln!(
         out,
         "# The conformance kit, scored by mutation testing\n\n\
-         Written by `cargo xtask mutants --write` after a whole run; do not edit.\n\n\
+         Written by `cargo xtask mutants --write` (after a whole run, or its survivors tried again) or `--report --write` (the last run judged again); do not edit.\n\n\
          [cargo-mutants](https://mutants.rs/) {version} changed one thing at a time in \
          users-server's service and store (`{files}`) and ran the conformance kit against \
          each mutated server, in process on SQLite. A mutant the kit fails is caught; one \
@@ -462,7 +502,8 @@ fn report(
         out,
         "Reproduce: `cargo xtask mutants` (whole, about an hour), \
          `cargo xtask mutants --shard K/N` (one shard; CI runs one a run), \
-         `cargo xtask mutants --survivors` (the last whole run's survivors again).\n\n\
+         `cargo xtask mutants --survivors` (the last whole run's survivors again), \
+         `cargo xtask mutants --report` (the last run judged again, running nothing).\n\n\
          ## Survivors\n\n\
          Each with why the kit cannot or need not catch it \
          (`xtask/mutants/explained.tsv`): *outside the spec* (logs, metrics, probes, \
