@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use users_api::operation_specs as ops;
 
 use crate::coverage::semantics as s;
-use crate::{Answer, Check, Cover, Ctx, Role, ensure, id_of};
+use crate::{Answer, Check, Cover, Ctx, Role, email_of, ensure, id_of};
 
 mod operations;
 
@@ -1282,7 +1282,7 @@ async fn idempotency_other_body(ctx: Ctx) -> Result<(), String> {
 
 async fn idempotency_refusal_not_kept(ctx: Ctx) -> Result<(), String> {
     let taken = ctx.create(Role::Admin, json!({})).await?;
-    let email = taken.body["email"].as_str().unwrap_or_default().to_owned();
+    let email = email_of(&taken)?;
     let key = unique("key-");
     for attempt in ["the first", "a repeat of the"] {
         let refused = create_with_key(&ctx, &key, new_user(&email))
@@ -1369,10 +1369,7 @@ async fn other_accounts_are_invisible(ctx: Ctx) -> Result<(), String> {
     )
     .await?
     .problem(404, "deleting another account's user")?;
-    let email = created.body["email"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let email = email_of(&created)?;
     let count = count_by_email(&ctx, &email).await?;
     ensure(count == 0, || "another account's user is listed".into())?;
     let theirs = ctx

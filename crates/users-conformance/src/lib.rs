@@ -584,6 +584,14 @@ pub(crate) fn ensure(condition: bool, message: impl FnOnce() -> String) -> Resul
     if condition { Ok(()) } else { Err(message()) }
 }
 
+/// The email of a user answer.
+pub(crate) fn email_of(answer: &Answer) -> Result<String, String> {
+    answer.body["email"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("an answer without an email: {}", answer.body))
+}
+
 /// The id of a user answer.
 pub(crate) fn id_of(answer: &Answer) -> Result<String, String> {
     answer.body["id"]

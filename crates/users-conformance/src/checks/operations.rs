@@ -9,7 +9,7 @@ use users_api::operation_specs as ops;
 use users_api::runtime::OperationSpec;
 
 use super::{count_by_email, new_user, refused_as_problem, unique, urlencode};
-use crate::{Answer, Ctx, Role, ensure, id_of};
+use crate::{Answer, Ctx, Role, email_of, ensure, id_of};
 
 /// The operations whose path names a user.
 fn on_a_user() -> impl Iterator<Item = &'static OperationSpec> {
@@ -265,10 +265,7 @@ pub(super) async fn switch_key_everywhere(ctx: Ctx) -> Result<(), String> {
     for op in taking("accountSwitchKey") {
         let created = ctx.create(Role::OtherAdmin, json!({})).await?;
         let id = id_of(&created)?;
-        let email = created.body["email"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let email = email_of(&created)?;
         let mut target = format!("{}?accountSwitchKey={other}", path(op, &id));
         if op.operation_id == ops::LIST_USERS.operation_id {
             target.push_str(&format!("&email={}", urlencode(&email)));
@@ -602,10 +599,7 @@ pub(super) async fn create_privileged_needs_admin(ctx: Ctx) -> Result<(), String
 
 pub(super) async fn email_unique_on_every_write(ctx: Ctx) -> Result<(), String> {
     let first = ctx.create(Role::Admin, json!({})).await?;
-    let taken = first.body["email"]
-        .as_str()
-        .unwrap_or_default()
-        .to_uppercase();
+    let taken = email_of(&first)?.to_uppercase();
     let second = ctx.create(Role::Admin, json!({})).await?;
     let id = id_of(&second)?;
     let before = snapshot(&ctx, Role::Admin, &id).await?;
@@ -649,7 +643,7 @@ pub(super) async fn replace_clears_omitted_keeps_the_rest(ctx: Ctx) -> Result<()
     ctx.patch(Role::Admin, &id, json!({ "status": "deactivated" }), None)
         .await?
         .expect(200, "deactivating")?;
-    let body = new_user(created.body["email"].as_str().unwrap_or_default());
+    let body = new_user(&email_of(&created)?);
     let replaced = ctx
         .send(
             Role::Admin,
@@ -680,10 +674,7 @@ pub(super) async fn replace_clears_omitted_keeps_the_rest(ctx: Ctx) -> Result<()
 pub(super) async fn only_admin_creator_or_self_change(ctx: Ctx) -> Result<(), String> {
     let created = ctx.create(Role::Writer, json!({})).await?;
     let id = id_of(&created)?;
-    let email = created.body["email"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let email = email_of(&created)?;
     let stranger = ctx.token_for(&unique("stranger-"), "users:write")?;
     let before = snapshot(&ctx, Role::Admin, &id).await?;
     for (op, body) in [
@@ -729,10 +720,7 @@ pub(super) async fn only_admin_creator_or_self_change(ctx: Ctx) -> Result<(), St
 pub(super) async fn delete_is_for_good(ctx: Ctx) -> Result<(), String> {
     let created = ctx.create(Role::Admin, json!({})).await?;
     let id = id_of(&created)?;
-    let email = created.body["email"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let email = email_of(&created)?;
     let deleted = ctx
         .send(
             Role::Admin,
@@ -821,7 +809,7 @@ pub(super) async fn password_is_never_returned(ctx: Ctx) -> Result<(), String> {
         read.body["hasPassword"] == true && read.body["passwordUpdatedAt"].is_string(),
         || format!("after setting a password the user reads {}", read.body),
     )?;
-    let email = read.body["email"].as_str().unwrap_or_default().to_owned();
+    let email = email_of(&read)?;
     let list = ctx
         .send(
             Role::Admin,
@@ -979,10 +967,7 @@ pub(super) async fn rules_judge_the_merged_user(ctx: Ctx) -> Result<(), String> 
 pub(super) async fn versions_increase_by_one(ctx: Ctx) -> Result<(), String> {
     let created = ctx.create(Role::Admin, json!({})).await?;
     let id = id_of(&created)?;
-    let email = created.body["email"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let email = email_of(&created)?;
     let mut expected = 1;
     let agrees = |answer: &Answer, version: i64, what: &str| -> Result<(), String> {
         ensure(answer.body["resourceVersion"] == json!(version), || {
