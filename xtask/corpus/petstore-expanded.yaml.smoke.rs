@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use http::{Request, StatusCode};
 use tower::ServiceExt;
-use users_api::runtime::{AuthError, Authenticator, Caller, Rejection, RequestContext};
+use users_api::runtime::{AuthError, Authenticator, Caller, RequestContext};
 use users_api::types::{Error, FindPetsOkBody, Pet};
 use users_api::*;
 
@@ -43,7 +43,7 @@ impl UsersApi for Store {
         &self,
         _ctx: RequestContext<Caller>,
         req: FindPetsRequest,
-    ) -> Result<FindPetsResponse, Rejection> {
+    ) -> Result<FindPetsResponse, FindPetsRefusal> {
         let pets = self.pets.lock().unwrap();
         let tags = req.query.tags.unwrap_or_default();
         let found: Vec<Pet> = pets
@@ -59,7 +59,7 @@ impl UsersApi for Store {
         &self,
         _ctx: RequestContext<Caller>,
         req: AddPetRequest,
-    ) -> Result<AddPetResponse, Rejection> {
+    ) -> Result<AddPetResponse, AddPetRefusal> {
         let mut pets = self.pets.lock().unwrap();
         let pet = Pet { id: pets.len() as i64 + 1, name: req.body.name, tag: req.body.tag };
         pets.push(pet.clone());
@@ -70,33 +70,33 @@ impl UsersApi for Store {
         &self,
         _ctx: RequestContext<Caller>,
         req: FindPetByIdRequest,
-    ) -> Result<FindPetByIdResponse, Rejection> {
+    ) -> Result<FindPetByIdResponse, FindPetByIdRefusal> {
         let pets = self.pets.lock().unwrap();
-        Ok(match pets.iter().find(|p| p.id == req.path.id) {
-            Some(pet) => FindPetByIdResponse::Ok { body: pet.clone().into() },
-            None => FindPetByIdResponse::Default {
+        match pets.iter().find(|p| p.id == req.path.id) {
+            Some(pet) => Ok(FindPetByIdResponse::Ok { body: pet.clone().into() }),
+            None => Err(FindPetByIdRefusal::Default {
                 status: StatusCode::NOT_FOUND,
                 body: not_found(req.path.id).into(),
-            },
-        })
+            }),
+        }
     }
 
     async fn delete_pet(
         &self,
         _ctx: RequestContext<Caller>,
         req: DeletePetRequest,
-    ) -> Result<DeletePetResponse, Rejection> {
+    ) -> Result<DeletePetResponse, DeletePetRefusal> {
         let mut pets = self.pets.lock().unwrap();
         let before = pets.len();
         pets.retain(|p| p.id != req.path.id);
-        Ok(if pets.len() < before {
-            DeletePetResponse::NoContent {}
+        if pets.len() < before {
+            Ok(DeletePetResponse::NoContent {})
         } else {
-            DeletePetResponse::Default {
+            Err(DeletePetRefusal::Default {
                 status: StatusCode::NOT_FOUND,
                 body: not_found(req.path.id).into(),
-            }
-        })
+            })
+        }
     }
 }
 

@@ -16279,21 +16279,11 @@ pub(crate) mod patterns {
 ///What `listCountries` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListCountriesRequest {}
-///Every answer the spec documents for `listCountries`.
+///Every answer below 400 the spec documents for `listCountries`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListCountriesResponse {
     ///Every country, ordered by code.
     Ok { body: runtime::Body<LookupList> },
-    ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: runtime::Body<Problem> },
-    /**The token lacks the scope the operation needs, sends a privileged field
-without `users:admin` (code `privileged-field`, naming the field), acts on
-a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: runtime::Body<Problem> },
-    ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
-    ///The server failed; the request may be retried.
-    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for ListCountriesResponse {
     fn into_response(self) -> Response {
@@ -16305,26 +16295,30 @@ impl IntoResponse for ListCountriesResponse {
                     &body,
                 )
             }
-            Self::Unauthorized { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(401u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Forbidden { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(403u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::TooManyRequests { retry_after, body } => {
-                let mut response = runtime::json_response(
-                    http::StatusCode::from_u16(429u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                );
+        }
+    }
+}
+///Every error the spec documents for `listCountries`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListCountriesRefusal {
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for ListCountriesRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
                 if let Ok(value) = http::HeaderValue::from_str(
                     &retry_after.to_string(),
                 ) {
@@ -16332,14 +16326,23 @@ impl IntoResponse for ListCountriesResponse {
                 }
                 response
             }
-            Self::InternalServerError { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(500u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
+            Self::InternalServerError(problem) => problem.into_response(),
         }
+    }
+}
+impl From<runtime::Refused<401>> for ListCountriesRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for ListCountriesRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<500>> for ListCountriesRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -16421,31 +16424,18 @@ pub fn list_countries<A: UsersApi>(
                     );
             }
         };
-        let response = runtime::answer(
-            &operation_specs::LIST_COUNTRIES,
-            api.list_countries(context, request).await,
-        );
+        let response = runtime::answer(api.list_countries(context, request).await);
         served.answered(&operation_specs::LIST_COUNTRIES, response)
     }
 }
 ///What `listLanguages` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListLanguagesRequest {}
-///Every answer the spec documents for `listLanguages`.
+///Every answer below 400 the spec documents for `listLanguages`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListLanguagesResponse {
     ///Every language, ordered by code.
     Ok { body: runtime::Body<LookupList> },
-    ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: runtime::Body<Problem> },
-    /**The token lacks the scope the operation needs, sends a privileged field
-without `users:admin` (code `privileged-field`, naming the field), acts on
-a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: runtime::Body<Problem> },
-    ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
-    ///The server failed; the request may be retried.
-    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for ListLanguagesResponse {
     fn into_response(self) -> Response {
@@ -16457,26 +16447,30 @@ impl IntoResponse for ListLanguagesResponse {
                     &body,
                 )
             }
-            Self::Unauthorized { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(401u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Forbidden { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(403u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::TooManyRequests { retry_after, body } => {
-                let mut response = runtime::json_response(
-                    http::StatusCode::from_u16(429u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                );
+        }
+    }
+}
+///Every error the spec documents for `listLanguages`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListLanguagesRefusal {
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for ListLanguagesRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
                 if let Ok(value) = http::HeaderValue::from_str(
                     &retry_after.to_string(),
                 ) {
@@ -16484,14 +16478,23 @@ impl IntoResponse for ListLanguagesResponse {
                 }
                 response
             }
-            Self::InternalServerError { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(500u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
+            Self::InternalServerError(problem) => problem.into_response(),
         }
+    }
+}
+impl From<runtime::Refused<401>> for ListLanguagesRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for ListLanguagesRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<500>> for ListLanguagesRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -16573,31 +16576,18 @@ pub fn list_languages<A: UsersApi>(
                     );
             }
         };
-        let response = runtime::answer(
-            &operation_specs::LIST_LANGUAGES,
-            api.list_languages(context, request).await,
-        );
+        let response = runtime::answer(api.list_languages(context, request).await);
         served.answered(&operation_specs::LIST_LANGUAGES, response)
     }
 }
 ///What `listLocales` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListLocalesRequest {}
-///Every answer the spec documents for `listLocales`.
+///Every answer below 400 the spec documents for `listLocales`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListLocalesResponse {
     ///Every locale, ordered by code.
     Ok { body: runtime::Body<LookupList> },
-    ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: runtime::Body<Problem> },
-    /**The token lacks the scope the operation needs, sends a privileged field
-without `users:admin` (code `privileged-field`, naming the field), acts on
-a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: runtime::Body<Problem> },
-    ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
-    ///The server failed; the request may be retried.
-    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for ListLocalesResponse {
     fn into_response(self) -> Response {
@@ -16609,26 +16599,30 @@ impl IntoResponse for ListLocalesResponse {
                     &body,
                 )
             }
-            Self::Unauthorized { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(401u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Forbidden { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(403u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::TooManyRequests { retry_after, body } => {
-                let mut response = runtime::json_response(
-                    http::StatusCode::from_u16(429u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                );
+        }
+    }
+}
+///Every error the spec documents for `listLocales`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListLocalesRefusal {
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for ListLocalesRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
                 if let Ok(value) = http::HeaderValue::from_str(
                     &retry_after.to_string(),
                 ) {
@@ -16636,14 +16630,23 @@ impl IntoResponse for ListLocalesResponse {
                 }
                 response
             }
-            Self::InternalServerError { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(500u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
+            Self::InternalServerError(problem) => problem.into_response(),
         }
+    }
+}
+impl From<runtime::Refused<401>> for ListLocalesRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for ListLocalesRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<500>> for ListLocalesRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -16718,31 +16721,18 @@ pub fn list_locales<A: UsersApi>(
                     .answered(&operation_specs::LIST_LOCALES, rejection.into_response());
             }
         };
-        let response = runtime::answer(
-            &operation_specs::LIST_LOCALES,
-            api.list_locales(context, request).await,
-        );
+        let response = runtime::answer(api.list_locales(context, request).await);
         served.answered(&operation_specs::LIST_LOCALES, response)
     }
 }
 ///What `listTimeZones` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListTimeZonesRequest {}
-///Every answer the spec documents for `listTimeZones`.
+///Every answer below 400 the spec documents for `listTimeZones`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListTimeZonesResponse {
     ///Every time zone, ordered by name.
     Ok { body: runtime::Body<LookupList> },
-    ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: runtime::Body<Problem> },
-    /**The token lacks the scope the operation needs, sends a privileged field
-without `users:admin` (code `privileged-field`, naming the field), acts on
-a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: runtime::Body<Problem> },
-    ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
-    ///The server failed; the request may be retried.
-    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for ListTimeZonesResponse {
     fn into_response(self) -> Response {
@@ -16754,26 +16744,30 @@ impl IntoResponse for ListTimeZonesResponse {
                     &body,
                 )
             }
-            Self::Unauthorized { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(401u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Forbidden { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(403u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::TooManyRequests { retry_after, body } => {
-                let mut response = runtime::json_response(
-                    http::StatusCode::from_u16(429u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                );
+        }
+    }
+}
+///Every error the spec documents for `listTimeZones`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListTimeZonesRefusal {
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for ListTimeZonesRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
                 if let Ok(value) = http::HeaderValue::from_str(
                     &retry_after.to_string(),
                 ) {
@@ -16781,14 +16775,23 @@ impl IntoResponse for ListTimeZonesResponse {
                 }
                 response
             }
-            Self::InternalServerError { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(500u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
+            Self::InternalServerError(problem) => problem.into_response(),
         }
+    }
+}
+impl From<runtime::Refused<401>> for ListTimeZonesRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for ListTimeZonesRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<500>> for ListTimeZonesRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -16870,10 +16873,7 @@ pub fn list_time_zones<A: UsersApi>(
                     );
             }
         };
-        let response = runtime::answer(
-            &operation_specs::LIST_TIME_ZONES,
-            api.list_time_zones(context, request).await,
-        );
+        let response = runtime::answer(api.list_time_zones(context, request).await);
         served.answered(&operation_specs::LIST_TIME_ZONES, response)
     }
 }
@@ -17167,24 +17167,11 @@ impl ListUsersQuery {
 pub struct ListUsersRequest {
     pub query: ListUsersQuery,
 }
-///Every answer the spec documents for `listUsers`.
+///Every answer below 400 the spec documents for `listUsers`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListUsersResponse {
     ///A page of users.
     Ok { body: runtime::Body<UserPage> },
-    /**The request is invalid. `errors[]` lists every problem by dotted path and
-`detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: runtime::Body<Problem> },
-    ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: runtime::Body<Problem> },
-    /**The token lacks the scope the operation needs, sends a privileged field
-without `users:admin` (code `privileged-field`, naming the field), acts on
-a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: runtime::Body<Problem> },
-    ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
-    ///The server failed; the request may be retried.
-    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for ListUsersResponse {
     fn into_response(self) -> Response {
@@ -17196,33 +17183,34 @@ impl IntoResponse for ListUsersResponse {
                     &body,
                 )
             }
-            Self::BadRequest { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(400u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Unauthorized { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(401u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Forbidden { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(403u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::TooManyRequests { retry_after, body } => {
-                let mut response = runtime::json_response(
-                    http::StatusCode::from_u16(429u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                );
+        }
+    }
+}
+///Every error the spec documents for `listUsers`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListUsersRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for ListUsersRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
                 if let Ok(value) = http::HeaderValue::from_str(
                     &retry_after.to_string(),
                 ) {
@@ -17230,14 +17218,28 @@ impl IntoResponse for ListUsersResponse {
                 }
                 response
             }
-            Self::InternalServerError { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(500u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
+            Self::InternalServerError(problem) => problem.into_response(),
         }
+    }
+}
+impl From<runtime::Refused<400>> for ListUsersRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for ListUsersRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for ListUsersRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<500>> for ListUsersRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -17328,10 +17330,7 @@ pub fn list_users<A: UsersApi>(
                     .answered(&operation_specs::LIST_USERS, rejection.into_response());
             }
         };
-        let response = runtime::answer(
-            &operation_specs::LIST_USERS,
-            api.list_users(context, request).await,
-        );
+        let response = runtime::answer(api.list_users(context, request).await);
         served.answered(&operation_specs::LIST_USERS, response)
     }
 }
@@ -17505,34 +17504,11 @@ pub struct CreateUserRequest {
     pub header: CreateUserHeaders,
     pub body: UserCreate,
 }
-///Every answer the spec documents for `createUser`.
+///Every answer below 400 the spec documents for `createUser`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateUserResponse {
     ///Created. `Location` names the new user.
     Created { body: runtime::Body<User>, e_tag: headers::ETag, location: String },
-    /**The request is invalid. `errors[]` lists every problem by dotted path and
-`detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: runtime::Body<Problem> },
-    ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: runtime::Body<Problem> },
-    /**The token lacks the scope the operation needs, sends a privileged field
-without `users:admin` (code `privileged-field`, naming the field), acts on
-a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: runtime::Body<Problem> },
-    /**The email address is taken in this account (`duplication-violation`), or
-a request with the same `Idempotency-Key` is still running after the
-server waited for it (`idempotency-in-progress`).*/
-    Conflict { body: runtime::Body<Problem> },
-    ///The body is larger than the server accepts.
-    PayloadTooLarge { body: runtime::Body<Problem> },
-    ///The body's `Content-Type` is not one the operation takes.
-    UnsupportedMediaType { body: runtime::Body<Problem> },
-    ///The `Idempotency-Key` was already used with another body.
-    UnprocessableEntity { body: runtime::Body<Problem> },
-    ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
-    ///The server failed; the request may be retried.
-    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for CreateUserResponse {
     fn into_response(self) -> Response {
@@ -17549,61 +17525,48 @@ impl IntoResponse for CreateUserResponse {
                 }
                 response
             }
-            Self::BadRequest { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(400u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Unauthorized { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(401u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Forbidden { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(403u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Conflict { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(409u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::PayloadTooLarge { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(413u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::UnsupportedMediaType { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(415u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::UnprocessableEntity { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(422u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::TooManyRequests { retry_after, body } => {
-                let mut response = runtime::json_response(
-                    http::StatusCode::from_u16(429u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                );
+        }
+    }
+}
+///Every error the spec documents for `createUser`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateUserRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    /**The email address is taken in this account (`duplication-violation`), or
+a request with the same `Idempotency-Key` is still running after the
+server waited for it (`idempotency-in-progress`).*/
+    Conflict(runtime::Refused<409>),
+    ///The body is larger than the server accepts.
+    PayloadTooLarge(runtime::Refused<413>),
+    ///The body's `Content-Type` is not one the operation takes.
+    UnsupportedMediaType(runtime::Refused<415>),
+    ///The `Idempotency-Key` was already used with another body.
+    UnprocessableEntity(runtime::Refused<422>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for CreateUserRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::Conflict(problem) => problem.into_response(),
+            Self::PayloadTooLarge(problem) => problem.into_response(),
+            Self::UnsupportedMediaType(problem) => problem.into_response(),
+            Self::UnprocessableEntity(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
                 if let Ok(value) = http::HeaderValue::from_str(
                     &retry_after.to_string(),
                 ) {
@@ -17611,14 +17574,48 @@ impl IntoResponse for CreateUserResponse {
                 }
                 response
             }
-            Self::InternalServerError { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(500u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
+            Self::InternalServerError(problem) => problem.into_response(),
         }
+    }
+}
+impl From<runtime::Refused<400>> for CreateUserRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for CreateUserRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for CreateUserRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<409>> for CreateUserRefusal {
+    fn from(problem: runtime::Refused<409>) -> Self {
+        Self::Conflict(problem)
+    }
+}
+impl From<runtime::Refused<413>> for CreateUserRefusal {
+    fn from(problem: runtime::Refused<413>) -> Self {
+        Self::PayloadTooLarge(problem)
+    }
+}
+impl From<runtime::Refused<415>> for CreateUserRefusal {
+    fn from(problem: runtime::Refused<415>) -> Self {
+        Self::UnsupportedMediaType(problem)
+    }
+}
+impl From<runtime::Refused<422>> for CreateUserRefusal {
+    fn from(problem: runtime::Refused<422>) -> Self {
+        Self::UnprocessableEntity(problem)
+    }
+}
+impl From<runtime::Refused<500>> for CreateUserRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -17749,10 +17746,7 @@ pub fn create_user<A: UsersApi>(
                     .answered(&operation_specs::CREATE_USER, rejection.into_response());
             }
         };
-        let response = runtime::answer(
-            &operation_specs::CREATE_USER,
-            api.create_user(context, request).await,
-        );
+        let response = runtime::answer(api.create_user(context, request).await);
         served.answered(&operation_specs::CREATE_USER, response)
     }
 }
@@ -17986,28 +17980,13 @@ pub struct GetUserRequest {
     pub query: GetUserQuery,
     pub header: GetUserHeaders,
 }
-///Every answer the spec documents for `getUser`.
+///Every answer below 400 the spec documents for `getUser`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GetUserResponse {
     ///The user.
     Ok { body: runtime::Body<User>, e_tag: headers::ETag },
     ///Not modified; the `ETag` sent in `If-None-Match` is current.
     NotModified { e_tag: headers::ETag },
-    /**The request is invalid. `errors[]` lists every problem by dotted path and
-`detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: runtime::Body<Problem> },
-    ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: runtime::Body<Problem> },
-    /**The token lacks the scope the operation needs, sends a privileged field
-without `users:admin` (code `privileged-field`, naming the field), acts on
-a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: runtime::Body<Problem> },
-    ///No such user in the account (users of other accounts are not found either).
-    NotFound { body: runtime::Body<Problem> },
-    ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
-    ///The server failed; the request may be retried.
-    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for GetUserResponse {
     fn into_response(self) -> Response {
@@ -18028,40 +18007,37 @@ impl IntoResponse for GetUserResponse {
                 headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
                 response
             }
-            Self::BadRequest { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(400u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Unauthorized { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(401u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Forbidden { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(403u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::NotFound { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(404u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::TooManyRequests { retry_after, body } => {
-                let mut response = runtime::json_response(
-                    http::StatusCode::from_u16(429u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                );
+        }
+    }
+}
+///Every error the spec documents for `getUser`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GetUserRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///No such user in the account (users of other accounts are not found either).
+    NotFound(runtime::Refused<404>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for GetUserRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::NotFound(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
                 if let Ok(value) = http::HeaderValue::from_str(
                     &retry_after.to_string(),
                 ) {
@@ -18069,14 +18045,33 @@ impl IntoResponse for GetUserResponse {
                 }
                 response
             }
-            Self::InternalServerError { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(500u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
+            Self::InternalServerError(problem) => problem.into_response(),
         }
+    }
+}
+impl From<runtime::Refused<400>> for GetUserRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for GetUserRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for GetUserRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<404>> for GetUserRefusal {
+    fn from(problem: runtime::Refused<404>) -> Self {
+        Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<500>> for GetUserRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -18188,10 +18183,7 @@ pub fn get_user<A: UsersApi>(
                     .answered(&operation_specs::GET_USER, rejection.into_response());
             }
         };
-        let response = runtime::answer(
-            &operation_specs::GET_USER,
-            api.get_user(context, request).await,
-        );
+        let response = runtime::answer(api.get_user(context, request).await);
         served.answered(&operation_specs::GET_USER, response)
     }
 }
@@ -18426,38 +18418,11 @@ pub struct ReplaceUserRequest {
     pub header: ReplaceUserHeaders,
     pub body: UserReplace,
 }
-///Every answer the spec documents for `replaceUser`.
+///Every answer below 400 the spec documents for `replaceUser`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReplaceUserResponse {
     ///The user with its new profile.
     Ok { body: runtime::Body<User>, e_tag: headers::ETag },
-    /**The request is invalid. `errors[]` lists every problem by dotted path and
-`detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: runtime::Body<Problem> },
-    ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: runtime::Body<Problem> },
-    /**The token lacks the scope the operation needs, sends a privileged field
-without `users:admin` (code `privileged-field`, naming the field), acts on
-a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: runtime::Body<Problem> },
-    ///No such user in the account (users of other accounts are not found either).
-    NotFound { body: runtime::Body<Problem> },
-    /**The email address is taken in this account (`duplication-violation`), or
-a request with the same `Idempotency-Key` is still running after the
-server waited for it (`idempotency-in-progress`).*/
-    Conflict { body: runtime::Body<Problem> },
-    ///The `If-Match` entity tag is not current; nothing changed.
-    PreconditionFailed { body: runtime::Body<Problem> },
-    ///The body is larger than the server accepts.
-    PayloadTooLarge { body: runtime::Body<Problem> },
-    ///The body's `Content-Type` is not one the operation takes.
-    UnsupportedMediaType { body: runtime::Body<Problem> },
-    ///This server requires `If-Match` on changes.
-    PreconditionRequired { body: runtime::Body<Problem> },
-    ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
-    ///The server failed; the request may be retried.
-    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for ReplaceUserResponse {
     fn into_response(self) -> Response {
@@ -18471,75 +18436,54 @@ impl IntoResponse for ReplaceUserResponse {
                 headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
                 response
             }
-            Self::BadRequest { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(400u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Unauthorized { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(401u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Forbidden { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(403u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::NotFound { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(404u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Conflict { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(409u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::PreconditionFailed { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(412u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::PayloadTooLarge { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(413u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::UnsupportedMediaType { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(415u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::PreconditionRequired { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(428u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::TooManyRequests { retry_after, body } => {
-                let mut response = runtime::json_response(
-                    http::StatusCode::from_u16(429u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                );
+        }
+    }
+}
+///Every error the spec documents for `replaceUser`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplaceUserRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///No such user in the account (users of other accounts are not found either).
+    NotFound(runtime::Refused<404>),
+    /**The email address is taken in this account (`duplication-violation`), or
+a request with the same `Idempotency-Key` is still running after the
+server waited for it (`idempotency-in-progress`).*/
+    Conflict(runtime::Refused<409>),
+    ///The `If-Match` entity tag is not current; nothing changed.
+    PreconditionFailed(runtime::Refused<412>),
+    ///The body is larger than the server accepts.
+    PayloadTooLarge(runtime::Refused<413>),
+    ///The body's `Content-Type` is not one the operation takes.
+    UnsupportedMediaType(runtime::Refused<415>),
+    ///This server requires `If-Match` on changes.
+    PreconditionRequired(runtime::Refused<428>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for ReplaceUserRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::NotFound(problem) => problem.into_response(),
+            Self::Conflict(problem) => problem.into_response(),
+            Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::PayloadTooLarge(problem) => problem.into_response(),
+            Self::UnsupportedMediaType(problem) => problem.into_response(),
+            Self::PreconditionRequired(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
                 if let Ok(value) = http::HeaderValue::from_str(
                     &retry_after.to_string(),
                 ) {
@@ -18547,14 +18491,58 @@ impl IntoResponse for ReplaceUserResponse {
                 }
                 response
             }
-            Self::InternalServerError { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(500u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
+            Self::InternalServerError(problem) => problem.into_response(),
         }
+    }
+}
+impl From<runtime::Refused<400>> for ReplaceUserRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for ReplaceUserRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for ReplaceUserRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<404>> for ReplaceUserRefusal {
+    fn from(problem: runtime::Refused<404>) -> Self {
+        Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<409>> for ReplaceUserRefusal {
+    fn from(problem: runtime::Refused<409>) -> Self {
+        Self::Conflict(problem)
+    }
+}
+impl From<runtime::Refused<412>> for ReplaceUserRefusal {
+    fn from(problem: runtime::Refused<412>) -> Self {
+        Self::PreconditionFailed(problem)
+    }
+}
+impl From<runtime::Refused<413>> for ReplaceUserRefusal {
+    fn from(problem: runtime::Refused<413>) -> Self {
+        Self::PayloadTooLarge(problem)
+    }
+}
+impl From<runtime::Refused<415>> for ReplaceUserRefusal {
+    fn from(problem: runtime::Refused<415>) -> Self {
+        Self::UnsupportedMediaType(problem)
+    }
+}
+impl From<runtime::Refused<428>> for ReplaceUserRefusal {
+    fn from(problem: runtime::Refused<428>) -> Self {
+        Self::PreconditionRequired(problem)
+    }
+}
+impl From<runtime::Refused<500>> for ReplaceUserRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -18706,10 +18694,7 @@ pub fn replace_user<A: UsersApi>(
                     .answered(&operation_specs::REPLACE_USER, rejection.into_response());
             }
         };
-        let response = runtime::answer(
-            &operation_specs::REPLACE_USER,
-            api.replace_user(context, request).await,
-        );
+        let response = runtime::answer(api.replace_user(context, request).await);
         served.answered(&operation_specs::REPLACE_USER, response)
     }
 }
@@ -18944,38 +18929,11 @@ pub struct UpdateUserRequest {
     pub header: UpdateUserHeaders,
     pub body: UserPatch,
 }
-///Every answer the spec documents for `updateUser`.
+///Every answer below 400 the spec documents for `updateUser`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UpdateUserResponse {
     ///The updated user.
     Ok { body: runtime::Body<User>, e_tag: headers::ETag },
-    /**The request is invalid. `errors[]` lists every problem by dotted path and
-`detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: runtime::Body<Problem> },
-    ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: runtime::Body<Problem> },
-    /**The token lacks the scope the operation needs, sends a privileged field
-without `users:admin` (code `privileged-field`, naming the field), acts on
-a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: runtime::Body<Problem> },
-    ///No such user in the account (users of other accounts are not found either).
-    NotFound { body: runtime::Body<Problem> },
-    /**The email address is taken in this account (`duplication-violation`), or
-a request with the same `Idempotency-Key` is still running after the
-server waited for it (`idempotency-in-progress`).*/
-    Conflict { body: runtime::Body<Problem> },
-    ///The `If-Match` entity tag is not current; nothing changed.
-    PreconditionFailed { body: runtime::Body<Problem> },
-    ///The body is larger than the server accepts.
-    PayloadTooLarge { body: runtime::Body<Problem> },
-    ///The body's `Content-Type` is not one the operation takes.
-    UnsupportedMediaType { body: runtime::Body<Problem> },
-    ///This server requires `If-Match` on changes.
-    PreconditionRequired { body: runtime::Body<Problem> },
-    ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
-    ///The server failed; the request may be retried.
-    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for UpdateUserResponse {
     fn into_response(self) -> Response {
@@ -18989,75 +18947,54 @@ impl IntoResponse for UpdateUserResponse {
                 headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
                 response
             }
-            Self::BadRequest { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(400u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Unauthorized { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(401u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Forbidden { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(403u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::NotFound { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(404u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Conflict { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(409u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::PreconditionFailed { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(412u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::PayloadTooLarge { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(413u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::UnsupportedMediaType { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(415u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::PreconditionRequired { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(428u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::TooManyRequests { retry_after, body } => {
-                let mut response = runtime::json_response(
-                    http::StatusCode::from_u16(429u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                );
+        }
+    }
+}
+///Every error the spec documents for `updateUser`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpdateUserRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///No such user in the account (users of other accounts are not found either).
+    NotFound(runtime::Refused<404>),
+    /**The email address is taken in this account (`duplication-violation`), or
+a request with the same `Idempotency-Key` is still running after the
+server waited for it (`idempotency-in-progress`).*/
+    Conflict(runtime::Refused<409>),
+    ///The `If-Match` entity tag is not current; nothing changed.
+    PreconditionFailed(runtime::Refused<412>),
+    ///The body is larger than the server accepts.
+    PayloadTooLarge(runtime::Refused<413>),
+    ///The body's `Content-Type` is not one the operation takes.
+    UnsupportedMediaType(runtime::Refused<415>),
+    ///This server requires `If-Match` on changes.
+    PreconditionRequired(runtime::Refused<428>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for UpdateUserRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::NotFound(problem) => problem.into_response(),
+            Self::Conflict(problem) => problem.into_response(),
+            Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::PayloadTooLarge(problem) => problem.into_response(),
+            Self::UnsupportedMediaType(problem) => problem.into_response(),
+            Self::PreconditionRequired(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
                 if let Ok(value) = http::HeaderValue::from_str(
                     &retry_after.to_string(),
                 ) {
@@ -19065,14 +19002,58 @@ impl IntoResponse for UpdateUserResponse {
                 }
                 response
             }
-            Self::InternalServerError { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(500u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
+            Self::InternalServerError(problem) => problem.into_response(),
         }
+    }
+}
+impl From<runtime::Refused<400>> for UpdateUserRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for UpdateUserRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for UpdateUserRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<404>> for UpdateUserRefusal {
+    fn from(problem: runtime::Refused<404>) -> Self {
+        Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<409>> for UpdateUserRefusal {
+    fn from(problem: runtime::Refused<409>) -> Self {
+        Self::Conflict(problem)
+    }
+}
+impl From<runtime::Refused<412>> for UpdateUserRefusal {
+    fn from(problem: runtime::Refused<412>) -> Self {
+        Self::PreconditionFailed(problem)
+    }
+}
+impl From<runtime::Refused<413>> for UpdateUserRefusal {
+    fn from(problem: runtime::Refused<413>) -> Self {
+        Self::PayloadTooLarge(problem)
+    }
+}
+impl From<runtime::Refused<415>> for UpdateUserRefusal {
+    fn from(problem: runtime::Refused<415>) -> Self {
+        Self::UnsupportedMediaType(problem)
+    }
+}
+impl From<runtime::Refused<428>> for UpdateUserRefusal {
+    fn from(problem: runtime::Refused<428>) -> Self {
+        Self::PreconditionRequired(problem)
+    }
+}
+impl From<runtime::Refused<500>> for UpdateUserRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -19230,10 +19211,7 @@ pub fn update_user<A: UsersApi>(
                     .answered(&operation_specs::UPDATE_USER, rejection.into_response());
             }
         };
-        let response = runtime::answer(
-            &operation_specs::UPDATE_USER,
-            api.update_user(context, request).await,
-        );
+        let response = runtime::answer(api.update_user(context, request).await);
         served.answered(&operation_specs::UPDATE_USER, response)
     }
 }
@@ -19467,30 +19445,11 @@ pub struct DeleteUserRequest {
     pub query: DeleteUserQuery,
     pub header: DeleteUserHeaders,
 }
-///Every answer the spec documents for `deleteUser`.
+///Every answer below 400 the spec documents for `deleteUser`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeleteUserResponse {
     ///Deleted.
     NoContent {},
-    /**The request is invalid. `errors[]` lists every problem by dotted path and
-`detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: runtime::Body<Problem> },
-    ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: runtime::Body<Problem> },
-    /**The token lacks the scope the operation needs, sends a privileged field
-without `users:admin` (code `privileged-field`, naming the field), acts on
-a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: runtime::Body<Problem> },
-    ///No such user in the account (users of other accounts are not found either).
-    NotFound { body: runtime::Body<Problem> },
-    ///The `If-Match` entity tag is not current; nothing changed.
-    PreconditionFailed { body: runtime::Body<Problem> },
-    ///This server requires `If-Match` on changes.
-    PreconditionRequired { body: runtime::Body<Problem> },
-    ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
-    ///The server failed; the request may be retried.
-    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for DeleteUserResponse {
     fn into_response(self) -> Response {
@@ -19498,54 +19457,43 @@ impl IntoResponse for DeleteUserResponse {
             Self::NoContent {} => {
                 http::StatusCode::from_u16(204u16).unwrap().into_response()
             }
-            Self::BadRequest { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(400u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Unauthorized { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(401u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Forbidden { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(403u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::NotFound { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(404u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::PreconditionFailed { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(412u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::PreconditionRequired { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(428u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::TooManyRequests { retry_after, body } => {
-                let mut response = runtime::json_response(
-                    http::StatusCode::from_u16(429u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                );
+        }
+    }
+}
+///Every error the spec documents for `deleteUser`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteUserRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///No such user in the account (users of other accounts are not found either).
+    NotFound(runtime::Refused<404>),
+    ///The `If-Match` entity tag is not current; nothing changed.
+    PreconditionFailed(runtime::Refused<412>),
+    ///This server requires `If-Match` on changes.
+    PreconditionRequired(runtime::Refused<428>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for DeleteUserRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::NotFound(problem) => problem.into_response(),
+            Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::PreconditionRequired(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
                 if let Ok(value) = http::HeaderValue::from_str(
                     &retry_after.to_string(),
                 ) {
@@ -19553,14 +19501,43 @@ impl IntoResponse for DeleteUserResponse {
                 }
                 response
             }
-            Self::InternalServerError { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(500u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
+            Self::InternalServerError(problem) => problem.into_response(),
         }
+    }
+}
+impl From<runtime::Refused<400>> for DeleteUserRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for DeleteUserRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for DeleteUserRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<404>> for DeleteUserRefusal {
+    fn from(problem: runtime::Refused<404>) -> Self {
+        Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<412>> for DeleteUserRefusal {
+    fn from(problem: runtime::Refused<412>) -> Self {
+        Self::PreconditionFailed(problem)
+    }
+}
+impl From<runtime::Refused<428>> for DeleteUserRefusal {
+    fn from(problem: runtime::Refused<428>) -> Self {
+        Self::PreconditionRequired(problem)
+    }
+}
+impl From<runtime::Refused<500>> for DeleteUserRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -19675,10 +19652,7 @@ pub fn delete_user<A: UsersApi>(
                     .answered(&operation_specs::DELETE_USER, rejection.into_response());
             }
         };
-        let response = runtime::answer(
-            &operation_specs::DELETE_USER,
-            api.delete_user(context, request).await,
-        );
+        let response = runtime::answer(api.delete_user(context, request).await);
         served.answered(&operation_specs::DELETE_USER, response)
     }
 }
@@ -19913,34 +19887,11 @@ pub struct SetUserPasswordRequest {
     pub header: SetUserPasswordHeaders,
     pub body: PasswordChange,
 }
-///Every answer the spec documents for `setUserPassword`.
+///Every answer below 400 the spec documents for `setUserPassword`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SetUserPasswordResponse {
     ///The password is set.
     NoContent { e_tag: headers::ETag },
-    /**The request is invalid. `errors[]` lists every problem by dotted path and
-`detail` repeats them as `field: message; field: message`.*/
-    BadRequest { body: runtime::Body<Problem> },
-    ///The bearer token is missing, expired or invalid.
-    Unauthorized { body: runtime::Body<Problem> },
-    /**The token lacks the scope the operation needs, sends a privileged field
-without `users:admin` (code `privileged-field`, naming the field), acts on
-a user it may not change, or names an `accountSwitchKey` it does not list.*/
-    Forbidden { body: runtime::Body<Problem> },
-    ///No such user in the account (users of other accounts are not found either).
-    NotFound { body: runtime::Body<Problem> },
-    ///The `If-Match` entity tag is not current; nothing changed.
-    PreconditionFailed { body: runtime::Body<Problem> },
-    ///The body is larger than the server accepts.
-    PayloadTooLarge { body: runtime::Body<Problem> },
-    ///The body's `Content-Type` is not one the operation takes.
-    UnsupportedMediaType { body: runtime::Body<Problem> },
-    ///This server requires `If-Match` on changes.
-    PreconditionRequired { body: runtime::Body<Problem> },
-    ///Too many requests; wait for `Retry-After` seconds.
-    TooManyRequests { body: runtime::Body<Problem>, retry_after: u64 },
-    ///The server failed; the request may be retried.
-    InternalServerError { body: runtime::Body<Problem> },
 }
 impl IntoResponse for SetUserPasswordResponse {
     fn into_response(self) -> Response {
@@ -19952,68 +19903,49 @@ impl IntoResponse for SetUserPasswordResponse {
                 headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
                 response
             }
-            Self::BadRequest { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(400u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Unauthorized { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(401u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::Forbidden { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(403u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::NotFound { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(404u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::PreconditionFailed { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(412u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::PayloadTooLarge { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(413u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::UnsupportedMediaType { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(415u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::PreconditionRequired { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(428u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
-            Self::TooManyRequests { retry_after, body } => {
-                let mut response = runtime::json_response(
-                    http::StatusCode::from_u16(429u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                );
+        }
+    }
+}
+///Every error the spec documents for `setUserPassword`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetUserPasswordRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///No such user in the account (users of other accounts are not found either).
+    NotFound(runtime::Refused<404>),
+    ///The `If-Match` entity tag is not current; nothing changed.
+    PreconditionFailed(runtime::Refused<412>),
+    ///The body is larger than the server accepts.
+    PayloadTooLarge(runtime::Refused<413>),
+    ///The body's `Content-Type` is not one the operation takes.
+    UnsupportedMediaType(runtime::Refused<415>),
+    ///This server requires `If-Match` on changes.
+    PreconditionRequired(runtime::Refused<428>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for SetUserPasswordRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::NotFound(problem) => problem.into_response(),
+            Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::PayloadTooLarge(problem) => problem.into_response(),
+            Self::UnsupportedMediaType(problem) => problem.into_response(),
+            Self::PreconditionRequired(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
                 if let Ok(value) = http::HeaderValue::from_str(
                     &retry_after.to_string(),
                 ) {
@@ -20021,14 +19953,53 @@ impl IntoResponse for SetUserPasswordResponse {
                 }
                 response
             }
-            Self::InternalServerError { body } => {
-                runtime::json_response(
-                    http::StatusCode::from_u16(500u16).unwrap(),
-                    "application/problem+json",
-                    &body,
-                )
-            }
+            Self::InternalServerError(problem) => problem.into_response(),
         }
+    }
+}
+impl From<runtime::Refused<400>> for SetUserPasswordRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for SetUserPasswordRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for SetUserPasswordRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<404>> for SetUserPasswordRefusal {
+    fn from(problem: runtime::Refused<404>) -> Self {
+        Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<412>> for SetUserPasswordRefusal {
+    fn from(problem: runtime::Refused<412>) -> Self {
+        Self::PreconditionFailed(problem)
+    }
+}
+impl From<runtime::Refused<413>> for SetUserPasswordRefusal {
+    fn from(problem: runtime::Refused<413>) -> Self {
+        Self::PayloadTooLarge(problem)
+    }
+}
+impl From<runtime::Refused<415>> for SetUserPasswordRefusal {
+    fn from(problem: runtime::Refused<415>) -> Self {
+        Self::UnsupportedMediaType(problem)
+    }
+}
+impl From<runtime::Refused<428>> for SetUserPasswordRefusal {
+    fn from(problem: runtime::Refused<428>) -> Self {
+        Self::PreconditionRequired(problem)
+    }
+}
+impl From<runtime::Refused<500>> for SetUserPasswordRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -20184,10 +20155,7 @@ pub fn set_user_password<A: UsersApi>(
                     );
             }
         };
-        let response = runtime::answer(
-            &operation_specs::SET_USER_PASSWORD,
-            api.set_user_password(context, request).await,
-        );
+        let response = runtime::answer(api.set_user_password(context, request).await);
         served.answered(&operation_specs::SET_USER_PASSWORD, response)
     }
 }
@@ -20197,9 +20165,11 @@ pub fn set_user_password<A: UsersApi>(
 /// own `Claims`), checked the operation's scope, applied the account
 /// switch and decoded every parameter and the body before a method is
 /// called. A method answers with one of the operation's documented
-/// responses, or refuses with a [`runtime::Rejection`]; a refusal
-/// whose status the operation does not document is logged as an
-/// error and answered as a 500.
+/// responses below 400 (`Ok`), or with one of its documented errors
+/// (`Err`): a problem is a [`runtime::Refused`] of its status, which
+/// converts (`?`) into the operation's refusal only when the spec
+/// documents that status for it, so an undocumented status does
+/// not compile.
 pub trait UsersApi: runtime::Authenticator {
     ///`GET /v1/lookups/countries`: List countries
     fn list_countries(
@@ -20207,7 +20177,7 @@ pub trait UsersApi: runtime::Authenticator {
         ctx: runtime::RequestContext<Self::Claims>,
         req: ListCountriesRequest,
     ) -> impl std::future::Future<
-        Output = Result<ListCountriesResponse, runtime::Rejection>,
+        Output = Result<ListCountriesResponse, ListCountriesRefusal>,
     > + Send;
     ///`GET /v1/lookups/languages`: List languages
     fn list_languages(
@@ -20215,7 +20185,7 @@ pub trait UsersApi: runtime::Authenticator {
         ctx: runtime::RequestContext<Self::Claims>,
         req: ListLanguagesRequest,
     ) -> impl std::future::Future<
-        Output = Result<ListLanguagesResponse, runtime::Rejection>,
+        Output = Result<ListLanguagesResponse, ListLanguagesRefusal>,
     > + Send;
     ///`GET /v1/lookups/locales`: List locales
     fn list_locales(
@@ -20223,7 +20193,7 @@ pub trait UsersApi: runtime::Authenticator {
         ctx: runtime::RequestContext<Self::Claims>,
         req: ListLocalesRequest,
     ) -> impl std::future::Future<
-        Output = Result<ListLocalesResponse, runtime::Rejection>,
+        Output = Result<ListLocalesResponse, ListLocalesRefusal>,
     > + Send;
     ///`GET /v1/lookups/time-zones`: List time zones
     fn list_time_zones(
@@ -20231,7 +20201,7 @@ pub trait UsersApi: runtime::Authenticator {
         ctx: runtime::RequestContext<Self::Claims>,
         req: ListTimeZonesRequest,
     ) -> impl std::future::Future<
-        Output = Result<ListTimeZonesResponse, runtime::Rejection>,
+        Output = Result<ListTimeZonesResponse, ListTimeZonesRefusal>,
     > + Send;
     ///`GET /v1/users`: List users
     fn list_users(
@@ -20239,7 +20209,7 @@ pub trait UsersApi: runtime::Authenticator {
         ctx: runtime::RequestContext<Self::Claims>,
         req: ListUsersRequest,
     ) -> impl std::future::Future<
-        Output = Result<ListUsersResponse, runtime::Rejection>,
+        Output = Result<ListUsersResponse, ListUsersRefusal>,
     > + Send;
     ///`POST /v1/users`: Create a user
     fn create_user(
@@ -20247,7 +20217,7 @@ pub trait UsersApi: runtime::Authenticator {
         ctx: runtime::RequestContext<Self::Claims>,
         req: CreateUserRequest,
     ) -> impl std::future::Future<
-        Output = Result<CreateUserResponse, runtime::Rejection>,
+        Output = Result<CreateUserResponse, CreateUserRefusal>,
     > + Send;
     ///`GET /v1/users/{userId}`: Get a user
     fn get_user(
@@ -20255,7 +20225,7 @@ pub trait UsersApi: runtime::Authenticator {
         ctx: runtime::RequestContext<Self::Claims>,
         req: GetUserRequest,
     ) -> impl std::future::Future<
-        Output = Result<GetUserResponse, runtime::Rejection>,
+        Output = Result<GetUserResponse, GetUserRefusal>,
     > + Send;
     ///`PUT /v1/users/{userId}`: Replace a user's profile
     fn replace_user(
@@ -20263,7 +20233,7 @@ pub trait UsersApi: runtime::Authenticator {
         ctx: runtime::RequestContext<Self::Claims>,
         req: ReplaceUserRequest,
     ) -> impl std::future::Future<
-        Output = Result<ReplaceUserResponse, runtime::Rejection>,
+        Output = Result<ReplaceUserResponse, ReplaceUserRefusal>,
     > + Send;
     ///`PATCH /v1/users/{userId}`: Update a user partially
     fn update_user(
@@ -20271,7 +20241,7 @@ pub trait UsersApi: runtime::Authenticator {
         ctx: runtime::RequestContext<Self::Claims>,
         req: UpdateUserRequest,
     ) -> impl std::future::Future<
-        Output = Result<UpdateUserResponse, runtime::Rejection>,
+        Output = Result<UpdateUserResponse, UpdateUserRefusal>,
     > + Send;
     ///`DELETE /v1/users/{userId}`: Delete a user
     fn delete_user(
@@ -20279,7 +20249,7 @@ pub trait UsersApi: runtime::Authenticator {
         ctx: runtime::RequestContext<Self::Claims>,
         req: DeleteUserRequest,
     ) -> impl std::future::Future<
-        Output = Result<DeleteUserResponse, runtime::Rejection>,
+        Output = Result<DeleteUserResponse, DeleteUserRefusal>,
     > + Send;
     ///`PUT /v1/users/{userId}/password`: Set a user's password
     fn set_user_password(
@@ -20287,7 +20257,7 @@ pub trait UsersApi: runtime::Authenticator {
         ctx: runtime::RequestContext<Self::Claims>,
         req: SetUserPasswordRequest,
     ) -> impl std::future::Future<
-        Output = Result<SetUserPasswordResponse, runtime::Rejection>,
+        Output = Result<SetUserPasswordResponse, SetUserPasswordRefusal>,
     > + Send;
 }
 /// Every operation's route over `api`, served as `options` say.

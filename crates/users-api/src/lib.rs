@@ -1,7 +1,9 @@
 //! The Users API contract, generated from `openapi/users.yaml`.
 //!
 //! A backend implements [`UsersApi`] (one method per operation, each
-//! returning its documented response or a [`Rejection`]) and
+//! returning one of its documented answers, or one of its documented errors
+//! built from a [`runtime::Refused`] of that status: an undocumented status
+//! does not compile) and
 //! [`Authenticator`] (bearer token to its own [`Claims`]; [`Caller`] is a
 //! ready-made one) and serves [`router`]. Everything HTTP is done here before
 //! a method is called: routing, authentication and the operation's scope,
@@ -13,7 +15,8 @@
 //!
 //! [`generated`] is written by `cargo xtask codegen` and never edited by hand:
 //! the types (with `serde`, `utoipa::ToSchema` and a decoder for each type a
-//! request uses), a request struct and a response enum per operation, the
+//! request uses), a request struct, a response enum and a refusal enum per
+//! operation, the
 //! handlers with their `#[utoipa::path]` annotations, the trait and
 //! [`ApiDoc`]. [`ApiDoc`] is built from those annotations alone; a contract
 //! test proves it says what the spec says. Nothing reads the spec at run

@@ -4,7 +4,7 @@
 //! ([`Params`], for the generated decoders), apply the tenant switch
 //! ([`context`]), check the body's media type and limit and decode it
 //! ([`body`]), and answer any failure with `application/problem+json`
-//! ([`Rejection`], [`answer`]).
+//! ([`Rejection`]); what an implementation refuses with ([`Refused`]).
 //!
 //! [`UsersApi`]: crate::UsersApi
 
@@ -782,33 +782,126 @@ pub fn context<C: Claims>(
     Ok(RequestContext::new(caller, switched_to, request_id))
 }
 
-/// The answer of an implementation: its response, or its refusal as a
-/// problem. A refusal whose status the operation does not document breaks
-/// the contract: it is logged as an error and answered as a 500 that says
-/// so, never passed on.
-pub fn answer<R: IntoResponse>(op: &OperationSpec, answer: Result<R, Rejection>) -> Response {
+/// The answer of an implementation: its response or its refusal, each
+/// one of the operation's documented answers.
+pub fn answer<R: IntoResponse, E: IntoResponse>(answer: Result<R, E>) -> Response {
     match answer {
         Ok(response) => response.into_response(),
-        Err(rejection) if op.documents(rejection.status) => rejection.into_response(),
-        Err(rejection) => {
-            tracing::error!(
-                operation = op.operation_id,
-                status = rejection.status.as_u16(),
-                code = rejection.code,
-                "the implementation answered with a status the spec does not document"
-            );
-            Rejection::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "undocumented-status",
-                "Internal error",
-                format!(
-                    "the implementation answered {}, which {} does not document",
-                    rejection.status.as_u16(),
-                    op.operation_id
-                ),
-            )
-            .into_response()
-        }
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// A problem an implementation answers for a documented range (`class`
+/// `4` for `4XX`) or `default` (`class` 0, any error): a status outside it
+/// breaks the contract, and is logged as an error and answered as a 500
+/// that says so, never passed on.
+pub fn ranged(class: u16, problem: Rejection) -> Response {
+    let code = problem.status.as_u16();
+    let inside = if class == 0 {
+        (400..600).contains(&code)
+    } else {
+        code / 100 == class
+    };
+    if inside {
+        return problem.into_response();
+    }
+    tracing::error!(
+        status = code,
+        code = problem.code,
+        "the implementation answered with a status the spec does not document"
+    );
+    Rejection::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "undocumented-status",
+        "Internal error",
+        format!("the implementation answered {code}, which the operation does not document"),
+    )
+    .into_response()
+}
+
+/// A problem answered with the error status `S`: what an implementation
+/// builds to refuse a request. It becomes an operation's refusal (`?`,
+/// `.into()`) only through the `From` impls the generator writes for the
+/// statuses that operation documents, so refusing with an undocumented
+/// status does not compile:
+///
+/// ```compile_fail,E0277
+/// use users_api::{DeleteUserRefusal, runtime::Refused};
+/// // deleteUser documents no 409.
+/// let refusal: DeleteUserRefusal = Refused::<409>::new("x", "X", "x").into();
+/// ```
+///
+/// ```
+/// use users_api::{DeleteUserRefusal, runtime::Refused};
+/// let refusal: DeleteUserRefusal =
+///     Refused::<404>::new("not-found", "Not found", "no such user").into();
+/// ```
+///
+/// It is one pointer wide, so an operation's refusal is small and its
+/// `Result` cheap to pass up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused<const S: u16>(Box<Rejection>);
+
+impl<const S: u16> Refused<S> {
+    /// The status, checked when the program is compiled: an error status.
+    const STATUS: u16 = {
+        assert!(S >= 400 && S <= 599, "a refusal's status is 4xx or 5xx");
+        S
+    };
+
+    /// A problem with no field errors.
+    pub fn new(code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self(Box::new(Rejection::new(
+            Self::status(),
+            code,
+            title,
+            detail,
+        )))
+    }
+
+    /// A problem about particular fields, `detail` reading
+    /// `field: message; ...` (see [`Rejection::fields`]).
+    pub fn fields(code: &'static str, title: &'static str, errors: Vec<InvalidField>) -> Self {
+        Self(Box::new(Rejection::fields(
+            Self::status(),
+            code,
+            title,
+            errors,
+        )))
+    }
+
+    /// Adds a header to the answer.
+    pub fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> Self {
+        self.0.headers.push((name, value.into()));
+        self
+    }
+
+    /// The problem it answers with.
+    pub fn rejection(&self) -> &Rejection {
+        &self.0
+    }
+
+    fn status() -> StatusCode {
+        StatusCode::from_u16(Self::STATUS).expect("4xx and 5xx are statuses")
+    }
+}
+
+impl Refused<400> {
+    /// A 400 listing every field error (see [`Rejection::invalid`]).
+    pub fn invalid(errors: Vec<InvalidField>) -> Self {
+        Self(Box::new(Rejection::invalid(errors)))
+    }
+}
+
+impl<const S: u16> From<Refused<S>> for Box<Rejection> {
+    fn from(refused: Refused<S>) -> Self {
+        refused.0
+    }
+}
+
+impl<const S: u16> IntoResponse for Refused<S> {
+    fn into_response(self) -> Response {
+        self.0.into_response()
     }
 }
 
@@ -1171,6 +1264,26 @@ mod tests {
             authorize(&tokens, &any_token, &parts(Some("good")))
                 .await
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_ranged_problem_outside_its_range_is_a_loud_500() {
+        let problem = |status| Rejection::new(status, "x", "X", "x");
+        let status = |class, status| ranged(class, problem(status)).status();
+        assert_eq!(status(4, StatusCode::NOT_FOUND), StatusCode::NOT_FOUND);
+        assert_eq!(status(5, StatusCode::BAD_GATEWAY), StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            status(0, StatusCode::CONFLICT),
+            StatusCode::CONFLICT,
+            "default"
+        );
+        let outside = ranged(4, problem(StatusCode::SERVICE_UNAVAILABLE));
+        assert_eq!(outside.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            status(0, StatusCode::OK),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a default problem is an error"
         );
     }
 

@@ -2,7 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use users_api::types::{CustomAttributeValue, Problem, User, UserPatchCustomAttributesValue};
+use users_api::runtime::Refused;
+use users_api::types::{CustomAttributeValue, User, UserPatchCustomAttributesValue};
 use users_api::*;
 
 use crate::{TOKEN, seed_user};
@@ -12,18 +13,12 @@ struct InMemory {
     user: Mutex<Arc<User>>,
 }
 
-fn unimplemented_problem() -> Problem {
-    Problem {
-        type_: "about:blank".into(),
-        title: "Not part of the benchmark".into(),
-        status: 500,
-        code: "internal".into(),
-        detail: None,
-        instance: None,
-        request_id: None,
-        errors: None,
-        omitted_errors: None,
-    }
+fn unimplemented_problem() -> Refused<500> {
+    Refused::new(
+        "internal",
+        "Not part of the benchmark",
+        "the benchmark serves getUser and updateUser only",
+    )
 }
 
 /// What the bench token proves: everything, like the baseline's check. The
@@ -59,7 +54,7 @@ impl UsersApi for InMemory {
         &self,
         _: RequestContext<BenchClaims>,
         _: GetUserRequest,
-    ) -> Result<GetUserResponse, Rejection> {
+    ) -> Result<GetUserResponse, GetUserRefusal> {
         let user = Arc::clone(&self.user.lock().unwrap());
         Ok(GetUserResponse::Ok {
             e_tag: format!("\"{}\"", user.resource_version)
@@ -73,7 +68,7 @@ impl UsersApi for InMemory {
         &self,
         _: RequestContext<BenchClaims>,
         req: UpdateUserRequest,
-    ) -> Result<UpdateUserResponse, Rejection> {
+    ) -> Result<UpdateUserResponse, UpdateUserRefusal> {
         let mut stored = self.user.lock().unwrap();
         // Copies only while a response still holds the previous version.
         let user = Arc::make_mut(&mut stored);
@@ -139,82 +134,64 @@ impl UsersApi for InMemory {
         &self,
         _: RequestContext<BenchClaims>,
         _: ListCountriesRequest,
-    ) -> Result<ListCountriesResponse, Rejection> {
-        Ok(ListCountriesResponse::InternalServerError {
-            body: unimplemented_problem().into(),
-        })
+    ) -> Result<ListCountriesResponse, ListCountriesRefusal> {
+        Err(unimplemented_problem().into())
     }
     async fn list_languages(
         &self,
         _: RequestContext<BenchClaims>,
         _: ListLanguagesRequest,
-    ) -> Result<ListLanguagesResponse, Rejection> {
-        Ok(ListLanguagesResponse::InternalServerError {
-            body: unimplemented_problem().into(),
-        })
+    ) -> Result<ListLanguagesResponse, ListLanguagesRefusal> {
+        Err(unimplemented_problem().into())
     }
     async fn list_locales(
         &self,
         _: RequestContext<BenchClaims>,
         _: ListLocalesRequest,
-    ) -> Result<ListLocalesResponse, Rejection> {
-        Ok(ListLocalesResponse::InternalServerError {
-            body: unimplemented_problem().into(),
-        })
+    ) -> Result<ListLocalesResponse, ListLocalesRefusal> {
+        Err(unimplemented_problem().into())
     }
     async fn list_time_zones(
         &self,
         _: RequestContext<BenchClaims>,
         _: ListTimeZonesRequest,
-    ) -> Result<ListTimeZonesResponse, Rejection> {
-        Ok(ListTimeZonesResponse::InternalServerError {
-            body: unimplemented_problem().into(),
-        })
+    ) -> Result<ListTimeZonesResponse, ListTimeZonesRefusal> {
+        Err(unimplemented_problem().into())
     }
     async fn create_user(
         &self,
         _: RequestContext<BenchClaims>,
         _: CreateUserRequest,
-    ) -> Result<CreateUserResponse, Rejection> {
-        Ok(CreateUserResponse::InternalServerError {
-            body: unimplemented_problem().into(),
-        })
+    ) -> Result<CreateUserResponse, CreateUserRefusal> {
+        Err(unimplemented_problem().into())
     }
     async fn list_users(
         &self,
         _: RequestContext<BenchClaims>,
         _: ListUsersRequest,
-    ) -> Result<ListUsersResponse, Rejection> {
-        Ok(ListUsersResponse::InternalServerError {
-            body: unimplemented_problem().into(),
-        })
+    ) -> Result<ListUsersResponse, ListUsersRefusal> {
+        Err(unimplemented_problem().into())
     }
     async fn replace_user(
         &self,
         _: RequestContext<BenchClaims>,
         _: ReplaceUserRequest,
-    ) -> Result<ReplaceUserResponse, Rejection> {
-        Ok(ReplaceUserResponse::InternalServerError {
-            body: unimplemented_problem().into(),
-        })
+    ) -> Result<ReplaceUserResponse, ReplaceUserRefusal> {
+        Err(unimplemented_problem().into())
     }
     async fn delete_user(
         &self,
         _: RequestContext<BenchClaims>,
         _: DeleteUserRequest,
-    ) -> Result<DeleteUserResponse, Rejection> {
-        Ok(DeleteUserResponse::InternalServerError {
-            body: unimplemented_problem().into(),
-        })
+    ) -> Result<DeleteUserResponse, DeleteUserRefusal> {
+        Err(unimplemented_problem().into())
     }
     async fn set_user_password(
         &self,
         _: RequestContext<BenchClaims>,
         _: SetUserPasswordRequest,
-    ) -> Result<SetUserPasswordResponse, Rejection> {
-        Ok(SetUserPasswordResponse::InternalServerError {
-            body: unimplemented_problem().into(),
-        })
+    ) -> Result<SetUserPasswordResponse, SetUserPasswordRefusal> {
+        Err(unimplemented_problem().into())
     }
 }
 

@@ -20,14 +20,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 use users_api::names::{list_users_query, organization_ref, password_change, user};
-use users_api::runtime::InvalidField;
 use users_api::runtime::decode::{self, FromText};
 use users_api::runtime::merge::{self, Merge};
+use users_api::runtime::{InvalidField, Refused};
 use users_api::types::{
     CountryCode, LanguageCode, Locale, LookupEntry, LookupList, TimeZone, User, UserPage,
     UserPatch, UserReplace, UserStatus,
@@ -165,28 +164,21 @@ fn etag(version: i64) -> headers::ETag {
         .expect("a quoted number is an entity tag")
 }
 
-fn internal(err: impl std::fmt::Display) -> Rejection {
+fn internal(err: impl std::fmt::Display) -> Refused<500> {
     eprintln!("internal error: {err}");
-    Rejection::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "Internal error",
-        "the request failed",
-    )
+    Refused::<500>::new("internal", "Internal error", "the request failed")
 }
 
-fn not_found(id: &uuid::Uuid) -> Rejection {
-    Rejection::new(
-        StatusCode::NOT_FOUND,
+fn not_found(id: &uuid::Uuid) -> Refused<404> {
+    Refused::<404>::new(
         "not-found",
         "Not found",
         format!("no user {id} in this account"),
     )
 }
 
-fn email_taken() -> Rejection {
-    Rejection::fields(
-        StatusCode::CONFLICT,
+fn email_taken() -> Refused<409> {
+    Refused::<409>::fields(
         "duplication-violation",
         "The email address is taken",
         vec![InvalidField {
@@ -197,30 +189,26 @@ fn email_taken() -> Rejection {
     )
 }
 
-fn forbidden(detail: &str) -> Rejection {
-    Rejection::new(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        "The caller may not do this",
-        detail,
-    )
+fn forbidden(detail: &str) -> Refused<403> {
+    Refused::<403>::new("forbidden", "The caller may not do this", detail)
 }
 
 /// 412 unless `If-Match`, when sent, names the current version.
-fn precondition(if_match: Option<&headers::IfMatch>, version: i64) -> Result<(), Rejection> {
+fn precondition(if_match: Option<&headers::IfMatch>, version: i64) -> Result<(), Refused<412>> {
     match if_match {
-        Some(if_match) if !if_match.precondition_passes(&etag(version)) => Err(Rejection::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition-failed",
-            "The user has changed",
-            format!("the user's current ETag is \"{version}\""),
-        )),
+        Some(if_match) if !if_match.precondition_passes(&etag(version)) => {
+            Err(Refused::<412>::new(
+                "precondition-failed",
+                "The user has changed",
+                format!("the user's current ETag is \"{version}\""),
+            ))
+        }
         _ => Ok(()),
     }
 }
 
 /// 403 `privileged-field` naming each privileged member a non-admin sent.
-fn privileged(caller: &Caller, sent: &Value, members: &[&str]) -> Result<(), Rejection> {
+fn privileged(caller: &Caller, sent: &Value, members: &[&str]) -> Result<(), Refused<403>> {
     if caller.is_admin() {
         return Ok(());
     }
@@ -236,8 +224,7 @@ fn privileged(caller: &Caller, sent: &Value, members: &[&str]) -> Result<(), Rej
     if named.is_empty() {
         return Ok(());
     }
-    Err(Rejection::fields(
-        StatusCode::FORBIDDEN,
+    Err(Refused::<403>::fields(
         "privileged-field",
         "The request sets a privileged field",
         named,
@@ -246,11 +233,10 @@ fn privileged(caller: &Caller, sent: &Value, members: &[&str]) -> Result<(), Rej
 
 /// 403 unless the caller may name `organization` as a user's owner: an
 /// admin names any, anyone else only those its token lists.
-fn organization(caller: &Caller, organization: Option<&str>) -> Result<(), Rejection> {
+fn organization(caller: &Caller, organization: Option<&str>) -> Result<(), Refused<403>> {
     match organization {
         Some(id) if !caller.is_admin() && !caller.organizations.contains(id) => {
-            Err(Rejection::fields(
-                StatusCode::FORBIDDEN,
+            Err(Refused::<403>::fields(
                 "forbidden",
                 "The organization is not the caller's",
                 vec![InvalidField {
@@ -265,7 +251,7 @@ fn organization(caller: &Caller, organization: Option<&str>) -> Result<(), Rejec
 }
 
 /// Admins change anyone; others the users they created, or themselves.
-fn may_change(caller: &Caller, doc: &Map<String, Value>) -> Result<(), Rejection> {
+fn may_change(caller: &Caller, doc: &Map<String, Value>) -> Result<(), Refused<403>> {
     let subject = caller.subject.as_str();
     if caller.is_admin() || text(doc, user::CREATED_BY) == subject || text(doc, user::ID) == subject
     {
@@ -285,7 +271,7 @@ fn members(doc: &Map<String, Value>, names: &[&str]) -> Map<String, Value> {
 }
 
 /// The user as the API answers it: the document plus what is computed.
-fn render(record: &Record) -> Result<User, Rejection> {
+fn render(record: &Record) -> Result<User, Refused<500>> {
     let mut doc = record.doc.clone();
     doc.insert(user::RESOURCE_VERSION.into(), json!(record.version));
     doc.insert(
@@ -313,16 +299,16 @@ fn without_nulls(value: Value) -> Map<String, Value> {
 
 /// The merged profile must satisfy what every whole profile satisfies
 /// (`UserReplace`): the contract's generated validation judges it.
-fn validate_profile(doc: &Map<String, Value>) -> Result<(), Rejection> {
+fn validate_profile(doc: &Map<String, Value>) -> Result<(), UpdateUserRefusal> {
     let profile = Value::Object(members(doc, UserReplace::MEMBERS)).to_string();
     match decode::text::<UserReplace>(&profile) {
         Ok(_) => Ok(()),
-        Err(decode::BodyError::Invalid(errors)) => Err(Rejection::invalid(errors)),
-        Err(decode::BodyError::Syntax(e)) => Err(internal(e)),
+        Err(decode::BodyError::Invalid(errors)) => Err(Refused::<400>::invalid(errors).into()),
+        Err(decode::BodyError::Syntax(e)) => Err(internal(e).into()),
     }
 }
 
-fn hash_password(password: &str) -> Result<String, Rejection> {
+fn hash_password(password: &str) -> Result<String, Refused<500>> {
     use argon2::PasswordHasher;
     argon2::Argon2::default()
         .hash_password(password.as_bytes())
@@ -387,7 +373,7 @@ impl UsersApi for Directory {
         &self,
         _ctx: RequestContext,
         _req: ListCountriesRequest,
-    ) -> Result<ListCountriesResponse, Rejection> {
+    ) -> Result<ListCountriesResponse, ListCountriesRefusal> {
         Ok(ListCountriesResponse::Ok {
             body: lookup(CountryCode::VALUES, country_name).into(),
         })
@@ -397,7 +383,7 @@ impl UsersApi for Directory {
         &self,
         _ctx: RequestContext,
         _req: ListLanguagesRequest,
-    ) -> Result<ListLanguagesResponse, Rejection> {
+    ) -> Result<ListLanguagesResponse, ListLanguagesRefusal> {
         Ok(ListLanguagesResponse::Ok {
             body: lookup(LanguageCode::VALUES, language_name).into(),
         })
@@ -407,7 +393,7 @@ impl UsersApi for Directory {
         &self,
         _ctx: RequestContext,
         _req: ListLocalesRequest,
-    ) -> Result<ListLocalesResponse, Rejection> {
+    ) -> Result<ListLocalesResponse, ListLocalesRefusal> {
         let name = |code: &str| match code.split_once('-') {
             Some((language, country)) => format!(
                 "{} ({})",
@@ -425,7 +411,7 @@ impl UsersApi for Directory {
         &self,
         _ctx: RequestContext,
         _req: ListTimeZonesRequest,
-    ) -> Result<ListTimeZonesResponse, Rejection> {
+    ) -> Result<ListTimeZonesResponse, ListTimeZonesRefusal> {
         Ok(ListTimeZonesResponse::Ok {
             body: lookup(TimeZone::VALUES, str::to_owned).into(),
         })
@@ -435,7 +421,7 @@ impl UsersApi for Directory {
         &self,
         ctx: RequestContext,
         req: ListUsersRequest,
-    ) -> Result<ListUsersResponse, Rejection> {
+    ) -> Result<ListUsersResponse, ListUsersRefusal> {
         let query = req.query;
         let mut data = self.data.lock().await;
         let after = match &query.cursor {
@@ -443,11 +429,12 @@ impl UsersApi for Directory {
             Some(cursor) => match data.cursors.get(cursor) {
                 Some(resume) if resume.account == ctx.account() => resume.after,
                 _ => {
-                    return Err(Rejection::invalid(vec![InvalidField {
+                    return Err(Refused::<400>::invalid(vec![InvalidField {
                         field: list_users_query::CURSOR.into(),
                         message: "is not a cursor this server issued".into(),
                         code: "invalid".into(),
-                    }]));
+                    }])
+                    .into());
                 }
             },
         };
@@ -507,7 +494,7 @@ impl UsersApi for Directory {
         &self,
         ctx: RequestContext,
         req: CreateUserRequest,
-    ) -> Result<CreateUserResponse, Rejection> {
+    ) -> Result<CreateUserResponse, CreateUserRefusal> {
         let sent = serde_json::to_value(&req.body).map_err(internal)?;
         privileged(&ctx.caller, &sent, types::UserCreate::PRIVILEGED_MEMBERS)?;
         if let Some(owner) = &req.body.owner_organization {
@@ -526,12 +513,12 @@ impl UsersApi for Directory {
             && now_at - replay.at < KEY_LIFETIME
         {
             if replay.body_hash != body_hash {
-                return Err(Rejection::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                return Err(Refused::<422>::new(
                     "idempotency-key-reused",
                     "The idempotency key was used with another request",
                     "the Idempotency-Key was first used with another body",
-                ));
+                )
+                .into());
             }
             return Ok(CreateUserResponse::Created {
                 e_tag: etag(replay.version),
@@ -540,7 +527,7 @@ impl UsersApi for Directory {
             });
         }
         if data.email_taken(ctx.account(), &req.body.email, None) {
-            return Err(email_taken());
+            return Err(email_taken().into());
         }
         let id = uuid::Uuid::new_v4();
         let at = now();
@@ -600,7 +587,7 @@ impl UsersApi for Directory {
         &self,
         ctx: RequestContext,
         req: GetUserRequest,
-    ) -> Result<GetUserResponse, Rejection> {
+    ) -> Result<GetUserResponse, GetUserRefusal> {
         let data = self.data.lock().await;
         let id = req.path.user_id;
         let record = data
@@ -622,7 +609,7 @@ impl UsersApi for Directory {
         &self,
         ctx: RequestContext,
         req: ReplaceUserRequest,
-    ) -> Result<ReplaceUserResponse, Rejection> {
+    ) -> Result<ReplaceUserResponse, ReplaceUserRefusal> {
         let sent = without_nulls(serde_json::to_value(&req.body).map_err(internal)?);
         let id = req.path.user_id;
         let mut data = self.data.lock().await;
@@ -632,7 +619,7 @@ impl UsersApi for Directory {
         precondition(req.header.if_match.as_ref(), record.version)?;
         may_change(&ctx.caller, &record.doc)?;
         if data.email_taken(ctx.account(), &req.body.email, Some(&id)) {
-            return Err(email_taken());
+            return Err(email_taken().into());
         }
         let record = data
             .find_mut(ctx.account(), &id)
@@ -659,7 +646,7 @@ impl UsersApi for Directory {
         &self,
         ctx: RequestContext,
         req: UpdateUserRequest,
-    ) -> Result<UpdateUserResponse, Rejection> {
+    ) -> Result<UpdateUserResponse, UpdateUserRefusal> {
         let sent = serde_json::to_value(&req.body).map_err(internal)?;
         privileged(&ctx.caller, &sent, UserPatch::PRIVILEGED_MEMBERS)?;
         let id = req.path.user_id;
@@ -723,7 +710,7 @@ impl UsersApi for Directory {
         validate_profile(&doc)?;
         let email = text(&doc, user::EMAIL).to_owned();
         if data.email_taken(ctx.account(), &email, Some(&id)) {
-            return Err(email_taken());
+            return Err(email_taken().into());
         }
         let record = data
             .find_mut(ctx.account(), &id)
@@ -739,7 +726,7 @@ impl UsersApi for Directory {
         &self,
         ctx: RequestContext,
         req: DeleteUserRequest,
-    ) -> Result<DeleteUserResponse, Rejection> {
+    ) -> Result<DeleteUserResponse, DeleteUserRefusal> {
         let id = req.path.user_id;
         let mut data = self.data.lock().await;
         let record = data
@@ -758,7 +745,7 @@ impl UsersApi for Directory {
         &self,
         ctx: RequestContext,
         req: SetUserPasswordRequest,
-    ) -> Result<SetUserPasswordResponse, Rejection> {
+    ) -> Result<SetUserPasswordResponse, SetUserPasswordRefusal> {
         let id = req.path.user_id;
         // Hashing takes a while: before the lock, not under it.
         let new_hash = hash_password(&req.body.new_password)?;
@@ -769,9 +756,7 @@ impl UsersApi for Directory {
         precondition(req.header.if_match.as_ref(), record.version)?;
         let own = id.to_string() == ctx.caller.subject;
         if !own && !ctx.caller.is_admin() {
-            return Err(forbidden(
-                "only an admin or the user themself may set a password",
-            ));
+            return Err(forbidden("only an admin or the user themself may set a password").into());
         }
         if own
             && !ctx.caller.is_admin()
@@ -779,11 +764,12 @@ impl UsersApi for Directory {
         {
             let given = req.body.current_password.as_deref().unwrap_or_default();
             if !password_matches(given, hash) {
-                return Err(Rejection::invalid(vec![InvalidField {
+                return Err(Refused::<400>::invalid(vec![InvalidField {
                     field: password_change::CURRENT_PASSWORD.into(),
                     message: "does not match the current password".into(),
                     code: "mismatch".into(),
-                }]));
+                }])
+                .into());
             }
         }
         record.password_hash = Some(new_hash);

@@ -5,14 +5,13 @@
 use std::sync::Arc;
 
 use base64::Engine;
-use http::StatusCode;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use users_api::names::{list_users_query, organization_ref, password_change, user};
-use users_api::runtime::InvalidField;
 use users_api::runtime::decode::FromText;
 use users_api::runtime::merge::{self, Merge};
+use users_api::runtime::{InvalidField, Refused};
 use users_api::types::{
     LookupEntry, LookupList, User, UserCreate, UserPage, UserPatch, UserReplace, UserStatus,
 };
@@ -190,37 +189,29 @@ fn etag(version: i64) -> headers::ETag {
         .expect("a quoted number is an entity tag")
 }
 
-fn internal(err: impl std::fmt::Display) -> Rejection {
+fn internal(err: impl std::fmt::Display) -> Refused<500> {
     tracing::error!(error = %err, "request failed");
-    Rejection::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "Internal error",
-        "the request failed",
-    )
+    Refused::new("internal", "Internal error", "the request failed")
 }
 
-fn not_found(id: &uuid::Uuid) -> Rejection {
-    Rejection::new(
-        StatusCode::NOT_FOUND,
+fn not_found(id: &uuid::Uuid) -> Refused<404> {
+    Refused::new(
         "not-found",
         "Not found",
         format!("no user {id} in this account"),
     )
 }
 
-fn stale(current: i64) -> Rejection {
-    Rejection::new(
-        StatusCode::PRECONDITION_FAILED,
+fn stale(current: i64) -> Refused<412> {
+    Refused::new(
         "concurrency-violation",
         "The user has changed",
         format!("the user is at version {current}"),
     )
 }
 
-fn email_taken() -> Rejection {
-    Rejection::fields(
-        StatusCode::CONFLICT,
+fn email_taken() -> Refused<409> {
+    Refused::fields(
         "duplication-violation",
         "The value is taken",
         vec![InvalidField {
@@ -231,12 +222,38 @@ fn email_taken() -> Rejection {
     )
 }
 
-fn store_error(err: StoreError, id: &uuid::Uuid) -> Rejection {
+/// The refusals of an operation that reads and writes a stored user: each
+/// of them documents `404`, `412` and `500`; the email's `409` only those
+/// that may change it.
+trait StoreRefusal: From<Refused<404>> + From<Refused<412>> + From<Refused<500>> {
+    /// The store found the email taken.
+    fn email_taken() -> Self {
+        internal("the store found an email taken on a write that sets none").into()
+    }
+}
+
+impl StoreRefusal for UpdateUserRefusal {
+    fn email_taken() -> Self {
+        email_taken().into()
+    }
+}
+
+impl StoreRefusal for ReplaceUserRefusal {
+    fn email_taken() -> Self {
+        email_taken().into()
+    }
+}
+
+impl StoreRefusal for DeleteUserRefusal {}
+
+impl StoreRefusal for SetUserPasswordRefusal {}
+
+fn store_error<E: StoreRefusal>(err: StoreError, id: &uuid::Uuid) -> E {
     match err {
-        StoreError::NotFound => not_found(id),
-        StoreError::VersionMismatch { current } => stale(current),
-        StoreError::EmailTaken => email_taken(),
-        StoreError::Database(err) => internal(err),
+        StoreError::NotFound => not_found(id).into(),
+        StoreError::VersionMismatch { current } => stale(current).into(),
+        StoreError::EmailTaken => E::email_taken(),
+        StoreError::Database(err) => internal(err).into(),
     }
 }
 
@@ -286,7 +303,7 @@ impl<S: Store> Service<S> {
     }
 
     /// The user as the API returns it: the document plus computed fields.
-    fn render(&self, stored: &StoredUser) -> Result<User, Rejection> {
+    fn render(&self, stored: &StoredUser) -> Result<User, Refused<500>> {
         let mut doc = stored.doc.clone();
         doc[user::RESOURCE_VERSION] = json!(stored.resource_version);
         doc[user::HAS_AVATAR] = json!(doc.get(user::AVATAR_URL).is_some());
@@ -295,42 +312,43 @@ impl<S: Store> Service<S> {
         serde_json::from_value(doc).map_err(internal)
     }
 
-    async fn load(&self, ctx: &RequestContext, id: &uuid::Uuid) -> Result<StoredUser, Rejection> {
-        self.store
-            .get(ctx.account(), &id.to_string())
-            .await
-            .map_err(|e| store_error(e, id))?
-            .ok_or_else(|| not_found(id))
+    async fn load<E>(&self, ctx: &RequestContext, id: &uuid::Uuid) -> Result<StoredUser, E>
+    where
+        E: From<Refused<404>> + From<Refused<500>>,
+    {
+        match self.store.get(ctx.account(), &id.to_string()).await {
+            Ok(Some(stored)) => Ok(stored),
+            Ok(None) | Err(StoreError::NotFound) => Err(not_found(id).into()),
+            Err(err) => Err(internal(err).into()),
+        }
     }
 
     /// `If-Match` against the stored version: 412 when stale, 428 when the
     /// server requires it and it is missing.
-    fn precondition(
-        &self,
-        if_match: Option<&headers::IfMatch>,
-        current: i64,
-    ) -> Result<(), Rejection> {
+    fn precondition<E>(&self, if_match: Option<&headers::IfMatch>, current: i64) -> Result<(), E>
+    where
+        E: From<Refused<412>> + From<Refused<428>>,
+    {
         match if_match {
             Some(tag) if tag.precondition_passes(&etag(current)) => Ok(()),
-            Some(_) => Err(stale(current)),
-            None if self.settings.require_if_match => Err(Rejection::new(
-                StatusCode::PRECONDITION_REQUIRED,
+            Some(_) => Err(stale(current).into()),
+            None if self.settings.require_if_match => Err(Refused::<428>::new(
                 "precondition-required",
                 "If-Match is required",
                 "send the user's ETag in If-Match",
-            )),
+            )
+            .into()),
             None => Ok(()),
         }
     }
 
     /// Admins change anyone; others only users they created, or themselves.
-    fn may_change(&self, ctx: &RequestContext, doc: &Value) -> Result<(), Rejection> {
+    fn may_change(&self, ctx: &RequestContext, doc: &Value) -> Result<(), Refused<403>> {
         let subject = ctx.caller.subject.as_str();
         if ctx.caller.is_admin() || doc[user::CREATED_BY] == subject || doc[user::ID] == subject {
             return Ok(());
         }
-        Err(Rejection::new(
-            StatusCode::FORBIDDEN,
+        Err(Refused::new(
             "forbidden",
             "The user cannot be changed by this caller",
             "only an admin, the user's creator or the user themself may change it",
@@ -343,11 +361,10 @@ impl<S: Store> Service<S> {
         &self,
         ctx: &RequestContext,
         organization: Option<&str>,
-    ) -> Result<(), Rejection> {
+    ) -> Result<(), Refused<403>> {
         match organization {
             Some(id) if !ctx.caller.is_admin() && !ctx.caller.organizations.contains(id) => {
-                Err(Rejection::fields(
-                    StatusCode::FORBIDDEN,
+                Err(Refused::fields(
                     "forbidden",
                     "The organization is not the caller's",
                     vec![InvalidField {
@@ -367,7 +384,7 @@ impl<S: Store> Service<S> {
         ctx: &RequestContext,
         body: &Value,
         fields: &[&str],
-    ) -> Result<(), Rejection> {
+    ) -> Result<(), Refused<403>> {
         if ctx.caller.is_admin() {
             return Ok(());
         }
@@ -385,8 +402,7 @@ impl<S: Store> Service<S> {
         if sent.is_empty() {
             return Ok(());
         }
-        Err(Rejection::fields(
-            StatusCode::FORBIDDEN,
+        Err(Refused::fields(
             "privileged-field",
             "The request sets a privileged field",
             sent,
@@ -398,22 +414,22 @@ impl<S: Store> Service<S> {
     /// document with `change` and writes it. Concurrent changes wait for each
     /// other instead of failing; only a stale `If-Match` is a 412. A document
     /// equal to the stored one is not written (no new version).
-    async fn modify(
+    async fn modify<E: StoreRefusal + From<Refused<428>>>(
         &self,
         ctx: &RequestContext,
         id: &uuid::Uuid,
         if_match: Option<&headers::IfMatch>,
         password_hash: Option<String>,
-        change: impl Fn(&StoredUser) -> Result<Value, Rejection>,
-    ) -> Result<StoredUser, Rejection> {
+        change: impl Fn(&StoredUser) -> Result<Value, E>,
+    ) -> Result<StoredUser, E> {
         let locked = self
             .store
             .lock(ctx.account(), &id.to_string())
             .await
-            .map_err(|e| store_error(e, id))?
-            .ok_or_else(|| not_found(id))?;
+            .map_err(|e| store_error::<E>(e, id))?
+            .ok_or_else(|| E::from(not_found(id)))?;
         let current = locked.current().clone();
-        self.precondition(if_match, current.resource_version)?;
+        self.precondition::<E>(if_match, current.resource_version)?;
         let mut doc = change(&current)?;
         if doc == current.doc && password_hash.is_none() {
             return Ok(current);
@@ -438,7 +454,7 @@ impl<S: Store> Service<S> {
         &self,
         scope: &IdempotencyScope,
         hash: &str,
-    ) -> Result<IdempotencyState, Rejection> {
+    ) -> Result<IdempotencyState, Refused<500>> {
         let deadline = tokio::time::Instant::now() + self.settings.idempotency_wait;
         let mut pause = std::time::Duration::from_millis(5);
         loop {
@@ -464,7 +480,7 @@ impl<S: Store> Service<S> {
         &self,
         ctx: RequestContext,
         req: CreateUserRequest,
-    ) -> Result<CreateUserResponse, Rejection> {
+    ) -> Result<CreateUserResponse, CreateUserRefusal> {
         let body = serde_json::to_value(&req.body).map_err(internal)?;
         self.privileged(&ctx, &body, UserCreate::PRIVILEGED_MEMBERS)?;
         if let Some(owner) = &req.body.owner_organization {
@@ -484,20 +500,20 @@ impl<S: Store> Service<S> {
                 | IdempotencyState::Done { request_hash, .. }
                     if request_hash != hash =>
                 {
-                    return Err(Rejection::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
+                    return Err(Refused::<422>::new(
                         "idempotency-key-reused",
                         "The idempotency key was used with another request",
                         "the Idempotency-Key was first used with another body",
-                    ));
+                    )
+                    .into());
                 }
                 IdempotencyState::InProgress { .. } => {
-                    return Err(Rejection::new(
-                        StatusCode::CONFLICT,
+                    return Err(Refused::<409>::new(
                         "idempotency-in-progress",
                         "A request with this key is running",
                         "a request with the same Idempotency-Key has not finished; retry later",
-                    ));
+                    )
+                    .into());
                 }
                 IdempotencyState::Done { response, .. } => {
                     self.replays.inc();
@@ -575,7 +591,10 @@ impl<S: Store> Service<S> {
                         .await
                         .map_err(internal)?;
                 }
-                Err(store_error(err, &id))
+                Err(match err {
+                    StoreError::EmailTaken => email_taken().into(),
+                    other => internal(other).into(),
+                })
             }
         }
     }
@@ -584,7 +603,7 @@ impl<S: Store> Service<S> {
         &self,
         ctx: RequestContext,
         req: ListUsersRequest,
-    ) -> Result<ListUsersResponse, Rejection> {
+    ) -> Result<ListUsersResponse, ListUsersRefusal> {
         let query = req.query;
         let after = match &query.cursor {
             Some(cursor) => self
@@ -592,7 +611,7 @@ impl<S: Store> Service<S> {
                 .cursor_key
                 .open(ctx.account(), cursor)
                 .ok_or_else(|| {
-                    Rejection::invalid(vec![InvalidField {
+                    Refused::<400>::invalid(vec![InvalidField {
                         field: list_users_query::CURSOR.into(),
                         message: "is not a cursor this server issued".into(),
                         code: "invalid".into(),
@@ -631,8 +650,8 @@ impl<S: Store> Service<S> {
         &self,
         ctx: RequestContext,
         req: GetUserRequest,
-    ) -> Result<GetUserResponse, Rejection> {
-        let current = self.load(&ctx, &req.path.user_id).await?;
+    ) -> Result<GetUserResponse, GetUserRefusal> {
+        let current = self.load::<GetUserRefusal>(&ctx, &req.path.user_id).await?;
         let tag = etag(current.resource_version);
         // If-None-Match compares weakly: it fails when a tag matches.
         if let Some(if_none_match) = &req.header.if_none_match
@@ -650,11 +669,11 @@ impl<S: Store> Service<S> {
         &self,
         ctx: RequestContext,
         req: UpdateUserRequest,
-    ) -> Result<UpdateUserResponse, Rejection> {
+    ) -> Result<UpdateUserResponse, UpdateUserRefusal> {
         let sent = serde_json::to_value(&req.body).map_err(internal)?;
         self.privileged(&ctx, &sent, UserPatch::PRIVILEGED_MEMBERS)?;
         let stored = self
-            .modify(
+            .modify::<UpdateUserRefusal>(
                 &ctx,
                 &req.path.user_id,
                 req.header.if_match.as_ref(),
@@ -719,9 +738,11 @@ impl<S: Store> Service<S> {
                     match runtime::decode::text::<UserReplace>(&profile) {
                         Ok(_) => {}
                         Err(runtime::decode::BodyError::Invalid(errors)) => {
-                            return Err(Rejection::invalid(errors));
+                            return Err(Refused::<400>::invalid(errors).into());
                         }
-                        Err(runtime::decode::BodyError::Syntax(e)) => return Err(internal(e)),
+                        Err(runtime::decode::BodyError::Syntax(e)) => {
+                            return Err(internal(e).into());
+                        }
                     }
                     Ok(doc)
                 },
@@ -737,10 +758,10 @@ impl<S: Store> Service<S> {
         &self,
         ctx: RequestContext,
         req: ReplaceUserRequest,
-    ) -> Result<ReplaceUserResponse, Rejection> {
+    ) -> Result<ReplaceUserResponse, ReplaceUserRefusal> {
         let body = serde_json::to_value(&req.body).map_err(internal)?;
         let stored = self
-            .modify(
+            .modify::<ReplaceUserRefusal>(
                 &ctx,
                 &req.path.user_id,
                 req.header.if_match.as_ref(),
@@ -773,10 +794,13 @@ impl<S: Store> Service<S> {
         &self,
         ctx: RequestContext,
         req: DeleteUserRequest,
-    ) -> Result<DeleteUserResponse, Rejection> {
+    ) -> Result<DeleteUserResponse, DeleteUserRefusal> {
         let id = req.path.user_id;
-        let current = self.load(&ctx, &id).await?;
-        self.precondition(req.header.if_match.as_ref(), current.resource_version)?;
+        let current = self.load::<DeleteUserRefusal>(&ctx, &id).await?;
+        self.precondition::<DeleteUserRefusal>(
+            req.header.if_match.as_ref(),
+            current.resource_version,
+        )?;
         let expected = req
             .header
             .if_match
@@ -785,7 +809,7 @@ impl<S: Store> Service<S> {
         self.store
             .delete(ctx.account(), &current.id, expected)
             .await
-            .map_err(|e| store_error(e, &id))?;
+            .map_err(|e| store_error::<DeleteUserRefusal>(e, &id))?;
         Ok(DeleteUserResponse::NoContent {})
     }
 
@@ -793,17 +817,22 @@ impl<S: Store> Service<S> {
         &self,
         ctx: RequestContext,
         req: SetUserPasswordRequest,
-    ) -> Result<SetUserPasswordResponse, Rejection> {
-        let current = self.load(&ctx, &req.path.user_id).await?;
-        self.precondition(req.header.if_match.as_ref(), current.resource_version)?;
+    ) -> Result<SetUserPasswordResponse, SetUserPasswordRefusal> {
+        let current = self
+            .load::<SetUserPasswordRefusal>(&ctx, &req.path.user_id)
+            .await?;
+        self.precondition::<SetUserPasswordRefusal>(
+            req.header.if_match.as_ref(),
+            current.resource_version,
+        )?;
         let own = current.id == ctx.caller.subject;
         if !own && !ctx.caller.is_admin() {
-            return Err(Rejection::new(
-                StatusCode::FORBIDDEN,
+            return Err(Refused::<403>::new(
                 "forbidden",
                 "The password cannot be set by this caller",
                 "only an admin or the user themself may set a password",
-            ));
+            )
+            .into());
         }
         if own
             && !ctx.caller.is_admin()
@@ -811,16 +840,17 @@ impl<S: Store> Service<S> {
         {
             let given = req.body.current_password.clone().unwrap_or_default();
             if !self.verify_password(given, hash.clone()).await? {
-                return Err(Rejection::invalid(vec![InvalidField {
+                return Err(Refused::<400>::invalid(vec![InvalidField {
                     field: password_change::CURRENT_PASSWORD.into(),
                     message: "does not match the current password".into(),
                     code: "mismatch".into(),
-                }]));
+                }])
+                .into());
             }
         }
         let hash = self.hash_password(req.body.new_password.clone()).await?;
         let stored = self
-            .modify(
+            .modify::<SetUserPasswordRefusal>(
                 &ctx,
                 &req.path.user_id,
                 req.header.if_match.as_ref(),
@@ -837,7 +867,7 @@ impl<S: Store> Service<S> {
         })
     }
 
-    async fn hash_password(&self, password: String) -> Result<String, Rejection> {
+    async fn hash_password(&self, password: String) -> Result<String, Refused<500>> {
         let _permit = self.hashing.acquire().await.map_err(internal)?;
         tokio::task::spawn_blocking(move || {
             use argon2::PasswordHasher;
@@ -850,7 +880,7 @@ impl<S: Store> Service<S> {
         .map_err(internal)
     }
 
-    async fn verify_password(&self, password: String, hash: String) -> Result<bool, Rejection> {
+    async fn verify_password(&self, password: String, hash: String) -> Result<bool, Refused<500>> {
         let _permit = self.hashing.acquire().await.map_err(internal)?;
         tokio::task::spawn_blocking(move || {
             use argon2::PasswordVerifier;
@@ -903,7 +933,7 @@ impl<S: Store> UsersApi for Service<S> {
         &self,
         _: RequestContext,
         _: ListCountriesRequest,
-    ) -> Result<ListCountriesResponse, Rejection> {
+    ) -> Result<ListCountriesResponse, ListCountriesRefusal> {
         Ok(ListCountriesResponse::Ok {
             body: lookup(lookups::Lookup::Countries).into(),
         })
@@ -913,7 +943,7 @@ impl<S: Store> UsersApi for Service<S> {
         &self,
         _: RequestContext,
         _: ListLanguagesRequest,
-    ) -> Result<ListLanguagesResponse, Rejection> {
+    ) -> Result<ListLanguagesResponse, ListLanguagesRefusal> {
         Ok(ListLanguagesResponse::Ok {
             body: lookup(lookups::Lookup::Languages).into(),
         })
@@ -923,7 +953,7 @@ impl<S: Store> UsersApi for Service<S> {
         &self,
         _: RequestContext,
         _: ListLocalesRequest,
-    ) -> Result<ListLocalesResponse, Rejection> {
+    ) -> Result<ListLocalesResponse, ListLocalesRefusal> {
         Ok(ListLocalesResponse::Ok {
             body: lookup(lookups::Lookup::Locales).into(),
         })
@@ -933,7 +963,7 @@ impl<S: Store> UsersApi for Service<S> {
         &self,
         _: RequestContext,
         _: ListTimeZonesRequest,
-    ) -> Result<ListTimeZonesResponse, Rejection> {
+    ) -> Result<ListTimeZonesResponse, ListTimeZonesRefusal> {
         Ok(ListTimeZonesResponse::Ok {
             body: lookup(lookups::Lookup::TimeZones).into(),
         })
@@ -943,7 +973,7 @@ impl<S: Store> UsersApi for Service<S> {
         &self,
         ctx: RequestContext,
         req: CreateUserRequest,
-    ) -> Result<CreateUserResponse, Rejection> {
+    ) -> Result<CreateUserResponse, CreateUserRefusal> {
         self.create(ctx, req).await
     }
 
@@ -951,7 +981,7 @@ impl<S: Store> UsersApi for Service<S> {
         &self,
         ctx: RequestContext,
         req: ListUsersRequest,
-    ) -> Result<ListUsersResponse, Rejection> {
+    ) -> Result<ListUsersResponse, ListUsersRefusal> {
         self.list(ctx, req).await
     }
 
@@ -959,7 +989,7 @@ impl<S: Store> UsersApi for Service<S> {
         &self,
         ctx: RequestContext,
         req: GetUserRequest,
-    ) -> Result<GetUserResponse, Rejection> {
+    ) -> Result<GetUserResponse, GetUserRefusal> {
         self.get(ctx, req).await
     }
 
@@ -967,7 +997,7 @@ impl<S: Store> UsersApi for Service<S> {
         &self,
         ctx: RequestContext,
         req: UpdateUserRequest,
-    ) -> Result<UpdateUserResponse, Rejection> {
+    ) -> Result<UpdateUserResponse, UpdateUserRefusal> {
         self.update(ctx, req).await
     }
 
@@ -975,7 +1005,7 @@ impl<S: Store> UsersApi for Service<S> {
         &self,
         ctx: RequestContext,
         req: ReplaceUserRequest,
-    ) -> Result<ReplaceUserResponse, Rejection> {
+    ) -> Result<ReplaceUserResponse, ReplaceUserRefusal> {
         self.replace(ctx, req).await
     }
 
@@ -983,7 +1013,7 @@ impl<S: Store> UsersApi for Service<S> {
         &self,
         ctx: RequestContext,
         req: DeleteUserRequest,
-    ) -> Result<DeleteUserResponse, Rejection> {
+    ) -> Result<DeleteUserResponse, DeleteUserRefusal> {
         self.delete(ctx, req).await
     }
 
@@ -991,7 +1021,7 @@ impl<S: Store> UsersApi for Service<S> {
         &self,
         ctx: RequestContext,
         req: SetUserPasswordRequest,
-    ) -> Result<SetUserPasswordResponse, Rejection> {
+    ) -> Result<SetUserPasswordResponse, SetUserPasswordRefusal> {
         self.set_password(ctx, req).await
     }
 }

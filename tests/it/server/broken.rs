@@ -6,15 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderValue;
-use users_api::{
-    AuthError, Authenticator, Caller, CreateUserRequest, CreateUserResponse, DeleteUserRequest,
-    DeleteUserResponse, GetUserRequest, GetUserResponse, ListCountriesRequest,
-    ListCountriesResponse, ListLanguagesRequest, ListLanguagesResponse, ListLocalesRequest,
-    ListLocalesResponse, ListTimeZonesRequest, ListTimeZonesResponse, ListUsersRequest,
-    ListUsersResponse, Rejection, ReplaceUserRequest, ReplaceUserResponse, RequestContext,
-    SetUserPasswordRequest, SetUserPasswordResponse, UpdateUserRequest, UpdateUserResponse,
-    UsersApi,
-};
+use users_api::runtime::Refused;
+use users_api::*;
 use users_conformance::TokenIssuer;
 use users_server::auth::JwtVerifier;
 use users_server::service::{Service, Settings};
@@ -91,7 +84,7 @@ impl UsersApi for Faulty {
         &self,
         ctx: RequestContext,
         req: ListCountriesRequest,
-    ) -> Result<ListCountriesResponse, Rejection> {
+    ) -> Result<ListCountriesResponse, ListCountriesRefusal> {
         self.inner.list_countries(ctx, req).await
     }
 
@@ -99,7 +92,7 @@ impl UsersApi for Faulty {
         &self,
         ctx: RequestContext,
         req: ListLanguagesRequest,
-    ) -> Result<ListLanguagesResponse, Rejection> {
+    ) -> Result<ListLanguagesResponse, ListLanguagesRefusal> {
         self.inner.list_languages(ctx, req).await
     }
 
@@ -107,7 +100,7 @@ impl UsersApi for Faulty {
         &self,
         ctx: RequestContext,
         req: ListLocalesRequest,
-    ) -> Result<ListLocalesResponse, Rejection> {
+    ) -> Result<ListLocalesResponse, ListLocalesRefusal> {
         self.inner.list_locales(ctx, req).await
     }
 
@@ -115,7 +108,7 @@ impl UsersApi for Faulty {
         &self,
         ctx: RequestContext,
         req: ListTimeZonesRequest,
-    ) -> Result<ListTimeZonesResponse, Rejection> {
+    ) -> Result<ListTimeZonesResponse, ListTimeZonesRefusal> {
         self.inner.list_time_zones(ctx, req).await
     }
 
@@ -123,7 +116,7 @@ impl UsersApi for Faulty {
         &self,
         ctx: RequestContext,
         req: ListUsersRequest,
-    ) -> Result<ListUsersResponse, Rejection> {
+    ) -> Result<ListUsersResponse, ListUsersRefusal> {
         let later_page = req.query.cursor.is_some();
         let answer = self.inner.list_users(ctx, req).await?;
         match (self.fault, answer) {
@@ -142,7 +135,7 @@ impl UsersApi for Faulty {
         &self,
         ctx: RequestContext,
         req: CreateUserRequest,
-    ) -> Result<CreateUserResponse, Rejection> {
+    ) -> Result<CreateUserResponse, CreateUserRefusal> {
         match self.fault {
             Fault::IgnoresTheSwitchKey => {
                 let own = acting_on(&ctx, None);
@@ -170,26 +163,28 @@ impl UsersApi for Faulty {
         &self,
         ctx: RequestContext,
         mut req: GetUserRequest,
-    ) -> Result<GetUserResponse, Rejection> {
+    ) -> Result<GetUserResponse, GetUserRefusal> {
         if self.fault == Fault::IgnoresIfNoneMatch {
             req.header.if_none_match = None;
         }
         let retry = (self.fault == Fault::LeaksAnotherAccountsUser).then(|| req.clone());
         let answer = match self.inner.get_user(copy(&ctx), req).await {
-            Err(refused) if refused.status == axum::http::StatusCode::NOT_FOUND => {
-                match self.fault {
-                    Fault::AnswersAMissingUserAs403 => {
-                        let mut refused = refused;
-                        refused.status = axum::http::StatusCode::FORBIDDEN;
-                        return Err(refused);
-                    }
-                    Fault::LeaksAnotherAccountsUser => {
-                        let elsewhere = acting_on(&ctx, Some("conformance-b".into()));
-                        return self.inner.get_user(elsewhere, retry.unwrap()).await;
-                    }
-                    _ => return Err(refused),
+            Err(GetUserRefusal::NotFound(refused)) => match self.fault {
+                Fault::AnswersAMissingUserAs403 => {
+                    let problem = refused.rejection();
+                    return Err(Refused::<403>::new(
+                        problem.code,
+                        problem.title,
+                        problem.detail.clone(),
+                    )
+                    .into());
                 }
-            }
+                Fault::LeaksAnotherAccountsUser => {
+                    let elsewhere = acting_on(&ctx, Some("conformance-b".into()));
+                    return self.inner.get_user(elsewhere, retry.unwrap()).await;
+                }
+                _ => return Err(refused.into()),
+            },
             other => other?,
         };
         match (self.fault, answer) {
@@ -207,7 +202,7 @@ impl UsersApi for Faulty {
         &self,
         ctx: RequestContext,
         req: ReplaceUserRequest,
-    ) -> Result<ReplaceUserResponse, Rejection> {
+    ) -> Result<ReplaceUserResponse, ReplaceUserRefusal> {
         self.inner.replace_user(ctx, req).await
     }
 
@@ -215,7 +210,7 @@ impl UsersApi for Faulty {
         &self,
         mut ctx: RequestContext,
         mut req: UpdateUserRequest,
-    ) -> Result<UpdateUserResponse, Rejection> {
+    ) -> Result<UpdateUserResponse, UpdateUserRefusal> {
         let patch = &mut req.body;
         match self.fault {
             Fault::IgnoresIfMatch => req.header.if_match = None,
@@ -248,7 +243,7 @@ impl UsersApi for Faulty {
         &self,
         ctx: RequestContext,
         req: DeleteUserRequest,
-    ) -> Result<DeleteUserResponse, Rejection> {
+    ) -> Result<DeleteUserResponse, DeleteUserRefusal> {
         self.inner.delete_user(ctx, req).await
     }
 
@@ -256,7 +251,7 @@ impl UsersApi for Faulty {
         &self,
         ctx: RequestContext,
         req: SetUserPasswordRequest,
-    ) -> Result<SetUserPasswordResponse, Rejection> {
+    ) -> Result<SetUserPasswordResponse, SetUserPasswordRefusal> {
         self.inner.set_user_password(ctx, req).await
     }
 }

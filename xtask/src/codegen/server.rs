@@ -7,9 +7,10 @@
 //!   array components are inlined where they are used, as their constraints
 //!   are);
 //! - per operation: `IntoParams` structs for path, query and header
-//!   parameters, a request struct, a response enum with one variant per
-//!   documented status (with its headers) implementing `IntoResponse`, and a
-//!   free handler function annotated with `#[utoipa::path]`;
+//!   parameters, a request struct, two enums with one variant per documented
+//!   status (with its headers) implementing `IntoResponse` (the answers below
+//!   400, and the errors, built from a `runtime::Refused` of a documented
+//!   status), and a free handler function annotated with `#[utoipa::path]`;
 //! - the `UsersApi` trait, the `router` and the `ApiDoc` derive;
 //! - `OPERATIONS`, the table the hand-written runtime validates requests with.
 //!
@@ -1035,98 +1036,262 @@ impl Gen<'_> {
         Ok(())
     }
 
+    /// The operation's answers: `{Op}Response`, the documented answers
+    /// below 400, and `{Op}Refusal`, the documented errors. An error the spec
+    /// answers with `application/problem+json` holds a
+    /// [`runtime::Refused`] of its status, and the refusal is built from one
+    /// (`From`, so `?` works) only for a status the operation documents: an
+    /// undocumented status does not compile.
     fn response_enum(&mut self, op: &Operation) -> anyhow::Result<TokenStream> {
-        let name = format_ident!("{}Response", pascal(&op.id));
-        let mut variants = Vec::new();
-        let mut arms = Vec::new();
-        for response in &op.responses {
-            let variant = format_ident!("{}", response.status.variant());
-            let (status_field, status) = match response.status {
-                Status::Code(code) => (None, quote!(http::StatusCode::from_u16(#code).unwrap())),
-                Status::Range(_) | Status::Default => {
-                    (Some(quote!(status: http::StatusCode,)), quote!(status))
-                }
-            };
-            let mut fields: Vec<TokenStream> = status_field.into_iter().collect();
-            let mut header_sets = Vec::new();
-            for (header, schema) in &response.headers {
-                self.header_type(header, schema)?;
-                let ident = field_ident(header);
-                if let Some(typed) = typed_header(header) {
-                    fields.push(quote!(#ident: #typed,));
-                    header_sets.push(quote! {
-                        headers::HeaderMapExt::typed_insert(response.headers_mut(), #ident);
-                    });
-                    continue;
-                }
-                let (ty, value) = if header == "Retry-After" {
-                    (quote!(u64), quote!(#ident.to_string()))
-                } else {
-                    (quote!(String), quote!(#ident))
-                };
-                fields.push(quote!(#ident: #ty,));
-                header_sets.push(quote! {
-                    if let Ok(value) = http::HeaderValue::from_str(&#value) {
-                        response.headers_mut().insert(#header, value);
-                    }
-                });
-            }
-            // A body the implementation gives (`user.into()`) or lends
-            // (`Arc<T>`, `.into()` too): either way it is not copied.
-            let body_part = response.body.as_ref().map(|body| match body {
-                ResponseBody::Json { schema, .. } => {
-                    let ty = format_ident!("{}", schema);
-                    quote!(body: runtime::Body<#ty>,)
-                }
-                ResponseBody::Bytes { .. } => quote!(body: axum::body::Bytes,),
-            });
-            let binding: Vec<Ident> = (!matches!(response.status, Status::Code(_)))
-                .then(|| format_ident!("status"))
-                .into_iter()
-                .chain(response.headers.iter().map(|(h, _)| field_ident(h)))
-                .chain(response.body.as_ref().map(|_| format_ident!("body")))
+        let pascal_id = pascal(&op.id);
+        let (errors, answers): (Vec<&ResponseSpec>, Vec<&ResponseSpec>) =
+            op.responses.iter().partition(|r| r.status.is_error());
+        let mut out = Vec::new();
+        for (name, responses, doc) in [
+            (
+                format_ident!("{pascal_id}Response"),
+                answers,
+                format!("Every answer below 400 the spec documents for `{}`.", op.id),
+            ),
+            (
+                format_ident!("{pascal_id}Refusal"),
+                errors,
+                format!(
+                    "Every error the spec documents for `{}`; a documented problem \
+                     is built from a `runtime::Refused` of its status.",
+                    op.id
+                ),
+            ),
+        ] {
+            let explicit: BTreeSet<u16> = responses
+                .iter()
+                .filter_map(|r| match r.status {
+                    Status::Code(code) => Some(code),
+                    _ => None,
+                })
                 .collect();
-            let docs = &response.description;
-            variants.push(quote! {
-                #[doc = #docs]
-                #variant { #body_part #(#fields)* },
+            let classes: BTreeSet<u16> = responses
+                .iter()
+                .filter_map(|r| match r.status {
+                    Status::Range(class) => Some(class),
+                    _ => None,
+                })
+                .collect();
+            let mut variants = Vec::new();
+            let mut arms = Vec::new();
+            let mut froms = Vec::new();
+            for response in responses {
+                let (variant, arm, from) =
+                    self.response_variant(&name, response, &explicit, &classes)?;
+                variants.push(variant);
+                arms.push(arm);
+                froms.extend(from);
+            }
+            out.push(quote! {
+                #[doc = #doc]
+                #[derive(Debug, Clone, PartialEq)]
+                pub enum #name { #(#variants)* }
+                impl IntoResponse for #name {
+                    fn into_response(self) -> Response {
+                        match self { #(#arms)* }
+                    }
+                }
+                #(#froms)*
             });
-            let make = match &response.body {
-                Some(ResponseBody::Json { media, .. }) => quote! {
-                    runtime::json_response(#status, #media, &body)
-                },
-                Some(ResponseBody::Bytes { media }) => quote! {
-                    (#status, [(http::header::CONTENT_TYPE, #media)], body).into_response()
-                },
-                None => quote! {
-                    #status.into_response()
-                },
+        }
+        Ok(quote!(#(#out)*))
+    }
+
+    /// One documented response: its variant of `owner`, its arm of
+    /// `into_response`, and the `From<runtime::Refused<S>>` impls that build
+    /// it (a problem response; for a range or `default`, every registered
+    /// status of it that neither `explicit` documents by number nor, for
+    /// `default`, one of the ranges `classes` does).
+    fn response_variant(
+        &mut self,
+        owner: &Ident,
+        response: &ResponseSpec,
+        explicit: &BTreeSet<u16>,
+        classes: &BTreeSet<u16>,
+    ) -> anyhow::Result<(TokenStream, TokenStream, Vec<TokenStream>)> {
+        let variant = format_ident!("{}", response.status.variant());
+        let docs = &response.description;
+        let mut fields = Vec::new();
+        let mut header_sets = Vec::new();
+        for (header, schema) in &response.headers {
+            self.header_type(header, schema)?;
+            let ident = field_ident(header);
+            if let Some(typed) = typed_header(header) {
+                fields.push(quote!(#ident: #typed,));
+                header_sets.push(quote! {
+                    headers::HeaderMapExt::typed_insert(response.headers_mut(), #ident);
+                });
+                continue;
+            }
+            let (ty, value) = if header == "Retry-After" {
+                (quote!(u64), quote!(#ident.to_string()))
+            } else {
+                (quote!(String), quote!(#ident))
             };
-            let response = if header_sets.is_empty() {
-                quote!(#make)
+            fields.push(quote!(#ident: #ty,));
+            header_sets.push(quote! {
+                if let Ok(value) = http::HeaderValue::from_str(&#value) {
+                    response.headers_mut().insert(#header, value);
+                }
+            });
+        }
+        let header_names: Vec<Ident> = response
+            .headers
+            .iter()
+            .map(|(h, _)| field_ident(h))
+            .collect();
+        let finish = |make: TokenStream| {
+            if header_sets.is_empty() {
+                make
             } else {
                 quote! {
                     let mut response = #make;
                     #(#header_sets)*
                     response
                 }
-            };
-            arms.push(quote! {
-                Self::#variant { #(#binding),* } => { #response }
-            });
-        }
-        let doc = format!("Every answer the spec documents for `{}`.", op.id);
-        Ok(quote! {
-            #[doc = #doc]
-            #[derive(Debug, Clone, PartialEq)]
-            pub enum #name { #(#variants)* }
-            impl IntoResponse for #name {
-                fn into_response(self) -> Response {
-                    match self { #(#arms)* }
-                }
             }
-        })
+        };
+        let problem = matches!(
+            &response.body,
+            Some(ResponseBody::Json { media, .. }) if media == runtime_problem_media()
+        );
+        if problem && response.status.is_error() {
+            // A problem document: the runtime writes it.
+            let (ty, make, codes) = match response.status {
+                Status::Code(code) => (
+                    {
+                        let code = proc_macro2::Literal::u16_unsuffixed(code);
+                        quote!(runtime::Refused<#code>)
+                    },
+                    quote!(problem.into_response()),
+                    vec![code],
+                ),
+                Status::Range(class) => (
+                    quote!(Box<runtime::Rejection>),
+                    {
+                        let class = proc_macro2::Literal::u16_unsuffixed(class);
+                        quote!(runtime::ranged(#class, *problem))
+                    },
+                    registered(class * 100..class * 100 + 100, explicit),
+                ),
+                Status::Default => (
+                    quote!(Box<runtime::Rejection>),
+                    quote!(runtime::ranged(0, *problem)),
+                    registered(400..600, explicit)
+                        .into_iter()
+                        .filter(|code| !classes.contains(&(code / 100)))
+                        .collect(),
+                ),
+            };
+            let response_tokens = finish(make);
+            let (variant_tokens, arm, froms) = if fields.is_empty() {
+                // A number holds its `Refused` as it is; a range or
+                // `default` the `Rejection` inside it.
+                let held = match response.status {
+                    Status::Code(_) => quote!(problem),
+                    _ => quote!(problem.into()),
+                };
+                let froms = codes
+                    .iter()
+                    .map(|code| {
+                        let code = proc_macro2::Literal::u16_unsuffixed(*code);
+                        quote! {
+                            impl From<runtime::Refused<#code>> for #owner {
+                                fn from(problem: runtime::Refused<#code>) -> Self {
+                                    Self::#variant(#held)
+                                }
+                            }
+                        }
+                    })
+                    .collect();
+                (
+                    quote! {
+                        #[doc = #docs]
+                        #variant(#ty),
+                    },
+                    quote!(Self::#variant(problem) => { #response_tokens }),
+                    froms,
+                )
+            } else {
+                // Headers the spec documents with it: built whole, as
+                // `Self::TooManyRequests { problem, retry_after }`.
+                (
+                    quote! {
+                        #[doc = #docs]
+                        #variant { problem: #ty, #(#fields)* },
+                    },
+                    quote!(Self::#variant { problem, #(#header_names),* } => { #response_tokens }),
+                    Vec::new(),
+                )
+            };
+            return Ok((variant_tokens, arm, froms));
+        }
+        let (status_field, status) = match response.status {
+            Status::Code(code) => (None, quote!(http::StatusCode::from_u16(#code).unwrap())),
+            Status::Range(_) | Status::Default => {
+                (Some(quote!(status: http::StatusCode,)), quote!(status))
+            }
+        };
+        // A body the implementation gives (`user.into()`) or lends
+        // (`Arc<T>`, `.into()` too): either way it is not copied.
+        let body_part = response.body.as_ref().map(|body| match body {
+            ResponseBody::Json { schema, .. } => {
+                let ty = format_ident!("{}", schema);
+                quote!(body: runtime::Body<#ty>,)
+            }
+            ResponseBody::Bytes { .. } => quote!(body: axum::body::Bytes,),
+        });
+        let binding: Vec<Ident> = (!matches!(response.status, Status::Code(_)))
+            .then(|| format_ident!("status"))
+            .into_iter()
+            .chain(header_names)
+            .chain(response.body.as_ref().map(|_| format_ident!("body")))
+            .collect();
+        let make = match &response.body {
+            Some(ResponseBody::Json { media, .. }) => quote! {
+                runtime::json_response(#status, #media, &body)
+            },
+            Some(ResponseBody::Bytes { media }) => quote! {
+                (#status, [(http::header::CONTENT_TYPE, #media)], body).into_response()
+            },
+            None => quote! {
+                #status.into_response()
+            },
+        };
+        let response_tokens = finish(make);
+        Ok((
+            quote! {
+                #[doc = #docs]
+                #variant { #body_part #status_field #(#fields)* },
+            },
+            quote!(Self::#variant { #(#binding),* } => { #response_tokens }),
+            Vec::new(),
+        ))
     }
+}
+
+/// The media type the runtime answers problems with.
+fn runtime_problem_media() -> &'static str {
+    "application/problem+json"
+}
+
+/// The registered statuses (those with a reason phrase) in `range` that
+/// `explicit` does not document by number.
+fn registered(range: std::ops::Range<u16>, explicit: &BTreeSet<u16>) -> Vec<u16> {
+    range
+        .filter(|code| !explicit.contains(code))
+        .filter(|code| {
+            http::StatusCode::from_u16(*code)
+                .ok()
+                .and_then(|status| status.canonical_reason())
+                .is_some()
+        })
+        .collect()
 }
 
 /// A `utoipa` builder expression for a scalar schema: type, nullability,
@@ -1333,6 +1498,16 @@ impl Status {
             }
             .to_owned(),
             Status::Default => "Default".to_owned(),
+        }
+    }
+
+    /// Whether it is an error: 400 and above, a `4XX` or `5XX` range, or
+    /// `default` (what no other response of the operation documents).
+    fn is_error(self) -> bool {
+        match self {
+            Status::Code(code) => code >= 400,
+            Status::Range(class) => class >= 4,
+            Status::Default => true,
         }
     }
 
@@ -1747,10 +1922,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
                     return served.answered(&operation_specs::#index, rejection.into_response());
                 }
             };
-            let response = runtime::answer(
-                &operation_specs::#index,
-                api.#fn_name(context, request).await,
-            );
+            let response = runtime::answer(api.#fn_name(context, request).await);
             served.answered(&operation_specs::#index, response)
             }
         }
@@ -1762,11 +1934,12 @@ fn api_trait(ops: &[Operation]) -> TokenStream {
         let name = field_ident(&op.id);
         let request = format_ident!("{}Request", pascal(&op.id));
         let response = format_ident!("{}Response", pascal(&op.id));
+        let refusal = format_ident!("{}Refusal", pascal(&op.id));
         let doc = format!("`{} {}`: {}", op.method.to_uppercase(), op.path, op.summary);
         quote! {
             #[doc = #doc]
             fn #name(&self, ctx: runtime::RequestContext<Self::Claims>, req: #request)
-                -> impl std::future::Future<Output = Result<#response, runtime::Rejection>> + Send;
+                -> impl std::future::Future<Output = Result<#response, #refusal>> + Send;
         }
     });
     quote! {
@@ -1776,9 +1949,11 @@ fn api_trait(ops: &[Operation]) -> TokenStream {
         /// own `Claims`), checked the operation's scope, applied the account
         /// switch and decoded every parameter and the body before a method is
         /// called. A method answers with one of the operation's documented
-        /// responses, or refuses with a [`runtime::Rejection`]; a refusal
-        /// whose status the operation does not document is logged as an
-        /// error and answered as a 500.
+        /// responses below 400 (`Ok`), or with one of its documented errors
+        /// (`Err`): a problem is a [`runtime::Refused`] of its status, which
+        /// converts (`?`) into the operation's refusal only when the spec
+        /// documents that status for it, so an undocumented status does
+        /// not compile.
         pub trait UsersApi: runtime::Authenticator {
             #(#methods)*
         }
@@ -2161,6 +2336,54 @@ pub(crate) mod tests {
                 op.id
             );
         }
+    }
+
+    /// A problem response is built from a `runtime::Refused` of its status:
+    /// each registered status has one `From` impl (a number before its
+    /// range, a range before `default`), none for what is undocumented.
+    #[test]
+    fn problems_are_built_only_for_documented_statuses() {
+        let problem = serde_json::json!({ "application/problem+json": { "schema": {
+            "type": "object", "properties": { "title": { "type": "string" } }
+        } } });
+        let spec = serde_json::json!({
+            "openapi": "3.0.3",
+            "info": { "title": "Things", "version": "1" },
+            "paths": {
+                "/things": { "get": { "operationId": "getThings", "responses": {
+                    "200": { "description": "Things." },
+                    "404": { "description": "None.", "content": problem },
+                    "4XX": { "description": "Refused.", "content": problem },
+                    "default": { "description": "Failed.", "content": problem }
+                } } },
+                "/others": { "get": { "operationId": "getOthers", "responses": {
+                    "200": { "description": "Others." },
+                    "409": { "description": "Taken.", "content": problem }
+                } } }
+            }
+        });
+        let (code, refusals) = generate(&spec).unwrap();
+        assert!(refusals.is_empty(), "{refusals:#?}");
+        let from = |status: u16, op: &str| {
+            code.matches(&format!(
+                "impl From<runtime::Refused<{status}>> for {op}Refusal"
+            ))
+            .count()
+        };
+        for status in [400, 404, 418, 422, 500, 503] {
+            assert_eq!(from(status, "GetThings"), 1, "{status}");
+        }
+        assert_eq!(from(409, "GetOthers"), 1);
+        for status in [400, 404, 500] {
+            assert_eq!(from(status, "GetOthers"), 0, "{status}");
+        }
+        // Unregistered statuses have no marker of their own.
+        assert_eq!(from(499, "GetThings"), 0);
+        assert!(code.contains("NotFound(runtime::Refused<404>)"));
+        assert!(code.contains("ClientError(Box<runtime::Rejection>)"));
+        assert!(code.contains("runtime::ranged(4, *problem)"));
+        assert!(code.contains("runtime::ranged(0, *problem)"));
+        assert!(code.contains("Output = Result<GetThingsResponse, GetThingsRefusal>"));
     }
 
     /// The generated code, or the refusals as an error (strict mode).
