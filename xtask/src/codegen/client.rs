@@ -97,37 +97,73 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
             }
         }
     }
-    let source = &source;
-    let merge = super::three_state::merge_schemas(source)?;
+    let mut merge = super::three_state::merge_schemas(&source)?;
+    let mut open = open;
     let mut lifted = source.clone();
     lift_patch_members(&mut lifted, &merge)?;
     share_nullable_components(&mut lifted);
     state_nullable(&mut lifted);
-    let view = client_view(&serde_json::from_value(lifted)?);
-    let mut generator = Generator::new(&settings(&merge, &open)?);
-    // progenitor asserts where it should refuse: a panic is an error here,
-    // naming the spec, never a crash of the build tool.
-    let client = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        generator.generate_tokens(&view)
-    }))
-    .map_err(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_default();
-        anyhow::anyhow!("progenitor panicked on the client view: {message}")
-    })??;
-    let emitter = super::sdk::Sdk {
-        spec: &written,
-        several: &several,
-        merge: &merge,
-        open: &open,
-        types: generator.get_type_space(),
+    let (client, generator) = match progenitor_on(&lifted, &merge, &open) {
+        Ok(done) => done,
+        Err(whole) => {
+            // progenitor asserts where it should refuse: what it fails on is
+            // found by halving the operations, and left out, named.
+            let isolated = isolate(&lifted, &merge, &open, &whole)?;
+            for ((path, method), reason) in &isolated.refused {
+                for spec in [&mut source, &mut written] {
+                    if let Some(item) = spec["paths"].get_mut(path).and_then(|i| i.as_object_mut())
+                    {
+                        item.remove(method);
+                    }
+                }
+                refusals.push(super::Refusal {
+                    pointer: format!("/paths/{}/{method}", escape_pointer(path)),
+                    reason: reason.clone(),
+                });
+            }
+            merge.retain(|name| isolated.kept_schemas.contains(name));
+            open.retain(|name, _| isolated.kept_schemas.contains(name));
+            (isolated.client, isolated.generator)
+        }
     };
-    let sdk = emitter.generate()?;
-    let samples = emitter.samples(&super::sdk::crate_name())?;
-    let mock = emitter.mock()?;
+    // What the emitter fails on inside one operation leaves that operation
+    // out of the SDK's surface (progenitor's client keeps its method).
+    let (sdk, samples, mock) = loop {
+        let emitter = super::sdk::Sdk {
+            spec: &written,
+            several: &several,
+            merge: &merge,
+            open: &open,
+            types: generator.get_type_space(),
+        };
+        let emitted = emitter.generate().and_then(|sdk| {
+            let samples = emitter.samples(&super::sdk::crate_name())?;
+            Ok((sdk, samples, emitter.mock()?))
+        });
+        let err = match emitted {
+            Ok(done) => break done,
+            Err(err) => err,
+        };
+        let message = format!("{err:#}");
+        let Some((pointer, reason)) = message.split_once(": ") else {
+            return Err(err);
+        };
+        let Some((path, method)) = operation_pointer(pointer) else {
+            return Err(err);
+        };
+        let Some(item) = written["paths"]
+            .get_mut(&path)
+            .and_then(|i| i.as_object_mut())
+            .filter(|item| item.contains_key(&method))
+        else {
+            return Err(err);
+        };
+        item.remove(&method);
+        refusals.push(super::Refusal {
+            pointer: pointer.to_owned(),
+            reason: reason.to_owned(),
+        });
+    };
     Ok(Output {
         client: super::add_preamble(&without_pseudo_code(&super::format_rust(client)?)),
         mock: super::add_preamble(&super::format_rust(mock)?),
@@ -135,6 +171,210 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
         samples,
         refusals,
     })
+}
+
+/// An operation: its path and method.
+type OperationKey = (String, String);
+
+/// progenitor's client of `lifted` (operations and schemas as the client view
+/// reads them), with the generator that holds its types; a panic inside
+/// progenitor or typify is an error naming it, never a crash of the build
+/// tool.
+fn progenitor_on(
+    lifted: &serde_json::Value,
+    merge: &std::collections::BTreeSet<String>,
+    open: &std::collections::BTreeMap<String, super::open_enum::OpenEnum>,
+) -> Result<(proc_macro2::TokenStream, Generator), String> {
+    let spec: OpenAPI = serde_json::from_value(lifted.clone()).map_err(|e| e.to_string())?;
+    let view = client_view(&spec);
+    let mut generator = Generator::new(&settings(merge, open).map_err(|e| e.to_string())?);
+    let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        generator.generate_tokens(&view)
+    }));
+    match generated {
+        Ok(Ok(client)) => Ok((client, generator)),
+        Ok(Err(err)) => Err(format!("progenitor refused the client view: {err}")),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            Err(format!("progenitor panicked on the client view: {message}"))
+        }
+    }
+}
+
+/// What [`isolate`] found: the client of the operations progenitor takes,
+/// the operations it fails on with its message, and the component schemas
+/// the kept operations reach.
+struct Isolated {
+    client: proc_macro2::TokenStream,
+    generator: Generator,
+    refused: Vec<(OperationKey, String)>,
+    kept_schemas: std::collections::BTreeSet<String>,
+}
+
+/// The most progenitor runs [`isolate`] makes on one spec.
+const ISOLATION_RUNS: usize = 96;
+
+/// The operations progenitor fails on, found by halving: a group that
+/// generates together with what was kept so far is kept; a failing group is
+/// halved until the operation that fails is alone, and left out with
+/// progenitor's message. Each run sees only the component schemas its
+/// operations reach, so a schema no kept operation uses cannot fail it.
+/// `whole` is the failure on the whole spec. After [`ISOLATION_RUNS`] runs,
+/// what is left untried is left out, saying so.
+fn isolate(
+    lifted: &serde_json::Value,
+    merge: &std::collections::BTreeSet<String>,
+    open: &std::collections::BTreeMap<String, super::open_enum::OpenEnum>,
+    whole: &str,
+) -> anyhow::Result<Isolated> {
+    let operations: Vec<OperationKey> = lifted["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(path, item)| {
+            super::lift::METHODS
+                .iter()
+                .filter(|method| item.get(**method).is_some())
+                .map(move |method| (path.clone(), (*method).to_owned()))
+        })
+        .collect();
+    let runs = std::cell::Cell::new(0);
+    let attempt = |kept: &[OperationKey]| {
+        runs.set(runs.get() + 1);
+        let (spec, reached) = restricted(lifted, kept);
+        progenitor_on(&spec, merge, open).map(|(client, generator)| (client, generator, reached))
+    };
+    let mut kept: Vec<OperationKey> = Vec::new();
+    let mut best = None;
+    let mut refused = Vec::new();
+    // Groups still to try, the next last.
+    let mut groups = vec![operations];
+    while let Some(group) = groups.pop() {
+        if runs.get() >= ISOLATION_RUNS {
+            refused.extend(group.into_iter().map(|op| {
+                let reason = format!(
+                    "not tried: progenitor failed on the spec ({whole}) and the \
+                     {ISOLATION_RUNS} runs that look for the operations it fails on ran out"
+                );
+                (op, reason)
+            }));
+            continue;
+        }
+        let trial: Vec<OperationKey> = kept.iter().chain(&group).cloned().collect();
+        match attempt(&trial) {
+            Ok(done) => {
+                kept = trial;
+                best = Some(done);
+            }
+            Err(message) if group.len() == 1 => {
+                refused.push((group.into_iter().next().expect("one"), message));
+            }
+            Err(_) => {
+                let mut first = group;
+                let second = first.split_off(first.len() / 2);
+                groups.push(second);
+                groups.push(first);
+            }
+        }
+    }
+    let (client, generator, kept_schemas) = match best {
+        Some(done) => done,
+        None => attempt(&[]).map_err(|message| {
+            anyhow::anyhow!("{whole}; and with no operation at all: {message}")
+        })?,
+    };
+    Ok(Isolated {
+        client,
+        generator,
+        refused,
+        kept_schemas,
+    })
+}
+
+/// `spec` with only the operations `kept`, and only the components they
+/// reach (through `$ref`, transitively); the names of the component schemas
+/// kept.
+fn restricted(
+    spec: &serde_json::Value,
+    kept: &[OperationKey],
+) -> (serde_json::Value, std::collections::BTreeSet<String>) {
+    let mut out = spec.clone();
+    if let Some(paths) = out["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            if let Some(item) = item.as_object_mut() {
+                item.retain(|key, _| {
+                    !super::lift::METHODS.contains(&key.as_str())
+                        || kept.iter().any(|(p, m)| p == path && m == key)
+                });
+            }
+        }
+        paths.retain(|_, item| {
+            super::lift::METHODS
+                .iter()
+                .any(|method| item.get(*method).is_some())
+        });
+    }
+    // Every `#/components/...` a kept operation reaches.
+    let mut reached = std::collections::BTreeSet::new();
+    let mut pending = vec![out["paths"].clone()];
+    while let Some(value) = pending.pop() {
+        let mut refs = Vec::new();
+        collect_refs(&value, &mut refs);
+        for target in refs {
+            let Some(rest) = target.strip_prefix("#/components/") else {
+                continue;
+            };
+            let mut parts = rest.splitn(2, '/');
+            let (Some(kind), Some(name)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let name = name.replace("~1", "/").replace("~0", "~");
+            if reached.insert((kind.to_owned(), name.clone())) {
+                pending.push(spec["components"][kind][&name].clone());
+            }
+        }
+    }
+    if let Some(components) = out["components"].as_object_mut() {
+        for (kind, entries) in components.iter_mut() {
+            if kind == "securitySchemes" {
+                continue;
+            }
+            if let Some(entries) = entries.as_object_mut() {
+                entries.retain(|name, _| reached.contains(&(kind.clone(), name.clone())));
+            }
+        }
+    }
+    let schemas = reached
+        .into_iter()
+        .filter(|(kind, _)| kind == "schemas")
+        .map(|(_, name)| name)
+        .collect();
+    (out, schemas)
+}
+
+/// Every `$ref` in `value`.
+fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(object) => {
+            for (key, value) in object {
+                match (key.as_str(), value) {
+                    ("$ref", serde_json::Value::String(target)) => out.push(target.clone()),
+                    _ => collect_refs(value, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| collect_refs(item, out)),
+        _ => {}
+    }
+}
+
+/// A path as a JSON Pointer token.
+fn escape_pointer(path: &str) -> String {
+    path.replace('~', "~0").replace('/', "~1")
 }
 
 /// progenitor documents each method with an `ignore` snippet over free
@@ -880,6 +1120,82 @@ fn resolve_response<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// progenitor fails on one operation (an object as a query parameter):
+    /// the operation is left out, named with progenitor's message; the
+    /// others, and the types they use, are generated.
+    #[test]
+    fn what_progenitor_fails_on_is_left_out_not_the_whole_spec() {
+        let object =
+            serde_json::json!({ "type": "object", "properties": { "name": { "type": "string" } } });
+        let spec = serde_json::json!({
+            "openapi": "3.0.3",
+            "info": { "title": "Things", "version": "1" },
+            "paths": {
+                "/things": {
+                    "get": { "operationId": "listThings", "responses": { "200": {
+                        "description": "Things.",
+                        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Thing" } } }
+                    } } },
+                    "post": {
+                        "operationId": "addThing",
+                        "parameters": [{ "name": "Filter", "in": "query", "required": true, "schema": object }],
+                        "responses": { "204": { "description": "Added." } }
+                    }
+                },
+                "/others": { "get": { "operationId": "listOthers", "responses": { "204": { "description": "None." } } } }
+            },
+            "components": { "schemas": { "Thing": object } }
+        });
+        let whole = progenitor_on(&spec, &Default::default(), &Default::default());
+        assert!(whole.is_err(), "the fixture no longer fails progenitor");
+        let output = generate(&spec).unwrap();
+        let refused: Vec<&str> = output.refusals.iter().map(|r| r.pointer.as_str()).collect();
+        assert_eq!(refused, ["/paths/~1things/post"]);
+        assert!(
+            output.refusals[0].reason.contains("progenitor"),
+            "{}",
+            output.refusals[0].reason
+        );
+        assert!(
+            output.client.contains("pub fn list_things"),
+            "the kept operation"
+        );
+        assert!(
+            output.client.contains("pub fn list_others"),
+            "the kept operation"
+        );
+        assert!(!output.client.contains("pub fn add_thing"));
+        assert!(
+            output.client.contains("pub struct Thing"),
+            "a type a kept operation uses"
+        );
+    }
+
+    #[test]
+    fn a_restricted_spec_keeps_what_its_operations_reach() {
+        let spec = serde_json::json!({
+            "paths": {
+                "/a": { "get": { "responses": { "200": { "$ref": "#/components/responses/A" } } } },
+                "/b": { "get": { "responses": { "200": { "description": "B" } } } }
+            },
+            "components": {
+                "responses": { "A": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/A" } } } } },
+                "schemas": {
+                    "A": { "properties": { "b": { "$ref": "#/components/schemas/B~1C" } } },
+                    "B/C": { "type": "string" },
+                    "Unused": { "type": "string" }
+                },
+                "securitySchemes": { "key": { "type": "http", "scheme": "bearer" } }
+            }
+        });
+        let (out, schemas) = restricted(&spec, &[("/a".into(), "get".into())]);
+        assert_eq!(schemas.into_iter().collect::<Vec<_>>(), ["A", "B/C"]);
+        assert!(out["paths"].get("/b").is_none());
+        assert!(out["components"]["schemas"].get("Unused").is_none());
+        assert!(out["components"]["responses"].get("A").is_some());
+        assert!(out["components"]["securitySchemes"].get("key").is_some());
+    }
 
     #[test]
     fn a_nullable_copy_of_a_component_becomes_that_component_nullable() {

@@ -1391,6 +1391,13 @@ impl Sdk<'_> {
         if let Ok(ty) = self.named_type(&named) {
             return Ok((ty.ident(), None));
         }
+        // An array of a component: progenitor takes a `Vec` of its type.
+        if schema["type"] == "array"
+            && let Some(reference) = three_state::referenced(&schema["items"])
+        {
+            let item = self.component_type(reference)?;
+            return Ok((quote!(::std::vec::Vec<#item>), None));
+        }
         let ty = builtin(schema).with_context(|| format!("the schema of parameter {name}"))?;
         let integer = (schema["type"] == "integer").then(|| {
             let text = ty.to_string().replace(' ', "");
