@@ -128,6 +128,18 @@ impl Error {
         }
     }
 
+    /// The error body as `T`, a type of the spec: the problem document, or
+    /// a JSON body that is not one; `None` when there was no body or it is
+    /// not a `T`.
+    pub fn document<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        match self {
+            Error::Api { problem, .. } => problem.to().ok(),
+            Error::UnexpectedResponse { body, .. } => serde_json::from_str(body).ok(),
+            Error::OutcomeUnknown(inner) => inner.document(),
+            _ => None,
+        }
+    }
+
     /// The problem's detail, e.g. `name.lastName: is required`.
     pub fn detail(&self) -> Option<&str> {
         self.problem().and_then(|p| p.detail.as_deref())

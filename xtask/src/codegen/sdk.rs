@@ -967,14 +967,23 @@ impl Sdk<'_> {
             let mut variants = Vec::new();
             let mut arms = Vec::new();
             let mut shows = Vec::new();
-            for (status, description, _) in &documented {
+            for (status, description, schema) in &documented {
                 let variant = format_ident!("{}", status_name(*status));
                 let doc = format!("`{status}`: {description}");
-                variants.push(quote!(#[doc = #doc] #variant(#payload),));
-                let read = match &problem_ty {
-                    Some(_) => quote!(err.problem_document()),
-                    None => quote!(err.problem().cloned().map(Box::new)),
+                // The spec's error schema shared by every error, else this
+                // status's own schema, else the problem as the runtime read it.
+                let own = schema
+                    .as_deref()
+                    .and_then(|name| self.component_type(name).ok());
+                let (payload, read) = match (&problem_ty, own) {
+                    (Some(_), _) => (payload.clone(), quote!(err.problem_document())),
+                    (None, Some(ty)) => (quote!(#ty), quote!(err.document::<#ty>())),
+                    (None, None) => (
+                        payload.clone(),
+                        quote!(err.problem().cloned().map(Box::new)),
+                    ),
                 };
+                variants.push(quote!(#[doc = #doc] #variant(#payload),));
                 arms.push(quote! {
                     Some(#status) => match #read {
                         Some(problem) => #name::#variant(problem),
