@@ -2,7 +2,8 @@
 //!
 //! progenitor 0.15 takes request bodies only as `application/json` (and a few
 //! others) and types only `application/json` responses. The client view reads
-//! `application/merge-patch+json` and `application/problem+json` as
+//! every JSON media type (`application/merge-patch+json`,
+//! `application/problem+json`, `application/json; charset=utf-8`) as
 //! `application/json`; the hand-written runtime in `users-client` puts the real
 //! media types on the wire and decodes problems. Before progenitor runs, a
 //! preflight lists everything in the spec it would panic on or skip without a
@@ -64,6 +65,7 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
     let mut refusals = Vec::new();
     settle_defaults(&mut source);
     drop_unstated_bodies(&mut source);
+    any_json_where_unstated(&mut source);
     choose_request_media(&mut source, &mut refusals);
     // The SDK emitter reads the operations as written; progenitor reads
     // several success types as one stream of bytes, which the SDK decodes.
@@ -614,6 +616,54 @@ fn each_responses(
     }
 }
 
+/// A JSON body (request or response) without a schema admits any JSON:
+/// it is given the empty schema, which both progenitor and the SDK read as
+/// `serde_json::Value` (progenitor panics on a JSON body without one).
+fn any_json_where_unstated(spec: &mut serde_json::Value) {
+    let state = |content: Option<&mut serde_json::Value>| {
+        for (media, entry) in content
+            .and_then(|c| c.as_object_mut())
+            .into_iter()
+            .flatten()
+        {
+            if as_sent(media) == "application/json"
+                && let Some(entry) = entry.as_object_mut()
+            {
+                entry
+                    .entry("schema")
+                    .or_insert_with(|| serde_json::json!({}));
+            }
+        }
+    };
+    each_responses(spec, |_, _, responses| {
+        for response in responses.values_mut() {
+            state(response.get_mut("content"));
+        }
+    });
+    for kind in ["responses", "requestBodies"] {
+        if let Some(entries) = spec["components"]
+            .get_mut(kind)
+            .and_then(|e| e.as_object_mut())
+        {
+            for entry in entries.values_mut() {
+                state(entry.get_mut("content"));
+            }
+        }
+    }
+    let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        for method in super::lift::METHODS {
+            state(
+                item.get_mut(method)
+                    .and_then(|op| op.get_mut("requestBody"))
+                    .and_then(|b| b.get_mut("content")),
+            );
+        }
+    }
+}
+
 /// A response whose only content is `*/*` without a schema states no body:
 /// it has none, as the server generator reads it too.
 fn drop_unstated_bodies(spec: &mut serde_json::Value) {
@@ -814,10 +864,14 @@ fn lift_patch_members(
     Ok(())
 }
 
-/// The media type progenitor reads `media` as: JSON aliases as
-/// `application/json`, others as they are.
+/// The media type progenitor reads `media` as: every JSON media type
+/// (`application/json` with parameters, `application/*+json`) as
+/// `application/json`, others as they are; the runtime sends the real one.
 fn as_sent(media: &str) -> &str {
-    if JSON_ALIASES.contains(&media) {
+    let essence = media.split(';').next().unwrap_or_default().trim();
+    let json = essence.eq_ignore_ascii_case("application/json")
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if JSON_ALIASES.contains(&media) || json {
         "application/json"
     } else {
         media
@@ -976,6 +1030,19 @@ pub(crate) fn preflight(spec: &OpenAPI) -> Vec<Finding> {
                     ),
                     _ => {}
                 }
+                let data = param.parameter_data_ref();
+                if let openapiv3::ParameterSchemaOrContent::Schema(schema) = &data.format
+                    && is_object(spec, schema, 0)
+                {
+                    // progenitor asserts that only a body is an object.
+                    fatal(
+                        format!("{at}/parameters/{i}"),
+                        format!(
+                            "parameter {} is an object, which progenitor takes only as a body",
+                            data.name
+                        ),
+                    );
+                }
             }
             request_body_findings(spec, op, &at, &mut fatal);
             response_findings(spec, op, &at, &mut fatal, &mut notes);
@@ -983,6 +1050,33 @@ pub(crate) fn preflight(spec: &OpenAPI) -> Vec<Finding> {
     }
     out.extend(notes);
     out
+}
+
+/// Whether `schema` (through `$ref`s) is an object typify builds a struct
+/// for: members of its own, or an `allOf` of objects.
+fn is_object(spec: &OpenAPI, schema: &ReferenceOr<openapiv3::Schema>, depth: usize) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    let schema = match schema {
+        ReferenceOr::Item(schema) => schema,
+        ReferenceOr::Reference { reference } => {
+            let target = reference
+                .strip_prefix("#/components/schemas/")
+                .and_then(|name| spec.components.as_ref()?.schemas.get(name));
+            return target.is_some_and(|target| is_object(spec, target, depth + 1));
+        }
+    };
+    match &schema.schema_kind {
+        openapiv3::SchemaKind::Type(openapiv3::Type::Object(object)) => {
+            !object.properties.is_empty()
+        }
+        openapiv3::SchemaKind::AllOf { all_of } => {
+            all_of.iter().any(|part| is_object(spec, part, depth + 1))
+        }
+        openapiv3::SchemaKind::Any(any) => !any.properties.is_empty(),
+        _ => false,
+    }
 }
 
 fn request_body_findings(
@@ -1173,8 +1267,8 @@ fn resolve_response<'a>(
 mod tests {
     use super::*;
 
-    /// progenitor fails on one operation (an object as a query parameter):
-    /// the operation is left out, named with progenitor's message; the
+    /// progenitor fails on one operation (typify on an enum whose values
+    /// differ only in case): the operation is left out, named with progenitor's message; the
     /// others, and the types they use, are generated.
     #[test]
     fn what_progenitor_fails_on_is_left_out_not_the_whole_spec() {
@@ -1191,13 +1285,20 @@ mod tests {
                     } } },
                     "post": {
                         "operationId": "addThing",
-                        "parameters": [{ "name": "Filter", "in": "query", "required": true, "schema": object }],
+                        "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                            "$ref": "#/components/schemas/Kind"
+                        } } } },
                         "responses": { "204": { "description": "Added." } }
                     }
                 },
                 "/others": { "get": { "operationId": "listOthers", "responses": { "204": { "description": "None." } } } }
             },
-            "components": { "schemas": { "Thing": object } }
+            "components": { "schemas": {
+                "Thing": object,
+                "Kind": { "type": "object", "properties": { "kind": {
+                    "type": "string", "enum": ["User", "user"]
+                } } }
+            } }
         });
         let whole = progenitor_on(&spec, &Default::default(), &Default::default());
         assert!(whole.is_err(), "the fixture no longer fails progenitor");
@@ -1222,6 +1323,39 @@ mod tests {
             output.client.contains("pub struct Thing"),
             "a type a kept operation uses"
         );
+    }
+
+    #[test]
+    fn every_json_media_type_is_read_as_json_and_an_unstated_one_as_any_json() {
+        for media in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/vnd.api+json",
+            "application/merge-patch+json",
+        ] {
+            assert_eq!(as_sent(media), "application/json", "{media}");
+        }
+        for media in ["text/xml", "application/jsonl", "text/plain; charset=utf-8"] {
+            assert_eq!(as_sent(media), media);
+        }
+        let mut spec = serde_json::json!({ "paths": { "/a": { "post": {
+            "requestBody": { "content": { "application/json": {} } },
+            "responses": { "200": { "description": "A", "content": {
+                "application/hal+json": {}, "text/plain": {}
+            } } }
+        } } } });
+        any_json_where_unstated(&mut spec);
+        let op = &spec["paths"]["/a"]["post"];
+        assert_eq!(
+            op["requestBody"]["content"]["application/json"]["schema"],
+            serde_json::json!({})
+        );
+        let content = &op["responses"]["200"]["content"];
+        assert_eq!(
+            content["application/hal+json"]["schema"],
+            serde_json::json!({})
+        );
+        assert!(content["text/plain"].get("schema").is_none());
     }
 
     #[test]
