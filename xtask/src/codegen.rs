@@ -6,6 +6,7 @@
 
 mod client;
 mod lift;
+mod lower;
 pub(crate) use lift::METHODS;
 mod naming;
 mod open_enum;
@@ -114,6 +115,9 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<(Vec<Generated>, Refus
 pub(crate) fn generate_from(
     spec: &serde_json::Value,
 ) -> anyhow::Result<(Vec<Generated>, Refusals)> {
+    // A 3.1 document is read as the 3.0 one it lowers to.
+    let lowered = lower::to_30(spec);
+    let spec = &*lowered;
     // The two generators share nothing but the spec: they run side by side.
     let (client, server) = std::thread::scope(|scope| {
         let server = scope.spawn(|| server::generate(spec));
