@@ -113,7 +113,15 @@ pub(crate) fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = specs.get(index) else { break };
-                    let outcome = in_child(&exe, path, options.timeout);
+                    let mut outcome = in_child(&exe, path, options.timeout);
+                    // A child that died before it reported: its operations
+                    // still count among those tried.
+                    if matches!(outcome.kind.as_str(), "timeout" | "crash")
+                        && let Ok(spec) = spec::load_value(path)
+                    {
+                        outcome.operations = operations(&spec).len();
+                        outcome.openapi = spec["openapi"].as_str().unwrap_or_default().to_owned();
+                    }
                     let name = relative(&api, path);
                     if !matches!(outcome.kind.as_str(), "completed" | "not-openapi") {
                         eprintln!("{name}: {} {}", outcome.kind, first_line(&outcome.message));

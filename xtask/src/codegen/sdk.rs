@@ -230,12 +230,14 @@ struct Pagination {
 }
 
 impl Op {
+    /// The method's name, as progenitor spells it (`move` is `move_`).
     fn fn_name(&self) -> proc_macro2::Ident {
-        format_ident!("{}", snake(&self.id))
+        super::naming::ident(&snake(&self.id))
     }
 
+    /// The builder's name, as progenitor spells it (`Self` is `Self_`).
     fn struct_name(&self) -> proc_macro2::Ident {
-        format_ident!("{}", pascal(&self.id))
+        super::naming::ident(&pascal(&self.id))
     }
 
     fn headers_type(&self) -> TokenStream {
@@ -971,7 +973,7 @@ impl Sdk<'_> {
             if documented.is_empty() {
                 continue;
             }
-            let name = format_ident!("{}", pascal(&op.id));
+            let name = op.struct_name();
             let op_id = &op.id;
             let payload = match &problem_ty {
                 Some(ty) => quote!(#ty),
@@ -1498,7 +1500,7 @@ impl Sdk<'_> {
             let text = format!("\n\n# Arguments\n{arg_docs}");
             quote!(#[doc = #text])
         });
-        let generated_fn = format_ident!("{}", snake(&op.id));
+        let generated_fn = op.fn_name();
         Ok(quote! {
             #[doc = #doc]
             #arg_docs
@@ -1845,7 +1847,7 @@ fn answers_enum(op: &Op) -> TokenStream {
     let Some(successes) = &op.successes else {
         return quote!();
     };
-    let name = format_ident!("{}", pascal(&op.id));
+    let name = op.struct_name();
     let variants = successes.iter().map(|(code, variant, body)| {
         let doc = format!("`{code}`.");
         match body {
