@@ -425,6 +425,21 @@ fn without_pseudo_code(text: &str) -> String {
     out
 }
 
+/// `response`, or the component response it refers to (`components` is
+/// the spec's `components/responses`).
+fn resolved<'a>(
+    response: &'a serde_json::Value,
+    components: &'a serde_json::Value,
+) -> &'a serde_json::Value {
+    match response["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/responses/"))
+    {
+        Some(name) => &components[name],
+        None => response,
+    }
+}
+
 /// An operation whose error statuses answer different types (two schemas,
 /// a body beside none, a body without a schema): progenitor takes one error
 /// type, so its view documents no error and answers each as an unexpected
@@ -441,14 +456,7 @@ fn errors_read_by_the_runtime(spec: &mut serde_json::Value) {
         let kinds: std::collections::BTreeSet<String> = errors
             .iter()
             .map(|status| {
-                let response = &responses[status];
-                let response = match response["$ref"]
-                    .as_str()
-                    .and_then(|r| r.strip_prefix("#/components/responses/"))
-                {
-                    Some(name) => &components[name],
-                    None => response,
-                };
+                let response = resolved(&responses[status], &components);
                 let json = response["content"]
                     .as_object()
                     .into_iter()
@@ -495,14 +503,7 @@ fn one_success_stream(
         let mut kinds = std::collections::BTreeSet::new();
         let mut readable = successes.iter().all(|status| status.parse::<u16>().is_ok());
         for status in &successes {
-            let response = &responses[status];
-            let response = match response["$ref"]
-                .as_str()
-                .and_then(|r| r.strip_prefix("#/components/responses/"))
-            {
-                Some(name) => &components[name],
-                None => response,
-            };
+            let response = resolved(&responses[status], &components);
             let content = response["content"].as_object().filter(|c| !c.is_empty());
             match content {
                 None => {

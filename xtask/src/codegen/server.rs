@@ -1063,20 +1063,16 @@ impl Gen<'_> {
                 ),
             ),
         ] {
-            let explicit: BTreeSet<u16> = responses
-                .iter()
-                .filter_map(|r| match r.status {
-                    Status::Code(code) => Some(code),
-                    _ => None,
-                })
-                .collect();
-            let classes: BTreeSet<u16> = responses
-                .iter()
-                .filter_map(|r| match r.status {
-                    Status::Range(class) => Some(class),
-                    _ => None,
-                })
-                .collect();
+            // The statuses documented by number, and the ranges.
+            let mut explicit = BTreeSet::new();
+            let mut classes = BTreeSet::new();
+            for response in &responses {
+                match response.status {
+                    Status::Code(code) => explicit.insert(code),
+                    Status::Range(class) => classes.insert(class),
+                    Status::Default => false,
+                };
+            }
             let mut variants = Vec::new();
             let mut arms = Vec::new();
             let mut froms = Vec::new();
