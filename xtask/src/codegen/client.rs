@@ -94,11 +94,8 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
         );
     }
     for (path, method) in &left_out {
-        for spec in [&mut source, &mut written] {
-            if let Some(item) = spec["paths"].get_mut(path).and_then(|i| i.as_object_mut()) {
-                item.remove(method);
-            }
-        }
+        remove_operation(&mut source, path, method);
+        remove_operation(&mut written, path, method);
     }
     let mut merge = super::three_state::merge_schemas(&source)?;
     let mut open = open;
@@ -113,12 +110,8 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
             // found by halving the operations, and left out, named.
             let isolated = isolate(&lifted, &merge, &open, &whole)?;
             for ((path, method), reason) in &isolated.refused {
-                for spec in [&mut source, &mut written] {
-                    if let Some(item) = spec["paths"].get_mut(path).and_then(|i| i.as_object_mut())
-                    {
-                        item.remove(method);
-                    }
-                }
+                remove_operation(&mut source, path, method);
+                remove_operation(&mut written, path, method);
                 refusals.push(super::Refusal {
                     pointer: format!("/paths/{}/{method}", escape_pointer(path)),
                     reason: reason.clone(),
@@ -133,36 +126,17 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
     // out of the SDK's surface (progenitor's client keeps its method): the
     // operations it cannot model, all at once; then, one at a time, any
     // that fails later.
-    let unmodelled = super::sdk::Sdk {
-        spec: &written,
-        several: &several,
-        merge: &merge,
-        open: &open,
-        types: generator.get_type_space(),
-        named: Default::default(),
-    }
-    .unmodelled();
+    let types = generator.get_type_space();
+    let unmodelled = super::sdk::Sdk::new(&written, &several, &merge, &open, types).unmodelled();
     for (path, method, reason) in unmodelled {
-        if let Some(item) = written["paths"]
-            .get_mut(&path)
-            .and_then(|i| i.as_object_mut())
-        {
-            item.remove(&method);
-        }
+        remove_operation(&mut written, &path, &method);
         refusals.push(super::Refusal {
             pointer: format!("/paths/{}/{method}", escape_pointer(&path)),
             reason,
         });
     }
     let (sdk, samples, mock) = loop {
-        let emitter = super::sdk::Sdk {
-            spec: &written,
-            several: &several,
-            merge: &merge,
-            open: &open,
-            types: generator.get_type_space(),
-            named: Default::default(),
-        };
+        let emitter = super::sdk::Sdk::new(&written, &several, &merge, &open, types);
         let emitted = emitter.generate().and_then(|sdk| {
             let samples = emitter.samples(&super::sdk::crate_name())?;
             Ok((sdk, samples, emitter.mock()?))
@@ -178,14 +152,9 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
         let Some((path, method)) = operation_pointer(pointer) else {
             return Err(err);
         };
-        let Some(item) = written["paths"]
-            .get_mut(&path)
-            .and_then(|i| i.as_object_mut())
-            .filter(|item| item.contains_key(&method))
-        else {
+        if !remove_operation(&mut written, &path, &method) {
             return Err(err);
-        };
-        item.remove(&method);
+        }
         refusals.push(super::Refusal {
             pointer: pointer.to_owned(),
             reason: reason.to_owned(),
@@ -198,6 +167,16 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
         samples,
         refusals,
     })
+}
+
+/// Removes the operation `method` of `path` from `spec`; whether it was
+/// there.
+fn remove_operation(spec: &mut serde_json::Value, path: &str, method: &str) -> bool {
+    spec["paths"]
+        .get_mut(path)
+        .and_then(|item| item.as_object_mut())
+        .and_then(|item| item.remove(method))
+        .is_some()
 }
 
 /// An operation: its path and method.

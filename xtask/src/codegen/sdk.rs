@@ -103,7 +103,7 @@ pub(crate) struct Sdk<'a> {
     pub(crate) types: &'a TypeSpace,
     /// Its named types by [`type_key`] (their place in `iter_types`),
     /// built on the first lookup.
-    pub(crate) named: std::cell::OnceCell<std::collections::HashMap<String, usize>>,
+    named: std::cell::OnceCell<std::collections::HashMap<String, usize>>,
 }
 
 /// How a schema's name and the Rust type typify named after it compare
@@ -267,6 +267,26 @@ impl Op {
                 .filter(|p| p.location != "path" && p.required && !p.tenant),
         );
         out
+    }
+}
+
+impl<'a> Sdk<'a> {
+    /// The emitter of `spec` over progenitor's `types`.
+    pub(crate) fn new(
+        spec: &'a Value,
+        several: &'a BTreeSet<(String, String)>,
+        merge: &'a BTreeSet<String>,
+        open: &'a std::collections::BTreeMap<String, super::open_enum::OpenEnum>,
+        types: &'a TypeSpace,
+    ) -> Self {
+        Self {
+            spec,
+            several,
+            merge,
+            open,
+            types,
+            named: Default::default(),
+        }
     }
 }
 
