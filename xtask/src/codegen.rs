@@ -7,7 +7,7 @@
 mod client;
 mod lift;
 mod lower;
-pub(crate) use lift::METHODS;
+pub(crate) use lift::{METHODS, operation_at, operations};
 mod naming;
 mod open_enum;
 mod sdk;

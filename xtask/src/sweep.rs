@@ -119,7 +119,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
                     if matches!(outcome.kind.as_str(), "timeout" | "crash")
                         && let Ok(spec) = spec::load_value(path)
                     {
-                        outcome.operations = operations(&spec).len();
+                        outcome.operations = codegen::operations(&spec).len();
                         outcome.openapi = spec["openapi"].as_str().unwrap_or_default().to_owned();
                     }
                     let name = relative(&api, path);
@@ -190,7 +190,7 @@ pub(crate) fn one(path: &Path) -> anyhow::Result<()> {
     let mut outcome = Outcome::new("completed", String::new());
     let spec = spec::load_value(path)?;
     outcome.openapi = spec["openapi"].as_str().unwrap_or_default().to_owned();
-    outcome.operations = operations(&spec).len();
+    outcome.operations = codegen::operations(&spec).len();
     if !(outcome.openapi.starts_with("3.0.") || outcome.openapi.starts_with("3.1.")) {
         outcome.kind = "not-openapi".into();
     } else {
@@ -233,7 +233,7 @@ pub(crate) fn one(path: &Path) -> anyhow::Result<()> {
                         .reasons
                         .push(format!("{generator}: {}", reason_kind(&refusal.reason)));
                     let partial = refusal.reason.starts_with("the SDK sends this body as");
-                    if let Some(op) = operation_of(&refusal.pointer).filter(|_| !partial) {
+                    if let Some(op) = codegen::operation_at(&refusal.pointer).filter(|_| !partial) {
                         left_out.entry(generator).or_default().insert(op);
                     }
                 }
@@ -311,29 +311,6 @@ fn in_child(exe: &Path, path: &Path, timeout: Duration) -> Outcome {
             ),
         },
     }
-}
-
-/// Every operation of a spec, as (path, method).
-fn operations(spec: &serde_json::Value) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (path, item) in spec["paths"].as_object().into_iter().flatten() {
-        for method in codegen::METHODS {
-            if item.get(method).is_some() {
-                out.push((path.clone(), method.to_owned()));
-            }
-        }
-    }
-    out
-}
-
-/// The operation a JSON Pointer is in.
-fn operation_of(pointer: &str) -> Option<(String, String)> {
-    let mut tokens = pointer.strip_prefix("/paths/")?.split('/');
-    let path = tokens.next()?.replace("~1", "/").replace("~0", "~");
-    let method = tokens.next()?;
-    codegen::METHODS
-        .contains(&method)
-        .then(|| (path, method.to_owned()))
 }
 
 /// A refusal's reason with what names its place taken out (quoted names,

@@ -21,8 +21,6 @@ pub(crate) const OUTPUT: &str = "crates/users-client/src/generated.rs";
 /// Where the generated httpmock helpers go.
 pub(crate) const MOCK_OUTPUT: &str = "crates/users-client/src/generated_mock.rs";
 
-/// Media types the client view reads as `application/json`.
-const JSON_ALIASES: [&str; 2] = ["application/merge-patch+json", "application/problem+json"];
 /// Request body media types progenitor can send.
 const SENDABLE: [&str; 4] = [
     "application/json",
@@ -76,7 +74,7 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
     let mut whole = Vec::new();
     let mut left_out = std::collections::BTreeSet::new();
     for finding in preflight(&spec).into_iter().filter(|f| !f.handled) {
-        match operation_pointer(&finding.pointer) {
+        match super::lift::operation_at(&finding.pointer) {
             Some(op) => {
                 left_out.insert(op);
                 refusals.push(super::Refusal {
@@ -113,7 +111,7 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
                 remove_operation(&mut source, path, method);
                 remove_operation(&mut written, path, method);
                 refusals.push(super::Refusal {
-                    pointer: format!("/paths/{}/{method}", escape_pointer(path)),
+                    pointer: format!("/paths/{}/{method}", escape(path)),
                     reason: reason.clone(),
                 });
             }
@@ -125,23 +123,37 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
     // What the emitter fails on inside one operation leaves that operation
     // out of the SDK's surface (progenitor's client keeps its method): the
     // operations it cannot model, all at once; then, one at a time, any
-    // that fails later.
+    // that fails later. Where it models every operation, the emitter that
+    // found so is the one that writes.
     let types = generator.get_type_space();
-    let unmodelled = super::sdk::Sdk::new(&written, &several, &merge, &open, types).unmodelled();
+    let emit = |emitter: &super::sdk::Sdk<'_>| -> anyhow::Result<_> {
+        let sdk = emitter.generate()?;
+        Ok((
+            sdk,
+            emitter.samples(&super::sdk::crate_name())?,
+            emitter.mock()?,
+        ))
+    };
+    let (mut emitted, unmodelled) = {
+        let emitter = super::sdk::Sdk::new(&written, &several, &merge, &open, types);
+        match emitter.unmodelled() {
+            [] => (Some(emit(&emitter)), Vec::new()),
+            unmodelled => (None, unmodelled.to_vec()),
+        }
+    };
     for (path, method, reason) in unmodelled {
         remove_operation(&mut written, &path, &method);
         refusals.push(super::Refusal {
-            pointer: format!("/paths/{}/{method}", escape_pointer(&path)),
+            pointer: format!("/paths/{}/{method}", escape(&path)),
             reason,
         });
     }
     let (sdk, samples, mock) = loop {
-        let emitter = super::sdk::Sdk::new(&written, &several, &merge, &open, types);
-        let emitted = emitter.generate().and_then(|sdk| {
-            let samples = emitter.samples(&super::sdk::crate_name())?;
-            Ok((sdk, samples, emitter.mock()?))
-        });
-        let err = match emitted {
+        let err = match emitted.take().unwrap_or_else(|| {
+            emit(&super::sdk::Sdk::new(
+                &written, &several, &merge, &open, types,
+            ))
+        }) {
             Ok(done) => break done,
             Err(err) => err,
         };
@@ -149,7 +161,7 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
         let Some((pointer, reason)) = message.split_once(": ") else {
             return Err(err);
         };
-        let Some((path, method)) = operation_pointer(pointer) else {
+        let Some((path, method)) = super::lift::operation_at(pointer) else {
             return Err(err);
         };
         if !remove_operation(&mut written, &path, &method) {
@@ -237,17 +249,7 @@ fn isolate(
     open: &std::collections::BTreeMap<String, super::open_enum::OpenEnum>,
     whole: &str,
 ) -> anyhow::Result<Isolated> {
-    let operations: Vec<OperationKey> = lifted["paths"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .flat_map(|(path, item)| {
-            super::lift::METHODS
-                .iter()
-                .filter(|method| item.get(**method).is_some())
-                .map(move |method| (path.clone(), (*method).to_owned()))
-        })
-        .collect();
+    let operations = super::lift::operations(lifted);
     let runs = std::cell::Cell::new(0);
     let attempt = |kept: &[OperationKey]| {
         runs.set(runs.get() + 1);
@@ -338,7 +340,7 @@ fn restricted(
             let (Some(kind), Some(name)) = (parts.next(), parts.next()) else {
                 continue;
             };
-            let name = name.replace("~1", "/").replace("~0", "~");
+            let name = super::naming::unescape(name);
             if reached.insert((kind.to_owned(), name.clone())) {
                 pending.push(spec["components"][kind][&name].clone());
             }
@@ -376,11 +378,6 @@ fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
         serde_json::Value::Array(items) => items.iter().for_each(|item| collect_refs(item, out)),
         _ => {}
     }
-}
-
-/// A path as a JSON Pointer token.
-fn escape_pointer(path: &str) -> String {
-    path.replace('~', "~0").replace('/', "~1")
 }
 
 /// progenitor documents each method with an `ignore` snippet over free
@@ -568,16 +565,6 @@ fn settings(
         );
     }
     Ok(settings)
-}
-
-/// The path and method of the operation a finding's pointer is in.
-fn operation_pointer(pointer: &str) -> Option<(String, String)> {
-    let mut tokens = pointer.strip_prefix("/paths/")?.split('/');
-    let path = tokens.next()?.replace("~1", "/").replace("~0", "~");
-    let method = tokens.next()?;
-    super::lift::METHODS
-        .contains(&method)
-        .then(|| (path, method.to_owned()))
 }
 
 /// A `default` response as progenitor can type it: beside a success
@@ -875,11 +862,7 @@ fn as_sent(media: &str) -> &str {
     let essence = media.split(';').next().unwrap_or_default().trim();
     let json = essence.eq_ignore_ascii_case("application/json")
         || (essence.starts_with("application/") && essence.ends_with("+json"));
-    if JSON_ALIASES.contains(&media) || json {
-        "application/json"
-    } else {
-        media
-    }
+    if json { "application/json" } else { media }
 }
 
 /// The spec as progenitor should read it: the JSON-like media types renamed.

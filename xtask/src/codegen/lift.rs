@@ -32,6 +32,27 @@ pub(crate) const METHODS: [&str; 8] = [
     "get", "post", "put", "patch", "delete", "head", "options", "trace",
 ];
 
+/// Every operation of a spec, as (path, method).
+pub(crate) fn operations(spec: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+        for method in METHODS {
+            if item.get(method).is_some() {
+                out.push((path.clone(), method.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// The operation (path, method) a JSON Pointer is in.
+pub(crate) fn operation_at(pointer: &str) -> Option<(String, String)> {
+    let mut tokens = pointer.strip_prefix("/paths/")?.split('/');
+    let path = super::naming::unescape(tokens.next()?);
+    let method = tokens.next()?;
+    METHODS.contains(&method).then(|| (path, method.to_owned()))
+}
+
 /// The `operationId` of an operation that has none: its method and path in
 /// camel case.
 pub(crate) fn operation_id(method: &str, path: &str) -> String {

@@ -88,6 +88,11 @@ pub(crate) fn escape(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
 
+/// A JSON Pointer token read back: the inverse of [`escape`].
+pub(crate) fn unescape(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
+}
+
 /// The variant name of a response status: its reason phrase in Pascal case
 /// (`404` is `NotFound`, `200` is `Ok`), `Status{code}` for a code without
 /// one.

@@ -104,6 +104,15 @@ pub(crate) struct Sdk<'a> {
     /// Its named types by [`type_key`] (their place in `iter_types`),
     /// built on the first lookup.
     named: std::cell::OnceCell<std::collections::HashMap<String, usize>>,
+    /// The operations modelled, on the first use.
+    modelled: std::cell::OnceCell<Modelled>,
+}
+
+/// What [`Sdk::modelled`] found.
+#[derive(Default)]
+struct Modelled {
+    ops: Vec<Op>,
+    failed: Vec<(String, String, String)>,
 }
 
 /// How a schema's name and the Rust type typify named after it compare
@@ -286,6 +295,7 @@ impl<'a> Sdk<'a> {
             open,
             types,
             named: Default::default(),
+            modelled: Default::default(),
         }
     }
 }
@@ -297,7 +307,7 @@ impl Sdk<'_> {
         let patch_builders = self.patch_builders()?;
         let body_builders = self.body_builders()?;
         let ops = self.operations()?;
-        let errors = self.errors(&ops)?;
+        let errors = self.errors(ops)?;
         let open = self
             .open
             .iter()
@@ -307,7 +317,7 @@ impl Sdk<'_> {
         let mut header_structs = Vec::new();
         let mut answers = Vec::new();
         let mut traits = Vec::new();
-        for op in &ops {
+        for op in ops {
             let id = snake(&op.id);
             let media = match &op.media_type {
                 Some(media) => quote!(Some(#media)),
@@ -323,7 +333,7 @@ impl Sdk<'_> {
             builders.push(self.builder(op)?);
             header_structs.push(headers_struct(op));
             answers.push(answers_enum(op));
-            if let Some(rmw) = self.read_modify_write(op, &ops)? {
+            if let Some(rmw) = self.read_modify_write(op, ops)? {
                 methods.push(rmw);
             }
         }
@@ -891,7 +901,7 @@ impl Sdk<'_> {
             });
         let mut samples = Vec::new();
         for op in self.operations()? {
-            let doctest = rust_sample(&op, krate, &base, bearer);
+            let doctest = rust_sample(op, krate, &base, bearer);
             let shown = doctest
                 .lines()
                 .filter(|line| !line.starts_with("# ") && *line != "#")
@@ -899,10 +909,10 @@ impl Sdk<'_> {
                 .join("\n");
             samples.push(Sample {
                 operation_id: op.id.clone(),
-                summary: self.summary(&op),
+                summary: self.summary(op),
                 rust_doctest: doctest,
                 rust: shown,
-                curl: curl_sample(&op, &base, bearer),
+                curl: curl_sample(op, &base, bearer),
             });
         }
         Ok(samples)
@@ -1193,34 +1203,43 @@ impl Sdk<'_> {
         }
     }
 
-    /// The operations the emitter cannot model, in one pass: path, method
-    /// and the reason, for the caller to leave out.
-    pub(crate) fn unmodelled(&self) -> Vec<(String, String, String)> {
-        let mut out = Vec::new();
-        for (path, item) in self.spec["paths"].as_object().into_iter().flatten() {
-            for method in METHODS {
-                let Some(op) = item.get(method) else { continue };
-                if let Err(err) = self.operation(path, method, item, op) {
-                    out.push((path.clone(), method.to_string(), format!("{err:#}")));
+    /// Every operation modelled, once per emitter: the models, and the
+    /// operations it cannot model (path, method, reason).
+    fn modelled(&self) -> &Modelled {
+        self.modelled.get_or_init(|| {
+            let mut modelled = Modelled::default();
+            for (path, item) in self.spec["paths"].as_object().into_iter().flatten() {
+                for method in METHODS {
+                    let Some(op) = item.get(method) else { continue };
+                    match self.operation(path, method, item, op) {
+                        Ok(op) => modelled.ops.push(op),
+                        Err(err) => modelled.failed.push((
+                            path.clone(),
+                            method.to_string(),
+                            format!("{err:#}"),
+                        )),
+                    }
                 }
             }
-        }
-        out
+            modelled
+        })
     }
 
-    fn operations(&self) -> anyhow::Result<Vec<Op>> {
-        let mut ops = Vec::new();
-        for (path, item) in self.spec["paths"].as_object().into_iter().flatten() {
-            for method in METHODS {
-                let Some(op) = item.get(method) else { continue };
-                let ptr = format!("/paths/{}/{method}", escape(path));
-                ops.push(
-                    self.operation(path, method, item, op)
-                        .with_context(|| ptr.clone())?,
-                );
+    /// The operations the emitter cannot model: path, method and the
+    /// reason, for the caller to leave out.
+    pub(crate) fn unmodelled(&self) -> &[(String, String, String)] {
+        &self.modelled().failed
+    }
+
+    /// Every operation's model; an error naming the first that has none.
+    fn operations(&self) -> anyhow::Result<&[Op]> {
+        let modelled = self.modelled();
+        match modelled.failed.first() {
+            Some((path, method, reason)) => {
+                bail!("/paths/{}/{method}: {reason}", escape(path))
             }
+            None => Ok(&modelled.ops),
         }
-        Ok(ops)
     }
 
     fn operation(&self, path: &str, method: &str, item: &Value, op: &Value) -> anyhow::Result<Op> {

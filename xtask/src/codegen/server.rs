@@ -1154,7 +1154,7 @@ impl Gen<'_> {
         };
         let problem = matches!(
             &response.body,
-            Some(ResponseBody::Json { media, .. }) if media == runtime_problem_media()
+            Some(ResponseBody::Json { media, .. }) if media == PROBLEM_JSON
         );
         if problem && response.status.is_error() {
             // A problem document: the runtime writes it.
@@ -1272,9 +1272,7 @@ impl Gen<'_> {
 }
 
 /// The media type the runtime answers problems with.
-fn runtime_problem_media() -> &'static str {
-    "application/problem+json"
-}
+const PROBLEM_JSON: &str = "application/problem+json";
 
 /// The registered statuses (those with a reason phrase) in `range` that
 /// `explicit` does not document by number.

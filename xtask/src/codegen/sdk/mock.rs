@@ -23,7 +23,7 @@ impl Sdk<'_> {
         let mut items = Vec::new();
         let mut trait_fns = Vec::new();
         let mut impl_fns = Vec::new();
-        for op in &ops {
+        for op in ops {
             items.push(self.when(op)?);
             items.push(self.then(op)?);
             let fn_name = op.fn_name();
