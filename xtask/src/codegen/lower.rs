@@ -46,13 +46,28 @@ pub(crate) fn to_30(spec: &Value) -> std::borrow::Cow<'_, Value> {
     std::borrow::Cow::Owned(out)
 }
 
+/// The keywords whose value is a map of names to schemas: the map itself
+/// is not a schema (a member may be named `const` or `type`).
+const NAMED_SCHEMAS: [&str; 5] = [
+    "properties",
+    "patternProperties",
+    "schemas",
+    "$defs",
+    "definitions",
+];
+
 /// Rewrites every schema-like object below `value`.
 fn lower(value: &mut Value) {
     match value {
         Value::Object(object) => {
             lower_schema(object);
-            for member in object.values_mut() {
-                lower(member);
+            for (key, member) in object.iter_mut() {
+                match member {
+                    Value::Object(named) if NAMED_SCHEMAS.contains(&key.as_str()) => {
+                        named.values_mut().for_each(lower);
+                    }
+                    _ => lower(member),
+                }
             }
         }
         Value::Array(items) => items.iter_mut().for_each(lower),
@@ -138,7 +153,11 @@ mod tests {
                 "Kind": { "const": "user" },
                 "Age": { "type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 150 },
                 "Ref": { "anyOf": [{ "$ref": "#/components/schemas/Name" }, { "type": "null" }] },
-                "Nothing": { "type": "null" }
+                "Nothing": { "type": "null" },
+                "Keyword": { "type": "object", "properties": {
+                    "const": { "type": "string" },
+                    "type": { "type": ["string", "null"] }
+                } }
             } },
             "paths": { "/a": { "get": { "responses": { "200": { "description": "A",
                 "content": { "application/json": {
@@ -171,6 +190,11 @@ mod tests {
             json!({ "anyOf": [{ "$ref": "#/components/schemas/Name" }], "nullable": true })
         );
         assert_eq!(schemas["Nothing"], json!({ "nullable": true }));
+        // Members named like keywords are members, not keywords.
+        assert_eq!(
+            schemas["Keyword"]["properties"],
+            json!({ "const": { "type": "string" }, "type": { "type": "string", "nullable": true } })
+        );
         let media =
             &lowered["paths"]["/a"]["get"]["responses"]["200"]["content"]["application/json"];
         assert_eq!(
