@@ -7,6 +7,7 @@
 mod client;
 mod lift;
 mod lower;
+mod model;
 pub(crate) use lift::{METHODS, operation_at, operations};
 mod naming;
 mod open_enum;

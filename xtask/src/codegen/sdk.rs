@@ -31,6 +31,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 use typify::{TypeDetails, TypeSpace};
 
+use super::model;
 use super::naming::{escape, field_ident, ident, pascal, snake, status_name};
 use super::three_state;
 
@@ -82,8 +83,6 @@ pub(crate) const PATCH_MODULE: &str = "crate::patch";
 
 /// The extension marking a paginated operation.
 const PAGINATION: &str = "x-pagination";
-/// The extension marking the parameter that names the tenant.
-const TENANT_SWITCH: &str = "x-tenant-switch";
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -109,8 +108,9 @@ pub(crate) struct Sdk<'a> {
 }
 
 /// What [`Sdk::modelled`] found.
-#[derive(Default)]
 struct Modelled {
+    /// The document's model (every operation it represents).
+    api: model::Api,
     ops: Vec<Op>,
     failed: Vec<(String, String, String)>,
 }
@@ -207,7 +207,11 @@ struct Op {
     id: String,
     method: String,
     path: String,
+    summary: String,
     doc: String,
+    /// The documented error statuses: status, description, and the
+    /// component its JSON body is.
+    errors: Vec<(u16, String, Option<String>)>,
     params: Vec<Param>,
     /// The body type progenitor's `body` takes, when there is a body.
     body: Option<(TokenStream, bool)>,
@@ -581,27 +585,10 @@ impl Sdk<'_> {
     /// aside), and the objects their members refer to.
     fn body_schemas(&self) -> BTreeSet<String> {
         let mut todo = Vec::new();
-        for item in self.spec["paths"]
-            .as_object()
-            .into_iter()
-            .flat_map(|p| p.values())
-        {
-            for method in METHODS {
-                let Some(op) = item.get(method) else { continue };
-                let Some(body) = op.get("requestBody") else {
-                    continue;
-                };
-                let Ok(body) = self.resolve(body, "requestBodies") else {
-                    continue;
-                };
-                for media in body["content"]
-                    .as_object()
-                    .into_iter()
-                    .flat_map(|c| c.values())
-                {
-                    if let Some(name) = three_state::referenced(&media["schema"]) {
-                        todo.push(name.to_owned());
-                    }
+        for op in &self.modelled().api.operations {
+            for content in op.body.iter().flat_map(|b| &b.content) {
+                if let Some(name) = content.schema.as_ref().and_then(three_state::referenced) {
+                    todo.push(name.to_owned());
                 }
             }
         }
@@ -909,40 +896,13 @@ impl Sdk<'_> {
                 .join("\n");
             samples.push(Sample {
                 operation_id: op.id.clone(),
-                summary: self.summary(op),
+                summary: op.summary.clone(),
                 rust_doctest: doctest,
                 rust: shown,
                 curl: curl_sample(op, &base, bearer),
             });
         }
         Ok(samples)
-    }
-
-    /// The error responses an operation documents: status and description,
-    /// and the component its JSON body is.
-    fn error_responses(&self, op: &Op) -> anyhow::Result<Vec<(u16, String, Option<String>)>> {
-        let mut out = Vec::new();
-        let responses = &self.spec["paths"][&op.path][&op.method]["responses"];
-        for (status, response) in responses.as_object().into_iter().flatten() {
-            let Some(code) = status.parse::<u16>().ok().filter(|c| *c >= 400) else {
-                continue;
-            };
-            let response = self.resolve(response, "responses")?;
-            let description = response["description"]
-                .as_str()
-                .unwrap_or_default()
-                .trim()
-                .to_owned();
-            let schema = response["content"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .find(|(media, _)| is_json(media))
-                .and_then(|(_, media)| three_state::referenced(&media["schema"]))
-                .map(str::to_owned);
-            out.push((code, description, schema));
-        }
-        Ok(out)
     }
 
     /// `errors`: what each operation's documented errors are, by status, and
@@ -954,8 +914,8 @@ impl Sdk<'_> {
         let mut schemas = BTreeSet::new();
         let mut statuses = BTreeSet::new();
         for op in ops {
-            let documented = self.error_responses(op)?;
-            for (status, _, schema) in &documented {
+            let documented = &op.errors;
+            for (status, _, schema) in documented {
                 statuses.insert(*status);
                 schemas.insert(schema.clone());
             }
@@ -1012,7 +972,7 @@ impl Sdk<'_> {
             let mut variants = Vec::new();
             let mut arms = Vec::new();
             let mut shows = Vec::new();
-            for (status, description, schema) in &documented {
+            for (status, description, schema) in documented {
                 let variant = format_ident!("{}", status_name(*status));
                 let doc = format!("`{status}`: {description}");
                 // The spec's error schema shared by every error, else this
@@ -1181,13 +1141,6 @@ impl Sdk<'_> {
         Ok(out)
     }
 
-    fn summary(&self, op: &Op) -> String {
-        self.spec["paths"][&op.path][&op.method]["summary"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
     fn resolve<'v>(&'v self, value: &'v Value, kind: &str) -> anyhow::Result<&'v Value> {
         match value.get("$ref").and_then(Value::as_str) {
             Some(reference) => {
@@ -1207,21 +1160,34 @@ impl Sdk<'_> {
     /// operations it cannot model (path, method, reason).
     fn modelled(&self) -> &Modelled {
         self.modelled.get_or_init(|| {
-            let mut modelled = Modelled::default();
-            for (path, item) in self.spec["paths"].as_object().into_iter().flatten() {
+            let api = model::Api::new(self.spec).unwrap_or_else(|_| model::Api::default());
+            let mut ops = Vec::new();
+            let mut failed = Vec::new();
+            // In progenitor's order: by path, then its order of methods.
+            for path in self.spec["paths"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(p, _)| p)
+            {
                 for method in METHODS {
-                    let Some(op) = item.get(method) else { continue };
-                    match self.operation(path, method, item, op) {
-                        Ok(op) => modelled.ops.push(op),
-                        Err(err) => modelled.failed.push((
-                            path.clone(),
-                            method.to_string(),
-                            format!("{err:#}"),
-                        )),
+                    let at = format!("/paths/{}/{method}", escape(path));
+                    let found = match api.operations.iter().find(|op| op.at == at) {
+                        Some(op) => self.operation(op),
+                        None => match api.refusals.iter().find(|r| r.pointer == at) {
+                            Some(refusal) => Err(anyhow::anyhow!("{}", refusal.reason)),
+                            None => continue,
+                        },
+                    };
+                    match found {
+                        Ok(op) => ops.push(op),
+                        Err(err) => {
+                            failed.push((path.clone(), method.to_string(), format!("{err:#}")))
+                        }
                     }
                 }
             }
-            modelled
+            Modelled { api, ops, failed }
         })
     }
 
@@ -1242,69 +1208,56 @@ impl Sdk<'_> {
         }
     }
 
-    fn operation(&self, path: &str, method: &str, item: &Value, op: &Value) -> anyhow::Result<Op> {
-        let id = op["operationId"]
-            .as_str()
-            .context("no operationId")?
-            .to_owned();
+    fn operation(&self, op: &model::Operation) -> anyhow::Result<Op> {
+        let id = op.id.clone();
+        let (path, method) = (op.path.as_str(), op.method.as_str());
         let mut params: Vec<Param> = Vec::new();
-        for param in crate::spec::declared_parameters(item, op) {
-            let param = self.resolve(param, "parameters")?;
-            let name = param["name"]
-                .as_str()
-                .context("a parameter without a name")?;
-            let location = param["in"].as_str().context("a parameter without `in`")?;
-            params.retain(|p| !(p.name == name && p.location == location));
-            let schema = &param["schema"];
-            let (ty, integer) = self.param_type(&id, name, schema)?;
+        for param in &op.params {
+            let schema = param.schema.as_ref().unwrap_or(&Value::Null);
+            let (ty, integer) = self.param_type(&id, &param.name, schema)?;
             params.push(Param {
-                name: name.to_owned(),
-                location: location.to_owned(),
-                required: param.get("required") == Some(&Value::Bool(true)),
-                description: param
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                name: param.name.clone(),
+                location: param.location.as_str().to_owned(),
+                required: param.required,
+                description: param.description.clone(),
                 ty,
                 integer,
-                tenant: param.get(TENANT_SWITCH) == Some(&Value::Bool(true)),
+                tenant: param.tenant_switch,
                 example: self
-                    .first_example(param)
+                    .first_example(&param.raw)
                     .or_else(|| self.first_example(schema)),
             });
         }
         let mut media_type = None;
         let mut body_example = None;
-        let body = match op.get("requestBody") {
+        let body = match &op.body {
             Some(body) => {
-                let body = self.resolve(body, "requestBodies")?;
                 // A `+json` media type beside `application/json` (a merge
                 // patch) is the more specific: it goes on the wire.
-                let content = body["content"]
-                    .as_object()
-                    .context("a request body without content")?;
-                let (media_name, media) = content
+                let content = body
+                    .content
                     .iter()
-                    .find(|(name, _)| name.ends_with("+json"))
-                    .or_else(|| content.iter().next())
+                    .find(|c| c.media.ends_with("+json"))
+                    .or_else(|| body.content.first())
                     .context("a request body without content")?;
-                let essence = media_name.split(';').next().unwrap_or_default().trim();
+                let schema = content.schema.as_ref().unwrap_or(&Value::Null);
+                let essence = content.media.split(';').next().unwrap_or_default().trim();
                 let ty = if essence.ends_with("json")
                     || essence.ends_with("form-urlencoded")
                     || essence == "multipart/form-data"
                 {
-                    self.schema_type(&media["schema"], &format!("{}Body", pascal(&id)))?
+                    self.schema_type(schema, &format!("{}Body", pascal(&id)))?
                 } else {
                     // Bytes or text: whatever reqwest sends as a body.
                     quote!(::reqwest::Body)
                 };
-                if media_name != "application/json" {
-                    media_type = Some(media_name.clone());
+                if content.media != "application/json" {
+                    media_type = Some(content.media.clone());
                 }
                 body_example = self
-                    .first_example(media)
-                    .or_else(|| self.first_example(&media["schema"]));
-                Some((ty, body.get("required") == Some(&Value::Bool(true))))
+                    .first_example(&content.raw)
+                    .or_else(|| self.first_example(schema));
+                Some((ty, body.required))
             }
             None => None,
         };
@@ -1313,59 +1266,43 @@ impl Sdk<'_> {
         let mut headers: Vec<Header> = Vec::new();
         let several = self.several.contains(&(path.to_owned(), method.to_owned()));
         let mut successes = Vec::new();
-        for (status, response) in op["responses"].as_object().into_iter().flatten() {
-            if !status.starts_with('2') {
-                continue;
-            }
-            let response = self.resolve(response, "responses")?;
+        for response in op.responses.iter().filter(|r| r.key.starts_with('2')) {
+            let first = response.content.first();
+            let schema = first
+                .and_then(|c| c.schema.as_ref())
+                .unwrap_or(&Value::Null);
             if several {
+                let status = &response.key;
                 let code: u16 = status
                     .parse()
                     .with_context(|| format!("success status {status}"))?;
-                let body = match response
-                    .get("content")
-                    .and_then(Value::as_object)
-                    .and_then(|c| c.iter().next())
-                {
-                    Some((_, media)) => Some(
-                        self.schema_type(&media["schema"], &format!("{}Response", pascal(&id)))?,
-                    ),
+                let body = match first {
+                    Some(_) => Some(self.schema_type(schema, &format!("{}Response", pascal(&id)))?),
                     None => None,
                 };
                 successes.push((code, format_ident!("{}", status_name(code)), body));
-            } else if let Some((media_name, media)) = response
-                .get("content")
-                .and_then(Value::as_object)
-                .and_then(|c| c.iter().next())
-            {
-                let essence = media_name.split(';').next().unwrap_or_default().trim();
+            } else if let Some(content) = first {
+                let essence = content.media.split(';').next().unwrap_or_default().trim();
                 if essence == "application/json" || essence.ends_with("+json") {
-                    value =
-                        self.schema_type(&media["schema"], &format!("{}Response", pascal(&id)))?;
-                    value_ref = three_state::referenced(&media["schema"]).map(str::to_owned);
+                    value = self.schema_type(schema, &format!("{}Response", pascal(&id)))?;
+                    value_ref = three_state::referenced(schema).map(str::to_owned);
                 } else {
                     // progenitor hands any other body over as a stream.
                     value = quote!(::progenitor_client::ByteStream);
                 }
             }
-            for (name, header) in response
-                .get("headers")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
-                let header = self.resolve(header, "headers")?;
-                if headers.iter().any(|h| h.name.eq_ignore_ascii_case(name)) {
+            for header in &response.headers {
+                if headers
+                    .iter()
+                    .any(|h| h.name.eq_ignore_ascii_case(&header.name))
+                {
                     continue;
                 }
                 headers.push(Header {
-                    name: name.clone(),
-                    description: header
-                        .get("description")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    required: header.get("required") == Some(&Value::Bool(true)),
-                    ty: header_type(name, &header["schema"]),
+                    name: header.name.clone(),
+                    description: header.description.clone(),
+                    required: header.required,
+                    ty: header_type(&header.name, &header.schema),
                 });
             }
         }
@@ -1373,16 +1310,31 @@ impl Sdk<'_> {
             let name = format_ident!("{}", pascal(&id));
             value = quote!(crate::sdk::answers::#name);
         }
-        let pagination = match op.get(PAGINATION) {
+        let pagination = match op.extensions.get(PAGINATION) {
             Some(marker) => Some(self.pagination(marker, value_ref.as_deref(), &params)?),
             None => None,
         };
+        let errors = op
+            .responses
+            .iter()
+            .filter_map(|r| match r.status {
+                model::Status::Code(code) if code >= 400 => Some((
+                    code,
+                    r.description.clone(),
+                    r.json()
+                        .and_then(|c| c.schema.as_ref())
+                        .and_then(three_state::referenced)
+                        .map(str::to_owned),
+                )),
+                _ => None,
+            })
+            .collect();
         let mut doc = String::new();
-        if let Some(summary) = op.get("summary").and_then(Value::as_str) {
+        if let Some(summary) = &op.summary {
             doc.push_str(summary.trim());
             doc.push_str(".\n\n");
         }
-        if let Some(description) = op.get("description").and_then(Value::as_str) {
+        if let Some(description) = &op.description {
             doc.push_str(description.trim());
             doc.push_str("\n\n");
         }
@@ -1391,7 +1343,9 @@ impl Sdk<'_> {
             id,
             method: method.to_owned(),
             path: path.to_owned(),
+            summary: op.summary.clone().unwrap_or_default(),
             doc,
+            errors,
             params,
             body,
             media_type,

@@ -29,6 +29,7 @@ use serde_json::Value;
 mod decode;
 mod merge;
 
+use super::model::{self, Location, MediaKind, Status};
 use super::naming::{const_ident, field_ident, ident, pascal, snake, status_name};
 
 /// Where the generated contract goes.
@@ -127,7 +128,7 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
                 _ => None,
             }))
             .find(|name| refused.contains_key(*name) || !schemas.contains_key(*name));
-        let pascal_id = pascal(&op.id);
+        let pascal_id = op.model.names.pascal.clone();
         let clash = ["Request", "Response", "Path", "Query", "Headers"]
             .iter()
             .map(|suffix| format!("{pascal_id}{suffix}"))
@@ -147,7 +148,7 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
             Err(err) => {
                 generator.roll_back(saved);
                 refusals.push(super::Refusal {
-                    pointer: op.at.clone(),
+                    pointer: op.model.at.clone(),
                     reason: format!("{err:#}"),
                 });
             }
@@ -893,16 +894,21 @@ impl Gen<'_> {
     }
 
     fn operation(&mut self, op: &Operation) -> anyhow::Result<TokenStream> {
-        let pascal_id = pascal(&op.id);
+        let pascal_id = op.model.names.pascal.clone();
         let mut out = Vec::new();
         let mut request_fields = Vec::new();
         let mut param_structs = Vec::new();
         for (location, suffix, parameter_in) in [
-            ("path", "Path", quote!(Path)),
-            ("query", "Query", quote!(Query)),
-            ("header", "Headers", quote!(Header)),
+            (Location::Path, "Path", quote!(Path)),
+            (Location::Query, "Query", quote!(Query)),
+            (Location::Header, "Headers", quote!(Header)),
         ] {
-            let params: Vec<&Value> = op.params.iter().filter(|p| p["in"] == location).collect();
+            let params: Vec<&model::Parameter> = op
+                .model
+                .params
+                .iter()
+                .filter(|p| p.location == location)
+                .collect();
             if params.is_empty() {
                 continue;
             }
@@ -911,16 +917,17 @@ impl Gen<'_> {
             let mut decoders = Vec::new();
             let mut repeated = BTreeSet::new();
             for param in params {
-                let name = param["name"].as_str().unwrap();
+                let name = param.name.as_str();
+                let param_schema = param.schema.as_ref().unwrap_or(&Value::Null);
                 let hint = format!("{pascal_id}{}", pascal(name));
-                let ptr = format!("{}/{}", op.pointer, decode::escape(name));
-                let field = self.field_type(&param["schema"], &hint, &ptr)?;
+                let ptr = format!("{}/parameters/{}", op.model.at, decode::escape(name));
+                let field = self.field_type(param_schema, &hint, &ptr)?;
                 let ident = field_ident(name);
-                let required = param["required"] == Value::Bool(true);
+                let required = param.required;
                 // A query array (form style, exploded) is every value sent
                 // under its name.
-                let (schema, _) = self.resolve(&param["schema"]);
-                let array_text = if location == "query" && schema["type"] == "array" {
+                let (schema, _) = self.resolve(param_schema);
+                let array_text = if location == Location::Query && schema["type"] == "array" {
                     let item = self.field_type(
                         &schema["items"],
                         &format!("{hint}Item"),
@@ -933,14 +940,13 @@ impl Gen<'_> {
                 };
                 let mut text = match array_text {
                     Some(text) => text,
-                    None => field
-                        .text
-                        .clone()
-                        .with_context(|| format!("{}: parameter {name} is not a scalar", op.id))?,
+                    None => field.text.clone().with_context(|| {
+                        format!("{}: parameter {name} is not a scalar", op.model.id)
+                    })?,
                 };
                 let mut field = field;
                 // HTTP's own conditional headers arrive parsed (RFC 9110).
-                if location == "header"
+                if location == Location::Header
                     && let Some(typed) = typed_header(name)
                 {
                     text = quote! {
@@ -967,10 +973,10 @@ impl Gen<'_> {
                 if !required {
                     attrs.push(quote!(nullable = false));
                 }
-                let docs = doc_comment(param);
+                let docs = doc_comment(&param.raw);
                 // The router applies a tenant switch; the implementation sees
                 // its effect (`RequestContext::account`), not the raw value.
-                let vis = if param["x-tenant-switch"] == Value::Bool(true) {
+                let vis = if param.tenant_switch {
                     quote!(pub(crate))
                 } else {
                     quote!(pub)
@@ -990,8 +996,8 @@ impl Gen<'_> {
                 &struct_name.to_string(),
                 decoders.iter().map(|(name, ..)| name.as_str()),
             )?;
-            out.push(self.params_decode(&struct_name, location, &decoders, &repeated));
-            let field = format_ident!("{}", location);
+            out.push(self.params_decode(&struct_name, location.as_str(), &decoders, &repeated));
+            let field = format_ident!("{}", location.as_str());
             request_fields.push(quote!(pub #field: #struct_name,));
             param_structs.push(quote!(#struct_name));
         }
@@ -1000,7 +1006,10 @@ impl Gen<'_> {
             request_fields.push(quote!(pub body: #ty,));
         }
         let request = format_ident!("{}Request", pascal_id);
-        let doc = format!("What `{}` received, validated against the spec.", op.id);
+        let doc = format!(
+            "What `{}` received, validated against the spec.",
+            op.model.id
+        );
         out.push(quote! {
             #[doc = #doc]
             #[derive(Debug, Clone, PartialEq)]
@@ -1043,7 +1052,7 @@ impl Gen<'_> {
     /// (`From`, so `?` works) only for a status the operation documents: an
     /// undocumented status does not compile.
     fn response_enum(&mut self, op: &Operation) -> anyhow::Result<TokenStream> {
-        let pascal_id = pascal(&op.id);
+        let pascal_id = op.model.names.pascal.clone();
         let (errors, answers): (Vec<&ResponseSpec>, Vec<&ResponseSpec>) =
             op.responses.iter().partition(|r| r.status.is_error());
         let mut out = Vec::new();
@@ -1051,7 +1060,10 @@ impl Gen<'_> {
             (
                 format_ident!("{pascal_id}Response"),
                 answers,
-                format!("Every answer below 400 the spec documents for `{}`.", op.id),
+                format!(
+                    "Every answer below 400 the spec documents for `{}`.",
+                    op.model.id
+                ),
             ),
             (
                 format_ident!("{pascal_id}Refusal"),
@@ -1059,7 +1071,7 @@ impl Gen<'_> {
                 format!(
                     "Every error the spec documents for `{}`; a documented problem \
                      is built from a `runtime::Refused` of its status.",
-                    op.id
+                    op.model.id
                 ),
             ),
         ] {
@@ -1110,7 +1122,7 @@ impl Gen<'_> {
         explicit: &BTreeSet<u16>,
         classes: &BTreeSet<u16>,
     ) -> anyhow::Result<(TokenStream, TokenStream, Vec<TokenStream>)> {
-        let variant = format_ident!("{}", response.status.variant());
+        let variant = format_ident!("{}", variant(response.status));
         let docs = &response.description;
         let mut fields = Vec::new();
         let mut header_sets = Vec::new();
@@ -1417,21 +1429,11 @@ fn json_tokens(value: &Value) -> TokenStream {
     })
 }
 
-/// One operation of the spec, with its parameters resolved.
+/// An operation the server serves: the model's, with what the server
+/// reads of it.
 struct Operation {
-    id: String,
-    /// The operation's JSON Pointer, `/paths/~1v1~1users/get`.
-    at: String,
-    /// Its parameters' JSON Pointer.
-    pointer: String,
-    method: String,
-    path: String,
-    /// The operation's tags, in order (none is fine).
-    tags: Vec<String>,
-    summary: String,
-    description: String,
+    model: model::Operation,
     security: Security,
-    params: Vec<Value>,
     body: Option<Body>,
     responses: Vec<ResponseSpec>,
 }
@@ -1451,70 +1453,32 @@ struct Body {
     description: Option<String>,
 }
 
-/// A documented status: a number, a range (`4XX`) or `default`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Code(u16),
-    /// The class digit: `4` for `4XX`.
-    Range(u16),
-    Default,
+/// The response enum's variant of a status: the reason (`NotFound`), the
+/// class (`ClientError` for `4XX`) or `Default`.
+fn variant(status: Status) -> String {
+    match status {
+        Status::Code(code) => status_name(code),
+        Status::Range(class) => match class {
+            1 => "Informational",
+            2 => "Success",
+            3 => "Redirection",
+            4 => "ClientError",
+            _ => "ServerError",
+        }
+        .to_owned(),
+        Status::Default => "Default".to_owned(),
+    }
 }
 
-impl Status {
-    fn parse(status: &str) -> anyhow::Result<Self> {
-        if status == "default" {
-            return Ok(Status::Default);
+/// How utoipa's `responses(...)` spells a status.
+fn utoipa_status(status: Status) -> TokenStream {
+    match status {
+        Status::Code(code) => quote!(#code),
+        Status::Range(class) => {
+            let range = format!("{class}XX");
+            quote!(#range)
         }
-        if let Some(class) = status
-            .strip_suffix("XX")
-            .and_then(|c| c.parse::<u16>().ok())
-            .filter(|c| (1..=5).contains(c))
-        {
-            return Ok(Status::Range(class));
-        }
-        match status.parse::<u16>() {
-            Ok(code) if (100..=599).contains(&code) => Ok(Status::Code(code)),
-            _ => bail!("status {status:?} is neither a code, a range nor `default`"),
-        }
-    }
-
-    /// The response enum's variant: the reason (`NotFound`), the class
-    /// (`ClientError` for `4XX`) or `Default`.
-    fn variant(self) -> String {
-        match self {
-            Status::Code(code) => status_name(code),
-            Status::Range(class) => match class {
-                1 => "Informational",
-                2 => "Success",
-                3 => "Redirection",
-                4 => "ClientError",
-                _ => "ServerError",
-            }
-            .to_owned(),
-            Status::Default => "Default".to_owned(),
-        }
-    }
-
-    /// Whether it is an error: 400 and above, a `4XX` or `5XX` range, or
-    /// `default` (what no other response of the operation documents).
-    fn is_error(self) -> bool {
-        match self {
-            Status::Code(code) => code >= 400,
-            Status::Range(class) => class >= 4,
-            Status::Default => true,
-        }
-    }
-
-    /// How utoipa's `responses(...)` spells it.
-    fn utoipa(self) -> TokenStream {
-        match self {
-            Status::Code(code) => quote!(#code),
-            Status::Range(class) => {
-                let range = format!("{class}XX");
-                quote!(#range)
-            }
-            Status::Default => quote!("default"),
-        }
+        Status::Default => quote!("default"),
     }
 }
 
@@ -1534,267 +1498,155 @@ struct ResponseSpec {
     headers: Vec<(String, Value)>,
 }
 
-/// Whether `media` is JSON: `application/json` or a `+json` type.
-fn is_json(media: &str) -> bool {
-    let essence = media.split(';').next().unwrap_or_default().trim();
-    essence == "application/json" || essence.ends_with("+json")
-}
-
 /// Every operation the generator takes, and a refusal for each it leaves
-/// out.
+/// out (the model's and the server's own).
 fn operations(spec: &Value) -> anyhow::Result<(Vec<Operation>, Vec<super::Refusal>)> {
+    let api = model::Api::new(spec)?;
+    let mut refusals = api.refusals;
     let mut out = Vec::new();
-    let mut refusals = Vec::new();
-    for (path, item) in spec["paths"].as_object().context("paths")? {
-        for method in super::lift::METHODS {
-            let Some(op) = item.get(method) else { continue };
-            let at = format!("/paths/{}/{method}", decode::escape(path));
-            match operation_at(spec, path, method, item, op, &at) {
-                Ok(op) => out.push(op),
-                Err(err) => refusals.push(super::Refusal {
-                    pointer: at,
-                    reason: format!("{err:#}"),
-                }),
-            }
+    for op in api.operations {
+        let at = op.at.clone();
+        match served(op) {
+            Ok(op) => out.push(op),
+            Err(err) => refusals.push(super::Refusal {
+                pointer: at,
+                reason: format!("{err:#}"),
+            }),
         }
     }
     Ok((out, refusals))
 }
 
-fn operation_at(
-    spec: &Value,
-    path: &str,
-    method: &str,
-    item: &Value,
-    op: &Value,
-    at: &str,
-) -> anyhow::Result<Operation> {
-    let resolve = |value: &Value| -> anyhow::Result<Value> {
-        match value.get("$ref").and_then(Value::as_str) {
-            Some(reference) => spec
-                .pointer(reference.trim_start_matches('#'))
-                .cloned()
-                .with_context(|| format!("{reference} does not resolve")),
-            None => Ok(value.clone()),
+/// The operation as the server serves it, or why it cannot.
+fn served(op: model::Operation) -> anyhow::Result<Operation> {
+    for param in &op.params {
+        let name = &param.name;
+        let at = format!("parameter {name}");
+        let style = param.style.as_deref();
+        match (param.location, style) {
+            (Location::Path, None | Some("simple"))
+            | (Location::Query, None | Some("form"))
+            | (Location::Header, None | Some("simple")) => {}
+            (Location::Cookie, _) => bail!("{at}: cookie parameters are not supported"),
+            (location, style) => bail!(
+                "{at}: a {} parameter in style {:?} is not supported",
+                location.as_str(),
+                style.unwrap_or_default()
+            ),
         }
-    };
-    let schema_name = |schema: &Value| -> anyhow::Result<String> {
-        schema["$ref"]
-            .as_str()
-            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        let Some(schema) = &param.schema else {
+            bail!("{at}: a parameter described by `content` rather than a schema");
+        };
+        if param.explode == Some(false) && schema["type"] == "array" {
+            bail!("{at}: `explode: false` arrays are not supported");
+        }
+    }
+    let component = |content: &model::Content| {
+        content
+            .component()
             .map(str::to_owned)
             .context("a body with no schema")
     };
-    let id = op["operationId"]
-        .as_str()
-        .context("no operationId")?
-        .to_owned();
-    let mut params: Vec<Value> = Vec::new();
-    for param in crate::spec::declared_parameters(item, op) {
-        let param = resolve(param)?;
-        // An operation's parameter replaces the path item's of that name.
-        params.retain(|p| !(p["name"] == param["name"] && p["in"] == param["in"]));
-        params.push(param);
-    }
-    for param in &params {
-        let name = param["name"].as_str().unwrap_or_default();
-        let at = format!("parameter {name}");
-        let style = param.get("style").and_then(Value::as_str);
-        match (param["in"].as_str(), style) {
-            (Some("path"), None | Some("simple"))
-            | (Some("query"), None | Some("form"))
-            | (Some("header"), None | Some("simple")) => {}
-            (Some("cookie"), _) => bail!("{at}: cookie parameters are not supported"),
-            (location, style) => {
-                bail!("{at}: a {location:?} parameter in style {style:?} is not supported")
-            }
-        }
-        if param.get("explode") == Some(&Value::Bool(false)) && param["schema"]["type"] == "array" {
-            bail!("{at}: `explode: false` arrays are not supported");
-        }
-        if param.get("schema").is_none() {
-            bail!("{at}: a parameter described by `content` rather than a schema");
-        }
-    }
-    let body = match op.get("requestBody") {
+    let body = match &op.body {
         Some(body) => {
-            let body = resolve(body)?;
-            let content = body["content"]
-                .as_object()
-                .filter(|c| !c.is_empty())
-                .context("a request body with no media type")?;
             let mut schemas = BTreeSet::new();
-            let mut media = Vec::new();
-            for (name, content) in content {
-                if !is_json(name) {
-                    bail!("request body media type {name}: the router decodes JSON bodies only");
+            for content in &body.content {
+                if content.kind != MediaKind::Json {
+                    bail!(
+                        "request body media type {}: the router decodes JSON bodies only",
+                        content.media
+                    );
                 }
-                schemas.insert(schema_name(&content["schema"])?);
-                media.push(name.clone());
+                schemas.insert(component(content)?);
             }
             if schemas.len() != 1 {
                 bail!("the body's media types name different schemas: {schemas:?}");
             }
             Some(Body {
-                media,
+                media: body.content.iter().map(|c| c.media.clone()).collect(),
                 schema: schemas.pop_first().unwrap_or_default(),
-                description: body
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                description: body.description.clone(),
             })
         }
         None => None,
     };
     let mut responses = Vec::new();
-    for (status, response) in op["responses"].as_object().context("no responses")? {
-        let response = resolve(response)?;
-        let content = response.get("content").and_then(Value::as_object);
-        let json = content.and_then(|c| c.iter().find(|(media, _)| is_json(media)));
-        let body = match (content, json) {
-            (Some(_), Some((media, content))) => Some(ResponseBody::Json {
-                media: media.clone(),
-                schema: schema_name(&content["schema"])?,
+    for response in &op.responses {
+        let body = match (response.json(), response.content.first()) {
+            (Some(json), _) => Some(ResponseBody::Json {
+                media: json.media.clone(),
+                schema: component(json)?,
             }),
-            (Some(content), None) => match content.iter().next() {
-                // `*/*` with no schema says nothing of a body: there is none.
-                Some((media, c)) if media == "*/*" && c.get("schema").is_none() => None,
-                Some((media, _)) => Some(ResponseBody::Bytes {
-                    media: media.clone(),
-                }),
-                None => None,
-            },
-            (None, _) => None,
+            // `*/*` with no schema says nothing of a body: there is none.
+            (None, Some(content)) if content.kind == MediaKind::Any && content.schema.is_none() => {
+                None
+            }
+            (None, Some(content)) => Some(ResponseBody::Bytes {
+                media: content.media.clone(),
+            }),
+            (None, None) => None,
         };
-        let mut headers = Vec::new();
-        for (name, header) in response
-            .get("headers")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            let schema = resolve(header)?["schema"].clone();
-            headers.push((name.clone(), resolve(&schema)?));
-        }
         responses.push(ResponseSpec {
-            status: Status::parse(status)?,
-            description: response["description"]
-                .as_str()
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
+            status: response.status,
+            description: response.description.clone(),
             body,
-            headers,
+            headers: response
+                .headers
+                .iter()
+                .map(|h| (h.name.clone(), h.schema.clone()))
+                .collect(),
         });
     }
-    if responses.iter().any(|r| r.status == Status::Default)
-        && responses
-            .iter()
-            .filter(|r| r.status == Status::Default)
-            .count()
-            > 1
-    {
-        bail!("more than one default response");
-    }
-    let security = security(spec, op)?;
+    let security = match &op.security {
+        model::Security::Open => Security::Open,
+        model::Security::OneOf(alternatives) => {
+            let [requirement] = alternatives.as_slice() else {
+                bail!(
+                    "security: {} alternative requirements (one is supported)",
+                    alternatives.len()
+                );
+            };
+            let [scheme] = requirement.0.as_slice() else {
+                bail!(
+                    "security: a requirement of {} schemes (one is supported)",
+                    requirement.0.len()
+                );
+            };
+            if !scheme.scheme.carries_bearer() {
+                bail!(
+                    "security scheme {} ({}): only schemes that carry a bearer token are supported",
+                    scheme.name,
+                    scheme.scheme.kind()
+                );
+            }
+            Security::Bearer {
+                scheme: scheme.name.clone(),
+                scopes: scheme.scopes.clone(),
+            }
+        }
+    };
     Ok(Operation {
+        model: op,
         security,
-        at: at.to_owned(),
-        pointer: format!("{at}/parameters"),
-        method: method.to_owned(),
-        path: path.to_owned(),
-        tags: op["tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        summary: op["summary"].as_str().unwrap_or_default().to_owned(),
-        description: op["description"]
-            .as_str()
-            .unwrap_or_default()
-            .trim()
-            .to_owned(),
-        params,
         body,
         responses,
-        id,
-    })
-}
-
-/// The operation's security requirement (or the document's): open, or one
-/// scheme that carries a bearer token (HTTP bearer, OAuth 2.0, OpenID
-/// Connect) with the scopes it needs.
-fn security(spec: &Value, op: &Value) -> anyhow::Result<Security> {
-    let Some(alternatives) = op
-        .get("security")
-        .or_else(|| spec.get("security"))
-        .and_then(Value::as_array)
-    else {
-        return Ok(Security::Open);
-    };
-    if alternatives.is_empty()
-        || alternatives
-            .iter()
-            .any(|a| a.as_object().is_some_and(|a| a.is_empty()))
-    {
-        return Ok(Security::Open);
-    }
-    let [requirement] = alternatives.as_slice() else {
-        bail!(
-            "security: {} alternative requirements (one is supported)",
-            alternatives.len()
-        );
-    };
-    let requirement = requirement.as_object().context("security: not an object")?;
-    let Some((scheme, scopes)) = requirement.iter().next().filter(|_| requirement.len() == 1)
-    else {
-        bail!(
-            "security: a requirement of {} schemes (one is supported)",
-            requirement.len()
-        );
-    };
-    let definition = &spec["components"]["securitySchemes"][scheme];
-    let bearer = match definition["type"].as_str() {
-        Some("http") => definition["scheme"]
-            .as_str()
-            .is_some_and(|s| s.eq_ignore_ascii_case("bearer")),
-        Some("oauth2" | "openIdConnect") => true,
-        _ => false,
-    };
-    if !bearer {
-        bail!(
-            "security scheme {scheme} ({}): only schemes that carry a bearer token are supported",
-            definition["type"].as_str().unwrap_or("undeclared")
-        );
-    }
-    Ok(Security::Bearer {
-        scheme: scheme.clone(),
-        scopes: scopes
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
     })
 }
 
 fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<TokenStream> {
-    let fn_name = field_ident(&op.id);
-    let method = format_ident!("{}", op.method);
-    let path = &op.path;
-    let id = &op.id;
-    let tags = &op.tags;
+    let fn_name = op.model.names.function.clone();
+    let method = format_ident!("{}", op.model.method);
+    let path = &op.model.path;
+    let id = &op.model.id;
+    let tags = &op.model.tags;
     let tags = (!tags.is_empty()).then(|| quote!(tags = [#(#tags),*],));
-    let summary = &op.summary;
-    let description = &op.description;
+    let summary = op.model.summary.as_deref().unwrap_or_default();
+    let description = op.model.description.as_deref().unwrap_or_default().trim();
     let security = match &op.security {
         Security::Open => None,
         Security::Bearer { scheme, scopes } => Some(quote!(security((#scheme = [#(#scopes),*])),)),
     };
-    let request = format_ident!("{}Request", pascal(&op.id));
+    let request = format_ident!("{}Request", op.model.names.pascal.clone());
     let request_body = op.body.as_ref().map(|body| {
         let ty = format_ident!("{}", body.schema);
         let media = &body.media;
@@ -1802,7 +1654,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
         quote!(request_body(content(#((#ty = #media)),*), description = #description),)
     });
     let responses = op.responses.iter().map(|r| {
-        let status = r.status.utoipa();
+        let status = utoipa_status(r.status);
         let description = &r.description;
         let body = r.body.as_ref().map(|body| match body {
             ResponseBody::Json { media, schema } => {
@@ -1817,13 +1669,17 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
         });
         quote!((status = #status, description = #description, #body headers(#(#headers),*)))
     });
-    let index = const_ident(&op.id);
-    let pascal_id = pascal(&op.id);
+    let index = op.model.names.constant.clone();
+    let pascal_id = op.model.names.pascal.clone();
     let mut decodes = Vec::new();
     let mut names = Vec::new();
-    for (location, suffix) in [("path", "Path"), ("query", "Query"), ("header", "Headers")] {
-        if op.params.iter().any(|p| p["in"] == location) {
-            let field = format_ident!("{}", location);
+    for (location, suffix) in [
+        (Location::Path, "Path"),
+        (Location::Query, "Query"),
+        (Location::Header, "Headers"),
+    ] {
+        if op.model.params.iter().any(|p| p.location == location) {
+            let field = format_ident!("{}", location.as_str());
             let ty = format_ident!("{}{}", pascal_id, suffix);
             decodes.push(quote!(let #field = #ty::decode(&params, &mut errors);));
             names.push(field);
@@ -1840,14 +1696,10 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
     }
     let unused_body = op.body.is_none().then(|| quote!(let _ = body;));
     // The parameter naming another tenant is applied here, not handed over.
-    let switch = match op
-        .params
-        .iter()
-        .find(|p| p["x-tenant-switch"] == Value::Bool(true))
-    {
+    let switch = match op.model.params.iter().find(|p| p.tenant_switch) {
         Some(param) => {
-            let location = format_ident!("{}", param["in"].as_str().unwrap_or("query"));
-            let field = field_ident(param["name"].as_str().unwrap_or_default());
+            let location = format_ident!("{}", param.location.as_str());
+            let field = field_ident(&param.name);
             quote!(#location.as_ref().and_then(|p| p.#field.as_deref()))
         }
         None => quote!(None),
@@ -1925,11 +1777,16 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
 
 fn api_trait(ops: &[Operation]) -> TokenStream {
     let methods = ops.iter().map(|op| {
-        let name = field_ident(&op.id);
-        let request = format_ident!("{}Request", pascal(&op.id));
-        let response = format_ident!("{}Response", pascal(&op.id));
-        let refusal = format_ident!("{}Refusal", pascal(&op.id));
-        let doc = format!("`{} {}`: {}", op.method.to_uppercase(), op.path, op.summary);
+        let name = op.model.names.function.clone();
+        let request = format_ident!("{}Request", op.model.names.pascal.clone());
+        let response = format_ident!("{}Response", op.model.names.pascal.clone());
+        let refusal = format_ident!("{}Refusal", op.model.names.pascal.clone());
+        let doc = format!(
+            "`{} {}`: {}",
+            op.model.method.to_uppercase(),
+            op.model.path,
+            op.model.summary.as_deref().unwrap_or_default()
+        );
         quote! {
             #[doc = #doc]
             fn #name(&self, ctx: runtime::RequestContext<Self::Claims>, req: #request)
@@ -1957,12 +1814,12 @@ fn api_trait(ops: &[Operation]) -> TokenStream {
 fn router(ops: &[Operation]) -> TokenStream {
     let mut by_path: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
     for op in ops {
-        by_path.entry(op.path.as_str()).or_default().push(op);
+        by_path.entry(op.model.path.as_str()).or_default().push(op);
     }
     let routes = by_path.iter().map(|(path, ops)| {
         let mut chain = ops.iter().map(|op| {
-            let method = format_ident!("{}", op.method);
-            let handler = field_ident(&op.id);
+            let method = format_ident!("{}", op.model.method);
+            let handler = op.model.names.function.clone();
             quote!(#method(runtime::Handle(#handler::<A>)))
         });
         let first = chain.next().unwrap();
@@ -1981,10 +1838,10 @@ fn router(ops: &[Operation]) -> TokenStream {
 
 fn table(ops: &[Operation]) -> TokenStream {
     let consts = ops.iter().map(|op| {
-        let name = const_ident(&op.id);
-        let id = &op.id;
-        let method = op.method.to_uppercase();
-        let path = &op.path;
+        let name = op.model.names.constant.clone();
+        let id = &op.model.id;
+        let method = op.model.method.to_uppercase();
+        let path = &op.model.path;
         let scopes = match &op.security {
             Security::Open => quote!(None),
             Security::Bearer { scopes, .. } => quote!(Some(&[#(#scopes),*])),
@@ -2006,10 +1863,10 @@ fn table(ops: &[Operation]) -> TokenStream {
             _ => None,
         });
         let default = op.responses.iter().any(|r| r.status == Status::Default);
-        let parameters = op.params.iter().map(|param| {
-            let name = param["name"].as_str().unwrap_or_default();
-            let location = param["in"].as_str().unwrap_or_default();
-            let required = param["required"].as_bool().unwrap_or(false);
+        let parameters = op.model.params.iter().map(|param| {
+            let name = &param.name;
+            let location = param.location.as_str();
+            let required = param.required;
             quote!(runtime::ParameterSpec { name: #name, location: #location, required: #required })
         });
         quote! {
@@ -2026,7 +1883,7 @@ fn table(ops: &[Operation]) -> TokenStream {
             };
         }
     });
-    let names = ops.iter().map(|op| const_ident(&op.id));
+    let names = ops.iter().map(|op| op.model.names.constant.clone());
     quote! {
         /// What each operation takes, for the runtime's validation.
         pub mod operation_specs {
@@ -2063,7 +1920,7 @@ fn api_doc(
     let title = info["title"].as_str().unwrap_or_default();
     let version = info["version"].as_str().unwrap_or_default();
     let description = info["description"].as_str().unwrap_or_default().trim_end();
-    let paths = ops.iter().map(|op| field_ident(&op.id));
+    let paths = ops.iter().map(|op| op.model.names.function.clone());
     let tags = spec["tags"].as_array().into_iter().flatten().map(|tag| {
         let name = tag["name"].as_str().unwrap();
         let description = tag["description"].as_str().unwrap_or_default();
@@ -2308,26 +2165,26 @@ pub(crate) mod tests {
         let spec = fixture();
         let code = generate_strict(&spec).unwrap();
         for op in operations(&spec).unwrap().0 {
-            let pascal = pascal(&op.id);
+            let pascal = op.model.names.pascal.clone();
             assert!(
                 code.contains(&format!("pub struct {pascal}Request")),
                 "{}",
-                op.id
+                op.model.id
             );
             assert!(
                 code.contains(&format!("pub enum {pascal}Response")),
                 "{}",
-                op.id
+                op.model.id
             );
             assert!(
-                code.contains(&format!("pub fn {}<A: UsersApi>", snake(&op.id))),
+                code.contains(&format!("pub fn {}<A: UsersApi>", snake(&op.model.id))),
                 "{}",
-                op.id
+                op.model.id
             );
             assert!(
-                code.contains(&format!("operation_id = \"{}\"", op.id)),
+                code.contains(&format!("operation_id = \"{}\"", op.model.id)),
                 "{}",
-                op.id
+                op.model.id
             );
         }
     }
