@@ -30,7 +30,22 @@ pub(crate) fn corpus_dir(root: &Path) -> PathBuf {
 /// Every spec of the corpus, by file name.
 pub(crate) fn specs(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let dir = corpus_dir(root);
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let mut out = specs_in(&dir)?;
+    if out.is_empty() {
+        bail!("{} holds no spec", dir.display());
+    }
+    out.extend(specs_in(&root.join(FIXTURES_DIR))?);
+    Ok(out)
+}
+
+/// The project's own fixtures: small specs written to exercise what the
+/// public ones do not (every security scheme, say), each driven end to end
+/// by its smoke program.
+const FIXTURES_DIR: &str = "xtask/corpus/fixtures";
+
+/// The specs in `dir`, sorted by name.
+fn specs_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -40,9 +55,6 @@ pub(crate) fn specs(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
         })
         .collect();
     out.sort();
-    if out.is_empty() {
-        bail!("{} holds no spec", dir.display());
-    }
     Ok(out)
 }
 

@@ -20310,7 +20310,15 @@ pub mod operation_specs {
         default_response: false,
         method: "GET",
         path: "/v1/lookups/countries",
-        scopes: Some(&["users:read"]),
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:read"],
+                },
+            ],
+        ],
         parameters: &[],
         body: None,
     };
@@ -20321,7 +20329,15 @@ pub mod operation_specs {
         default_response: false,
         method: "GET",
         path: "/v1/lookups/languages",
-        scopes: Some(&["users:read"]),
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:read"],
+                },
+            ],
+        ],
         parameters: &[],
         body: None,
     };
@@ -20332,7 +20348,15 @@ pub mod operation_specs {
         default_response: false,
         method: "GET",
         path: "/v1/lookups/locales",
-        scopes: Some(&["users:read"]),
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:read"],
+                },
+            ],
+        ],
         parameters: &[],
         body: None,
     };
@@ -20343,7 +20367,15 @@ pub mod operation_specs {
         default_response: false,
         method: "GET",
         path: "/v1/lookups/time-zones",
-        scopes: Some(&["users:read"]),
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:read"],
+                },
+            ],
+        ],
         parameters: &[],
         body: None,
     };
@@ -20354,7 +20386,15 @@ pub mod operation_specs {
         default_response: false,
         method: "GET",
         path: "/v1/users",
-        scopes: Some(&["users:read"]),
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:read"],
+                },
+            ],
+        ],
         parameters: &[
             runtime::ParameterSpec {
                 name: "accountSwitchKey",
@@ -20399,7 +20439,15 @@ pub mod operation_specs {
         default_response: false,
         method: "POST",
         path: "/v1/users",
-        scopes: Some(&["users:write"]),
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:write"],
+                },
+            ],
+        ],
         parameters: &[
             runtime::ParameterSpec {
                 name: "accountSwitchKey",
@@ -20424,7 +20472,15 @@ pub mod operation_specs {
         default_response: false,
         method: "GET",
         path: "/v1/users/{userId}",
-        scopes: Some(&["users:read"]),
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:read"],
+                },
+            ],
+        ],
         parameters: &[
             runtime::ParameterSpec {
                 name: "userId",
@@ -20454,7 +20510,15 @@ pub mod operation_specs {
         default_response: false,
         method: "PUT",
         path: "/v1/users/{userId}",
-        scopes: Some(&["users:write"]),
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:write"],
+                },
+            ],
+        ],
         parameters: &[
             runtime::ParameterSpec {
                 name: "userId",
@@ -20487,7 +20551,15 @@ pub mod operation_specs {
         default_response: false,
         method: "PATCH",
         path: "/v1/users/{userId}",
-        scopes: Some(&["users:write"]),
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:write"],
+                },
+            ],
+        ],
         parameters: &[
             runtime::ParameterSpec {
                 name: "userId",
@@ -20519,7 +20591,15 @@ pub mod operation_specs {
         default_response: false,
         method: "DELETE",
         path: "/v1/users/{userId}",
-        scopes: Some(&["users:admin"]),
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:admin"],
+                },
+            ],
+        ],
         parameters: &[
             runtime::ParameterSpec {
                 name: "userId",
@@ -20549,7 +20629,15 @@ pub mod operation_specs {
         default_response: false,
         method: "PUT",
         path: "/v1/users/{userId}/password",
-        scopes: Some(&["users:write"]),
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:write"],
+                },
+            ],
+        ],
         parameters: &[
             runtime::ParameterSpec {
                 name: "userId",

@@ -8,6 +8,7 @@
 //!
 //! [`UsersApi`]: crate::UsersApi
 
+pub mod auth;
 pub mod decode;
 pub mod merge;
 pub mod problem;
@@ -20,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
+pub use auth::{Credential, KeyLocation, Presented, SchemeKind, SchemeSpec, authorize};
 pub use problem::{InvalidField, ProblemDetails};
 
 /// The request id header, taken from the request or generated.
@@ -340,15 +342,44 @@ where
 #[error("{0}")]
 pub struct AuthError(pub String);
 
-/// Turns a bearer token into the implementation's own [`Claims`].
+/// Turns the credentials a request carries into the implementation's own
+/// [`Claims`].
 pub trait Authenticator: Send + Sync + 'static {
-    /// What a verified token proves.
+    /// What a verified credential proves.
     type Claims: Claims;
-    /// Verifies `token` (the part after `Bearer `).
+    /// Verifies a bearer `token` (the part after `Bearer `).
     fn authenticate(
         &self,
         token: &str,
     ) -> impl Future<Output = Result<Self::Claims, AuthError>> + Send;
+    /// Verifies what a request presented for one of the operation's
+    /// security requirements: one credential per scheme of the
+    /// requirement, in the spec's order, each naming its scheme. By default
+    /// a lone bearer token goes to [`Authenticator::authenticate`] and
+    /// anything else is refused: an API with other schemes (API keys, HTTP
+    /// basic, several schemes at once) overrides this.
+    fn verify(
+        &self,
+        presented: &[Presented<'_>],
+    ) -> impl Future<Output = Result<Self::Claims, AuthError>> + Send {
+        async move {
+            match presented {
+                [
+                    Presented {
+                        credential: Credential::Bearer(token),
+                        ..
+                    },
+                ] => self.authenticate(token).await,
+                _ => {
+                    let names: Vec<&str> = presented.iter().map(|p| p.scheme.name).collect();
+                    Err(AuthError(format!(
+                        "this server does not verify {}",
+                        names.join(" with ")
+                    )))
+                }
+            }
+        }
+    }
     /// The claims of a caller who sent no token, for the operations the
     /// spec leaves open (no `security`, or `{}` among its alternatives).
     /// By default there are none, and such a call is a 401 like any other
@@ -384,9 +415,10 @@ pub struct OperationSpec {
     pub status_classes: &'static [u16],
     /// Whether it documents a `default` response (any status).
     pub default_response: bool,
-    /// Who may call it: `None` when the spec leaves it open, else the
-    /// scopes a bearer token must hold (every one; none for any valid token).
-    pub scopes: Option<&'static [&'static str]>,
+    /// Who may call it: any one of these requirements, each met by every
+    /// scheme in it (with the scopes it names); none when the spec leaves
+    /// the operation open.
+    pub security: &'static [&'static [SchemeSpec]],
     /// Its parameters, in spec order (the path item's first).
     pub parameters: &'static [ParameterSpec],
     /// The request body, if it takes one.
@@ -618,32 +650,6 @@ pub fn json_response<T: Serialize>(
         )
         .into_response(),
     }
-}
-
-/// Authenticates the caller and checks that it holds the operation's scope.
-pub async fn authorize<A: Authenticator>(
-    api: &A,
-    op: &OperationSpec,
-    parts: &http::request::Parts,
-) -> Result<A::Claims, Rejection> {
-    let Some(scopes) = op.scopes else {
-        if !parts.headers.contains_key(header::AUTHORIZATION)
-            && let Some(anonymous) = api.anonymous()
-        {
-            return Ok(anonymous);
-        }
-        return authenticate(api, &parts.headers).await;
-    };
-    let caller = authenticate(api, &parts.headers).await?;
-    if let Some(missing) = scopes.iter().find(|scope| !caller.has_scope(scope)) {
-        return Err(Rejection::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "The token lacks a scope",
-            format!("{} needs the {missing} scope", op.operation_id),
-        ));
-    }
-    Ok(caller)
 }
 
 /// The path's `{parameters}` as axum matched them, percent-decoded.
@@ -1004,40 +1010,6 @@ fn unreadable(headers: &http::HeaderMap) -> Option<Rejection> {
     None
 }
 
-async fn authenticate<A: Authenticator>(
-    api: &A,
-    headers: &http::HeaderMap,
-) -> Result<A::Claims, Rejection> {
-    let unauthorized = |detail: String| {
-        Rejection::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Authentication is required",
-            detail,
-        )
-        .with_header(header::WWW_AUTHENTICATE, "Bearer")
-    };
-    let mut sent = headers.get_all(header::AUTHORIZATION).iter();
-    let value = sent
-        .next()
-        .ok_or_else(|| unauthorized("send a bearer token in Authorization".into()))?;
-    if sent.next().is_some() {
-        return Err(unauthorized(
-            "send one Authorization header, not several".into(),
-        ));
-    }
-    // The scheme is compared without case (RFC 9110 section 11.1).
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.trim_start().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| unauthorized("the Authorization header is not a bearer token".into()))?;
-    api.authenticate(token).await.map_err(|e| unauthorized(e.0))
-}
-
 /// How much of a too-large body is read and thrown away before the 413, so
 /// that the connection closes cleanly and the client sees the answer (a
 /// socket closed with unread data is reset, and the reset can destroy the
@@ -1159,7 +1131,7 @@ mod tests {
         }
     }
 
-    fn spec(scopes: Option<&'static [&'static str]>) -> OperationSpec {
+    pub(super) fn spec(security: &'static [&'static [SchemeSpec]]) -> OperationSpec {
         OperationSpec {
             operation_id: "op",
             method: "GET",
@@ -1167,13 +1139,13 @@ mod tests {
             statuses: &[200, 404],
             status_classes: &[5],
             default_response: false,
-            scopes,
+            security,
             parameters: &[],
             body: None,
         }
     }
 
-    fn caller(scopes: &[&str]) -> Caller {
+    pub(super) fn caller(scopes: &[&str]) -> Caller {
         Caller {
             subject: "s".into(),
             account: "a".into(),
@@ -1219,7 +1191,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_open_operation_takes_anonymous_callers_when_the_implementation_has_them() {
-        let open = spec(None);
+        let open = spec(&[]);
         let anonymous = authorize(&Tokens { open: true }, &open, &parts(None)).await;
         assert_eq!(anonymous.unwrap().scopes.len(), 0);
         // A token sent to an open operation is still checked.
@@ -1235,7 +1207,15 @@ mod tests {
     #[tokio::test]
     async fn a_secured_operation_needs_a_token_with_every_scope() {
         let tokens = Tokens { open: true };
-        let read = spec(Some(&["things:read"]));
+        const fn bearer(scopes: &'static [&'static str]) -> SchemeSpec {
+            SchemeSpec {
+                name: "token",
+                kind: SchemeKind::Bearer,
+                scopes,
+            }
+        }
+        const READ: &[&[SchemeSpec]] = &[&[bearer(&["things:read"])]];
+        let read = spec(READ);
         assert_eq!(
             authorize(&tokens, &read, &parts(None))
                 .await
@@ -1249,7 +1229,8 @@ mod tests {
                 .await
                 .is_ok()
         );
-        let both = spec(Some(&["things:read", "things:write"]));
+        const BOTH: &[&[SchemeSpec]] = &[&[bearer(&["things:read", "things:write"])]];
+        let both = spec(BOTH);
         let refused = authorize(&tokens, &both, &parts(Some("good")))
             .await
             .unwrap_err();
@@ -1259,7 +1240,8 @@ mod tests {
             "{}",
             refused.detail
         );
-        let any_token = spec(Some(&[]));
+        const ANY_TOKEN: &[&[SchemeSpec]] = &[&[bearer(&[])]];
+        let any_token = spec(ANY_TOKEN);
         assert!(
             authorize(&tokens, &any_token, &parts(Some("good")))
                 .await
@@ -1289,7 +1271,7 @@ mod tests {
 
     #[test]
     fn documented_statuses_are_codes_ranges_or_default() {
-        let op = spec(None);
+        let op = spec(&[]);
         assert!(op.documents(StatusCode::NOT_FOUND));
         assert!(op.documents(StatusCode::SERVICE_UNAVAILABLE), "5XX");
         assert!(!op.documents(StatusCode::CONFLICT));

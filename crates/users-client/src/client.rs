@@ -10,7 +10,7 @@ use reqwest::header::HeaderValue;
 
 use crate::error::Error;
 use crate::generated;
-use crate::runtime::{bearer, Auth, RetryPolicy, Runtime, TokenProvider};
+use crate::runtime::{bearer, Auth, RetryPolicy, Runtime, Secret, TokenProvider};
 
 /// Configures a [`Client`].
 #[derive(Debug)]
@@ -33,6 +33,44 @@ impl ClientBuilder {
                 self.refused = Some("the bearer token holds a control character".into());
             }
         }
+        self
+    }
+
+    /// Sends `user` and `password` as HTTP basic credentials to the
+    /// operations whose security names an HTTP basic scheme.
+    pub fn basic_auth(mut self, user: impl AsRef<str>, password: impl AsRef<str>) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers::HeaderMapExt::typed_insert(
+            &mut headers,
+            headers::Authorization::basic(user.as_ref(), password.as_ref()),
+        );
+        match headers.remove(reqwest::header::AUTHORIZATION) {
+            Some(mut value) => {
+                value.set_sensitive(true);
+                self.runtime.basic = Some(value);
+            }
+            None => self.refused = Some("the basic credentials are not valid".into()),
+        }
+        self
+    }
+
+    /// Sends `key` for the API key scheme named `scheme` in the spec (in
+    /// the header, query parameter or cookie the scheme names) to the
+    /// operations whose security names it. A scheme the spec does not
+    /// declare makes [`ClientBuilder::build`] fail.
+    pub fn api_key(mut self, scheme: impl AsRef<str>, key: impl Into<String>) -> Self {
+        let scheme = scheme.as_ref();
+        if !crate::sdk::API_KEY_SCHEMES.contains(&scheme) {
+            self.refused = Some(format!(
+                "the spec declares no API key scheme {scheme:?} (it declares {:?})",
+                crate::sdk::API_KEY_SCHEMES
+            ));
+            return self;
+        }
+        self.runtime.api_keys.retain(|(s, _)| s != scheme);
+        self.runtime
+            .api_keys
+            .push((scheme.to_owned(), Secret(key.into())));
         self
     }
 
@@ -128,6 +166,8 @@ impl Client {
             base_url: base_url.into(),
             runtime: Runtime {
                 auth: Auth::None,
+                basic: None,
+                api_keys: Vec::new(),
                 user_agent: HeaderValue::from_static(concat!(
                     "users-client/",
                     env!("CARGO_PKG_VERSION")

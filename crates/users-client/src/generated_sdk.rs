@@ -7094,21 +7094,28 @@ or logs it; a user representation only says `hasPassword` and
         ops::SetUserPassword::new(call)
     }
 }
+/// The API key schemes of the spec, by name: what
+/// `ClientBuilder::api_key` takes.
+pub(crate) const API_KEY_SCHEMES: &[&str] = &[];
 /// What the runtime's hooks must know of an operation, by the name
 /// progenitor gives it: its body's media type when that is not
-/// `application/json`, and whether it takes an `Idempotency-Key`.
+/// `application/json`, whether it takes an `Idempotency-Key`, and
+/// its security requirements when one names a scheme other than a
+/// bearer token.
 pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
     match operation_id {
         "create_user" => {
             rt::OperationTraits {
                 body_media_type: None,
                 idempotency_key: true,
+                security: &[],
             }
         }
         "update_user" => {
             rt::OperationTraits {
                 body_media_type: Some("application/merge-patch+json"),
                 idempotency_key: false,
+                security: &[],
             }
         }
         _ => rt::OperationTraits::default(),

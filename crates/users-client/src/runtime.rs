@@ -63,6 +63,43 @@ impl std::fmt::Debug for Auth {
     }
 }
 
+/// A secret the client sends (an API key); its `Debug` shows none of it.
+#[derive(Clone)]
+pub(crate) struct Secret(pub(crate) String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// Where an API key goes.
+// Built by the generated tables of a spec that names such schemes.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyLocation {
+    Header,
+    Query,
+    Cookie,
+}
+
+/// A security scheme an operation accepts, from the spec.
+// Built by the generated tables of a spec that names such schemes.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// `Authorization: Bearer` (HTTP bearer, OAuth 2.0, OpenID Connect).
+    Bearer,
+    /// `Authorization: Basic`.
+    Basic,
+    /// The key set for `scheme` (its name in the spec), sent under `name`.
+    ApiKey {
+        scheme: &'static str,
+        location: KeyLocation,
+        name: &'static str,
+    },
+}
+
 /// When and how often a failed request is tried again.
 ///
 /// Connection errors and the statuses 408, 429, 502, 503 and 504 are retried
@@ -146,12 +183,19 @@ pub(crate) struct OperationTraits {
     pub(crate) body_media_type: Option<&'static str>,
     /// Whether the operation takes an `Idempotency-Key` header.
     pub(crate) idempotency_key: bool,
+    /// Its security requirements: any one of them, each every scheme in
+    /// it. None: the operation is open, or names only bearer schemes.
+    pub(crate) security: &'static [&'static [Scheme]],
 }
 
 /// The runtime state the generated client carries (its "inner" value).
 #[derive(Debug, Clone)]
 pub struct Runtime {
     pub(crate) auth: Auth,
+    /// `Authorization: Basic`, when set (marked sensitive).
+    pub(crate) basic: Option<HeaderValue>,
+    /// The API keys set, by the name of their scheme.
+    pub(crate) api_keys: Vec<(String, Secret)>,
     pub(crate) user_agent: HeaderValue,
     /// A per-request timeout replacing the reqwest client's (`Client::with_timeout`).
     pub(crate) timeout: Option<Duration>,
@@ -161,6 +205,91 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// Whether a credential for `scheme` is set.
+    fn has(&self, scheme: &Scheme) -> bool {
+        match scheme {
+            Scheme::Bearer => !matches!(self.auth, Auth::None),
+            Scheme::Basic => self.basic.is_some(),
+            Scheme::ApiKey { scheme, .. } => self.api_keys.iter().any(|(s, _)| s == scheme),
+        }
+    }
+
+    /// Puts the credentials of the first of `security`'s requirements
+    /// whose every scheme is set on `request`; the bearer token when none
+    /// is (an operation that names no other scheme, or an API whose
+    /// server will say what it lacks).
+    async fn authenticate(
+        &self,
+        request: &mut reqwest::Request,
+        security: &[&[Scheme]],
+    ) -> Result<(), String> {
+        let chosen = security
+            .iter()
+            .find(|requirement| requirement.iter().all(|s| self.has(s)));
+        let Some(requirement) = chosen else {
+            if let Some(value) = self.authorization().await? {
+                request.headers_mut().insert(header::AUTHORIZATION, value);
+            }
+            return Ok(());
+        };
+        for scheme in requirement.iter() {
+            match scheme {
+                Scheme::Bearer => {
+                    if let Some(value) = self.authorization().await? {
+                        request.headers_mut().insert(header::AUTHORIZATION, value);
+                    }
+                }
+                Scheme::Basic => {
+                    if let Some(value) = &self.basic {
+                        request
+                            .headers_mut()
+                            .insert(header::AUTHORIZATION, value.clone());
+                    }
+                }
+                Scheme::ApiKey {
+                    scheme,
+                    location,
+                    name,
+                } => {
+                    let Some((_, key)) = self.api_keys.iter().find(|(s, _)| s == scheme) else {
+                        continue;
+                    };
+                    match location {
+                        KeyLocation::Header => {
+                            let mut value = HeaderValue::from_str(&key.0).map_err(|_| {
+                                format!("the API key of {scheme} is not a valid header value")
+                            })?;
+                            value.set_sensitive(true);
+                            request.headers_mut().insert(*name, value);
+                        }
+                        KeyLocation::Query => {
+                            request
+                                .url_mut()
+                                .query_pairs_mut()
+                                .append_pair(name, &key.0);
+                        }
+                        KeyLocation::Cookie => {
+                            let cookie = match request.headers().get(header::COOKIE) {
+                                Some(sent) => format!(
+                                    "{}; {name}={}",
+                                    sent.to_str().unwrap_or_default(),
+                                    key.0
+                                ),
+                                None => format!("{name}={}", key.0),
+                            };
+                            let mut value = HeaderValue::from_str(&cookie).map_err(|_| {
+                                format!("the API key of {scheme} is not a valid cookie value")
+                            })?;
+                            value.set_sensitive(true);
+                            request.headers_mut().insert(header::COOKIE, value);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn authorization(&self) -> Result<Option<HeaderValue>, String> {
         let token = match &self.auth {
             Auth::None => return Ok(None),
@@ -223,13 +352,10 @@ impl ClientHooks<Runtime> for GeneratedClient {
             *request.timeout_mut() = Some(timeout);
         }
         // Asked once per call: retries follow within seconds and reuse it.
-        if let Some(value) = runtime
-            .authorization()
+        runtime
+            .authenticate(request, traits.security)
             .await
-            .map_err(progenitor_client::Error::Custom)?
-        {
-            request.headers_mut().insert(header::AUTHORIZATION, value);
-        }
+            .map_err(progenitor_client::Error::Custom)?;
         Ok(())
     }
 

@@ -268,7 +268,11 @@ const ANY_TOKEN: OperationSpec = OperationSpec {
     statuses: &[200, 401],
     status_classes: &[],
     default_response: false,
-    scopes: Some(&[]),
+    security: &[&[users_api::runtime::SchemeSpec {
+        name: "bearerAuth",
+        kind: users_api::runtime::SchemeKind::Bearer,
+        scopes: &[],
+    }]],
     parameters: &[],
     body: None,
 };

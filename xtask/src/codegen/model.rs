@@ -306,11 +306,6 @@ pub(crate) enum Scheme {
 }
 
 impl Scheme {
-    /// Whether the credential is a bearer token in `Authorization`.
-    pub(crate) fn carries_bearer(&self) -> bool {
-        matches!(self, Self::Bearer | Self::OAuth2 | Self::OpenIdConnect)
-    }
-
     /// The document's word for it.
     pub(crate) fn kind(&self) -> &str {
         match self {

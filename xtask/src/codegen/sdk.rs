@@ -226,6 +226,7 @@ struct Op {
     successes: Option<Vec<(u16, proc_macro2::Ident, Option<TokenStream>)>>,
     headers: Vec<Header>,
     pagination: Option<Pagination>,
+    security: model::Security,
 }
 
 struct Header {
@@ -328,9 +329,14 @@ impl Sdk<'_> {
                 None => quote!(None),
             };
             let key = op.param("Idempotency-Key").is_some();
-            if op.media_type.is_some() || key {
+            let security = security_table(&op.security);
+            if op.media_type.is_some() || key || !security.is_empty() {
                 traits.push(quote! {
-                    #id => rt::OperationTraits { body_media_type: #media, idempotency_key: #key },
+                    #id => rt::OperationTraits {
+                        body_media_type: #media,
+                        idempotency_key: #key,
+                        security: &[#(#security),*],
+                    },
                 });
             }
             methods.push(self.method(op)?);
@@ -341,6 +347,13 @@ impl Sdk<'_> {
                 methods.push(rmw);
             }
         }
+        let api_key_schemes: Vec<&str> = self.spec["components"]["securitySchemes"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, scheme)| scheme["type"] == "apiKey")
+            .map(|(name, _)| name.as_str())
+            .collect();
         Ok(quote! {
             //! The SDK's surface: a method per operation on [`Client`], the
             //! request builders they return ([`ops`]), the response headers the
@@ -421,9 +434,15 @@ impl Sdk<'_> {
                 #(#methods)*
             }
 
+            /// The API key schemes of the spec, by name: what
+            /// `ClientBuilder::api_key` takes.
+            pub(crate) const API_KEY_SCHEMES: &[&str] = &[#(#api_key_schemes),*];
+
             /// What the runtime's hooks must know of an operation, by the name
             /// progenitor gives it: its body's media type when that is not
-            /// `application/json`, and whether it takes an `Idempotency-Key`.
+            /// `application/json`, whether it takes an `Idempotency-Key`, and
+            /// its security requirements when one names a scheme other than a
+            /// bearer token.
             pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
                 match operation_id {
                     #(#traits)*
@@ -1354,6 +1373,7 @@ impl Sdk<'_> {
             headers,
             pagination,
             successes: several.then_some(successes),
+            security: op.security.clone(),
         })
     }
 
@@ -1758,6 +1778,46 @@ impl Sdk<'_> {
 }
 
 /// `headers::<Op>`, with its `FromHeaders`.
+/// The runtime's table of an operation's security requirements: empty when
+/// the operation is open or names bearer schemes only (the runtime sends a
+/// token it has to those anyway).
+fn security_table(security: &model::Security) -> Vec<TokenStream> {
+    let model::Security::OneOf(alternatives) = security else {
+        return Vec::new();
+    };
+    let bearer_only = alternatives.iter().flat_map(|r| &r.0).all(|u| {
+        matches!(
+            u.scheme,
+            model::Scheme::Bearer | model::Scheme::OAuth2 | model::Scheme::OpenIdConnect
+        )
+    });
+    if bearer_only {
+        return Vec::new();
+    }
+    alternatives
+        .iter()
+        .map(|requirement| {
+            let schemes = requirement.0.iter().map(|u| match &u.scheme {
+                model::Scheme::Basic => quote!(rt::Scheme::Basic),
+                model::Scheme::ApiKey { location, name } => {
+                    let scheme = &u.name;
+                    let location = match location {
+                        model::Location::Query => quote!(Query),
+                        model::Location::Cookie => quote!(Cookie),
+                        _ => quote!(Header),
+                    };
+                    quote!(rt::Scheme::ApiKey { scheme: #scheme, location: rt::KeyLocation::#location, name: #name })
+                }
+                // A scheme the runtime cannot send (HTTP digest, mutual TLS)
+                // is asked of the bearer token, which the server refuses
+                // with what it wants.
+                _ => quote!(rt::Scheme::Bearer),
+            });
+            quote!(&[#(#schemes),*])
+        })
+        .collect()
+}
+
 fn headers_struct(op: &Op) -> TokenStream {
     if op.headers.is_empty() {
         return quote!();

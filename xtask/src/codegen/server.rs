@@ -1442,8 +1442,9 @@ struct Operation {
 enum Security {
     /// Anyone: the spec names no requirement, or allows `{}`.
     Open,
-    /// A bearer token of `scheme` holding every one of `scopes`.
-    Bearer { scheme: String, scopes: Vec<String> },
+    /// Any one of these requirements, each met by every scheme in it (a
+    /// bearer token, HTTP basic or an API key) with its scopes.
+    OneOf(Vec<Vec<model::SchemeUse>>),
 }
 
 struct Body {
@@ -1600,29 +1601,19 @@ fn served(op: model::Operation) -> anyhow::Result<Operation> {
     let security = match &op.security {
         model::Security::Open => Security::Open,
         model::Security::OneOf(alternatives) => {
-            let [requirement] = alternatives.as_slice() else {
-                bail!(
-                    "security: {} alternative requirements (one is supported)",
-                    alternatives.len()
-                );
-            };
-            let [scheme] = requirement.0.as_slice() else {
-                bail!(
-                    "security: a requirement of {} schemes (one is supported)",
-                    requirement.0.len()
-                );
-            };
-            if !scheme.scheme.carries_bearer() {
-                bail!(
-                    "security scheme {} ({}): only schemes that carry a bearer token are supported",
-                    scheme.name,
-                    scheme.scheme.kind()
-                );
+            for scheme in alternatives.iter().flat_map(|r| &r.0) {
+                if let model::Scheme::Http(_) | model::Scheme::MutualTls = scheme.scheme {
+                    bail!(
+                        "security scheme {} ({}): the router reads bearer tokens, HTTP basic and API keys",
+                        scheme.name,
+                        match &scheme.scheme {
+                            model::Scheme::Http(word) => format!("http {word}"),
+                            other => other.kind().to_owned(),
+                        }
+                    );
+                }
             }
-            Security::Bearer {
-                scheme: scheme.name.clone(),
-                scopes: scheme.scopes.clone(),
-            }
+            Security::OneOf(alternatives.iter().map(|r| r.0.clone()).collect())
         }
     };
     Ok(Operation {
@@ -1644,7 +1635,16 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
     let description = op.model.description.as_deref().unwrap_or_default().trim();
     let security = match &op.security {
         Security::Open => None,
-        Security::Bearer { scheme, scopes } => Some(quote!(security((#scheme = [#(#scopes),*])),)),
+        Security::OneOf(alternatives) => {
+            let requirements = alternatives.iter().map(|requirement| {
+                let uses = requirement.iter().map(|u| {
+                    let (name, scopes) = (&u.name, &u.scopes);
+                    quote!(#name = [#(#scopes),*])
+                });
+                quote!((#(#uses),*))
+            });
+            Some(quote!(security(#(#requirements),*),))
+        }
     };
     let request = format_ident!("{}Request", op.model.names.pascal.clone());
     let request_body = op.body.as_ref().map(|body| {
@@ -1842,9 +1842,15 @@ fn table(ops: &[Operation]) -> TokenStream {
         let id = &op.model.id;
         let method = op.model.method.to_uppercase();
         let path = &op.model.path;
-        let scopes = match &op.security {
-            Security::Open => quote!(None),
-            Security::Bearer { scopes, .. } => quote!(Some(&[#(#scopes),*])),
+        let security = match &op.security {
+            Security::Open => Vec::new(),
+            Security::OneOf(alternatives) => alternatives
+                .iter()
+                .map(|requirement| {
+                    let schemes = requirement.iter().map(scheme_spec);
+                    quote!(&[#(#schemes),*])
+                })
+                .collect(),
         };
         let body = match &op.body {
             Some(body) => {
@@ -1877,7 +1883,7 @@ fn table(ops: &[Operation]) -> TokenStream {
                 default_response: #default,
                 method: #method,
                 path: #path,
-                scopes: #scopes,
+                security: &[#(#security),*],
                 parameters: &[#(#parameters),*],
                 body: #body,
             };
@@ -1893,6 +1899,26 @@ fn table(ops: &[Operation]) -> TokenStream {
             pub const ALL: &[&runtime::OperationSpec] = &[#(&#names),*];
         }
     }
+}
+
+/// The runtime's `SchemeSpec` of a scheme a requirement names.
+fn scheme_spec(scheme: &model::SchemeUse) -> TokenStream {
+    let (name, scopes) = (&scheme.name, &scheme.scopes);
+    let kind = match &scheme.scheme {
+        model::Scheme::Basic => quote!(runtime::SchemeKind::Basic),
+        model::Scheme::ApiKey { location, name } => {
+            let location = match location {
+                Location::Query => quote!(Query),
+                Location::Cookie => quote!(Cookie),
+                _ => quote!(Header),
+            };
+            quote!(runtime::SchemeKind::ApiKey { location: runtime::KeyLocation::#location, name: #name })
+        }
+        // Bearer, OAuth 2.0 and OpenID Connect: the checks of `served`
+        // leave no other.
+        _ => quote!(runtime::SchemeKind::Bearer),
+    };
+    quote!(runtime::SchemeSpec { name: #name, kind: #kind, scopes: &[#(#scopes),*] })
 }
 
 fn api_doc(
@@ -1928,8 +1954,8 @@ fn api_doc(
     });
     let mut schemes = BTreeSet::new();
     for op in ops {
-        if let Security::Bearer { scheme, .. } = &op.security {
-            schemes.insert(scheme.as_str());
+        if let Security::OneOf(alternatives) = &op.security {
+            schemes.extend(alternatives.iter().flatten().map(|u| u.name.as_str()));
         }
     }
     let mut scheme_inserts = Vec::new();
@@ -1939,7 +1965,11 @@ fn api_doc(
             .as_str()
             .unwrap_or_default()
             .trim_end();
-        let definition = if scheme["type"] == "http" {
+        let definition = if scheme["type"] == "http"
+            && scheme["scheme"]
+                .as_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
+        {
             let format = scheme["bearerFormat"].as_str().unwrap_or("JWT");
             quote! {
                 SecurityScheme::Http(
@@ -1951,7 +1981,8 @@ fn api_doc(
                 )
             }
         } else {
-            // OAuth 2.0 and OpenID Connect as the spec writes them.
+            // HTTP basic, API keys, OAuth 2.0 and OpenID Connect as the
+            // spec writes them.
             let json = json_tokens(scheme);
             quote! {
                 serde_json::from_value::<SecurityScheme>(json!(#json))
@@ -2250,6 +2281,43 @@ pub(crate) mod tests {
         Ok(code)
     }
 
+    #[test]
+    fn security_schemes_become_the_routers_table() {
+        let spec = spec_with(|spec| {
+            let schemes = &mut spec["components"]["securitySchemes"];
+            schemes["key"] = serde_json::json!({ "type": "apiKey", "in": "query", "name": "k" });
+            schemes["basic"] = serde_json::json!({ "type": "http", "scheme": "basic" });
+            schemes["digest"] = serde_json::json!({ "type": "http", "scheme": "digest" });
+            spec["paths"]["/widgets"]["get"]["security"] = serde_json::json!([
+                { "key": [], "basic": [] },
+                { "bearerAuth": ["widgets:read"] },
+            ]);
+            spec["paths"]["/widgets"]["post"]["security"] =
+                serde_json::json!([{ "digest": [] }]);
+        });
+        let (code, refusals) = generate(&spec).unwrap();
+        let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+        let flat = flat.replace("( ", "(").replace(" )", ")");
+        assert!(
+            flat.contains(
+                r#"security(("basic" = [], "key" = []), ("bearerAuth" = ["widgets:read"]))"#
+            ),
+            "the utoipa attribute lists both requirements (a requirement's schemes by name)"
+        );
+        assert!(flat.contains(
+            r#"kind: runtime::SchemeKind::ApiKey { location: runtime::KeyLocation::Query, name: "k", }"#
+        ));
+        assert!(flat.contains(r#"name: "basic", kind: runtime::SchemeKind::Basic, scopes: &[],"#));
+        let refusals: Vec<String> = refusals
+            .iter()
+            .map(|r| format!("{}: {}", r.pointer, r.reason))
+            .collect();
+        assert_eq!(
+            refusals,
+            ["/paths/~1widgets/post: security scheme digest (http digest): the router reads bearer tokens, HTTP basic and API keys"]
+        );
+    }
+
     /// The generators' test API (`fixtures/widgets.yaml`).
     pub(crate) fn fixture() -> serde_json::Value {
         yaml_serde::from_str(include_str!("fixtures/widgets.yaml")).unwrap()
@@ -2445,22 +2513,22 @@ pub(crate) mod tests {
             "Created { body: axum::body::Bytes },",
             "pub body: AddThingBody,",
             "impl runtime::decode::Decode for AddThingBody",
-            "scopes: None,",
+            "security: &[],",
             "status_classes: &[4u16],",
             "default_response: true,",
         ] {
             assert!(code.contains(expected), "{expected}");
         }
-        // Only bearer tokens are understood; an API key is left out, named.
+        // A scheme the router cannot read is left out, named.
         let mut keyed = spec;
         keyed["components"]["securitySchemes"] =
-            serde_json::json!({ "key": { "type": "apiKey", "in": "header", "name": "X-Key" } });
+            serde_json::json!({ "key": { "type": "http", "scheme": "digest" } });
         keyed["paths"]["/things"]["post"]["security"] = serde_json::json!([{ "key": [] }]);
         let (code, refusals) = generate(&keyed).unwrap();
         assert_eq!(refusals.len(), 1, "{refusals:#?}");
         assert_eq!(refusals[0].pointer, "/paths/~1things/post");
         assert!(
-            refusals[0].reason.contains("apiKey"),
+            refusals[0].reason.contains("http digest"),
             "{}",
             refusals[0].reason
         );
