@@ -91,6 +91,9 @@ pub(crate) fn lift_bodies(source: &Value) -> Value {
 fn lift_parts(source: &Value, members: bool) -> Value {
     let mut spec = source.clone();
     name_operations(&mut spec);
+    if members {
+        rust_schema_names(&mut spec);
+    }
     if !spec["components"].is_object() {
         spec["components"] = json!({});
     }
@@ -177,6 +180,70 @@ fn lift_parts(source: &Value, members: bool) -> Value {
         spec["components"]["schemas"][&name] = schema;
     }
     spec
+}
+
+/// Component schemas renamed where the server generator could not name a
+/// type after them: a name that is not a Rust identifier (`200Result`,
+/// `System.Object`, `pet-owner`, `Self`) becomes its Pascal case
+/// (`V200Result`, `SystemObject`, `PetOwner`, `Self_`), unique among the
+/// names, and every reference to it follows.
+fn rust_schema_names(spec: &mut Value) {
+    let Some(schemas) = spec["components"]["schemas"].as_object() else {
+        return;
+    };
+    let mut taken: std::collections::BTreeSet<String> = schemas.keys().cloned().collect();
+    let mut renames: Vec<(String, String)> = Vec::new();
+    for name in schemas.keys() {
+        if syn::parse_str::<syn::Ident>(name).is_ok() {
+            continue;
+        }
+        let wanted = super::naming::ident(&pascal(name)).to_string();
+        let mut renamed = wanted.clone();
+        let mut n = 2;
+        while !taken.insert(renamed.clone()) {
+            renamed = format!("{wanted}{n}");
+            n += 1;
+        }
+        renames.push((name.clone(), renamed));
+    }
+    if renames.is_empty() {
+        return;
+    }
+    let pointers: Vec<(String, String)> = renames
+        .iter()
+        .map(|(old, new)| {
+            (
+                format!("#/components/schemas/{}", super::naming::escape(old)),
+                format!("#/components/schemas/{new}"),
+            )
+        })
+        .collect();
+    fn follow(value: &mut Value, pointers: &[(String, String)]) {
+        match value {
+            Value::Object(object) => {
+                if let Some(Value::String(reference)) = object.get_mut("$ref") {
+                    for (old, new) in pointers {
+                        let rest = reference.strip_prefix(old.as_str());
+                        if let Some(rest) = rest.filter(|r| r.is_empty() || r.starts_with('/')) {
+                            *reference = format!("{new}{rest}");
+                            break;
+                        }
+                    }
+                }
+                object.values_mut().for_each(|v| follow(v, pointers));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| follow(v, pointers)),
+            _ => {}
+        }
+    }
+    follow(spec, &pointers);
+    if let Some(schemas) = spec["components"]["schemas"].as_object_mut() {
+        for (old, new) in renames {
+            if let Some(schema) = schemas.remove(&old) {
+                schemas.insert(new, schema);
+            }
+        }
+    }
 }
 
 /// A component that is only the `allOf` of objects (`Pet` is `NewPet` and
@@ -445,6 +512,54 @@ mod tests {
             schemas["PostStreamsBody2Owner"]["properties"]["id"]["type"],
             "string"
         );
+    }
+
+    #[test]
+    fn schemas_not_named_as_rust_types_are_renamed_and_followed() {
+        let spec = json!({
+            "paths": { "/a": { "get": { "operationId": "a", "responses": { "200": {
+                "description": "",
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/System.Object" } } },
+            } } } } },
+            "components": { "schemas": {
+                "System.Object": { "type": "object", "properties": {
+                    "owner": { "$ref": "#/components/schemas/pet-owner" },
+                    "deep": { "$ref": "#/components/schemas/pet-owner/properties/name" },
+                    "next": { "$ref": "#/components/schemas/200Result" },
+                } },
+                "pet-owner": { "type": "object", "properties": { "name": { "type": "string" } } },
+                "PetOwner": { "type": "string" },
+                "200Result": { "type": "string" },
+                "Self": { "type": "string" },
+            } },
+        });
+        let lifted = lift(&spec);
+        let schemas = &lifted["components"]["schemas"];
+        let names: Vec<&String> = schemas.as_object().unwrap().keys().collect();
+        assert_eq!(
+            names,
+            [
+                "PetOwner",
+                "PetOwner2",
+                "Self_",
+                "SystemObject",
+                "V200Result"
+            ]
+        );
+        let members = &schemas["SystemObject"]["properties"];
+        assert_eq!(members["owner"]["$ref"], "#/components/schemas/PetOwner2");
+        assert_eq!(
+            members["deep"]["$ref"],
+            "#/components/schemas/PetOwner2/properties/name"
+        );
+        assert_eq!(members["next"]["$ref"], "#/components/schemas/V200Result");
+        assert_eq!(
+            lifted["paths"]["/a"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+                ["$ref"],
+            "#/components/schemas/SystemObject"
+        );
+        // The client view keeps the spec's names: typify names its types.
+        assert!(lift_bodies(&spec)["components"]["schemas"]["System.Object"].is_object());
     }
 
     #[test]

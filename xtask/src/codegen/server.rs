@@ -2292,8 +2292,7 @@ pub(crate) mod tests {
                 { "key": [], "basic": [] },
                 { "bearerAuth": ["widgets:read"] },
             ]);
-            spec["paths"]["/widgets"]["post"]["security"] =
-                serde_json::json!([{ "digest": [] }]);
+            spec["paths"]["/widgets"]["post"]["security"] = serde_json::json!([{ "digest": [] }]);
         });
         let (code, refusals) = generate(&spec).unwrap();
         let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -2314,7 +2313,9 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(
             refusals,
-            ["/paths/~1widgets/post: security scheme digest (http digest): the router reads bearer tokens, HTTP basic and API keys"]
+            [
+                "/paths/~1widgets/post: security scheme digest (http digest): the router reads bearer tokens, HTTP basic and API keys"
+            ]
         );
     }
 
