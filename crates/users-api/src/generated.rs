@@ -20462,7 +20462,7 @@ pub mod operation_specs {
         ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
-            schema: "UserCreate",
+            schema: Some("UserCreate"),
         }),
     };
     pub const GET_USER: runtime::OperationSpec = runtime::OperationSpec {
@@ -20538,7 +20538,7 @@ pub mod operation_specs {
         ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
-            schema: "UserReplace",
+            schema: Some("UserReplace"),
         }),
     };
     pub const UPDATE_USER: runtime::OperationSpec = runtime::OperationSpec {
@@ -20579,7 +20579,7 @@ pub mod operation_specs {
         ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json", "application/merge-patch+json"],
-            schema: "UserPatch",
+            schema: Some("UserPatch"),
         }),
     };
     pub const DELETE_USER: runtime::OperationSpec = runtime::OperationSpec {
@@ -20657,7 +20657,7 @@ pub mod operation_specs {
         ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
-            schema: "PasswordChange",
+            schema: Some("PasswordChange"),
         }),
     };
     /// Every operation, in spec order.

@@ -396,8 +396,8 @@ pub struct BodySpec {
     /// The media types it may come as (`application/merge-patch+json` and
     /// `application/json` for a merge patch, ...).
     pub media_types: &'static [&'static str],
-    /// The component schema it must satisfy.
-    pub schema: &'static str,
+    /// The component schema it must satisfy; `None`: any JSON.
+    pub schema: Option<&'static str>,
 }
 
 /// What an operation takes, generated from the spec.

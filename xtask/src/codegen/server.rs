@@ -48,13 +48,12 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
     let bodies: BTreeSet<&str> = operations
         .iter()
         .flat_map(|op| {
-            op.body
-                .iter()
-                .map(|b| b.schema.as_str())
-                .chain(op.responses.iter().filter_map(|r| match &r.body {
-                    Some(ResponseBody::Json { schema, .. }) => Some(schema.as_str()),
+            op.body.iter().filter_map(|b| b.schema.as_deref()).chain(
+                op.responses.iter().filter_map(|r| match &r.body {
+                    Some(ResponseBody::Json { schema, .. }) => schema.as_deref(),
                     _ => None,
-                }))
+                }),
+            )
         })
         .collect();
     // A schema the generator cannot type is left out, and so is every
@@ -122,9 +121,9 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
         let named = op
             .body
             .iter()
-            .map(|b| b.schema.as_str())
+            .filter_map(|b| b.schema.as_deref())
             .chain(op.responses.iter().filter_map(|r| match &r.body {
-                Some(ResponseBody::Json { schema, .. }) => Some(schema.as_str()),
+                Some(ResponseBody::Json { schema, .. }) => schema.as_deref(),
                 _ => None,
             }))
             .find(|name| refused.contains_key(*name) || !schemas.contains_key(*name));
@@ -1002,7 +1001,7 @@ impl Gen<'_> {
             param_structs.push(quote!(#struct_name));
         }
         if let Some(body) = &op.body {
-            let ty = format_ident!("{}", body.schema);
+            let ty = json_type(body.schema.as_deref());
             request_fields.push(quote!(pub body: #ty,));
         }
         let request = format_ident!("{}Request", pascal_id);
@@ -1249,7 +1248,7 @@ impl Gen<'_> {
         // (`Arc<T>`, `.into()` too): either way it is not copied.
         let body_part = response.body.as_ref().map(|body| match body {
             ResponseBody::Json { schema, .. } => {
-                let ty = format_ident!("{}", schema);
+                let ty = json_type(schema.as_deref());
                 quote!(body: runtime::Body<#ty>,)
             }
             ResponseBody::Bytes { .. } => quote!(body: axum::body::Bytes,),
@@ -1450,7 +1449,8 @@ enum Security {
 struct Body {
     /// Every media type the body may come as, all with the one schema.
     media: Vec<String>,
-    schema: String,
+    /// The component it is; `None`: any JSON.
+    schema: Option<String>,
     description: Option<String>,
 }
 
@@ -1485,8 +1485,11 @@ fn utoipa_status(status: Status) -> TokenStream {
 
 /// What a response carries.
 enum ResponseBody {
-    /// JSON of a component schema, under `media`.
-    Json { media: String, schema: String },
+    /// JSON of a component schema (`None`: any JSON), under `media`.
+    Json {
+        media: String,
+        schema: Option<String>,
+    },
     /// Bytes under `media` (a schema-less or binary body).
     Bytes { media: String },
 }
@@ -1542,11 +1545,15 @@ fn served(op: model::Operation) -> anyhow::Result<Operation> {
             bail!("{at}: `explode: false` arrays are not supported");
         }
     }
-    let component = |content: &model::Content| {
-        content
-            .component()
-            .map(str::to_owned)
-            .context("a body with no schema")
+    // After lifting, JSON content names a component or says nothing of its
+    // schema (none, or `{}`): any JSON.
+    let component = |content: &model::Content| -> anyhow::Result<Option<String>> {
+        match (&content.schema, content.component()) {
+            (_, Some(name)) => Ok(Some(name.to_owned())),
+            (None, None) => Ok(None),
+            (Some(schema), None) if schema.as_object().is_some_and(|s| s.is_empty()) => Ok(None),
+            (Some(_), None) => bail!("a body schema that is neither a component nor empty"),
+        }
     };
     let body = match &op.body {
         Some(body) => {
@@ -1565,7 +1572,7 @@ fn served(op: model::Operation) -> anyhow::Result<Operation> {
             }
             Some(Body {
                 media: body.content.iter().map(|c| c.media.clone()).collect(),
-                schema: schemas.pop_first().unwrap_or_default(),
+                schema: schemas.pop_first().flatten(),
                 description: body.description.clone(),
             })
         }
@@ -1648,7 +1655,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
     };
     let request = format_ident!("{}Request", op.model.names.pascal.clone());
     let request_body = op.body.as_ref().map(|body| {
-        let ty = format_ident!("{}", body.schema);
+        let ty = json_type(body.schema.as_deref());
         let media = &body.media;
         let description = body.description.clone().unwrap_or_default();
         quote!(request_body(content(#((#ty = #media)),*), description = #description),)
@@ -1658,7 +1665,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
         let description = &r.description;
         let body = r.body.as_ref().map(|body| match body {
             ResponseBody::Json { media, schema } => {
-                let ty = format_ident!("{}", schema);
+                let ty = json_type(schema.as_deref());
                 quote!(body = #ty, content_type = #media,)
             }
             ResponseBody::Bytes { media } => quote!(body = [u8], content_type = #media,),
@@ -1686,7 +1693,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
         }
     }
     let body_decode = op.body.as_ref().map(|body| {
-        let ty = format_ident!("{}", body.schema);
+        let ty = json_type(body.schema.as_deref());
         quote! {
             let body = runtime::body::<#ty>(&operation_specs::#index, &served.options, &parts, body, &mut errors).await?;
         }
@@ -1855,7 +1862,10 @@ fn table(ops: &[Operation]) -> TokenStream {
         let body = match &op.body {
             Some(body) => {
                 let media = &body.media;
-                let schema = &body.schema;
+                let schema = match &body.schema {
+                    Some(name) => quote!(Some(#name)),
+                    None => quote!(None),
+                };
                 quote!(Some(runtime::BodySpec { media_types: &[#(#media),*], schema: #schema }))
             }
             None => quote!(None),
@@ -1898,6 +1908,17 @@ fn table(ops: &[Operation]) -> TokenStream {
             /// Every operation, in spec order.
             pub const ALL: &[&runtime::OperationSpec] = &[#(&#names),*];
         }
+    }
+}
+
+/// The type of JSON of a component (`None`: any JSON).
+fn json_type(schema: Option<&str>) -> TokenStream {
+    match schema {
+        Some(name) => {
+            let ident = format_ident!("{}", name);
+            quote!(#ident)
+        }
+        None => quote!(serde_json::Value),
     }
 }
 

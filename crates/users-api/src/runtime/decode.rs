@@ -153,6 +153,13 @@ pub trait Decode: Sized {
     fn decode(raw: &Json<'_>, path: &Path<'_>, errors: &mut Errors) -> Option<Self>;
 }
 
+/// Any JSON: a body or member the spec gives no schema.
+impl Decode for serde_json::Value {
+    fn decode(raw: &Json<'_>, _path: &Path<'_>, _errors: &mut Errors) -> Option<Self> {
+        Some(raw.to_value())
+    }
+}
+
 /// A generated enum of strings, read from its text.
 pub trait FromText: Sized {
     /// The variant whose text is `text`.

@@ -51,12 +51,12 @@ fn body(op: &OperationSpec) -> Result<Option<(&'static str, Value)>, String> {
         return Ok(None);
     };
     let value = match spec.schema {
-        "UserCreate" | "UserReplace" => new_user(&format!("{}@example.com", unique("op-"))),
-        "UserPatch" => json!({ "jobTitle": "Checked" }),
-        "PasswordChange" => json!({ "newPassword": "a long enough passphrase" }),
+        Some("UserCreate" | "UserReplace") => new_user(&format!("{}@example.com", unique("op-"))),
+        Some("UserPatch") => json!({ "jobTitle": "Checked" }),
+        Some("PasswordChange") => json!({ "newPassword": "a long enough passphrase" }),
         other => {
             return Err(format!(
-                "{}: the kit has no sample {other}",
+                "{}: the kit has no sample {other:?}",
                 op.operation_id
             ));
         }

@@ -1,7 +1,8 @@
-//! Drives the SDK generated from security-schemes.yaml against the contract
+//! Drives the SDK generated from real-api-shapes.yaml against the contract
 //! generated from it, over TCP: API keys in a header, a query parameter and
 //! a cookie, HTTP basic, a bearer token with a scope, alternatives, two
-//! schemes at once, an open operation, and the `401` challenges.
+//! schemes at once, an open operation, the `401` challenges, and JSON bodies
+//! with no schema.
 //! `cargo xtask corpus` copies it into the scratch workspace as an example
 //! of `users-api` and runs it; a failed assertion fails the corpus check.
 
@@ -80,6 +81,14 @@ impl UsersApi for Keys {
         Ok(ListThingsResponse::Ok { body: who.into() })
     }
 
+    async fn echo_note(
+        &self,
+        _ctx: RequestContext<Caller>,
+        req: EchoNoteRequest,
+    ) -> Result<EchoNoteResponse, EchoNoteRefusal> {
+        Ok(EchoNoteResponse::Ok { body: req.body.into() })
+    }
+
     async fn get_thing(
         &self,
         ctx: RequestContext<Caller>,
@@ -155,5 +164,19 @@ async fn main() {
     let problem: serde_json::Value = raw.json().await.unwrap();
     let detail = problem["detail"].as_str().unwrap();
     assert!(detail.starts_with("send one of: an API key in header X-Api-Key;"), "{detail}");
-    println!("security-schemes: the SDK authenticates with every scheme the contract reads");
+
+    // A body with no schema is any JSON, both ways; what is not JSON is a 400.
+    let note = serde_json::json!({ "any": ["json", 1, null, { "at": "all" }] });
+    let echoed = keyed.echo_note(note.clone()).await.unwrap().into_inner();
+    assert_eq!(echoed, note);
+    let raw = reqwest::Client::new()
+        .post(format!("{base}/notes"))
+        .header("x-api-key", "k1")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
+    println!("real-api-shapes: the SDK authenticates with every scheme the contract reads, and sends and reads any JSON");
 }
