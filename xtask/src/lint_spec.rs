@@ -245,6 +245,13 @@ const PLANTED_FAULTS: &[PlantedFault] = &[
         linter: "spectral",
         rule: "users-error-problem-json",
     },
+    // A string format the decoders do not check: a project rule.
+    PlantedFault {
+        find: "    DateOfBirth:\n      type: string\n      format: date\n",
+        replace: "    DateOfBirth:\n      type: string\n      format: full-date\n",
+        linter: "spectral",
+        rule: "users-string-format",
+    },
     // A path parameter the path does not declare: spectral:oas and recommended.
     PlantedFault {
         find: "  /v1/lookups/countries:\n",
@@ -332,6 +339,25 @@ mod tests {
 
     fn spec_text() -> String {
         std::fs::read_to_string(spec::project_root().join(spec::SPEC_PATH)).unwrap()
+    }
+
+    /// The formats the Spectral rule allows are the ones the decoders
+    /// check or leave as annotations, no more and no fewer.
+    #[test]
+    fn the_format_rule_lists_the_decoders_formats() {
+        let ruleset: serde_json::Value = yaml_serde::from_str(
+            &std::fs::read_to_string(spec::project_root().join(".spectral.yaml")).unwrap(),
+        )
+        .unwrap();
+        let allowed: std::collections::BTreeSet<&str> =
+            ruleset["rules"]["users-string-format"]["then"]["functionOptions"]["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect();
+        let known: std::collections::BTreeSet<&str> = crate::codegen::known_formats().collect();
+        assert_eq!(allowed, known);
     }
 
     /// Every planted fault still applies to today's spec, so the self-check
