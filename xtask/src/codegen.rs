@@ -9,6 +9,7 @@ mod lift;
 mod lower;
 mod model;
 pub(crate) use lift::{METHODS, operation_at, operations};
+#[cfg(test)]
 pub(crate) use server::known_formats;
 mod naming;
 mod open_enum;

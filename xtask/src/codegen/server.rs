@@ -34,6 +34,7 @@ use super::naming::{const_ident, field_ident, ident, pascal, snake, status_name}
 
 /// The string formats the decoders check or leave as annotations: what the
 /// project's own spec may use.
+#[cfg(test)]
 pub(crate) fn known_formats() -> impl Iterator<Item = &'static str> {
     decode::CHECKED_FORMATS
         .into_iter()
