@@ -38,6 +38,7 @@ use super::naming::{const_ident, field_ident, ident, pascal, snake, status_name}
 pub(crate) fn known_formats() -> impl Iterator<Item = &'static str> {
     decode::CHECKED_FORMATS
         .into_iter()
+        .map(|(name, _)| name)
         .chain(decode::ANNOTATION_FORMATS)
 }
 

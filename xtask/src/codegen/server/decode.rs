@@ -95,20 +95,25 @@ const KNOWN_KEYWORDS: [&str; 37] = [
     "externalDocs",
 ];
 
-/// Formats with a check, and formats that only annotate: what the project's
-/// own spec may use (its Spectral rule `users-string-format` lists them).
-pub(crate) const CHECKED_FORMATS: [&str; 10] = [
-    "date",
-    "date-time",
-    "uuid",
-    "email",
-    "uri",
-    "uri-reference",
-    "ipv4",
-    "ipv6",
-    "ip",
-    "hostname",
+/// The string formats the decoders check, each with its check in
+/// `runtime::decode::format`.
+pub(crate) const CHECKED_FORMATS: [(&str, &str); 10] = [
+    ("date", "date"),
+    ("date-time", "date_time"),
+    ("uuid", "uuid"),
+    ("email", "email"),
+    ("uri", "uri"),
+    ("uri-reference", "uri_reference"),
+    ("ipv4", "ipv4"),
+    ("ipv6", "ipv6"),
+    ("ip", "ip"),
+    ("hostname", "hostname"),
 ];
+
+/// The formats that only annotate: with the checked ones, what the
+/// project's own spec may use (its Spectral rule `users-string-format`
+/// lists them).
+#[cfg(test)]
 pub(crate) const ANNOTATION_FORMATS: [&str; 7] = [
     "int32", "int64", "float", "double", "password", "byte", "binary",
 ];
@@ -358,19 +363,10 @@ impl Gen<'_> {
                     checks.push(quote!(if !#compiled.is_match(&value) #fail));
                 }
                 let format = target.get("format").and_then(Value::as_str);
-                let check = match format {
-                    Some("date") => Some(quote!(date)),
-                    Some("date-time") => Some(quote!(date_time)),
-                    Some("uuid") => Some(quote!(uuid)),
-                    Some("email") => Some(quote!(email)),
-                    Some("uri") => Some(quote!(uri)),
-                    Some("uri-reference") => Some(quote!(uri_reference)),
-                    Some("ipv4") => Some(quote!(ipv4)),
-                    Some("ipv6") => Some(quote!(ipv6)),
-                    Some("ip") => Some(quote!(ip)),
-                    Some("hostname") => Some(quote!(hostname)),
-                    _ => None,
-                };
+                let check = CHECKED_FORMATS
+                    .iter()
+                    .find(|(name, _)| Some(*name) == format)
+                    .map(|(_, check)| format_ident!("{}", check));
                 if let (Some(check), Some(format)) = (check, format) {
                     let fail = fail(
                         target,
