@@ -417,7 +417,8 @@ fn resolved<'a>(
 }
 
 /// An operation whose error statuses answer different types (two schemas,
-/// a body beside none, a body without a schema): progenitor takes one error
+/// a body beside none, a body without a schema) or a body that is not JSON
+/// (which progenitor would hand over as a stream): progenitor takes one error
 /// type, so its view documents no error and answers each as an unexpected
 /// response, whose body the runtime reads into the SDK's `Error`; the SDK's
 /// `errors::<Op>` still types each documented status from the spec.
@@ -451,8 +452,11 @@ fn errors_read_by_the_runtime(spec: &mut serde_json::Value) {
                 }
             })
             .collect();
+        // progenitor hands a body that is not JSON over as a stream, which
+        // the SDK's errors do not hold: the runtime reads it instead.
         let unschemed = kinds.contains("a JSON body without a schema");
-        if kinds.len() > 1 || unschemed {
+        let other = kinds.contains("another body");
+        if kinds.len() > 1 || unschemed || other {
             for status in &errors {
                 responses.remove(status);
             }
@@ -994,6 +998,9 @@ pub(crate) fn preflight(spec: &OpenAPI) -> Vec<Finding> {
                 fatal(at.clone(), "no operationId".into());
             }
             let params = item.parameters.iter().chain(&op.parameters);
+            // The builder's setter of each parameter, by progenitor's name
+            // for it: two parameters with one setter do not compile.
+            let mut setters: Vec<(String, String, &str)> = Vec::new();
             for (i, param) in params.enumerate() {
                 let Some(param) = resolve_param(spec, param) else {
                     fatal(
@@ -1002,6 +1009,27 @@ pub(crate) fn preflight(spec: &OpenAPI) -> Vec<Finding> {
                     );
                     continue;
                 };
+                let data = param.parameter_data_ref();
+                let location = match param {
+                    openapiv3::Parameter::Path { .. } => "path",
+                    openapiv3::Parameter::Query { .. } => "query",
+                    openapiv3::Parameter::Header { .. } => "header",
+                    openapiv3::Parameter::Cookie { .. } => "cookie",
+                };
+                let setter = super::naming::progenitor(&data.name, false);
+                match setters.iter().find(|(s, ..)| *s == setter) {
+                    // The operation's own parameter of a name and location
+                    // replaces the path item's.
+                    Some((_, name, loc)) if *name == data.name && *loc == location => {}
+                    Some((_, name, _)) => fatal(
+                        format!("{at}/parameters/{i}"),
+                        format!(
+                            "parameters {name} and {} would both be progenitor's setter {setter}",
+                            data.name
+                        ),
+                    ),
+                    None => setters.push((setter, data.name.clone(), location)),
+                }
                 match param {
                     openapiv3::Parameter::Cookie { parameter_data, .. } => fatal(
                         format!("{at}/parameters/{i}"),
@@ -1343,6 +1371,60 @@ mod tests {
             serde_json::json!({})
         );
         assert!(content["text/plain"].get("schema").is_none());
+    }
+
+    #[test]
+    fn parameters_that_would_share_a_setter_leave_their_operation_out() {
+        let param = |name: &str| serde_json::json!({ "name": name, "in": "query", "schema": { "type": "string" } });
+        let spec = serde_json::json!({
+            "openapi": "3.0.3",
+            "info": { "title": "T", "version": "1" },
+            "paths": {
+                "/a": { "get": { "operationId": "listA", "parameters": [param("MaxResults"), param("maxResults")],
+                    "responses": { "204": { "description": "" } } } },
+                "/b": { "get": { "operationId": "listB", "parameters": [param("MaxResults")],
+                    "responses": { "204": { "description": "" } } } },
+            },
+        });
+        let output = generate(&spec).unwrap();
+        let reasons: Vec<String> = output
+            .refusals
+            .iter()
+            .map(|r| format!("{}: {}", r.pointer, r.reason))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "/paths/~1a/get/parameters/1: parameters MaxResults and maxResults would both be progenitor's setter max_results"
+            ]
+        );
+        assert!(output.client.contains("pub fn list_b"));
+        assert!(!output.client.contains("pub fn list_a"));
+    }
+
+    #[test]
+    fn errors_progenitor_would_stream_are_read_by_the_runtime() {
+        let mut spec = serde_json::json!({ "paths": {
+            "/text": { "get": { "responses": {
+                "200": { "description": "" },
+                "404": { "description": "", "content": { "text/plain": {} } },
+            } } },
+            "/json": { "get": { "responses": {
+                "200": { "description": "" },
+                "404": { "description": "", "content": { "application/json": { "schema": { "type": "object" } } } },
+            } } },
+        } });
+        errors_read_by_the_runtime(&mut spec);
+        assert!(
+            spec["paths"]["/text"]["get"]["responses"]
+                .get("404")
+                .is_none()
+        );
+        assert!(
+            spec["paths"]["/json"]["get"]["responses"]
+                .get("404")
+                .is_some()
+        );
     }
 
     #[test]

@@ -83,6 +83,42 @@ pub(crate) fn ident(name: &str) -> Ident {
     }
 }
 
+/// The name progenitor gives what an operation id names: its method
+/// (`pascal == false`, snake case) or, from that method name, its builder
+/// (`pascal == true`). This repeats progenitor's `sanitize` (heck's cases,
+/// `_` before a leading non-letter, `_` after a keyword) so the SDK's own
+/// surface names exactly what progenitor wrote: `putECU` is the method
+/// `put_ecu` and the builder `PutEcu`, not `PutECU`.
+pub(crate) fn progenitor(input: &str, pascal: bool) -> String {
+    use heck::{ToPascalCase, ToSnakeCase};
+    let to_case = |text: &str| {
+        if pascal {
+            text.to_pascal_case()
+        } else {
+            text.to_snake_case()
+        }
+    };
+    let out = match input {
+        "+1" => "plus1".to_owned(),
+        "-1" => "minus1".to_owned(),
+        _ => to_case(
+            &input
+                .replace('\'', "")
+                .replace(|c: char| !unicode_ident::is_xid_continue(c), "-"),
+        ),
+    };
+    let out = match out.chars().next() {
+        None => to_case("x"),
+        Some(c) if unicode_ident::is_xid_start(c) => out,
+        Some(_) => format!("_{out}"),
+    };
+    if typify::accept_as_ident(&out) {
+        out
+    } else {
+        format!("{out}_")
+    }
+}
+
 /// A JSON Pointer token (RFC 6901) for `name`.
 pub(crate) fn escape(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
@@ -146,6 +182,22 @@ mod tests {
             "GET_API_CLIENTS_SELF"
         );
         assert_eq!(snake("HTTPServer"), "http_server");
+        // progenitor's names, method then builder.
+        for (id, method, builder) in [
+            (
+                "aftermarketServicesPutECU",
+                "aftermarket_services_put_ecu",
+                "AftermarketServicesPutEcu",
+            ),
+            ("getPetById", "get_pet_by_id", "GetPetById"),
+            ("move", "move_", "Move"),
+            ("Self", "self_", "Self_"),
+            ("2fa.check", "_2fa_check", "_2faCheck"),
+        ] {
+            let snake = progenitor(id, false);
+            assert_eq!(snake, method, "{id}");
+            assert_eq!(progenitor(&snake, true), builder, "{id}");
+        }
         assert_eq!(snake("ETag"), "e_tag");
     }
 

@@ -246,12 +246,13 @@ struct Pagination {
 impl Op {
     /// The method's name, as progenitor spells it (`move` is `move_`).
     fn fn_name(&self) -> proc_macro2::Ident {
-        super::naming::ident(&snake(&self.id))
+        format_ident!("{}", method_name(&self.id))
     }
 
-    /// The builder's name, as progenitor spells it (`Self` is `Self_`).
+    /// The builder's name, as progenitor spells it (`Self` is `Self_`,
+    /// `putECU` is `PutEcu`).
     fn struct_name(&self) -> proc_macro2::Ident {
-        super::naming::ident(&pascal(&self.id))
+        format_ident!("{}", builder_name(&self.id))
     }
 
     fn headers_type(&self) -> TokenStream {
@@ -323,7 +324,7 @@ impl Sdk<'_> {
         let mut answers = Vec::new();
         let mut traits = Vec::new();
         for op in ops {
-            let id = snake(&op.id);
+            let id = method_name(&op.id);
             let media = match &op.media_type {
                 Some(media) => quote!(Some(#media)),
                 None => quote!(None),
@@ -1326,7 +1327,7 @@ impl Sdk<'_> {
             }
         }
         if several {
-            let name = format_ident!("{}", pascal(&id));
+            let name = format_ident!("{}", builder_name(&id));
             value = quote!(crate::sdk::answers::#name);
         }
         let pagination = match op.extensions.get(PAGINATION) {
@@ -1725,7 +1726,7 @@ impl Sdk<'_> {
         if op.positional().iter().any(|p| p.location != "path") {
             return Ok(None);
         }
-        let fn_name = format_ident!("{}_with", snake(&op.id));
+        let fn_name = format_ident!("{}_with", method_name(&op.id));
         let write = op.fn_name();
         let read_fn = read.fn_name();
         let read_value = &read.value;
@@ -1896,6 +1897,16 @@ fn headers_struct(op: &Op) -> TokenStream {
 
 /// `answers::<Op>`: the typed successes of an operation whose success
 /// statuses answer different types.
+/// progenitor's name for the method of the operation `id`.
+fn method_name(id: &str) -> String {
+    super::naming::progenitor(id, false)
+}
+
+/// progenitor's name for the builder of the operation `id`.
+fn builder_name(id: &str) -> String {
+    super::naming::progenitor(&method_name(id), true)
+}
+
 fn answers_enum(op: &Op) -> TokenStream {
     let Some(successes) = &op.successes else {
         return quote!();
