@@ -38,7 +38,7 @@ fn not_found(id: i64) -> Error {
     Error { code: 404, message: format!("no pet {id}") }
 }
 
-impl UsersApi for Store {
+impl SwaggerPetstoreApi for Store {
     async fn find_pets(
         &self,
         _ctx: RequestContext<Caller>,

@@ -63,7 +63,7 @@ impl Authenticator for Keys {
     }
 }
 
-impl UsersApi for Keys {
+impl RealApiShapesApi for Keys {
     async fn health(
         &self,
         _ctx: RequestContext<Caller>,

@@ -20159,7 +20159,7 @@ pub fn set_user_password<A: UsersApi>(
         served.answered(&operation_specs::SET_USER_PASSWORD, response)
     }
 }
-/// The Users API: one method per operation of `openapi/users.yaml`.
+///Users API: one method per operation of the spec.
 ///
 /// The router has authenticated the caller (into the implementation's
 /// own `Claims`), checked the operation's scope, applied the account
@@ -20299,6 +20299,24 @@ pub fn routes<A: UsersApi>(
             axum::routing::put(runtime::Handle(set_user_password::<A>)),
         )
         .with_state(runtime::Served { api, options })
+}
+/// The API over `api`, with the default [`runtime::RouterOptions`].
+pub fn router<A: UsersApi>(api: Arc<A>) -> axum::Router {
+    router_with(api, runtime::RouterOptions::default())
+}
+/// The API over `api`: every operation's route, problem+json for
+/// unknown routes (404) and methods (405 with `Allow`), an
+/// `x-request-id` on every request and response.
+pub fn router_with<A: UsersApi>(
+    api: Arc<A>,
+    options: runtime::RouterOptions,
+) -> axum::Router {
+    routes(api, options)
+        .fallback(runtime::not_found)
+        .method_not_allowed_fallback(|method: http::Method, uri: http::Uri| async move {
+            runtime::method_not_allowed(operation_specs::ALL, &method, &uri)
+        })
+        .layer(runtime::RequestIdLayer)
 }
 /// What each operation takes, for the runtime's validation.
 pub mod operation_specs {

@@ -652,6 +652,49 @@ pub fn json_response<T: Serialize>(
     }
 }
 
+/// The answer to a request no route matches: a problem+json `404`.
+pub async fn not_found(uri: http::Uri) -> Response {
+    Rejection::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        format!("no route for {}", uri.path()),
+    )
+    .into_response()
+}
+
+/// The answer to a method no operation of the path takes: a problem+json
+/// `405` whose `Allow` lists the methods of `ops` that the path takes.
+pub fn method_not_allowed(
+    ops: &[&OperationSpec],
+    method: &http::Method,
+    uri: &http::Uri,
+) -> Response {
+    let allowed: Vec<&str> = ops
+        .iter()
+        .filter(|op| path_matches(op.path, uri.path()))
+        .map(|op| op.method)
+        .collect();
+    Rejection::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{} is not allowed on {}", method, uri.path()),
+    )
+    .with_header(header::ALLOW, allowed.join(", "))
+    .into_response()
+}
+
+/// Whether `path` fills the path template `template`.
+fn path_matches(template: &str, path: &str) -> bool {
+    let t: Vec<&str> = template.split('/').collect();
+    let p: Vec<&str> = path.split('/').collect();
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
+}
+
 /// The path's `{parameters}` as axum matched them, percent-decoded.
 pub async fn path_params(
     parts: &mut http::request::Parts,

@@ -29,6 +29,18 @@ use super::naming::{const_ident, escape, field_ident, pascal};
 /// acts in.
 pub(crate) const TENANT_SWITCH: &str = "x-tenant-switch";
 
+/// The name of the trait an implementation of the document's API
+/// implements: its title in Pascal case, ending in `Api` (`Users API` is
+/// `UsersApi`, `Swagger Petstore` is `SwaggerPetstoreApi`).
+pub(crate) fn trait_name(spec: &Value) -> Ident {
+    let title = spec["info"]["title"].as_str().unwrap_or_default();
+    let mut name = pascal(title);
+    if !name.ends_with("Api") {
+        name.push_str("Api");
+    }
+    super::naming::ident(&name)
+}
+
 /// The operations of a document, and what was refused of them.
 #[derive(Debug, Default)]
 pub(crate) struct Api {
@@ -602,6 +614,19 @@ mod tests {
             "components": components,
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn the_trait_is_named_after_the_title() {
+        for (title, name) in [
+            ("Users API", "UsersApi"),
+            ("Swagger Petstore", "SwaggerPetstoreApi"),
+            ("2fa service", "V2faServiceApi"),
+            ("", "VApi"),
+        ] {
+            let spec = json!({ "info": { "title": title } });
+            assert_eq!(trait_name(&spec).to_string(), name, "{title}");
+        }
     }
 
     #[test]

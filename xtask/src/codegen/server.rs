@@ -11,7 +11,7 @@
 //!   status (with its headers) implementing `IntoResponse` (the answers below
 //!   400, and the errors, built from a `runtime::Refused` of a documented
 //!   status), and a free handler function annotated with `#[utoipa::path]`;
-//! - the `UsersApi` trait, the `router` and the `ApiDoc` derive;
+//! - the API trait (named after `info.title`: `UsersApi`), the `router` and the `ApiDoc` derive;
 //! - `OPERATIONS`, the table the hand-written runtime validates requests with.
 //!
 //! utoipa cannot say some things with attributes: a map's `maxProperties` and
@@ -50,6 +50,7 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
     let lifted = super::lift::lift(source);
     let spec = &lifted;
     let (mut operations, mut refusals) = operations(spec)?;
+    let api = super::model::trait_name(spec);
     let schemas = spec["components"]["schemas"]
         .as_object()
         .context("components/schemas")?;
@@ -72,6 +73,7 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
     let (mut generator, types) = loop {
         let mut generator = Gen {
             spec,
+            api: api.clone(),
             items: Vec::new(),
             emitted: BTreeSet::new(),
             header_types: Vec::new(),
@@ -165,8 +167,9 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
     }
     let operations = kept;
     let inline_types = std::mem::take(&mut generator.items);
-    let api = api_trait(&operations);
-    let router = router(&operations);
+    let title = spec["info"]["title"].as_str().unwrap_or_default();
+    let router = router(&operations, &api);
+    let api = api_trait(&operations, &api, title);
     let table = table(&operations);
     let doc = api_doc(
         spec,
@@ -271,6 +274,8 @@ struct Savepoint {
 
 struct Gen<'a> {
     spec: &'a Value,
+    /// The trait an implementation implements (`UsersApi`).
+    api: Ident,
     /// Component schemas left out: a reference to one is an error.
     refused: BTreeSet<String>,
     items: Vec<TokenStream>,
@@ -1025,7 +1030,7 @@ impl Gen<'_> {
             pub struct #request { #(#request_fields)* }
         });
         out.push(self.response_enum(op)?);
-        out.push(handler(op, &param_structs)?);
+        out.push(handler(op, &param_structs, &self.api)?);
         Ok(quote!(#(#out)*))
     }
 
@@ -1641,7 +1646,11 @@ fn served(op: model::Operation) -> anyhow::Result<Operation> {
     })
 }
 
-fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<TokenStream> {
+fn handler(
+    op: &Operation,
+    param_structs: &[TokenStream],
+    api: &Ident,
+) -> anyhow::Result<TokenStream> {
     let fn_name = op.model.names.function.clone();
     let method = format_ident!("{}", op.model.method);
     let path = &op.model.path;
@@ -1750,7 +1759,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
             responses(#(#responses),*),
             #security
         )]
-        pub fn #fn_name<A: UsersApi>(
+        pub fn #fn_name<A: #api>(
             served: runtime::Served<A>,
             request: axum::extract::Request,
         ) -> impl std::future::Future<Output = Response> + Send {
@@ -1792,7 +1801,7 @@ fn handler(op: &Operation, param_structs: &[TokenStream]) -> anyhow::Result<Toke
     })
 }
 
-fn api_trait(ops: &[Operation]) -> TokenStream {
+fn api_trait(ops: &[Operation], api: &Ident, title: &str) -> TokenStream {
     let methods = ops.iter().map(|op| {
         let name = op.model.names.function.clone();
         let request = format_ident!("{}Request", op.model.names.pascal.clone());
@@ -1810,8 +1819,9 @@ fn api_trait(ops: &[Operation]) -> TokenStream {
                 -> impl std::future::Future<Output = Result<#response, #refusal>> + Send;
         }
     });
+    let doc = format!("{title}: one method per operation of the spec.");
     quote! {
-        /// The Users API: one method per operation of `openapi/users.yaml`.
+        #[doc = #doc]
         ///
         /// The router has authenticated the caller (into the implementation's
         /// own `Claims`), checked the operation's scope, applied the account
@@ -1822,13 +1832,13 @@ fn api_trait(ops: &[Operation]) -> TokenStream {
         /// converts (`?`) into the operation's refusal only when the spec
         /// documents that status for it, so an undocumented status does
         /// not compile.
-        pub trait UsersApi: runtime::Authenticator {
+        pub trait #api: runtime::Authenticator {
             #(#methods)*
         }
     }
 }
 
-fn router(ops: &[Operation]) -> TokenStream {
+fn router(ops: &[Operation], api: &Ident) -> TokenStream {
     let mut by_path: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
     for op in ops {
         by_path.entry(op.model.path.as_str()).or_default().push(op);
@@ -1845,10 +1855,27 @@ fn router(ops: &[Operation]) -> TokenStream {
     });
     quote! {
         /// Every operation's route over `api`, served as `options` say.
-        pub fn routes<A: UsersApi>(api: Arc<A>, options: runtime::RouterOptions) -> axum::Router {
+        pub fn routes<A: #api>(api: Arc<A>, options: runtime::RouterOptions) -> axum::Router {
             axum::Router::new()
                 #(#routes)*
                 .with_state(runtime::Served { api, options })
+        }
+
+        /// The API over `api`, with the default [`runtime::RouterOptions`].
+        pub fn router<A: #api>(api: Arc<A>) -> axum::Router {
+            router_with(api, runtime::RouterOptions::default())
+        }
+
+        /// The API over `api`: every operation's route, problem+json for
+        /// unknown routes (404) and methods (405 with `Allow`), an
+        /// `x-request-id` on every request and response.
+        pub fn router_with<A: #api>(api: Arc<A>, options: runtime::RouterOptions) -> axum::Router {
+            routes(api, options)
+                .fallback(runtime::not_found)
+                .method_not_allowed_fallback(|method: http::Method, uri: http::Uri| async move {
+                    runtime::method_not_allowed(operation_specs::ALL, &method, &uri)
+                })
+                .layer(runtime::RequestIdLayer)
         }
     }
 }
@@ -2239,7 +2266,7 @@ pub(crate) mod tests {
                 op.model.id
             );
             assert!(
-                code.contains(&format!("pub fn {}<A: UsersApi>", snake(&op.model.id))),
+                code.contains(&format!("pub fn {}<A: WidgetsApi>", snake(&op.model.id))),
                 "{}",
                 op.model.id
             );
@@ -2540,8 +2567,8 @@ pub(crate) mod tests {
         let (code, refusals) = generate(&spec).unwrap();
         assert!(refusals.is_empty(), "{refusals:#?}");
         for expected in [
-            "pub fn get_things<A: UsersApi>",
-            "pub fn head_things<A: UsersApi>",
+            "pub fn get_things<A: ThingsApi>",
+            "pub fn head_things<A: ThingsApi>",
             "pub struct GetThingsOkBody(pub Vec<GetThingsOkBodyItem>);",
             "pub move_: Option<String>,",
             "ClientError {\n        body: runtime::Body<GetThingsStatus4XXBody>,\n        status: http::StatusCode,\n    },",
@@ -2568,8 +2595,8 @@ pub(crate) mod tests {
             "{}",
             refusals[0].reason
         );
-        assert!(!code.contains("pub fn add_thing<A: UsersApi>"));
-        assert!(code.contains("pub fn get_things<A: UsersApi>"));
+        assert!(!code.contains("pub fn add_thing<A: ThingsApi>"));
+        assert!(code.contains("pub fn get_things<A: ThingsApi>"));
     }
 
     #[test]
