@@ -62,6 +62,7 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
     let open = super::open_enum::collect(&mut source);
     let mut refusals = Vec::new();
     settle_defaults(&mut source);
+    untitled_components(&mut source);
     drop_unstated_bodies(&mut source);
     any_json_where_unstated(&mut source);
     choose_request_media(&mut source, &mut refusals);
@@ -725,6 +726,20 @@ fn choose_request_media(spec: &mut serde_json::Value, refusals: &mut Vec<super::
                     ),
                     reason: format!("the SDK sends this body as {keep} only"),
                 });
+            }
+        }
+    }
+}
+
+/// Component schemas without their `title`: the component's name names its
+/// type, and typify names a nullable component's inner type after the title,
+/// so a title equal to the name (`Currency`, a nullable enum titled
+/// `Currency`) gave two types of one name.
+fn untitled_components(spec: &mut serde_json::Value) {
+    if let Some(schemas) = spec["components"]["schemas"].as_object_mut() {
+        for schema in schemas.values_mut() {
+            if let Some(schema) = schema.as_object_mut() {
+                schema.remove("title");
             }
         }
     }
@@ -1400,6 +1415,26 @@ mod tests {
         );
         assert!(output.client.contains("pub fn list_b"));
         assert!(!output.client.contains("pub fn list_a"));
+    }
+
+    #[test]
+    fn a_nullable_component_titled_with_its_name_is_one_type() {
+        let spec = serde_json::json!({
+            "openapi": "3.0.3",
+            "info": { "title": "T", "version": "1" },
+            "paths": { "/a": { "get": { "operationId": "getA", "responses": { "200": {
+                "description": "",
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Currency" } } },
+            } } } } },
+            "components": { "schemas": { "Currency": {
+                "title": "Currency", "type": "string", "nullable": true, "enum": ["USD", "EUR"],
+            } } },
+        });
+        let client = generate(&spec).unwrap().client;
+        let definitions = client.matches("pub struct Currency").count()
+            + client.matches("pub enum Currency ").count()
+            + client.matches("pub enum Currency{").count();
+        assert_eq!(definitions, 1, "{client}");
     }
 
     #[test]
