@@ -1204,20 +1204,20 @@ mod tests {
         open: bool,
     }
 
+    /// The claims of the token `good` (scope `things:read`); any other
+    /// token is refused.
+    pub(super) fn good_token(token: &str) -> Result<Caller, AuthError> {
+        if token == "good" {
+            Ok(caller(&["things:read"]))
+        } else {
+            Err(AuthError("unknown token".into()))
+        }
+    }
+
     impl Authenticator for Tokens {
         type Claims = Caller;
-        fn authenticate(
-            &self,
-            token: &str,
-        ) -> impl Future<Output = Result<Caller, AuthError>> + Send {
-            let good = token == "good";
-            async move {
-                if good {
-                    Ok(caller(&["things:read"]))
-                } else {
-                    Err(AuthError("unknown token".into()))
-                }
-            }
+        async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
+            good_token(token)
         }
         fn anonymous(&self) -> Option<Caller> {
             self.open.then(|| caller(&[]))

@@ -106,12 +106,7 @@ fn lift_parts(source: &Value, members: bool) -> Value {
         .map(|s| s.keys().cloned().collect())
         .unwrap_or_default();
     let mut claim = |wanted: String, schema: Value, lifted: &mut Vec<(String, Value)>| {
-        let mut name = wanted.clone();
-        let mut n = 2;
-        while !taken.insert(name.clone()) {
-            name = format!("{wanted}{n}");
-            n += 1;
-        }
+        let name = unique(&wanted, &mut taken);
         lifted.push((name.clone(), schema));
         json!({ "$ref": format!("#/components/schemas/{name}") })
     };
@@ -182,6 +177,18 @@ fn lift_parts(source: &Value, members: bool) -> Value {
     spec
 }
 
+/// `wanted`, or `wanted` with the first number from 2 that makes it a name
+/// not in `taken`; taken from then on.
+fn unique(wanted: &str, taken: &mut std::collections::BTreeSet<String>) -> String {
+    let mut name = wanted.to_owned();
+    let mut n = 2;
+    while !taken.insert(name.clone()) {
+        name = format!("{wanted}{n}");
+        n += 1;
+    }
+    name
+}
+
 /// Component schemas renamed where the server generator could not name a
 /// type after them: a name that is not a Rust identifier (`200Result`,
 /// `System.Object`, `pet-owner`, `Self`) becomes its Pascal case
@@ -198,13 +205,7 @@ fn rust_schema_names(spec: &mut Value) {
             continue;
         }
         let wanted = super::naming::ident(&pascal(name)).to_string();
-        let mut renamed = wanted.clone();
-        let mut n = 2;
-        while !taken.insert(renamed.clone()) {
-            renamed = format!("{wanted}{n}");
-            n += 1;
-        }
-        renames.push((name.clone(), renamed));
+        renames.push((name.clone(), unique(&wanted, &mut taken)));
     }
     if renames.is_empty() {
         return;

@@ -328,9 +328,7 @@ pub async fn authorize<A: Authenticator>(
 
 #[cfg(test)]
 mod tests {
-    use std::future::Future;
-
-    use super::super::tests::{caller, spec};
+    use super::super::tests::{caller, good_token, spec};
     use super::*;
     use crate::runtime::{AuthError, Caller};
 
@@ -376,18 +374,8 @@ mod tests {
 
     impl Authenticator for Keys {
         type Claims = Caller;
-        fn authenticate(
-            &self,
-            token: &str,
-        ) -> impl Future<Output = Result<Caller, AuthError>> + Send {
-            let good = token == "good";
-            async move {
-                if good {
-                    Ok(caller(&["things:read"]))
-                } else {
-                    Err(AuthError("unknown token".into()))
-                }
-            }
+        async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
+            good_token(token)
         }
         async fn verify(&self, presented: &[Presented<'_>]) -> Result<Caller, AuthError> {
             let names: Vec<&str> = presented.iter().map(|p| p.scheme.name).collect();
