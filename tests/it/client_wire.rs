@@ -89,14 +89,7 @@ pub(crate) fn expected_operations() -> BTreeMap<String, Expected> {
     out
 }
 
-pub(crate) fn matches_template(template: &str, path: &str) -> bool {
-    let t: Vec<&str> = template.split('/').collect();
-    let p: Vec<&str> = path.split('/').collect();
-    t.len() == p.len()
-        && t.iter()
-            .zip(&p)
-            .all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
-}
+pub(crate) use users_api::runtime::path_matches as matches_template;
 
 /// Calls every SDK method once, with every optional parameter set, against a
 /// mock server, and returns what each sent, by operationId.

@@ -685,8 +685,9 @@ pub fn method_not_allowed(
     .into_response()
 }
 
-/// Whether `path` fills the path template `template`.
-fn path_matches(template: &str, path: &str) -> bool {
+/// Whether `path` fills the path template `template` (`/v1/users/{userId}`
+/// and `/v1/users/u-1`).
+pub fn path_matches(template: &str, path: &str) -> bool {
     let t: Vec<&str> = template.split('/').collect();
     let p: Vec<&str> = path.split('/').collect();
     t.len() == p.len()
