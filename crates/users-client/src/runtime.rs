@@ -256,11 +256,15 @@ impl Runtime {
                     };
                     match location {
                         KeyLocation::Header => {
+                            let header = header::HeaderName::from_bytes(name.as_bytes())
+                                .map_err(|_| {
+                                    format!("the spec's header {name:?} of {scheme} is not a header name")
+                                })?;
                             let mut value = HeaderValue::from_str(&key.0).map_err(|_| {
                                 format!("the API key of {scheme} is not a valid header value")
                             })?;
                             value.set_sensitive(true);
-                            request.headers_mut().insert(*name, value);
+                            request.headers_mut().insert(header, value);
                         }
                         KeyLocation::Query => {
                             request

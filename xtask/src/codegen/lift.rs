@@ -210,34 +210,34 @@ fn rust_schema_names(spec: &mut Value) {
     if renames.is_empty() {
         return;
     }
-    let pointers: Vec<(String, String)> = renames
+    // By the name's pointer token (`System.Object`, `a~1b`).
+    let renamed: std::collections::HashMap<String, &str> = renames
         .iter()
-        .map(|(old, new)| {
-            (
-                format!("#/components/schemas/{}", super::naming::escape(old)),
-                format!("#/components/schemas/{new}"),
-            )
-        })
+        .map(|(old, new)| (super::naming::escape(old), new.as_str()))
         .collect();
-    fn follow(value: &mut Value, pointers: &[(String, String)]) {
+    fn follow(value: &mut Value, renamed: &std::collections::HashMap<String, &str>) {
         match value {
             Value::Object(object) => {
-                if let Some(Value::String(reference)) = object.get_mut("$ref") {
-                    for (old, new) in pointers {
-                        let rest = reference.strip_prefix(old.as_str());
-                        if let Some(rest) = rest.filter(|r| r.is_empty() || r.starts_with('/')) {
-                            *reference = format!("{new}{rest}");
-                            break;
-                        }
+                if let Some(Value::String(reference)) = object.get_mut("$ref")
+                    && let Some(rest) = reference.strip_prefix("#/components/schemas/")
+                {
+                    let (token, tail) = rest.split_once('/').unwrap_or((rest, ""));
+                    if let Some(new) = renamed.get(token) {
+                        let tail = if tail.is_empty() {
+                            String::new()
+                        } else {
+                            format!("/{tail}")
+                        };
+                        *reference = format!("#/components/schemas/{new}{tail}");
                     }
                 }
-                object.values_mut().for_each(|v| follow(v, pointers));
+                object.values_mut().for_each(|v| follow(v, renamed));
             }
-            Value::Array(items) => items.iter_mut().for_each(|v| follow(v, pointers)),
+            Value::Array(items) => items.iter_mut().for_each(|v| follow(v, renamed)),
             _ => {}
         }
     }
-    follow(spec, &pointers);
+    follow(spec, &renamed);
     if let Some(schemas) = spec["components"]["schemas"].as_object_mut() {
         for (old, new) in renames {
             if let Some(schema) = schemas.remove(&old) {

@@ -371,16 +371,18 @@ impl Api {
             .context("the document has no `paths` object")?;
         let mut operations: Vec<Operation> = Vec::new();
         let mut refusals = Vec::new();
+        // The Rust names taken, each with the operation that took it.
+        let mut taken: std::collections::HashMap<String, usize> = Default::default();
         for (path, item) in paths {
             for method in super::lift::METHODS {
                 let Some(op) = item.get(method) else { continue };
                 let at = format!("/paths/{}/{method}", escape(path));
                 let built = operation(spec, path, method, item, op, &at).and_then(|built| {
-                    let clash = operations.iter().find(|other| {
-                        other.names.function == built.names.function
-                            || other.names.pascal == built.names.pascal
-                    });
-                    match clash {
+                    let function = built.names.function.to_string();
+                    let clash = [&function, &built.names.pascal]
+                        .into_iter()
+                        .find_map(|name| taken.get(name));
+                    match clash.map(|i| &operations[*i]) {
                         Some(other) => bail!(
                             "operationId {:?} gets the Rust names of {:?} ({}, {})",
                             built.id,
@@ -388,11 +390,15 @@ impl Api {
                             other.names.function,
                             other.names.pascal
                         ),
-                        None => Ok(built),
+                        None => Ok((function, built)),
                     }
                 });
                 match built {
-                    Ok(built) => operations.push(built),
+                    Ok((function, built)) => {
+                        taken.insert(function, operations.len());
+                        taken.insert(built.names.pascal.clone(), operations.len());
+                        operations.push(built);
+                    }
                     Err(err) => refusals.push(Refusal {
                         pointer: at,
                         reason: format!("{err:#}"),

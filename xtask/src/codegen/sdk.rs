@@ -1181,6 +1181,16 @@ impl Sdk<'_> {
     fn modelled(&self) -> &Modelled {
         self.modelled.get_or_init(|| {
             let api = model::Api::new(self.spec).unwrap_or_else(|_| model::Api::default());
+            let by_pointer: std::collections::HashMap<&str, &model::Operation> = api
+                .operations
+                .iter()
+                .map(|op| (op.at.as_str(), op))
+                .collect();
+            let refused: std::collections::HashMap<&str, &str> = api
+                .refusals
+                .iter()
+                .map(|r| (r.pointer.as_str(), r.reason.as_str()))
+                .collect();
             let mut ops = Vec::new();
             let mut failed = Vec::new();
             // In progenitor's order: by path, then its order of methods.
@@ -1192,10 +1202,10 @@ impl Sdk<'_> {
             {
                 for method in METHODS {
                     let at = format!("/paths/{}/{method}", escape(path));
-                    let found = match api.operations.iter().find(|op| op.at == at) {
+                    let found = match by_pointer.get(at.as_str()) {
                         Some(op) => self.operation(op),
-                        None => match api.refusals.iter().find(|r| r.pointer == at) {
-                            Some(refusal) => Err(anyhow::anyhow!("{}", refusal.reason)),
+                        None => match refused.get(at.as_str()) {
+                            Some(reason) => Err(anyhow::anyhow!("{reason}")),
                             None => continue,
                         },
                     };
