@@ -62,7 +62,7 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
     let open = super::open_enum::collect(&mut source);
     let mut refusals = Vec::new();
     settle_defaults(&mut source);
-    untitled_components(&mut source);
+    untitled_schemas(&mut source);
     drop_unstated_bodies(&mut source);
     any_json_where_unstated(&mut source);
     choose_request_media(&mut source, &mut refusals);
@@ -731,17 +731,33 @@ fn choose_request_media(spec: &mut serde_json::Value, refusals: &mut Vec<super::
     }
 }
 
-/// Component schemas without their `title`: the component's name names its
-/// type, and typify names a nullable component's inner type after the title,
-/// so a title equal to the name (`Currency`, a nullable enum titled
-/// `Currency`) gave two types of one name.
-fn untitled_components(spec: &mut serde_json::Value) {
-    if let Some(schemas) = spec["components"]["schemas"].as_object_mut() {
-        for schema in schemas.values_mut() {
-            if let Some(schema) = schema.as_object_mut() {
-                schema.remove("title");
+/// Schemas without their `title`: typify names a type after a title when
+/// it has one, so a title equal to another type's name (a nullable enum
+/// `Currency` titled `Currency`; a member titled `Phone Number` beside the
+/// component `PhoneNumber`) gave two types of one name. Components are
+/// named by their keys and inline schemas by where they are written.
+fn untitled_schemas(spec: &mut serde_json::Value) {
+    fn untitle(schema: &mut serde_json::Value) {
+        let Some(object) = schema.as_object_mut() else {
+            return;
+        };
+        object.remove("title");
+        for keyword in ["items", "additionalProperties", "not"] {
+            if let Some(sub) = object.get_mut(keyword) {
+                untitle(sub);
             }
         }
+        for keyword in ["allOf", "anyOf", "oneOf"] {
+            if let Some(serde_json::Value::Array(subs)) = object.get_mut(keyword) {
+                subs.iter_mut().for_each(untitle);
+            }
+        }
+        if let Some(serde_json::Value::Object(members)) = object.get_mut("properties") {
+            members.values_mut().for_each(untitle);
+        }
+    }
+    if let Some(schemas) = spec["components"]["schemas"].as_object_mut() {
+        schemas.values_mut().for_each(untitle);
     }
 }
 
@@ -1418,23 +1434,35 @@ mod tests {
     }
 
     #[test]
-    fn a_nullable_component_titled_with_its_name_is_one_type() {
+    fn titles_name_no_type() {
         let spec = serde_json::json!({
             "openapi": "3.0.3",
             "info": { "title": "T", "version": "1" },
             "paths": { "/a": { "get": { "operationId": "getA", "responses": { "200": {
                 "description": "",
-                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Currency" } } },
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Contact" } } },
             } } } } },
-            "components": { "schemas": { "Currency": {
-                "title": "Currency", "type": "string", "nullable": true, "enum": ["USD", "EUR"],
-            } } },
+            "components": { "schemas": {
+                "Currency": {
+                    "title": "Currency", "type": "string", "nullable": true, "enum": ["USD", "EUR"],
+                },
+                "PhoneNumber": { "type": "object", "properties": { "digits": { "type": "string" } } },
+                "Contact": { "type": "object", "properties": {
+                    "currency": { "$ref": "#/components/schemas/Currency" },
+                    "phone": { "$ref": "#/components/schemas/PhoneNumber" },
+                    "fax": { "title": "Phone Number", "type": "string", "pattern": "^[0-9]+$" },
+                } },
+            } },
         });
         let client = generate(&spec).unwrap().client;
-        let definitions = client.matches("pub struct Currency").count()
-            + client.matches("pub enum Currency ").count()
-            + client.matches("pub enum Currency{").count();
-        assert_eq!(definitions, 1, "{client}");
+        // Each once in `types` (typify's `builder` module repeats the
+        // structs' names one level deeper).
+        for name in ["Currency", "PhoneNumber"] {
+            let definitions = client.matches(&format!("\n    pub struct {name}(")).count()
+                + client.matches(&format!("\n    pub struct {name} ")).count()
+                + client.matches(&format!("\n    pub enum {name} ")).count();
+            assert_eq!(definitions, 1, "{name}: {client}");
+        }
     }
 
     #[test]
