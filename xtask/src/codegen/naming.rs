@@ -193,6 +193,7 @@ mod tests {
             ("move", "move_", "Move"),
             ("Self", "self_", "Self_"),
             ("2fa.check", "_2fa_check", "_2faCheck"),
+            ("seasons[]", "seasons", "Seasons"),
         ] {
             let snake = progenitor(id, false);
             assert_eq!(snake, method, "{id}");

@@ -146,8 +146,10 @@ struct Integer {
 }
 
 impl Param {
+    /// progenitor's setter of the parameter on its builder (`seasons[]`
+    /// is `seasons`).
     fn setter(&self) -> proc_macro2::Ident {
-        field_ident(&self.name)
+        format_ident!("{}", super::naming::progenitor(&self.name, false))
     }
 
     fn is_header(&self, name: &str) -> bool {
