@@ -243,6 +243,33 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
     Ok((super::add_preamble(&super::format_rust(tokens)?), refusals))
 }
 
+/// Whether the component `from` holds the component `to` directly: as a
+/// member, or as a member of a member it holds, and so on (an array or a
+/// map of it is on the heap and does not count).
+fn holds(spec: &Value, from: &str, to: &str) -> bool {
+    let schemas = &spec["components"]["schemas"];
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![from.to_owned()];
+    while let Some(name) = todo.pop() {
+        if name == to {
+            return true;
+        }
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        for member in schemas[&name]["properties"]
+            .as_object()
+            .into_iter()
+            .flat_map(|p| p.values())
+        {
+            if let Some(next) = super::three_state::referenced(member) {
+                todo.push(next.to_owned());
+            }
+        }
+    }
+    false
+}
+
 /// The keyword of a scalar union schema (`oneOf` or `anyOf` without
 /// properties), if it is one.
 fn union_keyword(schema: &Value) -> Option<&'static str> {
@@ -674,11 +701,21 @@ impl Gen<'_> {
         let mut members = Vec::new();
         let mut merges = Vec::new();
         for (prop, prop_schema) in schema["properties"].as_object().unwrap() {
-            let field = self.field_type(
+            let mut field = self.field_type(
                 prop_schema,
                 &format!("{name}{}", pascal(prop)),
                 &format!("{ptr}/properties/{}", decode::escape(prop)),
             )?;
+            // A member whose type holds this one again (`ListMatcher` holds a
+            // `ValueMatcher`, which holds a `ListMatcher`) is boxed: a type
+            // cannot hold itself without indirection.
+            if let Some(target) = super::three_state::referenced(prop_schema)
+                && holds(self.spec, target, name)
+            {
+                let (ty, decode) = (&field.ty, &field.decode);
+                field.ty = quote!(Box<#ty>);
+                field.decode = quote!((#decode).map(Box::new));
+            }
             merges.push((
                 field_ident(prop),
                 field.nullable,
@@ -2386,6 +2423,31 @@ pub(crate) mod tests {
         let mut spec = fixture();
         change(&mut spec);
         spec
+    }
+
+    #[test]
+    fn a_member_whose_type_holds_its_owner_is_boxed() {
+        let spec = spec_with(|spec| {
+            let schemas = &mut spec["components"]["schemas"];
+            schemas["ListMatcher"] = serde_json::json!({ "type": "object", "properties": {
+                "oneOf": { "$ref": "#/components/schemas/ValueMatcher" },
+                "all": { "type": "array", "items": { "$ref": "#/components/schemas/ValueMatcher" } },
+            } });
+            schemas["ValueMatcher"] = serde_json::json!({ "type": "object", "properties": {
+                "list": { "$ref": "#/components/schemas/ListMatcher" },
+                "exact": { "type": "string" },
+            } });
+        });
+        let code = generate_strict(&spec).unwrap();
+        assert!(
+            code.contains("pub one_of: Option<Box<ValueMatcher>>"),
+            "boxed"
+        );
+        assert!(code.contains("pub list: Option<Box<ListMatcher>>"), "boxed");
+        assert!(
+            code.contains("pub all: Option<Vec<ValueMatcher>>"),
+            "on the heap already"
+        );
     }
 
     #[test]
