@@ -63,7 +63,9 @@ pub(crate) fn samples_module(samples: &[Sample]) -> String {
     for sample in samples {
         doc.push_str(&format!("//!\n//! ## `{}`\n", sample.operation_id));
         if !sample.summary.is_empty() {
-            doc.push_str(&format!("//!\n//! {}\n", sample.summary));
+            // A summary written over several lines is one line here: each
+            // line of the module's text must be a `//!` line.
+            doc.push_str(&format!("//!\n//! {}\n", one_line(&sample.summary)));
         }
         doc.push_str("//!\n//! ```no_run\n");
         for line in sample.rust_doctest.lines() {
@@ -2201,4 +2203,27 @@ fn curl_sample(op: &Op, base: &str, bearer: bool) -> String {
         lines.push(format!("  -d {}", shell_quote(&body)));
     }
     lines.join(" \\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_over_several_lines_stays_in_the_module_text() {
+        let module = samples_module(&[Sample {
+            operation_id: "getThing".into(),
+            summary: "Gets the thing, or the\nprevious one.".into(),
+            rust_doctest: "let x = 1;".into(),
+            rust: String::new(),
+            curl: String::new(),
+        }]);
+        assert!(module.contains("//! Gets the thing, or the previous one.\n"));
+        assert!(
+            module
+                .lines()
+                .all(|line| line.is_empty() || line.starts_with("//")),
+            "{module}"
+        );
+    }
 }
