@@ -16920,7 +16920,7 @@ impl ListUsersQuery {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let account_switch_key: runtime::decode::Slot<String> = {
+        let __account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
             match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
@@ -16971,7 +16971,7 @@ impl ListUsersQuery {
                 Err(()) => runtime::decode::Slot::Failed,
             }
         };
-        let limit: runtime::decode::Slot<i32> = {
+        let __limit: runtime::decode::Slot<i32> = {
             let path = &root.member("limit");
             match params.query("limit", path, errors) {
                 Ok(Some(text)) => {
@@ -17005,7 +17005,7 @@ impl ListUsersQuery {
                 Err(()) => runtime::decode::Slot::Failed,
             }
         };
-        let cursor: runtime::decode::Slot<String> = {
+        let __cursor: runtime::decode::Slot<String> = {
             let path = &root.member("cursor");
             match params.query("cursor", path, errors) {
                 Ok(Some(text)) => {
@@ -17052,7 +17052,7 @@ impl ListUsersQuery {
                 Err(()) => runtime::decode::Slot::Failed,
             }
         };
-        let email: runtime::decode::Slot<String> = {
+        let __email: runtime::decode::Slot<String> = {
             let path = &root.member("email");
             match params.query("email", path, errors) {
                 Ok(Some(text)) => {
@@ -17093,7 +17093,7 @@ impl ListUsersQuery {
                 Err(()) => runtime::decode::Slot::Failed,
             }
         };
-        let status: runtime::decode::Slot<UserStatus> = {
+        let __status: runtime::decode::Slot<UserStatus> = {
             let path = &root.member("status");
             match params.query("status", path, errors) {
                 Ok(Some(text)) => {
@@ -17107,7 +17107,7 @@ impl ListUsersQuery {
                 Err(()) => runtime::decode::Slot::Failed,
             }
         };
-        let q: runtime::decode::Slot<String> = {
+        let __q: runtime::decode::Slot<String> = {
             let path = &root.member("q");
             match params.query("q", path, errors) {
                 Ok(Some(text)) => {
@@ -17153,12 +17153,12 @@ impl ListUsersQuery {
             return None;
         }
         Some(Self {
-            account_switch_key: account_switch_key.into_option(),
-            limit: limit.into_option(),
-            cursor: cursor.into_option(),
-            email: email.into_option(),
-            status: status.into_option(),
-            q: q.into_option(),
+            account_switch_key: __account_switch_key.into_option(),
+            limit: __limit.into_option(),
+            cursor: __cursor.into_option(),
+            email: __email.into_option(),
+            status: __status.into_option(),
+            q: __q.into_option(),
         })
     }
 }
@@ -17356,7 +17356,7 @@ impl CreateUserQuery {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let account_switch_key: runtime::decode::Slot<String> = {
+        let __account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
             match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
@@ -17411,7 +17411,7 @@ impl CreateUserQuery {
             return None;
         }
         Some(Self {
-            account_switch_key: account_switch_key.into_option(),
+            account_switch_key: __account_switch_key.into_option(),
         })
     }
 }
@@ -17437,7 +17437,7 @@ impl CreateUserHeaders {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let idempotency_key: runtime::decode::Slot<String> = {
+        let __idempotency_key: runtime::decode::Slot<String> = {
             let path = &root.member("Idempotency-Key");
             match {
                 const NAME: http::HeaderName = http::HeaderName::from_static(
@@ -17493,7 +17493,7 @@ impl CreateUserHeaders {
             return None;
         }
         Some(Self {
-            idempotency_key: idempotency_key.into_option(),
+            idempotency_key: __idempotency_key.into_option(),
         })
     }
 }
@@ -17765,7 +17765,7 @@ impl GetUserPath {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let user_id: runtime::decode::Slot<uuid::Uuid> = {
+        let __user_id: runtime::decode::Slot<uuid::Uuid> = {
             let path = &root.member("userId");
             match params.path("userId") {
                 Ok(Some(text)) => {
@@ -17807,7 +17807,7 @@ impl GetUserPath {
             return None;
         }
         Some(Self {
-            user_id: user_id.into_option()?,
+            user_id: __user_id.into_option()?,
         })
     }
 }
@@ -17833,7 +17833,7 @@ impl GetUserQuery {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let account_switch_key: runtime::decode::Slot<String> = {
+        let __account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
             match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
@@ -17888,7 +17888,7 @@ impl GetUserQuery {
             return None;
         }
         Some(Self {
-            account_switch_key: account_switch_key.into_option(),
+            account_switch_key: __account_switch_key.into_option(),
         })
     }
 }
@@ -17914,7 +17914,7 @@ impl GetUserHeaders {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let if_none_match: runtime::decode::Slot<headers::IfNoneMatch> = {
+        let __if_none_match: runtime::decode::Slot<headers::IfNoneMatch> = {
             let path = &root.member("If-None-Match");
             match {
                 const NAME: http::HeaderName = http::HeaderName::from_static(
@@ -17969,7 +17969,7 @@ impl GetUserHeaders {
             return None;
         }
         Some(Self {
-            if_none_match: if_none_match.into_option(),
+            if_none_match: __if_none_match.into_option(),
         })
     }
 }
@@ -18202,7 +18202,7 @@ impl ReplaceUserPath {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let user_id: runtime::decode::Slot<uuid::Uuid> = {
+        let __user_id: runtime::decode::Slot<uuid::Uuid> = {
             let path = &root.member("userId");
             match params.path("userId") {
                 Ok(Some(text)) => {
@@ -18244,7 +18244,7 @@ impl ReplaceUserPath {
             return None;
         }
         Some(Self {
-            user_id: user_id.into_option()?,
+            user_id: __user_id.into_option()?,
         })
     }
 }
@@ -18270,7 +18270,7 @@ impl ReplaceUserQuery {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let account_switch_key: runtime::decode::Slot<String> = {
+        let __account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
             match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
@@ -18325,7 +18325,7 @@ impl ReplaceUserQuery {
             return None;
         }
         Some(Self {
-            account_switch_key: account_switch_key.into_option(),
+            account_switch_key: __account_switch_key.into_option(),
         })
     }
 }
@@ -18353,7 +18353,7 @@ impl ReplaceUserHeaders {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let if_match: runtime::decode::Slot<headers::IfMatch> = {
+        let __if_match: runtime::decode::Slot<headers::IfMatch> = {
             let path = &root.member("If-Match");
             match {
                 const NAME: http::HeaderName = http::HeaderName::from_static("if-match");
@@ -18406,7 +18406,7 @@ impl ReplaceUserHeaders {
             return None;
         }
         Some(Self {
-            if_match: if_match.into_option(),
+            if_match: __if_match.into_option(),
         })
     }
 }
@@ -18713,7 +18713,7 @@ impl UpdateUserPath {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let user_id: runtime::decode::Slot<uuid::Uuid> = {
+        let __user_id: runtime::decode::Slot<uuid::Uuid> = {
             let path = &root.member("userId");
             match params.path("userId") {
                 Ok(Some(text)) => {
@@ -18755,7 +18755,7 @@ impl UpdateUserPath {
             return None;
         }
         Some(Self {
-            user_id: user_id.into_option()?,
+            user_id: __user_id.into_option()?,
         })
     }
 }
@@ -18781,7 +18781,7 @@ impl UpdateUserQuery {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let account_switch_key: runtime::decode::Slot<String> = {
+        let __account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
             match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
@@ -18836,7 +18836,7 @@ impl UpdateUserQuery {
             return None;
         }
         Some(Self {
-            account_switch_key: account_switch_key.into_option(),
+            account_switch_key: __account_switch_key.into_option(),
         })
     }
 }
@@ -18864,7 +18864,7 @@ impl UpdateUserHeaders {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let if_match: runtime::decode::Slot<headers::IfMatch> = {
+        let __if_match: runtime::decode::Slot<headers::IfMatch> = {
             let path = &root.member("If-Match");
             match {
                 const NAME: http::HeaderName = http::HeaderName::from_static("if-match");
@@ -18917,7 +18917,7 @@ impl UpdateUserHeaders {
             return None;
         }
         Some(Self {
-            if_match: if_match.into_option(),
+            if_match: __if_match.into_option(),
         })
     }
 }
@@ -19230,7 +19230,7 @@ impl DeleteUserPath {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let user_id: runtime::decode::Slot<uuid::Uuid> = {
+        let __user_id: runtime::decode::Slot<uuid::Uuid> = {
             let path = &root.member("userId");
             match params.path("userId") {
                 Ok(Some(text)) => {
@@ -19272,7 +19272,7 @@ impl DeleteUserPath {
             return None;
         }
         Some(Self {
-            user_id: user_id.into_option()?,
+            user_id: __user_id.into_option()?,
         })
     }
 }
@@ -19298,7 +19298,7 @@ impl DeleteUserQuery {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let account_switch_key: runtime::decode::Slot<String> = {
+        let __account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
             match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
@@ -19353,7 +19353,7 @@ impl DeleteUserQuery {
             return None;
         }
         Some(Self {
-            account_switch_key: account_switch_key.into_option(),
+            account_switch_key: __account_switch_key.into_option(),
         })
     }
 }
@@ -19381,7 +19381,7 @@ impl DeleteUserHeaders {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let if_match: runtime::decode::Slot<headers::IfMatch> = {
+        let __if_match: runtime::decode::Slot<headers::IfMatch> = {
             let path = &root.member("If-Match");
             match {
                 const NAME: http::HeaderName = http::HeaderName::from_static("if-match");
@@ -19434,7 +19434,7 @@ impl DeleteUserHeaders {
             return None;
         }
         Some(Self {
-            if_match: if_match.into_option(),
+            if_match: __if_match.into_option(),
         })
     }
 }
@@ -19671,7 +19671,7 @@ impl SetUserPasswordPath {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let user_id: runtime::decode::Slot<uuid::Uuid> = {
+        let __user_id: runtime::decode::Slot<uuid::Uuid> = {
             let path = &root.member("userId");
             match params.path("userId") {
                 Ok(Some(text)) => {
@@ -19713,7 +19713,7 @@ impl SetUserPasswordPath {
             return None;
         }
         Some(Self {
-            user_id: user_id.into_option()?,
+            user_id: __user_id.into_option()?,
         })
     }
 }
@@ -19739,7 +19739,7 @@ impl SetUserPasswordQuery {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let account_switch_key: runtime::decode::Slot<String> = {
+        let __account_switch_key: runtime::decode::Slot<String> = {
             let path = &root.member("accountSwitchKey");
             match params.query("accountSwitchKey", path, errors) {
                 Ok(Some(text)) => {
@@ -19794,7 +19794,7 @@ impl SetUserPasswordQuery {
             return None;
         }
         Some(Self {
-            account_switch_key: account_switch_key.into_option(),
+            account_switch_key: __account_switch_key.into_option(),
         })
     }
 }
@@ -19822,7 +19822,7 @@ impl SetUserPasswordHeaders {
     ) -> Option<Self> {
         let start = errors.len();
         let root = runtime::decode::Path::Root;
-        let if_match: runtime::decode::Slot<headers::IfMatch> = {
+        let __if_match: runtime::decode::Slot<headers::IfMatch> = {
             let path = &root.member("If-Match");
             match {
                 const NAME: http::HeaderName = http::HeaderName::from_static("if-match");
@@ -19875,7 +19875,7 @@ impl SetUserPasswordHeaders {
             return None;
         }
         Some(Self {
-            if_match: if_match.into_option(),
+            if_match: __if_match.into_option(),
         })
     }
 }

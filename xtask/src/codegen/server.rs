@@ -2451,6 +2451,31 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn parameters_named_as_the_decoders_locals_do_not_shadow_them() {
+        let spec = spec_with(|spec| {
+            let params = spec["paths"]["/widgets"]["get"]["parameters"]
+                .as_array_mut()
+                .unwrap();
+            for name in ["start", "errors", "params", "root"] {
+                params.push(serde_json::json!({ "name": name, "in": "query", "schema": { "type": "string" } }));
+            }
+        });
+        let code = generate_strict(&spec).unwrap();
+        let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+        for name in ["start", "errors", "params", "root"] {
+            assert!(
+                flat.contains(&format!("let __{name}: runtime::decode::Slot<String>")),
+                "{name}"
+            );
+            assert!(
+                flat.contains(&format!("{name}: __{name}.into_option(),")),
+                "{name}"
+            );
+        }
+        assert!(flat.contains("let start = errors.len();"));
+    }
+
+    #[test]
     fn a_format_without_a_check_is_read_as_its_type() {
         let spec = spec_with(|spec| {
             spec["components"]["schemas"]["Contact"]["format"] = "idn-email".into()

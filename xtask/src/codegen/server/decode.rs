@@ -1096,7 +1096,12 @@ impl Gen<'_> {
         params: &[(String, Ident, bool, TokenStream, TokenStream)],
         repeated: &BTreeSet<String>,
     ) -> TokenStream {
+        // Each parameter's slot is a local of its own (`__limit`): a field
+        // ident never starts with `__`, so a parameter named `start`,
+        // `errors` or `params` cannot shadow the decoder's own locals.
+        let local = |ident: &Ident| format_ident!("__{}", ident);
         let lets = params.iter().map(|(name, ident, required, ty, text)| {
+            let ident = local(ident);
             let missing = required.then(|| quote!(errors.push(path, "required", "is required");));
             if repeated.contains(name) {
                 // Every value of the name, in order: an exploded array.
@@ -1149,10 +1154,11 @@ impl Gen<'_> {
             }
         });
         let build = params.iter().map(|(_, ident, required, _, _)| {
+            let slot = local(ident);
             if *required {
-                quote!(#ident: #ident.into_option()?)
+                quote!(#ident: #slot.into_option()?)
             } else {
-                quote!(#ident: #ident.into_option())
+                quote!(#ident: #slot.into_option())
             }
         });
         let doc = format!("Decodes the {location} parameters, checking each against its schema.");
