@@ -134,6 +134,7 @@ pub(crate) fn generate_from(
         client,
         mock,
         sdk,
+        cli,
         samples,
         refusals: client_refusals,
     } = client?;
@@ -155,6 +156,10 @@ pub(crate) fn generate_from(
         Generated {
             path: sdk::OUTPUT,
             contents: sdk,
+        },
+        Generated {
+            path: sdk::CLI_OUTPUT,
+            contents: cli,
         },
         Generated {
             path: server::OUTPUT,

@@ -5,7 +5,7 @@
 //! in a scratch copy of the workspace with that spec in place of
 //! `openapi/users.yaml`: codegen runs leniently, what it leaves out is
 //! compared with the committed refusal list `xtask/corpus/<spec>.refusals`,
-//! and `cargo check -p users-client -p users-api` must pass. A spec with no
+//! and `cargo check -p users-client -p users-api -p users-cli` must pass. A spec with no
 //! committed list yet has its list printed; `--bless` writes the lists. A
 //! spec with a smoke program (`xtask/corpus/<spec>.smoke.rs`) is also served:
 //! the program implements the generated trait and drives the router.
@@ -123,13 +123,23 @@ fn generated_copy(
     Ok((scratch, refusals, took))
 }
 
-/// `cargo check -p users-client -p users-api` in the scratch copy.
+/// `cargo check -p users-client -p users-api -p users-cli` in the scratch
+/// copy: the SDK, the contract and the command line.
 fn cargo_check(root: &Path, scratch: &Path) -> anyhow::Result<()> {
-    eprintln!("cargo check -p users-client -p users-api");
+    eprintln!("cargo check -p users-client -p users-api -p users-cli");
     let checked = tools::cargo_in_scratch(
         scratch,
         &root.join("target/corpus"),
-        &["check", "--quiet", "-p", "users-client", "-p", "users-api"],
+        &[
+            "check",
+            "--quiet",
+            "-p",
+            "users-client",
+            "-p",
+            "users-api",
+            "-p",
+            "users-cli",
+        ],
     )?;
     if !checked {
         bail!("the generated code does not compile");

@@ -49,6 +49,8 @@ pub(crate) struct Output {
     pub(crate) mock: String,
     /// The SDK emitter's surface.
     pub(crate) sdk: String,
+    /// The CLI's command table.
+    pub(crate) cli: String,
     /// A code sample per operation.
     pub(crate) samples: Vec<super::sdk::Sample>,
     /// The parts of the spec left out.
@@ -133,6 +135,7 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
             sdk,
             emitter.samples(&super::sdk::crate_name())?,
             emitter.mock()?,
+            emitter.cli()?,
         ))
     };
     let (mut emitted, unmodelled) = {
@@ -149,7 +152,7 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
             reason,
         });
     }
-    let (sdk, samples, mock) = loop {
+    let (sdk, samples, mock, cli) = loop {
         let err = match emitted.take().unwrap_or_else(|| {
             emit(&super::sdk::Sdk::new(
                 &written, &several, &merge, &open, types,
@@ -177,6 +180,7 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
         client: super::add_preamble(&without_pseudo_code(&super::format_rust(client)?)),
         mock: super::add_preamble(&super::format_rust(mock)?),
         sdk: super::add_preamble(&super::format_rust(sdk)?),
+        cli: super::add_preamble(&super::format_rust(cli)?),
         samples,
         refusals,
     })

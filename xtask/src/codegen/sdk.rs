@@ -35,7 +35,10 @@ use super::model;
 use super::naming::{escape, field_ident, ident, pascal, snake, status_name};
 use super::three_state;
 
+mod cli;
 mod mock;
+
+pub(crate) use cli::CLI_OUTPUT;
 
 /// Where the SDK's surface goes.
 pub(crate) const OUTPUT: &str = "crates/users-client/src/generated_sdk.rs";
@@ -139,6 +142,10 @@ struct Param {
     tenant: bool,
     /// The parameter's example (its own, or its schema's), for code samples.
     example: Option<Value>,
+    /// Its schema, a reference resolved (for the CLI's flags).
+    schema: Value,
+    /// Whether that reference names an open enum.
+    open: bool,
 }
 
 struct Integer {
@@ -231,6 +238,12 @@ struct Op {
     headers: Vec<Header>,
     pagination: Option<Pagination>,
     security: model::Security,
+    /// The operation's tags, first the one it is filed under.
+    tags: Vec<String>,
+    /// Its description alone (`doc` adds the summary and the route).
+    description: Option<String>,
+    /// The body's schema, a reference resolved, and its media type.
+    body_schema: Option<(Value, String)>,
 }
 
 struct Header {
@@ -1260,10 +1273,13 @@ impl Sdk<'_> {
                 example: self
                     .first_example(&param.raw)
                     .or_else(|| self.first_example(schema)),
+                schema: self.resolve(schema, "schemas")?.clone(),
+                open: self.is_open(&schema["$ref"]),
             });
         }
         let mut media_type = None;
         let mut body_example = None;
+        let mut body_schema = None;
         let body = match &op.body {
             Some(body) => {
                 // A `+json` media type beside `application/json` (a merge
@@ -1291,6 +1307,10 @@ impl Sdk<'_> {
                 body_example = self
                     .first_example(&content.raw)
                     .or_else(|| self.first_example(schema));
+                body_schema = Some((
+                    self.resolve(schema, "schemas")?.clone(),
+                    content.media.clone(),
+                ));
                 Some((ty, body.required))
             }
             None => None,
@@ -1389,6 +1409,9 @@ impl Sdk<'_> {
             pagination,
             successes: several.then_some(successes),
             security: op.security.clone(),
+            tags: op.tags.clone(),
+            description: op.description.clone(),
+            body_schema,
         })
     }
 
@@ -1724,22 +1747,9 @@ impl Sdk<'_> {
     /// a `GET` of the same path that answers an `ETag` and takes no other
     /// required parameter.
     fn read_modify_write(&self, op: &Op, ops: &[Op]) -> anyhow::Result<Option<TokenStream>> {
-        let (Some(_), Some((body, true))) = (op.param("If-Match"), &op.body) else {
+        let (Some(read), Some((body, _))) = (rmw_read(op, ops), &op.body) else {
             return Ok(None);
         };
-        let Some(read) = ops.iter().find(|r| {
-            r.method == "get"
-                && r.path == op.path
-                && r.headers
-                    .iter()
-                    .any(|h| h.name.eq_ignore_ascii_case("ETag"))
-                && r.positional().iter().all(|p| p.location == "path")
-        }) else {
-            return Ok(None);
-        };
-        if op.positional().iter().any(|p| p.location != "path") {
-            return Ok(None);
-        }
         let fn_name = format_ident!("{}_with", method_name(&op.id));
         let write = op.fn_name();
         let read_fn = read.fn_name();
@@ -1790,6 +1800,26 @@ impl Sdk<'_> {
             }
         }))
     }
+}
+
+/// The read of `op`'s read-modify-write helper (`Client::<op>_with`): a
+/// `GET` of the same path answering an `ETag`, when `op` takes `If-Match`,
+/// a required body and no positional parameter outside the path.
+fn rmw_read<'o>(op: &Op, ops: &'o [Op]) -> Option<&'o Op> {
+    let (Some(_), Some((_, true))) = (op.param("If-Match"), &op.body) else {
+        return None;
+    };
+    if op.positional().iter().any(|p| p.location != "path") {
+        return None;
+    }
+    ops.iter().find(|r| {
+        r.method == "get"
+            && r.path == op.path
+            && r.headers
+                .iter()
+                .any(|h| h.name.eq_ignore_ascii_case("ETag"))
+            && r.positional().iter().all(|p| p.location == "path")
+    })
 }
 
 /// `headers::<Op>`, with its `FromHeaders`.
@@ -1936,7 +1966,8 @@ fn answers_enum(op: &Op) -> TokenStream {
     let doc = format!("What `{}` answers on success, by status.", op.id);
     quote! {
         #[doc = #doc]
-        #[derive(Debug, Clone, PartialEq)]
+        #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+        #[serde(untagged)]
         pub enum #name { #(#variants)* }
     }
 }
