@@ -100,6 +100,16 @@ pub fn command() -> Command {
                 ),
         )
         .subcommand(Command::new("man").about("Prints the man page (roff)"))
+        .subcommand(
+            Command::new("mcp")
+                .about("Serves the API to AI agents: a Model Context Protocol server on standard input and output, a tool per operation")
+                .arg(
+                    Arg::new("read-only")
+                        .long("read-only")
+                        .action(clap::ArgAction::SetTrue)
+                        .help("Offers only the operations that change nothing (GET)"),
+                ),
+        )
         .subcommands(generated::groups())
 }
 
@@ -176,9 +186,6 @@ async fn dispatch(matches: &ArgMatches) -> Result<(), Failure> {
         }
         _ => {}
     }
-    let (operation, op_args) = args
-        .subcommand()
-        .ok_or_else(|| Failure::Usage(format!("{group}: a command is required")))?;
     let config = Config::load(&config::path()?)?;
     let profile = config
         .profiles
@@ -200,6 +207,15 @@ async fn dispatch(matches: &ArgMatches) -> Result<(), Failure> {
     let options = Options {
         attempts: *matches.get_one::<u32>("attempts").unwrap_or(&3),
     };
+    if group == "mcp" {
+        let read_only = args.get_flag("read-only");
+        return crate::mcp::Server::new(client, options, read_only)
+            .serve_stdio()
+            .await;
+    }
+    let (operation, op_args) = args
+        .subcommand()
+        .ok_or_else(|| Failure::Usage(format!("{group}: a command is required")))?;
     let stdout = std::io::stdout();
     let format = matches
         .get_one::<Format>("output")

@@ -5,7 +5,8 @@
 //! subcommand per operation (grouped by tag), its flags and help, and what
 //! each sends through the SDK. The rest is written by hand and knows no
 //! operation: [`runtime`] reads flags as the SDK's types, [`render`] writes
-//! JSON, YAML or tables, [`config`] keeps profiles, [`app`] ties them up.
+//! JSON, YAML or tables, [`config`] keeps profiles, [`mcp`] serves the operations as MCP tools,
+//! [`app`] ties them up.
 #![cfg_attr(not(test), warn(missing_docs))]
 
 pub mod app;
@@ -13,5 +14,6 @@ pub mod config;
 #[rustfmt::skip]
 #[allow(missing_docs)]
 pub mod generated;
+pub mod mcp;
 pub mod render;
 pub mod runtime;

@@ -28,6 +28,11 @@ pub struct Operation {
     pub path: &'static str,
     /// The spec's summary.
     pub summary: &'static str,
+    /// The spec's description.
+    pub description: &'static str,
+    /// The JSON Schema (2020-12) of its arguments as one object: a member
+    /// per parameter, by its name in the spec, and `body`.
+    pub input_schema: &'static str,
 }
 
 impl Operation {
@@ -259,7 +264,12 @@ fn read_source(source: &str) -> Result<Vec<u8>, Failure> {
 /// The body `--body` and the member flags give, as JSON: `None` when
 /// neither is given.
 fn body_json(args: &clap::ArgMatches, members: &[Member]) -> Result<Option<Value>, Failure> {
+    let inline = args.try_get_one::<String>("__body_json").ok().flatten();
     let mut body = match args.try_get_one::<String>("__body").ok().flatten() {
+        _ if inline.is_some() => Some(
+            serde_json::from_str::<Value>(inline.expect("checked"))
+                .map_err(|err| Failure::Usage(format!("body: not JSON: {err}")))?,
+        ),
         Some(source) => {
             let bytes = read_source(source)?;
             let text = String::from_utf8(bytes)

@@ -150,6 +150,90 @@ fn choices(schema: &Value) -> Option<Vec<String>> {
     (strings.len() == values.len() && !strings.is_empty()).then_some(strings)
 }
 
+/// An OpenAPI 3.0 schema as JSON Schema 2020-12: `nullable` as a `null`
+/// type, component references under `$defs` (each named into `defs`),
+/// examples and extensions left out.
+fn json_schema(schema: &Value, defs: &mut BTreeSet<String>) -> Value {
+    let Value::Object(map) = schema else {
+        return schema.clone();
+    };
+    if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+        let name = reference
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or(reference);
+        defs.insert(name.to_owned());
+        return serde_json::json!({ "$ref": format!("#/$defs/{name}") });
+    }
+    let mut out = serde_json::Map::new();
+    for (key, value) in map {
+        let converted = match key.as_str() {
+            "nullable" | "example" | "examples" | "xml" | "externalDocs" | "discriminator"
+            | "deprecated" => continue,
+            k if k.starts_with("x-") => continue,
+            "properties" | "patternProperties" => Value::Object(
+                value
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, member)| (name.clone(), json_schema(member, defs)))
+                    .collect(),
+            ),
+            "items" | "additionalProperties" | "not" => json_schema(value, defs),
+            "allOf" | "anyOf" | "oneOf" => Value::Array(
+                value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|member| json_schema(member, defs))
+                    .collect(),
+            ),
+            // 3.0's booleans are 2020-12's numbers.
+            "exclusiveMinimum" | "exclusiveMaximum" => match value {
+                Value::Bool(true) => {
+                    let bound = if key == "exclusiveMinimum" {
+                        "minimum"
+                    } else {
+                        "maximum"
+                    };
+                    match map.get(bound) {
+                        Some(limit) => limit.clone(),
+                        None => continue,
+                    }
+                }
+                Value::Bool(false) => continue,
+                other => other.clone(),
+            },
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), converted);
+    }
+    // A bound made exclusive is not also inclusive.
+    for (exclusive, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
+        if map.get(exclusive) == Some(&Value::Bool(true)) {
+            out.remove(bound);
+        }
+    }
+    if map.get("nullable") == Some(&Value::Bool(true)) {
+        match out.get("type").cloned() {
+            Some(Value::String(ty)) => {
+                out.insert("type".into(), serde_json::json!([ty, "null"]));
+                if let Some(Value::Array(values)) = out.get_mut("enum")
+                    && !values.contains(&Value::Null)
+                {
+                    values.push(Value::Null);
+                }
+            }
+            _ => {
+                return serde_json::json!({ "anyOf": [Value::Object(out), { "type": "null" }] });
+            }
+        }
+    }
+    Value::Object(out)
+}
+
 /// A JSON body's top-level member, as a flag.
 struct Member {
     name: String,
@@ -219,6 +303,8 @@ impl Sdk<'_> {
             let run_fn = format_ident!("run_{}", fn_id);
             let (id, method, path) = (&op.id, op.method.to_uppercase(), &op.path);
             let summary = one_line(&op.summary);
+            let description = op.description.as_deref().map(str::trim).unwrap_or_default();
+            let schema = serde_json::to_string(&self.tool_schema(op)?)?;
             table.push(quote! {
                 rt::Operation {
                     id: #id,
@@ -227,6 +313,8 @@ impl Sdk<'_> {
                     method: #method,
                     path: #path,
                     summary: #summary,
+                    description: #description,
+                    input_schema: #schema,
                 },
             });
             commands.push((group.clone(), quote!(#command_fn())));
@@ -374,7 +462,7 @@ impl Sdk<'_> {
         }
         // The body: its flags, and how the run reads it.
         let mut body_read = quote!();
-        let mut body_arg = None;
+        let mut body_is_raw = None;
         if let Some((ty, required)) = &op.body {
             let ty_text = reachable(outside_path(ty, &krate_name), &krate_name);
             let body_ty: TokenStream = ty_text
@@ -400,6 +488,14 @@ impl Sdk<'_> {
             args.push(quote! {
                 ::clap::Arg::new("__body").long("body").value_name("FILE").help(#body_help)
             });
+            if !raw {
+                // The body as JSON text, for a caller that is not a person
+                // (the MCP server).
+                args.push(quote! {
+                    ::clap::Arg::new("__body_json").long("body-json").value_name("JSON").hide(true)
+                });
+                taken.insert("body-json".to_owned());
+            }
             let members = if raw {
                 Vec::new()
             } else {
@@ -436,18 +532,21 @@ impl Sdk<'_> {
                 let id = format!("body.{name}");
                 quote!(rt::Member { id: #id, name: #name, kind: #kind },)
             });
-            body_read = if raw {
-                if *required {
-                    quote!(let body: #body_ty = rt::raw_body(args).await?.ok_or_else(|| rt::Failure::Usage("--body is required".to_owned()))?;)
-                } else {
-                    quote!(let body: Option<#body_ty> = rt::raw_body(args).await?;)
-                }
-            } else if *required {
-                quote!(let body: #body_ty = rt::required_body(args, &[#(#member_table)*])?;)
-            } else {
-                quote!(let body: Option<#body_ty> = rt::body(args, &[#(#member_table)*])?;)
+            // The SDK's method takes the body whether the spec requires it
+            // or not: an optional one left out is empty (bytes) or an empty
+            // object, whose missing members the SDK's type names.
+            body_read = match (raw, *required) {
+                (true, true) => quote! {
+                    let body: #body_ty = rt::raw_body(args).await?.ok_or_else(|| rt::Failure::Usage("--body is required".to_owned()))?;
+                },
+                (true, false) => quote! {
+                    let body: #body_ty = rt::raw_body(args).await?.unwrap_or_else(|| ::reqwest::Body::from(Vec::<u8>::new()));
+                },
+                (false, _) => quote! {
+                    let body: #body_ty = rt::required_body(args, &[#(#member_table)*])?;
+                },
             };
-            body_arg = Some(*required);
+            body_is_raw = Some(raw);
         }
         if op.pagination.is_some() {
             args.push(quote! {
@@ -473,8 +572,8 @@ impl Sdk<'_> {
             }
         }
         steps.push(body_read);
-        if body_arg == Some(true) {
-            call_args.push(quote!(body.clone()));
+        if body_is_raw.is_some() {
+            call_args.push(quote!(body));
         }
         let fn_name = op.fn_name();
         let positional_ids: BTreeSet<&str> =
@@ -508,14 +607,6 @@ impl Sdk<'_> {
                 };
             });
         }
-        if body_arg == Some(false) {
-            setters.push(quote! {
-                let call = match body.clone() {
-                    Some(body) => call.body(body),
-                    None => call,
-                };
-            });
-        }
         let streams_bytes = op.value.to_string().contains("ByteStream");
         let respond = if streams_bytes {
             quote!(rt::respond_bytes(call.await).await)
@@ -545,7 +636,8 @@ impl Sdk<'_> {
             #respond
         };
         let run = match (rmw_read(op, ops), op.param("If-Match")) {
-            (Some(_), Some(if_match)) if !if_match.required => {
+            // (A body of bytes cannot be sent twice.)
+            (Some(_), Some(if_match)) if !if_match.required && body_is_raw == Some(false) => {
                 let with = format_ident!("{}_with", fn_name);
                 let if_match_id = &if_match.name;
                 let path_args: Vec<TokenStream> = op
@@ -641,6 +733,63 @@ impl Sdk<'_> {
                 help,
                 choices: choices(resolved).filter(|_| !self.is_open(&single["$ref"])),
             });
+        }
+        Ok(out)
+    }
+
+    /// The JSON Schema (2020-12) of an operation's arguments as one object:
+    /// a member per parameter (by its name in the spec; the tenant switch
+    /// is a setting) and `body`, the schemas it refers to under `$defs`.
+    fn tool_schema(&self, op: &Op) -> anyhow::Result<Value> {
+        let mut defs = BTreeSet::new();
+        let mut properties = serde_json::Map::new();
+        let mut required = Vec::new();
+        for param in op.params.iter().filter(|p| !p.tenant) {
+            let mut schema = json_schema(&param.schema, &mut defs);
+            if let (Some(text), Value::Object(map)) = (&param.description, &mut schema) {
+                map.insert("description".into(), Value::String(text.trim().to_owned()));
+            }
+            properties.insert(param.name.clone(), schema);
+            if param.required {
+                required.push(Value::String(param.name.clone()));
+            }
+        }
+        if let (Some((_, body_required)), Some((schema, media))) = (&op.body, &op.body_schema) {
+            let essence = media.split(';').next().unwrap_or_default().trim();
+            let json = essence.ends_with("json")
+                || essence.ends_with("form-urlencoded")
+                || essence == "multipart/form-data";
+            if json {
+                let mut schema = json_schema(schema, &mut defs);
+                if let Value::Object(map) = &mut schema {
+                    map.entry("description")
+                        .or_insert_with(|| Value::String(format!("The request body ({media}).")));
+                }
+                properties.insert("body".into(), schema);
+                if *body_required {
+                    required.push(Value::String("body".into()));
+                }
+            }
+        }
+        let mut out = serde_json::json!({
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": false,
+        });
+        if !required.is_empty() {
+            out["required"] = Value::Array(required);
+        }
+        // Every schema referred to, and those they refer to.
+        let mut written = serde_json::Map::new();
+        while let Some(name) = defs.iter().find(|d| !written.contains_key(*d)).cloned() {
+            let schema = self.spec["components"]["schemas"]
+                .get(&name)
+                .cloned()
+                .unwrap_or(Value::Bool(true));
+            written.insert(name, json_schema(&schema, &mut defs));
+        }
+        if !written.is_empty() {
+            out["$defs"] = Value::Object(written);
         }
         Ok(out)
     }
