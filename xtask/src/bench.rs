@@ -16,6 +16,8 @@
 //! 5. The same on a spec of another API, beside OpenAPI Generator.
 //! 6. Slow clients: a well-behaved client's p99 while 200 connections send
 //!    their bodies one byte a second, against the same load without them.
+//! 7. The command line: a `users` call against the same `curl` call, and
+//!    its peak memory over a listing of every page (`--only cli`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -23,6 +25,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+
+pub(crate) mod cli;
 
 const ROUNDS: usize = 7;
 /// Runs per end-to-end figure (section 2).
@@ -122,6 +126,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
             "{tool} is needed (apt-get install wrk valgrind postgresql-client util-linux)"
         );
     }
+    cli::ensure_tools()?;
     let (server, bench) = release_build(root)?;
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out)?;
@@ -298,6 +303,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     doc.push_str(&codegen_and_build(root)?);
     doc.push_str(&generality(root, &mut missed)?);
     doc.push_str(&slow_clients(&server, &bench, &mut missed)?);
+    doc.push_str(&cli::section(root, &server, &mut missed)?);
 
     doc.push_str("\n## Goals missed, where the time goes, what was tried\n\n");
     if missed.is_empty() {

@@ -6,8 +6,10 @@
 //! merge-patch update with `If-Match`. `cargo xtask codegen` runs there, then
 //! a program that calls the new operations through the SDK (its builders,
 //! pagination stream, conditional read, read-modify-write helper and patch
-//! builder) must compile against the regenerated `users-client`. Nothing in
-//! the scratch copy is written by hand but the spec change and that program.
+//! builder) must compile against the regenerated `users-client`, and the
+//! regenerated command line must have a `groups` command with the new
+//! operations, each an MCP tool of `users mcp`. Nothing in the scratch copy
+//! is written by hand but the spec change and that program.
 
 use std::path::Path;
 
@@ -77,6 +79,53 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         );
     }
     eprintln!("the regenerated SDK serves the new operations with no hand edits");
+    command_line_serves_groups(root, scratch.path())?;
+    eprintln!("the regenerated command line and MCP server offer them too");
+    Ok(())
+}
+
+/// The command line regenerated in `scratch` has a `groups` command with
+/// the new operations, and `users mcp` offers each as a tool.
+fn command_line_serves_groups(root: &Path, scratch: &Path) -> anyhow::Result<()> {
+    let target = root.join("target/evolve");
+    let built = tools::cargo_in_scratch(scratch, &target, &["build", "-p", "users-cli"])?;
+    if !built {
+        bail!("the command line regenerated from the evolved spec does not build");
+    }
+    let users = target.join("debug/users");
+    let run = |args: &[&str]| -> anyhow::Result<String> {
+        let output = std::process::Command::new(&users)
+            .args(args)
+            .env("USERS_CONFIG_DIR", scratch.join("cli-config"))
+            .output()
+            .with_context(|| format!("running users {}", args.join(" ")))?;
+        if !output.status.success() {
+            bail!(
+                "users {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    let help = run(&["groups", "--help"])?;
+    let tools = run(&["mcp", "--list"])?;
+    for (command, id) in [
+        ("list", "listGroups"),
+        ("create", "createGroup"),
+        ("get", "getGroup"),
+        ("update", "updateGroup"),
+    ] {
+        if !help
+            .lines()
+            .any(|line| line.trim_start().starts_with(command))
+        {
+            bail!("`users groups` has no `{command}` command:\n{help}");
+        }
+        if !tools.contains(&format!("\"name\":\"{id}\"")) {
+            bail!("`users mcp` offers no tool {id}:\n{tools}");
+        }
+    }
     Ok(())
 }
 
@@ -105,6 +154,9 @@ pub(crate) fn copy_workspace(from: &Path, to: &Path) -> anyhow::Result<()> {
 /// list, a create answering `ETag`, a conditional read and a merge-patch
 /// update under `If-Match`.
 fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
+    if let Some(tags) = spec["tags"].as_array_mut() {
+        tags.push(json!({ "name": "Groups", "description": "Groups of users." }));
+    }
     let errors = json!({
         "400": { "$ref": "#/components/responses/BadRequest" },
         "401": { "$ref": "#/components/responses/Unauthorized" },
@@ -127,6 +179,7 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
         json!({
             "get": {
                 "operationId": "listGroups",
+                "tags": ["Groups"],
                 "summary": "List groups",
                 "security": [{ "bearerAuth": ["users:read"] }],
                 "x-pagination": { "cursor": "cursor", "nextCursor": "nextCursor", "items": "items" },
@@ -143,6 +196,7 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
             },
             "post": {
                 "operationId": "createGroup",
+                "tags": ["Groups"],
                 "summary": "Create a group",
                 "security": [{ "bearerAuth": ["users:write"] }],
                 "requestBody": {
@@ -167,6 +221,7 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
             ],
             "get": {
                 "operationId": "getGroup",
+                "tags": ["Groups"],
                 "summary": "Get a group",
                 "security": [{ "bearerAuth": ["users:read"] }],
                 "parameters": [{ "$ref": "#/components/parameters/IfNoneMatch" }],
@@ -182,6 +237,7 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
             },
             "patch": {
                 "operationId": "updateGroup",
+                "tags": ["Groups"],
                 "summary": "Update a group partially",
                 "security": [{ "bearerAuth": ["users:write"] }],
                 "parameters": [{ "$ref": "#/components/parameters/IfMatch" }],

@@ -119,7 +119,8 @@ enum Command {
     /// Measure the generated stack against baselines; writes docs/benchmarks.md.
     Bench {
         /// `codegen`: only the code generation and build sections;
-        /// `slow-clients`: only the slow-clients section.
+        /// `slow-clients`: only the slow-clients section; `cli`: only the
+        /// command line's section.
         #[arg(long)]
         only: Option<String>,
     },
@@ -185,8 +186,11 @@ fn main() -> anyhow::Result<()> {
             None => bench::run(&spec::project_root()),
             Some("codegen") => bench::run_codegen(&spec::project_root()),
             Some("slow-clients") => bench::run_slow_clients(&spec::project_root()),
+            Some("cli") => bench::cli::run(&spec::project_root()),
             Some(other) => {
-                anyhow::bail!("no bench section {other:?} (`codegen` and `slow-clients` are)")
+                anyhow::bail!(
+                    "no bench section {other:?} (`codegen`, `slow-clients` and `cli` are)"
+                )
             }
         },
     }

@@ -108,6 +108,12 @@ pub fn command() -> Command {
                         .long("read-only")
                         .action(clap::ArgAction::SetTrue)
                         .help("Offers only the operations that change nothing (GET)"),
+                )
+                .arg(
+                    Arg::new("list")
+                        .long("list")
+                        .action(clap::ArgAction::SetTrue)
+                        .help("Prints the tools an agent would see, one JSON object per line, and exits"),
                 ),
         )
         .subcommands(generated::groups())
@@ -130,6 +136,7 @@ pub fn report(failure: &Failure) {
     match failure {
         Failure::Usage(message) => eprintln!("error: {message}"),
         Failure::Local(message) => eprintln!("error: {message}"),
+        Failure::OutputClosed => {}
         Failure::Api(err) => {
             eprintln!("error: {err}");
             if let Some(problem) = err.problem()
@@ -176,15 +183,28 @@ async fn dispatch(matches: &ArgMatches) -> Result<(), Failure> {
             let shell = *args
                 .get_one::<clap_complete::Shell>("shell")
                 .expect("required");
-            clap_complete::generate(shell, &mut command(), "users", &mut std::io::stdout());
-            return Ok(());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(), "users", &mut script);
+            return std::io::Write::write_all(&mut std::io::stdout().lock(), &script)
+                .map_err(render::write_err);
         }
         "man" => {
             return clap_mangen::Man::new(command())
-                .render(&mut std::io::stdout())
-                .map_err(|err| Failure::Local(err.to_string()));
+                .render(&mut std::io::stdout().lock())
+                .map_err(render::write_err);
         }
         _ => {}
+    }
+    if group == "mcp" && args.get_flag("list") {
+        for op in generated::OPERATIONS {
+            if args.get_flag("read-only") && !op.is_safe() {
+                continue;
+            }
+            let tool = serde_json::to_string(&crate::mcp::tool(op))
+                .map_err(|err| Failure::Local(err.to_string()))?;
+            line(&tool)?;
+        }
+        return Ok(());
     }
     let config = Config::load(&config::path()?)?;
     let profile = config
@@ -229,7 +249,13 @@ async fn dispatch(matches: &ArgMatches) -> Result<(), Failure> {
     let progress = std::io::stderr().is_terminal();
     let mut out = std::io::BufWriter::new(stdout.lock());
     render::render(outcome, format, &mut out, progress).await?;
-    std::io::Write::flush(&mut out).map_err(|err| Failure::Local(err.to_string()))
+    std::io::Write::flush(&mut out).map_err(render::write_err)
+}
+
+/// Writes a line to standard output.
+fn line(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{text}").map_err(render::write_err)
 }
 
 fn auth(matches: &ArgMatches, profile_name: &str, args: &ArgMatches) -> Result<(), Failure> {

@@ -116,6 +116,7 @@ fn describe(failure: &Failure) -> Value {
         },
         Failure::Usage(message) => json!({ "error": message, "kind": "invalid arguments" }),
         Failure::Local(message) => json!({ "error": message }),
+        Failure::OutputClosed => json!({ "error": "the output was closed" }),
     }
 }
 

@@ -21,8 +21,13 @@ pub enum Format {
     Table,
 }
 
-fn write_err(err: std::io::Error) -> Failure {
-    Failure::Local(format!("writing the output: {err}"))
+/// A failure to write the output: a closed pipe is not an error to report.
+pub(crate) fn write_err(err: std::io::Error) -> Failure {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        Failure::OutputClosed
+    } else {
+        Failure::Local(format!("writing the output: {err}"))
+    }
 }
 
 /// Writes `outcome` to `out`; `progress` shows a count of items on

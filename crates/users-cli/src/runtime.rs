@@ -86,6 +86,8 @@ pub enum Failure {
     Api(Error),
     /// A local file or the configuration could not be read or written.
     Local(String),
+    /// Whoever read the output stopped reading (`users ... | head`).
+    OutputClosed,
 }
 
 impl Failure {
@@ -101,6 +103,8 @@ impl Failure {
                 _ => 4,
             },
             Failure::Local(_) => 1,
+            // As a process killed by SIGPIPE reports itself to a shell.
+            Failure::OutputClosed => 141,
         }
     }
 }
