@@ -441,7 +441,8 @@ fn command_create_user() -> ::clap::Command {
             ::clap::Arg::new("body.roles")
                 .long("roles")
                 .value_name("ROLES")
-                .help("The user's roles. Privileged."),
+                .help("The user's roles. Privileged.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.secondaryEmail")
@@ -459,13 +460,15 @@ fn command_create_user() -> ::clap::Command {
             ::clap::Arg::new("body.tags")
                 .long("tags")
                 .value_name("TAGS")
-                .help("A set of role, team or tag keys."),
+                .help("A set of role, team or tag keys.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.teams")
                 .long("teams")
                 .value_name("TEAMS")
-                .help("A set of role, team or tag keys."),
+                .help("A set of role, team or tag keys.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.timeZone")
@@ -683,13 +686,15 @@ fn command_replace_user() -> ::clap::Command {
             ::clap::Arg::new("body.tags")
                 .long("tags")
                 .value_name("TAGS")
-                .help("A set of role, team or tag keys."),
+                .help("A set of role, team or tag keys.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.teams")
                 .long("teams")
                 .value_name("TEAMS")
-                .help("A set of role, team or tag keys."),
+                .help("A set of role, team or tag keys.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.timeZone")
@@ -769,19 +774,22 @@ fn command_update_user() -> ::clap::Command {
             ::clap::Arg::new("body.addRoles")
                 .long("add-roles")
                 .value_name("ADD_ROLES")
-                .help("Roles to add. Privileged."),
+                .help("Roles to add. Privileged.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.addTags")
                 .long("add-tags")
                 .value_name("ADD_TAGS")
-                .help("A set of role, team or tag keys."),
+                .help("A set of role, team or tag keys.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.addTeams")
                 .long("add-teams")
                 .value_name("ADD_TEAMS")
-                .help("A set of role, team or tag keys."),
+                .help("A set of role, team or tag keys.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.address")
@@ -939,25 +947,29 @@ fn command_update_user() -> ::clap::Command {
             ::clap::Arg::new("body.removeRoles")
                 .long("remove-roles")
                 .value_name("REMOVE_ROLES")
-                .help("Roles to remove. Privileged."),
+                .help("Roles to remove. Privileged.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.removeTags")
                 .long("remove-tags")
                 .value_name("REMOVE_TAGS")
-                .help("A set of role, team or tag keys."),
+                .help("A set of role, team or tag keys.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.removeTeams")
                 .long("remove-teams")
                 .value_name("REMOVE_TEAMS")
-                .help("A set of role, team or tag keys."),
+                .help("A set of role, team or tag keys.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.roles")
                 .long("roles")
                 .value_name("ROLES")
-                .help("Replaces the user's roles. Privileged."),
+                .help("Replaces the user's roles. Privileged.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.secondaryEmail")
@@ -983,13 +995,15 @@ fn command_update_user() -> ::clap::Command {
             ::clap::Arg::new("body.tags")
                 .long("tags")
                 .value_name("TAGS")
-                .help("A set of role, team or tag keys."),
+                .help("A set of role, team or tag keys.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.teams")
                 .long("teams")
                 .value_name("TEAMS")
-                .help("A set of role, team or tag keys."),
+                .help("A set of role, team or tag keys.")
+                .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.timeZone")
@@ -1300,7 +1314,7 @@ async fn run_create_user<'c>(
             rt::Member {
                 id: "body.roles",
                 name: "roles",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.secondaryEmail",
@@ -1315,12 +1329,12 @@ async fn run_create_user<'c>(
             rt::Member {
                 id: "body.tags",
                 name: "tags",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.teams",
                 name: "teams",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.timeZone",
@@ -1482,12 +1496,12 @@ async fn run_replace_user<'c>(
             rt::Member {
                 id: "body.tags",
                 name: "tags",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.teams",
                 name: "teams",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.timeZone",
@@ -1556,17 +1570,17 @@ async fn run_update_user<'c>(
             rt::Member {
                 id: "body.addRoles",
                 name: "addRoles",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.addTags",
                 name: "addTags",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.addTeams",
                 name: "addTeams",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.address",
@@ -1686,22 +1700,22 @@ async fn run_update_user<'c>(
             rt::Member {
                 id: "body.removeRoles",
                 name: "removeRoles",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.removeTags",
                 name: "removeTags",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.removeTeams",
                 name: "removeTeams",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.roles",
                 name: "roles",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.secondaryEmail",
@@ -1721,12 +1735,12 @@ async fn run_update_user<'c>(
             rt::Member {
                 id: "body.tags",
                 name: "tags",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.teams",
                 name: "teams",
-                kind: rt::Kind::Json,
+                kind: rt::Kind::Array(&rt::Kind::Text),
             },
             rt::Member {
                 id: "body.timeZone",

@@ -111,8 +111,20 @@ fn users_are_created_listed_updated_and_deleted_against_the_reference_server() {
         "ada@example.com",
         "--job-title",
         "Mathematician",
+        "--tags",
+        "vip",
+        "--tags",
+        "beta",
     ]))
     .json();
+    // An array of strings is a flag given once per item.
+    let tags: BTreeSet<&str> = created["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(tags, BTreeSet::from(["beta", "vip"]), "{created}");
     assert_eq!(created["email"], "ada@example.com");
     assert_eq!(created["phone"], "+442071234567");
     assert_eq!(created["jobTitle"], "Mathematician");
@@ -351,4 +363,35 @@ fn completions_and_the_man_page_are_generated() {
     assert!(bash.contains("set-password") && bash.contains("list-countries"));
     let man = ok(users("http://127.0.0.1:9", None, config.path()).arg("man")).stdout;
     assert!(man.starts_with(".ie") || man.contains(".TH"), "{man}");
+}
+
+#[test]
+fn an_update_without_if_match_sends_the_merge_patch_with_the_etag_it_read() {
+    let mock = users_client::httpmock::MockServer::start();
+    let user = fixtures::user();
+    let id = user.id.to_string();
+    let etag: users_client::ETag = "\"7\"".parse().unwrap();
+    let read = mock.get_user(|when, then| {
+        when.user_id(&id);
+        then.ok(&user, &etag);
+    });
+    let patch = users_client::patch::UserPatch::builder()
+        .job_title("Analyst")
+        .clear_phone();
+    let written = mock.update_user(|when, then| {
+        when.user_id(&id).if_match(&etag).body(patch);
+        then.ok(&user, &"\"8\"".parse().unwrap());
+    });
+    let config = tempfile::tempdir().unwrap();
+    ok(users(&mock.base_url(), Some("t"), config.path()).args([
+        "users",
+        "update",
+        &id,
+        "--job-title",
+        "Analyst",
+        "--clear",
+        "phone",
+    ]));
+    read.assert();
+    written.assert();
 }

@@ -241,6 +241,8 @@ struct Member {
     kind: TokenStream,
     help: String,
     choices: Option<Vec<String>>,
+    /// An array: the flag is given once per item.
+    repeated: bool,
 }
 
 /// A flag's long name, unique on its command: `taken` is what the command
@@ -452,7 +454,10 @@ impl Sdk<'_> {
             let mut arg = quote! {
                 ::clap::Arg::new(#id).long(#flag).value_name(#value_name).help(#help).required(#required)
             };
-            if param.schema["type"] == "array" {
+            if kind(&self.items_resolved(&param.schema))
+                .to_string()
+                .contains("Array")
+            {
                 arg = quote!(#arg.action(::clap::ArgAction::Append));
             }
             if let Some(values) = choices(&param.schema).filter(|_| !param.open) {
@@ -511,6 +516,9 @@ impl Sdk<'_> {
                 if let Some(values) = &member.choices {
                     arg = quote!(#arg.value_parser([#(#values),*]));
                 }
+                if member.repeated {
+                    arg = quote!(#arg.action(::clap::ArgAction::Append));
+                }
                 args.push(arg);
             }
             let merge = media.split(';').next().unwrap_or_default().trim()
@@ -563,7 +571,7 @@ impl Sdk<'_> {
             let local = format_ident!("p_{}", snake(&param.name));
             let id = &param.name;
             let ty = value_type(param);
-            let kind = kind(&param.schema);
+            let kind = kind(&self.items_resolved(&param.schema));
             steps.push(quote!(let #local: #ty = rt::required(args, #id, #kind)?;));
             if param.is_header("If-Match") || param.is_header("If-None-Match") {
                 call_args.push(quote!(&#local));
@@ -590,7 +598,7 @@ impl Sdk<'_> {
             }
             let id = &param.name;
             let ty = value_type(param);
-            let kind = kind(&param.schema);
+            let kind = kind(&self.items_resolved(&param.schema));
             let setter = param.setter();
             let value = if param.is_header("If-Match") {
                 quote!(&value)
@@ -729,7 +737,10 @@ impl Sdk<'_> {
             out.push(Member {
                 name: name.clone(),
                 flag,
-                kind: kind(resolved),
+                repeated: kind(&self.items_resolved(resolved))
+                    .to_string()
+                    .contains("Array"),
+                kind: kind(&self.items_resolved(resolved)),
                 help,
                 choices: choices(resolved).filter(|_| !self.is_open(&single["$ref"])),
             });
@@ -792,6 +803,18 @@ impl Sdk<'_> {
             out["$defs"] = Value::Object(written);
         }
         Ok(out)
+    }
+
+    /// `schema` with its `items` resolved when they are a reference (an
+    /// array of a component string is a repeated flag).
+    fn items_resolved(&self, schema: &Value) -> Value {
+        let mut out = schema.clone();
+        if let Some(items) = schema.get("items")
+            && let Ok(resolved) = self.resolve(items, "schemas")
+        {
+            out["items"] = resolved.clone();
+        }
+        out
     }
 
     /// Whether `reference` names an open enum (any string goes).
