@@ -129,15 +129,20 @@ fn command_line(
     let mut positional: Vec<(usize, String)> = Vec::new();
     let mut flags = Vec::new();
     for (name, value) in arguments {
-        if name == "body" {
-            flags.push("--body-json".to_owned());
-            flags.push(value.to_string());
-            continue;
-        }
-        let arg = command
+        let found = command
             .get_arguments()
-            .find(|a| a.get_id() == name.as_str() && !a.is_hide_set())
-            .ok_or_else(|| Failure::Usage(format!("unknown argument {name}")))?;
+            .find(|a| a.get_id() == name.as_str() && !a.is_hide_set());
+        let arg = match found {
+            Some(arg) => arg,
+            // The body: `body`, or `requestBody` beside a parameter named
+            // `body`.
+            None if name == "body" || name == "requestBody" => {
+                flags.push("--body-json".to_owned());
+                flags.push(value.to_string());
+                continue;
+            }
+            None => return Err(Failure::Usage(format!("unknown argument {name}"))),
+        };
         let texts: Vec<String> = match value {
             Value::Null => continue,
             Value::Array(items) if arg.get_action().takes_values() && is_append(arg) => {

@@ -776,9 +776,15 @@ impl Sdk<'_> {
                     map.entry("description")
                         .or_insert_with(|| Value::String(format!("The request body ({media}).")));
                 }
-                properties.insert("body".into(), schema);
+                // `requestBody` where a parameter is named `body`.
+                let key = if properties.contains_key("body") {
+                    "requestBody"
+                } else {
+                    "body"
+                };
+                properties.insert(key.into(), schema);
                 if *body_required {
-                    required.push(Value::String("body".into()));
+                    required.push(Value::String(key.into()));
                 }
             }
         }
