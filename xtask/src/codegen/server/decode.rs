@@ -325,7 +325,11 @@ impl Gen<'_> {
                     quote!(if value.contains('\0') #fail)
                 });
                 let max = target.get("maxLength").and_then(Value::as_u64);
-                let min = target.get("minLength").and_then(Value::as_u64);
+                // A lower bound of 0 admits every value: no check.
+                let min = target
+                    .get("minLength")
+                    .and_then(Value::as_u64)
+                    .filter(|n| *n > 0);
                 if max.is_some() || min.is_some() {
                     checks.push(quote!(let length = runtime::decode::length(&value);));
                 }
@@ -708,7 +712,11 @@ impl Gen<'_> {
                 quote!(if members.len() > #n { errors.push(path, "max-properties", #message); }),
             );
         }
-        if let Some(n) = schema.get("minProperties").and_then(Value::as_u64) {
+        if let Some(n) = schema
+            .get("minProperties")
+            .and_then(Value::as_u64)
+            .filter(|n| *n > 0)
+        {
             let n = n as usize;
             let message = format!("must have at least {}", count(n as u64, "member"));
             count_checks.push(
@@ -1307,6 +1315,9 @@ fn count_checks(
         let Some(n) = target.get(keyword).and_then(Value::as_u64) else {
             continue;
         };
+        if !most && n == 0 {
+            continue;
+        }
         let code = if most { "max-" } else { "min-" }.to_owned()
             + match noun {
                 "item" => "items",
