@@ -13,6 +13,7 @@ pub(crate) use lift::{METHODS, operation_at, operations};
 pub(crate) use server::known_formats;
 mod naming;
 mod open_enum;
+mod optional;
 mod sdk;
 mod server;
 mod three_state;

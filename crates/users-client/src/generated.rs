@@ -9,14 +9,8 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///`Address`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub struct Address {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub address1: ::std::option::Option<::std::string::String>,
@@ -42,14 +36,8 @@ pub mod types {
     /**Once `address` is sent, `countryCode` is required; `state` is required for
 the US and Canada, and a US `zipCode` has five digits.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(deny_unknown_fields)]
     pub struct AddressInput {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -74,17 +62,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///`AddressInputAddress1`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct AddressInputAddress1(::std::string::String);
     impl ::std::ops::Deref for AddressInputAddress1 {
@@ -141,17 +120,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///`AddressInputAddress2`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct AddressInputAddress2(::std::string::String);
     impl ::std::ops::Deref for AddressInputAddress2 {
@@ -208,17 +178,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///`AddressInputCity`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct AddressInputCity(::std::string::String);
     impl ::std::ops::Deref for AddressInputCity {
@@ -275,17 +236,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///`AddressInputState`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct AddressInputState(::std::string::String);
     impl ::std::ops::Deref for AddressInputState {
@@ -342,17 +294,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///`AddressInputZipCode`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct AddressInputZipCode(::std::string::String);
     impl ::std::ops::Deref for AddressInputZipCode {
@@ -409,17 +352,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///`AddressPatchAddress1`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct AddressPatchAddress1(::std::string::String);
     impl ::std::ops::Deref for AddressPatchAddress1 {
@@ -476,17 +410,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///`AddressPatchAddress2`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct AddressPatchAddress2(::std::string::String);
     impl ::std::ops::Deref for AddressPatchAddress2 {
@@ -543,17 +468,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///`AddressPatchCity`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct AddressPatchCity(::std::string::String);
     impl ::std::ops::Deref for AddressPatchCity {
@@ -610,17 +526,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///`AddressPatchState`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct AddressPatchState(::std::string::String);
     impl ::std::ops::Deref for AddressPatchState {
@@ -677,17 +584,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///`AddressPatchZipCode`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct AddressPatchZipCode(::std::string::String);
     impl ::std::ops::Deref for AddressPatchZipCode {
@@ -744,17 +642,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///An https URL of the user's picture. The server stores it and never fetches it.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct AvatarUrl(::std::string::String);
     impl ::std::ops::Deref for AvatarUrl {
@@ -823,9 +712,9 @@ the US and Canada, and a US `zipCode` has five digits.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub enum CountryCode {
         #[serde(rename = "AD")]
         Ad,
@@ -1857,17 +1746,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///`CreateUserAccountSwitchKey`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct CreateUserAccountSwitchKey(::std::string::String);
     impl ::std::ops::Deref for CreateUserAccountSwitchKey {
@@ -1931,17 +1811,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///`CreateUserIdempotencyKey`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct CreateUserIdempotencyKey(::std::string::String);
     impl ::std::ops::Deref for CreateUserIdempotencyKey {
@@ -2003,14 +1874,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///A scalar custom attribute value.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum CustomAttributeValue {
         String(CustomAttributeValueString),
@@ -2074,17 +1939,8 @@ the US and Canada, and a US `zipCode` has five digits.
         }
     }
     ///`CustomAttributeValueString`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct CustomAttributeValueString(::std::string::String);
     impl ::std::ops::Deref for CustomAttributeValueString {
@@ -2141,14 +1997,8 @@ the US and Canada, and a US `zipCode` has five digits.
 `^[A-Za-z][A-Za-z0-9_]{0,63}$`, each a string of at most 1024
 characters, a number or a boolean.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct CustomAttributes(
         pub ::std::collections::HashMap<::std::string::String, CustomAttributeValue>,
@@ -2185,14 +2035,8 @@ characters, a number or a boolean.
     /**Merged key by key: a key with a value sets it, a key with `null` removes
 it, and `null` for the whole map removes every attribute.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct CustomAttributesPatch(
         pub ::std::option::Option<
@@ -2251,14 +2095,8 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     ///An ISO 8601 date, not in the future.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct DateOfBirth(pub ::chrono::naive::NaiveDate);
     impl ::std::ops::Deref for DateOfBirth {
@@ -2301,17 +2139,8 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     ///`DeleteUserAccountSwitchKey`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct DeleteUserAccountSwitchKey(::std::string::String);
     impl ::std::ops::Deref for DeleteUserAccountSwitchKey {
@@ -2375,17 +2204,8 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     ///`DeleteUserIfMatch`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct DeleteUserIfMatch(::std::string::String);
     impl ::std::ops::Deref for DeleteUserIfMatch {
@@ -2442,17 +2262,8 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     ///`Description`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct Description(::std::string::String);
     impl ::std::ops::Deref for Description {
@@ -2506,17 +2317,8 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     ///`Email`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct Email(::std::string::String);
     impl ::std::ops::Deref for Email {
@@ -2570,17 +2372,8 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     ///`EmployeeId`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct EmployeeId(::std::string::String);
     impl ::std::ops::Deref for EmployeeId {
@@ -2637,17 +2430,8 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     ///The id this user has in another system (e.g. `1-ABCDE`, `1024`).
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct ExternalId(::std::string::String);
     impl ::std::ops::Deref for ExternalId {
@@ -2711,14 +2495,8 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     ///One invalid field.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub struct FieldError {
         ///A stable code for the kind of error (`required`, `max-length`, `pattern`, `format`, ...).
         pub code: ::std::string::String,
@@ -2733,17 +2511,8 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     ///`GetUserAccountSwitchKey`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct GetUserAccountSwitchKey(::std::string::String);
     impl ::std::ops::Deref for GetUserAccountSwitchKey {
@@ -2807,17 +2576,8 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     ///`GetUserIfNoneMatch`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct GetUserIfNoneMatch(::std::string::String);
     impl ::std::ops::Deref for GetUserIfNoneMatch {
@@ -2874,17 +2634,8 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     ///A title used with the name, e.g. `Dr.`.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct HonorificTitle(::std::string::String);
     impl ::std::ops::Deref for HonorificTitle {
@@ -2941,17 +2692,8 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     ///`JobTitle`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct JobTitle(::std::string::String);
     impl ::std::ops::Deref for JobTitle {
@@ -3010,14 +2752,8 @@ it, and `null` for the whole map removes every attribute.
     /**An ISO 639-1 language code, as `listLanguages` lists them. `null` is no
 language: in a patch it clears the stored one.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct LanguageCode(pub ::std::option::Option<LanguageCodeInner>);
     impl ::std::ops::Deref for LanguageCode {
@@ -3051,9 +2787,9 @@ language: in a patch it clears the stored one.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub enum LanguageCodeInner {
         #[serde(rename = "aa")]
         Aa,
@@ -3825,17 +3561,8 @@ language: in a patch it clears the stored one.
         }
     }
     ///`ListUsersAccountSwitchKey`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct ListUsersAccountSwitchKey(::std::string::String);
     impl ::std::ops::Deref for ListUsersAccountSwitchKey {
@@ -3899,17 +3626,8 @@ language: in a patch it clears the stored one.
         }
     }
     ///`ListUsersCursor`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct ListUsersCursor(::std::string::String);
     impl ::std::ops::Deref for ListUsersCursor {
@@ -3971,17 +3689,8 @@ language: in a patch it clears the stored one.
         }
     }
     ///`ListUsersEmail`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct ListUsersEmail(::std::string::String);
     impl ::std::ops::Deref for ListUsersEmail {
@@ -4035,17 +3744,8 @@ language: in a patch it clears the stored one.
         }
     }
     ///`ListUsersQ`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct ListUsersQ(::std::string::String);
     impl ::std::ops::Deref for ListUsersQ {
@@ -4104,14 +3804,8 @@ language: in a patch it clears the stored one.
     /**`{iso639}-{iso3166}` in lowercase, as `listLocales` lists them. `null`
 is no locale: in a patch it clears the stored one.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct Locale(pub ::std::option::Option<LocaleInner>);
     impl ::std::ops::Deref for Locale {
@@ -4143,9 +3837,9 @@ is no locale: in a patch it clears the stored one.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub enum LocaleInner {
         #[serde(rename = "aa-dj")]
         AaDj,
@@ -5121,14 +4815,8 @@ is no locale: in a patch it clears the stored one.
         }
     }
     ///`LookupEntry`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub struct LookupEntry {
         ///The value a user field accepts.
         pub code: ::std::string::String,
@@ -5141,14 +4829,8 @@ is no locale: in a patch it clears the stored one.
         }
     }
     ///`LookupList`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub struct LookupList {
         pub items: ::std::vec::Vec<LookupEntry>,
     }
@@ -5158,14 +4840,8 @@ is no locale: in a patch it clears the stored one.
         }
     }
     ///`Mfa`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub struct Mfa {
         pub enabled: bool,
         #[serde(
@@ -5180,14 +4856,8 @@ is no locale: in a patch it clears the stored one.
         }
     }
     ///Once `mfa` is sent, `enabled` is required.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(deny_unknown_fields)]
     pub struct MfaInput {
         ///Whether sign-in asks for a second factor.
@@ -5205,14 +4875,8 @@ is no locale: in a patch it clears the stored one.
         }
     }
     ///`Name`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub struct Name {
         #[serde(rename = "firstName")]
         pub first_name: ::std::string::String,
@@ -5225,14 +4889,8 @@ is no locale: in a patch it clears the stored one.
         }
     }
     ///Once `name` is sent, both names are required.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(deny_unknown_fields)]
     pub struct NameInput {
         #[serde(rename = "firstName")]
@@ -5246,17 +4904,8 @@ is no locale: in a patch it clears the stored one.
         }
     }
     ///`NameInputFirstName`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct NameInputFirstName(::std::string::String);
     impl ::std::ops::Deref for NameInputFirstName {
@@ -5313,17 +4962,8 @@ is no locale: in a patch it clears the stored one.
         }
     }
     ///`NameInputLastName`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct NameInputLastName(::std::string::String);
     impl ::std::ops::Deref for NameInputLastName {
@@ -5380,15 +5020,8 @@ is no locale: in a patch it clears the stored one.
         }
     }
     ///The user's notification flags; flags not listed are off.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub struct Notifications {
         ///Access control reports an error.
         #[serde(
@@ -5517,15 +5150,8 @@ is no locale: in a patch it clears the stored one.
         }
     }
     ///Named on/off notification flags; a flag left out keeps its default (off).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(deny_unknown_fields)]
     pub struct NotificationsInput {
         ///Access control reports an error.
@@ -5655,14 +5281,8 @@ is no locale: in a patch it clears the stored one.
         }
     }
     ///`OrganizationRef`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub struct OrganizationRef {
         pub id: ::uuid::Uuid,
     }
@@ -5676,14 +5296,8 @@ moves the user there. Once sent, `id` is required. A caller without
 `users:admin` may name only an organization its token lists in
 `organizations` (else `403`, naming `ownerOrganization.id`).
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(deny_unknown_fields)]
     pub struct OrganizationRefInput {
         pub id: ::uuid::Uuid,
@@ -5698,14 +5312,8 @@ none. A caller without `users:admin` may move a user only out of and
 into organizations its token lists in `organizations` (else `403`,
 naming `ownerOrganization.id`).
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct OrganizationRefPatch(
         pub ::std::option::Option<OrganizationRefPatchInner>,
@@ -5733,14 +5341,8 @@ none. A caller without `users:admin` may move a user only out of and
 into organizations its token lists in `organizations` (else `403`,
 naming `ownerOrganization.id`).
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(deny_unknown_fields)]
     pub struct OrganizationRefPatchInner {
         pub id: ::uuid::Uuid,
@@ -5751,14 +5353,8 @@ naming `ownerOrganization.id`).
         }
     }
     ///A new password. Passwords are never returned.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(deny_unknown_fields)]
     pub struct PasswordChange {
         ///The password being replaced; required when users change their own.
@@ -5777,17 +5373,8 @@ naming `ownerOrganization.id`).
         }
     }
     ///The password being replaced; required when users change their own.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct PasswordChangeCurrentPassword(::std::string::String);
     impl ::std::ops::Deref for PasswordChangeCurrentPassword {
@@ -5845,17 +5432,8 @@ naming `ownerOrganization.id`).
         }
     }
     ///12 to 128 characters.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct PasswordChangeNewPassword(::std::string::String);
     impl ::std::ops::Deref for PasswordChangeNewPassword {
@@ -5912,17 +5490,8 @@ naming `ownerOrganization.id`).
         }
     }
     ///An E.164 phone number.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct Phone(::std::string::String);
     impl ::std::ops::Deref for Phone {
@@ -5978,17 +5547,8 @@ naming `ownerOrganization.id`).
         }
     }
     ///The user's position or department.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct Position(::std::string::String);
     impl ::std::ops::Deref for Position {
@@ -6045,14 +5605,8 @@ naming `ownerOrganization.id`).
         }
     }
     ///An error (RFC 9457) with a stable `code` and the field-level errors.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub struct Problem {
         pub code: crate::types::ProblemCode,
         ///What went wrong here; for field errors `field: message; field: message`.
@@ -6092,17 +5646,8 @@ problem lists at most 20, and counts the rest here.
         }
     }
     ///The key of a role, team or tag.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct RelationMember(::std::string::String);
     impl ::std::ops::Deref for RelationMember {
@@ -6164,14 +5709,8 @@ problem lists at most 20, and counts the rest here.
         }
     }
     ///A set of role, team or tag keys.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct RelationSet(pub ::std::vec::Vec<RelationMember>);
     impl ::std::ops::Deref for RelationSet {
@@ -6191,17 +5730,8 @@ problem lists at most 20, and counts the rest here.
         }
     }
     ///`ReplaceUserAccountSwitchKey`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct ReplaceUserAccountSwitchKey(::std::string::String);
     impl ::std::ops::Deref for ReplaceUserAccountSwitchKey {
@@ -6265,17 +5795,8 @@ problem lists at most 20, and counts the rest here.
         }
     }
     ///`ReplaceUserIfMatch`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct ReplaceUserIfMatch(::std::string::String);
     impl ::std::ops::Deref for ReplaceUserIfMatch {
@@ -6369,6 +5890,7 @@ problem lists at most 20, and counts the rest here.
                 .map_err(|e| { <D::Error as ::serde::de::Error>::custom(e.to_string()) })
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for SessionTimeout {
         fn schema_name() -> ::std::string::String {
             "SessionTimeout".to_string()
@@ -6395,17 +5917,8 @@ problem lists at most 20, and counts the rest here.
         }
     }
     ///`SetUserPasswordAccountSwitchKey`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct SetUserPasswordAccountSwitchKey(::std::string::String);
     impl ::std::ops::Deref for SetUserPasswordAccountSwitchKey {
@@ -6471,17 +5984,8 @@ problem lists at most 20, and counts the rest here.
         }
     }
     ///`SetUserPasswordIfMatch`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct SetUserPasswordIfMatch(::std::string::String);
     impl ::std::ops::Deref for SetUserPasswordIfMatch {
@@ -6540,14 +6044,8 @@ problem lists at most 20, and counts the rest here.
     /**An IANA time zone, as `listTimeZones` lists them. `null` is no time
 zone: in a patch it clears the stored one.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct TimeZone(pub ::std::option::Option<::std::string::String>);
     impl ::std::ops::Deref for TimeZone {
@@ -6569,17 +6067,8 @@ zone: in a patch it clears the stored one.
         }
     }
     ///`UpdateUserAccountSwitchKey`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UpdateUserAccountSwitchKey(::std::string::String);
     impl ::std::ops::Deref for UpdateUserAccountSwitchKey {
@@ -6643,17 +6132,8 @@ zone: in a patch it clears the stored one.
         }
     }
     ///`UpdateUserIfMatch`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UpdateUserIfMatch(::std::string::String);
     impl ::std::ops::Deref for UpdateUserIfMatch {
@@ -6712,14 +6192,8 @@ zone: in a patch it clears the stored one.
     /**A user as the server returns it. Optional members that are not set are
 left out. New members and enum values may be added at any time.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub struct User {
         ///The account (tenant) the user belongs to.
         #[serde(rename = "accountId")]
@@ -6909,14 +6383,8 @@ left out. New members and enum values may be added at any time.
         }
     }
     ///A new user. `name` and `email` are required.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(deny_unknown_fields)]
     pub struct UserCreate {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -7036,14 +6504,8 @@ left out. New members and enum values may be added at any time.
         }
     }
     ///`UserPage`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub struct UserPage {
         pub items: ::std::vec::Vec<User>,
         ///The cursor of the next page; absent on the last page.
@@ -7059,17 +6521,8 @@ left out. New members and enum values may be added at any time.
         }
     }
     ///`UserPatchAvatarUrl`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UserPatchAvatarUrl(::std::string::String);
     impl ::std::ops::Deref for UserPatchAvatarUrl {
@@ -7138,9 +6591,9 @@ left out. New members and enum values may be added at any time.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub enum UserPatchContactType {
         #[serde(rename = "administrative")]
         Administrative,
@@ -7196,17 +6649,8 @@ left out. New members and enum values may be added at any time.
         }
     }
     ///`UserPatchDescription`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UserPatchDescription(::std::string::String);
     impl ::std::ops::Deref for UserPatchDescription {
@@ -7260,17 +6704,8 @@ left out. New members and enum values may be added at any time.
         }
     }
     ///`UserPatchEmployeeId`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UserPatchEmployeeId(::std::string::String);
     impl ::std::ops::Deref for UserPatchEmployeeId {
@@ -7327,17 +6762,8 @@ left out. New members and enum values may be added at any time.
         }
     }
     ///`UserPatchExternalId`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UserPatchExternalId(::std::string::String);
     impl ::std::ops::Deref for UserPatchExternalId {
@@ -7411,9 +6837,9 @@ left out. New members and enum values may be added at any time.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     pub enum UserPatchGender {
         #[serde(rename = "male")]
         Male,
@@ -7461,17 +6887,8 @@ left out. New members and enum values may be added at any time.
         }
     }
     ///`UserPatchJobTitle`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UserPatchJobTitle(::std::string::String);
     impl ::std::ops::Deref for UserPatchJobTitle {
@@ -7528,17 +6945,8 @@ left out. New members and enum values may be added at any time.
         }
     }
     ///`UserPatchMobilePhone`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UserPatchMobilePhone(::std::string::String);
     impl ::std::ops::Deref for UserPatchMobilePhone {
@@ -7594,17 +7002,8 @@ left out. New members and enum values may be added at any time.
         }
     }
     ///`UserPatchPhone`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UserPatchPhone(::std::string::String);
     impl ::std::ops::Deref for UserPatchPhone {
@@ -7660,17 +7059,8 @@ left out. New members and enum values may be added at any time.
         }
     }
     ///`UserPatchPosition`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UserPatchPosition(::std::string::String);
     impl ::std::ops::Deref for UserPatchPosition {
@@ -7727,17 +7117,8 @@ left out. New members and enum values may be added at any time.
         }
     }
     ///`UserPatchSecondaryEmail`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UserPatchSecondaryEmail(::std::string::String);
     impl ::std::ops::Deref for UserPatchSecondaryEmail {
@@ -7828,6 +7209,7 @@ left out. New members and enum values may be added at any time.
                 .map_err(|e| { <D::Error as ::serde::de::Error>::custom(e.to_string()) })
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for UserPatchSessionTimeout {
         fn schema_name() -> ::std::string::String {
             "UserPatchSessionTimeout".to_string()
@@ -7854,17 +7236,8 @@ left out. New members and enum values may be added at any time.
         }
     }
     ///`UserPatchTitle`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct UserPatchTitle(::std::string::String);
     impl ::std::ops::Deref for UserPatchTitle {
@@ -7923,14 +7296,8 @@ left out. New members and enum values may be added at any time.
     /**A whole profile. Every optional field left out is cleared. The password,
 status, roles, rights and owner organization are not part of it.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(deny_unknown_fields)]
     pub struct UserReplace {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]

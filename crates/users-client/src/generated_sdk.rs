@@ -26,15 +26,8 @@ updated, a member left out keeps its stored value, `null` for a member
 clears it and `null` for `address` removes the address. The merged
 address must satisfy `AddressInput` (a `countryCode`, a `state` in the US
 and Canada, a five-digit US `zipCode`).*/
-    #[derive(
-        Debug,
-        Clone,
-        Default,
-        PartialEq,
-        ::serde::Serialize,
-        ::serde::Deserialize,
-        ::schemars::JsonSchema
-    )]
+    #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(deny_unknown_fields)]
     pub struct AddressPatch {
         ///`address1`.
@@ -44,8 +37,11 @@ and Canada, a five-digit US `zipCode`).*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < types :: AddressPatchAddress1 >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: AddressPatchAddress1 >"
+            )
         )]
         pub address1: Option<Option<types::AddressPatchAddress1>>,
         ///`address2`.
@@ -55,8 +51,11 @@ and Canada, a five-digit US `zipCode`).*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < types :: AddressPatchAddress2 >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: AddressPatchAddress2 >"
+            )
         )]
         pub address2: Option<Option<types::AddressPatchAddress2>>,
         ///`city`.
@@ -66,7 +65,10 @@ and Canada, a five-digit US `zipCode`).*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < types :: AddressPatchCity >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < types :: AddressPatchCity >")
+        )]
         pub city: Option<Option<types::AddressPatchCity>>,
         ///`countryCode`.
         #[serde(
@@ -82,7 +84,12 @@ and Canada, a five-digit US `zipCode`).*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < types :: AddressPatchState >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: AddressPatchState >"
+            )
+        )]
         pub state: Option<Option<types::AddressPatchState>>,
         ///`zipCode`.
         #[serde(
@@ -91,23 +98,19 @@ and Canada, a five-digit US `zipCode`).*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < types :: AddressPatchZipCode >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: AddressPatchZipCode >"
+            )
         )]
         pub zip_code: Option<Option<types::AddressPatchZipCode>>,
     }
     /**Merged member by member into the stored settings; `null` clears the
 expiry. The merged settings must satisfy `MfaInput` (`enabled` is
 required).*/
-    #[derive(
-        Debug,
-        Clone,
-        Default,
-        PartialEq,
-        ::serde::Serialize,
-        ::serde::Deserialize,
-        ::schemars::JsonSchema
-    )]
+    #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(deny_unknown_fields)]
     pub struct MfaPatch {
         ///`enabled`.
@@ -120,22 +123,18 @@ required).*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < :: std :: num :: NonZeroU32 >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < :: std :: num :: NonZeroU32 >"
+            )
         )]
         pub expiration_in_minutes: Option<Option<::std::num::NonZeroU32>>,
     }
     /**Merged flag by flag; `null` for a flag resets it to off, `null` for the
 whole object resets every flag.*/
-    #[derive(
-        Debug,
-        Clone,
-        Default,
-        PartialEq,
-        ::serde::Serialize,
-        ::serde::Deserialize,
-        ::schemars::JsonSchema
-    )]
+    #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(deny_unknown_fields)]
     pub struct NotificationsPatch {
         ///`onAccessControlErrors`.
@@ -145,7 +144,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_access_control_errors: Option<Option<bool>>,
         ///`onBookingChange`.
         #[serde(
@@ -154,7 +156,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_booking_change: Option<Option<bool>>,
         ///`onHelpDeskMessage`.
         #[serde(
@@ -163,7 +168,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_help_desk_message: Option<Option<bool>>,
         ///`onIdentityCheckUpdate`.
         #[serde(
@@ -172,7 +180,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_identity_check_update: Option<Option<bool>>,
         ///`onMemberRemovedFromTeam`.
         #[serde(
@@ -181,7 +192,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_member_removed_from_team: Option<Option<bool>>,
         ///`onNewBlogComment`.
         #[serde(
@@ -190,7 +204,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_new_blog_comment: Option<Option<bool>>,
         ///`onNewEmail`.
         #[serde(
@@ -199,7 +216,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_new_email: Option<Option<bool>>,
         ///`onNewEventComment`.
         #[serde(
@@ -208,7 +228,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_new_event_comment: Option<Option<bool>>,
         ///`onNewMember`.
         #[serde(
@@ -217,7 +240,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_new_member: Option<Option<bool>>,
         ///`onNewWallPost`.
         #[serde(
@@ -226,7 +252,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_new_wall_post: Option<Option<bool>>,
         ///`onPlatformInvoices`.
         #[serde(
@@ -235,7 +264,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_platform_invoices: Option<Option<bool>>,
         ///`onProfileChanges`.
         #[serde(
@@ -244,7 +276,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_profile_changes: Option<Option<bool>>,
         ///`onPurchases`.
         #[serde(
@@ -253,7 +288,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_purchases: Option<Option<bool>>,
         ///`onTariffChange`.
         #[serde(
@@ -262,7 +300,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_tariff_change: Option<Option<bool>>,
         ///`onTentativeBookingChange`.
         #[serde(
@@ -271,7 +312,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_tentative_booking_change: Option<Option<bool>>,
         ///`onVirtualOfficeDeliveryPreferenceUpdate`.
         #[serde(
@@ -280,7 +324,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_virtual_office_delivery_preference_update: Option<Option<bool>>,
         ///`onVirtualOfficeTariffChange`.
         #[serde(
@@ -289,7 +336,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_virtual_office_tariff_change: Option<Option<bool>>,
         ///`onVisitorRegistration`.
         #[serde(
@@ -298,7 +348,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub on_visitor_registration: Option<Option<bool>>,
         ///`receiveCommunityDigest`.
         #[serde(
@@ -307,7 +360,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub receive_community_digest: Option<Option<bool>>,
         ///`receiveEveryMessage`.
         #[serde(
@@ -316,7 +372,10 @@ whole object resets every flag.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < bool >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < bool >")
+        )]
         pub receive_every_message: Option<Option<bool>>,
     }
     /**A JSON merge patch (RFC 7396) of a user. Absent members are left alone,
@@ -325,15 +384,8 @@ whole object resets every flag.*/
 its `add*` / `remove*` lists, never both in one patch. Rules relating
 members to each other (`address`, `mfa`) are judged on the merged user,
 against `UserReplace`.*/
-    #[derive(
-        Debug,
-        Clone,
-        Default,
-        PartialEq,
-        ::serde::Serialize,
-        ::serde::Deserialize,
-        ::schemars::JsonSchema
-    )]
+    #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
     #[serde(deny_unknown_fields)]
     pub struct UserPatch {
         ///Roles to add. Privileged.
@@ -352,8 +404,11 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < crate :: patch :: AddressPatch >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < crate :: patch :: AddressPatch >"
+            )
         )]
         pub address: Option<Option<crate::patch::AddressPatch>>,
         ///Privileged.
@@ -366,8 +421,11 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < types :: UserPatchAvatarUrl >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: UserPatchAvatarUrl >"
+            )
         )]
         pub avatar_url: Option<Option<types::UserPatchAvatarUrl>>,
         ///`contactType`.
@@ -377,8 +435,11 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < types :: UserPatchContactType >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: UserPatchContactType >"
+            )
         )]
         pub contact_type: Option<Option<types::UserPatchContactType>>,
         ///`customAttributes`.
@@ -388,8 +449,11 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < :: std :: collections :: HashMap < :: std :: string :: String , :: std :: option :: Option < types :: CustomAttributeValue > > >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < :: std :: collections :: HashMap < :: std :: string :: String , :: std :: option :: Option < types :: CustomAttributeValue > > >"
+            )
         )]
         pub custom_attributes: Option<
             Option<
@@ -406,8 +470,11 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < :: chrono :: naive :: NaiveDate >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < :: chrono :: naive :: NaiveDate >"
+            )
         )]
         pub date_of_birth: Option<Option<::chrono::naive::NaiveDate>>,
         ///`description`.
@@ -417,8 +484,11 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < types :: UserPatchDescription >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: UserPatchDescription >"
+            )
         )]
         pub description: Option<Option<types::UserPatchDescription>>,
         ///`email`.
@@ -431,8 +501,11 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < types :: UserPatchEmployeeId >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: UserPatchEmployeeId >"
+            )
         )]
         pub employee_id: Option<Option<types::UserPatchEmployeeId>>,
         ///`externalId`.
@@ -442,8 +515,11 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < types :: UserPatchExternalId >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: UserPatchExternalId >"
+            )
         )]
         pub external_id: Option<Option<types::UserPatchExternalId>>,
         ///`gender`.
@@ -453,7 +529,10 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < types :: UserPatchGender >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < types :: UserPatchGender >")
+        )]
         pub gender: Option<Option<types::UserPatchGender>>,
         ///Privileged.
         #[serde(rename = "isAdmin", default, skip_serializing_if = "Option::is_none")]
@@ -465,7 +544,12 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < types :: UserPatchJobTitle >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: UserPatchJobTitle >"
+            )
+        )]
         pub job_title: Option<Option<types::UserPatchJobTitle>>,
         ///`locale`.
         #[serde(
@@ -474,7 +558,10 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < types :: LocaleInner >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < types :: LocaleInner >")
+        )]
         pub locale: Option<Option<types::LocaleInner>>,
         ///`mfa`.
         #[serde(
@@ -483,7 +570,12 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < crate :: patch :: MfaPatch >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < crate :: patch :: MfaPatch >"
+            )
+        )]
         pub mfa: Option<Option<crate::patch::MfaPatch>>,
         ///`mobilePhone`.
         #[serde(
@@ -492,8 +584,11 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < types :: UserPatchMobilePhone >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: UserPatchMobilePhone >"
+            )
         )]
         pub mobile_phone: Option<Option<types::UserPatchMobilePhone>>,
         ///Privileged.
@@ -513,8 +608,11 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < crate :: patch :: NotificationsPatch >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < crate :: patch :: NotificationsPatch >"
+            )
         )]
         pub notifications: Option<Option<crate::patch::NotificationsPatch>>,
         ///`ownerOrganization`.
@@ -524,8 +622,11 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < types :: OrganizationRefPatchInner >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: OrganizationRefPatchInner >"
+            )
         )]
         pub owner_organization: Option<Option<types::OrganizationRefPatchInner>>,
         ///`phone`.
@@ -535,7 +636,10 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < types :: UserPatchPhone >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < types :: UserPatchPhone >")
+        )]
         pub phone: Option<Option<types::UserPatchPhone>>,
         ///`position`.
         #[serde(
@@ -544,7 +648,12 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < types :: UserPatchPosition >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: UserPatchPosition >"
+            )
+        )]
         pub position: Option<Option<types::UserPatchPosition>>,
         ///`preferredLanguage`.
         #[serde(
@@ -553,7 +662,12 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < types :: LanguageCodeInner >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: LanguageCodeInner >"
+            )
+        )]
         pub preferred_language: Option<Option<types::LanguageCodeInner>>,
         ///Roles to remove. Privileged.
         #[serde(
@@ -582,8 +696,11 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < types :: UserPatchSecondaryEmail >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: UserPatchSecondaryEmail >"
+            )
         )]
         pub secondary_email: Option<Option<types::UserPatchSecondaryEmail>>,
         ///`sessionTimeout`.
@@ -593,8 +710,11 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(
-            with = "crate :: runtime :: Nullable < types :: UserPatchSessionTimeout >"
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: UserPatchSessionTimeout >"
+            )
         )]
         pub session_timeout: Option<Option<types::UserPatchSessionTimeout>>,
         ///Moves the user to this status and stamps the matching timestamp. Privileged.
@@ -613,7 +733,12 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < :: std :: string :: String >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < :: std :: string :: String >"
+            )
+        )]
         pub time_zone: Option<Option<::std::string::String>>,
         ///`title`.
         #[serde(
@@ -622,7 +747,10 @@ against `UserReplace`.*/
             skip_serializing_if = "Option::is_none",
             with = "::serde_with::rust::double_option"
         )]
-        #[schemars(with = "crate :: runtime :: Nullable < types :: UserPatchTitle >")]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(with = "crate :: runtime :: Nullable < types :: UserPatchTitle >")
+        )]
         pub title: Option<Option<types::UserPatchTitle>>,
     }
 }
@@ -729,6 +857,7 @@ An open enum: the API may add values, and a value this SDK does not know yet rea
             String::deserialize(deserializer).map(ContactType::from)
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for ContactType {
         fn schema_name() -> String {
             "ContactType".to_owned()
@@ -844,6 +973,7 @@ An open enum: the API may add values, and a value this SDK does not know yet rea
             String::deserialize(deserializer).map(Gender::from)
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for Gender {
         fn schema_name() -> String {
             "Gender".to_owned()
@@ -1041,6 +1171,7 @@ An open enum: the API may add values, and a value this SDK does not know yet rea
             String::deserialize(deserializer).map(ProblemCode::from)
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for ProblemCode {
         fn schema_name() -> String {
             "ProblemCode".to_owned()
@@ -1163,6 +1294,7 @@ An open enum: the API may add values, and a value this SDK does not know yet rea
             String::deserialize(deserializer).map(UserStatus::from)
         }
     }
+    #[cfg(feature = "schemars")]
     impl ::schemars::JsonSchema for UserStatus {
         fn schema_name() -> String {
             "UserStatus".to_owned()

@@ -773,9 +773,11 @@ pub type Pages<'a, T> = futures::stream::BoxStream<'a, Result<T, Error>>;
 /// The JSON Schema of a three-state member: `T` or `null` (OpenAPI 3.0
 /// `nullable`). Only for `schemars`; the value is an `Option<Option<T>>`.
 /// (Used by the generated merge-patch types; a spec may have none.)
+#[cfg(feature = "schemars")]
 #[allow(dead_code)]
 pub(crate) struct Nullable<T>(std::marker::PhantomData<T>);
 
+#[cfg(feature = "schemars")]
 impl<T: schemars::JsonSchema> schemars::JsonSchema for Nullable<T> {
     fn schema_name() -> String {
         format!("Nullable_{}", T::schema_name())

@@ -177,9 +177,11 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
         });
     };
     Ok(Output {
-        client: super::add_preamble(&without_pseudo_code(&super::format_rust(client)?)),
+        client: super::add_preamble(&without_pseudo_code(&super::format_rust(
+            super::optional::schemars(client),
+        )?)),
         mock: super::add_preamble(&super::format_rust(mock)?),
-        sdk: super::add_preamble(&super::format_rust(sdk)?),
+        sdk: super::add_preamble(&super::format_rust(super::optional::schemars(sdk))?),
         cli: super::add_preamble(&super::format_rust(cli)?),
         samples,
         refusals,
