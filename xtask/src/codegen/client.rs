@@ -441,6 +441,12 @@ fn errors_read_by_the_runtime(spec: &mut serde_json::Value) {
             .iter()
             .map(|status| {
                 let response = resolved(&responses[status], &components);
+                // progenitor types an inline schema once per response: two
+                // are two types even when they are written alike.
+                let inline = |schema: &serde_json::Value| match schema.get("$ref") {
+                    Some(reference) => reference.to_string(),
+                    None => format!("the inline schema of {status}"),
+                };
                 let json = response["content"]
                     .as_object()
                     .into_iter()
@@ -451,7 +457,7 @@ fn errors_read_by_the_runtime(spec: &mut serde_json::Value) {
                     response["content"].as_object().filter(|c| !c.is_empty()),
                 ) {
                     (Some((_, media)), _) if media.get("schema").is_some() => {
-                        media["schema"].to_string()
+                        inline(&media["schema"])
                     }
                     (Some(_), _) => "a JSON body without a schema".to_owned(),
                     (None, Some(_)) => "another body".to_owned(),
@@ -1482,12 +1488,38 @@ mod tests {
                 "200": { "description": "" },
                 "404": { "description": "", "content": { "application/json": { "schema": { "type": "object" } } } },
             } } },
+            // Two inline schemas are two types, written alike or not.
+            "/two-inline": { "get": { "responses": {
+                "200": { "description": "" },
+                "400": { "description": "", "content": { "application/json": { "schema": { "type": "string" } } } },
+                "500": { "description": "", "content": { "application/json": { "schema": { "type": "string" } } } },
+            } } },
+            "/one-component": { "get": { "responses": {
+                "200": { "description": "" },
+                "400": { "description": "", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/E" } } } },
+                "500": { "description": "", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/E" } } } },
+            } } },
         } });
         errors_read_by_the_runtime(&mut spec);
         assert!(
             spec["paths"]["/text"]["get"]["responses"]
                 .get("404")
                 .is_none()
+        );
+        assert!(
+            spec["paths"]["/two-inline"]["get"]["responses"]
+                .get("400")
+                .is_none()
+        );
+        assert!(
+            spec["paths"]["/two-inline"]["get"]["responses"]
+                .get("500")
+                .is_none()
+        );
+        assert!(
+            spec["paths"]["/one-component"]["get"]["responses"]
+                .get("400")
+                .is_some()
         );
         assert!(
             spec["paths"]["/json"]["get"]["responses"]
