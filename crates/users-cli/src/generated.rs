@@ -211,14 +211,16 @@ fn command_list_users() -> ::clap::Command {
             ::clap::Arg::new("limit")
                 .long("limit")
                 .value_name("LIMIT")
-                .help("The most users a page holds.")
+                .help("The most users a page holds. [integer, 1 to 100]")
                 .required(false),
         )
         .arg(
             ::clap::Arg::new("cursor")
                 .long("cursor")
                 .value_name("CURSOR")
-                .help("The `nextCursor` of the previous page.")
+                .help(
+                    "The `nextCursor` of the previous page. [text, 1 to 512 characters]",
+                )
                 .required(false),
         )
         .arg(
@@ -226,7 +228,7 @@ fn command_list_users() -> ::clap::Command {
                 .long("email")
                 .value_name("EMAIL")
                 .help(
-                    "Only the user with this email address, compared without regard to case.",
+                    "Only the user with this email address, compared without regard to case. [text (email), at most 254 characters]",
                 )
                 .required(false),
         )
@@ -234,7 +236,7 @@ fn command_list_users() -> ::clap::Command {
             ::clap::Arg::new("status")
                 .long("status")
                 .value_name("STATUS")
-                .help("Only users with this status.")
+                .help("Only users with this status. [e.g. active]")
                 .required(false),
         )
         .arg(
@@ -242,7 +244,7 @@ fn command_list_users() -> ::clap::Command {
                 .long("q")
                 .value_name("Q")
                 .help(
-                    "Only users whose name or email contains this text, without regard to case.",
+                    "Only users whose name or email contains this text, without regard to case. [text, 1 to 100 characters]",
                 )
                 .required(false),
         )
@@ -265,7 +267,7 @@ fn command_create_user() -> ::clap::Command {
                 .long("idempotency-key")
                 .value_name("IDEMPOTENCY_KEY")
                 .help(
-                    "A unique key for this create (a UUID is a good choice). Retrying with the same key and body returns the first response instead of creating twice.",
+                    "A unique key for this create (a UUID is a good choice). Retrying with the same key and body returns the first response instead of creating twice. [text, 1 to 255 characters]",
                 )
                 .required(false),
         )
@@ -288,125 +290,137 @@ fn command_create_user() -> ::clap::Command {
                 .long("address")
                 .value_name("ADDRESS")
                 .help(
-                    "Once `address` is sent, `countryCode` is required; `state` is required for the US and Canada, and a US `zipCode` has five digits.",
+                    "Once `address` is sent, `countryCode` is required; `state` is required for the US and Canada, and a US `zipCode` has five digits. [JSON or YAML]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.apiAccess")
                 .long("api-access")
                 .value_name("API_ACCESS")
-                .help("Whether the user may call the API. Privileged."),
+                .help("Whether the user may call the API. Privileged. [true or false]"),
         )
         .arg(
             ::clap::Arg::new("body.avatarUrl")
                 .long("avatar-url")
                 .value_name("AVATAR_URL")
                 .help(
-                    "An https URL of the user's picture. The server stores it and never fetches it.",
+                    "An https URL of the user's picture. The server stores it and never fetches it. [text (uri), at most 2048 characters, e.g. https://cdn.example.com/avatars/john.png]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.contactType")
                 .long("contact-type")
                 .value_name("CONTACT_TYPE")
-                .help("The user's role as a contact of the account."),
+                .help("The user's role as a contact of the account. [e.g. technical]"),
         )
         .arg(
             ::clap::Arg::new("body.customAttributes")
                 .long("custom-attributes")
                 .value_name("CUSTOM_ATTRIBUTES")
                 .help(
-                    "Attributes an account defines for its users: at most 50 keys matching `^[A-Za-z][A-Za-z0-9_]{0,63}$`, each a string of at most 1024 characters, a number or a boolean.",
+                    "Attributes an account defines for its users: at most 50 keys matching `^[A-Za-z][A-Za-z0-9_]{0,63}$`, each a string of at most 1024 characters, a number or a boolean. [JSON or YAML]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.dateOfBirth")
                 .long("date-of-birth")
                 .value_name("DATE_OF_BIRTH")
-                .help("An ISO 8601 date, not in the future."),
+                .help(
+                    "An ISO 8601 date, not in the future. [text (date), e.g. 1980-12-20]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.description")
                 .long("description")
                 .value_name("DESCRIPTION")
-                .help("`description`."),
+                .help(
+                    "`description`. [text, at most 5000 characters, e.g. Runs the Boston office.]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.email")
                 .long("email")
                 .value_name("EMAIL")
-                .help("`email`. (required)"),
+                .help(
+                    "`email`. [text (email), at most 254 characters, e.g. john.smith@example.com] (required)",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.employeeId")
                 .long("employee-id")
                 .value_name("EMPLOYEE_ID")
-                .help("`employeeId`."),
+                .help("`employeeId`. [text, 1 to 64 characters, e.g. E-1024]"),
         )
         .arg(
             ::clap::Arg::new("body.externalId")
                 .long("external-id")
                 .value_name("EXTERNAL_ID")
-                .help("The id this user has in another system (e.g. `1-ABCDE`, `1024`)."),
+                .help(
+                    "The id this user has in another system (e.g. `1-ABCDE`, `1024`). [text, 1 to 64 characters, e.g. 1-ABCDE]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.gender")
                 .long("gender")
                 .value_name("GENDER")
-                .help("`gender`."),
+                .help("`gender`. [e.g. female]"),
         )
         .arg(
             ::clap::Arg::new("body.isAdmin")
                 .long("is-admin")
                 .value_name("IS_ADMIN")
-                .help("Whether the user administers the account. Privileged."),
+                .help(
+                    "Whether the user administers the account. Privileged. [true or false]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.jobTitle")
                 .long("job-title")
                 .value_name("JOB_TITLE")
-                .help("`jobTitle`."),
+                .help("`jobTitle`. [text, 1 to 75 characters, e.g. Head of Operations]"),
         )
         .arg(
             ::clap::Arg::new("body.locale")
                 .long("locale")
                 .value_name("LOCALE")
                 .help(
-                    "`{iso639}-{iso3166}` in lowercase, as `listLocales` lists them. `null` is no locale: in a patch it clears the stored one.",
+                    "`{iso639}-{iso3166}` in lowercase, as `listLocales` lists them. `null` is no locale: in a patch it clears the stored one. [e.g. en-us]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.mfa")
                 .long("mfa")
                 .value_name("MFA")
-                .help("Once `mfa` is sent, `enabled` is required."),
+                .help("Once `mfa` is sent, `enabled` is required. [JSON or YAML]"),
         )
         .arg(
             ::clap::Arg::new("body.mobilePhone")
                 .long("mobile-phone")
                 .value_name("MOBILE_PHONE")
-                .help("An E.164 phone number."),
+                .help("An E.164 phone number. [text, e.g. +12345678901]"),
         )
         .arg(
             ::clap::Arg::new("body.mustResetPassword")
                 .long("must-reset-password")
                 .value_name("MUST_RESET_PASSWORD")
                 .help(
-                    "Whether the user must set a new password at next sign-in. Privileged.",
+                    "Whether the user must set a new password at next sign-in. Privileged. [true or false]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.name")
                 .long("name")
                 .value_name("NAME")
-                .help("Once `name` is sent, both names are required. (required)"),
+                .help(
+                    "Once `name` is sent, both names are required. [JSON or YAML] (required)",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.notifications")
                 .long("notifications")
                 .value_name("NOTIFICATIONS")
                 .help(
-                    "Named on/off notification flags; a flag left out keeps its default (off).",
+                    "Named on/off notification flags; a flag left out keeps its default (off). [JSON or YAML]",
                 ),
         )
         .arg(
@@ -414,60 +428,72 @@ fn command_create_user() -> ::clap::Command {
                 .long("owner-organization")
                 .value_name("OWNER_ORGANIZATION")
                 .help(
-                    "An organization of the caller's account that owns the user; sending it moves the user there. Once sent, `id` is required. A caller without `users:admin` may name only an organization its token lists in `organizations` (else `403`, naming `ownerOrganization.id`).",
+                    "An organization of the caller's account that owns the user; sending it moves the user there. Once sent, `id` is required. A caller without `users:admin` may name only an organization its token lists in `organizations` (else `403`, naming `ownerOrganization.id`). [JSON or YAML]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.phone")
                 .long("phone")
                 .value_name("PHONE")
-                .help("An E.164 phone number."),
+                .help("An E.164 phone number. [text, e.g. +12345678901]"),
         )
         .arg(
             ::clap::Arg::new("body.position")
                 .long("position")
                 .value_name("POSITION")
-                .help("The user's position or department."),
+                .help(
+                    "The user's position or department. [text, 1 to 100 characters, e.g. Operations]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.preferredLanguage")
                 .long("preferred-language")
                 .value_name("PREFERRED_LANGUAGE")
                 .help(
-                    "An ISO 639-1 language code, as `listLanguages` lists them. `null` is no language: in a patch it clears the stored one.",
+                    "An ISO 639-1 language code, as `listLanguages` lists them. `null` is no language: in a patch it clears the stored one. [e.g. en]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.roles")
                 .long("roles")
                 .value_name("ROLES")
-                .help("The user's roles. Privileged.")
+                .help(
+                    "The user's roles. Privileged. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.secondaryEmail")
                 .long("secondary-email")
                 .value_name("SECONDARY_EMAIL")
-                .help("`secondaryEmail`."),
+                .help(
+                    "`secondaryEmail`. [text (email), at most 254 characters, e.g. john.smith@example.com]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.sessionTimeout")
                 .long("session-timeout")
                 .value_name("SESSION_TIMEOUT")
-                .help("Seconds of inactivity after which the user's session ends."),
+                .help(
+                    "Seconds of inactivity after which the user's session ends. [integer, e.g. 3600]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.tags")
                 .long("tags")
                 .value_name("TAGS")
-                .help("A set of role, team or tag keys.")
+                .help(
+                    "A set of role, team or tag keys. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.teams")
                 .long("teams")
                 .value_name("TEAMS")
-                .help("A set of role, team or tag keys.")
+                .help(
+                    "A set of role, team or tag keys. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
@@ -475,14 +501,16 @@ fn command_create_user() -> ::clap::Command {
                 .long("time-zone")
                 .value_name("TIME_ZONE")
                 .help(
-                    "An IANA time zone, as `listTimeZones` lists them. `null` is no time zone: in a patch it clears the stored one.",
+                    "An IANA time zone, as `listTimeZones` lists them. `null` is no time zone: in a patch it clears the stored one. [e.g. America/New_York]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.title")
                 .long("title")
                 .value_name("TITLE")
-                .help("A title used with the name, e.g. `Dr.`."),
+                .help(
+                    "A title used with the name, e.g. `Dr.`. [text, 1 to 50 characters, e.g. Dr.]",
+                ),
         )
 }
 fn command_get_user() -> ::clap::Command {
@@ -496,14 +524,14 @@ fn command_get_user() -> ::clap::Command {
             ::clap::Arg::new("userId")
                 .required(true)
                 .value_name("USER_ID")
-                .help("The user's id."),
+                .help("The user's id. [text (uuid)]"),
         )
         .arg(
             ::clap::Arg::new("If-None-Match")
                 .long("if-none-match")
                 .value_name("IF_NONE_MATCH")
                 .help(
-                    "An `ETag` the caller holds (`\"7\"`); while it is current the answer is `304` without a body.",
+                    "An `ETag` the caller holds (`\"7\"`); while it is current the answer is `304` without a body. [text, 1 to 256 characters]",
                 )
                 .required(false),
         )
@@ -519,14 +547,14 @@ fn command_replace_user() -> ::clap::Command {
             ::clap::Arg::new("userId")
                 .required(true)
                 .value_name("USER_ID")
-                .help("The user's id."),
+                .help("The user's id. [text (uuid)]"),
         )
         .arg(
             ::clap::Arg::new("If-Match")
                 .long("if-match")
                 .value_name("IF_MATCH")
                 .help(
-                    "The `ETag` the change is based on, as the last read or write answered it (`\"7\"`), or `*` for any version. When it is not current the answer is `412` and nothing changes. Optional, unless the server requires it (then `428` without it).",
+                    "The `ETag` the change is based on, as the last read or write answered it (`\"7\"`), or `*` for any version. When it is not current the answer is `412` and nothing changes. Optional, unless the server requires it (then `428` without it). [text, 1 to 256 characters]",
                 )
                 .required(false),
         )
@@ -549,7 +577,7 @@ fn command_replace_user() -> ::clap::Command {
                 .long("address")
                 .value_name("ADDRESS")
                 .help(
-                    "Once `address` is sent, `countryCode` is required; `state` is required for the US and Canada, and a US `zipCode` has five digits.",
+                    "Once `address` is sent, `countryCode` is required; `state` is required for the US and Canada, and a US `zipCode` has five digits. [JSON or YAML]",
                 ),
         )
         .arg(
@@ -557,143 +585,163 @@ fn command_replace_user() -> ::clap::Command {
                 .long("avatar-url")
                 .value_name("AVATAR_URL")
                 .help(
-                    "An https URL of the user's picture. The server stores it and never fetches it.",
+                    "An https URL of the user's picture. The server stores it and never fetches it. [text (uri), at most 2048 characters, e.g. https://cdn.example.com/avatars/john.png]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.contactType")
                 .long("contact-type")
                 .value_name("CONTACT_TYPE")
-                .help("The user's role as a contact of the account."),
+                .help("The user's role as a contact of the account. [e.g. technical]"),
         )
         .arg(
             ::clap::Arg::new("body.customAttributes")
                 .long("custom-attributes")
                 .value_name("CUSTOM_ATTRIBUTES")
                 .help(
-                    "Attributes an account defines for its users: at most 50 keys matching `^[A-Za-z][A-Za-z0-9_]{0,63}$`, each a string of at most 1024 characters, a number or a boolean.",
+                    "Attributes an account defines for its users: at most 50 keys matching `^[A-Za-z][A-Za-z0-9_]{0,63}$`, each a string of at most 1024 characters, a number or a boolean. [JSON or YAML]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.dateOfBirth")
                 .long("date-of-birth")
                 .value_name("DATE_OF_BIRTH")
-                .help("An ISO 8601 date, not in the future."),
+                .help(
+                    "An ISO 8601 date, not in the future. [text (date), e.g. 1980-12-20]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.description")
                 .long("description")
                 .value_name("DESCRIPTION")
-                .help("`description`."),
+                .help(
+                    "`description`. [text, at most 5000 characters, e.g. Runs the Boston office.]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.email")
                 .long("email")
                 .value_name("EMAIL")
-                .help("`email`. (required)"),
+                .help(
+                    "`email`. [text (email), at most 254 characters, e.g. john.smith@example.com] (required)",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.employeeId")
                 .long("employee-id")
                 .value_name("EMPLOYEE_ID")
-                .help("`employeeId`."),
+                .help("`employeeId`. [text, 1 to 64 characters, e.g. E-1024]"),
         )
         .arg(
             ::clap::Arg::new("body.externalId")
                 .long("external-id")
                 .value_name("EXTERNAL_ID")
-                .help("The id this user has in another system (e.g. `1-ABCDE`, `1024`)."),
+                .help(
+                    "The id this user has in another system (e.g. `1-ABCDE`, `1024`). [text, 1 to 64 characters, e.g. 1-ABCDE]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.gender")
                 .long("gender")
                 .value_name("GENDER")
-                .help("`gender`."),
+                .help("`gender`. [e.g. female]"),
         )
         .arg(
             ::clap::Arg::new("body.jobTitle")
                 .long("job-title")
                 .value_name("JOB_TITLE")
-                .help("`jobTitle`."),
+                .help("`jobTitle`. [text, 1 to 75 characters, e.g. Head of Operations]"),
         )
         .arg(
             ::clap::Arg::new("body.locale")
                 .long("locale")
                 .value_name("LOCALE")
                 .help(
-                    "`{iso639}-{iso3166}` in lowercase, as `listLocales` lists them. `null` is no locale: in a patch it clears the stored one.",
+                    "`{iso639}-{iso3166}` in lowercase, as `listLocales` lists them. `null` is no locale: in a patch it clears the stored one. [e.g. en-us]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.mfa")
                 .long("mfa")
                 .value_name("MFA")
-                .help("Once `mfa` is sent, `enabled` is required."),
+                .help("Once `mfa` is sent, `enabled` is required. [JSON or YAML]"),
         )
         .arg(
             ::clap::Arg::new("body.mobilePhone")
                 .long("mobile-phone")
                 .value_name("MOBILE_PHONE")
-                .help("An E.164 phone number."),
+                .help("An E.164 phone number. [text, e.g. +12345678901]"),
         )
         .arg(
             ::clap::Arg::new("body.name")
                 .long("name")
                 .value_name("NAME")
-                .help("Once `name` is sent, both names are required. (required)"),
+                .help(
+                    "Once `name` is sent, both names are required. [JSON or YAML] (required)",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.notifications")
                 .long("notifications")
                 .value_name("NOTIFICATIONS")
                 .help(
-                    "Named on/off notification flags; a flag left out keeps its default (off).",
+                    "Named on/off notification flags; a flag left out keeps its default (off). [JSON or YAML]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.phone")
                 .long("phone")
                 .value_name("PHONE")
-                .help("An E.164 phone number."),
+                .help("An E.164 phone number. [text, e.g. +12345678901]"),
         )
         .arg(
             ::clap::Arg::new("body.position")
                 .long("position")
                 .value_name("POSITION")
-                .help("The user's position or department."),
+                .help(
+                    "The user's position or department. [text, 1 to 100 characters, e.g. Operations]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.preferredLanguage")
                 .long("preferred-language")
                 .value_name("PREFERRED_LANGUAGE")
                 .help(
-                    "An ISO 639-1 language code, as `listLanguages` lists them. `null` is no language: in a patch it clears the stored one.",
+                    "An ISO 639-1 language code, as `listLanguages` lists them. `null` is no language: in a patch it clears the stored one. [e.g. en]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.secondaryEmail")
                 .long("secondary-email")
                 .value_name("SECONDARY_EMAIL")
-                .help("`secondaryEmail`."),
+                .help(
+                    "`secondaryEmail`. [text (email), at most 254 characters, e.g. john.smith@example.com]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.sessionTimeout")
                 .long("session-timeout")
                 .value_name("SESSION_TIMEOUT")
-                .help("Seconds of inactivity after which the user's session ends."),
+                .help(
+                    "Seconds of inactivity after which the user's session ends. [integer, e.g. 3600]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.tags")
                 .long("tags")
                 .value_name("TAGS")
-                .help("A set of role, team or tag keys.")
+                .help(
+                    "A set of role, team or tag keys. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.teams")
                 .long("teams")
                 .value_name("TEAMS")
-                .help("A set of role, team or tag keys.")
+                .help(
+                    "A set of role, team or tag keys. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
@@ -701,14 +749,16 @@ fn command_replace_user() -> ::clap::Command {
                 .long("time-zone")
                 .value_name("TIME_ZONE")
                 .help(
-                    "An IANA time zone, as `listTimeZones` lists them. `null` is no time zone: in a patch it clears the stored one.",
+                    "An IANA time zone, as `listTimeZones` lists them. `null` is no time zone: in a patch it clears the stored one. [e.g. America/New_York]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.title")
                 .long("title")
                 .value_name("TITLE")
-                .help("A title used with the name, e.g. `Dr.`."),
+                .help(
+                    "A title used with the name, e.g. `Dr.`. [text, 1 to 50 characters, e.g. Dr.]",
+                ),
         )
 }
 fn command_delete_user() -> ::clap::Command {
@@ -722,14 +772,14 @@ fn command_delete_user() -> ::clap::Command {
             ::clap::Arg::new("userId")
                 .required(true)
                 .value_name("USER_ID")
-                .help("The user's id."),
+                .help("The user's id. [text (uuid)]"),
         )
         .arg(
             ::clap::Arg::new("If-Match")
                 .long("if-match")
                 .value_name("IF_MATCH")
                 .help(
-                    "The `ETag` the change is based on, as the last read or write answered it (`\"7\"`), or `*` for any version. When it is not current the answer is `412` and nothing changes. Optional, unless the server requires it (then `428` without it).",
+                    "The `ETag` the change is based on, as the last read or write answered it (`\"7\"`), or `*` for any version. When it is not current the answer is `412` and nothing changes. Optional, unless the server requires it (then `428` without it). [text, 1 to 256 characters]",
                 )
                 .required(false),
         )
@@ -745,14 +795,14 @@ fn command_update_user() -> ::clap::Command {
             ::clap::Arg::new("userId")
                 .required(true)
                 .value_name("USER_ID")
-                .help("The user's id."),
+                .help("The user's id. [text (uuid)]"),
         )
         .arg(
             ::clap::Arg::new("If-Match")
                 .long("if-match")
                 .value_name("IF_MATCH")
                 .help(
-                    "The `ETag` the change is based on, as the last read or write answered it (`\"7\"`), or `*` for any version. When it is not current the answer is `412` and nothing changes. Optional, unless the server requires it (then `428` without it).",
+                    "The `ETag` the change is based on, as the last read or write answered it (`\"7\"`), or `*` for any version. When it is not current the answer is `412` and nothing changes. Optional, unless the server requires it (then `428` without it). [text, 1 to 256 characters]",
                 )
                 .required(false),
         )
@@ -774,21 +824,27 @@ fn command_update_user() -> ::clap::Command {
             ::clap::Arg::new("body.addRoles")
                 .long("add-roles")
                 .value_name("ADD_ROLES")
-                .help("Roles to add. Privileged.")
+                .help(
+                    "Roles to add. Privileged. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.addTags")
                 .long("add-tags")
                 .value_name("ADD_TAGS")
-                .help("A set of role, team or tag keys.")
+                .help(
+                    "A set of role, team or tag keys. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.addTeams")
                 .long("add-teams")
                 .value_name("ADD_TEAMS")
-                .help("A set of role, team or tag keys.")
+                .help(
+                    "A set of role, team or tag keys. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
@@ -796,89 +852,95 @@ fn command_update_user() -> ::clap::Command {
                 .long("address")
                 .value_name("ADDRESS")
                 .help(
-                    "Merged member by member into the stored address: a member sent is updated, a member left out keeps its stored value, `null` for a member clears it and `null` for `address` removes the address. The merged address must satisfy `AddressInput` (a `countryCode`, a `state` in the US and Canada, a five-digit US `zipCode`).",
+                    "Merged member by member into the stored address: a member sent is updated, a member left out keeps its stored value, `null` for a member clears it and `null` for `address` removes the address. The merged address must satisfy `AddressInput` (a `countryCode`, a `state` in the US and Canada, a five-digit US `zipCode`). [JSON or YAML]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.apiAccess")
                 .long("api-access")
                 .value_name("API_ACCESS")
-                .help("Privileged."),
+                .help("Privileged. [true or false]"),
         )
         .arg(
             ::clap::Arg::new("body.avatarUrl")
                 .long("avatar-url")
                 .value_name("AVATAR_URL")
-                .help("`avatarUrl`."),
+                .help(
+                    "`avatarUrl`. [text (uri), at most 2048 characters, e.g. https://cdn.example.com/avatars/john.png]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.contactType")
                 .long("contact-type")
                 .value_name("CONTACT_TYPE")
-                .help("`contactType`."),
+                .help("`contactType`. [e.g. technical]"),
         )
         .arg(
             ::clap::Arg::new("body.customAttributes")
                 .long("custom-attributes")
                 .value_name("CUSTOM_ATTRIBUTES")
                 .help(
-                    "Merged key by key: a key with a value sets it, a key with `null` removes it, and `null` for the whole map removes every attribute.",
+                    "Merged key by key: a key with a value sets it, a key with `null` removes it, and `null` for the whole map removes every attribute. [JSON or YAML]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.dateOfBirth")
                 .long("date-of-birth")
                 .value_name("DATE_OF_BIRTH")
-                .help("`dateOfBirth`."),
+                .help("`dateOfBirth`. [text (date), e.g. 1980-12-20]"),
         )
         .arg(
             ::clap::Arg::new("body.description")
                 .long("description")
                 .value_name("DESCRIPTION")
-                .help("`description`."),
+                .help(
+                    "`description`. [text, at most 5000 characters, e.g. Runs the Boston office.]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.email")
                 .long("email")
                 .value_name("EMAIL")
-                .help("`email`."),
+                .help(
+                    "`email`. [text (email), at most 254 characters, e.g. john.smith@example.com]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.employeeId")
                 .long("employee-id")
                 .value_name("EMPLOYEE_ID")
-                .help("`employeeId`."),
+                .help("`employeeId`. [text, 1 to 64 characters, e.g. E-1024]"),
         )
         .arg(
             ::clap::Arg::new("body.externalId")
                 .long("external-id")
                 .value_name("EXTERNAL_ID")
-                .help("`externalId`."),
+                .help("`externalId`. [text, 1 to 64 characters, e.g. 1-ABCDE]"),
         )
         .arg(
             ::clap::Arg::new("body.gender")
                 .long("gender")
                 .value_name("GENDER")
-                .help("`gender`."),
+                .help("`gender`. [e.g. female]"),
         )
         .arg(
             ::clap::Arg::new("body.isAdmin")
                 .long("is-admin")
                 .value_name("IS_ADMIN")
-                .help("Privileged."),
+                .help("Privileged. [true or false]"),
         )
         .arg(
             ::clap::Arg::new("body.jobTitle")
                 .long("job-title")
                 .value_name("JOB_TITLE")
-                .help("`jobTitle`."),
+                .help("`jobTitle`. [text, 1 to 75 characters, e.g. Head of Operations]"),
         )
         .arg(
             ::clap::Arg::new("body.locale")
                 .long("locale")
                 .value_name("LOCALE")
                 .help(
-                    "`{iso639}-{iso3166}` in lowercase, as `listLocales` lists them. `null` is no locale: in a patch it clears the stored one.",
+                    "`{iso639}-{iso3166}` in lowercase, as `listLocales` lists them. `null` is no locale: in a patch it clears the stored one. [e.g. en-us]",
                 ),
         )
         .arg(
@@ -886,33 +948,33 @@ fn command_update_user() -> ::clap::Command {
                 .long("mfa")
                 .value_name("MFA")
                 .help(
-                    "Merged member by member into the stored settings; `null` clears the expiry. The merged settings must satisfy `MfaInput` (`enabled` is required).",
+                    "Merged member by member into the stored settings; `null` clears the expiry. The merged settings must satisfy `MfaInput` (`enabled` is required). [JSON or YAML]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.mobilePhone")
                 .long("mobile-phone")
                 .value_name("MOBILE_PHONE")
-                .help("`mobilePhone`."),
+                .help("`mobilePhone`. [text, e.g. +12345678902]"),
         )
         .arg(
             ::clap::Arg::new("body.mustResetPassword")
                 .long("must-reset-password")
                 .value_name("MUST_RESET_PASSWORD")
-                .help("Privileged."),
+                .help("Privileged. [true or false]"),
         )
         .arg(
             ::clap::Arg::new("body.name")
                 .long("name")
                 .value_name("NAME")
-                .help("Once `name` is sent, both names are required."),
+                .help("Once `name` is sent, both names are required. [JSON or YAML]"),
         )
         .arg(
             ::clap::Arg::new("body.notifications")
                 .long("notifications")
                 .value_name("NOTIFICATIONS")
                 .help(
-                    "Merged flag by flag; `null` for a flag resets it to off, `null` for the whole object resets every flag.",
+                    "Merged flag by flag; `null` for a flag resets it to off, `null` for the whole object resets every flag. [JSON or YAML]",
                 ),
         )
         .arg(
@@ -920,89 +982,103 @@ fn command_update_user() -> ::clap::Command {
                 .long("owner-organization")
                 .value_name("OWNER_ORGANIZATION")
                 .help(
-                    "Moves the user to this organization of the account; `null` moves it to none. A caller without `users:admin` may move a user only out of and into organizations its token lists in `organizations` (else `403`, naming `ownerOrganization.id`).",
+                    "Moves the user to this organization of the account; `null` moves it to none. A caller without `users:admin` may move a user only out of and into organizations its token lists in `organizations` (else `403`, naming `ownerOrganization.id`). [JSON or YAML]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.phone")
                 .long("phone")
                 .value_name("PHONE")
-                .help("`phone`."),
+                .help("`phone`. [text, e.g. +12345678901]"),
         )
         .arg(
             ::clap::Arg::new("body.position")
                 .long("position")
                 .value_name("POSITION")
-                .help("`position`."),
+                .help("`position`. [text, 1 to 100 characters, e.g. Operations]"),
         )
         .arg(
             ::clap::Arg::new("body.preferredLanguage")
                 .long("preferred-language")
                 .value_name("PREFERRED_LANGUAGE")
                 .help(
-                    "An ISO 639-1 language code, as `listLanguages` lists them. `null` is no language: in a patch it clears the stored one.",
+                    "An ISO 639-1 language code, as `listLanguages` lists them. `null` is no language: in a patch it clears the stored one. [e.g. en]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.removeRoles")
                 .long("remove-roles")
                 .value_name("REMOVE_ROLES")
-                .help("Roles to remove. Privileged.")
+                .help(
+                    "Roles to remove. Privileged. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.removeTags")
                 .long("remove-tags")
                 .value_name("REMOVE_TAGS")
-                .help("A set of role, team or tag keys.")
+                .help(
+                    "A set of role, team or tag keys. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.removeTeams")
                 .long("remove-teams")
                 .value_name("REMOVE_TEAMS")
-                .help("A set of role, team or tag keys.")
+                .help(
+                    "A set of role, team or tag keys. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.roles")
                 .long("roles")
                 .value_name("ROLES")
-                .help("Replaces the user's roles. Privileged.")
+                .help(
+                    "Replaces the user's roles. Privileged. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.secondaryEmail")
                 .long("secondary-email")
                 .value_name("SECONDARY_EMAIL")
-                .help("`secondaryEmail`."),
+                .help(
+                    "`secondaryEmail`. [text (email), at most 254 characters, e.g. j.smith@example.net]",
+                ),
         )
         .arg(
             ::clap::Arg::new("body.sessionTimeout")
                 .long("session-timeout")
                 .value_name("SESSION_TIMEOUT")
-                .help("`sessionTimeout`."),
+                .help("`sessionTimeout`. [integer, e.g. 3600]"),
         )
         .arg(
             ::clap::Arg::new("body.status")
                 .long("status")
                 .value_name("STATUS")
                 .help(
-                    "Moves the user to this status and stamps the matching timestamp. Privileged.",
+                    "Moves the user to this status and stamps the matching timestamp. Privileged. [e.g. active]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.tags")
                 .long("tags")
                 .value_name("TAGS")
-                .help("A set of role, team or tag keys.")
+                .help(
+                    "A set of role, team or tag keys. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
             ::clap::Arg::new("body.teams")
                 .long("teams")
                 .value_name("TEAMS")
-                .help("A set of role, team or tag keys.")
+                .help(
+                    "A set of role, team or tag keys. [given once per item, at most 100 items]",
+                )
                 .action(::clap::ArgAction::Append),
         )
         .arg(
@@ -1010,14 +1086,14 @@ fn command_update_user() -> ::clap::Command {
                 .long("time-zone")
                 .value_name("TIME_ZONE")
                 .help(
-                    "An IANA time zone, as `listTimeZones` lists them. `null` is no time zone: in a patch it clears the stored one.",
+                    "An IANA time zone, as `listTimeZones` lists them. `null` is no time zone: in a patch it clears the stored one. [e.g. America/New_York]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.title")
                 .long("title")
                 .value_name("TITLE")
-                .help("`title`."),
+                .help("`title`. [text, 1 to 50 characters, e.g. Dr.]"),
         )
         .arg(
             ::clap::Arg::new("__clear")
@@ -1077,14 +1153,14 @@ fn command_set_user_password() -> ::clap::Command {
             ::clap::Arg::new("userId")
                 .required(true)
                 .value_name("USER_ID")
-                .help("The user's id."),
+                .help("The user's id. [text (uuid)]"),
         )
         .arg(
             ::clap::Arg::new("If-Match")
                 .long("if-match")
                 .value_name("IF_MATCH")
                 .help(
-                    "The `ETag` the change is based on, as the last read or write answered it (`\"7\"`), or `*` for any version. When it is not current the answer is `412` and nothing changes. Optional, unless the server requires it (then `428` without it).",
+                    "The `ETag` the change is based on, as the last read or write answered it (`\"7\"`), or `*` for any version. When it is not current the answer is `412` and nothing changes. Optional, unless the server requires it (then `428` without it). [text, 1 to 256 characters]",
                 )
                 .required(false),
         )
@@ -1107,14 +1183,16 @@ fn command_set_user_password() -> ::clap::Command {
                 .long("current-password")
                 .value_name("CURRENT_PASSWORD")
                 .help(
-                    "The password being replaced; required when users change their own.",
+                    "The password being replaced; required when users change their own. [text, 1 to 128 characters, e.g. correct horse battery]",
                 ),
         )
         .arg(
             ::clap::Arg::new("body.newPassword")
                 .long("new-password")
                 .value_name("NEW_PASSWORD")
-                .help("12 to 128 characters. (required)"),
+                .help(
+                    "12 to 128 characters. [text, 12 to 128 characters, e.g. staple battery horse correct] (required)",
+                ),
         )
 }
 async fn run_list_countries<'c>(

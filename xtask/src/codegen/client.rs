@@ -908,6 +908,7 @@ fn lift_patch_members(
 fn as_sent(media: &str) -> &str {
     let essence = media.split(';').next().unwrap_or_default().trim();
     let json = essence.eq_ignore_ascii_case("application/json")
+        || essence.eq_ignore_ascii_case("text/json")
         || (essence.starts_with("application/") && essence.ends_with("+json"));
     if json { "application/json" } else { media }
 }

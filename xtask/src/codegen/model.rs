@@ -160,7 +160,8 @@ impl MediaKind {
             .unwrap_or_default()
             .trim()
             .to_ascii_lowercase();
-        if essence == "application/json" || essence.ends_with("+json") {
+        // `text/json` is an old name of JSON (ASP.NET writes it).
+        if essence == "application/json" || essence.ends_with("+json") || essence == "text/json" {
             Self::Json
         } else if essence == "application/x-www-form-urlencoded" {
             Self::Form
@@ -611,6 +612,26 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_media_type_is_of_the_kind_its_essence_says() {
+        for json in [
+            "application/json",
+            "application/problem+json; charset=utf-8",
+            "text/json",
+            "TEXT/JSON",
+        ] {
+            assert_eq!(MediaKind::of(json), MediaKind::Json, "{json}");
+        }
+        assert_eq!(MediaKind::of("text/plain"), MediaKind::Text);
+        assert_eq!(MediaKind::of("multipart/form-data"), MediaKind::Multipart);
+        assert_eq!(
+            MediaKind::of("application/x-www-form-urlencoded"),
+            MediaKind::Form
+        );
+        assert_eq!(MediaKind::of("*/*"), MediaKind::Any);
+        assert_eq!(MediaKind::of("image/png"), MediaKind::Binary);
+    }
 
     fn api(paths: Value, components: Value) -> Api {
         Api::new(&json!({

@@ -203,7 +203,7 @@ pub(crate) fn patch_ident(name: &str) -> proc_macro2::Ident {
 /// Whether a media type carries JSON (`application/json`, `+json`).
 fn is_json(media: &str) -> bool {
     let essence = media.split(';').next().unwrap_or_default().trim();
-    essence == "application/json" || essence.ends_with("+json")
+    essence == "application/json" || essence.ends_with("+json") || essence == "text/json"
 }
 
 fn option_tokens(value: Option<i128>) -> TokenStream {

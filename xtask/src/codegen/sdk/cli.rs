@@ -137,7 +137,69 @@ fn help(description: Option<&str>, schema: &Value, fallback: &str) -> String {
         .or_else(|| schema["description"].as_str())
         .map(|d| one_line(d.split("\n\n").next().unwrap_or_default()))
         .unwrap_or_else(|| fallback.to_owned());
-    text.trim().to_owned()
+    let shape = shape(schema);
+    if shape.is_empty() {
+        text.trim().to_owned()
+    } else {
+        format!("{} [{shape}]", text.trim())
+    }
+}
+
+/// What a value must be, from the schema, in a few words: `text, 1 to 75
+/// characters, e.g. Head of Operations`.
+fn shape(schema: &Value) -> String {
+    let mut parts = Vec::new();
+    let bound = |min: &str, max: &str, unit: &str| -> Option<String> {
+        let (min, max) = (schema[min].as_f64(), schema[max].as_f64());
+        match (min, max) {
+            (Some(a), Some(b)) => Some(format!("{a} to {b}{unit}")),
+            (Some(a), None) => Some(format!("at least {a}{unit}")),
+            (None, Some(b)) => Some(format!("at most {b}{unit}")),
+            (None, None) => None,
+        }
+    };
+    match schema["type"].as_str() {
+        Some("string") => {
+            match schema["format"].as_str() {
+                Some(format) => parts.push(format!("text ({format})")),
+                None if schema["enum"].is_array() => {}
+                None => parts.push("text".to_owned()),
+            }
+            parts.extend(bound("minLength", "maxLength", " characters"));
+        }
+        Some("integer") => {
+            parts.push("integer".to_owned());
+            parts.extend(bound("minimum", "maximum", ""));
+        }
+        Some("number") => {
+            parts.push("number".to_owned());
+            parts.extend(bound("minimum", "maximum", ""));
+        }
+        Some("boolean") => parts.push("true or false".to_owned()),
+        Some("array") => {
+            let scalar = matches!(
+                schema["items"]["type"].as_str(),
+                Some("string" | "integer" | "number" | "boolean")
+            );
+            parts.push(
+                if scalar {
+                    "given once per item"
+                } else {
+                    "a JSON or YAML list"
+                }
+                .to_owned(),
+            );
+            parts.extend(bound("minItems", "maxItems", " items"));
+        }
+        Some("object") => parts.push("JSON or YAML".to_owned()),
+        _ => {}
+    }
+    match &schema["example"] {
+        Value::String(text) if text.chars().count() <= 40 => parts.push(format!("e.g. {text}")),
+        Value::Number(n) => parts.push(format!("e.g. {n}")),
+        _ => {}
+    }
+    parts.join(", ")
 }
 
 /// The strings a closed enum lists (the CLI offers them to the shell).
@@ -426,7 +488,11 @@ impl Sdk<'_> {
         };
         for param in op.params.iter().filter(|p| p.location == "path") {
             let id = &param.name;
-            let help = help(param.description.as_deref(), &param.schema, id);
+            let help = help(
+                param.description.as_deref(),
+                &self.items_resolved(&param.schema),
+                id,
+            );
             let value_name = snake(id).to_uppercase();
             args.push(quote! {
                 ::clap::Arg::new(#id).required(true).value_name(#value_name).help(#help)
@@ -446,7 +512,7 @@ impl Sdk<'_> {
             };
             let help = help(
                 param.description.as_deref(),
-                &param.schema,
+                &self.items_resolved(&param.schema),
                 &format!("`{id}` in the {}.", param.location),
             );
             let value_name = snake(id).to_uppercase();
@@ -728,7 +794,7 @@ impl Sdk<'_> {
             let flag = unique_flag(kebab(name), "set", taken);
             let mut help = help(
                 property["description"].as_str(),
-                resolved,
+                &self.items_resolved(resolved),
                 &format!("`{name}`."),
             );
             if required.contains(name.as_str()) {
