@@ -697,8 +697,46 @@ fn drop_unstated_bodies(spec: &mut serde_json::Value) {
 
 /// One media type per request body, as progenitor takes: the JSON one
 /// where there is one, else the first it can send. The others are left out
-/// of the SDK.
+/// of the SDK. A body under `components/requestBodies` is chosen for once,
+/// for every operation that refers to it.
 fn choose_request_media(spec: &mut serde_json::Value, refusals: &mut Vec<super::Refusal>) {
+    let choose = |content: &mut serde_json::Map<String, serde_json::Value>,
+                  at: String,
+                  refusals: &mut Vec<super::Refusal>| {
+        let sent: std::collections::BTreeSet<&str> = content.keys().map(|m| as_sent(m)).collect();
+        if sent.len() <= 1 {
+            return;
+        }
+        let keep = content
+            .keys()
+            .find(|m| as_sent(m) == "application/json")
+            .or_else(|| content.keys().find(|m| SENDABLE.contains(&as_sent(m))))
+            .map(|m| as_sent(m).to_owned());
+        let Some(keep) = keep else { return };
+        let dropped: Vec<String> = content
+            .keys()
+            .filter(|m| as_sent(m) != keep)
+            .cloned()
+            .collect();
+        for media in dropped {
+            content.remove(&media);
+            refusals.push(super::Refusal {
+                pointer: format!("{at}/{}", escape(&media)),
+                reason: format!("the SDK sends this body as {keep} only"),
+            });
+        }
+    };
+    if let Some(bodies) = spec
+        .pointer_mut("/components/requestBodies")
+        .and_then(|b| b.as_object_mut())
+    {
+        for (name, body) in bodies.iter_mut() {
+            if let Some(content) = body.get_mut("content").and_then(|c| c.as_object_mut()) {
+                let at = format!("/components/requestBodies/{}/content", escape(name));
+                choose(content, at, refusals);
+            }
+        }
+    }
     let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) else {
         return;
     };
@@ -712,33 +750,8 @@ fn choose_request_media(spec: &mut serde_json::Value, refusals: &mut Vec<super::
             else {
                 continue;
             };
-            let sent: std::collections::BTreeSet<&str> =
-                content.keys().map(|m| as_sent(m)).collect();
-            if sent.len() <= 1 {
-                continue;
-            }
-            let keep = content
-                .keys()
-                .find(|m| as_sent(m) == "application/json")
-                .or_else(|| content.keys().find(|m| SENDABLE.contains(&as_sent(m))))
-                .map(|m| as_sent(m).to_owned());
-            let Some(keep) = keep else { continue };
-            let dropped: Vec<String> = content
-                .keys()
-                .filter(|m| as_sent(m) != keep)
-                .cloned()
-                .collect();
-            for media in dropped {
-                content.remove(&media);
-                refusals.push(super::Refusal {
-                    pointer: format!(
-                        "/paths/{}/{method}/requestBody/content/{}",
-                        escape(path),
-                        escape(&media)
-                    ),
-                    reason: format!("the SDK sends this body as {keep} only"),
-                });
-            }
+            let at = format!("/paths/{}/{method}/requestBody/content", escape(path));
+            choose(content, at, refusals);
         }
     }
 }
@@ -1385,12 +1398,45 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_request_body_sends_its_json_and_leaves_the_rest_out() {
+        let schema = serde_json::json!({ "$ref": "#/components/schemas/Pet" });
+        let mut spec = serde_json::json!({
+            "paths": { "/pets": { "post": {
+                "requestBody": { "$ref": "#/components/requestBodies/Pet" },
+                "responses": { "204": { "description": "" } }
+            } } },
+            "components": { "requestBodies": { "Pet": { "content": {
+                "application/json": { "schema": schema },
+                "text/json": { "schema": schema },
+                "application/xml": { "schema": schema },
+                "text/xml": { "schema": schema }
+            } } } }
+        });
+        let mut refusals = Vec::new();
+        choose_request_media(&mut spec, &mut refusals);
+        let content = spec["components"]["requestBodies"]["Pet"]["content"]
+            .as_object()
+            .unwrap();
+        let kept: Vec<&str> = content.keys().map(String::as_str).collect();
+        assert_eq!(kept, ["application/json", "text/json"]);
+        let pointers: Vec<&str> = refusals.iter().map(|r| r.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            [
+                "/components/requestBodies/Pet/content/application~1xml",
+                "/components/requestBodies/Pet/content/text~1xml"
+            ]
+        );
+    }
+
+    #[test]
     fn every_json_media_type_is_read_as_json_and_an_unstated_one_as_any_json() {
         for media in [
             "application/json",
             "application/json; charset=utf-8",
             "application/vnd.api+json",
             "application/merge-patch+json",
+            "text/json",
         ] {
             assert_eq!(as_sent(media), "application/json", "{media}");
         }
