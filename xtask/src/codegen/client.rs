@@ -69,8 +69,10 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
     any_json_where_unstated(&mut source);
     choose_request_media(&mut source, &mut refusals);
     // The SDK emitter reads the operations as written; progenitor reads
-    // several success types as one stream of bytes, which the SDK decodes.
+    // several success types as one stream of bytes, which the SDK decodes,
+    // and a body it cannot send as bytes.
     let mut written = source.clone();
+    bytes_for_other_media(&mut source);
     let several = one_success_stream(&mut source);
     errors_read_by_the_runtime(&mut source);
     let spec: OpenAPI = serde_json::from_value(source.clone())?;
@@ -756,6 +758,54 @@ fn choose_request_media(spec: &mut serde_json::Value, refusals: &mut Vec<super::
     }
 }
 
+/// A request body only in a media type progenitor cannot send and the SDK
+/// does not type (XML, `application/vnd.ms-excel`, `image/png`): progenitor's
+/// view sends it as bytes (`application/octet-stream`), the SDK's method
+/// takes bytes, a file or a stream, and the runtime puts the spec's media
+/// type on the wire. Multipart bodies are not bytes a caller should write:
+/// they stay out.
+fn bytes_for_other_media(spec: &mut serde_json::Value) {
+    let rewrite = |content: &mut serde_json::Map<String, serde_json::Value>| {
+        let typed = |media: &String| {
+            let sent = as_sent(media);
+            SENDABLE.contains(&sent) || sent.starts_with("multipart/")
+        };
+        if content.is_empty() || content.keys().any(typed) {
+            return;
+        }
+        content.clear();
+        content.insert(
+            "application/octet-stream".into(),
+            serde_json::json!({ "schema": { "type": "string", "format": "binary" } }),
+        );
+    };
+    if let Some(bodies) = spec
+        .pointer_mut("/components/requestBodies")
+        .and_then(|b| b.as_object_mut())
+    {
+        for body in bodies.values_mut() {
+            if let Some(content) = body.get_mut("content").and_then(|c| c.as_object_mut()) {
+                rewrite(content);
+            }
+        }
+    }
+    let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        for method in super::lift::METHODS {
+            if let Some(content) = item
+                .get_mut(method)
+                .and_then(|op| op.get_mut("requestBody"))
+                .and_then(|b| b.get_mut("content"))
+                .and_then(|c| c.as_object_mut())
+            {
+                rewrite(content);
+            }
+        }
+    }
+}
+
 /// Schemas without their `title`: typify names a type after a title when
 /// it has one, so a title equal to another type's name (a nullable enum
 /// `Currency` titled `Currency`; a member titled `Phone Number` beside the
@@ -1394,6 +1444,37 @@ mod tests {
         assert!(
             output.client.contains("pub struct Thing"),
             "a type a kept operation uses"
+        );
+    }
+
+    #[test]
+    fn a_body_progenitor_cannot_send_is_bytes_to_it() {
+        let xml = serde_json::json!({ "schema": { "$ref": "#/components/schemas/Pet" } });
+        let mut spec = serde_json::json!({
+            "paths": {
+                "/xml": { "post": { "requestBody": { "content": { "text/xml": xml, "application/xml": xml } } } },
+                "/form": { "post": { "requestBody": { "content": { "multipart/form-data": xml } } } },
+                "/json": { "post": { "requestBody": { "content": { "application/json": xml } } } }
+            },
+            "components": { "requestBodies": { "Sheet": { "content": { "application/vnd.ms-excel": {} } } } }
+        });
+        bytes_for_other_media(&mut spec);
+        let bytes = serde_json::json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } });
+        assert_eq!(
+            spec["paths"]["/xml"]["post"]["requestBody"]["content"],
+            bytes
+        );
+        assert_eq!(
+            spec["components"]["requestBodies"]["Sheet"]["content"],
+            bytes
+        );
+        assert!(
+            spec["paths"]["/form"]["post"]["requestBody"]["content"]["multipart/form-data"]
+                .is_object()
+        );
+        assert!(
+            spec["paths"]["/json"]["post"]["requestBody"]["content"]["application/json"]
+                .is_object()
         );
     }
 
