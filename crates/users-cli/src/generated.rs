@@ -174,6 +174,7 @@ fn command_list_countries() -> ::clap::Command {
         .long_about(
             "List countries.\n\nThe ISO 3166-1 alpha-2 countries `address.countryCode` accepts. Needs `users:read`.\n\nGET /v1/lookups/countries (listCountries)",
         )
+        .visible_alias("countries")
         .visible_alias("listCountries")
 }
 fn command_list_languages() -> ::clap::Command {
@@ -182,6 +183,7 @@ fn command_list_languages() -> ::clap::Command {
         .long_about(
             "List languages.\n\nThe ISO 639-1 languages `preferredLanguage` accepts. Needs `users:read`.\n\nGET /v1/lookups/languages (listLanguages)",
         )
+        .visible_alias("languages")
         .visible_alias("listLanguages")
 }
 fn command_list_locales() -> ::clap::Command {
@@ -190,6 +192,7 @@ fn command_list_locales() -> ::clap::Command {
         .long_about(
             "List locales.\n\nThe `{iso639}-{iso3166}` locales `locale` accepts, lowercase. Needs `users:read`.\n\nGET /v1/lookups/locales (listLocales)",
         )
+        .visible_alias("locales")
         .visible_alias("listLocales")
 }
 fn command_list_time_zones() -> ::clap::Command {
@@ -198,6 +201,7 @@ fn command_list_time_zones() -> ::clap::Command {
         .long_about(
             "List time zones.\n\nThe IANA time zones `timeZone` accepts. Needs `users:read`.\n\nGET /v1/lookups/time-zones (listTimeZones)",
         )
+        .visible_alias("time-zones")
         .visible_alias("listTimeZones")
 }
 fn command_list_users() -> ::clap::Command {

@@ -226,6 +226,8 @@ fn users_are_created_listed_updated_and_deleted_against_the_reference_server() {
     // A read-only lookup.
     let countries = ok(cli().args(["lookups", "list-countries"])).json();
     assert!(countries.to_string().contains("\"FR\""));
+    // A listing is also its noun alone.
+    assert_eq!(ok(cli().args(["lookups", "countries"])).json(), countries);
 }
 
 #[test]

@@ -345,6 +345,23 @@ impl Sdk<'_> {
             }
             named.push((group, name));
         }
+        // A listing is also its noun alone (`lookups list-countries` is
+        // `lookups countries`) where no other command of the group is.
+        let aliases: Vec<Option<String>> = named
+            .iter()
+            .map(|(group, name)| {
+                let noun = name.strip_prefix("list-")?;
+                let taken = named
+                    .iter()
+                    .zip(ops)
+                    .any(|((g, n), o)| g == group && (n == noun || o.id == noun))
+                    || named
+                        .iter()
+                        .filter(|(g, n)| g == group && n != name)
+                        .any(|(_, n)| n.strip_prefix("list-") == Some(noun));
+                (!taken).then(|| noun.to_owned())
+            })
+            .collect();
         let mut groups: Vec<(String, Option<String>)> = Vec::new();
         for ((group, _), op) in named.iter().zip(ops) {
             if !groups.iter().any(|(g, _)| g == group) {
@@ -361,7 +378,7 @@ impl Sdk<'_> {
         let mut runs = Vec::new();
         let mut arms = Vec::new();
         let mut functions = Vec::new();
-        for ((group, command), op) in named.iter().zip(ops) {
+        for (((group, command), op), alias) in named.iter().zip(ops).zip(&aliases) {
             let fn_id = snake(&op.id);
             let command_fn = format_ident!("command_{}", fn_id);
             let run_fn = format_ident!("run_{}", fn_id);
@@ -385,7 +402,8 @@ impl Sdk<'_> {
             arms.push(quote! {
                 (#group, #command) => #run_fn(client, args, options).await,
             });
-            let (command_tokens, run_tokens) = self.cli_command(op, command, &krate, ops)?;
+            let (command_tokens, run_tokens) =
+                self.cli_command(op, command, alias.as_deref(), &krate, ops)?;
             functions.push(quote! {
                 fn #command_fn() -> ::clap::Command { #command_tokens }
             });
@@ -469,6 +487,7 @@ impl Sdk<'_> {
         &self,
         op: &Op,
         command: &str,
+        alias: Option<&str>,
         krate: &proc_macro2::Ident,
         ops: &[Op],
     ) -> anyhow::Result<(TokenStream, TokenStream)> {
@@ -759,10 +778,12 @@ impl Sdk<'_> {
             text
         };
         let id = &op.id;
+        let noun = alias.map(|noun| quote!(.visible_alias(#noun)));
         let command_tokens = quote! {
             ::clap::Command::new(#command)
                 .about(#about)
                 .long_about(#long_about)
+                #noun
                 .visible_alias(#id)
                 #(.arg(#args))*
         };
