@@ -45,17 +45,32 @@ pub(crate) fn run_slow_clients(root: &Path) -> anyhow::Result<()> {
     let mut missed = Vec::new();
     let mut section = slow_clients(&server, &bench, &mut missed)?;
     section.push_str(&measured_at(root, "Section 6", "slow-clients", &missed)?);
+    put_section(root, 6, &section)
+}
+
+/// Puts `section` in place of section `number` of `docs/benchmarks.md`
+/// (before its closing section when it has none yet).
+fn put_section(root: &Path, number: u32, section: &str) -> anyhow::Result<()> {
     let path = root.join("docs/benchmarks.md");
     let doc = std::fs::read_to_string(&path)?;
-    let end = doc
+    let goals = doc
         .find("\n## Goals missed")
         .context("docs/benchmarks.md has no closing section")?;
-    let start = doc.find("## 6. ").unwrap_or(end + 1);
+    // The section runs to the next heading.
+    let (start, end) = match doc.find(&format!("## {number}. ")) {
+        Some(start) => (
+            start,
+            doc[start..]
+                .find("\n## ")
+                .map_or(goals, |next| start + next),
+        ),
+        None => (goals + 1, goals),
+    };
     std::fs::write(
         &path,
         format!("{}{}{}", &doc[..start], section, &doc[end..]),
     )?;
-    eprintln!("updated section 6 of docs/benchmarks.md");
+    eprintln!("updated section {number} of docs/benchmarks.md");
     Ok(())
 }
 
@@ -1401,6 +1416,26 @@ fn slow_clients(server: &Path, bench: &Path, missed: &mut Vec<String>) -> anyhow
 
 #[cfg(test)]
 mod tests {
+    /// A section measured alone replaces itself and nothing else; a new one
+    /// goes before the closing section.
+    #[test]
+    fn a_section_replaces_only_itself() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("docs")).unwrap();
+        let path = root.path().join("docs/benchmarks.md");
+        std::fs::write(
+            &path,
+            "# B\n\n## 6. Six\n\nold six\n\n## 7. Seven\n\nseven\n\n## Goals missed\n\nnone\n",
+        )
+        .unwrap();
+        super::put_section(root.path(), 6, "## 6. Six\n\nnew six\n").unwrap();
+        super::put_section(root.path(), 8, "## 8. Eight\n\neight\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "# B\n\n## 6. Six\n\nnew six\n\n## 7. Seven\n\nseven\n\n## 8. Eight\n\neight\n\n## Goals missed\n\nnone\n"
+        );
+    }
+
     /// The prose beside the code states no measured figure: no ratio, no
     /// count with a thousands separator, no commit a figure was taken at.
     #[test]

@@ -35,18 +35,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let mut missed = Vec::new();
     let mut section = section(root, &server, &mut missed)?;
     section.push_str(&super::measured_at(root, "Section 7", "cli", &missed)?);
-    let path = root.join("docs/benchmarks.md");
-    let doc = std::fs::read_to_string(&path)?;
-    let end = doc
-        .find("\n## Goals missed")
-        .context("docs/benchmarks.md has no closing section")?;
-    let start = doc.find("## 7. ").unwrap_or(end + 1);
-    std::fs::write(
-        &path,
-        format!("{}{}{}", &doc[..start], section, &doc[end..]),
-    )?;
-    eprintln!("updated section 7 of docs/benchmarks.md");
-    Ok(())
+    super::put_section(root, 7, &section)
 }
 
 /// Section 7's text: builds `users` in release and measures it against
