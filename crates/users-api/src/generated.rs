@@ -830,7 +830,7 @@ and Canada, a five-digit US `zipCode`).*/
                 .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
-            match self {
+            match *self {
                 Self::Administrative => "administrative",
                 Self::Billing => "billing",
                 Self::Technical => "technical",
@@ -1654,7 +1654,7 @@ and Canada, a five-digit US `zipCode`).*/
                 .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
-            match self {
+            match *self {
                 Self::AD => "AD",
                 Self::AE => "AE",
                 Self::AF => "AF",
@@ -2325,7 +2325,7 @@ and Canada, a five-digit US `zipCode`).*/
                 .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
-            match self {
+            match *self {
                 Self::Male => "male",
                 Self::Female => "female",
                 Self::Undisclosed => "undisclosed",
@@ -2951,7 +2951,7 @@ language: in a patch it clears the stored one.*/
                 .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
-            match self {
+            match *self {
                 Self::Aa => "aa",
                 Self::Ab => "ab",
                 Self::Ae => "ae",
@@ -4087,7 +4087,7 @@ is no locale: in a patch it clears the stored one.*/
                 .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
-            match self {
+            match *self {
                 Self::AaDj => "aa-dj",
                 Self::AaEr => "aa-er",
                 Self::AaEt => "aa-et",
@@ -8865,7 +8865,7 @@ zone: in a patch it clears the stored one.*/
                 .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
-            match self {
+            match *self {
                 Self::AfricaAbidjan => "Africa/Abidjan",
                 Self::AfricaAccra => "Africa/Accra",
                 Self::AfricaAddisAbaba => "Africa/Addis_Ababa",
@@ -11717,7 +11717,7 @@ left out. New members and enum values may be added at any time.*/
                 .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
-            match self {
+            match *self {
                 Self::Administrative => "administrative",
                 Self::Billing => "billing",
                 Self::Technical => "technical",
@@ -11905,7 +11905,7 @@ left out. New members and enum values may be added at any time.*/
                 .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
-            match self {
+            match *self {
                 Self::Male => "male",
                 Self::Female => "female",
                 Self::Undisclosed => "undisclosed",
@@ -15437,7 +15437,7 @@ are kept for reference only and cannot sign in.*/
                 .map(|i| SORTED[i].1)
         }
         fn as_text(&self) -> &'static str {
-            match self {
+            match *self {
                 Self::Active => "active",
                 Self::Deactivated => "deactivated",
                 Self::Archived => "archived",

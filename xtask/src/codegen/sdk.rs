@@ -1321,7 +1321,8 @@ impl Sdk<'_> {
         let several = self.several.contains(&(path.to_owned(), method.to_owned()));
         let mut successes = Vec::new();
         for response in op.responses.iter().filter(|r| r.key.starts_with('2')) {
-            let first = response.content.first();
+            // progenitor types the JSON one of several media types.
+            let first = response.json().or_else(|| response.content.first());
             let schema = first
                 .and_then(|c| c.schema.as_ref())
                 .unwrap_or(&Value::Null);

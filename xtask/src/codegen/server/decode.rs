@@ -1406,7 +1406,9 @@ pub(super) fn string_enum_decode(
                     .map(|i| SORTED[i].1)
             }
             fn as_text(&self) -> &'static str {
-                match self {
+                // `*self`: an enum whose values the spec lists none of a
+                // string's (`type: string, enum: [true, false]`) is empty.
+                match *self {
                     #(Self::#variants => #texts,)*
                 }
             }
