@@ -698,12 +698,20 @@ impl Sdk<'_> {
                     .flatten()
                     .filter(|(prop, _)| !required.contains(&prop.as_str())),
             );
+            let mut unnamed = None;
             for (prop, member) in members {
                 let field = field_ident(prop);
-                let info = props
+                // typify drops what an edge of a name leaves (`Location:` is
+                // `location`, where ours is `location_`).
+                let wanted = field.to_string();
+                let Some(info) = props
                     .iter()
-                    .find(|p| field == p.name)
-                    .with_context(|| format!("{ptr}: typify named no field {field}"))?;
+                    .find(|p| p.name == wanted || p.name == wanted.trim_matches('_'))
+                else {
+                    unnamed = Some(prop.clone());
+                    break;
+                };
+                let field = format_ident!("{}", info.name);
                 if field == "build" {
                     bail!("{ptr}: a member is named `build`, as the builder's last step is");
                 }
@@ -742,6 +750,11 @@ impl Sdk<'_> {
                         }
                     });
                 }
+            }
+            // A member typify names otherwise: the type has no builder (its
+            // value is still a body, built as typify builds it).
+            if unnamed.is_some() {
+                continue;
             }
             let doc = format!(
                 "Builds a [`types::{name}`]: made by [`types::{name}::new`]. Every method \
