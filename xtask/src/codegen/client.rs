@@ -728,14 +728,26 @@ fn choose_request_media(spec: &mut serde_json::Value, refusals: &mut Vec<super::
             });
         }
     };
+    each_request_content(spec, |content, at| choose(content, at, refusals));
+}
+
+/// Calls `f` with the content of every request body written in place (a
+/// body under `components/requestBodies` once, for all that refer to it)
+/// and its JSON Pointer.
+fn each_request_content(
+    spec: &mut serde_json::Value,
+    mut f: impl FnMut(&mut serde_json::Map<String, serde_json::Value>, String),
+) {
     if let Some(bodies) = spec
         .pointer_mut("/components/requestBodies")
         .and_then(|b| b.as_object_mut())
     {
         for (name, body) in bodies.iter_mut() {
             if let Some(content) = body.get_mut("content").and_then(|c| c.as_object_mut()) {
-                let at = format!("/components/requestBodies/{}/content", escape(name));
-                choose(content, at, refusals);
+                f(
+                    content,
+                    format!("/components/requestBodies/{}/content", escape(name)),
+                );
             }
         }
     }
@@ -744,16 +756,17 @@ fn choose_request_media(spec: &mut serde_json::Value, refusals: &mut Vec<super::
     };
     for (path, item) in paths.iter_mut() {
         for method in super::lift::METHODS {
-            let Some(content) = item
+            if let Some(content) = item
                 .get_mut(method)
                 .and_then(|op| op.get_mut("requestBody"))
                 .and_then(|b| b.get_mut("content"))
                 .and_then(|c| c.as_object_mut())
-            else {
-                continue;
-            };
-            let at = format!("/paths/{}/{method}/requestBody/content", escape(path));
-            choose(content, at, refusals);
+            {
+                f(
+                    content,
+                    format!("/paths/{}/{method}/requestBody/content", escape(path)),
+                );
+            }
         }
     }
 }
@@ -779,31 +792,7 @@ fn bytes_for_other_media(spec: &mut serde_json::Value) {
             serde_json::json!({ "schema": { "type": "string", "format": "binary" } }),
         );
     };
-    if let Some(bodies) = spec
-        .pointer_mut("/components/requestBodies")
-        .and_then(|b| b.as_object_mut())
-    {
-        for body in bodies.values_mut() {
-            if let Some(content) = body.get_mut("content").and_then(|c| c.as_object_mut()) {
-                rewrite(content);
-            }
-        }
-    }
-    let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) else {
-        return;
-    };
-    for item in paths.values_mut() {
-        for method in super::lift::METHODS {
-            if let Some(content) = item
-                .get_mut(method)
-                .and_then(|op| op.get_mut("requestBody"))
-                .and_then(|b| b.get_mut("content"))
-                .and_then(|c| c.as_object_mut())
-            {
-                rewrite(content);
-            }
-        }
-    }
+    each_request_content(spec, |content, _| rewrite(content));
 }
 
 /// Schemas without their `title`: typify names a type after a title when
