@@ -269,12 +269,13 @@ fn read_source(source: &str) -> Result<Vec<u8>, Failure> {
 /// neither is given.
 fn body_json(args: &clap::ArgMatches, members: &[Member]) -> Result<Option<Value>, Failure> {
     let inline = args.try_get_one::<String>("__body_json").ok().flatten();
-    let mut body = match args.try_get_one::<String>("__body").ok().flatten() {
-        _ if inline.is_some() => Some(
-            serde_json::from_str::<Value>(inline.expect("checked"))
+    let source = args.try_get_one::<String>("__body").ok().flatten();
+    let mut body = match (inline, source) {
+        (Some(json), _) => Some(
+            serde_json::from_str::<Value>(json)
                 .map_err(|err| Failure::Usage(format!("body: not JSON: {err}")))?,
         ),
-        Some(source) => {
+        (None, Some(source)) => {
             let bytes = read_source(source)?;
             let text = String::from_utf8(bytes)
                 .map_err(|_| Failure::Usage("--body: the file is not UTF-8 text".to_owned()))?;
@@ -283,7 +284,7 @@ fn body_json(args: &clap::ArgMatches, members: &[Member]) -> Result<Option<Value
                     .map_err(|err| Failure::Usage(format!("--body: not JSON or YAML: {err}")))?,
             )
         }
-        None => None,
+        (None, None) => None,
     };
     let set = |body: &mut Option<Value>, name: &str, value: Value| -> Result<(), Failure> {
         match body.get_or_insert_with(|| Value::Object(Default::default())) {

@@ -105,28 +105,78 @@ fn command_name(op: &Op, group: &str) -> String {
     }
 }
 
-/// How the runtime reads a flag's text as JSON, from the schema.
-fn kind(schema: &Value) -> TokenStream {
-    match schema["type"].as_str() {
-        Some("integer") => quote!(rt::Kind::Integer),
-        Some("number") => quote!(rt::Kind::Number),
-        Some("boolean") => quote!(rt::Kind::Boolean),
-        Some("string") => quote!(rt::Kind::Text),
-        Some("array") => match schema["items"]["type"].as_str() {
-            Some("integer") => quote!(rt::Kind::Array(&rt::Kind::Integer)),
-            Some("number") => quote!(rt::Kind::Array(&rt::Kind::Number)),
-            Some("boolean") => quote!(rt::Kind::Array(&rt::Kind::Boolean)),
-            Some("string") => quote!(rt::Kind::Array(&rt::Kind::Text)),
-            _ => quote!(rt::Kind::Json),
-        },
-        // An enum without a type lists strings more often than not.
-        None if schema["enum"]
-            .as_array()
-            .is_some_and(|values| values.iter().all(Value::is_string)) =>
-        {
-            quote!(rt::Kind::Text)
+/// How the runtime reads a flag's text as JSON (`rt::Kind`), from the
+/// schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Integer,
+    Number,
+    Boolean,
+    Text,
+    Json,
+    /// A flag given once per item, each read as the scalar kind.
+    Array(Scalar),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scalar {
+    Integer,
+    Number,
+    Boolean,
+    Text,
+}
+
+impl Kind {
+    /// `schema`'s kind (its `items` resolved already).
+    fn of(schema: &Value) -> Self {
+        let scalar = |ty: Option<&str>| match ty {
+            Some("integer") => Some(Scalar::Integer),
+            Some("number") => Some(Scalar::Number),
+            Some("boolean") => Some(Scalar::Boolean),
+            Some("string") => Some(Scalar::Text),
+            _ => None,
+        };
+        match schema["type"].as_str() {
+            Some("array") => match scalar(schema["items"]["type"].as_str()) {
+                Some(item) => Kind::Array(item),
+                None => Kind::Json,
+            },
+            ty => match scalar(ty) {
+                Some(Scalar::Integer) => Kind::Integer,
+                Some(Scalar::Number) => Kind::Number,
+                Some(Scalar::Boolean) => Kind::Boolean,
+                Some(Scalar::Text) => Kind::Text,
+                // An enum without a type lists strings more often than not.
+                None if ty.is_none()
+                    && schema["enum"]
+                        .as_array()
+                        .is_some_and(|values| values.iter().all(Value::is_string)) =>
+                {
+                    Kind::Text
+                }
+                None => Kind::Json,
+            },
         }
-        _ => quote!(rt::Kind::Json),
+    }
+
+    fn tokens(self) -> TokenStream {
+        let scalar = |s: Scalar| match s {
+            Scalar::Integer => quote!(rt::Kind::Integer),
+            Scalar::Number => quote!(rt::Kind::Number),
+            Scalar::Boolean => quote!(rt::Kind::Boolean),
+            Scalar::Text => quote!(rt::Kind::Text),
+        };
+        match self {
+            Kind::Integer => scalar(Scalar::Integer),
+            Kind::Number => scalar(Scalar::Number),
+            Kind::Boolean => scalar(Scalar::Boolean),
+            Kind::Text => scalar(Scalar::Text),
+            Kind::Json => quote!(rt::Kind::Json),
+            Kind::Array(item) => {
+                let item = scalar(item);
+                quote!(rt::Kind::Array(&#item))
+            }
+        }
     }
 }
 
@@ -539,10 +589,7 @@ impl Sdk<'_> {
             let mut arg = quote! {
                 ::clap::Arg::new(#id).long(#flag).value_name(#value_name).help(#help).required(#required)
             };
-            if kind(&self.items_resolved(&param.schema))
-                .to_string()
-                .contains("Array")
-            {
+            if matches!(self.kind(&param.schema), Kind::Array(_)) {
                 arg = quote!(#arg.action(::clap::ArgAction::Append));
             }
             if let Some(values) = choices(&param.schema).filter(|_| !param.open) {
@@ -656,7 +703,7 @@ impl Sdk<'_> {
             let local = format_ident!("p_{}", snake(&param.name));
             let id = &param.name;
             let ty = value_type(param);
-            let kind = kind(&self.items_resolved(&param.schema));
+            let kind = self.kind(&param.schema).tokens();
             steps.push(quote!(let #local: #ty = rt::required(args, #id, #kind)?;));
             if param.is_header("If-Match") || param.is_header("If-None-Match") {
                 call_args.push(quote!(&#local));
@@ -683,7 +730,7 @@ impl Sdk<'_> {
             }
             let id = &param.name;
             let ty = value_type(param);
-            let kind = kind(&self.items_resolved(&param.schema));
+            let kind = self.kind(&param.schema).tokens();
             let setter = param.setter();
             let value = if param.is_header("If-Match") {
                 quote!(&value)
@@ -809,6 +856,7 @@ impl Sdk<'_> {
                 _ => property,
             };
             let resolved = self.resolve(single, "schemas")?;
+            let kind = self.kind(resolved);
             if resolved["readOnly"] == true || property["readOnly"] == true {
                 continue;
             }
@@ -824,10 +872,8 @@ impl Sdk<'_> {
             out.push(Member {
                 name: name.clone(),
                 flag,
-                repeated: kind(&self.items_resolved(resolved))
-                    .to_string()
-                    .contains("Array"),
-                kind: kind(&self.items_resolved(resolved)),
+                repeated: matches!(kind, Kind::Array(_)),
+                kind: kind.tokens(),
                 help,
                 choices: choices(resolved).filter(|_| !self.is_open(&single["$ref"])),
             });
@@ -896,6 +942,11 @@ impl Sdk<'_> {
             out["$defs"] = Value::Object(written);
         }
         Ok(out)
+    }
+
+    /// How the runtime reads a flag of `schema`.
+    fn kind(&self, schema: &Value) -> Kind {
+        Kind::of(&self.items_resolved(schema))
     }
 
     /// `schema` with its `items` resolved when they are a reference (an
