@@ -251,8 +251,11 @@ pub fn resolve<'a>(
             .unwrap_or_else(|| panic!("unresolved {reference}"));
         return resolve(root, target);
     }
+    // `allOf: [$ref]` beside siblings is a reference with annotations; an
+    // `allOf` of one inline schema is a constraint of its own and stays.
     if let Some(Value::Array(all_of)) = schema.get("allOf")
         && all_of.len() == 1
+        && all_of[0].get("$ref").is_some()
     {
         let mut merged = resolve(root, &all_of[0]);
         for (key, value) in schema.as_object().unwrap() {
@@ -518,11 +521,14 @@ fn walk(
     }
     if let Some(pattern) = schema.get("pattern") {
         let len = text.chars().count().max(1);
-        push(
-            here("pattern", pattern),
-            field.clone(),
-            with(json!("!".repeat(len))),
-        );
+        let matcher = regex::Regex::new(pattern.as_str().unwrap()).unwrap();
+        // The example's length in a character the pattern refuses.
+        let broken = ["!", " ", "\u{7f}"]
+            .iter()
+            .map(|c| c.repeat(len))
+            .find(|candidate| !matcher.is_match(candidate))
+            .unwrap_or_else(|| panic!("{name}: no way to break {pattern}"));
+        push(here("pattern", pattern), field.clone(), with(json!(broken)));
     }
     if let Some(Value::Array(values)) = schema.get("enum") {
         let bad = if schema["type"] == "integer" {
@@ -572,7 +578,12 @@ fn walk(
     match schema.get("type").and_then(Value::as_str) {
         Some("array") => {
             let item = valid_instance(root, &schema["items"]);
+            let uuids = resolve(root, &schema["items"]).get("format") == Some(&json!("uuid"));
+            // Distinct valid items: the i-th UUID, or the example with `i` appended.
             let member = |i: usize| match &item {
+                Value::String(_) if uuids => {
+                    json!(format!("00000000-0000-4000-8000-{:012x}", i + 1))
+                }
                 Value::String(s) => json!(format!("{s}{i}")),
                 other => other.clone(),
             };
@@ -657,8 +668,10 @@ fn walk(
                         (at("9lives"), rule["pattern"].clone())
                     }
                     "disjoint" => {
-                        broken[target] = json!(["shared"]);
-                        broken[others[0]] = json!(["shared"]);
+                        let list = resolve(root, &schema["properties"][target]);
+                        let shared = valid_instance(root, &list["items"]);
+                        broken[target] = json!([shared]);
+                        broken[others[0]] = json!([shared]);
                         (at(target), json!(target))
                     }
                     other => panic!("no case for rule kind {other}"),

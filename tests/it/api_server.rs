@@ -63,6 +63,48 @@ impl Authenticator for Nothing {
 }
 
 impl UsersApi for Nothing {
+    async fn list_groups(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: ListGroupsRequest,
+    ) -> Result<ListGroupsResponse, ListGroupsRefusal> {
+        Err(self.problem().into())
+    }
+    async fn list_user_groups(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: ListUserGroupsRequest,
+    ) -> Result<ListUserGroupsResponse, ListUserGroupsRefusal> {
+        Err(self.problem().into())
+    }
+    async fn create_group(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: CreateGroupRequest,
+    ) -> Result<CreateGroupResponse, CreateGroupRefusal> {
+        Err(self.problem().into())
+    }
+    async fn get_group(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: GetGroupRequest,
+    ) -> Result<GetGroupResponse, GetGroupRefusal> {
+        Err(self.problem().into())
+    }
+    async fn update_group(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: UpdateGroupRequest,
+    ) -> Result<UpdateGroupResponse, UpdateGroupRefusal> {
+        Err(self.problem().into())
+    }
+    async fn delete_group(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: DeleteGroupRequest,
+    ) -> Result<DeleteGroupResponse, DeleteGroupRefusal> {
+        Err(self.problem().into())
+    }
     async fn list_countries(
         &self,
         _: RequestContext<TestClaims>,
@@ -603,7 +645,7 @@ async fn the_reference_page_serves_the_spec_with_samples() {
         }
     }
     reference.as_object_mut().unwrap().remove("x-generated-by");
-    assert_eq!(operations, 11);
+    assert_eq!(operations, 17);
     assert_eq!(
         reference,
         users_tests::spec_value(),

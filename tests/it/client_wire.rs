@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use httpmock::prelude::*;
 use serde_json::{Value, json};
-use users_client::patch::UserPatch;
+use users_client::patch::{GroupPatch, UserPatch};
 use users_client::{Client, ETag, RetryPolicy, types};
 
 const USER_ID: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -114,6 +114,9 @@ pub(crate) async fn record_every_method() -> BTreeMap<String, Seen> {
         }
     };
     let lookups = json!({ "items": [{ "code": "US", "name": "United States of America" }] });
+    let spec = users_tests::spec_value();
+    let group = spec["components"]["examples"]["Group"]["value"].clone();
+    let group_page = json!({ "items": [group] });
     let responses = [
         (POST, "^/v1/users$", 201, Some(users_tests::example_user())),
         (
@@ -143,6 +146,12 @@ pub(crate) async fn record_every_method() -> BTreeMap<String, Seen> {
         (DELETE, "^/v1/users/[^/]+$", 204, None),
         (PUT, "^/v1/users/[^/]+/password$", 204, None),
         (GET, "^/v1/lookups/", 200, Some(lookups)),
+        (POST, "^/v1/groups$", 201, Some(group.clone())),
+        (GET, "^/v1/groups$", 200, Some(group_page.clone())),
+        (GET, "^/v1/groups/[^/]+$", 200, Some(group.clone())),
+        (PATCH, "^/v1/groups/[^/]+$", 200, Some(group.clone())),
+        (DELETE, "^/v1/groups/[^/]+$", 204, None),
+        (GET, "^/v1/users/[^/]+/groups$", 200, Some(group_page)),
     ];
     for (method, path, status, body) in responses {
         let recorder = recorder.clone();
@@ -229,6 +238,36 @@ pub(crate) async fn record_every_method() -> BTreeMap<String, Seen> {
     call!("listLanguages", client.list_languages());
     call!("listLocales", client.list_locales());
     call!("listTimeZones", client.list_time_zones());
+    let group_create: types::GroupCreate =
+        serde_json::from_value(json!({ "name": "Operations", "members": [USER_ID] })).unwrap();
+    call!("createGroup", client.create_group(&group_create));
+    call!(
+        "listGroups",
+        client
+            .list_groups()
+            .limit(10)
+            .cursor("c2")
+            .member(id)
+            .q("ops")
+    );
+    call!("getGroup", client.get_group(id).if_none_match(&etag));
+    call!(
+        "updateGroup",
+        client
+            .update_group(
+                id,
+                GroupPatch {
+                    description: Some(None),
+                    ..GroupPatch::default()
+                },
+            )
+            .if_match(&etag)
+    );
+    call!("deleteGroup", client.delete_group(id).if_match(&etag));
+    call!(
+        "listUserGroups",
+        client.list_user_groups(id).limit(5).cursor("c3")
+    );
     called
 }
 

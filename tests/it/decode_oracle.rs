@@ -16,7 +16,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Map, Value, json};
 use users_api::runtime::decode::{self, BodyError, Decode};
-use users_api::types::{PasswordChange, UserCreate, UserPatch, UserReplace};
+use users_api::types::{
+    GroupCreate, GroupPatch, PasswordChange, UserCreate, UserPatch, UserReplace,
+};
 use users_tests::{
     constraint_cases, resolve, set_at, spec_as_json_schema, spec_value, valid_instance,
 };
@@ -538,6 +540,16 @@ fn password_change_decoder_agrees_with_the_oracle() {
 }
 
 #[test]
+fn group_create_decoder_agrees_with_the_oracle() {
+    check::<GroupCreate>("GroupCreate");
+}
+
+#[test]
+fn group_patch_decoder_agrees_with_the_oracle() {
+    check::<GroupPatch>("GroupPatch");
+}
+
+#[test]
 fn every_request_body_schema_is_covered() {
     let spec = spec_value();
     let mut bodies = BTreeSet::new();
@@ -556,7 +568,15 @@ fn every_request_body_schema_is_covered() {
     assert_eq!(
         bodies,
         BTreeSet::from(
-            ["PasswordChange", "UserCreate", "UserPatch", "UserReplace"].map(String::from)
+            [
+                "GroupCreate",
+                "GroupPatch",
+                "PasswordChange",
+                "UserCreate",
+                "UserPatch",
+                "UserReplace"
+            ]
+            .map(String::from)
         )
     );
 }

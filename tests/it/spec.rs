@@ -52,6 +52,12 @@ fn the_operation_set_is_complete() {
         ("listLanguages", "GET", "/v1/lookups/languages"),
         ("listLocales", "GET", "/v1/lookups/locales"),
         ("listTimeZones", "GET", "/v1/lookups/time-zones"),
+        ("createGroup", "POST", "/v1/groups"),
+        ("listGroups", "GET", "/v1/groups"),
+        ("getGroup", "GET", "/v1/groups/{groupId}"),
+        ("updateGroup", "PATCH", "/v1/groups/{groupId}"),
+        ("deleteGroup", "DELETE", "/v1/groups/{groupId}"),
+        ("listUserGroups", "GET", "/v1/users/{userId}/groups"),
     ]
     .into_iter()
     .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()))

@@ -115,6 +115,22 @@ try {
   const replaced = await run('Users', 'replaceUser', 200,
     both(fill('userId', user.id), fill('If-Match', patched.etag), (block) => prefilled(block)));
   ran.push('replaceUser');
+  const group = await run('Groups', 'createGroup', 201, (block) => prefilled(block, 'application/json'));
+  ran.push('createGroup');
+  const groupId = JSON.parse(group.body).id;
+  await run('Groups', 'listGroups', 200);
+  ran.push('listGroups');
+  const readGroup = await run('Groups', 'getGroup', 200, fill('groupId', groupId));
+  ran.push('getGroup');
+  if (!readGroup.etag) fail(`the page shows no ETag for getGroup: ${readGroup.headers}`);
+  const patchedGroup = await run('Groups', 'updateGroup', 200,
+    both(fill('groupId', groupId), fill('If-Match', readGroup.etag),
+         (block) => prefilled(block, 'application/merge-patch+json')));
+  ran.push('updateGroup');
+  await run('Groups', 'listUserGroups', 200, fill('userId', user.id));
+  ran.push('listUserGroups');
+  await run('Groups', 'deleteGroup', 204, both(fill('groupId', groupId), fill('If-Match', patchedGroup.etag)));
+  ran.push('deleteGroup');
   const password = await run('Users', 'setUserPassword', 204,
     both(fill('userId', user.id), fill('If-Match', replaced.etag), (block) => prefilled(block)));
   ran.push('setUserPassword');

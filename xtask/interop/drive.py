@@ -16,6 +16,7 @@ config = sdk.Configuration(host=os.environ["USERS_URL"], access_token=os.environ
 client = sdk.ApiClient(config)
 users = sdk.UsersApi(client)
 lookups = sdk.LookupsApi(client)
+groups = sdk.GroupsApi(client)
 checks = []
 
 
@@ -159,6 +160,37 @@ check("400: field", [e.to_dict()["field"] for e in problem.errors] == ["dateOfBi
 # 404: another account's user is not found.
 other = sdk.UsersApi(sdk.ApiClient(sdk.Configuration(host=config.host, access_token=os.environ["USERS_OTHER_TOKEN"])))
 expect_error(lambda: other.get_user(user.id), 404, "not-found")
+
+# Groups: a create with a member, the member filter, a conditional read,
+# members added and removed, a user's groups, a delete.
+mate = users.create_user(new_user(20))
+made = groups.create_group_with_http_info(
+    sdk.GroupCreate(name=f"Operations {uuid.uuid4().hex[:8]}", members=[user.id]),
+    idempotency_key=str(uuid.uuid4()),
+)
+check("groups: 201", made.status_code == 201, made.status_code)
+group = made.data
+check("groups: Location", header(made, "Location").endswith(str(group.id)), made.headers)
+check("groups: members", [str(m) for m in group.members] == [str(user.id)], group)
+listed = groups.list_groups(member=user.id)
+check("groups: member filter", [g.id for g in listed.items] == [group.id], listed)
+got = groups.get_group_with_http_info(group.id)
+try:
+    status = groups.get_group_with_http_info(group.id, if_none_match=header(got, "ETag")).status_code
+except ApiException as error:
+    status = error.status
+check("groups: 304 with If-None-Match", status == 304, status)
+changed = groups.update_group(
+    group.id, sdk.GroupPatch(add_members=[mate.id], remove_members=[user.id]), if_match=header(got, "ETag")
+)
+check("groups: add and remove", [str(m) for m in changed.members] == [str(mate.id)], changed)
+theirs = groups.list_user_groups(mate.id)
+check("groups: a user's groups", [g.id for g in theirs.items] == [group.id], theirs)
+expect_error(lambda: groups.update_group(group.id, sdk.GroupPatch(add_members=[uuid.uuid4()])), 400, "validation-failed")
+current = groups.get_group_with_http_info(group.id)
+deleted = groups.delete_group_with_http_info(group.id, if_match=header(current, "ETag"))
+check("groups: delete 204", deleted.status_code == 204, deleted.status_code)
+expect_error(lambda: groups.get_group(group.id), 404, "not-found")
 
 # Delete.
 current = users.get_user_with_http_info(user.id)

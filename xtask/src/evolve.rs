@@ -2,12 +2,12 @@
 //! edits.
 //!
 //! In a scratch copy of the workspace, the spec gains a second resource
-//! (groups): a paginated list, a create, a conditional read and a
+//! (projects): a paginated list, a create, a conditional read and a
 //! merge-patch update with `If-Match`. `cargo xtask codegen` runs there, then
 //! a program that calls the new operations through the SDK (its builders,
 //! pagination stream, conditional read, read-modify-write helper and patch
 //! builder) must compile against the regenerated `users-client`, and the
-//! regenerated command line must have a `groups` command with the new
+//! regenerated command line must have a `projects` command with the new
 //! operations, each an MCP tool of `users mcp`. Nothing in the scratch copy
 //! is written by hand but the spec change and that program.
 
@@ -23,24 +23,24 @@ use crate::tools;
 /// The program the evolved SDK must compile.
 const CALLER: &str = r#"//! Calls the operations the evolved spec added.
 use futures::TryStreamExt;
-use users_client::{Client, Conditional, Error, patch::GroupPatch, types};
+use users_client::{Client, Conditional, Error, patch::ProjectPatch, types};
 
 pub async fn evolved(client: &Client) -> Result<(), Error> {
-    let group = client
-        .create_group(types::GroupCreate::new("Operations").description("Runs things"))
+    let project = client
+        .create_project(types::ProjectCreate::new("Operations").description("Runs things"))
         .await?;
-    let everyone: Vec<types::Group> = client.list_groups().limit(10).stream().try_collect().await?;
-    let first_page = client.list_groups().cursor("abc").await?;
+    let everyone: Vec<types::Project> = client.list_projects().limit(10).stream().try_collect().await?;
+    let first_page = client.list_projects().cursor("abc").await?;
     let _: Option<String> = first_page.next_cursor.as_ref().map(|c| c.to_string());
-    match client.get_group(group.id).if_none_match(group.etag()).await? {
+    match client.get_project(project.id).if_none_match(project.etag()).await? {
         Conditional::NotModified => {}
         Conditional::Modified(fresh) => assert_eq!(fresh.name.as_str(), everyone[0].name.as_str()),
     }
-    let patch = GroupPatch::builder().name("SRE").clear_description();
-    let updated = client.update_group(group.id, patch).if_match(group.etag()).await?;
+    let patch = ProjectPatch::builder().name("SRE").clear_description();
+    let updated = client.update_project(project.id, patch).if_match(project.etag()).await?;
     let _: &users_client::ETag = &updated.headers().etag;
     client
-        .update_group_with(group.id, 3, |current| GroupPatch::builder().name(current.name.as_str()))
+        .update_project_with(project.id, 3, |current| ProjectPatch::builder().name(current.name.as_str()))
         .await?;
     Ok(())
 }
@@ -55,7 +55,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     copy_workspace(root, scratch.path())?;
     let spec_path = scratch.path().join(spec::SPEC_PATH);
     let mut evolved = spec::load_value(&spec_path)?;
-    add_groups(&mut evolved)?;
+    add_projects(&mut evolved)?;
     std::fs::write(&spec_path, serde_json::to_string_pretty(&evolved)?)?;
     codegen::run(
         scratch.path(),
@@ -79,14 +79,14 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         );
     }
     eprintln!("the regenerated SDK serves the new operations with no hand edits");
-    command_line_serves_groups(root, scratch.path())?;
+    command_line_serves_projects(root, scratch.path())?;
     eprintln!("the regenerated command line and MCP server offer them too");
     Ok(())
 }
 
-/// The command line regenerated in `scratch` has a `groups` command with
+/// The command line regenerated in `scratch` has a `projects` command with
 /// the new operations, and `users mcp` offers each as a tool.
-fn command_line_serves_groups(root: &Path, scratch: &Path) -> anyhow::Result<()> {
+fn command_line_serves_projects(root: &Path, scratch: &Path) -> anyhow::Result<()> {
     let target = root.join("target/evolve");
     let built = tools::cargo_in_scratch(scratch, &target, &["build", "-p", "users-cli"])?;
     if !built {
@@ -108,19 +108,19 @@ fn command_line_serves_groups(root: &Path, scratch: &Path) -> anyhow::Result<()>
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     };
-    let help = run(&["groups", "--help"])?;
+    let help = run(&["projects", "--help"])?;
     let tools = run(&["mcp", "--list"])?;
     for (command, id) in [
-        ("list", "listGroups"),
-        ("create", "createGroup"),
-        ("get", "getGroup"),
-        ("update", "updateGroup"),
+        ("list", "listProjects"),
+        ("create", "createProject"),
+        ("get", "getProject"),
+        ("update", "updateProject"),
     ] {
         if !help
             .lines()
             .any(|line| line.trim_start().starts_with(command))
         {
-            bail!("`users groups` has no `{command}` command:\n{help}");
+            bail!("`users projects` has no `{command}` command:\n{help}");
         }
         if !tools.contains(&format!("\"name\":\"{id}\"")) {
             bail!("`users mcp` offers no tool {id}:\n{tools}");
@@ -153,9 +153,11 @@ pub(crate) fn copy_workspace(from: &Path, to: &Path) -> anyhow::Result<()> {
 /// A second resource, written the way the spec writes users: a paginated
 /// list, a create answering `ETag`, a conditional read and a merge-patch
 /// update under `If-Match`.
-fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
+fn add_projects(spec: &mut Value) -> anyhow::Result<()> {
     if let Some(tags) = spec["tags"].as_array_mut() {
-        tags.push(json!({ "name": "Groups", "description": "Groups of users." }));
+        tags.push(
+            json!({ "name": "Projects", "description": "Projects the account's users work on." }),
+        );
     }
     let errors = json!({
         "400": { "$ref": "#/components/responses/BadRequest" },
@@ -170,17 +172,17 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
         responses
     };
     let etag = json!({ "ETag": { "$ref": "#/components/headers/ETag" } });
-    let group = json!({ "$ref": "#/components/schemas/Group" });
+    let project = json!({ "$ref": "#/components/schemas/Project" });
     let paths = spec["paths"]
         .as_object_mut()
         .context("the spec has no paths")?;
     paths.insert(
-        "/v1/groups".into(),
+        "/v1/projects".into(),
         json!({
             "get": {
-                "operationId": "listGroups",
-                "tags": ["Groups"],
-                "summary": "List groups",
+                "operationId": "listProjects",
+                "tags": ["Projects"],
+                "summary": "List projects",
                 "security": [{ "bearerAuth": ["users:read"] }],
                 "x-pagination": { "cursor": "cursor", "nextCursor": "nextCursor", "items": "items" },
                 "parameters": [
@@ -189,67 +191,67 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
                 ],
                 "responses": with_errors(json!({
                     "200": {
-                        "description": "A page of groups.",
-                        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/GroupPage" } } }
+                        "description": "A page of projects.",
+                        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ProjectPage" } } }
                     }
                 }))
             },
             "post": {
-                "operationId": "createGroup",
-                "tags": ["Groups"],
-                "summary": "Create a group",
+                "operationId": "createProject",
+                "tags": ["Projects"],
+                "summary": "Create a project",
                 "security": [{ "bearerAuth": ["users:write"] }],
                 "requestBody": {
                     "required": true,
-                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/GroupCreate" } } }
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ProjectCreate" } } }
                 },
                 "responses": with_errors(json!({
                     "201": {
                         "description": "Created.",
                         "headers": etag.clone(),
-                        "content": { "application/json": { "schema": group.clone() } }
+                        "content": { "application/json": { "schema": project.clone() } }
                     }
                 }))
             }
         }),
     );
     paths.insert(
-        "/v1/groups/{groupId}".into(),
+        "/v1/projects/{projectId}".into(),
         json!({
             "parameters": [
-                { "name": "groupId", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }
+                { "name": "projectId", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }
             ],
             "get": {
-                "operationId": "getGroup",
-                "tags": ["Groups"],
-                "summary": "Get a group",
+                "operationId": "getProject",
+                "tags": ["Projects"],
+                "summary": "Get a project",
                 "security": [{ "bearerAuth": ["users:read"] }],
                 "parameters": [{ "$ref": "#/components/parameters/IfNoneMatch" }],
                 "responses": with_errors(json!({
                     "200": {
-                        "description": "The group.",
+                        "description": "The project.",
                         "headers": etag.clone(),
-                        "content": { "application/json": { "schema": group.clone() } }
+                        "content": { "application/json": { "schema": project.clone() } }
                     },
                     "304": { "description": "Not modified.", "headers": etag.clone() },
                     "404": { "$ref": "#/components/responses/NotFound" }
                 }))
             },
             "patch": {
-                "operationId": "updateGroup",
-                "tags": ["Groups"],
-                "summary": "Update a group partially",
+                "operationId": "updateProject",
+                "tags": ["Projects"],
+                "summary": "Update a project partially",
                 "security": [{ "bearerAuth": ["users:write"] }],
                 "parameters": [{ "$ref": "#/components/parameters/IfMatch" }],
                 "requestBody": {
                     "required": true,
-                    "content": { "application/merge-patch+json": { "schema": { "$ref": "#/components/schemas/GroupPatch" } } }
+                    "content": { "application/merge-patch+json": { "schema": { "$ref": "#/components/schemas/ProjectPatch" } } }
                 },
                 "responses": with_errors(json!({
                     "200": {
-                        "description": "The updated group.",
+                        "description": "The updated project.",
                         "headers": etag,
-                        "content": { "application/json": { "schema": group.clone() } }
+                        "content": { "application/json": { "schema": project.clone() } }
                     },
                     "404": { "$ref": "#/components/responses/NotFound" },
                     "412": { "$ref": "#/components/responses/PreconditionFailed" }
@@ -263,7 +265,7 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
     let name = json!({ "type": "string", "minLength": 1, "maxLength": 100 });
     let description = json!({ "type": "string", "maxLength": 1000 });
     schemas.insert(
-        "Group".into(),
+        "Project".into(),
         json!({
             "type": "object",
             "required": ["id", "name"],
@@ -275,7 +277,7 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
         }),
     );
     schemas.insert(
-        "GroupCreate".into(),
+        "ProjectCreate".into(),
         json!({
             "type": "object",
             "additionalProperties": false,
@@ -286,7 +288,7 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
     let mut nullable_description = description;
     nullable_description["nullable"] = json!(true);
     schemas.insert(
-        "GroupPatch".into(),
+        "ProjectPatch".into(),
         json!({
             "type": "object",
             "additionalProperties": false,
@@ -294,12 +296,12 @@ fn add_groups(spec: &mut Value) -> anyhow::Result<()> {
         }),
     );
     schemas.insert(
-        "GroupPage".into(),
+        "ProjectPage".into(),
         json!({
             "type": "object",
             "required": ["items"],
             "properties": {
-                "items": { "type": "array", "items": group },
+                "items": { "type": "array", "items": project },
                 "nextCursor": { "type": "string", "minLength": 1 }
             }
         }),

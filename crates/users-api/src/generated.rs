@@ -2372,6 +2372,858 @@ and Canada, a five-digit US `zipCode`).*/
             }
         }
     }
+    /**A group as the server returns it. Optional members that are not set are
+left out. New members may be added at any time.*/
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct Group {
+        ///The account (tenant) the group belongs to.
+        #[serde(rename = "accountId")]
+        #[schema(example = json!("acme"), read_only)]
+        pub account_id: String,
+        #[serde(rename = "createdAt")]
+        #[schema(read_only)]
+        pub created_at: chrono::DateTime<chrono::Utc>,
+        ///The subject of the token that created the group.
+        #[serde(rename = "createdBy")]
+        #[schema(read_only)]
+        pub created_by: String,
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(nullable = false)]
+        pub description: Option<String>,
+        ///The id this group has in another system.
+        #[serde(rename = "externalId", default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        pub external_id: Option<String>,
+        ///Assigned by the server.
+        #[serde(rename = "id")]
+        #[schema(read_only)]
+        pub id: uuid::Uuid,
+        ///The ids of the group's members, in ascending order.
+        #[serde(rename = "members")]
+        pub members: Vec<uuid::Uuid>,
+        #[serde(rename = "name")]
+        pub name: String,
+        /**Grows by one with every change, a member's deletion included (the
+`ETag`).*/
+        #[serde(rename = "resourceVersion")]
+        #[schema(read_only)]
+        pub resource_version: i64,
+        #[serde(rename = "updatedAt")]
+        #[schema(read_only)]
+        pub updated_at: chrono::DateTime<chrono::Utc>,
+        ///The subject of the token that last changed the group.
+        #[serde(rename = "updatedBy")]
+        #[schema(read_only)]
+        pub updated_by: String,
+    }
+    impl Group {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "accountId",
+            "createdAt",
+            "createdBy",
+            "description",
+            "externalId",
+            "id",
+            "members",
+            "name",
+            "resourceVersion",
+            "updatedAt",
+            "updatedBy",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
+    }
+    ///A new group. A group has at most 1,000 members.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct GroupCreate {
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(
+            max_length = 1000usize,
+            example = json!("Everyone who runs the Boston office."),
+            nullable = false
+        )]
+        pub description: Option<String>,
+        ///The id this group has in another system.
+        #[serde(rename = "externalId", default, skip_serializing_if = "Option::is_none")]
+        #[schema(
+            min_length = 1usize,
+            max_length = 64usize,
+            pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+            example = json!("grp-operations"),
+            nullable = false
+        )]
+        pub external_id: Option<String>,
+        #[serde(rename = "members", default, skip_serializing_if = "Option::is_none")]
+        #[schema(max_items = 1000usize, nullable = false)]
+        pub members: Option<std::collections::BTreeSet<uuid::Uuid>>,
+        #[serde(rename = "name")]
+        #[schema(min_length = 1usize, max_length = 128usize, pattern = "^\\S(.*\\S)?$")]
+        pub name: String,
+    }
+    impl GroupCreate {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "description",
+            "externalId",
+            "members",
+            "name",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for GroupCreate {
+        fn decode(
+            raw: &runtime::decode::Json<'_>,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_1: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_2: runtime::decode::Slot<
+                std::collections::BTreeSet<uuid::Uuid>,
+            > = runtime::decode::Slot::Absent;
+            let mut slot_3: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "description" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c64: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c64 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 1000usize {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "max-length",
+                                                    "must be at most 1000 characters",
+                                                );
+                                            break 'c64 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "externalId" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c66: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c66 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 64usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 64 characters");
+                                            break 'c66 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 character");
+                                            break 'c66 None;
+                                        }
+                                        if !crate::generated::patterns::P1.is_match(&value) {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "pattern",
+                                                    "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                                );
+                                            break 'c66 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "members" => {
+                        slot_2
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c69: {
+                                        if items.len() > 1000usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 1000 items");
+                                            break 'c69 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<uuid::Uuid> = Vec::with_capacity(
+                                            items.len(),
+                                        );
+                                        for (index, raw) in items.iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c68: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c68 None;
+                                                    }
+                                                    if !runtime::decode::format::uuid(&value) {
+                                                        errors.push(path, "format", "is not a valid uuid");
+                                                        break 'c68 None;
+                                                    }
+                                                    uuid::Uuid::parse_str(&value).ok()
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c69 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c69 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<uuid::Uuid>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "name" => {
+                        slot_3
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c71: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c71 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 128usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 128 characters");
+                                            break 'c71 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 character");
+                                            break 'c71 None;
+                                        }
+                                        if !crate::generated::patterns::P2.is_match(&value) {
+                                            errors
+                                                .push(path, "pattern", "does not match ^\\S(.*\\S)?$");
+                                            break 'c71 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if slot_3.is_absent() {
+                errors.push(&path.member("name"), "required", "is required");
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self {
+                description: slot_0.into_option(),
+                external_id: slot_1.into_option(),
+                members: slot_2.into_option(),
+                name: slot_3.into_option()?,
+            })
+        }
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct GroupPage {
+        #[serde(rename = "items")]
+        pub items: Vec<Group>,
+        ///The cursor of the next page; absent on the last page.
+        #[serde(rename = "nextCursor", default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        pub next_cursor: Option<String>,
+    }
+    impl GroupPage {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["items", "nextCursor"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
+    }
+    /**A JSON merge patch (RFC 7396) of a group. Absent members are left alone,
+`null` clears `description` or `externalId`; `name` cannot be cleared;
+`{}` changes nothing. Members are either replaced whole or changed with
+`addMembers` / `removeMembers`, never both in one patch.*/
+    #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct GroupPatch {
+        #[serde(rename = "addMembers", default, skip_serializing_if = "Option::is_none")]
+        #[schema(max_items = 1000usize, nullable = false)]
+        pub add_members: Option<std::collections::BTreeSet<uuid::Uuid>>,
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "::serde_with::rust::double_option"
+        )]
+        #[schema(
+            max_length = 1000usize,
+            example = json!("Everyone who runs the Boston office.")
+        )]
+        pub description: Option<Option<String>>,
+        #[serde(
+            rename = "externalId",
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "::serde_with::rust::double_option"
+        )]
+        #[schema(
+            min_length = 1usize,
+            max_length = 64usize,
+            pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+            example = json!("grp-operations")
+        )]
+        pub external_id: Option<Option<String>>,
+        #[serde(rename = "members", default, skip_serializing_if = "Option::is_none")]
+        #[schema(max_items = 1000usize, nullable = false)]
+        pub members: Option<std::collections::BTreeSet<uuid::Uuid>>,
+        #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+        #[schema(
+            min_length = 1usize,
+            max_length = 128usize,
+            pattern = "^\\S(.*\\S)?$",
+            nullable = false
+        )]
+        pub name: Option<String>,
+        #[serde(
+            rename = "removeMembers",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(max_items = 1000usize, nullable = false)]
+        pub remove_members: Option<std::collections::BTreeSet<uuid::Uuid>>,
+    }
+    impl runtime::merge::Merge for GroupPatch {
+        fn merge(&mut self, patch: Self) {
+            if let Some(value) = patch.add_members {
+                runtime::merge::replace(&mut self.add_members, value);
+            }
+            runtime::merge::nullable(
+                &mut self.description,
+                patch.description,
+                runtime::merge::replace,
+            );
+            runtime::merge::nullable(
+                &mut self.external_id,
+                patch.external_id,
+                runtime::merge::replace,
+            );
+            if let Some(value) = patch.members {
+                runtime::merge::replace(&mut self.members, value);
+            }
+            if let Some(value) = patch.name {
+                runtime::merge::replace(&mut self.name, value);
+            }
+            if let Some(value) = patch.remove_members {
+                runtime::merge::replace(&mut self.remove_members, value);
+            }
+        }
+    }
+    impl GroupPatch {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "addMembers",
+            "description",
+            "externalId",
+            "members",
+            "name",
+            "removeMembers",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[
+            "description",
+            "externalId",
+        ];
+    }
+    impl runtime::decode::Decode for GroupPatch {
+        fn decode(
+            raw: &runtime::decode::Json<'_>,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let Some(members) = runtime::decode::members(raw) else {
+                errors.push(path, "type", "must be an object");
+                return None;
+            };
+            let start = errors.len();
+            let mut slot_0: runtime::decode::Slot<
+                std::collections::BTreeSet<uuid::Uuid>,
+            > = runtime::decode::Slot::Absent;
+            let mut slot_1: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_2: runtime::decode::Slot<Option<String>> = runtime::decode::Slot::Absent;
+            let mut slot_3: runtime::decode::Slot<
+                std::collections::BTreeSet<uuid::Uuid>,
+            > = runtime::decode::Slot::Absent;
+            let mut slot_4: runtime::decode::Slot<String> = runtime::decode::Slot::Absent;
+            let mut slot_5: runtime::decode::Slot<
+                std::collections::BTreeSet<uuid::Uuid>,
+            > = runtime::decode::Slot::Absent;
+            for (key, raw) in members {
+                let raw: &runtime::decode::Json<'_> = raw;
+                let key: &str = key;
+                let path = &path.member(key);
+                match key {
+                    "addMembers" => {
+                        slot_0
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c77: {
+                                        if items.len() > 1000usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 1000 items");
+                                            break 'c77 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<uuid::Uuid> = Vec::with_capacity(
+                                            items.len(),
+                                        );
+                                        for (index, raw) in items.iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c76: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c76 None;
+                                                    }
+                                                    if !runtime::decode::format::uuid(&value) {
+                                                        errors.push(path, "format", "is not a valid uuid");
+                                                        break 'c76 None;
+                                                    }
+                                                    uuid::Uuid::parse_str(&value).ok()
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c77 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c77 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<uuid::Uuid>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "description" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c79: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c79 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 1000usize {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "max-length",
+                                                            "must be at most 1000 characters",
+                                                        );
+                                                    break 'c79 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "externalId" => {
+                        slot_2
+                            .fill(
+                                path,
+                                errors,
+                                |errors| {
+                                    if runtime::decode::is_null(raw) {
+                                        Some(None)
+                                    } else {
+                                        (match runtime::decode::string(raw) {
+                                            None => {
+                                                errors.push(path, "type", "must be a string or null");
+                                                None
+                                            }
+                                            Some(value) => 'c81: {
+                                                if value.contains('\0') {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "nul-character",
+                                                            "must not contain a NUL character",
+                                                        );
+                                                    break 'c81 None;
+                                                }
+                                                let length = runtime::decode::length(&value);
+                                                if length > 64usize {
+                                                    errors
+                                                        .push(path, "max-length", "must be at most 64 characters");
+                                                    break 'c81 None;
+                                                }
+                                                if length < 1usize {
+                                                    errors
+                                                        .push(path, "min-length", "must be at least 1 character");
+                                                    break 'c81 None;
+                                                }
+                                                if !crate::generated::patterns::P1.is_match(&value) {
+                                                    errors
+                                                        .push(
+                                                            path,
+                                                            "pattern",
+                                                            "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                                        );
+                                                    break 'c81 None;
+                                                }
+                                                Some(value)
+                                            }
+                                        })
+                                            .map(Some)
+                                    }
+                                },
+                            )
+                    }
+                    "members" => {
+                        slot_3
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c84: {
+                                        if items.len() > 1000usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 1000 items");
+                                            break 'c84 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<uuid::Uuid> = Vec::with_capacity(
+                                            items.len(),
+                                        );
+                                        for (index, raw) in items.iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c83: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c83 None;
+                                                    }
+                                                    if !runtime::decode::format::uuid(&value) {
+                                                        errors.push(path, "format", "is not a valid uuid");
+                                                        break 'c83 None;
+                                                    }
+                                                    uuid::Uuid::parse_str(&value).ok()
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c84 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c84 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<uuid::Uuid>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    "name" => {
+                        slot_4
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c86: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c86 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 128usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 128 characters");
+                                            break 'c86 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 character");
+                                            break 'c86 None;
+                                        }
+                                        if !crate::generated::patterns::P2.is_match(&value) {
+                                            errors
+                                                .push(path, "pattern", "does not match ^\\S(.*\\S)?$");
+                                            break 'c86 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "removeMembers" => {
+                        slot_5
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::items(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be an array");
+                                        None
+                                    }
+                                    Some(items) => 'c89: {
+                                        if items.len() > 1000usize {
+                                            errors
+                                                .push(path, "max-items", "must have at most 1000 items");
+                                            break 'c89 None;
+                                        }
+                                        let start = errors.len();
+                                        let mut out: Vec<uuid::Uuid> = Vec::with_capacity(
+                                            items.len(),
+                                        );
+                                        for (index, raw) in items.iter().enumerate() {
+                                            let path = &path.index(index);
+                                            if let Some(value) = match runtime::decode::string(raw) {
+                                                None => {
+                                                    errors.push(path, "type", "must be a string");
+                                                    None
+                                                }
+                                                Some(value) => 'c88: {
+                                                    if value.contains('\0') {
+                                                        errors
+                                                            .push(
+                                                                path,
+                                                                "nul-character",
+                                                                "must not contain a NUL character",
+                                                            );
+                                                        break 'c88 None;
+                                                    }
+                                                    if !runtime::decode::format::uuid(&value) {
+                                                        errors.push(path, "format", "is not a valid uuid");
+                                                        break 'c88 None;
+                                                    }
+                                                    uuid::Uuid::parse_str(&value).ok()
+                                                }
+                                            } {
+                                                out.push(value);
+                                            }
+                                        }
+                                        if errors.len() > start {
+                                            break 'c89 None;
+                                        }
+                                        if !runtime::decode::all_distinct(&out) {
+                                            errors.push(path, "unique-items", "has duplicate items");
+                                            break 'c89 None;
+                                        }
+                                        Some(
+                                            out
+                                                .into_iter()
+                                                .collect::<std::collections::BTreeSet<uuid::Uuid>>(),
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    other => {
+                        runtime::decode::unknown_member(
+                            path,
+                            other,
+                            crate::generated::READ_ONLY_MEMBERS,
+                            errors,
+                        )
+                    }
+                }
+            }
+            if !(!(((!slot_3.is_absent() && !slot_0.is_absent())
+                || (!slot_3.is_absent() && !slot_5.is_absent()))))
+            {
+                errors
+                    .push(
+                        &path.member("members"),
+                        "exclusive",
+                        "cannot be sent together with addMembers or removeMembers",
+                    );
+            }
+            if let (Some(mine), Some(theirs)) = (slot_5.given(), slot_0.given())
+                && mine.iter().any(|m| theirs.contains(m))
+            {
+                errors
+                    .push(
+                        &path.member("removeMembers"),
+                        "disjoint",
+                        "names a user that addMembers adds",
+                    );
+            }
+            if errors.len() > start {
+                return None;
+            }
+            Some(Self {
+                add_members: slot_0.into_option(),
+                description: slot_1.into_option(),
+                external_id: slot_2.into_option(),
+                members: slot_3.into_option(),
+                name: slot_4.into_option(),
+                remove_members: slot_5.into_option(),
+            })
+        }
+    }
     /**An ISO 639-1 language code, as `listLanguages` lists them. `null` is no
 language: in a patch it clears the stored one.*/
     #[derive(
@@ -4718,18 +5570,18 @@ is no locale: in a patch it clears the stored one.*/
                                         errors.push(path, "type", "must be an integer");
                                         None
                                     }
-                                    Some(value) => 'c52: {
+                                    Some(value) => 'c102: {
                                         if (value as f64) < 1f64 {
                                             errors.push(path, "minimum", "must be at least 1");
-                                            break 'c52 None;
+                                            break 'c102 None;
                                         }
                                         if (value as f64) > 1440f64 {
                                             errors.push(path, "maximum", "must be at most 1440");
-                                            break 'c52 None;
+                                            break 'c102 None;
                                         }
                                         if i32::try_from(value).is_err() {
                                             errors.push(path, "format", "must be a 32-bit integer");
-                                            break 'c52 None;
+                                            break 'c102 None;
                                         }
                                         i32::try_from(value).ok()
                                     }
@@ -4842,18 +5694,18 @@ required).*/
                                                 errors.push(path, "type", "must be an integer or null");
                                                 None
                                             }
-                                            Some(value) => 'c56: {
+                                            Some(value) => 'c106: {
                                                 if (value as f64) < 1f64 {
                                                     errors.push(path, "minimum", "must be at least 1");
-                                                    break 'c56 None;
+                                                    break 'c106 None;
                                                 }
                                                 if (value as f64) > 1440f64 {
                                                     errors.push(path, "maximum", "must be at most 1440");
-                                                    break 'c56 None;
+                                                    break 'c106 None;
                                                 }
                                                 if i32::try_from(value).is_err() {
                                                     errors.push(path, "format", "must be a 32-bit integer");
-                                                    break 'c56 None;
+                                                    break 'c106 None;
                                                 }
                                                 i32::try_from(value).ok()
                                             }
@@ -4946,7 +5798,7 @@ required).*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c62: {
+                                    Some(value) => 'c112: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -4954,18 +5806,18 @@ required).*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c62 None;
+                                            break 'c112 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 50usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 50 characters");
-                                            break 'c62 None;
+                                            break 'c112 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c62 None;
+                                            break 'c112 None;
                                         }
                                         Some(value)
                                     }
@@ -4982,7 +5834,7 @@ required).*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c64: {
+                                    Some(value) => 'c114: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -4990,18 +5842,18 @@ required).*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c64 None;
+                                            break 'c114 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 50usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 50 characters");
-                                            break 'c64 None;
+                                            break 'c114 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c64 None;
+                                            break 'c114 None;
                                         }
                                         Some(value)
                                     }
@@ -6621,7 +7473,7 @@ moves the user there. Once sent, `id` is required. A caller without
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c188: {
+                                    Some(value) => 'c238: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -6629,11 +7481,11 @@ moves the user there. Once sent, `id` is required. A caller without
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c188 None;
+                                            break 'c238 None;
                                         }
                                         if !runtime::decode::format::uuid(&value) {
                                             errors.push(path, "format", "is not a valid uuid");
-                                            break 'c188 None;
+                                            break 'c238 None;
                                         }
                                         uuid::Uuid::parse_str(&value).ok()
                                     }
@@ -6705,7 +7557,7 @@ naming `ownerOrganization.id`).*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c190: {
+                                    Some(value) => 'c240: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -6713,11 +7565,11 @@ naming `ownerOrganization.id`).*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c190 None;
+                                            break 'c240 None;
                                         }
                                         if !runtime::decode::format::uuid(&value) {
                                             errors.push(path, "format", "is not a valid uuid");
-                                            break 'c190 None;
+                                            break 'c240 None;
                                         }
                                         uuid::Uuid::parse_str(&value).ok()
                                     }
@@ -6807,7 +7659,7 @@ naming `ownerOrganization.id`).*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c192: {
+                                    Some(value) => 'c242: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -6815,18 +7667,18 @@ naming `ownerOrganization.id`).*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c192 None;
+                                            break 'c242 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 128usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 128 characters");
-                                            break 'c192 None;
+                                            break 'c242 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c192 None;
+                                            break 'c242 None;
                                         }
                                         Some(value)
                                     }
@@ -6843,7 +7695,7 @@ naming `ownerOrganization.id`).*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c194: {
+                                    Some(value) => 'c244: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -6851,18 +7703,18 @@ naming `ownerOrganization.id`).*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c194 None;
+                                            break 'c244 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 128usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 128 characters");
-                                            break 'c194 None;
+                                            break 'c244 None;
                                         }
                                         if length < 12usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 12 characters");
-                                            break 'c194 None;
+                                            break 'c244 None;
                                         }
                                         Some(value)
                                     }
@@ -10707,7 +11559,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c305: {
+                                    Some(value) => 'c355: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -10715,7 +11567,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c305 None;
+                                            break 'c355 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 2048usize {
@@ -10725,15 +11577,15 @@ left out. New members and enum values may be added at any time.*/
                                                     "max-length",
                                                     "must be at most 2048 characters",
                                                 );
-                                            break 'c305 None;
+                                            break 'c355 None;
                                         }
-                                        if !crate::generated::patterns::P1.is_match(&value) {
+                                        if !crate::generated::patterns::P3.is_match(&value) {
                                             errors.push(path, "pattern", "does not match ^https://");
-                                            break 'c305 None;
+                                            break 'c355 None;
                                         }
                                         if !runtime::decode::format::uri(&value) {
                                             errors.push(path, "format", "is not a valid uri");
-                                            break 'c305 None;
+                                            break 'c355 None;
                                         }
                                         Some(value)
                                     }
@@ -10762,7 +11614,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an object");
                                         None
                                     }
-                                    Some(members) => 'c306: {
+                                    Some(members) => 'c356: {
                                         if members.len() > 50usize {
                                             errors
                                                 .push(
@@ -10770,7 +11622,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "max-properties",
                                                     "must have at most 50 members",
                                                 );
-                                            break 'c306 None;
+                                            break 'c356 None;
                                         }
                                         let start = errors.len();
                                         let mut out = std::collections::BTreeMap::<
@@ -10790,7 +11642,7 @@ left out. New members and enum values may be added at any time.*/
                                                     );
                                                 continue;
                                             }
-                                            if !crate::generated::patterns::P2.is_match(key) {
+                                            if !crate::generated::patterns::P4.is_match(key) {
                                                 errors
                                                     .push(
                                                         path,
@@ -10813,7 +11665,7 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c306 None;
+                                            break 'c356 None;
                                         }
                                         Some(out)
                                     }
@@ -10830,7 +11682,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c308: {
+                                    Some(value) => 'c358: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -10838,11 +11690,11 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c308 None;
+                                            break 'c358 None;
                                         }
                                         if !runtime::decode::format::date(&value) {
                                             errors.push(path, "format", "is not a valid date");
-                                            break 'c308 None;
+                                            break 'c358 None;
                                         }
                                         chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
                                     }
@@ -10859,7 +11711,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c310: {
+                                    Some(value) => 'c360: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -10867,7 +11719,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c310 None;
+                                            break 'c360 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 5000usize {
@@ -10877,7 +11729,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "max-length",
                                                     "must be at most 5000 characters",
                                                 );
-                                            break 'c310 None;
+                                            break 'c360 None;
                                         }
                                         Some(value)
                                     }
@@ -10894,7 +11746,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c312: {
+                                    Some(value) => 'c362: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -10902,17 +11754,17 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c312 None;
+                                            break 'c362 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c312 None;
+                                            break 'c362 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c312 None;
+                                            break 'c362 None;
                                         }
                                         Some(value)
                                     }
@@ -10929,7 +11781,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c314: {
+                                    Some(value) => 'c364: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -10937,18 +11789,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c314 None;
+                                            break 'c364 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c314 None;
+                                            break 'c364 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c314 None;
+                                            break 'c364 None;
                                         }
                                         Some(value)
                                     }
@@ -10965,7 +11817,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c316: {
+                                    Some(value) => 'c366: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -10973,27 +11825,27 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c316 None;
+                                            break 'c366 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c316 None;
+                                            break 'c366 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c316 None;
+                                            break 'c366 None;
                                         }
-                                        if !crate::generated::patterns::P3.is_match(&value) {
+                                        if !crate::generated::patterns::P1.is_match(&value) {
                                             errors
                                                 .push(
                                                     path,
                                                     "pattern",
                                                     "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                 );
-                                            break 'c316 None;
+                                            break 'c366 None;
                                         }
                                         Some(value)
                                     }
@@ -11036,7 +11888,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c320: {
+                                    Some(value) => 'c370: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -11044,18 +11896,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c320 None;
+                                            break 'c370 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 75usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 75 characters");
-                                            break 'c320 None;
+                                            break 'c370 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c320 None;
+                                            break 'c370 None;
                                         }
                                         Some(value)
                                     }
@@ -11103,7 +11955,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c322: {
+                                    Some(value) => 'c372: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -11111,16 +11963,16 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c322 None;
+                                            break 'c372 None;
                                         }
-                                        if !crate::generated::patterns::P4.is_match(&value) {
+                                        if !crate::generated::patterns::P5.is_match(&value) {
                                             errors
                                                 .push(
                                                     path,
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c322 None;
+                                            break 'c372 None;
                                         }
                                         Some(value)
                                     }
@@ -11187,7 +12039,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c326: {
+                                    Some(value) => 'c376: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -11195,16 +12047,16 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c326 None;
+                                            break 'c376 None;
                                         }
-                                        if !crate::generated::patterns::P4.is_match(&value) {
+                                        if !crate::generated::patterns::P5.is_match(&value) {
                                             errors
                                                 .push(
                                                     path,
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c326 None;
+                                            break 'c376 None;
                                         }
                                         Some(value)
                                     }
@@ -11221,7 +12073,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c328: {
+                                    Some(value) => 'c378: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -11229,18 +12081,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c328 None;
+                                            break 'c378 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 100usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 100 characters");
-                                            break 'c328 None;
+                                            break 'c378 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c328 None;
+                                            break 'c378 None;
                                         }
                                         Some(value)
                                     }
@@ -11276,11 +12128,11 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c331: {
+                                    Some(items) => 'c381: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c331 None;
+                                            break 'c381 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -11291,7 +12143,7 @@ left out. New members and enum values may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c330: {
+                                                Some(value) => 'c380: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -11299,27 +12151,27 @@ left out. New members and enum values may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c330 None;
+                                                        break 'c380 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c330 None;
+                                                        break 'c380 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c330 None;
+                                                        break 'c380 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c330 None;
+                                                        break 'c380 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -11328,11 +12180,11 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c331 None;
+                                            break 'c381 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c331 None;
+                                            break 'c381 None;
                                         }
                                         Some(
                                             out
@@ -11353,7 +12205,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c333: {
+                                    Some(value) => 'c383: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -11361,17 +12213,17 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c333 None;
+                                            break 'c383 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c333 None;
+                                            break 'c383 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c333 None;
+                                            break 'c383 None;
                                         }
                                         Some(value)
                                     }
@@ -11400,11 +12252,11 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c336: {
+                                    Some(items) => 'c386: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c336 None;
+                                            break 'c386 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -11415,7 +12267,7 @@ left out. New members and enum values may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c335: {
+                                                Some(value) => 'c385: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -11423,27 +12275,27 @@ left out. New members and enum values may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c335 None;
+                                                        break 'c385 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c335 None;
+                                                        break 'c385 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c335 None;
+                                                        break 'c385 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c335 None;
+                                                        break 'c385 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -11452,11 +12304,11 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c336 None;
+                                            break 'c386 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c336 None;
+                                            break 'c386 None;
                                         }
                                         Some(
                                             out
@@ -11477,11 +12329,11 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c339: {
+                                    Some(items) => 'c389: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c339 None;
+                                            break 'c389 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -11492,7 +12344,7 @@ left out. New members and enum values may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c338: {
+                                                Some(value) => 'c388: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -11500,27 +12352,27 @@ left out. New members and enum values may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c338 None;
+                                                        break 'c388 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c338 None;
+                                                        break 'c388 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c338 None;
+                                                        break 'c388 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c338 None;
+                                                        break 'c388 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -11529,11 +12381,11 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c339 None;
+                                            break 'c389 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c339 None;
+                                            break 'c389 None;
                                         }
                                         Some(
                                             out
@@ -11573,7 +12425,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c341: {
+                                    Some(value) => 'c391: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -11581,18 +12433,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c341 None;
+                                            break 'c391 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 50usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 50 characters");
-                                            break 'c341 None;
+                                            break 'c391 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c341 None;
+                                            break 'c391 None;
                                         }
                                         Some(value)
                                     }
@@ -11814,7 +12666,7 @@ left out. New members and enum values may be added at any time.*/
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c358: {
+                        Some(value) => 'c408: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -11822,7 +12674,7 @@ left out. New members and enum values may be added at any time.*/
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c358 None;
+                                break 'c408 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 1024usize {
@@ -11832,7 +12684,7 @@ left out. New members and enum values may be added at any time.*/
                                         "max-length",
                                         "must be at most 1024 characters",
                                     );
-                                break 'c358 None;
+                                break 'c408 None;
                             }
                             Some(value)
                         }
@@ -12656,11 +13508,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c347: {
+                                    Some(items) => 'c397: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c347 None;
+                                            break 'c397 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12671,7 +13523,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c346: {
+                                                Some(value) => 'c396: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12679,27 +13531,27 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c346 None;
+                                                        break 'c396 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c346 None;
+                                                        break 'c396 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c346 None;
+                                                        break 'c396 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c346 None;
+                                                        break 'c396 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12708,11 +13560,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c347 None;
+                                            break 'c397 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c347 None;
+                                            break 'c397 None;
                                         }
                                         Some(
                                             out
@@ -12733,11 +13585,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c350: {
+                                    Some(items) => 'c400: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c350 None;
+                                            break 'c400 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12748,7 +13600,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c349: {
+                                                Some(value) => 'c399: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12756,27 +13608,27 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c349 None;
+                                                        break 'c399 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c349 None;
+                                                        break 'c399 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c349 None;
+                                                        break 'c399 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c349 None;
+                                                        break 'c399 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12785,11 +13637,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c350 None;
+                                            break 'c400 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c350 None;
+                                            break 'c400 None;
                                         }
                                         Some(
                                             out
@@ -12810,11 +13662,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c353: {
+                                    Some(items) => 'c403: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c353 None;
+                                            break 'c403 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12825,7 +13677,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c352: {
+                                                Some(value) => 'c402: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12833,27 +13685,27 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c352 None;
+                                                        break 'c402 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c352 None;
+                                                        break 'c402 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c352 None;
+                                                        break 'c402 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c352 None;
+                                                        break 'c402 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12862,11 +13714,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c353 None;
+                                            break 'c403 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c353 None;
+                                            break 'c403 None;
                                         }
                                         Some(
                                             out
@@ -12924,7 +13776,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c357: {
+                                            Some(value) => 'c407: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -12932,7 +13784,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c357 None;
+                                                    break 'c407 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 2048usize {
@@ -12942,15 +13794,15 @@ against `UserReplace`.*/
                                                             "max-length",
                                                             "must be at most 2048 characters",
                                                         );
-                                                    break 'c357 None;
+                                                    break 'c407 None;
                                                 }
-                                                if !crate::generated::patterns::P1.is_match(&value) {
+                                                if !crate::generated::patterns::P3.is_match(&value) {
                                                     errors.push(path, "pattern", "does not match ^https://");
-                                                    break 'c357 None;
+                                                    break 'c407 None;
                                                 }
                                                 if !runtime::decode::format::uri(&value) {
                                                     errors.push(path, "format", "is not a valid uri");
-                                                    break 'c357 None;
+                                                    break 'c407 None;
                                                 }
                                                 Some(value)
                                             }
@@ -12993,7 +13845,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be an object or null");
                                                 None
                                             }
-                                            Some(members) => 'c359: {
+                                            Some(members) => 'c409: {
                                                 if members.len() > 50usize {
                                                     errors
                                                         .push(
@@ -13001,7 +13853,7 @@ against `UserReplace`.*/
                                                             "max-properties",
                                                             "must have at most 50 members",
                                                         );
-                                                    break 'c359 None;
+                                                    break 'c409 None;
                                                 }
                                                 let start = errors.len();
                                                 let mut out = std::collections::BTreeMap::<
@@ -13021,7 +13873,7 @@ against `UserReplace`.*/
                                                             );
                                                         continue;
                                                     }
-                                                    if !crate::generated::patterns::P2.is_match(key) {
+                                                    if !crate::generated::patterns::P4.is_match(key) {
                                                         errors
                                                             .push(
                                                                 path,
@@ -13049,7 +13901,7 @@ against `UserReplace`.*/
                                                     }
                                                 }
                                                 if errors.len() > start {
-                                                    break 'c359 None;
+                                                    break 'c409 None;
                                                 }
                                                 Some(out)
                                             }
@@ -13073,7 +13925,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c361: {
+                                            Some(value) => 'c411: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -13081,11 +13933,11 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c361 None;
+                                                    break 'c411 None;
                                                 }
                                                 if !runtime::decode::format::date(&value) {
                                                     errors.push(path, "format", "is not a valid date");
-                                                    break 'c361 None;
+                                                    break 'c411 None;
                                                 }
                                                 chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
                                             }
@@ -13109,7 +13961,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c363: {
+                                            Some(value) => 'c413: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -13117,7 +13969,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c363 None;
+                                                    break 'c413 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 5000usize {
@@ -13127,7 +13979,7 @@ against `UserReplace`.*/
                                                             "max-length",
                                                             "must be at most 5000 characters",
                                                         );
-                                                    break 'c363 None;
+                                                    break 'c413 None;
                                                 }
                                                 Some(value)
                                             }
@@ -13147,7 +13999,7 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c365: {
+                                    Some(value) => 'c415: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -13155,17 +14007,17 @@ against `UserReplace`.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c365 None;
+                                            break 'c415 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c365 None;
+                                            break 'c415 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c365 None;
+                                            break 'c415 None;
                                         }
                                         Some(value)
                                     }
@@ -13186,7 +14038,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c367: {
+                                            Some(value) => 'c417: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -13194,18 +14046,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c367 None;
+                                                    break 'c417 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 64usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 64 characters");
-                                                    break 'c367 None;
+                                                    break 'c417 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c367 None;
+                                                    break 'c417 None;
                                                 }
                                                 Some(value)
                                             }
@@ -13229,7 +14081,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c369: {
+                                            Some(value) => 'c419: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -13237,27 +14089,27 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c369 None;
+                                                    break 'c419 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 64usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 64 characters");
-                                                    break 'c369 None;
+                                                    break 'c419 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c369 None;
+                                                    break 'c419 None;
                                                 }
-                                                if !crate::generated::patterns::P3.is_match(&value) {
+                                                if !crate::generated::patterns::P1.is_match(&value) {
                                                     errors
                                                         .push(
                                                             path,
                                                             "pattern",
                                                             "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                         );
-                                                    break 'c369 None;
+                                                    break 'c419 None;
                                                 }
                                                 Some(value)
                                             }
@@ -13314,7 +14166,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c373: {
+                                            Some(value) => 'c423: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -13322,18 +14174,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c373 None;
+                                                    break 'c423 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 75usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 75 characters");
-                                                    break 'c373 None;
+                                                    break 'c423 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c373 None;
+                                                    break 'c423 None;
                                                 }
                                                 Some(value)
                                             }
@@ -13395,7 +14247,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c375: {
+                                            Some(value) => 'c425: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -13403,16 +14255,16 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c375 None;
+                                                    break 'c425 None;
                                                 }
-                                                if !crate::generated::patterns::P4.is_match(&value) {
+                                                if !crate::generated::patterns::P5.is_match(&value) {
                                                     errors
                                                         .push(
                                                             path,
                                                             "pattern",
                                                             "does not match ^\\+[1-9][0-9]{1,14}$",
                                                         );
-                                                    break 'c375 None;
+                                                    break 'c425 None;
                                                 }
                                                 Some(value)
                                             }
@@ -13500,7 +14352,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c379: {
+                                            Some(value) => 'c429: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -13508,16 +14360,16 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c379 None;
+                                                    break 'c429 None;
                                                 }
-                                                if !crate::generated::patterns::P4.is_match(&value) {
+                                                if !crate::generated::patterns::P5.is_match(&value) {
                                                     errors
                                                         .push(
                                                             path,
                                                             "pattern",
                                                             "does not match ^\\+[1-9][0-9]{1,14}$",
                                                         );
-                                                    break 'c379 None;
+                                                    break 'c429 None;
                                                 }
                                                 Some(value)
                                             }
@@ -13541,7 +14393,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c381: {
+                                            Some(value) => 'c431: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -13549,18 +14401,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c381 None;
+                                                    break 'c431 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 100usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 100 characters");
-                                                    break 'c381 None;
+                                                    break 'c431 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c381 None;
+                                                    break 'c431 None;
                                                 }
                                                 Some(value)
                                             }
@@ -13599,11 +14451,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c384: {
+                                    Some(items) => 'c434: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c384 None;
+                                            break 'c434 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -13614,7 +14466,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c383: {
+                                                Some(value) => 'c433: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -13622,27 +14474,27 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c383 None;
+                                                        break 'c433 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c383 None;
+                                                        break 'c433 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c383 None;
+                                                        break 'c433 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c383 None;
+                                                        break 'c433 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -13651,11 +14503,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c384 None;
+                                            break 'c434 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c384 None;
+                                            break 'c434 None;
                                         }
                                         Some(
                                             out
@@ -13676,11 +14528,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c387: {
+                                    Some(items) => 'c437: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c387 None;
+                                            break 'c437 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -13691,7 +14543,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c386: {
+                                                Some(value) => 'c436: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -13699,27 +14551,27 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c386 None;
+                                                        break 'c436 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c386 None;
+                                                        break 'c436 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c386 None;
+                                                        break 'c436 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c386 None;
+                                                        break 'c436 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -13728,11 +14580,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c387 None;
+                                            break 'c437 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c387 None;
+                                            break 'c437 None;
                                         }
                                         Some(
                                             out
@@ -13753,11 +14605,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c390: {
+                                    Some(items) => 'c440: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c390 None;
+                                            break 'c440 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -13768,7 +14620,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c389: {
+                                                Some(value) => 'c439: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -13776,27 +14628,27 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c389 None;
+                                                        break 'c439 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c389 None;
+                                                        break 'c439 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c389 None;
+                                                        break 'c439 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c389 None;
+                                                        break 'c439 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -13805,11 +14657,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c390 None;
+                                            break 'c440 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c390 None;
+                                            break 'c440 None;
                                         }
                                         Some(
                                             out
@@ -13830,11 +14682,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c393: {
+                                    Some(items) => 'c443: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c393 None;
+                                            break 'c443 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -13845,7 +14697,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c392: {
+                                                Some(value) => 'c442: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -13853,27 +14705,27 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c392 None;
+                                                        break 'c442 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c392 None;
+                                                        break 'c442 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c392 None;
+                                                        break 'c442 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c392 None;
+                                                        break 'c442 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -13882,11 +14734,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c393 None;
+                                            break 'c443 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c393 None;
+                                            break 'c443 None;
                                         }
                                         Some(
                                             out
@@ -13911,7 +14763,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c395: {
+                                            Some(value) => 'c445: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -13919,17 +14771,17 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c395 None;
+                                                    break 'c445 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 254usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 254 characters");
-                                                    break 'c395 None;
+                                                    break 'c445 None;
                                                 }
                                                 if !runtime::decode::format::email(&value) {
                                                     errors.push(path, "format", "is not a valid email");
-                                                    break 'c395 None;
+                                                    break 'c445 None;
                                                 }
                                                 Some(value)
                                             }
@@ -13980,11 +14832,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c398: {
+                                    Some(items) => 'c448: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c398 None;
+                                            break 'c448 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -13995,7 +14847,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c397: {
+                                                Some(value) => 'c447: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -14003,27 +14855,27 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c397 None;
+                                                        break 'c447 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c397 None;
+                                                        break 'c447 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c397 None;
+                                                        break 'c447 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c397 None;
+                                                        break 'c447 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -14032,11 +14884,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c398 None;
+                                            break 'c448 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c398 None;
+                                            break 'c448 None;
                                         }
                                         Some(
                                             out
@@ -14057,11 +14909,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c401: {
+                                    Some(items) => 'c451: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c401 None;
+                                            break 'c451 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -14072,7 +14924,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c400: {
+                                                Some(value) => 'c450: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -14080,27 +14932,27 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c400 None;
+                                                        break 'c450 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c400 None;
+                                                        break 'c450 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c400 None;
+                                                        break 'c450 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c400 None;
+                                                        break 'c450 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -14109,11 +14961,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c401 None;
+                                            break 'c451 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c401 None;
+                                            break 'c451 None;
                                         }
                                         Some(
                                             out
@@ -14157,7 +15009,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c403: {
+                                            Some(value) => 'c453: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -14165,18 +15017,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c403 None;
+                                                    break 'c453 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 50usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 50 characters");
-                                                    break 'c403 None;
+                                                    break 'c453 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c403 None;
+                                                    break 'c453 None;
                                                 }
                                                 Some(value)
                                             }
@@ -14570,7 +15422,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c405: {
+                                    Some(value) => 'c455: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -14578,7 +15430,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c405 None;
+                                            break 'c455 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 2048usize {
@@ -14588,15 +15440,15 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "max-length",
                                                     "must be at most 2048 characters",
                                                 );
-                                            break 'c405 None;
+                                            break 'c455 None;
                                         }
-                                        if !crate::generated::patterns::P1.is_match(&value) {
+                                        if !crate::generated::patterns::P3.is_match(&value) {
                                             errors.push(path, "pattern", "does not match ^https://");
-                                            break 'c405 None;
+                                            break 'c455 None;
                                         }
                                         if !runtime::decode::format::uri(&value) {
                                             errors.push(path, "format", "is not a valid uri");
-                                            break 'c405 None;
+                                            break 'c455 None;
                                         }
                                         Some(value)
                                     }
@@ -14625,7 +15477,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be an object");
                                         None
                                     }
-                                    Some(members) => 'c406: {
+                                    Some(members) => 'c456: {
                                         if members.len() > 50usize {
                                             errors
                                                 .push(
@@ -14633,7 +15485,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "max-properties",
                                                     "must have at most 50 members",
                                                 );
-                                            break 'c406 None;
+                                            break 'c456 None;
                                         }
                                         let start = errors.len();
                                         let mut out = std::collections::BTreeMap::<
@@ -14653,7 +15505,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     );
                                                 continue;
                                             }
-                                            if !crate::generated::patterns::P2.is_match(key) {
+                                            if !crate::generated::patterns::P4.is_match(key) {
                                                 errors
                                                     .push(
                                                         path,
@@ -14676,7 +15528,7 @@ status, roles, rights and owner organization are not part of it.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c406 None;
+                                            break 'c456 None;
                                         }
                                         Some(out)
                                     }
@@ -14693,7 +15545,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c408: {
+                                    Some(value) => 'c458: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -14701,11 +15553,11 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c408 None;
+                                            break 'c458 None;
                                         }
                                         if !runtime::decode::format::date(&value) {
                                             errors.push(path, "format", "is not a valid date");
-                                            break 'c408 None;
+                                            break 'c458 None;
                                         }
                                         chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
                                     }
@@ -14722,7 +15574,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c410: {
+                                    Some(value) => 'c460: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -14730,7 +15582,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c410 None;
+                                            break 'c460 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 5000usize {
@@ -14740,7 +15592,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "max-length",
                                                     "must be at most 5000 characters",
                                                 );
-                                            break 'c410 None;
+                                            break 'c460 None;
                                         }
                                         Some(value)
                                     }
@@ -14757,7 +15609,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c412: {
+                                    Some(value) => 'c462: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -14765,17 +15617,17 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c412 None;
+                                            break 'c462 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c412 None;
+                                            break 'c462 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c412 None;
+                                            break 'c462 None;
                                         }
                                         Some(value)
                                     }
@@ -14792,7 +15644,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c414: {
+                                    Some(value) => 'c464: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -14800,18 +15652,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c414 None;
+                                            break 'c464 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c414 None;
+                                            break 'c464 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c414 None;
+                                            break 'c464 None;
                                         }
                                         Some(value)
                                     }
@@ -14828,7 +15680,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c416: {
+                                    Some(value) => 'c466: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -14836,27 +15688,27 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c416 None;
+                                            break 'c466 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c416 None;
+                                            break 'c466 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c416 None;
+                                            break 'c466 None;
                                         }
-                                        if !crate::generated::patterns::P3.is_match(&value) {
+                                        if !crate::generated::patterns::P1.is_match(&value) {
                                             errors
                                                 .push(
                                                     path,
                                                     "pattern",
                                                     "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                 );
-                                            break 'c416 None;
+                                            break 'c466 None;
                                         }
                                         Some(value)
                                     }
@@ -14885,7 +15737,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c418: {
+                                    Some(value) => 'c468: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -14893,18 +15745,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c418 None;
+                                            break 'c468 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 75usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 75 characters");
-                                            break 'c418 None;
+                                            break 'c468 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c418 None;
+                                            break 'c468 None;
                                         }
                                         Some(value)
                                     }
@@ -14952,7 +15804,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c420: {
+                                    Some(value) => 'c470: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -14960,16 +15812,16 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c420 None;
+                                            break 'c470 None;
                                         }
-                                        if !crate::generated::patterns::P4.is_match(&value) {
+                                        if !crate::generated::patterns::P5.is_match(&value) {
                                             errors
                                                 .push(
                                                     path,
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c420 None;
+                                            break 'c470 None;
                                         }
                                         Some(value)
                                     }
@@ -15010,7 +15862,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c422: {
+                                    Some(value) => 'c472: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -15018,16 +15870,16 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c422 None;
+                                            break 'c472 None;
                                         }
-                                        if !crate::generated::patterns::P4.is_match(&value) {
+                                        if !crate::generated::patterns::P5.is_match(&value) {
                                             errors
                                                 .push(
                                                     path,
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c422 None;
+                                            break 'c472 None;
                                         }
                                         Some(value)
                                     }
@@ -15044,7 +15896,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c424: {
+                                    Some(value) => 'c474: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -15052,18 +15904,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c424 None;
+                                            break 'c474 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 100usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 100 characters");
-                                            break 'c424 None;
+                                            break 'c474 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c424 None;
+                                            break 'c474 None;
                                         }
                                         Some(value)
                                     }
@@ -15099,7 +15951,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c426: {
+                                    Some(value) => 'c476: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -15107,17 +15959,17 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c426 None;
+                                            break 'c476 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c426 None;
+                                            break 'c476 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c426 None;
+                                            break 'c476 None;
                                         }
                                         Some(value)
                                     }
@@ -15146,11 +15998,11 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c429: {
+                                    Some(items) => 'c479: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c429 None;
+                                            break 'c479 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -15161,7 +16013,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c428: {
+                                                Some(value) => 'c478: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -15169,27 +16021,27 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c428 None;
+                                                        break 'c478 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c428 None;
+                                                        break 'c478 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c428 None;
+                                                        break 'c478 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c428 None;
+                                                        break 'c478 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -15198,11 +16050,11 @@ status, roles, rights and owner organization are not part of it.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c429 None;
+                                            break 'c479 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c429 None;
+                                            break 'c479 None;
                                         }
                                         Some(
                                             out
@@ -15223,11 +16075,11 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c432: {
+                                    Some(items) => 'c482: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c432 None;
+                                            break 'c482 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -15238,7 +16090,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c431: {
+                                                Some(value) => 'c481: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -15246,27 +16098,27 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c431 None;
+                                                        break 'c481 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c431 None;
+                                                        break 'c481 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c431 None;
+                                                        break 'c481 None;
                                                     }
-                                                    if !crate::generated::patterns::P5.is_match(&value) {
+                                                    if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
                                                             .push(
                                                                 path,
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c431 None;
+                                                        break 'c481 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -15275,11 +16127,11 @@ status, roles, rights and owner organization are not part of it.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c432 None;
+                                            break 'c482 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c432 None;
+                                            break 'c482 None;
                                         }
                                         Some(
                                             out
@@ -15319,7 +16171,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c434: {
+                                    Some(value) => 'c484: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -15327,18 +16179,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c434 None;
+                                            break 'c484 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 50usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 50 characters");
-                                            break 'c434 None;
+                                            break 'c484 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c434 None;
+                                            break 'c484 None;
                                         }
                                         Some(value)
                                     }
@@ -15584,6 +16436,16 @@ pub mod names {
         ///`zipCode`
         pub const ZIP_CODE: &str = "zipCode";
     }
+    ///The JSON names of `CreateGroupHeaders`'s members.
+    pub mod create_group_headers {
+        ///`Idempotency-Key`
+        pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+    }
+    ///The JSON names of `CreateGroupQuery`'s members.
+    pub mod create_group_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
     ///The JSON names of `CreateUserHeaders`'s members.
     pub mod create_user_headers {
         ///`Idempotency-Key`
@@ -15591,6 +16453,21 @@ pub mod names {
     }
     ///The JSON names of `CreateUserQuery`'s members.
     pub mod create_user_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
+    ///The JSON names of `DeleteGroupHeaders`'s members.
+    pub mod delete_group_headers {
+        ///`If-Match`
+        pub const IF_MATCH: &str = "If-Match";
+    }
+    ///The JSON names of `DeleteGroupPath`'s members.
+    pub mod delete_group_path {
+        ///`groupId`
+        pub const GROUP_ID: &str = "groupId";
+    }
+    ///The JSON names of `DeleteGroupQuery`'s members.
+    pub mod delete_group_query {
         ///`accountSwitchKey`
         pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
     }
@@ -15618,6 +16495,21 @@ pub mod names {
         ///`message`
         pub const MESSAGE: &str = "message";
     }
+    ///The JSON names of `GetGroupHeaders`'s members.
+    pub mod get_group_headers {
+        ///`If-None-Match`
+        pub const IF_NONE_MATCH: &str = "If-None-Match";
+    }
+    ///The JSON names of `GetGroupPath`'s members.
+    pub mod get_group_path {
+        ///`groupId`
+        pub const GROUP_ID: &str = "groupId";
+    }
+    ///The JSON names of `GetGroupQuery`'s members.
+    pub mod get_group_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
     ///The JSON names of `GetUserHeaders`'s members.
     pub mod get_user_headers {
         ///`If-None-Match`
@@ -15632,6 +16524,91 @@ pub mod names {
     pub mod get_user_query {
         ///`accountSwitchKey`
         pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
+    ///The JSON names of `Group`'s members.
+    pub mod group {
+        ///`accountId`
+        pub const ACCOUNT_ID: &str = "accountId";
+        ///`createdAt`
+        pub const CREATED_AT: &str = "createdAt";
+        ///`createdBy`
+        pub const CREATED_BY: &str = "createdBy";
+        ///`description`
+        pub const DESCRIPTION: &str = "description";
+        ///`externalId`
+        pub const EXTERNAL_ID: &str = "externalId";
+        ///`id`
+        pub const ID: &str = "id";
+        ///`members`
+        pub const MEMBERS: &str = "members";
+        ///`name`
+        pub const NAME: &str = "name";
+        ///`resourceVersion`
+        pub const RESOURCE_VERSION: &str = "resourceVersion";
+        ///`updatedAt`
+        pub const UPDATED_AT: &str = "updatedAt";
+        ///`updatedBy`
+        pub const UPDATED_BY: &str = "updatedBy";
+    }
+    ///The JSON names of `GroupCreate`'s members.
+    pub mod group_create {
+        ///`description`
+        pub const DESCRIPTION: &str = "description";
+        ///`externalId`
+        pub const EXTERNAL_ID: &str = "externalId";
+        ///`members`
+        pub const MEMBERS: &str = "members";
+        ///`name`
+        pub const NAME: &str = "name";
+    }
+    ///The JSON names of `GroupPage`'s members.
+    pub mod group_page {
+        ///`items`
+        pub const ITEMS: &str = "items";
+        ///`nextCursor`
+        pub const NEXT_CURSOR: &str = "nextCursor";
+    }
+    ///The JSON names of `GroupPatch`'s members.
+    pub mod group_patch {
+        ///`addMembers`
+        pub const ADD_MEMBERS: &str = "addMembers";
+        ///`description`
+        pub const DESCRIPTION: &str = "description";
+        ///`externalId`
+        pub const EXTERNAL_ID: &str = "externalId";
+        ///`members`
+        pub const MEMBERS: &str = "members";
+        ///`name`
+        pub const NAME: &str = "name";
+        ///`removeMembers`
+        pub const REMOVE_MEMBERS: &str = "removeMembers";
+    }
+    ///The JSON names of `ListGroupsQuery`'s members.
+    pub mod list_groups_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+        ///`cursor`
+        pub const CURSOR: &str = "cursor";
+        ///`limit`
+        pub const LIMIT: &str = "limit";
+        ///`member`
+        pub const MEMBER: &str = "member";
+        ///`q`
+        pub const Q: &str = "q";
+    }
+    ///The JSON names of `ListUserGroupsPath`'s members.
+    pub mod list_user_groups_path {
+        ///`userId`
+        pub const USER_ID: &str = "userId";
+    }
+    ///The JSON names of `ListUserGroupsQuery`'s members.
+    pub mod list_user_groups_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+        ///`cursor`
+        pub const CURSOR: &str = "cursor";
+        ///`limit`
+        pub const LIMIT: &str = "limit";
     }
     ///The JSON names of `ListUsersQuery`'s members.
     pub mod list_users_query {
@@ -15894,6 +16871,21 @@ pub mod names {
     }
     ///The JSON names of `SetUserPasswordQuery`'s members.
     pub mod set_user_password_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
+    ///The JSON names of `UpdateGroupHeaders`'s members.
+    pub mod update_group_headers {
+        ///`If-Match`
+        pub const IF_MATCH: &str = "If-Match";
+    }
+    ///The JSON names of `UpdateGroupPath`'s members.
+    pub mod update_group_path {
+        ///`groupId`
+        pub const GROUP_ID: &str = "groupId";
+    }
+    ///The JSON names of `UpdateGroupQuery`'s members.
+    pub mod update_group_query {
         ///`accountSwitchKey`
         pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
     }
@@ -16246,35 +17238,2285 @@ pub(crate) mod patterns {
         regex::Regex::new("^[0-9]{5}$").expect("checked by the generator")
     });
     ///`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`
-    pub(crate) static P3: LazyLock<regex::Regex> = LazyLock::new(|| {
+    pub(crate) static P1: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
             .expect("checked by the generator")
     });
     ///`^[A-Za-z0-9_-]+$`
-    pub(crate) static P6: LazyLock<regex::Regex> = LazyLock::new(|| {
+    pub(crate) static P7: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new("^[A-Za-z0-9_-]+$").expect("checked by the generator")
     });
     ///`^[A-Za-z][A-Za-z0-9_]{0,63}$`
-    pub(crate) static P2: LazyLock<regex::Regex> = LazyLock::new(|| {
+    pub(crate) static P4: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new("^[A-Za-z][A-Za-z0-9_]{0,63}$")
             .expect("checked by the generator")
     });
     ///`^[\x21-\x7E]+$`
-    pub(crate) static P7: LazyLock<regex::Regex> = LazyLock::new(|| {
+    pub(crate) static P8: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new("^[\\x21-\\x7E]+$").expect("checked by the generator")
     });
     ///`^[a-z0-9][a-z0-9_.-]*$`
-    pub(crate) static P5: LazyLock<regex::Regex> = LazyLock::new(|| {
+    pub(crate) static P6: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new("^[a-z0-9][a-z0-9_.-]*$").expect("checked by the generator")
     });
     ///`^\+[1-9][0-9]{1,14}$`
-    pub(crate) static P4: LazyLock<regex::Regex> = LazyLock::new(|| {
+    pub(crate) static P5: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new("^\\+[1-9][0-9]{1,14}$").expect("checked by the generator")
     });
+    ///`^\S(.*\S)?$`
+    pub(crate) static P2: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new("^\\S(.*\\S)?$").expect("checked by the generator")
+    });
     ///`^https://`
-    pub(crate) static P1: LazyLock<regex::Regex> = LazyLock::new(|| {
+    pub(crate) static P3: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new("^https://").expect("checked by the generator")
     });
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListGroupsQuery {
+    /**Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.*/
+    #[param(
+        min_length = 1usize,
+        max_length = 64usize,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        rename = "accountSwitchKey",
+        nullable = false
+    )]
+    pub(crate) account_switch_key: Option<String>,
+    ///The most groups a page holds.
+    #[param(minimum = 1f64, maximum = 100f64, rename = "limit", nullable = false)]
+    pub limit: Option<i32>,
+    ///The `nextCursor` of the previous page of the same list.
+    #[param(
+        min_length = 1usize,
+        max_length = 512usize,
+        pattern = "^[A-Za-z0-9_-]+$",
+        rename = "cursor",
+        nullable = false
+    )]
+    pub cursor: Option<String>,
+    ///Only groups this user (an id) is a member of.
+    #[param(rename = "member", nullable = false)]
+    pub member: Option<uuid::Uuid>,
+    ///Only groups whose name or description contains this text, without regard to case.
+    #[param(min_length = 1usize, max_length = 100usize, rename = "q", nullable = false)]
+    pub q: Option<String>,
+}
+impl ListGroupsQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.query("accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c485: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c485 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c485 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c485 None;
+                            }
+                            if !crate::generated::patterns::P1.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c485 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        let __limit: runtime::decode::Slot<i32> = {
+            let path = &root.member("limit");
+            match params.query("limit", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match text.parse::<i64>().ok() {
+                        None => {
+                            errors.push(path, "type", "must be an integer");
+                            None
+                        }
+                        Some(value) => 'c487: {
+                            if (value as f64) < 1f64 {
+                                errors.push(path, "minimum", "must be at least 1");
+                                break 'c487 None;
+                            }
+                            if (value as f64) > 100f64 {
+                                errors.push(path, "maximum", "must be at most 100");
+                                break 'c487 None;
+                            }
+                            if i32::try_from(value).is_err() {
+                                errors.push(path, "format", "must be a 32-bit integer");
+                                break 'c487 None;
+                            }
+                            i32::try_from(value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        let __cursor: runtime::decode::Slot<String> = {
+            let path = &root.member("cursor");
+            match params.query("cursor", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c489: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c489 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 512usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 512 characters");
+                                break 'c489 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c489 None;
+                            }
+                            if !crate::generated::patterns::P7.is_match(&value) {
+                                errors
+                                    .push(path, "pattern", "does not match ^[A-Za-z0-9_-]+$");
+                                break 'c489 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        let __member: runtime::decode::Slot<uuid::Uuid> = {
+            let path = &root.member("member");
+            match params.query("member", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c491: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c491 None;
+                            }
+                            if !runtime::decode::format::uuid(&value) {
+                                errors.push(path, "format", "is not a valid uuid");
+                                break 'c491 None;
+                            }
+                            uuid::Uuid::parse_str(&value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        let __q: runtime::decode::Slot<String> = {
+            let path = &root.member("q");
+            match params.query("q", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c493: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c493 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 100usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 100 characters");
+                                break 'c493 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c493 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: __account_switch_key.into_option(),
+            limit: __limit.into_option(),
+            cursor: __cursor.into_option(),
+            member: __member.into_option(),
+            q: __q.into_option(),
+        })
+    }
+}
+///What `listGroups` received, validated against the spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListGroupsRequest {
+    pub query: ListGroupsQuery,
+}
+///Every answer below 400 the spec documents for `listGroups`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListGroupsResponse {
+    ///A page of groups.
+    Ok { body: runtime::Body<GroupPage> },
+}
+impl IntoResponse for ListGroupsResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Ok { body } => {
+                runtime::json_response(
+                    http::StatusCode::from_u16(200u16).unwrap(),
+                    "application/json",
+                    &body,
+                )
+            }
+        }
+    }
+}
+///Every error the spec documents for `listGroups`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListGroupsRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for ListGroupsRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
+                if let Ok(value) = http::HeaderValue::from_str(
+                    &retry_after.to_string(),
+                ) {
+                    response.headers_mut().insert("Retry-After", value);
+                }
+                response
+            }
+            Self::InternalServerError(problem) => problem.into_response(),
+        }
+    }
+}
+impl From<runtime::Refused<400>> for ListGroupsRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for ListGroupsRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for ListGroupsRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<500>> for ListGroupsRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
+    }
+}
+#[utoipa::path(
+    get,
+    path = "/v1/groups",
+    operation_id = "listGroups",
+    tags = ["Groups"],
+    summary = "List groups",
+    description = "Lists the account's groups in creation order, a page at a time, with\ncursors as `GET /v1/users` has them. Needs `users:read`.",
+    params(ListGroupsQuery),
+    responses(
+        (
+            status = 200u16,
+            description = "A page of groups.",
+            body = GroupPage,
+            content_type = "application/json",
+            headers()
+        ),
+        (
+            status = 400u16,
+            description = "The request is invalid. `errors[]` lists every problem by dotted path and\n`detail` repeats them as `field: message; field: message`.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 401u16,
+            description = "The bearer token is missing, expired or invalid.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 403u16,
+            description = "The token lacks the scope the operation needs, sends a privileged field\nwithout `users:admin` (code `privileged-field`, naming the field), acts on\na user it may not change, or names an `accountSwitchKey` it does not list.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 429u16,
+            description = "Too many requests; wait for `Retry-After` seconds.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers(("Retry-After" = types::RetryAfterHeader))
+        ),
+        (
+            status = 500u16,
+            description = "The server failed; the request may be retried.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        )
+    ),
+    security(("bearerAuth" = ["users:read"])),
+)]
+pub fn list_groups<A: UsersApi>(
+    served: runtime::Served<A>,
+    request: axum::extract::Request,
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let _ = body;
+            let caller = runtime::authorize(api, &operation_specs::LIST_GROUPS, &parts)
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let query = ListGroupsQuery::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            match (query,) {
+                (Some(query),) if errors.is_empty() => {
+                    Ok((context, ListGroupsRequest { query }))
+                }
+                _ => Err(runtime::Rejection::from_errors(errors)),
+            }
+        };
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(&operation_specs::LIST_GROUPS, rejection.into_response());
+            }
+        };
+        let response = runtime::answer(api.list_groups(context, request).await);
+        served.answered(&operation_specs::LIST_GROUPS, response)
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CreateGroupQuery {
+    /**Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.*/
+    #[param(
+        min_length = 1usize,
+        max_length = 64usize,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        rename = "accountSwitchKey",
+        nullable = false
+    )]
+    pub(crate) account_switch_key: Option<String>,
+}
+impl CreateGroupQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.query("accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c495: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c495 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c495 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c495 None;
+                            }
+                            if !crate::generated::patterns::P1.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c495 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: __account_switch_key.into_option(),
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct CreateGroupHeaders {
+    /**A unique key for this create (a UUID is a good choice). Retrying with the
+same key and body returns the first response instead of creating twice.*/
+    #[param(
+        min_length = 1usize,
+        max_length = 255usize,
+        pattern = "^[\\x21-\\x7E]+$",
+        rename = "Idempotency-Key",
+        nullable = false
+    )]
+    pub idempotency_key: Option<String>,
+}
+impl CreateGroupHeaders {
+    ///Decodes the header parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __idempotency_key: runtime::decode::Slot<String> = {
+            let path = &root.member("Idempotency-Key");
+            match {
+                const NAME: http::HeaderName = http::HeaderName::from_static(
+                    "idempotency-key",
+                );
+                params.header(&NAME, path, errors)
+            } {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c497: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c497 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 255usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 255 characters");
+                                break 'c497 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c497 None;
+                            }
+                            if !crate::generated::patterns::P8.is_match(&value) {
+                                errors
+                                    .push(path, "pattern", "does not match ^[\\x21-\\x7E]+$");
+                                break 'c497 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            idempotency_key: __idempotency_key.into_option(),
+        })
+    }
+}
+///What `createGroup` received, validated against the spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateGroupRequest {
+    pub query: CreateGroupQuery,
+    pub header: CreateGroupHeaders,
+    pub body: GroupCreate,
+}
+///Every answer below 400 the spec documents for `createGroup`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateGroupResponse {
+    ///Created. `Location` names the new group.
+    Created { body: runtime::Body<Group>, e_tag: headers::ETag, location: String },
+}
+impl IntoResponse for CreateGroupResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Created { e_tag, location, body } => {
+                let mut response = runtime::json_response(
+                    http::StatusCode::from_u16(201u16).unwrap(),
+                    "application/json",
+                    &body,
+                );
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
+                if let Ok(value) = http::HeaderValue::from_str(&location) {
+                    response.headers_mut().insert("Location", value);
+                }
+                response
+            }
+        }
+    }
+}
+///Every error the spec documents for `createGroup`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateGroupRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    /**Another group of the account has the name, compared without regard to
+case (`duplication-violation`), or a request with the same
+`Idempotency-Key` is still running after the server waited for it
+(`idempotency-in-progress`).*/
+    Conflict(runtime::Refused<409>),
+    ///The body is larger than the server accepts.
+    PayloadTooLarge(runtime::Refused<413>),
+    ///The body's `Content-Type` is not one the operation takes.
+    UnsupportedMediaType(runtime::Refused<415>),
+    ///The `Idempotency-Key` was already used with another body.
+    UnprocessableEntity(runtime::Refused<422>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for CreateGroupRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::Conflict(problem) => problem.into_response(),
+            Self::PayloadTooLarge(problem) => problem.into_response(),
+            Self::UnsupportedMediaType(problem) => problem.into_response(),
+            Self::UnprocessableEntity(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
+                if let Ok(value) = http::HeaderValue::from_str(
+                    &retry_after.to_string(),
+                ) {
+                    response.headers_mut().insert("Retry-After", value);
+                }
+                response
+            }
+            Self::InternalServerError(problem) => problem.into_response(),
+        }
+    }
+}
+impl From<runtime::Refused<400>> for CreateGroupRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for CreateGroupRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for CreateGroupRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<409>> for CreateGroupRefusal {
+    fn from(problem: runtime::Refused<409>) -> Self {
+        Self::Conflict(problem)
+    }
+}
+impl From<runtime::Refused<413>> for CreateGroupRefusal {
+    fn from(problem: runtime::Refused<413>) -> Self {
+        Self::PayloadTooLarge(problem)
+    }
+}
+impl From<runtime::Refused<415>> for CreateGroupRefusal {
+    fn from(problem: runtime::Refused<415>) -> Self {
+        Self::UnsupportedMediaType(problem)
+    }
+}
+impl From<runtime::Refused<422>> for CreateGroupRefusal {
+    fn from(problem: runtime::Refused<422>) -> Self {
+        Self::UnprocessableEntity(problem)
+    }
+}
+impl From<runtime::Refused<500>> for CreateGroupRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
+    }
+}
+#[utoipa::path(
+    post,
+    path = "/v1/groups",
+    operation_id = "createGroup",
+    tags = ["Groups"],
+    summary = "Create a group",
+    description = "Creates a group of users in the caller's account (or the account named by\n`accountSwitchKey`). Its name is unique in the account without regard to\ncase (`409` otherwise); each member is the id of a user of the account\n(`400` naming the member otherwise). Needs `users:write`.\n\n`Idempotency-Key` works as it does for `POST /v1/users`.",
+    params(CreateGroupQuery, CreateGroupHeaders),
+    request_body(content((GroupCreate = "application/json")), description = ""),
+    responses(
+        (
+            status = 201u16,
+            description = "Created. `Location` names the new group.",
+            body = Group,
+            content_type = "application/json",
+            headers(("ETag" = types::ETagHeader), ("Location" = types::LocationHeader))
+        ),
+        (
+            status = 400u16,
+            description = "The request is invalid. `errors[]` lists every problem by dotted path and\n`detail` repeats them as `field: message; field: message`.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 401u16,
+            description = "The bearer token is missing, expired or invalid.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 403u16,
+            description = "The token lacks the scope the operation needs, sends a privileged field\nwithout `users:admin` (code `privileged-field`, naming the field), acts on\na user it may not change, or names an `accountSwitchKey` it does not list.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 409u16,
+            description = "Another group of the account has the name, compared without regard to\ncase (`duplication-violation`), or a request with the same\n`Idempotency-Key` is still running after the server waited for it\n(`idempotency-in-progress`).",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 413u16,
+            description = "The body is larger than the server accepts.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 415u16,
+            description = "The body's `Content-Type` is not one the operation takes.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 422u16,
+            description = "The `Idempotency-Key` was already used with another body.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 429u16,
+            description = "Too many requests; wait for `Retry-After` seconds.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers(("Retry-After" = types::RetryAfterHeader))
+        ),
+        (
+            status = 500u16,
+            description = "The server failed; the request may be retried.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        )
+    ),
+    security(("bearerAuth" = ["users:write"])),
+)]
+pub fn create_group<A: UsersApi>(
+    served: runtime::Served<A>,
+    request: axum::extract::Request,
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let caller = runtime::authorize(api, &operation_specs::CREATE_GROUP, &parts)
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let query = CreateGroupQuery::decode(&params, &mut errors);
+            let header = CreateGroupHeaders::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            let body = runtime::body::<
+                GroupCreate,
+            >(&operation_specs::CREATE_GROUP, &served.options, &parts, body, &mut errors)
+                .await?;
+            match (query, header, body) {
+                (Some(query), Some(header), Some(body)) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        CreateGroupRequest {
+                            query,
+                            header,
+                            body,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::from_errors(errors)),
+            }
+        };
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(&operation_specs::CREATE_GROUP, rejection.into_response());
+            }
+        };
+        let response = runtime::answer(api.create_group(context, request).await);
+        served.answered(&operation_specs::CREATE_GROUP, response)
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct GetGroupPath {
+    ///The group's id.
+    #[param(rename = "groupId")]
+    pub group_id: uuid::Uuid,
+}
+impl GetGroupPath {
+    ///Decodes the path parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __group_id: runtime::decode::Slot<uuid::Uuid> = {
+            let path = &root.member("groupId");
+            match params.path("groupId") {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c499: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c499 None;
+                            }
+                            if !runtime::decode::format::uuid(&value) {
+                                errors.push(path, "format", "is not a valid uuid");
+                                break 'c499 None;
+                            }
+                            uuid::Uuid::parse_str(&value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => {
+                    errors.push(path, "required", "is required");
+                    runtime::decode::Slot::Absent
+                }
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            group_id: __group_id.into_option()?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GetGroupQuery {
+    /**Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.*/
+    #[param(
+        min_length = 1usize,
+        max_length = 64usize,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        rename = "accountSwitchKey",
+        nullable = false
+    )]
+    pub(crate) account_switch_key: Option<String>,
+}
+impl GetGroupQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.query("accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c501: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c501 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c501 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c501 None;
+                            }
+                            if !crate::generated::patterns::P1.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c501 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: __account_switch_key.into_option(),
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct GetGroupHeaders {
+    /**An `ETag` the caller holds (`"7"`); while it is current the answer is
+`304` without a body.*/
+    #[param(
+        min_length = 1usize,
+        max_length = 256usize,
+        value_type = Option<String>,
+        rename = "If-None-Match",
+        nullable = false
+    )]
+    pub if_none_match: Option<headers::IfNoneMatch>,
+}
+impl GetGroupHeaders {
+    ///Decodes the header parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __if_none_match: runtime::decode::Slot<headers::IfNoneMatch> = {
+            let path = &root.member("If-None-Match");
+            match {
+                const NAME: http::HeaderName = http::HeaderName::from_static(
+                    "if-none-match",
+                );
+                params.header(&NAME, path, errors)
+            } {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match (match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c503: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c503 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 256usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 256 characters");
+                                break 'c503 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c503 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    })
+                        .and_then(|value: String| runtime::decode::typed_header::<
+                            headers::IfNoneMatch,
+                        >(&value, path, errors))
+                    {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            if_none_match: __if_none_match.into_option(),
+        })
+    }
+}
+///What `getGroup` received, validated against the spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GetGroupRequest {
+    pub path: GetGroupPath,
+    pub query: GetGroupQuery,
+    pub header: GetGroupHeaders,
+}
+///Every answer below 400 the spec documents for `getGroup`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GetGroupResponse {
+    ///The group.
+    Ok { body: runtime::Body<Group>, e_tag: headers::ETag },
+    ///Not modified; the `ETag` sent in `If-None-Match` is current.
+    NotModified { e_tag: headers::ETag },
+}
+impl IntoResponse for GetGroupResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Ok { e_tag, body } => {
+                let mut response = runtime::json_response(
+                    http::StatusCode::from_u16(200u16).unwrap(),
+                    "application/json",
+                    &body,
+                );
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
+                response
+            }
+            Self::NotModified { e_tag } => {
+                let mut response = http::StatusCode::from_u16(304u16)
+                    .unwrap()
+                    .into_response();
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
+                response
+            }
+        }
+    }
+}
+///Every error the spec documents for `getGroup`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GetGroupRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///No such group in the account (groups of other accounts are not found either).
+    NotFound(runtime::Refused<404>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for GetGroupRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::NotFound(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
+                if let Ok(value) = http::HeaderValue::from_str(
+                    &retry_after.to_string(),
+                ) {
+                    response.headers_mut().insert("Retry-After", value);
+                }
+                response
+            }
+            Self::InternalServerError(problem) => problem.into_response(),
+        }
+    }
+}
+impl From<runtime::Refused<400>> for GetGroupRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for GetGroupRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for GetGroupRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<404>> for GetGroupRefusal {
+    fn from(problem: runtime::Refused<404>) -> Self {
+        Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<500>> for GetGroupRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
+    }
+}
+#[utoipa::path(
+    get,
+    path = "/v1/groups/{groupId}",
+    operation_id = "getGroup",
+    tags = ["Groups"],
+    summary = "Get a group",
+    description = "Returns one group, its members included, with its `ETag`; `If-None-Match`\nworks as it does for users. Needs `users:read`. A group of another\naccount is `404`.",
+    params(GetGroupPath, GetGroupQuery, GetGroupHeaders),
+    responses(
+        (
+            status = 200u16,
+            description = "The group.",
+            body = Group,
+            content_type = "application/json",
+            headers(("ETag" = types::ETagHeader))
+        ),
+        (
+            status = 304u16,
+            description = "Not modified; the `ETag` sent in `If-None-Match` is current.",
+            headers(("ETag" = types::ETagHeader))
+        ),
+        (
+            status = 400u16,
+            description = "The request is invalid. `errors[]` lists every problem by dotted path and\n`detail` repeats them as `field: message; field: message`.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 401u16,
+            description = "The bearer token is missing, expired or invalid.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 403u16,
+            description = "The token lacks the scope the operation needs, sends a privileged field\nwithout `users:admin` (code `privileged-field`, naming the field), acts on\na user it may not change, or names an `accountSwitchKey` it does not list.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 404u16,
+            description = "No such group in the account (groups of other accounts are not found either).",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 429u16,
+            description = "Too many requests; wait for `Retry-After` seconds.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers(("Retry-After" = types::RetryAfterHeader))
+        ),
+        (
+            status = 500u16,
+            description = "The server failed; the request may be retried.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        )
+    ),
+    security(("bearerAuth" = ["users:read"])),
+)]
+pub fn get_group<A: UsersApi>(
+    served: runtime::Served<A>,
+    request: axum::extract::Request,
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let _ = body;
+            let caller = runtime::authorize(api, &operation_specs::GET_GROUP, &parts)
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let path = GetGroupPath::decode(&params, &mut errors);
+            let query = GetGroupQuery::decode(&params, &mut errors);
+            let header = GetGroupHeaders::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            match (path, query, header) {
+                (Some(path), Some(query), Some(header)) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        GetGroupRequest {
+                            path,
+                            query,
+                            header,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::from_errors(errors)),
+            }
+        };
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(&operation_specs::GET_GROUP, rejection.into_response());
+            }
+        };
+        let response = runtime::answer(api.get_group(context, request).await);
+        served.answered(&operation_specs::GET_GROUP, response)
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UpdateGroupPath {
+    ///The group's id.
+    #[param(rename = "groupId")]
+    pub group_id: uuid::Uuid,
+}
+impl UpdateGroupPath {
+    ///Decodes the path parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __group_id: runtime::decode::Slot<uuid::Uuid> = {
+            let path = &root.member("groupId");
+            match params.path("groupId") {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c505: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c505 None;
+                            }
+                            if !runtime::decode::format::uuid(&value) {
+                                errors.push(path, "format", "is not a valid uuid");
+                                break 'c505 None;
+                            }
+                            uuid::Uuid::parse_str(&value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => {
+                    errors.push(path, "required", "is required");
+                    runtime::decode::Slot::Absent
+                }
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            group_id: __group_id.into_option()?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UpdateGroupQuery {
+    /**Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.*/
+    #[param(
+        min_length = 1usize,
+        max_length = 64usize,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        rename = "accountSwitchKey",
+        nullable = false
+    )]
+    pub(crate) account_switch_key: Option<String>,
+}
+impl UpdateGroupQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.query("accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c507: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c507 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c507 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c507 None;
+                            }
+                            if !crate::generated::patterns::P1.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c507 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: __account_switch_key.into_option(),
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct UpdateGroupHeaders {
+    /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).*/
+    #[param(
+        min_length = 1usize,
+        max_length = 256usize,
+        value_type = Option<String>,
+        rename = "If-Match",
+        nullable = false
+    )]
+    pub if_match: Option<headers::IfMatch>,
+}
+impl UpdateGroupHeaders {
+    ///Decodes the header parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __if_match: runtime::decode::Slot<headers::IfMatch> = {
+            let path = &root.member("If-Match");
+            match {
+                const NAME: http::HeaderName = http::HeaderName::from_static("if-match");
+                params.header(&NAME, path, errors)
+            } {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match (match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c509: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c509 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 256usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 256 characters");
+                                break 'c509 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c509 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    })
+                        .and_then(|value: String| runtime::decode::typed_header::<
+                            headers::IfMatch,
+                        >(&value, path, errors))
+                    {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            if_match: __if_match.into_option(),
+        })
+    }
+}
+///What `updateGroup` received, validated against the spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateGroupRequest {
+    pub path: UpdateGroupPath,
+    pub query: UpdateGroupQuery,
+    pub header: UpdateGroupHeaders,
+    pub body: GroupPatch,
+}
+///Every answer below 400 the spec documents for `updateGroup`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpdateGroupResponse {
+    ///The updated group.
+    Ok { body: runtime::Body<Group>, e_tag: headers::ETag },
+}
+impl IntoResponse for UpdateGroupResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Ok { e_tag, body } => {
+                let mut response = runtime::json_response(
+                    http::StatusCode::from_u16(200u16).unwrap(),
+                    "application/json",
+                    &body,
+                );
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
+                response
+            }
+        }
+    }
+}
+///Every error the spec documents for `updateGroup`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpdateGroupRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///No such group in the account (groups of other accounts are not found either).
+    NotFound(runtime::Refused<404>),
+    /**Another group of the account has the name, compared without regard to
+case (`duplication-violation`), or a request with the same
+`Idempotency-Key` is still running after the server waited for it
+(`idempotency-in-progress`).*/
+    Conflict(runtime::Refused<409>),
+    ///The `If-Match` entity tag is not current; nothing changed.
+    PreconditionFailed(runtime::Refused<412>),
+    ///The body is larger than the server accepts.
+    PayloadTooLarge(runtime::Refused<413>),
+    ///The body's `Content-Type` is not one the operation takes.
+    UnsupportedMediaType(runtime::Refused<415>),
+    ///This server requires `If-Match` on changes.
+    PreconditionRequired(runtime::Refused<428>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for UpdateGroupRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::NotFound(problem) => problem.into_response(),
+            Self::Conflict(problem) => problem.into_response(),
+            Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::PayloadTooLarge(problem) => problem.into_response(),
+            Self::UnsupportedMediaType(problem) => problem.into_response(),
+            Self::PreconditionRequired(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
+                if let Ok(value) = http::HeaderValue::from_str(
+                    &retry_after.to_string(),
+                ) {
+                    response.headers_mut().insert("Retry-After", value);
+                }
+                response
+            }
+            Self::InternalServerError(problem) => problem.into_response(),
+        }
+    }
+}
+impl From<runtime::Refused<400>> for UpdateGroupRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for UpdateGroupRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for UpdateGroupRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<404>> for UpdateGroupRefusal {
+    fn from(problem: runtime::Refused<404>) -> Self {
+        Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<409>> for UpdateGroupRefusal {
+    fn from(problem: runtime::Refused<409>) -> Self {
+        Self::Conflict(problem)
+    }
+}
+impl From<runtime::Refused<412>> for UpdateGroupRefusal {
+    fn from(problem: runtime::Refused<412>) -> Self {
+        Self::PreconditionFailed(problem)
+    }
+}
+impl From<runtime::Refused<413>> for UpdateGroupRefusal {
+    fn from(problem: runtime::Refused<413>) -> Self {
+        Self::PayloadTooLarge(problem)
+    }
+}
+impl From<runtime::Refused<415>> for UpdateGroupRefusal {
+    fn from(problem: runtime::Refused<415>) -> Self {
+        Self::UnsupportedMediaType(problem)
+    }
+}
+impl From<runtime::Refused<428>> for UpdateGroupRefusal {
+    fn from(problem: runtime::Refused<428>) -> Self {
+        Self::PreconditionRequired(problem)
+    }
+}
+impl From<runtime::Refused<500>> for UpdateGroupRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
+    }
+}
+#[utoipa::path(
+    patch,
+    path = "/v1/groups/{groupId}",
+    operation_id = "updateGroup",
+    tags = ["Groups"],
+    summary = "Update a group partially",
+    description = "Applies a JSON merge patch (RFC 7396) to the group: a member that is\nabsent is left alone and `null` clears `description` or `externalId`.\nMembers are either replaced whole (`members`) or changed with\n`addMembers` and `removeMembers` (both may be sent together; the whole\nlist with either is `400`, and so is one user in both). Adding a member\nthat is already in the group, or removing one that is not, changes\nnothing. The merged group is judged as `GroupCreate` judges a new one:\nat most 1,000 members, each a user of the account.\n\nThe body is `application/merge-patch+json`; `application/json` is read\nas the same merge patch. A patch that changes nothing leaves\n`resourceVersion` alone. Needs `users:write`, and the caller must be an\nadmin (`users:admin`) or the group's creator.",
+    params(UpdateGroupPath, UpdateGroupQuery, UpdateGroupHeaders),
+    request_body(
+        content(
+            (GroupPatch = "application/json"),
+            (GroupPatch = "application/merge-patch+json")
+        ),
+        description = ""
+    ),
+    responses(
+        (
+            status = 200u16,
+            description = "The updated group.",
+            body = Group,
+            content_type = "application/json",
+            headers(("ETag" = types::ETagHeader))
+        ),
+        (
+            status = 400u16,
+            description = "The request is invalid. `errors[]` lists every problem by dotted path and\n`detail` repeats them as `field: message; field: message`.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 401u16,
+            description = "The bearer token is missing, expired or invalid.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 403u16,
+            description = "The token lacks the scope the operation needs, sends a privileged field\nwithout `users:admin` (code `privileged-field`, naming the field), acts on\na user it may not change, or names an `accountSwitchKey` it does not list.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 404u16,
+            description = "No such group in the account (groups of other accounts are not found either).",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 409u16,
+            description = "Another group of the account has the name, compared without regard to\ncase (`duplication-violation`), or a request with the same\n`Idempotency-Key` is still running after the server waited for it\n(`idempotency-in-progress`).",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 412u16,
+            description = "The `If-Match` entity tag is not current; nothing changed.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 413u16,
+            description = "The body is larger than the server accepts.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 415u16,
+            description = "The body's `Content-Type` is not one the operation takes.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 428u16,
+            description = "This server requires `If-Match` on changes.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 429u16,
+            description = "Too many requests; wait for `Retry-After` seconds.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers(("Retry-After" = types::RetryAfterHeader))
+        ),
+        (
+            status = 500u16,
+            description = "The server failed; the request may be retried.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        )
+    ),
+    security(("bearerAuth" = ["users:write"])),
+)]
+pub fn update_group<A: UsersApi>(
+    served: runtime::Served<A>,
+    request: axum::extract::Request,
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let caller = runtime::authorize(api, &operation_specs::UPDATE_GROUP, &parts)
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let path = UpdateGroupPath::decode(&params, &mut errors);
+            let query = UpdateGroupQuery::decode(&params, &mut errors);
+            let header = UpdateGroupHeaders::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            let body = runtime::body::<
+                GroupPatch,
+            >(&operation_specs::UPDATE_GROUP, &served.options, &parts, body, &mut errors)
+                .await?;
+            match (path, query, header, body) {
+                (
+                    Some(path),
+                    Some(query),
+                    Some(header),
+                    Some(body),
+                ) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        UpdateGroupRequest {
+                            path,
+                            query,
+                            header,
+                            body,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::from_errors(errors)),
+            }
+        };
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(&operation_specs::UPDATE_GROUP, rejection.into_response());
+            }
+        };
+        let response = runtime::answer(api.update_group(context, request).await);
+        served.answered(&operation_specs::UPDATE_GROUP, response)
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DeleteGroupPath {
+    ///The group's id.
+    #[param(rename = "groupId")]
+    pub group_id: uuid::Uuid,
+}
+impl DeleteGroupPath {
+    ///Decodes the path parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __group_id: runtime::decode::Slot<uuid::Uuid> = {
+            let path = &root.member("groupId");
+            match params.path("groupId") {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c511: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c511 None;
+                            }
+                            if !runtime::decode::format::uuid(&value) {
+                                errors.push(path, "format", "is not a valid uuid");
+                                break 'c511 None;
+                            }
+                            uuid::Uuid::parse_str(&value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => {
+                    errors.push(path, "required", "is required");
+                    runtime::decode::Slot::Absent
+                }
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            group_id: __group_id.into_option()?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteGroupQuery {
+    /**Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.*/
+    #[param(
+        min_length = 1usize,
+        max_length = 64usize,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        rename = "accountSwitchKey",
+        nullable = false
+    )]
+    pub(crate) account_switch_key: Option<String>,
+}
+impl DeleteGroupQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.query("accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c513: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c513 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c513 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c513 None;
+                            }
+                            if !crate::generated::patterns::P1.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c513 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: __account_switch_key.into_option(),
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct DeleteGroupHeaders {
+    /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).*/
+    #[param(
+        min_length = 1usize,
+        max_length = 256usize,
+        value_type = Option<String>,
+        rename = "If-Match",
+        nullable = false
+    )]
+    pub if_match: Option<headers::IfMatch>,
+}
+impl DeleteGroupHeaders {
+    ///Decodes the header parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __if_match: runtime::decode::Slot<headers::IfMatch> = {
+            let path = &root.member("If-Match");
+            match {
+                const NAME: http::HeaderName = http::HeaderName::from_static("if-match");
+                params.header(&NAME, path, errors)
+            } {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match (match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c515: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c515 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 256usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 256 characters");
+                                break 'c515 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c515 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    })
+                        .and_then(|value: String| runtime::decode::typed_header::<
+                            headers::IfMatch,
+                        >(&value, path, errors))
+                    {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            if_match: __if_match.into_option(),
+        })
+    }
+}
+///What `deleteGroup` received, validated against the spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteGroupRequest {
+    pub path: DeleteGroupPath,
+    pub query: DeleteGroupQuery,
+    pub header: DeleteGroupHeaders,
+}
+///Every answer below 400 the spec documents for `deleteGroup`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteGroupResponse {
+    ///Deleted.
+    NoContent {},
+}
+impl IntoResponse for DeleteGroupResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NoContent {} => {
+                http::StatusCode::from_u16(204u16).unwrap().into_response()
+            }
+        }
+    }
+}
+///Every error the spec documents for `deleteGroup`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteGroupRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///No such group in the account (groups of other accounts are not found either).
+    NotFound(runtime::Refused<404>),
+    ///The `If-Match` entity tag is not current; nothing changed.
+    PreconditionFailed(runtime::Refused<412>),
+    ///This server requires `If-Match` on changes.
+    PreconditionRequired(runtime::Refused<428>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for DeleteGroupRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::NotFound(problem) => problem.into_response(),
+            Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::PreconditionRequired(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
+                if let Ok(value) = http::HeaderValue::from_str(
+                    &retry_after.to_string(),
+                ) {
+                    response.headers_mut().insert("Retry-After", value);
+                }
+                response
+            }
+            Self::InternalServerError(problem) => problem.into_response(),
+        }
+    }
+}
+impl From<runtime::Refused<400>> for DeleteGroupRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for DeleteGroupRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for DeleteGroupRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<404>> for DeleteGroupRefusal {
+    fn from(problem: runtime::Refused<404>) -> Self {
+        Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<412>> for DeleteGroupRefusal {
+    fn from(problem: runtime::Refused<412>) -> Self {
+        Self::PreconditionFailed(problem)
+    }
+}
+impl From<runtime::Refused<428>> for DeleteGroupRefusal {
+    fn from(problem: runtime::Refused<428>) -> Self {
+        Self::PreconditionRequired(problem)
+    }
+}
+impl From<runtime::Refused<500>> for DeleteGroupRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
+    }
+}
+#[utoipa::path(
+    delete,
+    path = "/v1/groups/{groupId}",
+    operation_id = "deleteGroup",
+    tags = ["Groups"],
+    summary = "Delete a group",
+    description = "Deletes the group; its members stay users of the account. Needs\n`users:admin`.",
+    params(DeleteGroupPath, DeleteGroupQuery, DeleteGroupHeaders),
+    responses(
+        (status = 204u16, description = "Deleted.", headers()),
+        (
+            status = 400u16,
+            description = "The request is invalid. `errors[]` lists every problem by dotted path and\n`detail` repeats them as `field: message; field: message`.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 401u16,
+            description = "The bearer token is missing, expired or invalid.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 403u16,
+            description = "The token lacks the scope the operation needs, sends a privileged field\nwithout `users:admin` (code `privileged-field`, naming the field), acts on\na user it may not change, or names an `accountSwitchKey` it does not list.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 404u16,
+            description = "No such group in the account (groups of other accounts are not found either).",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 412u16,
+            description = "The `If-Match` entity tag is not current; nothing changed.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 428u16,
+            description = "This server requires `If-Match` on changes.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 429u16,
+            description = "Too many requests; wait for `Retry-After` seconds.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers(("Retry-After" = types::RetryAfterHeader))
+        ),
+        (
+            status = 500u16,
+            description = "The server failed; the request may be retried.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        )
+    ),
+    security(("bearerAuth" = ["users:admin"])),
+)]
+pub fn delete_group<A: UsersApi>(
+    served: runtime::Served<A>,
+    request: axum::extract::Request,
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let _ = body;
+            let caller = runtime::authorize(api, &operation_specs::DELETE_GROUP, &parts)
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let path = DeleteGroupPath::decode(&params, &mut errors);
+            let query = DeleteGroupQuery::decode(&params, &mut errors);
+            let header = DeleteGroupHeaders::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            match (path, query, header) {
+                (Some(path), Some(query), Some(header)) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        DeleteGroupRequest {
+                            path,
+                            query,
+                            header,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::from_errors(errors)),
+            }
+        };
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(&operation_specs::DELETE_GROUP, rejection.into_response());
+            }
+        };
+        let response = runtime::answer(api.delete_group(context, request).await);
+        served.answered(&operation_specs::DELETE_GROUP, response)
+    }
 }
 ///What `listCountries` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -16930,7 +20172,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c435: {
+                        Some(value) => 'c517: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -16938,27 +20180,27 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c435 None;
+                                break 'c517 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c435 None;
+                                break 'c517 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c435 None;
+                                break 'c517 None;
                             }
-                            if !crate::generated::patterns::P3.is_match(&value) {
+                            if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
                                     .push(
                                         path,
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c435 None;
+                                break 'c517 None;
                             }
                             Some(value.to_owned())
                         }
@@ -16981,18 +20223,18 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be an integer");
                             None
                         }
-                        Some(value) => 'c437: {
+                        Some(value) => 'c519: {
                             if (value as f64) < 1f64 {
                                 errors.push(path, "minimum", "must be at least 1");
-                                break 'c437 None;
+                                break 'c519 None;
                             }
                             if (value as f64) > 100f64 {
                                 errors.push(path, "maximum", "must be at most 100");
-                                break 'c437 None;
+                                break 'c519 None;
                             }
                             if i32::try_from(value).is_err() {
                                 errors.push(path, "format", "must be a 32-bit integer");
-                                break 'c437 None;
+                                break 'c519 None;
                             }
                             i32::try_from(value).ok()
                         }
@@ -17015,7 +20257,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c439: {
+                        Some(value) => 'c521: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17023,23 +20265,23 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c439 None;
+                                break 'c521 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 512usize {
                                 errors
                                     .push(path, "max-length", "must be at most 512 characters");
-                                break 'c439 None;
+                                break 'c521 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c439 None;
+                                break 'c521 None;
                             }
-                            if !crate::generated::patterns::P6.is_match(&value) {
+                            if !crate::generated::patterns::P7.is_match(&value) {
                                 errors
                                     .push(path, "pattern", "does not match ^[A-Za-z0-9_-]+$");
-                                break 'c439 None;
+                                break 'c521 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17062,7 +20304,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c441: {
+                        Some(value) => 'c523: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17070,17 +20312,17 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c441 None;
+                                break 'c523 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 254usize {
                                 errors
                                     .push(path, "max-length", "must be at most 254 characters");
-                                break 'c441 None;
+                                break 'c523 None;
                             }
                             if !runtime::decode::format::email(&value) {
                                 errors.push(path, "format", "is not a valid email");
-                                break 'c441 None;
+                                break 'c523 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17117,7 +20359,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c443: {
+                        Some(value) => 'c525: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17125,18 +20367,18 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c443 None;
+                                break 'c525 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 100usize {
                                 errors
                                     .push(path, "max-length", "must be at most 100 characters");
-                                break 'c443 None;
+                                break 'c525 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c443 None;
+                                break 'c525 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17366,7 +20608,7 @@ impl CreateUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c445: {
+                        Some(value) => 'c527: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17374,27 +20616,27 @@ impl CreateUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c445 None;
+                                break 'c527 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c445 None;
+                                break 'c527 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c445 None;
+                                break 'c527 None;
                             }
-                            if !crate::generated::patterns::P3.is_match(&value) {
+                            if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
                                     .push(
                                         path,
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c445 None;
+                                break 'c527 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17452,7 +20694,7 @@ impl CreateUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c447: {
+                        Some(value) => 'c529: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17460,23 +20702,23 @@ impl CreateUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c447 None;
+                                break 'c529 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 255usize {
                                 errors
                                     .push(path, "max-length", "must be at most 255 characters");
-                                break 'c447 None;
+                                break 'c529 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c447 None;
+                                break 'c529 None;
                             }
-                            if !crate::generated::patterns::P7.is_match(&value) {
+                            if !crate::generated::patterns::P8.is_match(&value) {
                                 errors
                                     .push(path, "pattern", "does not match ^[\\x21-\\x7E]+$");
-                                break 'c447 None;
+                                break 'c529 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17775,7 +21017,7 @@ impl GetUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c449: {
+                        Some(value) => 'c531: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17783,11 +21025,11 @@ impl GetUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c449 None;
+                                break 'c531 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c449 None;
+                                break 'c531 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -17843,7 +21085,7 @@ impl GetUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c451: {
+                        Some(value) => 'c533: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17851,27 +21093,27 @@ impl GetUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c451 None;
+                                break 'c533 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c451 None;
+                                break 'c533 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c451 None;
+                                break 'c533 None;
                             }
-                            if !crate::generated::patterns::P3.is_match(&value) {
+                            if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
                                     .push(
                                         path,
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c451 None;
+                                break 'c533 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17929,7 +21171,7 @@ impl GetUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c453: {
+                        Some(value) => 'c535: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17937,18 +21179,18 @@ impl GetUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c453 None;
+                                break 'c535 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c453 None;
+                                break 'c535 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c453 None;
+                                break 'c535 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18212,7 +21454,7 @@ impl ReplaceUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c455: {
+                        Some(value) => 'c537: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18220,11 +21462,11 @@ impl ReplaceUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c455 None;
+                                break 'c537 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c455 None;
+                                break 'c537 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -18280,7 +21522,7 @@ impl ReplaceUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c457: {
+                        Some(value) => 'c539: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18288,27 +21530,27 @@ impl ReplaceUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c457 None;
+                                break 'c539 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c457 None;
+                                break 'c539 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c457 None;
+                                break 'c539 None;
                             }
-                            if !crate::generated::patterns::P3.is_match(&value) {
+                            if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
                                     .push(
                                         path,
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c457 None;
+                                break 'c539 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18366,7 +21608,7 @@ impl ReplaceUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c459: {
+                        Some(value) => 'c541: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18374,18 +21616,18 @@ impl ReplaceUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c459 None;
+                                break 'c541 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c459 None;
+                                break 'c541 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c459 None;
+                                break 'c541 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18723,7 +21965,7 @@ impl UpdateUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c461: {
+                        Some(value) => 'c543: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18731,11 +21973,11 @@ impl UpdateUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c461 None;
+                                break 'c543 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c461 None;
+                                break 'c543 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -18791,7 +22033,7 @@ impl UpdateUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c463: {
+                        Some(value) => 'c545: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18799,27 +22041,27 @@ impl UpdateUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c463 None;
+                                break 'c545 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c463 None;
+                                break 'c545 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c463 None;
+                                break 'c545 None;
                             }
-                            if !crate::generated::patterns::P3.is_match(&value) {
+                            if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
                                     .push(
                                         path,
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c463 None;
+                                break 'c545 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18877,7 +22119,7 @@ impl UpdateUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c465: {
+                        Some(value) => 'c547: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18885,18 +22127,18 @@ impl UpdateUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c465 None;
+                                break 'c547 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c465 None;
+                                break 'c547 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c465 None;
+                                break 'c547 None;
                             }
                             Some(value.to_owned())
                         }
@@ -19240,7 +22482,7 @@ impl DeleteUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c467: {
+                        Some(value) => 'c549: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -19248,11 +22490,11 @@ impl DeleteUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c467 None;
+                                break 'c549 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c467 None;
+                                break 'c549 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -19308,7 +22550,7 @@ impl DeleteUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c469: {
+                        Some(value) => 'c551: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -19316,27 +22558,27 @@ impl DeleteUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c469 None;
+                                break 'c551 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c469 None;
+                                break 'c551 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c469 None;
+                                break 'c551 None;
                             }
-                            if !crate::generated::patterns::P3.is_match(&value) {
+                            if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
                                     .push(
                                         path,
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c469 None;
+                                break 'c551 None;
                             }
                             Some(value.to_owned())
                         }
@@ -19394,7 +22636,7 @@ impl DeleteUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c471: {
+                        Some(value) => 'c553: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -19402,18 +22644,18 @@ impl DeleteUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c471 None;
+                                break 'c553 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c471 None;
+                                break 'c553 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c471 None;
+                                break 'c553 None;
                             }
                             Some(value.to_owned())
                         }
@@ -19658,6 +22900,445 @@ pub fn delete_user<A: UsersApi>(
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
+pub struct ListUserGroupsPath {
+    ///The user's id.
+    #[param(rename = "userId")]
+    pub user_id: uuid::Uuid,
+}
+impl ListUserGroupsPath {
+    ///Decodes the path parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __user_id: runtime::decode::Slot<uuid::Uuid> = {
+            let path = &root.member("userId");
+            match params.path("userId") {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c555: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c555 None;
+                            }
+                            if !runtime::decode::format::uuid(&value) {
+                                errors.push(path, "format", "is not a valid uuid");
+                                break 'c555 None;
+                            }
+                            uuid::Uuid::parse_str(&value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => {
+                    errors.push(path, "required", "is required");
+                    runtime::decode::Slot::Absent
+                }
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            user_id: __user_id.into_option()?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListUserGroupsQuery {
+    /**Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.*/
+    #[param(
+        min_length = 1usize,
+        max_length = 64usize,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        rename = "accountSwitchKey",
+        nullable = false
+    )]
+    pub(crate) account_switch_key: Option<String>,
+    ///The most groups a page holds.
+    #[param(minimum = 1f64, maximum = 100f64, rename = "limit", nullable = false)]
+    pub limit: Option<i32>,
+    ///The `nextCursor` of the previous page of the same list.
+    #[param(
+        min_length = 1usize,
+        max_length = 512usize,
+        pattern = "^[A-Za-z0-9_-]+$",
+        rename = "cursor",
+        nullable = false
+    )]
+    pub cursor: Option<String>,
+}
+impl ListUserGroupsQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.query("accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c557: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c557 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c557 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c557 None;
+                            }
+                            if !crate::generated::patterns::P1.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c557 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        let __limit: runtime::decode::Slot<i32> = {
+            let path = &root.member("limit");
+            match params.query("limit", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match text.parse::<i64>().ok() {
+                        None => {
+                            errors.push(path, "type", "must be an integer");
+                            None
+                        }
+                        Some(value) => 'c559: {
+                            if (value as f64) < 1f64 {
+                                errors.push(path, "minimum", "must be at least 1");
+                                break 'c559 None;
+                            }
+                            if (value as f64) > 100f64 {
+                                errors.push(path, "maximum", "must be at most 100");
+                                break 'c559 None;
+                            }
+                            if i32::try_from(value).is_err() {
+                                errors.push(path, "format", "must be a 32-bit integer");
+                                break 'c559 None;
+                            }
+                            i32::try_from(value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        let __cursor: runtime::decode::Slot<String> = {
+            let path = &root.member("cursor");
+            match params.query("cursor", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c561: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c561 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 512usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 512 characters");
+                                break 'c561 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c561 None;
+                            }
+                            if !crate::generated::patterns::P7.is_match(&value) {
+                                errors
+                                    .push(path, "pattern", "does not match ^[A-Za-z0-9_-]+$");
+                                break 'c561 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: __account_switch_key.into_option(),
+            limit: __limit.into_option(),
+            cursor: __cursor.into_option(),
+        })
+    }
+}
+///What `listUserGroups` received, validated against the spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListUserGroupsRequest {
+    pub path: ListUserGroupsPath,
+    pub query: ListUserGroupsQuery,
+}
+///Every answer below 400 the spec documents for `listUserGroups`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListUserGroupsResponse {
+    ///A page of the user's groups.
+    Ok { body: runtime::Body<GroupPage> },
+}
+impl IntoResponse for ListUserGroupsResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Ok { body } => {
+                runtime::json_response(
+                    http::StatusCode::from_u16(200u16).unwrap(),
+                    "application/json",
+                    &body,
+                )
+            }
+        }
+    }
+}
+///Every error the spec documents for `listUserGroups`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListUserGroupsRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///No such user in the account (users of other accounts are not found either).
+    NotFound(runtime::Refused<404>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for ListUserGroupsRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::NotFound(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
+                if let Ok(value) = http::HeaderValue::from_str(
+                    &retry_after.to_string(),
+                ) {
+                    response.headers_mut().insert("Retry-After", value);
+                }
+                response
+            }
+            Self::InternalServerError(problem) => problem.into_response(),
+        }
+    }
+}
+impl From<runtime::Refused<400>> for ListUserGroupsRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for ListUserGroupsRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for ListUserGroupsRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<404>> for ListUserGroupsRefusal {
+    fn from(problem: runtime::Refused<404>) -> Self {
+        Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<500>> for ListUserGroupsRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
+    }
+}
+#[utoipa::path(
+    get,
+    path = "/v1/users/{userId}/groups",
+    operation_id = "listUserGroups",
+    tags = ["Groups"],
+    summary = "List a user's groups",
+    description = "Lists the groups the user is a member of, in the order the groups were\ncreated, a page at a time, as `GET /v1/groups?member=` does. A user of\nanother account is `404`. Needs `users:read`.",
+    params(ListUserGroupsPath, ListUserGroupsQuery),
+    responses(
+        (
+            status = 200u16,
+            description = "A page of the user's groups.",
+            body = GroupPage,
+            content_type = "application/json",
+            headers()
+        ),
+        (
+            status = 400u16,
+            description = "The request is invalid. `errors[]` lists every problem by dotted path and\n`detail` repeats them as `field: message; field: message`.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 401u16,
+            description = "The bearer token is missing, expired or invalid.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 403u16,
+            description = "The token lacks the scope the operation needs, sends a privileged field\nwithout `users:admin` (code `privileged-field`, naming the field), acts on\na user it may not change, or names an `accountSwitchKey` it does not list.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 404u16,
+            description = "No such user in the account (users of other accounts are not found either).",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 429u16,
+            description = "Too many requests; wait for `Retry-After` seconds.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers(("Retry-After" = types::RetryAfterHeader))
+        ),
+        (
+            status = 500u16,
+            description = "The server failed; the request may be retried.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        )
+    ),
+    security(("bearerAuth" = ["users:read"])),
+)]
+pub fn list_user_groups<A: UsersApi>(
+    served: runtime::Served<A>,
+    request: axum::extract::Request,
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let _ = body;
+            let caller = runtime::authorize(
+                    api,
+                    &operation_specs::LIST_USER_GROUPS,
+                    &parts,
+                )
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let path = ListUserGroupsPath::decode(&params, &mut errors);
+            let query = ListUserGroupsQuery::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            match (path, query) {
+                (Some(path), Some(query)) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        ListUserGroupsRequest {
+                            path,
+                            query,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::from_errors(errors)),
+            }
+        };
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(
+                        &operation_specs::LIST_USER_GROUPS,
+                        rejection.into_response(),
+                    );
+            }
+        };
+        let response = runtime::answer(api.list_user_groups(context, request).await);
+        served.answered(&operation_specs::LIST_USER_GROUPS, response)
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct SetUserPasswordPath {
     ///The user's id.
     #[param(rename = "userId")]
@@ -19681,7 +23362,7 @@ impl SetUserPasswordPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c473: {
+                        Some(value) => 'c563: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -19689,11 +23370,11 @@ impl SetUserPasswordPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c473 None;
+                                break 'c563 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c473 None;
+                                break 'c563 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -19749,7 +23430,7 @@ impl SetUserPasswordQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c475: {
+                        Some(value) => 'c565: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -19757,27 +23438,27 @@ impl SetUserPasswordQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c475 None;
+                                break 'c565 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c475 None;
+                                break 'c565 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c475 None;
+                                break 'c565 None;
                             }
-                            if !crate::generated::patterns::P3.is_match(&value) {
+                            if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
                                     .push(
                                         path,
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c475 None;
+                                break 'c565 None;
                             }
                             Some(value.to_owned())
                         }
@@ -19835,7 +23516,7 @@ impl SetUserPasswordHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c477: {
+                        Some(value) => 'c567: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -19843,18 +23524,18 @@ impl SetUserPasswordHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c477 None;
+                                break 'c567 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c477 None;
+                                break 'c567 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c477 None;
+                                break 'c567 None;
                             }
                             Some(value.to_owned())
                         }
@@ -20171,6 +23852,46 @@ pub fn set_user_password<A: UsersApi>(
 /// documents that status for it, so an undocumented status does
 /// not compile.
 pub trait UsersApi: runtime::Authenticator {
+    ///`GET /v1/groups`: List groups
+    fn list_groups(
+        &self,
+        ctx: runtime::RequestContext<Self::Claims>,
+        req: ListGroupsRequest,
+    ) -> impl std::future::Future<
+        Output = Result<ListGroupsResponse, ListGroupsRefusal>,
+    > + Send;
+    ///`POST /v1/groups`: Create a group
+    fn create_group(
+        &self,
+        ctx: runtime::RequestContext<Self::Claims>,
+        req: CreateGroupRequest,
+    ) -> impl std::future::Future<
+        Output = Result<CreateGroupResponse, CreateGroupRefusal>,
+    > + Send;
+    ///`GET /v1/groups/{groupId}`: Get a group
+    fn get_group(
+        &self,
+        ctx: runtime::RequestContext<Self::Claims>,
+        req: GetGroupRequest,
+    ) -> impl std::future::Future<
+        Output = Result<GetGroupResponse, GetGroupRefusal>,
+    > + Send;
+    ///`PATCH /v1/groups/{groupId}`: Update a group partially
+    fn update_group(
+        &self,
+        ctx: runtime::RequestContext<Self::Claims>,
+        req: UpdateGroupRequest,
+    ) -> impl std::future::Future<
+        Output = Result<UpdateGroupResponse, UpdateGroupRefusal>,
+    > + Send;
+    ///`DELETE /v1/groups/{groupId}`: Delete a group
+    fn delete_group(
+        &self,
+        ctx: runtime::RequestContext<Self::Claims>,
+        req: DeleteGroupRequest,
+    ) -> impl std::future::Future<
+        Output = Result<DeleteGroupResponse, DeleteGroupRefusal>,
+    > + Send;
     ///`GET /v1/lookups/countries`: List countries
     fn list_countries(
         &self,
@@ -20251,6 +23972,14 @@ pub trait UsersApi: runtime::Authenticator {
     ) -> impl std::future::Future<
         Output = Result<DeleteUserResponse, DeleteUserRefusal>,
     > + Send;
+    ///`GET /v1/users/{userId}/groups`: List a user's groups
+    fn list_user_groups(
+        &self,
+        ctx: runtime::RequestContext<Self::Claims>,
+        req: ListUserGroupsRequest,
+    ) -> impl std::future::Future<
+        Output = Result<ListUserGroupsResponse, ListUserGroupsRefusal>,
+    > + Send;
     ///`PUT /v1/users/{userId}/password`: Set a user's password
     fn set_user_password(
         &self,
@@ -20266,6 +23995,17 @@ pub fn routes<A: UsersApi>(
     options: runtime::RouterOptions,
 ) -> axum::Router {
     axum::Router::new()
+        .route(
+            "/v1/groups",
+            axum::routing::get(runtime::Handle(list_groups::<A>))
+                .post(runtime::Handle(create_group::<A>)),
+        )
+        .route(
+            "/v1/groups/{groupId}",
+            axum::routing::get(runtime::Handle(get_group::<A>))
+                .patch(runtime::Handle(update_group::<A>))
+                .delete(runtime::Handle(delete_group::<A>)),
+        )
         .route(
             "/v1/lookups/countries",
             axum::routing::get(runtime::Handle(list_countries::<A>)),
@@ -20295,6 +24035,10 @@ pub fn routes<A: UsersApi>(
                 .delete(runtime::Handle(delete_user::<A>)),
         )
         .route(
+            "/v1/users/{userId}/groups",
+            axum::routing::get(runtime::Handle(list_user_groups::<A>)),
+        )
+        .route(
             "/v1/users/{userId}/password",
             axum::routing::put(runtime::Handle(set_user_password::<A>)),
         )
@@ -20321,6 +24065,200 @@ pub fn router_with<A: UsersApi>(
 /// What each operation takes, for the runtime's validation.
 pub mod operation_specs {
     use crate::runtime;
+    pub const LIST_GROUPS: runtime::OperationSpec = runtime::OperationSpec {
+        operation_id: "listGroups",
+        statuses: &[200u16, 400u16, 401u16, 403u16, 429u16, 500u16],
+        status_classes: &[],
+        default_response: false,
+        method: "GET",
+        path: "/v1/groups",
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:read"],
+                },
+            ],
+        ],
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "limit",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "cursor",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "member",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "q",
+                location: "query",
+                required: false,
+            },
+        ],
+        body: None,
+    };
+    pub const CREATE_GROUP: runtime::OperationSpec = runtime::OperationSpec {
+        operation_id: "createGroup",
+        statuses: &[
+            201u16, 400u16, 401u16, 403u16, 409u16, 413u16, 415u16, 422u16, 429u16,
+            500u16,
+        ],
+        status_classes: &[],
+        default_response: false,
+        method: "POST",
+        path: "/v1/groups",
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:write"],
+                },
+            ],
+        ],
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "Idempotency-Key",
+                location: "header",
+                required: false,
+            },
+        ],
+        body: Some(runtime::BodySpec {
+            media_types: &["application/json"],
+            schema: Some("GroupCreate"),
+        }),
+    };
+    pub const GET_GROUP: runtime::OperationSpec = runtime::OperationSpec {
+        operation_id: "getGroup",
+        statuses: &[200u16, 304u16, 400u16, 401u16, 403u16, 404u16, 429u16, 500u16],
+        status_classes: &[],
+        default_response: false,
+        method: "GET",
+        path: "/v1/groups/{groupId}",
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:read"],
+                },
+            ],
+        ],
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "groupId",
+                location: "path",
+                required: true,
+            },
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "If-None-Match",
+                location: "header",
+                required: false,
+            },
+        ],
+        body: None,
+    };
+    pub const UPDATE_GROUP: runtime::OperationSpec = runtime::OperationSpec {
+        operation_id: "updateGroup",
+        statuses: &[
+            200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16, 413u16, 415u16,
+            428u16, 429u16, 500u16,
+        ],
+        status_classes: &[],
+        default_response: false,
+        method: "PATCH",
+        path: "/v1/groups/{groupId}",
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:write"],
+                },
+            ],
+        ],
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "groupId",
+                location: "path",
+                required: true,
+            },
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "If-Match",
+                location: "header",
+                required: false,
+            },
+        ],
+        body: Some(runtime::BodySpec {
+            media_types: &["application/json", "application/merge-patch+json"],
+            schema: Some("GroupPatch"),
+        }),
+    };
+    pub const DELETE_GROUP: runtime::OperationSpec = runtime::OperationSpec {
+        operation_id: "deleteGroup",
+        statuses: &[
+            204u16, 400u16, 401u16, 403u16, 404u16, 412u16, 428u16, 429u16, 500u16,
+        ],
+        status_classes: &[],
+        default_response: false,
+        method: "DELETE",
+        path: "/v1/groups/{groupId}",
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:admin"],
+                },
+            ],
+        ],
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "groupId",
+                location: "path",
+                required: true,
+            },
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "If-Match",
+                location: "header",
+                required: false,
+            },
+        ],
+        body: None,
+    };
     pub const LIST_COUNTRIES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listCountries",
         statuses: &[200u16, 401u16, 403u16, 429u16, 500u16],
@@ -20637,6 +24575,46 @@ pub mod operation_specs {
         ],
         body: None,
     };
+    pub const LIST_USER_GROUPS: runtime::OperationSpec = runtime::OperationSpec {
+        operation_id: "listUserGroups",
+        statuses: &[200u16, 400u16, 401u16, 403u16, 404u16, 429u16, 500u16],
+        status_classes: &[],
+        default_response: false,
+        method: "GET",
+        path: "/v1/users/{userId}/groups",
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:read"],
+                },
+            ],
+        ],
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "userId",
+                location: "path",
+                required: true,
+            },
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "limit",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "cursor",
+                location: "query",
+                required: false,
+            },
+        ],
+        body: None,
+    };
     pub const SET_USER_PASSWORD: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "setUserPassword",
         statuses: &[
@@ -20680,6 +24658,11 @@ pub mod operation_specs {
     };
     /// Every operation, in spec order.
     pub const ALL: &[&runtime::OperationSpec] = &[
+        &LIST_GROUPS,
+        &CREATE_GROUP,
+        &GET_GROUP,
+        &UPDATE_GROUP,
+        &DELETE_GROUP,
         &LIST_COUNTRIES,
         &LIST_LANGUAGES,
         &LIST_LOCALES,
@@ -20690,6 +24673,7 @@ pub mod operation_specs {
         &REPLACE_USER,
         &UPDATE_USER,
         &DELETE_USER,
+        &LIST_USER_GROUPS,
         &SET_USER_PASSWORD,
     ];
 }
@@ -20700,7 +24684,7 @@ pub mod operation_specs {
     info(
         title = "Users API",
         version = "1.0.0",
-        description = "A user directory: create, find, change and delete the users of an account.\n\n**Signing in.** Every call carries a bearer JWT (the *Authorize* button).\nIts `scope` claim grants `users:read` (read users and the lookups),\n`users:write` (create and change users) or `users:admin` (privileged\nfields, any user of the account, delete); each includes the ones before\nit. Each operation names the scope it needs; without it the answer is\n`403`, without a valid token `401`.\n\n**Accounts.** Every user belongs to one account (tenant): the one the\ntoken names. A token that lists other accounts in `switchableAccounts`\nmay act on one of them by naming it in `accountSwitchKey`; users of other\naccounts are never seen, not even as `403`.\n\n**Changing a user.** `PATCH` is a JSON merge patch (RFC 7396,\n`application/merge-patch+json`): a member left out is left alone, `null`\nclears it, and objects merge member by member. `PUT` replaces the\nprofile: an optional field the body leaves out is cleared; it never\ntouches the password, status, roles, rights or the owner organization.\nFields marked *Privileged* need `users:admin` (else `403`,\n`privileged-field`).\n\n**Concurrency.** Every user has a `resourceVersion`, returned as a strong\n`ETag`. Send it back in `If-Match` on `PATCH`, `PUT`, `DELETE` and\npassword changes: if the user changed meanwhile the answer is `412` and\nnothing changes (a server may require `If-Match`: `428` without it).\n`GET` with `If-None-Match` answers `304` while the user is unchanged.\n\n**Creating safely.** Send an `Idempotency-Key` with `POST /v1/users`: a\nretry with the same key and body gets the first answer, and creates\nnothing twice.\n\n**Lists.** `GET /v1/users` answers a page (`limit`, 20 by default, at\nmost 100) and a `nextCursor` for the next one; cursors are opaque.\n\n**Errors.** Every error is `application/problem+json` (RFC 9457) with a\nstable `code`, a `detail` that reads `field: message; field: message` and\nthe list `errors[]` naming each field by dotted path (`address.state`).\nA problem lists at most 20 errors and counts the rest in\n`omittedErrors`.\n\n**What the server takes and gives.**\n- Request bodies are UTF-8 JSON, sent as they are: a `Content-Encoding`\n  other than `identity`, or a `charset` other than `utf-8`, is `415`.\n  Request schemas are closed: an unknown or read-only member is `400`.\n  Text never contains U+0000 (NUL).\n- `Accept` is not negotiated: every answer is JSON, and every error\n  `application/problem+json`, whatever `Accept` says (RFC 9110 section\n  12.5.1 lets a server disregard it). Response schemas are open: they may\n  gain members, and `code`-like members new values, at any time.\n- A client must send each request promptly: a connection whose request\n  head (start line and headers) is not in within a few seconds is\n  closed, and a body not all in within the server's deadline is answered\n  `408` (code `request-timeout`). A request head too large to read is\n  `431`, a URI too long `414`; both are problem documents too.\n- Answers carrying users are never stored by caches (`Cache-Control:\n  no-store`); every answer carries `X-Content-Type-Options: nosniff`.\n- Email addresses are unique per account as people read them: compared\n  after Unicode NFKC normalization, case folding and, for characters\n  outside ASCII, the Unicode confusable skeleton (UTS #39), so a Cyrillic\n  `а` or a fullwidth `ｋ` does not make a second `kate@example.com`. The\n  address is kept as it was sent.\n\nThis document also carries `x-` members for the code generators (rules\nJSON Schema cannot state, privileged fields, the tenant switch); the\nproject's `docs/spec-extensions.md` describes them.",
+        description = "A user directory: create, find, change and delete the users of an account,\nand gather them in groups.\n\n**Signing in.** Every call carries a bearer JWT (the *Authorize* button).\nIts `scope` claim grants `users:read` (read users, groups and the lookups),\n`users:write` (create and change users and groups) or `users:admin` (privileged\nfields, any user of the account, delete); each includes the ones before\nit. Each operation names the scope it needs; without it the answer is\n`403`, without a valid token `401`.\n\n**Accounts.** Every user belongs to one account (tenant): the one the\ntoken names. A token that lists other accounts in `switchableAccounts`\nmay act on one of them by naming it in `accountSwitchKey`; users of other\naccounts are never seen, not even as `403`.\n\n**Changing a user.** `PATCH` is a JSON merge patch (RFC 7396,\n`application/merge-patch+json`): a member left out is left alone, `null`\nclears it, and objects merge member by member. `PUT` replaces the\nprofile: an optional field the body leaves out is cleared; it never\ntouches the password, status, roles, rights or the owner organization.\nFields marked *Privileged* need `users:admin` (else `403`,\n`privileged-field`).\n\n**Concurrency.** Every user has a `resourceVersion`, returned as a strong\n`ETag`. Send it back in `If-Match` on `PATCH`, `PUT`, `DELETE` and\npassword changes: if the user changed meanwhile the answer is `412` and\nnothing changes (a server may require `If-Match`: `428` without it).\n`GET` with `If-None-Match` answers `304` while the user is unchanged.\n\n**Creating safely.** Send an `Idempotency-Key` with `POST /v1/users`: a\nretry with the same key and body gets the first answer, and creates\nnothing twice.\n\n**Lists.** `GET /v1/users` and `GET /v1/groups` answer a page (`limit`, 20 by default, at\nmost 100) and a `nextCursor` for the next one; cursors are opaque.\n\n**Errors.** Every error is `application/problem+json` (RFC 9457) with a\nstable `code`, a `detail` that reads `field: message; field: message` and\nthe list `errors[]` naming each field by dotted path (`address.state`).\nA problem lists at most 20 errors and counts the rest in\n`omittedErrors`.\n\n**What the server takes and gives.**\n- Request bodies are UTF-8 JSON, sent as they are: a `Content-Encoding`\n  other than `identity`, or a `charset` other than `utf-8`, is `415`.\n  Request schemas are closed: an unknown or read-only member is `400`.\n  Text never contains U+0000 (NUL).\n- `Accept` is not negotiated: every answer is JSON, and every error\n  `application/problem+json`, whatever `Accept` says (RFC 9110 section\n  12.5.1 lets a server disregard it). Response schemas are open: they may\n  gain members, and `code`-like members new values, at any time.\n- A client must send each request promptly: a connection whose request\n  head (start line and headers) is not in within a few seconds is\n  closed, and a body not all in within the server's deadline is answered\n  `408` (code `request-timeout`). A request head too large to read is\n  `431`, a URI too long `414`; both are problem documents too.\n- Answers carrying users are never stored by caches (`Cache-Control:\n  no-store`); every answer carries `X-Content-Type-Options: nosniff`.\n- Email addresses are unique per account as people read them: compared\n  after Unicode NFKC normalization, case folding and, for characters\n  outside ASCII, the Unicode confusable skeleton (UTS #39), so a Cyrillic\n  `а` or a fullwidth `ｋ` does not make a second `kate@example.com`. The\n  address is kept as it was sent.\n\nThis document also carries `x-` members for the code generators (rules\nJSON Schema cannot state, privileged fields, the tenant switch); the\nproject's `docs/spec-extensions.md` describes them.",
         contact(
             name = "Users API maintainers",
             url = "https://example.org/users-api",
@@ -20710,6 +24694,11 @@ pub mod operation_specs {
     ),
     servers((url = "/", description = "The server this document is served from.")),
     paths(
+        list_groups,
+        create_group,
+        get_group,
+        update_group,
+        delete_group,
         list_countries,
         list_languages,
         list_locales,
@@ -20720,6 +24709,7 @@ pub mod operation_specs {
         replace_user,
         update_user,
         delete_user,
+        list_user_groups,
         set_user_password
     ),
     components(
@@ -20729,6 +24719,10 @@ pub mod operation_specs {
         (
             name = "Users",
             description = "Create, read, update, replace and delete the users of an account."
+        ),
+        (
+            name = "Groups",
+            description = "Groups of the account's users: create, read, change and delete them, and\nchange their members. Deleting a user takes it out of its groups.\n"
         ),
         (
             name = "Lookups",
@@ -20755,7 +24749,7 @@ impl utoipa::Modify for SecuritySchemes {
                         .bearer_format("JWT")
                         .description(
                             Some(
-                                "A JWT whose `scope` claim lists the scopes the caller holds:\n`users:read` (read users and lookups), `users:write` (create and update\nusers) and `users:admin` (privileged fields, delete, any user of the\naccount). Each operation's security requirement lists the scope it needs.\nThe scopes nest: `users:admin` includes `users:write`, which includes\n`users:read`, so a token holding `users:admin` alone may call every\noperation.\nThe token names its account in `account` and may list further accounts it\ncan switch to in `switchableAccounts`, and the organizations of the\naccount its caller belongs to in `organizations` (only those may a\ncaller without `users:admin` give a user as `ownerOrganization`); `sub`\nand `account` must not be empty. A token with a `crit` header is refused (no JWT extension is\nunderstood), and so is a request with more than one `Authorization`\nheader. The scheme name `Bearer` is compared without case.",
+                                "A JWT whose `scope` claim lists the scopes the caller holds:\n`users:read` (read users, groups and lookups), `users:write` (create and\nupdate users and groups) and `users:admin` (privileged fields, delete, any user of the\naccount). Each operation's security requirement lists the scope it needs.\nThe scopes nest: `users:admin` includes `users:write`, which includes\n`users:read`, so a token holding `users:admin` alone may call every\noperation.\nThe token names its account in `account` and may list further accounts it\ncan switch to in `switchableAccounts`, and the organizations of the\naccount its caller belongs to in `organizations` (only those may a\ncaller without `users:admin` give a user as `ownerOrganization`); `sub`\nand `account` must not be empty. A token with a `crit` header is refused (no JWT extension is\nunderstood), and so is a request with more than one `Authorization`\nheader. The scheme name `Bearer` is compared without case.",
                             ),
                         )
                         .build(),
@@ -20790,6 +24784,22 @@ impl utoipa::Modify for Compositions {
                         : ["US"] } } } }, { "properties" : { "zipCode" : { "pattern" :
                         "^[0-9]{5}$" } } }], "description" :
                         "A US `zipCode` has five digits." }]
+                    ),
+                );
+        }
+        if let Some(
+            utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)),
+        ) = components.schemas.get_mut("GroupPatch")
+        {
+            let extensions = object.extensions.get_or_insert_with(Default::default);
+            extensions
+                .insert(
+                    "allOf".to_owned(),
+                    json!(
+                        [{ "description" :
+                        "`members` is not sent with `addMembers` or `removeMembers`.",
+                        "not" : { "anyOf" : [{ "required" : ["members", "addMembers"] },
+                        { "required" : ["members", "removeMembers"] }] } }]
                     ),
                 );
         }

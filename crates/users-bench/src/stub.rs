@@ -186,6 +186,48 @@ impl UsersApi for InMemory {
     ) -> Result<DeleteUserResponse, DeleteUserRefusal> {
         Err(unimplemented_problem().into())
     }
+    async fn list_groups(
+        &self,
+        _: RequestContext<BenchClaims>,
+        _: ListGroupsRequest,
+    ) -> Result<ListGroupsResponse, ListGroupsRefusal> {
+        Err(unimplemented_problem().into())
+    }
+    async fn list_user_groups(
+        &self,
+        _: RequestContext<BenchClaims>,
+        _: ListUserGroupsRequest,
+    ) -> Result<ListUserGroupsResponse, ListUserGroupsRefusal> {
+        Err(unimplemented_problem().into())
+    }
+    async fn create_group(
+        &self,
+        _: RequestContext<BenchClaims>,
+        _: CreateGroupRequest,
+    ) -> Result<CreateGroupResponse, CreateGroupRefusal> {
+        Err(unimplemented_problem().into())
+    }
+    async fn get_group(
+        &self,
+        _: RequestContext<BenchClaims>,
+        _: GetGroupRequest,
+    ) -> Result<GetGroupResponse, GetGroupRefusal> {
+        Err(unimplemented_problem().into())
+    }
+    async fn update_group(
+        &self,
+        _: RequestContext<BenchClaims>,
+        _: UpdateGroupRequest,
+    ) -> Result<UpdateGroupResponse, UpdateGroupRefusal> {
+        Err(unimplemented_problem().into())
+    }
+    async fn delete_group(
+        &self,
+        _: RequestContext<BenchClaims>,
+        _: DeleteGroupRequest,
+    ) -> Result<DeleteGroupResponse, DeleteGroupRefusal> {
+        Err(unimplemented_problem().into())
+    }
     async fn set_user_password(
         &self,
         _: RequestContext<BenchClaims>,

@@ -1745,6 +1745,134 @@ the US and Canada, and a US `zipCode` has five digits.
             value.parse()
         }
     }
+    ///`CreateGroupAccountSwitchKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct CreateGroupAccountSwitchKey(::std::string::String);
+    impl ::std::ops::Deref for CreateGroupAccountSwitchKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateGroupAccountSwitchKey> for ::std::string::String {
+        fn from(value: CreateGroupAccountSwitchKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreateGroupAccountSwitchKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreateGroupAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CreateGroupAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateGroupAccountSwitchKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CreateGroupIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct CreateGroupIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for CreateGroupIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateGroupIdempotencyKey> for ::std::string::String {
+        fn from(value: CreateGroupIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreateGroupIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[\\x21-\\x7E]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[\\x21-\\x7E]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreateGroupIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CreateGroupIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateGroupIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`CreateUserAccountSwitchKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
@@ -2138,6 +2266,129 @@ it, and `null` for the whole map removes every attribute.
             value.parse()
         }
     }
+    ///`DeleteGroupAccountSwitchKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct DeleteGroupAccountSwitchKey(::std::string::String);
+    impl ::std::ops::Deref for DeleteGroupAccountSwitchKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteGroupAccountSwitchKey> for ::std::string::String {
+        fn from(value: DeleteGroupAccountSwitchKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for DeleteGroupAccountSwitchKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for DeleteGroupAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for DeleteGroupAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for DeleteGroupAccountSwitchKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`DeleteGroupIfMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct DeleteGroupIfMatch(::std::string::String);
+    impl ::std::ops::Deref for DeleteGroupIfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteGroupIfMatch> for ::std::string::String {
+        fn from(value: DeleteGroupIfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for DeleteGroupIfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 256usize {
+                return Err("longer than 256 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for DeleteGroupIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for DeleteGroupIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for DeleteGroupIfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`DeleteUserAccountSwitchKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
@@ -2510,6 +2761,129 @@ it, and `null` for the whole map removes every attribute.
             Default::default()
         }
     }
+    ///`GetGroupAccountSwitchKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct GetGroupAccountSwitchKey(::std::string::String);
+    impl ::std::ops::Deref for GetGroupAccountSwitchKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetGroupAccountSwitchKey> for ::std::string::String {
+        fn from(value: GetGroupAccountSwitchKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GetGroupAccountSwitchKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetGroupAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetGroupAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetGroupAccountSwitchKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`GetGroupIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct GetGroupIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for GetGroupIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetGroupIfNoneMatch> for ::std::string::String {
+        fn from(value: GetGroupIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GetGroupIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 256usize {
+                return Err("longer than 256 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetGroupIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetGroupIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetGroupIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`GetUserAccountSwitchKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
@@ -2622,6 +2996,412 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     impl<'de> ::serde::Deserialize<'de> for GetUserIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    /**A group as the server returns it. Optional members that are not set are
+left out. New members may be added at any time.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    pub struct Group {
+        ///The account (tenant) the group belongs to.
+        #[serde(rename = "accountId")]
+        pub account_id: ::std::string::String,
+        #[serde(rename = "createdAt")]
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The subject of the token that created the group.
+        #[serde(rename = "createdBy")]
+        pub created_by: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///The id this group has in another system.
+        #[serde(
+            rename = "externalId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub external_id: ::std::option::Option<::std::string::String>,
+        ///Assigned by the server.
+        pub id: ::uuid::Uuid,
+        ///The ids of the group's members, in ascending order.
+        pub members: ::std::vec::Vec<::uuid::Uuid>,
+        pub name: ::std::string::String,
+        /**Grows by one with every change, a member's deletion included (the
+`ETag`).
+*/
+        #[serde(rename = "resourceVersion")]
+        pub resource_version: i64,
+        #[serde(rename = "updatedAt")]
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The subject of the token that last changed the group.
+        #[serde(rename = "updatedBy")]
+        pub updated_by: ::std::string::String,
+    }
+    impl Group {
+        pub fn builder() -> builder::Group {
+            Default::default()
+        }
+    }
+    ///A new group. A group has at most 1,000 members.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct GroupCreate {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<GroupCreateDescription>,
+        ///The id this group has in another system.
+        #[serde(
+            rename = "externalId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub external_id: ::std::option::Option<GroupCreateExternalId>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub members: ::std::option::Option<GroupMembers>,
+        pub name: GroupName,
+    }
+    impl GroupCreate {
+        pub fn builder() -> builder::GroupCreate {
+            Default::default()
+        }
+    }
+    ///`GroupCreateDescription`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct GroupCreateDescription(::std::string::String);
+    impl ::std::ops::Deref for GroupCreateDescription {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GroupCreateDescription> for ::std::string::String {
+        fn from(value: GroupCreateDescription) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GroupCreateDescription {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1000usize {
+                return Err("longer than 1000 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GroupCreateDescription {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GroupCreateDescription {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GroupCreateDescription {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///The id this group has in another system.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct GroupCreateExternalId(::std::string::String);
+    impl ::std::ops::Deref for GroupCreateExternalId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GroupCreateExternalId> for ::std::string::String {
+        fn from(value: GroupCreateExternalId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GroupCreateExternalId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GroupCreateExternalId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GroupCreateExternalId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GroupCreateExternalId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Members, each the id of a user of the group's account.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct GroupMembers(pub ::std::vec::Vec<::uuid::Uuid>);
+    impl ::std::ops::Deref for GroupMembers {
+        type Target = ::std::vec::Vec<::uuid::Uuid>;
+        fn deref(&self) -> &::std::vec::Vec<::uuid::Uuid> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GroupMembers> for ::std::vec::Vec<::uuid::Uuid> {
+        fn from(value: GroupMembers) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::vec::Vec<::uuid::Uuid>> for GroupMembers {
+        fn from(value: ::std::vec::Vec<::uuid::Uuid>) -> Self {
+            Self(value)
+        }
+    }
+    ///A group's name, unique in its account without regard to case; no space at either end.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct GroupName(::std::string::String);
+    impl ::std::ops::Deref for GroupName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GroupName> for ::std::string::String {
+        fn from(value: GroupName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GroupName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 128usize {
+                return Err("longer than 128 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^\\S(.*\\S)?$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^\\S(.*\\S)?$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GroupName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GroupName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GroupName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`GroupPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    pub struct GroupPage {
+        pub items: ::std::vec::Vec<Group>,
+        ///The cursor of the next page; absent on the last page.
+        #[serde(
+            rename = "nextCursor",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl GroupPage {
+        pub fn builder() -> builder::GroupPage {
+            Default::default()
+        }
+    }
+    ///`GroupPatchDescription`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct GroupPatchDescription(::std::string::String);
+    impl ::std::ops::Deref for GroupPatchDescription {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GroupPatchDescription> for ::std::string::String {
+        fn from(value: GroupPatchDescription) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GroupPatchDescription {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1000usize {
+                return Err("longer than 1000 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GroupPatchDescription {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GroupPatchDescription {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GroupPatchDescription {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`GroupPatchExternalId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct GroupPatchExternalId(::std::string::String);
+    impl ::std::ops::Deref for GroupPatchExternalId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GroupPatchExternalId> for ::std::string::String {
+        fn from(value: GroupPatchExternalId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GroupPatchExternalId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GroupPatchExternalId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GroupPatchExternalId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GroupPatchExternalId {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -3558,6 +4338,321 @@ language: in a patch it clears the stored one.
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+    ///`ListGroupsAccountSwitchKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct ListGroupsAccountSwitchKey(::std::string::String);
+    impl ::std::ops::Deref for ListGroupsAccountSwitchKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListGroupsAccountSwitchKey> for ::std::string::String {
+        fn from(value: ListGroupsAccountSwitchKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListGroupsAccountSwitchKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListGroupsAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListGroupsAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListGroupsAccountSwitchKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListGroupsCursor`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct ListGroupsCursor(::std::string::String);
+    impl ::std::ops::Deref for ListGroupsCursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListGroupsCursor> for ::std::string::String {
+        fn from(value: ListGroupsCursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListGroupsCursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9_-]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[A-Za-z0-9_-]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListGroupsCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListGroupsCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListGroupsCursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListGroupsQ`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct ListGroupsQ(::std::string::String);
+    impl ::std::ops::Deref for ListGroupsQ {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListGroupsQ> for ::std::string::String {
+        fn from(value: ListGroupsQ) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListGroupsQ {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 100usize {
+                return Err("longer than 100 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListGroupsQ {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListGroupsQ {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListGroupsQ {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListUserGroupsAccountSwitchKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct ListUserGroupsAccountSwitchKey(::std::string::String);
+    impl ::std::ops::Deref for ListUserGroupsAccountSwitchKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListUserGroupsAccountSwitchKey> for ::std::string::String {
+        fn from(value: ListUserGroupsAccountSwitchKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListUserGroupsAccountSwitchKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListUserGroupsAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for ListUserGroupsAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListUserGroupsAccountSwitchKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListUserGroupsCursor`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct ListUserGroupsCursor(::std::string::String);
+    impl ::std::ops::Deref for ListUserGroupsCursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListUserGroupsCursor> for ::std::string::String {
+        fn from(value: ListUserGroupsCursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListUserGroupsCursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9_-]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[A-Za-z0-9_-]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListUserGroupsCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListUserGroupsCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListUserGroupsCursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`ListUsersAccountSwitchKey`
@@ -6066,6 +7161,129 @@ zone: in a patch it clears the stored one.
             Self(value)
         }
     }
+    ///`UpdateGroupAccountSwitchKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct UpdateGroupAccountSwitchKey(::std::string::String);
+    impl ::std::ops::Deref for UpdateGroupAccountSwitchKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateGroupAccountSwitchKey> for ::std::string::String {
+        fn from(value: UpdateGroupAccountSwitchKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UpdateGroupAccountSwitchKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UpdateGroupAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UpdateGroupAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UpdateGroupAccountSwitchKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UpdateGroupIfMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct UpdateGroupIfMatch(::std::string::String);
+    impl ::std::ops::Deref for UpdateGroupIfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateGroupIfMatch> for ::std::string::String {
+        fn from(value: UpdateGroupIfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UpdateGroupIfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 256usize {
+                return Err("longer than 256 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UpdateGroupIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UpdateGroupIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UpdateGroupIfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`UpdateUserAccountSwitchKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
@@ -7753,6 +8971,401 @@ status, roles, rights and owner organization are not part of it.
                     code: Ok(value.code),
                     field: Ok(value.field),
                     message: Ok(value.message),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Group {
+            account_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            created_by: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            external_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            members: ::std::result::Result<
+                ::std::vec::Vec<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            resource_version: ::std::result::Result<i64, ::std::string::String>,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            updated_by: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Group {
+            fn default() -> Self {
+                Self {
+                    account_id: Err("no value supplied for account_id".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    created_by: Err("no value supplied for created_by".to_string()),
+                    description: Ok(Default::default()),
+                    external_id: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    members: Err("no value supplied for members".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    resource_version: Err(
+                        "no value supplied for resource_version".to_string(),
+                    ),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                    updated_by: Err("no value supplied for updated_by".to_string()),
+                }
+            }
+        }
+        impl Group {
+            pub fn account_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.account_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for account_id: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn created_by<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_by = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_by: {e}")
+                    });
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn external_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.external_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for external_id: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn members<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.members = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for members: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn resource_version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resource_version = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for resource_version: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+            pub fn updated_by<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_by = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_by: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Group> for super::Group {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Group,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    account_id: value.account_id?,
+                    created_at: value.created_at?,
+                    created_by: value.created_by?,
+                    description: value.description?,
+                    external_id: value.external_id?,
+                    id: value.id?,
+                    members: value.members?,
+                    name: value.name?,
+                    resource_version: value.resource_version?,
+                    updated_at: value.updated_at?,
+                    updated_by: value.updated_by?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Group> for Group {
+            fn from(value: super::Group) -> Self {
+                Self {
+                    account_id: Ok(value.account_id),
+                    created_at: Ok(value.created_at),
+                    created_by: Ok(value.created_by),
+                    description: Ok(value.description),
+                    external_id: Ok(value.external_id),
+                    id: Ok(value.id),
+                    members: Ok(value.members),
+                    name: Ok(value.name),
+                    resource_version: Ok(value.resource_version),
+                    updated_at: Ok(value.updated_at),
+                    updated_by: Ok(value.updated_by),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct GroupCreate {
+            description: ::std::result::Result<
+                ::std::option::Option<super::GroupCreateDescription>,
+                ::std::string::String,
+            >,
+            external_id: ::std::result::Result<
+                ::std::option::Option<super::GroupCreateExternalId>,
+                ::std::string::String,
+            >,
+            members: ::std::result::Result<
+                ::std::option::Option<super::GroupMembers>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<super::GroupName, ::std::string::String>,
+        }
+        impl ::std::default::Default for GroupCreate {
+            fn default() -> Self {
+                Self {
+                    description: Ok(Default::default()),
+                    external_id: Ok(Default::default()),
+                    members: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                }
+            }
+        }
+        impl GroupCreate {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::GroupCreateDescription>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn external_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::GroupCreateExternalId>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.external_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for external_id: {e}")
+                    });
+                self
+            }
+            pub fn members<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::GroupMembers>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.members = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for members: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::GroupName>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GroupCreate> for super::GroupCreate {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GroupCreate,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    external_id: value.external_id?,
+                    members: value.members?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::GroupCreate> for GroupCreate {
+            fn from(value: super::GroupCreate) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    external_id: Ok(value.external_id),
+                    members: Ok(value.members),
+                    name: Ok(value.name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct GroupPage {
+            items: ::std::result::Result<
+                ::std::vec::Vec<super::Group>,
+                ::std::string::String,
+            >,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for GroupPage {
+            fn default() -> Self {
+                Self {
+                    items: Err("no value supplied for items".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl GroupPage {
+            pub fn items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Group>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for items: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GroupPage> for super::GroupPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GroupPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    items: value.items?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::GroupPage> for GroupPage {
+            fn from(value: super::GroupPage) -> Self {
+                Self {
+                    items: Ok(value.items),
+                    next_cursor: Ok(value.next_cursor),
                 }
             }
         }
@@ -11582,11 +13195,12 @@ status, roles, rights and owner organization are not part of it.
 #[derive(Clone, Debug)]
 /**Client for Users API
 
-A user directory: create, find, change and delete the users of an account.
+A user directory: create, find, change and delete the users of an account,
+and gather them in groups.
 
 **Signing in.** Every call carries a bearer JWT (the *Authorize* button).
-Its `scope` claim grants `users:read` (read users and the lookups),
-`users:write` (create and change users) or `users:admin` (privileged
+Its `scope` claim grants `users:read` (read users, groups and the lookups),
+`users:write` (create and change users and groups) or `users:admin` (privileged
 fields, any user of the account, delete); each includes the ones before
 it. Each operation names the scope it needs; without it the answer is
 `403`, without a valid token `401`.
@@ -11614,7 +13228,7 @@ nothing changes (a server may require `If-Match`: `428` without it).
 retry with the same key and body gets the first answer, and creates
 nothing twice.
 
-**Lists.** `GET /v1/users` answers a page (`limit`, 20 by default, at
+**Lists.** `GET /v1/users` and `GET /v1/groups` answer a page (`limit`, 20 by default, at
 most 100) and a `nextCursor` for the next one; cursors are opaque.
 
 **Errors.** Every error is `application/problem+json` (RFC 9457) with a
@@ -11706,6 +13320,132 @@ impl ClientInfo<crate::runtime::Runtime> for Client {
 }
 impl ClientHooks<crate::runtime::Runtime> for &Client {}
 impl Client {
+    /**List groups
+
+Lists the account's groups in creation order, a page at a time, with
+cursors as `GET /v1/users` has them. Needs `users:read`.
+
+
+Sends a `GET` request to `/v1/groups`
+
+Arguments:
+- `account_switch_key`: Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.
+
+- `cursor`: The `nextCursor` of the previous page of the same list.
+- `limit`: The most groups a page holds.
+- `member`: Only groups this user (an id) is a member of.
+- `q`: Only groups whose name or description contains this text, without regard to case.
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
+    pub fn list_groups(&self) -> builder::ListGroups<'_> {
+        builder::ListGroups::new(self)
+    }
+    /**Create a group
+
+Creates a group of users in the caller's account (or the account named by
+`accountSwitchKey`). Its name is unique in the account without regard to
+case (`409` otherwise); each member is the id of a user of the account
+(`400` naming the member otherwise). Needs `users:write`.
+
+`Idempotency-Key` works as it does for `POST /v1/users`.
+
+
+Sends a `POST` request to `/v1/groups`
+
+Arguments:
+- `account_switch_key`: Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.
+
+- `idempotency_key`: A unique key for this create (a UUID is a good choice). Retrying with the
+same key and body returns the first response instead of creating twice.
+
+- `body`
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
+    pub fn create_group(&self) -> builder::CreateGroup<'_> {
+        builder::CreateGroup::new(self)
+    }
+    /**Get a group
+
+Returns one group, its members included, with its `ETag`; `If-None-Match`
+works as it does for users. Needs `users:read`. A group of another
+account is `404`.
+
+
+Sends a `GET` request to `/v1/groups/{groupId}`
+
+Arguments:
+- `group_id`: The group's id.
+- `account_switch_key`: Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.
+
+- `if_none_match`: An `ETag` the caller holds (`"7"`); while it is current the answer is
+`304` without a body.
+
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
+    pub fn get_group(&self) -> builder::GetGroup<'_> {
+        builder::GetGroup::new(self)
+    }
+    /**Delete a group
+
+Deletes the group; its members stay users of the account. Needs
+`users:admin`.
+
+
+Sends a `DELETE` request to `/v1/groups/{groupId}`
+
+Arguments:
+- `group_id`: The group's id.
+- `account_switch_key`: Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.
+
+- `if_match`: The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
+
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
+    pub fn delete_group(&self) -> builder::DeleteGroup<'_> {
+        builder::DeleteGroup::new(self)
+    }
+    /**Update a group partially
+
+Applies a JSON merge patch (RFC 7396) to the group: a member that is
+absent is left alone and `null` clears `description` or `externalId`.
+Members are either replaced whole (`members`) or changed with
+`addMembers` and `removeMembers` (both may be sent together; the whole
+list with either is `400`, and so is one user in both). Adding a member
+that is already in the group, or removing one that is not, changes
+nothing. The merged group is judged as `GroupCreate` judges a new one:
+at most 1,000 members, each a user of the account.
+
+The body is `application/merge-patch+json`; `application/json` is read
+as the same merge patch. A patch that changes nothing leaves
+`resourceVersion` alone. Needs `users:write`, and the caller must be an
+admin (`users:admin`) or the group's creator.
+
+
+Sends a `PATCH` request to `/v1/groups/{groupId}`
+
+Arguments:
+- `group_id`: The group's id.
+- `account_switch_key`: Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.
+
+- `if_match`: The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
+
+- `body`
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
+    pub fn update_group(&self) -> builder::UpdateGroup<'_> {
+        builder::UpdateGroup::new(self)
+    }
     /**List countries
 
 The ISO 3166-1 alpha-2 countries `address.countryCode` accepts. Needs `users:read`.
@@ -11925,6 +13665,27 @@ Called through the SDK's `Client`; `crate::samples` compiles each call.
     pub fn update_user(&self) -> builder::UpdateUser<'_> {
         builder::UpdateUser::new(self)
     }
+    /**List a user's groups
+
+Lists the groups the user is a member of, in the order the groups were
+created, a page at a time, as `GET /v1/groups?member=` does. A user of
+another account is `404`. Needs `users:read`.
+
+
+Sends a `GET` request to `/v1/users/{userId}/groups`
+
+Arguments:
+- `user_id`: The user's id.
+- `account_switch_key`: Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.
+
+- `cursor`: The `nextCursor` of the previous page of the same list.
+- `limit`: The most groups a page holds.
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
+    pub fn list_user_groups(&self) -> builder::ListUserGroups<'_> {
+        builder::ListUserGroups::new(self)
+    }
     /**Set a user's password
 
 Sets a new password. The server hashes it with Argon2id and never returns
@@ -11961,6 +13722,866 @@ pub mod builder {
         encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
         RequestBuilderExt, ResponseValue,
     };
+    /**Builder for [`Client::list_groups`]
+
+[`Client::list_groups`]: super::Client::list_groups*/
+    #[derive(Debug, Clone)]
+    pub struct ListGroups<'a> {
+        client: &'a super::Client,
+        account_switch_key: Result<Option<types::ListGroupsAccountSwitchKey>, String>,
+        cursor: Result<Option<types::ListGroupsCursor>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        member: Result<Option<::uuid::Uuid>, String>,
+        q: Result<Option<types::ListGroupsQ>, String>,
+    }
+    impl<'a> ListGroups<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                account_switch_key: Ok(None),
+                cursor: Ok(None),
+                limit: Ok(None),
+                member: Ok(None),
+                q: Ok(None),
+            }
+        }
+        pub fn account_switch_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListGroupsAccountSwitchKey>,
+        {
+            self.account_switch_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListGroupsAccountSwitchKey` for account_switch_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListGroupsCursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListGroupsCursor` for cursor failed".to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn member<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.member = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for member failed".to_string()
+                });
+            self
+        }
+        pub fn q<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListGroupsQ>,
+        {
+            self.q = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `ListGroupsQ` for q failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/groups`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GroupPage>, Error<types::Problem>> {
+            let Self { client, account_switch_key, cursor, limit, member, q } = self;
+            let account_switch_key = account_switch_key.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let member = member.map_err(Error::InvalidRequest)?;
+            let q = q.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/groups", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "accountSwitchKey",
+                        &account_switch_key,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("member", &member))
+                .query(&progenitor_client::QueryParam::new("q", &q))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_groups",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_group`]
+
+[`Client::create_group`]: super::Client::create_group*/
+    #[derive(Debug, Clone)]
+    pub struct CreateGroup<'a> {
+        client: &'a super::Client,
+        account_switch_key: Result<Option<types::CreateGroupAccountSwitchKey>, String>,
+        idempotency_key: Result<Option<types::CreateGroupIdempotencyKey>, String>,
+        body: Result<types::builder::GroupCreate, String>,
+    }
+    impl<'a> CreateGroup<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                account_switch_key: Ok(None),
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn account_switch_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateGroupAccountSwitchKey>,
+        {
+            self.account_switch_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CreateGroupAccountSwitchKey` for account_switch_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateGroupIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CreateGroupIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::GroupCreate>,
+            <V as std::convert::TryInto<types::GroupCreate>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `GroupCreate` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::GroupCreate,
+            ) -> types::builder::GroupCreate,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/groups`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Group>, Error<types::Problem>> {
+            let Self { client, account_switch_key, idempotency_key, body } = self;
+            let account_switch_key = account_switch_key.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::GroupCreate::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/groups", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "accountSwitchKey",
+                        &account_switch_key,
+                    ),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_group",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_group`]
+
+[`Client::get_group`]: super::Client::get_group*/
+    #[derive(Debug, Clone)]
+    pub struct GetGroup<'a> {
+        client: &'a super::Client,
+        group_id: Result<::uuid::Uuid, String>,
+        account_switch_key: Result<Option<types::GetGroupAccountSwitchKey>, String>,
+        if_none_match: Result<Option<types::GetGroupIfNoneMatch>, String>,
+    }
+    impl<'a> GetGroup<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                group_id: Err("group_id was not initialized".to_string()),
+                account_switch_key: Ok(None),
+                if_none_match: Ok(None),
+            }
+        }
+        pub fn group_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.group_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for group_id failed".to_string()
+                });
+            self
+        }
+        pub fn account_switch_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::GetGroupAccountSwitchKey>,
+        {
+            self.account_switch_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `GetGroupAccountSwitchKey` for account_switch_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::GetGroupIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `GetGroupIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/groups/{groupId}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Group>, Error<types::Problem>> {
+            let Self { client, group_id, account_switch_key, if_none_match } = self;
+            let group_id = group_id.map_err(Error::InvalidRequest)?;
+            let account_switch_key = account_switch_key.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/groups/{}", client.baseurl, encode_path(& group_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "accountSwitchKey",
+                        &account_switch_key,
+                    ),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_group",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_group`]
+
+[`Client::delete_group`]: super::Client::delete_group*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteGroup<'a> {
+        client: &'a super::Client,
+        group_id: Result<::uuid::Uuid, String>,
+        account_switch_key: Result<Option<types::DeleteGroupAccountSwitchKey>, String>,
+        if_match: Result<Option<types::DeleteGroupIfMatch>, String>,
+    }
+    impl<'a> DeleteGroup<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                group_id: Err("group_id was not initialized".to_string()),
+                account_switch_key: Ok(None),
+                if_match: Ok(None),
+            }
+        }
+        pub fn group_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.group_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for group_id failed".to_string()
+                });
+            self
+        }
+        pub fn account_switch_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::DeleteGroupAccountSwitchKey>,
+        {
+            self.account_switch_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `DeleteGroupAccountSwitchKey` for account_switch_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::DeleteGroupIfMatch>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `DeleteGroupIfMatch` for if_match failed".to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/groups/{groupId}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
+            let Self { client, group_id, account_switch_key, if_match } = self;
+            let group_id = group_id.map_err(Error::InvalidRequest)?;
+            let account_switch_key = account_switch_key.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/groups/{}", client.baseurl, encode_path(& group_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "accountSwitchKey",
+                        &account_switch_key,
+                    ),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_group",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                428u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::update_group`]
+
+[`Client::update_group`]: super::Client::update_group*/
+    #[derive(Debug, Clone)]
+    pub struct UpdateGroup<'a> {
+        client: &'a super::Client,
+        group_id: Result<::uuid::Uuid, String>,
+        account_switch_key: Result<Option<types::UpdateGroupAccountSwitchKey>, String>,
+        if_match: Result<Option<types::UpdateGroupIfMatch>, String>,
+        body: Result<crate::patch::GroupPatch, String>,
+    }
+    impl<'a> UpdateGroup<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                group_id: Err("group_id was not initialized".to_string()),
+                account_switch_key: Ok(None),
+                if_match: Ok(None),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn group_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.group_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for group_id failed".to_string()
+                });
+            self
+        }
+        pub fn account_switch_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateGroupAccountSwitchKey>,
+        {
+            self.account_switch_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `UpdateGroupAccountSwitchKey` for account_switch_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateGroupIfMatch>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `UpdateGroupIfMatch` for if_match failed".to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<crate::patch::GroupPatch>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `crate :: patch :: GroupPatch` for body failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `PATCH` request to `/v1/groups/{groupId}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Group>, Error<types::Problem>> {
+            let Self { client, group_id, account_switch_key, if_match, body } = self;
+            let group_id = group_id.map_err(Error::InvalidRequest)?;
+            let account_switch_key = account_switch_key.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/groups/{}", client.baseurl, encode_path(& group_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "accountSwitchKey",
+                        &account_switch_key,
+                    ),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "update_group",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                428u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::list_countries`]
 
 [`Client::list_countries`]: super::Client::list_countries*/
@@ -13329,6 +15950,173 @@ pub mod builder {
                     )
                 }
                 428u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_user_groups`]
+
+[`Client::list_user_groups`]: super::Client::list_user_groups*/
+    #[derive(Debug, Clone)]
+    pub struct ListUserGroups<'a> {
+        client: &'a super::Client,
+        user_id: Result<::uuid::Uuid, String>,
+        account_switch_key: Result<
+            Option<types::ListUserGroupsAccountSwitchKey>,
+            String,
+        >,
+        cursor: Result<Option<types::ListUserGroupsCursor>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+    }
+    impl<'a> ListUserGroups<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id: Err("user_id was not initialized".to_string()),
+                account_switch_key: Ok(None),
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        pub fn account_switch_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListUserGroupsAccountSwitchKey>,
+        {
+            self.account_switch_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListUserGroupsAccountSwitchKey` for account_switch_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListUserGroupsCursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListUserGroupsCursor` for cursor failed".to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/users/{userId}/groups`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::GroupPage>, Error<types::Problem>> {
+            let Self { client, user_id, account_switch_key, cursor, limit } = self;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let account_switch_key = account_switch_key.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/users/{}/groups", client.baseurl, encode_path(& user_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "accountSwitchKey",
+                        &account_switch_key,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_user_groups",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -14,6 +14,714 @@ pub use ::httpmock::{Mock, MockServer};
 pub mod operations {
     use crate::types;
     use crate::runtime as rt;
+    ///What a `listGroups` request must be to match.
+    pub struct ListGroupsWhen(::httpmock::When);
+    impl ListGroupsWhen {
+        /// Matches the operation's method and path.
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        ::regex::Regex::new("^/v1/groups$").expect("a path pattern"),
+                    ),
+            )
+        }
+        /// The `httpmock` matcher.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        ///Matches `accountSwitchKey` (query) as the client sends it.
+        pub fn account_switch_key(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("accountSwitchKey", value.to_string()))
+        }
+        ///Matches a request without `accountSwitchKey`.
+        pub fn no_account_switch_key(self) -> Self {
+            Self(self.0.query_param_missing("accountSwitchKey"))
+        }
+        ///Matches `limit` (query) as the client sends it.
+        pub fn limit(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("limit", value.to_string()))
+        }
+        ///Matches a request without `limit`.
+        pub fn no_limit(self) -> Self {
+            Self(self.0.query_param_missing("limit"))
+        }
+        ///Matches `cursor` (query) as the client sends it.
+        pub fn cursor(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("cursor", value.to_string()))
+        }
+        ///Matches a request without `cursor`.
+        pub fn no_cursor(self) -> Self {
+            Self(self.0.query_param_missing("cursor"))
+        }
+        ///Matches `member` (query) as the client sends it.
+        pub fn member(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("member", value.to_string()))
+        }
+        ///Matches a request without `member`.
+        pub fn no_member(self) -> Self {
+            Self(self.0.query_param_missing("member"))
+        }
+        ///Matches `q` (query) as the client sends it.
+        pub fn q(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("q", value.to_string()))
+        }
+        ///Matches a request without `q`.
+        pub fn no_q(self) -> Self {
+            Self(self.0.query_param_missing("q"))
+        }
+    }
+    ///How the mock answers a matched `listGroups` request.
+    pub struct ListGroupsThen(::httpmock::Then);
+    impl ListGroupsThen {
+        /// Wraps an `httpmock` answer.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        /// The `httpmock` answer.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        /// Adds a header the spec leaves optional.
+        pub fn header(self, name: &str, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header(name, value.to_string()))
+        }
+        ///Answers `200`: A page of groups.
+        pub fn ok(self, body: &types::GroupPage) -> Self {
+            let then = self.0.status(200u16);
+            let then = then
+                .header("content-type", "application/json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        pub fn bad_request(self, body: &types::Problem) -> Self {
+            let then = self.0.status(400u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `401`: The bearer token is missing, expired or invalid.
+        pub fn unauthorized(self, body: &types::Problem) -> Self {
+            let then = self.0.status(401u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        pub fn forbidden(self, body: &types::Problem) -> Self {
+            let then = self.0.status(403u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `429`: Too many requests; wait for `Retry-After` seconds.
+        pub fn too_many_requests(self, body: &types::Problem) -> Self {
+            let then = self.0.status(429u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `500`: The server failed; the request may be retried.
+        pub fn internal_server_error(self, body: &types::Problem) -> Self {
+            let then = self.0.status(500u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+    }
+    ///What a `createGroup` request must be to match.
+    pub struct CreateGroupWhen(::httpmock::When);
+    impl CreateGroupWhen {
+        /// Matches the operation's method and path.
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::POST)
+                    .path_matches(
+                        ::regex::Regex::new("^/v1/groups$").expect("a path pattern"),
+                    ),
+            )
+        }
+        /// The `httpmock` matcher.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        ///Matches `accountSwitchKey` (query) as the client sends it.
+        pub fn account_switch_key(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("accountSwitchKey", value.to_string()))
+        }
+        ///Matches a request without `accountSwitchKey`.
+        pub fn no_account_switch_key(self) -> Self {
+            Self(self.0.query_param_missing("accountSwitchKey"))
+        }
+        ///Matches `Idempotency-Key` (header) as the client sends it.
+        pub fn idempotency_key(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header("Idempotency-Key", value.to_string()))
+        }
+        ///Matches a request without `Idempotency-Key`.
+        pub fn no_idempotency_key(self) -> Self {
+            Self(self.0.header_missing("Idempotency-Key"))
+        }
+        /// Matches the JSON body: what the client sends for `body`
+        /// (a value or its builder).
+        pub fn body(self, body: impl rt::Body<types::GroupCreate>) -> Self {
+            let body = body.into_body().expect("a body the client would send");
+            Self(self.0.json_body_obj(&body))
+        }
+    }
+    ///How the mock answers a matched `createGroup` request.
+    pub struct CreateGroupThen(::httpmock::Then);
+    impl CreateGroupThen {
+        /// Wraps an `httpmock` answer.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        /// The `httpmock` answer.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        /// Adds a header the spec leaves optional.
+        pub fn header(self, name: &str, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header(name, value.to_string()))
+        }
+        /**Answers `201`: Created. `Location` names the new group.
+
+Sends `ETag`, which the spec requires.
+
+Sends `Location`, which the spec requires.*/
+        pub fn created(
+            self,
+            body: &types::Group,
+            etag: &rt::ETag,
+            location: &String,
+        ) -> Self {
+            let then = self.0.status(201u16);
+            let then = then
+                .header("content-type", "application/json")
+                .json_body_obj(body);
+            let then = then.header("ETag", etag.to_string());
+            let then = then.header("Location", location.to_string());
+            Self(then)
+        }
+        /**Answers `400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        pub fn bad_request(self, body: &types::Problem) -> Self {
+            let then = self.0.status(400u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `401`: The bearer token is missing, expired or invalid.
+        pub fn unauthorized(self, body: &types::Problem) -> Self {
+            let then = self.0.status(401u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        pub fn forbidden(self, body: &types::Problem) -> Self {
+            let then = self.0.status(403u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `409`: Another group of the account has the name, compared without regard to
+case (`duplication-violation`), or a request with the same
+`Idempotency-Key` is still running after the server waited for it
+(`idempotency-in-progress`).*/
+        pub fn conflict(self, body: &types::Problem) -> Self {
+            let then = self.0.status(409u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `413`: The body is larger than the server accepts.
+        pub fn payload_too_large(self, body: &types::Problem) -> Self {
+            let then = self.0.status(413u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `415`: The body's `Content-Type` is not one the operation takes.
+        pub fn unsupported_media_type(self, body: &types::Problem) -> Self {
+            let then = self.0.status(415u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `422`: The `Idempotency-Key` was already used with another body.
+        pub fn unprocessable_entity(self, body: &types::Problem) -> Self {
+            let then = self.0.status(422u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `429`: Too many requests; wait for `Retry-After` seconds.
+        pub fn too_many_requests(self, body: &types::Problem) -> Self {
+            let then = self.0.status(429u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `500`: The server failed; the request may be retried.
+        pub fn internal_server_error(self, body: &types::Problem) -> Self {
+            let then = self.0.status(500u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+    }
+    ///What a `getGroup` request must be to match.
+    pub struct GetGroupWhen(::httpmock::When);
+    impl GetGroupWhen {
+        /// Matches the operation's method and path.
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        ::regex::Regex::new("^/v1/groups/[^/]*$")
+                            .expect("a path pattern"),
+                    ),
+            )
+        }
+        /// The `httpmock` matcher.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        ///Matches `groupId` (path) as the client sends it.
+        pub fn group_id(self, value: impl ::std::fmt::Display) -> Self {
+            let value = ::regex::escape(
+                &::progenitor_client::encode_path(&value.to_string()),
+            );
+            let re = format!("^{}{}{}$", "/v1/groups/", value, "");
+            Self(self.0.path_matches(::regex::Regex::new(&re).expect("a path pattern")))
+        }
+        ///Matches `accountSwitchKey` (query) as the client sends it.
+        pub fn account_switch_key(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("accountSwitchKey", value.to_string()))
+        }
+        ///Matches a request without `accountSwitchKey`.
+        pub fn no_account_switch_key(self) -> Self {
+            Self(self.0.query_param_missing("accountSwitchKey"))
+        }
+        ///Matches `If-None-Match` (header) as the client sends it.
+        pub fn if_none_match(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header("If-None-Match", value.to_string()))
+        }
+        ///Matches a request without `If-None-Match`.
+        pub fn no_if_none_match(self) -> Self {
+            Self(self.0.header_missing("If-None-Match"))
+        }
+    }
+    ///How the mock answers a matched `getGroup` request.
+    pub struct GetGroupThen(::httpmock::Then);
+    impl GetGroupThen {
+        /// Wraps an `httpmock` answer.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        /// The `httpmock` answer.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        /// Adds a header the spec leaves optional.
+        pub fn header(self, name: &str, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header(name, value.to_string()))
+        }
+        /**Answers `200`: The group.
+
+Sends `ETag`, which the spec requires.*/
+        pub fn ok(self, body: &types::Group, etag: &rt::ETag) -> Self {
+            let then = self.0.status(200u16);
+            let then = then
+                .header("content-type", "application/json")
+                .json_body_obj(body);
+            let then = then.header("ETag", etag.to_string());
+            Self(then)
+        }
+        /**Answers `304`: Not modified; the `ETag` sent in `If-None-Match` is current.
+
+Sends `ETag`, which the spec requires.*/
+        pub fn not_modified(self, etag: &rt::ETag) -> Self {
+            let then = self.0.status(304u16);
+            let then = then.header("ETag", etag.to_string());
+            Self(then)
+        }
+        /**Answers `400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        pub fn bad_request(self, body: &types::Problem) -> Self {
+            let then = self.0.status(400u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `401`: The bearer token is missing, expired or invalid.
+        pub fn unauthorized(self, body: &types::Problem) -> Self {
+            let then = self.0.status(401u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        pub fn forbidden(self, body: &types::Problem) -> Self {
+            let then = self.0.status(403u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `404`: No such group in the account (groups of other accounts are not found either).
+        pub fn not_found(self, body: &types::Problem) -> Self {
+            let then = self.0.status(404u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `429`: Too many requests; wait for `Retry-After` seconds.
+        pub fn too_many_requests(self, body: &types::Problem) -> Self {
+            let then = self.0.status(429u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `500`: The server failed; the request may be retried.
+        pub fn internal_server_error(self, body: &types::Problem) -> Self {
+            let then = self.0.status(500u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+    }
+    ///What a `deleteGroup` request must be to match.
+    pub struct DeleteGroupWhen(::httpmock::When);
+    impl DeleteGroupWhen {
+        /// Matches the operation's method and path.
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::DELETE)
+                    .path_matches(
+                        ::regex::Regex::new("^/v1/groups/[^/]*$")
+                            .expect("a path pattern"),
+                    ),
+            )
+        }
+        /// The `httpmock` matcher.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        ///Matches `groupId` (path) as the client sends it.
+        pub fn group_id(self, value: impl ::std::fmt::Display) -> Self {
+            let value = ::regex::escape(
+                &::progenitor_client::encode_path(&value.to_string()),
+            );
+            let re = format!("^{}{}{}$", "/v1/groups/", value, "");
+            Self(self.0.path_matches(::regex::Regex::new(&re).expect("a path pattern")))
+        }
+        ///Matches `accountSwitchKey` (query) as the client sends it.
+        pub fn account_switch_key(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("accountSwitchKey", value.to_string()))
+        }
+        ///Matches a request without `accountSwitchKey`.
+        pub fn no_account_switch_key(self) -> Self {
+            Self(self.0.query_param_missing("accountSwitchKey"))
+        }
+        ///Matches `If-Match` (header) as the client sends it.
+        pub fn if_match(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header("If-Match", value.to_string()))
+        }
+        ///Matches a request without `If-Match`.
+        pub fn no_if_match(self) -> Self {
+            Self(self.0.header_missing("If-Match"))
+        }
+    }
+    ///How the mock answers a matched `deleteGroup` request.
+    pub struct DeleteGroupThen(::httpmock::Then);
+    impl DeleteGroupThen {
+        /// Wraps an `httpmock` answer.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        /// The `httpmock` answer.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        /// Adds a header the spec leaves optional.
+        pub fn header(self, name: &str, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header(name, value.to_string()))
+        }
+        ///Answers `204`: Deleted.
+        pub fn no_content(self) -> Self {
+            let then = self.0.status(204u16);
+            Self(then)
+        }
+        /**Answers `400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        pub fn bad_request(self, body: &types::Problem) -> Self {
+            let then = self.0.status(400u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `401`: The bearer token is missing, expired or invalid.
+        pub fn unauthorized(self, body: &types::Problem) -> Self {
+            let then = self.0.status(401u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        pub fn forbidden(self, body: &types::Problem) -> Self {
+            let then = self.0.status(403u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `404`: No such group in the account (groups of other accounts are not found either).
+        pub fn not_found(self, body: &types::Problem) -> Self {
+            let then = self.0.status(404u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `412`: The `If-Match` entity tag is not current; nothing changed.
+        pub fn precondition_failed(self, body: &types::Problem) -> Self {
+            let then = self.0.status(412u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `428`: This server requires `If-Match` on changes.
+        pub fn precondition_required(self, body: &types::Problem) -> Self {
+            let then = self.0.status(428u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `429`: Too many requests; wait for `Retry-After` seconds.
+        pub fn too_many_requests(self, body: &types::Problem) -> Self {
+            let then = self.0.status(429u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `500`: The server failed; the request may be retried.
+        pub fn internal_server_error(self, body: &types::Problem) -> Self {
+            let then = self.0.status(500u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+    }
+    ///What a `updateGroup` request must be to match.
+    pub struct UpdateGroupWhen(::httpmock::When);
+    impl UpdateGroupWhen {
+        /// Matches the operation's method and path.
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::PATCH)
+                    .path_matches(
+                        ::regex::Regex::new("^/v1/groups/[^/]*$")
+                            .expect("a path pattern"),
+                    ),
+            )
+        }
+        /// The `httpmock` matcher.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        ///Matches `groupId` (path) as the client sends it.
+        pub fn group_id(self, value: impl ::std::fmt::Display) -> Self {
+            let value = ::regex::escape(
+                &::progenitor_client::encode_path(&value.to_string()),
+            );
+            let re = format!("^{}{}{}$", "/v1/groups/", value, "");
+            Self(self.0.path_matches(::regex::Regex::new(&re).expect("a path pattern")))
+        }
+        ///Matches `accountSwitchKey` (query) as the client sends it.
+        pub fn account_switch_key(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("accountSwitchKey", value.to_string()))
+        }
+        ///Matches a request without `accountSwitchKey`.
+        pub fn no_account_switch_key(self) -> Self {
+            Self(self.0.query_param_missing("accountSwitchKey"))
+        }
+        ///Matches `If-Match` (header) as the client sends it.
+        pub fn if_match(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header("If-Match", value.to_string()))
+        }
+        ///Matches a request without `If-Match`.
+        pub fn no_if_match(self) -> Self {
+            Self(self.0.header_missing("If-Match"))
+        }
+        /// Matches the JSON body: what the client sends for `body`
+        /// (a value or its builder).
+        pub fn body(self, body: impl rt::Body<crate::patch::GroupPatch>) -> Self {
+            let body = body.into_body().expect("a body the client would send");
+            Self(self.0.json_body_obj(&body))
+        }
+    }
+    ///How the mock answers a matched `updateGroup` request.
+    pub struct UpdateGroupThen(::httpmock::Then);
+    impl UpdateGroupThen {
+        /// Wraps an `httpmock` answer.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        /// The `httpmock` answer.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        /// Adds a header the spec leaves optional.
+        pub fn header(self, name: &str, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header(name, value.to_string()))
+        }
+        /**Answers `200`: The updated group.
+
+Sends `ETag`, which the spec requires.*/
+        pub fn ok(self, body: &types::Group, etag: &rt::ETag) -> Self {
+            let then = self.0.status(200u16);
+            let then = then
+                .header("content-type", "application/json")
+                .json_body_obj(body);
+            let then = then.header("ETag", etag.to_string());
+            Self(then)
+        }
+        /**Answers `400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        pub fn bad_request(self, body: &types::Problem) -> Self {
+            let then = self.0.status(400u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `401`: The bearer token is missing, expired or invalid.
+        pub fn unauthorized(self, body: &types::Problem) -> Self {
+            let then = self.0.status(401u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        pub fn forbidden(self, body: &types::Problem) -> Self {
+            let then = self.0.status(403u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `404`: No such group in the account (groups of other accounts are not found either).
+        pub fn not_found(self, body: &types::Problem) -> Self {
+            let then = self.0.status(404u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `409`: Another group of the account has the name, compared without regard to
+case (`duplication-violation`), or a request with the same
+`Idempotency-Key` is still running after the server waited for it
+(`idempotency-in-progress`).*/
+        pub fn conflict(self, body: &types::Problem) -> Self {
+            let then = self.0.status(409u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `412`: The `If-Match` entity tag is not current; nothing changed.
+        pub fn precondition_failed(self, body: &types::Problem) -> Self {
+            let then = self.0.status(412u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `413`: The body is larger than the server accepts.
+        pub fn payload_too_large(self, body: &types::Problem) -> Self {
+            let then = self.0.status(413u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `415`: The body's `Content-Type` is not one the operation takes.
+        pub fn unsupported_media_type(self, body: &types::Problem) -> Self {
+            let then = self.0.status(415u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `428`: This server requires `If-Match` on changes.
+        pub fn precondition_required(self, body: &types::Problem) -> Self {
+            let then = self.0.status(428u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `429`: Too many requests; wait for `Retry-After` seconds.
+        pub fn too_many_requests(self, body: &types::Problem) -> Self {
+            let then = self.0.status(429u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `500`: The server failed; the request may be retried.
+        pub fn internal_server_error(self, body: &types::Problem) -> Self {
+            let then = self.0.status(500u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+    }
     ///What a `listCountries` request must be to match.
     pub struct ListCountriesWhen(::httpmock::When);
     impl ListCountriesWhen {
@@ -1201,6 +1909,132 @@ server waited for it (`idempotency-in-progress`).*/
             Self(then)
         }
     }
+    ///What a `listUserGroups` request must be to match.
+    pub struct ListUserGroupsWhen(::httpmock::When);
+    impl ListUserGroupsWhen {
+        /// Matches the operation's method and path.
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        ::regex::Regex::new("^/v1/users/[^/]*/groups$")
+                            .expect("a path pattern"),
+                    ),
+            )
+        }
+        /// The `httpmock` matcher.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        ///Matches `userId` (path) as the client sends it.
+        pub fn user_id(self, value: impl ::std::fmt::Display) -> Self {
+            let value = ::regex::escape(
+                &::progenitor_client::encode_path(&value.to_string()),
+            );
+            let re = format!("^{}{}{}$", "/v1/users/", value, "/groups");
+            Self(self.0.path_matches(::regex::Regex::new(&re).expect("a path pattern")))
+        }
+        ///Matches `accountSwitchKey` (query) as the client sends it.
+        pub fn account_switch_key(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("accountSwitchKey", value.to_string()))
+        }
+        ///Matches a request without `accountSwitchKey`.
+        pub fn no_account_switch_key(self) -> Self {
+            Self(self.0.query_param_missing("accountSwitchKey"))
+        }
+        ///Matches `limit` (query) as the client sends it.
+        pub fn limit(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("limit", value.to_string()))
+        }
+        ///Matches a request without `limit`.
+        pub fn no_limit(self) -> Self {
+            Self(self.0.query_param_missing("limit"))
+        }
+        ///Matches `cursor` (query) as the client sends it.
+        pub fn cursor(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("cursor", value.to_string()))
+        }
+        ///Matches a request without `cursor`.
+        pub fn no_cursor(self) -> Self {
+            Self(self.0.query_param_missing("cursor"))
+        }
+    }
+    ///How the mock answers a matched `listUserGroups` request.
+    pub struct ListUserGroupsThen(::httpmock::Then);
+    impl ListUserGroupsThen {
+        /// Wraps an `httpmock` answer.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        /// The `httpmock` answer.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        /// Adds a header the spec leaves optional.
+        pub fn header(self, name: &str, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header(name, value.to_string()))
+        }
+        ///Answers `200`: A page of the user's groups.
+        pub fn ok(self, body: &types::GroupPage) -> Self {
+            let then = self.0.status(200u16);
+            let then = then
+                .header("content-type", "application/json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        pub fn bad_request(self, body: &types::Problem) -> Self {
+            let then = self.0.status(400u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `401`: The bearer token is missing, expired or invalid.
+        pub fn unauthorized(self, body: &types::Problem) -> Self {
+            let then = self.0.status(401u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        pub fn forbidden(self, body: &types::Problem) -> Self {
+            let then = self.0.status(403u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `404`: No such user in the account (users of other accounts are not found either).
+        pub fn not_found(self, body: &types::Problem) -> Self {
+            let then = self.0.status(404u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `429`: Too many requests; wait for `Retry-After` seconds.
+        pub fn too_many_requests(self, body: &types::Problem) -> Self {
+            let then = self.0.status(429u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `500`: The server failed; the request may be retried.
+        pub fn internal_server_error(self, body: &types::Problem) -> Self {
+            let then = self.0.status(500u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+    }
     ///What a `setUserPassword` request must be to match.
     pub struct SetUserPasswordWhen(::httpmock::When);
     impl SetUserPasswordWhen {
@@ -1360,6 +2194,26 @@ a user it may not change, or names an `accountSwitchKey` it does not list.*/
 }
 /// A mock per operation on [`MockServer`].
 pub trait MockServerExt {
+    ///Mocks `listGroups` (`GET /v1/groups`).
+    fn list_groups<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::ListGroupsWhen, operations::ListGroupsThen);
+    ///Mocks `createGroup` (`POST /v1/groups`).
+    fn create_group<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::CreateGroupWhen, operations::CreateGroupThen);
+    ///Mocks `getGroup` (`GET /v1/groups/{groupId}`).
+    fn get_group<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::GetGroupWhen, operations::GetGroupThen);
+    ///Mocks `deleteGroup` (`DELETE /v1/groups/{groupId}`).
+    fn delete_group<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::DeleteGroupWhen, operations::DeleteGroupThen);
+    ///Mocks `updateGroup` (`PATCH /v1/groups/{groupId}`).
+    fn update_group<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::UpdateGroupWhen, operations::UpdateGroupThen);
     ///Mocks `listCountries` (`GET /v1/lookups/countries`).
     fn list_countries<F>(&self, config: F) -> ::httpmock::Mock<'_>
     where
@@ -1400,12 +2254,71 @@ pub trait MockServerExt {
     fn update_user<F>(&self, config: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::UpdateUserWhen, operations::UpdateUserThen);
+    ///Mocks `listUserGroups` (`GET /v1/users/{userId}/groups`).
+    fn list_user_groups<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::ListUserGroupsWhen, operations::ListUserGroupsThen);
     ///Mocks `setUserPassword` (`PUT /v1/users/{userId}/password`).
     fn set_user_password<F>(&self, config: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::SetUserPasswordWhen, operations::SetUserPasswordThen);
 }
 impl MockServerExt for ::httpmock::MockServer {
+    fn list_groups<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::ListGroupsWhen, operations::ListGroupsThen),
+    {
+        self.mock(|when, then| {
+            config(
+                operations::ListGroupsWhen::new(when),
+                operations::ListGroupsThen::new(then),
+            )
+        })
+    }
+    fn create_group<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::CreateGroupWhen, operations::CreateGroupThen),
+    {
+        self.mock(|when, then| {
+            config(
+                operations::CreateGroupWhen::new(when),
+                operations::CreateGroupThen::new(then),
+            )
+        })
+    }
+    fn get_group<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::GetGroupWhen, operations::GetGroupThen),
+    {
+        self.mock(|when, then| {
+            config(
+                operations::GetGroupWhen::new(when),
+                operations::GetGroupThen::new(then),
+            )
+        })
+    }
+    fn delete_group<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::DeleteGroupWhen, operations::DeleteGroupThen),
+    {
+        self.mock(|when, then| {
+            config(
+                operations::DeleteGroupWhen::new(when),
+                operations::DeleteGroupThen::new(then),
+            )
+        })
+    }
+    fn update_group<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::UpdateGroupWhen, operations::UpdateGroupThen),
+    {
+        self.mock(|when, then| {
+            config(
+                operations::UpdateGroupWhen::new(when),
+                operations::UpdateGroupThen::new(then),
+            )
+        })
+    }
     fn list_countries<F>(&self, config: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::ListCountriesWhen, operations::ListCountriesThen),
@@ -1516,6 +2429,17 @@ impl MockServerExt for ::httpmock::MockServer {
             )
         })
     }
+    fn list_user_groups<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::ListUserGroupsWhen, operations::ListUserGroupsThen),
+    {
+        self.mock(|when, then| {
+            config(
+                operations::ListUserGroupsWhen::new(when),
+                operations::ListUserGroupsThen::new(then),
+            )
+        })
+    }
     fn set_user_password<F>(&self, config: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::SetUserPasswordWhen, operations::SetUserPasswordThen),
@@ -1576,6 +2500,59 @@ pub mod fixtures {
                 "the spec's example of CustomAttributesPatch is a CustomAttributesPatch",
             )
     }
+    /**A `types::Group` built from the spec's example:
+
+```json
+{
+  "accountId": "acme",
+  "createdAt": "2026-01-02T03:04:05Z",
+  "createdBy": "9b2f0c1e-5d4a-4c3b-8a7e-1f2d3c4b5a69",
+  "description": "Everyone who runs the Boston office.",
+  "externalId": "grp-operations",
+  "id": "5c1e7a2b-8d3f-4e6a-9b0c-2d4e6f8a0b1c",
+  "members": [
+    "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+  ],
+  "name": "Operations",
+  "resourceVersion": 2,
+  "updatedAt": "2026-02-03T04:05:06Z",
+  "updatedBy": "9b2f0c1e-5d4a-4c3b-8a7e-1f2d3c4b5a69"
+}
+```*/
+    pub fn group() -> types::Group {
+        ::serde_json::from_str(
+                "{\n  \"accountId\": \"acme\",\n  \"createdAt\": \"2026-01-02T03:04:05Z\",\n  \"createdBy\": \"9b2f0c1e-5d4a-4c3b-8a7e-1f2d3c4b5a69\",\n  \"description\": \"Everyone who runs the Boston office.\",\n  \"externalId\": \"grp-operations\",\n  \"id\": \"5c1e7a2b-8d3f-4e6a-9b0c-2d4e6f8a0b1c\",\n  \"members\": [\n    \"3fa85f64-5717-4562-b3fc-2c963f66afa6\"\n  ],\n  \"name\": \"Operations\",\n  \"resourceVersion\": 2,\n  \"updatedAt\": \"2026-02-03T04:05:06Z\",\n  \"updatedBy\": \"9b2f0c1e-5d4a-4c3b-8a7e-1f2d3c4b5a69\"\n}",
+            )
+            .expect("the spec's example of Group is a Group")
+    }
+    /**A `types::GroupPage` built from the spec's example:
+
+```json
+{
+  "items": [
+    {
+      "accountId": "acme",
+      "createdAt": "2026-01-02T03:04:05Z",
+      "createdBy": "9b2f0c1e-5d4a-4c3b-8a7e-1f2d3c4b5a69",
+      "id": "5c1e7a2b-8d3f-4e6a-9b0c-2d4e6f8a0b1c",
+      "members": [
+        "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+      ],
+      "name": "Operations",
+      "resourceVersion": 1,
+      "updatedAt": "2026-01-02T03:04:05Z",
+      "updatedBy": "9b2f0c1e-5d4a-4c3b-8a7e-1f2d3c4b5a69"
+    }
+  ],
+  "nextCursor": "eyJpZCI6IjVjMWU3YTJiIn0"
+}
+```*/
+    pub fn group_page() -> types::GroupPage {
+        ::serde_json::from_str(
+                "{\n  \"items\": [\n    {\n      \"accountId\": \"acme\",\n      \"createdAt\": \"2026-01-02T03:04:05Z\",\n      \"createdBy\": \"9b2f0c1e-5d4a-4c3b-8a7e-1f2d3c4b5a69\",\n      \"id\": \"5c1e7a2b-8d3f-4e6a-9b0c-2d4e6f8a0b1c\",\n      \"members\": [\n        \"3fa85f64-5717-4562-b3fc-2c963f66afa6\"\n      ],\n      \"name\": \"Operations\",\n      \"resourceVersion\": 1,\n      \"updatedAt\": \"2026-01-02T03:04:05Z\",\n      \"updatedBy\": \"9b2f0c1e-5d4a-4c3b-8a7e-1f2d3c4b5a69\"\n    }\n  ],\n  \"nextCursor\": \"eyJpZCI6IjVjMWU3YTJiIn0\"\n}",
+            )
+            .expect("the spec's example of GroupPage is a GroupPage")
+    }
     /**A `types::LookupList` built from the spec's example:
 
 ```json
@@ -1624,16 +2601,28 @@ pub mod fixtures {
 
 ```json
 {
-  "code": "unauthorized",
-  "detail": "the bearer token has expired",
-  "status": 401,
-  "title": "Authentication is required",
-  "type": "https://example.org/users-api/problems/unauthorized"
+  "code": "validation-failed",
+  "detail": "address.countryCode: is required; email: is not an email address",
+  "errors": [
+    {
+      "code": "required",
+      "field": "address.countryCode",
+      "message": "is required"
+    },
+    {
+      "code": "format",
+      "field": "email",
+      "message": "is not an email address"
+    }
+  ],
+  "status": 400,
+  "title": "The request is invalid",
+  "type": "https://example.org/users-api/problems/validation-failed"
 }
 ```*/
     pub fn problem() -> types::Problem {
         ::serde_json::from_str(
-                "{\n  \"code\": \"unauthorized\",\n  \"detail\": \"the bearer token has expired\",\n  \"status\": 401,\n  \"title\": \"Authentication is required\",\n  \"type\": \"https://example.org/users-api/problems/unauthorized\"\n}",
+                "{\n  \"code\": \"validation-failed\",\n  \"detail\": \"address.countryCode: is required; email: is not an email address\",\n  \"errors\": [\n    {\n      \"code\": \"required\",\n      \"field\": \"address.countryCode\",\n      \"message\": \"is required\"\n    },\n    {\n      \"code\": \"format\",\n      \"field\": \"email\",\n      \"message\": \"is not an email address\"\n    }\n  ],\n  \"status\": 400,\n  \"title\": \"The request is invalid\",\n  \"type\": \"https://example.org/users-api/problems/validation-failed\"\n}",
             )
             .expect("the spec's example of Problem is a Problem")
     }

@@ -6,6 +6,114 @@
 //! compiled by `cargo test --doc`, so a sample that no longer builds fails
 //! the tests. `API_TOKEN` holds a bearer token.
 //!
+//! ## `listGroups`
+//!
+//! List groups
+//!
+//! ```no_run
+//! use users_client::Client;
+//! # async fn sample() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder("https://api.example.com")
+//!     .bearer_token(std::env::var("API_TOKEN")?)
+//!     .build()?;
+//! let answer = client
+//!     .list_groups()
+//!     .await?;
+//! # let _ = answer;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## `createGroup`
+//!
+//! Create a group
+//!
+//! ```no_run
+//! use users_client::Client;
+//! # async fn sample() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder("https://api.example.com")
+//!     .bearer_token(std::env::var("API_TOKEN")?)
+//!     .build()?;
+//! let body: users_client::types::GroupCreate = serde_json::from_value(serde_json::json!({
+//!   "description": "Everyone who runs the Boston office.",
+//!   "name": "Operations"
+//! }))?;
+//! let answer = client
+//!     .create_group(body)
+//!     .await?;
+//! # let _ = answer;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## `getGroup`
+//!
+//! Get a group
+//!
+//! ```no_run
+//! use users_client::Client;
+//! # async fn sample() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder("https://api.example.com")
+//!     .bearer_token(std::env::var("API_TOKEN")?)
+//!     .build()?;
+//! let answer = client
+//!     .get_group("5c1e7a2b-8d3f-4e6a-9b0c-2d4e6f8a0b1c")
+//!     .await?;
+//! # let _ = answer;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## `deleteGroup`
+//!
+//! Delete a group
+//!
+//! ```no_run
+//! use users_client::{Client, ETag};
+//! # async fn sample() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder("https://api.example.com")
+//!     .bearer_token(std::env::var("API_TOKEN")?)
+//!     .build()?;
+//! // The ETag the last read or write of it answered.
+//! let etag: ETag = "\"7\"".parse()?;
+//! let answer = client
+//!     .delete_group("5c1e7a2b-8d3f-4e6a-9b0c-2d4e6f8a0b1c")
+//!     .if_match(&etag)
+//!     .await?;
+//! # let _ = answer;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## `updateGroup`
+//!
+//! Update a group partially
+//!
+//! ```no_run
+//! use users_client::{Client, ETag};
+//! # async fn sample() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder("https://api.example.com")
+//!     .bearer_token(std::env::var("API_TOKEN")?)
+//!     .build()?;
+//! let body: users_client::patch::GroupPatch = serde_json::from_value(serde_json::json!({
+//!   "addMembers": [
+//!     "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+//!   ],
+//!   "removeMembers": [
+//!     "9b2f0c1e-5d4a-4c3b-8a7e-1f2d3c4b5a69"
+//!   ]
+//! }))?;
+//! // The ETag the last read or write of it answered.
+//! let etag: ETag = "\"7\"".parse()?;
+//! let answer = client
+//!     .update_group("5c1e7a2b-8d3f-4e6a-9b0c-2d4e6f8a0b1c", body)
+//!     .if_match(&etag)
+//!     .await?;
+//! # let _ = answer;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## `listCountries`
 //!
 //! List countries
@@ -259,6 +367,24 @@
 //! let answer = client
 //!     .update_user("3fa85f64-5717-4562-b3fc-2c963f66afa6", body)
 //!     .if_match(&etag)
+//!     .await?;
+//! # let _ = answer;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## `listUserGroups`
+//!
+//! List a user's groups
+//!
+//! ```no_run
+//! use users_client::Client;
+//! # async fn sample() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder("https://api.example.com")
+//!     .bearer_token(std::env::var("API_TOKEN")?)
+//!     .build()?;
+//! let answer = client
+//!     .list_user_groups("3fa85f64-5717-4562-b3fc-2c963f66afa6")
 //!     .await?;
 //! # let _ = answer;
 //! # Ok(())

@@ -106,6 +106,59 @@ and Canada, a five-digit US `zipCode`).*/
         )]
         pub zip_code: Option<Option<types::AddressPatchZipCode>>,
     }
+    /**A JSON merge patch (RFC 7396) of a group. Absent members are left alone,
+`null` clears `description` or `externalId`; `name` cannot be cleared;
+`{}` changes nothing. Members are either replaced whole or changed with
+`addMembers` / `removeMembers`, never both in one patch.*/
+    #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct GroupPatch {
+        ///`addMembers`.
+        #[serde(rename = "addMembers", default, skip_serializing_if = "Option::is_none")]
+        pub add_members: Option<types::GroupMembers>,
+        ///`description`.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "::serde_with::rust::double_option"
+        )]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: GroupPatchDescription >"
+            )
+        )]
+        pub description: Option<Option<types::GroupPatchDescription>>,
+        ///`externalId`.
+        #[serde(
+            rename = "externalId",
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "::serde_with::rust::double_option"
+        )]
+        #[cfg_attr(
+            feature = "schemars",
+            schemars(
+                with = "crate :: runtime :: Nullable < types :: GroupPatchExternalId >"
+            )
+        )]
+        pub external_id: Option<Option<types::GroupPatchExternalId>>,
+        ///`members`.
+        #[serde(rename = "members", default, skip_serializing_if = "Option::is_none")]
+        pub members: Option<types::GroupMembers>,
+        ///`name`.
+        #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<types::GroupName>,
+        ///`removeMembers`.
+        #[serde(
+            rename = "removeMembers",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub remove_members: Option<types::GroupMembers>,
+    }
     /**Merged member by member into the stored settings; `null` clears the
 expiry. The merged settings must satisfy `MfaInput` (`enabled` is
 required).*/
@@ -1480,6 +1533,118 @@ fn either(made: types::AddressInput) { takes(body()); takes(made); }
     }
     impl rt::Body<types::AddressInput> for AddressInput {
         fn into_body(self) -> Result<types::AddressInput, Error> {
+            self.build()
+        }
+    }
+    /**Builds a [`types::GroupCreate`]: made by [`types::GroupCreate::new`]. Every method taking a `GroupCreate` body takes this builder too (`impl Body<types::GroupCreate>`), so a helper can take either:
+
+```
+# use users_client::{Body, build, types};
+fn body() -> build::GroupCreate { unimplemented!() }
+fn takes(body: impl Body<types::GroupCreate>) {}
+fn either(made: types::GroupCreate) { takes(body()); takes(made); }
+```*/
+    #[derive(Debug)]
+    #[must_use = "a builder does nothing until it is built or sent"]
+    pub struct GroupCreate {
+        inner: Result<types::builder::GroupCreate, Error>,
+    }
+    impl types::GroupCreate {
+        /**A builder of a `GroupCreate` with its required members, a [`crate::build::GroupCreate`] whose setters are the optional ones; `.build()` checks and makes the `GroupCreate`, and a method taking the body takes the builder as it is.
+
+# Arguments
+
+- `name` (`name`): */
+        pub fn new(
+            name: impl TryInto<types::GroupName, Error: ::std::fmt::Display>,
+        ) -> GroupCreate {
+            let inner = (|| -> Result<_, Error> {
+                let builder = types::GroupCreate::builder();
+                let builder = builder
+                    .name(rt::convert::<types::GroupName, _>(name, "name")?);
+                Ok(builder)
+            })();
+            GroupCreate { inner }
+        }
+    }
+    impl GroupCreate {
+        ///Sets `description`.
+        pub fn description(
+            mut self,
+            description: impl TryInto<
+                types::GroupCreateDescription,
+                Error: ::std::fmt::Display,
+            >,
+        ) -> Self {
+            self.inner = self
+                .inner
+                .and_then(|builder| Ok(
+                    builder
+                        .description(
+                            Some(
+                                rt::convert::<
+                                    types::GroupCreateDescription,
+                                    _,
+                                >(description, "description")?,
+                            ),
+                        ),
+                ));
+            self
+        }
+        ///`externalId`: The id this group has in another system.
+        pub fn external_id(
+            mut self,
+            external_id: impl TryInto<
+                types::GroupCreateExternalId,
+                Error: ::std::fmt::Display,
+            >,
+        ) -> Self {
+            self.inner = self
+                .inner
+                .and_then(|builder| Ok(
+                    builder
+                        .external_id(
+                            Some(
+                                rt::convert::<
+                                    types::GroupCreateExternalId,
+                                    _,
+                                >(external_id, "externalId")?,
+                            ),
+                        ),
+                ));
+            self
+        }
+        ///Sets `members`.
+        pub fn members(
+            mut self,
+            members: impl TryInto<types::GroupMembers, Error: ::std::fmt::Display>,
+        ) -> Self {
+            self.inner = self
+                .inner
+                .and_then(|builder| Ok(
+                    builder
+                        .members(
+                            Some(
+                                rt::convert::<types::GroupMembers, _>(members, "members")?,
+                            ),
+                        ),
+                ));
+            self
+        }
+        /// The body, or the first value that broke a rule.
+        pub fn build(self) -> Result<types::GroupCreate, Error> {
+            types::GroupCreate::try_from(self.inner?)
+                .map_err(|e| Error::InvalidRequest(format!("{}: {e}", "GroupCreate")))
+        }
+    }
+    impl TryFrom<GroupCreate> for types::GroupCreate {
+        type Error = Error;
+        fn try_from(builder: GroupCreate) -> Result<Self, Error> {
+            builder.build()
+        }
+    }
+    impl rt::Body<types::GroupCreate> for GroupCreate {
+        fn into_body(self) -> Result<types::GroupCreate, Error> {
             self.build()
         }
     }
@@ -3380,6 +3545,151 @@ fn either(made: types::UserReplace) { takes(body()); takes(made); }
             self.value
         }
     }
+    ///Builds a [`crate::patch::GroupPatch`]: made by [`crate::patch::GroupPatch::builder`].
+    #[derive(Debug)]
+    #[must_use = "a builder does nothing until it is built or sent"]
+    pub struct GroupPatch {
+        value: Result<crate::patch::GroupPatch, Error>,
+    }
+    impl crate::patch::GroupPatch {
+        ///A builder of this patch, starting from no change.
+        pub fn builder() -> GroupPatch {
+            GroupPatch {
+                value: Ok(Self::default()),
+            }
+        }
+    }
+    impl GroupPatch {
+        ///Sets `addMembers`.
+        pub fn add_members(
+            mut self,
+            value: impl TryInto<types::GroupMembers, Error: ::std::fmt::Display>,
+        ) -> Self {
+            self.value = self
+                .value
+                .and_then(|mut patch| {
+                    patch.add_members = Some(
+                        rt::convert::<types::GroupMembers, _>(value, "addMembers")?,
+                    );
+                    Ok(patch)
+                });
+            self
+        }
+        ///Sets `description`.
+        pub fn description(
+            mut self,
+            value: impl TryInto<types::GroupPatchDescription, Error: ::std::fmt::Display>,
+        ) -> Self {
+            self.value = self
+                .value
+                .and_then(|mut patch| {
+                    patch.description = Some(
+                        Some(
+                            rt::convert::<
+                                types::GroupPatchDescription,
+                                _,
+                            >(value, "description")?,
+                        ),
+                    );
+                    Ok(patch)
+                });
+            self
+        }
+        ///Sends `description` as `null`, which clears it.
+        pub fn clear_description(mut self) -> Self {
+            if let Ok(patch) = &mut self.value {
+                patch.description = Some(None);
+            }
+            self
+        }
+        ///Sets `externalId`.
+        pub fn external_id(
+            mut self,
+            value: impl TryInto<types::GroupPatchExternalId, Error: ::std::fmt::Display>,
+        ) -> Self {
+            self.value = self
+                .value
+                .and_then(|mut patch| {
+                    patch.external_id = Some(
+                        Some(
+                            rt::convert::<
+                                types::GroupPatchExternalId,
+                                _,
+                            >(value, "externalId")?,
+                        ),
+                    );
+                    Ok(patch)
+                });
+            self
+        }
+        ///Sends `externalId` as `null`, which clears it.
+        pub fn clear_external_id(mut self) -> Self {
+            if let Ok(patch) = &mut self.value {
+                patch.external_id = Some(None);
+            }
+            self
+        }
+        ///Sets `members`.
+        pub fn members(
+            mut self,
+            value: impl TryInto<types::GroupMembers, Error: ::std::fmt::Display>,
+        ) -> Self {
+            self.value = self
+                .value
+                .and_then(|mut patch| {
+                    patch.members = Some(
+                        rt::convert::<types::GroupMembers, _>(value, "members")?,
+                    );
+                    Ok(patch)
+                });
+            self
+        }
+        ///Sets `name`.
+        pub fn name(
+            mut self,
+            value: impl TryInto<types::GroupName, Error: ::std::fmt::Display>,
+        ) -> Self {
+            self.value = self
+                .value
+                .and_then(|mut patch| {
+                    patch.name = Some(
+                        rt::convert::<types::GroupName, _>(value, "name")?,
+                    );
+                    Ok(patch)
+                });
+            self
+        }
+        ///Sets `removeMembers`.
+        pub fn remove_members(
+            mut self,
+            value: impl TryInto<types::GroupMembers, Error: ::std::fmt::Display>,
+        ) -> Self {
+            self.value = self
+                .value
+                .and_then(|mut patch| {
+                    patch.remove_members = Some(
+                        rt::convert::<types::GroupMembers, _>(value, "removeMembers")?,
+                    );
+                    Ok(patch)
+                });
+            self
+        }
+        /// The patch, or the first value that broke a rule.
+        pub fn build(self) -> Result<crate::patch::GroupPatch, Error> {
+            self.value
+        }
+    }
+    impl TryFrom<GroupPatch> for crate::patch::GroupPatch {
+        type Error = Error;
+        fn try_from(builder: GroupPatch) -> Result<Self, Error> {
+            builder.value
+        }
+    }
+    impl rt::Body<crate::patch::GroupPatch> for GroupPatch {
+        fn into_body(self) -> Result<crate::patch::GroupPatch, Error> {
+            self.value
+        }
+    }
     ///Builds a [`crate::patch::MfaPatch`]: made by [`crate::patch::MfaPatch::builder`].
     #[derive(Debug)]
     #[must_use = "a builder does nothing until it is built or sent"]
@@ -4776,6 +5086,603 @@ pub mod errors {
     #[allow(unused_imports)]
     use crate::types;
     use crate::Error;
+    ///The errors `listGroups` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::ListGroups::from)`.
+    #[derive(Debug)]
+    pub enum ListGroups {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for ListGroups {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListGroups::BadRequest(problem),
+                        None => ListGroups::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListGroups::Unauthorized(problem),
+                        None => ListGroups::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListGroups::Forbidden(problem),
+                        None => ListGroups::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListGroups::TooManyRequests(problem),
+                        None => ListGroups::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListGroups::InternalServerError(problem),
+                        None => ListGroups::Other(err),
+                    }
+                }
+                _ => ListGroups::Other(err),
+            }
+        }
+    }
+    impl ListGroups {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    ListGroups::BadRequest(_) => 400u16,
+                    ListGroups::Unauthorized(_) => 401u16,
+                    ListGroups::Forbidden(_) => 403u16,
+                    ListGroups::TooManyRequests(_) => 429u16,
+                    ListGroups::InternalServerError(_) => 500u16,
+                    ListGroups::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for ListGroups {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                ListGroups::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("listGroups")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for ListGroups {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                ListGroups::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `createGroup` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::CreateGroup::from)`.
+    #[derive(Debug)]
+    pub enum CreateGroup {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        /**`409`: Another group of the account has the name, compared without regard to
+case (`duplication-violation`), or a request with the same
+`Idempotency-Key` is still running after the server waited for it
+(`idempotency-in-progress`).*/
+        Conflict(types::Problem),
+        ///`413`: The body is larger than the server accepts.
+        PayloadTooLarge(types::Problem),
+        ///`415`: The body's `Content-Type` is not one the operation takes.
+        UnsupportedMediaType(types::Problem),
+        ///`422`: The `Idempotency-Key` was already used with another body.
+        UnprocessableEntity(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for CreateGroup {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateGroup::BadRequest(problem),
+                        None => CreateGroup::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateGroup::Unauthorized(problem),
+                        None => CreateGroup::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateGroup::Forbidden(problem),
+                        None => CreateGroup::Other(err),
+                    }
+                }
+                Some(409u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateGroup::Conflict(problem),
+                        None => CreateGroup::Other(err),
+                    }
+                }
+                Some(413u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateGroup::PayloadTooLarge(problem),
+                        None => CreateGroup::Other(err),
+                    }
+                }
+                Some(415u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateGroup::UnsupportedMediaType(problem),
+                        None => CreateGroup::Other(err),
+                    }
+                }
+                Some(422u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateGroup::UnprocessableEntity(problem),
+                        None => CreateGroup::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateGroup::TooManyRequests(problem),
+                        None => CreateGroup::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => CreateGroup::InternalServerError(problem),
+                        None => CreateGroup::Other(err),
+                    }
+                }
+                _ => CreateGroup::Other(err),
+            }
+        }
+    }
+    impl CreateGroup {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    CreateGroup::BadRequest(_) => 400u16,
+                    CreateGroup::Unauthorized(_) => 401u16,
+                    CreateGroup::Forbidden(_) => 403u16,
+                    CreateGroup::Conflict(_) => 409u16,
+                    CreateGroup::PayloadTooLarge(_) => 413u16,
+                    CreateGroup::UnsupportedMediaType(_) => 415u16,
+                    CreateGroup::UnprocessableEntity(_) => 422u16,
+                    CreateGroup::TooManyRequests(_) => 429u16,
+                    CreateGroup::InternalServerError(_) => 500u16,
+                    CreateGroup::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for CreateGroup {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                CreateGroup::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("createGroup")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for CreateGroup {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                CreateGroup::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `getGroup` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::GetGroup::from)`.
+    #[derive(Debug)]
+    pub enum GetGroup {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`404`: No such group in the account (groups of other accounts are not found either).
+        NotFound(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for GetGroup {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetGroup::BadRequest(problem),
+                        None => GetGroup::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetGroup::Unauthorized(problem),
+                        None => GetGroup::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetGroup::Forbidden(problem),
+                        None => GetGroup::Other(err),
+                    }
+                }
+                Some(404u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetGroup::NotFound(problem),
+                        None => GetGroup::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetGroup::TooManyRequests(problem),
+                        None => GetGroup::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetGroup::InternalServerError(problem),
+                        None => GetGroup::Other(err),
+                    }
+                }
+                _ => GetGroup::Other(err),
+            }
+        }
+    }
+    impl GetGroup {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    GetGroup::BadRequest(_) => 400u16,
+                    GetGroup::Unauthorized(_) => 401u16,
+                    GetGroup::Forbidden(_) => 403u16,
+                    GetGroup::NotFound(_) => 404u16,
+                    GetGroup::TooManyRequests(_) => 429u16,
+                    GetGroup::InternalServerError(_) => 500u16,
+                    GetGroup::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for GetGroup {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                GetGroup::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("getGroup")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for GetGroup {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                GetGroup::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `deleteGroup` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::DeleteGroup::from)`.
+    #[derive(Debug)]
+    pub enum DeleteGroup {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`404`: No such group in the account (groups of other accounts are not found either).
+        NotFound(types::Problem),
+        ///`412`: The `If-Match` entity tag is not current; nothing changed.
+        PreconditionFailed(types::Problem),
+        ///`428`: This server requires `If-Match` on changes.
+        PreconditionRequired(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for DeleteGroup {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteGroup::BadRequest(problem),
+                        None => DeleteGroup::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteGroup::Unauthorized(problem),
+                        None => DeleteGroup::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteGroup::Forbidden(problem),
+                        None => DeleteGroup::Other(err),
+                    }
+                }
+                Some(404u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteGroup::NotFound(problem),
+                        None => DeleteGroup::Other(err),
+                    }
+                }
+                Some(412u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteGroup::PreconditionFailed(problem),
+                        None => DeleteGroup::Other(err),
+                    }
+                }
+                Some(428u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteGroup::PreconditionRequired(problem),
+                        None => DeleteGroup::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteGroup::TooManyRequests(problem),
+                        None => DeleteGroup::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteGroup::InternalServerError(problem),
+                        None => DeleteGroup::Other(err),
+                    }
+                }
+                _ => DeleteGroup::Other(err),
+            }
+        }
+    }
+    impl DeleteGroup {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    DeleteGroup::BadRequest(_) => 400u16,
+                    DeleteGroup::Unauthorized(_) => 401u16,
+                    DeleteGroup::Forbidden(_) => 403u16,
+                    DeleteGroup::NotFound(_) => 404u16,
+                    DeleteGroup::PreconditionFailed(_) => 412u16,
+                    DeleteGroup::PreconditionRequired(_) => 428u16,
+                    DeleteGroup::TooManyRequests(_) => 429u16,
+                    DeleteGroup::InternalServerError(_) => 500u16,
+                    DeleteGroup::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for DeleteGroup {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                DeleteGroup::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("deleteGroup")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for DeleteGroup {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                DeleteGroup::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `updateGroup` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::UpdateGroup::from)`.
+    #[derive(Debug)]
+    pub enum UpdateGroup {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`404`: No such group in the account (groups of other accounts are not found either).
+        NotFound(types::Problem),
+        /**`409`: Another group of the account has the name, compared without regard to
+case (`duplication-violation`), or a request with the same
+`Idempotency-Key` is still running after the server waited for it
+(`idempotency-in-progress`).*/
+        Conflict(types::Problem),
+        ///`412`: The `If-Match` entity tag is not current; nothing changed.
+        PreconditionFailed(types::Problem),
+        ///`413`: The body is larger than the server accepts.
+        PayloadTooLarge(types::Problem),
+        ///`415`: The body's `Content-Type` is not one the operation takes.
+        UnsupportedMediaType(types::Problem),
+        ///`428`: This server requires `If-Match` on changes.
+        PreconditionRequired(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for UpdateGroup {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateGroup::BadRequest(problem),
+                        None => UpdateGroup::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateGroup::Unauthorized(problem),
+                        None => UpdateGroup::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateGroup::Forbidden(problem),
+                        None => UpdateGroup::Other(err),
+                    }
+                }
+                Some(404u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateGroup::NotFound(problem),
+                        None => UpdateGroup::Other(err),
+                    }
+                }
+                Some(409u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateGroup::Conflict(problem),
+                        None => UpdateGroup::Other(err),
+                    }
+                }
+                Some(412u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateGroup::PreconditionFailed(problem),
+                        None => UpdateGroup::Other(err),
+                    }
+                }
+                Some(413u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateGroup::PayloadTooLarge(problem),
+                        None => UpdateGroup::Other(err),
+                    }
+                }
+                Some(415u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateGroup::UnsupportedMediaType(problem),
+                        None => UpdateGroup::Other(err),
+                    }
+                }
+                Some(428u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateGroup::PreconditionRequired(problem),
+                        None => UpdateGroup::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateGroup::TooManyRequests(problem),
+                        None => UpdateGroup::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => UpdateGroup::InternalServerError(problem),
+                        None => UpdateGroup::Other(err),
+                    }
+                }
+                _ => UpdateGroup::Other(err),
+            }
+        }
+    }
+    impl UpdateGroup {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    UpdateGroup::BadRequest(_) => 400u16,
+                    UpdateGroup::Unauthorized(_) => 401u16,
+                    UpdateGroup::Forbidden(_) => 403u16,
+                    UpdateGroup::NotFound(_) => 404u16,
+                    UpdateGroup::Conflict(_) => 409u16,
+                    UpdateGroup::PreconditionFailed(_) => 412u16,
+                    UpdateGroup::PayloadTooLarge(_) => 413u16,
+                    UpdateGroup::UnsupportedMediaType(_) => 415u16,
+                    UpdateGroup::PreconditionRequired(_) => 428u16,
+                    UpdateGroup::TooManyRequests(_) => 429u16,
+                    UpdateGroup::InternalServerError(_) => 500u16,
+                    UpdateGroup::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for UpdateGroup {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                UpdateGroup::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("updateGroup")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for UpdateGroup {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                UpdateGroup::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
     ///The errors `listCountries` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::ListCountries::from)`.
     #[derive(Debug)]
     pub enum ListCountries {
@@ -5852,6 +6759,108 @@ server waited for it (`idempotency-in-progress`).*/
             }
         }
     }
+    ///The errors `listUserGroups` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::ListUserGroups::from)`.
+    #[derive(Debug)]
+    pub enum ListUserGroups {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`404`: No such user in the account (users of other accounts are not found either).
+        NotFound(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for ListUserGroups {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListUserGroups::BadRequest(problem),
+                        None => ListUserGroups::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListUserGroups::Unauthorized(problem),
+                        None => ListUserGroups::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListUserGroups::Forbidden(problem),
+                        None => ListUserGroups::Other(err),
+                    }
+                }
+                Some(404u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListUserGroups::NotFound(problem),
+                        None => ListUserGroups::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListUserGroups::TooManyRequests(problem),
+                        None => ListUserGroups::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => ListUserGroups::InternalServerError(problem),
+                        None => ListUserGroups::Other(err),
+                    }
+                }
+                _ => ListUserGroups::Other(err),
+            }
+        }
+    }
+    impl ListUserGroups {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    ListUserGroups::BadRequest(_) => 400u16,
+                    ListUserGroups::Unauthorized(_) => 401u16,
+                    ListUserGroups::Forbidden(_) => 403u16,
+                    ListUserGroups::NotFound(_) => 404u16,
+                    ListUserGroups::TooManyRequests(_) => 429u16,
+                    ListUserGroups::InternalServerError(_) => 500u16,
+                    ListUserGroups::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for ListUserGroups {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                ListUserGroups::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("listUserGroups")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for ListUserGroups {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                ListUserGroups::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
     ///The errors `setUserPassword` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::SetUserPassword::from)`.
     #[derive(Debug)]
     pub enum SetUserPassword {
@@ -6059,14 +7068,95 @@ impl Error {
 pub mod headers {
     #[allow(unused_imports)]
     use crate::runtime as rt;
+    ///The headers `createGroup` answers, as the spec declares them.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct CreateGroup {
+        /**`ETag`: The user's (or group's) current version as a strong entity tag, e.g.
+`"7"`: send it back in `If-Match` to change it only if nobody changed it since
+(see the links), or in `If-None-Match` to read it only if it changed.*/
+        pub etag: rt::ETag,
+        ///`Location`: The URL of the created user or group.
+        pub location: String,
+    }
+    impl rt::FromHeaders for CreateGroup {
+        fn from_headers(
+            map: &::reqwest::header::HeaderMap,
+        ) -> Result<Self, crate::Error> {
+            Ok(Self {
+                etag: rt::required_header(map, "etag", "ETag")?,
+                location: rt::required_header(map, "location", "Location")?,
+            })
+        }
+    }
+    impl rt::HasETag for CreateGroup {
+        type Tag<'a> = &'a rt::ETag;
+        fn etag(&self) -> Self::Tag<'_> {
+            &self.etag
+        }
+        fn optional_etag(&self) -> Option<&rt::ETag> {
+            Some(&self.etag)
+        }
+    }
+    ///The headers `getGroup` answers, as the spec declares them.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct GetGroup {
+        /**`ETag`: The user's (or group's) current version as a strong entity tag, e.g.
+`"7"`: send it back in `If-Match` to change it only if nobody changed it since
+(see the links), or in `If-None-Match` to read it only if it changed.*/
+        pub etag: rt::ETag,
+    }
+    impl rt::FromHeaders for GetGroup {
+        fn from_headers(
+            map: &::reqwest::header::HeaderMap,
+        ) -> Result<Self, crate::Error> {
+            Ok(Self {
+                etag: rt::required_header(map, "etag", "ETag")?,
+            })
+        }
+    }
+    impl rt::HasETag for GetGroup {
+        type Tag<'a> = &'a rt::ETag;
+        fn etag(&self) -> Self::Tag<'_> {
+            &self.etag
+        }
+        fn optional_etag(&self) -> Option<&rt::ETag> {
+            Some(&self.etag)
+        }
+    }
+    ///The headers `updateGroup` answers, as the spec declares them.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct UpdateGroup {
+        /**`ETag`: The user's (or group's) current version as a strong entity tag, e.g.
+`"7"`: send it back in `If-Match` to change it only if nobody changed it since
+(see the links), or in `If-None-Match` to read it only if it changed.*/
+        pub etag: rt::ETag,
+    }
+    impl rt::FromHeaders for UpdateGroup {
+        fn from_headers(
+            map: &::reqwest::header::HeaderMap,
+        ) -> Result<Self, crate::Error> {
+            Ok(Self {
+                etag: rt::required_header(map, "etag", "ETag")?,
+            })
+        }
+    }
+    impl rt::HasETag for UpdateGroup {
+        type Tag<'a> = &'a rt::ETag;
+        fn etag(&self) -> Self::Tag<'_> {
+            &self.etag
+        }
+        fn optional_etag(&self) -> Option<&rt::ETag> {
+            Some(&self.etag)
+        }
+    }
     ///The headers `createUser` answers, as the spec declares them.
     #[derive(Debug, Clone, PartialEq)]
     pub struct CreateUser {
-        /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
-back in `If-Match` to change the user only if nobody changed it since
+        /**`ETag`: The user's (or group's) current version as a strong entity tag, e.g.
+`"7"`: send it back in `If-Match` to change it only if nobody changed it since
 (see the links), or in `If-None-Match` to read it only if it changed.*/
         pub etag: rt::ETag,
-        ///`Location`: The URL of the created user.
+        ///`Location`: The URL of the created user or group.
         pub location: String,
     }
     impl rt::FromHeaders for CreateUser {
@@ -6091,8 +7181,8 @@ back in `If-Match` to change the user only if nobody changed it since
     ///The headers `getUser` answers, as the spec declares them.
     #[derive(Debug, Clone, PartialEq)]
     pub struct GetUser {
-        /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
-back in `If-Match` to change the user only if nobody changed it since
+        /**`ETag`: The user's (or group's) current version as a strong entity tag, e.g.
+`"7"`: send it back in `If-Match` to change it only if nobody changed it since
 (see the links), or in `If-None-Match` to read it only if it changed.*/
         pub etag: rt::ETag,
     }
@@ -6117,8 +7207,8 @@ back in `If-Match` to change the user only if nobody changed it since
     ///The headers `replaceUser` answers, as the spec declares them.
     #[derive(Debug, Clone, PartialEq)]
     pub struct ReplaceUser {
-        /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
-back in `If-Match` to change the user only if nobody changed it since
+        /**`ETag`: The user's (or group's) current version as a strong entity tag, e.g.
+`"7"`: send it back in `If-Match` to change it only if nobody changed it since
 (see the links), or in `If-None-Match` to read it only if it changed.*/
         pub etag: rt::ETag,
     }
@@ -6143,8 +7233,8 @@ back in `If-Match` to change the user only if nobody changed it since
     ///The headers `updateUser` answers, as the spec declares them.
     #[derive(Debug, Clone, PartialEq)]
     pub struct UpdateUser {
-        /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
-back in `If-Match` to change the user only if nobody changed it since
+        /**`ETag`: The user's (or group's) current version as a strong entity tag, e.g.
+`"7"`: send it back in `If-Match` to change it only if nobody changed it since
 (see the links), or in `If-None-Match` to read it only if it changed.*/
         pub etag: rt::ETag,
     }
@@ -6169,8 +7259,8 @@ back in `If-Match` to change the user only if nobody changed it since
     ///The headers `setUserPassword` answers, as the spec declares them.
     #[derive(Debug, Clone, PartialEq)]
     pub struct SetUserPassword {
-        /**`ETag`: The user's current version as a strong entity tag, e.g. `"7"`: send it
-back in `If-Match` to change the user only if nobody changed it since
+        /**`ETag`: The user's (or group's) current version as a strong entity tag, e.g.
+`"7"`: send it back in `If-Match` to change it only if nobody changed it since
 (see the links), or in `If-None-Match` to read it only if it changed.*/
         pub etag: rt::ETag,
     }
@@ -6203,6 +7293,368 @@ pub mod ops {
     use crate::Error;
     #[allow(unused_imports)]
     use super::headers;
+    ///A `GET /v1/groups` request: see [`Client::list_groups`](crate::Client::list_groups).
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until it is sent"]
+    pub struct ListGroups<'a> {
+        call: Result<generated::builder::ListGroups<'a>, Error>,
+    }
+    impl<'a> ListGroups<'a> {
+        pub(crate) fn new(
+            call: Result<generated::builder::ListGroups<'a>, Error>,
+        ) -> Self {
+            Self { call }
+        }
+        #[allow(dead_code)]
+        fn map(
+            mut self,
+            f: impl FnOnce(
+                generated::builder::ListGroups<'a>,
+            ) -> Result<generated::builder::ListGroups<'a>, Error>,
+        ) -> Self {
+            self.call = self.call.and_then(f);
+            self
+        }
+        /**The most groups a page holds.
+
+`limit` in the query.*/
+        pub fn limit(self, value: u32) -> Self {
+            self.map(|call| Ok(
+                call
+                    .limit(
+                        rt::bounded(value, "limit", Some(1i128), Some(100i128))
+                            .and_then(|v| rt::convert::<
+                                ::std::num::NonZeroU32,
+                                _,
+                            >(v, "limit"))?,
+                    ),
+            ))
+        }
+        /**The `nextCursor` of the previous page of the same list.
+
+`cursor` in the query.*/
+        pub fn cursor(
+            self,
+            value: impl TryInto<types::ListGroupsCursor, Error: ::std::fmt::Display>,
+        ) -> Self {
+            self.map(|call| Ok(
+                call.cursor(rt::convert::<types::ListGroupsCursor, _>(value, "cursor")?),
+            ))
+        }
+        /**Only groups this user (an id) is a member of.
+
+`member` in the query.*/
+        pub fn member(
+            self,
+            value: impl TryInto<::uuid::Uuid, Error: ::std::fmt::Display>,
+        ) -> Self {
+            self.map(|call| Ok(
+                call.member(rt::convert::<::uuid::Uuid, _>(value, "member")?),
+            ))
+        }
+        /**Only groups whose name or description contains this text, without regard to case.
+
+`q` in the query.*/
+        pub fn q(
+            self,
+            value: impl TryInto<types::ListGroupsQ, Error: ::std::fmt::Display>,
+        ) -> Self {
+            self.map(|call| Ok(
+                call.q(rt::convert::<types::ListGroupsQ, _>(value, "q")?),
+            ))
+        }
+        ///Every item of every page, one page at a time: each page's `nextCursor` is sent as `cursor` for the next, until a page has none.
+        pub fn stream(self) -> rt::Pages<'a, types::Group> {
+            rt::pages(
+                self.call,
+                |call: generated::builder::ListGroups<'a>| async move {
+                    let page = match call.send().await {
+                        Ok(value) => value.into_inner(),
+                        Err(err) => return Err(Error::from_progenitor(err).await),
+                    };
+                    Ok((page.items, page.next_cursor.map(|next| next.to_string())))
+                },
+                |call: generated::builder::ListGroups<'a>, cursor: String| Ok(
+                    call
+                        .cursor(
+                            rt::convert::<types::ListGroupsCursor, _>(cursor, "cursor")?,
+                        ),
+                ),
+            )
+        }
+        /// Sends the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<types::GroupPage, rt::NoHeaders>, Error> {
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ListGroups<'a> {
+        type Output = Result<rt::Response<types::GroupPage, rt::NoHeaders>, Error>;
+        type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            Box::pin(self.send())
+        }
+    }
+    ///A `POST /v1/groups` request: see [`Client::create_group`](crate::Client::create_group).
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until it is sent"]
+    pub struct CreateGroup<'a> {
+        call: Result<generated::builder::CreateGroup<'a>, Error>,
+    }
+    impl<'a> CreateGroup<'a> {
+        pub(crate) fn new(
+            call: Result<generated::builder::CreateGroup<'a>, Error>,
+        ) -> Self {
+            Self { call }
+        }
+        #[allow(dead_code)]
+        fn map(
+            mut self,
+            f: impl FnOnce(
+                generated::builder::CreateGroup<'a>,
+            ) -> Result<generated::builder::CreateGroup<'a>, Error>,
+        ) -> Self {
+            self.call = self.call.and_then(f);
+            self
+        }
+        /**A unique key for this create (a UUID is a good choice). Retrying with the
+same key and body returns the first response instead of creating twice.
+
+`Idempotency-Key` in the header.*/
+        pub fn idempotency_key(
+            self,
+            value: impl TryInto<
+                types::CreateGroupIdempotencyKey,
+                Error: ::std::fmt::Display,
+            >,
+        ) -> Self {
+            self.map(|call| Ok(
+                call
+                    .idempotency_key(
+                        rt::convert::<
+                            types::CreateGroupIdempotencyKey,
+                            _,
+                        >(value, "Idempotency-Key")?,
+                    ),
+            ))
+        }
+        /// Sends the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<types::Group, headers::CreateGroup>, Error> {
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for CreateGroup<'a> {
+        type Output = Result<rt::Response<types::Group, headers::CreateGroup>, Error>;
+        type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            Box::pin(self.send())
+        }
+    }
+    ///A `GET /v1/groups/{groupId}` request: see [`Client::get_group`](crate::Client::get_group).
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until it is sent"]
+    pub struct GetGroup<'a> {
+        call: Result<generated::builder::GetGroup<'a>, Error>,
+    }
+    impl<'a> GetGroup<'a> {
+        pub(crate) fn new(
+            call: Result<generated::builder::GetGroup<'a>, Error>,
+        ) -> Self {
+            Self { call }
+        }
+        #[allow(dead_code)]
+        fn map(
+            mut self,
+            f: impl FnOnce(
+                generated::builder::GetGroup<'a>,
+            ) -> Result<generated::builder::GetGroup<'a>, Error>,
+        ) -> Self {
+            self.call = self.call.and_then(f);
+            self
+        }
+        /// Asks for the resource only if it changed since `etag` was
+        /// read: a `304` answers [`rt::Conditional::NotModified`].
+        pub fn if_none_match(self, etag: &rt::ETag) -> GetGroupIfChanged<'a> {
+            GetGroupIfChanged {
+                call: self
+                    .call
+                    .and_then(|call| Ok(
+                        call
+                            .if_none_match(
+                                rt::convert::<
+                                    types::GetGroupIfNoneMatch,
+                                    _,
+                                >(etag.as_str(), "If-None-Match")?,
+                            ),
+                    )),
+            }
+        }
+        /// Sends the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<types::Group, headers::GetGroup>, Error> {
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for GetGroup<'a> {
+        type Output = Result<rt::Response<types::Group, headers::GetGroup>, Error>;
+        type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            Box::pin(self.send())
+        }
+    }
+    ///A conditional [`GetGroup`]: see [`GetGroup::if_none_match`].
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until it is sent"]
+    pub struct GetGroupIfChanged<'a> {
+        call: Result<generated::builder::GetGroup<'a>, Error>,
+    }
+    impl<'a> GetGroupIfChanged<'a> {
+        /// Sends the request.
+        pub async fn send(
+            self,
+        ) -> Result<
+            rt::Conditional<rt::Response<types::Group, headers::GetGroup>>,
+            Error,
+        > {
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value).map(rt::Conditional::Modified),
+                Err(err) => rt::not_modified_or(err).await,
+            }
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for GetGroupIfChanged<'a> {
+        type Output = Result<
+            rt::Conditional<rt::Response<types::Group, headers::GetGroup>>,
+            Error,
+        >;
+        type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            Box::pin(self.send())
+        }
+    }
+    ///A `DELETE /v1/groups/{groupId}` request: see [`Client::delete_group`](crate::Client::delete_group).
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until it is sent"]
+    pub struct DeleteGroup<'a> {
+        call: Result<generated::builder::DeleteGroup<'a>, Error>,
+    }
+    impl<'a> DeleteGroup<'a> {
+        pub(crate) fn new(
+            call: Result<generated::builder::DeleteGroup<'a>, Error>,
+        ) -> Self {
+            Self { call }
+        }
+        #[allow(dead_code)]
+        fn map(
+            mut self,
+            f: impl FnOnce(
+                generated::builder::DeleteGroup<'a>,
+            ) -> Result<generated::builder::DeleteGroup<'a>, Error>,
+        ) -> Self {
+            self.call = self.call.and_then(f);
+            self
+        }
+        /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
+
+`If-Match` in the header.*/
+        pub fn if_match(self, value: &rt::ETag) -> Self {
+            self.map(|call| Ok(
+                call
+                    .if_match(
+                        rt::convert::<
+                            types::DeleteGroupIfMatch,
+                            _,
+                        >(value.as_str(), "If-Match")?,
+                    ),
+            ))
+        }
+        /// Sends the request.
+        pub async fn send(self) -> Result<rt::Response<(), rt::NoHeaders>, Error> {
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for DeleteGroup<'a> {
+        type Output = Result<rt::Response<(), rt::NoHeaders>, Error>;
+        type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            Box::pin(self.send())
+        }
+    }
+    ///A `PATCH /v1/groups/{groupId}` request: see [`Client::update_group`](crate::Client::update_group).
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until it is sent"]
+    pub struct UpdateGroup<'a> {
+        call: Result<generated::builder::UpdateGroup<'a>, Error>,
+    }
+    impl<'a> UpdateGroup<'a> {
+        pub(crate) fn new(
+            call: Result<generated::builder::UpdateGroup<'a>, Error>,
+        ) -> Self {
+            Self { call }
+        }
+        #[allow(dead_code)]
+        fn map(
+            mut self,
+            f: impl FnOnce(
+                generated::builder::UpdateGroup<'a>,
+            ) -> Result<generated::builder::UpdateGroup<'a>, Error>,
+        ) -> Self {
+            self.call = self.call.and_then(f);
+            self
+        }
+        /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
+
+`If-Match` in the header.*/
+        pub fn if_match(self, value: &rt::ETag) -> Self {
+            self.map(|call| Ok(
+                call
+                    .if_match(
+                        rt::convert::<
+                            types::UpdateGroupIfMatch,
+                            _,
+                        >(value.as_str(), "If-Match")?,
+                    ),
+            ))
+        }
+        /// Sends the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<types::Group, headers::UpdateGroup>, Error> {
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for UpdateGroup<'a> {
+        type Output = Result<rt::Response<types::Group, headers::UpdateGroup>, Error>;
+        type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            Box::pin(self.send())
+        }
+    }
     ///A `GET /v1/lookups/countries` request: see [`Client::list_countries`](crate::Client::list_countries).
     #[derive(Debug)]
     #[must_use = "a request does nothing until it is sent"]
@@ -6784,6 +8236,96 @@ is `412` and nothing changes. Optional, unless the server requires it
             Box::pin(self.send())
         }
     }
+    ///A `GET /v1/users/{userId}/groups` request: see [`Client::list_user_groups`](crate::Client::list_user_groups).
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until it is sent"]
+    pub struct ListUserGroups<'a> {
+        call: Result<generated::builder::ListUserGroups<'a>, Error>,
+    }
+    impl<'a> ListUserGroups<'a> {
+        pub(crate) fn new(
+            call: Result<generated::builder::ListUserGroups<'a>, Error>,
+        ) -> Self {
+            Self { call }
+        }
+        #[allow(dead_code)]
+        fn map(
+            mut self,
+            f: impl FnOnce(
+                generated::builder::ListUserGroups<'a>,
+            ) -> Result<generated::builder::ListUserGroups<'a>, Error>,
+        ) -> Self {
+            self.call = self.call.and_then(f);
+            self
+        }
+        /**The most groups a page holds.
+
+`limit` in the query.*/
+        pub fn limit(self, value: u32) -> Self {
+            self.map(|call| Ok(
+                call
+                    .limit(
+                        rt::bounded(value, "limit", Some(1i128), Some(100i128))
+                            .and_then(|v| rt::convert::<
+                                ::std::num::NonZeroU32,
+                                _,
+                            >(v, "limit"))?,
+                    ),
+            ))
+        }
+        /**The `nextCursor` of the previous page of the same list.
+
+`cursor` in the query.*/
+        pub fn cursor(
+            self,
+            value: impl TryInto<types::ListUserGroupsCursor, Error: ::std::fmt::Display>,
+        ) -> Self {
+            self.map(|call| Ok(
+                call
+                    .cursor(
+                        rt::convert::<types::ListUserGroupsCursor, _>(value, "cursor")?,
+                    ),
+            ))
+        }
+        ///Every item of every page, one page at a time: each page's `nextCursor` is sent as `cursor` for the next, until a page has none.
+        pub fn stream(self) -> rt::Pages<'a, types::Group> {
+            rt::pages(
+                self.call,
+                |call: generated::builder::ListUserGroups<'a>| async move {
+                    let page = match call.send().await {
+                        Ok(value) => value.into_inner(),
+                        Err(err) => return Err(Error::from_progenitor(err).await),
+                    };
+                    Ok((page.items, page.next_cursor.map(|next| next.to_string())))
+                },
+                |call: generated::builder::ListUserGroups<'a>, cursor: String| Ok(
+                    call
+                        .cursor(
+                            rt::convert::<
+                                types::ListUserGroupsCursor,
+                                _,
+                            >(cursor, "cursor")?,
+                        ),
+                ),
+            )
+        }
+        /// Sends the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<types::GroupPage, rt::NoHeaders>, Error> {
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ListUserGroups<'a> {
+        type Output = Result<rt::Response<types::GroupPage, rt::NoHeaders>, Error>;
+        type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            Box::pin(self.send())
+        }
+    }
     ///A `PUT /v1/users/{userId}/password` request: see [`Client::set_user_password`](crate::Client::set_user_password).
     #[derive(Debug)]
     #[must_use = "a request does nothing until it is sent"]
@@ -6842,6 +8384,214 @@ is `412` and nothing changes. Optional, unless the server requires it
     }
 }
 impl Client {
+    /**List groups.
+
+Lists the account's groups in creation order, a page at a time, with
+cursors as `GET /v1/users` has them. Needs `users:read`.
+
+`GET /v1/groups` (`listGroups`).*/
+    pub fn list_groups(&self) -> ops::ListGroups<'_> {
+        let call = (|| -> Result<_, Error> {
+            let call = self.generated().list_groups();
+            let call = match self.tenant() {
+                Some(key) => {
+                    call.account_switch_key(
+                        rt::convert::<
+                            types::ListGroupsAccountSwitchKey,
+                            _,
+                        >(key, "accountSwitchKey")?,
+                    )
+                }
+                None => call,
+            };
+            Ok(call)
+        })();
+        ops::ListGroups::new(call)
+    }
+    /**Create a group.
+
+Creates a group of users in the caller's account (or the account named by
+`accountSwitchKey`). Its name is unique in the account without regard to
+case (`409` otherwise); each member is the id of a user of the account
+(`400` naming the member otherwise). Needs `users:write`.
+
+`Idempotency-Key` works as it does for `POST /v1/users`.
+
+`POST /v1/groups` (`createGroup`).*/
+    pub fn create_group(
+        &self,
+        body: impl rt::Body<types::GroupCreate>,
+    ) -> ops::CreateGroup<'_> {
+        let call = (|| -> Result<_, Error> {
+            let call = self.generated().create_group();
+            let call = call.body(body.into_body()?);
+            let call = match self.tenant() {
+                Some(key) => {
+                    call.account_switch_key(
+                        rt::convert::<
+                            types::CreateGroupAccountSwitchKey,
+                            _,
+                        >(key, "accountSwitchKey")?,
+                    )
+                }
+                None => call,
+            };
+            Ok(call)
+        })();
+        ops::CreateGroup::new(call)
+    }
+    /**Get a group.
+
+Returns one group, its members included, with its `ETag`; `If-None-Match`
+works as it does for users. Needs `users:read`. A group of another
+account is `404`.
+
+`GET /v1/groups/{groupId}` (`getGroup`).*/
+    /**
+
+# Arguments
+
+- `group_id`: The group's id.*/
+    pub fn get_group(
+        &self,
+        group_id: impl TryInto<::uuid::Uuid, Error: ::std::fmt::Display>,
+    ) -> ops::GetGroup<'_> {
+        let call = (|| -> Result<_, Error> {
+            let call = self.generated().get_group();
+            let call = call
+                .group_id(rt::convert::<::uuid::Uuid, _>(group_id, "groupId")?);
+            let call = match self.tenant() {
+                Some(key) => {
+                    call.account_switch_key(
+                        rt::convert::<
+                            types::GetGroupAccountSwitchKey,
+                            _,
+                        >(key, "accountSwitchKey")?,
+                    )
+                }
+                None => call,
+            };
+            Ok(call)
+        })();
+        ops::GetGroup::new(call)
+    }
+    /**Delete a group.
+
+Deletes the group; its members stay users of the account. Needs
+`users:admin`.
+
+`DELETE /v1/groups/{groupId}` (`deleteGroup`).*/
+    /**
+
+# Arguments
+
+- `group_id`: The group's id.*/
+    pub fn delete_group(
+        &self,
+        group_id: impl TryInto<::uuid::Uuid, Error: ::std::fmt::Display>,
+    ) -> ops::DeleteGroup<'_> {
+        let call = (|| -> Result<_, Error> {
+            let call = self.generated().delete_group();
+            let call = call
+                .group_id(rt::convert::<::uuid::Uuid, _>(group_id, "groupId")?);
+            let call = match self.tenant() {
+                Some(key) => {
+                    call.account_switch_key(
+                        rt::convert::<
+                            types::DeleteGroupAccountSwitchKey,
+                            _,
+                        >(key, "accountSwitchKey")?,
+                    )
+                }
+                None => call,
+            };
+            Ok(call)
+        })();
+        ops::DeleteGroup::new(call)
+    }
+    /**Update a group partially.
+
+Applies a JSON merge patch (RFC 7396) to the group: a member that is
+absent is left alone and `null` clears `description` or `externalId`.
+Members are either replaced whole (`members`) or changed with
+`addMembers` and `removeMembers` (both may be sent together; the whole
+list with either is `400`, and so is one user in both). Adding a member
+that is already in the group, or removing one that is not, changes
+nothing. The merged group is judged as `GroupCreate` judges a new one:
+at most 1,000 members, each a user of the account.
+
+The body is `application/merge-patch+json`; `application/json` is read
+as the same merge patch. A patch that changes nothing leaves
+`resourceVersion` alone. Needs `users:write`, and the caller must be an
+admin (`users:admin`) or the group's creator.
+
+`PATCH /v1/groups/{groupId}` (`updateGroup`).*/
+    /**
+
+# Arguments
+
+- `group_id`: The group's id.*/
+    pub fn update_group(
+        &self,
+        group_id: impl TryInto<::uuid::Uuid, Error: ::std::fmt::Display>,
+        body: impl rt::Body<crate::patch::GroupPatch>,
+    ) -> ops::UpdateGroup<'_> {
+        let call = (|| -> Result<_, Error> {
+            let call = self.generated().update_group();
+            let call = call
+                .group_id(rt::convert::<::uuid::Uuid, _>(group_id, "groupId")?);
+            let call = call.body(body.into_body()?);
+            let call = match self.tenant() {
+                Some(key) => {
+                    call.account_switch_key(
+                        rt::convert::<
+                            types::UpdateGroupAccountSwitchKey,
+                            _,
+                        >(key, "accountSwitchKey")?,
+                    )
+                }
+                None => call,
+            };
+            Ok(call)
+        })();
+        ops::UpdateGroup::new(call)
+    }
+    ///Read-modify-write with optimistic concurrency: reads with [`Client::get_group`], asks `change` for the body, sends it with [`Client::update_group`] and `If-Match` set to the `ETag` read, and on a `412` reads again and retries, at most `max_attempts` times (then [`Error::TooManyConflicts`]). If the write gets no answer its outcome is unknown and `change` is not applied again: the error is [`Error::OutcomeUnknown`].
+    pub async fn update_group_with<B: rt::Body<crate::patch::GroupPatch>>(
+        &self,
+        group_id: impl TryInto<::uuid::Uuid, Error: ::std::fmt::Display> + Clone,
+        max_attempts: u32,
+        mut change: impl FnMut(&types::Group) -> B,
+    ) -> Result<rt::Response<types::Group, headers::UpdateGroup>, Error> {
+        let attempts = max_attempts.max(1);
+        for _ in 0..attempts {
+            let current = self.get_group(group_id.clone()).send().await?;
+            let etag = rt::HasETag::optional_etag(current.headers())
+                .cloned()
+                .ok_or_else(|| {
+                    Error::InvalidResponse(
+                        format!("{} answered without an ETag", "getGroup"),
+                    )
+                })?;
+            let body = change(&current);
+            match self.update_group(group_id.clone(), body).if_match(&etag).send().await
+            {
+                Ok(done) => return Ok(done),
+                Err(
+                    err,
+                ) if err.status() == Some(::reqwest::StatusCode::PRECONDITION_FAILED) => {
+                    continue;
+                }
+                Err(err @ Error::Transport(_)) => {
+                    return Err(Error::OutcomeUnknown(Box::new(err)));
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(Error::TooManyConflicts {
+            attempts,
+        })
+    }
     /**List countries.
 
 The ISO 3166-1 alpha-2 countries `address.countryCode` accepts. Needs `users:read`.
@@ -7188,6 +8938,40 @@ user's creator or the user themself. Privileged fields need `users:admin`.
             attempts,
         })
     }
+    /**List a user's groups.
+
+Lists the groups the user is a member of, in the order the groups were
+created, a page at a time, as `GET /v1/groups?member=` does. A user of
+another account is `404`. Needs `users:read`.
+
+`GET /v1/users/{userId}/groups` (`listUserGroups`).*/
+    /**
+
+# Arguments
+
+- `user_id`: The user's id.*/
+    pub fn list_user_groups(
+        &self,
+        user_id: impl TryInto<::uuid::Uuid, Error: ::std::fmt::Display>,
+    ) -> ops::ListUserGroups<'_> {
+        let call = (|| -> Result<_, Error> {
+            let call = self.generated().list_user_groups();
+            let call = call.user_id(rt::convert::<::uuid::Uuid, _>(user_id, "userId")?);
+            let call = match self.tenant() {
+                Some(key) => {
+                    call.account_switch_key(
+                        rt::convert::<
+                            types::ListUserGroupsAccountSwitchKey,
+                            _,
+                        >(key, "accountSwitchKey")?,
+                    )
+                }
+                None => call,
+            };
+            Ok(call)
+        })();
+        ops::ListUserGroups::new(call)
+    }
     /**Set a user's password.
 
 Sets a new password. The server hashes it with Argon2id and never returns
@@ -7236,6 +9020,20 @@ pub(crate) const API_KEY_SCHEMES: &[&str] = &[];
 /// bearer token.
 pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
     match operation_id {
+        "create_group" => {
+            rt::OperationTraits {
+                body_media_type: None,
+                idempotency_key: true,
+                security: &[],
+            }
+        }
+        "update_group" => {
+            rt::OperationTraits {
+                body_media_type: Some("application/merge-patch+json"),
+                idempotency_key: false,
+                security: &[],
+            }
+        }
         "create_user" => {
             rt::OperationTraits {
                 body_media_type: None,

@@ -9,7 +9,9 @@
 //! (read-only members, `add*` lists beside their whole set, formats and
 //! lookups) before a method here runs. What is left is what the schemas
 //! cannot say: who may change whom, privileged members, entity tags,
-//! idempotency keys, merge patches, cursors, uniqueness.
+//! idempotency keys, merge patches, cursors, uniqueness, and that a group's
+//! members are users of its account. Groups are kept as the contract's own
+//! `Group` type.
 //!
 //! ```sh
 //! cargo run -p users-conformance --example contract_only
@@ -23,13 +25,16 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
-use users_api::names::{list_users_query, organization_ref, password_change, user};
+use users_api::names::{
+    group_create, group_patch, list_groups_query, list_user_groups_query, list_users_query,
+    organization_ref, password_change, user,
+};
 use users_api::runtime::decode::{self, FromText};
 use users_api::runtime::merge::{self, Merge};
 use users_api::runtime::{InvalidField, Refused};
 use users_api::types::{
-    CountryCode, LanguageCode, Locale, LookupEntry, LookupList, TimeZone, User, UserPage,
-    UserPatch, UserReplace, UserStatus,
+    CountryCode, Group, GroupCreate, GroupPage, GroupPatch, LanguageCode, Locale, LookupEntry,
+    LookupList, TimeZone, User, UserPage, UserPatch, UserReplace, UserStatus,
 };
 use users_api::*;
 
@@ -119,9 +124,120 @@ struct Data {
     /// the life of the process; a store of its own would expire them, or
     /// seal the position into the cursor with a key.)
     cursors: HashMap<String, Resume>,
+    /// The last group insertion number handed out.
+    group_seq: u64,
+    /// Groups by account, then insertion number.
+    groups: HashMap<String, BTreeMap<u64, Group>>,
+    /// Group insertion numbers by account and id.
+    group_ids: HashMap<(String, uuid::Uuid), u64>,
+    /// Idempotent group creates by caller, account and key.
+    group_replays: HashMap<(String, String, String), GroupReplay>,
+    /// Cursors of group lists, apart from those of users.
+    group_cursors: HashMap<String, Resume>,
+}
+
+/// A group create answered under an idempotency key.
+#[derive(Debug, Clone)]
+struct GroupReplay {
+    body_hash: String,
+    group: Group,
+    at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Data {
+    fn find_group(&self, account: &str, id: &uuid::Uuid) -> Option<&Group> {
+        let seq = self.group_ids.get(&(account.to_owned(), *id))?;
+        self.groups.get(account)?.get(seq)
+    }
+
+    fn find_group_mut(&mut self, account: &str, id: &uuid::Uuid) -> Option<&mut Group> {
+        let seq = self.group_ids.get(&(account.to_owned(), *id))?;
+        self.groups.get_mut(account)?.get_mut(seq)
+    }
+
+    /// Whether a group of the account other than `id` has the name,
+    /// compared without regard to case.
+    fn name_taken(&self, account: &str, name: &str, id: Option<&uuid::Uuid>) -> bool {
+        let wanted = name.to_lowercase();
+        self.groups.get(account).is_some_and(|groups| {
+            groups
+                .values()
+                .any(|g| Some(&g.id) != id && g.name.to_lowercase() == wanted)
+        })
+    }
+
+    /// 400 naming `field` unless every member is a user of the account.
+    fn members_known<'a>(
+        &self,
+        account: &str,
+        field: &str,
+        members: impl IntoIterator<Item = &'a uuid::Uuid>,
+    ) -> Result<(), Refused<400>> {
+        match members
+            .into_iter()
+            .find(|m| self.find(account, m).is_none())
+        {
+            Some(unknown) => Err(Refused::<400>::invalid(vec![InvalidField {
+                field: field.into(),
+                message: format!("{unknown} is not a user of this account"),
+                code: "unknown-user".into(),
+            }])),
+            None => Ok(()),
+        }
+    }
+
+    /// A page of the account's groups that `keep` keeps, after `cursor`.
+    fn group_page(
+        &mut self,
+        account: &str,
+        cursor: Option<&str>,
+        cursor_field: &str,
+        limit: Option<i32>,
+        keep: impl Fn(&Group) -> bool,
+    ) -> Result<GroupPage, Refused<400>> {
+        let after = match cursor {
+            None => 0,
+            Some(cursor) => match self.group_cursors.get(cursor) {
+                Some(resume) if resume.account == account => resume.after,
+                _ => {
+                    return Err(Refused::<400>::invalid(vec![InvalidField {
+                        field: cursor_field.into(),
+                        message: "is not a cursor this server issued".into(),
+                        code: "invalid".into(),
+                    }]));
+                }
+            },
+        };
+        let limit = usize::try_from(limit.unwrap_or(20)).unwrap_or(20);
+        let mut page: Vec<(u64, Group)> = self
+            .groups
+            .get(account)
+            .into_iter()
+            .flat_map(|groups| groups.range(after + 1..))
+            .filter(|(_, g)| keep(g))
+            .take(limit + 1)
+            .map(|(seq, g)| (*seq, g.clone()))
+            .collect();
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let last = page.last().map_or(after, |(seq, _)| *seq);
+        let next_cursor = more.then(|| {
+            let name = uuid::Uuid::new_v4().simple().to_string();
+            self.group_cursors.insert(
+                name.clone(),
+                Resume {
+                    account: account.to_owned(),
+                    after: last,
+                },
+            );
+            name
+        });
+        Ok(GroupPage {
+            items: page.into_iter().map(|(_, g)| g).collect(),
+            next_cursor,
+        })
+    }
+
     fn find(&self, account: &str, id: &uuid::Uuid) -> Option<&Record> {
         let seq = self.ids.get(&(account.to_owned(), *id))?;
         self.users.get(account)?.get(seq)
@@ -174,6 +290,26 @@ fn not_found(id: &uuid::Uuid) -> Refused<404> {
         "not-found",
         "Not found",
         format!("no user {id} in this account"),
+    )
+}
+
+fn group_not_found(id: &uuid::Uuid) -> Refused<404> {
+    Refused::<404>::new(
+        "not-found",
+        "Not found",
+        format!("no group {id} in this account"),
+    )
+}
+
+fn name_taken() -> Refused<409> {
+    Refused::<409>::fields(
+        "duplication-violation",
+        "The name is taken",
+        vec![InvalidField {
+            field: group_create::NAME.into(),
+            message: "another group of the account has this name".into(),
+            code: "duplication-violation".into(),
+        }],
     )
 }
 
@@ -738,6 +874,18 @@ impl UsersApi for Directory {
         if let Some(users) = data.users.get_mut(ctx.account()) {
             users.remove(&seq);
         }
+        // The user leaves its groups; each is changed by it.
+        for group in data
+            .groups
+            .entry(ctx.account().to_owned())
+            .or_default()
+            .values_mut()
+        {
+            if group.members.contains(&id) {
+                group.members.retain(|m| *m != id);
+                group.resource_version += 1;
+            }
+        }
         Ok(DeleteUserResponse::NoContent {})
     }
 
@@ -779,6 +927,250 @@ impl UsersApi for Directory {
         Ok(SetUserPasswordResponse::NoContent {
             e_tag: etag(record.version),
         })
+    }
+
+    async fn list_groups(
+        &self,
+        ctx: RequestContext,
+        req: ListGroupsRequest,
+    ) -> Result<ListGroupsResponse, ListGroupsRefusal> {
+        let query = req.query;
+        let needle = query.q.as_deref().map(str::to_lowercase);
+        let mut data = self.data.lock().await;
+        let page = data.group_page(
+            ctx.account(),
+            query.cursor.as_deref(),
+            list_groups_query::CURSOR,
+            query.limit,
+            |g| {
+                query.member.is_none_or(|m| g.members.contains(&m))
+                    && needle.as_ref().is_none_or(|needle| {
+                        format!(
+                            "{} {}",
+                            g.name,
+                            g.description.as_deref().unwrap_or_default()
+                        )
+                        .to_lowercase()
+                        .contains(needle.as_str())
+                    })
+            },
+        )?;
+        Ok(ListGroupsResponse::Ok { body: page.into() })
+    }
+
+    async fn list_user_groups(
+        &self,
+        ctx: RequestContext,
+        req: ListUserGroupsRequest,
+    ) -> Result<ListUserGroupsResponse, ListUserGroupsRefusal> {
+        let id = req.path.user_id;
+        let mut data = self.data.lock().await;
+        data.find(ctx.account(), &id)
+            .ok_or_else(|| not_found(&id))?;
+        let page = data.group_page(
+            ctx.account(),
+            req.query.cursor.as_deref(),
+            list_user_groups_query::CURSOR,
+            req.query.limit,
+            |g| g.members.contains(&id),
+        )?;
+        Ok(ListUserGroupsResponse::Ok { body: page.into() })
+    }
+
+    async fn create_group(
+        &self,
+        ctx: RequestContext,
+        req: CreateGroupRequest,
+    ) -> Result<CreateGroupResponse, CreateGroupRefusal> {
+        let body = req.body;
+        let body_hash = serde_json::to_string(&body).map_err(internal)?;
+        let mut data = self.data.lock().await;
+        let key = req
+            .header
+            .idempotency_key
+            .map(|key| (ctx.caller.subject.clone(), ctx.account().to_owned(), key));
+        let now_at = chrono::Utc::now();
+        if let Some(key) = &key
+            && let Some(replay) = data.group_replays.get(key)
+            && now_at - replay.at < KEY_LIFETIME
+        {
+            if replay.body_hash != body_hash {
+                return Err(Refused::<422>::new(
+                    "idempotency-key-reused",
+                    "The idempotency key was used with another request",
+                    "the Idempotency-Key was first used with another body",
+                )
+                .into());
+            }
+            return Ok(CreateGroupResponse::Created {
+                e_tag: etag(replay.group.resource_version),
+                location: format!("/v1/groups/{}", replay.group.id),
+                body: replay.group.clone().into(),
+            });
+        }
+        if data.name_taken(ctx.account(), &body.name, None) {
+            return Err(name_taken().into());
+        }
+        let members = body.members.unwrap_or_default();
+        data.members_known(ctx.account(), group_create::MEMBERS, &members)?;
+        let group = Group {
+            id: uuid::Uuid::new_v4(),
+            account_id: ctx.account().to_owned(),
+            name: body.name,
+            description: body.description,
+            external_id: body.external_id,
+            members: members.into_iter().collect(),
+            created_at: now_at,
+            created_by: ctx.caller.subject.clone(),
+            updated_at: now_at,
+            updated_by: ctx.caller.subject.clone(),
+            resource_version: 1,
+        };
+        if let Some(key) = key {
+            data.group_replays.insert(
+                key,
+                GroupReplay {
+                    body_hash,
+                    group: group.clone(),
+                    at: now_at,
+                },
+            );
+        }
+        data.group_seq += 1;
+        let seq = data.group_seq;
+        data.group_ids
+            .insert((ctx.account().to_owned(), group.id), seq);
+        data.groups
+            .entry(ctx.account().to_owned())
+            .or_default()
+            .insert(seq, group.clone());
+        Ok(CreateGroupResponse::Created {
+            e_tag: etag(1),
+            location: format!("/v1/groups/{}", group.id),
+            body: group.into(),
+        })
+    }
+
+    async fn get_group(
+        &self,
+        ctx: RequestContext,
+        req: GetGroupRequest,
+    ) -> Result<GetGroupResponse, GetGroupRefusal> {
+        let data = self.data.lock().await;
+        let id = req.path.group_id;
+        let group = data
+            .find_group(ctx.account(), &id)
+            .ok_or_else(|| group_not_found(&id))?;
+        let tag = etag(group.resource_version);
+        if let Some(if_none_match) = &req.header.if_none_match
+            && !if_none_match.precondition_passes(&tag)
+        {
+            return Ok(GetGroupResponse::NotModified { e_tag: tag });
+        }
+        Ok(GetGroupResponse::Ok {
+            body: group.clone().into(),
+            e_tag: tag,
+        })
+    }
+
+    async fn update_group(
+        &self,
+        ctx: RequestContext,
+        req: UpdateGroupRequest,
+    ) -> Result<UpdateGroupResponse, UpdateGroupRefusal> {
+        let id = req.path.group_id;
+        let mut data = self.data.lock().await;
+        let group = data
+            .find_group(ctx.account(), &id)
+            .ok_or_else(|| group_not_found(&id))?
+            .clone();
+        precondition(req.header.if_match.as_ref(), group.resource_version)?;
+        if !ctx.caller.is_admin() && group.created_by != ctx.caller.subject {
+            return Err(forbidden("only an admin or the group's creator may change it").into());
+        }
+        let mut patch = req.body;
+        let field = if patch.add_members.is_some() {
+            group_patch::ADD_MEMBERS
+        } else {
+            group_patch::MEMBERS
+        };
+        // The group as a patch of every member, merged as RFC 7396 says.
+        let mut profile = GroupPatch {
+            name: Some(group.name.clone()),
+            description: Some(group.description.clone()),
+            external_id: Some(group.external_id.clone()),
+            members: Some(group.members.iter().copied().collect()),
+            ..GroupPatch::default()
+        };
+        merge::fold_lists(
+            &mut patch.members,
+            patch.add_members.take(),
+            patch.remove_members.take(),
+            profile.members.as_ref(),
+        );
+        profile.merge(patch);
+        let merged = GroupCreate {
+            name: profile.name.unwrap_or(group.name.clone()),
+            description: profile.description.flatten(),
+            external_id: profile.external_id.flatten(),
+            members: profile.members,
+        };
+        // What a new group may be, the merged one must be (the contract's
+        // generated validation judges it).
+        let text = serde_json::to_string(&merged).map_err(internal)?;
+        match decode::text::<GroupCreate>(&text) {
+            Ok(_) => {}
+            Err(decode::BodyError::Invalid(errors)) => {
+                return Err(Refused::<400>::invalid(errors).into());
+            }
+            Err(decode::BodyError::Syntax(e)) => return Err(internal(e).into()),
+        }
+        let members: Vec<uuid::Uuid> = merged.members.unwrap_or_default().into_iter().collect();
+        data.members_known(ctx.account(), field, &members)?;
+        if data.name_taken(ctx.account(), &merged.name, Some(&id)) {
+            return Err(name_taken().into());
+        }
+        let stored = data
+            .find_group_mut(ctx.account(), &id)
+            .ok_or_else(|| group_not_found(&id))?;
+        let changed = Group {
+            name: merged.name,
+            description: merged.description,
+            external_id: merged.external_id,
+            members,
+            ..stored.clone()
+        };
+        if changed != *stored {
+            *stored = Group {
+                updated_at: chrono::Utc::now(),
+                updated_by: ctx.caller.subject.clone(),
+                resource_version: stored.resource_version + 1,
+                ..changed
+            };
+        }
+        Ok(UpdateGroupResponse::Ok {
+            body: stored.clone().into(),
+            e_tag: etag(stored.resource_version),
+        })
+    }
+
+    async fn delete_group(
+        &self,
+        ctx: RequestContext,
+        req: DeleteGroupRequest,
+    ) -> Result<DeleteGroupResponse, DeleteGroupRefusal> {
+        let id = req.path.group_id;
+        let mut data = self.data.lock().await;
+        let group = data
+            .find_group(ctx.account(), &id)
+            .ok_or_else(|| group_not_found(&id))?;
+        precondition(req.header.if_match.as_ref(), group.resource_version)?;
+        if let Some(seq) = data.group_ids.remove(&(ctx.account().to_owned(), id))
+            && let Some(groups) = data.groups.get_mut(ctx.account())
+        {
+            groups.remove(&seq);
+        }
+        Ok(DeleteGroupResponse::NoContent {})
     }
 }
 

@@ -1,8 +1,8 @@
 //! A Users API backend on storage of its own, proven by the conformance kit.
 //!
 //! The storage is in memory: `MemoryStore` implements the reference
-//! service's `Store` trait (users, the optimistic-concurrency lock,
-//! idempotency records), the reference `Service` runs on it, and
+//! service's `Store` and `GroupStore` traits (users, groups and their
+//! members, the optimistic-concurrency locks, idempotency records), the reference `Service` runs on it, and
 //! `users_api::router` serves it. The kit then runs every check in process.
 //!
 //! ```sh
@@ -16,13 +16,15 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::{Mutex, OwnedMutexGuard};
+use users_api::names::group;
 use users_api::names::{self, user};
 use users_conformance::TokenIssuer;
 use users_server::auth::JwtVerifier;
 use users_server::service::{Service, Settings};
 use users_server::store::{
-    IdempotencyScope, IdempotencyState, ListFilter, LockedUser, Store, StoreError, StoredUser,
-    UserRow, email_key, reclaimable,
+    GroupFilter, GroupRow, GroupStore, IdempotencyScope, IdempotencyState, ListFilter, LockedGroup,
+    LockedUser, Store, StoreError, StoredGroup, StoredUser, UserRow, email_key, name_key,
+    reclaimable,
 };
 
 const SECRET: &[u8] = b"in-memory-example-secret-32-byte";
@@ -45,10 +47,50 @@ struct Data {
     seq: i64,
     /// Users by account, then id.
     users: BTreeMap<String, BTreeMap<String, StoredUser>>,
+    /// The last group insertion number handed out.
+    group_seq: i64,
+    /// Groups by account, then id.
+    groups: BTreeMap<String, BTreeMap<String, StoredGroup>>,
     keys: HashMap<KeyId, KeyRecord>,
 }
 
 impl Data {
+    /// Whether another group of the account than `id` has the name.
+    fn name_taken(&self, account: &str, id: &str, doc: &Value) -> bool {
+        let wanted = name_key(doc[group::NAME].as_str().unwrap_or_default());
+        self.groups.get(account).is_some_and(|groups| {
+            groups.values().any(|other| {
+                other.id != id
+                    && name_key(other.doc[group::NAME].as_str().unwrap_or_default()) == wanted
+            })
+        })
+    }
+
+    /// The group `row` describes, checked: its name free, its members
+    /// users of the account.
+    fn group(&self, row: GroupRow, seq: i64) -> Result<StoredGroup, StoreError> {
+        if self.name_taken(&row.account_id, &row.id, &row.doc) {
+            return Err(StoreError::NameTaken);
+        }
+        let users = self.users.get(&row.account_id);
+        if let Some(unknown) = row
+            .members
+            .iter()
+            .find(|m| !users.is_some_and(|u| u.contains_key(*m)))
+        {
+            return Err(StoreError::UnknownMember(unknown.clone()));
+        }
+        let mut members = row.members;
+        members.sort();
+        Ok(StoredGroup {
+            seq,
+            id: row.id,
+            resource_version: row.resource_version,
+            doc: row.doc,
+            members,
+        })
+    }
+
     /// Whether another user of the account than `id` has the email.
     fn email_taken(&self, account: &str, id: &str, doc: &Value) -> bool {
         let wanted = email_key(doc[user::EMAIL].as_str().unwrap_or_default());
@@ -226,6 +268,18 @@ impl Store for MemoryStore {
             });
         }
         users.remove(id);
+        // The user leaves its groups; each moves to a new version.
+        for stored in data
+            .groups
+            .entry(account_id.to_owned())
+            .or_default()
+            .values_mut()
+        {
+            if stored.members.iter().any(|m| m == id) {
+                stored.members.retain(|m| m != id);
+                stored.resource_version += 1;
+            }
+        }
         Ok(())
     }
 
@@ -282,6 +336,129 @@ impl Store for MemoryStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// A group held for a read-modify-write, the whole store locked.
+struct MemoryLockedGroup {
+    data: OwnedMutexGuard<Data>,
+    current: StoredGroup,
+}
+
+impl LockedGroup for MemoryLockedGroup {
+    fn current(&self) -> &StoredGroup {
+        &self.current
+    }
+
+    async fn write(mut self, row: GroupRow) -> Result<StoredGroup, StoreError> {
+        let account = row.account_id.clone();
+        let stored = self.data.group(row, self.current.seq)?;
+        self.data
+            .groups
+            .entry(account)
+            .or_default()
+            .insert(stored.id.clone(), stored.clone());
+        Ok(stored)
+    }
+}
+
+impl GroupStore for MemoryStore {
+    type LockedGroup = MemoryLockedGroup;
+
+    async fn insert_group(
+        &self,
+        row: GroupRow,
+        idempotency: Option<(IdempotencyScope, Value)>,
+    ) -> Result<StoredGroup, StoreError> {
+        let mut data = self.data.lock().await;
+        let account = row.account_id.clone();
+        let stored = data.group(row, data.group_seq + 1)?;
+        data.group_seq += 1;
+        data.groups
+            .entry(account)
+            .or_default()
+            .insert(stored.id.clone(), stored.clone());
+        if let Some((scope, response)) = idempotency
+            && let Some(record) = data.keys.get_mut(&key_id(&scope))
+        {
+            record.response = Some(response);
+        }
+        Ok(stored)
+    }
+
+    async fn get_group(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> Result<Option<StoredGroup>, StoreError> {
+        let data = self.data.lock().await;
+        Ok(data.groups.get(account_id).and_then(|g| g.get(id)).cloned())
+    }
+
+    async fn list_groups(
+        &self,
+        account_id: &str,
+        after_seq: i64,
+        limit: i64,
+        filter: &GroupFilter,
+    ) -> Result<Vec<StoredGroup>, StoreError> {
+        let data = self.data.lock().await;
+        let text = filter.text.as_deref().map(str::to_lowercase);
+        let mut found: Vec<StoredGroup> = data
+            .groups
+            .get(account_id)
+            .into_iter()
+            .flat_map(|groups| groups.values())
+            .filter(|g| g.seq > after_seq)
+            .filter(|g| filter.member.as_ref().is_none_or(|m| g.members.contains(m)))
+            .filter(|g| {
+                text.as_ref().is_none_or(|text| {
+                    format!(
+                        "{} {}",
+                        g.doc[group::NAME].as_str().unwrap_or_default(),
+                        g.doc[group::DESCRIPTION].as_str().unwrap_or_default()
+                    )
+                    .to_lowercase()
+                    .contains(text.as_str())
+                })
+            })
+            .cloned()
+            .collect();
+        found.sort_by_key(|g| g.seq);
+        found.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(found)
+    }
+
+    async fn lock_group(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> Result<Option<MemoryLockedGroup>, StoreError> {
+        let data = self.data.clone().lock_owned().await;
+        let Some(current) = data.groups.get(account_id).and_then(|g| g.get(id)).cloned() else {
+            return Ok(None);
+        };
+        Ok(Some(MemoryLockedGroup { data, current }))
+    }
+
+    async fn delete_group(
+        &self,
+        account_id: &str,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut data = self.data.lock().await;
+        let groups = data.groups.entry(account_id.to_owned()).or_default();
+        let current = groups.get(id).ok_or(StoreError::NotFound)?;
+        if let Some(expected) = expected_version
+            && current.resource_version != expected
+        {
+            return Err(StoreError::VersionMismatch {
+                current: current.resource_version,
+            });
+        }
+        groups.remove(id);
         Ok(())
     }
 }

@@ -29,8 +29,10 @@ macro_rules! check {
     };
 }
 
+mod groups;
+
 pub(crate) fn all() -> Vec<Check> {
-    vec![
+    let mut all = vec![
         check!(
             "merge-patch.absent-members-are-kept",
             "merge patch (RFC 7396)",
@@ -294,9 +296,13 @@ pub(crate) fn all() -> Vec<Check> {
         check!(
             "problems.unknown-user",
             "problem documents",
-            "An unknown user is a 404 problem on every operation that names a user.",
-            operations::unknown_user_everywhere,
-            [Cover::StatusOfEvery(404), Cover::ParameterOfEvery("userId")]
+            "An unknown user or group is a 404 problem on every operation that names one.",
+            operations::unknown_subject_everywhere,
+            [
+                Cover::StatusOfEvery(404),
+                Cover::ParameterOfEvery("userId"),
+                Cover::ParameterOfEvery("groupId")
+            ]
         ),
         check!(
             "problems.unauthenticated",
@@ -322,15 +328,20 @@ pub(crate) fn all() -> Vec<Check> {
         check!(
             "problems.malformed-user-id",
             "problem documents",
-            "A userId that is not a UUID is a 400 problem naming userId, on every operation that names a user.",
-            operations::malformed_user_id,
+            "A userId or groupId that is not a UUID is a 400 problem naming it, on every operation that names a user or a group.",
+            operations::malformed_ids,
             [
                 Cover::Status(&ops::GET_USER, 400),
                 Cover::Status(&ops::REPLACE_USER, 400),
                 Cover::Status(&ops::UPDATE_USER, 400),
                 Cover::Status(&ops::DELETE_USER, 400),
                 Cover::Status(&ops::SET_USER_PASSWORD, 400),
+                Cover::Status(&ops::LIST_USER_GROUPS, 400),
+                Cover::Status(&ops::GET_GROUP, 400),
+                Cover::Status(&ops::UPDATE_GROUP, 400),
+                Cover::Status(&ops::DELETE_GROUP, 400),
                 Cover::ParameterOfEvery("userId"),
+                Cover::ParameterOfEvery("groupId"),
             ]
         ),
         check!(
@@ -512,7 +523,9 @@ pub(crate) fn all() -> Vec<Check> {
                 Cover::Semantic(&s::PATCH_ORGANIZATION)
             ]
         ),
-    ]
+    ];
+    all.extend(groups::all());
+    all
 }
 
 fn unique(prefix: &str) -> String {

@@ -141,6 +141,30 @@ pub mod semantics {
             "The locales `locale` accepts, ordered by code.";
         TIME_ZONES: LIST_TIME_ZONES, "listTimeZones.what-timeZone-accepts",
             "The time zones `timeZone` accepts, ordered by name.";
+        GROUP_LOCATION: CREATE_GROUP, "createGroup.location-names-the-group",
+            "A create answers 201 with `Location` naming the new group, readable there, its members included.";
+        GROUP_NAME_UNIQUE: CREATE_GROUP, "createGroup.name-unique",
+            "A name belongs to one group of the account, compared without regard to case (`409`).";
+        GROUP_MEMBERS_USERS: CREATE_GROUP, "createGroup.members-are-users",
+            "Each member is the id of a user of the account (`400` naming the member otherwise).";
+        GROUP_REPLAY: CREATE_GROUP, "createGroup.idempotent-replay",
+            "`Idempotency-Key` works as it does for `POST /v1/users`: a repeat returns the stored response; another body is `422`.";
+        GROUPS_ORDER: LIST_GROUPS, "listGroups.creation-order",
+            "Lists the account's groups in creation order, a page at a time.";
+        USER_GROUPS: LIST_USER_GROUPS, "listUserGroups.the-user's-groups",
+            "Lists the groups the user is a member of, as `GET /v1/groups?member=` does.";
+        GROUP_NOT_MODIFIED: GET_GROUP, "getGroup.not-modified",
+            "`If-None-Match` works as it does for users: `304` while the group is unchanged.";
+        GROUP_MEMBER_LISTS: UPDATE_GROUP, "updateGroup.member-lists",
+            "Members are replaced whole or changed with `addMembers` and `removeMembers`; the whole list with either is `400`, and so is one user in both.";
+        GROUP_PATCH_MERGE: UPDATE_GROUP, "updateGroup.merge-patch",
+            "A member that is absent is left alone and `null` clears `description` or `externalId`; a patch that changes nothing leaves `resourceVersion` alone.";
+        GROUP_PATCH_WHO: UPDATE_GROUP, "updateGroup.admin-or-creator",
+            "The caller must be an admin or the group's creator.";
+        GROUP_DELETE_KEEPS_USERS: DELETE_GROUP, "deleteGroup.members-stay",
+            "Deletes the group; its members stay users of the account.";
+        USER_DELETE_LEAVES_GROUPS: DELETE_USER, "deleteUser.leaves-its-groups",
+            "Deleting a user takes it out of its groups; each moves to a new `resourceVersion`.";
     }
 }
 

@@ -558,6 +558,55 @@ impl Ctx {
         .await
     }
 
+    /// A new group in the account, created by `role`, with `extra`
+    /// members beside a unique name.
+    pub(crate) async fn create_group(&self, role: Role, extra: Value) -> Result<Answer, String> {
+        let mut body = json!({ "name": format!("Group {}", uuid::Uuid::new_v4().simple()) });
+        if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
+            body.extend(extra);
+        }
+        self.send(
+            role,
+            reqwest::Method::POST,
+            "/v1/groups",
+            Some(("application/json", body)),
+            &[],
+        )
+        .await?
+        .expect(201, "creating a group")
+    }
+
+    pub(crate) async fn get_group(&self, role: Role, id: &str) -> Result<Answer, String> {
+        self.send(
+            role,
+            reqwest::Method::GET,
+            &format!("/v1/groups/{id}"),
+            None,
+            &[],
+        )
+        .await
+    }
+
+    /// A merge patch of a group, with `If-Match` when given.
+    pub(crate) async fn patch_group(
+        &self,
+        role: Role,
+        id: &str,
+        patch: Value,
+        if_match: Option<&str>,
+    ) -> Result<Answer, String> {
+        let headers: Vec<(&str, &str)> =
+            if_match.map(|tag| ("if-match", tag)).into_iter().collect();
+        self.send(
+            role,
+            reqwest::Method::PATCH,
+            &format!("/v1/groups/{id}"),
+            Some(("application/merge-patch+json", patch)),
+            &headers,
+        )
+        .await
+    }
+
     /// A merge patch, with `If-Match` when given.
     pub(crate) async fn patch(
         &self,

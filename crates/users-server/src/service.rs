@@ -17,6 +17,8 @@ use users_api::types::{
 };
 use users_api::*;
 
+mod groups;
+
 use crate::auth::JwtVerifier;
 use crate::lookups;
 use prometheus_client::metrics::counter::Counter;
@@ -253,6 +255,7 @@ fn store_error<E: StoreRefusal>(err: StoreError, id: &uuid::Uuid) -> E {
         StoreError::NotFound => not_found(id).into(),
         StoreError::VersionMismatch { current } => stale(current).into(),
         StoreError::EmailTaken => E::email_taken(),
+        err @ (StoreError::NameTaken | StoreError::UnknownMember(_)) => internal(err).into(),
         StoreError::Database(err) => internal(err).into(),
     }
 }
@@ -476,6 +479,45 @@ impl<S: Store> Service<S> {
         }
     }
 
+    /// Begins a create under an `Idempotency-Key`: `None` when this request
+    /// now holds the key and goes on; the stored response when a request
+    /// with the same key and body finished (answered again, and counted);
+    /// `422` for the key used with another body; `409` while a request with
+    /// it still runs after [`Settings::idempotency_wait`].
+    async fn begin_create<E>(
+        &self,
+        scope: &IdempotencyScope,
+        hash: &str,
+    ) -> Result<Option<Value>, E>
+    where
+        E: From<Refused<409>> + From<Refused<422>> + From<Refused<500>>,
+    {
+        match self.claim(scope, hash).await? {
+            IdempotencyState::Claimed => Ok(None),
+            IdempotencyState::InProgress { request_hash }
+            | IdempotencyState::Done { request_hash, .. }
+                if request_hash != hash =>
+            {
+                Err(Refused::<422>::new(
+                    "idempotency-key-reused",
+                    "The idempotency key was used with another request",
+                    "the Idempotency-Key was first used with another body",
+                )
+                .into())
+            }
+            IdempotencyState::InProgress { .. } => Err(Refused::<409>::new(
+                "idempotency-in-progress",
+                "A request with this key is running",
+                "a request with the same Idempotency-Key has not finished; retry later",
+            )
+            .into()),
+            IdempotencyState::Done { response, .. } => {
+                self.replays.inc();
+                Ok(Some(response))
+            }
+        }
+    }
+
     async fn create(
         &self,
         ctx: RequestContext,
@@ -492,44 +534,21 @@ impl<S: Store> Service<S> {
             operation: operation_specs::CREATE_USER.operation_id.into(),
             key,
         });
-        if let Some(scope) = &scope {
-            let hash = idempotency_hash(&body);
-            match self.claim(scope, &hash).await? {
-                IdempotencyState::Claimed => {}
-                IdempotencyState::InProgress { request_hash }
-                | IdempotencyState::Done { request_hash, .. }
-                    if request_hash != hash =>
-                {
-                    return Err(Refused::<422>::new(
-                        "idempotency-key-reused",
-                        "The idempotency key was used with another request",
-                        "the Idempotency-Key was first used with another body",
-                    )
-                    .into());
-                }
-                IdempotencyState::InProgress { .. } => {
-                    return Err(Refused::<409>::new(
-                        "idempotency-in-progress",
-                        "A request with this key is running",
-                        "a request with the same Idempotency-Key has not finished; retry later",
-                    )
-                    .into());
-                }
-                IdempotencyState::Done { response, .. } => {
-                    self.replays.inc();
-                    let body: User =
-                        serde_json::from_value(response["body"].clone()).map_err(internal)?;
-                    return Ok(CreateUserResponse::Created {
-                        e_tag: response["etag"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .parse()
-                            .map_err(internal)?,
-                        location: response["location"].as_str().unwrap_or_default().to_owned(),
-                        body: body.into(),
-                    });
-                }
-            }
+        if let Some(scope) = &scope
+            && let Some(response) = self
+                .begin_create::<CreateUserRefusal>(scope, &idempotency_hash(&body))
+                .await?
+        {
+            let body: User = serde_json::from_value(response["body"].clone()).map_err(internal)?;
+            return Ok(CreateUserResponse::Created {
+                e_tag: response["etag"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .parse()
+                    .map_err(internal)?,
+                location: response["location"].as_str().unwrap_or_default().to_owned(),
+                body: body.into(),
+            });
         }
         let id = uuid::Uuid::new_v4();
         let at = now();
@@ -1023,6 +1042,54 @@ impl<S: Store> UsersApi for Service<S> {
         req: SetUserPasswordRequest,
     ) -> Result<SetUserPasswordResponse, SetUserPasswordRefusal> {
         self.set_password(ctx, req).await
+    }
+
+    async fn list_groups(
+        &self,
+        ctx: RequestContext,
+        req: ListGroupsRequest,
+    ) -> Result<ListGroupsResponse, ListGroupsRefusal> {
+        Service::list_groups(self, ctx, req).await
+    }
+
+    async fn list_user_groups(
+        &self,
+        ctx: RequestContext,
+        req: ListUserGroupsRequest,
+    ) -> Result<ListUserGroupsResponse, ListUserGroupsRefusal> {
+        Service::list_user_groups(self, ctx, req).await
+    }
+
+    async fn create_group(
+        &self,
+        ctx: RequestContext,
+        req: CreateGroupRequest,
+    ) -> Result<CreateGroupResponse, CreateGroupRefusal> {
+        Service::create_group(self, ctx, req).await
+    }
+
+    async fn get_group(
+        &self,
+        ctx: RequestContext,
+        req: GetGroupRequest,
+    ) -> Result<GetGroupResponse, GetGroupRefusal> {
+        Service::get_group(self, ctx, req).await
+    }
+
+    async fn update_group(
+        &self,
+        ctx: RequestContext,
+        req: UpdateGroupRequest,
+    ) -> Result<UpdateGroupResponse, UpdateGroupRefusal> {
+        Service::update_group(self, ctx, req).await
+    }
+
+    async fn delete_group(
+        &self,
+        ctx: RequestContext,
+        req: DeleteGroupRequest,
+    ) -> Result<DeleteGroupResponse, DeleteGroupRefusal> {
+        Service::delete_group(self, ctx, req).await
     }
 }
 

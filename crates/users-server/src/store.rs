@@ -10,6 +10,7 @@
 //! a lowercase search text, and the `resource_version` that optimistic
 //! concurrency compares in SQL.
 
+mod groups;
 mod postgres;
 mod sqlite;
 mod url;
@@ -24,6 +25,10 @@ use users_api::names::{self, user};
 use users_api::runtime::decode::FromText;
 use users_api::types::UserStatus;
 
+pub use groups::{
+    GroupFilter, GroupRow, GroupStore, LockedGroup, PgLockedGroup, SqlLockedGroup,
+    SqliteLockedGroup, StoredGroup, name_key,
+};
 pub use postgres::{PgLocked, PgStore};
 pub use sqlite::{SqliteLocked, SqliteStore};
 pub use url::DatabaseUrl;
@@ -214,6 +219,12 @@ pub enum StoreError {
     /// Another user of the account has the email.
     #[error("the email address is taken")]
     EmailTaken,
+    /// Another group of the account has the name.
+    #[error("the group name is taken")]
+    NameTaken,
+    /// A member named for a group is no user of its account.
+    #[error("{0} is no user of the account")]
+    UnknownMember(String),
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -265,8 +276,8 @@ pub struct IdempotencyScope {
     pub key: String,
 }
 
-/// The storage the service needs.
-pub trait Store: Send + Sync + 'static {
+/// The storage the service needs: users here, groups in [`GroupStore`].
+pub trait Store: GroupStore + Send + Sync + 'static {
     /// A user held for a read-modify-write; see [`Store::lock`].
     type Locked: LockedUser;
 

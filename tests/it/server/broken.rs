@@ -80,6 +80,54 @@ impl Authenticator for Faulty {
 }
 
 impl UsersApi for Faulty {
+    async fn list_groups(
+        &self,
+        ctx: RequestContext,
+        req: ListGroupsRequest,
+    ) -> Result<ListGroupsResponse, ListGroupsRefusal> {
+        self.inner.list_groups(ctx, req).await
+    }
+
+    async fn list_user_groups(
+        &self,
+        ctx: RequestContext,
+        req: ListUserGroupsRequest,
+    ) -> Result<ListUserGroupsResponse, ListUserGroupsRefusal> {
+        self.inner.list_user_groups(ctx, req).await
+    }
+
+    async fn create_group(
+        &self,
+        ctx: RequestContext,
+        req: CreateGroupRequest,
+    ) -> Result<CreateGroupResponse, CreateGroupRefusal> {
+        self.inner.create_group(ctx, req).await
+    }
+
+    async fn get_group(
+        &self,
+        ctx: RequestContext,
+        req: GetGroupRequest,
+    ) -> Result<GetGroupResponse, GetGroupRefusal> {
+        self.inner.get_group(ctx, req).await
+    }
+
+    async fn update_group(
+        &self,
+        ctx: RequestContext,
+        req: UpdateGroupRequest,
+    ) -> Result<UpdateGroupResponse, UpdateGroupRefusal> {
+        self.inner.update_group(ctx, req).await
+    }
+
+    async fn delete_group(
+        &self,
+        ctx: RequestContext,
+        req: DeleteGroupRequest,
+    ) -> Result<DeleteGroupResponse, DeleteGroupRefusal> {
+        self.inner.delete_group(ctx, req).await
+    }
+
     async fn list_countries(
         &self,
         ctx: RequestContext,

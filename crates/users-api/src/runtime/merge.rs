@@ -53,11 +53,11 @@ pub fn map_setting<V>(target: &mut Option<BTreeMap<String, V>>, patch: BTreeMap<
 /// A relation's `add*` / `remove*` lists folded into its whole set (the
 /// `current` set less the removed, plus the added), so that the merge that
 /// follows replaces it; neither list leaves `set` to the merge.
-pub fn fold_lists(
-    set: &mut Option<std::collections::BTreeSet<String>>,
-    add: Option<std::collections::BTreeSet<String>>,
-    remove: Option<std::collections::BTreeSet<String>>,
-    current: Option<&std::collections::BTreeSet<String>>,
+pub fn fold_lists<T: Ord + Clone>(
+    set: &mut Option<std::collections::BTreeSet<T>>,
+    add: Option<std::collections::BTreeSet<T>>,
+    remove: Option<std::collections::BTreeSet<T>>,
+    current: Option<&std::collections::BTreeSet<T>>,
 ) {
     if add.is_none() && remove.is_none() {
         return;

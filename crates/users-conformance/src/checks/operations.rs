@@ -11,12 +11,43 @@ use users_api::runtime::OperationSpec;
 use super::{count_by_email, new_user, refused_as_problem, unique, urlencode};
 use crate::{Answer, Ctx, Role, email_of, ensure, id_of};
 
-/// The operations whose path names a user.
-fn on_a_user() -> impl Iterator<Item = &'static OperationSpec> {
+/// What an operation's path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    /// A user (`{userId}`).
+    User,
+    /// A group (`{groupId}`).
+    Group,
+    /// Nothing: a collection or a lookup.
+    Nothing,
+}
+
+fn subject(op: &OperationSpec) -> Subject {
+    let takes = |name: &str| op.parameters.iter().any(|p| p.name == name);
+    if takes("groupId") {
+        Subject::Group
+    } else if takes("userId") {
+        Subject::User
+    } else {
+        Subject::Nothing
+    }
+}
+
+/// The path parameter naming an operation's subject.
+fn subject_parameter(op: &OperationSpec) -> Option<&'static str> {
+    match subject(op) {
+        Subject::User => Some("userId"),
+        Subject::Group => Some("groupId"),
+        Subject::Nothing => None,
+    }
+}
+
+/// The operations whose path names a user or a group.
+fn on_a_subject() -> impl Iterator<Item = &'static OperationSpec> {
     ops::ALL
         .iter()
         .copied()
-        .filter(|op| op.parameters.iter().any(|p| p.name == "userId"))
+        .filter(|op| subject(op) != Subject::Nothing)
 }
 
 /// The operations that take a parameter named so.
@@ -31,8 +62,48 @@ fn method(op: &OperationSpec) -> Method {
     Method::from_bytes(op.method.as_bytes()).expect("the spec's methods are HTTP methods")
 }
 
-fn path(op: &OperationSpec, user: &str) -> String {
-    op.path.replace("{userId}", user)
+/// The operation's path with `id` as whatever it names.
+fn path(op: &OperationSpec, id: &str) -> String {
+    op.path.replace("{userId}", id).replace("{groupId}", id)
+}
+
+/// What the walkers act on: a user, and a group holding it.
+struct Targets {
+    user: String,
+    group: String,
+}
+
+impl Targets {
+    /// A new user and a new group with it as member, made by `role`.
+    async fn new(ctx: &Ctx, role: Role) -> Result<Self, String> {
+        let user = id_of(&ctx.create(role, json!({})).await?)?;
+        let group = id_of(&ctx.create_group(role, json!({ "members": [user] })).await?)?;
+        Ok(Self { user, group })
+    }
+
+    /// The operation's path, naming the user or the group.
+    fn path(&self, op: &OperationSpec) -> String {
+        op.path
+            .replace("{userId}", &self.user)
+            .replace("{groupId}", &self.group)
+    }
+
+    /// The id of what `op` acts on: the group for a group's operation,
+    /// else the user.
+    fn of(&self, op: &OperationSpec) -> &str {
+        match subject(op) {
+            Subject::Group => &self.group,
+            _ => &self.user,
+        }
+    }
+
+    /// Both as read by `role` (each `None` once gone).
+    async fn read(&self, ctx: &Ctx, role: Role) -> Result<Vec<Option<(Value, String)>>, String> {
+        Ok(vec![
+            snapshot(ctx, role, &self.user).await?,
+            group_snapshot(ctx, role, &self.group).await?,
+        ])
+    }
 }
 
 /// The status an operation answers when it does what it is for: the
@@ -54,6 +125,8 @@ fn body(op: &OperationSpec) -> Result<Option<(&'static str, Value)>, String> {
         Some("UserCreate" | "UserReplace") => new_user(&format!("{}@example.com", unique("op-"))),
         Some("UserPatch") => json!({ "jobTitle": "Checked" }),
         Some("PasswordChange") => json!({ "newPassword": "a long enough passphrase" }),
+        Some("GroupCreate") => json!({ "name": unique("Group "), "description": "Checked" }),
+        Some("GroupPatch") => json!({ "description": "Checked" }),
         other => {
             return Err(format!(
                 "{}: the kit has no sample {other:?}",
@@ -81,6 +154,35 @@ async fn snapshot(ctx: &Ctx, role: Role, id: &str) -> Result<Option<(Value, Stri
     }
 }
 
+/// The group as read, with its ETag; `None` once it is gone.
+pub(super) async fn group_snapshot(
+    ctx: &Ctx,
+    role: Role,
+    id: &str,
+) -> Result<Option<(Value, String)>, String> {
+    let read = ctx.get_group(role, id).await?;
+    match read.status {
+        404 => Ok(None),
+        _ => {
+            let read = read.expect(200, "reading the group")?;
+            Ok(Some((read.body.clone(), read.etag()?)))
+        }
+    }
+}
+
+/// What `op` acts on as read by `role`.
+async fn subject_snapshot(
+    ctx: &Ctx,
+    op: &OperationSpec,
+    role: Role,
+    id: &str,
+) -> Result<Option<(Value, String)>, String> {
+    match subject(op) {
+        Subject::Group => group_snapshot(ctx, role, id).await,
+        _ => snapshot(ctx, role, id).await,
+    }
+}
+
 pub(super) async fn every_operation_needs_a_token(ctx: Ctx) -> Result<(), String> {
     let someone = uuid::Uuid::new_v4().to_string();
     for op in ops::ALL {
@@ -94,21 +196,22 @@ pub(super) async fn every_operation_needs_a_token(ctx: Ctx) -> Result<(), String
 }
 
 pub(super) async fn every_operation_needs_its_scope(ctx: Ctx) -> Result<(), String> {
-    let created = ctx.create(Role::Admin, json!({})).await?;
-    let id = id_of(&created)?;
+    let targets = Targets::new(&ctx, Role::Admin).await?;
+    let before = targets.read(&ctx, Role::Admin).await?;
     for op in ops::ALL.iter().filter(|op| !op.security.is_empty()) {
-        ctx.send(Role::NoScope, method(op), &path(op, &id), body(op)?, &[])
+        ctx.send(Role::NoScope, method(op), &targets.path(op), body(op)?, &[])
             .await?
             .problem(403, &on(op, "a token without the API's scopes"))?;
     }
-    let after = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
-    ensure(after.body == created.body, || {
-        format!("refused calls changed the user: {}", after.body)
+    let after = targets.read(&ctx, Role::Admin).await?;
+    ensure(after == before, || {
+        format!("refused calls changed the user or the group: {after:?}")
     })
 }
 
-pub(super) async fn malformed_user_id(ctx: Ctx) -> Result<(), String> {
-    for op in on_a_user() {
+pub(super) async fn malformed_ids(ctx: Ctx) -> Result<(), String> {
+    for op in on_a_subject() {
+        let parameter = subject_parameter(op).unwrap_or_default();
         let refused = ctx
             .send(
                 Role::Admin,
@@ -118,30 +221,30 @@ pub(super) async fn malformed_user_id(ctx: Ctx) -> Result<(), String> {
                 &[],
             )
             .await?
-            .problem(400, &on(op, "a userId that is not a UUID"))?;
-        let named = refused.names_field("userId");
+            .problem(400, &on(op, &format!("a {parameter} that is not a UUID")))?;
+        let named = refused.names_field(parameter);
         ensure(named, || {
             on(
                 op,
-                &format!("the problem does not name userId: {}", refused.body),
+                &format!("the problem does not name {parameter}: {}", refused.body),
             )
         })?;
     }
     Ok(())
 }
 
-pub(super) async fn unknown_user_everywhere(ctx: Ctx) -> Result<(), String> {
+pub(super) async fn unknown_subject_everywhere(ctx: Ctx) -> Result<(), String> {
     let missing = uuid::Uuid::new_v4().to_string();
-    for op in on_a_user() {
+    for op in on_a_subject() {
         ctx.send(Role::Admin, method(op), &path(op, &missing), body(op)?, &[])
             .await?
-            .problem(404, &on(op, "an unknown user"))?;
+            .problem(404, &on(op, "an unknown user or group"))?;
     }
     Ok(())
 }
 
 /// `body` sent as `media` to every operation that takes a body, on a user
-/// of its own: each a `status` problem, the user unchanged.
+/// and a group of their own: each a `status` problem, both unchanged.
 async fn raw_body_refused_everywhere(
     ctx: &Ctx,
     media: &str,
@@ -149,23 +252,23 @@ async fn raw_body_refused_everywhere(
     status: u16,
     what: &str,
 ) -> Result<(), String> {
-    let created = ctx.create(Role::Admin, json!({})).await?;
-    let id = id_of(&created)?;
+    let targets = Targets::new(ctx, Role::Admin).await?;
+    let before = targets.read(ctx, Role::Admin).await?;
     for op in ops::ALL.iter().filter(|op| op.body.is_some()) {
         let answer = ctx
             .send_raw(
                 ctx.raw_token(Role::Admin),
                 method(op),
-                &path(op, &id),
+                &targets.path(op),
                 media,
                 body.to_owned(),
             )
             .await?;
         refused_as_problem(answer, status, &on(op, what))?;
     }
-    let after = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
-    ensure(after.body == created.body, || {
-        format!("{what}s changed the user: {}", after.body)
+    let after = targets.read(ctx, Role::Admin).await?;
+    ensure(after == before, || {
+        format!("{what}s changed the user or the group: {after:?}")
     })
 }
 
@@ -174,9 +277,8 @@ pub(super) async fn unsupported_media_type_everywhere(ctx: Ctx) -> Result<(), St
 }
 
 pub(super) async fn payload_too_large_everywhere(ctx: Ctx) -> Result<(), String> {
-    let created = ctx.create(Role::Admin, json!({})).await?;
-    let id = id_of(&created)?;
-    let before = snapshot(&ctx, Role::Admin, &id).await?;
+    let targets = Targets::new(&ctx, Role::Admin).await?;
+    let before = targets.read(&ctx, Role::Admin).await?;
     for op in ops::ALL.iter().filter(|op| op.body.is_some()) {
         let Some((media, mut value)) = body(op)? else {
             continue;
@@ -185,6 +287,8 @@ pub(super) async fn payload_too_large_everywhere(ctx: Ctx) -> Result<(), String>
         // server's is 64 KiB): 4 MiB in a member the body takes.
         let member = if value.get("newPassword").is_some() {
             "newPassword"
+        } else if value.get("description").is_some() {
+            "description"
         } else {
             "jobTitle"
         };
@@ -193,7 +297,7 @@ pub(super) async fn payload_too_large_everywhere(ctx: Ctx) -> Result<(), String>
             .send_raw(
                 ctx.raw_token(Role::Admin),
                 method(op),
-                &path(op, &id),
+                &targets.path(op),
                 media,
                 value.to_string(),
             )
@@ -206,10 +310,27 @@ pub(super) async fn payload_too_large_everywhere(ctx: Ctx) -> Result<(), String>
             let count = count_by_email(&ctx, email).await?;
             ensure(count == 0, || on(op, "the oversized body made a user"))?;
         }
+        if op.method == "POST"
+            && let Some(name) = value["name"].as_str()
+        {
+            let listed = ctx
+                .send(
+                    Role::Admin,
+                    Method::GET,
+                    &format!("/v1/groups?q={}", urlencode(name)),
+                    None,
+                    &[],
+                )
+                .await?
+                .expect(200, "listing groups by name")?;
+            ensure(listed.body["items"] == json!([]), || {
+                on(op, "the oversized body made a group")
+            })?;
+        }
     }
-    let after = snapshot(&ctx, Role::Admin, &id).await?;
+    let after = targets.read(&ctx, Role::Admin).await?;
     ensure(after == before, || {
-        format!("oversized bodies changed the user: {after:?}")
+        format!("oversized bodies changed the user or the group: {after:?}")
     })
 }
 
@@ -226,31 +347,54 @@ pub(super) async fn malformed_json_everywhere(ctx: Ctx) -> Result<(), String> {
 
 pub(super) async fn stale_if_match_everywhere(ctx: Ctx) -> Result<(), String> {
     for op in taking("If-Match") {
-        let created = ctx.create(Role::Admin, json!({})).await?;
-        let id = id_of(&created)?;
-        let stale = created.etag()?;
-        ctx.patch(Role::Admin, &id, json!({ "title": "Dr." }), Some(&stale))
-            .await?
-            .expect(200, "a first change")?;
-        let before = snapshot(&ctx, Role::Admin, &id).await?;
+        let targets = Targets::new(&ctx, Role::Admin).await?;
+        let id = targets.of(op).to_owned();
+        // A first change makes the tag it had stale.
+        let stale = match subject(op) {
+            Subject::Group => {
+                let read = ctx
+                    .get_group(Role::Admin, &id)
+                    .await?
+                    .expect(200, "reading")?;
+                let stale = read.etag()?;
+                ctx.patch_group(
+                    Role::Admin,
+                    &id,
+                    json!({ "description": "First" }),
+                    Some(&stale),
+                )
+                .await?
+                .expect(200, "a first change")?;
+                stale
+            }
+            _ => {
+                let read = ctx.get(Role::Admin, &id).await?.expect(200, "reading")?;
+                let stale = read.etag()?;
+                ctx.patch(Role::Admin, &id, json!({ "title": "Dr." }), Some(&stale))
+                    .await?
+                    .expect(200, "a first change")?;
+                stale
+            }
+        };
+        let before = subject_snapshot(&ctx, op, Role::Admin, &id).await?;
         ctx.send(
             Role::Admin,
             method(op),
-            &path(op, &id),
+            &targets.path(op),
             body(op)?,
             &[("if-match", &stale)],
         )
         .await?
         .problem(412, &on(op, "a stale If-Match"))?;
-        let after = snapshot(&ctx, Role::Admin, &id).await?;
+        let after = subject_snapshot(&ctx, op, Role::Admin, &id).await?;
         ensure(after == before, || {
-            on(op, &format!("a refused change changed the user: {after:?}"))
+            on(op, &format!("a refused change changed it: {after:?}"))
         })?;
         let current = before.map(|(_, tag)| tag).unwrap_or_default();
         ctx.send(
             Role::Admin,
             method(op),
-            &path(op, &id),
+            &targets.path(op),
             body(op)?,
             &[("if-match", &current)],
         )
@@ -263,12 +407,19 @@ pub(super) async fn stale_if_match_everywhere(ctx: Ctx) -> Result<(), String> {
 pub(super) async fn switch_key_everywhere(ctx: Ctx) -> Result<(), String> {
     let other = ctx.other_account().to_owned();
     for op in taking("accountSwitchKey") {
-        let created = ctx.create(Role::OtherAdmin, json!({})).await?;
-        let id = id_of(&created)?;
+        let targets = Targets::new(&ctx, Role::OtherAdmin).await?;
+        let id = targets.of(op).to_owned();
+        let created = ctx
+            .get(Role::OtherAdmin, &targets.user)
+            .await?
+            .expect(200, "reading")?;
         let email = email_of(&created)?;
-        let mut target = format!("{}?accountSwitchKey={other}", path(op, &id));
+        let mut target = format!("{}?accountSwitchKey={other}", targets.path(op));
         if op.operation_id == ops::LIST_USERS.operation_id {
             target.push_str(&format!("&email={}", urlencode(&email)));
+        }
+        if op.operation_id == ops::LIST_GROUPS.operation_id {
+            target.push_str(&format!("&member={}", targets.user));
         }
         let answer = ctx
             .send(Role::Admin, method(op), &target, body(op)?, &[])
@@ -276,9 +427,11 @@ pub(super) async fn switch_key_everywhere(ctx: Ctx) -> Result<(), String> {
             .expect(success(op), &on(op, "with accountSwitchKey"))?;
         let seen = match &answer.body {
             Value::Null => true,
-            body if body["items"].is_array() => body["items"]
-                .as_array()
-                .is_some_and(|items| items.iter().any(|u| u["id"] == json!(id))),
+            body if body["items"].is_array() => body["items"].as_array().is_some_and(|items| {
+                items
+                    .iter()
+                    .any(|i| i["id"] == json!(targets.user) || i["id"] == json!(targets.group))
+            }),
             body => body["accountId"] == json!(other),
         };
         ensure(seen, || {
@@ -287,14 +440,14 @@ pub(super) async fn switch_key_everywhere(ctx: Ctx) -> Result<(), String> {
                 &format!("did not act on the named account: {}", answer.body),
             )
         })?;
-        let theirs = snapshot(&ctx, Role::OtherAdmin, &id).await?;
-        let mine = snapshot(&ctx, Role::Admin, &id).await?;
+        let theirs = subject_snapshot(&ctx, op, Role::OtherAdmin, &id).await?;
+        let mine = subject_snapshot(&ctx, op, Role::Admin, &id).await?;
         ensure(mine.is_none(), || {
-            on(op, "the user is visible in the caller's own account")
+            on(op, "it is visible in the caller's own account")
         })?;
         if op.method == "DELETE" {
             ensure(theirs.is_none(), || {
-                on(op, "the named account still has the user")
+                on(op, "the named account still has it")
             })?;
         }
     }

@@ -20,13 +20,13 @@ use super::{
 /// [`Store`] on a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: Pool<sqlx::Postgres>,
+    pub(super) pool: Pool<sqlx::Postgres>,
 }
 
 const COLUMNS: &str = "seq, id, resource_version, doc, password_hash";
 
 /// The namespace of the advisory locks that order an account's inserts.
-const INSERT_LOCK: i32 = 7301;
+pub(super) const INSERT_LOCK: i32 = 7301;
 
 impl PgStore {
     /// Connects to the database `url` names and migrates it.
@@ -252,6 +252,10 @@ impl Store for PgStore {
     ) -> Result<(), StoreError> {
         let id = uuid(id).ok_or(StoreError::NotFound)?;
         let mut tx = self.pool.begin().await?;
+        sqlx::query(super::groups::BUMP_GROUPS_OF_USER)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let deleted = sqlx::query(
             "DELETE FROM users WHERE account_id = $1 AND id = $2 \
              AND ($3::bigint IS NULL OR resource_version = $3)",

@@ -20,8 +20,8 @@ use super::{
 /// [`Store`] on an SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: Pool<sqlx::Sqlite>,
-    reader: Pool<sqlx::Sqlite>,
+    pub(super) writer: Pool<sqlx::Sqlite>,
+    pub(super) reader: Pool<sqlx::Sqlite>,
 }
 
 const COLUMNS: &str = "seq, id, resource_version, doc, password_hash";
@@ -232,6 +232,10 @@ impl Store for SqliteStore {
         expected_version: Option<i64>,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
+        sqlx::query(super::groups::BUMP_GROUPS_OF_USER)
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await?;
         let deleted = sqlx::query(
             "DELETE FROM users WHERE account_id = $1 AND id = $2 AND ($3 IS NULL OR resource_version = $3)",
         )
