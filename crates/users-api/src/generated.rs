@@ -2740,7 +2740,7 @@ left out. New members may be added at any time.*/
     #[serde(deny_unknown_fields)]
     pub struct GroupPatch {
         #[serde(rename = "addMembers", default, skip_serializing_if = "Option::is_none")]
-        #[schema(max_items = 1000usize, nullable = false)]
+        #[schema(max_items = 100usize, nullable = false)]
         pub add_members: Option<std::collections::BTreeSet<uuid::Uuid>>,
         #[serde(
             rename = "description",
@@ -2782,7 +2782,7 @@ left out. New members may be added at any time.*/
             default,
             skip_serializing_if = "Option::is_none"
         )]
-        #[schema(max_items = 1000usize, nullable = false)]
+        #[schema(max_items = 100usize, nullable = false)]
         pub remove_members: Option<std::collections::BTreeSet<uuid::Uuid>>,
     }
     impl runtime::merge::Merge for GroupPatch {
@@ -2868,9 +2868,9 @@ left out. New members may be added at any time.*/
                                         None
                                     }
                                     Some(items) => 'c77: {
-                                        if items.len() > 1000usize {
+                                        if items.len() > 100usize {
                                             errors
-                                                .push(path, "max-items", "must have at most 1000 items");
+                                                .push(path, "max-items", "must have at most 100 items");
                                             break 'c77 None;
                                         }
                                         let start = errors.len();
@@ -3129,9 +3129,9 @@ left out. New members may be added at any time.*/
                                         None
                                     }
                                     Some(items) => 'c89: {
-                                        if items.len() > 1000usize {
+                                        if items.len() > 100usize {
                                             errors
-                                                .push(path, "max-items", "must have at most 1000 items");
+                                                .push(path, "max-items", "must have at most 100 items");
                                             break 'c89 None;
                                         }
                                         let start = errors.len();
@@ -24683,7 +24683,7 @@ pub mod operation_specs {
 #[openapi(
     info(
         title = "Users API",
-        version = "1.0.0",
+        version = "2.0.0",
         description = "A user directory: create, find, change and delete the users of an account,\nand gather them in groups.\n\n**Signing in.** Every call carries a bearer JWT (the *Authorize* button).\nIts `scope` claim grants `users:read` (read users, groups and the lookups),\n`users:write` (create and change users and groups) or `users:admin` (privileged\nfields, any user of the account, delete); each includes the ones before\nit. Each operation names the scope it needs; without it the answer is\n`403`, without a valid token `401`.\n\n**Accounts.** Every user belongs to one account (tenant): the one the\ntoken names. A token that lists other accounts in `switchableAccounts`\nmay act on one of them by naming it in `accountSwitchKey`; users of other\naccounts are never seen, not even as `403`.\n\n**Changing a user.** `PATCH` is a JSON merge patch (RFC 7396,\n`application/merge-patch+json`): a member left out is left alone, `null`\nclears it, and objects merge member by member. `PUT` replaces the\nprofile: an optional field the body leaves out is cleared; it never\ntouches the password, status, roles, rights or the owner organization.\nFields marked *Privileged* need `users:admin` (else `403`,\n`privileged-field`).\n\n**Concurrency.** Every user has a `resourceVersion`, returned as a strong\n`ETag`. Send it back in `If-Match` on `PATCH`, `PUT`, `DELETE` and\npassword changes: if the user changed meanwhile the answer is `412` and\nnothing changes (a server may require `If-Match`: `428` without it).\n`GET` with `If-None-Match` answers `304` while the user is unchanged.\n\n**Creating safely.** Send an `Idempotency-Key` with `POST /v1/users`: a\nretry with the same key and body gets the first answer, and creates\nnothing twice.\n\n**Lists.** `GET /v1/users` and `GET /v1/groups` answer a page (`limit`, 20 by default, at\nmost 100) and a `nextCursor` for the next one; cursors are opaque.\n\n**Errors.** Every error is `application/problem+json` (RFC 9457) with a\nstable `code`, a `detail` that reads `field: message; field: message` and\nthe list `errors[]` naming each field by dotted path (`address.state`).\nA problem lists at most 20 errors and counts the rest in\n`omittedErrors`.\n\n**What the server takes and gives.**\n- Request bodies are UTF-8 JSON, sent as they are: a `Content-Encoding`\n  other than `identity`, or a `charset` other than `utf-8`, is `415`.\n  Request schemas are closed: an unknown or read-only member is `400`.\n  Text never contains U+0000 (NUL).\n- `Accept` is not negotiated: every answer is JSON, and every error\n  `application/problem+json`, whatever `Accept` says (RFC 9110 section\n  12.5.1 lets a server disregard it). Response schemas are open: they may\n  gain members, and `code`-like members new values, at any time.\n- A client must send each request promptly: a connection whose request\n  head (start line and headers) is not in within a few seconds is\n  closed, and a body not all in within the server's deadline is answered\n  `408` (code `request-timeout`). A request head too large to read is\n  `431`, a URI too long `414`; both are problem documents too.\n- Answers carrying users are never stored by caches (`Cache-Control:\n  no-store`); every answer carries `X-Content-Type-Options: nosniff`.\n- Email addresses are unique per account as people read them: compared\n  after Unicode NFKC normalization, case folding and, for characters\n  outside ASCII, the Unicode confusable skeleton (UTS #39), so a Cyrillic\n  `а` or a fullwidth `ｋ` does not make a second `kate@example.com`. The\n  address is kept as it was sent.\n\nThis document also carries `x-` members for the code generators (rules\nJSON Schema cannot state, privileged fields, the tenant switch); the\nproject's `docs/spec-extensions.md` describes them.",
         contact(
             name = "Users API maintainers",

@@ -3192,6 +3192,27 @@ left out. New members may be added at any time.
                 })
         }
     }
+    ///Users to add to a group or remove from it, by id; at most 100 a request.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct GroupMemberChanges(pub ::std::vec::Vec<::uuid::Uuid>);
+    impl ::std::ops::Deref for GroupMemberChanges {
+        type Target = ::std::vec::Vec<::uuid::Uuid>;
+        fn deref(&self) -> &::std::vec::Vec<::uuid::Uuid> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GroupMemberChanges> for ::std::vec::Vec<::uuid::Uuid> {
+        fn from(value: GroupMemberChanges) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::vec::Vec<::uuid::Uuid>> for GroupMemberChanges {
+        fn from(value: ::std::vec::Vec<::uuid::Uuid>) -> Self {
+            Self(value)
+        }
+    }
     ///Members, each the id of a user of the group's account.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
@@ -13264,7 +13285,7 @@ JSON Schema cannot state, privileged fields, the tenant switch); the
 project's `docs/spec-extensions.md` describes them.
 
 
-Version: 1.0.0*/
+Version: 2.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -13306,7 +13327,7 @@ impl Client {
 }
 impl ClientInfo<crate::runtime::Runtime> for Client {
     fn api_version() -> &'static str {
-        "1.0.0"
+        "2.0.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()

@@ -116,7 +116,7 @@ and Canada, a five-digit US `zipCode`).*/
     pub struct GroupPatch {
         ///`addMembers`.
         #[serde(rename = "addMembers", default, skip_serializing_if = "Option::is_none")]
-        pub add_members: Option<types::GroupMembers>,
+        pub add_members: Option<types::GroupMemberChanges>,
         ///`description`.
         #[serde(
             rename = "description",
@@ -157,7 +157,7 @@ and Canada, a five-digit US `zipCode`).*/
             default,
             skip_serializing_if = "Option::is_none"
         )]
-        pub remove_members: Option<types::GroupMembers>,
+        pub remove_members: Option<types::GroupMemberChanges>,
     }
     /**Merged member by member into the stored settings; `null` clears the
 expiry. The merged settings must satisfy `MfaInput` (`enabled` is
@@ -3563,13 +3563,13 @@ fn either(made: types::UserReplace) { takes(body()); takes(made); }
         ///Sets `addMembers`.
         pub fn add_members(
             mut self,
-            value: impl TryInto<types::GroupMembers, Error: ::std::fmt::Display>,
+            value: impl TryInto<types::GroupMemberChanges, Error: ::std::fmt::Display>,
         ) -> Self {
             self.value = self
                 .value
                 .and_then(|mut patch| {
                     patch.add_members = Some(
-                        rt::convert::<types::GroupMembers, _>(value, "addMembers")?,
+                        rt::convert::<types::GroupMemberChanges, _>(value, "addMembers")?,
                     );
                     Ok(patch)
                 });
@@ -3662,13 +3662,16 @@ fn either(made: types::UserReplace) { takes(body()); takes(made); }
         ///Sets `removeMembers`.
         pub fn remove_members(
             mut self,
-            value: impl TryInto<types::GroupMembers, Error: ::std::fmt::Display>,
+            value: impl TryInto<types::GroupMemberChanges, Error: ::std::fmt::Display>,
         ) -> Self {
             self.value = self
                 .value
                 .and_then(|mut patch| {
                     patch.remove_members = Some(
-                        rt::convert::<types::GroupMembers, _>(value, "removeMembers")?,
+                        rt::convert::<
+                            types::GroupMemberChanges,
+                            _,
+                        >(value, "removeMembers")?,
                     );
                     Ok(patch)
                 });
