@@ -31,7 +31,10 @@ use crate::tools;
 /// the workspace tests).
 const FILES: &[&str] = &[
     "crates/users-server/src/service.rs",
+    "crates/users-server/src/service/groups.rs",
     "crates/users-server/src/store.rs",
+    "crates/users-server/src/store/groups.rs",
+    "crates/users-server/src/store/groups/sqlite.rs",
     "crates/users-server/src/store/sqlite.rs",
 ];
 

@@ -397,6 +397,22 @@ async fn list_pages_and_filters(ctx: Ctx) -> Result<(), String> {
             && first.body["nextCursor"].is_string(),
         || format!("limit=2 of 3 answered {}", first.body),
     )?;
+    // A page holding the last group, full or not, has no nextCursor.
+    let whole = ctx
+        .send(
+            Role::Reader,
+            Method::GET,
+            &format!("/v1/groups?q={marker}&limit=3"),
+            None,
+            &[],
+        )
+        .await?
+        .expect(200, "a page holding every match")?;
+    ensure(
+        whole.body["items"].as_array().map(Vec::len) == Some(3)
+            && whole.body.get("nextCursor").is_none(),
+        || format!("limit=3 of 3 answered {}", whole.body),
+    )?;
     let by_member = listed(&ctx, &format!("/v1/groups?member={member}")).await?;
     ensure(by_member == [made[0].clone(), made[2].clone()], || {
         format!("member={member} listed {by_member:?}")
@@ -417,6 +433,35 @@ async fn list_pages_and_filters(ctx: Ctx) -> Result<(), String> {
             format!("the 400 does not name {field}: {}", refused.body)
         })?;
     }
+    // Another account's cursor does not page this account's groups.
+    for _ in 0..2 {
+        ctx.create_group(Role::OtherAdmin, json!({})).await?;
+    }
+    let theirs = ctx
+        .send(
+            Role::OtherAdmin,
+            Method::GET,
+            "/v1/groups?limit=1",
+            None,
+            &[],
+        )
+        .await?
+        .expect(200, "a page of another account's groups")?;
+    let cursor = theirs.body["nextCursor"].as_str().ok_or_else(|| {
+        format!(
+            "a page of 1 of 2 groups without nextCursor: {}",
+            theirs.body
+        )
+    })?;
+    ctx.send(
+        Role::Reader,
+        Method::GET,
+        &format!("/v1/groups?cursor={}", urlencode(cursor)),
+        None,
+        &[],
+    )
+    .await?
+    .problem(400, "another account's cursor on this account's groups")?;
     // A cursor of the users' list does not page groups.
     ctx.create(Role::Admin, json!({})).await?;
     ctx.create(Role::Admin, json!({})).await?;
