@@ -24143,6 +24143,7 @@ pub mod operation_specs {
         ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
+            raw_media_types: &[],
             schema: Some("GroupCreate"),
         }),
     };
@@ -24219,6 +24220,7 @@ pub mod operation_specs {
         ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json", "application/merge-patch+json"],
+            raw_media_types: &[],
             schema: Some("GroupPatch"),
         }),
     };
@@ -24418,6 +24420,7 @@ pub mod operation_specs {
         ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
+            raw_media_types: &[],
             schema: Some("UserCreate"),
         }),
     };
@@ -24494,6 +24497,7 @@ pub mod operation_specs {
         ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
+            raw_media_types: &[],
             schema: Some("UserReplace"),
         }),
     };
@@ -24535,6 +24539,7 @@ pub mod operation_specs {
         ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json", "application/merge-patch+json"],
+            raw_media_types: &[],
             schema: Some("UserPatch"),
         }),
     };
@@ -24653,6 +24658,7 @@ pub mod operation_specs {
         ],
         body: Some(runtime::BodySpec {
             media_types: &["application/json"],
+            raw_media_types: &[],
             schema: Some("PasswordChange"),
         }),
     };

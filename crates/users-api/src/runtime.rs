@@ -393,11 +393,37 @@ pub trait Authenticator: Send + Sync + 'static {
 /// The body of an operation, as the spec declares it.
 #[derive(Debug, Clone, Copy)]
 pub struct BodySpec {
-    /// The media types it may come as (`application/merge-patch+json` and
-    /// `application/json` for a merge patch, ...).
+    /// The JSON media types it may come as (`application/merge-patch+json`
+    /// and `application/json` for a merge patch, ...), decoded.
     pub media_types: &'static [&'static str],
-    /// The component schema it must satisfy; `None`: any JSON.
+    /// The other media types it may come as (`application/xml`,
+    /// `image/*`, `*/*`), handed over as sent ([`RawBody`]).
+    pub raw_media_types: &'static [&'static str],
+    /// The component schema its JSON must satisfy; `None`: any JSON.
     pub schema: Option<&'static str>,
+}
+
+/// A request body in a media type the router does not decode (XML, a form,
+/// an image, ...): the media type as sent and the bytes, read within the
+/// body limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawBody {
+    /// The `Content-Type` sent, parameters included
+    /// (`application/octet-stream` when none was sent to an operation
+    /// that takes `*/*`).
+    pub media_type: String,
+    /// The body.
+    pub bytes: bytes::Bytes,
+}
+
+/// The body of an operation that takes JSON and other media types: the
+/// JSON decoded, anything else as sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload<T> {
+    /// A body in one of the JSON media types, decoded and validated.
+    Json(T),
+    /// A body in one of the other media types.
+    Raw(RawBody),
 }
 
 /// What an operation takes, generated from the spec.
@@ -1015,6 +1041,122 @@ pub async fn body<T: decode::Decode>(
     Ok(value)
 }
 
+/// Whether the media type `sent` (its essence) is one `pattern` names:
+/// the same, without regard to case, or under a wildcard (`image/*`, `*/*`).
+fn media_matches(pattern: &str, sent: &str) -> bool {
+    match pattern.split_once('/') {
+        Some(("*", "*")) => true,
+        Some((kind, "*")) => sent
+            .split_once('/')
+            .is_some_and(|(sent_kind, _)| sent_kind.eq_ignore_ascii_case(kind)),
+        _ => pattern.eq_ignore_ascii_case(sent),
+    }
+}
+
+/// The body of an operation that takes it in a media type the router does
+/// not decode: the `Content-Type` must be one the spec lists (`415`
+/// otherwise, and for an encoded body), and the body is read within the
+/// body limit (`413` past it).
+pub async fn raw_body(
+    op: &OperationSpec,
+    options: &RouterOptions,
+    parts: &http::request::Parts,
+    body: axum::body::Body,
+) -> Result<Option<RawBody>, Rejection> {
+    let Some(spec) = op.body else {
+        return Ok(None);
+    };
+    let sent = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let essence = sent.map(|v| v.split(';').next().unwrap_or_default().trim());
+    let media_type = match essence {
+        Some(essence)
+            if spec
+                .raw_media_types
+                .iter()
+                .any(|p| media_matches(p, essence)) =>
+        {
+            sent.unwrap_or_default().to_owned()
+        }
+        None if spec.raw_media_types.contains(&"*/*") => "application/octet-stream".to_owned(),
+        _ => {
+            let every: Vec<&str> = spec
+                .media_types
+                .iter()
+                .chain(spec.raw_media_types)
+                .copied()
+                .collect();
+            return Err(Rejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                format!("send the body as {}", every.join(" or ")),
+            ));
+        }
+    };
+    if let Some(refused) = encoded(&parts.headers) {
+        return Err(refused);
+    }
+    let bytes = read_body(body, options.body_limit).await?;
+    Ok(Some(RawBody { media_type, bytes }))
+}
+
+/// The body of an operation that takes JSON and other media types: decoded
+/// as [`body`] does when it comes as one of the JSON media types, else
+/// handed over as [`raw_body`] does.
+pub async fn payload<T: decode::Decode>(
+    op: &OperationSpec,
+    options: &RouterOptions,
+    parts: &http::request::Parts,
+    body: axum::body::Body,
+    errors: &mut decode::Errors,
+) -> Result<Option<Payload<T>>, Rejection> {
+    let Some(spec) = op.body else {
+        return Ok(None);
+    };
+    let json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim())
+        .is_some_and(|essence| {
+            spec.media_types
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(essence))
+        });
+    if json {
+        Ok(self::body::<T>(op, options, parts, body, errors)
+            .await?
+            .map(Payload::Json))
+    } else {
+        Ok(raw_body(op, options, parts, body).await?.map(Payload::Raw))
+    }
+}
+
+/// A 415 for an encoded body (`Content-Encoding` other than `identity`:
+/// the server decodes none, RFC 9110 section 8.4.1).
+fn encoded(headers: &http::HeaderMap) -> Option<Rejection> {
+    for value in headers.get_all(header::CONTENT_ENCODING) {
+        let codings = value.to_str().unwrap_or("?");
+        if codings
+            .split(',')
+            .map(str::trim)
+            .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
+        {
+            return Some(Rejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                format!("the body must not be encoded; Content-Encoding {codings} is not accepted"),
+            ));
+        }
+    }
+    None
+}
+
 /// A 415 for a body in a declared media type that still cannot be read as
 /// sent: encoded (`Content-Encoding` other than `identity`: the server
 /// decodes none, RFC 9110 section 8.4.1), or in a charset other than UTF-8
@@ -1028,17 +1170,8 @@ fn unreadable(headers: &http::HeaderMap) -> Option<Rejection> {
             detail,
         ))
     };
-    for value in headers.get_all(header::CONTENT_ENCODING) {
-        let codings = value.to_str().unwrap_or("?");
-        if codings
-            .split(',')
-            .map(str::trim)
-            .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
-        {
-            return refuse(format!(
-                "the body must not be encoded; Content-Encoding {codings} is not accepted"
-            ));
-        }
+    if let Some(refused) = encoded(headers) {
+        return Some(refused);
     }
     let media_type = headers
         .get(header::CONTENT_TYPE)
@@ -1127,6 +1260,121 @@ fn too_large(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const UPLOAD: OperationSpec = OperationSpec {
+        operation_id: "upload",
+        method: "PUT",
+        path: "/files",
+        statuses: &[204, 413, 415],
+        status_classes: &[],
+        default_response: false,
+        security: &[],
+        parameters: &[],
+        body: Some(BodySpec {
+            media_types: &["application/json"],
+            raw_media_types: &["application/xml", "image/*"],
+            schema: None,
+        }),
+    };
+
+    fn put_files(headers: &[(&str, &str)]) -> http::request::Parts {
+        let mut request = http::Request::builder().method("PUT").uri("/files");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn media_types_match_as_written_or_under_a_wildcard() {
+        assert!(media_matches("application/xml", "Application/XML"));
+        assert!(media_matches("image/*", "image/png"));
+        assert!(!media_matches("image/*", "text/png"));
+        assert!(media_matches("*/*", "anything/at-all"));
+        assert!(!media_matches("application/xml", "application/xml-dtd"));
+    }
+
+    #[tokio::test]
+    async fn a_raw_body_is_handed_over_as_sent_or_refused() {
+        let options = RouterOptions {
+            body_limit: 8,
+            ..RouterOptions::default()
+        };
+        let read = |headers: &'static [(&str, &str)], body: &'static str| async move {
+            raw_body(
+                &UPLOAD,
+                &options,
+                &put_files(headers),
+                axum::body::Body::from(body),
+            )
+            .await
+        };
+        let png = read(&[("content-type", "image/png")], "\u{89}PNG")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(png.media_type, "image/png");
+        assert_eq!(&png.bytes[..], "\u{89}PNG".as_bytes());
+        let xml = read(
+            &[("content-type", "application/xml; charset=utf-8")],
+            "<a/>",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(xml.media_type, "application/xml; charset=utf-8");
+        let status =
+            |r: Result<Option<RawBody>, Rejection>| r.unwrap_err().into_response().status();
+        // Not a media type the operation takes, none at all, encoded, too large.
+        assert_eq!(
+            status(read(&[("content-type", "text/plain")], "a").await),
+            415
+        );
+        assert_eq!(status(read(&[], "a").await), 415);
+        assert_eq!(
+            status(
+                read(
+                    &[("content-type", "image/png"), ("content-encoding", "gzip")],
+                    "a"
+                )
+                .await
+            ),
+            415
+        );
+        assert_eq!(
+            status(read(&[("content-type", "image/png")], "123456789").await),
+            413
+        );
+    }
+
+    #[tokio::test]
+    async fn a_payload_is_json_when_sent_as_json() {
+        let options = RouterOptions::default();
+        let mut errors = decode::Errors::default();
+        let json = payload::<serde_json::Value>(
+            &UPLOAD,
+            &options,
+            &put_files(&[("content-type", "application/json")]),
+            axum::body::Body::from("{\"a\":1}"),
+            &mut errors,
+        )
+        .await
+        .unwrap();
+        assert!(matches!(json, Some(Payload::Json(_))), "{json:?}");
+        let raw = payload::<serde_json::Value>(
+            &UPLOAD,
+            &options,
+            &put_files(&[("content-type", "application/xml")]),
+            axum::body::Body::from("<a/>"),
+            &mut errors,
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(raw, Some(Payload::Raw(ref b)) if &b.bytes[..] == b"<a/>"),
+            "{raw:?}"
+        );
+    }
 
     #[test]
     fn a_lent_body_serializes_as_a_given_one() {

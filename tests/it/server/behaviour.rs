@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use users_client::patch::UserPatch;
+use users_client::patch::{GroupPatch, UserPatch};
 use users_client::{Conditional, types};
 use users_server::app::AppOptions;
 use users_server::service::Settings;
@@ -72,6 +72,34 @@ async fn conditional_and_required_if_match(db: Db) {
         .await
         .unwrap();
     assert!(server.stored("acme", user.id).await.is_none());
+    // Groups: the same requirement, the same answers.
+    let group: types::GroupCreate = serde_json::from_value(json!({ "name": "Required" })).unwrap();
+    let group = admin.create_group(&group).await.unwrap();
+    let rename = GroupPatch {
+        description: Some(Some("Renamed".parse().unwrap())),
+        ..GroupPatch::default()
+    };
+    let err = admin.update_group(group.id, &rename).await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(428));
+    let renamed = admin
+        .update_group(group.id, &rename)
+        .if_match(group.etag())
+        .await
+        .unwrap();
+    assert_eq!(renamed.resource_version, 2);
+    let stale = admin
+        .delete_group(group.id)
+        .if_match(group.etag())
+        .await
+        .unwrap_err();
+    assert_eq!(stale.status().map(|s| s.as_u16()), Some(412));
+    let err = admin.delete_group(group.id).await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(428));
+    admin
+        .delete_group(group.id)
+        .if_match(renamed.etag())
+        .await
+        .unwrap();
     server.stop().await;
 }
 on_both!(conditional_requests, conditional_and_required_if_match);

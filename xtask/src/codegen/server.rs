@@ -59,12 +59,13 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
     let bodies: BTreeSet<&str> = operations
         .iter()
         .flat_map(|op| {
-            op.body.iter().filter_map(|b| b.schema.as_deref()).chain(
-                op.responses.iter().filter_map(|r| match &r.body {
+            op.body
+                .iter()
+                .flat_map(Body::named)
+                .chain(op.responses.iter().filter_map(|r| match &r.body {
                     Some(ResponseBody::Json { schema, .. }) => schema.as_deref(),
                     _ => None,
-                }),
-            )
+                }))
         })
         .collect();
     // A schema the generator cannot type is left out, and so is every
@@ -133,7 +134,7 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
         let named = op
             .body
             .iter()
-            .filter_map(|b| b.schema.as_deref())
+            .flat_map(Body::named)
             .chain(op.responses.iter().filter_map(|r| match &r.body {
                 Some(ResponseBody::Json { schema, .. }) => schema.as_deref(),
                 _ => None,
@@ -561,7 +562,21 @@ impl Gen<'_> {
                             .map(|m| quote!(.max_properties(Some(#m))));
                         // A nullable member type already says so in its own schema.
                         let plain_ty = &value.ty;
-                        let value_schema = quote!(<#plain_ty as utoipa::PartialSchema>::schema());
+                        // A free-form object (a JSON map) has no schema of
+                        // its own in utoipa: it is an object.
+                        let value_schema = if plain_ty.to_string()
+                            == quote!(serde_json::Map<String, serde_json::Value>).to_string()
+                        {
+                            quote!(utoipa::openapi::RefOr::T(
+                                utoipa::openapi::schema::Schema::Object(
+                                    utoipa::openapi::schema::ObjectBuilder::new()
+                                        .schema_type(utoipa::openapi::schema::Type::Object)
+                                        .build()
+                                )
+                            ))
+                        } else {
+                            quote!(<#plain_ty as utoipa::PartialSchema>::schema())
+                        };
                         let object_type = if nullable {
                             quote!(utoipa::openapi::schema::SchemaType::from_iter([
                                 utoipa::openapi::schema::Type::Object,
@@ -1053,7 +1068,7 @@ impl Gen<'_> {
             param_structs.push(quote!(#struct_name));
         }
         if let Some(body) = &op.body {
-            let ty = json_type(body.schema.as_deref());
+            let ty = body.field_type();
             request_fields.push(quote!(pub body: #ty,));
         }
         let request = format_ident!("{}Request", pascal_id);
@@ -1499,11 +1514,45 @@ enum Security {
 }
 
 struct Body {
-    /// Every media type the body may come as, all with the one schema.
+    /// Every JSON media type the body may come as, all with the one schema.
     media: Vec<String>,
-    /// The component it is; `None`: any JSON.
+    /// The component its JSON is; `None`: any JSON.
     schema: Option<String>,
+    /// The other media types it may come as (XML, forms, images, `*/*`),
+    /// handed over as sent, each with the component its schema names.
+    raw: Vec<(String, Option<String>)>,
     description: Option<String>,
+}
+
+impl Body {
+    /// The request's `body` field: the decoded JSON, the raw body, or
+    /// either.
+    fn field_type(&self) -> TokenStream {
+        let json = json_type(self.schema.as_deref());
+        match (self.media.is_empty(), self.raw.is_empty()) {
+            (false, true) => json,
+            (true, _) => quote!(runtime::RawBody),
+            (false, false) => quote!(runtime::Payload<#json>),
+        }
+    }
+
+    /// The components it names: its JSON's and its raw media types'.
+    fn named(&self) -> impl Iterator<Item = &str> {
+        self.schema
+            .as_deref()
+            .into_iter()
+            .chain(self.raw.iter().filter_map(|(_, schema)| schema.as_deref()))
+    }
+
+    /// The runtime function that reads it.
+    fn reader(&self) -> TokenStream {
+        let json = json_type(self.schema.as_deref());
+        match (self.media.is_empty(), self.raw.is_empty()) {
+            (false, true) => quote!(runtime::body::<#json>),
+            (true, _) => quote!(runtime::raw_body),
+            (false, false) => quote!(runtime::payload::<#json>),
+        }
+    }
 }
 
 /// The response enum's variant of a status: the reason (`NotFound`), the
@@ -1609,22 +1658,32 @@ fn served(op: model::Operation) -> anyhow::Result<Operation> {
     };
     let body = match &op.body {
         Some(body) => {
+            // JSON is decoded against its one schema; any other media type
+            // is handed over as sent.
             let mut schemas = BTreeSet::new();
+            let mut raw = Vec::new();
             for content in &body.content {
-                if content.kind != MediaKind::Json {
-                    bail!(
-                        "request body media type {}: the router decodes JSON bodies only",
-                        content.media
-                    );
+                if content.kind == MediaKind::Json {
+                    schemas.insert(component(content)?);
+                } else {
+                    raw.push((
+                        content.media.clone(),
+                        content.component().map(str::to_owned),
+                    ));
                 }
-                schemas.insert(component(content)?);
             }
-            if schemas.len() != 1 {
-                bail!("the body's media types name different schemas: {schemas:?}");
+            if schemas.len() > 1 {
+                bail!("the body's JSON media types name different schemas: {schemas:?}");
             }
             Some(Body {
-                media: body.content.iter().map(|c| c.media.clone()).collect(),
+                media: body
+                    .content
+                    .iter()
+                    .filter(|c| c.kind == MediaKind::Json)
+                    .map(|c| c.media.clone())
+                    .collect(),
                 schema: schemas.pop_first().flatten(),
+                raw,
                 description: body.description.clone(),
             })
         }
@@ -1713,8 +1772,17 @@ fn handler(
     let request_body = op.body.as_ref().map(|body| {
         let ty = json_type(body.schema.as_deref());
         let media = &body.media;
+        // A raw media type shows the component its schema names, else bytes.
+        let raw = body.raw.iter().map(|(media, schema)| match schema {
+            Some(name) => {
+                let ty = json_type(Some(name));
+                quote!((#ty = #media))
+            }
+            None => quote!((Vec<u8> = #media)),
+        });
+        let content = media.iter().map(|media| quote!((#ty = #media))).chain(raw);
         let description = body.description.clone().unwrap_or_default();
-        quote!(request_body(content(#((#ty = #media)),*), description = #description),)
+        quote!(request_body(content(#(#content),*), description = #description),)
     });
     let responses = op.responses.iter().map(|r| {
         let status = utoipa_status(r.status);
@@ -1749,9 +1817,11 @@ fn handler(
         }
     }
     let body_decode = op.body.as_ref().map(|body| {
-        let ty = json_type(body.schema.as_deref());
+        let reader = body.reader();
+        // Only JSON is decoded, and only JSON has errors to collect.
+        let errors = (!body.media.is_empty()).then(|| quote!(, &mut errors));
         quote! {
-            let body = runtime::body::<#ty>(&operation_specs::#index, &served.options, &parts, body, &mut errors).await?;
+            let body = #reader(&operation_specs::#index, &served.options, &parts, body #errors).await?;
         }
     });
     if op.body.is_some() {
@@ -1778,7 +1848,8 @@ fn handler(
             let params = runtime::Params::new(&parts, &path_params);
         }
     });
-    let errors_decl = if decodes.is_empty() && op.body.is_none() {
+    let decodes_json = op.body.as_ref().is_some_and(|b| !b.media.is_empty());
+    let errors_decl = if decodes.is_empty() && !decodes_json {
         quote!(let errors = runtime::decode::Errors::default();)
     } else {
         quote!(let mut errors = runtime::decode::Errors::default();)
@@ -1936,11 +2007,16 @@ fn table(ops: &[Operation]) -> TokenStream {
         let body = match &op.body {
             Some(body) => {
                 let media = &body.media;
+                let raw = body.raw.iter().map(|(media, _)| media);
                 let schema = match &body.schema {
                     Some(name) => quote!(Some(#name)),
                     None => quote!(None),
                 };
-                quote!(Some(runtime::BodySpec { media_types: &[#(#media),*], schema: #schema }))
+                quote!(Some(runtime::BodySpec {
+                    media_types: &[#(#media),*],
+                    raw_media_types: &[#(#raw),*],
+                    schema: #schema,
+                }))
             }
             None => quote!(None),
         };
@@ -2615,6 +2691,53 @@ pub(crate) mod tests {
             format!("{error:#}").contains("/components/schemas/WidgetPatch/x-rules/1"),
             "{error:#}"
         );
+    }
+
+    /// A body in media types other than JSON is handed over as sent: alone
+    /// as a `RawBody`, beside JSON as a `Payload` whose JSON is decoded.
+    #[test]
+    fn bodies_in_other_media_types_are_handed_over_raw() {
+        let spec = serde_json::json!({
+            "openapi": "3.0.3",
+            "info": { "title": "Files", "version": "1" },
+            "paths": {
+                "/pets": { "post": {
+                    "operationId": "addPet",
+                    "requestBody": { "required": true, "content": {
+                        "application/json": { "schema": { "$ref": "#/components/schemas/Pet" } },
+                        "application/xml": { "schema": { "$ref": "#/components/schemas/Pet" } },
+                        "application/x-www-form-urlencoded": { "schema": { "$ref": "#/components/schemas/Pet" } }
+                    } },
+                    "responses": { "204": { "description": "Added." } }
+                } },
+                "/files": { "put": {
+                    "operationId": "putFile",
+                    "requestBody": { "required": true, "content": {
+                        "application/octet-stream": { "schema": { "type": "string", "format": "binary" } },
+                        "image/*": {}
+                    } },
+                    "responses": { "204": { "description": "Stored." } }
+                } }
+            },
+            "components": { "schemas": { "Pet": {
+                "type": "object", "required": ["name"], "properties": { "name": { "type": "string" } }
+            } } }
+        });
+        let (code, refusals) = generate(&spec).unwrap();
+        assert!(refusals.is_empty(), "{refusals:#?}");
+        for expected in [
+            "pub body: runtime::Payload<Pet>,",
+            "let body = runtime::payload::<",
+            "raw_media_types: &[\"application/x-www-form-urlencoded\", \"application/xml\"],",
+            "(Pet = \"application/xml\")",
+            "pub body: runtime::RawBody,",
+            "let body = runtime::raw_body(",
+            "media_types: &[],",
+            "raw_media_types: &[\"application/octet-stream\", \"image/*\"],",
+            "(Vec<u8>= \"image/*\")",
+        ] {
+            assert!(code.contains(expected), "{expected}\n{code}");
+        }
     }
 
     /// Shapes another API's spec has: no security, no components, inline
