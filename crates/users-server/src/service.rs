@@ -260,6 +260,34 @@ fn store_error<E: StoreRefusal>(err: StoreError, id: &uuid::Uuid) -> E {
     }
 }
 
+/// A create's answer as its idempotency record keeps it, to answer repeats.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Replay<T> {
+    etag: String,
+    location: String,
+    body: T,
+}
+
+impl<T> Replay<T> {
+    /// The entity tag answered.
+    fn e_tag(&self) -> Result<headers::ETag, Refused<500>> {
+        self.etag.parse().map_err(internal)
+    }
+}
+
+impl<'a, T: serde::Serialize> Replay<&'a T> {
+    /// The record of a create that answered version `version` at
+    /// `location` with `body`.
+    fn record(version: i64, location: &str, body: &'a T) -> Result<Value, Refused<500>> {
+        serde_json::to_value(Replay {
+            etag: etag_text(version),
+            location: location.to_owned(),
+            body,
+        })
+        .map_err(internal)
+    }
+}
+
 /// The hash an idempotency key's record keeps of its request's body: SHA-256
 /// of the body with its members sorted, so equal bodies hash equally.
 pub fn idempotency_hash(body: &Value) -> String {
@@ -484,13 +512,14 @@ impl<S: Store> Service<S> {
     /// with the same key and body finished (answered again, and counted);
     /// `422` for the key used with another body; `409` while a request with
     /// it still runs after [`Settings::idempotency_wait`].
-    async fn begin_create<E>(
+    async fn begin_create<E, T>(
         &self,
         scope: &IdempotencyScope,
         hash: &str,
-    ) -> Result<Option<Value>, E>
+    ) -> Result<Option<Replay<T>>, E>
     where
         E: From<Refused<409>> + From<Refused<422>> + From<Refused<500>>,
+        T: serde::de::DeserializeOwned,
     {
         match self.claim(scope, hash).await? {
             IdempotencyState::Claimed => Ok(None),
@@ -513,7 +542,8 @@ impl<S: Store> Service<S> {
             .into()),
             IdempotencyState::Done { response, .. } => {
                 self.replays.inc();
-                Ok(Some(response))
+                let replay = serde_json::from_value(response).map_err(|e| E::from(internal(e)))?;
+                Ok(Some(replay))
             }
         }
     }
@@ -535,19 +565,14 @@ impl<S: Store> Service<S> {
             key,
         });
         if let Some(scope) = &scope
-            && let Some(response) = self
-                .begin_create::<CreateUserRefusal>(scope, &idempotency_hash(&body))
+            && let Some(replay) = self
+                .begin_create::<CreateUserRefusal, User>(scope, &idempotency_hash(&body))
                 .await?
         {
-            let body: User = serde_json::from_value(response["body"].clone()).map_err(internal)?;
             return Ok(CreateUserResponse::Created {
-                e_tag: response["etag"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .parse()
-                    .map_err(internal)?,
-                location: response["location"].as_str().unwrap_or_default().to_owned(),
-                body: body.into(),
+                e_tag: replay.e_tag()?,
+                location: replay.location,
+                body: replay.body.into(),
             });
         }
         let id = uuid::Uuid::new_v4();
@@ -592,7 +617,7 @@ impl<S: Store> Service<S> {
         };
         let user = self.render(&preview)?;
         let location = format!("/v1/users/{id}");
-        let response = json!({ "etag": etag_text(1), "location": location, "body": user });
+        let response = Replay::record(1, &location, &user)?;
         match self
             .store
             .insert(row, scope.clone().map(|s| (s, response)))

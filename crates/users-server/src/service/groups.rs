@@ -11,7 +11,7 @@ use users_api::runtime::{self, InvalidField, Refused};
 use users_api::types::{Group, GroupCreate, GroupPage, GroupPatch};
 use users_api::*;
 
-use super::{Service, etag, etag_text, idempotency_hash, internal, now};
+use super::{Replay, Service, etag, idempotency_hash, internal, now};
 use crate::store::{
     GroupFilter, GroupRow, IdempotencyScope, LockedGroup, Store, StoreError, StoredGroup,
 };
@@ -206,19 +206,14 @@ impl<S: Store> Service<S> {
             key,
         });
         if let Some(scope) = &scope
-            && let Some(response) = self
-                .begin_create::<CreateGroupRefusal>(scope, &idempotency_hash(&body))
+            && let Some(replay) = self
+                .begin_create::<CreateGroupRefusal, Group>(scope, &idempotency_hash(&body))
                 .await?
         {
-            let body: Group = serde_json::from_value(response["body"].clone()).map_err(internal)?;
             return Ok(CreateGroupResponse::Created {
-                e_tag: response["etag"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .parse()
-                    .map_err(internal)?,
-                location: response["location"].as_str().unwrap_or_default().to_owned(),
-                body: body.into(),
+                e_tag: replay.e_tag()?,
+                location: replay.location,
+                body: replay.body.into(),
             });
         }
         let id = uuid::Uuid::new_v4();
@@ -254,7 +249,7 @@ impl<S: Store> Service<S> {
         };
         let created = self.render_group(&preview)?;
         let location = format!("/v1/groups/{id}");
-        let response = json!({ "etag": etag_text(1), "location": location, "body": created });
+        let response = Replay::record(1, &location, &created)?;
         match self
             .store
             .insert_group(row, scope.clone().map(|s| (s, response)))

@@ -92,7 +92,15 @@ impl LockedUser for PgLocked {
         let stored = match updated {
             Ok(rows) => match rows.first() {
                 Some(found) => user_from_row(found)?,
-                None => return Err(why_not_written(&mut self.tx, &row.account_id, id).await),
+                None => {
+                    return Err(why_not_written(
+                        &mut self.tx,
+                        sql::VERSION_OF,
+                        &row.account_id,
+                        id,
+                    )
+                    .await);
+                }
             },
             Err(err) if is_unique_violation(&err) => return Err(StoreError::EmailTaken),
             Err(err) => return Err(err.into()),
@@ -116,12 +124,13 @@ fn user_from_row(row: &PgRow) -> Result<StoredUser, StoreError> {
 
 /// Why a conditional write touched no row: the user is at another version,
 /// or it is not there.
-async fn why_not_written(
+pub(super) async fn why_not_written(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    version_of: &'static str,
     account_id: &str,
     id: uuid::Uuid,
 ) -> StoreError {
-    let current: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(sql::VERSION_OF)
+    let current: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(version_of)
         .bind(account_id.to_owned())
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -266,7 +275,7 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await?;
         if deleted.rows_affected() == 0 {
-            return Err(why_not_written(&mut tx, account_id, id).await);
+            return Err(why_not_written(&mut tx, sql::VERSION_OF, account_id, id).await);
         }
         tx.commit().await?;
         Ok(())

@@ -92,7 +92,15 @@ impl LockedUser for SqliteLocked {
         let stored = match updated {
             Ok(rows) => match rows.first() {
                 Some(found) => user_from_row(found)?,
-                None => return Err(why_not_written(&mut self.tx, &row.account_id, &row.id).await),
+                None => {
+                    return Err(why_not_written(
+                        &mut self.tx,
+                        sql::VERSION_OF,
+                        &row.account_id,
+                        &row.id,
+                    )
+                    .await);
+                }
             },
             Err(err) if is_unique_violation(&err) => return Err(StoreError::EmailTaken),
             Err(err) => return Err(err.into()),
@@ -113,14 +121,15 @@ fn user_from_row(row: &SqliteRow) -> Result<StoredUser, StoreError> {
     })
 }
 
-/// Why a conditional write touched no row: the user is at another version,
-/// or it is not there.
-async fn why_not_written(
+/// Why a conditional write touched no row: the row is at another version
+/// (which `version_of` reads: a user's, a group's), or it is not there.
+pub(super) async fn why_not_written(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    version_of: &'static str,
     account_id: &str,
     id: &str,
 ) -> StoreError {
-    let current: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(sql::VERSION_OF)
+    let current: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(version_of)
         .bind(account_id.to_owned())
         .bind(id.to_owned())
         .fetch_optional(&mut **tx)
@@ -245,7 +254,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         if deleted.rows_affected() == 0 {
-            return Err(why_not_written(&mut tx, account_id, id).await);
+            return Err(why_not_written(&mut tx, sql::VERSION_OF, account_id, id).await);
         }
         tx.commit().await?;
         Ok(())

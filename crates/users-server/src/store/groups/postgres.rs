@@ -9,6 +9,7 @@ use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 
 use super::{GroupFilter, GroupRow, GroupStore, LockedGroup, StoredGroup, member_changes, sql};
+use crate::store::postgres::why_not_written;
 use crate::store::{
     IdempotencyScope, PgStore, StoreError, is_unique_violation, like_pattern, sql as user_sql,
 };
@@ -105,7 +106,15 @@ impl LockedGroup for PgLockedGroup {
         let found = match updated {
             Ok(rows) => match rows.into_iter().next() {
                 Some(found) => found,
-                None => return Err(why_not_written(&mut self.tx, &row.account_id, id).await),
+                None => {
+                    return Err(why_not_written(
+                        &mut self.tx,
+                        sql::VERSION_OF,
+                        &row.account_id,
+                        id,
+                    )
+                    .await);
+                }
             },
             Err(err) if is_unique_violation(&err) => return Err(StoreError::NameTaken),
             Err(err) => return Err(err.into()),
@@ -114,25 +123,6 @@ impl LockedGroup for PgLockedGroup {
         let stored = group_from_row(&found, sorted(row.members))?;
         self.tx.commit().await?;
         Ok(stored)
-    }
-}
-
-/// Why a conditional write touched no row: the group is at another
-/// version, or it is not there.
-async fn why_not_written(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    account_id: &str,
-    id: uuid::Uuid,
-) -> StoreError {
-    let current: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(sql::VERSION_OF)
-        .bind(account_id.to_owned())
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await;
-    match current {
-        Ok(Some(current)) => StoreError::VersionMismatch { current },
-        Ok(None) => StoreError::NotFound,
-        Err(err) => StoreError::Database(err),
     }
 }
 
@@ -151,7 +141,7 @@ impl GroupStore for PgStore {
         // Cursor numbers become visible in order, as `PgStore::insert`
         // explains: one account's group inserts take turns.
         sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind(super::super::postgres::INSERT_LOCK)
+            .bind(crate::store::postgres::INSERT_LOCK)
             .bind(format!("{}\ngroups", row.account_id))
             .execute(&mut *tx)
             .await?;
@@ -297,7 +287,7 @@ impl GroupStore for PgStore {
         .execute(&mut *tx)
         .await?;
         if deleted.rows_affected() == 0 {
-            return Err(why_not_written(&mut tx, account_id, id).await);
+            return Err(why_not_written(&mut tx, sql::VERSION_OF, account_id, id).await);
         }
         tx.commit().await?;
         Ok(())

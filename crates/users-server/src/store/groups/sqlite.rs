@@ -6,6 +6,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{GroupFilter, GroupRow, GroupStore, LockedGroup, StoredGroup, member_changes, sql};
+use crate::store::sqlite::why_not_written;
 use crate::store::{
     IdempotencyScope, SqliteStore, StoreError, is_unique_violation, like_pattern, sql as user_sql,
 };
@@ -92,7 +93,13 @@ impl LockedGroup for SqliteLockedGroup {
             Ok(rows) => match rows.into_iter().next() {
                 Some(found) => found,
                 None => {
-                    return Err(why_not_written(&mut self.tx, &row.account_id, &row.id).await);
+                    return Err(why_not_written(
+                        &mut self.tx,
+                        sql::VERSION_OF,
+                        &row.account_id,
+                        &row.id,
+                    )
+                    .await);
                 }
             },
             Err(err) if is_unique_violation(&err) => return Err(StoreError::NameTaken),
@@ -102,25 +109,6 @@ impl LockedGroup for SqliteLockedGroup {
         let stored = group_from_row(&found, sorted(row.members))?;
         self.tx.commit().await?;
         Ok(stored)
-    }
-}
-
-/// Why a conditional write touched no row: the group is at another
-/// version, or it is not there.
-async fn why_not_written(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    account_id: &str,
-    id: &str,
-) -> StoreError {
-    let current: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(sql::VERSION_OF)
-        .bind(account_id.to_owned())
-        .bind(id.to_owned())
-        .fetch_optional(&mut **tx)
-        .await;
-    match current {
-        Ok(Some(current)) => StoreError::VersionMismatch { current },
-        Ok(None) => StoreError::NotFound,
-        Err(err) => StoreError::Database(err),
     }
 }
 
@@ -253,7 +241,7 @@ impl GroupStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         if deleted.rows_affected() == 0 {
-            return Err(why_not_written(&mut tx, account_id, id).await);
+            return Err(why_not_written(&mut tx, sql::VERSION_OF, account_id, id).await);
         }
         tx.commit().await?;
         Ok(())
