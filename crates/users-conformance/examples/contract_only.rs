@@ -110,6 +110,49 @@ struct Resume {
     after: u64,
 }
 
+/// The cursors one list handed out, by their random names, so one reveals
+/// nothing. (Kept for the life of the process; a store of its own would
+/// expire them, or seal the position into the cursor with a key.)
+#[derive(Debug, Default)]
+struct Cursors(HashMap<String, Resume>);
+
+impl Cursors {
+    /// The insertion number after which the page `cursor` names starts: 0
+    /// for the first page; a cursor this list did not issue for `account`
+    /// is a 400 naming `field`.
+    fn resume(
+        &self,
+        account: &str,
+        cursor: Option<&str>,
+        field: &str,
+    ) -> Result<u64, Refused<400>> {
+        let Some(cursor) = cursor else {
+            return Ok(0);
+        };
+        match self.0.get(cursor) {
+            Some(resume) if resume.account == account => Ok(resume.after),
+            _ => Err(Refused::<400>::invalid(vec![InvalidField {
+                field: field.into(),
+                message: "is not a cursor this server issued".into(),
+                code: "invalid".into(),
+            }])),
+        }
+    }
+
+    /// A new cursor of `account`'s list, resuming after `after`.
+    fn issue(&mut self, account: &str, after: u64) -> String {
+        let name = uuid::Uuid::new_v4().simple().to_string();
+        self.0.insert(
+            name.clone(),
+            Resume {
+                account: account.to_owned(),
+                after,
+            },
+        );
+        name
+    }
+}
+
 #[derive(Debug, Default)]
 struct Data {
     /// The last insertion number handed out.
@@ -120,10 +163,8 @@ struct Data {
     ids: HashMap<(String, uuid::Uuid), u64>,
     /// Idempotent creates by caller, account and key.
     replays: HashMap<(String, String, String), Replay>,
-    /// Cursors handed out: random names, so one reveals nothing. (Kept for
-    /// the life of the process; a store of its own would expire them, or
-    /// seal the position into the cursor with a key.)
-    cursors: HashMap<String, Resume>,
+    /// Cursors of user lists.
+    cursors: Cursors,
     /// The last group insertion number handed out.
     group_seq: u64,
     /// Groups by account, then insertion number.
@@ -133,7 +174,7 @@ struct Data {
     /// Idempotent group creates by caller, account and key.
     group_replays: HashMap<(String, String, String), GroupReplay>,
     /// Cursors of group lists, apart from those of users.
-    group_cursors: HashMap<String, Resume>,
+    group_cursors: Cursors,
 }
 
 /// A group create answered under an idempotency key.
@@ -195,19 +236,7 @@ impl Data {
         limit: Option<i32>,
         keep: impl Fn(&Group) -> bool,
     ) -> Result<GroupPage, Refused<400>> {
-        let after = match cursor {
-            None => 0,
-            Some(cursor) => match self.group_cursors.get(cursor) {
-                Some(resume) if resume.account == account => resume.after,
-                _ => {
-                    return Err(Refused::<400>::invalid(vec![InvalidField {
-                        field: cursor_field.into(),
-                        message: "is not a cursor this server issued".into(),
-                        code: "invalid".into(),
-                    }]));
-                }
-            },
-        };
+        let after = self.group_cursors.resume(account, cursor, cursor_field)?;
         let limit = usize::try_from(limit.unwrap_or(20)).unwrap_or(20);
         let mut page: Vec<(u64, Group)> = self
             .groups
@@ -221,17 +250,7 @@ impl Data {
         let more = page.len() > limit;
         page.truncate(limit);
         let last = page.last().map_or(after, |(seq, _)| *seq);
-        let next_cursor = more.then(|| {
-            let name = uuid::Uuid::new_v4().simple().to_string();
-            self.group_cursors.insert(
-                name.clone(),
-                Resume {
-                    account: account.to_owned(),
-                    after: last,
-                },
-            );
-            name
-        });
+        let next_cursor = more.then(|| self.group_cursors.issue(account, last));
         Ok(GroupPage {
             items: page.into_iter().map(|(_, g)| g).collect(),
             next_cursor,
@@ -560,20 +579,11 @@ impl UsersApi for Directory {
     ) -> Result<ListUsersResponse, ListUsersRefusal> {
         let query = req.query;
         let mut data = self.data.lock().await;
-        let after = match &query.cursor {
-            None => 0,
-            Some(cursor) => match data.cursors.get(cursor) {
-                Some(resume) if resume.account == ctx.account() => resume.after,
-                _ => {
-                    return Err(Refused::<400>::invalid(vec![InvalidField {
-                        field: list_users_query::CURSOR.into(),
-                        message: "is not a cursor this server issued".into(),
-                        code: "invalid".into(),
-                    }])
-                    .into());
-                }
-            },
-        };
+        let after = data.cursors.resume(
+            ctx.account(),
+            query.cursor.as_deref(),
+            list_users_query::CURSOR,
+        )?;
         let limit = usize::try_from(query.limit.unwrap_or(20)).unwrap_or(20);
         let email = query.email.as_deref().map(email_key);
         let status = query.status.map(|s| s.as_text());
@@ -610,17 +620,7 @@ impl UsersApi for Directory {
             .map(|r| render(r))
             .collect::<Result<Vec<_>, _>>()?;
         let last = page.last().map_or(after, |r| r.seq);
-        let next_cursor = more.then(|| {
-            let name = uuid::Uuid::new_v4().simple().to_string();
-            data.cursors.insert(
-                name.clone(),
-                Resume {
-                    account: ctx.account().to_owned(),
-                    after: last,
-                },
-            );
-            name
-        });
+        let next_cursor = more.then(|| data.cursors.issue(ctx.account(), last));
         Ok(ListUsersResponse::Ok {
             body: UserPage { items, next_cursor }.into(),
         })
