@@ -8,7 +8,9 @@ use proc_macro2::{Ident, Span};
 /// `PascalCase`; a name that would start with a digit gets a leading `V`.
 pub(crate) fn pascal(name: &str) -> String {
     let mut out = String::new();
-    for word in name.split(|c: char| !c.is_alphanumeric()) {
+    // A letter or digit that no identifier may hold (`²`) separates words.
+    let in_word = |c: char| c.is_alphanumeric() && unicode_ident::is_xid_continue(c);
+    for word in name.split(|c: char| !in_word(c)) {
         // A word in capitals (`GET-API-CLIENTS`) is a word, not an acronym
         // run: `GetApiClients`. Mixed case (`HTTPServer`, `ETag`) is kept.
         let shouting = word.chars().count() > 1
@@ -165,6 +167,8 @@ mod tests {
         assert_eq!(pascal("time-zones"), "TimeZones");
         assert_eq!(pascal("GET-API-CLIENTS-SELF"), "GetApiClientsSelf");
         assert_eq!(pascal("ETag"), "ETag");
+        // A digit no identifier may hold separates words (a title `IoE² IoT`).
+        assert_eq!(pascal("IoE²IoT API"), "IoEIoTApi");
         assert_eq!(pascal("x-request-id"), "XRequestId");
         assert_eq!(pascal("2fa"), "V2fa");
         assert_eq!(snake("getPetById"), "get_pet_by_id");
