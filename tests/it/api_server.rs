@@ -63,6 +63,27 @@ impl Authenticator for Nothing {
 }
 
 impl UsersApi for Nothing {
+    async fn get_user_avatar(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: GetUserAvatarRequest,
+    ) -> Result<GetUserAvatarResponse, GetUserAvatarRefusal> {
+        Err(self.problem().into())
+    }
+    async fn set_user_avatar(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: SetUserAvatarRequest,
+    ) -> Result<SetUserAvatarResponse, SetUserAvatarRefusal> {
+        Err(self.problem().into())
+    }
+    async fn delete_user_avatar(
+        &self,
+        _: RequestContext<TestClaims>,
+        _: DeleteUserAvatarRequest,
+    ) -> Result<DeleteUserAvatarResponse, DeleteUserAvatarRefusal> {
+        Err(self.problem().into())
+    }
     async fn list_groups(
         &self,
         _: RequestContext<TestClaims>,
@@ -645,7 +666,7 @@ async fn the_reference_page_serves_the_spec_with_samples() {
         }
     }
     reference.as_object_mut().unwrap().remove("x-generated-by");
-    assert_eq!(operations, 17);
+    assert_eq!(operations, 20);
     assert_eq!(
         reference,
         users_tests::spec_value(),

@@ -152,6 +152,9 @@ pub(crate) async fn record_every_method() -> BTreeMap<String, Seen> {
         (PATCH, "^/v1/groups/[^/]+$", 200, Some(group.clone())),
         (DELETE, "^/v1/groups/[^/]+$", 204, None),
         (GET, "^/v1/users/[^/]+/groups$", 200, Some(group_page)),
+        (GET, "^/v1/users/[^/]+/avatar$", 200, None),
+        (PUT, "^/v1/users/[^/]+/avatar$", 204, None),
+        (DELETE, "^/v1/users/[^/]+/avatar$", 204, None),
     ];
     for (method, path, status, body) in responses {
         let recorder = recorder.clone();
@@ -234,6 +237,22 @@ pub(crate) async fn record_every_method() -> BTreeMap<String, Seen> {
         "setUserPassword",
         client.set_user_password(id, &password).if_match(&etag)
     );
+    // An image: the SDK labels it with the type its bytes are.
+    let image = include_bytes!("../../crates/users-conformance/assets/avatar.png");
+    call!(
+        "getUserAvatar",
+        client.get_user_avatar(id).if_none_match(&etag)
+    );
+    call!(
+        "setUserAvatar",
+        client
+            .set_user_avatar(id, reqwest::Body::from(image.to_vec()))
+            .if_match(&etag)
+    );
+    call!(
+        "deleteUserAvatar",
+        client.delete_user_avatar(id).if_match(&etag)
+    );
     call!("listCountries", client.list_countries());
     call!("listLanguages", client.list_languages());
     call!("listLocales", client.list_locales());
@@ -305,6 +324,8 @@ async fn every_method_sends_what_the_spec_describes() {
             "{op}"
         );
     }
+    // Of the three image types, the one the bytes are.
+    assert_eq!(called["setUserAvatar"].headers["content-type"], "image/png");
 }
 
 /// The client sends a body as one of the media types the spec declares for

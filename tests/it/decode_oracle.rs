@@ -555,10 +555,12 @@ fn every_request_body_schema_is_covered() {
     let mut bodies = BTreeSet::new();
     for item in spec["paths"].as_object().unwrap().values() {
         for op in item.as_object().unwrap().values() {
+            // JSON bodies: the decoders' (an image is handed over as bytes).
             for media in op["requestBody"]["content"]
                 .as_object()
                 .into_iter()
                 .flatten()
+                .filter(|(media, _)| media.contains("json"))
             {
                 let reference = media.1["schema"]["$ref"].as_str().unwrap();
                 bodies.insert(reference.rsplit('/').next().unwrap().to_owned());

@@ -7,10 +7,10 @@
 // carried), and expect each operation's documented success status. A
 // screenshot of each step goes to the output folder. Run by `cargo xtask
 // browser`:
-//   node swagger-ui.mjs <base-url> <token> <output-folder>
+//   node swagger-ui.mjs <base-url> <token> <output-folder> <png-image>
 import { chromium } from 'playwright-core';
 
-const [base, token, out] = process.argv.slice(2);
+const [base, token, out, image] = process.argv.slice(2);
 const fail = (message) => { console.error(`browser test failed: ${message}`); process.exit(1); };
 
 // The page is opened as http://users-api.test:<port>: Swagger UI asks an
@@ -62,7 +62,7 @@ try {
   // Runs one operation: opens it, lets `prepare` fill what an earlier
   // answer decides (ids, entity tags), executes the request as pre-filled
   // otherwise, and returns the page's answer.
-  async function run(tag, operationId, expected, prepare = async () => {}) {
+  async function run(tag, operationId, expected, prepare = async () => {}, inspect = async () => {}) {
     const block = page.locator(`#operations-${tag}-${operationId}`);
     await block.locator('.opblock-summary').first().click();
     const tryOut = block.locator('button.try-out__btn');
@@ -79,6 +79,7 @@ try {
     step += 1;
     await block.screenshot({ path: `${out}/${String(step).padStart(2, '0')}-${operationId}.png` });
     if (code !== String(expected)) fail(`${operationId} answered ${code}, not ${expected}: ${body}`);
+    await inspect(block);
     await block.locator('.opblock-summary').first().click();
     return { code, body, etag, headers };
   }
@@ -131,8 +132,33 @@ try {
   ran.push('listUserGroups');
   await run('Groups', 'deleteGroup', 204, both(fill('groupId', groupId), fill('If-Match', patchedGroup.etag)));
   ran.push('deleteGroup');
+  // The profile image: chosen with the page's file picker, sent as PNG,
+  // shown back as an image.
+  const uploaded = await run('Users', 'setUserAvatar', 204,
+    both(fill('userId', user.id), fill('If-Match', replaced.etag), async (block) => {
+      const select = block.locator('.body-param-content-type select, select[aria-label="Request content type"]').first();
+      await select.selectOption('image/png');
+      const picker = block.locator('input[type=file]');
+      if ((await picker.count()) === 0) fail('the page offers no file picker for the image');
+      await picker.setInputFiles(image);
+    }));
+  ran.push('setUserAvatar');
+  await run('Users', 'getUserAvatar', 200, fill('userId', user.id), async (block) => {
+    const shown = block.locator('.live-responses-table img');
+    if ((await shown.count()) === 0) fail('the page does not show the image it read');
+  });
+  ran.push('getUserAvatar');
+  const avatar = await fetch(`${base}/v1/users/${user.id}/avatar`, { headers: { Authorization: `Bearer ${token}` } });
+  const sent = (await import('node:fs')).readFileSync(image);
+  const back = Buffer.from(await avatar.arrayBuffer());
+  if (avatar.headers.get('content-type') !== 'image/png' || !back.equals(sent)) {
+    fail(`the uploaded image reads back as ${avatar.headers.get('content-type')}, ${back.length} bytes, not the ${sent.length} sent`);
+  }
+  const removed = await run('Users', 'deleteUserAvatar', 204,
+    both(fill('userId', user.id), fill('If-Match', uploaded.etag)));
+  ran.push('deleteUserAvatar');
   const password = await run('Users', 'setUserPassword', 204,
-    both(fill('userId', user.id), fill('If-Match', replaced.etag), (block) => prefilled(block)));
+    both(fill('userId', user.id), fill('If-Match', removed.etag), (block) => prefilled(block)));
   ran.push('setUserPassword');
   await run('Users', 'deleteUser', 204, both(fill('userId', user.id), fill('If-Match', password.etag)));
   ran.push('deleteUser');

@@ -1,7 +1,7 @@
 """Drives the Users API through the Python client OpenAPI Generator made
 from openapi/users.yaml, against a running server. Run by `cargo xtask
-interop`; reads USERS_URL, USERS_TOKEN (users:admin) and USERS_OTHER_TOKEN
-(users:admin of another account). Any failed call or check ends it with a
+interop`; reads USERS_URL, USERS_TOKEN (users:admin), USERS_OTHER_TOKEN
+(users:admin of another account) and USERS_AVATAR_PNG (a PNG image). Any failed call or check ends it with a
 traceback and a non-zero status."""
 
 import datetime
@@ -191,6 +191,21 @@ current = groups.get_group_with_http_info(group.id)
 deleted = groups.delete_group_with_http_info(group.id, if_match=header(current, "ETag"))
 check("groups: delete 204", deleted.status_code == 204, deleted.status_code)
 expect_error(lambda: groups.get_group(group.id), 404, "not-found")
+
+# A profile image: uploaded as PNG bytes, read back byte for byte in its
+# type; bytes that are no image are a 415 problem.
+png = open(os.environ["USERS_AVATAR_PNG"], "rb").read()
+current = users.get_user_with_http_info(user.id)
+stored = users.set_user_avatar_with_http_info(user.id, body=png, if_match=header(current, "ETag"), _content_type="image/png")
+check("avatar: 204", stored.status_code == 204, stored.status_code)
+check("avatar: hasAvatar", users.get_user(user.id).has_avatar is True)
+image = users.get_user_avatar_with_http_info(user.id)
+check("avatar: the bytes back", bytes(image.data) == png, len(image.data))
+check("avatar: its type", header(image, "Content-Type") == "image/png", image.headers)
+expect_error(lambda: users.set_user_avatar(user.id, body=b"not an image", _content_type="image/png"), 415, "unsupported-media-type")
+current = users.get_user_with_http_info(user.id)
+users.delete_user_avatar(user.id, if_match=header(current, "ETag"))
+expect_error(lambda: users.get_user_avatar(user.id), 404, "avatar-not-found")
 
 # Delete.
 current = users.get_user_with_http_info(user.id)

@@ -5,8 +5,9 @@
 //! and runs `xtask/browser/swagger-ui.mjs`: the page opened under a host
 //! name that is not a loopback address, every other host blocked and
 //! recorded; authorize with the dev token; every operation run with the
-//! request the page pre-fills from the spec's examples, each getting its
-//! documented success status; a screenshot per step in `target/browser/`.
+//! request the page pre-fills from the spec's examples (a profile image
+//! chosen with the page's file picker), each getting its documented success
+//! status; a screenshot per step in `target/browser/`.
 //! The operations run are compared with the spec's.
 
 use std::io::{BufRead, BufReader};
@@ -100,6 +101,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
             .arg(&script)
             .args([&base, &token])
             .arg(&out)
+            .arg(root.join("crates/users-conformance/assets/avatar.png"))
             .env("CHROMIUM", CHROMIUM)
             .current_dir(tool_dir)
             .stderr(Stdio::inherit())

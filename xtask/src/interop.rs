@@ -6,7 +6,8 @@
 //! is installed in a fresh virtualenv and drives the reference server on
 //! SQLite through `xtask/interop/drive.py`: create, get and a 304, a list
 //! across pages, a PATCH that sets and clears members (custom attributes
-//! included), PUT, password, delete, and a 400, a 404 and a 412 whose
+//! included), PUT, password, a profile image up and down, delete, and a
+//! 400, a 404, a 412 and a 415 whose
 //! problem bodies the client must surface. Any generator error, type error
 //! or failed call fails the command.
 
@@ -80,6 +81,10 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         .env("USERS_URL", &running.url)
         .env("USERS_TOKEN", token("alice", "acme")?)
         .env("USERS_OTHER_TOKEN", token("mallory", "globex")?)
+        .env(
+            "USERS_AVATAR_PNG",
+            root.join("crates/users-conformance/assets/avatar.png"),
+        )
         .output()
         .context("running drive.py")?;
     drop(running);

@@ -31,6 +31,7 @@ use crate::tools;
 /// the workspace tests).
 const FILES: &[&str] = &[
     "crates/users-server/src/service.rs",
+    "crates/users-server/src/service/avatars.rs",
     "crates/users-server/src/service/groups.rs",
     "crates/users-server/src/store.rs",
     "crates/users-server/src/store/groups.rs",

@@ -789,6 +789,70 @@ and Canada, a five-digit US `zipCode`).*/
             })
         }
     }
+    /**A PNG, JPEG or WebP image of at most 2 MiB (2,097,152 bytes), sent and
+answered as its bytes.*/
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(transparent)]
+    pub struct AvatarImage(pub String);
+    impl utoipa::PartialSchema for AvatarImage {
+        fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .format(
+                    Some(utoipa::openapi::schema::SchemaFormat::Custom("binary".into())),
+                )
+                .max_length(Some(2097152usize))
+                .description(
+                    Some(
+                        "A PNG, JPEG or WebP image of at most 2 MiB (2,097,152 bytes), sent and\nanswered as its bytes.\n",
+                    ),
+                )
+                .into()
+        }
+    }
+    impl utoipa::ToSchema for AvatarImage {}
+    impl runtime::decode::Decode for AvatarImage {
+        fn decode(
+            raw: &runtime::decode::Json<'_>,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            (if runtime::decode::is_null(raw) {
+                errors.push(path, "type", "must be a string");
+                None
+            } else {
+                match runtime::decode::string(raw) {
+                    None => {
+                        errors.push(path, "type", "must be a string");
+                        None
+                    }
+                    Some(value) => 'c34: {
+                        if value.contains('\0') {
+                            errors
+                                .push(
+                                    path,
+                                    "nul-character",
+                                    "must not contain a NUL character",
+                                );
+                            break 'c34 None;
+                        }
+                        let length = runtime::decode::length(&value);
+                        if length > 2097152usize {
+                            errors
+                                .push(
+                                    path,
+                                    "max-length",
+                                    "must be at most 2097152 characters",
+                                );
+                            break 'c34 None;
+                        }
+                        Some(value)
+                    }
+                }
+            })
+                .map(Self)
+        }
+    }
     ///The user's role as a contact of the account.
     #[derive(
         Debug,
@@ -2229,7 +2293,7 @@ and Canada, a five-digit US `zipCode`).*/
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c33: {
+                        Some(value) => 'c35: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -2237,7 +2301,7 @@ and Canada, a five-digit US `zipCode`).*/
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c33 None;
+                                break 'c35 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 1024usize {
@@ -2247,7 +2311,7 @@ and Canada, a five-digit US `zipCode`).*/
                                         "max-length",
                                         "must be at most 1024 characters",
                                     );
-                                break 'c33 None;
+                                break 'c35 None;
                             }
                             Some(value)
                         }
@@ -2517,7 +2581,7 @@ left out. New members may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c64: {
+                                    Some(value) => 'c66: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -2525,7 +2589,7 @@ left out. New members may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c64 None;
+                                            break 'c66 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 1000usize {
@@ -2535,7 +2599,7 @@ left out. New members may be added at any time.*/
                                                     "max-length",
                                                     "must be at most 1000 characters",
                                                 );
-                                            break 'c64 None;
+                                            break 'c66 None;
                                         }
                                         Some(value)
                                     }
@@ -2552,7 +2616,7 @@ left out. New members may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c66: {
+                                    Some(value) => 'c68: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -2560,18 +2624,18 @@ left out. New members may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c66 None;
+                                            break 'c68 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c66 None;
+                                            break 'c68 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c66 None;
+                                            break 'c68 None;
                                         }
                                         if !crate::generated::patterns::P1.is_match(&value) {
                                             errors
@@ -2580,7 +2644,7 @@ left out. New members may be added at any time.*/
                                                     "pattern",
                                                     "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                 );
-                                            break 'c66 None;
+                                            break 'c68 None;
                                         }
                                         Some(value)
                                     }
@@ -2597,11 +2661,11 @@ left out. New members may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c69: {
+                                    Some(items) => 'c71: {
                                         if items.len() > 1000usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 1000 items");
-                                            break 'c69 None;
+                                            break 'c71 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<uuid::Uuid> = Vec::with_capacity(
@@ -2614,7 +2678,7 @@ left out. New members may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c68: {
+                                                Some(value) => 'c70: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -2622,11 +2686,11 @@ left out. New members may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c68 None;
+                                                        break 'c70 None;
                                                     }
                                                     if !runtime::decode::format::uuid(&value) {
                                                         errors.push(path, "format", "is not a valid uuid");
-                                                        break 'c68 None;
+                                                        break 'c70 None;
                                                     }
                                                     uuid::Uuid::parse_str(&value).ok()
                                                 }
@@ -2635,11 +2699,11 @@ left out. New members may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c69 None;
+                                            break 'c71 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c69 None;
+                                            break 'c71 None;
                                         }
                                         Some(
                                             out
@@ -2660,7 +2724,7 @@ left out. New members may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c71: {
+                                    Some(value) => 'c73: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -2668,23 +2732,23 @@ left out. New members may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c71 None;
+                                            break 'c73 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 128usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 128 characters");
-                                            break 'c71 None;
+                                            break 'c73 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c71 None;
+                                            break 'c73 None;
                                         }
                                         if !crate::generated::patterns::P2.is_match(&value) {
                                             errors
                                                 .push(path, "pattern", "does not match ^\\S(.*\\S)?$");
-                                            break 'c71 None;
+                                            break 'c73 None;
                                         }
                                         Some(value)
                                     }
@@ -2867,11 +2931,11 @@ left out. New members may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c77: {
+                                    Some(items) => 'c79: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c77 None;
+                                            break 'c79 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<uuid::Uuid> = Vec::with_capacity(
@@ -2884,7 +2948,7 @@ left out. New members may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c76: {
+                                                Some(value) => 'c78: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -2892,11 +2956,11 @@ left out. New members may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c76 None;
+                                                        break 'c78 None;
                                                     }
                                                     if !runtime::decode::format::uuid(&value) {
                                                         errors.push(path, "format", "is not a valid uuid");
-                                                        break 'c76 None;
+                                                        break 'c78 None;
                                                     }
                                                     uuid::Uuid::parse_str(&value).ok()
                                                 }
@@ -2905,11 +2969,11 @@ left out. New members may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c77 None;
+                                            break 'c79 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c77 None;
+                                            break 'c79 None;
                                         }
                                         Some(
                                             out
@@ -2934,7 +2998,7 @@ left out. New members may be added at any time.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c79: {
+                                            Some(value) => 'c81: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -2942,7 +3006,7 @@ left out. New members may be added at any time.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c79 None;
+                                                    break 'c81 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 1000usize {
@@ -2952,7 +3016,7 @@ left out. New members may be added at any time.*/
                                                             "max-length",
                                                             "must be at most 1000 characters",
                                                         );
-                                                    break 'c79 None;
+                                                    break 'c81 None;
                                                 }
                                                 Some(value)
                                             }
@@ -2976,7 +3040,7 @@ left out. New members may be added at any time.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c81: {
+                                            Some(value) => 'c83: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -2984,18 +3048,18 @@ left out. New members may be added at any time.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c81 None;
+                                                    break 'c83 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 64usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 64 characters");
-                                                    break 'c81 None;
+                                                    break 'c83 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c81 None;
+                                                    break 'c83 None;
                                                 }
                                                 if !crate::generated::patterns::P1.is_match(&value) {
                                                     errors
@@ -3004,7 +3068,7 @@ left out. New members may be added at any time.*/
                                                             "pattern",
                                                             "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                         );
-                                                    break 'c81 None;
+                                                    break 'c83 None;
                                                 }
                                                 Some(value)
                                             }
@@ -3024,11 +3088,11 @@ left out. New members may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c84: {
+                                    Some(items) => 'c86: {
                                         if items.len() > 1000usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 1000 items");
-                                            break 'c84 None;
+                                            break 'c86 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<uuid::Uuid> = Vec::with_capacity(
@@ -3041,7 +3105,7 @@ left out. New members may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c83: {
+                                                Some(value) => 'c85: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -3049,11 +3113,11 @@ left out. New members may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c83 None;
+                                                        break 'c85 None;
                                                     }
                                                     if !runtime::decode::format::uuid(&value) {
                                                         errors.push(path, "format", "is not a valid uuid");
-                                                        break 'c83 None;
+                                                        break 'c85 None;
                                                     }
                                                     uuid::Uuid::parse_str(&value).ok()
                                                 }
@@ -3062,11 +3126,11 @@ left out. New members may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c84 None;
+                                            break 'c86 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c84 None;
+                                            break 'c86 None;
                                         }
                                         Some(
                                             out
@@ -3087,7 +3151,7 @@ left out. New members may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c86: {
+                                    Some(value) => 'c88: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -3095,23 +3159,23 @@ left out. New members may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c86 None;
+                                            break 'c88 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 128usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 128 characters");
-                                            break 'c86 None;
+                                            break 'c88 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c86 None;
+                                            break 'c88 None;
                                         }
                                         if !crate::generated::patterns::P2.is_match(&value) {
                                             errors
                                                 .push(path, "pattern", "does not match ^\\S(.*\\S)?$");
-                                            break 'c86 None;
+                                            break 'c88 None;
                                         }
                                         Some(value)
                                     }
@@ -3128,11 +3192,11 @@ left out. New members may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c89: {
+                                    Some(items) => 'c91: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c89 None;
+                                            break 'c91 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<uuid::Uuid> = Vec::with_capacity(
@@ -3145,7 +3209,7 @@ left out. New members may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c88: {
+                                                Some(value) => 'c90: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -3153,11 +3217,11 @@ left out. New members may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c88 None;
+                                                        break 'c90 None;
                                                     }
                                                     if !runtime::decode::format::uuid(&value) {
                                                         errors.push(path, "format", "is not a valid uuid");
-                                                        break 'c88 None;
+                                                        break 'c90 None;
                                                     }
                                                     uuid::Uuid::parse_str(&value).ok()
                                                 }
@@ -3166,11 +3230,11 @@ left out. New members may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c89 None;
+                                            break 'c91 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c89 None;
+                                            break 'c91 None;
                                         }
                                         Some(
                                             out
@@ -5570,18 +5634,18 @@ is no locale: in a patch it clears the stored one.*/
                                         errors.push(path, "type", "must be an integer");
                                         None
                                     }
-                                    Some(value) => 'c102: {
+                                    Some(value) => 'c104: {
                                         if (value as f64) < 1f64 {
                                             errors.push(path, "minimum", "must be at least 1");
-                                            break 'c102 None;
+                                            break 'c104 None;
                                         }
                                         if (value as f64) > 1440f64 {
                                             errors.push(path, "maximum", "must be at most 1440");
-                                            break 'c102 None;
+                                            break 'c104 None;
                                         }
                                         if i32::try_from(value).is_err() {
                                             errors.push(path, "format", "must be a 32-bit integer");
-                                            break 'c102 None;
+                                            break 'c104 None;
                                         }
                                         i32::try_from(value).ok()
                                     }
@@ -5694,18 +5758,18 @@ required).*/
                                                 errors.push(path, "type", "must be an integer or null");
                                                 None
                                             }
-                                            Some(value) => 'c106: {
+                                            Some(value) => 'c108: {
                                                 if (value as f64) < 1f64 {
                                                     errors.push(path, "minimum", "must be at least 1");
-                                                    break 'c106 None;
+                                                    break 'c108 None;
                                                 }
                                                 if (value as f64) > 1440f64 {
                                                     errors.push(path, "maximum", "must be at most 1440");
-                                                    break 'c106 None;
+                                                    break 'c108 None;
                                                 }
                                                 if i32::try_from(value).is_err() {
                                                     errors.push(path, "format", "must be a 32-bit integer");
-                                                    break 'c106 None;
+                                                    break 'c108 None;
                                                 }
                                                 i32::try_from(value).ok()
                                             }
@@ -5798,42 +5862,6 @@ required).*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c112: {
-                                        if value.contains('\0') {
-                                            errors
-                                                .push(
-                                                    path,
-                                                    "nul-character",
-                                                    "must not contain a NUL character",
-                                                );
-                                            break 'c112 None;
-                                        }
-                                        let length = runtime::decode::length(&value);
-                                        if length > 50usize {
-                                            errors
-                                                .push(path, "max-length", "must be at most 50 characters");
-                                            break 'c112 None;
-                                        }
-                                        if length < 1usize {
-                                            errors
-                                                .push(path, "min-length", "must be at least 1 character");
-                                            break 'c112 None;
-                                        }
-                                        Some(value)
-                                    }
-                                },
-                            )
-                    }
-                    "lastName" => {
-                        slot_1
-                            .fill(
-                                path,
-                                errors,
-                                |errors| match runtime::decode::string(raw) {
-                                    None => {
-                                        errors.push(path, "type", "must be a string");
-                                        None
-                                    }
                                     Some(value) => 'c114: {
                                         if value.contains('\0') {
                                             errors
@@ -5854,6 +5882,42 @@ required).*/
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
                                             break 'c114 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "lastName" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c116: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c116 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 50usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 50 characters");
+                                            break 'c116 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 character");
+                                            break 'c116 None;
                                         }
                                         Some(value)
                                     }
@@ -7473,7 +7537,7 @@ moves the user there. Once sent, `id` is required. A caller without
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c238: {
+                                    Some(value) => 'c240: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -7481,11 +7545,11 @@ moves the user there. Once sent, `id` is required. A caller without
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c238 None;
+                                            break 'c240 None;
                                         }
                                         if !runtime::decode::format::uuid(&value) {
                                             errors.push(path, "format", "is not a valid uuid");
-                                            break 'c238 None;
+                                            break 'c240 None;
                                         }
                                         uuid::Uuid::parse_str(&value).ok()
                                     }
@@ -7557,7 +7621,7 @@ naming `ownerOrganization.id`).*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c240: {
+                                    Some(value) => 'c242: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -7565,11 +7629,11 @@ naming `ownerOrganization.id`).*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c240 None;
+                                            break 'c242 None;
                                         }
                                         if !runtime::decode::format::uuid(&value) {
                                             errors.push(path, "format", "is not a valid uuid");
-                                            break 'c240 None;
+                                            break 'c242 None;
                                         }
                                         uuid::Uuid::parse_str(&value).ok()
                                     }
@@ -7659,42 +7723,6 @@ naming `ownerOrganization.id`).*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c242: {
-                                        if value.contains('\0') {
-                                            errors
-                                                .push(
-                                                    path,
-                                                    "nul-character",
-                                                    "must not contain a NUL character",
-                                                );
-                                            break 'c242 None;
-                                        }
-                                        let length = runtime::decode::length(&value);
-                                        if length > 128usize {
-                                            errors
-                                                .push(path, "max-length", "must be at most 128 characters");
-                                            break 'c242 None;
-                                        }
-                                        if length < 1usize {
-                                            errors
-                                                .push(path, "min-length", "must be at least 1 character");
-                                            break 'c242 None;
-                                        }
-                                        Some(value)
-                                    }
-                                },
-                            )
-                    }
-                    "newPassword" => {
-                        slot_1
-                            .fill(
-                                path,
-                                errors,
-                                |errors| match runtime::decode::string(raw) {
-                                    None => {
-                                        errors.push(path, "type", "must be a string");
-                                        None
-                                    }
                                     Some(value) => 'c244: {
                                         if value.contains('\0') {
                                             errors
@@ -7711,10 +7739,46 @@ naming `ownerOrganization.id`).*/
                                                 .push(path, "max-length", "must be at most 128 characters");
                                             break 'c244 None;
                                         }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 character");
+                                            break 'c244 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "newPassword" => {
+                        slot_1
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c246: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c246 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 128usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 128 characters");
+                                            break 'c246 None;
+                                        }
                                         if length < 12usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 12 characters");
-                                            break 'c244 None;
+                                            break 'c246 None;
                                         }
                                         Some(value)
                                     }
@@ -10982,6 +11046,15 @@ left out. New members and enum values may be added at any time.*/
         #[serde(rename = "archivedAt", default, skip_serializing_if = "Option::is_none")]
         #[schema(read_only, nullable = false)]
         pub archived_at: Option<chrono::DateTime<chrono::Utc>>,
+        /**When the image at `/v1/users/{userId}/avatar` was last uploaded; left
+out while there is none.*/
+        #[serde(
+            rename = "avatarUpdatedAt",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(read_only, nullable = false)]
+        pub avatar_updated_at: Option<chrono::DateTime<chrono::Utc>>,
         #[serde(rename = "avatarUrl", default, skip_serializing_if = "Option::is_none")]
         #[schema(nullable = false)]
         pub avatar_url: Option<String>,
@@ -11048,7 +11121,8 @@ left out. New members and enum values may be added at any time.*/
         #[serde(rename = "gender", default, skip_serializing_if = "Option::is_none")]
         #[schema(nullable = false)]
         pub gender: Option<String>,
-        ///Whether `avatarUrl` is set.
+        /**Whether the user has a profile image: one uploaded to
+`/v1/users/{userId}/avatar`, or one `avatarUrl` links to.*/
         #[serde(rename = "hasAvatar")]
         #[schema(read_only)]
         pub has_avatar: bool,
@@ -11188,6 +11262,7 @@ left out. New members and enum values may be added at any time.*/
             "address",
             "apiAccess",
             "archivedAt",
+            "avatarUpdatedAt",
             "avatarUrl",
             "contactType",
             "createdAt",
@@ -11559,7 +11634,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c355: {
+                                    Some(value) => 'c359: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -11567,7 +11642,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c355 None;
+                                            break 'c359 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 2048usize {
@@ -11577,15 +11652,15 @@ left out. New members and enum values may be added at any time.*/
                                                     "max-length",
                                                     "must be at most 2048 characters",
                                                 );
-                                            break 'c355 None;
+                                            break 'c359 None;
                                         }
                                         if !crate::generated::patterns::P3.is_match(&value) {
                                             errors.push(path, "pattern", "does not match ^https://");
-                                            break 'c355 None;
+                                            break 'c359 None;
                                         }
                                         if !runtime::decode::format::uri(&value) {
                                             errors.push(path, "format", "is not a valid uri");
-                                            break 'c355 None;
+                                            break 'c359 None;
                                         }
                                         Some(value)
                                     }
@@ -11614,7 +11689,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an object");
                                         None
                                     }
-                                    Some(members) => 'c356: {
+                                    Some(members) => 'c360: {
                                         if members.len() > 50usize {
                                             errors
                                                 .push(
@@ -11622,7 +11697,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "max-properties",
                                                     "must have at most 50 members",
                                                 );
-                                            break 'c356 None;
+                                            break 'c360 None;
                                         }
                                         let start = errors.len();
                                         let mut out = std::collections::BTreeMap::<
@@ -11665,7 +11740,7 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c356 None;
+                                            break 'c360 None;
                                         }
                                         Some(out)
                                     }
@@ -11674,70 +11749,6 @@ left out. New members and enum values may be added at any time.*/
                     }
                     "dateOfBirth" => {
                         slot_5
-                            .fill(
-                                path,
-                                errors,
-                                |errors| match runtime::decode::string(raw) {
-                                    None => {
-                                        errors.push(path, "type", "must be a string");
-                                        None
-                                    }
-                                    Some(value) => 'c358: {
-                                        if value.contains('\0') {
-                                            errors
-                                                .push(
-                                                    path,
-                                                    "nul-character",
-                                                    "must not contain a NUL character",
-                                                );
-                                            break 'c358 None;
-                                        }
-                                        if !runtime::decode::format::date(&value) {
-                                            errors.push(path, "format", "is not a valid date");
-                                            break 'c358 None;
-                                        }
-                                        chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
-                                    }
-                                },
-                            )
-                    }
-                    "description" => {
-                        slot_6
-                            .fill(
-                                path,
-                                errors,
-                                |errors| match runtime::decode::string(raw) {
-                                    None => {
-                                        errors.push(path, "type", "must be a string");
-                                        None
-                                    }
-                                    Some(value) => 'c360: {
-                                        if value.contains('\0') {
-                                            errors
-                                                .push(
-                                                    path,
-                                                    "nul-character",
-                                                    "must not contain a NUL character",
-                                                );
-                                            break 'c360 None;
-                                        }
-                                        let length = runtime::decode::length(&value);
-                                        if length > 5000usize {
-                                            errors
-                                                .push(
-                                                    path,
-                                                    "max-length",
-                                                    "must be at most 5000 characters",
-                                                );
-                                            break 'c360 None;
-                                        }
-                                        Some(value)
-                                    }
-                                },
-                            )
-                    }
-                    "email" => {
-                        slot_7
                             .fill(
                                 path,
                                 errors,
@@ -11756,23 +11767,17 @@ left out. New members and enum values may be added at any time.*/
                                                 );
                                             break 'c362 None;
                                         }
-                                        let length = runtime::decode::length(&value);
-                                        if length > 254usize {
-                                            errors
-                                                .push(path, "max-length", "must be at most 254 characters");
+                                        if !runtime::decode::format::date(&value) {
+                                            errors.push(path, "format", "is not a valid date");
                                             break 'c362 None;
                                         }
-                                        if !runtime::decode::format::email(&value) {
-                                            errors.push(path, "format", "is not a valid email");
-                                            break 'c362 None;
-                                        }
-                                        Some(value)
+                                        chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
                                     }
                                 },
                             )
                     }
-                    "employeeId" => {
-                        slot_8
+                    "description" => {
+                        slot_6
                             .fill(
                                 path,
                                 errors,
@@ -11792,14 +11797,13 @@ left out. New members and enum values may be added at any time.*/
                                             break 'c364 None;
                                         }
                                         let length = runtime::decode::length(&value);
-                                        if length > 64usize {
+                                        if length > 5000usize {
                                             errors
-                                                .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c364 None;
-                                        }
-                                        if length < 1usize {
-                                            errors
-                                                .push(path, "min-length", "must be at least 1 character");
+                                                .push(
+                                                    path,
+                                                    "max-length",
+                                                    "must be at most 5000 characters",
+                                                );
                                             break 'c364 None;
                                         }
                                         Some(value)
@@ -11807,8 +11811,8 @@ left out. New members and enum values may be added at any time.*/
                                 },
                             )
                     }
-                    "externalId" => {
-                        slot_9
+                    "email" => {
+                        slot_7
                             .fill(
                                 path,
                                 errors,
@@ -11828,15 +11832,86 @@ left out. New members and enum values may be added at any time.*/
                                             break 'c366 None;
                                         }
                                         let length = runtime::decode::length(&value);
+                                        if length > 254usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 254 characters");
+                                            break 'c366 None;
+                                        }
+                                        if !runtime::decode::format::email(&value) {
+                                            errors.push(path, "format", "is not a valid email");
+                                            break 'c366 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "employeeId" => {
+                        slot_8
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c368: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c368 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c366 None;
+                                            break 'c368 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c366 None;
+                                            break 'c368 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "externalId" => {
+                        slot_9
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c370: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c370 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 64usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 64 characters");
+                                            break 'c370 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 character");
+                                            break 'c370 None;
                                         }
                                         if !crate::generated::patterns::P1.is_match(&value) {
                                             errors
@@ -11845,7 +11920,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "pattern",
                                                     "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                 );
-                                            break 'c366 None;
+                                            break 'c370 None;
                                         }
                                         Some(value)
                                     }
@@ -11888,7 +11963,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c370: {
+                                    Some(value) => 'c374: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -11896,18 +11971,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c370 None;
+                                            break 'c374 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 75usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 75 characters");
-                                            break 'c370 None;
+                                            break 'c374 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c370 None;
+                                            break 'c374 None;
                                         }
                                         Some(value)
                                     }
@@ -11955,7 +12030,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c372: {
+                                    Some(value) => 'c376: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -11963,7 +12038,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c372 None;
+                                            break 'c376 None;
                                         }
                                         if !crate::generated::patterns::P5.is_match(&value) {
                                             errors
@@ -11972,7 +12047,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c372 None;
+                                            break 'c376 None;
                                         }
                                         Some(value)
                                     }
@@ -12039,7 +12114,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c376: {
+                                    Some(value) => 'c380: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -12047,7 +12122,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c376 None;
+                                            break 'c380 None;
                                         }
                                         if !crate::generated::patterns::P5.is_match(&value) {
                                             errors
@@ -12056,7 +12131,7 @@ left out. New members and enum values may be added at any time.*/
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c376 None;
+                                            break 'c380 None;
                                         }
                                         Some(value)
                                     }
@@ -12073,7 +12148,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c378: {
+                                    Some(value) => 'c382: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -12081,18 +12156,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c378 None;
+                                            break 'c382 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 100usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 100 characters");
-                                            break 'c378 None;
+                                            break 'c382 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c378 None;
+                                            break 'c382 None;
                                         }
                                         Some(value)
                                     }
@@ -12128,11 +12203,11 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c381: {
+                                    Some(items) => 'c385: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c381 None;
+                                            break 'c385 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12143,7 +12218,7 @@ left out. New members and enum values may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c380: {
+                                                Some(value) => 'c384: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12151,18 +12226,18 @@ left out. New members and enum values may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c380 None;
+                                                        break 'c384 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c380 None;
+                                                        break 'c384 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c380 None;
+                                                        break 'c384 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -12171,7 +12246,7 @@ left out. New members and enum values may be added at any time.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c380 None;
+                                                        break 'c384 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12180,11 +12255,11 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c381 None;
+                                            break 'c385 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c381 None;
+                                            break 'c385 None;
                                         }
                                         Some(
                                             out
@@ -12205,7 +12280,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c383: {
+                                    Some(value) => 'c387: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -12213,17 +12288,17 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c383 None;
+                                            break 'c387 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c383 None;
+                                            break 'c387 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c383 None;
+                                            break 'c387 None;
                                         }
                                         Some(value)
                                     }
@@ -12252,11 +12327,11 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c386: {
+                                    Some(items) => 'c390: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c386 None;
+                                            break 'c390 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12267,7 +12342,7 @@ left out. New members and enum values may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c385: {
+                                                Some(value) => 'c389: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12275,18 +12350,18 @@ left out. New members and enum values may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c385 None;
+                                                        break 'c389 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c385 None;
+                                                        break 'c389 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c385 None;
+                                                        break 'c389 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -12295,7 +12370,7 @@ left out. New members and enum values may be added at any time.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c385 None;
+                                                        break 'c389 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12304,11 +12379,11 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c386 None;
+                                            break 'c390 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c386 None;
+                                            break 'c390 None;
                                         }
                                         Some(
                                             out
@@ -12329,11 +12404,11 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c389: {
+                                    Some(items) => 'c393: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c389 None;
+                                            break 'c393 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -12344,7 +12419,7 @@ left out. New members and enum values may be added at any time.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c388: {
+                                                Some(value) => 'c392: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -12352,18 +12427,18 @@ left out. New members and enum values may be added at any time.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c388 None;
+                                                        break 'c392 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c388 None;
+                                                        break 'c392 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c388 None;
+                                                        break 'c392 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -12372,7 +12447,7 @@ left out. New members and enum values may be added at any time.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c388 None;
+                                                        break 'c392 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -12381,11 +12456,11 @@ left out. New members and enum values may be added at any time.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c389 None;
+                                            break 'c393 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c389 None;
+                                            break 'c393 None;
                                         }
                                         Some(
                                             out
@@ -12425,7 +12500,7 @@ left out. New members and enum values may be added at any time.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c391: {
+                                    Some(value) => 'c395: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -12433,18 +12508,18 @@ left out. New members and enum values may be added at any time.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c391 None;
+                                            break 'c395 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 50usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 50 characters");
-                                            break 'c391 None;
+                                            break 'c395 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c391 None;
+                                            break 'c395 None;
                                         }
                                         Some(value)
                                     }
@@ -12666,7 +12741,7 @@ left out. New members and enum values may be added at any time.*/
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c408: {
+                        Some(value) => 'c412: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -12674,7 +12749,7 @@ left out. New members and enum values may be added at any time.*/
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c408 None;
+                                break 'c412 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 1024usize {
@@ -12684,7 +12759,7 @@ left out. New members and enum values may be added at any time.*/
                                         "max-length",
                                         "must be at most 1024 characters",
                                     );
-                                break 'c408 None;
+                                break 'c412 None;
                             }
                             Some(value)
                         }
@@ -13508,11 +13583,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c397: {
+                                    Some(items) => 'c401: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c397 None;
+                                            break 'c401 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -13523,7 +13598,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c396: {
+                                                Some(value) => 'c400: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -13531,18 +13606,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c396 None;
+                                                        break 'c400 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c396 None;
+                                                        break 'c400 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c396 None;
+                                                        break 'c400 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -13551,7 +13626,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c396 None;
+                                                        break 'c400 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -13560,11 +13635,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c397 None;
+                                            break 'c401 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c397 None;
+                                            break 'c401 None;
                                         }
                                         Some(
                                             out
@@ -13585,11 +13660,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c400: {
+                                    Some(items) => 'c404: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c400 None;
+                                            break 'c404 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -13600,7 +13675,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c399: {
+                                                Some(value) => 'c403: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -13608,18 +13683,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c399 None;
+                                                        break 'c403 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c399 None;
+                                                        break 'c403 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c399 None;
+                                                        break 'c403 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -13628,7 +13703,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c399 None;
+                                                        break 'c403 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -13637,11 +13712,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c400 None;
+                                            break 'c404 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c400 None;
+                                            break 'c404 None;
                                         }
                                         Some(
                                             out
@@ -13662,11 +13737,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c403: {
+                                    Some(items) => 'c407: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c403 None;
+                                            break 'c407 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -13677,7 +13752,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c402: {
+                                                Some(value) => 'c406: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -13685,18 +13760,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c402 None;
+                                                        break 'c406 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c402 None;
+                                                        break 'c406 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c402 None;
+                                                        break 'c406 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -13705,7 +13780,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c402 None;
+                                                        break 'c406 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -13714,11 +13789,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c403 None;
+                                            break 'c407 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c403 None;
+                                            break 'c407 None;
                                         }
                                         Some(
                                             out
@@ -13776,7 +13851,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c407: {
+                                            Some(value) => 'c411: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -13784,7 +13859,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c407 None;
+                                                    break 'c411 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 2048usize {
@@ -13794,15 +13869,15 @@ against `UserReplace`.*/
                                                             "max-length",
                                                             "must be at most 2048 characters",
                                                         );
-                                                    break 'c407 None;
+                                                    break 'c411 None;
                                                 }
                                                 if !crate::generated::patterns::P3.is_match(&value) {
                                                     errors.push(path, "pattern", "does not match ^https://");
-                                                    break 'c407 None;
+                                                    break 'c411 None;
                                                 }
                                                 if !runtime::decode::format::uri(&value) {
                                                     errors.push(path, "format", "is not a valid uri");
-                                                    break 'c407 None;
+                                                    break 'c411 None;
                                                 }
                                                 Some(value)
                                             }
@@ -13845,7 +13920,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be an object or null");
                                                 None
                                             }
-                                            Some(members) => 'c409: {
+                                            Some(members) => 'c413: {
                                                 if members.len() > 50usize {
                                                     errors
                                                         .push(
@@ -13853,7 +13928,7 @@ against `UserReplace`.*/
                                                             "max-properties",
                                                             "must have at most 50 members",
                                                         );
-                                                    break 'c409 None;
+                                                    break 'c413 None;
                                                 }
                                                 let start = errors.len();
                                                 let mut out = std::collections::BTreeMap::<
@@ -13901,7 +13976,7 @@ against `UserReplace`.*/
                                                     }
                                                 }
                                                 if errors.len() > start {
-                                                    break 'c409 None;
+                                                    break 'c413 None;
                                                 }
                                                 Some(out)
                                             }
@@ -13925,7 +14000,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c411: {
+                                            Some(value) => 'c415: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -13933,11 +14008,11 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c411 None;
+                                                    break 'c415 None;
                                                 }
                                                 if !runtime::decode::format::date(&value) {
                                                     errors.push(path, "format", "is not a valid date");
-                                                    break 'c411 None;
+                                                    break 'c415 None;
                                                 }
                                                 chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
                                             }
@@ -13961,7 +14036,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c413: {
+                                            Some(value) => 'c417: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -13969,7 +14044,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c413 None;
+                                                    break 'c417 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 5000usize {
@@ -13979,7 +14054,7 @@ against `UserReplace`.*/
                                                             "max-length",
                                                             "must be at most 5000 characters",
                                                         );
-                                                    break 'c413 None;
+                                                    break 'c417 None;
                                                 }
                                                 Some(value)
                                             }
@@ -13999,7 +14074,7 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c415: {
+                                    Some(value) => 'c419: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -14007,17 +14082,17 @@ against `UserReplace`.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c415 None;
+                                            break 'c419 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c415 None;
+                                            break 'c419 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c415 None;
+                                            break 'c419 None;
                                         }
                                         Some(value)
                                     }
@@ -14038,7 +14113,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c417: {
+                                            Some(value) => 'c421: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -14046,18 +14121,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c417 None;
+                                                    break 'c421 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 64usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 64 characters");
-                                                    break 'c417 None;
+                                                    break 'c421 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c417 None;
+                                                    break 'c421 None;
                                                 }
                                                 Some(value)
                                             }
@@ -14081,7 +14156,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c419: {
+                                            Some(value) => 'c423: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -14089,18 +14164,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c419 None;
+                                                    break 'c423 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 64usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 64 characters");
-                                                    break 'c419 None;
+                                                    break 'c423 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c419 None;
+                                                    break 'c423 None;
                                                 }
                                                 if !crate::generated::patterns::P1.is_match(&value) {
                                                     errors
@@ -14109,7 +14184,7 @@ against `UserReplace`.*/
                                                             "pattern",
                                                             "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                         );
-                                                    break 'c419 None;
+                                                    break 'c423 None;
                                                 }
                                                 Some(value)
                                             }
@@ -14166,7 +14241,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c423: {
+                                            Some(value) => 'c427: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -14174,18 +14249,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c423 None;
+                                                    break 'c427 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 75usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 75 characters");
-                                                    break 'c423 None;
+                                                    break 'c427 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c423 None;
+                                                    break 'c427 None;
                                                 }
                                                 Some(value)
                                             }
@@ -14247,7 +14322,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c425: {
+                                            Some(value) => 'c429: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -14255,7 +14330,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c425 None;
+                                                    break 'c429 None;
                                                 }
                                                 if !crate::generated::patterns::P5.is_match(&value) {
                                                     errors
@@ -14264,7 +14339,7 @@ against `UserReplace`.*/
                                                             "pattern",
                                                             "does not match ^\\+[1-9][0-9]{1,14}$",
                                                         );
-                                                    break 'c425 None;
+                                                    break 'c429 None;
                                                 }
                                                 Some(value)
                                             }
@@ -14352,7 +14427,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c429: {
+                                            Some(value) => 'c433: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -14360,7 +14435,7 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c429 None;
+                                                    break 'c433 None;
                                                 }
                                                 if !crate::generated::patterns::P5.is_match(&value) {
                                                     errors
@@ -14369,7 +14444,7 @@ against `UserReplace`.*/
                                                             "pattern",
                                                             "does not match ^\\+[1-9][0-9]{1,14}$",
                                                         );
-                                                    break 'c429 None;
+                                                    break 'c433 None;
                                                 }
                                                 Some(value)
                                             }
@@ -14393,7 +14468,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c431: {
+                                            Some(value) => 'c435: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -14401,18 +14476,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c431 None;
+                                                    break 'c435 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 100usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 100 characters");
-                                                    break 'c431 None;
+                                                    break 'c435 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c431 None;
+                                                    break 'c435 None;
                                                 }
                                                 Some(value)
                                             }
@@ -14451,11 +14526,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c434: {
+                                    Some(items) => 'c438: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c434 None;
+                                            break 'c438 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -14466,7 +14541,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c433: {
+                                                Some(value) => 'c437: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -14474,18 +14549,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c433 None;
+                                                        break 'c437 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c433 None;
+                                                        break 'c437 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c433 None;
+                                                        break 'c437 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -14494,7 +14569,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c433 None;
+                                                        break 'c437 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -14503,11 +14578,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c434 None;
+                                            break 'c438 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c434 None;
+                                            break 'c438 None;
                                         }
                                         Some(
                                             out
@@ -14528,11 +14603,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c437: {
+                                    Some(items) => 'c441: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c437 None;
+                                            break 'c441 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -14543,7 +14618,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c436: {
+                                                Some(value) => 'c440: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -14551,18 +14626,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c436 None;
+                                                        break 'c440 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c436 None;
+                                                        break 'c440 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c436 None;
+                                                        break 'c440 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -14571,7 +14646,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c436 None;
+                                                        break 'c440 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -14580,11 +14655,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c437 None;
+                                            break 'c441 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c437 None;
+                                            break 'c441 None;
                                         }
                                         Some(
                                             out
@@ -14605,11 +14680,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c440: {
+                                    Some(items) => 'c444: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c440 None;
+                                            break 'c444 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -14620,7 +14695,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c439: {
+                                                Some(value) => 'c443: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -14628,18 +14703,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c439 None;
+                                                        break 'c443 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c439 None;
+                                                        break 'c443 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c439 None;
+                                                        break 'c443 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -14648,7 +14723,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c439 None;
+                                                        break 'c443 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -14657,11 +14732,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c440 None;
+                                            break 'c444 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c440 None;
+                                            break 'c444 None;
                                         }
                                         Some(
                                             out
@@ -14682,11 +14757,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c443: {
+                                    Some(items) => 'c447: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c443 None;
+                                            break 'c447 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -14697,7 +14772,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c442: {
+                                                Some(value) => 'c446: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -14705,18 +14780,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c442 None;
+                                                        break 'c446 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c442 None;
+                                                        break 'c446 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c442 None;
+                                                        break 'c446 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -14725,7 +14800,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c442 None;
+                                                        break 'c446 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -14734,11 +14809,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c443 None;
+                                            break 'c447 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c443 None;
+                                            break 'c447 None;
                                         }
                                         Some(
                                             out
@@ -14763,7 +14838,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c445: {
+                                            Some(value) => 'c449: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -14771,17 +14846,17 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c445 None;
+                                                    break 'c449 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 254usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 254 characters");
-                                                    break 'c445 None;
+                                                    break 'c449 None;
                                                 }
                                                 if !runtime::decode::format::email(&value) {
                                                     errors.push(path, "format", "is not a valid email");
-                                                    break 'c445 None;
+                                                    break 'c449 None;
                                                 }
                                                 Some(value)
                                             }
@@ -14832,11 +14907,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c448: {
+                                    Some(items) => 'c452: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c448 None;
+                                            break 'c452 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -14847,7 +14922,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c447: {
+                                                Some(value) => 'c451: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -14855,18 +14930,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c447 None;
+                                                        break 'c451 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c447 None;
+                                                        break 'c451 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c447 None;
+                                                        break 'c451 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -14875,7 +14950,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c447 None;
+                                                        break 'c451 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -14884,11 +14959,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c448 None;
+                                            break 'c452 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c448 None;
+                                            break 'c452 None;
                                         }
                                         Some(
                                             out
@@ -14909,11 +14984,11 @@ against `UserReplace`.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c451: {
+                                    Some(items) => 'c455: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c451 None;
+                                            break 'c455 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -14924,7 +14999,7 @@ against `UserReplace`.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c450: {
+                                                Some(value) => 'c454: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -14932,18 +15007,18 @@ against `UserReplace`.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c450 None;
+                                                        break 'c454 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c450 None;
+                                                        break 'c454 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c450 None;
+                                                        break 'c454 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -14952,7 +15027,7 @@ against `UserReplace`.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c450 None;
+                                                        break 'c454 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -14961,11 +15036,11 @@ against `UserReplace`.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c451 None;
+                                            break 'c455 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c451 None;
+                                            break 'c455 None;
                                         }
                                         Some(
                                             out
@@ -15009,7 +15084,7 @@ against `UserReplace`.*/
                                                 errors.push(path, "type", "must be a string or null");
                                                 None
                                             }
-                                            Some(value) => 'c453: {
+                                            Some(value) => 'c457: {
                                                 if value.contains('\0') {
                                                     errors
                                                         .push(
@@ -15017,18 +15092,18 @@ against `UserReplace`.*/
                                                             "nul-character",
                                                             "must not contain a NUL character",
                                                         );
-                                                    break 'c453 None;
+                                                    break 'c457 None;
                                                 }
                                                 let length = runtime::decode::length(&value);
                                                 if length > 50usize {
                                                     errors
                                                         .push(path, "max-length", "must be at most 50 characters");
-                                                    break 'c453 None;
+                                                    break 'c457 None;
                                                 }
                                                 if length < 1usize {
                                                     errors
                                                         .push(path, "min-length", "must be at least 1 character");
-                                                    break 'c453 None;
+                                                    break 'c457 None;
                                                 }
                                                 Some(value)
                                             }
@@ -15422,7 +15497,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c455: {
+                                    Some(value) => 'c459: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -15430,7 +15505,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c455 None;
+                                            break 'c459 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 2048usize {
@@ -15440,15 +15515,15 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "max-length",
                                                     "must be at most 2048 characters",
                                                 );
-                                            break 'c455 None;
+                                            break 'c459 None;
                                         }
                                         if !crate::generated::patterns::P3.is_match(&value) {
                                             errors.push(path, "pattern", "does not match ^https://");
-                                            break 'c455 None;
+                                            break 'c459 None;
                                         }
                                         if !runtime::decode::format::uri(&value) {
                                             errors.push(path, "format", "is not a valid uri");
-                                            break 'c455 None;
+                                            break 'c459 None;
                                         }
                                         Some(value)
                                     }
@@ -15477,7 +15552,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be an object");
                                         None
                                     }
-                                    Some(members) => 'c456: {
+                                    Some(members) => 'c460: {
                                         if members.len() > 50usize {
                                             errors
                                                 .push(
@@ -15485,7 +15560,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "max-properties",
                                                     "must have at most 50 members",
                                                 );
-                                            break 'c456 None;
+                                            break 'c460 None;
                                         }
                                         let start = errors.len();
                                         let mut out = std::collections::BTreeMap::<
@@ -15528,7 +15603,7 @@ status, roles, rights and owner organization are not part of it.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c456 None;
+                                            break 'c460 None;
                                         }
                                         Some(out)
                                     }
@@ -15537,70 +15612,6 @@ status, roles, rights and owner organization are not part of it.*/
                     }
                     "dateOfBirth" => {
                         slot_4
-                            .fill(
-                                path,
-                                errors,
-                                |errors| match runtime::decode::string(raw) {
-                                    None => {
-                                        errors.push(path, "type", "must be a string");
-                                        None
-                                    }
-                                    Some(value) => 'c458: {
-                                        if value.contains('\0') {
-                                            errors
-                                                .push(
-                                                    path,
-                                                    "nul-character",
-                                                    "must not contain a NUL character",
-                                                );
-                                            break 'c458 None;
-                                        }
-                                        if !runtime::decode::format::date(&value) {
-                                            errors.push(path, "format", "is not a valid date");
-                                            break 'c458 None;
-                                        }
-                                        chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
-                                    }
-                                },
-                            )
-                    }
-                    "description" => {
-                        slot_5
-                            .fill(
-                                path,
-                                errors,
-                                |errors| match runtime::decode::string(raw) {
-                                    None => {
-                                        errors.push(path, "type", "must be a string");
-                                        None
-                                    }
-                                    Some(value) => 'c460: {
-                                        if value.contains('\0') {
-                                            errors
-                                                .push(
-                                                    path,
-                                                    "nul-character",
-                                                    "must not contain a NUL character",
-                                                );
-                                            break 'c460 None;
-                                        }
-                                        let length = runtime::decode::length(&value);
-                                        if length > 5000usize {
-                                            errors
-                                                .push(
-                                                    path,
-                                                    "max-length",
-                                                    "must be at most 5000 characters",
-                                                );
-                                            break 'c460 None;
-                                        }
-                                        Some(value)
-                                    }
-                                },
-                            )
-                    }
-                    "email" => {
-                        slot_6
                             .fill(
                                 path,
                                 errors,
@@ -15619,23 +15630,17 @@ status, roles, rights and owner organization are not part of it.*/
                                                 );
                                             break 'c462 None;
                                         }
-                                        let length = runtime::decode::length(&value);
-                                        if length > 254usize {
-                                            errors
-                                                .push(path, "max-length", "must be at most 254 characters");
+                                        if !runtime::decode::format::date(&value) {
+                                            errors.push(path, "format", "is not a valid date");
                                             break 'c462 None;
                                         }
-                                        if !runtime::decode::format::email(&value) {
-                                            errors.push(path, "format", "is not a valid email");
-                                            break 'c462 None;
-                                        }
-                                        Some(value)
+                                        chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok()
                                     }
                                 },
                             )
                     }
-                    "employeeId" => {
-                        slot_7
+                    "description" => {
+                        slot_5
                             .fill(
                                 path,
                                 errors,
@@ -15655,14 +15660,13 @@ status, roles, rights and owner organization are not part of it.*/
                                             break 'c464 None;
                                         }
                                         let length = runtime::decode::length(&value);
-                                        if length > 64usize {
+                                        if length > 5000usize {
                                             errors
-                                                .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c464 None;
-                                        }
-                                        if length < 1usize {
-                                            errors
-                                                .push(path, "min-length", "must be at least 1 character");
+                                                .push(
+                                                    path,
+                                                    "max-length",
+                                                    "must be at most 5000 characters",
+                                                );
                                             break 'c464 None;
                                         }
                                         Some(value)
@@ -15670,8 +15674,8 @@ status, roles, rights and owner organization are not part of it.*/
                                 },
                             )
                     }
-                    "externalId" => {
-                        slot_8
+                    "email" => {
+                        slot_6
                             .fill(
                                 path,
                                 errors,
@@ -15691,15 +15695,86 @@ status, roles, rights and owner organization are not part of it.*/
                                             break 'c466 None;
                                         }
                                         let length = runtime::decode::length(&value);
+                                        if length > 254usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 254 characters");
+                                            break 'c466 None;
+                                        }
+                                        if !runtime::decode::format::email(&value) {
+                                            errors.push(path, "format", "is not a valid email");
+                                            break 'c466 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "employeeId" => {
+                        slot_7
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c468: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c468 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c466 None;
+                                            break 'c468 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c466 None;
+                                            break 'c468 None;
+                                        }
+                                        Some(value)
+                                    }
+                                },
+                            )
+                    }
+                    "externalId" => {
+                        slot_8
+                            .fill(
+                                path,
+                                errors,
+                                |errors| match runtime::decode::string(raw) {
+                                    None => {
+                                        errors.push(path, "type", "must be a string");
+                                        None
+                                    }
+                                    Some(value) => 'c470: {
+                                        if value.contains('\0') {
+                                            errors
+                                                .push(
+                                                    path,
+                                                    "nul-character",
+                                                    "must not contain a NUL character",
+                                                );
+                                            break 'c470 None;
+                                        }
+                                        let length = runtime::decode::length(&value);
+                                        if length > 64usize {
+                                            errors
+                                                .push(path, "max-length", "must be at most 64 characters");
+                                            break 'c470 None;
+                                        }
+                                        if length < 1usize {
+                                            errors
+                                                .push(path, "min-length", "must be at least 1 character");
+                                            break 'c470 None;
                                         }
                                         if !crate::generated::patterns::P1.is_match(&value) {
                                             errors
@@ -15708,7 +15783,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "pattern",
                                                     "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                                 );
-                                            break 'c466 None;
+                                            break 'c470 None;
                                         }
                                         Some(value)
                                     }
@@ -15737,7 +15812,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c468: {
+                                    Some(value) => 'c472: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -15745,18 +15820,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c468 None;
+                                            break 'c472 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 75usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 75 characters");
-                                            break 'c468 None;
+                                            break 'c472 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c468 None;
+                                            break 'c472 None;
                                         }
                                         Some(value)
                                     }
@@ -15804,7 +15879,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c470: {
+                                    Some(value) => 'c474: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -15812,7 +15887,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c470 None;
+                                            break 'c474 None;
                                         }
                                         if !crate::generated::patterns::P5.is_match(&value) {
                                             errors
@@ -15821,7 +15896,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c470 None;
+                                            break 'c474 None;
                                         }
                                         Some(value)
                                     }
@@ -15862,7 +15937,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c472: {
+                                    Some(value) => 'c476: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -15870,7 +15945,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c472 None;
+                                            break 'c476 None;
                                         }
                                         if !crate::generated::patterns::P5.is_match(&value) {
                                             errors
@@ -15879,7 +15954,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "pattern",
                                                     "does not match ^\\+[1-9][0-9]{1,14}$",
                                                 );
-                                            break 'c472 None;
+                                            break 'c476 None;
                                         }
                                         Some(value)
                                     }
@@ -15896,7 +15971,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c474: {
+                                    Some(value) => 'c478: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -15904,18 +15979,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c474 None;
+                                            break 'c478 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 100usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 100 characters");
-                                            break 'c474 None;
+                                            break 'c478 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c474 None;
+                                            break 'c478 None;
                                         }
                                         Some(value)
                                     }
@@ -15951,7 +16026,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c476: {
+                                    Some(value) => 'c480: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -15959,17 +16034,17 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c476 None;
+                                            break 'c480 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c476 None;
+                                            break 'c480 None;
                                         }
                                         if !runtime::decode::format::email(&value) {
                                             errors.push(path, "format", "is not a valid email");
-                                            break 'c476 None;
+                                            break 'c480 None;
                                         }
                                         Some(value)
                                     }
@@ -15998,11 +16073,11 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c479: {
+                                    Some(items) => 'c483: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c479 None;
+                                            break 'c483 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -16013,7 +16088,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c478: {
+                                                Some(value) => 'c482: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -16021,18 +16096,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c478 None;
+                                                        break 'c482 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c478 None;
+                                                        break 'c482 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c478 None;
+                                                        break 'c482 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -16041,7 +16116,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c478 None;
+                                                        break 'c482 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -16050,11 +16125,11 @@ status, roles, rights and owner organization are not part of it.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c479 None;
+                                            break 'c483 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c479 None;
+                                            break 'c483 None;
                                         }
                                         Some(
                                             out
@@ -16075,11 +16150,11 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c482: {
+                                    Some(items) => 'c486: {
                                         if items.len() > 100usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 100 items");
-                                            break 'c482 None;
+                                            break 'c486 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -16090,7 +16165,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c481: {
+                                                Some(value) => 'c485: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -16098,18 +16173,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c481 None;
+                                                        break 'c485 None;
                                                     }
                                                     let length = runtime::decode::length(&value);
                                                     if length > 64usize {
                                                         errors
                                                             .push(path, "max-length", "must be at most 64 characters");
-                                                        break 'c481 None;
+                                                        break 'c485 None;
                                                     }
                                                     if length < 1usize {
                                                         errors
                                                             .push(path, "min-length", "must be at least 1 character");
-                                                        break 'c481 None;
+                                                        break 'c485 None;
                                                     }
                                                     if !crate::generated::patterns::P6.is_match(&value) {
                                                         errors
@@ -16118,7 +16193,7 @@ status, roles, rights and owner organization are not part of it.*/
                                                                 "pattern",
                                                                 "does not match ^[a-z0-9][a-z0-9_.-]*$",
                                                             );
-                                                        break 'c481 None;
+                                                        break 'c485 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -16127,11 +16202,11 @@ status, roles, rights and owner organization are not part of it.*/
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c482 None;
+                                            break 'c486 None;
                                         }
                                         if !runtime::decode::all_distinct(&out) {
                                             errors.push(path, "unique-items", "has duplicate items");
-                                            break 'c482 None;
+                                            break 'c486 None;
                                         }
                                         Some(
                                             out
@@ -16171,7 +16246,7 @@ status, roles, rights and owner organization are not part of it.*/
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c484: {
+                                    Some(value) => 'c488: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -16179,18 +16254,18 @@ status, roles, rights and owner organization are not part of it.*/
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c484 None;
+                                            break 'c488 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 50usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 50 characters");
-                                            break 'c484 None;
+                                            break 'c488 None;
                                         }
                                         if length < 1usize {
                                             errors
                                                 .push(path, "min-length", "must be at least 1 character");
-                                            break 'c484 None;
+                                            break 'c488 None;
                                         }
                                         Some(value)
                                     }
@@ -16471,6 +16546,21 @@ pub mod names {
         ///`accountSwitchKey`
         pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
     }
+    ///The JSON names of `DeleteUserAvatarHeaders`'s members.
+    pub mod delete_user_avatar_headers {
+        ///`If-Match`
+        pub const IF_MATCH: &str = "If-Match";
+    }
+    ///The JSON names of `DeleteUserAvatarPath`'s members.
+    pub mod delete_user_avatar_path {
+        ///`userId`
+        pub const USER_ID: &str = "userId";
+    }
+    ///The JSON names of `DeleteUserAvatarQuery`'s members.
+    pub mod delete_user_avatar_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
     ///The JSON names of `DeleteUserHeaders`'s members.
     pub mod delete_user_headers {
         ///`If-Match`
@@ -16507,6 +16597,21 @@ pub mod names {
     }
     ///The JSON names of `GetGroupQuery`'s members.
     pub mod get_group_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
+    ///The JSON names of `GetUserAvatarHeaders`'s members.
+    pub mod get_user_avatar_headers {
+        ///`If-None-Match`
+        pub const IF_NONE_MATCH: &str = "If-None-Match";
+    }
+    ///The JSON names of `GetUserAvatarPath`'s members.
+    pub mod get_user_avatar_path {
+        ///`userId`
+        pub const USER_ID: &str = "userId";
+    }
+    ///The JSON names of `GetUserAvatarQuery`'s members.
+    pub mod get_user_avatar_query {
         ///`accountSwitchKey`
         pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
     }
@@ -16859,6 +16964,21 @@ pub mod names {
         ///`accountSwitchKey`
         pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
     }
+    ///The JSON names of `SetUserAvatarHeaders`'s members.
+    pub mod set_user_avatar_headers {
+        ///`If-Match`
+        pub const IF_MATCH: &str = "If-Match";
+    }
+    ///The JSON names of `SetUserAvatarPath`'s members.
+    pub mod set_user_avatar_path {
+        ///`userId`
+        pub const USER_ID: &str = "userId";
+    }
+    ///The JSON names of `SetUserAvatarQuery`'s members.
+    pub mod set_user_avatar_query {
+        ///`accountSwitchKey`
+        pub const ACCOUNT_SWITCH_KEY: &str = "accountSwitchKey";
+    }
     ///The JSON names of `SetUserPasswordHeaders`'s members.
     pub mod set_user_password_headers {
         ///`If-Match`
@@ -16916,6 +17036,8 @@ pub mod names {
         pub const API_ACCESS: &str = "apiAccess";
         ///`archivedAt`
         pub const ARCHIVED_AT: &str = "archivedAt";
+        ///`avatarUpdatedAt`
+        pub const AVATAR_UPDATED_AT: &str = "avatarUpdatedAt";
         ///`avatarUrl`
         pub const AVATAR_URL: &str = "avatarUrl";
         ///`contactType`
@@ -17212,6 +17334,7 @@ pub const READ_ONLY_MEMBERS: &[&str] = &[
     "accountId",
     "activatedAt",
     "archivedAt",
+    "avatarUpdatedAt",
     "createdAt",
     "createdBy",
     "deactivatedAt",
@@ -17322,7 +17445,7 @@ impl ListGroupsQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c485: {
+                        Some(value) => 'c489: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17330,18 +17453,18 @@ impl ListGroupsQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c485 None;
+                                break 'c489 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c485 None;
+                                break 'c489 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c485 None;
+                                break 'c489 None;
                             }
                             if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
@@ -17350,7 +17473,7 @@ impl ListGroupsQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c485 None;
+                                break 'c489 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17373,18 +17496,18 @@ impl ListGroupsQuery {
                             errors.push(path, "type", "must be an integer");
                             None
                         }
-                        Some(value) => 'c487: {
+                        Some(value) => 'c491: {
                             if (value as f64) < 1f64 {
                                 errors.push(path, "minimum", "must be at least 1");
-                                break 'c487 None;
+                                break 'c491 None;
                             }
                             if (value as f64) > 100f64 {
                                 errors.push(path, "maximum", "must be at most 100");
-                                break 'c487 None;
+                                break 'c491 None;
                             }
                             if i32::try_from(value).is_err() {
                                 errors.push(path, "format", "must be a 32-bit integer");
-                                break 'c487 None;
+                                break 'c491 None;
                             }
                             i32::try_from(value).ok()
                         }
@@ -17407,7 +17530,7 @@ impl ListGroupsQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c489: {
+                        Some(value) => 'c493: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17415,23 +17538,23 @@ impl ListGroupsQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c489 None;
+                                break 'c493 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 512usize {
                                 errors
                                     .push(path, "max-length", "must be at most 512 characters");
-                                break 'c489 None;
+                                break 'c493 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c489 None;
+                                break 'c493 None;
                             }
                             if !crate::generated::patterns::P7.is_match(&value) {
                                 errors
                                     .push(path, "pattern", "does not match ^[A-Za-z0-9_-]+$");
-                                break 'c489 None;
+                                break 'c493 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17454,7 +17577,7 @@ impl ListGroupsQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c491: {
+                        Some(value) => 'c495: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17462,11 +17585,11 @@ impl ListGroupsQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c491 None;
+                                break 'c495 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c491 None;
+                                break 'c495 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -17489,7 +17612,7 @@ impl ListGroupsQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c493: {
+                        Some(value) => 'c497: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17497,18 +17620,18 @@ impl ListGroupsQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c493 None;
+                                break 'c497 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 100usize {
                                 errors
                                     .push(path, "max-length", "must be at most 100 characters");
-                                break 'c493 None;
+                                break 'c497 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c493 None;
+                                break 'c497 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17737,7 +17860,7 @@ impl CreateGroupQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c495: {
+                        Some(value) => 'c499: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17745,18 +17868,18 @@ impl CreateGroupQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c495 None;
+                                break 'c499 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c495 None;
+                                break 'c499 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c495 None;
+                                break 'c499 None;
                             }
                             if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
@@ -17765,7 +17888,7 @@ impl CreateGroupQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c495 None;
+                                break 'c499 None;
                             }
                             Some(value.to_owned())
                         }
@@ -17823,7 +17946,7 @@ impl CreateGroupHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c497: {
+                        Some(value) => 'c501: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -17831,23 +17954,23 @@ impl CreateGroupHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c497 None;
+                                break 'c501 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 255usize {
                                 errors
                                     .push(path, "max-length", "must be at most 255 characters");
-                                break 'c497 None;
+                                break 'c501 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c497 None;
+                                break 'c501 None;
                             }
                             if !crate::generated::patterns::P8.is_match(&value) {
                                 errors
                                     .push(path, "pattern", "does not match ^[\\x21-\\x7E]+$");
-                                break 'c497 None;
+                                break 'c501 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18147,7 +18270,7 @@ impl GetGroupPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c499: {
+                        Some(value) => 'c503: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18155,11 +18278,11 @@ impl GetGroupPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c499 None;
+                                break 'c503 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c499 None;
+                                break 'c503 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -18215,7 +18338,7 @@ impl GetGroupQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c501: {
+                        Some(value) => 'c505: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18223,18 +18346,18 @@ impl GetGroupQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c501 None;
+                                break 'c505 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c501 None;
+                                break 'c505 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c501 None;
+                                break 'c505 None;
                             }
                             if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
@@ -18243,7 +18366,7 @@ impl GetGroupQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c501 None;
+                                break 'c505 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18301,7 +18424,7 @@ impl GetGroupHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c503: {
+                        Some(value) => 'c507: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18309,18 +18432,18 @@ impl GetGroupHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c503 None;
+                                break 'c507 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c503 None;
+                                break 'c507 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c503 None;
+                                break 'c507 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18584,7 +18707,7 @@ impl UpdateGroupPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c505: {
+                        Some(value) => 'c509: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18592,11 +18715,11 @@ impl UpdateGroupPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c505 None;
+                                break 'c509 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c505 None;
+                                break 'c509 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -18652,7 +18775,7 @@ impl UpdateGroupQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c507: {
+                        Some(value) => 'c511: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18660,18 +18783,18 @@ impl UpdateGroupQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c507 None;
+                                break 'c511 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c507 None;
+                                break 'c511 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c507 None;
+                                break 'c511 None;
                             }
                             if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
@@ -18680,7 +18803,7 @@ impl UpdateGroupQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c507 None;
+                                break 'c511 None;
                             }
                             Some(value.to_owned())
                         }
@@ -18738,7 +18861,7 @@ impl UpdateGroupHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c509: {
+                        Some(value) => 'c513: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -18746,18 +18869,18 @@ impl UpdateGroupHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c509 None;
+                                break 'c513 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c509 None;
+                                break 'c513 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c509 None;
+                                break 'c513 None;
                             }
                             Some(value.to_owned())
                         }
@@ -19102,7 +19225,7 @@ impl DeleteGroupPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c511: {
+                        Some(value) => 'c515: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -19110,11 +19233,11 @@ impl DeleteGroupPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c511 None;
+                                break 'c515 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c511 None;
+                                break 'c515 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -19170,7 +19293,7 @@ impl DeleteGroupQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c513: {
+                        Some(value) => 'c517: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -19178,18 +19301,18 @@ impl DeleteGroupQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c513 None;
+                                break 'c517 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c513 None;
+                                break 'c517 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c513 None;
+                                break 'c517 None;
                             }
                             if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
@@ -19198,7 +19321,7 @@ impl DeleteGroupQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c513 None;
+                                break 'c517 None;
                             }
                             Some(value.to_owned())
                         }
@@ -19256,7 +19379,7 @@ impl DeleteGroupHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c515: {
+                        Some(value) => 'c519: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -19264,18 +19387,18 @@ impl DeleteGroupHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c515 None;
+                                break 'c519 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c515 None;
+                                break 'c519 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c515 None;
+                                break 'c519 None;
                             }
                             Some(value.to_owned())
                         }
@@ -20172,7 +20295,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c517: {
+                        Some(value) => 'c521: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -20180,18 +20303,18 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c517 None;
+                                break 'c521 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c517 None;
+                                break 'c521 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c517 None;
+                                break 'c521 None;
                             }
                             if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
@@ -20200,7 +20323,7 @@ impl ListUsersQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c517 None;
+                                break 'c521 None;
                             }
                             Some(value.to_owned())
                         }
@@ -20223,18 +20346,18 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be an integer");
                             None
                         }
-                        Some(value) => 'c519: {
+                        Some(value) => 'c523: {
                             if (value as f64) < 1f64 {
                                 errors.push(path, "minimum", "must be at least 1");
-                                break 'c519 None;
+                                break 'c523 None;
                             }
                             if (value as f64) > 100f64 {
                                 errors.push(path, "maximum", "must be at most 100");
-                                break 'c519 None;
+                                break 'c523 None;
                             }
                             if i32::try_from(value).is_err() {
                                 errors.push(path, "format", "must be a 32-bit integer");
-                                break 'c519 None;
+                                break 'c523 None;
                             }
                             i32::try_from(value).ok()
                         }
@@ -20257,7 +20380,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c521: {
+                        Some(value) => 'c525: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -20265,23 +20388,23 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c521 None;
+                                break 'c525 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 512usize {
                                 errors
                                     .push(path, "max-length", "must be at most 512 characters");
-                                break 'c521 None;
+                                break 'c525 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c521 None;
+                                break 'c525 None;
                             }
                             if !crate::generated::patterns::P7.is_match(&value) {
                                 errors
                                     .push(path, "pattern", "does not match ^[A-Za-z0-9_-]+$");
-                                break 'c521 None;
+                                break 'c525 None;
                             }
                             Some(value.to_owned())
                         }
@@ -20304,7 +20427,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c523: {
+                        Some(value) => 'c527: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -20312,17 +20435,17 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c523 None;
+                                break 'c527 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 254usize {
                                 errors
                                     .push(path, "max-length", "must be at most 254 characters");
-                                break 'c523 None;
+                                break 'c527 None;
                             }
                             if !runtime::decode::format::email(&value) {
                                 errors.push(path, "format", "is not a valid email");
-                                break 'c523 None;
+                                break 'c527 None;
                             }
                             Some(value.to_owned())
                         }
@@ -20359,7 +20482,7 @@ impl ListUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c525: {
+                        Some(value) => 'c529: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -20367,18 +20490,18 @@ impl ListUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c525 None;
+                                break 'c529 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 100usize {
                                 errors
                                     .push(path, "max-length", "must be at most 100 characters");
-                                break 'c525 None;
+                                break 'c529 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c525 None;
+                                break 'c529 None;
                             }
                             Some(value.to_owned())
                         }
@@ -20608,7 +20731,7 @@ impl CreateUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c527: {
+                        Some(value) => 'c531: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -20616,18 +20739,18 @@ impl CreateUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c527 None;
+                                break 'c531 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c527 None;
+                                break 'c531 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c527 None;
+                                break 'c531 None;
                             }
                             if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
@@ -20636,7 +20759,7 @@ impl CreateUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c527 None;
+                                break 'c531 None;
                             }
                             Some(value.to_owned())
                         }
@@ -20694,7 +20817,7 @@ impl CreateUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c529: {
+                        Some(value) => 'c533: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -20702,23 +20825,23 @@ impl CreateUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c529 None;
+                                break 'c533 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 255usize {
                                 errors
                                     .push(path, "max-length", "must be at most 255 characters");
-                                break 'c529 None;
+                                break 'c533 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c529 None;
+                                break 'c533 None;
                             }
                             if !crate::generated::patterns::P8.is_match(&value) {
                                 errors
                                     .push(path, "pattern", "does not match ^[\\x21-\\x7E]+$");
-                                break 'c529 None;
+                                break 'c533 None;
                             }
                             Some(value.to_owned())
                         }
@@ -21017,7 +21140,7 @@ impl GetUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c531: {
+                        Some(value) => 'c535: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -21025,11 +21148,11 @@ impl GetUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c531 None;
+                                break 'c535 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c531 None;
+                                break 'c535 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -21085,7 +21208,7 @@ impl GetUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c533: {
+                        Some(value) => 'c537: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -21093,18 +21216,18 @@ impl GetUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c533 None;
+                                break 'c537 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c533 None;
+                                break 'c537 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c533 None;
+                                break 'c537 None;
                             }
                             if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
@@ -21113,7 +21236,7 @@ impl GetUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c533 None;
+                                break 'c537 None;
                             }
                             Some(value.to_owned())
                         }
@@ -21171,7 +21294,7 @@ impl GetUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c535: {
+                        Some(value) => 'c539: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -21179,18 +21302,18 @@ impl GetUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c535 None;
+                                break 'c539 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c535 None;
+                                break 'c539 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c535 None;
+                                break 'c539 None;
                             }
                             Some(value.to_owned())
                         }
@@ -21454,7 +21577,7 @@ impl ReplaceUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c537: {
+                        Some(value) => 'c541: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -21462,11 +21585,11 @@ impl ReplaceUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c537 None;
+                                break 'c541 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c537 None;
+                                break 'c541 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -21522,7 +21645,7 @@ impl ReplaceUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c539: {
+                        Some(value) => 'c543: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -21530,18 +21653,18 @@ impl ReplaceUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c539 None;
+                                break 'c543 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c539 None;
+                                break 'c543 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c539 None;
+                                break 'c543 None;
                             }
                             if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
@@ -21550,7 +21673,7 @@ impl ReplaceUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c539 None;
+                                break 'c543 None;
                             }
                             Some(value.to_owned())
                         }
@@ -21608,7 +21731,7 @@ impl ReplaceUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c541: {
+                        Some(value) => 'c545: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -21616,18 +21739,18 @@ impl ReplaceUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c541 None;
+                                break 'c545 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c541 None;
+                                break 'c545 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c541 None;
+                                break 'c545 None;
                             }
                             Some(value.to_owned())
                         }
@@ -21965,7 +22088,7 @@ impl UpdateUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c543: {
+                        Some(value) => 'c547: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -21973,11 +22096,11 @@ impl UpdateUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c543 None;
+                                break 'c547 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c543 None;
+                                break 'c547 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -22033,7 +22156,7 @@ impl UpdateUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c545: {
+                        Some(value) => 'c549: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -22041,18 +22164,18 @@ impl UpdateUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c545 None;
+                                break 'c549 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c545 None;
+                                break 'c549 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c545 None;
+                                break 'c549 None;
                             }
                             if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
@@ -22061,7 +22184,7 @@ impl UpdateUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c545 None;
+                                break 'c549 None;
                             }
                             Some(value.to_owned())
                         }
@@ -22119,7 +22242,7 @@ impl UpdateUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c547: {
+                        Some(value) => 'c551: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -22127,18 +22250,18 @@ impl UpdateUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c547 None;
+                                break 'c551 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c547 None;
+                                break 'c551 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c547 None;
+                                break 'c551 None;
                             }
                             Some(value.to_owned())
                         }
@@ -22482,7 +22605,7 @@ impl DeleteUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c549: {
+                        Some(value) => 'c553: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -22490,11 +22613,11 @@ impl DeleteUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c549 None;
+                                break 'c553 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c549 None;
+                                break 'c553 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -22550,7 +22673,7 @@ impl DeleteUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c551: {
+                        Some(value) => 'c555: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -22558,18 +22681,18 @@ impl DeleteUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c551 None;
+                                break 'c555 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c551 None;
+                                break 'c555 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c551 None;
+                                break 'c555 None;
                             }
                             if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
@@ -22578,7 +22701,7 @@ impl DeleteUserQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c551 None;
+                                break 'c555 None;
                             }
                             Some(value.to_owned())
                         }
@@ -22636,7 +22759,7 @@ impl DeleteUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c553: {
+                        Some(value) => 'c557: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -22644,18 +22767,18 @@ impl DeleteUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c553 None;
+                                break 'c557 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c553 None;
+                                break 'c557 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c553 None;
+                                break 'c557 None;
                             }
                             Some(value.to_owned())
                         }
@@ -22900,6 +23023,1452 @@ pub fn delete_user<A: UsersApi>(
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
+pub struct GetUserAvatarPath {
+    ///The user's id.
+    #[param(rename = "userId")]
+    pub user_id: uuid::Uuid,
+}
+impl GetUserAvatarPath {
+    ///Decodes the path parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __user_id: runtime::decode::Slot<uuid::Uuid> = {
+            let path = &root.member("userId");
+            match params.path("userId") {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c559: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c559 None;
+                            }
+                            if !runtime::decode::format::uuid(&value) {
+                                errors.push(path, "format", "is not a valid uuid");
+                                break 'c559 None;
+                            }
+                            uuid::Uuid::parse_str(&value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => {
+                    errors.push(path, "required", "is required");
+                    runtime::decode::Slot::Absent
+                }
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            user_id: __user_id.into_option()?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GetUserAvatarQuery {
+    /**Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.*/
+    #[param(
+        min_length = 1usize,
+        max_length = 64usize,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        rename = "accountSwitchKey",
+        nullable = false
+    )]
+    pub(crate) account_switch_key: Option<String>,
+}
+impl GetUserAvatarQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.query("accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c561: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c561 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c561 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c561 None;
+                            }
+                            if !crate::generated::patterns::P1.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c561 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: __account_switch_key.into_option(),
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct GetUserAvatarHeaders {
+    /**An `ETag` the caller holds (`"7"`); while it is current the answer is
+`304` without a body.*/
+    #[param(
+        min_length = 1usize,
+        max_length = 256usize,
+        value_type = Option<String>,
+        rename = "If-None-Match",
+        nullable = false
+    )]
+    pub if_none_match: Option<headers::IfNoneMatch>,
+}
+impl GetUserAvatarHeaders {
+    ///Decodes the header parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __if_none_match: runtime::decode::Slot<headers::IfNoneMatch> = {
+            let path = &root.member("If-None-Match");
+            match {
+                const NAME: http::HeaderName = http::HeaderName::from_static(
+                    "if-none-match",
+                );
+                params.header(&NAME, path, errors)
+            } {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match (match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c563: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c563 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 256usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 256 characters");
+                                break 'c563 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c563 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    })
+                        .and_then(|value: String| runtime::decode::typed_header::<
+                            headers::IfNoneMatch,
+                        >(&value, path, errors))
+                    {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            if_none_match: __if_none_match.into_option(),
+        })
+    }
+}
+///What `getUserAvatar` received, validated against the spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GetUserAvatarRequest {
+    pub path: GetUserAvatarPath,
+    pub query: GetUserAvatarQuery,
+    pub header: GetUserAvatarHeaders,
+}
+///Every answer below 400 the spec documents for `getUserAvatar`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GetUserAvatarResponse {
+    ///The image.
+    Ok {
+        body: axum::body::Bytes,
+        content_type: GetUserAvatarOkMedia,
+        e_tag: headers::ETag,
+    },
+    ///Not modified; the `ETag` sent in `If-None-Match` is current.
+    NotModified { e_tag: headers::ETag },
+}
+impl IntoResponse for GetUserAvatarResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Ok { e_tag, body, content_type } => {
+                let mut response = (
+                    http::StatusCode::from_u16(200u16).unwrap(),
+                    [(http::header::CONTENT_TYPE, content_type.as_header())],
+                    body,
+                )
+                    .into_response();
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
+                response
+            }
+            Self::NotModified { e_tag } => {
+                let mut response = http::StatusCode::from_u16(304u16)
+                    .unwrap()
+                    .into_response();
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
+                response
+            }
+        }
+    }
+}
+///The media types the answer may come in: image/jpeg, image/png, image/webp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GetUserAvatarOkMedia {
+    ///`image/jpeg`
+    ImageJpeg,
+    ///`image/png`
+    ImagePng,
+    ///`image/webp`
+    ImageWebp,
+}
+impl GetUserAvatarOkMedia {
+    /// Every one, in the spec's order.
+    pub const ALL: &[Self] = &[Self::ImageJpeg, Self::ImagePng, Self::ImageWebp];
+    /// The media type as the spec writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ImageJpeg => "image/jpeg",
+            Self::ImagePng => "image/png",
+            Self::ImageWebp => "image/webp",
+        }
+    }
+    /// The one `media` names (its essence, in any case), if any.
+    pub fn from_essence(media: &str) -> Option<Self> {
+        let essence = media.split(';').next().unwrap_or_default().trim();
+        Self::ALL.iter().copied().find(|m| m.as_str().eq_ignore_ascii_case(essence))
+    }
+    fn as_header(self) -> http::HeaderValue {
+        http::HeaderValue::from_static(self.as_str())
+    }
+}
+///Every error the spec documents for `getUserAvatar`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GetUserAvatarRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///No such user in the account, or the user has no uploaded image.
+    NotFound(runtime::Refused<404>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for GetUserAvatarRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::NotFound(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
+                if let Ok(value) = http::HeaderValue::from_str(
+                    &retry_after.to_string(),
+                ) {
+                    response.headers_mut().insert("Retry-After", value);
+                }
+                response
+            }
+            Self::InternalServerError(problem) => problem.into_response(),
+        }
+    }
+}
+impl From<runtime::Refused<400>> for GetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for GetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for GetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<404>> for GetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<404>) -> Self {
+        Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<500>> for GetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
+    }
+}
+#[utoipa::path(
+    get,
+    path = "/v1/users/{userId}/avatar",
+    operation_id = "getUserAvatar",
+    tags = ["Users"],
+    summary = "Download a user's profile image",
+    description = "Answers the image uploaded for the user, byte for byte, in its media\ntype. The image is part of the user: its `ETag` is the user's, so with\n`If-None-Match` holding it the answer is `304` with no body. `404`\nwhen the user has no uploaded image (a user whose `avatarUrl` links\none elsewhere has none here). Needs `users:read`.",
+    params(GetUserAvatarPath, GetUserAvatarQuery, GetUserAvatarHeaders),
+    responses(
+        (
+            status = 200u16,
+            description = "The image.",
+            content(
+                (AvatarImage = "image/jpeg"),
+                (AvatarImage = "image/png"),
+                (AvatarImage = "image/webp")
+            ),
+            headers(("ETag" = types::ETagHeader))
+        ),
+        (
+            status = 304u16,
+            description = "Not modified; the `ETag` sent in `If-None-Match` is current.",
+            headers(("ETag" = types::ETagHeader))
+        ),
+        (
+            status = 400u16,
+            description = "The request is invalid. `errors[]` lists every problem by dotted path and\n`detail` repeats them as `field: message; field: message`.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 401u16,
+            description = "The bearer token is missing, expired or invalid.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 403u16,
+            description = "The token lacks the scope the operation needs, sends a privileged field\nwithout `users:admin` (code `privileged-field`, naming the field), acts on\na user it may not change, or names an `accountSwitchKey` it does not list.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 404u16,
+            description = "No such user in the account, or the user has no uploaded image.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 429u16,
+            description = "Too many requests; wait for `Retry-After` seconds.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers(("Retry-After" = types::RetryAfterHeader))
+        ),
+        (
+            status = 500u16,
+            description = "The server failed; the request may be retried.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        )
+    ),
+    security(("bearerAuth" = ["users:read"])),
+)]
+pub fn get_user_avatar<A: UsersApi>(
+    served: runtime::Served<A>,
+    request: axum::extract::Request,
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let _ = body;
+            let caller = runtime::authorize(
+                    api,
+                    &operation_specs::GET_USER_AVATAR,
+                    &parts,
+                )
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let path = GetUserAvatarPath::decode(&params, &mut errors);
+            let query = GetUserAvatarQuery::decode(&params, &mut errors);
+            let header = GetUserAvatarHeaders::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            match (path, query, header) {
+                (Some(path), Some(query), Some(header)) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        GetUserAvatarRequest {
+                            path,
+                            query,
+                            header,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::from_errors(errors)),
+            }
+        };
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(
+                        &operation_specs::GET_USER_AVATAR,
+                        rejection.into_response(),
+                    );
+            }
+        };
+        let response = runtime::answer(api.get_user_avatar(context, request).await);
+        served.answered(&operation_specs::GET_USER_AVATAR, response)
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SetUserAvatarPath {
+    ///The user's id.
+    #[param(rename = "userId")]
+    pub user_id: uuid::Uuid,
+}
+impl SetUserAvatarPath {
+    ///Decodes the path parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __user_id: runtime::decode::Slot<uuid::Uuid> = {
+            let path = &root.member("userId");
+            match params.path("userId") {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c565: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c565 None;
+                            }
+                            if !runtime::decode::format::uuid(&value) {
+                                errors.push(path, "format", "is not a valid uuid");
+                                break 'c565 None;
+                            }
+                            uuid::Uuid::parse_str(&value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => {
+                    errors.push(path, "required", "is required");
+                    runtime::decode::Slot::Absent
+                }
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            user_id: __user_id.into_option()?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SetUserAvatarQuery {
+    /**Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.*/
+    #[param(
+        min_length = 1usize,
+        max_length = 64usize,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        rename = "accountSwitchKey",
+        nullable = false
+    )]
+    pub(crate) account_switch_key: Option<String>,
+}
+impl SetUserAvatarQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.query("accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c567: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c567 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c567 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c567 None;
+                            }
+                            if !crate::generated::patterns::P1.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c567 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: __account_switch_key.into_option(),
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct SetUserAvatarHeaders {
+    /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).*/
+    #[param(
+        min_length = 1usize,
+        max_length = 256usize,
+        value_type = Option<String>,
+        rename = "If-Match",
+        nullable = false
+    )]
+    pub if_match: Option<headers::IfMatch>,
+}
+impl SetUserAvatarHeaders {
+    ///Decodes the header parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __if_match: runtime::decode::Slot<headers::IfMatch> = {
+            let path = &root.member("If-Match");
+            match {
+                const NAME: http::HeaderName = http::HeaderName::from_static("if-match");
+                params.header(&NAME, path, errors)
+            } {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match (match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c569: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c569 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 256usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 256 characters");
+                                break 'c569 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c569 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    })
+                        .and_then(|value: String| runtime::decode::typed_header::<
+                            headers::IfMatch,
+                        >(&value, path, errors))
+                    {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            if_match: __if_match.into_option(),
+        })
+    }
+}
+///What `setUserAvatar` received, validated against the spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetUserAvatarRequest {
+    pub path: SetUserAvatarPath,
+    pub query: SetUserAvatarQuery,
+    pub header: SetUserAvatarHeaders,
+    pub body: runtime::RawBody,
+}
+///Every answer below 400 the spec documents for `setUserAvatar`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetUserAvatarResponse {
+    ///The image is stored.
+    NoContent { e_tag: headers::ETag },
+}
+impl IntoResponse for SetUserAvatarResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NoContent { e_tag } => {
+                let mut response = http::StatusCode::from_u16(204u16)
+                    .unwrap()
+                    .into_response();
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
+                response
+            }
+        }
+    }
+}
+///Every error the spec documents for `setUserAvatar`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetUserAvatarRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///No such user in the account (users of other accounts are not found either).
+    NotFound(runtime::Refused<404>),
+    ///The `If-Match` entity tag is not current; nothing changed.
+    PreconditionFailed(runtime::Refused<412>),
+    ///The body is larger than the server accepts.
+    PayloadTooLarge(runtime::Refused<413>),
+    /**The `Content-Type` is not `image/png`, `image/jpeg` or `image/webp`, or the
+bytes are not an image of that type.*/
+    UnsupportedMediaType(runtime::Refused<415>),
+    ///This server requires `If-Match` on changes.
+    PreconditionRequired(runtime::Refused<428>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for SetUserAvatarRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::NotFound(problem) => problem.into_response(),
+            Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::PayloadTooLarge(problem) => problem.into_response(),
+            Self::UnsupportedMediaType(problem) => problem.into_response(),
+            Self::PreconditionRequired(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
+                if let Ok(value) = http::HeaderValue::from_str(
+                    &retry_after.to_string(),
+                ) {
+                    response.headers_mut().insert("Retry-After", value);
+                }
+                response
+            }
+            Self::InternalServerError(problem) => problem.into_response(),
+        }
+    }
+}
+impl From<runtime::Refused<400>> for SetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for SetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for SetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<404>> for SetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<404>) -> Self {
+        Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<412>> for SetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<412>) -> Self {
+        Self::PreconditionFailed(problem)
+    }
+}
+impl From<runtime::Refused<413>> for SetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<413>) -> Self {
+        Self::PayloadTooLarge(problem)
+    }
+}
+impl From<runtime::Refused<415>> for SetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<415>) -> Self {
+        Self::UnsupportedMediaType(problem)
+    }
+}
+impl From<runtime::Refused<428>> for SetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<428>) -> Self {
+        Self::PreconditionRequired(problem)
+    }
+}
+impl From<runtime::Refused<500>> for SetUserAvatarRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
+    }
+}
+#[utoipa::path(
+    put,
+    path = "/v1/users/{userId}/avatar",
+    operation_id = "setUserAvatar",
+    tags = ["Users"],
+    summary = "Upload a user's profile image",
+    description = "Stores a PNG, JPEG or WebP image of at most 2 MiB as the user's profile\nimage, replacing any before it. The image's type is read from its bytes:\na body that is not one of the three, or is another of them than its\n`Content-Type` says, is `415`; a larger one is `413`. The user gets a\nnew version (`hasAvatar` true, `avatarUpdatedAt` now) and the answer\ncarries its `ETag`. `If-Match` is the user's `ETag`. Users may set\ntheir own image; others need to be an admin or the user's creator.\nNeeds `users:write`.",
+    params(SetUserAvatarPath, SetUserAvatarQuery, SetUserAvatarHeaders),
+    request_body(
+        content(
+            (AvatarImage = "image/jpeg"),
+            (AvatarImage = "image/png"),
+            (AvatarImage = "image/webp")
+        ),
+        description = "The image, as its bytes."
+    ),
+    responses(
+        (
+            status = 204u16,
+            description = "The image is stored.",
+            headers(("ETag" = types::ETagHeader))
+        ),
+        (
+            status = 400u16,
+            description = "The request is invalid. `errors[]` lists every problem by dotted path and\n`detail` repeats them as `field: message; field: message`.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 401u16,
+            description = "The bearer token is missing, expired or invalid.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 403u16,
+            description = "The token lacks the scope the operation needs, sends a privileged field\nwithout `users:admin` (code `privileged-field`, naming the field), acts on\na user it may not change, or names an `accountSwitchKey` it does not list.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 404u16,
+            description = "No such user in the account (users of other accounts are not found either).",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 412u16,
+            description = "The `If-Match` entity tag is not current; nothing changed.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 413u16,
+            description = "The body is larger than the server accepts.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 415u16,
+            description = "The `Content-Type` is not `image/png`, `image/jpeg` or `image/webp`, or the\nbytes are not an image of that type.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 428u16,
+            description = "This server requires `If-Match` on changes.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 429u16,
+            description = "Too many requests; wait for `Retry-After` seconds.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers(("Retry-After" = types::RetryAfterHeader))
+        ),
+        (
+            status = 500u16,
+            description = "The server failed; the request may be retried.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        )
+    ),
+    security(("bearerAuth" = ["users:write"])),
+)]
+pub fn set_user_avatar<A: UsersApi>(
+    served: runtime::Served<A>,
+    request: axum::extract::Request,
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let caller = runtime::authorize(
+                    api,
+                    &operation_specs::SET_USER_AVATAR,
+                    &parts,
+                )
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let path = SetUserAvatarPath::decode(&params, &mut errors);
+            let query = SetUserAvatarQuery::decode(&params, &mut errors);
+            let header = SetUserAvatarHeaders::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            let body = runtime::raw_body(
+                    &operation_specs::SET_USER_AVATAR,
+                    &served.options,
+                    &parts,
+                    body,
+                )
+                .await?;
+            match (path, query, header, body) {
+                (
+                    Some(path),
+                    Some(query),
+                    Some(header),
+                    Some(body),
+                ) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        SetUserAvatarRequest {
+                            path,
+                            query,
+                            header,
+                            body,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::from_errors(errors)),
+            }
+        };
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(
+                        &operation_specs::SET_USER_AVATAR,
+                        rejection.into_response(),
+                    );
+            }
+        };
+        let response = runtime::answer(api.set_user_avatar(context, request).await);
+        served.answered(&operation_specs::SET_USER_AVATAR, response)
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DeleteUserAvatarPath {
+    ///The user's id.
+    #[param(rename = "userId")]
+    pub user_id: uuid::Uuid,
+}
+impl DeleteUserAvatarPath {
+    ///Decodes the path parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __user_id: runtime::decode::Slot<uuid::Uuid> = {
+            let path = &root.member("userId");
+            match params.path("userId") {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c571: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c571 None;
+                            }
+                            if !runtime::decode::format::uuid(&value) {
+                                errors.push(path, "format", "is not a valid uuid");
+                                break 'c571 None;
+                            }
+                            uuid::Uuid::parse_str(&value).ok()
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => {
+                    errors.push(path, "required", "is required");
+                    runtime::decode::Slot::Absent
+                }
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            user_id: __user_id.into_option()?,
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteUserAvatarQuery {
+    /**Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.*/
+    #[param(
+        min_length = 1usize,
+        max_length = 64usize,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        rename = "accountSwitchKey",
+        nullable = false
+    )]
+    pub(crate) account_switch_key: Option<String>,
+}
+impl DeleteUserAvatarQuery {
+    ///Decodes the query parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __account_switch_key: runtime::decode::Slot<String> = {
+            let path = &root.member("accountSwitchKey");
+            match params.query("accountSwitchKey", path, errors) {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c573: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c573 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 64usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 64 characters");
+                                break 'c573 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c573 None;
+                            }
+                            if !crate::generated::patterns::P1.is_match(&value) {
+                                errors
+                                    .push(
+                                        path,
+                                        "pattern",
+                                        "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                    );
+                                break 'c573 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    } {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            account_switch_key: __account_switch_key.into_option(),
+        })
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct DeleteUserAvatarHeaders {
+    /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).*/
+    #[param(
+        min_length = 1usize,
+        max_length = 256usize,
+        value_type = Option<String>,
+        rename = "If-Match",
+        nullable = false
+    )]
+    pub if_match: Option<headers::IfMatch>,
+}
+impl DeleteUserAvatarHeaders {
+    ///Decodes the header parameters, checking each against its schema.
+    pub fn decode(
+        params: &runtime::Params<'_>,
+        errors: &mut runtime::decode::Errors,
+    ) -> Option<Self> {
+        let start = errors.len();
+        let root = runtime::decode::Path::Root;
+        let __if_match: runtime::decode::Slot<headers::IfMatch> = {
+            let path = &root.member("If-Match");
+            match {
+                const NAME: http::HeaderName = http::HeaderName::from_static("if-match");
+                params.header(&NAME, path, errors)
+            } {
+                Ok(Some(text)) => {
+                    let text: &str = &text;
+                    match (match Some(text) {
+                        None => {
+                            errors.push(path, "type", "must be a string");
+                            None
+                        }
+                        Some(value) => 'c575: {
+                            if value.contains('\0') {
+                                errors
+                                    .push(
+                                        path,
+                                        "nul-character",
+                                        "must not contain a NUL character",
+                                    );
+                                break 'c575 None;
+                            }
+                            let length = runtime::decode::length(&value);
+                            if length > 256usize {
+                                errors
+                                    .push(path, "max-length", "must be at most 256 characters");
+                                break 'c575 None;
+                            }
+                            if length < 1usize {
+                                errors
+                                    .push(path, "min-length", "must be at least 1 character");
+                                break 'c575 None;
+                            }
+                            Some(value.to_owned())
+                        }
+                    })
+                        .and_then(|value: String| runtime::decode::typed_header::<
+                            headers::IfMatch,
+                        >(&value, path, errors))
+                    {
+                        Some(value) => runtime::decode::Slot::Given(value),
+                        None => runtime::decode::Slot::Failed,
+                    }
+                }
+                Ok(None) => runtime::decode::Slot::Absent,
+                Err(()) => runtime::decode::Slot::Failed,
+            }
+        };
+        if errors.len() > start {
+            return None;
+        }
+        Some(Self {
+            if_match: __if_match.into_option(),
+        })
+    }
+}
+///What `deleteUserAvatar` received, validated against the spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteUserAvatarRequest {
+    pub path: DeleteUserAvatarPath,
+    pub query: DeleteUserAvatarQuery,
+    pub header: DeleteUserAvatarHeaders,
+}
+///Every answer below 400 the spec documents for `deleteUserAvatar`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteUserAvatarResponse {
+    ///The image is removed.
+    NoContent { e_tag: headers::ETag },
+}
+impl IntoResponse for DeleteUserAvatarResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NoContent { e_tag } => {
+                let mut response = http::StatusCode::from_u16(204u16)
+                    .unwrap()
+                    .into_response();
+                headers::HeaderMapExt::typed_insert(response.headers_mut(), e_tag);
+                response
+            }
+        }
+    }
+}
+///Every error the spec documents for `deleteUserAvatar`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteUserAvatarRefusal {
+    /**The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+    BadRequest(runtime::Refused<400>),
+    ///The bearer token is missing, expired or invalid.
+    Unauthorized(runtime::Refused<401>),
+    /**The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+    Forbidden(runtime::Refused<403>),
+    ///No such user in the account, or the user has no uploaded image.
+    NotFound(runtime::Refused<404>),
+    ///The `If-Match` entity tag is not current; nothing changed.
+    PreconditionFailed(runtime::Refused<412>),
+    ///This server requires `If-Match` on changes.
+    PreconditionRequired(runtime::Refused<428>),
+    ///Too many requests; wait for `Retry-After` seconds.
+    TooManyRequests { problem: runtime::Refused<429>, retry_after: u64 },
+    ///The server failed; the request may be retried.
+    InternalServerError(runtime::Refused<500>),
+}
+impl IntoResponse for DeleteUserAvatarRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadRequest(problem) => problem.into_response(),
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::NotFound(problem) => problem.into_response(),
+            Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::PreconditionRequired(problem) => problem.into_response(),
+            Self::TooManyRequests { problem, retry_after } => {
+                let mut response = problem.into_response();
+                if let Ok(value) = http::HeaderValue::from_str(
+                    &retry_after.to_string(),
+                ) {
+                    response.headers_mut().insert("Retry-After", value);
+                }
+                response
+            }
+            Self::InternalServerError(problem) => problem.into_response(),
+        }
+    }
+}
+impl From<runtime::Refused<400>> for DeleteUserAvatarRefusal {
+    fn from(problem: runtime::Refused<400>) -> Self {
+        Self::BadRequest(problem)
+    }
+}
+impl From<runtime::Refused<401>> for DeleteUserAvatarRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for DeleteUserAvatarRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<404>> for DeleteUserAvatarRefusal {
+    fn from(problem: runtime::Refused<404>) -> Self {
+        Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<412>> for DeleteUserAvatarRefusal {
+    fn from(problem: runtime::Refused<412>) -> Self {
+        Self::PreconditionFailed(problem)
+    }
+}
+impl From<runtime::Refused<428>> for DeleteUserAvatarRefusal {
+    fn from(problem: runtime::Refused<428>) -> Self {
+        Self::PreconditionRequired(problem)
+    }
+}
+impl From<runtime::Refused<500>> for DeleteUserAvatarRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
+    }
+}
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{userId}/avatar",
+    operation_id = "deleteUserAvatar",
+    tags = ["Users"],
+    summary = "Remove a user's profile image",
+    description = "Removes the uploaded image. The user gets a new version (`hasAvatar`\nfollows `avatarUrl` alone, `avatarUpdatedAt` is gone) and the answer\ncarries its `ETag`. `404` when there is no uploaded image. `If-Match`\nis the user's `ETag`. Needs `users:write`, as for an upload.",
+    params(DeleteUserAvatarPath, DeleteUserAvatarQuery, DeleteUserAvatarHeaders),
+    responses(
+        (
+            status = 204u16,
+            description = "The image is removed.",
+            headers(("ETag" = types::ETagHeader))
+        ),
+        (
+            status = 400u16,
+            description = "The request is invalid. `errors[]` lists every problem by dotted path and\n`detail` repeats them as `field: message; field: message`.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 401u16,
+            description = "The bearer token is missing, expired or invalid.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 403u16,
+            description = "The token lacks the scope the operation needs, sends a privileged field\nwithout `users:admin` (code `privileged-field`, naming the field), acts on\na user it may not change, or names an `accountSwitchKey` it does not list.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 404u16,
+            description = "No such user in the account, or the user has no uploaded image.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 412u16,
+            description = "The `If-Match` entity tag is not current; nothing changed.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 428u16,
+            description = "This server requires `If-Match` on changes.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        ),
+        (
+            status = 429u16,
+            description = "Too many requests; wait for `Retry-After` seconds.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers(("Retry-After" = types::RetryAfterHeader))
+        ),
+        (
+            status = 500u16,
+            description = "The server failed; the request may be retried.",
+            body = Problem,
+            content_type = "application/problem+json",
+            headers()
+        )
+    ),
+    security(("bearerAuth" = ["users:write"])),
+)]
+pub fn delete_user_avatar<A: UsersApi>(
+    served: runtime::Served<A>,
+    request: axum::extract::Request,
+) -> impl std::future::Future<Output = Response> + Send {
+    let (mut parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let _ = body;
+            let caller = runtime::authorize(
+                    api,
+                    &operation_specs::DELETE_USER_AVATAR,
+                    &parts,
+                )
+                .await?;
+            let path_params = runtime::path_params(&mut parts).await?;
+            let params = runtime::Params::new(&parts, &path_params);
+            let mut errors = runtime::decode::Errors::default();
+            let path = DeleteUserAvatarPath::decode(&params, &mut errors);
+            let query = DeleteUserAvatarQuery::decode(&params, &mut errors);
+            let header = DeleteUserAvatarHeaders::decode(&params, &mut errors);
+            let context = runtime::context(
+                caller,
+                query.as_ref().and_then(|p| p.account_switch_key.as_deref()),
+                &errors,
+            )?;
+            match (path, query, header) {
+                (Some(path), Some(query), Some(header)) if errors.is_empty() => {
+                    Ok((
+                        context,
+                        DeleteUserAvatarRequest {
+                            path,
+                            query,
+                            header,
+                        },
+                    ))
+                }
+                _ => Err(runtime::Rejection::from_errors(errors)),
+            }
+        };
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(
+                        &operation_specs::DELETE_USER_AVATAR,
+                        rejection.into_response(),
+                    );
+            }
+        };
+        let response = runtime::answer(api.delete_user_avatar(context, request).await);
+        served.answered(&operation_specs::DELETE_USER_AVATAR, response)
+    }
+}
+#[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct ListUserGroupsPath {
     ///The user's id.
     #[param(rename = "userId")]
@@ -22923,7 +24492,7 @@ impl ListUserGroupsPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c555: {
+                        Some(value) => 'c577: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -22931,11 +24500,11 @@ impl ListUserGroupsPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c555 None;
+                                break 'c577 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c555 None;
+                                break 'c577 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -23003,7 +24572,7 @@ impl ListUserGroupsQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c557: {
+                        Some(value) => 'c579: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -23011,18 +24580,18 @@ impl ListUserGroupsQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c557 None;
+                                break 'c579 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c557 None;
+                                break 'c579 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c557 None;
+                                break 'c579 None;
                             }
                             if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
@@ -23031,7 +24600,7 @@ impl ListUserGroupsQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c557 None;
+                                break 'c579 None;
                             }
                             Some(value.to_owned())
                         }
@@ -23054,18 +24623,18 @@ impl ListUserGroupsQuery {
                             errors.push(path, "type", "must be an integer");
                             None
                         }
-                        Some(value) => 'c559: {
+                        Some(value) => 'c581: {
                             if (value as f64) < 1f64 {
                                 errors.push(path, "minimum", "must be at least 1");
-                                break 'c559 None;
+                                break 'c581 None;
                             }
                             if (value as f64) > 100f64 {
                                 errors.push(path, "maximum", "must be at most 100");
-                                break 'c559 None;
+                                break 'c581 None;
                             }
                             if i32::try_from(value).is_err() {
                                 errors.push(path, "format", "must be a 32-bit integer");
-                                break 'c559 None;
+                                break 'c581 None;
                             }
                             i32::try_from(value).ok()
                         }
@@ -23088,7 +24657,7 @@ impl ListUserGroupsQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c561: {
+                        Some(value) => 'c583: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -23096,23 +24665,23 @@ impl ListUserGroupsQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c561 None;
+                                break 'c583 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 512usize {
                                 errors
                                     .push(path, "max-length", "must be at most 512 characters");
-                                break 'c561 None;
+                                break 'c583 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c561 None;
+                                break 'c583 None;
                             }
                             if !crate::generated::patterns::P7.is_match(&value) {
                                 errors
                                     .push(path, "pattern", "does not match ^[A-Za-z0-9_-]+$");
-                                break 'c561 None;
+                                break 'c583 None;
                             }
                             Some(value.to_owned())
                         }
@@ -23362,7 +24931,7 @@ impl SetUserPasswordPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c563: {
+                        Some(value) => 'c585: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -23370,11 +24939,11 @@ impl SetUserPasswordPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c563 None;
+                                break 'c585 None;
                             }
                             if !runtime::decode::format::uuid(&value) {
                                 errors.push(path, "format", "is not a valid uuid");
-                                break 'c563 None;
+                                break 'c585 None;
                             }
                             uuid::Uuid::parse_str(&value).ok()
                         }
@@ -23430,7 +24999,7 @@ impl SetUserPasswordQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c565: {
+                        Some(value) => 'c587: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -23438,18 +25007,18 @@ impl SetUserPasswordQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c565 None;
+                                break 'c587 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c565 None;
+                                break 'c587 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c565 None;
+                                break 'c587 None;
                             }
                             if !crate::generated::patterns::P1.is_match(&value) {
                                 errors
@@ -23458,7 +25027,7 @@ impl SetUserPasswordQuery {
                                         "pattern",
                                         "does not match ^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
                                     );
-                                break 'c565 None;
+                                break 'c587 None;
                             }
                             Some(value.to_owned())
                         }
@@ -23516,7 +25085,7 @@ impl SetUserPasswordHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c567: {
+                        Some(value) => 'c589: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -23524,18 +25093,18 @@ impl SetUserPasswordHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c567 None;
+                                break 'c589 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c567 None;
+                                break 'c589 None;
                             }
                             if length < 1usize {
                                 errors
                                     .push(path, "min-length", "must be at least 1 character");
-                                break 'c567 None;
+                                break 'c589 None;
                             }
                             Some(value.to_owned())
                         }
@@ -23972,6 +25541,30 @@ pub trait UsersApi: runtime::Authenticator {
     ) -> impl std::future::Future<
         Output = Result<DeleteUserResponse, DeleteUserRefusal>,
     > + Send;
+    ///`GET /v1/users/{userId}/avatar`: Download a user's profile image
+    fn get_user_avatar(
+        &self,
+        ctx: runtime::RequestContext<Self::Claims>,
+        req: GetUserAvatarRequest,
+    ) -> impl std::future::Future<
+        Output = Result<GetUserAvatarResponse, GetUserAvatarRefusal>,
+    > + Send;
+    ///`PUT /v1/users/{userId}/avatar`: Upload a user's profile image
+    fn set_user_avatar(
+        &self,
+        ctx: runtime::RequestContext<Self::Claims>,
+        req: SetUserAvatarRequest,
+    ) -> impl std::future::Future<
+        Output = Result<SetUserAvatarResponse, SetUserAvatarRefusal>,
+    > + Send;
+    ///`DELETE /v1/users/{userId}/avatar`: Remove a user's profile image
+    fn delete_user_avatar(
+        &self,
+        ctx: runtime::RequestContext<Self::Claims>,
+        req: DeleteUserAvatarRequest,
+    ) -> impl std::future::Future<
+        Output = Result<DeleteUserAvatarResponse, DeleteUserAvatarRefusal>,
+    > + Send;
     ///`GET /v1/users/{userId}/groups`: List a user's groups
     fn list_user_groups(
         &self,
@@ -24033,6 +25626,12 @@ pub fn routes<A: UsersApi>(
                 .put(runtime::Handle(replace_user::<A>))
                 .patch(runtime::Handle(update_user::<A>))
                 .delete(runtime::Handle(delete_user::<A>)),
+        )
+        .route(
+            "/v1/users/{userId}/avatar",
+            axum::routing::get(runtime::Handle(get_user_avatar::<A>))
+                .put(runtime::Handle(set_user_avatar::<A>))
+                .delete(runtime::Handle(delete_user_avatar::<A>)),
         )
         .route(
             "/v1/users/{userId}/groups",
@@ -24145,6 +25744,7 @@ pub mod operation_specs {
             media_types: &["application/json"],
             raw_media_types: &[],
             schema: Some("GroupCreate"),
+            max_bytes: None,
         }),
     };
     pub const GET_GROUP: runtime::OperationSpec = runtime::OperationSpec {
@@ -24222,6 +25822,7 @@ pub mod operation_specs {
             media_types: &["application/json", "application/merge-patch+json"],
             raw_media_types: &[],
             schema: Some("GroupPatch"),
+            max_bytes: None,
         }),
     };
     pub const DELETE_GROUP: runtime::OperationSpec = runtime::OperationSpec {
@@ -24422,6 +26023,7 @@ pub mod operation_specs {
             media_types: &["application/json"],
             raw_media_types: &[],
             schema: Some("UserCreate"),
+            max_bytes: None,
         }),
     };
     pub const GET_USER: runtime::OperationSpec = runtime::OperationSpec {
@@ -24499,6 +26101,7 @@ pub mod operation_specs {
             media_types: &["application/json"],
             raw_media_types: &[],
             schema: Some("UserReplace"),
+            max_bytes: None,
         }),
     };
     pub const UPDATE_USER: runtime::OperationSpec = runtime::OperationSpec {
@@ -24541,6 +26144,7 @@ pub mod operation_specs {
             media_types: &["application/json", "application/merge-patch+json"],
             raw_media_types: &[],
             schema: Some("UserPatch"),
+            max_bytes: None,
         }),
     };
     pub const DELETE_USER: runtime::OperationSpec = runtime::OperationSpec {
@@ -24558,6 +26162,121 @@ pub mod operation_specs {
                     name: "bearerAuth",
                     kind: runtime::SchemeKind::Bearer,
                     scopes: &["users:admin"],
+                },
+            ],
+        ],
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "userId",
+                location: "path",
+                required: true,
+            },
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "If-Match",
+                location: "header",
+                required: false,
+            },
+        ],
+        body: None,
+    };
+    pub const GET_USER_AVATAR: runtime::OperationSpec = runtime::OperationSpec {
+        operation_id: "getUserAvatar",
+        statuses: &[200u16, 304u16, 400u16, 401u16, 403u16, 404u16, 429u16, 500u16],
+        status_classes: &[],
+        default_response: false,
+        method: "GET",
+        path: "/v1/users/{userId}/avatar",
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:read"],
+                },
+            ],
+        ],
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "userId",
+                location: "path",
+                required: true,
+            },
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "If-None-Match",
+                location: "header",
+                required: false,
+            },
+        ],
+        body: None,
+    };
+    pub const SET_USER_AVATAR: runtime::OperationSpec = runtime::OperationSpec {
+        operation_id: "setUserAvatar",
+        statuses: &[
+            204u16, 400u16, 401u16, 403u16, 404u16, 412u16, 413u16, 415u16, 428u16,
+            429u16, 500u16,
+        ],
+        status_classes: &[],
+        default_response: false,
+        method: "PUT",
+        path: "/v1/users/{userId}/avatar",
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:write"],
+                },
+            ],
+        ],
+        parameters: &[
+            runtime::ParameterSpec {
+                name: "userId",
+                location: "path",
+                required: true,
+            },
+            runtime::ParameterSpec {
+                name: "accountSwitchKey",
+                location: "query",
+                required: false,
+            },
+            runtime::ParameterSpec {
+                name: "If-Match",
+                location: "header",
+                required: false,
+            },
+        ],
+        body: Some(runtime::BodySpec {
+            media_types: &[],
+            raw_media_types: &["image/jpeg", "image/png", "image/webp"],
+            schema: None,
+            max_bytes: Some(2097152usize),
+        }),
+    };
+    pub const DELETE_USER_AVATAR: runtime::OperationSpec = runtime::OperationSpec {
+        operation_id: "deleteUserAvatar",
+        statuses: &[
+            204u16, 400u16, 401u16, 403u16, 404u16, 412u16, 428u16, 429u16, 500u16,
+        ],
+        status_classes: &[],
+        default_response: false,
+        method: "DELETE",
+        path: "/v1/users/{userId}/avatar",
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["users:write"],
                 },
             ],
         ],
@@ -24660,6 +26379,7 @@ pub mod operation_specs {
             media_types: &["application/json"],
             raw_media_types: &[],
             schema: Some("PasswordChange"),
+            max_bytes: None,
         }),
     };
     /// Every operation, in spec order.
@@ -24679,6 +26399,9 @@ pub mod operation_specs {
         &REPLACE_USER,
         &UPDATE_USER,
         &DELETE_USER,
+        &GET_USER_AVATAR,
+        &SET_USER_AVATAR,
+        &DELETE_USER_AVATAR,
         &LIST_USER_GROUPS,
         &SET_USER_PASSWORD,
     ];
@@ -24715,6 +26438,9 @@ pub mod operation_specs {
         replace_user,
         update_user,
         delete_user,
+        get_user_avatar,
+        set_user_avatar,
+        delete_user_avatar,
         list_user_groups,
         set_user_password
     ),

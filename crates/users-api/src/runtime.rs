@@ -401,6 +401,10 @@ pub struct BodySpec {
     pub raw_media_types: &'static [&'static str],
     /// The component schema its JSON must satisfy; `None`: any JSON.
     pub schema: Option<&'static str>,
+    /// The largest raw body the operation takes (the `maxLength` of its
+    /// binary schema), in place of [`RouterOptions::body_limit`]; `None`:
+    /// the router's limit.
+    pub max_bytes: Option<usize>,
 }
 
 /// A request body in a media type the router does not decode (XML, a form,
@@ -709,6 +713,22 @@ pub fn method_not_allowed(
     )
     .with_header(header::ALLOW, allowed.join(", "))
     .into_response()
+}
+
+/// The largest body the request `method path` may send: the
+/// [`BodySpec::max_bytes`] of the operation it names, else `default` (for
+/// layers that read bodies before the router, which apply the same limit).
+pub fn body_limit(
+    ops: &[&OperationSpec],
+    method: &http::Method,
+    path: &str,
+    default: usize,
+) -> usize {
+    ops.iter()
+        .filter(|op| op.method == method.as_str() && path_matches(op.path, path))
+        .filter_map(|op| op.body.and_then(|body| body.max_bytes))
+        .max()
+        .unwrap_or(default)
 }
 
 /// Whether `path` fills the path template `template` (`/v1/users/{userId}`
@@ -1100,7 +1120,7 @@ pub async fn raw_body(
     if let Some(refused) = encoded(&parts.headers) {
         return Err(refused);
     }
-    let bytes = read_body(body, options.body_limit).await?;
+    let bytes = read_body(body, spec.max_bytes.unwrap_or(options.body_limit)).await?;
     Ok(Some(RawBody { media_type, bytes }))
 }
 
@@ -1274,6 +1294,7 @@ mod tests {
             media_types: &["application/json"],
             raw_media_types: &["application/xml", "image/*"],
             schema: None,
+            max_bytes: None,
         }),
     };
 

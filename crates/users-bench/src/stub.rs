@@ -235,6 +235,27 @@ impl UsersApi for InMemory {
     ) -> Result<SetUserPasswordResponse, SetUserPasswordRefusal> {
         Err(unimplemented_problem().into())
     }
+    async fn get_user_avatar(
+        &self,
+        _: RequestContext<BenchClaims>,
+        _: GetUserAvatarRequest,
+    ) -> Result<GetUserAvatarResponse, GetUserAvatarRefusal> {
+        Err(unimplemented_problem().into())
+    }
+    async fn set_user_avatar(
+        &self,
+        _: RequestContext<BenchClaims>,
+        _: SetUserAvatarRequest,
+    ) -> Result<SetUserAvatarResponse, SetUserAvatarRefusal> {
+        Err(unimplemented_problem().into())
+    }
+    async fn delete_user_avatar(
+        &self,
+        _: RequestContext<BenchClaims>,
+        _: DeleteUserAvatarRequest,
+    ) -> Result<DeleteUserAvatarResponse, DeleteUserAvatarRefusal> {
+        Err(unimplemented_problem().into())
+    }
 }
 
 /// The generated router over the store.

@@ -166,6 +166,36 @@ pub const OPERATIONS: &[rt::Operation] = &[
         input_schema: "{\"$defs\":{\"AddressPatch\":{\"additionalProperties\":false,\"description\":\"Merged member by member into the stored address: a member sent is\\nupdated, a member left out keeps its stored value, `null` for a member\\nclears it and `null` for `address` removes the address. The merged\\naddress must satisfy `AddressInput` (a `countryCode`, a `state` in the US\\nand Canada, a five-digit US `zipCode`).\\n\",\"properties\":{\"address1\":{\"maxLength\":100,\"minLength\":1,\"type\":[\"string\",\"null\"]},\"address2\":{\"maxLength\":100,\"minLength\":1,\"type\":[\"string\",\"null\"]},\"city\":{\"maxLength\":100,\"minLength\":1,\"type\":[\"string\",\"null\"]},\"countryCode\":{\"$ref\":\"#/$defs/CountryCode\"},\"state\":{\"maxLength\":100,\"minLength\":1,\"type\":[\"string\",\"null\"]},\"zipCode\":{\"maxLength\":16,\"minLength\":1,\"type\":[\"string\",\"null\"]}},\"type\":[\"object\",\"null\"]},\"CountryCode\":{\"description\":\"An ISO 3166-1 alpha-2 country code, as `listCountries` lists them.\",\"enum\":[\"AD\",\"AE\",\"AF\",\"AG\",\"AI\",\"AL\",\"AM\",\"AO\",\"AQ\",\"AR\",\"AS\",\"AT\",\"AU\",\"AW\",\"AX\",\"AZ\",\"BA\",\"BB\",\"BD\",\"BE\",\"BF\",\"BG\",\"BH\",\"BI\",\"BJ\",\"BL\",\"BM\",\"BN\",\"BO\",\"BQ\",\"BR\",\"BS\",\"BT\",\"BV\",\"BW\",\"BY\",\"BZ\",\"CA\",\"CC\",\"CD\",\"CF\",\"CG\",\"CH\",\"CI\",\"CK\",\"CL\",\"CM\",\"CN\",\"CO\",\"CR\",\"CU\",\"CV\",\"CW\",\"CX\",\"CY\",\"CZ\",\"DE\",\"DJ\",\"DK\",\"DM\",\"DO\",\"DZ\",\"EC\",\"EE\",\"EG\",\"EH\",\"ER\",\"ES\",\"ET\",\"FI\",\"FJ\",\"FK\",\"FM\",\"FO\",\"FR\",\"GA\",\"GB\",\"GD\",\"GE\",\"GF\",\"GG\",\"GH\",\"GI\",\"GL\",\"GM\",\"GN\",\"GP\",\"GQ\",\"GR\",\"GS\",\"GT\",\"GU\",\"GW\",\"GY\",\"HK\",\"HM\",\"HN\",\"HR\",\"HT\",\"HU\",\"ID\",\"IE\",\"IL\",\"IM\",\"IN\",\"IO\",\"IQ\",\"IR\",\"IS\",\"IT\",\"JE\",\"JM\",\"JO\",\"JP\",\"KE\",\"KG\",\"KH\",\"KI\",\"KM\",\"KN\",\"KP\",\"KR\",\"KW\",\"KY\",\"KZ\",\"LA\",\"LB\",\"LC\",\"LI\",\"LK\",\"LR\",\"LS\",\"LT\",\"LU\",\"LV\",\"LY\",\"MA\",\"MC\",\"MD\",\"ME\",\"MF\",\"MG\",\"MH\",\"MK\",\"ML\",\"MM\",\"MN\",\"MO\",\"MP\",\"MQ\",\"MR\",\"MS\",\"MT\",\"MU\",\"MV\",\"MW\",\"MX\",\"MY\",\"MZ\",\"NA\",\"NC\",\"NE\",\"NF\",\"NG\",\"NI\",\"NL\",\"NO\",\"NP\",\"NR\",\"NU\",\"NZ\",\"OM\",\"PA\",\"PE\",\"PF\",\"PG\",\"PH\",\"PK\",\"PL\",\"PM\",\"PN\",\"PR\",\"PS\",\"PT\",\"PW\",\"PY\",\"QA\",\"RE\",\"RO\",\"RS\",\"RU\",\"RW\",\"SA\",\"SB\",\"SC\",\"SD\",\"SE\",\"SG\",\"SH\",\"SI\",\"SJ\",\"SK\",\"SL\",\"SM\",\"SN\",\"SO\",\"SR\",\"SS\",\"ST\",\"SV\",\"SX\",\"SY\",\"SZ\",\"TC\",\"TD\",\"TF\",\"TG\",\"TH\",\"TJ\",\"TK\",\"TL\",\"TM\",\"TN\",\"TO\",\"TR\",\"TT\",\"TV\",\"TW\",\"TZ\",\"UA\",\"UG\",\"UM\",\"US\",\"UY\",\"UZ\",\"VA\",\"VC\",\"VE\",\"VG\",\"VI\",\"VN\",\"VU\",\"WF\",\"WS\",\"YE\",\"YT\",\"ZA\",\"ZM\",\"ZW\"],\"type\":\"string\"},\"CustomAttributesPatch\":{\"additionalProperties\":{\"anyOf\":[{\"maxLength\":1024,\"type\":[\"string\",\"null\"]},{\"type\":\"number\"},{\"type\":\"boolean\"}],\"description\":\"A value sets the attribute, `null` removes it.\"},\"description\":\"Merged key by key: a key with a value sets it, a key with `null` removes\\nit, and `null` for the whole map removes every attribute.\\n\",\"maxProperties\":50,\"type\":[\"object\",\"null\"]},\"Email\":{\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"},\"LanguageCode\":{\"description\":\"An ISO 639-1 language code, as `listLanguages` lists them. `null` is no\\nlanguage: in a patch it clears the stored one.\\n\",\"enum\":[\"aa\",\"ab\",\"ae\",\"af\",\"ak\",\"am\",\"an\",\"ar\",\"as\",\"av\",\"ay\",\"az\",\"ba\",\"be\",\"bg\",\"bi\",\"bm\",\"bn\",\"bo\",\"br\",\"bs\",\"ca\",\"ce\",\"ch\",\"co\",\"cr\",\"cs\",\"cu\",\"cv\",\"cy\",\"da\",\"de\",\"dv\",\"dz\",\"ee\",\"el\",\"en\",\"eo\",\"es\",\"et\",\"eu\",\"fa\",\"ff\",\"fi\",\"fj\",\"fo\",\"fr\",\"fy\",\"ga\",\"gd\",\"gl\",\"gn\",\"gu\",\"gv\",\"ha\",\"he\",\"hi\",\"ho\",\"hr\",\"ht\",\"hu\",\"hy\",\"hz\",\"ia\",\"id\",\"ie\",\"ig\",\"ii\",\"ik\",\"io\",\"is\",\"it\",\"iu\",\"ja\",\"jv\",\"ka\",\"kg\",\"ki\",\"kj\",\"kk\",\"kl\",\"km\",\"kn\",\"ko\",\"kr\",\"ks\",\"ku\",\"kv\",\"kw\",\"ky\",\"la\",\"lb\",\"lg\",\"li\",\"ln\",\"lo\",\"lt\",\"lu\",\"lv\",\"mg\",\"mh\",\"mi\",\"mk\",\"ml\",\"mn\",\"mr\",\"ms\",\"mt\",\"my\",\"na\",\"nb\",\"nd\",\"ne\",\"ng\",\"nl\",\"nn\",\"no\",\"nr\",\"nv\",\"ny\",\"oc\",\"oj\",\"om\",\"or\",\"os\",\"pa\",\"pi\",\"pl\",\"ps\",\"pt\",\"qu\",\"rm\",\"rn\",\"ro\",\"ru\",\"rw\",\"sa\",\"sc\",\"sd\",\"se\",\"sg\",\"sh\",\"si\",\"sk\",\"sl\",\"sm\",\"sn\",\"so\",\"sq\",\"sr\",\"ss\",\"st\",\"su\",\"sv\",\"sw\",\"ta\",\"te\",\"tg\",\"th\",\"ti\",\"tk\",\"tl\",\"tn\",\"to\",\"tr\",\"ts\",\"tt\",\"tw\",\"ty\",\"ug\",\"uk\",\"ur\",\"uz\",\"ve\",\"vi\",\"vo\",\"wa\",\"wo\",\"xh\",\"yi\",\"yo\",\"za\",\"zh\",\"zu\",null],\"type\":[\"string\",\"null\"]},\"Locale\":{\"description\":\"`{iso639}-{iso3166}` in lowercase, as `listLocales` lists them. `null`\\nis no locale: in a patch it clears the stored one.\\n\",\"enum\":[\"aa-dj\",\"aa-er\",\"aa-et\",\"af-za\",\"ak-gh\",\"am-et\",\"an-es\",\"ar-ae\",\"ar-bh\",\"ar-dz\",\"ar-eg\",\"ar-in\",\"ar-iq\",\"ar-jo\",\"ar-kw\",\"ar-lb\",\"ar-ly\",\"ar-ma\",\"ar-om\",\"ar-qa\",\"ar-sa\",\"ar-sd\",\"ar-ss\",\"ar-sy\",\"ar-tn\",\"ar-ye\",\"as-in\",\"az-az\",\"az-ir\",\"be-by\",\"bg-bg\",\"bi-vu\",\"bn-bd\",\"bn-in\",\"bo-cn\",\"bo-in\",\"br-fr\",\"bs-ba\",\"ca-ad\",\"ca-es\",\"ca-fr\",\"ca-it\",\"ce-ru\",\"cs-cz\",\"cv-ru\",\"cy-gb\",\"da-dk\",\"de-at\",\"de-be\",\"de-ch\",\"de-de\",\"de-it\",\"de-li\",\"de-lu\",\"dv-mv\",\"dz-bt\",\"el-cy\",\"el-gr\",\"en-ag\",\"en-au\",\"en-bw\",\"en-ca\",\"en-dk\",\"en-gb\",\"en-hk\",\"en-ie\",\"en-il\",\"en-in\",\"en-ng\",\"en-nz\",\"en-ph\",\"en-sc\",\"en-sg\",\"en-us\",\"en-za\",\"en-zm\",\"en-zw\",\"es-ar\",\"es-bo\",\"es-cl\",\"es-co\",\"es-cr\",\"es-cu\",\"es-do\",\"es-ec\",\"es-es\",\"es-gt\",\"es-hn\",\"es-mx\",\"es-ni\",\"es-pa\",\"es-pe\",\"es-pr\",\"es-py\",\"es-sv\",\"es-us\",\"es-uy\",\"es-ve\",\"et-ee\",\"eu-es\",\"fa-ir\",\"ff-sn\",\"fi-fi\",\"fo-fo\",\"fr-be\",\"fr-ca\",\"fr-ch\",\"fr-fr\",\"fr-lu\",\"fy-de\",\"fy-nl\",\"ga-ie\",\"gd-gb\",\"gl-es\",\"gu-in\",\"gv-gb\",\"ha-ng\",\"he-il\",\"hi-in\",\"hr-hr\",\"ht-ht\",\"hu-hu\",\"hy-am\",\"ia-fr\",\"id-id\",\"ig-ng\",\"ik-ca\",\"is-is\",\"it-ch\",\"it-it\",\"iu-ca\",\"ja-jp\",\"ka-ge\",\"kk-kz\",\"kl-gl\",\"km-kh\",\"kn-in\",\"ko-kr\",\"ks-in\",\"ku-tr\",\"kw-gb\",\"ky-kg\",\"lb-lu\",\"lg-ug\",\"li-be\",\"li-nl\",\"ln-cd\",\"lo-la\",\"lt-lt\",\"lv-lv\",\"mg-mg\",\"mi-nz\",\"mk-mk\",\"ml-in\",\"mn-mn\",\"mr-in\",\"ms-my\",\"mt-mt\",\"my-mm\",\"nb-no\",\"ne-np\",\"nl-aw\",\"nl-be\",\"nl-nl\",\"nn-no\",\"nr-za\",\"oc-fr\",\"om-et\",\"om-ke\",\"or-in\",\"os-ru\",\"pa-in\",\"pa-pk\",\"pl-pl\",\"ps-af\",\"pt-br\",\"pt-pt\",\"ro-ro\",\"ru-ru\",\"ru-ua\",\"rw-rw\",\"sa-in\",\"sc-it\",\"sd-in\",\"se-no\",\"si-lk\",\"sk-sk\",\"sl-si\",\"sm-ws\",\"so-dj\",\"so-et\",\"so-ke\",\"so-so\",\"sq-al\",\"sq-mk\",\"sr-me\",\"sr-rs\",\"ss-za\",\"st-za\",\"sv-fi\",\"sv-se\",\"sw-ke\",\"sw-tz\",\"ta-in\",\"ta-lk\",\"te-in\",\"tg-tj\",\"th-th\",\"ti-er\",\"ti-et\",\"tk-tm\",\"tl-ph\",\"tn-za\",\"to-to\",\"tr-cy\",\"tr-tr\",\"ts-za\",\"tt-ru\",\"ug-cn\",\"uk-ua\",\"ur-in\",\"ur-pk\",\"uz-uz\",\"ve-za\",\"vi-vn\",\"wa-be\",\"wo-sn\",\"xh-za\",\"yi-us\",\"yo-ng\",\"zh-cn\",\"zh-hk\",\"zh-sg\",\"zh-tw\",\"zu-za\",null],\"type\":[\"string\",\"null\"]},\"MfaPatch\":{\"additionalProperties\":false,\"description\":\"Merged member by member into the stored settings; `null` clears the\\nexpiry. The merged settings must satisfy `MfaInput` (`enabled` is\\nrequired).\\n\",\"properties\":{\"enabled\":{\"type\":\"boolean\"},\"expirationInMinutes\":{\"format\":\"int32\",\"maximum\":1440,\"minimum\":1,\"type\":[\"integer\",\"null\"]}},\"type\":[\"object\",\"null\"]},\"NameInput\":{\"additionalProperties\":false,\"description\":\"Once `name` is sent, both names are required.\",\"properties\":{\"firstName\":{\"maxLength\":50,\"minLength\":1,\"type\":\"string\"},\"lastName\":{\"maxLength\":50,\"minLength\":1,\"type\":\"string\"}},\"required\":[\"firstName\",\"lastName\"],\"type\":\"object\"},\"NotificationsPatch\":{\"additionalProperties\":false,\"description\":\"Merged flag by flag; `null` for a flag resets it to off, `null` for the\\nwhole object resets every flag.\\n\",\"properties\":{\"onAccessControlErrors\":{\"type\":[\"boolean\",\"null\"]},\"onBookingChange\":{\"type\":[\"boolean\",\"null\"]},\"onHelpDeskMessage\":{\"type\":[\"boolean\",\"null\"]},\"onIdentityCheckUpdate\":{\"type\":[\"boolean\",\"null\"]},\"onMemberRemovedFromTeam\":{\"type\":[\"boolean\",\"null\"]},\"onNewBlogComment\":{\"type\":[\"boolean\",\"null\"]},\"onNewEmail\":{\"type\":[\"boolean\",\"null\"]},\"onNewEventComment\":{\"type\":[\"boolean\",\"null\"]},\"onNewMember\":{\"type\":[\"boolean\",\"null\"]},\"onNewWallPost\":{\"type\":[\"boolean\",\"null\"]},\"onPlatformInvoices\":{\"type\":[\"boolean\",\"null\"]},\"onProfileChanges\":{\"type\":[\"boolean\",\"null\"]},\"onPurchases\":{\"type\":[\"boolean\",\"null\"]},\"onTariffChange\":{\"type\":[\"boolean\",\"null\"]},\"onTentativeBookingChange\":{\"type\":[\"boolean\",\"null\"]},\"onVirtualOfficeDeliveryPreferenceUpdate\":{\"type\":[\"boolean\",\"null\"]},\"onVirtualOfficeTariffChange\":{\"type\":[\"boolean\",\"null\"]},\"onVisitorRegistration\":{\"type\":[\"boolean\",\"null\"]},\"receiveCommunityDigest\":{\"type\":[\"boolean\",\"null\"]},\"receiveEveryMessage\":{\"type\":[\"boolean\",\"null\"]}},\"type\":[\"object\",\"null\"]},\"OrganizationRefPatch\":{\"additionalProperties\":false,\"description\":\"Moves the user to this organization of the account; `null` moves it to\\nnone. A caller without `users:admin` may move a user only out of and\\ninto organizations its token lists in `organizations` (else `403`,\\nnaming `ownerOrganization.id`).\\n\",\"properties\":{\"id\":{\"format\":\"uuid\",\"type\":\"string\"}},\"required\":[\"id\"],\"type\":[\"object\",\"null\"]},\"RelationMember\":{\"description\":\"The key of a role, team or tag.\",\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[a-z0-9][a-z0-9_.-]*$\",\"type\":\"string\"},\"RelationSet\":{\"description\":\"A set of role, team or tag keys.\",\"items\":{\"$ref\":\"#/$defs/RelationMember\"},\"maxItems\":100,\"type\":\"array\",\"uniqueItems\":true},\"TimeZone\":{\"description\":\"An IANA time zone, as `listTimeZones` lists them. `null` is no time\\nzone: in a patch it clears the stored one.\\n\",\"enum\":[\"Africa/Abidjan\",\"Africa/Accra\",\"Africa/Addis_Ababa\",\"Africa/Algiers\",\"Africa/Asmara\",\"Africa/Asmera\",\"Africa/Bamako\",\"Africa/Bangui\",\"Africa/Banjul\",\"Africa/Bissau\",\"Africa/Blantyre\",\"Africa/Brazzaville\",\"Africa/Bujumbura\",\"Africa/Cairo\",\"Africa/Casablanca\",\"Africa/Ceuta\",\"Africa/Conakry\",\"Africa/Dakar\",\"Africa/Dar_es_Salaam\",\"Africa/Djibouti\",\"Africa/Douala\",\"Africa/El_Aaiun\",\"Africa/Freetown\",\"Africa/Gaborone\",\"Africa/Harare\",\"Africa/Johannesburg\",\"Africa/Juba\",\"Africa/Kampala\",\"Africa/Khartoum\",\"Africa/Kigali\",\"Africa/Kinshasa\",\"Africa/Lagos\",\"Africa/Libreville\",\"Africa/Lome\",\"Africa/Luanda\",\"Africa/Lubumbashi\",\"Africa/Lusaka\",\"Africa/Malabo\",\"Africa/Maputo\",\"Africa/Maseru\",\"Africa/Mbabane\",\"Africa/Mogadishu\",\"Africa/Monrovia\",\"Africa/Nairobi\",\"Africa/Ndjamena\",\"Africa/Niamey\",\"Africa/Nouakchott\",\"Africa/Ouagadougou\",\"Africa/Porto-Novo\",\"Africa/Sao_Tome\",\"Africa/Timbuktu\",\"Africa/Tripoli\",\"Africa/Tunis\",\"Africa/Windhoek\",\"America/Adak\",\"America/Anchorage\",\"America/Anguilla\",\"America/Antigua\",\"America/Araguaina\",\"America/Argentina/Buenos_Aires\",\"America/Argentina/Catamarca\",\"America/Argentina/ComodRivadavia\",\"America/Argentina/Cordoba\",\"America/Argentina/Jujuy\",\"America/Argentina/La_Rioja\",\"America/Argentina/Mendoza\",\"America/Argentina/Rio_Gallegos\",\"America/Argentina/Salta\",\"America/Argentina/San_Juan\",\"America/Argentina/San_Luis\",\"America/Argentina/Tucuman\",\"America/Argentina/Ushuaia\",\"America/Aruba\",\"America/Asuncion\",\"America/Atikokan\",\"America/Atka\",\"America/Bahia\",\"America/Bahia_Banderas\",\"America/Barbados\",\"America/Belem\",\"America/Belize\",\"America/Blanc-Sablon\",\"America/Boa_Vista\",\"America/Bogota\",\"America/Boise\",\"America/Buenos_Aires\",\"America/Cambridge_Bay\",\"America/Campo_Grande\",\"America/Cancun\",\"America/Caracas\",\"America/Catamarca\",\"America/Cayenne\",\"America/Cayman\",\"America/Chicago\",\"America/Chihuahua\",\"America/Ciudad_Juarez\",\"America/Coral_Harbour\",\"America/Cordoba\",\"America/Costa_Rica\",\"America/Coyhaique\",\"America/Creston\",\"America/Cuiaba\",\"America/Curacao\",\"America/Danmarkshavn\",\"America/Dawson\",\"America/Dawson_Creek\",\"America/Denver\",\"America/Detroit\",\"America/Dominica\",\"America/Edmonton\",\"America/Eirunepe\",\"America/El_Salvador\",\"America/Ensenada\",\"America/Fort_Nelson\",\"America/Fort_Wayne\",\"America/Fortaleza\",\"America/Glace_Bay\",\"America/Godthab\",\"America/Goose_Bay\",\"America/Grand_Turk\",\"America/Grenada\",\"America/Guadeloupe\",\"America/Guatemala\",\"America/Guayaquil\",\"America/Guyana\",\"America/Halifax\",\"America/Havana\",\"America/Hermosillo\",\"America/Indiana/Indianapolis\",\"America/Indiana/Knox\",\"America/Indiana/Marengo\",\"America/Indiana/Petersburg\",\"America/Indiana/Tell_City\",\"America/Indiana/Vevay\",\"America/Indiana/Vincennes\",\"America/Indiana/Winamac\",\"America/Indianapolis\",\"America/Inuvik\",\"America/Iqaluit\",\"America/Jamaica\",\"America/Jujuy\",\"America/Juneau\",\"America/Kentucky/Louisville\",\"America/Kentucky/Monticello\",\"America/Knox_IN\",\"America/Kralendijk\",\"America/La_Paz\",\"America/Lima\",\"America/Los_Angeles\",\"America/Louisville\",\"America/Lower_Princes\",\"America/Maceio\",\"America/Managua\",\"America/Manaus\",\"America/Marigot\",\"America/Martinique\",\"America/Matamoros\",\"America/Mazatlan\",\"America/Mendoza\",\"America/Menominee\",\"America/Merida\",\"America/Metlakatla\",\"America/Mexico_City\",\"America/Miquelon\",\"America/Moncton\",\"America/Monterrey\",\"America/Montevideo\",\"America/Montreal\",\"America/Montserrat\",\"America/Nassau\",\"America/New_York\",\"America/Nipigon\",\"America/Nome\",\"America/Noronha\",\"America/North_Dakota/Beulah\",\"America/North_Dakota/Center\",\"America/North_Dakota/New_Salem\",\"America/Nuuk\",\"America/Ojinaga\",\"America/Panama\",\"America/Pangnirtung\",\"America/Paramaribo\",\"America/Phoenix\",\"America/Port-au-Prince\",\"America/Port_of_Spain\",\"America/Porto_Acre\",\"America/Porto_Velho\",\"America/Puerto_Rico\",\"America/Punta_Arenas\",\"America/Rainy_River\",\"America/Rankin_Inlet\",\"America/Recife\",\"America/Regina\",\"America/Resolute\",\"America/Rio_Branco\",\"America/Rosario\",\"America/Santa_Isabel\",\"America/Santarem\",\"America/Santiago\",\"America/Santo_Domingo\",\"America/Sao_Paulo\",\"America/Scoresbysund\",\"America/Shiprock\",\"America/Sitka\",\"America/St_Barthelemy\",\"America/St_Johns\",\"America/St_Kitts\",\"America/St_Lucia\",\"America/St_Thomas\",\"America/St_Vincent\",\"America/Swift_Current\",\"America/Tegucigalpa\",\"America/Thule\",\"America/Thunder_Bay\",\"America/Tijuana\",\"America/Toronto\",\"America/Tortola\",\"America/Vancouver\",\"America/Virgin\",\"America/Whitehorse\",\"America/Winnipeg\",\"America/Yakutat\",\"America/Yellowknife\",\"Antarctica/Casey\",\"Antarctica/Davis\",\"Antarctica/DumontDUrville\",\"Antarctica/Macquarie\",\"Antarctica/Mawson\",\"Antarctica/McMurdo\",\"Antarctica/Palmer\",\"Antarctica/Rothera\",\"Antarctica/South_Pole\",\"Antarctica/Syowa\",\"Antarctica/Troll\",\"Antarctica/Vostok\",\"Arctic/Longyearbyen\",\"Asia/Aden\",\"Asia/Almaty\",\"Asia/Amman\",\"Asia/Anadyr\",\"Asia/Aqtau\",\"Asia/Aqtobe\",\"Asia/Ashgabat\",\"Asia/Ashkhabad\",\"Asia/Atyrau\",\"Asia/Baghdad\",\"Asia/Bahrain\",\"Asia/Baku\",\"Asia/Bangkok\",\"Asia/Barnaul\",\"Asia/Beirut\",\"Asia/Bishkek\",\"Asia/Brunei\",\"Asia/Calcutta\",\"Asia/Chita\",\"Asia/Choibalsan\",\"Asia/Chongqing\",\"Asia/Chungking\",\"Asia/Colombo\",\"Asia/Dacca\",\"Asia/Damascus\",\"Asia/Dhaka\",\"Asia/Dili\",\"Asia/Dubai\",\"Asia/Dushanbe\",\"Asia/Famagusta\",\"Asia/Gaza\",\"Asia/Harbin\",\"Asia/Hebron\",\"Asia/Ho_Chi_Minh\",\"Asia/Hong_Kong\",\"Asia/Hovd\",\"Asia/Irkutsk\",\"Asia/Istanbul\",\"Asia/Jakarta\",\"Asia/Jayapura\",\"Asia/Jerusalem\",\"Asia/Kabul\",\"Asia/Kamchatka\",\"Asia/Karachi\",\"Asia/Kashgar\",\"Asia/Kathmandu\",\"Asia/Katmandu\",\"Asia/Khandyga\",\"Asia/Kolkata\",\"Asia/Krasnoyarsk\",\"Asia/Kuala_Lumpur\",\"Asia/Kuching\",\"Asia/Kuwait\",\"Asia/Macao\",\"Asia/Macau\",\"Asia/Magadan\",\"Asia/Makassar\",\"Asia/Manila\",\"Asia/Muscat\",\"Asia/Nicosia\",\"Asia/Novokuznetsk\",\"Asia/Novosibirsk\",\"Asia/Omsk\",\"Asia/Oral\",\"Asia/Phnom_Penh\",\"Asia/Pontianak\",\"Asia/Pyongyang\",\"Asia/Qatar\",\"Asia/Qostanay\",\"Asia/Qyzylorda\",\"Asia/Rangoon\",\"Asia/Riyadh\",\"Asia/Saigon\",\"Asia/Sakhalin\",\"Asia/Samarkand\",\"Asia/Seoul\",\"Asia/Shanghai\",\"Asia/Singapore\",\"Asia/Srednekolymsk\",\"Asia/Taipei\",\"Asia/Tashkent\",\"Asia/Tbilisi\",\"Asia/Tehran\",\"Asia/Tel_Aviv\",\"Asia/Thimbu\",\"Asia/Thimphu\",\"Asia/Tokyo\",\"Asia/Tomsk\",\"Asia/Ujung_Pandang\",\"Asia/Ulaanbaatar\",\"Asia/Ulan_Bator\",\"Asia/Urumqi\",\"Asia/Ust-Nera\",\"Asia/Vientiane\",\"Asia/Vladivostok\",\"Asia/Yakutsk\",\"Asia/Yangon\",\"Asia/Yekaterinburg\",\"Asia/Yerevan\",\"Atlantic/Azores\",\"Atlantic/Bermuda\",\"Atlantic/Canary\",\"Atlantic/Cape_Verde\",\"Atlantic/Faeroe\",\"Atlantic/Faroe\",\"Atlantic/Jan_Mayen\",\"Atlantic/Madeira\",\"Atlantic/Reykjavik\",\"Atlantic/South_Georgia\",\"Atlantic/St_Helena\",\"Atlantic/Stanley\",\"Australia/ACT\",\"Australia/Adelaide\",\"Australia/Brisbane\",\"Australia/Broken_Hill\",\"Australia/Canberra\",\"Australia/Currie\",\"Australia/Darwin\",\"Australia/Eucla\",\"Australia/Hobart\",\"Australia/LHI\",\"Australia/Lindeman\",\"Australia/Lord_Howe\",\"Australia/Melbourne\",\"Australia/NSW\",\"Australia/North\",\"Australia/Perth\",\"Australia/Queensland\",\"Australia/South\",\"Australia/Sydney\",\"Australia/Tasmania\",\"Australia/Victoria\",\"Australia/West\",\"Australia/Yancowinna\",\"Brazil/Acre\",\"Brazil/DeNoronha\",\"Brazil/East\",\"Brazil/West\",\"CET\",\"CST6CDT\",\"Canada/Atlantic\",\"Canada/Central\",\"Canada/Eastern\",\"Canada/Mountain\",\"Canada/Newfoundland\",\"Canada/Pacific\",\"Canada/Saskatchewan\",\"Canada/Yukon\",\"Chile/Continental\",\"Chile/EasterIsland\",\"Cuba\",\"EET\",\"EST\",\"EST5EDT\",\"Egypt\",\"Eire\",\"Etc/GMT\",\"Etc/GMT+0\",\"Etc/GMT+1\",\"Etc/GMT+10\",\"Etc/GMT+11\",\"Etc/GMT+12\",\"Etc/GMT+2\",\"Etc/GMT+3\",\"Etc/GMT+4\",\"Etc/GMT+5\",\"Etc/GMT+6\",\"Etc/GMT+7\",\"Etc/GMT+8\",\"Etc/GMT+9\",\"Etc/GMT-0\",\"Etc/GMT-1\",\"Etc/GMT-10\",\"Etc/GMT-11\",\"Etc/GMT-12\",\"Etc/GMT-13\",\"Etc/GMT-14\",\"Etc/GMT-2\",\"Etc/GMT-3\",\"Etc/GMT-4\",\"Etc/GMT-5\",\"Etc/GMT-6\",\"Etc/GMT-7\",\"Etc/GMT-8\",\"Etc/GMT-9\",\"Etc/GMT0\",\"Etc/Greenwich\",\"Etc/UCT\",\"Etc/UTC\",\"Etc/Universal\",\"Etc/Zulu\",\"Europe/Amsterdam\",\"Europe/Andorra\",\"Europe/Astrakhan\",\"Europe/Athens\",\"Europe/Belfast\",\"Europe/Belgrade\",\"Europe/Berlin\",\"Europe/Bratislava\",\"Europe/Brussels\",\"Europe/Bucharest\",\"Europe/Budapest\",\"Europe/Busingen\",\"Europe/Chisinau\",\"Europe/Copenhagen\",\"Europe/Dublin\",\"Europe/Gibraltar\",\"Europe/Guernsey\",\"Europe/Helsinki\",\"Europe/Isle_of_Man\",\"Europe/Istanbul\",\"Europe/Jersey\",\"Europe/Kaliningrad\",\"Europe/Kiev\",\"Europe/Kirov\",\"Europe/Kyiv\",\"Europe/Lisbon\",\"Europe/Ljubljana\",\"Europe/London\",\"Europe/Luxembourg\",\"Europe/Madrid\",\"Europe/Malta\",\"Europe/Mariehamn\",\"Europe/Minsk\",\"Europe/Monaco\",\"Europe/Moscow\",\"Europe/Nicosia\",\"Europe/Oslo\",\"Europe/Paris\",\"Europe/Podgorica\",\"Europe/Prague\",\"Europe/Riga\",\"Europe/Rome\",\"Europe/Samara\",\"Europe/San_Marino\",\"Europe/Sarajevo\",\"Europe/Saratov\",\"Europe/Simferopol\",\"Europe/Skopje\",\"Europe/Sofia\",\"Europe/Stockholm\",\"Europe/Tallinn\",\"Europe/Tirane\",\"Europe/Tiraspol\",\"Europe/Ulyanovsk\",\"Europe/Uzhgorod\",\"Europe/Vaduz\",\"Europe/Vatican\",\"Europe/Vienna\",\"Europe/Vilnius\",\"Europe/Volgograd\",\"Europe/Warsaw\",\"Europe/Zagreb\",\"Europe/Zaporozhye\",\"Europe/Zurich\",\"GB\",\"GB-Eire\",\"GMT\",\"GMT+0\",\"GMT-0\",\"GMT0\",\"Greenwich\",\"HST\",\"Hongkong\",\"Iceland\",\"Indian/Antananarivo\",\"Indian/Chagos\",\"Indian/Christmas\",\"Indian/Cocos\",\"Indian/Comoro\",\"Indian/Kerguelen\",\"Indian/Mahe\",\"Indian/Maldives\",\"Indian/Mauritius\",\"Indian/Mayotte\",\"Indian/Reunion\",\"Iran\",\"Israel\",\"Jamaica\",\"Japan\",\"Kwajalein\",\"Libya\",\"MET\",\"MST\",\"MST7MDT\",\"Mexico/BajaNorte\",\"Mexico/BajaSur\",\"Mexico/General\",\"NZ\",\"NZ-CHAT\",\"Navajo\",\"PRC\",\"PST8PDT\",\"Pacific/Apia\",\"Pacific/Auckland\",\"Pacific/Bougainville\",\"Pacific/Chatham\",\"Pacific/Chuuk\",\"Pacific/Easter\",\"Pacific/Efate\",\"Pacific/Enderbury\",\"Pacific/Fakaofo\",\"Pacific/Fiji\",\"Pacific/Funafuti\",\"Pacific/Galapagos\",\"Pacific/Gambier\",\"Pacific/Guadalcanal\",\"Pacific/Guam\",\"Pacific/Honolulu\",\"Pacific/Johnston\",\"Pacific/Kanton\",\"Pacific/Kiritimati\",\"Pacific/Kosrae\",\"Pacific/Kwajalein\",\"Pacific/Majuro\",\"Pacific/Marquesas\",\"Pacific/Midway\",\"Pacific/Nauru\",\"Pacific/Niue\",\"Pacific/Norfolk\",\"Pacific/Noumea\",\"Pacific/Pago_Pago\",\"Pacific/Palau\",\"Pacific/Pitcairn\",\"Pacific/Pohnpei\",\"Pacific/Ponape\",\"Pacific/Port_Moresby\",\"Pacific/Rarotonga\",\"Pacific/Saipan\",\"Pacific/Samoa\",\"Pacific/Tahiti\",\"Pacific/Tarawa\",\"Pacific/Tongatapu\",\"Pacific/Truk\",\"Pacific/Wake\",\"Pacific/Wallis\",\"Pacific/Yap\",\"Poland\",\"Portugal\",\"ROC\",\"ROK\",\"Singapore\",\"Turkey\",\"UCT\",\"US/Alaska\",\"US/Aleutian\",\"US/Arizona\",\"US/Central\",\"US/East-Indiana\",\"US/Eastern\",\"US/Hawaii\",\"US/Indiana-Starke\",\"US/Michigan\",\"US/Mountain\",\"US/Pacific\",\"US/Samoa\",\"UTC\",\"Universal\",\"W-SU\",\"WET\",\"Zulu\",null],\"type\":[\"string\",\"null\"]},\"UserStatus\":{\"description\":\"`active` users can sign in; `deactivated` users cannot; `archived` users\\nare kept for reference only and cannot sign in.\\n\",\"enum\":[\"active\",\"deactivated\",\"archived\"],\"type\":\"string\"}},\"additionalProperties\":false,\"properties\":{\"If-Match\":{\"description\":\"The `ETag` the change is based on, as the last read or write answered\\nit (`\\\"7\\\"`), or `*` for any version. When it is not current the answer\\nis `412` and nothing changes. Optional, unless the server requires it\\n(then `428` without it).\",\"maxLength\":256,\"minLength\":1,\"type\":\"string\"},\"body\":{\"additionalProperties\":false,\"allOf\":[{\"description\":\"`roles` is not sent with `addRoles` or `removeRoles`.\",\"not\":{\"anyOf\":[{\"required\":[\"roles\",\"addRoles\"]},{\"required\":[\"roles\",\"removeRoles\"]}]}},{\"description\":\"`teams` is not sent with `addTeams` or `removeTeams`.\",\"not\":{\"anyOf\":[{\"required\":[\"teams\",\"addTeams\"]},{\"required\":[\"teams\",\"removeTeams\"]}]}},{\"description\":\"`tags` is not sent with `addTags` or `removeTags`.\",\"not\":{\"anyOf\":[{\"required\":[\"tags\",\"addTags\"]},{\"required\":[\"tags\",\"removeTags\"]}]}}],\"description\":\"A JSON merge patch (RFC 7396) of a user. Absent members are left alone,\\n`null` clears an optional member; `name` and `email` cannot be cleared;\\n`{}` changes nothing. A relation is either replaced whole or changed with\\nits `add*` / `remove*` lists, never both in one patch. Rules relating\\nmembers to each other (`address`, `mfa`) are judged on the merged user,\\nagainst `UserReplace`.\\n\",\"properties\":{\"addRoles\":{\"allOf\":[{\"$ref\":\"#/$defs/RelationSet\"}],\"description\":\"Roles to add. Privileged.\"},\"addTags\":{\"$ref\":\"#/$defs/RelationSet\"},\"addTeams\":{\"$ref\":\"#/$defs/RelationSet\"},\"address\":{\"$ref\":\"#/$defs/AddressPatch\"},\"apiAccess\":{\"description\":\"Privileged.\",\"type\":\"boolean\"},\"avatarUrl\":{\"format\":\"uri\",\"maxLength\":2048,\"pattern\":\"^https://\",\"type\":[\"string\",\"null\"]},\"contactType\":{\"enum\":[\"administrative\",\"billing\",\"technical\",\"security\",\"other\",null],\"type\":[\"string\",\"null\"]},\"customAttributes\":{\"$ref\":\"#/$defs/CustomAttributesPatch\"},\"dateOfBirth\":{\"format\":\"date\",\"type\":[\"string\",\"null\"]},\"description\":{\"maxLength\":5000,\"type\":[\"string\",\"null\"]},\"email\":{\"$ref\":\"#/$defs/Email\"},\"employeeId\":{\"maxLength\":64,\"minLength\":1,\"type\":[\"string\",\"null\"]},\"externalId\":{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\",\"type\":[\"string\",\"null\"]},\"gender\":{\"enum\":[\"male\",\"female\",\"undisclosed\",null],\"type\":[\"string\",\"null\"]},\"isAdmin\":{\"description\":\"Privileged.\",\"type\":\"boolean\"},\"jobTitle\":{\"maxLength\":75,\"minLength\":1,\"type\":[\"string\",\"null\"]},\"locale\":{\"$ref\":\"#/$defs/Locale\"},\"mfa\":{\"$ref\":\"#/$defs/MfaPatch\"},\"mobilePhone\":{\"pattern\":\"^\\\\+[1-9][0-9]{1,14}$\",\"type\":[\"string\",\"null\"]},\"mustResetPassword\":{\"description\":\"Privileged.\",\"type\":\"boolean\"},\"name\":{\"$ref\":\"#/$defs/NameInput\"},\"notifications\":{\"$ref\":\"#/$defs/NotificationsPatch\"},\"ownerOrganization\":{\"$ref\":\"#/$defs/OrganizationRefPatch\"},\"phone\":{\"pattern\":\"^\\\\+[1-9][0-9]{1,14}$\",\"type\":[\"string\",\"null\"]},\"position\":{\"maxLength\":100,\"minLength\":1,\"type\":[\"string\",\"null\"]},\"preferredLanguage\":{\"$ref\":\"#/$defs/LanguageCode\"},\"removeRoles\":{\"allOf\":[{\"$ref\":\"#/$defs/RelationSet\"}],\"description\":\"Roles to remove. Privileged.\"},\"removeTags\":{\"$ref\":\"#/$defs/RelationSet\"},\"removeTeams\":{\"$ref\":\"#/$defs/RelationSet\"},\"roles\":{\"allOf\":[{\"$ref\":\"#/$defs/RelationSet\"}],\"description\":\"Replaces the user's roles. Privileged.\"},\"secondaryEmail\":{\"format\":\"email\",\"maxLength\":254,\"type\":[\"string\",\"null\"]},\"sessionTimeout\":{\"enum\":[900,1800,3600,7200,14400,28800,86400,null],\"type\":[\"integer\",\"null\"]},\"status\":{\"allOf\":[{\"$ref\":\"#/$defs/UserStatus\"}],\"description\":\"Moves the user to this status and stamps the matching timestamp. Privileged.\"},\"tags\":{\"$ref\":\"#/$defs/RelationSet\"},\"teams\":{\"$ref\":\"#/$defs/RelationSet\"},\"timeZone\":{\"$ref\":\"#/$defs/TimeZone\"},\"title\":{\"maxLength\":50,\"minLength\":1,\"type\":[\"string\",\"null\"]}},\"type\":\"object\"},\"userId\":{\"description\":\"The user's id.\",\"format\":\"uuid\",\"type\":\"string\"}},\"required\":[\"userId\",\"body\"],\"type\":\"object\"}",
     },
     rt::Operation {
+        id: "getUserAvatar",
+        group: "users",
+        command: "get-avatar",
+        method: "GET",
+        path: "/v1/users/{userId}/avatar",
+        summary: "Download a user's profile image",
+        description: "Answers the image uploaded for the user, byte for byte, in its media\ntype. The image is part of the user: its `ETag` is the user's, so with\n`If-None-Match` holding it the answer is `304` with no body. `404`\nwhen the user has no uploaded image (a user whose `avatarUrl` links\none elsewhere has none here). Needs `users:read`.",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"If-None-Match\":{\"description\":\"An `ETag` the caller holds (`\\\"7\\\"`); while it is current the answer is\\n`304` without a body.\",\"maxLength\":256,\"minLength\":1,\"type\":\"string\"},\"userId\":{\"description\":\"The user's id.\",\"format\":\"uuid\",\"type\":\"string\"}},\"required\":[\"userId\"],\"type\":\"object\"}",
+    },
+    rt::Operation {
+        id: "setUserAvatar",
+        group: "users",
+        command: "set-avatar",
+        method: "PUT",
+        path: "/v1/users/{userId}/avatar",
+        summary: "Upload a user's profile image",
+        description: "Stores a PNG, JPEG or WebP image of at most 2 MiB as the user's profile\nimage, replacing any before it. The image's type is read from its bytes:\na body that is not one of the three, or is another of them than its\n`Content-Type` says, is `415`; a larger one is `413`. The user gets a\nnew version (`hasAvatar` true, `avatarUpdatedAt` now) and the answer\ncarries its `ETag`. `If-Match` is the user's `ETag`. Users may set\ntheir own image; others need to be an admin or the user's creator.\nNeeds `users:write`.",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"If-Match\":{\"description\":\"The `ETag` the change is based on, as the last read or write answered\\nit (`\\\"7\\\"`), or `*` for any version. When it is not current the answer\\nis `412` and nothing changes. Optional, unless the server requires it\\n(then `428` without it).\",\"maxLength\":256,\"minLength\":1,\"type\":\"string\"},\"userId\":{\"description\":\"The user's id.\",\"format\":\"uuid\",\"type\":\"string\"}},\"required\":[\"userId\"],\"type\":\"object\"}",
+    },
+    rt::Operation {
+        id: "deleteUserAvatar",
+        group: "users",
+        command: "delete-avatar",
+        method: "DELETE",
+        path: "/v1/users/{userId}/avatar",
+        summary: "Remove a user's profile image",
+        description: "Removes the uploaded image. The user gets a new version (`hasAvatar`\nfollows `avatarUrl` alone, `avatarUpdatedAt` is gone) and the answer\ncarries its `ETag`. `404` when there is no uploaded image. `If-Match`\nis the user's `ETag`. Needs `users:write`, as for an upload.",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"If-Match\":{\"description\":\"The `ETag` the change is based on, as the last read or write answered\\nit (`\\\"7\\\"`), or `*` for any version. When it is not current the answer\\nis `412` and nothing changes. Optional, unless the server requires it\\n(then `428` without it).\",\"maxLength\":256,\"minLength\":1,\"type\":\"string\"},\"userId\":{\"description\":\"The user's id.\",\"format\":\"uuid\",\"type\":\"string\"}},\"required\":[\"userId\"],\"type\":\"object\"}",
+    },
+    rt::Operation {
         id: "listUserGroups",
         group: "groups",
         command: "list-user",
@@ -206,7 +236,8 @@ pub fn groups() -> Vec<::clap::Command> {
         .subcommand(command_list_users()).subcommand(command_create_user())
         .subcommand(command_get_user()).subcommand(command_replace_user())
         .subcommand(command_delete_user()).subcommand(command_update_user())
-        .subcommand(command_set_user_password())
+        .subcommand(command_get_user_avatar()).subcommand(command_set_user_avatar())
+        .subcommand(command_delete_user_avatar()).subcommand(command_set_user_password())
     ]
 }
 /// Runs the operation `group command` with its parsed `args`.
@@ -235,6 +266,9 @@ pub async fn run<'c>(
         ("users", "replace") => run_replace_user(client, args, options).await,
         ("users", "delete") => run_delete_user(client, args, options).await,
         ("users", "update") => run_update_user(client, args, options).await,
+        ("users", "get-avatar") => run_get_user_avatar(client, args, options).await,
+        ("users", "set-avatar") => run_set_user_avatar(client, args, options).await,
+        ("users", "delete-avatar") => run_delete_user_avatar(client, args, options).await,
         ("groups", "list-user") => run_list_user_groups(client, args, options).await,
         ("users", "set-password") => run_set_user_password(client, args, options).await,
         _ => Err(rt::Failure::Usage(format!("no command {group} {command}"))),
@@ -1475,6 +1509,81 @@ fn command_update_user() -> ::clap::Command {
                 .help("Clears a member: sends it as null, which removes it."),
         )
 }
+fn command_get_user_avatar() -> ::clap::Command {
+    ::clap::Command::new("get-avatar")
+        .about("Download a user's profile image")
+        .long_about(
+            "Download a user's profile image.\n\nAnswers the image uploaded for the user, byte for byte, in its media\ntype. The image is part of the user: its `ETag` is the user's, so with\n`If-None-Match` holding it the answer is `304` with no body. `404`\nwhen the user has no uploaded image (a user whose `avatarUrl` links\none elsewhere has none here). Needs `users:read`.\n\nGET /v1/users/{userId}/avatar (getUserAvatar)",
+        )
+        .visible_alias("getUserAvatar")
+        .arg(
+            ::clap::Arg::new("userId")
+                .required(true)
+                .value_name("USER_ID")
+                .help("The user's id. [text (uuid)]"),
+        )
+        .arg(
+            ::clap::Arg::new("If-None-Match")
+                .long("if-none-match")
+                .value_name("IF_NONE_MATCH")
+                .help(
+                    "An `ETag` the caller holds (`\"7\"`); while it is current the answer is `304` without a body. [text, 1 to 256 characters]",
+                )
+                .required(false),
+        )
+}
+fn command_set_user_avatar() -> ::clap::Command {
+    ::clap::Command::new("set-avatar")
+        .about("Upload a user's profile image")
+        .long_about(
+            "Upload a user's profile image.\n\nStores a PNG, JPEG or WebP image of at most 2 MiB as the user's profile\nimage, replacing any before it. The image's type is read from its bytes:\na body that is not one of the three, or is another of them than its\n`Content-Type` says, is `415`; a larger one is `413`. The user gets a\nnew version (`hasAvatar` true, `avatarUpdatedAt` now) and the answer\ncarries its `ETag`. `If-Match` is the user's `ETag`. Users may set\ntheir own image; others need to be an admin or the user's creator.\nNeeds `users:write`.\n\nPUT /v1/users/{userId}/avatar (setUserAvatar)",
+        )
+        .visible_alias("setUserAvatar")
+        .arg(
+            ::clap::Arg::new("userId")
+                .required(true)
+                .value_name("USER_ID")
+                .help("The user's id. [text (uuid)]"),
+        )
+        .arg(
+            ::clap::Arg::new("If-Match")
+                .long("if-match")
+                .value_name("IF_MATCH")
+                .help(
+                    "The `ETag` the change is based on, as the last read or write answered it (`\"7\"`), or `*` for any version. When it is not current the answer is `412` and nothing changes. Optional, unless the server requires it (then `428` without it). [text, 1 to 256 characters]",
+                )
+                .required(false),
+        )
+        .arg(
+            ::clap::Arg::new("__body")
+                .long("body")
+                .value_name("FILE")
+                .help("The body (image/jpeg): a file, or - for standard input."),
+        )
+}
+fn command_delete_user_avatar() -> ::clap::Command {
+    ::clap::Command::new("delete-avatar")
+        .about("Remove a user's profile image")
+        .long_about(
+            "Remove a user's profile image.\n\nRemoves the uploaded image. The user gets a new version (`hasAvatar`\nfollows `avatarUrl` alone, `avatarUpdatedAt` is gone) and the answer\ncarries its `ETag`. `404` when there is no uploaded image. `If-Match`\nis the user's `ETag`. Needs `users:write`, as for an upload.\n\nDELETE /v1/users/{userId}/avatar (deleteUserAvatar)",
+        )
+        .visible_alias("deleteUserAvatar")
+        .arg(
+            ::clap::Arg::new("userId")
+                .required(true)
+                .value_name("USER_ID")
+                .help("The user's id. [text (uuid)]"),
+        )
+        .arg(
+            ::clap::Arg::new("If-Match")
+                .long("if-match")
+                .value_name("IF_MATCH")
+                .help(
+                    "The `ETag` the change is based on, as the last read or write answered it (`\"7\"`), or `*` for any version. When it is not current the answer is `412` and nothing changes. Optional, unless the server requires it (then `428` without it). [text, 1 to 256 characters]",
+                )
+                .required(false),
+        )
+}
 fn command_list_user_groups() -> ::clap::Command {
     ::clap::Command::new("list-user")
         .about("List a user's groups")
@@ -2388,6 +2497,65 @@ async fn run_update_user<'c>(
         );
     }
     let call = client.update_user(p_user_id, body);
+    let call = match rt::optional::<
+        users_client::ETag,
+    >(args, "If-Match", rt::Kind::Text)? {
+        Some(value) => call.if_match(&value),
+        None => call,
+    };
+    rt::respond(call.await)
+}
+async fn run_get_user_avatar<'c>(
+    client: &'c users_client::Client,
+    args: &::clap::ArgMatches,
+    options: &rt::Options,
+) -> Result<rt::Outcome<'c>, rt::Failure> {
+    let p_user_id: users_client::uuid::Uuid = rt::required(
+        args,
+        "userId",
+        rt::Kind::Text,
+    )?;
+    let call = client.get_user_avatar(p_user_id);
+    if let Some(etag) = rt::optional::<
+        users_client::ETag,
+    >(args, "If-None-Match", rt::Kind::Text)? {
+        return rt::conditional_bytes(call.if_none_match(&etag).await).await;
+    }
+    rt::respond_bytes(call.await).await
+}
+async fn run_set_user_avatar<'c>(
+    client: &'c users_client::Client,
+    args: &::clap::ArgMatches,
+    options: &rt::Options,
+) -> Result<rt::Outcome<'c>, rt::Failure> {
+    let p_user_id: users_client::uuid::Uuid = rt::required(
+        args,
+        "userId",
+        rt::Kind::Text,
+    )?;
+    let body: reqwest::Body = rt::raw_body(args, true)
+        .await?
+        .ok_or_else(|| rt::Failure::Usage("--body is required".to_owned()))?;
+    let call = client.set_user_avatar(p_user_id, body);
+    let call = match rt::optional::<
+        users_client::ETag,
+    >(args, "If-Match", rt::Kind::Text)? {
+        Some(value) => call.if_match(&value),
+        None => call,
+    };
+    rt::respond(call.await)
+}
+async fn run_delete_user_avatar<'c>(
+    client: &'c users_client::Client,
+    args: &::clap::ArgMatches,
+    options: &rt::Options,
+) -> Result<rt::Outcome<'c>, rt::Failure> {
+    let p_user_id: users_client::uuid::Uuid = rt::required(
+        args,
+        "userId",
+        rt::Kind::Text,
+    )?;
+    let call = client.delete_user_avatar(p_user_id);
     let call = match rt::optional::<
         users_client::ETag,
     >(args, "If-Match", rt::Kind::Text)? {

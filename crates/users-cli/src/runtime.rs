@@ -335,12 +335,18 @@ pub fn required_body<T: DeserializeOwned>(
     from_json(value, "")
 }
 
-/// A body that is not JSON, from `--body`: a file is streamed, standard
-/// input read whole.
-pub async fn raw_body(args: &clap::ArgMatches) -> Result<Option<reqwest::Body>, Failure> {
+/// A body that is not JSON, from `--body`: a file is streamed, unless the
+/// operation takes several media types (`whole`: the SDK tells which from
+/// the first bytes); standard input is read whole.
+pub async fn raw_body(
+    args: &clap::ArgMatches,
+    whole: bool,
+) -> Result<Option<reqwest::Body>, Failure> {
     match args.try_get_one::<String>("__body").ok().flatten() {
         None => Ok(None),
-        Some(source) if source == "-" => Ok(Some(reqwest::Body::from(read_source(source)?))),
+        Some(source) if source == "-" || whole => {
+            Ok(Some(reqwest::Body::from(read_source(source)?)))
+        }
         Some(path) => {
             let file = tokio::fs::File::open(path)
                 .await
@@ -368,6 +374,17 @@ pub fn conditional<'c, T: Serialize, H>(
     match answer? {
         Conditional::NotModified => Ok(Outcome::NotModified),
         Conditional::Modified(response) => respond(Ok(response)),
+    }
+}
+
+/// A conditional read of a body that is not JSON: streamed as
+/// [`respond_bytes`] does, or nothing when it has not changed.
+pub async fn conditional_bytes<'c, H>(
+    answer: Result<Conditional<Response<progenitor_client::ByteStream, H>>, Error>,
+) -> Result<Outcome<'c>, Failure> {
+    match answer? {
+        Conditional::NotModified => Ok(Outcome::NotModified),
+        Conditional::Modified(response) => respond_bytes(Ok(response)).await,
     }
 }
 

@@ -641,6 +641,63 @@ the US and Canada, and a US `zipCode` has five digits.
                 })
         }
     }
+    /**A PNG, JPEG or WebP image of at most 2 MiB (2,097,152 bytes), sent and
+answered as its bytes.
+*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct AvatarImage(::std::string::String);
+    impl ::std::ops::Deref for AvatarImage {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AvatarImage> for ::std::string::String {
+        fn from(value: AvatarImage) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for AvatarImage {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 2097152usize {
+                return Err("longer than 2097152 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AvatarImage {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AvatarImage {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AvatarImage {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///An https URL of the user's picture. The server stores it and never fetches it.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
@@ -2454,6 +2511,131 @@ it, and `null` for the whole map removes every attribute.
                 })
         }
     }
+    ///`DeleteUserAvatarAccountSwitchKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct DeleteUserAvatarAccountSwitchKey(::std::string::String);
+    impl ::std::ops::Deref for DeleteUserAvatarAccountSwitchKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteUserAvatarAccountSwitchKey>
+    for ::std::string::String {
+        fn from(value: DeleteUserAvatarAccountSwitchKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for DeleteUserAvatarAccountSwitchKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for DeleteUserAvatarAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for DeleteUserAvatarAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for DeleteUserAvatarAccountSwitchKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`DeleteUserAvatarIfMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct DeleteUserAvatarIfMatch(::std::string::String);
+    impl ::std::ops::Deref for DeleteUserAvatarIfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteUserAvatarIfMatch> for ::std::string::String {
+        fn from(value: DeleteUserAvatarIfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for DeleteUserAvatarIfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 256usize {
+                return Err("longer than 256 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for DeleteUserAvatarIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for DeleteUserAvatarIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for DeleteUserAvatarIfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`DeleteUserIfMatch`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
@@ -2938,6 +3120,130 @@ it, and `null` for the whole map removes every attribute.
         }
     }
     impl<'de> ::serde::Deserialize<'de> for GetUserAccountSwitchKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`GetUserAvatarAccountSwitchKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct GetUserAvatarAccountSwitchKey(::std::string::String);
+    impl ::std::ops::Deref for GetUserAvatarAccountSwitchKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetUserAvatarAccountSwitchKey> for ::std::string::String {
+        fn from(value: GetUserAvatarAccountSwitchKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GetUserAvatarAccountSwitchKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetUserAvatarAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for GetUserAvatarAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetUserAvatarAccountSwitchKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`GetUserAvatarIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct GetUserAvatarIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for GetUserAvatarIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetUserAvatarIfNoneMatch> for ::std::string::String {
+        fn from(value: GetUserAvatarIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GetUserAvatarIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 256usize {
+                return Err("longer than 256 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetUserAvatarIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetUserAvatarIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetUserAvatarIfNoneMatch {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -7032,6 +7338,130 @@ problem lists at most 20, and counts the rest here.
             schema.into()
         }
     }
+    ///`SetUserAvatarAccountSwitchKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct SetUserAvatarAccountSwitchKey(::std::string::String);
+    impl ::std::ops::Deref for SetUserAvatarAccountSwitchKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SetUserAvatarAccountSwitchKey> for ::std::string::String {
+        fn from(value: SetUserAvatarAccountSwitchKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for SetUserAvatarAccountSwitchKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SetUserAvatarAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for SetUserAvatarAccountSwitchKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SetUserAvatarAccountSwitchKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`SetUserAvatarIfMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+    #[serde(transparent)]
+    pub struct SetUserAvatarIfMatch(::std::string::String);
+    impl ::std::ops::Deref for SetUserAvatarIfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SetUserAvatarIfMatch> for ::std::string::String {
+        fn from(value: SetUserAvatarIfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for SetUserAvatarIfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 256usize {
+                return Err("longer than 256 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SetUserAvatarIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SetUserAvatarIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SetUserAvatarIfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`SetUserPasswordAccountSwitchKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
@@ -7457,6 +7887,16 @@ left out. New members and enum values may be added at any time.
         pub archived_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        /**When the image at `/v1/users/{userId}/avatar` was last uploaded; left
+out while there is none.
+*/
+        #[serde(
+            rename = "avatarUpdatedAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub avatar_updated_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
         #[serde(
             rename = "avatarUrl",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -7514,7 +7954,9 @@ left out. New members and enum values may be added at any time.
         pub external_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub gender: ::std::option::Option<crate::types::Gender>,
-        ///Whether `avatarUrl` is set.
+        /**Whether the user has a profile image: one uploaded to
+`/v1/users/{userId}/avatar`, or one `avatarUrl` links to.
+*/
         #[serde(rename = "hasAvatar")]
         pub has_avatar: bool,
         ///Whether a password is set. The password itself is never returned.
@@ -11033,6 +11475,10 @@ status, roles, rights and owner organization are not part of it.
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
+            avatar_updated_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
             avatar_url: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -11191,6 +11637,7 @@ status, roles, rights and owner organization are not part of it.
                     address: Ok(Default::default()),
                     api_access: Err("no value supplied for api_access".to_string()),
                     archived_at: Ok(Default::default()),
+                    avatar_updated_at: Ok(Default::default()),
                     avatar_url: Ok(Default::default()),
                     contact_type: Ok(Default::default()),
                     created_at: Err("no value supplied for created_at".to_string()),
@@ -11308,6 +11755,22 @@ status, roles, rights and owner organization are not part of it.
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for archived_at: {e}")
+                    });
+                self
+            }
+            pub fn avatar_updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.avatar_updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for avatar_updated_at: {e}"
+                        )
                     });
                 self
             }
@@ -11894,6 +12357,7 @@ status, roles, rights and owner organization are not part of it.
                     address: value.address?,
                     api_access: value.api_access?,
                     archived_at: value.archived_at?,
+                    avatar_updated_at: value.avatar_updated_at?,
                     avatar_url: value.avatar_url?,
                     contact_type: value.contact_type?,
                     created_at: value.created_at?,
@@ -11949,6 +12413,7 @@ status, roles, rights and owner organization are not part of it.
                     address: Ok(value.address),
                     api_access: Ok(value.api_access),
                     archived_at: Ok(value.archived_at),
+                    avatar_updated_at: Ok(value.avatar_updated_at),
                     avatar_url: Ok(value.avatar_url),
                     contact_type: Ok(value.contact_type),
                     created_at: Ok(value.created_at),
@@ -13685,6 +14150,85 @@ Called through the SDK's `Client`; `crate::samples` compiles each call.
 */
     pub fn update_user(&self) -> builder::UpdateUser<'_> {
         builder::UpdateUser::new(self)
+    }
+    /**Download a user's profile image
+
+Answers the image uploaded for the user, byte for byte, in its media
+type. The image is part of the user: its `ETag` is the user's, so with
+`If-None-Match` holding it the answer is `304` with no body. `404`
+when the user has no uploaded image (a user whose `avatarUrl` links
+one elsewhere has none here). Needs `users:read`.
+
+
+Sends a `GET` request to `/v1/users/{userId}/avatar`
+
+Arguments:
+- `user_id`: The user's id.
+- `account_switch_key`: Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.
+
+- `if_none_match`: An `ETag` the caller holds (`"7"`); while it is current the answer is
+`304` without a body.
+
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
+    pub fn get_user_avatar(&self) -> builder::GetUserAvatar<'_> {
+        builder::GetUserAvatar::new(self)
+    }
+    /**Upload a user's profile image
+
+Stores a PNG, JPEG or WebP image of at most 2 MiB as the user's profile
+image, replacing any before it. The image's type is read from its bytes:
+a body that is not one of the three, or is another of them than its
+`Content-Type` says, is `415`; a larger one is `413`. The user gets a
+new version (`hasAvatar` true, `avatarUpdatedAt` now) and the answer
+carries its `ETag`. `If-Match` is the user's `ETag`. Users may set
+their own image; others need to be an admin or the user's creator.
+Needs `users:write`.
+
+
+Sends a `PUT` request to `/v1/users/{userId}/avatar`
+
+Arguments:
+- `user_id`: The user's id.
+- `account_switch_key`: Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.
+
+- `if_match`: The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
+
+- `body`: The image, as its bytes.
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
+    pub fn set_user_avatar(&self) -> builder::SetUserAvatar<'_> {
+        builder::SetUserAvatar::new(self)
+    }
+    /**Remove a user's profile image
+
+Removes the uploaded image. The user gets a new version (`hasAvatar`
+follows `avatarUrl` alone, `avatarUpdatedAt` is gone) and the answer
+carries its `ETag`. `404` when there is no uploaded image. `If-Match`
+is the user's `ETag`. Needs `users:write`, as for an upload.
+
+
+Sends a `DELETE` request to `/v1/users/{userId}/avatar`
+
+Arguments:
+- `user_id`: The user's id.
+- `account_switch_key`: Runs the operation against another account. The token must list that
+account in `switchableAccounts`; any other key is `403`.
+
+- `if_match`: The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
+
+Called through the SDK's `Client`; `crate::samples` compiles each call.
+*/
+    pub fn delete_user_avatar(&self) -> builder::DeleteUserAvatar<'_> {
+        builder::DeleteUserAvatar::new(self)
     }
     /**List a user's groups
 
@@ -15964,6 +16508,514 @@ pub mod builder {
                     )
                 }
                 415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                428u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_user_avatar`]
+
+[`Client::get_user_avatar`]: super::Client::get_user_avatar*/
+    #[derive(Debug, Clone)]
+    pub struct GetUserAvatar<'a> {
+        client: &'a super::Client,
+        user_id: Result<::uuid::Uuid, String>,
+        account_switch_key: Result<Option<types::GetUserAvatarAccountSwitchKey>, String>,
+        if_none_match: Result<Option<types::GetUserAvatarIfNoneMatch>, String>,
+    }
+    impl<'a> GetUserAvatar<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id: Err("user_id was not initialized".to_string()),
+                account_switch_key: Ok(None),
+                if_none_match: Ok(None),
+            }
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        pub fn account_switch_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::GetUserAvatarAccountSwitchKey>,
+        {
+            self.account_switch_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `GetUserAvatarAccountSwitchKey` for account_switch_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::GetUserAvatarIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `GetUserAvatarIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/users/{userId}/avatar`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Problem>> {
+            let Self { client, user_id, account_switch_key, if_none_match } = self;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let account_switch_key = account_switch_key.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/users/{}/avatar", client.baseurl, encode_path(& user_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "accountSwitchKey",
+                        &account_switch_key,
+                    ),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_user_avatar",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::set_user_avatar`]
+
+[`Client::set_user_avatar`]: super::Client::set_user_avatar*/
+    #[derive(Debug)]
+    pub struct SetUserAvatar<'a> {
+        client: &'a super::Client,
+        user_id: Result<::uuid::Uuid, String>,
+        account_switch_key: Result<Option<types::SetUserAvatarAccountSwitchKey>, String>,
+        if_match: Result<Option<types::SetUserAvatarIfMatch>, String>,
+        body: Result<reqwest::Body, String>,
+    }
+    impl<'a> SetUserAvatar<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id: Err("user_id was not initialized".to_string()),
+                account_switch_key: Ok(None),
+                if_match: Ok(None),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        pub fn account_switch_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SetUserAvatarAccountSwitchKey>,
+        {
+            self.account_switch_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `SetUserAvatarAccountSwitchKey` for account_switch_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SetUserAvatarIfMatch>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `SetUserAvatarIfMatch` for if_match failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<B>(mut self, value: B) -> Self
+        where
+            B: std::convert::TryInto<reqwest::Body>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `reqwest::Body` for body failed".to_string()
+                });
+            self
+        }
+        ///Sends a `PUT` request to `/v1/users/{userId}/avatar`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
+            let Self { client, user_id, account_switch_key, if_match, body } = self;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let account_switch_key = account_switch_key.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/users/{}/avatar", client.baseurl, encode_path(& user_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .put(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .header(
+                    ::reqwest::header::CONTENT_TYPE,
+                    ::reqwest::header::HeaderValue::from_static(
+                        "application/octet-stream",
+                    ),
+                )
+                .body(body)
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "accountSwitchKey",
+                        &account_switch_key,
+                    ),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "set_user_avatar",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                428u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_user_avatar`]
+
+[`Client::delete_user_avatar`]: super::Client::delete_user_avatar*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteUserAvatar<'a> {
+        client: &'a super::Client,
+        user_id: Result<::uuid::Uuid, String>,
+        account_switch_key: Result<
+            Option<types::DeleteUserAvatarAccountSwitchKey>,
+            String,
+        >,
+        if_match: Result<Option<types::DeleteUserAvatarIfMatch>, String>,
+    }
+    impl<'a> DeleteUserAvatar<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id: Err("user_id was not initialized".to_string()),
+                account_switch_key: Ok(None),
+                if_match: Ok(None),
+            }
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        pub fn account_switch_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::DeleteUserAvatarAccountSwitchKey>,
+        {
+            self.account_switch_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `DeleteUserAvatarAccountSwitchKey` for account_switch_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::DeleteUserAvatarIfMatch>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `DeleteUserAvatarIfMatch` for if_match failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/users/{userId}/avatar`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
+            let Self { client, user_id, account_switch_key, if_match } = self;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let account_switch_key = account_switch_key.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/users/{}/avatar", client.baseurl, encode_path(& user_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "accountSwitchKey",
+                        &account_switch_key,
+                    ),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_user_avatar",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -1909,6 +1909,418 @@ server waited for it (`idempotency-in-progress`).*/
             Self(then)
         }
     }
+    ///What a `getUserAvatar` request must be to match.
+    pub struct GetUserAvatarWhen(::httpmock::When);
+    impl GetUserAvatarWhen {
+        /// Matches the operation's method and path.
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(
+                        ::regex::Regex::new("^/v1/users/[^/]*/avatar$")
+                            .expect("a path pattern"),
+                    ),
+            )
+        }
+        /// The `httpmock` matcher.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        ///Matches `userId` (path) as the client sends it.
+        pub fn user_id(self, value: impl ::std::fmt::Display) -> Self {
+            let value = ::regex::escape(
+                &::progenitor_client::encode_path(&value.to_string()),
+            );
+            let re = format!("^{}{}{}$", "/v1/users/", value, "/avatar");
+            Self(self.0.path_matches(::regex::Regex::new(&re).expect("a path pattern")))
+        }
+        ///Matches `accountSwitchKey` (query) as the client sends it.
+        pub fn account_switch_key(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("accountSwitchKey", value.to_string()))
+        }
+        ///Matches a request without `accountSwitchKey`.
+        pub fn no_account_switch_key(self) -> Self {
+            Self(self.0.query_param_missing("accountSwitchKey"))
+        }
+        ///Matches `If-None-Match` (header) as the client sends it.
+        pub fn if_none_match(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header("If-None-Match", value.to_string()))
+        }
+        ///Matches a request without `If-None-Match`.
+        pub fn no_if_none_match(self) -> Self {
+            Self(self.0.header_missing("If-None-Match"))
+        }
+    }
+    ///How the mock answers a matched `getUserAvatar` request.
+    pub struct GetUserAvatarThen(::httpmock::Then);
+    impl GetUserAvatarThen {
+        /// Wraps an `httpmock` answer.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        /// The `httpmock` answer.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        /// Adds a header the spec leaves optional.
+        pub fn header(self, name: &str, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header(name, value.to_string()))
+        }
+        /**Answers `200`: The image.
+
+Sends `ETag`, which the spec requires.*/
+        pub fn ok(self, body: &str, etag: &rt::ETag) -> Self {
+            let then = self.0.status(200u16);
+            let then = then.header("content-type", "image/jpeg").body(body);
+            let then = then.header("ETag", etag.to_string());
+            Self(then)
+        }
+        /**Answers `304`: Not modified; the `ETag` sent in `If-None-Match` is current.
+
+Sends `ETag`, which the spec requires.*/
+        pub fn not_modified(self, etag: &rt::ETag) -> Self {
+            let then = self.0.status(304u16);
+            let then = then.header("ETag", etag.to_string());
+            Self(then)
+        }
+        /**Answers `400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        pub fn bad_request(self, body: &types::Problem) -> Self {
+            let then = self.0.status(400u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `401`: The bearer token is missing, expired or invalid.
+        pub fn unauthorized(self, body: &types::Problem) -> Self {
+            let then = self.0.status(401u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        pub fn forbidden(self, body: &types::Problem) -> Self {
+            let then = self.0.status(403u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `404`: No such user in the account, or the user has no uploaded image.
+        pub fn not_found(self, body: &types::Problem) -> Self {
+            let then = self.0.status(404u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `429`: Too many requests; wait for `Retry-After` seconds.
+        pub fn too_many_requests(self, body: &types::Problem) -> Self {
+            let then = self.0.status(429u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `500`: The server failed; the request may be retried.
+        pub fn internal_server_error(self, body: &types::Problem) -> Self {
+            let then = self.0.status(500u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+    }
+    ///What a `setUserAvatar` request must be to match.
+    pub struct SetUserAvatarWhen(::httpmock::When);
+    impl SetUserAvatarWhen {
+        /// Matches the operation's method and path.
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::PUT)
+                    .path_matches(
+                        ::regex::Regex::new("^/v1/users/[^/]*/avatar$")
+                            .expect("a path pattern"),
+                    ),
+            )
+        }
+        /// The `httpmock` matcher.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        ///Matches `userId` (path) as the client sends it.
+        pub fn user_id(self, value: impl ::std::fmt::Display) -> Self {
+            let value = ::regex::escape(
+                &::progenitor_client::encode_path(&value.to_string()),
+            );
+            let re = format!("^{}{}{}$", "/v1/users/", value, "/avatar");
+            Self(self.0.path_matches(::regex::Regex::new(&re).expect("a path pattern")))
+        }
+        ///Matches `accountSwitchKey` (query) as the client sends it.
+        pub fn account_switch_key(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("accountSwitchKey", value.to_string()))
+        }
+        ///Matches a request without `accountSwitchKey`.
+        pub fn no_account_switch_key(self) -> Self {
+            Self(self.0.query_param_missing("accountSwitchKey"))
+        }
+        ///Matches `If-Match` (header) as the client sends it.
+        pub fn if_match(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header("If-Match", value.to_string()))
+        }
+        ///Matches a request without `If-Match`.
+        pub fn no_if_match(self) -> Self {
+            Self(self.0.header_missing("If-Match"))
+        }
+    }
+    ///How the mock answers a matched `setUserAvatar` request.
+    pub struct SetUserAvatarThen(::httpmock::Then);
+    impl SetUserAvatarThen {
+        /// Wraps an `httpmock` answer.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        /// The `httpmock` answer.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        /// Adds a header the spec leaves optional.
+        pub fn header(self, name: &str, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header(name, value.to_string()))
+        }
+        /**Answers `204`: The image is stored.
+
+Sends `ETag`, which the spec requires.*/
+        pub fn no_content(self, etag: &rt::ETag) -> Self {
+            let then = self.0.status(204u16);
+            let then = then.header("ETag", etag.to_string());
+            Self(then)
+        }
+        /**Answers `400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        pub fn bad_request(self, body: &types::Problem) -> Self {
+            let then = self.0.status(400u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `401`: The bearer token is missing, expired or invalid.
+        pub fn unauthorized(self, body: &types::Problem) -> Self {
+            let then = self.0.status(401u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        pub fn forbidden(self, body: &types::Problem) -> Self {
+            let then = self.0.status(403u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `404`: No such user in the account (users of other accounts are not found either).
+        pub fn not_found(self, body: &types::Problem) -> Self {
+            let then = self.0.status(404u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `412`: The `If-Match` entity tag is not current; nothing changed.
+        pub fn precondition_failed(self, body: &types::Problem) -> Self {
+            let then = self.0.status(412u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `413`: The body is larger than the server accepts.
+        pub fn payload_too_large(self, body: &types::Problem) -> Self {
+            let then = self.0.status(413u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `415`: The `Content-Type` is not `image/png`, `image/jpeg` or `image/webp`, or the
+bytes are not an image of that type.*/
+        pub fn unsupported_media_type(self, body: &types::Problem) -> Self {
+            let then = self.0.status(415u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `428`: This server requires `If-Match` on changes.
+        pub fn precondition_required(self, body: &types::Problem) -> Self {
+            let then = self.0.status(428u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `429`: Too many requests; wait for `Retry-After` seconds.
+        pub fn too_many_requests(self, body: &types::Problem) -> Self {
+            let then = self.0.status(429u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `500`: The server failed; the request may be retried.
+        pub fn internal_server_error(self, body: &types::Problem) -> Self {
+            let then = self.0.status(500u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+    }
+    ///What a `deleteUserAvatar` request must be to match.
+    pub struct DeleteUserAvatarWhen(::httpmock::When);
+    impl DeleteUserAvatarWhen {
+        /// Matches the operation's method and path.
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::DELETE)
+                    .path_matches(
+                        ::regex::Regex::new("^/v1/users/[^/]*/avatar$")
+                            .expect("a path pattern"),
+                    ),
+            )
+        }
+        /// The `httpmock` matcher.
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        ///Matches `userId` (path) as the client sends it.
+        pub fn user_id(self, value: impl ::std::fmt::Display) -> Self {
+            let value = ::regex::escape(
+                &::progenitor_client::encode_path(&value.to_string()),
+            );
+            let re = format!("^{}{}{}$", "/v1/users/", value, "/avatar");
+            Self(self.0.path_matches(::regex::Regex::new(&re).expect("a path pattern")))
+        }
+        ///Matches `accountSwitchKey` (query) as the client sends it.
+        pub fn account_switch_key(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.query_param("accountSwitchKey", value.to_string()))
+        }
+        ///Matches a request without `accountSwitchKey`.
+        pub fn no_account_switch_key(self) -> Self {
+            Self(self.0.query_param_missing("accountSwitchKey"))
+        }
+        ///Matches `If-Match` (header) as the client sends it.
+        pub fn if_match(self, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header("If-Match", value.to_string()))
+        }
+        ///Matches a request without `If-Match`.
+        pub fn no_if_match(self) -> Self {
+            Self(self.0.header_missing("If-Match"))
+        }
+    }
+    ///How the mock answers a matched `deleteUserAvatar` request.
+    pub struct DeleteUserAvatarThen(::httpmock::Then);
+    impl DeleteUserAvatarThen {
+        /// Wraps an `httpmock` answer.
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        /// The `httpmock` answer.
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        /// Adds a header the spec leaves optional.
+        pub fn header(self, name: &str, value: impl ::std::fmt::Display) -> Self {
+            Self(self.0.header(name, value.to_string()))
+        }
+        /**Answers `204`: The image is removed.
+
+Sends `ETag`, which the spec requires.*/
+        pub fn no_content(self, etag: &rt::ETag) -> Self {
+            let then = self.0.status(204u16);
+            let then = then.header("ETag", etag.to_string());
+            Self(then)
+        }
+        /**Answers `400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        pub fn bad_request(self, body: &types::Problem) -> Self {
+            let then = self.0.status(400u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `401`: The bearer token is missing, expired or invalid.
+        pub fn unauthorized(self, body: &types::Problem) -> Self {
+            let then = self.0.status(401u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        /**Answers `403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        pub fn forbidden(self, body: &types::Problem) -> Self {
+            let then = self.0.status(403u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `404`: No such user in the account, or the user has no uploaded image.
+        pub fn not_found(self, body: &types::Problem) -> Self {
+            let then = self.0.status(404u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `412`: The `If-Match` entity tag is not current; nothing changed.
+        pub fn precondition_failed(self, body: &types::Problem) -> Self {
+            let then = self.0.status(412u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `428`: This server requires `If-Match` on changes.
+        pub fn precondition_required(self, body: &types::Problem) -> Self {
+            let then = self.0.status(428u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `429`: Too many requests; wait for `Retry-After` seconds.
+        pub fn too_many_requests(self, body: &types::Problem) -> Self {
+            let then = self.0.status(429u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+        ///Answers `500`: The server failed; the request may be retried.
+        pub fn internal_server_error(self, body: &types::Problem) -> Self {
+            let then = self.0.status(500u16);
+            let then = then
+                .header("content-type", "application/problem+json")
+                .json_body_obj(body);
+            Self(then)
+        }
+    }
     ///What a `listUserGroups` request must be to match.
     pub struct ListUserGroupsWhen(::httpmock::When);
     impl ListUserGroupsWhen {
@@ -2254,6 +2666,18 @@ pub trait MockServerExt {
     fn update_user<F>(&self, config: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::UpdateUserWhen, operations::UpdateUserThen);
+    ///Mocks `getUserAvatar` (`GET /v1/users/{userId}/avatar`).
+    fn get_user_avatar<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::GetUserAvatarWhen, operations::GetUserAvatarThen);
+    ///Mocks `setUserAvatar` (`PUT /v1/users/{userId}/avatar`).
+    fn set_user_avatar<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SetUserAvatarWhen, operations::SetUserAvatarThen);
+    ///Mocks `deleteUserAvatar` (`DELETE /v1/users/{userId}/avatar`).
+    fn delete_user_avatar<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::DeleteUserAvatarWhen, operations::DeleteUserAvatarThen);
     ///Mocks `listUserGroups` (`GET /v1/users/{userId}/groups`).
     fn list_user_groups<F>(&self, config: F) -> ::httpmock::Mock<'_>
     where
@@ -2426,6 +2850,39 @@ impl MockServerExt for ::httpmock::MockServer {
             config(
                 operations::UpdateUserWhen::new(when),
                 operations::UpdateUserThen::new(then),
+            )
+        })
+    }
+    fn get_user_avatar<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::GetUserAvatarWhen, operations::GetUserAvatarThen),
+    {
+        self.mock(|when, then| {
+            config(
+                operations::GetUserAvatarWhen::new(when),
+                operations::GetUserAvatarThen::new(then),
+            )
+        })
+    }
+    fn set_user_avatar<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::SetUserAvatarWhen, operations::SetUserAvatarThen),
+    {
+        self.mock(|when, then| {
+            config(
+                operations::SetUserAvatarWhen::new(when),
+                operations::SetUserAvatarThen::new(then),
+            )
+        })
+    }
+    fn delete_user_avatar<F>(&self, config: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::DeleteUserAvatarWhen, operations::DeleteUserAvatarThen),
+    {
+        self.mock(|when, then| {
+            config(
+                operations::DeleteUserAvatarWhen::new(when),
+                operations::DeleteUserAvatarThen::new(then),
             )
         })
     }

@@ -373,6 +373,67 @@
 //! # }
 //! ```
 //!
+//! ## `getUserAvatar`
+//!
+//! Download a user's profile image
+//!
+//! ```no_run
+//! use users_client::Client;
+//! # async fn sample() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder("https://api.example.com")
+//!     .bearer_token(std::env::var("API_TOKEN")?)
+//!     .build()?;
+//! let answer = client
+//!     .get_user_avatar("3fa85f64-5717-4562-b3fc-2c963f66afa6")
+//!     .await?;
+//! # let _ = answer;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## `setUserAvatar`
+//!
+//! Upload a user's profile image
+//!
+//! ```no_run
+//! use users_client::{Client, ETag};
+//! # async fn sample() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder("https://api.example.com")
+//!     .bearer_token(std::env::var("API_TOKEN")?)
+//!     .build()?;
+//! let body = reqwest::Body::from("{}");
+//! // The ETag the last read or write of it answered.
+//! let etag: ETag = "\"7\"".parse()?;
+//! let answer = client
+//!     .set_user_avatar("3fa85f64-5717-4562-b3fc-2c963f66afa6", body)
+//!     .if_match(&etag)
+//!     .await?;
+//! # let _ = answer;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## `deleteUserAvatar`
+//!
+//! Remove a user's profile image
+//!
+//! ```no_run
+//! use users_client::{Client, ETag};
+//! # async fn sample() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder("https://api.example.com")
+//!     .bearer_token(std::env::var("API_TOKEN")?)
+//!     .build()?;
+//! // The ETag the last read or write of it answered.
+//! let etag: ETag = "\"7\"".parse()?;
+//! let answer = client
+//!     .delete_user_avatar("3fa85f64-5717-4562-b3fc-2c963f66afa6")
+//!     .if_match(&etag)
+//!     .await?;
+//! # let _ = answer;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## `listUserGroups`
 //!
 //! List a user's groups

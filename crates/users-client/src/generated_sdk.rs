@@ -6762,6 +6762,369 @@ server waited for it (`idempotency-in-progress`).*/
             }
         }
     }
+    ///The errors `getUserAvatar` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::GetUserAvatar::from)`.
+    #[derive(Debug)]
+    pub enum GetUserAvatar {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`404`: No such user in the account, or the user has no uploaded image.
+        NotFound(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for GetUserAvatar {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetUserAvatar::BadRequest(problem),
+                        None => GetUserAvatar::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetUserAvatar::Unauthorized(problem),
+                        None => GetUserAvatar::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetUserAvatar::Forbidden(problem),
+                        None => GetUserAvatar::Other(err),
+                    }
+                }
+                Some(404u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetUserAvatar::NotFound(problem),
+                        None => GetUserAvatar::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetUserAvatar::TooManyRequests(problem),
+                        None => GetUserAvatar::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => GetUserAvatar::InternalServerError(problem),
+                        None => GetUserAvatar::Other(err),
+                    }
+                }
+                _ => GetUserAvatar::Other(err),
+            }
+        }
+    }
+    impl GetUserAvatar {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    GetUserAvatar::BadRequest(_) => 400u16,
+                    GetUserAvatar::Unauthorized(_) => 401u16,
+                    GetUserAvatar::Forbidden(_) => 403u16,
+                    GetUserAvatar::NotFound(_) => 404u16,
+                    GetUserAvatar::TooManyRequests(_) => 429u16,
+                    GetUserAvatar::InternalServerError(_) => 500u16,
+                    GetUserAvatar::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for GetUserAvatar {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                GetUserAvatar::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("getUserAvatar")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for GetUserAvatar {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                GetUserAvatar::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `setUserAvatar` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::SetUserAvatar::from)`.
+    #[derive(Debug)]
+    pub enum SetUserAvatar {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`404`: No such user in the account (users of other accounts are not found either).
+        NotFound(types::Problem),
+        ///`412`: The `If-Match` entity tag is not current; nothing changed.
+        PreconditionFailed(types::Problem),
+        ///`413`: The body is larger than the server accepts.
+        PayloadTooLarge(types::Problem),
+        /**`415`: The `Content-Type` is not `image/png`, `image/jpeg` or `image/webp`, or the
+bytes are not an image of that type.*/
+        UnsupportedMediaType(types::Problem),
+        ///`428`: This server requires `If-Match` on changes.
+        PreconditionRequired(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for SetUserAvatar {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserAvatar::BadRequest(problem),
+                        None => SetUserAvatar::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserAvatar::Unauthorized(problem),
+                        None => SetUserAvatar::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserAvatar::Forbidden(problem),
+                        None => SetUserAvatar::Other(err),
+                    }
+                }
+                Some(404u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserAvatar::NotFound(problem),
+                        None => SetUserAvatar::Other(err),
+                    }
+                }
+                Some(412u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserAvatar::PreconditionFailed(problem),
+                        None => SetUserAvatar::Other(err),
+                    }
+                }
+                Some(413u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserAvatar::PayloadTooLarge(problem),
+                        None => SetUserAvatar::Other(err),
+                    }
+                }
+                Some(415u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserAvatar::UnsupportedMediaType(problem),
+                        None => SetUserAvatar::Other(err),
+                    }
+                }
+                Some(428u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserAvatar::PreconditionRequired(problem),
+                        None => SetUserAvatar::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserAvatar::TooManyRequests(problem),
+                        None => SetUserAvatar::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => SetUserAvatar::InternalServerError(problem),
+                        None => SetUserAvatar::Other(err),
+                    }
+                }
+                _ => SetUserAvatar::Other(err),
+            }
+        }
+    }
+    impl SetUserAvatar {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    SetUserAvatar::BadRequest(_) => 400u16,
+                    SetUserAvatar::Unauthorized(_) => 401u16,
+                    SetUserAvatar::Forbidden(_) => 403u16,
+                    SetUserAvatar::NotFound(_) => 404u16,
+                    SetUserAvatar::PreconditionFailed(_) => 412u16,
+                    SetUserAvatar::PayloadTooLarge(_) => 413u16,
+                    SetUserAvatar::UnsupportedMediaType(_) => 415u16,
+                    SetUserAvatar::PreconditionRequired(_) => 428u16,
+                    SetUserAvatar::TooManyRequests(_) => 429u16,
+                    SetUserAvatar::InternalServerError(_) => 500u16,
+                    SetUserAvatar::Other(err) => return err.status().map(|s| s.as_u16()),
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for SetUserAvatar {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                SetUserAvatar::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("setUserAvatar")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for SetUserAvatar {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                SetUserAvatar::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
+    ///The errors `deleteUserAvatar` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::DeleteUserAvatar::from)`.
+    #[derive(Debug)]
+    pub enum DeleteUserAvatar {
+        /**`400`: The request is invalid. `errors[]` lists every problem by dotted path and
+`detail` repeats them as `field: message; field: message`.*/
+        BadRequest(types::Problem),
+        ///`401`: The bearer token is missing, expired or invalid.
+        Unauthorized(types::Problem),
+        /**`403`: The token lacks the scope the operation needs, sends a privileged field
+without `users:admin` (code `privileged-field`, naming the field), acts on
+a user it may not change, or names an `accountSwitchKey` it does not list.*/
+        Forbidden(types::Problem),
+        ///`404`: No such user in the account, or the user has no uploaded image.
+        NotFound(types::Problem),
+        ///`412`: The `If-Match` entity tag is not current; nothing changed.
+        PreconditionFailed(types::Problem),
+        ///`428`: This server requires `If-Match` on changes.
+        PreconditionRequired(types::Problem),
+        ///`429`: Too many requests; wait for `Retry-After` seconds.
+        TooManyRequests(types::Problem),
+        ///`500`: The server failed; the request may be retried.
+        InternalServerError(types::Problem),
+        /// Any failure the operation does not document: a
+        /// transport error, another status, a body that is not
+        /// the spec's problem.
+        Other(Error),
+    }
+    impl From<Error> for DeleteUserAvatar {
+        fn from(err: Error) -> Self {
+            match err.status().map(|s| s.as_u16()) {
+                Some(400u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUserAvatar::BadRequest(problem),
+                        None => DeleteUserAvatar::Other(err),
+                    }
+                }
+                Some(401u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUserAvatar::Unauthorized(problem),
+                        None => DeleteUserAvatar::Other(err),
+                    }
+                }
+                Some(403u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUserAvatar::Forbidden(problem),
+                        None => DeleteUserAvatar::Other(err),
+                    }
+                }
+                Some(404u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUserAvatar::NotFound(problem),
+                        None => DeleteUserAvatar::Other(err),
+                    }
+                }
+                Some(412u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUserAvatar::PreconditionFailed(problem),
+                        None => DeleteUserAvatar::Other(err),
+                    }
+                }
+                Some(428u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUserAvatar::PreconditionRequired(problem),
+                        None => DeleteUserAvatar::Other(err),
+                    }
+                }
+                Some(429u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUserAvatar::TooManyRequests(problem),
+                        None => DeleteUserAvatar::Other(err),
+                    }
+                }
+                Some(500u16) => {
+                    match err.problem_document() {
+                        Some(problem) => DeleteUserAvatar::InternalServerError(problem),
+                        None => DeleteUserAvatar::Other(err),
+                    }
+                }
+                _ => DeleteUserAvatar::Other(err),
+            }
+        }
+    }
+    impl DeleteUserAvatar {
+        /// The HTTP status of a documented error; `None` for
+        /// `Other` without a response.
+        pub fn status(&self) -> Option<u16> {
+            Some(
+                match self {
+                    DeleteUserAvatar::BadRequest(_) => 400u16,
+                    DeleteUserAvatar::Unauthorized(_) => 401u16,
+                    DeleteUserAvatar::Forbidden(_) => 403u16,
+                    DeleteUserAvatar::NotFound(_) => 404u16,
+                    DeleteUserAvatar::PreconditionFailed(_) => 412u16,
+                    DeleteUserAvatar::PreconditionRequired(_) => 428u16,
+                    DeleteUserAvatar::TooManyRequests(_) => 429u16,
+                    DeleteUserAvatar::InternalServerError(_) => 500u16,
+                    DeleteUserAvatar::Other(err) => {
+                        return err.status().map(|s| s.as_u16());
+                    }
+                },
+            )
+        }
+    }
+    impl ::std::fmt::Display for DeleteUserAvatar {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                DeleteUserAvatar::Other(err) => err.fmt(f),
+                _ => {
+                    f.write_str("deleteUserAvatar")?;
+                    write!(f, " answered {}", self.status().unwrap_or_default())
+                }
+            }
+        }
+    }
+    impl ::std::error::Error for DeleteUserAvatar {
+        fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+            match self {
+                DeleteUserAvatar::Other(err) => Some(err),
+                _ => None,
+            }
+        }
+    }
     ///The errors `listUserGroups` documents, one variant per status with the problem the server sent; `Other` is any other failure. Made from an [`Error`] with `From`: `.await.map_err(errors::ListUserGroups::from)`.
     #[derive(Debug)]
     pub enum ListUserGroups {
@@ -7251,6 +7614,84 @@ pub mod headers {
         }
     }
     impl rt::HasETag for UpdateUser {
+        type Tag<'a> = &'a rt::ETag;
+        fn etag(&self) -> Self::Tag<'_> {
+            &self.etag
+        }
+        fn optional_etag(&self) -> Option<&rt::ETag> {
+            Some(&self.etag)
+        }
+    }
+    ///The headers `getUserAvatar` answers, as the spec declares them.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct GetUserAvatar {
+        /**`ETag`: The user's (or group's) current version as a strong entity tag, e.g.
+`"7"`: send it back in `If-Match` to change it only if nobody changed it since
+(see the links), or in `If-None-Match` to read it only if it changed.*/
+        pub etag: rt::ETag,
+    }
+    impl rt::FromHeaders for GetUserAvatar {
+        fn from_headers(
+            map: &::reqwest::header::HeaderMap,
+        ) -> Result<Self, crate::Error> {
+            Ok(Self {
+                etag: rt::required_header(map, "etag", "ETag")?,
+            })
+        }
+    }
+    impl rt::HasETag for GetUserAvatar {
+        type Tag<'a> = &'a rt::ETag;
+        fn etag(&self) -> Self::Tag<'_> {
+            &self.etag
+        }
+        fn optional_etag(&self) -> Option<&rt::ETag> {
+            Some(&self.etag)
+        }
+    }
+    ///The headers `setUserAvatar` answers, as the spec declares them.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct SetUserAvatar {
+        /**`ETag`: The user's (or group's) current version as a strong entity tag, e.g.
+`"7"`: send it back in `If-Match` to change it only if nobody changed it since
+(see the links), or in `If-None-Match` to read it only if it changed.*/
+        pub etag: rt::ETag,
+    }
+    impl rt::FromHeaders for SetUserAvatar {
+        fn from_headers(
+            map: &::reqwest::header::HeaderMap,
+        ) -> Result<Self, crate::Error> {
+            Ok(Self {
+                etag: rt::required_header(map, "etag", "ETag")?,
+            })
+        }
+    }
+    impl rt::HasETag for SetUserAvatar {
+        type Tag<'a> = &'a rt::ETag;
+        fn etag(&self) -> Self::Tag<'_> {
+            &self.etag
+        }
+        fn optional_etag(&self) -> Option<&rt::ETag> {
+            Some(&self.etag)
+        }
+    }
+    ///The headers `deleteUserAvatar` answers, as the spec declares them.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct DeleteUserAvatar {
+        /**`ETag`: The user's (or group's) current version as a strong entity tag, e.g.
+`"7"`: send it back in `If-Match` to change it only if nobody changed it since
+(see the links), or in `If-None-Match` to read it only if it changed.*/
+        pub etag: rt::ETag,
+    }
+    impl rt::FromHeaders for DeleteUserAvatar {
+        fn from_headers(
+            map: &::reqwest::header::HeaderMap,
+        ) -> Result<Self, crate::Error> {
+            Ok(Self {
+                etag: rt::required_header(map, "etag", "ETag")?,
+            })
+        }
+    }
+    impl rt::HasETag for DeleteUserAvatar {
         type Tag<'a> = &'a rt::ETag;
         fn etag(&self) -> Self::Tag<'_> {
             &self.etag
@@ -8239,6 +8680,214 @@ is `412` and nothing changes. Optional, unless the server requires it
             Box::pin(self.send())
         }
     }
+    ///A `GET /v1/users/{userId}/avatar` request: see [`Client::get_user_avatar`](crate::Client::get_user_avatar).
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until it is sent"]
+    pub struct GetUserAvatar<'a> {
+        call: Result<generated::builder::GetUserAvatar<'a>, Error>,
+    }
+    impl<'a> GetUserAvatar<'a> {
+        pub(crate) fn new(
+            call: Result<generated::builder::GetUserAvatar<'a>, Error>,
+        ) -> Self {
+            Self { call }
+        }
+        #[allow(dead_code)]
+        fn map(
+            mut self,
+            f: impl FnOnce(
+                generated::builder::GetUserAvatar<'a>,
+            ) -> Result<generated::builder::GetUserAvatar<'a>, Error>,
+        ) -> Self {
+            self.call = self.call.and_then(f);
+            self
+        }
+        /// Asks for the resource only if it changed since `etag` was
+        /// read: a `304` answers [`rt::Conditional::NotModified`].
+        pub fn if_none_match(self, etag: &rt::ETag) -> GetUserAvatarIfChanged<'a> {
+            GetUserAvatarIfChanged {
+                call: self
+                    .call
+                    .and_then(|call| Ok(
+                        call
+                            .if_none_match(
+                                rt::convert::<
+                                    types::GetUserAvatarIfNoneMatch,
+                                    _,
+                                >(etag.as_str(), "If-None-Match")?,
+                            ),
+                    )),
+            }
+        }
+        /// Sends the request.
+        pub async fn send(
+            self,
+        ) -> Result<
+            rt::Response<::progenitor_client::ByteStream, headers::GetUserAvatar>,
+            Error,
+        > {
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for GetUserAvatar<'a> {
+        type Output = Result<
+            rt::Response<::progenitor_client::ByteStream, headers::GetUserAvatar>,
+            Error,
+        >;
+        type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            Box::pin(self.send())
+        }
+    }
+    ///A conditional [`GetUserAvatar`]: see [`GetUserAvatar::if_none_match`].
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until it is sent"]
+    pub struct GetUserAvatarIfChanged<'a> {
+        call: Result<generated::builder::GetUserAvatar<'a>, Error>,
+    }
+    impl<'a> GetUserAvatarIfChanged<'a> {
+        /// Sends the request.
+        pub async fn send(
+            self,
+        ) -> Result<
+            rt::Conditional<
+                rt::Response<::progenitor_client::ByteStream, headers::GetUserAvatar>,
+            >,
+            Error,
+        > {
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value).map(rt::Conditional::Modified),
+                Err(err) => rt::not_modified_or(err).await,
+            }
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for GetUserAvatarIfChanged<'a> {
+        type Output = Result<
+            rt::Conditional<
+                rt::Response<::progenitor_client::ByteStream, headers::GetUserAvatar>,
+            >,
+            Error,
+        >;
+        type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            Box::pin(self.send())
+        }
+    }
+    ///A `PUT /v1/users/{userId}/avatar` request: see [`Client::set_user_avatar`](crate::Client::set_user_avatar).
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until it is sent"]
+    pub struct SetUserAvatar<'a> {
+        call: Result<generated::builder::SetUserAvatar<'a>, Error>,
+    }
+    impl<'a> SetUserAvatar<'a> {
+        pub(crate) fn new(
+            call: Result<generated::builder::SetUserAvatar<'a>, Error>,
+        ) -> Self {
+            Self { call }
+        }
+        #[allow(dead_code)]
+        fn map(
+            mut self,
+            f: impl FnOnce(
+                generated::builder::SetUserAvatar<'a>,
+            ) -> Result<generated::builder::SetUserAvatar<'a>, Error>,
+        ) -> Self {
+            self.call = self.call.and_then(f);
+            self
+        }
+        /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
+
+`If-Match` in the header.*/
+        pub fn if_match(self, value: &rt::ETag) -> Self {
+            self.map(|call| Ok(
+                call
+                    .if_match(
+                        rt::convert::<
+                            types::SetUserAvatarIfMatch,
+                            _,
+                        >(value.as_str(), "If-Match")?,
+                    ),
+            ))
+        }
+        /// Sends the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<(), headers::SetUserAvatar>, Error> {
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for SetUserAvatar<'a> {
+        type Output = Result<rt::Response<(), headers::SetUserAvatar>, Error>;
+        type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            Box::pin(self.send())
+        }
+    }
+    ///A `DELETE /v1/users/{userId}/avatar` request: see [`Client::delete_user_avatar`](crate::Client::delete_user_avatar).
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until it is sent"]
+    pub struct DeleteUserAvatar<'a> {
+        call: Result<generated::builder::DeleteUserAvatar<'a>, Error>,
+    }
+    impl<'a> DeleteUserAvatar<'a> {
+        pub(crate) fn new(
+            call: Result<generated::builder::DeleteUserAvatar<'a>, Error>,
+        ) -> Self {
+            Self { call }
+        }
+        #[allow(dead_code)]
+        fn map(
+            mut self,
+            f: impl FnOnce(
+                generated::builder::DeleteUserAvatar<'a>,
+            ) -> Result<generated::builder::DeleteUserAvatar<'a>, Error>,
+        ) -> Self {
+            self.call = self.call.and_then(f);
+            self
+        }
+        /**The `ETag` the change is based on, as the last read or write answered
+it (`"7"`), or `*` for any version. When it is not current the answer
+is `412` and nothing changes. Optional, unless the server requires it
+(then `428` without it).
+
+`If-Match` in the header.*/
+        pub fn if_match(self, value: &rt::ETag) -> Self {
+            self.map(|call| Ok(
+                call
+                    .if_match(
+                        rt::convert::<
+                            types::DeleteUserAvatarIfMatch,
+                            _,
+                        >(value.as_str(), "If-Match")?,
+                    ),
+            ))
+        }
+        /// Sends the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<(), headers::DeleteUserAvatar>, Error> {
+            match self.call?.send().await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for DeleteUserAvatar<'a> {
+        type Output = Result<rt::Response<(), headers::DeleteUserAvatar>, Error>;
+        type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            Box::pin(self.send())
+        }
+    }
     ///A `GET /v1/users/{userId}/groups` request: see [`Client::list_user_groups`](crate::Client::list_user_groups).
     #[derive(Debug)]
     #[must_use = "a request does nothing until it is sent"]
@@ -8941,6 +9590,158 @@ user's creator or the user themself. Privileged fields need `users:admin`.
             attempts,
         })
     }
+    /**Download a user's profile image.
+
+Answers the image uploaded for the user, byte for byte, in its media
+type. The image is part of the user: its `ETag` is the user's, so with
+`If-None-Match` holding it the answer is `304` with no body. `404`
+when the user has no uploaded image (a user whose `avatarUrl` links
+one elsewhere has none here). Needs `users:read`.
+
+`GET /v1/users/{userId}/avatar` (`getUserAvatar`).*/
+    /**
+
+# Arguments
+
+- `user_id`: The user's id.*/
+    pub fn get_user_avatar(
+        &self,
+        user_id: impl TryInto<::uuid::Uuid, Error: ::std::fmt::Display>,
+    ) -> ops::GetUserAvatar<'_> {
+        let call = (|| -> Result<_, Error> {
+            let call = self.generated().get_user_avatar();
+            let call = call.user_id(rt::convert::<::uuid::Uuid, _>(user_id, "userId")?);
+            let call = match self.tenant() {
+                Some(key) => {
+                    call.account_switch_key(
+                        rt::convert::<
+                            types::GetUserAvatarAccountSwitchKey,
+                            _,
+                        >(key, "accountSwitchKey")?,
+                    )
+                }
+                None => call,
+            };
+            Ok(call)
+        })();
+        ops::GetUserAvatar::new(call)
+    }
+    /**Upload a user's profile image.
+
+Stores a PNG, JPEG or WebP image of at most 2 MiB as the user's profile
+image, replacing any before it. The image's type is read from its bytes:
+a body that is not one of the three, or is another of them than its
+`Content-Type` says, is `415`; a larger one is `413`. The user gets a
+new version (`hasAvatar` true, `avatarUpdatedAt` now) and the answer
+carries its `ETag`. `If-Match` is the user's `ETag`. Users may set
+their own image; others need to be an admin or the user's creator.
+Needs `users:write`.
+
+`PUT /v1/users/{userId}/avatar` (`setUserAvatar`).*/
+    /**
+
+# Arguments
+
+- `user_id`: The user's id.*/
+    pub fn set_user_avatar(
+        &self,
+        user_id: impl TryInto<::uuid::Uuid, Error: ::std::fmt::Display>,
+        body: impl rt::Body<::reqwest::Body>,
+    ) -> ops::SetUserAvatar<'_> {
+        let call = (|| -> Result<_, Error> {
+            let call = self.generated().set_user_avatar();
+            let call = call.user_id(rt::convert::<::uuid::Uuid, _>(user_id, "userId")?);
+            let call = call.body(body.into_body()?);
+            let call = match self.tenant() {
+                Some(key) => {
+                    call.account_switch_key(
+                        rt::convert::<
+                            types::SetUserAvatarAccountSwitchKey,
+                            _,
+                        >(key, "accountSwitchKey")?,
+                    )
+                }
+                None => call,
+            };
+            Ok(call)
+        })();
+        ops::SetUserAvatar::new(call)
+    }
+    ///Read-modify-write with optimistic concurrency: reads with [`Client::get_user_avatar`], asks `change` for the body, sends it with [`Client::set_user_avatar`] and `If-Match` set to the `ETag` read, and on a `412` reads again and retries, at most `max_attempts` times (then [`Error::TooManyConflicts`]). If the write gets no answer its outcome is unknown and `change` is not applied again: the error is [`Error::OutcomeUnknown`].
+    pub async fn set_user_avatar_with<B: rt::Body<::reqwest::Body>>(
+        &self,
+        user_id: impl TryInto<::uuid::Uuid, Error: ::std::fmt::Display> + Clone,
+        max_attempts: u32,
+        mut change: impl FnMut(&::progenitor_client::ByteStream) -> B,
+    ) -> Result<rt::Response<(), headers::SetUserAvatar>, Error> {
+        let attempts = max_attempts.max(1);
+        for _ in 0..attempts {
+            let current = self.get_user_avatar(user_id.clone()).send().await?;
+            let etag = rt::HasETag::optional_etag(current.headers())
+                .cloned()
+                .ok_or_else(|| {
+                    Error::InvalidResponse(
+                        format!("{} answered without an ETag", "getUserAvatar"),
+                    )
+                })?;
+            let body = change(&current);
+            match self
+                .set_user_avatar(user_id.clone(), body)
+                .if_match(&etag)
+                .send()
+                .await
+            {
+                Ok(done) => return Ok(done),
+                Err(
+                    err,
+                ) if err.status() == Some(::reqwest::StatusCode::PRECONDITION_FAILED) => {
+                    continue;
+                }
+                Err(err @ Error::Transport(_)) => {
+                    return Err(Error::OutcomeUnknown(Box::new(err)));
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(Error::TooManyConflicts {
+            attempts,
+        })
+    }
+    /**Remove a user's profile image.
+
+Removes the uploaded image. The user gets a new version (`hasAvatar`
+follows `avatarUrl` alone, `avatarUpdatedAt` is gone) and the answer
+carries its `ETag`. `404` when there is no uploaded image. `If-Match`
+is the user's `ETag`. Needs `users:write`, as for an upload.
+
+`DELETE /v1/users/{userId}/avatar` (`deleteUserAvatar`).*/
+    /**
+
+# Arguments
+
+- `user_id`: The user's id.*/
+    pub fn delete_user_avatar(
+        &self,
+        user_id: impl TryInto<::uuid::Uuid, Error: ::std::fmt::Display>,
+    ) -> ops::DeleteUserAvatar<'_> {
+        let call = (|| -> Result<_, Error> {
+            let call = self.generated().delete_user_avatar();
+            let call = call.user_id(rt::convert::<::uuid::Uuid, _>(user_id, "userId")?);
+            let call = match self.tenant() {
+                Some(key) => {
+                    call.account_switch_key(
+                        rt::convert::<
+                            types::DeleteUserAvatarAccountSwitchKey,
+                            _,
+                        >(key, "accountSwitchKey")?,
+                    )
+                }
+                None => call,
+            };
+            Ok(call)
+        })();
+        ops::DeleteUserAvatar::new(call)
+    }
     /**List a user's groups.
 
 Lists the groups the user is a member of, in the order the groups were
@@ -9026,6 +9827,7 @@ pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
         "create_group" => {
             rt::OperationTraits {
                 body_media_type: None,
+                body_media_types: &[],
                 idempotency_key: true,
                 security: &[],
             }
@@ -9033,6 +9835,7 @@ pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
         "update_group" => {
             rt::OperationTraits {
                 body_media_type: Some("application/merge-patch+json"),
+                body_media_types: &[],
                 idempotency_key: false,
                 security: &[],
             }
@@ -9040,6 +9843,7 @@ pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
         "create_user" => {
             rt::OperationTraits {
                 body_media_type: None,
+                body_media_types: &[],
                 idempotency_key: true,
                 security: &[],
             }
@@ -9047,6 +9851,15 @@ pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
         "update_user" => {
             rt::OperationTraits {
                 body_media_type: Some("application/merge-patch+json"),
+                body_media_types: &[],
+                idempotency_key: false,
+                security: &[],
+            }
+        }
+        "set_user_avatar" => {
+            rt::OperationTraits {
+                body_media_type: None,
+                body_media_types: &["image/jpeg", "image/png", "image/webp"],
                 idempotency_key: false,
                 security: &[],
             }

@@ -181,6 +181,9 @@ pub(crate) fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
 pub(crate) struct OperationTraits {
     /// The body's media type when it is not `application/json`.
     pub(crate) body_media_type: Option<&'static str>,
+    /// The media types a body of bytes may go as, when there are several
+    /// (an image as `image/png`, `image/jpeg` or `image/webp`).
+    pub(crate) body_media_types: &'static [&'static str],
     /// Whether the operation takes an `Idempotency-Key` header.
     pub(crate) idempotency_key: bool,
     /// Its security requirements: any one of them, each every scheme in
@@ -317,6 +320,21 @@ pub(crate) fn bearer(token: &str) -> Result<HeaderValue, header::InvalidHeaderVa
 }
 
 /// Whether a request may be sent twice without doing its work twice.
+/// Which of `media_types` the request's body is, read from its first
+/// bytes (`image/png` for a PNG image); `None` for a stream, or bytes of
+/// none of them.
+fn sniffed(request: &reqwest::Request, media_types: &[&'static str]) -> Option<&'static str> {
+    if media_types.is_empty() {
+        return None;
+    }
+    let bytes = request.body()?.as_bytes()?;
+    let found = infer::get(bytes)?.mime_type();
+    media_types
+        .iter()
+        .copied()
+        .find(|media| media.eq_ignore_ascii_case(found))
+}
+
 fn is_idempotent(request: &reqwest::Request) -> bool {
     match *request.method() {
         reqwest::Method::POST | reqwest::Method::PATCH => {
@@ -340,6 +358,13 @@ impl ClientHooks<Runtime> for GeneratedClient {
         // progenitor sends every JSON-like body as application/json; the
         // spec's own media type (a merge patch, say) goes on the wire.
         if let (Some(media_type), true) = (traits.body_media_type, request.body().is_some()) {
+            request
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+        }
+        // Bytes that may go as one of several media types go as the one
+        // they are; a stream goes as progenitor labelled it.
+        if let Some(media_type) = sniffed(request, traits.body_media_types) {
             request
                 .headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));

@@ -31,7 +31,7 @@ use users_api::names::{
 };
 use users_api::runtime::decode::{self, FromText};
 use users_api::runtime::merge::{self, Merge};
-use users_api::runtime::{InvalidField, Refused};
+use users_api::runtime::{self, InvalidField, Refused};
 use users_api::types::{
     CountryCode, Group, GroupCreate, GroupPage, GroupPatch, LanguageCode, Locale, LookupEntry,
     LookupList, TimeZone, User, UserPage, UserPatch, UserReplace, UserStatus,
@@ -84,13 +84,15 @@ impl Tokens {
 }
 
 /// One user as kept: its document (the members `User` has that are stored,
-/// by their JSON names), its version and its password's hash.
+/// by their JSON names), its version, its password's hash and its uploaded
+/// image (of the media type its bytes are).
 #[derive(Debug, Clone)]
 struct Record {
     seq: u64,
     version: i64,
     doc: Map<String, Value>,
     password_hash: Option<String>,
+    avatar: Option<(GetUserAvatarOkMedia, axum::body::Bytes)>,
 }
 
 /// A create answered under an idempotency key, kept to answer its repeats.
@@ -431,7 +433,7 @@ fn render(record: &Record) -> Result<User, Refused<500>> {
     doc.insert(user::RESOURCE_VERSION.into(), json!(record.version));
     doc.insert(
         user::HAS_AVATAR.into(),
-        json!(doc.contains_key(user::AVATAR_URL)),
+        json!(record.avatar.is_some() || doc.contains_key(user::AVATAR_URL)),
     );
     doc.insert(
         user::IS_EXTERNAL.into(),
@@ -442,6 +444,40 @@ fn render(record: &Record) -> Result<User, Refused<500>> {
         json!(record.password_hash.is_some()),
     );
     serde_json::from_value(Value::Object(doc)).map_err(internal)
+}
+
+/// The media type of an uploaded image, read from its bytes: `415` when
+/// they are no PNG, JPEG or WebP image, or not the one the `Content-Type`
+/// names.
+fn image_type(body: &runtime::RawBody) -> Result<GetUserAvatarOkMedia, Refused<415>> {
+    let declared = GetUserAvatarOkMedia::from_essence(&body.media_type);
+    let found = infer::get(&body.bytes)
+        .and_then(|kind| GetUserAvatarOkMedia::from_essence(kind.mime_type()));
+    match (found, declared) {
+        (Some(found), Some(declared)) if found == declared => Ok(found),
+        (Some(found), _) => Err(Refused::new(
+            "unsupported-media-type",
+            "The image is not what its Content-Type says",
+            format!(
+                "the body is an {} image, not {}",
+                found.as_str(),
+                body.media_type
+            ),
+        )),
+        (None, _) => Err(Refused::new(
+            "unsupported-media-type",
+            "The body is not an image the API stores",
+            "the body is not a PNG, JPEG or WebP image",
+        )),
+    }
+}
+
+fn no_avatar(id: &uuid::Uuid) -> Refused<404> {
+    Refused::new(
+        "avatar-not-found",
+        "No profile image",
+        format!("user {id} has no uploaded image"),
+    )
 }
 
 /// A document without its `null` members: a cleared member is absent.
@@ -694,6 +730,7 @@ impl UsersApi for Directory {
             version: 1,
             doc,
             password_hash: None,
+            avatar: None,
         };
         let user = render(&record)?;
         if let Some(key) = key {
@@ -925,6 +962,76 @@ impl UsersApi for Directory {
         doc.insert(user::PASSWORD_UPDATED_AT.into(), now());
         write(record, doc, &ctx.caller.subject);
         Ok(SetUserPasswordResponse::NoContent {
+            e_tag: etag(record.version),
+        })
+    }
+
+    async fn get_user_avatar(
+        &self,
+        ctx: RequestContext,
+        req: GetUserAvatarRequest,
+    ) -> Result<GetUserAvatarResponse, GetUserAvatarRefusal> {
+        let data = self.data.lock().await;
+        let id = req.path.user_id;
+        let record = data
+            .find(ctx.account(), &id)
+            .ok_or_else(|| not_found(&id))?;
+        let (content_type, image) = record.avatar.clone().ok_or_else(|| no_avatar(&id))?;
+        // The image is part of the user: one version, one entity tag.
+        let tag = etag(record.version);
+        if let Some(if_none_match) = &req.header.if_none_match
+            && !if_none_match.precondition_passes(&tag)
+        {
+            return Ok(GetUserAvatarResponse::NotModified { e_tag: tag });
+        }
+        Ok(GetUserAvatarResponse::Ok {
+            body: image,
+            content_type,
+            e_tag: tag,
+        })
+    }
+
+    async fn set_user_avatar(
+        &self,
+        ctx: RequestContext,
+        req: SetUserAvatarRequest,
+    ) -> Result<SetUserAvatarResponse, SetUserAvatarRefusal> {
+        let id = req.path.user_id;
+        let media = image_type(&req.body)?;
+        let mut data = self.data.lock().await;
+        let record = data
+            .find_mut(ctx.account(), &id)
+            .ok_or_else(|| not_found(&id))?;
+        precondition(req.header.if_match.as_ref(), record.version)?;
+        may_change(&ctx.caller, &record.doc)?;
+        record.avatar = Some((media, req.body.bytes));
+        let mut doc = record.doc.clone();
+        doc.insert(user::AVATAR_UPDATED_AT.into(), now());
+        bump(record, doc, &ctx.caller.subject);
+        Ok(SetUserAvatarResponse::NoContent {
+            e_tag: etag(record.version),
+        })
+    }
+
+    async fn delete_user_avatar(
+        &self,
+        ctx: RequestContext,
+        req: DeleteUserAvatarRequest,
+    ) -> Result<DeleteUserAvatarResponse, DeleteUserAvatarRefusal> {
+        let id = req.path.user_id;
+        let mut data = self.data.lock().await;
+        let record = data
+            .find_mut(ctx.account(), &id)
+            .ok_or_else(|| not_found(&id))?;
+        precondition(req.header.if_match.as_ref(), record.version)?;
+        may_change(&ctx.caller, &record.doc)?;
+        if record.avatar.take().is_none() {
+            return Err(no_avatar(&id).into());
+        }
+        let mut doc = record.doc.clone();
+        doc.remove(user::AVATAR_UPDATED_AT);
+        bump(record, doc, &ctx.caller.subject);
+        Ok(DeleteUserAvatarResponse::NoContent {
             e_tag: etag(record.version),
         })
     }
@@ -1175,10 +1282,15 @@ impl UsersApi for Directory {
 }
 
 /// Writes `doc` as the user's new version, unless it changes nothing.
-fn write(record: &mut Record, mut doc: Map<String, Value>, by: &str) {
-    if doc == record.doc {
-        return;
+fn write(record: &mut Record, doc: Map<String, Value>, by: &str) {
+    if doc != record.doc {
+        bump(record, doc, by);
     }
+}
+
+/// Stores `doc` as the user's next version, whatever changed (an image
+/// beside the document is a change too).
+fn bump(record: &mut Record, mut doc: Map<String, Value>, by: &str) {
     doc.insert(user::UPDATED_AT.into(), now());
     doc.insert(user::UPDATED_BY.into(), json!(by));
     record.doc = doc;

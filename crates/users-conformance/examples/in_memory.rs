@@ -1,8 +1,9 @@
 //! A Users API backend on storage of its own, proven by the conformance kit.
 //!
 //! The storage is in memory: `MemoryStore` implements the reference
-//! service's `Store` and `GroupStore` traits (users, groups and their
-//! members, the optimistic-concurrency locks, idempotency records), the reference `Service` runs on it, and
+//! service's `Store` and `GroupStore` traits (users, their uploaded images,
+//! groups and their members, the optimistic-concurrency locks, idempotency
+//! records), the reference `Service` runs on it, and
 //! `users_api::router` serves it. The kit then runs every check in process.
 //!
 //! ```sh
@@ -22,9 +23,9 @@ use users_conformance::TokenIssuer;
 use users_server::auth::JwtVerifier;
 use users_server::service::{Service, Settings};
 use users_server::store::{
-    GroupFilter, GroupRow, GroupStore, IdempotencyScope, IdempotencyState, ListFilter, LockedGroup,
-    LockedUser, Store, StoreError, StoredGroup, StoredUser, UserRow, email_key, name_key,
-    reclaimable,
+    Avatar, AvatarChange, GroupFilter, GroupRow, GroupStore, IdempotencyScope, IdempotencyState,
+    ListFilter, LockedGroup, LockedUser, Store, StoreError, StoredGroup, StoredUser, UserRow,
+    email_key, name_key, reclaimable,
 };
 
 const SECRET: &[u8] = b"in-memory-example-secret-32-byte";
@@ -47,6 +48,8 @@ struct Data {
     seq: i64,
     /// Users by account, then id.
     users: BTreeMap<String, BTreeMap<String, StoredUser>>,
+    /// Uploaded images by user id.
+    avatars: HashMap<String, Avatar>,
     /// The last group insertion number handed out.
     group_seq: i64,
     /// Groups by account, then id.
@@ -172,6 +175,15 @@ impl LockedUser for MemoryLocked {
             doc: row.doc,
             password_hash: row.password_hash.or(self.current.password_hash.clone()),
         };
+        match row.avatar {
+            AvatarChange::Keep => {}
+            AvatarChange::Set(avatar) => {
+                self.data.avatars.insert(row.id.clone(), avatar);
+            }
+            AvatarChange::Remove => {
+                self.data.avatars.remove(&row.id);
+            }
+        }
         self.data
             .users
             .entry(self.account.clone())
@@ -216,6 +228,21 @@ impl Store for MemoryStore {
     async fn get(&self, account_id: &str, id: &str) -> Result<Option<StoredUser>, StoreError> {
         let data = self.data.lock().await;
         Ok(data.users.get(account_id).and_then(|u| u.get(id)).cloned())
+    }
+
+    async fn avatar(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> Result<Option<(i64, Avatar)>, StoreError> {
+        let data = self.data.lock().await;
+        let Some(user) = data.users.get(account_id).and_then(|u| u.get(id)) else {
+            return Ok(None);
+        };
+        Ok(data
+            .avatars
+            .get(id)
+            .map(|avatar| (user.resource_version, avatar.clone())))
     }
 
     async fn list(
@@ -268,6 +295,7 @@ impl Store for MemoryStore {
             });
         }
         users.remove(id);
+        data.avatars.remove(id);
         // The user leaves its groups; each moves to a new version.
         for stored in data
             .groups

@@ -29,6 +29,7 @@ macro_rules! check {
     };
 }
 
+mod avatars;
 mod groups;
 
 pub(crate) fn all() -> Vec<Check> {
@@ -336,6 +337,9 @@ pub(crate) fn all() -> Vec<Check> {
                 Cover::Status(&ops::UPDATE_USER, 400),
                 Cover::Status(&ops::DELETE_USER, 400),
                 Cover::Status(&ops::SET_USER_PASSWORD, 400),
+                Cover::Status(&ops::GET_USER_AVATAR, 400),
+                Cover::Status(&ops::SET_USER_AVATAR, 400),
+                Cover::Status(&ops::DELETE_USER_AVATAR, 400),
                 Cover::Status(&ops::LIST_USER_GROUPS, 400),
                 Cover::Status(&ops::GET_GROUP, 400),
                 Cover::Status(&ops::UPDATE_GROUP, 400),
@@ -525,6 +529,7 @@ pub(crate) fn all() -> Vec<Check> {
         ),
     ];
     all.extend(groups::all());
+    all.extend(avatars::all());
     all
 }
 

@@ -133,6 +133,22 @@ pub mod semantics {
             "A user changing their own password must send `currentPassword`; an admin need not.";
         PASSWORD_VERSION: SET_USER_PASSWORD, "setUserPassword.version-increases-by-one",
             "`resourceVersion` increases by one on every change; the `ETag` is this number quoted.";
+        AVATAR_ROUND_TRIP: GET_USER_AVATAR, "getUserAvatar.the-image-byte-for-byte",
+            "Answers the image uploaded for the user, byte for byte, in its media type.";
+        AVATAR_NOT_MODIFIED: GET_USER_AVATAR, "getUserAvatar.not-modified",
+            "The image is part of the user: its `ETag` is the user's, so with `If-None-Match` holding it the answer is `304` with no body.";
+        AVATAR_NONE: GET_USER_AVATAR, "getUserAvatar.none-is-404",
+            "`404` when the user has no uploaded image (a user whose `avatarUrl` links one elsewhere has none here).";
+        AVATAR_SNIFFED: SET_USER_AVATAR, "setUserAvatar.type-from-the-bytes",
+            "The image's type is read from its bytes: a body that is not one of the three, or is another of them than its `Content-Type` says, is `415`; a larger one is `413`.";
+        AVATAR_NEW_VERSION: SET_USER_AVATAR, "setUserAvatar.new-version",
+            "The user gets a new version (`hasAvatar` true, `avatarUpdatedAt` now) and the answer carries its `ETag`.";
+        AVATAR_WHO: SET_USER_AVATAR, "setUserAvatar.self-admin-or-creator",
+            "Users may set their own image; others need to be an admin or the user's creator.";
+        AVATAR_REMOVED: DELETE_USER_AVATAR, "deleteUserAvatar.removed",
+            "Removes the uploaded image. The user gets a new version (`hasAvatar` follows `avatarUrl` alone, `avatarUpdatedAt` is gone).";
+        AVATAR_DELETE_NONE: DELETE_USER_AVATAR, "deleteUserAvatar.none-is-404",
+            "`404` when there is no uploaded image.";
         COUNTRIES: LIST_COUNTRIES, "listCountries.what-countryCode-accepts",
             "The countries `address.countryCode` accepts, ordered by code.";
         LANGUAGES: LIST_LANGUAGES, "listLanguages.what-preferredLanguage-accepts",

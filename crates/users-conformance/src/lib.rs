@@ -420,6 +420,30 @@ impl Ctx {
             }
             None => None,
         };
+        let (answer, bytes) = self
+            .exchange(token, method.clone(), path, body, headers)
+            .await?;
+        if answer.body.is_null() && !bytes.is_empty() {
+            return Err(format!(
+                "{method} {path}: a {} body that is not JSON: {}",
+                answer.status,
+                String::from_utf8_lossy(&bytes)
+            ));
+        }
+        Ok(answer)
+    }
+
+    /// Sends `body` (its media type and bytes) with `token`, or none: the
+    /// answer, its body as JSON when it is JSON (`null` otherwise), and
+    /// its bytes.
+    pub(crate) async fn exchange(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> Result<(Answer, bytes::Bytes), String> {
         let response = self
             .with_patience(|| {
                 let mut request = self
@@ -445,7 +469,17 @@ impl Ctx {
             .bytes()
             .await
             .map_err(|e| format!("{method} {path}: reading the body: {e}"))?;
-        let body = if bytes.is_empty() {
+        let media = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let json = media.is_empty() || media == "application/json" || media.ends_with("+json");
+        let body = if bytes.is_empty() || !json {
             Value::Null
         } else {
             serde_json::from_slice(&bytes).map_err(|e| {
@@ -455,11 +489,14 @@ impl Ctx {
                 )
             })?
         };
-        Ok(Answer {
-            status,
-            headers,
-            body,
-        })
+        Ok((
+            Answer {
+                status,
+                headers,
+                body,
+            },
+            bytes,
+        ))
     }
 
     /// Sends a request, and sends it again while the server answers `429`,

@@ -315,6 +315,13 @@ async fn read_body_first(State(read): State<BodyRead>, request: Request, next: N
     if body.is_end_stream() {
         return next.run(Request::from_parts(parts, body)).await;
     }
+    // An operation that states its own limit (an image upload) has it here.
+    let limit = users_api::runtime::body_limit(
+        users_api::operation_specs::ALL,
+        &parts.method,
+        parts.uri.path(),
+        read.limit,
+    );
     let mut stream = body.into_data_stream();
     let mut chunks = Vec::new();
     let deadline = tokio::time::Instant::now() + read.timeout;
@@ -323,7 +330,7 @@ async fn read_body_first(State(read): State<BodyRead>, request: Request, next: N
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             held += chunk.len();
-            if held > read.limit {
+            if held > limit {
                 return Ok(false);
             }
             chunks.push(chunk);
@@ -350,7 +357,7 @@ async fn read_body_first(State(read): State<BodyRead>, request: Request, next: N
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
                 "The body is too large",
-                format!("the body is larger than {} bytes", read.limit),
+                format!("the body is larger than {limit} bytes"),
             )
             .with_header(header::CONNECTION, "close")
             .into_response();

@@ -17,6 +17,7 @@ use users_api::types::{
 };
 use users_api::*;
 
+mod avatars;
 mod groups;
 
 use crate::auth::JwtVerifier;
@@ -24,8 +25,8 @@ use crate::lookups;
 use prometheus_client::metrics::counter::Counter;
 
 use crate::store::{
-    IdempotencyScope, IdempotencyState, ListFilter, LockedUser, Store, StoreError, StoredUser,
-    UserRow,
+    AvatarChange, IdempotencyScope, IdempotencyState, ListFilter, LockedUser, Store, StoreError,
+    StoredUser, UserRow,
 };
 
 /// The service's settings.
@@ -250,6 +251,10 @@ impl StoreRefusal for DeleteUserRefusal {}
 
 impl StoreRefusal for SetUserPasswordRefusal {}
 
+impl StoreRefusal for SetUserAvatarRefusal {}
+
+impl StoreRefusal for DeleteUserAvatarRefusal {}
+
 fn store_error<E: StoreRefusal>(err: StoreError, id: &uuid::Uuid) -> E {
     match err {
         StoreError::NotFound => not_found(id).into(),
@@ -337,7 +342,10 @@ impl<S: Store> Service<S> {
     fn render(&self, stored: &StoredUser) -> Result<User, Refused<500>> {
         let mut doc = stored.doc.clone();
         doc[user::RESOURCE_VERSION] = json!(stored.resource_version);
-        doc[user::HAS_AVATAR] = json!(doc.get(user::AVATAR_URL).is_some());
+        // An uploaded image stamps `avatarUpdatedAt`; `avatarUrl` links one.
+        doc[user::HAS_AVATAR] = json!(
+            doc.get(user::AVATAR_UPDATED_AT).is_some() || doc.get(user::AVATAR_URL).is_some()
+        );
         doc[user::IS_EXTERNAL] = json!(doc.get(user::EXTERNAL_ID).is_some());
         doc[user::HAS_PASSWORD] = json!(stored.password_hash.is_some());
         serde_json::from_value(doc).map_err(internal)
@@ -451,6 +459,7 @@ impl<S: Store> Service<S> {
         id: &uuid::Uuid,
         if_match: Option<&headers::IfMatch>,
         password_hash: Option<String>,
+        avatar: AvatarChange,
         change: impl Fn(&StoredUser) -> Result<Value, E>,
     ) -> Result<StoredUser, E> {
         let locked = self
@@ -462,7 +471,7 @@ impl<S: Store> Service<S> {
         let current = locked.current().clone();
         self.precondition::<E>(if_match, current.resource_version)?;
         let mut doc = change(&current)?;
-        if doc == current.doc && password_hash.is_none() {
+        if doc == current.doc && password_hash.is_none() && avatar == AvatarChange::Keep {
             return Ok(current);
         }
         doc[user::UPDATED_AT] = json!(now());
@@ -473,6 +482,7 @@ impl<S: Store> Service<S> {
             resource_version: current.resource_version + 1,
             doc,
             password_hash,
+            avatar,
         };
         locked.write(row).await.map_err(|e| store_error(e, id))
     }
@@ -607,6 +617,7 @@ impl<S: Store> Service<S> {
             resource_version: 1,
             doc: Value::Object(doc),
             password_hash: None,
+            avatar: AvatarChange::Keep,
         };
         let preview = StoredUser {
             seq: 0,
@@ -722,6 +733,7 @@ impl<S: Store> Service<S> {
                 &req.path.user_id,
                 req.header.if_match.as_ref(),
                 None,
+                AvatarChange::Keep,
                 |current| {
                     self.may_change(&ctx, &current.doc)?;
                     if let Some(owner) = &req.body.owner_organization {
@@ -810,6 +822,7 @@ impl<S: Store> Service<S> {
                 &req.path.user_id,
                 req.header.if_match.as_ref(),
                 None,
+                AvatarChange::Keep,
                 |current| {
                     self.may_change(&ctx, &current.doc)?;
                     let mut doc: Map<String, Value> = current
@@ -899,6 +912,7 @@ impl<S: Store> Service<S> {
                 &req.path.user_id,
                 req.header.if_match.as_ref(),
                 Some(hash),
+                AvatarChange::Keep,
                 |current| {
                     let mut doc = current.doc.clone();
                     doc[user::PASSWORD_UPDATED_AT] = json!(now());
@@ -1067,6 +1081,30 @@ impl<S: Store> UsersApi for Service<S> {
         req: SetUserPasswordRequest,
     ) -> Result<SetUserPasswordResponse, SetUserPasswordRefusal> {
         self.set_password(ctx, req).await
+    }
+
+    async fn get_user_avatar(
+        &self,
+        ctx: RequestContext,
+        req: GetUserAvatarRequest,
+    ) -> Result<GetUserAvatarResponse, GetUserAvatarRefusal> {
+        self.get_avatar(ctx, req).await
+    }
+
+    async fn set_user_avatar(
+        &self,
+        ctx: RequestContext,
+        req: SetUserAvatarRequest,
+    ) -> Result<SetUserAvatarResponse, SetUserAvatarRefusal> {
+        self.set_avatar(ctx, req).await
+    }
+
+    async fn delete_user_avatar(
+        &self,
+        ctx: RequestContext,
+        req: DeleteUserAvatarRequest,
+    ) -> Result<DeleteUserAvatarResponse, DeleteUserAvatarRefusal> {
+        self.delete_avatar(ctx, req).await
     }
 
     async fn list_groups(

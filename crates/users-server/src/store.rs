@@ -61,6 +61,29 @@ pub struct UserRow {
     pub doc: Value,
     /// The password hash, when this write sets one.
     pub password_hash: Option<String>,
+    /// What this write does to the user's uploaded image.
+    pub avatar: AvatarChange,
+}
+
+/// A user's uploaded profile image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Avatar {
+    /// Its media type, as read from its bytes (`image/png`).
+    pub media_type: String,
+    /// The image.
+    pub image: bytes::Bytes,
+}
+
+/// What a write does to the user's uploaded image.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AvatarChange {
+    /// Leaves it as it is.
+    #[default]
+    Keep,
+    /// Stores this one in place of any before it.
+    Set(Avatar),
+    /// Removes it.
+    Remove,
 }
 
 impl UserRow {
@@ -294,6 +317,14 @@ pub trait Store: GroupStore + Send + Sync + 'static {
         account_id: &str,
         id: &str,
     ) -> impl Future<Output = Result<Option<StoredUser>, StoreError>> + Send;
+    /// The uploaded image of a user of the account, with the user's version
+    /// read in the same statement; `None` when there is no such user or it
+    /// has no image.
+    fn avatar(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<(i64, Avatar)>, StoreError>> + Send;
     /// Users of the account after `after_seq`, in insertion order.
     fn list(
         &self,
@@ -398,6 +429,12 @@ mod sql {
          resource_version = $4, doc = $5, password_hash = COALESCE($6, password_hash) \
          WHERE account_id = $7 AND id = $8 AND resource_version = $9 \
          RETURNING seq, id, resource_version, doc, password_hash";
+    pub(super) const SELECT_AVATAR: &str = "SELECT u.resource_version, a.media_type, a.image \
+         FROM users u JOIN avatars a ON a.user_id = u.id WHERE u.account_id = $1 AND u.id = $2";
+    pub(super) const PUT_AVATAR: &str = "INSERT INTO avatars (user_id, media_type, image) \
+         VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE \
+         SET media_type = excluded.media_type, image = excluded.image";
+    pub(super) const DELETE_AVATAR: &str = "DELETE FROM avatars WHERE user_id = $1";
     pub(super) const VERSION_OF: &str =
         "SELECT resource_version FROM users WHERE account_id = $1 AND id = $2";
     pub(super) const CLAIM_KEY: &str = "INSERT INTO idempotency_keys (caller, account_id, operation, key, \
@@ -636,6 +673,14 @@ impl Store for SqlStore {
         idempotency: Option<(IdempotencyScope, Value)>,
     ) -> Result<StoredUser, StoreError> {
         delegate!(self, store => store.insert(row, idempotency).await)
+    }
+
+    async fn avatar(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> Result<Option<(i64, Avatar)>, StoreError> {
+        delegate!(self, store => store.avatar(account_id, id).await)
     }
 
     async fn get(&self, account_id: &str, id: &str) -> Result<Option<StoredUser>, StoreError> {

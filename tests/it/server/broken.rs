@@ -31,6 +31,8 @@ enum Fault {
     IgnoresTheSwitchKey,
     AnswersAMissingUserAs403,
     RefusesAsTextPlain,
+    LabelsEveryImageAsPng,
+    TrustsTheContentType,
 }
 
 impl Fault {
@@ -50,6 +52,8 @@ impl Fault {
             Fault::IgnoresTheSwitchKey => "tenancy.switch-key-acts-on-the-named-account",
             Fault::AnswersAMissingUserAs403 => "problems.unknown-user",
             Fault::RefusesAsTextPlain => "problems.unknown-user",
+            Fault::LabelsEveryImageAsPng => "avatars.round-trip",
+            Fault::TrustsTheContentType => "avatars.type-from-the-bytes",
         }
     }
 }
@@ -302,6 +306,52 @@ impl UsersApi for Faulty {
     ) -> Result<SetUserPasswordResponse, SetUserPasswordRefusal> {
         self.inner.set_user_password(ctx, req).await
     }
+
+    async fn get_user_avatar(
+        &self,
+        ctx: RequestContext,
+        req: GetUserAvatarRequest,
+    ) -> Result<GetUserAvatarResponse, GetUserAvatarRefusal> {
+        match self.inner.get_user_avatar(ctx, req).await {
+            Ok(GetUserAvatarResponse::Ok { body, e_tag, .. })
+                if self.fault == Fault::LabelsEveryImageAsPng =>
+            {
+                Ok(GetUserAvatarResponse::Ok {
+                    body,
+                    content_type: GetUserAvatarOkMedia::ImagePng,
+                    e_tag,
+                })
+            }
+            answer => answer,
+        }
+    }
+
+    async fn set_user_avatar(
+        &self,
+        ctx: RequestContext,
+        mut req: SetUserAvatarRequest,
+    ) -> Result<SetUserAvatarResponse, SetUserAvatarRefusal> {
+        if self.fault == Fault::TrustsTheContentType {
+            // Whatever type the image is, it is taken: each label is tried
+            // until one fits its bytes.
+            for media in GetUserAvatarOkMedia::ALL {
+                req.body.media_type = media.as_str().to_owned();
+                let answer = self.inner.set_user_avatar(copy(&ctx), req.clone()).await;
+                if !matches!(answer, Err(SetUserAvatarRefusal::UnsupportedMediaType(_))) {
+                    return answer;
+                }
+            }
+        }
+        self.inner.set_user_avatar(ctx, req).await
+    }
+
+    async fn delete_user_avatar(
+        &self,
+        ctx: RequestContext,
+        req: DeleteUserAvatarRequest,
+    ) -> Result<DeleteUserAvatarResponse, DeleteUserAvatarRefusal> {
+        self.inner.delete_user_avatar(ctx, req).await
+    }
 }
 
 /// A copy of `ctx`, keeping the tenant switch the router applied.
@@ -380,6 +430,8 @@ async fn every_broken_implementation_fails_the_check_for_its_promise() {
         Fault::IgnoresTheSwitchKey,
         Fault::AnswersAMissingUserAs403,
         Fault::RefusesAsTextPlain,
+        Fault::LabelsEveryImageAsPng,
+        Fault::TrustsTheContentType,
     ];
     assert!(faults.len() >= 12);
     let mut missed = Vec::new();

@@ -228,6 +228,10 @@ struct Op {
     body: Option<(TokenStream, bool)>,
     /// The body's media type, when it is not `application/json`.
     media_type: Option<String>,
+    /// The media types a body of bytes may go as, when there are several
+    /// (`image/png`, `image/jpeg`): the runtime labels each body with the
+    /// one its bytes are.
+    media_types: Vec<String>,
     /// The body's first example, for code samples.
     body_example: Option<Value>,
     /// The type of the success body (`()` when none).
@@ -348,10 +352,12 @@ impl Sdk<'_> {
             };
             let key = op.param("Idempotency-Key").is_some();
             let security = security_table(&op.security);
-            if op.media_type.is_some() || key || !security.is_empty() {
+            let media_types = &op.media_types;
+            if op.media_type.is_some() || !media_types.is_empty() || key || !security.is_empty() {
                 traits.push(quote! {
                     #id => rt::OperationTraits {
                         body_media_type: #media,
+                        body_media_types: &[#(#media_types),*],
                         idempotency_key: #key,
                         security: &[#(#security),*],
                     },
@@ -1291,6 +1297,7 @@ impl Sdk<'_> {
             });
         }
         let mut media_type = None;
+        let mut media_types = Vec::new();
         let mut body_example = None;
         let mut body_schema = None;
         let body = match &op.body {
@@ -1314,7 +1321,15 @@ impl Sdk<'_> {
                     // Bytes or text: whatever reqwest sends as a body.
                     quote!(::reqwest::Body)
                 };
-                if content.media != "application/json" {
+                let raw = |media: &str| {
+                    let essence = media.split(';').next().unwrap_or_default().trim();
+                    !(essence.ends_with("json")
+                        || essence.ends_with("form-urlencoded")
+                        || essence.starts_with("multipart/"))
+                };
+                if body.content.len() > 1 && body.content.iter().all(|c| raw(&c.media)) {
+                    media_types = body.content.iter().map(|c| c.media.clone()).collect();
+                } else if content.media != "application/json" {
                     media_type = Some(content.media.clone());
                 }
                 body_example = self
@@ -1417,6 +1432,7 @@ impl Sdk<'_> {
             params,
             body,
             media_type,
+            media_types,
             body_example,
             value,
             headers,
@@ -2235,7 +2251,11 @@ fn curl_sample(op: &Op, base: &str, bearer: bool) -> String {
         ));
     }
     if op.body.is_some() {
-        let media = op.media_type.as_deref().unwrap_or("application/json");
+        let media = op
+            .media_type
+            .as_deref()
+            .or(op.media_types.first().map(String::as_str))
+            .unwrap_or("application/json");
         lines.push(format!(
             "  -H {}",
             shell_quote(&format!("Content-Type: {media}"))

@@ -664,12 +664,38 @@ impl Gen<'_> {
             )
         };
         let decodes = self.request_schemas.contains(name);
-        self.items.push(quote! {
-            #docs
-            #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-            #[serde(transparent)]
-            pub struct #ident(pub #ty);
-        });
+        // A scalar's schema is written out, constraints and format
+        // included (utoipa's derive gives a newtype its Rust type's schema:
+        // a `format: binary` string limited to 2 MiB would be any string).
+        let scalar = matches!(
+            schema["type"].as_str(),
+            Some("string" | "integer" | "number" | "boolean")
+        ) && schema.get("enum").is_none();
+        if scalar {
+            let built = scalar_schema(schema)?;
+            let description = schema["description"]
+                .as_str()
+                .map(|d| quote!(.description(Some(#d))));
+            self.items.push(quote! {
+                #docs
+                #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+                #[serde(transparent)]
+                pub struct #ident(pub #ty);
+                impl utoipa::PartialSchema for #ident {
+                    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                        #built #description .into()
+                    }
+                }
+                impl utoipa::ToSchema for #ident {}
+            });
+        } else {
+            self.items.push(quote! {
+                #docs
+                #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+                #[serde(transparent)]
+                pub struct #ident(pub #ty);
+            });
+        }
         if !decodes {
             return Ok(());
         }
@@ -1320,19 +1346,54 @@ impl Gen<'_> {
             }
             ResponseBody::Bytes { .. } => quote!(body: axum::body::Bytes,),
         });
+        // Bytes in one of several media types: the implementation names
+        // which, from the documented ones.
+        let stem = owner.to_string();
+        let stem = stem
+            .strip_suffix("Response")
+            .or_else(|| stem.strip_suffix("Refusal"))
+            .unwrap_or(&stem);
+        let mut items = Vec::new();
+        let media_choice = match &response.body {
+            Some(ResponseBody::Bytes { media }) if media.len() > 1 => {
+                let (ty, item) = media_enum(&format_ident!("{stem}{variant}Media"), media);
+                // An enum of the media types gives its header; any header
+                // value is one.
+                let header = match item {
+                    Some(_) => quote!(content_type.as_header()),
+                    None => quote!(content_type),
+                };
+                items.extend(item);
+                Some((ty, header))
+            }
+            _ => None,
+        };
+        let content_type_part = media_choice
+            .as_ref()
+            .map(|(ty, _)| quote!(content_type: #ty,));
         let binding: Vec<Ident> = (!matches!(response.status, Status::Code(_)))
             .then(|| format_ident!("status"))
             .into_iter()
             .chain(header_names)
             .chain(response.body.as_ref().map(|_| format_ident!("body")))
+            .chain(media_choice.as_ref().map(|_| format_ident!("content_type")))
             .collect();
         let make = match &response.body {
             Some(ResponseBody::Json { media, .. }) => quote! {
                 runtime::json_response(#status, #media, &body)
             },
-            Some(ResponseBody::Bytes { media }) => quote! {
-                (#status, [(http::header::CONTENT_TYPE, #media)], body).into_response()
-            },
+            Some(ResponseBody::Bytes { .. }) if media_choice.is_some() => {
+                let header = &media_choice.as_ref().expect("a choice").1;
+                quote! {
+                    (#status, [(http::header::CONTENT_TYPE, #header)], body).into_response()
+                }
+            }
+            Some(ResponseBody::Bytes { media }) => {
+                let media = &media[0].0;
+                quote! {
+                    (#status, [(http::header::CONTENT_TYPE, #media)], body).into_response()
+                }
+            }
             None => quote! {
                 #status.into_response()
             },
@@ -1341,16 +1402,65 @@ impl Gen<'_> {
         Ok((
             quote! {
                 #[doc = #docs]
-                #variant { #body_part #status_field #(#fields)* },
+                #variant { #body_part #content_type_part #status_field #(#fields)* },
             },
             quote!(Self::#variant { #(#binding),* } => { #response_tokens }),
-            Vec::new(),
+            items,
         ))
     }
 }
 
 /// The media type the runtime answers problems with.
 const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The type of the `content_type` field of a response that may come in
+/// any of `media`, and the items that define it: an enum named `name` of
+/// the media types when each is one type (`image/png`), else any header
+/// value (a range such as `image/*` names no one type).
+fn media_enum(
+    name: &Ident,
+    media: &[(String, Option<String>)],
+) -> (TokenStream, Option<TokenStream>) {
+    let variants: Vec<Ident> = media
+        .iter()
+        .map(|(m, _)| format_ident!("{}", pascal(m)))
+        .collect();
+    let concrete = media.iter().all(|(m, _)| !m.contains('*'));
+    let distinct = variants.iter().collect::<BTreeSet<_>>().len() == variants.len();
+    if !concrete || !distinct {
+        return (quote!(http::HeaderValue), None);
+    }
+    let texts: Vec<&str> = media.iter().map(|(m, _)| m.as_str()).collect();
+    let docs = texts.iter().map(|m| format!("`{m}`"));
+    let doc = format!(
+        "The media types the answer may come in: {}.",
+        texts.join(", ")
+    );
+    let item = quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum #name {
+            #(#[doc = #docs] #variants,)*
+        }
+        impl #name {
+            /// Every one, in the spec's order.
+            pub const ALL: &[Self] = &[#(Self::#variants),*];
+            /// The media type as the spec writes it.
+            pub fn as_str(self) -> &'static str {
+                match self { #(Self::#variants => #texts,)* }
+            }
+            /// The one `media` names (its essence, in any case), if any.
+            pub fn from_essence(media: &str) -> Option<Self> {
+                let essence = media.split(';').next().unwrap_or_default().trim();
+                Self::ALL.iter().copied().find(|m| m.as_str().eq_ignore_ascii_case(essence))
+            }
+            fn as_header(self) -> http::HeaderValue {
+                http::HeaderValue::from_static(self.as_str())
+            }
+        }
+    };
+    (quote!(#name), Some(item))
+}
 
 /// The registered statuses (those with a reason phrase) in `range` that
 /// `explicit` does not document by number.
@@ -1521,6 +1631,9 @@ struct Body {
     /// The other media types it may come as (XML, forms, images, `*/*`),
     /// handed over as sent, each with the component its schema names.
     raw: Vec<(String, Option<String>)>,
+    /// The largest raw body the spec allows: the `maxLength` every raw
+    /// media type's (binary) schema states; `None`: the router's limit.
+    max_bytes: Option<usize>,
     description: Option<String>,
 }
 
@@ -1591,8 +1704,12 @@ enum ResponseBody {
         media: String,
         schema: Option<String>,
     },
-    /// Bytes under `media` (a schema-less or binary body).
-    Bytes { media: String },
+    /// Bytes under one of `media` (a schema-less or binary body), each
+    /// with the component its schema names; with more than one, the
+    /// implementation says which.
+    Bytes {
+        media: Vec<(String, Option<String>)>,
+    },
 }
 
 struct ResponseSpec {
@@ -1611,7 +1728,7 @@ fn operations(spec: &Value) -> anyhow::Result<(Vec<Operation>, Vec<super::Refusa
     let mut out = Vec::new();
     for op in api.operations {
         let at = op.at.clone();
-        match served(op) {
+        match served(op, &spec["components"]["schemas"]) {
             Ok(op) => out.push(op),
             Err(err) => refusals.push(super::Refusal {
                 pointer: at,
@@ -1622,8 +1739,10 @@ fn operations(spec: &Value) -> anyhow::Result<(Vec<Operation>, Vec<super::Refusa
     Ok((out, refusals))
 }
 
-/// The operation as the server serves it, or why it cannot.
-fn served(op: model::Operation) -> anyhow::Result<Operation> {
+/// The operation as the server serves it, or why it cannot (`components`:
+/// the document's component schemas, which raw bodies' limits are read
+/// from).
+fn served(op: model::Operation, components: &Value) -> anyhow::Result<Operation> {
     for param in &op.params {
         let name = &param.name;
         let at = format!("parameter {name}");
@@ -1675,6 +1794,23 @@ fn served(op: model::Operation) -> anyhow::Result<Operation> {
             if schemas.len() > 1 {
                 bail!("the body's JSON media types name different schemas: {schemas:?}");
             }
+            // A limit only when every raw media type states one.
+            let max_bytes = body
+                .content
+                .iter()
+                .filter(|c| c.kind != MediaKind::Json)
+                .map(|c| {
+                    let schema = match c.component() {
+                        Some(name) => components.get(name),
+                        None => c.schema.as_ref(),
+                    };
+                    schema
+                        .and_then(|s| s.get("maxLength"))
+                        .and_then(Value::as_u64)
+                        .and_then(|n| usize::try_from(n).ok())
+                })
+                .collect::<Option<Vec<usize>>>()
+                .and_then(|limits| limits.into_iter().max());
             Some(Body {
                 media: body
                     .content
@@ -1684,6 +1820,7 @@ fn served(op: model::Operation) -> anyhow::Result<Operation> {
                     .collect(),
                 schema: schemas.pop_first().flatten(),
                 raw,
+                max_bytes,
                 description: body.description.clone(),
             })
         }
@@ -1700,8 +1837,12 @@ fn served(op: model::Operation) -> anyhow::Result<Operation> {
             (None, Some(content)) if content.kind == MediaKind::Any && content.schema.is_none() => {
                 None
             }
-            (None, Some(content)) => Some(ResponseBody::Bytes {
-                media: content.media.clone(),
+            (None, Some(_)) => Some(ResponseBody::Bytes {
+                media: response
+                    .content
+                    .iter()
+                    .map(|c| (c.media.clone(), c.component().map(str::to_owned)))
+                    .collect(),
             }),
             (None, None) => None,
         };
@@ -1792,7 +1933,21 @@ fn handler(
                 let ty = json_type(schema.as_deref());
                 quote!(body = #ty, content_type = #media,)
             }
-            ResponseBody::Bytes { media } => quote!(body = [u8], content_type = #media,),
+            ResponseBody::Bytes { media } if media.len() == 1 && media[0].1.is_none() => {
+                let media = &media[0].0;
+                quote!(body = [u8], content_type = #media,)
+            }
+            // Each media type with the component its schema names.
+            ResponseBody::Bytes { media } => {
+                let content = media.iter().map(|(media, schema)| match schema {
+                    Some(name) => {
+                        let ty = json_type(Some(name));
+                        quote!((#ty = #media))
+                    }
+                    None => quote!((Vec<u8> = #media)),
+                });
+                quote!(content(#(#content),*),)
+            }
         });
         let headers = r.headers.iter().map(|(h, _)| {
             let ty = format_ident!("{}Header", pascal(h));
@@ -2012,10 +2167,15 @@ fn table(ops: &[Operation]) -> TokenStream {
                     Some(name) => quote!(Some(#name)),
                     None => quote!(None),
                 };
+                let max_bytes = match body.max_bytes {
+                    Some(n) => quote!(Some(#n)),
+                    None => quote!(None),
+                };
                 quote!(Some(runtime::BodySpec {
                     media_types: &[#(#media),*],
                     raw_media_types: &[#(#raw),*],
                     schema: #schema,
+                    max_bytes: #max_bytes,
                 }))
             }
             None => quote!(None),

@@ -74,9 +74,13 @@ struct Targets {
 }
 
 impl Targets {
-    /// A new user and a new group with it as member, made by `role`.
+    /// A new user with a profile image, and a new group with it as
+    /// member, made by `role`.
     async fn new(ctx: &Ctx, role: Role) -> Result<Self, String> {
         let user = id_of(&ctx.create(role, json!({})).await?)?;
+        super::avatars::upload(ctx, role, &user, super::avatars::PNG, "image/png")
+            .await?
+            .expect(204, "uploading a profile image")?;
         let group = id_of(&ctx.create_group(role, json!({ "members": [user] })).await?)?;
         Ok(Self { user, group })
     }
@@ -116,11 +120,54 @@ fn success(op: &OperationSpec) -> u16 {
         .unwrap_or(200)
 }
 
-/// A valid body for the operation, by its schema's name.
-fn body(op: &OperationSpec) -> Result<Option<(&'static str, Value)>, String> {
+/// A valid body for the operation: JSON by its schema's name, or an image
+/// for an operation that takes one.
+fn body(op: &OperationSpec) -> Result<Option<(&'static str, Vec<u8>)>, String> {
+    match json_body(op)? {
+        Some((media, value)) => Ok(Some((media, value.to_string().into_bytes()))),
+        None => raw_body(op),
+    }
+}
+
+/// A valid body for an operation that takes no JSON: a sample of its
+/// first media type.
+fn raw_body(op: &OperationSpec) -> Result<Option<(&'static str, Vec<u8>)>, String> {
     let Some(spec) = &op.body else {
         return Ok(None);
     };
+    let media = spec.raw_media_types.first().copied().unwrap_or_default();
+    match super::avatars::sample(media) {
+        Some(image) => Ok(Some((media, image.to_vec()))),
+        None => Err(format!(
+            "{}: the kit has no sample {media:?} body",
+            op.operation_id
+        )),
+    }
+}
+
+/// Sends `op` with its sample body to `path`, as `token` (or with none).
+async fn send_sample(
+    ctx: &Ctx,
+    token: Option<&str>,
+    op: &OperationSpec,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Answer, String> {
+    Ok(ctx
+        .exchange(token, method(op), path, body(op)?, headers)
+        .await?
+        .0)
+}
+
+/// A valid JSON body for the operation, by its schema's name; `None` for
+/// one that takes no JSON.
+fn json_body(op: &OperationSpec) -> Result<Option<(&'static str, Value)>, String> {
+    let Some(spec) = &op.body else {
+        return Ok(None);
+    };
+    if spec.media_types.is_empty() {
+        return Ok(None);
+    }
     let value = match spec.schema {
         Some("UserCreate" | "UserReplace") => new_user(&format!("{}@example.com", unique("op-"))),
         Some("UserPatch") => json!({ "jobTitle": "Checked" }),
@@ -187,7 +234,7 @@ pub(super) async fn every_operation_needs_a_token(ctx: Ctx) -> Result<(), String
     let someone = uuid::Uuid::new_v4().to_string();
     for op in ops::ALL {
         for token in [None, Some("not-a-token")] {
-            ctx.send_as(token, method(op), &path(op, &someone), body(op)?, &[])
+            send_sample(&ctx, token, op, &path(op, &someone), &[])
                 .await?
                 .problem(401, &on(op, &format!("token {token:?}")))?;
         }
@@ -199,9 +246,15 @@ pub(super) async fn every_operation_needs_its_scope(ctx: Ctx) -> Result<(), Stri
     let targets = Targets::new(&ctx, Role::Admin).await?;
     let before = targets.read(&ctx, Role::Admin).await?;
     for op in ops::ALL.iter().filter(|op| !op.security.is_empty()) {
-        ctx.send(Role::NoScope, method(op), &targets.path(op), body(op)?, &[])
-            .await?
-            .problem(403, &on(op, "a token without the API's scopes"))?;
+        send_sample(
+            &ctx,
+            Some(ctx.raw_token(Role::NoScope)),
+            op,
+            &targets.path(op),
+            &[],
+        )
+        .await?
+        .problem(403, &on(op, "a token without the API's scopes"))?;
     }
     let after = targets.read(&ctx, Role::Admin).await?;
     ensure(after == before, || {
@@ -212,16 +265,15 @@ pub(super) async fn every_operation_needs_its_scope(ctx: Ctx) -> Result<(), Stri
 pub(super) async fn malformed_ids(ctx: Ctx) -> Result<(), String> {
     for op in on_a_subject() {
         let parameter = subject_parameter(op).unwrap_or_default();
-        let refused = ctx
-            .send(
-                Role::Admin,
-                method(op),
-                &path(op, "not-a-uuid"),
-                body(op)?,
-                &[],
-            )
-            .await?
-            .problem(400, &on(op, &format!("a {parameter} that is not a UUID")))?;
+        let refused = send_sample(
+            &ctx,
+            Some(ctx.raw_token(Role::Admin)),
+            op,
+            &path(op, "not-a-uuid"),
+            &[],
+        )
+        .await?
+        .problem(400, &on(op, &format!("a {parameter} that is not a UUID")))?;
         let named = refused.names_field(parameter);
         ensure(named, || {
             on(
@@ -236,9 +288,15 @@ pub(super) async fn malformed_ids(ctx: Ctx) -> Result<(), String> {
 pub(super) async fn unknown_subject_everywhere(ctx: Ctx) -> Result<(), String> {
     let missing = uuid::Uuid::new_v4().to_string();
     for op in on_a_subject() {
-        ctx.send(Role::Admin, method(op), &path(op, &missing), body(op)?, &[])
-            .await?
-            .problem(404, &on(op, "an unknown user or group"))?;
+        send_sample(
+            &ctx,
+            Some(ctx.raw_token(Role::Admin)),
+            op,
+            &path(op, &missing),
+            &[],
+        )
+        .await?
+        .problem(404, &on(op, "an unknown user or group"))?;
     }
     Ok(())
 }
@@ -254,7 +312,14 @@ async fn raw_body_refused_everywhere(
 ) -> Result<(), String> {
     let targets = Targets::new(ctx, Role::Admin).await?;
     let before = targets.read(ctx, Role::Admin).await?;
-    for op in ops::ALL.iter().filter(|op| op.body.is_some()) {
+    // A JSON body goes to the operations that take JSON; any other to all.
+    let json = media == "application/json";
+    let takes = |op: &&&OperationSpec| {
+        op.body
+            .as_ref()
+            .is_some_and(|body| !json || !body.media_types.is_empty())
+    };
+    for op in ops::ALL.iter().filter(takes) {
         let answer = ctx
             .send_raw(
                 ctx.raw_token(Role::Admin),
@@ -280,7 +345,25 @@ pub(super) async fn payload_too_large_everywhere(ctx: Ctx) -> Result<(), String>
     let targets = Targets::new(&ctx, Role::Admin).await?;
     let before = targets.read(&ctx, Role::Admin).await?;
     for op in ops::ALL.iter().filter(|op| op.body.is_some()) {
-        let Some((media, mut value)) = body(op)? else {
+        let Some((media, mut value)) = json_body(op)? else {
+            // Bytes: 4 MiB past an image's first bytes.
+            let Some((media, mut image)) = raw_body(op)? else {
+                continue;
+            };
+            image.resize(4 << 20, 0);
+            let answer = ctx
+                .exchange(
+                    Some(ctx.raw_token(Role::Admin)),
+                    method(op),
+                    &targets.path(op),
+                    Some((media, image)),
+                    &[],
+                )
+                .await;
+            // A server may close the connection once it has refused the body.
+            if let Ok((answer, _)) = answer {
+                answer.problem(413, &on(op, "a 4 MiB image"))?;
+            }
             continue;
         };
         // Far over any limit a user directory would set (the reference
@@ -377,11 +460,11 @@ pub(super) async fn stale_if_match_everywhere(ctx: Ctx) -> Result<(), String> {
             }
         };
         let before = subject_snapshot(&ctx, op, Role::Admin, &id).await?;
-        ctx.send(
-            Role::Admin,
-            method(op),
+        send_sample(
+            &ctx,
+            Some(ctx.raw_token(Role::Admin)),
+            op,
             &targets.path(op),
-            body(op)?,
             &[("if-match", &stale)],
         )
         .await?
@@ -391,11 +474,11 @@ pub(super) async fn stale_if_match_everywhere(ctx: Ctx) -> Result<(), String> {
             on(op, &format!("a refused change changed it: {after:?}"))
         })?;
         let current = before.map(|(_, tag)| tag).unwrap_or_default();
-        ctx.send(
-            Role::Admin,
-            method(op),
+        send_sample(
+            &ctx,
+            Some(ctx.raw_token(Role::Admin)),
+            op,
             &targets.path(op),
-            body(op)?,
             &[("if-match", &current)],
         )
         .await?
@@ -421,8 +504,7 @@ pub(super) async fn switch_key_everywhere(ctx: Ctx) -> Result<(), String> {
         if op.operation_id == ops::LIST_GROUPS.operation_id {
             target.push_str(&format!("&member={}", targets.user));
         }
-        let answer = ctx
-            .send(Role::Admin, method(op), &target, body(op)?, &[])
+        let answer = send_sample(&ctx, Some(ctx.raw_token(Role::Admin)), op, &target, &[])
             .await?
             .expect(success(op), &on(op, "with accountSwitchKey"))?;
         let seen = match &answer.body {
@@ -445,7 +527,8 @@ pub(super) async fn switch_key_everywhere(ctx: Ctx) -> Result<(), String> {
         ensure(mine.is_none(), || {
             on(op, "it is visible in the caller's own account")
         })?;
-        if op.method == "DELETE" {
+        // A DELETE of the user or group itself, not of a part of it.
+        if op.method == "DELETE" && op.path.ends_with('}') {
             ensure(theirs.is_none(), || {
                 on(op, "the named account still has it")
             })?;

@@ -12,9 +12,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 
 use super::{
-    ACQUIRE_TIMEOUT, IdempotencyScope, IdempotencyState, ListFilter, LockedUser, Pool, PoolStats,
-    Store, StoreError, StoredUser, UserRow, is_unique_violation, like_pattern, reclaimable,
-    recorded_state, sql,
+    ACQUIRE_TIMEOUT, Avatar, AvatarChange, IdempotencyScope, IdempotencyState, ListFilter,
+    LockedUser, Pool, PoolStats, Store, StoreError, StoredUser, UserRow, is_unique_violation,
+    like_pattern, reclaimable, recorded_state, sql,
 };
 
 /// [`Store`] on a PostgreSQL database.
@@ -105,6 +105,23 @@ impl LockedUser for PgLocked {
             Err(err) if is_unique_violation(&err) => return Err(StoreError::EmailTaken),
             Err(err) => return Err(err.into()),
         };
+        match row.avatar {
+            AvatarChange::Keep => {}
+            AvatarChange::Set(avatar) => {
+                sqlx::query(sql::PUT_AVATAR)
+                    .bind(id)
+                    .bind(avatar.media_type)
+                    .bind(avatar.image.to_vec())
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            AvatarChange::Remove => {
+                sqlx::query(sql::DELETE_AVATAR)
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+        }
         self.tx.commit().await?;
         Ok(stored)
     }
@@ -205,6 +222,32 @@ impl Store for PgStore {
             .fetch_optional(&mut *self.pool.acquire().await?)
             .await?;
         found.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn avatar(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> Result<Option<(i64, Avatar)>, StoreError> {
+        let Some(id) = uuid(id) else {
+            return Ok(None);
+        };
+        let found = sqlx::query(sql::SELECT_AVATAR)
+            .bind(account_id.to_owned())
+            .bind(id)
+            .fetch_optional(&mut *self.pool.acquire().await?)
+            .await?;
+        let Some(row) = found else {
+            return Ok(None);
+        };
+        let image: Vec<u8> = row.try_get("image")?;
+        Ok(Some((
+            row.try_get("resource_version")?,
+            Avatar {
+                media_type: row.try_get("media_type")?,
+                image: image.into(),
+            },
+        )))
     }
 
     async fn list(

@@ -12,9 +12,9 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    ACQUIRE_TIMEOUT, IdempotencyScope, IdempotencyState, ListFilter, LockedUser, Pool, PoolStats,
-    Store, StoreError, StoredUser, UserRow, is_unique_violation, like_pattern, reclaimable,
-    recorded_state, sql, stamp,
+    ACQUIRE_TIMEOUT, Avatar, AvatarChange, IdempotencyScope, IdempotencyState, ListFilter,
+    LockedUser, Pool, PoolStats, Store, StoreError, StoredUser, UserRow, is_unique_violation,
+    like_pattern, reclaimable, recorded_state, sql, stamp,
 };
 
 /// [`Store`] on an SQLite file.
@@ -105,6 +105,23 @@ impl LockedUser for SqliteLocked {
             Err(err) if is_unique_violation(&err) => return Err(StoreError::EmailTaken),
             Err(err) => return Err(err.into()),
         };
+        match row.avatar {
+            AvatarChange::Keep => {}
+            AvatarChange::Set(avatar) => {
+                sqlx::query(sql::PUT_AVATAR)
+                    .bind(row.id)
+                    .bind(avatar.media_type)
+                    .bind(avatar.image.to_vec())
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            AvatarChange::Remove => {
+                sqlx::query(sql::DELETE_AVATAR)
+                    .bind(row.id)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+        }
         self.tx.commit().await?;
         Ok(stored)
     }
@@ -190,6 +207,29 @@ impl Store for SqliteStore {
             .fetch_all(&mut *self.reader.acquire().await?)
             .await?;
         found.first().map(user_from_row).transpose()
+    }
+
+    async fn avatar(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> Result<Option<(i64, Avatar)>, StoreError> {
+        let found = sqlx::query(sql::SELECT_AVATAR)
+            .bind(account_id.to_owned())
+            .bind(id.to_owned())
+            .fetch_all(&mut *self.reader.acquire().await?)
+            .await?;
+        let Some(row) = found.first() else {
+            return Ok(None);
+        };
+        let image: Vec<u8> = row.try_get("image")?;
+        Ok(Some((
+            row.try_get("resource_version")?,
+            Avatar {
+                media_type: row.try_get("media_type")?,
+                image: image.into(),
+            },
+        )))
     }
 
     async fn list(

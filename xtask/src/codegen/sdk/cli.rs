@@ -675,12 +675,15 @@ impl Sdk<'_> {
             // The SDK's method takes the body whether the spec requires it
             // or not: an optional one left out is empty (bytes) or an empty
             // object, whose missing members the SDK's type names.
+            // Bytes that may go as several media types are read whole, so
+            // that the SDK labels them with the type they are; others stream.
+            let whole = !op.media_types.is_empty();
             body_read = match (raw, *required) {
                 (true, true) => quote! {
-                    let body: #body_ty = rt::raw_body(args).await?.ok_or_else(|| rt::Failure::Usage("--body is required".to_owned()))?;
+                    let body: #body_ty = rt::raw_body(args, #whole).await?.ok_or_else(|| rt::Failure::Usage("--body is required".to_owned()))?;
                 },
                 (true, false) => quote! {
-                    let body: #body_ty = rt::raw_body(args).await?.unwrap_or_else(|| ::reqwest::Body::from(Vec::<u8>::new()));
+                    let body: #body_ty = rt::raw_body(args, #whole).await?.unwrap_or_else(|| ::reqwest::Body::from(Vec::<u8>::new()));
                 },
                 (false, _) => quote! {
                     let body: #body_ty = rt::required_body(args, &[#(#member_table)*])?;
@@ -763,9 +766,14 @@ impl Sdk<'_> {
         }
         if let Some(param) = op.param("If-None-Match").filter(|p| !p.required) {
             let id = &param.name;
+            let conditional = if streams_bytes {
+                quote!(rt::conditional_bytes(call.if_none_match(&etag).await).await)
+            } else {
+                quote!(rt::conditional(call.if_none_match(&etag).await))
+            };
             finish.push(quote! {
                 if let Some(etag) = rt::optional::<#krate::ETag>(args, #id, rt::Kind::Text)? {
-                    return rt::conditional(call.if_none_match(&etag).await);
+                    return #conditional;
                 }
             });
         }

@@ -147,6 +147,7 @@ impl Sdk<'_> {
         }
         if let Some((ty, _)) = &op.body
             && op.media_type.as_deref().is_none_or(is_json)
+            && op.media_types.is_empty()
         {
             setters.push(quote! {
                 /// Matches the JSON body: what the client sends for `body`
