@@ -253,10 +253,11 @@ fn documents() -> axum::Router {
 
 /// The pages' scripts come from this server; their styles are set inline
 /// (Swagger UI's `style` attributes, Redoc's generated style sheets), their
-/// images include `data:` URLs, and Redoc's search runs in a worker made
-/// from a `blob:` URL.
+/// images include `data:` URLs and, for an image an operation answered in
+/// Swagger UI, the `blob:` URL the page makes of it; Redoc's search runs in
+/// a worker made from a `blob:` URL.
 pub const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; \
      connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
