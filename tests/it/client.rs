@@ -838,3 +838,48 @@ async fn bad_settings_and_arguments_fail_at_the_call_never_panic() {
     }
     assert_eq!(users.calls_async().await, 1);
 }
+
+/// A profile image goes as the media type its caller names, or else as the
+/// one its bytes are; a stream, which has no first bytes to read, goes as
+/// bytes of no named type.
+#[tokio::test]
+async fn an_image_goes_as_the_type_named_or_the_type_its_bytes_are() {
+    let server = MockServer::start_async().await;
+    let id = Uuid::parse_str("3fa85f64-5717-4562-b3fc-2c963f66afa6").unwrap();
+    let path = format!("/v1/users/{id}/avatar");
+    let mut mocks = Vec::new();
+    for media in ["image/webp", "image/png", "application/octet-stream"] {
+        mocks.push(
+            server
+                .mock_async(|when, then| {
+                    when.method(PUT).path(&path).header("content-type", media);
+                    then.status(204).header("etag", "\"2\"");
+                })
+                .await,
+        );
+    }
+    let client = Client::builder(server.base_url())
+        .bearer_token("t0ken")
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let png = include_bytes!("../../crates/users-conformance/assets/avatar.png");
+    let stream = || {
+        reqwest::Body::wrap_stream(futures::stream::iter([Ok::<_, std::io::Error>(
+            bytes::Bytes::from_static(png),
+        )]))
+    };
+    client
+        .set_user_avatar(id, stream())
+        .content_type(users_client::ops::SetUserAvatarMedia::ImageWebp)
+        .await
+        .unwrap();
+    client
+        .set_user_avatar(id, reqwest::Body::from(png.to_vec()))
+        .await
+        .unwrap();
+    client.set_user_avatar(id, stream()).await.unwrap();
+    for mock in &mocks {
+        assert_eq!(mock.calls_async().await, 1);
+    }
+}

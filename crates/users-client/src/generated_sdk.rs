@@ -8815,6 +8815,15 @@ is `412` and nothing changes. Optional, unless the server requires it
                     ),
             ))
         }
+        /// Sends the body as `media`. Without it, bytes go as the
+        /// type their first bytes are; a stream, as
+        /// `application/octet-stream`. Set it last.
+        pub fn content_type(self, media: SetUserAvatarMedia) -> SetUserAvatarAs<'a> {
+            SetUserAvatarAs {
+                call: self.call,
+                media,
+            }
+        }
         /// Sends the request.
         pub async fn send(
             self,
@@ -8826,6 +8835,51 @@ is `412` and nothing changes. Optional, unless the server requires it
         }
     }
     impl<'a> ::std::future::IntoFuture for SetUserAvatar<'a> {
+        type Output = Result<rt::Response<(), headers::SetUserAvatar>, Error>;
+        type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            Box::pin(self.send())
+        }
+    }
+    ///The media types `setUserAvatar` takes its body in.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum SetUserAvatarMedia {
+        ///`image/jpeg`
+        ImageJpeg,
+        ///`image/png`
+        ImagePng,
+        ///`image/webp`
+        ImageWebp,
+    }
+    impl SetUserAvatarMedia {
+        /// The media type as the spec writes it.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Self::ImageJpeg => "image/jpeg",
+                Self::ImagePng => "image/png",
+                Self::ImageWebp => "image/webp",
+            }
+        }
+    }
+    ///A [`SetUserAvatar`] whose body goes as a media type the caller named: see [`SetUserAvatar::content_type`].
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until it is sent"]
+    pub struct SetUserAvatarAs<'a> {
+        call: Result<generated::builder::SetUserAvatar<'a>, Error>,
+        media: SetUserAvatarMedia,
+    }
+    impl<'a> SetUserAvatarAs<'a> {
+        /// Sends the request.
+        pub async fn send(
+            self,
+        ) -> Result<rt::Response<(), headers::SetUserAvatar>, Error> {
+            match rt::sending_as(self.media.as_str(), self.call?.send()).await {
+                Ok(value) => rt::respond(value),
+                Err(err) => Err(Error::from_progenitor(err).await),
+            }
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for SetUserAvatarAs<'a> {
         type Output = Result<rt::Response<(), headers::SetUserAvatar>, Error>;
         type IntoFuture = rt::BoxFuture<'a, Self::Output>;
         fn into_future(self) -> Self::IntoFuture {

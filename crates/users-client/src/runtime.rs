@@ -319,7 +319,18 @@ pub(crate) fn bearer(token: &str) -> Result<HeaderValue, header::InvalidHeaderVa
     Ok(value)
 }
 
-/// Whether a request may be sent twice without doing its work twice.
+tokio::task_local! {
+    /// The media type a call's caller named for its body
+    /// (`ops::SetUserAvatar::content_type`), for [`ClientHooks::pre`].
+    static BODY_MEDIA_TYPE: &'static str;
+}
+
+/// Runs `call` (a generated request's `send`) with its body going as
+/// `media_type`.
+pub(crate) async fn sending_as<F: Future>(media_type: &'static str, call: F) -> F::Output {
+    BODY_MEDIA_TYPE.scope(media_type, call).await
+}
+
 /// Which of `media_types` the request's body is, read from its first
 /// bytes (`image/png` for a PNG image); `None` for a stream, or bytes of
 /// none of them.
@@ -335,6 +346,7 @@ fn sniffed(request: &reqwest::Request, media_types: &[&'static str]) -> Option<&
         .find(|media| media.eq_ignore_ascii_case(found))
 }
 
+/// Whether a request may be sent twice without doing its work twice.
 fn is_idempotent(request: &reqwest::Request) -> bool {
     match *request.method() {
         reqwest::Method::POST | reqwest::Method::PATCH => {
@@ -362,9 +374,14 @@ impl ClientHooks<Runtime> for GeneratedClient {
                 .headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
         }
-        // Bytes that may go as one of several media types go as the one
-        // they are; a stream goes as progenitor labelled it.
-        if let Some(media_type) = sniffed(request, traits.body_media_types) {
+        // A body that may go as one of several media types goes as the
+        // one the caller named, else as the one its bytes are; a stream
+        // nobody named goes as progenitor labelled it.
+        let named = BODY_MEDIA_TYPE
+            .try_with(|named| *named)
+            .ok()
+            .filter(|named| traits.body_media_types.contains(named));
+        if let Some(media_type) = named.or_else(|| sniffed(request, traits.body_media_types)) {
             request
                 .headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));

@@ -26,7 +26,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, bail};
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
 use typify::{TypeDetails, TypeSpace};
@@ -1660,6 +1660,71 @@ impl Sdk<'_> {
             });
         }
         let mut extra = Vec::new();
+        if !op.media_types.is_empty() {
+            // Bytes in one of several media types: the caller may name
+            // which (a stream has no first bytes to read it from).
+            let media = format_ident!("{}Media", name);
+            let typed = format_ident!("{}As", name);
+            let variants: Vec<Ident> = op
+                .media_types
+                .iter()
+                .map(|m| format_ident!("{}", pascal(m)))
+                .collect();
+            let texts = &op.media_types;
+            let docs = texts.iter().map(|m| format!("`{m}`"));
+            let media_doc = format!("The media types `{}` takes its body in.", op.id);
+            setters.push(quote! {
+                /// Sends the body as `media`. Without it, bytes go as the
+                /// type their first bytes are; a stream, as
+                /// `application/octet-stream`. Set it last.
+                pub fn content_type(self, media: #media) -> #typed<'a> {
+                    #typed { call: self.call, media }
+                }
+            });
+            let doc = format!(
+                "A [`{name}`] whose body goes as a media type the caller named: see [`{name}::content_type`]."
+            );
+            extra.push(quote! {
+                #[doc = #media_doc]
+                #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+                pub enum #media {
+                    #(#[doc = #docs] #variants,)*
+                }
+
+                impl #media {
+                    /// The media type as the spec writes it.
+                    pub fn as_str(self) -> &'static str {
+                        match self { #(Self::#variants => #texts,)* }
+                    }
+                }
+
+                #[doc = #doc]
+                #[derive(Debug)]
+                #[must_use = "a request does nothing until it is sent"]
+                pub struct #typed<'a> {
+                    call: Result<generated::builder::#name<'a>, Error>,
+                    media: #media,
+                }
+
+                impl<'a> #typed<'a> {
+                    /// Sends the request.
+                    pub async fn send(self) -> Result<rt::Response<#value, #headers>, Error> {
+                        match rt::sending_as(self.media.as_str(), self.call?.send()).await {
+                            Ok(value) => #respond,
+                            Err(err) => Err(Error::from_progenitor(err).await),
+                        }
+                    }
+                }
+
+                impl<'a> ::std::future::IntoFuture for #typed<'a> {
+                    type Output = Result<rt::Response<#value, #headers>, Error>;
+                    type IntoFuture = rt::BoxFuture<'a, Self::Output>;
+                    fn into_future(self) -> Self::IntoFuture {
+                        Box::pin(self.send())
+                    }
+                }
+            });
+        }
         if let Some(param) = op.param("If-None-Match") {
             let conditional = format_ident!("{}IfChanged", name);
             let setter = param.setter();
