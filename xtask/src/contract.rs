@@ -4,7 +4,9 @@
 //! on a free loopback port with a fresh database and no rate limit, mints
 //! tokens for two admins of two accounts, and runs schemathesis (every check,
 //! the examples, coverage, fuzzing and stateful phases, a fixed seed) with
-//! the settings in `schemathesis.toml`. It fails on any failure or error in
+//! the settings in `schemathesis.toml` and the hooks in
+//! `xtask/contract/hooks.py` (image answers checked against their type and
+//! schema). It fails on any failure or error in
 //! the JUnit reports, or when fewer than 1,000 test cases ran in all.
 
 use std::path::Path;
@@ -159,6 +161,7 @@ fn run_one(
         .args(["--seed", SEED, "--max-examples", MAX_EXAMPLES, "--no-color"])
         .args(["--report", "junit", "--report-junit-path"])
         .arg(report_dir.join("junit.xml"))
+        .env("SCHEMATHESIS_HOOKS", root.join("xtask/contract/hooks.py"))
         .current_dir(root)
         .output()
         .context("running schemathesis")?;
