@@ -9882,6 +9882,7 @@ pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
             rt::OperationTraits {
                 body_media_type: None,
                 body_media_types: &[],
+                accept: None,
                 idempotency_key: true,
                 security: &[],
             }
@@ -9890,6 +9891,7 @@ pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
             rt::OperationTraits {
                 body_media_type: Some("application/merge-patch+json"),
                 body_media_types: &[],
+                accept: None,
                 idempotency_key: false,
                 security: &[],
             }
@@ -9898,6 +9900,7 @@ pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
             rt::OperationTraits {
                 body_media_type: None,
                 body_media_types: &[],
+                accept: None,
                 idempotency_key: true,
                 security: &[],
             }
@@ -9906,6 +9909,18 @@ pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
             rt::OperationTraits {
                 body_media_type: Some("application/merge-patch+json"),
                 body_media_types: &[],
+                accept: None,
+                idempotency_key: false,
+                security: &[],
+            }
+        }
+        "get_user_avatar" => {
+            rt::OperationTraits {
+                body_media_type: None,
+                body_media_types: &[],
+                accept: Some(
+                    "image/jpeg, image/png, image/webp, application/problem+json",
+                ),
                 idempotency_key: false,
                 security: &[],
             }
@@ -9914,6 +9929,7 @@ pub(crate) fn operation_traits(operation_id: &str) -> rt::OperationTraits {
             rt::OperationTraits {
                 body_media_type: None,
                 body_media_types: &["image/jpeg", "image/png", "image/webp"],
+                accept: None,
                 idempotency_key: false,
                 security: &[],
             }

@@ -184,6 +184,9 @@ pub(crate) struct OperationTraits {
     /// The media types a body of bytes may go as, when there are several
     /// (an image as `image/png`, `image/jpeg` or `image/webp`).
     pub(crate) body_media_types: &'static [&'static str],
+    /// The `Accept` of an operation whose success is not JSON (an image);
+    /// `None`: [`ACCEPT`].
+    pub(crate) accept: Option<&'static str>,
     /// Whether the operation takes an `Idempotency-Key` header.
     pub(crate) idempotency_key: bool,
     /// Its security requirements: any one of them, each every scheme in
@@ -365,7 +368,10 @@ impl ClientHooks<Runtime> for GeneratedClient {
         let runtime = self.inner();
         let traits = crate::sdk::operation_traits(info.operation_id);
         let headers = request.headers_mut();
-        headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static(traits.accept.unwrap_or(ACCEPT)),
+        );
         headers.insert(header::USER_AGENT, runtime.user_agent.clone());
         // progenitor sends every JSON-like body as application/json; the
         // spec's own media type (a merge patch, say) goes on the wire.

@@ -232,6 +232,9 @@ struct Op {
     /// (`image/png`, `image/jpeg`): the runtime labels each body with the
     /// one its bytes are.
     media_types: Vec<String>,
+    /// The `Accept` of an operation whose success is not JSON (an image):
+    /// its media types and problems'.
+    accept: Option<String>,
     /// The body's first example, for code samples.
     body_example: Option<Value>,
     /// The type of the success body (`()` when none).
@@ -353,11 +356,21 @@ impl Sdk<'_> {
             let key = op.param("Idempotency-Key").is_some();
             let security = security_table(&op.security);
             let media_types = &op.media_types;
-            if op.media_type.is_some() || !media_types.is_empty() || key || !security.is_empty() {
+            let accept = match &op.accept {
+                Some(accept) => quote!(Some(#accept)),
+                None => quote!(None),
+            };
+            if op.media_type.is_some()
+                || !media_types.is_empty()
+                || op.accept.is_some()
+                || key
+                || !security.is_empty()
+            {
                 traits.push(quote! {
                     #id => rt::OperationTraits {
                         body_media_type: #media,
                         body_media_types: &[#(#media_types),*],
+                        accept: #accept,
                         idempotency_key: #key,
                         security: &[#(#security),*],
                     },
@@ -1345,6 +1358,7 @@ impl Sdk<'_> {
         };
         let mut value = quote!(());
         let mut value_ref = None;
+        let mut accept = None;
         let mut headers: Vec<Header> = Vec::new();
         let several = self.several.contains(&(path.to_owned(), method.to_owned()));
         let mut successes = Vec::new();
@@ -1372,6 +1386,11 @@ impl Sdk<'_> {
                 } else {
                     // progenitor hands any other body over as a stream.
                     value = quote!(::progenitor_client::ByteStream);
+                    // Asked for as what it is, beside the problems.
+                    let mut media: Vec<&str> =
+                        response.content.iter().map(|c| c.media.as_str()).collect();
+                    media.push("application/problem+json");
+                    accept = Some(media.join(", "));
                 }
             }
             for header in &response.headers {
@@ -1433,6 +1452,7 @@ impl Sdk<'_> {
             body,
             media_type,
             media_types,
+            accept,
             body_example,
             value,
             headers,
