@@ -231,6 +231,55 @@ fn users_are_created_listed_updated_and_deleted_against_the_reference_server() {
 }
 
 #[test]
+fn a_profile_image_goes_up_from_a_file_and_comes_down_byte_for_byte() {
+    let server = Server::start();
+    let token = server.token("users:read users:write users:admin");
+    let config = tempfile::tempdir().unwrap();
+    let cli = || users(&server.url, Some(&token), config.path());
+    let created = ok(cli().args([
+        "users",
+        "create",
+        "--name",
+        "{firstName: Ada, lastName: Lovelace}",
+        "--email",
+        "ada@example.com",
+    ]))
+    .json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let image =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../users-conformance/assets/avatar.webp");
+    // The file goes as the image type its bytes are, and comes back whole
+    // on standard output.
+    ok(cli()
+        .args(["users", "set-avatar", &id, "--body"])
+        .arg(&image));
+    let read = cli().args(["users", "get-avatar", &id]).output().unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert_eq!(read.stdout, std::fs::read(&image).unwrap());
+    assert_eq!(
+        ok(cli().args(["users", "get", &id])).json()["hasAvatar"],
+        true
+    );
+    // Bytes that are no image: the server's 415, exit 3.
+    let text = config.path().join("not-an-image.png");
+    std::fs::write(&text, "hello").unwrap();
+    let refused = run(cli()
+        .args(["users", "set-avatar", &id, "--body"])
+        .arg(&text));
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(refused.stderr.contains("415"), "{}", refused.stderr);
+    // Removed; then there is none to read.
+    ok(cli().args(["users", "delete-avatar", &id]));
+    let gone = run(cli().args(["users", "get-avatar", &id]));
+    assert_eq!(gone.code, 3, "{}", gone.stderr);
+    assert!(gone.stderr.contains("avatar-not-found"), "{}", gone.stderr);
+}
+
+#[test]
 fn values_the_spec_forbids_fail_before_anything_is_sent() {
     // Nothing listens here: a value that reached the network would fail
     // with exit 4, not 2.
