@@ -1680,7 +1680,12 @@ impl Sdk<'_> {
             });
         }
         let mut extra = Vec::new();
-        if !op.media_types.is_empty() {
+        // A parameter whose setter would be `content_type` keeps the name.
+        let taken = op
+            .params
+            .iter()
+            .any(|p| p.setter() == format_ident!("content_type"));
+        if !op.media_types.is_empty() && !taken {
             // Bytes in one of several media types: the caller may name
             // which (a stream has no first bytes to read it from).
             let media = format_ident!("{}Media", name);
