@@ -183,7 +183,7 @@ pub const OPERATIONS: &[rt::Operation] = &[
         path: "/v1/users/{userId}/avatar",
         summary: "Upload a user's profile image",
         description: "Stores a PNG, JPEG or WebP image of at most 2 MiB as the user's profile\nimage, replacing any before it. The image's type is read from its bytes:\na body that is not one of the three, or is another of them than its\n`Content-Type` says, is `415`; a larger one is `413`. The user gets a\nnew version (`hasAvatar` true, `avatarUpdatedAt` now) and the answer\ncarries its `ETag`. `If-Match` is the user's `ETag`. Users may set\ntheir own image; others need to be an admin or the user's creator.\nNeeds `users:write`.",
-        input_schema: "{\"additionalProperties\":false,\"properties\":{\"If-Match\":{\"description\":\"The `ETag` the change is based on, as the last read or write answered\\nit (`\\\"7\\\"`), or `*` for any version. When it is not current the answer\\nis `412` and nothing changes. Optional, unless the server requires it\\n(then `428` without it).\",\"maxLength\":256,\"minLength\":1,\"type\":\"string\"},\"userId\":{\"description\":\"The user's id.\",\"format\":\"uuid\",\"type\":\"string\"}},\"required\":[\"userId\"],\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"If-Match\":{\"description\":\"The `ETag` the change is based on, as the last read or write answered\\nit (`\\\"7\\\"`), or `*` for any version. When it is not current the answer\\nis `412` and nothing changes. Optional, unless the server requires it\\n(then `428` without it).\",\"maxLength\":256,\"minLength\":1,\"type\":\"string\"},\"body\":{\"contentEncoding\":\"base64\",\"description\":\"The request body (image/jpeg, image/png, image/webp): its bytes in base64.\",\"type\":\"string\"},\"userId\":{\"description\":\"The user's id.\",\"format\":\"uuid\",\"type\":\"string\"}},\"required\":[\"userId\",\"body\"],\"type\":\"object\"}",
     },
     rt::Operation {
         id: "deleteUserAvatar",
@@ -1559,6 +1559,12 @@ fn command_set_user_avatar() -> ::clap::Command {
                 .long("body")
                 .value_name("FILE")
                 .help("The body (image/jpeg): a file, or - for standard input."),
+        )
+        .arg(
+            ::clap::Arg::new("__body_base64")
+                .long("body-base64")
+                .value_name("BASE64")
+                .hide(true),
         )
 }
 fn command_delete_user_avatar() -> ::clap::Command {

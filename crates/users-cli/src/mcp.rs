@@ -8,12 +8,14 @@
 //! line, parsed by its generated `clap` command and run through the SDK, so
 //! a value the spec forbids is refused before anything is sent. The result
 //! is the status and the JSON body; a refusal is an error result holding
-//! the problem document.
+//! the problem document. Bytes travel as base64: a body that is not JSON
+//! is given so, and an answer that is not JSON comes back as MCP image
+//! content when it is an image, else in base64.
 
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ListToolsResult,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
@@ -92,7 +94,8 @@ impl Server {
         let answer = match outcome {
             Outcome::Value { status, body } => json!({ "status": status, "body": body }),
             Outcome::NotModified => json!({ "status": 304 }),
-            Outcome::Bytes(_) | Outcome::Items(_) => {
+            Outcome::Bytes(chunks) => return bytes_result(chunks).await,
+            Outcome::Items(_) => {
                 return Err(Failure::Usage(format!(
                     "{} answers a body this server does not pass on",
                     op.id
@@ -100,6 +103,38 @@ impl Server {
             }
         };
         Ok(CallToolResult::structured(answer))
+    }
+}
+
+/// The most of a body that is not JSON the server passes on.
+const BYTES_LIMIT: usize = 16 * 1024 * 1024;
+
+/// A body that is not JSON, for the agent: an image as MCP image content
+/// (its type read from its bytes), anything else as base64 beside its
+/// size; past [`BYTES_LIMIT`] an error.
+async fn bytes_result(
+    mut chunks: futures::stream::BoxStream<'static, Result<bytes::Bytes, Failure>>,
+) -> Result<CallToolResult, Failure> {
+    use base64::Engine as _;
+    use futures::StreamExt as _;
+    let mut held = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        held.extend_from_slice(&chunk?);
+        if held.len() > BYTES_LIMIT {
+            return Err(Failure::Local(format!(
+                "the answer is larger than the {BYTES_LIMIT} bytes this server passes on"
+            )));
+        }
+    }
+    let data = base64::engine::general_purpose::STANDARD.encode(&held);
+    match infer::get(&held).filter(|kind| kind.matcher_type() == infer::MatcherType::Image) {
+        Some(kind) => Ok(CallToolResult::success(vec![ContentBlock::image(
+            data,
+            kind.mime_type(),
+        )])),
+        None => Ok(CallToolResult::structured(
+            json!({ "status": 200, "size": held.len(), "base64": data }),
+        )),
     }
 }
 
@@ -135,10 +170,18 @@ fn command_line(
         let arg = match found {
             Some(arg) => arg,
             // The body: `body`, or `requestBody` beside a parameter named
-            // `body`.
+            // `body`; bytes in base64 text, anything else JSON.
             None if name == "body" || name == "requestBody" => {
-                flags.push("--body-json".to_owned());
-                flags.push(value.to_string());
+                let bytes = command
+                    .get_arguments()
+                    .any(|a| a.get_id() == "__body_base64");
+                if bytes {
+                    flags.push("--body-base64".to_owned());
+                    flags.push(text(&value));
+                } else {
+                    flags.push("--body-json".to_owned());
+                    flags.push(value.to_string());
+                }
                 continue;
             }
             None => return Err(Failure::Usage(format!("unknown argument {name}"))),

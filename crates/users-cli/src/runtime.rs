@@ -337,11 +337,19 @@ pub fn required_body<T: DeserializeOwned>(
 
 /// A body that is not JSON, from `--body`: a file is streamed, unless the
 /// operation takes several media types (`whole`: the SDK tells which from
-/// the first bytes); standard input is read whole.
+/// the first bytes); standard input is read whole. The MCP server gives it
+/// in base64 (`--body-base64`).
 pub async fn raw_body(
     args: &clap::ArgMatches,
     whole: bool,
 ) -> Result<Option<reqwest::Body>, Failure> {
+    if let Some(text) = args.try_get_one::<String>("__body_base64").ok().flatten() {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|err| Failure::Usage(format!("the body is not base64: {err}")))?;
+        return Ok(Some(reqwest::Body::from(bytes)));
+    }
     match args.try_get_one::<String>("__body").ok().flatten() {
         None => Ok(None),
         Some(source) if source == "-" || whole => {

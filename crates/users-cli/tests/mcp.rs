@@ -166,6 +166,44 @@ async fn an_agent_lists_every_operation_and_creates_reads_and_patches_a_user() {
         invalid["error"].as_str().unwrap().contains("limit"),
         "{invalid}"
     );
+
+    // A profile image: given in base64, read back as image content.
+    use base64::Engine as _;
+    let png = include_bytes!("../../users-conformance/assets/avatar.png");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(png);
+    let stored = client
+        .call_tool(
+            CallToolRequestParams::new("setUserAvatar").with_arguments(arguments(json!({
+                "userId": id,
+                "body": encoded
+            }))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer(&stored)["status"], 204, "{stored:?}");
+    let image = client
+        .call_tool(
+            CallToolRequestParams::new("getUserAvatar")
+                .with_arguments(arguments(json!({"userId": id}))),
+        )
+        .await
+        .unwrap();
+    assert_ne!(image.is_error, Some(true), "{image:?}");
+    let shown = serde_json::to_value(&image.content).unwrap();
+    assert_eq!(shown[0]["type"], "image", "{shown}");
+    assert_eq!(shown[0]["mimeType"], "image/png", "{shown}");
+    assert_eq!(shown[0]["data"], encoded.as_str());
+    let not_base64 = client
+        .call_tool(
+            CallToolRequestParams::new("setUserAvatar").with_arguments(arguments(json!({
+                "userId": id,
+                "body": "not base64!"
+            }))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(not_base64.is_error, Some(true), "{not_base64:?}");
+
     client.cancel().await.unwrap();
     // The server's runtime ends outside this one.
     tokio::task::spawn_blocking(move || drop(server))

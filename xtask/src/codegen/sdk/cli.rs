@@ -632,6 +632,12 @@ impl Sdk<'_> {
                     ::clap::Arg::new("__body_json").long("body-json").value_name("JSON").hide(true)
                 });
                 taken.insert("body-json".to_owned());
+            } else {
+                // The bytes in base64, likewise.
+                args.push(quote! {
+                    ::clap::Arg::new("__body_base64").long("body-base64").value_name("BASE64").hide(true)
+                });
+                taken.insert("body-base64".to_owned());
             }
             let members = if raw {
                 Vec::new()
@@ -911,22 +917,34 @@ impl Sdk<'_> {
             let json = essence.ends_with("json")
                 || essence.ends_with("form-urlencoded")
                 || essence == "multipart/form-data";
-            if json {
-                let mut schema = json_schema(schema, &mut defs);
-                if let Value::Object(map) = &mut schema {
-                    map.entry("description")
-                        .or_insert_with(|| Value::String(format!("The request body ({media}).")));
-                }
-                // `requestBody` where a parameter is named `body`.
-                let key = if properties.contains_key("body") {
-                    "requestBody"
-                } else {
-                    "body"
-                };
-                properties.insert(key.into(), schema);
-                if *body_required {
-                    required.push(Value::String(key.into()));
-                }
+            // Bytes travel as base64 text.
+            let types = if op.media_types.is_empty() {
+                media.clone()
+            } else {
+                op.media_types.join(", ")
+            };
+            let mut schema = if json {
+                json_schema(schema, &mut defs)
+            } else {
+                serde_json::json!({
+                    "type": "string",
+                    "contentEncoding": "base64",
+                    "description": format!("The request body ({types}): its bytes in base64."),
+                })
+            };
+            if let Value::Object(map) = &mut schema {
+                map.entry("description")
+                    .or_insert_with(|| Value::String(format!("The request body ({media}).")));
+            }
+            // `requestBody` where a parameter is named `body`.
+            let key = if properties.contains_key("body") {
+                "requestBody"
+            } else {
+                "body"
+            };
+            properties.insert(key.into(), schema);
+            if *body_required {
+                required.push(Value::String(key.into()));
             }
         }
         let mut out = serde_json::json!({
