@@ -724,9 +724,12 @@ pub fn body_limit(
     path: &str,
     default: usize,
 ) -> usize {
+    // Most operations state no limit: those are passed over before any
+    // path is compared (this runs for every request with a body).
     ops.iter()
-        .filter(|op| op.method == method.as_str() && path_matches(op.path, path))
-        .filter_map(|op| op.body.and_then(|body| body.max_bytes))
+        .filter_map(|op| Some((op, op.body?.max_bytes?)))
+        .filter(|(op, _)| op.method == method.as_str() && path_matches(op.path, path))
+        .map(|(_, limit)| limit)
         .max()
         .unwrap_or(default)
 }
@@ -1297,6 +1300,32 @@ mod tests {
             max_bytes: None,
         }),
     };
+
+    #[test]
+    fn an_operation_that_states_a_limit_has_it_and_others_the_default() {
+        const IMAGE: OperationSpec = OperationSpec {
+            operation_id: "image",
+            method: "PUT",
+            path: "/files/{name}/image",
+            statuses: &[204, 413],
+            status_classes: &[],
+            default_response: false,
+            security: &[],
+            parameters: &[],
+            body: Some(BodySpec {
+                media_types: &[],
+                raw_media_types: &["image/png"],
+                schema: None,
+                max_bytes: Some(2 << 20),
+            }),
+        };
+        let ops = [&UPLOAD, &IMAGE];
+        let limit = |method: http::Method, path| body_limit(&ops, &method, path, 64);
+        assert_eq!(limit(http::Method::PUT, "/files/a/image"), 2 << 20);
+        assert_eq!(limit(http::Method::POST, "/files/a/image"), 64);
+        assert_eq!(limit(http::Method::PUT, "/files"), 64);
+        assert_eq!(limit(http::Method::PUT, "/files/a"), 64);
+    }
 
     fn put_files(headers: &[(&str, &str)]) -> http::request::Parts {
         let mut request = http::Request::builder().method("PUT").uri("/files");

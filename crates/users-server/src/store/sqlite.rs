@@ -111,7 +111,7 @@ impl LockedUser for SqliteLocked {
                 sqlx::query(sql::PUT_AVATAR)
                     .bind(row.id)
                     .bind(avatar.media_type)
-                    .bind(avatar.image.to_vec())
+                    .bind(avatar.image.as_ref())
                     .execute(&mut *self.tx)
                     .await?;
             }
