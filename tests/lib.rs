@@ -891,7 +891,9 @@ pub fn normalize_document(doc: &serde_json::Value) -> serde_json::Value {
                     "parameters": parameters,
                     "requestBody": body,
                     "responses": responses,
-                    "security": op["security"],
+                    // An operation without its own requirement has the
+                    // document's.
+                    "security": op.get("security").unwrap_or(&doc["security"]),
                 }),
             );
         }

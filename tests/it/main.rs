@@ -6,6 +6,7 @@ mod client;
 mod client_contract;
 mod client_wire;
 mod decode_oracle;
+mod scim_contract;
 mod seed_mapping;
 mod server;
 mod spec;

@@ -5,6 +5,7 @@
 //! file is reported with a unified diff and the command that fixes it.
 
 mod client;
+pub(crate) mod config;
 mod lift;
 mod lower;
 mod model;
@@ -34,7 +35,7 @@ pub(crate) enum Mode {
 /// One generated file: where it goes and what it holds.
 #[derive(Debug)]
 pub(crate) struct Generated {
-    pub(crate) path: &'static str,
+    pub(crate) path: String,
     pub(crate) contents: String,
 }
 
@@ -75,7 +76,7 @@ pub(crate) fn refusal_list(refusals: &[(&str, Refusal)]) -> String {
     lines.concat()
 }
 
-/// Runs every generator against the spec under `root`.
+/// Runs every generator against every spec `openapi/codegen.toml` names.
 pub(crate) fn run(root: &Path, mode: Mode, strictness: Strictness) -> anyhow::Result<()> {
     let (files, refusals) = generate_all(root)?;
     if !refusals.is_empty() {
@@ -93,8 +94,8 @@ pub(crate) fn run(root: &Path, mode: Mode, strictness: Strictness) -> anyhow::Re
     }
     let mut stale = Vec::new();
     for file in &files {
-        if !ensure_file_contents(&root.join(file.path), &file.contents, mode)? {
-            stale.push(file.path);
+        if !ensure_file_contents(&root.join(&file.path), &file.contents, mode)? {
+            stale.push(file.path.as_str());
         }
     }
     if mode == Mode::Check && !stale.is_empty() {
@@ -107,85 +108,115 @@ pub(crate) fn run(root: &Path, mode: Mode, strictness: Strictness) -> anyhow::Re
     Ok(())
 }
 
-/// The contents of every generated file, from the spec under `root`, and
-/// what each generator left out.
+/// The contents of every generated file, from every spec under `root`, and
+/// what each generator left out (a refusal's pointer is prefixed with its
+/// spec's path when it is not the primary spec's).
 pub(crate) fn generate_all(root: &Path) -> anyhow::Result<(Vec<Generated>, Refusals)> {
-    let spec_path = root.join(spec::SPEC_PATH);
-    generate_from(&spec::load_value(&spec_path)?)
+    let config = config::Config::load(root)?;
+    let mut files = Vec::new();
+    let mut refusals = Vec::new();
+    for (index, target) in config.api.iter().enumerate() {
+        let spec = spec::load_value(&root.join(&target.spec))?;
+        let (mut more, left_out) = generate_from(&spec, target)
+            .with_context(|| format!("generating from {}", target.spec))?;
+        files.append(&mut more);
+        refusals.extend(left_out.into_iter().map(|(generator, mut refusal)| {
+            if index > 0 {
+                refusal.pointer = format!("{}#{}", target.spec, refusal.pointer);
+            }
+            (generator, refusal)
+        }));
+    }
+    Ok((files, refusals))
 }
 
-/// The contents of every generated file from `spec`, and what each
-/// generator left out.
+/// The files generated from the primary spec alone (the spec `corpus`,
+/// `sweep` and `bench` replace), and what was left out of them.
+pub(crate) fn generate_primary(root: &Path) -> anyhow::Result<(Vec<Generated>, Refusals)> {
+    let config = config::Config::load(root)?;
+    let target = config.primary();
+    generate_from(&spec::load_value(&root.join(&target.spec))?, target)
+}
+
+/// The contents of every file generated from `spec` into `target`'s crates,
+/// and what each generator left out.
 pub(crate) fn generate_from(
     spec: &serde_json::Value,
+    target: &config::Target,
 ) -> anyhow::Result<(Vec<Generated>, Refusals)> {
     // A 3.1 document is read as the 3.0 one it lowers to.
     let lowered = lower::to_30(spec);
     let spec = &*lowered;
+    let krate = target.sdk_crate();
+    let server_options = server::Options::of(target);
     // The two generators share nothing but the spec: they run side by side.
     let (client, server) = std::thread::scope(|scope| {
-        let server = scope.spawn(|| server::generate(spec));
-        let client = client::generate(spec);
+        let server = scope.spawn(|| server::generate(spec, &server_options));
+        let client = target.sdk.is_some().then(|| client::generate(spec, &krate));
         let server = server
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (client, server)
     });
-    let client::Output {
-        client,
-        mock,
-        sdk,
-        cli,
-        samples,
-        refusals: client_refusals,
-    } = client?;
     let (server, server_refusals) = server?;
-    let refusals = client_refusals
-        .into_iter()
-        .map(|r| ("client", r))
-        .chain(server_refusals.into_iter().map(|r| ("server", r)))
-        .collect();
-    let files = vec![
-        Generated {
-            path: client::OUTPUT,
-            contents: client,
-        },
-        Generated {
-            path: client::MOCK_OUTPUT,
-            contents: mock,
-        },
-        Generated {
-            path: sdk::OUTPUT,
-            contents: sdk,
-        },
-        Generated {
-            path: sdk::CLI_OUTPUT,
-            contents: cli,
-        },
-        Generated {
-            path: server::OUTPUT,
-            contents: server,
-        },
-        Generated {
-            path: sdk::SAMPLES_OUTPUT,
-            contents: sdk::samples_module(&samples),
-        },
-        Generated {
-            path: REFERENCE_OUTPUT,
-            contents: reference_document(spec, &samples)?,
-        },
-    ];
+    let rust = |body: &str| add_preamble(&target.spec, body);
+    let mut files = vec![Generated {
+        path: target.server_output(),
+        contents: rust(&server),
+    }];
+    let mut refusals: Refusals = server_refusals.into_iter().map(|r| ("server", r)).collect();
+    if let Some(client) = client {
+        let client::Output {
+            client,
+            mock,
+            sdk,
+            cli,
+            samples,
+            refusals: client_refusals,
+        } = client?;
+        refusals.splice(0..0, client_refusals.into_iter().map(|r| ("client", r)));
+        let sdk_file = |name: &str, contents: String| Generated {
+            path: target.sdk_output(name).unwrap_or_default(),
+            contents,
+        };
+        files.splice(
+            0..0,
+            [
+                sdk_file("generated.rs", rust(&client)),
+                sdk_file("generated_mock.rs", rust(&mock)),
+                sdk_file("generated_sdk.rs", rust(&sdk)),
+            ],
+        );
+        if let Some(path) = target.cli_output() {
+            files.insert(
+                3,
+                Generated {
+                    path,
+                    contents: rust(&cli),
+                },
+            );
+        }
+        files.push(sdk_file(
+            "generated_samples.rs",
+            rust(&sdk::samples_module(&samples)),
+        ));
+        files.push(Generated {
+            path: target.reference_output(),
+            contents: reference_document(spec, &target.spec, &krate, &samples)?,
+        });
+    }
     Ok((files, refusals))
 }
-
-/// Where the reference page's document goes: the spec with each
-/// operation's code samples.
-pub(crate) const REFERENCE_OUTPUT: &str = "crates/users-api/src/generated_reference.json";
 
 /// The spec as JSON, each operation with its code samples
 /// (`x-codeSamples`, as Redoc reads them: curl, then the SDK), and a root
 /// `x-generated-by` naming the command that writes it.
-fn reference_document(spec: &serde_json::Value, samples: &[sdk::Sample]) -> anyhow::Result<String> {
+fn reference_document(
+    spec: &serde_json::Value,
+    spec_path: &str,
+    krate: &str,
+    samples: &[sdk::Sample],
+) -> anyhow::Result<String> {
     let mut document = spec.clone();
     let by_id: std::collections::BTreeMap<&str, &sdk::Sample> = samples
         .iter()
@@ -202,23 +233,21 @@ fn reference_document(spec: &serde_json::Value, samples: &[sdk::Sample]) -> anyh
             };
             operation["x-codeSamples"] = serde_json::json!([
                 { "lang": "Shell", "label": "curl", "source": sample.curl },
-                { "lang": "Rust", "label": sdk::crate_name().replace('_', "-"), "source": sample.rust },
+                { "lang": "Rust", "label": krate.replace('_', "-"), "source": sample.rust },
             ]);
         }
     }
     document["x-generated-by"] = serde_json::Value::String(format!(
-        "`cargo xtask codegen` from {}; do not edit",
-        spec::SPEC_PATH
+        "`cargo xtask codegen` from {spec_path}; do not edit"
     ));
     Ok(serde_json::to_string_pretty(&document)? + "\n")
 }
 
 /// The header every generated Rust file starts with.
-pub(crate) fn add_preamble(body: &str) -> String {
+pub(crate) fn add_preamble(spec_path: &str, body: &str) -> String {
     format!(
-        "// @generated by `cargo xtask codegen` from {}; do not edit.\n\
-         // Regenerate with `cargo xtask codegen`; `cargo xtask codegen --check` reports drift.\n\n{body}",
-        spec::SPEC_PATH
+        "// @generated by `cargo xtask codegen` from {spec_path}; do not edit.\n\
+         // Regenerate with `cargo xtask codegen`; `cargo xtask codegen --check` reports drift.\n\n{body}"
     )
 }
 
@@ -310,9 +339,18 @@ mod tests {
         let spec_copy = tmp.path().join(spec::SPEC_PATH);
         std::fs::create_dir_all(spec_copy.parent().unwrap()).unwrap();
         for file in generate_all(&root).unwrap().0 {
-            let dest = tmp.path().join(file.path);
+            let dest = tmp.path().join(&file.path);
             std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
             std::fs::write(&dest, &file.contents).unwrap();
+        }
+        let config = config::Config::load(&root).unwrap();
+        for path in config
+            .api
+            .iter()
+            .map(|t| t.spec.as_str())
+            .chain([config::CONFIG_PATH])
+        {
+            std::fs::copy(root.join(path), tmp.path().join(path)).unwrap();
         }
         let original = std::fs::read_to_string(root.join(spec::SPEC_PATH)).unwrap();
         std::fs::write(&spec_copy, &original).unwrap();
@@ -328,7 +366,7 @@ mod tests {
             .unwrap()
             .0
             .iter()
-            .map(|f| std::fs::read_to_string(tmp.path().join(f.path)).unwrap())
+            .map(|f| std::fs::read_to_string(tmp.path().join(&f.path)).unwrap())
             .collect();
         let err = run(tmp.path(), Mode::Check, Strictness::Strict)
             .expect_err("the check notices the change");
@@ -337,7 +375,7 @@ mod tests {
             .unwrap()
             .0
             .iter()
-            .map(|f| std::fs::read_to_string(tmp.path().join(f.path)).unwrap())
+            .map(|f| std::fs::read_to_string(tmp.path().join(&f.path)).unwrap())
             .collect();
         assert_eq!(before, after, "check mode wrote a file");
     }
@@ -355,7 +393,7 @@ mod tests {
 
     #[test]
     fn preamble_names_the_command() {
-        let text = add_preamble("fn f() {}\n");
+        let text = add_preamble("openapi/users.yaml", "fn f() {}\n");
         assert!(text.starts_with("// @generated by `cargo xtask codegen`"));
         assert!(text.ends_with("fn f() {}\n"));
     }

@@ -111,11 +111,11 @@ fn generated_copy(
     std::fs::copy(spec_path, scratch.path().join(spec::SPEC_PATH))
         .with_context(|| format!("copying {}", spec_path.display()))?;
     let started = Instant::now();
-    let (files, refusals) = codegen::generate_all(scratch.path())?;
+    let (files, refusals) = codegen::generate_primary(scratch.path())?;
     let took = started.elapsed();
     for file in &files {
         codegen::ensure_file_contents(
-            &scratch.path().join(file.path),
+            &scratch.path().join(&file.path),
             &file.contents,
             codegen::Mode::Write,
         )?;

@@ -189,6 +189,9 @@ pub(crate) fn one(path: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut outcome = Outcome::new("completed", String::new());
     let spec = spec::load_value(path)?;
+    // Generated as the primary spec would be, into its crates.
+    let config = codegen::config::Config::load(&spec::project_root())?;
+    let target = config.primary();
     outcome.openapi = spec["openapi"].as_str().unwrap_or_default().to_owned();
     outcome.operations = codegen::operations(&spec).len();
     if !(outcome.openapi.starts_with("3.0.") || outcome.openapi.starts_with("3.1.")) {
@@ -225,7 +228,7 @@ pub(crate) fn one(path: &Path) -> anyhow::Result<()> {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(format!("{location}{ours}: {payload}"));
         }));
-        match std::panic::catch_unwind(|| codegen::generate_from(&spec)) {
+        match std::panic::catch_unwind(|| codegen::generate_from(&spec, target)) {
             Ok(Ok((_, refusals))) => {
                 let mut left_out: BTreeMap<&str, BTreeSet<(String, String)>> = BTreeMap::new();
                 for (generator, refusal) in &refusals {

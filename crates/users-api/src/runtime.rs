@@ -605,7 +605,10 @@ impl Rejection {
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        let mut response = json_response(self.status, PROBLEM_JSON, &self.problem());
+        let problem = self.problem();
+        let mut response = json_response(self.status, PROBLEM_JSON, &problem);
+        // For an API whose errors have their own schema: see `error_body`.
+        response.extensions_mut().insert(problem);
         for (name, value) in &self.headers {
             if let Ok(value) = HeaderValue::from_str(value) {
                 response.headers_mut().insert(name.clone(), value);
@@ -617,6 +620,33 @@ impl IntoResponse for Rejection {
             ));
         }
         response
+    }
+}
+
+/// How an API whose errors are its own schema `E` (not a problem
+/// document) answers them: every response the runtime wrote a problem in
+/// (it keeps the [`ProblemDetails`] in the response's extensions) is
+/// answered with the `E` made from that problem, as `media_type`, with the
+/// same status and headers. The generated router of such an API layers it
+/// over every route; the contract crate implements
+/// `From<ProblemDetails>` for its error type.
+pub fn error_body<E>(media_type: &'static str) -> impl Fn(Response) -> Response + Clone
+where
+    E: From<ProblemDetails> + Serialize,
+{
+    move |mut response: Response| {
+        let Some(problem) = response.extensions_mut().remove::<ProblemDetails>() else {
+            return response;
+        };
+        let Ok(bytes) = serde_json::to_vec(&E::from(problem)) else {
+            return response;
+        };
+        let (mut parts, _) = response.into_parts();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+        Response::from_parts(parts, axum::body::Body::from(bytes))
     }
 }
 

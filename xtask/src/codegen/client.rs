@@ -16,11 +16,6 @@ use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
 
 use super::naming::escape;
 
-/// Where the generated client goes.
-pub(crate) const OUTPUT: &str = "crates/users-client/src/generated.rs";
-/// Where the generated httpmock helpers go.
-pub(crate) const MOCK_OUTPUT: &str = "crates/users-client/src/generated_mock.rs";
-
 /// Request body media types progenitor can send.
 const SENDABLE: [&str; 4] = [
     "application/json",
@@ -59,7 +54,7 @@ pub(crate) struct Output {
 
 /// The generated client, the httpmock helpers, the SDK's surface and its
 /// code samples, and the operations left out of them.
-pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
+pub(crate) fn generate(source: &serde_json::Value, krate: &str) -> anyhow::Result<Output> {
     let mut source = super::lift::lift_bodies(source);
     let open = super::open_enum::collect(&mut source);
     let mut refusals = Vec::new();
@@ -135,13 +130,13 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
         let sdk = emitter.generate()?;
         Ok((
             sdk,
-            emitter.samples(&super::sdk::crate_name())?,
+            emitter.samples(krate)?,
             emitter.mock()?,
             emitter.cli()?,
         ))
     };
     let (mut emitted, unmodelled) = {
-        let emitter = super::sdk::Sdk::new(&written, &several, &merge, &open, types);
+        let emitter = super::sdk::Sdk::new(&written, &several, &merge, &open, types, krate);
         match emitter.unmodelled() {
             [] => (Some(emit(&emitter)), Vec::new()),
             unmodelled => (None, unmodelled.to_vec()),
@@ -157,7 +152,7 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
     let (sdk, samples, mock, cli) = loop {
         let err = match emitted.take().unwrap_or_else(|| {
             emit(&super::sdk::Sdk::new(
-                &written, &several, &merge, &open, types,
+                &written, &several, &merge, &open, types, krate,
             ))
         }) {
             Ok(done) => break done,
@@ -179,12 +174,10 @@ pub(crate) fn generate(source: &serde_json::Value) -> anyhow::Result<Output> {
         });
     };
     Ok(Output {
-        client: super::add_preamble(&without_pseudo_code(&super::format_rust(
-            super::optional::schemars(client),
-        )?)),
-        mock: super::add_preamble(&super::format_rust(mock)?),
-        sdk: super::add_preamble(&super::format_rust(super::optional::schemars(sdk))?),
-        cli: super::add_preamble(&super::format_rust(cli)?),
+        client: without_pseudo_code(&super::format_rust(super::optional::schemars(client))?),
+        mock: super::format_rust(mock)?,
+        sdk: super::format_rust(super::optional::schemars(sdk))?,
+        cli: super::format_rust(cli)?,
         samples,
         refusals,
     })
@@ -1413,7 +1406,7 @@ mod tests {
         });
         let whole = progenitor_on(&spec, &Default::default(), &Default::default());
         assert!(whole.is_err(), "the fixture no longer fails progenitor");
-        let output = generate(&spec).unwrap();
+        let output = generate(&spec, "client").unwrap();
         let refused: Vec<&str> = output.refusals.iter().map(|r| r.pointer.as_str()).collect();
         assert_eq!(refused, ["/paths/~1things/post"]);
         assert!(
@@ -1546,7 +1539,7 @@ mod tests {
                     "responses": { "204": { "description": "" } } } },
             },
         });
-        let output = generate(&spec).unwrap();
+        let output = generate(&spec, "client").unwrap();
         let reasons: Vec<String> = output
             .refusals
             .iter()
@@ -1583,7 +1576,7 @@ mod tests {
                 } },
             } },
         });
-        let client = generate(&spec).unwrap().client;
+        let client = generate(&spec, "client").unwrap().client;
         // Each once in `types` (typify's `builder` module repeats the
         // structs' names one level deeper).
         for name in ["Currency", "PhoneNumber"] {
@@ -1716,7 +1709,7 @@ mod tests {
     #[test]
     fn every_operation_has_a_rust_and_a_curl_sample() {
         let fixture = crate::codegen::server::tests::fixture();
-        let output = generate(&fixture).unwrap();
+        let output = generate(&fixture, "client").unwrap();
         let ids: Vec<&str> = output
             .samples
             .iter()
@@ -1794,7 +1787,7 @@ mod tests {
             sdk,
             refusals,
             ..
-        } = generate(&source).unwrap();
+        } = generate(&source, "client").unwrap();
         let refused: Vec<&str> = refusals.iter().map(|r| r.pointer.as_str()).collect();
         assert_eq!(
             refused,
@@ -1823,7 +1816,7 @@ mod tests {
             sdk,
             refusals,
             ..
-        } = generate(&source).unwrap();
+        } = generate(&source, "client").unwrap();
         assert!(refusals.is_empty(), "{refusals:#?}");
         assert!(
             client.contains("ResponseValue<ByteStream>"),

@@ -38,23 +38,7 @@ use super::three_state;
 mod cli;
 mod mock;
 
-pub(crate) use cli::CLI_OUTPUT;
-
-/// Where the SDK's surface goes.
-pub(crate) const OUTPUT: &str = "crates/users-client/src/generated_sdk.rs";
-/// Where the SDK's code samples go: a module of doctests.
-pub(crate) const SAMPLES_OUTPUT: &str = "crates/users-client/src/generated_samples.rs";
-
-/// The SDK crate's name in Rust paths, from the folder it is written to.
-pub(crate) fn crate_name() -> String {
-    OUTPUT
-        .split('/')
-        .nth(1)
-        .unwrap_or("client")
-        .replace('-', "_")
-}
-
-/// The module of doctests [`SAMPLES_OUTPUT`] holds: each operation's Rust
+/// The module of doctests `generated_samples.rs` holds: each operation's Rust
 /// sample, under its operation id and summary.
 pub(crate) fn samples_module(samples: &[Sample]) -> String {
     let mut doc = String::from(
@@ -77,7 +61,7 @@ pub(crate) fn samples_module(samples: &[Sample]) -> String {
         }
         doc.push_str("//! ```\n");
     }
-    super::add_preamble(&doc)
+    doc
 }
 
 /// The module the open enums are shown in, as progenitor is told.
@@ -95,6 +79,8 @@ const METHODS: [&str; 8] = [
 
 /// What the emitter knows of the spec and of progenitor's output.
 pub(crate) struct Sdk<'a> {
+    /// The SDK crate's name in Rust paths, as its docs and the CLI name it.
+    pub(crate) krate: &'a str,
     pub(crate) spec: &'a Value,
     /// The operations (path, method) whose successes answer different types:
     /// progenitor hands them over as bytes, decoded here by status.
@@ -317,8 +303,10 @@ impl<'a> Sdk<'a> {
         merge: &'a BTreeSet<String>,
         open: &'a std::collections::BTreeMap<String, super::open_enum::OpenEnum>,
         types: &'a TypeSpace,
+        krate: &'a str,
     ) -> Self {
         Self {
+            krate,
             spec,
             several,
             merge,
@@ -785,7 +773,7 @@ impl Sdk<'_> {
                  fn takes(body: impl Body<types::{name}>) {{}}\n\
                  fn either(made: types::{name}) {{ takes(body()); takes(made); }}\n\
                  ```",
-                krate = crate_name()
+                krate = self.krate
             );
             let new_doc = format!(
                 "A builder of a `{name}` with its required members, a [`crate::build::{name}`] whose \

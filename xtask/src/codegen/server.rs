@@ -42,15 +42,37 @@ pub(crate) fn known_formats() -> impl Iterator<Item = &'static str> {
         .chain(decode::ANNOTATION_FORMATS)
 }
 
-/// Where the generated contract goes.
-pub(crate) const OUTPUT: &str = "crates/users-api/src/generated.rs";
+/// What a spec's entry in `openapi/codegen.toml` tells the server
+/// generator.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Options {
+    /// The trait's name, in place of the one from `info.title`.
+    pub(crate) trait_name: Option<String>,
+    /// The API's own error body, in place of a problem document.
+    pub(crate) error: Option<super::config::ErrorType>,
+}
+
+impl Options {
+    pub(crate) fn of(target: &super::config::Target) -> Self {
+        Self {
+            trait_name: target.trait_name.clone(),
+            error: target.error.clone(),
+        }
+    }
+}
 
 /// The generated file's contents.
-pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Refusal>)> {
+pub(crate) fn generate(
+    source: &Value,
+    options: &Options,
+) -> anyhow::Result<(String, Vec<super::Refusal>)> {
     let lifted = super::lift::lift(source);
     let spec = &lifted;
     let (mut operations, mut refusals) = operations(spec)?;
-    let api = super::model::trait_name(spec);
+    let api = match &options.trait_name {
+        Some(name) => ident(name),
+        None => super::model::trait_name(spec),
+    };
     let schemas = spec["components"]["schemas"]
         .as_object()
         .context("components/schemas")?;
@@ -85,6 +107,7 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
             patterns: BTreeMap::new(),
             labels: 0,
             refused: refused.keys().cloned().collect(),
+            error: options.error.clone(),
         };
         let mut newly = Vec::new();
         for (name, schema) in schemas {
@@ -169,7 +192,7 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
     let operations = kept;
     let inline_types = std::mem::take(&mut generator.items);
     let title = spec["info"]["title"].as_str().unwrap_or_default();
-    let router = router(&operations, &api);
+    let router = router(&operations, &api, options.error.as_ref())?;
     let api = api_trait(&operations, &api, title);
     let table = table(&operations);
     let doc = api_doc(
@@ -241,7 +264,7 @@ pub(crate) fn generate(source: &Value) -> anyhow::Result<(String, Vec<super::Ref
         #table
         #doc
     };
-    Ok((super::add_preamble(&super::format_rust(tokens)?), refusals))
+    Ok((super::format_rust(tokens)?, refusals))
 }
 
 /// Whether the component `from` holds the component `to` directly: as a
@@ -302,6 +325,8 @@ struct Savepoint {
 
 struct Gen<'a> {
     spec: &'a Value,
+    /// The API's own error body, answered as problems are.
+    error: Option<super::config::ErrorType>,
     /// The trait an implementation implements (`UsersApi`).
     api: Ident,
     /// Component schemas left out: a reference to one is an error.
@@ -599,6 +624,29 @@ impl Gen<'_> {
                         (map_ty, decode)
                     }
                 }
+            }
+            // No type and nothing else that constrains: any JSON value.
+            None if target.as_object().is_some_and(|schema| {
+                schema.keys().all(|key| {
+                    matches!(
+                        key.as_str(),
+                        "description"
+                            | "title"
+                            | "example"
+                            | "readOnly"
+                            | "writeOnly"
+                            | "deprecated"
+                    ) || key.starts_with("x-")
+                })
+            }) =>
+            {
+                (
+                    quote!(serde_json::Value),
+                    quote!({
+                        let _ = errors;
+                        Some(raw.to_value())
+                    }),
+                )
             }
             other => bail!("{ptr}: no Rust type for {hint}: type {other:?}"),
         };
@@ -1018,7 +1066,10 @@ impl Gen<'_> {
                 let required = param.required;
                 // A query array (form style, exploded) is every value sent
                 // under its name.
-                let (schema, _) = self.resolve(param_schema);
+                let (schema, component) = self.resolve(param_schema);
+                // An inline enum's type is no component of the document:
+                // its schema is written in place.
+                let inline_enum = component.is_none() && schema.get("enum").is_some();
                 let array_text = if location == Location::Query && schema["type"] == "array" {
                     let item = self.field_type(
                         &schema["items"],
@@ -1061,6 +1112,9 @@ impl Gen<'_> {
                 let ty = field.ty;
                 let ty = if required { ty } else { quote!(Option<#ty>) };
                 let mut attrs = field.attrs;
+                if inline_enum {
+                    attrs.push(quote!(inline));
+                }
                 attrs.push(quote!(rename = #name));
                 if !required {
                     attrs.push(quote!(nullable = false));
@@ -1256,10 +1310,16 @@ impl Gen<'_> {
                 }
             }
         };
-        let problem = matches!(
-            &response.body,
-            Some(ResponseBody::Json { media, .. }) if media == PROBLEM_JSON
-        );
+        // A problem document, or the API's own error body in its place.
+        let problem = match &response.body {
+            Some(ResponseBody::Json { media, schema }) => {
+                media == PROBLEM_JSON
+                    || self.error.as_ref().is_some_and(|error| {
+                        *media == error.media_type && schema.as_deref() == Some(&*error.schema)
+                    })
+            }
+            _ => false,
+        };
         if problem && response.status.is_error() {
             // A problem document: the runtime writes it.
             let (ty, make, codes) = match response.status {
@@ -2101,7 +2161,11 @@ fn api_trait(ops: &[Operation], api: &Ident, title: &str) -> TokenStream {
     }
 }
 
-fn router(ops: &[Operation], api: &Ident) -> TokenStream {
+fn router(
+    ops: &[Operation],
+    api: &Ident,
+    error: Option<&super::config::ErrorType>,
+) -> anyhow::Result<TokenStream> {
     let mut by_path: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
     for op in ops {
         by_path.entry(op.model.path.as_str()).or_default().push(op);
@@ -2116,7 +2180,33 @@ fn router(ops: &[Operation], api: &Ident) -> TokenStream {
         let rest = chain.map(|c| quote!(.#c));
         quote!(.route(#path, axum::routing::#first #(#rest)*))
     });
-    quote! {
+    // An API with its own error body answers every problem the runtime
+    // writes in it.
+    let (error_doc, error_layer) = match error {
+        Some(error) => {
+            let ty = format_ident!("{}", error.schema);
+            let media = &error.media_type;
+            (
+                format!(
+                    " Every problem is answered as a [`types::{ty}`] (`{media}`), made from \
+                     the problem by its `From<runtime::ProblemDetails>`."
+                ),
+                quote!(.layer(tower::util::MapResponseLayer::new(
+                    runtime::error_body::<types::#ty>(#media)
+                ))),
+            )
+        }
+        None => (String::new(), TokenStream::new()),
+    };
+    let mut router_doc = vec![
+        " The API over `api`: every operation's route, problem+json for".to_owned(),
+        " unknown routes (404) and methods (405 with `Allow`), an".to_owned(),
+        " `x-request-id` on every request and response.".to_owned(),
+    ];
+    if !error_doc.is_empty() {
+        router_doc.push(error_doc);
+    }
+    Ok(quote! {
         /// Every operation's route over `api`, served as `options` say.
         pub fn routes<A: #api>(api: Arc<A>, options: runtime::RouterOptions) -> axum::Router {
             axum::Router::new()
@@ -2129,18 +2219,17 @@ fn router(ops: &[Operation], api: &Ident) -> TokenStream {
             router_with(api, runtime::RouterOptions::default())
         }
 
-        /// The API over `api`: every operation's route, problem+json for
-        /// unknown routes (404) and methods (405 with `Allow`), an
-        /// `x-request-id` on every request and response.
+        #(#[doc = #router_doc])*
         pub fn router_with<A: #api>(api: Arc<A>, options: runtime::RouterOptions) -> axum::Router {
             routes(api, options)
                 .fallback(runtime::not_found)
                 .method_not_allowed_fallback(|method: http::Method, uri: http::Uri| async move {
                     runtime::method_not_allowed(operation_specs::ALL, &method, &uri)
                 })
+                #error_layer
                 .layer(runtime::RequestIdLayer)
         }
-    }
+    })
 }
 
 fn table(ops: &[Operation]) -> TokenStream {
@@ -2522,6 +2611,62 @@ pub(crate) mod tests {
         );
     }
 
+    /// An API with its own error body: its documented errors are built as
+    /// problems are (`Refused` of their status), the router turns every
+    /// problem into that body, and the trait is named as configured. An
+    /// inline enum parameter is written in place, and a member with no type
+    /// takes any JSON.
+    #[test]
+    fn an_error_type_of_its_own_is_answered_as_problems_are() {
+        let error = serde_json::json!({ "application/x-err+json": { "schema": {
+            "$ref": "#/components/schemas/Err" } } });
+        let spec = serde_json::json!({
+            "openapi": "3.0.3",
+            "info": { "title": "Things", "version": "1" },
+            "paths": { "/things/{id}": { "put": {
+                "operationId": "putThing",
+                "parameters": [
+                    { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "order", "in": "query", "schema": { "type": "string", "enum": ["up", "down"] } }
+                ],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "$ref": "#/components/schemas/Thing" } } } },
+                "responses": {
+                    "204": { "description": "Done." },
+                    "404": { "description": "None.", "content": error }
+                }
+            } } },
+            "components": { "schemas": {
+                "Err": { "type": "object", "required": ["status"],
+                         "properties": { "status": { "type": "string" } } },
+                "Thing": { "type": "object", "properties": { "value": { "description": "Anything." } } }
+            } }
+        });
+        let options = Options {
+            trait_name: Some("ThingStore".into()),
+            error: Some(super::super::config::ErrorType {
+                schema: "Err".into(),
+                media_type: "application/x-err+json".into(),
+            }),
+        };
+        let (code, refusals) = generate(&spec, &options).unwrap();
+        assert!(refusals.is_empty(), "{refusals:?}");
+        assert!(code.contains("pub trait ThingStore"), "the configured trait name");
+        assert!(code.contains("runtime::Refused<404>"), "404 is built as a problem");
+        assert!(
+            code.contains("runtime::error_body::<types::Err>(\"application/x-err+json\")"),
+            "the router answers problems as the error type"
+        );
+        assert!(code.contains("pub value: Option<serde_json::Value>"), "any JSON");
+        assert!(code.contains("inline"), "the inline enum parameter is written in place");
+
+        // Without the option, the same response is a body like any other.
+        let (plain, _) = generate(&spec, &Options::default()).unwrap();
+        assert!(!plain.contains("runtime::Refused<404>"));
+        assert!(!plain.contains("error_body"));
+        assert!(plain.contains("pub trait ThingsApi"));
+    }
+
     #[test]
     fn every_operation_gets_a_handler_a_request_and_a_response() {
         let spec = fixture();
@@ -2575,7 +2720,7 @@ pub(crate) mod tests {
                 } } }
             }
         });
-        let (code, refusals) = generate(&spec).unwrap();
+        let (code, refusals) = generate(&spec, &Options::default()).unwrap();
         assert!(refusals.is_empty(), "{refusals:#?}");
         let from = |status: u16, op: &str| {
             code.matches(&format!(
@@ -2601,7 +2746,7 @@ pub(crate) mod tests {
 
     /// The generated code, or the refusals as an error (strict mode).
     fn generate_strict(spec: &serde_json::Value) -> anyhow::Result<String> {
-        let (code, refusals) = generate(spec)?;
+        let (code, refusals) = generate(spec, &Options::default())?;
         if !refusals.is_empty() {
             let list: Vec<String> = refusals
                 .iter()
@@ -2625,7 +2770,7 @@ pub(crate) mod tests {
             ]);
             spec["paths"]["/widgets"]["post"]["security"] = serde_json::json!([{ "digest": [] }]);
         });
-        let (code, refusals) = generate(&spec).unwrap();
+        let (code, refusals) = generate(&spec, &Options::default()).unwrap();
         let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
         let flat = flat.replace("( ", "(").replace(" )", ")");
         assert!(
@@ -2883,7 +3028,7 @@ pub(crate) mod tests {
                 "type": "object", "required": ["name"], "properties": { "name": { "type": "string" } }
             } } }
         });
-        let (code, refusals) = generate(&spec).unwrap();
+        let (code, refusals) = generate(&spec, &Options::default()).unwrap();
         assert!(refusals.is_empty(), "{refusals:#?}");
         for expected in [
             "pub body: runtime::Payload<Pet>,",
@@ -2934,7 +3079,7 @@ pub(crate) mod tests {
                 }
             }
         });
-        let (code, refusals) = generate(&spec).unwrap();
+        let (code, refusals) = generate(&spec, &Options::default()).unwrap();
         assert!(refusals.is_empty(), "{refusals:#?}");
         for expected in [
             "pub fn get_things<A: ThingsApi>",
@@ -2957,7 +3102,7 @@ pub(crate) mod tests {
         keyed["components"]["securitySchemes"] =
             serde_json::json!({ "key": { "type": "http", "scheme": "digest" } });
         keyed["paths"]["/things"]["post"]["security"] = serde_json::json!([{ "key": [] }]);
-        let (code, refusals) = generate(&keyed).unwrap();
+        let (code, refusals) = generate(&keyed, &Options::default()).unwrap();
         assert_eq!(refusals.len(), 1, "{refusals:#?}");
         assert_eq!(refusals[0].pointer, "/paths/~1things/post");
         assert!(
@@ -2975,7 +3120,7 @@ pub(crate) mod tests {
         spec["components"]["schemas"]["WidgetCreate"]["properties"]["blob"] = serde_json::json!({
             "oneOf": [{ "type": "object", "properties": { "a": { "type": "string" } } }, { "type": "string" }]
         });
-        let (_, refusals) = generate(&spec).unwrap();
+        let (_, refusals) = generate(&spec, &Options::default()).unwrap();
         assert!(
             refusals
                 .iter()

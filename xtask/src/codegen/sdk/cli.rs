@@ -26,11 +26,8 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use serde_json::Value;
 
-use super::{Op, Param, Sdk, crate_name, one_line, outside_path, rmw_read};
+use super::{Op, Param, Sdk, one_line, outside_path, rmw_read};
 use crate::codegen::naming::snake;
-
-/// Where the CLI's command table goes.
-pub(crate) const CLI_OUTPUT: &str = "crates/users-cli/src/generated.rs";
 
 /// Flags the CLI itself owns, on every command or globally.
 const RESERVED: [&str; 13] = [
@@ -378,7 +375,7 @@ impl Sdk<'_> {
     /// The tokens of the CLI's command table.
     pub(crate) fn cli(&self) -> anyhow::Result<TokenStream> {
         let ops = self.operations()?;
-        let krate = format_ident!("{}", crate_name());
+        let krate = format_ident!("{}", self.krate);
         // Each operation's group and command, unique in its group.
         let mut named: Vec<(String, String)> = Vec::new();
         for op in ops {
