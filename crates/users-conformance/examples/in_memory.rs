@@ -27,6 +27,60 @@ use users_server::store::{
     ListFilter, LockedGroup, LockedUser, Store, StoreError, StoredGroup, StoredUser, UserRow,
     email_key, name_key, reclaimable,
 };
+use users_server::store::query::{Field, Query, doc_text};
+
+/// A user's field as the SQL stores read it.
+fn user_field(user: &StoredUser, field: Field) -> Option<String> {
+    match field {
+        Field::Id => Some(user.id.clone()),
+        Field::EmailKey => doc_text(&user.doc, &[user::EMAIL]).map(|e| email_key(&e)),
+        Field::Status => doc_text(&user.doc, &[user::STATUS]),
+        Field::NameKey => None,
+        Field::Doc(path) => doc_text(&user.doc, path),
+    }
+}
+
+/// A group's field as the SQL stores read it.
+fn group_field(group: &StoredGroup, field: Field) -> Option<String> {
+    match field {
+        Field::Id => Some(group.id.clone()),
+        Field::NameKey => doc_text(&group.doc, &[group::NAME]).map(|n| name_key(&n)),
+        Field::EmailKey | Field::Status => None,
+        Field::Doc(path) => doc_text(&group.doc, path),
+    }
+}
+
+/// The total and the page of `found` a query asks for: sorted by its field
+/// (absent values last) then insertion order, skipped and cut.
+fn page<T: Clone>(
+    mut found: Vec<&T>,
+    query: &Query,
+    field: impl Fn(&T, Field) -> Option<String>,
+    seq: impl Fn(&T) -> i64,
+) -> (i64, Vec<T>) {
+    let total = found.len() as i64;
+    found.sort_by(|a, b| {
+        let by_field = match query.sort {
+            Some((f, descending)) => {
+                let (x, y) = (field(a, f), field(b, f));
+                match (x, y) {
+                    (Some(x), Some(y)) if descending => y.cmp(&x),
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (x, y) => x.is_none().cmp(&y.is_none()),
+                }
+            }
+            None => std::cmp::Ordering::Equal,
+        };
+        by_field.then(seq(a).cmp(&seq(b)))
+    });
+    let page = found
+        .into_iter()
+        .skip(usize::try_from(query.offset).unwrap_or(0))
+        .take(usize::try_from(query.limit).unwrap_or(0))
+        .cloned()
+        .collect();
+    (total, page)
+}
 
 const SECRET: &[u8] = b"in-memory-example-secret-32-byte";
 const ISSUER: &str = "in-memory-example";
@@ -266,6 +320,22 @@ impl Store for MemoryStore {
         Ok(found)
     }
 
+    async fn query_users(
+        &self,
+        account_id: &str,
+        query: &Query,
+    ) -> Result<(i64, Vec<StoredUser>), StoreError> {
+        let data = self.data.lock().await;
+        let found: Vec<&StoredUser> = data
+            .users
+            .get(account_id)
+            .into_iter()
+            .flat_map(|users| users.values())
+            .filter(|u| query.condition.matches(&|f| user_field(u, f), &[]))
+            .collect();
+        Ok(page(found, query, |u, f| user_field(u, f), |u| u.seq))
+    }
+
     async fn lock(&self, account_id: &str, id: &str) -> Result<Option<MemoryLocked>, StoreError> {
         let data = self.data.clone().lock_owned().await;
         let Some(current) = data.users.get(account_id).and_then(|u| u.get(id)).cloned() else {
@@ -456,6 +526,22 @@ impl GroupStore for MemoryStore {
         found.sort_by_key(|g| g.seq);
         found.truncate(usize::try_from(limit).unwrap_or(0));
         Ok(found)
+    }
+
+    async fn query_groups(
+        &self,
+        account_id: &str,
+        query: &Query,
+    ) -> Result<(i64, Vec<StoredGroup>), StoreError> {
+        let data = self.data.lock().await;
+        let found: Vec<&StoredGroup> = data
+            .groups
+            .get(account_id)
+            .into_iter()
+            .flat_map(|groups| groups.values())
+            .filter(|g| query.condition.matches(&|f| group_field(g, f), &g.members))
+            .collect();
+        Ok(page(found, query, |g, f| group_field(g, f), |g| g.seq))
     }
 
     async fn lock_group(

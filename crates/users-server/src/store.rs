@@ -12,6 +12,7 @@
 
 mod groups;
 mod postgres;
+pub mod query;
 mod sqlite;
 mod url;
 
@@ -333,6 +334,13 @@ pub trait Store: GroupStore + Send + Sync + 'static {
         limit: i64,
         filter: &ListFilter,
     ) -> impl Future<Output = Result<Vec<StoredUser>, StoreError>> + Send;
+    /// The users of the account meeting `query` (a page of them, as it
+    /// sorts and skips), and how many meet it in all.
+    fn query_users(
+        &self,
+        account_id: &str,
+        query: &query::Query,
+    ) -> impl Future<Output = Result<(i64, Vec<StoredUser>), StoreError>> + Send;
     /// The user read inside a write transaction: other writers of it wait
     /// until the returned handle is written or dropped (dropping rolls back).
     fn lock(
@@ -695,6 +703,14 @@ impl Store for SqlStore {
         filter: &ListFilter,
     ) -> Result<Vec<StoredUser>, StoreError> {
         delegate!(self, store => store.list(account_id, after_seq, limit, filter).await)
+    }
+
+    async fn query_users(
+        &self,
+        account_id: &str,
+        query: &query::Query,
+    ) -> Result<(i64, Vec<StoredUser>), StoreError> {
+        delegate!(self, store => store.query_users(account_id, query).await)
     }
 
     async fn lock(&self, account_id: &str, id: &str) -> Result<Option<SqlLocked>, StoreError> {

@@ -111,6 +111,13 @@ pub trait GroupStore: Send + Sync + 'static {
         limit: i64,
         filter: &GroupFilter,
     ) -> impl Future<Output = Result<Vec<StoredGroup>, StoreError>> + Send;
+    /// The groups of the account meeting `query` (a page of them, as it
+    /// sorts and skips), with their members, and how many meet it in all.
+    fn query_groups(
+        &self,
+        account_id: &str,
+        query: &super::query::Query,
+    ) -> impl Future<Output = Result<(i64, Vec<StoredGroup>), StoreError>> + Send;
     /// The group read inside a write transaction: other writers of it wait
     /// until the handle is written or dropped (dropping rolls back).
     fn lock_group(
@@ -250,6 +257,17 @@ impl GroupStore for SqlStore {
                     .list_groups(account_id, after_seq, limit, filter)
                     .await
             }
+        }
+    }
+
+    async fn query_groups(
+        &self,
+        account_id: &str,
+        query: &super::query::Query,
+    ) -> Result<(i64, Vec<StoredGroup>), StoreError> {
+        match self {
+            Self::Sqlite(store) => store.query_groups(account_id, query).await,
+            Self::Postgres(store) => store.query_groups(account_id, query).await,
         }
     }
 

@@ -258,6 +258,41 @@ impl Store for SqliteStore {
         rows.iter().map(user_from_row).collect()
     }
 
+    async fn query_users(
+        &self,
+        account_id: &str,
+        query: &super::query::Query,
+    ) -> Result<(i64, Vec<StoredUser>), StoreError> {
+        let dialect = super::query::Dialect::Sqlite;
+        let rendered = super::query::render(&query.condition, dialect, "users");
+        let filter = format!("FROM users WHERE account_id = $1 AND ({})", rendered.sql);
+        let mut conn = self.reader.acquire().await?;
+        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) {filter}"
+        )))
+        .bind(account_id.to_owned());
+        for value in &rendered.binds {
+            count = count.bind(value.clone());
+        }
+        let total = count.fetch_one(&mut *conn).await?;
+        let next = rendered.binds.len() + 2;
+        let mut page = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} {filter} ORDER BY {} LIMIT ${next} OFFSET ${}",
+            super::query::order_by(query.sort, dialect),
+            next + 1
+        )))
+        .bind(account_id.to_owned());
+        for value in &rendered.binds {
+            page = page.bind(value.clone());
+        }
+        let rows = page
+            .bind(query.limit)
+            .bind(query.offset)
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok((total, rows.iter().map(user_from_row).collect::<Result<_, _>>()?))
+    }
+
     async fn lock(&self, account_id: &str, id: &str) -> Result<Option<SqliteLocked>, StoreError> {
         // The one writer connection's transaction already excludes other
         // writers.

@@ -205,6 +205,53 @@ impl GroupStore for SqliteStore {
         Ok(groups)
     }
 
+    async fn query_groups(
+        &self,
+        account_id: &str,
+        query: &crate::store::query::Query,
+    ) -> Result<(i64, Vec<StoredGroup>), StoreError> {
+        use crate::store::query;
+        let dialect = query::Dialect::Sqlite;
+        let rendered = query::render(&query.condition, dialect, "user_groups");
+        let filter = format!(
+            "FROM user_groups WHERE account_id = $1 AND ({})",
+            rendered.sql
+        );
+        // The count, the page and its members from one snapshot.
+        let mut tx = self.reader.begin().await?;
+        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) {filter}"
+        )))
+        .bind(account_id.to_owned());
+        for value in &rendered.binds {
+            count = count.bind(value.clone());
+        }
+        let total = count.fetch_one(&mut *tx).await?;
+        let next = rendered.binds.len() + 2;
+        let mut page = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT seq, id, resource_version, doc {filter} ORDER BY {} LIMIT ${next} OFFSET ${}",
+            query::order_by(query.sort, dialect),
+            next + 1
+        )))
+        .bind(account_id.to_owned());
+        for value in &rendered.binds {
+            page = page.bind(value.clone());
+        }
+        let rows = page
+            .bind(query.limit)
+            .bind(query.offset)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut groups = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            let members = members_of(&mut tx, &id).await?;
+            groups.push(group_from_row(row, members)?);
+        }
+        tx.commit().await?;
+        Ok((total, groups))
+    }
+
     async fn lock_group(
         &self,
         account_id: &str,
