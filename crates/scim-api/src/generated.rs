@@ -13,6 +13,478 @@ pub mod types {
     use serde::{Deserialize, Serialize};
     use serde_json::json;
     use crate::runtime;
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        utoipa::ToSchema
+    )]
+    pub enum AttributeMutability {
+        #[serde(rename = "readOnly")]
+        ReadOnly,
+        #[serde(rename = "readWrite")]
+        ReadWrite,
+        #[serde(rename = "immutable")]
+        Immutable,
+        #[serde(rename = "writeOnly")]
+        WriteOnly,
+    }
+    impl runtime::decode::FromText for AttributeMutability {
+        fn from_text(text: &str) -> Option<Self> {
+            const SORTED: &[(&str, AttributeMutability)] = &[
+                ("immutable", AttributeMutability::Immutable),
+                ("readOnly", AttributeMutability::ReadOnly),
+                ("readWrite", AttributeMutability::ReadWrite),
+                ("writeOnly", AttributeMutability::WriteOnly),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
+        }
+        fn as_text(&self) -> &'static str {
+            match *self {
+                Self::ReadOnly => "readOnly",
+                Self::ReadWrite => "readWrite",
+                Self::Immutable => "immutable",
+                Self::WriteOnly => "writeOnly",
+            }
+        }
+    }
+    impl AttributeMutability {
+        /// Every value the spec lists, in its order.
+        pub const VALUES: &'static [Self] = &[
+            Self::ReadOnly,
+            Self::ReadWrite,
+            Self::Immutable,
+            Self::WriteOnly,
+        ];
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors
+                    .push(
+                        path,
+                        "enum",
+                        "must be one of [\"readOnly\",\"readWrite\",\"immutable\",\"writeOnly\"]",
+                    );
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for AttributeMutability {
+        fn decode(
+            raw: &runtime::decode::Json<'_>,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string");
+                    None
+                }
+            }
+        }
+    }
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        utoipa::ToSchema
+    )]
+    pub enum AttributeReturned {
+        #[serde(rename = "always")]
+        Always,
+        #[serde(rename = "never")]
+        Never,
+        #[serde(rename = "default")]
+        Default,
+        #[serde(rename = "request")]
+        Request,
+    }
+    impl runtime::decode::FromText for AttributeReturned {
+        fn from_text(text: &str) -> Option<Self> {
+            const SORTED: &[(&str, AttributeReturned)] = &[
+                ("always", AttributeReturned::Always),
+                ("default", AttributeReturned::Default),
+                ("never", AttributeReturned::Never),
+                ("request", AttributeReturned::Request),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
+        }
+        fn as_text(&self) -> &'static str {
+            match *self {
+                Self::Always => "always",
+                Self::Never => "never",
+                Self::Default => "default",
+                Self::Request => "request",
+            }
+        }
+    }
+    impl AttributeReturned {
+        /// Every value the spec lists, in its order.
+        pub const VALUES: &'static [Self] = &[
+            Self::Always,
+            Self::Never,
+            Self::Default,
+            Self::Request,
+        ];
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors
+                    .push(
+                        path,
+                        "enum",
+                        "must be one of [\"always\",\"never\",\"default\",\"request\"]",
+                    );
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for AttributeReturned {
+        fn decode(
+            raw: &runtime::decode::Json<'_>,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string");
+                    None
+                }
+            }
+        }
+    }
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        utoipa::ToSchema
+    )]
+    pub enum AttributeType {
+        #[serde(rename = "string")]
+        String,
+        #[serde(rename = "boolean")]
+        Boolean,
+        #[serde(rename = "decimal")]
+        Decimal,
+        #[serde(rename = "integer")]
+        Integer,
+        #[serde(rename = "dateTime")]
+        DateTime,
+        #[serde(rename = "reference")]
+        Reference,
+        #[serde(rename = "complex")]
+        Complex,
+        #[serde(rename = "binary")]
+        Binary,
+    }
+    impl runtime::decode::FromText for AttributeType {
+        fn from_text(text: &str) -> Option<Self> {
+            const SORTED: &[(&str, AttributeType)] = &[
+                ("binary", AttributeType::Binary),
+                ("boolean", AttributeType::Boolean),
+                ("complex", AttributeType::Complex),
+                ("dateTime", AttributeType::DateTime),
+                ("decimal", AttributeType::Decimal),
+                ("integer", AttributeType::Integer),
+                ("reference", AttributeType::Reference),
+                ("string", AttributeType::String),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
+        }
+        fn as_text(&self) -> &'static str {
+            match *self {
+                Self::String => "string",
+                Self::Boolean => "boolean",
+                Self::Decimal => "decimal",
+                Self::Integer => "integer",
+                Self::DateTime => "dateTime",
+                Self::Reference => "reference",
+                Self::Complex => "complex",
+                Self::Binary => "binary",
+            }
+        }
+    }
+    impl AttributeType {
+        /// Every value the spec lists, in its order.
+        pub const VALUES: &'static [Self] = &[
+            Self::String,
+            Self::Boolean,
+            Self::Decimal,
+            Self::Integer,
+            Self::DateTime,
+            Self::Reference,
+            Self::Complex,
+            Self::Binary,
+        ];
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors
+                    .push(
+                        path,
+                        "enum",
+                        "must be one of [\"string\",\"boolean\",\"decimal\",\"integer\",\"dateTime\",\"reference\",\"complex\",\"binary\"]",
+                    );
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for AttributeType {
+        fn decode(
+            raw: &runtime::decode::Json<'_>,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string");
+                    None
+                }
+            }
+        }
+    }
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        utoipa::ToSchema
+    )]
+    pub enum AttributeUniqueness {
+        #[serde(rename = "none")]
+        None,
+        #[serde(rename = "server")]
+        Server,
+        #[serde(rename = "global")]
+        Global,
+    }
+    impl runtime::decode::FromText for AttributeUniqueness {
+        fn from_text(text: &str) -> Option<Self> {
+            const SORTED: &[(&str, AttributeUniqueness)] = &[
+                ("global", AttributeUniqueness::Global),
+                ("none", AttributeUniqueness::None),
+                ("server", AttributeUniqueness::Server),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
+        }
+        fn as_text(&self) -> &'static str {
+            match *self {
+                Self::None => "none",
+                Self::Server => "server",
+                Self::Global => "global",
+            }
+        }
+    }
+    impl AttributeUniqueness {
+        /// Every value the spec lists, in its order.
+        pub const VALUES: &'static [Self] = &[Self::None, Self::Server, Self::Global];
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors
+                    .push(
+                        path,
+                        "enum",
+                        "must be one of [\"none\",\"server\",\"global\"]",
+                    );
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for AttributeUniqueness {
+        fn decode(
+            raw: &runtime::decode::Json<'_>,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string");
+                    None
+                }
+            }
+        }
+    }
+    ///An attribute of a schema (RFC 7643 §7).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct Attribute {
+        #[serde(
+            rename = "canonicalValues",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(nullable = false)]
+        pub canonical_values: Option<Vec<String>>,
+        #[serde(rename = "caseExact")]
+        pub case_exact: bool,
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(nullable = false)]
+        pub description: Option<String>,
+        #[serde(rename = "multiValued")]
+        pub multi_valued: bool,
+        #[serde(rename = "mutability")]
+        pub mutability: AttributeMutability,
+        #[serde(rename = "name")]
+        pub name: String,
+        #[serde(
+            rename = "referenceTypes",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(nullable = false)]
+        pub reference_types: Option<Vec<String>>,
+        #[serde(rename = "required")]
+        pub required: bool,
+        #[serde(rename = "returned")]
+        pub returned: AttributeReturned,
+        #[serde(
+            rename = "subAttributes",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(nullable = false)]
+        pub sub_attributes: Option<Vec<SubAttribute>>,
+        #[serde(rename = "type")]
+        pub type_: AttributeType,
+        #[serde(rename = "uniqueness")]
+        pub uniqueness: AttributeUniqueness,
+    }
+    impl Attribute {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "canonicalValues",
+            "caseExact",
+            "description",
+            "multiValued",
+            "mutability",
+            "name",
+            "referenceTypes",
+            "required",
+            "returned",
+            "subAttributes",
+            "type",
+            "uniqueness",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
+    }
+    ///An authentication scheme the service takes.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct AuthenticationScheme {
+        #[serde(rename = "description")]
+        pub description: String,
+        #[serde(rename = "name")]
+        pub name: String,
+        #[serde(rename = "primary", default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        pub primary: Option<bool>,
+        #[serde(rename = "type")]
+        pub type_: String,
+    }
+    impl AuthenticationScheme {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "description",
+            "name",
+            "primary",
+            "type",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
+    }
+    ///Whether bulk operations are supported, and their limits.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct BulkSupport {
+        #[serde(rename = "maxOperations")]
+        pub max_operations: i32,
+        #[serde(rename = "maxPayloadSize")]
+        pub max_payload_size: i32,
+        #[serde(rename = "supported")]
+        pub supported: bool,
+    }
+    impl BulkSupport {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "maxOperations",
+            "maxPayloadSize",
+            "supported",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
+    }
     ///The enterprise user extension (RFC 7643 §4.3).
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct EnterpriseUser {
@@ -59,7 +531,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c2: {
+                                    Some(value) => 'c33: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -67,13 +539,13 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c2 None;
+                                            break 'c33 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c2 None;
+                                            break 'c33 None;
                                         }
                                         Some(value)
                                     }
@@ -90,6 +562,22 @@ pub mod types {
                 employee_number: slot_0.into_option(),
             })
         }
+    }
+    ///Whether filters are supported, and the most results a page holds.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct FilterSupport {
+        #[serde(rename = "maxResults")]
+        pub max_results: i32,
+        #[serde(rename = "supported")]
+        pub supported: bool,
+    }
+    impl FilterSupport {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["maxResults", "supported"];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
     ///A page of groups.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -186,7 +674,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c14: {
+                                    Some(value) => 'c49: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -194,7 +682,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c14 None;
+                                            break 'c49 None;
                                         }
                                         Some(value)
                                     }
@@ -211,7 +699,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c16: {
+                                    Some(value) => 'c51: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -219,7 +707,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c16 None;
+                                            break 'c51 None;
                                         }
                                         Some(value)
                                     }
@@ -236,7 +724,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c18: {
+                                    Some(value) => 'c53: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -244,7 +732,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c18 None;
+                                            break 'c53 None;
                                         }
                                         Some(value)
                                     }
@@ -261,7 +749,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c20: {
+                                    Some(value) => 'c55: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -269,7 +757,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c20 None;
+                                            break 'c55 None;
                                         }
                                         Some(value)
                                     }
@@ -365,7 +853,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c22: {
+                                    Some(value) => 'c57: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -373,11 +861,11 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c22 None;
+                                            break 'c57 None;
                                         }
                                         if !runtime::decode::format::date_time(&value) {
                                             errors.push(path, "format", "is not a valid date-time");
-                                            break 'c22 None;
+                                            break 'c57 None;
                                         }
                                         chrono::DateTime::parse_from_rfc3339(&value)
                                             .ok()
@@ -396,7 +884,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c24: {
+                                    Some(value) => 'c59: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -404,11 +892,11 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c24 None;
+                                            break 'c59 None;
                                         }
                                         if !runtime::decode::format::date_time(&value) {
                                             errors.push(path, "format", "is not a valid date-time");
-                                            break 'c24 None;
+                                            break 'c59 None;
                                         }
                                         chrono::DateTime::parse_from_rfc3339(&value)
                                             .ok()
@@ -427,7 +915,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c26: {
+                                    Some(value) => 'c61: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -435,7 +923,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c26 None;
+                                            break 'c61 None;
                                         }
                                         Some(value)
                                     }
@@ -452,7 +940,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c28: {
+                                    Some(value) => 'c63: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -460,7 +948,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c28 None;
+                                            break 'c63 None;
                                         }
                                         Some(value)
                                     }
@@ -477,7 +965,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c30: {
+                                    Some(value) => 'c65: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -485,7 +973,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c30 None;
+                                            break 'c65 None;
                                         }
                                         Some(value)
                                     }
@@ -567,7 +1055,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c32: {
+                                    Some(value) => 'c67: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -575,7 +1063,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c32 None;
+                                            break 'c67 None;
                                         }
                                         Some(value)
                                     }
@@ -606,7 +1094,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c36: {
+                                    Some(value) => 'c71: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -614,7 +1102,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c36 None;
+                                            break 'c71 None;
                                         }
                                         Some(value)
                                     }
@@ -631,7 +1119,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c38: {
+                                    Some(value) => 'c73: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -639,13 +1127,13 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c38 None;
+                                            break 'c73 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c38 None;
+                                            break 'c73 None;
                                         }
                                         Some(value)
                                     }
@@ -711,15 +1199,15 @@ pub mod types {
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c39: {
+                                    Some(items) => 'c74: {
                                         if items.len() > 1000usize {
                                             errors
                                                 .push(path, "max-items", "must have at most 1000 items");
-                                            break 'c39 None;
+                                            break 'c74 None;
                                         }
                                         if items.len() < 1usize {
                                             errors.push(path, "min-items", "must have at least 1 item");
-                                            break 'c39 None;
+                                            break 'c74 None;
                                         }
                                         let start = errors.len();
                                         let mut out: Vec<PatchOperation> = Vec::with_capacity(
@@ -736,7 +1224,7 @@ pub mod types {
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c39 None;
+                                            break 'c74 None;
                                         }
                                         Some(out)
                                     }
@@ -753,7 +1241,7 @@ pub mod types {
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c42: {
+                                    Some(items) => 'c77: {
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
                                         for (index, raw) in items.iter().enumerate() {
@@ -763,7 +1251,7 @@ pub mod types {
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c41: {
+                                                Some(value) => 'c76: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -771,7 +1259,7 @@ pub mod types {
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c41 None;
+                                                        break 'c76 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -780,7 +1268,7 @@ pub mod types {
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c42 None;
+                                            break 'c77 None;
                                         }
                                         Some(out)
                                     }
@@ -859,7 +1347,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c44: {
+                                    Some(value) => 'c79: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -867,7 +1355,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c44 None;
+                                            break 'c79 None;
                                         }
                                         if !crate::generated::patterns::P0.is_match(&value) {
                                             errors
@@ -876,7 +1364,7 @@ pub mod types {
                                                     "pattern",
                                                     "does not match ^([Aa][Dd][Dd]|[Rr][Ee][Mm][Oo][Vv][Ee]|[Rr][Ee][Pp][Ll][Aa][Cc][Ee])$",
                                                 );
-                                            break 'c44 None;
+                                            break 'c79 None;
                                         }
                                         Some(value)
                                     }
@@ -893,7 +1381,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c46: {
+                                    Some(value) => 'c81: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -901,7 +1389,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c46 None;
+                                            break 'c81 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 1000usize {
@@ -911,7 +1399,7 @@ pub mod types {
                                                     "max-length",
                                                     "must be at most 1000 characters",
                                                 );
-                                            break 'c46 None;
+                                            break 'c81 None;
                                         }
                                         Some(value)
                                     }
@@ -948,26 +1436,45 @@ pub mod types {
     ///A resource type (RFC 7643 §6).
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct ResourceType {
-        #[serde(rename = "endpoint", default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         #[schema(nullable = false)]
-        pub endpoint: Option<String>,
-        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        pub description: Option<String>,
+        #[serde(rename = "endpoint")]
+        pub endpoint: String,
+        #[serde(rename = "id")]
+        pub id: String,
+        #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
         #[schema(nullable = false)]
-        pub id: Option<String>,
-        #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+        pub meta: Option<Meta>,
+        #[serde(rename = "name")]
+        pub name: String,
+        #[serde(rename = "schema")]
+        pub schema: String,
+        #[serde(
+            rename = "schemaExtensions",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         #[schema(nullable = false)]
-        pub name: Option<String>,
-        #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
-        #[schema(nullable = false)]
-        pub schema: Option<String>,
+        pub schema_extensions: Option<Vec<SchemaExtension>>,
+        #[serde(rename = "schemas")]
+        pub schemas: Vec<String>,
     }
     impl ResourceType {
         /// Every member the schema declares, in its order.
         pub const MEMBERS: &'static [&'static str] = &[
+            "description",
             "endpoint",
             "id",
+            "meta",
             "name",
             "schema",
+            "schemaExtensions",
+            "schemas",
         ];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
@@ -999,19 +1506,51 @@ pub mod types {
     ///A schema and its attributes (RFC 7643 §7).
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct Schema {
-        #[serde(rename = "attributes", default, skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "attributes")]
+        pub attributes: Vec<Attribute>,
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         #[schema(nullable = false)]
-        pub attributes: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
-        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        pub description: Option<String>,
+        #[serde(rename = "id")]
+        pub id: String,
+        #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
         #[schema(nullable = false)]
-        pub id: Option<String>,
-        #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
-        #[schema(nullable = false)]
-        pub name: Option<String>,
+        pub meta: Option<Meta>,
+        #[serde(rename = "name")]
+        pub name: String,
+        #[serde(rename = "schemas")]
+        pub schemas: Vec<String>,
     }
     impl Schema {
         /// Every member the schema declares, in its order.
-        pub const MEMBERS: &'static [&'static str] = &["attributes", "id", "name"];
+        pub const MEMBERS: &'static [&'static str] = &[
+            "attributes",
+            "description",
+            "id",
+            "meta",
+            "name",
+            "schemas",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
+    }
+    ///An extension of a resource type's schema.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct SchemaExtension {
+        #[serde(rename = "required")]
+        pub required: bool,
+        #[serde(rename = "schema")]
+        pub schema: String,
+    }
+    impl SchemaExtension {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["required", "schema"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
         /// The members that may be `null`.
@@ -1071,12 +1610,16 @@ pub mod types {
         /// The members that may be `null`.
         pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
-    ///A group (RFC 7643 §4.2).
+    ///A group (RFC 7643 §4.2); `attributes` and `excludedAttributes` may leave any member out.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct ScimGroup {
-        #[serde(rename = "displayName")]
-        #[schema(max_length = 128usize)]
-        pub display_name: String,
+        #[serde(
+            rename = "displayName",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(max_length = 128usize, nullable = false)]
+        pub display_name: Option<String>,
         #[serde(rename = "externalId", default, skip_serializing_if = "Option::is_none")]
         #[schema(max_length = 64usize, nullable = false)]
         pub external_id: Option<String>,
@@ -1111,7 +1654,47 @@ pub mod types {
         /// The members that may be `null`.
         pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
-    impl runtime::decode::Decode for ScimGroup {
+    ///A group as a client sends it.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct ScimGroupInput {
+        #[serde(rename = "displayName")]
+        #[schema(max_length = 128usize)]
+        pub display_name: String,
+        #[serde(rename = "externalId", default, skip_serializing_if = "Option::is_none")]
+        #[schema(max_length = 64usize, nullable = false)]
+        pub external_id: Option<String>,
+        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        #[schema(read_only, nullable = false)]
+        pub id: Option<String>,
+        #[serde(rename = "members", default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        pub members: Option<Vec<MemberRef>>,
+        #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        pub meta: Option<Meta>,
+        #[serde(rename = "schemas", default, skip_serializing_if = "Option::is_none")]
+        #[schema(
+            example = json!(["urn:ietf:params:scim:schemas:core:2.0:Group"]),
+            nullable = false
+        )]
+        pub schemas: Option<Vec<String>>,
+    }
+    impl ScimGroupInput {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "displayName",
+            "externalId",
+            "id",
+            "members",
+            "meta",
+            "schemas",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for ScimGroupInput {
         fn decode(
             raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
@@ -1143,7 +1726,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c82: {
+                                    Some(value) => 'c142: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -1151,13 +1734,13 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c82 None;
+                                            break 'c142 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 128usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 128 characters");
-                                            break 'c82 None;
+                                            break 'c142 None;
                                         }
                                         Some(value)
                                     }
@@ -1174,7 +1757,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c84: {
+                                    Some(value) => 'c144: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -1182,13 +1765,13 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c84 None;
+                                            break 'c144 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c84 None;
+                                            break 'c144 None;
                                         }
                                         Some(value)
                                     }
@@ -1205,7 +1788,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c86: {
+                                    Some(value) => 'c146: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -1213,7 +1796,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c86 None;
+                                            break 'c146 None;
                                         }
                                         Some(value)
                                     }
@@ -1230,7 +1813,7 @@ pub mod types {
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c87: {
+                                    Some(items) => 'c147: {
                                         let start = errors.len();
                                         let mut out: Vec<MemberRef> = Vec::with_capacity(
                                             items.len(),
@@ -1246,7 +1829,7 @@ pub mod types {
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c87 None;
+                                            break 'c147 None;
                                         }
                                         Some(out)
                                     }
@@ -1275,7 +1858,7 @@ pub mod types {
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c90: {
+                                    Some(items) => 'c150: {
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
                                         for (index, raw) in items.iter().enumerate() {
@@ -1285,7 +1868,7 @@ pub mod types {
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c89: {
+                                                Some(value) => 'c149: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -1293,7 +1876,7 @@ pub mod types {
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c89 None;
+                                                        break 'c149 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -1302,7 +1885,7 @@ pub mod types {
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c90 None;
+                                            break 'c150 None;
                                         }
                                         Some(out)
                                     }
@@ -1383,7 +1966,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c92: {
+                                    Some(value) => 'c152: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -1391,13 +1974,13 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c92 None;
+                                            break 'c152 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 50usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 50 characters");
-                                            break 'c92 None;
+                                            break 'c152 None;
                                         }
                                         Some(value)
                                     }
@@ -1414,7 +1997,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c94: {
+                                    Some(value) => 'c154: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -1422,7 +2005,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c94 None;
+                                            break 'c154 None;
                                         }
                                         Some(value)
                                     }
@@ -1439,7 +2022,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c96: {
+                                    Some(value) => 'c156: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -1447,13 +2030,13 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c96 None;
+                                            break 'c156 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 50usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 50 characters");
-                                            break 'c96 None;
+                                            break 'c156 None;
                                         }
                                         Some(value)
                                     }
@@ -1473,7 +2056,7 @@ pub mod types {
             })
         }
     }
-    ///A user (RFC 7643 §4.1), as the Users API keeps it.
+    ///A user (RFC 7643 §4.1), as the Users API keeps it; `attributes` and `excludedAttributes` may leave any member out.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct ScimUser {
         #[serde(rename = "active", default, skip_serializing_if = "Option::is_none")]
@@ -1531,9 +2114,9 @@ pub mod types {
             EnterpriseUser,
         >,
         ///The user's email.
-        #[serde(rename = "userName")]
-        #[schema(max_length = 254usize)]
-        pub user_name: String,
+        #[serde(rename = "userName", default, skip_serializing_if = "Option::is_none")]
+        #[schema(max_length = 254usize, nullable = false)]
+        pub user_name: Option<String>,
     }
     impl ScimUser {
         /// Every member the schema declares, in its order.
@@ -1557,7 +2140,90 @@ pub mod types {
         /// The members that may be `null`.
         pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
     }
-    impl runtime::decode::Decode for ScimUser {
+    ///A user as a client sends it (`readOnly` members are ignored).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct ScimUserInput {
+        #[serde(rename = "active", default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        pub active: Option<bool>,
+        ///The user's first and last name.
+        #[serde(
+            rename = "displayName",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(read_only, nullable = false)]
+        pub display_name: Option<String>,
+        #[serde(rename = "emails", default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        pub emails: Option<Vec<MultiValue>>,
+        #[serde(rename = "externalId", default, skip_serializing_if = "Option::is_none")]
+        #[schema(max_length = 64usize, nullable = false)]
+        pub external_id: Option<String>,
+        #[serde(rename = "groups", default, skip_serializing_if = "Option::is_none")]
+        #[schema(read_only, nullable = false)]
+        pub groups: Option<Vec<MemberRef>>,
+        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        #[schema(read_only, nullable = false)]
+        pub id: Option<String>,
+        #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        pub meta: Option<Meta>,
+        #[serde(rename = "name")]
+        pub name: ScimName,
+        #[serde(
+            rename = "phoneNumbers",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(nullable = false)]
+        pub phone_numbers: Option<Vec<MultiValue>>,
+        #[serde(rename = "schemas", default, skip_serializing_if = "Option::is_none")]
+        #[schema(
+            example = json!(["urn:ietf:params:scim:schemas:core:2.0:User"]),
+            nullable = false
+        )]
+        pub schemas: Option<Vec<String>>,
+        #[serde(rename = "title", default, skip_serializing_if = "Option::is_none")]
+        #[schema(max_length = 75usize, nullable = false)]
+        pub title: Option<String>,
+        #[serde(
+            rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(nullable = false)]
+        pub urn_ietf_params_scim_schemas_extension_enterprise_2_0_user: Option<
+            EnterpriseUser,
+        >,
+        ///The user's email.
+        #[serde(rename = "userName")]
+        #[schema(max_length = 254usize)]
+        pub user_name: String,
+    }
+    impl ScimUserInput {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "active",
+            "displayName",
+            "emails",
+            "externalId",
+            "groups",
+            "id",
+            "meta",
+            "name",
+            "phoneNumbers",
+            "schemas",
+            "title",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "userName",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
+    }
+    impl runtime::decode::Decode for ScimUserInput {
         fn decode(
             raw: &runtime::decode::Json<'_>,
             path: &runtime::decode::Path<'_>,
@@ -1610,7 +2276,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c100: {
+                                    Some(value) => 'c178: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -1618,7 +2284,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c100 None;
+                                            break 'c178 None;
                                         }
                                         Some(value)
                                     }
@@ -1635,7 +2301,7 @@ pub mod types {
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c101: {
+                                    Some(items) => 'c179: {
                                         let start = errors.len();
                                         let mut out: Vec<MultiValue> = Vec::with_capacity(
                                             items.len(),
@@ -1651,7 +2317,7 @@ pub mod types {
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c101 None;
+                                            break 'c179 None;
                                         }
                                         Some(out)
                                     }
@@ -1668,7 +2334,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c103: {
+                                    Some(value) => 'c181: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -1676,13 +2342,13 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c103 None;
+                                            break 'c181 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 64usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 64 characters");
-                                            break 'c103 None;
+                                            break 'c181 None;
                                         }
                                         Some(value)
                                     }
@@ -1699,7 +2365,7 @@ pub mod types {
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c104: {
+                                    Some(items) => 'c182: {
                                         let start = errors.len();
                                         let mut out: Vec<MemberRef> = Vec::with_capacity(
                                             items.len(),
@@ -1715,7 +2381,7 @@ pub mod types {
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c104 None;
+                                            break 'c182 None;
                                         }
                                         Some(out)
                                     }
@@ -1732,7 +2398,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c106: {
+                                    Some(value) => 'c184: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -1740,7 +2406,7 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c106 None;
+                                            break 'c184 None;
                                         }
                                         Some(value)
                                     }
@@ -1781,7 +2447,7 @@ pub mod types {
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c107: {
+                                    Some(items) => 'c185: {
                                         let start = errors.len();
                                         let mut out: Vec<MultiValue> = Vec::with_capacity(
                                             items.len(),
@@ -1797,7 +2463,7 @@ pub mod types {
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c107 None;
+                                            break 'c185 None;
                                         }
                                         Some(out)
                                     }
@@ -1814,7 +2480,7 @@ pub mod types {
                                         errors.push(path, "type", "must be an array");
                                         None
                                     }
-                                    Some(items) => 'c110: {
+                                    Some(items) => 'c188: {
                                         let start = errors.len();
                                         let mut out: Vec<String> = Vec::with_capacity(items.len());
                                         for (index, raw) in items.iter().enumerate() {
@@ -1824,7 +2490,7 @@ pub mod types {
                                                     errors.push(path, "type", "must be a string");
                                                     None
                                                 }
-                                                Some(value) => 'c109: {
+                                                Some(value) => 'c187: {
                                                     if value.contains('\0') {
                                                         errors
                                                             .push(
@@ -1832,7 +2498,7 @@ pub mod types {
                                                                 "nul-character",
                                                                 "must not contain a NUL character",
                                                             );
-                                                        break 'c109 None;
+                                                        break 'c187 None;
                                                     }
                                                     Some(value)
                                                 }
@@ -1841,7 +2507,7 @@ pub mod types {
                                             }
                                         }
                                         if errors.len() > start {
-                                            break 'c110 None;
+                                            break 'c188 None;
                                         }
                                         Some(out)
                                     }
@@ -1858,7 +2524,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c112: {
+                                    Some(value) => 'c190: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -1866,13 +2532,13 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c112 None;
+                                            break 'c190 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 75usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 75 characters");
-                                            break 'c112 None;
+                                            break 'c190 None;
                                         }
                                         Some(value)
                                     }
@@ -1901,7 +2567,7 @@ pub mod types {
                                         errors.push(path, "type", "must be a string");
                                         None
                                     }
-                                    Some(value) => 'c114: {
+                                    Some(value) => 'c192: {
                                         if value.contains('\0') {
                                             errors
                                                 .push(
@@ -1909,13 +2575,13 @@ pub mod types {
                                                     "nul-character",
                                                     "must not contain a NUL character",
                                                 );
-                                            break 'c114 None;
+                                            break 'c192 None;
                                         }
                                         let length = runtime::decode::length(&value);
                                         if length > 254usize {
                                             errors
                                                 .push(path, "max-length", "must be at most 254 characters");
-                                            break 'c114 None;
+                                            break 'c192 None;
                                         }
                                         Some(value)
                                     }
@@ -1928,6 +2594,9 @@ pub mod types {
             if slot_12.is_absent() {
                 errors.push(&path.member("userName"), "required", "is required");
             }
+            if slot_7.is_absent() {
+                errors.push(&path.member("name"), "required", "is required");
+            }
             if errors.len() > start {
                 return None;
             }
@@ -1939,7 +2608,7 @@ pub mod types {
                 groups: slot_4.into_option(),
                 id: slot_5.into_option(),
                 meta: slot_6.into_option(),
-                name: slot_7.into_option(),
+                name: slot_7.into_option()?,
                 phone_numbers: slot_8.into_option(),
                 schemas: slot_9.into_option(),
                 title: slot_10.into_option(),
@@ -1949,16 +2618,509 @@ pub mod types {
             })
         }
     }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(transparent)]
+    pub struct SearchAllBody(pub serde_json::Map<String, serde_json::Value>);
+    impl runtime::decode::Decode for SearchAllBody {
+        fn decode(
+            raw: &runtime::decode::Json<'_>,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            (if runtime::decode::is_null(raw) {
+                errors.push(path, "type", "must be an object");
+                None
+            } else {
+                match runtime::decode::kind(raw) {
+                    runtime::decode::Kind::Object => {
+                        match raw.to_value() {
+                            serde_json::Value::Object(map) => Some(map),
+                            _ => None,
+                        }
+                    }
+                    _ => {
+                        errors.push(path, "type", "must be an object");
+                        None
+                    }
+                }
+            })
+                .map(Self)
+        }
+    }
     ///The SCIM features the service supports (RFC 7643 §5).
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct ServiceProviderConfig {
-        #[serde(rename = "schemas", default, skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "authenticationSchemes")]
+        pub authentication_schemes: Vec<AuthenticationScheme>,
+        #[serde(rename = "bulk")]
+        pub bulk: BulkSupport,
+        #[serde(rename = "changePassword")]
+        pub change_password: Supported,
+        #[serde(
+            rename = "documentationUri",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         #[schema(nullable = false)]
-        pub schemas: Option<Vec<String>>,
+        pub documentation_uri: Option<String>,
+        #[serde(rename = "etag")]
+        pub etag: Supported,
+        #[serde(rename = "filter")]
+        pub filter: FilterSupport,
+        #[serde(rename = "meta", default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        pub meta: Option<Meta>,
+        #[serde(rename = "patch")]
+        pub patch: Supported,
+        #[serde(rename = "schemas")]
+        pub schemas: Vec<String>,
+        #[serde(rename = "sort")]
+        pub sort: Supported,
     }
     impl ServiceProviderConfig {
         /// Every member the schema declares, in its order.
-        pub const MEMBERS: &'static [&'static str] = &["schemas"];
+        pub const MEMBERS: &'static [&'static str] = &[
+            "authenticationSchemes",
+            "bulk",
+            "changePassword",
+            "documentationUri",
+            "etag",
+            "filter",
+            "meta",
+            "patch",
+            "schemas",
+            "sort",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
+    }
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        utoipa::ToSchema
+    )]
+    pub enum SubAttributeMutability {
+        #[serde(rename = "readOnly")]
+        ReadOnly,
+        #[serde(rename = "readWrite")]
+        ReadWrite,
+        #[serde(rename = "immutable")]
+        Immutable,
+        #[serde(rename = "writeOnly")]
+        WriteOnly,
+    }
+    impl runtime::decode::FromText for SubAttributeMutability {
+        fn from_text(text: &str) -> Option<Self> {
+            const SORTED: &[(&str, SubAttributeMutability)] = &[
+                ("immutable", SubAttributeMutability::Immutable),
+                ("readOnly", SubAttributeMutability::ReadOnly),
+                ("readWrite", SubAttributeMutability::ReadWrite),
+                ("writeOnly", SubAttributeMutability::WriteOnly),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
+        }
+        fn as_text(&self) -> &'static str {
+            match *self {
+                Self::ReadOnly => "readOnly",
+                Self::ReadWrite => "readWrite",
+                Self::Immutable => "immutable",
+                Self::WriteOnly => "writeOnly",
+            }
+        }
+    }
+    impl SubAttributeMutability {
+        /// Every value the spec lists, in its order.
+        pub const VALUES: &'static [Self] = &[
+            Self::ReadOnly,
+            Self::ReadWrite,
+            Self::Immutable,
+            Self::WriteOnly,
+        ];
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors
+                    .push(
+                        path,
+                        "enum",
+                        "must be one of [\"readOnly\",\"readWrite\",\"immutable\",\"writeOnly\"]",
+                    );
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for SubAttributeMutability {
+        fn decode(
+            raw: &runtime::decode::Json<'_>,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string");
+                    None
+                }
+            }
+        }
+    }
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        utoipa::ToSchema
+    )]
+    pub enum SubAttributeReturned {
+        #[serde(rename = "always")]
+        Always,
+        #[serde(rename = "never")]
+        Never,
+        #[serde(rename = "default")]
+        Default,
+        #[serde(rename = "request")]
+        Request,
+    }
+    impl runtime::decode::FromText for SubAttributeReturned {
+        fn from_text(text: &str) -> Option<Self> {
+            const SORTED: &[(&str, SubAttributeReturned)] = &[
+                ("always", SubAttributeReturned::Always),
+                ("default", SubAttributeReturned::Default),
+                ("never", SubAttributeReturned::Never),
+                ("request", SubAttributeReturned::Request),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
+        }
+        fn as_text(&self) -> &'static str {
+            match *self {
+                Self::Always => "always",
+                Self::Never => "never",
+                Self::Default => "default",
+                Self::Request => "request",
+            }
+        }
+    }
+    impl SubAttributeReturned {
+        /// Every value the spec lists, in its order.
+        pub const VALUES: &'static [Self] = &[
+            Self::Always,
+            Self::Never,
+            Self::Default,
+            Self::Request,
+        ];
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors
+                    .push(
+                        path,
+                        "enum",
+                        "must be one of [\"always\",\"never\",\"default\",\"request\"]",
+                    );
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for SubAttributeReturned {
+        fn decode(
+            raw: &runtime::decode::Json<'_>,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string");
+                    None
+                }
+            }
+        }
+    }
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        utoipa::ToSchema
+    )]
+    pub enum SubAttributeType {
+        #[serde(rename = "string")]
+        String,
+        #[serde(rename = "boolean")]
+        Boolean,
+        #[serde(rename = "decimal")]
+        Decimal,
+        #[serde(rename = "integer")]
+        Integer,
+        #[serde(rename = "dateTime")]
+        DateTime,
+        #[serde(rename = "reference")]
+        Reference,
+        #[serde(rename = "complex")]
+        Complex,
+        #[serde(rename = "binary")]
+        Binary,
+    }
+    impl runtime::decode::FromText for SubAttributeType {
+        fn from_text(text: &str) -> Option<Self> {
+            const SORTED: &[(&str, SubAttributeType)] = &[
+                ("binary", SubAttributeType::Binary),
+                ("boolean", SubAttributeType::Boolean),
+                ("complex", SubAttributeType::Complex),
+                ("dateTime", SubAttributeType::DateTime),
+                ("decimal", SubAttributeType::Decimal),
+                ("integer", SubAttributeType::Integer),
+                ("reference", SubAttributeType::Reference),
+                ("string", SubAttributeType::String),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
+        }
+        fn as_text(&self) -> &'static str {
+            match *self {
+                Self::String => "string",
+                Self::Boolean => "boolean",
+                Self::Decimal => "decimal",
+                Self::Integer => "integer",
+                Self::DateTime => "dateTime",
+                Self::Reference => "reference",
+                Self::Complex => "complex",
+                Self::Binary => "binary",
+            }
+        }
+    }
+    impl SubAttributeType {
+        /// Every value the spec lists, in its order.
+        pub const VALUES: &'static [Self] = &[
+            Self::String,
+            Self::Boolean,
+            Self::Decimal,
+            Self::Integer,
+            Self::DateTime,
+            Self::Reference,
+            Self::Complex,
+            Self::Binary,
+        ];
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors
+                    .push(
+                        path,
+                        "enum",
+                        "must be one of [\"string\",\"boolean\",\"decimal\",\"integer\",\"dateTime\",\"reference\",\"complex\",\"binary\"]",
+                    );
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for SubAttributeType {
+        fn decode(
+            raw: &runtime::decode::Json<'_>,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string");
+                    None
+                }
+            }
+        }
+    }
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        utoipa::ToSchema
+    )]
+    pub enum SubAttributeUniqueness {
+        #[serde(rename = "none")]
+        None,
+        #[serde(rename = "server")]
+        Server,
+        #[serde(rename = "global")]
+        Global,
+    }
+    impl runtime::decode::FromText for SubAttributeUniqueness {
+        fn from_text(text: &str) -> Option<Self> {
+            const SORTED: &[(&str, SubAttributeUniqueness)] = &[
+                ("global", SubAttributeUniqueness::Global),
+                ("none", SubAttributeUniqueness::None),
+                ("server", SubAttributeUniqueness::Server),
+            ];
+            SORTED
+                .binary_search_by(|(known, _)| (*known).cmp(text))
+                .ok()
+                .map(|i| SORTED[i].1)
+        }
+        fn as_text(&self) -> &'static str {
+            match *self {
+                Self::None => "none",
+                Self::Server => "server",
+                Self::Global => "global",
+            }
+        }
+    }
+    impl SubAttributeUniqueness {
+        /// Every value the spec lists, in its order.
+        pub const VALUES: &'static [Self] = &[Self::None, Self::Server, Self::Global];
+        /// The variant `text` names; otherwise an error at `path`.
+        pub fn decode_text(
+            text: &str,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            let found = <Self as runtime::decode::FromText>::from_text(text);
+            if found.is_none() {
+                errors
+                    .push(
+                        path,
+                        "enum",
+                        "must be one of [\"none\",\"server\",\"global\"]",
+                    );
+            }
+            found
+        }
+    }
+    impl runtime::decode::Decode for SubAttributeUniqueness {
+        fn decode(
+            raw: &runtime::decode::Json<'_>,
+            path: &runtime::decode::Path<'_>,
+            errors: &mut runtime::decode::Errors,
+        ) -> Option<Self> {
+            match runtime::decode::text_of(raw) {
+                Some(value) => Self::decode_text(value, path, errors),
+                None => {
+                    errors.push(path, "type", "must be a string");
+                    None
+                }
+            }
+        }
+    }
+    ///A sub-attribute of a complex attribute (RFC 7643 §7).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct SubAttribute {
+        #[serde(
+            rename = "canonicalValues",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(nullable = false)]
+        pub canonical_values: Option<Vec<String>>,
+        #[serde(rename = "caseExact")]
+        pub case_exact: bool,
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(nullable = false)]
+        pub description: Option<String>,
+        #[serde(rename = "multiValued")]
+        pub multi_valued: bool,
+        #[serde(rename = "mutability")]
+        pub mutability: SubAttributeMutability,
+        #[serde(rename = "name")]
+        pub name: String,
+        #[serde(
+            rename = "referenceTypes",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schema(nullable = false)]
+        pub reference_types: Option<Vec<String>>,
+        #[serde(rename = "required")]
+        pub required: bool,
+        #[serde(rename = "returned")]
+        pub returned: SubAttributeReturned,
+        #[serde(rename = "type")]
+        pub type_: SubAttributeType,
+        #[serde(rename = "uniqueness")]
+        pub uniqueness: SubAttributeUniqueness,
+    }
+    impl SubAttribute {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &[
+            "canonicalValues",
+            "caseExact",
+            "description",
+            "multiValued",
+            "mutability",
+            "name",
+            "referenceTypes",
+            "required",
+            "returned",
+            "type",
+            "uniqueness",
+        ];
+        /// The members marked `x-privileged`.
+        pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
+        /// The members that may be `null`.
+        pub const NULLABLE_MEMBERS: &'static [&'static str] = &[];
+    }
+    ///Whether a feature is supported.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct Supported {
+        #[serde(rename = "supported")]
+        pub supported: bool,
+    }
+    impl Supported {
+        /// Every member the schema declares, in its order.
+        pub const MEMBERS: &'static [&'static str] = &["supported"];
         /// The members marked `x-privileged`.
         pub const PRIVILEGED_MEMBERS: &'static [&'static str] = &[];
         /// The members that may be `null`.
@@ -2165,6 +3327,53 @@ use types::*;
 /// name a member in JSON names it through these, and a member the
 /// spec renames or drops fails to compile there.
 pub mod names {
+    ///The JSON names of `Attribute`'s members.
+    pub mod attribute {
+        ///`canonicalValues`
+        pub const CANONICAL_VALUES: &str = "canonicalValues";
+        ///`caseExact`
+        pub const CASE_EXACT: &str = "caseExact";
+        ///`description`
+        pub const DESCRIPTION: &str = "description";
+        ///`multiValued`
+        pub const MULTI_VALUED: &str = "multiValued";
+        ///`mutability`
+        pub const MUTABILITY: &str = "mutability";
+        ///`name`
+        pub const NAME: &str = "name";
+        ///`referenceTypes`
+        pub const REFERENCE_TYPES: &str = "referenceTypes";
+        ///`required`
+        pub const REQUIRED: &str = "required";
+        ///`returned`
+        pub const RETURNED: &str = "returned";
+        ///`subAttributes`
+        pub const SUB_ATTRIBUTES: &str = "subAttributes";
+        ///`type`
+        pub const TYPE: &str = "type";
+        ///`uniqueness`
+        pub const UNIQUENESS: &str = "uniqueness";
+    }
+    ///The JSON names of `AuthenticationScheme`'s members.
+    pub mod authentication_scheme {
+        ///`description`
+        pub const DESCRIPTION: &str = "description";
+        ///`name`
+        pub const NAME: &str = "name";
+        ///`primary`
+        pub const PRIMARY: &str = "primary";
+        ///`type`
+        pub const TYPE: &str = "type";
+    }
+    ///The JSON names of `BulkSupport`'s members.
+    pub mod bulk_support {
+        ///`maxOperations`
+        pub const MAX_OPERATIONS: &str = "maxOperations";
+        ///`maxPayloadSize`
+        pub const MAX_PAYLOAD_SIZE: &str = "maxPayloadSize";
+        ///`supported`
+        pub const SUPPORTED: &str = "supported";
+    }
     ///The JSON names of `DeleteScimGroupHeaders`'s members.
     pub mod delete_scim_group_headers {
         ///`If-Match`
@@ -2189,6 +3398,13 @@ pub mod names {
     pub mod enterprise_user {
         ///`employeeNumber`
         pub const EMPLOYEE_NUMBER: &str = "employeeNumber";
+    }
+    ///The JSON names of `FilterSupport`'s members.
+    pub mod filter_support {
+        ///`maxResults`
+        pub const MAX_RESULTS: &str = "maxResults";
+        ///`supported`
+        pub const SUPPORTED: &str = "supported";
     }
     ///The JSON names of `GetResourceTypePath`'s members.
     pub mod get_resource_type_path {
@@ -2374,14 +3590,22 @@ pub mod names {
     }
     ///The JSON names of `ResourceType`'s members.
     pub mod resource_type {
+        ///`description`
+        pub const DESCRIPTION: &str = "description";
         ///`endpoint`
         pub const ENDPOINT: &str = "endpoint";
         ///`id`
         pub const ID: &str = "id";
+        ///`meta`
+        pub const META: &str = "meta";
         ///`name`
         pub const NAME: &str = "name";
         ///`schema`
         pub const SCHEMA: &str = "schema";
+        ///`schemas`
+        pub const SCHEMAS: &str = "schemas";
+        ///`schemaExtensions`
+        pub const SCHEMA_EXTENSIONS: &str = "schemaExtensions";
     }
     ///The JSON names of `ResourceTypeList`'s members.
     pub mod resource_type_list {
@@ -2396,10 +3620,23 @@ pub mod names {
     pub mod schema {
         ///`attributes`
         pub const ATTRIBUTES: &str = "attributes";
+        ///`description`
+        pub const DESCRIPTION: &str = "description";
         ///`id`
         pub const ID: &str = "id";
+        ///`meta`
+        pub const META: &str = "meta";
         ///`name`
         pub const NAME: &str = "name";
+        ///`schemas`
+        pub const SCHEMAS: &str = "schemas";
+    }
+    ///The JSON names of `SchemaExtension`'s members.
+    pub mod schema_extension {
+        ///`required`
+        pub const REQUIRED: &str = "required";
+        ///`schema`
+        pub const SCHEMA: &str = "schema";
     }
     ///The JSON names of `SchemaList`'s members.
     pub mod schema_list {
@@ -2423,6 +3660,21 @@ pub mod names {
     }
     ///The JSON names of `ScimGroup`'s members.
     pub mod scim_group {
+        ///`displayName`
+        pub const DISPLAY_NAME: &str = "displayName";
+        ///`externalId`
+        pub const EXTERNAL_ID: &str = "externalId";
+        ///`id`
+        pub const ID: &str = "id";
+        ///`members`
+        pub const MEMBERS: &str = "members";
+        ///`meta`
+        pub const META: &str = "meta";
+        ///`schemas`
+        pub const SCHEMAS: &str = "schemas";
+    }
+    ///The JSON names of `ScimGroupInput`'s members.
+    pub mod scim_group_input {
         ///`displayName`
         pub const DISPLAY_NAME: &str = "displayName";
         ///`externalId`
@@ -2474,10 +3726,87 @@ pub mod names {
         ///`userName`
         pub const USER_NAME: &str = "userName";
     }
-    ///The JSON names of `ServiceProviderConfig`'s members.
-    pub mod service_provider_config {
+    ///The JSON names of `ScimUserInput`'s members.
+    pub mod scim_user_input {
+        ///`active`
+        pub const ACTIVE: &str = "active";
+        ///`displayName`
+        pub const DISPLAY_NAME: &str = "displayName";
+        ///`emails`
+        pub const EMAILS: &str = "emails";
+        ///`externalId`
+        pub const EXTERNAL_ID: &str = "externalId";
+        ///`groups`
+        pub const GROUPS: &str = "groups";
+        ///`id`
+        pub const ID: &str = "id";
+        ///`meta`
+        pub const META: &str = "meta";
+        ///`name`
+        pub const NAME: &str = "name";
+        ///`phoneNumbers`
+        pub const PHONE_NUMBERS: &str = "phoneNumbers";
         ///`schemas`
         pub const SCHEMAS: &str = "schemas";
+        ///`title`
+        pub const TITLE: &str = "title";
+        ///`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`
+        pub const URN_IETF_PARAMS_SCIM_SCHEMAS_EXTENSION_ENTERPRISE_2_0_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        ///`userName`
+        pub const USER_NAME: &str = "userName";
+    }
+    ///The JSON names of `ServiceProviderConfig`'s members.
+    pub mod service_provider_config {
+        ///`authenticationSchemes`
+        pub const AUTHENTICATION_SCHEMES: &str = "authenticationSchemes";
+        ///`bulk`
+        pub const BULK: &str = "bulk";
+        ///`changePassword`
+        pub const CHANGE_PASSWORD: &str = "changePassword";
+        ///`documentationUri`
+        pub const DOCUMENTATION_URI: &str = "documentationUri";
+        ///`etag`
+        pub const ETAG: &str = "etag";
+        ///`filter`
+        pub const FILTER: &str = "filter";
+        ///`meta`
+        pub const META: &str = "meta";
+        ///`patch`
+        pub const PATCH: &str = "patch";
+        ///`schemas`
+        pub const SCHEMAS: &str = "schemas";
+        ///`sort`
+        pub const SORT: &str = "sort";
+    }
+    ///The JSON names of `SubAttribute`'s members.
+    pub mod sub_attribute {
+        ///`canonicalValues`
+        pub const CANONICAL_VALUES: &str = "canonicalValues";
+        ///`caseExact`
+        pub const CASE_EXACT: &str = "caseExact";
+        ///`description`
+        pub const DESCRIPTION: &str = "description";
+        ///`multiValued`
+        pub const MULTI_VALUED: &str = "multiValued";
+        ///`mutability`
+        pub const MUTABILITY: &str = "mutability";
+        ///`name`
+        pub const NAME: &str = "name";
+        ///`referenceTypes`
+        pub const REFERENCE_TYPES: &str = "referenceTypes";
+        ///`required`
+        pub const REQUIRED: &str = "required";
+        ///`returned`
+        pub const RETURNED: &str = "returned";
+        ///`type`
+        pub const TYPE: &str = "type";
+        ///`uniqueness`
+        pub const UNIQUENESS: &str = "uniqueness";
+    }
+    ///The JSON names of `Supported`'s members.
+    pub mod supported {
+        ///`supported`
+        pub const SUPPORTED: &str = "supported";
     }
     ///The JSON names of `UserListResponse`'s members.
     pub mod user_list_response {
@@ -2508,6 +3837,127 @@ pub(crate) mod patterns {
             )
             .expect("checked by the generator")
     });
+}
+///What `searchAll` received, validated against the spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchAllRequest {
+    pub body: SearchAllBody,
+}
+///Every answer below 400 the spec documents for `searchAll`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchAllResponse {}
+impl IntoResponse for SearchAllResponse {
+    fn into_response(self) -> Response {
+        match self {}
+    }
+}
+///Every error the spec documents for `searchAll`; a documented problem is built from a `runtime::Refused` of its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchAllRefusal {
+    ///No valid bearer token.
+    Unauthorized(runtime::Refused<401>),
+    ///The token lacks the `scim` scope.
+    Forbidden(runtime::Refused<403>),
+    ///The service does not do this.
+    NotImplemented(runtime::Refused<501>),
+}
+impl IntoResponse for SearchAllRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unauthorized(problem) => problem.into_response(),
+            Self::Forbidden(problem) => problem.into_response(),
+            Self::NotImplemented(problem) => problem.into_response(),
+        }
+    }
+}
+impl From<runtime::Refused<401>> for SearchAllRefusal {
+    fn from(problem: runtime::Refused<401>) -> Self {
+        Self::Unauthorized(problem)
+    }
+}
+impl From<runtime::Refused<403>> for SearchAllRefusal {
+    fn from(problem: runtime::Refused<403>) -> Self {
+        Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<501>> for SearchAllRefusal {
+    fn from(problem: runtime::Refused<501>) -> Self {
+        Self::NotImplemented(problem)
+    }
+}
+#[utoipa::path(
+    post,
+    path = "/scim/v2/.search",
+    operation_id = "searchAll",
+    tags = ["Discovery"],
+    summary = "Search every resource type at once",
+    description = "Not done by this service (`501`); search one resource type with its own `GET`.",
+    params(),
+    request_body(
+        content(
+            (SearchAllBody = "application/json"),
+            (SearchAllBody = "application/scim+json")
+        ),
+        description = ""
+    ),
+    responses(
+        (
+            status = 401u16,
+            description = "No valid bearer token.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 403u16,
+            description = "The token lacks the `scim` scope.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 501u16,
+            description = "The service does not do this.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        )
+    ),
+    security(("bearerAuth" = ["scim"])),
+)]
+pub fn search_all<A: ScimApi>(
+    served: runtime::Served<A>,
+    request: axum::extract::Request,
+) -> impl std::future::Future<Output = Response> + Send {
+    let (parts, body) = request.into_parts();
+    async move {
+        let api = &*served.api;
+        let prepared = async {
+            let caller = runtime::authorize(api, &operation_specs::SEARCH_ALL, &parts)
+                .await?;
+            let mut errors = runtime::decode::Errors::default();
+            let context = runtime::context(caller, None, &errors)?;
+            let body = runtime::body::<
+                SearchAllBody,
+            >(&operation_specs::SEARCH_ALL, &served.options, &parts, body, &mut errors)
+                .await?;
+            match (body,) {
+                (Some(body),) if errors.is_empty() => {
+                    Ok((context, SearchAllRequest { body }))
+                }
+                _ => Err(runtime::Rejection::from_errors(errors)),
+            }
+        };
+        let (context, request) = match prepared.await {
+            Ok(prepared) => prepared,
+            Err(rejection) => {
+                return served
+                    .answered(&operation_specs::SEARCH_ALL, rejection.into_response());
+            }
+        };
+        let response = runtime::answer(api.search_all(context, request).await);
+        served.answered(&operation_specs::SEARCH_ALL, response)
+    }
 }
 #[derive(Debug, Clone, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -2552,7 +4002,7 @@ impl ListScimGroupsQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c128: {
+                        Some(value) => 'c227: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -2560,7 +4010,7 @@ impl ListScimGroupsQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c128 None;
+                                break 'c227 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 2000usize {
@@ -2570,7 +4020,7 @@ impl ListScimGroupsQuery {
                                         "max-length",
                                         "must be at most 2000 characters",
                                     );
-                                break 'c128 None;
+                                break 'c227 None;
                             }
                             Some(value.to_owned())
                         }
@@ -2593,10 +4043,10 @@ impl ListScimGroupsQuery {
                             errors.push(path, "type", "must be an integer");
                             None
                         }
-                        Some(value) => 'c130: {
+                        Some(value) => 'c229: {
                             if i32::try_from(value).is_err() {
                                 errors.push(path, "format", "must be a 32-bit integer");
-                                break 'c130 None;
+                                break 'c229 None;
                             }
                             i32::try_from(value).ok()
                         }
@@ -2619,10 +4069,10 @@ impl ListScimGroupsQuery {
                             errors.push(path, "type", "must be an integer");
                             None
                         }
-                        Some(value) => 'c132: {
+                        Some(value) => 'c231: {
                             if i32::try_from(value).is_err() {
                                 errors.push(path, "format", "must be a 32-bit integer");
-                                break 'c132 None;
+                                break 'c231 None;
                             }
                             i32::try_from(value).ok()
                         }
@@ -2645,7 +4095,7 @@ impl ListScimGroupsQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c134: {
+                        Some(value) => 'c233: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -2653,13 +4103,13 @@ impl ListScimGroupsQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c134 None;
+                                break 'c233 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 128usize {
                                 errors
                                     .push(path, "max-length", "must be at most 128 characters");
-                                break 'c134 None;
+                                break 'c233 None;
                             }
                             Some(value.to_owned())
                         }
@@ -2696,7 +4146,7 @@ impl ListScimGroupsQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c136: {
+                        Some(value) => 'c235: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -2704,7 +4154,7 @@ impl ListScimGroupsQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c136 None;
+                                break 'c235 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 2000usize {
@@ -2714,7 +4164,7 @@ impl ListScimGroupsQuery {
                                         "max-length",
                                         "must be at most 2000 characters",
                                     );
-                                break 'c136 None;
+                                break 'c235 None;
                             }
                             Some(value.to_owned())
                         }
@@ -2737,7 +4187,7 @@ impl ListScimGroupsQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c138: {
+                        Some(value) => 'c237: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -2745,7 +4195,7 @@ impl ListScimGroupsQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c138 None;
+                                break 'c237 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 2000usize {
@@ -2755,7 +4205,7 @@ impl ListScimGroupsQuery {
                                         "max-length",
                                         "must be at most 2000 characters",
                                     );
-                                break 'c138 None;
+                                break 'c237 None;
                             }
                             Some(value.to_owned())
                         }
@@ -2815,6 +4265,8 @@ pub enum ListScimGroupsRefusal {
     Unauthorized(runtime::Refused<401>),
     ///The token lacks the `scim` scope.
     Forbidden(runtime::Refused<403>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for ListScimGroupsRefusal {
     fn into_response(self) -> Response {
@@ -2822,6 +4274,7 @@ impl IntoResponse for ListScimGroupsRefusal {
             Self::BadRequest(problem) => problem.into_response(),
             Self::Unauthorized(problem) => problem.into_response(),
             Self::Forbidden(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -2838,6 +4291,11 @@ impl From<runtime::Refused<401>> for ListScimGroupsRefusal {
 impl From<runtime::Refused<403>> for ListScimGroupsRefusal {
     fn from(problem: runtime::Refused<403>) -> Self {
         Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<500>> for ListScimGroupsRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -2873,6 +4331,13 @@ impl From<runtime::Refused<403>> for ListScimGroupsRefusal {
         (
             status = 403u16,
             description = "The token lacks the `scim` scope.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
             body = ScimError,
             content_type = "application/scim+json",
             headers()
@@ -2924,7 +4389,7 @@ pub fn list_scim_groups<A: ScimApi>(
 ///What `createScimGroup` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateScimGroupRequest {
-    pub body: ScimGroup,
+    pub body: ScimGroupInput,
 }
 ///Every answer below 400 the spec documents for `createScimGroup`.
 #[derive(Debug, Clone, PartialEq)]
@@ -2961,6 +4426,8 @@ pub enum CreateScimGroupRefusal {
     Forbidden(runtime::Refused<403>),
     ///A unique attribute (`userName`, `displayName`) is taken (`scimType` `uniqueness`).
     Conflict(runtime::Refused<409>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for CreateScimGroupRefusal {
     fn into_response(self) -> Response {
@@ -2969,6 +4436,7 @@ impl IntoResponse for CreateScimGroupRefusal {
             Self::Unauthorized(problem) => problem.into_response(),
             Self::Forbidden(problem) => problem.into_response(),
             Self::Conflict(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -2992,6 +4460,11 @@ impl From<runtime::Refused<409>> for CreateScimGroupRefusal {
         Self::Conflict(problem)
     }
 }
+impl From<runtime::Refused<500>> for CreateScimGroupRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
+    }
+}
 #[utoipa::path(
     post,
     path = "/scim/v2/Groups",
@@ -3001,7 +4474,10 @@ impl From<runtime::Refused<409>> for CreateScimGroupRefusal {
     description = "",
     params(),
     request_body(
-        content((ScimGroup = "application/json"), (ScimGroup = "application/scim+json")),
+        content(
+            (ScimGroupInput = "application/json"),
+            (ScimGroupInput = "application/scim+json")
+        ),
         description = ""
     ),
     responses(
@@ -3039,6 +4515,13 @@ impl From<runtime::Refused<409>> for CreateScimGroupRefusal {
             body = ScimError,
             content_type = "application/scim+json",
             headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
         )
     ),
     security(("bearerAuth" = ["scim"])),
@@ -3060,7 +4543,7 @@ pub fn create_scim_group<A: ScimApi>(
             let mut errors = runtime::decode::Errors::default();
             let context = runtime::context(caller, None, &errors)?;
             let body = runtime::body::<
-                ScimGroup,
+                ScimGroupInput,
             >(
                     &operation_specs::CREATE_SCIM_GROUP,
                     &served.options,
@@ -3115,7 +4598,7 @@ impl GetScimGroupPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c140: {
+                        Some(value) => 'c239: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -3123,13 +4606,13 @@ impl GetScimGroupPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c140 None;
+                                break 'c239 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c140 None;
+                                break 'c239 None;
                             }
                             Some(value.to_owned())
                         }
@@ -3179,7 +4662,7 @@ impl GetScimGroupQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c142: {
+                        Some(value) => 'c241: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -3187,7 +4670,7 @@ impl GetScimGroupQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c142 None;
+                                break 'c241 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 2000usize {
@@ -3197,7 +4680,7 @@ impl GetScimGroupQuery {
                                         "max-length",
                                         "must be at most 2000 characters",
                                     );
-                                break 'c142 None;
+                                break 'c241 None;
                             }
                             Some(value.to_owned())
                         }
@@ -3220,7 +4703,7 @@ impl GetScimGroupQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c144: {
+                        Some(value) => 'c243: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -3228,7 +4711,7 @@ impl GetScimGroupQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c144 None;
+                                break 'c243 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 2000usize {
@@ -3238,7 +4721,7 @@ impl GetScimGroupQuery {
                                         "max-length",
                                         "must be at most 2000 characters",
                                     );
-                                break 'c144 None;
+                                break 'c243 None;
                             }
                             Some(value.to_owned())
                         }
@@ -3295,7 +4778,7 @@ impl GetScimGroupHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c146: {
+                        Some(value) => 'c245: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -3303,13 +4786,13 @@ impl GetScimGroupHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c146 None;
+                                break 'c245 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c146 None;
+                                break 'c245 None;
                             }
                             Some(value.to_owned())
                         }
@@ -3382,6 +4865,8 @@ pub enum GetScimGroupRefusal {
     Forbidden(runtime::Refused<403>),
     ///No such resource in the account.
     NotFound(runtime::Refused<404>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for GetScimGroupRefusal {
     fn into_response(self) -> Response {
@@ -3390,6 +4875,7 @@ impl IntoResponse for GetScimGroupRefusal {
             Self::Unauthorized(problem) => problem.into_response(),
             Self::Forbidden(problem) => problem.into_response(),
             Self::NotFound(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -3411,6 +4897,11 @@ impl From<runtime::Refused<403>> for GetScimGroupRefusal {
 impl From<runtime::Refused<404>> for GetScimGroupRefusal {
     fn from(problem: runtime::Refused<404>) -> Self {
         Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<500>> for GetScimGroupRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -3458,6 +4949,13 @@ impl From<runtime::Refused<404>> for GetScimGroupRefusal {
         (
             status = 404u16,
             description = "No such resource in the account.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
             body = ScimError,
             content_type = "application/scim+json",
             headers()
@@ -3540,7 +5038,7 @@ impl ReplaceScimGroupPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c148: {
+                        Some(value) => 'c247: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -3548,13 +5046,13 @@ impl ReplaceScimGroupPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c148 None;
+                                break 'c247 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c148 None;
+                                break 'c247 None;
                             }
                             Some(value.to_owned())
                         }
@@ -3609,7 +5107,7 @@ impl ReplaceScimGroupHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c150: {
+                        Some(value) => 'c249: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -3617,13 +5115,13 @@ impl ReplaceScimGroupHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c150 None;
+                                break 'c249 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c150 None;
+                                break 'c249 None;
                             }
                             Some(value.to_owned())
                         }
@@ -3653,7 +5151,7 @@ impl ReplaceScimGroupHeaders {
 pub struct ReplaceScimGroupRequest {
     pub path: ReplaceScimGroupPath,
     pub header: ReplaceScimGroupHeaders,
-    pub body: ScimGroup,
+    pub body: ScimGroupInput,
 }
 ///Every answer below 400 the spec documents for `replaceScimGroup`.
 #[derive(Debug, Clone, PartialEq)]
@@ -3691,6 +5189,8 @@ pub enum ReplaceScimGroupRefusal {
     Conflict(runtime::Refused<409>),
     ///The resource changed since the version `If-Match` names.
     PreconditionFailed(runtime::Refused<412>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for ReplaceScimGroupRefusal {
     fn into_response(self) -> Response {
@@ -3701,6 +5201,7 @@ impl IntoResponse for ReplaceScimGroupRefusal {
             Self::NotFound(problem) => problem.into_response(),
             Self::Conflict(problem) => problem.into_response(),
             Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -3734,6 +5235,11 @@ impl From<runtime::Refused<412>> for ReplaceScimGroupRefusal {
         Self::PreconditionFailed(problem)
     }
 }
+impl From<runtime::Refused<500>> for ReplaceScimGroupRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
+    }
+}
 #[utoipa::path(
     put,
     path = "/scim/v2/Groups/{id}",
@@ -3743,7 +5249,10 @@ impl From<runtime::Refused<412>> for ReplaceScimGroupRefusal {
     description = "Replaces the group's name, external id and members.",
     params(ReplaceScimGroupPath, ReplaceScimGroupHeaders),
     request_body(
-        content((ScimGroup = "application/json"), (ScimGroup = "application/scim+json")),
+        content(
+            (ScimGroupInput = "application/json"),
+            (ScimGroupInput = "application/scim+json")
+        ),
         description = ""
     ),
     responses(
@@ -3795,6 +5304,13 @@ impl From<runtime::Refused<412>> for ReplaceScimGroupRefusal {
             body = ScimError,
             content_type = "application/scim+json",
             headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
         )
     ),
     security(("bearerAuth" = ["scim"])),
@@ -3820,7 +5336,7 @@ pub fn replace_scim_group<A: ScimApi>(
             let header = ReplaceScimGroupHeaders::decode(&params, &mut errors);
             let context = runtime::context(caller, None, &errors)?;
             let body = runtime::body::<
-                ScimGroup,
+                ScimGroupInput,
             >(
                     &operation_specs::REPLACE_SCIM_GROUP,
                     &served.options,
@@ -3882,7 +5398,7 @@ impl PatchScimGroupPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c152: {
+                        Some(value) => 'c251: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -3890,13 +5406,13 @@ impl PatchScimGroupPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c152 None;
+                                break 'c251 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c152 None;
+                                break 'c251 None;
                             }
                             Some(value.to_owned())
                         }
@@ -3951,7 +5467,7 @@ impl PatchScimGroupHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c154: {
+                        Some(value) => 'c253: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -3959,13 +5475,13 @@ impl PatchScimGroupHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c154 None;
+                                break 'c253 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c154 None;
+                                break 'c253 None;
                             }
                             Some(value.to_owned())
                         }
@@ -4033,6 +5549,8 @@ pub enum PatchScimGroupRefusal {
     Conflict(runtime::Refused<409>),
     ///The resource changed since the version `If-Match` names.
     PreconditionFailed(runtime::Refused<412>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for PatchScimGroupRefusal {
     fn into_response(self) -> Response {
@@ -4043,6 +5561,7 @@ impl IntoResponse for PatchScimGroupRefusal {
             Self::NotFound(problem) => problem.into_response(),
             Self::Conflict(problem) => problem.into_response(),
             Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -4074,6 +5593,11 @@ impl From<runtime::Refused<409>> for PatchScimGroupRefusal {
 impl From<runtime::Refused<412>> for PatchScimGroupRefusal {
     fn from(problem: runtime::Refused<412>) -> Self {
         Self::PreconditionFailed(problem)
+    }
+}
+impl From<runtime::Refused<500>> for PatchScimGroupRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -4134,6 +5658,13 @@ impl From<runtime::Refused<412>> for PatchScimGroupRefusal {
         (
             status = 412u16,
             description = "The resource changed since the version `If-Match` names.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
             body = ScimError,
             content_type = "application/scim+json",
             headers()
@@ -4224,7 +5755,7 @@ impl DeleteScimGroupPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c156: {
+                        Some(value) => 'c255: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -4232,13 +5763,13 @@ impl DeleteScimGroupPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c156 None;
+                                break 'c255 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c156 None;
+                                break 'c255 None;
                             }
                             Some(value.to_owned())
                         }
@@ -4293,7 +5824,7 @@ impl DeleteScimGroupHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c158: {
+                        Some(value) => 'c257: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -4301,13 +5832,13 @@ impl DeleteScimGroupHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c158 None;
+                                break 'c257 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c158 None;
+                                break 'c257 None;
                             }
                             Some(value.to_owned())
                         }
@@ -4364,6 +5895,8 @@ pub enum DeleteScimGroupRefusal {
     NotFound(runtime::Refused<404>),
     ///The resource changed since the version `If-Match` names.
     PreconditionFailed(runtime::Refused<412>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for DeleteScimGroupRefusal {
     fn into_response(self) -> Response {
@@ -4372,6 +5905,7 @@ impl IntoResponse for DeleteScimGroupRefusal {
             Self::Forbidden(problem) => problem.into_response(),
             Self::NotFound(problem) => problem.into_response(),
             Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -4393,6 +5927,11 @@ impl From<runtime::Refused<404>> for DeleteScimGroupRefusal {
 impl From<runtime::Refused<412>> for DeleteScimGroupRefusal {
     fn from(problem: runtime::Refused<412>) -> Self {
         Self::PreconditionFailed(problem)
+    }
+}
+impl From<runtime::Refused<500>> for DeleteScimGroupRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -4429,6 +5968,13 @@ impl From<runtime::Refused<412>> for DeleteScimGroupRefusal {
         (
             status = 412u16,
             description = "The resource changed since the version `If-Match` names.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
             body = ScimError,
             content_type = "application/scim+json",
             headers()
@@ -4513,12 +6059,15 @@ pub enum ListResourceTypesRefusal {
     Unauthorized(runtime::Refused<401>),
     ///The token lacks the `scim` scope.
     Forbidden(runtime::Refused<403>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for ListResourceTypesRefusal {
     fn into_response(self) -> Response {
         match self {
             Self::Unauthorized(problem) => problem.into_response(),
             Self::Forbidden(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -4530,6 +6079,11 @@ impl From<runtime::Refused<401>> for ListResourceTypesRefusal {
 impl From<runtime::Refused<403>> for ListResourceTypesRefusal {
     fn from(problem: runtime::Refused<403>) -> Self {
         Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<500>> for ListResourceTypesRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -4558,6 +6112,13 @@ impl From<runtime::Refused<403>> for ListResourceTypesRefusal {
         (
             status = 403u16,
             description = "The token lacks the `scim` scope.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
             body = ScimError,
             content_type = "application/scim+json",
             headers()
@@ -4626,7 +6187,7 @@ impl GetResourceTypePath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c160: {
+                        Some(value) => 'c259: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -4634,13 +6195,13 @@ impl GetResourceTypePath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c160 None;
+                                break 'c259 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c160 None;
+                                break 'c259 None;
                             }
                             Some(value.to_owned())
                         }
@@ -4697,6 +6258,8 @@ pub enum GetResourceTypeRefusal {
     Forbidden(runtime::Refused<403>),
     ///No such resource in the account.
     NotFound(runtime::Refused<404>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for GetResourceTypeRefusal {
     fn into_response(self) -> Response {
@@ -4704,6 +6267,7 @@ impl IntoResponse for GetResourceTypeRefusal {
             Self::Unauthorized(problem) => problem.into_response(),
             Self::Forbidden(problem) => problem.into_response(),
             Self::NotFound(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -4720,6 +6284,11 @@ impl From<runtime::Refused<403>> for GetResourceTypeRefusal {
 impl From<runtime::Refused<404>> for GetResourceTypeRefusal {
     fn from(problem: runtime::Refused<404>) -> Self {
         Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<500>> for GetResourceTypeRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -4755,6 +6324,13 @@ impl From<runtime::Refused<404>> for GetResourceTypeRefusal {
         (
             status = 404u16,
             description = "No such resource in the account.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
             body = ScimError,
             content_type = "application/scim+json",
             headers()
@@ -4832,12 +6408,15 @@ pub enum ListSchemasRefusal {
     Unauthorized(runtime::Refused<401>),
     ///The token lacks the `scim` scope.
     Forbidden(runtime::Refused<403>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for ListSchemasRefusal {
     fn into_response(self) -> Response {
         match self {
             Self::Unauthorized(problem) => problem.into_response(),
             Self::Forbidden(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -4849,6 +6428,11 @@ impl From<runtime::Refused<401>> for ListSchemasRefusal {
 impl From<runtime::Refused<403>> for ListSchemasRefusal {
     fn from(problem: runtime::Refused<403>) -> Self {
         Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<500>> for ListSchemasRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -4877,6 +6461,13 @@ impl From<runtime::Refused<403>> for ListSchemasRefusal {
         (
             status = 403u16,
             description = "The token lacks the `scim` scope.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
             body = ScimError,
             content_type = "application/scim+json",
             headers()
@@ -4938,7 +6529,7 @@ impl GetSchemaPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c162: {
+                        Some(value) => 'c261: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -4946,13 +6537,13 @@ impl GetSchemaPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c162 None;
+                                break 'c261 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 128usize {
                                 errors
                                     .push(path, "max-length", "must be at most 128 characters");
-                                break 'c162 None;
+                                break 'c261 None;
                             }
                             Some(value.to_owned())
                         }
@@ -5009,6 +6600,8 @@ pub enum GetSchemaRefusal {
     Forbidden(runtime::Refused<403>),
     ///No such resource in the account.
     NotFound(runtime::Refused<404>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for GetSchemaRefusal {
     fn into_response(self) -> Response {
@@ -5016,6 +6609,7 @@ impl IntoResponse for GetSchemaRefusal {
             Self::Unauthorized(problem) => problem.into_response(),
             Self::Forbidden(problem) => problem.into_response(),
             Self::NotFound(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -5032,6 +6626,11 @@ impl From<runtime::Refused<403>> for GetSchemaRefusal {
 impl From<runtime::Refused<404>> for GetSchemaRefusal {
     fn from(problem: runtime::Refused<404>) -> Self {
         Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<500>> for GetSchemaRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -5067,6 +6666,13 @@ impl From<runtime::Refused<404>> for GetSchemaRefusal {
         (
             status = 404u16,
             description = "No such resource in the account.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
             body = ScimError,
             content_type = "application/scim+json",
             headers()
@@ -5137,12 +6743,15 @@ pub enum GetServiceProviderConfigRefusal {
     Unauthorized(runtime::Refused<401>),
     ///The token lacks the `scim` scope.
     Forbidden(runtime::Refused<403>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for GetServiceProviderConfigRefusal {
     fn into_response(self) -> Response {
         match self {
             Self::Unauthorized(problem) => problem.into_response(),
             Self::Forbidden(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -5154,6 +6763,11 @@ impl From<runtime::Refused<401>> for GetServiceProviderConfigRefusal {
 impl From<runtime::Refused<403>> for GetServiceProviderConfigRefusal {
     fn from(problem: runtime::Refused<403>) -> Self {
         Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<500>> for GetServiceProviderConfigRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -5182,6 +6796,13 @@ impl From<runtime::Refused<403>> for GetServiceProviderConfigRefusal {
         (
             status = 403u16,
             description = "The token lacks the `scim` scope.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
             body = ScimError,
             content_type = "application/scim+json",
             headers()
@@ -5272,7 +6893,7 @@ impl ListScimUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c164: {
+                        Some(value) => 'c263: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -5280,7 +6901,7 @@ impl ListScimUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c164 None;
+                                break 'c263 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 2000usize {
@@ -5290,7 +6911,7 @@ impl ListScimUsersQuery {
                                         "max-length",
                                         "must be at most 2000 characters",
                                     );
-                                break 'c164 None;
+                                break 'c263 None;
                             }
                             Some(value.to_owned())
                         }
@@ -5313,10 +6934,10 @@ impl ListScimUsersQuery {
                             errors.push(path, "type", "must be an integer");
                             None
                         }
-                        Some(value) => 'c166: {
+                        Some(value) => 'c265: {
                             if i32::try_from(value).is_err() {
                                 errors.push(path, "format", "must be a 32-bit integer");
-                                break 'c166 None;
+                                break 'c265 None;
                             }
                             i32::try_from(value).ok()
                         }
@@ -5339,10 +6960,10 @@ impl ListScimUsersQuery {
                             errors.push(path, "type", "must be an integer");
                             None
                         }
-                        Some(value) => 'c168: {
+                        Some(value) => 'c267: {
                             if i32::try_from(value).is_err() {
                                 errors.push(path, "format", "must be a 32-bit integer");
-                                break 'c168 None;
+                                break 'c267 None;
                             }
                             i32::try_from(value).ok()
                         }
@@ -5365,7 +6986,7 @@ impl ListScimUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c170: {
+                        Some(value) => 'c269: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -5373,13 +6994,13 @@ impl ListScimUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c170 None;
+                                break 'c269 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 128usize {
                                 errors
                                     .push(path, "max-length", "must be at most 128 characters");
-                                break 'c170 None;
+                                break 'c269 None;
                             }
                             Some(value.to_owned())
                         }
@@ -5416,7 +7037,7 @@ impl ListScimUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c172: {
+                        Some(value) => 'c271: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -5424,7 +7045,7 @@ impl ListScimUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c172 None;
+                                break 'c271 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 2000usize {
@@ -5434,7 +7055,7 @@ impl ListScimUsersQuery {
                                         "max-length",
                                         "must be at most 2000 characters",
                                     );
-                                break 'c172 None;
+                                break 'c271 None;
                             }
                             Some(value.to_owned())
                         }
@@ -5457,7 +7078,7 @@ impl ListScimUsersQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c174: {
+                        Some(value) => 'c273: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -5465,7 +7086,7 @@ impl ListScimUsersQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c174 None;
+                                break 'c273 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 2000usize {
@@ -5475,7 +7096,7 @@ impl ListScimUsersQuery {
                                         "max-length",
                                         "must be at most 2000 characters",
                                     );
-                                break 'c174 None;
+                                break 'c273 None;
                             }
                             Some(value.to_owned())
                         }
@@ -5535,6 +7156,8 @@ pub enum ListScimUsersRefusal {
     Unauthorized(runtime::Refused<401>),
     ///The token lacks the `scim` scope.
     Forbidden(runtime::Refused<403>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for ListScimUsersRefusal {
     fn into_response(self) -> Response {
@@ -5542,6 +7165,7 @@ impl IntoResponse for ListScimUsersRefusal {
             Self::BadRequest(problem) => problem.into_response(),
             Self::Unauthorized(problem) => problem.into_response(),
             Self::Forbidden(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -5558,6 +7182,11 @@ impl From<runtime::Refused<401>> for ListScimUsersRefusal {
 impl From<runtime::Refused<403>> for ListScimUsersRefusal {
     fn from(problem: runtime::Refused<403>) -> Self {
         Self::Forbidden(problem)
+    }
+}
+impl From<runtime::Refused<500>> for ListScimUsersRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -5593,6 +7222,13 @@ impl From<runtime::Refused<403>> for ListScimUsersRefusal {
         (
             status = 403u16,
             description = "The token lacks the `scim` scope.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
             body = ScimError,
             content_type = "application/scim+json",
             headers()
@@ -5644,7 +7280,7 @@ pub fn list_scim_users<A: ScimApi>(
 ///What `createScimUser` received, validated against the spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateScimUserRequest {
-    pub body: ScimUser,
+    pub body: ScimUserInput,
 }
 ///Every answer below 400 the spec documents for `createScimUser`.
 #[derive(Debug, Clone, PartialEq)]
@@ -5681,6 +7317,8 @@ pub enum CreateScimUserRefusal {
     Forbidden(runtime::Refused<403>),
     ///A unique attribute (`userName`, `displayName`) is taken (`scimType` `uniqueness`).
     Conflict(runtime::Refused<409>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for CreateScimUserRefusal {
     fn into_response(self) -> Response {
@@ -5689,6 +7327,7 @@ impl IntoResponse for CreateScimUserRefusal {
             Self::Unauthorized(problem) => problem.into_response(),
             Self::Forbidden(problem) => problem.into_response(),
             Self::Conflict(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -5712,6 +7351,11 @@ impl From<runtime::Refused<409>> for CreateScimUserRefusal {
         Self::Conflict(problem)
     }
 }
+impl From<runtime::Refused<500>> for CreateScimUserRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
+    }
+}
 #[utoipa::path(
     post,
     path = "/scim/v2/Users",
@@ -5721,7 +7365,10 @@ impl From<runtime::Refused<409>> for CreateScimUserRefusal {
     description = "",
     params(),
     request_body(
-        content((ScimUser = "application/json"), (ScimUser = "application/scim+json")),
+        content(
+            (ScimUserInput = "application/json"),
+            (ScimUserInput = "application/scim+json")
+        ),
         description = ""
     ),
     responses(
@@ -5759,6 +7406,13 @@ impl From<runtime::Refused<409>> for CreateScimUserRefusal {
             body = ScimError,
             content_type = "application/scim+json",
             headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
         )
     ),
     security(("bearerAuth" = ["scim"])),
@@ -5780,7 +7434,7 @@ pub fn create_scim_user<A: ScimApi>(
             let mut errors = runtime::decode::Errors::default();
             let context = runtime::context(caller, None, &errors)?;
             let body = runtime::body::<
-                ScimUser,
+                ScimUserInput,
             >(
                     &operation_specs::CREATE_SCIM_USER,
                     &served.options,
@@ -5835,7 +7489,7 @@ impl GetScimUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c176: {
+                        Some(value) => 'c275: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -5843,13 +7497,13 @@ impl GetScimUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c176 None;
+                                break 'c275 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c176 None;
+                                break 'c275 None;
                             }
                             Some(value.to_owned())
                         }
@@ -5899,7 +7553,7 @@ impl GetScimUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c178: {
+                        Some(value) => 'c277: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -5907,7 +7561,7 @@ impl GetScimUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c178 None;
+                                break 'c277 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 2000usize {
@@ -5917,7 +7571,7 @@ impl GetScimUserQuery {
                                         "max-length",
                                         "must be at most 2000 characters",
                                     );
-                                break 'c178 None;
+                                break 'c277 None;
                             }
                             Some(value.to_owned())
                         }
@@ -5940,7 +7594,7 @@ impl GetScimUserQuery {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c180: {
+                        Some(value) => 'c279: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -5948,7 +7602,7 @@ impl GetScimUserQuery {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c180 None;
+                                break 'c279 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 2000usize {
@@ -5958,7 +7612,7 @@ impl GetScimUserQuery {
                                         "max-length",
                                         "must be at most 2000 characters",
                                     );
-                                break 'c180 None;
+                                break 'c279 None;
                             }
                             Some(value.to_owned())
                         }
@@ -6015,7 +7669,7 @@ impl GetScimUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c182: {
+                        Some(value) => 'c281: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -6023,13 +7677,13 @@ impl GetScimUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c182 None;
+                                break 'c281 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c182 None;
+                                break 'c281 None;
                             }
                             Some(value.to_owned())
                         }
@@ -6102,6 +7756,8 @@ pub enum GetScimUserRefusal {
     Forbidden(runtime::Refused<403>),
     ///No such resource in the account.
     NotFound(runtime::Refused<404>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for GetScimUserRefusal {
     fn into_response(self) -> Response {
@@ -6110,6 +7766,7 @@ impl IntoResponse for GetScimUserRefusal {
             Self::Unauthorized(problem) => problem.into_response(),
             Self::Forbidden(problem) => problem.into_response(),
             Self::NotFound(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -6131,6 +7788,11 @@ impl From<runtime::Refused<403>> for GetScimUserRefusal {
 impl From<runtime::Refused<404>> for GetScimUserRefusal {
     fn from(problem: runtime::Refused<404>) -> Self {
         Self::NotFound(problem)
+    }
+}
+impl From<runtime::Refused<500>> for GetScimUserRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -6178,6 +7840,13 @@ impl From<runtime::Refused<404>> for GetScimUserRefusal {
         (
             status = 404u16,
             description = "No such resource in the account.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
             body = ScimError,
             content_type = "application/scim+json",
             headers()
@@ -6256,7 +7925,7 @@ impl ReplaceScimUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c184: {
+                        Some(value) => 'c283: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -6264,13 +7933,13 @@ impl ReplaceScimUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c184 None;
+                                break 'c283 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c184 None;
+                                break 'c283 None;
                             }
                             Some(value.to_owned())
                         }
@@ -6325,7 +7994,7 @@ impl ReplaceScimUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c186: {
+                        Some(value) => 'c285: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -6333,13 +8002,13 @@ impl ReplaceScimUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c186 None;
+                                break 'c285 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c186 None;
+                                break 'c285 None;
                             }
                             Some(value.to_owned())
                         }
@@ -6369,7 +8038,7 @@ impl ReplaceScimUserHeaders {
 pub struct ReplaceScimUserRequest {
     pub path: ReplaceScimUserPath,
     pub header: ReplaceScimUserHeaders,
-    pub body: ScimUser,
+    pub body: ScimUserInput,
 }
 ///Every answer below 400 the spec documents for `replaceScimUser`.
 #[derive(Debug, Clone, PartialEq)]
@@ -6407,6 +8076,8 @@ pub enum ReplaceScimUserRefusal {
     Conflict(runtime::Refused<409>),
     ///The resource changed since the version `If-Match` names.
     PreconditionFailed(runtime::Refused<412>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for ReplaceScimUserRefusal {
     fn into_response(self) -> Response {
@@ -6417,6 +8088,7 @@ impl IntoResponse for ReplaceScimUserRefusal {
             Self::NotFound(problem) => problem.into_response(),
             Self::Conflict(problem) => problem.into_response(),
             Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -6450,6 +8122,11 @@ impl From<runtime::Refused<412>> for ReplaceScimUserRefusal {
         Self::PreconditionFailed(problem)
     }
 }
+impl From<runtime::Refused<500>> for ReplaceScimUserRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
+    }
+}
 #[utoipa::path(
     put,
     path = "/scim/v2/Users/{id}",
@@ -6459,7 +8136,10 @@ impl From<runtime::Refused<412>> for ReplaceScimUserRefusal {
     description = "Replaces the user's SCIM attributes: one the body leaves out is\ncleared (`active` left out is left alone). Members of the user that\nSCIM does not describe are kept.",
     params(ReplaceScimUserPath, ReplaceScimUserHeaders),
     request_body(
-        content((ScimUser = "application/json"), (ScimUser = "application/scim+json")),
+        content(
+            (ScimUserInput = "application/json"),
+            (ScimUserInput = "application/scim+json")
+        ),
         description = ""
     ),
     responses(
@@ -6511,6 +8191,13 @@ impl From<runtime::Refused<412>> for ReplaceScimUserRefusal {
             body = ScimError,
             content_type = "application/scim+json",
             headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
         )
     ),
     security(("bearerAuth" = ["scim"])),
@@ -6536,7 +8223,7 @@ pub fn replace_scim_user<A: ScimApi>(
             let header = ReplaceScimUserHeaders::decode(&params, &mut errors);
             let context = runtime::context(caller, None, &errors)?;
             let body = runtime::body::<
-                ScimUser,
+                ScimUserInput,
             >(
                     &operation_specs::REPLACE_SCIM_USER,
                     &served.options,
@@ -6598,7 +8285,7 @@ impl PatchScimUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c188: {
+                        Some(value) => 'c287: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -6606,13 +8293,13 @@ impl PatchScimUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c188 None;
+                                break 'c287 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c188 None;
+                                break 'c287 None;
                             }
                             Some(value.to_owned())
                         }
@@ -6667,7 +8354,7 @@ impl PatchScimUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c190: {
+                        Some(value) => 'c289: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -6675,13 +8362,13 @@ impl PatchScimUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c190 None;
+                                break 'c289 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c190 None;
+                                break 'c289 None;
                             }
                             Some(value.to_owned())
                         }
@@ -6749,6 +8436,8 @@ pub enum PatchScimUserRefusal {
     Conflict(runtime::Refused<409>),
     ///The resource changed since the version `If-Match` names.
     PreconditionFailed(runtime::Refused<412>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for PatchScimUserRefusal {
     fn into_response(self) -> Response {
@@ -6759,6 +8448,7 @@ impl IntoResponse for PatchScimUserRefusal {
             Self::NotFound(problem) => problem.into_response(),
             Self::Conflict(problem) => problem.into_response(),
             Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -6790,6 +8480,11 @@ impl From<runtime::Refused<409>> for PatchScimUserRefusal {
 impl From<runtime::Refused<412>> for PatchScimUserRefusal {
     fn from(problem: runtime::Refused<412>) -> Self {
         Self::PreconditionFailed(problem)
+    }
+}
+impl From<runtime::Refused<500>> for PatchScimUserRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -6850,6 +8545,13 @@ impl From<runtime::Refused<412>> for PatchScimUserRefusal {
         (
             status = 412u16,
             description = "The resource changed since the version `If-Match` names.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
             body = ScimError,
             content_type = "application/scim+json",
             headers()
@@ -6940,7 +8642,7 @@ impl DeleteScimUserPath {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c192: {
+                        Some(value) => 'c291: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -6948,13 +8650,13 @@ impl DeleteScimUserPath {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c192 None;
+                                break 'c291 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 64usize {
                                 errors
                                     .push(path, "max-length", "must be at most 64 characters");
-                                break 'c192 None;
+                                break 'c291 None;
                             }
                             Some(value.to_owned())
                         }
@@ -7009,7 +8711,7 @@ impl DeleteScimUserHeaders {
                             errors.push(path, "type", "must be a string");
                             None
                         }
-                        Some(value) => 'c194: {
+                        Some(value) => 'c293: {
                             if value.contains('\0') {
                                 errors
                                     .push(
@@ -7017,13 +8719,13 @@ impl DeleteScimUserHeaders {
                                         "nul-character",
                                         "must not contain a NUL character",
                                     );
-                                break 'c194 None;
+                                break 'c293 None;
                             }
                             let length = runtime::decode::length(&value);
                             if length > 256usize {
                                 errors
                                     .push(path, "max-length", "must be at most 256 characters");
-                                break 'c194 None;
+                                break 'c293 None;
                             }
                             Some(value.to_owned())
                         }
@@ -7080,6 +8782,8 @@ pub enum DeleteScimUserRefusal {
     NotFound(runtime::Refused<404>),
     ///The resource changed since the version `If-Match` names.
     PreconditionFailed(runtime::Refused<412>),
+    ///The service failed; nothing was changed.
+    InternalServerError(runtime::Refused<500>),
 }
 impl IntoResponse for DeleteScimUserRefusal {
     fn into_response(self) -> Response {
@@ -7088,6 +8792,7 @@ impl IntoResponse for DeleteScimUserRefusal {
             Self::Forbidden(problem) => problem.into_response(),
             Self::NotFound(problem) => problem.into_response(),
             Self::PreconditionFailed(problem) => problem.into_response(),
+            Self::InternalServerError(problem) => problem.into_response(),
         }
     }
 }
@@ -7109,6 +8814,11 @@ impl From<runtime::Refused<404>> for DeleteScimUserRefusal {
 impl From<runtime::Refused<412>> for DeleteScimUserRefusal {
     fn from(problem: runtime::Refused<412>) -> Self {
         Self::PreconditionFailed(problem)
+    }
+}
+impl From<runtime::Refused<500>> for DeleteScimUserRefusal {
+    fn from(problem: runtime::Refused<500>) -> Self {
+        Self::InternalServerError(problem)
     }
 }
 #[utoipa::path(
@@ -7145,6 +8855,13 @@ impl From<runtime::Refused<412>> for DeleteScimUserRefusal {
         (
             status = 412u16,
             description = "The resource changed since the version `If-Match` names.",
+            body = ScimError,
+            content_type = "application/scim+json",
+            headers()
+        ),
+        (
+            status = 500u16,
+            description = "The service failed; nothing was changed.",
             body = ScimError,
             content_type = "application/scim+json",
             headers()
@@ -7212,6 +8929,14 @@ pub fn delete_scim_user<A: ScimApi>(
 /// documents that status for it, so an undocumented status does
 /// not compile.
 pub trait ScimApi: runtime::Authenticator {
+    ///`POST /scim/v2/.search`: Search every resource type at once
+    fn search_all(
+        &self,
+        ctx: runtime::RequestContext<Self::Claims>,
+        req: SearchAllRequest,
+    ) -> impl std::future::Future<
+        Output = Result<SearchAllResponse, SearchAllRefusal>,
+    > + Send;
     ///`GET /scim/v2/Groups`: List or filter groups
     fn list_scim_groups(
         &self,
@@ -7355,6 +9080,7 @@ pub trait ScimApi: runtime::Authenticator {
 /// Every operation's route over `api`, served as `options` say.
 pub fn routes<A: ScimApi>(api: Arc<A>, options: runtime::RouterOptions) -> axum::Router {
     axum::Router::new()
+        .route("/scim/v2/.search", axum::routing::post(runtime::Handle(search_all::<A>)))
         .route(
             "/scim/v2/Groups",
             axum::routing::get(runtime::Handle(list_scim_groups::<A>))
@@ -7428,9 +9154,33 @@ pub fn router_with<A: ScimApi>(
 /// What each operation takes, for the runtime's validation.
 pub mod operation_specs {
     use crate::runtime;
+    pub const SEARCH_ALL: runtime::OperationSpec = runtime::OperationSpec {
+        operation_id: "searchAll",
+        statuses: &[401u16, 403u16, 501u16],
+        status_classes: &[],
+        default_response: false,
+        method: "POST",
+        path: "/scim/v2/.search",
+        security: &[
+            &[
+                runtime::SchemeSpec {
+                    name: "bearerAuth",
+                    kind: runtime::SchemeKind::Bearer,
+                    scopes: &["scim"],
+                },
+            ],
+        ],
+        parameters: &[],
+        body: Some(runtime::BodySpec {
+            media_types: &["application/json", "application/scim+json"],
+            raw_media_types: &[],
+            schema: Some("SearchAllBody"),
+            max_bytes: None,
+        }),
+    };
     pub const LIST_SCIM_GROUPS: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listScimGroups",
-        statuses: &[200u16, 400u16, 401u16, 403u16],
+        statuses: &[200u16, 400u16, 401u16, 403u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "GET",
@@ -7485,7 +9235,7 @@ pub mod operation_specs {
     };
     pub const CREATE_SCIM_GROUP: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "createScimGroup",
-        statuses: &[201u16, 400u16, 401u16, 403u16, 409u16],
+        statuses: &[201u16, 400u16, 401u16, 403u16, 409u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "POST",
@@ -7503,13 +9253,13 @@ pub mod operation_specs {
         body: Some(runtime::BodySpec {
             media_types: &["application/json", "application/scim+json"],
             raw_media_types: &[],
-            schema: Some("ScimGroup"),
+            schema: Some("ScimGroupInput"),
             max_bytes: None,
         }),
     };
     pub const GET_SCIM_GROUP: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "getScimGroup",
-        statuses: &[200u16, 304u16, 400u16, 401u16, 403u16, 404u16],
+        statuses: &[200u16, 304u16, 400u16, 401u16, 403u16, 404u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "GET",
@@ -7549,7 +9299,7 @@ pub mod operation_specs {
     };
     pub const REPLACE_SCIM_GROUP: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "replaceScimGroup",
-        statuses: &[200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16],
+        statuses: &[200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "PUT",
@@ -7578,13 +9328,13 @@ pub mod operation_specs {
         body: Some(runtime::BodySpec {
             media_types: &["application/json", "application/scim+json"],
             raw_media_types: &[],
-            schema: Some("ScimGroup"),
+            schema: Some("ScimGroupInput"),
             max_bytes: None,
         }),
     };
     pub const PATCH_SCIM_GROUP: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "patchScimGroup",
-        statuses: &[200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16],
+        statuses: &[200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "PATCH",
@@ -7619,7 +9369,7 @@ pub mod operation_specs {
     };
     pub const DELETE_SCIM_GROUP: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "deleteScimGroup",
-        statuses: &[204u16, 401u16, 403u16, 404u16, 412u16],
+        statuses: &[204u16, 401u16, 403u16, 404u16, 412u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "DELETE",
@@ -7649,7 +9399,7 @@ pub mod operation_specs {
     };
     pub const LIST_RESOURCE_TYPES: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listResourceTypes",
-        statuses: &[200u16, 401u16, 403u16],
+        statuses: &[200u16, 401u16, 403u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "GET",
@@ -7668,7 +9418,7 @@ pub mod operation_specs {
     };
     pub const GET_RESOURCE_TYPE: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "getResourceType",
-        statuses: &[200u16, 401u16, 403u16, 404u16],
+        statuses: &[200u16, 401u16, 403u16, 404u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "GET",
@@ -7693,7 +9443,7 @@ pub mod operation_specs {
     };
     pub const LIST_SCHEMAS: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listSchemas",
-        statuses: &[200u16, 401u16, 403u16],
+        statuses: &[200u16, 401u16, 403u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "GET",
@@ -7712,7 +9462,7 @@ pub mod operation_specs {
     };
     pub const GET_SCHEMA: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "getSchema",
-        statuses: &[200u16, 401u16, 403u16, 404u16],
+        statuses: &[200u16, 401u16, 403u16, 404u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "GET",
@@ -7737,7 +9487,7 @@ pub mod operation_specs {
     };
     pub const GET_SERVICE_PROVIDER_CONFIG: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "getServiceProviderConfig",
-        statuses: &[200u16, 401u16, 403u16],
+        statuses: &[200u16, 401u16, 403u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "GET",
@@ -7756,7 +9506,7 @@ pub mod operation_specs {
     };
     pub const LIST_SCIM_USERS: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "listScimUsers",
-        statuses: &[200u16, 400u16, 401u16, 403u16],
+        statuses: &[200u16, 400u16, 401u16, 403u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "GET",
@@ -7811,7 +9561,7 @@ pub mod operation_specs {
     };
     pub const CREATE_SCIM_USER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "createScimUser",
-        statuses: &[201u16, 400u16, 401u16, 403u16, 409u16],
+        statuses: &[201u16, 400u16, 401u16, 403u16, 409u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "POST",
@@ -7829,13 +9579,13 @@ pub mod operation_specs {
         body: Some(runtime::BodySpec {
             media_types: &["application/json", "application/scim+json"],
             raw_media_types: &[],
-            schema: Some("ScimUser"),
+            schema: Some("ScimUserInput"),
             max_bytes: None,
         }),
     };
     pub const GET_SCIM_USER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "getScimUser",
-        statuses: &[200u16, 304u16, 400u16, 401u16, 403u16, 404u16],
+        statuses: &[200u16, 304u16, 400u16, 401u16, 403u16, 404u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "GET",
@@ -7875,7 +9625,7 @@ pub mod operation_specs {
     };
     pub const REPLACE_SCIM_USER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "replaceScimUser",
-        statuses: &[200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16],
+        statuses: &[200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "PUT",
@@ -7904,13 +9654,13 @@ pub mod operation_specs {
         body: Some(runtime::BodySpec {
             media_types: &["application/json", "application/scim+json"],
             raw_media_types: &[],
-            schema: Some("ScimUser"),
+            schema: Some("ScimUserInput"),
             max_bytes: None,
         }),
     };
     pub const PATCH_SCIM_USER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "patchScimUser",
-        statuses: &[200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16],
+        statuses: &[200u16, 400u16, 401u16, 403u16, 404u16, 409u16, 412u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "PATCH",
@@ -7945,7 +9695,7 @@ pub mod operation_specs {
     };
     pub const DELETE_SCIM_USER: runtime::OperationSpec = runtime::OperationSpec {
         operation_id: "deleteScimUser",
-        statuses: &[204u16, 401u16, 403u16, 404u16, 412u16],
+        statuses: &[204u16, 401u16, 403u16, 404u16, 412u16, 500u16],
         status_classes: &[],
         default_response: false,
         method: "DELETE",
@@ -7975,6 +9725,7 @@ pub mod operation_specs {
     };
     /// Every operation, in spec order.
     pub const ALL: &[&runtime::OperationSpec] = &[
+        &SEARCH_ALL,
         &LIST_SCIM_GROUPS,
         &CREATE_SCIM_GROUP,
         &GET_SCIM_GROUP,
@@ -8007,6 +9758,7 @@ pub mod operation_specs {
     ),
     servers((url = "/", description = "")),
     paths(
+        search_all,
         list_scim_groups,
         create_scim_group,
         get_scim_group,

@@ -135,6 +135,16 @@ pub fn build<S: Store>(store: S, verifier: JwtVerifier, options: AppOptions) -> 
             operation_ids: true,
         },
     );
+    // SCIM under `/scim/v2/`, served by its own generated router (SCIM
+    // errors for its unknown routes too) over the same service.
+    let scim = scim_api::router_with(
+        service.clone(),
+        RouterOptions {
+            body_limit: options.body_limit,
+            operation_ids: true,
+        },
+    );
+    api = api.route_service("/scim/v2/{*rest}", scim.into_service::<axum::body::Body>());
     match options.docs {
         DocsAccess::Public => api = api.merge(documents()),
         DocsAccess::Token => {

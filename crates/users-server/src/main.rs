@@ -212,7 +212,7 @@ async fn main() -> anyhow::Result<()> {
                 &auth::Claims {
                     sub: "dev-admin".into(),
                     account: "dev".into(),
-                    scope: "users:read users:write users:admin".into(),
+                    scope: "users:read users:write users:admin scim".into(),
                     switchable_accounts: Vec::new(),
                     organizations: Vec::new(),
                     iss: args.jwt_issuer.clone(),

@@ -19,6 +19,7 @@ use users_api::*;
 
 mod avatars;
 mod groups;
+mod scim;
 
 use crate::auth::JwtVerifier;
 use crate::lookups;
@@ -263,6 +264,38 @@ fn store_error<E: StoreRefusal>(err: StoreError, id: &uuid::Uuid) -> E {
         err @ (StoreError::NameTaken | StoreError::UnknownMember(_)) => internal(err).into(),
         StoreError::Database(err) => internal(err).into(),
     }
+}
+
+/// A new user's document from a create's (checked) body: the defaults the
+/// API promises, a new id, the account, an active status and the stamps.
+fn new_user_doc(ctx: &RequestContext, body: Value) -> (uuid::Uuid, Value) {
+    let id = uuid::Uuid::new_v4();
+    let at = now();
+    let mut doc = match body {
+        Value::Object(object) => object,
+        _ => Map::new(),
+    };
+    for relation in RELATIONS {
+        doc.entry(relation).or_insert_with(|| json!([]));
+    }
+    for flag in [user::IS_ADMIN, user::API_ACCESS, user::MUST_RESET_PASSWORD] {
+        doc.entry(flag).or_insert(json!(false));
+    }
+    for (member, value) in [
+        (user::ID, json!(id)),
+        (user::ACCOUNT_ID, json!(ctx.account())),
+        (user::STATUS, json!(UserStatus::Active.as_text())),
+        (user::ACTIVATED_AT, json!(at)),
+        (user::EMAIL_VERIFIED, json!(false)),
+        (user::INVALID_LOGIN_ATTEMPTS, json!(0)),
+        (user::CREATED_AT, json!(at)),
+        (user::CREATED_BY, json!(ctx.caller.subject)),
+        (user::UPDATED_AT, json!(at)),
+        (user::UPDATED_BY, json!(ctx.caller.subject)),
+    ] {
+        doc.insert(member.into(), value);
+    }
+    (id, Value::Object(doc))
 }
 
 /// A create's answer as its idempotency record keeps it, to answer repeats.
@@ -585,37 +618,12 @@ impl<S: Store> Service<S> {
                 body: replay.body.into(),
             });
         }
-        let id = uuid::Uuid::new_v4();
-        let at = now();
-        let mut doc = match body {
-            Value::Object(object) => object,
-            _ => Map::new(),
-        };
-        for relation in RELATIONS {
-            doc.entry(relation).or_insert_with(|| json!([]));
-        }
-        for flag in [user::IS_ADMIN, user::API_ACCESS, user::MUST_RESET_PASSWORD] {
-            doc.entry(flag).or_insert(json!(false));
-        }
-        for (member, value) in [
-            (user::ID, json!(id)),
-            (user::ACCOUNT_ID, json!(ctx.account())),
-            (user::STATUS, json!(UserStatus::Active.as_text())),
-            (user::ACTIVATED_AT, json!(at)),
-            (user::EMAIL_VERIFIED, json!(false)),
-            (user::INVALID_LOGIN_ATTEMPTS, json!(0)),
-            (user::CREATED_AT, json!(at)),
-            (user::CREATED_BY, json!(ctx.caller.subject)),
-            (user::UPDATED_AT, json!(at)),
-            (user::UPDATED_BY, json!(ctx.caller.subject)),
-        ] {
-            doc.insert(member.into(), value);
-        }
+        let (id, doc) = new_user_doc(&ctx, body);
         let row = UserRow {
             account_id: ctx.account().to_owned(),
             id: id.to_string(),
             resource_version: 1,
-            doc: Value::Object(doc),
+            doc,
             password_hash: None,
             avatar: AvatarChange::Keep,
         };

@@ -102,6 +102,29 @@ fn cursor_scope(account: &str) -> String {
     format!("{account}\ngroups")
 }
 
+/// A new group's document from a create's (checked) body, members left
+/// out: a new id, the account and the stamps.
+pub(super) fn new_group_doc(ctx: &RequestContext, body: Value) -> (uuid::Uuid, Value) {
+    let id = uuid::Uuid::new_v4();
+    let at = now();
+    let mut doc = match body {
+        Value::Object(object) => object,
+        _ => Map::new(),
+    };
+    doc.remove(group_create::MEMBERS);
+    for (member, value) in [
+        (group::ID, json!(id)),
+        (group::ACCOUNT_ID, json!(ctx.account())),
+        (group::CREATED_AT, json!(at)),
+        (group::CREATED_BY, json!(ctx.caller.subject)),
+        (group::UPDATED_AT, json!(at)),
+        (group::UPDATED_BY, json!(ctx.caller.subject)),
+    ] {
+        doc.insert(member.into(), value);
+    }
+    (id, Value::Object(doc))
+}
+
 impl<S: Store> Service<S> {
     /// The group as the API returns it: the document, its members and its
     /// version.
@@ -216,28 +239,12 @@ impl<S: Store> Service<S> {
                 body: replay.body.into(),
             });
         }
-        let id = uuid::Uuid::new_v4();
-        let at = now();
-        let mut doc = match body {
-            Value::Object(object) => object,
-            _ => Map::new(),
-        };
-        doc.remove(group_create::MEMBERS);
-        for (member, value) in [
-            (group::ID, json!(id)),
-            (group::ACCOUNT_ID, json!(ctx.account())),
-            (group::CREATED_AT, json!(at)),
-            (group::CREATED_BY, json!(ctx.caller.subject)),
-            (group::UPDATED_AT, json!(at)),
-            (group::UPDATED_BY, json!(ctx.caller.subject)),
-        ] {
-            doc.insert(member.into(), value);
-        }
+        let (id, doc) = new_group_doc(&ctx, body);
         let row = GroupRow {
             account_id: ctx.account().to_owned(),
             id: id.to_string(),
             resource_version: 1,
-            doc: Value::Object(doc),
+            doc,
             members: ids(req.body.members.as_ref()),
         };
         let preview = StoredGroup {

@@ -18,7 +18,7 @@ use std::fmt;
 
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Filter {
+pub(crate) enum Filter {
     /// Both hold.
     And(Box<Filter>, Box<Filter>),
     /// Either holds.
@@ -37,18 +37,18 @@ pub enum Filter {
 /// An attribute path: `userName`, `name.givenName`,
 /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttrPath {
+pub(crate) struct AttrPath {
     /// The schema URN it is prefixed with, if any.
-    pub urn: Option<String>,
+    pub(crate) urn: Option<String>,
     /// The attribute.
-    pub name: String,
+    pub(crate) name: String,
     /// The sub-attribute, if any.
-    pub sub: Option<String>,
+    pub(crate) sub: Option<String>,
 }
 
 impl AttrPath {
     /// Whether it names `name` (and `sub`), without regard to case.
-    pub fn is(&self, name: &str, sub: Option<&str>) -> bool {
+    pub(crate) fn is(&self, name: &str, sub: Option<&str>) -> bool {
         self.name.eq_ignore_ascii_case(name)
             && match (&self.sub, sub) {
                 (None, None) => true,
@@ -73,7 +73,7 @@ impl fmt::Display for AttrPath {
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     Eq,
     Ne,
     Co,
@@ -104,7 +104,7 @@ impl Op {
 
 /// A comparison's value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Literal {
+pub(crate) enum Literal {
     Str(String),
     Number(f64),
     Bool(bool),
@@ -115,16 +115,16 @@ pub enum Literal {
 /// multi-valued one a filter selects, and then perhaps one of their
 /// sub-attributes (`emails[type eq "work"].value`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct PatchPath {
-    pub attr: AttrPath,
-    pub filter: Option<Filter>,
+pub(crate) struct PatchPath {
+    pub(crate) attr: AttrPath,
+    pub(crate) filter: Option<Filter>,
     /// The sub-attribute after the brackets.
-    pub sub: Option<String>,
+    pub(crate) sub: Option<String>,
 }
 
 /// Why a filter or path did not parse, with where.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError(pub String);
+pub(crate) struct ParseError(pub String);
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -133,7 +133,7 @@ impl fmt::Display for ParseError {
 }
 
 /// Parses a filter.
-pub fn parse(text: &str) -> Result<Filter, ParseError> {
+pub(crate) fn parse(text: &str) -> Result<Filter, ParseError> {
     let mut parser = Parser::new(text)?;
     let filter = parser.or()?;
     parser.end()?;
@@ -141,7 +141,7 @@ pub fn parse(text: &str) -> Result<Filter, ParseError> {
 }
 
 /// Parses a PATCH path.
-pub fn parse_path(text: &str) -> Result<PatchPath, ParseError> {
+pub(crate) fn parse_path(text: &str) -> Result<PatchPath, ParseError> {
     let mut parser = Parser::new(text)?;
     let attr = parser.attr_path()?;
     let mut path = PatchPath {
