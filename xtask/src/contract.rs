@@ -22,13 +22,29 @@ const MIN_CASES: u64 = 1_000;
 
 /// A database for one run.
 #[derive(Debug)]
-enum Database {
+pub(crate) enum Database {
     Sqlite(tempfile::TempDir),
     Postgres { admin: String, name: String },
 }
 
 impl Database {
-    fn url(&self) -> String {
+    /// A fresh SQLite file, or a fresh database on the PostgreSQL server
+    /// `admin` names (dropped with the value).
+    pub(crate) fn fresh(backend: &str, admin: &str, prefix: &str) -> anyhow::Result<Self> {
+        Ok(match backend {
+            "sqlite" => Database::Sqlite(tempfile::tempdir()?),
+            _ => {
+                let name = format!("{prefix}_{:016x}", rand::random::<u64>());
+                psql(admin, &format!("CREATE DATABASE {name}"))?;
+                Database::Postgres {
+                    admin: admin.to_owned(),
+                    name,
+                }
+            }
+        })
+    }
+
+    pub(crate) fn url(&self) -> String {
         match self {
             Database::Sqlite(dir) => format!("sqlite://{}", dir.path().join("users.db").display()),
             Database::Postgres { admin, name } => {
@@ -83,17 +99,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
 
     let mut outcomes = Vec::new();
     for backend in ["sqlite", "postgres"] {
-        let database = match backend {
-            "sqlite" => Database::Sqlite(tempfile::tempdir()?),
-            _ => {
-                let name = format!("users_contract_{:016x}", rand::random::<u128>() as u64);
-                psql(&admin_url, &format!("CREATE DATABASE {name}"))?;
-                Database::Postgres {
-                    admin: admin_url.clone(),
-                    name,
-                }
-            }
-        };
+        let database = Database::fresh(backend, &admin_url, "users_contract")?;
         outcomes.push(run_one(
             root, &python, &server, &database, &secret, backend, &out_dir,
         )?);

@@ -14,6 +14,7 @@ mod faults;
 mod interop;
 mod lint_spec;
 mod mutants;
+mod scim;
 mod spec;
 mod spec_diff;
 mod sweep;
@@ -66,6 +67,9 @@ enum Command {
     LintSpec,
     /// Run schemathesis against the reference server on SQLite and PostgreSQL.
     Contract,
+    /// Run scim2-tester against the reference server's SCIM API on SQLite
+    /// and PostgreSQL.
+    Scim,
     /// Try Swagger UI in headless Chromium against the server in dev mode.
     Browser,
     /// Generate Python and TypeScript clients with OpenAPI Generator,
@@ -180,6 +184,7 @@ fn main() -> anyhow::Result<()> {
         Command::LintSpec => lint_spec::run(&spec::project_root().join(spec::SPEC_PATH)),
         Command::Contract => contract::run(&spec::project_root()),
         Command::Browser => browser::run(&spec::project_root()),
+        Command::Scim => scim::run(&spec::project_root()),
         Command::Faults => faults::run(&spec::project_root()),
         Command::Interop => interop::run(&spec::project_root()),
         Command::Bench { only } => match only.as_deref() {

@@ -183,17 +183,28 @@ fn nanos() -> u128 {
 pub(crate) struct PythonTool {
     pub(crate) package: &'static str,
     pub(crate) version: &'static str,
+    /// Further requirements installed beside it, pinned.
+    pub(crate) with: &'static [&'static str],
 }
 
 pub(crate) const SCHEMATHESIS: PythonTool = PythonTool {
     package: "schemathesis",
     version: "4.32.5",
+    with: &[],
 };
 
 /// OpenAPI Generator; its wheel carries the jar, which needs a Java runtime.
 pub(crate) const OPENAPI_GENERATOR: PythonTool = PythonTool {
     package: "openapi-generator-cli",
     version: "7.26.0",
+    with: &[],
+};
+
+/// The SCIM 2.0 conformance checker, with the HTTP engine of its client.
+pub(crate) const SCIM2_TESTER: PythonTool = PythonTool {
+    package: "scim2-tester",
+    version: "0.5.2",
+    with: &["scim2-client[httpx2]==0.13.2"],
 };
 
 impl PythonTool {
@@ -217,10 +228,9 @@ impl PythonTool {
             };
             let venv = scratch.to_str().context("a UTF-8 cache path")?;
             run(Path::new("python3"), &["-m", "venv", venv])?;
-            run(
-                &scratch.join("bin/python"),
-                &["-m", "pip", "install", "--quiet", &what],
-            )
+            let mut args = vec!["-m", "pip", "install", "--quiet", what.as_str()];
+            args.extend(self.with);
+            run(&scratch.join("bin/python"), &args)
         })?;
         Ok(python)
     }
@@ -328,9 +338,20 @@ pub(crate) fn mint_token(
     sub: &str,
     account: &str,
 ) -> anyhow::Result<String> {
+    mint_scoped_token(server, secret, sub, account, "users:admin")
+}
+
+/// A token holding `scope` for `sub` in `account`.
+pub(crate) fn mint_scoped_token(
+    server: &Path,
+    secret: &str,
+    sub: &str,
+    account: &str,
+    scope: &str,
+) -> anyhow::Result<String> {
     let output = Command::new(server)
         .args(["token", "--sub", sub, "--account", account])
-        .args(["--scope", "users:admin"])
+        .args(["--scope", scope])
         .env("USERS_JWT_SECRET", secret)
         .output()
         .context("minting a token")?;

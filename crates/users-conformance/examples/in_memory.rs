@@ -22,12 +22,12 @@ use users_api::names::{self, user};
 use users_conformance::TokenIssuer;
 use users_server::auth::JwtVerifier;
 use users_server::service::{Service, Settings};
+use users_server::store::query::{Field, Query, doc_text};
 use users_server::store::{
     Avatar, AvatarChange, GroupFilter, GroupRow, GroupStore, IdempotencyScope, IdempotencyState,
     ListFilter, LockedGroup, LockedUser, Store, StoreError, StoredGroup, StoredUser, UserRow,
     email_key, name_key, reclaimable,
 };
-use users_server::store::query::{Field, Query, doc_text};
 
 /// A user's field as the SQL stores read it.
 fn user_field(user: &StoredUser, field: Field) -> Option<String> {
@@ -333,7 +333,7 @@ impl Store for MemoryStore {
             .flat_map(|users| users.values())
             .filter(|u| query.condition.matches(&|f| user_field(u, f), &[]))
             .collect();
-        Ok(page(found, query, |u, f| user_field(u, f), |u| u.seq))
+        Ok(page(found, query, user_field, |u| u.seq))
     }
 
     async fn lock(&self, account_id: &str, id: &str) -> Result<Option<MemoryLocked>, StoreError> {
@@ -541,7 +541,7 @@ impl GroupStore for MemoryStore {
             .flat_map(|groups| groups.values())
             .filter(|g| query.condition.matches(&|f| group_field(g, f), &g.members))
             .collect();
-        Ok(page(found, query, |g, f| group_field(g, f), |g| g.seq))
+        Ok(page(found, query, group_field, |g| g.seq))
     }
 
     async fn lock_group(

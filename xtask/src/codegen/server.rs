@@ -2651,14 +2651,26 @@ pub(crate) mod tests {
         };
         let (code, refusals) = generate(&spec, &options).unwrap();
         assert!(refusals.is_empty(), "{refusals:?}");
-        assert!(code.contains("pub trait ThingStore"), "the configured trait name");
-        assert!(code.contains("runtime::Refused<404>"), "404 is built as a problem");
+        assert!(
+            code.contains("pub trait ThingStore"),
+            "the configured trait name"
+        );
+        assert!(
+            code.contains("runtime::Refused<404>"),
+            "404 is built as a problem"
+        );
         assert!(
             code.contains("runtime::error_body::<types::Err>(\"application/x-err+json\")"),
             "the router answers problems as the error type"
         );
-        assert!(code.contains("pub value: Option<serde_json::Value>"), "any JSON");
-        assert!(code.contains("inline"), "the inline enum parameter is written in place");
+        assert!(
+            code.contains("pub value: Option<serde_json::Value>"),
+            "any JSON"
+        );
+        assert!(
+            code.contains("inline"),
+            "the inline enum parameter is written in place"
+        );
 
         // Without the option, the same response is a body like any other.
         let (plain, _) = generate(&spec, &Options::default()).unwrap();

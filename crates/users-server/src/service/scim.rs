@@ -9,7 +9,7 @@
 //! | `name.givenName`, `name.familyName` | `name.firstName`, `name.lastName` |
 //! | `active` | `status` is `active` (`false` deactivates) |
 //! | `title` | `jobTitle` |
-//! | `emails` | `email` (`work`, primary) and `secondaryEmail` (`home`) |
+//! | `emails` (read-only) | `email` (`work`, primary) and `secondaryEmail` (`home`) |
 //! | `phoneNumbers` | `phone` (`work`) and `mobilePhone` (`mobile`) |
 //! | `externalId` | `externalId` |
 //! | enterprise `employeeNumber` | `employeeId` |
@@ -40,8 +40,8 @@ use super::groups::new_group_doc;
 use super::{Service, internal, members_of, new_user_doc, now};
 use crate::store::query::{Condition, Query};
 use crate::store::{
-    AvatarChange, GroupFilter, GroupRow, LockedGroup, LockedUser, Store, StoreError,
-    StoredGroup, StoredUser, UserRow,
+    AvatarChange, GroupFilter, GroupRow, LockedGroup, LockedUser, Store, StoreError, StoredGroup,
+    StoredUser, UserRow,
 };
 
 pub(crate) const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -55,25 +55,30 @@ const MAX_GROUPS_SHOWN: i64 = 1000;
 
 /// The members of a stored user SCIM reads and writes; a replacement
 /// leaves every other member as it is.
-const SCIM_MEMBERS: [&str; 8] = [
+const SCIM_MEMBERS: [&str; 7] = [
     user::EMAIL,
     user::NAME,
     user::EXTERNAL_ID,
     user::JOB_TITLE,
-    user::SECONDARY_EMAIL,
     user::PHONE,
     user::MOBILE_PHONE,
     user::EMPLOYEE_ID,
 ];
 
 const USER_RULES: patch::Rules = patch::Rules {
-    read_only: &["id", "meta", "groups", "displayName", "schemas"],
+    read_only: &["id", "meta", "groups", "displayName"],
+    // Sent by identity providers with every change, and set here from
+    // userName: left alone, as a replacement leaves them.
+    ignored: &["emails", "schemas"],
     core_schema: USER_SCHEMA,
+    extensions: &[query::ENTERPRISE],
 };
 
 const GROUP_RULES: patch::Rules = patch::Rules {
-    read_only: &["id", "meta", "schemas"],
+    read_only: &["id", "meta"],
+    ignored: &["schemas"],
     core_schema: GROUP_SCHEMA,
+    extensions: &[],
 };
 
 /// A version as SCIM shows it: a weak entity tag.
@@ -140,10 +145,9 @@ fn scim_errors(errors: Vec<InvalidField>, names: &[(&str, &str)]) -> Refused<400
     let errors = errors
         .into_iter()
         .map(|mut error| {
-            if let Some((from, to)) = names
-                .iter()
-                .find(|(from, _)| error.field == *from || error.field.starts_with(&format!("{from}.")))
-            {
+            if let Some((from, to)) = names.iter().find(|(from, _)| {
+                error.field == *from || error.field.starts_with(&format!("{from}."))
+            }) {
                 error.field = format!("{to}{}", &error.field[from.len()..]);
             }
             error
@@ -170,11 +174,16 @@ const USER_NAMES: [(&str, &str); 9] = [
 const GROUP_NAMES: [(&str, &str); 1] = [(group::NAME, "displayName")];
 
 /// Checks `body` with the Users API's decoder for `T`.
-fn check<T: runtime::decode::Decode>(body: &Value, names: &[(&str, &str)]) -> Result<(), Refused<400>> {
+fn check<T: runtime::decode::Decode>(
+    body: &Value,
+    names: &[(&str, &str)],
+) -> Result<(), Refused<400>> {
     match runtime::decode::text::<T>(&body.to_string()) {
         Ok(_) => Ok(()),
         Err(runtime::decode::BodyError::Invalid(errors)) => Err(scim_errors(errors, names)),
-        Err(runtime::decode::BodyError::Syntax(e)) => Err(bad_request("invalidSyntax", e.to_string())),
+        Err(runtime::decode::BodyError::Syntax(e)) => {
+            Err(bad_request("invalidSyntax", e.to_string()))
+        }
     }
 }
 
@@ -222,30 +231,15 @@ fn user_profile(scim: &ScimUser) -> Result<(Map<String, Value>, Option<bool>), R
             profile.insert(member.into(), json!(value));
         }
     }
-    // The user's email is its userName; one other is kept.
-    let others: Vec<&str> = scim
-        .emails
-        .iter()
-        .flatten()
-        .filter_map(|e| e.value.as_deref())
-        .filter(|v| !v.eq_ignore_ascii_case(&user_name))
-        .collect();
-    match others.as_slice() {
-        [] => {}
-        [one] => {
-            profile.insert(user::SECONDARY_EMAIL.into(), json!(one));
-        }
-        _ => errors.push(InvalidField {
-            code: "invalidValue".into(),
-            field: "emails".into(),
-            message: "holds at most one email besides userName".into(),
-        }),
-    }
     for phone in scim.phone_numbers.iter().flatten() {
         let Some(value) = phone.value.as_deref() else {
             continue;
         };
-        let member = if phone.type_.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("mobile")) {
+        let member = if phone
+            .type_
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("mobile"))
+        {
             user::MOBILE_PHONE
         } else {
             user::PHONE
@@ -259,7 +253,11 @@ fn user_profile(scim: &ScimUser) -> Result<(Map<String, Value>, Option<bool>), R
         }
     }
     if !errors.is_empty() {
-        return Err(Refused::fields("invalidValue", "The request is invalid", errors));
+        return Err(Refused::fields(
+            "invalidValue",
+            "The request is invalid",
+            errors,
+        ));
     }
     Ok((profile, scim.active))
 }
@@ -294,7 +292,9 @@ fn time(doc: &Value, key: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 /// A stored user as SCIM shows it, with its groups.
 fn scim_user(stored: &StoredUser, groups: &[StoredGroup]) -> ScimUser {
     let doc = &stored.doc;
-    let given = doc[user::NAME][name::FIRST_NAME].as_str().map(str::to_owned);
+    let given = doc[user::NAME][name::FIRST_NAME]
+        .as_str()
+        .map(str::to_owned);
     let family = doc[user::NAME][name::LAST_NAME].as_str().map(str::to_owned);
     let whole = [given.as_deref(), family.as_deref()]
         .into_iter()
@@ -340,7 +340,7 @@ fn scim_user(stored: &StoredUser, groups: &[StoredGroup]) -> ScimUser {
         external_id: text(doc, user::EXTERNAL_ID),
         user_name: text(doc, user::EMAIL),
         name: Some(ScimName {
-            formatted: Some(whole.clone()),
+            formatted: None,
             given_name: given,
             family_name: family,
         }),
@@ -491,7 +491,9 @@ impl Projection {
                         None => sub.as_deref(),
                     })
                     .collect();
-                let whole = here.iter().any(|(urn, _, sub)| urn.is_none() && sub.is_none());
+                let whole = here
+                    .iter()
+                    .any(|(urn, _, sub)| urn.is_none() && sub.is_none());
                 if !whole && !subs.is_empty() {
                     match value {
                         Value::Object(inner) => {
@@ -500,7 +502,9 @@ impl Projection {
                         Value::Array(items) => {
                             for item in items {
                                 if let Value::Object(inner) = item {
-                                    inner.retain(|k, _| subs.iter().any(|s| s.eq_ignore_ascii_case(k)));
+                                    inner.retain(|k, _| {
+                                        subs.iter().any(|s| s.eq_ignore_ascii_case(k))
+                                    });
                                 }
                             }
                         }
@@ -591,8 +595,7 @@ fn list_query(
     };
     let sort = match sort_by {
         Some(sort_by) => Some((
-            query::sort_field(resource, sort_by)
-                .map_err(|e| bad_request("invalidValue", e.0))?,
+            query::sort_field(resource, sort_by).map_err(|e| bad_request("invalidValue", e.0))?,
             descending,
         )),
         None => None,
@@ -607,7 +610,11 @@ fn list_query(
 
 /// What a user write can be refused with.
 trait UserWriteRefusal:
-    From<Refused<400>> + From<Refused<404>> + From<Refused<409>> + From<Refused<412>> + From<Refused<500>>
+    From<Refused<400>>
+    + From<Refused<404>>
+    + From<Refused<409>>
+    + From<Refused<412>>
+    + From<Refused<500>>
 {
 }
 
@@ -632,13 +639,21 @@ impl<S: Store> Service<S> {
             .map_err(internal)
     }
 
-    async fn scim_user_of(&self, account: &str, stored: &StoredUser) -> Result<ScimUser, Refused<500>> {
+    async fn scim_user_of(
+        &self,
+        account: &str,
+        stored: &StoredUser,
+    ) -> Result<ScimUser, Refused<500>> {
         let groups = self.user_groups(account, &stored.id).await?;
         Ok(scim_user(stored, &groups))
     }
 
     /// Creates a user from its SCIM representation.
-    async fn scim_create_user<E>(&self, ctx: &RequestContext, scim: &ScimUser) -> Result<StoredUser, E>
+    async fn scim_create_user<E>(
+        &self,
+        ctx: &RequestContext,
+        scim: &ScimUser,
+    ) -> Result<StoredUser, E>
     where
         E: From<Refused<400>> + From<Refused<409>> + From<Refused<500>>,
     {
@@ -690,7 +705,10 @@ impl<S: Store> Service<S> {
         }
         set_active(&mut doc, active);
         // The changed user must be what a whole profile may be.
-        check::<UserReplace>(&Value::Object(members_of(&doc, UserReplace::MEMBERS)), &USER_NAMES)?;
+        check::<UserReplace>(
+            &Value::Object(members_of(&doc, UserReplace::MEMBERS)),
+            &USER_NAMES,
+        )?;
         if doc == current.doc {
             return Ok(current);
         }
@@ -714,7 +732,11 @@ impl<S: Store> Service<S> {
     }
 
     /// Creates a group from its SCIM representation.
-    async fn scim_create_group<E>(&self, ctx: &RequestContext, scim: &ScimGroup) -> Result<StoredGroup, E>
+    async fn scim_create_group<E>(
+        &self,
+        ctx: &RequestContext,
+        scim: &ScimGroup,
+    ) -> Result<StoredGroup, E>
     where
         E: From<Refused<400>> + From<Refused<409>> + From<Refused<500>>,
     {
@@ -788,9 +810,11 @@ where
 {
     match err {
         StoreError::NameTaken => taken("displayName").into(),
-        StoreError::UnknownMember(member) => {
-            bad_request("invalidValue", format!("members: {member} is no user of this account")).into()
-        }
+        StoreError::UnknownMember(member) => bad_request(
+            "invalidValue",
+            format!("members: {member} is no user of this account"),
+        )
+        .into(),
         other => internal(other).into(),
     }
 }
@@ -802,8 +826,8 @@ fn patched<T: serde::Serialize + serde::de::DeserializeOwned>(
     body: &PatchOp,
     rules: patch::Rules,
 ) -> Result<T, Refused<400>> {
-    let Value::Object(mut object) = serde_json::to_value(resource)
-        .map_err(|e| bad_request("invalidValue", e.to_string()))?
+    let Value::Object(mut object) =
+        serde_json::to_value(resource).map_err(|e| bad_request("invalidValue", e.to_string()))?
     else {
         return Err(bad_request("invalidValue", "the resource is no object"));
     };
@@ -832,7 +856,9 @@ fn patched<T: serde::Serialize + serde::de::DeserializeOwned>(
 }
 
 /// A request body of the input type as the representation it sets.
-fn as_resource<I: serde::Serialize, T: serde::de::DeserializeOwned>(input: &I) -> Result<T, Refused<500>> {
+fn as_resource<I: serde::Serialize, T: serde::de::DeserializeOwned>(
+    input: &I,
+) -> Result<T, Refused<500>> {
     serde_json::from_value(serde_json::to_value(input).map_err(internal)?).map_err(internal)
 }
 
@@ -926,9 +952,13 @@ impl<S: Store> ScimApi for Service<S> {
         req: ListScimUsersRequest,
     ) -> Result<ListScimUsersResponse, ListScimUsersRefusal> {
         let q = req.query;
-        let projection = Projection::new(q.attributes.as_deref(), q.excluded_attributes.as_deref())?;
+        let projection =
+            Projection::new(q.attributes.as_deref(), q.excluded_attributes.as_deref())?;
         let (offset, limit, start) = page(q.start_index, q.count);
-        let descending = matches!(q.sort_order, Some(scim_api::types::ListScimUsersSortOrder::Descending));
+        let descending = matches!(
+            q.sort_order,
+            Some(scim_api::types::ListScimUsersSortOrder::Descending)
+        );
         let query = list_query(
             query::Resource::User,
             q.filter.as_deref(),
@@ -1066,7 +1096,11 @@ impl<S: Store> ScimApi for Service<S> {
             .as_ref()
             .filter(|m| !m.is_any())
             .map(|_| current.resource_version);
-        match self.store.delete(ctx.account(), &current.id, expected).await {
+        match self
+            .store
+            .delete(ctx.account(), &current.id, expected)
+            .await
+        {
             Ok(()) => Ok(DeleteScimUserResponse::NoContent {}),
             Err(StoreError::NotFound) => Err(not_found("user", &id).into()),
             Err(StoreError::VersionMismatch { current }) => Err(stale(current).into()),
@@ -1080,9 +1114,13 @@ impl<S: Store> ScimApi for Service<S> {
         req: ListScimGroupsRequest,
     ) -> Result<ListScimGroupsResponse, ListScimGroupsRefusal> {
         let q = req.query;
-        let projection = Projection::new(q.attributes.as_deref(), q.excluded_attributes.as_deref())?;
+        let projection =
+            Projection::new(q.attributes.as_deref(), q.excluded_attributes.as_deref())?;
         let (offset, limit, start) = page(q.start_index, q.count);
-        let descending = matches!(q.sort_order, Some(scim_api::types::ListScimGroupsSortOrder::Descending));
+        let descending = matches!(
+            q.sort_order,
+            Some(scim_api::types::ListScimGroupsSortOrder::Descending)
+        );
         let query = list_query(
             query::Resource::Group,
             q.filter.as_deref(),
@@ -1215,7 +1253,11 @@ impl<S: Store> ScimApi for Service<S> {
             .as_ref()
             .filter(|m| !m.is_any())
             .map(|_| current.resource_version);
-        match self.store.delete_group(ctx.account(), &current.id, expected).await {
+        match self
+            .store
+            .delete_group(ctx.account(), &current.id, expected)
+            .await
+        {
             Ok(()) => Ok(DeleteScimGroupResponse::NoContent {}),
             Err(StoreError::NotFound) => Err(not_found("group", &id).into()),
             Err(StoreError::VersionMismatch { current }) => Err(stale(current).into()),
@@ -1276,7 +1318,10 @@ mod tests {
         .unwrap();
         let out = without.apply(user, USER_SCHEMA);
         assert_eq!(out["emails"], json!([{ "value": "a@b.c" }]));
-        assert_eq!(out["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"], json!({}));
+        assert_eq!(
+            out["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            json!({})
+        );
         assert_eq!(out["id"], "1");
     }
 

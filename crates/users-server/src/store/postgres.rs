@@ -286,10 +286,9 @@ impl Store for PgStore {
         let rendered = super::query::render(&query.condition, dialect, "users");
         let filter = format!("FROM users WHERE account_id = $1 AND ({})", rendered.sql);
         let mut conn = self.pool.acquire().await?;
-        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) {filter}"
-        )))
-        .bind(account_id.to_owned());
+        let mut count =
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
+                .bind(account_id.to_owned());
         for value in &rendered.binds {
             count = count.bind(value.clone());
         }
@@ -309,7 +308,10 @@ impl Store for PgStore {
             .bind(query.offset)
             .fetch_all(&mut *conn)
             .await?;
-        Ok((total, rows.iter().map(user_from_row).collect::<Result<_, _>>()?))
+        Ok((
+            total,
+            rows.iter().map(user_from_row).collect::<Result<_, _>>()?,
+        ))
     }
 
     async fn lock(&self, account_id: &str, id: &str) -> Result<Option<PgLocked>, StoreError> {

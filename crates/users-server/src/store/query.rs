@@ -303,7 +303,10 @@ mod tests {
              AND (EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = user_groups.id AND m.user_id = $4::uuid))"
         );
         assert_eq!(rendered.binds, ["a@b.c", "an", "u1"]);
-        assert_eq!(render(&Condition::Any(vec![]), Dialect::Sqlite, "users").sql, "1 = 0");
+        assert_eq!(
+            render(&Condition::Any(vec![]), Dialect::Sqlite, "users").sql,
+            "1 = 0"
+        );
     }
 
     #[test]

@@ -31,19 +31,38 @@ fn attribute(name: &str, kind: &str, description: &str, extra: Value) -> Value {
     out
 }
 
-fn multi_value(name: &str, description: &str, types: &[&str]) -> Value {
+/// A multi-valued attribute of `value` and `type` (and `primary` when it
+/// is read-only: a stored user has no place to keep a client's choice).
+fn multi_value(name: &str, description: &str, types: &[&str], mutability: &str) -> Value {
+    let mut sub = vec![
+        attribute(
+            "value",
+            "string",
+            "The value.",
+            json!({ "mutability": mutability }),
+        ),
+        attribute(
+            "type",
+            "string",
+            "Its kind.",
+            json!({
+                "canonicalValues": types, "mutability": mutability
+            }),
+        ),
+    ];
+    if mutability == "readOnly" {
+        sub.push(attribute(
+            "primary",
+            "boolean",
+            "Whether it is the primary one.",
+            json!({ "mutability": mutability }),
+        ));
+    }
     attribute(
         name,
         "complex",
         description,
-        json!({
-            "multiValued": true,
-            "subAttributes": [
-                attribute("value", "string", "The value.", json!({})),
-                attribute("type", "string", "Its kind.", json!({ "canonicalValues": types })),
-                attribute("primary", "boolean", "Whether it is the primary one.", json!({})),
-            ],
-        }),
+        json!({ "multiValued": true, "mutability": mutability, "subAttributes": sub }),
     )
 }
 
@@ -89,16 +108,25 @@ pub(super) fn user_schema() -> Value {
                 attribute("name", "complex", "The user's name.", json!({
                     "required": true,
                     "subAttributes": [
-                        attribute("formatted", "string", "The whole name.", json!({ "mutability": "readOnly" })),
                         attribute("givenName", "string", "The first name.", json!({ "required": true })),
                         attribute("familyName", "string", "The last name.", json!({ "required": true })),
                     ],
                 })),
                 attribute("displayName", "string", "The first and last name.", json!({ "mutability": "readOnly" })),
                 attribute("title", "string", "The job title.", json!({})),
-                attribute("active", "boolean", "Whether the user is active.", json!({})),
-                multi_value("emails", "The user's email (`work`, primary: its userName) and a second one (`home`).", &["work", "home"]),
-                multi_value("phoneNumbers", "The phone (`work`) and mobile (`mobile`) numbers, E.164.", &["work", "mobile"]),
+                attribute("active", "boolean", "Whether the user is active; every user is or is not (a new one is unless this says otherwise).", json!({ "required": true })),
+                multi_value(
+                    "emails",
+                    "The user's emails, read-only: its userName (`work`, primary) and its second email (`home`), which only the Users API sets.",
+                    &["work", "home"],
+                    "readOnly",
+                ),
+                multi_value(
+                    "phoneNumbers",
+                    "The phone (`work`) and mobile (`mobile`) numbers, E.164 (`tel:` URIs are read as such).",
+                    &["work", "mobile"],
+                    "readWrite",
+                ),
                 members_attribute("groups", "The groups the user is a member of.", "readOnly", "Group"),
             ],
         }),

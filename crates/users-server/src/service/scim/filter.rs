@@ -154,7 +154,9 @@ pub(crate) fn parse_path(text: &str) -> Result<PatchPath, ParseError> {
         parser.expect(&Token::Close(']'))?;
         if let Some(Token::Word(word)) = parser.peek().cloned() {
             let Some(sub) = word.strip_prefix('.') else {
-                return Err(ParseError(format!("expected .subAttribute after ], found {word}")));
+                return Err(ParseError(format!(
+                    "expected .subAttribute after ], found {word}"
+                )));
             };
             parser.next();
             path.sub = Some(sub.to_owned());
@@ -356,8 +358,11 @@ impl Parser {
             Some(Token::Word(word)) if word.eq_ignore_ascii_case("pr") => {
                 return Ok(Filter::Present(attr));
             }
-            Some(Token::Word(word)) => Op::parse(&word)
-                .ok_or_else(|| ParseError(format!("{word} is not an operator (eq ne co sw ew gt ge lt le pr)")))?,
+            Some(Token::Word(word)) => Op::parse(&word).ok_or_else(|| {
+                ParseError(format!(
+                    "{word} is not an operator (eq ne co sw ew gt ge lt le pr)"
+                ))
+            })?,
             other => {
                 return Err(ParseError(format!(
                     "expected an operator after {attr}, found {}",
@@ -372,7 +377,9 @@ impl Parser {
                 "false" => Literal::Bool(false),
                 "null" => Literal::Null,
                 number => Literal::Number(number.parse().map_err(|_| {
-                    ParseError(format!("{number} is not a value (a string, number, true, false or null)"))
+                    ParseError(format!(
+                        "{number} is not a value (a string, number, true, false or null)"
+                    ))
                 })?),
             },
             other => {
@@ -461,7 +468,10 @@ mod tests {
                 Literal::Str("O'Malley".into())
             )
         );
-        assert_eq!(parse("title pr").unwrap(), Filter::Present(attr("title", None)));
+        assert_eq!(
+            parse("title pr").unwrap(),
+            Filter::Present(attr("title", None))
+        );
         assert_eq!(
             parse(r#"meta.lastModified gt "2011-05-13T04:42:34Z""#).unwrap(),
             Filter::Compare(
@@ -470,15 +480,19 @@ mod tests {
                 Literal::Str("2011-05-13T04:42:34Z".into())
             )
         );
-        let parsed = parse(r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#)
-            .unwrap();
+        let parsed = parse(
+            r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
+        )
+        .unwrap();
         let Filter::And(left, right) = parsed else {
             panic!("{parsed:?}")
         };
         assert_eq!(*left, eq("userType", "Employee"));
         assert!(matches!(*right, Filter::ValuePath(ref a, _) if a.is("emails", None)));
-        let urn = parse(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "7""#)
-            .unwrap();
+        let urn = parse(
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "7""#,
+        )
+        .unwrap();
         let Filter::Compare(path, Op::Eq, Literal::Str(seven)) = urn else {
             panic!("{urn:?}")
         };
@@ -486,7 +500,10 @@ mod tests {
             path.urn.as_deref(),
             Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
         );
-        assert_eq!((path.name.as_str(), seven.as_str()), ("employeeNumber", "7"));
+        assert_eq!(
+            (path.name.as_str(), seven.as_str()),
+            ("employeeNumber", "7")
+        );
     }
 
     #[test]
@@ -511,8 +528,16 @@ mod tests {
             parse(r#"active eq true and x eq 4.5 and y eq null"#).unwrap(),
             Filter::And(
                 Box::new(Filter::And(
-                    Box::new(Filter::Compare(attr("active", None), Op::Eq, Literal::Bool(true))),
-                    Box::new(Filter::Compare(attr("x", None), Op::Eq, Literal::Number(4.5)))
+                    Box::new(Filter::Compare(
+                        attr("active", None),
+                        Op::Eq,
+                        Literal::Bool(true)
+                    )),
+                    Box::new(Filter::Compare(
+                        attr("x", None),
+                        Op::Eq,
+                        Literal::Number(4.5)
+                    ))
                 )),
                 Box::new(Filter::Compare(attr("y", None), Op::Eq, Literal::Null))
             )

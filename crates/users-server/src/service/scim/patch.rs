@@ -61,8 +61,14 @@ enum Kind {
 /// a core attribute).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rules {
+    /// Changing one of these is refused (`mutability`).
     pub(crate) read_only: &'static [&'static str],
+    /// An operation on one of these is skipped.
+    pub(crate) ignored: &'static [&'static str],
     pub(crate) core_schema: &'static str,
+    /// The URNs of the resource's schema extensions: each is an attribute
+    /// of the resource holding the extension's attributes.
+    pub(crate) extensions: &'static [&'static str],
 }
 
 /// Applies one operation to `resource`.
@@ -119,10 +125,26 @@ pub(crate) fn apply(
         }
         return Ok(());
     };
+    // A whole extension (`urn:...:enterprise:2.0:User`) is an attribute.
+    if let Some(urn) = rules
+        .extensions
+        .iter()
+        .find(|u| u.eq_ignore_ascii_case(path.trim()))
+    {
+        if kind != Kind::Remove && value.is_none() {
+            return Err(PatchError::InvalidValue(format!(
+                "{op} of {path} needs a value"
+            )));
+        }
+        let key = key_of(resource, urn);
+        return set(resource, &key, kind, value);
+    }
     let parsed =
         filter::parse_path(path).map_err(|e| PatchError::InvalidPath(format!("{path}: {e}")))?;
     if kind != Kind::Remove && value.is_none() {
-        return Err(PatchError::InvalidValue(format!("{op} of {path} needs a value")));
+        return Err(PatchError::InvalidValue(format!(
+            "{op} of {path} needs a value"
+        )));
     }
     apply_path(resource, &parsed, kind, value, rules)
 }
@@ -152,17 +174,25 @@ fn apply_path(
     rules: Rules,
 ) -> Result<(), PatchError> {
     let attr = &path.attr;
-    if attr.urn.is_none() || attr.urn.as_deref().is_some_and(|u| is_core(u, rules)) {
-        if rules
+    let core = attr.urn.is_none() || attr.urn.as_deref().is_some_and(|u| is_core(u, rules));
+    if core
+        && rules
+            .ignored
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(&attr.name))
+    {
+        return Ok(());
+    }
+    if core
+        && rules
             .read_only
             .iter()
             .any(|r| r.eq_ignore_ascii_case(&attr.name))
-        {
-            return Err(PatchError::Mutability(format!(
-                "{} cannot be changed",
-                attr.name
-            )));
-        }
+    {
+        return Err(PatchError::Mutability(format!(
+            "{} cannot be changed",
+            attr.name
+        )));
     }
     // The object the attribute lives in: the resource, or an extension's.
     let container = match attr.urn.as_deref() {
@@ -241,7 +271,9 @@ fn apply_path(
                 if !list.is_array() {
                     *list = Value::Array(Vec::new());
                 }
-                list.as_array_mut().expect("made an array").push(Value::Object(made));
+                list.as_array_mut()
+                    .expect("made an array")
+                    .push(Value::Object(made));
                 return Ok(());
             }
             let items = items.expect("matched values exist");
@@ -462,7 +494,9 @@ mod tests {
 
     const RULES: Rules = Rules {
         read_only: &["id", "meta", "groups"],
+        ignored: &["schemas"],
         core_schema: "urn:ietf:params:scim:schemas:core:2.0:User",
+        extensions: &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
     };
 
     fn user() -> Map<String, Value> {
@@ -480,7 +514,12 @@ mod tests {
         .clone()
     }
 
-    fn run(resource: &mut Map<String, Value>, op: &str, path: Option<&str>, value: Value) -> Result<(), PatchError> {
+    fn run(
+        resource: &mut Map<String, Value>,
+        op: &str,
+        path: Option<&str>,
+        value: Value,
+    ) -> Result<(), PatchError> {
         let value = (!value.is_null()).then_some(value);
         apply(resource, op, path, value.as_ref(), RULES)
     }
@@ -491,7 +530,10 @@ mod tests {
         run(&mut u, "Replace", Some("active"), json!(false)).unwrap();
         assert_eq!(u["active"], false);
         run(&mut u, "replace", Some("name.givenName"), json!("Anne")).unwrap();
-        assert_eq!(u["name"], json!({ "givenName": "Anne", "familyName": "Lee" }));
+        assert_eq!(
+            u["name"],
+            json!({ "givenName": "Anne", "familyName": "Lee" })
+        );
         run(&mut u, "add", Some("title"), json!("Engineer")).unwrap();
         assert_eq!(u["title"], "Engineer");
         run(&mut u, "remove", Some("title"), Value::Null).unwrap();
@@ -504,20 +546,46 @@ mod tests {
     #[test]
     fn a_value_filter_selects_the_values_it_changes_or_removes() {
         let mut u = user();
-        run(&mut u, "replace", Some(r#"emails[type eq "work"].value"#), json!("new@example.com")).unwrap();
+        run(
+            &mut u,
+            "replace",
+            Some(r#"emails[type eq "work"].value"#),
+            json!("new@example.com"),
+        )
+        .unwrap();
         assert_eq!(u["emails"][0]["value"], "new@example.com");
         assert_eq!(u["emails"][1]["value"], "ann@home.example");
-        run(&mut u, "remove", Some(r#"emails[type eq "home"]"#), Value::Null).unwrap();
+        run(
+            &mut u,
+            "remove",
+            Some(r#"emails[type eq "home"]"#),
+            Value::Null,
+        )
+        .unwrap();
         assert_eq!(u["emails"].as_array().unwrap().len(), 1);
         // Nothing matches: remove is noTarget; add makes the value described.
         assert_eq!(
-            run(&mut u, "remove", Some(r#"emails[type eq "home"]"#), Value::Null)
-                .unwrap_err()
-                .scim_type(),
+            run(
+                &mut u,
+                "remove",
+                Some(r#"emails[type eq "home"]"#),
+                Value::Null
+            )
+            .unwrap_err()
+            .scim_type(),
             "noTarget"
         );
-        run(&mut u, "add", Some(r#"phoneNumbers[type eq "mobile"].value"#), json!("+15551234567")).unwrap();
-        assert_eq!(u["phoneNumbers"], json!([{ "type": "mobile", "value": "+15551234567" }]));
+        run(
+            &mut u,
+            "add",
+            Some(r#"phoneNumbers[type eq "mobile"].value"#),
+            json!("+15551234567"),
+        )
+        .unwrap();
+        assert_eq!(
+            u["phoneNumbers"],
+            json!([{ "type": "mobile", "value": "+15551234567" }])
+        );
     }
 
     #[test]
@@ -547,7 +615,30 @@ mod tests {
             Value::Null,
         )
         .unwrap();
-        assert_eq!(u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"], json!({}));
+        assert_eq!(
+            u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            json!({})
+        );
+        // The whole extension as the path.
+        run(
+            &mut u,
+            "replace",
+            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"),
+            json!({ "employeeNumber": "8" }),
+        )
+        .unwrap();
+        assert_eq!(
+            u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["employeeNumber"],
+            "8"
+        );
+        run(
+            &mut u,
+            "remove",
+            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"),
+            Value::Null,
+        )
+        .unwrap();
+        assert!(!u.contains_key("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
     }
 
     #[test]
@@ -558,13 +649,36 @@ mod tests {
             .clone();
         let rules = Rules {
             read_only: &["id", "meta"],
+            ignored: &[],
             core_schema: "urn:ietf:params:scim:schemas:core:2.0:Group",
+            extensions: &[],
         };
-        apply(&mut g, "add", Some("members"), Some(&json!([{ "value": "b" }, { "value": "a" }])), rules).unwrap();
+        apply(
+            &mut g,
+            "add",
+            Some("members"),
+            Some(&json!([{ "value": "b" }, { "value": "a" }])),
+            rules,
+        )
+        .unwrap();
         assert_eq!(g["members"], json!([{ "value": "a" }, { "value": "b" }]));
-        apply(&mut g, "remove", Some(r#"members[value eq "a"]"#), None, rules).unwrap();
+        apply(
+            &mut g,
+            "remove",
+            Some(r#"members[value eq "a"]"#),
+            None,
+            rules,
+        )
+        .unwrap();
         assert_eq!(g["members"], json!([{ "value": "b" }]));
-        apply(&mut g, "remove", Some("members"), Some(&json!([{ "value": "b" }])), rules).unwrap();
+        apply(
+            &mut g,
+            "remove",
+            Some("members"),
+            Some(&json!([{ "value": "b" }])),
+            rules,
+        )
+        .unwrap();
         assert_eq!(g["members"], json!([]));
         apply(&mut g, "remove", Some("members"), None, rules).unwrap();
         assert!(!g.contains_key("members"));

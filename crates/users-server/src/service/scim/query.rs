@@ -172,7 +172,9 @@ pub(crate) fn condition(resource: Resource, filter: &Filter) -> Result<Condition
             } else if let Some(slots) = slots(resource, path) {
                 Condition::Any(slots.iter().map(|s| Condition::Present(s.field)).collect())
             } else if resource == Resource::Group && path.is("members", None) {
-                return Err(Unfilterable("members pr is not supported; filter members[value eq \"id\"]".into()));
+                return Err(Unfilterable(
+                    "members pr is not supported; filter members[value eq \"id\"]".into(),
+                ));
             } else {
                 return Err(unknown(path));
             }
@@ -227,9 +229,7 @@ pub(crate) fn condition(resource: Resource, filter: &Filter) -> Result<Condition
                         member(id)
                     }
                     _ => {
-                        return Err(Unfilterable(
-                            "members[...] takes value eq \"id\"".into(),
-                        ));
+                        return Err(Unfilterable("members[...] takes value eq \"id\"".into()));
                     }
                 }
             } else {
@@ -249,7 +249,9 @@ fn member(id: &str) -> Condition {
 }
 
 fn unknown(path: &AttrPath) -> Unfilterable {
-    Unfilterable(format!("{path} is not an attribute this service filters on"))
+    Unfilterable(format!(
+        "{path} is not an attribute this service filters on"
+    ))
 }
 
 fn slots(resource: Resource, path: &AttrPath) -> Option<&'static [Slot]> {
@@ -307,7 +309,11 @@ fn in_slot(slot: &Slot, filter: &Filter) -> Result<Condition, Unfilterable> {
                 Op::Lt => have < want.as_str(),
                 Op::Le => have <= want.as_str(),
             };
-            if holds { Condition::True } else { Condition::False }
+            if holds {
+                Condition::True
+            } else {
+                Condition::False
+            }
         }
         Filter::Compare(path, op, Literal::Bool(primary)) if path.is("primary", None) => {
             let holds = match op {
@@ -315,7 +321,11 @@ fn in_slot(slot: &Slot, filter: &Filter) -> Result<Condition, Unfilterable> {
                 Op::Ne => slot.primary != *primary,
                 _ => return Err(Unfilterable("primary compares with eq or ne".into())),
             };
-            if holds { Condition::True } else { Condition::False }
+            if holds {
+                Condition::True
+            } else {
+                Condition::False
+            }
         }
         Filter::Present(path) | Filter::Compare(path, ..) => return Err(unknown(path)),
     })
@@ -371,7 +381,9 @@ mod tests {
     #[test]
     fn a_value_path_is_decided_per_slot() {
         let c = user(r#"emails[type eq "work" and value co "@example.com"]"#);
-        let Condition::Any(slots) = c else { panic!("{c:?}") };
+        let Condition::Any(slots) = c else {
+            panic!("{c:?}")
+        };
         // The work slot keeps its comparison; the home slot's type fails.
         assert_eq!(
             slots[0],
@@ -388,7 +400,9 @@ mod tests {
                 ])
             ])
         );
-        assert!(matches!(&slots[1], Condition::All(parts) if matches!(&parts[1], Condition::All(inner) if inner[0] == Condition::False)));
+        assert!(
+            matches!(&slots[1], Condition::All(parts) if matches!(&parts[1], Condition::All(inner) if inner[0] == Condition::False))
+        );
     }
 
     #[test]
@@ -405,12 +419,21 @@ mod tests {
 
     #[test]
     fn what_is_not_kept_is_refused_by_name() {
-        for filter in [r#"nickName eq "x""#, r#"active eq "yes""#, "userName eq 3", r#"groups.value eq "x""#] {
+        for filter in [
+            r#"nickName eq "x""#,
+            r#"active eq "yes""#,
+            "userName eq 3",
+            r#"groups.value eq "x""#,
+        ] {
             let err = condition(Resource::User, &parse(filter).unwrap()).unwrap_err();
             assert!(!err.0.is_empty(), "{filter}");
         }
         assert_eq!(
-            condition(Resource::Group, &parse(r#"members[value eq "not-a-uuid"]"#).unwrap()).unwrap(),
+            condition(
+                Resource::Group,
+                &parse(r#"members[value eq "not-a-uuid"]"#).unwrap()
+            )
+            .unwrap(),
             Condition::False
         );
     }

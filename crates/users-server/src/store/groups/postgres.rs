@@ -261,10 +261,9 @@ impl GroupStore for PgStore {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await?;
-        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) {filter}"
-        )))
-        .bind(account_id.to_owned());
+        let mut count =
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
+                .bind(account_id.to_owned());
         for value in &rendered.binds {
             count = count.bind(value.clone());
         }

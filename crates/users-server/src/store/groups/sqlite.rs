@@ -219,10 +219,9 @@ impl GroupStore for SqliteStore {
         );
         // The count, the page and its members from one snapshot.
         let mut tx = self.reader.begin().await?;
-        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) {filter}"
-        )))
-        .bind(account_id.to_owned());
+        let mut count =
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
+                .bind(account_id.to_owned());
         for value in &rendered.binds {
             count = count.bind(value.clone());
         }
