@@ -77,6 +77,7 @@ unreached! {
     replace_scim_user(ReplaceScimUserRequest) -> ReplaceScimUserResponse, ReplaceScimUserRefusal;
     patch_scim_user(PatchScimUserRequest) -> PatchScimUserResponse, PatchScimUserRefusal;
     delete_scim_user(DeleteScimUserRequest) -> DeleteScimUserResponse, DeleteScimUserRefusal;
+    search_all(SearchAllRequest) -> SearchAllResponse, SearchAllRefusal;
 }
 
 async fn send(request: Request<Body>) -> (StatusCode, String, Value) {

@@ -3898,7 +3898,7 @@ impl From<runtime::Refused<501>> for SearchAllRefusal {
             (SearchAllBody = "application/json"),
             (SearchAllBody = "application/scim+json")
         ),
-        description = ""
+        description = "A search request (RFC 7644 §3.4.3)."
     ),
     responses(
         (

@@ -9,6 +9,7 @@ mod broken;
 mod conformance;
 mod hostile;
 mod operations;
+mod scim;
 mod seeds;
 mod user_sync;
 
