@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 
 pub(crate) mod cli;
+pub(crate) mod scim;
 
 const ROUNDS: usize = 7;
 /// Runs per end-to-end figure (section 2).
@@ -319,6 +320,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     doc.push_str(&generality(root, &mut missed)?);
     doc.push_str(&slow_clients(&server, &bench, &mut missed)?);
     doc.push_str(&cli::section(root, &server, &mut missed)?);
+    doc.push_str(&scim::section(&server, &mut missed)?);
 
     doc.push_str("\n## Goals missed, where the time goes, what was tried\n\n");
     if missed.is_empty() {

@@ -192,9 +192,10 @@ fn main() -> anyhow::Result<()> {
             Some("codegen") => bench::run_codegen(&spec::project_root()),
             Some("slow-clients") => bench::run_slow_clients(&spec::project_root()),
             Some("cli") => bench::cli::run(&spec::project_root()),
+            Some("scim") => bench::scim::run(&spec::project_root()),
             Some(other) => {
                 anyhow::bail!(
-                    "no bench section {other:?} (`codegen`, `slow-clients` and `cli` are)"
+                    "no bench section {other:?} (`codegen`, `slow-clients`, `cli` and `scim` are)"
                 )
             }
         },

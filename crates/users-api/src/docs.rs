@@ -20,7 +20,9 @@
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
-use utoipa_swagger_ui::{Config, SwaggerUi, Url};
+/// A document in Swagger UI's list, for [`docs_router_with`].
+pub use utoipa_swagger_ui::Url;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::{ApiDoc, SPEC_YAML};
 
@@ -60,25 +62,39 @@ pub fn is_page_path(path: &str) -> bool {
 /// schemas that exist for the generators); schemas shown one level deep, so
 /// long enums stay folded until asked for.
 pub fn swagger_ui_config() -> Config<'static> {
-    Config::new([
+    swagger_ui_config_with(Vec::new())
+}
+
+/// [`swagger_ui_config`], with more documents in the page's list (another
+/// API the same server serves).
+pub fn swagger_ui_config_with(more: Vec<Url<'static>>) -> Config<'static> {
+    let mut urls = vec![
         Url::with_primary("The source spec (OpenAPI 3.0.3)", SPEC_YAML_PATH, true),
         Url::new("The generated document (OpenAPI 3.1)", SPEC_JSON_PATH),
-    ])
-    .validator_url("none")
-    .persist_authorization(true)
-    .filter(true)
-    .deep_linking(true)
-    .try_it_out_enabled(true)
-    .display_request_duration(true)
-    .default_models_expand_depth(-1)
-    .default_model_expand_depth(1)
+    ];
+    urls.extend(more);
+    Config::new(urls)
+        .validator_url("none")
+        .persist_authorization(true)
+        .filter(true)
+        .deep_linking(true)
+        .try_it_out_enabled(true)
+        .display_request_duration(true)
+        .default_models_expand_depth(-1)
+        .default_model_expand_depth(1)
 }
 
 /// The documentation routes, to merge with [`router`](crate::router).
 pub fn docs_router() -> axum::Router {
+    docs_router_with(Vec::new())
+}
+
+/// [`docs_router`], Swagger UI listing `more` documents too (served by the
+/// caller's own routes).
+pub fn docs_router_with(more: Vec<Url<'static>>) -> axum::Router {
     let title = ApiDoc::openapi().info.title;
     axum::Router::new()
-        .merge(SwaggerUi::new(SWAGGER_UI_PATH).config(swagger_ui_config()))
+        .merge(SwaggerUi::new(SWAGGER_UI_PATH).config(swagger_ui_config_with(more)))
         .layer(axum::middleware::map_response(move |response: Response| {
             titled(response, title.clone())
         }))

@@ -249,8 +249,36 @@ async fn overloaded(error: tower::BoxError) -> axum::response::Response {
 
 /// Swagger UI and the documents, with a content security policy that lets
 /// the page load nothing from anywhere but this server.
+/// Where the SCIM spec is served (beside the Users API's, in Swagger UI's
+/// list of documents).
+pub const SCIM_SPEC_YAML_PATH: &str = "/scim/openapi.yaml";
+/// Where the SCIM contract's generated document is served.
+pub const SCIM_SPEC_JSON_PATH: &str = "/scim/openapi.json";
+
 fn documents() -> axum::Router {
-    users_api::docs::docs_router().layer(axum::middleware::map_response(
+    use users_api::docs::Url;
+    use utoipa::OpenApi;
+    users_api::docs::docs_router_with(vec![
+        Url::new("SCIM 2.0 provisioning (OpenAPI 3.0.3)", SCIM_SPEC_YAML_PATH),
+        Url::new(
+            "SCIM 2.0, the generated document (OpenAPI 3.1)",
+            SCIM_SPEC_JSON_PATH,
+        ),
+    ])
+    .route(
+        SCIM_SPEC_YAML_PATH,
+        axum::routing::get(|| async {
+            (
+                [(header::CONTENT_TYPE, "application/yaml")],
+                scim_api::SPEC_YAML,
+            )
+        }),
+    )
+    .route(
+        SCIM_SPEC_JSON_PATH,
+        axum::routing::get(|| async { axum::Json(scim_api::ApiDoc::openapi()) }),
+    )
+    .layer(axum::middleware::map_response(
         |mut response: Response| async move {
             response.headers_mut().insert(
                 header::CONTENT_SECURITY_POLICY,

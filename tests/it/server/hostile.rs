@@ -738,7 +738,14 @@ async fn security_headers_and_document_access() {
         )
         .await;
         let token = server.token("reader-1", "acme", "users:read", &[]);
-        for path in ["/openapi.json", "/openapi.yaml", "/docs/", "/reference/"] {
+        for path in [
+            "/openapi.json",
+            "/openapi.yaml",
+            "/scim/openapi.json",
+            "/scim/openapi.yaml",
+            "/docs/",
+            "/reference/",
+        ] {
             let url = format!("{}{path}", server.url);
             let response = client.get(&url).send().await.unwrap();
             assert_eq!(response.status().as_u16(), without, "{access:?} {path}");

@@ -826,3 +826,45 @@ async fn indexed(db: Db) {
 }
 
 on_both!(user_name_and_external_id_lookups_use_an_index, indexed);
+
+/// Swagger UI lists the SCIM documents beside the Users API's, and the
+/// server serves them: SCIM can be tried there with the `--dev` token.
+#[tokio::test]
+async fn swagger_ui_lists_the_scim_documents() {
+    let server = TestServer::start(Db::Sqlite).await;
+    let http = reqwest::Client::new();
+    let initializer = http
+        .get(format!("{}/docs/swagger-initializer.js", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for url in ["/openapi.yaml", "/scim/openapi.yaml", "/scim/openapi.json"] {
+        assert!(
+            initializer.contains(&format!("\"url\": \"{url}\"")),
+            "{url}"
+        );
+    }
+    let yaml = http
+        .get(format!("{}/scim/openapi.yaml", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(yaml, scim_api::SPEC_YAML);
+    let json: Value = http
+        .get(format!("{}/scim/openapi.json", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json["info"]["title"], "SCIM");
+    assert!(json["paths"]["/scim/v2/Users"].is_object());
+    server.stop().await;
+}
