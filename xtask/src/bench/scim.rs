@@ -73,7 +73,7 @@ pub(super) fn section(server: &Path, missed: &mut Vec<String>) -> anyhow::Result
             for n in &users {
                 let response = agent
                     .get(format!("{url}/v1/users"))
-                    .query("email", &email(*n))
+                    .query("email", email(*n))
                     .header("Authorization", &format!("Bearer {writer}"))
                     .call()?;
                 let body: serde_json::Value =
