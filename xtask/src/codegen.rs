@@ -200,10 +200,12 @@ pub(crate) fn generate_from(
             "generated_samples.rs",
             rust(&sdk::samples_module(&samples)),
         ));
-        files.push(Generated {
-            path: target.reference_output(),
-            contents: reference_document(spec, &target.spec, &krate, &samples)?,
-        });
+        if target.reference {
+            files.push(Generated {
+                path: target.reference_output(),
+                contents: reference_document(spec, &target.spec, &krate, &samples)?,
+            });
+        }
     }
     Ok((files, refusals))
 }

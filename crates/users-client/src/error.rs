@@ -16,8 +16,13 @@ pub struct ProblemDetails {
     /// A short summary of the kind of problem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// The HTTP status the server stated in the body.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The HTTP status the server stated in the body (a number, or the
+    /// text of one as SCIM's error documents state it).
+    #[serde(
+        default,
+        deserialize_with = "status_number_or_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<u16>,
     /// What went wrong here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,6 +33,31 @@ pub struct ProblemDetails {
     /// Every other member of the body, by name.
     #[serde(flatten)]
     pub extensions: serde_json::Map<String, serde_json::Value>,
+    /// The body as it came, for [`ProblemDetails::to`]: its members as the
+    /// server wrote them (a `status` of `"409"` stays text).
+    #[serde(skip)]
+    document: Option<serde_json::Value>,
+}
+
+/// A status as a number or as its text (`"404"`).
+fn status_number_or_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u16>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Status {
+        Number(u16),
+        Text(String),
+    }
+    Ok(match Option::<Status>::deserialize(deserializer)? {
+        None => None,
+        Some(Status::Number(n)) => Some(n),
+        Some(Status::Text(text)) => Some(
+            text.trim()
+                .parse()
+                .map_err(|_| serde::de::Error::custom(format!("{text:?} is not an HTTP status")))?,
+        ),
+    })
 }
 
 impl ProblemDetails {
@@ -39,7 +69,17 @@ impl ProblemDetails {
 
     /// The whole document as `T`, a type of the spec.
     pub fn to<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::to_value(self).and_then(T::deserialize)
+        match &self.document {
+            Some(document) => T::deserialize(document),
+            None => serde_json::to_value(self).and_then(T::deserialize),
+        }
+    }
+
+    /// Reads a problem from a JSON body, keeping the body as it came.
+    fn read(body: &serde_json::Value) -> Result<Self, serde_json::Error> {
+        let mut problem = Self::deserialize(body)?;
+        problem.document = Some(body.clone());
+        Ok(problem)
     }
 
     fn summary(&self) -> String {
@@ -170,7 +210,7 @@ impl Error {
             P::ErrorResponse(value) => {
                 let status = value.status();
                 let body = serde_json::to_value(value.into_inner());
-                match body.as_ref().map(|b| (b, ProblemDetails::deserialize(b))) {
+                match body.as_ref().map(|b| (b, ProblemDetails::read(b))) {
                     Ok((serde_json::Value::Object(_), Ok(problem))) => Error::Api {
                         status,
                         problem: Box::new(problem),
@@ -185,7 +225,9 @@ impl Error {
                 let status = response.status();
                 let body = response.text().await.unwrap_or_default();
                 // An undocumented status may still carry a problem document.
-                match serde_json::from_str::<ProblemDetails>(&body) {
+                let read = serde_json::from_str::<serde_json::Value>(&body)
+                    .and_then(|value| ProblemDetails::read(&value));
+                match read {
                     Ok(problem) if !status.is_success() && body.trim_start().starts_with('{') => {
                         Error::Api {
                             status,
@@ -203,5 +245,30 @@ impl Error {
             }
             P::InvalidRequest(message) | P::Custom(message) => Error::InvalidRequest(message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_stated_as_text_is_read_and_the_document_kept_as_written() {
+        let body = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+            "status": "409",
+            "scimType": "uniqueness",
+            "detail": "userName is taken"
+        });
+        let problem = ProblemDetails::read(&body).unwrap();
+        assert_eq!(problem.status, Some(409));
+        assert_eq!(
+            problem.extension::<String>("scimType").as_deref(),
+            Some("uniqueness")
+        );
+        assert_eq!(problem.to::<serde_json::Value>().unwrap(), body);
+        let numeric = ProblemDetails::read(&serde_json::json!({ "status": 404 })).unwrap();
+        assert_eq!(numeric.status, Some(404));
+        assert!(ProblemDetails::read(&serde_json::json!({ "status": "teapot" })).is_err());
     }
 }

@@ -41,6 +41,11 @@ pub(crate) struct Target {
     /// The CLI crate's folder (needs `sdk`).
     #[serde(default)]
     pub(crate) cli: Option<String>,
+    /// Whether the contract crate gets the reference page's document (the
+    /// spec with each operation's code samples, in
+    /// `src/generated_reference.json`; needs `sdk`).
+    #[serde(default)]
+    pub(crate) reference: bool,
     /// The trait's name; by default the spec's `info.title` in Pascal case
     /// ending in `Api`.
     #[serde(default)]

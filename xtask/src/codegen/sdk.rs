@@ -1349,6 +1349,11 @@ impl Sdk<'_> {
         let mut accept = None;
         let mut headers: Vec<Header> = Vec::new();
         let several = self.several.contains(&(path.to_owned(), method.to_owned()));
+        // An operation that documents no success: progenitor hands over
+        // whatever comes as a stream.
+        if !op.responses.iter().any(|r| r.key.starts_with('2')) {
+            value = quote!(::progenitor_client::ByteStream);
+        }
         let mut successes = Vec::new();
         for response in op.responses.iter().filter(|r| r.key.starts_with('2')) {
             // progenitor types the JSON one of several media types.
@@ -1920,6 +1925,14 @@ fn rmw_read<'o>(op: &Op, ops: &'o [Op]) -> Option<&'o Op> {
     if op.positional().iter().any(|p| p.location != "path") {
         return None;
     }
+    // The read takes the write's path arguments as they are: the same
+    // types (a constrained parameter is a newtype of each operation's own).
+    let types = |o: &Op| -> Vec<String> {
+        o.positional()
+            .iter()
+            .map(|p| p.arg_type().to_string())
+            .collect()
+    };
     ops.iter().find(|r| {
         r.method == "get"
             && r.path == op.path
@@ -1927,6 +1940,7 @@ fn rmw_read<'o>(op: &Op, ops: &'o [Op]) -> Option<&'o Op> {
                 .iter()
                 .any(|h| h.name.eq_ignore_ascii_case("ETag"))
             && r.positional().iter().all(|p| p.location == "path")
+            && types(r) == types(op)
     })
 }
 
