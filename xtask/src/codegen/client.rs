@@ -1374,6 +1374,43 @@ mod tests {
     /// progenitor fails on one operation (typify on an enum whose values
     /// differ only in case): the operation is left out, named with progenitor's message; the
     /// others, and the types they use, are generated.
+    /// A member named `build` (as Google's `Deployment` and Jellyfin's
+    /// `Version` have) is set with `set_build`: the builder's last step keeps
+    /// its name, and the operations stay.
+    #[test]
+    fn a_member_named_build_is_set_with_set_build() {
+        let release = serde_json::json!({ "type": "object", "required": ["name"], "properties": {
+            "name": { "type": "string" },
+            "build": { "type": "string" }
+        } });
+        let spec = serde_json::json!({
+            "openapi": "3.0.3",
+            "info": { "title": "Releases", "version": "1" },
+            "paths": { "/releases/{id}": {
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "put": {
+                    "operationId": "putRelease",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                        "$ref": "#/components/schemas/Release" } } } },
+                    "responses": { "204": { "description": "Put." } }
+                },
+                "patch": {
+                    "operationId": "patchRelease",
+                    "requestBody": { "required": true, "content": { "application/merge-patch+json": { "schema": {
+                        "$ref": "#/components/schemas/Release" } } } },
+                    "responses": { "204": { "description": "Patched." } }
+                }
+            } },
+            "components": { "schemas": { "Release": release } }
+        });
+        let output = generate(&spec, "client").unwrap();
+        assert!(output.refusals.is_empty(), "{:?}", output.refusals);
+        assert!(output.sdk.contains("pub fn set_build"), "a setter of its own");
+        assert!(output.sdk.contains("pub fn build(self)"), "the last step keeps its name");
+        assert!(output.sdk.contains("pub fn put_release"));
+        assert!(output.sdk.contains("pub fn patch_release"));
+    }
+
     #[test]
     fn what_progenitor_fails_on_is_left_out_not_the_whole_spec() {
         let object =

@@ -64,6 +64,16 @@ pub(crate) fn samples_module(samples: &[Sample]) -> String {
     doc
 }
 
+/// A builder's setter for a member: its field's name, but `set_build` for
+/// a member named `build`, the name of the builder's last step.
+fn setter_ident(field: &proc_macro2::Ident) -> proc_macro2::Ident {
+    if field == "build" {
+        format_ident!("set_build")
+    } else {
+        field.clone()
+    }
+}
+
 /// The module the open enums are shown in, as progenitor is told.
 pub(crate) const OPEN_MODULE: &str = "crate::types";
 
@@ -543,6 +553,7 @@ impl Sdk<'_> {
             for (prop, member) in schema["properties"].as_object().into_iter().flatten() {
                 let (ty, nullable) = self.patch_member_type(name, prop, member)?;
                 let field = field_ident(prop);
+                let setter = setter_ident(&field);
                 let doc = format!("Sets `{prop}`.");
                 let value = if nullable {
                     quote!(Some(Some(rt::convert::<#ty, _>(value, #prop)?)))
@@ -551,7 +562,7 @@ impl Sdk<'_> {
                 };
                 setters.push(quote! {
                     #[doc = #doc]
-                    pub fn #field(mut self, value: impl TryInto<#ty, Error: ::std::fmt::Display>) -> Self {
+                    pub fn #setter(mut self, value: impl TryInto<#ty, Error: ::std::fmt::Display>) -> Self {
                         self.value = self.value.and_then(|mut patch| {
                             patch.#field = #value;
                             Ok(patch)
@@ -559,7 +570,7 @@ impl Sdk<'_> {
                         self
                     }
                 });
-                names.insert(field.to_string());
+                names.insert(setter.to_string());
                 if nullable {
                     let clear = format_ident!("clear_{}", snake(prop));
                     let doc = format!("Sends `{prop}` as `null`, which clears it.");
@@ -576,9 +587,6 @@ impl Sdk<'_> {
                         bail!("{ptr}: two builder methods are named {clear}");
                     }
                 }
-            }
-            if names.contains("build") {
-                bail!("{ptr}: a member is named `build`, as the builder's last step is");
             }
             let doc = format!(
                 "Builds a [`crate::patch::{name}`]: made by [`crate::patch::{name}::builder`]."
@@ -719,9 +727,6 @@ impl Sdk<'_> {
                     break;
                 };
                 let field = format_ident!("{}", info.name);
-                if field == "build" {
-                    bail!("{ptr}: a member is named `build`, as the builder's last step is");
-                }
                 let member_ty = self.types.get_type(&info.type_id)?;
                 let (value_ty, wrap) = match (info.required, member_ty.details()) {
                     (false, TypeDetails::Option(inner)) => {
@@ -749,9 +754,10 @@ impl Sdk<'_> {
                         Some(text) => format!("`{prop}`: {}", text.trim()),
                         None => format!("Sets `{prop}`."),
                     };
+                    let setter = setter_ident(&field);
                     setters.push(quote! {
                         #[doc = #doc]
-                        pub fn #field(mut self, #field: impl TryInto<#value_ty, Error: ::std::fmt::Display>) -> Self {
+                        pub fn #setter(mut self, #field: impl TryInto<#value_ty, Error: ::std::fmt::Display>) -> Self {
                             self.inner = self.inner.and_then(|builder| Ok(builder.#field(#value)));
                             self
                         }
