@@ -676,7 +676,6 @@ impl Sdk<'_> {
     fn body_builders(&self) -> anyhow::Result<Vec<TokenStream>> {
         let mut out = Vec::new();
         for name in self.body_schemas() {
-            let ptr = format!("/components/schemas/{name}");
             let schema = &self.spec["components"]["schemas"][&name];
             let ty = self.named_type(&name)?;
             let TypeDetails::Struct(details) = ty.details() else {
