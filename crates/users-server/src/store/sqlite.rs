@@ -240,10 +240,18 @@ impl Store for SqliteStore {
         filter: &ListFilter,
     ) -> Result<Vec<StoredUser>, StoreError> {
         // Absent filters are NULL and match everything; LIKE runs on text
-        // lowercased here (SQLite folds ASCII only), wildcards escaped.
+        // lowercased here (SQLite folds ASCII only), wildcards escaped. An
+        // email is compared on its own, so that SQLite looks it up in the
+        // (account_id, email_key) index rather than scanning the account
+        // (`$3 IS NULL OR ...` hides the index from its planner).
+        let email = if filter.email.is_some() {
+            "email_key = $3"
+        } else {
+            "$3 IS NULL"
+        };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM users WHERE account_id = $1 AND seq > $2 \
-             AND ($3 IS NULL OR email_key = $3) AND ($4 IS NULL OR status = $4) \
+             AND {email} AND ($4 IS NULL OR status = $4) \
              AND ($5 IS NULL OR search_text LIKE $5 ESCAPE '\\') \
              ORDER BY seq LIMIT $6"
         )))
