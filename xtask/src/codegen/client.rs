@@ -1405,8 +1405,14 @@ mod tests {
         });
         let output = generate(&spec, "client").unwrap();
         assert!(output.refusals.is_empty(), "{:?}", output.refusals);
-        assert!(output.sdk.contains("pub fn set_build"), "a setter of its own");
-        assert!(output.sdk.contains("pub fn build(self)"), "the last step keeps its name");
+        assert!(
+            output.sdk.contains("pub fn set_build"),
+            "a setter of its own"
+        );
+        assert!(
+            output.sdk.contains("pub fn build(self)"),
+            "the last step keeps its name"
+        );
         assert!(output.sdk.contains("pub fn put_release"));
         assert!(output.sdk.contains("pub fn patch_release"));
     }

@@ -275,13 +275,6 @@ impl Store for SqliteStore {
         let rendered = super::query::render(&query.condition, dialect, "users");
         let filter = format!("FROM users WHERE account_id = $1 AND ({})", rendered.sql);
         let mut conn = self.reader.acquire().await?;
-        let mut count =
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
-                .bind(account_id.to_owned());
-        for value in &rendered.binds {
-            count = count.bind(value.clone());
-        }
-        let total = count.fetch_one(&mut *conn).await?;
         let next = rendered.binds.len() + 2;
         let mut page = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} {filter} ORDER BY {} LIMIT ${next} OFFSET ${}",
@@ -297,6 +290,20 @@ impl Store for SqliteStore {
             .bind(query.offset)
             .fetch_all(&mut *conn)
             .await?;
+        // The count, unless the page shows it: a first page shorter than
+        // its limit holds every match (an identity provider's lookups).
+        let total = if query.offset == 0 && (rows.len() as i64) < query.limit {
+            rows.len() as i64
+        } else {
+            let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) {filter}"
+            )))
+            .bind(account_id.to_owned());
+            for value in &rendered.binds {
+                count = count.bind(value.clone());
+            }
+            count.fetch_one(&mut *conn).await?
+        };
         Ok((
             total,
             rows.iter().map(user_from_row).collect::<Result<_, _>>()?,

@@ -219,13 +219,6 @@ impl GroupStore for SqliteStore {
         );
         // The count, the page and its members from one snapshot.
         let mut tx = self.reader.begin().await?;
-        let mut count =
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
-                .bind(account_id.to_owned());
-        for value in &rendered.binds {
-            count = count.bind(value.clone());
-        }
-        let total = count.fetch_one(&mut *tx).await?;
         let next = rendered.binds.len() + 2;
         let mut page = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT seq, id, resource_version, doc {filter} ORDER BY {} LIMIT ${next} OFFSET ${}",
@@ -241,6 +234,20 @@ impl GroupStore for SqliteStore {
             .bind(query.offset)
             .fetch_all(&mut *tx)
             .await?;
+        // The count, unless the page shows it: a first page shorter than
+        // its limit holds every match (an identity provider's lookups).
+        let total = if query.offset == 0 && (rows.len() as i64) < query.limit {
+            rows.len() as i64
+        } else {
+            let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) {filter}"
+            )))
+            .bind(account_id.to_owned());
+            for value in &rendered.binds {
+                count = count.bind(value.clone());
+            }
+            count.fetch_one(&mut *tx).await?
+        };
         let mut groups = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: String = row.try_get("id")?;
