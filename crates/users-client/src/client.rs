@@ -39,17 +39,18 @@ impl ClientBuilder {
     /// Sends `user` and `password` as HTTP basic credentials to the
     /// operations whose security names an HTTP basic scheme.
     pub fn basic_auth(mut self, user: impl AsRef<str>, password: impl AsRef<str>) -> Self {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers::HeaderMapExt::typed_insert(
-            &mut headers,
-            headers::Authorization::basic(user.as_ref(), password.as_ref()),
-        );
-        match headers.remove(reqwest::header::AUTHORIZATION) {
-            Some(mut value) => {
+        use base64::Engine as _;
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            user.as_ref(),
+            password.as_ref()
+        ));
+        match reqwest::header::HeaderValue::try_from(format!("Basic {credentials}")) {
+            Ok(mut value) => {
                 value.set_sensitive(true);
                 self.runtime.basic = Some(value);
             }
-            None => self.refused = Some("the basic credentials are not valid".into()),
+            Err(_) => self.refused = Some("the basic credentials are not valid".into()),
         }
         self
     }

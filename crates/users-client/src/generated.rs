@@ -722,10 +722,13 @@ answered as its bytes.
             if value.chars().count() > 2048usize {
                 return Err("longer than 2048 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^https://").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^https://\"".into());
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^https://").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^https://\"".into());
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -1829,12 +1832,15 @@ answered as its bytes.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -1894,10 +1900,13 @@ answered as its bytes.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[\\x21-\\x7E]+$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[\\x21-\\x7E]+$\"".into());
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[\\x21-\\x7E]+$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^[\\x21-\\x7E]+$\"".into());
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -1957,12 +1966,15 @@ answered as its bytes.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -2022,10 +2034,13 @@ answered as its bytes.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[\\x21-\\x7E]+$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[\\x21-\\x7E]+$\"".into());
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[\\x21-\\x7E]+$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^[\\x21-\\x7E]+$\"".into());
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -2350,12 +2365,15 @@ it, and `null` for the whole map removes every attribute.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -2473,12 +2491,15 @@ it, and `null` for the whole map removes every attribute.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -2539,12 +2560,15 @@ it, and `null` for the whole map removes every attribute.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -2889,12 +2913,15 @@ it, and `null` for the whole map removes every attribute.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -2970,12 +2997,15 @@ it, and `null` for the whole map removes every attribute.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -3093,12 +3123,15 @@ it, and `null` for the whole map removes every attribute.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -3158,12 +3191,15 @@ it, and `null` for the whole map removes every attribute.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -3460,12 +3496,15 @@ left out. New members may be added at any time.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -3567,10 +3606,13 @@ left out. New members may be added at any time.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^\\S(.*\\S)?$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^\\S(.*\\S)?$\"".into());
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^\\S(.*\\S)?$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^\\S(.*\\S)?$\"".into());
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -3702,12 +3744,15 @@ left out. New members may be added at any time.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -4694,12 +4739,15 @@ language: in a patch it clears the stored one.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -4759,10 +4807,13 @@ language: in a patch it clears the stored one.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9_-]+$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[A-Za-z0-9_-]+$\"".into());
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9_-]+$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^[A-Za-z0-9_-]+$\"".into());
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -4880,12 +4931,15 @@ language: in a patch it clears the stored one.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -4946,10 +5000,13 @@ language: in a patch it clears the stored one.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9_-]+$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[A-Za-z0-9_-]+$\"".into());
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9_-]+$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^[A-Za-z0-9_-]+$\"".into());
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -5009,12 +5066,15 @@ language: in a patch it clears the stored one.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -5074,10 +5134,13 @@ language: in a patch it clears the stored one.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9_-]+$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[A-Za-z0-9_-]+$\"".into());
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9_-]+$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^[A-Za-z0-9_-]+$\"".into());
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -6932,10 +6995,13 @@ naming `ownerOrganization.id`).
         fn from_str(
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^\\+[1-9][0-9]{1,14}$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^\\+[1-9][0-9]{1,14}$\"".into());
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^\\+[1-9][0-9]{1,14}$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^\\+[1-9][0-9]{1,14}$\"".into());
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -7094,10 +7160,15 @@ problem lists at most 20, and counts the rest here.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[a-z0-9][a-z0-9_.-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[a-z0-9][a-z0-9_.-]*$\"".into());
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[a-z0-9][a-z0-9_.-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[a-z0-9][a-z0-9_.-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -7178,12 +7249,15 @@ problem lists at most 20, and counts the rest here.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -7365,12 +7439,15 @@ problem lists at most 20, and counts the rest here.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -7490,12 +7567,15 @@ problem lists at most 20, and counts the rest here.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -7639,12 +7719,15 @@ zone: in a patch it clears the stored one.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -7762,12 +7845,15 @@ zone: in a patch it clears the stored one.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -8225,10 +8311,13 @@ out while there is none.
             if value.chars().count() > 2048usize {
                 return Err("longer than 2048 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^https://").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^https://\"".into());
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^https://").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^https://\"".into());
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -8469,12 +8558,15 @@ out while there is none.
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
-                );
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:-]*$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9_.:-]*$\"".into(),
+                    );
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -8646,10 +8738,13 @@ out while there is none.
         fn from_str(
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^\\+[1-9][0-9]{1,14}$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^\\+[1-9][0-9]{1,14}$\"".into());
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^\\+[1-9][0-9]{1,14}$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^\\+[1-9][0-9]{1,14}$\"".into());
+                }
             }
             Ok(Self(value.to_string()))
         }
@@ -8703,10 +8798,13 @@ out while there is none.
         fn from_str(
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^\\+[1-9][0-9]{1,14}$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^\\+[1-9][0-9]{1,14}$\"".into());
+            #[cfg(feature = "patterns")]
+            {
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+                { ::regress::Regex::new("^\\+[1-9][0-9]{1,14}$").unwrap() });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^\\+[1-9][0-9]{1,14}$\"".into());
+                }
             }
             Ok(Self(value.to_string()))
         }

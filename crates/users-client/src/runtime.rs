@@ -481,10 +481,16 @@ impl std::fmt::Display for ETag {
 impl std::str::FromStr for ETag {
     type Err = Error;
 
-    /// Reads `"opaque"` or `W/"opaque"`, as the `headers` crate parses
-    /// entity tags.
+    /// Reads `"opaque"` or `W/"opaque"`: an `entity-tag` of RFC 9110
+    /// §8.8.3, whose opaque part holds any visible byte but `"`.
     fn from_str(text: &str) -> Result<Self, Error> {
-        let valid = text.parse::<headers::ETag>().is_ok();
+        let quoted = text.strip_prefix("W/").unwrap_or(text);
+        let valid = quoted.len() >= 2
+            && quoted.starts_with('"')
+            && quoted.ends_with('"')
+            && quoted.as_bytes()[1..quoted.len() - 1]
+                .iter()
+                .all(|&b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80);
         if valid {
             Ok(ETag(text.to_owned()))
         } else {
@@ -714,7 +720,7 @@ pub(crate) async fn respond_by_status<T, H: FromHeaders>(
     value: progenitor_client::ResponseValue<progenitor_client::ByteStream>,
     decode: impl FnOnce(reqwest::StatusCode, &[u8]) -> Result<T, Error>,
 ) -> Result<Response<T, H>, Error> {
-    use futures::TryStreamExt;
+    use futures_util::TryStreamExt;
     let status = value.status();
     let headers = H::from_headers(value.headers())?;
     let bytes: Vec<u8> = value
@@ -774,7 +780,7 @@ where
     Fut: Future<Output = Result<(Vec<I>, Option<String>), Error>> + Send + 'a,
     N: Fn(B, String) -> Result<B, Error> + Send + 'a,
 {
-    use futures::StreamExt;
+    use futures_util::StreamExt;
     use std::collections::VecDeque;
     // State: the next request to send (None after the last page), and the
     // items of the current page.
@@ -792,7 +798,7 @@ where
         fetch,
         next,
     });
-    futures::stream::try_unfold(Some(state), |state| async move {
+    futures_util::stream::try_unfold(Some(state), |state| async move {
         let mut state = match state {
             None => return Ok(None),
             Some(Err(err)) => return Err(err),
@@ -819,7 +825,7 @@ where
 /// time: what its `stream()` answers. Boxed, so it is `Unpin` and can be
 /// looped over as it is returned:
 /// `while let Some(item) = stream.try_next().await? { .. }`.
-pub type Pages<'a, T> = futures::stream::BoxStream<'a, Result<T, Error>>;
+pub type Pages<'a, T> = futures_util::stream::BoxStream<'a, Result<T, Error>>;
 
 /// The JSON Schema of a three-state member: `T` or `null` (OpenAPI 3.0
 /// `nullable`). Only for `schemars`; the value is an `Option<Option<T>>`.

@@ -174,7 +174,9 @@ pub(crate) fn generate(source: &serde_json::Value, krate: &str) -> anyhow::Resul
         });
     };
     Ok(Output {
-        client: without_pseudo_code(&super::format_rust(super::optional::schemars(client))?),
+        client: without_pseudo_code(&super::format_rust(super::optional::patterns(
+            super::optional::schemars(client),
+        ))?),
         mock: super::format_rust(mock)?,
         sdk: super::format_rust(super::optional::schemars(sdk))?,
         cli: super::format_rust(cli)?,

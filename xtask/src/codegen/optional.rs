@@ -11,6 +11,12 @@
 //! - a `#[schemars(..)]` helper attribute becomes
 //!   `#[cfg_attr(feature = "schemars", schemars(..))]`;
 //! - `impl .. schemars::JsonSchema for ..` gains `#[cfg(feature = "schemars")]`.
+//!
+//! typify checks a string's `pattern` with `regress`, an ECMAScript regex
+//! engine, when a value is built or decoded. The server checks every
+//! pattern it declares and names the field it refuses, so the SDK checks
+//! them only when its `patterns` feature is on ([`patterns`]): the engine
+//! stays out of a default build.
 
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::quote;
@@ -49,6 +55,53 @@ pub(crate) fn schemars(tokens: TokenStream) -> TokenStream {
         }
     }
     out
+}
+
+/// `tokens` with typify's pattern checks behind the `patterns` feature:
+/// each `static PATTERN: .. = ..;` and the `if PATTERN.. { .. }` after it
+/// become one block under `#[cfg(feature = "patterns")]`.
+pub(crate) fn patterns(tokens: TokenStream) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = TokenStream::new();
+    let mut i = 0;
+    while i < trees.len() {
+        if let Some(end) = pattern_check(&trees[i..]) {
+            let check: TokenStream = trees[i..i + end].iter().cloned().collect();
+            out.extend(quote!(#[cfg(feature = "patterns")] { #check }));
+            i += end;
+            continue;
+        }
+        match &trees[i] {
+            TokenTree::Group(group) => {
+                let mut inner = Group::new(group.delimiter(), patterns(group.stream()));
+                inner.set_span(group.span());
+                out.extend([TokenTree::Group(inner)]);
+            }
+            other => out.extend([other.clone()]),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// How many tokens typify's pattern check at the head of `trees` spans:
+/// `static PATTERN .. ;` then `if PATTERN .. { .. }`.
+fn pattern_check(trees: &[TokenTree]) -> Option<usize> {
+    let word =
+        |tree: Option<&TokenTree>, w: &str| matches!(tree, Some(TokenTree::Ident(i)) if i == w);
+    if !(word(trees.first(), "static") && word(trees.get(1), "PATTERN")) {
+        return None;
+    }
+    let semi = trees
+        .iter()
+        .position(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ';'))?;
+    if !(word(trees.get(semi + 1), "if") && word(trees.get(semi + 2), "PATTERN")) {
+        return None;
+    }
+    let body = trees[semi + 3..]
+        .iter()
+        .position(|t| matches!(t, TokenTree::Group(g) if g.delimiter() == Delimiter::Brace))?;
+    Some(semi + 3 + body + 1)
 }
 
 /// Whether a path's tokens name `schemars::JsonSchema`.
@@ -173,6 +226,33 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("# [serde (transparent)]"), "{out}");
+    }
+
+    #[test]
+    fn pattern_checks_move_behind_the_feature_and_the_rest_stays() {
+        let out = text(patterns(quote! {
+            impl ::std::str::FromStr for Code {
+                fn from_str(value: &str) -> Result<Self, E> {
+                    if value.len() > 8usize { return Err("long".into()); }
+                    static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                        ::std::sync::LazyLock::new(|| { ::regress::Regex::new("^a").unwrap() });
+                    if PATTERN.find(value).is_none() { return Err("pattern".into()); }
+                    Ok(Self(value.to_string()))
+                }
+            }
+            static OTHER: u8 = 1;
+        }));
+        assert!(
+            out.contains("# [cfg (feature = \"patterns\")] { static PATTERN"),
+            "{out}"
+        );
+        assert!(
+            out.contains("return Err (\"pattern\" . into ()) ; } } Ok (Self"),
+            "{out}"
+        );
+        assert!(out.contains("if value . len () > 8usize"), "{out}");
+        assert!(out.contains("static OTHER : u8 = 1 ;"), "{out}");
+        assert_eq!(out.matches("cfg (feature").count(), 1, "{out}");
     }
 
     #[test]
