@@ -1148,7 +1148,7 @@ fn codegen_and_build(root: &Path, missed: &mut Vec<String>) -> anyhow::Result<St
          | cold `cargo build -p users-client` (default features) | {cold:.1} s | `CARGO_TARGET_DIR=$(mktemp -d) CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=0 cargo build -p users-client` | ≤ {COLD_BUILD_GOAL} s: {} |\n\n\
          What a default build of the SDK leaves out, each behind a feature: `schemars` (the JSON Schema of every type), \
          `patterns` (typify's `pattern` checks, with the `regress` engine; the server checks every pattern it declares and names the field), \
-         `mock` (httpmock). It depends on `futures-util` rather than `futures`, on tokio's timers alone, and writes HTTP basic credentials with `base64` rather than the `headers` crate.\n\n\
+         `mock` (httpmock). It depends on `futures` without its executor and macros, on tokio's timers alone, and writes HTTP basic credentials with `base64` rather than the `headers` crate.\n\n\
          Reproduce everything: `cargo xtask bench` (needs wrk, valgrind, pgbench, psql and curl; oha optional: `cargo install oha`).\n",
         median(&times),
         spread(&times),

@@ -13,6 +13,7 @@ pub(crate) use lift::{METHODS, operation_at, operations};
 #[cfg(test)]
 pub(crate) use server::known_formats;
 mod naming;
+mod normalize;
 mod open_enum;
 mod optional;
 mod sdk;
@@ -58,7 +59,8 @@ pub(crate) struct Refusal {
 }
 
 /// What the generators left out, each with the generator's name
-/// (`client`, `server`).
+/// (`client`, `server`; `spec` for what the document holds that neither
+/// can read).
 pub(crate) type Refusals = Vec<(&'static str, Refusal)>;
 
 /// The refusals as lines, `<generator> <pointer>: <reason>`, sorted.
@@ -144,8 +146,10 @@ pub(crate) fn generate_from(
     spec: &serde_json::Value,
     target: &config::Target,
 ) -> anyhow::Result<(Vec<Generated>, Refusals)> {
-    // A 3.1 document is read as the 3.0 one it lowers to.
-    let lowered = lower::to_30(spec);
+    // Foreign references inlined; a 3.1 document read as the 3.0 one it
+    // lowers to.
+    let (readable, spec_refusals) = normalize::readable(spec);
+    let lowered = lower::to_30(&readable);
     let spec = &*lowered;
     let krate = target.sdk_crate();
     let server_options = server::Options::of(target);
@@ -164,7 +168,8 @@ pub(crate) fn generate_from(
         path: target.server_output(),
         contents: rust(&server),
     }];
-    let mut refusals: Refusals = server_refusals.into_iter().map(|r| ("server", r)).collect();
+    let mut refusals: Refusals = spec_refusals.into_iter().map(|r| ("spec", r)).collect();
+    refusals.extend(server_refusals.into_iter().map(|r| ("server", r)));
     if let Some(client) = client {
         let client::Output {
             client,

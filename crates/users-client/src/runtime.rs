@@ -720,7 +720,7 @@ pub(crate) async fn respond_by_status<T, H: FromHeaders>(
     value: progenitor_client::ResponseValue<progenitor_client::ByteStream>,
     decode: impl FnOnce(reqwest::StatusCode, &[u8]) -> Result<T, Error>,
 ) -> Result<Response<T, H>, Error> {
-    use futures_util::TryStreamExt;
+    use futures::TryStreamExt;
     let status = value.status();
     let headers = H::from_headers(value.headers())?;
     let bytes: Vec<u8> = value
@@ -780,7 +780,7 @@ where
     Fut: Future<Output = Result<(Vec<I>, Option<String>), Error>> + Send + 'a,
     N: Fn(B, String) -> Result<B, Error> + Send + 'a,
 {
-    use futures_util::StreamExt;
+    use futures::StreamExt;
     use std::collections::VecDeque;
     // State: the next request to send (None after the last page), and the
     // items of the current page.
@@ -798,7 +798,7 @@ where
         fetch,
         next,
     });
-    futures_util::stream::try_unfold(Some(state), |state| async move {
+    futures::stream::try_unfold(Some(state), |state| async move {
         let mut state = match state {
             None => return Ok(None),
             Some(Err(err)) => return Err(err),
@@ -825,7 +825,7 @@ where
 /// time: what its `stream()` answers. Boxed, so it is `Unpin` and can be
 /// looped over as it is returned:
 /// `while let Some(item) = stream.try_next().await? { .. }`.
-pub type Pages<'a, T> = futures_util::stream::BoxStream<'a, Result<T, Error>>;
+pub type Pages<'a, T> = futures::stream::BoxStream<'a, Result<T, Error>>;
 
 /// The JSON Schema of a three-state member: `T` or `null` (OpenAPI 3.0
 /// `nullable`). Only for `schemars`; the value is an `Option<Option<T>>`.

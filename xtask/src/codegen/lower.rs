@@ -10,7 +10,9 @@
 //! - `const: v` is `enum: [v]`;
 //! - a numeric `exclusiveMinimum` / `exclusiveMaximum` is the bound with the
 //!   boolean flag;
-//! - `examples: [..]` (a schema's list) is `example`, the first.
+//! - `examples: [..]` (a schema's list) is `example`, the first;
+//! - a boolean schema is `{}` (`true`) or `{not: {}}` (`false`), where a
+//!   schema stands (`additionalProperties` keeps its boolean, as 3.0 has it).
 //!
 //! The document becomes `openapi: 3.0.3` without what 3.0 has no place for
 //! (`webhooks`, `jsonSchemaDialect`, `components/pathItems`, the license's
@@ -56,6 +58,32 @@ const NAMED_SCHEMAS: [&str; 5] = [
     "definitions",
 ];
 
+/// The keywords whose value is one schema, or a list of schemas.
+const SCHEMA_KEYWORDS: [&str; 13] = [
+    "items",
+    "not",
+    "contains",
+    "if",
+    "then",
+    "else",
+    "propertyNames",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "prefixItems",
+];
+
+/// A boolean schema as the object that says the same.
+fn unbool(schema: &mut Value) {
+    match schema {
+        Value::Bool(true) => *schema = json!({}),
+        Value::Bool(false) => *schema = json!({ "not": {} }),
+        _ => {}
+    }
+}
+
 /// Rewrites every schema-like object below `value`.
 fn lower(value: &mut Value) {
     match value {
@@ -64,9 +92,26 @@ fn lower(value: &mut Value) {
             for (key, member) in object.iter_mut() {
                 match member {
                     Value::Object(named) if NAMED_SCHEMAS.contains(&key.as_str()) => {
-                        named.values_mut().for_each(lower);
+                        named.values_mut().for_each(|schema| {
+                            unbool(schema);
+                            lower(schema);
+                        });
                     }
-                    _ => lower(member),
+                    Value::Array(schemas) if SCHEMA_KEYWORDS.contains(&key.as_str()) => {
+                        schemas.iter_mut().for_each(|schema| {
+                            unbool(schema);
+                            lower(schema);
+                        });
+                    }
+                    // Data, not schemas.
+                    _ if matches!(key.as_str(), "example" | "default" | "enum")
+                        || key.starts_with("x-") => {}
+                    _ => {
+                        if SCHEMA_KEYWORDS.contains(&key.as_str()) {
+                            unbool(member);
+                        }
+                        lower(member);
+                    }
                 }
             }
         }
@@ -138,6 +183,32 @@ mod tests {
         let spec =
             json!({ "openapi": "3.0.3", "components": { "schemas": { "A": { "const": 1 } } } });
         assert!(matches!(to_30(&spec), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn boolean_schemas_become_objects_and_data_stays() {
+        let spec = json!({
+            "openapi": "3.1.0",
+            "components": { "schemas": {
+                "A": { "type": "object", "additionalProperties": false, "properties": {
+                    "additionalProperties": false,
+                    "any": true,
+                    "list": { "type": "array", "items": false, "example": { "items": true } }
+                } },
+                "U": { "anyOf": [true, { "type": "string" }] }
+            } }
+        });
+        let out = to_30(&spec);
+        let a = &out["components"]["schemas"]["A"];
+        assert_eq!(a["additionalProperties"], json!(false));
+        assert_eq!(
+            a["properties"]["additionalProperties"],
+            json!({ "not": {} })
+        );
+        assert_eq!(a["properties"]["any"], json!({}));
+        assert_eq!(a["properties"]["list"]["items"], json!({ "not": {} }));
+        assert_eq!(a["properties"]["list"]["example"], json!({ "items": true }));
+        assert_eq!(out["components"]["schemas"]["U"]["anyOf"][0], json!({}));
     }
 
     #[test]

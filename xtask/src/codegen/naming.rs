@@ -29,6 +29,10 @@ pub(crate) fn pascal(name: &str) -> String {
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, 'V');
     }
+    // The one keyword a capitalized word can be (`self`).
+    if out == "Self" {
+        out.push('_');
+    }
     out
 }
 
@@ -171,6 +175,7 @@ mod tests {
         assert_eq!(pascal("IoE²IoT API"), "IoEIoTApi");
         assert_eq!(pascal("x-request-id"), "XRequestId");
         assert_eq!(pascal("2fa"), "V2fa");
+        assert_eq!(pascal("self"), "Self_");
         assert_eq!(snake("getPetById"), "get_pet_by_id");
         assert_eq!(snake("If-Match"), "if_match");
         assert_eq!(snake("accountSwitchKey"), "account_switch_key");

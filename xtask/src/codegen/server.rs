@@ -2552,6 +2552,10 @@ fn variant_names(values: &[&str]) -> anyhow::Result<Vec<String>> {
         if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
             out.insert(0, 'V');
         }
+        // The one keyword a capitalized word can be (`self`).
+        if out == "Self" {
+            out.push('_');
+        }
         out
     }
     for spell in [false, true] {
@@ -2572,6 +2576,11 @@ pub(crate) mod tests {
         assert_eq!(
             variant_names(&["America/New_York", "en-us"]).unwrap(),
             ["AmericaNewYork", "EnUs"]
+        );
+        // A link relation `self` is no keyword.
+        assert_eq!(
+            variant_names(&["self", "related"]).unwrap(),
+            ["Self_", "Related"]
         );
         // Names that would collide spell their separators out.
         assert_eq!(
