@@ -63,10 +63,10 @@ fn pointer_of(reference: &str) -> Option<String> {
 fn needs_work(value: &Value, in_callbacks: bool) -> bool {
     match value {
         Value::Object(object) => {
-            if let Some(Value::String(reference)) = object.get("$ref") {
-                if in_callbacks || (reference.starts_with("#/") && !is_component(reference)) {
-                    return true;
-                }
+            if let Some(Value::String(reference)) = object.get("$ref")
+                && (in_callbacks || (reference.starts_with("#/") && !is_component(reference)))
+            {
+                return true;
             }
             if object
                 .get("pattern")
@@ -103,14 +103,13 @@ fn rewrite(
                 if (foreign || in_callbacks)
                     && following.len() < MAX_DEPTH
                     && !following.contains(&reference)
+                    && let Some(target) = pointer_of(&reference).and_then(|p| root.pointer(&p))
                 {
-                    if let Some(target) = pointer_of(&reference).and_then(|p| root.pointer(&p)) {
-                        *out = target.clone();
-                        following.push(reference);
-                        rewrite(root, out, at, following, refusals, false);
-                        following.pop();
-                        return;
-                    }
+                    *out = target.clone();
+                    following.push(reference);
+                    rewrite(root, out, at, following, refusals, false);
+                    following.pop();
+                    return;
                 }
             }
             if object
