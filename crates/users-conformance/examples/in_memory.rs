@@ -24,9 +24,9 @@ use users_server::auth::JwtVerifier;
 use users_server::service::{Service, Settings};
 use users_server::store::query::{Field, Query, doc_text};
 use users_server::store::{
-    Avatar, AvatarChange, GroupFilter, GroupRow, GroupStore, IdempotencyScope, IdempotencyState,
-    ListFilter, LockedGroup, LockedUser, Store, StoreError, StoredGroup, StoredUser, UserRow,
-    email_key, name_key, reclaimable,
+    Avatar, AvatarChange, GroupFilter, GroupRef, GroupRow, GroupStore, IdempotencyScope,
+    IdempotencyState, ListFilter, LockedGroup, LockedUser, Store, StoreError, StoredGroup,
+    StoredUser, UserRow, email_key, name_key, reclaimable,
 };
 
 /// A user's field as the SQL stores read it.
@@ -542,6 +542,38 @@ impl GroupStore for MemoryStore {
             .filter(|g| query.condition.matches(&|f| group_field(g, f), &g.members))
             .collect();
         Ok(page(found, query, group_field, |g| g.seq))
+    }
+
+    async fn groups_of_users(
+        &self,
+        account_id: &str,
+        user_ids: &[String],
+        limit: usize,
+    ) -> Result<HashMap<String, Vec<GroupRef>>, StoreError> {
+        let data = self.data.lock().await;
+        let mut groups: Vec<&StoredGroup> = data
+            .groups
+            .get(account_id)
+            .into_iter()
+            .flat_map(|groups| groups.values())
+            .collect();
+        groups.sort_by_key(|g| g.seq);
+        let mut out: HashMap<String, Vec<GroupRef>> = HashMap::new();
+        for user in user_ids {
+            let of: Vec<GroupRef> = groups
+                .iter()
+                .filter(|g| g.members.contains(user))
+                .take(limit)
+                .map(|g| GroupRef {
+                    id: g.id.clone(),
+                    name: g.doc[group::NAME].as_str().map(str::to_owned),
+                })
+                .collect();
+            if !of.is_empty() {
+                out.insert(user.clone(), of);
+            }
+        }
+        Ok(out)
     }
 
     async fn lock_group(

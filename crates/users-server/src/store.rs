@@ -27,7 +27,7 @@ use users_api::runtime::decode::FromText;
 use users_api::types::UserStatus;
 
 pub use groups::{
-    GroupFilter, GroupRow, GroupStore, LockedGroup, PgLockedGroup, SqlLockedGroup,
+    GroupFilter, GroupRef, GroupRow, GroupStore, LockedGroup, PgLockedGroup, SqlLockedGroup,
     SqliteLockedGroup, StoredGroup, name_key,
 };
 pub use postgres::{PgLocked, PgStore};

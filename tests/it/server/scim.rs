@@ -529,6 +529,29 @@ async fn groups(db: Db) {
         let page = scim.scim(reqwest::Method::GET, &path, None).await;
         assert_eq!(page.body["totalResults"], 1, "{filter}: {}", page.body);
     }
+    // A listing shows each user's groups, in the order they were made.
+    let support = scim
+        .scim(
+            reqwest::Method::POST,
+            "/scim/v2/Groups",
+            Some(json!({ "displayName": "Support", "members": [{ "value": bo }] })),
+        )
+        .await;
+    assert_eq!(support.status, StatusCode::CREATED, "{}", support.body);
+    let listed = scim
+        .scim(reqwest::Method::GET, "/scim/v2/Users?sortBy=userName", None)
+        .await;
+    let resources = listed.body["Resources"].as_array().unwrap();
+    assert_eq!(resources[0]["id"], ann);
+    assert!(resources[0].get("groups").is_none(), "{}", resources[0]);
+    assert_eq!(resources[1]["id"], bo);
+    let names: Vec<&Value> = resources[1]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| &g["display"])
+        .collect();
+    assert_eq!(names, [&json!("Ops"), &json!("Support")]);
     // A name is unique without regard to case; a member must be a user.
     let taken = scim
         .scim(

@@ -40,7 +40,7 @@ use super::groups::new_group_doc;
 use super::{Service, internal, members_of, new_user_doc, now};
 use crate::store::query::{Condition, Query};
 use crate::store::{
-    AvatarChange, GroupFilter, GroupRow, LockedGroup, LockedUser, Store, StoreError, StoredGroup,
+    AvatarChange, GroupRef, GroupRow, LockedGroup, LockedUser, Store, StoreError, StoredGroup,
     StoredUser, UserRow,
 };
 
@@ -51,7 +51,7 @@ const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub(crate) const MAX_COUNT: i64 = 200;
 const DEFAULT_COUNT: i64 = 100;
 /// The most groups a user's `groups` lists.
-const MAX_GROUPS_SHOWN: i64 = 1000;
+const MAX_GROUPS_SHOWN: usize = 1000;
 
 /// The members of a stored user SCIM reads and writes; a replacement
 /// leaves every other member as it is.
@@ -290,7 +290,7 @@ fn time(doc: &Value, key: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 }
 
 /// A stored user as SCIM shows it, with its groups.
-fn scim_user(stored: &StoredUser, groups: &[StoredGroup]) -> ScimUser {
+fn scim_user(stored: &StoredUser, groups: &[GroupRef]) -> ScimUser {
     let doc = &stored.doc;
     let given = doc[user::NAME][name::FIRST_NAME]
         .as_str()
@@ -355,7 +355,7 @@ fn scim_user(stored: &StoredUser, groups: &[StoredGroup]) -> ScimUser {
                 .map(|g| MemberRef {
                     value: g.id.clone(),
                     ref_: Some(format!("/scim/v2/Groups/{}", g.id)),
-                    display: text(&g.doc, group::NAME),
+                    display: g.name.clone(),
                     type_: Some("direct".into()),
                 })
                 .collect()
@@ -628,15 +628,22 @@ impl<T> UserWriteRefusal for T where
 }
 
 impl<S: Store> Service<S> {
-    async fn user_groups(&self, account: &str, id: &str) -> Result<Vec<StoredGroup>, Refused<500>> {
-        let filter = GroupFilter {
-            member: Some(id.to_owned()),
-            text: None,
-        };
-        self.store
-            .list_groups(account, 0, MAX_GROUPS_SHOWN, &filter)
+    /// Users as SCIM shows them, their groups read in one query.
+    async fn scim_users_of(
+        &self,
+        account: &str,
+        stored: &[StoredUser],
+    ) -> Result<Vec<ScimUser>, Refused<500>> {
+        let ids: Vec<String> = stored.iter().map(|u| u.id.clone()).collect();
+        let mut groups = self
+            .store
+            .groups_of_users(account, &ids, MAX_GROUPS_SHOWN)
             .await
-            .map_err(internal)
+            .map_err(internal)?;
+        Ok(stored
+            .iter()
+            .map(|u| scim_user(u, &groups.remove(&u.id).unwrap_or_default()))
+            .collect())
     }
 
     async fn scim_user_of(
@@ -644,8 +651,10 @@ impl<S: Store> Service<S> {
         account: &str,
         stored: &StoredUser,
     ) -> Result<ScimUser, Refused<500>> {
-        let groups = self.user_groups(account, &stored.id).await?;
-        Ok(scim_user(stored, &groups))
+        let mut users = self
+            .scim_users_of(account, std::slice::from_ref(stored))
+            .await?;
+        Ok(users.remove(0))
     }
 
     /// Creates a user from its SCIM representation.
@@ -972,10 +981,12 @@ impl<S: Store> ScimApi for Service<S> {
             .query_users(ctx.account(), &query)
             .await
             .map_err(internal)?;
-        let mut resources = Vec::with_capacity(rows.len());
-        for row in &rows {
-            resources.push(projection.user(self.scim_user_of(ctx.account(), row).await?)?);
-        }
+        let resources = self
+            .scim_users_of(ctx.account(), &rows)
+            .await?
+            .into_iter()
+            .map(|user| projection.user(user))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ListScimUsersResponse::Ok {
             body: UserListResponse {
                 schemas: vec![LIST_SCHEMA.into()],

@@ -74,6 +74,41 @@ pub fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// A group as a member's `groups` names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRef {
+    /// The group's id.
+    pub id: String,
+    /// Its name.
+    pub name: Option<String>,
+}
+
+impl GroupRef {
+    fn of(id: String, doc: &Value) -> Self {
+        Self {
+            id,
+            name: doc[group::NAME].as_str().map(str::to_owned),
+        }
+    }
+}
+
+/// Each member's groups from `(user id, group)` rows in insertion order,
+/// at most `limit` each.
+fn by_member(
+    rows: impl IntoIterator<Item = (String, GroupRef)>,
+    limit: usize,
+) -> std::collections::HashMap<String, Vec<GroupRef>> {
+    let mut out: std::collections::HashMap<String, Vec<GroupRef>> =
+        std::collections::HashMap::new();
+    for (user, group) in rows {
+        let groups = out.entry(user).or_default();
+        if groups.len() < limit {
+            groups.push(group);
+        }
+    }
+    out
+}
+
 /// Filters of a list of groups.
 #[derive(Debug, Clone, Default)]
 pub struct GroupFilter {
@@ -118,6 +153,15 @@ pub trait GroupStore: Send + Sync + 'static {
         account_id: &str,
         query: &super::query::Query,
     ) -> impl Future<Output = Result<(i64, Vec<StoredGroup>), StoreError>> + Send;
+    /// The groups each of `user_ids` is a member of, in insertion order,
+    /// at most `limit` each: a page of users' `groups` in one query. A user
+    /// in no group has no entry.
+    fn groups_of_users(
+        &self,
+        account_id: &str,
+        user_ids: &[String],
+        limit: usize,
+    ) -> impl Future<Output = Result<std::collections::HashMap<String, Vec<GroupRef>>, StoreError>> + Send;
     /// The group read inside a write transaction: other writers of it wait
     /// until the handle is written or dropped (dropping rolls back).
     fn lock_group(
@@ -268,6 +312,18 @@ impl GroupStore for SqlStore {
         match self {
             Self::Sqlite(store) => store.query_groups(account_id, query).await,
             Self::Postgres(store) => store.query_groups(account_id, query).await,
+        }
+    }
+
+    async fn groups_of_users(
+        &self,
+        account_id: &str,
+        user_ids: &[String],
+        limit: usize,
+    ) -> Result<std::collections::HashMap<String, Vec<GroupRef>>, StoreError> {
+        match self {
+            Self::Sqlite(store) => store.groups_of_users(account_id, user_ids, limit).await,
+            Self::Postgres(store) => store.groups_of_users(account_id, user_ids, limit).await,
         }
     }
 

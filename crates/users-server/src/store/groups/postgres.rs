@@ -8,7 +8,10 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 
-use super::{GroupFilter, GroupRow, GroupStore, LockedGroup, StoredGroup, member_changes, sql};
+use super::{
+    GroupFilter, GroupRef, GroupRow, GroupStore, LockedGroup, StoredGroup, by_member,
+    member_changes, sql,
+};
 use crate::store::postgres::why_not_written;
 use crate::store::{
     IdempotencyScope, PgStore, StoreError, is_unique_violation, like_pattern, sql as user_sql,
@@ -298,6 +301,37 @@ impl GroupStore for PgStore {
         }
         tx.commit().await?;
         Ok((total, groups))
+    }
+
+    async fn groups_of_users(
+        &self,
+        account_id: &str,
+        user_ids: &[String],
+        limit: usize,
+    ) -> Result<std::collections::HashMap<String, Vec<GroupRef>>, StoreError> {
+        let ids: Vec<uuid::Uuid> = user_ids.iter().filter_map(|id| uuid(id)).collect();
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT m.user_id, g.id, g.doc FROM group_members m \
+             JOIN user_groups g ON g.id = m.group_id \
+             WHERE g.account_id = $1 AND m.user_id = ANY($2) ORDER BY g.seq",
+        )
+        .bind(account_id.to_owned())
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let user: uuid::Uuid = row.try_get("user_id")?;
+            let id: uuid::Uuid = row.try_get("id")?;
+            let Json(doc): Json<Value> = row.try_get("doc")?;
+            found.push((user.to_string(), GroupRef::of(id.to_string(), &doc)));
+        }
+        tx.commit().await?;
+        Ok(by_member(found, limit))
     }
 
     async fn lock_group(

@@ -5,7 +5,10 @@ use serde_json::Value;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::{GroupFilter, GroupRow, GroupStore, LockedGroup, StoredGroup, member_changes, sql};
+use super::{
+    GroupFilter, GroupRef, GroupRow, GroupStore, LockedGroup, StoredGroup, by_member,
+    member_changes, sql,
+};
 use crate::store::sqlite::why_not_written;
 use crate::store::{
     IdempotencyScope, SqliteStore, StoreError, is_unique_violation, like_pattern, sql as user_sql,
@@ -256,6 +259,42 @@ impl GroupStore for SqliteStore {
         }
         tx.commit().await?;
         Ok((total, groups))
+    }
+
+    async fn groups_of_users(
+        &self,
+        account_id: &str,
+        user_ids: &[String],
+        limit: usize,
+    ) -> Result<std::collections::HashMap<String, Vec<GroupRef>>, StoreError> {
+        if user_ids.is_empty() {
+            return Ok(Default::default());
+        }
+        // The ids as one JSON array: one statement whatever the page size.
+        let ids = serde_json::to_string(user_ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let mut tx = self.reader.begin().await?;
+        let rows = sqlx::query(
+            "SELECT m.user_id, g.id, g.doc FROM group_members m \
+             JOIN user_groups g ON g.id = m.group_id \
+             WHERE g.account_id = $1 AND m.user_id IN (SELECT value FROM json_each($2)) \
+             ORDER BY g.seq",
+        )
+        .bind(account_id.to_owned())
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let doc: String = row.try_get("doc")?;
+            let doc: Value =
+                serde_json::from_str(&doc).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            found.push((
+                row.try_get("user_id")?,
+                GroupRef::of(row.try_get("id")?, &doc),
+            ));
+        }
+        tx.commit().await?;
+        Ok(by_member(found, limit))
     }
 
     async fn lock_group(
