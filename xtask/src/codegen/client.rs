@@ -70,7 +70,7 @@ pub(crate) fn generate(source: &serde_json::Value, krate: &str) -> anyhow::Resul
     bytes_for_other_media(&mut source);
     let several = one_success_stream(&mut source);
     errors_read_by_the_runtime(&mut source);
-    let spec: OpenAPI = serde_json::from_value(source.clone())?;
+    let spec = readable_parts(&mut source, &mut written, &mut refusals)?;
     let mut whole = Vec::new();
     let mut left_out = std::collections::BTreeSet::new();
     for finding in preflight(&spec).into_iter().filter(|f| !f.handled) {
@@ -183,6 +183,112 @@ pub(crate) fn generate(source: &serde_json::Value, krate: &str) -> anyhow::Resul
         samples,
         refusals,
     })
+}
+
+/// The spec as `openapiv3` reads it. Where one part does not read (a
+/// schema whose `type` is an object, say), the whole document would not:
+/// each component and each path item is then read on its own, and what
+/// does not read is left out of `source` and `written` and named; what
+/// refers to it is left out later, as a reference that does not resolve.
+fn readable_parts(
+    source: &mut serde_json::Value,
+    written: &mut serde_json::Value,
+    refusals: &mut Vec<super::Refusal>,
+) -> anyhow::Result<OpenAPI> {
+    use openapiv3::{
+        Callback, Example, Header, Link, Parameter, PathItem, RequestBody, Schema, SecurityScheme,
+    };
+    let whole = match serde_json::from_value::<OpenAPI>(source.clone()) {
+        Ok(spec) => return Ok(spec),
+        Err(err) => err,
+    };
+    fn reads<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Option<String> {
+        serde_json::from_value::<ReferenceOr<T>>(value.clone())
+            .err()
+            .map(|e| e.to_string())
+    }
+    /// Why a part does not read, if it does not.
+    type Check = fn(&serde_json::Value) -> Option<String>;
+    let kinds: [(&str, Check); 9] = [
+        ("schemas", reads::<Schema>),
+        ("responses", reads::<Response>),
+        ("parameters", reads::<Parameter>),
+        ("examples", reads::<Example>),
+        ("requestBodies", reads::<RequestBody>),
+        ("headers", reads::<Header>),
+        ("securitySchemes", reads::<SecurityScheme>),
+        ("links", reads::<Link>),
+        ("callbacks", |v| {
+            serde_json::from_value::<Callback>(v.clone())
+                .err()
+                .map(|e| e.to_string())
+        }),
+    ];
+    for (kind, check) in kinds {
+        // `get_mut`, not indexing: an index inserts what it does not find.
+        let Some(parts) = source
+            .get_mut("components")
+            .and_then(|c| c.get_mut(kind))
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            continue;
+        };
+        let bad: Vec<(String, String)> = parts
+            .iter()
+            .filter_map(|(name, part)| check(part).map(|why| (name.clone(), why)))
+            .collect();
+        for (name, why) in bad {
+            parts.remove(&name);
+            if let Some(kept) = written
+                .get_mut("components")
+                .and_then(|c| c.get_mut(kind))
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                kept.remove(&name);
+            }
+            refusals.push(super::Refusal {
+                pointer: format!("/components/{kind}/{}", escape(&name)),
+                reason: format!("progenitor cannot read it: {why}"),
+            });
+        }
+    }
+    if let Some(paths) = source
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        let bad: Vec<(String, Vec<String>, String)> = paths
+            .iter()
+            .filter_map(|(path, item)| {
+                let why = reads::<PathItem>(item)?;
+                let methods = item
+                    .as_object()
+                    .map(|item| {
+                        item.keys()
+                            .filter(|m| super::lift::METHODS.contains(&m.as_str()))
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Some((path.clone(), methods, why))
+            })
+            .collect();
+        for (path, methods, why) in bad {
+            paths.remove(&path);
+            if let Some(kept) = written
+                .get_mut("paths")
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                kept.remove(&path);
+            }
+            for method in methods {
+                refusals.push(super::Refusal {
+                    pointer: format!("/paths/{}/{method}", escape(&path)),
+                    reason: format!("progenitor cannot read its path item: {why}"),
+                });
+            }
+        }
+    }
+    serde_json::from_value(source.clone()).map_err(|_| whole.into())
 }
 
 /// Removes the operation `method` of `path` from `spec`; whether it was
@@ -1417,6 +1523,35 @@ mod tests {
         );
         assert!(output.sdk.contains("pub fn put_release"));
         assert!(output.sdk.contains("pub fn patch_release"));
+    }
+
+    #[test]
+    fn a_part_openapiv3_cannot_read_is_left_out_with_what_refers_to_it() {
+        let spec = serde_json::json!({
+            "openapi": "3.0.3",
+            "info": { "title": "Items", "version": "1" },
+            "paths": {
+                "/items": { "get": { "operationId": "listItems", "responses": { "200": {
+                    "description": "Items.",
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Item" } } }
+                } } } },
+                "/others": { "get": { "operationId": "listOthers", "responses": { "200": {
+                    "description": "Others.",
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Other" } } }
+                } } } }
+            },
+            "components": { "schemas": {
+                // A schema whose `type` is itself a schema: no OpenAPI.
+                "Item": { "properties": { "kind": { "type": { "type": "string" } } } },
+                "Other": { "type": "object", "properties": { "name": { "type": "string" } } }
+            } }
+        });
+        let output = generate(&spec, "client").unwrap();
+        let refused: Vec<&str> = output.refusals.iter().map(|r| r.pointer.as_str()).collect();
+        assert!(refused.contains(&"/components/schemas/Item"), "{refused:?}");
+        assert!(refused.contains(&"/paths/~1items/get"), "{refused:?}");
+        assert!(output.client.contains("pub fn list_others"));
+        assert!(!output.client.contains("pub fn list_items"));
     }
 
     #[test]

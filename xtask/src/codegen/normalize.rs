@@ -1,10 +1,16 @@
 //! A document as both generators (and the `openapiv3` crate under
 //! progenitor) can read it, whatever its version, before anything else
 //! sees it. What is rewritten says the same thing:
-//! - a `$ref` to a place that is not a component of its own
-//!   (`#/paths/~1a/get/responses/401`, a member of a component's schema)
-//!   is replaced by what it points to: the generators name components, and
-//!   JSON Reference lets a document point anywhere in itself;
+//! - a `$ref` to a schema that is not a component of its own (a member of
+//!   a component's schema, `#/components/schemas/A/definitions/b`, a body's
+//!   schema under `#/paths/...`) makes that schema a component, named after
+//!   where it was (`A_b`), and refers to it: the generators name
+//!   components, and JSON Reference lets a document point anywhere in
+//!   itself. A reference to a place that holds only a reference is that
+//!   reference;
+//! - any other `$ref` to a place that is not a component
+//!   (`#/paths/~1a/get/responses/401`, a path item) is replaced by what it
+//!   points to, once per reference;
 //! - a callback given by reference (`callbacks: {x: {$ref: ..}}`) is the
 //!   callback it names.
 //!
@@ -14,14 +20,26 @@
 //! A document with none of these is returned as it is, not copied.
 
 use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::Refusal;
 
-/// How deep a reference may lead to another before it is left as it is
-/// (a cycle through places that are not components).
-const MAX_DEPTH: usize = 32;
+/// The rewriting's state.
+#[derive(Default)]
+struct Inliner {
+    /// Each inlined reference's rewritten target, once (`None` while it is
+    /// being rewritten: a reference met again then is a cycle, and stays).
+    done: HashMap<String, Option<Value>>,
+    /// Each hoisted schema reference's component name.
+    hoisted: HashMap<String, String>,
+    /// The schemas hoisted, to add to `components/schemas`.
+    new_schemas: Vec<(String, Value)>,
+    /// Component schema names taken.
+    taken: BTreeSet<String>,
+    refusals: Vec<Refusal>,
+}
 
 /// `spec` with every foreign reference replaced and every unreadable
 /// keyword dropped; what was dropped.
@@ -30,16 +48,30 @@ pub(crate) fn readable(spec: &Value) -> (Cow<'_, Value>, Vec<Refusal>) {
         return (Cow::Borrowed(spec), Vec::new());
     }
     let mut out = spec.clone();
-    let mut refusals = Vec::new();
-    rewrite(
-        spec,
-        &mut out,
-        &mut String::new(),
-        &mut Vec::new(),
-        &mut refusals,
-        false,
-    );
-    (Cow::Owned(out), refusals)
+    let mut inliner = Inliner {
+        taken: spec["components"]["schemas"]
+            .as_object()
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default(),
+        ..Inliner::default()
+    };
+    rewrite(spec, &mut out, &mut String::new(), &mut inliner, false);
+    if !inliner.new_schemas.is_empty() {
+        let components = out.as_object_mut().map(|o| {
+            o.entry("components")
+                .or_insert_with(|| Value::Object(Map::new()))
+        });
+        if let Some(schemas) = components.and_then(|c| {
+            c.as_object_mut().map(|c| {
+                c.entry("schemas")
+                    .or_insert_with(|| Value::Object(Map::new()))
+            })
+        }) && let Some(schemas) = schemas.as_object_mut()
+        {
+            schemas.extend(inliner.new_schemas);
+        }
+    }
+    (Cow::Owned(out), inliner.refusals)
 }
 
 /// Whether a `$ref` names a component itself (`#/components/schemas/A`).
@@ -47,6 +79,54 @@ fn is_component(reference: &str) -> bool {
     reference
         .strip_prefix("#/components/")
         .is_some_and(|rest| rest.split('/').count() == 2)
+}
+
+/// Whether a JSON Pointer names a schema: a component schema's part, or a
+/// place below a `schema`.
+fn is_schema_place(pointer: &str) -> bool {
+    let tokens: Vec<&str> = pointer.split('/').skip(1).collect();
+    match tokens.as_slice() {
+        ["components", "schemas", _, _, ..] => true,
+        [.., last] => tokens[..tokens.len() - 1].contains(&"schema") && !last.is_empty(),
+        [] => false,
+    }
+}
+
+/// A component name for the schema at `pointer`: its component's name (or
+/// the operation's path) and its last token, made unique among `taken`.
+fn hoisted_name(pointer: &str, taken: &mut BTreeSet<String>) -> String {
+    let tokens: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let base = match tokens.as_slice() {
+        [first, kind, name, ..] if first == "components" && kind == "schemas" => name.clone(),
+        _ => "Schema".to_owned(),
+    };
+    let last = tokens.last().cloned().unwrap_or_default();
+    let wanted: String = format!("{base}_{last}")
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut name = wanted.clone();
+    let mut n = 2;
+    while !taken.insert(name.clone()) {
+        name = format!("{wanted}{n}");
+        n += 1;
+    }
+    name
+}
+
+/// A reference to the component schema `name`.
+fn component_ref(name: &str) -> Value {
+    serde_json::json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
 /// The JSON Pointer a local reference holds, percent-decoded.
@@ -87,29 +167,69 @@ fn needs_work(value: &Value, in_callbacks: bool) -> bool {
 }
 
 /// Rewrites `out` (a copy of the part of `root` at `at`) in place.
-/// `following` holds the references being inlined, to stop at a cycle.
 fn rewrite(
     root: &Value,
     out: &mut Value,
     at: &mut String,
-    following: &mut Vec<String>,
-    refusals: &mut Vec<Refusal>,
+    state: &mut Inliner,
     in_callbacks: bool,
 ) {
     match out {
         Value::Object(object) => {
             if let Some(Value::String(reference)) = object.get("$ref").cloned() {
                 let foreign = reference.starts_with("#/") && !is_component(&reference);
-                if (foreign || in_callbacks)
-                    && following.len() < MAX_DEPTH
-                    && !following.contains(&reference)
-                    && let Some(target) = pointer_of(&reference).and_then(|p| root.pointer(&p))
+                if foreign
+                    && let Some(pointer) = pointer_of(&reference)
+                    && is_schema_place(&pointer)
                 {
-                    *out = target.clone();
-                    following.push(reference);
-                    rewrite(root, out, at, following, refusals, false);
-                    following.pop();
-                    return;
+                    if let Some(name) = state.hoisted.get(&reference) {
+                        *out = component_ref(name);
+                        return;
+                    }
+                    if let Some(target) = root.pointer(&pointer) {
+                        // A place holding only a reference is that reference.
+                        if target
+                            .as_object()
+                            .is_some_and(|t| t.len() == 1 && t.contains_key("$ref"))
+                            && !state.done.contains_key(&reference)
+                        {
+                            state.done.insert(reference.clone(), None);
+                            let mut rewritten = target.clone();
+                            rewrite(root, &mut rewritten, at, state, false);
+                            state.done.remove(&reference);
+                            *out = rewritten;
+                            return;
+                        }
+                        let name = hoisted_name(&pointer, &mut state.taken);
+                        state.hoisted.insert(reference.clone(), name.clone());
+                        let mut rewritten = target.clone();
+                        rewrite(root, &mut rewritten, at, state, false);
+                        *out = component_ref(&name);
+                        state.new_schemas.push((name, rewritten));
+                        return;
+                    }
+                }
+                if foreign || in_callbacks {
+                    match state.done.get(&reference) {
+                        Some(Some(rewritten)) => {
+                            *out = rewritten.clone();
+                            return;
+                        }
+                        // A cycle: the reference stays.
+                        Some(None) => return,
+                        None => {
+                            if let Some(target) =
+                                pointer_of(&reference).and_then(|p| root.pointer(&p))
+                            {
+                                state.done.insert(reference.clone(), None);
+                                let mut rewritten = target.clone();
+                                rewrite(root, &mut rewritten, at, state, false);
+                                *out = rewritten.clone();
+                                state.done.insert(reference, Some(rewritten));
+                                return;
+                            }
+                        }
+                    }
                 }
             }
             if object
@@ -117,7 +237,7 @@ fn rewrite(
                 .is_some_and(|p| !p.is_string() && !p.is_object())
             {
                 object.remove("pattern");
-                refusals.push(Refusal {
+                state.refusals.push(Refusal {
                     pointer: format!("{at}/pattern"),
                     reason: "a pattern that is not a string: left out".into(),
                 });
@@ -132,11 +252,11 @@ fn rewrite(
                             let inner = at.len();
                             at.push('/');
                             at.push_str(&name.replace('~', "~0").replace('/', "~1"));
-                            rewrite(root, callback, at, following, refusals, true);
+                            rewrite(root, callback, at, state, true);
                             at.truncate(inner);
                         }
                     }
-                    _ => rewrite(root, member, at, following, refusals, false),
+                    _ => rewrite(root, member, at, state, false),
                 }
                 at.truncate(len);
             }
@@ -145,7 +265,7 @@ fn rewrite(
             for (i, item) in items.iter_mut().enumerate() {
                 let len = at.len();
                 at.push_str(&format!("/{i}"));
-                rewrite(root, item, at, following, refusals, false);
+                rewrite(root, item, at, state, false);
                 at.truncate(len);
             }
         }
@@ -170,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn references_to_places_that_are_not_components_are_inlined() {
+    fn references_to_places_that_are_not_components_are_inlined_or_hoisted() {
         let spec = json!({
             "paths": {
                 "/a": { "get": { "responses": {
@@ -188,7 +308,9 @@ mod tests {
             "components": { "schemas": {
                 "E": { "properties": { "at": { "type": "string" } } },
                 "F": { "properties": { "at": { "$ref": "#/components/schemas/E/properties/at" },
-                                       "e": { "$ref": "#/components/schemas/E" } } }
+                                       "e": { "$ref": "#/components/schemas/E" },
+                                       "alias": { "$ref": "#/components/schemas/F/properties/e" } } },
+                "G": { "type": "array", "items": { "$ref": "#/components/schemas/E/properties/at" } }
             } }
         });
         let (out, refusals) = readable(&spec);
@@ -207,9 +329,23 @@ mod tests {
             out["paths"]["/d/{id}"]["get"]["responses"]["400"]["description"],
             "d"
         );
+        // A schema inside another becomes a component of its own, once.
         assert_eq!(
             out["components"]["schemas"]["F"]["properties"]["at"],
+            json!({ "$ref": "#/components/schemas/E_at" })
+        );
+        assert_eq!(
+            out["components"]["schemas"]["G"]["items"],
+            out["components"]["schemas"]["F"]["properties"]["at"]
+        );
+        assert_eq!(
+            out["components"]["schemas"]["E_at"],
             json!({ "type": "string" })
+        );
+        // A place holding only a reference is that reference.
+        assert_eq!(
+            out["components"]["schemas"]["F"]["properties"]["alias"],
+            json!({ "$ref": "#/components/schemas/E" })
         );
         // A component's own reference stays.
         assert_eq!(

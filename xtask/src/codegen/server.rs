@@ -106,6 +106,7 @@ pub(crate) fn generate(
             member_names: BTreeMap::new(),
             patterns: BTreeMap::new(),
             labels: 0,
+            journal: Vec::new(),
             refused: refused.keys().cloned().collect(),
             error: options.error.clone(),
         };
@@ -317,10 +318,15 @@ struct Savepoint {
     items: usize,
     header_types: usize,
     compositions: usize,
-    emitted: BTreeSet<String>,
-    member_names: BTreeSet<String>,
-    patterns: BTreeSet<String>,
+    journal: usize,
     labels: usize,
+}
+
+/// A key a generator added to one of its sets, undone by a roll-back.
+enum Undo {
+    Emitted(String),
+    MemberNames(String),
+    Pattern(String),
 }
 
 struct Gen<'a> {
@@ -352,6 +358,10 @@ struct Gen<'a> {
     patterns: BTreeMap<String, (Ident, bool)>,
     /// A counter for the labels of generated check blocks.
     labels: usize,
+    /// The keys added to `emitted`, `member_names` and `patterns`, in
+    /// order: a savepoint is its length, so taking one costs nothing
+    /// however many types a big spec has.
+    journal: Vec<Undo>,
 }
 
 /// Keywords an object schema may carry beside `properties` to relate its
@@ -380,11 +390,18 @@ impl Gen<'_> {
             items: self.items.len(),
             header_types: self.header_types.len(),
             compositions: self.compositions.len(),
-            emitted: self.emitted.clone(),
-            member_names: self.member_names.keys().cloned().collect(),
-            patterns: self.patterns.keys().cloned().collect(),
+            journal: self.journal.len(),
             labels: self.labels,
         }
+    }
+
+    /// Records the type `name` as emitted; whether it was not yet.
+    fn emit(&mut self, name: &str) -> bool {
+        let new = self.emitted.insert(name.to_owned());
+        if new {
+            self.journal.push(Undo::Emitted(name.to_owned()));
+        }
+        new
     }
 
     /// Forgets everything generated since `point`.
@@ -392,10 +409,19 @@ impl Gen<'_> {
         self.items.truncate(point.items);
         self.header_types.truncate(point.header_types);
         self.compositions.truncate(point.compositions);
-        self.emitted = point.emitted;
-        self.member_names
-            .retain(|k, _| point.member_names.contains(k));
-        self.patterns.retain(|k, _| point.patterns.contains(k));
+        for undo in self.journal.drain(point.journal..).rev() {
+            match undo {
+                Undo::Emitted(name) => {
+                    self.emitted.remove(&name);
+                }
+                Undo::MemberNames(module) => {
+                    self.member_names.remove(&module);
+                }
+                Undo::Pattern(pattern) => {
+                    self.patterns.remove(&pattern);
+                }
+            }
+        }
         self.labels = point.labels;
     }
 
@@ -771,7 +797,7 @@ impl Gen<'_> {
         if schema.get("enum").is_some() {
             return self.enum_type(name, schema);
         }
-        if !self.emitted.insert(name.to_owned()) {
+        if !self.emit(name) {
             return Ok(());
         }
         let decodes = self.request_schemas.contains(name);
@@ -913,14 +939,20 @@ impl Gen<'_> {
             #[doc = #doc]
             pub mod #module_ident { #(#consts)* }
         };
-        if self.member_names.insert(module.clone(), tokens).is_some() {
-            bail!("{name}: another type's member names are already in names::{module}");
+        match self.member_names.entry(module.clone()) {
+            std::collections::btree_map::Entry::Occupied(_) => {
+                bail!("{name}: another type's member names are already in names::{module}");
+            }
+            std::collections::btree_map::Entry::Vacant(vacant) => {
+                vacant.insert(tokens);
+                self.journal.push(Undo::MemberNames(module));
+            }
         }
         Ok(())
     }
 
     fn enum_type(&mut self, name: &str, schema: &Value) -> anyhow::Result<()> {
-        if !self.emitted.insert(name.to_owned()) {
+        if !self.emit(name) {
             return Ok(());
         }
         let ident = format_ident!("{}", name);
@@ -986,7 +1018,7 @@ impl Gen<'_> {
         let nullable = members
             .iter()
             .any(|m| m.get("nullable") == Some(&Value::Bool(true)));
-        if !self.emitted.insert(name.to_owned()) {
+        if !self.emit(name) {
             return Ok(nullable);
         }
         let ident = format_ident!("{}", name);
@@ -1170,7 +1202,7 @@ impl Gen<'_> {
     /// syntax takes a type and nothing else).
     fn header_type(&mut self, name: &str, schema: &Value) -> anyhow::Result<()> {
         let type_name = format!("{}Header", pascal(name));
-        if !self.emitted.insert(type_name.clone()) {
+        if !self.emit(&type_name) {
             return Ok(());
         }
         self.header_types.push(type_name.clone());

@@ -290,11 +290,16 @@ impl Gen<'_> {
             },
         };
         let next = self.patterns.len();
-        let (ident, _) = self
-            .patterns
-            .entry(pattern.to_owned())
-            .or_insert_with(|| (format_ident!("P{}", next), fancy))
-            .clone();
+        let ident = match self.patterns.get(pattern) {
+            Some((ident, _)) => ident.clone(),
+            None => {
+                let ident = format_ident!("P{}", next);
+                self.patterns
+                    .insert(pattern.to_owned(), (ident.clone(), fancy));
+                self.journal.push(super::Undo::Pattern(pattern.to_owned()));
+                ident
+            }
+        };
         Ok(quote!(crate::generated::patterns::#ident))
     }
 
