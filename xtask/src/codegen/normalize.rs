@@ -92,8 +92,9 @@ fn is_schema_place(pointer: &str) -> bool {
     }
 }
 
-/// A component name for the schema at `pointer`: its component's name (or
-/// the operation's path) and its last token, made unique among `taken`.
+/// A component name for the schema at `pointer`: its component's name
+/// (`Schema` for a place under `paths`) and its last token, made unique
+/// among `taken`.
 fn hoisted_name(pointer: &str, taken: &mut BTreeSet<String>) -> String {
     let tokens: Vec<String> = pointer
         .split('/')
