@@ -686,7 +686,8 @@ async fn the_account_switch_key_goes_on_every_call_of_a_switched_client() {
 
 #[test]
 fn the_sdk_refuses_invalid_values_locally() {
-    // Constraints of the spec are checked when the value is built.
+    // Constraints of the spec are checked when the value is built (patterns
+    // with the `patterns` feature, which these tests turn on).
     assert!("not-an-e164".parse::<types::Phone>().is_err());
     assert!("x".repeat(76).parse::<types::JobTitle>().is_err());
     let too_long_name: Result<types::NameInput, _> = types::NameInput::builder()
