@@ -81,6 +81,18 @@ fn is_component(reference: &str) -> bool {
         .is_some_and(|rest| rest.split('/').count() == 2)
 }
 
+/// Whether a `$ref` points into this document somewhere other than a
+/// component of its own.
+fn is_foreign(reference: &str) -> bool {
+    reference.starts_with("#/") && !is_component(reference)
+}
+
+/// Whether a `pattern` member holds no regular expression (an object is a
+/// member named `pattern`, not the keyword).
+fn is_unreadable_pattern(pattern: &Value) -> bool {
+    !pattern.is_string() && !pattern.is_object()
+}
+
 /// Whether a JSON Pointer names a schema: a component schema's part, or a
 /// place below a `schema`.
 fn is_schema_place(pointer: &str) -> bool {
@@ -145,14 +157,11 @@ fn needs_work(value: &Value, in_callbacks: bool) -> bool {
     match value {
         Value::Object(object) => {
             if let Some(Value::String(reference)) = object.get("$ref")
-                && (in_callbacks || (reference.starts_with("#/") && !is_component(reference)))
+                && (in_callbacks || is_foreign(reference))
             {
                 return true;
             }
-            if object
-                .get("pattern")
-                .is_some_and(|p| !p.is_string() && !p.is_object())
-            {
+            if object.get("pattern").is_some_and(is_unreadable_pattern) {
                 return true;
             }
             object.iter().any(|(key, member)| match member {
@@ -178,7 +187,7 @@ fn rewrite(
     match out {
         Value::Object(object) => {
             if let Some(Value::String(reference)) = object.get("$ref").cloned() {
-                let foreign = reference.starts_with("#/") && !is_component(&reference);
+                let foreign = is_foreign(&reference);
                 if foreign
                     && let Some(pointer) = pointer_of(&reference)
                     && is_schema_place(&pointer)
@@ -233,10 +242,7 @@ fn rewrite(
                     }
                 }
             }
-            if object
-                .get("pattern")
-                .is_some_and(|p| !p.is_string() && !p.is_object())
-            {
+            if object.get("pattern").is_some_and(is_unreadable_pattern) {
                 object.remove("pattern");
                 state.refusals.push(Refusal {
                     pointer: format!("{at}/pattern"),
