@@ -67,6 +67,10 @@ pub(crate) struct Outcome {
     /// Every refusal's reason, by generator (`client: ...`).
     #[serde(default)]
     reasons: Vec<String>,
+    /// For each operation the server contract left out, the first cause:
+    /// the refusal its chain of left-out schemas starts from.
+    #[serde(default)]
+    server_causes: Vec<String>,
     #[serde(default)]
     millis: u128,
 }
@@ -81,6 +85,7 @@ impl Outcome {
             client_left_out: 0,
             server_left_out: 0,
             reasons: Vec::new(),
+            server_causes: Vec::new(),
             millis: 0,
         }
     }
@@ -242,6 +247,7 @@ pub(crate) fn one(path: &Path) -> anyhow::Result<()> {
                 }
                 outcome.client_left_out = left_out.get("client").map_or(0, BTreeSet::len);
                 outcome.server_left_out = left_out.get("server").map_or(0, BTreeSet::len);
+                outcome.server_causes = first_causes(&refusals, "server");
             }
             Ok(Err(err)) => {
                 outcome.kind = "error".into();
@@ -314,6 +320,52 @@ fn in_child(exe: &Path, path: &Path, timeout: Duration) -> Outcome {
             ),
         },
     }
+}
+
+/// For each operation `generator` left out, the kind of its first cause:
+/// an operation left out because a schema is, and a schema because another
+/// one is, is followed back to the refusal the chain starts from.
+fn first_causes(refusals: &[(&str, codegen::Refusal)], generator: &str) -> Vec<String> {
+    let ours = || refusals.iter().filter(|(g, _)| *g == generator).map(|(_, r)| r);
+    let schemas: BTreeMap<&str, &str> = ours()
+        .filter_map(|r| {
+            let name = r.pointer.strip_prefix("/components/schemas/")?;
+            Some((name, r.reason.as_str()))
+        })
+        .collect();
+    let leads_to = regex::Regex::new(
+        r"(?:its body schema|it refers to) ([^\s,]+)(?:,| is) (?:which is )?left out",
+    )
+    .expect("a regex");
+    let not_understood =
+        regex::Regex::new(r"/([^/\s]+): the generator does not understand this keyword")
+            .expect("a regex");
+    let mut seen_ops = BTreeSet::new();
+    let mut causes = Vec::new();
+    for refusal in ours() {
+        let Some(op) = codegen::operation_at(&refusal.pointer) else {
+            continue;
+        };
+        if !seen_ops.insert(op) {
+            continue;
+        }
+        let mut reason = refusal.reason.as_str();
+        let mut visited = BTreeSet::new();
+        while let Some(name) = leads_to.captures(reason).map(|c| c.get(1).unwrap().as_str()) {
+            let escaped = name.replace('~', "~0").replace('/', "~1");
+            match schemas.get(escaped.as_str()).or(schemas.get(name)) {
+                Some(next) if visited.insert(name) => reason = next,
+                _ => break,
+            }
+        }
+        // Which keyword is not understood is what a fix needs to know.
+        let keyword = not_understood
+            .captures(first_line(reason))
+            .map(|c| format!(" ({})", &c[1]))
+            .unwrap_or_default();
+        causes.push(format!("{generator}: {}{keyword}", reason_kind(reason)));
+    }
+    causes
 }
 
 /// A refusal's reason with what names its place taken out (quoted names,
@@ -443,6 +495,22 @@ fn report(
     for (reason, n) in reasons.iter().take(20) {
         out.push_str(&format!("| {n} | {} |\n", reason.replace('|', "\\|")));
     }
+    let mut causes: BTreeMap<&str, usize> = BTreeMap::new();
+    for outcome in &completed {
+        for cause in &outcome.server_causes {
+            *causes.entry(cause).or_default() += 1;
+        }
+    }
+    let mut causes: Vec<(&str, usize)> = causes.into_iter().collect();
+    causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    out.push_str(
+        "\n## What leaves the server contract's operations out, first\n\n\
+         Each operation left out counted once, under the refusal its chain of left-out \
+         schemas starts from.\n\n| operations | generator: first cause |\n|---|---|\n",
+    );
+    for (cause, n) in causes.iter().take(20) {
+        out.push_str(&format!("| {n} | {} |\n", cause.replace('|', "\\|")));
+    }
     let failures: Vec<(&String, &Outcome)> = outcomes
         .iter()
         .filter(|(_, o)| !matches!(o.kind.as_str(), "completed" | "not-openapi"))
@@ -464,4 +532,66 @@ fn report(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(pointer: &str, reason: &str) -> (&'static str, codegen::Refusal) {
+        (
+            "server",
+            codegen::Refusal {
+                pointer: pointer.into(),
+                reason: reason.into(),
+            },
+        )
+    }
+
+    #[test]
+    fn an_operation_left_out_is_counted_under_the_refusal_its_chain_starts_from() {
+        let refusals = vec![
+            refusal(
+                "/components/schemas/Pet",
+                "/components/schemas/Pet/properties/owner: it refers to Owner, which is left out",
+            ),
+            refusal(
+                "/components/schemas/Owner",
+                "/components/schemas/Owner/not: the generator does not understand this keyword",
+            ),
+            refusal("/paths/~1pets/post", "its body schema Pet is left out"),
+            refusal("/paths/~1pets/put", "its body schema Pet is left out"),
+            refusal("/paths/~1pets/put", "a second refusal of the same operation"),
+            refusal("/paths/~1files/post", "its body schema Missing is left out"),
+            refusal("/paths/~1a/get", "parameter q: arrays are not supported"),
+            // Another generator's refusals are not followed.
+            (
+                "client",
+                codegen::Refusal {
+                    pointer: "/paths/~1b/get".into(),
+                    reason: "anything".into(),
+                },
+            ),
+        ];
+        let causes = first_causes(&refusals, "server");
+        assert_eq!(
+            causes,
+            [
+                "server: … the generator does not understand this keyword (not)",
+                "server: … the generator does not understand this keyword (not)",
+                "server: its body schema … is left out",
+                "server: parameter q: arrays are not supported",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cycle_of_left_out_schemas_ends() {
+        let refusals = vec![
+            refusal("/components/schemas/A", "x: it refers to B, which is left out"),
+            refusal("/components/schemas/B", "x: it refers to A, which is left out"),
+            refusal("/paths/~1a/get", "its body schema A is left out"),
+        ];
+        assert_eq!(first_causes(&refusals, "server").len(), 1);
+    }
 }
