@@ -119,7 +119,16 @@ enum Command {
     },
     /// One spec of a sweep, in a child process: prints its outcome as JSON.
     #[command(hide = true)]
-    SweepOne { spec: std::path::PathBuf },
+    SweepOne {
+        spec: std::path::PathBuf,
+        /// Also print every refusal in full to stderr, one per line.
+        #[arg(long)]
+        refusals: bool,
+        /// Then check that the generated code compiles, as `cargo xtask
+        /// corpus` does.
+        #[arg(long)]
+        compile: bool,
+    },
     /// Measure the generated stack against baselines; writes docs/benchmarks.md.
     Bench {
         /// `codegen`: only the code generation and build sections;
@@ -166,7 +175,17 @@ fn main() -> anyhow::Result<()> {
                 write,
             },
         ),
-        Command::SweepOne { spec } => sweep::one(&spec),
+        Command::SweepOne {
+            spec,
+            refusals,
+            compile,
+        } => {
+            sweep::one(&spec, refusals)?;
+            if compile {
+                corpus::generate_and_check(&spec::project_root(), &spec)?;
+            }
+            Ok(())
+        }
         Command::Mutants {
             shard,
             survivors,

@@ -44,7 +44,8 @@ const FILES: &[&str] = &[
 /// Users API's kit never calls: they are not mutated here. Their proof is
 /// `tests/it/server/scim.rs` (every filter operator and listed users'
 /// groups, on both databases) and `cargo xtask scim`.
-const SCIM_ONLY: &str = r"::query_(users|groups)\b|\bgroups_of_users\b|\bby_member\b|\bGroupRef::of\b";
+const SCIM_ONLY: &str =
+    r"::query_(users|groups)\b|\bgroups_of_users\b|\bby_member\b|\bGroupRef::of\b";
 
 /// The test that judges each mutant: the whole kit against the reference
 /// server, in process, on a SQLite file.

@@ -190,7 +190,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
 
 /// Generates from one spec in this process and prints its [`Outcome`] as
 /// JSON: what `sweep` runs in each child.
-pub(crate) fn one(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn one(path: &Path, print_refusals: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut outcome = Outcome::new("completed", String::new());
     let spec = spec::load_value(path)?;
@@ -235,6 +235,9 @@ pub(crate) fn one(path: &Path) -> anyhow::Result<()> {
         }));
         match std::panic::catch_unwind(|| codegen::generate_from(&spec, target)) {
             Ok(Ok((_, refusals))) => {
+                if print_refusals {
+                    eprint!("{}", codegen::refusal_list(&refusals));
+                }
                 let mut left_out: BTreeMap<&str, BTreeSet<(String, String)>> = BTreeMap::new();
                 for (generator, refusal) in &refusals {
                     outcome
@@ -326,7 +329,12 @@ fn in_child(exe: &Path, path: &Path, timeout: Duration) -> Outcome {
 /// an operation left out because a schema is, and a schema because another
 /// one is, is followed back to the refusal the chain starts from.
 fn first_causes(refusals: &[(&str, codegen::Refusal)], generator: &str) -> Vec<String> {
-    let ours = || refusals.iter().filter(|(g, _)| *g == generator).map(|(_, r)| r);
+    let ours = || {
+        refusals
+            .iter()
+            .filter(|(g, _)| *g == generator)
+            .map(|(_, r)| r)
+    };
     let schemas: BTreeMap<&str, &str> = ours()
         .filter_map(|r| {
             let name = r.pointer.strip_prefix("/components/schemas/")?;
@@ -351,7 +359,10 @@ fn first_causes(refusals: &[(&str, codegen::Refusal)], generator: &str) -> Vec<S
         }
         let mut reason = refusal.reason.as_str();
         let mut visited = BTreeSet::new();
-        while let Some(name) = leads_to.captures(reason).map(|c| c.get(1).unwrap().as_str()) {
+        while let Some(name) = leads_to
+            .captures(reason)
+            .map(|c| c.get(1).unwrap().as_str())
+        {
             let escaped = name.replace('~', "~0").replace('/', "~1");
             match schemas.get(escaped.as_str()).or(schemas.get(name)) {
                 Some(next) if visited.insert(name) => reason = next,
@@ -561,7 +572,10 @@ mod tests {
             ),
             refusal("/paths/~1pets/post", "its body schema Pet is left out"),
             refusal("/paths/~1pets/put", "its body schema Pet is left out"),
-            refusal("/paths/~1pets/put", "a second refusal of the same operation"),
+            refusal(
+                "/paths/~1pets/put",
+                "a second refusal of the same operation",
+            ),
             refusal("/paths/~1files/post", "its body schema Missing is left out"),
             refusal("/paths/~1a/get", "parameter q: arrays are not supported"),
             // Another generator's refusals are not followed.
@@ -588,8 +602,14 @@ mod tests {
     #[test]
     fn a_cycle_of_left_out_schemas_ends() {
         let refusals = vec![
-            refusal("/components/schemas/A", "x: it refers to B, which is left out"),
-            refusal("/components/schemas/B", "x: it refers to A, which is left out"),
+            refusal(
+                "/components/schemas/A",
+                "x: it refers to B, which is left out",
+            ),
+            refusal(
+                "/components/schemas/B",
+                "x: it refers to A, which is left out",
+            ),
             refusal("/paths/~1a/get", "its body schema A is left out"),
         ];
         assert_eq!(first_causes(&refusals, "server").len(), 1);

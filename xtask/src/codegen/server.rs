@@ -485,6 +485,11 @@ impl Gen<'_> {
             }
             return self.field_type(target, hint, &ptr);
         }
+        if union_keyword(target).is_some() {
+            // An inline union (a member that is a string or an object):
+            // a type of its own, named by the hint.
+            return self.map_value_type(target, hint, ptr);
+        }
         decode::check_keywords(target, ptr)?;
         let mut attrs = constraint_attrs(target);
         let mut kind = decode::ValueKind::Other;
@@ -551,20 +556,11 @@ impl Gen<'_> {
                 )?;
                 attrs.extend(item.attrs.iter().cloned());
                 let item_ty = &item.ty;
-                let unique = target.get("uniqueItems") == Some(&Value::Bool(true));
                 // A set needs items with an order: strings, integers,
-                // booleans, enums, dates, identifiers.
-                if unique && (item.text.is_none() || item_ty.to_string() == "f64") {
-                    bail!(
-                        "{ptr}: uniqueItems over {} is not supported",
-                        if item.text.is_none() {
-                            "objects or arrays"
-                        } else {
-                            "numbers"
-                        }
-                    );
-                }
-                let ty = if unique {
+                // booleans, enums, dates, identifiers. Other unique items
+                // (objects, arrays, numbers) stay a list, checked as JSON.
+                let set = decode::unique_as_set(target, &item);
+                let ty = if set {
                     kind = decode::ValueKind::Set;
                     quote!(std::collections::BTreeSet<#item_ty>)
                 } else {
@@ -659,10 +655,15 @@ impl Gen<'_> {
                         "description"
                             | "title"
                             | "example"
+                            | "examples"
+                            | "default"
+                            | "nullable"
+                            | "externalDocs"
+                            | "xml"
                             | "readOnly"
                             | "writeOnly"
                             | "deprecated"
-                    ) || key.starts_with("x-")
+                    ) || (key.starts_with("x-") && !key.starts_with("x-rule"))
                 })
             }) =>
             {
@@ -697,7 +698,8 @@ impl Gen<'_> {
             let type_name = name.clone().unwrap_or_else(|| hint.to_owned());
             let ptr = name.map_or_else(|| ptr.to_owned(), |n| format!("/components/schemas/{n}"));
             decode::check_keywords(&target, &ptr)?;
-            let nullable = self.one_of_type(&type_name, &target, &ptr)?;
+            let nullable = self.one_of_type(&type_name, &target, &ptr)?
+                || target.get("nullable") == Some(&Value::Bool(true));
             let ident = format_ident!("{}", type_name);
             return Ok(FieldType {
                 ty: quote!(#ident),
@@ -1008,9 +1010,10 @@ impl Gen<'_> {
         Ok(())
     }
 
-    /// An untagged enum for a `oneOf` or `anyOf` of scalars of distinct
-    /// types (so at most one member ever matches); returns whether a member
-    /// is nullable. Its schema is written out because utoipa's derive cannot
+    /// An untagged enum for a `oneOf` or `anyOf` of members of distinct JSON
+    /// types (so at most one member ever matches): scalars, one object
+    /// schema of its own (`$ref`), one array; returns whether a member is
+    /// nullable. Its schema is written out because utoipa's derive cannot
     /// put constraints on a variant's field.
     fn one_of_type(&mut self, name: &str, schema: &Value, ptr: &str) -> anyhow::Result<bool> {
         let keyword = union_keyword(schema).context("a union")?;
@@ -1024,7 +1027,46 @@ impl Gen<'_> {
         let ident = format_ident!("{}", name);
         let mut variants = Vec::new();
         let mut schemas = Vec::new();
-        for member in members {
+        // Object and array members: each its decoder's arm and its kind.
+        let mut structured = Vec::new();
+        let mut decodable = true;
+        for (i, member) in members.iter().enumerate() {
+            let here = format!("{ptr}/{keyword}/{i}");
+            let (target, component) = self.resolve(member);
+            if let Some(component) = component {
+                // An object schema of its own: boxed, as it may hold the
+                // union again.
+                let field = self.field_type(member, &format!("{name}{i}"), &here)?;
+                if target.get("properties").is_none() && target["type"] != "object"
+                    || union_keyword(&target).is_some()
+                {
+                    bail!("{here}: a member that is neither a scalar nor an object");
+                }
+                let variant = format_ident!("{}", pascal(&component));
+                let (ty, decode) = (&field.ty, &field.decode);
+                variants.push(quote!(#variant(Box<#ty>),));
+                schemas.push(quote!(utoipa::openapi::Ref::from_schema_name(#component)));
+                structured.push((
+                    quote!(runtime::decode::Kind::Object => (#decode).map(|v| Self::#variant(Box::new(v))),),
+                    "object",
+                ));
+                // Its decoder exists when a request reaches it, and so does
+                // this union's; otherwise no request decodes either.
+                decodable &= self.request_schemas.contains(&component);
+                continue;
+            }
+            if member["type"] == "array" {
+                let field = self.field_type(member, &format!("{name}Array"), &here)?;
+                let (ty, decode) = (&field.ty, &field.decode);
+                variants.push(quote!(Array(#ty),));
+                let json = serde_json::to_string(member)?;
+                schemas.push(quote!(serde_json::from_str::<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>(#json).expect("an array schema")));
+                structured.push((
+                    quote!(runtime::decode::Kind::Array => (#decode).map(Self::Array),),
+                    "array",
+                ));
+                continue;
+            }
             let (variant, ty, kind) = match member["type"].as_str() {
                 Some("string") => (format_ident!("String"), quote!(String), quote!(String)),
                 // serde_json's Number keeps 3 as 3 (an f64 would answer 3.0).
@@ -1039,6 +1081,20 @@ impl Gen<'_> {
             variants.push(quote!(#variant(#ty),));
             let _ = kind;
             schemas.push(scalar_schema(member)?);
+        }
+        let mut names = BTreeSet::new();
+        if let Some(twice) = variants
+            .iter()
+            .map(|v| {
+                v.to_string()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .find(|v| !names.insert(v.clone()))
+        {
+            bail!("{ptr}/{keyword}: two members would be variant {twice}");
         }
         let builder = if keyword == "anyOf" {
             quote!(utoipa::openapi::schema::AnyOfBuilder)
@@ -1060,8 +1116,10 @@ impl Gen<'_> {
             }
             impl utoipa::ToSchema for #ident {}
         });
-        let decoder = self.union_decode(name, schema, ptr)?;
-        self.items.push(decoder);
+        if decodable {
+            let decoder = self.union_decode(name, schema, ptr, structured)?;
+            self.items.push(decoder);
+        }
         Ok(nullable)
     }
 
@@ -2907,6 +2965,102 @@ pub(crate) mod tests {
             );
         }
         assert!(flat.contains("let start = errors.len();"));
+    }
+
+    #[test]
+    fn unique_items_without_an_order_stay_a_list_checked_as_json() {
+        let spec = spec_with(|spec| {
+            spec["components"]["schemas"]["WidgetCreate"]["properties"]["owners"] = serde_json::json!({
+                "type": "array",
+                "uniqueItems": true,
+                "items": { "$ref": "#/components/schemas/Owner" },
+            });
+            spec["components"]["schemas"]["WidgetCreate"]["properties"]["weights"] = serde_json::json!({
+                "type": "array",
+                "uniqueItems": true,
+                "items": { "type": "number" },
+            });
+        });
+        let code = generate_strict(&spec).unwrap();
+        let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("pub owners: Option<Vec<Owner>>"), "a list");
+        assert!(flat.contains("pub weights: Option<Vec<f64>>"), "a list");
+        assert!(
+            flat.contains("pub tags: Option<std::collections::BTreeSet<String>>"),
+            "a set"
+        );
+        assert_eq!(
+            flat.matches("if !runtime::decode::all_distinct_json(items)")
+                .count(),
+            2,
+            "both lists are checked on the items as sent"
+        );
+    }
+
+    #[test]
+    fn a_union_of_a_string_and_an_object_is_decoded_by_the_json_type_sent() {
+        let spec = spec_with(|spec| {
+            spec["components"]["schemas"]["WidgetCreate"]["properties"]["holder"] = serde_json::json!({
+                "nullable": true,
+                "anyOf": [
+                    { "type": "string", "maxLength": 10 },
+                    { "$ref": "#/components/schemas/Owner" },
+                    { "type": "array", "items": { "type": "string" } },
+                ],
+            });
+        });
+        let code = generate_strict(&spec).unwrap();
+        let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("pub enum WidgetCreateHolder { String(String), Owner(Box<Owner>), Array(Vec<String>), }"),
+            "one variant per member"
+        );
+        assert!(
+            flat.contains("pub holder: Option<Option<WidgetCreateHolder>>"),
+            "nullable"
+        );
+        assert!(flat.contains(
+            "runtime::decode::Kind::Object => { (<Owner as runtime::decode::Decode>::decode(raw, path, errors)) .map(|v| Self::Owner(Box::new(v))) }"
+        ));
+        assert!(flat.contains(r#""must be a string, an object or an array""#));
+        // Two members of one JSON type could both match: refused.
+        let spec = spec_with(|spec| {
+            spec["components"]["schemas"]["WidgetCreate"]["properties"]["holder"] = serde_json::json!({
+                "oneOf": [
+                    { "$ref": "#/components/schemas/Owner" },
+                    { "$ref": "#/components/schemas/Dimensions" },
+                ],
+            });
+        });
+        let error = generate_strict(&spec).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("holder/oneOf: two members of type object"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn a_schema_of_annotations_alone_is_any_value() {
+        let spec = spec_with(|spec| {
+            spec["components"]["schemas"]["WidgetCreate"]["properties"]["extra"] = serde_json::json!({
+                "nullable": true,
+                "default": null,
+                "description": "Anything the caller keeps here.",
+                "externalDocs": { "url": "https://example.com" },
+            });
+        });
+        let code = generate_strict(&spec).unwrap();
+        let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("pub extra: Option<Option<serde_json::Value>>"),
+            "any value, null told from absent"
+        );
+        // A rule is not an annotation: the schema is refused, not read as any value.
+        let spec = spec_with(|spec| {
+            spec["components"]["schemas"]["WidgetCreate"]["properties"]["extra"] =
+                serde_json::json!({ "x-rules": [{ "kind": "luhn" }] });
+        });
+        assert!(generate_strict(&spec).is_err());
     }
 
     #[test]

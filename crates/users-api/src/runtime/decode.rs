@@ -515,6 +515,40 @@ pub fn all_distinct<T: PartialEq>(items: &[T]) -> bool {
         .all(|(i, item)| !items[..i].contains(item))
 }
 
+/// Whether no two of `items` are equal as JSON Schema compares instances
+/// (`uniqueItems` over objects, arrays or numbers): members in any order,
+/// numbers by their value (`1` equals `1.0`).
+pub fn all_distinct_json(items: &[Json<'_>]) -> bool {
+    let values: Vec<serde_json::Value> = items.iter().map(Json::to_value).collect();
+    values
+        .iter()
+        .enumerate()
+        .all(|(i, item)| !values[..i].iter().any(|other| json_equal(item, other)))
+}
+
+/// JSON Schema's equality of two instances.
+fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(a), Value::Number(b)) => match (a.as_i64(), b.as_i64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => match (a.as_u64(), b.as_u64()) {
+                (Some(a), Some(b)) => a == b,
+                _ => a.as_f64() == b.as_f64(),
+            },
+        },
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| json_equal(a, b))
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(name, a)| b.get(name).is_some_and(|b| json_equal(a, b)))
+        }
+        (a, b) => a == b,
+    }
+}
+
 /// The length of `text` in characters, as JSON Schema counts it (code
 /// points).
 pub fn length(text: &str) -> usize {
@@ -633,6 +667,28 @@ mod tests {
         assert_eq!(root.render(), "");
         assert_eq!(zip.render(), "address.zipCode");
         assert_eq!(first.render(), "roles.0");
+    }
+
+    #[test]
+    fn unique_items_compare_as_json_schema_does() {
+        let items = |text: &'static str| match Json::parse(text.as_bytes()).unwrap() {
+            Json::Array(items) => items,
+            other => panic!("not an array: {other:?}"),
+        };
+        assert!(all_distinct_json(&items(
+            r#"[{"a":1},{"a":2},[1],[1,2],1,"1"]"#
+        )));
+        assert!(!all_distinct_json(&items(
+            r#"[{"a":1,"b":2},{"b":2,"a":1}]"#
+        )));
+        assert!(!all_distinct_json(&items(
+            "[[1,{\"x\":true}],[1,{\"x\":true}]]"
+        )));
+        assert!(!all_distinct_json(&items("[1, 1.0]")));
+        assert!(all_distinct_json(&items("[-1, 18446744073709551615, 1.5]")));
+        assert!(!all_distinct_json(&items(
+            "[18446744073709551615, 18446744073709551615]"
+        )));
     }
 
     #[test]

@@ -508,7 +508,7 @@ impl Gen<'_> {
             &label,
         );
         let item_ty = value_type(item);
-        let (unique_check, collect) = unique_items(target, &item_ty, &label);
+        let (unique_check, collect) = unique_items(target, item, &item_ty, &label);
         Ok(quote! {
             #label: {
                 #(#checks)*
@@ -547,7 +547,7 @@ impl Gen<'_> {
         );
         let item_decode = nullable_wrap(item);
         let item_ty = value_type(item);
-        let (unique_check, collect) = unique_items(target, &item_ty, &label);
+        let (unique_check, collect) = unique_items(target, item, &item_ty, &label);
         Ok(quote! {
             match runtime::decode::items(raw) {
                 None => { errors.push(path, "type", #type_msg); None }
@@ -1028,11 +1028,14 @@ impl Gen<'_> {
     }
 
     /// `impl Decode` for an untagged union of scalars of distinct types.
+    /// `structured` are the arms of its object and array members, each
+    /// with its JSON type.
     pub(super) fn union_decode(
         &mut self,
         name: &str,
         schema: &Value,
         ptr: &str,
+        structured: Vec<(TokenStream, &'static str)>,
     ) -> anyhow::Result<TokenStream> {
         let ident = format_ident!("{}", name);
         let keyword = if schema.get("anyOf").is_some() {
@@ -1045,6 +1048,9 @@ impl Gen<'_> {
         let mut nullable = false;
         for (i, member) in schema[keyword].as_array().into_iter().flatten().enumerate() {
             let here = format!("{ptr}/{keyword}/{i}");
+            if member.get("$ref").is_some() || member["type"] == "array" {
+                continue;
+            }
             check_keywords(member, &here)?;
             nullable |= member.get("nullable") == Some(&Value::Bool(true));
             let ty = member["type"].as_str().unwrap_or_default();
@@ -1066,6 +1072,13 @@ impl Gen<'_> {
                 "boolean" => quote!(runtime::decode::Kind::Boolean => runtime::decode::boolean(raw).map(Self::Boolean),),
                 other => bail!("{here}: a member of type {other:?}"),
             });
+        }
+        for (arm, kind) in structured {
+            if kinds.contains(&kind) {
+                bail!("{ptr}/{keyword}: two members of type {kind}");
+            }
+            kinds.push(kind);
+            arms.push(arm);
         }
         let mut words: Vec<String> = kinds
             .iter()
@@ -1346,10 +1359,21 @@ fn count_checks(
     checks
 }
 
+/// Whether an array schema's items are unique and have an order, so that
+/// they are kept as a set: strings, integers, booleans, enums, dates,
+/// identifiers (not numbers, objects or arrays).
+pub(super) fn unique_as_set(target: &Value, item: &FieldType) -> bool {
+    target.get("uniqueItems") == Some(&Value::Bool(true))
+        && item.text.is_some()
+        && item.ty.to_string() != "f64"
+}
+
 /// For an array's decoded items `out`: the `uniqueItems` check, if the
-/// schema has it, and the expression collecting them (a set when unique).
+/// schema has it, and the expression collecting them (a set when the items
+/// have an order; otherwise a list, its items compared as JSON values).
 fn unique_items(
     target: &Value,
+    item: &FieldType,
     item_ty: &TokenStream,
     label: &syn::Lifetime,
 ) -> (TokenStream, TokenStream) {
@@ -1363,6 +1387,12 @@ fn unique_items(
         "has duplicate items".into(),
         label,
     );
+    if !unique_as_set(target, item) {
+        return (
+            quote!(if !runtime::decode::all_distinct_json(items) #fail),
+            quote!(out),
+        );
+    }
     (
         quote!(if !runtime::decode::all_distinct(&out) #fail),
         quote!(out.into_iter().collect::<std::collections::BTreeSet<#item_ty>>()),
