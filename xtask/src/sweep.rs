@@ -383,11 +383,17 @@ fn first_causes(refusals: &[(&str, codegen::Refusal)], generator: &str) -> Vec<S
 /// schema and member names after a pointer), so that reasons group.
 fn reason_kind(reason: &str) -> String {
     let reason = first_line(reason);
-    let pointer = regex::Regex::new(r"/(paths|components)/\S*").expect("a regex");
-    let quoted = regex::Regex::new(r#""[^"]*"|`[^`]*`"#).expect("a regex");
-    let named =
-        regex::Regex::new(r"\b(refers to|schema|of type) [A-Za-z0-9_.\-]+").expect("a regex");
-    let digits = regex::Regex::new(r"\b\d{3}\b").expect("a regex");
+    // Compiled once: a large spec has thousands of refusals.
+    static PATTERNS: std::sync::LazyLock<[regex::Regex; 4]> = std::sync::LazyLock::new(|| {
+        [
+            r"/(paths|components)/\S*",
+            r#""[^"]*"|`[^`]*`"#,
+            r"\b(refers to|schema|of type) [A-Za-z0-9_.\-]+",
+            r"\b\d{3}\b",
+        ]
+        .map(|pattern| regex::Regex::new(pattern).expect("a regex"))
+    });
+    let [pointer, quoted, named, digits] = &*PATTERNS;
     let reason = pointer.replace_all(reason, "…");
     let reason = quoted.replace_all(&reason, "…");
     let reason = named.replace_all(&reason, "$1 …");

@@ -19,7 +19,8 @@
 //! `postStreams`), here and in the client view alike.
 //!
 //! Two compositions are also read as what they describe, for the server:
-//! - a component that is only the `allOf` of plain objects, as the one object;
+//! - a component that is the `allOf` of plain objects (and of components
+//!   that are), as the one object;
 //! - a `oneOf` / `anyOf` of one-value string enums, as the one string enum.
 
 use serde_json::{Value, json};
@@ -247,66 +248,134 @@ fn rust_schema_names(spec: &mut Value) {
     }
 }
 
-/// A component that is only the `allOf` of objects (`Pet` is `NewPet` and
-/// an `id`) as the one object it describes: every member's properties and
-/// required members together. One that also relates members, or whose parts
-/// are not plain objects, is left as it is.
+/// A component that is the `allOf` of objects (`Pet` is `NewPet` and an
+/// `id`), with or without members of its own, as the one object it
+/// describes: every part's members and required members together, a part
+/// that is itself such a component read the same way (`Dog` is `Pet` is
+/// `NewPet`). One that also relates members, whose parts are not plain
+/// objects, or whose parts give one member two different schemas, is left
+/// as it is. `discriminator` (which names which of the extending schemas a
+/// value is, and validates nothing) is dropped from the parts.
 fn flatten_all_of(spec: &mut Value) {
     let names: Vec<String> = spec["components"]["schemas"]
         .as_object()
         .map(|s| s.keys().cloned().collect())
         .unwrap_or_default();
+    let mut memo = std::collections::BTreeMap::new();
+    let mut flat = Vec::new();
     for name in names {
+        // One part and nothing of its own is another name for that part:
+        // the generators read it as that part.
         let schema = &spec["components"]["schemas"][&name];
-        if schema.get("properties").is_some() {
+        let parts = schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        if parts == 0 || parts == 1 && schema.get("properties").is_none() {
             continue;
         }
-        let Some(parts) = schema.get("allOf").and_then(Value::as_array) else {
-            continue;
-        };
-        if parts.len() < 2 {
-            continue;
+        let mut visiting = std::collections::BTreeSet::new();
+        if let Some(object) = flat_component(spec, &name, &mut memo, &mut visiting) {
+            flat.push((name, object));
         }
-        let mut properties = serde_json::Map::new();
-        let mut required: Vec<Value> = Vec::new();
-        let mut plain = true;
-        for part in parts {
-            let part = match part.get("$ref").and_then(Value::as_str) {
-                Some(reference) => spec.pointer(&reference[1..]).unwrap_or(&Value::Null),
-                None => part,
-            };
-            let composed = ["allOf", "anyOf", "oneOf", "not", "$ref"]
-                .iter()
-                .any(|k| part.get(*k).is_some());
-            match part.get("properties").and_then(Value::as_object) {
-                Some(members) if !composed => {
-                    for (member, schema) in members {
-                        properties.insert(member.clone(), schema.clone());
-                    }
-                    for member in part["required"].as_array().into_iter().flatten() {
-                        if !required.contains(member) {
-                            required.push(member.clone());
-                        }
-                    }
+    }
+    for (name, object) in flat {
+        spec["components"]["schemas"][&name] = object;
+    }
+}
+
+/// The keywords a part of a flattened `allOf` may have.
+const PLAIN_OBJECT: [&str; 10] = [
+    "type",
+    "properties",
+    "required",
+    "allOf",
+    "description",
+    "title",
+    "example",
+    "discriminator",
+    "externalDocs",
+    "deprecated",
+];
+
+/// Component `name` as one plain object, if it is one (memoized).
+fn flat_component(
+    spec: &Value,
+    name: &str,
+    memo: &mut std::collections::BTreeMap<String, Option<Value>>,
+    visiting: &mut std::collections::BTreeSet<String>,
+) -> Option<Value> {
+    if let Some(done) = memo.get(name) {
+        return done.clone();
+    }
+    // A schema that extends itself is no plain object.
+    if !visiting.insert(name.to_owned()) {
+        return None;
+    }
+    let flat = flat_object(spec, &spec["components"]["schemas"][name], memo, visiting);
+    visiting.remove(name);
+    memo.insert(name.to_owned(), flat.clone());
+    flat
+}
+
+/// `schema` as one plain object, if it is one.
+fn flat_object(
+    spec: &Value,
+    schema: &Value,
+    memo: &mut std::collections::BTreeMap<String, Option<Value>>,
+    visiting: &mut std::collections::BTreeSet<String>,
+) -> Option<Value> {
+    let object = schema.as_object()?;
+    let plain = object.keys().all(|k| {
+        PLAIN_OBJECT.contains(&k.as_str()) || k.starts_with("x-") && !k.starts_with("x-rule")
+    });
+    if !plain || object.get("type").is_some_and(|t| t != "object") {
+        return None;
+    }
+    let mut properties = serde_json::Map::new();
+    let mut required: Vec<Value> = Vec::new();
+    let mut add = |part: &Value| -> Option<()> {
+        for (member, schema) in part["properties"].as_object().into_iter().flatten() {
+            match properties.get(member) {
+                Some(known) if known != schema => return None,
+                _ => {
+                    properties.insert(member.clone(), schema.clone());
                 }
-                _ => plain = false,
             }
         }
-        if !plain {
-            continue;
+        for member in part["required"].as_array().into_iter().flatten() {
+            if !required.contains(member) {
+                required.push(member.clone());
+            }
         }
-        let mut flat = schema.clone();
-        let object = flat
-            .as_object_mut()
-            .expect("a schema with allOf is an object");
-        object.remove("allOf");
-        object.insert("type".into(), "object".into());
-        object.insert("properties".into(), Value::Object(properties));
-        if !required.is_empty() {
-            object.insert("required".into(), Value::Array(required));
-        }
-        spec["components"]["schemas"][&name] = flat;
+        Some(())
+    };
+    for part in object
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let part = match part.get("$ref").and_then(Value::as_str) {
+            Some(reference) => {
+                let name = reference.strip_prefix("#/components/schemas/")?;
+                flat_component(spec, &super::naming::unescape(name), memo, visiting)?
+            }
+            None => flat_object(spec, part, memo, visiting)?,
+        };
+        add(&part)?;
     }
+    add(schema)?;
+    let mut flat = schema.clone();
+    let object = flat.as_object_mut().expect("an object");
+    object.remove("allOf");
+    object.remove("discriminator");
+    object.insert("type".into(), "object".into());
+    object.insert("properties".into(), Value::Object(properties));
+    if !required.is_empty() {
+        object.insert("required".into(), Value::Array(required));
+    }
+    Some(flat)
 }
 
 /// A component that is a `oneOf` (or `anyOf`) of string enums with distinct
@@ -572,5 +641,71 @@ mod tests {
             "components": { "schemas": { "A": { "type": "object", "properties": { "b": { "$ref": "#/components/schemas/B" } } }, "B": { "type": "string" } } }
         });
         assert_eq!(lift(&spec), spec);
+    }
+
+    #[test]
+    fn an_all_of_of_objects_is_the_one_object_through_every_level() {
+        let object = |props: Value| json!({ "type": "object", "properties": props });
+        let spec = json!({
+            "paths": {},
+            "components": { "schemas": {
+                "Base": {
+                    "type": "object",
+                    "discriminator": { "propertyName": "kind" },
+                    "required": ["kind"],
+                    "properties": { "kind": { "type": "string" } },
+                },
+                "Pet": {
+                    "allOf": [{ "$ref": "#/components/schemas/Base" }],
+                    "required": ["name"],
+                    "properties": { "name": { "type": "string" } },
+                    "description": "A pet.",
+                },
+                "Dog": {
+                    "allOf": [
+                        { "$ref": "#/components/schemas/Pet" },
+                        object(json!({ "barks": { "type": "boolean" } })),
+                    ],
+                },
+                // One member with two schemas: both apply, which one object
+                // cannot say.
+                "Odd": {
+                    "allOf": [
+                        { "$ref": "#/components/schemas/Pet" },
+                        object(json!({ "name": { "type": "integer" } })),
+                    ],
+                },
+                // A part that relates members is not a plain object.
+                "Picky": {
+                    "allOf": [
+                        { "$ref": "#/components/schemas/Pet" },
+                        { "anyOf": [{ "required": ["a"] }, { "required": ["b"] }] },
+                    ],
+                },
+                "Loop": { "allOf": [{ "$ref": "#/components/schemas/Loop" }, object(json!({}))] },
+                "Alias": { "allOf": [{ "$ref": "#/components/schemas/Pet" }], "description": "Another name." },
+            } }
+        });
+        let lifted = lift(&spec);
+        let schemas = &lifted["components"]["schemas"];
+        assert_eq!(
+            schemas["Dog"],
+            json!({
+                "type": "object",
+                "required": ["kind", "name"],
+                "properties": {
+                    "kind": { "type": "string" },
+                    "name": { "type": "string" },
+                    "barks": { "type": "boolean" },
+                },
+            })
+        );
+        assert_eq!(schemas["Pet"]["description"], "A pet.");
+        assert!(
+            schemas["Pet"].get("allOf").is_none() && schemas["Pet"].get("discriminator").is_none()
+        );
+        for kept in ["Odd", "Picky", "Loop", "Alias", "Base"] {
+            assert_eq!(schemas[kept], spec["components"]["schemas"][kept], "{kept}");
+        }
     }
 }

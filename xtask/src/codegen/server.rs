@@ -1724,9 +1724,23 @@ fn constraint_attrs(schema: &Value) -> Vec<TokenStream> {
             attrs.push(quote!(#attr = #n));
         }
     }
-    for (key, attr) in [("minimum", "minimum"), ("maximum", "maximum")] {
+    for (key, attr) in [
+        ("minimum", "minimum"),
+        ("maximum", "maximum"),
+        ("multipleOf", "multiple_of"),
+    ] {
         if let Some(n) = schema.get(key).and_then(Value::as_f64) {
-            let attr = format_ident!("{}", attr);
+            // An exclusive bound is written as OpenAPI 3.1 (utoipa's model)
+            // writes it: `exclusiveMinimum: 0` rather than `minimum: 0`.
+            let exclusive = match key {
+                "minimum" => Some("exclusive_minimum"),
+                "maximum" => Some("exclusive_maximum"),
+                _ => None,
+            }
+            .filter(|_| {
+                schema.get(format!("exclusive{}", &pascal(key))) == Some(&Value::Bool(true))
+            });
+            let attr = format_ident!("{}", exclusive.unwrap_or(attr));
             attrs.push(quote!(#attr = #n));
         }
     }
@@ -3040,6 +3054,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn exclusive_bounds_and_multiples_are_checked() {
+        let spec = spec_with(|spec| {
+            spec["components"]["schemas"]["WidgetCreate"]["properties"]["price"] = serde_json::json!({
+                "type": "number",
+                "minimum": 0, "exclusiveMinimum": true,
+                "maximum": 100, "exclusiveMaximum": true,
+                "multipleOf": 0.25,
+            });
+            spec["components"]["schemas"]["WidgetCreate"]["properties"]["count"] = serde_json::json!({
+                "type": "integer", "minimum": 5, "exclusiveMinimum": false, "multipleOf": 5,
+            });
+        });
+        let code = generate_strict(&spec).unwrap();
+        let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+        for check in [
+            r#"if (value as f64) <= 0f64 { errors.push(path, "minimum", "must be greater than 0");"#,
+            r#"if (value as f64) >= 100f64 { errors.push(path, "maximum", "must be less than 100");"#,
+            r#"if !runtime::decode::multiple_of(value as f64, 0.25f64) {"#,
+            r#"(path, "multiple-of", "must be a multiple of 0.25");"#,
+            r#"if (value as f64) < 5f64 { errors.push(path, "minimum", "must be at least 5");"#,
+            r#"if !runtime::decode::multiple_of(value as f64, 5f64) {"#,
+            r#"(path, "multiple-of", "must be a multiple of 5");"#,
+            "#[schema( exclusive_minimum = 0f64, exclusive_maximum = 100f64, multiple_of = 0.25f64,",
+            "#[schema(minimum = 5f64, multiple_of = 5f64, nullable = false)] pub count",
+        ] {
+            assert!(flat.contains(check), "{check}");
+        }
+        let spec = spec_with(|spec| {
+            spec["components"]["schemas"]["WidgetCreate"]["properties"]["count"] =
+                serde_json::json!({ "type": "integer", "multipleOf": 0 });
+        });
+        let error = generate_strict(&spec).unwrap_err();
+        assert!(format!("{error:#}").contains("count/multipleOf: 0 is not a number above 0"));
+    }
+
+    #[test]
     fn a_schema_of_annotations_alone_is_any_value() {
         let spec = spec_with(|spec| {
             spec["components"]["schemas"]["WidgetCreate"]["properties"]["extra"] = serde_json::json!({
@@ -3078,8 +3128,10 @@ pub(crate) mod tests {
         type Change = Box<dyn FnOnce(&mut serde_json::Value)>;
         let cases: [(&str, Change); 4] = [
             (
-                "/components/schemas/Label/multipleOf",
-                Box::new(|spec| spec["components"]["schemas"]["Label"]["multipleOf"] = 2.into()),
+                "/components/schemas/Label/additionalItems",
+                Box::new(|spec| {
+                    spec["components"]["schemas"]["Label"]["additionalItems"] = false.into()
+                }),
             ),
             (
                 "/components/schemas/WidgetPatch/x-rules/0",

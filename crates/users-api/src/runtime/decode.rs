@@ -549,6 +549,14 @@ fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     }
 }
 
+/// Whether `value` is a multiple of `by` (`multipleOf`, `by` above 0):
+/// the quotient is whole, up to the rounding of decimal fractions
+/// (`0.3` is a multiple of `0.1`).
+pub fn multiple_of(value: f64, by: f64) -> bool {
+    let quotient = value / by;
+    (quotient - quotient.round()).abs() <= 1e-9 * quotient.abs().max(1.0)
+}
+
 /// The length of `text` in characters, as JSON Schema counts it (code
 /// points).
 pub fn length(text: &str) -> usize {
@@ -689,6 +697,14 @@ mod tests {
         assert!(!all_distinct_json(&items(
             "[18446744073709551615, 18446744073709551615]"
         )));
+    }
+
+    #[test]
+    fn multiples() {
+        assert!(multiple_of(10.0, 5.0) && multiple_of(-10.0, 5.0) && multiple_of(0.0, 3.0));
+        assert!(!multiple_of(11.0, 5.0) && !multiple_of(0.35, 0.1));
+        assert!(multiple_of(0.3, 0.1) && multiple_of(4.5, 1.5));
+        assert!(multiple_of(9_007_199_254_740_990.0, 10.0));
     }
 
     #[test]

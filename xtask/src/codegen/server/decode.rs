@@ -55,7 +55,7 @@ pub(super) struct Member {
 
 /// The keywords a request schema may use: validation keywords the decoders
 /// check, and annotations they may ignore.
-const KNOWN_KEYWORDS: [&str; 37] = [
+const KNOWN_KEYWORDS: [&str; 41] = [
     "$ref",
     "type",
     "format",
@@ -66,6 +66,9 @@ const KNOWN_KEYWORDS: [&str; 37] = [
     "pattern",
     "minimum",
     "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
     "items",
     "minItems",
     "maxItems",
@@ -93,6 +96,8 @@ const KNOWN_KEYWORDS: [&str; 37] = [
     "x-enum-varnames",
     "x-extensible-enum",
     "externalDocs",
+    // Which schema extending this one a value is: it validates nothing.
+    "discriminator",
 ];
 
 /// The string formats the decoders check, each with its check in
@@ -409,27 +414,42 @@ impl Gen<'_> {
                 }
             }
             "integer" | "number" => {
+                // OpenAPI 3.0's `exclusiveMinimum: true` makes `minimum` a
+                // bound the value must pass, not reach.
+                let exclusive = |key: &str| target.get(key) == Some(&Value::Bool(true));
                 if let Some(min) = bound("minimum") {
-                    let fail = fail(
-                        target,
-                        "minimum",
-                        "minimum",
-                        format!("must be at least {}", number_text(min)),
-                        &label,
-                    );
+                    let text = number_text(min);
                     let min = min.as_f64().unwrap_or_default();
-                    checks.push(quote!(if (value as f64) < #min #fail));
+                    if exclusive("exclusiveMinimum") {
+                        let message = format!("must be greater than {text}");
+                        let fail = fail(target, "minimum", "minimum", message, &label);
+                        checks.push(quote!(if (value as f64) <= #min #fail));
+                    } else {
+                        let message = format!("must be at least {text}");
+                        let fail = fail(target, "minimum", "minimum", message, &label);
+                        checks.push(quote!(if (value as f64) < #min #fail));
+                    }
                 }
                 if let Some(max) = bound("maximum") {
-                    let fail = fail(
-                        target,
-                        "maximum",
-                        "maximum",
-                        format!("must be at most {}", number_text(max)),
-                        &label,
-                    );
+                    let text = number_text(max);
                     let max = max.as_f64().unwrap_or_default();
-                    checks.push(quote!(if (value as f64) > #max #fail));
+                    if exclusive("exclusiveMaximum") {
+                        let message = format!("must be less than {text}");
+                        let fail = fail(target, "maximum", "maximum", message, &label);
+                        checks.push(quote!(if (value as f64) >= #max #fail));
+                    } else {
+                        let message = format!("must be at most {text}");
+                        let fail = fail(target, "maximum", "maximum", message, &label);
+                        checks.push(quote!(if (value as f64) > #max #fail));
+                    }
+                }
+                if let Some(step) = target.get("multipleOf") {
+                    let Some(by) = step.as_f64().filter(|by| *by > 0.0) else {
+                        bail!("{ptr}/multipleOf: {step} is not a number above 0");
+                    };
+                    let message = format!("must be a multiple of {}", number_text(step));
+                    let fail = fail(target, "multipleOf", "multiple-of", message, &label);
+                    checks.push(quote!(if !runtime::decode::multiple_of(value as f64, #by) #fail));
                 }
                 if ty == "integer" {
                     if target.get("format").and_then(Value::as_str) == Some("int64") {
