@@ -343,16 +343,21 @@ struct Isolated {
     kept_schemas: std::collections::BTreeSet<String>,
 }
 
-/// The most progenitor runs [`isolate`] makes on one spec.
-const ISOLATION_RUNS: usize = 96;
+/// The most work [`isolate`] does on one spec, in operations handed to
+/// progenitor: this many times the spec's operations.
+const ISOLATION_WORK: usize = 24;
 
-/// The operations progenitor fails on, found by halving: a group that
-/// generates together with what was kept so far is kept; a failing group is
-/// halved until the operation that fails is alone, and left out with
-/// progenitor's message. Each run sees only the component schemas its
-/// operations reach, so a schema no kept operation uses cannot fail it.
-/// `whole` is the failure on the whole spec. After [`ISOLATION_RUNS`] runs,
-/// what is left untried is left out, saying so.
+/// The operations progenitor fails on, found by halving. First each group
+/// alone: a group that generates is kept aside, a failing one is halved
+/// until the operation that fails is alone, and left out with progenitor's
+/// message (`whole` is the failure on the whole spec, so the search starts
+/// from its halves). Then what generated alone is tried together; where
+/// that fails (operations that fail only beside others), a group is kept
+/// when it generates together with what was kept so far, halved otherwise.
+/// Each run sees only the component schemas its operations reach, so a
+/// schema no kept operation uses cannot fail it. After [`ISOLATION_WORK`]
+/// times the spec's operations have been tried, what is left untried is left
+/// out, saying so.
 fn isolate(
     lifted: &serde_json::Value,
     merge: &std::collections::BTreeSet<String>,
@@ -360,45 +365,25 @@ fn isolate(
     whole: &str,
 ) -> anyhow::Result<Isolated> {
     let operations = super::lift::operations(lifted);
-    let runs = std::cell::Cell::new(0);
+    let budget = ISOLATION_WORK * operations.len().max(1);
     let attempt = |kept: &[OperationKey]| {
-        runs.set(runs.get() + 1);
         let (spec, reached) = restricted(lifted, kept);
         progenitor_on(&spec, merge, open).map(|(client, generator)| (client, generator, reached))
     };
-    let mut kept: Vec<OperationKey> = Vec::new();
-    let mut best = None;
-    let mut refused = Vec::new();
-    // Groups still to try, the next last.
-    let mut groups = vec![operations];
-    while let Some(group) = groups.pop() {
-        if runs.get() >= ISOLATION_RUNS {
-            refused.extend(group.into_iter().map(|op| {
-                let reason = format!(
-                    "not tried: progenitor failed on the spec ({whole}) and the \
-                     {ISOLATION_RUNS} runs that look for the operations it fails on ran out"
-                );
-                (op, reason)
-            }));
-            continue;
-        }
-        let trial: Vec<OperationKey> = kept.iter().chain(&group).cloned().collect();
-        match attempt(&trial) {
-            Ok(done) => {
-                kept = trial;
-                best = Some(done);
-            }
-            Err(message) if group.len() == 1 => {
-                refused.push((group.into_iter().next().expect("one"), message));
-            }
-            Err(_) => {
-                let mut first = group;
-                let second = first.split_off(first.len() / 2);
-                groups.push(second);
-                groups.push(first);
-            }
-        }
-    }
+    let (best, failing) = search(operations, budget, attempt);
+    let refused = failing
+        .into_iter()
+        .map(|(op, message)| {
+            let reason = message.unwrap_or_else(|| {
+                format!(
+                    "not tried: progenitor failed on the spec ({whole}) and the search for the \
+                     operations it fails on ran out of work ({ISOLATION_WORK} times the spec's \
+                     operations)"
+                )
+            });
+            (op, reason)
+        })
+        .collect();
     let (client, generator, kept_schemas) = match best {
         Some(done) => done,
         None => attempt(&[]).map_err(|message| {
@@ -413,6 +398,83 @@ fn isolate(
     })
 }
 
+/// [`isolate`]'s search over `items`, all of which together fail: what
+/// `attempt` made of the items it keeps (none when it kept none), and each
+/// item left out with its failure (`None`: not tried, `budget` items having
+/// been attempted).
+fn search<T: Clone, R>(
+    items: Vec<T>,
+    budget: usize,
+    attempt: impl Fn(&[T]) -> Result<R, String>,
+) -> (Option<R>, Vec<(T, Option<String>)>) {
+    let work = std::cell::Cell::new(0);
+    let attempt = |items: &[T]| {
+        work.set(work.get() + items.len().max(1));
+        attempt(items)
+    };
+    let halves = |mut group: Vec<T>| {
+        let second = group.split_off(group.len() / 2);
+        [second, group]
+    };
+    let mut failing = Vec::new();
+    // Each group alone; groups still to try, the next last.
+    let mut passing: Vec<T> = Vec::new();
+    let mut passed = 0;
+    let mut best = None;
+    let mut groups: Vec<Vec<T>> = if items.len() > 1 {
+        halves(items).into()
+    } else {
+        vec![items]
+    };
+    while let Some(group) = groups.pop() {
+        if work.get() >= budget {
+            failing.extend(group.into_iter().map(|item| (item, None)));
+            continue;
+        }
+        match attempt(&group) {
+            Ok(done) => {
+                passing.extend(group);
+                passed += 1;
+                best = Some(done);
+            }
+            Err(message) if group.len() == 1 => {
+                failing.push((group.into_iter().next().expect("one"), Some(message)));
+            }
+            Err(_) => groups.extend(halves(group)),
+        }
+    }
+    // Together: what one group alone made is already what they all make.
+    if passed < 2 {
+        return (best, failing);
+    }
+    if let Ok(done) = attempt(&passing) {
+        return (Some(done), failing);
+    }
+    // Some items fail only beside others: a group is kept when it passes
+    // with what was kept so far.
+    let mut best = None;
+    let mut kept: Vec<T> = Vec::new();
+    let mut groups = vec![passing];
+    while let Some(group) = groups.pop() {
+        if work.get() >= budget {
+            failing.extend(group.into_iter().map(|item| (item, None)));
+            continue;
+        }
+        let trial: Vec<T> = kept.iter().chain(&group).cloned().collect();
+        match attempt(&trial) {
+            Ok(done) => {
+                kept = trial;
+                best = Some(done);
+            }
+            Err(message) if group.len() == 1 => {
+                failing.push((group.into_iter().next().expect("one"), Some(message)));
+            }
+            Err(_) => groups.extend(halves(group)),
+        }
+    }
+    (best, failing)
+}
+
 /// `spec` with only the operations `kept`, and only the components they
 /// reach (through `$ref`, transitively); the names of the component schemas
 /// kept.
@@ -420,29 +482,46 @@ fn restricted(
     spec: &serde_json::Value,
     kept: &[OperationKey],
 ) -> (serde_json::Value, std::collections::BTreeSet<String>) {
-    let mut out = spec.clone();
-    if let Some(paths) = out["paths"].as_object_mut() {
-        for (path, item) in paths.iter_mut() {
-            if let Some(item) = item.as_object_mut() {
-                item.retain(|key, _| {
-                    !super::lift::METHODS.contains(&key.as_str())
-                        || kept.iter().any(|(p, m)| p == path && m == key)
-                });
-            }
+    use serde_json::Value;
+    // Built from the parts kept, never a copy of the whole: the search
+    // makes many of these from large specs.
+    let kept: std::collections::BTreeSet<(&str, &str)> = kept
+        .iter()
+        .map(|(path, method)| (path.as_str(), method.as_str()))
+        .collect();
+    let mut out = serde_json::Map::new();
+    for (key, value) in spec.as_object().into_iter().flatten() {
+        if key != "paths" && key != "components" {
+            out.insert(key.clone(), value.clone());
         }
-        paths.retain(|_, item| {
-            super::lift::METHODS
-                .iter()
-                .any(|method| item.get(*method).is_some())
-        });
+    }
+    let mut paths = serde_json::Map::new();
+    for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+        let Some(item) = item.as_object() else {
+            continue;
+        };
+        let is_method = |key: &str| super::lift::METHODS.contains(&key);
+        if !item
+            .keys()
+            .any(|key| is_method(key) && kept.contains(&(path.as_str(), key.as_str())))
+        {
+            continue;
+        }
+        let item: serde_json::Map<String, Value> = item
+            .iter()
+            .filter(|(key, _)| !is_method(key) || kept.contains(&(path.as_str(), key.as_str())))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        paths.insert(path.clone(), Value::Object(item));
     }
     // Every `#/components/...` a kept operation reaches.
     let mut reached = std::collections::BTreeSet::new();
-    let mut pending = vec![out["paths"].clone()];
+    let mut pending: Vec<&Value> = paths.values().collect();
+    let mut refs = Vec::new();
     while let Some(value) = pending.pop() {
-        let mut refs = Vec::new();
-        collect_refs(&value, &mut refs);
-        for target in refs {
+        refs.clear();
+        collect_refs(value, &mut refs);
+        for target in &refs {
             let Some(rest) = target.strip_prefix("#/components/") else {
                 continue;
             };
@@ -451,27 +530,37 @@ fn restricted(
                 continue;
             };
             let name = super::naming::unescape(name);
-            if reached.insert((kind.to_owned(), name.clone())) {
-                pending.push(spec["components"][kind][&name].clone());
+            if let Some(target) = spec["components"][kind].get(&name)
+                && reached.insert((kind.to_owned(), name))
+            {
+                pending.push(target);
             }
         }
     }
-    if let Some(components) = out["components"].as_object_mut() {
-        for (kind, entries) in components.iter_mut() {
-            if kind == "securitySchemes" {
-                continue;
-            }
-            if let Some(entries) = entries.as_object_mut() {
-                entries.retain(|name, _| reached.contains(&(kind.clone(), name.clone())));
-            }
+    out.insert("paths".into(), Value::Object(paths));
+    if let Some(components) = spec.get("components").and_then(Value::as_object) {
+        let mut kept_components = serde_json::Map::new();
+        for (kind, entries) in components {
+            let entries = match entries.as_object() {
+                Some(entries) if kind != "securitySchemes" => Value::Object(
+                    entries
+                        .iter()
+                        .filter(|(name, _)| reached.contains(&(kind.clone(), (*name).clone())))
+                        .map(|(name, value)| (name.clone(), value.clone()))
+                        .collect(),
+                ),
+                _ => entries.clone(),
+            };
+            kept_components.insert(kind.clone(), entries);
         }
+        out.insert("components".into(), Value::Object(kept_components));
     }
     let schemas = reached
         .into_iter()
         .filter(|(kind, _)| kind == "schemas")
         .map(|(_, name)| name)
         .collect();
-    (out, schemas)
+    (Value::Object(out), schemas)
 }
 
 /// Every `$ref` in `value`.
@@ -1552,6 +1641,42 @@ mod tests {
         assert!(refused.contains(&"/paths/~1items/get"), "{refused:?}");
         assert!(output.client.contains("pub fn list_others"));
         assert!(!output.client.contains("pub fn list_items"));
+    }
+
+    #[test]
+    fn the_search_finds_items_failing_alone_and_beside_others_within_its_budget() {
+        // 3 fails alone; 6 and 9 each pass alone but not together.
+        let attempt = |items: &[u32]| -> Result<Vec<u32>, String> {
+            if items.contains(&3) {
+                return Err("3 fails".into());
+            }
+            if items.contains(&6) && items.contains(&9) {
+                return Err("6 and 9 clash".into());
+            }
+            Ok(items.to_vec())
+        };
+        let items: Vec<u32> = (0..12).collect();
+        let (best, failing) = search(items.clone(), 1000, attempt);
+        let kept = best.unwrap();
+        assert!(!kept.contains(&3) && !(kept.contains(&6) && kept.contains(&9)));
+        assert_eq!(kept.len(), 10, "{kept:?}");
+        assert_eq!(failing.len(), 2, "{failing:?}");
+        assert!(failing.contains(&(3, Some("3 fails".into()))));
+        assert!(
+            failing
+                .iter()
+                .any(|(item, m)| *item == 9 && m.as_deref() == Some("6 and 9 clash"))
+        );
+        // Out of work: what is left is not tried, and nothing is lost.
+        let (best, failing) = search(items.clone(), 6, attempt);
+        let kept = best.map_or(0, |k| k.len());
+        assert_eq!(kept + failing.len(), items.len());
+        assert!(failing.iter().any(|(_, m)| m.is_none()));
+        // Everything fails: nothing kept.
+        let (best, failing) = search(items, 1000, |_: &[u32]| -> Result<(), String> {
+            Err("no".into())
+        });
+        assert!(best.is_none() && failing.len() == 12);
     }
 
     #[test]
