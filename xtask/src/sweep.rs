@@ -325,6 +325,22 @@ fn in_child(exe: &Path, path: &Path, timeout: Duration) -> Outcome {
     }
 }
 
+/// The rows of a table of the twenty most frequent of `lines`, with their
+/// counts, most frequent first.
+fn top_twenty<'a>(lines: impl Iterator<Item = &'a String>) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for line in lines {
+        *counts.entry(line).or_default() += 1;
+    }
+    let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    counts
+        .iter()
+        .take(20)
+        .map(|(line, n)| format!("| {n} | {} |\n", line.replace('|', "\\|")))
+        .collect()
+}
+
 /// For each operation `generator` left out, the kind of its first cause:
 /// an operation left out because a schema is, and a schema because another
 /// one is, is followed back to the refusal the chain starts from.
@@ -498,36 +514,16 @@ fn report(
         percent(server, operations),
         took.as_secs_f64()
     ));
-    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
-    for outcome in &completed {
-        for reason in &outcome.reasons {
-            *reasons.entry(reason).or_default() += 1;
-        }
-    }
-    let mut reasons: Vec<(&str, usize)> = reasons.into_iter().collect();
-    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     out.push_str(
         "## The twenty most frequent refusals\n\n| refusals | generator: reason |\n|---|---|\n",
     );
-    for (reason, n) in reasons.iter().take(20) {
-        out.push_str(&format!("| {n} | {} |\n", reason.replace('|', "\\|")));
-    }
-    let mut causes: BTreeMap<&str, usize> = BTreeMap::new();
-    for outcome in &completed {
-        for cause in &outcome.server_causes {
-            *causes.entry(cause).or_default() += 1;
-        }
-    }
-    let mut causes: Vec<(&str, usize)> = causes.into_iter().collect();
-    causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    out.push_str(&top_twenty(completed.iter().flat_map(|o| &o.reasons)));
     out.push_str(
         "\n## What leaves the server contract's operations out, first\n\n\
          Each operation left out counted once, under the refusal its chain of left-out \
          schemas starts from.\n\n| operations | generator: first cause |\n|---|---|\n",
     );
-    for (cause, n) in causes.iter().take(20) {
-        out.push_str(&format!("| {n} | {} |\n", cause.replace('|', "\\|")));
-    }
+    out.push_str(&top_twenty(completed.iter().flat_map(|o| &o.server_causes)));
     let failures: Vec<(&String, &Outcome)> = outcomes
         .iter()
         .filter(|(_, o)| !matches!(o.kind.as_str(), "completed" | "not-openapi"))

@@ -407,72 +407,89 @@ fn search<T: Clone, R>(
     budget: usize,
     attempt: impl Fn(&[T]) -> Result<R, String>,
 ) -> (Option<R>, Vec<(T, Option<String>)>) {
-    let work = std::cell::Cell::new(0);
-    let attempt = |items: &[T]| {
-        work.set(work.get() + items.len().max(1));
-        attempt(items)
+    let mut search = Halving {
+        work: 0,
+        budget,
+        attempt,
+        failing: Vec::new(),
     };
-    let halves = |mut group: Vec<T>| {
-        let second = group.split_off(group.len() / 2);
-        [second, group]
-    };
-    let mut failing = Vec::new();
-    // Each group alone; groups still to try, the next last.
-    let mut passing: Vec<T> = Vec::new();
-    let mut passed = 0;
-    let mut best = None;
-    let mut groups: Vec<Vec<T>> = if items.len() > 1 {
+    // Each group alone, starting from the halves of all (which fail).
+    let groups = if items.len() > 1 {
         halves(items).into()
     } else {
         vec![items]
     };
-    while let Some(group) = groups.pop() {
-        if work.get() >= budget {
-            failing.extend(group.into_iter().map(|item| (item, None)));
-            continue;
-        }
-        match attempt(&group) {
-            Ok(done) => {
-                passing.extend(group);
-                passed += 1;
-                best = Some(done);
-            }
-            Err(message) if group.len() == 1 => {
-                failing.push((group.into_iter().next().expect("one"), Some(message)));
-            }
-            Err(_) => groups.extend(halves(group)),
-        }
-    }
+    let (passing, passed, best) = search.halve(groups, false);
     // Together: what one group alone made is already what they all make.
     if passed < 2 {
-        return (best, failing);
+        return (best, search.failing);
     }
-    if let Ok(done) = attempt(&passing) {
-        return (Some(done), failing);
+    if let Ok(done) = search.attempt(&passing) {
+        return (Some(done), search.failing);
     }
-    // Some items fail only beside others: a group is kept when it passes
-    // with what was kept so far.
-    let mut best = None;
-    let mut kept: Vec<T> = Vec::new();
-    let mut groups = vec![passing];
-    while let Some(group) = groups.pop() {
-        if work.get() >= budget {
-            failing.extend(group.into_iter().map(|item| (item, None)));
-            continue;
-        }
-        let trial: Vec<T> = kept.iter().chain(&group).cloned().collect();
-        match attempt(&trial) {
-            Ok(done) => {
-                kept = trial;
-                best = Some(done);
+    // Some items fail only beside others.
+    let (_, _, best) = search.halve(vec![passing], true);
+    (best, search.failing)
+}
+
+/// A group's two halves, the first last (tried next).
+fn halves<T>(mut group: Vec<T>) -> [Vec<T>; 2] {
+    let second = group.split_off(group.len() / 2);
+    [second, group]
+}
+
+/// [`search`]'s state: the work done (items attempted), its bound, and the
+/// items left out so far.
+struct Halving<A, T> {
+    work: usize,
+    budget: usize,
+    attempt: A,
+    failing: Vec<(T, Option<String>)>,
+}
+
+impl<T: Clone, R, A: Fn(&[T]) -> Result<R, String>> Halving<A, T> {
+    fn attempt(&mut self, items: &[T]) -> Result<R, String> {
+        self.work += items.len().max(1);
+        (self.attempt)(items)
+    }
+
+    /// Tries `groups` (the next last), halving a failing one until the item
+    /// that fails is alone, which is left out with its failure; once the
+    /// work is spent, what is left is left out untried. A group is tried
+    /// alone, or (`beside`) with every item that passed before it. Returns
+    /// the items that passed, in how many groups, and what the last attempt
+    /// that passed made.
+    fn halve(&mut self, mut groups: Vec<Vec<T>>, beside: bool) -> (Vec<T>, usize, Option<R>) {
+        let mut passing: Vec<T> = Vec::new();
+        let mut passed = 0;
+        let mut best = None;
+        while let Some(group) = groups.pop() {
+            if self.work >= self.budget {
+                self.failing
+                    .extend(group.into_iter().map(|item| (item, None)));
+                continue;
             }
-            Err(message) if group.len() == 1 => {
-                failing.push((group.into_iter().next().expect("one"), Some(message)));
+            let result = if beside {
+                let trial: Vec<T> = passing.iter().chain(&group).cloned().collect();
+                self.attempt(&trial)
+            } else {
+                self.attempt(&group)
+            };
+            match result {
+                Ok(done) => {
+                    passing.extend(group);
+                    passed += 1;
+                    best = Some(done);
+                }
+                Err(message) if group.len() == 1 => {
+                    let item = group.into_iter().next().expect("one");
+                    self.failing.push((item, Some(message)));
+                }
+                Err(_) => groups.extend(halves(group)),
             }
-            Err(_) => groups.extend(halves(group)),
         }
+        (passing, passed, best)
     }
-    (best, failing)
 }
 
 /// `spec` with only the operations `kept`, and only the components they

@@ -261,7 +261,11 @@ fn flatten_all_of(spec: &mut Value) {
         .as_object()
         .map(|s| s.keys().cloned().collect())
         .unwrap_or_default();
-    let mut memo = std::collections::BTreeMap::new();
+    let mut flattener = Flattener {
+        spec: &*spec,
+        memo: std::collections::BTreeMap::new(),
+        visiting: std::collections::BTreeSet::new(),
+    };
     let mut flat = Vec::new();
     for name in names {
         // One part and nothing of its own is another name for that part:
@@ -274,8 +278,7 @@ fn flatten_all_of(spec: &mut Value) {
         if parts == 0 || parts == 1 && schema.get("properties").is_none() {
             continue;
         }
-        let mut visiting = std::collections::BTreeSet::new();
-        if let Some(object) = flat_component(spec, &name, &mut memo, &mut visiting) {
+        if let Some(object) = flattener.component(&name) {
             flat.push((name, object));
         }
     }
@@ -298,84 +301,86 @@ const PLAIN_OBJECT: [&str; 10] = [
     "deprecated",
 ];
 
-/// Component `name` as one plain object, if it is one (memoized).
-fn flat_component(
-    spec: &Value,
-    name: &str,
-    memo: &mut std::collections::BTreeMap<String, Option<Value>>,
-    visiting: &mut std::collections::BTreeSet<String>,
-) -> Option<Value> {
-    if let Some(done) = memo.get(name) {
-        return done.clone();
-    }
-    // A schema that extends itself is no plain object.
-    if !visiting.insert(name.to_owned()) {
-        return None;
-    }
-    let flat = flat_object(spec, &spec["components"]["schemas"][name], memo, visiting);
-    visiting.remove(name);
-    memo.insert(name.to_owned(), flat.clone());
-    flat
+/// Components read as plain objects, each once.
+struct Flattener<'a> {
+    spec: &'a Value,
+    /// Each component read so far: its object, or none.
+    memo: std::collections::BTreeMap<String, Option<Value>>,
+    /// The components being read, to stop at one that extends itself.
+    visiting: std::collections::BTreeSet<String>,
 }
 
-/// `schema` as one plain object, if it is one.
-fn flat_object(
-    spec: &Value,
-    schema: &Value,
-    memo: &mut std::collections::BTreeMap<String, Option<Value>>,
-    visiting: &mut std::collections::BTreeSet<String>,
-) -> Option<Value> {
-    let object = schema.as_object()?;
-    let plain = object.keys().all(|k| {
-        PLAIN_OBJECT.contains(&k.as_str()) || k.starts_with("x-") && !k.starts_with("x-rule")
-    });
-    if !plain || object.get("type").is_some_and(|t| t != "object") {
-        return None;
+impl Flattener<'_> {
+    /// Component `name` as one plain object, if it is one.
+    fn component(&mut self, name: &str) -> Option<Value> {
+        if let Some(done) = self.memo.get(name) {
+            return done.clone();
+        }
+        // A schema that extends itself is no plain object.
+        if !self.visiting.insert(name.to_owned()) {
+            return None;
+        }
+        let spec = self.spec;
+        let flat = self.object(&spec["components"]["schemas"][name]);
+        self.visiting.remove(name);
+        self.memo.insert(name.to_owned(), flat.clone());
+        flat
     }
-    let mut properties = serde_json::Map::new();
-    let mut required: Vec<Value> = Vec::new();
-    let mut add = |part: &Value| -> Option<()> {
-        for (member, schema) in part["properties"].as_object().into_iter().flatten() {
-            match properties.get(member) {
-                Some(known) if known != schema => return None,
-                _ => {
-                    properties.insert(member.clone(), schema.clone());
+
+    /// `schema` as one plain object, if it is one.
+    fn object(&mut self, schema: &Value) -> Option<Value> {
+        let object = schema.as_object()?;
+        let plain = object.keys().all(|k| {
+            PLAIN_OBJECT.contains(&k.as_str()) || k.starts_with("x-") && !k.starts_with("x-rule")
+        });
+        if !plain || object.get("type").is_some_and(|t| t != "object") {
+            return None;
+        }
+        let mut properties = serde_json::Map::new();
+        let mut required: Vec<Value> = Vec::new();
+        let mut add = |part: &Value| -> Option<()> {
+            for (member, schema) in part["properties"].as_object().into_iter().flatten() {
+                match properties.get(member) {
+                    Some(known) if known != schema => return None,
+                    _ => {
+                        properties.insert(member.clone(), schema.clone());
+                    }
                 }
             }
-        }
-        for member in part["required"].as_array().into_iter().flatten() {
-            if !required.contains(member) {
-                required.push(member.clone());
+            for member in part["required"].as_array().into_iter().flatten() {
+                if !required.contains(member) {
+                    required.push(member.clone());
+                }
             }
-        }
-        Some(())
-    };
-    for part in object
-        .get("allOf")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let part = match part.get("$ref").and_then(Value::as_str) {
-            Some(reference) => {
-                let name = reference.strip_prefix("#/components/schemas/")?;
-                flat_component(spec, &super::naming::unescape(name), memo, visiting)?
-            }
-            None => flat_object(spec, part, memo, visiting)?,
+            Some(())
         };
-        add(&part)?;
+        for part in object
+            .get("allOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let part = match part.get("$ref").and_then(Value::as_str) {
+                Some(reference) => {
+                    let name = reference.strip_prefix("#/components/schemas/")?;
+                    self.component(&super::naming::unescape(name))?
+                }
+                None => self.object(part)?,
+            };
+            add(&part)?;
+        }
+        add(schema)?;
+        let mut flat = schema.clone();
+        let object = flat.as_object_mut().expect("an object");
+        object.remove("allOf");
+        object.remove("discriminator");
+        object.insert("type".into(), "object".into());
+        object.insert("properties".into(), Value::Object(properties));
+        if !required.is_empty() {
+            object.insert("required".into(), Value::Array(required));
+        }
+        Some(flat)
     }
-    add(schema)?;
-    let mut flat = schema.clone();
-    let object = flat.as_object_mut().expect("an object");
-    object.remove("allOf");
-    object.remove("discriminator");
-    object.insert("type".into(), "object".into());
-    object.insert("properties".into(), Value::Object(properties));
-    if !required.is_empty() {
-        object.insert("required".into(), Value::Array(required));
-    }
-    Some(flat)
 }
 
 /// A component that is a `oneOf` (or `anyOf`) of string enums with distinct
