@@ -155,7 +155,13 @@ pub(crate) fn generate_from(
     let server_options = server::Options::of(target);
     // The two generators share nothing but the spec: they run side by side.
     let (client, server) = std::thread::scope(|scope| {
-        let server = scope.spawn(|| server::generate(spec, &server_options));
+        // The generators recurse through nested schemas: a spawned
+        // thread's default 2 MiB of stack is not enough for the deepest
+        // public specs (Microsoft Graph's) in a dev build.
+        let server = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(scope, || server::generate(spec, &server_options))
+            .expect("a thread for the server generator");
         let client = target.sdk.is_some().then(|| client::generate(spec, &krate));
         let server = server
             .join()

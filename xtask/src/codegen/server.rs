@@ -93,6 +93,15 @@ pub(crate) fn generate(
     // A schema the generator cannot type is left out, and so is every
     // schema that refers to it, until what is left generates.
     let mut refused: BTreeMap<String, String> = BTreeMap::new();
+    // An object a merge patch reaches that it can neither merge nor
+    // replace is left out, and so is every patch that reaches it.
+    let (merge_schemas, conflicts) = super::three_state::merge_schemas(spec);
+    for (name, reason) in conflicts {
+        refused.insert(
+            name.clone(),
+            format!("/components/schemas/{name}: {reason}"),
+        );
+    }
     let (mut generator, types) = loop {
         let mut generator = Gen {
             spec,
@@ -102,7 +111,7 @@ pub(crate) fn generate(
             header_types: Vec::new(),
             compositions: Vec::new(),
             request_schemas: decode::request_schemas(spec)?,
-            merge_schemas: super::three_state::merge_schemas(spec)?,
+            merge_schemas: merge_schemas.clone(),
             member_names: BTreeMap::new(),
             patterns: BTreeMap::new(),
             labels: 0,

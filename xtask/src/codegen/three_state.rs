@@ -70,9 +70,11 @@ fn all_optional_object(schema: &Value) -> bool {
 /// that take a merge patch, and the all-optional objects they reach through
 /// their members. An object member whose members are all required is
 /// replaced whole, which is what RFC 7396's merge gives when the patch must
-/// send every member; one with both kinds is a codegen error, as replacing
-/// it would drop the optional members the patch leaves out.
-pub(crate) fn merge_schemas(spec: &Value) -> anyhow::Result<BTreeSet<String>> {
+/// send every member; one with both kinds is named with why beside them, as
+/// replacing it would drop the optional members the patch leaves out (the
+/// server generator leaves it out, and what reaches it).
+pub(crate) fn merge_schemas(spec: &Value) -> (BTreeSet<String>, Vec<(String, String)>) {
+    let mut conflicts = Vec::new();
     let mut out = BTreeSet::new();
     let mut todo: Vec<String> = Vec::new();
     for item in spec["paths"]
@@ -106,12 +108,14 @@ pub(crate) fn merge_schemas(spec: &Value) -> anyhow::Result<BTreeSet<String>> {
                 (target.get("properties"), target.get("required"))
                 && properties.len() > required.len()
             {
-                anyhow::bail!(
-                    "/components/schemas/{nested}: a merge patch reaches this object, whose \
-                     members are neither all optional (merged) nor all required (replaced)"
-                );
+                conflicts.push((
+                    nested.to_owned(),
+                    "a merge patch reaches this object, whose members are neither all \
+                     optional (merged) nor all required (replaced)"
+                        .to_owned(),
+                ));
             }
         }
     }
-    Ok(out)
+    (out, conflicts)
 }
