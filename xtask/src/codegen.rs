@@ -10,6 +10,7 @@ mod lift;
 mod lower;
 mod model;
 pub(crate) use lift::{METHODS, operation_at, operations};
+pub(crate) use naming::unescape;
 #[cfg(test)]
 pub(crate) use server::known_formats;
 mod naming;

@@ -351,10 +351,11 @@ fn first_causes(refusals: &[(&str, codegen::Refusal)], generator: &str) -> Vec<S
             .filter(|(g, _)| *g == generator)
             .map(|(_, r)| r)
     };
-    let schemas: BTreeMap<&str, &str> = ours()
+    // Each left-out schema's reason, by the name reasons refer to it by.
+    let schemas: BTreeMap<String, &str> = ours()
         .filter_map(|r| {
-            let name = r.pointer.strip_prefix("/components/schemas/")?;
-            Some((name, r.reason.as_str()))
+            let token = r.pointer.strip_prefix("/components/schemas/")?;
+            Some((codegen::unescape(token), r.reason.as_str()))
         })
         .collect();
     let leads_to = regex::Regex::new(
@@ -379,8 +380,7 @@ fn first_causes(refusals: &[(&str, codegen::Refusal)], generator: &str) -> Vec<S
             .captures(reason)
             .map(|c| c.get(1).unwrap().as_str())
         {
-            let escaped = name.replace('~', "~0").replace('/', "~1");
-            match schemas.get(escaped.as_str()).or(schemas.get(name)) {
+            match schemas.get(name) {
                 Some(next) if visited.insert(name) => reason = next,
                 _ => break,
             }
