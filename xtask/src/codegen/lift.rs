@@ -14,7 +14,10 @@
 //! | the items of schema `S` (or of its member `m`) | `<S>Item` (`<S><M>Item`) |
 //! | the values of a map member `m` of schema `S` | `<S><M>Value` |
 //!
-//! A name another schema already has gets a numeric suffix. Operations with
+//! Request bodies written alike (the same text, in any operation) share the
+//! first one's type, and so do responses; a merge patch's never shares
+//! another body's. A name another schema already has gets a numeric
+//! suffix. Operations with
 //! no `operationId` get one from their method and path (`post /streams` is
 //! `postStreams`), here and in the client view alike.
 //!
@@ -111,7 +114,8 @@ fn lift_parts(source: &Value, members: bool) -> Value {
         lifted.push((name.clone(), schema));
         json!({ "$ref": format!("#/components/schemas/{name}") })
     };
-    // Bodies.
+    // Bodies: one type per schema written alike.
+    let mut alike = Alike::default();
     if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut() {
             for method in METHODS {
@@ -120,18 +124,35 @@ fn lift_parts(source: &Value, members: bool) -> Value {
                 };
                 let id = pascal(op["operationId"].as_str().unwrap_or(method));
                 if let Some(body) = op.get_mut("requestBody") {
-                    lift_content(body, &format!("{id}Body"), &mut lifted, &mut claim);
+                    lift_content(
+                        body,
+                        &format!("{id}Body"),
+                        Role::Request,
+                        &mut lifted,
+                        &mut claim,
+                        &mut alike,
+                    );
                 }
                 if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
                     for (status, response) in responses.iter_mut() {
                         let name = format!("{id}{}Body", status_word(status));
-                        lift_content(response, &name, &mut lifted, &mut claim);
+                        lift_content(
+                            response,
+                            &name,
+                            Role::Response,
+                            &mut lifted,
+                            &mut claim,
+                            &mut alike,
+                        );
                     }
                 }
             }
         }
     }
-    for kind in ["requestBodies", "responses"] {
+    for (kind, role) in [
+        ("requestBodies", Role::Request),
+        ("responses", Role::Response),
+    ] {
         if let Some(items) = spec["components"]
             .get_mut(kind)
             .and_then(Value::as_object_mut)
@@ -140,8 +161,10 @@ fn lift_parts(source: &Value, members: bool) -> Value {
                 lift_content(
                     item,
                     &format!("{}Body", pascal(name)),
+                    role,
                     &mut lifted,
                     &mut claim,
+                    &mut alike,
                 );
             }
         }
@@ -444,14 +467,14 @@ type Claim<'c> = dyn FnMut(String, Value, &mut Vec<(String, Value)>) -> Value + 
 fn lift_content(
     holder: &mut Value,
     name: &str,
+    role: Role,
     lifted: &mut Vec<(String, Value)>,
     claim: &mut Claim<'_>,
+    alike: &mut Alike,
 ) {
     let Some(content) = holder.get_mut("content").and_then(Value::as_object_mut) else {
         return;
     };
-    // Media types that share one inline schema share its type.
-    let mut seen: Vec<(Value, Value)> = Vec::new();
     for (media_type, media) in content.iter_mut() {
         // Bytes and text stay as they are: progenitor sends and returns
         // them as bytes, and the server takes JSON only.
@@ -468,17 +491,37 @@ fn lift_content(
         if schema.get("$ref").is_some() || !is_type(schema) {
             continue;
         }
-        let reference = match seen.iter().find(|(inline, _)| inline == schema) {
-            Some((_, reference)) => reference.clone(),
+        // A merge patch's members are three-state: its schema is a type of
+        // its own, even where another body writes it alike. A request's
+        // schema is checked where a response's is documentation: each
+        // shares only with its own kind, so that what the server cannot
+        // check in a request leaves no response out.
+        let patch = essence == "application/merge-patch+json";
+        let key = format!("{role:?} {patch} {schema}");
+        *schema = match alike.get(&key) {
+            Some(reference) => reference.clone(),
             None => {
                 let reference = claim(name.to_owned(), schema.clone(), lifted);
-                seen.push((schema.clone(), reference.clone()));
+                alike.insert(key, reference.clone());
                 reference
             }
         };
-        *schema = reference;
     }
 }
+
+/// Whether a body is sent or answered.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Request,
+    Response,
+}
+
+/// The type each inline body schema was lifted as, by its text, its role
+/// and whether it is a merge patch: bodies, or responses, written alike, in
+/// one operation's media types or across operations (specs with their
+/// references resolved repeat a schema at every use), share the first one's
+/// type, as OpenAPI Generator's inline model resolver does.
+type Alike = std::collections::HashMap<String, Value>;
 
 /// Whether an inline body schema is worth a type of its own: anything but
 /// an empty schema.
@@ -586,6 +629,71 @@ mod tests {
         assert_eq!(
             schemas["PostStreamsBody2Owner"]["properties"]["id"]["type"],
             "string"
+        );
+    }
+
+    #[test]
+    fn bodies_written_alike_share_one_type_by_role_and_a_merge_patch_keeps_its_own() {
+        let role = json!({ "type": "object", "properties": {
+            "name": { "type": "string", "nullable": true },
+            "actions": { "type": "object", "properties": { "edit": { "type": "boolean" } } }
+        } });
+        let body = |media: &str| json!({ "content": { media: { "schema": role.clone() } } });
+        let answer = json!({ "200": { "description": "", "content": { "application/json": { "schema": role.clone() } } } });
+        let spec = json!({ "paths": {
+            "/roles": {
+                "get": { "operationId": "getRole", "responses": answer.clone() },
+                "post": { "operationId": "postRole", "requestBody": body("application/json"), "responses": answer.clone() },
+                "patch": { "operationId": "patchRole", "requestBody": body("application/merge-patch+json"), "responses": answer }
+            }
+        } });
+        let reference = |lifted: &Value, method: &str, at: &str| {
+            lifted["paths"]["/roles"][method]
+                .pointer(at)
+                .and_then(|s| s["$ref"].as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        for lifted in [lift(&spec), lift_bodies(&spec)] {
+            let ok = "/responses/200/content/application~1json/schema";
+            for method in ["get", "post", "patch"] {
+                assert_eq!(
+                    reference(&lifted, method, ok),
+                    "#/components/schemas/GetRoleOkBody"
+                );
+            }
+            // A request shares only with requests.
+            assert_eq!(
+                reference(
+                    &lifted,
+                    "post",
+                    "/requestBody/content/application~1json/schema"
+                ),
+                "#/components/schemas/PostRoleBody"
+            );
+            assert_eq!(
+                reference(
+                    &lifted,
+                    "patch",
+                    "/requestBody/content/application~1merge-patch+json/schema"
+                ),
+                "#/components/schemas/PatchRoleBody"
+            );
+            let schemas = lifted["components"]["schemas"].as_object().unwrap();
+            assert!(!schemas.contains_key("PostRoleOkBody"));
+            assert!(!schemas.contains_key("PatchRoleOkBody"));
+        }
+        // Written differently (one word of a description), two types.
+        let mut other = spec.clone();
+        other["paths"]["/roles"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["description"] = json!("A role.");
+        assert_eq!(
+            reference(
+                &lift(&other),
+                "post",
+                "/responses/200/content/application~1json/schema"
+            ),
+            "#/components/schemas/PostRoleOkBody"
         );
     }
 
