@@ -169,6 +169,9 @@ fn lift_parts(source: &Value, members: bool) -> Value {
             }
         }
     }
+    if members {
+        references_beside_annotations(&mut spec);
+    }
     flatten_all_of(&mut spec);
     join_enum_unions(&mut spec);
     // Members, items and values, of the components and of what was lifted,
@@ -269,6 +272,74 @@ fn rust_schema_names(spec: &mut Value) {
             }
         }
     }
+}
+
+/// Keywords that describe a schema and constrain nothing.
+const ANNOTATIONS: [&str; 7] = [
+    "description",
+    "title",
+    "example",
+    "examples",
+    "externalDocs",
+    "xml",
+    "deprecated",
+];
+
+/// Whether `key` is one of [`ANNOTATIONS`] or an extension.
+fn is_annotation(key: &str) -> bool {
+    ANNOTATIONS.contains(&key) || key.starts_with("x-") && !key.starts_with("x-rule")
+}
+
+/// Every schema that is the `allOf` of one reference and parts that only
+/// annotate it (`allOf: [{$ref: Peer}, {xml: .., description: ..}]`, how
+/// AWS's specs document a member) as the `allOf` of that reference alone,
+/// for the server: the annotations constrain nothing, and the generator
+/// reads a one-part `allOf` as its part. The schema's own keywords stay; a
+/// schema with keywords beside `allOf` other than annotations is left as it
+/// is.
+fn references_beside_annotations(spec: &mut Value) {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(object) => {
+                if let Some(reference) = annotated_reference(object) {
+                    object.insert("allOf".into(), json!([{ "$ref": reference }]));
+                    return;
+                }
+                for (key, child) in object.iter_mut() {
+                    if !matches!(key.as_str(), "example" | "examples" | "default" | "enum") {
+                        walk(child);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    for part in ["paths", "components"] {
+        if let Some(value) = spec.get_mut(part) {
+            walk(value);
+        }
+    }
+}
+
+/// The reference `schema` reads as, if it is the `allOf` of one reference
+/// and annotations (see [`references_beside_annotations`]).
+fn annotated_reference(schema: &serde_json::Map<String, Value>) -> Option<String> {
+    let parts = schema.get("allOf")?.as_array()?;
+    if parts.len() < 2 || !schema.keys().all(|k| k == "allOf" || is_annotation(k)) {
+        return None;
+    }
+    let mut reference = None;
+    for part in parts {
+        let part = part.as_object()?;
+        match part.get("$ref").and_then(Value::as_str) {
+            Some(r) if reference.is_none() && part.len() == 1 => reference = Some(r.to_owned()),
+            Some(_) => return None,
+            None if part.keys().all(|k| is_annotation(k)) => {}
+            None => return None,
+        }
+    }
+    reference
 }
 
 /// A component that is the `allOf` of objects (`Pet` is `NewPet` and an
@@ -743,6 +814,56 @@ mod tests {
         );
         // The client view keeps the spec's names: typify names its types.
         assert!(lift_bodies(&spec)["components"]["schemas"]["System.Object"].is_object());
+    }
+
+    #[test]
+    fn a_reference_beside_annotations_is_the_reference_for_the_server() {
+        let annotated = |extra: Value| {
+            let mut note = json!({ "xml": { "name": "peer" }, "description": "The peer." });
+            if let (Some(note), Some(extra)) = (note.as_object_mut(), extra.as_object()) {
+                note.extend(extra.clone());
+            }
+            json!({ "allOf": [{ "$ref": "#/components/schemas/Peer" }, note] })
+        };
+        let spec = json!({ "components": { "schemas": {
+            "Peer": { "type": "object", "properties": { "id": { "type": "string" } } },
+            "Result": { "type": "object", "properties": {
+                "peer": annotated(json!({})),
+                "peers": { "type": "array", "items": annotated(json!({ "x-aws": true })) },
+                // A part that constrains is no annotation.
+                "bounded": annotated(json!({ "maxProperties": 1 })),
+                "nullable": annotated(json!({ "nullable": true })),
+            } },
+            "Alias": annotated(json!({})),
+        } } });
+        let lifted = lift(&spec);
+        let schemas = &lifted["components"]["schemas"];
+        let peer = json!([{ "$ref": "#/components/schemas/Peer" }]);
+        let parts = |schema: &Value| {
+            // A member the server lifts is a component of its own.
+            let schema = match schema["$ref"].as_str() {
+                Some(r) => &schemas[r.trim_start_matches("#/components/schemas/")],
+                None => schema,
+            };
+            schema["allOf"].clone()
+        };
+        let member = |name: &str| &schemas["Result"]["properties"][name];
+        assert_eq!(parts(member("peer")), peer, "{lifted:#}");
+        assert_eq!(parts(&member("peers")["items"]), peer, "{lifted:#}");
+        for kept in ["bounded", "nullable"] {
+            assert_eq!(
+                parts(member(kept)).as_array().map(Vec::len),
+                Some(2),
+                "{kept}: {lifted:#}"
+            );
+        }
+        assert_eq!(schemas["Alias"]["allOf"], peer);
+        // The client view reads the document as written.
+        let bodies = lift_bodies(&spec);
+        assert_eq!(
+            bodies["components"]["schemas"]["Result"]["properties"]["peer"],
+            annotated(json!({}))
+        );
     }
 
     #[test]

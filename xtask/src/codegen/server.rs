@@ -168,10 +168,23 @@ pub(crate) fn generate(
             .body
             .iter()
             .flat_map(Body::named)
-            .chain(op.responses.iter().filter_map(|r| match &r.body {
-                Some(ResponseBody::Json { schema, .. }) => schema.as_deref(),
-                _ => None,
-            }))
+            // A response in another media type shows its schema's type in
+            // the served document, so that type must be there too.
+            .chain(
+                op.responses
+                    .iter()
+                    .flat_map(|r| match &r.body {
+                        Some(ResponseBody::Json { schema, .. }) => {
+                            schema.iter().collect::<Vec<_>>()
+                        }
+                        Some(ResponseBody::Bytes { media }) => media
+                            .iter()
+                            .filter_map(|(_, schema)| schema.as_ref())
+                            .collect(),
+                        None => Vec::new(),
+                    })
+                    .map(String::as_str),
+            )
             .find(|name| refused.contains_key(*name) || !schemas.contains_key(*name));
         let pascal_id = op.model.names.pascal.clone();
         let clash = ["Request", "Response", "Path", "Query", "Headers"]
