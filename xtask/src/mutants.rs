@@ -4,8 +4,9 @@
 //! cargo-mutants rewrites one function of `users-server`'s service and store
 //! modules at a time (a body replaced by a default, an operator swapped, a
 //! condition negated) and runs the kit against the mutated server, in
-//! process on a SQLite file (`users-conformance`'s test
-//! `it_checks_a_running_server_and_writes_its_reports`). A mutant the kit
+//! process on a SQLite file, started as `users-server` starts and with its
+//! clock moved by the kit (`users-conformance`'s test
+//! `the_reference_server_keeps_every_promise`). A mutant the kit
 //! passes is a survivor: either a promise the kit does not check, or a
 //! change no caller can observe. Each survivor is listed in
 //! `xtask/mutants/explained.tsv` with the reason it survives; a survivor
@@ -51,9 +52,9 @@ const SCIM_ONLY: &str =
 /// server, in process, on a SQLite file.
 const TEST: &[&str] = &[
     "--test",
-    "cli",
+    "reference",
     "--",
-    "it_checks_a_running_server_and_writes_its_reports",
+    "the_reference_server_keeps_every_promise",
 ];
 
 /// The score the issue asks of the kit: caught of viable mutants.

@@ -10,12 +10,15 @@ use serde_json::{Value, json};
 use users_api::operation_specs as ops;
 
 use crate::coverage::semantics as s;
-use crate::{Answer, Check, Cover, Ctx, Role, email_of, ensure, id_of};
+use crate::{Answer, Check, Cover, Ctx, Need, Role, email_of, ensure, id_of};
 
 mod operations;
 
 macro_rules! check {
     ($id:literal, $group:literal, $promise:literal, $f:path, [$($cover:expr),* $(,)?]) => {
+        check!($id, $group, $promise, $f, [$($cover),*], needs [])
+    };
+    ($id:literal, $group:literal, $promise:literal, $f:path, [$($cover:expr),* $(,)?], needs [$($need:expr),*]) => {
         Check {
             id: $id,
             group: $group,
@@ -24,6 +27,7 @@ macro_rules! check {
                 const COVERS: &[Cover] = &[$($cover),*];
                 COVERS
             },
+            needs: &[$($need),*],
             run: |ctx| $f(ctx).boxed(),
         }
     };
@@ -180,6 +184,14 @@ pub(crate) fn all() -> Vec<Check> {
             "Another caller's create with the same Idempotency-Key is a create of its own.",
             idempotency_per_caller,
             [Cover::Semantic(&s::CREATE_KEY_SCOPE)]
+        ),
+        check!(
+            "idempotency.keys-kept-24-hours",
+            "idempotency",
+            "An Idempotency-Key is kept for 24 hours: a repeat a minute before answers the first response, and after them the key is free for another body.",
+            idempotency_kept_a_day,
+            [Cover::Semantic(&s::CREATE_KEY_KEPT)],
+            needs[Need::Clock]
         ),
         check!(
             "tenancy.other-accounts-are-invisible",
@@ -1277,6 +1289,41 @@ async fn idempotency_replay(ctx: Ctx) -> Result<(), String> {
     })?;
     let count = count_by_email(&ctx, &email).await?;
     ensure(count == 1, || format!("{count} users for one key"))
+}
+
+async fn idempotency_kept_a_day(ctx: Ctx) -> Result<(), String> {
+    let minute = std::time::Duration::from_secs(60);
+    let key = unique("key-");
+    let first_email = format!("{}@example.com", unique("day-a-"));
+    let other_email = format!("{}@example.com", unique("day-b-"));
+    let first = create_with_key(&ctx, &key, new_user(&first_email))
+        .await?
+        .expect(201, "the first create")?;
+    ctx.advance_clock(24 * 60 * minute - minute).await?;
+    let replay = create_with_key(&ctx, &key, new_user(&first_email)).await?;
+    ensure(replay.status == 201 && replay.body == first.body, || {
+        format!(
+            "a minute before 24 hours the repeat answered {} {}, not the first response",
+            replay.status, replay.body
+        )
+    })?;
+    create_with_key(&ctx, &key, new_user(&other_email))
+        .await?
+        .problem(422, "a minute before 24 hours, the key with another body")?;
+    ctx.advance_clock(2 * minute).await?;
+    let fresh = create_with_key(&ctx, &key, new_user(&other_email))
+        .await?
+        .expect(201, "after 24 hours, the key with another body")?;
+    ensure(fresh.body["id"] != first.body["id"], || {
+        "after 24 hours the key still answered the first user".to_owned()
+    })?;
+    let again = create_with_key(&ctx, &key, new_user(&other_email)).await?;
+    ensure(again.status == 201 && again.body == fresh.body, || {
+        format!(
+            "the key claimed afresh answered {} {} on a repeat, not its new response",
+            again.status, again.body
+        )
+    })
 }
 
 async fn idempotency_other_body(ctx: Ctx) -> Result<(), String> {

@@ -16,8 +16,12 @@ pub struct Outcome {
     pub promise: String,
     /// How long it took.
     pub seconds: f64,
-    /// Why it failed; `None` when the promise was kept.
+    /// Why it failed; `None` when the promise was kept or the check was
+    /// not run.
     pub failure: Option<String>,
+    /// Why it was not run (the target lacks what it needs); `None` when it
+    /// ran. A check not run proves nothing either way.
+    pub not_run: Option<String>,
 }
 
 /// Every outcome of a run, in the kit's order.
@@ -28,9 +32,15 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether every check passed.
+    /// Whether no check failed (checks not run aside: see
+    /// [`Report::not_run`]).
     pub fn passed(&self) -> bool {
         self.outcomes.iter().all(|o| o.failure.is_none())
+    }
+
+    /// The checks not run, each with why.
+    pub fn not_run(&self) -> impl Iterator<Item = &Outcome> {
+        self.outcomes.iter().filter(|o| o.not_run.is_some())
     }
 
     /// The checks that failed.
@@ -42,19 +52,23 @@ impl Report {
     pub fn text(&self) -> String {
         let mut out = String::new();
         for outcome in &self.outcomes {
-            match &outcome.failure {
-                None => out.push_str(&format!("ok     {}\n", outcome.id)),
-                Some(why) => out.push_str(&format!(
+            match (&outcome.failure, &outcome.not_run) {
+                (Some(why), _) => out.push_str(&format!(
                     "FAILED {}\n       promise: {}\n       {why}\n",
                     outcome.id, outcome.promise
                 )),
+                (None, Some(why)) => {
+                    out.push_str(&format!("NOTRUN {}\n       {why}\n", outcome.id))
+                }
+                (None, None) => out.push_str(&format!("ok     {}\n", outcome.id)),
             }
         }
         let failed = self.failures().count();
+        let not_run = self.not_run().count();
         out.push_str(&format!(
-            "{} checks: {} kept, {failed} broken\n",
+            "{} checks: {} kept, {failed} broken, {not_run} not run\n",
             self.outcomes.len(),
-            self.outcomes.len() - failed
+            self.outcomes.len() - failed - not_run
         ));
         out
     }
@@ -74,9 +88,14 @@ impl Report {
         for (group, outcomes) in groups {
             let mut suite = quick_junit::TestSuite::new(group);
             for outcome in outcomes {
-                let status = match &outcome.failure {
-                    None => quick_junit::TestCaseStatus::success(),
-                    Some(why) => {
+                let status = match (&outcome.failure, &outcome.not_run) {
+                    (None, Some(why)) => {
+                        let mut status = quick_junit::TestCaseStatus::skipped();
+                        status.set_message(why.as_str());
+                        status
+                    }
+                    (None, None) => quick_junit::TestCaseStatus::success(),
+                    (Some(why), _) => {
                         let mut status = quick_junit::TestCaseStatus::non_success(
                             quick_junit::NonSuccessKind::Failure,
                         );
@@ -108,6 +127,7 @@ mod tests {
                     promise: "A kept promise.".into(),
                     seconds: 0.01,
                     failure: None,
+                    not_run: None,
                 },
                 Outcome {
                     id: "tenancy.b".into(),
@@ -115,6 +135,15 @@ mod tests {
                     promise: "A broken promise.".into(),
                     seconds: 0.02,
                     failure: Some("saw <another> account's user".into()),
+                    not_run: None,
+                },
+                Outcome {
+                    id: "idempotency.c".into(),
+                    group: "idempotency".into(),
+                    promise: "A promise that takes a day.".into(),
+                    seconds: 0.0,
+                    failure: None,
+                    not_run: Some("needs a clock".into()),
                 },
             ],
         }
@@ -126,7 +155,12 @@ mod tests {
         assert!(!report.passed());
         let text = report.text();
         assert!(text.contains("FAILED tenancy.b") && text.contains("A broken promise."));
-        assert!(text.contains("2 checks: 1 kept, 1 broken"), "{text}");
+        assert!(
+            text.contains("3 checks: 1 kept, 1 broken, 1 not run"),
+            "{text}"
+        );
+        assert!(text.contains("NOTRUN idempotency.c\n       needs a clock"));
+        assert_eq!(report.not_run().count(), 1);
         let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
         assert_eq!(
             json["outcomes"][1]["failure"],
@@ -139,5 +173,9 @@ mod tests {
             "escaped: {junit}"
         );
         assert!(junit.contains("failures=\"1\""), "{junit}");
+        assert!(
+            junit.contains("<skipped message=\"needs a clock\""),
+            "{junit}"
+        );
     }
 }
