@@ -216,22 +216,42 @@ fn unique(wanted: &str, taken: &mut std::collections::BTreeSet<String>) -> Strin
     name
 }
 
+/// The types the server generator names after each operation
+/// (`<Operation>Request`, ..).
+pub(crate) const OPERATION_TYPES: [&str; 6] =
+    ["Request", "Response", "Refusal", "Path", "Query", "Headers"];
+
 /// Component schemas renamed where the server generator could not name a
-/// type after them: a name that is not a Rust identifier (`200Result`,
-/// `System.Object`, `pet-owner`, `Self`) becomes its Pascal case
-/// (`V200Result`, `SystemObject`, `PetOwner`, `Self_`), unique among the
-/// names, and every reference to it follows.
+/// type after them, and every reference to them follows:
+/// - a name that is not a Rust identifier (`200Result`, `System.Object`,
+///   `pet-owner`, `Self`) becomes its Pascal case (`V200Result`,
+///   `SystemObject`, `PetOwner`, `Self_`), unique among the names;
+/// - a name the generator gives a type of an operation's (AWS's
+///   `TagResourceRequest` beside the operation `TagResource`) gains
+///   `Schema` (`TagResourceRequestSchema`).
 fn rust_schema_names(spec: &mut Value) {
+    let generated: std::collections::BTreeSet<String> = operations(spec)
+        .iter()
+        .filter_map(|(path, method)| spec["paths"][path][method]["operationId"].as_str())
+        .flat_map(|id| {
+            let id = pascal(id);
+            OPERATION_TYPES.map(|suffix| format!("{id}{suffix}"))
+        })
+        .collect();
     let Some(schemas) = spec["components"]["schemas"].as_object() else {
         return;
     };
     let mut taken: std::collections::BTreeSet<String> = schemas.keys().cloned().collect();
+    taken.extend(generated.iter().cloned());
     let mut renames: Vec<(String, String)> = Vec::new();
     for name in schemas.keys() {
-        if syn::parse_str::<syn::Ident>(name).is_ok() {
+        let wanted = if generated.contains(name) {
+            format!("{name}Schema")
+        } else if syn::parse_str::<syn::Ident>(name).is_err() {
+            super::naming::ident(&pascal(name)).to_string()
+        } else {
             continue;
-        }
-        let wanted = super::naming::ident(&pascal(name)).to_string();
+        };
         renames.push((name.clone(), unique(&wanted, &mut taken)));
     }
     if renames.is_empty() {
@@ -780,7 +800,10 @@ mod tests {
                     "owner": { "$ref": "#/components/schemas/pet-owner" },
                     "deep": { "$ref": "#/components/schemas/pet-owner/properties/name" },
                     "next": { "$ref": "#/components/schemas/200Result" },
+                    "last": { "$ref": "#/components/schemas/AResponse" },
                 } },
+                // The name of the type the server gives operation `a`'s answers.
+                "AResponse": { "type": "string" },
                 "pet-owner": { "type": "object", "properties": { "name": { "type": "string" } } },
                 "PetOwner": { "type": "string" },
                 "200Result": { "type": "string" },
@@ -793,12 +816,17 @@ mod tests {
         assert_eq!(
             names,
             [
+                "AResponseSchema",
                 "PetOwner",
                 "PetOwner2",
                 "Self_",
                 "SystemObject",
                 "V200Result"
             ]
+        );
+        assert_eq!(
+            schemas["SystemObject"]["properties"]["last"]["$ref"],
+            "#/components/schemas/AResponseSchema"
         );
         let members = &schemas["SystemObject"]["properties"];
         assert_eq!(members["owner"]["$ref"], "#/components/schemas/PetOwner2");

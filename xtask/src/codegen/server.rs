@@ -187,7 +187,7 @@ pub(crate) fn generate(
             )
             .find(|name| refused.contains_key(*name) || !schemas.contains_key(*name));
         let pascal_id = op.model.names.pascal.clone();
-        let clash = ["Request", "Response", "Path", "Query", "Headers"]
+        let clash = super::lift::OPERATION_TYPES
             .iter()
             .map(|suffix| format!("{pascal_id}{suffix}"))
             .find(|own| schemas.contains_key(own) || generator.emitted.contains(own));
