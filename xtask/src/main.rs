@@ -102,7 +102,7 @@ enum Command {
     /// users-server's service and store, the kit (in process, SQLite) as the
     /// test; fails on a survivor xtask/mutants/explained.tsv does not explain.
     Mutants {
-        /// Run one shard, `K/N` with K from 0 (a whole run takes about an hour).
+        /// Run one shard, `K/N` with K from 0 (a whole run takes about two and a half hours).
         #[arg(long)]
         shard: Option<String>,
         /// Try again only the survivors of the last whole run (after checks

@@ -12,9 +12,10 @@
 //! `xtask/mutants/explained.tsv` with the reason it survives; a survivor
 //! with no reason fails the run.
 //!
-//! A whole run takes about an hour on two cores; `--shard K/N` runs one
-//! shard of it (CI runs one, changing with the day); `--survivors` tries
-//! only the last whole run's survivors again, after checks were added.
+//! A whole run (364 mutants) takes about two and a half hours on two cores;
+//! `--shard K/N` runs one shard of it (CI runs one, changing with the day);
+//! `--survivors` tries only the last whole run's survivors again, after
+//! checks were added.
 //! `--write` after a whole run, or its survivors retried, writes
 //! `docs/conformance.md`.
 
@@ -516,7 +517,7 @@ fn document(
     );
     let _ = writeln!(
         out,
-        "Reproduce: `cargo xtask mutants` (whole, about an hour), \
+        "Reproduce: `cargo xtask mutants` (whole, about two and a half hours), \
          `cargo xtask mutants --shard K/N` (one shard; CI runs one a run), \
          `cargo xtask mutants --survivors` (the last whole run's survivors again), \
          `cargo xtask mutants --report` (the last run judged again, running nothing).\n\n\
