@@ -17,9 +17,9 @@
 //! Request bodies written alike (the same text, in any operation) share the
 //! first one's type, and so do responses; a merge patch's never shares
 //! another body's. A name another schema already has gets a numeric
-//! suffix. Operations with
-//! no `operationId` get one from their method and path (`post /streams` is
-//! `postStreams`), here and in the client view alike.
+//! suffix. Operations with no `operationId` get one from their method and
+//! path (`post /streams` is `postStreams`), here and in the client view
+//! alike.
 //!
 //! Two compositions are also read as what they describe, for the server:
 //! - a component that is the `allOf` of plain objects (and of components
@@ -326,8 +326,16 @@ fn references_beside_annotations(spec: &mut Value) {
                     return;
                 }
                 for (key, child) in object.iter_mut() {
-                    if !matches!(key.as_str(), "example" | "examples" | "default" | "enum") {
-                        walk(child);
+                    match key.as_str() {
+                        // Members are schemas whatever their names.
+                        "properties" => child
+                            .as_object_mut()
+                            .into_iter()
+                            .flat_map(|members| members.values_mut())
+                            .for_each(walk),
+                        // Values, not schemas.
+                        "example" | "examples" | "default" | "enum" => {}
+                        _ => walk(child),
                     }
                 }
             }
@@ -861,6 +869,8 @@ mod tests {
                 // A part that constrains is no annotation.
                 "bounded": annotated(json!({ "maxProperties": 1 })),
                 "nullable": annotated(json!({ "nullable": true })),
+                // A member's name is no keyword.
+                "example": annotated(json!({})),
             } },
             "Alias": annotated(json!({})),
         } } });
@@ -877,6 +887,7 @@ mod tests {
         };
         let member = |name: &str| &schemas["Result"]["properties"][name];
         assert_eq!(parts(member("peer")), peer, "{lifted:#}");
+        assert_eq!(parts(member("example")), peer, "{lifted:#}");
         assert_eq!(parts(&member("peers")["items"]), peer, "{lifted:#}");
         for kept in ["bounded", "nullable"] {
             assert_eq!(
