@@ -2,24 +2,15 @@
 //! its own: the checks pass (those it can run), the reports are written,
 //! and a wrong secret fails the run.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::process::Command;
-
-use users_server::app::AppOptions;
-use users_server::auth::JwtVerifier;
-use users_server::store::SqlStore;
 
 const SECRET: &str = "cli-test-secret-cli-test-secret!";
 
 async fn serve() -> (String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("users.db").display());
-    let store = SqlStore::connect(&url).await.unwrap();
-    let app = users_server::app::app(
-        store,
-        JwtVerifier::hs256(SECRET.as_bytes(), "users-api", "users-api"),
-        AppOptions::default(),
-    );
+    let (app, _clock, dir) = support::reference_app(SECRET.as_bytes()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {

@@ -3,35 +3,17 @@
 //! database), its clock moved by the kit, so that every check runs. This is
 //! the test `cargo xtask mutants` runs against each mutant of the server.
 
+mod support;
+
 use std::sync::Arc;
 
 use users_conformance::{ClockControl, TokenIssuer};
-use users_server::app::AppOptions;
-use users_server::auth::JwtVerifier;
-use users_server::service::{CursorKey, Settings};
-use users_server::store::SqlStore;
 
 const SECRET: &[u8] = b"reference-test-secret-32-bytes!!";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_server_keeps_every_promise() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("users.db").display());
-    let store = SqlStore::connect(&url).await.unwrap();
-    let cursor_key = store.server_key("cursor").await.unwrap();
-    let settings = Settings {
-        cursor_key: CursorKey::new(cursor_key),
-        ..Settings::default()
-    };
-    let clock = settings.clock.clone();
-    let app = users_server::app::app(
-        store,
-        JwtVerifier::hs256(SECRET, "users-api", "users-api"),
-        AppOptions {
-            settings,
-            ..AppOptions::default()
-        },
-    );
+    let (app, clock, _dir) = support::reference_app(SECRET).await;
     let report = users_conformance::run_router_with_clock(
         app,
         TokenIssuer::Hs256 {

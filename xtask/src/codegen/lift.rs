@@ -307,7 +307,13 @@ const ANNOTATIONS: [&str; 7] = [
 
 /// Whether `key` is one of [`ANNOTATIONS`] or an extension.
 fn is_annotation(key: &str) -> bool {
-    ANNOTATIONS.contains(&key) || key.starts_with("x-") && !key.starts_with("x-rule")
+    ANNOTATIONS.contains(&key) || is_extension(key)
+}
+
+/// Whether `key` is an extension that constrains nothing (`x-rules`
+/// relates members).
+fn is_extension(key: &str) -> bool {
+    key.starts_with("x-") && !key.starts_with("x-rule")
 }
 
 /// Every schema that is the `allOf` of one reference and parts that only
@@ -452,9 +458,9 @@ impl Flattener<'_> {
     /// `schema` as one plain object, if it is one.
     fn object(&mut self, schema: &Value) -> Option<Value> {
         let object = schema.as_object()?;
-        let plain = object.keys().all(|k| {
-            PLAIN_OBJECT.contains(&k.as_str()) || k.starts_with("x-") && !k.starts_with("x-rule")
-        });
+        let plain = object
+            .keys()
+            .all(|k| PLAIN_OBJECT.contains(&k.as_str()) || is_extension(k));
         if !plain || object.get("type").is_some_and(|t| t != "object") {
             return None;
         }

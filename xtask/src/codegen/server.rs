@@ -168,22 +168,10 @@ pub(crate) fn generate(
             .body
             .iter()
             .flat_map(Body::named)
-            // A response in another media type shows its schema's type in
-            // the served document, so that type must be there too.
             .chain(
                 op.responses
                     .iter()
-                    .flat_map(|r| match &r.body {
-                        Some(ResponseBody::Json { schema, .. }) => {
-                            schema.iter().collect::<Vec<_>>()
-                        }
-                        Some(ResponseBody::Bytes { media }) => media
-                            .iter()
-                            .filter_map(|(_, schema)| schema.as_ref())
-                            .collect(),
-                        None => Vec::new(),
-                    })
-                    .map(String::as_str),
+                    .flat_map(|r| r.body.iter().flat_map(ResponseBody::named)),
             )
             .find(|name| refused.contains_key(*name) || !schemas.contains_key(*name));
         let pascal_id = op.model.names.pascal.clone();
@@ -1896,6 +1884,20 @@ enum ResponseBody {
     Bytes {
         media: Vec<(String, Option<String>)>,
     },
+}
+
+impl ResponseBody {
+    /// The component schemas it names: a response in another media type
+    /// shows its schema's type in the served document, so that type must
+    /// be there too.
+    fn named(&self) -> impl Iterator<Item = &str> {
+        let (json, media) = match self {
+            Self::Json { schema, .. } => (schema.as_deref(), &[][..]),
+            Self::Bytes { media } => (None, media.as_slice()),
+        };
+        json.into_iter()
+            .chain(media.iter().filter_map(|(_, schema)| schema.as_deref()))
+    }
 }
 
 struct ResponseSpec {
